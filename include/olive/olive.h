@@ -1,0 +1,12 @@
+/* libolive — umbrella header: include this to use the library.
+ * Link with `pkg-config --libs libolive`. */
+#ifndef OLIVE_H
+#define OLIVE_H
+
+#include "olive/common.h"
+#include "olive/model.h"
+#include "olive/pass.h"
+#include "olive/accelerator.h"
+#include "olive/engine.h"
+
+#endif

@@ -1,0 +1,75 @@
+/* libolive — passes.
+ *
+ * A pass is one configured transformation, created by name from the registry. Its parameters
+ * are set as key/value strings and validated against the registry's description (type,
+ * bounds, choices). Olive's pass type names (e.g. "OnnxPeepholeOptimizer") are accepted as
+ * aliases of libolive's names.
+ */
+#ifndef OLIVE_PASS_H
+#define OLIVE_PASS_H
+
+#include "olive/common.h"
+#include "olive/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct olive_pass olive_pass;
+
+/* Parameter types, as the registry describes them. */
+#define OLIVE_PARAM_BOOL   0
+#define OLIVE_PARAM_INT    1
+#define OLIVE_PARAM_FLOAT  2
+#define OLIVE_PARAM_STRING 3
+#define OLIVE_PARAM_CHOICE 4  /* one of a fixed list of strings */
+#define OLIVE_PARAM_LIST   5  /* comma-separated strings */
+
+/* Registry: the number of registered passes and the name of the i-th (NULL if out of range). */
+OLIVE_API size_t olive_pass_registry_count(void);
+OLIVE_API const char *olive_pass_registry_name(size_t index);
+
+/* Describes a registered pass as JSON into *out (release with olive_free): name, aliases,
+ * summary, and each parameter's name, type, default, bounds or choices and help.
+ * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (unknown name; the message lists the known ones). */
+OLIVE_API int olive_pass_describe_json(char **out, const char *name);
+
+/* Creates a pass by name or Olive alias, with default parameters. Release with olive_pass_free.
+ * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (the message lists the known passes), OLIVE_ENOMEM. */
+OLIVE_API int olive_pass_new(olive_pass **out, const char *name);
+
+/* Releases the caller's reference. Accepts NULL. An engine holding the pass keeps it alive. */
+OLIVE_API void olive_pass_free(olive_pass *pass);
+
+/* The pass's registry name (borrowed). */
+OLIVE_API const char *olive_pass_name(const olive_pass *pass);
+
+/* Sets a parameter from its text form ("true", "32", "0.5", "a,b"). The value is checked
+ * against the parameter's type, bounds and choices; on failure the pass is unchanged.
+ * Errors: OLIVE_EINVALID (NULL, bad value: the message names the key and what is accepted),
+ * OLIVE_ENOTFOUND (unknown key: the message lists the valid keys). */
+OLIVE_API int olive_pass_set(olive_pass *pass, const char *key, const char *value);
+
+/* Typed siblings of olive_pass_set; same checks and errors. */
+OLIVE_API int olive_pass_set_int(olive_pass *pass, const char *key, int64_t value);
+OLIVE_API int olive_pass_set_float(olive_pass *pass, const char *key, double value);
+OLIVE_API int olive_pass_set_bool(olive_pass *pass, const char *key, int value);
+
+/* Bulk form: space-separated "key=value" settings, applied all or nothing.
+ * Errors: as olive_pass_set, naming the first bad setting. */
+OLIVE_API int olive_pass_set_many(olive_pass *pass, const char *settings);
+
+/* Current value of a parameter in text form (borrowed from the pass, valid until it is set
+ * again or the pass is freed). Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND. */
+OLIVE_API int olive_pass_get(const olive_pass *pass, const char *key, const char **value);
+
+/* Runs the pass on `model` and gives the result in *out (a new model, sharing unchanged
+ * weights with the input; release with olive_model_free). The input model is not changed.
+ * Errors: OLIVE_EINVALID, OLIVE_EFORMAT (the model is not valid for this pass),
+ * OLIVE_EUNSUPPORTED, OLIVE_ENOMEM. */
+OLIVE_API int olive_pass_apply(olive_model **out, const olive_pass *pass, const olive_model *model);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,284 @@
+#define _GNU_SOURCE
+#include "core/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+
+int olive_outfile_open(olive_outfile *f, const char *final_path)
+{
+    char *dir = olive_path_dirname(final_path);
+    f->fd = -1;
+    f->written = 0;
+    f->final_path = NULL;
+    f->temp_path = NULL;
+    if (!dir)
+        return OLIVE_ENOMEM;
+    f->final_path = olive_strdup(final_path);
+    f->temp_path = olive_asprintf("%s/.%s.tmp-XXXXXX", dir, olive_path_basename(final_path));
+    free(dir);
+    if (!f->final_path || !f->temp_path) {
+        olive_outfile_abort(f);
+        return OLIVE_ENOMEM;
+    }
+    f->fd = mkostemp(f->temp_path, O_CLOEXEC);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->temp_path);
+        f->temp_path = NULL;
+        olive_fail_errno(e, "cannot create a file beside", final_path);
+        olive_outfile_abort(f);
+        return e == ENOENT ? OLIVE_ENOTFOUND : OLIVE_EIO;
+    }
+    fchmod(f->fd, 0644);
+    return OLIVE_OK;
+}
+
+int olive_outfile_write(olive_outfile *f, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    while (size) {
+        ssize_t n = write(f->fd, p, size > (1u << 30) ? (1u << 30) : size);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return olive_fail_errno(errno, "cannot write", f->final_path);
+        }
+        p += n;
+        size -= (size_t)n;
+        f->written += (uint64_t)n;
+    }
+    return OLIVE_OK;
+}
+
+int olive_outfile_copy_from_fd(olive_outfile *f, int src_fd, uint64_t offset, uint64_t size)
+{
+    loff_t in_off = (loff_t)offset;
+    char buf[1 << 16];
+    while (size) {
+        ssize_t n = copy_file_range(src_fd, &in_off, f->fd, NULL, size > (1u << 30) ? (1u << 30) : size, 0);
+        if (n > 0) {
+            size -= (uint64_t)n;
+            f->written += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return olive_fail(OLIVE_EIO, "source file ended early while writing '%s'", f->final_path);
+        break; /* unsupported across these file systems: fall back to read/write */
+    }
+    while (size) {
+        ssize_t n = pread(src_fd, buf, size > sizeof buf ? sizeof buf : size, in_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return olive_fail_errno(errno, "cannot read source data for", f->final_path);
+        if (n == 0)
+            return olive_fail(OLIVE_EIO, "source file ended early while writing '%s'", f->final_path);
+        OLIVE_TRY(olive_outfile_write(f, buf, (size_t)n));
+        in_off += n;
+        size -= (uint64_t)n;
+    }
+    return OLIVE_OK;
+}
+
+int olive_outfile_pad(olive_outfile *f, uint64_t count)
+{
+    static const uint8_t zeros[4096];
+    while (count) {
+        size_t n = count > sizeof zeros ? sizeof zeros : (size_t)count;
+        OLIVE_TRY(olive_outfile_write(f, zeros, n));
+        count -= n;
+    }
+    return OLIVE_OK;
+}
+
+int olive_outfile_commit(olive_outfile *f)
+{
+    int rc = OLIVE_OK;
+    if (fsync(f->fd) != 0 && errno != EINVAL)
+        rc = olive_fail_errno(errno, "cannot flush", f->final_path);
+    if (close(f->fd) != 0 && rc == OLIVE_OK)
+        rc = olive_fail_errno(errno, "cannot close", f->final_path);
+    f->fd = -1;
+    if (rc == OLIVE_OK && rename(f->temp_path, f->final_path) != 0)
+        rc = olive_fail_errno(errno, "cannot rename into place", f->final_path);
+    if (rc != OLIVE_OK) {
+        olive_outfile_abort(f);
+        return rc;
+    }
+    free(f->temp_path);
+    free(f->final_path);
+    f->temp_path = f->final_path = NULL;
+    return OLIVE_OK;
+}
+
+void olive_outfile_abort(olive_outfile *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->temp_path)
+        unlink(f->temp_path);
+    free(f->temp_path);
+    free(f->final_path);
+    f->temp_path = f->final_path = NULL;
+}
+
+char *olive_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return olive_strdup(".");
+    if (slash == path)
+        return olive_strdup("/");
+    return olive_strndup(path, (size_t)(slash - path));
+}
+
+const char *olive_path_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+char *olive_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    return olive_asprintf("%s%s%s", dir, (n && dir[n - 1] == '/') ? "" : "/", name);
+}
+
+int olive_path_check_inside(const char *rel, const char *what)
+{
+    const char *p = rel;
+    if (!rel || !*rel)
+        return olive_fail(OLIVE_EFORMAT, "%s has an empty location", what);
+    if (rel[0] == '/' || strchr(rel, '\\') || strchr(rel, ':'))
+        return olive_fail(OLIVE_EFORMAT, "%s location '%s' is not a relative path inside the model folder", what, rel);
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return olive_fail(OLIVE_EFORMAT, "%s location '%s' escapes the model folder", what, rel);
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return OLIVE_OK;
+}
+
+int olive_path_is_file(const char *path, uint64_t dev, uint64_t ino)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+}
+
+int olive_mkdir_p(const char *path)
+{
+    char *copy = olive_strdup(path);
+    char *p;
+    if (!copy)
+        return OLIVE_ENOMEM;
+    for (p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+            int rc = olive_fail_errno(errno, "cannot create folder", copy);
+            free(copy);
+            return rc;
+        }
+        *p = '/';
+    }
+    if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+        int rc = olive_fail_errno(errno, "cannot create folder", copy);
+        free(copy);
+        return rc;
+    }
+    free(copy);
+    return OLIVE_OK;
+}
+
+void olive_rmtree(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    while ((e = readdir(d))) {
+        char *child;
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        child = olive_path_join(path, e->d_name);
+        if (!child)
+            continue;
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+            olive_rmtree(child);
+        else
+            unlink(child);
+        free(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+int olive_dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int empty = 1;
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            empty = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return empty;
+}
+
+int olive_read_file(char **out, size_t *size, const char *path, size_t limit)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long len;
+    if (!f)
+        return olive_fail_errno(errno, "cannot open", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return olive_fail_errno(errno, "cannot read", path);
+    }
+    if ((unsigned long)len > limit) {
+        fclose(f);
+        return olive_fail(OLIVE_EFORMAT, "'%s' is %ld bytes, more than the %zu accepted", path, len, limit);
+    }
+    buf = olive_malloc((size_t)len + 1);
+    if (!buf) {
+        fclose(f);
+        return OLIVE_ENOMEM;
+    }
+    if (len && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        fclose(f);
+        return olive_fail(OLIVE_EIO, "cannot read '%s'", path);
+    }
+    fclose(f);
+    buf[len] = '\0';
+    *out = buf;
+    if (size)
+        *size = (size_t)len;
+    return OLIVE_OK;
+}

@@ -1,0 +1,57 @@
+/* File-system helpers: atomic output files, path handling, whole-file copies. */
+#ifndef OLIVE_CORE_FSUTIL_H
+#define OLIVE_CORE_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A file written under a temporary name beside its final path and renamed by commit. */
+typedef struct olive_outfile {
+    int fd;
+    char *final_path;
+    char *temp_path;
+    uint64_t written;
+} olive_outfile;
+
+/* Creates "<dir>/.<name>.tmp-XXXXXX" for `final_path`. Errors: OLIVE_EIO, OLIVE_ENOMEM. */
+int olive_outfile_open(olive_outfile *f, const char *final_path);
+/* Writes all of `data`. Errors: OLIVE_EIO (message names the final path). */
+int olive_outfile_write(olive_outfile *f, const void *data, size_t size);
+/* Writes `size` bytes starting at `offset` of the open file `src_fd` (kernel copy when
+ * possible). Errors: OLIVE_EIO. */
+int olive_outfile_copy_from_fd(olive_outfile *f, int src_fd, uint64_t offset, uint64_t size);
+/* Writes `count` zero bytes. */
+int olive_outfile_pad(olive_outfile *f, uint64_t count);
+/* Flushes to disk and renames over the final path. The file is closed either way. */
+int olive_outfile_commit(olive_outfile *f);
+/* Closes and removes the temporary file (safe after commit or a failed open: no-op). */
+void olive_outfile_abort(olive_outfile *f);
+
+/* Directory part of `path` ("." when it has none); owned by the caller. NULL on ENOMEM. */
+char *olive_path_dirname(const char *path);
+/* Final component of `path` (borrowed pointer into it). */
+const char *olive_path_basename(const char *path);
+/* "<dir>/<name>"; owned by the caller. */
+char *olive_path_join(const char *dir, const char *name);
+
+/* Checks that `relative` (a location found inside a model file) names a file inside the
+ * model's folder: not absolute, no ".." component, no empty name, no NUL, no backslash
+ * separators. Returns OLIVE_OK or OLIVE_EFORMAT with a message naming `what` and the path. */
+int olive_path_check_inside(const char *relative, const char *what);
+
+/* 1 if `path` exists and has the given device/inode pair. */
+int olive_path_is_file(const char *path, uint64_t dev, uint64_t ino);
+
+/* Creates a directory and its parents (like mkdir -p). Errors: OLIVE_EIO. */
+int olive_mkdir_p(const char *path);
+/* Removes a directory tree (best effort; used for our own temporary folders only). */
+void olive_rmtree(const char *path);
+/* 1 if `path` is a directory with no entries, 0 if it has entries, -1 if it does not exist
+ * (or is not a directory). */
+int olive_dir_is_empty(const char *path);
+
+/* Reads a whole small file into a NUL-terminated heap buffer (release with free()).
+ * Refuses files larger than `limit` bytes. Errors: OLIVE_ENOTFOUND, OLIVE_EIO, OLIVE_EFORMAT. */
+int olive_read_file(char **out, size_t *size, const char *path, size_t limit);
+
+#endif
