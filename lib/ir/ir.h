@@ -56,6 +56,7 @@ typedef struct oir_tensor {
     uint64_t nbytes;
     size_t n_strings;
     oir_bytes *strings;
+    oir_bytes passthrough; /* serialized TensorProto fields the IR does not model */
 } oir_tensor;
 
 /* A dimension of a shape: a number, a symbolic name, or unknown (neither). */
@@ -117,6 +118,7 @@ typedef struct oir_node {
     char **outputs;
     oir_attr *attrs;
     size_t cap_attrs;
+    oir_bytes passthrough;  /* serialized NodeProto fields the IR does not model */
     int mark;               /* scratch for passes; not saved */
 } oir_node;
 
