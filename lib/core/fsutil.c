@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "core/fsutil.h"
 
 #include <dirent.h>

@@ -37,7 +37,8 @@ enum {
     OIR_ATTR_GRAPHS = 10, OIR_ATTR_SPARSE_TENSORS = 12, OIR_ATTR_TYPE_PROTOS = 14
 };
 
-/* Bytes owned by their holder (strings in attributes and STRING tensors may hold NULs). */
+/* Bytes owned by their holder (strings in attributes and STRING tensors may hold NULs).
+ * `data` is always followed by one NUL byte not counted in `len`, so text reads as a C string. */
 typedef struct oir_bytes {
     uint8_t *data;
     size_t len;

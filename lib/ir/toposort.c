@@ -1,0 +1,133 @@
+/* Kahn's algorithm over explicit and implicit (subgraph) inputs, stable: among ready nodes
+ * the original order is kept, so an already sorted graph is unchanged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "ir/ir.h"
+
+typedef struct {
+    size_t *deps;      /* per node: number of unfinished producer edges */
+    size_t **users;    /* per node: indices of nodes that wait for it */
+    size_t *n_users, *cap_users;
+} edges;
+
+static void edges_free(edges *e, size_t n)
+{
+    if (e->users)
+        for (size_t i = 0; i < n; i++)
+            free(e->users[i]);
+    free(e->users);
+    free(e->deps);
+    free(e->n_users);
+    free(e->cap_users);
+}
+
+static int add_edge(edges *e, const olive_strmap *producer_of, const char *value, size_t consumer)
+{
+    size_t p;
+    void *v = olive_strmap_get(producer_of, value);
+    if (!v)
+        return OLIVE_OK; /* initializer, graph input or outer-scope value */
+    p = (size_t)v - 1;
+    if (p == consumer)
+        return olive_fail(OLIVE_EFORMAT, "a node consumes its own output '%s' (cycle)", value);
+    OLIVE_TRY(OLIVE_PUSH(e->users[p], e->n_users[p], e->cap_users[p], consumer));
+    e->deps[consumer]++;
+    return OLIVE_OK;
+}
+
+int oir_graph_toposort(oir_graph *g)
+{
+    size_t n = g->n_nodes, done = 0;
+    olive_strmap producer_of = {0};
+    edges e = {0};
+    size_t *queue = NULL;
+    oir_node **sorted = NULL;
+    int rc = OLIVE_OK;
+    if (n < 2)
+        return OLIVE_OK;
+    e.deps = olive_calloc(n, sizeof *e.deps);
+    e.users = olive_calloc(n, sizeof *e.users);
+    e.n_users = olive_calloc(n, sizeof *e.n_users);
+    e.cap_users = olive_calloc(n, sizeof *e.cap_users);
+    queue = olive_calloc(n, sizeof *queue);
+    sorted = olive_calloc(n, sizeof *sorted);
+    if (!e.deps || !e.users || !e.n_users || !e.cap_users || !queue || !sorted) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++)
+        for (size_t j = 0; j < g->nodes[i]->n_outputs && rc == OLIVE_OK; j++)
+            if (g->nodes[i]->outputs[j][0])
+                rc = olive_strmap_put(&producer_of, g->nodes[i]->outputs[j], (void *)(i + 1));
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
+        oir_node *node = g->nodes[i];
+        olive_strmap implicit = {0};
+        for (size_t j = 0; j < node->n_inputs && rc == OLIVE_OK; j++)
+            if (node->inputs[j][0])
+                rc = add_edge(&e, &producer_of, node->inputs[j], i);
+        if (rc == OLIVE_OK && node->n_attrs)
+            rc = oir_node_implicit_inputs(node, &implicit);
+        for (size_t k = 0; k < implicit.cap && rc == OLIVE_OK; k++)
+            if (implicit.keys[k] && implicit.keys[k][0])
+                rc = add_edge(&e, &producer_of, implicit.keys[k], i);
+        olive_strmap_free(&implicit);
+        if (rc != OLIVE_OK)
+            olive_fail_context(rc, "node '%s' (%s)", node->name, node->op_type);
+    }
+    if (rc != OLIVE_OK)
+        goto out;
+    /* A min-ordered ready set keeps the original order among independent nodes; a simple
+     * scan-based selection is O(n^2) worst case, so use a heap of indices. */
+    {
+        size_t heap_n = 0;
+#define HEAP_PUSH(x)                                                                      \
+    do {                                                                                  \
+        size_t c_ = heap_n++;                                                             \
+        queue[c_] = (x);                                                                  \
+        while (c_ && queue[(c_ - 1) / 2] > queue[c_]) {                                   \
+            size_t t_ = queue[c_]; queue[c_] = queue[(c_ - 1) / 2]; queue[(c_ - 1) / 2] = t_; \
+            c_ = (c_ - 1) / 2;                                                            \
+        }                                                                                 \
+    } while (0)
+        for (size_t i = 0; i < n; i++)
+            if (e.deps[i] == 0)
+                HEAP_PUSH(i);
+        while (heap_n) {
+            size_t top = queue[0], c = 0;
+            queue[0] = queue[--heap_n];
+            for (;;) {
+                size_t l = 2 * c + 1, r = l + 1, m = c;
+                if (l < heap_n && queue[l] < queue[m]) m = l;
+                if (r < heap_n && queue[r] < queue[m]) m = r;
+                if (m == c) break;
+                size_t t = queue[c]; queue[c] = queue[m]; queue[m] = t;
+                c = m;
+            }
+            sorted[done++] = g->nodes[top];
+            for (size_t k = 0; k < e.n_users[top]; k++)
+                if (--e.deps[e.users[top][k]] == 0)
+                    HEAP_PUSH(e.users[top][k]);
+        }
+#undef HEAP_PUSH
+    }
+    if (done != n) {
+        for (size_t i = 0; i < n; i++) {
+            if (e.deps[i]) {
+                rc = olive_fail(OLIVE_EFORMAT, "graph '%s' has a cycle through node '%s' (%s)",
+                                g->name, g->nodes[i]->name, g->nodes[i]->op_type);
+                break;
+            }
+        }
+        goto out;
+    }
+    memcpy(g->nodes, sorted, n * sizeof *sorted);
+out:
+    olive_strmap_free(&producer_of);
+    edges_free(&e, n);
+    free(queue);
+    free(sorted);
+    return rc;
+}
