@@ -1,0 +1,31 @@
+/* The engine: an ordered pipeline of pass instances run on a model for an accelerator. */
+#ifndef OLIVE_ENGINE_ENGINE_H
+#define OLIVE_ENGINE_ENGINE_H
+
+#include <signal.h>
+
+#include "api/handles.h"
+#include "olive/olive.h"
+
+struct olive_engine {
+    olive_accelerator *acc;
+    olive_pass **passes;
+    size_t n_passes, cap_passes;
+    olive_progress_fn progress;
+    void *progress_user;
+    volatile sig_atomic_t cancelled;
+    char *save_options;      /* text for olive_model_save, "" by default */
+    char *model_name;        /* file name in the output folder */
+    int overwrite;
+};
+
+/* Parses pipeline text into new pass instances (all or nothing).
+ * "peephole ! quantize bits=4 block_size=32". */
+int olive_pipeline_parse(olive_pass ***out, size_t *count, const char *text);
+/* Text form of a pipeline: each pass with the parameters that differ from their defaults. */
+char *olive_pipeline_format(olive_pass *const *passes, size_t count);
+
+/* Runs the engine's pipeline (see olive_engine_run). */
+int olive_engine_execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out);
+
+#endif

@@ -1,0 +1,52 @@
+/* The list of passes. A new pass adds its definition here. */
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "passes/peephole/peephole.h"
+#include "passes/registry.h"
+
+static const olive_pass_def *const passes[] = {
+    &olive_pass_peephole,
+};
+
+#define N_PASSES (sizeof passes / sizeof *passes)
+
+size_t olive_registry_count(void) { return N_PASSES; }
+
+const olive_pass_def *olive_registry_at(size_t index) { return index < N_PASSES ? passes[index] : NULL; }
+
+const olive_pass_def *olive_registry_find(const char *name)
+{
+    olive_strbuf known = {0};
+    for (size_t i = 0; i < N_PASSES; i++) {
+        if (!strcmp(passes[i]->name, name))
+            return passes[i];
+        for (const char *const *a = passes[i]->aliases; a && *a; a++)
+            if (!strcasecmp(*a, name))
+                return passes[i];
+    }
+    for (size_t i = 0; i < N_PASSES; i++) {
+        olive_strbuf_append(&known, i ? ", " : "");
+        olive_strbuf_append(&known, passes[i]->name);
+    }
+    olive_fail(OLIVE_ENOTFOUND, "unknown pass '%s'; known passes: %s", name, known.data ? known.data : "");
+    olive_strbuf_free(&known);
+    return NULL;
+}
+
+int olive_pass_progress(olive_pass_ctx *ctx, double fraction)
+{
+    if (!ctx || !ctx->progress)
+        return OLIVE_OK;
+    return ctx->progress(ctx, fraction < 0 ? 0 : fraction > 1 ? 1 : fraction);
+}
+
+int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, oir_model *model, olive_pass_ctx *ctx)
+{
+    int rc = def->run(model, args, ctx);
+    if (rc != OLIVE_OK && rc != OLIVE_ECANCELLED)
+        olive_fail_context(rc, "pass '%s'", def->name);
+    return rc;
+}
