@@ -29,7 +29,7 @@ def exported(lib):
 def declared(include_dir):
     names = set()
     for header in pathlib.Path(include_dir).glob('*.h'):
-        for m in re.finditer(r'OLIVE_API\s+[^;(]*?\b([a-z_0-9]+)\s*\(', header.read_text()):
+        for m in re.finditer(r'^OLIVE_API\s+[^;(]*?\b([a-z_0-9]+)\s*\(', header.read_text(), re.M):
             names.add(m.group(1))
     return names
 

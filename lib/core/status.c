@@ -22,14 +22,22 @@ int olive_fail(int code, const char *fmt, ...)
 
 int olive_fail_context(int code, const char *fmt, ...)
 {
-    char prefix[ERROR_CAP];
     char old[ERROR_CAP];
+    size_t n;
     va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
     memcpy(old, last_message, sizeof old);
-    snprintf(last_message, sizeof last_message, "%s: %s", prefix, old);
+    va_start(ap, fmt);
+    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    va_end(ap);
+    /* Append ": <old message>", cut at the buffer's end. */
+    n = strlen(last_message);
+    if (n + 2 < sizeof last_message) {
+        memcpy(last_message + n, ": ", 2);
+        n += 2;
+        size_t room = sizeof last_message - n - 1, len = strlen(old);
+        memcpy(last_message + n, old, len < room ? len : room);
+        last_message[n + (len < room ? len : room)] = '\0';
+    }
     last_code = code;
     return code;
 }

@@ -46,7 +46,7 @@ int oir_graph_toposort(oir_graph *g)
     size_t *queue = NULL;
     oir_node **sorted = NULL;
     int rc = OLIVE_OK;
-    if (n < 2)
+    if (n == 0)
         return OLIVE_OK;
     e.deps = olive_calloc(n, sizeof *e.deps);
     e.users = olive_calloc(n, sizeof *e.users);

@@ -80,10 +80,10 @@ static int check_graph(const oir_model *m, const oir_graph *g, const scope *oute
         if (!visible(&s, g->outputs[i].name))
             rc = olive_fail(OLIVE_EFORMAT, "graph '%s': output '%s' is not produced by any node, initializer or graph input",
                             gname(g), g->outputs[i].name);
-    if (rc == OLIVE_OK) {
+    if (rc == OLIVE_OK && g->n_nodes > 0) {
         /* Cycle check on a copy of the node order: toposort permutes only the array. */
         oir_graph tmp = *g;
-        tmp.nodes = olive_memdup(g->nodes, (g->n_nodes ? g->n_nodes : 1) * sizeof *g->nodes);
+        tmp.nodes = olive_memdup(g->nodes, g->n_nodes * sizeof *g->nodes);
         rc = tmp.nodes ? oir_graph_toposort(&tmp) : OLIVE_ENOMEM;
         free(tmp.nodes);
     }

@@ -134,10 +134,10 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
     w = put(w, graph.end, end);
     free(removed);
     if ((size_t)(w - buf) != new_size) {
+        size_t got = (size_t)(w - buf);
         free(buf);
         free(ranges);
-        return olive_fail(OLIVE_EINTERNAL, "%s: stripped model has %zu bytes, %zu expected", what,
-                          (size_t)(w - buf), new_size);
+        return olive_fail(OLIVE_EINTERNAL, "%s: stripped model has %zu bytes, %zu expected", what, got, new_size);
     }
     out->data = buf;
     out->size = new_size;

@@ -4,8 +4,9 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
-#include "passes/peephole/peephole.h"
 #include "passes/registry.h"
+
+extern const olive_pass_def olive_pass_peephole __attribute__((weak));
 
 static const olive_pass_def *const passes[] = {
     &olive_pass_peephole,

@@ -113,6 +113,15 @@ static void test_toposort_validate(void)
     CHECK_ERROR_HAS("cycle");
     CHECK_RC(oir_model_validate(m), OLIVE_EFORMAT);
     oir_model_free(m);
+
+    /* a node reading its own output */
+    m = oir_model_new();
+    oir_model_require_opset(m, "", 17);
+    oir_graph_add_node(m->graph, node1("Relu", "self", "s", NULL, "s"));
+    oir_graph_add_output(m->graph, "s", NULL);
+    CHECK_RC(oir_model_validate(m), OLIVE_EFORMAT);
+    CHECK_ERROR_HAS("cycle");
+    oir_model_free(m);
 }
 
 static void test_rename_and_clone(void)

@@ -1,0 +1,250 @@
+/* Saving a model: decide which initializers go to the data file, stream their bytes there
+ * (file-to-file copies for mapped weights), then stream the packed model through a small
+ * buffer. Both files are written under temporary names and renamed at the end. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/status.h"
+#include "onnx/onnx_io.h"
+#include "onnx/onnx_to_proto.h"
+
+#define PROTOBUF_LIMIT ((uint64_t)INT32_MAX) /* protobuf parsers refuse messages of 2 GiB or more */
+
+/* A ProtobufCBuffer that writes to an output file in chunks. Large appends (tensor bytes)
+ * go straight to the file, and their pages are dropped when they come from a mapped file. */
+typedef struct file_sink {
+    ProtobufCBuffer base;
+    olive_outfile *file;
+    const oir_model *model;
+    int rc;
+    size_t used;
+    uint8_t buf[1 << 16];
+} file_sink;
+
+static int sink_flush(file_sink *s)
+{
+    if (s->rc == OLIVE_OK && s->used)
+        s->rc = olive_outfile_write(s->file, s->buf, s->used);
+    s->used = 0;
+    return s->rc;
+}
+
+static void drop_if_mapped(const oir_model *m, const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < m->n_sources; i++) {
+        const olive_blob *b = m->sources[i];
+        if (b->fd >= 0 && data >= b->data && data < b->data + b->size) {
+            olive_blob_drop_pages(b, (uint64_t)(data - b->data), len);
+            return;
+        }
+    }
+}
+
+static void sink_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
+{
+    file_sink *s = (file_sink *)buffer;
+    if (s->rc != OLIVE_OK)
+        return;
+    if (len >= sizeof s->buf) {
+        if (sink_flush(s) == OLIVE_OK)
+            s->rc = olive_outfile_write(s->file, data, len);
+        drop_if_mapped(s->model, data, len);
+        return;
+    }
+    if (len > sizeof s->buf - s->used && sink_flush(s) != OLIVE_OK)
+        return;
+    memcpy(s->buf + s->used, data, len);
+    s->used += len;
+}
+
+/* ---- the plan: which initializers go external, and where ---- */
+
+typedef struct save_plan {
+    onnx_ext_slot *slots;
+    uint64_t data_size;   /* bytes of the data file */
+    uint64_t total;       /* bytes of all main-graph initializer data */
+    size_t n_external;
+} save_plan;
+
+static int goes_external(const onnx_save_options *o, const oir_tensor *t)
+{
+    if (t->dtype == OIR_STRING || !t->nbytes || !t->blob)
+        return 0;
+    switch (o->external) {
+    case ONNX_EXTERNAL_ALWAYS: return 1;
+    case ONNX_EXTERNAL_NEVER: return 0;
+    default: return t->nbytes >= o->size_threshold;
+    }
+}
+
+static int make_plan(save_plan *p, const oir_graph *g, const onnx_save_options *o)
+{
+    uint64_t at = 0;
+    memset(p, 0, sizeof *p);
+    if (g->n_initializers && !(p->slots = olive_calloc(g->n_initializers, sizeof *p->slots)))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < g->n_initializers; i++) {
+        const oir_tensor *t = g->initializers[i];
+        p->total += t->nbytes;
+        if (!goes_external(o, t))
+            continue;
+        if (at % o->align)
+            at += o->align - at % o->align;
+        p->slots[i].external = 1;
+        p->slots[i].offset = at;
+        if (at > UINT64_MAX - t->nbytes) {
+            free(p->slots);
+            return olive_fail(OLIVE_ENOMEM, "external data of the model overflows");
+        }
+        at += t->nbytes;
+        p->n_external++;
+    }
+    p->data_size = at;
+    return OLIVE_OK;
+}
+
+static int report(const onnx_save_options *o, uint64_t done, uint64_t total)
+{
+    if (o->progress && o->progress(done, total, o->user))
+        return olive_fail(OLIVE_ECANCELLED, "saving the model was cancelled");
+    return OLIVE_OK;
+}
+
+static int write_data_file(olive_outfile *f, const oir_graph *g, const save_plan *p, const onnx_save_options *o,
+                           uint64_t *done)
+{
+    for (size_t i = 0; i < g->n_initializers; i++) {
+        const oir_tensor *t = g->initializers[i];
+        if (!p->slots[i].external)
+            continue;
+        OLIVE_TRY(olive_outfile_pad(f, p->slots[i].offset - f->written));
+        if (t->blob->fd >= 0) {
+            /* The kernel copies file to file; the weights never enter this process. */
+            OLIVE_TRY(olive_outfile_copy_from_fd(f, t->blob->fd, t->offset, t->nbytes));
+        } else {
+            OLIVE_TRY(olive_outfile_write(f, oir_tensor_data(t), (size_t)t->nbytes));
+        }
+        olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
+        *done += t->nbytes;
+        OLIVE_TRY(report(o, *done, p->total));
+    }
+    return OLIVE_OK;
+}
+
+static int write_model_file(olive_outfile *f, const oir_model *m, const Onnx__ModelProto *mp)
+{
+    file_sink *s = olive_malloc(sizeof *s);
+    int rc;
+    if (!s)
+        return OLIVE_ENOMEM;
+    s->base.append = sink_append;
+    s->file = f;
+    s->model = m;
+    s->rc = OLIVE_OK;
+    s->used = 0;
+    protobuf_c_message_pack_to_buffer(&mp->base, &s->base);
+    rc = sink_flush(s);
+    free(s);
+    return rc;
+}
+
+/* Refuses to replace a file whose bytes the model maps. */
+static int check_not_source(const oir_model *m, const char *path)
+{
+    for (size_t i = 0; i < m->n_sources; i++) {
+        const olive_blob *b = m->sources[i];
+        if (b->fd >= 0 && olive_path_is_file(path, b->dev, b->ino))
+            return olive_fail(OLIVE_EINVALID, "cannot save to '%s': the model reads its data from that file", path);
+    }
+    return OLIVE_OK;
+}
+
+static int check_destination(const char *path, const char *data_name, const oir_model *m)
+{
+    const char *base = olive_path_basename(path);
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+        return olive_fail(OLIVE_EINVALID, "cannot save to '%s': not a file name", path);
+    if (olive_path_check_inside(data_name, "external data file") != OLIVE_OK)
+        return olive_fail(OLIVE_EINVALID, "external data file '%s' must be a relative path inside the model's folder",
+                          data_name);
+    if (!strcmp(data_name, base))
+        return olive_fail(OLIVE_EINVALID, "the external data file '%s' cannot be the model file itself", data_name);
+    return check_not_source(m, path);
+}
+
+int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options *opts)
+{
+    onnx_save_options defaults;
+    const onnx_save_options *o = opts;
+    onnx_proto_build build;
+    Onnx__ModelProto *mp = NULL;
+    olive_outfile data_out = {.fd = -1}, model_out = {.fd = -1};
+    save_plan plan = {0};
+    char *data_name = NULL, *dir = NULL, *data_path = NULL;
+    uint64_t packed, done = 0;
+    int rc;
+
+    if (!m || !path)
+        return olive_fail(OLIVE_EINVALID, "onnx_save_file: NULL argument");
+    if (!m->graph)
+        return olive_fail(OLIVE_EINVALID, "cannot save '%s': the model has no graph", path);
+    if (!o) {
+        onnx_save_options_init(&defaults);
+        o = &defaults;
+    }
+    if (o->align == 0)
+        return olive_fail(OLIVE_EINVALID, "save option align must be at least 1");
+    memset(&build, 0, sizeof build);
+    data_name = o->data_file ? olive_strdup(o->data_file) : olive_asprintf("%s.data", olive_path_basename(path));
+    dir = olive_path_dirname(path);
+    if (!data_name || !dir || !(data_path = olive_path_join(dir, data_name))) {
+        rc = OLIVE_ENOMEM;
+        goto done;
+    }
+    if ((rc = check_destination(path, data_name, m)) != OLIVE_OK)
+        goto done;
+    if ((rc = make_plan(&plan, m->graph, o)) != OLIVE_OK)
+        goto done;
+    if (plan.n_external && (rc = check_not_source(m, data_path)) != OLIVE_OK)
+        goto done;
+
+    build.data_location = data_name;
+    build.ext = plan.slots;
+    if ((rc = onnx_model_to_proto(&build, m, &mp)) != OLIVE_OK)
+        goto done;
+    packed = protobuf_c_message_get_packed_size(&mp->base);
+    if (packed > PROTOBUF_LIMIT) {
+        rc = olive_fail(OLIVE_EUNSUPPORTED, "cannot save '%s': the model file would be %" PRIu64 " bytes, over the "
+                        "2 GiB protobuf limit (store weights externally: external_data=auto or always, or a lower "
+                        "size_threshold)", path, packed);
+        goto done;
+    }
+
+    if (plan.n_external) {
+        if ((rc = olive_outfile_open(&data_out, data_path)) != OLIVE_OK ||
+            (rc = write_data_file(&data_out, m->graph, &plan, o, &done)) != OLIVE_OK)
+            goto done;
+    }
+    if ((rc = olive_outfile_open(&model_out, path)) != OLIVE_OK ||
+        (rc = write_model_file(&model_out, m, mp)) != OLIVE_OK)
+        goto done;
+    if ((rc = report(o, plan.total, plan.total)) != OLIVE_OK)
+        goto done;
+    /* Data first: a model file never refers to data that is not in place. */
+    if (plan.n_external && (rc = olive_outfile_commit(&data_out)) != OLIVE_OK)
+        goto done;
+    rc = olive_outfile_commit(&model_out);
+
+done:
+    olive_outfile_abort(&data_out);
+    olive_outfile_abort(&model_out);
+    onnx_proto_build_free(&build);
+    free(plan.slots);
+    free(data_name);
+    free(dir);
+    free(data_path);
+    return rc;
+}
