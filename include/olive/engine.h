@@ -28,8 +28,10 @@ typedef struct olive_engine olive_engine;
 
 /* Called during olive_engine_run on the calling thread. `pass_name` is the running pass (or
  * "save"), `pass_index`/`pass_count` place it in the pipeline, `fraction` is the part of the
- * whole run done (0..1), `bytes_written` counts bytes written to the output so far.
- * Return non-zero to cancel the run (it then fails with OLIVE_ECANCELLED). */
+ * whole run done (0..1), `bytes_written` counts the bytes of weight data written to the output
+ * so far (the model file's graph structure is not counted).
+ * Return non-zero to cancel the run (it then fails with OLIVE_ECANCELLED and writes nothing).
+ * The DONE event comes after the output is in place; its return value is ignored. */
 typedef int (*olive_progress_fn)(int event, const char *pass_name, size_t pass_index,
                                  size_t pass_count, double fraction, uint64_t bytes_written,
                                  void *user);

@@ -37,7 +37,8 @@ OLIVE_API void olive_model_free(olive_model *model);
  *   data_file=NAME                   (default "<model file name>.data", in the same folder)
  * The write is atomic: files are written under temporary names and renamed at the end; on
  * failure nothing is left behind. The model's own source files are never overwritten.
- * Errors: OLIVE_EINVALID (bad option, or `path` is one of the model's source files),
+ * Errors: OLIVE_EINVALID (bad option value, or `path` is one of the model's source files),
+ * OLIVE_ENOTFOUND (unknown option key),
  * OLIVE_EUNSUPPORTED (embedding a model of 2 GiB or more), OLIVE_EIO, OLIVE_ENOMEM. */
 OLIVE_API int olive_model_save(const olive_model *model, const char *path, const char *options);
 
@@ -60,7 +61,8 @@ OLIVE_API const char *olive_model_input_name(const olive_model *model, size_t in
 OLIVE_API const char *olive_model_output_name(const olive_model *model, size_t index);
 /* Opset version imported for `domain` ("" or "ai.onnx" for the default domain), or -1. */
 OLIVE_API int64_t olive_model_opset(const olive_model *model, const char *domain);
-/* The path the model was loaded from, or "" for a model built in memory. */
+/* The path the model was loaded from (for a model made by a pass or an engine run, the path
+ * of the model it was derived from), or "" for a model built in memory. */
 OLIVE_API const char *olive_model_path(const olive_model *model);
 
 /* Checks the graph: every node input is produced by a node, an initializer or a graph input;

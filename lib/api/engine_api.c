@@ -178,7 +178,7 @@ int olive_engine_set_options(olive_engine *engine, const char *options)
 void olive_engine_cancel(olive_engine *engine)
 {
     if (engine)
-        engine->cancelled = 1;
+        atomic_store(&engine->cancelled, 1);
 }
 
 int olive_engine_run(olive_engine *engine, const olive_model *model, const char *output_dir, olive_model **out)

@@ -149,7 +149,7 @@ int olive_pass_set(olive_pass *pass, const char *key, const char *value)
     if (!(s = olive_param_find(pass->def, key)))
         return unknown_key(pass->def, key);
     OLIVE_TRY(olive_param_check(pass->def, s, value));
-    if (!(copy = olive_strdup(value)))
+    if (!(copy = olive_param_canonical(s, value)))
         return OLIVE_ENOMEM;
     free(pass->values[s - pass->def->params]);
     pass->values[s - pass->def->params] = copy;

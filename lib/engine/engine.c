@@ -32,11 +32,11 @@ static double overall(const run_state *s, double fraction)
 static int notify(run_state *s, int event, double fraction)
 {
     olive_engine *e = s->e;
-    if (e->cancelled)
+    if (atomic_load(&e->cancelled))
         return olive_fail(OLIVE_ECANCELLED, "cancelled during '%s'", s->name);
     if (e->progress && e->progress(event, s->name, s->index, e->n_passes, overall(s, fraction), s->bytes_written,
                                    e->progress_user)) {
-        e->cancelled = 1;
+        atomic_store(&e->cancelled, 1);
         return olive_fail(OLIVE_ECANCELLED, "cancelled by the progress callback during '%s'", s->name);
     }
     return OLIVE_OK;
@@ -155,7 +155,7 @@ int olive_engine_execute(olive_engine *e, const oir_model *input, const char *ou
     run_state s = {0};
     oir_model *m;
     int rc = OLIVE_OK;
-    e->cancelled = 0;
+    atomic_store(&e->cancelled, 0);
     s.e = e;
     s.ctx.accelerator = e->acc;
     s.ctx.progress = pass_progress;
@@ -173,7 +173,7 @@ int olive_engine_execute(olive_engine *e, const oir_model *input, const char *ou
         if ((rc = notify(&s, OLIVE_PROGRESS_PASS_STARTED, 0.0)) != OLIVE_OK)
             break;
         rc = olive_pass_run_def(p->def, &args, m, &s.ctx);
-        if (rc == OLIVE_OK && e->cancelled)
+        if (rc == OLIVE_OK && atomic_load(&e->cancelled))
             rc = olive_fail(OLIVE_ECANCELLED, "cancelled during '%s'", s.name);
         if (rc == OLIVE_OK)
             rc = notify(&s, OLIVE_PROGRESS_PASS_FINISHED, 1.0);
@@ -184,8 +184,9 @@ int olive_engine_execute(olive_engine *e, const oir_model *input, const char *ou
         if ((rc = notify(&s, OLIVE_PROGRESS_SAVING, 0.0)) == OLIVE_OK)
             rc = write_output(e, &s, m, output_dir);
     }
-    if (rc == OLIVE_OK)
-        rc = notify(&s, OLIVE_PROGRESS_DONE, 1.0);
+    /* The output is in place: DONE only informs, a cancel can no longer take effect. */
+    if (rc == OLIVE_OK && e->progress)
+        e->progress(OLIVE_PROGRESS_DONE, s.name, s.index, e->n_passes, 1.0, s.bytes_written, e->progress_user);
     if (rc != OLIVE_OK || !out) {
         oir_model_free(m);
         return rc;

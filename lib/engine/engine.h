@@ -2,7 +2,7 @@
 #ifndef OLIVE_ENGINE_ENGINE_H
 #define OLIVE_ENGINE_ENGINE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 
 #include "api/handles.h"
 #include "olive/olive.h"
@@ -13,7 +13,7 @@ struct olive_engine {
     size_t n_passes, cap_passes;
     olive_progress_fn progress;
     void *progress_user;
-    volatile sig_atomic_t cancelled;
+    atomic_int cancelled;    /* lock-free, so safe from other threads and signal handlers */
     char *save_options;      /* text for olive_model_save, "" by default */
     char *model_name;        /* file name in the output folder */
     int overwrite;

@@ -181,10 +181,13 @@ int oir_node_set_attr_string(oir_node *n, const char *name, const char *v)
 
 int oir_node_set_attr_ints(oir_node *n, const char *name, const int64_t *v, size_t count)
 {
-    int64_t *copy = olive_memdup(v, count * sizeof *v + 1);
+    /* One spare element so an empty list still gets a non-NULL buffer. */
+    int64_t *copy = olive_malloc((count + 1) * sizeof *v);
     oir_attr *a;
     if (!copy)
         return OLIVE_ENOMEM;
+    if (count)
+        memcpy(copy, v, count * sizeof *v);
     if (!(a = slot(n, name))) {
         free(copy);
         return OLIVE_ENOMEM;
@@ -197,10 +200,12 @@ int oir_node_set_attr_ints(oir_node *n, const char *name, const int64_t *v, size
 
 int oir_node_set_attr_floats(oir_node *n, const char *name, const float *v, size_t count)
 {
-    float *copy = olive_memdup(v, count * sizeof *v + 1);
+    float *copy = olive_malloc((count + 1) * sizeof *v);
     oir_attr *a;
     if (!copy)
         return OLIVE_ENOMEM;
+    if (count)
+        memcpy(copy, v, count * sizeof *v);
     if (!(a = slot(n, name))) {
         free(copy);
         return OLIVE_ENOMEM;

@@ -21,6 +21,13 @@ typedef struct onnx_load_ctx {
     oir_model *model;           /* receives every mapped file as a source */
 } onnx_load_ctx;
 
+/* Converts a TensorProto. `raw` (main-graph initializers only) tells where its raw_data lies
+ * in the model file when it was taken out before unpacking. */
+int onnx_tensor_from_proto(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, const onnx_raw_range *raw,
+                           oir_tensor **out);
+/* Copies bytes with a NUL after them, as the IR stores them. */
+int onnx_copy_bytes(oir_bytes *dst, const ProtobufCBinaryData *src);
+
 /* Converts an unpacked ModelProto into `m` (a fresh model). */
 int onnx_model_from_proto(onnx_load_ctx *ctx, const Onnx__ModelProto *mp, oir_model *m);
 

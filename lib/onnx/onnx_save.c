@@ -32,26 +32,32 @@ static int sink_flush(file_sink *s)
     return s->rc;
 }
 
-static void drop_if_mapped(const oir_model *m, const uint8_t *data, size_t len)
+/* The mapped source file that holds `data`, or NULL. */
+static const olive_blob *mapped_source(const oir_model *m, const uint8_t *data)
 {
     for (size_t i = 0; i < m->n_sources; i++) {
         const olive_blob *b = m->sources[i];
-        if (b->fd >= 0 && data >= b->data && data < b->data + b->size) {
-            olive_blob_drop_pages(b, (uint64_t)(data - b->data), len);
-            return;
-        }
+        if (b->fd >= 0 && data >= b->data && data < b->data + b->size)
+            return b;
     }
+    return NULL;
 }
 
 static void sink_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
 {
     file_sink *s = (file_sink *)buffer;
-    if (s->rc != OLIVE_OK)
+    const olive_blob *src;
+    if (s->rc != OLIVE_OK || !len)
         return;
     if (len >= sizeof s->buf) {
-        if (sink_flush(s) == OLIVE_OK)
+        if (sink_flush(s) != OLIVE_OK)
+            return;
+        /* Embedded weights from a mapped file: copied file to file, never paged in here. */
+        src = mapped_source(s->model, data);
+        if (src && (size_t)(data - src->data) + len <= src->size)
+            s->rc = olive_outfile_copy_from_fd(s->file, src->fd, (uint64_t)(data - src->data), len);
+        else
             s->rc = olive_outfile_write(s->file, data, len);
-        drop_if_mapped(s->model, data, len);
         return;
     }
     if (len > sizeof s->buf - s->used && sink_flush(s) != OLIVE_OK)

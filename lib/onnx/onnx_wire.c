@@ -106,8 +106,8 @@ static int check_depth(const uint8_t *base, const uint8_t *p, const uint8_t *end
             OLIVE_TRY(check_depth(base, f.value, f.value + f.len, fd->descriptor, depth + 1, max_depth, what));
     }
     if (r < 0)
-        return olive_fail(OLIVE_EFORMAT, "%s: malformed protobuf data at byte %zu (in a %s message)", what,
-                          (size_t)(p - base), desc->name);
+        return olive_fail(OLIVE_EFORMAT, "%s: malformed protobuf data (truncated or corrupt file) at byte %zu, "
+                          "in a %s message", what, (size_t)(p - base), desc->name);
     return OLIVE_OK;
 }
 

@@ -1,5 +1,7 @@
 /* Parameter specs: validation of text values and typed access for passes. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +165,15 @@ int olive_args_list_has(const olive_pass_args *a, const char *name, const char *
         p = comma ? comma + 1 : NULL;
     }
     return 0;
+}
+
+char *olive_param_canonical(const olive_param_spec *s, const char *v)
+{
+    int b;
+    int64_t i;
+    if (s->type == OLIVE_PARAM_BOOL && parse_bool(v, &b))
+        return olive_strdup(b ? "true" : "false");
+    if (s->type == OLIVE_PARAM_INT && parse_int(v, &i))
+        return olive_asprintf("%" PRId64, i);
+    return olive_strdup(v);
 }

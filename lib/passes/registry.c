@@ -4,9 +4,8 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "passes/peephole/peephole.h"
 #include "passes/registry.h"
-
-extern const olive_pass_def olive_pass_peephole __attribute__((weak));
 
 static const olive_pass_def *const passes[] = {
     &olive_pass_peephole,
@@ -29,7 +28,7 @@ const olive_pass_def *olive_registry_find(const char *name)
                 return passes[i];
     }
     for (size_t i = 0; i < N_PASSES; i++) {
-        olive_strbuf_append(&known, i ? ", " : "");
+        olive_strbuf_append(&known, known.len ? ", " : "");
         olive_strbuf_append(&known, passes[i]->name);
     }
     olive_fail(OLIVE_ENOTFOUND, "unknown pass '%s'; known passes: %s", name, known.data ? known.data : "");

@@ -68,6 +68,9 @@ const olive_pass_def *olive_registry_find(const char *name);
  * is accepted. */
 int olive_param_check(const olive_pass_def *def, const olive_param_spec *spec, const char *value);
 const olive_param_spec *olive_param_find(const olive_pass_def *def, const char *key);
+/* The canonical text of a checked value ("yes" -> "true", "0x10" -> "16"), owned by the
+ * caller; NULL on ENOMEM. */
+char *olive_param_canonical(const olive_param_spec *spec, const char *value);
 
 /* Runs `def` with `args` on a model in place (used by the engine and olive_pass_apply). */
 int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, oir_model *model, olive_pass_ctx *ctx);

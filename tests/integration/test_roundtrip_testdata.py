@@ -71,6 +71,9 @@ def _is_default(fd, value):
 
 
 def _tensor_values(t):
+    if t.HasField("segment"):  # numpy_helper refuses segments; the field itself is compared apart
+        t = onnx.TensorProto.FromString(t.SerializeToString())
+        t.ClearField("segment")
     arr = numpy_helper.to_array(t)
     if arr.dtype == object:
         return ("strings", [bytes(x) if isinstance(x, (bytes, bytearray)) else x for x in arr.ravel().tolist()])
@@ -246,3 +249,154 @@ def test_roundtrip(name, tmp_path, record_property):
         return
     got = run_ort(str(out), feeds)
     assert same_outputs(want, got), "onnxruntime outputs of the copy differ from the original's"
+
+
+# ---- constructed models: the parts of ONNX the test data above does not use ----
+
+def _entry(key, value):
+    return onnx.StringStringEntryProto(key=key, value=value)
+
+
+def _model_with_passthrough():
+    """Functions, training info, sparse initializers, quantization annotations, attributes of
+    the sparse tensor and type proto kinds, and fields newer than the ONNX 1.12 schema
+    (node overload and metadata_props, graph and tensor metadata_props)."""
+    from onnx import TensorProto, helper
+    sparse = helper.make_sparse_tensor(
+        helper.make_tensor("sparse_values", TensorProto.FLOAT, [2], [1.5, -2.0]),
+        helper.make_tensor("sparse_indices", TensorProto.INT64, [2], [1, 7]), [10])
+    fn = helper.make_function("custom.fn", "Twice", ["a"], ["b"],
+                              [helper.make_node("Add", ["a", "a"], ["b"])],
+                              [helper.make_opsetid("", 18)])
+    node = helper.make_node("Twice", ["X"], ["T"], domain="custom.fn", name="call")
+    node.overload = "v2"
+    node.metadata_props.append(_entry("origin", "node"))
+    marker = helper.make_node("Identity", ["T"], ["Y"], name="id", doc_string="passes T through")
+    marker.attribute.append(helper.make_attribute("sp", sparse))
+    tp_attr = onnx.AttributeProto(name="tp", type=onnx.AttributeProto.TYPE_PROTO,
+                                  tp=helper.make_tensor_type_proto(TensorProto.FLOAT, ["n", 3]))
+    marker.attribute.append(tp_attr)
+    w = helper.make_tensor("W", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    w.metadata_props.append(_entry("origin", "tensor"))
+    graph = helper.make_graph([node, marker], "passthrough",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 3])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 3])],
+                              initializer=[w], sparse_initializer=[sparse])
+    ann = graph.quantization_annotation.add()
+    ann.tensor_name = "T"
+    ann.quant_parameter_tensor_names.append(_entry("SCALE_TENSOR", "W"))
+    graph.metadata_props.append(_entry("origin", "graph"))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("custom.fn", 1)],
+                              functions=[fn], ir_version=10)
+    ti = model.training_info.add()
+    ti.algorithm.CopyFrom(helper.make_graph([helper.make_node("Neg", ["W"], ["W_new"])], "algo", [],
+                                            [helper.make_tensor_value_info("W_new", TensorProto.FLOAT, [3])]))
+    ti.update_binding.append(_entry("W", "W_new"))
+    return model
+
+
+def _model_with_types_and_tensors():
+    """Tensor, sparse tensor, sequence, map and optional types with symbolic dims and
+    denotations; initializers of many dtypes in raw and typed fields, large enough ones going
+    to external data; a Loop with a subgraph initializer; metadata and doc strings."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(7)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "big_f32"),   # external
+        numpy_helper.from_array(rng.integers(-9, 9, (300,)).astype(np.int64), "big_i64"),       # external
+        helper.make_tensor("typed_f16", TensorProto.FLOAT16, [3], np.array([1, -2, 0.5], np.float16).view(np.uint16),
+                           raw=False),
+        helper.make_tensor("typed_bf16", TensorProto.BFLOAT16, [2], [0x3f80, 0xc000]),
+        helper.make_tensor("typed_bool", TensorProto.BOOL, [3], [True, False, True]),
+        helper.make_tensor("typed_u8", TensorProto.UINT8, [2], [0, 255]),
+        helper.make_tensor("typed_i16", TensorProto.INT16, [2], [-32768, 32767]),
+        helper.make_tensor("typed_u32", TensorProto.UINT32, [2], [0, 4294967295]),
+        helper.make_tensor("typed_u64", TensorProto.UINT64, [1], [18446744073709551615]),
+        helper.make_tensor("typed_f64", TensorProto.DOUBLE, [2], [1e300, -0.0]),
+        helper.make_tensor("typed_c64", TensorProto.COMPLEX64, [2], [1 + 2j, -3j]),
+        helper.make_tensor("typed_str", TensorProto.STRING, [2], [b"a\x00b", b""]),
+        helper.make_tensor("typed_f8", TensorProto.FLOAT8E4M3FN, [2], [1.0, -2.0]),
+        helper.make_tensor("typed_i4", TensorProto.INT4, [3], [-8, 7, 1]),
+        helper.make_tensor("scalar", TensorProto.FLOAT, [], [3.0]),
+        helper.make_tensor("empty", TensorProto.FLOAT, [0, 4], []),
+    ]
+    inits[0].doc_string = "a weight"
+    seg = helper.make_tensor("segmented", TensorProto.FLOAT, [2], [1.0, 2.0])
+    seg.segment.begin = 0
+    seg.segment.end = 2
+    inits.append(seg)
+
+    body = helper.make_graph(
+        [helper.make_node("Add", ["x_in", "step"], ["x_out"]), helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [3])],
+        initializer=[numpy_helper.from_array(np.arange(600, dtype=np.float32)[:3].copy(), "step"),
+                     numpy_helper.from_array(np.arange(600, dtype=np.float32), "sub_big")])
+    loop = helper.make_node("Loop", ["trip", "", "x"], ["x_final"], name="loop", body=body)
+    const = helper.make_node("Constant", [], ["c"], value=helper.make_tensor("cv", TensorProto.INT64, [2], [1, 2]))
+    attrs = helper.make_node("Custom", ["x"], ["u", ""], domain="example", name="all_kinds",
+                             f=0.5, i=-3, s=b"bytes\x00here", floats=[1.0, 2.5], ints=[1, 2, 3], strings=[b"a", b"bc"],
+                             t=helper.make_tensor("at", TensorProto.FLOAT, [1], [1.0]),
+                             tensors=[helper.make_tensor("t1", TensorProto.INT32, [1], [4])],
+                             graphs=[helper.make_graph([], "empty_graph", [], [])])
+    tensor_t = helper.make_tensor_type_proto(TensorProto.FLOAT, ["batch", None, 3])
+    tensor_t.denotation = "TENSOR"
+    tensor_t.tensor_type.shape.dim[0].denotation = "DATA_BATCH"
+    seq_t = helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.INT64, None))
+    map_t = helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, [2]))
+    opt_t = helper.make_optional_type_proto(seq_t)
+    sparse_t = helper.make_sparse_tensor_type_proto(TensorProto.FLOAT, [10])
+    graph = helper.make_graph(
+        [loop, const, attrs], "types",
+        [helper.make_tensor_value_info("trip", TensorProto.INT64, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [3], doc_string="the input")],
+        [helper.make_value_info("x_final", tensor_t), helper.make_value_info("u", seq_t)],
+        initializer=inits, doc_string="graph doc",
+        value_info=[helper.make_value_info("m", map_t), helper.make_value_info("o", opt_t),
+                    helper.make_value_info("sp", sparse_t), helper.make_tensor_value_info("c", TensorProto.INT64, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("example", 3)],
+                              producer_name="constructed", producer_version="0.1", domain="org.test", model_version=7,
+                              doc_string="model doc", ir_version=10)
+    helper.set_model_props(model, {"author": "tests", "license": "none"})
+    return model
+
+
+CONSTRUCTED = {"passthrough": _model_with_passthrough, "types_and_tensors": _model_with_types_and_tensors}
+
+
+@pytest.mark.parametrize("options", ["", "external_data=always align=64", "external_data=never",
+                                     "size_threshold=16 data_file=weights.bin"])
+@pytest.mark.parametrize("name", sorted(CONSTRUCTED))
+def test_roundtrip_constructed(name, options, tmp_path):
+    model = CONSTRUCTED[name]()
+    src = tmp_path / "in.onnx"
+    onnx.save(model, str(src))
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "model.onnx"
+    args = [TOOL, str(src), str(out)] + ([options] if options else [])
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    saved = onnx.load(str(out))
+    diff = first_difference(canon(model), canon(saved))
+    assert diff is None, diff
+    # the saved model carries the same serialized extras (unknown fields included)
+    assert saved.functions == model.functions and saved.training_info == model.training_info
+    files = sorted(os.listdir(tmp_path / "out"))
+    if "never" in options:
+        assert files == ["model.onnx"]
+    elif name == "types_and_tensors":
+        data = "weights.bin" if "weights.bin" in options else "model.onnx.data"
+        assert files == sorted(["model.onnx", data])
+        stored = onnx.load(str(out), load_external_data=False)
+        external = {t.name for t in stored.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL}
+        assert {"big_f32", "big_i64"} <= external
+        assert "typed_str" not in external
+        for t in stored.graph.initializer:
+            if t.name in external:
+                offset = int({e.key: e.value for e in t.external_data}.get("offset", "0"))
+                assert offset % (64 if "align=64" in options else 4096 if not options else 1) == 0
+        assert checker_level(str(out)) >= checker_level(model)

@@ -1,0 +1,327 @@
+//! Raw FFI declarations for libolive's public C API (`include/olive/*.h`).
+//!
+//! Every function and constant of the public headers is declared here by hand, with the same
+//! names and types. Handles are opaque: their layout is private to the library. All functions
+//! are `unsafe` to call; the `libolive` crate wraps them in safe types.
+//!
+//! Conventions (from the headers): a fallible call returns [`OLIVE_OK`] or a negative `OLIVE_E*`
+//! code and sets a thread-local message read with [`olive_error_last`]; `**out` results are
+//! owned by the caller and released with the matching `_free` function; `char **out` strings are
+//! released with [`olive_free`]; returned `const char *` are borrowed from their handle.
+
+#![no_std]
+#![allow(non_camel_case_types)]
+
+use core::ffi::{c_char, c_double, c_int, c_void};
+
+// ---------------------------------------------------------------------------------------------
+// Opaque handles
+// ---------------------------------------------------------------------------------------------
+
+/// An ONNX model in memory (`olive_model`). Immutable through the API.
+#[repr(C)]
+pub struct olive_model {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// One configured transformation created from the pass registry (`olive_pass`).
+#[repr(C)]
+pub struct olive_pass {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// A target device and execution provider, with the detected host (`olive_accelerator`).
+#[repr(C)]
+pub struct olive_accelerator {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Runs a pipeline of passes for an accelerator (`olive_engine`).
+#[repr(C)]
+pub struct olive_engine {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// common.h
+// ---------------------------------------------------------------------------------------------
+
+/// Success.
+pub const OLIVE_OK: c_int = 0;
+/// An argument or option value is invalid.
+pub const OLIVE_EINVALID: c_int = -1;
+/// A file, pass, parameter, tensor or value does not exist.
+pub const OLIVE_ENOTFOUND: c_int = -2;
+/// Input data is malformed (truncated file, bad protobuf, lying header).
+pub const OLIVE_EFORMAT: c_int = -3;
+/// Valid input that this build does not handle.
+pub const OLIVE_EUNSUPPORTED: c_int = -4;
+/// An operating-system I/O call failed.
+pub const OLIVE_EIO: c_int = -5;
+/// Memory allocation failed, or a size overflows.
+pub const OLIVE_ENOMEM: c_int = -6;
+/// The caller cancelled the operation.
+pub const OLIVE_ECANCELLED: c_int = -7;
+/// The destination exists and would be overwritten.
+pub const OLIVE_EEXISTS: c_int = -8;
+/// A bug in libolive.
+pub const OLIVE_EINTERNAL: c_int = -9;
+
+/// Log level: everything.
+pub const OLIVE_LOG_DEBUG: c_int = 0;
+/// Log level: informational messages and above.
+pub const OLIVE_LOG_INFO: c_int = 1;
+/// Log level: warnings and errors (the default).
+pub const OLIVE_LOG_WARNING: c_int = 2;
+/// Log level: errors only.
+pub const OLIVE_LOG_ERROR: c_int = 3;
+/// Log level: nothing.
+pub const OLIVE_LOG_SILENT: c_int = 4;
+
+/// Receives one log line (no trailing newline), from whichever thread logs.
+pub type olive_log_fn =
+    Option<unsafe extern "C" fn(level: c_int, message: *const c_char, user: *mut c_void)>;
+
+// ---------------------------------------------------------------------------------------------
+// pass.h
+// ---------------------------------------------------------------------------------------------
+
+/// Parameter type: boolean.
+pub const OLIVE_PARAM_BOOL: c_int = 0;
+/// Parameter type: integer.
+pub const OLIVE_PARAM_INT: c_int = 1;
+/// Parameter type: floating point.
+pub const OLIVE_PARAM_FLOAT: c_int = 2;
+/// Parameter type: string.
+pub const OLIVE_PARAM_STRING: c_int = 3;
+/// Parameter type: one of a fixed list of strings.
+pub const OLIVE_PARAM_CHOICE: c_int = 4;
+/// Parameter type: comma-separated strings.
+pub const OLIVE_PARAM_LIST: c_int = 5;
+
+// ---------------------------------------------------------------------------------------------
+// engine.h
+// ---------------------------------------------------------------------------------------------
+
+/// Progress event: a pass starts.
+pub const OLIVE_PROGRESS_PASS_STARTED: c_int = 0;
+/// Progress event: a pass reports progress.
+pub const OLIVE_PROGRESS_PASS_PROGRESS: c_int = 1;
+/// Progress event: a pass finished.
+pub const OLIVE_PROGRESS_PASS_FINISHED: c_int = 2;
+/// Progress event: the result is being written.
+pub const OLIVE_PROGRESS_SAVING: c_int = 3;
+/// Progress event: the run is complete.
+pub const OLIVE_PROGRESS_DONE: c_int = 4;
+
+/// Progress callback of `olive_engine_run`, called on the running thread. Returning non-zero
+/// cancels the run (it then fails with [`OLIVE_ECANCELLED`]).
+pub type olive_progress_fn = Option<
+    unsafe extern "C" fn(
+        event: c_int,
+        pass_name: *const c_char,
+        pass_index: usize,
+        pass_count: usize,
+        fraction: c_double,
+        bytes_written: u64,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+
+extern "C" {
+    // ----- common.h -----
+
+    /// The message of the last failed call on this thread, or "" (never NULL).
+    pub fn olive_error_last() -> *const c_char;
+    /// The code of the last failed call on this thread ([`OLIVE_OK`] if none).
+    pub fn olive_error_code() -> c_int;
+    /// A static name for a status code ("unknown error" for unknown codes; never NULL).
+    pub fn olive_strerror(code: c_int) -> *const c_char;
+    /// Forgets the thread's last error.
+    pub fn olive_error_clear();
+    /// Releases memory returned through a `char **out` parameter. Accepts NULL.
+    pub fn olive_free(ptr: *mut c_void);
+    /// The library's version number: MAJOR*10000 + MINOR*100 + PATCH.
+    pub fn olive_version() -> u32;
+    /// The library's version as "MAJOR.MINOR.PATCH" (static).
+    pub fn olive_version_string() -> *const c_char;
+    /// Sets the process-wide minimum log level (0..4).
+    pub fn olive_log_set_level(level: c_int) -> c_int;
+    /// Routes log lines to `fn_` (NULL restores stderr).
+    pub fn olive_log_set_callback(fn_: olive_log_fn, user: *mut c_void);
+
+    // ----- model.h -----
+
+    /// Loads the ONNX model at `path`.
+    pub fn olive_model_load(out: *mut *mut olive_model, path: *const c_char) -> c_int;
+    /// Releases a model. Accepts NULL.
+    pub fn olive_model_free(model: *mut olive_model);
+    /// Saves the model to `path`; `options` is NULL or space-separated key=value settings.
+    pub fn olive_model_save(
+        model: *const olive_model,
+        path: *const c_char,
+        options: *const c_char,
+    ) -> c_int;
+    /// Writes a JSON description of the model into `*out` (release with [`olive_free`]).
+    pub fn olive_model_summary_json(out: *mut *mut c_char, model: *const olive_model) -> c_int;
+    /// Number of nodes in the main graph.
+    pub fn olive_model_node_count(model: *const olive_model) -> usize;
+    /// Number of initializers.
+    pub fn olive_model_initializer_count(model: *const olive_model) -> usize;
+    /// Total number of elements in all initializers.
+    pub fn olive_model_parameter_count(model: *const olive_model) -> u64;
+    /// Number of graph inputs.
+    pub fn olive_model_input_count(model: *const olive_model) -> usize;
+    /// Number of graph outputs.
+    pub fn olive_model_output_count(model: *const olive_model) -> usize;
+    /// Borrowed name of the `index`-th input, or NULL.
+    pub fn olive_model_input_name(model: *const olive_model, index: usize) -> *const c_char;
+    /// Borrowed name of the `index`-th output, or NULL.
+    pub fn olive_model_output_name(model: *const olive_model, index: usize) -> *const c_char;
+    /// Opset version imported for `domain`, or -1.
+    pub fn olive_model_opset(model: *const olive_model, domain: *const c_char) -> i64;
+    /// The path the model was loaded from, or "" (borrowed).
+    pub fn olive_model_path(model: *const olive_model) -> *const c_char;
+    /// Checks the graph's structure.
+    pub fn olive_model_validate(model: *const olive_model) -> c_int;
+
+    // ----- pass.h -----
+
+    /// Number of registered passes.
+    pub fn olive_pass_registry_count() -> usize;
+    /// Name of the `index`-th registered pass, or NULL.
+    pub fn olive_pass_registry_name(index: usize) -> *const c_char;
+    /// Describes a registered pass as JSON into `*out` (release with [`olive_free`]).
+    pub fn olive_pass_describe_json(out: *mut *mut c_char, name: *const c_char) -> c_int;
+    /// Creates a pass by name or Olive alias.
+    pub fn olive_pass_new(out: *mut *mut olive_pass, name: *const c_char) -> c_int;
+    /// Releases the caller's reference. Accepts NULL.
+    pub fn olive_pass_free(pass: *mut olive_pass);
+    /// The pass's registry name (borrowed).
+    pub fn olive_pass_name(pass: *const olive_pass) -> *const c_char;
+    /// Sets a parameter from its text form.
+    pub fn olive_pass_set(pass: *mut olive_pass, key: *const c_char, value: *const c_char)
+        -> c_int;
+    /// Sets an integer parameter.
+    pub fn olive_pass_set_int(pass: *mut olive_pass, key: *const c_char, value: i64) -> c_int;
+    /// Sets a floating-point parameter.
+    pub fn olive_pass_set_float(
+        pass: *mut olive_pass,
+        key: *const c_char,
+        value: c_double,
+    ) -> c_int;
+    /// Sets a boolean parameter (non-zero is true).
+    pub fn olive_pass_set_bool(pass: *mut olive_pass, key: *const c_char, value: c_int) -> c_int;
+    /// Applies space-separated key=value settings, all or nothing.
+    pub fn olive_pass_set_many(pass: *mut olive_pass, settings: *const c_char) -> c_int;
+    /// Current value of a parameter in text form (borrowed).
+    pub fn olive_pass_get(
+        pass: *const olive_pass,
+        key: *const c_char,
+        value: *mut *const c_char,
+    ) -> c_int;
+    /// Runs the pass on `model`, giving a new model in `*out`.
+    pub fn olive_pass_apply(
+        out: *mut *mut olive_model,
+        pass: *const olive_pass,
+        model: *const olive_model,
+    ) -> c_int;
+
+    // ----- accelerator.h -----
+
+    /// Creates an accelerator for `device` and `provider` (NULL: the device's default).
+    pub fn olive_accelerator_new(
+        out: *mut *mut olive_accelerator,
+        device: *const c_char,
+        provider: *const c_char,
+    ) -> c_int;
+    /// Releases the caller's reference. Accepts NULL.
+    pub fn olive_accelerator_free(acc: *mut olive_accelerator);
+    /// The device name (borrowed).
+    pub fn olive_accelerator_device(acc: *const olive_accelerator) -> *const c_char;
+    /// The execution provider name (borrowed).
+    pub fn olive_accelerator_provider(acc: *const olive_accelerator) -> *const c_char;
+    /// 1 if the host CPU has the ISA feature, 0 otherwise.
+    pub fn olive_accelerator_has_feature(
+        acc: *const olive_accelerator,
+        feature: *const c_char,
+    ) -> c_int;
+    /// Describes the accelerator and host as JSON into `*out` (release with [`olive_free`]).
+    pub fn olive_accelerator_describe_json(
+        out: *mut *mut c_char,
+        acc: *const olive_accelerator,
+    ) -> c_int;
+    /// The host CPU's model name (borrowed).
+    pub fn olive_accelerator_cpu_model(acc: *const olive_accelerator) -> *const c_char;
+    /// The host's number of logical cores.
+    pub fn olive_accelerator_cpu_cores(acc: *const olive_accelerator) -> c_int;
+    /// The host's physical memory in bytes.
+    pub fn olive_accelerator_memory_bytes(acc: *const olive_accelerator) -> u64;
+    /// Number of CUDA devices the driver reports.
+    pub fn olive_accelerator_cuda_device_count(acc: *const olive_accelerator) -> c_int;
+
+    // ----- engine.h -----
+
+    /// Creates an engine for `acc` (NULL: cpu with CPUExecutionProvider).
+    pub fn olive_engine_new(out: *mut *mut olive_engine, acc: *mut olive_accelerator) -> c_int;
+    /// Releases the engine. Accepts NULL.
+    pub fn olive_engine_free(engine: *mut olive_engine);
+    /// Appends a pass; the engine takes its own reference.
+    pub fn olive_engine_add_pass(engine: *mut olive_engine, pass: *mut olive_pass) -> c_int;
+    /// Appends the passes of a pipeline in text form, all or nothing.
+    pub fn olive_engine_add_pipeline(engine: *mut olive_engine, text: *const c_char) -> c_int;
+    /// Number of passes in the pipeline.
+    pub fn olive_engine_pass_count(engine: *const olive_engine) -> usize;
+    /// The `index`-th pass (borrowed), or NULL.
+    pub fn olive_engine_pass_at(engine: *const olive_engine, index: usize) -> *mut olive_pass;
+    /// Writes the pipeline in text form into `*out` (release with [`olive_free`]).
+    pub fn olive_engine_pipeline_text(out: *mut *mut c_char, engine: *const olive_engine) -> c_int;
+    /// Sets the progress callback (NULL removes it).
+    pub fn olive_engine_set_progress(
+        engine: *mut olive_engine,
+        fn_: olive_progress_fn,
+        user: *mut c_void,
+    );
+    /// Sets engine options from space-separated key=value text.
+    pub fn olive_engine_set_options(engine: *mut olive_engine, options: *const c_char) -> c_int;
+    /// Asks a running `olive_engine_run` to stop; safe from any thread or a signal handler.
+    pub fn olive_engine_cancel(engine: *mut olive_engine);
+    /// Runs the pipeline on `model`, writing to `output_dir` (may be NULL) and/or `*out`.
+    pub fn olive_engine_run(
+        engine: *mut olive_engine,
+        model: *const olive_model,
+        output_dir: *const c_char,
+        out: *mut *mut olive_model,
+    ) -> c_int;
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use core::ffi::CStr;
+
+    #[test]
+    fn version_string_matches_number() {
+        // The two run-time forms of the version must agree with each other.
+        let number = unsafe { olive_version() };
+        let text = unsafe { CStr::from_ptr(olive_version_string()) }
+            .to_str()
+            .unwrap();
+        let parts: std::vec::Vec<u32> = text.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(number, parts[0] * 10000 + parts[1] * 100 + parts[2]);
+    }
+
+    #[test]
+    fn strerror_names_codes() {
+        let unknown = unsafe { CStr::from_ptr(olive_strerror(-12345)) };
+        assert_eq!(unknown.to_str().unwrap(), "unknown error");
+        let invalid = unsafe { CStr::from_ptr(olive_strerror(OLIVE_EINVALID)) };
+        assert_ne!(invalid.to_str().unwrap(), "unknown error");
+    }
+}

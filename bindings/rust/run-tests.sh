@@ -1,0 +1,44 @@
+#!/bin/sh
+# Builds and tests the Rust bindings against a built libolive.
+#   run-tests.sh LIB_DIR [BUILD_DIR]
+# LIB_DIR holds libolive.so (e.g. <meson build>/lib). When BUILD_DIR is given, Cargo's target
+# folder goes inside it (BUILD_DIR/rust-target), so nothing is written to the source tree.
+# Extra arguments after `--` go to `cargo test`. Exits 77 (skipped) when cargo is not installed.
+set -eu
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 LIB_DIR [BUILD_DIR] [-- cargo test args]" >&2
+    exit 2
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+lib_dir=$(cd "$1" && pwd)
+shift
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+    mkdir -p "$1"
+    CARGO_TARGET_DIR=$(cd "$1" && pwd)/rust-target
+    export CARGO_TARGET_DIR
+    shift
+fi
+if [ $# -gt 0 ] && [ "$1" = "--" ]; then
+    shift
+fi
+
+if [ ! -e "$lib_dir/libolive.so" ] && [ ! -e "$lib_dir/libolive.dylib" ]; then
+    echo "$0: no libolive shared library in $lib_dir" >&2
+    exit 1
+fi
+
+# Cargo is often installed per user, outside the PATH a test harness passes on.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+    PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "$0: cargo not found; skipping the Rust binding tests" >&2
+    exit 77   # meson's code for a skipped test
+fi
+
+LIBOLIVE_LIB_DIR=$lib_dir
+export LIBOLIVE_LIB_DIR
+cd "$here"
+exec cargo test --offline "$@"

@@ -1,0 +1,186 @@
+/* `olive passes [NAME] [--json]`: the pass registry, as the library describes it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <olive/olive.h>
+
+#include "cli.h"
+#include "cli_json.h"
+
+static const cli_option options[] = {
+    {"json", 0, NULL, "print the library's JSON description instead of text"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_help help = {
+    "passes", "[NAME] [--json]",
+    "Without NAME, lists the registered passes with a one-line summary each.\n"
+    "With NAME (a pass name or its Olive pass type, e.g. OnnxPeepholeOptimizer), describes\n"
+    "the pass's parameters: type, default, accepted range or choices, and what it does.",
+    options,
+    "Example:\n  olive passes\n  olive passes peephole",
+};
+
+typedef struct passes_args {
+    const char *name;
+    int json;
+} passes_args;
+
+static int on_arg(void *ctx, const cli_option *opt, const char *value)
+{
+    passes_args *a = ctx;
+    if (!opt) {
+        if (a->name)
+            return cli_usage("passes", "unexpected argument '%s': give at most one pass name", value);
+        a->name = value;
+    } else if (strcmp(opt->long_name, "json") == 0) {
+        a->json = 1;
+    }
+    return CLI_EXIT_OK;
+}
+
+static json_t *describe(const char *name, int *rc)
+{
+    char *text = NULL;
+    *rc = olive_pass_describe_json(&text, name);
+    if (*rc != OLIVE_OK)
+        return NULL;
+    json_t *doc = cli_json_take(text, "pass description");
+    if (!doc)
+        *rc = OLIVE_EINTERNAL;
+    return doc;
+}
+
+static int list_passes(int as_json)
+{
+    size_t n = olive_pass_registry_count();
+    size_t width = 8;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = olive_pass_registry_name(i);
+        if (name && strlen(name) > width)
+            width = strlen(name);
+    }
+    json_t *all = as_json ? json_array() : NULL;
+    if (!as_json)
+        printf("Passes (%zu):\n", n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = olive_pass_registry_name(i);
+        int rc;
+        if (!name)
+            continue;
+        json_t *desc = describe(name, &rc);
+        if (!desc) {
+            json_decref(all);
+            return rc == OLIVE_EINTERNAL ? CLI_EXIT_FAILURE : cli_fail(rc);
+        }
+        if (as_json)
+            json_array_append_new(all, desc);
+        else {
+            printf("  %-*s  %s\n", (int)width, name, cli_json_str(desc, "summary", ""));
+            json_decref(desc);
+        }
+    }
+    if (as_json) {
+        char *text = json_dumps(all, JSON_INDENT(2));
+        json_decref(all);
+        if (!text) {
+            fprintf(stderr, "olive: error: out of memory\n");
+            return CLI_EXIT_FAILURE;
+        }
+        printf("%s\n", text);
+        free(text);
+    } else {
+        printf("\nRun 'olive passes NAME' for the parameters of a pass.\n");
+    }
+    return CLI_EXIT_OK;
+}
+
+static void print_choices(const json_t *choices)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(choices, i, c)
+        printf("%s%s", i ? ", " : "", json_is_string(c) ? json_string_value(c) : "?");
+}
+
+static void print_param(const json_t *param)
+{
+    char text[512];
+    const json_t *dflt = cli_json_get(param, "default");
+    const json_t *min = cli_json_get(param, "min");
+    const json_t *max = cli_json_get(param, "max");
+    const json_t *choices = cli_json_get(param, "choices");
+
+    printf("  %s (%s", cli_json_str(param, "name", "?"), cli_json_str(param, "type", "?"));
+    if (dflt && !json_is_null(dflt)) {
+        cli_json_scalar_text(dflt, text, sizeof text);
+        printf(", default %s", text[0] ? text : "\"\"");
+    }
+    if (json_is_number(min) || json_is_number(max)) {
+        printf(", range ");
+        if (json_is_number(min))
+            printf("%s", cli_json_scalar_text(min, text, sizeof text));
+        printf("..");
+        if (json_is_number(max))
+            printf("%s", cli_json_scalar_text(max, text, sizeof text));
+    }
+    if (json_array_size(choices)) {
+        printf(", one of: ");
+        print_choices(choices);
+    }
+    printf(")\n");
+    const char *help_text = cli_json_str(param, "help", "");
+    if (help_text[0])
+        printf("      %s\n", help_text);
+}
+
+static int describe_pass(const char *name, int as_json)
+{
+    if (as_json) {
+        char *text = NULL;
+        int rc = olive_pass_describe_json(&text, name);
+        if (rc != OLIVE_OK)
+            return cli_fail(rc);
+        printf("%s\n", text);
+        olive_free(text);
+        return CLI_EXIT_OK;
+    }
+    int rc;
+    json_t *desc = describe(name, &rc);
+    if (!desc)
+        return rc == OLIVE_EINTERNAL ? CLI_EXIT_FAILURE : cli_fail(rc);
+
+    printf("%s: %s\n", cli_json_str(desc, "name", name), cli_json_str(desc, "summary", ""));
+    const json_t *aliases = cli_json_get(desc, "aliases");
+    if (json_array_size(aliases)) {
+        size_t i;
+        json_t *alias;
+        printf("Olive pass types: ");
+        json_array_foreach(aliases, i, alias)
+            printf("%s%s", i ? ", " : "", json_string_value(alias) ? json_string_value(alias) : "?");
+        putchar('\n');
+    }
+    const json_t *params = cli_json_get(desc, "parameters");
+    if (json_array_size(params) == 0) {
+        printf("\nNo parameters.\n");
+    } else {
+        size_t i;
+        json_t *param;
+        printf("\nParameters (set with --param KEY=VALUE):\n");
+        json_array_foreach(params, i, param)
+            print_param(param);
+    }
+    json_decref(desc);
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_passes(int argc, char **argv)
+{
+    passes_args a = {0};
+    int rc = cli_parse(argc, argv, &help, on_arg, &a);
+    if (rc == CLI_PARSED_HELP)
+        return CLI_EXIT_OK;
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    return a.name ? describe_pass(a.name, a.json) : list_passes(a.json);
+}

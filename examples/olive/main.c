@@ -1,0 +1,92 @@
+/* olive: optimize ONNX models for ONNX Runtime from the command line.
+ *
+ * main() handles the top-level flags and hands the rest of the command line to one command
+ * from the table below; each command is in its own cmd_<name>.c. */
+#include <errno.h>
+#include <string.h>
+
+#include <olive/olive.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"inspect", "summarize a model: inputs, outputs, operators, parameters", cli_cmd_inspect},
+    {"passes", "list the optimization passes, or describe one pass's parameters", cli_cmd_passes},
+    {"run-pass", "run one pass (or a pipeline of passes) on a model and save the result",
+     cli_cmd_run_pass},
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void print_top_help(FILE *out)
+{
+    fprintf(out, "usage: olive [--log_level N] <command> [options]\n\n"
+                 "Optimizes ONNX models for ONNX Runtime.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-12s  %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nOptions:\n"
+                 "  -h, --help       show this help and exit\n"
+                 "      --version    show the library version and exit\n"
+                 "      --log_level N\n"
+                 "                   log level: 0 debug, 1 info, 2 warning (default), 3 error, 4 silent\n"
+                 "\nRun 'olive <command> --help' for the options of a command.\n"
+                 "Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.\n");
+}
+
+static void print_version(void)
+{
+    printf("olive %s\n", olive_version_string());
+    /* A library older or newer than these headers still runs, but say so. */
+    if (olive_version() != OLIVE_VERSION_NUMBER)
+        printf("built with libolive headers %s\n", OLIVE_VERSION_STRING);
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_top_help(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            print_version();
+            return CLI_EXIT_OK;
+        }
+        const char *level = NULL;
+        if (strcmp(arg, "--log_level") == 0 || strcmp(arg, "--log-level") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage(NULL, "option '--log_level' needs a value (N)");
+            level = argv[++i];
+        } else if (strncmp(arg, "--log_level=", 12) == 0 || strncmp(arg, "--log-level=", 12) == 0) {
+            level = arg + 12;
+        } else {
+            return cli_usage(NULL, "unknown option '%s'", arg);
+        }
+        if (cli_set_log_level(level) != 0)
+            return cli_usage(NULL, "invalid value '%s' for --log_level: expected 0 (debug) to 4 (silent)",
+                             level);
+    }
+    if (i >= argc)
+        return cli_usage(NULL, "no command given");
+
+    const cli_command *cmd = find_command(argv[i]);
+    if (!cmd)
+        return cli_usage(NULL, "unknown command '%s'", argv[i]);
+    int status = cmd->run(argc - i, argv + i);
+    /* A full disk or a closed pipe must not pass for success. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "olive: error: cannot write the output: %s\n", strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    return status;
+}

@@ -1,0 +1,150 @@
+/* The peephole pass: runs its steps over every graph, subgraphs included, until nothing
+ * changes. Per graph: constant folding, no-op removal, shape-chain simplification, then the
+ * subgraphs, then dead code, unused and duplicate initializers, stale value_info, and a
+ * topological sort. Graph inputs and outputs keep their names. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/peephole/peephole.h"
+#include "passes/peephole/peephole_internal.h"
+
+/* Rounds until a fixpoint; each round usually exposes less, so a few suffice. */
+#define MAX_ROUNDS 8
+
+static size_t count_nodes(const oir_graph *g)
+{
+    size_t n = g->n_nodes;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t a = 0; a < g->nodes[i]->n_attrs; a++) {
+            const oir_attr *at = &g->nodes[i]->attrs[a];
+            if (at->g)
+                n += count_nodes(at->g);
+            for (size_t k = 0; at->graphs && k < at->n; k++)
+                n += count_nodes(at->graphs[k]);
+        }
+    return n;
+}
+
+static int report_progress(peephole_run *r)
+{
+    /* Round k covers [1 - 2^-k, 1 - 2^-(k+1)): monotonic however many rounds run. */
+    double base = 1.0, width, f;
+    for (int i = 0; i < r->round; i++)
+        base *= 0.5;
+    width = base * 0.5;
+    f = r->nodes_total ? (double)r->nodes_done / (double)r->nodes_total : 1.0;
+    return olive_pass_progress(r->ctx, 1.0 - base + width * (f > 1 ? 1 : f));
+}
+
+static int process_graph(peephole_run *r, oir_graph *g, const peephole_scope *outer)
+{
+    peephole_scope s;
+    int rc = OLIVE_OK;
+    OLIVE_TRY(oir_graph_toposort(g));
+    if (r->fold)
+        OLIVE_TRY(peephole_fold_graph(r, g, outer));
+    if (r->remove_noops)
+        OLIVE_TRY(peephole_remove_noops(r, g, outer));
+    if (r->simplify_reshapes)
+        OLIVE_TRY(peephole_simplify_reshapes(r, g, outer));
+    /* Subgraphs see this graph's values as their outer scope. */
+    OLIVE_TRY(peephole_scope_build(&s, r, g, outer));
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
+        oir_node *n = g->nodes[i];
+        for (size_t a = 0; a < n->n_attrs && rc == OLIVE_OK; a++) {
+            oir_attr *at = &n->attrs[a];
+            if (at->g)
+                rc = process_graph(r, at->g, &s);
+            for (size_t k = 0; at->graphs && k < at->n && rc == OLIVE_OK; k++)
+                rc = process_graph(r, at->graphs[k], &s);
+        }
+    }
+    peephole_scope_free(&s);
+    if (rc != OLIVE_OK)
+        return rc;
+    /* After the subgraphs, whose reads keep this graph's values alive. */
+    if (r->remove_unused)
+        OLIVE_TRY(peephole_remove_dead(r, g, outer));
+    if (r->dedup)
+        OLIVE_TRY(peephole_dedup_initializers(r, g));
+    OLIVE_TRY(peephole_drop_stale_value_info(g, outer));
+    OLIVE_TRY(oir_graph_toposort(g));
+    r->nodes_done += g->n_nodes;
+    return report_progress(r);
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    peephole_run r;
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.fold = olive_args_bool(args, "fold_constants");
+    r.max_fold_bytes = (uint64_t)olive_args_int(args, "max_fold_bytes");
+    r.remove_noops = olive_args_bool(args, "remove_noops");
+    r.simplify_reshapes = olive_args_bool(args, "simplify_reshapes");
+    r.remove_unused = olive_args_bool(args, "remove_unused");
+    r.dedup = olive_args_bool(args, "deduplicate_initializers");
+    r.opset = oir_model_opset(m, "");
+    r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
+    /* Rewriting an inconsistent graph could hide where it is broken: refuse it up front. */
+    if ((rc = oir_model_validate(m)) != OLIVE_OK)
+        return olive_fail_context(rc, "input model");
+    for (r.round = 0; r.round < MAX_ROUNDS && rc == OLIVE_OK; r.round++) {
+        size_t before = peephole_changes(&r);
+        r.nodes_total = count_nodes(m->graph);
+        r.nodes_done = 0;
+        rc = process_graph(&r, m->graph, NULL);
+        if (peephole_changes(&r) == before)
+            break;
+    }
+    for (size_t i = 0; i < r.created.cap; i++)
+        if (r.created.keys[i] && r.created.keys[i][0])
+            free(r.created.values[i]);
+    olive_strmap_free(&r.created);
+    if (rc != OLIVE_OK)
+        return rc;
+    if ((rc = oir_model_validate(m)) != OLIVE_OK) {
+        /* The message buffer is rewritten by olive_fail: format from a copy. */
+        char *why = olive_strdup(olive_error_last());
+        rc = olive_fail(OLIVE_EINTERNAL, "the rewritten graph is invalid: %s", why ? why : "");
+        free(why);
+        return rc;
+    }
+    OLIVE_INFO("peephole: folded %zu nodes, %zu Constant nodes to initializers, removed %zu no-op nodes, "
+               "simplified %zu shape chains, removed %zu dead nodes and %zu unused initializers, merged %zu "
+               "duplicate initializers",
+               r.folded, r.constants, r.noops, r.reshapes, r.dead_nodes, r.dead_initializers, r.duplicates);
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {"fold_constants", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Evaluate Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Add, Sub, Mul, Div, Transpose, Range on constants; Constant nodes become initializers"},
+    {"max_fold_bytes", OLIVE_PARAM_INT, "16777216", 0, 1099511627776.0, NULL,
+     "Largest result, in bytes, that constant folding may create (larger nodes stay)"},
+    {"remove_noops", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Remove Identity, inference-mode Dropout whose mask is unused, and Cast to the type its input already has"},
+    {"simplify_reshapes", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Cancel Unsqueeze/Squeeze pairs on the same axes, collapse Reshape chains, drop Reshape to the input's own shape"},
+    {"remove_unused", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Remove nodes whose outputs reach no graph output, and initializers nothing reads"},
+    {"deduplicate_initializers", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Merge initializers with the same type, shape and bytes"},
+};
+
+static const char *const aliases[] = {"OnnxPeepholeOptimizer", NULL};
+
+const olive_pass_def olive_pass_peephole = {
+    .name = "peephole",
+    .summary = "Removes no-op nodes (Identity, Dropout, same-type Cast), cancels shape chains, folds constants "
+               "(Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Add, Sub, Mul, Div, Transpose, Range), "
+               "drops dead nodes and unused or duplicate initializers",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};
