@@ -16,9 +16,12 @@ extern "C" {
 typedef struct olive_accelerator olive_accelerator;
 
 /* Creates an accelerator. `device` is "cpu", "gpu" or "npu" (case-insensitive); `provider`
- * is an execution provider name such as "CPUExecutionProvider", "CUDAExecutionProvider",
- * "DmlExecutionProvider", or NULL for the device's default provider. The pair must be
- * compatible (CUDAExecutionProvider runs on gpu, not cpu). Release with olive_accelerator_free.
+ * is an ONNX Runtime execution provider name, spelled as ONNX Runtime spells it
+ * ("CPUExecutionProvider", "CUDAExecutionProvider", "DmlExecutionProvider", ...), or NULL for
+ * the device's default: cpu -> CPUExecutionProvider, gpu -> CUDAExecutionProvider,
+ * npu -> QNNExecutionProvider. The pair must be compatible (CUDAExecutionProvider runs on gpu,
+ * not cpu); CPUExecutionProvider is accepted on every device, as the fallback ONNX Runtime
+ * always has. Release with olive_accelerator_free.
  * Errors: OLIVE_EINVALID (unknown device or provider, or an incompatible pair: the message
  * lists the known names), OLIVE_ENOMEM. */
 OLIVE_API int olive_accelerator_new(olive_accelerator **out, const char *device, const char *provider);
@@ -32,12 +35,15 @@ OLIVE_API const char *olive_accelerator_provider(const olive_accelerator *acc);
 
 /* 1 if the host CPU has the ISA feature, 0 if not or unknown. Feature names: "sse4_2",
  * "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
- * "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "neon". */
+ * "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16" on x86-64;
+ * "neon", "dotprod", "i8mm", "sve", "bf16" on aarch64. */
 OLIVE_API int olive_accelerator_has_feature(const olive_accelerator *acc, const char *feature);
 
 /* Describes the accelerator and the detected host as JSON into *out (release with
- * olive_free): device, provider, cpu {model, logical_cores, physical_cores, features[]},
- * memory_bytes, cuda {available, devices[{name, memory_bytes, compute_capability}]}.
+ * olive_free): device, provider, cpu {arch, model, logical_cores, affinity_cores,
+ * physical_cores, features[]}, memory_bytes, cuda {available, runtime_version,
+ * devices[{name, memory_bytes, compute_capability}]}, cpu_backend {library, version,
+ * available}, backends[] (names of the backends built in).
  * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
 OLIVE_API int olive_accelerator_describe_json(char **out, const olive_accelerator *acc);
 

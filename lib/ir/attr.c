@@ -179,41 +179,37 @@ int oir_node_set_attr_string(oir_node *n, const char *name, const char *v)
     return OLIVE_OK;
 }
 
-int oir_node_set_attr_ints(oir_node *n, const char *name, const int64_t *v, size_t count)
+/* Sets a numeric list attribute from a copy of `count` elements of `elem` bytes; the copy
+ * has one spare element so an empty list still gets a non-NULL buffer. */
+static int set_list(oir_node *n, const char *name, int32_t type, const void *v, size_t count, size_t elem)
 {
-    /* One spare element so an empty list still gets a non-NULL buffer. */
-    int64_t *copy = olive_malloc((count + 1) * sizeof *v);
+    void *copy = olive_reallocarray(NULL, count + 1, elem);
     oir_attr *a;
     if (!copy)
         return OLIVE_ENOMEM;
     if (count)
-        memcpy(copy, v, count * sizeof *v);
+        memcpy(copy, v, count * elem);
     if (!(a = slot(n, name))) {
         free(copy);
         return OLIVE_ENOMEM;
     }
-    a->type = OIR_ATTR_INTS;
-    a->ints = copy;
+    a->type = type;
+    if (type == OIR_ATTR_INTS)
+        a->ints = copy;
+    else
+        a->floats = copy;
     a->n = count;
     return OLIVE_OK;
 }
 
+int oir_node_set_attr_ints(oir_node *n, const char *name, const int64_t *v, size_t count)
+{
+    return set_list(n, name, OIR_ATTR_INTS, v, count, sizeof *v);
+}
+
 int oir_node_set_attr_floats(oir_node *n, const char *name, const float *v, size_t count)
 {
-    float *copy = olive_malloc((count + 1) * sizeof *v);
-    oir_attr *a;
-    if (!copy)
-        return OLIVE_ENOMEM;
-    if (count)
-        memcpy(copy, v, count * sizeof *v);
-    if (!(a = slot(n, name))) {
-        free(copy);
-        return OLIVE_ENOMEM;
-    }
-    a->type = OIR_ATTR_FLOATS;
-    a->floats = copy;
-    a->n = count;
-    return OLIVE_OK;
+    return set_list(n, name, OIR_ATTR_FLOATS, v, count, sizeof *v);
 }
 
 int oir_node_set_attr_tensor(oir_node *n, const char *name, oir_tensor *t)

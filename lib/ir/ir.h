@@ -269,8 +269,9 @@ void oir_graph_remove_value_info(oir_graph *g, size_t index);
  * inputs, outputs, value_info and initializers, and inputs of nested subgraphs that read it
  * from this scope. */
 int oir_graph_rename_value(oir_graph *g, const char *from, const char *to);
-/* Replaces every use of `from` as a node input (also in subgraphs) and as a graph output
- * with `to`; producers are untouched. */
+/* Replaces every use of `from` as a node input with `to`, also inside subgraphs that read it
+ * from this scope (and their outputs). This graph's own outputs and the producers are
+ * untouched, so the graph's interface keeps its names. */
 int oir_graph_replace_uses(oir_graph *g, const char *from, const char *to);
 
 /* A name not yet used by any value, node or initializer of the graph: "<base>" or
