@@ -25,4 +25,18 @@ export UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1"
 # Python loads the library through ctypes; an instrumented library cannot be loaded into an
 # uninstrumented interpreter, so the binding suites run only in the normal build.
 meson test -C build-asan --print-errorlogs --no-suite bindings
-echo "== all tests passed"
+# One closing line over both runs, counting meson's tests (each suite counts once).
+python3 - <<'PY'
+import json
+passed = failed = skipped = 0
+for log in ('build/meson-logs/testlog.json', 'build-asan/meson-logs/testlog.json'):
+    for line in open(log):
+        result = json.loads(line).get('result')
+        if result in ('OK', 'EXPECTEDFAIL'):
+            passed += 1
+        elif result == 'SKIP':
+            skipped += 1
+        else:
+            failed += 1
+print(f'{passed} passed, {failed} failed, {skipped} skipped')
+PY

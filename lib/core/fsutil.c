@@ -17,6 +17,7 @@ int olive_outfile_open(olive_outfile *f, const char *final_path)
     char *dir = olive_path_dirname(final_path);
     f->fd = -1;
     f->written = 0;
+    f->flushed = 0;
     f->final_path = NULL;
     f->temp_path = NULL;
     if (!dir)
@@ -88,6 +89,16 @@ int olive_outfile_copy_from_fd(olive_outfile *f, int src_fd, uint64_t offset, ui
         size -= (uint64_t)n;
     }
     return OLIVE_OK;
+}
+
+void olive_outfile_start_writeback(olive_outfile *f)
+{
+    /* Small pieces are left for the final flush: a writeback request per tensor would cost
+     * more than it saves. */
+    if (f->written - f->flushed < (8u << 20))
+        return;
+    sync_file_range(f->fd, (off64_t)f->flushed, (off64_t)(f->written - f->flushed), SYNC_FILE_RANGE_WRITE);
+    f->flushed = f->written;
 }
 
 int olive_outfile_pad(olive_outfile *f, uint64_t count)

@@ -11,6 +11,7 @@ typedef struct olive_outfile {
     char *final_path;
     char *temp_path;
     uint64_t written;
+    uint64_t flushed;  /* bytes handed to writeback so far */
 } olive_outfile;
 
 /* Creates "<dir>/.<name>.tmp-XXXXXX" for `final_path`. Errors: OLIVE_EIO, OLIVE_ENOMEM. */
@@ -20,6 +21,9 @@ int olive_outfile_write(olive_outfile *f, const void *data, size_t size);
 /* Writes `size` bytes starting at `offset` of the open file `src_fd` (kernel copy when
  * possible). Errors: OLIVE_EIO. */
 int olive_outfile_copy_from_fd(olive_outfile *f, int src_fd, uint64_t offset, uint64_t size);
+/* Starts writing what was written since the last call to disk, without waiting, so that the
+ * flush at commit has less left to do. Best effort: errors surface at commit. */
+void olive_outfile_start_writeback(olive_outfile *f);
 /* Writes `count` zero bytes. */
 int olive_outfile_pad(olive_outfile *f, uint64_t count);
 /* Flushes to disk and renames over the final path. The file is closed either way. */

@@ -132,8 +132,9 @@ static int write_data_file(olive_outfile *f, const oir_graph *g, const save_plan
             OLIVE_TRY(olive_outfile_copy_from_fd(f, t->blob->fd, t->offset, t->nbytes));
         } else {
             OLIVE_TRY(olive_outfile_write(f, oir_tensor_data(t), (size_t)t->nbytes));
+            olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
         }
-        olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
+        olive_outfile_start_writeback(f);
         *done += t->nbytes;
         OLIVE_TRY(report(o, *done, p->total));
     }
