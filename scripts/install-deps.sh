@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(build-essential meson ninja-build pkg-config python3-venv
+debs=(build-essential meson ninja-build pkg-config cmake python3-venv
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libdnnl-dev
       libonnx-dev libonnx-testdata binutils)
 missing=()
