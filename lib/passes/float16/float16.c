@@ -1,0 +1,96 @@
+/* The float16 pass: float32 initializers, constants and compute become float16 (or
+ * bfloat16), in the main graph and in If/Loop/Scan bodies. Nodes whose op type is in
+ * op_block_list or whose name is in node_block_list stay float32, with Casts at the region
+ * edges; keep_io_types keeps float32 graph inputs and outputs with Casts at the graph edges.
+ * Types of values the model does not declare are derived with simple per-op rules; a value
+ * whose type cannot be told is never cast. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/float16/f16_internal.h"
+#include "passes/float16/float16.h"
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    f16_run r;
+    f16_scope s;
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.args = args;
+    r.ctx = ctx;
+    r.target = strcmp(olive_args_string(args, "dtype"), "bfloat16") ? OIR_FLOAT16 : OIR_BFLOAT16;
+    r.keep_io_types = olive_args_bool(args, "keep_io_types");
+    r.clamp = r.target == OIR_FLOAT16;
+    r.opset = oir_model_opset(m, "");
+    if (r.target == OIR_BFLOAT16 && r.opset > 0 && r.opset < 13)
+        return olive_fail(OLIVE_EUNSUPPORTED, "dtype=bfloat16 needs opset 13 or later (the model imports opset %lld)",
+                          (long long)r.opset);
+    r.min_positive = (float)olive_args_float(args, "min_positive_val");
+    r.max_finite = (float)olive_args_float(args, "max_finite_val");
+    if (r.min_positive > r.max_finite)
+        return olive_fail(OLIVE_EINVALID, "min_positive_val (%g) is larger than max_finite_val (%g)",
+                          (double)r.min_positive, (double)r.max_finite);
+    /* Rewriting an inconsistent graph could hide where it is broken: refuse it up front. */
+    if ((rc = oir_model_validate(m)) != OLIVE_OK)
+        return olive_fail_context(rc, "input model");
+    memset(&s, 0, sizeof s);
+    s.run = &r;
+    s.g = m->graph;
+    s.is_main = 1;
+    rc = f16_convert_graph(&s);
+    f16_scope_free(&s);
+    if (rc != OLIVE_OK)
+        return rc;
+    /* A model of other domains only now has Casts: import the default domain for them. */
+    if (r.casts_added && r.opset < 0 && (rc = oir_model_require_opset(m, "", 13)) != OLIVE_OK)
+        return rc;
+    if ((rc = oir_model_validate(m)) != OLIVE_OK) {
+        /* The message buffer is rewritten by olive_fail: format from a copy. */
+        char *why = olive_strdup(olive_error_last());
+        rc = olive_fail(OLIVE_EINTERNAL, "the converted graph is invalid: %s", why ? why : "");
+        free(why);
+        return rc;
+    }
+    OLIVE_INFO("float16: converted %zu tensors to %s, %zu nodes kept in float32, added %zu Casts, removed %zu "
+               "Casts to the type their input has",
+               r.converted_tensors, oir_dtype_name(r.target), r.blocked_nodes, r.casts_added, r.casts_removed);
+    return olive_pass_progress(ctx, 1.0);
+}
+
+/* onnxruntime's converter keeps these ops in float32 by default: they have no float16 kernel. */
+#define DEFAULT_OP_BLOCK_LIST                                                                              \
+    "ArrayFeatureExtractor,Binarizer,CastMap,CategoryMapper,DictVectorizer,FeatureVectorizer,Imputer,"     \
+    "LabelEncoder,LinearClassifier,LinearRegressor,Normalizer,OneHotEncoder,RandomUniformLike,SVMClassifier," \
+    "SVMRegressor,Scaler,TreeEnsembleClassifier,TreeEnsembleRegressor,TreeEnsemble,ZipMap,NonMaxSuppression," \
+    "TopK,RoiAlign,Range,CumSum,Min,Max,Upsample"
+
+static const olive_param_spec params[] = {
+    {"dtype", OLIVE_PARAM_CHOICE, "float16", 0, -1, "float16|bfloat16",
+     "Type float32 tensors become (bfloat16 is not clamped: it has float32's range)"},
+    {"keep_io_types", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Keep float32 graph inputs and outputs, with Casts at the graph edges"},
+    {"op_block_list", OLIVE_PARAM_LIST, DEFAULT_OP_BLOCK_LIST, 0, -1, NULL,
+     "Op types that stay float32 (default: the ops onnxruntime has no float16 kernel for)"},
+    {"node_block_list", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Names of nodes that stay float32"},
+    {"disable_shape_infer", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Accepted for Olive configurations; without effect: this pass never runs shape inference"},
+    {"min_positive_val", OLIVE_PARAM_FLOAT, "5.96e-08", 0, 65504, NULL,
+     "Non-zero float16 values are at least this large in magnitude"},
+    {"max_finite_val", OLIVE_PARAM_FLOAT, "65504", 0, 65504, NULL,
+     "Finite float16 values are at most this large in magnitude"},
+};
+
+static const char *const aliases[] = {"OnnxFloatToFloat16", NULL};
+
+const olive_pass_def olive_pass_float16 = {
+    .name = "float16",
+    .summary = "Converts float32 weights and compute to float16 or bfloat16, keeping blocked ops and nodes in "
+               "float32 behind Casts",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};

@@ -1,0 +1,476 @@
+/* The quantize pass: every MatMul whose B is a constant 2-D float or float16 initializer
+ * becomes a com.microsoft MatMulNBits with B quantized block-wise along K (blockwise.h).
+ *
+ * MatMulNBits inputs: A, B as uint8 [N, k_blocks, block_size * bits / 8], scales [N, k_blocks]
+ * in the weight's type, and for asymmetric quantization zero points as uint8
+ * [N, ceil(k_blocks * bits / 8)]; attributes K, N, bits, block_size and accuracy_level (only
+ * when non-zero, as ONNX Runtime writes it). Quantized tensors are built one weight at a time
+ * in new heap blobs; a weight read from a mapped file has its pages dropped once read.
+ * A weight that another node also reads stays for that node. A weight holding inf or NaN is
+ * an error naming it. MatMuls that cannot be quantized (B computed, a graph input, not 2-D,
+ * not float/float16, or read from an outer graph) stay, with an info log line. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/peephole/fold.h"
+#include "passes/quant/band_default.h"
+#include "passes/quant/blockwise.h"
+#include "passes/quant/quantize.h"
+
+/* Columns converted per step: bounds the scratch buffer for very wide weights. */
+#define COLUMN_CHUNK 4096
+
+typedef struct quantized_weight {
+    char *source;        /* the float initializer's name */
+    char *names[3];      /* codes, scales, zero points (NULL when symmetric) */
+} quantized_weight;
+
+typedef struct quant_run {
+    olive_blockq q;
+    int64_t accuracy_level;
+    const olive_pass_args *args;
+    int include_all;
+    int initializers_need_inputs;
+    olive_pass_ctx *ctx;
+    size_t total, done, quantized;
+    /* per graph */
+    quantized_weight *weights;
+    size_t n_weights;
+} quant_run;
+
+static int list_is_empty(const char *v)
+{
+    for (; v && *v; v++)
+        if (*v != ' ' && *v != ',')
+            return 0;
+    return 1;
+}
+
+static int selected(const quant_run *r, const oir_node *n)
+{
+    if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
+        return 0;
+    if (!olive_args_list_has(r->args, "op_types_to_quantize", n->op_type))
+        return 0;
+    if (n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name))
+        return 0;
+    return r->include_all || olive_args_list_has(r->args, "nodes_to_include", n->name);
+}
+
+static int count_graph(oir_graph *g, int depth, void *user)
+{
+    quant_run *r = user;
+    (void)depth;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        r->total += selected(r, g->nodes[i]);
+    return OLIVE_OK;
+}
+
+/* How messages name a node: its name, else its first output. */
+static const char *label(const oir_node *n)
+{
+    return n->name[0] ? n->name : n->n_outputs ? n->outputs[0] : "(unnamed)";
+}
+
+/* The weight B of `n` if it can be quantized, else NULL after an info line saying why. */
+static oir_tensor *quantizable_weight(const quant_run *r, oir_graph *g, const oir_node *n)
+{
+    oir_tensor *t;
+    uint64_t want;
+    if (strcmp(n->op_type, "MatMul")) {
+        OLIVE_INFO("quantize: skipping %s '%s': only MatMul is quantized", n->op_type, label(n));
+        return NULL;
+    }
+    if (n->n_inputs != 2 || n->n_outputs != 1 || !n->inputs[0][0] || !n->inputs[1][0]) {
+        OLIVE_INFO("quantize: skipping MatMul '%s': it does not have two inputs and one output", label(n));
+        return NULL;
+    }
+    t = oir_graph_initializer(g, n->inputs[1]);
+    if (!t || (!r->initializers_need_inputs && oir_graph_input_index(g, n->inputs[1]) >= 0)) {
+        OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is not a constant initializer of its graph", label(n),
+                   n->inputs[1]);
+        return NULL;
+    }
+    if (t->dtype != OIR_FLOAT && t->dtype != OIR_FLOAT16) {
+        OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is %s, not float or float16", label(n), t->name,
+                   oir_dtype_name(t->dtype));
+        return NULL;
+    }
+    if (t->rank != 2 || t->dims[0] < 1 || t->dims[1] < 1 || t->dims[0] > INT32_MAX || t->dims[1] > INT32_MAX) {
+        OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is not a non-empty 2-D matrix", label(n), t->name);
+        return NULL;
+    }
+    if (!t->blob || oir_tensor_expected_bytes(t, &want) != OLIVE_OK || want != t->nbytes) {
+        OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' has no data of the size its shape needs", label(n), t->name);
+        return NULL;
+    }
+    return t;
+}
+
+typedef struct quant_out {
+    olive_blob *codes, *scales, *zps;
+} quant_out;
+
+static void quant_out_free(quant_out *o)
+{
+    olive_blob_unref(o->codes);
+    olive_blob_unref(o->scales);
+    olive_blob_unref(o->zps);
+}
+
+/* One weight being quantized: its source, its outputs and the per-band scratch. */
+typedef struct quant_job {
+    const olive_blockq *p;
+    const oir_tensor *t;
+    const oir_node *n;
+    const uint8_t *src;
+    size_t k, cols, bs, kb, blob, zpb, es, chunk;
+    uint8_t *codes, *scales, *zps;
+    float *band, *fs;
+    uint8_t *bytes;
+} quant_job;
+
+/* Copies rows [r0, r0 + len) of columns [c0, c0 + w) into band, row-major with stride w,
+ * or transposed (column j's block contiguous at j * bs) when `transposed`. The source may be
+ * unaligned, so values are copied out. */
+static void load_band(const quant_job *j, size_t r0, size_t len, size_t c0, size_t w, int transposed)
+{
+    for (size_t i = 0; i < len; i++) {
+        const uint8_t *row = j->src + ((r0 + i) * j->cols + c0) * j->es;
+        float *dst = j->band + i * w;
+        if (!transposed && j->es == 4) {
+            memcpy(dst, row, w * 4);
+            continue;
+        }
+        for (size_t c = 0; c < w; c++) {
+            float v;
+            if (j->es == 2) {
+                uint16_t h;
+                memcpy(&h, row + c * 2, 2);
+                v = olive_half_to_float(h);
+            } else {
+                memcpy(&v, row + c * 4, 4);
+            }
+            if (transposed)
+                j->band[c * j->bs + i] = v;
+            else
+                dst[c] = v;
+        }
+    }
+}
+
+/* Block by block, column by column: RTN, and the error report for a non-finite value. */
+static int quantize_chunk_blocks(const quant_job *j, size_t b, size_t r0, size_t len, size_t c0, size_t w)
+{
+    load_band(j, r0, len, c0, w, 1);
+    for (size_t jj = 0; jj < w; jj++) {
+        size_t c = c0 + jj;
+        uint8_t zp;
+        long bad = olive_blockq_block(j->p, j->band + jj * j->bs, len, j->codes + (c * j->kb + b) * j->blob,
+                                      j->scales + (c * j->kb + b) * j->es, &zp);
+        if (bad >= 0)
+            return olive_fail(OLIVE_EFORMAT,
+                              "weight '%s' of MatMul '%s' holds %g at [%zu, %zu]: quantization needs finite weights",
+                              j->t->name, label(j->n), (double)j->band[jj * j->bs + (size_t)bad], r0 + (size_t)bad, c);
+        if (j->zps)
+            olive_blockq_zp_store(j->p, j->zps + c * j->zpb, b, zp);
+    }
+    return OLIVE_OK;
+}
+
+/* Quantizes band b (rows [b * bs, b * bs + len)) of every column. */
+static int quantize_band(const quant_job *j, size_t b, uint8_t *zp_codes)
+{
+    size_t r0 = b * j->bs, len = j->k - r0 < j->bs ? j->k - r0 : j->bs;
+    for (size_t c0 = 0; c0 < j->cols; c0 += j->chunk) {
+        size_t w = j->cols - c0 < j->chunk ? j->cols - c0 : j->chunk;
+        if (j->p->algorithm == OLIVE_BLOCKQ_DEFAULT) {
+            load_band(j, r0, len, c0, w, 0);
+            if (olive_blockq_band_default(j->p, j->band, len, w, j->fs, j->bytes, j->codes + (c0 * j->kb + b) * j->blob,
+                                          j->kb * j->blob, j->scales + (c0 * j->kb + b) * j->es, j->kb * j->es,
+                                          zp_codes) == 0) {
+                for (size_t jj = 0; j->zps && jj < w; jj++)
+                    olive_blockq_zp_store(j->p, j->zps + (c0 + jj) * j->zpb, b, zp_codes[jj]);
+                continue;
+            }
+        }
+        OLIVE_TRY(quantize_chunk_blocks(j, b, r0, len, c0, w));
+    }
+    return OLIVE_OK;
+}
+
+/* Quantizes B [K, N] into o: a band of block_size rows at a time, COLUMN_CHUNK columns per
+ * step, each column of the band one block. */
+static int quantize_data(const quant_run *r, const oir_tensor *t, const oir_node *n, quant_out *o)
+{
+    const olive_blockq pq = {r->q.algorithm, r->q.bits, r->q.block_size, r->q.symmetric, t->dtype == OIR_FLOAT16};
+    quant_job j = {.p = &pq, .t = t, .n = n, .src = oir_tensor_data(t)};
+    uint8_t *zp_codes;
+    int rc = OLIVE_OK;
+
+    j.k = (size_t)t->dims[0];
+    j.cols = (size_t)t->dims[1];
+    j.bs = (size_t)pq.block_size;
+    j.kb = (j.k + j.bs - 1) / j.bs;
+    j.blob = olive_blockq_blob_size(&pq);
+    j.zpb = olive_blockq_zp_bytes(&pq, j.kb);
+    j.es = t->dtype == OIR_FLOAT16 ? 2 : 4;
+    j.chunk = j.cols < COLUMN_CHUNK ? j.cols : COLUMN_CHUNK;
+    memset(o, 0, sizeof *o);
+    j.band = malloc(j.bs * j.chunk * sizeof *j.band);
+    j.fs = malloc(olive_blockq_band_scratch_floats(j.chunk) * sizeof *j.fs);
+    j.bytes = malloc(olive_blockq_band_scratch_bytes(&pq, j.chunk));
+    zp_codes = malloc(j.chunk);
+    if (!j.band || !j.fs || !j.bytes || !zp_codes || olive_blob_alloc(&o->codes, j.cols * j.kb * j.blob) != OLIVE_OK ||
+        olive_blob_alloc(&o->scales, j.cols * j.kb * j.es) != OLIVE_OK ||
+        (!pq.symmetric && olive_blob_alloc(&o->zps, j.cols * j.zpb) != OLIVE_OK)) {
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing '%s' [%zu, %zu]", t->name, j.k, j.cols);
+        goto done;
+    }
+    j.codes = (uint8_t *)o->codes->data;
+    j.scales = (uint8_t *)o->scales->data;
+    if (o->zps) {
+        j.zps = (uint8_t *)o->zps->data;
+        for (size_t c = 0; c < j.cols; c++)
+            olive_blockq_zp_init(&pq, j.zps + c * j.zpb, j.kb);
+    }
+    for (size_t b = 0; b < j.kb && rc == OLIVE_OK; b++) {
+        size_t r0 = b * j.bs, len = j.k - r0 < j.bs ? j.k - r0 : j.bs;
+        rc = quantize_band(&j, b, zp_codes);
+        olive_blob_drop_pages(t->blob, t->offset + r0 * j.cols * j.es, len * j.cols * j.es);
+    }
+    for (size_t c = 0; rc == OLIVE_OK && c < j.cols; c++)
+        olive_blockq_finish_channel(&pq, j.codes + c * j.kb * j.blob, j.k);
+done:
+    free(j.band);
+    free(j.fs);
+    free(j.bytes);
+    free(zp_codes);
+    if (rc != OLIVE_OK)
+        quant_out_free(o);
+    return rc;
+}
+
+static int add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_t dtype, size_t rank,
+                      const int64_t *dims, olive_blob *b)
+{
+    oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
+    int rc;
+    if (!t)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if ((rc = oir_tensor_set_blob(t, b, 0, b->size)) != OLIVE_OK || (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK) {
+        oir_tensor_free(t);
+        return rc;
+    }
+    if (r->initializers_need_inputs) {
+        oir_type *ty = oir_type_new_tensor(dtype, rank, dims, NULL);
+        rc = ty ? oir_graph_add_input(g, name, ty) : olive_fail(OLIVE_ENOMEM, "out of memory");
+        oir_type_free(ty);
+    }
+    return rc;
+}
+
+static void weight_clear(quantized_weight *w)
+{
+    free(w->source);
+    for (int i = 0; i < 3; i++)
+        free(w->names[i]);
+}
+
+/* Quantizes `t` (once per graph: MatMuls sharing a weight share its quantized tensors). */
+static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, const oir_node *n, quantized_weight **out)
+{
+    const olive_blockq *p = &r->q;
+    const int64_t cols = t->dims[1], kb = (t->dims[0] + p->block_size - 1) / p->block_size;
+    quantized_weight w = {0}, *grown;
+    quant_out o;
+    char *bases[3];
+    int rc;
+    for (size_t i = 0; i < r->n_weights; i++)
+        if (!strcmp(r->weights[i].source, t->name)) {
+            *out = &r->weights[i];
+            return OLIVE_OK;
+        }
+    OLIVE_TRY(quantize_data(r, t, n, &o));
+    if (p->algorithm == OLIVE_BLOCKQ_RTN) {
+        bases[0] = olive_asprintf("%s_Q%dG%d", t->name, p->bits, p->block_size);
+        bases[1] = olive_asprintf("%s_scale", t->name);
+        bases[2] = olive_asprintf("%s_zp", t->name);
+    } else {
+        bases[0] = olive_asprintf("%s_Q%d", t->name, p->bits);
+        bases[1] = olive_asprintf("%s_scales", t->name);
+        bases[2] = olive_asprintf("%s_zero_points", t->name);
+    }
+    w.source = olive_strdup(t->name);
+    rc = bases[0] && bases[1] && bases[2] && w.source ? OLIVE_OK : olive_fail(OLIVE_ENOMEM, "out of memory");
+    for (int i = 0; i < 3 && rc == OLIVE_OK; i++) {
+        if (i == 2 && p->symmetric)
+            break;
+        if (!(w.names[i] = oir_graph_unique_name(g, bases[i])))
+            rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+        else if (i == 0)
+            rc = add_tensor(r, g, w.names[0], OIR_UINT8, 3,
+                            (const int64_t[]){cols, kb, (int64_t)olive_blockq_blob_size(p)}, o.codes);
+        else if (i == 1)
+            rc = add_tensor(r, g, w.names[1], t->dtype, 2, (const int64_t[]){cols, kb}, o.scales);
+        else
+            rc = add_tensor(r, g, w.names[2], OIR_UINT8, 2,
+                            (const int64_t[]){cols, (int64_t)olive_blockq_zp_bytes(p, (size_t)kb)}, o.zps);
+    }
+    for (int i = 0; i < 3; i++)
+        free(bases[i]);
+    quant_out_free(&o);
+    if (rc == OLIVE_OK && !(grown = realloc(r->weights, (r->n_weights + 1) * sizeof *grown)))
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+    if (rc != OLIVE_OK) {
+        weight_clear(&w);
+        return rc;
+    }
+    r->weights = grown;
+    r->weights[r->n_weights] = w;
+    *out = &r->weights[r->n_weights++];
+    return OLIVE_OK;
+}
+
+static oir_node *matmulnbits(const quant_run *r, const oir_node *n, const quantized_weight *w, int64_t k, int64_t cols)
+{
+    const char *ins[4] = {n->inputs[0], w->names[0], w->names[1], w->names[2]};
+    char *name = n->name[0] ? olive_asprintf("%s_Q%d", n->name, r->q.bits) : olive_strdup("");
+    oir_node *q = name ? oir_node_new("MatMulNBits", "com.microsoft", name, w->names[2] ? 4 : 3, ins, 1,
+                                      (const char *const *)n->outputs)
+                       : NULL;
+    free(name);
+    if (!q)
+        return NULL;
+    if (oir_node_set_attr_int(q, "K", k) != OLIVE_OK || oir_node_set_attr_int(q, "N", cols) != OLIVE_OK ||
+        oir_node_set_attr_int(q, "bits", r->q.bits) != OLIVE_OK ||
+        oir_node_set_attr_int(q, "block_size", r->q.block_size) != OLIVE_OK ||
+        (r->accuracy_level > 0 && oir_node_set_attr_int(q, "accuracy_level", r->accuracy_level) != OLIVE_OK)) {
+        oir_node_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Removes the float weights that no node or graph output reads any more. */
+static int drop_unused_sources(quant_run *r, oir_graph *g)
+{
+    oir_graph_index ix;
+    OLIVE_TRY(oir_graph_index_build(&ix, g));
+    for (size_t i = 0; i < r->n_weights; i++) {
+        long at = oir_graph_initializer_index(g, r->weights[i].source);
+        if (at >= 0 && oir_index_use_count(&ix, r->weights[i].source) == 0) {
+            long in = oir_graph_input_index(g, r->weights[i].source);
+            oir_graph_remove_initializer(g, (size_t)at);
+            if (in >= 0 && r->initializers_need_inputs)
+                oir_graph_remove_input(g, (size_t)in);
+        }
+    }
+    oir_graph_index_free(&ix);
+    return OLIVE_OK;
+}
+
+static int quantize_graph(oir_graph *g, int depth, void *user)
+{
+    quant_run *r = user;
+    int rc = OLIVE_OK;
+    (void)depth;
+    r->weights = NULL;
+    r->n_weights = 0;
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
+        oir_node *n = g->nodes[i], *q;
+        oir_tensor *t;
+        quantized_weight *w;
+        if (!selected(r, n))
+            continue;
+        if ((t = quantizable_weight(r, g, n))) {
+            int64_t k = t->dims[0], cols = t->dims[1];
+            if ((rc = quantized_names(r, g, t, n, &w)) != OLIVE_OK)
+                break;
+            if (!(q = matmulnbits(r, n, w, k, cols))) {
+                rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+                break;
+            }
+            oir_graph_replace_node(g, i, q);
+            r->quantized++;
+        }
+        r->done++;
+        rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
+    }
+    if (rc == OLIVE_OK && r->n_weights)
+        rc = drop_unused_sources(r, g);
+    for (size_t i = 0; i < r->n_weights; i++)
+        weight_clear(&r->weights[i]);
+    free(r->weights);
+    r->weights = NULL;
+    r->n_weights = 0;
+    return rc;
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    quant_run r;
+    int64_t bits = olive_args_int(args, "bits"), bs = olive_args_int(args, "block_size");
+    int rc;
+    memset(&r, 0, sizeof r);
+    if (bits != 4 && bits != 8)
+        return olive_fail(OLIVE_EINVALID, "bits=%" PRId64 ": MatMulNBits takes 4 or 8", bits);
+    if (bs < 16 || bs > 256 || (bs & (bs - 1)))
+        return olive_fail(OLIVE_EINVALID, "block_size=%" PRId64 ": expected 16, 32, 64, 128 or 256", bs);
+    r.q.bits = (int)bits;
+    r.q.block_size = (int)bs;
+    r.q.symmetric = olive_args_bool(args, "is_symmetric");
+    r.q.algorithm = strcmp(olive_args_string(args, "algorithm"), "rtn") ? OLIVE_BLOCKQ_DEFAULT : OLIVE_BLOCKQ_RTN;
+    r.accuracy_level = olive_args_int(args, "accuracy_level");
+    r.args = args;
+    r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
+    r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
+    r.ctx = ctx;
+    if ((rc = oir_model_validate(m)) != OLIVE_OK)
+        return olive_fail_context(rc, "input model");
+    oir_model_for_each_graph(m, count_graph, &r);
+    rc = oir_model_for_each_graph(m, quantize_graph, &r);
+    if (rc != OLIVE_OK)
+        return rc;
+    if (r.quantized)
+        OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
+    OLIVE_INFO("quantize: %zu of %zu MatMul nodes to MatMulNBits (%s, %d bits, block %d, %s)", r.quantized, r.total,
+               r.q.algorithm == OLIVE_BLOCKQ_RTN ? "rtn" : "default", r.q.bits, r.q.block_size,
+               r.q.symmetric ? "symmetric" : "asymmetric");
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8"},
+    {"block_size", OLIVE_PARAM_INT, "128", 16, 256, NULL,
+     "Weights per block along K, sharing a scale: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
+    {"is_symmetric", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Symmetric blocks (implicit zero point 2^(bits-1)); false writes a zero-point tensor"},
+    {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,
+     "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"},
+    {"algorithm", OLIVE_PARAM_CHOICE, "default", 0, -1, "default|rtn",
+     "default: ONNX Runtime's MLAS block quantizer; rtn: round-to-nearest as ONNX Runtime's RTN config does it"},
+    {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"},
+    {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
+    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL, "Op types to quantize (MatMul is supported)"},
+};
+
+/* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer despite its name:
+ * algorithm=default here, with the same defaults (4 bits, block 128, symmetric). */
+static const char *const aliases[] = {"OnnxBlockWiseRtnQuantization", NULL};
+
+const olive_pass_def olive_pass_quantize = {
+    .name = "quantize",
+    .summary = "Weight-only int4/int8 block quantization of constant MatMul weights into com.microsoft MatMulNBits "
+               "(default: ONNX Runtime's MLAS quantizer, which Olive's OnnxBlockWiseRtnQuantization also runs; "
+               "rtn: ONNX Runtime's RTN config); scales [N, k_blocks] in the weight's type; a weight with inf/NaN is "
+               "an error",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};

@@ -1,0 +1,11 @@
+/* The quantize pass: weight-only block-wise int4/int8 quantization of MatMul weights into
+ * com.microsoft MatMulNBits (Olive's OnnxBlockWiseRtnQuantization, ONNX Runtime's
+ * MatMulNBitsQuantizer). */
+#ifndef OLIVE_PASSES_QUANTIZE_H
+#define OLIVE_PASSES_QUANTIZE_H
+
+#include "passes/registry.h"
+
+extern const olive_pass_def olive_pass_quantize;
+
+#endif
