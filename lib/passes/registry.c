@@ -7,6 +7,7 @@
 #include "passes/float16/float16.h"
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
+#include "passes/quant_dynamic/quantize_dynamic.h"
 #include "passes/registry.h"
 
 static const olive_pass_def *const passes[] = {
@@ -14,6 +15,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_float16,
     &olive_pass_io_datatype,
     &olive_pass_quantize,
+    &olive_pass_quantize_dynamic,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)

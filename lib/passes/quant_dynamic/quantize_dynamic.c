@@ -1,0 +1,523 @@
+/* The quantize_dynamic pass (see quantize_dynamic.h). Each selected MatMul Y = A x B of the
+ * main graph whose B is a constant 2-D float32 initializer becomes
+ *
+ *   DynamicQuantizeLinear(A) -> A_q, A_scale, A_zp      (one per activation, shared)
+ *   MatMulInteger(A_q, B_q, A_zp, B_zp) -> Y_int
+ *   Cast(Y_int, to=float) -> Y_f
+ *   Mul(A_scale, B_scale) -> S
+ *   Mul(Y_f, S) -> Y
+ *
+ * as ONNX Runtime's quantizer writes it. A Gemm with alpha = beta = 1 and transA = 0 is first
+ * taken as ONNX Runtime's quantizer takes it: a MatMul named "<gemm>_MatMul" (selected under
+ * that name) on B, or on B transposed with transB, then Add of C when C is given.
+ * B_q, B_scale and B_zp are computed by weight_quant.h: one scale per tensor, or per output
+ * column (B's last axis) with per_channel. A weight read by several MatMuls is quantized once;
+ * the float weight goes when nothing reads it any more. Nodes left in float keep reading the
+ * float weight (ONNX Runtime would feed them DequantizeLinear of the codes instead).
+ * Like ONNX Runtime's default, subgraphs are left alone. Nodes that cannot be quantized
+ * (B computed, a graph input, not 2-D float32, empty; A a constant; a Gemm with other
+ * attributes) stay, with an info line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/quant_dynamic/quantize_dynamic.h"
+#include "passes/quant_dynamic/weight_quant.h"
+
+/* A value already quantized: its float source and the three names that replace it. */
+typedef struct dq_value {
+    char *source;
+    int transposed; /* a weight quantized as its transpose (Gemm with transB) */
+    char *names[3]; /* quantized, scale, zero point */
+} dq_value;
+
+typedef struct dq_list {
+    dq_value *items;
+    size_t n, cap;
+} dq_list;
+
+typedef struct dq_run {
+    const olive_pass_args *args;
+    olive_pass_ctx *ctx;
+    int32_t wtype;
+    int per_channel, reduce_range, include_all;
+    int64_t opset;
+    dq_list weights, acts;
+    size_t total, done, quantized;
+} dq_run;
+
+static void dq_list_free(dq_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].source);
+        for (int k = 0; k < 3; k++)
+            free(l->items[i].names[k]);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static const dq_value *dq_list_find(const dq_list *l, const char *source, int transposed)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->items[i].source, source) && l->items[i].transposed == transposed)
+            return &l->items[i];
+    return NULL;
+}
+
+/* Appends an empty entry for `source`; its names are filled in by the caller. */
+static dq_value *dq_list_add(dq_list *l, const char *source, int transposed)
+{
+    dq_value *v;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        dq_value *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            return NULL;
+        l->items = items;
+        l->cap = cap;
+    }
+    v = &l->items[l->n];
+    memset(v, 0, sizeof *v);
+    v->transposed = transposed;
+    if (!(v->source = olive_strdup(source)))
+        return NULL;
+    l->n++;
+    return v;
+}
+
+static int list_is_empty(const char *v)
+{
+    for (; v && *v; v++)
+        if (*v != ' ' && *v != ',')
+            return 0;
+    return 1;
+}
+
+static const char *label(const oir_node *n)
+{
+    return n->name[0] ? n->name : n->n_outputs ? n->outputs[0] : "(unnamed)";
+}
+
+/* One MatMul to quantize: Y = A x B (x B transposed), from a MatMul or a Gemm. */
+typedef struct dq_matmul {
+    const oir_node *n;   /* the node it comes from */
+    const char *a, *y;   /* A, and the value the MatMul writes */
+    const char *c;       /* Gemm's C, or NULL */
+    oir_tensor *b;
+    int transposed;
+    char *name;          /* the MatMul's name ("" when unnamed) */
+} dq_matmul;
+
+/* Selection as ONNX Runtime does it, by op type and by the (MatMul) node's name. */
+static int selected(const dq_run *r, const char *op_type, const char *name)
+{
+    if (!olive_args_list_has(r->args, "op_types_to_quantize", op_type))
+        return 0;
+    if (name[0] && olive_args_list_has(r->args, "nodes_to_exclude", name))
+        return 0;
+    return r->include_all || olive_args_list_has(r->args, "nodes_to_include", name);
+}
+
+/* The MatMul that `n` stands for, when it is a MatMul or a Gemm that reads as one; the name
+ * is allocated. Returns 1 when it is one, 0 when not, negative on ENOMEM. */
+static int as_matmul(const oir_node *n, dq_matmul *mm)
+{
+    memset(mm, 0, sizeof *mm);
+    mm->n = n;
+    if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
+        return 0;
+    if (!strcmp(n->op_type, "MatMul")) {
+        mm->name = olive_strdup(n->name);
+    } else if (!strcmp(n->op_type, "Gemm")) {
+        /* ONNX Runtime rewrites only these Gemms as MatMul (+ Add). */
+        if (oir_node_attr_float(n, "alpha", 1.0f) != 1.0f || oir_node_attr_float(n, "beta", 1.0f) != 1.0f ||
+            oir_node_attr_int(n, "transA", 0) != 0)
+            return 0;
+        mm->transposed = oir_node_attr_int(n, "transB", 0) != 0;
+        mm->c = n->n_inputs > 2 && n->inputs[2][0] ? n->inputs[2] : NULL;
+        mm->name = n->name[0] ? olive_asprintf("%s_MatMul", n->name) : olive_strdup("");
+    } else {
+        return 0;
+    }
+    if (!mm->name)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    return 1;
+}
+
+/* Checks that `mm` can be quantized and finds B; 0 after an info line saying why not. */
+static int quantizable(oir_graph *g, dq_matmul *mm)
+{
+    const oir_node *n = mm->n;
+    oir_tensor *t;
+    uint64_t want;
+    if (n->n_inputs < 2 || n->n_inputs > (mm->c || !strcmp(n->op_type, "Gemm") ? 3u : 2u) || n->n_outputs != 1 ||
+        !n->inputs[0][0] || !n->inputs[1][0] || !n->outputs[0][0]) {
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': unexpected inputs or outputs", n->op_type, label(n));
+        return 0;
+    }
+    mm->a = n->inputs[0];
+    mm->y = n->outputs[0];
+    if (oir_graph_initializer(g, mm->a)) {
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': A '%s' is a constant, not an activation", n->op_type, label(n),
+                   mm->a);
+        return 0;
+    }
+    t = oir_graph_initializer(g, n->inputs[1]);
+    if (!t || oir_graph_input_index(g, n->inputs[1]) >= 0) {
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': B '%s' is not a constant initializer", n->op_type, label(n),
+                   n->inputs[1]);
+        return 0;
+    }
+    if (t->dtype != OIR_FLOAT) {
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': B '%s' is %s, not float", n->op_type, label(n), t->name,
+                   oir_dtype_name(t->dtype));
+        return 0;
+    }
+    if (t->rank != 2 || t->dims[0] < 1 || t->dims[1] < 1) {
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': B '%s' is not a non-empty 2-D matrix", n->op_type, label(n),
+                   t->name);
+        return 0;
+    }
+    if (!t->blob || oir_tensor_expected_bytes(t, &want) != OLIVE_OK || want != t->nbytes) {
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': B '%s' has no data of the size its shape needs", n->op_type,
+                   label(n), t->name);
+        return 0;
+    }
+    mm->b = t;
+    return 1;
+}
+
+/* Adds an initializer named after `base` with the given bytes; its final name goes to *name. */
+static int add_initializer(oir_graph *g, const char *base, int32_t dtype, size_t rank, const int64_t *dims,
+                           const void *data, size_t nbytes, char **name)
+{
+    oir_tensor *t;
+    int rc;
+    if (!(*name = oir_graph_unique_name(g, base)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if (!(t = oir_tensor_new(*name, dtype, rank, dims)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if ((rc = oir_tensor_set_copy(t, data, nbytes)) != OLIVE_OK || (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK) {
+        oir_tensor_free(t);
+        return rc;
+    }
+    return OLIVE_OK;
+}
+
+/* Writes B_q, B_scale and B_zp for the weight of `mm` (as [K, N], transposed first for a
+ * Gemm with transB) into the graph, named as ONNX Runtime names them. */
+static int quantize_weight(dq_run *r, oir_graph *g, const dq_matmul *mm, dq_value *out)
+{
+    const oir_tensor *t = mm->b;
+    size_t rows = (size_t)t->dims[0], cols = (size_t)t->dims[1], count = rows * cols;
+    size_t k = mm->transposed ? cols : rows, n = mm->transposed ? rows : cols;
+    size_t channels = r->per_channel ? n : 1;
+    int64_t dims[2] = {(int64_t)k, (int64_t)n}, ch = (int64_t)channels;
+    float *w = NULL, *scales = NULL;
+    int32_t *zps = NULL;
+    uint8_t *codes = NULL, *zp_bytes = NULL;
+    char *base = NULL;
+    int rc = OLIVE_OK;
+    if (count / cols != rows || count > SIZE_MAX / sizeof(float))
+        return olive_fail(OLIVE_EFORMAT, "weight '%s' of %s '%s' is too large", t->name, mm->n->op_type, label(mm->n));
+    w = malloc(count * sizeof *w);
+    scales = malloc(channels * sizeof *scales);
+    zps = malloc(channels * sizeof *zps);
+    zp_bytes = malloc(channels);
+    codes = malloc(count);
+    if (!w || !scales || !zps || !zp_bytes || !codes) {
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing weight '%s'", t->name);
+        goto done;
+    }
+    /* The bytes may be unaligned inside a mapped file: copy them out (as [K, N]). */
+    if (!mm->transposed) {
+        memcpy(w, oir_tensor_data(t), count * sizeof *w);
+    } else {
+        const uint8_t *src = oir_tensor_data(t);
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++)
+                memcpy(&w[j * rows + i], src + (i * cols + j) * sizeof(float), sizeof(float));
+    }
+    for (size_t c = 0; c < channels; c++) {
+        long bad = r->per_channel ? olive_dynq_params(r->wtype, r->reduce_range, w + c, k, n, &scales[c], &zps[c])
+                                  : olive_dynq_params(r->wtype, r->reduce_range, w, count, 1, &scales[c], &zps[c]);
+        if (bad >= 0) {
+            size_t at = r->per_channel ? (size_t)bad * n + c : (size_t)bad, i = at / n, j = at % n;
+            if (mm->transposed) { /* name the element as it is stored */
+                size_t tmp = i;
+                i = j;
+                j = tmp;
+            }
+            rc = olive_fail(OLIVE_EFORMAT,
+                            "weight '%s' of %s '%s' holds %g at [%zu, %zu]: quantization needs finite weights",
+                            t->name, mm->n->op_type, label(mm->n), (double)w[at], i, j);
+            goto done;
+        }
+        zp_bytes[c] = (uint8_t)zps[c];
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t c = r->per_channel ? i % n : 0;
+        codes[i] = (uint8_t)olive_dynq_code(r->wtype, w[i], scales[c], zps[c]);
+    }
+    {
+        size_t prank = r->per_channel ? 1 : 0;
+        static const char *const suffix[3] = {"_quantized", "_scale", "_zero_point"};
+        for (int j = 0; j < 3 && rc == OLIVE_OK; j++) {
+            free(base);
+            if (!(base = olive_asprintf("%s%s%s", t->name, mm->transposed ? "_Transposed" : "", suffix[j]))) {
+                rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+                break;
+            }
+            if (j == 0)
+                rc = add_initializer(g, base, r->wtype, 2, dims, codes, count, &out->names[0]);
+            else if (j == 1)
+                rc = add_initializer(g, base, OIR_FLOAT, prank, &ch, scales, channels * sizeof *scales, &out->names[1]);
+            else
+                rc = add_initializer(g, base, r->wtype, prank, &ch, zp_bytes, channels, &out->names[2]);
+        }
+    }
+done:
+    free(base);
+    free(w);
+    free(scales);
+    free(zps);
+    free(zp_bytes);
+    free(codes);
+    return rc;
+}
+
+/* The DynamicQuantizeLinear of activation `a`, inserted before node *at when it is new. */
+static int quantize_activation(dq_run *r, oir_graph *g, size_t *at, const char *a, const dq_value **out)
+{
+    static const char *const suffix[3] = {"_quantized", "_scale", "_zero_point"};
+    dq_value *v;
+    char *base = NULL, *name = NULL;
+    oir_node *q;
+    int rc;
+    if ((*out = dq_list_find(&r->acts, a, 0)))
+        return OLIVE_OK;
+    if (!(v = dq_list_add(&r->acts, a, 0)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    for (int j = 0; j < 3; j++) {
+        if (!(base = olive_asprintf("%s%s", a, suffix[j])) || !(v->names[j] = oir_graph_unique_name(g, base))) {
+            free(base);
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        }
+        free(base);
+    }
+    if (!(base = olive_asprintf("%s_QuantizeLinear", a)) || !(name = oir_graph_unique_name(g, base))) {
+        free(base);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    free(base);
+    q = oir_node_new("DynamicQuantizeLinear", "", name, 1, &a, 3, (const char *const *)v->names);
+    free(name);
+    if (!q)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if ((rc = oir_graph_insert_node(g, *at, q)) != OLIVE_OK) {
+        oir_node_free(q);
+        return rc;
+    }
+    (*at)++;
+    *out = v;
+    return OLIVE_OK;
+}
+
+/* Unique names for the new nodes and values: 0 MatMulInteger node, 1 its output, 2 Cast node,
+ * 3 its output, 4 scales Mul node, 5 its output, 6 output Mul node, 7 its output (Y, or a new
+ * value when a Gemm's Add follows), 8 that Add node. */
+enum { N_NAMES = 9 };
+
+static int new_names(oir_graph *g, const dq_matmul *mm, char **names)
+{
+    const char *base = mm->name[0] ? mm->name : mm->y, *y;
+    char *bases[N_NAMES] = {NULL};
+    int rc = OLIVE_OK;
+    /* With a Gemm's C, the MatMul writes "<Y>_MatMul" and the Add writes Y. */
+    if (!mm->c)
+        names[7] = olive_strdup(mm->y);
+    else if ((bases[7] = olive_asprintf("%s_MatMul", mm->y)))
+        names[7] = oir_graph_unique_name(g, bases[7]);
+    if (!names[7]) {
+        free(bases[7]);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    y = names[7];
+    bases[0] = olive_asprintf("%s_quant", base);
+    bases[1] = olive_asprintf("%s_output_quantized", y);
+    bases[2] = olive_asprintf("%s_output_quantized_cast", y);
+    bases[3] = olive_asprintf("%s_output_quantized_cast_output", y);
+    bases[4] = olive_asprintf("%s_quant_scales_mul", base);
+    bases[5] = olive_asprintf("%s_quant_scales_mul:0", base);
+    bases[6] = olive_asprintf("%s_quant_output_scale_mul", base);
+    bases[8] = olive_asprintf("%s_Add", mm->n->name[0] ? mm->n->name : mm->y);
+    for (int j = 0; j < N_NAMES; j++) {
+        if (j != 7 && !(names[j] = bases[j] ? oir_graph_unique_name(g, bases[j]) : NULL))
+            rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+        free(bases[j]);
+    }
+    return rc;
+}
+
+/* Replaces node *at with MatMulInteger, Cast, Mul, Mul (and Add for a Gemm's C); *at ends on
+ * the last new node. */
+static int rewrite(dq_run *r, oir_graph *g, size_t *at, dq_matmul *mm)
+{
+    oir_node *nodes[5] = {NULL};
+    const dq_value *w = dq_list_find(&r->weights, mm->b->name, mm->transposed), *a;
+    char *names[N_NAMES] = {NULL};
+    size_t count = mm->c ? 5 : 4;
+    int rc;
+    if (!w) {
+        dq_value *nw = dq_list_add(&r->weights, mm->b->name, mm->transposed);
+        if (!nw)
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        if ((rc = quantize_weight(r, g, mm, nw)) != OLIVE_OK)
+            return rc;
+        w = nw;
+    }
+    if ((rc = quantize_activation(r, g, at, mm->a, &a)) != OLIVE_OK)
+        return rc;
+    if ((rc = new_names(g, mm, names)) == OLIVE_OK) {
+        const char *mmi_in[4] = {a->names[0], w->names[0], a->names[2], w->names[2]};
+        const char *smul_in[2] = {a->names[1], w->names[1]};
+        const char *omul_in[2] = {names[3], names[5]};
+        const char *add_in[2] = {names[7], mm->c};
+        nodes[0] = oir_node_new("MatMulInteger", "", names[0], 4, mmi_in, 1, (const char *const *)&names[1]);
+        nodes[1] = oir_node_new("Cast", "", names[2], 1, (const char *const *)&names[1], 1,
+                                (const char *const *)&names[3]);
+        nodes[2] = oir_node_new("Mul", "", names[4], 2, smul_in, 1, (const char *const *)&names[5]);
+        nodes[3] = oir_node_new("Mul", "", names[6], 2, omul_in, 1, (const char *const *)&names[7]);
+        if (mm->c)
+            nodes[4] = oir_node_new("Add", "", names[8], 2, add_in, 1, &mm->y);
+        if (!nodes[0] || !nodes[1] || !nodes[2] || !nodes[3] || (mm->c && !nodes[4]))
+            rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+        else
+            rc = oir_node_set_attr_int(nodes[1], "to", OIR_FLOAT);
+    }
+    for (int j = 0; j < N_NAMES; j++)
+        free(names[j]);
+    for (size_t j = 1; j < count && rc == OLIVE_OK; j++) {
+        if ((rc = oir_graph_insert_node(g, *at + j, nodes[j])) == OLIVE_OK)
+            nodes[j] = NULL;
+    }
+    if (rc != OLIVE_OK) {
+        for (int j = 0; j < 5; j++)
+            oir_node_free(nodes[j]);
+        return rc;
+    }
+    /* mm's strings point into the old node: it goes last. */
+    oir_graph_replace_node(g, *at, nodes[0]);
+    *at += count - 1;
+    return OLIVE_OK;
+}
+
+/* Removes the float weights that no node or graph output reads any more. */
+static int drop_unused_sources(dq_run *r, oir_graph *g)
+{
+    oir_graph_index ix;
+    int rc = oir_graph_index_build(&ix, g);
+    if (rc != OLIVE_OK)
+        return rc;
+    for (size_t i = 0; i < r->weights.n; i++) {
+        const char *src = r->weights.items[i].source;
+        long at = oir_graph_initializer_index(g, src);
+        if (at >= 0 && oir_index_use_count(&ix, src) == 0 && !oir_index_is_graph_output(&ix, src))
+            oir_graph_remove_initializer(g, (size_t)at);
+    }
+    oir_graph_index_free(&ix);
+    return OLIVE_OK;
+}
+
+static int quantize_graph(dq_run *r, oir_graph *g)
+{
+    int rc = OLIVE_OK;
+    dq_matmul mm;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if ((rc = as_matmul(g->nodes[i], &mm)) < 0)
+            return rc;
+        r->total += rc == 1 && selected(r, "MatMul", mm.name);
+        free(mm.name);
+    }
+    rc = OLIVE_OK;
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
+        int is = as_matmul(g->nodes[i], &mm);
+        if (is < 0)
+            return is;
+        if (is == 1 && selected(r, "MatMul", mm.name)) {
+            if (quantizable(g, &mm)) {
+                if (r->opset < 11)
+                    rc = olive_fail(OLIVE_EUNSUPPORTED,
+                                    "%s '%s': dynamic quantization needs opset 11 or later (DynamicQuantizeLinear); "
+                                    "the model imports opset %lld",
+                                    mm.n->op_type, label(mm.n), (long long)r->opset);
+                else if ((rc = rewrite(r, g, &i, &mm)) == OLIVE_OK)
+                    r->quantized++;
+            }
+            r->done++;
+            if (rc == OLIVE_OK)
+                rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
+        }
+        free(mm.name);
+    }
+    if (rc == OLIVE_OK && r->weights.n)
+        rc = drop_unused_sources(r, g);
+    return rc;
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    dq_run r;
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.args = args;
+    r.ctx = ctx;
+    r.wtype = strcmp(olive_args_string(args, "weight_type"), "QUInt8") ? OIR_INT8 : OIR_UINT8;
+    r.per_channel = olive_args_bool(args, "per_channel");
+    r.reduce_range = olive_args_bool(args, "reduce_range");
+    r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
+    r.opset = oir_model_opset(m, "");
+    if ((rc = oir_model_validate(m)) != OLIVE_OK)
+        return olive_fail_context(rc, "input model");
+    rc = quantize_graph(&r, m->graph);
+    dq_list_free(&r.weights);
+    dq_list_free(&r.acts);
+    if (rc != OLIVE_OK)
+        return rc;
+    if ((rc = oir_model_validate(m)) != OLIVE_OK) {
+        char *why = olive_strdup(olive_error_last());
+        rc = olive_fail(OLIVE_EINTERNAL, "the quantized graph is invalid: %s", why ? why : "");
+        free(why);
+        return rc;
+    }
+    OLIVE_INFO("quantize_dynamic: %zu of %zu selected MatMuls quantized (%s weights, %s%s)", r.quantized, r.total,
+               r.wtype == OIR_INT8 ? "int8" : "uint8", r.per_channel ? "per channel" : "per tensor",
+               r.reduce_range ? ", reduced range" : "");
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {"weight_type", OLIVE_PARAM_CHOICE, "QInt8", 0, -1, "QInt8|QUInt8",
+     "Weight type: QInt8 (symmetric, zero point 0) or QUInt8 (asymmetric)"},
+    {"per_channel", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "One scale and zero point per output column of B"},
+    {"reduce_range", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Quantize weights to 7 bits ([-64, 64] or [0, 127]), for CPUs without VNNI"},
+    {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"},
+    {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
+    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL, "Op types to quantize: MatMul (which also takes Gemms with alpha = beta = 1, transA = 0, as ONNX Runtime does)"},
+};
+
+static const char *const aliases[] = {"OnnxDynamicQuantization", NULL};
+
+const olive_pass_def olive_pass_quantize_dynamic = {
+    .name = "quantize_dynamic",
+    .summary = "ONNX Runtime's dynamic quantization: MatMuls with constant float weights become MatMulInteger on "
+               "int8/uint8 weights and run-time quantized activations",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};
