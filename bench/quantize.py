@@ -12,9 +12,9 @@ each algorithm (default, rtn) runs, each in a fresh process:
              and save_model_to_file (load, quantize and save timed inside the process)
 
 Prints wall time and peak RSS of each, the ratios, and checks that the MatMulNBits weights,
-scales and zero points of both outputs are byte-identical. Exits non-zero when a tool fails or
-the outputs differ, never on timing. int8 dynamic quantization is compared once libolive has
-its `quantize_dynamic` pass.
+scales and zero points of both outputs are byte-identical; `dynamic` compares libolive's
+`quantize_dynamic` pass with onnxruntime's quantize_dynamic (int8 weights) the same way. Exits
+non-zero when a tool fails or the outputs differ, never on timing.
 
 Run with the venv's python:  .venv/bin/python bench/quantize.py [--layers 24] [--runs 1]
 """
@@ -34,6 +34,15 @@ OUT_ROOT = os.path.join(REPO, "bench", "out")
 HIDDEN, KV, INTER, VOCAB = 896, 128, 4864, 151936
 SPEED_TARGET = 20.0   # libolive at least this many times faster
 RSS_TARGET = 5.0      # and at most 1/5 of the peer's peak RSS
+
+ORT_DYNAMIC_CHILD = r"""
+import json, sys, time
+from onnxruntime.quantization import QuantType, quantize_dynamic
+src, dst = sys.argv[1:3]
+t0 = time.perf_counter()
+quantize_dynamic(src, dst, weight_type=QuantType.QInt8, use_external_data_format=True)
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
 
 ORT_CHILD = r"""
 import json, sys, time
@@ -147,6 +156,30 @@ def compare(a_path, b_path):
     return None
 
 
+def new_initializers(path, src_names):
+    """(dtype, shape, bytes) of every initializer a tool added, as a sorted list: the tools name
+    their tensors differently, the contents must be the same."""
+    m = onnx.load(path)
+    out = []
+    for t in m.graph.initializer:
+        if t.name in src_names:
+            continue
+        a = numpy_helper.to_array(t, os.path.dirname(path))
+        out.append((str(a.dtype), a.shape, a.tobytes()))
+    return sorted(out)
+
+
+def compare_dynamic(src, a_path, b_path):
+    names = {t.name for t in onnx.load(src, load_external_data=False).graph.initializer}
+    a, b = new_initializers(a_path, names), new_initializers(b_path, names)
+    if len(a) != len(b):
+        return f"{len(a)} new tensors vs {len(b)}"
+    for x, y in zip(a, b):
+        if x != y:
+            return f"a {x[0]}{list(x[1])} tensor differs"
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=24, help="decoder layers (24: Qwen2.5-0.5B, about 0.5 B parameters)")
@@ -154,10 +187,11 @@ def main():
     ap.add_argument("--bits", type=int, default=4)
     ap.add_argument("--block-size", type=int, default=32)
     ap.add_argument("--asymmetric", action="store_true")
-    ap.add_argument("--algorithms", default="default,rtn")
+    ap.add_argument("--algorithms", default="default,rtn,dynamic",
+                    help="default and rtn: MatMulNBits; dynamic: int8 quantize_dynamic")
     ap.add_argument("--apply-pass", default=os.path.join(REPO, "build", "tests", "tools", "apply_pass"))
     args = ap.parse_args()
-    if args.bits != 4 and "rtn" in args.algorithms:
+    if args.bits != 4 and "rtn" in args.algorithms.split(","):
         sys.exit("onnxruntime's RTN config takes bits per node; this script compares rtn at 4 bits only")
     if not os.access(args.apply_pass, os.X_OK):
         sys.exit(f"{args.apply_pass} not found: build first (meson setup build && ninja -C build)")
@@ -173,15 +207,19 @@ def main():
         for run in range(args.runs):
             ours = fresh_dir(os.path.join(OUT_ROOT, "quant-run", f"libolive-{algo}"))
             theirs = fresh_dir(os.path.join(OUT_ROOT, "quant-run", f"ort-{algo}"))
-            wall, rss, _, err, rc = run_measured(
-                [args.apply_pass, "quantize", src, ours, f"bits={args.bits}", f"block_size={args.block_size}",
-                 f"is_symmetric={sym}", f"algorithm={algo}"], gnu_time)
+            if algo == "dynamic":
+                ours_cmd = [args.apply_pass, "quantize_dynamic", src, ours, "weight_type=QInt8"]
+                theirs_cmd = [sys.executable, "-c", ORT_DYNAMIC_CHILD, src, theirs]
+            else:
+                ours_cmd = [args.apply_pass, "quantize", src, ours, f"bits={args.bits}", f"block_size={args.block_size}",
+                            f"is_symmetric={sym}", f"algorithm={algo}"]
+                theirs_cmd = [sys.executable, "-c", ORT_CHILD, src, theirs, algo, str(args.bits), str(args.block_size), sym]
+            wall, rss, _, err, rc = run_measured(ours_cmd, gnu_time)
             if rc:
                 print(f"libolive failed: {err.strip()}")
                 return 1
             rows["libolive"].append((wall, rss))
-            wall, rss, _, err, rc = run_measured(
-                [sys.executable, "-c", ORT_CHILD, src, theirs, algo, str(args.bits), str(args.block_size), sym], gnu_time)
+            wall, rss, _, err, rc = run_measured(theirs_cmd, gnu_time)
             if rc:
                 print(f"onnxruntime failed: {err.strip()[-500:]}")
                 return 1
@@ -195,8 +233,9 @@ def main():
         speed, mem = t["onnxruntime"] / t["libolive"], r["onnxruntime"] / max(r["libolive"], 1)
         print(f"  speed ratio onnxruntime / libolive: {speed:.1f}x (target >= {SPEED_TARGET:.0f}x: {'met' if speed >= SPEED_TARGET else 'NOT met'})")
         print(f"  peak RSS ratio onnxruntime / libolive: {mem:.1f}x (target >= {RSS_TARGET:.0f}x: {'met' if mem >= RSS_TARGET else 'NOT met'})")
-        problem = compare(ours, theirs)
-        print(f"  outputs: {'MatMulNBits weights, scales and zero points byte-identical' if not problem else 'DIFFER: ' + problem}")
+        problem = compare_dynamic(src, ours, theirs) if algo == "dynamic" else compare(ours, theirs)
+        what = "int8 weights, scales and zero points" if algo == "dynamic" else "MatMulNBits weights, scales and zero points"
+        print(f"  outputs: {what + ' byte-identical' if not problem else 'DIFFER: ' + problem}")
         failed |= problem is not None
     return 1 if failed else 0
 

@@ -241,6 +241,8 @@ static int quantize_weight(dq_run *r, oir_graph *g, const dq_matmul *mm, dq_valu
             for (size_t j = 0; j < cols; j++)
                 memcpy(&w[j * rows + i], src + (i * cols + j) * sizeof(float), sizeof(float));
     }
+    /* The copy is all that is read from now on: let a mapped file's pages go. */
+    olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
     for (size_t c = 0; c < channels; c++) {
         long bad = r->per_channel ? olive_dynq_params(r->wtype, r->reduce_range, w + c, k, n, &scales[c], &zps[c])
                                   : olive_dynq_params(r->wtype, r->reduce_range, w, count, 1, &scales[c], &zps[c]);
