@@ -9,14 +9,14 @@ bash scripts/install-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== build"
-if [ ! -d build ]; then meson setup build -Dwerror_strict=true; else meson setup --reconfigure build -Dwerror_strict=true >/dev/null; fi
+if [ ! -d build ]; then meson setup build -Dwerror=true; else meson setup --reconfigure build -Dwerror=true >/dev/null; fi
 ninja -C build
 echo "== tests"
 meson test -C build --print-errorlogs
 
 echo "== sanitizer build (address, undefined)"
 if [ ! -d build-asan ]; then
-  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror_strict=true
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true
 fi
 ninja -C build-asan
 # Sanitizer findings get their own exit codes so no test mistakes them for an expected error.

@@ -291,6 +291,25 @@ def test_bad_parameters(tmp_path, setting):
     assert not dst.exists()
 
 
+# Weights of a few hundred thousand values: their bands are spread over threads and their
+# columns over vector lanes, tile transposes and a partial last tile.
+LARGE = [(1027, 300, 32, "default", 4, False, np.float32), (1024, 272, 64, "rtn", 4, False, np.float32),
+         (600, 520, 16, "default", 8, True, np.float16), (700, 400, 128, "rtn", 8, True, np.float32)]
+
+
+@pytest.mark.parametrize("case", LARGE, ids=lambda c: "K%dN%dB%d-%s-%dbit-%s-%s" % (
+    c[0], c[1], c[2], c[3], c[4], "sym" if c[5] else "asym", np.dtype(c[6]).name))
+def test_large_weight_matches_onnxruntime(tmp_path, case):
+    k, n, block_size, algorithm, bits, symmetric, dtype = case
+    if not HAVE_ONNX_IR:
+        pytest.skip("onnxruntime's quantizer needs the onnx_ir package")
+    model = make_model(k, n, seed=k + n, dtype=dtype)
+    ours = run_olive(model, tmp_path, f"bits={bits}", f"block_size={block_size}",
+                     f"is_symmetric={'true' if symmetric else 'false'}", f"algorithm={algorithm}")
+    got, _ = nbits_tensors(ours)
+    assert_same_tensors(got, nbits_tensors(ort_quantize(model, algorithm, bits, block_size, symmetric))[0])
+
+
 def test_external_data_weight(tmp_path):
     """A weight in an external data file (mapped, its pages dropped once read) quantizes to the
     same bytes as one stored inline."""

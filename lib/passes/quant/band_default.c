@@ -1,23 +1,12 @@
 /* DEFAULT quantization of a band, vectorized across columns (see band_default.h). */
-#include <float.h>
+/* The loops run across columns and are written to vectorize; ask for it at -O2 as well. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
+#endif
 #include <string.h>
 
+#include "passes/quant/band_common.h"
 #include "passes/quant/band_default.h"
-
-size_t olive_blockq_band_scratch_floats(size_t w) { return 4 * w; }
-
-size_t olive_blockq_band_scratch_bytes(const olive_blockq *p, size_t w) { return olive_blockq_blob_size(p) * w; }
-
-static int all_finite(const float *v, size_t n)
-{
-    unsigned bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return !bad;
-}
 
 /* roundf(v * rs + zp) clamped to [0, qmax], as block_default computes it. Clamping first
  * gives the same code since rounding is monotonic; in [0, qmax] truncation plus an exact
@@ -35,18 +24,18 @@ static inline uint8_t code_of(float v, float rs, float zp, float qmax)
 }
 
 /* Packs codes of rows [2 * pi, 2 * pi + 1] (4 bits) or row pi (8 bits) into row pi of `out`. */
-static void pack_rows(const olive_blockq *p, const float *band, size_t len, size_t w, const float *rs,
-                      const float *zpf, uint8_t *out)
+OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band, size_t stride, size_t len,
+                                        size_t w, const float *rs, const float *zpf, uint8_t *out)
 {
     const float qmax = (float)((1 << p->bits) - 1);
     const size_t blob = olive_blockq_blob_size(p);
     for (size_t pi = 0; pi < blob; pi++) {
         uint8_t *dst = out + pi * w;
         size_t r0 = p->bits == 4 ? 2 * pi : pi;
-        const float *a = band + r0 * w, *b = a + w;
-        if (r0 >= len) {
+        const float *a = r0 < len ? band + r0 * stride : NULL, *b = r0 + 1 < len ? a + stride : NULL;
+        if (!a) {
             memset(dst, 0, w);
-        } else if (p->bits == 8 || r0 + 1 >= len) {
+        } else if (p->bits == 8 || !b) {
             for (size_t j = 0; j < w; j++)
                 dst[j] = code_of(a[j], rs[j], zpf[j], qmax);
         } else {
@@ -56,35 +45,20 @@ static void pack_rows(const olive_blockq *p, const float *band, size_t len, size
     }
 }
 
-int olive_blockq_band_default(const olive_blockq *p, const float *band, size_t len, size_t w, float *fs,
+int olive_blockq_band_default(const olive_blockq *p, const float *band, size_t stride, size_t len, size_t w, float *fs,
                               uint8_t *bs, uint8_t *codes, size_t code_stride, uint8_t *scales, size_t scale_stride,
                               uint8_t *zps)
 {
     float *mn = fs, *mx = fs + w, *rs = fs + 2 * w, *zpf = fs + 3 * w;
     const size_t blob = olive_blockq_blob_size(p);
-    if (!all_finite(band, len * w))
+    if (olive_blockq_band_minmax(band, stride, len, w, mn, mx) != 0)
         return -1;
-    for (size_t j = 0; j < w; j++) {
-        mn[j] = FLT_MAX;
-        mx[j] = -FLT_MAX;
-    }
-    for (size_t i = 0; i < len; i++) {
-        const float *row = band + i * w;
-        for (size_t j = 0; j < w; j++) {
-            mn[j] = row[j] < mn[j] ? row[j] : mn[j];
-            mx[j] = row[j] > mx[j] ? row[j] : mx[j];
-        }
-    }
     for (size_t j = 0; j < w; j++) {
         int zp = olive_blockq_default_scale(p, mn[j], mx[j], scales + j * scale_stride, &rs[j]);
         zps[j] = (uint8_t)zp;
         zpf[j] = (float)zp;
     }
-    pack_rows(p, band, len, w, rs, zpf, bs);
-    for (size_t j = 0; j < w; j++) {
-        uint8_t *o = codes + j * code_stride;
-        for (size_t pi = 0; pi < blob; pi++)
-            o[pi] = bs[pi * w + j];
-    }
+    pack_rows(p, band, stride, len, w, rs, zpf, bs);
+    olive_blockq_transpose_bytes(bs, blob, w, codes, code_stride);
     return 0;
 }

@@ -8,17 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "passes/quant/blockwise.h"
+#include "passes/quant/band_common.h"
 
-/* Scratch floats olive_blockq_band_default needs for w columns, and scratch bytes. */
-size_t olive_blockq_band_scratch_floats(size_t w);
-size_t olive_blockq_band_scratch_bytes(const olive_blockq *p, size_t w);
-
-/* Quantizes `band` (len rows of w finite-or-not floats, row stride w). Returns 0, or -1 when
+/* Quantizes `band` (len rows of w floats, row i at band + i * stride). Returns 0, or -1 when
  * a value is not finite (nothing is written then). Column j's packed block goes to
  * codes + j * code_stride, its scale to scales + j * scale_stride and its zero point code to
- * zps[j]. `fs` and `bs` are scratch of the sizes above. */
-int olive_blockq_band_default(const olive_blockq *p, const float *band, size_t len, size_t w, float *fs,
+ * zps[j]. `fs` and `bs` are scratch of the sizes band_common.h gives. */
+int olive_blockq_band_default(const olive_blockq *p, const float *band, size_t stride, size_t len, size_t w, float *fs,
                               uint8_t *bs, uint8_t *codes, size_t code_stride, uint8_t *scales, size_t scale_stride,
                               uint8_t *zps);
 

@@ -123,19 +123,11 @@ static double rtn_span(const olive_blockq *p, double mx, double mn)
     return (double)((float)mx - (float)mn);
 }
 
-/* RTN: min/max over the zero-padded block, scale and codes in double, round half to even. */
-static void block_rtn(const olive_blockq *p, const float *v, size_t len, uint8_t *blob, void *scale, uint8_t *zp_out)
+double olive_blockq_rtn_scale(const olive_blockq *p, double mn, double mx, size_t len, void *scale, double *zp_out)
 {
-    const int bs = p->block_size;
     const double qmax = (double)((1 << p->bits) - 1);
-    double mn = v[0], mx = v[0], s = 1.0, zp;
-    for (size_t i = 1; i < len; i++) {
-        if (v[i] < mn)
-            mn = v[i];
-        if (v[i] > mx)
-            mx = v[i];
-    }
-    if (len < (size_t)bs) {
+    double s = 1.0, zp;
+    if (len < (size_t)p->block_size) {
         mn = mn < 0.0 ? mn : 0.0;
         mx = mx > 0.0 ? mx : 0.0;
     }
@@ -157,6 +149,23 @@ static void block_rtn(const olive_blockq *p, const float *v, size_t len, uint8_t
         float f = (float)s;
         memcpy(scale, &f, sizeof f);
     }
+    *zp_out = zp;
+    return s;
+}
+
+/* RTN: min/max over the zero-padded block, scale and codes in double, round half to even. */
+static void block_rtn(const olive_blockq *p, const float *v, size_t len, uint8_t *blob, void *scale, uint8_t *zp_out)
+{
+    const int bs = p->block_size;
+    const double qmax = (double)((1 << p->bits) - 1);
+    double mn = v[0], mx = v[0], s, zp;
+    for (size_t i = 1; i < len; i++) {
+        if (v[i] < mn)
+            mn = v[i];
+        if (v[i] > mx)
+            mx = v[i];
+    }
+    s = olive_blockq_rtn_scale(p, mn, mx, len, scale, &zp);
     memset(blob, 0, olive_blockq_blob_size(p));
     for (int i = 0; i < bs; i++) {
         double x = (size_t)i < len ? (double)v[i] : 0.0;

@@ -47,6 +47,10 @@ long olive_blockq_block(const olive_blockq *p, const float *v, size_t len, uint8
  * scale) and returns the zero point code. */
 int olive_blockq_default_scale(const olive_blockq *p, float mn, float mx, void *scale, float *rs);
 
+/* RTN's scale of a block of `len` real values spanning [mn, mx]: stores it to `scale`, sets
+ * *zp to the zero point and returns the scale the codes are computed with (as double). */
+double olive_blockq_rtn_scale(const olive_blockq *p, double mn, double mx, size_t len, void *scale, double *zp);
+
 /* Stores block `b`'s zero point into the packed zero points of one channel. Call
  * olive_blockq_zp_init on the channel's bytes first. */
 void olive_blockq_zp_init(const olive_blockq *p, uint8_t *zp_row, size_t k_blocks);

@@ -5,7 +5,7 @@
  * in the weight's type, and for asymmetric quantization zero points as uint8
  * [N, ceil(k_blocks * bits / 8)]; attributes K, N, bits, block_size and accuracy_level (only
  * when non-zero, as ONNX Runtime writes it). Quantized tensors are built one weight at a time
- * in new heap blobs; a weight read from a mapped file has its pages dropped once read.
+ * in new heap blobs (quantize_weight.h); a mapped weight has its pages dropped once read.
  * A weight that another node also reads stays for that node. A weight holding inf or NaN is
  * an error naming it. MatMuls that cannot be quantized (B computed, a graph input, not 2-D,
  * not float/float16, or read from an outer graph) stay, with an info log line. */
@@ -16,13 +16,9 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "passes/peephole/fold.h"
-#include "passes/quant/band_default.h"
 #include "passes/quant/blockwise.h"
 #include "passes/quant/quantize.h"
-
-/* Columns converted per step: bounds the scratch buffer for very wide weights. */
-#define COLUMN_CHUNK 4096
+#include "passes/quant/quantize_weight.h"
 
 typedef struct quantized_weight {
     char *source;        /* the float initializer's name */
@@ -111,150 +107,6 @@ static oir_tensor *quantizable_weight(const quant_run *r, oir_graph *g, const oi
     return t;
 }
 
-typedef struct quant_out {
-    olive_blob *codes, *scales, *zps;
-} quant_out;
-
-static void quant_out_free(quant_out *o)
-{
-    olive_blob_unref(o->codes);
-    olive_blob_unref(o->scales);
-    olive_blob_unref(o->zps);
-}
-
-/* One weight being quantized: its source, its outputs and the per-band scratch. */
-typedef struct quant_job {
-    const olive_blockq *p;
-    const oir_tensor *t;
-    const oir_node *n;
-    const uint8_t *src;
-    size_t k, cols, bs, kb, blob, zpb, es, chunk;
-    uint8_t *codes, *scales, *zps;
-    float *band, *fs;
-    uint8_t *bytes;
-} quant_job;
-
-/* Copies rows [r0, r0 + len) of columns [c0, c0 + w) into band, row-major with stride w,
- * or transposed (column j's block contiguous at j * bs) when `transposed`. The source may be
- * unaligned, so values are copied out. */
-static void load_band(const quant_job *j, size_t r0, size_t len, size_t c0, size_t w, int transposed)
-{
-    for (size_t i = 0; i < len; i++) {
-        const uint8_t *row = j->src + ((r0 + i) * j->cols + c0) * j->es;
-        float *dst = j->band + i * w;
-        if (!transposed && j->es == 4) {
-            memcpy(dst, row, w * 4);
-            continue;
-        }
-        for (size_t c = 0; c < w; c++) {
-            float v;
-            if (j->es == 2) {
-                uint16_t h;
-                memcpy(&h, row + c * 2, 2);
-                v = olive_half_to_float(h);
-            } else {
-                memcpy(&v, row + c * 4, 4);
-            }
-            if (transposed)
-                j->band[c * j->bs + i] = v;
-            else
-                dst[c] = v;
-        }
-    }
-}
-
-/* Block by block, column by column: RTN, and the error report for a non-finite value. */
-static int quantize_chunk_blocks(const quant_job *j, size_t b, size_t r0, size_t len, size_t c0, size_t w)
-{
-    load_band(j, r0, len, c0, w, 1);
-    for (size_t jj = 0; jj < w; jj++) {
-        size_t c = c0 + jj;
-        uint8_t zp;
-        long bad = olive_blockq_block(j->p, j->band + jj * j->bs, len, j->codes + (c * j->kb + b) * j->blob,
-                                      j->scales + (c * j->kb + b) * j->es, &zp);
-        if (bad >= 0)
-            return olive_fail(OLIVE_EFORMAT,
-                              "weight '%s' of MatMul '%s' holds %g at [%zu, %zu]: quantization needs finite weights",
-                              j->t->name, label(j->n), (double)j->band[jj * j->bs + (size_t)bad], r0 + (size_t)bad, c);
-        if (j->zps)
-            olive_blockq_zp_store(j->p, j->zps + c * j->zpb, b, zp);
-    }
-    return OLIVE_OK;
-}
-
-/* Quantizes band b (rows [b * bs, b * bs + len)) of every column. */
-static int quantize_band(const quant_job *j, size_t b, uint8_t *zp_codes)
-{
-    size_t r0 = b * j->bs, len = j->k - r0 < j->bs ? j->k - r0 : j->bs;
-    for (size_t c0 = 0; c0 < j->cols; c0 += j->chunk) {
-        size_t w = j->cols - c0 < j->chunk ? j->cols - c0 : j->chunk;
-        if (j->p->algorithm == OLIVE_BLOCKQ_DEFAULT) {
-            load_band(j, r0, len, c0, w, 0);
-            if (olive_blockq_band_default(j->p, j->band, len, w, j->fs, j->bytes, j->codes + (c0 * j->kb + b) * j->blob,
-                                          j->kb * j->blob, j->scales + (c0 * j->kb + b) * j->es, j->kb * j->es,
-                                          zp_codes) == 0) {
-                for (size_t jj = 0; j->zps && jj < w; jj++)
-                    olive_blockq_zp_store(j->p, j->zps + (c0 + jj) * j->zpb, b, zp_codes[jj]);
-                continue;
-            }
-        }
-        OLIVE_TRY(quantize_chunk_blocks(j, b, r0, len, c0, w));
-    }
-    return OLIVE_OK;
-}
-
-/* Quantizes B [K, N] into o: a band of block_size rows at a time, COLUMN_CHUNK columns per
- * step, each column of the band one block. */
-static int quantize_data(const quant_run *r, const oir_tensor *t, const oir_node *n, quant_out *o)
-{
-    const olive_blockq pq = {r->q.algorithm, r->q.bits, r->q.block_size, r->q.symmetric, t->dtype == OIR_FLOAT16};
-    quant_job j = {.p = &pq, .t = t, .n = n, .src = oir_tensor_data(t)};
-    uint8_t *zp_codes;
-    int rc = OLIVE_OK;
-
-    j.k = (size_t)t->dims[0];
-    j.cols = (size_t)t->dims[1];
-    j.bs = (size_t)pq.block_size;
-    j.kb = (j.k + j.bs - 1) / j.bs;
-    j.blob = olive_blockq_blob_size(&pq);
-    j.zpb = olive_blockq_zp_bytes(&pq, j.kb);
-    j.es = t->dtype == OIR_FLOAT16 ? 2 : 4;
-    j.chunk = j.cols < COLUMN_CHUNK ? j.cols : COLUMN_CHUNK;
-    memset(o, 0, sizeof *o);
-    j.band = malloc(j.bs * j.chunk * sizeof *j.band);
-    j.fs = malloc(olive_blockq_band_scratch_floats(j.chunk) * sizeof *j.fs);
-    j.bytes = malloc(olive_blockq_band_scratch_bytes(&pq, j.chunk));
-    zp_codes = malloc(j.chunk);
-    if (!j.band || !j.fs || !j.bytes || !zp_codes || olive_blob_alloc(&o->codes, j.cols * j.kb * j.blob) != OLIVE_OK ||
-        olive_blob_alloc(&o->scales, j.cols * j.kb * j.es) != OLIVE_OK ||
-        (!pq.symmetric && olive_blob_alloc(&o->zps, j.cols * j.zpb) != OLIVE_OK)) {
-        rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing '%s' [%zu, %zu]", t->name, j.k, j.cols);
-        goto done;
-    }
-    j.codes = (uint8_t *)o->codes->data;
-    j.scales = (uint8_t *)o->scales->data;
-    if (o->zps) {
-        j.zps = (uint8_t *)o->zps->data;
-        for (size_t c = 0; c < j.cols; c++)
-            olive_blockq_zp_init(&pq, j.zps + c * j.zpb, j.kb);
-    }
-    for (size_t b = 0; b < j.kb && rc == OLIVE_OK; b++) {
-        size_t r0 = b * j.bs, len = j.k - r0 < j.bs ? j.k - r0 : j.bs;
-        rc = quantize_band(&j, b, zp_codes);
-        olive_blob_drop_pages(t->blob, t->offset + r0 * j.cols * j.es, len * j.cols * j.es);
-    }
-    for (size_t c = 0; rc == OLIVE_OK && c < j.cols; c++)
-        olive_blockq_finish_channel(&pq, j.codes + c * j.kb * j.blob, j.k);
-done:
-    free(j.band);
-    free(j.fs);
-    free(j.bytes);
-    free(zp_codes);
-    if (rc != OLIVE_OK)
-        quant_out_free(o);
-    return rc;
-}
-
 static int add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_t dtype, size_t rank,
                       const int64_t *dims, olive_blob *b)
 {
@@ -286,8 +138,9 @@ static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, cons
 {
     const olive_blockq *p = &r->q;
     const int64_t cols = t->dims[1], kb = (t->dims[0] + p->block_size - 1) / p->block_size;
+    const olive_blockq pq = {p->algorithm, p->bits, p->block_size, p->symmetric, t->dtype == OIR_FLOAT16};
     quantized_weight w = {0}, *grown;
-    quant_out o;
+    olive_quant_out o;
     char *bases[3];
     int rc;
     for (size_t i = 0; i < r->n_weights; i++)
@@ -295,7 +148,7 @@ static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, cons
             *out = &r->weights[i];
             return OLIVE_OK;
         }
-    OLIVE_TRY(quantize_data(r, t, n, &o));
+    OLIVE_TRY(olive_quantize_weight(&pq, t, label(n), &o));
     if (p->algorithm == OLIVE_BLOCKQ_RTN) {
         bases[0] = olive_asprintf("%s_Q%dG%d", t->name, p->bits, p->block_size);
         bases[1] = olive_asprintf("%s_scale", t->name);
@@ -323,7 +176,7 @@ static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, cons
     }
     for (int i = 0; i < 3; i++)
         free(bases[i]);
-    quant_out_free(&o);
+    olive_quant_out_free(&o);
     if (rc == OLIVE_OK && !(grown = realloc(r->weights, (r->n_weights + 1) * sizeof *grown)))
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
     if (rc != OLIVE_OK) {
