@@ -4,30 +4,15 @@
 #include <string.h>
 
 #include "check.h"
+#include "pass_test_util.h"
 #include "core/status.h"
 #include "ir/ir.h"
 #include "passes/peephole/peephole.h"
 #include "passes/registry.h"
 
-typedef struct {
-    const char *key, *value;
-} setting;
-
-/* Runs the pass with its defaults, changed by `set` (NULL-key terminated, may be NULL). */
 static int run_with(oir_model *m, const setting *set, olive_pass_ctx *ctx)
 {
-    const olive_pass_def *d = &olive_pass_peephole;
-    char *values[32];
-    olive_pass_args args = {d, values};
-    if (d->n_params > 32)
-        return OLIVE_EINTERNAL;
-    for (size_t i = 0; i < d->n_params; i++) {
-        values[i] = (char *)d->params[i].default_value;
-        for (const setting *s = set; s && s->key; s++)
-            if (!strcmp(s->key, d->params[i].name))
-                values[i] = (char *)s->value;
-    }
-    return olive_pass_run_def(d, &args, m, ctx);
+    return pass_run_with(&olive_pass_peephole, m, set, ctx);
 }
 
 static int run(oir_model *m) { return run_with(m, NULL, NULL); }

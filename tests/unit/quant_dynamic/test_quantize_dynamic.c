@@ -10,27 +10,10 @@
 #include "core/status.h"
 #include "ir/ir.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
+#include "pass_test_util.h"
 #include "passes/registry.h"
 
-typedef struct {
-    const char *key, *value;
-} setting;
-
-static int run_with(oir_model *m, const setting *set)
-{
-    const olive_pass_def *d = &olive_pass_quantize_dynamic;
-    char *values[32];
-    olive_pass_args args = {d, values};
-    if (d->n_params > 32)
-        return OLIVE_EINTERNAL;
-    for (size_t i = 0; i < d->n_params; i++) {
-        values[i] = (char *)d->params[i].default_value;
-        for (const setting *s = set; s && s->key; s++)
-            if (!strcmp(s->key, d->params[i].name))
-                values[i] = (char *)s->value;
-    }
-    return olive_pass_run_def(d, &args, m, NULL);
-}
+static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_quantize_dynamic, m, set, NULL); }
 
 static void init(oir_graph *g, const char *name, size_t rank, const int64_t *dims, const float *v, size_t n)
 {
