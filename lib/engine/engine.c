@@ -150,7 +150,29 @@ out:
     return rc;
 }
 
+/* "out/" and "out" name the same folder: drop trailing slashes (keeping a lone "/"). */
+static char *without_trailing_slashes(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return olive_strndup(dir, n);
+}
+
+static int execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out);
+
 int olive_engine_execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out)
+{
+    char *dir = NULL;
+    int rc;
+    if (output_dir && !(dir = without_trailing_slashes(output_dir)))
+        return OLIVE_ENOMEM;
+    rc = execute(e, input, dir, out);
+    free(dir);
+    return rc;
+}
+
+static int execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out)
 {
     run_state s = {0};
     oir_model *m;

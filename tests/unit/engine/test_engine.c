@@ -180,8 +180,15 @@ static void test_run(void)
     CHECK_RC(olive_engine_run(e, m, out_dir, NULL), OLIVE_ECANCELLED);
     CHECK(stat(out_dir, &st) != 0);
 
-    /* a run without an output folder only returns the model */
     olive_engine_set_progress(e, NULL, NULL);
+    /* a trailing slash names the same folder */
+    snprintf(out_dir, sizeof out_dir, "%s/slash/", base);
+    CHECK_RC(olive_engine_run(e, m, out_dir, NULL), OLIVE_OK);
+    snprintf(file, sizeof file, "%s/slash/model.onnx", base);
+    CHECK(stat(file, &st) == 0);
+    CHECK(count_entries(base) == 2);
+
+    /* a run without an output folder only returns the model */
     CHECK_RC(olive_engine_run(e, m, NULL, &result), OLIVE_OK);
     olive_model_free(result);
     CHECK_RC(olive_engine_run(NULL, m, NULL, NULL), OLIVE_EINVALID);
