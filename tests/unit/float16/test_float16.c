@@ -30,42 +30,6 @@ static oir_node *add(oir_graph *g, const char *op, const char *name, const char 
     return n;
 }
 
-static void io(oir_graph *g, int output, const char *name, int32_t elem, size_t rank, const int64_t *dims)
-{
-    oir_type *t = oir_type_new_tensor(elem, rank, dims, NULL);
-    CHECK((output ? oir_graph_add_output : oir_graph_add_input)(g, name, t) == OLIVE_OK);
-    oir_type_free(t);
-}
-
-static void init(oir_graph *g, const char *name, int32_t dtype, size_t rank, const int64_t *dims, const void *v, size_t n)
-{
-    oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
-    CHECK(t && oir_tensor_set_copy(t, v, n) == OLIVE_OK && oir_graph_add_initializer(g, t) == OLIVE_OK);
-}
-
-static oir_model *model(int64_t opset)
-{
-    oir_model *m = oir_model_new();
-    oir_model_require_opset(m, "", opset);
-    return m;
-}
-
-static size_t ops(const oir_graph *g, const char *op)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        n += !strcmp(g->nodes[i]->op_type, op);
-    return n;
-}
-
-static const oir_node *named(const oir_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (!strcmp(g->nodes[i]->name, name))
-            return g->nodes[i];
-    return NULL;
-}
-
 static const oir_node *producer(const oir_graph *g, const char *value)
 {
     for (size_t i = 0; i < g->n_nodes; i++)
@@ -88,13 +52,13 @@ static const int64_t D2[1] = {2}, D4[1] = {4};
  * inputs and outputs follow; no Cast is needed. */
 static oir_model *small_net(void)
 {
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
     const float w[2] = {1.0f, 0.5f}, b[2] = {-2.0f, 0.0f};
-    io(g, 0, "x", OIR_FLOAT, 1, D2);
-    io(g, 1, "y", OIR_FLOAT, 1, D2);
-    init(g, "w", OIR_FLOAT, 1, D2, w, sizeof w);
-    init(g, "b", OIR_FLOAT, 1, D2, b, sizeof b);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
+    ir_init(g, "w", OIR_FLOAT, 1, D2, w, sizeof w);
+    ir_init(g, "b", OIR_FLOAT, 1, D2, b, sizeof b);
     add(g, "Mul", "mul", LIST("x", "w"), LIST("m"));
     add(g, "Add", "add", LIST("m", "b"), LIST("y"));
     return m;
@@ -112,7 +76,7 @@ static void test_convert_all(void)
     CHECK(b && b->dtype == OIR_FLOAT16 && half_at(b, 0) == 0xc000 && half_at(b, 1) == 0x0000);
     CHECK(g->inputs[0].type->elem_type == OIR_FLOAT16);
     CHECK(g->outputs[0].type->elem_type == OIR_FLOAT16);
-    CHECK(ops(g, "Cast") == 0 && g->n_nodes == 2);
+    CHECK(ir_count_ops(g, "Cast") == 0 && g->n_nodes == 2);
     oir_model_free(m);
 }
 
@@ -123,17 +87,17 @@ static void test_keep_io_types(void)
     oir_graph *g = m->graph;
     const oir_node *in_cast, *out_cast, *mul;
     CHECK_RC(run_with(m, (const setting[]){{"keep_io_types", "true"}, {NULL, NULL}}), OLIVE_OK);
-    CHECK(ops(g, "Cast") == 2);
+    CHECK(ir_count_ops(g, "Cast") == 2);
     CHECK_STR(g->inputs[0].name, "x");
     CHECK_STR(g->outputs[0].name, "y");
     CHECK(g->inputs[0].type->elem_type == OIR_FLOAT && g->outputs[0].type->elem_type == OIR_FLOAT);
-    mul = named(g, "mul");
+    mul = ir_named(g, "mul");
     in_cast = mul ? producer(g, mul->inputs[0]) : NULL;
     CHECK(in_cast && !strcmp(in_cast->op_type, "Cast") && !strcmp(in_cast->inputs[0], "x") &&
           oir_node_attr_int(in_cast, "to", 0) == OIR_FLOAT16);
     out_cast = producer(g, "y");
     CHECK(out_cast && !strcmp(out_cast->op_type, "Cast") && oir_node_attr_int(out_cast, "to", 0) == OIR_FLOAT);
-    CHECK(out_cast && producer(g, out_cast->inputs[0]) == named(g, "add"));
+    CHECK(out_cast && producer(g, out_cast->inputs[0]) == ir_named(g, "add"));
     oir_model_free(m);
 }
 
@@ -141,24 +105,24 @@ static void test_keep_io_types(void)
  * result is cast back; its int64 indices are left alone. */
 static void test_blocked_op(void)
 {
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
     const int64_t k = 2, one[1] = {1};
     const oir_node *topk, *before, *after, *relu;
-    io(g, 0, "x", OIR_FLOAT, 1, D4);
-    io(g, 1, "y", OIR_FLOAT, 1, D2);
-    io(g, 1, "i", OIR_INT64, 1, D2);
-    init(g, "k", OIR_INT64, 1, one, &k, sizeof k);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D4);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
+    ir_io(g, 1, "i", OIR_INT64, 1, D2);
+    ir_init(g, "k", OIR_INT64, 1, one, &k, sizeof k);
     add(g, "Neg", "neg", LIST("x"), LIST("n"));
     add(g, "TopK", "topk", LIST("n", "k"), LIST("v", "i"));
     add(g, "Relu", "relu", LIST("v"), LIST("y"));
     CHECK_RC(run_with(m, NULL), OLIVE_OK);
-    CHECK(ops(g, "Cast") == 2);
-    topk = named(g, "topk");
+    CHECK(ir_count_ops(g, "Cast") == 2);
+    topk = ir_named(g, "topk");
     before = topk ? producer(g, topk->inputs[0]) : NULL;
     CHECK(before && !strcmp(before->op_type, "Cast") && oir_node_attr_int(before, "to", 0) == OIR_FLOAT &&
           !strcmp(before->inputs[0], "n"));
-    relu = named(g, "relu");
+    relu = ir_named(g, "relu");
     after = relu ? producer(g, relu->inputs[0]) : NULL;
     CHECK(after && !strcmp(after->op_type, "Cast") && oir_node_attr_int(after, "to", 0) == OIR_FLOAT16 &&
           !strcmp(after->inputs[0], "v"));
@@ -167,15 +131,15 @@ static void test_blocked_op(void)
     oir_model_free(m);
 
     /* The same graph with an empty block list has no Cast at all. */
-    m = model(17);
+    m = ir_model(17);
     g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, D4);
-    io(g, 1, "y", OIR_FLOAT, 1, D2);
-    init(g, "k", OIR_INT64, 1, one, &k, sizeof k);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D4);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
+    ir_init(g, "k", OIR_INT64, 1, one, &k, sizeof k);
     add(g, "TopK", "topk", LIST("x", "k"), LIST("v", "i"));
     add(g, "Relu", "relu", LIST("v"), LIST("y"));
     CHECK_RC(run_with(m, (const setting[]){{"op_block_list", ""}, {NULL, NULL}}), OLIVE_OK);
-    CHECK(ops(g, "Cast") == 0);
+    CHECK(ir_count_ops(g, "Cast") == 0);
     oir_model_free(m);
 }
 
@@ -188,7 +152,7 @@ static void test_node_block_list(void)
     CHECK_RC(run_with(m, (const setting[]){{"node_block_list", "add"}, {NULL, NULL}}), OLIVE_OK);
     CHECK(oir_graph_initializer(g, "b")->dtype == OIR_FLOAT);
     CHECK(oir_graph_initializer(g, "w")->dtype == OIR_FLOAT16);
-    addn = named(g, "add");
+    addn = ir_named(g, "add");
     c = addn ? producer(g, addn->inputs[0]) : NULL;
     CHECK(c && !strcmp(c->op_type, "Cast") && oir_node_attr_int(c, "to", 0) == OIR_FLOAT);
     c = producer(g, "y");
@@ -207,12 +171,12 @@ static void test_clamping(void)
     /* 1e-9 = 0x3089705f, 1e6 = 0x49742400 in float32: bfloat16 keeps the top halves (rounded) */
     const uint16_t bf[6] = {0x3089, 0xb089, 0x4974, 0xc974, 0x0000, 0x7f80};
     for (int pass = 0; pass < 2; pass++) {
-        oir_model *m = model(17);
+        oir_model *m = ir_model(17);
         oir_graph *g = m->graph;
         const oir_tensor *c;
-        io(g, 0, "x", OIR_FLOAT, 1, d6);
-        io(g, 1, "y", OIR_FLOAT, 1, d6);
-        init(g, "c", OIR_FLOAT, 1, d6, v, sizeof v);
+        ir_io(g, 0, "x", OIR_FLOAT, 1, d6);
+        ir_io(g, 1, "y", OIR_FLOAT, 1, d6);
+        ir_init(g, "c", OIR_FLOAT, 1, d6, v, sizeof v);
         add(g, "Add", "add", LIST("x", "c"), LIST("y"));
         CHECK_RC(run_with(m, pass ? (const setting[]){{"dtype", "bfloat16"}, {NULL, NULL}} : NULL), OLIVE_OK);
         c = oir_graph_initializer(g, "c");
@@ -227,21 +191,21 @@ static void test_clamping(void)
  * would cast float16 to float16 and is removed. */
 static void test_constant_and_cast(void)
 {
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
     const oir_node *c;
     const oir_attr *a;
-    io(g, 0, "x", OIR_FLOAT, 1, D2);
-    io(g, 1, "y", OIR_FLOAT, 1, D2);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
     oir_node_set_attr_float(add(g, "Constant", "k", (const char *const[]){NULL}, LIST("half")), "value_float", 0.5f);
     add(g, "Mul", "mul", LIST("x", "half"), LIST("m"));
     oir_node_set_attr_int(add(g, "Cast", "cast", LIST("m"), LIST("y")), "to", OIR_FLOAT);
     CHECK_RC(run_with(m, NULL), OLIVE_OK);
-    c = named(g, "k");
+    c = ir_named(g, "k");
     a = c ? oir_node_attr(c, "value") : NULL;
     CHECK(a && a->t && a->t->dtype == OIR_FLOAT16 && a->t->rank == 0 && half_at(a->t, 0) == 0x3800);
     CHECK(c && !oir_node_attr(c, "value_float"));
-    CHECK(ops(g, "Cast") == 0);
+    CHECK(ir_count_ops(g, "Cast") == 0);
     c = producer(g, "y");
     CHECK(c && !strcmp(c->op_type, "Mul"));
     oir_model_free(m);
@@ -251,29 +215,29 @@ static void test_constant_and_cast(void)
  * 6 Cast names its type as a string. */
 static void test_float32_only_and_old_cast(void)
 {
-    oir_model *m = model(12);
+    oir_model *m = ir_model(12);
     oir_graph *g = m->graph;
     const oir_node *celu, *c;
     const oir_attr *to;
-    io(g, 0, "x", OIR_FLOAT, 1, D2);
-    io(g, 1, "y", OIR_FLOAT, 1, D2);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
     add(g, "Celu", "celu", LIST("x"), LIST("y"));
     CHECK_RC(run_with(m, (const setting[]){{"op_block_list", ""}, {NULL, NULL}}), OLIVE_OK);
-    celu = named(g, "celu");
+    celu = ir_named(g, "celu");
     c = celu ? producer(g, celu->inputs[0]) : NULL;
     CHECK(c && !strcmp(c->op_type, "Cast") && oir_node_attr_int(c, "to", 0) == OIR_FLOAT);
     oir_model_free(m);
 
-    m = model(1);
+    m = ir_model(1);
     g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, D2);
-    io(g, 1, "y", OIR_FLOAT, 1, D2);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
     add(g, "Relu", "relu", LIST("x"), LIST("y"));
     CHECK_RC(run_with(m, (const setting[]){{"keep_io_types", "true"}, {NULL, NULL}}), OLIVE_OK);
     c = producer(g, "y");
     to = c ? oir_node_attr(c, "to") : NULL;
     CHECK(to && to->type == OIR_ATTR_STRING && !strcmp((const char *)to->s.data, "FLOAT"));
-    c = named(g, "relu");
+    c = ir_named(g, "relu");
     c = c ? producer(g, c->inputs[0]) : NULL;
     to = c ? oir_node_attr(c, "to") : NULL;
     CHECK(to && to->type == OIR_ATTR_STRING && !strcmp((const char *)to->s.data, "FLOAT16"));
@@ -289,12 +253,12 @@ static void test_io_datatype(void)
     const olive_pass_def *d = &olive_pass_io_datatype;
     const char *values[3] = {"logits", "10", "1"};
     olive_pass_args args = {d, (char **)values};
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
     const oir_node *c, *relu;
-    io(g, 0, "logits_in", OIR_FLOAT16, 1, D2);
-    io(g, 0, "other", OIR_FLOAT16, 1, D2);
-    io(g, 1, "logits", OIR_FLOAT16, 1, D2);
+    ir_io(g, 0, "logits_in", OIR_FLOAT16, 1, D2);
+    ir_io(g, 0, "other", OIR_FLOAT16, 1, D2);
+    ir_io(g, 1, "logits", OIR_FLOAT16, 1, D2);
     add(g, "Add", "add", LIST("logits_in", "other"), LIST("s"));
     add(g, "Relu", "relu", LIST("s"), LIST("logits"));
     CHECK(d->n_params == 3);
@@ -304,9 +268,9 @@ static void test_io_datatype(void)
     CHECK_STR(g->outputs[0].name, "logits");
     c = producer(g, "logits");
     CHECK(c && !strcmp(c->op_type, "Cast") && oir_node_attr_int(c, "to", 0) == OIR_FLOAT);
-    relu = named(g, "relu");
+    relu = ir_named(g, "relu");
     CHECK(c && relu && !strcmp(c->inputs[0], relu->outputs[0]));
-    c = named(g, "add");
+    c = ir_named(g, "add");
     c = c ? producer(g, c->inputs[0]) : NULL;
     CHECK(c && !strcmp(c->op_type, "Cast") && !strcmp(c->inputs[0], "logits_in") &&
           oir_node_attr_int(c, "to", 0) == OIR_FLOAT16);

@@ -35,59 +35,23 @@ static oir_node *add(oir_graph *g, const char *op, const char *name, const char 
     return n;
 }
 
-static void io(oir_graph *g, int output, const char *name, int32_t elem, size_t rank, const int64_t *dims)
-{
-    oir_type *t = elem ? oir_type_new_tensor(elem, rank, dims, NULL) : NULL;
-    CHECK((output ? oir_graph_add_output : oir_graph_add_input)(g, name, t) == OLIVE_OK);
-    oir_type_free(t);
-}
-
-static void init(oir_graph *g, const char *name, int32_t dtype, size_t rank, const int64_t *dims, const void *v, size_t n)
-{
-    oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
-    CHECK(t && oir_tensor_set_copy(t, v, n) == OLIVE_OK && oir_graph_add_initializer(g, t) == OLIVE_OK);
-}
-
-static oir_model *model(int64_t opset)
-{
-    oir_model *m = oir_model_new();
-    oir_model_require_opset(m, "", opset);
-    return m;
-}
-
-static size_t ops(const oir_graph *g, const char *op)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        n += !strcmp(g->nodes[i]->op_type, op);
-    return n;
-}
-
-static const oir_node *named(const oir_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (!strcmp(g->nodes[i]->name, name))
-            return g->nodes[i];
-    return NULL;
-}
-
 static const int64_t D3[1] = {3};
 
 /* x -> Identity -> a -> Relu -> b -> Identity -> y: both Identities go, Relu writes y. */
 static void test_identity(void)
 {
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
     const oir_node *relu;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
     add(g, "Identity", "id1", LIST("x"), LIST("a"));
     add(g, "Relu", "relu", LIST("a"), LIST("b"));
     add(g, "Identity", "id2", LIST("b"), LIST("y"));
     oir_graph_add_value_info(g, "b", NULL);
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 1);
-    relu = named(g, "relu");
+    relu = ir_named(g, "relu");
     CHECK(relu && !strcmp(relu->inputs[0], "x") && !strcmp(relu->outputs[0], "y"));
     CHECK_STR(g->outputs[0].name, "y");
     CHECK(g->n_value_info == 0); /* 'b' is gone, so is its entry */
@@ -97,33 +61,33 @@ static void test_identity(void)
 /* Dropout whose mask is read stays; one whose mask is unused goes. */
 static void test_dropout(void)
 {
-    oir_model *m = model(13);
+    oir_model *m = ir_model(13);
     oir_graph *g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
     add(g, "Dropout", "drop", LIST("x"), LIST("a", "mask"));
     oir_node_set_attr_int(add(g, "Cast", "cast", LIST("mask"), LIST("mf")), "to", OIR_FLOAT);
     add(g, "Add", "add", LIST("a", "mf"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 3 && ops(g, "Dropout") == 1 && ops(g, "Cast") == 1);
+    CHECK(g->n_nodes == 3 && ir_count_ops(g, "Dropout") == 1 && ir_count_ops(g, "Cast") == 1);
     oir_model_free(m);
 
     /* training_mode fed at run time: may be true, so the Dropout stays */
-    m = model(13);
+    m = ir_model(13);
     g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 0, "train", OIR_BOOL, 0, NULL);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "train", OIR_BOOL, 0, NULL);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
     add(g, "Dropout", "drop", LIST("x", "", "train"), LIST("a"));
     add(g, "Neg", "neg", LIST("a"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 2 && ops(g, "Dropout") == 1);
+    CHECK(g->n_nodes == 2 && ir_count_ops(g, "Dropout") == 1);
     oir_model_free(m);
 
-    m = model(13);
+    m = ir_model(13);
     g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
     add(g, "Dropout", "drop", LIST("x"), LIST("a", "mask"));
     add(g, "Neg", "neg", LIST("a"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
@@ -135,11 +99,11 @@ static void test_dropout(void)
 static void test_cast(void)
 {
     for (int known = 0; known < 2; known++) {
-        oir_model *m = model(17);
+        oir_model *m = ir_model(17);
         oir_graph *g = m->graph;
-        io(g, 0, "c", OIR_BOOL, 1, D3);
-        io(g, 0, "x", OIR_FLOAT, 1, D3);
-        io(g, 1, "y", OIR_FLOAT, 1, D3);
+        ir_io(g, 0, "c", OIR_BOOL, 1, D3);
+        ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+        ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
         add(g, "Where", "where", LIST("c", "x", "x"), LIST("a"));
         oir_node_set_attr_int(add(g, "Cast", "cast", LIST("a"), LIST("b")), "to", OIR_FLOAT);
         add(g, "Neg", "neg", LIST("b"), LIST("y"));
@@ -149,7 +113,7 @@ static void test_cast(void)
             oir_type_free(t);
         }
         CHECK_RC(run(m), OLIVE_OK);
-        CHECK(ops(g, "Cast") == (known ? 0u : 1u));
+        CHECK(ir_count_ops(g, "Cast") == (known ? 0u : 1u));
         CHECK(g->n_nodes == (known ? 2u : 3u));
         oir_model_free(m);
     }
@@ -160,15 +124,15 @@ static void test_overridable_initializer(void)
 {
     for (int b_is_input = 0; b_is_input < 2; b_is_input++) {
         float a[3] = {1, 2, 3}, b[3] = {10, 20, 30}, sum[3] = {11, 22, 33};
-        oir_model *m = model(17);
+        oir_model *m = ir_model(17);
         oir_graph *g = m->graph;
         const oir_tensor *s;
-        io(g, 0, "x", OIR_FLOAT, 1, D3);
+        ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
         if (b_is_input)
-            io(g, 0, "b", OIR_FLOAT, 1, D3);
-        io(g, 1, "y", OIR_FLOAT, 1, D3);
-        init(g, "a", OIR_FLOAT, 1, D3, a, sizeof a);
-        init(g, "b", OIR_FLOAT, 1, D3, b, sizeof b);
+            ir_io(g, 0, "b", OIR_FLOAT, 1, D3);
+        ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
+        ir_init(g, "a", OIR_FLOAT, 1, D3, a, sizeof a);
+        ir_init(g, "b", OIR_FLOAT, 1, D3, b, sizeof b);
         add(g, "Add", "add", LIST("a", "b"), LIST("s"));
         add(g, "Mul", "mul", LIST("x", "s"), LIST("y"));
         CHECK_RC(run(m), OLIVE_OK);
@@ -190,36 +154,36 @@ static void test_overridable_initializer(void)
 static void test_if_subgraph(void)
 {
     float w[3] = {1, 2, 3}, k1[3] = {1, 1, 1}, k2[3] = {2, 2, 2}, k[3] = {3, 3, 3};
-    oir_model *m = model(13);
+    oir_model *m = ir_model(13);
     oir_graph *g = m->graph, *then_g = oir_graph_new("then"), *else_g = oir_graph_new("else");
     oir_node *iff;
     const oir_tensor *kt;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 0, "cond", OIR_BOOL, 0, NULL);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
-    init(g, "W", OIR_FLOAT, 1, D3, w, sizeof w);
-    init(g, "k1", OIR_FLOAT, 1, D3, k1, sizeof k1);
-    init(g, "k2", OIR_FLOAT, 1, D3, k2, sizeof k2);
-    init(g, "unused", OIR_FLOAT, 1, D3, w, sizeof w);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "cond", OIR_BOOL, 0, NULL);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_init(g, "W", OIR_FLOAT, 1, D3, w, sizeof w);
+    ir_init(g, "k1", OIR_FLOAT, 1, D3, k1, sizeof k1);
+    ir_init(g, "k2", OIR_FLOAT, 1, D3, k2, sizeof k2);
+    ir_init(g, "unused", OIR_FLOAT, 1, D3, w, sizeof w);
     add(g, "Relu", "relu", LIST("x"), LIST("r"));
     add(then_g, "Identity", "tid", LIST("W"), LIST("t0"));
     add(then_g, "Add", "tadd", LIST("k1", "k2"), LIST("tk"));
     add(then_g, "Mul", "tmul", LIST("t0", "r"), LIST("t1"));
     add(then_g, "Add", "tout", LIST("t1", "tk"), LIST("t_out"));
-    io(then_g, 1, "t_out", OIR_FLOAT, 1, D3);
+    ir_io(then_g, 1, "t_out", OIR_FLOAT, 1, D3);
     add(else_g, "Neg", "eneg", LIST("x"), LIST("e_out"));
-    io(else_g, 1, "e_out", OIR_FLOAT, 1, D3);
+    ir_io(else_g, 1, "e_out", OIR_FLOAT, 1, D3);
     iff = add(g, "If", "if", LIST("cond"), LIST("y"));
     CHECK_RC(oir_node_set_attr_graph(iff, "then_branch", then_g), OLIVE_OK);
     CHECK_RC(oir_node_set_attr_graph(iff, "else_branch", else_g), OLIVE_OK);
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 2 && named(g, "relu") && named(g, "if"));
+    CHECK(g->n_nodes == 2 && ir_named(g, "relu") && ir_named(g, "if"));
     /* W and r are read only inside the branch; k1, k2 only by the folded Add; `unused` by nobody */
     CHECK(oir_graph_initializer(g, "W") && !oir_graph_initializer(g, "k1") && !oir_graph_initializer(g, "k2"));
     CHECK(!oir_graph_initializer(g, "unused"));
-    CHECK(then_g->n_nodes == 2 && named(then_g, "tmul") && named(then_g, "tout"));
-    CHECK(named(then_g, "tmul") && !strcmp(named(then_g, "tmul")->inputs[0], "W"));
-    CHECK(named(then_g, "tout") && !strcmp(named(then_g, "tout")->inputs[1], "tk"));
+    CHECK(then_g->n_nodes == 2 && ir_named(then_g, "tmul") && ir_named(then_g, "tout"));
+    CHECK(ir_named(then_g, "tmul") && !strcmp(ir_named(then_g, "tmul")->inputs[0], "W"));
+    CHECK(ir_named(then_g, "tout") && !strcmp(ir_named(then_g, "tout")->inputs[1], "tk"));
     kt = oir_graph_initializer(then_g, "tk");
     CHECK(kt && kt->nbytes == 12 && !memcmp(oir_tensor_data(kt), k, 12));
     CHECK(else_g->n_nodes == 1);
@@ -231,22 +195,22 @@ static void test_if_subgraph(void)
  * as the branch's output): both Identities go and the branch reads x. */
 static void test_identity_read_by_subgraph(void)
 {
-    oir_model *m = model(13);
+    oir_model *m = ir_model(13);
     oir_graph *g = m->graph, *then_g = oir_graph_new("then"), *else_g = oir_graph_new("else");
     oir_node *iff;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 0, "cond", OIR_BOOL, 0, NULL);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "cond", OIR_BOOL, 0, NULL);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
     add(g, "Identity", "i1", LIST("x"), LIST("a"));
     add(g, "Identity", "i2", LIST("a"), LIST("b"));
     add(then_g, "Neg", "neg", LIST("b"), LIST("t"));
-    io(then_g, 1, "t", OIR_FLOAT, 1, D3);
-    io(else_g, 1, "b", OIR_FLOAT, 1, D3);
+    ir_io(then_g, 1, "t", OIR_FLOAT, 1, D3);
+    ir_io(else_g, 1, "b", OIR_FLOAT, 1, D3);
     iff = add(g, "If", "if", LIST("cond"), LIST("y"));
     oir_node_set_attr_graph(iff, "then_branch", then_g);
     oir_node_set_attr_graph(iff, "else_branch", else_g);
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 1 && named(g, "if"));
+    CHECK(g->n_nodes == 1 && ir_named(g, "if"));
     CHECK(then_g->n_nodes == 1 && !strcmp(then_g->nodes[0]->inputs[0], "x"));
     CHECK_STR(else_g->outputs[0].name, "x");
     CHECK_RC(oir_model_validate(m), OLIVE_OK);
@@ -257,20 +221,20 @@ static void test_identity_read_by_subgraph(void)
  * input and output names are both fixed. */
 static void test_loop_body_identity(void)
 {
-    oir_model *m = model(13);
+    oir_model *m = ir_model(13);
     oir_graph *g = m->graph, *body = oir_graph_new("body");
     oir_node *loop;
     int64_t trip = 2;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
-    init(g, "trip", OIR_INT64, 0, NULL, &trip, 8);
-    io(body, 0, "i", OIR_INT64, 0, NULL);
-    io(body, 0, "cond_in", OIR_BOOL, 0, NULL);
-    io(body, 0, "v_in", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_init(g, "trip", OIR_INT64, 0, NULL, &trip, 8);
+    ir_io(body, 0, "i", OIR_INT64, 0, NULL);
+    ir_io(body, 0, "cond_in", OIR_BOOL, 0, NULL);
+    ir_io(body, 0, "v_in", OIR_FLOAT, 1, D3);
     add(body, "Identity", "cid", LIST("cond_in"), LIST("cond_out"));
     add(body, "Identity", "vid", LIST("v_in"), LIST("v_out"));
-    io(body, 1, "cond_out", OIR_BOOL, 0, NULL);
-    io(body, 1, "v_out", OIR_FLOAT, 1, D3);
+    ir_io(body, 1, "cond_out", OIR_BOOL, 0, NULL);
+    ir_io(body, 1, "v_out", OIR_FLOAT, 1, D3);
     loop = add(g, "Loop", "loop", LIST("trip", "", "x"), LIST("y"));
     CHECK_RC(oir_node_set_attr_graph(loop, "body", body), OLIVE_OK);
     CHECK_RC(run(m), OLIVE_OK);
@@ -285,16 +249,16 @@ static void test_shape_chain_folds(void)
 {
     float w[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
     int64_t dw[2] = {3, 4}, one = 1, idx = 0, minus1[1] = {-1}, two[1] = {2}, ax0[1] = {0};
-    oir_model *m = model(13);
+    oir_model *m = ir_model(13);
     oir_graph *g = m->graph;
     const oir_tensor *t;
-    io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){6, 2});
-    io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){6, 2});
-    init(g, "W", OIR_FLOAT, 2, dw, w, sizeof w);
-    init(g, "idx", OIR_INT64, 0, NULL, &idx, 8);
-    init(g, "ax0", OIR_INT64, 1, &one, ax0, 8);
-    init(g, "minus1", OIR_INT64, 1, &one, minus1, 8);
-    init(g, "two", OIR_INT64, 1, &one, two, 8);
+    ir_io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){6, 2});
+    ir_io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){6, 2});
+    ir_init(g, "W", OIR_FLOAT, 2, dw, w, sizeof w);
+    ir_init(g, "idx", OIR_INT64, 0, NULL, &idx, 8);
+    ir_init(g, "ax0", OIR_INT64, 1, &one, ax0, 8);
+    ir_init(g, "minus1", OIR_INT64, 1, &one, minus1, 8);
+    ir_init(g, "two", OIR_INT64, 1, &one, two, 8);
     add(g, "Shape", "shape", LIST("W"), LIST("sh"));
     add(g, "Gather", "gather", LIST("sh", "idx"), LIST("d0"));
     add(g, "Unsqueeze", "unsq", LIST("d0", "ax0"), LIST("d0u"));
@@ -304,7 +268,7 @@ static void test_shape_chain_folds(void)
     add(g, "Reshape", "reshape", LIST("W", "target"), LIST("w2"));
     add(g, "Add", "add", LIST("x", "w2"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 1 && named(g, "add"));
+    CHECK(g->n_nodes == 1 && ir_named(g, "add"));
     CHECK(g->n_initializers == 1);
     t = oir_graph_initializer(g, "w2");
     CHECK(t && t->dtype == OIR_FLOAT && t->rank == 2 && t->dims[0] == 6 && t->dims[1] == 2 &&
@@ -315,21 +279,21 @@ static void test_shape_chain_folds(void)
 /* Constant nodes become initializers; one that is a graph output stays a node. */
 static void test_constant_nodes(void)
 {
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
     oir_node *c1, *c2;
     const oir_tensor *t;
     int64_t ints[2] = {4, 5};
-    io(g, 0, "x", OIR_INT64, 1, (int64_t[]){2});
-    io(g, 1, "y", OIR_INT64, 1, (int64_t[]){2});
-    io(g, 1, "c_out", OIR_INT64, 0, NULL);
+    ir_io(g, 0, "x", OIR_INT64, 1, (int64_t[]){2});
+    ir_io(g, 1, "y", OIR_INT64, 1, (int64_t[]){2});
+    ir_io(g, 1, "c_out", OIR_INT64, 0, NULL);
     c1 = add(g, "Constant", "c1", NONE, LIST("c"));
     oir_node_set_attr_ints(c1, "value_ints", ints, 2);
     c2 = add(g, "Constant", "c2", NONE, LIST("c_out"));
     oir_node_set_attr_int(c2, "value_int", 7);
     add(g, "Add", "add", LIST("x", "c"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 2 && named(g, "c2") && named(g, "add"));
+    CHECK(g->n_nodes == 2 && ir_named(g, "c2") && ir_named(g, "add"));
     t = oir_graph_initializer(g, "c");
     CHECK(t && t->dtype == OIR_INT64 && t->rank == 1 && t->dims[0] == 2 && !memcmp(oir_tensor_data(t), ints, 16));
     oir_model_free(m);
@@ -340,11 +304,11 @@ static void test_constant_nodes(void)
 static void test_unsqueeze_squeeze(void)
 {
     for (int same = 0; same < 2; same++) {
-        oir_model *m = model(11);
+        oir_model *m = ir_model(11);
         oir_graph *g = m->graph;
         oir_node *u, *s;
-        io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){2, 3});
-        io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){2, 3});
+        ir_io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){2, 3});
+        ir_io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){2, 3});
         u = add(g, "Unsqueeze", "u", LIST("x"), LIST("a"));
         oir_node_set_attr_ints(u, "axes", (int64_t[]){-1}, 1);
         s = add(g, "Squeeze", "s", LIST("a"), LIST("b"));
@@ -352,7 +316,7 @@ static void test_unsqueeze_squeeze(void)
         add(g, "Relu", "relu", LIST("b"), LIST("y"));
         CHECK_RC(run(m), OLIVE_OK);
         CHECK(g->n_nodes == (same ? 1u : 3u));
-        CHECK(named(g, "relu") && !strcmp(named(g, "relu")->inputs[0], same ? "x" : "b"));
+        CHECK(ir_named(g, "relu") && !strcmp(ir_named(g, "relu")->inputs[0], same ? "x" : "b"));
         oir_model_free(m);
     }
 }
@@ -362,22 +326,22 @@ static void test_dedup(void)
 {
     float v[2] = {1, 2};
     int64_t d2[1] = {2}, d12[2] = {1, 2};
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, d2);
-    io(g, 1, "y", OIR_FLOAT, 2, d12);
-    init(g, "w1", OIR_FLOAT, 1, d2, v, sizeof v);
-    init(g, "w2", OIR_FLOAT, 1, d2, v, sizeof v);
-    init(g, "w3", OIR_FLOAT, 2, d12, v, sizeof v);
-    init(g, "w4", OIR_FLOAT, 1, d2, v, sizeof v);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, d2);
+    ir_io(g, 1, "y", OIR_FLOAT, 2, d12);
+    ir_init(g, "w1", OIR_FLOAT, 1, d2, v, sizeof v);
+    ir_init(g, "w2", OIR_FLOAT, 1, d2, v, sizeof v);
+    ir_init(g, "w3", OIR_FLOAT, 2, d12, v, sizeof v);
+    ir_init(g, "w4", OIR_FLOAT, 1, d2, v, sizeof v);
     add(g, "Add", "a1", LIST("x", "w1"), LIST("a"));
     add(g, "Mul", "a2", LIST("a", "w2"), LIST("b"));
     add(g, "Sub", "a3", LIST("b", "w3"), LIST("c"));
     add(g, "Div", "a4", LIST("c", "w4"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_initializers == 2 && oir_graph_initializer(g, "w1") && oir_graph_initializer(g, "w3"));
-    CHECK(!strcmp(named(g, "a2")->inputs[1], "w1") && !strcmp(named(g, "a4")->inputs[1], "w1"));
-    CHECK(!strcmp(named(g, "a3")->inputs[1], "w3"));
+    CHECK(!strcmp(ir_named(g, "a2")->inputs[1], "w1") && !strcmp(ir_named(g, "a4")->inputs[1], "w1"));
+    CHECK(!strcmp(ir_named(g, "a3")->inputs[1], "w3"));
     oir_model_free(m);
 }
 
@@ -385,18 +349,18 @@ static void test_dedup(void)
 static void test_dead_code(void)
 {
     float v[3] = {1, 2, 3};
-    oir_model *m = model(17);
+    oir_model *m = ir_model(17);
     oir_graph *g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 1, D3);
-    io(g, 0, "unused_input", OIR_FLOAT, 1, D3);
-    io(g, 1, "y", OIR_FLOAT, 1, D3);
-    init(g, "w", OIR_FLOAT, 1, D3, v, sizeof v);
-    init(g, "w_dead", OIR_FLOAT, 1, (int64_t[]){3}, (float[]){4, 5, 6}, 12);
+    ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(g, 0, "unused_input", OIR_FLOAT, 1, D3);
+    ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
+    ir_init(g, "w", OIR_FLOAT, 1, D3, v, sizeof v);
+    ir_init(g, "w_dead", OIR_FLOAT, 1, (int64_t[]){3}, (float[]){4, 5, 6}, 12);
     add(g, "Mul", "dead1", LIST("x", "w_dead"), LIST("d1"));
     add(g, "Relu", "dead2", LIST("d1"), LIST("d2"));
     add(g, "Add", "live", LIST("x", "w"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
-    CHECK(g->n_nodes == 1 && named(g, "live"));
+    CHECK(g->n_nodes == 1 && ir_named(g, "live"));
     CHECK(g->n_initializers == 1 && oir_graph_initializer(g, "w"));
     CHECK(g->n_inputs == 2);
     oir_model_free(m);
@@ -406,12 +370,12 @@ static void test_dead_code(void)
 static void test_reshape_back(void)
 {
     int64_t flat[1] = {6}, back[2] = {2, -1}, one = 1, two = 2;
-    oir_model *m = model(14);
+    oir_model *m = ir_model(14);
     oir_graph *g = m->graph;
-    io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){2, 3});
-    io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){2, 3});
-    init(g, "flat", OIR_INT64, 1, &one, flat, 8);
-    init(g, "back", OIR_INT64, 1, &two, back, 16);
+    ir_io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){2, 3});
+    ir_io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){2, 3});
+    ir_init(g, "flat", OIR_INT64, 1, &one, flat, 8);
+    ir_init(g, "back", OIR_INT64, 1, &two, back, 16);
     add(g, "Reshape", "r1", LIST("x", "flat"), LIST("a"));
     add(g, "Reshape", "r2", LIST("a", "back"), LIST("b"));
     add(g, "Sigmoid", "sig", LIST("b"), LIST("y"));
@@ -439,9 +403,9 @@ static int on_progress(olive_pass_ctx *ctx, double f)
 
 static oir_model *small_model(void)
 {
-    oir_model *m = model(17);
-    io(m->graph, 0, "x", OIR_FLOAT, 1, D3);
-    io(m->graph, 1, "y", OIR_FLOAT, 1, D3);
+    oir_model *m = ir_model(17);
+    ir_io(m->graph, 0, "x", OIR_FLOAT, 1, D3);
+    ir_io(m->graph, 1, "y", OIR_FLOAT, 1, D3);
     add(m->graph, "Identity", "id", LIST("x"), LIST("a"));
     add(m->graph, "Relu", "relu", LIST("a"), LIST("y"));
     return m;
