@@ -30,6 +30,26 @@ static inline int pass_run_with(const olive_pass_def *d, oir_model *m, const set
 }
 
 /* Small graph builders for pass tests; CHECK (check.h) records a failed step. */
+
+/* A NULL-terminated list of value names: LIST("a", "b"). */
+#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static inline size_t ir_list_count(const char *const *l)
+{
+    size_t n = 0;
+    while (l[n])
+        n++;
+    return n;
+}
+
+/* Appends a default-domain node with NULL-terminated input and output name lists. */
+static inline oir_node *ir_add(oir_graph *g, const char *op, const char *name, const char *const *ins,
+                               const char *const *outs)
+{
+    oir_node *n = oir_node_new(op, "", name, ir_list_count(ins), ins, ir_list_count(outs), outs);
+    CHECK(n && oir_graph_add_node(g, n) == OLIVE_OK);
+    return n;
+}
 static inline void ir_io(oir_graph *g, int output, const char *name, int32_t elem, size_t rank, const int64_t *dims)
 {
     oir_type *t = elem ? oir_type_new_tensor(elem, rank, dims, NULL) : NULL;

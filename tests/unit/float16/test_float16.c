@@ -13,23 +13,6 @@
 
 static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_float16, m, set, NULL); }
 
-#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-static size_t count(const char *const *l)
-{
-    size_t n = 0;
-    while (l[n])
-        n++;
-    return n;
-}
-
-static oir_node *add(oir_graph *g, const char *op, const char *name, const char *const *ins, const char *const *outs)
-{
-    oir_node *n = oir_node_new(op, "", name, count(ins), (const char **)ins, count(outs), (const char **)outs);
-    CHECK(n && oir_graph_add_node(g, n) == OLIVE_OK);
-    return n;
-}
-
 static const oir_node *producer(const oir_graph *g, const char *value)
 {
     for (size_t i = 0; i < g->n_nodes; i++)
@@ -59,8 +42,8 @@ static oir_model *small_net(void)
     ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
     ir_init(g, "w", OIR_FLOAT, 1, D2, w, sizeof w);
     ir_init(g, "b", OIR_FLOAT, 1, D2, b, sizeof b);
-    add(g, "Mul", "mul", LIST("x", "w"), LIST("m"));
-    add(g, "Add", "add", LIST("m", "b"), LIST("y"));
+    ir_add(g, "Mul", "mul", LIST("x", "w"), LIST("m"));
+    ir_add(g, "Add", "add", LIST("m", "b"), LIST("y"));
     return m;
 }
 
@@ -113,9 +96,9 @@ static void test_blocked_op(void)
     ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
     ir_io(g, 1, "i", OIR_INT64, 1, D2);
     ir_init(g, "k", OIR_INT64, 1, one, &k, sizeof k);
-    add(g, "Neg", "neg", LIST("x"), LIST("n"));
-    add(g, "TopK", "topk", LIST("n", "k"), LIST("v", "i"));
-    add(g, "Relu", "relu", LIST("v"), LIST("y"));
+    ir_add(g, "Neg", "neg", LIST("x"), LIST("n"));
+    ir_add(g, "TopK", "topk", LIST("n", "k"), LIST("v", "i"));
+    ir_add(g, "Relu", "relu", LIST("v"), LIST("y"));
     CHECK_RC(run_with(m, NULL), OLIVE_OK);
     CHECK(ir_count_ops(g, "Cast") == 2);
     topk = ir_named(g, "topk");
@@ -136,8 +119,8 @@ static void test_blocked_op(void)
     ir_io(g, 0, "x", OIR_FLOAT, 1, D4);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
     ir_init(g, "k", OIR_INT64, 1, one, &k, sizeof k);
-    add(g, "TopK", "topk", LIST("x", "k"), LIST("v", "i"));
-    add(g, "Relu", "relu", LIST("v"), LIST("y"));
+    ir_add(g, "TopK", "topk", LIST("x", "k"), LIST("v", "i"));
+    ir_add(g, "Relu", "relu", LIST("v"), LIST("y"));
     CHECK_RC(run_with(m, (const setting[]){{"op_block_list", ""}, {NULL, NULL}}), OLIVE_OK);
     CHECK(ir_count_ops(g, "Cast") == 0);
     oir_model_free(m);
@@ -177,7 +160,7 @@ static void test_clamping(void)
         ir_io(g, 0, "x", OIR_FLOAT, 1, d6);
         ir_io(g, 1, "y", OIR_FLOAT, 1, d6);
         ir_init(g, "c", OIR_FLOAT, 1, d6, v, sizeof v);
-        add(g, "Add", "add", LIST("x", "c"), LIST("y"));
+        ir_add(g, "Add", "add", LIST("x", "c"), LIST("y"));
         CHECK_RC(run_with(m, pass ? (const setting[]){{"dtype", "bfloat16"}, {NULL, NULL}} : NULL), OLIVE_OK);
         c = oir_graph_initializer(g, "c");
         CHECK(c && c->dtype == (pass ? OIR_BFLOAT16 : OIR_FLOAT16));
@@ -197,9 +180,9 @@ static void test_constant_and_cast(void)
     const oir_attr *a;
     ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
-    oir_node_set_attr_float(add(g, "Constant", "k", (const char *const[]){NULL}, LIST("half")), "value_float", 0.5f);
-    add(g, "Mul", "mul", LIST("x", "half"), LIST("m"));
-    oir_node_set_attr_int(add(g, "Cast", "cast", LIST("m"), LIST("y")), "to", OIR_FLOAT);
+    oir_node_set_attr_float(ir_add(g, "Constant", "k", (const char *const[]){NULL}, LIST("half")), "value_float", 0.5f);
+    ir_add(g, "Mul", "mul", LIST("x", "half"), LIST("m"));
+    oir_node_set_attr_int(ir_add(g, "Cast", "cast", LIST("m"), LIST("y")), "to", OIR_FLOAT);
     CHECK_RC(run_with(m, NULL), OLIVE_OK);
     c = ir_named(g, "k");
     a = c ? oir_node_attr(c, "value") : NULL;
@@ -221,7 +204,7 @@ static void test_float32_only_and_old_cast(void)
     const oir_attr *to;
     ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
-    add(g, "Celu", "celu", LIST("x"), LIST("y"));
+    ir_add(g, "Celu", "celu", LIST("x"), LIST("y"));
     CHECK_RC(run_with(m, (const setting[]){{"op_block_list", ""}, {NULL, NULL}}), OLIVE_OK);
     celu = ir_named(g, "celu");
     c = celu ? producer(g, celu->inputs[0]) : NULL;
@@ -232,7 +215,7 @@ static void test_float32_only_and_old_cast(void)
     g = m->graph;
     ir_io(g, 0, "x", OIR_FLOAT, 1, D2);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D2);
-    add(g, "Relu", "relu", LIST("x"), LIST("y"));
+    ir_add(g, "Relu", "relu", LIST("x"), LIST("y"));
     CHECK_RC(run_with(m, (const setting[]){{"keep_io_types", "true"}, {NULL, NULL}}), OLIVE_OK);
     c = producer(g, "y");
     to = c ? oir_node_attr(c, "to") : NULL;
@@ -259,8 +242,8 @@ static void test_io_datatype(void)
     ir_io(g, 0, "logits_in", OIR_FLOAT16, 1, D2);
     ir_io(g, 0, "other", OIR_FLOAT16, 1, D2);
     ir_io(g, 1, "logits", OIR_FLOAT16, 1, D2);
-    add(g, "Add", "add", LIST("logits_in", "other"), LIST("s"));
-    add(g, "Relu", "relu", LIST("s"), LIST("logits"));
+    ir_add(g, "Add", "add", LIST("logits_in", "other"), LIST("s"));
+    ir_add(g, "Relu", "relu", LIST("s"), LIST("logits"));
     CHECK(d->n_params == 3);
     CHECK_RC(olive_pass_run_def(d, &args, m, NULL), OLIVE_OK);
     CHECK(g->inputs[0].type->elem_type == OIR_FLOAT && g->inputs[1].type->elem_type == OIR_FLOAT16);

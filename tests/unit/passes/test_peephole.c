@@ -17,23 +17,7 @@ static int run_with(oir_model *m, const setting *set, olive_pass_ctx *ctx)
 
 static int run(oir_model *m) { return run_with(m, NULL, NULL); }
 
-#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define NONE ((const char *const[]){NULL})
-
-static size_t count(const char *const *l)
-{
-    size_t n = 0;
-    while (l[n])
-        n++;
-    return n;
-}
-
-static oir_node *add(oir_graph *g, const char *op, const char *name, const char *const *ins, const char *const *outs)
-{
-    oir_node *n = oir_node_new(op, "", name, count(ins), (const char **)ins, count(outs), (const char **)outs);
-    CHECK(n && oir_graph_add_node(g, n) == OLIVE_OK);
-    return n;
-}
 
 static const int64_t D3[1] = {3};
 
@@ -45,9 +29,9 @@ static void test_identity(void)
     const oir_node *relu;
     ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
-    add(g, "Identity", "id1", LIST("x"), LIST("a"));
-    add(g, "Relu", "relu", LIST("a"), LIST("b"));
-    add(g, "Identity", "id2", LIST("b"), LIST("y"));
+    ir_add(g, "Identity", "id1", LIST("x"), LIST("a"));
+    ir_add(g, "Relu", "relu", LIST("a"), LIST("b"));
+    ir_add(g, "Identity", "id2", LIST("b"), LIST("y"));
     oir_graph_add_value_info(g, "b", NULL);
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 1);
@@ -65,9 +49,9 @@ static void test_dropout(void)
     oir_graph *g = m->graph;
     ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
-    add(g, "Dropout", "drop", LIST("x"), LIST("a", "mask"));
-    oir_node_set_attr_int(add(g, "Cast", "cast", LIST("mask"), LIST("mf")), "to", OIR_FLOAT);
-    add(g, "Add", "add", LIST("a", "mf"), LIST("y"));
+    ir_add(g, "Dropout", "drop", LIST("x"), LIST("a", "mask"));
+    oir_node_set_attr_int(ir_add(g, "Cast", "cast", LIST("mask"), LIST("mf")), "to", OIR_FLOAT);
+    ir_add(g, "Add", "add", LIST("a", "mf"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 3 && ir_count_ops(g, "Dropout") == 1 && ir_count_ops(g, "Cast") == 1);
     oir_model_free(m);
@@ -78,8 +62,8 @@ static void test_dropout(void)
     ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
     ir_io(g, 0, "train", OIR_BOOL, 0, NULL);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
-    add(g, "Dropout", "drop", LIST("x", "", "train"), LIST("a"));
-    add(g, "Neg", "neg", LIST("a"), LIST("y"));
+    ir_add(g, "Dropout", "drop", LIST("x", "", "train"), LIST("a"));
+    ir_add(g, "Neg", "neg", LIST("a"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 2 && ir_count_ops(g, "Dropout") == 1);
     oir_model_free(m);
@@ -88,8 +72,8 @@ static void test_dropout(void)
     g = m->graph;
     ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
-    add(g, "Dropout", "drop", LIST("x"), LIST("a", "mask"));
-    add(g, "Neg", "neg", LIST("a"), LIST("y"));
+    ir_add(g, "Dropout", "drop", LIST("x"), LIST("a", "mask"));
+    ir_add(g, "Neg", "neg", LIST("a"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 1 && !strcmp(g->nodes[0]->inputs[0], "x"));
     oir_model_free(m);
@@ -104,9 +88,9 @@ static void test_cast(void)
         ir_io(g, 0, "c", OIR_BOOL, 1, D3);
         ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
         ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
-        add(g, "Where", "where", LIST("c", "x", "x"), LIST("a"));
-        oir_node_set_attr_int(add(g, "Cast", "cast", LIST("a"), LIST("b")), "to", OIR_FLOAT);
-        add(g, "Neg", "neg", LIST("b"), LIST("y"));
+        ir_add(g, "Where", "where", LIST("c", "x", "x"), LIST("a"));
+        oir_node_set_attr_int(ir_add(g, "Cast", "cast", LIST("a"), LIST("b")), "to", OIR_FLOAT);
+        ir_add(g, "Neg", "neg", LIST("b"), LIST("y"));
         if (known) {
             oir_type *t = oir_type_new_tensor(OIR_FLOAT, 1, D3, NULL);
             oir_graph_add_value_info(g, "a", t);
@@ -133,8 +117,8 @@ static void test_overridable_initializer(void)
         ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
         ir_init(g, "a", OIR_FLOAT, 1, D3, a, sizeof a);
         ir_init(g, "b", OIR_FLOAT, 1, D3, b, sizeof b);
-        add(g, "Add", "add", LIST("a", "b"), LIST("s"));
-        add(g, "Mul", "mul", LIST("x", "s"), LIST("y"));
+        ir_add(g, "Add", "add", LIST("a", "b"), LIST("s"));
+        ir_add(g, "Mul", "mul", LIST("x", "s"), LIST("y"));
         CHECK_RC(run(m), OLIVE_OK);
         s = oir_graph_initializer(g, "s");
         if (b_is_input) {
@@ -165,15 +149,15 @@ static void test_if_subgraph(void)
     ir_init(g, "k1", OIR_FLOAT, 1, D3, k1, sizeof k1);
     ir_init(g, "k2", OIR_FLOAT, 1, D3, k2, sizeof k2);
     ir_init(g, "unused", OIR_FLOAT, 1, D3, w, sizeof w);
-    add(g, "Relu", "relu", LIST("x"), LIST("r"));
-    add(then_g, "Identity", "tid", LIST("W"), LIST("t0"));
-    add(then_g, "Add", "tadd", LIST("k1", "k2"), LIST("tk"));
-    add(then_g, "Mul", "tmul", LIST("t0", "r"), LIST("t1"));
-    add(then_g, "Add", "tout", LIST("t1", "tk"), LIST("t_out"));
+    ir_add(g, "Relu", "relu", LIST("x"), LIST("r"));
+    ir_add(then_g, "Identity", "tid", LIST("W"), LIST("t0"));
+    ir_add(then_g, "Add", "tadd", LIST("k1", "k2"), LIST("tk"));
+    ir_add(then_g, "Mul", "tmul", LIST("t0", "r"), LIST("t1"));
+    ir_add(then_g, "Add", "tout", LIST("t1", "tk"), LIST("t_out"));
     ir_io(then_g, 1, "t_out", OIR_FLOAT, 1, D3);
-    add(else_g, "Neg", "eneg", LIST("x"), LIST("e_out"));
+    ir_add(else_g, "Neg", "eneg", LIST("x"), LIST("e_out"));
     ir_io(else_g, 1, "e_out", OIR_FLOAT, 1, D3);
-    iff = add(g, "If", "if", LIST("cond"), LIST("y"));
+    iff = ir_add(g, "If", "if", LIST("cond"), LIST("y"));
     CHECK_RC(oir_node_set_attr_graph(iff, "then_branch", then_g), OLIVE_OK);
     CHECK_RC(oir_node_set_attr_graph(iff, "else_branch", else_g), OLIVE_OK);
     CHECK_RC(run(m), OLIVE_OK);
@@ -201,12 +185,12 @@ static void test_identity_read_by_subgraph(void)
     ir_io(g, 0, "x", OIR_FLOAT, 1, D3);
     ir_io(g, 0, "cond", OIR_BOOL, 0, NULL);
     ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
-    add(g, "Identity", "i1", LIST("x"), LIST("a"));
-    add(g, "Identity", "i2", LIST("a"), LIST("b"));
-    add(then_g, "Neg", "neg", LIST("b"), LIST("t"));
+    ir_add(g, "Identity", "i1", LIST("x"), LIST("a"));
+    ir_add(g, "Identity", "i2", LIST("a"), LIST("b"));
+    ir_add(then_g, "Neg", "neg", LIST("b"), LIST("t"));
     ir_io(then_g, 1, "t", OIR_FLOAT, 1, D3);
     ir_io(else_g, 1, "b", OIR_FLOAT, 1, D3);
-    iff = add(g, "If", "if", LIST("cond"), LIST("y"));
+    iff = ir_add(g, "If", "if", LIST("cond"), LIST("y"));
     oir_node_set_attr_graph(iff, "then_branch", then_g);
     oir_node_set_attr_graph(iff, "else_branch", else_g);
     CHECK_RC(run(m), OLIVE_OK);
@@ -231,11 +215,11 @@ static void test_loop_body_identity(void)
     ir_io(body, 0, "i", OIR_INT64, 0, NULL);
     ir_io(body, 0, "cond_in", OIR_BOOL, 0, NULL);
     ir_io(body, 0, "v_in", OIR_FLOAT, 1, D3);
-    add(body, "Identity", "cid", LIST("cond_in"), LIST("cond_out"));
-    add(body, "Identity", "vid", LIST("v_in"), LIST("v_out"));
+    ir_add(body, "Identity", "cid", LIST("cond_in"), LIST("cond_out"));
+    ir_add(body, "Identity", "vid", LIST("v_in"), LIST("v_out"));
     ir_io(body, 1, "cond_out", OIR_BOOL, 0, NULL);
     ir_io(body, 1, "v_out", OIR_FLOAT, 1, D3);
-    loop = add(g, "Loop", "loop", LIST("trip", "", "x"), LIST("y"));
+    loop = ir_add(g, "Loop", "loop", LIST("trip", "", "x"), LIST("y"));
     CHECK_RC(oir_node_set_attr_graph(loop, "body", body), OLIVE_OK);
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(body->n_nodes == 2 && body->n_inputs == 3 && body->n_outputs == 2);
@@ -259,14 +243,14 @@ static void test_shape_chain_folds(void)
     ir_init(g, "ax0", OIR_INT64, 1, &one, ax0, 8);
     ir_init(g, "minus1", OIR_INT64, 1, &one, minus1, 8);
     ir_init(g, "two", OIR_INT64, 1, &one, two, 8);
-    add(g, "Shape", "shape", LIST("W"), LIST("sh"));
-    add(g, "Gather", "gather", LIST("sh", "idx"), LIST("d0"));
-    add(g, "Unsqueeze", "unsq", LIST("d0", "ax0"), LIST("d0u"));
-    add(g, "Div", "div", LIST("two", "two"), LIST("unit")); /* [1], exercises Div too */
-    add(g, "Mul", "mul", LIST("two", "unit"), LIST("two2"));
-    oir_node_set_attr_int(add(g, "Concat", "concat", LIST("minus1", "two2"), LIST("target")), "axis", 0);
-    add(g, "Reshape", "reshape", LIST("W", "target"), LIST("w2"));
-    add(g, "Add", "add", LIST("x", "w2"), LIST("y"));
+    ir_add(g, "Shape", "shape", LIST("W"), LIST("sh"));
+    ir_add(g, "Gather", "gather", LIST("sh", "idx"), LIST("d0"));
+    ir_add(g, "Unsqueeze", "unsq", LIST("d0", "ax0"), LIST("d0u"));
+    ir_add(g, "Div", "div", LIST("two", "two"), LIST("unit")); /* [1], exercises Div too */
+    ir_add(g, "Mul", "mul", LIST("two", "unit"), LIST("two2"));
+    oir_node_set_attr_int(ir_add(g, "Concat", "concat", LIST("minus1", "two2"), LIST("target")), "axis", 0);
+    ir_add(g, "Reshape", "reshape", LIST("W", "target"), LIST("w2"));
+    ir_add(g, "Add", "add", LIST("x", "w2"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 1 && ir_named(g, "add"));
     CHECK(g->n_initializers == 1);
@@ -287,11 +271,11 @@ static void test_constant_nodes(void)
     ir_io(g, 0, "x", OIR_INT64, 1, (int64_t[]){2});
     ir_io(g, 1, "y", OIR_INT64, 1, (int64_t[]){2});
     ir_io(g, 1, "c_out", OIR_INT64, 0, NULL);
-    c1 = add(g, "Constant", "c1", NONE, LIST("c"));
+    c1 = ir_add(g, "Constant", "c1", NONE, LIST("c"));
     oir_node_set_attr_ints(c1, "value_ints", ints, 2);
-    c2 = add(g, "Constant", "c2", NONE, LIST("c_out"));
+    c2 = ir_add(g, "Constant", "c2", NONE, LIST("c_out"));
     oir_node_set_attr_int(c2, "value_int", 7);
-    add(g, "Add", "add", LIST("x", "c"), LIST("y"));
+    ir_add(g, "Add", "add", LIST("x", "c"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 2 && ir_named(g, "c2") && ir_named(g, "add"));
     t = oir_graph_initializer(g, "c");
@@ -309,11 +293,11 @@ static void test_unsqueeze_squeeze(void)
         oir_node *u, *s;
         ir_io(g, 0, "x", OIR_FLOAT, 2, (int64_t[]){2, 3});
         ir_io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){2, 3});
-        u = add(g, "Unsqueeze", "u", LIST("x"), LIST("a"));
+        u = ir_add(g, "Unsqueeze", "u", LIST("x"), LIST("a"));
         oir_node_set_attr_ints(u, "axes", (int64_t[]){-1}, 1);
-        s = add(g, "Squeeze", "s", LIST("a"), LIST("b"));
+        s = ir_add(g, "Squeeze", "s", LIST("a"), LIST("b"));
         oir_node_set_attr_ints(s, "axes", (int64_t[]){same ? 2 : 0}, 1);
-        add(g, "Relu", "relu", LIST("b"), LIST("y"));
+        ir_add(g, "Relu", "relu", LIST("b"), LIST("y"));
         CHECK_RC(run(m), OLIVE_OK);
         CHECK(g->n_nodes == (same ? 1u : 3u));
         CHECK(ir_named(g, "relu") && !strcmp(ir_named(g, "relu")->inputs[0], same ? "x" : "b"));
@@ -334,10 +318,10 @@ static void test_dedup(void)
     ir_init(g, "w2", OIR_FLOAT, 1, d2, v, sizeof v);
     ir_init(g, "w3", OIR_FLOAT, 2, d12, v, sizeof v);
     ir_init(g, "w4", OIR_FLOAT, 1, d2, v, sizeof v);
-    add(g, "Add", "a1", LIST("x", "w1"), LIST("a"));
-    add(g, "Mul", "a2", LIST("a", "w2"), LIST("b"));
-    add(g, "Sub", "a3", LIST("b", "w3"), LIST("c"));
-    add(g, "Div", "a4", LIST("c", "w4"), LIST("y"));
+    ir_add(g, "Add", "a1", LIST("x", "w1"), LIST("a"));
+    ir_add(g, "Mul", "a2", LIST("a", "w2"), LIST("b"));
+    ir_add(g, "Sub", "a3", LIST("b", "w3"), LIST("c"));
+    ir_add(g, "Div", "a4", LIST("c", "w4"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_initializers == 2 && oir_graph_initializer(g, "w1") && oir_graph_initializer(g, "w3"));
     CHECK(!strcmp(ir_named(g, "a2")->inputs[1], "w1") && !strcmp(ir_named(g, "a4")->inputs[1], "w1"));
@@ -356,9 +340,9 @@ static void test_dead_code(void)
     ir_io(g, 1, "y", OIR_FLOAT, 1, D3);
     ir_init(g, "w", OIR_FLOAT, 1, D3, v, sizeof v);
     ir_init(g, "w_dead", OIR_FLOAT, 1, (int64_t[]){3}, (float[]){4, 5, 6}, 12);
-    add(g, "Mul", "dead1", LIST("x", "w_dead"), LIST("d1"));
-    add(g, "Relu", "dead2", LIST("d1"), LIST("d2"));
-    add(g, "Add", "live", LIST("x", "w"), LIST("y"));
+    ir_add(g, "Mul", "dead1", LIST("x", "w_dead"), LIST("d1"));
+    ir_add(g, "Relu", "dead2", LIST("d1"), LIST("d2"));
+    ir_add(g, "Add", "live", LIST("x", "w"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 1 && ir_named(g, "live"));
     CHECK(g->n_initializers == 1 && oir_graph_initializer(g, "w"));
@@ -376,9 +360,9 @@ static void test_reshape_back(void)
     ir_io(g, 1, "y", OIR_FLOAT, 2, (int64_t[]){2, 3});
     ir_init(g, "flat", OIR_INT64, 1, &one, flat, 8);
     ir_init(g, "back", OIR_INT64, 1, &two, back, 16);
-    add(g, "Reshape", "r1", LIST("x", "flat"), LIST("a"));
-    add(g, "Reshape", "r2", LIST("a", "back"), LIST("b"));
-    add(g, "Sigmoid", "sig", LIST("b"), LIST("y"));
+    ir_add(g, "Reshape", "r1", LIST("x", "flat"), LIST("a"));
+    ir_add(g, "Reshape", "r2", LIST("a", "back"), LIST("b"));
+    ir_add(g, "Sigmoid", "sig", LIST("b"), LIST("y"));
     CHECK_RC(run(m), OLIVE_OK);
     CHECK(g->n_nodes == 1 && !strcmp(g->nodes[0]->inputs[0], "x") && g->n_initializers == 0);
     oir_model_free(m);
@@ -406,8 +390,8 @@ static oir_model *small_model(void)
     oir_model *m = ir_model(17);
     ir_io(m->graph, 0, "x", OIR_FLOAT, 1, D3);
     ir_io(m->graph, 1, "y", OIR_FLOAT, 1, D3);
-    add(m->graph, "Identity", "id", LIST("x"), LIST("a"));
-    add(m->graph, "Relu", "relu", LIST("a"), LIST("y"));
+    ir_add(m->graph, "Identity", "id", LIST("x"), LIST("a"));
+    ir_add(m->graph, "Relu", "relu", LIST("a"), LIST("y"));
     return m;
 }
 
