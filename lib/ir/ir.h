@@ -160,7 +160,22 @@ typedef struct oir_model {
     char *path;             /* file the model was loaded from, NULL if built in memory */
     size_t n_sources;       /* files whose bytes the model maps: never overwritten by a save */
     olive_blob **sources;
+    /* A model that is still a source checkpoint (Hugging Face folder or GGUF file) that the
+     * convert pass turns into a graph: its path; NULL for ONNX models. The graph is empty
+     * while this is set. */
+    char *checkpoint_path;
+    /* Files that belong with the model and are written next to model.onnx when it is saved
+     * into a folder (genai_config.json, tokenizer files, config.json, ...). */
+    size_t n_companions;
+    struct oir_companion *companions;
 } oir_model;
+
+/* A file saved next to the model: copied from `source_path`, or written from `data`. */
+typedef struct oir_companion {
+    char *name;             /* plain file name: no '/', not "." or "..", not model.onnx */
+    char *source_path;      /* copy this file; NULL when `data` is used */
+    olive_blob *data;       /* bytes to write; NULL when `source_path` is used */
+} oir_companion;
 
 /* ---- dtypes ---- */
 
@@ -333,6 +348,21 @@ int64_t oir_model_opset(const oir_model *m, const char *domain);
 int oir_model_require_opset(oir_model *m, const char *domain, int64_t version);
 /* Records that the model maps bytes of `blob`'s file (takes a reference). */
 int oir_model_add_source(oir_model *m, olive_blob *blob);
+
+/* Companion files (companion.c). Adding a name that exists replaces the earlier entry.
+ * Errors: OLIVE_EINVALID for a name that is not a plain file name, OLIVE_ENOMEM. */
+int oir_model_add_companion_file(oir_model *m, const char *name, const char *source_path);
+int oir_model_add_companion_text(oir_model *m, const char *name, const char *text);
+int oir_model_add_companion_blob(oir_model *m, const char *name, olive_blob *data);
+/* The companion of that name, or NULL. */
+const oir_companion *oir_model_companion(const oir_model *m, const char *name);
+/* Writes every companion into folder `dir` (atomically per file). Errors: OLIVE_EIO naming
+ * the file, OLIVE_ENOTFOUND for a source that vanished. */
+int oir_model_write_companions(const oir_model *m, const char *dir);
+/* Frees the companion list (used by oir_model_free). */
+void oir_model_clear_companions(oir_model *m);
+/* Copies src's companions and checkpoint path into dst (used by oir_model_clone). */
+int oir_model_copy_companions(oir_model *dst, const oir_model *src);
 
 /* Parameter statistics over every initializer (also in subgraphs). */
 typedef struct oir_param_stats {

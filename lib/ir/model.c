@@ -41,6 +41,8 @@ void oir_model_free(oir_model *m)
     for (size_t i = 0; i < m->n_sources; i++)
         olive_blob_unref(m->sources[i]);
     free(m->sources);
+    free(m->checkpoint_path);
+    oir_model_clear_companions(m);
     free(m);
 }
 
@@ -91,6 +93,8 @@ oir_model *oir_model_clone(const oir_model *src)
     for (size_t i = 0; i < src->n_sources; i++)
         if (oir_model_add_source(m, src->sources[i]))
             goto fail;
+    if (oir_model_copy_companions(m, src))
+        goto fail;
     return m;
 fail:
     oir_model_free(m);
