@@ -38,6 +38,22 @@ void olive_model_free(olive_model *model)
     free(model);
 }
 
+/* Companion files (tokenizer, runtime configs) go into the folder that holds the model file. */
+static int write_companions_beside(const oir_model *m, const char *model_path)
+{
+    const char *slash;
+    char *dir;
+    int rc;
+    if (!m->n_companions)
+        return OLIVE_OK;
+    slash = strrchr(model_path, '/');
+    if (!(dir = slash ? olive_asprintf("%.*s", (int)(slash - model_path), model_path) : olive_strdup(".")))
+        return OLIVE_ENOMEM;
+    rc = oir_model_write_companions(m, dir[0] ? dir : "/");
+    free(dir);
+    return rc;
+}
+
 int olive_model_save(const olive_model *model, const char *path, const char *options)
 {
     onnx_save_options o;
@@ -45,7 +61,8 @@ int olive_model_save(const olive_model *model, const char *path, const char *opt
         return olive_fail(OLIVE_EINVALID, "olive_model_save: model and path must not be NULL");
     onnx_save_options_init(&o);
     OLIVE_TRY(onnx_save_options_parse(&o, options));
-    return onnx_save_file(model->ir, path, &o);
+    OLIVE_TRY(onnx_save_file(model->ir, path, &o));
+    return write_companions_beside(model->ir, path);
 }
 
 static json_t *type_json(const oir_type *t)

@@ -141,6 +141,8 @@ static int write_output(olive_engine *e, run_state *s, const oir_model *m, const
     }
     if ((rc = onnx_save_file(m, path, &o)) != OLIVE_OK)
         goto out;
+    if ((rc = oir_model_write_companions(m, staging)) != OLIVE_OK)
+        goto out;
     rc = publish(staging, dir);
 out:
     if (rc != OLIVE_OK)
