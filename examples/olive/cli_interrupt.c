@@ -6,6 +6,7 @@
 #include "cli_progress.h"
 
 static olive_engine *volatile watched;
+static olive_workflow *volatile watched_workflow;
 static volatile sig_atomic_t interrupted;
 static struct sigaction saved_int, saved_term;
 
@@ -15,6 +16,8 @@ static void on_signal(int sig)
     interrupted = 1;
     if (watched)
         olive_engine_cancel(watched);  /* documented as safe in a signal handler */
+    if (watched_workflow)
+        olive_workflow_cancel(watched_workflow);
 }
 
 void cli_interrupt_watch(olive_engine *engine)
@@ -32,11 +35,18 @@ void cli_interrupt_watch(olive_engine *engine)
     sigaction(SIGTERM, &sa, &saved_term);
 }
 
+void cli_interrupt_watch_workflow(olive_workflow *workflow)
+{
+    cli_interrupt_watch(NULL);
+    watched_workflow = workflow;
+}
+
 void cli_interrupt_unwatch(void)
 {
     sigaction(SIGINT, &saved_int, NULL);
     sigaction(SIGTERM, &saved_term, NULL);
     watched = NULL;
+    watched_workflow = NULL;
 }
 
 int cli_interrupted(void)

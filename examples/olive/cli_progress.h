@@ -29,6 +29,8 @@ void cli_progress_end(cli_progress *p);
 /* While watching, SIGINT and SIGTERM cancel `engine` (a second Ctrl-C kills the program at
  * once). unwatch restores the previous handlers. */
 void cli_interrupt_watch(olive_engine *engine);
+/* The same for a workflow run. */
+void cli_interrupt_watch_workflow(olive_workflow *workflow);
 void cli_interrupt_unwatch(void);
 /* 1 once SIGINT or SIGTERM arrived while watching. */
 int cli_interrupted(void);

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 static int current_log_level = OLIVE_LOG_WARNING;
+static int log_level_given;
 
 /* Writes `text` with line breaks turned into spaces, so a message stays on one line. */
 static void put_one_line(FILE *out, const char *text)
@@ -56,10 +57,16 @@ int cli_set_log_level(const char *text)
     if (olive_log_set_level(level) != OLIVE_OK)
         return -1;
     current_log_level = level;
+    log_level_given = 1;
     return 0;
 }
 
 int cli_log_level(void)
 {
     return current_log_level;
+}
+
+int cli_log_level_given(void)
+{
+    return log_level_given;
 }

@@ -14,6 +14,10 @@ static const cli_command commands[] = {
     {"passes", "list the optimization passes, or describe one pass's parameters", cli_cmd_passes},
     {"run-pass", "run one pass (or a pipeline of passes) on a model and save the result",
      cli_cmd_run_pass},
+    {"auto-opt", "optimize a model for ONNX Runtime: convert, fuse, quantize as its kind needs", cli_cmd_auto_opt},
+    {"optimize", "the same as auto-opt", cli_cmd_optimize},
+    {"quantize", "quantize an ONNX model's MatMul weights to int4 or int8 blocks", cli_cmd_quantize},
+    {"run", "run a workflow config in Olive's schema (olive run --config FILE)", cli_cmd_run},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -17,6 +17,11 @@ typedef struct olive_model olive_model;
 
 /* Loads the ONNX model at `path` (a .onnx file; external data files are resolved relative to
  * its folder and must stay inside it). Weights are mapped, not read.
+ * `path` may also be a source checkpoint: a Hugging Face model folder (config.json with
+ * model.safetensors, sharded safetensors with model.safetensors.index.json, pytorch_model.bin
+ * or sharded .bin files, and no model.onnx) or a GGUF file (recognised by its magic). Such a
+ * model has no graph yet and is only checked cheaply here; its files are read by the `convert`
+ * pass, which turns it into an ONNX model. Every other pass refuses it with OLIVE_EINVALID.
  * On success *out receives a new model owned by the caller (olive_model_free).
  * Errors: OLIVE_EINVALID (NULL argument), OLIVE_ENOTFOUND (no such file or external data file),
  * OLIVE_EFORMAT (not a valid ONNX model: truncated, bad protobuf, tensor sizes that do not

@@ -8,5 +8,6 @@
 #include "olive/pass.h"
 #include "olive/accelerator.h"
 #include "olive/engine.h"
+#include "olive/workflow.h"
 
 #endif

@@ -54,8 +54,22 @@ static int save_progress(uint64_t written, uint64_t total, void *user)
     return notify(s, OLIVE_PROGRESS_SAVING, total ? (double)written / (double)total : 1.0) != OLIVE_OK;
 }
 
+/* The process's umask, read without changing it (umask() would race with other threads). */
+static mode_t current_umask(void)
+{
+    char line[128];
+    unsigned mask = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (mode_t)mask;
+}
+
 /* Creates "<parent>/.<name>.tmp-XXXXXX" beside the output folder. */
-static int make_staging(char **out, const char *output_dir)
+int olive_engine_make_staging(char **out, const char *output_dir)
 {
     char *parent = olive_path_dirname(output_dir);
     char *tmpl;
@@ -74,6 +88,8 @@ static int make_staging(char **out, const char *output_dir)
         free(tmpl);
         return rc;
     }
+    /* mkdtemp makes the folder private; the published output gets the usual permissions. */
+    chmod(tmpl, 0777 & ~current_umask());
     *out = tmpl;
     return OLIVE_OK;
 }
@@ -93,7 +109,7 @@ static int check_output_dir(const olive_engine *e, const char *dir)
 }
 
 /* Moves the finished staging folder to its final name, replacing an old output folder. */
-static int publish(const char *staging, const char *dir)
+int olive_engine_publish(const char *staging, const char *dir)
 {
     struct stat st;
     char *old = NULL;
@@ -134,7 +150,7 @@ static int write_output(olive_engine *e, run_state *s, const oir_model *m, const
     OLIVE_TRY(onnx_save_options_parse(&o, e->save_options));
     o.progress = save_progress;
     o.user = s;
-    OLIVE_TRY(make_staging(&staging, dir));
+    OLIVE_TRY(olive_engine_make_staging(&staging, dir));
     if (!(path = olive_path_join(staging, e->model_name))) {
         rc = OLIVE_ENOMEM;
         goto out;
@@ -143,7 +159,7 @@ static int write_output(olive_engine *e, run_state *s, const oir_model *m, const
         goto out;
     if ((rc = oir_model_write_companions(m, staging)) != OLIVE_OK)
         goto out;
-    rc = publish(staging, dir);
+    rc = olive_engine_publish(staging, dir);
 out:
     if (rc != OLIVE_OK)
         olive_rmtree(staging);

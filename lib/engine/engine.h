@@ -28,4 +28,10 @@ char *olive_pipeline_format(olive_pass *const *passes, size_t count);
 /* Runs the engine's pipeline (see olive_engine_run). */
 int olive_engine_execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out);
 
+/* Output folders are built in a staging folder beside their final name, then renamed.
+ * make_staging creates "<parent>/.<name>.tmp-XXXXXX" (and the parent); publish moves it into
+ * place, replacing an old folder. */
+int olive_engine_make_staging(char **out, const char *output_dir);
+int olive_engine_publish(const char *staging, const char *dir);
+
 #endif

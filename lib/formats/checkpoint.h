@@ -37,7 +37,7 @@ typedef struct ofmt_tensor {
     olive_blob *blob;           /* mapped file (one reference held by the tensor) */
     uint64_t offset, nbytes;    /* where the stored bytes are in blob */
     /* llama.cpp stores q_proj/k_proj rows permuted per head; when > 0 the reader undoes it
-     * with this head count (rows = dims[0]). */
+     * with this head count (rows = dims[0]; for a vector, e.g. a bias, its elements). */
     int64_t unpermute_heads;
 } ofmt_tensor;
 

@@ -4,7 +4,9 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "passes/convert/convert.h"
 #include "passes/float16/float16.h"
+#include "passes/fusion/fusion.h"
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
@@ -15,7 +17,11 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_float16,
     &olive_pass_io_datatype,
     &olive_pass_quantize,
+    &olive_pass_quantize_hqq,
+    &olive_pass_quantize_kquant,
     &olive_pass_quantize_dynamic,
+    &olive_pass_fuse,
+    &olive_pass_convert,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)
@@ -52,7 +58,12 @@ int olive_pass_progress(olive_pass_ctx *ctx, double fraction)
 
 int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, oir_model *model, olive_pass_ctx *ctx)
 {
-    int rc = def->run(model, args, ctx);
+    int rc;
+    /* A source checkpoint has no graph yet: only the converter can work on it. */
+    if (model->checkpoint_path && strcmp(def->name, "convert"))
+        return olive_fail(OLIVE_EINVALID, "model '%s' is a checkpoint: run the convert pass first",
+                          model->checkpoint_path);
+    rc = def->run(model, args, ctx);
     if (rc != OLIVE_OK && rc != OLIVE_ECANCELLED)
         olive_fail_context(rc, "pass '%s'", def->name);
     return rc;

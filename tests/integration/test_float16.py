@@ -515,3 +515,154 @@ def test_sequence_ops_stay_float(tmp_path):
     assert types["y"] == F16
     feeds = {"x": np.array([-1.0, 0.5, 2.0], dtype=np.float32)}
     assert max_rel_error(run_model(model, feeds), run_model(out, feeds)) < 1e-2
+
+
+# ---- Olive's / onnxruntime's converter options, against onnxruntime's converter ----
+
+def two_io_model(rng):
+    w = rng.standard_normal((4, 4)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x1", "w"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "x2"], ["y1"], name="add"),
+             helper.make_node("Relu", ["y1"], ["y2"], name="relu")]
+    return make_model(nodes, [vi("x1", F, [2, 4]), vi("x2", F, [2, 4])], [vi("y1", F, [2, 4]), vi("y2", F, [2, 4])],
+                      [const("w", w)])
+
+
+def ort_convert(model, **kw):
+    convert = ort_reference()
+    if convert is None:
+        pytest.skip("onnxruntime.transformers.float16 is not importable")
+    return convert(onnx.load_from_string(model.SerializeToString()), **kw)
+
+
+def init_types(model):
+    return {t.name: t.data_type for t in model.graph.initializer}
+
+
+@pytest.mark.parametrize("keep", [["x1", "y2"], ["x2"], ["y1", "y2"], []])
+def test_keep_io_types_list(tmp_path, keep):
+    """keep_io_types as a list of names keeps exactly those inputs and outputs float32, as
+    onnxruntime's converter does with a list."""
+    rng = np.random.default_rng(21)
+    model = two_io_model(rng)
+    out = run_pass(model, tmp_path, "keep_io_types=" + (",".join(keep) if keep else "false"))
+    ref = ort_convert(model, keep_io_types=keep)
+    assert io_types(out) == io_types(ref), (io_types(out), io_types(ref))
+    assert [i.name for i in out.graph.input] == ["x1", "x2"] and [o.name for o in out.graph.output] == ["y1", "y2"]
+    assert_no_same_type_cast(out)
+    feeds = {n: rng.standard_normal((2, 4)).astype(np.float32 if io_types(out)[0][k] == F else np.float16)
+             for k, n in enumerate(["x1", "x2"])}
+    ref_feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    for got, want in zip(run_model(out, feeds), run_model(model, ref_feeds)):
+        assert max_rel_error([want], [got]) < 1e-2
+
+
+def blocked_reader_model(rng):
+    """An initializer only a blocked node reads (TopK is in the default block list: here its K
+    is int64, so a float16 Add feeding a blocked Mul on node_block_list instead)."""
+    a = rng.standard_normal((3,)).astype(np.float32)
+    b = rng.standard_normal((3,)).astype(np.float32)
+    nodes = [helper.make_node("Add", ["x", "a"], ["h"], name="add"),
+             helper.make_node("Mul", ["h", "b"], ["y"], name="mul")]
+    return make_model(nodes, [vi("x", F, [3])], [vi("y", F, [3])], [const("a", a), const("b", b)])
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_force_fp16_initializers(tmp_path, force):
+    rng = np.random.default_rng(22)
+    model = blocked_reader_model(rng)
+    out = run_pass(model, tmp_path, "node_block_list=mul", f"force_fp16_initializers={str(force).lower()}")
+    ref = ort_convert(model, node_block_list=["mul"], force_fp16_initializers=force)
+    assert init_types(out) == init_types(ref) == {"a": F16, "b": F16 if force else F}
+    assert_no_same_type_cast(out)
+    feeds = feeds_for(model, rng)
+    assert max_rel_error(run_model(model, feeds), run_model(out, feeds)) < 1e-2
+
+
+def group_norm_model():
+    nodes = [helper.make_node("GroupNorm", ["x", "gamma", "beta"], ["y"], name="gn", domain="com.microsoft",
+                              activation=0, epsilon=1e-5, groups=1, channels_last=1)]
+    graph = helper.make_graph(nodes, "g", [vi("x", F, [1, 2, 2, 4])], [vi("y", F, [1, 2, 2, 4])],
+                              initializer=[const("gamma", np.ones(4, np.float32)), const("beta", np.zeros(4, np.float32))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("forced", ["", "GroupNorm:1,2", '{"GroupNorm":[2]}'])
+def test_force_fp16_inputs(tmp_path, forced):
+    """GroupNorm's gamma and beta stay float32 unless force_fp16_inputs names them, as in
+    onnxruntime's converter."""
+    model = group_norm_model()
+    out = run_pass(model, tmp_path, f"force_fp16_inputs={forced}")
+    ref_forced = {"": None, "GroupNorm:1,2": {"GroupNorm": [1, 2]}, '{"GroupNorm":[2]}': {"GroupNorm": [2]}}[forced]
+    ref = ort_convert(model, force_fp16_inputs=ref_forced)
+    assert init_types(out) == init_types(ref), (init_types(out), init_types(ref))
+    want = {"": (F, F), "GroupNorm:1,2": (F16, F16), '{"GroupNorm":[2]}': (F, F16)}[forced]
+    assert (init_types(out)["gamma"], init_types(out)["beta"]) == want
+
+
+def test_force_fp16_inputs_resize(tmp_path):
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")]
+    model = make_model(nodes, [vi("x", F, [1, 1, 2, 2])], [vi("y", F, [1, 1, 4, 4])],
+                       [const("scales", np.array([1, 1, 2, 2], dtype=np.float32))])
+    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
+    onnx.save(model, str(src))
+    proc = subprocess.run([TOOL, "float16", str(src), str(dst), "force_fp16_inputs=Resize:2"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = onnx.load(str(dst))  # float16 scales break Resize's schema: the caller asked for it
+    assert init_types(out) == init_types(ort_convert(model, force_fp16_inputs={"Resize": [2]})) == {"scales": F16}
+
+
+def test_clamp_values_as_onnxruntime(tmp_path):
+    """min_positive_val / max_finite_val clamp initializers as onnxruntime's converter does."""
+    vals = np.array([1e-9, -1e-9, 3e-8, 0.0, 2e4, -7e4, 1e5, 0.5, -np.inf, np.inf], dtype=np.float32)
+    nodes = [helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    model = make_model(nodes, [vi("x", F, [10])], [vi("y", F, [10])], [const("c", vals)])
+    for lo, hi in ((1e-7, 1e4), (5.96e-08, 65504.0), (1e-3, 100.0)):
+        out = run_pass(model, tmp_path, f"min_positive_val={lo}", f"max_finite_val={hi}")
+        ref = ort_convert(model, min_positive_val=lo, max_finite_val=hi)
+        got = numpy_helper.to_array(out.graph.initializer[0])
+        want = numpy_helper.to_array(ref.graph.initializer[0])
+        assert got.dtype == np.float16 and got.tobytes() == want.tobytes(), (lo, hi, got, want)
+
+
+def test_option_errors(tmp_path):
+    model = mlp(np.random.default_rng(23))
+    for setting, word in (("force_fp16_inputs=Resize:-2", "force_fp16_inputs"),
+                          ("force_fp16_inputs=3", "force_fp16_inputs"),
+                          ("min_positive_val=1e-9", "min_positive_val"),
+                          ("max_finite_val=70000", "max_finite_val")):
+        proc = run_pass(model, tmp_path, setting, expect_ok=False)
+        assert proc.returncode != 0 and word in proc.stderr, (setting, proc.stderr)
+    same = run_pass(model, tmp_path, "use_symbolic_shape_infer=false")
+    assert same.SerializeToString() == run_pass(model, tmp_path).SerializeToString()
+
+
+def test_bfloat16_blocked_nodes(tmp_path):
+    """use_bfloat16_as_blocked_nodes_dtype: a blocked node reads bfloat16 through a Cast and
+    its output goes back to float16 through one, as onnxruntime's converter writes it (its
+    float32-only initializer is cast to bfloat16 too, where onnxruntime feeds float32)."""
+    rng = np.random.default_rng(24)
+    model = blocked_reader_model(rng)
+    out = run_pass(model, tmp_path, "node_block_list=mul", "use_bfloat16_as_blocked_nodes_dtype=true")
+    ref = ort_convert(model, node_block_list=["mul"], use_bfloat16_as_blocked_nodes_dtype=True)
+    for m in (out, ref):
+        producer = {o: n for n in m.graph.node for o in n.output}
+        mul = [n for n in m.graph.node if n.op_type == "Mul"][0]
+        cast_in = producer[mul.input[0]]
+        assert cast_in.op_type == "Cast" and helper.get_attribute_value(cast_in.attribute[0]) == BF16
+        readers = [n for n in m.graph.node if mul.output[0] in n.input]
+        assert [n.op_type for n in readers] == ["Cast"] and helper.get_attribute_value(readers[0].attribute[0]) == F16
+    types = value_types(out)
+    assert all(types[v] == BF16 for v in ops(out.graph, "Mul")[0].input)
+    assert_no_same_type_cast(out)
+    try:
+        sess = session(out)
+    except Exception:  # noqa: BLE001 - no bfloat16 Mul kernel on this build
+        return
+    x = rng.standard_normal(3).astype(np.float16)
+    y = sess.run(None, {"x": x})[0]
+    want = run_model(model, {"x": x.astype(np.float32)})
+    assert max_rel_error(want, [y]) < 3e-2

@@ -282,7 +282,7 @@ def test_non_finite_weight_is_an_error(tmp_path, bad):
     assert not dst.exists(), "a failed pass must not write an output"
 
 
-@pytest.mark.parametrize("setting", ["bits=3", "bits=16", "block_size=48", "block_size=512", "algorithm=hqq",
+@pytest.mark.parametrize("setting", ["bits=3", "bits=16", "block_size=48", "block_size=512", "algorithm=gptq",
                                      "accuracy_level=5"])
 def test_bad_parameters(tmp_path, setting):
     proc, dst = run_olive(make_model(32, 2, seed=1), tmp_path, setting, expect_ok=False)

@@ -69,10 +69,15 @@ class _OliveEngine(ctypes.Structure):
     pass
 
 
+class _OliveWorkflow(ctypes.Structure):
+    pass
+
+
 ModelPtr = ctypes.POINTER(_OliveModel)
 PassPtr = ctypes.POINTER(_OlivePass)
 AcceleratorPtr = ctypes.POINTER(_OliveAccelerator)
 EnginePtr = ctypes.POINTER(_OliveEngine)
+WorkflowPtr = ctypes.POINTER(_OliveWorkflow)
 
 # Callback types. The `void *user` argument is unused from Python: closures carry the state.
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -151,6 +156,15 @@ SIGNATURES = {
     "olive_engine_set_options": (_c_int, [EnginePtr, _c_str]),
     "olive_engine_cancel": (None, [EnginePtr]),
     "olive_engine_run": (_c_int, [EnginePtr, ModelPtr, _c_str, ctypes.POINTER(ModelPtr)]),
+    # workflow.h
+    "olive_workflow_new": (_c_int, [ctypes.POINTER(WorkflowPtr), _c_str, _c_str]),
+    "olive_workflow_load": (_c_int, [ctypes.POINTER(WorkflowPtr), _c_str, _c_str]),
+    "olive_workflow_free": (None, [WorkflowPtr]),
+    "olive_workflow_pipeline_text": (_c_int, [_c_out_str, WorkflowPtr]),
+    "olive_workflow_set_progress": (None, [WorkflowPtr, PROGRESS_FN, ctypes.c_void_p]),
+    "olive_workflow_cancel": (None, [WorkflowPtr]),
+    "olive_workflow_run": (_c_int, [WorkflowPtr, _c_out_str]),
+    "olive_workflow_auto_opt_config": (_c_int, [_c_out_str, _c_str, _c_str]),
 }
 
 

@@ -12,6 +12,15 @@
 
 static int is_float(int32_t t) { return t == OIR_FLOAT; }
 
+/* Whether `t` is a type this pass gives values that were float32. */
+static int pass_type(const f16_run *r, int32_t t) { return t == OIR_FLOAT || t == r->target || t == r->blocked_type; }
+
+/* The map of Casts this pass made to `to`. */
+static olive_strmap *cast_map(f16_scope *s, int32_t to)
+{
+    return to == OIR_FLOAT ? &s->to_float : to == s->run->target ? &s->to_target : &s->to_blocked;
+}
+
 /* Ops whose ONNX schema accepts no float16 for a float input at the model's opset: they stay
  * float32 whatever the block lists say, or the result would not be a valid model. Sequence
  * ops stay float32 too: sequences keep their element type, tensors are cast at their edges. */
@@ -45,10 +54,19 @@ static int blocked_node(const f16_scope *s, const oir_node *n)
            (n->name && n->name[0] && olive_args_list_has(s->run->args, "node_block_list", n->name));
 }
 
+/* The type a blocked node computes in: float32 for ops with no other choice, else float32
+ * or, with use_bfloat16_as_blocked_nodes_dtype, bfloat16. */
+static int32_t blocked_type(const f16_scope *s, const oir_node *n)
+{
+    return float32_only(s, n) ? OIR_FLOAT : s->run->blocked_type;
+}
+
 /* Inputs that onnxruntime kernels require in float32 even in a float16 graph: Resize's
  * scales (input 1 in opset 10, 2 later) and GroupNorm's gamma and beta. */
 static int always_float_input(const f16_scope *s, const oir_node *n, size_t i)
 {
+    if (f16_forced_input(s->run, n->op_type, i))
+        return 0;
     if (!strcmp(n->op_type, "Resize"))
         return i == (s->run->opset > 0 && s->run->opset < 11 ? 1u : 2u);
     if (!strcmp(n->op_type, "GroupNorm") || !strcmp(n->op_type, "SkipGroupNorm"))
@@ -105,7 +123,7 @@ static int add_cast(f16_scope *s, const char *src, int32_t to, const char **out)
     }
     if ((rc = f16_set_orig(s, owned, OIR_FLOAT)) != OLIVE_OK || (rc = f16_set_now(s, owned, to)) != OLIVE_OK ||
         (rc = olive_strmap_put(&s->origin, owned, (void *)owned_src)) != OLIVE_OK ||
-        (rc = olive_strmap_put(to == OIR_FLOAT ? &s->to_float : &s->to_target, owned_src, (void *)owned)) != OLIVE_OK)
+        (rc = olive_strmap_put(cast_map(s, to), owned_src, (void *)owned)) != OLIVE_OK)
         goto done;
     s->run->casts_added++;
     *out = owned;
@@ -126,14 +144,14 @@ static int read_as(f16_scope *s, const char *value, int32_t to, const char **out
     int32_t now = f16_now_type(s, value);
     const char *src, *made;
     *out = value;
-    if (!value[0] || now == to || (now != OIR_FLOAT && now != s->run->target))
+    if (!value[0] || now == to || !pass_type(s->run, now))
         return OLIVE_OK;
     for (const f16_scope *c = s; c; c = c->outer)
         if ((src = olive_strmap_get(&c->origin, value)) && f16_now_type(s, src) == to) {
             *out = src;
             return OLIVE_OK;
         }
-    if ((made = olive_strmap_get(to == OIR_FLOAT ? &s->to_float : &s->to_target, value))) {
+    if ((made = olive_strmap_get(cast_map(s, to), value))) {
         *out = made;
         return OLIVE_OK;
     }
@@ -147,7 +165,7 @@ static int retarget_inputs(f16_scope *s, oir_node *n, int blocked)
         int32_t want;
         if (!v[0] || !is_float(f16_orig_type(s, v)))
             continue;
-        want = blocked || always_float_input(s, n, i) ? OIR_FLOAT : s->run->target;
+        want = always_float_input(s, n, i) ? OIR_FLOAT : blocked ? blocked_type(s, n) : s->run->target;
         OLIVE_TRY(read_as(s, v, want, &use));
         if (use != v)
             OLIVE_TRY(oir_node_set_input(n, i, use));
@@ -237,10 +255,12 @@ static int convert_subgraph(f16_scope *s, oir_graph *child, int blocked)
 static int convert_initializer(f16_scope *s, const oir_graph_index *ix, const char *name)
 {
     oir_node *c;
-    if (s->blocked)
-        return 0;
-    if (s->is_main && s->run->keep_io_types &&
+    if (s->is_main && f16_keep_io(s->run, name) &&
         (oir_graph_input_index(s->g, name) >= 0 || oir_graph_output_index(s->g, name) >= 0))
+        return 0;
+    if (s->run->force_initializers) /* blocked readers get a Cast back to float32 */
+        return 1;
+    if (s->blocked)
         return 0;
     if (oir_index_is_graph_output(ix, name) || !oir_index_consumer(ix, name, 0))
         return 1;
@@ -267,17 +287,19 @@ static int assign_types(f16_scope *s)
     const int32_t target = s->run->target;
     oir_graph_index ix;
     int rc = OLIVE_OK;
-    int io_float = s->blocked || (s->is_main && s->run->keep_io_types);
-    for (size_t i = 0; i < g->n_inputs && rc == OLIVE_OK; i++)
-        if (is_float(f16_orig_type(s, g->inputs[i].name)))
-            rc = f16_set_now(s, g->inputs[i].name, io_float ? OIR_FLOAT : target);
+    for (size_t i = 0; i < g->n_inputs && rc == OLIVE_OK; i++) {
+        const char *name = g->inputs[i].name;
+        int32_t now = s->is_main && f16_keep_io(s->run, name) ? OIR_FLOAT : s->blocked ? s->run->blocked_type : target;
+        if (is_float(f16_orig_type(s, name)))
+            rc = f16_set_now(s, name, now);
+    }
     for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
         const oir_node *n = g->nodes[i];
         int blocked = blocked_node(s, n);
         s->run->blocked_nodes += blocked && !s->blocked;
         for (size_t k = 0; k < n->n_outputs && rc == OLIVE_OK; k++)
             if (n->outputs[k][0] && is_float(f16_orig_type(s, n->outputs[k])))
-                rc = f16_set_now(s, n->outputs[k], blocked ? OIR_FLOAT : target);
+                rc = f16_set_now(s, n->outputs[k], blocked ? blocked_type(s, n) : target);
     }
     if (rc != OLIVE_OK)
         return rc;
@@ -318,14 +340,16 @@ static int cast_main_inputs(f16_scope *s)
 static int fix_outputs(f16_scope *s)
 {
     oir_graph *g = s->g;
-    const int32_t want = s->blocked || (s->is_main && s->run->keep_io_types) ? OIR_FLOAT : s->run->target;
     for (size_t i = 0; i < g->n_outputs; i++) {
         char *name = g->outputs[i].name;
+        const int32_t want = s->is_main && f16_keep_io(s->run, name) ? OIR_FLOAT
+                             : s->blocked                              ? s->run->blocked_type
+                                                                       : s->run->target;
         int32_t now = f16_now_type(s, name);
         oir_node *producer = NULL;
         size_t slot = 0;
         const char *cast;
-        if (!is_float(f16_orig_type(s, name)) || now == want || (now != OIR_FLOAT && now != s->run->target))
+        if (!is_float(f16_orig_type(s, name)) || now == want || !pass_type(s->run, now))
             continue;
         for (size_t j = 0; j < g->n_nodes && !producer; j++)
             for (size_t k = 0; k < g->nodes[j]->n_outputs; k++)
@@ -369,7 +393,7 @@ static void retype(f16_scope *s, oir_value_info *v)
     if (!v->type || v->type->kind != OIR_TYPE_TENSOR || v->type->elem_type != OIR_FLOAT)
         return;
     now = f16_now_type(s, v->name);
-    if (now == s->run->target)
+    if (now == s->run->target || now == s->run->blocked_type)
         v->type->elem_type = now;
 }
 
@@ -438,7 +462,7 @@ int f16_convert_graph(f16_scope *s)
     OLIVE_TRY(assign_types(s));
     /* Only the model's own nodes are visited; the Casts added below are already right. */
     n_original = g->n_nodes;
-    if (s->is_main && s->run->keep_io_types)
+    if (s->is_main && (s->run->keep_io_all || s->run->keep_io_list))
         OLIVE_TRY(cast_main_inputs(s));
     for (size_t i = 0; i < n_original; i++) {
         oir_node *n = g->nodes[i];

@@ -6,12 +6,24 @@
 #include "ir/ir.h"
 #include "passes/registry.h"
 
+/* An input that onnxruntime would keep float32 (Resize scales, GroupNorm gamma / beta) but
+ * force_fp16_inputs converts. */
+typedef struct f16_forced {
+    char op[128];
+    size_t index;
+} f16_forced;
+
 /* Settings shared by every graph of one run. */
 typedef struct f16_run {
     const olive_pass_args *args;
     olive_pass_ctx *ctx;     /* progress and cancellation */
     int32_t target;          /* OIR_FLOAT16 or OIR_BFLOAT16 */
-    int keep_io_types;
+    int keep_io_all;         /* keep_io_types=true: every float32 graph input and output */
+    const char *keep_io_list;/* keep_io_types as names (olive_args_list_has), or NULL */
+    int force_initializers;  /* force_fp16_initializers */
+    int32_t blocked_type;    /* what blocked nodes compute in: OIR_FLOAT, or OIR_BFLOAT16 */
+    f16_forced *forced;
+    size_t n_forced;
     int64_t opset;           /* default domain; Cast's `to` is a string before opset 6 */
     int clamp;               /* clamp to the float16 finite range (not for bfloat16) */
     float min_positive, max_finite;
@@ -28,6 +40,7 @@ typedef struct f16_scope {
     olive_strmap now;        /* value -> element type after the pass */
     olive_strmap origin;     /* Cast output this pass made -> its source */
     olive_strmap to_float, to_target; /* source -> Cast output this pass made */
+    olive_strmap to_blocked; /* ... to bfloat16, with use_bfloat16_as_blocked_nodes_dtype */
     size_t n_owned, cap_owned;
     char **owned;            /* strings the maps point to */
 } f16_scope;
@@ -56,6 +69,14 @@ int f16_infer_types(f16_scope *s);
 
 /* Converts a FLOAT tensor in place to s->run->target (clamped as configured). */
 int f16_convert_tensor(f16_run *r, oir_tensor *t);
+
+/* keep_io_types: "true"/"false" or names of graph inputs and outputs. */
+int f16_parse_keep_io(f16_run *r, const char *text);
+/* Whether main graph input or output `name` stays float32. */
+int f16_keep_io(const f16_run *r, const char *name);
+/* force_fp16_inputs: "Op:i,j;Op2:k" or {"Op": [i, j]}. */
+int f16_parse_force_inputs(f16_run *r, const char *text);
+int f16_forced_input(const f16_run *r, const char *op, size_t index);
 
 /* Converts one graph (and its subgraphs). */
 int f16_convert_graph(f16_scope *s);

@@ -59,6 +59,7 @@ void f16_scope_free(f16_scope *s)
     olive_strmap_free(&s->origin);
     olive_strmap_free(&s->to_float);
     olive_strmap_free(&s->to_target);
+    olive_strmap_free(&s->to_blocked);
     for (size_t i = 0; i < s->n_owned; i++)
         free(s->owned[i]);
     free(s->owned);

@@ -1,7 +1,9 @@
 /* The float16 pass: float32 initializers, constants and compute become float16 (or
  * bfloat16), in the main graph and in If/Loop/Scan bodies. Nodes whose op type is in
  * op_block_list or whose name is in node_block_list stay float32, with Casts at the region
- * edges; keep_io_types keeps float32 graph inputs and outputs with Casts at the graph edges.
+ * edges; keep_io_types keeps float32 graph inputs and outputs (all, or those named) with Casts
+ * at the graph edges; force_fp16_initializers and force_fp16_inputs convert what onnxruntime's
+ * converter would keep float32.
  * Types of values the model does not declare are derived with simple per-op rules; a value
  * whose type cannot be told is never cast. */
 #include <stdlib.h>
@@ -13,31 +15,29 @@
 #include "passes/float16/f16_internal.h"
 #include "passes/float16/float16.h"
 
-static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+static int convert(oir_model *m, f16_run *r)
 {
-    f16_run r;
     f16_scope s;
     int rc;
-    memset(&r, 0, sizeof r);
-    r.args = args;
-    r.ctx = ctx;
-    r.target = strcmp(olive_args_string(args, "dtype"), "bfloat16") ? OIR_FLOAT16 : OIR_BFLOAT16;
-    r.keep_io_types = olive_args_bool(args, "keep_io_types");
-    r.clamp = r.target == OIR_FLOAT16;
-    r.opset = oir_model_opset(m, "");
-    if (r.target == OIR_BFLOAT16 && r.opset > 0 && r.opset < 13)
+    r->clamp = r->target == OIR_FLOAT16;
+    r->opset = oir_model_opset(m, "");
+    if (r->target == OIR_BFLOAT16 && r->opset > 0 && r->opset < 13)
         return olive_fail(OLIVE_EUNSUPPORTED, "dtype=bfloat16 needs opset 13 or later (the model imports opset %lld)",
-                          (long long)r.opset);
-    r.min_positive = (float)olive_args_float(args, "min_positive_val");
-    r.max_finite = (float)olive_args_float(args, "max_finite_val");
-    if (r.min_positive > r.max_finite)
+                          (long long)r->opset);
+    if (r->blocked_type == OIR_BFLOAT16 && r->opset > 0 && r->opset < 13)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "use_bfloat16_as_blocked_nodes_dtype needs opset 13 or later (the model imports opset %lld)",
+                          (long long)r->opset);
+    r->min_positive = (float)olive_args_float(r->args, "min_positive_val");
+    r->max_finite = (float)olive_args_float(r->args, "max_finite_val");
+    if (r->min_positive > r->max_finite)
         return olive_fail(OLIVE_EINVALID, "min_positive_val (%g) is larger than max_finite_val (%g)",
-                          (double)r.min_positive, (double)r.max_finite);
+                          (double)r->min_positive, (double)r->max_finite);
     /* Rewriting an inconsistent graph could hide where it is broken: refuse it up front. */
     if ((rc = oir_model_validate(m)) != OLIVE_OK)
         return olive_fail_context(rc, "input model");
     memset(&s, 0, sizeof s);
-    s.run = &r;
+    s.run = r;
     s.g = m->graph;
     s.is_main = 1;
     rc = f16_convert_graph(&s);
@@ -45,7 +45,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     if (rc != OLIVE_OK)
         return rc;
     /* A model of other domains only now has Casts: import the default domain for them. */
-    if (r.casts_added && r.opset < 0 && (rc = oir_model_require_opset(m, "", 13)) != OLIVE_OK)
+    if (r->casts_added && r->opset < 0 && (rc = oir_model_require_opset(m, "", 13)) != OLIVE_OK)
         return rc;
     if ((rc = oir_model_validate(m)) != OLIVE_OK) {
         /* The message buffer is rewritten by olive_fail: format from a copy. */
@@ -56,8 +56,25 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     }
     OLIVE_INFO("float16: converted %zu tensors to %s, %zu nodes kept in float32, added %zu Casts, removed %zu "
                "Casts to the type their input has",
-               r.converted_tensors, oir_dtype_name(r.target), r.blocked_nodes, r.casts_added, r.casts_removed);
-    return olive_pass_progress(ctx, 1.0);
+               r->converted_tensors, oir_dtype_name(r->target), r->blocked_nodes, r->casts_added, r->casts_removed);
+    return olive_pass_progress(r->ctx, 1.0);
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    f16_run r;
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.args = args;
+    r.ctx = ctx;
+    r.target = strcmp(olive_args_string(args, "dtype"), "bfloat16") ? OIR_FLOAT16 : OIR_BFLOAT16;
+    r.force_initializers = olive_args_bool(args, "force_fp16_initializers");
+    r.blocked_type = olive_args_bool(args, "use_bfloat16_as_blocked_nodes_dtype") ? OIR_BFLOAT16 : OIR_FLOAT;
+    if ((rc = f16_parse_keep_io(&r, olive_args_string(args, "keep_io_types"))) == OLIVE_OK &&
+        (rc = f16_parse_force_inputs(&r, olive_args_string(args, "force_fp16_inputs"))) == OLIVE_OK)
+        rc = convert(m, &r);
+    free(r.forced);
+    return rc;
 }
 
 /* onnxruntime's converter keeps these ops in float32 by default: they have no float16 kernel. */
@@ -70,15 +87,27 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 static const olive_param_spec params[] = {
     {"dtype", OLIVE_PARAM_CHOICE, "float16", 0, -1, "float16|bfloat16",
      "Type float32 tensors become (bfloat16 is not clamped: it has float32's range)"},
-    {"keep_io_types", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Keep float32 graph inputs and outputs, with Casts at the graph edges"},
+    {"keep_io_types", OLIVE_PARAM_LIST, "false", 0, -1, NULL,
+     "true: keep float32 graph inputs and outputs, with Casts at the graph edges; or the names of the inputs and "
+     "outputs to keep float32 (as onnxruntime's converter takes a list)"},
     {"op_block_list", OLIVE_PARAM_LIST, DEFAULT_OP_BLOCK_LIST, 0, -1, NULL,
      "Op types that stay float32 (default: the ops onnxruntime has no float16 kernel for)"},
     {"node_block_list", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Names of nodes that stay float32"},
     {"disable_shape_infer", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
      "Accepted for Olive configurations; without effect: this pass never runs shape inference"},
-    {"min_positive_val", OLIVE_PARAM_FLOAT, "5.96e-08", 0, 65504, NULL,
-     "Non-zero float16 values are at least this large in magnitude"},
+    {"use_symbolic_shape_infer", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
+     "Accepted for Olive configurations; without effect: types come from the model and per-op rules"},
+    {"force_fp16_initializers", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Convert every float32 initializer, also those only float32 nodes read (they read it through a Cast); by "
+     "default such an initializer stays float32, as in onnxruntime's converter"},
+    {"force_fp16_inputs", OLIVE_PARAM_STRING, "", 0, -1, NULL,
+     "Inputs converted although onnxruntime keeps them float32 (Resize scales, GroupNorm gamma/beta): op types "
+     "with input indices, as Resize:2;GroupNorm:1,2 or {\"Resize\": [2]}"},
+    {"use_bfloat16_as_blocked_nodes_dtype", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Blocked nodes compute in bfloat16 instead of float32 (Casts to bfloat16 around them; ops whose schema has no "
+     "other type than float32 stay float32)"},
+    {"min_positive_val", OLIVE_PARAM_FLOAT, "5.96e-08", 5.96e-08, 65504, NULL,
+     "Non-zero float16 values are at least this large in magnitude (onnxruntime's converter refuses less)"},
     {"max_finite_val", OLIVE_PARAM_FLOAT, "65504", 0, 65504, NULL,
      "Finite float16 values are at most this large in magnitude"},
 };

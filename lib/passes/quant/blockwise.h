@@ -21,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { OLIVE_BLOCKQ_DEFAULT = 0, OLIVE_BLOCKQ_RTN = 1 };
+/* HQQ and KQUANT quantize whole weights (hqq.h, kquant.h); the block functions here serve
+ * DEFAULT and RTN. */
+enum { OLIVE_BLOCKQ_DEFAULT = 0, OLIVE_BLOCKQ_RTN = 1, OLIVE_BLOCKQ_HQQ = 2, OLIVE_BLOCKQ_KQUANT = 3 };
 
 typedef struct olive_blockq {
     int algorithm;    /* OLIVE_BLOCKQ_* */

@@ -8,7 +8,11 @@
  * in new heap blobs (quantize_weight.h); a mapped weight has its pages dropped once read.
  * A weight that another node also reads stays for that node. A weight holding inf or NaN is
  * an error naming it. MatMuls that cannot be quantized (B computed, a graph input, not 2-D,
- * not float/float16, or read from an outer graph) stay, with an info log line. */
+ * not float/float16, or read from an outer graph) stay, with an info log line.
+ *
+ * algorithm=hqq writes what ONNX Runtime's HQQ quantizer writes: 4 bits, scales and float
+ * zero points 1-D [N * k_blocks] in the weight's type. algorithm=k_quant always writes zero
+ * points (as its reference does) and the RTN names. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,25 +22,9 @@
 #include "core/status.h"
 #include "passes/quant/blockwise.h"
 #include "passes/quant/quantize.h"
+#include "passes/quant/quantize_internal.h"
 #include "passes/quant/quantize_weight.h"
 
-typedef struct quantized_weight {
-    char *source;        /* the float initializer's name */
-    char *names[3];      /* codes, scales, zero points (NULL when symmetric) */
-} quantized_weight;
-
-typedef struct quant_run {
-    olive_blockq q;
-    int64_t accuracy_level;
-    const olive_pass_args *args;
-    int include_all;
-    int initializers_need_inputs;
-    olive_pass_ctx *ctx;
-    size_t total, done, quantized;
-    /* per graph */
-    quantized_weight *weights;
-    size_t n_weights;
-} quant_run;
 
 static int list_is_empty(const char *v)
 {
@@ -50,8 +38,9 @@ static int selected(const quant_run *r, const oir_node *n)
 {
     if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
         return 0;
-    if (!olive_args_list_has(r->args, "op_types_to_quantize", n->op_type))
-        return 0;
+    if (r->any_op_type ? strcmp(n->op_type, "MatMul") : !olive_args_list_has(r->args, "op_types_to_quantize", n->op_type))
+        if (!(r->gather_on && !strcmp(n->op_type, "Gather")))
+            return 0;
     if (n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name))
         return 0;
     return r->include_all || olive_args_list_has(r->args, "nodes_to_include", n->name);
@@ -66,14 +55,15 @@ static int count_graph(oir_graph *g, int depth, void *user)
     return OLIVE_OK;
 }
 
-/* How messages name a node: its name, else its first output. */
-static const char *label(const oir_node *n)
+const char *olive_qnode_label(const oir_node *n)
 {
     return n->name[0] ? n->name : n->n_outputs ? n->outputs[0] : "(unnamed)";
 }
 
+#define label olive_qnode_label
+
 /* The weight B of `n` if it can be quantized, else NULL after an info line saying why. */
-static oir_tensor *quantizable_weight(const quant_run *r, oir_graph *g, const oir_node *n)
+static oir_tensor *quantizable_weight(quant_run *r, oir_graph *g, const oir_node *n)
 {
     oir_tensor *t;
     uint64_t want;
@@ -86,6 +76,8 @@ static oir_tensor *quantizable_weight(const quant_run *r, oir_graph *g, const oi
         return NULL;
     }
     t = oir_graph_initializer(g, n->inputs[1]);
+    if (!t && r->gather_on && (t = olive_tied_weight(r, g, n->inputs[1])))
+        return t; /* B = Transpose(E) of a constant table: quantized from E (tied embeddings) */
     if (!t || (!r->initializers_need_inputs && oir_graph_input_index(g, n->inputs[1]) >= 0)) {
         OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is not a constant initializer of its graph", label(n),
                    n->inputs[1]);
@@ -107,7 +99,7 @@ static oir_tensor *quantizable_weight(const quant_run *r, oir_graph *g, const oi
     return t;
 }
 
-static int add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_t dtype, size_t rank,
+int olive_qrun_add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_t dtype, size_t rank,
                       const int64_t *dims, olive_blob *b)
 {
     oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
@@ -126,7 +118,7 @@ static int add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_
     return rc;
 }
 
-static void weight_clear(quantized_weight *w)
+void olive_qweight_clear(quantized_weight *w)
 {
     free(w->source);
     for (int i = 0; i < 3; i++)
@@ -139,24 +131,25 @@ static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, cons
     const olive_blockq *p = &r->q;
     const int64_t cols = t->dims[1], kb = (t->dims[0] + p->block_size - 1) / p->block_size;
     const olive_blockq pq = {p->algorithm, p->bits, p->block_size, p->symmetric, t->dtype == OIR_FLOAT16};
-    quantized_weight w = {0}, *grown;
+    quantized_weight w = {0};
     olive_quant_out o;
     char *bases[3];
+    const char *tag;
     int rc;
-    for (size_t i = 0; i < r->n_weights; i++)
-        if (!strcmp(r->weights[i].source, t->name)) {
-            *out = &r->weights[i];
-            return OLIVE_OK;
-        }
+    const int kind = r->tied ? QW_TRANSPOSED : QW_MATMUL;
+    if ((*out = olive_qrun_cached(r, t->name, kind)))
+        return OLIVE_OK;
     OLIVE_TRY(olive_quantize_weight(&pq, t, label(n), &o));
-    if (p->algorithm == OLIVE_BLOCKQ_RTN) {
-        bases[0] = olive_asprintf("%s_Q%dG%d", t->name, p->bits, p->block_size);
-        bases[1] = olive_asprintf("%s_scale", t->name);
-        bases[2] = olive_asprintf("%s_zp", t->name);
+    /* A transposed table (tied embeddings) is named <table>_T_...: the table's Gather has <table>_... */
+    tag = kind == QW_TRANSPOSED ? "_T" : "";
+    if (p->algorithm == OLIVE_BLOCKQ_RTN || p->algorithm == OLIVE_BLOCKQ_KQUANT) {
+        bases[0] = olive_asprintf("%s%s_Q%dG%d", t->name, tag, p->bits, p->block_size);
+        bases[1] = olive_asprintf("%s%s_scale", t->name, tag);
+        bases[2] = olive_asprintf("%s%s_zp", t->name, tag);
     } else {
-        bases[0] = olive_asprintf("%s_Q%d", t->name, p->bits);
-        bases[1] = olive_asprintf("%s_scales", t->name);
-        bases[2] = olive_asprintf("%s_zero_points", t->name);
+        bases[0] = olive_asprintf("%s%s_Q%d", t->name, tag, p->bits);
+        bases[1] = olive_asprintf("%s%s_scales", t->name, tag);
+        bases[2] = olive_asprintf("%s%s_zero_points", t->name, tag);
     }
     w.source = olive_strdup(t->name);
     rc = bases[0] && bases[1] && bases[2] && w.source ? OLIVE_OK : olive_fail(OLIVE_ENOMEM, "out of memory");
@@ -166,25 +159,44 @@ static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, cons
         if (!(w.names[i] = oir_graph_unique_name(g, bases[i])))
             rc = olive_fail(OLIVE_ENOMEM, "out of memory");
         else if (i == 0)
-            rc = add_tensor(r, g, w.names[0], OIR_UINT8, 3,
+            rc = olive_qrun_add_tensor(r, g, w.names[0], OIR_UINT8, 3,
                             (const int64_t[]){cols, kb, (int64_t)olive_blockq_blob_size(p)}, o.codes);
+        else if (p->algorithm == OLIVE_BLOCKQ_HQQ) /* 1-D scales and float zero points */
+            rc = olive_qrun_add_tensor(r, g, w.names[i], t->dtype, 1, (const int64_t[]){cols * kb}, i == 1 ? o.scales : o.zps);
         else if (i == 1)
-            rc = add_tensor(r, g, w.names[1], t->dtype, 2, (const int64_t[]){cols, kb}, o.scales);
+            rc = olive_qrun_add_tensor(r, g, w.names[1], t->dtype, 2, (const int64_t[]){cols, kb}, o.scales);
         else
-            rc = add_tensor(r, g, w.names[2], OIR_UINT8, 2,
+            rc = olive_qrun_add_tensor(r, g, w.names[2], OIR_UINT8, 2,
                             (const int64_t[]){cols, (int64_t)olive_blockq_zp_bytes(p, (size_t)kb)}, o.zps);
     }
     for (int i = 0; i < 3; i++)
         free(bases[i]);
     olive_quant_out_free(&o);
-    if (rc == OLIVE_OK && !(grown = realloc(r->weights, (r->n_weights + 1) * sizeof *grown)))
-        rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+    w.kind = kind;
     if (rc != OLIVE_OK) {
-        weight_clear(&w);
+        olive_qweight_clear(&w);
         return rc;
     }
+    return olive_qrun_remember(r, &w, out);
+}
+
+quantized_weight *olive_qrun_cached(quant_run *r, const char *source, int kind)
+{
+    for (size_t i = 0; i < r->n_weights; i++)
+        if (r->weights[i].kind == kind && !strcmp(r->weights[i].source, source))
+            return &r->weights[i];
+    return NULL;
+}
+
+int olive_qrun_remember(quant_run *r, quantized_weight *w, quantized_weight **out)
+{
+    quantized_weight *grown = realloc(r->weights, (r->n_weights + 1) * sizeof *grown);
+    if (!grown) {
+        olive_qweight_clear(w);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
     r->weights = grown;
-    r->weights[r->n_weights] = w;
+    r->weights[r->n_weights] = *w;
     *out = &r->weights[r->n_weights++];
     return OLIVE_OK;
 }
@@ -240,9 +252,20 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
         quantized_weight *w;
         if (!selected(r, n))
             continue;
-        if ((t = quantizable_weight(r, g, n))) {
+        if (!strcmp(n->op_type, "Gather")) {
+            int replaced = 0;
+            if ((rc = olive_quantize_gather_node(r, g, i, &replaced)) != OLIVE_OK)
+                break;
+            r->quantized_gathers += (size_t)replaced;
+        } else if ((t = quantizable_weight(r, g, n))) {
             int64_t k = t->dims[0], cols = t->dims[1];
-            if ((rc = quantized_names(r, g, t, n, &w)) != OLIVE_OK)
+            rc = quantized_names(r, g, t, n, &w);
+            if (r->tied) {
+                oir_tensor_free(t);
+                r->tied = 0;
+                r->any_tied = 1;
+            }
+            if (rc != OLIVE_OK)
                 break;
             if (!(q = matmulnbits(r, n, w, k, cols))) {
                 rc = olive_fail(OLIVE_ENOMEM, "out of memory");
@@ -254,33 +277,64 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
         r->done++;
         rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
     }
+    if (rc == OLIVE_OK && r->any_tied)
+        rc = olive_drop_unused_transposes(r, g);
     if (rc == OLIVE_OK && r->n_weights)
         rc = drop_unused_sources(r, g);
     for (size_t i = 0; i < r->n_weights; i++)
-        weight_clear(&r->weights[i]);
+        olive_qweight_clear(&r->weights[i]);
     free(r->weights);
     r->weights = NULL;
     r->n_weights = 0;
     return rc;
 }
 
-static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+static int parse_algorithm(const char *name)
+{
+    if (!strcmp(name, "rtn"))
+        return OLIVE_BLOCKQ_RTN;
+    if (!strcmp(name, "hqq"))
+        return OLIVE_BLOCKQ_HQQ;
+    if (!strcmp(name, "k_quant"))
+        return OLIVE_BLOCKQ_KQUANT;
+    return OLIVE_BLOCKQ_DEFAULT;
+}
+
+static const char *algorithm_name(int a)
+{
+    return a == OLIVE_BLOCKQ_RTN ? "rtn" : a == OLIVE_BLOCKQ_HQQ ? "hqq" : a == OLIVE_BLOCKQ_KQUANT ? "k_quant" : "default";
+}
+
+/* Runs the pass with `algorithm`; parameters a pass lacks read as 0, "" or false. */
+static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx, int algorithm)
 {
     quant_run r;
     int64_t bits = olive_args_int(args, "bits"), bs = olive_args_int(args, "block_size");
     int rc;
     memset(&r, 0, sizeof r);
+    if (algorithm == OLIVE_BLOCKQ_HQQ) {
+        if (olive_param_find(args->def, "bits") && bits != 4)
+            return olive_fail(OLIVE_EINVALID, "bits=%" PRId64 ": algorithm=hqq writes 4-bit MatMulNBits only", bits);
+        bits = 4;
+        if (olive_args_int(args, "axis") != 0)
+            return olive_fail(OLIVE_EINVALID, "axis=%" PRId64 ": HQQ quantizes MatMul weights along K (axis 0) only",
+                              olive_args_int(args, "axis"));
+    }
     if (bits != 4 && bits != 8)
         return olive_fail(OLIVE_EINVALID, "bits=%" PRId64 ": MatMulNBits takes 4 or 8", bits);
     if (bs < 16 || bs > 256 || (bs & (bs - 1)))
         return olive_fail(OLIVE_EINVALID, "block_size=%" PRId64 ": expected 16, 32, 64, 128 or 256", bs);
     r.q.bits = (int)bits;
     r.q.block_size = (int)bs;
-    r.q.symmetric = olive_args_bool(args, "is_symmetric");
-    r.q.algorithm = strcmp(olive_args_string(args, "algorithm"), "rtn") ? OLIVE_BLOCKQ_DEFAULT : OLIVE_BLOCKQ_RTN;
+    r.q.algorithm = algorithm;
+    /* hqq and k_quant always write zero points, whatever is_symmetric says. */
+    r.q.symmetric = algorithm != OLIVE_BLOCKQ_HQQ && algorithm != OLIVE_BLOCKQ_KQUANT && olive_args_bool(args, "is_symmetric");
     r.accuracy_level = olive_args_int(args, "accuracy_level");
     r.args = args;
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
+    r.any_op_type = !olive_param_find(args->def, "op_types_to_quantize");
+    r.gather_on = olive_args_bool(args, "quantize_embeddings") || olive_args_list_has(args, "op_types_to_quantize", "Gather");
+    r.gather_axis = olive_param_find(args->def, "gather_quantize_axis") ? olive_args_int(args, "gather_quantize_axis") : 1;
     r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
     r.ctx = ctx;
     if ((rc = oir_model_validate(m)) != OLIVE_OK)
@@ -289,27 +343,69 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     rc = oir_model_for_each_graph(m, quantize_graph, &r);
     if (rc != OLIVE_OK)
         return rc;
-    if (r.quantized)
+    if (r.quantized || r.quantized_gathers)
         OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
+    if (r.quantized_gathers) {
+        /* INT4 / UINT4 tensors need IR 10; ONNX Runtime's quantizer also raises the default
+         * opset to 21 then, without converting nodes. */
+        if (oir_model_opset(m, "") < 21)
+            OLIVE_TRY(oir_model_require_opset(m, "", 21));
+        if (m->ir_version < 10)
+            m->ir_version = 10;
+        OLIVE_INFO("quantize: %zu Gather nodes to GatherBlockQuantized (4 bits, block %d, %s)", r.quantized_gathers,
+                   r.q.block_size, olive_args_bool(args, "is_symmetric") ? "symmetric" : "asymmetric");
+    }
     OLIVE_INFO("quantize: %zu of %zu MatMul nodes to MatMulNBits (%s, %d bits, block %d, %s)", r.quantized, r.total,
-               r.q.algorithm == OLIVE_BLOCKQ_RTN ? "rtn" : "default", r.q.bits, r.q.block_size,
-               r.q.symmetric ? "symmetric" : "asymmetric");
+               algorithm_name(algorithm), r.q.bits, r.q.block_size, r.q.symmetric ? "symmetric" : "asymmetric");
     return olive_pass_progress(ctx, 1.0);
 }
 
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    return quantize_model(m, args, ctx, parse_algorithm(olive_args_string(args, "algorithm")));
+}
+
+static int run_hqq(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    return quantize_model(m, args, ctx, OLIVE_BLOCKQ_HQQ);
+}
+
+static int run_kquant(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    return quantize_model(m, args, ctx, OLIVE_BLOCKQ_KQUANT);
+}
+
+#define ACCURACY_LEVEL_PARAM                                                                                           \
+    {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,                                                               \
+     "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"}
+#define NODES_TO_EXCLUDE_PARAM {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"}
+#define NODES_TO_INCLUDE_PARAM                                                                                         \
+    {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"}
+
 static const olive_param_spec params[] = {
-    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8"},
+    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8 (hqq: 4)"},
     {"block_size", OLIVE_PARAM_INT, "128", 16, 256, NULL,
      "Weights per block along K, sharing a scale: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
     {"is_symmetric", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Symmetric blocks (implicit zero point 2^(bits-1)); false writes a zero-point tensor"},
-    {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,
-     "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"},
-    {"algorithm", OLIVE_PARAM_CHOICE, "default", 0, -1, "default|rtn",
-     "default: ONNX Runtime's MLAS block quantizer; rtn: round-to-nearest as ONNX Runtime's RTN config does it"},
-    {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"},
-    {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
-    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL, "Op types to quantize (MatMul is supported)"},
+     "Symmetric blocks (implicit zero point 2^(bits-1)); false writes a zero-point tensor (hqq and k_quant always "
+     "write one)"},
+    ACCURACY_LEVEL_PARAM,
+    {"algorithm", OLIVE_PARAM_CHOICE, "default", 0, -1, "default|rtn|hqq|k_quant",
+     "default: ONNX Runtime's MLAS block quantizer; rtn: round-to-nearest as ONNX Runtime's RTN config does it; hqq: "
+     "ONNX Runtime's HQQ quantizer (4 bits, float zero points, 1-D scales/zero points); k_quant: ONNX Runtime's "
+     "k-quant config (llama.cpp's weighted least-squares scale search, asymmetric)"},
+    NODES_TO_EXCLUDE_PARAM,
+    NODES_TO_INCLUDE_PARAM,
+    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
+     "Op types to quantize: MatMul, Gather (constant tables to GatherBlockQuantized, as quantize_embeddings)"},
+    {"quantize_embeddings", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Also quantize Gathers on constant float tables into com.microsoft GatherBlockQuantized (4 bits, int4 codes "
+     "when is_symmetric else uint4 + zero points, ONNX Runtime's default quantizer whatever the algorithm; raises "
+     "IR to 10 and opset to 21 as it does); a tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from "
+     "the table. The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], "
+     "GatherBlockQuantized scales of the data's rank), so a tied table is stored twice, quantized"},
+    {"gather_quantize_axis", OLIVE_PARAM_INT, "1", -8, 7, NULL,
+     "Axis of a Gather table quantized in blocks (ONNX Runtime's quant_axes Gather entry; negative from the end)"},
 };
 
 /* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer despite its name:
@@ -320,10 +416,53 @@ const olive_pass_def olive_pass_quantize = {
     .name = "quantize",
     .summary = "Weight-only int4/int8 block quantization of constant MatMul weights into com.microsoft MatMulNBits "
                "(default: ONNX Runtime's MLAS quantizer, which Olive's OnnxBlockWiseRtnQuantization also runs; "
-               "rtn: ONNX Runtime's RTN config); scales [N, k_blocks] in the weight's type; a weight with inf/NaN is "
-               "an error",
+               "rtn: ONNX Runtime's RTN config; hqq and k_quant: ONNX Runtime's HQQ and k-quant quantizers); scales "
+               "[N, k_blocks] in the weight's type; a weight with inf/NaN is an error",
     .aliases = aliases,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,
+};
+
+/* Olive's OnnxHqqQuantization: its parameters and defaults (block 128, axis 0 only). */
+static const olive_param_spec hqq_params[] = {
+    {"block_size", OLIVE_PARAM_INT, "128", 16, 256, NULL,
+     "Weights per block along K: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
+    {"axis", OLIVE_PARAM_INT, "0", 0, 1, NULL, "Axis of B quantized in blocks: 0 (K) is the one supported"},
+    ACCURACY_LEVEL_PARAM,
+    NODES_TO_EXCLUDE_PARAM,
+    NODES_TO_INCLUDE_PARAM,
+};
+
+static const char *const hqq_aliases[] = {"OnnxHqqQuantization", NULL};
+
+const olive_pass_def olive_pass_quantize_hqq = {
+    .name = "quantize_hqq",
+    .summary = "quantize algorithm=hqq with Olive's OnnxHqqQuantization parameters: 4-bit MatMulNBits with float "
+               "zero points refined by ONNX Runtime's HQQ proximal solver",
+    .aliases = hqq_aliases,
+    .params = hqq_params,
+    .n_params = sizeof hqq_params / sizeof *hqq_params,
+    .run = run_hqq,
+};
+
+/* Olive's OnnxKQuantQuantization: its parameters and defaults (4 bits, block 32). */
+static const olive_param_spec kquant_params[] = {
+    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8"},
+    {"block_size", OLIVE_PARAM_INT, "32", 16, 256, NULL,
+     "Weights per block along K: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
+    ACCURACY_LEVEL_PARAM,
+    NODES_TO_EXCLUDE_PARAM,
+};
+
+static const char *const kquant_aliases[] = {"OnnxKQuantQuantization", NULL};
+
+const olive_pass_def olive_pass_quantize_kquant = {
+    .name = "quantize_kquant",
+    .summary = "quantize algorithm=k_quant with Olive's OnnxKQuantQuantization parameters: MatMulNBits with "
+               "llama.cpp's weighted least-squares block scales, as ONNX Runtime's k-quant config writes it",
+    .aliases = kquant_aliases,
+    .params = kquant_params,
+    .n_params = sizeof kquant_params / sizeof *kquant_params,
+    .run = run_kquant,
 };

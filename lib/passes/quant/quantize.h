@@ -7,5 +7,8 @@
 #include "passes/registry.h"
 
 extern const olive_pass_def olive_pass_quantize;
+/* The same pass under Olive's HQQ and k-quant pass types, with their parameters. */
+extern const olive_pass_def olive_pass_quantize_hqq;
+extern const olive_pass_def olive_pass_quantize_kquant;
 
 #endif

@@ -9,6 +9,8 @@
 #include "passes/peephole/fold.h"
 #include "passes/quant/band_default.h"
 #include "passes/quant/band_rtn.h"
+#include "passes/quant/hqq.h"
+#include "passes/quant/kquant.h"
 #include "passes/quant/quantize_weight.h"
 
 /* Columns per kernel call: bounds the scratch for very wide weights. */
@@ -203,6 +205,10 @@ int olive_quantize_weight(const olive_blockq *p, const oir_tensor *t, const char
     size_t bad;
     int rc = OLIVE_OK;
 
+    if (p->algorithm == OLIVE_BLOCKQ_HQQ)
+        return olive_hqq_quantize(t, p->block_size, node, o);
+    if (p->algorithm == OLIVE_BLOCKQ_KQUANT)
+        return olive_kquant_quantize(p, t, node, o);
     memset(o, 0, sizeof *o);
     j.k = (size_t)t->dims[0];
     j.cols = (size_t)t->dims[1];

@@ -16,37 +16,18 @@
  * float weight (ONNX Runtime would feed them DequantizeLinear of the codes instead).
  * Like ONNX Runtime's default, subgraphs are left alone. Nodes that cannot be quantized
  * (B computed, a graph input, not 2-D float32, empty; A a constant; a Gemm with other
- * attributes) stay, with an info line. */
+ * attributes) stay, with an info line. Conv (dynamic_conv.c), com.microsoft Attention
+ * (dynamic_attention.c) and the QDQ form (dynamic_qdq.c) have their own files. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "passes/quant_dynamic/dynamic_internal.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
 #include "passes/quant_dynamic/weight_quant.h"
 
-/* A value already quantized: its float source and the three names that replace it. */
-typedef struct dq_value {
-    char *source;
-    int transposed; /* a weight quantized as its transpose (Gemm with transB) */
-    char *names[3]; /* quantized, scale, zero point */
-} dq_value;
-
-typedef struct dq_list {
-    dq_value *items;
-    size_t n, cap;
-} dq_list;
-
-typedef struct dq_run {
-    const olive_pass_args *args;
-    olive_pass_ctx *ctx;
-    int32_t wtype;
-    int per_channel, reduce_range, include_all;
-    int64_t opset;
-    dq_list weights, acts;
-    size_t total, done, quantized;
-} dq_run;
 
 static void dq_list_free(dq_list *l)
 {
@@ -59,7 +40,7 @@ static void dq_list_free(dq_list *l)
     memset(l, 0, sizeof *l);
 }
 
-static const dq_value *dq_list_find(const dq_list *l, const char *source, int transposed)
+const dq_value *dq_list_find(const dq_list *l, const char *source, int transposed)
 {
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->items[i].source, source) && l->items[i].transposed == transposed)
@@ -67,8 +48,7 @@ static const dq_value *dq_list_find(const dq_list *l, const char *source, int tr
     return NULL;
 }
 
-/* Appends an empty entry for `source`; its names are filled in by the caller. */
-static dq_value *dq_list_add(dq_list *l, const char *source, int transposed)
+dq_value *dq_list_add(dq_list *l, const char *source, int transposed)
 {
     dq_value *v;
     if (l->n == l->cap) {
@@ -82,6 +62,7 @@ static dq_value *dq_list_add(dq_list *l, const char *source, int transposed)
     v = &l->items[l->n];
     memset(v, 0, sizeof *v);
     v->transposed = transposed;
+    v->axis = -1;
     if (!(v->source = olive_strdup(source)))
         return NULL;
     l->n++;
@@ -96,10 +77,12 @@ static int list_is_empty(const char *v)
     return 1;
 }
 
-static const char *label(const oir_node *n)
+const char *dq_label(const oir_node *n)
 {
     return n->name[0] ? n->name : n->n_outputs ? n->outputs[0] : "(unnamed)";
 }
+
+#define label dq_label
 
 /* One MatMul to quantize: Y = A x B (x B transposed), from a MatMul or a Gemm. */
 typedef struct dq_matmul {
@@ -111,8 +94,7 @@ typedef struct dq_matmul {
     char *name;          /* the MatMul's name ("" when unnamed) */
 } dq_matmul;
 
-/* Selection as ONNX Runtime does it, by op type and by the (MatMul) node's name. */
-static int selected(const dq_run *r, const char *op_type, const char *name)
+int dq_selected(const dq_run *r, const char *op_type, const char *name)
 {
     if (!olive_args_list_has(r->args, "op_types_to_quantize", op_type))
         return 0;
@@ -207,22 +189,52 @@ static int add_initializer(oir_graph *g, const char *base, int32_t dtype, size_t
     return OLIVE_OK;
 }
 
-/* Writes B_q, B_scale and B_zp for the weight of `mm` (as [K, N], transposed first for a
- * Gemm with transB) into the graph, named as ONNX Runtime names them. */
-static int quantize_weight(dq_run *r, oir_graph *g, const dq_matmul *mm, dq_value *out)
+/* Reports the first non-finite value of the weight (w holds it as quantized: transposed for
+ * a Gemm with transB), naming it as it is stored. */
+static int non_finite(const oir_tensor *t, const float *w, size_t at, size_t n, int transposed, const oir_node *owner)
 {
-    const oir_tensor *t = mm->b;
-    size_t rows = (size_t)t->dims[0], cols = (size_t)t->dims[1], count = rows * cols;
-    size_t k = mm->transposed ? cols : rows, n = mm->transposed ? rows : cols;
-    size_t channels = r->per_channel ? n : 1;
-    int64_t dims[2] = {(int64_t)k, (int64_t)n}, ch = (int64_t)channels;
+    if (t->rank == 2) {
+        size_t i = at / n, j = at % n;
+        if (transposed) {
+            size_t tmp = i;
+            i = j;
+            j = tmp;
+        }
+        return olive_fail(OLIVE_EFORMAT,
+                          "weight '%s' of %s '%s' holds %g at [%zu, %zu]: quantization needs finite weights", t->name,
+                          owner->op_type, label(owner), (double)w[at], i, j);
+    }
+    return olive_fail(OLIVE_EFORMAT,
+                      "weight '%s' of %s '%s' holds %g at flat index %zu: quantization needs finite weights", t->name,
+                      owner->op_type, label(owner), (double)w[at], at);
+}
+
+int dq_weight(dq_run *r, oir_graph *g, const oir_tensor *t, int transposed, int per_channel, int reduce_range,
+              const oir_node *owner, const dq_value **out)
+{
+    size_t count = 1, rows, cols, k, n, channels;
+    int64_t ch;
     float *w = NULL, *scales = NULL;
     int32_t *zps = NULL;
     uint8_t *codes = NULL, *zp_bytes = NULL;
     char *base = NULL;
+    dq_value *v;
     int rc = OLIVE_OK;
-    if (count / cols != rows || count > SIZE_MAX / sizeof(float))
-        return olive_fail(OLIVE_EFORMAT, "weight '%s' of %s '%s' is too large", t->name, mm->n->op_type, label(mm->n));
+    if ((*out = dq_list_find(&r->weights, t->name, transposed)))
+        return OLIVE_OK;
+    for (size_t d = 0; d < t->rank; d++) {
+        if (t->dims[d] < 1 || count > SIZE_MAX / sizeof(float) / (size_t)t->dims[d])
+            return olive_fail(OLIVE_EFORMAT, "weight '%s' of %s '%s' is empty or too large", t->name, owner->op_type,
+                              label(owner));
+        count *= (size_t)t->dims[d];
+    }
+    rows = t->rank == 2 ? (size_t)t->dims[0] : count;
+    cols = t->rank == 2 ? (size_t)t->dims[1] : 1;
+    k = transposed ? cols : rows;
+    n = transposed ? rows : cols;
+    per_channel = per_channel && t->rank == 2;
+    channels = per_channel ? n : 1;
+    ch = (int64_t)channels;
     w = malloc(count * sizeof *w);
     scales = malloc(channels * sizeof *scales);
     zps = malloc(channels * sizeof *zps);
@@ -233,7 +245,7 @@ static int quantize_weight(dq_run *r, oir_graph *g, const dq_matmul *mm, dq_valu
         goto done;
     }
     /* The bytes may be unaligned inside a mapped file: copy them out (as [K, N]). */
-    if (!mm->transposed) {
+    if (!transposed) {
         memcpy(w, oir_tensor_data(t), count * sizeof *w);
     } else {
         const uint8_t *src = oir_tensor_data(t);
@@ -244,43 +256,43 @@ static int quantize_weight(dq_run *r, oir_graph *g, const dq_matmul *mm, dq_valu
     /* The copy is all that is read from now on: let a mapped file's pages go. */
     olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
     for (size_t c = 0; c < channels; c++) {
-        long bad = r->per_channel ? olive_dynq_params(r->wtype, r->reduce_range, w + c, k, n, &scales[c], &zps[c])
-                                  : olive_dynq_params(r->wtype, r->reduce_range, w, count, 1, &scales[c], &zps[c]);
+        long bad = per_channel ? olive_dynq_params(r->wtype, reduce_range, w + c, k, n, &scales[c], &zps[c])
+                               : olive_dynq_params(r->wtype, reduce_range, w, count, 1, &scales[c], &zps[c]);
         if (bad >= 0) {
-            size_t at = r->per_channel ? (size_t)bad * n + c : (size_t)bad, i = at / n, j = at % n;
-            if (mm->transposed) { /* name the element as it is stored */
-                size_t tmp = i;
-                i = j;
-                j = tmp;
-            }
-            rc = olive_fail(OLIVE_EFORMAT,
-                            "weight '%s' of %s '%s' holds %g at [%zu, %zu]: quantization needs finite weights",
-                            t->name, mm->n->op_type, label(mm->n), (double)w[at], i, j);
+            rc = non_finite(t, w, per_channel ? (size_t)bad * n + c : (size_t)bad, n, transposed, owner);
             goto done;
         }
         zp_bytes[c] = (uint8_t)zps[c];
     }
     for (size_t i = 0; i < count; i++) {
-        size_t c = r->per_channel ? i % n : 0;
+        size_t c = per_channel ? i % n : 0;
         codes[i] = (uint8_t)olive_dynq_code(r->wtype, w[i], scales[c], zps[c]);
     }
+    if (!(v = dq_list_add(&r->weights, t->name, transposed))) {
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    v->axis = per_channel ? 1 : -1;
     {
-        size_t prank = r->per_channel ? 1 : 0;
+        size_t prank = per_channel ? 1 : 0;
+        int64_t dims2[2] = {(int64_t)k, (int64_t)n};
         static const char *const suffix[3] = {"_quantized", "_scale", "_zero_point"};
         for (int j = 0; j < 3 && rc == OLIVE_OK; j++) {
             free(base);
-            if (!(base = olive_asprintf("%s%s%s", t->name, mm->transposed ? "_Transposed" : "", suffix[j]))) {
+            if (!(base = olive_asprintf("%s%s%s", t->name, transposed ? "_Transposed" : "", suffix[j]))) {
                 rc = olive_fail(OLIVE_ENOMEM, "out of memory");
                 break;
             }
             if (j == 0)
-                rc = add_initializer(g, base, r->wtype, 2, dims, codes, count, &out->names[0]);
+                rc = add_initializer(g, base, r->wtype, t->rank, transposed ? dims2 : t->dims, codes, count,
+                                     &v->names[0]);
             else if (j == 1)
-                rc = add_initializer(g, base, OIR_FLOAT, prank, &ch, scales, channels * sizeof *scales, &out->names[1]);
+                rc = add_initializer(g, base, OIR_FLOAT, prank, &ch, scales, channels * sizeof *scales, &v->names[1]);
             else
-                rc = add_initializer(g, base, r->wtype, prank, &ch, zp_bytes, channels, &out->names[2]);
+                rc = add_initializer(g, base, r->wtype, prank, &ch, zp_bytes, channels, &v->names[2]);
         }
     }
+    *out = v;
 done:
     free(base);
     free(w);
@@ -292,7 +304,7 @@ done:
 }
 
 /* The DynamicQuantizeLinear of activation `a`, inserted before node *at when it is new. */
-static int quantize_activation(dq_run *r, oir_graph *g, size_t *at, const char *a, const dq_value **out)
+int dq_activation(dq_run *r, oir_graph *g, size_t *at, const char *a, const dq_value **out)
 {
     static const char *const suffix[3] = {"_quantized", "_scale", "_zero_point"};
     dq_value *v;
@@ -369,19 +381,13 @@ static int new_names(oir_graph *g, const dq_matmul *mm, char **names)
 static int rewrite(dq_run *r, oir_graph *g, size_t *at, dq_matmul *mm)
 {
     oir_node *nodes[5] = {NULL};
-    const dq_value *w = dq_list_find(&r->weights, mm->b->name, mm->transposed), *a;
+    const dq_value *w, *a;
     char *names[N_NAMES] = {NULL};
     size_t count = mm->c ? 5 : 4;
     int rc;
-    if (!w) {
-        dq_value *nw = dq_list_add(&r->weights, mm->b->name, mm->transposed);
-        if (!nw)
-            return olive_fail(OLIVE_ENOMEM, "out of memory");
-        if ((rc = quantize_weight(r, g, mm, nw)) != OLIVE_OK)
-            return rc;
-        w = nw;
-    }
-    if ((rc = quantize_activation(r, g, at, mm->a, &a)) != OLIVE_OK)
+    if ((rc = dq_weight(r, g, mm->b, mm->transposed, r->per_channel, r->reduce_range, mm->n, &w)) != OLIVE_OK)
+        return rc;
+    if ((rc = dq_activation(r, g, at, mm->a, &a)) != OLIVE_OK)
         return rc;
     if ((rc = new_names(g, mm, names)) == OLIVE_OK) {
         const char *mmi_in[4] = {a->names[0], w->names[0], a->names[2], w->names[2]};
@@ -434,36 +440,76 @@ static int drop_unused_sources(dq_run *r, oir_graph *g)
     return OLIVE_OK;
 }
 
+enum { KIND_NONE, KIND_MATMUL, KIND_CONV, KIND_ATTENTION };
+
+/* What `n` is to this pass, and whether it is selected; mm is set for KIND_MATMUL (its name
+ * to be freed). Negative on ENOMEM. */
+static int kind_of(const dq_run *r, const oir_node *n, dq_matmul *mm)
+{
+    int is = as_matmul(n, mm);
+    if (is < 0)
+        return is;
+    if (is == 1)
+        return dq_selected(r, "MatMul", mm->name) ? KIND_MATMUL : KIND_NONE;
+    if (!strcmp(n->op_type, "Conv") && (!n->domain[0] || !strcmp(n->domain, "ai.onnx")))
+        return dq_selected(r, "Conv", n->name) ? KIND_CONV : KIND_NONE;
+    if (!strcmp(n->op_type, "Attention") && !strcmp(n->domain, "com.microsoft"))
+        return dq_selected(r, "Attention", n->name) ? KIND_ATTENTION : KIND_NONE;
+    return KIND_NONE;
+}
+
+/* Rewrites the MatMul (or Gemm) at *at: 1 when rewritten, 0 when it stays. */
+static int rewrite_matmul(dq_run *r, oir_graph *g, size_t *at, dq_matmul *mm)
+{
+    int rc;
+    if (!quantizable(g, mm))
+        return 0;
+    if (r->qdq) {
+        if (mm->transposed && r->per_channel) {
+            OLIVE_INFO("quantize_dynamic: skipping Gemm '%s': QDQ per channel of a transposed B is not written",
+                       label(mm->n));
+            return 0;
+        }
+        return dq_rewrite_qdq(r, g, at, 1, r->per_channel, r->reduce_range);
+    }
+    if (r->opset < 11)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s '%s': dynamic quantization needs opset 11 or later (DynamicQuantizeLinear); the model "
+                          "imports opset %lld",
+                          mm->n->op_type, label(mm->n), (long long)r->opset);
+    rc = rewrite(r, g, at, mm);
+    return rc == OLIVE_OK ? 1 : rc;
+}
+
 static int quantize_graph(dq_run *r, oir_graph *g)
 {
     int rc = OLIVE_OK;
     dq_matmul mm;
     for (size_t i = 0; i < g->n_nodes; i++) {
-        if ((rc = as_matmul(g->nodes[i], &mm)) < 0)
-            return rc;
-        r->total += rc == 1 && selected(r, "MatMul", mm.name);
+        int kind = kind_of(r, g->nodes[i], &mm);
+        if (kind < 0)
+            return kind;
+        r->total += kind != KIND_NONE;
         free(mm.name);
     }
-    rc = OLIVE_OK;
     for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
-        int is = as_matmul(g->nodes[i], &mm);
-        if (is < 0)
-            return is;
-        if (is == 1 && selected(r, "MatMul", mm.name)) {
-            if (quantizable(g, &mm)) {
-                if (r->opset < 11)
-                    rc = olive_fail(OLIVE_EUNSUPPORTED,
-                                    "%s '%s': dynamic quantization needs opset 11 or later (DynamicQuantizeLinear); "
-                                    "the model imports opset %lld",
-                                    mm.n->op_type, label(mm.n), (long long)r->opset);
-                else if ((rc = rewrite(r, g, &i, &mm)) == OLIVE_OK)
-                    r->quantized++;
-            }
-            r->done++;
-            if (rc == OLIVE_OK)
-                rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
-        }
+        int kind = kind_of(r, g->nodes[i], &mm), done = 0;
+        if (kind < 0)
+            return kind;
+        if (kind == KIND_MATMUL)
+            done = rewrite_matmul(r, g, &i, &mm);
+        else if (kind == KIND_CONV)
+            done = r->qdq ? dq_rewrite_qdq(r, g, &i, 1, 0, r->reduce_range) : dq_rewrite_conv(r, g, &i);
+        else if (kind == KIND_ATTENTION)
+            done = r->qdq ? dq_rewrite_qdq(r, g, &i, 1, r->per_channel, r->reduce_range) : dq_rewrite_attention(r, g, &i);
         free(mm.name);
+        if (done < 0)
+            return done;
+        r->quantized += (size_t)done;
+        if (kind != KIND_NONE) {
+            r->done++;
+            rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
+        }
     }
     if (rc == OLIVE_OK && r->weights.n)
         rc = drop_unused_sources(r, g);
@@ -481,6 +527,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.per_channel = olive_args_bool(args, "per_channel");
     r.reduce_range = olive_args_bool(args, "reduce_range");
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
+    r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
     r.opset = oir_model_opset(m, "");
     if ((rc = oir_model_validate(m)) != OLIVE_OK)
         return olive_fail_context(rc, "input model");
@@ -509,15 +556,21 @@ static const olive_param_spec params[] = {
      "Quantize weights to 7 bits ([-64, 64] or [0, 127]), for CPUs without VNNI"},
     {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"},
     {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
-    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL, "Op types to quantize: MatMul (which also takes Gemms with alpha = beta = 1, transA = 0, as ONNX Runtime does)"},
+    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
+     "Op types to quantize: MatMul (which also takes Gemms with alpha = beta = 1, transA = 0, as ONNX Runtime does), "
+     "Conv (ConvInteger; weights per tensor), Attention (com.microsoft QAttention)"},
+    {"quant_format", OLIVE_PARAM_CHOICE, "QOperator", 0, -1, "QOperator|QDQ",
+     "QOperator: integer operators on run-time quantized activations; QDQ: the float operator reads its weight "
+     "through DequantizeLinear of the same int8/uint8 codes (opset 10, 13 per channel)"},
 };
 
 static const char *const aliases[] = {"OnnxDynamicQuantization", NULL};
 
 const olive_pass_def olive_pass_quantize_dynamic = {
     .name = "quantize_dynamic",
-    .summary = "ONNX Runtime's dynamic quantization: MatMuls with constant float weights become MatMulInteger on "
-               "int8/uint8 weights and run-time quantized activations",
+    .summary = "ONNX Runtime's dynamic quantization: MatMul/Gemm, Conv and com.microsoft Attention with constant float "
+               "weights become MatMulInteger, ConvInteger and QAttention on int8/uint8 weights and run-time quantized "
+               "activations (or, with quant_format=QDQ, read their weights through DequantizeLinear)",
     .aliases = aliases,
     .params = params,
     .n_params = sizeof params / sizeof *params,

@@ -1,7 +1,8 @@
 /* The quantize_dynamic pass: ONNX Runtime's dynamic quantization (Olive's
- * OnnxDynamicQuantization) of MatMuls with a constant float weight, in its default QOperator
- * form: int8 or uint8 weights, activations quantized at run time by DynamicQuantizeLinear,
- * MatMulInteger, and the result scaled back to float. */
+ * OnnxDynamicQuantization) of MatMul / Gemm, Conv and com.microsoft Attention with a constant
+ * float weight. QOperator form: int8 or uint8 weights, activations quantized at run time by
+ * DynamicQuantizeLinear, MatMulInteger / ConvInteger / QAttention, the result scaled back to
+ * float. QDQ form: the float operator reads its weight through DequantizeLinear. */
 #ifndef OLIVE_PASSES_QUANT_DYNAMIC_QUANTIZE_DYNAMIC_H
 #define OLIVE_PASSES_QUANT_DYNAMIC_QUANTIZE_DYNAMIC_H
 

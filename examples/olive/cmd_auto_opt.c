@@ -1,0 +1,235 @@
+/* `olive auto-opt`, `olive optimize` and `olive quantize`: Olive's flags turned into a
+ * workflow config by the library's selection rules, then run (or only shown with --dry_run). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <olive/olive.h>
+
+#include "cli.h"
+#include "cli_json.h"
+#include "cli_workflow.h"
+
+static cli_option auto_opt_options[] = {
+    {"model_name_or_path", 'm', "MODEL", "input: Hugging Face folder, .gguf file, .onnx file or model folder"},
+    {"output_path", 'o', "DIR", "output folder (default auto-opt-output)"},
+    {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
+    {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider (implies its device)"},
+    {"precision", 0, "P", "int4, int8, fp16, bf16 or fp32 (default)"},
+    {"use_ort_genai", 0, NULL, "write ONNX Runtime GenAI files (genai_config.json, tokenizer) with the model"},
+    {"use_model_builder", 0, NULL, "convert checkpoints with the model builder (always the case here)"},
+    {"block_size", 0, "N", "int4 block size: 16, 32, 64, 128 or 256"},
+    {"accuracy_level", 0, "N", "MatMulNBits accuracy level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8"},
+    {"memory", 0, "BYTES", "memory of the accelerator, recorded in the config"},
+    {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
+    {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
+    {"save_config_file", 0, NULL, "save the workflow config as config.json in the output folder"},
+    {NULL, 0, NULL, NULL},
+};
+
+static cli_option quantize_options[] = {
+    {"model_name_or_path", 'm', "MODEL", "input ONNX model: .onnx file or model folder"},
+    {"output_path", 'o', "DIR", "output folder (default quantized-model)"},
+    {"algorithm", 'a', "ALG", "default (ONNX Runtime's block quantizer), rtn, hqq or kquant"},
+    {"precision", 0, "P", "int4 (default) or int8"},
+    {"block_size", 0, "N", "weights per block: 16, 32, 64, 128 (default) or 256"},
+    {"accuracy_level", 0, "N", "MatMulNBits accuracy level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8"},
+    {"use_qdq_encoding", 0, NULL, "write QDQ (DequantizeLinear) weights instead of MatMulNBits"},
+    {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
+    {"provider", 0, "EP", "execution provider (implies its device)"},
+    {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
+    {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
+    {"save_config_file", 0, NULL, "save the workflow config as config.json in the output folder"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_help auto_opt_help = {
+    "auto-opt", "-m MODEL [-o DIR] [--device D] [--provider EP] [--precision P] [options]",
+    "Optimizes a model for ONNX Runtime with the passes its kind needs: a checkpoint (Hugging Face\n"
+    "folder or .gguf) is converted to ONNX by the model builder at the precision (int4/int8 quantized\n"
+    "as it is converted); an ONNX model goes through the peephole optimizer, transformer fusion when\n"
+    "available, then the precision's quantizer (int4: block-wise MatMulNBits, int8: dynamic) or the\n"
+    "float16 conversion. Every pass result is cached: a second run reuses it.\n"
+    "See 'olive passes NAME' for what each pass does and its parameters.",
+    auto_opt_options,
+    "Example:\n"
+    "  olive auto-opt -m SmolLM2-135M-Instruct.gguf -o models/smollm2-int4 --device cpu \\\n"
+    "      --provider CPUExecutionProvider --use_ort_genai --precision int4",
+};
+
+static const cli_help optimize_help = {
+    "optimize", "-m MODEL [-o DIR] [--device D] [--provider EP] [--precision P] [options]",
+    "Same as auto-opt: optimizes a model for ONNX Runtime with the passes its kind needs.",
+    auto_opt_options,
+    "Example:\n  olive optimize -m model.onnx -o out --precision int4 --block_size 32",
+};
+
+static const cli_help quantize_help = {
+    "quantize", "-m MODEL [-o DIR] [--algorithm A] [--precision int4|int8] [options]",
+    "Quantizes the MatMul weights of an ONNX model block-wise into com.microsoft MatMulNBits.\n"
+    "Algorithms: default (ONNX Runtime's MLAS quantizer, Olive's OnnxBlockWiseRtnQuantization),\n"
+    "rtn (round to nearest), hqq (half-quadratic), kquant (llama.cpp's k-quant scale search).",
+    quantize_options,
+    "Example:\n  olive quantize -m model.onnx -o out --algorithm rtn --block_size 32",
+};
+
+/* Flags that set a pass parameter take their help from the registry, so the text follows the
+ * pass: "<registry help> (pass.param; default D)". */
+static void help_from_registry(cli_option *opts, const char *flag, const char *pass, const char *param)
+{
+    static char texts[8][512];
+    static size_t used;
+    char *desc = NULL, dflt[64];
+    json_t *doc, *params, *p;
+    size_t i;
+    if (used >= sizeof texts / sizeof *texts || olive_pass_describe_json(&desc, pass) != OLIVE_OK)
+        return;
+    if (!(doc = cli_json_take(desc, "pass description")))
+        return;
+    params = cli_json_get(doc, "parameters");
+    json_array_foreach(params, i, p) {
+        if (strcmp(cli_json_str(p, "name", ""), param))
+            continue;
+        for (cli_option *o = opts; o->long_name; o++) {
+            if (strcmp(o->long_name, flag))
+                continue;
+            cli_json_scalar_text(cli_json_get(p, "default"), dflt, sizeof dflt);
+            snprintf(texts[used], sizeof texts[used], "%s (%s.%s; default %s)", cli_json_str(p, "help", ""), pass,
+                     param, dflt[0] ? dflt : "none");
+            o->help = texts[used++];
+        }
+    }
+    json_decref(doc);
+}
+
+static void fill_help(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    help_from_registry(auto_opt_options, "block_size", "quantize", "block_size");
+    help_from_registry(auto_opt_options, "accuracy_level", "quantize", "accuracy_level");
+    help_from_registry(quantize_options, "block_size", "quantize", "block_size");
+    help_from_registry(quantize_options, "accuracy_level", "quantize", "accuracy_level");
+    help_from_registry(quantize_options, "algorithm", "quantize", "algorithm");
+    olive_error_clear();
+}
+
+/* The library's options text: key=value words, values quoted. */
+typedef struct ao_args {
+    const char *command;
+    char *text;
+    size_t len;
+    const char *output;
+    int dry_run, save_config, failed;
+} ao_args;
+
+static void append(ao_args *a, const char *key, const char *value)
+{
+    size_t need = a->len + strlen(key) + 2 * strlen(value) + 8;
+    char *grown = realloc(a->text, need);
+    if (!grown) {
+        a->failed = 1;
+        return;
+    }
+    a->text = grown;
+    a->len += (size_t)sprintf(a->text + a->len, "%s%s=\"", a->len ? " " : "", key);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            a->text[a->len++] = '\\';
+        a->text[a->len++] = *c;
+    }
+    a->text[a->len++] = '"';
+    a->text[a->len] = '\0';
+}
+
+static int on_arg(void *ctx, const cli_option *opt, const char *value)
+{
+    ao_args *a = ctx;
+    if (!opt)
+        return cli_usage(a->command, "unexpected argument '%s' (the model goes after -m)", value);
+    if (!strcmp(opt->long_name, "dry_run"))
+        a->dry_run = 1;
+    else if (!strcmp(opt->long_name, "save_config_file"))
+        a->save_config = 1;
+    else {
+        if (!strcmp(opt->long_name, "output_path"))
+            a->output = value;
+        append(a, opt->long_name, value ? value : "true");
+    }
+    return CLI_EXIT_OK;
+}
+
+/* <output>/config.json, as Olive saves it. */
+static int save_config(const char *output, const char *config)
+{
+    char *path = malloc(strlen(output) + sizeof "/config.json");
+    int rc;
+    if (!path)
+        return -1;
+    mkdir(output, 0777);
+    sprintf(path, "%s/config.json", output);
+    rc = cli_write_text_file(path, config);
+    if (rc == 0 && cli_log_level() < OLIVE_LOG_SILENT)
+        fprintf(stderr, "olive: config saved to %s\n", path);
+    free(path);
+    return rc;
+}
+
+static int run(ao_args *a)
+{
+    char *config = NULL, level[2] = {(char)('0' + cli_log_level()), 0};
+    olive_workflow *w = NULL;
+    const char *output;
+    int status;
+    if (cli_log_level_given())
+        append(a, "log_level", level);
+    if (a->failed) {
+        fprintf(stderr, "olive: error: out of memory\n");
+        return CLI_EXIT_FAILURE;
+    }
+    if (olive_workflow_auto_opt_config(&config, a->command, a->text ? a->text : "") != OLIVE_OK)
+        return cli_fail(olive_error_code());
+    output = a->output ? a->output : !strcmp(a->command, "quantize") ? "quantized-model" : "auto-opt-output";
+    if (a->dry_run)
+        printf("%s\n", config);
+    if (olive_workflow_new(&w, config, NULL) != OLIVE_OK) {
+        olive_free(config);
+        return cli_fail(olive_error_code());
+    }
+    if (a->dry_run) {
+        char *pipeline = NULL;
+        if (olive_workflow_pipeline_text(&pipeline, w) == OLIVE_OK)
+            printf("pipeline: %s\n", pipeline[0] ? pipeline : "(no passes)");
+        olive_free(pipeline);
+        status = a->save_config && save_config(output, config) != 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    } else {
+        status = cli_run_workflow(w);
+        if (status == CLI_EXIT_OK && a->save_config && save_config(output, config) != 0)
+            status = CLI_EXIT_FAILURE;
+    }
+    olive_workflow_free(w);
+    olive_free(config);
+    return status;
+}
+
+static int command(int argc, char **argv, const char *name, const cli_help *help)
+{
+    ao_args a;
+    int rc;
+    memset(&a, 0, sizeof a);
+    a.command = name;
+    fill_help();
+    rc = cli_parse(argc, argv, help, on_arg, &a);
+    if (rc == CLI_PARSED_HELP)
+        rc = CLI_EXIT_OK;
+    else if (rc == CLI_EXIT_OK)
+        rc = run(&a);
+    free(a.text);
+    return rc;
+}
+
+int cli_cmd_auto_opt(int argc, char **argv) { return command(argc, argv, "auto-opt", &auto_opt_help); }
+int cli_cmd_optimize(int argc, char **argv) { return command(argc, argv, "optimize", &optimize_help); }
+int cli_cmd_quantize(int argc, char **argv) { return command(argc, argv, "quantize", &quantize_help); }

@@ -1,0 +1,92 @@
+/* libolive — workflows.
+ *
+ * A workflow is an optimization job described in Olive's workflow JSON schema: an input model
+ * (HfModel: a Hugging Face folder or a .gguf file; ONNXModel: a .onnx file or model folder),
+ * a target system (LocalSystem with one accelerator: device + execution provider), passes by
+ * Olive pass type ("OnnxPeepholeOptimizer", "OnnxBlockWiseRtnQuantization", "ModelBuilder",
+ * ...) with Olive's parameter names, and engine fields (output_dir, cache_dir, clean_cache,
+ * evaluate_input_model, log_severity_level, no_artifacts, evaluator, search_strategy), so
+ * Olive recipes run unchanged where their passes exist here.
+ *
+ * Every pass result is kept in a content-addressed cache (cache_dir, default .olive-cache):
+ * running the same workflow again reuses each pass's result instead of recomputing it.
+ * A slot of "passes" may hold a list of alternatives: every combination is run and, with a
+ * size_on_disk metric, the smallest result is kept (otherwise the first combination).
+ *
+ * The output folder holds model.onnx (+ its data file and companion files such as
+ * genai_config.json and tokenizer files), model_config.json in Olive's format, and, unless
+ * no_artifacts is set, footprint.json (one node per model: id, parent, pass, config, metrics,
+ * times) and run_history.txt. It is written atomically.
+ */
+#ifndef OLIVE_WORKFLOW_H
+#define OLIVE_WORKFLOW_H
+
+#include "olive/common.h"
+#include "olive/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct olive_workflow olive_workflow;
+
+/* Parses a workflow config (JSON text in Olive's schema). `options` is NULL or space-separated
+ * key=value settings:
+ *   strict=true|false   unknown keys are errors instead of warnings (default false)
+ *   output_dir=DIR      replaces the config's output_dir
+ *   cache_dir=DIR       replaces the config's cache_dir
+ *   log_level=N         replaces the config's log_severity_level (0 debug .. 4 silent)
+ * Every check that needs no model file is done here: unknown pass types and parameters, values
+ * of the wrong type or out of range, unsupported systems, metrics and search strategies.
+ * Errors: OLIVE_EFORMAT (invalid JSON: the message gives line and column), OLIVE_EINVALID
+ * (naming the key at fault, e.g. "passes.quant.block_size"), OLIVE_ENOTFOUND (unknown pass
+ * type), OLIVE_EUNSUPPORTED (a feature that needs what this build lacks), OLIVE_ENOMEM. */
+OLIVE_API int olive_workflow_new(olive_workflow **out, const char *config_json, const char *options);
+
+/* The same, reading the config from a file (messages name the file).
+ * Errors: as olive_workflow_new, and OLIVE_ENOTFOUND / OLIVE_EIO for the file. */
+OLIVE_API int olive_workflow_load(olive_workflow **out, const char *path, const char *options);
+
+/* Releases a workflow. Accepts NULL. */
+OLIVE_API void olive_workflow_free(olive_workflow *workflow);
+
+/* The passes in pipeline text form ("peephole ! quantize block_size=32"), alternatives of a
+ * slot separated by " | ". Release with olive_free. Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
+OLIVE_API int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow);
+
+/* Sets the progress callback (see olive_progress_fn; a cache hit reports its pass started and
+ * finished at once). NULL removes it. */
+OLIVE_API void olive_workflow_set_progress(olive_workflow *workflow, olive_progress_fn fn, void *user);
+
+/* Asks a running olive_workflow_run to stop. Safe from any thread or a signal handler. */
+OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
+
+/* Runs the workflow. Logs one info line per pass saying "cache hit" or "run". When `result`
+ * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
+ * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk}], best,
+ * output_dir, seconds.
+ * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir inside the input
+ * model's folder; a checkpoint input whose first pass is not ModelBuilder), OLIVE_EEXISTS
+ * (output_dir exists, is not empty and is not an earlier output), OLIVE_EIO (output_dir or
+ * cache_dir not writable), OLIVE_ECANCELLED, and any error of the passes. */
+OLIVE_API int olive_workflow_run(olive_workflow *workflow, char **result);
+
+/* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`
+ * (`command`) runs, from space-separated key=value options named as those commands' flags:
+ *   model_name_or_path=PATH (required), output_path=DIR, device=cpu|gpu|npu,
+ *   provider=EP (implies its device), precision=int4|int8|fp16|bf16|fp32, use_ort_genai=BOOL,
+ *   use_model_builder=BOOL, block_size=N, accuracy_level=N, memory=BYTES, cache_dir=DIR,
+ *   log_level=N; for quantize also algorithm=default|rtn|hqq|kquant, use_qdq_encoding=BOOL.
+ * Rules: a checkpoint (Hugging Face folder or .gguf) is converted by ModelBuilder at the
+ * precision (int4/int8 quantized as it is converted); an ONNX model goes through
+ * OnnxPeepholeOptimizer, OrtTransformersOptimization (when this build has it), then int4:
+ * OnnxBlockWiseRtnQuantization, int8: OnnxDynamicQuantization, fp16/bf16: OnnxFloatToFloat16.
+ * *out receives the config as JSON text (release with olive_free).
+ * Errors: OLIVE_EINVALID (bad or missing option, naming it), OLIVE_ENOTFOUND (no such model),
+ * OLIVE_EUNSUPPORTED (e.g. quantize on a checkpoint), OLIVE_ENOMEM. */
+OLIVE_API int olive_workflow_auto_opt_config(char **out, const char *command, const char *options);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,182 @@
+/* Public workflow functions: a thin layer over lib/engine/workflow*. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/status.h"
+#include "core/words.h"
+#include "engine/workflow.h"
+
+#define CONFIG_LIMIT (16u << 20)
+
+typedef struct wf_options {
+    int strict;
+    int log_level;             /* -2: not given */
+    char *output_dir, *cache_dir;
+} wf_options;
+
+static void options_free(wf_options *o)
+{
+    free(o->output_dir);
+    free(o->cache_dir);
+}
+
+static int parse_options(wf_options *o, const char *text)
+{
+    char **words = NULL;
+    size_t n = 0;
+    int rc = OLIVE_OK;
+    memset(o, 0, sizeof *o);
+    o->log_level = -2;
+    if (!text)
+        return OLIVE_OK;
+    OLIVE_TRY(olive_split_words(&words, &n, text));
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
+        char *eq = strchr(words[i], '='), *v;
+        if (!eq) {
+            rc = olive_fail(OLIVE_EINVALID, "workflow option '%s' is not of the form key=value", words[i]);
+            break;
+        }
+        *eq = '\0';
+        v = eq + 1;
+        if (!strcmp(words[i], "strict")) {
+            if (!strcasecmp(v, "true") || !strcmp(v, "1"))
+                o->strict = 1;
+            else if (!strcasecmp(v, "false") || !strcmp(v, "0"))
+                o->strict = 0;
+            else
+                rc = olive_fail(OLIVE_EINVALID, "workflow option strict takes true or false, not '%s'", v);
+        } else if (!strcmp(words[i], "log_level")) {
+            if (strlen(v) != 1 || v[0] < '0' || v[0] > '4')
+                rc = olive_fail(OLIVE_EINVALID, "workflow option log_level takes 0..4, not '%s'", v);
+            else
+                o->log_level = v[0] - '0';
+        } else if (!strcmp(words[i], "output_dir") || !strcmp(words[i], "cache_dir")) {
+            char **slot = words[i][0] == 'o' ? &o->output_dir : &o->cache_dir;
+            if (!v[0])
+                rc = olive_fail(OLIVE_EINVALID, "workflow option %s must not be empty", words[i]);
+            else {
+                free(*slot);
+                rc = (*slot = olive_strdup(v)) ? OLIVE_OK : OLIVE_ENOMEM;
+            }
+        } else {
+            rc = olive_fail(OLIVE_ENOTFOUND, "unknown workflow option '%s'; valid options: strict, output_dir, "
+                                             "cache_dir, log_level", words[i]);
+        }
+    }
+    olive_free_words(words, n);
+    if (rc != OLIVE_OK)
+        options_free(o);
+    return rc;
+}
+
+static int create(olive_workflow **out, const char *text, const char *source, const char *options)
+{
+    wf_options o;
+    olive_workflow *w;
+    OLIVE_TRY(parse_options(&o, options));
+    if (wf_parse(&w, text, source, o.strict) != OLIVE_OK) {
+        options_free(&o);
+        return olive_error_code();
+    }
+    if (o.output_dir) {
+        free(w->output_dir);
+        w->output_dir = o.output_dir;
+        o.output_dir = NULL;
+    }
+    if (o.cache_dir) {
+        free(w->cache_dir);
+        w->cache_dir = o.cache_dir;
+        o.cache_dir = NULL;
+    }
+    if (o.log_level != -2)
+        w->log_level = o.log_level;
+    options_free(&o);
+    *out = w;
+    return OLIVE_OK;
+}
+
+int olive_workflow_new(olive_workflow **out, const char *config_json, const char *options)
+{
+    if (!out || !config_json)
+        return olive_fail(OLIVE_EINVALID, "olive_workflow_new: out and config_json must not be NULL");
+    return create(out, config_json, "config", options);
+}
+
+int olive_workflow_load(olive_workflow **out, const char *path, const char *options)
+{
+    char *text = NULL;
+    size_t size;
+    int rc;
+    if (!out || !path)
+        return olive_fail(OLIVE_EINVALID, "olive_workflow_load: out and path must not be NULL");
+    OLIVE_TRY(olive_read_file(&text, &size, path, CONFIG_LIMIT));
+    if (strlen(text) != size)
+        rc = olive_fail(OLIVE_EFORMAT, "%s: the config contains a NUL byte", path);
+    else
+        rc = create(out, text, path, options);
+    free(text);
+    return rc;
+}
+
+void olive_workflow_free(olive_workflow *workflow) { wf_free(workflow); }
+
+int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow)
+{
+    char *text;
+    if (!out || !workflow)
+        return olive_fail(OLIVE_EINVALID, "olive_workflow_pipeline_text: out and workflow must not be NULL");
+    if (!(text = wf_pipeline_text(workflow)))
+        return OLIVE_ENOMEM;
+    *out = text;
+    return OLIVE_OK;
+}
+
+void olive_workflow_set_progress(olive_workflow *workflow, olive_progress_fn fn, void *user)
+{
+    if (!workflow)
+        return;
+    workflow->progress = fn;
+    workflow->progress_user = user;
+}
+
+void olive_workflow_cancel(olive_workflow *workflow)
+{
+    if (workflow)
+        atomic_store(&workflow->cancelled, 1);
+}
+
+int olive_workflow_run(olive_workflow *workflow, char **result)
+{
+    json_t *doc = NULL;
+    char *text;
+    if (!workflow)
+        return olive_fail(OLIVE_EINVALID, "olive_workflow_run: workflow must not be NULL");
+    OLIVE_TRY(wf_run(workflow, result ? &doc : NULL));
+    if (!result)
+        return OLIVE_OK;
+    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    /* Callers release with olive_free (free), so the jansson buffer is handed over as is. */
+    *result = text;
+    return OLIVE_OK;
+}
+
+int olive_workflow_auto_opt_config(char **out, const char *command, const char *options)
+{
+    json_t *doc;
+    char *text;
+    if (!out || !command || !options)
+        return olive_fail(OLIVE_EINVALID, "olive_workflow_auto_opt_config: out, command and options must not be NULL");
+    OLIVE_TRY(wf_auto_opt_config(&doc, command, options));
+    text = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+    if (!text)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    *out = text;
+    return OLIVE_OK;
+}

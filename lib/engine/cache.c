@@ -1,0 +1,527 @@
+/* The workflow cache (see cache.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "engine/cache.h"
+#include "engine/engine.h"
+#include "onnx/onnx_io.h"
+
+#define MANIFEST "manifest.json"
+#define MANIFEST_LIMIT (16u << 20)
+#define TABLE_LIMIT (64u << 20)
+
+/* What a file's hash was computed from: if any of these changed, the file is hashed again. */
+typedef struct wf_file_hash {
+    char *path;
+    uint64_t size, ino;
+    int64_t mtime_ns;
+    char hex[OLIVE_SHA256_HEX];
+} wf_file_hash;
+
+static void free_entry(wf_file_hash *h)
+{
+    if (h) {
+        free(h->path);
+        free(h);
+    }
+}
+
+static int put_hash(wf_cache *c, const char *path, const struct stat *st, const char *hex)
+{
+    wf_file_hash *h = olive_calloc(1, sizeof *h), *old;
+    if (!h || !(h->path = olive_strdup(path))) {
+        free(h);
+        return OLIVE_ENOMEM;
+    }
+    h->size = (uint64_t)st->st_size;
+    h->ino = (uint64_t)st->st_ino;
+    h->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    memcpy(h->hex, hex, OLIVE_SHA256_HEX);
+    old = olive_strmap_get(&c->files, path);
+    if (olive_strmap_put(&c->files, h->path, h) != OLIVE_OK) {
+        free_entry(h);
+        return OLIVE_ENOMEM;
+    }
+    free_entry(old);
+    c->dirty = 1;
+    return OLIVE_OK;
+}
+
+/* Lines "hex<TAB>size<TAB>mtime_ns<TAB>inode<TAB>path"; a damaged line is skipped. */
+static void load_table(wf_cache *c)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t size;
+    if (olive_read_file(&text, &size, c->table_path, TABLE_LIMIT) != OLIVE_OK) {
+        olive_error_clear();
+        return;
+    }
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char hex[OLIVE_SHA256_HEX];
+        unsigned long long sz, ino;
+        long long mt;
+        int used = 0;
+        struct stat st;
+        if (sscanf(line, "%64[0-9a-f]\t%llu\t%lld\t%llu\t%n", hex, &sz, &mt, &ino, &used) != 4 || !used ||
+            strlen(hex) != 64 || line[used] != '/')
+            continue;
+        memset(&st, 0, sizeof st);
+        st.st_size = (off_t)sz;
+        st.st_ino = (ino_t)ino;
+        st.st_mtim.tv_sec = (time_t)(mt / 1000000000);
+        st.st_mtim.tv_nsec = (long)(mt % 1000000000);
+        if (put_hash(c, line + used, &st, hex) != OLIVE_OK)
+            break;
+    }
+    c->dirty = 0;
+    free(text);
+}
+
+static void save_table(wf_cache *c)
+{
+    olive_outfile f;
+    olive_strbuf b = {0};
+    char *text;
+    olive_strbuf_append(&b, "");
+    for (size_t i = 0; i < c->files.cap; i++) {
+        const wf_file_hash *h;
+        if (!c->files.keys || !c->files.keys[i] || !(h = olive_strmap_get(&c->files, c->files.keys[i])))
+            continue;
+        if (access(h->path, F_OK) != 0)
+            continue; /* forget files that are gone */
+        olive_strbuf_printf(&b, "%s\t%" PRIu64 "\t%" PRId64 "\t%" PRIu64 "\t%s\n", h->hex, h->size, h->mtime_ns, h->ino,
+                            h->path);
+    }
+    if (!(text = olive_strbuf_take(&b)))
+        return;
+    if (olive_outfile_open(&f, c->table_path) == OLIVE_OK) {
+        if (olive_outfile_write(&f, text, strlen(text)) == OLIVE_OK)
+            olive_outfile_commit(&f);
+        else
+            olive_outfile_abort(&f);
+    }
+    free(text);
+}
+
+int wf_cache_open(wf_cache *c, const char *dir, int clean)
+{
+    memset(c, 0, sizeof *c);
+    if (!(c->dir = olive_strdup(dir)) || !(c->runs = olive_path_join(dir, "runs")) ||
+        !(c->table_path = olive_path_join(dir, "file_hashes.tsv"))) {
+        wf_cache_close(c);
+        return OLIVE_ENOMEM;
+    }
+    if (clean) {
+        OLIVE_INFO("cache: cleaning %s", c->runs);
+        olive_rmtree(c->runs);
+        unlink(c->table_path);
+    }
+    if (olive_mkdir_p(c->runs) != OLIVE_OK) {
+        int rc = olive_fail_context(olive_error_code(), "cache_dir");
+        wf_cache_close(c);
+        return rc;
+    }
+    load_table(c);
+    return OLIVE_OK;
+}
+
+void wf_cache_close(wf_cache *c)
+{
+    if (c->dirty && c->table_path)
+        save_table(c);
+    for (size_t i = 0; i < c->files.cap; i++)
+        if (c->files.keys && c->files.keys[i])
+            free_entry(c->files.values[i]);
+    olive_strmap_free(&c->files);
+    free(c->dir);
+    free(c->runs);
+    free(c->table_path);
+    memset(c, 0, sizeof *c);
+}
+
+int wf_cache_file_hash(wf_cache *c, const char *path, char hex[OLIVE_SHA256_HEX])
+{
+    struct stat st;
+    char *abs = realpath(path, NULL);
+    const wf_file_hash *h;
+    int rc;
+    if (!abs)
+        return olive_fail_errno(errno, "cannot find", path);
+    if (stat(abs, &st) != 0) {
+        rc = olive_fail_errno(errno, "cannot read", path);
+        free(abs);
+        return rc;
+    }
+    h = olive_strmap_get(&c->files, abs);
+    if (h && h->size == (uint64_t)st.st_size && h->ino == (uint64_t)st.st_ino &&
+        h->mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) {
+        memcpy(hex, h->hex, OLIVE_SHA256_HEX);
+        free(abs);
+        return OLIVE_OK;
+    }
+    rc = olive_sha256_file(abs, hex);
+    /* A path with a line break cannot be stored in the table: hash it every time. */
+    if (rc == OLIVE_OK && !strpbrk(abs, "\n\t"))
+        rc = put_hash(c, abs, &st, hex);
+    free(abs);
+    return rc;
+}
+
+/* Hashes "name<TAB>file-hash" lines into `s`. */
+static int hash_named_file(wf_cache *c, olive_sha256 *s, const char *role, const char *path)
+{
+    char hex[OLIVE_SHA256_HEX];
+    OLIVE_TRY(wf_cache_file_hash(c, path, hex));
+    olive_sha256_update(s, role, strlen(role));
+    olive_sha256_update(s, "\t", 1);
+    olive_sha256_update(s, olive_path_basename(path), strlen(olive_path_basename(path)));
+    olive_sha256_update(s, "\t", 1);
+    olive_sha256_update(s, hex, 64);
+    olive_sha256_update(s, "\n", 1);
+    return OLIVE_OK;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A checkpoint folder: every regular file in it, in name order. */
+static int hash_folder(wf_cache *c, olive_sha256 *s, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = OLIVE_OK;
+    if (!d)
+        return olive_fail_errno(errno, "cannot list", dir);
+    while (rc == OLIVE_OK && (e = readdir(d))) {
+        char *name;
+        if (e->d_name[0] == '.')
+            continue;
+        if (!(name = olive_strdup(e->d_name)) || OLIVE_PUSH(names, n, cap, name) != OLIVE_OK) {
+            free(name);
+            rc = OLIVE_ENOMEM;
+        }
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
+        char *path = olive_path_join(dir, names[i]);
+        struct stat st;
+        if (!path)
+            rc = OLIVE_ENOMEM;
+        else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            rc = hash_named_file(c, s, "checkpoint", path);
+        free(path);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int wf_cache_model_identity(wf_cache *c, const oir_model *m, char hex[OLIVE_SHA256_HEX])
+{
+    olive_sha256 s;
+    struct stat st;
+    olive_sha256_init(&s);
+    olive_sha256_update(&s, "libolive-model 1\n", 17);
+    if (m->checkpoint_path) {
+        if (stat(m->checkpoint_path, &st) != 0)
+            return olive_fail_errno(errno, "cannot read", m->checkpoint_path);
+        OLIVE_TRY(S_ISDIR(st.st_mode) ? hash_folder(c, &s, m->checkpoint_path)
+                                      : hash_named_file(c, &s, "checkpoint", m->checkpoint_path));
+    } else {
+        if (!m->path)
+            return olive_fail(OLIVE_EINVALID, "the input model was not loaded from a file");
+        OLIVE_TRY(hash_named_file(c, &s, "model", m->path));
+        for (size_t i = 0; i < m->n_sources; i++)
+            if (m->sources[i]->path && strcmp(m->sources[i]->path, m->path))
+                OLIVE_TRY(hash_named_file(c, &s, "data", m->sources[i]->path));
+    }
+    for (size_t i = 0; i < m->n_companions; i++) {
+        const oir_companion *k = &m->companions[i];
+        if (k->source_path) {
+            OLIVE_TRY(hash_named_file(c, &s, "companion", k->source_path));
+        } else if (k->data) {
+            char h[OLIVE_SHA256_HEX];
+            olive_sha256_hex(k->data->data, k->data->size, h);
+            olive_sha256_update(&s, k->name, strlen(k->name));
+            olive_sha256_update(&s, h, 64);
+        }
+    }
+    olive_sha256_final_hex(&s, hex);
+    return OLIVE_OK;
+}
+
+char *wf_cache_entry_dir(const wf_cache *c, const char *key)
+{
+    return olive_path_join(c->runs, key);
+}
+
+static json_t *read_manifest(const char *entry)
+{
+    char *path = olive_path_join(entry, MANIFEST), *text = NULL;
+    size_t size;
+    json_t *j = NULL;
+    if (path && olive_read_file(&text, &size, path, MANIFEST_LIMIT) == OLIVE_OK)
+        j = json_loads(text, 0, NULL);
+    free(path);
+    free(text);
+    return j;
+}
+
+/* Checks every file of the manifest; names the first that differs in *bad. */
+static int entry_intact(wf_cache *c, const char *entry, const json_t *manifest, char **bad)
+{
+    const json_t *files = json_object_get(manifest, "files"), *model = json_object_get(manifest, "model");
+    const char *name;
+    json_t *v;
+    if (!json_is_object(files) || !json_is_string(model) || !json_object_get(files, json_string_value(model))) {
+        *bad = olive_strdup(MANIFEST);
+        return 0;
+    }
+    json_object_foreach((json_t *)files, name, v) {
+        char hex[OLIVE_SHA256_HEX], *path;
+        int ok;
+        if (!json_is_string(v) || olive_path_check_inside(name, "cache file") != OLIVE_OK) {
+            olive_error_clear();
+            *bad = olive_strdup(name);
+            return 0;
+        }
+        if (!(path = olive_path_join(entry, name)))
+            return -1;
+        ok = wf_cache_file_hash(c, path, hex) == OLIVE_OK && !strcmp(hex, json_string_value(v));
+        free(path);
+        if (!ok) {
+            olive_error_clear();
+            *bad = olive_strdup(name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int load_entry(oir_model **out, const char *entry, const json_t *manifest)
+{
+    const json_t *companions = json_object_get(manifest, "companions");
+    char *path = olive_path_join(entry, json_string_value(json_object_get(manifest, "model")));
+    oir_model *m = NULL;
+    int rc;
+    if (!path)
+        return OLIVE_ENOMEM;
+    rc = onnx_load_file(&m, path);
+    free(path);
+    for (size_t i = 0; rc == OLIVE_OK && i < json_array_size(companions); i++) {
+        const char *name = json_string_value(json_array_get(companions, i));
+        char *src = name ? olive_path_join(entry, name) : NULL;
+        rc = src ? oir_model_add_companion_file(m, name, src) : olive_fail(OLIVE_EFORMAT, "bad cache manifest in %s", entry);
+        free(src);
+    }
+    if (rc != OLIVE_OK) {
+        oir_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return OLIVE_OK;
+}
+
+int wf_cache_lookup(wf_cache *c, const char *key, oir_model **out, json_t **manifest)
+{
+    char *entry = wf_cache_entry_dir(c, key), *bad = NULL;
+    json_t *man;
+    struct stat st;
+    int intact, rc;
+    *out = NULL;
+    *manifest = NULL;
+    if (!entry)
+        return OLIVE_ENOMEM;
+    if (stat(entry, &st) != 0) {
+        free(entry);
+        return OLIVE_OK;
+    }
+    man = read_manifest(entry);
+    intact = man ? entry_intact(c, entry, man, &bad) : 0;
+    if (intact < 0) {
+        json_decref(man);
+        free(entry);
+        return OLIVE_ENOMEM;
+    }
+    if (!intact) {
+        OLIVE_WARN("cache entry %s was altered (%s differs from its manifest): rebuilding it", entry,
+                   bad ? bad : MANIFEST);
+        free(bad);
+        json_decref(man);
+        olive_rmtree(entry);
+        free(entry);
+        return OLIVE_OK;
+    }
+    rc = load_entry(out, entry, man);
+    if (rc != OLIVE_OK) {
+        /* Intact files that no longer load (written by an older build?): rebuild too. */
+        OLIVE_WARN("cache entry %s cannot be loaded (%s): rebuilding it", entry, olive_error_last());
+        olive_error_clear();
+        json_decref(man);
+        olive_rmtree(entry);
+        free(entry);
+        return OLIVE_OK;
+    }
+    *manifest = man;
+    free(entry);
+    return OLIVE_OK;
+}
+
+static int list_files(json_t *files, json_t *companions, wf_cache *c, const char *staging, const oir_model *m)
+{
+    DIR *d = opendir(staging);
+    struct dirent *e;
+    int rc = OLIVE_OK;
+    if (!d)
+        return olive_fail_errno(errno, "cannot list", staging);
+    while (rc == OLIVE_OK && (e = readdir(d))) {
+        char hex[OLIVE_SHA256_HEX], *path;
+        if (e->d_name[0] == '.')
+            continue;
+        if (!(path = olive_path_join(staging, e->d_name))) {
+            rc = OLIVE_ENOMEM;
+            break;
+        }
+        rc = olive_sha256_file(path, hex);
+        free(path);
+        if (rc == OLIVE_OK)
+            json_object_set_new(files, e->d_name, json_string(hex));
+    }
+    closedir(d);
+    (void)c;
+    for (size_t i = 0; i < m->n_companions; i++)
+        json_array_append_new(companions, json_string(m->companions[i].name));
+    return rc;
+}
+
+static int write_manifest(const char *staging, const json_t *manifest)
+{
+    char *path = olive_path_join(staging, MANIFEST), *text = json_dumps(manifest, JSON_INDENT(2) | JSON_SORT_KEYS);
+    olive_outfile f;
+    int rc;
+    if (!path || !text) {
+        free(path);
+        free(text);
+        return olive_fail(OLIVE_ENOMEM, "out of memory writing a cache manifest");
+    }
+    rc = olive_outfile_open(&f, path);
+    if (rc == OLIVE_OK && (rc = olive_outfile_write(&f, text, strlen(text))) == OLIVE_OK)
+        rc = olive_outfile_commit(&f);
+    else if (rc == OLIVE_OK)
+        olive_outfile_abort(&f);
+    free(path);
+    free(text);
+    return rc;
+}
+
+/* Records the hashes of the published files so the next lookup need not read them again. */
+static void remember_hashes(wf_cache *c, const char *entry, const json_t *files)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)files, name, v) {
+        char *path = olive_path_join(entry, name), *abs = path ? realpath(path, NULL) : NULL;
+        struct stat st;
+        if (abs && stat(abs, &st) == 0 && !strpbrk(abs, "\n\t"))
+            put_hash(c, abs, &st, json_string_value(v));
+        free(abs);
+        free(path);
+    }
+}
+
+int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_t *info, oir_model **out)
+{
+    char *entry = wf_cache_entry_dir(c, key), *staging = NULL, *model_path = NULL;
+    json_t *manifest = json_deep_copy(info), *files = json_object(), *companions = json_array();
+    onnx_save_options o;
+    int rc;
+    if (!entry || !manifest || !files || !companions) {
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+        goto out;
+    }
+    onnx_save_options_init(&o);
+    if ((rc = olive_engine_make_staging(&staging, entry)) != OLIVE_OK)
+        goto out;
+    if (!(model_path = olive_path_join(staging, "model.onnx"))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    if ((rc = onnx_save_file(m, model_path, &o)) != OLIVE_OK || (rc = oir_model_write_companions(m, staging)) != OLIVE_OK ||
+        (rc = list_files(files, companions, c, staging, m)) != OLIVE_OK)
+        goto out;
+    json_object_set_new(manifest, "key", json_string(key));
+    json_object_set_new(manifest, "model", json_string("model.onnx"));
+    json_object_set(manifest, "files", files);
+    json_object_set(manifest, "companions", companions);
+    if ((rc = write_manifest(staging, manifest)) != OLIVE_OK)
+        goto out;
+    /* The lookup removed an altered entry of this key; if one exists now, another process
+     * running the same step published it first: keep theirs (same inputs, same result). */
+    if (rename(staging, entry) != 0) {
+        if (errno != ENOTEMPTY && errno != EEXIST) {
+            rc = olive_fail_errno(errno, "cannot publish cache entry", entry);
+            goto out;
+        }
+        olive_rmtree(staging);
+        json_decref(manifest);
+        if (!(manifest = read_manifest(entry))) {
+            rc = olive_fail(OLIVE_EIO, "cache entry '%s' appeared without a readable manifest", entry);
+            goto out;
+        }
+    } else {
+        remember_hashes(c, entry, files);
+    }
+    free(staging);
+    staging = NULL;
+    rc = load_entry(out, entry, manifest);
+out:
+    if (staging)
+        olive_rmtree(staging);
+    free(staging);
+    free(model_path);
+    free(entry);
+    json_decref(manifest);
+    json_decref(files);
+    json_decref(companions);
+    return rc;
+}
+
+int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out)
+{
+    char *entry = wf_cache_entry_dir(c, key);
+    DIR *d = entry ? opendir(entry) : NULL;
+    struct dirent *e;
+    uint64_t total = 0;
+    if (!d) {
+        int rc = entry ? olive_fail_errno(errno, "cannot list", entry) : OLIVE_ENOMEM;
+        free(entry);
+        return rc;
+    }
+    while ((e = readdir(d))) {
+        char *path;
+        struct stat st;
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, MANIFEST))
+            continue;
+        if ((path = olive_path_join(entry, e->d_name)) && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+        free(path);
+    }
+    closedir(d);
+    free(entry);
+    *out = total;
+    return OLIVE_OK;
+}

@@ -1,0 +1,50 @@
+/* The workflow cache: one folder per pass run, named by the sha256 of what determines its
+ * result (the input's content, the pass, its resolved parameters and, for passes that depend
+ * on it, the accelerator). Entries are built in a temporary folder and renamed when complete;
+ * each carries a manifest with its files' hashes, checked before reuse. */
+#ifndef OLIVE_ENGINE_CACHE_H
+#define OLIVE_ENGINE_CACHE_H
+
+#include <jansson.h>
+
+#include "core/sha256.h"
+#include "core/strmap.h"
+#include "ir/ir.h"
+
+typedef struct wf_cache {
+    char *dir;                 /* cache_dir */
+    char *runs;                /* <cache_dir>/runs: one folder per entry */
+    char *table_path;          /* <cache_dir>/file_hashes.tsv */
+    olive_strmap files;        /* absolute path -> struct wf_file_hash * */
+    int dirty;
+} wf_cache;
+
+/* Opens (creating) the cache folder; `clean` removes every entry first.
+ * Errors: OLIVE_EIO naming the folder. */
+int wf_cache_open(wf_cache *c, const char *dir, int clean);
+/* Writes back the file-hash table (best effort) and frees everything. */
+void wf_cache_close(wf_cache *c);
+
+/* sha256 of a file's bytes, reusing the hash recorded for the same (path, size, mtime,
+ * inode) so that big unchanged files are not read again. */
+int wf_cache_file_hash(wf_cache *c, const char *path, char hex[OLIVE_SHA256_HEX]);
+
+/* Content identity of a model's input files: the hash of their names and hashes. */
+int wf_cache_model_identity(wf_cache *c, const oir_model *m, char hex[OLIVE_SHA256_HEX]);
+
+/* Looks up an entry. On a hit *out receives the model loaded from it (companions attached)
+ * and *manifest its manifest (owned); on a miss both are NULL. An entry whose files do not
+ * match their manifest is removed (and logged) and counts as a miss. */
+int wf_cache_lookup(wf_cache *c, const char *key, oir_model **out, json_t **manifest);
+
+/* Saves `m` as the entry `key` with `info` merged into its manifest, then loads it back into
+ * *out (weights mapped from the entry). */
+int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_t *info, oir_model **out);
+
+/* "<runs>/<key>" (owned by the caller). */
+char *wf_cache_entry_dir(const wf_cache *c, const char *key);
+
+/* Total bytes of the files of an entry. */
+int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out);
+
+#endif

@@ -1,0 +1,47 @@
+/* What a workflow reads and writes besides models: its input, model_config.json, footprints
+ * and the run history. */
+#ifndef OLIVE_ENGINE_OUTPUTS_H
+#define OLIVE_ENGINE_OUTPUTS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ir/ir.h"
+
+#define WF_MODEL_CONFIG "model_config.json"
+#define WF_FOOTPRINT "footprint.json"
+#define WF_RUN_HISTORY "run_history.txt"
+
+/* Olive's description of an output folder: {"type": "ONNXModel", "config": {model_path,
+ * onnx_file_name, ..., model_attributes: {additional_files}}}. */
+int wf_model_config_json(json_t **out, const char *output_dir, const char *model_file, const oir_model *m);
+/* The model file named by <folder>/model_config.json (owned by the caller).
+ * Errors: OLIVE_ENOTFOUND, OLIVE_EFORMAT, OLIVE_EUNSUPPORTED (not an ONNX model). */
+int wf_model_config_read(char **model_file, const char *folder);
+
+/* Loads a workflow's input: a .onnx file; a folder written by a workflow (model_config.json),
+ * or holding model.onnx (its other files become companions); or a checkpoint (a Hugging Face
+ * folder or a .gguf file). *folder receives the folder the model's files are in. */
+int wf_load_input(oir_model **out, char **folder, const char *path);
+
+/* One step of a run, as footprints and the run history record it. */
+typedef struct wf_step {
+    char id[65];
+    char parent[65];
+    const char *slot;          /* borrowed from the workflow */
+    const char *olive_type;
+    const char *pass;
+    char *params;              /* "key=value ..." of every parameter (owned) */
+    int cache_hit;
+    double start, end;         /* seconds since the epoch */
+    int has_size;
+    uint64_t size_on_disk;
+} wf_step;
+
+/* footprint.json: one node per model (the input and every step), keyed by id. */
+json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n);
+/* run_history.txt: one line per step. */
+char *wf_run_history_text(const wf_step *steps, size_t n);
+
+#endif

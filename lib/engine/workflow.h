@@ -1,0 +1,75 @@
+/* Workflows: Olive's workflow JSON (input model, systems, evaluators, passes, engine fields)
+ * parsed into an ordered list of pass slots, run through the content-addressed cache, with the
+ * result written to an output folder with model_config.json and footprints. */
+#ifndef OLIVE_ENGINE_WORKFLOW_H
+#define OLIVE_ENGINE_WORKFLOW_H
+
+#include <stdatomic.h>
+
+#include <jansson.h>
+
+#include "api/handles.h"
+#include "olive/olive.h"
+
+/* One alternative of a pass slot: a configured pass and the Olive type it came from. */
+typedef struct wf_choice {
+    char *olive_type;          /* "type" as written in the config */
+    olive_pass *pass;
+} wf_choice;
+
+/* A slot of "passes": its name and one or more alternatives (a list is a search choice). */
+typedef struct wf_slot {
+    char *name;
+    size_t n_choices;
+    wf_choice *choices;
+} wf_slot;
+
+struct olive_workflow {
+    char *model_type;          /* "HfModel" or "ONNXModel" */
+    char *model_path;
+    olive_accelerator *acc;
+    size_t n_slots;
+    wf_slot *slots;
+    char *output_dir;          /* NULL: no output folder is written */
+    char *cache_dir;
+    int clean_cache;
+    int evaluate_input_model;
+    int no_artifacts;
+    int log_level;             /* -1: leave the process's level alone */
+    int size_on_disk;          /* the evaluator asks for the size_on_disk metric */
+    int strict;
+    json_t *config;            /* the parsed config, recorded in footprints */
+    olive_progress_fn progress;
+    void *progress_user;
+    atomic_int cancelled;
+};
+
+/* Parses config text (`source` names it in messages: a file name or "config"). Unknown keys
+ * are warnings, or OLIVE_EINVALID errors when `strict`. All checks that need no model file
+ * happen here: unknown pass types, parameter values, unsupported systems and metrics. */
+int wf_parse(olive_workflow **out, const char *text, const char *source, int strict);
+void wf_free(olive_workflow *w);
+
+/* Builds the pass of one entry of "passes" from its JSON object (Olive's parameter names
+ * mapped to ours). `where` names the entry in messages ("passes.quantization"). */
+int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int strict);
+
+/* Runs the workflow; *result receives a JSON summary (may be NULL). */
+int wf_run(olive_workflow *w, json_t **result);
+
+/* The pipeline of the first candidate in text form, alternatives as "a|b". */
+char *wf_pipeline_text(const olive_workflow *w);
+
+/* Turns a JSON value into a parameter's text: scalars as text, arrays comma-joined, objects
+ * as compact JSON. NULL (error set) for null or nested arrays. */
+char *wf_json_param_text(const json_t *v, const char *where);
+
+/* A warning (or, when strict, an OLIVE_EINVALID error) for keys of `obj` outside `known`
+ * (NULL-terminated). */
+int wf_check_keys(const json_t *obj, const char *const *known, const char *where, int strict);
+
+/* Auto-opt, optimize and quantize rules: builds a workflow config in Olive's schema from
+ * command options ("model=PATH output=DIR precision=int4 ..."). */
+int wf_auto_opt_config(json_t **out, const char *command, const char *options);
+
+#endif

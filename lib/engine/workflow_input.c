@@ -1,0 +1,123 @@
+/* The input model of a workflow: an ONNX file, a model folder, or a source checkpoint. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/handles.h"
+#include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/status.h"
+#include "engine/outputs.h"
+
+/* Loads through the public loader, which also knows checkpoints (HF folders, .gguf files). */
+static int load_any(oir_model **out, const char *path)
+{
+    olive_model *m;
+    OLIVE_TRY(olive_model_load(&m, path));
+    *out = m->ir;
+    m->ir = NULL;
+    olive_model_free(m);
+    return OLIVE_OK;
+}
+
+static int is_model_file(const oir_model *m, const char *name)
+{
+    if (m->path && !strcmp(olive_path_basename(m->path), name))
+        return 1;
+    for (size_t i = 0; i < m->n_sources; i++)
+        if (m->sources[i]->path && !strcmp(olive_path_basename(m->sources[i]->path), name))
+            return 1;
+    return 0;
+}
+
+/* The other files of a model folder (runtime configs, tokenizer) travel with the model. */
+static int add_folder_companions(oir_model *m, const char *folder)
+{
+    DIR *d = opendir(folder);
+    struct dirent *e;
+    int rc = OLIVE_OK;
+    if (!d)
+        return olive_fail_errno(errno, "cannot list", folder);
+    while (rc == OLIVE_OK && (e = readdir(d))) {
+        char *path;
+        struct stat st;
+        const char *n = e->d_name;
+        if (n[0] == '.' || !strcmp(n, WF_MODEL_CONFIG) || !strcmp(n, WF_FOOTPRINT) || !strcmp(n, WF_RUN_HISTORY) ||
+            !strcmp(n, "model.onnx") || is_model_file(m, n))
+            continue;
+        if (!(path = olive_path_join(folder, n))) {
+            rc = OLIVE_ENOMEM;
+            break;
+        }
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !strstr(n, ".onnx"))
+            rc = oir_model_add_companion_file(m, n, path);
+        free(path);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int load_folder(oir_model **out, const char *folder)
+{
+    char *file = NULL, *config = olive_path_join(folder, WF_MODEL_CONFIG), *path = NULL;
+    struct stat st;
+    oir_model *m = NULL;
+    int rc;
+    if (!config)
+        return OLIVE_ENOMEM;
+    if (stat(config, &st) == 0) {
+        rc = wf_model_config_read(&file, folder);
+    } else {
+        char *onnx = olive_path_join(folder, "model.onnx");
+        int has_onnx = onnx && stat(onnx, &st) == 0;
+        free(onnx);
+        free(config);
+        if (!has_onnx) /* a checkpoint folder, or a clear error from the loader */
+            return load_any(out, folder);
+        config = NULL;
+        rc = (file = olive_strdup("model.onnx")) ? OLIVE_OK : OLIVE_ENOMEM;
+    }
+    free(config);
+    if (rc == OLIVE_OK && !(path = olive_path_join(folder, file)))
+        rc = OLIVE_ENOMEM;
+    if (rc == OLIVE_OK)
+        rc = load_any(&m, path);
+    if (rc == OLIVE_OK && (rc = add_folder_companions(m, folder)) != OLIVE_OK)
+        oir_model_free(m);
+    free(file);
+    free(path);
+    if (rc == OLIVE_OK)
+        *out = m;
+    return rc;
+}
+
+int wf_load_input(oir_model **out, char **folder, const char *path)
+{
+    struct stat st;
+    oir_model *m = NULL;
+    char *dir;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return olive_fail(OLIVE_ENOTFOUND,
+                              "input model '%s' does not exist (give a local folder, .gguf or .onnx file; "
+                              "downloading from a model hub is not supported)",
+                              path);
+        return olive_fail_errno(errno, "cannot read input model", path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        OLIVE_TRY(load_folder(&m, path));
+        dir = olive_strdup(path);
+    } else {
+        OLIVE_TRY(load_any(&m, path));
+        dir = olive_path_dirname(path);
+    }
+    if (!dir) {
+        oir_model_free(m);
+        return OLIVE_ENOMEM;
+    }
+    *out = m;
+    *folder = dir;
+    return OLIVE_OK;
+}

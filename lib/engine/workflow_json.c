@@ -1,0 +1,359 @@
+/* Reading a workflow config in Olive's schema. Everything that can be checked without the
+ * model is checked here, so a bad config fails before any work. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "engine/engine.h"
+#include "engine/workflow.h"
+
+static const char *const top_keys[] = {
+    "$schema", "workflow_id", "input_model", "systems", "data_configs", "evaluators", "passes", "engine",
+    "pass_flows", "workflow_host", "azureml_client", "auto_optimizer_config",
+    /* engine fields may also sit at the top level */
+    "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
+    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", NULL};
+static const char *const engine_keys[] = {
+    "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
+    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "clean_evaluation_cache",
+    "plot_pareto_frontier", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file", NULL};
+static const char *const model_keys[] = {"type", "model_path", "config", "task", "load_kwargs", "model_attributes",
+                                         "onnx_file_name", "adapter_path", NULL};
+static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
+static const char *const accel_keys[] = {"device", "execution_providers", "memory", NULL};
+static const char *const evaluator_keys[] = {"metrics", "type", "config", NULL};
+static const char *const metric_keys[] = {"name", "type", "sub_types", "user_config", "data_config", "priority",
+                                          "goal", "backend", NULL};
+
+void wf_free(olive_workflow *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->n_slots; i++) {
+        for (size_t j = 0; j < w->slots[i].n_choices; j++) {
+            free(w->slots[i].choices[j].olive_type);
+            olive_pass_free(w->slots[i].choices[j].pass);
+        }
+        free(w->slots[i].choices);
+        free(w->slots[i].name);
+    }
+    free(w->slots);
+    free(w->model_type);
+    free(w->model_path);
+    free(w->output_dir);
+    free(w->cache_dir);
+    olive_accelerator_free(w->acc);
+    json_decref(w->config);
+    free(w);
+}
+
+/* An engine field: under "engine" when present there, else at the top level. */
+static json_t *engine_field(const json_t *root, const char *key)
+{
+    json_t *engine = json_object_get(root, "engine");
+    json_t *v = json_is_object(engine) ? json_object_get(engine, key) : NULL;
+    return v ? v : json_object_get(root, key);
+}
+
+static int get_string(char **out, const json_t *v, const char *where)
+{
+    if (!json_is_string(v))
+        return olive_fail(OLIVE_EINVALID, "%s: expected a string", where);
+    if (!json_string_value(v)[0])
+        return olive_fail(OLIVE_EINVALID, "%s: must not be empty", where);
+    return (*out = olive_strdup(json_string_value(v))) ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
+static int get_bool(int *out, const json_t *v, const char *where)
+{
+    if (!v || json_is_null(v))
+        return OLIVE_OK;
+    if (!json_is_boolean(v))
+        return olive_fail(OLIVE_EINVALID, "%s: expected true or false", where);
+    *out = json_is_true(v);
+    return OLIVE_OK;
+}
+
+/* The config of an entry: Olive's older schema nests fields under "config". */
+static const json_t *fields_of(const json_t *obj)
+{
+    const json_t *inner = json_object_get(obj, "config");
+    return json_is_object(inner) ? inner : obj;
+}
+
+static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
+{
+    const json_t *m = json_object_get(root, "input_model"), *f, *type, *path;
+    if (!m)
+        return olive_fail(OLIVE_EINVALID, "input_model: missing (the model to optimize: {\"type\": \"HfModel\" or "
+                                          "\"ONNXModel\", \"model_path\": ...})");
+    if (!json_is_object(m))
+        return olive_fail(OLIVE_EINVALID, "input_model: expected an object");
+    OLIVE_TRY(wf_check_keys(m, model_keys, "input_model", strict));
+    f = fields_of(m);
+    if (f != m)
+        OLIVE_TRY(wf_check_keys(f, model_keys, "input_model.config", strict));
+    type = json_object_get(m, "type");
+    if (!type)
+        return olive_fail(OLIVE_EINVALID, "input_model.type: missing (HfModel or ONNXModel)");
+    if (!json_is_string(type))
+        return olive_fail(OLIVE_EINVALID, "input_model.type: expected a string");
+    if (!strcasecmp(json_string_value(type), "HfModel"))
+        w->model_type = olive_strdup("HfModel");
+    else if (!strcasecmp(json_string_value(type), "ONNXModel"))
+        w->model_type = olive_strdup("ONNXModel");
+    else
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "input_model.type: model type '%s' is not supported (supported: HfModel, ONNXModel)",
+                          json_string_value(type));
+    if (!w->model_type)
+        return OLIVE_ENOMEM;
+    path = json_object_get(f, "model_path");
+    if (!path)
+        return olive_fail(OLIVE_EINVALID, "input_model.model_path: missing (a folder, .gguf or .onnx file)");
+    return get_string(&w->model_path, path, "input_model.model_path");
+}
+
+/* The accelerator of the target system: device and its single execution provider. */
+static int parse_target(olive_workflow *w, const json_t *root, int strict)
+{
+    const json_t *systems = json_object_get(root, "systems"), *target = engine_field(root, "target"), *sys, *f,
+                 *accels, *a, *eps, *dev;
+    const char *name = NULL, *device = "cpu", *provider = NULL;
+    char where[256];
+    if (systems && !json_is_object(systems))
+        return olive_fail(OLIVE_EINVALID, "systems: expected an object of named systems");
+    if (systems) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)systems, key, v) {
+            const json_t *type;
+            snprintf(where, sizeof where, "systems.%s", key);
+            if (!json_is_object(v))
+                return olive_fail(OLIVE_EINVALID, "%s: expected an object", where);
+            OLIVE_TRY(wf_check_keys(v, system_keys, where, strict));
+            type = json_object_get(v, "type");
+            if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "LocalSystem")))
+                return olive_fail(OLIVE_EUNSUPPORTED, "%s.type: system type '%s' is not supported (supported: LocalSystem)",
+                                  where, json_is_string(type) ? json_string_value(type) : "?");
+        }
+    }
+    if (target && json_is_string(target))
+        name = json_string_value(target);
+    else if (target && !json_is_null(target))
+        return olive_fail(OLIVE_EINVALID, "target: expected the name of a system in \"systems\"");
+    if (name) {
+        if (!(sys = systems ? json_object_get(systems, name) : NULL))
+            return olive_fail(OLIVE_ENOTFOUND, "target: no system named '%s' in \"systems\"", name);
+    } else if (systems && json_object_size(systems) == 1) {
+        sys = json_object_iter_value(json_object_iter((json_t *)systems));
+        name = json_object_iter_key(json_object_iter((json_t *)systems));
+    } else {
+        sys = NULL;
+    }
+    if (sys) {
+        f = fields_of(sys);
+        accels = json_object_get(f, "accelerators");
+        if (accels && (!json_is_array(accels) || json_array_size(accels) > 1))
+            return olive_fail(json_is_array(accels) ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID,
+                              "systems.%s.accelerators: %s", name,
+                              json_is_array(accels) ? "one accelerator is supported per workflow"
+                                                    : "expected a list of {device, execution_providers}");
+        if ((a = json_array_get(accels, 0))) {
+            snprintf(where, sizeof where, "systems.%s.accelerators[0]", name);
+            if (!json_is_object(a))
+                return olive_fail(OLIVE_EINVALID, "%s: expected an object", where);
+            OLIVE_TRY(wf_check_keys(a, accel_keys, where, strict));
+            if ((dev = json_object_get(a, "device"))) {
+                if (!json_is_string(dev))
+                    return olive_fail(OLIVE_EINVALID, "%s.device: expected a string (cpu, gpu or npu)", where);
+                device = json_string_value(dev);
+            }
+            if ((eps = json_object_get(a, "execution_providers"))) {
+                if (!json_is_array(eps) || json_array_size(eps) > 1 ||
+                    (json_array_size(eps) == 1 && !json_is_string(json_array_get(eps, 0))))
+                    return olive_fail(json_is_array(eps) && json_array_size(eps) > 1 ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID,
+                                      "%s.execution_providers: expected a list of one provider name", where);
+                if (json_array_size(eps) == 1)
+                    provider = json_string_value(json_array_get(eps, 0));
+            }
+        }
+    }
+    if (olive_accelerator_new(&w->acc, device, provider) != OLIVE_OK)
+        return olive_fail_context(olive_error_code(), "target accelerator");
+    return OLIVE_OK;
+}
+
+/* Only size_on_disk can be measured without running the model on a device backend. */
+static int parse_metrics(olive_workflow *w, const json_t *root, int strict)
+{
+    const json_t *ev = engine_field(root, "evaluator"), *evaluators = json_object_get(root, "evaluators"), *metrics;
+    char where[256];
+    if (evaluators && !json_is_object(evaluators))
+        return olive_fail(OLIVE_EINVALID, "evaluators: expected an object of named evaluators");
+    if (!ev || json_is_null(ev))
+        return OLIVE_OK;
+    if (json_is_string(ev)) {
+        snprintf(where, sizeof where, "evaluators.%s", json_string_value(ev));
+        if (!(ev = evaluators ? json_object_get(evaluators, json_string_value(ev)) : NULL))
+            return olive_fail(OLIVE_ENOTFOUND, "evaluator: no evaluator named '%s' in \"evaluators\"", where + 11);
+    } else {
+        snprintf(where, sizeof where, "evaluator");
+    }
+    if (!json_is_object(ev))
+        return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", where);
+    OLIVE_TRY(wf_check_keys(ev, evaluator_keys, where, strict));
+    metrics = json_object_get(fields_of(ev), "metrics");
+    if (metrics && !json_is_array(metrics))
+        return olive_fail(OLIVE_EINVALID, "%s.metrics: expected a list", where);
+    for (size_t i = 0; i < json_array_size(metrics); i++) {
+        const json_t *m = json_array_get(metrics, i), *type;
+        char mwhere[300];
+        snprintf(mwhere, sizeof mwhere, "%s.metrics[%zu]", where, i);
+        if (!json_is_object(m))
+            return olive_fail(OLIVE_EINVALID, "%s: expected an object", mwhere);
+        OLIVE_TRY(wf_check_keys(m, metric_keys, mwhere, strict));
+        type = json_object_get(m, "type");
+        if (!json_is_string(type))
+            return olive_fail(OLIVE_EINVALID, "%s.type: expected a string", mwhere);
+        if (strcmp(json_string_value(type), "size_on_disk"))
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s: metric type '%s' needs a device backend to run the model on, which this build does "
+                              "not have (supported: size_on_disk)",
+                              mwhere, json_string_value(type));
+        w->size_on_disk = 1;
+    }
+    return OLIVE_OK;
+}
+
+static int parse_slot(wf_slot *slot, const char *name, const json_t *v, int strict)
+{
+    char where[256];
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    snprintf(where, sizeof where, "passes.%s", name);
+    if (json_is_array(v) && n == 0)
+        return olive_fail(OLIVE_EINVALID, "%s: an empty list of alternatives", where);
+    if (!(slot->name = olive_strdup(name)) || !(slot->choices = olive_calloc(n, sizeof *slot->choices)))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char cwhere[300];
+        if (json_is_array(v))
+            snprintf(cwhere, sizeof cwhere, "%s[%zu]", where, i);
+        else
+            snprintf(cwhere, sizeof cwhere, "%s", where);
+        OLIVE_TRY(wf_pass_from_json(&slot->choices[i], json_is_array(v) ? json_array_get(v, i) : v, cwhere, strict));
+        slot->n_choices++;
+    }
+    return OLIVE_OK;
+}
+
+static int parse_passes(olive_workflow *w, const json_t *root, int strict)
+{
+    const json_t *passes = json_object_get(root, "passes");
+    const char *key;
+    json_t *v;
+    if (!passes || json_is_null(passes))
+        return OLIVE_OK;
+    if (!json_is_object(passes))
+        return olive_fail(OLIVE_EINVALID, "passes: expected an object of named passes, run in order");
+    if (json_object_get(root, "pass_flows"))
+        return olive_fail(OLIVE_EUNSUPPORTED, "pass_flows: not supported; list the passes in order under \"passes\"");
+    if (!(w->slots = olive_calloc(json_object_size(passes) ? json_object_size(passes) : 1, sizeof *w->slots)))
+        return OLIVE_ENOMEM;
+    json_object_foreach((json_t *)passes, key, v) {
+        int rc = parse_slot(&w->slots[w->n_slots], key, v, strict);
+        w->n_slots++;
+        OLIVE_TRY(rc);
+    }
+    return OLIVE_OK;
+}
+
+static int parse_engine(olive_workflow *w, const json_t *root, int strict)
+{
+    const json_t *engine = json_object_get(root, "engine"), *v;
+    if (engine && !json_is_object(engine))
+        return olive_fail(OLIVE_EINVALID, "engine: expected an object");
+    if (engine)
+        OLIVE_TRY(wf_check_keys(engine, engine_keys, "engine", strict));
+    if ((v = engine_field(root, "output_dir")) && !json_is_null(v))
+        OLIVE_TRY(get_string(&w->output_dir, v, "output_dir"));
+    if ((v = engine_field(root, "cache_dir")) && !json_is_null(v))
+        OLIVE_TRY(get_string(&w->cache_dir, v, "cache_dir"));
+    else if (!(w->cache_dir = olive_strdup(".olive-cache")))
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(get_bool(&w->clean_cache, engine_field(root, "clean_cache"), "clean_cache"));
+    OLIVE_TRY(get_bool(&w->evaluate_input_model, engine_field(root, "evaluate_input_model"), "evaluate_input_model"));
+    OLIVE_TRY(get_bool(&w->no_artifacts, engine_field(root, "no_artifacts"), "no_artifacts"));
+    if ((v = engine_field(root, "log_severity_level")) && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 4)
+            return olive_fail(OLIVE_EINVALID, "log_severity_level: expected an integer from 0 (debug) to 4 (silent)");
+        w->log_level = (int)json_integer_value(v);
+    }
+    if ((v = engine_field(root, "search_strategy")) && !json_is_null(v) && !json_is_false(v))
+        return olive_fail(OLIVE_EUNSUPPORTED, "search_strategy: searching needs a device backend to evaluate candidates "
+                                              "on, which this build does not have; set it to false");
+    if ((v = engine_field(root, "host")) && !json_is_null(v) && !json_is_string(v))
+        return olive_fail(OLIVE_EINVALID, "host: expected the name of a system in \"systems\"");
+    if ((v = engine_field(root, "packaging_config")) && !json_is_null(v))
+        return olive_fail(OLIVE_EUNSUPPORTED, "packaging_config: packaging is not supported");
+    if ((v = json_object_get(root, "workflow_host")) && !json_is_null(v))
+        return olive_fail(OLIVE_EUNSUPPORTED, "workflow_host: only the local host is supported");
+    if ((v = json_object_get(root, "data_configs")) && !json_is_null(v) && !json_is_array(v))
+        return olive_fail(OLIVE_EINVALID, "data_configs: expected a list");
+    if (json_array_size(json_object_get(root, "data_configs")))
+        OLIVE_INFO("data_configs: not used (no pass here needs data, and only size_on_disk is evaluated)");
+    return OLIVE_OK;
+}
+
+int wf_parse(olive_workflow **out, const char *text, const char *source, int strict)
+{
+    json_error_t err;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    olive_workflow *w;
+    int rc;
+    if (!root)
+        return olive_fail(OLIVE_EFORMAT, "%s:%d:%d: invalid JSON: %s", source, err.line, err.column, err.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return olive_fail(OLIVE_EFORMAT, "%s: a workflow config is a JSON object", source);
+    }
+    if (!(w = olive_calloc(1, sizeof *w))) {
+        json_decref(root);
+        return OLIVE_ENOMEM;
+    }
+    w->config = root;
+    w->log_level = -1;
+    w->strict = strict;
+    if ((rc = wf_check_keys(root, top_keys, source, strict)) == OLIVE_OK &&
+        (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = parse_target(w, root, strict)) == OLIVE_OK &&
+        (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK)
+        rc = parse_passes(w, root, strict);
+    if (rc != OLIVE_OK) {
+        if (rc != OLIVE_ENOMEM)
+            olive_fail_context(rc, "%s", source);
+        wf_free(w);
+        return rc;
+    }
+    *out = w;
+    return OLIVE_OK;
+}
+
+char *wf_pipeline_text(const olive_workflow *w)
+{
+    olive_strbuf b = {0};
+    olive_strbuf_append(&b, "");
+    for (size_t i = 0; i < w->n_slots; i++) {
+        if (i)
+            olive_strbuf_append(&b, " ! ");
+        for (size_t j = 0; j < w->slots[i].n_choices; j++) {
+            char *t = olive_pipeline_format(&w->slots[i].choices[j].pass, 1);
+            olive_strbuf_printf(&b, "%s%s", j ? " | " : "", t ? t : "?");
+            free(t);
+        }
+    }
+    return olive_strbuf_take(&b);
+}

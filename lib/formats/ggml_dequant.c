@@ -1,0 +1,336 @@
+/* Dequantization of GGML block types. Each block format is laid out as llama.cpp's ggml-common.h
+ * declares it (little-endian fields, packed); the arithmetic follows ggml's reference
+ * dequantize_row_* step by step (scale products first, then the per-element product, then the
+ * offset), so that every float comes out bit-identical to llama.cpp and the gguf package. */
+#include "formats/ggml_dequant.h"
+
+#include <string.h>
+
+#include "core/status.h"
+
+#define QK 32      /* elements per block of the legacy types (Q4_0 ... Q8_0) */
+#define QK_K 256   /* elements per super-block of the K types */
+
+typedef struct ggml_type_info {
+    uint32_t id;
+    const char *name;
+    uint32_t block_elems, block_bytes;
+} ggml_type_info;
+
+static const ggml_type_info type_table[] = {
+    {0, "F32", 1, 4},            {1, "F16", 1, 2},
+    {2, "Q4_0", QK, 2 + 16},     {3, "Q4_1", QK, 4 + 16},
+    {6, "Q5_0", QK, 2 + 4 + 16}, {7, "Q5_1", QK, 4 + 4 + 16},
+    {8, "Q8_0", QK, 2 + 32},     {9, "Q8_1", QK, 4 + 4 + 32},
+    {10, "Q2_K", QK_K, 4 + QK_K / 16 + QK_K / 4},
+    {11, "Q3_K", QK_K, 2 + QK_K / 4 + QK_K / 8 + 12},
+    {12, "Q4_K", QK_K, 4 + 12 + QK_K / 2},
+    {13, "Q5_K", QK_K, 4 + 12 + QK_K / 8 + QK_K / 2},
+    {14, "Q6_K", QK_K, 2 + QK_K / 2 + QK_K / 4 + QK_K / 16},
+    {15, "Q8_K", QK_K, 4 + QK_K + QK_K / 8},
+    {16, "IQ2_XXS", QK_K, 2 + QK_K / 4},
+    {17, "IQ2_XS", QK_K, 2 + QK_K / 4 + QK_K / 32},
+    {18, "IQ3_XXS", QK_K, 2 + QK_K / 4 + QK_K / 8},
+    {19, "IQ1_S", QK_K, 2 + QK_K / 8 + QK_K / 16},
+    {20, "IQ4_NL", QK, 2 + 16},
+    {21, "IQ3_S", QK_K, 2 + QK_K / 4 + QK_K / 8 + QK_K / 32 + 4},
+    {22, "IQ2_S", QK_K, 2 + QK_K / 4 + QK_K / 16},
+    {23, "IQ4_XS", QK_K, 4 + QK_K / 2 + QK_K / 64},
+    {24, "I8", 1, 1},            {25, "I16", 1, 2},
+    {26, "I32", 1, 4},           {27, "I64", 1, 8},
+    {28, "F64", 1, 8},
+    {29, "IQ1_M", QK_K, QK_K / 8 + QK_K / 16 + QK_K / 32},
+    {30, "BF16", 1, 2},
+    {34, "TQ1_0", QK_K, 2 + 4 * 13},
+    {35, "TQ2_0", QK_K, 2 + 64},
+    {39, "MXFP4", QK, 1 + 16},
+};
+
+static const ggml_type_info *find_type(uint32_t id)
+{
+    for (size_t i = 0; i < sizeof type_table / sizeof type_table[0]; i++)
+        if (type_table[i].id == id)
+            return &type_table[i];
+    return NULL;
+}
+
+int ofmt_ggml_type_size(uint32_t ggml_type, uint32_t *block_elems, uint32_t *block_bytes)
+{
+    const ggml_type_info *t = find_type(ggml_type);
+    if (!t)
+        return 0;
+    if (block_elems)
+        *block_elems = t->block_elems;
+    if (block_bytes)
+        *block_bytes = t->block_bytes;
+    return 1;
+}
+
+const char *ofmt_ggml_type_name(uint32_t ggml_type)
+{
+    const ggml_type_info *t = find_type(ggml_type);
+    return t ? t->name : "unknown";
+}
+
+int ofmt_ggml_can_dequant(uint32_t ggml_type)
+{
+    switch (ggml_type) {
+    case OFMT_GGML_F32: case OFMT_GGML_F16: case OFMT_GGML_BF16:
+    case OFMT_GGML_Q8_0: case OFMT_GGML_Q4_0: case OFMT_GGML_Q4_1:
+    case OFMT_GGML_Q5_0: case OFMT_GGML_Q5_1:
+    case OFMT_GGML_Q4_K: case OFMT_GGML_Q5_K: case OFMT_GGML_Q6_K:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+uint64_t ofmt_ggml_row_bytes(uint32_t ggml_type, uint64_t row_length)
+{
+    const ggml_type_info *t = find_type(ggml_type);
+    uint64_t bytes;
+    if (!t || row_length % t->block_elems)
+        return 0;
+    if (__builtin_mul_overflow(row_length / t->block_elems, (uint64_t)t->block_bytes, &bytes))
+        return 0;
+    return bytes;
+}
+
+/* ---- scalar conversions ---------------------------------------------------------------- */
+
+static float bits_to_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* IEEE half to float: exact for every value (subnormals renormalized, inf/NaN kept). */
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    if (exp == 0x1f)
+        return bits_to_float(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        if (man == 0)
+            return bits_to_float(sign);
+        /* subnormal: shift the mantissa up until its leading 1 is the implicit bit */
+        exp = 127 - 15 + 1;
+        while (!(man & 0x400)) {
+            man <<= 1;
+            exp--;
+        }
+        man &= 0x3ff;
+        return bits_to_float(sign | (exp << 23) | (man << 13));
+    }
+    return bits_to_float(sign | ((exp + 127 - 15) << 23) | (man << 13));
+}
+
+static float f16_at(const uint8_t *p) { return half_to_float(rd16(p)); }
+
+/* ---- legacy 32-element blocks -------------------------------------------------------- */
+
+/* Q4_0: d (f16), 16 bytes of nibbles; low nibbles are elements 0..15, high ones 16..31. */
+static void deq_q4_0(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b);
+    const uint8_t *qs = b + 2;
+    for (int j = 0; j < QK / 2; j++) {
+        const int x0 = (qs[j] & 0x0f) - 8;
+        const int x1 = (qs[j] >> 4) - 8;
+        y[j] = (float)x0 * d;
+        y[j + QK / 2] = (float)x1 * d;
+    }
+}
+
+/* Q4_1: d, m (f16), nibbles as Q4_0, value = q*d + m. */
+static void deq_q4_1(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b), m = f16_at(b + 2);
+    const uint8_t *qs = b + 4;
+    for (int j = 0; j < QK / 2; j++) {
+        y[j] = (float)(qs[j] & 0x0f) * d + m;
+        y[j + QK / 2] = (float)(qs[j] >> 4) * d + m;
+    }
+}
+
+/* Q5_0: d (f16), qh (32 fifth bits, little-endian u32: bit j for element j), nibbles. */
+static void deq_q5_0(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b);
+    const uint32_t qh = rd32(b + 2);
+    const uint8_t *qs = b + 6;
+    for (int j = 0; j < QK / 2; j++) {
+        const int hi0 = (int)((qh >> j) & 1) << 4;
+        const int hi1 = (int)((qh >> (j + QK / 2)) & 1) << 4;
+        const int x0 = ((qs[j] & 0x0f) | hi0) - 16;
+        const int x1 = ((qs[j] >> 4) | hi1) - 16;
+        y[j] = (float)x0 * d;
+        y[j + QK / 2] = (float)x1 * d;
+    }
+}
+
+/* Q5_1: d, m (f16), qh, nibbles; value = q*d + m. */
+static void deq_q5_1(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b), m = f16_at(b + 2);
+    const uint32_t qh = rd32(b + 4);
+    const uint8_t *qs = b + 8;
+    for (int j = 0; j < QK / 2; j++) {
+        const int hi0 = (int)((qh >> j) & 1) << 4;
+        const int hi1 = (int)((qh >> (j + QK / 2)) & 1) << 4;
+        y[j] = (float)((qs[j] & 0x0f) | hi0) * d + m;
+        y[j + QK / 2] = (float)((qs[j] >> 4) | hi1) * d + m;
+    }
+}
+
+/* Q8_0: d (f16), 32 signed bytes. */
+static void deq_q8_0(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b);
+    for (int j = 0; j < QK; j++)
+        y[j] = (float)(int8_t)b[2 + j] * d;
+}
+
+/* ---- K super-blocks (256 elements) ----------------------------------------------------- */
+
+/* The 12 scale bytes of Q4_K/Q5_K hold eight 6-bit scales and eight 6-bit mins. */
+static void k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
+        *mn = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q4_K: d, dmin (f16), scales[12], qs[128]; each 64 elements use 32 bytes: low nibbles with
+ * one scale/min pair, high nibbles with the next. value = (d*sc)*q - (dmin*m). */
+static void deq_q4_k(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t *scales = b + 4, *q = b + 16;
+    int is = 0;
+    for (int j = 0; j < QK_K; j += 64) {
+        uint8_t sc, m;
+        k_scale_min(is, scales, &sc, &m);
+        const float d1 = d * (float)sc, m1 = dmin * (float)m;
+        k_scale_min(is + 1, scales, &sc, &m);
+        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; l++)
+            *y++ = d1 * (float)(q[l] & 0x0f) - m1;
+        for (int l = 0; l < 32; l++)
+            *y++ = d2 * (float)(q[l] >> 4) - m2;
+        q += 32;
+        is += 2;
+    }
+}
+
+/* Q5_K: d, dmin, scales[12], qh[32], qs[128]; the fifth bit of element l of the i-th 32-group
+ * is bit i of qh[l]. */
+static void deq_q5_k(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
+    int is = 0;
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0; j < QK_K; j += 64) {
+        uint8_t sc, m;
+        k_scale_min(is, scales, &sc, &m);
+        const float d1 = d * (float)sc, m1 = dmin * (float)m;
+        k_scale_min(is + 1, scales, &sc, &m);
+        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; l++)
+            *y++ = d1 * (float)((ql[l] & 0x0f) + ((qh[l] & u1) ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; l++)
+            *y++ = d2 * (float)((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+        ql += 32;
+        is += 2;
+        u1 = (uint8_t)(u1 << 2);
+        u2 = (uint8_t)(u2 << 2);
+    }
+}
+
+/* Q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8), d (f16).
+ * value = (d*scale)*(q - 32), the scale changing every 16 elements. */
+static void deq_q6_k(const uint8_t *b, float *y)
+{
+    const uint8_t *ql = b, *qh = b + QK_K / 2;
+    const int8_t *sc = (const int8_t *)(b + QK_K / 2 + QK_K / 4);
+    const float d = f16_at(b + QK_K / 2 + QK_K / 4 + QK_K / 16);
+    for (int n = 0; n < QK_K; n += 128) {
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            const int q1 = ((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l] = d * (float)sc[is] * (float)q1;
+            y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+            y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+            y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+        }
+        y += 128;
+        ql += 64;
+        qh += 32;
+        sc += 8;
+    }
+}
+
+/* ---- rows ----------------------------------------------------------------------------- */
+
+int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_length,
+                           uint64_t rows, float *dst)
+{
+    uint32_t be = 1, bb = 1;
+    uint64_t n;
+    void (*block_fn)(const uint8_t *, float *) = NULL;
+
+    if (!ofmt_ggml_can_dequant(ggml_type) || !ofmt_ggml_type_size(ggml_type, &be, &bb))
+        return olive_fail(OLIVE_EUNSUPPORTED, "GGML type %s (%u) cannot be dequantized",
+                          ofmt_ggml_type_name(ggml_type), ggml_type);
+    if (row_length % be)
+        return olive_fail(OLIVE_EINVALID, "row length %llu is not a multiple of the %s block size %u",
+                          (unsigned long long)row_length, ofmt_ggml_type_name(ggml_type), be);
+    if (__builtin_mul_overflow(row_length, rows, &n))
+        return olive_fail(OLIVE_EINVALID, "%llu rows of %llu elements overflow",
+                          (unsigned long long)rows, (unsigned long long)row_length);
+
+    switch (ggml_type) {
+    case OFMT_GGML_F32:
+        memcpy(dst, src, n * sizeof(float)); /* stored little-endian, as this host reads it */
+        return OLIVE_OK;
+    case OFMT_GGML_F16:
+        for (uint64_t i = 0; i < n; i++)
+            dst[i] = half_to_float(rd16(src + 2 * i));
+        return OLIVE_OK;
+    case OFMT_GGML_BF16:
+        for (uint64_t i = 0; i < n; i++)
+            dst[i] = bits_to_float((uint32_t)rd16(src + 2 * i) << 16);
+        return OLIVE_OK;
+    case OFMT_GGML_Q4_0: block_fn = deq_q4_0; break;
+    case OFMT_GGML_Q4_1: block_fn = deq_q4_1; break;
+    case OFMT_GGML_Q5_0: block_fn = deq_q5_0; break;
+    case OFMT_GGML_Q5_1: block_fn = deq_q5_1; break;
+    case OFMT_GGML_Q8_0: block_fn = deq_q8_0; break;
+    case OFMT_GGML_Q4_K: block_fn = deq_q4_k; break;
+    case OFMT_GGML_Q5_K: block_fn = deq_q5_k; break;
+    case OFMT_GGML_Q6_K: block_fn = deq_q6_k; break;
+    default: break;
+    }
+    /* rows are contiguous and a whole number of blocks, so the tensor is one run of blocks */
+    for (uint64_t blk = 0; blk < n / be; blk++)
+        block_fn(src + blk * bb, dst + blk * be);
+    return OLIVE_OK;
+}

@@ -1,0 +1,127 @@
+/* The convert pass: opens model->checkpoint_path, picks the builder by config.json
+ * "architectures" and builds the graph into the model (see decoder.h, encoder_bert.h). */
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "formats/checkpoint.h"
+#include "olive/accelerator.h"
+#include "passes/convert/convert.h"
+#include "passes/convert/decoder.h"
+
+/* meson defines CVT_HAVE_BERT once the encoder builder's sources are in the tree. */
+#ifdef CVT_HAVE_BERT
+#include "passes/convert/encoder_bert.h"
+#endif
+
+/* Execution provider names as the builder spells them, from the accelerator's ONNX Runtime name. */
+static const char *provider_of(const olive_pass_ctx *ctx)
+{
+    const char *p = ctx && ctx->accelerator ? olive_accelerator_provider(ctx->accelerator) : NULL;
+    if (!p)
+        return "cpu";
+    if (!strcasecmp(p, "CUDAExecutionProvider") || !strcasecmp(p, "TensorrtExecutionProvider"))
+        return "cuda";
+    if (!strcasecmp(p, "DmlExecutionProvider"))
+        return "dml";
+    if (!strcasecmp(p, "WebGpuExecutionProvider"))
+        return "webgpu";
+    return "cpu";
+}
+
+/* The architecture named in config.json ("architectures"[0], else model_type). */
+static const char *architecture_of(const ofmt_checkpoint *ck)
+{
+    json_t *a = json_object_get(ck->config, "architectures");
+    if (a && json_is_array(a) && json_array_size(a) && json_is_string(json_array_get(a, 0)))
+        return json_string_value(json_array_get(a, 0));
+    a = json_object_get(ck->config, "model_type");
+    return a && json_is_string(a) ? json_string_value(a) : NULL;
+}
+
+static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    const char *arch = architecture_of(ck);
+    const cvt_decoder_arch *dec = cvt_decoder_find(arch);
+    if (dec)
+        return cvt_decoder_build(m, ck, dec, args, ctx);
+#ifdef CVT_HAVE_BERT
+    if (arch && cvt_bert_handles(arch))
+        return cvt_bert_build(m, ck, args, ctx);
+#endif
+    return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
+                      ck->path, arch ? arch : "(none given)", cvt_decoder_supported(),
+#ifdef CVT_HAVE_BERT
+                      ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel"
+#else
+                      ""
+#endif
+    );
+}
+
+/* A copy of `args` whose execution_provider is filled in from the accelerator when unset. */
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    ofmt_checkpoint *ck = NULL;
+    olive_pass_args a = *args;
+    char **values = NULL;
+    int rc;
+    if (!m->checkpoint_path)
+        return olive_fail(OLIVE_EINVALID, "convert takes a source checkpoint (Hugging Face folder or GGUF file); "
+                          "this model is already ONNX");
+    if (m->graph && m->graph->n_nodes)
+        return olive_fail(OLIVE_EINVALID, "convert: the model already has a graph");
+    if (!olive_args_string(args, "execution_provider")[0]) {
+        size_t i = 0;
+        for (; i < args->def->n_params && strcmp(args->def->params[i].name, "execution_provider"); i++)
+            ;
+        if (!(values = olive_calloc(args->def->n_params, sizeof *values)))
+            return OLIVE_ENOMEM;
+        memcpy(values, args->values, args->def->n_params * sizeof *values);
+        values[i] = (char *)provider_of(ctx);
+        a.values = values;
+    }
+    rc = ofmt_checkpoint_open(&ck, m->checkpoint_path);
+    if (rc == OLIVE_OK)
+        rc = convert(m, ck, &a, ctx);
+    ofmt_checkpoint_free(ck);
+    free(values);
+    if (rc != OLIVE_OK)
+        return rc;
+    free(m->checkpoint_path);
+    m->checkpoint_path = NULL;
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {"precision", OLIVE_PARAM_CHOICE, "fp32", 0, -1, "fp32|fp16|bf16|int4|int8",
+     "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights (fp32 activations on cpu, fp16 on GPUs)"},
+    {"execution_provider", OLIVE_PARAM_STRING, "", 0, -1, NULL,
+     "cpu, cuda, dml or webgpu (empty: from the accelerator, else cpu); sets provider options and defaults"},
+    {"block_size", OLIVE_PARAM_INT, "32", 16, 256, NULL, "int4/int8: weights per quantization block along K (16..256, a power of 2)"},
+    {"int4_block_size", OLIVE_PARAM_INT, "0", 0, 256, NULL, "Same as block_size (the builder's name); 0: use block_size"},
+    {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,
+     "MatMulNBits accuracy_level; 0: the builder's default for the provider (4 = int8 compute on cpu/webgpu, else unset)"},
+    {"is_symmetric", OLIVE_PARAM_BOOL, "true", 0, -1, NULL, "int4/int8: symmetric blocks; false adds zero points"},
+    {"exclude_embeds", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Take inputs_embeds instead of input_ids"},
+    {"exclude_lm_head", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states instead of logits"},
+    {"include_hidden_states", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states besides logits"},
+    {"num_hidden_layers", OLIVE_PARAM_INT, "0", 0, 1e9, NULL, "Build only the first N layers (0: all)"},
+    {"disable_qkv_fusion", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Separate q/k/v MatMuls instead of one packed MatMul"},
+    {"temp_dir", OLIVE_PARAM_STRING, "", 0, -1, NULL, "Folder for the temporary weights file (empty: $TMPDIR or /tmp)"},
+};
+
+static const char *const aliases[] = {"ModelBuilder", NULL};
+
+const olive_pass_def olive_pass_convert = {
+    .name = "convert",
+    .summary = "Hugging Face checkpoint or GGUF file to ONNX: decoders for ONNX Runtime GenAI (GroupQueryAttention, "
+               "MatMulNBits for int4/int8, genai_config.json), BERT-family encoders; weights streamed",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};

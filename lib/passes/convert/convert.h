@@ -1,0 +1,10 @@
+/* The convert pass: a source checkpoint (Hugging Face folder or GGUF file) to an ONNX graph,
+ * for ONNX Runtime GenAI (decoders) or ONNX Runtime (encoders). Olive's ModelBuilder. */
+#ifndef OLIVE_PASSES_CONVERT_CONVERT_H
+#define OLIVE_PASSES_CONVERT_CONVERT_H
+
+#include "passes/registry.h"
+
+extern const olive_pass_def olive_pass_convert;
+
+#endif

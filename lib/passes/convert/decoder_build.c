@@ -1,0 +1,279 @@
+/* The decoder build from start to end: options, config, graph inputs and outputs, the
+ * attention-mask subgraph, rotary caches, embeddings, layers, head, then the companion files
+ * (genai_config.json, config.json, generation_config.json, tokenizer). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/convert/decoder.h"
+#include "passes/convert/decoder_internal.h"
+
+static const cvt_decoder_arch *const archs[] = {
+    &cvt_arch_llama, &cvt_arch_mistral, &cvt_arch_qwen2, &cvt_arch_qwen3,
+#ifdef CVT_HAVE_ARCH_PHI3
+    &cvt_arch_phi3,
+#endif
+#ifdef CVT_HAVE_ARCH_GEMMA
+    &cvt_arch_gemma, &cvt_arch_gemma2,
+#endif
+};
+
+#define N_ARCHS (sizeof archs / sizeof *archs)
+
+const cvt_decoder_arch *cvt_decoder_find(const char *architecture)
+{
+    for (size_t i = 0; architecture && i < N_ARCHS; i++)
+        if (!strcmp(archs[i]->architecture, architecture))
+            return archs[i];
+    return NULL;
+}
+
+const char *cvt_decoder_supported(void)
+{
+    static char text[1024];
+    size_t at = 0;
+    if (text[0])
+        return text;
+    for (size_t i = 0; i < N_ARCHS; i++) {
+        size_t n = strlen(archs[i]->architecture);
+        if (at + n + 3 >= sizeof text)
+            break;
+        if (at) {
+            memcpy(text + at, ", ", 2);
+            at += 2;
+        }
+        memcpy(text + at, archs[i]->architecture, n);
+        at += n;
+        text[at] = '\0';
+    }
+    return text;
+}
+
+static int read_options(cvt_decoder *d, const olive_pass_args *a)
+{
+    cvt_decoder_options *o = &d->opt;
+    const char *p = a ? olive_args_string(a, "precision") : "fp32";
+    int64_t level;
+    o->precision = !strcmp(p, "fp16") ? CVT_FP16 : !strcmp(p, "bf16") ? CVT_BF16 : !strcmp(p, "int4") ? CVT_INT4
+                 : !strcmp(p, "int8") ? CVT_INT8 : CVT_FP32;
+    o->execution_provider = a ? olive_args_string(a, "execution_provider") : "cpu";
+    o->block_size = a ? (int)olive_args_int(a, "block_size") : 32;
+    if (a && olive_args_int(a, "int4_block_size") > 0)
+        o->block_size = (int)olive_args_int(a, "int4_block_size");
+    if (o->block_size < 16 || o->block_size > 256 || (o->block_size & (o->block_size - 1)))
+        return olive_fail(OLIVE_EINVALID, "block_size=%d: expected 16, 32, 64, 128 or 256", o->block_size);
+    level = a ? olive_args_int(a, "accuracy_level") : 0;
+    /* 0 picks what the builder writes: int8 compute (4) on cpu and webgpu, unset elsewhere. */
+    if (!level)
+        level = !strcmp(o->execution_provider, "cpu") || !strcmp(o->execution_provider, "webgpu") ? 4 : 0;
+    o->accuracy_level = (int)level;
+    o->symmetric = a ? olive_args_bool(a, "is_symmetric") : 1;
+    o->exclude_embeds = a ? olive_args_bool(a, "exclude_embeds") : 0;
+    o->exclude_lm_head = a ? olive_args_bool(a, "exclude_lm_head") : 0;
+    o->include_hidden_states = a ? olive_args_bool(a, "include_hidden_states") : 0;
+    o->disable_qkv_fusion = a ? olive_args_bool(a, "disable_qkv_fusion") : 0;
+    o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
+    /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
+    if (o->precision == CVT_FP16 || ((o->precision == CVT_INT4 || o->precision == CVT_INT8) &&
+                                     strcmp(o->execution_provider, "cpu")))
+        d->io_dtype = OIR_FLOAT16;
+    else if (o->precision == CVT_BF16)
+        d->io_dtype = OIR_BFLOAT16;
+    else
+        d->io_dtype = OIR_FLOAT;
+    return OLIVE_OK;
+}
+
+static int add_io(cvt_decoder *d, int input, const char *name, int32_t dtype, size_t rank, const int64_t *dims,
+                  const char *const *params)
+{
+    oir_type *t = oir_type_new_tensor(dtype, rank, dims, params);
+    int rc;
+    if (!t)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    rc = input ? oir_graph_add_input(d->g, name, t) : oir_graph_add_output(d->g, name, t);
+    oir_type_free(t);
+    return rc;
+}
+
+static int make_io(cvt_decoder *d)
+{
+    const cvt_decoder_config *c = &d->cfg;
+    const int64_t kv[4] = {-1, c->kv_heads, -1, c->head_dim};
+    const char *past[4] = {"batch_size", NULL, "past_sequence_length", NULL};
+    const char *present[4] = {"batch_size", NULL, "total_sequence_length", NULL};
+    if (d->opt.exclude_embeds)
+        OLIVE_TRY(add_io(d, 1, "inputs_embeds", d->io_dtype, 3, (const int64_t[]){-1, -1, c->hidden},
+                         (const char *[]){"batch_size", "sequence_length", NULL}));
+    else
+        OLIVE_TRY(add_io(d, 1, "input_ids", OIR_INT64, 2, NULL, (const char *[]){"batch_size", "sequence_length"}));
+    OLIVE_TRY(add_io(d, 1, "attention_mask", OIR_INT64, 2, NULL,
+                     (const char *[]){"batch_size", "total_sequence_length"}));
+    for (int64_t i = 0; i < d->n_layers; i++) {
+        const char *k = cvt_str(d, "past_key_values.%" PRId64 ".key", i);
+        const char *v = cvt_str(d, "past_key_values.%" PRId64 ".value", i);
+        if (!k || !v)
+            return OLIVE_ENOMEM;
+        OLIVE_TRY(add_io(d, 1, k, d->io_dtype, 4, kv, past));
+        OLIVE_TRY(add_io(d, 1, v, d->io_dtype, 4, kv, past));
+    }
+    if (!d->opt.exclude_lm_head)
+        OLIVE_TRY(add_io(d, 0, "logits", d->io_dtype, 3, (const int64_t[]){-1, -1, c->vocab},
+                         (const char *[]){"batch_size", "sequence_length", NULL}));
+    if (d->opt.include_hidden_states || d->opt.exclude_lm_head)
+        OLIVE_TRY(add_io(d, 0, "hidden_states", d->io_dtype, 3, (const int64_t[]){-1, -1, c->hidden},
+                         (const char *[]){"batch_size", "sequence_length", NULL}));
+    for (int64_t i = 0; i < d->n_layers; i++) {
+        const char *k = cvt_str(d, "present.%" PRId64 ".key", i), *v = cvt_str(d, "present.%" PRId64 ".value", i);
+        if (!k || !v)
+            return OLIVE_ENOMEM;
+        OLIVE_TRY(add_io(d, 0, k, d->io_dtype, 4, kv, present));
+        OLIVE_TRY(add_io(d, 0, v, d->io_dtype, 4, kv, present));
+    }
+    return OLIVE_OK;
+}
+
+/* seqlens_k = sum(attention_mask, 1) - 1 and total_sequence_length = attention_mask.shape[1],
+ * both int32, as GroupQueryAttention takes them. */
+static int make_mask_values(cvt_decoder *d)
+{
+    const char *base = "/model/attn_mask_reformat/attn_mask_subgraph", *one_v, *one_s, *x;
+    const int64_t one = 1;
+    oir_node *n;
+    OLIVE_TRY(cvt_const_i64(d, &one, 1, 0, &one_v));
+    OLIVE_TRY(cvt_const_i64(d, &one, 1, 1, &one_s));
+    OLIVE_TRY(cvt_node(d, "ReduceSum", "", cvt_str(d, "%s/ReduceSum", base), 2,
+                       (const char *[]){"attention_mask", one_v}, 1, &n, &x));
+    if (oir_node_set_attr_int(n, "keepdims", 0) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_node(d, "Sub", "", cvt_str(d, "%s/Sub", base), 2, (const char *[]){x, one_v}, 1, NULL, &x));
+    OLIVE_TRY(cvt_node(d, "Cast", "", cvt_str(d, "%s/Sub/Cast", base), 1, &x, 1, &n, &d->seqlens_k));
+    if (oir_node_set_attr_int(n, "to", OIR_INT32) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_node(d, "Shape", "", cvt_str(d, "%s/Shape", base), 1, (const char *[]){"attention_mask"}, 1, NULL,
+                       &x));
+    OLIVE_TRY(cvt_node(d, "Gather", "", cvt_str(d, "%s/Gather", base), 2, (const char *[]){x, one_s}, 1, &n, &x));
+    if (oir_node_set_attr_int(n, "axis", 0) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_node(d, "Cast", "", cvt_str(d, "%s/Gather/Cast", base), 1, &x, 1, &n, &d->total_seq_len));
+    if (oir_node_set_attr_int(n, "to", OIR_INT32) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
+}
+
+/* Tensors the build reads, for progress: all but those of layers left out. */
+static size_t count_weights(const cvt_decoder *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->ck->n_tensors; i++) {
+        const char *name = d->ck->tensors[i].name;
+        long layer;
+        char *end;
+        if (!strncmp(name, "model.layers.", 13)) {
+            layer = strtol(name + 13, &end, 10);
+            if (end != name + 13 && layer >= d->n_layers)
+                continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+static int add_companions(cvt_decoder *d)
+{
+    char *text;
+    int rc;
+    for (size_t i = 0; i < d->ck->n_copy_files; i++)
+        OLIVE_TRY(oir_model_add_companion_file(d->m, olive_path_basename(d->ck->copy_files[i]), d->ck->copy_files[i]));
+    for (size_t i = 0; i < d->ck->n_generated; i++)
+        OLIVE_TRY(oir_model_add_companion_text(d->m, d->ck->generated[i].name, d->ck->generated[i].text));
+    if (!(text = json_dumps(d->ck->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    rc = oir_model_add_companion_text(d->m, "config.json", text);
+    free(text);
+    OLIVE_TRY(rc);
+    if (d->ck->generation_config) {
+        if (!(text = json_dumps(d->ck->generation_config, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        rc = oir_model_add_companion_text(d->m, "generation_config.json", text);
+        free(text);
+        OLIVE_TRY(rc);
+    }
+    OLIVE_TRY(cvt_genai_config(d, &text));
+    rc = oir_model_add_companion_text(d->m, "genai_config.json", text);
+    free(text);
+    return rc;
+}
+
+static int build(cvt_decoder *d)
+{
+    const cvt_decoder_arch *a = d->arch;
+    cvt_residual r = {0};
+    const char *hidden;
+    OLIVE_TRY(cvt_decoder_config_read(d));
+    if (a->configure)
+        OLIVE_TRY(a->configure(d));
+    d->n_layers = d->opt.num_hidden_layers > 0 && d->opt.num_hidden_layers < d->cfg.layers ? d->opt.num_hidden_layers
+                                                                                           : d->cfg.layers;
+    d->weights_total = count_weights(d);
+    d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
+    OLIVE_TRY(make_io(d));
+    OLIVE_TRY(make_mask_values(d));
+    OLIVE_TRY((a->rotary_caches ? a->rotary_caches : cvt_rotary_caches)(d));
+    if (d->opt.exclude_embeds)
+        hidden = "inputs_embeds";
+    else
+        OLIVE_TRY((a->embed ? a->embed : cvt_embed)(d, &hidden));
+    r.residual = hidden;
+    for (int64_t i = 0; i < d->n_layers; i++)
+        OLIVE_TRY((a->layer ? a->layer : cvt_layer)(d, i, &r));
+    OLIVE_TRY((a->head ? a->head : cvt_head)(d, &r));
+    OLIVE_TRY(cvt_finish_tensors(d));
+    return OLIVE_OK;
+}
+
+static void decoder_free(cvt_decoder *d)
+{
+    for (size_t i = 0; i < d->n_strings; i++)
+        free(d->strings[i]);
+    free(d->strings);
+    free(d->pending);
+    olive_spill_close(d->spill);
+}
+
+int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                      const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    cvt_decoder d;
+    int rc;
+    memset(&d, 0, sizeof d);
+    d.arch = arch;
+    d.ck = ck;
+    d.m = m;
+    d.ctx = ctx;
+    if (!m->graph && !(m->graph = oir_graph_new("main_graph")))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    d.g = m->graph;
+    if ((rc = read_options(&d, args)) != OLIVE_OK)
+        return rc;
+    if ((rc = olive_spill_open(&d.spill, args ? olive_args_string(args, "temp_dir") : NULL)) != OLIVE_OK)
+        return rc;
+    rc = build(&d);
+    if (rc == OLIVE_OK) {
+        m->ir_version = 10;
+        rc = oir_model_require_opset(m, "", 21);
+        if (rc == OLIVE_OK)
+            rc = oir_model_require_opset(m, "com.microsoft", 1);
+    }
+    if (rc == OLIVE_OK)
+        rc = add_companions(&d);
+    if (rc == OLIVE_OK)
+        OLIVE_INFO("convert: %s, %" PRId64 " of %" PRId64 " layers, %zu initializers", arch->architecture, d.n_layers,
+                   d.cfg.layers, d.g->n_initializers);
+    decoder_free(&d);
+    return rc;
+}

@@ -1,0 +1,378 @@
+/* Streaming weights from the checkpoint into the spill file: Linear weights transposed for
+ * MatMul or quantized for MatMulNBits, biases and norm weights. A weight is read a band of
+ * rows at a time and its source pages are dropped once read, so memory stays at one band. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "passes/convert/decoder.h"
+#include "passes/convert/decoder_internal.h"
+#include "passes/quant/blockwise.h"
+
+/* Floats read from the checkpoint at a time. */
+#define BAND_FLOATS ((size_t)4 << 20)
+
+static void shape_text(char *buf, size_t cap, size_t rank, const int64_t *dims)
+{
+    size_t at = 0;
+    at += (size_t)snprintf(buf + at, cap - at, "[");
+    for (size_t i = 0; i < rank && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%" PRId64, i ? ", " : "", dims[i]);
+    if (at < cap)
+        snprintf(buf + at, cap - at, "]");
+}
+
+int cvt_tensor(const cvt_decoder *d, const char *name, size_t rank, const int64_t *dims, const ofmt_tensor **out)
+{
+    const ofmt_tensor *t = ofmt_checkpoint_find(d->ck, name);
+    char want[128], have[128];
+    int same;
+    if (!t)
+        return olive_fail(OLIVE_EFORMAT, "checkpoint '%s' has no tensor '%s' (needed by %s)", d->ck->path, name,
+                          d->arch->architecture);
+    same = t->rank == rank;
+    for (size_t i = 0; same && i < rank; i++)
+        same = t->dims[i] == dims[i];
+    if (!same) {
+        shape_text(want, sizeof want, rank, dims);
+        shape_text(have, sizeof have, t->rank, t->dims);
+        return olive_fail(OLIVE_EFORMAT,
+                          "tensor '%s' in '%s' has shape %s but config.json (hidden_size=%" PRId64
+                          ", num_attention_heads=%" PRId64 ", num_key_value_heads=%" PRId64 ", head_dim=%" PRId64
+                          ", intermediate_size=%" PRId64 ", vocab_size=%" PRId64 ") implies %s",
+                          name, t->file ? t->file : d->ck->path, have, d->cfg.hidden, d->cfg.heads, d->cfg.kv_heads,
+                          d->cfg.head_dim, d->cfg.intermediate, d->cfg.vocab, want);
+    }
+    *out = t;
+    return OLIVE_OK;
+}
+
+const char *cvt_path_to_dots(cvt_decoder *d, const char *path)
+{
+    const char *s = cvt_str(d, "%s", path[0] == '/' ? path + 1 : path);
+    if (s)
+        for (char *p = (char *)s; *p; p++)
+            if (*p == '/')
+                *p = '.';
+    return s;
+}
+
+/* Reads rows of t and lets the kernel forget the pages they came from. */
+static int read_rows(const ofmt_tensor *t, uint64_t first, uint64_t rows, float *dst)
+{
+    uint64_t all = ofmt_tensor_elements(t) / ofmt_tensor_row_length(t);
+    int rc = ofmt_tensor_read_f32(t, first, rows, dst);
+    if (rc != OLIVE_OK)
+        return olive_fail_context(rc, "tensor '%s'", t->name);
+    if (all && t->blob)
+        olive_blob_drop_pages(t->blob, t->offset + first * (t->nbytes / all), rows * (t->nbytes / all));
+    return OLIVE_OK;
+}
+
+typedef struct linear_src {
+    const ofmt_tensor *t;
+    int64_t first, count;
+} linear_src;
+
+/* Resolves and checks the parts of a Linear weight: each [rows, in]. */
+static int resolve_parts(cvt_decoder *d, const cvt_rows *parts, size_t n, int64_t in, linear_src *src, int64_t *total)
+{
+    *total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ofmt_tensor *t = ofmt_checkpoint_find(d->ck, parts[i].tensor);
+        int64_t rows;
+        if (!t)
+            return olive_fail(OLIVE_EFORMAT, "checkpoint '%s' has no tensor '%s' (needed by %s)", d->ck->path,
+                              parts[i].tensor, d->arch->architecture);
+        rows = t->rank == 2 ? t->dims[0] : -1;
+        if (t->rank != 2 || t->dims[1] != in || parts[i].first < 0 || parts[i].count < 0 ||
+            parts[i].first + parts[i].count > rows || (!parts[i].count && parts[i].first)) {
+            char have[128];
+            shape_text(have, sizeof have, t->rank, t->dims);
+            return olive_fail(OLIVE_EFORMAT,
+                              "tensor '%s' in '%s' has shape %s: expected a Linear weight [out, %" PRId64
+                              "] (in features from config.json hidden_size=%" PRId64 ", intermediate_size=%" PRId64
+                              ")",
+                              t->name, t->file ? t->file : d->ck->path, have, in, d->cfg.hidden, d->cfg.intermediate);
+        }
+        src[i].t = t;
+        src[i].first = parts[i].first;
+        src[i].count = parts[i].count ? parts[i].count : rows;
+        *total += src[i].count;
+    }
+    return OLIVE_OK;
+}
+
+static int64_t band_rows(int64_t in, int64_t count)
+{
+    int64_t r = (int64_t)(BAND_FLOATS / (size_t)in);
+    if (r < 1)
+        r = 1;
+    return r < count ? r : count;
+}
+
+/* Writes the parts transposed: W^T [in, N] in dtype. */
+static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, int64_t in, int64_t cols,
+                             int32_t dtype, uint64_t offset)
+{
+    const size_t es = cvt_dtype_size(dtype);
+    int64_t col0 = 0;
+    int rc = OLIVE_OK;
+    for (size_t p = 0; p < n && rc == OLIVE_OK; p++) {
+        int64_t R = band_rows(in, src[p].count);
+        float *band = olive_malloc((size_t)R * (size_t)in * sizeof *band);
+        float *tr = olive_malloc((size_t)R * (size_t)in * sizeof *tr);
+        uint8_t *bytes = olive_malloc((size_t)R * (size_t)in * es);
+        if (!band || !tr || !bytes)
+            rc = OLIVE_ENOMEM;
+        for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
+            int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
+            if ((rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+                break;
+            for (int64_t k = 0; k < in; k++)
+                for (int64_t r = 0; r < rows; r++)
+                    tr[k * rows + r] = band[r * in + k];
+            cvt_convert_f32(dtype, tr, (size_t)(rows * in), bytes);
+            for (int64_t k = 0; k < in && rc == OLIVE_OK; k++)
+                rc = olive_spill_write(d->spill, offset + (uint64_t)(k * cols + col0 + r0) * es,
+                                       bytes + (size_t)(k * rows) * es, (size_t)rows * es);
+        }
+        free(band);
+        free(tr);
+        free(bytes);
+        col0 += src[p].count;
+    }
+    return rc;
+}
+
+/* Quantizes the parts row by row (a row of W [N, K] is one MatMulNBits channel). */
+static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int64_t in, int64_t cols,
+                            const olive_blockq *q, uint64_t codes_off, uint8_t *scales, uint8_t *zps)
+{
+    const size_t bs = (size_t)q->block_size, kb = ((size_t)in + bs - 1) / bs, blob = olive_blockq_blob_size(q);
+    const size_t ses = q->half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(q, kb);
+    int64_t ch0 = 0;
+    int rc = OLIVE_OK;
+    (void)cols;
+    for (size_t p = 0; p < n && rc == OLIVE_OK; p++) {
+        int64_t R = band_rows(in, src[p].count);
+        float *band = olive_malloc((size_t)R * (size_t)in * sizeof *band);
+        uint8_t *codes = olive_calloc((size_t)R * kb, blob);
+        if (!band || !codes)
+            rc = OLIVE_ENOMEM;
+        for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
+            int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
+            if ((rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+                break;
+            memset(codes, 0, (size_t)rows * kb * blob);
+            for (int64_t r = 0; r < rows && rc == OLIVE_OK; r++) {
+                size_t ch = (size_t)(ch0 + r0 + r);
+                const float *v = band + r * in;
+                uint8_t *crow = codes + (size_t)r * kb * blob;
+                if (zps)
+                    olive_blockq_zp_init(q, zps + ch * zpb, kb);
+                for (size_t b = 0; b < kb; b++) {
+                    size_t len = (size_t)in - b * bs < bs ? (size_t)in - b * bs : bs;
+                    uint8_t zp;
+                    long bad = olive_blockq_block(q, v + b * bs, len, crow + b * blob, scales + (ch * kb + b) * ses, &zp);
+                    if (bad >= 0) {
+                        rc = olive_fail(OLIVE_EFORMAT,
+                                        "tensor '%s' holds %g at [%" PRId64 ", %zu]: quantization needs finite weights",
+                                        src[p].t->name, (double)v[b * bs + (size_t)bad], src[p].first + r0 + r,
+                                        b * bs + (size_t)bad);
+                        break;
+                    }
+                    if (zps)
+                        olive_blockq_zp_store(q, zps + ch * zpb, b, zp);
+                }
+                olive_blockq_finish_channel(q, crow, (size_t)in);
+            }
+            if (rc == OLIVE_OK)
+                rc = olive_spill_write(d->spill, codes_off + (uint64_t)(ch0 + r0) * kb * blob, codes,
+                                       (size_t)rows * kb * blob);
+        }
+        free(band);
+        free(codes);
+        ch0 += src[p].count;
+    }
+    return rc;
+}
+
+/* The transposed float weight "<dots>.MatMul.weight" (made once: tied embeddings reuse it). */
+static int linear_float_weight(cvt_decoder *d, const char *wname, const linear_src *src, size_t n, int64_t in,
+                               int64_t cols)
+{
+    uint64_t off;
+    if (oir_graph_initializer(d->g, wname))
+        return OLIVE_OK;
+    OLIVE_TRY(cvt_spill_tensor(d, wname, d->io_dtype, 2, (const int64_t[]){in, cols}, &off));
+    return stream_transposed(d, src, n, in, cols, d->io_dtype, off);
+}
+
+static int linear_float(cvt_decoder *d, const char *path, const char *dots, const char *x, const linear_src *src,
+                        size_t n, int64_t in, int64_t cols, const char **out)
+{
+    const char *wname = cvt_str(d, "%s.MatMul.weight", dots), *node = cvt_str(d, "%s/MatMul", path);
+    if (!wname || !node)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(linear_float_weight(d, wname, src, n, in, cols));
+    if (!x)
+        return OLIVE_OK;
+    return cvt_node(d, "MatMul", "", node, 2, (const char *[]){x, wname}, 1, NULL, out);
+}
+
+static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, const char *x,
+                            const linear_src *src, size_t n, int64_t in, int64_t cols, const char **out)
+{
+    const int bits = d->opt.precision == CVT_INT4 ? 4 : 8;
+    const olive_blockq q = {OLIVE_BLOCKQ_DEFAULT, bits, d->opt.block_size, d->opt.symmetric,
+                            d->io_dtype == OIR_FLOAT16};
+    const size_t kb = ((size_t)in + (size_t)q.block_size - 1) / (size_t)q.block_size;
+    const size_t ses = q.half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(&q, kb);
+    const char *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, bits), *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
+    const char *zn = cvt_str(d, "%s.MatMul.weight_zero_points", dots), *node = cvt_str(d, "%s/MatMul_Q%d", path, bits);
+    const char *ins[4];
+    uint8_t *scales = NULL, *zps = NULL;
+    uint64_t codes_off, scales_off, zps_off = 0;
+    oir_node *nd;
+    const char *outs[1];
+    int rc;
+    if (!qn || !sn || !zn || !node)
+        return OLIVE_ENOMEM;
+    if (oir_graph_initializer(d->g, qn)) /* made earlier (tied embeddings) */
+        goto make_node;
+    if (!(scales = olive_malloc((size_t)cols * kb * ses)) || (!q.symmetric && !(zps = olive_calloc((size_t)cols, zpb)))) {
+        free(scales);
+        return OLIVE_ENOMEM;
+    }
+    rc = cvt_spill_tensor(d, qn, OIR_UINT8, 3, (const int64_t[]){cols, (int64_t)kb, (int64_t)olive_blockq_blob_size(&q)},
+                          &codes_off);
+    if (rc == OLIVE_OK)
+        rc = cvt_spill_tensor(d, sn, q.half_scales ? OIR_FLOAT16 : OIR_FLOAT, 2, (const int64_t[]){cols, (int64_t)kb},
+                              &scales_off);
+    if (rc == OLIVE_OK && zps)
+        rc = cvt_spill_tensor(d, zn, OIR_UINT8, 2, (const int64_t[]){cols, (int64_t)zpb}, &zps_off);
+    if (rc == OLIVE_OK)
+        rc = stream_quantized(d, src, n, in, cols, &q, codes_off, scales, zps);
+    if (rc == OLIVE_OK)
+        rc = olive_spill_write(d->spill, scales_off, scales, (size_t)cols * kb * ses);
+    if (rc == OLIVE_OK && zps)
+        rc = olive_spill_write(d->spill, zps_off, zps, (size_t)cols * zpb);
+    free(scales);
+    free(zps);
+    OLIVE_TRY(rc);
+make_node:
+    if (!x)
+        return OLIVE_OK;
+    ins[0] = x;
+    ins[1] = qn;
+    ins[2] = sn;
+    ins[3] = zn;
+    OLIVE_TRY(cvt_node(d, "MatMulNBits", "com.microsoft", node, q.symmetric ? 3 : 4, ins, 1, &nd, outs));
+    /* The output keeps the float MatMul's name, as the quantize pass leaves it. */
+    if (!(*out = cvt_str(d, "%s/MatMul/output_0", path)) || oir_node_set_output(nd, 0, *out) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    if (oir_node_set_attr_int(nd, "K", in) != OLIVE_OK || oir_node_set_attr_int(nd, "N", cols) != OLIVE_OK ||
+        oir_node_set_attr_int(nd, "bits", bits) != OLIVE_OK ||
+        oir_node_set_attr_int(nd, "block_size", q.block_size) != OLIVE_OK ||
+        (d->opt.accuracy_level > 0 && oir_node_set_attr_int(nd, "accuracy_level", d->opt.accuracy_level) != OLIVE_OK))
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
+}
+
+int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, int64_t in,
+               int quantize, const char **out)
+{
+    linear_src src[8];
+    int64_t cols;
+    const char *dots = cvt_path_to_dots(d, path);
+    if (!dots)
+        return OLIVE_ENOMEM;
+    if (n_parts < 1 || n_parts > 8 || in < 1)
+        return olive_fail(OLIVE_EINVALID, "%s: a Linear layer needs 1 to 8 weights", path);
+    OLIVE_TRY(resolve_parts(d, parts, n_parts, in, src, &cols));
+    if (quantize && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8))
+        OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, out));
+    else
+        OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
+    for (size_t i = 0; i < n_parts; i++)
+        OLIVE_TRY(cvt_weight_done(d));
+    return OLIVE_OK;
+}
+
+/* Reads a 1-D tensor's elements [first, first + count) (count 0: all) as floats. */
+static int read_vector(cvt_decoder *d, const cvt_rows *part, float **out, int64_t *count)
+{
+    const ofmt_tensor *t = ofmt_checkpoint_find(d->ck, part->tensor);
+    int64_t len, n;
+    float *all;
+    if (!t)
+        return olive_fail(OLIVE_EFORMAT, "checkpoint '%s' has no tensor '%s' (needed by %s)", d->ck->path, part->tensor,
+                          d->arch->architecture);
+    len = t->rank == 1 ? t->dims[0] : -1;
+    n = part->count ? part->count : len;
+    if (t->rank != 1 || part->first < 0 || part->count < 0 || part->first + n > len)
+        return olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' is not a vector of at least %" PRId64 " values",
+                          t->name, t->file ? t->file : d->ck->path, part->first + n);
+    if (!(all = olive_malloc((size_t)len * sizeof *all + 1)))
+        return OLIVE_ENOMEM;
+    if (read_rows(t, 0, 1, all) != OLIVE_OK) {
+        free(all);
+        return olive_error_code();
+    }
+    memmove(all, all + part->first, (size_t)n * sizeof *all);
+    *out = all;
+    *count = n;
+    return OLIVE_OK;
+}
+
+int cvt_bias(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, const char **out)
+{
+    const char *dots = cvt_path_to_dots(d, path), *bname, *node;
+    float *all = NULL;
+    int64_t total = 0;
+    int rc = OLIVE_OK;
+    if (!dots || !(bname = cvt_str(d, "%s.Add.bias", dots)) || !(node = cvt_str(d, "%s/Add", path)))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < n_parts && rc == OLIVE_OK; i++) {
+        float *v, *grown;
+        int64_t n;
+        if ((rc = read_vector(d, &parts[i], &v, &n)) != OLIVE_OK)
+            break;
+        if (!(grown = olive_reallocarray(all, (size_t)(total + n), sizeof *all))) {
+            free(v);
+            rc = OLIVE_ENOMEM;
+            break;
+        }
+        all = grown;
+        memcpy(all + total, v, (size_t)n * sizeof *v);
+        total += n;
+        free(v);
+        rc = cvt_weight_done(d);
+    }
+    if (rc == OLIVE_OK)
+        rc = cvt_init_from_f32(d, bname, d->io_dtype, 1, &total, all);
+    free(all);
+    OLIVE_TRY(rc);
+    return cvt_node(d, "Add", "", node, 2, (const char *[]){x, bname}, 1, NULL, out);
+}
+
+int cvt_norm_weight(cvt_decoder *d, const char *tensor, int64_t dim, const char *onnx_name)
+{
+    const ofmt_tensor *t;
+    cvt_rows part = {tensor, 0, 0};
+    float *v;
+    int64_t n;
+    int rc;
+    OLIVE_TRY(cvt_tensor(d, tensor, 1, &dim, &t));
+    OLIVE_TRY(read_vector(d, &part, &v, &n));
+    for (int64_t i = 0; i < n; i++)
+        v[i] += d->cfg.norm_weight_offset;
+    rc = cvt_init_from_f32(d, onnx_name, d->io_dtype, 1, &dim, v);
+    free(v);
+    OLIVE_TRY(rc);
+    return cvt_weight_done(d);
+}

@@ -1,0 +1,211 @@
+/* The fuse pass: transformer subgraphs become onnxruntime's fused ops (Olive's
+ * OrtTransformersOptimization, onnxruntime's transformers optimizer with opt_level 0).
+ *
+ * The graph is first cleaned by the peephole pass (constants folded into initializers,
+ * Identity and same-type Casts removed), then each fusion runs as one sweep in onnxruntime's
+ * order, then the peephole pass removes what the fusions left unused. float16=true runs the
+ * float16 pass last. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/float16/float16.h"
+#include "passes/fusion/fusion.h"
+#include "passes/fusion/fusion_internal.h"
+#include "passes/peephole/peephole.h"
+
+/* Runs another pass with its defaults except `keys`/`vals`. */
+static int run_nested(const olive_pass_def *d, oir_model *m, size_t n_set, const char *const *keys,
+                      const char *const *vals)
+{
+    char **values = olive_calloc(d->n_params ? d->n_params : 1, sizeof *values);
+    olive_pass_args args = {d, values};
+    int rc;
+    if (!values)
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < d->n_params; i++) {
+        values[i] = (char *)d->params[i].default_value;
+        for (size_t k = 0; k < n_set; k++)
+            if (!strcmp(keys[k], d->params[i].name))
+                values[i] = (char *)vals[k];
+    }
+    rc = olive_pass_run_def(d, &args, m, NULL);
+    free(values);
+    return rc;
+}
+
+static int has_input_named(const oir_graph *g, const char *prefix)
+{
+    for (size_t i = 0; i < g->n_inputs; i++)
+        if (!strncmp(g->inputs[i].name, prefix, strlen(prefix)))
+            return 1;
+    return 0;
+}
+
+static int count_op(const oir_graph *g, const char *op)
+{
+    int n = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        n += !strcmp(g->nodes[i]->op_type, op);
+    return n;
+}
+
+/* model_type=auto: image inputs mean a ViT; cache inputs, position ids or the tanh GELU of
+ * GPT-2 mean a decoder; anything else is taken as a BERT-like encoder. */
+static int detect_model_type(const oir_graph *g)
+{
+    if (has_input_named(g, "pixel_values"))
+        return FUSE_MODEL_VIT;
+    if (has_input_named(g, "past_key_values") || has_input_named(g, "past_") || has_input_named(g, "position_ids"))
+        return FUSE_MODEL_GPT2;
+    if (has_input_named(g, "token_type_ids"))
+        return FUSE_MODEL_BERT;
+    if (count_op(g, "Tanh") > 0 || count_op(g, "Trilu") > 0)
+        return FUSE_MODEL_GPT2;
+    return FUSE_MODEL_BERT;
+}
+
+static int model_type_of(const char *s, const oir_graph *g)
+{
+    if (!strcmp(s, "bert"))
+        return FUSE_MODEL_BERT;
+    if (!strcmp(s, "vit"))
+        return FUSE_MODEL_VIT;
+    if (!strcmp(s, "clip"))
+        return FUSE_MODEL_CLIP;
+    if (!strcmp(s, "auto"))
+        return detect_model_type(g);
+    return FUSE_MODEL_GPT2;  /* gpt2 and the decoders Olive maps to it */
+}
+
+static const char *const model_type_names[] = {"bert", "gpt2", "vit", "clip"};
+
+/* onnxruntime's FusionOptions defaults for a model type, then this pass's switches. */
+static int build_options(fuse_options *o, const olive_pass_args *args, const oir_graph *g)
+{
+    memset(o, 0, sizeof *o);
+    o->model_type = model_type_of(olive_args_string(args, "model_type"), g);
+    o->num_heads = olive_args_int(args, "num_heads");
+    o->hidden_size = olive_args_int(args, "hidden_size");
+    o->enable_gelu = o->enable_layer_norm = o->enable_attention = o->enable_rotary_embeddings = 1;
+    o->enable_skip_layer_norm = o->enable_embed_layer_norm = o->enable_bias_skip_layer_norm = 1;
+    o->enable_bias_gelu = o->enable_quick_gelu = 1;
+    if (o->model_type == FUSE_MODEL_CLIP)
+        o->enable_embed_layer_norm = 0;
+    o->use_raw_attention_mask = o->model_type != FUSE_MODEL_BERT;
+    o->use_multi_head_attention = olive_args_bool(args, "use_multi_head_attention");
+    o->use_gqa = olive_args_bool(args, "use_gqa");
+    o->enable_gelu_approximation = olive_args_bool(args, "enable_gelu_approximation");
+    OLIVE_TRY(fuse_parse_options(o, olive_args_string(args, "optimization_options")));
+    return OLIVE_OK;
+}
+
+static int run_fusions(fuse_ctx *c)
+{
+    const fuse_options *o = &c->opt;
+    if (o->enable_layer_norm) {
+        OLIVE_TRY(fuse_sweep(c, fuse_layer_norm));
+        OLIVE_TRY(fuse_sweep(c, fuse_simplified_layer_norm));
+    }
+    if (o->enable_gelu) {
+        OLIVE_TRY(fuse_sweep(c, fuse_gelu));
+        OLIVE_TRY(fuse_sweep(c, fuse_fast_gelu));
+        if (o->enable_quick_gelu)
+            OLIVE_TRY(fuse_sweep(c, fuse_quick_gelu));
+    }
+    if (o->enable_skip_layer_norm)
+        OLIVE_TRY(fuse_sweep(c, fuse_skip_layer_norm));
+    if (o->enable_attention)
+        OLIVE_TRY(fuse_sweep(c, fuse_attention));
+    if (o->enable_embed_layer_norm)
+        OLIVE_TRY(fuse_sweep(c, fuse_embed_layer_norm));
+    if (o->enable_bias_gelu)
+        OLIVE_TRY(fuse_sweep(c, fuse_bias_gelu));
+    if (o->enable_bias_skip_layer_norm)
+        OLIVE_TRY(fuse_sweep(c, fuse_bias_skip_layer_norm));
+    if (o->enable_gelu_approximation)
+        OLIVE_TRY(fuse_sweep(c, fuse_gelu_approximation));
+    return OLIVE_OK;
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    fuse_ctx c;
+    int rc;
+    if ((rc = oir_model_validate(m)) != OLIVE_OK)
+        return olive_fail_context(rc, "input model");
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    c.g = m->graph;
+    OLIVE_TRY(build_options(&c.opt, args, m->graph));
+    if (!olive_args_bool(args, "only_onnxruntime")) {
+        OLIVE_TRY(run_nested(&olive_pass_peephole, m, 0, NULL, NULL));
+        OLIVE_TRY(olive_pass_progress(ctx, 0.2));
+        rc = run_fusions(&c);
+        olive_strmap_free(&c.ranks);
+        if (rc != OLIVE_OK)
+            return rc;
+        OLIVE_TRY(olive_pass_progress(ctx, 0.8));
+        OLIVE_TRY(run_nested(&olive_pass_peephole, m, 0, NULL, NULL));
+        OLIVE_INFO("fuse (%s): %d LayerNormalization, %d SimplifiedLayerNormalization, %d SkipLayerNormalization, "
+                   "%d SkipSimplifiedLayerNormalization, %d Gelu, %d BiasGelu, %d FastGelu, %d QuickGelu, %d Attention, "
+                   "%d MultiHeadAttention, %d EmbedLayerNormalization",
+                   model_type_names[c.opt.model_type], count_op(m->graph, "LayerNormalization"),
+                   count_op(m->graph, "SimplifiedLayerNormalization"), count_op(m->graph, "SkipLayerNormalization"),
+                   count_op(m->graph, "SkipSimplifiedLayerNormalization"), count_op(m->graph, "Gelu"),
+                   count_op(m->graph, "BiasGelu"), count_op(m->graph, "FastGelu"), count_op(m->graph, "QuickGelu"),
+                   count_op(m->graph, "Attention"), count_op(m->graph, "MultiHeadAttention"),
+                   count_op(m->graph, "EmbedLayerNormalization"));
+    }
+    if (olive_args_bool(args, "float16")) {
+        const char *keys[] = {"keep_io_types"};
+        const char *vals[] = {olive_args_bool(args, "keep_io_types") ? "true" : "false"};
+        OLIVE_TRY(run_nested(&olive_pass_float16, m, 1, keys, vals));
+    }
+    if ((rc = oir_model_validate(m)) != OLIVE_OK) {
+        char *why = olive_strdup(olive_error_last());
+        rc = olive_fail(OLIVE_EINTERNAL, "the fused graph is invalid: %s", why ? why : "");
+        free(why);
+        return rc;
+    }
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {"model_type", OLIVE_PARAM_CHOICE, "auto", 0, -1,
+     "auto|bert|gpt2|vit|clip|llama|mistral|qwen|qwen2|qwen3|phi|phi3|gemma|t5|bart|swin|gpt_neox",
+     "Model family; decoders (llama, mistral, qwen, phi, ...) use the gpt2 fusions; auto detects it from the graph"},
+    {"num_heads", OLIVE_PARAM_INT, "0", 0, 65536, NULL, "Attention heads; 0 detects them from the graph"},
+    {"hidden_size", OLIVE_PARAM_INT, "0", 0, 1048576, NULL, "Hidden size; 0 detects it from the graph"},
+    {"opt_level", OLIVE_PARAM_INT, "0", 0, 99, NULL,
+     "onnxruntime graph optimization level; this pass applies the fusions only (level 0), onnxruntime applies "
+     "its own graph optimizations when a session loads the model"},
+    {"only_onnxruntime", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Skip the fusions (leave graph optimization to onnxruntime sessions)"},
+    {"use_gpu", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Accepted for Olive configurations; the fused ops are the same"},
+    {"float16", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Convert the fused model to float16 (the float16 pass)"},
+    {"keep_io_types", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "With float16: keep float32 graph inputs and outputs"},
+    {"use_multi_head_attention", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Fuse attention to MultiHeadAttention (separate Q, K, V) instead of Attention"},
+    {"use_gqa", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Decoder attention as GroupQueryAttention"},
+    {"enable_gelu_approximation", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Replace Gelu and BiasGelu by the tanh approximation FastGelu (changes outputs slightly)"},
+    {"optimization_options", OLIVE_PARAM_STRING, "", 0, -1, NULL,
+     "onnxruntime FusionOptions switches as a JSON object or name=true|false list, e.g. "
+     "enable_attention=false,enable_gelu=true"},
+};
+
+static const char *const aliases[] = {"OrtTransformersOptimization", NULL};
+
+const olive_pass_def olive_pass_fuse = {
+    .name = "fuse",
+    .summary = "Fuses transformer subgraphs into onnxruntime ops: LayerNormalization, SimplifiedLayerNormalization, "
+               "Gelu, FastGelu, BiasGelu, QuickGelu, SkipLayerNormalization, SkipSimplifiedLayerNormalization, "
+               "Attention, MultiHeadAttention, EmbedLayerNormalization",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};

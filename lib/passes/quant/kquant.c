@@ -1,0 +1,154 @@
+/* k-quant (see kquant.h). The operations and their order follow the reference one by one:
+ * a different rounding anywhere may pick another candidate and change a block's codes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "passes/quant/kquant.h"
+#include "passes/quant/weight_groups.h"
+
+#define KQ_MAX_BLOCK 256
+#define KQ_STEPS 20
+
+float olive_pairwise_sum(const float *a, size_t n)
+{
+    if (n < 8) {
+        float r = 0.0f;
+        for (size_t i = 0; i < n; i++)
+            r += a[i];
+        return r;
+    }
+    if (n <= 128) {
+        float r[8], res;
+        size_t i;
+        for (size_t j = 0; j < 8; j++)
+            r[j] = a[j];
+        for (i = 8; i < n - n % 8; i += 8)
+            for (size_t j = 0; j < 8; j++)
+                r[j] += a[i + j];
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            res += a[i];
+        return res;
+    }
+    {
+        size_t n2 = n / 2;
+        n2 -= n2 % 8;
+        return olive_pairwise_sum(a, n2) + olive_pairwise_sum(a + n2, n - n2);
+    }
+}
+
+static float clip_round(float x, float qmax)
+{
+    x = nearbyintf(x);
+    return x < 0.0f ? 0.0f : x > qmax ? qmax : x;
+}
+
+void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, float *scale_out, uint8_t *zp_out)
+{
+    const float qmax = (float)((1 << bits) - 1);
+    float w[KQ_MAX_BLOCK], t[KQ_MAX_BLOCK], q[KQ_MAX_BLOCK], mwq[KQ_MAX_BLOCK];
+    float av_x, rmin = v[0], rmax = v[0], sum_w, sum_x, iscale = 1.0f, scale, best_mad, zpf;
+    double sd;
+
+    if (n > KQ_MAX_BLOCK) /* block sizes are checked before; this keeps the arrays in bounds */
+        n = KQ_MAX_BLOCK;
+    memset(w, 0, sizeof w); /* only the first n are read; silences a false uninitialized warning */
+    for (size_t i = 0; i < n; i++)
+        t[i] = v[i] * v[i];
+    av_x = sqrtf(olive_pairwise_sum(t, n) / (float)n);
+    for (size_t i = 0; i < n; i++) {
+        w[i] = av_x + fabsf(v[i]);
+        rmin = v[i] < rmin ? v[i] : rmin;
+        rmax = v[i] > rmax ? v[i] : rmax;
+    }
+    sum_w = olive_pairwise_sum(w, n);
+    for (size_t i = 0; i < n; i++)
+        t[i] = w[i] * v[i];
+    sum_x = olive_pairwise_sum(t, n);
+    if (rmin != rmax)
+        iscale = qmax / (rmax - rmin);
+    scale = 1.0f / iscale;
+    for (size_t i = 0; i < n; i++) {
+        float d;
+        q[i] = clip_round(iscale * (v[i] - rmin), qmax);
+        d = scale * q[i] + rmin - v[i];
+        t[i] = w[i] * (d * d);
+    }
+    best_mad = olive_pairwise_sum(t, n);
+    for (int step = 0; step < KQ_STEPS; step++) {
+        const float factor = (float)(-1.0 + 0.1 * step + (double)qmax);
+        float is_new = 1.0f, sum_l, sum_l2, sum_xl, D, this_scale, this_min, mad;
+        if (rmin != rmax)
+            is_new = factor / (rmax - rmin);
+        for (size_t i = 0; i < n; i++) {
+            q[i] = clip_round(is_new * (v[i] - rmin), qmax);
+            mwq[i] = w[i] * q[i];
+        }
+        sum_l = olive_pairwise_sum(mwq, n);
+        for (size_t i = 0; i < n; i++)
+            t[i] = mwq[i] * q[i];
+        sum_l2 = olive_pairwise_sum(t, n);
+        for (size_t i = 0; i < n; i++)
+            t[i] = mwq[i] * v[i];
+        sum_xl = olive_pairwise_sum(t, n);
+        D = sum_w * sum_l2 - sum_l * sum_l;
+        this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+        this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+        for (size_t i = 0; i < n; i++) {
+            float d = this_scale * q[i] + this_min - v[i];
+            t[i] = w[i] * (d * d);
+        }
+        mad = olive_pairwise_sum(t, n);
+        if (mad < best_mad) { /* false for NaN, as the reference's comparison is */
+            best_mad = mad;
+            scale = this_scale;
+            rmin = this_min;
+        }
+    }
+    zpf = nearbyintf(-rmin / scale);
+    zpf = zpf < 0.0f ? 0.0f : zpf > qmax ? qmax : zpf;
+    if (isnan(zpf))
+        zpf = 0.0f;
+    sd = (double)scale;
+    for (size_t i = 0; i < n; i++) {
+        double c = nearbyint((double)v[i] / sd + (double)zpf);
+        codes[i] = (uint8_t)(c < 0.0 ? 0.0 : c > (double)qmax ? (double)qmax : c);
+    }
+    *scale_out = scale;
+    *zp_out = (uint8_t)zpf;
+}
+
+int olive_kquant_quantize(const olive_blockq *p, const oir_tensor *t, const char *node, olive_quant_out *o)
+{
+    olive_weight_groups g;
+    const size_t blob = olive_blockq_blob_size(p), es = p->half_scales ? 2 : 4;
+    size_t zpb;
+    int rc = OLIVE_OK;
+    memset(o, 0, sizeof *o);
+    OLIVE_TRY(olive_weight_groups_load(&g, t, (size_t)p->block_size, node));
+    zpb = olive_blockq_zp_bytes(p, g.kb);
+    if (olive_blob_alloc(&o->codes, g.n_groups * blob) != OLIVE_OK ||
+        olive_blob_alloc(&o->scales, g.n_groups * es) != OLIVE_OK ||
+        olive_blob_alloc(&o->zps, g.n * zpb) != OLIVE_OK) {
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing '%s' [%zu, %zu]", t->name, g.k, g.n);
+        goto done;
+    }
+    for (size_t c = 0; c < g.n; c++)
+        olive_blockq_zp_init(p, (uint8_t *)o->zps->data + c * zpb, g.kb);
+    for (size_t i = 0; i < g.n_groups; i++) {
+        uint8_t codes[KQ_MAX_BLOCK], zp, *dst = (uint8_t *)o->codes->data + i * blob;
+        float scale;
+        olive_kquant_block(p->bits, g.v + i * g.bs, g.bs, codes, &scale, &zp);
+        for (size_t j = 0; j < blob; j++)
+            dst[j] = p->bits == 8 ? codes[j] : (uint8_t)(codes[2 * j] | codes[2 * j + 1] << 4);
+        olive_store_as(p->half_scales, (uint8_t *)o->scales->data, i, scale);
+        olive_blockq_zp_store(p, (uint8_t *)o->zps->data + (i / g.kb) * zpb, i % g.kb, zp);
+    }
+done:
+    olive_weight_groups_free(&g);
+    if (rc != OLIVE_OK)
+        olive_quant_out_free(o);
+    return rc;
+}

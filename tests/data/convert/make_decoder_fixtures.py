@@ -1,0 +1,122 @@
+"""Makes the tiny decoder checkpoints the convert tests use, with transformers' references.
+
+Run in an environment with torch and transformers:  python make_decoder_fixtures.py
+Each folder <arch>/ holds a 2-layer model (hidden 64, 4 heads, 2 KV heads, vocab 256)
+saved with save_pretrained (safetensors) and reference.npz:
+  prefill_ids [1, P], prefill_logits [1, P, V], present_{i}_{key|value} [1, kv, P, D]
+  decode_ids [1, 1], decode_logits [1, 1, V] (one step after the prefill, using its cache)
+  greedy [1, P + 20] (transformers' greedy generation of 20 new tokens)
+The random weights are first trained for a few steps to continue counting sequences
+(t, t+1, t+2, ...), so that the top token wins by a clear margin: a purely random model has
+near-ties that any rounding (int4 weights) flips.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import transformers
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+COMMON = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, vocab_size=256, max_position_embeddings=256, rms_norm_eps=1e-5,
+              initializer_range=0.1, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+FIXTURES = {
+    # Llama 3.1 style rope scaling, untied head.
+    "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM, dict(
+        rope_theta=500000.0, tie_word_embeddings=False,
+        rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                          original_max_position_embeddings=64)), torch.float32),
+    # bfloat16 weights on disk.
+    "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM, dict(
+        rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None, head_dim=16), torch.bfloat16),
+    # q/k/v biases, tied embeddings.
+    "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM, dict(
+        rope_theta=1000000.0, tie_word_embeddings=True, use_sliding_window=False), torch.float32),
+    # per-head q/k RMSNorm, tied embeddings, float16 weights on disk.
+    "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM, dict(
+        rope_theta=1000000.0, tie_word_embeddings=True, head_dim=16, use_sliding_window=False), torch.float16),
+}
+
+
+def save_tokenizer(out):
+    """A byte-level BPE tokenizer with no merges: 3 special tokens and the first 253 byte symbols."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    symbols = list(pre_tokenizers.ByteLevel.alphabet())
+    symbols.sort()
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2}
+    for s in symbols[:COMMON["vocab_size"] - 3]:
+        vocab[s] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                                pad_token="<pad>")
+    fast.save_pretrained(out)
+
+
+def train(model, steps=120):
+    """A few optimizer steps on counting sequences (token t is followed by t + 1)."""
+    gen = torch.Generator().manual_seed(11)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    span = COMMON["vocab_size"] - 3
+    for _ in range(steps):
+        start = torch.randint(0, span, (16, 1), generator=gen)
+        ids = 3 + (start + torch.arange(24)) % span
+        loss = model(input_ids=ids, labels=ids).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    return float(loss)
+
+
+def make(name, config_cls, model_cls, extra, dtype):
+    torch.manual_seed(sum(map(ord, name)))
+    config = config_cls(**COMMON, **extra)
+    model = model_cls(config).eval()
+    # Norm weights away from 1 so that a missing norm shows.
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if "norm" in pname:
+                p.copy_(1.0 + 0.2 * torch.randn_like(p))
+            if pname.endswith(".bias"):
+                p.copy_(0.1 * torch.randn_like(p))
+    loss = train(model)
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    model.to(dtype).save_pretrained(out, safe_serialization=True)
+    model.generation_config.save_pretrained(out)
+    save_tokenizer(out)
+    # References in float32 from the weights exactly as stored.
+    model = model_cls.from_pretrained(out, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    gen = torch.Generator().manual_seed(7)
+    prefill = torch.randint(3, 256, (1, 7), generator=gen)
+    ref = {"prefill_ids": prefill.numpy().astype(np.int64)}
+    with torch.no_grad():
+        o = model(input_ids=prefill, use_cache=True)
+        ref["prefill_logits"] = o.logits.numpy()
+        past = o.past_key_values
+        for i in range(config.num_hidden_layers):
+            layer = past.layers[i] if hasattr(past, "layers") else None
+            k = layer.keys if layer is not None else past[i][0]
+            v = layer.values if layer is not None else past[i][1]
+            ref[f"present_{i}_key"] = k.numpy()
+            ref[f"present_{i}_value"] = v.numpy()
+        step = torch.tensor([[42]])
+        ref["decode_ids"] = step.numpy().astype(np.int64)
+        o2 = model(input_ids=step, past_key_values=past, use_cache=True)
+        ref["decode_logits"] = o2.logits.numpy()
+        g = model.generate(prefill, max_new_tokens=20, min_new_tokens=20, do_sample=False, num_beams=1,
+                           eos_token_id=None, pad_token_id=0)
+        ref["greedy"] = g.numpy().astype(np.int64)
+    np.savez_compressed(os.path.join(out, "reference.npz"), **ref)
+    print(name, "ok, loss", round(loss, 3), "max |logit|", float(np.abs(ref["prefill_logits"]).max()))
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(FIXTURES)
+    for n in names:
+        make(n, *FIXTURES[n])

@@ -1,0 +1,85 @@
+"""Reference tensors for the quantize pass's algorithm=hqq, from onnxruntime's
+HQQWeightOnlyQuantizer (matmul_nbits_quantizer.py; needs torch, run on the CPU).
+
+For each case a float MatMul weight W [K, N] (random with outliers, some blocks constant) is
+quantized by onnxruntime 1.32's MatMulNBitsQuantizer with HQQWeightOnlyQuantConfig; hqq.npz
+keeps W, the MatMulNBits tensors it wrote (B, scales, zero_points), the input A, and
+onnxruntime's outputs of the float and of the quantized model; hqq.json keeps the node's
+attributes and input names. Run: . /work/notes/torchenv.sh; $TORCHPY make_hqq.py"""
+
+import copy
+import json
+import logging
+import os
+import sys
+
+os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the reference solver runs in float32 on the CPU
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import matmul_nbits_quantizer as mnq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = [(64, 8, 32, "float32"), (100, 6, 32, "float32"), (256, 4, 128, "float32"), (130, 5, 64, "float16"),
+         (300, 7, 128, "float32"), (48, 3, 16, "float32"), (512, 16, 128, "float16")]
+
+
+def weight(k, n, seed, dtype):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((k, n)).astype(np.float32) * 0.05
+    idx = rng.integers(0, k, 4), rng.integers(0, n, 4)
+    w[idx] *= 8.0
+    w[:, n - 1] = 0.25 if n > 2 else w[:, n - 1]  # constant blocks: the zero-range path
+    return w.astype(dtype)
+
+
+def model_of(w):
+    k, n = w.shape
+    elem = TensorProto.FLOAT if w.dtype == np.float32 else TensorProto.FLOAT16
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["A", "W"], ["Y"], name="mm")], "g",
+        [helper.make_tensor_value_info("A", elem, [3, k])], [helper.make_tensor_value_info("Y", elem, [3, n])],
+        initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def run(model, a):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"A": a})[0]
+
+
+def main():
+    logging.getLogger(mnq.__name__).setLevel(logging.WARNING)
+    arrays, meta = {}, {"onnxruntime": ort.__version__, "cases": []}
+    for i, (k, n, bs, dtype) in enumerate(CASES):
+        w = weight(k, n, 100 + i, np.dtype(dtype))
+        model = model_of(w)
+        q = mnq.MatMulNBitsQuantizer(copy.deepcopy(model), algo_config=mnq.HQQWeightOnlyQuantConfig(block_size=bs))
+        q.process()
+        qm = q.model.model
+        node = [x for x in qm.graph.node if x.op_type == "MatMulNBits"][0]
+        inits = {t.name: numpy_helper.to_array(t) for t in qm.graph.initializer}
+        a = np.random.default_rng(7 + i).standard_normal((3, k)).astype(dtype)
+        key = f"c{i}"
+        arrays[key + "_w"] = w
+        arrays[key + "_a"] = a
+        for what, name in zip(("b", "scales", "zp"), node.input[1:]):
+            arrays[f"{key}_{what}"] = inits[name]
+        arrays[key + "_y_float"] = run(model, a)
+        arrays[key + "_y_hqq"] = run(qm, a)
+        meta["cases"].append({"key": key, "K": k, "N": n, "block_size": bs, "dtype": dtype,
+                              "node_name": node.name, "inputs": list(node.input),
+                              "attrs": {x.name: helper.get_attribute_value(x) for x in node.attribute},
+                              "domains": {o.domain: o.version for o in qm.opset_import}})
+    np.savez_compressed(os.path.join(HERE, "hqq.npz"), **arrays)
+    with open(os.path.join(HERE, "hqq.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print("wrote", len(CASES), "cases", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

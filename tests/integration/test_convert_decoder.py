@@ -1,0 +1,445 @@
+"""The convert pass on Llama (Llama 3.1 rope scaling), Mistral (bfloat16 weights), Qwen2 (q/k/v
+biases, tied embeddings) and Qwen3 (per-head q/k norms, float16 weights, tied embeddings),
+against Hugging Face transformers.
+
+tests/data/convert/<arch>/ holds a tiny random checkpoint made by make_decoder_fixtures.py and
+transformers' references: logits of a 7-token prefill and its KV cache, logits of one decode
+step on that cache, and a 20-token greedy generation. Each checkpoint is converted with
+`olive run-pass --pass convert`: onnxruntime must reproduce the logits and the cache (1e-4 in
+fp32, 2e-2 in fp16); int4 must hold exactly the weights the quantize pass writes for the fp32
+output and agree with fp32 on the top token at >= 90% of positions; onnxruntime-genai must load
+every folder and, in fp32, generate transformers' tokens. Bad input gives a clear error and no
+output folder."""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import numpy_helper  # noqa: E402
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
+
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
+ARCHS = ["llama", "mistral", "qwen2", "qwen3"]
+_converted = {}
+
+
+def run_cli(*args):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def convert(src, out, *params):
+    args = ["run-pass", "--pass", "convert", "-m", src, "-o", out]
+    for p in params:
+        args += ["--param", p]
+    return run_cli(*args)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("convert_decoder")
+
+
+def converted(workdir, arch, precision):
+    """The output folder of `arch` converted at `precision` (converted once per module)."""
+    key = (arch, precision)
+    if key not in _converted:
+        out = workdir / f"{arch}_{precision}"
+        proc = convert(DATA / arch, out, f"precision={precision}")
+        assert proc.returncode == 0, f"convert {arch} {precision} failed: {proc.stderr.strip()}"
+        _converted[key] = out
+    return _converted[key]
+
+
+def reference(arch):
+    return dict(np.load(DATA / arch / "reference.npz"))
+
+
+def config(arch):
+    return json.loads((DATA / arch / "config.json").read_text())
+
+
+def check(path):
+    """onnx's checker on the saved model. ONNX Runtime registers SimplifiedLayerNormalization in
+    the default domain, which ONNX's schemas lack: the checker sees it as a contrib op."""
+    model = onnx.load(str(path))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for n in probe.graph.node:
+        if n.op_type == "SimplifiedLayerNormalization" and n.domain in ("", "ai.onnx"):
+            n.domain = "com.microsoft"
+    onnx.checker.check_model(probe)
+    return model
+
+
+def session(folder):
+    return ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+
+
+def feeds(sess, arch, ids, past=None, past_len=0, dtype=np.float32):
+    cfg = config(arch)
+    kv, hd = cfg["num_key_value_heads"], cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    f = {"input_ids": ids.astype(np.int64), "attention_mask": np.ones((ids.shape[0], past_len + ids.shape[1]), np.int64)}
+    for i in range(cfg["num_hidden_layers"]):
+        for kind in ("key", "value"):
+            f[f"past_key_values.{i}.{kind}"] = (past[f"present.{i}.{kind}"] if past is not None
+                                                else np.zeros((ids.shape[0], kv, 0, hd), dtype))
+    return f
+
+
+def run(sess, f):
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, f)))
+
+
+def prefill_and_decode(folder, arch, dtype=np.float32):
+    ref = reference(arch)
+    sess = session(folder)
+    first = run(sess, feeds(sess, arch, ref["prefill_ids"], dtype=dtype))
+    second = run(sess, feeds(sess, arch, ref["decode_ids"], past=first, past_len=ref["prefill_ids"].shape[1]))
+    return ref, first, second
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fp32_matches_transformers(workdir, arch):
+    folder = converted(workdir, arch, "fp32")
+    model = check(folder / "model.onnx")
+    ops = {n.op_type for n in model.graph.node}
+    assert {"GroupQueryAttention", "SkipSimplifiedLayerNormalization", "MatMul"} <= ops
+    ref, first, second = prefill_and_decode(folder, arch)
+    np.testing.assert_allclose(first["logits"], ref["prefill_logits"], atol=1e-4, rtol=0)
+    for i in range(config(arch)["num_hidden_layers"]):
+        np.testing.assert_allclose(first[f"present.{i}.key"], ref[f"present_{i}_key"], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(first[f"present.{i}.value"], ref[f"present_{i}_value"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(second["logits"], ref["decode_logits"], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fp16_matches_transformers(workdir, arch):
+    folder = converted(workdir, arch, "fp16")
+    model = check(folder / "model.onnx")
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    ref, first, second = prefill_and_decode(folder, arch, dtype=np.float16)
+    np.testing.assert_allclose(first["logits"].astype(np.float32), ref["prefill_logits"], atol=2e-2, rtol=0)
+    np.testing.assert_allclose(second["logits"].astype(np.float32), ref["decode_logits"], atol=2e-2, rtol=0)
+
+
+def initializers(folder):
+    model = onnx.load(str(folder / "model.onnx"))
+    return model, {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_int4_is_the_quantize_pass_on_fp32(workdir, arch):
+    fp32 = converted(workdir, arch, "fp32")
+    int4 = converted(workdir, arch, "int4")
+    check(int4 / "model.onnx")
+    requant = workdir / f"{arch}_fp32_quantized"
+    if not requant.exists():
+        proc = run_cli("run-pass", "--pass", "quantize", "--param", "bits=4", "--param", "block_size=32",
+                       "--param", "accuracy_level=4", "-m", fp32 / "model.onnx", "-o", requant)
+        assert proc.returncode == 0, proc.stderr
+    ours_model, ours = initializers(int4)
+    _, theirs = initializers(requant)
+    quantized = [n for n in theirs if n.endswith("_Q4") or n.endswith("_scales")]
+    # qkv, o_proj, gate, up, down per layer, and the lm_head: codes and scales each.
+    assert len(quantized) == 2 * (5 * config(arch)["num_hidden_layers"] + 1)
+    for name in quantized:
+        assert name in ours, f"{name} missing from the int4 conversion"
+        assert ours[name].dtype == theirs[name].dtype and ours[name].shape == theirs[name].shape, name
+        assert ours[name].tobytes() == theirs[name].tobytes(), f"{name} differs from the quantize pass"
+    tied = "lm_head.weight" not in (DATA / arch / "model.safetensors").read_bytes()[:4096].decode("latin-1")
+    # Tied embeddings gather from the lm_head's int4 codes, as onnxruntime-genai's builder does.
+    gathers = {n.op_type for n in ours_model.graph.node if "embed_tokens" in n.name}
+    assert ("GatherBlockQuantized" in gathers) == tied and ("model.embed_tokens.weight" in ours) != tied
+    nbits = [n for n in ours_model.graph.node if n.op_type == "MatMulNBits"]
+    assert nbits and all({a.name: a.i for a in n.attribute}["accuracy_level"] == 4 for n in nbits)
+    assert not [n for n in ours_model.graph.node if n.op_type == "MatMul"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_int4_top1_agrees_with_fp32(workdir, arch):
+    fp32, int4 = session(converted(workdir, arch, "fp32")), session(converted(workdir, arch, "int4"))
+    # The fixtures were trained to count (t, t+1, ...): on such text the float model is right
+    # with a margin, which int4 must keep (on random text a tiny model's top tokens are near-ties).
+    span = config(arch)["vocab_size"] - 3
+    start = np.random.default_rng(3).integers(0, span, (4, 1))
+    ids = 3 + (start + np.arange(24)) % span
+    a = run(fp32, feeds(fp32, arch, ids))["logits"].argmax(-1)
+    b = run(int4, feeds(int4, arch, ids))["logits"].argmax(-1)
+    agree = float((a == b).mean())
+    print(f"{arch}: int4 top-1 agreement with fp32 {agree:.3f}")
+    assert agree >= 0.9
+
+
+def genai_generate(folder, prompt, new_tokens):
+    og = pytest.importorskip("onnxruntime_genai")
+    model = og.Model(str(folder))
+    params = og.GeneratorParams(model)
+    params.set_search_options(do_sample=False, max_length=len(prompt) + new_tokens, min_length=len(prompt) + new_tokens)
+    gen = og.Generator(model, params)
+    gen.append_tokens(np.asarray(prompt, dtype=np.int32))
+    while not gen.is_done():
+        gen.generate_next_token()
+    return list(gen.get_sequence(0))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_genai_greedy_matches_transformers(workdir, arch):
+    ref = reference(arch)
+    folder = converted(workdir, arch, "fp32")
+    prompt = ref["prefill_ids"][0].tolist()
+    got = genai_generate(folder, prompt, 20)
+    assert got == ref["greedy"][0].tolist()
+
+
+@pytest.mark.parametrize("arch,precision", [(a, p) for a in ARCHS for p in ("fp16", "int4")])
+def test_genai_loads_other_precisions(workdir, arch, precision):
+    prompt = reference(arch)["prefill_ids"][0].tolist()
+    got = genai_generate(converted(workdir, arch, precision), prompt, 5)
+    assert got[:len(prompt)] == prompt and len(got) == len(prompt) + 5
+
+
+def test_folder_layout_and_genai_config(workdir):
+    folder = converted(workdir, "qwen2", "fp32")
+    names = set(os.listdir(folder))
+    assert {"model.onnx", "model.onnx.data", "genai_config.json", "config.json", "generation_config.json",
+            "tokenizer.json", "tokenizer_config.json"} <= names
+    g = json.loads((folder / "genai_config.json").read_text())
+    cfg = config("qwen2")
+    dec = g["model"]["decoder"]
+    assert g["model"]["type"] == "qwen2" and g["model"]["vocab_size"] == cfg["vocab_size"]
+    assert g["model"]["context_length"] == cfg["max_position_embeddings"]
+    assert (g["model"]["bos_token_id"], g["model"]["eos_token_id"], g["model"]["pad_token_id"]) == (1, 2, 0)
+    assert dec["filename"] == "model.onnx" and dec["head_size"] == 16 and dec["hidden_size"] == 64
+    assert (dec["num_attention_heads"], dec["num_key_value_heads"], dec["num_hidden_layers"]) == (4, 2, 2)
+    assert dec["inputs"]["past_key_names"] == "past_key_values.%d.key"
+    assert dec["outputs"]["present_value_names"] == "present.%d.value"
+    assert g["search"]["max_length"] == cfg["max_position_embeddings"] and g["search"]["do_sample"] is False
+    # Tied embeddings: the lm_head's weight, stored once, also feeds the embedding Gather.
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    lm = [n for n in model.graph.node if n.name == "/lm_head/MatMul"]
+    assert lm and lm[0].input[1] == "lm_head.MatMul.weight"
+    assert "model.embed_tokens.weight" not in {t.name for t in model.graph.initializer}
+    assert any(n.op_type == "Transpose" and n.input[0] == "lm_head.MatMul.weight" for n in model.graph.node)
+    assert any(n.op_type == "Add" and "qkv_proj" in n.name for n in model.graph.node)
+
+
+def test_cuda_provider_options(workdir):
+    out = workdir / "llama_cuda_int4"
+    proc = convert(DATA / "llama", out, "precision=int4", "execution_provider=cuda")
+    assert proc.returncode == 0, proc.stderr
+    g = json.loads((out / "genai_config.json").read_text())
+    assert g["model"]["decoder"]["session_options"]["provider_options"] == [{"cuda": {"enable_cuda_graph": "0"}}]
+    model = onnx.load(str(out / "model.onnx"), load_external_data=False)
+    assert model.graph.input[2].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    assert all(not any(a.name == "accuracy_level" for a in n.attribute)
+               for n in model.graph.node if n.op_type == "MatMulNBits")
+
+
+def test_truncated_layers(workdir):
+    out = workdir / "llama_1layer"
+    proc = convert(DATA / "llama", out, "num_hidden_layers=1")
+    assert proc.returncode == 0, proc.stderr
+    g = json.loads((out / "genai_config.json").read_text())
+    assert g["model"]["decoder"]["num_hidden_layers"] == 1
+    model = check(out / "model.onnx")
+    assert [i.name for i in model.graph.input if i.name.startswith("past")] == [
+        "past_key_values.0.key", "past_key_values.0.value"]
+
+
+def broken_copy(tmp_path, arch, edit):
+    src = tmp_path / f"{arch}_broken"
+    shutil.copytree(DATA / arch, src)
+    cfg = json.loads((src / "config.json").read_text())
+    edit(cfg)
+    (src / "config.json").write_text(json.dumps(cfg))
+    return src
+
+
+def test_shape_disagreeing_with_config_is_an_error(tmp_path):
+    src = broken_copy(tmp_path, "llama", lambda c: c.update(intermediate_size=96))
+    out = tmp_path / "out"
+    proc = convert(src, out)
+    assert proc.returncode != 0
+    assert "model.layers.0.mlp.gate_proj.weight" in proc.stderr and "intermediate_size=96" in proc.stderr
+    assert not out.exists()
+
+
+def test_unsupported_architecture_is_an_error(tmp_path):
+    src = broken_copy(tmp_path, "llama", lambda c: c.update(architectures=["FancyForCausalLM"]))
+    out = tmp_path / "out"
+    proc = convert(src, out)
+    assert proc.returncode != 0
+    assert "FancyForCausalLM" in proc.stderr and "LlamaForCausalLM" in proc.stderr
+    assert "Qwen3ForCausalLM" in proc.stderr
+    assert not out.exists()
+
+
+def test_onnx_model_is_refused(workdir, tmp_path):
+    folder = converted(workdir, "llama", "fp32")
+    proc = convert(folder / "model.onnx", tmp_path / "out")
+    assert proc.returncode != 0 and not (tmp_path / "out").exists()
+
+
+def write_llama_safetensors(folder, layers, hidden=512, inter=2048, vocab=8192, heads=8, kv_heads=4):
+    """A random bfloat16 Llama checkpoint written with numpy alone (safetensors layout)."""
+    import struct
+    folder.mkdir(parents=True, exist_ok=True)
+    hd = hidden // heads
+    cfg = dict(architectures=["LlamaForCausalLM"], model_type="llama", hidden_size=hidden, intermediate_size=inter,
+               num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads, vocab_size=vocab,
+               max_position_embeddings=128, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+               bos_token_id=1, eos_token_id=2, hidden_act="silu")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    shapes = {"model.embed_tokens.weight": (vocab, hidden), "lm_head.weight": (vocab, hidden),
+              "model.norm.weight": (hidden,)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        shapes.update({p + "self_attn.q_proj.weight": (hidden, hidden), p + "self_attn.k_proj.weight": (kv_heads * hd, hidden),
+                       p + "self_attn.v_proj.weight": (kv_heads * hd, hidden), p + "self_attn.o_proj.weight": (hidden, hidden),
+                       p + "mlp.gate_proj.weight": (inter, hidden), p + "mlp.up_proj.weight": (inter, hidden),
+                       p + "mlp.down_proj.weight": (hidden, inter), p + "input_layernorm.weight": (hidden,),
+                       p + "post_attention_layernorm.weight": (hidden,)})
+    header, at = {}, 0
+    for name, shape in shapes.items():
+        n = int(np.prod(shape)) * 2
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [at, at + n]}
+        at += n
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    rng = np.random.default_rng(0)
+    with open(folder / "model.safetensors", "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for shape in shapes.values():
+            v = rng.standard_normal(int(np.prod(shape)), dtype=np.float32) * 0.02
+            f.write((v.view(np.uint32) >> 16).astype(np.uint16).tobytes())
+    largest = max(int(np.prod(s)) for s in shapes.values()) * 4
+    total = sum(int(np.prod(s)) for s in shapes.values()) * 4
+    return largest, total
+
+
+def test_peak_memory_is_bounded_by_one_tensor(tmp_path):
+    """A 350 MB fp32 conversion (bfloat16 source, every weight converted) must stay under the
+    largest tensor plus 256 MiB: weights are streamed through a temporary file, never all held."""
+    src, out = tmp_path / "big", tmp_path / "big_out"
+    largest, total = write_llama_safetensors(src, layers=20)
+    limit = largest + (256 << 20)
+    assert total > limit  # holding the converted weights would break the bound
+    probe = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "sys.stderr.write(p.stderr); print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    proc = subprocess.run([sys.executable, "-c", probe, CLI, "run-pass", "--pass", "convert", "-m", str(src), "-o",
+                           str(out)], capture_output=True, text=True, timeout=600)
+    rc, peak_kib = map(int, proc.stdout.split())
+    assert rc == 0, proc.stderr
+    print(f"peak RSS {peak_kib / 1024:.0f} MiB for {total >> 20} MiB of weights (bound {limit >> 20} MiB)")
+    assert peak_kib * 1024 < limit
+    assert (out / "model.onnx.data").stat().st_size >= total
+    model = onnx.load(str(out / "model.onnx"), load_external_data=False)
+    assert len(model.graph.initializer) > 20 * 5
+
+
+def read_safetensors(path):
+    """name -> float32 array, for the float32 / float16 / bfloat16 tensors of a safetensors file."""
+    import struct
+    raw = pathlib.Path(path).read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = meta["data_offsets"]
+        buf = raw[8 + n + a:8 + n + b]
+        if meta["dtype"] == "BF16":
+            v = (np.frombuffer(buf, np.uint16).astype(np.uint32) << 16).view(np.float32)
+        else:
+            v = np.frombuffer(buf, {"F32": np.float32, "F16": np.float16}[meta["dtype"]]).astype(np.float32)
+        out[name] = v.reshape(meta["shape"])
+    return out
+
+
+GGUF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+              "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+              "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+
+
+def write_as_gguf(path, arch, quant=None):
+    """The fixture laid out as llama.cpp's converter writes a Llama-architecture GGUF: tensors
+    renamed, q/k rows permuted per head, matrices optionally stored as a GGML block type."""
+    gguf = pytest.importorskip("gguf")
+    cfg = config(arch)
+    heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+
+    def permute(w, n):
+        return w.reshape(n, 2, w.shape[0] // n // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(cfg["num_hidden_layers"])
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv)
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    w.add_rope_freq_base(cfg.get("rope_theta") or cfg["rope_parameters"]["rope_theta"])
+    w.add_vocab_size(cfg["vocab_size"])
+    for name, t in read_safetensors(DATA / arch / "model.safetensors").items():
+        if name in ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"):
+            g = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+                 "lm_head.weight": "output.weight"}[name]
+        else:
+            _, _, layer, rest = name.split(".", 3)
+            base, kind = rest.rsplit(".", 1)
+            g = f"blk.{layer}.{GGUF_NAMES[base]}.{kind}"
+        if name.endswith("q_proj.weight"):
+            t = permute(t, heads)
+        elif name.endswith("k_proj.weight"):
+            t = permute(t, kv)
+        if quant is not None and t.ndim == 2:
+            w.add_tensor(g, gguf.quants.quantize(t, quant), raw_dtype=quant)
+        else:
+            w.add_tensor(g, t)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_gguf_f32_matches_transformers(workdir, tmp_path):
+    """Mistral's weights in a Llama-layout GGUF file (as llama.cpp converts Mistral): the
+    converted model must give transformers' logits."""
+    src = write_as_gguf(tmp_path / "mistral.gguf", "mistral")
+    out = tmp_path / "from_gguf"
+    proc = convert(src, out)
+    assert proc.returncode == 0, proc.stderr
+    check(out / "model.onnx")
+    assert json.loads((out / "genai_config.json").read_text())["model"]["type"] == "llama"
+    ref, first, second = prefill_and_decode(out, "mistral")
+    np.testing.assert_allclose(first["logits"], ref["prefill_logits"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(second["logits"], ref["decode_logits"], atol=1e-4, rtol=0)
+
+
+def test_gguf_q8_0_to_int4_keeps_the_top_token(workdir, tmp_path):
+    gguf = pytest.importorskip("gguf")
+    src = write_as_gguf(tmp_path / "mistral_q8.gguf", "mistral", gguf.GGMLQuantizationType.Q8_0)
+    out = tmp_path / "from_gguf_q8"
+    proc = convert(src, out, "precision=int4")
+    assert proc.returncode == 0, proc.stderr
+    fp32, q = session(converted(workdir, "mistral", "fp32")), session(out)
+    span = config("mistral")["vocab_size"] - 3
+    ids = 3 + (np.random.default_rng(5).integers(0, span, (4, 1)) + np.arange(24)) % span
+    agree = float((run(fp32, feeds(fp32, "mistral", ids))["logits"].argmax(-1) ==
+                   run(q, feeds(q, "mistral", ids))["logits"].argmax(-1)).mean())
+    assert agree >= 0.9

@@ -1,0 +1,171 @@
+"""algorithm=k_quant against onnxruntime's k-quant config (MatMulNBitsQuantizer with
+KQuantWeightOnlyQuantConfig, its CPU path). MatMulNBits B, scales and zero points must be
+byte-identical with the same names and attributes; both models then run in onnxruntime and
+must give identical outputs, close to the float model."""
+
+import copy
+import importlib.util
+import logging
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+TOOL = os.environ.get("OLIVE_APPLY_PASS")
+pytestmark = [
+    pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)"),
+    pytest.mark.skipif(importlib.util.find_spec("onnx_ir") is None,
+                       reason="onnxruntime's quantizer needs the onnx_ir package"),
+]
+
+
+def make_model(k, n, seed, dtype=np.float32, name="mm"):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((k, n)).astype(np.float32) * 0.05
+    idx = rng.integers(0, k, 4), rng.integers(0, n, 4)
+    w[idx] *= 8.0
+    if n > 2:
+        w[:, n - 1] = 0.125  # constant blocks
+    w = w.astype(dtype)
+    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.FLOAT16
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["A", "W"], ["Y"], name=name)], "g",
+        [helper.make_tensor_value_info("A", elem, [3, k])], [helper.make_tensor_value_info("Y", elem, [3, n])],
+        initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def run_olive(model, tmp_path, *params, pass_name="quantize", expect_ok=True):
+    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
+    onnx.save(model, str(src))
+    proc = subprocess.run([TOOL, pass_name, str(src), str(dst), *params], capture_output=True, text=True,
+                          timeout=120)
+    if not expect_ok:
+        return proc, dst
+    assert proc.returncode == 0, f"apply_pass failed: {proc.stderr.strip()}"
+    out = onnx.load(str(dst))
+    onnx.checker.check_model(out)
+    return out
+
+
+def ort_kquant(model, bits, block_size):
+    from onnxruntime.quantization import matmul_nbits_quantizer as mnq
+
+    logging.getLogger(mnq.__name__).setLevel(logging.WARNING)
+    logging.getLogger("neural_compressor").setLevel(logging.WARNING)
+    config = mnq.KQuantWeightOnlyQuantConfig(customized_weight_config={"mm": {"bits": bits}})
+    q = mnq.MatMulNBitsQuantizer(copy.deepcopy(model), block_size=block_size, algo_config=config)
+    q.process()
+    return q.model.model
+
+
+def nbits(model):
+    nodes = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
+    assert len(nodes) == 1 and len(model.graph.node) == 1, [n.op_type for n in model.graph.node]
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert set(inits) == set(nodes[0].input[1:]), sorted(inits)
+    return nodes[0], [inits[x] for x in nodes[0].input[1:]]
+
+
+def run(model, a):
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"A": a})[0]
+
+
+def cosine(a, b):
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+# onnxruntime's writer cannot pack 4-bit zero points of an odd number of blocks when N > 1:
+# those shapes are checked through the decoded weights only.
+SHAPES = [(64, 8, 32), (100, 6, 32), (256, 4, 128), (300, 7, 64), (48, 1, 16), (512, 12, 256), (96, 5, 16)]
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16], ids=["float32", "float16"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "K%dN%dB%d" % s)
+def test_matches_onnxruntime_kquant(tmp_path, bits, dtype, shape):
+    k, n, bs = shape
+    kb = (k + bs - 1) // bs
+    model = make_model(k, n, seed=k * 3 + n + bits, dtype=dtype)
+    ours = run_olive(model, tmp_path, "algorithm=k_quant", f"bits={bits}", f"block_size={bs}")
+    node, got = nbits(ours)
+    assert node.domain == "com.microsoft" and node.name == "mm_Q%d" % bits
+    assert list(node.input) == ["A", f"W_Q{bits}G{bs}", "W_scale", "W_zp"]
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs == {"K": k, "N": n, "bits": bits, "block_size": bs}
+    assert got[1].dtype == dtype and got[1].shape == (n, kb) and got[2].dtype == np.uint8
+
+    a = np.random.default_rng(5).standard_normal((3, k)).astype(dtype)
+    y_float, y = run(model, a), run(ours, a)
+    if bits == 8 or kb % 2 == 0 or n == 1:
+        ref_model = ort_kquant(model, bits, bs)
+        ref_node, ref = nbits(ref_model)
+        assert list(ref_node.input) == list(node.input) and ref_node.attribute == node.attribute
+        for what, x, r in zip(("B", "scales", "zero_points"), got, ref):
+            assert x.dtype == r.dtype and x.shape == r.shape, (what, x.shape, r.shape)
+            diff = np.argwhere(x != r)
+            assert len(diff) == 0, f"{what} differs from onnxruntime's at {diff[:4].tolist()} ({len(diff)} places)"
+        np.testing.assert_array_equal(y, run(ref_model, a))
+    # A constant block gets scale 1 in the reference, so a constant column of small values
+    # decodes to about 0: accuracy is measured on the other columns.
+    if n > 2:
+        y, y_float = y[:, :-1], y_float[:, :-1]
+    rel = np.abs(y.astype(np.float64) - y_float).max() / np.abs(y_float).max()
+    cos = cosine(y_float, y)
+    print(f"k_quant bits={bits} K={k} N={n} block={bs} {np.dtype(dtype).name}: "
+          f"max abs error {rel:.3%} of range, cosine {cos:.6f}")
+    assert cos >= (0.98 if bits == 4 else 0.9995) and rel <= (0.3 if bits == 4 else 0.02), (rel, cos)
+
+
+def test_olive_alias_defaults(tmp_path):
+    """Olive's OnnxKQuantQuantization: 4 bits, block 32 by default."""
+    model = make_model(128, 6, seed=11)
+    ours = run_olive(model, tmp_path, pass_name="OnnxKQuantQuantization")
+    node, got = nbits(ours)
+    assert {a.name: helper.get_attribute_value(a) for a in node.attribute} == {"K": 128, "N": 6, "bits": 4,
+                                                                               "block_size": 32}
+    same = run_olive(model, tmp_path, "algorithm=k_quant", "block_size=32")
+    for x, y in zip(got, nbits(same)[1]):
+        assert x.tobytes() == y.tobytes()
+    ours = run_olive(model, tmp_path, "accuracy_level=4", pass_name="OnnxKquantQuantization")
+    assert {a.name: a.i for a in nbits(ours)[0].attribute}["accuracy_level"] == 4
+
+
+def test_is_symmetric_is_ignored(tmp_path):
+    """k_quant always writes zero points, as its reference does."""
+    model = make_model(64, 4, seed=2)
+    sym = run_olive(model, tmp_path, "algorithm=k_quant", "block_size=32", "is_symmetric=true")
+    asym = run_olive(model, tmp_path, "algorithm=k_quant", "block_size=32", "is_symmetric=false")
+    assert len(nbits(sym)[1]) == 3
+    for x, y in zip(nbits(sym)[1], nbits(asym)[1]):
+        assert x.tobytes() == y.tobytes()
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_kquant_non_finite_weight(tmp_path, bad):
+    model = make_model(64, 4, seed=4)
+    w = numpy_helper.to_array(model.graph.initializer[0]).copy()
+    w[40, 2] = bad
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "W"))
+    proc, dst = run_olive(model, tmp_path, "algorithm=k_quant", "block_size=32", expect_ok=False)
+    assert proc.returncode == 1 and "'W'" in proc.stderr and "[40, 2]" in proc.stderr, proc.stderr
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize("setting", ["bits=2", "block_size=48", "block_size=8"])
+def test_kquant_bad_parameters(tmp_path, setting):
+    proc, dst = run_olive(make_model(32, 2, seed=1), tmp_path, setting, pass_name="OnnxKQuantQuantization",
+                          expect_ok=False)
+    assert proc.returncode == 1 and setting.split("=")[0] in proc.stderr, proc.stderr
+    assert not dst.exists()

@@ -1,0 +1,648 @@
+"""Workflows in Olive's schema (`olive run --config`), the pass cache, and `olive auto-opt` /
+`olive optimize` / `olive quantize`, driven through the built `olive` tool (OLIVE_CLI).
+
+Models are built here with onnx.helper. Every output must pass onnx.checker and run in
+onnxruntime with outputs close to the onnxruntime outputs of the original float model; the
+structure each pass must leave (MatMulNBits, DynamicQuantizeLinear, float16 weights) is checked
+with onnx.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (meson test sets it to the built olive tool)")
+
+TIMEOUT = 300
+
+
+def olive(*args, cwd):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd)
+
+
+def registered_passes():
+    out = subprocess.run([CLI, "passes", "--json"], capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+    return {p["name"]: p for p in json.loads(out)}
+
+
+def assert_failed(result, *fragments):
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("olive: error: ")]
+    assert len(errors) == 1, result.stderr
+    for f in fragments:
+        assert f in errors[0], errors[0]
+    return errors[0]
+
+
+# ---- models ----
+
+def make_model(path, k=64, n=96, m=32):
+    """x[b,k] -> MatMul -> Relu -> Identity -> MatMul -> Add: weights big enough to quantize."""
+    rng = np.random.default_rng(1)
+    inits = [numpy_helper.from_array(rng.standard_normal((k, n)).astype(np.float32) * 0.1, "w1"),
+             numpy_helper.from_array(rng.standard_normal((n, m)).astype(np.float32) * 0.1, "w2"),
+             numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), "b2")]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm1"),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Identity", ["r"], ["r2"], name="ident"),
+             helper.make_node("MatMul", ["r2", "w2"], ["y0"], name="mm2"),
+             helper.make_node("Add", ["y0", "b2"], ["y"], name="add")]
+    graph = helper.make_graph(nodes, "wf", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", m])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def run_ort(path, feeds):
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def feeds():
+    return {"x": np.random.default_rng(7).standard_normal((3, 64)).astype(np.float32)}
+
+
+def check_output_folder(out, reference_model, tolerance):
+    """The folder is a loadable model that computes what the reference computes."""
+    model_path = out / "model.onnx"
+    onnx.checker.check_model(str(model_path), full_check=True)
+    expected = run_ort(reference_model, feeds())[0]
+    got = run_ort(model_path, feeds())[0].astype(np.float32)
+    scale = float(np.abs(expected).max())
+    assert np.abs(got - expected).max() <= tolerance * scale, (np.abs(got - expected).max(), scale)
+    return onnx.load(str(model_path))
+
+
+def op_types(model):
+    return [n.op_type for n in model.graph.node]
+
+
+def write_config(tmp, passes, **engine):
+    cfg = {
+        "input_model": {"type": "ONNXModel", "model_path": "in/model.onnx"},
+        "systems": {"local_system": {"type": "LocalSystem",
+                                     "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+        "passes": passes,
+        "engine": {"output_dir": "out", "cache_dir": "cache", **engine},
+    }
+    path = tmp / "config.json"
+    path.write_text(json.dumps(cfg, indent=2))
+    return path
+
+
+@pytest.fixture
+def work(tmp_path):
+    make_model(tmp_path / "in" / "model.onnx")
+    return tmp_path
+
+
+# ---- every mapped pass that exists, configured with Olive's names ----
+
+def has_fp16_weights(model):
+    return any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
+
+
+PASS_CASES = {
+    "OnnxPeepholeOptimizer": ({"type": "OnnxPeepholeOptimizer"}, 1e-6,
+                              lambda m: "Identity" not in op_types(m)),
+    "OnnxBlockWiseRtnQuantization": ({"type": "OnnxBlockWiseRtnQuantization", "block_size": 32, "is_symmetric": False,
+                                      "accuracy_level": 4}, 0.15,
+                                     lambda m: op_types(m).count("MatMulNBits") == 2),
+    "OnnxMatMul4Quantizer": ({"type": "OnnxMatMul4Quantizer", "block_size": 32, "algorithm": "RTN"}, 0.15,
+                             lambda m: op_types(m).count("MatMulNBits") == 2),
+    "OnnxDynamicQuantization": ({"type": "OnnxDynamicQuantization", "weight_type": "QInt8", "per_channel": True,
+                                 "nodes_to_exclude": ["mm2"]}, 0.03,
+                                lambda m: "DynamicQuantizeLinear" in op_types(m) and op_types(m).count("MatMul") == 1),
+    "OnnxFloatToFloat16": ({"type": "OnnxFloatToFloat16", "keep_io_types": True}, 0.01,
+                           has_fp16_weights),
+    "OnnxFloatToFloat16 (nested config)": ({"type": "OnnxFloatToFloat16", "config": {"keep_io_types": True}}, 0.01,
+                                           has_fp16_weights),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PASS_CASES))
+def test_mapped_pass(work, name):
+    entry, tolerance, structure = PASS_CASES[name]
+    write_config(work, {"p": entry})
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(work / "out", work / "in" / "model.onnx", tolerance)
+    assert structure(model), op_types(model)
+
+
+def test_io_datatype_after_float16(work):
+    """OnnxIODataTypeConverter turns the float16 output the fp16 pass left back to float."""
+    write_config(work, {"f16": {"type": "OnnxFloatToFloat16", "keep_io_types": False},
+                        "io": {"type": "OnnxIODataTypeConverter", "name_pattern": "^y$",
+                               "source_dtype": 10, "target_dtype": 1}})
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = onnx.load(str(work / "out" / "model.onnx"))
+    assert model.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+
+
+def test_passes_not_in_this_build_are_clear_errors(work):
+    known = registered_passes()
+    for olive_type, ours in [("ModelBuilder", "convert"), ("OrtTransformersOptimization", "fuse")]:
+        if ours in known:
+            continue
+        write_config(work, {"p": {"type": olive_type}})
+        r = olive("run", "--config", "config.json", cwd=work)
+        assert_failed(r, "passes.p", olive_type, "not implemented")
+        assert not (work / "out").exists()
+    quant_algorithms = next(p for p in known["quantize"]["parameters"] if p["name"] == "algorithm")
+    if "hqq" not in json.dumps(quant_algorithms):
+        write_config(work, {"p": {"type": "OnnxHqqQuantization"}})
+        assert_failed(olive("run", "--config", "config.json", cwd=work), "OnnxHqqQuantization")
+
+
+@pytest.mark.parametrize("algorithm", ["hqq", "k_quant"])
+def test_algorithm_passes_when_available(work, algorithm):
+    params = next(p for p in registered_passes()["quantize"]["parameters"] if p["name"] == "algorithm")
+    if algorithm not in json.dumps(params):
+        pytest.skip(f"quantize has no algorithm {algorithm} in this build")
+    olive_type = "OnnxHqqQuantization" if algorithm == "hqq" else "OnnxKQuantQuantization"
+    write_config(work, {"q": {"type": olive_type, "block_size": 32}})
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(work / "out", work / "in" / "model.onnx", 0.15)
+    assert op_types(model).count("MatMulNBits") == 2
+
+
+# ---- outputs and records ----
+
+def test_output_records(work):
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
+                        "quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 64}},
+                 evaluator="common", evaluate_input_model=True)
+    cfg = json.loads((work / "config.json").read_text())
+    cfg["evaluators"] = {"common": {"metrics": [{"name": "size", "type": "size_on_disk"}]}}
+    (work / "config.json").write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    out = work / "out"
+    mc = json.loads((out / "model_config.json").read_text())
+    assert mc["type"] == "ONNXModel"
+    assert pathlib.Path(mc["config"]["model_path"]) == out.resolve()
+    assert mc["config"]["onnx_file_name"] == "model.onnx"
+    fp = json.loads((out / "footprint.json").read_text())
+    assert len(fp) == 3
+    roots = [n for n in fp.values() if n["parent"] is None]
+    assert len(roots) == 1 and roots[0]["metrics"]["size_on_disk"] == (work / "in" / "model.onnx").stat().st_size
+    first = next(n for n in fp.values() if n["parent"] == roots[0]["id"])
+    second = next(n for n in fp.values() if n["parent"] == first["id"])
+    assert (first["pass"], second["pass"]) == ("peephole", "quantize")
+    assert second["config"]["block_size"] == "64"
+    files = [p for p in out.iterdir() if p.name.startswith("model.onnx")]
+    assert second["metrics"]["size_on_disk"] == sum(p.stat().st_size for p in files)
+    history = (out / "run_history.txt").read_text().splitlines()
+    assert [line.split("\t")[0] for line in history if not line.startswith("#")] == ["peephole", "quant"]
+
+
+def test_cache_manifest_hashes_are_sha256(work):
+    """The manifest's file hashes (our SHA-256) equal hashlib's."""
+    import hashlib
+    write_config(work, {"quant": {"type": "OnnxBlockWiseRtnQuantization"}})
+    assert olive("run", "--config", "config.json", cwd=work).returncode == 0
+    (entry,) = list((work / "cache" / "runs").iterdir())
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"model.onnx", "model.onnx.data"}
+    for name, digest in manifest["files"].items():
+        assert digest == hashlib.sha256((entry / name).read_bytes()).hexdigest()
+    assert entry.name == manifest["key"] and len(entry.name) == 64
+
+
+def test_no_artifacts(work):
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"}}, no_artifacts=True)
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in (work / "out").iterdir())
+    assert "footprint.json" not in names and "run_history.txt" not in names
+    assert "model.onnx" in names and "model_config.json" in names
+
+
+def test_alternatives_pick_the_smallest(work):
+    small = {"type": "OnnxBlockWiseRtnQuantization", "block_size": 128}
+    big = {"type": "OnnxDynamicQuantization"}
+    write_config(work, {"quant": [big, small]}, evaluator={"metrics": [{"name": "size", "type": "size_on_disk"}]})
+    r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(work / "out", work / "in" / "model.onnx", 0.15)
+    assert "MatMulNBits" in op_types(model)
+    fp = json.loads((work / "out" / "footprint.json").read_text())
+    sizes = {n["pass"]: n["metrics"]["size_on_disk"] for n in fp.values() if n["pass"]}
+    assert sizes["quantize"] < sizes["quantize_dynamic"]
+
+
+# ---- the cache ----
+
+def cache_lines(stderr):
+    return [line for line in stderr.splitlines() if "cache hit" in line or line.endswith(": run")]
+
+
+def test_second_run_hits_the_cache_for_every_pass(work):
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
+                        "quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32},
+                        "f16": {"type": "OnnxFloatToFloat16"}})
+    first = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert first.returncode == 0, first.stderr
+    assert [line.endswith(": run") for line in cache_lines(first.stderr)] == [True] * 3, first.stderr
+    before = {p.name: p.read_bytes() for p in (work / "out").iterdir() if p.name.startswith("model.onnx")}
+    second = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert second.returncode == 0, second.stderr
+    lines = cache_lines(second.stderr)
+    assert len(lines) == 3 and all("cache hit" in line for line in lines), second.stderr
+    after = {p.name: p.read_bytes() for p in (work / "out").iterdir() if p.name.startswith("model.onnx")}
+    assert before == after
+    # A changed parameter reruns that pass and the ones after it only.
+    cfg = json.loads((work / "config.json").read_text())
+    cfg["passes"]["quant"]["block_size"] = 64
+    (work / "config.json").write_text(json.dumps(cfg))
+    third = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert third.returncode == 0, third.stderr
+    lines = cache_lines(third.stderr)
+    assert ["cache hit" in line for line in lines] == [True, False, False], third.stderr
+
+
+def test_changed_input_bytes_miss_the_cache(work):
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"}})
+    assert olive("run", "--config", "config.json", "--log_level", "1", cwd=work).returncode == 0
+    make_model(work / "in" / "model.onnx", n=80)  # same path, other content
+    r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert cache_lines(r.stderr)[0].endswith(": run"), r.stderr
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
+def test_corrupted_cache_entry_is_rebuilt(work, damage):
+    write_config(work, {"quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}})
+    assert olive("run", "--config", "config.json", cwd=work).returncode == 0
+    reference = (work / "out" / "model.onnx.data").read_bytes()
+    entries = list((work / "cache" / "runs").iterdir())
+    assert len(entries) == 1
+    data = entries[0] / "model.onnx.data"
+    if damage == "flip":
+        raw = bytearray(data.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        data.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        data.write_bytes(data.read_bytes()[:100])
+    elif damage == "delete":
+        data.unlink()
+    else:
+        (entries[0] / "manifest.json").write_text("{ not json")
+    r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "altered" in r.stderr and "rebuilding" in r.stderr, r.stderr
+    assert cache_lines(r.stderr)[0].endswith(": run"), r.stderr
+    assert (work / "out" / "model.onnx.data").read_bytes() == reference
+    again = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert "cache hit" in cache_lines(again.stderr)[0], again.stderr
+
+
+def test_clean_cache(work):
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"}})
+    assert olive("run", "--config", "config.json", cwd=work).returncode == 0
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"}}, clean_cache=True)
+    r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert cache_lines(r.stderr)[0].endswith(": run"), r.stderr
+
+
+# ---- bad input: one clear error line, nothing written ----
+
+def test_malformed_json_names_line_and_column(work):
+    text = '{\n  "input_model": {"type": "ONNXModel", "model_path": "in/model.onnx"},\n  "passes": {,}\n}\n'
+    (work / "config.json").write_text(text)
+    with pytest.raises(json.JSONDecodeError) as py:
+        json.loads(text)
+    err = assert_failed(olive("run", "--config", "config.json", cwd=work), "config.json:")
+    line = int(err.split("config.json:")[1].split(":")[0])
+    assert line == py.value.lineno
+    assert not (work / "out").exists() and not (work / "cache").exists()
+
+
+@pytest.mark.parametrize("mutate,fragments", [
+    (lambda c: c["passes"]["q"].update(block_size="abc"), ["passes.q.block_size", "abc"]),
+    (lambda c: c["passes"]["q"].update(block_size=[32, 64]), ["passes.q.block_size", "not a list"]),
+    (lambda c: c["passes"]["q"].update(is_symmetric={"a": 1}), ["passes.q.is_symmetric"]),
+    (lambda c: c["passes"]["q"].update(block_size=7), ["passes.q.block_size", "between"]),
+    (lambda c: c["engine"].update(output_dir=5), ["output_dir", "string"]),
+    (lambda c: c["engine"].update(clean_cache="yes"), ["clean_cache", "true or false"]),
+    (lambda c: c["engine"].update(log_severity_level=9), ["log_severity_level"]),
+    (lambda c: c.update(passes=["OnnxPeepholeOptimizer"]), ["passes", "object"]),
+    (lambda c: c["passes"].update(p={"type": 3}), ["passes.p.type", "string"]),
+    (lambda c: c["passes"].update(p={"block_size": 3}), ["passes.p", "type"]),
+    (lambda c: c["input_model"].update(type="PyTorchModel"), ["PyTorchModel", "not supported"]),
+    (lambda c: c["input_model"].pop("model_path"), ["input_model.model_path", "missing"]),
+    (lambda c: c.pop("input_model"), ["input_model", "missing"]),
+    (lambda c: c["systems"]["local_system"].update(type="DockerSystem"), ["DockerSystem", "not supported"]),
+    (lambda c: c["systems"]["local_system"]["accelerators"][0].update(device="tpu"), ["tpu"]),
+    (lambda c: c["engine"].update(search_strategy={"execution_order": "joint"}), ["search_strategy", "device backend"]),
+    (lambda c: c.update(evaluators={"e": {"metrics": [{"name": "acc", "type": "accuracy"}]}}, evaluator="e"),
+     ["accuracy", "device backend"]),
+    (lambda c: c["engine"].update(evaluator="nowhere"), ["evaluator", "nowhere"]),
+])
+def test_bad_config_values(work, mutate, fragments):
+    write_config(work, {"q": {"type": "OnnxBlockWiseRtnQuantization"}})
+    cfg = json.loads((work / "config.json").read_text())
+    mutate(cfg)
+    (work / "config.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", cwd=work), *fragments)
+    assert not (work / "out").exists() and not (work / "cache").exists()
+
+
+def test_unknown_pass_type_fails_before_any_work(work):
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"}, "x": {"type": "OnnxFancyCompressor"}})
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "passes.x", "OnnxFancyCompressor")
+    assert not (work / "out").exists() and not (work / "cache").exists()
+
+
+def test_unknown_keys_warn_or_fail_with_strict(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer", "frobnicate": 1}}, colour="blue")
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "frobnicate" in r.stderr and "colour" in r.stderr
+    (work / "out").rename(work / "out-1")
+    assert_failed(olive("run", "--config", "config.json", "--strict", cwd=work), "unknown")
+    assert not (work / "out").exists()
+
+
+def test_output_dir_inside_input_folder(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}}, output_dir="in/optimized")
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "inside the input model")
+    assert not (work / "in" / "optimized").exists()
+
+
+def test_missing_model(work):
+    cfg = write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    data = json.loads(cfg.read_text())
+    data["input_model"]["model_path"] = "nowhere/model.onnx"
+    cfg.write_text(json.dumps(data))
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "nowhere/model.onnx", "does not exist")
+    assert not (work / "out").exists()
+
+
+def test_unwritable_output_dir(work):
+    (work / "a_file").write_text("x")
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}}, output_dir="a_file/out")
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "a_file")
+
+
+def test_output_dir_with_foreign_files_is_kept(work):
+    (work / "out").mkdir()
+    (work / "out" / "notes.txt").write_text("mine")
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "not empty")
+    assert (work / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_cache_inside_output_dir(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}}, cache_dir="out/cache")
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "cache_dir", "output_dir")
+    assert not (work / "out").exists()
+
+
+def test_config_that_is_not_a_file_or_object(work):
+    (work / "dir.json").mkdir()
+    assert_failed(olive("run", "--config", "dir.json", cwd=work), "dir.json")
+    (work / "list.json").write_text("[1, 2]")
+    assert_failed(olive("run", "--config", "list.json", cwd=work), "list.json", "object")
+    (work / "empty.json").write_text("")
+    assert_failed(olive("run", "--config", "empty.json", cwd=work), "empty.json:")
+
+
+def test_concurrent_runs_share_the_cache(work):
+    write_config(work, {"quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}})
+    cfg = json.loads((work / "config.json").read_text())
+    procs = []
+    for i in range(3):
+        cfg["engine"]["output_dir"] = f"out{i}"
+        (work / f"config{i}.json").write_text(json.dumps(cfg))
+        procs.append(subprocess.Popen([CLI, "run", "--config", f"config{i}.json"], cwd=work,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=TIMEOUT)
+        assert p.returncode == 0, err
+    data = {(work / f"out{i}" / "model.onnx.data").read_bytes() for i in range(3)}
+    assert len(data) == 1
+    assert len(list((work / "cache" / "runs").iterdir())) == 1
+
+
+def test_missing_config_file(work):
+    assert_failed(olive("run", "--config", "absent.json", cwd=work), "absent.json")
+
+
+# ---- auto-opt, optimize, quantize ----
+
+PRECISIONS = {"fp32": (1e-5, []), "fp16": (0.01, []),
+              "int8": (0.03, ["DynamicQuantizeLinear"]), "int4": (0.15, ["MatMulNBits"])}
+
+
+@pytest.mark.parametrize("precision", sorted(PRECISIONS))
+@pytest.mark.parametrize("command", ["auto-opt", "optimize"])
+def test_auto_opt_every_precision(work, command, precision):
+    tolerance, ops = PRECISIONS[precision]
+    r = olive(command, "-m", "in/model.onnx", "-o", "ao", "--device", "cpu", "--provider", "CPUExecutionProvider",
+              "--precision", precision, "--cache_dir", "cache", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "olive: pipeline: peephole" in r.stderr
+    model = check_output_folder(work / "ao", work / "in" / "model.onnx", tolerance)
+    for op in ops:
+        assert op in op_types(model)
+    if precision == "fp16":
+        assert any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer)
+        assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+
+
+def test_auto_opt_bf16(work):
+    """ONNX Runtime's CPU provider cannot run bfloat16 MatMuls: a clear error on cpu; on gpu the
+    model gets bfloat16 weights (checked with onnx; no GPU is needed to convert)."""
+    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--precision", "bf16", cwd=work), "bf16", "cpu")
+    assert not (work / "auto-opt-output").exists()
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "bf16", "--provider",
+              "CUDAExecutionProvider", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = onnx.load(str(work / "ao" / "model.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert any(t.data_type == TensorProto.BFLOAT16 for t in model.graph.initializer)
+    assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+
+
+def test_auto_opt_flags_reach_the_passes(work):
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "int4", "--block_size", "16",
+              "--accuracy_level", "4", "--dry_run", cwd=work)
+    assert r.returncode == 0, r.stderr
+    config_text, pipeline = r.stdout.rsplit("pipeline: ", 1)
+    cfg = json.loads(config_text)
+    assert cfg["input_model"] == {"type": "ONNXModel", "model_path": "in/model.onnx"}
+    assert cfg["passes"]["quantization"]["type"] == "OnnxBlockWiseRtnQuantization"
+    assert "block_size=16" in pipeline and "accuracy_level=4" in pipeline
+    assert not (work / "ao").exists()
+    # The saved config runs as it is with `olive run`.
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "int4", "--block_size", "16",
+              "--save_config_file", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    saved = work / "ao" / "config.json"
+    assert json.loads(saved.read_text())["passes"]["quantization"]["block_size"] == 16
+    model = onnx.load(str(work / "ao" / "model.onnx"))
+    nbits = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
+    assert nbits and all(a.i == 16 for n in nbits for a in n.attribute if a.name == "block_size")
+    rerun = olive("run", "--config", str(saved), "-o", "ao2", "--log_level", "1", cwd=work)
+    assert rerun.returncode == 0, rerun.stderr
+    assert all("cache hit" in line for line in cache_lines(rerun.stderr)), rerun.stderr
+
+
+def test_provider_implies_device(work):
+    r = olive("auto-opt", "-m", "in/model.onnx", "--provider", "CUDAExecutionProvider", "--dry_run", cwd=work)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(r.stdout.rsplit("pipeline: ", 1)[0])
+    accel = cfg["systems"]["local_system"]["accelerators"][0]
+    assert accel == {"device": "gpu", "execution_providers": ["CUDAExecutionProvider"]}
+    bad = olive("auto-opt", "-m", "in/model.onnx", "--device", "cpu", "--provider", "CUDAExecutionProvider",
+                "--dry_run", cwd=work)
+    assert_failed(bad, "CUDAExecutionProvider")
+
+
+def test_auto_opt_on_an_earlier_output_folder(work):
+    assert olive("auto-opt", "-m", "in/model.onnx", "-o", "first", "--cache_dir", "cache", cwd=work).returncode == 0
+    (work / "first" / "extra_config.json").write_text('{"kept": true}')
+    r = olive("auto-opt", "-m", "first", "-o", "second", "--precision", "int4", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "second", work / "in" / "model.onnx", 0.15)
+    # Companion files of the input folder travel with the model.
+    assert json.loads((work / "second" / "extra_config.json").read_text()) == {"kept": True}
+    mc = json.loads((work / "second" / "model_config.json").read_text())
+    assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == ["extra_config.json"]
+
+
+def test_auto_opt_bad_flags(work):
+    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--precision", "int3", cwd=work), "precision", "int3")
+    assert_failed(olive("auto-opt", "-m", "missing.onnx", cwd=work), "missing.onnx", "does not exist")
+    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--block_size", "7", cwd=work), "block_size")
+    assert_failed(olive("auto-opt", cwd=work), "model_name_or_path")
+    (work / "empty").mkdir()
+    assert_failed(olive("auto-opt", "-m", "empty", cwd=work), "neither model.onnx")
+    r = olive("auto-opt", "-m", "in/model.onnx", "--bogus", cwd=work)
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("precision,bits", [("int4", 4), ("int8", 8)])
+def test_quantize_command(work, precision, bits):
+    r = olive("quantize", "-m", "in/model.onnx", "-o", "q", "--algorithm", "rtn", "--precision", precision,
+              "--block_size", "32", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(work / "q", work / "in" / "model.onnx", 0.15)
+    nbits = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
+    assert len(nbits) == 2
+    assert all(a.i == bits for n in nbits for a in n.attribute if a.name == "bits")
+
+
+def test_quantize_refuses_checkpoints_and_other_precisions(work):
+    gguf = work / "tiny.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 60)
+    assert_failed(olive("quantize", "-m", "tiny.gguf", cwd=work), "checkpoint")
+    assert_failed(olive("quantize", "-m", "in/model.onnx", "--precision", "fp16", cwd=work), "int4 or int8")
+
+
+def test_checkpoint_config_picks_model_builder(work):
+    hf = work / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    r = olive("auto-opt", "-m", "hf", "--precision", "int4", "--block_size", "32", "--dry_run", cwd=work)
+    if "convert" not in registered_passes():
+        assert_failed(r, "ModelBuilder", "not implemented")
+        return
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(r.stdout.rsplit("pipeline: ", 1)[0])
+    assert cfg["input_model"]["type"] == "HfModel"
+    assert list(cfg["passes"].values()) == [{"type": "ModelBuilder", "precision": "int4", "int4_block_size": 32}]
+    assert "pipeline: convert" in r.stdout
+
+
+# ---- checkpoints (when the convert pass is in this build) ----
+
+LLAMA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert" / "llama"
+
+
+def needs_convert():
+    if "convert" not in registered_passes():
+        pytest.skip("the convert pass is not in this build")
+    if not (LLAMA / "config.json").is_file():
+        pytest.skip("tests/data/convert/llama is missing")
+
+
+def llama_prefill_logits(folder):
+    cfg = json.loads((LLAMA / "config.json").read_text())
+    ref = dict(np.load(LLAMA / "reference.npz"))
+    kv = cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    ids = ref["prefill_ids"]
+    f = {"input_ids": ids, "attention_mask": np.ones(ids.shape, np.int64)}
+    for i in range(cfg["num_hidden_layers"]):
+        for kind in ("key", "value"):
+            f[f"past_key_values.{i}.{kind}"] = np.zeros((1, kv, 0, hd), np.float32)
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, f)))["logits"], ref["prefill_logits"]
+
+
+def test_auto_opt_hf_folder_fp32_matches_transformers(tmp_path):
+    needs_convert()
+    r = olive("auto-opt", "-m", LLAMA, "-o", "hf-fp32", "--precision", "fp32", "--use_ort_genai",
+              "--cache_dir", "cache", "--log_level", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "olive: pipeline: convert" in r.stderr
+    out = tmp_path / "hf-fp32"
+    got, want = llama_prefill_logits(out)
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
+    names = {p.name for p in out.iterdir()}
+    assert {"genai_config.json", "tokenizer.json", "model_config.json", "footprint.json"} <= names
+    mc = json.loads((out / "model_config.json").read_text())
+    extra = {pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]}
+    assert "genai_config.json" in extra and "tokenizer.json" in extra
+    # The converted folder is itself a valid input: int4 on top of it, companions kept.
+    again = olive("quantize", "-m", "hf-fp32", "-o", "hf-q", "--block_size", "32", "--cache_dir", "cache", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "genai_config.json" in {p.name for p in (tmp_path / "hf-q").iterdir()}
+
+
+def test_auto_opt_hf_folder_int4_is_cached(tmp_path):
+    needs_convert()
+    args = ("auto-opt", "-m", LLAMA, "-o", "hf-int4", "--precision", "int4", "--block_size", "32",
+            "--use_ort_genai", "--cache_dir", "cache", "--log_level", "1")
+    first = olive(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    model = onnx.load(str(tmp_path / "hf-int4" / "model.onnx"))
+    assert "MatMulNBits" in op_types(model)
+    got, want = llama_prefill_logits(tmp_path / "hf-int4")
+    # int4 weights: the top-1 token of most positions agrees with transformers' fp32 logits
+    assert (got.argmax(-1) == want.argmax(-1)).mean() >= 0.5
+    second = olive(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert all("cache hit" in line for line in cache_lines(second.stderr)) and cache_lines(second.stderr)
+
+
+def test_checkpoint_needs_model_builder_first(tmp_path):
+    needs_convert()
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(LLAMA)},
+           "passes": {"p": {"type": "OnnxPeepholeOptimizer"}}, "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", cwd=tmp_path), "checkpoint", "ModelBuilder")
+    assert not (tmp_path / "out").exists()
+    cfg["passes"] = {}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", cwd=tmp_path), "checkpoint", "ModelBuilder")
