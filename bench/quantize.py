@@ -5,7 +5,7 @@ onnxruntime's MatMulNBitsQuantizer, on the same fp32 model in the same run.
 Generates (once, cached under bench/out/) a decoder-shaped stack of MatMuls with the shapes of
 Qwen2.5-0.5B (hidden 896, intermediate 4864, 24 layers, q/k/v/o and gate/up/down projections,
 a 151936-row LM head: about 0.5 B parameters, 2 GiB of fp32 weights in external data), then for
-each algorithm (default, rtn) runs, each in a fresh process:
+each algorithm (default, rtn; k_quant on request) runs, each in a fresh process:
 
   libolive   apply_pass quantize IN.onnx OUT.onnx bits=.. block_size=.. algorithm=..
   onnxruntime MatMulNBitsQuantizer(model, bits, block_size, is_symmetric, algo_config).process()
@@ -51,9 +51,12 @@ from onnxruntime.quantization import matmul_nbits_quantizer as m
 src, dst, algo, bits, block, sym = sys.argv[1:7]
 t0 = time.perf_counter()
 model = onnx.load(src)
-cfg = (m.DefaultWeightOnlyQuantConfig(block_size=int(block), is_symmetric=sym == "true", bits=int(bits))
-       if algo == "default" else
-       m.RTNWeightOnlyQuantConfig())  # RTN takes bits per node and defaults to 4
+if algo == "default":
+    cfg = m.DefaultWeightOnlyQuantConfig(block_size=int(block), is_symmetric=sym == "true", bits=int(bits))
+elif algo == "k_quant":
+    cfg = m.KQuantWeightOnlyQuantConfig()  # like RTN: bits per node, 4 by default; always asymmetric
+else:
+    cfg = m.RTNWeightOnlyQuantConfig()  # RTN takes bits per node and defaults to 4
 q = m.MatMulNBitsQuantizer(model, bits=int(bits), block_size=int(block), is_symmetric=sym == "true",
                            algo_config=cfg)
 q.process()
@@ -188,11 +191,12 @@ def main():
     ap.add_argument("--block-size", type=int, default=32)
     ap.add_argument("--asymmetric", action="store_true")
     ap.add_argument("--algorithms", default="default,rtn,dynamic",
-                    help="default and rtn: MatMulNBits; dynamic: int8 quantize_dynamic")
+                    help="default, rtn and k_quant (numpy in onnxruntime: slow): MatMulNBits; dynamic: int8 "
+                         "quantize_dynamic")
     ap.add_argument("--apply-pass", default=os.path.join(REPO, "build", "tests", "tools", "apply_pass"))
     args = ap.parse_args()
-    if args.bits != 4 and "rtn" in args.algorithms.split(","):
-        sys.exit("onnxruntime's RTN config takes bits per node; this script compares rtn at 4 bits only")
+    if args.bits != 4 and {"rtn", "k_quant"} & set(args.algorithms.split(",")):
+        sys.exit("onnxruntime's RTN and k-quant configs take bits per node; this script compares them at 4 bits only")
     if not os.access(args.apply_pass, os.X_OK):
         sys.exit(f"{args.apply_pass} not found: build first (meson setup build && ninja -C build)")
     src = generate_model(args.layers)

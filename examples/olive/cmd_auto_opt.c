@@ -11,7 +11,7 @@
 #include "cli_workflow.h"
 
 static cli_option auto_opt_options[] = {
-    {"model_name_or_path", 'm', "MODEL", "input: Hugging Face folder, .gguf file, .onnx file or model folder"},
+    {"model_name_or_path", 'm', "MODEL", "input: Hugging Face folder or cached repo id, .gguf file, .onnx file or model folder"},
     {"output_path", 'o', "DIR", "output folder (default auto-opt-output)"},
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider (implies its device)"},
@@ -23,7 +23,7 @@ static cli_option auto_opt_options[] = {
     {"memory", 0, "BYTES", "memory of the accelerator, recorded in the config"},
     {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
     {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
-    {"save_config_file", 0, NULL, "save the workflow config as config.json in the output folder"},
+    {"save_config_file", 0, NULL, "save the workflow config as olive_config.json in the output folder"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -39,7 +39,7 @@ static cli_option quantize_options[] = {
     {"provider", 0, "EP", "execution provider (implies its device)"},
     {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
     {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
-    {"save_config_file", 0, NULL, "save the workflow config as config.json in the output folder"},
+    {"save_config_file", 0, NULL, "save the workflow config as olive_config.json in the output folder"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -73,47 +73,79 @@ static const cli_help quantize_help = {
     "Example:\n  olive quantize -m model.onnx -o out --algorithm rtn --block_size 32",
 };
 
-/* Flags that set a pass parameter take their help from the registry, so the text follows the
- * pass: "<registry help> (pass.param; default D)". */
-static void help_from_registry(cli_option *opts, const char *flag, const char *pass, const char *param)
+/* A parameter's registry description: its help and default, or NULL (not registered). */
+static json_t *registry_param(const char *pass, const char *param)
 {
-    static char texts[8][512];
-    static size_t used;
-    char *desc = NULL, dflt[64];
-    json_t *doc, *params, *p;
+    char *desc = NULL;
+    json_t *doc, *params, *p, *found = NULL;
     size_t i;
-    if (used >= sizeof texts / sizeof *texts || olive_pass_describe_json(&desc, pass) != OLIVE_OK)
-        return;
-    if (!(doc = cli_json_take(desc, "pass description")))
-        return;
-    params = cli_json_get(doc, "parameters");
-    json_array_foreach(params, i, p) {
-        if (strcmp(cli_json_str(p, "name", ""), param))
-            continue;
-        for (cli_option *o = opts; o->long_name; o++) {
-            if (strcmp(o->long_name, flag))
-                continue;
-            cli_json_scalar_text(cli_json_get(p, "default"), dflt, sizeof dflt);
-            snprintf(texts[used], sizeof texts[used], "%s (%s.%s; default %s)", cli_json_str(p, "help", ""), pass,
-                     param, dflt[0] ? dflt : "none");
-            o->help = texts[used++];
-        }
+    if (olive_pass_describe_json(&desc, pass) != OLIVE_OK) {
+        olive_error_clear();
+        return NULL;
     }
+    if (!(doc = cli_json_take(desc, "pass description")))
+        return NULL;
+    params = cli_json_get(doc, "parameters");
+    json_array_foreach(params, i, p)
+        if (!strcmp(cli_json_str(p, "name", ""), param))
+            found = json_incref(p);
     json_decref(doc);
+    return found;
+}
+
+/* Flags that set a pass parameter take their help from the registry, so the text follows the
+ * passes: "<help of the first> (pass.param default D; other.param default E)". */
+static void help_from_registry(cli_option *opts, const char *flag, const char *const *pass_params)
+{
+    static char texts[8][640];
+    static size_t used;
+    char *text, dflt[64];
+    size_t len;
+    int first = 1;
+    if (used >= sizeof texts / sizeof *texts)
+        return;
+    text = texts[used];
+    text[0] = '\0';
+    for (const char *const *pp = pass_params; pp[0]; pp += 2) {
+        json_t *p = registry_param(pp[0], pp[1]);
+        if (!p)
+            continue;
+        len = strlen(text);
+        cli_json_scalar_text(cli_json_get(p, "default"), dflt, sizeof dflt);
+        if (first)
+            snprintf(text + len, sizeof texts[0] - len, "%s (%s.%s default %s", cli_json_str(p, "help", ""), pp[0],
+                     pp[1], dflt[0] ? dflt : "none");
+        else
+            snprintf(text + len, sizeof texts[0] - len, "; %s.%s default %s", pp[0], pp[1], dflt[0] ? dflt : "none");
+        first = 0;
+        json_decref(p);
+    }
+    if (first)
+        return;
+    len = strlen(text);
+    snprintf(text + len, sizeof texts[0] - len, ")");
+    for (cli_option *o = opts; o->long_name; o++)
+        if (!strcmp(o->long_name, flag))
+            o->help = text;
+    used++;
 }
 
 static void fill_help(void)
 {
+    static const char *const block[] = {"quantize", "block_size", "convert", "block_size", NULL};
+    static const char *const accuracy[] = {"quantize", "accuracy_level", "convert", "accuracy_level", NULL};
+    static const char *const q_block[] = {"quantize", "block_size", NULL};
+    static const char *const q_accuracy[] = {"quantize", "accuracy_level", NULL};
+    static const char *const algorithm[] = {"quantize", "algorithm", NULL};
     static int done;
     if (done)
         return;
     done = 1;
-    help_from_registry(auto_opt_options, "block_size", "quantize", "block_size");
-    help_from_registry(auto_opt_options, "accuracy_level", "quantize", "accuracy_level");
-    help_from_registry(quantize_options, "block_size", "quantize", "block_size");
-    help_from_registry(quantize_options, "accuracy_level", "quantize", "accuracy_level");
-    help_from_registry(quantize_options, "algorithm", "quantize", "algorithm");
-    olive_error_clear();
+    help_from_registry(auto_opt_options, "block_size", block);
+    help_from_registry(auto_opt_options, "accuracy_level", accuracy);
+    help_from_registry(quantize_options, "block_size", q_block);
+    help_from_registry(quantize_options, "accuracy_level", q_accuracy);
+    help_from_registry(quantize_options, "algorithm", algorithm);
 }
 
 /* The library's options text: key=value words, values quoted. */
@@ -161,15 +193,16 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
     return CLI_EXIT_OK;
 }
 
-/* <output>/config.json, as Olive saves it. */
+/* <output>/olive_config.json (not config.json: a converted model keeps its Hugging Face
+ * config.json there). */
 static int save_config(const char *output, const char *config)
 {
-    char *path = malloc(strlen(output) + sizeof "/config.json");
+    char *path = malloc(strlen(output) + sizeof "/olive_config.json");
     int rc;
     if (!path)
         return -1;
     mkdir(output, 0777);
-    sprintf(path, "%s/config.json", output);
+    sprintf(path, "%s/olive_config.json", output);
     rc = cli_write_text_file(path, config);
     if (rc == 0 && cli_log_level() < OLIVE_LOG_SILENT)
         fprintf(stderr, "olive: config saved to %s\n", path);

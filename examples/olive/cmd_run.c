@@ -76,7 +76,10 @@ int cli_cmd_run(int argc, char **argv)
             fprintf(stderr, "olive: error: out of memory\n");
             return CLI_EXIT_FAILURE;
         }
-        snprintf(text, n, a.output ? "%s output_dir=\"%s\"" : "%s", opts, a.output);
+        if (a.output)
+            snprintf(text, n, "%s output_dir=\"%s\"", opts, a.output);
+        else
+            snprintf(text, n, "%s", opts);
     }
     rc = olive_workflow_load(&w, a.config, text);
     free(text);

@@ -4,7 +4,7 @@
  * (HfModel: a Hugging Face folder or a .gguf file; ONNXModel: a .onnx file or model folder),
  * a target system (LocalSystem with one accelerator: device + execution provider), passes by
  * Olive pass type ("OnnxPeepholeOptimizer", "OnnxBlockWiseRtnQuantization", "ModelBuilder",
- * ...) with Olive's parameter names, and engine fields (output_dir, cache_dir, clean_cache,
+ * "OnnxConversion" (done by the converter), ...) with Olive's parameter names, and engine fields (output_dir, cache_dir, clean_cache,
  * evaluate_input_model, log_severity_level, no_artifacts, evaluator, search_strategy), so
  * Olive recipes run unchanged where their passes exist here.
  *
@@ -65,9 +65,12 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
  * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk}], best,
  * output_dir, seconds.
+ * An existing output_dir is replaced when it is an earlier output (it has model_config.json,
+ * or holds only olive_config.json, the config `olive auto-opt --save_config_file` saves).
  * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir inside the input
- * model's folder; a checkpoint input whose first pass is not ModelBuilder), OLIVE_EEXISTS
- * (output_dir exists, is not empty and is not an earlier output), OLIVE_EIO (output_dir or
+ * model's folder or containing cache_dir; a checkpoint input whose first pass is not
+ * ModelBuilder), OLIVE_EEXISTS (output_dir exists, is not empty and is not an earlier output),
+ * OLIVE_EIO (output_dir or
  * cache_dir not writable), OLIVE_ECANCELLED, and any error of the passes. */
 OLIVE_API int olive_workflow_run(olive_workflow *workflow, char **result);
 

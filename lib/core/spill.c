@@ -6,10 +6,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
+
+#define TMPFS_MAGIC_NUMBER 0x01021994UL
 
 /* Regions start on this boundary so that a region's pages can be dropped or mapped alone. */
 #define SPILL_ALIGN 4096u
@@ -20,6 +23,16 @@ struct olive_spill {
     uint64_t end;
 };
 
+/* /tmp, unless it lives in memory (tmpfs) and /var/tmp, kept on disk by convention, is
+ * usable: a spill file holds a whole model. */
+static const char *default_dir(void)
+{
+    struct statfs fs;
+    if (statfs("/tmp", &fs) == 0 && (unsigned long)fs.f_type == TMPFS_MAGIC_NUMBER && access("/var/tmp", W_OK | X_OK) == 0)
+        return "/var/tmp";
+    return "/tmp";
+}
+
 int olive_spill_open(olive_spill **out, const char *dir)
 {
     olive_spill *s;
@@ -27,7 +40,7 @@ int olive_spill_open(olive_spill **out, const char *dir)
     if (!dir || !dir[0])
         dir = getenv("TMPDIR");
     if (!dir || !dir[0])
-        dir = "/tmp";
+        dir = default_dir();
     if (!(s = olive_calloc(1, sizeof *s)))
         return OLIVE_ENOMEM;
     if (!(s->dir = olive_strdup(dir)) || !(tmpl = olive_asprintf("%s/.olive-spill-XXXXXX", dir))) {

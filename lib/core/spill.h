@@ -2,7 +2,8 @@
  * a converter never keeps more than one tensor in memory and the ONNX writer copies them file
  * to file.
  *
- * The file is created in a folder (default $TMPDIR, else /tmp) and unlinked at once, so it
+ * The file is created in a folder (default $TMPDIR, else /tmp, or /var/tmp when /tmp is a
+ * tmpfs, which would hold the file in memory) and unlinked at once, so it
  * disappears when the last user closes it, even after a crash. Each tensor gets a page-aligned
  * region (olive_spill_reserve); its bytes are written with olive_spill_write, in any order.
  * olive_spill_map then maps everything written so far as one read-only blob whose offsets are
@@ -17,7 +18,7 @@
 
 typedef struct olive_spill olive_spill;
 
-/* Creates a spill file in `dir` (NULL or "": $TMPDIR, else /tmp). Errors: OLIVE_EIO naming
+/* Creates a spill file in `dir` (NULL or "": the default above). Errors: OLIVE_EIO naming
  * the folder, OLIVE_ENOMEM. */
 int olive_spill_open(olive_spill **out, const char *dir);
 

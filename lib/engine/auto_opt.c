@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "core/words.h"
+#include "engine/outputs.h"
 #include "engine/workflow.h"
 
 typedef struct ao_options {
@@ -64,7 +65,7 @@ static int one_of(const char *key, const char *v, const char *const *allowed)
 static int set_option(ao_options *o, const char *key, const char *v)
 {
     static const char *const precisions[] = {"int4", "int8", "fp16", "bf16", "fp32", NULL};
-    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", NULL};
+    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", NULL};
     struct {
         const char *name;
         const char **slot;
@@ -111,11 +112,17 @@ static int set_option(ao_options *o, const char *key, const char *v)
 static int input_is_checkpoint(const char *path, int *out)
 {
     struct stat st;
-    char *probe;
+    char *probe, *hub;
+    if (stat(path, &st) != 0 && errno == ENOENT && (hub = wf_resolve_hub_id(path))) {
+        int rc = input_is_checkpoint(hub, out);
+        free(hub);
+        return rc;
+    }
     if (stat(path, &st) != 0)
         return errno == ENOENT ? olive_fail(OLIVE_ENOTFOUND,
                                             "model_name_or_path '%s' does not exist (give a local folder, .gguf or "
-                                            ".onnx file; downloading from a model hub is not supported)",
+                                            ".onnx file, or a Hugging Face repo id already in the local hub cache; "
+                                            "nothing is downloaded)",
                                             path)
                                : olive_fail_errno(errno, "cannot read", path);
     if (S_ISDIR(st.st_mode)) {
@@ -238,7 +245,7 @@ static int add_quantize_passes(json_t *passes, const ao_options *o, const char *
         return olive_fail(OLIVE_EINVALID, "quantize: precision must be int4 or int8, not '%s'", precision);
     if (!strcmp(algorithm, "hqq"))
         q = json_pack("{s:s}", "type", "OnnxHqqQuantization");
-    else if (!strcmp(algorithm, "kquant"))
+    else if (!strcmp(algorithm, "kquant") || !strcmp(algorithm, "k_quant"))
         q = json_pack("{s:s}", "type", "OnnxKQuantQuantization");
     else if (!strcmp(algorithm, "rtn"))
         q = json_pack("{s:s, s:s}", "type", "OnnxBlockWiseRtnQuantization", "algorithm", "rtn");

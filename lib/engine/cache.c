@@ -315,10 +315,13 @@ static int entry_intact(wf_cache *c, const char *entry, const json_t *manifest, 
 static int load_entry(oir_model **out, const char *entry, const json_t *manifest)
 {
     const json_t *companions = json_object_get(manifest, "companions");
-    char *path = olive_path_join(entry, json_string_value(json_object_get(manifest, "model")));
+    const char *model = json_string_value(json_object_get(manifest, "model"));
+    char *path;
     oir_model *m = NULL;
     int rc;
-    if (!path)
+    if (!model || olive_path_check_inside(model, "cache model file") != OLIVE_OK)
+        return olive_fail(OLIVE_EFORMAT, "bad cache manifest in %s", entry);
+    if (!(path = olive_path_join(entry, model)))
         return OLIVE_ENOMEM;
     rc = onnx_load_file(&m, path);
     free(path);
@@ -500,28 +503,40 @@ out:
     return rc;
 }
 
+int wf_cache_entry_files(const wf_cache *c, const char *key, json_t **out)
+{
+    char *entry = wf_cache_entry_dir(c, key);
+    json_t *man = entry ? read_manifest(entry) : NULL, *files = json_object_get(man, "files");
+    int rc = OLIVE_OK;
+    if (!entry)
+        rc = OLIVE_ENOMEM;
+    else if (!json_is_object(files))
+        rc = olive_fail(OLIVE_EFORMAT, "cache entry '%s' has no readable manifest", entry);
+    else
+        *out = json_incref(files);
+    json_decref(man);
+    free(entry);
+    return rc;
+}
+
 int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out)
 {
     char *entry = wf_cache_entry_dir(c, key);
-    DIR *d = entry ? opendir(entry) : NULL;
-    struct dirent *e;
+    json_t *files = NULL;
+    const char *name;
+    json_t *v;
     uint64_t total = 0;
-    if (!d) {
-        int rc = entry ? olive_fail_errno(errno, "cannot list", entry) : OLIVE_ENOMEM;
-        free(entry);
-        return rc;
-    }
-    while ((e = readdir(d))) {
-        char *path;
+    int rc = entry ? wf_cache_entry_files(c, key, &files) : OLIVE_ENOMEM;
+    json_object_foreach(files, name, v) {
+        char *path = olive_path_join(entry, name);
         struct stat st;
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, MANIFEST))
-            continue;
-        if ((path = olive_path_join(entry, e->d_name)) && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
             total += (uint64_t)st.st_size;
         free(path);
     }
-    closedir(d);
+    json_decref(files);
     free(entry);
-    *out = total;
-    return OLIVE_OK;
+    if (rc == OLIVE_OK)
+        *out = total;
+    return rc;
 }

@@ -44,7 +44,11 @@ int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_
 /* "<runs>/<key>" (owned by the caller). */
 char *wf_cache_entry_dir(const wf_cache *c, const char *key);
 
-/* Total bytes of the files of an entry. */
+/* The files of an entry as its manifest lists them: {name: sha256}. Errors: OLIVE_EFORMAT
+ * for an unreadable manifest. */
+int wf_cache_entry_files(const wf_cache *c, const char *key, json_t **out);
+
+/* Total bytes of the files of an entry (its manifest excluded). */
 int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out);
 
 #endif

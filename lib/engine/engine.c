@@ -209,7 +209,8 @@ static int execute(olive_engine *e, const oir_model *input, const char *output_d
         olive_pass_args args = olive_pass_args_of(p);
         s.index = i;
         s.name = p->def->name;
-        OLIVE_INFO("running pass %zu/%zu: %s", i + 1, e->n_passes, s.name);
+        if (!e->quiet)
+            OLIVE_INFO("running pass %zu/%zu: %s", i + 1, e->n_passes, s.name);
         if ((rc = notify(&s, OLIVE_PROGRESS_PASS_STARTED, 0.0)) != OLIVE_OK)
             break;
         rc = olive_pass_run_def(p->def, &args, m, &s.ctx);

@@ -17,6 +17,7 @@ struct olive_engine {
     char *save_options;      /* text for olive_model_save, "" by default */
     char *model_name;        /* file name in the output folder */
     int overwrite;
+    int quiet;               /* the caller logs each pass itself (workflows) */
 };
 
 /* Parses pipeline text into new pass instances (all or nothing).

@@ -12,6 +12,8 @@
 #define WF_MODEL_CONFIG "model_config.json"
 #define WF_FOOTPRINT "footprint.json"
 #define WF_RUN_HISTORY "run_history.txt"
+/* The config `olive auto-opt --save_config_file` keeps in the output folder. */
+#define WF_SAVED_CONFIG "olive_config.json"
 
 /* Olive's description of an output folder: {"type": "ONNXModel", "config": {model_path,
  * onnx_file_name, ..., model_attributes: {additional_files}}}. */
@@ -21,9 +23,15 @@ int wf_model_config_json(json_t **out, const char *output_dir, const char *model
 int wf_model_config_read(char **model_file, const char *folder);
 
 /* Loads a workflow's input: a .onnx file; a folder written by a workflow (model_config.json),
- * or holding model.onnx (its other files become companions); or a checkpoint (a Hugging Face
- * folder or a .gguf file). *folder receives the folder the model's files are in. */
-int wf_load_input(oir_model **out, char **folder, const char *path);
+ * or holding model.onnx or `onnx_file_name` (when not NULL; its other files become
+ * companions); or a checkpoint (a Hugging Face folder or a .gguf file). *folder receives the
+ * folder the model's files are in. */
+int wf_load_input(oir_model **out, char **folder, const char *path, const char *onnx_file_name);
+
+/* The local snapshot folder of a Hugging Face repo id ("owner/name") in the hub cache
+ * ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub; revision refs/main), or NULL.
+ * Nothing is downloaded. */
+char *wf_resolve_hub_id(const char *id);
 
 /* One step of a run, as footprints and the run history record it. */
 typedef struct wf_step {

@@ -27,6 +27,7 @@ typedef struct wf_slot {
 struct olive_workflow {
     char *model_type;          /* "HfModel" or "ONNXModel" */
     char *model_path;
+    char *onnx_file_name;      /* the model file when model_path is a folder, or NULL */
     olive_accelerator *acc;
     size_t n_slots;
     wf_slot *slots;

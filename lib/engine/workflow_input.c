@@ -8,6 +8,7 @@
 #include "api/handles.h"
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "engine/outputs.h"
 
@@ -45,6 +46,7 @@ static int add_folder_companions(oir_model *m, const char *folder)
         struct stat st;
         const char *n = e->d_name;
         if (n[0] == '.' || !strcmp(n, WF_MODEL_CONFIG) || !strcmp(n, WF_FOOTPRINT) || !strcmp(n, WF_RUN_HISTORY) ||
+            !strcmp(n, WF_SAVED_CONFIG) ||
             !strcmp(n, "model.onnx") || is_model_file(m, n))
             continue;
         if (!(path = olive_path_join(folder, n))) {
@@ -59,7 +61,7 @@ static int add_folder_companions(oir_model *m, const char *folder)
     return rc;
 }
 
-static int load_folder(oir_model **out, const char *folder)
+static int load_folder(oir_model **out, const char *folder, const char *onnx_file_name)
 {
     char *file = NULL, *config = olive_path_join(folder, WF_MODEL_CONFIG), *path = NULL;
     struct stat st;
@@ -67,7 +69,12 @@ static int load_folder(oir_model **out, const char *folder)
     int rc;
     if (!config)
         return OLIVE_ENOMEM;
-    if (stat(config, &st) == 0) {
+    if (onnx_file_name) {
+        if (olive_path_check_inside(onnx_file_name, "onnx_file_name") != OLIVE_OK)
+            rc = olive_error_code();
+        else
+            rc = (file = olive_strdup(onnx_file_name)) ? OLIVE_OK : OLIVE_ENOMEM;
+    } else if (stat(config, &st) == 0) {
         rc = wf_model_config_read(&file, folder);
     } else {
         char *onnx = olive_path_join(folder, "model.onnx");
@@ -93,21 +100,72 @@ static int load_folder(oir_model **out, const char *folder)
     return rc;
 }
 
-int wf_load_input(oir_model **out, char **folder, const char *path)
+/* The hub cache folder: $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub. */
+static char *hub_cache_dir(void)
+{
+    const char *v;
+    if ((v = getenv("HF_HUB_CACHE")) && v[0])
+        return olive_strdup(v);
+    if ((v = getenv("HF_HOME")) && v[0])
+        return olive_path_join(v, "hub");
+    if ((v = getenv("HOME")) && v[0])
+        return olive_asprintf("%s/.cache/huggingface/hub", v);
+    return NULL;
+}
+
+char *wf_resolve_hub_id(const char *id)
+{
+    const char *slash = strchr(id, '/');
+    char *hub, *repo, *ref_path, *ref = NULL, *snapshot = NULL;
+    size_t size;
+    struct stat st;
+    /* "owner/name" only: one slash, plain names on both sides. */
+    if (!slash || slash == id || !slash[1] || strchr(slash + 1, '/') || id[0] == '.' || strstr(id, ".."))
+        return NULL;
+    if (!(hub = hub_cache_dir()))
+        return NULL;
+    repo = olive_asprintf("%s/models--%.*s--%s", hub, (int)(slash - id), id, slash + 1);
+    ref_path = repo ? olive_path_join(repo, "refs/main") : NULL;
+    if (ref_path && olive_read_file(&ref, &size, ref_path, 256) == OLIVE_OK) {
+        ref[strcspn(ref, "\r\n")] = '\0';
+        if (ref[0] && olive_path_check_inside(ref, "hub revision") == OLIVE_OK && !strchr(ref, '/'))
+            snapshot = olive_asprintf("%s/snapshots/%s", repo, ref);
+    }
+    olive_error_clear();
+    if (snapshot && (stat(snapshot, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        free(snapshot);
+        snapshot = NULL;
+    }
+    free(ref);
+    free(ref_path);
+    free(repo);
+    free(hub);
+    return snapshot;
+}
+
+int wf_load_input(oir_model **out, char **folder, const char *path, const char *onnx_file_name)
 {
     struct stat st;
     oir_model *m = NULL;
-    char *dir;
+    char *dir, *hub = NULL;
+    int rc;
+    /* A Hugging Face repo id already in the local hub cache, as Olive recipes name models. */
+    if (stat(path, &st) != 0 && errno == ENOENT && (hub = wf_resolve_hub_id(path))) {
+        OLIVE_INFO("input model '%s' found in the Hugging Face cache: %s", path, hub);
+        rc = wf_load_input(out, folder, hub, onnx_file_name);
+        free(hub);
+        return rc;
+    }
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return olive_fail(OLIVE_ENOTFOUND,
-                              "input model '%s' does not exist (give a local folder, .gguf or .onnx file; "
-                              "downloading from a model hub is not supported)",
+                              "input model '%s' does not exist (give a local folder, .gguf or .onnx file, or "
+                              "a Hugging Face repo id already in the local hub cache; nothing is downloaded)",
                               path);
         return olive_fail_errno(errno, "cannot read input model", path);
     }
     if (S_ISDIR(st.st_mode)) {
-        OLIVE_TRY(load_folder(&m, path));
+        OLIVE_TRY(load_folder(&m, path, onnx_file_name));
         dir = olive_strdup(path);
     } else {
         OLIVE_TRY(load_any(&m, path));

@@ -44,6 +44,7 @@ void wf_free(olive_workflow *w)
     free(w->slots);
     free(w->model_type);
     free(w->model_path);
+    free(w->onnx_file_name);
     free(w->output_dir);
     free(w->cache_dir);
     olive_accelerator_free(w->acc);
@@ -115,7 +116,10 @@ static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
     path = json_object_get(f, "model_path");
     if (!path)
         return olive_fail(OLIVE_EINVALID, "input_model.model_path: missing (a folder, .gguf or .onnx file)");
-    return get_string(&w->model_path, path, "input_model.model_path");
+    OLIVE_TRY(get_string(&w->model_path, path, "input_model.model_path"));
+    if ((path = json_object_get(f, "onnx_file_name")) && !json_is_null(path))
+        OLIVE_TRY(get_string(&w->onnx_file_name, path, "input_model.onnx_file_name"));
+    return OLIVE_OK;
 }
 
 /* The accelerator of the target system: device and its single execution provider. */
@@ -296,8 +300,13 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
     if ((v = engine_field(root, "search_strategy")) && !json_is_null(v) && !json_is_false(v))
         return olive_fail(OLIVE_EUNSUPPORTED, "search_strategy: searching needs a device backend to evaluate candidates "
                                               "on, which this build does not have; set it to false");
-    if ((v = engine_field(root, "host")) && !json_is_null(v) && !json_is_string(v))
-        return olive_fail(OLIVE_EINVALID, "host: expected the name of a system in \"systems\"");
+    if ((v = engine_field(root, "host")) && !json_is_null(v)) {
+        const json_t *systems = json_object_get(root, "systems");
+        if (!json_is_string(v))
+            return olive_fail(OLIVE_EINVALID, "host: expected the name of a system in \"systems\"");
+        if (!json_object_get(systems, json_string_value(v)))
+            return olive_fail(OLIVE_ENOTFOUND, "host: no system named '%s' in \"systems\"", json_string_value(v));
+    }
     if ((v = engine_field(root, "packaging_config")) && !json_is_null(v))
         return olive_fail(OLIVE_EUNSUPPORTED, "packaging_config: packaging is not supported");
     if ((v = json_object_get(root, "workflow_host")) && !json_is_null(v))

@@ -26,10 +26,16 @@ static const char *const builder_renames[] = {
 static const char *const builder_ignored[] = {"metadata_only", "search", NULL};
 static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
 static const char *const dynamic_ignored[] = {"quant_mode", "quant_preprocess", "MatMulConstBOnly", "extra_options", NULL};
+static const char *const conversion_ignored[] = {
+    "target_opset", "use_dynamo_exporter", "past_key_value_name", "dynamic", "use_device", "merge_adapter_weights",
+    "save_metadata_for_token_generation", "optimize", "device", NULL};
 static const char *const no_names[] = {NULL};
 
 static const olive_type_map type_maps[] = {
     {"ModelBuilder", "convert", NULL, builder_renames, builder_ignored},
+    /* Olive exports checkpoints with torch; here the converter builds the same model's graph
+     * directly (fp32 unless torch_dtype says otherwise). */
+    {"OnnxConversion", "convert", "precision=fp32", no_names, conversion_ignored},
     {"OnnxBlockWiseRtnQuantization", "quantize", NULL, no_names, rtn_ignored},
     {"OnnxMatMul4Quantizer", "quantize", "bits=4", no_names, rtn_ignored},
     {"OnnxHqqQuantization", "quantize", "algorithm=hqq", no_names, rtn_ignored},
@@ -105,9 +111,21 @@ static const olive_pass_def *resolve_type(const char *type, const olive_type_map
                        (*map)->ours);
         return def;
     }
-    if (!(def = olive_registry_find(type)))
-        olive_fail_context(OLIVE_ENOTFOUND, "%s: pass type '%s' is not supported", where, type);
-    return def;
+    {
+        /* Name every Olive type we know, so a typo is easy to spot. */
+        olive_strbuf known = {0};
+        olive_strbuf_append(&known, "");
+        for (size_t i = 0; i < olive_registry_count(); i++)
+            for (const char *const *a = olive_registry_at(i)->aliases; a && *a; a++)
+                olive_strbuf_printf(&known, "%s%s", known.len ? ", " : "", *a);
+        for (size_t i = 0; i < sizeof type_maps / sizeof *type_maps; i++)
+            if (!registered_alias(type_maps[i].olive_type))
+                olive_strbuf_printf(&known, "%s%s", known.len ? ", " : "", type_maps[i].olive_type);
+        olive_fail(OLIVE_ENOTFOUND, "%s: pass type '%s' is not supported; known types: %s (or a libolive pass name)",
+                   where, type, known.data ? known.data : "");
+        olive_strbuf_free(&known);
+    }
+    return NULL;
 }
 
 char *wf_json_param_text(const json_t *v, const char *where)
@@ -203,6 +221,14 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
         for (const char *const *r = map->renames; r && *r; r += 2)
             if (!strcmp(r[0], key))
                 ours = r[1];
+    }
+    /* OnnxConversion names the precision as a torch dtype. */
+    if (!strcmp(def->name, "convert") && !strcmp(key, "torch_dtype")) {
+        static const char *const dtypes[] = {"float32", "fp32", "float16", "fp16", "bfloat16", "bf16", NULL};
+        for (size_t i = 0; json_is_string(v) && dtypes[i]; i += 2)
+            if (!strcmp(json_string_value(v), dtypes[i]))
+                return olive_pass_set(p, "precision", dtypes[i + 1]);
+        return olive_fail(OLIVE_EINVALID, "%s.%s takes float32, float16 or bfloat16", where, key);
     }
     /* Olive's fp16 pass takes bf16 as a flag; ours as a dtype. */
     if (!strcmp(def->name, "float16") && !strcmp(key, "use_bf16")) {

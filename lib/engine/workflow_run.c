@@ -64,7 +64,10 @@ static void step_key(char out[OLIVE_SHA256_HEX], const char *parent, const olive
 {
     olive_sha256 s;
     olive_sha256_init(&s);
-    olive_sha256_update(&s, "libolive-step 1\nparent ", 23);
+    /* The library version too: a newer build may compute a pass differently. */
+    olive_sha256_update(&s, "libolive-step 1 ", 16);
+    olive_sha256_update(&s, olive_version_string(), strlen(olive_version_string()));
+    olive_sha256_update(&s, "\nparent ", 8);
     olive_sha256_update(&s, parent, strlen(parent));
     olive_sha256_update(&s, "\npass ", 6);
     olive_sha256_update(&s, p->def->name, strlen(p->def->name));
@@ -127,6 +130,7 @@ static int run_pass(run_ctx *r, olive_pass *p, const char *label, const oir_mode
     step_progress sp = {r, label};
     int rc;
     OLIVE_TRY(olive_engine_new(&e, r->w->acc));
+    e->quiet = 1;
     olive_engine_set_progress(e, forward_progress, &sp);
     rc = olive_engine_add_pass(e, p);
     if (rc == OLIVE_OK)
@@ -236,6 +240,27 @@ static char *absolute_lenient(const char *path)
     return abs;
 }
 
+/* 1 if the folder was written by a workflow: it has model_config.json, or holds nothing but
+ * the config saved by a dry run. */
+static int earlier_output(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int model_config = 0, other = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!strcmp(e->d_name, WF_MODEL_CONFIG))
+            model_config = 1;
+        else if (strcmp(e->d_name, WF_SAVED_CONFIG))
+            other = 1;
+    }
+    closedir(d);
+    return model_config || !other;
+}
+
 static int check_output_dir(const olive_workflow *w, const char *input_folder)
 {
     char *out = absolute_lenient(w->output_dir), *in = realpath(input_folder, NULL), *parent = NULL;
@@ -253,15 +278,12 @@ static int check_output_dir(const olive_workflow *w, const char *input_folder)
         goto out;
     }
     if (stat(out, &st) == 0) {
-        char *config = olive_path_join(out, WF_MODEL_CONFIG);
-        int ours = config && access(config, F_OK) == 0;
-        free(config);
         if (!S_ISDIR(st.st_mode)) {
             rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists and is not a folder", w->output_dir);
             goto out;
         }
         /* An earlier output (recognized by its model_config.json) is replaced; anything else is kept. */
-        if (!ours && olive_dir_is_empty(out) == 0) {
+        if (!earlier_output(out)) {
             rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists, is not empty and is not an earlier output",
                             w->output_dir);
             goto out;
@@ -373,30 +395,24 @@ static int write_json(const char *dir, const char *name, const json_t *doc)
     return rc;
 }
 
-/* Copies the files of a cache entry (all but its manifest). */
+/* Copies the files a cache entry's manifest lists. */
 static int copy_entry(run_ctx *r, const char *key, const char *staging)
 {
     char *entry = wf_cache_entry_dir(&r->cache, key);
-    DIR *d = entry ? opendir(entry) : NULL;
-    struct dirent *e;
-    int rc = OLIVE_OK;
-    if (!d) {
-        rc = entry ? olive_fail_errno(errno, "cannot list", entry) : OLIVE_ENOMEM;
-        free(entry);
-        return rc;
-    }
-    while (rc == OLIVE_OK && (e = readdir(d))) {
-        char *src, *dst;
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "manifest.json"))
-            continue;
-        src = olive_path_join(entry, e->d_name);
-        dst = olive_path_join(staging, e->d_name);
+    json_t *files = NULL;
+    const char *name;
+    json_t *v;
+    int rc = entry ? wf_cache_entry_files(&r->cache, key, &files) : OLIVE_ENOMEM;
+    json_object_foreach(files, name, v) {
+        char *src = olive_path_join(entry, name), *dst = olive_path_join(staging, name);
         /* A copy, not a hard link: onnx refuses external data files with several links. */
         rc = src && dst ? copy_file(src, dst) : OLIVE_ENOMEM;
         free(src);
         free(dst);
+        if (rc != OLIVE_OK)
+            break;
     }
-    closedir(d);
+    json_decref(files);
     free(entry);
     return rc;
 }
@@ -547,15 +563,14 @@ int wf_run(olive_workflow *w, json_t **result)
     if (n_cand > MAX_CANDIDATES)
         return olive_fail(OLIVE_EUNSUPPORTED, "passes: the alternatives make more than %d candidate pipelines",
                           MAX_CANDIDATES);
-    if ((rc = wf_load_input(&input, &folder, w->model_path)) != OLIVE_OK) {
+    if ((rc = wf_load_input(&input, &folder, w->model_path, w->onnx_file_name)) != OLIVE_OK) {
         olive_fail_context(rc, "input_model");
         return rc;
     }
     if ((rc = check_checkpoint(w, input)) != OLIVE_OK ||
         (w->output_dir && ((rc = check_cache_dir(w)) != OLIVE_OK || (rc = check_output_dir(w, folder)) != OLIVE_OK)))
         goto out;
-    if (!w->output_dir)
-        OLIVE_INFO("no output_dir: the results stay in the cache (%s)", w->cache_dir);
+
     if ((rc = wf_cache_open(&r.cache, w->cache_dir, w->clean_cache)) != OLIVE_OK)
         goto out;
     if ((rc = wf_cache_model_identity(&r.cache, input, input_id)) != OLIVE_OK)
@@ -601,6 +616,11 @@ int wf_run(olive_workflow *w, json_t **result)
         if ((rc = notify(&r, OLIVE_PROGRESS_SAVING, "save")) != OLIVE_OK ||
             (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history)) != OLIVE_OK)
             goto out;
+    }
+    if (!w->output_dir && best) {
+        char *entry = wf_cache_entry_dir(&r.cache, best_id);
+        OLIVE_WARN("no output_dir in the config: the result stays in the cache, in %s", entry ? entry : w->cache_dir);
+        free(entry);
     }
     if (w->progress)
         w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, 0, w->progress_user);

@@ -303,9 +303,11 @@ int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_
     if (row_length % be)
         return olive_fail(OLIVE_EINVALID, "row length %llu is not a multiple of the %s block size %u",
                           (unsigned long long)row_length, ofmt_ggml_type_name(ggml_type), be);
-    if (__builtin_mul_overflow(row_length, rows, &n))
+    if (__builtin_mul_overflow(row_length, rows, &n) || n > UINT64_MAX / sizeof(float))
         return olive_fail(OLIVE_EINVALID, "%llu rows of %llu elements overflow",
                           (unsigned long long)rows, (unsigned long long)row_length);
+    if (n == 0)
+        return OLIVE_OK;
 
     switch (ggml_type) {
     case OFMT_GGML_F32:

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/blob.h"
 #include "core/strmap.h"
 
@@ -132,5 +134,12 @@ int ofmt_gguf_str_eq(const ofmt_gguf_str *a, const char *s);
  * tokens that are not UTF-8), OLIVE_ENOMEM. */
 struct ofmt_checkpoint;
 int ofmt_gguf_tokenizer_files(struct ofmt_checkpoint *c, const ofmt_gguf *g);
+
+/* Sets cfg's "rope_scaling" from the file (gguf_rope.c): {arch}.rope.scaling.* keys (linear,
+ * yarn), Phi-3's rope_factors_long/short tensors (longrope, plus the top-level
+ * original_max_position_embeddings), or Llama 3's rope_freqs tensor (llama3; parameters
+ * recovered by recomputing the tensor). Nothing when none applies. Errors: OLIVE_EFORMAT,
+ * OLIVE_ENOMEM. */
+int ofmt_gguf_rope_scaling(json_t *cfg, const ofmt_gguf *g, const char *arch);
 
 #endif

@@ -85,14 +85,17 @@ static char *hf_name(const gguf_arch *arch, const char *gguf, const char **role)
         if (strlen(globals[i].gguf) == base_len && !strncmp(gguf, globals[i].gguf, base_len))
             return olive_asprintf("%s%s", globals[i].hf, dot);
 
-    unsigned layer;
-    int used = 0;
-    if (sscanf(gguf, "blk.%u.%n", &layer, &used) != 1 || used == 0 || strncmp(gguf, "blk.", 4))
+    /* "blk.<decimal layer>.<part>.<weight|bias>" */
+    unsigned long layer = 0;
+    const char *p = gguf + 4;
+    if (strncmp(gguf, "blk.", 4) || !(*p >= '0' && *p <= '9'))
         return olive_strdup(gguf);
-    const char *part = gguf + used;
+    while (*p >= '0' && *p <= '9' && layer < 1000000)
+        layer = layer * 10 + (unsigned long)(*p++ - '0');
+    if (*p != '.' || p + 1 >= dot)
+        return olive_strdup(gguf);
+    const char *part = p + 1;
     size_t part_len = (size_t)(dot - part);
-    if (dot < part)
-        return olive_strdup(gguf);
     for (size_t i = 0; i < sizeof layer_names / sizeof layer_names[0]; i++) {
         const layer_name *ln = &layer_names[i];
         if (strlen(ln->gguf) != part_len || strncmp(part, ln->gguf, part_len))
@@ -103,7 +106,7 @@ static char *hf_name(const gguf_arch *arch, const char *gguf, const char **role)
         if (arch->fused_phi3 && !strcmp(ln->gguf, "ffn_up"))
             hf = "mlp.gate_up_proj";
         *role = ln->gguf;
-        return olive_asprintf("model.layers.%u.%s%s", layer, hf, dot);
+        return olive_asprintf("model.layers.%lu.%s%s", layer, hf, dot);
     }
     return olive_strdup(gguf);
 }
@@ -203,30 +206,6 @@ static const char *torch_dtype(const ofmt_gguf *g)
     return ft == 0 ? "float32" : ft == 32 ? "bfloat16" : "float16";
 }
 
-static int add_rope_scaling(json_t *cfg, const ofmt_gguf *g, const gguf_arch *a)
-{
-    char key[160];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", a->name);
-    const ofmt_gguf_str *type = ofmt_gguf_get_str(g, key);
-    double factor;
-    uint64_t orig;
-    if (!type || ofmt_gguf_str_eq(type, "none"))
-        return OLIVE_OK;
-    json_t *rs = json_object();
-    if (!rs)
-        return OLIVE_ENOMEM;
-    int rc = json_object_set_new(rs, "rope_type", json_stringn(type->ptr, (size_t)type->len)) ? OLIVE_ENOMEM : OLIVE_OK;
-    if (!rc && arch_f64(g, a, "rope.scaling.factor", &factor))
-        rc = set_real(rs, "factor", factor);
-    if (!rc && arch_u64(g, a, "rope.scaling.original_context_length", &orig))
-        rc = set_int(rs, "original_max_position_embeddings", orig);
-    if (!rc && json_object_set_new(cfg, "rope_scaling", rs))
-        return OLIVE_ENOMEM;
-    if (rc)
-        json_decref(rs);
-    return rc;
-}
-
 static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, int has_lm_head,
                         uint64_t embd_rows)
 {
@@ -289,15 +268,19 @@ static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, in
     if (ofmt_gguf_get_u64(g, "tokenizer.ggml.padding_token_id", &tok))
         STEP(set_int(cfg, "pad_token_id", tok));
     STEP(set_str(cfg, "torch_dtype", torch_dtype(g)));
-    STEP(add_rope_scaling(cfg, g, a));
+    STEP(ofmt_gguf_rope_scaling(cfg, g, a->name));
     if (arch_u64(g, a, "attention.sliding_window", &ctx))
         STEP(set_int(cfg, "sliding_window", ctx));
     if (arch_f64(g, a, "attn_logit_softcapping", &cap))
         STEP(set_real(cfg, "attn_logit_softcapping", cap));
     if (arch_f64(g, a, "final_logit_softcapping", &cap))
         STEP(set_real(cfg, "final_logit_softcapping", cap));
+    if (!strncmp(a->name, "gemma", 5))
+        STEP(set_str(cfg, "hidden_activation", a->hidden_act)); /* the key Gemma configs read */
+    /* GGUF does not store Gemma 2's attention scale; llama.cpp takes hidden/heads for the
+     * 27B model (46 layers) and head_dim for the others, as their configs say */
     if (a->gemma2_norms)
-        STEP(set_int(cfg, "query_pre_attn_scalar", head_dim));
+        STEP(set_int(cfg, "query_pre_attn_scalar", layers == 46 ? hidden / heads : head_dim));
 #undef STEP
     if (rc) {
         json_decref(cfg);

@@ -52,6 +52,11 @@ static const pre_split pre_splits[] = {
     {"megrez", QWEN2_SPLIT, 0, 0, "Qwen2Tokenizer"},
 };
 
+/* transformers builds SentencePiece tokenizers differently per architecture: Llama's (Metaspace
+ * pre-tokenizer), Phi-3's (prefix and spaces through the normalizer) and Gemma's (spaces through
+ * the normalizer, no prefix, merges ranked by vocabulary position rather than score). */
+enum { SPM_LLAMA, SPM_PHI3, SPM_GEMMA };
+
 typedef struct tok_meta {
     const ofmt_gguf *g;
     const ofmt_gguf_array *tokens, *types, *scores, *merges;
@@ -59,6 +64,7 @@ typedef struct tok_meta {
     int64_t bos, eos, unk, pad;     /* -1 when absent */
     int add_bos, add_eos, has_add_bos, has_add_eos, add_space_prefix;
     int byte_level;
+    int spm_style;                  /* SentencePiece vocabularies: which transformers builds */
     char **text;                    /* each token as the vocabulary spells it (NUL-terminated) */
     olive_strmap ids;               /* text -> id + 1 (the last one for a repeated token) */
 } tok_meta;
@@ -144,6 +150,20 @@ static int token_type(const tok_meta *m, uint64_t i)
     return m->types && ofmt_gguf_array_i64(m->types, i, &t) ? (int)t : TOKEN_NORMAL;
 }
 
+/* A token of whitespace holding at least one space. */
+static int spaces_only(const ofmt_gguf_str *s)
+{
+    int space = 0;
+    for (uint64_t k = 0; k < s->len; k++) {
+        unsigned char c = (unsigned char)s->ptr[k];
+        if (c == ' ')
+            space = 1;
+        else if (!(c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || (c >= 0x1c && c <= 0x1f)))
+            return 0;
+    }
+    return space;
+}
+
 /* The token's text as the vocabulary spells it: byte-level vocabularies respell a token holding
  * characters outside their alphabet from its UTF-8 bytes (as transformers does). */
 static int token_text(tok_meta *m, uint64_t i, char **out)
@@ -161,6 +181,14 @@ static int token_text(tok_meta *m, uint64_t i, char **out)
             return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tokenizer.ggml.tokens[%llu] holds a NUL character",
                               m->g->path, (unsigned long long)i);
         all_in_alphabet &= in_byte_alphabet(cp);
+    }
+    if (m->spm_style == SPM_GEMMA && spaces_only(s)) {
+        /* Gemma stores a run of spaces as real spaces; its vocabulary spells them U+2581 */
+        olive_strbuf b = {0};
+        for (uint64_t k = 0; k < s->len; k++)
+            olive_strbuf_append(&b, "\xe2\x96\x81");
+        *out = olive_strbuf_take(&b);
+        return *out ? OLIVE_OK : OLIVE_ENOMEM;
     }
     if (!m->byte_level || all_in_alphabet) {
         *out = olive_strndup(s->ptr, (size_t)s->len);
@@ -257,23 +285,28 @@ static json_t *added_token(uint64_t id, const char *content, int special)
                      "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", special);
 }
 
-/* CONTROL tokens as special added tokens, USER_DEFINED ones as plain added tokens. In a
- * byte-level vocabulary a control token spelled outside the byte alphabet is a mislabelled
- * piece of text, so it is left out (as transformers does). */
+/* How token i is added on top of the model: 0 not at all, 1 as a plain added token
+ * (USER_DEFINED, matched whole in the text), 2 as a special one (CONTROL, the unknown token).
+ * In a byte-level vocabulary a token spelled outside the byte alphabet is a mislabelled piece
+ * of text, and is left to the model (as transformers does). */
+static int added_kind(const tok_meta *m, uint64_t i)
+{
+    int type = token_type(m, i);
+    int kind = type == TOKEN_CONTROL || type == TOKEN_UNKNOWN || (int64_t)i == m->unk ? 2
+             : type == TOKEN_USER_DEFINED ? 1 : 0;
+    if (kind && m->byte_level && !ofmt_gguf_str_eq(&m->tokens->strs[i], m->text[i]))
+        return 0;
+    return kind;
+}
+
 static int added_tokens(const tok_meta *m, json_t **out)
 {
     json_t *arr = json_array();
     if (!arr)
         return OLIVE_ENOMEM;
     for (uint64_t i = 0; i < m->tokens->n; i++) {
-        int type = token_type(m, i), special = type == TOKEN_CONTROL;
-        if (type != TOKEN_CONTROL && type != TOKEN_USER_DEFINED && (int64_t)i != m->unk)
-            continue;
-        if (m->byte_level && special && !ofmt_gguf_str_eq(&m->tokens->strs[i], m->text[i]))
-            continue;
-        if (type == TOKEN_UNKNOWN || (int64_t)i == m->unk)
-            special = 1;
-        if (append(arr, added_token(i, m->text[i], special))) {
+        int kind = added_kind(m, i);
+        if (kind && append(arr, added_token(i, m->text[i], kind == 2))) {
             json_decref(arr);
             return OLIVE_ENOMEM;
         }
@@ -392,7 +425,9 @@ static int derived_merges(const tok_meta *m, json_t **out)
         double score = 0;
         if (lookup(m, s) != t + 1)
             continue; /* a repeated token: its last copy counts */
-        if (m->scores && !ofmt_gguf_array_f64(m->scores, t, &score))
+        if (m->spm_style == SPM_GEMMA)
+            score = -(double)t; /* earlier in the file merges first */
+        else if (m->scores && !ofmt_gguf_array_f64(m->scores, t, &score))
             score = 0;
         size_t first = n_all;
         uint64_t pos = 0, cps = 0;
@@ -529,7 +564,7 @@ static int post_processor(const tok_meta *m, int default_bos, json_t **out)
 static int tokenizer_json(tok_meta *m, const pre_split *ps, json_t **out)
 {
     json_t *root = NULL, *model = NULL, *vocab = NULL, *merges = NULL, *added = NULL, *post = NULL;
-    json_t *pre = NULL, *decoder = NULL;
+    json_t *pre = NULL, *decoder = NULL, *normalizer = json_null();
     int rc;
 
     rc = vocab_object(m, &vocab);
@@ -549,13 +584,31 @@ static int tokenizer_json(tok_meta *m, const pre_split *ps, json_t **out)
                           "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
                           "ignore_merges", ps->ignore_merges);
     } else {
-        /* SentencePiece: spaces become U+2581, a leading one is added to the first word */
-        pre = json_pack("{s:s, s:s, s:s, s:b}", "type", "Metaspace", "replacement", "\xe2\x96\x81",
-                        "prepend_scheme", m->add_space_prefix ? "first" : "never", "split", 0);
+        /* SentencePiece: spaces become U+2581, and (but for Gemma) one is put before the text */
+        int prefix = m->add_space_prefix && m->spm_style != SPM_GEMMA;
+        if (m->spm_style == SPM_LLAMA) {
+            pre = json_pack("{s:s, s:s, s:s, s:b}", "type", "Metaspace", "replacement", "\xe2\x96\x81",
+                            "prepend_scheme", prefix ? "first" : "never", "split", 0);
+        } else if (m->spm_style == SPM_PHI3) {
+            pre = json_null();
+            json_decref(normalizer);
+            normalizer = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}]}", "type", "Sequence", "normalizers",
+                                   "type", "Replace", "pattern", "String", " ", "content", "\xe2\x96\x81");
+            if (normalizer && prefix &&
+                json_array_insert_new(json_object_get(normalizer, "normalizers"), 0,
+                                      json_pack("{s:s, s:s}", "type", "Prepend", "prepend", "\xe2\x96\x81")))
+                goto nomem;
+        } else {
+            pre = json_pack("{s:s, s:{s:s}, s:s, s:b}", "type", "Split", "pattern", "String", " ",
+                            "behavior", "MergedWithPrevious", "invert", 0);
+            json_decref(normalizer);
+            normalizer = json_pack("{s:s, s:{s:s}, s:s}", "type", "Replace", "pattern", "String", " ",
+                                   "content", "\xe2\x96\x81");
+        }
         decoder = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}]}", "type", "Sequence", "decoders",
                             "type", "Replace", "pattern", "String", "\xe2\x96\x81", "content", " ",
                             "type", "ByteFallback", "type", "Fuse");
-        if (decoder && m->add_space_prefix &&
+        if (decoder && prefix &&
             append(json_object_get(decoder, "decoders"),
                    json_pack("{s:s, s:s, s:i, s:i}", "type", "Strip", "content", " ", "start", 1, "stop", 0)))
             goto nomem;
@@ -564,17 +617,17 @@ static int tokenizer_json(tok_meta *m, const pre_split *ps, json_t **out)
                           "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 1, "byte_fallback", 1,
                           "ignore_merges", 0);
     }
-    if (!pre || !decoder || !model || put(model, "vocab", vocab))
+    if (!pre || !decoder || !model || !normalizer || put(model, "vocab", vocab))
         goto nomem;
     vocab = NULL;
     if (put(model, "merges", merges))
         goto nomem;
     merges = NULL;
-    root = json_pack("{s:s, s:n, s:n, s:o, s:n, s:o, s:o, s:o, s:o}", "version", "1.0", "truncation", "padding",
-                     "added_tokens", added, "normalizer", "pre_tokenizer", pre, "post_processor", post,
+    root = json_pack("{s:s, s:n, s:n, s:o, s:o, s:o, s:o, s:o, s:o}", "version", "1.0", "truncation", "padding",
+                     "added_tokens", added, "normalizer", normalizer, "pre_tokenizer", pre, "post_processor", post,
                      "decoder", decoder, "model", model);
     /* json_pack's "o" steals the references even when it fails */
-    added = pre = post = decoder = model = NULL;
+    added = pre = post = decoder = model = normalizer = NULL;
     if (!root)
         return OLIVE_ENOMEM;
     *out = root;
@@ -589,6 +642,7 @@ fail:
     json_decref(pre);
     json_decref(decoder);
     json_decref(model);
+    json_decref(normalizer);
     return rc;
 }
 
@@ -607,13 +661,12 @@ static int tokenizer_config(const tok_meta *m, const pre_split *ps, json_t **out
     int rc = cfg && decoder ? OLIVE_OK : OLIVE_ENOMEM;
 
     for (uint64_t i = 0; i < m->tokens->n && !rc; i++) {
-        int type = token_type(m, i);
-        if (type != TOKEN_CONTROL && type != TOKEN_USER_DEFINED && (int64_t)i != m->unk)
+        int kind = added_kind(m, i);
+        if (!kind)
             continue;
         snprintf(key, sizeof key, "%llu", (unsigned long long)i);
         rc = put(decoder, key, json_pack("{s:s, s:b, s:b, s:b, s:b, s:b}", "content", m->text[i], "lstrip", 0,
-                                         "normalized", 0, "rstrip", 0, "single_word", 0, "special",
-                                         type != TOKEN_USER_DEFINED));
+                                         "normalized", 0, "rstrip", 0, "single_word", 0, "special", kind == 2));
     }
     if (!rc) {
         rc = put(cfg, "added_tokens_decoder", decoder);
@@ -642,7 +695,8 @@ static int tokenizer_config(const tok_meta *m, const pre_split *ps, json_t **out
             rc = put(cfg, "model_max_length", json_integer((json_int_t)ctx));
     }
     if (!rc)
-        rc = put(cfg, "tokenizer_class", json_string(m->byte_level ? ps->tokenizer_class : "LlamaTokenizer"));
+        rc = put(cfg, "tokenizer_class", json_string(m->byte_level ? ps->tokenizer_class
+                                                     : m->spm_style == SPM_GEMMA ? "GemmaTokenizer" : "LlamaTokenizer"));
     json_decref(decoder);
     if (rc) {
         json_decref(cfg);
@@ -681,6 +735,11 @@ int ofmt_gguf_tokenizer_files(ofmt_checkpoint *c, const ofmt_gguf *g)
         return OLIVE_OK;
     }
     m.byte_level = ofmt_gguf_str_eq(model, "gpt2");
+    const ofmt_gguf_str *arch = ofmt_gguf_get_str(g, "general.architecture");
+    if (ofmt_gguf_str_eq(arch, "phi3"))
+        m.spm_style = SPM_PHI3;
+    else if (ofmt_gguf_str_eq(arch, "gemma") || ofmt_gguf_str_eq(arch, "gemma2") || ofmt_gguf_str_eq(arch, "gemma3"))
+        m.spm_style = SPM_GEMMA;
     rc = read_meta(&m, g);
     if (!rc)
         rc = read_texts(&m);

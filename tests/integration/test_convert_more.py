@@ -183,7 +183,8 @@ def test_fp32_matches_transformers(fixture, fp32_out):
 
 def test_phi3_packed_projections(fp32_out):
     """qkv_proj feeds one packed MatMul; gate_up_proj is split into gate and up MatMuls whose
-    weights are the two halves of the checkpoint tensor, transposed."""
+    weights are the two halves of the checkpoint tensor, transposed; the window is on every
+    layer."""
     _, model = load(fp32_out("phi3"))
     cfg = config("phi3")
     weights = read_safetensors(DATA / "phi3" / "model.safetensors")
@@ -198,6 +199,8 @@ def test_phi3_packed_projections(fp32_out):
     assert any(m.shape == qkv.T.shape and np.array_equal(m, qkv.T) for m in mats), "packed qkv weight not found"
     assert any(np.array_equal(m, gate_up[:inter].T) for m in mats if m.shape == (cfg["hidden_size"], inter))
     assert any(np.array_equal(m, gate_up[inter:].T) for m in mats if m.shape == (cfg["hidden_size"], inter))
+    # Phi-3's sliding window applies to every layer
+    assert [attrs(n)["local_window_size"] for n in nodes(model, "GroupQueryAttention")] == [cfg["sliding_window"]] * LAYERS
 
 
 def test_phi3_longrope_caches(fp32_out):
@@ -345,6 +348,43 @@ def test_genai_greedy_matches_transformers(fixture, fp32_out):
     # LongRoPE: a KV-cached runtime keeps the keys it rotated with the short factors, as
     # transformers' cached forward does (generated_ids); generate() recomputes instead.
     assert tokens == meta["generated_ids"], f"{fixture}: {tokens} != {meta['generated_ids']}"
+
+
+def gemma_legacy_gelu(c):
+    # Gemma 1 checkpoints say "gelu" and mean the tanh approximation (transformers reads it so)
+    c["hidden_act"] = "gelu"
+    c.pop("hidden_activation", None)
+
+
+def gemma2_no_layer_types(c):
+    # configs older than "layer_types": the even layers use the window
+    c.pop("layer_types")
+
+
+def longrope_as_rope_parameters(c):
+    # transformers 5 writes the rotary settings as one "rope_parameters" block
+    rs = c.pop("rope_scaling")
+    c["rope_parameters"] = {"rope_type": "longrope", "rope_theta": c.pop("rope_theta"),
+                            "short_factor": rs["short_factor"], "long_factor": rs["long_factor"],
+                            "partial_rotary_factor": c["partial_rotary_factor"],
+                            "original_max_position_embeddings": c.pop("original_max_position_embeddings")}
+
+
+def longrope_as_su(c):
+    # the first Phi-3 128k checkpoints called LongRoPE "su"
+    c["rope_scaling"]["type"] = "su"
+
+
+@pytest.mark.parametrize("fixture,edit", [("gemma", gemma_legacy_gelu), ("gemma2", gemma2_no_layer_types),
+                                          ("phi3_longrope", longrope_as_rope_parameters),
+                                          ("phi3_longrope", longrope_as_su)],
+                         ids=["gemma-gelu", "gemma2-no-layer-types", "longrope-rope-parameters", "longrope-su"])
+def test_other_config_spellings(fixture, edit, tmp_path):
+    """Other ways published configs spell the same model give the same graph results."""
+    src = broken_copy(tmp_path, fixture, edit)
+    convert(src, tmp_path / "out", "precision=fp32")
+    path, _ = load(tmp_path / "out")
+    check_logits(fixture, path, 1e-4)
 
 
 # ---- bad input ----

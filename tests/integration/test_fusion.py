@@ -466,3 +466,28 @@ def test_attention_mask_with_small_fill_is_not_fused(tmp_path):
     feeds = {k[3:]: data[k] for k in data.files if k.startswith("in_")}
     np.testing.assert_allclose(run_ort(dst, feeds)["last_hidden_state"], run_ort(src, feeds)["last_hidden_state"],
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("approximate,fused", [("none", "BiasGelu"), ("tanh", "FastGelu")])
+def test_onnx_gelu_takes_its_bias(tmp_path, approximate, fused):
+    """ONNX's own Gelu (opset 20): the exact one becomes BiasGelu, the tanh one FastGelu with
+    bias, never the other way round."""
+    rng = np.random.default_rng(7)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["mm"]),
+             helper.make_node("Add", ["mm", "bias"], ["h"]),
+             helper.make_node("Gelu", ["h"], ["y"], approximate=approximate)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [2, 3, 8])],
+                          [helper.make_tensor_value_info("y", F, [2, 3, 8])],
+                          [const("W", rng.standard_normal((8, 8))), const("bias", rng.standard_normal(8))])
+    counts = fuse_and_compare(helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)]), tmp_path)
+    assert counts == {"MatMul": 1, fused: 1}
+
+
+def test_quick_gelu_fuses(tmp_path):
+    nodes = [helper.make_node("Mul", ["x", "alpha"], ["xa"]),
+             helper.make_node("Sigmoid", ["xa"], ["s"]),
+             helper.make_node("Mul", ["x", "s"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [2, 3, 8])],
+                          [helper.make_tensor_value_info("y", F, [2, 3, 8])], [const("alpha", 1.702)])
+    counts = fuse_and_compare(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path)
+    assert counts == {"QuickGelu": 1}

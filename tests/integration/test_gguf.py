@@ -299,7 +299,54 @@ def test_tied_embeddings_and_rope_scaling(tmp_path):
     cfg = dump(path)["config"]
     assert cfg["tie_word_embeddings"] is True
     assert cfg["vocab_size"] == VOCAB  # from token_embd's rows when the file has no vocabulary
-    assert cfg["rope_scaling"] == {"rope_type": "linear", "factor": 4.0, "original_max_position_embeddings": 64}
+    assert cfg["rope_scaling"] == {"rope_type": "linear", "type": "linear", "factor": 4.0,
+                                   "original_max_position_embeddings": 64}
+
+
+def llama3_rope_freqs(theta, dim, factor, low, high, orig):
+    """rope_freqs.weight as llama.cpp's converter computes it for Llama 3.1+ rope scaling."""
+    out = []
+    for i in range(0, dim, 2):
+        wavelen = 2 * np.pi / (1.0 / theta ** (i / dim))
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def test_llama3_rope_freqs_and_phi3_longrope(tmp_path):
+    hf = hf_llama(np.random.default_rng(5), layers=1)
+    freqs = llama3_rope_freqs(500000.0, HEAD_DIM, 8.0, 1.0, 4.0, 8192)
+    assert len(set(freqs.tolist())) == 3  # one frequency of each kind: kept, blended, scaled
+    tensors = {gguf_name(k): (w, None) for k, w in hf.items()}
+    tensors["rope_freqs.weight"] = (freqs, None)
+    path = write_gguf(tmp_path / "llama3.gguf", "llama", tensors, llama_meta(layers=1, theta=500000.0))
+    d = dump(path)
+    assert d["config"]["rope_scaling"] == {"rope_type": "llama3", "type": "llama3", "factor": 8.0,
+                                           "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                           "original_max_position_embeddings": 8192}
+    assert "rope_freqs.weight" in {t["name"] for t in d["tensors"]}  # kept under its GGUF name
+    # factors that no Llama 3 parameters give: no rope_scaling rather than a wrong one
+    tensors["rope_freqs.weight"] = (freqs[::-1].copy(), None)
+    path = write_gguf(tmp_path / "llama3_odd.gguf", "llama", tensors, llama_meta(layers=1, theta=500000.0))
+    assert "rope_scaling" not in dump(path)["config"]
+
+    rng = np.random.default_rng(6)
+    long_f = (1 + rng.random(HEAD_DIM // 2) * 10).astype(np.float32)
+    short_f = (1 + rng.random(HEAD_DIM // 2)).astype(np.float32)
+    tensors = {gguf_name(k): (w, None) for k, w in hf.items()}
+    tensors["rope_factors_long.weight"] = (long_f, None)
+    tensors["rope_factors_short.weight"] = (short_f, None)
+    meta = llama_meta(layers=1, ctx=4096) + [(None, "add_rope_scaling_orig_ctx_len", 512)]
+    cfg = dump(write_gguf(tmp_path / "phi3.gguf", "phi3", tensors, meta))["config"]
+    rs = cfg["rope_scaling"]
+    assert rs["type"] == "longrope" and cfg["original_max_position_embeddings"] == 512
+    np.testing.assert_array_equal(np.array(rs["long_factor"], dtype=np.float32), long_f)
+    np.testing.assert_array_equal(np.array(rs["short_factor"], dtype=np.float32), short_f)
 
 
 def test_qwen2_biases_are_not_permuted(tmp_path):
@@ -406,12 +453,18 @@ def test_smollm2_config_and_weights(tmp_path):
     np.testing.assert_array_equal(bits(ours), bits(ref))
 
 
-def test_sentencepiece_tokenizer_matches_transformers(tmp_path):
-    """tiny_spm.gguf (make_spm_fixture.py) has a SentencePiece vocabulary with scores and no
-    merges: the merges derived from it and the ids must be those of transformers."""
+SPM_REFERENCE = json.loads((DATA / "spm_tokenizer_reference.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(SPM_REFERENCE["files"]))
+def test_sentencepiece_tokenizer_matches_transformers(tmp_path, name):
+    """tiny_spm*.gguf (make_spm_fixture.py) hold a SentencePiece vocabulary with scores and no
+    merges, under the llama, gemma2 and phi3 architectures (transformers builds each its own
+    way): the merges derived from it and the ids must be those of transformers."""
     tokenizers = pytest.importorskip("tokenizers")
-    path = DATA / "tiny_spm.gguf"
-    ref = json.loads((DATA / "spm_tokenizer_reference.json").read_text())
+    ref = SPM_REFERENCE["files"][name]
+    path = DATA / name
+    assert dump(path)["config"]["model_type"] == ref["arch"]
     tok_path = generated(path, "tokenizer.json", tmp_path)
     ours = json.loads(tok_path.read_text())
     merges = [m.split(" ") if isinstance(m, str) else m for m in ours["model"]["merges"]]
@@ -421,6 +474,26 @@ def test_sentencepiece_tokenizer_matches_transformers(tmp_path):
         assert tok.encode(case["text"]).ids == case["ids"], case["text"]
     cfg = json.loads(generated(path, "tokenizer_config.json", tmp_path).read_text())
     assert (cfg["bos_token"], cfg["eos_token"], cfg["unk_token"], cfg["add_bos_token"]) == ("<s>", "</s>", "<unk>", True)
+
+
+BPE_REFERENCE = json.loads((DATA / "bpe_tokenizer_reference.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(BPE_REFERENCE["files"]))
+def test_byte_level_tokenizer_matches_transformers(tmp_path, name):
+    """tiny_bpe_*.gguf (make_bpe_fixture.py): byte-level BPE with the qwen2 and llama-bpe
+    pre-tokenizer splits, control and user-defined tokens, a token stored with a real space and
+    a mislabelled control token."""
+    tokenizers = pytest.importorskip("tokenizers")
+    ref = BPE_REFERENCE["files"][name]
+    tok_path = generated(DATA / name, "tokenizer.json", tmp_path)
+    tok = tokenizers.Tokenizer.from_file(str(tok_path))
+    for case in ref["cases"]:
+        ids = tok.encode(case["text"]).ids
+        assert ids == case["ids"], case["text"]
+        assert tok.decode(ids, skip_special_tokens=False) == case["text"]
+    vocab = json.loads(tok_path.read_text())["model"]["vocab"]
+    assert "\u0120x" in vocab and " x" not in vocab  # respelled in the byte alphabet
 
 
 # ---- hostile files, built by hand --------------------------------------------------------
@@ -601,6 +674,9 @@ def test_bad_headers(tmp_path):
     b = base(vocab=False)
     b.kvs[0] = ("general.architecture", 8, gstr("mamba9"))
     fails(write(tmp_path, "arch.gguf", b.build()[0]), "mamba9")
+    raw, pos = base(vocab=False).u32("badX", 1).build()
+    raw[pos["key:badX"] + 8 + 3] = 0xFF  # "bad\xff": not UTF-8
+    fails(write(tmp_path, "badkey.gguf", raw), "metadata entry 5", "UTF-8")
 
 
 def test_bad_tokenizer_metadata(tmp_path):

@@ -88,7 +88,9 @@ def cosine(a, b):
 
 # onnxruntime's writer cannot pack 4-bit zero points of an odd number of blocks when N > 1:
 # those shapes are checked through the decoded weights only.
-SHAPES = [(64, 8, 32), (100, 6, 32), (256, 4, 128), (300, 7, 64), (48, 1, 16), (512, 12, 256), (96, 5, 16)]
+# K within one block (the reference then sums in order, see kquant.h), N = 1, padding.
+SHAPES = [(64, 8, 32), (100, 6, 32), (256, 4, 128), (300, 7, 64), (48, 1, 16), (512, 12, 256), (96, 5, 16),
+          (32, 6, 32), (20, 5, 32), (64, 1, 64), (200, 9, 256)]
 
 
 @pytest.mark.parametrize("bits", [4, 8])
@@ -168,4 +170,70 @@ def test_kquant_bad_parameters(tmp_path, setting):
     proc, dst = run_olive(make_model(32, 2, seed=1), tmp_path, setting, pass_name="OnnxKQuantQuantization",
                           expect_ok=False)
     assert proc.returncode == 1 and setting.split("=")[0] in proc.stderr, proc.stderr
+    assert not dst.exists()
+
+
+# Weights spread over threads (tens of thousands of blocks).
+@pytest.mark.parametrize("case", [(1024, 512, 32, 4, np.float32), (512, 384, 64, 8, np.float16)],
+                         ids=lambda c: "K%dN%dB%d-%dbit-%s" % (c[0], c[1], c[2], c[3], np.dtype(c[4]).name))
+def test_large_weight_matches_onnxruntime_kquant(tmp_path, case):
+    k, n, bs, bits, dtype = case
+    model = make_model(k, n, seed=k + n, dtype=dtype)
+    ours = run_olive(model, tmp_path, "algorithm=k_quant", f"bits={bits}", f"block_size={bs}")
+    got, ref = nbits(ours)[1], nbits(ort_kquant(model, bits, bs))[1]
+    for what, x, r in zip(("B", "scales", "zero_points"), got, ref):
+        assert x.dtype == r.dtype and x.shape == r.shape and x.tobytes() == r.tobytes(), what
+
+
+def json_setting(key, text):
+    """key=<JSON> as one apply_pass setting: quoted, inner quotes escaped (olive_pass_set_many)."""
+    return key + '="' + text.replace('"', '\\"') + '"'
+
+
+def two_matmuls(k, n, seed):
+    rng = np.random.default_rng(seed)
+    w1 = (rng.standard_normal((k, n)) * 0.05).astype(np.float32)
+    w2 = (rng.standard_normal((n, n)) * 0.05).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["A", "W1"], ["H"], name="mm"),
+         helper.make_node("MatMul", ["H", "W2"], ["Y"], name="mm2")], "g",
+        [helper.make_tensor_value_info("A", TensorProto.FLOAT, [3, k])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, n])],
+        initializer=[numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(w2, "W2")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_customized_weight_config(tmp_path):
+    """Per-node bits and group size, as onnxruntime's k-quant config takes them."""
+    from onnxruntime.quantization import matmul_nbits_quantizer as mnq
+
+    model = two_matmuls(128, 64, seed=31)
+    ours = run_olive(model, tmp_path, "algorithm=k_quant", "block_size=32",
+                     json_setting("customized_weight_config", '{"mm2": {"bits": 8, "group_size": 64}}'))
+    config = mnq.KQuantWeightOnlyQuantConfig(customized_weight_config={"mm2": {"bits": 8, "group_size": 64}})
+    q = mnq.MatMulNBitsQuantizer(copy.deepcopy(model), block_size=32, algo_config=config)
+    q.process()
+    ref = q.model.model
+    for m in (ours, ref):
+        attrs = {n.name: {a.name: a.i for a in n.attribute} for n in m.graph.node}
+        assert attrs["mm_Q4"]["bits"] == 4 and attrs["mm_Q4"]["block_size"] == 32
+        assert attrs["mm2_Q8"]["bits"] == 8 and attrs["mm2_Q8"]["block_size"] == 64
+    ours_t = {t.name: numpy_helper.to_array(t).tobytes() for t in ours.graph.initializer}
+    ref_t = {t.name: numpy_helper.to_array(t).tobytes() for t in ref.graph.initializer}
+    assert ours_t == ref_t
+    a = np.random.default_rng(1).standard_normal((3, 128)).astype(np.float32)
+    np.testing.assert_array_equal(run(ours, a), run(ref, a))
+    # The same through Olive's pass type.
+    alias = run_olive(model, tmp_path, json_setting("customized_weight_config", '{"mm2": {"bits": 8, "group_size": 64}}'),
+                      pass_name="OnnxKQuantQuantization")
+    assert {t.name: numpy_helper.to_array(t).tobytes() for t in alias.graph.initializer} == ours_t
+
+
+@pytest.mark.parametrize("bad", ['{"mm":{"bits":3}}', '{"mm":{"group_size":48}}', '{"mm":4}', "[1]", "{mm"])
+def test_customized_weight_config_errors(tmp_path, bad):
+    proc, dst = run_olive(two_matmuls(64, 32, seed=2), tmp_path, "algorithm=k_quant",
+                          json_setting("customized_weight_config", bad), expect_ok=False)
+    assert proc.returncode == 1 and "customized_weight_config" in proc.stderr, proc.stderr
     assert not dst.exists()

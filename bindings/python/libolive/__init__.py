@@ -18,7 +18,7 @@ from .errors import (Cancelled, Exists, FormatError, InternalError, InvalidArgum
 from .log import log_to_python, set_log_callback, set_log_level
 from .model import Model
 from .passes import Pass, describe_pass, list_passes
-from .workflow import Workflow, auto_opt_config
+from .workflow import Workflow, auto_opt, auto_opt_config, quantize
 
 LibraryNotFoundError = _ffi.LibraryNotFoundError
 
@@ -53,5 +53,5 @@ __all__ = [
     "InvalidArgument", "LibraryNotFoundError", "Model", "NotFound", "OliveError",
     "OliveIOError", "OutOfMemory", "Pass", "ProgressEvent", "Unsupported", "__version__",
     "describe_pass", "library_path", "library_version", "list_passes", "log_to_python",
-    "set_log_callback", "set_log_level", "strerror", "Workflow", "auto_opt_config",
+    "set_log_callback", "set_log_level", "strerror", "Workflow", "auto_opt", "auto_opt_config", "quantize",
 ]

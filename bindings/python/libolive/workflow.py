@@ -130,3 +130,23 @@ class Workflow(Handle):
         if self.closed:
             return "<libolive.Workflow (closed)>"
         return "<libolive.Workflow %r>" % (self.pipeline_text,)
+
+
+def _run_command(command, options, strict):
+    config = auto_opt_config(command, **options)
+    with Workflow(config, strict=strict) as w:
+        return w.run()
+
+
+def auto_opt(model_name_or_path, output_path="auto-opt-output", strict=False, **options):
+    """Runs what `olive auto-opt` runs (see auto_opt_config for the options: device, provider,
+    precision, block_size, accuracy_level, use_ort_genai, cache_dir, ...); returns the run
+    summary (steps with "cache": "hit" or "run", seconds, output_dir)."""
+    return _run_command("auto-opt", dict(options, model_name_or_path=model_name_or_path, output_path=output_path),
+                        strict)
+
+
+def quantize(model_name_or_path, output_path="quantized-model", strict=False, **options):
+    """Runs what `olive quantize` runs (algorithm, precision, block_size, ...)."""
+    return _run_command("quantize", dict(options, model_name_or_path=model_name_or_path, output_path=output_path),
+                        strict)

@@ -66,3 +66,15 @@ def test_auto_opt_config(src):
     assert cfg["passes"]["quantization"] == {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}
     with pytest.raises(libolive.InvalidArgument, match="precision"):
         libolive.auto_opt_config("auto-opt", model_name_or_path=str(src), precision="int3")
+
+
+def test_auto_opt_and_quantize(src, tmp_path):
+    summary = libolive.auto_opt(str(src), str(tmp_path / "ao"), precision="fp16", cache_dir=str(tmp_path / "cache"))
+    assert summary["output_dir"] == str(tmp_path / "ao")
+    assert [s["pass"] for s in summary["steps"]][-1] == "float16"
+    check_model_file(tmp_path / "ao" / "model.onnx")
+    assert_same_outputs(src, tmp_path / "ao" / "model.onnx", mlp_feeds(), rtol=1e-2, atol=1e-2)
+    summary = libolive.quantize(str(src), str(tmp_path / "q"), algorithm="rtn", block_size=16,
+                                cache_dir=str(tmp_path / "cache"))
+    assert [s["pass"] for s in summary["steps"]] == ["quantize"]
+    check_model_file(tmp_path / "q" / "model.onnx")

@@ -7,7 +7,8 @@
  * context and the long ones beyond it, both with the same magnitude scale. The graph holds
  * both cos/sin pairs and picks one per run with an If on the attention mask's width, so a
  * runtime that keeps its KV cache rotates new tokens with the long factors once the sequence
- * passes the original context (what onnxruntime-genai's builder does too). */
+ * passes the original context (what onnxruntime-genai's builder does too). A sliding_window
+ * in config.json applies to every layer, as transformers applies it. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -97,10 +98,19 @@ static int longrope_mscale(const cvt_decoder *d, json_t *rope, double *out)
 
 static int phi3_configure(cvt_decoder *d)
 {
-    json_t *rope = rope_object(d);
+    json_t *rope = rope_object(d), *window = json_object_get(d->ck->config, "sliding_window");
     double *f;
     double mscale;
     int rc;
+    /* transformers masks every layer to the window when config.json sets one (Phi-3-mini-4k:
+     * 2047); a window as long as the context changes nothing. */
+    if (window && !json_is_null(window)) {
+        if (!json_is_integer(window) || json_integer_value(window) < 1)
+            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'sliding_window' must be a positive integer or null",
+                              d->ck->path);
+        if (json_integer_value(window) < d->cfg.context_length)
+            d->cfg.sliding_window = (int64_t)json_integer_value(window);
+    }
     /* transformers reads "su" and "yarn" in Phi-3 configs as LongRoPE. */
     if (!strcmp(d->cfg.rope_type, "su") || !strcmp(d->cfg.rope_type, "yarn"))
         strcpy(d->cfg.rope_type, "longrope");

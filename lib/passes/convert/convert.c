@@ -78,6 +78,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         size_t i = 0;
         for (; i < args->def->n_params && strcmp(args->def->params[i].name, "execution_provider"); i++)
             ;
+        if (i == args->def->n_params)
+            return olive_fail(OLIVE_EINTERNAL, "convert: no execution_provider parameter");
         if (!(values = olive_calloc(args->def->n_params, sizeof *values)))
             return OLIVE_ENOMEM;
         memcpy(values, args->values, args->def->n_params * sizeof *values);

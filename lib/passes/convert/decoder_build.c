@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
@@ -61,6 +62,10 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->precision = !strcmp(p, "fp16") ? CVT_FP16 : !strcmp(p, "bf16") ? CVT_BF16 : !strcmp(p, "int4") ? CVT_INT4
                  : !strcmp(p, "int8") ? CVT_INT8 : CVT_FP32;
     o->execution_provider = a ? olive_args_string(a, "execution_provider") : "cpu";
+    if (strcmp(o->execution_provider, "cpu") && strcmp(o->execution_provider, "cuda") &&
+        strcmp(o->execution_provider, "dml") && strcmp(o->execution_provider, "webgpu"))
+        return olive_fail(OLIVE_EINVALID, "execution_provider='%s': expected cpu, cuda, dml or webgpu",
+                          o->execution_provider);
     o->block_size = a ? (int)olive_args_int(a, "block_size") : 32;
     if (a && olive_args_int(a, "int4_block_size") > 0)
         o->block_size = (int)olive_args_int(a, "int4_block_size");
@@ -191,12 +196,26 @@ static int add_companions(cvt_decoder *d)
         OLIVE_TRY(oir_model_add_companion_file(d->m, olive_path_basename(d->ck->copy_files[i]), d->ck->copy_files[i]));
     for (size_t i = 0; i < d->ck->n_generated; i++)
         OLIVE_TRY(oir_model_add_companion_text(d->m, d->ck->generated[i].name, d->ck->generated[i].text));
-    if (!(text = json_dumps(d->ck->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
-        return olive_fail(OLIVE_ENOMEM, "out of memory");
-    rc = oir_model_add_companion_text(d->m, "config.json", text);
-    free(text);
-    OLIVE_TRY(rc);
-    if (d->ck->generation_config) {
+    /* A Hugging Face folder's own config files are copied as they are; a GGUF file's are the
+     * ones rebuilt from its metadata. */
+    if (d->ck->kind == OFMT_HF_FOLDER) {
+        static const char *const names[] = {"config.json", "generation_config.json"};
+        for (size_t i = 0; i < 2; i++) {
+            char *path = olive_path_join(d->ck->path, names[i]);
+            if (!path)
+                return OLIVE_ENOMEM;
+            rc = access(path, R_OK) == 0 ? oir_model_add_companion_file(d->m, names[i], path) : OLIVE_OK;
+            free(path);
+            OLIVE_TRY(rc);
+        }
+    } else {
+        if (!(text = json_dumps(d->ck->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        rc = oir_model_add_companion_text(d->m, "config.json", text);
+        free(text);
+        OLIVE_TRY(rc);
+    }
+    if (d->ck->kind != OFMT_HF_FOLDER && d->ck->generation_config) {
         if (!(text = json_dumps(d->ck->generation_config, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
             return olive_fail(OLIVE_ENOMEM, "out of memory");
         rc = oir_model_add_companion_text(d->m, "generation_config.json", text);
@@ -268,6 +287,9 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
         rc = oir_model_require_opset(m, "", 21);
         if (rc == OLIVE_OK)
             rc = oir_model_require_opset(m, "com.microsoft", 1);
+        /* A hook that wired a value wrongly fails here, not in the runtime. */
+        if (rc == OLIVE_OK && (rc = oir_model_validate(m)) != OLIVE_OK)
+            rc = olive_fail_context(rc, "graph built for %s", arch->architecture);
     }
     if (rc == OLIVE_OK)
         rc = add_companions(&d);

@@ -65,6 +65,14 @@ int cvt_decoder_config_read(cvt_decoder *d)
                           "num_attention_heads, num_key_value_heads, vocab_size and max_position_embeddings must be "
                           "positive",
                           d->ck->path);
+    /* Bounds far above any real model, so that sizes computed from them cannot overflow. */
+    if (c->hidden > (1 << 20) || c->intermediate > (1 << 22) || c->layers > (1 << 14) || c->heads > (1 << 14) ||
+        c->vocab > (1 << 26) || c->context_length > (1 << 24))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': sizes beyond what the converter handles (hidden_size <= 2^20, "
+                          "intermediate_size <= 2^22, num_hidden_layers <= 2^14, num_attention_heads <= 2^14, "
+                          "vocab_size <= 2^26, max_position_embeddings <= 2^24)",
+                          d->ck->path);
     if (c->heads % c->kv_heads)
         return olive_fail(OLIVE_EFORMAT,
                           "config.json of '%s': num_attention_heads (%" PRId64 ") is not a multiple of "
@@ -72,6 +80,9 @@ int cvt_decoder_config_read(cvt_decoder *d)
                           d->ck->path, c->heads, c->kv_heads);
     OLIVE_TRY(get_int(d, "head_dim", c->hidden / c->heads, 0, &head_dim));
     c->head_dim = head_dim;
+    if (head_dim > (1 << 14))
+        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': head_dim %" PRId64 " is beyond 2^14", d->ck->path,
+                          head_dim);
     if (!c->head_dim || (!key(d, "head_dim") && c->hidden % c->heads))
         return olive_fail(OLIVE_EFORMAT, "config.json of '%s': hidden_size %" PRId64 " is not a multiple of "
                           "num_attention_heads %" PRId64 " and head_dim is not given", d->ck->path, c->hidden, c->heads);

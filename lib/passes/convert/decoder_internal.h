@@ -3,6 +3,7 @@
 #define OLIVE_PASSES_CONVERT_DECODER_INTERNAL_H
 
 #include "passes/convert/decoder.h"
+#include "passes/quant/blockwise.h"
 
 /* An initializer whose bytes are in the spill file, given its blob once all are written. */
 struct cvt_pending {
@@ -21,5 +22,24 @@ int cvt_spill_tensor(cvt_decoder *d, const char *name, int32_t dtype, size_t ran
 int cvt_finish_tensors(cvt_decoder *d);
 /* "/model/layers.0/attn/qkv_proj" -> "model.layers.0.attn.qkv_proj" (builder-owned). */
 const char *cvt_path_to_dots(cvt_decoder *d, const char *path);
+
+/* Where layer `layer`'s projection `which` is: the architecture's weight_rows hook, else
+ * `name` (checked to be [out, in]), all rows. */
+int cvt_proj_rows(cvt_decoder *d, int64_t layer, cvt_proj which, const char *name, int64_t out, int64_t in,
+                  cvt_rows *rows);
+
+/* A band of `rows` Linear weight rows of `in` values, each quantized as one MatMulNBits
+ * channel: codes [rows, k_blocks, blob], scales [rows, k_blocks], zero points [rows, zp bytes]
+ * (NULL when symmetric). */
+typedef struct cvt_quant_band {
+    const olive_blockq *q;
+    const float *values;
+    int64_t rows, in;
+    uint8_t *codes, *scales, *zps;
+} cvt_quant_band;
+
+/* Quantizes a band over the online cores (decoder_quant.c). Returns 0, or -1 with the first
+ * non-finite value's row and column (nothing else is meaningful then). */
+int cvt_quantize_band(const cvt_quant_band *b, int64_t *bad_row, size_t *bad_col);
 
 #endif

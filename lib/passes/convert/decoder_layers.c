@@ -1,6 +1,5 @@
-/* The default steps of a decoder build: rotary caches, embeddings, norms, attention with
- * com.microsoft GroupQueryAttention, the gated MLP and the head. Architecture hooks replace or
- * wrap them. */
+/* The default steps of a decoder build besides attention and rotary: norms, activations,
+ * embeddings, the gated MLP, the layer and the head. Architecture hooks replace or wrap them. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,81 +9,6 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
-
-/* ---- rotary ---- */
-
-int cvt_rotary_inv_freq(const cvt_decoder *d, double *inv_freq)
-{
-    const cvt_decoder_config *c = &d->cfg;
-    const int64_t dim = c->rotary_dim, half = dim / 2;
-    const char *type = c->rope_type;
-    double linear = 1.0;
-    if (!strcmp(type, "linear"))
-        linear = c->rope_factor > 0 ? c->rope_factor : 1.0;
-    else if (strcmp(type, "default") && strcmp(type, "llama3") && strcmp(type, "dynamic"))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "config.json of '%s': rope_type '%s' is not supported for %s (supported: default, linear, "
-                          "dynamic, llama3)",
-                          d->ck->path, type, d->arch->architecture);
-    for (int64_t i = 0; i < half; i++)
-        inv_freq[i] = 1.0 / (linear * pow(c->rope_theta, (double)(2 * i) / (double)dim));
-    if (!strcmp(type, "llama3")) {
-        /* Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between. */
-        const double old = (double)(c->rope_original_context ? c->rope_original_context : c->context_length);
-        const double lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor, f = c->rope_factor;
-        if (lo <= 0 || hi <= lo || f <= 0)
-            return olive_fail(OLIVE_EFORMAT,
-                              "config.json of '%s': llama3 rope scaling needs factor > 0 and 0 < low_freq_factor < "
-                              "high_freq_factor",
-                              d->ck->path);
-        for (int64_t i = 0; i < half; i++) {
-            double wavelen = 2 * M_PI / inv_freq[i];
-            if (wavelen < old / hi)
-                continue;
-            if (wavelen > old / lo) {
-                inv_freq[i] /= f;
-            } else {
-                double smooth = (old / wavelen - lo) / (hi - lo);
-                inv_freq[i] = (1 - smooth) * inv_freq[i] / f + smooth * inv_freq[i];
-            }
-        }
-    }
-    return OLIVE_OK;
-}
-
-void cvt_rotary_fill(const double *inv_freq, int64_t half, int64_t rows, float *cos_out, float *sin_out)
-{
-    for (int64_t p = 0; p < rows; p++)
-        for (int64_t i = 0; i < half; i++) {
-            /* float32 angles, as the reference implementations compute them */
-            float a = (float)p * (float)inv_freq[i];
-            cos_out[p * half + i] = (float)cos((double)a);
-            sin_out[p * half + i] = (float)sin((double)a);
-        }
-}
-
-int cvt_rotary_caches(cvt_decoder *d)
-{
-    const int64_t half = d->cfg.rotary_dim / 2, rows = d->cfg.context_length;
-    double *inv = olive_malloc((size_t)half * sizeof *inv + 1);
-    float *c = olive_malloc((size_t)(rows * half) * sizeof *c + 1), *s = olive_malloc((size_t)(rows * half) * sizeof *s + 1);
-    int rc = inv && c && s ? OLIVE_OK : OLIVE_ENOMEM;
-    const int64_t dims[2] = {rows, half};
-    if (rc == OLIVE_OK)
-        rc = cvt_rotary_inv_freq(d, inv);
-    if (rc == OLIVE_OK) {
-        cvt_rotary_fill(inv, half, rows, c, s);
-        rc = cvt_init_from_f32(d, "cos_cache", d->io_dtype, 2, dims, c);
-    }
-    if (rc == OLIVE_OK)
-        rc = cvt_init_from_f32(d, "sin_cache", d->io_dtype, 2, dims, s);
-    free(inv);
-    free(c);
-    free(s);
-    d->cos_cache = "cos_cache";
-    d->sin_cache = "sin_cache";
-    return rc;
-}
 
 /* ---- norms and activations ---- */
 
@@ -249,141 +173,6 @@ int cvt_embed(cvt_decoder *d, const char **hidden)
     return OLIVE_OK;
 }
 
-/* ---- attention ---- */
-
-static int add_qk_norm(cvt_decoder *d, int64_t layer, const char *which, const char *x, int64_t heads, const char **out)
-{
-    const int64_t per_head[3] = {0, -1, d->cfg.head_dim}, flat[3] = {0, -1, heads * d->cfg.head_dim};
-    const char *s1, *s2, *path, *name1, *name2, *tensor, *r1;
-    if (!(path = cvt_str(d, "/model/layers.%" PRId64 "/attn/%s_norm", layer, which)) ||
-        !(name1 = cvt_str(d, "%s/Reshape_1", path)) || !(name2 = cvt_str(d, "%s/Reshape_2", path)) ||
-        !(tensor = cvt_str(d, "model.layers.%" PRId64 ".self_attn.%s_norm.weight", layer, which)))
-        return OLIVE_ENOMEM;
-    OLIVE_TRY(cvt_const_i64(d, per_head, 3, 0, &s1));
-    OLIVE_TRY(cvt_const_i64(d, flat, 3, 0, &s2));
-    OLIVE_TRY(cvt_node(d, "Reshape", "", name1, 2, (const char *[]){x, s1}, 1, NULL, &r1));
-    OLIVE_TRY(cvt_norm(d, path, r1, tensor, d->cfg.head_dim, &r1));
-    return cvt_node(d, "Reshape", "", name2, 2, (const char *[]){r1, s2}, 1, NULL, out);
-}
-
-/* Where a projection's rows are: the architecture's hook, else the Llama name, all rows. */
-static int proj_rows(cvt_decoder *d, int64_t layer, cvt_proj which, const char *name, int64_t out, int64_t in,
-                     cvt_rows *rows)
-{
-    const ofmt_tensor *t;
-    if (d->arch->weight_rows)
-        return d->arch->weight_rows(d, layer, which, rows);
-    OLIVE_TRY(cvt_tensor(d, name, 2, (const int64_t[]){out, in}, &t));
-    rows->tensor = name;
-    rows->first = 0;
-    rows->count = 0;
-    return OLIVE_OK;
-}
-
-int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out)
-{
-    const cvt_decoder_config *c = &d->cfg;
-    const int64_t qn = c->heads * c->head_dim, kvn = c->kv_heads * c->head_dim;
-    const char *pre = cvt_str(d, "model.layers.%" PRId64 ".self_attn", layer);
-    const char *path = cvt_str(d, "/model/layers.%" PRId64 "/attn", layer);
-    const char *names[3] = {"q_proj", "k_proj", "v_proj"}, *w[3], *bias[3], *qkv[3] = {"", "", ""};
-    const char *gqa_ins[9], *gqa_outs[3], *gname, *present_k, *present_v, *past_k, *past_v, *o;
-    cvt_rows rows[3];
-    oir_node *n;
-    if (!pre || !path)
-        return OLIVE_ENOMEM;
-    for (int i = 0; i < 3; i++)
-        if (!(w[i] = cvt_str(d, "%s.%s.weight", pre, names[i])) || !(bias[i] = cvt_str(d, "%s.%s.bias", pre, names[i])))
-            return OLIVE_ENOMEM;
-    /* Where q, k, v are (shapes checked before anything is written). */
-    for (int i = 0; i < 3; i++)
-        OLIVE_TRY(proj_rows(d, layer, (cvt_proj)(CVT_PROJ_Q + i), w[i], i ? kvn : qn, c->hidden, &rows[i]));
-    if (!d->opt.disable_qkv_fusion) {
-        const cvt_rows bparts[3] = {{bias[0], 0, 0}, {bias[1], 0, 0}, {bias[2], 0, 0}};
-        const char *p = cvt_str(d, "%s/qkv_proj", path), *packed;
-        if (!p)
-            return OLIVE_ENOMEM;
-        OLIVE_TRY(cvt_linear(d, p, x, rows, 3, c->hidden, 1, &packed));
-        if (c->qkv_bias)
-            OLIVE_TRY(cvt_bias(d, p, packed, bparts, 3, &packed));
-        if (c->qk_norm) {
-            const int64_t sizes[3] = {qn, kvn, kvn};
-            const char *split, *sn = cvt_str(d, "%s/Split", p), *souts[3];
-            oir_node *sp;
-            if (!sn)
-                return OLIVE_ENOMEM;
-            OLIVE_TRY(cvt_const_i64(d, sizes, 3, 0, &split));
-            OLIVE_TRY(cvt_node(d, "Split", "", sn, 2, (const char *[]){packed, split}, 3, &sp, souts));
-            if (oir_node_set_attr_int(sp, "axis", -1) != OLIVE_OK)
-                return OLIVE_ENOMEM;
-            qkv[0] = souts[0];
-            qkv[1] = souts[1];
-            qkv[2] = souts[2];
-        } else {
-            qkv[0] = packed;
-        }
-    } else {
-        for (int i = 0; i < 3; i++) {
-            const cvt_rows bpart = {bias[i], 0, 0};
-            const char *p = cvt_str(d, "%s/%s", path, names[i]);
-            if (!p)
-                return OLIVE_ENOMEM;
-            OLIVE_TRY(cvt_linear(d, p, x, &rows[i], 1, c->hidden, 1, &qkv[i]));
-            if (c->qkv_bias)
-                OLIVE_TRY(cvt_bias(d, p, qkv[i], &bpart, 1, &qkv[i]));
-        }
-    }
-    if (c->qk_norm) {
-        OLIVE_TRY(add_qk_norm(d, layer, "q", qkv[0], c->heads, &qkv[0]));
-        OLIVE_TRY(add_qk_norm(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
-    }
-    if (!(gname = cvt_str(d, "%s/GroupQueryAttention", path)) ||
-        !(past_k = cvt_str(d, "past_key_values.%" PRId64 ".key", layer)) ||
-        !(past_v = cvt_str(d, "past_key_values.%" PRId64 ".value", layer)) ||
-        !(present_k = cvt_str(d, "present.%" PRId64 ".key", layer)) ||
-        !(present_v = cvt_str(d, "present.%" PRId64 ".value", layer)))
-        return OLIVE_ENOMEM;
-    gqa_ins[0] = qkv[0];
-    gqa_ins[1] = qkv[1];
-    gqa_ins[2] = qkv[2];
-    gqa_ins[3] = past_k;
-    gqa_ins[4] = past_v;
-    gqa_ins[5] = d->seqlens_k;
-    gqa_ins[6] = d->total_seq_len;
-    gqa_ins[7] = d->cos_cache;
-    gqa_ins[8] = d->sin_cache;
-    OLIVE_TRY(cvt_node(d, "GroupQueryAttention", "com.microsoft", gname, 9, gqa_ins, 3, &n, gqa_outs));
-    if (oir_node_set_output(n, 1, present_k) != OLIVE_OK || oir_node_set_output(n, 2, present_v) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "num_heads", c->heads) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "kv_num_heads", c->kv_heads) != OLIVE_OK ||
-        oir_node_set_attr_float(n, "scale", c->attn_scale != 0.0f ? c->attn_scale
-                                                                  : (float)(1.0 / sqrt((double)c->head_dim))) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "local_window_size",
-                              c->sliding_window > 0 && cvt_layer_is_sliding(d, layer) ? c->sliding_window : -1) !=
-            OLIVE_OK ||
-        oir_node_set_attr_float(n, "softcap", c->attn_softcap) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "do_rotary", 1) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "rotary_interleaved", c->rotary_interleaved) != OLIVE_OK)
-        return OLIVE_ENOMEM;
-    {
-        const char *p = cvt_str(d, "%s/o_proj", path), *ow = cvt_str(d, "%s.o_proj.weight", pre);
-        const char *ob = cvt_str(d, "%s.o_proj.bias", pre);
-        if (!p || !ow || !ob)
-            return OLIVE_ENOMEM;
-        const cvt_rows part = {ow, 0, 0}, bpart = {ob, 0, 0};
-        OLIVE_TRY(cvt_linear(d, p, gqa_outs[0], &part, 1, qn, 1, &o));
-        if (c->o_bias)
-            OLIVE_TRY(cvt_bias(d, p, o, &bpart, 1, &o));
-    }
-    *out = o;
-    return OLIVE_OK;
-}
-
-int cvt_layer_is_sliding(const cvt_decoder *d, int64_t layer)
-{
-    return d->arch->layer_is_sliding ? d->arch->layer_is_sliding(d, layer) : 1;
-}
-
 /* ---- MLP ---- */
 
 int cvt_mlp(cvt_decoder *d, int64_t layer, const char *x, const char **out)
@@ -401,7 +190,7 @@ int cvt_mlp(cvt_decoder *d, int64_t layer, const char *x, const char **out)
             return OLIVE_ENOMEM;
         const cvt_rows bpart = {b, 0, 0};
         cvt_rows part;
-        OLIVE_TRY(proj_rows(d, layer, i ? CVT_PROJ_UP : CVT_PROJ_GATE, w, c->intermediate, c->hidden, &part));
+        OLIVE_TRY(cvt_proj_rows(d, layer, i ? CVT_PROJ_UP : CVT_PROJ_GATE, w, c->intermediate, c->hidden, &part));
         OLIVE_TRY(cvt_linear(d, p, x, &part, 1, c->hidden, 1, &y[i]));
         if (c->mlp_bias)
             OLIVE_TRY(cvt_bias(d, p, y[i], &bpart, 1, &y[i]));

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
+#include "passes/peephole/fold.h"
 #include "passes/quant/blockwise.h"
 
 /* Floats read from the checkpoint at a time. */
@@ -168,27 +169,20 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
             if ((rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
                 break;
             memset(codes, 0, (size_t)rows * kb * blob);
-            for (int64_t r = 0; r < rows && rc == OLIVE_OK; r++) {
-                size_t ch = (size_t)(ch0 + r0 + r);
-                const float *v = band + r * in;
-                uint8_t *crow = codes + (size_t)r * kb * blob;
-                if (zps)
-                    olive_blockq_zp_init(q, zps + ch * zpb, kb);
-                for (size_t b = 0; b < kb; b++) {
-                    size_t len = (size_t)in - b * bs < bs ? (size_t)in - b * bs : bs;
-                    uint8_t zp;
-                    long bad = olive_blockq_block(q, v + b * bs, len, crow + b * blob, scales + (ch * kb + b) * ses, &zp);
-                    if (bad >= 0) {
-                        rc = olive_fail(OLIVE_EFORMAT,
-                                        "tensor '%s' holds %g at [%" PRId64 ", %zu]: quantization needs finite weights",
-                                        src[p].t->name, (double)v[b * bs + (size_t)bad], src[p].first + r0 + r,
-                                        b * bs + (size_t)bad);
-                        break;
-                    }
-                    if (zps)
-                        olive_blockq_zp_store(q, zps + ch * zpb, b, zp);
-                }
-                olive_blockq_finish_channel(q, crow, (size_t)in);
+            /* float16 graphs quantize float16 weights: round first, as the quantize pass sees them */
+            if (q->half_scales)
+                for (size_t i = 0; i < (size_t)(rows * in); i++)
+                    band[i] = olive_half_to_float(olive_float_to_half(band[i]));
+            {
+                const size_t ch = (size_t)(ch0 + r0);
+                const cvt_quant_band qb = {q, band, rows, in, codes, scales + ch * kb * ses, zps ? zps + ch * zpb : NULL};
+                int64_t bad_row;
+                size_t bad_col;
+                if (cvt_quantize_band(&qb, &bad_row, &bad_col) != 0)
+                    rc = olive_fail(OLIVE_EFORMAT,
+                                    "tensor '%s' holds %g at [%" PRId64 ", %zu]: quantization needs finite weights",
+                                    src[p].t->name, (double)band[bad_row * in + (int64_t)bad_col],
+                                    src[p].first + r0 + bad_row, bad_col);
             }
             if (rc == OLIVE_OK)
                 rc = olive_spill_write(d->spill, codes_off + (uint64_t)(ch0 + r0) * kb * blob, codes,
@@ -300,6 +294,20 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
         OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
     for (size_t i = 0; i < n_parts; i++)
         OLIVE_TRY(cvt_weight_done(d));
+    return OLIVE_OK;
+}
+
+/* Where a projection's rows are: the architecture's hook, else the Llama name, all rows. */
+int cvt_proj_rows(cvt_decoder *d, int64_t layer, cvt_proj which, const char *name, int64_t out, int64_t in,
+                     cvt_rows *rows)
+{
+    const ofmt_tensor *t;
+    if (d->arch->weight_rows)
+        return d->arch->weight_rows(d, layer, which, rows);
+    OLIVE_TRY(cvt_tensor(d, name, 2, (const int64_t[]){out, in}, &t));
+    rows->tensor = name;
+    rows->first = 0;
+    rows->count = 0;
     return OLIVE_OK;
 }
 

@@ -321,7 +321,8 @@ static int try_fuse(fuse_ctx *c, oir_node *ln)
             if (s && (oir_match_is_op(s, "Mul") || oir_match_is_op(s, "Div")))
                 si = i;
         }
-        if (si < 0 || !(mask2d = mask_source(c, add_qk->inputs[1 - si])))
+        if (si < 0 || !(mask2d = mask_source(c, add_qk->inputs[1 - si])) ||
+            (fuse_rank(c, mask2d) >= 0 && fuse_rank(c, mask2d) != 2))
             return OLIVE_OK;
         scale = oir_match_parent(&c->ix, add_qk, (size_t)si, NULL);
     }

@@ -1,5 +1,6 @@
 /* BiasGelu / FastGelu with bias: the bias Add between a MatMul and a fused Gelu or FastGelu
- * joins it (the bias must be a 1-D initializer). The optional approximation then turns Gelu
+ * joins it (the bias must be a 1-D initializer). ONNX's own Gelu (opset 20) counts as Gelu, or
+ * as FastGelu with approximate="tanh". The optional approximation then turns Gelu
  * and BiasGelu into FastGelu, which changes outputs slightly, as onnxruntime's option does. */
 #include <string.h>
 
@@ -9,6 +10,16 @@
 static int is_ms(const oir_node *n, const char *op)
 {
     return !strcmp(n->op_type, op) && !strcmp(n->domain, FUSE_MS_DOMAIN);
+}
+
+/* Exact GELU (fast = 0) or its tanh approximation (fast = 1), from either domain. */
+static int is_gelu_kind(const oir_node *n, int fast)
+{
+    if (oir_match_is_op(n, "Gelu")) {
+        const char *a = oir_node_attr_string(n, "approximate", "none");
+        return fast ? !strcmp(a, "tanh") : !strcmp(a, "none");
+    }
+    return is_ms(n, fast ? "FastGelu" : "Gelu");
 }
 
 static int try_fuse(fuse_ctx *c, oir_node *gelu, int fast)
@@ -43,7 +54,7 @@ int fuse_bias_gelu(fuse_ctx *c)
     for (int fast = 1; fast >= 0; fast--)
         for (size_t i = 0; i < n; i++) {
             oir_node *x = c->g->nodes[i];
-            if (!x->mark && x->n_inputs == 1 && is_ms(x, fast ? "FastGelu" : "Gelu"))
+            if (!x->mark && x->n_inputs == 1 && x->n_outputs == 1 && is_gelu_kind(x, fast))
                 OLIVE_TRY(try_fuse(c, x, fast));
         }
     return OLIVE_OK;
@@ -54,7 +65,7 @@ int fuse_gelu_approximation(fuse_ctx *c)
     size_t n = c->g->n_nodes;
     for (size_t i = 0; i < n; i++) {
         oir_node *x = c->g->nodes[i];
-        if (!x->mark && (is_ms(x, "Gelu") || is_ms(x, "BiasGelu")))
+        if (!x->mark && (is_gelu_kind(x, 0) || is_ms(x, "BiasGelu")))
             OLIVE_TRY(fuse_emit(c, &x, 1, "FastGelu", FUSE_MS_DOMAIN, "GeluApproximation", x->n_inputs,
                                 (const char *const *)x->inputs, x->n_outputs, (const char *const *)x->outputs, NULL));
     }

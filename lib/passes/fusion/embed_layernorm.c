@@ -91,10 +91,9 @@ static const oir_tensor *table(const fuse_ctx *c, const oir_node *gather)
 }
 
 /* The Attention reading the normalized value (NULL if none) in *att; returns 1 when there is
- * one or an unfused attention-like reader: the three Q, K, V MatMuls and the residual (Add or
- * SkipLayerNormalization), plus Shape nodes when there is no segment embedding (DistilBERT),
- * the readers onnxruntime accepts. */
-static int feeds_attention(const fuse_ctx *c, const char *v, int has_segment, oir_node **att)
+ * one or an unfused attention-like reader: exactly the three Q, K, V MatMuls and the residual
+ * (Add or SkipLayerNormalization), the readers onnxruntime accepts. */
+static int feeds_attention(const fuse_ctx *c, const char *v, oir_node **att)
 {
     size_t uses = oir_index_use_count(&c->ix, v), matmuls = 0, residual = 0, other = 0;
     *att = NULL;
@@ -109,7 +108,7 @@ static int feeds_attention(const fuse_ctx *c, const char *v, int has_segment, oi
             matmuls++;
         else if (oir_match_is_op(x, "Add") || !strcmp(x->op_type, "SkipLayerNormalization"))
             residual++;
-        else if (!(oir_match_is_op(x, "Shape") && !has_segment))
+        else
             other++;
     }
     return *att || (matmuls == 3 && residual == 1 && !other);
@@ -192,7 +191,7 @@ static int try_fuse(fuse_ctx *c, oir_node *ln)
     if (!tw || !tp || (gs && !ts) || tw->dims[1] != tp->dims[1] || (ts && ts->dims[1] != tw->dims[1]) ||
         fuse_rank(c, ids) != 2 || (gs && fuse_rank(c, gs->inputs[1]) != 2) || (!gs && fuse_rank(c, gp->inputs[1]) != 2))
         return OLIVE_OK;
-    if (!feeds_attention(c, ln->outputs[0], gs != NULL, &att))
+    if (!feeds_attention(c, ln->outputs[0], &att))
         return OLIVE_OK;
     nodes[nn++] = ln;
     nodes[nn++] = add;

@@ -36,6 +36,13 @@ static int run_nested(const olive_pass_def *d, oir_model *m, size_t n_set, const
     return rc;
 }
 
+int fuse_prune(fuse_ctx *c)
+{
+    static const char *const keys[] = {"fold_constants", "remove_noops", "simplify_reshapes", "deduplicate_initializers"};
+    static const char *const vals[] = {"false", "false", "false", "false"};
+    return run_nested(&olive_pass_peephole, c->m, 4, keys, vals);
+}
+
 static int has_input_named(const oir_graph *g, const char *prefix)
 {
     for (size_t i = 0; i < g->n_inputs; i++)
@@ -91,7 +98,7 @@ static int build_options(fuse_options *o, const olive_pass_args *args, const oir
     o->hidden_size = olive_args_int(args, "hidden_size");
     o->enable_gelu = o->enable_layer_norm = o->enable_attention = o->enable_rotary_embeddings = 1;
     o->enable_skip_layer_norm = o->enable_embed_layer_norm = o->enable_bias_skip_layer_norm = 1;
-    o->enable_bias_gelu = o->enable_quick_gelu = 1;
+    o->enable_bias_gelu = 1;
     if (o->model_type == FUSE_MODEL_CLIP)
         o->enable_embed_layer_norm = 0;
     o->use_raw_attention_mask = o->model_type != FUSE_MODEL_BERT;
@@ -112,13 +119,18 @@ static int run_fusions(fuse_ctx *c)
     if (o->enable_gelu) {
         OLIVE_TRY(fuse_sweep(c, fuse_gelu));
         OLIVE_TRY(fuse_sweep(c, fuse_fast_gelu));
-        if (o->enable_quick_gelu)
-            OLIVE_TRY(fuse_sweep(c, fuse_quick_gelu));
+        OLIVE_TRY(fuse_sweep(c, fuse_quick_gelu));
     }
     if (o->enable_skip_layer_norm)
         OLIVE_TRY(fuse_sweep(c, fuse_skip_layer_norm));
+    if (o->enable_rotary_embeddings)
+        OLIVE_TRY(fuse_sweep(c, fuse_rotary_embeddings));
     if (o->enable_attention)
         OLIVE_TRY(fuse_sweep(c, fuse_attention));
+    if (o->enable_attention && o->model_type == FUSE_MODEL_GPT2)
+        OLIVE_TRY(fuse_sweep(c, fuse_decoder_attention));
+    if (o->use_gqa)
+        OLIVE_TRY(fuse_sweep(c, fuse_group_query_attention));
     if (o->enable_embed_layer_norm)
         OLIVE_TRY(fuse_sweep(c, fuse_embed_layer_norm));
     if (o->enable_bias_gelu)
@@ -177,8 +189,11 @@ static const olive_param_spec params[] = {
     {"model_type", OLIVE_PARAM_CHOICE, "auto", 0, -1,
      "auto|bert|gpt2|vit|clip|llama|mistral|qwen|qwen2|qwen3|phi|phi3|gemma|t5|bart|swin|gpt_neox",
      "Model family; decoders (llama, mistral, qwen, phi, ...) use the gpt2 fusions; auto detects it from the graph"},
-    {"num_heads", OLIVE_PARAM_INT, "0", 0, 65536, NULL, "Attention heads; 0 detects them from the graph"},
-    {"hidden_size", OLIVE_PARAM_INT, "0", 0, 1048576, NULL, "Hidden size; 0 detects it from the graph"},
+    {"num_heads", OLIVE_PARAM_INT, "0", 0, 65536, NULL,
+     "Attention heads, used where the graph's reshapes do not tell them (-1 head count); 0 detects them from the "
+     "head size and the Q weight"},
+    {"hidden_size", OLIVE_PARAM_INT, "0", 0, 1048576, NULL,
+     "Accepted for Olive configurations; the hidden size is read from the Q, K, V weights"},
     {"opt_level", OLIVE_PARAM_INT, "0", 0, 99, NULL,
      "onnxruntime graph optimization level; this pass applies the fusions only (level 0), onnxruntime applies "
      "its own graph optimizations when a session loads the model"},
@@ -189,7 +204,8 @@ static const olive_param_spec params[] = {
     {"keep_io_types", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "With float16: keep float32 graph inputs and outputs"},
     {"use_multi_head_attention", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
      "Fuse attention to MultiHeadAttention (separate Q, K, V) instead of Attention"},
-    {"use_gqa", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Decoder attention as GroupQueryAttention"},
+    {"use_gqa", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Decoder MultiHeadAttention becomes GroupQueryAttention (Olive's use_gqa)"},
     {"enable_gelu_approximation", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
      "Replace Gelu and BiasGelu by the tanh approximation FastGelu (changes outputs slightly)"},
     {"optimization_options", OLIVE_PARAM_STRING, "", 0, -1, NULL,

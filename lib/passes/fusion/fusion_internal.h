@@ -25,7 +25,7 @@ typedef struct fuse_options {
     int64_t num_heads, hidden_size;  /* 0: detect */
     int enable_gelu, enable_layer_norm, enable_attention, enable_skip_layer_norm;
     int enable_embed_layer_norm, enable_bias_skip_layer_norm, enable_bias_gelu;
-    int enable_gelu_approximation, enable_rotary_embeddings, enable_quick_gelu;
+    int enable_gelu_approximation, enable_rotary_embeddings;
     int use_multi_head_attention, use_gqa;
     int use_raw_attention_mask;      /* attention takes the 0/1 mask instead of mask_index */
 } fuse_options;
@@ -46,8 +46,12 @@ typedef struct fuse_ctx {
 int fuse_sweep_begin(fuse_ctx *c);
 /* Removes the marked nodes, frees the index, sorts the graph. */
 int fuse_sweep_end(fuse_ctx *c);
-/* Runs one fusion as a full sweep. */
+/* Runs one fusion as a full sweep; when it fused something, removes the nodes left unused
+ * so that the next fusion sees only live readers (as onnxruntime prunes between fusions). */
 int fuse_sweep(fuse_ctx *c, int (*fusion)(fuse_ctx *c));
+/* Removes nodes whose outputs nothing reads and unused initializers (the peephole pass's
+ * dead-code step). */
+int fuse_prune(fuse_ctx *c);
 
 /* Marks `remove[0..n_remove)` as replaced and appends a node `op` of `domain` ("" or
  * FUSE_MS_DOMAIN) named after `name_base`. The new node goes to *out when out is not NULL. */
@@ -90,5 +94,8 @@ int fuse_embed_layer_norm(fuse_ctx *c);
 int fuse_bias_gelu(fuse_ctx *c);
 int fuse_bias_skip_layer_norm(fuse_ctx *c);
 int fuse_gelu_approximation(fuse_ctx *c);
+int fuse_rotary_embeddings(fuse_ctx *c);
+int fuse_decoder_attention(fuse_ctx *c);
+int fuse_group_query_attention(fuse_ctx *c);
 
 #endif

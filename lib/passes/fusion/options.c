@@ -27,7 +27,6 @@ static const option_key keys[] = {
     {"enable_bias_gelu", OPT(enable_bias_gelu)},
     {"enable_gelu_approximation", OPT(enable_gelu_approximation)},
     {"enable_rotary_embeddings", OPT(enable_rotary_embeddings)},
-    {"enable_quick_gelu", OPT(enable_quick_gelu)},
     {"use_multi_head_attention", OPT(use_multi_head_attention)},
     {"use_raw_attention_mask", OPT(use_raw_attention_mask)},
     /* onnxruntime switches for fusions this pass does not have (quantized ops, convolution

@@ -209,6 +209,7 @@ static int build_ranks(fuse_ctx *c)
 
 int fuse_sweep_begin(fuse_ctx *c)
 {
+    c->fused = 0;
     for (size_t i = 0; i < c->g->n_nodes; i++)
         c->g->nodes[i]->mark = 0;
     OLIVE_TRY(oir_graph_index_build(&c->ix, c->g));
@@ -262,7 +263,8 @@ int fuse_sweep(fuse_ctx *c, int (*fusion)(fuse_ctx *c))
         memset(&c->ix, 0, sizeof c->ix);
         return rc;
     }
-    return fuse_sweep_end(c);
+    OLIVE_TRY(fuse_sweep_end(c));
+    return c->fused ? fuse_prune(c) : OLIVE_OK;
 }
 
 int fuse_emit(fuse_ctx *c, oir_node *const *remove, size_t n_remove, const char *op, const char *domain,

@@ -16,7 +16,7 @@ static float in_type(int half, float x)
     return half ? olive_half_to_float(olive_blockq_half_from_double((double)x)) : x;
 }
 
-static float clip(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+static float clip(float x, float lo, float hi) { return !(x >= lo) ? lo : x > hi ? hi : x; } /* NaN: lo */
 
 static void put_nibble(uint8_t *packed, size_t i, unsigned v)
 {

@@ -6,6 +6,7 @@
 
 #include "core/status.h"
 #include "passes/quant/kquant.h"
+#include "passes/quant/parallel.h"
 #include "passes/quant/weight_groups.h"
 
 #define KQ_MAX_BLOCK 256
@@ -39,13 +40,26 @@ float olive_pairwise_sum(const float *a, size_t n)
     }
 }
 
+/* The sum the reference's reduction computes: pairwise, or in order when its block array is
+ * column-major (see kquant.h). */
+static float block_sum(const float *a, size_t n, int in_order)
+{
+    float r = 0.0f;
+    if (!in_order)
+        return olive_pairwise_sum(a, n);
+    for (size_t i = 0; i < n; i++)
+        r += a[i];
+    return r;
+}
+
 static float clip_round(float x, float qmax)
 {
     x = nearbyintf(x);
-    return x < 0.0f ? 0.0f : x > qmax ? qmax : x;
+    return x < 0.0f ? 0.0f : x > qmax ? qmax : x; /* NaN stays NaN, as numpy's clip keeps it */
 }
 
-void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, float *scale_out, uint8_t *zp_out)
+void olive_kquant_block(int bits, const float *v, size_t n, int in_order, uint8_t *codes, float *scale_out,
+                        uint8_t *zp_out)
 {
     const float qmax = (float)((1 << bits) - 1);
     float w[KQ_MAX_BLOCK], t[KQ_MAX_BLOCK], q[KQ_MAX_BLOCK], mwq[KQ_MAX_BLOCK];
@@ -57,16 +71,16 @@ void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, floa
     memset(w, 0, sizeof w); /* only the first n are read; silences a false uninitialized warning */
     for (size_t i = 0; i < n; i++)
         t[i] = v[i] * v[i];
-    av_x = sqrtf(olive_pairwise_sum(t, n) / (float)n);
+    av_x = sqrtf(block_sum(t, n, in_order) / (float)n);
     for (size_t i = 0; i < n; i++) {
         w[i] = av_x + fabsf(v[i]);
         rmin = v[i] < rmin ? v[i] : rmin;
         rmax = v[i] > rmax ? v[i] : rmax;
     }
-    sum_w = olive_pairwise_sum(w, n);
+    sum_w = block_sum(w, n, in_order);
     for (size_t i = 0; i < n; i++)
         t[i] = w[i] * v[i];
-    sum_x = olive_pairwise_sum(t, n);
+    sum_x = block_sum(t, n, in_order);
     if (rmin != rmax)
         iscale = qmax / (rmax - rmin);
     scale = 1.0f / iscale;
@@ -76,7 +90,7 @@ void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, floa
         d = scale * q[i] + rmin - v[i];
         t[i] = w[i] * (d * d);
     }
-    best_mad = olive_pairwise_sum(t, n);
+    best_mad = block_sum(t, n, in_order);
     for (int step = 0; step < KQ_STEPS; step++) {
         const float factor = (float)(-1.0 + 0.1 * step + (double)qmax);
         float is_new = 1.0f, sum_l, sum_l2, sum_xl, D, this_scale, this_min, mad;
@@ -86,13 +100,13 @@ void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, floa
             q[i] = clip_round(is_new * (v[i] - rmin), qmax);
             mwq[i] = w[i] * q[i];
         }
-        sum_l = olive_pairwise_sum(mwq, n);
+        sum_l = block_sum(mwq, n, in_order);
         for (size_t i = 0; i < n; i++)
             t[i] = mwq[i] * q[i];
-        sum_l2 = olive_pairwise_sum(t, n);
+        sum_l2 = block_sum(t, n, in_order);
         for (size_t i = 0; i < n; i++)
             t[i] = mwq[i] * v[i];
-        sum_xl = olive_pairwise_sum(t, n);
+        sum_xl = block_sum(t, n, in_order);
         D = sum_w * sum_l2 - sum_l * sum_l;
         this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
         this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
@@ -100,7 +114,7 @@ void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, floa
             float d = this_scale * q[i] + this_min - v[i];
             t[i] = w[i] * (d * d);
         }
-        mad = olive_pairwise_sum(t, n);
+        mad = block_sum(t, n, in_order);
         if (mad < best_mad) { /* false for NaN, as the reference's comparison is */
             best_mad = mad;
             scale = this_scale;
@@ -114,39 +128,65 @@ void olive_kquant_block(int bits, const float *v, size_t n, uint8_t *codes, floa
     sd = (double)scale;
     for (size_t i = 0; i < n; i++) {
         double c = nearbyint((double)v[i] / sd + (double)zpf);
-        codes[i] = (uint8_t)(c < 0.0 ? 0.0 : c > (double)qmax ? (double)qmax : c);
+        codes[i] = (uint8_t)(!(c >= 0.0) ? 0.0 : c > (double)qmax ? (double)qmax : c); /* NaN: 0 */
     }
     *scale_out = scale;
     *zp_out = (uint8_t)zpf;
 }
 
+typedef struct kquant_job {
+    const olive_blockq *p;
+    const olive_weight_groups *g;
+    size_t blob;
+    int in_order;
+    uint8_t *codes, *scales, *zp_codes;
+} kquant_job;
+
+/* Groups [begin, end): each writes only its own codes, scale and zero point code. */
+static void kquant_range(void *ctx, size_t begin, size_t end)
+{
+    const kquant_job *j = ctx;
+    for (size_t i = begin; i < end; i++) {
+        uint8_t codes[KQ_MAX_BLOCK], *dst = j->codes + i * j->blob;
+        float scale;
+        olive_kquant_block(j->p->bits, j->g->v + i * j->g->bs, j->g->bs, j->in_order, codes, &scale, &j->zp_codes[i]);
+        for (size_t k = 0; k < j->blob; k++)
+            dst[k] = j->p->bits == 8 ? codes[k] : (uint8_t)(codes[2 * k] | codes[2 * k + 1] << 4);
+        olive_store_as(j->p->half_scales, j->scales, i, scale);
+    }
+}
+
 int olive_kquant_quantize(const olive_blockq *p, const oir_tensor *t, const char *node, olive_quant_out *o)
 {
     olive_weight_groups g;
-    const size_t blob = olive_blockq_blob_size(p), es = p->half_scales ? 2 : 4;
+    kquant_job j = {p, &g, olive_blockq_blob_size(p), 0, NULL, NULL, NULL};
+    const size_t es = p->half_scales ? 2 : 4;
     size_t zpb;
     int rc = OLIVE_OK;
     memset(o, 0, sizeof *o);
     OLIVE_TRY(olive_weight_groups_load(&g, t, (size_t)p->block_size, node));
     zpb = olive_blockq_zp_bytes(p, g.kb);
-    if (olive_blob_alloc(&o->codes, g.n_groups * blob) != OLIVE_OK ||
-        olive_blob_alloc(&o->scales, g.n_groups * es) != OLIVE_OK ||
-        olive_blob_alloc(&o->zps, g.n * zpb) != OLIVE_OK) {
+    /* One block per channel: the reference's [N, block] array is a transposed view then, and
+     * numpy sums its rows in order instead of pairwise. */
+    j.in_order = g.kb == 1 && g.n > 1;
+    if (olive_blob_alloc(&o->codes, g.n_groups * j.blob) != OLIVE_OK ||
+        olive_blob_alloc(&o->scales, g.n_groups * es) != OLIVE_OK || olive_blob_alloc(&o->zps, g.n * zpb) != OLIVE_OK ||
+        !(j.zp_codes = malloc(g.n_groups))) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing '%s' [%zu, %zu]", t->name, g.k, g.n);
         goto done;
     }
-    for (size_t c = 0; c < g.n; c++)
-        olive_blockq_zp_init(p, (uint8_t *)o->zps->data + c * zpb, g.kb);
-    for (size_t i = 0; i < g.n_groups; i++) {
-        uint8_t codes[KQ_MAX_BLOCK], zp, *dst = (uint8_t *)o->codes->data + i * blob;
-        float scale;
-        olive_kquant_block(p->bits, g.v + i * g.bs, g.bs, codes, &scale, &zp);
-        for (size_t j = 0; j < blob; j++)
-            dst[j] = p->bits == 8 ? codes[j] : (uint8_t)(codes[2 * j] | codes[2 * j + 1] << 4);
-        olive_store_as(p->half_scales, (uint8_t *)o->scales->data, i, scale);
-        olive_blockq_zp_store(p, (uint8_t *)o->zps->data + (i / g.kb) * zpb, i % g.kb, zp);
+    j.codes = (uint8_t *)o->codes->data;
+    j.scales = (uint8_t *)o->scales->data;
+    olive_quant_parallel(g.n_groups, 256, kquant_range, &j);
+    /* Zero points share bytes between groups: packed here, after the threads. */
+    for (size_t c = 0; c < g.n; c++) {
+        uint8_t *row = (uint8_t *)o->zps->data + c * zpb;
+        olive_blockq_zp_init(p, row, g.kb);
+        for (size_t b = 0; b < g.kb; b++)
+            olive_blockq_zp_store(p, row, b, j.zp_codes[c * g.kb + b]);
     }
 done:
+    free(j.zp_codes);
     olive_weight_groups_free(&g);
     if (rc != OLIVE_OK)
         olive_quant_out_free(o);

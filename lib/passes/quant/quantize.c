@@ -12,7 +12,9 @@
  *
  * algorithm=hqq writes what ONNX Runtime's HQQ quantizer writes: 4 bits, scales and float
  * zero points 1-D [N * k_blocks] in the weight's type. algorithm=k_quant always writes zero
- * points (as its reference does) and the RTN names. */
+ * points (as its reference does) and the RTN names. customized_weight_config sets bits and
+ * block size per node (node_overrides.h). Gather tables and tied embeddings
+ * (quantize_embeddings) are handled in quantize_gather.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +128,9 @@ void olive_qweight_clear(quantized_weight *w)
 }
 
 /* Quantizes `t` (once per graph: MatMuls sharing a weight share its quantized tensors). */
-static int quantized_names(quant_run *r, oir_graph *g, const oir_tensor *t, const oir_node *n, quantized_weight **out)
+static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, const oir_tensor *t, const oir_node *n,
+                           quantized_weight **out)
 {
-    const olive_blockq *p = &r->q;
     const int64_t cols = t->dims[1], kb = (t->dims[0] + p->block_size - 1) / p->block_size;
     const olive_blockq pq = {p->algorithm, p->bits, p->block_size, p->symmetric, t->dtype == OIR_FLOAT16};
     quantized_weight w = {0};
@@ -201,10 +203,11 @@ int olive_qrun_remember(quant_run *r, quantized_weight *w, quantized_weight **ou
     return OLIVE_OK;
 }
 
-static oir_node *matmulnbits(const quant_run *r, const oir_node *n, const quantized_weight *w, int64_t k, int64_t cols)
+static oir_node *matmulnbits(const quant_run *r, const olive_blockq *p, const oir_node *n, const quantized_weight *w,
+                             int64_t k, int64_t cols)
 {
     const char *ins[4] = {n->inputs[0], w->names[0], w->names[1], w->names[2]};
-    char *name = n->name[0] ? olive_asprintf("%s_Q%d", n->name, r->q.bits) : olive_strdup("");
+    char *name = n->name[0] ? olive_asprintf("%s_Q%d", n->name, p->bits) : olive_strdup("");
     oir_node *q = name ? oir_node_new("MatMulNBits", "com.microsoft", name, w->names[2] ? 4 : 3, ins, 1,
                                       (const char *const *)n->outputs)
                        : NULL;
@@ -212,8 +215,8 @@ static oir_node *matmulnbits(const quant_run *r, const oir_node *n, const quanti
     if (!q)
         return NULL;
     if (oir_node_set_attr_int(q, "K", k) != OLIVE_OK || oir_node_set_attr_int(q, "N", cols) != OLIVE_OK ||
-        oir_node_set_attr_int(q, "bits", r->q.bits) != OLIVE_OK ||
-        oir_node_set_attr_int(q, "block_size", r->q.block_size) != OLIVE_OK ||
+        oir_node_set_attr_int(q, "bits", p->bits) != OLIVE_OK ||
+        oir_node_set_attr_int(q, "block_size", p->block_size) != OLIVE_OK ||
         (r->accuracy_level > 0 && oir_node_set_attr_int(q, "accuracy_level", r->accuracy_level) != OLIVE_OK)) {
         oir_node_free(q);
         return NULL;
@@ -259,7 +262,9 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
             r->quantized_gathers += (size_t)replaced;
         } else if ((t = quantizable_weight(r, g, n))) {
             int64_t k = t->dims[0], cols = t->dims[1];
-            rc = quantized_names(r, g, t, n, &w);
+            olive_blockq p = r->q;
+            olive_node_overrides_apply(r->overrides, n->name, &p.bits, &p.block_size);
+            rc = quantized_names(r, &p, g, t, n, &w);
             if (r->tied) {
                 oir_tensor_free(t);
                 r->tied = 0;
@@ -267,7 +272,7 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
             }
             if (rc != OLIVE_OK)
                 break;
-            if (!(q = matmulnbits(r, n, w, k, cols))) {
+            if (!(q = matmulnbits(r, &p, n, w, k, cols))) {
                 rc = olive_fail(OLIVE_ENOMEM, "out of memory");
                 break;
             }
@@ -339,8 +344,14 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
     r.ctx = ctx;
     if ((rc = oir_model_validate(m)) != OLIVE_OK)
         return olive_fail_context(rc, "input model");
+    OLIVE_TRY(olive_node_overrides_parse(olive_args_string(args, "customized_weight_config"), &r.overrides));
+    if (r.overrides && algorithm == OLIVE_BLOCKQ_HQQ) {
+        olive_node_overrides_free(r.overrides);
+        return olive_fail(OLIVE_EINVALID, "customized_weight_config: algorithm=hqq writes 4-bit blocks of one size");
+    }
     oir_model_for_each_graph(m, count_graph, &r);
     rc = oir_model_for_each_graph(m, quantize_graph, &r);
+    olive_node_overrides_free(r.overrides);
     if (rc != OLIVE_OK)
         return rc;
     if (r.quantized || r.quantized_gathers)
@@ -382,6 +393,10 @@ static int run_kquant(oir_model *m, const olive_pass_args *args, olive_pass_ctx 
 #define NODES_TO_INCLUDE_PARAM                                                                                         \
     {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"}
 
+#define CUSTOMIZED_PARAM                                                                                               \
+    {"customized_weight_config", OLIVE_PARAM_STRING, "", 0, -1, NULL,                                                  \
+     "Per-node settings, JSON: {\"node\": {\"bits\": 8, \"group_size\": 64}} (MatMuls; not with hqq)"}
+
 static const olive_param_spec params[] = {
     {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8 (hqq: 4)"},
     {"block_size", OLIVE_PARAM_INT, "128", 16, 256, NULL,
@@ -396,10 +411,12 @@ static const olive_param_spec params[] = {
      "k-quant config (llama.cpp's weighted least-squares scale search, asymmetric)"},
     NODES_TO_EXCLUDE_PARAM,
     NODES_TO_INCLUDE_PARAM,
+    CUSTOMIZED_PARAM,
     {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
      "Op types to quantize: MatMul, Gather (constant tables to GatherBlockQuantized, as quantize_embeddings)"},
     {"quantize_embeddings", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Also quantize Gathers on constant float tables into com.microsoft GatherBlockQuantized (4 bits, int4 codes "
+     "Also quantize Gathers on constant float tables into com.microsoft GatherBlockQuantized (4 bits: with bits=8 "
+     "Gathers stay, as in ONNX Runtime; int4 codes "
      "when is_symmetric else uint4 + zero points, ONNX Runtime's default quantizer whatever the algorithm; raises "
      "IR to 10 and opset to 21 as it does); a tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from "
      "the table. The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], "
@@ -453,6 +470,7 @@ static const olive_param_spec kquant_params[] = {
      "Weights per block along K: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
     ACCURACY_LEVEL_PARAM,
     NODES_TO_EXCLUDE_PARAM,
+    CUSTOMIZED_PARAM,
 };
 
 static const char *const kquant_aliases[] = {"OnnxKQuantQuantization", NULL};

@@ -5,6 +5,7 @@
 
 #include "ir/ir.h"
 #include "passes/quant/blockwise.h"
+#include "passes/quant/node_overrides.h"
 #include "passes/registry.h"
 
 enum { QW_MATMUL = 0, QW_GATHER = 1, QW_TRANSPOSED = 2 };
@@ -29,6 +30,7 @@ typedef struct quant_run {
     int64_t gather_axis; /* quantize_axis (may be negative: from the end) */
     int tied;            /* the weight being quantized is a temporary transposed table */
     int any_tied;        /* this graph had one: drop the Transposes left without readers */
+    olive_node_overrides *overrides; /* customized_weight_config, or NULL */
     /* per graph */
     quantized_weight *weights;
     size_t n_weights;

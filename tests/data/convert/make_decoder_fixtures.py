@@ -6,12 +6,19 @@ saved with save_pretrained (safetensors) and reference.npz:
   prefill_ids [1, P], prefill_logits [1, P, V], present_{i}_{key|value} [1, kv, P, D]
   decode_ids [1, 1], decode_logits [1, 1, V] (one step after the prefill, using its cache)
   greedy [1, P + 20] (transformers' greedy generation of 20 new tokens)
+and builder_reference.json: what onnxruntime-genai's model builder writes for the checkpoint
+(fp32 and int4 for cpu; fp16 and int4 for cuda): its genai_config.json, the count of each op
+in its graph (Constant nodes aside) and every initializer's dtype, shape and sha256.
 The random weights are first trained for a few steps to continue counting sequences
 (t, t+1, t+2, ...), so that the top token wins by a clear margin: a purely random model has
 near-ties that any rounding (int4 weights) flips.
 """
+import hashlib
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -28,6 +35,10 @@ FIXTURES = {
         rope_theta=500000.0, tie_word_embeddings=False,
         rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                           original_max_position_embeddings=64)), torch.float32),
+    # SmolLM2 / TinyLlama style: tied embeddings; linear rope scaling.
+    "llama_tied": (transformers.LlamaConfig, transformers.LlamaForCausalLM, dict(
+        rope_theta=10000.0, tie_word_embeddings=True,
+        rope_scaling=dict(rope_type="linear", factor=2.0)), torch.float32),
     # bfloat16 weights on disk.
     "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM, dict(
         rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None, head_dim=16), torch.bfloat16),
@@ -116,7 +127,42 @@ def make(name, config_cls, model_cls, extra, dtype):
     print(name, "ok, loss", round(loss, 3), "max |logit|", float(np.abs(ref["prefill_logits"]).max()))
 
 
+BUILDER_VARIANTS = [("fp32", "cpu"), ("int4", "cpu"), ("fp16", "cuda"), ("int4", "cuda")]
+
+
+def record_builder(name):
+    """Runs onnxruntime-genai's builder on the fixture and records what it wrote."""
+    import onnx
+    from onnx import numpy_helper
+    folder = os.path.join(HERE, name)
+    record = {}
+    for precision, ep in BUILDER_VARIANTS:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", folder, "-o", out,
+                            "-p", precision, "-e", ep, "-c", os.path.join(tmp, "cache")],
+                           check=True, capture_output=True)
+            model = onnx.load(os.path.join(out, "model.onnx"))
+            ops = {}
+            for n in model.graph.node:
+                if n.op_type != "Constant":
+                    key = f"{n.domain or 'ai.onnx'}:{n.op_type}"
+                    ops[key] = ops.get(key, 0) + 1
+            inits = {}
+            for t in model.graph.initializer:
+                a = numpy_helper.to_array(t)
+                inits[t.name] = {"dtype": int(t.data_type), "shape": list(t.dims),
+                                 "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+            with open(os.path.join(out, "genai_config.json")) as f:
+                genai = json.load(f)
+            record[f"{precision}-{ep}"] = {"genai_config": genai, "ops": ops, "initializers": inits}
+    with open(os.path.join(folder, "builder_reference.json"), "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+    print(name, "builder reference recorded")
+
+
 if __name__ == "__main__":
     names = sys.argv[1:] or list(FIXTURES)
     for n in names:
         make(n, *FIXTURES[n])
+        record_builder(n)

@@ -25,6 +25,7 @@ import onnx
 import onnxruntime as ort
 import torch
 import transformers
+from onnxruntime.transformers.fusion_options import FusionOptions
 from onnxruntime.transformers.optimizer import optimize_model
 
 warnings.filterwarnings("ignore")
@@ -60,9 +61,9 @@ def text_inputs(with_types=True, pad=True):
     return feeds
 
 
-def bert_like(cls, cfg_cls, **extra):
+def bert_like(cls, cfg_cls, attn="eager", **extra):
     cfg = cfg_cls(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-                  intermediate_size=2 * HIDDEN, max_position_embeddings=32, attn_implementation="eager", **extra)
+                  intermediate_size=2 * HIDDEN, max_position_embeddings=32, attn_implementation=attn, **extra)
     return cls(cfg)
 
 
@@ -72,6 +73,13 @@ def make_models():
     return {
         "bert": (lambda: bert_like(T.BertModel, T.BertConfig, type_vocab_size=2),
                  lambda: text_inputs(), ["last_hidden_state"], "bert"),
+        # transformers' default attention (scaled_dot_product_attention), exported decomposed
+        "bert_sdpa": (lambda: bert_like(T.BertModel, T.BertConfig, attn="sdpa", type_vocab_size=2),
+                      lambda: text_inputs(), ["last_hidden_state"], "bert"),
+        "distilbert_sdpa": (lambda: T.DistilBertModel(T.DistilBertConfig(
+            vocab_size=VOCAB, dim=HIDDEN, n_layers=LAYERS, n_heads=HEADS, hidden_dim=2 * HIDDEN,
+            max_position_embeddings=32, attn_implementation="sdpa")),
+            lambda: text_inputs(with_types=False), ["last_hidden_state"], "bert"),
         "roberta": (lambda: bert_like(T.RobertaModel, T.RobertaConfig, type_vocab_size=1, pad_token_id=1),
                     lambda: text_inputs(with_types=False), ["last_hidden_state"], "bert"),
         "distilbert": (lambda: T.DistilBertModel(T.DistilBertConfig(
@@ -116,10 +124,12 @@ def export(model, feeds, outputs, path, opset, dynamo):
         torch.onnx.export(wrap, args, path, input_names=names, output_names=outputs, dynamic_axes=axes,
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     # One self-contained file (the dynamo exporter may leave external data otherwise), without
-    # the exporters' per-node stack traces, which would be most of its size.
+    # the exporters' per-node stack traces and node names (optional in ONNX), which would be
+    # most of its size.
     m = onnx.load(path)
     for n in m.graph.node:
         n.doc_string = ""
+        n.name = ""
         del n.metadata_props[:]
     onnx.save(m, path, save_as_external_data=False)
 
@@ -134,7 +144,8 @@ def main(only=None):
         torch.manual_seed(0)
         model = build().eval()
         feeds = feeds_of()
-        for opset, dynamo in ((14, False), (17, False), (18, True)):
+        exports = ((17, False),) if name.endswith("_sdpa") else ((14, False), (17, False), (18, True), (20, True))
+        for opset, dynamo in exports:
             fx = f"{name}_op{opset}{'_dynamo' if dynamo else ''}"
             if only and fx not in only:
                 continue
@@ -174,6 +185,14 @@ def main(only=None):
                 "fused": {op: counts.get(op, 0) for op in FUSED_OPS},
                 "nodes_before": len(m.graph.node), "nodes_after": len(opt.model.graph.node),
             }
+            if model_type == "bert":
+                # the same with FusionOptions.use_multi_head_attention (the pass's option of that name)
+                options = FusionOptions(model_type)
+                options.use_multi_head_attention = True
+                mha = optimize_model(path, model_type=model_type, num_heads=HEADS, hidden_size=HIDDEN, opt_level=0,
+                                     optimization_options=options)
+                counts = collections.Counter(n.op_type for n in mha.model.graph.node)
+                refs[fx]["fused_mha"] = {op: counts.get(op, 0) for op in FUSED_OPS}
             print(fx, os.path.getsize(path), {k: v for k, v in refs[fx]["fused"].items() if v})
     refs["_versions"] = {"onnxruntime": ort.__version__, "onnx": onnx.__version__, "torch": torch.__version__,
                          "transformers": transformers.__version__}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Makes tiny_spm.gguf, a minimal llama GGUF whose tokenizer is SentencePiece-style
+"""Makes tiny_spm.gguf (and tiny_spm_gemma2.gguf, tiny_spm_phi3.gguf: the same vocabulary under
+the gemma2 and phi3 architectures), a minimal llama GGUF whose tokenizer is SentencePiece-style
 (tokenizer.ggml.model "llama": tokens with scores, byte tokens <0x00>..<0xFF>, no merges), and
 records in spm_tokenizer_reference.json the merges that transformers' GGUF tokenizer conversion
 derives from the vocabulary and scores, and the ids it gives for a few strings. tests/integration/test_gguf.py checks that the tokenizer.json libolive
@@ -15,24 +16,23 @@ import numpy as np
 from transformers import AutoTokenizer
 
 HERE = pathlib.Path(__file__).resolve().parent
-GGUF = HERE / "tiny_spm.gguf"
 
 # Pieces best-first (higher score = merged earlier), as a SentencePiece BPE model lists them.
 PIECES = ["\u2581t", "he", "\u2581a", "in", "\u2581the", "er", "on", "\u2581h", "ll", "\u2581w", "or",
           "ld", "el", "\u2581he", "llo", "\u2581hel", "\u2581hello", "\u2581wor", "\u2581world", "an",
           "\u2581an", "\u2581and", "at", "\u2581c", "\u2581ca", "\u2581cat", "es", "\u2581s", "\u2581i",
           "\u2581in", "it", "\u2581it", "\u2581\u2581", "\u2581\u2581\u2581\u2581", "is", "\u2581is",
-          "\u2581o", "\u2581of"]
+          "\u2581o", "\u2581of", "  ", "\t\t"]
 CHARS = list("\u2581etaoinshrdlucmwfgypbvkjxqzHWT.,!?'0123456789")
 STRINGS = ["hello world", "Hello World", " the cat is in the hat", "and    spaces", "caf\u00e9 na\u00efve",
            "tab\tnew\nline", "x", "", "emoji \U0001F600!", "<s> the </s>", "the2024 cats, isn't it?"]
 
 
-def main():
+def write_gguf(path, arch):
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + PIECES + CHARS
     types = [2, 3, 3] + [6] * 256 + [1] * (len(PIECES) + len(CHARS))
     scores = [0.0, 0.0, 0.0] + [0.0] * 256 + [-float(i) for i in range(len(PIECES) + len(CHARS))]
-    w = gguf.GGUFWriter(str(GGUF), "llama")
+    w = gguf.GGUFWriter(str(path), arch)
     w.add_embedding_length(8)
     w.add_block_count(1)
     w.add_head_count(2)
@@ -57,14 +57,21 @@ def main():
     w.write_tensors_to_file()
     w.close()
 
-    tok = AutoTokenizer.from_pretrained(str(HERE), gguf_file=GGUF.name)
-    cases = [{"text": s, "ids": tok(s)["input_ids"]} for s in STRINGS]
-    merges = json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]
-    out = {"gguf": GGUF.name, "made_by": "make_spm_fixture.py (transformers GGUF tokenizer conversion)",
-           "merges": [m.split(" ") if isinstance(m, str) else m for m in merges], "cases": cases}
+
+def main():
+    files = {}
+    # transformers builds a different tokenizer per architecture from the same kind of vocabulary
+    for name, arch in (("tiny_spm.gguf", "llama"), ("tiny_spm_gemma2.gguf", "gemma2"), ("tiny_spm_phi3.gguf", "phi3")):
+        write_gguf(HERE / name, arch)
+        tok = AutoTokenizer.from_pretrained(str(HERE), gguf_file=name)
+        cases = [{"text": s, "ids": tok(s)["input_ids"]} for s in STRINGS]
+        merges = json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]
+        files[name] = {"arch": arch, "merges": [m.split(" ") if isinstance(m, str) else m for m in merges],
+                       "cases": cases}
+        for c in cases:
+            print(name, repr(c["text"]), c["ids"])
+    out = {"made_by": "make_spm_fixture.py (transformers GGUF tokenizer conversion)", "files": files}
     (HERE / "spm_tokenizer_reference.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
-    for c in cases:
-        print(repr(c["text"]), c["ids"])
 
 
 if __name__ == "__main__":

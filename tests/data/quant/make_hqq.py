@@ -24,6 +24,9 @@ from onnxruntime.quantization import matmul_nbits_quantizer as mnq
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = [(64, 8, 32, "float32"), (100, 6, 32, "float32"), (256, 4, 128, "float32"), (130, 5, 64, "float16"),
          (300, 7, 128, "float32"), (48, 3, 16, "float32"), (512, 16, 128, "float16")]
+# Weights large enough to be spread over threads: not stored, the test regenerates them from
+# weight() with the same seed (numpy's default_rng stream), so only the reference outputs are.
+LARGE = [(1024, 160, 64, "float32"), (768, 96, 32, "float16")]
 
 
 def weight(k, n, seed, dtype):
@@ -55,7 +58,8 @@ def run(model, a):
 def main():
     logging.getLogger(mnq.__name__).setLevel(logging.WARNING)
     arrays, meta = {}, {"onnxruntime": ort.__version__, "cases": []}
-    for i, (k, n, bs, dtype) in enumerate(CASES):
+    for i, (k, n, bs, dtype) in enumerate(CASES + LARGE):
+        large = i >= len(CASES)
         w = weight(k, n, 100 + i, np.dtype(dtype))
         model = model_of(w)
         q = mnq.MatMulNBitsQuantizer(copy.deepcopy(model), algo_config=mnq.HQQWeightOnlyQuantConfig(block_size=bs))
@@ -65,20 +69,22 @@ def main():
         inits = {t.name: numpy_helper.to_array(t) for t in qm.graph.initializer}
         a = np.random.default_rng(7 + i).standard_normal((3, k)).astype(dtype)
         key = f"c{i}"
-        arrays[key + "_w"] = w
+        if not large:
+            arrays[key + "_w"] = w
         arrays[key + "_a"] = a
         for what, name in zip(("b", "scales", "zp"), node.input[1:]):
             arrays[f"{key}_{what}"] = inits[name]
         arrays[key + "_y_float"] = run(model, a)
         arrays[key + "_y_hqq"] = run(qm, a)
         meta["cases"].append({"key": key, "K": k, "N": n, "block_size": bs, "dtype": dtype,
+                              "seed": 100 + i if large else None,
                               "node_name": node.name, "inputs": list(node.input),
                               "attrs": {x.name: helper.get_attribute_value(x) for x in node.attribute},
                               "domains": {o.domain: o.version for o in qm.opset_import}})
     np.savez_compressed(os.path.join(HERE, "hqq.npz"), **arrays)
     with open(os.path.join(HERE, "hqq.json"), "w") as f:
         json.dump(meta, f, indent=1)
-    print("wrote", len(CASES), "cases", file=sys.stderr)
+    print("wrote", len(meta["cases"]), "cases", file=sys.stderr)
 
 
 if __name__ == "__main__":

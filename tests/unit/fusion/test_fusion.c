@@ -210,8 +210,20 @@ static void test_checkpoint_refused(void)
     oir_model_free(m);
 }
 
+/* A graph reading a value nothing produces is refused before anything changes. */
+static void test_invalid_model_refused(void)
+{
+    oir_model *m = quick_gelu(1.702f);
+    ir_add(m->graph, "Neg", "dangling", LIST("nowhere"), LIST("z"));
+    CHECK_RC(fuse(m, NULL), OLIVE_EFORMAT);
+    CHECK_ERROR_HAS("nowhere");
+    CHECK(m->graph->n_nodes == 4 && ir_count_ops(m->graph, "QuickGelu") == 0);
+    oir_model_free(m);
+}
+
 int main(void)
 {
+    test_invalid_model_refused();
     test_quick_gelu();
     test_gelu_half_last();
     test_fast_gelu();

@@ -25,14 +25,14 @@ static void kquant_exact_blocks(void)
     /* Values on a grid of step 0.5 from -2: the first candidate fits exactly. */
     for (int i = 0; i < 16; i++)
         v[i] = (float)i * 0.5f - 2.0f;
-    olive_kquant_block(4, v, 16, codes, &scale, &zp);
+    olive_kquant_block(4, v, 16, 0, codes, &scale, &zp);
     CHECK(scale == 0.5f && zp == 4);
     for (int i = 0; i < 16; i++)
         CHECK(codes[i] == i);
     /* A constant block keeps scale 1; -3 gets zero point 3 and code 0 (decodes to -3). */
     for (int i = 0; i < 16; i++)
         v[i] = -3.0f;
-    olive_kquant_block(4, v, 16, codes, &scale, &zp);
+    olive_kquant_block(4, v, 16, 0, codes, &scale, &zp);
     CHECK(scale == 1.0f && zp == 3 && codes[0] == 0 && codes[15] == 0);
     /* 8 bits: 0..255 step 1 fits scale 1, zero point 0. */
     {
@@ -40,7 +40,7 @@ static void kquant_exact_blocks(void)
         uint8_t c8[256];
         for (int i = 0; i < 256; i++)
             w[i] = (float)i;
-        olive_kquant_block(8, w, 256, c8, &scale, &zp);
+        olive_kquant_block(8, w, 256, 0, c8, &scale, &zp);
         CHECK(scale == 1.0f && zp == 0 && c8[0] == 0 && c8[255] == 255 && c8[100] == 100);
     }
 }
@@ -99,8 +99,28 @@ static void non_finite_named(void)
     oir_tensor_free(t);
 }
 
+/* Values whose range overflows float: no undefined conversion, codes in range. */
+static void extreme_values(void)
+{
+    float v[32];
+    olive_quant_out o;
+    olive_blockq p = {OLIVE_BLOCKQ_KQUANT, 4, 16, 0, 0};
+    oir_tensor *t;
+    for (int i = 0; i < 32; i++)
+        v[i] = i % 2 ? 3.0e38f : -3.0e38f;
+    t = weight("W", OIR_FLOAT, 16, 2, v);
+    CHECK(olive_hqq_quantize(t, 16, "mm", &o) == OLIVE_OK);
+    for (size_t i = 0; o.codes && i < o.codes->size; i++)
+        CHECK(o.codes->data[i] <= 0xff);
+    olive_quant_out_free(&o);
+    CHECK(olive_kquant_quantize(&p, t, "mm", &o) == OLIVE_OK);
+    olive_quant_out_free(&o);
+    oir_tensor_free(t);
+}
+
 int main(void)
 {
+    extreme_values();
     pairwise_order();
     kquant_exact_blocks();
     hqq_exact_block();

@@ -1,0 +1,85 @@
+/* Block quantization of a band of Linear weight rows (each row one MatMulNBits channel),
+ * rows shared among the online cores. Every row is quantized alone, so the bytes do not depend
+ * on the number of threads. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "passes/convert/decoder_internal.h"
+
+#define MAX_THREADS 16
+/* Values below which a band is quantized on the calling thread. */
+#define THREAD_MIN_VALUES ((int64_t)1 << 18)
+
+typedef struct rows_job {
+    const cvt_quant_band *b;
+    int64_t first, last;   /* rows [first, last) */
+    int64_t bad_row;       /* first row holding a non-finite value, or -1 */
+    size_t bad_col;
+} rows_job;
+
+static void *quantize_rows(void *arg)
+{
+    rows_job *j = arg;
+    const cvt_quant_band *b = j->b;
+    const olive_blockq *q = b->q;
+    const size_t bs = (size_t)q->block_size, in = (size_t)b->in, kb = (in + bs - 1) / bs;
+    const size_t blob = olive_blockq_blob_size(q), ses = q->half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(q, kb);
+    for (int64_t r = j->first; r < j->last; r++) {
+        const float *v = b->values + (size_t)r * in;
+        uint8_t *codes = b->codes + (size_t)r * kb * blob, *scales = b->scales + (size_t)r * kb * ses;
+        uint8_t *zps = b->zps ? b->zps + (size_t)r * zpb : NULL;
+        if (zps)
+            olive_blockq_zp_init(q, zps, kb);
+        for (size_t k = 0; k < kb; k++) {
+            size_t len = in - k * bs < bs ? in - k * bs : bs;
+            uint8_t zp;
+            long bad = olive_blockq_block(q, v + k * bs, len, codes + k * blob, scales + k * ses, &zp);
+            if (bad >= 0) {
+                j->bad_row = r;
+                j->bad_col = k * bs + (size_t)bad;
+                return NULL;
+            }
+            if (zps)
+                olive_blockq_zp_store(q, zps, k, zp);
+        }
+        olive_blockq_finish_channel(q, codes, in);
+    }
+    return NULL;
+}
+
+int cvt_quantize_band(const cvt_quant_band *b, int64_t *bad_row, size_t *bad_col)
+{
+    rows_job jobs[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t n = b->rows * b->in < THREAD_MIN_VALUES || cpus < 2 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus;
+    if (n > b->rows)
+        n = b->rows > 0 ? b->rows : 1;
+    for (int64_t i = 0; i < n; i++) {
+        jobs[i].b = b;
+        jobs[i].first = b->rows * i / n;
+        jobs[i].last = b->rows * (i + 1) / n;
+        jobs[i].bad_row = -1;
+        jobs[i].bad_col = 0;
+    }
+    for (int64_t i = 1; i < n; i++)
+        started[i] = pthread_create(&th[i], NULL, quantize_rows, &jobs[i]) == 0;
+    quantize_rows(&jobs[0]);
+    for (int64_t i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            quantize_rows(&jobs[i]);
+    }
+    /* Jobs cover rows in order: the first one with a bad row has the first bad row. */
+    for (int64_t i = 0; i < n; i++)
+        if (jobs[i].bad_row >= 0) {
+            *bad_row = jobs[i].bad_row;
+            *bad_col = jobs[i].bad_col;
+            return -1;
+        }
+    return 0;
+}

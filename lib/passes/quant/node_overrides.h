@@ -1,0 +1,16 @@
+/* customized_weight_config: per-node bits and block size, as ONNX Runtime's RTN and k-quant
+ * configs and Olive's OnnxKQuantQuantization take it: a JSON object mapping node names to
+ * {"bits": 4 | 8, "group_size": 16..256}. Other keys are ignored, as there. */
+#ifndef OLIVE_PASSES_QUANT_NODE_OVERRIDES_H
+#define OLIVE_PASSES_QUANT_NODE_OVERRIDES_H
+
+typedef struct olive_node_overrides olive_node_overrides;
+
+/* Parses `text` ("" for none: *out = NULL). A malformed object or an out-of-range value is
+ * OLIVE_EINVALID naming the node and key. */
+int olive_node_overrides_parse(const char *text, olive_node_overrides **out);
+/* Applies the entry of node `name`, if any, to *bits and *block_size. */
+void olive_node_overrides_apply(const olive_node_overrides *o, const char *name, int *bits, int *block_size);
+void olive_node_overrides_free(olive_node_overrides *o);
+
+#endif
