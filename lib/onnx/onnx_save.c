@@ -198,6 +198,9 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
         return olive_fail(OLIVE_EINVALID, "onnx_save_file: NULL argument");
     if (!m->graph)
         return olive_fail(OLIVE_EINVALID, "cannot save '%s': the model has no graph", path);
+    if (m->checkpoint_path)
+        return olive_fail(OLIVE_EINVALID, "cannot save '%s': model '%s' is a checkpoint: run the convert pass first",
+                          path, m->checkpoint_path);
     if (!o) {
         onnx_save_options_init(&defaults);
         o = &defaults;

@@ -97,6 +97,22 @@ def test_fixture_matches_onnxruntime(name, tmp_path):
             np.testing.assert_allclose(outs[k[4:]], data[k], rtol=1e-4, atol=1e-4, err_msg=f"{name}: {k[4:]}")
 
 
+@pytest.mark.parametrize("name", [k for k in FIXTURES if REFS[k].get("fused_mha")])
+def test_fixture_multi_head_attention_matches_onnxruntime(name, tmp_path):
+    """use_multi_head_attention=true against onnxruntime's FusionOptions.use_multi_head_attention."""
+    ref = REFS[name]
+    dst = tmp_path / "fused.onnx"
+    run_fuse(os.path.join(DATA, name + ".onnx"), dst, f"model_type={ref['model_type']}", "use_multi_head_attention=true")
+    counts = op_counts(onnx.load(str(dst)))
+    got = {op: counts.get(op, 0) for op in ref["fused_mha"]}
+    assert got == ref["fused_mha"], f"fused op counts differ from onnxruntime's: ours {got}, ort {ref['fused_mha']}"
+    data = np.load(os.path.join(DATA, name + ".npz"))
+    outs = run_ort(dst, {k[3:]: data[k] for k in data.files if k.startswith("in_")})
+    for k in data.files:
+        if k.startswith("out_"):
+            np.testing.assert_allclose(outs[k[4:]], data[k], rtol=1e-4, atol=1e-4, err_msg=f"{name}: {k[4:]}")
+
+
 @pytest.mark.parametrize("name", ["bert_op14", "gpt2_op17", "llama_op18_dynamo"])
 def test_auto_model_type_fuses_like_the_named_type(name, tmp_path):
     ref = REFS[name]

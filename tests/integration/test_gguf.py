@@ -496,6 +496,39 @@ def test_byte_level_tokenizer_matches_transformers(tmp_path, name):
     assert "\u0120x" in vocab and " x" not in vocab  # respelled in the byte alphabet
 
 
+def test_smollm2_converts_to_onnx_matching_transformers(tmp_path):
+    """The convert pass reads the GGUF through this reader; the ONNX model it writes must give
+    the logits transformers computes from the same GGUF (make_smollm2_logits.py: transformers
+    dequantizes the file itself). Float32 throughout; the tolerance covers summation order."""
+    tool = os.environ.get("OLIVE_APPLY_PASS")
+    if not tool:
+        pytest.skip("OLIVE_APPLY_PASS is not set")
+    ort = pytest.importorskip("onnxruntime")
+    path = smollm2_gguf()
+    ref = np.load(DATA / "smollm2_logits.npz")
+    out = tmp_path / "model.onnx"
+    r = subprocess.run([tool, "convert", str(path), str(out)], capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "tokenizer.json").is_file() and (tmp_path / "tokenizer_config.json").is_file()
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    ids = ref["input_ids"].astype(np.int64)
+    n = ids.shape[1]
+    feeds = {}
+    for i in sess.get_inputs():
+        if i.name == "input_ids":
+            feeds[i.name] = ids
+        elif i.name == "attention_mask":
+            feeds[i.name] = np.ones((1, n), np.int64)
+        elif i.name == "position_ids":
+            feeds[i.name] = np.arange(n, dtype=np.int64)[None]
+        else:  # empty past key/values
+            shape = [1 if d == "batch_size" else 0 if isinstance(d, str) else d for d in i.shape]
+            feeds[i.name] = np.zeros(shape, np.float32)
+    logits = sess.run(["logits"], feeds)[0]
+    np.testing.assert_array_equal(logits.argmax(-1), ref["argmax"])
+    np.testing.assert_allclose(logits[0, -1], ref["last_logits"], atol=1e-3, rtol=0)
+
+
 # ---- hostile files, built by hand --------------------------------------------------------
 
 def gstr(s):

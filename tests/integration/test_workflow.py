@@ -946,3 +946,43 @@ def test_ctrl_c_during_a_pass_leaves_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
     assert list((tmp_path / "cache" / "runs").iterdir()) == []
     assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []
+
+
+def test_progress_bar_on_a_terminal(work):
+    """On a terminal each pass redraws one bar line; the run ends it with a newline."""
+    import pty
+    import select
+    write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
+                        "quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}})
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([CLI, "run", "--config", "config.json"], cwd=work, stdout=subprocess.PIPE,
+                                stderr=slave)
+        os.close(slave)
+        slave = None
+        shown = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], TIMEOUT)
+            if not ready:
+                proc.kill()
+                pytest.fail("no output from olive on the terminal")
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        stdout = proc.communicate(timeout=TIMEOUT)[0].decode()
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0, shown
+    text = shown.decode(errors="replace")
+    assert "\r" in text and "peephole" in text and "quant" in text and "100%" in text, text
+    assert text.endswith("\n")
+    # Timings at the end, one row per pass.
+    rows = [line.split() for line in stdout.splitlines()]
+    assert [r[0] for r in rows if r and r[0] in ("peephole", "quant")] == ["peephole", "quant"], stdout
+    assert "total:" in stdout and "Saved to out" in stdout

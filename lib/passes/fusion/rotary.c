@@ -124,7 +124,9 @@ static int halves_equal(const oir_tensor *t)
 {
     uint64_t esz = oir_dtype_bits(t->dtype) / 8, h = (uint64_t)t->dims[t->rank - 1], rows = t->nbytes / (h * esz);
     const uint8_t *d = oir_tensor_data(t);
-    if (rows * h * esz != t->nbytes)
+    uint64_t expected;
+    if (oir_tensor_expected_bytes(t, &expected) != OLIVE_OK || expected != t->nbytes || rows * h * esz != t->nbytes ||
+        rows != (uint64_t)t->dims[t->rank - 2])
         return 0;
     for (uint64_t r = 0; r < rows; r++)
         if (memcmp(d + r * h * esz, d + (r * h + h / 2) * esz, h / 2 * esz))

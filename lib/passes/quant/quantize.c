@@ -123,6 +123,7 @@ int olive_qrun_add_tensor(const quant_run *r, oir_graph *g, const char *name, in
 void olive_qweight_clear(quantized_weight *w)
 {
     free(w->source);
+    free(w->dq_output);
     for (int i = 0; i < 3; i++)
         free(w->names[i]);
 }
@@ -264,6 +265,21 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
             int64_t k = t->dims[0], cols = t->dims[1];
             olive_blockq p = r->q;
             olive_node_overrides_apply(r->overrides, n->name, &p.bits, &p.block_size);
+            if (r->qdq) {
+                int tied = r->tied;
+                rc = olive_quantize_qdq_node(r, &p, g, &i, t);
+                if (tied) {
+                    oir_tensor_free(t);
+                    r->tied = 0;
+                    r->any_tied = 1;
+                }
+                if (rc != OLIVE_OK)
+                    break;
+                r->quantized_qdq++;
+                r->done++;
+                rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
+                continue;
+            }
             rc = quantized_names(r, &p, g, t, n, &w);
             if (r->tied) {
                 oir_tensor_free(t);
@@ -341,6 +357,12 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
     r.gather_on = olive_args_bool(args, "quantize_embeddings") || olive_args_list_has(args, "op_types_to_quantize", "Gather");
     r.gather_axis = olive_param_find(args->def, "gather_quantize_axis") ? olive_args_int(args, "gather_quantize_axis") : 1;
     r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
+    r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
+    if (r.qdq && (algorithm != OLIVE_BLOCKQ_DEFAULT || bits != 4))
+        return olive_fail(OLIVE_EINVALID,
+                          "quant_format=QDQ: DequantizeLinear blocks are written for algorithm=default with bits=4 "
+                          "(as ONNX Runtime writes them), not algorithm=%s bits=%" PRId64,
+                          algorithm_name(algorithm), bits);
     r.ctx = ctx;
     if ((rc = oir_model_validate(m)) != OLIVE_OK)
         return olive_fail_context(rc, "input model");
@@ -356,16 +378,20 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
         return rc;
     if (r.quantized || r.quantized_gathers)
         OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
-    if (r.quantized_gathers) {
+    if (r.quantized_gathers || r.quantized_qdq) {
         /* INT4 / UINT4 tensors need IR 10; ONNX Runtime's quantizer also raises the default
          * opset to 21 then, without converting nodes. */
         if (oir_model_opset(m, "") < 21)
             OLIVE_TRY(oir_model_require_opset(m, "", 21));
         if (m->ir_version < 10)
             m->ir_version = 10;
-        OLIVE_INFO("quantize: %zu Gather nodes to GatherBlockQuantized (4 bits, block %d, %s)", r.quantized_gathers,
-                   r.q.block_size, olive_args_bool(args, "is_symmetric") ? "symmetric" : "asymmetric");
+        if (r.quantized_gathers)
+            OLIVE_INFO("quantize: %zu Gather nodes to GatherBlockQuantized (4 bits, block %d, %s)", r.quantized_gathers,
+                       r.q.block_size, olive_args_bool(args, "is_symmetric") ? "symmetric" : "asymmetric");
     }
+    if (r.quantized_qdq)
+        OLIVE_INFO("quantize: %zu of %zu MatMul nodes read B through a blocked DequantizeLinear (4 bits, block %d, %s)",
+                   r.quantized_qdq, r.total, r.q.block_size, r.q.symmetric ? "int4" : "uint4 + zero points");
     OLIVE_INFO("quantize: %zu of %zu MatMul nodes to MatMulNBits (%s, %d bits, block %d, %s)", r.quantized, r.total,
                algorithm_name(algorithm), r.q.bits, r.q.block_size, r.q.symmetric ? "symmetric" : "asymmetric");
     return olive_pass_progress(ctx, 1.0);
@@ -414,6 +440,9 @@ static const olive_param_spec params[] = {
     CUSTOMIZED_PARAM,
     {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
      "Op types to quantize: MatMul, Gather (constant tables to GatherBlockQuantized, as quantize_embeddings)"},
+    {"quant_format", OLIVE_PARAM_CHOICE, "QOperator", 0, -1, "QOperator|QDQ",
+     "QOperator: MatMulNBits; QDQ: DequantizeLinear (int4 when symmetric, else uint4 + zero points; block_size "
+     "attribute, opset 21, IR 10) feeding the MatMul, as ONNX Runtime writes it (algorithm=default, bits=4)"},
     {"quantize_embeddings", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
      "Also quantize Gathers on constant float tables into com.microsoft GatherBlockQuantized (4 bits: with bits=8 "
      "Gathers stay, as in ONNX Runtime; int4 codes "

@@ -8,12 +8,13 @@
 #include "passes/quant/node_overrides.h"
 #include "passes/registry.h"
 
-enum { QW_MATMUL = 0, QW_GATHER = 1, QW_TRANSPOSED = 2 };
+enum { QW_MATMUL = 0, QW_GATHER = 1, QW_TRANSPOSED = 2, QW_QDQ = 3, QW_QDQ_TRANSPOSED = 4 };
 
 typedef struct quantized_weight {
     char *source;        /* the float initializer's name */
     int kind;            /* QW_*: how the source was read */
     char *names[3];      /* codes, scales, zero points (NULL when symmetric) */
+    char *dq_output;     /* QDQ: the DequantizeLinear's output */
 } quantized_weight;
 
 typedef struct quant_run {
@@ -24,7 +25,8 @@ typedef struct quant_run {
     int any_op_type;     /* the pass has no op_types_to_quantize: MatMul */
     int initializers_need_inputs;
     olive_pass_ctx *ctx;
-    size_t total, done, quantized, quantized_gathers;
+    size_t total, done, quantized, quantized_gathers, quantized_qdq;
+    int qdq;             /* quant_format=QDQ: DequantizeLinear + MatMul */
     /* Gather tables */
     int gather_on;       /* Gather nodes are quantized */
     int64_t gather_axis; /* quantize_axis (may be negative: from the end) */
@@ -52,6 +54,11 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
 /* For a MatMul B `value` produced by Transpose (perm [1, 0]) of a constant 2-D float table:
  * a new tensor holding the transposed table, named as the table, and r->tied set; else NULL. */
 oir_tensor *olive_tied_weight(quant_run *r, oir_graph *g, const char *value);
+/* quant_format=QDQ: replaces MatMul *at (B = t) by DequantizeLinear (inserted before it,
+ * once per weight) and a MatMul on its output, as ONNX Runtime's default quantizer writes
+ * them; *at ends on the MatMul. */
+int olive_quantize_qdq_node(quant_run *r, const olive_blockq *p, oir_graph *g, size_t *at, const oir_tensor *t);
+
 /* Removes Transposes of constant tables that nothing reads any more. */
 int olive_drop_unused_transposes(quant_run *r, oir_graph *g);
 
