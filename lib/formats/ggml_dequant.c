@@ -78,7 +78,9 @@ int ofmt_ggml_can_dequant(uint32_t ggml_type)
     case OFMT_GGML_F32: case OFMT_GGML_F16: case OFMT_GGML_BF16:
     case OFMT_GGML_Q8_0: case OFMT_GGML_Q4_0: case OFMT_GGML_Q4_1:
     case OFMT_GGML_Q5_0: case OFMT_GGML_Q5_1:
+    case OFMT_GGML_Q2_K: case OFMT_GGML_Q3_K:
     case OFMT_GGML_Q4_K: case OFMT_GGML_Q5_K: case OFMT_GGML_Q6_K:
+    case OFMT_GGML_IQ4_NL: case OFMT_GGML_IQ4_XS:
         return 1;
     default:
         return 0;
@@ -203,6 +205,56 @@ static void deq_q8_0(const uint8_t *b, float *y)
 
 /* ---- K super-blocks (256 elements) ----------------------------------------------------- */
 
+/* Q2_K: scales[16] (low nibble scale, high nibble min, per 16 elements), qs[64] (2 bits each),
+ * d, dmin (f16). Each 32 bytes of qs serve 128 elements: four 2-bit planes of 32, each plane
+ * split in two groups of 16 with their own scale/min. value = (d*sc)*q - (dmin*m). */
+static void deq_q2_k(const uint8_t *b, float *y)
+{
+    const uint8_t *scales = b, *q = b + QK_K / 16;
+    const float d = f16_at(b + QK_K / 16 + QK_K / 4), dmin = f16_at(b + QK_K / 16 + QK_K / 4 + 2);
+    int is = 0;
+    for (int n = 0; n < QK_K; n += 128) {
+        for (int shift = 0; shift < 8; shift += 2) {
+            for (int half = 0; half < 2; half++) {
+                const uint8_t sc = scales[is++];
+                const float dl = d * (float)(sc & 0x0f), ml = dmin * (float)(sc >> 4);
+                for (int l = 0; l < 16; l++)
+                    *y++ = dl * (float)((q[l + 16 * half] >> shift) & 3) - ml;
+            }
+        }
+        q += 32;
+    }
+}
+
+/* Q3_K: hmask[32] (third bit, inverted: set means no -4), qs[64] (low 2 bits), scales[12]
+ * (sixteen 6-bit scales, offset by 32), d (f16). value = (d*scale)*q. */
+static void deq_q3_k(const uint8_t *b, float *y)
+{
+    const uint8_t *hm = b, *q = b + QK_K / 8, *packed = b + QK_K / 8 + QK_K / 4;
+    const float d = f16_at(b + QK_K / 8 + QK_K / 4 + 12);
+    int scales[16];
+    for (int i = 0; i < 16; i++) {
+        int low = i < 8 ? packed[i] & 0x0f : packed[i - 8] >> 4;
+        int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+        scales[i] = (low | (high << 4)) - 32;
+    }
+    int is = 0;
+    uint8_t m = 1;
+    for (int n = 0; n < QK_K; n += 128) {
+        for (int shift = 0; shift < 8; shift += 2) {
+            for (int half = 0; half < 2; half++) {
+                const float dl = d * (float)scales[is++];
+                for (int l = 0; l < 16; l++) {
+                    const int k = l + 16 * half;
+                    *y++ = dl * (float)(((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4));
+                }
+            }
+            m = (uint8_t)(m << 1);
+        }
+        q += 32;
+    }
+}
+
 /* The 12 scale bytes of Q4_K/Q5_K hold eight 6-bit scales and eight 6-bit mins. */
 static void k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn)
 {
@@ -288,6 +340,40 @@ static void deq_q6_k(const uint8_t *b, float *y)
     }
 }
 
+/* ---- non-linear 4-bit codebook (IQ4_NL, IQ4_XS) --------------------------------------- */
+
+/* The sixteen levels both types index with 4 bits (ggml's kvalues_iq4nl). */
+static const int8_t iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* IQ4_NL: d (f16), 16 bytes of nibbles laid out as Q4_0's; value = d * level. */
+static void deq_iq4_nl(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b);
+    for (int j = 0; j < QK / 2; j++) {
+        y[j] = d * (float)iq4_levels[b[2 + j] & 0x0f];
+        y[j + QK / 2] = d * (float)iq4_levels[b[2 + j] >> 4];
+    }
+}
+
+/* IQ4_XS: d (f16), scales_h (u16: 2 high bits per 32-group), scales_l[4] (4 low bits per
+ * group), qs[128]; group ib uses 16 bytes of nibbles and the scale (d*(ls-32)). */
+static void deq_iq4_xs(const uint8_t *b, float *y)
+{
+    const float d = f16_at(b);
+    const unsigned scales_h = rd16(b + 2);
+    const uint8_t *scales_l = b + 4, *qs = b + 8;
+    for (int ib = 0; ib < QK_K / 32; ib++) {
+        const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | (int)(((scales_h >> (2 * ib)) & 3) << 4);
+        const float dl = d * (float)(ls - 32);
+        for (int j = 0; j < 16; j++) {
+            y[j] = dl * (float)iq4_levels[qs[j] & 0x0f];
+            y[j + 16] = dl * (float)iq4_levels[qs[j] >> 4];
+        }
+        y += 32;
+        qs += 16;
+    }
+}
+
 /* ---- rows ----------------------------------------------------------------------------- */
 
 int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_length,
@@ -326,9 +412,13 @@ int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_
     case OFMT_GGML_Q5_0: block_fn = deq_q5_0; break;
     case OFMT_GGML_Q5_1: block_fn = deq_q5_1; break;
     case OFMT_GGML_Q8_0: block_fn = deq_q8_0; break;
+    case OFMT_GGML_Q2_K: block_fn = deq_q2_k; break;
+    case OFMT_GGML_Q3_K: block_fn = deq_q3_k; break;
     case OFMT_GGML_Q4_K: block_fn = deq_q4_k; break;
     case OFMT_GGML_Q5_K: block_fn = deq_q5_k; break;
     case OFMT_GGML_Q6_K: block_fn = deq_q6_k; break;
+    case OFMT_GGML_IQ4_NL: block_fn = deq_iq4_nl; break;
+    case OFMT_GGML_IQ4_XS: block_fn = deq_iq4_xs; break;
     default: break;
     }
     /* rows are contiguous and a whole number of blocks, so the tensor is one run of blocks */

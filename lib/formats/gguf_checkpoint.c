@@ -363,6 +363,9 @@ int ofmt_gguf_open(ofmt_checkpoint **out, const char *file)
     ofmt_checkpoint *c = ofmt_checkpoint_new(OFMT_GGUF_FILE, file);
     int rc = c ? open_checkpoint(c, g) : OLIVE_ENOMEM;
     ofmt_gguf_free(g);
+    /* jansson reports no reason for a failed allocation: name the file at least */
+    if (rc == OLIVE_ENOMEM)
+        olive_fail(OLIVE_ENOMEM, "GGUF file '%s': out of memory building the checkpoint", file);
     if (rc) {
         ofmt_checkpoint_free(c);
         return rc;

@@ -271,12 +271,16 @@ static void meta_free(tok_meta *m)
 /* Adds key -> value to obj, taking value; a NULL value (failed allocation) fails. */
 static int put(json_t *obj, const char *key, json_t *value)
 {
-    return value && !json_object_set_new(obj, key, value) ? OLIVE_OK : OLIVE_ENOMEM;
+    if (value && !json_object_set_new(obj, key, value))
+        return OLIVE_OK;
+    return olive_fail(OLIVE_ENOMEM, "out of memory building the tokenizer files");
 }
 
 static int append(json_t *arr, json_t *value)
 {
-    return value && !json_array_append_new(arr, value) ? OLIVE_OK : OLIVE_ENOMEM;
+    if (value && !json_array_append_new(arr, value))
+        return OLIVE_OK;
+    return olive_fail(OLIVE_ENOMEM, "out of memory building the tokenizer files");
 }
 
 static json_t *added_token(uint64_t id, const char *content, int special)

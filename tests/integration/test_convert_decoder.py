@@ -602,3 +602,37 @@ def test_genai_tokenizer_from_the_copied_files(workdir):
     want = tokenizers.Tokenizer.from_file(str(DATA / "qwen3" / "tokenizer.json")).encode(text).ids
     got = [int(i) for i in tok.encode(text)]
     assert got == want and tok.decode(np.asarray(got, np.int32)) == text
+
+
+BUILDER_VARIANTS = ["fp32-cpu", "int4-cpu", "fp16-cuda", "int4-cuda"]
+
+
+@pytest.mark.parametrize("arch,variant", [(a, v) for a in ARCHS for v in BUILDER_VARIANTS])
+def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
+    """What onnxruntime-genai's builder wrote for the same checkpoint (recorded by
+    make_decoder_fixtures.py): the same genai_config.json, the same ops, and the same
+    initializers byte for byte (float32 rotary caches aside: both compute them in float32 but
+    round sines and cosines through different libraries; the fp16 ones match)."""
+    import hashlib
+    ref = json.loads((DATA / arch / "builder_reference.json").read_text())[variant]
+    precision, ep = variant.split("-")
+    out = workdir / f"{arch}_{variant}_vs_builder"
+    proc = convert(DATA / arch, out, f"precision={precision}", f"execution_provider={ep}")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "genai_config.json").read_text()) == ref["genai_config"]
+    model = onnx.load(str(out / "model.onnx"))
+    ops = {}
+    for n in model.graph.node:
+        key = f"{n.domain or 'ai.onnx'}:{n.op_type}"
+        ops[key] = ops.get(key, 0) + 1
+    assert ops == ref["ops"]
+    ours = {t.name: t for t in model.graph.initializer}
+    for name, want in ref["initializers"].items():
+        assert name in ours, name
+        t = ours[name]
+        assert (t.data_type, list(t.dims)) == (want["dtype"], want["shape"]), name
+        if name in ("cos_cache", "sin_cache") and t.data_type == onnx.TensorProto.FLOAT:
+            continue
+        assert hashlib.sha256(numpy_helper.to_array(t).tobytes()).hexdigest() == want["sha256"], name
+    # The builder's Constant nodes are initializers here.
+    assert all(n.startswith("/model/constants/") for n in set(ours) - set(ref["initializers"]))

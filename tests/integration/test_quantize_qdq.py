@@ -129,3 +129,24 @@ def test_qdq_bad_combinations(tmp_path, setting):
     proc, dst = run_olive(make_model(32, 2, seed=1), tmp_path, "quant_format=QDQ", setting, expect_ok=False)
     assert proc.returncode == 1 and "quant_format" in proc.stderr, proc.stderr
     assert not dst.exists()
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_qdq_rounding_ties(tmp_path, symmetric):
+    """Values exactly halfway between codes: the QDQ form rounds before adding the zero point
+    (unlike MatMulNBits' kernel), as onnxruntime's QDQ kernel does."""
+    col = np.array([-4.0] + [(i - 8) * 0.5 + 0.25 for i in range(15)], dtype=np.float32)  # scale 0.5: ties
+    w = np.stack([col, -col, col * 0.5, np.roll(col, 3)], axis=1)
+    graph = helper.make_graph([helper.make_node("MatMul", ["A", "W"], ["Y"], name="mm")], "g",
+                              [helper.make_tensor_value_info("A", TensorProto.FLOAT, [3, 16])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, 4])],
+                              initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    ours = run_olive(model, tmp_path, "quant_format=QDQ", "block_size=16",
+                     f"is_symmetric={'true' if symmetric else 'false'}")
+    ref = ort_qdq(model, 16, symmetric)
+    for name in ("W_DQ_Q4", "W_DQ_scales") + (() if symmetric else ("W_DQ_zero_points",)):
+        a = [numpy_helper.to_array(t) for t in ours.graph.initializer if t.name == name][0]
+        b = [numpy_helper.to_array(t) for t in ref.graph.initializer if t.name == name][0]
+        np.testing.assert_array_equal(a, b, err_msg=name)

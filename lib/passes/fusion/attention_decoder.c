@@ -12,8 +12,10 @@
  *
  * The fused node takes the projections (B, S, N * H) with the rotary embeddings moved onto
  * them, the additive (B | 1, N | 1, S, T) mask as its attention bias (it holds the causal and
- * padding parts the graph built), the past key/values, and gives the present ones. Keys and
- * values with fewer heads than the queries (repeated in the graph) are not matched. */
+ * padding parts the graph built), the past key/values, and gives the present ones. Without
+ * past (a first step), K^T and V are read from the rotated and split heads directly, and they
+ * become the present outputs when something else reads them. Keys and values with fewer
+ * heads than the queries (repeated in the graph) are not matched. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +201,7 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     node_set set;
     split q, k, v;
     const char *mask = NULL, *ins[8], *outs[3], *root, *rq, *rk;
+    size_t n_out;
     double sv, got, want;
     int at;
 
@@ -212,7 +215,10 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     }
     if (!mm_qkv || mm_qkv->n_inputs != 2)
         return OLIVE_OK;
-    if (!(cat_v = present_of(c, mm_qkv->inputs[1])) || !match_split(c, oir_match_parent(&c->ix, cat_v, 1, NULL), &v))
+    /* V: the present value, or (first step, no past) the head split itself. */
+    cat_v = present_of(c, mm_qkv->inputs[1]);
+    if (!match_split(c, cat_v ? oir_match_parent(&c->ix, cat_v, 1, NULL) : oir_match_parent(&c->ix, mm_qkv, 1, NULL),
+                     &v))
         return OLIVE_OK;
     softmax = oir_match_parent(&c->ix, mm_qkv, 0, "Softmax");
     if (!softmax || (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3) ||
@@ -227,10 +233,11 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     mask = add_mask->inputs[1 - at];
     if (fuse_rank(c, mask) != 4)
         return OLIVE_OK;
-    if (!(kt = oir_match_parent(&c->ix, mm_qk, 1, "Transpose")) || !has_perm(kt, 0, 1, 3, 2) ||
-        !(cat_k = present_of(c, kt->inputs[0])))
+    if (!(kt = oir_match_parent(&c->ix, mm_qk, 1, "Transpose")) || !has_perm(kt, 0, 1, 3, 2))
         return OLIVE_OK;
-    if (!(rot_q = rotary_of(c, mm_qk->inputs[0], &q)) || !(rot_k = rotary_of(c, cat_k->inputs[1], &k)))
+    cat_k = present_of(c, kt->inputs[0]);
+    if (!cat_k != !cat_v || !(rot_q = rotary_of(c, mm_qk->inputs[0], &q)) ||
+        !(rot_k = rotary_of(c, cat_k ? cat_k->inputs[1] : kt->inputs[0], &k)))
         return OLIVE_OK;
     root = q.matmul->inputs[0];
     if (strcmp(k.matmul->inputs[0], root) || strcmp(v.matmul->inputs[0], root) || q.heads != k.heads ||
@@ -250,15 +257,20 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     if (!(got > 0))
         return OLIVE_OK;
     {
-        oir_node *const first[] = {merge, ctx_t, mm_qkv, softmax, add_mask, scale, mm_qk, kt, cat_k, cat_v, rot_q,
-                                   rot_k, q.transpose, q.reshape, k.transpose, k.reshape, v.transpose, v.reshape};
-        set.n = sizeof first / sizeof *first;
-        memcpy(set.v, first, sizeof first);
+        oir_node *const first[] = {merge, ctx_t, mm_qkv, softmax, add_mask, scale, mm_qk, kt, rot_q, rot_k,
+                                   q.transpose, q.reshape, k.transpose, k.reshape, v.transpose, v.reshape, cat_k, cat_v};
+        set.n = sizeof first / sizeof *first - (cat_k ? 0 : 2);
+        memcpy(set.v, first, set.n * sizeof *first);
     }
+    /* The present key/values: the Concats' results, or without past the rotated K and the
+     * split V (given only when read outside). */
     outs[0] = merge->outputs[0];
-    outs[1] = cat_k->outputs[0];
-    outs[2] = cat_v->outputs[0];
-    if (!only_used_inside_or_dead(c, &set, outs, 3))
+    outs[1] = cat_k ? cat_k->outputs[0] : rot_k->outputs[0];
+    outs[2] = cat_k ? cat_v->outputs[0] : v.transpose->outputs[0];
+    n_out = cat_k || oir_index_use_count(&c->ix, outs[1]) > 1 || oir_index_use_count(&c->ix, outs[2]) > 1 ||
+                    oir_index_is_graph_output(&c->ix, outs[1]) || oir_index_is_graph_output(&c->ix, outs[2])
+                ? 3 : 1;
+    if (!only_used_inside_or_dead(c, &set, outs, n_out))
         return OLIVE_OK;
     /* The rotary nodes are marked by the moves; the rest by the fused node. */
     OLIVE_TRY(rotary_on_projection(c, rot_q, &q, &rq));
@@ -269,9 +281,10 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     ins[3] = "";
     ins[4] = "";
     ins[5] = mask;
-    ins[6] = cat_k->inputs[0];
-    ins[7] = cat_v->inputs[0];
-    OLIVE_TRY(fuse_emit(c, set.v, set.n, "MultiHeadAttention", FUSE_MS_DOMAIN, "MultiHeadAttention", 8, ins, 3, outs, &mha));
+    ins[6] = cat_k ? cat_k->inputs[0] : "";
+    ins[7] = cat_k ? cat_v->inputs[0] : "";
+    OLIVE_TRY(fuse_emit(c, set.v, set.n, "MultiHeadAttention", FUSE_MS_DOMAIN, "MultiHeadAttention", cat_k ? 8 : 6, ins,
+                        n_out, outs, &mha));
     OLIVE_TRY(oir_node_set_attr_int(mha, "num_heads", q.heads));
     if (fabs(got - want) > 1e-6 * want)
         OLIVE_TRY(oir_node_set_attr_float(mha, "scale", (float)got));

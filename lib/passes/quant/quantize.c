@@ -14,7 +14,8 @@
  * zero points 1-D [N * k_blocks] in the weight's type. algorithm=k_quant always writes zero
  * points (as its reference does) and the RTN names. customized_weight_config sets bits and
  * block size per node (node_overrides.h). Gather tables and tied embeddings
- * (quantize_embeddings) are handled in quantize_gather.c. */
+ * (quantize_embeddings) are handled in quantize_gather.c, quant_format=QDQ (DequantizeLinear
+ * feeding the MatMul) in quantize_qdq.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>

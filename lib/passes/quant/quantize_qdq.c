@@ -5,14 +5,16 @@
  *     -> <B>_DQ_Q4_output;  MatMul(A, <B>_DQ_Q4_output)   (nodes <mm>_DQ_Q4, <mm>_matmul_Q4)
  *
  * with B's codes as INT4 (symmetric) or UINT4 [K, N] in B's own order, scales [k_blocks, N]
- * in B's type and UINT4 zero points [k_blocks, N]. The codes, scales and zero points are
- * those of the MatMulNBits form (its MLAS kernel gives the same blocks), laid out again;
- * a symmetric code c is stored as the signed c - 8. */
+ * in B's type and UINT4 zero points [k_blocks, N]. Scales and zero points are those of the
+ * MatMulNBits form (ONNX Runtime's two kernels find the same ones); symmetric codes are
+ * signed (zero point 0). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "passes/peephole/fold.h"
 #include "passes/quant/quantize_internal.h"
 #include "passes/quant/quantize_weight.h"
 
@@ -23,12 +25,44 @@ static void set_nibble(uint8_t *b, size_t i, unsigned v)
     b[i / 2] = (uint8_t)(i % 2 ? (b[i / 2] & 0x0f) | (v & 0x0f) << 4 : (b[i / 2] & 0xf0) | (v & 0x0f));
 }
 
-/* MatMulNBits' blocks [N, k_blocks, blob] as DequantizeLinear's tensors. */
-static int relayout(const olive_blockq *p, size_t k, size_t n, const olive_quant_out *o, olive_blob **codes,
+static float value_at(const oir_tensor *t, size_t i)
+{
+    const uint8_t *src = oir_tensor_data(t);
+    if (t->dtype == OIR_FLOAT16) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        return olive_half_to_float(h);
+    }
+    {
+        float f;
+        memcpy(&f, src + 4 * i, 4);
+        return f;
+    }
+}
+
+static float stored_scale(const olive_blockq *p, const uint8_t *scales, size_t i)
+{
+    if (p->half_scales) {
+        uint16_t h;
+        memcpy(&h, scales + 2 * i, 2);
+        return olive_half_to_float(h);
+    }
+    {
+        float f;
+        memcpy(&f, scales + 4 * i, 4);
+        return f;
+    }
+}
+
+/* DequantizeLinear's tensors from the MatMulNBits form's scales and zero points (the same
+ * blocks) and B itself: the codes are rounded before the zero point is added, as ONNX
+ * Runtime's QDQ kernel does (a value halfway between two codes may round the other way). */
+static int relayout(const olive_blockq *p, const oir_tensor *t, const olive_quant_out *o, olive_blob **codes,
                     olive_blob **scales, olive_blob **zps)
 {
-    const size_t kb = (k + (size_t)p->block_size - 1) / (size_t)p->block_size, es = p->half_scales ? 2 : 4;
-    const size_t row = kb * olive_blockq_blob_size(p), zpb = olive_blockq_zp_bytes(p, kb);
+    const size_t k = (size_t)t->dims[0], n = (size_t)t->dims[1], bs = (size_t)p->block_size;
+    const size_t kb = (k + bs - 1) / bs, es = p->half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(p, kb);
+    const float lo = p->symmetric ? -8.0f : 0.0f, hi = p->symmetric ? 7.0f : 15.0f;
     *codes = *scales = *zps = NULL;
     if (olive_blob_alloc(codes, (k * n + 1) / 2) != OLIVE_OK || olive_blob_alloc(scales, kb * n * es) != OLIVE_OK ||
         (o->zps && olive_blob_alloc(zps, (kb * n + 1) / 2) != OLIVE_OK)) {
@@ -37,16 +71,21 @@ static int relayout(const olive_blockq *p, size_t k, size_t n, const olive_quant
         *codes = *scales = NULL;
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     }
-    for (size_t c = 0; c < n; c++) {
-        const uint8_t *src = o->codes->data + c * row;
-        for (size_t i = 0; i < k; i++)
-            set_nibble((uint8_t *)(*codes)->data, i * n + c, nibble(src, i) ^ (p->symmetric ? 8u : 0u));
+    for (size_t c = 0; c < n; c++)
         for (size_t b = 0; b < kb; b++) {
             memcpy((uint8_t *)(*scales)->data + (b * n + c) * es, o->scales->data + (c * kb + b) * es, es);
             if (o->zps)
                 set_nibble((uint8_t *)(*zps)->data, b * n + c, nibble(o->zps->data + c * zpb, b));
         }
-    }
+    for (size_t i = 0; i < k; i++)
+        for (size_t c = 0; c < n; c++) {
+            const size_t b = i / bs;
+            const float s = stored_scale(p, o->scales->data, c * kb + b), rs = s != 0.0f ? 1.0f / s : 0.0f;
+            const float zp = o->zps ? (float)nibble(o->zps->data + c * zpb, b) : 0.0f;
+            float q = roundf(value_at(t, i * n + c) * rs) + zp;
+            q = !(q >= lo) ? lo : q > hi ? hi : q; /* NaN cannot occur: B is finite */
+            set_nibble((uint8_t *)(*codes)->data, i * n + c, (unsigned)(int)q);
+        }
     return OLIVE_OK;
 }
 
@@ -68,7 +107,7 @@ static int dequantized(quant_run *r, const olive_blockq *p, oir_graph *g, size_t
     if ((*out = olive_qrun_cached(r, t->name, kind)))
         return OLIVE_OK;
     OLIVE_TRY(olive_quantize_weight(&pq, t, olive_qnode_label(mm), &o));
-    rc = relayout(&pq, k, n, &o, &blobs[0], &blobs[1], &blobs[2]);
+    rc = relayout(&pq, t, &o, &blobs[0], &blobs[1], &blobs[2]);
     olive_quant_out_free(&o);
     if (rc != OLIVE_OK)
         return rc;

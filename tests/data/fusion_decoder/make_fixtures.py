@@ -206,10 +206,11 @@ def causal_padding_mask(b, seq_u, past_len):
     return b.op("Add", [pad, causal])
 
 
-def decoder_model(n_layers=1, heads=HEADS, hidden=HIDDEN, divisor=None, expose_probs=False):
+def decoder_model(n_layers=1, heads=HEADS, hidden=HIDDEN, divisor=None, expose_probs=False, past=True):
     """LLaMA-2 decoder layers as Hugging Face exports them with past key/values: rotary Q and K
     from cos/sin caches, K and V concatenated after the past (the present outputs), scores
-    divided by sqrt(head), the additive mask, softmax, output projection and residual Add."""
+    divided by sqrt(head), the additive mask, softmax, output projection and residual Add.
+    past=False: the first step, without past inputs (K and V are the present outputs)."""
     rng = np.random.default_rng(2)
     b = Builder()
     head = hidden // heads
@@ -226,8 +227,12 @@ def decoder_model(n_layers=1, heads=HEADS, hidden=HIDDEN, divisor=None, expose_p
     x = "hidden"
     for layer in range(n_layers):
         pk, pv = f"past_key_values.{layer}.key", f"past_key_values.{layer}.value"
-        inputs += [helper.make_tensor_value_info(pk, F, ["B", heads, "P", head]),
-                   helper.make_tensor_value_info(pv, F, ["B", heads, "P", head])]
+        if past:
+            inputs += [helper.make_tensor_value_info(pk, F, ["B", heads, "P", head]),
+                       helper.make_tensor_value_info(pv, F, ["B", heads, "P", head])]
+        elif past_len is None:
+            past_len = b.const("no_past", np.array(0, dtype=np.int64))
+            mask = causal_padding_mask(b, seq_u, past_len)
         if past_len is None:
             past_len = b.op("Gather", [b.op("Shape", [pk]), b.const("idx", np.array(2, dtype=np.int64))], axis=0)
             mask = causal_padding_mask(b, seq_u, past_len)
@@ -235,16 +240,19 @@ def decoder_model(n_layers=1, heads=HEADS, hidden=HIDDEN, divisor=None, expose_p
         shape = b.op("Shape", [x])
         dims = [b.op("Gather", [shape, b.const("idx", np.array(i, dtype=np.int64))], axis=0) for i in (0, 1)]
         q, k, v = (heads_of(b, x, w[p], dims, heads, hidden) for p in "qkv")
-        cur = b.op("Gather", [b.op("Shape", [k]), b.const("idx", np.array(2, dtype=np.int64))], axis=0)
-        total_u = b.op("Unsqueeze", [b.op("Add", [cur, past_len]), b.scalar_i64(0)])
+        if past:
+            cur = b.op("Gather", [b.op("Shape", [k]), b.const("idx", np.array(2, dtype=np.int64))], axis=0)
+            total_u = b.op("Unsqueeze", [b.op("Add", [cur, past_len]), b.scalar_i64(0)])
+        else:
+            total_u = seq_u
         cos_u = gathered_cache(b, cos_c, total_u, "position_ids")
         sin_u = gathered_cache(b, sin_c, total_u, "position_ids")
         rot = []
         for t in (q, k):
             r, _ = rotate_half(b, t)
             rot.append(b.op("Add", [b.op("Mul", [t, cos_u]), b.op("Mul", [r, sin_u])]))
-        present_k = b.op("Concat", [pk, rot[1]], axis=2)
-        present_v = b.op("Concat", [pv, v], axis=2)
+        present_k = b.op("Concat", [pk, rot[1]], axis=2) if past else rot[1]
+        present_v = b.op("Concat", [pv, v], axis=2) if past else v
         kt = b.op("Transpose", [present_k], perm=[0, 1, 3, 2])
         scores = b.op("Div", [b.op("MatMul", [rot[0], kt]), b.const("sqrt_head", np.array(divisor, dtype=np.float32))])
         probs = b.op("Softmax", [b.op("Add", [scores, mask])], axis=-1)
@@ -265,13 +273,19 @@ def decoder_model(n_layers=1, heads=HEADS, hidden=HIDDEN, divisor=None, expose_p
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
-def decoder_feeds(n_layers=1, heads=HEADS, hidden=HIDDEN, S=5):
-    """No padding: the rows see their whole past (the form GroupQueryAttention takes too; its
-    CPU kernel takes a batch with past key/values one token at a time)."""
+def decoder_feeds(n_layers=1, heads=HEADS, hidden=HIDDEN, S=5, past=True):
+    """With past: no padding, the rows see their whole past (the form GroupQueryAttention takes
+    too; its CPU kernel takes a batch with past key/values one token at a time). Without: the
+    second row left-padded."""
     rng = np.random.default_rng(3)
     feeds = {"hidden": rng.standard_normal((2, S, hidden)).astype(np.float32),
              "position_ids": np.tile(np.arange(PAST, PAST + S, dtype=np.int64), (2, 1)),
              "attention_mask": np.ones((2, PAST + S), dtype=np.int64)}
+    if not past:
+        feeds["position_ids"] = np.array([np.arange(S), np.maximum(np.arange(S) - 1, 0)], dtype=np.int64)
+        feeds["attention_mask"] = np.ones((2, S), dtype=np.int64)
+        feeds["attention_mask"][1, 0] = 0
+        return feeds
     for layer in range(n_layers):
         for kind in ("key", "value"):
             feeds[f"past_key_values.{layer}.{kind}"] = rng.standard_normal((2, heads, PAST, hidden // heads)).astype(
@@ -291,11 +305,14 @@ def fixtures():
     }
 
 
-def near_misses():
-    """name -> (model, feeds): graphs one flaw away from a fusion, and one form that is no flaw
-    but that onnxruntime's optimizer does not match (rotary_static_split). They have no
-    onnxruntime counts: its optimizer fuses the wrong split too, and then gives other outputs."""
+def without_reference():
+    """name -> (model, feeds): graphs one flaw away from a fusion, and forms that are no flaw but
+    that onnxruntime's optimizer does not handle: a constant split (rotary_static_split, not
+    matched) and a first step without past (llama2_first_step: it fuses, then fails to sort the
+    graph). They have no onnxruntime counts: its optimizer also fuses the wrong split, and then
+    gives other outputs."""
     return {
+        "llama2_first_step": (decoder_model(2, past=False), decoder_feeds(2, past=False)),
         "rotary_wrong_split": (rotary_model(divisor=4), rotary_feeds()),
         "rotary_neg_read_elsewhere": (rotary_model(expose_neg=True), rotary_feeds()),
         "rotary_halves_differ": (rotary_model(shift_second_half=True), rotary_feeds()),
@@ -319,9 +336,9 @@ def main():
     from onnxruntime.transformers.convert_generation import replace_mha_with_gqa  # imports torch
 
     refs = {}
-    for name, (model, feeds) in near_misses().items():
+    for name, (model, feeds) in without_reference().items():
         save_with_outputs(name, model, feeds)
-        refs[name] = {"near_miss": True, "nodes_before": len(model.graph.node)}
+        refs[name] = {"no_reference": True, "nodes_before": len(model.graph.node)}
     for name, (model, feeds, heads, opts) in fixtures().items():
         path = save_with_outputs(name, model, feeds)
         hidden = opts.get("hidden_size", HIDDEN)

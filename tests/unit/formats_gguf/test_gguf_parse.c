@@ -190,11 +190,11 @@ static void test_type_table(void)
     CHECK(ofmt_ggml_row_bytes(OFMT_GGML_Q8_0, 64) == 68);
     CHECK(ofmt_ggml_row_bytes(OFMT_GGML_Q8_0, 33) == 0);
     CHECK(ofmt_ggml_row_bytes(OFMT_GGML_F16, UINT64_MAX) == 0); /* overflow */
-    CHECK(!ofmt_ggml_can_dequant(OFMT_GGML_Q3_K));
+    CHECK(!ofmt_ggml_can_dequant(16)); /* IQ2_XXS */
     float out[256];
     uint8_t block[110] = {0};
-    CHECK_RC(ofmt_ggml_dequant_rows(OFMT_GGML_Q3_K, block, 256, 1, out), OLIVE_EUNSUPPORTED);
-    CHECK_ERROR_HAS("Q3_K");
+    CHECK_RC(ofmt_ggml_dequant_rows(16, block, 256, 1, out), OLIVE_EUNSUPPORTED);
+    CHECK_ERROR_HAS("IQ2_XXS");
     CHECK_RC(ofmt_ggml_dequant_rows(OFMT_GGML_Q8_0, block, 48, 1, out), OLIVE_EINVALID);
     /* fp16 edge values convert exactly */
     uint8_t halves[8] = {0x01, 0x00, 0x00, 0x80, 0xff, 0x7b, 0x00, 0x7c};

@@ -46,6 +46,13 @@ pub struct olive_engine {
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
 
+/// An optimization job parsed from a config in Olive's workflow schema (`olive_workflow`).
+#[repr(C)]
+pub struct olive_workflow {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // common.h
 // ---------------------------------------------------------------------------------------------
@@ -118,8 +125,8 @@ pub const OLIVE_PROGRESS_SAVING: c_int = 3;
 /// Progress event: the run is complete.
 pub const OLIVE_PROGRESS_DONE: c_int = 4;
 
-/// Progress callback of `olive_engine_run`, called on the running thread. Returning non-zero
-/// cancels the run (it then fails with [`OLIVE_ECANCELLED`]).
+/// Progress callback of `olive_engine_run` and `olive_workflow_run`, called on the running
+/// thread. Returning non-zero cancels the run (it then fails with [`OLIVE_ECANCELLED`]).
 pub type olive_progress_fn = Option<
     unsafe extern "C" fn(
         event: c_int,
@@ -296,6 +303,49 @@ extern "C" {
         model: *const olive_model,
         output_dir: *const c_char,
         out: *mut *mut olive_model,
+    ) -> c_int;
+
+    // ----- workflow.h -----
+
+    /// Parses a workflow config (JSON text in Olive's schema); `options` is NULL or
+    /// space-separated key=value settings (`strict`, `output_dir`, `cache_dir`, `log_level`).
+    pub fn olive_workflow_new(
+        out: *mut *mut olive_workflow,
+        config_json: *const c_char,
+        options: *const c_char,
+    ) -> c_int;
+    /// The same, reading the config from the file at `path`.
+    pub fn olive_workflow_load(
+        out: *mut *mut olive_workflow,
+        path: *const c_char,
+        options: *const c_char,
+    ) -> c_int;
+    /// Releases a workflow. Accepts NULL.
+    pub fn olive_workflow_free(workflow: *mut olive_workflow);
+    /// Writes the passes in pipeline text form into `*out` (alternatives separated by " | ";
+    /// release with [`olive_free`]).
+    pub fn olive_workflow_pipeline_text(
+        out: *mut *mut c_char,
+        workflow: *const olive_workflow,
+    ) -> c_int;
+    /// Sets the progress callback (NULL removes it).
+    pub fn olive_workflow_set_progress(
+        workflow: *mut olive_workflow,
+        fn_: olive_progress_fn,
+        user: *mut c_void,
+    );
+    /// Asks a running `olive_workflow_run` to stop; safe from any thread or a signal handler.
+    pub fn olive_workflow_cancel(workflow: *mut olive_workflow);
+    /// Runs the workflow; `result` is NULL or receives a JSON summary (release with
+    /// [`olive_free`]).
+    pub fn olive_workflow_run(workflow: *mut olive_workflow, result: *mut *mut c_char) -> c_int;
+    /// Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`
+    /// (`command`) runs for the key=value `options`, as JSON text into `*out` (release with
+    /// [`olive_free`]).
+    pub fn olive_workflow_auto_opt_config(
+        out: *mut *mut c_char,
+        command: *const c_char,
+        options: *const c_char,
     ) -> c_int;
 }
 

@@ -11,15 +11,45 @@ fn include_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../include/olive")
 }
 
+/// The headers declaring the API, the ones the umbrella header olive.h includes.
+const HEADERS: [&str; 6] = [
+    "common.h",
+    "model.h",
+    "pass.h",
+    "accelerator.h",
+    "engine.h",
+    "workflow.h",
+];
+
 fn headers() -> Vec<(String, String)> {
     let dir = include_dir();
     let mut out = Vec::new();
-    for name in ["common.h", "model.h", "pass.h", "accelerator.h", "engine.h"] {
+    for name in HEADERS {
         let text = fs::read_to_string(dir.join(name))
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.join(name).display()));
         out.push((name.to_string(), text));
     }
     out
+}
+
+#[test]
+fn the_umbrella_header_includes_exactly_the_headers_read() {
+    // A header added to olive.h but not to HEADERS would escape the checks below.
+    let path = include_dir().join("olive.h");
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut included: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("#include \"olive/"))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    included.sort_unstable();
+    let mut ours = HEADERS.to_vec();
+    ours.sort_unstable();
+    assert_eq!(
+        included, ours,
+        "olive.h includes other headers than HEADERS"
+    );
 }
 
 /// The name of the function declared on a line starting with OLIVE_API: the identifier just

@@ -17,6 +17,7 @@ use crate::cstr::{borrowed, out_string, path_to_c, to_c};
 use crate::error::{check, Error, Result};
 use crate::model::Model;
 use crate::pass::Pass;
+use crate::workflow::RawWorkflow;
 
 /// What a progress report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,15 +57,28 @@ impl ProgressEvent {
 type ProgressFn = dyn FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send;
 
 /// The callback and what it left behind, at a stable address handed to libolive as `user`.
-struct ProgressState {
+pub(crate) struct ProgressState {
     callback: Box<ProgressFn>,
     /// A panic caught in the callback, re-raised once the C call has returned.
-    panic: Option<Box<dyn Any + Send>>,
+    pub(crate) panic: Option<Box<dyn Any + Send>>,
 }
 
-/// Called by libolive during `olive_engine_run`. A panic must not unwind through C, so it is
-/// caught, stored, and turned into a cancellation; `Engine::run` re-raises it afterwards.
-unsafe extern "C" fn progress_trampoline(
+impl ProgressState {
+    pub(crate) fn new<F>(callback: F) -> Box<ProgressState>
+    where
+        F: FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send + 'static,
+    {
+        Box::new(ProgressState {
+            callback: Box::new(callback),
+            panic: None,
+        })
+    }
+}
+
+/// Called by libolive during `olive_engine_run` and `olive_workflow_run`. A panic must not
+/// unwind through C, so it is caught, stored, and turned into a cancellation; the Rust `run`
+/// re-raises it afterwards.
+pub(crate) unsafe extern "C" fn progress_trampoline(
     event: c_int,
     pass_name: *const c_char,
     pass_index: usize,
@@ -74,7 +88,7 @@ unsafe extern "C" fn progress_trampoline(
     user: *mut c_void,
 ) -> c_int {
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `user` is the ProgressState the engine registered; it outlives the run and
+        // SAFETY: `user` is the ProgressState the handle registered; it outlives the run and
         // only this call touches it while the run is in progress.
         let state = unsafe { &mut *user.cast::<ProgressState>() };
         if state.panic.is_some() {
@@ -258,10 +272,7 @@ impl Engine {
     where
         F: FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send + 'static,
     {
-        let mut state = Box::new(ProgressState {
-            callback: Box::new(callback),
-            panic: None,
-        });
+        let mut state = ProgressState::new(callback);
         let user: *mut ProgressState = &mut *state;
         // SAFETY: the state lives in `self.progress` until replaced or the engine is dropped,
         // and the callback is unregistered before that.
@@ -281,7 +292,7 @@ impl Engine {
     /// A handle that can cancel this engine's runs from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle {
-            raw: Arc::clone(&self.raw),
+            target: CancelTarget::Engine(Arc::clone(&self.raw)),
         }
     }
 
@@ -330,19 +341,37 @@ impl fmt::Debug for Engine {
     }
 }
 
-/// Cancels the runs of one engine from any thread: a running [`Engine::run`] stops at its next
-/// check point and fails with [`Cancelled`](crate::ErrorKind::Cancelled). Keeps the engine's
-/// handle alive, so it may outlive the [`Engine`].
+/// Cancels the runs of one engine or workflow from any thread: a running [`Engine::run`] or
+/// [`Workflow::run`](crate::Workflow::run) stops at its next check point and fails with
+/// [`Cancelled`](crate::ErrorKind::Cancelled). Keeps the C handle alive, so it may outlive the
+/// [`Engine`] or [`Workflow`](crate::Workflow). A cancel that arrives while nothing runs has no
+/// effect: each run starts afresh.
 #[derive(Clone)]
 pub struct CancelHandle {
-    raw: Arc<RawEngine>,
+    target: CancelTarget,
+}
+
+#[derive(Clone)]
+enum CancelTarget {
+    Engine(Arc<RawEngine>),
+    Workflow(Arc<RawWorkflow>),
 }
 
 impl CancelHandle {
-    /// Asks the engine's current run to stop.
+    pub(crate) fn for_workflow(raw: Arc<RawWorkflow>) -> CancelHandle {
+        CancelHandle {
+            target: CancelTarget::Workflow(raw),
+        }
+    }
+
+    /// Asks the current run to stop.
     pub fn cancel(&self) {
-        // SAFETY: a live engine; olive_engine_cancel is safe from any thread.
-        unsafe { sys::olive_engine_cancel(self.raw.0.as_ptr()) }
+        match &self.target {
+            // SAFETY: a live engine; olive_engine_cancel is safe from any thread.
+            CancelTarget::Engine(raw) => unsafe { sys::olive_engine_cancel(raw.0.as_ptr()) },
+            // SAFETY: a live workflow; olive_workflow_cancel is safe from any thread.
+            CancelTarget::Workflow(raw) => unsafe { sys::olive_workflow_cancel(raw.as_ptr()) },
+        }
     }
 }
 

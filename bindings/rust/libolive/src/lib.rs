@@ -1,7 +1,8 @@
 //! Safe Rust interface to libolive, the C library that optimizes models for ONNX Runtime.
 //!
 //! Load a model, transform it with passes (one at a time with [`Pass::apply`], or as a
-//! pipeline run by an [`Engine`]), and save the result:
+//! pipeline run by an [`Engine`]), and save the result; or run a [`Workflow`], an
+//! optimization job written in Olive's workflow JSON schema, through the library's pass cache:
 //!
 //! ```no_run
 //! use libolive::{Engine, Model};
@@ -22,9 +23,9 @@
 //! Handles own their C objects and release them when dropped, in any order: objects shared
 //! inside the library (weights, passes held by an engine, accelerators) are reference-counted.
 //!
-//! Threads: [`Model`] and [`Accelerator`] are immutable and both `Send` and `Sync`; [`Pass`]
-//! and [`Engine`] are `Send` but not `Sync`; an engine's run can be stopped from another
-//! thread through a [`CancelHandle`].
+//! Threads: [`Model`] and [`Accelerator`] are immutable and both `Send` and `Sync`; [`Pass`],
+//! [`Engine`] and [`Workflow`] are `Send` but not `Sync`; an engine's or a workflow's run can
+//! be stopped from another thread through a [`CancelHandle`].
 //!
 //! The library is found at build time through `LIBOLIVE_LIB_DIR`, `pkg-config libolive`, or
 //! the source tree's `build/lib` folder (see `libolive-sys`).
@@ -38,6 +39,7 @@ mod error;
 mod log;
 mod model;
 mod pass;
+mod workflow;
 
 pub use accelerator::Accelerator;
 pub use engine::{CancelHandle, Engine, ProgressEvent};
@@ -45,6 +47,7 @@ pub use error::{strerror, Error, ErrorKind, Result};
 pub use log::{clear_log_callback, set_log_callback, set_log_level, LogLevel};
 pub use model::Model;
 pub use pass::{describe_pass, passes, Pass};
+pub use workflow::{auto_opt_config, Workflow};
 
 /// The raw C declarations, for what this crate does not wrap.
 pub use libolive_sys as sys;
@@ -84,6 +87,7 @@ fn thread_safety_claims() {
     sync::<Accelerator>();
     send::<Pass>();
     send::<Engine>();
+    send::<Workflow>();
     send::<CancelHandle>();
     sync::<CancelHandle>();
     send::<Error>();

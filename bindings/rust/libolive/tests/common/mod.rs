@@ -154,6 +154,31 @@ pub fn write_tiny_model(dir: &TempDir) -> PathBuf {
     path
 }
 
+/// Writes the tiny model as `in/tiny.onnx` in `dir` and returns its path: a workflow's output
+/// folder must be outside the input model's folder.
+pub fn write_tiny_model_in_folder(dir: &TempDir) -> PathBuf {
+    let folder = dir.join("in");
+    fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("tiny.onnx");
+    fs::write(&path, tiny_model_bytes()).unwrap();
+    path
+}
+
+/// `text` as a JSON string literal.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// The parameter objects of a pass description (the text between braces after "parameters").
 /// Enough JSON reading for these tests, which have no JSON crate.
 pub fn parameter_objects(json: &str) -> Vec<&str> {
