@@ -77,6 +77,9 @@ static int create(olive_workflow **out, const char *text, const char *source, co
     wf_options o;
     olive_workflow *w;
     OLIVE_TRY(parse_options(&o, options));
+    /* The level applies to the warnings of parsing too (unknown keys), as it will to the run. */
+    if (o.log_level >= 0)
+        olive_log_set_level(o.log_level);
     if (wf_parse(&w, text, source, o.strict) != OLIVE_OK) {
         options_free(&o);
         return olive_error_code();

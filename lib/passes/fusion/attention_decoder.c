@@ -220,8 +220,10 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     if (!match_split(c, cat_v ? oir_match_parent(&c->ix, cat_v, 1, NULL) : oir_match_parent(&c->ix, mm_qkv, 1, NULL),
                      &v))
         return OLIVE_OK;
+    /* Softmax over the last axis (before opset 13 the axis defaults to 1). */
     softmax = oir_match_parent(&c->ix, mm_qkv, 0, "Softmax");
-    if (!softmax || (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3) ||
+    if (!softmax || (!oir_node_attr(softmax, "axis") && oir_model_opset(c->m, "") < 13) ||
+        (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3) ||
         !(add_mask = oir_match_parent(&c->ix, softmax, 0, "Add")) || add_mask->n_inputs != 2)
         return OLIVE_OK;
     scale = oir_match_parent_any(&c->ix, add_mask, -1, "Div", NULL, &at);
