@@ -296,13 +296,11 @@ static uint64_t gguf_heads(const ofmt_gguf *g, const gguf_arch *a, const char *s
     return arch_u64(g, a, suffix, &n) ? n : 0;
 }
 
-static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *a)
+/* Adds the tensors of one file (the first or a later split); the head counts come from the
+ * first file, which alone holds the metadata. */
+static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *a, uint64_t n_head,
+                       uint64_t n_head_kv)
 {
-    uint64_t n_head = gguf_heads(g, a, "attention.head_count");
-    uint64_t n_head_kv = gguf_heads(g, a, "attention.head_count_kv");
-    if (!n_head_kv)
-        n_head_kv = n_head;
-
     for (size_t i = 0; i < g->n_tensors; i++) {
         const ofmt_gguf_tensor *gt = &g->tensors[i];
         ofmt_tensor t = {0};
@@ -314,7 +312,7 @@ static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *
         t.name = hf_name(a, gt->name, &role);
         if (!t.name)
             return OLIVE_ENOMEM;
-        t.file = c->path;
+        t.file = g->blob->path ? g->blob->path : c->path; /* the blob outlives the tensor */
         t.rank = gt->n_dims;
         for (uint32_t d = 0; d < gt->n_dims; d++)
             t.dims[d] = (int64_t)gt->ne[gt->n_dims - 1 - d];
@@ -335,6 +333,57 @@ static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *
     return OLIVE_OK;
 }
 
+/* A model split by llama.cpp's gguf-split is "<prefix>-00001-of-0000N.gguf" plus its siblings;
+ * only the first holds metadata, every file holds split.no and split.count. */
+static int add_splits(ofmt_checkpoint *c, const ofmt_gguf *first, const gguf_arch *a, uint64_t n_head,
+                      uint64_t n_head_kv)
+{
+    uint64_t count, no, total = first->n_tensors, want_total;
+    if (!ofmt_gguf_get_u64(first, "split.count", &count) || count <= 1)
+        return OLIVE_OK;
+    if (!ofmt_gguf_get_u64(first, "split.no", &no) || no != 0)
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is not the first file of its split model (split.no is not 0): open the first one",
+                          first->path);
+    if (count > 9999)
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': split.count %llu is impossible", first->path,
+                          (unsigned long long)count);
+    char tail[40];
+    size_t len = strlen(first->path);
+    snprintf(tail, sizeof tail, "-00001-of-%05llu.gguf", (unsigned long long)count);
+    if (len < strlen(tail) || strcmp(first->path + len - strlen(tail), tail))
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is split in %llu files but is not named '<name>%s'",
+                          first->path, (unsigned long long)count, tail);
+    size_t prefix = len - strlen(tail);
+    for (uint64_t i = 1; i < count; i++) {
+        char *path = olive_asprintf("%.*s-%05llu-of-%05llu.gguf", (int)prefix, first->path,
+                                    (unsigned long long)i + 1, (unsigned long long)count);
+        ofmt_gguf *g = NULL;
+        uint64_t g_no, g_count;
+        int rc = path ? ofmt_gguf_read(&g, path) : OLIVE_ENOMEM;
+        if (rc)
+            rc = olive_fail_context(rc, "split %llu of %llu of '%s'", (unsigned long long)i + 1,
+                                    (unsigned long long)count, first->path);
+        else if (!ofmt_gguf_get_u64(g, "split.no", &g_no) || !ofmt_gguf_get_u64(g, "split.count", &g_count) ||
+                 g_no != i || g_count != count)
+            rc = olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is not split %llu of %llu (its split.no / split.count say otherwise)",
+                            path, (unsigned long long)i + 1, (unsigned long long)count);
+        if (!rc)
+            rc = ofmt_checkpoint_keep_blob(c, g->blob);
+        if (!rc)
+            rc = add_tensors(c, g, a, n_head, n_head_kv);
+        if (!rc)
+            total += g->n_tensors;
+        ofmt_gguf_free(g);
+        free(path);
+        OLIVE_TRY(rc);
+    }
+    if (ofmt_gguf_get_u64(first, "split.tensors.count", &want_total) && want_total != total)
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': split.tensors.count is %llu but its %llu files hold %llu tensors",
+                          first->path, (unsigned long long)want_total, (unsigned long long)count,
+                          (unsigned long long)total);
+    return OLIVE_OK;
+}
+
 static int open_checkpoint(ofmt_checkpoint *c, const ofmt_gguf *g)
 {
     const ofmt_gguf_str *arch_name = ofmt_gguf_get_str(g, "general.architecture");
@@ -346,8 +395,13 @@ static int open_checkpoint(ofmt_checkpoint *c, const ofmt_gguf *g)
     if (!a)
         return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': architecture '%.*s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma, gemma2 are)",
                           g->path, ofmt_gguf_str_quote_len(arch_name, 64), arch_name->ptr);
+    uint64_t n_head = gguf_heads(g, a, "attention.head_count");
+    uint64_t n_head_kv = gguf_heads(g, a, "attention.head_count_kv");
+    if (!n_head_kv)
+        n_head_kv = n_head;
     OLIVE_TRY(ofmt_checkpoint_keep_blob(c, g->blob));
-    OLIVE_TRY(add_tensors(c, g, a));
+    OLIVE_TRY(add_tensors(c, g, a, n_head, n_head_kv));
+    OLIVE_TRY(add_splits(c, g, a, n_head, n_head_kv));
     const ofmt_tensor *embd = ofmt_checkpoint_find(c, "model.embed_tokens.weight");
     OLIVE_TRY(build_config(&c->config, g, a, ofmt_checkpoint_find(c, "lm_head.weight") != NULL,
                            embd && embd->rank == 2 ? (uint64_t)embd->dims[0] : 0));

@@ -11,19 +11,42 @@
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
 
+/* The per-head q/k RMSNorm weight (Qwen3), named as the builder names it. */
+static int qk_norm_weight(cvt_decoder *d, int64_t layer, const char *which, const char **name)
+{
+    const char *tensor = cvt_str(d, "model.layers.%" PRId64 ".self_attn.%s_norm.weight", layer, which);
+    if (!tensor || !(*name = cvt_str(d, "model.layers.%" PRId64 ".attn.%s_norm.layernorm.weight", layer, which)))
+        return OLIVE_ENOMEM;
+    return cvt_norm_weight(d, tensor, d->cfg.head_dim, *name);
+}
+
+/* q or k [batch, seq, heads * head_dim] normed per head: Reshape to head_dim rows,
+ * SimplifiedLayerNormalization, Reshape back. */
 static int add_qk_norm(cvt_decoder *d, int64_t layer, const char *which, const char *x, int64_t heads, const char **out)
 {
     const int64_t per_head[3] = {0, -1, d->cfg.head_dim}, flat[3] = {0, -1, heads * d->cfg.head_dim};
-    const char *s1, *s2, *path, *name1, *name2, *tensor, *r1;
+    const char *s1, *s2, *path, *name1, *name2, *norm, *w, *r1;
+    oir_node *n;
     if (!(path = cvt_str(d, "/model/layers.%" PRId64 "/attn/%s_norm", layer, which)) ||
         !(name1 = cvt_str(d, "%s/Reshape_1", path)) || !(name2 = cvt_str(d, "%s/Reshape_2", path)) ||
-        !(tensor = cvt_str(d, "model.layers.%" PRId64 ".self_attn.%s_norm.weight", layer, which)))
+        !(norm = cvt_str(d, "%s/SimplifiedLayerNormalization", path)))
         return OLIVE_ENOMEM;
+    OLIVE_TRY(qk_norm_weight(d, layer, which, &w));
     OLIVE_TRY(cvt_const_i64(d, per_head, 3, 0, &s1));
     OLIVE_TRY(cvt_const_i64(d, flat, 3, 0, &s2));
     OLIVE_TRY(cvt_node(d, "Reshape", "", name1, 2, (const char *[]){x, s1}, 1, NULL, &r1));
-    OLIVE_TRY(cvt_norm(d, path, r1, tensor, d->cfg.head_dim, &r1));
+    OLIVE_TRY(cvt_node(d, "SimplifiedLayerNormalization", "", norm, 2, (const char *[]){r1, w}, 1, &n, &r1));
+    if (oir_node_set_attr_float(n, "epsilon", (float)d->cfg.norm_eps) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "axis", -1) != OLIVE_OK || oir_node_set_attr_int(n, "stash_type", 1) != OLIVE_OK)
+        return OLIVE_ENOMEM;
     return cvt_node(d, "Reshape", "", name2, 2, (const char *[]){r1, s2}, 1, NULL, out);
+}
+
+/* GroupQueryAttention applies the q/k norms itself on the GPU providers that have it (as the
+ * builder uses it: cuda, webgpu). */
+static int fused_qk_norm(const cvt_decoder *d)
+{
+    return d->cfg.qk_norm && (!strcmp(d->opt.execution_provider, "cuda") || !strcmp(d->opt.execution_provider, "webgpu"));
 }
 
 int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out)
@@ -33,7 +56,7 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     const char *pre = cvt_str(d, "model.layers.%" PRId64 ".self_attn", layer);
     const char *path = cvt_str(d, "/model/layers.%" PRId64 "/attn", layer);
     const char *names[3] = {"q_proj", "k_proj", "v_proj"}, *w[3], *bias[3], *qkv[3] = {"", "", ""};
-    const char *gqa_ins[9], *gqa_outs[3], *gname, *present_k, *present_v, *past_k, *past_v, *o;
+    const char *gqa_ins[16], *gqa_outs[3], *qk_w[2] = {NULL, NULL}, *gname, *present_k, *present_v, *past_k, *past_v, *o;
     cvt_rows rows[3];
     oir_node *n;
     if (!pre || !path)
@@ -79,7 +102,10 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
                 OLIVE_TRY(cvt_bias(d, p, qkv[i], &bpart, 1, &qkv[i]));
         }
     }
-    if (c->qk_norm) {
+    if (fused_qk_norm(d)) {
+        OLIVE_TRY(qk_norm_weight(d, layer, "q", &qk_w[0]));
+        OLIVE_TRY(qk_norm_weight(d, layer, "k", &qk_w[1]));
+    } else if (c->qk_norm) {
         OLIVE_TRY(add_qk_norm(d, layer, "q", qkv[0], c->heads, &qkv[0]));
         OLIVE_TRY(add_qk_norm(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
     }
@@ -98,7 +124,14 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     gqa_ins[6] = d->total_seq_len;
     gqa_ins[7] = d->cos_cache;
     gqa_ins[8] = d->sin_cache;
-    OLIVE_TRY(cvt_node(d, "GroupQueryAttention", "com.microsoft", gname, 9, gqa_ins, 3, &n, gqa_outs));
+    /* inputs 9..13: position_ids, attention_bias, head_sink, key/value scales; 14, 15: q/k norm weights */
+    for (int i = 9; i < 14; i++)
+        gqa_ins[i] = "";
+    gqa_ins[14] = qk_w[0];
+    gqa_ins[15] = qk_w[1];
+    OLIVE_TRY(cvt_node(d, "GroupQueryAttention", "com.microsoft", gname, qk_w[0] ? 16 : 9, gqa_ins, 3, &n, gqa_outs));
+    if (qk_w[0] && oir_node_set_attr_float(n, "qk_norm_epsilon", (float)c->norm_eps) != OLIVE_OK)
+        return OLIVE_ENOMEM;
     if (oir_node_set_output(n, 1, present_k) != OLIVE_OK || oir_node_set_output(n, 2, present_v) != OLIVE_OK ||
         oir_node_set_attr_int(n, "num_heads", c->heads) != OLIVE_OK ||
         oir_node_set_attr_int(n, "kv_num_heads", c->kv_heads) != OLIVE_OK ||
