@@ -338,12 +338,9 @@ static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *
 static int add_splits(ofmt_checkpoint *c, const ofmt_gguf *first, const gguf_arch *a, uint64_t n_head,
                       uint64_t n_head_kv)
 {
-    uint64_t count, no, total = first->n_tensors, want_total;
+    uint64_t count, total = first->n_tensors, want_total;
     if (!ofmt_gguf_get_u64(first, "split.count", &count) || count <= 1)
         return OLIVE_OK;
-    if (!ofmt_gguf_get_u64(first, "split.no", &no) || no != 0)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is not the first file of its split model (split.no is not 0): open the first one",
-                          first->path);
     if (count > 9999)
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': split.count %llu is impossible", first->path,
                           (unsigned long long)count);
@@ -386,6 +383,10 @@ static int add_splits(ofmt_checkpoint *c, const ofmt_gguf *first, const gguf_arc
 
 static int open_checkpoint(ofmt_checkpoint *c, const ofmt_gguf *g)
 {
+    uint64_t split_no;
+    if (ofmt_gguf_find(g, "split.no") && (!ofmt_gguf_get_u64(g, "split.no", &split_no) || split_no != 0))
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is not the first file of its split model (split.no is not 0): open the first one",
+                          g->path);
     const ofmt_gguf_str *arch_name = ofmt_gguf_get_str(g, "general.architecture");
     if (!arch_name)
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' has no string 'general.architecture'", g->path);

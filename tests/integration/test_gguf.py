@@ -83,10 +83,10 @@ def bits(a):
 
 # ---- writing files with the gguf package --------------------------------------------------
 
-def write_gguf(path, arch, tensors, meta=None, version=3):
+def write_gguf(path, arch, tensors, meta=None, version=3, split_max_tensors=0):
     """tensors: name -> (array, raw_dtype or None). Writes with GGUFWriter; version 2 is the same
     layout with its version field set to 2 (v3 only added big-endian files)."""
-    w = gguf.GGUFWriter(str(path), arch)
+    w = gguf.GGUFWriter(str(path), arch, split_max_tensors=split_max_tensors)
     for key, fn, value in meta or []:
         getattr(w, fn)(*((key, value) if key else (value,)))
     for name, (array, raw_dtype) in tensors.items():
@@ -299,6 +299,26 @@ def test_llama_names_unpermute_and_config(tmp_path):
     assert cfg["max_position_embeddings"] == 256 and cfg["vocab_size"] == VOCAB
     assert cfg["tie_word_embeddings"] is False
     assert d["generated"] == []
+
+
+def test_split_files(tmp_path):
+    """A model split by gguf-split (GGUFWriter's split_max_tensors): opening the first file
+    reads the tensors of all of them."""
+    hf = hf_llama(np.random.default_rng(9))
+    tensors = {gguf_name(k): (permute(w, HEADS, HEADS) if k.endswith("q_proj.weight")
+                              else permute(w, HEADS, KV_HEADS) if k.endswith("k_proj.weight") else w, None)
+               for k, w in hf.items()}
+    write_gguf(tmp_path / "split.gguf", "llama", tensors, llama_meta(), split_max_tensors=8)
+    parts = sorted(tmp_path.glob("split-*-of-*.gguf"))
+    assert len(parts) == 3 and parts[0].name == "split-00001-of-00003.gguf"
+    d = dump(parts[0])
+    assert {t["name"] for t in d["tensors"]} == set(hf)
+    assert d["config"]["num_hidden_layers"] == 2
+    for name, w in hf.items():
+        np.testing.assert_array_equal(bits(read(parts[0], name, tmp_path).reshape(w.shape)), bits(w), err_msg=name)
+    fails(parts[1], "split.no", "first")
+    parts[2].unlink()
+    fails(parts[0], "split-00003-of-00003.gguf", "split 3 of 3")
 
 
 def test_tied_embeddings_and_rope_scaling(tmp_path):

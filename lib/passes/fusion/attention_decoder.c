@@ -110,28 +110,59 @@ typedef struct {
     int64_t heads, head_size;
 } split;
 
-/* The last two entries of a Reshape's target shape: a constant [.., .., N, H] or a Concat whose
- * last two parts are constants. */
-static int target_heads(const fuse_ctx *c, const oir_node *reshape, int64_t *n, int64_t *h)
+/* A target-shape entry that keeps dimension `axis` (0: batch, 1: sequence) of the attention's
+ * input `root`: 0 (copy), or Unsqueeze(Gather(Shape(root), axis)). */
+static int keeps_dim(const fuse_ctx *c, const char *v, int64_t axis, const char *root)
+{
+    const oir_node *p = oir_index_producer(&c->ix, v);
+    double d;
+    if (oir_match_scalar(&c->ix, v, &d))
+        return d == 0;
+    if (!p || !oir_match_is_op(p, "Unsqueeze") || !(p = oir_index_producer(&c->ix, p->inputs[0])) ||
+        !oir_match_is_op(p, "Gather") || p->n_inputs != 2 || !oir_match_scalar(&c->ix, p->inputs[1], &d) || d != axis)
+        return 0;
+    p = oir_index_producer(&c->ix, p->inputs[0]);
+    return p && oir_match_is_op(p, "Shape") && !oir_node_attr(p, "start") && !strcmp(p->inputs[0], root);
+}
+
+/* The entries of a Reshape's target shape: a constant [0, 0, a, ..] or a Concat of one-element
+ * parts whose first two keep the batch and sequence dims. The rest (n_tail of them) go out. */
+static int target_tail(const fuse_ctx *c, const oir_node *reshape, const char *root, size_t n_tail, int64_t *tail)
 {
     const oir_tensor *t = oir_match_const(&c->ix, reshape->inputs[1]);
     const oir_node *cat;
-    double dn, dh;
+    double d;
     if (t) {
         int64_t v[4];
-        if (t->dtype != OIR_INT64 || t->rank != 1 || t->dims[0] != 4 || t->nbytes != sizeof v)
+        if (t->dtype != OIR_INT64 || t->rank != 1 || t->dims[0] != (int64_t)(2 + n_tail) ||
+            t->nbytes != (2 + n_tail) * sizeof *v || n_tail > 2)
             return 0;
-        memcpy(v, oir_tensor_data(t), sizeof v);
-        *n = v[2];
-        *h = v[3];
-        return *n > 0 && *h > 0;
+        memcpy(v, oir_tensor_data(t), t->nbytes);
+        if (v[0] != 0 || v[1] != 0)
+            return 0;
+        memcpy(tail, v + 2, n_tail * sizeof *v);
+        return 1;
     }
     cat = oir_index_producer(&c->ix, reshape->inputs[1]);
-    if (!cat || !oir_match_is_op(cat, "Concat") || cat->n_inputs != 4 || !oir_match_scalar(&c->ix, cat->inputs[2], &dn) ||
-        !oir_match_scalar(&c->ix, cat->inputs[3], &dh) || dn <= 0 || dh <= 0)
+    if (!cat || !oir_match_is_op(cat, "Concat") || cat->n_inputs != 2 + n_tail || !keeps_dim(c, cat->inputs[0], 0, root) ||
+        !keeps_dim(c, cat->inputs[1], 1, root))
         return 0;
-    *n = (int64_t)dn;
-    *h = (int64_t)dh;
+    for (size_t i = 0; i < n_tail; i++) {
+        if (!oir_match_scalar(&c->ix, cat->inputs[2 + i], &d))
+            return 0;
+        tail[i] = (int64_t)d;
+    }
+    return 1;
+}
+
+/* (B, S, N * H) -> (B, S, N, H): the heads and head size of a split's Reshape. */
+static int target_heads(const fuse_ctx *c, const oir_node *reshape, const char *root, int64_t *n, int64_t *h)
+{
+    int64_t tail[2];
+    if (!target_tail(c, reshape, root, 2, tail) || tail[0] <= 0 || tail[1] <= 0)
+        return 0;
+    *n = tail[0];
+    *h = tail[1];
     return 1;
 }
 
@@ -143,7 +174,7 @@ static int match_split(const fuse_ctx *c, oir_node *t, split *s)
            (s->reshape = oir_match_parent(&c->ix, t, 0, "Reshape")) != NULL && s->reshape->n_inputs == 2 &&
            (s->matmul = oir_match_parent(&c->ix, s->reshape, 0, "MatMul")) != NULL && s->matmul->n_inputs == 2 &&
            oir_index_initializer(&c->ix, s->matmul->inputs[1]) != NULL &&
-           target_heads(c, s->reshape, &s->heads, &s->head_size);
+           target_heads(c, s->reshape, s->matmul->inputs[0], &s->heads, &s->head_size);
 }
 
 /* A com.microsoft RotaryEmbedding (4 inputs) of a head split. */
@@ -241,6 +272,12 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     if (!cat_k != !cat_v || !(rot_q = rotary_of(c, mm_qk->inputs[0], &q)) ||
         !(rot_k = rotary_of(c, cat_k ? cat_k->inputs[1] : kt->inputs[0], &k)))
         return OLIVE_OK;
+    {
+        /* The merge back to (B, S, N * H). */
+        int64_t d;
+        if (!target_tail(c, merge, q.matmul->inputs[0], 1, &d) || (d != q.heads * q.head_size && d != -1))
+            return OLIVE_OK;
+    }
     root = q.matmul->inputs[0];
     if (strcmp(k.matmul->inputs[0], root) || strcmp(v.matmul->inputs[0], root) || q.heads != k.heads ||
         q.heads != v.heads || q.head_size != k.head_size || q.head_size != v.head_size)

@@ -8,7 +8,10 @@ saved with save_pretrained (safetensors) and reference.npz:
   greedy [1, P + 20] (transformers' greedy generation of 20 new tokens)
 and builder_reference.json: what onnxruntime-genai's model builder writes for the checkpoint
 (fp32 and int4 for cpu; fp16 and int4 for cuda): its genai_config.json, the count of each op
-in its graph (Constant nodes aside) and every initializer's dtype, shape and sha256.
+in its graph (Constant nodes aside) and every initializer's dtype, shape and sha256; and
+builder_caches.npz, its rotary caches (float32 for cpu, float16 for cuda), which tests compare
+with a tolerance (sines and cosines round differently between math libraries).
+--builder-only records the builder's output for existing fixtures without remaking them.
 The random weights are first trained for a few steps to continue counting sequences
 (t, t+1, t+2, ...), so that the top token wins by a clear margin: a purely random model has
 near-ties that any rounding (int4 weights) flips.
@@ -135,7 +138,7 @@ def record_builder(name):
     import onnx
     from onnx import numpy_helper
     folder = os.path.join(HERE, name)
-    record = {}
+    record, caches = {}, {}
     for precision, ep in BUILDER_VARIANTS:
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out")
@@ -150,6 +153,8 @@ def record_builder(name):
                     ops[key] = ops.get(key, 0) + 1
             inits = {}
             for t in model.graph.initializer:
+                if t.name in ("cos_cache", "sin_cache"):
+                    caches[f"{precision}-{ep}-{t.name}"] = numpy_helper.to_array(t)
                 a = numpy_helper.to_array(t)
                 inits[t.name] = {"dtype": int(t.data_type), "shape": list(t.dims),
                                  "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
@@ -158,11 +163,14 @@ def record_builder(name):
             record[f"{precision}-{ep}"] = {"genai_config": genai, "ops": ops, "initializers": inits}
     with open(os.path.join(folder, "builder_reference.json"), "w") as f:
         json.dump(record, f, indent=1, sort_keys=True)
+    np.savez_compressed(os.path.join(folder, "builder_caches.npz"), **caches)
     print(name, "builder reference recorded")
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(FIXTURES)
+    builder_only = "--builder-only" in sys.argv
+    names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(FIXTURES)
     for n in names:
-        make(n, *FIXTURES[n])
+        if not builder_only:
+            make(n, *FIXTURES[n])
         record_builder(n)
