@@ -1,7 +1,8 @@
 /* A GGUF file seen as a Hugging Face checkpoint: llama.cpp tensor names mapped back to the
  * transformers names of the same architecture, dims reversed from ggml's ne order to PyTorch
  * order, the q/k head permutation of llama.cpp's converter marked for undoing, and config.json
- * rebuilt from the {arch}.* metadata. */
+ * rebuilt from the {arch}.* metadata. A model split by gguf-split is opened from its first
+ * file, and its sibling files are read too. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

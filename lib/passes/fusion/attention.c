@@ -310,7 +310,9 @@ static int try_fuse(fuse_ctx *c, oir_node *ln)
         return OLIVE_OK;
     /* Scores: Softmax <- [Add(mask)] <- Mul | Div (scale) <- MatMul(Q, K^T). */
     softmax = oir_match_parent(&c->ix, matmul_qkv, 0, "Softmax");
-    if (!softmax || (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3))
+    /* Before opset 13 an absent axis means 1 over flattened dims, not the last axis. */
+    if (!softmax || (!oir_node_attr(softmax, "axis") && oir_model_opset(c->m, "") < 13) ||
+        (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3))
         return OLIVE_OK;
     scale = oir_match_parent(&c->ix, softmax, 0, NULL);
     if (scale && oir_match_is_op(scale, "Add") && scale->n_inputs == 2) {

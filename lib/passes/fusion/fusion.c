@@ -163,13 +163,14 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         OLIVE_TRY(run_nested(&olive_pass_peephole, m, 0, NULL, NULL));
         OLIVE_INFO("fuse (%s): %d LayerNormalization, %d SimplifiedLayerNormalization, %d SkipLayerNormalization, "
                    "%d SkipSimplifiedLayerNormalization, %d Gelu, %d BiasGelu, %d FastGelu, %d QuickGelu, %d Attention, "
-                   "%d MultiHeadAttention, %d EmbedLayerNormalization",
+                   "%d MultiHeadAttention, %d EmbedLayerNormalization, %d RotaryEmbedding, %d GroupQueryAttention",
                    model_type_names[c.opt.model_type], count_op(m->graph, "LayerNormalization"),
                    count_op(m->graph, "SimplifiedLayerNormalization"), count_op(m->graph, "SkipLayerNormalization"),
                    count_op(m->graph, "SkipSimplifiedLayerNormalization"), count_op(m->graph, "Gelu"),
                    count_op(m->graph, "BiasGelu"), count_op(m->graph, "FastGelu"), count_op(m->graph, "QuickGelu"),
                    count_op(m->graph, "Attention"), count_op(m->graph, "MultiHeadAttention"),
-                   count_op(m->graph, "EmbedLayerNormalization"));
+                   count_op(m->graph, "EmbedLayerNormalization"), count_op(m->graph, "RotaryEmbedding"),
+                   count_op(m->graph, "GroupQueryAttention"));
     }
     if (olive_args_bool(args, "float16")) {
         const char *keys[] = {"keep_io_types"};
@@ -219,7 +220,7 @@ const olive_pass_def olive_pass_fuse = {
     .name = "fuse",
     .summary = "Fuses transformer subgraphs into onnxruntime ops: LayerNormalization, SimplifiedLayerNormalization, "
                "Gelu, FastGelu, BiasGelu, QuickGelu, SkipLayerNormalization, SkipSimplifiedLayerNormalization, "
-               "Attention, MultiHeadAttention, EmbedLayerNormalization",
+               "Attention, MultiHeadAttention, EmbedLayerNormalization, RotaryEmbedding, GroupQueryAttention (use_gqa)",
     .aliases = aliases,
     .params = params,
     .n_params = sizeof params / sizeof *params,

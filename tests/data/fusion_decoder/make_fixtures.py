@@ -105,9 +105,14 @@ def seq_len(b, seq_source):
     return b.op("Unsqueeze", [seq, b.scalar_i64(0)])
 
 
-def gathered_cache(b, cache, seq_u, position_ids):
-    """cache[:seq_len][position_ids].unsqueeze(1)."""
-    sliced = b.op("Slice", [cache, b.scalar_i64(0), seq_u, b.scalar_i64(0)])
+def gathered_cache(b, cache, seq_u, position_ids, cache4d=False):
+    """cache[:seq_len][position_ids].unsqueeze(1). cache4d: a (1, 1, max, head) cache sliced on
+    axis 2 and squeezed twice (LLaMA-2 in transformers 4.3x)."""
+    if cache4d:
+        sliced = b.op("Slice", [cache, b.scalar_i64(0), seq_u, b.scalar_i64(2)])
+        sliced = b.op("Squeeze", [b.op("Squeeze", [sliced, b.scalar_i64(1)]), b.scalar_i64(0)])
+    else:
+        sliced = b.op("Slice", [cache, b.scalar_i64(0), seq_u, b.scalar_i64(0)])
     g = b.op("Gather", [sliced, position_ids], axis=0)
     return b.op("Unsqueeze", [g, b.scalar_i64(1)])
 
@@ -136,7 +141,7 @@ def static_rotate_half(b, x):
     return b.op("Concat", [neg, x1], axis=-1), neg
 
 
-def rotary_model(divisor=2, expose_neg=False, split_axis=-1, static=False, shift_second_half=False):
+def rotary_model(divisor=2, expose_neg=False, split_axis=-1, static=False, shift_second_half=False, cache4d=False):
     """Q and K projections with rotary embeddings from cos/sin caches (LLaMA-2 export form).
     static: the split point a constant and the caches gathered whole (a form constant folding
     gives; onnxruntime's optimizer does not match it). shift_second_half: caches whose halves
@@ -146,6 +151,8 @@ def rotary_model(divisor=2, expose_neg=False, split_axis=-1, static=False, shift
     cos, sin = rope_caches()
     if shift_second_half:
         cos[:, HEAD // 2:] = np.roll(cos[:, HEAD // 2:], 1, axis=0)
+    if cache4d:
+        cos, sin = cos[None, None], sin[None, None]
     cos_c, sin_c = b.const_node("cos_cached", cos), b.const_node("sin_cached", sin)
     outs, extra = [], []
     for p in ("q", "k"):
@@ -157,8 +164,11 @@ def rotary_model(divisor=2, expose_neg=False, split_axis=-1, static=False, shift
             rot, neg = static_rotate_half(b, x)
         else:
             seq_u = seq_len(b, "hidden")
-            cos_u = gathered_cache(b, cos_c, seq_u, "position_ids")
-            sin_u = gathered_cache(b, sin_c, seq_u, "position_ids")
+            pos = "position_ids"
+            if cache4d:  # position_ids.view(-1, seq_len), shared by cos and sin
+                pos = b.op("Reshape", [pos, b.op("Concat", [b.scalar_i64(-1), seq_u], axis=0)])
+            cos_u = gathered_cache(b, cos_c, seq_u, pos, cache4d)
+            sin_u = gathered_cache(b, sin_c, seq_u, pos, cache4d)
             rot, neg = rotate_half(b, x, divisor, split_axis)
         y = b.op("Add", [b.op("Mul", [x, cos_u]), b.op("Mul", [rot, sin_u])])
         outs.append(y)
@@ -299,6 +309,7 @@ def fixtures():
     needs a head size that is a multiple of 16 with rotary embeddings)."""
     return {
         "rotary_cache": (rotary_model(), rotary_feeds(), HEADS, {}),
+        "rotary_cache4d": (rotary_model(cache4d=True), rotary_feeds(), HEADS, {}),
         "llama2_past": (decoder_model(2), decoder_feeds(2), HEADS, {}),
         "llama2_past_gqa": (decoder_model(2, heads=2, hidden=32), decoder_feeds(2, heads=2, hidden=32, S=1), 2,
                             {"use_gqa": True, "hidden_size": 32}),
