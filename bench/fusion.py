@@ -23,13 +23,12 @@ Small correctness run:       .venv/bin/python bench/fusion.py --layers 2 --hidde
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 
 import numpy as np
 
-from measure import build_type, fresh_dir, gnu_time_works, mib, run_measured
+from measure import build_type, fresh_dir, gnu_time_works, print_runs, run_measured
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_ROOT = os.path.join(REPO, "bench", "out")
@@ -170,12 +169,7 @@ def main():
                 print(f"{k} failed: {err.strip()[-800:]}")
                 return 1
             rows[k].append((wall, rss))
-    t = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
-    r = {k: max(m for _, m in v) for k, v in rows.items()}
-    print(f"\nfusion: median of {args.runs} run(s), whole process, peak RSS {'GNU time' if gnu_time else 'VmHWM sampling'}")
-    print(f"  {'':12} {'wall s':>8} {'peak RSS MiB':>13}")
-    for k in rows:
-        print(f"  {k:12} {t[k]:8.2f} {mib(r[k]):13.1f}")
+    t, r = print_runs("fusion", rows, args.runs, gnu_time)
     print(f"  speed ratio onnxruntime / libolive: {t['onnxruntime'] / t['libolive']:.1f}x")
     print(f"  peak RSS ratio onnxruntime / libolive: {r['onnxruntime'] / max(r['libolive'], 1):.1f}x")
     failed = False

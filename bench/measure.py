@@ -3,6 +3,7 @@ reading its wall time and peak RSS."""
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -72,6 +73,18 @@ def fresh_dir(path):
 
 def mib(kib):
     return kib / 1024.0
+
+
+def print_runs(what, rows, runs, gnu_time):
+    """Prints the median wall time and the largest peak RSS of each tool's runs (rows: tool ->
+    [(wall s, peak RSS KiB), ...]) as a table headed by `what`; returns the two, per tool."""
+    t = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
+    r = {k: max(m for _, m in v) for k, v in rows.items()}
+    print(f"\n{what}: median of {runs} run(s), whole process, peak RSS {'GNU time' if gnu_time else 'VmHWM sampling'}")
+    print(f"  {'':12} {'wall s':>8} {'peak RSS MiB':>13}")
+    for k in rows:
+        print(f"  {k:12} {t[k]:8.2f} {mib(r[k]):13.1f}")
+    return t, r
 
 
 def build_type(tool):

@@ -20,14 +20,13 @@ Run with the venv's python:  .venv/bin/python bench/quantize.py [--layers 24] [-
 """
 import argparse
 import os
-import statistics
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from measure import build_type, fresh_dir, gnu_time_works, mib, run_measured
+from measure import build_type, fresh_dir, gnu_time_works, print_runs, run_measured
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_ROOT = os.path.join(REPO, "bench", "out")
@@ -228,12 +227,7 @@ def main():
                 print(f"onnxruntime failed: {err.strip()[-500:]}")
                 return 1
             rows["onnxruntime"].append((wall, rss))
-        t = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
-        r = {k: max(m for _, m in v) for k, v in rows.items()}
-        print(f"\nalgorithm {algo}: median of {args.runs} run(s), whole process, peak RSS {'GNU time' if gnu_time else 'VmHWM sampling'}")
-        print(f"  {'':12} {'wall s':>8} {'peak RSS MiB':>13}")
-        for k in rows:
-            print(f"  {k:12} {t[k]:8.2f} {mib(r[k]):13.1f}")
+        t, r = print_runs(f"algorithm {algo}", rows, args.runs, gnu_time)
         speed, mem = t["onnxruntime"] / t["libolive"], r["onnxruntime"] / max(r["libolive"], 1)
         print(f"  speed ratio onnxruntime / libolive: {speed:.1f}x (target >= {SPEED_TARGET:.0f}x: {'met' if speed >= SPEED_TARGET else 'NOT met'})")
         print(f"  peak RSS ratio onnxruntime / libolive: {mem:.1f}x (target >= {RSS_TARGET:.0f}x: {'met' if mem >= RSS_TARGET else 'NOT met'})")

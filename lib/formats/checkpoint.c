@@ -181,6 +181,23 @@ int ofmt_checkpoint_add_tensor(ofmt_checkpoint *c, ofmt_tensor *t)
     return rc;
 }
 
+int ofmt_checkpoint_add_plain(ofmt_checkpoint *c, const char *name, olive_blob *blob, int32_t dtype, size_t rank,
+                              const int64_t dims[OFMT_MAX_RANK], uint64_t offset, uint64_t nbytes)
+{
+    ofmt_tensor t = {0};
+    if (!(t.name = olive_strdup(name)))
+        return OLIVE_ENOMEM;
+    t.file = blob->path;
+    t.storage = OFMT_PLAIN;
+    t.dtype = dtype;
+    t.rank = rank;
+    memcpy(t.dims, dims, sizeof t.dims);
+    t.blob = olive_blob_ref(blob);
+    t.offset = offset;
+    t.nbytes = nbytes;
+    return ofmt_checkpoint_add_tensor(c, &t);
+}
+
 int ofmt_checkpoint_keep_blob(ofmt_checkpoint *c, olive_blob *blob)
 {
     size_t cap = c->n_blobs;

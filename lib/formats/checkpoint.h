@@ -102,6 +102,10 @@ ofmt_checkpoint *ofmt_checkpoint_new(ofmt_kind kind, const char *path);
 /* Appends a tensor (copies `t`, takes ownership of t->name and t's blob reference; on
  * failure those are released). Errors: OLIVE_EFORMAT for a duplicate name, OLIVE_ENOMEM. */
 int ofmt_checkpoint_add_tensor(ofmt_checkpoint *c, ofmt_tensor *t);
+/* Appends a plain tensor as ofmt_checkpoint_add_tensor does: `name` (copied), `dtype` and
+ * `rank` dims, stored at [offset, offset + nbytes) of `blob` (the tensor takes a reference). */
+int ofmt_checkpoint_add_plain(ofmt_checkpoint *c, const char *name, olive_blob *blob, int32_t dtype, size_t rank,
+                              const int64_t dims[OFMT_MAX_RANK], uint64_t offset, uint64_t nbytes);
 /* Keeps `blob` alive for the checkpoint's life (takes a reference). */
 int ofmt_checkpoint_keep_blob(ofmt_checkpoint *c, olive_blob *blob);
 

@@ -64,26 +64,46 @@ static int rd_str(cursor *c, ofmt_gguf_str *out, const char *what)
     return OLIVE_OK;
 }
 
+int ofmt_gguf_utf8_next(const unsigned char *s, uint64_t len, uint64_t *i, uint32_t *cp)
+{
+    unsigned char c = s[*i];
+    int n;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        (*i)++;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0) {
+        n = 1, v = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 2, v = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 3, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len - *i < (uint64_t)n + 1)
+        return 0;
+    for (int k = 1; k <= n; k++) {
+        if ((s[*i + (uint64_t)k] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[*i + (uint64_t)k] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    *i += (uint64_t)n + 1;
+    return 1;
+}
+
 int ofmt_gguf_str_utf8(const ofmt_gguf_str *s)
 {
-    const unsigned char *p = (const unsigned char *)s->ptr;
     uint64_t i = 0;
-    while (i < s->len) {
-        unsigned c = p[i];
-        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0 || s->len - i <= (uint64_t)n)
+    uint32_t cp;
+    while (i < s->len)
+        if (!ofmt_gguf_utf8_next((const unsigned char *)s->ptr, s->len, &i, &cp))
             return 0;
-        uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
-        for (int k = 1; k <= n; k++) {
-            if ((p[i + (uint64_t)k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + (uint64_t)k] & 0x3f);
-        }
-        static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += (uint64_t)n + 1;
-    }
     return 1;
 }
 

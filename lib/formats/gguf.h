@@ -117,7 +117,11 @@ int ofmt_gguf_array_u64(const ofmt_gguf_array *arr, uint64_t i, uint64_t *out);
 int ofmt_gguf_array_i64(const ofmt_gguf_array *arr, uint64_t i, int64_t *out);
 int ofmt_gguf_array_f64(const ofmt_gguf_array *arr, uint64_t i, double *out);
 
-/* 1 if the string is well-formed UTF-8 (no overlong forms, surrogates or truncation). */
+/* Decodes the code point at s[*i] (i < len) into *cp and moves *i past it; 0 for malformed
+ * UTF-8 (overlong forms, surrogates, truncation). */
+int ofmt_gguf_utf8_next(const unsigned char *s, uint64_t len, uint64_t *i, uint32_t *cp);
+
+/* 1 if the string is well-formed UTF-8. */
 int ofmt_gguf_str_utf8(const ofmt_gguf_str *s);
 
 /* How many leading bytes of the string an error message may quote with "%.*s": at most `max`,

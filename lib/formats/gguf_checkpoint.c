@@ -175,6 +175,9 @@ static int arch_f64(const ofmt_gguf *g, const gguf_arch *a, const char *suffix, 
 
 static int need_u64(const ofmt_gguf *g, const gguf_arch *a, const char *suffix, uint64_t *out)
 {
+    if (arch_u64(g, a, suffix, out) && *out > ((uint64_t)1 << 24)) /* far beyond any model */
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': metadata key '%s.%s' is %llu, not a plausible size",
+                          g->path, a->name, suffix, (unsigned long long)*out);
     if (arch_u64(g, a, suffix, out))
         return OLIVE_OK;
     return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': metadata key '%s.%s' is missing or not an unsigned integer",
@@ -207,6 +210,38 @@ static const char *torch_dtype(const ofmt_gguf *g)
     return ft == 0 ? "float32" : ft == 32 ? "bfloat16" : "float16";
 }
 
+/* eos_token_id: the end-of-sequence token, plus llama.cpp's end-of-turn and end-of-message
+ * tokens when they differ (chat models stop on each), as a list the way transformers
+ * configs give several. */
+static int set_eos(json_t *cfg, const ofmt_gguf *g)
+{
+    static const char *keys[] = {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+                                 "tokenizer.ggml.eom_token_id"};
+    uint64_t ids[3];
+    size_t n = 0;
+    for (size_t k = 0; k < 3; k++) {
+        uint64_t id;
+        int seen = 0;
+        if (!ofmt_gguf_get_u64(g, keys[k], &id))
+            continue;
+        for (size_t j = 0; j < n; j++)
+            seen |= ids[j] == id;
+        if (!seen)
+            ids[n++] = id;
+    }
+    if (n == 0)
+        return OLIVE_OK;
+    if (n == 1)
+        return set_int(cfg, "eos_token_id", ids[0]);
+    json_t *list = json_array();
+    for (size_t j = 0; list && j < n; j++)
+        if (json_array_append_new(list, json_integer((json_int_t)ids[j]))) {
+            json_decref(list);
+            list = NULL;
+        }
+    return list && !json_object_set_new(cfg, "eos_token_id", list) ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
 static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, int has_lm_head,
                         uint64_t embd_rows)
 {
@@ -235,17 +270,25 @@ static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, in
         json_decref(cfg);
         return rc;
     }
-    if (!arch_u64(g, a, "attention.head_count_kv", &kv_heads))
-        kv_heads = heads;
-    if (!arch_u64(g, a, "attention.key_length", &head_dim))
-        head_dim = hidden / heads;
+    kv_heads = heads;
+    head_dim = hidden / heads;
+    if (arch_u64(g, a, "attention.head_count_kv", &kv_heads))
+        STEP(need_u64(g, a, "attention.head_count_kv", &kv_heads));
+    if (arch_u64(g, a, "attention.key_length", &head_dim))
+        STEP(need_u64(g, a, "attention.key_length", &head_dim));
     if (!arch_f64(g, a, "attention.layer_norm_rms_epsilon", &eps))
         eps = 1e-6;
     if (!arch_f64(g, a, "rope.freq_base", &theta))
         theta = 10000.0;
-    if (!arch_u64(g, a, "vocab_size", &vocab)) {
+    if (arch_u64(g, a, "vocab_size", &vocab)) {
+        STEP(need_u64(g, a, "vocab_size", &vocab));
+    } else {
         const ofmt_gguf_array *toks = ofmt_gguf_get_array(g, "tokenizer.ggml.tokens", OFMT_GGUF_STRING);
         vocab = toks ? toks->n : embd_rows;
+    }
+    if (rc) {
+        json_decref(cfg);
+        return rc;
     }
 
     STEP(set_str(cfg, "model_type", a->model_type));
@@ -264,8 +307,7 @@ static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, in
     STEP(json_object_set_new(cfg, "tie_word_embeddings", json_boolean(!has_lm_head)) ? OLIVE_ENOMEM : OLIVE_OK);
     if (ofmt_gguf_get_u64(g, "tokenizer.ggml.bos_token_id", &tok))
         STEP(set_int(cfg, "bos_token_id", tok));
-    if (ofmt_gguf_get_u64(g, "tokenizer.ggml.eos_token_id", &tok))
-        STEP(set_int(cfg, "eos_token_id", tok));
+    STEP(set_eos(cfg, g));
     if (ofmt_gguf_get_u64(g, "tokenizer.ggml.padding_token_id", &tok))
         STEP(set_int(cfg, "pad_token_id", tok));
     STEP(set_str(cfg, "torch_dtype", torch_dtype(g)));

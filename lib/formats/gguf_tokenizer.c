@@ -4,7 +4,8 @@
  *    byte-level alphabet; the pre-tokenizer split is chosen from tokenizer.ggml.pre, as
  *    llama.cpp does, because the file does not store the regex itself.
  *  - model "llama": SentencePiece BPE with byte fallback, merges derived from the vocabulary
- *    and its scores (the file has none), as transformers does for llama GGUF files.
+ *    and its scores (the file has none); spaces handled the way transformers does for the
+ *    architecture (Llama, Phi-3 or Gemma).
  * CONTROL tokens become special added tokens and USER_DEFINED ones plain added tokens, so the
  * text around them is never merged into them. */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "formats/bpe_merges.h"
 #include "formats/checkpoint.h"
 #include "formats/gguf.h"
 
@@ -28,6 +30,16 @@ static const char QWEN2_SPLIT[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
     "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char DIGIT_SPLIT[] = "\\p{N}";
+/* Mistral's Tekken (Nemo, Ministral) */
+static const char TEKKEN_SPLIT[] =
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
+    "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/* OpenAI's o200k split (GPT-4o), used by Phi-4 */
+static const char GPT4O_SPLIT[] =
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 typedef struct pre_split {
     const char *pre;            /* tokenizer.ggml.pre */
@@ -50,6 +62,8 @@ static const pre_split pre_splits[] = {
     {"qwen2", QWEN2_SPLIT, 0, 0, "Qwen2Tokenizer"},
     {"deepseek-r1-qwen", QWEN2_SPLIT, 0, 0, "Qwen2Tokenizer"},
     {"megrez", QWEN2_SPLIT, 0, 0, "Qwen2Tokenizer"},
+    {"tekken", TEKKEN_SPLIT, 0, 0, "PreTrainedTokenizerFast"},
+    {"gpt-4o", GPT4O_SPLIT, 0, 0, "GPT2Tokenizer"},
 };
 
 /* transformers builds SentencePiece tokenizers differently per architecture: Llama's (Metaspace
@@ -71,31 +85,7 @@ typedef struct tok_meta {
 
 /* ---- UTF-8 and the byte-level alphabet ------------------------------------------------ */
 
-/* Decodes one code point at s[*i]; 0 for malformed UTF-8 (overlong, surrogate, truncated). */
-static int utf8_next(const unsigned char *s, uint64_t len, uint64_t *i, uint32_t *cp)
-{
-    unsigned char c = s[*i];
-    int n;
-    uint32_t v, min;
-    if (c < 0x80) { *cp = c; (*i)++; return 1; }
-    if ((c & 0xe0) == 0xc0) { n = 1; v = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { n = 2; v = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { n = 3; v = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (len - *i < (uint64_t)n + 1)
-        return 0;
-    for (int k = 1; k <= n; k++) {
-        if ((s[*i + (uint64_t)k] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[*i + (uint64_t)k] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    *i += (uint64_t)n + 1;
-    return 1;
-}
-
+/* Appends a code point below U+10000 (all this file writes) as UTF-8. */
 static void utf8_put(olive_strbuf *b, uint32_t cp)
 {
     char out[4];
@@ -174,7 +164,7 @@ static int token_text(tok_meta *m, uint64_t i, char **out)
     uint32_t cp;
     int all_in_alphabet = 1;
     while (pos < s->len) {
-        if (!utf8_next(p, s->len, &pos, &cp))
+        if (!ofmt_gguf_utf8_next(p, s->len, &pos, &cp))
             return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tokenizer.ggml.tokens[%llu] is not valid UTF-8",
                               m->g->path, (unsigned long long)i);
         if (cp == 0 && !m->byte_level)
@@ -197,8 +187,6 @@ static int token_text(tok_meta *m, uint64_t i, char **out)
     olive_strbuf b = {0};
     for (uint64_t k = 0; k < s->len; k++)
         utf8_put(&b, byte_cp(p[k]));
-    if (!b.len)
-        olive_strbuf_append(&b, "");
     *out = olive_strbuf_take(&b);
     return *out ? OLIVE_OK : OLIVE_ENOMEM;
 }
@@ -333,23 +321,6 @@ static int vocab_object(const tok_meta *m, json_t **out)
     return OLIVE_OK;
 }
 
-/* A merge as "left right", or as a [left, right] pair when a side holds a space. */
-static json_t *merge_json(const char *l, size_t ll, const char *r, size_t rl)
-{
-    if (memchr(l, ' ', ll) || memchr(r, ' ', rl))
-        return json_pack("[s#, s#]", l, ll, r, rl);
-    char *s = olive_malloc(ll + rl + 2);
-    if (!s)
-        return NULL;
-    memcpy(s, l, ll);
-    s[ll] = ' ';
-    memcpy(s + ll + 1, r, rl);
-    s[ll + 1 + rl] = 0;
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
 static int stored_merges(const tok_meta *m, json_t **out)
 {
     json_t *arr = json_array();
@@ -364,7 +335,7 @@ static int stored_merges(const tok_meta *m, json_t **out)
                               m->g->path, (unsigned long long)i);
         }
         size_t ll = (size_t)(sp - s->ptr), rl = (size_t)s->len - ll - 1;
-        json_t *j = merge_json(s->ptr, ll, sp + 1, rl);
+        json_t *j = ofmt_bpe_merge_json(s->ptr, ll, sp + 1, rl);
         if (!j) {
             json_decref(arr);
             return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tokenizer.ggml.merges[%llu] is not valid UTF-8",
@@ -379,111 +350,23 @@ static int stored_merges(const tok_meta *m, json_t **out)
     return OLIVE_OK;
 }
 
-/* ---- SentencePiece merges ------------------------------------------------------------- */
-
-typedef struct spm_merge {
-    uint64_t l, r;          /* token ids of the two pieces */
-    double score;           /* score of the merged token */
-    uint64_t llen, rlen;    /* lengths in code points */
-    uint64_t order;         /* position before sorting (keeps the sort stable) */
-} spm_merge;
-
-static int by_piece_ids(const void *a, const void *b)
-{
-    const spm_merge *x = a, *y = b;
-    if (x->l != y->l)
-        return x->l < y->l ? -1 : 1;
-    return (x->r > y->r) - (x->r < y->r);
-}
-
-/* Best first: higher score, then longer left piece, then longer right piece. */
-static int by_priority(const void *a, const void *b)
-{
-    const spm_merge *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    if (x->llen != y->llen)
-        return x->llen > y->llen ? -1 : 1;
-    if (x->rlen != y->rlen)
-        return x->rlen > y->rlen ? -1 : 1;
-    return (x->order > y->order) - (x->order < y->order);
-}
-
-static uint64_t lookup(const tok_meta *m, const char *s)
-{
-    return (uint64_t)(uintptr_t)olive_strmap_get(&m->ids, s);
-}
-
-/* SentencePiece files carry no merges: every split of a token into two tokens of the
- * vocabulary is a merge, ranked by the merged token's score. */
+/* SentencePiece files carry no merges: they are derived from the vocabulary, ranked by each
+ * token's score (Gemma: by its position, earlier first, as transformers ranks them). */
 static int derived_merges(const tok_meta *m, json_t **out)
 {
-    spm_merge *all = NULL;
-    size_t n_all = 0, cap = 0;
-    char *scratch = NULL;
-    int rc = OLIVE_OK;
-
-    for (uint64_t t = 0; t < m->tokens->n && !rc; t++) {
-        const char *s = m->text[t];
-        size_t len = strlen(s);
-        double score = 0;
-        if (lookup(m, s) != t + 1)
-            continue; /* a repeated token: its last copy counts */
+    uint64_t n = m->tokens->n;
+    double *scores = olive_calloc(n ? n : 1, sizeof *scores);
+    if (!scores)
+        return OLIVE_ENOMEM;
+    for (uint64_t t = 0; t < n; t++) {
         if (m->spm_style == SPM_GEMMA)
-            score = -(double)t; /* earlier in the file merges first */
-        else if (m->scores && !ofmt_gguf_array_f64(m->scores, t, &score))
-            score = 0;
-        size_t first = n_all;
-        uint64_t pos = 0, cps = 0;
-        uint32_t cp;
-        free(scratch);
-        if (!(scratch = olive_malloc(len + 1))) {
-            rc = OLIVE_ENOMEM;
-            break;
-        }
-        while (pos < len && utf8_next((const unsigned char *)s, len, &pos, &cp)) {
-            cps++;
-            if (pos >= len)
-                break;
-            memcpy(scratch, s, (size_t)pos);
-            scratch[pos] = 0;
-            uint64_t l = lookup(m, scratch), r = lookup(m, s + pos);
-            if (!l || !r)
-                continue;
-            spm_merge mg = {l - 1, r - 1, score, cps, 0, 0};
-            /* count the right piece's code points */
-            for (uint64_t q = pos; q < len; mg.rlen++)
-                if (!utf8_next((const unsigned char *)s, len, &q, &cp))
-                    break;
-            if (OLIVE_PUSH(all, n_all, cap, mg)) {
-                rc = OLIVE_ENOMEM;
-                break;
-            }
-        }
-        if (!rc && n_all - first > 1)
-            qsort(all + first, n_all - first, sizeof *all, by_piece_ids);
+            scores[t] = -(double)t;
+        else if (!m->scores || !ofmt_gguf_array_f64(m->scores, t, &scores[t]))
+            scores[t] = 0;
     }
-    free(scratch);
-    json_t *arr = rc ? NULL : json_array();
-    if (!rc && !arr)
-        rc = OLIVE_ENOMEM;
-    if (!rc) {
-        for (size_t i = 0; i < n_all; i++)
-            all[i].order = i;
-        if (n_all > 1)
-            qsort(all, n_all, sizeof *all, by_priority);
-        for (size_t i = 0; i < n_all && !rc; i++) {
-            const char *l = m->text[all[i].l], *r = m->text[all[i].r];
-            rc = append(arr, merge_json(l, strlen(l), r, strlen(r)));
-        }
-    }
-    free(all);
-    if (rc) {
-        json_decref(arr);
-        return rc;
-    }
-    *out = arr;
-    return OLIVE_OK;
+    int rc = ofmt_bpe_derive_merges(out, m->text, n, &m->ids, scores);
+    free(scores);
+    return rc;
 }
 
 /* ---- tokenizer.json ------------------------------------------------------------------- */

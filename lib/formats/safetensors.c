@@ -183,21 +183,9 @@ int ofmt_safetensors_add_file(ofmt_checkpoint *c, const char *path)
     if ((rc = ofmt_checkpoint_keep_blob(c, blob)) != OLIVE_OK)
         goto done;
     for (size_t i = 0; i < n; i++) {
-        ofmt_tensor t = {0};
         const st_entry *e = &entries[i];
-        if (!(t.name = olive_strdup(e->name))) {
-            rc = OLIVE_ENOMEM;
-            goto done;
-        }
-        t.file = blob->path;
-        t.storage = OFMT_PLAIN;
-        t.dtype = e->dtype;
-        t.rank = e->rank;
-        memcpy(t.dims, e->dims, sizeof t.dims);
-        t.blob = olive_blob_ref(blob);
-        t.offset = data_start + e->begin;
-        t.nbytes = e->end - e->begin;
-        if ((rc = ofmt_checkpoint_add_tensor(c, &t)) != OLIVE_OK)
+        if ((rc = ofmt_checkpoint_add_plain(c, e->name, blob, e->dtype, e->rank, e->dims, data_start + e->begin,
+                                            e->end - e->begin)) != OLIVE_OK)
             goto done;
     }
 done:

@@ -273,7 +273,6 @@ static int add_tensor(ofmt_checkpoint *c, zip_reader *z, olive_blob *blob, const
 {
     char *record_name = olive_asprintf("%s/data/%s", z->prefix, pt->storage_key);
     const zip_record *rec;
-    ofmt_tensor t = {0};
     uint64_t elem = oir_dtype_bits(pt->dtype) / 8, numel = 1, first, nbytes, end;
     if (!record_name)
         return OLIVE_ENOMEM;
@@ -296,17 +295,8 @@ static int add_tensor(ofmt_checkpoint *c, zip_reader *z, olive_blob *blob, const
         return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' (offset %llu, %llu elements) runs past its storage record '%s' of %llu bytes",
                           z->path, pt->name, (unsigned long long)pt->storage_offset, (unsigned long long)numel,
                           rec->name, (unsigned long long)rec->size);
-    if (!(t.name = olive_strdup(pt->name)))
-        return OLIVE_ENOMEM;
-    t.file = blob->path;
-    t.storage = OFMT_PLAIN;
-    t.dtype = pt->dtype;
-    t.rank = pt->rank;
-    memcpy(t.dims, pt->dims, sizeof t.dims);
-    t.blob = olive_blob_ref(blob);
-    t.offset = rec->data_offset + first;
-    t.nbytes = nbytes;
-    return ofmt_checkpoint_add_tensor(c, &t);
+    return ofmt_checkpoint_add_plain(c, pt->name, blob, pt->dtype, pt->rank, pt->dims, rec->data_offset + first,
+                                     nbytes);
 }
 
 static int read_zip(ofmt_checkpoint *c, zip_reader *z, olive_blob *blob)

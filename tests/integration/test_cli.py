@@ -8,9 +8,7 @@ must pass onnx.checker and give the same onnxruntime outputs as the originals.
 import collections
 import json
 import os
-import pty
 import re
-import select
 import subprocess
 
 import numpy as np
@@ -19,6 +17,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import run_on_terminal  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (meson test sets it to the built olive tool)")
@@ -401,31 +401,9 @@ def test_save_settings_reach_the_writer(model_path, tmp_path):
 
 def test_progress_bar_on_a_terminal(model_path, tmp_path):
     out = tmp_path / "out"
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen([CLI, "run-pass", "--pass", "peephole", "-m", str(model_path), "-o", str(out)],
-                                stdout=subprocess.PIPE, stderr=slave, text=False)
-        os.close(slave)
-        slave = None
-        shown = b""
-        while True:
-            ready, _, _ = select.select([master], [], [], TIMEOUT)
-            if not ready:
-                proc.kill()
-                pytest.fail("no output from olive on the terminal")
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-        proc.wait(TIMEOUT)
-    finally:
-        if slave is not None:
-            os.close(slave)
-        os.close(master)
-    assert proc.returncode == 0, shown
+    returncode, shown, _ = run_on_terminal([CLI, "run-pass", "--pass", "peephole", "-m", str(model_path), "-o",
+                                            str(out)], TIMEOUT)
+    assert returncode == 0, shown
     text = shown.decode(errors="replace")
     assert "\r" in text and "100%" in text and "peephole" in text, text
     assert text.endswith("\n"), "the progress bar must end its line"

@@ -604,16 +604,19 @@ def test_genai_tokenizer_from_the_copied_files(workdir):
     assert got == want and tok.decode(np.asarray(got, np.int32)) == text
 
 
-BUILDER_VARIANTS = ["fp32-cpu", "int4-cpu", "fp16-cuda", "int4-cuda"]
+BUILDER_VARIANTS = ["fp32-cpu", "int4-cpu", "fp16-cuda", "int4-cuda", "fp16-dml", "int4-dml", "int4-webgpu"]
+# The builder's Llama class reads only llama3 rope scaling and drops "linear": its caches for
+# llama_tied are unscaled. Ours follow transformers (test_fp32_matches_transformers).
+BUILDER_IGNORES_ROPE_SCALING = {"llama_tied"}
 
 
 @pytest.mark.parametrize("arch,variant", [(a, v) for a in ARCHS for v in BUILDER_VARIANTS])
 def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
     """What onnxruntime-genai's builder wrote for the same checkpoint (recorded by
-    make_decoder_fixtures.py): the same genai_config.json, the same ops, and the same
-    initializers byte for byte, but for the rotary caches: both compute them in float32, but
-    sines and cosines round differently between math libraries, so those may differ by one unit
-    in the last place."""
+    make_decoder_fixtures.py): the same genai_config.json, ir_version, opsets and ops, and the
+    same initializers byte for byte, but for the rotary caches: both compute them in float32,
+    but sines and cosines round differently between math libraries, so those may differ by one
+    unit in the last place."""
     import hashlib
     ref = json.loads((DATA / arch / "builder_reference.json").read_text())[variant]
     precision, ep = variant.split("-")
@@ -622,6 +625,8 @@ def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "genai_config.json").read_text()) == ref["genai_config"]
     model = onnx.load(str(out / "model.onnx"))
+    assert model.ir_version == ref["ir_version"]
+    assert {o.domain or "ai.onnx": o.version for o in model.opset_import} == ref["opsets"]
     ops = {}
     for n in model.graph.node:
         key = f"{n.domain or 'ai.onnx'}:{n.op_type}"
@@ -633,6 +638,8 @@ def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
         t = ours[name]
         assert (t.data_type, list(t.dims)) == (want["dtype"], want["shape"]), name
         if name in ("cos_cache", "sin_cache"):
+            if arch in BUILDER_IGNORES_ROPE_SCALING:
+                continue
             want_values = np.load(DATA / arch / "builder_caches.npz")[f"{variant}-{name}"]
             got = numpy_helper.to_array(t)
             # one unit in the last place of the stored type
@@ -642,3 +649,29 @@ def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
         assert hashlib.sha256(numpy_helper.to_array(t).tobytes()).hexdigest() == want["sha256"], name
     # The builder's Constant nodes are initializers here.
     assert all(n.startswith("/model/constants/") for n in set(ours) - set(ref["initializers"]))
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+def test_rotary_outside_attention_matches_transformers(workdir, tmp_path, arch):
+    """For dml the builder rotates q and k with com.microsoft RotaryEmbedding at position_ids
+    (GroupQueryAttention with do_rotary=0, q/k/v unpacked). The same graph in float32 runs on
+    onnxruntime's CPU provider here and must give transformers' logits."""
+    out = tmp_path / f"{arch}_dml_fp32"
+    proc = convert(DATA / arch, out, "precision=fp32", "execution_provider=dml")
+    assert proc.returncode == 0, proc.stderr
+    model = check(out / "model.onnx")
+    assert sum(n.op_type == "RotaryEmbedding" for n in model.graph.node) == 2 * config(arch)["num_hidden_layers"]
+    assert all({a.name: a.i for a in n.attribute if a.type == onnx.AttributeProto.INT}["do_rotary"] == 0
+               for n in model.graph.node if n.op_type == "GroupQueryAttention")
+    g = json.loads((out / "genai_config.json").read_text())["model"]["decoder"]
+    assert g["inputs"]["position_ids"] == "position_ids"
+    ref = reference(arch)
+    sess = session(out)
+    f = feeds(sess, arch, ref["prefill_ids"])
+    p = ref["prefill_ids"].shape[1]
+    f["position_ids"] = np.arange(p, dtype=np.int64)[None]
+    first = run(sess, f)
+    np.testing.assert_allclose(first["logits"], ref["prefill_logits"], atol=1e-4, rtol=0)
+    f = feeds(sess, arch, ref["decode_ids"], past=first, past_len=p)
+    f["position_ids"] = np.array([[p]], np.int64)
+    np.testing.assert_allclose(run(sess, f)["logits"], ref["decode_logits"], atol=1e-4, rtol=0)

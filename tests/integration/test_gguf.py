@@ -323,13 +323,15 @@ def test_split_files(tmp_path):
 
 def test_tied_embeddings_and_rope_scaling(tmp_path):
     hf = hf_llama(np.random.default_rng(2), layers=1, tied=True)
-    meta = llama_meta(layers=1) + [(None, "add_rope_scaling_type", gguf.RopeScalingType.LINEAR),
+    meta = llama_meta(layers=1) + [(None, "add_eos_token_id", 5), (None, "add_eot_token_id", 7),
+                                   (None, "add_rope_scaling_type", gguf.RopeScalingType.LINEAR),
                                    (None, "add_rope_scaling_factor", 4.0),
                                    (None, "add_rope_scaling_orig_ctx_len", 64)]
     path = write_hf_as_gguf(tmp_path / "tied.gguf", "llama", hf, meta, True)
     cfg = dump(path)["config"]
     assert cfg["tie_word_embeddings"] is True
     assert cfg["vocab_size"] == VOCAB  # from token_embd's rows when the file has no vocabulary
+    assert cfg["eos_token_id"] == [5, 7]  # end of sequence, then end of turn
     assert cfg["rope_scaling"] == {"rope_type": "linear", "type": "linear", "factor": 4.0,
                                    "original_max_position_embeddings": 64}
 
@@ -512,9 +514,9 @@ BPE_REFERENCE = json.loads((DATA / "bpe_tokenizer_reference.json").read_text())
 
 @pytest.mark.parametrize("name", sorted(BPE_REFERENCE["files"]))
 def test_byte_level_tokenizer_matches_transformers(tmp_path, name):
-    """tiny_bpe_*.gguf (make_bpe_fixture.py): byte-level BPE with the qwen2 and llama-bpe
-    pre-tokenizer splits, control and user-defined tokens, a token stored with a real space and
-    a mislabelled control token."""
+    """tiny_bpe_*.gguf (make_bpe_fixture.py): byte-level BPE with the qwen2, llama-bpe, tekken
+    and gpt-4o pre-tokenizer splits (the pieces each split gives are compared too), control and
+    user-defined tokens, a token stored with a real space and a mislabelled control token."""
     tokenizers = pytest.importorskip("tokenizers")
     ref = BPE_REFERENCE["files"][name]
     tok_path = generated(DATA / name, "tokenizer.json", tmp_path)
@@ -523,6 +525,8 @@ def test_byte_level_tokenizer_matches_transformers(tmp_path, name):
         ids = tok.encode(case["text"]).ids
         assert ids == case["ids"], case["text"]
         assert tok.decode(ids, skip_special_tokens=False) == case["text"]
+        pieces = [piece for piece, _ in tok.pre_tokenizer.pre_tokenize_str(case["text"])]
+        assert pieces == case["pieces"], case["text"]
     vocab = json.loads(tok_path.read_text())["model"]["vocab"]
     assert "\u0120x" in vocab and " x" not in vocab  # respelled in the byte alphabet
 
@@ -735,6 +739,9 @@ def test_bad_headers(tmp_path):
     fails(write(tmp_path, "v1.gguf", patch(raw, 4, "<I", 1)), "version 1")
     fails(write(tmp_path, "v99.gguf", patch(raw, 4, "<I", 99)), "version 99")
     fails(write(tmp_path, "bigendian.gguf", patch(raw, 4, ">I", 3)), "big-endian")
+    raw, pos = base(vocab=False).build()
+    fails(write(tmp_path, "huge_layers.gguf", patch(raw, pos["value:llama.block_count"], "<I", 0xFFFFFFFF)),
+          "llama.block_count")  # fits the type, not a plausible model (4 billion layers)
     b = base(vocab=False)
     b.kvs[0] = ("general.architecture", 8, gstr("mamba9"))
     fails(write(tmp_path, "arch.gguf", b.build()[0]), "mamba9")

@@ -21,6 +21,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_testlib import apply_pass, matmul_model, outlier_weight, run_matmul, set_weight_value  # noqa: E402
+
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
 
@@ -36,35 +38,13 @@ MAX_REL_ERR = {4: 0.5, 8: 0.05}
 
 
 def make_model(k, n, seed, dtype=np.float32, name="mm"):
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    # A few outliers, as real weights have.
-    idx = rng.integers(0, k, 4), rng.integers(0, n, 4)
-    w[idx] *= 8.0
-    w = w.astype(dtype)
-    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.FLOAT16
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "W"], ["Y"], name=name)], "g",
-        [helper.make_tensor_value_info("A", elem, [3, k])],
-        [helper.make_tensor_value_info("Y", elem, [3, n])],
-        initializer=[numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
+    model = matmul_model(outlier_weight(k, n, seed, dtype), name)
     onnx.checker.check_model(model)
     return model
 
 
 def run_olive(model, tmp_path, *params, pass_name="quantize", expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, pass_name, str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=120)
-    if not expect_ok:
-        return proc, dst
-    assert proc.returncode == 0, f"apply_pass failed: {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out)
-    return out
+    return apply_pass(pass_name, model, tmp_path, *params, expect_ok=expect_ok)
 
 
 def ort_quantize(model, algorithm, bits, block_size, symmetric, accuracy_level=None):
@@ -150,11 +130,6 @@ def check_dequantized(w, tensors, bits, block_size):
     return w_deq
 
 
-def run(model, a):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"A": a})[0]
 
 
 def accuracy(ref, got):
@@ -199,12 +174,12 @@ def test_matches_onnxruntime(tmp_path, algorithm, bits, symmetric, shape):
     w = numpy_helper.to_array(model.graph.initializer[0])
     w_deq = check_dequantized(w, got, bits, block_size)
     a = np.random.default_rng(1).standard_normal((3, k)).astype(np.float32)
-    y = run(model, a)
-    y_ours = run(ours, a)
+    y = run_matmul(model, a)
+    y_ours = run_matmul(ours, a)
     # onnxruntime reads the tensors as decoded above.
     np.testing.assert_allclose(y_ours, a.astype(np.float64) @ w_deq, rtol=1e-4, atol=1e-4 * np.abs(y).max())
     if ref_model is not None:
-        np.testing.assert_array_equal(y_ours, run(ref_model, a))
+        np.testing.assert_array_equal(y_ours, run_matmul(ref_model, a))
     rel, max_err, cos = accuracy(y, y_ours)
     print(f"{algorithm} bits={bits} sym={symmetric} K={k} N={n} block={block_size}: "
           f"max abs error {max_err:.4g} ({rel:.3%} of range), cosine {cos:.6f}")
@@ -224,7 +199,7 @@ def test_float16_weights(tmp_path, algorithm, symmetric):
     assert_same_tensors(got, nbits_tensors(ort_quantize(model, algorithm, 4, 32, symmetric))[0])
     check_dequantized(numpy_helper.to_array(model.graph.initializer[0]), got, 4, 32)
     a = np.random.default_rng(2).standard_normal((3, 128)).astype(np.float16)
-    rel, max_err, cos = accuracy(run(model, a), run(ours, a))
+    rel, max_err, cos = accuracy(run_matmul(model, a), run_matmul(ours, a))
     print(f"float16 {algorithm} sym={symmetric}: max abs error {max_err:.4g}, cosine {cos:.6f}")
     assert cos >= MIN_COSINE[4] and rel <= MAX_REL_ERR[4]
 
@@ -273,9 +248,7 @@ def test_shared_weight_and_skips(tmp_path):
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
 def test_non_finite_weight_is_an_error(tmp_path, bad):
     model = make_model(64, 4, seed=4)
-    w = numpy_helper.to_array(model.graph.initializer[0]).copy()
-    w[40, 2] = bad
-    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "W"))
+    set_weight_value(model, (40, 2), bad)
     proc, dst = run_olive(model, tmp_path, "block_size=32", expect_ok=False)
     assert proc.returncode == 1
     assert "'W'" in proc.stderr and "[40, 2]" in proc.stderr, proc.stderr

@@ -14,6 +14,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_testlib import apply_pass, cosine, ort_quantize_dynamic, session  # noqa: E402
+
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 
 pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
@@ -58,25 +60,11 @@ def mlp(rng, batch_shape, dims):
 
 
 def run_pass(model, tmp_path, *params, expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "olive.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, "quantize_dynamic", str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=120)
-    if not expect_ok:
-        return proc
-    assert proc.returncode == 0, f"apply_pass failed ({proc.returncode}): {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out, full_check=True)
-    return out
+    return apply_pass("quantize_dynamic", model, tmp_path, *params, expect_ok=expect_ok, full_check=True)
 
 
 def ort_quantize(model, tmp_path, **kw):
-    from onnxruntime.quantization import quantize_dynamic
-
-    src, dst = tmp_path / "ref_in.onnx", tmp_path / "ref.onnx"
-    onnx.save(model, str(src))
-    quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul"], **kw)
-    return onnx.load(str(dst))
+    return ort_quantize_dynamic(model, tmp_path, ["MatMul"], **kw)
 
 
 def quantized_matmuls(model):
@@ -99,17 +87,6 @@ def quantized_matmuls(model):
     return found
 
 
-def session(model):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
-def cosine(a, b):
-    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
 SETTINGS = [
     ({}, {}),
     ({"per_channel": True}, {"per_channel": "true"}),
@@ -124,14 +101,9 @@ SETTINGS = [
 @pytest.mark.parametrize("batch_shape,dims", [([4], [64, 48, 10]), ([2, 3], [33, 17, 5, 9]), ([1], [256, 128])])
 @pytest.mark.parametrize("ort_kw,params", SETTINGS)
 def test_matches_onnxruntime(tmp_path, batch_shape, dims, ort_kw, params):
-    from onnxruntime.quantization import QuantType
-
     rng = np.random.default_rng(sum(dims) + len(params))
     model = mlp(rng, batch_shape, dims)
-    kw = dict(ort_kw)
-    if "weight_type" in kw:
-        kw["weight_type"] = QuantType[kw["weight_type"]]
-    ref = ort_quantize(model, tmp_path, **kw)
+    ref = ort_quantize(model, tmp_path, **ort_kw)
     ours = run_pass(model, tmp_path, *[f"{k}={v}" for k, v in params.items()])
 
     mine, theirs = quantized_matmuls(ours), quantized_matmuls(ref)
@@ -176,14 +148,9 @@ def gemm_model(rng):
 
 @pytest.mark.parametrize("ort_kw,params", SETTINGS)
 def test_gemm_matches_onnxruntime(tmp_path, ort_kw, params):
-    from onnxruntime.quantization import QuantType
-
     rng = np.random.default_rng(7 + len(params))
     model = gemm_model(rng)
-    kw = dict(ort_kw)
-    if "weight_type" in kw:
-        kw["weight_type"] = QuantType[kw["weight_type"]]
-    ref = ort_quantize(model, tmp_path, **kw)
+    ref = ort_quantize(model, tmp_path, **ort_kw)
     ours = run_pass(model, tmp_path, *[f"{k}={v}" for k, v in params.items()])
     mine, theirs = quantized_matmuls(ours), quantized_matmuls(ref)
     assert sorted(mine) == sorted(theirs) and len(mine) == 5, (sorted(mine), sorted(theirs))
@@ -275,10 +242,10 @@ def test_non_constant_weight_stays(tmp_path):
 def test_errors(tmp_path):
     w = weight(np.random.default_rng(1), 8, 4)
     w[3, 2] = np.nan
-    proc = run_pass(single(w=w), tmp_path, expect_ok=False)
+    proc, dst = run_pass(single(w=w), tmp_path, expect_ok=False)
     assert proc.returncode != 0 and "'W'" in proc.stderr and "[3, 2]" in proc.stderr
-    assert not (tmp_path / "olive.onnx").exists()
-    proc = run_pass(single(opset=10), tmp_path, expect_ok=False)
+    assert not dst.exists()
+    proc, _ = run_pass(single(opset=10), tmp_path, expect_ok=False)
     assert proc.returncode != 0 and "opset 11" in proc.stderr
-    proc = run_pass(single(), tmp_path, "weight_type=QInt4", expect_ok=False)
+    proc, _ = run_pass(single(), tmp_path, "weight_type=QInt4", expect_ok=False)
     assert proc.returncode != 0 and "weight_type" in proc.stderr

@@ -7,7 +7,6 @@ quantization: its DequantizeLinear inputs must be byte-identical to the weights 
 QOperator form writes, and onnxruntime must run it as the codes decode."""
 
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import apply_pass, cosine, ort_quantize_dynamic, session, set_weight_value  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
@@ -57,27 +58,7 @@ def attention_model(seed, with_mask=True):
 
 
 def run_pass(model, tmp_path, *params, expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "olive.onnx"
-    onnx.save(model, str(src))
-    if dst.exists():
-        dst.unlink()
-    proc = subprocess.run([TOOL, "quantize_dynamic", str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=120)
-    if not expect_ok:
-        return proc, dst
-    assert proc.returncode == 0, f"apply_pass failed ({proc.returncode}): {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out)
-    return out
-
-
-def ort_quantize(model, tmp_path, ops, **kw):
-    from onnxruntime.quantization import quantize_dynamic
-
-    src, dst = tmp_path / "ref_in.onnx", tmp_path / "ref.onnx"
-    onnx.save(model, str(src))
-    quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, **kw)
-    return onnx.load(str(dst))
+    return apply_pass("quantize_dynamic", model, tmp_path, *params, expect_ok=expect_ok)
 
 
 def nodes_of(model):
@@ -99,17 +80,6 @@ def assert_same_graph(ours, ref):
         assert a[name] == b[name], f"initializer {name} differs from onnxruntime's"
 
 
-def session(model):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
-def cosine(a, b):
-    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
 SETTINGS = [({}, []), ({"weight_type": "QUInt8"}, ["weight_type=QUInt8"]),
             ({"reduce_range": True}, ["reduce_range=true"]), ({"per_channel": True}, ["per_channel=true"]),
             ({"weight_type": "QUInt8", "per_channel": True, "reduce_range": True},
@@ -118,14 +88,9 @@ SETTINGS = [({}, []), ({"weight_type": "QUInt8"}, ["weight_type=QUInt8"]),
 
 @pytest.mark.parametrize("ort_kw,params", SETTINGS, ids=lambda x: str(x))
 def test_conv_matches_onnxruntime(tmp_path, ort_kw, params):
-    from onnxruntime.quantization import QuantType
-
     model = conv_model(1)
     ours = run_pass(model, tmp_path, "op_types_to_quantize=Conv", *params)
-    kw = dict(ort_kw)
-    if "weight_type" in kw:
-        kw["weight_type"] = QuantType[kw["weight_type"]]
-    ref = ort_quantize(model, tmp_path, ["Conv"], **kw)
+    ref = ort_quantize_dynamic(model, tmp_path, ["Conv"], **ort_kw)
     assert_same_graph(ours, ref)
     x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)
     y = session(ours).run(None, {"X": x})[0]
@@ -139,14 +104,9 @@ def test_conv_matches_onnxruntime(tmp_path, ort_kw, params):
 @pytest.mark.parametrize("with_mask", [True, False])
 @pytest.mark.parametrize("ort_kw,params", SETTINGS, ids=lambda x: str(x))
 def test_attention_matches_onnxruntime(tmp_path, ort_kw, params, with_mask):
-    from onnxruntime.quantization import QuantType
-
     model = attention_model(3, with_mask)
     ours = run_pass(model, tmp_path, "op_types_to_quantize=Attention", *params)
-    kw = dict(ort_kw)
-    if "weight_type" in kw:
-        kw["weight_type"] = QuantType[kw["weight_type"]]
-    ref = ort_quantize(model, tmp_path, ["Attention"], **kw)
+    ref = ort_quantize_dynamic(model, tmp_path, ["Attention"], **ort_kw)
     assert_same_graph(ours, ref)
     feeds = {"X": np.random.default_rng(4).standard_normal((2, 5, 16)).astype(np.float32)}
     if with_mask:
@@ -189,14 +149,9 @@ def dequant(q, scale, zp, axis):
 
 @pytest.mark.parametrize("ort_kw,params", SETTINGS, ids=lambda x: str(x))
 def test_qdq_weights_match_onnxruntime_codes(tmp_path, ort_kw, params):
-    from onnxruntime.quantization import QuantType
-
     model = mlp_model(6)
     ours = run_pass(model, tmp_path, "quant_format=QDQ", *params)
-    kw = dict(ort_kw)
-    if "weight_type" in kw:
-        kw["weight_type"] = QuantType[kw["weight_type"]]
-    ref = ort_quantize(model, tmp_path, ["MatMul"], **kw)
+    ref = ort_quantize_dynamic(model, tmp_path, ["MatMul"], **ort_kw)
     ref_inits = inits_of(ref)
     ops = [n.op_type for n in ours.graph.node]
     assert sorted(ops) == ["Add", "DequantizeLinear", "DequantizeLinear", "MatMul", "MatMul", "Relu"], ops
@@ -241,9 +196,7 @@ def test_qdq_conv_and_attention(tmp_path):
 
 def test_errors_and_skips(tmp_path):
     model = conv_model(12)
-    w = numpy_helper.to_array(model.graph.initializer[0]).copy()
-    w[1, 2, 0, 1] = np.nan
-    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "W"))
+    set_weight_value(model, (1, 2, 0, 1), np.nan)
     proc, dst = run_pass(model, tmp_path, "op_types_to_quantize=Conv", expect_ok=False)
     assert proc.returncode == 1 and "'W'" in proc.stderr and "'conv'" in proc.stderr, proc.stderr
     assert not dst.exists()

@@ -7,7 +7,6 @@ import copy
 import importlib.util
 import logging
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import apply_pass, session  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
@@ -47,16 +48,7 @@ def gather_model(e, gather_axis=0):
 
 
 def run_olive(model, tmp_path, *params, expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, "quantize", str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=120)
-    if not expect_ok:
-        return proc, dst
-    assert proc.returncode == 0, f"apply_pass failed: {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out)
-    return out
+    return apply_pass("quantize", model, tmp_path, *params, expect_ok=expect_ok)
 
 
 def ort_quantize(model, block_size, symmetric, axis):
@@ -69,12 +61,6 @@ def ort_quantize(model, block_size, symmetric, axis):
     q = mnq.MatMulNBitsQuantizer(copy.deepcopy(model), algo_config=config)
     q.process()
     return q.model.model
-
-
-def session(model):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
 def node_of(model, op):
@@ -167,7 +153,6 @@ def test_gather_skips_and_errors(tmp_path):
     # Without Gather in the list nothing changes.
     out = run_olive(gather_model(e), tmp_path, "block_size=16")
     assert [n.op_type for n in out.graph.node] == ["Gather"]
-    (tmp_path / "out.onnx").unlink()
     proc, dst = run_olive(gather_model(e), tmp_path, "quantize_embeddings=true", "gather_quantize_axis=2",
                           expect_ok=False)
     assert proc.returncode == 1 and "gather_quantize_axis" in proc.stderr and "'embed'" in proc.stderr, proc.stderr

@@ -10,14 +10,15 @@ attributes exactly, and onnxruntime's outputs of both models must agree."""
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import helper, numpy_helper  # noqa: E402
+
+from olive_testlib import apply_pass, cosine, matmul_model, outlier_weight, run_matmul  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
@@ -28,52 +29,16 @@ with open(os.path.join(DATA, "hqq.json")) as f:
 REF = np.load(os.path.join(DATA, "hqq.npz"))
 
 
-def weight(k, n, seed, dtype):
-    """The fixture script's weights (make_hqq.py), for the cases it does not store."""
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32) * 0.05
-    idx = rng.integers(0, k, 4), rng.integers(0, n, 4)
-    w[idx] *= 8.0
-    w[:, n - 1] = 0.25 if n > 2 else w[:, n - 1]
-    return w.astype(dtype)
-
-
 def weight_of(case):
     if case.get("seed") is None:
         return REF[case["key"] + "_w"]
-    return weight(case["K"], case["N"], case["seed"], np.dtype(case["dtype"]))
-
-
-def model_of(w):
-    k, n = w.shape
-    elem = TensorProto.FLOAT if w.dtype == np.float32 else TensorProto.FLOAT16
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "W"], ["Y"], name="mm")], "g",
-        [helper.make_tensor_value_info("A", elem, [3, k])], [helper.make_tensor_value_info("Y", elem, [3, n])],
-        initializer=[numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+    # The weights make_hqq.py drew for the cases it does not store.
+    return outlier_weight(case["K"], case["N"], case["seed"], np.dtype(case["dtype"]), scale=0.05,
+                          constant_column=0.25)
 
 
 def run_olive(model, tmp_path, *params, pass_name="quantize", expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, pass_name, str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=120)
-    if not expect_ok:
-        return proc, dst
-    assert proc.returncode == 0, f"apply_pass failed: {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out)
-    return out
-
-
-def run(model, a):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"A": a})[0]
+    return apply_pass(pass_name, model, tmp_path, *params, expect_ok=expect_ok)
 
 
 def unpack(packed, n):
@@ -88,11 +53,6 @@ def dequantize(packed, scales, zp, k, n, bs):
     return ((codes - z) * s)[:, :k].T
 
 
-def cosine(a, b):
-    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
 @pytest.mark.parametrize("case", META["cases"], ids=lambda c: "K%dN%dB%d-%s" % (c["K"], c["N"], c["block_size"],
                                                                                  c["dtype"]))
 def test_matches_onnxruntime_hqq(tmp_path, case):
@@ -100,8 +60,8 @@ def test_matches_onnxruntime_hqq(tmp_path, case):
     w, a = weight_of(case), REF[key + "_a"]
     ref_b, ref_s, ref_z = REF[key + "_b"], REF[key + "_scales"], REF[key + "_zp"]
     # Both spellings: the quantize pass with algorithm=hqq and Olive's pass type.
-    ours = run_olive(model_of(w), tmp_path, "algorithm=hqq", f"block_size={bs}")
-    alias = run_olive(model_of(w), tmp_path, f"block_size={bs}", pass_name="OnnxHqqQuantization")
+    ours = run_olive(matmul_model(w), tmp_path, "algorithm=hqq", f"block_size={bs}")
+    alias = run_olive(matmul_model(w), tmp_path, f"block_size={bs}", pass_name="OnnxHqqQuantization")
     assert alias.graph.node[0].SerializeToString() == ours.graph.node[0].SerializeToString()
 
     node = [x for x in ours.graph.node if x.op_type == "MatMulNBits"]
@@ -126,7 +86,7 @@ def test_matches_onnxruntime_hqq(tmp_path, case):
 
     # onnxruntime runs our tensors as decoded here, and the two models agree.
     y_float, y_ref = REF[key + "_y_float"], REF[key + "_y_hqq"]
-    y = run(ours, a)
+    y = run_matmul(ours, a)
     w_deq = dequantize(b, s, z, k, n, bs)
     np.testing.assert_allclose(y, a.astype(np.float64) @ w_deq, rtol=2e-3, atol=2e-3 * np.abs(y).max())
     scale_out = np.abs(y_ref).max()
@@ -144,7 +104,7 @@ def test_hqq_bad_parameters(tmp_path):
     w = REF["c0_w"]
     for args, word in ((["algorithm=hqq", "bits=8"], "bits"), (["axis=1"], "axis")):
         pass_name = "quantize" if args[0].startswith("algorithm") else "OnnxHqqQuantization"
-        proc, dst = run_olive(model_of(w), tmp_path, *args, pass_name=pass_name, expect_ok=False)
+        proc, dst = run_olive(matmul_model(w), tmp_path, *args, pass_name=pass_name, expect_ok=False)
         assert proc.returncode == 1 and word in proc.stderr, proc.stderr
         assert not dst.exists()
 
@@ -152,6 +112,6 @@ def test_hqq_bad_parameters(tmp_path):
 def test_hqq_non_finite_weight(tmp_path):
     w = REF["c0_w"].copy()
     w[40, 2] = np.nan
-    proc, dst = run_olive(model_of(w), tmp_path, "algorithm=hqq", "block_size=32", expect_ok=False)
+    proc, dst = run_olive(matmul_model(w), tmp_path, "algorithm=hqq", "block_size=32", expect_ok=False)
     assert proc.returncode == 1 and "'W'" in proc.stderr and "[40, 2]" in proc.stderr, proc.stderr
     assert not dst.exists()

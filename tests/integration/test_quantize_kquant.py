@@ -7,7 +7,6 @@ import copy
 import importlib.util
 import logging
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import apply_pass, cosine, matmul_model, outlier_weight, run_matmul, set_weight_value  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = [
@@ -25,34 +26,11 @@ pytestmark = [
 
 
 def make_model(k, n, seed, dtype=np.float32, name="mm"):
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32) * 0.05
-    idx = rng.integers(0, k, 4), rng.integers(0, n, 4)
-    w[idx] *= 8.0
-    if n > 2:
-        w[:, n - 1] = 0.125  # constant blocks
-    w = w.astype(dtype)
-    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.FLOAT16
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "W"], ["Y"], name=name)], "g",
-        [helper.make_tensor_value_info("A", elem, [3, k])], [helper.make_tensor_value_info("Y", elem, [3, n])],
-        initializer=[numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+    return matmul_model(outlier_weight(k, n, seed, dtype, scale=0.05, constant_column=0.125), name)
 
 
 def run_olive(model, tmp_path, *params, pass_name="quantize", expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, pass_name, str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=120)
-    if not expect_ok:
-        return proc, dst
-    assert proc.returncode == 0, f"apply_pass failed: {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out)
-    return out
+    return apply_pass(pass_name, model, tmp_path, *params, expect_ok=expect_ok)
 
 
 def ort_kquant(model, bits, block_size):
@@ -72,18 +50,6 @@ def nbits(model):
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     assert set(inits) == set(nodes[0].input[1:]), sorted(inits)
     return nodes[0], [inits[x] for x in nodes[0].input[1:]]
-
-
-def run(model, a):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"A": a})[0]
-
-
-def cosine(a, b):
-    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 # onnxruntime's writer cannot pack 4-bit zero points of an odd number of blocks when N > 1:
@@ -109,7 +75,7 @@ def test_matches_onnxruntime_kquant(tmp_path, bits, dtype, shape):
     assert got[1].dtype == dtype and got[1].shape == (n, kb) and got[2].dtype == np.uint8
 
     a = np.random.default_rng(5).standard_normal((3, k)).astype(dtype)
-    y_float, y = run(model, a), run(ours, a)
+    y_float, y = run_matmul(model, a), run_matmul(ours, a)
     if bits == 8 or kb % 2 == 0 or n == 1:
         ref_model = ort_kquant(model, bits, bs)
         ref_node, ref = nbits(ref_model)
@@ -118,7 +84,7 @@ def test_matches_onnxruntime_kquant(tmp_path, bits, dtype, shape):
             assert x.dtype == r.dtype and x.shape == r.shape, (what, x.shape, r.shape)
             diff = np.argwhere(x != r)
             assert len(diff) == 0, f"{what} differs from onnxruntime's at {diff[:4].tolist()} ({len(diff)} places)"
-        np.testing.assert_array_equal(y, run(ref_model, a))
+        np.testing.assert_array_equal(y, run_matmul(ref_model, a))
     # A constant block gets scale 1 in the reference, so a constant column of small values
     # decodes to about 0: accuracy is measured on the other columns.
     if n > 2:
@@ -157,9 +123,7 @@ def test_is_symmetric_is_ignored(tmp_path):
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
 def test_kquant_non_finite_weight(tmp_path, bad):
     model = make_model(64, 4, seed=4)
-    w = numpy_helper.to_array(model.graph.initializer[0]).copy()
-    w[40, 2] = bad
-    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "W"))
+    set_weight_value(model, (40, 2), bad)
     proc, dst = run_olive(model, tmp_path, "algorithm=k_quant", "block_size=32", expect_ok=False)
     assert proc.returncode == 1 and "'W'" in proc.stderr and "[40, 2]" in proc.stderr, proc.stderr
     assert not dst.exists()
@@ -224,7 +188,7 @@ def test_customized_weight_config(tmp_path):
     ref_t = {t.name: numpy_helper.to_array(t).tobytes() for t in ref.graph.initializer}
     assert ours_t == ref_t
     a = np.random.default_rng(1).standard_normal((3, 128)).astype(np.float32)
-    np.testing.assert_array_equal(run(ours, a), run(ref, a))
+    np.testing.assert_array_equal(run_matmul(ours, a), run_matmul(ref, a))
     # The same through Olive's pass type.
     alias = run_olive(model, tmp_path, json_setting("customized_weight_config", '{"mm2": {"bits": 8, "group_size": 64}}'),
                       pass_name="OnnxKQuantQuantization")

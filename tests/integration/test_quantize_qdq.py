@@ -7,7 +7,6 @@ import copy
 import importlib.util
 import logging
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import apply_pass, matmul_model, outlier_weight, session  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = [
@@ -24,33 +25,12 @@ pytestmark = [
 ]
 
 
-def make_model(k, n, seed, dtype=np.float32, shared=False):
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    w[rng.integers(0, k, 4), rng.integers(0, n, 4)] *= 8.0
-    w = w.astype(dtype)
-    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.FLOAT16
-    nodes = [helper.make_node("MatMul", ["A", "W"], ["Y"], name="mm")]
-    outputs = [helper.make_tensor_value_info("Y", elem, [3, n])]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("A", elem, [3, k])], outputs,
-                              initializer=[numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+def make_model(k, n, seed, dtype=np.float32):
+    return matmul_model(outlier_weight(k, n, seed, dtype))
 
 
 def run_olive(model, tmp_path, *params, expect_ok=True):
-    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    if dst.exists():
-        dst.unlink()
-    proc = subprocess.run([TOOL, "quantize", str(src), str(dst), *params], capture_output=True, text=True, timeout=120)
-    if not expect_ok:
-        return proc, dst
-    assert proc.returncode == 0, f"apply_pass failed: {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    onnx.checker.check_model(out)
-    return out
+    return apply_pass("quantize", model, tmp_path, *params, expect_ok=expect_ok)
 
 
 def ort_qdq(model, block_size, symmetric):
@@ -68,12 +48,6 @@ def ort_qdq(model, block_size, symmetric):
 def nodes_of(model):
     return [(n.op_type, n.domain, n.name, list(n.input), list(n.output),
              sorted((a.name, helper.get_attribute_value(a)) for a in n.attribute)) for n in model.graph.node]
-
-
-def session(model):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
 SHAPES = [(64, 8, 32), (100, 6, 32), (256, 5, 128), (33, 3, 16), (300, 7, 64), (17, 1, 16)]

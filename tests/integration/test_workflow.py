@@ -19,6 +19,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_testlib import run_on_terminal  # noqa: E402
+
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (meson test sets it to the built olive tool)")
 
@@ -950,35 +952,10 @@ def test_ctrl_c_during_a_pass_leaves_nothing(tmp_path):
 
 def test_progress_bar_on_a_terminal(work):
     """On a terminal each pass redraws one bar line; the run ends it with a newline."""
-    import pty
-    import select
     write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
                         "quant": {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}})
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen([CLI, "run", "--config", "config.json"], cwd=work, stdout=subprocess.PIPE,
-                                stderr=slave)
-        os.close(slave)
-        slave = None
-        shown = b""
-        while True:
-            ready, _, _ = select.select([master], [], [], TIMEOUT)
-            if not ready:
-                proc.kill()
-                pytest.fail("no output from olive on the terminal")
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-        stdout = proc.communicate(timeout=TIMEOUT)[0].decode()
-    finally:
-        if slave is not None:
-            os.close(slave)
-        os.close(master)
-    assert proc.returncode == 0, shown
+    returncode, shown, stdout = run_on_terminal([CLI, "run", "--config", "config.json"], TIMEOUT, cwd=work)
+    assert returncode == 0, shown
     text = shown.decode(errors="replace")
     assert "\r" in text and "peephole" in text and "quant" in text and "100%" in text, text
     assert text.endswith("\n")

@@ -63,7 +63,8 @@ static int gemma_activation(cvt_decoder *d)
 static int gemma_configure(cvt_decoder *d)
 {
     OLIVE_TRY(gemma_activation(d));
-    d->cfg.norm_weight_offset = 1.0f;
+    /* llama.cpp's GGUF conversion already stores 1 + w. */
+    d->cfg.norm_weight_offset = d->ck->kind == OFMT_GGUF_FILE ? 0.0f : 1.0f;
     /* transformers multiplies by sqrt(hidden) computed in double and rounded to the
      * activation dtype; the embedding step rounds this float the same way. */
     d->cfg.embed_scale = (float)sqrt((double)d->cfg.hidden);

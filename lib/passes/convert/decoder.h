@@ -131,6 +131,10 @@ struct cvt_decoder {
     const char *seqlens_k;          /* int32 [batch]: attention_mask sum - 1 */
     const char *total_seq_len;      /* int32 scalar: attention_mask's second dim */
     const char *cos_cache, *sin_cache;
+    /* Rotary inside GroupQueryAttention (do_rotary=1), except on dml where the builder applies
+     * com.microsoft RotaryEmbedding to q and k with a position_ids input, q/k/v unpacked. */
+    int rotary_in_attention;
+    const char *position_ids;       /* "position_ids" when !rotary_in_attention, else NULL */
     /* Internal state of the helpers. */
     olive_spill *spill;
     olive_pass_ctx *ctx;

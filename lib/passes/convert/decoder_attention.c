@@ -42,6 +42,25 @@ static int add_qk_norm(cvt_decoder *d, int64_t layer, const char *which, const c
     return cvt_node(d, "Reshape", "", name2, 2, (const char *[]){r1, s2}, 1, NULL, out);
 }
 
+/* com.microsoft RotaryEmbedding of q or k [batch, seq, heads * head_dim] at position_ids
+ * (rotary outside attention). Partial rotary needs the head count and rotary size. */
+static int rotary_node(cvt_decoder *d, int64_t layer, const char *which, const char *x, int64_t heads,
+                       const char **out)
+{
+    const int partial = d->cfg.rotary_dim != d->cfg.head_dim;
+    const char *name = cvt_str(d, "/model/layers.%" PRId64 "/attn/%s_rotary/RotaryEmbedding", layer, which);
+    oir_node *n;
+    if (!name)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_node(d, "RotaryEmbedding", "com.microsoft", name, 4,
+                       (const char *[]){x, d->position_ids, d->cos_cache, d->sin_cache}, 1, &n, out));
+    if (oir_node_set_attr_int(n, "interleaved", d->cfg.rotary_interleaved) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "num_heads", partial ? heads : 0) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "rotary_embedding_dim", partial ? d->cfg.rotary_dim : 0) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
+}
+
 /* GroupQueryAttention applies the q/k norms itself on the GPU providers that have it (as the
  * builder uses it: cuda, webgpu). */
 static int fused_qk_norm(const cvt_decoder *d)
@@ -109,6 +128,10 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
         OLIVE_TRY(add_qk_norm(d, layer, "q", qkv[0], c->heads, &qkv[0]));
         OLIVE_TRY(add_qk_norm(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
     }
+    if (!d->rotary_in_attention) {
+        OLIVE_TRY(rotary_node(d, layer, "q", qkv[0], c->heads, &qkv[0]));
+        OLIVE_TRY(rotary_node(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
+    }
     if (!(gname = cvt_str(d, "%s/GroupQueryAttention", path)) ||
         !(past_k = cvt_str(d, "past_key_values.%" PRId64 ".key", layer)) ||
         !(past_v = cvt_str(d, "past_key_values.%" PRId64 ".value", layer)) ||
@@ -122,8 +145,8 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     gqa_ins[4] = past_v;
     gqa_ins[5] = d->seqlens_k;
     gqa_ins[6] = d->total_seq_len;
-    gqa_ins[7] = d->cos_cache;
-    gqa_ins[8] = d->sin_cache;
+    gqa_ins[7] = d->rotary_in_attention ? d->cos_cache : "";
+    gqa_ins[8] = d->rotary_in_attention ? d->sin_cache : "";
     /* inputs 9..13: position_ids, attention_bias, head_sink, key/value scales; 14, 15: q/k norm weights */
     for (int i = 9; i < 14; i++)
         gqa_ins[i] = "";
@@ -141,7 +164,7 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
                               c->sliding_window > 0 && cvt_layer_is_sliding(d, layer) ? c->sliding_window : -1) !=
             OLIVE_OK ||
         oir_node_set_attr_float(n, "softcap", c->attn_softcap) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "do_rotary", 1) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "do_rotary", d->rotary_in_attention) != OLIVE_OK ||
         oir_node_set_attr_int(n, "rotary_interleaved", c->rotary_interleaved) != OLIVE_OK)
         return OLIVE_ENOMEM;
     {

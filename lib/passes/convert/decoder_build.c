@@ -118,6 +118,8 @@ static int make_io(cvt_decoder *d)
         OLIVE_TRY(add_io(d, 1, "input_ids", OIR_INT64, 2, NULL, (const char *[]){"batch_size", "sequence_length"}));
     OLIVE_TRY(add_io(d, 1, "attention_mask", OIR_INT64, 2, NULL,
                      (const char *[]){"batch_size", "total_sequence_length"}));
+    if (d->position_ids)
+        OLIVE_TRY(add_io(d, 1, d->position_ids, OIR_INT64, 2, NULL, (const char *[]){"batch_size", "sequence_length"}));
     for (int64_t i = 0; i < d->n_layers; i++) {
         const char *k = cvt_str(d, "past_key_values.%" PRId64 ".key", i);
         const char *v = cvt_str(d, "past_key_values.%" PRId64 ".value", i);
@@ -240,6 +242,11 @@ static int build(cvt_decoder *d)
                                                                                            : d->cfg.layers;
     d->weights_total = count_weights(d);
     d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
+    d->rotary_in_attention = strcmp(d->opt.execution_provider, "dml") != 0;
+    d->position_ids = d->rotary_in_attention ? NULL : "position_ids";
+    /* dml runs q, k and v as separate MatMuls (as the builder writes them for it) */
+    if (!strcmp(d->opt.execution_provider, "dml"))
+        d->opt.disable_qkv_fusion = 1;
     OLIVE_TRY(make_io(d));
     OLIVE_TRY(make_mask_values(d));
     OLIVE_TRY((a->rotary_caches ? a->rotary_caches : cvt_rotary_caches)(d));
@@ -284,7 +291,7 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
     rc = build(&d);
     if (rc == OLIVE_OK) {
         m->ir_version = 10;
-        rc = oir_model_require_opset(m, "", 21);
+        rc = oir_model_require_opset(m, "", 22); /* what onnxruntime-genai's builder writes */
         if (rc == OLIVE_OK)
             rc = oir_model_require_opset(m, "com.microsoft", 1);
         /* A hook that wired a value wrongly fails here, not in the runtime. */

@@ -133,9 +133,12 @@ static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, in
             int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
             if ((rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
                 break;
-            for (int64_t k = 0; k < in; k++)
-                for (int64_t r = 0; r < rows; r++)
-                    tr[k * rows + r] = band[r * in + k];
+            /* tiles keep both sides of the transpose in cache */
+            for (int64_t k0 = 0; k0 < in; k0 += 64)
+                for (int64_t q0 = 0; q0 < rows; q0 += 64)
+                    for (int64_t r = q0; r < rows && r < q0 + 64; r++)
+                        for (int64_t k = k0; k < in && k < k0 + 64; k++)
+                            tr[k * rows + r] = band[r * in + k];
             cvt_convert_f32(dtype, tr, (size_t)(rows * in), bytes);
             for (int64_t k = 0; k < in && rc == OLIVE_OK; k++)
                 rc = olive_spill_write(d->spill, offset + (uint64_t)(k * cols + col0 + r0) * es,

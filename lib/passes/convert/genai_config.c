@@ -52,6 +52,8 @@ int cvt_genai_config(const cvt_decoder *d, char **out)
     else
         json_object_set_new(inputs, "input_ids", json_string("input_ids"));
     json_object_set_new(inputs, "attention_mask", json_string("attention_mask"));
+    if (d->position_ids)
+        json_object_set_new(inputs, "position_ids", json_string(d->position_ids));
     json_object_set_new(inputs, "past_key_names", json_string("past_key_values.%d.key"));
     json_object_set_new(inputs, "past_value_names", json_string("past_key_values.%d.value"));
     if (!d->opt.exclude_lm_head)
@@ -77,7 +79,8 @@ int cvt_genai_config(const cvt_decoder *d, char **out)
         "length_penalty", number_or(d, "length_penalty", 1.0, 0), "max_length", (json_int_t)d->cfg.context_length,
         "min_length", (json_int_t)0, "no_repeat_ngram_size", number_or(d, "no_repeat_ngram_size", 0, 1), "num_beams",
         number_or(d, "num_beams", 1, 1), "num_return_sequences", number_or(d, "num_return_sequences", 1, 1),
-        "past_present_share_buffer", !strcmp(d->opt.execution_provider, "cuda") || !strcmp(d->opt.execution_provider, "cpu"),
+        /* GroupQueryAttention writes present into the past buffer */
+        "past_present_share_buffer", 1,
         "repetition_penalty", number_or(d, "repetition_penalty", 1.0, 0), "temperature",
         number_or(d, "temperature", 1.0, 0), "top_k", number_or(d, "top_k", 50, 1), "top_p",
         number_or(d, "top_p", 1.0, 0));

@@ -2,14 +2,13 @@
  *
  *   0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x^3)))
  *
- * with the halving applied to x first, to the product last, or to (1 + tanh); x^3 as Pow(x, 3)
- * or x * x * x. The two coefficients are checked within 1e-4 as onnxruntime checks them. */
+ * with the halving applied to x first, to the product last, or to (1 + tanh) (fuse_gelu_tail);
+ * x^3 as Pow(x, 3) or x * x * x. The two coefficients are checked within 1e-4 as onnxruntime
+ * checks them. */
 #include <string.h>
 
 #include "core/status.h"
 #include "passes/fusion/fusion_internal.h"
-
-#define HALF_TOL 1e-6
 
 /* The cube of x: Pow(x, 3) or a product of three x. Appends its nodes; 1 on success. */
 static int is_cube(const fuse_ctx *c, const char *v, const char *x, oir_node **nodes, size_t *nn)
@@ -60,41 +59,14 @@ static int tanh_argument(const fuse_ctx *c, const oir_node *tanh, const char **x
 
 static int try_fuse(fuse_ctx *c, oir_node *tanh)
 {
-    oir_node *add, *mul, *last, *half = NULL, *nodes[12];
-    const char *x = NULL, *other;
+    oir_node *last, *nodes[12];
+    const char *x = NULL;
     size_t nn = 0;
     if (tanh->n_inputs != 1 || !tanh_argument(c, tanh, &x, nodes, &nn))
         return OLIVE_OK;
-    add = oir_match_only_child(&c->ix, tanh->outputs[0], "Add");
-    if (!add || !(other = fuse_other_input(add, tanh->outputs[0])) || !oir_match_scalar_near(&c->ix, other, 1.0, 0))
-        return OLIVE_OK;
-    mul = oir_match_only_child(&c->ix, add->outputs[0], "Mul");
-    if (!mul || !(other = fuse_other_input(mul, add->outputs[0])))
-        return OLIVE_OK;
-    if (!strcmp(other, x)) {
-        last = oir_match_only_child(&c->ix, mul->outputs[0], "Mul");
-        if (!last || !(other = fuse_other_input(last, mul->outputs[0])) ||
-            !oir_match_scalar_near(&c->ix, other, 0.5, HALF_TOL))
-            return OLIVE_OK;
-    } else if (oir_match_scalar_near(&c->ix, other, 0.5, HALF_TOL)) {
-        last = oir_match_only_child(&c->ix, mul->outputs[0], "Mul");
-        if (!last || !(other = fuse_other_input(last, mul->outputs[0])) || strcmp(other, x))
-            return OLIVE_OK;
-    } else {
-        half = oir_index_producer(&c->ix, other);
-        if (!half || half->mark || !oir_match_is_op(half, "Mul") || !(other = fuse_other_input(half, x)) ||
-            !oir_match_scalar_near(&c->ix, other, 0.5, HALF_TOL))
-            return OLIVE_OK;
-        last = mul;
-    }
     nodes[nn++] = tanh;
-    nodes[nn++] = add;
-    nodes[nn++] = mul;
-    if (last != mul)
-        nodes[nn++] = last;
-    if (half)
-        nodes[nn++] = half;
-    if (!oir_match_only_used_inside(&c->ix, nodes, nn, (const char *const *)&last->outputs[0], 1))
+    if (!(last = fuse_gelu_tail(c, tanh, x, nodes, &nn)) ||
+        !oir_match_only_used_inside(&c->ix, nodes, nn, (const char *const *)&last->outputs[0], 1))
         return OLIVE_OK;
     return fuse_emit(c, nodes, nn, "FastGelu", FUSE_MS_DOMAIN, "FastGelu", 1, &x, 1,
                      (const char *const *)&last->outputs[0], NULL);
@@ -102,11 +74,5 @@ static int try_fuse(fuse_ctx *c, oir_node *tanh)
 
 int fuse_fast_gelu(fuse_ctx *c)
 {
-    size_t n = c->g->n_nodes;
-    for (size_t i = 0; i < n; i++) {
-        oir_node *x = c->g->nodes[i];
-        if (!x->mark && oir_match_is_op(x, "Tanh"))
-            OLIVE_TRY(try_fuse(c, x));
-    }
-    return OLIVE_OK;
+    return fuse_each_op(c, "Tanh", try_fuse);
 }

@@ -53,6 +53,10 @@ int fuse_sweep(fuse_ctx *c, int (*fusion)(fuse_ctx *c));
  * dead-code step). */
 int fuse_prune(fuse_ctx *c);
 
+/* Calls try_fuse(c, node) on each unmarked node of op type `op` (default domain) among those
+ * the graph held on entry (nodes the sweep appends are no candidates); stops at an error. */
+int fuse_each_op(fuse_ctx *c, const char *op, int (*try_fuse)(fuse_ctx *c, oir_node *node));
+
 /* Marks `remove[0..n_remove)` as replaced and appends a node `op` of `domain` ("" or
  * FUSE_MS_DOMAIN) named after `name_base`. The new node goes to *out when out is not NULL. */
 int fuse_emit(fuse_ctx *c, oir_node *const *remove, size_t n_remove, const char *op, const char *domain,
@@ -77,6 +81,13 @@ const char *fuse_other_input(const oir_node *n, const char *value);
 int fuse_has_input(const oir_node *n, const char *value);
 /* 1 when the constant `value` is a float tensor of rank 1. */
 int fuse_is_1d_float_const(const fuse_ctx *c, const char *value);
+
+/* What Gelu (f = Erf) and FastGelu (f = Tanh) share after f, the node computing erf or tanh
+ * of a function of x: 0.5 * x * (1 + f), as (0.5 * x) * (1 + f), (x * (1 + f)) * 0.5 or
+ * x * ((1 + f) * 0.5); the halves are checked within 1e-6, the one exactly. Appends its nodes
+ * (at most 4) to nodes[*nn..] and returns the node writing the result; NULL when f is not
+ * followed by one of these. */
+oir_node *fuse_gelu_tail(const fuse_ctx *c, const oir_node *f, const char *x, oir_node **nodes, size_t *nn);
 
 /* optimization_options text (a JSON object or a k=v list) onto `o`; OLIVE_EINVALID naming the
  * bad entry. */

@@ -34,47 +34,55 @@ static oir_node *scaled_input(const fuse_ctx *c, const oir_node *erf, const char
     return NULL;
 }
 
-static int try_fuse(fuse_ctx *c, oir_node *erf)
+oir_node *fuse_gelu_tail(const fuse_ctx *c, const oir_node *f, const char *x, oir_node **nodes, size_t *nn)
 {
-    oir_node *scale, *add, *mul, *last, *half = NULL, *nodes[6];
-    const char *x = NULL, *other;
-    size_t nn = 0;
-    if (erf->n_inputs != 1 || !(scale = scaled_input(c, erf, &x)))
-        return OLIVE_OK;
-    add = oir_match_only_child(&c->ix, erf->outputs[0], "Add");
-    if (!add || !(other = fuse_other_input(add, erf->outputs[0])) || !oir_match_scalar_near(&c->ix, other, 1.0, 0))
-        return OLIVE_OK;
+    oir_node *add, *mul, *last, *half = NULL;
+    const char *other;
+    add = oir_match_only_child(&c->ix, f->outputs[0], "Add");
+    if (!add || !(other = fuse_other_input(add, f->outputs[0])) || !oir_match_scalar_near(&c->ix, other, 1.0, 0))
+        return NULL;
     mul = oir_match_only_child(&c->ix, add->outputs[0], "Mul");
     if (!mul || !(other = fuse_other_input(mul, add->outputs[0])))
-        return OLIVE_OK;
+        return NULL;
     if (!strcmp(other, x)) {
-        /* x * (1 + erf) then * 0.5 */
+        /* x * (1 + f) then * 0.5 */
         last = oir_match_only_child(&c->ix, mul->outputs[0], "Mul");
         if (!last || !(other = fuse_other_input(last, mul->outputs[0])) ||
             !oir_match_scalar_near(&c->ix, other, 0.5, HALF_TOL))
-            return OLIVE_OK;
+            return NULL;
     } else if (oir_match_scalar_near(&c->ix, other, 0.5, HALF_TOL)) {
-        /* x * ((1 + erf) * 0.5) */
+        /* x * ((1 + f) * 0.5) */
         last = oir_match_only_child(&c->ix, mul->outputs[0], "Mul");
         if (!last || !(other = fuse_other_input(last, mul->outputs[0])) || strcmp(other, x))
-            return OLIVE_OK;
+            return NULL;
     } else {
-        /* (0.5 * x) * (1 + erf) */
+        /* (0.5 * x) * (1 + f) */
         half = oir_index_producer(&c->ix, other);
         if (!half || half->mark || !oir_match_is_op(half, "Mul") || !(other = fuse_other_input(half, x)) ||
             !oir_match_scalar_near(&c->ix, other, 0.5, HALF_TOL))
-            return OLIVE_OK;
+            return NULL;
         last = mul;
     }
+    nodes[(*nn)++] = add;
+    nodes[(*nn)++] = mul;
+    if (last != mul)
+        nodes[(*nn)++] = last;
+    if (half)
+        nodes[(*nn)++] = half;
+    return last;
+}
+
+static int try_fuse(fuse_ctx *c, oir_node *erf)
+{
+    oir_node *scale, *last, *nodes[6];
+    const char *x = NULL;
+    size_t nn = 0;
+    if (erf->n_inputs != 1 || !(scale = scaled_input(c, erf, &x)))
+        return OLIVE_OK;
     nodes[nn++] = scale;
     nodes[nn++] = erf;
-    nodes[nn++] = add;
-    nodes[nn++] = mul;
-    if (last != mul)
-        nodes[nn++] = last;
-    if (half)
-        nodes[nn++] = half;
-    if (!oir_match_only_used_inside(&c->ix, nodes, nn, (const char *const *)&last->outputs[0], 1))
+    if (!(last = fuse_gelu_tail(c, erf, x, nodes, &nn)) ||
+        !oir_match_only_used_inside(&c->ix, nodes, nn, (const char *const *)&last->outputs[0], 1))
         return OLIVE_OK;
     return fuse_emit(c, nodes, nn, "Gelu", FUSE_MS_DOMAIN, "Gelu", 1, &x, 1, (const char *const *)&last->outputs[0],
                      NULL);
@@ -82,11 +90,5 @@ static int try_fuse(fuse_ctx *c, oir_node *erf)
 
 int fuse_gelu(fuse_ctx *c)
 {
-    size_t n = c->g->n_nodes;
-    for (size_t i = 0; i < n; i++) {
-        oir_node *x = c->g->nodes[i];
-        if (!x->mark && oir_match_is_op(x, "Erf"))
-            OLIVE_TRY(try_fuse(c, x));
-    }
-    return OLIVE_OK;
+    return fuse_each_op(c, "Erf", try_fuse);
 }

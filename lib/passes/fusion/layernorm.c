@@ -105,11 +105,5 @@ static int try_fuse(fuse_ctx *c, oir_node *rm)
 
 int fuse_layer_norm(fuse_ctx *c)
 {
-    size_t n = c->g->n_nodes;  /* nodes appended by this sweep are not candidates */
-    for (size_t i = 0; i < n; i++) {
-        oir_node *x = c->g->nodes[i];
-        if (!x->mark && oir_match_is_op(x, "ReduceMean"))
-            OLIVE_TRY(try_fuse(c, x));
-    }
-    return OLIVE_OK;
+    return fuse_each_op(c, "ReduceMean", try_fuse);
 }

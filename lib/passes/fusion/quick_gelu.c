@@ -7,6 +7,8 @@
 
 static int try_fuse(fuse_ctx *c, oir_node *outer)
 {
+    if (outer->n_inputs != 2)
+        return OLIVE_OK;
     for (int side = 0; side < 2; side++) {
         oir_node *sig = oir_match_parent(&c->ix, outer, (size_t)side, "Sigmoid"), *inner, *nodes[3], *q;
         const char *x = outer->inputs[1 - side];
@@ -32,11 +34,5 @@ static int try_fuse(fuse_ctx *c, oir_node *outer)
 
 int fuse_quick_gelu(fuse_ctx *c)
 {
-    size_t n = c->g->n_nodes;
-    for (size_t i = 0; i < n; i++) {
-        oir_node *x = c->g->nodes[i];
-        if (!x->mark && oir_match_is_op(x, "Mul") && x->n_inputs == 2)
-            OLIVE_TRY(try_fuse(c, x));
-    }
-    return OLIVE_OK;
+    return fuse_each_op(c, "Mul", try_fuse);
 }

@@ -267,6 +267,17 @@ int fuse_sweep(fuse_ctx *c, int (*fusion)(fuse_ctx *c))
     return c->fused ? fuse_prune(c) : OLIVE_OK;
 }
 
+int fuse_each_op(fuse_ctx *c, const char *op, int (*try_fuse)(fuse_ctx *c, oir_node *node))
+{
+    size_t n = c->g->n_nodes;
+    for (size_t i = 0; i < n; i++) {
+        oir_node *x = c->g->nodes[i];
+        if (!x->mark && oir_match_is_op(x, op))
+            OLIVE_TRY(try_fuse(c, x));
+    }
+    return OLIVE_OK;
+}
+
 int fuse_emit(fuse_ctx *c, oir_node *const *remove, size_t n_remove, const char *op, const char *domain,
               const char *name_base, size_t n_in, const char *const *ins, size_t n_out,
               const char *const *outs, oir_node **out)

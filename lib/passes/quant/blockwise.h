@@ -20,6 +20,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "passes/peephole/fold.h"
 
 /* HQQ and KQUANT quantize whole weights (hqq.h, kquant.h); the block functions here serve
  * DEFAULT and RTN. */
@@ -66,5 +69,20 @@ void olive_blockq_finish_channel(const olive_blockq *p, uint8_t *codes, size_t k
 
 /* Round-to-nearest-even conversion of a double to IEEE float16 bits (one rounding). */
 uint16_t olive_blockq_half_from_double(double d);
+
+/* Element i of packed float (half = 0) or float16 (half = 1) values, which may be unaligned:
+ * the weights, tables and scales the quantizers read. */
+static inline float olive_blockq_load(const void *src, size_t i, int half)
+{
+    const uint8_t *p = src;
+    float f;
+    if (half) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        return olive_half_to_float(h);
+    }
+    memcpy(&f, p + 4 * i, 4);
+    return f;
+}
 
 #endif

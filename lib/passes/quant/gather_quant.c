@@ -32,20 +32,6 @@ typedef struct table_view {
     size_t m, k, n, kb, bs;
 } table_view;
 
-static float value(const table_view *tv, size_t idx)
-{
-    if (tv->half) {
-        uint16_t h;
-        memcpy(&h, tv->src + 2 * idx, 2);
-        return olive_half_to_float(h);
-    }
-    {
-        float f;
-        memcpy(&f, tv->src + 4 * idx, 4);
-        return f;
-    }
-}
-
 /* Quantizes block j of row (mi, ni): writes its codes, scale and zero point. */
 static void quantize_block(const table_view *tv, size_t mi, size_t j, size_t ni, int symmetric, olive_quant_out *o)
 {
@@ -53,7 +39,7 @@ static void quantize_block(const table_view *tv, size_t mi, size_t j, size_t ni,
     const size_t at = (mi * tv->kb + j) * tv->n + ni; /* scale / zero point index */
     float mn = INFINITY, mx = -INFINITY, scale, zp = 8.0f;
     for (size_t i = k0; i < k1; i++) {
-        float v = value(tv, (mi * tv->k + i) * tv->n + ni);
+        float v = olive_blockq_load(tv->src, (mi * tv->k + i) * tv->n + ni, tv->half);
         mn = v < mn ? v : mn;
         mx = v > mx ? v : mx;
     }
@@ -71,7 +57,7 @@ static void quantize_block(const table_view *tv, size_t mi, size_t j, size_t ni,
     olive_store_as(tv->half, (uint8_t *)o->scales->data, at, scale);
     for (size_t i = k0; i < k1; i++) {
         size_t idx = (mi * tv->k + i) * tv->n + ni;
-        float v = value(tv, idx), q;
+        float v = olive_blockq_load(tv->src, idx, tv->half), q;
         if (symmetric)
             q = scale == 0.0f ? 0.0f : clip(nearbyintf(in_type(tv->half, v / scale)), -8.0f, 7.0f);
         else
@@ -84,7 +70,7 @@ static void quantize_block(const table_view *tv, size_t mi, size_t j, size_t ni,
 static int check_finite(const oir_tensor *t, const table_view *tv, size_t numel, const char *node)
 {
     for (size_t i = 0; i < numel; i++) {
-        float v = value(tv, i);
+        float v = olive_blockq_load(tv->src, i, tv->half);
         if (!isfinite(v))
             return olive_fail(OLIVE_EFORMAT,
                               "table '%s' of Gather '%s' holds %g at flat index %zu: quantization needs finite values",

@@ -1,10 +1,8 @@
-/* A parallel loop for the whole-weight quantizers (see parallel.h). */
+/* Threads for the quantizers (see parallel.h). */
 #include <pthread.h>
 #include <unistd.h>
 
 #include "passes/quant/parallel.h"
-
-#define MAX_THREADS 16
 
 typedef struct chunk {
     olive_range_fn fn;
@@ -23,12 +21,10 @@ void olive_quant_parallel(size_t n, size_t min_chunk, olive_range_fn fn, void *c
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t threads = cpus > 1 ? (size_t)cpus : 1, per;
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    chunk chunks[MAX_THREADS];
+    chunk chunks[OLIVE_QUANT_MAX_THREADS];
     if (n == 0)
         return;
-    threads = threads < MAX_THREADS ? threads : MAX_THREADS;
+    threads = threads < OLIVE_QUANT_MAX_THREADS ? threads : OLIVE_QUANT_MAX_THREADS;
     if (min_chunk < 1)
         min_chunk = 1;
     if (threads > n / min_chunk)
@@ -40,13 +36,21 @@ void olive_quant_parallel(size_t n, size_t min_chunk, olive_range_fn fn, void *c
         chunks[t].begin = t * per < n ? t * per : n;
         chunks[t].end = (t + 1) * per < n ? (t + 1) * per : n;
     }
-    for (size_t t = 1; t < threads; t++)
-        started[t] = pthread_create(&th[t], NULL, run_chunk, &chunks[t]) == 0;
-    run_chunk(&chunks[0]);
-    for (size_t t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
+    olive_quant_run_threads(run_chunk, chunks, sizeof *chunks, threads);
+}
+
+void olive_quant_run_threads(void *(*fn)(void *), void *items, size_t size, size_t n)
+{
+    pthread_t th[OLIVE_QUANT_MAX_THREADS];
+    int started[OLIVE_QUANT_MAX_THREADS] = {0};
+    char *at = items;
+    for (size_t i = 1; i < n; i++)
+        started[i] = pthread_create(&th[i], NULL, fn, at + i * size) == 0;
+    fn(at);
+    for (size_t i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
         else
-            run_chunk(&chunks[t]);
+            fn(at + i * size);
     }
 }

@@ -14,7 +14,6 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
-#include "passes/peephole/fold.h"
 #include "passes/quant/quantize_internal.h"
 #include "passes/quant/quantize_weight.h"
 
@@ -25,35 +24,6 @@ static void set_nibble(uint8_t *b, size_t i, unsigned v)
     b[i / 2] = (uint8_t)(i % 2 ? (b[i / 2] & 0x0f) | (v & 0x0f) << 4 : (b[i / 2] & 0xf0) | (v & 0x0f));
 }
 
-static float value_at(const oir_tensor *t, size_t i)
-{
-    const uint8_t *src = oir_tensor_data(t);
-    if (t->dtype == OIR_FLOAT16) {
-        uint16_t h;
-        memcpy(&h, src + 2 * i, 2);
-        return olive_half_to_float(h);
-    }
-    {
-        float f;
-        memcpy(&f, src + 4 * i, 4);
-        return f;
-    }
-}
-
-static float stored_scale(const olive_blockq *p, const uint8_t *scales, size_t i)
-{
-    if (p->half_scales) {
-        uint16_t h;
-        memcpy(&h, scales + 2 * i, 2);
-        return olive_half_to_float(h);
-    }
-    {
-        float f;
-        memcpy(&f, scales + 4 * i, 4);
-        return f;
-    }
-}
-
 /* DequantizeLinear's tensors from the MatMulNBits form's scales and zero points (the same
  * blocks) and B itself: the codes are rounded before the zero point is added, as ONNX
  * Runtime's QDQ kernel does (a value halfway between two codes may round the other way). */
@@ -62,6 +32,7 @@ static int relayout(const olive_blockq *p, const oir_tensor *t, const olive_quan
 {
     const size_t k = (size_t)t->dims[0], n = (size_t)t->dims[1], bs = (size_t)p->block_size;
     const size_t kb = (k + bs - 1) / bs, es = p->half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(p, kb);
+    const void *w = oir_tensor_data(t);
     const float lo = p->symmetric ? -8.0f : 0.0f, hi = p->symmetric ? 7.0f : 15.0f;
     *codes = *scales = *zps = NULL;
     if (olive_blob_alloc(codes, (k * n + 1) / 2) != OLIVE_OK || olive_blob_alloc(scales, kb * n * es) != OLIVE_OK ||
@@ -80,9 +51,10 @@ static int relayout(const olive_blockq *p, const oir_tensor *t, const olive_quan
     for (size_t i = 0; i < k; i++)
         for (size_t c = 0; c < n; c++) {
             const size_t b = i / bs;
-            const float s = stored_scale(p, o->scales->data, c * kb + b), rs = s != 0.0f ? 1.0f / s : 0.0f;
+            const float s = olive_blockq_load(o->scales->data, c * kb + b, p->half_scales);
+            const float rs = s != 0.0f ? 1.0f / s : 0.0f;
             const float zp = o->zps ? (float)nibble(o->zps->data + c * zpb, b) : 0.0f;
-            float q = roundf(value_at(t, i * n + c) * rs) + zp;
+            float q = roundf(olive_blockq_load(w, i * n + c, t->dtype == OIR_FLOAT16) * rs) + zp;
             q = !(q >= lo) ? lo : q > hi ? hi : q; /* NaN cannot occur: B is finite */
             set_nibble((uint8_t *)(*codes)->data, i * n + c, (unsigned)(int)q);
         }

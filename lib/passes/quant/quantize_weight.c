@@ -1,23 +1,21 @@
 /* One weight's block quantization, bands spread over threads (see quantize_weight.h). */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/status.h"
-#include "passes/peephole/fold.h"
 #include "passes/quant/band_default.h"
 #include "passes/quant/band_rtn.h"
 #include "passes/quant/hqq.h"
 #include "passes/quant/kquant.h"
+#include "passes/quant/parallel.h"
 #include "passes/quant/quantize_weight.h"
 
 /* Columns per kernel call: bounds the scratch for very wide weights. */
 #define COLUMN_CHUNK 4096
 /* Weights smaller than this (values) are quantized on the calling thread. */
 #define THREAD_MIN_VALUES ((size_t)1 << 18)
-#define MAX_THREADS 16
 
 typedef int (*band_kernel)(const olive_blockq *, const float *, size_t, size_t, size_t, float *, uint8_t *, uint8_t *,
                            size_t, uint8_t *, size_t, uint8_t *);
@@ -42,15 +40,7 @@ typedef struct band_worker {
 
 static float value_at(const quant_job *j, size_t row, size_t col)
 {
-    const uint8_t *at = j->src + (row * j->cols + col) * j->es;
-    float v;
-    if (j->es == 2) {
-        uint16_t h;
-        memcpy(&h, at, 2);
-        return olive_half_to_float(h);
-    }
-    memcpy(&v, at, 4);
-    return v;
+    return olive_blockq_load(j->src, row * j->cols + col, j->es == 2);
 }
 
 /* Copies rows [r0, r0 + len) of columns [c0, c0 + w) into band (row stride w) as floats;
@@ -64,11 +54,8 @@ static void load_band(const quant_job *j, float *band, size_t r0, size_t len, si
             memcpy(dst, row, w * 4);
             continue;
         }
-        for (size_t c = 0; c < w; c++) {
-            uint16_t h;
-            memcpy(&h, row + c * 2, 2);
-            dst[c] = olive_half_to_float(h);
-        }
+        for (size_t c = 0; c < w; c++)
+            dst[c] = olive_blockq_load(row, c, 1);
     }
 }
 
@@ -135,7 +122,7 @@ static size_t worker_count(const quant_job *j)
     size_t n = cpus > 1 ? (size_t)cpus : 1;
     if (j->k * j->cols < THREAD_MIN_VALUES)
         return 1;
-    n = n < MAX_THREADS ? n : MAX_THREADS;
+    n = n < OLIVE_QUANT_MAX_THREADS ? n : OLIVE_QUANT_MAX_THREADS;
     return n < j->kb ? n : j->kb;
 }
 
@@ -173,18 +160,8 @@ static band_worker *workers_new(const quant_job *j)
  * one after another, when a thread cannot be started). Returns the first bad band. */
 static size_t run_workers(band_worker *wk, size_t n)
 {
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
     size_t bad = SIZE_MAX;
-    for (size_t i = 1; i < n; i++)
-        started[i] = pthread_create(&th[i], NULL, run_worker, &wk[i]) == 0;
-    run_worker(&wk[0]);
-    for (size_t i = 1; i < n; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
-        else
-            run_worker(&wk[i]);
-    }
+    olive_quant_run_threads(run_worker, wk, sizeof *wk, n);
     for (size_t i = 0; i < n; i++)
         bad = wk[i].bad < bad ? wk[i].bad : bad;
     return bad;

@@ -87,11 +87,7 @@ int dq_rewrite_conv(dq_run *r, oir_graph *g, size_t *at)
         OLIVE_INFO("quantize_dynamic: skipping Conv '%s': W '%s' has rank %zu", dq_label(n), t->name, t->rank);
         return 0;
     }
-    if (r->opset < 11)
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "Conv '%s': dynamic quantization needs opset 11 or later (DynamicQuantizeLinear); the model "
-                          "imports opset %lld",
-                          dq_label(n), (long long)r->opset);
+    OLIVE_TRY(dq_require_opset11(r, n));
     OLIVE_TRY(dq_weight(r, g, t, 0, 0, r->reduce_range, n, &w));
     OLIVE_TRY(dq_activation(r, g, at, n->inputs[0], &a));
     n = g->nodes[*at];

@@ -39,6 +39,10 @@ const char *dq_label(const oir_node *n);
 /* Selection as ONNX Runtime does it, by op type and by node name. */
 int dq_selected(const dq_run *r, const char *op_type, const char *name);
 
+/* OLIVE_OK when the model imports opset 11 or later (DynamicQuantizeLinear); else
+ * OLIVE_EUNSUPPORTED naming node `n`, which is to be quantized. */
+int dq_require_opset11(const dq_run *r, const oir_node *n);
+
 /* The weight `name` of node `n` if it is a constant float initializer with data (else NULL
  * after an info line naming `what`). */
 oir_tensor *dq_constant_weight(oir_graph *g, const oir_node *n, const char *name, const char *what);

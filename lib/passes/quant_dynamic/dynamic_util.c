@@ -45,6 +45,16 @@ int dq_splice(oir_graph *g, size_t *at, oir_node **nodes, size_t count)
     return OLIVE_OK;
 }
 
+int dq_require_opset11(const dq_run *r, const oir_node *n)
+{
+    if (r->opset >= 11)
+        return OLIVE_OK;
+    return olive_fail(OLIVE_EUNSUPPORTED,
+                      "%s '%s': dynamic quantization needs opset 11 or later (DynamicQuantizeLinear); the model "
+                      "imports opset %lld",
+                      n->op_type, dq_label(n), (long long)r->opset);
+}
+
 oir_tensor *dq_constant_weight(oir_graph *g, const oir_node *n, const char *name, const char *what)
 {
     oir_tensor *t = name[0] ? oir_graph_initializer(g, name) : NULL;

@@ -472,11 +472,7 @@ static int rewrite_matmul(dq_run *r, oir_graph *g, size_t *at, dq_matmul *mm)
         }
         return dq_rewrite_qdq(r, g, at, 1, r->per_channel, r->reduce_range);
     }
-    if (r->opset < 11)
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s '%s': dynamic quantization needs opset 11 or later (DynamicQuantizeLinear); the model "
-                          "imports opset %lld",
-                          mm->n->op_type, label(mm->n), (long long)r->opset);
+    OLIVE_TRY(dq_require_opset11(r, mm->n));
     rc = rewrite(r, g, at, mm);
     return rc == OLIVE_OK ? 1 : rc;
 }

@@ -1,17 +1,23 @@
-"""Makes the tiny decoder checkpoints the convert tests use, with transformers' references.
+"""Makes the tiny decoder checkpoints the convert tests use, with their references.
 
-Run in an environment with torch and transformers:  python make_decoder_fixtures.py
-Each folder <arch>/ holds a 2-layer model (hidden 64, 4 heads, 2 KV heads, vocab 256)
-saved with save_pretrained (safetensors) and reference.npz:
-  prefill_ids [1, P], prefill_logits [1, P, V], present_{i}_{key|value} [1, kv, P, D]
-  decode_ids [1, 1], decode_logits [1, 1, V] (one step after the prefill, using its cache)
-  greedy [1, P + 20] (transformers' greedy generation of 20 new tokens)
-and builder_reference.json: what onnxruntime-genai's model builder writes for the checkpoint
-(fp32 and int4 for cpu; fp16 and int4 for cuda): its genai_config.json, the count of each op
-in its graph (Constant nodes aside) and every initializer's dtype, shape and sha256; and
-builder_caches.npz, its rotary caches (float32 for cpu, float16 for cuda), which tests compare
-with a tolerance (sines and cosines round differently between math libraries).
+Run in an environment with torch, transformers and onnxruntime-genai:
+    python make_decoder_fixtures.py [names...] [--builder-only]
+
+Each folder <arch>/ holds a 2-layer model (hidden 64, 4 heads, 2 KV heads, vocab 256) saved
+with save_pretrained (safetensors), a small byte-level tokenizer, and:
+- reference.npz, from transformers:
+    prefill_ids [1, P], prefill_logits [1, P, V], present_{i}_{key|value} [1, kv, P, D]
+    decode_ids [1, 1], decode_logits [1, 1, V] (one step after the prefill, using its cache)
+    greedy [1, P + 20] (greedy generation of 20 new tokens)
+- builder_reference.json, what onnxruntime-genai's model builder writes for the checkpoint
+  (fp32 and int4 for cpu; fp16 and int4 for cuda and dml; int4 for webgpu): its
+  genai_config.json, ir_version and opsets, the count of each op in its graph (Constant nodes
+  aside) and every initializer's dtype, shape and sha256;
+- builder_caches.npz, the builder's rotary caches (float32 for cpu, float16 for the GPU
+  providers), which tests compare with a tolerance (sines and cosines round differently
+  between math libraries).
 --builder-only records the builder's output for existing fixtures without remaking them.
+
 The random weights are first trained for a few steps to continue counting sequences
 (t, t+1, t+2, ...), so that the top token wins by a clear margin: a purely random model has
 near-ties that any rounding (int4 weights) flips.
@@ -130,7 +136,8 @@ def make(name, config_cls, model_cls, extra, dtype):
     print(name, "ok, loss", round(loss, 3), "max |logit|", float(np.abs(ref["prefill_logits"]).max()))
 
 
-BUILDER_VARIANTS = [("fp32", "cpu"), ("int4", "cpu"), ("fp16", "cuda"), ("int4", "cuda")]
+BUILDER_VARIANTS = [("fp32", "cpu"), ("int4", "cpu"), ("fp16", "cuda"), ("int4", "cuda"), ("fp16", "dml"),
+                    ("int4", "dml"), ("int4", "webgpu")]
 
 
 def record_builder(name):
@@ -160,7 +167,9 @@ def record_builder(name):
                                  "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
             with open(os.path.join(out, "genai_config.json")) as f:
                 genai = json.load(f)
-            record[f"{precision}-{ep}"] = {"genai_config": genai, "ops": ops, "initializers": inits}
+            record[f"{precision}-{ep}"] = {"genai_config": genai, "ops": ops, "initializers": inits,
+                                           "ir_version": model.ir_version,
+                                           "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import}}
     with open(os.path.join(folder, "builder_reference.json"), "w") as f:
         json.dump(record, f, indent=1, sort_keys=True)
     np.savez_compressed(os.path.join(folder, "builder_caches.npz"), **caches)

@@ -16,12 +16,14 @@ import sys
 os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the reference solver runs in float32 on the CPU
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from onnxruntime.quantization import matmul_nbits_quantizer as mnq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
+from olive_testlib import matmul_model, outlier_weight, run_matmul  # noqa: E402
+
 CASES = [(64, 8, 32, "float32"), (100, 6, 32, "float32"), (256, 4, 128, "float32"), (130, 5, 64, "float16"),
          (300, 7, 128, "float32"), (48, 3, 16, "float32"), (512, 16, 128, "float16")]
 # Weights large enough to be spread over threads: not stored, the test regenerates them from
@@ -30,29 +32,8 @@ LARGE = [(1024, 160, 64, "float32"), (768, 96, 32, "float16")]
 
 
 def weight(k, n, seed, dtype):
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32) * 0.05
-    idx = rng.integers(0, k, 4), rng.integers(0, n, 4)
-    w[idx] *= 8.0
-    w[:, n - 1] = 0.25 if n > 2 else w[:, n - 1]  # constant blocks: the zero-range path
-    return w.astype(dtype)
-
-
-def model_of(w):
-    k, n = w.shape
-    elem = TensorProto.FLOAT if w.dtype == np.float32 else TensorProto.FLOAT16
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "W"], ["Y"], name="mm")], "g",
-        [helper.make_tensor_value_info("A", elem, [3, k])], [helper.make_tensor_value_info("Y", elem, [3, n])],
-        initializer=[numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
-
-
-def run(model, a):
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"A": a})[0]
+    # Constant blocks (the last column) take the zero-range path.
+    return outlier_weight(k, n, seed, dtype, scale=0.05, constant_column=0.25)
 
 
 def main():
@@ -61,7 +42,7 @@ def main():
     for i, (k, n, bs, dtype) in enumerate(CASES + LARGE):
         large = i >= len(CASES)
         w = weight(k, n, 100 + i, np.dtype(dtype))
-        model = model_of(w)
+        model = matmul_model(w)
         q = mnq.MatMulNBitsQuantizer(copy.deepcopy(model), algo_config=mnq.HQQWeightOnlyQuantConfig(block_size=bs))
         q.process()
         qm = q.model.model
@@ -74,8 +55,8 @@ def main():
         arrays[key + "_a"] = a
         for what, name in zip(("b", "scales", "zp"), node.input[1:]):
             arrays[f"{key}_{what}"] = inits[name]
-        arrays[key + "_y_float"] = run(model, a)
-        arrays[key + "_y_hqq"] = run(qm, a)
+        arrays[key + "_y_float"] = run_matmul(model, a)
+        arrays[key + "_y_hqq"] = run_matmul(qm, a)
         meta["cases"].append({"key": key, "K": k, "N": n, "block_size": bs, "dtype": dtype,
                               "seed": 100 + i if large else None,
                               "node_name": node.name, "inputs": list(node.input),
