@@ -242,10 +242,21 @@ static int set_eos(json_t *cfg, const ofmt_gguf *g)
     return list && !json_object_set_new(cfg, "eos_token_id", list) ? OLIVE_OK : OLIVE_ENOMEM;
 }
 
+/* Rotary size over head size, as config.json's partial_rotary_factor (Phi-3.5, Phi-4-mini):
+ * nudged up where the quotient times head_dim falls just short of the rotary size, because
+ * readers truncate that product to an integer. */
+static double partial_rotary_factor(uint64_t rope_dim, uint64_t head_dim)
+{
+    double f = (double)rope_dim / (double)head_dim;
+    while ((uint64_t)(f * (double)head_dim) < rope_dim)
+        f = nextafter(f, 1.0);
+    return f;
+}
+
 static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, int has_lm_head,
                         uint64_t embd_rows)
 {
-    uint64_t hidden, inter, layers, heads, kv_heads, head_dim, ctx, vocab, tok;
+    uint64_t hidden, inter, layers, heads, kv_heads, head_dim, ctx, vocab, tok, rope_dim;
     double eps, theta, cap;
     json_t *cfg = json_object(), *archs = json_array();
     int rc = OLIVE_OK;
@@ -298,6 +309,8 @@ static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, in
     STEP(set_int(cfg, "num_attention_heads", heads));
     STEP(set_int(cfg, "num_key_value_heads", kv_heads));
     STEP(set_int(cfg, "head_dim", head_dim));
+    if (!rc && arch_u64(g, a, "rope.dimension_count", &rope_dim) && rope_dim > 0 && rope_dim < head_dim)
+        STEP(set_real(cfg, "partial_rotary_factor", partial_rotary_factor(rope_dim, head_dim)));
     STEP(set_real(cfg, "rms_norm_eps", eps));
     STEP(set_real(cfg, "rope_theta", theta));
     STEP(set_str(cfg, "hidden_act", a->hidden_act));

@@ -108,11 +108,52 @@ static double llama3_factor(double freq, double factor, double low, double high,
     return 1.0 / ((1 - smooth) / factor + smooth);
 }
 
+/* Whether Llama 3 scaling with these parameters gives the stored factors back. */
+static int llama3_matches(const uint8_t *freqs, uint64_t n, double theta, uint64_t dim, double factor, double low,
+                          double high, double orig)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        double freq = 1.0 / pow(theta, (double)(2 * i) / (double)dim);
+        float want = (float)llama3_factor(freq, factor, low, high, orig);
+        if (!(fabsf(want - f32_at(freqs, i)) <= 1e-6f * fabsf(want)))
+            return 0;
+    }
+    return 1;
+}
+
+/* The original context lengths worth trying, given low and high: Llama 3.1's 8192 first; then
+ * the one each blended factor solves for (its smooth value fixes orig / wavelength); and when no
+ * factor is blended, one inside the range that sorts every frequency as the tensor does (any
+ * such length gives the same factors, hence the same rotary). */
+static size_t llama3_contexts(const uint8_t *freqs, uint64_t n, double theta, uint64_t dim, double factor,
+                              double low, double high, double *out, size_t max)
+{
+    const double pi = 3.14159265358979323846;
+    double above = 0, below = INFINITY; /* orig > above (the 1 factors), orig < below (the full ones) */
+    size_t k = 0;
+    out[k++] = 8192.0;
+    for (uint64_t i = 0; i < n; i++) {
+        double wavelen = 2 * pi * pow(theta, (double)(2 * i) / (double)dim);
+        double v = (double)f32_at(freqs, i);
+        if (v == 1.0)
+            above = fmax(above, high * wavelen);
+        else if (v == factor)
+            below = fmin(below, low * wavelen);
+        else if (k + 1 < max && factor > 1.0 && v > 1.0 && v < factor) {
+            double smooth = (1.0 / v - 1.0 / factor) / (1.0 - 1.0 / factor);
+            out[k++] = round(wavelen * (low + smooth * (high - low)));
+        }
+    }
+    if (k < max && floor(above) + 1 < below && floor(above) + 1 < 1e12)
+        out[k++] = floor(above) + 1;
+    return k;
+}
+
 static int llama3_scaling(json_t **out, const ofmt_gguf *g, const char *arch, const uint8_t *freqs, uint64_t n)
 {
-    /* Llama 3.1, 3.2 and 3.3 all use these; the factor is the largest stored value */
-    static const double candidates[][3] = {{1.0, 4.0, 8192.0}};
-    double theta = 10000.0, factor = 0;
+    /* Llama 3.1, 3.2 and 3.3 all use low 1 and high 4; the factor is the largest stored value */
+    const double low = 1.0, high = 4.0;
+    double theta = 10000.0, factor = 0, contexts[8];
     uint64_t dim;
     if (!get_f64(g, arch, "rope.freq_base", &theta))
         theta = 10000.0;
@@ -120,21 +161,16 @@ static int llama3_scaling(json_t **out, const ofmt_gguf *g, const char *arch, co
         dim = 2 * n;
     for (uint64_t i = 0; i < n; i++)
         factor = fmax(factor, (double)f32_at(freqs, i));
-    for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {
-        const double *p = candidates[c];
-        int same = 1;
-        for (uint64_t i = 0; i < n && same; i++) {
-            double freq = 1.0 / pow(theta, (double)(2 * i) / (double)dim);
-            float want = (float)llama3_factor(freq, factor, p[0], p[1], p[2]);
-            same = fabsf(want - f32_at(freqs, i)) <= 1e-6f * fabsf(want);
-        }
-        if (!same)
+    size_t n_contexts = llama3_contexts(freqs, n, theta, dim, factor, low, high, contexts, 8);
+    for (size_t c = 0; c < n_contexts; c++) {
+        /* hostile metadata (a huge or NaN freq_base) can give any value here */
+        if (!(contexts[c] >= 1.0 && contexts[c] <= 1e12) || !llama3_matches(freqs, n, theta, dim, factor, low, high, contexts[c]))
             continue;
         OLIVE_TRY(new_scaling(out, "llama3", 6));
         if (json_object_set_new(*out, "factor", json_real(short_decimal((float)factor))) ||
-            json_object_set_new(*out, "low_freq_factor", json_real(p[0])) ||
-            json_object_set_new(*out, "high_freq_factor", json_real(p[1])) ||
-            json_object_set_new(*out, "original_max_position_embeddings", json_integer((json_int_t)p[2]))) {
+            json_object_set_new(*out, "low_freq_factor", json_real(low)) ||
+            json_object_set_new(*out, "high_freq_factor", json_real(high)) ||
+            json_object_set_new(*out, "original_max_position_embeddings", json_integer((json_int_t)contexts[c]))) {
             json_decref(*out);
             *out = NULL;
             return OLIVE_ENOMEM;

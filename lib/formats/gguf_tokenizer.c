@@ -52,6 +52,7 @@ typedef struct pre_split {
 static const pre_split pre_splits[] = {
     {"default", NULL, 1, 0, "GPT2Tokenizer"},
     {"gpt2", NULL, 1, 0, "GPT2Tokenizer"},
+    {"gpt-2", NULL, 1, 0, "GPT2Tokenizer"},     /* llama.cpp's name for GPT-2's own split */
     {"smollm", DIGIT_SPLIT, 1, 0, "GPT2Tokenizer"},
     {"llama3", LLAMA3_SPLIT, 0, 1, "PreTrainedTokenizerFast"},
     {"llama-v3", LLAMA3_SPLIT, 0, 1, "PreTrainedTokenizerFast"},

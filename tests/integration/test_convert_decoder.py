@@ -604,10 +604,18 @@ def test_genai_tokenizer_from_the_copied_files(workdir):
     assert got == want and tok.decode(np.asarray(got, np.int32)) == text
 
 
-BUILDER_VARIANTS = ["fp32-cpu", "int4-cpu", "fp16-cuda", "int4-cuda", "fp16-dml", "int4-dml", "int4-webgpu"]
+BUILDER_VARIANTS = ["fp32-cpu", "int4-cpu", "int8-cpu", "fp16-cuda", "bf16-cuda", "int4-cuda", "fp16-dml", "int4-dml",
+                    "int4-webgpu"]
 # The builder's Llama class reads only llama3 rope scaling and drops "linear": its caches for
 # llama_tied are unscaled. Ours follow transformers (test_fp32_matches_transformers).
 BUILDER_IGNORES_ROPE_SCALING = {"llama_tied"}
+
+
+def cache_values(t):
+    """A float, float16 or bfloat16 initializer's values as float32."""
+    if t.data_type == onnx.TensorProto.BFLOAT16:
+        return (np.frombuffer(t.raw_data, np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(t.dims)
+    return numpy_helper.to_array(t).astype(np.float32)
 
 
 @pytest.mark.parametrize("arch,variant", [(a, v) for a in ARCHS for v in BUILDER_VARIANTS])
@@ -641,10 +649,10 @@ def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
             if arch in BUILDER_IGNORES_ROPE_SCALING:
                 continue
             want_values = np.load(DATA / arch / "builder_caches.npz")[f"{variant}-{name}"]
-            got = numpy_helper.to_array(t)
-            # one unit in the last place of the stored type
-            ulp = 2.0 ** -10 if got.dtype == np.float16 else 2.0 ** -23
-            np.testing.assert_allclose(got.astype(np.float32), want_values.astype(np.float32), atol=ulp, rtol=0)
+            got = cache_values(t)
+            # one unit in the last place of the stored type (values are at most 1)
+            ulp = {onnx.TensorProto.FLOAT16: 2.0 ** -10, onnx.TensorProto.BFLOAT16: 2.0 ** -7}.get(t.data_type, 2.0 ** -23)
+            np.testing.assert_allclose(got, want_values, atol=ulp, rtol=0)
             continue
         assert hashlib.sha256(numpy_helper.to_array(t).tobytes()).hexdigest() == want["sha256"], name
     # The builder's Constant nodes are initializers here.

@@ -246,23 +246,20 @@ def test_overlapping_tensors(tmp_path):
     assert "overlap" in err and name in err
 
 
+def patched_file(tmp_path, edit, layout="st_f32", name="model.safetensors"):
+    """A copy of the fixture whose file `name` is rewritten as edit(its bytes); its folder."""
+    d = copy_fixture(layout, tmp_path)
+    (d / name).write_bytes(edit((d / name).read_bytes()))
+    return d
+
+
 def test_header_length_beyond_file(tmp_path):
-    d = copy_fixture("st_f32", tmp_path)
-    st = d / "model.safetensors"
-    raw = bytearray(st.read_bytes())
-    raw[:8] = struct.pack("<Q", len(raw) + 1)
-    st.write_bytes(bytes(raw))
-    err = fails(d)
+    err = fails(patched_file(tmp_path, lambda raw: struct.pack("<Q", len(raw) + 1) + raw[8:]))
     assert "beyond the end" in err and "model.safetensors" in err
 
 
 def test_header_not_json(tmp_path):
-    d = copy_fixture("st_f32", tmp_path)
-    st = d / "model.safetensors"
-    raw = bytearray(st.read_bytes())
-    raw[9:20] = b"not json!!!"
-    st.write_bytes(bytes(raw))
-    err = fails(d)
+    err = fails(patched_file(tmp_path, lambda raw: raw[:9] + b"not json!!!" + raw[20:]))
     assert "not valid JSON" in err and "model.safetensors" in err
 
 
@@ -283,10 +280,7 @@ def test_duplicate_header_key(tmp_path):
 def test_truncated_file(layout, name, keep, tmp_path):
     """A weights file cut short (to its first `keep` bytes, or all but the last -keep) is an error
     naming it."""
-    d = copy_fixture(layout, tmp_path)
-    path = d / name
-    path.write_bytes(path.read_bytes()[:keep])
-    assert name in fails(d)
+    assert name in fails(patched_file(tmp_path, lambda raw: raw[:keep], layout, name))
 
 
 # ---- bad indexes and shards ----

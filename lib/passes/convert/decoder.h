@@ -206,7 +206,8 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
 /* y = x + b with the biases `parts` concatenated ("<path>/Add", "<...>.Add.bias"). */
 int cvt_bias(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts,
              const char **out);
-/* An RMSNorm weight [dim] from the checkpoint, plus cfg.norm_weight_offset, in the io dtype,
+/* An RMSNorm weight [dim] from the checkpoint, plus cfg.norm_weight_offset (but for GGUF
+ * files: llama.cpp stores those weights with the offset added), in the io dtype,
  * as initializer `onnx_name`. */
 int cvt_norm_weight(cvt_decoder *d, const char *tensor, int64_t dim, const char *onnx_name);
 /* SimplifiedLayerNormalization "<path>/LayerNorm" of x with RMSNorm weight `tensor`

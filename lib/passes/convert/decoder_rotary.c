@@ -27,6 +27,27 @@ int cvt_rotary_inv_freq(const cvt_decoder *d, double *inv_freq)
     /* float32 arithmetic throughout, as the reference implementations compute the caches */
     for (int64_t i = 0; i < half; i++)
         inv_freq[i] = 1.0f / ((float)linear * powf((float)c->rope_theta, (float)(2 * i) / (float)dim));
+    {
+        /* GGUF files keep Llama 3 scaling as per-frequency divisors (rope_freqs.weight) instead
+         * of config keys; llama.cpp divides each frequency by its factor. */
+        const ofmt_tensor *f = strcmp(type, "default") ? NULL : ofmt_checkpoint_find(d->ck, "rope_freqs.weight");
+        if (f) {
+            float *v;
+            int rc;
+            if (ofmt_tensor_elements(f) != (uint64_t)half)
+                return olive_fail(OLIVE_EFORMAT, "'%s': rope_freqs.weight has %" PRIu64 " values, not half the rotary "
+                                  "size (%" PRId64 ")", d->ck->path, ofmt_tensor_elements(f), half);
+            if (!(v = olive_malloc((size_t)half * sizeof *v)))
+                return OLIVE_ENOMEM;
+            if ((rc = ofmt_tensor_read_f32(f, 0, ofmt_tensor_elements(f) / ofmt_tensor_row_length(f), v)) != OLIVE_OK) {
+                free(v);
+                return olive_fail_context(rc, "tensor 'rope_freqs.weight'");
+            }
+            for (int64_t i = 0; i < half; i++)
+                inv_freq[i] = (float)inv_freq[i] / v[i];
+            free(v);
+        }
+    }
     if (!strcmp(type, "llama3")) {
         /* Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between. */
         const double old = (double)(c->rope_original_context ? c->rope_original_context : c->context_length);

@@ -380,8 +380,10 @@ int cvt_norm_weight(cvt_decoder *d, const char *tensor, int64_t dim, const char 
     int rc;
     OLIVE_TRY(cvt_tensor(d, tensor, 1, &dim, &t));
     OLIVE_TRY(read_vector(d, &part, &v, &n));
-    for (int64_t i = 0; i < n; i++)
-        v[i] += d->cfg.norm_weight_offset;
+    /* llama.cpp's converter stores such norm weights (Gemma's) with the offset already added */
+    if (d->ck->kind != OFMT_GGUF_FILE)
+        for (int64_t i = 0; i < n; i++)
+            v[i] += d->cfg.norm_weight_offset;
     rc = cvt_init_from_f32(d, onnx_name, d->io_dtype, 1, &dim, v);
     free(v);
     OLIVE_TRY(rc);

@@ -10,11 +10,11 @@ with save_pretrained (safetensors), a small byte-level tokenizer, and:
     decode_ids [1, 1], decode_logits [1, 1, V] (one step after the prefill, using its cache)
     greedy [1, P + 20] (greedy generation of 20 new tokens)
 - builder_reference.json, what onnxruntime-genai's model builder writes for the checkpoint
-  (fp32 and int4 for cpu; fp16 and int4 for cuda and dml; int4 for webgpu): its
-  genai_config.json, ir_version and opsets, the count of each op in its graph (Constant nodes
-  aside) and every initializer's dtype, shape and sha256;
-- builder_caches.npz, the builder's rotary caches (float32 for cpu, float16 for the GPU
-  providers), which tests compare with a tolerance (sines and cosines round differently
+  (fp32, int4 and int8 for cpu; fp16, bf16 and int4 for cuda; fp16 and int4 for dml; int4
+  for webgpu): its genai_config.json, ir_version and opsets, the count of each op in its
+  graph (Constant nodes aside) and every initializer's dtype, shape and sha256;
+- builder_caches.npz, the builder's rotary caches (float32 for cpu, float16 or bfloat16 for
+  the GPU providers), which tests compare with a tolerance (sines and cosines round differently
   between math libraries).
 --builder-only records the builder's output for existing fixtures without remaking them.
 
@@ -136,8 +136,8 @@ def make(name, config_cls, model_cls, extra, dtype):
     print(name, "ok, loss", round(loss, 3), "max |logit|", float(np.abs(ref["prefill_logits"]).max()))
 
 
-BUILDER_VARIANTS = [("fp32", "cpu"), ("int4", "cpu"), ("fp16", "cuda"), ("int4", "cuda"), ("fp16", "dml"),
-                    ("int4", "dml"), ("int4", "webgpu")]
+BUILDER_VARIANTS = [("fp32", "cpu"), ("int4", "cpu"), ("int8", "cpu"), ("fp16", "cuda"), ("bf16", "cuda"),
+                    ("int4", "cuda"), ("fp16", "dml"), ("int4", "dml"), ("int4", "webgpu")]
 
 
 def record_builder(name):
@@ -161,7 +161,8 @@ def record_builder(name):
             inits = {}
             for t in model.graph.initializer:
                 if t.name in ("cos_cache", "sin_cache"):
-                    caches[f"{precision}-{ep}-{t.name}"] = numpy_helper.to_array(t)
+                    # float32 copies (bfloat16 has no numpy dtype); the values are exact
+                    caches[f"{precision}-{ep}-{t.name}"] = numpy_helper.to_array(t).astype(np.float32)
                 a = numpy_helper.to_array(t)
                 inits[t.name] = {"dtype": int(t.data_type), "shape": list(t.dims),
                                  "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
