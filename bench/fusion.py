@@ -5,7 +5,7 @@ on the same BERT-base shaped export in the same run.
 
 Generates (once, cached under bench/out/) a randomly initialised BertModel (12 layers, hidden
 768, 12 heads by default) exported with torch.onnx.export (TorchScript, opset 17); the export
-runs in the torch environment ($TORCHPY, see /work/notes/torchenv.sh, or --torch-python). Then,
+runs in the torch environment ($TORCHPY, see tests/data/README.md, or --torch-python). Then,
 each in a fresh process:
 
   libolive     apply_pass fuse IN.onnx OUT.onnx model_type=bert num_heads=.. hidden_size=..
@@ -95,7 +95,7 @@ print(json.dumps({"median_ms": 1000 * sorted(times)[len(times) // 2]}))
 def torch_python(arg):
     py = arg or os.environ.get("TORCHPY")
     if not py:
-        sys.exit("the export needs the torch environment: set TORCHPY (. /work/notes/torchenv.sh) or --torch-python")
+        sys.exit("the export needs the torch environment: set TORCHPY (see tests/data/README.md) or --torch-python")
     return py
 
 

@@ -253,6 +253,23 @@ static double partial_rotary_factor(uint64_t rope_dim, uint64_t head_dim)
     return f;
 }
 
+/* Float metadata that config.json carries must be finite: JSON has no NaN or infinity. */
+static int check_finite_keys(const ofmt_gguf *g, const gguf_arch *a)
+{
+    static const char *const suffixes[] = {"attention.layer_norm_rms_epsilon", "rope.freq_base",
+                                           "attn_logit_softcapping", "final_logit_softcapping",
+                                           "rope.scaling.factor"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char key[160];
+        double v;
+        snprintf(key, sizeof key, "%s.%s", a->name, suffixes[i]);
+        if (ofmt_gguf_get_f64(g, key, &v) && !isfinite(v))
+            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': metadata key '%s' is %g, not a finite number", g->path,
+                              key, v);
+    }
+    return OLIVE_OK;
+}
+
 static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, int has_lm_head,
                         uint64_t embd_rows)
 {
@@ -271,6 +288,7 @@ static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, in
         return OLIVE_ENOMEM;
     }
 #define STEP(x) do { if (!rc) rc = (x); } while (0)
+    STEP(check_finite_keys(g, a));
     STEP(need_u64(g, a, "embedding_length", &hidden));
     STEP(need_u64(g, a, "block_count", &layers));
     STEP(need_u64(g, a, "attention.head_count", &heads));

@@ -182,8 +182,21 @@ static int llama3_scaling(json_t **out, const ofmt_gguf *g, const char *arch, co
     return OLIVE_OK;
 }
 
-static int longrope_scaling(json_t **out, const uint8_t *lng, uint64_t n_long, const uint8_t *shrt, uint64_t n_short)
+/* JSON has no NaN or infinity: such a factor is an error, not a failed allocation. */
+static int check_finite(const ofmt_gguf *g, const char *name, const uint8_t *p, uint64_t n)
 {
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(f32_at(p, i)))
+            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' holds %g at [%llu], not a finite number",
+                              g->path, name, (double)f32_at(p, i), (unsigned long long)i);
+    return OLIVE_OK;
+}
+
+static int longrope_scaling(json_t **out, const ofmt_gguf *g, const uint8_t *lng, uint64_t n_long, const uint8_t *shrt,
+                            uint64_t n_short)
+{
+    OLIVE_TRY(check_finite(g, "rope_factors_long.weight", lng, n_long));
+    OLIVE_TRY(check_finite(g, "rope_factors_short.weight", shrt, n_short));
     OLIVE_TRY(new_scaling(out, "longrope", 8));
     if (json_object_set_new(*out, "long_factor", f32_array(lng, n_long)) ||
         json_object_set_new(*out, "short_factor", f32_array(shrt, n_short))) {
@@ -208,7 +221,7 @@ int ofmt_gguf_rope_scaling(json_t *cfg, const ofmt_gguf *g, const char *arch)
     if (type && !ofmt_gguf_str_utf8(type))
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': '%s' is not valid UTF-8", g->path, key);
     if (lng && shrt) {
-        OLIVE_TRY(longrope_scaling(&rs, lng, n_long, shrt, n_short));
+        OLIVE_TRY(longrope_scaling(&rs, g, lng, n_long, shrt, n_short));
         /* Phi-3 keeps the pre-training length at the top level of its config */
         if (get_u64(g, arch, "rope.scaling.original_context_length", &orig) &&
             json_object_set_new(cfg, "original_max_position_embeddings", json_integer((json_int_t)orig))) {

@@ -253,10 +253,13 @@ def gguf_tensors(fixture, cfg):
         yield new, t
 
 
-def write_gguf(fixture, path, ftype=F32, dequantized=False):
+def write_gguf(fixture, path, ftype=F32, dequantized=False, edit=None):
     """Writes the file; returns GGUF name -> the type each tensor is stored in. dequantized:
-    store the values the `ftype` file holds, dequantized by the gguf package, in F32 instead."""
+    store the values the `ftype` file holds, dequantized by the gguf package, in F32 instead.
+    edit: changes the fixture's config before it is written."""
     cfg = config(fixture)
+    if edit:
+        edit(cfg)
     arch = GGUF_ARCH[fixture]
     w = gguf.GGUFWriter(str(path), arch)
     stored = {}
@@ -529,3 +532,27 @@ def test_genai_tokenizer_from_gguf_metadata(workdir, fixture):
         got = [int(i) for i in tok.encode(text)]
         assert got[len(got) - len(want):] == want, text
         assert tok.decode(np.asarray(want, np.int32)) == text
+
+
+def nan_theta(cfg):
+    cfg["rope_parameters"]["rope_theta"] = float("nan")
+
+
+def infinite_long_factor(cfg):
+    cfg["rope_scaling"]["long_factor"][3] = float("inf")
+
+
+@pytest.mark.parametrize("fixture,edit,words", [
+    ("qwen2", nan_theta, ["qwen2.rope.freq_base", "not a finite number"]),
+    ("phi3_longrope", infinite_long_factor, ["rope_factors_long.weight", "[3]", "not a finite number"])],
+    ids=["nan-freq-base", "infinite-longrope-factor"])
+def test_non_finite_rope_values_are_a_clear_error(tmp_path, fixture, edit, words):
+    """config.json cannot carry NaN or infinity: the file is refused with the key or tensor at
+    fault named, and no output folder is left."""
+    path = tmp_path / "bad.gguf"
+    write_gguf(fixture, path, edit=edit)
+    out = tmp_path / "out"
+    proc = run_cli("run-pass", "--pass", "convert", "--param", "precision=fp32", "-m", path, "-o", out)
+    assert proc.returncode != 0 and not out.exists()
+    for w in words + ["bad.gguf"]:
+        assert w in proc.stderr, (w, proc.stderr)

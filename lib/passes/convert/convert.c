@@ -113,7 +113,7 @@ static const olive_param_spec params[] = {
     {"include_hidden_states", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states besides logits"},
     {"num_hidden_layers", OLIVE_PARAM_INT, "0", 0, 1e9, NULL, "Build only the first N layers (0: all)"},
     {"disable_qkv_fusion", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Separate q/k/v MatMuls instead of one packed MatMul"},
-    {"temp_dir", OLIVE_PARAM_STRING, "", 0, -1, NULL, "Folder for the temporary weights file (empty: $TMPDIR or /tmp)"},
+    {"temp_dir", OLIVE_PARAM_STRING, "", 0, -1, NULL, "Folder for the temporary weights file (empty: $TMPDIR, else /tmp, or /var/tmp when /tmp is in memory)"},
 };
 
 static const char *const aliases[] = {"ModelBuilder", NULL};

@@ -5,7 +5,7 @@ For each case a float MatMul weight W [K, N] (random with outliers, some blocks 
 quantized by onnxruntime 1.32's MatMulNBitsQuantizer with HQQWeightOnlyQuantConfig; hqq.npz
 keeps W, the MatMulNBits tensors it wrote (B, scales, zero_points), the input A, and
 onnxruntime's outputs of the float and of the quantized model; hqq.json keeps the node's
-attributes and input names. Run: . /work/notes/torchenv.sh; $TORCHPY make_hqq.py"""
+attributes and input names. Run: $TORCHPY make_hqq.py (see tests/data/README.md)"""
 
 import copy
 import json
