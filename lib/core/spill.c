@@ -28,7 +28,8 @@ struct olive_spill {
 static const char *default_dir(void)
 {
     struct statfs fs;
-    if (statfs("/tmp", &fs) == 0 && (unsigned long)fs.f_type == TMPFS_MAGIC_NUMBER && access("/var/tmp", W_OK | X_OK) == 0)
+    if (statfs("/tmp", &fs) == 0 && (unsigned long)fs.f_type == TMPFS_MAGIC_NUMBER &&
+        access("/var/tmp", W_OK | X_OK) == 0)
         return "/var/tmp";
     return "/tmp";
 }

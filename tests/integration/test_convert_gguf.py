@@ -25,10 +25,12 @@ writer and tensor-name map):
 Each file is converted with `olive run-pass --pass convert --param precision=fp32`:
 onnxruntime must give transformers' logits and KV cache (prefill, one decode step with its past,
 and the 25-token pass where the fixture has one) within 1e-4 for F32 files. F16 and Q8_0 weights
-are not the checkpoint's weights: there the top token must agree with transformers at every
-position, and the logits stay within 2e-2 (F16) and 0.1 (Q8_0). onnxruntime-genai must load each
-F32 folder, encode text as the fixture's own tokenizer does, and greedily generate transformers'
-tokens.
+are not the checkpoint's weights: there the logits stay within 2e-2 (F16) and 0.5 (Q8_0) of
+transformers' and the top token agrees at >= 85% of positions (the fixtures are random: a few
+positions are near-ties); and the model must be exactly the one converted from an F32 file of
+the values the gguf package dequantizes from that file. onnxruntime-genai must load each F32
+folder, encode text as the fixture's own tokenizer does, and greedily generate transformers'
+tokens. NaN or infinite rope values give a clear error and no output folder.
 
 Gemma 2: GGUF has no key for query_pre_attn_scalar; llama.cpp scales attention by head_dim
 (hidden / heads for the 27B model). The fixture's scalar is not its head_dim, so its GGUF

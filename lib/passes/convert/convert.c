@@ -103,17 +103,22 @@ static const olive_param_spec params[] = {
      "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights (fp32 activations on cpu, fp16 on GPUs)"},
     {"execution_provider", OLIVE_PARAM_STRING, "", 0, -1, NULL,
      "cpu, cuda, dml or webgpu (empty: from the accelerator, else cpu); sets provider options and defaults"},
-    {"block_size", OLIVE_PARAM_INT, "32", 16, 256, NULL, "int4/int8: weights per quantization block along K (16..256, a power of 2)"},
-    {"int4_block_size", OLIVE_PARAM_INT, "0", 0, 256, NULL, "Same as block_size (the builder's name); 0: use block_size"},
+    {"block_size", OLIVE_PARAM_INT, "32", 16, 256, NULL,
+     "int4/int8: weights per quantization block along K (16..256, a power of 2)"},
+    {"int4_block_size", OLIVE_PARAM_INT, "0", 0, 256, NULL,
+     "Same as block_size (the builder's name); 0: use block_size"},
     {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,
-     "MatMulNBits accuracy_level; 0: the builder's default for the provider (4 = int8 compute on cpu/webgpu, else unset)"},
+     "MatMulNBits accuracy_level; 0: the builder's default for the provider (4, int8 compute, on cpu and webgpu; "
+     "else unset)"},
     {"is_symmetric", OLIVE_PARAM_BOOL, "true", 0, -1, NULL, "int4/int8: symmetric blocks; false adds zero points"},
     {"exclude_embeds", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Take inputs_embeds instead of input_ids"},
     {"exclude_lm_head", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states instead of logits"},
     {"include_hidden_states", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states besides logits"},
     {"num_hidden_layers", OLIVE_PARAM_INT, "0", 0, 1e9, NULL, "Build only the first N layers (0: all)"},
-    {"disable_qkv_fusion", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Separate q/k/v MatMuls instead of one packed MatMul"},
-    {"temp_dir", OLIVE_PARAM_STRING, "", 0, -1, NULL, "Folder for the temporary weights file (empty: $TMPDIR, else /tmp, or /var/tmp when /tmp is in memory)"},
+    {"disable_qkv_fusion", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
+     "Separate q/k/v MatMuls instead of one packed MatMul (always on dml)"},
+    {"temp_dir", OLIVE_PARAM_STRING, "", 0, -1, NULL,
+     "Folder for the temporary weights file (empty: $TMPDIR, else /tmp, or /var/tmp when /tmp is in memory)"},
 };
 
 static const char *const aliases[] = {"ModelBuilder", NULL};

@@ -65,7 +65,8 @@ static int rotary_node(cvt_decoder *d, int64_t layer, const char *which, const c
  * builder uses it: cuda, webgpu). */
 static int fused_qk_norm(const cvt_decoder *d)
 {
-    return d->cfg.qk_norm && (!strcmp(d->opt.execution_provider, "cuda") || !strcmp(d->opt.execution_provider, "webgpu"));
+    const char *ep = d->opt.execution_provider;
+    return d->cfg.qk_norm && (!strcmp(ep, "cuda") || !strcmp(ep, "webgpu"));
 }
 
 int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out)
@@ -75,8 +76,10 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     const char *pre = cvt_str(d, "model.layers.%" PRId64 ".self_attn", layer);
     const char *path = cvt_str(d, "/model/layers.%" PRId64 "/attn", layer);
     const char *names[3] = {"q_proj", "k_proj", "v_proj"}, *w[3], *bias[3], *qkv[3] = {"", "", ""};
-    const char *gqa_ins[16], *gqa_outs[3], *qk_w[2] = {NULL, NULL}, *gname, *present_k, *present_v, *past_k, *past_v, *o;
+    const char *gqa_ins[16], *gqa_outs[3], *qk_w[2] = {NULL, NULL};
+    const char *gname, *present_k, *present_v, *past_k, *past_v, *o;
     cvt_rows rows[3];
+    float scale;
     oir_node *n;
     if (!pre || !path)
         return OLIVE_ENOMEM;
@@ -155,11 +158,11 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     OLIVE_TRY(cvt_node(d, "GroupQueryAttention", "com.microsoft", gname, qk_w[0] ? 16 : 9, gqa_ins, 3, &n, gqa_outs));
     if (qk_w[0] && oir_node_set_attr_float(n, "qk_norm_epsilon", (float)c->norm_eps) != OLIVE_OK)
         return OLIVE_ENOMEM;
+    scale = c->attn_scale != 0.0f ? c->attn_scale : (float)(1.0 / sqrt((double)c->head_dim));
     if (oir_node_set_output(n, 1, present_k) != OLIVE_OK || oir_node_set_output(n, 2, present_v) != OLIVE_OK ||
         oir_node_set_attr_int(n, "num_heads", c->heads) != OLIVE_OK ||
         oir_node_set_attr_int(n, "kv_num_heads", c->kv_heads) != OLIVE_OK ||
-        oir_node_set_attr_float(n, "scale", c->attn_scale != 0.0f ? c->attn_scale
-                                                                  : (float)(1.0 / sqrt((double)c->head_dim))) != OLIVE_OK ||
+        oir_node_set_attr_float(n, "scale", scale) != OLIVE_OK ||
         oir_node_set_attr_int(n, "local_window_size",
                               c->sliding_window > 0 && cvt_layer_is_sliding(d, layer) ? c->sliding_window : -1) !=
             OLIVE_OK ||

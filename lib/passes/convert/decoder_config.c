@@ -84,11 +84,14 @@ int cvt_decoder_config_read(cvt_decoder *d)
         return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': head_dim %" PRId64 " is beyond 2^14", d->ck->path,
                           head_dim);
     if (!c->head_dim || (!key(d, "head_dim") && c->hidden % c->heads))
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': hidden_size %" PRId64 " is not a multiple of "
-                          "num_attention_heads %" PRId64 " and head_dim is not given", d->ck->path, c->hidden, c->heads);
-    c->norm_eps = key(d, "rms_norm_eps") && json_is_number(key(d, "rms_norm_eps")) ? json_number_value(key(d, "rms_norm_eps")) : 1e-6;
+        return olive_fail(OLIVE_EFORMAT,
+                          "config.json of '%s': hidden_size %" PRId64 " is not a multiple of num_attention_heads %" PRId64
+                          " and head_dim is not given",
+                          d->ck->path, c->hidden, c->heads);
+    c->norm_eps = num_in(d->ck->config, "rms_norm_eps", 1e-6);
     act = key(d, "hidden_act");
-    if (!act || (json_is_string(act) && (!strcmp(json_string_value(act), "silu") || !strcmp(json_string_value(act), "swish"))))
+    if (!act || (json_is_string(act) &&
+                 (!strcmp(json_string_value(act), "silu") || !strcmp(json_string_value(act), "swish"))))
         c->activation = CVT_ACT_SILU;
     else if (json_is_string(act) && (!strcmp(json_string_value(act), "gelu_pytorch_tanh") ||
                                      !strcmp(json_string_value(act), "gelu_new") ||

@@ -82,7 +82,8 @@ int cvt_const_i64(cvt_decoder *d, const int64_t *values, size_t n, int scalar, c
         return OLIVE_OK;
     if (!(t = oir_tensor_new(nm, OIR_INT64, scalar ? 0 : 1, &dim)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
-    if (oir_tensor_set_copy(t, values, n * sizeof *values) != OLIVE_OK || oir_graph_add_initializer(d->g, t) != OLIVE_OK) {
+    if (oir_tensor_set_copy(t, values, n * sizeof *values) != OLIVE_OK ||
+        oir_graph_add_initializer(d->g, t) != OLIVE_OK) {
         oir_tensor_free(t);
         return OLIVE_ENOMEM;
     }

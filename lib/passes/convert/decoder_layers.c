@@ -122,7 +122,8 @@ static int tied_embedding(cvt_decoder *d, const char **x)
                            (const char *[]){"lm_head.MatMul.weight"}, 1, &n, x));
         if (oir_node_set_attr_ints(n, "perm", perm, 2) != OLIVE_OK)
             return OLIVE_ENOMEM;
-        return cvt_node(d, "Gather", "", "/model/embed_tokens/Gather", 2, (const char *[]){*x, d->input_ids}, 1, NULL, x);
+        return cvt_node(d, "Gather", "", "/model/embed_tokens/Gather", 2, (const char *[]){*x, d->input_ids}, 1, NULL,
+                        x);
     }
     {
         const int64_t bs = d->opt.block_size, padded = (c->hidden + bs - 1) / bs * bs;
@@ -143,7 +144,8 @@ static int tied_embedding(cvt_decoder *d, const char **x)
             OLIVE_TRY(cvt_const_i64(d, &zero, 1, 0, &z));
             OLIVE_TRY(cvt_const_i64(d, &end, 1, 0, &e));
             OLIVE_TRY(cvt_const_i64(d, &axis, 1, 0, &a));
-            OLIVE_TRY(cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL, x));
+            OLIVE_TRY(cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL,
+                               x));
         }
     }
     return OLIVE_OK;

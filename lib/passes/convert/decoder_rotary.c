@@ -87,7 +87,8 @@ int cvt_rotary_caches(cvt_decoder *d)
 {
     const int64_t half = d->cfg.rotary_dim / 2, rows = d->cfg.context_length;
     double *inv = olive_malloc((size_t)half * sizeof *inv + 1);
-    float *c = olive_malloc((size_t)(rows * half) * sizeof *c + 1), *s = olive_malloc((size_t)(rows * half) * sizeof *s + 1);
+    float *c = olive_malloc((size_t)(rows * half) * sizeof *c + 1);
+    float *s = olive_malloc((size_t)(rows * half) * sizeof *s + 1);
     int rc = inv && c && s ? OLIVE_OK : OLIVE_ENOMEM;
     const int64_t dims[2] = {rows, half};
     if (rc == OLIVE_OK)

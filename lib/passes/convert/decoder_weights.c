@@ -178,7 +178,8 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
                     band[i] = olive_half_to_float(olive_float_to_half(band[i]));
             {
                 const size_t ch = (size_t)(ch0 + r0);
-                const cvt_quant_band qb = {q, band, rows, in, codes, scales + ch * kb * ses, zps ? zps + ch * zpb : NULL};
+                const cvt_quant_band qb = {q, band, rows, in, codes, scales + ch * kb * ses,
+                                           zps ? zps + ch * zpb : NULL};
                 int64_t bad_row;
                 size_t bad_col;
                 if (cvt_quantize_band(&qb, &bad_row, &bad_col) != 0)
@@ -241,12 +242,13 @@ static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, 
         return OLIVE_ENOMEM;
     if (oir_graph_initializer(d->g, qn)) /* made earlier (tied embeddings) */
         goto make_node;
-    if (!(scales = olive_malloc((size_t)cols * kb * ses)) || (!q.symmetric && !(zps = olive_calloc((size_t)cols, zpb)))) {
+    if (!(scales = olive_malloc((size_t)cols * kb * ses)) ||
+        (!q.symmetric && !(zps = olive_calloc((size_t)cols, zpb)))) {
         free(scales);
         return OLIVE_ENOMEM;
     }
-    rc = cvt_spill_tensor(d, qn, OIR_UINT8, 3, (const int64_t[]){cols, (int64_t)kb, (int64_t)olive_blockq_blob_size(&q)},
-                          &codes_off);
+    rc = cvt_spill_tensor(d, qn, OIR_UINT8, 3,
+                          (const int64_t[]){cols, (int64_t)kb, (int64_t)olive_blockq_blob_size(&q)}, &codes_off);
     if (rc == OLIVE_OK)
         rc = cvt_spill_tensor(d, sn, q.half_scales ? OIR_FLOAT16 : OIR_FLOAT, 2, (const int64_t[]){cols, (int64_t)kb},
                               &scales_off);
