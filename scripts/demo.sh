@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
-.venv/bin/pip install -q --disable-pip-version-check onnxruntime-genai
 [ -d build ] || meson setup build
 ninja -C build >/dev/null
 

@@ -338,13 +338,21 @@ def write_llama_safetensors(folder, layers, hidden=512, inter=2048, vocab=8192, 
     return largest, total
 
 
-def test_peak_memory_is_bounded_by_one_tensor(tmp_path):
+@pytest.fixture(scope="module")
+def big_checkpoint(tmp_path_factory):
+    """A 20-layer bfloat16 Llama of 170 MB (332 MiB as float32)."""
+    src = tmp_path_factory.mktemp("big") / "llama"
+    largest, total = write_llama_safetensors(src, layers=20)
+    return src, largest, total
+
+
+def test_peak_memory_is_bounded_by_one_tensor(big_checkpoint, tmp_path):
     """A 350 MB fp32 conversion (bfloat16 source, every weight converted) must stay under the
     largest tensor plus 256 MiB: weights are streamed through a temporary file, never all held."""
     if b"__asan_init" in pathlib.Path(CLI).read_bytes():
         pytest.skip("AddressSanitizer keeps freed memory in quarantine: RSS says nothing here")
-    src, out = tmp_path / "big", tmp_path / "big_out"
-    largest, total = write_llama_safetensors(src, layers=20)
+    src, largest, total = big_checkpoint
+    out = tmp_path / "big_out"
     limit = largest + (256 << 20)
     assert total > limit  # holding the converted weights would break the bound
     probe = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
@@ -561,7 +569,9 @@ def test_bf16_precision_types(tmp_path):
     assert proc.returncode == 0, proc.stderr
     model = check(out / "model.onnx")
     bf16 = onnx.TensorProto.BFLOAT16
-    assert model.graph.output[0].type.tensor_type.elem_type == bf16
+    types = {o.name: o.type.tensor_type.elem_type for o in model.graph.output}
+    # the KV cache in bfloat16, the logits cast to float (as the builder writes them)
+    assert types["present.0.key"] == bf16 and types["logits"] == onnx.TensorProto.FLOAT
     floats = [t for t in model.graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
     assert not floats, [t.name for t in floats]
     # The stored bfloat16 weights come through unchanged.
@@ -621,8 +631,8 @@ def cache_values(t):
 @pytest.mark.parametrize("arch,variant", [(a, v) for a in ARCHS for v in BUILDER_VARIANTS])
 def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
     """What onnxruntime-genai's builder wrote for the same checkpoint (recorded by
-    make_decoder_fixtures.py): the same genai_config.json, ir_version, opsets and ops, and the
-    same initializers byte for byte, but for the rotary caches: both compute them in float32,
+    make_decoder_fixtures.py): the same genai_config.json, ir_version, opsets, graph inputs and
+    outputs, ops, and the same initializers byte for byte, but for the rotary caches: both compute them in float32,
     but sines and cosines round differently between math libraries, so those may differ by one
     unit in the last place."""
     import hashlib
@@ -634,6 +644,8 @@ def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
     assert json.loads((out / "genai_config.json").read_text()) == ref["genai_config"]
     model = onnx.load(str(out / "model.onnx"))
     assert model.ir_version == ref["ir_version"]
+    assert [[i.name, i.type.tensor_type.elem_type] for i in model.graph.input] == ref["inputs"]
+    assert [[o.name, o.type.tensor_type.elem_type] for o in model.graph.output] == ref["outputs"]
     assert {o.domain or "ai.onnx": o.version for o in model.opset_import} == ref["opsets"]
     ops = {}
     for n in model.graph.node:
@@ -683,3 +695,63 @@ def test_rotary_outside_attention_matches_transformers(workdir, tmp_path, arch):
     f = feeds(sess, arch, ref["decode_ids"], past=first, past_len=p)
     f["position_ids"] = np.array([[p]], np.int64)
     np.testing.assert_allclose(run(sess, f)["logits"], ref["decode_logits"], atol=1e-4, rtol=0)
+
+
+def test_interrupt_leaves_nothing(big_checkpoint, tmp_path):
+    """Ctrl-C during a conversion: the CLI stops with 130 and leaves no output folder, no staging
+    folder and no temporary weights file."""
+    import signal
+    import time
+    src = big_checkpoint[0]
+    out, spill_dir = tmp_path / "out", tmp_path / "spill"
+    spill_dir.mkdir()
+    proc = subprocess.Popen([CLI, "run-pass", "--pass", "convert", "--param", f"temp_dir={spill_dir}", "-m", str(src),
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the conversion finished before the interrupt")
+    assert proc.returncode == 130, err
+    assert "Sanitizer" not in err and "runtime error" not in err, err
+    assert not out.exists()
+    assert os.listdir(tmp_path) == ["spill"] and os.listdir(spill_dir) == []
+
+
+BAD_CONFIGS = {
+    "hidden_size is text": (lambda c: c.update(hidden_size="64"), "hidden_size"),
+    "negative layers": (lambda c: c.update(num_hidden_layers=-2), "num_hidden_layers"),
+    "zero vocab": (lambda c: c.update(vocab_size=0), "vocab_size"),
+    "heads not a multiple of kv heads": (lambda c: c.update(num_key_value_heads=3), "num_key_value_heads"),
+    "absurd context": (lambda c: c.update(max_position_embeddings=1 << 40), "max_position_embeddings"),
+    "no intermediate_size": (lambda c: c.pop("intermediate_size"), "intermediate_size"),
+    "rotary size under 2": (lambda c: c.update(partial_rotary_factor=0.1), "partial_rotary_factor"),
+    "unknown activation": (lambda c: c.update(hidden_act="relu6"), "relu6"),
+    "unknown rope type": (lambda c: c.update(rope_parameters={"rope_type": "yarn", "factor": 4.0}), "yarn"),
+    "bad llama3 factors": (lambda c: c["rope_parameters"].update(low_freq_factor=8.0), "low_freq_factor"),
+    "no architectures": (lambda c: (c.pop("architectures"), c.update(model_type="mystery")), "mystery"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_is_a_clear_error(tmp_path, case):
+    edit, named = BAD_CONFIGS[case]
+    src = broken_copy(tmp_path, "llama", edit)
+    out = tmp_path / "out"
+    proc = convert(src, out)
+    assert proc.returncode == 1 and named in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_pipeline_convert_then_quantize(workdir, tmp_path):
+    """Later passes read the converted weights from the temporary file: convert ! quantize gives
+    the int4 conversion's bytes."""
+    out = tmp_path / "pipeline"
+    proc = run_cli("run-pass", "--pipeline", "convert ! quantize bits=4 block_size=32 accuracy_level=4", "-m",
+                   DATA / "llama", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    _, piped = initializers(out)
+    _, direct = initializers(converted(workdir, "llama", "int4"))
+    names = [n for n in direct if n.endswith(("_Q4", "_scales"))]
+    assert names and all(piped[n].tobytes() == direct[n].tobytes() for n in names)
+    assert (out / "genai_config.json").exists()

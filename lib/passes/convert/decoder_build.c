@@ -120,26 +120,26 @@ static int make_io(cvt_decoder *d)
                      (const char *[]){"batch_size", "total_sequence_length"}));
     if (d->position_ids)
         OLIVE_TRY(add_io(d, 1, d->position_ids, OIR_INT64, 2, NULL, (const char *[]){"batch_size", "sequence_length"}));
-    for (int64_t i = 0; i < d->n_layers; i++) {
-        const char *k = cvt_str(d, "past_key_values.%" PRId64 ".key", i);
-        const char *v = cvt_str(d, "past_key_values.%" PRId64 ".value", i);
-        if (!k || !v)
+    /* every layer's key, then every layer's value, in the builder's order */
+    for (int64_t i = 0; i < 2 * d->n_layers; i++) {
+        const char *name = cvt_str(d, "past_key_values.%" PRId64 ".%s", i % d->n_layers,
+                                   i < d->n_layers ? "key" : "value");
+        if (!name)
             return OLIVE_ENOMEM;
-        OLIVE_TRY(add_io(d, 1, k, d->io_dtype, 4, kv, past));
-        OLIVE_TRY(add_io(d, 1, v, d->io_dtype, 4, kv, past));
+        OLIVE_TRY(add_io(d, 1, name, d->io_dtype, 4, kv, past));
     }
     if (!d->opt.exclude_lm_head)
-        OLIVE_TRY(add_io(d, 0, "logits", d->io_dtype, 3, (const int64_t[]){-1, -1, c->vocab},
+        OLIVE_TRY(add_io(d, 0, "logits", d->io_dtype == OIR_BFLOAT16 ? OIR_FLOAT : d->io_dtype, 3,
+                         (const int64_t[]){-1, -1, c->vocab},
                          (const char *[]){"batch_size", "sequence_length", NULL}));
     if (d->opt.include_hidden_states || d->opt.exclude_lm_head)
         OLIVE_TRY(add_io(d, 0, "hidden_states", d->io_dtype, 3, (const int64_t[]){-1, -1, c->hidden},
                          (const char *[]){"batch_size", "sequence_length", NULL}));
-    for (int64_t i = 0; i < d->n_layers; i++) {
-        const char *k = cvt_str(d, "present.%" PRId64 ".key", i), *v = cvt_str(d, "present.%" PRId64 ".value", i);
-        if (!k || !v)
+    for (int64_t i = 0; i < 2 * d->n_layers; i++) {
+        const char *name = cvt_str(d, "present.%" PRId64 ".%s", i % d->n_layers, i < d->n_layers ? "key" : "value");
+        if (!name)
             return OLIVE_ENOMEM;
-        OLIVE_TRY(add_io(d, 0, k, d->io_dtype, 4, kv, present));
-        OLIVE_TRY(add_io(d, 0, v, d->io_dtype, 4, kv, present));
+        OLIVE_TRY(add_io(d, 0, name, d->io_dtype, 4, kv, present));
     }
     return OLIVE_OK;
 }

@@ -66,13 +66,22 @@ int cvt_decoder_config_read(cvt_decoder *d)
                           "positive",
                           d->ck->path);
     /* Bounds far above any real model, so that sizes computed from them cannot overflow. */
-    if (c->hidden > (1 << 20) || c->intermediate > (1 << 22) || c->layers > (1 << 14) || c->heads > (1 << 14) ||
-        c->vocab > (1 << 26) || c->context_length > (1 << 24))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "config.json of '%s': sizes beyond what the converter handles (hidden_size <= 2^20, "
-                          "intermediate_size <= 2^22, num_hidden_layers <= 2^14, num_attention_heads <= 2^14, "
-                          "vocab_size <= 2^26, max_position_embeddings <= 2^24)",
-                          d->ck->path);
+    {
+        const struct {
+            const char *key;
+            int64_t value, limit;
+        } bounds[] = {
+            {"hidden_size", c->hidden, 1 << 20},       {"intermediate_size", c->intermediate, 1 << 22},
+            {"num_hidden_layers", c->layers, 1 << 14}, {"num_attention_heads", c->heads, 1 << 14},
+            {"vocab_size", c->vocab, 1 << 26},         {"max_position_embeddings", c->context_length, 1 << 24},
+        };
+        for (size_t i = 0; i < sizeof bounds / sizeof *bounds; i++)
+            if (bounds[i].value > bounds[i].limit)
+                return olive_fail(OLIVE_EUNSUPPORTED,
+                                  "config.json of '%s': %s = %" PRId64 " is beyond what the converter handles (%" PRId64
+                                  ")",
+                                  d->ck->path, bounds[i].key, bounds[i].value, bounds[i].limit);
+    }
     if (c->heads % c->kv_heads)
         return olive_fail(OLIVE_EFORMAT,
                           "config.json of '%s': num_attention_heads (%" PRId64 ") is not a multiple of "
@@ -85,8 +94,8 @@ int cvt_decoder_config_read(cvt_decoder *d)
                           head_dim);
     if (!c->head_dim || (!key(d, "head_dim") && c->hidden % c->heads))
         return olive_fail(OLIVE_EFORMAT,
-                          "config.json of '%s': hidden_size %" PRId64 " is not a multiple of num_attention_heads %" PRId64
-                          " and head_dim is not given",
+                          "config.json of '%s': hidden_size %" PRId64
+                          " is not a multiple of num_attention_heads %" PRId64 " and head_dim is not given",
                           d->ck->path, c->hidden, c->heads);
     c->norm_eps = num_in(d->ck->config, "rms_norm_eps", 1e-6);
     act = key(d, "hidden_act");

@@ -141,12 +141,20 @@ int cvt_init_from_f32(cvt_decoder *d, const char *name, int32_t dtype, size_t ra
     return rc;
 }
 
+/* The fraction reported: weights streamed so far (saving takes the last 5%). */
+static double fraction(const cvt_decoder *d)
+{
+    double f = d->weights_total ? (double)d->weights_done / (double)d->weights_total : 0.5;
+    return 0.95 * (f < 1 ? f : 1);
+}
+
 int cvt_weight_done(cvt_decoder *d)
 {
     d->weights_done++;
-    return olive_pass_progress(d->ctx, d->weights_total ? 0.95 * (double)d->weights_done / (double)d->weights_total
-                                                        : 0.5);
+    return olive_pass_progress(d->ctx, fraction(d));
 }
+
+int cvt_check_cancel(cvt_decoder *d) { return olive_pass_progress(d->ctx, fraction(d)); }
 
 int cvt_finish_tensors(cvt_decoder *d)
 {

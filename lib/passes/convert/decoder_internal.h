@@ -18,6 +18,9 @@ void cvt_convert_f32(int32_t dtype, const float *src, size_t n, void *dst);
 /* Adds initializer `name` whose bytes get a region of the spill file (*offset). */
 int cvt_spill_tensor(cvt_decoder *d, const char *name, int32_t dtype, size_t rank, const int64_t *dims,
                      uint64_t *offset);
+/* Reports the current progress again between bands of a large weight, so that a request to
+ * stop is seen within a band. */
+int cvt_check_cancel(cvt_decoder *d);
 /* Maps the spill file and gives every spilled initializer its bytes. */
 int cvt_finish_tensors(cvt_decoder *d);
 /* "/model/layers.0/attn/qkv_proj" -> "model.layers.0.attn.qkv_proj" (builder-owned). */

@@ -92,6 +92,8 @@ static int copy_matrix(cvt_decoder *d, const ofmt_tensor *t, const char *onnx_na
         rc = OLIVE_ENOMEM;
     for (int64_t r0 = 0; rc == OLIVE_OK && r0 < rows; r0 += band) {
         int64_t n = rows - r0 < band ? rows - r0 : band;
+        if (r0 && (rc = cvt_check_cancel(d)) != OLIVE_OK)
+            break;
         rc = ofmt_tensor_read_f32(t, (uint64_t)r0, (uint64_t)n, buf);
         if (rc != OLIVE_OK) {
             rc = olive_fail_context(rc, "tensor '%s'", t->name);
@@ -269,6 +271,13 @@ int cvt_head(cvt_decoder *d, cvt_residual *r)
         OLIVE_TRY(cvt_node(d, "Div", "", "/lm_head/softcap/Div", 2, (const char *[]){logits, c}, 1, NULL, &y));
         OLIVE_TRY(cvt_node(d, "Tanh", "", "/lm_head/softcap/Tanh", 1, &y, 1, NULL, &y));
         OLIVE_TRY(cvt_node(d, "Mul", "", "/lm_head/softcap/Mul", 2, (const char *[]){y, c}, 1, NULL, &logits));
+    }
+    /* bfloat16 models give float logits, as the builder writes them */
+    if (d->io_dtype == OIR_BFLOAT16) {
+        oir_node *n;
+        OLIVE_TRY(cvt_node(d, "Cast", "", "/lm_head/Cast", 1, &logits, 1, &n, &logits));
+        if (oir_node_set_attr_int(n, "to", OIR_FLOAT) != OLIVE_OK)
+            return OLIVE_ENOMEM;
     }
     return oir_graph_rename_value(d->g, logits, "logits");
 }

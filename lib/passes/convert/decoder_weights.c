@@ -131,7 +131,8 @@ static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, in
             rc = OLIVE_ENOMEM;
         for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
             int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
-            if ((rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+            if ((r0 && (rc = cvt_check_cancel(d)) != OLIVE_OK) ||
+                (rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
                 break;
             /* tiles keep both sides of the transpose in cache */
             for (int64_t k0 = 0; k0 < in; k0 += 64)
@@ -169,7 +170,8 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
             rc = OLIVE_ENOMEM;
         for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
             int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
-            if ((rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+            if ((r0 && (rc = cvt_check_cancel(d)) != OLIVE_OK) ||
+                (rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
                 break;
             memset(codes, 0, (size_t)rows * kb * blob);
             /* float16 graphs quantize float16 weights: round first, as the quantize pass sees them */

@@ -11,8 +11,9 @@ with save_pretrained (safetensors), a small byte-level tokenizer, and:
     greedy [1, P + 20] (greedy generation of 20 new tokens)
 - builder_reference.json, what onnxruntime-genai's model builder writes for the checkpoint
   (fp32, int4 and int8 for cpu; fp16, bf16 and int4 for cuda; fp16 and int4 for dml; int4
-  for webgpu): its genai_config.json, ir_version and opsets, the count of each op in its
-  graph (Constant nodes aside) and every initializer's dtype, shape and sha256;
+  for webgpu): its genai_config.json, ir_version and opsets, graph inputs and outputs (names
+  and element types), the count of each op in its graph (Constant nodes aside) and every
+  initializer's dtype, shape and sha256;
 - builder_caches.npz, the builder's rotary caches (float32 for cpu, float16 or bfloat16 for
   the GPU providers), which tests compare with a tolerance (sines and cosines round differently
   between math libraries).
@@ -170,6 +171,9 @@ def record_builder(name):
                 genai = json.load(f)
             record[f"{precision}-{ep}"] = {"genai_config": genai, "ops": ops, "initializers": inits,
                                            "ir_version": model.ir_version,
+                                           "inputs": [[i.name, i.type.tensor_type.elem_type] for i in model.graph.input],
+                                           "outputs": [[o.name, o.type.tensor_type.elem_type]
+                                                       for o in model.graph.output],
                                            "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import}}
     with open(os.path.join(folder, "builder_reference.json"), "w") as f:
         json.dump(record, f, indent=1, sort_keys=True)
