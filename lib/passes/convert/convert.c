@@ -62,7 +62,8 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     );
 }
 
-/* A copy of `args` whose execution_provider is filled in from the accelerator when unset. */
+/* Opens the checkpoint and builds; an unset execution_provider comes from the accelerator
+ * (through a copy of the argument values). */
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     ofmt_checkpoint *ck = NULL;
