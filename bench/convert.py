@@ -184,6 +184,16 @@ def last_line(text):
     return lines[-1][:300] if lines else "(no message)"
 
 
+def time_libolive(args, src, out, precision, gnu_time, what=""):
+    """(seconds, peak RSS) of the convert pass from src to out, or None, said why, when it fails."""
+    t, r, err, rc = measure([args.cli, "run-pass", "--pass", "convert", "--param", f"precision={precision}",
+                             "-m", src, "-o", out], args.runs, gnu_time, out_dir=out)
+    if rc:
+        print(f"libolive failed{what} ({precision}): {last_line(err)}")
+        return None
+    return t, r
+
+
 def print_rows(title, rows, runs, gnu_time):
     print(f"\n{title}: median of {runs} run(s), whole process, peak RSS {'GNU time' if gnu_time else 'VmHWM sampling'}")
     print(f"  {'':10} {'wall s':>8} {'peak RSS MiB':>13}")
@@ -223,12 +233,9 @@ def main():
         ours = os.path.join(run_root, f"libolive-{precision}")
         theirs = os.path.join(run_root, f"builder-{precision}")
         rows = {}
-        t, r, err, rc = measure([args.cli, "run-pass", "--pass", "convert", "--param", f"precision={precision}",
-                                 "-m", src, "-o", ours], args.runs, gnu_time, out_dir=ours)
-        if rc:
-            print(f"libolive failed ({precision}): {last_line(err)}")
+        rows["libolive"] = time_libolive(args, src, ours, precision, gnu_time)
+        if rows["libolive"] is None:
             return 1
-        rows["libolive"] = (t, r)
         if not args.skip_builder:
             t, r, err, rc = measure([args.builder_python, "-m", "onnxruntime_genai.models.builder", "-i", src,
                                      "-o", theirs, "-p", precision, "-e", "cpu"],
@@ -261,12 +268,9 @@ def main():
         ours = os.path.join(run_root, f"gguf-libolive-{precision}")
         theirs = os.path.join(run_root, f"gguf-builder-{precision}")
         rows = {}
-        t, r, err, rc = measure([args.cli, "run-pass", "--pass", "convert", "--param", f"precision={precision}",
-                                 "-m", gguf, "-o", ours], args.runs, gnu_time, out_dir=ours)
-        if rc:
-            print(f"libolive failed on the GGUF ({precision}): {last_line(err)}")
+        rows["libolive"] = time_libolive(args, gguf, ours, precision, gnu_time, " on the GGUF")
+        if rows["libolive"] is None:
             return 1
-        rows["libolive"] = (t, r)
         if not args.skip_builder:
             # The builder takes the configuration and tokenizer from -m (a Hugging Face name or
             # folder): libolive's output folder has both, rebuilt from the GGUF metadata.

@@ -156,13 +156,6 @@ static int input_is_checkpoint(const char *path, int *out)
     return OLIVE_OK;
 }
 
-static int registered(const char *name)
-{
-    for (size_t i = 0; i < olive_registry_count(); i++)
-        if (!strcmp(olive_registry_at(i)->name, name))
-            return 1;
-    return 0;
-}
 
 static int has_param(const char *pass, const char *param)
 {
@@ -217,10 +210,7 @@ static int add_onnx_passes(json_t *passes, const ao_options *o, const char *prec
                                               "CPU provider has no bfloat16 MatMul); use fp16, or a gpu provider",
                           o->command);
     json_object_set_new(passes, "peephole", json_pack("{s:s}", "type", "OnnxPeepholeOptimizer"));
-    if (registered("fuse"))
-        json_object_set_new(passes, "transformers_optimization", json_pack("{s:s}", "type", "OrtTransformersOptimization"));
-    else
-        OLIVE_INFO("auto-opt: transformer fusion is not in this build; skipping it");
+    json_object_set_new(passes, "transformers_optimization", json_pack("{s:s}", "type", "OrtTransformersOptimization"));
     if (!strcmp(precision, "int4")) {
         q = json_pack("{s:s}", "type", "OnnxBlockWiseRtnQuantization");
         add_quantizer_settings(q, o);

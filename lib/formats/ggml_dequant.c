@@ -267,6 +267,20 @@ static void k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn)
     }
 }
 
+/* Scale and min of the sub-blocks j and j + 1, which Q4_K and Q5_K apply to the low and high
+ * halves of each 64 elements. */
+static void k_scale_min_pair(int j, const uint8_t *q, float d, float dmin, float *d1, float *m1, float *d2,
+                             float *m2)
+{
+    uint8_t sc, m;
+    k_scale_min(j, q, &sc, &m);
+    *d1 = d * (float)sc;
+    *m1 = dmin * (float)m;
+    k_scale_min(j + 1, q, &sc, &m);
+    *d2 = d * (float)sc;
+    *m2 = dmin * (float)m;
+}
+
 /* Q4_K: d, dmin (f16), scales[12], qs[128]; each 64 elements use 32 bytes: low nibbles with
  * one scale/min pair, high nibbles with the next. value = (d*sc)*q - (dmin*m). */
 static void deq_q4_k(const uint8_t *b, float *y)
@@ -275,11 +289,8 @@ static void deq_q4_k(const uint8_t *b, float *y)
     const uint8_t *scales = b + 4, *q = b + 16;
     int is = 0;
     for (int j = 0; j < QK_K; j += 64) {
-        uint8_t sc, m;
-        k_scale_min(is, scales, &sc, &m);
-        const float d1 = d * (float)sc, m1 = dmin * (float)m;
-        k_scale_min(is + 1, scales, &sc, &m);
-        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        float d1, m1, d2, m2;
+        k_scale_min_pair(is, scales, d, dmin, &d1, &m1, &d2, &m2);
         for (int l = 0; l < 32; l++)
             *y++ = d1 * (float)(q[l] & 0x0f) - m1;
         for (int l = 0; l < 32; l++)
@@ -298,11 +309,8 @@ static void deq_q5_k(const uint8_t *b, float *y)
     int is = 0;
     uint8_t u1 = 1, u2 = 2;
     for (int j = 0; j < QK_K; j += 64) {
-        uint8_t sc, m;
-        k_scale_min(is, scales, &sc, &m);
-        const float d1 = d * (float)sc, m1 = dmin * (float)m;
-        k_scale_min(is + 1, scales, &sc, &m);
-        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        float d1, m1, d2, m2;
+        k_scale_min_pair(is, scales, d, dmin, &d1, &m1, &d2, &m2);
         for (int l = 0; l < 32; l++)
             *y++ = d1 * (float)((ql[l] & 0x0f) + ((qh[l] & u1) ? 16 : 0)) - m1;
         for (int l = 0; l < 32; l++)

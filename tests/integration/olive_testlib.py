@@ -1,12 +1,17 @@
 """Helpers the integration tests share: running a pass through $OLIVE_APPLY_PASS, the
 single-MatMul models the weight quantizers are checked on, onnxruntime sessions and the
-references of onnxruntime's quantizers, and reading what a command draws on a terminal.
+references of onnxruntime's quantizers, reading what a command draws on a terminal, and for the
+convert and checkpoint tests: running the convert pass, onnx's checker on decoders, reading
+safetensors files, onnxruntime-genai's greedy generation, Llama 3 rope factors, and
+$OLIVE_CHECKPOINT_DUMP's listings and values.
 
 Test modules import this after their pytest.importorskip lines, so that a missing onnx or
 onnxruntime skips them instead of failing their collection. (tests/data/quant/make_hqq.py
 takes its weights and model from here too: the hqq test regenerates the large ones.)"""
 
+import json
 import os
+import pathlib
 import pty
 import select
 import subprocess
@@ -137,3 +142,108 @@ def run_on_terminal(argv, timeout, cwd=None):
             os.close(slave)
         os.close(master)
     return proc.returncode, shown, stdout
+
+
+def run_convert(cli, src, out, *params, expect_ok=True):
+    """`olive run-pass --pass convert` from `src` to `out`, each param a "key=value"."""
+    args = [cli, "run-pass", "--pass", "convert", "-m", str(src), "-o", str(out)]
+    for p in params:
+        args += ["--param", p]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    # Under the sanitizer build a leak or undefined behaviour shows on stderr even when the
+    # exit status is that of an ordinary failure.
+    for alarm in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert alarm not in proc.stderr, proc.stderr
+    if expect_ok:
+        assert proc.returncode == 0, f"convert failed: {proc.stderr.strip()}"
+    return proc
+
+
+def check_with_contrib_layernorm(path):
+    """The model at `path`, after onnx's checker passed it. ONNX Runtime (and onnxruntime-genai's
+    builder) registers SimplifiedLayerNormalization in the default domain, which ONNX's schemas
+    lack: the checker sees a copy where it is the contrib op, and everything else as written."""
+    model = onnx.load(str(path))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for n in probe.graph.node:
+        if n.op_type == "SimplifiedLayerNormalization" and n.domain in ("", "ai.onnx"):
+            n.domain = "com.microsoft"
+    onnx.checker.check_model(probe)
+    return model
+
+
+def read_safetensors(path):
+    """name -> float32 array, for the F32 / F16 / BF16 tensors of a safetensors file: an 8-byte
+    little-endian header length, a JSON header of name -> dtype/shape/offsets, then the data."""
+    raw = pathlib.Path(path).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = meta["data_offsets"]
+        buf = raw[8 + n + a:8 + n + b]
+        if meta["dtype"] == "BF16":
+            v = (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            v = np.frombuffer(buf, {"F32": "<f4", "F16": "<f2"}[meta["dtype"]]).astype(np.float32)
+        out[name] = v.reshape(meta["shape"])
+    return out
+
+
+def genai_greedy(folder, prompt, new_tokens):
+    """onnxruntime-genai's greedy sequence, prompt included, of exactly len(prompt) + new_tokens
+    tokens from the model folder (skips when onnxruntime-genai is not installed)."""
+    import pytest
+    og = pytest.importorskip("onnxruntime_genai")
+    model = og.Model(str(folder))
+    params = og.GeneratorParams(model)
+    params.set_search_options(do_sample=False, max_length=len(prompt) + new_tokens, min_length=len(prompt) + new_tokens)
+    gen = og.Generator(model, params)
+    gen.append_tokens(np.asarray([prompt], dtype=np.int32))
+    while not gen.is_done():
+        gen.generate_next_token()
+    return [int(t) for t in gen.get_sequence(0)]
+
+
+def llama3_rope_factors(freqs, factor, low, high, orig):
+    """Llama 3.1 rope scaling's factor for each inverse frequency, as llama.cpp's converter
+    stores them in rope_freqs.weight: 1 for short wavelengths, `factor` for long ones, smoothly
+    between (low / high: low_freq_factor / high_freq_factor; orig: the original context)."""
+    out = []
+    for f in np.asarray(freqs, np.float64):
+        wavelen = 2 * np.pi / f
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, np.float32)
+
+
+CHECKPOINT_DUMP = os.environ.get("OLIVE_CHECKPOINT_DUMP")
+
+
+def run_checkpoint_dump(*args, timeout=300):
+    """$OLIVE_CHECKPOINT_DUMP with args (paths as str), its output captured."""
+    return subprocess.run([CHECKPOINT_DUMP, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def dump_checkpoint(path):
+    """What checkpoint_dump lists for the checkpoint at path (JSON: tensors, config, ...)."""
+    proc = run_checkpoint_dump(path)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def dump_tensor(path, name, out, first=None, rows=None):
+    """Tensor `name` of the checkpoint at path as float32 values (written to `out` on the way),
+    all rows or `rows` from `first`."""
+    extra = [] if first is None else ["--first-row", first, "--rows", rows]
+    proc = run_checkpoint_dump(path, "--tensor", name, "--out", out, *extra)
+    assert proc.returncode == 0, proc.stderr
+    return np.fromfile(out, dtype="<f4")

@@ -25,6 +25,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
+from olive_testlib import check_with_contrib_layernorm as check, genai_greedy, read_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -72,19 +73,6 @@ def reference(arch):
 
 def config(arch):
     return json.loads((DATA / arch / "config.json").read_text())
-
-
-def check(path):
-    """onnx's checker on the saved model. ONNX Runtime registers SimplifiedLayerNormalization in
-    the default domain, which ONNX's schemas lack: the checker sees it as a contrib op."""
-    model = onnx.load(str(path))
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    for n in probe.graph.node:
-        if n.op_type == "SimplifiedLayerNormalization" and n.domain in ("", "ai.onnx"):
-            n.domain = "com.microsoft"
-    onnx.checker.check_model(probe)
-    return model
 
 
 def session(folder):
@@ -190,31 +178,19 @@ def test_quantized_top1_agrees_with_fp32(workdir, arch, precision):
     assert agree >= 0.9
 
 
-def genai_generate(folder, prompt, new_tokens):
-    og = pytest.importorskip("onnxruntime_genai")
-    model = og.Model(str(folder))
-    params = og.GeneratorParams(model)
-    params.set_search_options(do_sample=False, max_length=len(prompt) + new_tokens, min_length=len(prompt) + new_tokens)
-    gen = og.Generator(model, params)
-    gen.append_tokens(np.asarray(prompt, dtype=np.int32))
-    while not gen.is_done():
-        gen.generate_next_token()
-    return list(gen.get_sequence(0))
-
-
 @pytest.mark.parametrize("arch", ARCHS)
 def test_genai_greedy_matches_transformers(workdir, arch):
     ref = reference(arch)
     folder = converted(workdir, arch, "fp32")
     prompt = ref["prefill_ids"][0].tolist()
-    got = genai_generate(folder, prompt, 20)
+    got = genai_greedy(folder, prompt, 20)
     assert got == ref["greedy"][0].tolist()
 
 
 @pytest.mark.parametrize("arch,precision", [(a, p) for a in ARCHS for p in ("fp16", "int4")])
 def test_genai_loads_other_precisions(workdir, arch, precision):
     prompt = reference(arch)["prefill_ids"][0].tolist()
-    got = genai_generate(converted(workdir, arch, precision), prompt, 5)
+    got = genai_greedy(converted(workdir, arch, precision), prompt, 5)
     assert got[:len(prompt)] == prompt and len(got) == len(prompt) + 5
 
 
@@ -366,26 +342,6 @@ def test_peak_memory_is_bounded_by_one_tensor(big_checkpoint, tmp_path):
     assert (out / "model.onnx.data").stat().st_size >= total
     model = onnx.load(str(out / "model.onnx"), load_external_data=False)
     assert len(model.graph.initializer) > 20 * 5
-
-
-def read_safetensors(path):
-    """name -> float32 array, for the float32 / float16 / bfloat16 tensors of a safetensors file."""
-    import struct
-    raw = pathlib.Path(path).read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = meta["data_offsets"]
-        buf = raw[8 + n + a:8 + n + b]
-        if meta["dtype"] == "BF16":
-            v = (np.frombuffer(buf, np.uint16).astype(np.uint32) << 16).view(np.float32)
-        else:
-            v = np.frombuffer(buf, {"F32": np.float32, "F16": np.float16}[meta["dtype"]]).astype(np.float32)
-        out[name] = v.reshape(meta["shape"])
-    return out
 
 
 GGUF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",

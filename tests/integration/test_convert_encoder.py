@@ -24,6 +24,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
+from olive_testlib import run_convert  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -34,17 +35,7 @@ LAYERS = 2
 
 
 def convert(src, out, *params, expect_ok=True):
-    args = [CLI, "run-pass", "--pass", "convert", "-m", str(src), "-o", str(out)]
-    for p in params:
-        args += ["--param", p]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    # Under the sanitizer build a leak or undefined behaviour shows on stderr even when the
-    # exit status is that of an ordinary failure.
-    for alarm in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        assert alarm not in proc.stderr, proc.stderr
-    if expect_ok:
-        assert proc.returncode == 0, f"convert failed: {proc.stderr.strip()}"
-    return proc
+    return run_convert(CLI, src, out, *params, expect_ok=expect_ok)
 
 
 def model_path(out):

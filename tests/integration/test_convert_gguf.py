@@ -50,6 +50,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 gguf = pytest.importorskip("gguf")
+from olive_testlib import check_with_contrib_layernorm, genai_greedy, llama3_rope_factors, read_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -65,25 +66,6 @@ FILE_TYPE = {F32: gguf.LlamaFileType.ALL_F32, F16: gguf.LlamaFileType.MOSTLY_F16
 
 def config(fixture):
     return json.loads((DATA / fixture / "config.json").read_text())
-
-
-def read_safetensors(path):
-    """name -> float32 array, for the F32 / F16 / BF16 tensors of a safetensors file."""
-    raw = pathlib.Path(path).read_bytes()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = meta["data_offsets"]
-        buf = raw[8 + n + a:8 + n + b]
-        if meta["dtype"] == "BF16":
-            v = (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            v = np.frombuffer(buf, {"F32": "<f4", "F16": "<f2"}[meta["dtype"]]).astype(np.float32)
-        out[name] = v.reshape(meta["shape"])
-    return out
 
 
 # ---- writing a fixture as llama.cpp's converter would ------------------------------------------
@@ -212,20 +194,9 @@ def llama3_rope_freqs(cfg, scaling):
     theta, _ = rope(cfg)
     dim = head_dim(cfg)
     freqs = 1.0 / (np.float32(theta) ** (np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)))
-    factor = scaling.get("factor", 8.0)
-    low, high = scaling.get("low_freq_factor", 1.0), scaling.get("high_freq_factor", 4.0)
-    orig = scaling.get("original_max_position_embeddings", 8192)
-    out = []
-    for f in freqs.astype(np.float64):
-        wavelen = 2 * math.pi / f
-        if wavelen < orig / high:
-            out.append(1.0)
-        elif wavelen > orig / low:
-            out.append(factor)
-        else:
-            smooth = (orig / wavelen - low) / (high - low)
-            out.append(1 / ((1 - smooth) / factor + smooth))
-    return np.array(out, np.float32)
+    return llama3_rope_factors(freqs, scaling.get("factor", 8.0), scaling.get("low_freq_factor", 1.0),
+                               scaling.get("high_freq_factor", 4.0),
+                               scaling.get("original_max_position_embeddings", 8192))
 
 
 def gguf_tensors(fixture, cfg):
@@ -320,19 +291,6 @@ def converted(workdir, fixture, ftype=F32):
     return _done[key][0]
 
 
-def check_model(folder):
-    """onnx's checker; onnxruntime puts SimplifiedLayerNormalization in the default domain,
-    where ONNX has no such op, so the checker sees it as the contrib op."""
-    model = onnx.load(str(folder / "model.onnx"))
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    for n in probe.graph.node:
-        if n.op_type == "SimplifiedLayerNormalization" and n.domain in ("", "ai.onnx"):
-            n.domain = "com.microsoft"
-    onnx.checker.check_model(probe)
-    return model
-
-
 class Decoder:
     """The converted graph run as onnxruntime-genai runs it: BNSH past in, present out."""
 
@@ -416,7 +374,7 @@ def expected_outputs(workdir, fixture):
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_f32_gguf_matches_transformers(workdir, fixture):
     folder = converted(workdir, fixture)
-    model = check_model(folder)
+    model = check_with_contrib_layernorm(folder / "model.onnx")
     ops = {n.op_type for n in model.graph.node}
     assert "GroupQueryAttention" in ops
     genai = json.loads((folder / "genai_config.json").read_text())["model"]
@@ -466,7 +424,7 @@ def test_quantized_gguf_stays_close_to_transformers(workdir, fixture, ftype, tol
     not share), within `tol`, and the top token stays transformers' at >= 85% of positions
     (llama: 8 positions, one a near-tie of 3e-3; phi3: 32, one of 1.2e-2)."""
     folder = converted(workdir, fixture, ftype)
-    check_model(folder)
+    check_with_contrib_layernorm(folder / "model.onnx")
     stored = _done[(fixture, ftype.name)][1]
     assert stored["token_embd.weight"] == stored["blk.1.ffn_down.weight"] == ftype
     got, want = outputs(folder, fixture), transformers_outputs(fixture)
@@ -490,18 +448,6 @@ def test_quantized_gguf_is_its_dequantized_values(workdir, fixture, ftype):
     plain = convert(path, workdir / f"{fixture}_{ftype.name}_dequantized")
     errs = max_errors(outputs(folder, fixture), outputs(plain, fixture))
     assert max(errs.values()) <= 1e-5, errs
-
-
-def genai_greedy(folder, prompt, new_tokens):
-    og = pytest.importorskip("onnxruntime_genai")
-    model = og.Model(str(folder))
-    params = og.GeneratorParams(model)
-    params.set_search_options(do_sample=False, max_length=len(prompt) + new_tokens, min_length=len(prompt) + new_tokens)
-    gen = og.Generator(model, params)
-    gen.append_tokens(np.asarray([prompt], dtype=np.int32))
-    while not gen.is_done():
-        gen.generate_next_token()
-    return [int(t) for t in gen.get_sequence(0)]
 
 
 def transformers_greedy(fixture):

@@ -25,6 +25,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
+from olive_testlib import check_with_contrib_layernorm, read_safetensors, run_convert  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 APPLY = os.environ.get("OLIVE_APPLY_PASS")
@@ -36,27 +37,13 @@ LAYERS = 2
 
 
 def convert(src, out, *params, expect_ok=True):
-    args = [CLI, "run-pass", "--pass", "convert", "-m", str(src), "-o", str(out)]
-    for p in params:
-        args += ["--param", p]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    if expect_ok:
-        assert proc.returncode == 0, f"convert failed: {proc.stderr.strip()}"
-    return proc
+    return run_convert(CLI, src, out, *params, expect_ok=expect_ok)
 
 
 def load(out):
     path = pathlib.Path(out) / "model.onnx"
     assert path.is_file(), sorted(os.listdir(out))
-    model = onnx.load(str(path))
-    # onnxruntime (and onnxruntime-genai's builder) put SimplifiedLayerNormalization in the
-    # default domain although ONNX has no such op; the checker sees everything else.
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    for n in copy.graph.node:
-        if n.op_type == "SimplifiedLayerNormalization" and n.domain in ("", "ai.onnx"):
-            n.domain = "com.microsoft"
-    onnx.checker.check_model(copy)
+    model = check_with_contrib_layernorm(path)
     return path, model
 
 
@@ -125,22 +112,6 @@ def check_logits(fixture, path, tol, rel=0.0):
         assert err <= bounds[name], (f"{fixture}: {name} differs from transformers by {err:.3g} "
                                      f"(tolerance {bounds[name]:.3g})")
     return errs
-
-
-def read_safetensors(path):
-    """The float32 tensors of a safetensors file (the fixtures are saved in float32): an 8-byte
-    little-endian header length, a JSON header of name -> dtype/shape/offsets, then the data."""
-    raw = pathlib.Path(path).read_bytes()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype="<f4").reshape(info["shape"])
-    return out
 
 
 def initializers(model):

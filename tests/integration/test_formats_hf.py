@@ -18,6 +18,7 @@ import zlib
 
 import numpy as np
 import pytest
+from olive_testlib import dump_checkpoint as dump, dump_tensor, run_checkpoint_dump
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "formats_hf")
@@ -31,21 +32,12 @@ LAYOUTS = ["st_f32", "st_f16", "st_bf16", "st_sharded", "bin", "bin_sharded", "b
 
 
 def run_tool(*args):
-    return subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, timeout=60)
-
-
-def dump(path):
-    proc = run_tool(path)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return run_checkpoint_dump(*args, timeout=60)
 
 
 def read_values(path, name, tmp_path, rows=None):
-    out = tmp_path / "values.f32"
-    extra = ["--first-row", rows[0], "--rows", rows[1]] if rows else []
-    proc = run_tool(path, "--tensor", name, "--out", out, *extra)
-    assert proc.returncode == 0, proc.stderr
-    return np.fromfile(out, dtype="<f4")
+    """The tensor's values: all rows, or rows = (first, count)."""
+    return dump_tensor(path, name, tmp_path / "values.f32", *(rows or (None, None)))
 
 
 def fails(path, *args):

@@ -31,6 +31,8 @@ import pytest
 
 gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as Q  # noqa: E402
+from olive_testlib import dump_checkpoint as dump, dump_tensor, llama3_rope_factors  # noqa: E402
+from olive_testlib import run_checkpoint_dump as run  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_CHECKPOINT_DUMP")
 DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "gguf"
@@ -40,22 +42,8 @@ pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_CHECKPOINT_DUMP is not s
 
 # ---- running the tool ------------------------------------------------------------------
 
-def run(*args):
-    return subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-def dump(path):
-    r = run(path)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
 def read(path, name, tmp_path, first=None, rows=None):
-    out = tmp_path / "values.f32"
-    extra = [] if first is None else ["--first-row", first, "--rows", rows]
-    r = run(path, "--tensor", name, "--out", out, *extra)
-    assert r.returncode == 0, r.stderr
-    return np.fromfile(out, dtype=np.float32)
+    return dump_tensor(path, name, tmp_path / "values.f32", first, rows)
 
 
 def generated(path, name, tmp_path):
@@ -338,17 +326,7 @@ def test_tied_embeddings_and_rope_scaling(tmp_path):
 
 def llama3_rope_freqs(theta, dim, factor, low, high, orig):
     """rope_freqs.weight as llama.cpp's converter computes it for Llama 3.1+ rope scaling."""
-    out = []
-    for i in range(0, dim, 2):
-        wavelen = 2 * np.pi / (1.0 / theta ** (i / dim))
-        if wavelen < orig / high:
-            out.append(1.0)
-        elif wavelen > orig / low:
-            out.append(factor)
-        else:
-            smooth = (orig / wavelen - low) / (high - low)
-            out.append(1 / ((1 - smooth) / factor + smooth))
-    return np.array(out, dtype=np.float32)
+    return llama3_rope_factors([1.0 / theta ** (i / dim) for i in range(0, dim, 2)], factor, low, high, orig)
 
 
 def test_llama3_rope_freqs_and_phi3_longrope(tmp_path):

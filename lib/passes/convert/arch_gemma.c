@@ -115,6 +115,15 @@ static int gemma2_layer_is_sliding(const cvt_decoder *d, int64_t layer)
     return layer % 2 == 0;
 }
 
+/* The node path and weight name of one of a layer's norms. */
+static int norm_names(cvt_decoder *d, long long layer, const char *norm, const char **path, const char **w)
+{
+    if (!(*path = cvt_str(d, "/model/layers.%lld/%s", layer, norm)) ||
+        !(*w = cvt_str(d, "model.layers.%lld.%s.weight", layer, norm)))
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
+}
+
 /* input_layernorm -> attention -> post_attention_layernorm -> (+ residual)
  * -> pre_feedforward_layernorm -> MLP -> post_feedforward_layernorm -> (+ residual). */
 static int gemma2_layer(cvt_decoder *d, int64_t layer, cvt_residual *r)
@@ -125,24 +134,16 @@ static int gemma2_layer(cvt_decoder *d, int64_t layer, cvt_residual *r)
     const char *x, *y, *path, *w;
     long long l = (long long)layer;
 
-    if (!(path = cvt_str(d, "/model/layers.%lld/input_layernorm", l)) ||
-        !(w = cvt_str(d, "model.layers.%lld.input_layernorm.weight", l)))
-        return OLIVE_ENOMEM;
+    OLIVE_TRY(norm_names(d, l, "input_layernorm", &path, &w));
     OLIVE_TRY(cvt_norm_residual(d, path, r, w, &x));
     OLIVE_TRY(attention(d, layer, x, &y));
-    if (!(path = cvt_str(d, "/model/layers.%lld/post_attention_layernorm", l)) ||
-        !(w = cvt_str(d, "model.layers.%lld.post_attention_layernorm.weight", l)))
-        return OLIVE_ENOMEM;
+    OLIVE_TRY(norm_names(d, l, "post_attention_layernorm", &path, &w));
     OLIVE_TRY(cvt_norm(d, path, y, w, d->cfg.hidden, &r->pending));
 
-    if (!(path = cvt_str(d, "/model/layers.%lld/pre_feedforward_layernorm", l)) ||
-        !(w = cvt_str(d, "model.layers.%lld.pre_feedforward_layernorm.weight", l)))
-        return OLIVE_ENOMEM;
+    OLIVE_TRY(norm_names(d, l, "pre_feedforward_layernorm", &path, &w));
     OLIVE_TRY(cvt_norm_residual(d, path, r, w, &x));
     OLIVE_TRY(mlp(d, layer, x, &y));
-    if (!(path = cvt_str(d, "/model/layers.%lld/post_feedforward_layernorm", l)) ||
-        !(w = cvt_str(d, "model.layers.%lld.post_feedforward_layernorm.weight", l)))
-        return OLIVE_ENOMEM;
+    OLIVE_TRY(norm_names(d, l, "post_feedforward_layernorm", &path, &w));
     return cvt_norm(d, path, y, w, d->cfg.hidden, &r->pending);
 }
 

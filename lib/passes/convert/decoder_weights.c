@@ -115,6 +115,15 @@ static int64_t band_rows(int64_t in, int64_t count)
     return r < count ? r : count;
 }
 
+/* Reads rows [r0, r0 + rows) of a part into band; a cancel request is honoured between bands. */
+static int read_band(cvt_decoder *d, const linear_src *part, int64_t r0, int64_t rows, float *band)
+{
+    int rc = r0 ? cvt_check_cancel(d) : OLIVE_OK;
+    if (rc != OLIVE_OK)
+        return rc;
+    return read_rows(part->t, (uint64_t)(part->first + r0), (uint64_t)rows, band);
+}
+
 /* Writes the parts transposed: W^T [in, N] in dtype. */
 static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, int64_t in, int64_t cols,
                              int32_t dtype, uint64_t offset)
@@ -131,8 +140,7 @@ static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, in
             rc = OLIVE_ENOMEM;
         for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
             int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
-            if ((r0 && (rc = cvt_check_cancel(d)) != OLIVE_OK) ||
-                (rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+            if ((rc = read_band(d, &src[p], r0, rows, band)) != OLIVE_OK)
                 break;
             /* tiles keep both sides of the transpose in cache */
             for (int64_t k0 = 0; k0 < in; k0 += 64)
@@ -170,8 +178,7 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
             rc = OLIVE_ENOMEM;
         for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
             int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
-            if ((r0 && (rc = cvt_check_cancel(d)) != OLIVE_OK) ||
-                (rc = read_rows(src[p].t, (uint64_t)(src[p].first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+            if ((rc = read_band(d, &src[p], r0, rows, band)) != OLIVE_OK)
                 break;
             memset(codes, 0, (size_t)rows * kb * blob);
             /* float16 graphs quantize float16 weights: round first, as the quantize pass sees them */

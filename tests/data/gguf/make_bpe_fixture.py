@@ -13,8 +13,8 @@ Run with the torch environment:  $TORCHPY tests/data/gguf/make_bpe_fixture.py
 import json
 import pathlib
 
-import gguf
 import numpy as np
+from tiny_gguf import finish, tiny_writer
 from transformers import AutoTokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
@@ -36,14 +36,7 @@ def write(path, pre):
             merged.append(a + b)
     tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + alphabet + merged + [" x", "<think>", "</think>", "<bad ctrl>"]
     types = [3, 3, 3] + [1] * (len(alphabet) + len(merged)) + [1, 4, 4, 3]
-    w = gguf.GGUFWriter(str(path), "qwen2")
-    w.add_embedding_length(8)
-    w.add_block_count(1)
-    w.add_head_count(2)
-    w.add_head_count_kv(2)
-    w.add_feed_forward_length(16)
-    w.add_context_length(64)
-    w.add_layer_norm_rms_eps(1e-6)
+    w = tiny_writer(path, "qwen2")
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
@@ -52,12 +45,7 @@ def write(path, pre):
     w.add_bos_token_id(0)
     w.add_eos_token_id(2)
     w.add_add_bos_token(False)
-    w.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float16))
-    w.add_tensor("output_norm.weight", np.ones(8, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w, np.zeros((len(tokens), 8), dtype=np.float16))
 
 
 def main():

@@ -11,8 +11,8 @@ Run with the torch environment:  $TORCHPY tests/data/gguf/make_spm_fixture.py
 import json
 import pathlib
 
-import gguf
 import numpy as np
+from tiny_gguf import finish, tiny_writer
 from transformers import AutoTokenizer
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -32,14 +32,7 @@ def write_gguf(path, arch):
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + PIECES + CHARS
     types = [2, 3, 3] + [6] * 256 + [1] * (len(PIECES) + len(CHARS))
     scores = [0.0, 0.0, 0.0] + [0.0] * 256 + [-float(i) for i in range(len(PIECES) + len(CHARS))]
-    w = gguf.GGUFWriter(str(path), arch)
-    w.add_embedding_length(8)
-    w.add_block_count(1)
-    w.add_head_count(2)
-    w.add_head_count_kv(2)
-    w.add_feed_forward_length(16)
-    w.add_context_length(64)
-    w.add_layer_norm_rms_eps(1e-6)
+    w = tiny_writer(path, arch)
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
     w.add_token_scores(scores)
@@ -50,12 +43,7 @@ def write_gguf(path, arch):
     w.add_add_bos_token(True)
     w.add_add_eos_token(False)
     rng = np.random.default_rng(0)
-    w.add_tensor("token_embd.weight", rng.standard_normal((len(tokens), 8)).astype(np.float16))
-    w.add_tensor("output_norm.weight", np.ones(8, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w, rng.standard_normal((len(tokens), 8)).astype(np.float16))
 
 
 def main():
