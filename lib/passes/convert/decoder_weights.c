@@ -15,6 +15,8 @@
 
 /* Floats read from the checkpoint at a time. */
 #define BAND_FLOATS ((size_t)4 << 20)
+/* Largest transposed weight assembled whole in memory (64 MiB of floats). */
+#define WHOLE_FLOATS ((size_t)16 << 20)
 
 static void shape_text(char *buf, size_t cap, size_t rank, const int64_t *dims)
 {
@@ -124,40 +126,75 @@ static int read_band(cvt_decoder *d, const linear_src *part, int64_t r0, int64_t
     return read_rows(part->t, (uint64_t)(part->first + r0), (uint64_t)rows, band);
 }
 
-/* Writes the parts transposed: W^T [in, N] in dtype. */
+static int64_t wide_band_rows(int64_t in, int64_t count)
+{
+    int64_t r = (int64_t)(WHOLE_FLOATS / (size_t)in);
+    if (r < 1)
+        r = 1;
+    return r < count ? r : count;
+}
+
+/* Transposes rows [0, rows) of a band [rows, in] into dst [in, ld] at column c0. */
+static void transpose_band(const float *band, int64_t rows, int64_t in, float *dst, int64_t ld, int64_t c0)
+{
+    /* tiles keep both sides of the transpose in cache */
+    for (int64_t k0 = 0; k0 < in; k0 += 64)
+        for (int64_t q0 = 0; q0 < rows; q0 += 64)
+            for (int64_t r = q0; r < rows && r < q0 + 64; r++)
+                for (int64_t k = k0; k < in && k < k0 + 64; k++)
+                    dst[k * ld + c0 + r] = band[r * in + k];
+}
+
+/* Writes the parts transposed: W^T [in, N] in dtype. A weight of up to WHOLE_FLOATS elements
+ * is assembled in memory and written at once; a larger one (an LM head) goes out a wide band
+ * at a time as one strip per input feature. Few large writes matter: a write per short strip
+ * made system calls most of the conversion time. */
 static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, int64_t in, int64_t cols,
                              int32_t dtype, uint64_t offset)
 {
     const size_t es = cvt_dtype_size(dtype);
-    int64_t col0 = 0;
+    const int whole = (uint64_t)in * (uint64_t)cols <= WHOLE_FLOATS;
+    int64_t col0 = 0, most = 0;
+    float *band, *tr;
+    uint8_t *bytes;
     int rc = OLIVE_OK;
+    for (size_t p = 0; p < n; p++)
+        most = src[p].count > most ? src[p].count : most;
+    /* the strip path writes `in` strips per band: wide bands keep the writes few and large */
+    const int64_t R = whole ? band_rows(in, most) : wide_band_rows(in, most);
+    const size_t tr_floats = whole ? (size_t)in * (size_t)cols : (size_t)R * (size_t)in;
+    band = olive_malloc((size_t)R * (size_t)in * sizeof *band);
+    tr = olive_malloc(tr_floats * sizeof *tr);
+    bytes = es == sizeof(float) ? (uint8_t *)tr : olive_malloc(tr_floats * es);
+    if (!band || !tr || !bytes)
+        rc = OLIVE_ENOMEM;
     for (size_t p = 0; p < n && rc == OLIVE_OK; p++) {
-        int64_t R = band_rows(in, src[p].count);
-        float *band = olive_malloc((size_t)R * (size_t)in * sizeof *band);
-        float *tr = olive_malloc((size_t)R * (size_t)in * sizeof *tr);
-        uint8_t *bytes = olive_malloc((size_t)R * (size_t)in * es);
-        if (!band || !tr || !bytes)
-            rc = OLIVE_ENOMEM;
         for (int64_t r0 = 0; rc == OLIVE_OK && r0 < src[p].count; r0 += R) {
             int64_t rows = src[p].count - r0 < R ? src[p].count - r0 : R;
             if ((rc = read_band(d, &src[p], r0, rows, band)) != OLIVE_OK)
                 break;
-            /* tiles keep both sides of the transpose in cache */
-            for (int64_t k0 = 0; k0 < in; k0 += 64)
-                for (int64_t q0 = 0; q0 < rows; q0 += 64)
-                    for (int64_t r = q0; r < rows && r < q0 + 64; r++)
-                        for (int64_t k = k0; k < in && k < k0 + 64; k++)
-                            tr[k * rows + r] = band[r * in + k];
-            cvt_convert_f32(dtype, tr, (size_t)(rows * in), bytes);
+            if (whole) {
+                transpose_band(band, rows, in, tr, cols, col0 + r0);
+                continue;
+            }
+            transpose_band(band, rows, in, tr, rows, 0);
+            if (bytes != (uint8_t *)tr)
+                cvt_convert_f32(dtype, tr, (size_t)(rows * in), bytes);
             for (int64_t k = 0; k < in && rc == OLIVE_OK; k++)
                 rc = olive_spill_write(d->spill, offset + (uint64_t)(k * cols + col0 + r0) * es,
                                        bytes + (size_t)(k * rows) * es, (size_t)rows * es);
         }
-        free(band);
-        free(tr);
-        free(bytes);
         col0 += src[p].count;
     }
+    if (rc == OLIVE_OK && whole) {
+        if (bytes != (uint8_t *)tr)
+            cvt_convert_f32(dtype, tr, tr_floats, bytes);
+        rc = olive_spill_write(d->spill, offset, bytes, tr_floats * es);
+    }
+    free(band);
+    if (bytes != (uint8_t *)tr)
+        free(bytes);
+    free(tr);
     return rc;
 }
 
