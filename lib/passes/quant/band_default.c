@@ -6,22 +6,8 @@
 #include <string.h>
 
 #include "passes/quant/band_common.h"
+#include "passes/quant/blockwise.h"
 #include "passes/quant/band_default.h"
-
-/* roundf(v * rs + zp) clamped to [0, qmax], as block_default computes it. Clamping first
- * gives the same code since rounding is monotonic; in [0, qmax] truncation plus an exact
- * fraction test is round half away from zero. A NaN product becomes 0. */
-static inline uint8_t code_of(float v, float rs, float zp, float qmax)
-{
-    float t = v * rs;
-    int q;
-    t = t + zp;
-    t = t > 0.0f ? t : 0.0f;
-    t = t < qmax ? t : qmax;
-    q = (int)t;
-    q += t - (float)q >= 0.5f;
-    return (uint8_t)q;
-}
 
 /* Packs codes of rows [2 * pi, 2 * pi + 1] (4 bits) or row pi (8 bits) into row pi of `out`. */
 OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band, size_t stride, size_t len,
@@ -37,10 +23,10 @@ OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band
             memset(dst, 0, w);
         } else if (p->bits == 8 || !b) {
             for (size_t j = 0; j < w; j++)
-                dst[j] = code_of(a[j], rs[j], zpf[j], qmax);
+                dst[j] = olive_blockq_default_code(a[j], rs[j], zpf[j], qmax);
         } else {
             for (size_t j = 0; j < w; j++)
-                dst[j] = (uint8_t)(code_of(a[j], rs[j], zpf[j], qmax) | code_of(b[j], rs[j], zpf[j], qmax) << 4);
+                dst[j] = (uint8_t)(olive_blockq_default_code(a[j], rs[j], zpf[j], qmax) | olive_blockq_default_code(b[j], rs[j], zpf[j], qmax) << 4);
         }
     }
 }

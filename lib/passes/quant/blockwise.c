@@ -97,11 +97,16 @@ static void block_default(const olive_blockq *p, const float *v, size_t len, uin
     }
     zp = olive_blockq_default_scale(p, mn, mx, scale, &rs);
     memset(blob, 0, olive_blockq_blob_size(p));
-    for (size_t i = 0; i < len; i++) {
-        float t = v[i] * rs;
-        t = roundf(t + (float)zp);
-        t = t < 0.0f ? 0.0f : t > qmax ? qmax : t;
-        put_code(p, blob, i, (unsigned)t);
+    if (p->bits == 4) {
+        size_t i = 0;
+        for (; i + 1 < len; i += 2)
+            blob[i / 2] = (uint8_t)(olive_blockq_default_code(v[i], rs, (float)zp, qmax) |
+                                    olive_blockq_default_code(v[i + 1], rs, (float)zp, qmax) << 4);
+        if (i < len)
+            blob[i / 2] = olive_blockq_default_code(v[i], rs, (float)zp, qmax);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            put_code(p, blob, i, olive_blockq_default_code(v[i], rs, (float)zp, qmax));
     }
     *zp_out = (uint8_t)zp;
 }

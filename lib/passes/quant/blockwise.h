@@ -85,4 +85,20 @@ static inline float olive_blockq_load(const void *src, size_t i, int half)
     return f;
 }
 
+/* The default quantizer's code: roundf(v * rs + zp) clamped to [0, qmax]. Clamping first gives
+ * the same code since rounding is monotonic; in [0, qmax] truncation plus an exact fraction
+ * test is round half away from zero, with no libm call, so loops using it vectorize. A NaN
+ * product becomes 0. */
+static inline uint8_t olive_blockq_default_code(float v, float rs, float zp, float qmax)
+{
+    float t = v * rs;
+    int q;
+    t = t + zp;
+    t = t > 0.0f ? t : 0.0f;
+    t = t < qmax ? t : qmax;
+    q = (int)t;
+    q += t - (float)q >= 0.5f;
+    return (uint8_t)q;
+}
+
 #endif
