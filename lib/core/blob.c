@@ -36,51 +36,10 @@ int olive_blob_from_heap(olive_blob **out, void *data, size_t size)
     return rc;
 }
 
-/* Large buffers come straight from mmap so the kernel may back them with huge pages: a
- * quantizer or converter writing hundreds of MiB would otherwise spend a good part of its time
- * in page faults. */
-#define BLOB_HUGE_MIN ((size_t)4 << 20)
-
-typedef struct anon_map {
-    void *addr;
-    size_t size;
-} anon_map;
-
-static void unmap_anon(void *ctx)
-{
-    anon_map *a = ctx;
-    munmap(a->addr, a->size);
-    free(a);
-}
-
-static int alloc_anon(olive_blob **out, size_t size)
-{
-    anon_map *a = olive_malloc(sizeof *a);
-    void *p;
-    int rc;
-    if (!a)
-        return OLIVE_ENOMEM;
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        free(a);
-        return olive_fail(OLIVE_ENOMEM, "out of memory (%zu bytes)", size);
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(p, size, MADV_HUGEPAGE); /* a hint: failure changes nothing */
-#endif
-    a->addr = p;
-    a->size = size;
-    if ((rc = olive_blob_wrap(out, p, size, unmap_anon, a)) != OLIVE_OK)
-        unmap_anon(a);
-    return rc;
-}
-
 int olive_blob_alloc(olive_blob **out, size_t size)
 {
-    void *p;
-    if (size >= BLOB_HUGE_MIN)
-        return alloc_anon(out, size);
-    if (!(p = olive_calloc(1, size)))
+    void *p = olive_calloc(1, size);
+    if (!p)
         return OLIVE_ENOMEM;
     return olive_blob_from_heap(out, p, size);
 }
