@@ -18,6 +18,7 @@
  * (B computed, a graph input, not 2-D float32, empty; A a constant; a Gemm with other
  * attributes) stay, with an info line. Conv (dynamic_conv.c), com.microsoft Attention
  * (dynamic_attention.c) and the QDQ form (dynamic_qdq.c) have their own files. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,9 +173,10 @@ static int quantizable(oir_graph *g, dq_matmul *mm)
     return 1;
 }
 
-/* Adds an initializer named after `base` with the given bytes; its final name goes to *name. */
-static int add_initializer(oir_graph *g, const char *base, int32_t dtype, size_t rank, const int64_t *dims,
-                           const void *data, size_t nbytes, char **name)
+/* Adds an initializer named after `base` holding the bytes of `data` (the tensor takes a
+ * reference); its final name goes to *name. */
+static int add_initializer_blob(oir_graph *g, const char *base, int32_t dtype, size_t rank, const int64_t *dims,
+                                olive_blob *data, char **name)
 {
     oir_tensor *t;
     int rc;
@@ -182,11 +184,25 @@ static int add_initializer(oir_graph *g, const char *base, int32_t dtype, size_t
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     if (!(t = oir_tensor_new(*name, dtype, rank, dims)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
-    if ((rc = oir_tensor_set_copy(t, data, nbytes)) != OLIVE_OK || (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK) {
+    if ((rc = oir_tensor_set_blob(t, data, 0, data->size)) != OLIVE_OK ||
+        (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK) {
         oir_tensor_free(t);
         return rc;
     }
     return OLIVE_OK;
+}
+
+/* As add_initializer_blob, with a copy of `nbytes` bytes at `data`. */
+static int add_initializer(oir_graph *g, const char *base, int32_t dtype, size_t rank, const int64_t *dims,
+                           const void *data, size_t nbytes, char **name)
+{
+    olive_blob *b;
+    int rc;
+    OLIVE_TRY(olive_blob_alloc(&b, nbytes));
+    memcpy((void *)b->data, data, nbytes);
+    rc = add_initializer_blob(g, base, dtype, rank, dims, b, name);
+    olive_blob_unref(b);
+    return rc;
 }
 
 /* Reports the first non-finite value of the weight (w holds it as quantized: transposed for
@@ -215,8 +231,11 @@ int dq_weight(dq_run *r, oir_graph *g, const oir_tensor *t, int transposed, int 
     size_t count = 1, rows, cols, k, n, channels;
     int64_t ch;
     float *w = NULL, *scales = NULL;
+    const float *wv;
+    int in_place;
     int32_t *zps = NULL;
     uint8_t *codes = NULL, *zp_bytes = NULL;
+    olive_blob *codes_blob = NULL; /* the codes' storage, handed to the new initializer */
     char *base = NULL;
     dq_value *v;
     int rc = OLIVE_OK;
@@ -235,39 +254,49 @@ int dq_weight(dq_run *r, oir_graph *g, const oir_tensor *t, int transposed, int 
     per_channel = per_channel && t->rank == 2;
     channels = per_channel ? n : 1;
     ch = (int64_t)channels;
-    w = malloc(count * sizeof *w);
+    /* Float weights in a mapped file are read in place when aligned; otherwise (unaligned, or
+     * a Gemm weight to transpose) they are copied out as [K, N]. */
+    in_place = !transposed && (uintptr_t)oir_tensor_data(t) % _Alignof(float) == 0;
+    w = in_place ? NULL : malloc(count * sizeof *w);
     scales = malloc(channels * sizeof *scales);
     zps = malloc(channels * sizeof *zps);
     zp_bytes = malloc(channels);
-    codes = malloc(count);
-    if (!w || !scales || !zps || !zp_bytes || !codes) {
+    if (olive_blob_alloc(&codes_blob, count) == OLIVE_OK)
+        codes = (uint8_t *)codes_blob->data;
+    if ((!w && !in_place) || !scales || !zps || !zp_bytes || !codes) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing weight '%s'", t->name);
         goto done;
     }
-    /* The bytes may be unaligned inside a mapped file: copy them out (as [K, N]). */
-    if (!transposed) {
-        memcpy(w, oir_tensor_data(t), count * sizeof *w);
+    if (in_place) {
+        wv = (const float *)oir_tensor_data(t);
     } else {
-        const uint8_t *src = oir_tensor_data(t);
-        for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < cols; j++)
-                memcpy(&w[j * rows + i], src + (i * cols + j) * sizeof(float), sizeof(float));
+        if (!transposed) {
+            memcpy(w, oir_tensor_data(t), count * sizeof *w);
+        } else {
+            const uint8_t *src = oir_tensor_data(t);
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    memcpy(&w[j * rows + i], src + (i * cols + j) * sizeof(float), sizeof(float));
+        }
+        /* The copy is all that is read from now on: let a mapped file's pages go. */
+        olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
+        wv = w;
     }
-    /* The copy is all that is read from now on: let a mapped file's pages go. */
-    olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
     for (size_t c = 0; c < channels; c++) {
-        long bad = per_channel ? olive_dynq_params(r->wtype, reduce_range, w + c, k, n, &scales[c], &zps[c])
-                               : olive_dynq_params(r->wtype, reduce_range, w, count, 1, &scales[c], &zps[c]);
+        long bad = per_channel ? olive_dynq_params(r->wtype, reduce_range, wv + c, k, n, &scales[c], &zps[c])
+                               : olive_dynq_params(r->wtype, reduce_range, wv, count, 1, &scales[c], &zps[c]);
         if (bad >= 0) {
-            rc = non_finite(t, w, per_channel ? (size_t)bad * n + c : (size_t)bad, n, transposed, owner);
+            rc = non_finite(t, wv, per_channel ? (size_t)bad * n + c : (size_t)bad, n, transposed, owner);
             goto done;
         }
         zp_bytes[c] = (uint8_t)zps[c];
     }
     for (size_t i = 0; i < count; i++) {
         size_t c = per_channel ? i % n : 0;
-        codes[i] = (uint8_t)olive_dynq_code(r->wtype, w[i], scales[c], zps[c]);
+        codes[i] = (uint8_t)olive_dynq_code(r->wtype, wv[i], scales[c], zps[c]);
     }
+    if (in_place)
+        olive_blob_drop_pages(t->blob, t->offset, t->nbytes);
     if (!(v = dq_list_add(&r->weights, t->name, transposed))) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
         goto done;
@@ -284,8 +313,8 @@ int dq_weight(dq_run *r, oir_graph *g, const oir_tensor *t, int transposed, int 
                 break;
             }
             if (j == 0)
-                rc = add_initializer(g, base, r->wtype, t->rank, transposed ? dims2 : t->dims, codes, count,
-                                     &v->names[0]);
+                rc = add_initializer_blob(g, base, r->wtype, t->rank, transposed ? dims2 : t->dims, codes_blob,
+                                          &v->names[0]);
             else if (j == 1)
                 rc = add_initializer(g, base, OIR_FLOAT, prank, &ch, scales, channels * sizeof *scales, &v->names[1]);
             else
@@ -299,7 +328,7 @@ done:
     free(scales);
     free(zps);
     free(zp_bytes);
-    free(codes);
+    olive_blob_unref(codes_blob);
     return rc;
 }
 

@@ -54,14 +54,3 @@ long olive_dynq_params(int32_t dtype, int reduce_range, const float *v, size_t n
     *scale = (float)s;
     return -1;
 }
-
-int32_t olive_dynq_code(int32_t dtype, float v, float scale, int32_t zp)
-{
-    float q = nearbyintf(v / scale) + (float)zp;
-    float lo = dtype == OIR_INT8 ? -128.0f : 0.0f, hi = dtype == OIR_INT8 ? 127.0f : 255.0f;
-    if (q < lo)
-        q = lo;
-    if (q > hi)
-        q = hi;
-    return (int32_t)q;
-}
