@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(build-essential meson ninja-build pkg-config cmake python3-venv
-      libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libdnnl-dev
+      libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev
       libonnx-dev libonnx-testdata binutils)
 missing=()
 for p in "${debs[@]}"; do

@@ -43,8 +43,10 @@ typedef struct olive_workflow olive_workflow;
  * type), OLIVE_EUNSUPPORTED (a feature that needs what this build lacks), OLIVE_ENOMEM. */
 OLIVE_API int olive_workflow_new(olive_workflow **out, const char *config_json, const char *options);
 
-/* The same, reading the config from a file (messages name the file).
- * Errors: as olive_workflow_new, and OLIVE_ENOTFOUND / OLIVE_EIO for the file. */
+/* The same, reading the config from a file (messages name the file). A file named *.yaml or
+ * *.yml is read as YAML (the same schema; anchors and aliases allowed), any other as JSON.
+ * Errors: as olive_workflow_new (invalid YAML: line and column; OLIVE_EUNSUPPORTED for YAML in
+ * a build without libyaml), and OLIVE_ENOTFOUND / OLIVE_EIO for the file. */
 OLIVE_API int olive_workflow_load(olive_workflow **out, const char *path, const char *options);
 
 /* Releases a workflow. Accepts NULL. */

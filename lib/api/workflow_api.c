@@ -72,7 +72,23 @@ static int parse_options(wf_options *o, const char *text)
     return rc;
 }
 
-static int create(olive_workflow **out, const char *text, const char *source, const char *options)
+/* A config file is YAML when its name says so, else JSON. */
+static int is_yaml_name(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
+}
+
+static int parse_config(olive_workflow **out, const char *text, const char *source, int yaml, int strict)
+{
+    json_t *root;
+    if (!yaml)
+        return wf_parse(out, text, source, strict);
+    OLIVE_TRY(wf_yaml_to_json(&root, text, source));
+    return wf_parse_tree(out, root, source, strict);
+}
+
+static int create(olive_workflow **out, const char *text, const char *source, int yaml, const char *options)
 {
     wf_options o;
     olive_workflow *w;
@@ -80,7 +96,7 @@ static int create(olive_workflow **out, const char *text, const char *source, co
     /* The level applies to the warnings of parsing too (unknown keys), as it will to the run. */
     if (o.log_level >= 0)
         olive_log_set_level(o.log_level);
-    if (wf_parse(&w, text, source, o.strict) != OLIVE_OK) {
+    if (parse_config(&w, text, source, yaml, o.strict) != OLIVE_OK) {
         options_free(&o);
         return olive_error_code();
     }
@@ -105,7 +121,7 @@ int olive_workflow_new(olive_workflow **out, const char *config_json, const char
 {
     if (!out || !config_json)
         return olive_fail(OLIVE_EINVALID, "olive_workflow_new: out and config_json must not be NULL");
-    return create(out, config_json, "config", options);
+    return create(out, config_json, "config", 0, options);
 }
 
 int olive_workflow_load(olive_workflow **out, const char *path, const char *options)
@@ -119,7 +135,7 @@ int olive_workflow_load(olive_workflow **out, const char *path, const char *opti
     if (strlen(text) != size)
         rc = olive_fail(OLIVE_EFORMAT, "%s: the config contains a NUL byte", path);
     else
-        rc = create(out, text, path, options);
+        rc = create(out, text, path, is_yaml_name(path), options);
     free(text);
     return rc;
 }

@@ -49,6 +49,11 @@ struct olive_workflow {
  * are warnings, or OLIVE_EINVALID errors when `strict`. All checks that need no model file
  * happen here: unknown pass types, parameter values, unsupported systems and metrics. */
 int wf_parse(olive_workflow **out, const char *text, const char *source, int strict);
+/* As wf_parse, for a config already parsed into a JSON tree (takes ownership of root). */
+int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int strict);
+/* A YAML config as the JSON tree it stands for (workflow_yaml.c). Errors: OLIVE_EFORMAT with
+ * "source:line:column", OLIVE_EUNSUPPORTED in a build without libyaml. */
+int wf_yaml_to_json(json_t **out, const char *text, const char *source);
 void wf_free(olive_workflow *w);
 
 /* Builds the pass of one entry of "passes" from its JSON object (Olive's parameter names

@@ -322,10 +322,15 @@ int wf_parse(olive_workflow **out, const char *text, const char *source, int str
 {
     json_error_t err;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
-    olive_workflow *w;
-    int rc;
     if (!root)
         return olive_fail(OLIVE_EFORMAT, "%s:%d:%d: invalid JSON: %s", source, err.line, err.column, err.text);
+    return wf_parse_tree(out, root, source, strict);
+}
+
+int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int strict)
+{
+    olive_workflow *w;
+    int rc;
     if (!json_is_object(root)) {
         json_decref(root);
         return olive_fail(OLIVE_EFORMAT, "%s: a workflow config is a JSON object", source);
