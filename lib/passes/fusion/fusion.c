@@ -36,6 +36,12 @@ static int run_nested(const olive_pass_def *d, oir_model *m, size_t n_set, const
     return rc;
 }
 
+/* The peephole runs around the fusions merge no initializers: onnxruntime keeps each fused
+ * Attention's packed bias its own, and runs a BERT-base 3-4% slower when twelve share one (as
+ * equal all-zero biases would after a merge). Keeping them also makes fusing idempotent. */
+static const char *const no_dedup_keys[] = {"deduplicate_initializers"};
+static const char *const no_dedup_vals[] = {"false"};
+
 int fuse_prune(fuse_ctx *c)
 {
     static const char *const keys[] = {"fold_constants", "remove_noops", "simplify_reshapes", "deduplicate_initializers"};
@@ -153,14 +159,14 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     c.g = m->graph;
     OLIVE_TRY(build_options(&c.opt, args, m->graph));
     if (!olive_args_bool(args, "only_onnxruntime")) {
-        OLIVE_TRY(run_nested(&olive_pass_peephole, m, 0, NULL, NULL));
+        OLIVE_TRY(run_nested(&olive_pass_peephole, m, 1, no_dedup_keys, no_dedup_vals));
         OLIVE_TRY(olive_pass_progress(ctx, 0.2));
         rc = run_fusions(&c);
         olive_strmap_free(&c.ranks);
         if (rc != OLIVE_OK)
             return rc;
         OLIVE_TRY(olive_pass_progress(ctx, 0.8));
-        OLIVE_TRY(run_nested(&olive_pass_peephole, m, 0, NULL, NULL));
+        OLIVE_TRY(run_nested(&olive_pass_peephole, m, 1, no_dedup_keys, no_dedup_vals));
         OLIVE_INFO("fuse (%s): %d LayerNormalization, %d SimplifiedLayerNormalization, %d SkipLayerNormalization, "
                    "%d SkipSimplifiedLayerNormalization, %d Gelu, %d BiasGelu, %d FastGelu, %d QuickGelu, %d Attention, "
                    "%d MultiHeadAttention, %d EmbedLayerNormalization, %d RotaryEmbedding, %d GroupQueryAttention",
