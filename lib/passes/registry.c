@@ -1,4 +1,5 @@
 /* The list of passes. A new pass adds its definition here. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -63,7 +64,17 @@ int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, o
     if (model->checkpoint_path && strcmp(def->name, "convert"))
         return olive_fail(OLIVE_EINVALID, "model '%s' is a checkpoint: run the convert pass first",
                           model->checkpoint_path);
+    /* Every pass starts from a consistent graph and must leave one: rewriting an inconsistent
+     * graph could hide where it is broken, and a broken result is a bug in the pass. */
+    if (!model->checkpoint_path && (rc = oir_model_validate(model)) != OLIVE_OK)
+        return olive_fail_context(rc, "pass '%s': input model", def->name);
     rc = def->run(model, args, ctx);
+    if (rc == OLIVE_OK && (rc = oir_model_validate(model)) != OLIVE_OK) {
+        /* The message buffer is rewritten by olive_fail: format from a copy. */
+        char *why = olive_strdup(olive_error_last());
+        rc = olive_fail(OLIVE_EINTERNAL, "the graph written by the pass is invalid: %s", why ? why : "");
+        free(why);
+    }
     if (rc != OLIVE_OK && rc != OLIVE_ECANCELLED)
         olive_fail_context(rc, "pass '%s'", def->name);
     return rc;

@@ -104,10 +104,6 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
                           (int)source, (int)target);
     if (have_re && regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
         return olive_fail(OLIVE_EINVALID, "name_pattern '%s' is not a valid regular expression", pattern);
-    if ((rc = oir_model_validate(m)) != OLIVE_OK) {
-        rc = olive_fail_context(rc, "input model");
-        goto done;
-    }
     if (source == target)
         goto done;
     for (size_t i = 0; i < g->n_inputs && rc == OLIVE_OK; i++) {

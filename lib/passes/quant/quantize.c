@@ -365,8 +365,6 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
                           "(as ONNX Runtime writes them), not algorithm=%s bits=%" PRId64,
                           algorithm_name(algorithm), bits);
     r.ctx = ctx;
-    if ((rc = oir_model_validate(m)) != OLIVE_OK)
-        return olive_fail_context(rc, "input model");
     OLIVE_TRY(olive_node_overrides_parse(olive_args_string(args, "customized_weight_config"), &r.overrides));
     if (r.overrides && algorithm == OLIVE_BLOCKQ_HQQ) {
         olive_node_overrides_free(r.overrides);

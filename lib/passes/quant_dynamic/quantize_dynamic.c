@@ -554,19 +554,11 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
     r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
     r.opset = oir_model_opset(m, "");
-    if ((rc = oir_model_validate(m)) != OLIVE_OK)
-        return olive_fail_context(rc, "input model");
     rc = quantize_graph(&r, m->graph);
     dq_list_free(&r.weights);
     dq_list_free(&r.acts);
     if (rc != OLIVE_OK)
         return rc;
-    if ((rc = oir_model_validate(m)) != OLIVE_OK) {
-        char *why = olive_strdup(olive_error_last());
-        rc = olive_fail(OLIVE_EINTERNAL, "the quantized graph is invalid: %s", why ? why : "");
-        free(why);
-        return rc;
-    }
     OLIVE_INFO("quantize_dynamic: %zu of %zu selected MatMuls quantized (%s weights, %s%s)", r.quantized, r.total,
                r.wtype == OIR_INT8 ? "int8" : "uint8", r.per_channel ? "per channel" : "per tensor",
                r.reduce_range ? ", reduced range" : "");
