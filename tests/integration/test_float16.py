@@ -15,6 +15,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_testlib import apply_pass, const, make_model, vi  # noqa: E402
+
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 TESTDATA = "/usr/share/libonnx-testdata/data"
 TESTDATA_SETS = ("pytorch-converted", "pytorch-operator")
@@ -27,35 +29,11 @@ BF16 = TensorProto.BFLOAT16
 I64 = TensorProto.INT64
 
 
-def make_model(nodes, inputs, outputs, initializers=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-def vi(name, elem, shape):
-    return helper.make_tensor_value_info(name, elem, shape)
-
-
-def const(name, array):
-    return numpy_helper.from_array(np.asarray(array), name)
-
-
 def run_pass(model, tmp_path, *params, expect_ok=True):
-    src = tmp_path / "in.onnx"
-    dst = tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, "float16", str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=300)
-    if not expect_ok:
-        return proc
-    assert proc.returncode == 0, f"apply_pass failed ({proc.returncode}): {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
     # full_check adds shape inference, which some old test models fail already as given
-    onnx.checker.check_model(out, full_check=passes_full_check(model))
-    return out
+    r = apply_pass("float16", model, tmp_path, *params, expect_ok=expect_ok, timeout=300,
+                   full_check=passes_full_check(model))
+    return r if expect_ok else r[0]
 
 
 def passes_full_check(model):

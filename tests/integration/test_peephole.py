@@ -16,6 +16,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_testlib import apply_pass, const, make_model, vi  # noqa: E402
+
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
 TESTDATA = "/usr/share/libonnx-testdata/data"
 
@@ -27,22 +29,6 @@ I32 = TensorProto.INT32
 
 
 # ---- helpers ----
-
-def make_model(nodes, inputs, outputs, initializers=(), opset=17, value_info=(), ir_version=8):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers), value_info=list(value_info))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = ir_version
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-def vi(name, elem, shape):
-    return helper.make_tensor_value_info(name, elem, shape)
-
-
-def const(name, array):
-    return numpy_helper.from_array(np.asarray(array), name)
-
 
 def checker_level(model):
     """2: passes full_check, 1: passes the plain check, 0: fails."""
@@ -56,18 +42,8 @@ def checker_level(model):
 
 
 def run_pass(model, tmp_path, *params, expect_ok=True, check=True):
-    src = tmp_path / "in.onnx"
-    dst = tmp_path / "out.onnx"
-    onnx.save(model, str(src))
-    proc = subprocess.run([TOOL, "peephole", str(src), str(dst), *params], capture_output=True, text=True,
-                          timeout=300)
-    if not expect_ok:
-        return proc
-    assert proc.returncode == 0, f"apply_pass failed ({proc.returncode}): {proc.stderr.strip()}"
-    out = onnx.load(str(dst))
-    if check:
-        onnx.checker.check_model(out, full_check=True)
-    return out
+    r = apply_pass("peephole", model, tmp_path, *params, expect_ok=expect_ok, timeout=300, full_check=True, check=check)
+    return r if expect_ok else r[0]
 
 
 def op_counts(graph):
