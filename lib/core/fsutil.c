@@ -144,6 +144,37 @@ void olive_outfile_abort(olive_outfile *f)
     f->temp_path = f->final_path = NULL;
 }
 
+int olive_write_file(const char *path, const void *data, size_t size)
+{
+    olive_outfile f;
+    int rc;
+    OLIVE_TRY(olive_outfile_open(&f, path));
+    if ((rc = olive_outfile_write(&f, data, size)) != OLIVE_OK) {
+        olive_outfile_abort(&f);
+        return rc;
+    }
+    return olive_outfile_commit(&f);
+}
+
+int olive_copy_file(const char *src, const char *dst)
+{
+    olive_outfile f;
+    struct stat st;
+    int fd = open(src, O_RDONLY | O_CLOEXEC), rc;
+    if (fd < 0)
+        return olive_fail_errno(errno, "cannot open", src);
+    if (fstat(fd, &st) != 0)
+        rc = olive_fail_errno(errno, "cannot read", src);
+    else if ((rc = olive_outfile_open(&f, dst)) == OLIVE_OK) {
+        if ((rc = olive_outfile_copy_from_fd(&f, fd, 0, (uint64_t)st.st_size)) == OLIVE_OK)
+            rc = olive_outfile_commit(&f);
+        else
+            olive_outfile_abort(&f);
+    }
+    close(fd);
+    return rc;
+}
+
 char *olive_path_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');

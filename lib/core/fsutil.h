@@ -31,6 +31,13 @@ int olive_outfile_commit(olive_outfile *f);
 /* Closes and removes the temporary file (safe after commit or a failed open: no-op). */
 void olive_outfile_abort(olive_outfile *f);
 
+/* Writes `size` bytes as the whole of `path`, atomically (an outfile). Errors: OLIVE_EIO,
+ * OLIVE_ENOMEM; on failure `path` is untouched. */
+int olive_write_file(const char *path, const void *data, size_t size);
+/* Copies file `src` to `dst`, atomically, in the kernel where it can. Errors: OLIVE_ENOTFOUND
+ * or OLIVE_EIO naming the file, OLIVE_ENOMEM. */
+int olive_copy_file(const char *src, const char *dst);
+
 /* Directory part of `path` ("." when it has none); owned by the caller. NULL on ENOMEM. */
 char *olive_path_dirname(const char *path);
 /* Final component of `path` (borrowed pointer into it). */

@@ -89,7 +89,6 @@ static void load_table(wf_cache *c)
 
 static void save_table(wf_cache *c)
 {
-    olive_outfile f;
     olive_strbuf b = {0};
     char *text;
     olive_strbuf_append(&b, "");
@@ -104,12 +103,7 @@ static void save_table(wf_cache *c)
     }
     if (!(text = olive_strbuf_take(&b)))
         return;
-    if (olive_outfile_open(&f, c->table_path) == OLIVE_OK) {
-        if (olive_outfile_write(&f, text, strlen(text)) == OLIVE_OK)
-            olive_outfile_commit(&f);
-        else
-            olive_outfile_abort(&f);
-    }
+    olive_write_file(c->table_path, text, strlen(text)); /* best effort: a lost table costs rehashing */
     free(text);
 }
 
@@ -414,18 +408,13 @@ static int list_files(json_t *files, json_t *companions, wf_cache *c, const char
 static int write_manifest(const char *staging, const json_t *manifest)
 {
     char *path = olive_path_join(staging, MANIFEST), *text = json_dumps(manifest, JSON_INDENT(2) | JSON_SORT_KEYS);
-    olive_outfile f;
     int rc;
     if (!path || !text) {
         free(path);
         free(text);
         return olive_fail(OLIVE_ENOMEM, "out of memory writing a cache manifest");
     }
-    rc = olive_outfile_open(&f, path);
-    if (rc == OLIVE_OK && (rc = olive_outfile_write(&f, text, strlen(text))) == OLIVE_OK)
-        rc = olive_outfile_commit(&f);
-    else if (rc == OLIVE_OK)
-        olive_outfile_abort(&f);
+    rc = olive_write_file(path, text, strlen(text));
     free(path);
     free(text);
     return rc;

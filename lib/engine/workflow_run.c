@@ -2,7 +2,6 @@
  * pass through the cache, the best candidate copied to the output folder with its records. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,44 +342,10 @@ static int check_checkpoint(const olive_workflow *w, const oir_model *in)
 
 /* ---- output folder ---- */
 
-static int copy_file(const char *src, const char *dst)
-{
-    olive_outfile f;
-    struct stat st;
-    int fd = open(src, O_RDONLY | O_CLOEXEC), rc;
-    if (fd < 0)
-        return olive_fail_errno(errno, "cannot open", src);
-    if (fstat(fd, &st) != 0) {
-        rc = olive_fail_errno(errno, "cannot read", src);
-        close(fd);
-        return rc;
-    }
-    if ((rc = olive_outfile_open(&f, dst)) == OLIVE_OK) {
-        rc = olive_outfile_copy_from_fd(&f, fd, 0, (uint64_t)st.st_size);
-        if (rc == OLIVE_OK)
-            rc = olive_outfile_commit(&f);
-        else
-            olive_outfile_abort(&f);
-    }
-    close(fd);
-    return rc;
-}
-
 static int write_text(const char *dir, const char *name, const char *text)
 {
     char *path = olive_path_join(dir, name);
-    olive_outfile f;
-    int rc;
-    if (!path || !text) {
-        free(path);
-        return olive_fail(OLIVE_ENOMEM, "out of memory");
-    }
-    if ((rc = olive_outfile_open(&f, path)) == OLIVE_OK) {
-        if ((rc = olive_outfile_write(&f, text, strlen(text))) == OLIVE_OK)
-            rc = olive_outfile_commit(&f);
-        else
-            olive_outfile_abort(&f);
-    }
+    int rc = path && text ? olive_write_file(path, text, strlen(text)) : olive_fail(OLIVE_ENOMEM, "out of memory");
     free(path);
     return rc;
 }
@@ -406,7 +371,7 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
     json_object_foreach(files, name, v) {
         char *src = olive_path_join(entry, name), *dst = olive_path_join(staging, name);
         /* A copy, not a hard link: onnx refuses external data files with several links. */
-        rc = src && dst ? copy_file(src, dst) : OLIVE_ENOMEM;
+        rc = src && dst ? olive_copy_file(src, dst) : OLIVE_ENOMEM;
         free(src);
         free(dst);
         if (rc != OLIVE_OK)

@@ -1,11 +1,7 @@
 /* Companion files: what a model folder holds besides model.onnx (runtime configs, tokenizer
  * files), carried with the model through passes and written when it is saved. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
@@ -90,33 +86,11 @@ const oir_companion *oir_model_companion(const oir_model *m, const char *name)
 
 static int write_one(const oir_companion *c, const char *dir)
 {
-    olive_outfile f;
-    char *dest = olive_asprintf("%s/%s", dir, c->name);
+    char *dest = olive_path_join(dir, c->name);
     int rc;
     if (!dest)
-        return OLIVE_ENOMEM;
-    if ((rc = olive_outfile_open(&f, dest)) != OLIVE_OK) {
-        free(dest);
-        return rc;
-    }
-    if (c->data) {
-        rc = olive_outfile_write(&f, c->data->data, c->data->size);
-    } else {
-        struct stat st;
-        int fd = open(c->source_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            rc = olive_fail_errno(errno, "cannot open companion file", c->source_path);
-        else if (fstat(fd, &st))
-            rc = olive_fail_errno(errno, "cannot stat companion file", c->source_path);
-        else
-            rc = olive_outfile_copy_from_fd(&f, fd, 0, (uint64_t)st.st_size);
-        if (fd >= 0)
-            close(fd);
-    }
-    if (rc == OLIVE_OK)
-        rc = olive_outfile_commit(&f);
-    else
-        olive_outfile_abort(&f);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    rc = c->data ? olive_write_file(dest, c->data->data, c->data->size) : olive_copy_file(c->source_path, dest);
     free(dest);
     return rc;
 }
