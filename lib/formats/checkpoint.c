@@ -254,13 +254,8 @@ int ofmt_checkpoint_open(ofmt_checkpoint **out, const char *path)
         return olive_fail_errno(errno, "cannot open checkpoint", path);
     if (S_ISDIR(st.st_mode))
         return ofmt_hf_open(out, path);
-    if (has_gguf_magic(path)) {
-#ifdef OFMT_HAVE_GGUF
+    if (has_gguf_magic(path))
         return ofmt_gguf_open(out, path);
-#else
-        return olive_fail(OLIVE_EUNSUPPORTED, "'%s': GGUF files are not supported by this build", path);
-#endif
-    }
     return olive_fail(OLIVE_EFORMAT, "'%s' is neither a Hugging Face model folder nor a GGUF file", path);
 }
 

@@ -12,10 +12,7 @@
 #include "passes/convert/convert.h"
 #include "passes/convert/decoder.h"
 
-/* meson defines CVT_HAVE_BERT once the encoder builder's sources are in the tree. */
-#ifdef CVT_HAVE_BERT
 #include "passes/convert/encoder_bert.h"
-#endif
 
 /* Execution provider names as the builder spells them, from the accelerator's ONNX Runtime name. */
 static const char *provider_of(const olive_pass_ctx *ctx)
@@ -48,18 +45,11 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     const cvt_decoder_arch *dec = cvt_decoder_find(arch);
     if (dec)
         return cvt_decoder_build(m, ck, dec, args, ctx);
-#ifdef CVT_HAVE_BERT
     if (arch && cvt_bert_handles(arch))
         return cvt_bert_build(m, ck, args, ctx);
-#endif
     return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
                       ck->path, arch ? arch : "(none given)", cvt_decoder_supported(),
-#ifdef CVT_HAVE_BERT
-                      ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel"
-#else
-                      ""
-#endif
-    );
+                      ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel");
 }
 
 /* Opens the checkpoint and builds; an unset execution_provider comes from the accelerator

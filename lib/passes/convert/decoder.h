@@ -147,8 +147,7 @@ struct cvt_decoder {
 
 /* ---- registered architectures ----
  * arch_llama.c: Llama, Mistral, Qwen2, Qwen3; arch_phi3.c: Phi3; arch_gemma.c: Gemma, Gemma2.
- * meson compiles an arch file and defines CVT_HAVE_ARCH_PHI3 / CVT_HAVE_ARCH_GEMMA when it is
- * in the tree; decoder_build.c lists what is compiled. */
+ * decoder_build.c lists them. */
 
 extern const cvt_decoder_arch cvt_arch_llama, cvt_arch_mistral, cvt_arch_qwen2, cvt_arch_qwen3;
 extern const cvt_decoder_arch cvt_arch_phi3, cvt_arch_gemma, cvt_arch_gemma2;

@@ -14,13 +14,7 @@
 #include "passes/convert/decoder_internal.h"
 
 static const cvt_decoder_arch *const archs[] = {
-    &cvt_arch_llama, &cvt_arch_mistral, &cvt_arch_qwen2, &cvt_arch_qwen3,
-#ifdef CVT_HAVE_ARCH_PHI3
-    &cvt_arch_phi3,
-#endif
-#ifdef CVT_HAVE_ARCH_GEMMA
-    &cvt_arch_gemma, &cvt_arch_gemma2,
-#endif
+    &cvt_arch_llama, &cvt_arch_mistral, &cvt_arch_qwen2, &cvt_arch_qwen3, &cvt_arch_phi3, &cvt_arch_gemma, &cvt_arch_gemma2,
 };
 
 #define N_ARCHS (sizeof archs / sizeof *archs)
