@@ -157,14 +157,6 @@ static int input_is_checkpoint(const char *path, int *out)
 }
 
 
-static int has_param(const char *pass, const char *param)
-{
-    for (size_t i = 0; i < olive_registry_count(); i++)
-        if (!strcmp(olive_registry_at(i)->name, pass))
-            return olive_param_find(olive_registry_at(i), param) != NULL;
-    return 0;
-}
-
 /* A provider names its device: CUDA runs on gpu, QNN on npu, CPU on cpu. */
 static int pick_device(const ao_options *o, const char **device)
 {
@@ -246,14 +238,8 @@ static int add_quantize_passes(json_t *passes, const ao_options *o, const char *
     if (!strcmp(precision, "int8"))
         json_object_set_new(q, "bits", json_integer(8));
     add_quantizer_settings(q, o);
-    if (o->use_qdq_encoding) {
-        if (!has_param("quantize", "quant_format")) {
-            json_decref(q);
-            return olive_fail(OLIVE_EUNSUPPORTED, "quantize: use_qdq_encoding (QDQ form of block-quantized weights) is "
-                                                  "not implemented in this build");
-        }
+    if (o->use_qdq_encoding)
         json_object_set_new(q, "quant_format", json_string("QDQ"));
-    }
     json_object_set_new(passes, "quantization", q);
     return OLIVE_OK;
 }
