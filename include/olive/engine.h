@@ -44,8 +44,9 @@ OLIVE_API int olive_engine_new(olive_engine **out, olive_accelerator *acc);
 /* Releases the engine and its references to passes and the accelerator. Accepts NULL. */
 OLIVE_API void olive_engine_free(olive_engine *engine);
 
-/* Appends a pass to the pipeline; the engine takes its own reference, so the caller may free
- * its pass at once. Errors: OLIVE_EINVALID. */
+/* Appends a copy of `pass` (its parameters as they are now) to the pipeline: setting the
+ * caller's pass later does not change the pipeline, and the caller may free it at once.
+ * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
 OLIVE_API int olive_engine_add_pass(olive_engine *engine, olive_pass *pass);
 
 /* Appends the passes of a pipeline in text form. All or nothing: on error the pipeline is

@@ -39,7 +39,7 @@ void olive_engine_free(olive_engine *engine)
     if (!engine)
         return;
     for (size_t i = 0; i < engine->n_passes; i++)
-        olive_pass_free(engine->passes[i]);
+        olive_pass_unref(engine->passes[i]);
     free(engine->passes);
     olive_accelerator_free(engine->acc);
     free(engine->save_options);
@@ -51,9 +51,13 @@ int olive_engine_add_pass(olive_engine *engine, olive_pass *pass)
 {
     if (!engine || !pass)
         return olive_fail(OLIVE_EINVALID, "olive_engine_add_pass: engine and pass must not be NULL");
-    OLIVE_TRY(OLIVE_PUSH(engine->passes, engine->n_passes, engine->cap_passes, pass));
-    olive_pass_ref(pass);
-    return OLIVE_OK;
+    olive_pass *copy;
+    int rc;
+    /* A copy: setting the caller's pass later must not change this pipeline. */
+    OLIVE_TRY(olive_pass_instance_clone(&copy, pass));
+    if ((rc = OLIVE_PUSH(engine->passes, engine->n_passes, engine->cap_passes, copy)) != OLIVE_OK)
+        olive_pass_unref(copy);
+    return rc;
 }
 
 int olive_engine_add_pipeline(olive_engine *engine, const char *text)
@@ -65,7 +69,7 @@ int olive_engine_add_pipeline(olive_engine *engine, const char *text)
     OLIVE_TRY(olive_pipeline_parse(&passes, &n, text));
     if (olive_grow((void **)&engine->passes, &engine->cap_passes, engine->n_passes + n, sizeof *engine->passes)) {
         for (size_t i = 0; i < n; i++)
-            olive_pass_free(passes[i]);
+            olive_pass_unref(passes[i]);
         free(passes);
         return OLIVE_ENOMEM;
     }

@@ -7,7 +7,7 @@
 #include "api/handles.h"
 #include "core/alloc.h"
 #include "core/status.h"
-#include "formats/checkpoint.h"
+#include "engine/engine.h"
 #include "onnx/onnx_io.h"
 
 int olive_model_wrap(olive_model **out, oir_model *ir)
@@ -27,15 +27,7 @@ int olive_model_load(olive_model **out, const char *path)
     oir_model *ir;
     if (!out || !path)
         return olive_fail(OLIVE_EINVALID, "olive_model_load: out and path must not be NULL");
-    /* A source checkpoint is only recorded here; the convert pass reads it. */
-    if (ofmt_checkpoint_probe(path)) {
-        if (!(ir = oir_model_new()) || !(ir->checkpoint_path = olive_strdup(path))) {
-            oir_model_free(ir);
-            return OLIVE_ENOMEM;
-        }
-        return olive_model_wrap(out, ir);
-    }
-    OLIVE_TRY(onnx_load_file(&ir, path));
+    OLIVE_TRY(olive_engine_load_model(&ir, path));
     return olive_model_wrap(out, ir);
 }
 

@@ -7,7 +7,7 @@
 #include "core/fsutil.h"
 #include "core/status.h"
 #include "core/words.h"
-#include "engine/workflow.h"
+#include "workflow/workflow.h"
 
 #define CONFIG_LIMIT (16u << 20)
 

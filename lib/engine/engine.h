@@ -4,7 +4,7 @@
 
 #include <stdatomic.h>
 
-#include "api/handles.h"
+#include "passes/instance.h"
 #include "olive/olive.h"
 
 struct olive_engine {
@@ -25,6 +25,10 @@ struct olive_engine {
 int olive_pipeline_parse(olive_pass ***out, size_t *count, const char *text);
 /* Text form of a pipeline: each pass with the parameters that differ from their defaults. */
 char *olive_pipeline_format(olive_pass *const *passes, size_t count);
+
+/* Loads `path`: an ONNX model (weights mapped), or a Hugging Face folder / GGUF file recorded as
+ * a source checkpoint for the convert pass. Errors: those of onnx_load_file. */
+int olive_engine_load_model(oir_model **out, const char *path);
 
 /* Runs the engine's pipeline (see olive_engine_run). */
 int olive_engine_execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out);

@@ -10,7 +10,7 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
-#include "passes/peephole/fold.h"
+#include "core/half.h"
 
 const char *cvt_str(cvt_decoder *d, const char *fmt, ...)
 {

@@ -3,7 +3,7 @@
 #define OLIVE_PASSES_CONVERT_DECODER_INTERNAL_H
 
 #include "passes/convert/decoder.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 
 /* An initializer whose bytes are in the spill file, given its blob once all are written. */
 struct cvt_pending {

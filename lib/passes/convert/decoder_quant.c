@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "passes/convert/decoder_internal.h"
-#include "passes/quant/parallel.h"
+#include "core/parallel.h"
 
 /* Values below which a band is quantized on the calling thread. */
 #define THREAD_MIN_VALUES ((int64_t)1 << 18)
@@ -50,9 +50,9 @@ static void *quantize_rows(void *arg)
 
 int cvt_quantize_band(const cvt_quant_band *b, int64_t *bad_row, size_t *bad_col)
 {
-    rows_job jobs[OLIVE_QUANT_MAX_THREADS];
+    rows_job jobs[OLIVE_MAX_THREADS];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t n = b->rows * b->in < THREAD_MIN_VALUES || cpus < 2 ? 1 : cpus > OLIVE_QUANT_MAX_THREADS ? OLIVE_QUANT_MAX_THREADS : cpus;
+    int64_t n = b->rows * b->in < THREAD_MIN_VALUES || cpus < 2 ? 1 : cpus > OLIVE_MAX_THREADS ? OLIVE_MAX_THREADS : cpus;
     if (n > b->rows)
         n = b->rows > 0 ? b->rows : 1;
     for (int64_t i = 0; i < n; i++) {
@@ -62,7 +62,7 @@ int cvt_quantize_band(const cvt_quant_band *b, int64_t *bad_row, size_t *bad_col
         jobs[i].bad_row = -1;
         jobs[i].bad_col = 0;
     }
-    olive_quant_run_threads(quantize_rows, jobs, sizeof *jobs, (size_t)n);
+    olive_run_threads(quantize_rows, jobs, sizeof *jobs, (size_t)n);
     /* Jobs cover rows in order: the first one with a bad row has the first bad row. */
     for (int64_t i = 0; i < n; i++)
         if (jobs[i].bad_row >= 0) {

@@ -10,8 +10,8 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
-#include "passes/peephole/fold.h"
-#include "passes/quant/blockwise.h"
+#include "core/half.h"
+#include "kernels/blockwise.h"
 
 /* Floats read from the checkpoint at a time. */
 #define BAND_FLOATS ((size_t)4 << 20)

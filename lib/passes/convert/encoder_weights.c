@@ -8,7 +8,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "passes/convert/encoder.h"
-#include "passes/peephole/fold.h"
+#include "core/half.h"
 
 static void shape_text(char *buf, size_t size, size_t rank, const int64_t *dims)
 {

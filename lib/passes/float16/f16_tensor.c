@@ -6,7 +6,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "passes/float16/f16_internal.h"
-#include "passes/peephole/fold.h"
+#include "core/half.h"
 
 static float clamp(const f16_run *r, float x)
 {

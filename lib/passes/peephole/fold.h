@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "core/half.h"
 #include "ir/ir.h"
 
 /* 1 if olive_fold_eval knows node `n`'s op (it may still decline the node's inputs). */
@@ -32,11 +33,5 @@ int olive_fold_supports(const oir_node *n);
  * OLIVE_EFORMAT when inputs or attributes are inconsistent (what onnxruntime would reject),
  * OLIVE_ENOMEM. */
 int olive_fold_eval(const oir_node *n, const oir_tensor *const *inputs, uint64_t max_bytes, oir_tensor **out);
-
-/* IEEE half and bfloat16 conversions (round to nearest even, NaN kept). */
-float olive_half_to_float(uint16_t h);
-uint16_t olive_float_to_half(float f);
-float olive_bfloat16_to_float(uint16_t b);
-uint16_t olive_float_to_bfloat16(float f);
 
 #endif

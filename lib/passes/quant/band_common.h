@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 
 /* The hot loops also get an AVX2 copy, picked at load time on CPUs that have it. Same
  * operations on wider vectors: the bytes do not change. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "passes/quant/band_common.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 #include "passes/quant/band_default.h"
 
 /* Packs codes of rows [2 * pi, 2 * pi + 1] (4 bits) or row pi (8 bits) into row pi of `out`. */

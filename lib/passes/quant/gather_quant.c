@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "passes/peephole/fold.h"
-#include "passes/quant/blockwise.h"
+#include "core/half.h"
+#include "kernels/blockwise.h"
 #include "passes/quant/gather_quant.h"
 #include "passes/quant/weight_groups.h"
 

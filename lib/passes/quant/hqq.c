@@ -9,7 +9,7 @@
 
 #include "core/status.h"
 #include "passes/quant/hqq.h"
-#include "passes/quant/parallel.h"
+#include "core/parallel.h"
 #include "passes/quant/weight_groups.h"
 
 #define HQQ_QMAX 15.0f
@@ -81,7 +81,7 @@ static void optimize(hqq_job *j)
     for (int it = 0; it < HQQ_ITERS; it++) {
         double err = 0.0;
         j->inv_beta = (float)(1.0 / beta);
-        olive_quant_parallel(j->g->n_groups, 64, solver_step, j);
+        olive_parallel_for(j->g->n_groups, 64, solver_step, j);
         for (size_t i = 0; i < j->g->n_groups; i++)
             err += j->err[i];
         err /= (double)(j->g->n_groups * j->g->bs);
@@ -135,9 +135,9 @@ int olive_hqq_quantize(const oir_tensor *t, int block_size, const char *node, ol
     j.codes = (uint8_t *)o->codes->data;
     j.scales_out = (uint8_t *)o->scales->data;
     j.zps_out = (uint8_t *)o->zps->data;
-    olive_quant_parallel(g.n_groups, 256, initial_params, &j);
+    olive_parallel_for(g.n_groups, 256, initial_params, &j);
     optimize(&j);
-    olive_quant_parallel(g.n_groups, 256, write_groups, &j);
+    olive_parallel_for(g.n_groups, 256, write_groups, &j);
 done:
     free(j.scale);
     free(j.zero);

@@ -6,7 +6,7 @@
 
 #include "core/status.h"
 #include "passes/quant/kquant.h"
-#include "passes/quant/parallel.h"
+#include "core/parallel.h"
 #include "passes/quant/weight_groups.h"
 
 #define KQ_MAX_BLOCK 256
@@ -177,7 +177,7 @@ int olive_kquant_quantize(const olive_blockq *p, const oir_tensor *t, const char
     }
     j.codes = (uint8_t *)o->codes->data;
     j.scales = (uint8_t *)o->scales->data;
-    olive_quant_parallel(g.n_groups, 256, kquant_range, &j);
+    olive_parallel_for(g.n_groups, 256, kquant_range, &j);
     /* Zero points share bytes between groups: packed here, after the threads. */
     for (size_t c = 0; c < g.n; c++) {
         uint8_t *row = (uint8_t *)o->zps->data + c * zpb;

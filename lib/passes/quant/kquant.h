@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 #include "passes/quant/quantize_weight.h"
 
 /* Quantizes one block of n values (padding included): codes[i] one per value, *scale the

@@ -23,7 +23,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant/quantize_internal.h"
 #include "passes/quant/quantize_weight.h"

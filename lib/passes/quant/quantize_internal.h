@@ -4,7 +4,7 @@
 #define OLIVE_PASSES_QUANT_QUANTIZE_INTERNAL_H
 
 #include "ir/ir.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 #include "passes/quant/node_overrides.h"
 #include "passes/registry.h"
 

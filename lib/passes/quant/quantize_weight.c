@@ -9,7 +9,7 @@
 #include "passes/quant/band_rtn.h"
 #include "passes/quant/hqq.h"
 #include "passes/quant/kquant.h"
-#include "passes/quant/parallel.h"
+#include "core/parallel.h"
 #include "passes/quant/quantize_weight.h"
 
 /* Columns per kernel call: bounds the scratch for very wide weights. */
@@ -122,7 +122,7 @@ static size_t worker_count(const quant_job *j)
     size_t n = cpus > 1 ? (size_t)cpus : 1;
     if (j->k * j->cols < THREAD_MIN_VALUES)
         return 1;
-    n = n < OLIVE_QUANT_MAX_THREADS ? n : OLIVE_QUANT_MAX_THREADS;
+    n = n < OLIVE_MAX_THREADS ? n : OLIVE_MAX_THREADS;
     return n < j->kb ? n : j->kb;
 }
 
@@ -161,7 +161,7 @@ static band_worker *workers_new(const quant_job *j)
 static size_t run_workers(band_worker *wk, size_t n)
 {
     size_t bad = SIZE_MAX;
-    olive_quant_run_threads(run_worker, wk, sizeof *wk, n);
+    olive_run_threads(run_worker, wk, sizeof *wk, n);
     for (size_t i = 0; i < n; i++)
         bad = wk[i].bad < bad ? wk[i].bad : bad;
     return bad;

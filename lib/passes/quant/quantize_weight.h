@@ -6,7 +6,7 @@
 
 #include "core/blob.h"
 #include "ir/ir.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 
 typedef struct olive_quant_out {
     olive_blob *codes;  /* uint8 [N, k_blocks, blob] */

@@ -6,8 +6,8 @@
 
 #include "core/blob.h"
 #include "core/status.h"
-#include "passes/peephole/fold.h"
-#include "passes/quant/blockwise.h"
+#include "core/half.h"
+#include "kernels/blockwise.h"
 #include "passes/quant/weight_groups.h"
 
 void olive_store_as(int half, void *out, size_t i, float f)

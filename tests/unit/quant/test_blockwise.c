@@ -5,7 +5,7 @@
 
 #include "check.h"
 #include "core/status.h"
-#include "passes/quant/blockwise.h"
+#include "kernels/blockwise.h"
 
 static olive_blockq cfg(int algorithm, int bits, int symmetric)
 {

@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "engine/workflow.h"
+#include "workflow/workflow.h"
 
 /* How one Olive pass type becomes one of our passes. Keys that are our parameter names pass
  * through unchanged; `renames` maps Olive's other names; `ignored` keys change nothing here
@@ -227,14 +227,14 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
         static const char *const dtypes[] = {"float32", "fp32", "float16", "fp16", "bfloat16", "bf16", NULL};
         for (size_t i = 0; json_is_string(v) && dtypes[i]; i += 2)
             if (!strcmp(json_string_value(v), dtypes[i]))
-                return olive_pass_set(p, "precision", dtypes[i + 1]);
+                return olive_pass_instance_set(p, "precision", dtypes[i + 1]);
         return olive_fail(OLIVE_EINVALID, "%s.%s takes float32, float16 or bfloat16", where, key);
     }
     /* Olive's fp16 pass takes bf16 as a flag; ours as a dtype. */
     if (!strcmp(def->name, "float16") && !strcmp(key, "use_bf16")) {
         if (!json_is_boolean(v))
             return olive_fail(OLIVE_EINVALID, "%s.%s takes true or false", where, key);
-        return json_is_true(v) ? olive_pass_set(p, "dtype", "bfloat16") : OLIVE_OK;
+        return json_is_true(v) ? olive_pass_instance_set(p, "dtype", "bfloat16") : OLIVE_OK;
     }
     if (!(spec = olive_param_find(def, ours))) {
         if (in_list(common_keys, key) || (map && in_list(map->ignored, key))) {
@@ -267,7 +267,7 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
         free(path);
         return olive_error_code();
     }
-    rc = olive_pass_set(p, ours, choice_case(spec, text));
+    rc = olive_pass_instance_set(p, ours, choice_case(spec, text));
     if (rc != OLIVE_OK)
         olive_fail_context(rc, "%s", path);
     free(text);
@@ -313,18 +313,18 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
         return olive_fail(OLIVE_EINVALID, "%s.type: expected a string", where);
     if (!(def = resolve_type(json_string_value(type), &map, where)))
         return olive_error_code();
-    OLIVE_TRY(olive_pass_new(&p, def->name));
+    OLIVE_TRY(olive_pass_instance_new(&p, def));
     rc = map && map->fixed ? olive_pass_set_many(p, map->fixed) : OLIVE_OK;
     if (rc != OLIVE_OK)
         olive_fail_context(rc, "%s: pass type '%s' is not available in this build", where, json_string_value(type));
     if (rc == OLIVE_OK)
         rc = set_all(p, map, obj, where, strict);
     if (rc != OLIVE_OK) {
-        olive_pass_free(p);
+        olive_pass_unref(p);
         return rc;
     }
     if (!(out->olive_type = olive_strdup(json_string_value(type)))) {
-        olive_pass_free(p);
+        olive_pass_unref(p);
         return OLIVE_ENOMEM;
     }
     out->pass = p;

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "passes/peephole/fold.h"
+#include "core/half.h"
 
 static float from_bits(uint32_t u)
 {

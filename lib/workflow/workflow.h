@@ -1,14 +1,14 @@
 /* Workflows: Olive's workflow JSON (input model, systems, evaluators, passes, engine fields)
  * parsed into an ordered list of pass slots, run through the content-addressed cache, with the
  * result written to an output folder with model_config.json and footprints. */
-#ifndef OLIVE_ENGINE_WORKFLOW_H
-#define OLIVE_ENGINE_WORKFLOW_H
+#ifndef OLIVE_WORKFLOW_WORKFLOW_H
+#define OLIVE_WORKFLOW_WORKFLOW_H
 
 #include <stdatomic.h>
 
 #include <jansson.h>
 
-#include "api/handles.h"
+#include "passes/instance.h"
 #include "olive/olive.h"
 
 /* One alternative of a pass slot: a configured pass and the Olive type it came from. */

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
-#include "engine/outputs.h"
+#include "workflow/outputs.h"
 #include "olive/common.h"
 
 static json_t *iso_time(double t)

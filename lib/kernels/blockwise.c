@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "passes/peephole/fold.h"
-#include "passes/quant/blockwise.h"
+#include "core/half.h"
+#include "kernels/blockwise.h"
 
 size_t olive_blockq_blob_size(const olive_blockq *p) { return (size_t)p->block_size * (size_t)p->bits / 8; }
 

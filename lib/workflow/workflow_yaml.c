@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "core/status.h"
-#include "engine/workflow.h"
+#include "workflow/workflow.h"
 
 #ifdef OLIVE_HAVE_YAML
 #include <yaml.h>

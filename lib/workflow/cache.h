@@ -2,8 +2,8 @@
  * result (the input's content, the pass, its resolved parameters and, for passes that depend
  * on it, the accelerator). Entries are built in a temporary folder and renamed when complete;
  * each carries a manifest with its files' hashes, checked before reuse. */
-#ifndef OLIVE_ENGINE_CACHE_H
-#define OLIVE_ENGINE_CACHE_H
+#ifndef OLIVE_WORKFLOW_CACHE_H
+#define OLIVE_WORKFLOW_CACHE_H
 
 #include <jansson.h>
 

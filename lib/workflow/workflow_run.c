@@ -14,10 +14,10 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/status.h"
-#include "engine/cache.h"
+#include "workflow/cache.h"
 #include "engine/engine.h"
-#include "engine/outputs.h"
-#include "engine/workflow.h"
+#include "workflow/outputs.h"
+#include "workflow/workflow.h"
 #include "onnx/onnx_io.h"
 
 #define MAX_CANDIDATES 64

@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "passes/quant/parallel.h"
+#include "core/parallel.h"
 
 typedef struct chunk {
     olive_range_fn fn;
@@ -17,14 +17,14 @@ static void *run_chunk(void *arg)
     return NULL;
 }
 
-void olive_quant_parallel(size_t n, size_t min_chunk, olive_range_fn fn, void *ctx)
+void olive_parallel_for(size_t n, size_t min_chunk, olive_range_fn fn, void *ctx)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t threads = cpus > 1 ? (size_t)cpus : 1, per;
-    chunk chunks[OLIVE_QUANT_MAX_THREADS];
+    chunk chunks[OLIVE_MAX_THREADS];
     if (n == 0)
         return;
-    threads = threads < OLIVE_QUANT_MAX_THREADS ? threads : OLIVE_QUANT_MAX_THREADS;
+    threads = threads < OLIVE_MAX_THREADS ? threads : OLIVE_MAX_THREADS;
     if (min_chunk < 1)
         min_chunk = 1;
     if (threads > n / min_chunk)
@@ -36,13 +36,13 @@ void olive_quant_parallel(size_t n, size_t min_chunk, olive_range_fn fn, void *c
         chunks[t].begin = t * per < n ? t * per : n;
         chunks[t].end = (t + 1) * per < n ? (t + 1) * per : n;
     }
-    olive_quant_run_threads(run_chunk, chunks, sizeof *chunks, threads);
+    olive_run_threads(run_chunk, chunks, sizeof *chunks, threads);
 }
 
-void olive_quant_run_threads(void *(*fn)(void *), void *items, size_t size, size_t n)
+void olive_run_threads(void *(*fn)(void *), void *items, size_t size, size_t n)
 {
-    pthread_t th[OLIVE_QUANT_MAX_THREADS];
-    int started[OLIVE_QUANT_MAX_THREADS] = {0};
+    pthread_t th[OLIVE_MAX_THREADS];
+    int started[OLIVE_MAX_THREADS] = {0};
     char *at = items;
     for (size_t i = 1; i < n; i++)
         started[i] = pthread_create(&th[i], NULL, fn, at + i * size) == 0;

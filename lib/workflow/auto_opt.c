@@ -15,8 +15,8 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "core/words.h"
-#include "engine/outputs.h"
-#include "engine/workflow.h"
+#include "workflow/outputs.h"
+#include "workflow/workflow.h"
 
 typedef struct ao_options {
     const char *command;

@@ -15,14 +15,14 @@
  *    scale = 2 max|v| / (2^bits - 1), implicit zero point 2^(bits-1). Asymmetric: no widening,
  *    scale = (max - min) / (2^bits - 1). The zero padding is part of the block.
  * Scales are written as float or float16 (the weight's type). */
-#ifndef OLIVE_PASSES_QUANT_BLOCKWISE_H
-#define OLIVE_PASSES_QUANT_BLOCKWISE_H
+#ifndef OLIVE_KERNELS_BLOCKWISE_H
+#define OLIVE_KERNELS_BLOCKWISE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "passes/peephole/fold.h"
+#include "core/half.h"
 
 /* HQQ and KQUANT quantize whole weights (hqq.h, kquant.h); the block functions here serve
  * DEFAULT and RTN. */

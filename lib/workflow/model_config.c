@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/status.h"
-#include "engine/outputs.h"
+#include "workflow/outputs.h"
 
 #define CONFIG_LIMIT (1u << 20)
 

@@ -12,7 +12,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "engine/cache.h"
+#include "workflow/cache.h"
 #include "engine/engine.h"
 #include "onnx/onnx_io.h"
 

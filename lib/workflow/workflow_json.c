@@ -9,7 +9,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "engine/engine.h"
-#include "engine/workflow.h"
+#include "workflow/workflow.h"
 
 static const char *const top_keys[] = {
     "$schema", "workflow_id", "input_model", "systems", "data_configs", "evaluators", "passes", "engine",
@@ -36,7 +36,7 @@ void wf_free(olive_workflow *w)
     for (size_t i = 0; i < w->n_slots; i++) {
         for (size_t j = 0; j < w->slots[i].n_choices; j++) {
             free(w->slots[i].choices[j].olive_type);
-            olive_pass_free(w->slots[i].choices[j].pass);
+            olive_pass_unref(w->slots[i].choices[j].pass);
         }
         free(w->slots[i].choices);
         free(w->slots[i].name);

@@ -5,23 +5,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "api/handles.h"
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "engine/outputs.h"
+#include "engine/engine.h"
+#include "workflow/outputs.h"
 
-/* Loads through the public loader, which also knows checkpoints (HF folders, .gguf files). */
-static int load_any(oir_model **out, const char *path)
-{
-    olive_model *m;
-    OLIVE_TRY(olive_model_load(&m, path));
-    *out = m->ir;
-    m->ir = NULL;
-    olive_model_free(m);
-    return OLIVE_OK;
-}
+/* ONNX files, and checkpoints (HF folders, .gguf files) for the convert pass. */
+static int load_any(oir_model **out, const char *path) { return olive_engine_load_model(out, path); }
 
 static int is_model_file(const oir_model *m, const char *name)
 {

@@ -1,7 +1,7 @@
 /* What a workflow reads and writes besides models: its input, model_config.json, footprints
  * and the run history. */
-#ifndef OLIVE_ENGINE_OUTPUTS_H
-#define OLIVE_ENGINE_OUTPUTS_H
+#ifndef OLIVE_WORKFLOW_OUTPUTS_H
+#define OLIVE_WORKFLOW_OUTPUTS_H
 
 #include <stdint.h>
 
