@@ -63,7 +63,12 @@ static void ask_python(void)
     posix_spawn_file_actions_t actions;
     struct timespec start, now;
 
+    /* An earlier answer that found nothing is asked again: PATH may have changed since. */
     python_asked = 1;
+    python_problem[0] = '\0';
+    free(python_ort_dir);
+    free(python_genai_dir);
+    python_ort_dir = python_genai_dir = NULL;
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(python_problem, sizeof python_problem, "python3 on PATH: cannot create a pipe (%s)", strerror(errno));
         return;
@@ -270,7 +275,7 @@ static int lookup_ort(const char *explicit_path)
             return rc;
         }
     }
-    if (!python_asked)
+    if (!python_asked || !python_ort_dir)
         ask_python();
     if (python_problem[0]) {
         note(&tried, "%s%s", python_problem, "");
@@ -397,7 +402,7 @@ static int lookup_genai(const char *explicit_path)
         olive_strbuf_free(&tried);
         return rc;
     }
-    if (!python_asked)
+    if (!python_asked || !python_genai_dir)
         ask_python();
     if (python_problem[0]) {
         note(&tried, "%s%s", python_problem, "");
