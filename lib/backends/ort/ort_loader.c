@@ -215,14 +215,14 @@ static int open_ort(const char *path, const char *found_by, olive_strbuf *tried)
                           version ? version : "(unknown version)", path, found_by, want, want);
     ort_state.api = api;
     ort_state.api_version = want;
-    if ((st = api->CreateEnv(ORT_LOG_ERROR, "libolive", &ort_state.env)) != NULL)
+    if ((st = api->CreateEnv(ORT_LOG_FATAL, "libolive", &ort_state.env)) != NULL)
         return olive_ort_fail(&ort_state, st, OLIVE_EUNSUPPORTED, "ONNX Runtime: creating the environment");
     if ((st = api->CreateCpuMemoryInfo(ORT_ALLOCATOR_DEVICE, ORT_MEM_DEFAULT, &ort_state.cpu_memory)) != NULL ||
         (st = api->GetAllocatorWithDefaultOptions(&ort_state.allocator)) != NULL ||
         (st = api->GetAvailableProviders(&names, &count)) != NULL) {
+        /* The environment and memory description made so far stay: like the library, they
+         * live as long as the process (a retry makes new ones; this path is exceptional). */
         int rc = olive_ort_fail(&ort_state, st, OLIVE_EUNSUPPORTED, "ONNX Runtime: initialising");
-        api->ReleaseMemoryInfo(ort_state.cpu_memory);
-        api->ReleaseEnv(ort_state.env);
         memset(&ort_state, 0, sizeof ort_state);
         return rc;
     }
