@@ -199,6 +199,10 @@ SUPPORTED = {TensorProto.FLOAT, TensorProto.UINT8, TensorProto.INT8, TensorProto
              TensorProto.UINT32, TensorProto.UINT64}
 
 
+# Operators that draw random numbers: two sessions draw differently.
+RANDOM_OPS = {"Bernoulli", "Multinomial", "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike"}
+
+
 def _tensor_only(values):
     return all(v.type.HasField("tensor_type") and v.type.tensor_type.elem_type in SUPPORTED for v in values)
 
@@ -235,8 +239,11 @@ def test_backend_testdata(name, acc):
         got = s.run(feeds)
     # NaN where onnxruntime has NaN: compared as equal.
     assert sorted(got) == sorted(outs)
+    random = any(n.op_type in RANDOM_OPS for n in model.graph.node)
     for n, w in zip(outs, want):
         assert got[n].dtype == w.dtype and got[n].shape == w.shape, n
+        if random:  # two draws: only their type and shape can agree
+            continue
         if TOL and np.issubdtype(w.dtype, np.floating):
             np.testing.assert_allclose(got[n], w, err_msg=n, **TOL)
         else:
@@ -406,6 +413,8 @@ def test_cancel_and_close_during_a_run(tmp_path):
         done["z"] = short.run({"v": np.zeros(64, np.float32)})["out"]
     t = threading.Thread(target=run_short)
     t.start()
+    while t.is_alive() and short._runs == 0:  # until the run holds the session
+        t.join(0.001)
     short.close()
     t.join()
     assert short.closed

@@ -71,7 +71,9 @@ class Tensor(Handle):
         contiguous copy). The tensor keeps the array alive; do not change it while a run uses
         it. `dtype="bfloat16"` marks a uint16 array as bfloat16 bit patterns."""
         np = _np()
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array)
+        if not array.flags.c_contiguous:
+            array = array.copy(order="C")  # (np.ascontiguousarray would turn a scalar into [1])
         name = dtype or array.dtype.name
         if name == "bfloat16" and array.dtype.itemsize != 2:
             raise TypeError("bfloat16 tensors are made from uint16 (or 2-byte) arrays of bit patterns")
