@@ -30,38 +30,58 @@ static void print_library(const char *title, json_t *o)
     }
 }
 
+static const cli_option options[] = {
+    {"ort-library", 0, "PATH", "load ONNX Runtime from PATH instead of looking it up"},
+    {"json", 0, NULL, "print the library's JSON description instead of text"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_help help = {
+    "runtime", "[--ort-library PATH] [--json]",
+    "Shows the ONNX Runtime and ONNX Runtime GenAI libraries libolive loads to run models, where\n"
+    "they were found, their versions and execution providers, or why they were not found. They\n"
+    "are looked up in OLIVE_ORT_LIBRARY / OLIVE_ORT_GENAI_LIBRARY, the system loader path, then\n"
+    "the onnxruntime and onnxruntime-genai packages of the python3 on PATH.\n"
+    "Exit status 1 when ONNX Runtime is not found.",
+    options,
+    "Example:\n  olive runtime\n  OLIVE_ORT_LIBRARY=/opt/ort/lib/libonnxruntime.so.1 olive runtime --json",
+};
+
+typedef struct runtime_args {
+    const char *ort_library;
+    int json;
+} runtime_args;
+
+static int on_arg(void *ctx, const cli_option *opt, const char *value)
+{
+    runtime_args *a = ctx;
+    if (!opt)
+        return cli_usage("runtime", "unexpected argument '%s'", value);
+    if (strcmp(opt->long_name, "json") == 0)
+        a->json = 1;
+    else
+        a->ort_library = value;
+    return CLI_EXIT_OK;
+}
+
 int cli_cmd_runtime(int argc, char **argv)
 {
-    const char *ort_library = NULL;
-    int as_json = 0, rc, found;
+    runtime_args a = {NULL, 0};
+    int rc, found;
     char *text = NULL;
     json_t *root;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: olive runtime [--ort-library PATH] [--json]\n\n"
-                   "Shows the ONNX Runtime and ONNX Runtime GenAI libraries libolive loads (looked up in\n"
-                   "OLIVE_ORT_LIBRARY / OLIVE_ORT_GENAI_LIBRARY, the system loader path, then the Python\n"
-                   "packages of python3), their versions and execution providers.\n\n"
-                   "Options:\n"
-                   "      --ort-library PATH  load ONNX Runtime from PATH\n"
-                   "      --json              print the description as JSON\n"
-                   "Exit status: 0 when ONNX Runtime was found, 1 when not.\n");
-            return CLI_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            as_json = 1;
-        } else if (strcmp(argv[i], "--ort-library") == 0 && i + 1 < argc) {
-            ort_library = argv[++i];
-        } else {
-            return cli_usage("runtime", "unknown or incomplete option '%s'", argv[i]);
-        }
-    }
-    if (ort_library && (rc = olive_runtime_load(ort_library)) != OLIVE_OK)
+    rc = cli_parse(argc, argv, &help, on_arg, &a);
+    if (rc == CLI_PARSED_HELP)
+        return CLI_EXIT_OK;
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (a.ort_library && (rc = olive_runtime_load(a.ort_library)) != OLIVE_OK)
         return cli_fail(rc);
     if ((rc = olive_runtime_info_json(&text)) != OLIVE_OK)
         return cli_fail(rc);
     root = json_loads(text, 0, NULL);
     found = root && json_is_true(json_object_get(json_object_get(root, "onnxruntime"), "found"));
-    if (as_json || !root) {
+    if (a.json || !root) {
         printf("%s\n", text);
     } else {
         print_library("ONNX Runtime", json_object_get(root, "onnxruntime"));
