@@ -482,3 +482,41 @@ def test_cli_runtime():
     assert "OLIVE_ORT_LIBRARY=/nonexistent/libonnxruntime.so" in bad.stdout + bad.stderr
     named = run_cli("runtime", "--ort-library", "/nonexistent/libort.so")
     assert named.returncode == 1 and "/nonexistent/libort.so" in named.stdout + named.stderr
+
+
+def test_genai_chat_template_matches_onnxruntime_genai(workdir):
+    """A folder whose tokenizer_config.json has a chat template: libolive applies it (auto) as
+    onnxruntime_genai's apply_chat_template does, and generates the same tokens."""
+    og = pytest.importorskip("onnxruntime_genai")
+    if not CLI:
+        pytest.skip("OLIVE_CLI is not set")
+    import shutil
+    base = workdir / "llama_genai"
+    if not base.exists():
+        convert(DATA / "convert" / "llama", base, "precision=fp32")
+    folder = workdir / "llama_chat"
+    if not folder.exists():
+        shutil.copytree(base, folder)
+        cfg = json.loads((folder / "tokenizer_config.json").read_text())
+        cfg["chat_template"] = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
+                                "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+        (folder / "tokenizer_config.json").write_text(json.dumps(cfg))
+    prompt = "what is two plus two?"
+    with libolive.Generator(folder) as g:
+        got = g.generate(prompt, 6)
+    with libolive.Generator(folder, chat_template=False) as g:
+        plain = g.generate(prompt, 6)
+    model = og.Model(str(folder))
+    tok = og.Tokenizer(model)
+    text = tok.apply_chat_template(json.dumps([{"role": "user", "content": prompt}]), add_generation_prompt=True)
+    ids = [int(t) for t in tok.encode(text)]
+    params = og.GeneratorParams(model)
+    params.set_search_options(do_sample=False, max_length=len(ids) + 6, min_length=len(ids) + 6)
+    gen = og.Generator(model, params)
+    gen.append_tokens(np.asarray([ids], dtype=np.int32))
+    while not gen.is_done():
+        gen.generate_next_token()
+    assert got["chat_template_applied"] is True and plain["chat_template_applied"] is False
+    assert got["prompt_tokens"] == ids
+    assert got["tokens"] == [int(t) for t in gen.get_sequence(0)][len(ids):]
+    assert plain["prompt_tokens"] == [int(t) for t in tok.encode(prompt)] != ids
