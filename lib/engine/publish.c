@@ -53,19 +53,22 @@ typedef struct owner {
 
 static void read_boot(char out[9])
 {
-    char *text = NULL;
-    size_t n, k = 0;
-    snprintf(out, 9, "00000000");
-    if (olive_read_file(&text, &n, "/proc/sys/kernel/random/boot_id", 128) != OLIVE_OK) {
-        olive_error_clear();
-        return;
+    char text[128];
+    size_t k = 0;
+    ssize_t n = -1;
+    /* read(), not olive_read_file: /proc files report a size of 0. */
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, text, sizeof text - 1);
+        close(fd);
     }
+    text[n > 0 ? n : 0] = '\0';
     for (const char *p = text; *p && k < 8; p++)
         if (isxdigit((unsigned char)*p))
             out[k++] = (char)tolower((unsigned char)*p);
+    out[k] = '\0';
     if (k < 8)
         snprintf(out, 9, "00000000");
-    free(text);
 }
 
 /* 1 and *start when process `pid` runs, 0 when it does not, -1 when this cannot be told. */

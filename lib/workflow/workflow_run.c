@@ -500,8 +500,9 @@ int wf_run(olive_workflow *w, json_t **result)
         olive_fail_context(rc, "input_model");
         return rc;
     }
-    if ((rc = check_checkpoint(w, input)) != OLIVE_OK || (rc = check_cache_dir(w, input, folder)) != OLIVE_OK ||
-        (w->output_dir && (rc = check_output_dir(w, input, folder)) != OLIVE_OK))
+    if ((rc = check_checkpoint(w, input)) != OLIVE_OK ||
+        (w->output_dir && (rc = check_output_dir(w, input, folder)) != OLIVE_OK) ||
+        (rc = check_cache_dir(w, input, folder)) != OLIVE_OK)
         goto out;
 
     if ((rc = wf_cache_open(&r.cache, w->cache_dir, w->clean_cache)) != OLIVE_OK)
