@@ -385,6 +385,8 @@ static int copy_at(int from, int to, const char *name, mode_t mode, const char *
     }
     if (in >= 0)
         close(in);
+    if (out >= 0)
+        fchmod(out, mode & 07777); /* the mode it had, whatever the umask */
     if (out >= 0 && close(out) != 0 && rc == OLIVE_OK)
         rc = olive_fail(OLIVE_EIO, "cannot keep '%s' of output folder '%s': %s", name, dir, strerror(errno));
     return rc;
