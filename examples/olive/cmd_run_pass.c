@@ -16,7 +16,7 @@ static const cli_option options[] = {
     {"pipeline", 0, "TEXT", "run a pipeline instead of --pass: \"peephole ! quantize bits=4\""},
     {"model_name_or_path", 'm', "MODEL", "the input model (.onnx)"},
     {"output_path", 'o', "DIR", "the output folder"},
-    {"overwrite", 0, NULL, "replace the output folder if it exists and is not empty"},
+    {"overwrite", 0, NULL, "write into a non-empty output folder: what libolive wrote there is replaced, other files stay"},
     {"save", 0, "KEY=VALUE", "a model writer setting (repeatable; see below)"},
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider"},

@@ -66,7 +66,9 @@ OLIVE_API void olive_engine_set_progress(olive_engine *engine, olive_progress_fn
 
 /* Sets engine options from "key=value" text, space separated:
  *   save=<options of olive_model_save>  (e.g. "save=size_threshold=4096"; repeatable)
- *   overwrite=true|false   (replace a non-empty output folder; default false)
+ *   overwrite=true|false   (write into a non-empty output folder, replacing the files
+ *                           libolive wrote there and any of the same names as the new ones;
+ *                           other files stay; default false)
  *   model_name=NAME        (file name of the model in the output folder; default model.onnx)
  * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (unknown key). */
 OLIVE_API int olive_engine_set_options(olive_engine *engine, const char *options);
@@ -76,10 +78,14 @@ OLIVE_API int olive_engine_set_options(olive_engine *engine, const char *options
 OLIVE_API void olive_engine_cancel(olive_engine *engine);
 
 /* Runs the pipeline on `model` and, when `output_dir` is not NULL, writes the result there
- * atomically (built in a temporary folder beside it, then renamed). When `out` is not NULL it
- * receives the resulting model (release with olive_model_free). The input model is unchanged.
- * Errors: OLIVE_EINVALID, OLIVE_EEXISTS (output folder exists and is not empty, without
- * overwrite=true), OLIVE_ECANCELLED, and any error of the passes or of olive_model_save. */
+ * atomically (built in a temporary folder beside it, then exchanged with the old folder in one
+ * step). The folder lists what libolive wrote in a hidden manifest (.libolive-output); files
+ * it did not write survive a later run. When `out` is not NULL it receives the resulting model
+ * (release with olive_model_free). The input model is unchanged.
+ * Errors: OLIVE_EINVALID (output_dir is a symbolic link, or is, holds or is inside a file the
+ * model was loaded from), OLIVE_EEXISTS (output folder exists and is not empty, without
+ * overwrite=true), OLIVE_EUNSUPPORTED (the old folder holds a device, socket or pipe, which
+ * cannot be kept), OLIVE_ECANCELLED, and any error of the passes or of olive_model_save. */
 OLIVE_API int olive_engine_run(olive_engine *engine, const olive_model *model,
                                const char *output_dir, olive_model **out);
 

@@ -9,7 +9,9 @@
  * Olive recipes run unchanged where their passes exist here.
  *
  * Every pass result is kept in a content-addressed cache (cache_dir, default .olive-cache):
- * running the same workflow again reuses each pass's result instead of recomputing it.
+ * running the same workflow again reuses each pass's result instead of recomputing it. An
+ * entry's bytes are hashed again at every reuse and while copied to the output: one that
+ * differs from its manifest is rebuilt, never served.
  * A slot of "passes" may hold a list of alternatives: every combination is run and, with a
  * size_on_disk metric, the smallest result is kept (otherwise the first combination).
  *
@@ -67,13 +69,18 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
  * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk}], best,
  * output_dir, seconds.
- * An existing output_dir is replaced when it is an earlier output (it has model_config.json,
- * or holds only olive_config.json, the config `olive auto-opt --save_config_file` saves).
- * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir inside the input
- * model's folder or containing cache_dir; a checkpoint input whose first pass is not
- * ModelBuilder), OLIVE_EEXISTS (output_dir exists, is not empty and is not an earlier output),
- * OLIVE_EIO (output_dir or
- * cache_dir not writable), OLIVE_ECANCELLED, and any error of the passes. */
+ * An existing output_dir is written when it is an earlier output of libolive's (it has the
+ * hidden manifest .libolive-output) or holds only olive_config.json (the config
+ * `olive auto-opt --save_config_file` saves): the files libolive wrote there are replaced,
+ * every other file, folder and link in it is kept. The new output takes the old one's place in
+ * one atomic exchange.
+ * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir is a symbolic
+ * link; output_dir or cache_dir is, holds or is inside the input model's files or a model
+ * folder given as input; output_dir and cache_dir contain one another; a checkpoint input
+ * whose first pass is not ModelBuilder), OLIVE_EEXISTS (output_dir exists, is not empty and
+ * is not an earlier output, naming what it holds; or it holds a file libolive did not write
+ * under a name the new output uses), OLIVE_EIO (output_dir or cache_dir not writable; a cache
+ * entry changed while being copied out), OLIVE_ECANCELLED, and any error of the passes. */
 OLIVE_API int olive_workflow_run(olive_workflow *workflow, char **result);
 
 /* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/sha256.h"
 #include "core/status.h"
 
 int olive_outfile_open(olive_outfile *f, const char *final_path)
@@ -175,6 +176,40 @@ int olive_copy_file(const char *src, const char *dst)
     return rc;
 }
 
+int olive_copy_file_sha256(const char *src, const char *dst, char hex[OLIVE_SHA256_HEX])
+{
+    olive_outfile f;
+    olive_sha256 s;
+    char buf[1 << 16];
+    ssize_t n;
+    int fd = open(src, O_RDONLY | O_CLOEXEC), rc;
+    if (fd < 0)
+        return olive_fail_errno(errno, "cannot open", src);
+    if ((rc = olive_outfile_open(&f, dst)) != OLIVE_OK) {
+        close(fd);
+        return rc;
+    }
+    olive_sha256_init(&s);
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = olive_fail_errno(errno, "cannot read", src);
+            break;
+        }
+        olive_sha256_update(&s, buf, (size_t)n);
+        if ((rc = olive_outfile_write(&f, buf, (size_t)n)) != OLIVE_OK)
+            break;
+    }
+    close(fd);
+    if (rc != OLIVE_OK) {
+        olive_outfile_abort(&f);
+        return rc;
+    }
+    olive_sha256_final_hex(&s, hex);
+    return olive_outfile_commit(&f);
+}
+
 char *olive_path_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -248,30 +283,96 @@ int olive_mkdir_p(const char *path)
     return OLIVE_OK;
 }
 
-void olive_rmtree(const char *path)
+/* Deep enough for any folder libolive writes; deeper trees are left in place rather than
+ * holding a file descriptor per level without bound. */
+#define RMTREE_MAX_DEPTH 64
+
+static void rmtree_at(int parent, const char *name, int depth)
 {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    if (!d) {
-        unlink(path);
+    struct stat st;
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlinkat(parent, name, 0); /* a link goes, its target stays */
         return;
     }
-    while ((e = readdir(d))) {
-        char *child;
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        child = olive_path_join(path, e->d_name);
-        if (!child)
-            continue;
-        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-            olive_rmtree(child);
-        else
-            unlink(child);
-        free(child);
+    if (depth < RMTREE_MAX_DEPTH) {
+        /* O_NOFOLLOW: if the folder was swapped for a link since fstatat, nothing is opened. */
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *e;
+        if (!d && fd >= 0)
+            close(fd);
+        while (d && (e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                rmtree_at(dirfd(d), e->d_name, depth + 1);
+        if (d)
+            closedir(d);
     }
-    closedir(d);
-    rmdir(path);
+    unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void olive_rmtree_at(int dirfd, const char *name) { rmtree_at(dirfd, name, 0); }
+
+void olive_rmtree(const char *path) { rmtree_at(AT_FDCWD, path, 0); }
+
+char *olive_path_resolve(const char *path)
+{
+    char *dir = olive_strdup(path), *abs = NULL, *rest = NULL;
+    olive_strbuf b = {0};
+    while (dir && !(abs = realpath(dir, NULL))) {
+        char *parent = olive_path_dirname(dir);
+        char *joined = rest ? olive_path_join(olive_path_basename(dir), rest) : olive_strdup(olive_path_basename(dir));
+        free(rest);
+        rest = joined;
+        if (!parent || !rest || !strcmp(parent, dir)) {
+            free(parent);
+            break;
+        }
+        free(dir);
+        dir = parent;
+    }
+    free(dir);
+    if (!abs) {
+        free(rest);
+        return NULL;
+    }
+    /* The part that does not exist yet holds no links: "." and ".." are resolved as text, so
+     * that "new/../in" is seen to be "in". */
+    olive_strbuf_append(&b, strcmp(abs, "/") ? abs : "");
+    free(abs);
+    for (char *p = rest; p && *p;) {
+        char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (b.len && b.data[b.len - 1] != '/')
+                b.len--;
+            if (b.len)
+                b.len--;
+            if (b.data)
+                b.data[b.len] = '\0';
+        } else if (len && !(len == 1 && p[0] == '.')) {
+            olive_strbuf_append(&b, "/");
+            olive_strbuf_appendn(&b, p, len);
+        }
+        p = end ? end + 1 : p + len;
+    }
+    free(rest);
+    if (!b.len)
+        olive_strbuf_append(&b, "/");
+    return olive_strbuf_take(&b);
+}
+
+int olive_path_relation(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (!strcmp(a, b))
+        return OLIVE_PATH_SAME;
+    if (nb < na && !strncmp(a, b, nb) && (a[nb] == '/' || !strcmp(b, "/")))
+        return OLIVE_PATH_INSIDE;
+    if (na < nb && !strncmp(b, a, na) && (b[na] == '/' || !strcmp(a, "/")))
+        return OLIVE_PATH_CONTAINS;
+    return OLIVE_PATH_APART;
 }
 
 int olive_dir_is_empty(const char *path)

@@ -37,6 +37,9 @@ int olive_write_file(const char *path, const void *data, size_t size);
 /* Copies file `src` to `dst`, atomically, in the kernel where it can. Errors: OLIVE_ENOTFOUND
  * or OLIVE_EIO naming the file, OLIVE_ENOMEM. */
 int olive_copy_file(const char *src, const char *dst);
+/* As olive_copy_file, through user space, and writes the sha256 of the bytes copied to `hex`
+ * (65 bytes): a copy whose source must match a known hash is checked as it is read. */
+int olive_copy_file_sha256(const char *src, const char *dst, char hex[65]);
 
 /* Directory part of `path` ("." when it has none); owned by the caller. NULL on ENOMEM. */
 char *olive_path_dirname(const char *path);
@@ -55,8 +58,23 @@ int olive_path_is_file(const char *path, uint64_t dev, uint64_t ino);
 
 /* Creates a directory and its parents (like mkdir -p). Errors: OLIVE_EIO. */
 int olive_mkdir_p(const char *path);
-/* Removes a directory tree (best effort; used for our own temporary folders only). */
+/* Removes `path` and, when it is a folder, everything below it, never following a symbolic
+ * link: a link met anywhere (`path` itself included) is removed, its target is untouched.
+ * Best effort; for libolive's own folders only. */
 void olive_rmtree(const char *path);
+/* olive_rmtree for the entry `name` of the open folder `dirfd` (or AT_FDCWD). */
+void olive_rmtree_at(int dirfd, const char *name);
+
+/* The absolute form of `path`, which need not exist: links resolved in its longest existing
+ * prefix, "." and ".." of the rest resolved as text. Owned by the caller; NULL when out of
+ * memory or when no prefix resolves. */
+char *olive_path_resolve(const char *path);
+
+/* How two resolved absolute paths relate (olive_path_relation). */
+enum { OLIVE_PATH_APART, OLIVE_PATH_SAME, OLIVE_PATH_INSIDE, OLIVE_PATH_CONTAINS };
+/* OLIVE_PATH_SAME, OLIVE_PATH_INSIDE (`a` is below `b`), OLIVE_PATH_CONTAINS (`b` is below
+ * `a`) or OLIVE_PATH_APART, compared component by component. */
+int olive_path_relation(const char *a, const char *b);
 /* 1 if `path` is a directory with no entries, 0 if it has entries, -1 if it does not exist
  * (or is not a directory). */
 int olive_dir_is_empty(const char *path);

@@ -54,91 +54,22 @@ static int save_progress(uint64_t written, uint64_t total, void *user)
     return notify(s, OLIVE_PROGRESS_SAVING, total ? (double)written / (double)total : 1.0) != OLIVE_OK;
 }
 
-/* The process's umask, read without changing it (umask() would race with other threads). */
-static mode_t current_umask(void)
-{
-    char line[128];
-    unsigned mask = 022;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Umask: %o", &mask) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (mode_t)mask;
-}
-
-/* Creates "<parent>/.<name>.tmp-XXXXXX" beside the output folder. */
-int olive_engine_make_staging(char **out, const char *output_dir)
-{
-    char *parent = olive_path_dirname(output_dir);
-    char *tmpl;
-    if (!parent)
-        return OLIVE_ENOMEM;
-    if (olive_mkdir_p(parent) != OLIVE_OK) {
-        free(parent);
-        return olive_error_code();
-    }
-    tmpl = olive_asprintf("%s/.%s.tmp-XXXXXX", parent, olive_path_basename(output_dir));
-    free(parent);
-    if (!tmpl)
-        return OLIVE_ENOMEM;
-    if (!mkdtemp(tmpl)) {
-        int rc = olive_fail_errno(errno, "cannot create a folder beside", output_dir);
-        free(tmpl);
-        return rc;
-    }
-    /* mkdtemp makes the folder private; the published output gets the usual permissions. */
-    chmod(tmpl, 0777 & ~current_umask());
-    *out = tmpl;
-    return OLIVE_OK;
-}
-
-static int check_output_dir(const olive_engine *e, const char *dir)
+static int check_output_dir(const olive_engine *e, const oir_model *input, const char *dir)
 {
     struct stat st;
     if (!dir[0] || !strcmp(olive_path_basename(dir), "") )
         return olive_fail(OLIVE_EINVALID, "output folder '%s' has no name", dir);
-    if (stat(dir, &st) != 0)
-        return OLIVE_OK;
-    if (!S_ISDIR(st.st_mode))
-        return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
-    if (olive_dir_is_empty(dir) == 0 && !e->overwrite)
-        return olive_fail(OLIVE_EEXISTS, "output folder '%s' exists and is not empty (set overwrite=true to replace it)", dir);
-    return OLIVE_OK;
-}
-
-/* Moves the finished staging folder to its final name, replacing an old output folder. */
-int olive_engine_publish(const char *staging, const char *dir)
-{
-    struct stat st;
-    char *old = NULL;
-    if (stat(dir, &st) == 0) {
-        if (olive_dir_is_empty(dir) == 1) {
-            if (rmdir(dir) != 0)
-                return olive_fail_errno(errno, "cannot replace empty folder", dir);
-        } else {
-            if (!(old = olive_asprintf("%s.old-%ld", staging, (long)getpid())))
-                return OLIVE_ENOMEM;
-            if (rename(dir, old) != 0) {
-                int rc = olive_fail_errno(errno, "cannot move aside old output folder", dir);
-                free(old);
-                return rc;
-            }
-        }
+    if (lstat(dir, &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            return olive_fail(OLIVE_EINVALID, "output path '%s' is a symbolic link; libolive does not write through "
+                                              "links: give the folder it points to, or remove the link", dir);
+        if (!S_ISDIR(st.st_mode))
+            return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
+        if (olive_dir_is_empty(dir) == 0 && !e->overwrite)
+            return olive_fail(OLIVE_EEXISTS, "output folder '%s' exists and is not empty (set overwrite=true to "
+                                             "replace what libolive wrote there)", dir);
     }
-    if (rename(staging, dir) != 0) {
-        int rc = olive_fail_errno(errno, "cannot move the result into place at", dir);
-        if (old)
-            rename(old, dir);
-        free(old);
-        return rc;
-    }
-    if (old) {
-        olive_rmtree(old);
-        free(old);
-    }
-    return OLIVE_OK;
+    return olive_engine_check_apart(input, NULL, dir, "output folder");
 }
 
 static int write_output(olive_engine *e, run_state *s, const oir_model *m, const char *dir)
@@ -159,7 +90,7 @@ static int write_output(olive_engine *e, run_state *s, const oir_model *m, const
         goto out;
     if ((rc = oir_model_write_companions(m, staging)) != OLIVE_OK)
         goto out;
-    rc = olive_engine_publish(staging, dir);
+    rc = olive_engine_publish(staging, dir, e->overwrite ? OLIVE_PUBLISH_REPLACE_FOREIGN : 0);
 out:
     if (rc != OLIVE_OK)
         olive_rmtree(staging);
@@ -201,7 +132,7 @@ static int execute(olive_engine *e, const oir_model *input, const char *output_d
     s.ctx.progress = pass_progress;
     s.ctx.user = &s;
     if (output_dir)
-        OLIVE_TRY(check_output_dir(e, output_dir));
+        OLIVE_TRY(check_output_dir(e, input, output_dir));
     if (!(m = oir_model_clone(input)))
         return OLIVE_ENOMEM;
     for (size_t i = 0; i < e->n_passes && rc == OLIVE_OK; i++) {

@@ -33,10 +33,51 @@ int olive_engine_load_model(oir_model **out, const char *path);
 /* Runs the engine's pipeline (see olive_engine_run). */
 int olive_engine_execute(olive_engine *e, const oir_model *input, const char *output_dir, oir_model **out);
 
-/* Output folders are built in a staging folder beside their final name, then renamed.
- * make_staging creates "<parent>/.<name>.tmp-XXXXXX" (and the parent); publish moves it into
- * place, replacing an old folder. */
+/* ---- output folders (publish.c) ----
+ * An output folder is built in a staging folder beside its final name,
+ * "<parent>/.<name>.tmp-<boot>-<pid>-<start>-XXXXXX" (the owner process in the name), then
+ * published: exchanged with the old folder in one rename (renameat2 RENAME_EXCHANGE), so that
+ * the path holds the old output or the new one at every instant. The published folder lists
+ * the names libolive wrote in OLIVE_OUTPUT_MANIFEST; on the next publish those are replaced
+ * and everything else in the folder (a user's notes, a saved config, their folders and links)
+ * is kept. Nothing is ever followed through a symbolic link. */
+#define OLIVE_OUTPUT_MANIFEST ".libolive-output"
+
+/* Creates the staging folder for `output_dir` (and its parent), after removing the stale
+ * staging folders of the same name (olive_engine_clean_staging). Errors: OLIVE_EIO. */
 int olive_engine_make_staging(char **out, const char *output_dir);
-int olive_engine_publish(const char *staging, const char *dir);
+
+/* Removes the staging folders in `folder` that their owner left behind: for the final name
+ * `name`, or of any name when NULL. A staging folder is stale when its owner process is gone
+ * (same boot), or when it was made under another boot or machine and not touched for a day;
+ * a live run's staging folder is never touched. An old output moved aside by a killed run
+ * (the fallback of olive_engine_publish) goes back to `name` when nothing is there. */
+void olive_engine_clean_staging(const char *folder, const char *name);
+
+/* Replace a file the user put in the old output folder when the new output has one of the same
+ * name (engine option overwrite=true); without it such a clash is an OLIVE_EEXISTS error. */
+#define OLIVE_PUBLISH_REPLACE_FOREIGN 1
+
+/* Moves the finished staging folder to `dir`: a new folder, or in place of an old one whose
+ * files libolive did not write are carried over (hard links, or copies). The staging folder is
+ * left for the caller to remove on failure. Errors: OLIVE_EINVALID (`dir` is a symbolic link),
+ * OLIVE_EEXISTS (`dir` is not a folder, or a clash as above), OLIVE_EUNSUPPORTED (an entry that
+ * cannot be kept: a device, socket or pipe), OLIVE_EIO. */
+int olive_engine_publish(const char *staging, const char *dir, int flags);
+
+/* 1 if `dir` is a folder with a manifest of libolive's, 0 otherwise. */
+int olive_engine_output_is_ours(const char *dir);
+
+/* For the C tests only: `hook` is called with the name of each step of olive_engine_publish
+ * ("before-rename", "carried", "exchanged", "before-aside", "aside", "renamed"), and
+ * `force_fallback` takes the path used where the file system has no RENAME_EXCHANGE. */
+typedef void (*olive_publish_hook)(const char *step, void *user);
+void olive_engine_publish_test_hook(olive_publish_hook hook, void *user, int force_fallback);
+
+/* Refuses `path` (named `what` in the message, e.g. "output_dir") when it is, contains or is
+ * inside a file or folder of the input model `input` (its model file, external data, companion
+ * files, checkpoint) or `input_folder` (a model folder; may be NULL), links resolved.
+ * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
+int olive_engine_check_apart(const oir_model *input, const char *input_folder, const char *path, const char *what);
 
 #endif

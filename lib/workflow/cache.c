@@ -25,6 +25,7 @@ typedef struct wf_file_hash {
     char *path;
     uint64_t size, ino;
     int64_t mtime_ns;
+    int64_t ctime_ns;          /* a write, or setting the mtime back, moves it; only the clock sets it */
     char hex[OLIVE_SHA256_HEX];
 } wf_file_hash;
 
@@ -46,6 +47,7 @@ static int put_hash(wf_cache *c, const char *path, const struct stat *st, const 
     h->size = (uint64_t)st->st_size;
     h->ino = (uint64_t)st->st_ino;
     h->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    h->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
     memcpy(h->hex, hex, OLIVE_SHA256_HEX);
     old = olive_strmap_get(&c->files, path);
     if (olive_strmap_put(&c->files, h->path, h) != OLIVE_OK) {
@@ -57,7 +59,8 @@ static int put_hash(wf_cache *c, const char *path, const struct stat *st, const 
     return OLIVE_OK;
 }
 
-/* Lines "hex<TAB>size<TAB>mtime_ns<TAB>inode<TAB>path"; a damaged line is skipped. */
+/* Lines "hex<TAB>size<TAB>mtime_ns<TAB>ctime_ns<TAB>inode<TAB>path"; a damaged line (or one of
+ * an older format) is skipped. */
 static void load_table(wf_cache *c)
 {
     char *text = NULL, *line, *save = NULL;
@@ -69,10 +72,10 @@ static void load_table(wf_cache *c)
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char hex[OLIVE_SHA256_HEX];
         unsigned long long sz, ino;
-        long long mt;
+        long long mt, ct;
         int used = 0;
         struct stat st;
-        if (sscanf(line, "%64[0-9a-f]\t%llu\t%lld\t%llu\t%n", hex, &sz, &mt, &ino, &used) != 4 || !used ||
+        if (sscanf(line, "%64[0-9a-f]\t%llu\t%lld\t%lld\t%llu\t%n", hex, &sz, &mt, &ct, &ino, &used) != 5 || !used ||
             strlen(hex) != 64 || line[used] != '/')
             continue;
         memset(&st, 0, sizeof st);
@@ -80,6 +83,8 @@ static void load_table(wf_cache *c)
         st.st_ino = (ino_t)ino;
         st.st_mtim.tv_sec = (time_t)(mt / 1000000000);
         st.st_mtim.tv_nsec = (long)(mt % 1000000000);
+        st.st_ctim.tv_sec = (time_t)(ct / 1000000000);
+        st.st_ctim.tv_nsec = (long)(ct % 1000000000);
         if (put_hash(c, line + used, &st, hex) != OLIVE_OK)
             break;
     }
@@ -98,8 +103,8 @@ static void save_table(wf_cache *c)
             continue;
         if (access(h->path, F_OK) != 0)
             continue; /* forget files that are gone */
-        olive_strbuf_printf(&b, "%s\t%" PRIu64 "\t%" PRId64 "\t%" PRIu64 "\t%s\n", h->hex, h->size, h->mtime_ns, h->ino,
-                            h->path);
+        olive_strbuf_printf(&b, "%s\t%" PRIu64 "\t%" PRId64 "\t%" PRId64 "\t%" PRIu64 "\t%s\n", h->hex, h->size,
+                            h->mtime_ns, h->ctime_ns, h->ino, h->path);
     }
     if (!(text = olive_strbuf_take(&b)))
         return;
@@ -125,6 +130,8 @@ int wf_cache_open(wf_cache *c, const char *dir, int clean)
         wf_cache_close(c);
         return rc;
     }
+    /* Entries being built by a run that was killed: only stale ones, a live run's stay. */
+    olive_engine_clean_staging(c->runs, NULL);
     load_table(c);
     return OLIVE_OK;
 }
@@ -158,7 +165,8 @@ int wf_cache_file_hash(wf_cache *c, const char *path, char hex[OLIVE_SHA256_HEX]
     }
     h = olive_strmap_get(&c->files, abs);
     if (h && h->size == (uint64_t)st.st_size && h->ino == (uint64_t)st.st_ino &&
-        h->mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) {
+        h->mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec &&
+        h->ctime_ns == (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec) {
         memcpy(hex, h->hex, OLIVE_SHA256_HEX);
         free(abs);
         return OLIVE_OK;
@@ -276,7 +284,7 @@ static json_t *read_manifest(const char *entry)
 }
 
 /* Checks every file of the manifest; names the first that differs in *bad. */
-static int entry_intact(wf_cache *c, const char *entry, const json_t *manifest, char **bad)
+static int entry_intact(const char *entry, const json_t *manifest, char **bad)
 {
     const json_t *files = json_object_get(manifest, "files"), *model = json_object_get(manifest, "model");
     const char *name;
@@ -295,7 +303,9 @@ static int entry_intact(wf_cache *c, const char *entry, const json_t *manifest, 
         }
         if (!(path = olive_path_join(entry, name)))
             return -1;
-        ok = wf_cache_file_hash(c, path, hex) == OLIVE_OK && !strcmp(hex, json_string_value(v));
+        /* The bytes themselves, every time: an entry altered with its size, mtime and inode
+         * kept would pass any check of its metadata. */
+        ok = olive_sha256_file(path, hex) == OLIVE_OK && !strcmp(hex, json_string_value(v));
         free(path);
         if (!ok) {
             olive_error_clear();
@@ -348,7 +358,7 @@ int wf_cache_lookup(wf_cache *c, const char *key, oir_model **out, json_t **mani
         return OLIVE_OK;
     }
     man = read_manifest(entry);
-    intact = man ? entry_intact(c, entry, man, &bad) : 0;
+    intact = man ? entry_intact(entry, man, &bad) : 0;
     if (intact < 0) {
         json_decref(man);
         free(entry);
@@ -420,21 +430,6 @@ static int write_manifest(const char *staging, const json_t *manifest)
     return rc;
 }
 
-/* Records the hashes of the published files so the next lookup need not read them again. */
-static void remember_hashes(wf_cache *c, const char *entry, const json_t *files)
-{
-    const char *name;
-    json_t *v;
-    json_object_foreach((json_t *)files, name, v) {
-        char *path = olive_path_join(entry, name), *abs = path ? realpath(path, NULL) : NULL;
-        struct stat st;
-        if (abs && stat(abs, &st) == 0 && !strpbrk(abs, "\n\t"))
-            put_hash(c, abs, &st, json_string_value(v));
-        free(abs);
-        free(path);
-    }
-}
-
 int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_t *info, oir_model **out)
 {
     char *entry = wf_cache_entry_dir(c, key), *staging = NULL, *model_path = NULL;
@@ -474,8 +469,6 @@ int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_
             rc = olive_fail(OLIVE_EIO, "cache entry '%s' appeared without a readable manifest", entry);
             goto out;
         }
-    } else {
-        remember_hashes(c, entry, files);
     }
     free(staging);
     staging = NULL;

@@ -1,7 +1,8 @@
 /* The workflow cache: one folder per pass run, named by the sha256 of what determines its
  * result (the input's content, the pass, its resolved parameters and, for passes that depend
  * on it, the accelerator). Entries are built in a temporary folder and renamed when complete;
- * each carries a manifest with its files' hashes, checked before reuse. */
+ * each carries a manifest with its files' sha256, and every reuse hashes the entry's bytes
+ * again (no size or date is trusted for them). */
 #ifndef OLIVE_WORKFLOW_CACHE_H
 #define OLIVE_WORKFLOW_CACHE_H
 
@@ -19,14 +20,16 @@ typedef struct wf_cache {
     int dirty;
 } wf_cache;
 
-/* Opens (creating) the cache folder; `clean` removes every entry first.
+/* Opens (creating) the cache folder and removes entries left half-built by killed runs;
+ * `clean` removes every entry first.
  * Errors: OLIVE_EIO naming the folder. */
 int wf_cache_open(wf_cache *c, const char *dir, int clean);
 /* Writes back the file-hash table (best effort) and frees everything. */
 void wf_cache_close(wf_cache *c);
 
-/* sha256 of a file's bytes, reusing the hash recorded for the same (path, size, mtime,
- * inode) so that big unchanged files are not read again. */
+/* sha256 of an input file's bytes, reusing the hash recorded for the same (path, size, mtime,
+ * ctime, inode) so that big unchanged inputs are not read again (a write, or an mtime set
+ * back, changes the ctime). */
 int wf_cache_file_hash(wf_cache *c, const char *path, char hex[OLIVE_SHA256_HEX]);
 
 /* Content identity of a model's input files: the hash of their names and hashes. */

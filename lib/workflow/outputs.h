@@ -25,7 +25,7 @@ int wf_model_config_read(char **model_file, const char *folder);
 /* Loads a workflow's input: a .onnx file; a folder written by a workflow (model_config.json),
  * or holding model.onnx or `onnx_file_name` (when not NULL; its other files become
  * companions); or a checkpoint (a Hugging Face folder or a .gguf file). *folder receives the
- * folder the model's files are in. */
+ * model folder when the input is a folder (owned by the caller), NULL when it is a file. */
 int wf_load_input(oir_model **out, char **folder, const char *path, const char *onnx_file_name);
 
 /* The local snapshot folder of a Hugging Face repo id ("owner/name") in the hub cache

@@ -158,14 +158,13 @@ int wf_load_input(oir_model **out, char **folder, const char *path, const char *
     }
     if (S_ISDIR(st.st_mode)) {
         OLIVE_TRY(load_folder(&m, path, onnx_file_name));
-        dir = olive_strdup(path);
+        if (!(dir = olive_strdup(path))) {
+            oir_model_free(m);
+            return OLIVE_ENOMEM;
+        }
     } else {
         OLIVE_TRY(load_any(&m, path));
-        dir = olive_path_dirname(path);
-    }
-    if (!dir) {
-        oir_model_free(m);
-        return OLIVE_ENOMEM;
+        dir = NULL; /* the folder around a model file is not part of the model */
     }
     *out = m;
     *folder = dir;

@@ -213,113 +213,75 @@ fail:
 
 /* ---- checks before any work ---- */
 
-/* The absolute form of a path that may not exist yet: its longest existing prefix resolved. */
-static char *absolute_lenient(const char *path)
-{
-    char *dir = olive_strdup(path), *abs = NULL, *rest = NULL;
-    while (dir && !(abs = realpath(dir, NULL))) {
-        char *parent = olive_path_dirname(dir);
-        char *joined = rest ? olive_path_join(olive_path_basename(dir), rest) : olive_strdup(olive_path_basename(dir));
-        free(rest);
-        rest = joined;
-        if (!parent || !strcmp(parent, dir)) {
-            free(parent);
-            break;
-        }
-        free(dir);
-        dir = parent;
-    }
-    free(dir);
-    if (abs && rest) {
-        char *j = olive_path_join(abs, rest);
-        free(abs);
-        abs = j;
-    }
-    free(rest);
-    return abs;
-}
-
-/* 1 if the folder was written by a workflow: it has model_config.json, or holds nothing but
- * the config saved by a dry run. */
-static int earlier_output(const char *dir)
+/* The names in `dir` other than the config a dry run saves there, as "a, b, c" (at most a
+ * few named); NULL when there are none. */
+static char *other_entries(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    int model_config = 0, other = 0;
+    olive_strbuf b = {0};
+    size_t n = 0;
     if (!d)
-        return 0;
+        return NULL;
     while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, WF_SAVED_CONFIG))
             continue;
-        if (!strcmp(e->d_name, WF_MODEL_CONFIG))
-            model_config = 1;
-        else if (strcmp(e->d_name, WF_SAVED_CONFIG))
-            other = 1;
+        if (n < 5)
+            olive_strbuf_printf(&b, "%s'%s'", n ? ", " : "", e->d_name);
+        n++;
     }
     closedir(d);
-    return model_config || !other;
+    if (n > 5)
+        olive_strbuf_printf(&b, " and %zu more", n - 5);
+    return n ? olive_strbuf_take(&b) : (olive_strbuf_free(&b), NULL);
 }
 
-static int check_output_dir(const olive_workflow *w, const char *input_folder)
+/* An output folder is new, empty, libolive's earlier output (its files are replaced, the
+ * others kept), or holds only the config a dry run saved; anything else is refused before
+ * any work, naming what is there. */
+static int check_output_dir(const olive_workflow *w, const oir_model *input, const char *input_folder)
 {
-    char *out = absolute_lenient(w->output_dir), *in = realpath(input_folder, NULL), *parent = NULL;
+    char *parent = NULL, *others;
     struct stat st;
-    int rc = OLIVE_OK;
-    size_t n;
-    if (!out || !in) {
-        rc = olive_fail(OLIVE_EINVALID, "output_dir '%s': cannot resolve the path", w->output_dir);
-        goto out;
+    int rc, exists = lstat(w->output_dir, &st) == 0;
+    if (exists) {
+        if (S_ISLNK(st.st_mode))
+            return olive_fail(OLIVE_EINVALID, "output_dir '%s' is a symbolic link; libolive does not write through "
+                                              "links: give the folder it points to, or remove the link", w->output_dir);
+        if (!S_ISDIR(st.st_mode))
+            return olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists and is not a folder", w->output_dir);
     }
-    n = strlen(in);
-    if (!strncmp(out, in, n) && (out[n] == '/' || out[n] == '\0' || !strcmp(in, "/"))) {
-        rc = olive_fail(OLIVE_EINVALID, "output_dir '%s' is inside the input model's folder '%s'; choose a folder "
-                                        "outside it", w->output_dir, input_folder);
-        goto out;
+    OLIVE_TRY(olive_engine_check_apart(input, input_folder, w->output_dir, "output_dir"));
+    if (exists && !olive_engine_output_is_ours(w->output_dir) && (others = other_entries(w->output_dir))) {
+        rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists, is not empty and was not written by libolive (it holds "
+                                       "%s); choose another folder or empty it", w->output_dir, others);
+        free(others);
+        return rc;
     }
-    if (stat(out, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists and is not a folder", w->output_dir);
-            goto out;
-        }
-        /* An earlier output (recognized by its model_config.json) is replaced; anything else is kept. */
-        if (!earlier_output(out)) {
-            rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists, is not empty and is not an earlier output",
-                            w->output_dir);
-            goto out;
-        }
-    }
-    if (!(parent = olive_path_dirname(out))) {
-        rc = OLIVE_ENOMEM;
-        goto out;
-    }
-    if ((rc = olive_mkdir_p(parent)) != OLIVE_OK) {
+    if (!(parent = olive_path_dirname(w->output_dir)))
+        return OLIVE_ENOMEM;
+    if ((rc = olive_mkdir_p(parent)) != OLIVE_OK)
         olive_fail_context(rc, "output_dir '%s'", w->output_dir);
-        goto out;
-    }
-    if (access(parent, W_OK) != 0)
+    else if (access(parent, W_OK) != 0)
         rc = olive_fail(OLIVE_EIO, "output_dir '%s': cannot write in '%s': %s", w->output_dir, parent, strerror(errno));
-out:
-    free(out);
-    free(in);
     free(parent);
     return rc;
 }
 
 /* The cache must not live inside the output folder (replacing the output would delete it) nor
- * the output inside the cache. */
-static int check_cache_dir(const olive_workflow *w)
+ * the output inside the cache; nor may it overlap the input (cleaning it would delete it). */
+static int check_cache_dir(const olive_workflow *w, const oir_model *input, const char *input_folder)
 {
-    char *out = absolute_lenient(w->output_dir), *cache = absolute_lenient(w->cache_dir);
+    char *out = w->output_dir ? olive_path_resolve(w->output_dir) : NULL, *cache = olive_path_resolve(w->cache_dir);
     int rc = OLIVE_OK;
-    if (!out || !cache) {
-        rc = olive_fail(OLIVE_EINVALID, "cannot resolve output_dir '%s' or cache_dir '%s'", w->output_dir, w->cache_dir);
-    } else {
-        size_t no = strlen(out), nc = strlen(cache);
-        if ((!strncmp(cache, out, no) && (cache[no] == '/' || !cache[no])) ||
-            (!strncmp(out, cache, nc) && (out[nc] == '/' || !out[nc])))
-            rc = olive_fail(OLIVE_EINVALID, "cache_dir '%s' and output_dir '%s' must not contain one another",
-                            w->cache_dir, w->output_dir);
-    }
+    if (!cache || (w->output_dir && !out))
+        rc = olive_fail(OLIVE_EINVALID, "cannot resolve output_dir '%s' or cache_dir '%s'",
+                        w->output_dir ? w->output_dir : "", w->cache_dir);
+    else if (out && olive_path_relation(out, cache) != OLIVE_PATH_APART)
+        rc = olive_fail(OLIVE_EINVALID, "cache_dir '%s' and output_dir '%s' must not contain one another",
+                        w->cache_dir, w->output_dir);
+    else
+        rc = olive_engine_check_apart(input, input_folder, w->cache_dir, "cache_dir");
     free(out);
     free(cache);
     return rc;
@@ -370,8 +332,14 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
     int rc = entry ? wf_cache_entry_files(&r->cache, key, &files) : OLIVE_ENOMEM;
     json_object_foreach(files, name, v) {
         char *src = olive_path_join(entry, name), *dst = olive_path_join(staging, name);
-        /* A copy, not a hard link: onnx refuses external data files with several links. */
-        rc = src && dst ? olive_copy_file(src, dst) : OLIVE_ENOMEM;
+        char hex[OLIVE_SHA256_HEX];
+        /* A copy, not a hard link: onnx refuses external data files with several links. The
+         * bytes are hashed as they are copied, so that what is published is what the manifest
+         * recorded, even if the entry changed after its lookup. */
+        rc = src && dst ? olive_copy_file_sha256(src, dst, hex) : OLIVE_ENOMEM;
+        if (rc == OLIVE_OK && (!json_is_string(v) || strcmp(hex, json_string_value(v))))
+            rc = olive_fail(OLIVE_EIO, "cache entry %s: '%s' changed while it was copied to the output; run again to "
+                                       "rebuild it", entry, name);
         free(src);
         free(dst);
         if (rc != OLIVE_OK)
@@ -415,7 +383,7 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
             rc = write_text(staging, WF_RUN_HISTORY, history);
     }
     if (rc == OLIVE_OK)
-        rc = olive_engine_publish(staging, dir);
+        rc = olive_engine_publish(staging, dir, 0);
     if (rc == OLIVE_OK) {
         /* model_path in model_config.json names the final folder, which exists only now. */
         json_decref(mc);
@@ -533,7 +501,8 @@ int wf_run(olive_workflow *w, json_t **result)
         return rc;
     }
     if ((rc = check_checkpoint(w, input)) != OLIVE_OK ||
-        (w->output_dir && ((rc = check_cache_dir(w)) != OLIVE_OK || (rc = check_output_dir(w, folder)) != OLIVE_OK)))
+        (w->output_dir && (rc = check_output_dir(w, input, folder)) != OLIVE_OK) ||
+        (rc = check_cache_dir(w, input, folder)) != OLIVE_OK)
         goto out;
 
     if ((rc = wf_cache_open(&r.cache, w->cache_dir, w->clean_cache)) != OLIVE_OK)

@@ -144,7 +144,8 @@ class Engine(Handle):
         """Sets engine options, from a "key=value ..." string and/or keyword arguments:
           save: options of Model.save, as a dict or a "key=value ..." string
                 (save={"size_threshold": 4096} or save="external_data=always")
-          overwrite: replace a non-empty output folder (default False)
+          overwrite: write into a non-empty output folder, replacing what libolive wrote
+                there; other files stay (default False)
           model_name: file name of the model in the output folder (default model.onnx)
         """
         parts = []
@@ -187,8 +188,10 @@ class Engine(Handle):
         given the result is written there atomically (model.onnx and its data file); nothing is
         left behind on failure.
 
-        Raises Exists (non-empty output folder without overwrite=True), Cancelled, any error
-        of the passes or of saving, or the exception the progress callback raised.
+        Raises Exists (non-empty output folder without overwrite=True), InvalidArgument (an
+        output path that is a symbolic link, or that holds, is or is inside a file the model was
+        loaded from), Cancelled, any error of the passes or of saving, or the exception the
+        progress callback raised.
         """
         if not isinstance(model, Model):
             raise TypeError("run() needs a libolive.Model, not %s" % type(model).__name__)

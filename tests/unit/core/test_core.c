@@ -1,6 +1,7 @@
 /* Core utilities: string map, word splitting, paths, error messages, blobs. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -74,6 +75,36 @@ static void test_paths(void)
     CHECK_STR(olive_path_basename("/a/b/model.onnx"), "model.onnx");
 }
 
+/* Paths that do not exist yet are resolved from their longest existing prefix; ".." in the
+ * missing part is resolved as text, so "missing/../x" is seen to be "x". */
+static void test_path_resolve(void)
+{
+    char base[] = "/tmp/olive-resolve-XXXXXX", want[128], *r;
+    CHECK(mkdtemp(base) != NULL);
+    char *real = realpath(base, NULL), in[128], link[128];
+    snprintf(in, sizeof in, "%s/in", base);
+    snprintf(link, sizeof link, "%s/alias", base);
+    CHECK(mkdir(in, 0755) == 0 && symlink("in", link) == 0);
+    snprintf(want, sizeof want, "%s/in/new/deeper", real);
+    r = olive_path_resolve(strcat(strcpy((char[160]){0}, link), "/new/deeper"));
+    CHECK_STR(r, want);
+    free(r);
+    snprintf(want, sizeof want, "%s/in", real);
+    r = olive_path_resolve(strcat(strcpy((char[160]){0}, base), "/missing/../in/./"));
+    CHECK_STR(r, want);
+    free(r);
+    r = olive_path_resolve("/");
+    CHECK_STR(r, "/");
+    free(r);
+    CHECK(olive_path_relation("/a/b", "/a/b") == OLIVE_PATH_SAME);
+    CHECK(olive_path_relation("/a/b/c", "/a/b") == OLIVE_PATH_INSIDE);
+    CHECK(olive_path_relation("/a", "/a/b") == OLIVE_PATH_CONTAINS);
+    CHECK(olive_path_relation("/a/bc", "/a/b") == OLIVE_PATH_APART);
+    CHECK(olive_path_relation("/x", "/") == OLIVE_PATH_INSIDE);
+    olive_rmtree(base);
+    free(real);
+}
+
 static void test_outfile(void)
 {
     char dir[] = "/tmp/olive-core-XXXXXX";
@@ -133,6 +164,7 @@ int main(void)
     test_words();
     test_paths();
     test_outfile();
+    test_path_resolve();
     test_errors();
     test_blob();
     return check_summary("test_core");

@@ -167,7 +167,7 @@ static void test_run(void)
     CHECK_ERROR_HAS("overwrite");
     CHECK_RC(olive_engine_set_options(e, "overwrite=true"), OLIVE_OK);
     CHECK_RC(olive_engine_run(e, m, out_dir, NULL), OLIVE_OK);
-    CHECK(count_entries(out_dir) == 2);
+    CHECK(count_entries(out_dir) == 3); /* model.onnx, model.onnx.data and the manifest */
     CHECK(count_entries(base) == 1); /* no staging or old folders left beside it */
 
     /* cancelling from the callback: an error, and nothing written */

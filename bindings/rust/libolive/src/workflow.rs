@@ -193,7 +193,8 @@ impl Workflow {
     /// Runs the workflow and writes its output folder atomically: `model.onnx` (with its data
     /// and companion files), `model_config.json` in Olive's format and, unless the config sets
     /// `no_artifacts`, `footprint.json` and `run_history.txt`. An existing output folder is
-    /// replaced only when it holds an earlier output.
+    /// written only when it holds an earlier output of libolive's: its files are replaced,
+    /// the files a user added there are kept.
     ///
     /// Returns the run's summary as JSON text: `input_id`, `steps` (each with `slot`,
     /// `olive_type`, `pass`, `id`, `cache`: `"hit"` or `"run"`, `seconds`), `candidates`,
@@ -201,8 +202,9 @@ impl Workflow {
     ///
     /// Errors: [`NotFound`](crate::ErrorKind::NotFound) when the input model is missing,
     /// [`Exists`](crate::ErrorKind::Exists) when the output folder is not empty and not an
-    /// earlier output, [`Invalid`](crate::ErrorKind::Invalid) for an output folder inside the
-    /// input model's folder, [`Io`](crate::ErrorKind::Io),
+    /// earlier output, [`Invalid`](crate::ErrorKind::Invalid) for an output folder that is a
+    /// symbolic link, or that holds, is or is inside the input model (or a model folder given
+    /// as input), [`Io`](crate::ErrorKind::Io),
     /// [`Cancelled`](crate::ErrorKind::Cancelled), and any error of the passes.
     pub fn run(&mut self) -> Result<String> {
         let mut out: *mut c_char = ptr::null_mut();

@@ -155,7 +155,7 @@ pub fn write_tiny_model(dir: &TempDir) -> PathBuf {
 }
 
 /// Writes the tiny model as `in/tiny.onnx` in `dir` and returns its path: a workflow's output
-/// folder must be outside the input model's folder.
+/// folder must not hold the input model.
 pub fn write_tiny_model_in_folder(dir: &TempDir) -> PathBuf {
     let folder = dir.join("in");
     fs::create_dir_all(&folder).unwrap();
