@@ -24,6 +24,7 @@ static cli_option auto_opt_options[] = {
     {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
     {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
     {"save_config_file", 0, NULL, "save the workflow config as olive_config.json in the output folder"},
+    {"strict", 0, NULL, "refuse a precision the provider cannot run (bf16 on CPU), instead of a warning"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -40,6 +41,7 @@ static cli_option quantize_options[] = {
     {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
     {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
     {"save_config_file", 0, NULL, "save the workflow config as olive_config.json in the output folder"},
+    {"strict", 0, NULL, "unknown keys and targets the provider cannot run are errors, not warnings"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -154,7 +156,7 @@ typedef struct ao_args {
     char *text;
     size_t len;
     const char *output;
-    int dry_run, save_config, failed;
+    int dry_run, save_config, strict, failed;
 } ao_args;
 
 static void append(ao_args *a, const char *key, const char *value)
@@ -185,6 +187,8 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
         a->dry_run = 1;
     else if (!strcmp(opt->long_name, "save_config_file"))
         a->save_config = 1;
+    else if (!strcmp(opt->long_name, "strict"))
+        a->strict = 1;
     else {
         if (!strcmp(opt->long_name, "output_path"))
             a->output = value;
@@ -227,7 +231,7 @@ static int run(ao_args *a)
     output = a->output ? a->output : !strcmp(a->command, "quantize") ? "quantized-model" : "auto-opt-output";
     if (a->dry_run)
         printf("%s\n", config);
-    if (olive_workflow_new(&w, config, NULL) != OLIVE_OK) {
+    if (olive_workflow_new(&w, config, a->strict ? "strict=true" : NULL) != OLIVE_OK) {
         olive_free(config);
         return cli_fail(olive_error_code());
     }

@@ -32,7 +32,10 @@ typedef struct olive_workflow olive_workflow;
 
 /* Parses a workflow config (JSON text in Olive's schema). `options` is NULL or space-separated
  * key=value settings:
- *   strict=true|false   unknown keys are errors instead of warnings (default false)
+ *   strict=true|false   unknown keys, and passes whose precision the target's execution provider
+ *                       cannot run (a bf16 model for CPUExecutionProvider, DmlExecutionProvider or
+ *                       WebGpuExecutionProvider), are errors (OLIVE_EINVALID, OLIVE_EUNSUPPORTED)
+ *                       instead of warnings (default false)
  *   output_dir=DIR      replaces the config's output_dir
  *   cache_dir=DIR       replaces the config's cache_dir
  *   log_level=N         replaces the config's log_severity_level (0 debug .. 4 silent)

@@ -193,14 +193,10 @@ static void add_quantizer_settings(json_t *q, const ao_options *o)
         json_object_set_new(q, "accuracy_level", int_json(o->accuracy_level));
 }
 
-static int add_onnx_passes(json_t *passes, const ao_options *o, const char *precision, const char *device)
+/* A precision the provider cannot run (bf16 on CPU) is checked with the workflow: workflow_targets.c. */
+static int add_onnx_passes(json_t *passes, const ao_options *o, const char *precision)
 {
     json_t *q = NULL;
-    /* ONNX Runtime's CPU provider has no bfloat16 MatMul or Gemm kernels. */
-    if (!strcmp(precision, "bf16") && !strcmp(device, "cpu"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: a bf16 ONNX model does not run on the cpu device (ONNX Runtime's "
-                                              "CPU provider has no bfloat16 MatMul); use fp16, or a gpu provider",
-                          o->command);
     json_object_set_new(passes, "peephole", json_pack("{s:s}", "type", "OnnxPeepholeOptimizer"));
     json_object_set_new(passes, "transformers_optimization", json_pack("{s:s}", "type", "OrtTransformersOptimization"));
     if (!strcmp(precision, "int4")) {
@@ -291,7 +287,7 @@ static int build(json_t **out, const ao_options *o)
         if (o->use_ort_genai)
             OLIVE_INFO("%s: ONNX Runtime GenAI files come from converting a checkpoint; an ONNX input keeps the "
                        "files of its folder", o->command);
-        rc = add_onnx_passes(passes, o, precision, json_string_value(json_object_get(accel, "device")));
+        rc = add_onnx_passes(passes, o, precision);
     }
     if (rc != OLIVE_OK) {
         json_decref(doc);

@@ -156,6 +156,27 @@ def test_every_command_has_help(flag):
         assert result.stderr == ""
 
 
+OLIVE_ONLY_COMMANDS = ["finetune", "benchmark", "capture-onnx-graph", "generate-adapter", "convert-adapters",
+                       "extract-adapters", "tune-session-params", "shared-cache", "init", "generate-cost-model",
+                       "configure-qualcomm-sdk", "diffusion-lora", "generate-model-package"]
+
+
+@pytest.mark.parametrize("command", OLIVE_ONLY_COMMANDS)
+def test_every_olive_command_is_known(command, tmp_path):
+    """Olive's commands that libolive does not provide say what they do and what to use instead
+    (exit 1 when run, 0 for --help), never "unknown command"; `olive --help` lists them."""
+    assert command in olive("--help").stdout
+    result = olive(command, "--model_name_or_path", "m", "-o", tmp_path / "out")
+    line = assert_one_error_line(result, 1)
+    assert "unknown" not in line and f"'{command}'" in line and "libolive" in line, line
+    assert not (tmp_path / "out").exists()
+    result = olive(command, "--help")
+    assert result.returncode == 0 and result.stderr == "", result
+    assert result.stdout.startswith("usage: olive " + command) and "Here: " in result.stdout, result.stdout
+    if command in ("benchmark", "tune-session-params"):
+        assert "ONNX Runtime evaluator" in result.stdout, result.stdout
+
+
 def test_version_matches_the_library():
     result = olive("--version")
     assert result.returncode == 0
