@@ -60,7 +60,8 @@ OLIVE_API void olive_workflow_free(olive_workflow *workflow);
 OLIVE_API int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow);
 
 /* Sets the progress callback (see olive_progress_fn; a cache hit reports its pass started and
- * finished at once). NULL removes it. */
+ * finished at once). `bytes_written` counts the pass results stored in the cache so far (cache
+ * hits write nothing), then, at DONE, the model files copied to output_dir too. NULL removes it. */
 OLIVE_API void olive_workflow_set_progress(olive_workflow *workflow, olive_progress_fn fn, void *user);
 
 /* Asks a running olive_workflow_run to stop. Safe from any thread or a signal handler. */

@@ -29,6 +29,7 @@ typedef struct run_ctx {
     olive_workflow *w;
     wf_cache cache;
     size_t step_index, step_count; /* across all candidates, for progress */
+    uint64_t bytes_written;        /* pass results stored in the cache, then the output, for progress */
     wf_step *steps;
     size_t n_steps, cap_steps;
 } run_ctx;
@@ -101,7 +102,8 @@ static int forward_progress(int event, const char *name, size_t index, size_t co
     if (event != OLIVE_PROGRESS_PASS_PROGRESS || !w->progress)
         return 0;
     double overall = ((double)sp->r->step_index + fraction) / (double)(sp->r->step_count + 1);
-    if (w->progress(event, sp->label, sp->r->step_index, sp->r->step_count, overall, bytes, w->progress_user)) {
+    if (w->progress(event, sp->label, sp->r->step_index, sp->r->step_count, overall, sp->r->bytes_written + bytes,
+                    w->progress_user)) {
         atomic_store(&w->cancelled, 1);
         return 1;
     }
@@ -116,7 +118,7 @@ static int notify(run_ctx *r, int event, const char *label)
     if (!w->progress)
         return OLIVE_OK;
     double overall = ((double)r->step_index + (event == OLIVE_PROGRESS_PASS_FINISHED)) / (double)(r->step_count + 1);
-    if (w->progress(event, label, r->step_index, r->step_count, overall, 0, w->progress_user)) {
+    if (w->progress(event, label, r->step_index, r->step_count, overall, r->bytes_written, w->progress_user)) {
         atomic_store(&w->cancelled, 1);
         return olive_fail(OLIVE_ECANCELLED, "cancelled by the progress callback during '%s'", label);
     }
@@ -193,6 +195,8 @@ static int do_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, con
     st.end = now();
     if (wf_cache_entry_size(&r->cache, st.id, &st.size_on_disk) == OLIVE_OK)
         st.has_size = 1;
+    if (st.has_size && !st.cache_hit)
+        r->bytes_written += st.size_on_disk;
     olive_error_clear();
     if ((rc = notify(r, OLIVE_PROGRESS_PASS_FINISHED, label)) != OLIVE_OK ||
         (rc = OLIVE_PUSH(r->steps, r->n_steps, r->cap_steps, st)) != OLIVE_OK) {
@@ -587,8 +591,10 @@ int wf_run(olive_workflow *w, json_t **result)
         OLIVE_WARN("no output_dir in the config: the result stays in the cache, in %s", entry ? entry : w->cache_dir);
         free(entry);
     }
+    if (w->output_dir)
+        r.bytes_written += sizes[best_c]; /* the best candidate's files, copied to the output */
     if (w->progress)
-        w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, 0, w->progress_user);
+        w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, r.bytes_written, w->progress_user);
     if (result)
         *result = summary(&r, input_id, n_cand, best_c, sizes, now() - t0);
 out:

@@ -10,6 +10,7 @@ with onnx.
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -994,3 +995,9 @@ def test_progress_bar_on_a_terminal(work):
     rows = [line.split() for line in stdout.splitlines()]
     assert [r[0] for r in rows if r and r[0] in ("peephole", "quant")] == ["peephole", "quant"], stdout
     assert "total:" in stdout and "Saved to out" in stdout
+    # The bar counts the bytes written (pass results into the cache, then the output): not 0 B.
+    units = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+    written = [float(n) * units[u] for n, u in re.findall(r"([0-9.]+) (B|KiB|MiB|GiB) written", text)]
+    assert written and written == sorted(written), text
+    output_bytes = sum(f.stat().st_size for f in (work / "out").iterdir() if f.name.startswith("model.onnx"))
+    assert written[-1] >= 0.95 * output_bytes > 0, (written[-1], output_bytes)
