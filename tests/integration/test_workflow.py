@@ -982,6 +982,23 @@ def test_ctrl_c_during_a_pass_leaves_nothing(tmp_path):
     assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []
 
 
+def test_piped_run_prints_a_line_per_pass(work):
+    """Without a terminal, at the default log level, each pass prints one line with its time on
+    stdout as it finishes (before the closing report); stderr stays for errors."""
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "out", "--precision", "int4", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    lines = r.stdout.splitlines()
+    passes = [line for line in lines if line.startswith("olive: pass ")]
+    assert [line.split()[2:4] for line in passes] == [["1/3", "peephole"], ["2/3", "transformers_optimization"],
+                                                      ["3/3", "quantization"]], r.stdout
+    assert all(re.search(r"finished in [0-9.]+ s$", line) for line in passes), r.stdout
+    assert lines.index(passes[-1]) < min(i for i, line in enumerate(lines) if line.startswith("pass ")), r.stdout
+    # --log_level 3 (errors only) prints no progress.
+    quiet = olive("auto-opt", "-m", "in/model.onnx", "-o", "out", "--precision", "int4", "--cache_dir", "cache",
+                  "--log_level", "3", cwd=work)
+    assert quiet.returncode == 0 and "olive: pass" not in quiet.stdout + quiet.stderr, quiet
+
+
 def test_progress_bar_on_a_terminal(work):
     """On a terminal each pass redraws one bar line; the run ends it with a newline."""
     write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
