@@ -69,8 +69,9 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
 
 /* Runs the workflow. Logs one info line per pass saying "cache hit" or "run". When `result`
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
- * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk}], best,
- * output_dir, seconds.
+ * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{index, name, size_on_disk}]
+ * (one per combination of a slot's alternatives, numbered from 0; name: its passes in pipeline
+ * text form), best (the index of the candidate written to output_dir), output_dir, seconds.
  * An existing output_dir is replaced when it is an earlier output (it has model_config.json,
  * or holds only olive_config.json, the config `olive auto-opt --save_config_file` saves).
  * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir inside the input

@@ -493,6 +493,20 @@ static uint64_t model_files_size(const oir_model *m)
     return total;
 }
 
+/* A candidate's name: its passes in pipeline text form ("peephole ! quantize block_size=16"). */
+static char *candidate_name(const olive_workflow *w, size_t c)
+{
+    olive_strbuf b = {0};
+    olive_strbuf_append(&b, "");
+    for (size_t i = 0; i < w->n_slots; i++) {
+        olive_pass *p = w->slots[i].choices[choice_of(w, c, i)].pass;
+        char *t = olive_pipeline_format(&p, 1);
+        olive_strbuf_printf(&b, "%s%s", i ? " ! " : "", t ? t : "?");
+        free(t);
+    }
+    return olive_strbuf_take(&b);
+}
+
 static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t best, const uint64_t *sizes,
                        double seconds)
 {
@@ -503,8 +517,12 @@ static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t b
                                                s->olive_type, "pass", s->pass, "id", s->id, "cache",
                                                s->cache_hit ? "hit" : "run", "seconds", s->end - s->start));
     }
-    for (size_t c = 0; c < n_cand; c++)
-        json_array_append_new(cands, json_pack("{s:I}", "size_on_disk", (json_int_t)sizes[c]));
+    for (size_t c = 0; c < n_cand; c++) {
+        char *name = candidate_name(r->w, c);
+        json_array_append_new(cands, json_pack("{s:I, s:s, s:I}", "index", (json_int_t)c, "name", name ? name : "?",
+                                               "size_on_disk", (json_int_t)sizes[c]));
+        free(name);
+    }
     json_object_set_new(doc, "input_id", json_string(input_id));
     json_object_set_new(doc, "steps", steps);
     json_object_set_new(doc, "candidates", cands);
@@ -572,8 +590,13 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if (rc != OLIVE_OK)
         goto out;
-    if (n_cand > 1)
-        OLIVE_INFO("best of %zu candidates: %zu%s", n_cand, best_c + 1, w->size_on_disk ? " (smallest size on disk)" : "");
+    if (n_cand > 1) {
+        /* Numbered from 0, as the run summary's "best" and "candidates" are. */
+        char *name = candidate_name(w, best_c);
+        OLIVE_INFO("best of %zu candidates (numbered from 0): %zu: %s%s", n_cand, best_c, name ? name : "?",
+                   w->size_on_disk ? " (smallest size on disk)" : "");
+        free(name);
+    }
     footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, r.steps,
                                     r.n_steps);
     history = wf_run_history_text(r.steps, r.n_steps);

@@ -294,7 +294,7 @@ def test_no_artifacts(work):
 
 
 def test_alternatives_pick_the_smallest(work):
-    small = {"type": "OnnxBlockWiseRtnQuantization", "block_size": 128}
+    small = {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}
     big = {"type": "OnnxDynamicQuantization"}
     write_config(work, {"quant": [big, small]}, evaluator={"metrics": [{"name": "size", "type": "size_on_disk"}]})
     r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
@@ -304,6 +304,9 @@ def test_alternatives_pick_the_smallest(work):
     fp = json.loads((work / "out" / "footprint.json").read_text())
     sizes = {n["pass"]: n["metrics"]["size_on_disk"] for n in fp.values() if n["pass"]}
     assert sizes["quantize"] < sizes["quantize_dynamic"]
+    # The report names the chosen candidate, numbered from 0 as the run summary's "best" is.
+    best = [line for line in r.stdout.splitlines() if line.startswith("best of ")]
+    assert best == ["best of 2 candidates (numbered from 0): 1: quantize block_size=32"], r.stdout
 
 
 # ---- the cache ----
