@@ -162,6 +162,7 @@ static int do_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, con
     st.slot = slot->name;
     st.olive_type = choice->olive_type;
     st.pass = choice->pass->def->name;
+    st.def = choice->pass->def;
     st.start = now();
     if ((rc = notify(r, OLIVE_PROGRESS_PASS_STARTED, label)) != OLIVE_OK ||
         (rc = wf_cache_lookup(&r->cache, st.id, &stored, &manifest)) != OLIVE_OK)
@@ -598,7 +599,7 @@ int wf_run(olive_workflow *w, json_t **result)
         free(name);
     }
     footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, r.steps,
-                                    r.n_steps);
+                                    r.n_steps, olive_accelerator_provider(w->acc));
     history = wf_run_history_text(r.steps, r.n_steps);
     if (!footprints || !history) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");

@@ -225,7 +225,9 @@ def test_output_records(work):
     first = next(n for n in fp.values() if n["parent"] == roots[0]["id"])
     second = next(n for n in fp.values() if n["parent"] == first["id"])
     assert (first["pass"], second["pass"]) == ("peephole", "quantize")
-    assert second["config"]["block_size"] == "64"
+    # Parameters are typed JSON values, as Olive writes pass configs.
+    assert second["config"]["block_size"] == 64 and type(second["config"]["block_size"]) is int
+    assert second["config"]["is_symmetric"] is True and second["config"]["algorithm"] == "default"
     files = [p for p in out.iterdir() if p.name.startswith("model.onnx")]
     assert second["metrics"]["size_on_disk"] == sum(p.stat().st_size for p in files)
     history = (out / "run_history.txt").read_text().splitlines()
@@ -865,6 +867,11 @@ def test_model_builder_config_with_olive_parameters(tmp_path):
     for n in nbits:
         attrs = {a.name: a.i for a in n.attribute}
         assert attrs["block_size"] == 16 and attrs["accuracy_level"] == 4, attrs
+    # footprint.json: typed values, and the execution provider the builder took from the accelerator.
+    (node,) = [n for n in json.loads((tmp_path / "out" / "footprint.json").read_text()).values() if n["pass"]]
+    assert node["config"]["execution_provider"] == "CPUExecutionProvider"
+    assert node["config"]["block_size"] == 16 and node["config"]["accuracy_level"] == 4
+    assert node["config"]["is_symmetric"] is True and node["config"]["precision"] == "int4"
 
 
 def test_olive_recipe_with_onnx_conversion(tmp_path):
