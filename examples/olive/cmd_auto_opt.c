@@ -155,9 +155,73 @@ typedef struct ao_args {
     const char *command;
     char *text;
     size_t len;
-    const char *output;
+    const char *output, *model, *device, *provider, *precision, *algorithm, *block_size, *accuracy_level, *memory;
     int dry_run, save_config, strict, failed;
 } ao_args;
+
+/* A flag value the pass `pass` would refuse for `param`: 0, or a usage error (exit 2) that quotes
+ * the library's reason. */
+static int check_with_pass(const char *command, const char *flag, const char *value, const char *pass,
+                           const char *param)
+{
+    olive_pass *p = NULL;
+    int rc = value ? olive_pass_new(&p, pass) : OLIVE_OK;
+    if (rc == OLIVE_OK && value)
+        rc = olive_pass_set(p, param, value);
+    olive_pass_free(p);
+    if (rc == OLIVE_OK)
+        return CLI_EXIT_OK;
+    return cli_usage(command, "invalid value '%s' for --%s: %s", value, flag, olive_error_last());
+}
+
+/* Flag values are checked here, before any file is looked at, so that a mistyped flag is a
+ * usage error (exit 2) like an unknown one; the model is the library's to judge. */
+static int check_flags(const ao_args *a)
+{
+    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", NULL};
+    int quantize = !strcmp(a->command, "quantize"), rc;
+    if (!a->model)
+        return cli_usage(a->command, "missing -m/--model_name_or_path MODEL");
+    if (a->precision && quantize && strcmp(a->precision, "int4") && strcmp(a->precision, "int8"))
+        return cli_usage(a->command, "invalid value '%s' for --precision: int4 or int8", a->precision);
+    if ((rc = check_with_pass(a->command, "precision", a->precision, "convert", "precision")) != CLI_EXIT_OK ||
+        (rc = check_with_pass(a->command, "block_size", a->block_size, "quantize", "block_size")) != CLI_EXIT_OK ||
+        (rc = check_with_pass(a->command, "accuracy_level", a->accuracy_level, "quantize", "accuracy_level")) !=
+            CLI_EXIT_OK)
+        return rc;
+    if (a->algorithm) {
+        const char *const *alg = algorithms;
+        while (*alg && strcmp(*alg, a->algorithm))
+            alg++;
+        if (!*alg)
+            return cli_usage(a->command, "invalid value '%s' for --algorithm: default, rtn, hqq or kquant", a->algorithm);
+    }
+    if (a->memory) {
+        char *end;
+        unsigned long long v = strtoull(a->memory, &end, 10);
+        if (!a->memory[0] || *end || v == 0 || a->memory[0] == '-')
+            return cli_usage(a->command, "invalid value '%s' for --memory: a number of bytes", a->memory);
+    }
+    if (a->device || a->provider) {
+        olive_accelerator *acc = NULL;
+        const char *device = a->device;
+        /* A provider alone names its device; the library picks it, so try each. */
+        if (!device) {
+            static const char *const devices[] = {"cpu", "gpu", "npu"};
+            for (size_t i = 0; i < 3 && !acc; i++)
+                if (olive_accelerator_new(&acc, devices[i], a->provider) != OLIVE_OK)
+                    acc = NULL;
+            if (acc)
+                olive_error_clear();
+        } else if (olive_accelerator_new(&acc, device, a->provider) != OLIVE_OK) {
+            acc = NULL;
+        }
+        olive_accelerator_free(acc);
+        if (!acc)
+            return cli_usage(a->command, "invalid --device/--provider: %s", olive_error_last());
+    }
+    return CLI_EXIT_OK;
+}
 
 static void append(ao_args *a, const char *key, const char *value)
 {
@@ -190,8 +254,15 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
     else if (!strcmp(opt->long_name, "strict"))
         a->strict = 1;
     else {
-        if (!strcmp(opt->long_name, "output_path"))
-            a->output = value;
+        const struct {
+            const char *flag;
+            const char **slot;
+        } kept[] = {{"output_path", &a->output},   {"model_name_or_path", &a->model}, {"device", &a->device},
+                    {"provider", &a->provider},    {"precision", &a->precision},      {"algorithm", &a->algorithm},
+                    {"block_size", &a->block_size}, {"accuracy_level", &a->accuracy_level}, {"memory", &a->memory}};
+        for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+            if (!strcmp(opt->long_name, kept[i].flag))
+                *kept[i].slot = value;
         append(a, opt->long_name, value ? value : "true");
     }
     return CLI_EXIT_OK;
@@ -261,7 +332,7 @@ static int command(int argc, char **argv, const char *name, const cli_help *help
     rc = cli_parse(argc, argv, help, on_arg, &a);
     if (rc == CLI_PARSED_HELP)
         rc = CLI_EXIT_OK;
-    else if (rc == CLI_EXIT_OK)
+    else if (rc == CLI_EXIT_OK && (rc = check_flags(&a)) == CLI_EXIT_OK)
         rc = run(&a);
     free(a.text);
     return rc;

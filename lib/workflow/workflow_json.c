@@ -111,7 +111,7 @@ static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
         /* A PyTorchModel is Python code (a model loader or a scripted module) that only PyTorch can
          * run; a Hugging Face checkpoint of the same model is what libolive converts. */
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "input_model.type: PyTorchModel needs PyTorch to load the model, which libolive does not "
+                          "input_model.type: PyTorchModel is not supported: it needs PyTorch to load the model, which libolive does not "
                           "run; save the model as a Hugging Face checkpoint (save_pretrained: config.json and "
                           "safetensors) and use {\"type\": \"HfModel\", \"model_path\": FOLDER} with a ModelBuilder "
                           "pass, or export it to ONNX (torch.onnx.export) and use ONNXModel");

@@ -215,6 +215,16 @@ def usage_cases(model, out):
         (["run-pass", "--pass", "peephole", "-m", model, "-o", out, "extra"], "extra"),
         (["run-pass", "-m", model, "-o", out, "--pass"], "--pass"),
         (["run-pass", "--pass", "peephole", "--pass", "peephole", "-m", model, "-o", out], "--pass"),
+        (["run-pass", "--pass", "peephole", "-m", model, "-o", out, "--device", "tpu"], "tpu"),
+        (["auto-opt", "-o", out], "--model_name_or_path"),
+        (["auto-opt", "-m", model, "-o", out, "--precision", "int3"], "--precision"),
+        (["optimize", "-m", model, "-o", out, "--block_size", "7"], "--block_size"),
+        (["auto-opt", "-m", model, "-o", out, "--accuracy_level", "x"], "--accuracy_level"),
+        (["auto-opt", "-m", model, "-o", out, "--provider", "FooExecutionProvider"], "FooExecutionProvider"),
+        (["auto-opt", "-m", model, "-o", out, "--device", "tpu"], "tpu"),
+        (["quantize", "-m", model, "-o", out, "--algorithm", "foo"], "--algorithm"),
+        (["quantize", "-m", model, "-o", out, "--precision", "fp16"], "--precision"),
+        (["run", "--config"], "--config"),
     ]
 
 

@@ -692,7 +692,7 @@ def test_provider_implies_device(work):
     assert accel == {"device": "gpu", "execution_providers": ["CUDAExecutionProvider"]}
     bad = olive("auto-opt", "-m", "in/model.onnx", "--device", "cpu", "--provider", "CUDAExecutionProvider",
                 "--dry_run", cwd=work)
-    assert_failed(bad, "CUDAExecutionProvider")
+    assert_usage(bad, "CUDAExecutionProvider")
 
 
 def test_auto_opt_on_an_earlier_output_folder(work):
@@ -707,11 +707,20 @@ def test_auto_opt_on_an_earlier_output_folder(work):
     assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == ["extra_config.json"]
 
 
+def assert_usage(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("olive: error: ") and "--help" in line, line
+    for f in fragments:
+        assert f in line, line
+
+
 def test_auto_opt_bad_flags(work):
-    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--precision", "int3", cwd=work), "precision", "int3")
+    """Bad flag values are usage errors (exit 2); a model that is missing or wrong is a failure (1)."""
+    assert_usage(olive("auto-opt", "-m", "in/model.onnx", "--precision", "int3", cwd=work), "precision", "int3")
     assert_failed(olive("auto-opt", "-m", "missing.onnx", cwd=work), "missing.onnx", "does not exist")
-    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--block_size", "7", cwd=work), "block_size")
-    assert_failed(olive("auto-opt", cwd=work), "model_name_or_path")
+    assert_usage(olive("auto-opt", "-m", "in/model.onnx", "--block_size", "7", cwd=work), "block_size")
+    assert_usage(olive("auto-opt", cwd=work), "model_name_or_path")
     (work / "empty").mkdir()
     assert_failed(olive("auto-opt", "-m", "empty", cwd=work), "neither model.onnx")
     r = olive("auto-opt", "-m", "in/model.onnx", "--bogus", cwd=work)
@@ -742,7 +751,9 @@ def test_quantize_refuses_checkpoints_and_other_precisions(work):
     gguf = work / "tiny.gguf"
     gguf.write_bytes(b"GGUF" + b"\0" * 60)
     assert_failed(olive("quantize", "-m", "tiny.gguf", cwd=work), "checkpoint")
-    assert_failed(olive("quantize", "-m", "in/model.onnx", "--precision", "fp16", cwd=work), "int4 or int8")
+    # A precision quantize does not take is a usage error (exit 2), like a mistyped flag.
+    r = olive("quantize", "-m", "in/model.onnx", "--precision", "fp16", cwd=work)
+    assert r.returncode == 2 and "int4 or int8" in r.stderr and "--help" in r.stderr, r
 
 
 def test_checkpoint_config_picks_model_builder(work):
