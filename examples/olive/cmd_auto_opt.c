@@ -16,7 +16,9 @@ static cli_option auto_opt_options[] = {
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider (implies its device)"},
     {"precision", 0, "P", "int4, int8, fp16, bf16 or fp32 (default)"},
-    {"use_ort_genai", 0, NULL, "write ONNX Runtime GenAI files (genai_config.json, tokenizer) with the model"},
+    {"use_ort_genai", 0, NULL, "for ONNX Runtime GenAI: always so for a checkpoint (the model builder writes "
+                               "genai_config.json and the tokenizer, with or without this flag); an ONNX input keeps "
+                               "the files of its folder, and a warning says when it has no genai_config.json"},
     {"use_model_builder", 0, NULL, "convert checkpoints with the model builder (always the case here)"},
     {"block_size", 0, "N", "int4 block size: 16, 32, 64, 128 or 256"},
     {"accuracy_level", 0, "N", "MatMulNBits accuracy level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8"},

@@ -157,6 +157,18 @@ static int input_is_checkpoint(const char *path, int *out)
 }
 
 
+/* 1 if the folder of an ONNX input (the input itself when a folder) holds genai_config.json. */
+static int onnx_folder_has_genai_config(const char *model)
+{
+    struct stat st;
+    char *folder = stat(model, &st) == 0 && S_ISDIR(st.st_mode) ? olive_strdup(model) : olive_path_dirname(model);
+    char *probe = folder ? olive_path_join(folder, "genai_config.json") : NULL;
+    int found = probe && access(probe, F_OK) == 0;
+    free(probe);
+    free(folder);
+    return found;
+}
+
 /* A provider names its device: CUDA runs on gpu, QNN on npu, CPU on cpu. */
 static int pick_device(const ao_options *o, const char **device)
 {
@@ -284,9 +296,10 @@ static int build(json_t **out, const ao_options *o)
     } else {
         if (o->use_model_builder)
             OLIVE_INFO("%s: '%s' is already ONNX; use_model_builder applies to checkpoints only", o->command, o->model);
-        if (o->use_ort_genai)
-            OLIVE_INFO("%s: ONNX Runtime GenAI files come from converting a checkpoint; an ONNX input keeps the "
-                       "files of its folder", o->command);
+        if (o->use_ort_genai && !onnx_folder_has_genai_config(o->model))
+            OLIVE_WARN("%s: use_ort_genai: '%s' has no genai_config.json and none is written for an ONNX input "
+                       "(Olive's ModelBuilder metadata_only is not supported); convert the Hugging Face checkpoint "
+                       "or GGUF file instead, which writes genai_config.json and the tokenizer", o->command, o->model);
         rc = add_onnx_passes(passes, o, precision);
     }
     if (rc != OLIVE_OK) {

@@ -695,6 +695,19 @@ def test_provider_implies_device(work):
     assert_usage(bad, "CUDAExecutionProvider")
 
 
+def test_use_ort_genai_on_an_onnx_input_says_what_it_does(work):
+    """--use_ort_genai cannot add genai_config.json to an ONNX model (checkpoints always get one
+    from the model builder): a warning says so, unless the input's folder has one already."""
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "out", "--use_ort_genai", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "use_ort_genai" in warnings[0] and "genai_config.json" in warnings[0], r.stderr
+    assert not (work / "out" / "genai_config.json").exists()
+    (work / "in" / "genai_config.json").write_text("{}")
+    r = olive("auto-opt", "-m", "in", "-o", "out2", "--use_ort_genai", "--dry_run", cwd=work)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
 def test_auto_opt_on_an_earlier_output_folder(work):
     assert olive("auto-opt", "-m", "in/model.onnx", "-o", "first", "--cache_dir", "cache", cwd=work).returncode == 0
     (work / "first" / "extra_config.json").write_text('{"kept": true}')
