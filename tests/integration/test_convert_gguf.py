@@ -45,7 +45,6 @@ import json
 import math
 import os
 import pathlib
-import shutil
 import subprocess
 
 import numpy as np
