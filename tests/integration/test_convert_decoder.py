@@ -163,6 +163,26 @@ def test_quantized_is_the_quantize_pass_on_fp32(workdir, arch, bits):
     assert not [n for n in ours_model.graph.node if n.op_type == "MatMul"]
 
 
+@pytest.mark.parametrize("arch,bits", [("llama", 4), ("qwen2", 8)])
+def test_quantized_weights_are_onnxruntime_quantizers(workdir, arch, bits):
+    """The int4 / int8 weights convert writes are those onnxruntime's MatMulNBitsQuantizer
+    (block 32, symmetric, its default algorithm) writes for the fp32 conversion's MatMuls: the
+    same codes and scales, byte for byte."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    fp32_model = onnx.load(str(converted(workdir, arch, "fp32") / "model.onnx"))
+    quant = MatMulNBitsQuantizer(fp32_model, bits=bits, block_size=32, is_symmetric=True, accuracy_level=4)
+    quant.process()
+    theirs = {t.name: numpy_helper.to_array(t) for t in quant.model.model.graph.initializer}
+    _, ours = initializers(converted(workdir, arch, f"int{bits}"))
+    their_nodes = [n for n in quant.model.model.graph.node if n.op_type == "MatMulNBits"]
+    assert len(their_nodes) == 5 * config(arch)["num_hidden_layers"] + 1
+    for node in their_nodes:
+        for name in node.input[1:3]:  # codes, scales
+            assert name in ours, f"{name} missing from the int{bits} conversion"
+            assert ours[name].shape == theirs[name].shape, name
+            assert ours[name].tobytes() == theirs[name].tobytes(), f"{name} differs from onnxruntime's quantizer"
+
+
 @pytest.mark.parametrize("arch,precision", [(a, "int4") for a in ARCHS] + [("qwen2", "int8")])
 def test_quantized_top1_agrees_with_fp32(workdir, arch, precision):
     fp32, int4 = session(converted(workdir, arch, "fp32")), session(converted(workdir, arch, precision))
