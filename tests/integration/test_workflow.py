@@ -791,19 +791,24 @@ def needs_convert():
         pytest.skip("tests/data/convert/llama is missing")
 
 
-def llama_prefill_logits(folder):
+def llama_logits(folder, ids):
+    """The converted Llama's logits for `ids` [batch, n] with an empty past."""
     cfg = json.loads((LLAMA / "config.json").read_text())
-    ref = dict(np.load(LLAMA / "reference.npz"))
     kv = cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
-    ids = ref["prefill_ids"]
+    ids = np.asarray(ids, np.int64)
     f = {"input_ids": ids, "attention_mask": np.ones(ids.shape, np.int64)}
     for i in range(cfg["num_hidden_layers"]):
         for kind in ("key", "value"):
-            f[f"past_key_values.{i}.{kind}"] = np.zeros((1, kv, 0, hd), np.float32)
+            f[f"past_key_values.{i}.{kind}"] = np.zeros((ids.shape[0], kv, 0, hd), np.float32)
     sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    return dict(zip(names, sess.run(None, f)))["logits"], ref["prefill_logits"]
+    return dict(zip(names, sess.run(None, f)))["logits"]
+
+
+def llama_prefill_logits(folder):
+    ref = dict(np.load(LLAMA / "reference.npz"))
+    return llama_logits(folder, ref["prefill_ids"]), ref["prefill_logits"]
 
 
 def test_auto_opt_hf_folder_fp32_matches_transformers(tmp_path):
@@ -834,9 +839,16 @@ def test_auto_opt_hf_folder_int4_is_cached(tmp_path):
     assert first.returncode == 0, first.stderr
     model = onnx.load(str(tmp_path / "hf-int4" / "model.onnx"))
     assert "MatMulNBits" in op_types(model)
-    got, want = llama_prefill_logits(tmp_path / "hf-int4")
-    # int4 weights: the top-1 token of most positions agrees with transformers' fp32 logits
-    assert (got.argmax(-1) == want.argmax(-1)).mean() >= 0.5
+    # int4 weights: the fixture was trained to count (t, t+1, ...); on such text the model is
+    # right with a margin, which int4 must keep: the top-1 token is the next number at >= 90% of
+    # positions, as the other int4 checks ask (measured: all). (On transformers' random prompt a
+    # tiny model's top tokens are near-ties: 6 of its 7 positions agree.)
+    cfg = json.loads((LLAMA / "config.json").read_text())
+    span = cfg["vocab_size"] - 3
+    start = np.random.default_rng(3).integers(0, span, (4, 1))
+    ids = 3 + (start + np.arange(24)) % span
+    logits = llama_logits(tmp_path / "hf-int4", ids)
+    assert (logits.argmax(-1) == 3 + (start + np.arange(1, 25)) % span).mean() >= 0.9
     second = olive(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert all("cache hit" in line for line in cache_lines(second.stderr)) and cache_lines(second.stderr)
@@ -969,7 +981,11 @@ def smollm2_gguf():
 
 def test_auto_opt_real_gguf_for_genai(tmp_path):
     """The README demo's command on the real SmolLM2-135M-Instruct GGUF: the output loads in
-    onnxruntime and its greedy next token after a prompt is a real token."""
+    onnxruntime, and its next token after the prompt transformers was recorded on
+    (tests/data/gguf/smollm2_logits.npz, "The capital of France is Paris, and the capital of
+    Italy is") is a word among transformers' five most likely there. (int4 round-to-nearest
+    moves a 135M model's top-1 token: measured ' Italy', transformers' third after ' Rome';
+    onnxruntime's own int4 quantizer agrees with transformers at 4 of the 13 positions.)"""
     needs_convert()
     gguf = smollm2_gguf()
     if gguf is None:
@@ -983,14 +999,21 @@ def test_auto_opt_real_gguf_for_genai(tmp_path):
     dec = genai["model"]["decoder"]
     cfg = json.loads((out / "config.json").read_text())
     sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    ids = np.array([[1, 504, 3158, 314]], np.int64)
+    ref = np.load(pathlib.Path(__file__).resolve().parent.parent / "data" / "gguf" / "smollm2_logits.npz")
+    ids = ref["input_ids"].astype(np.int64)
     feeds_ = {"input_ids": ids, "attention_mask": np.ones(ids.shape, np.int64)}
     for i in range(dec["num_hidden_layers"]):
         for kind in ("key", "value"):
             feeds_[f"past_key_values.{i}.{kind}"] = np.zeros((1, dec["num_key_value_heads"], 0, dec["head_size"]),
                                                              np.float32)
     logits = sess.run(["logits"], feeds_)[0]
-    assert logits.shape == (1, 4, cfg["vocab_size"]) and np.isfinite(logits).all()
+    assert logits.shape == (1, ids.shape[1], cfg["vocab_size"]) and np.isfinite(logits).all()
+    token = int(logits[0, -1].argmax())
+    top5 = np.argsort(-ref["last_logits"])[:5]
+    assert token in top5, (token, top5)
+    tokenizers = pytest.importorskip("tokenizers")
+    word = tokenizers.Tokenizer.from_file(str(out / "tokenizer.json")).decode([token])
+    assert word.strip().isalpha(), word
     assert "MatMulNBits" in {n.op_type for n in onnx.load(str(out / "model.onnx"), load_external_data=False).graph.node}
 
 
