@@ -97,4 +97,10 @@ int cli_cmd_quantize(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_runtime(int argc, char **argv);
 
+/* Olive commands this tool does not provide (cmd_olive_only.c). The names, NULL-terminated. */
+const char *const *cli_olive_only_names(void);
+/* When argv[0] is one of them, sets *handled, explains what to use instead (--help: on
+ * stdout, exit 0; otherwise one error line, exit 1). *handled is 0 for any other name. */
+int cli_olive_only(int argc, char **argv, int *handled);
+
 #endif

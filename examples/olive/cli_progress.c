@@ -22,7 +22,10 @@ int cli_progress_init(cli_progress *p)
     memset(p, 0, sizeof *p);
     p->last_percent = -1;
     p->tty = isatty(STDERR_FILENO) && cli_log_level() < OLIVE_LOG_SILENT;
-    p->lines = !p->tty && cli_log_level() <= OLIVE_LOG_INFO;
+    p->lines = !p->tty && cli_log_level() <= OLIVE_LOG_WARNING;
+    /* At the default level the lines go with the run's report on stdout, errors alone on stderr;
+     * at info and below they join the library's log lines on stderr. */
+    p->line_out = cli_log_level() <= OLIVE_LOG_INFO ? stderr : stdout;
     return p->tty || p->lines;
 }
 
@@ -59,9 +62,12 @@ int cli_progress_report(int event, const char *pass_name, size_t pass_index, siz
     if (p->lines) {
         if (event == OLIVE_PROGRESS_PASS_STARTED)
             p->pass_start = now_seconds();
-        else if (event == OLIVE_PROGRESS_PASS_FINISHED)
-            fprintf(stderr, "olive: pass %zu/%zu %s finished in %.3f s\n", pass_index + 1, pass_count,
+        else if (event == OLIVE_PROGRESS_PASS_FINISHED) {
+            fprintf(p->line_out, "olive: pass %zu/%zu %s finished in %.3f s\n", pass_index + 1, pass_count,
                     pass_name, now_seconds() - p->pass_start);
+            /* A pipe is block-buffered: without this the lines would all come at the end. */
+            fflush(p->line_out);
+        }
     } else if (p->tty) {
         int boundary = event != OLIVE_PROGRESS_PASS_PROGRESS;
         int percent = (int)(fraction * 100.0);

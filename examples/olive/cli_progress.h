@@ -2,13 +2,18 @@
 #ifndef OLIVE_CLI_PROGRESS_H
 #define OLIVE_CLI_PROGRESS_H
 
+#include <stdio.h>
+
 #include <olive/olive.h>
 
-/* Shows progress on stderr: a redrawn bar when stderr is a terminal; otherwise, at log
- * level 1 (info) or below, one line per finished pass. */
+/* Shows progress: a bar redrawn on stderr when stderr is a terminal; otherwise one line per
+ * finished pass with its time, as it finishes: on stdout (flushed, so a pipe sees it at once) at
+ * the default log level, on stderr with the library's log at level 1 (info) or below; nothing
+ * at levels 3 and 4. */
 typedef struct cli_progress {
     int tty;            /* draw a bar */
     int lines;          /* print a line per pass */
+    FILE *line_out;     /* where the lines go */
     int bar_visible;    /* the cursor is at the end of a drawn bar */
     int last_percent;
     double last_draw;   /* seconds, monotonic */

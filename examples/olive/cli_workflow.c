@@ -39,9 +39,12 @@ static void print_report(const json_t *result)
     }
     const json_t *cands = cli_json_get(result, "candidates");
     int64_t best = cli_json_int(result, "best", 0);
-    const json_t *size = cli_json_get(json_array_get(cands, (size_t)best), "size_on_disk");
+    const json_t *chosen = json_array_get(cands, (size_t)best);
+    const json_t *size = cli_json_get(chosen, "size_on_disk");
+    /* Numbered from 0, as the summary's "best" index (and Python's, Rust's) is. */
     if (json_array_size(cands) > 1)
-        printf("best of %zu candidates: %lld\n", json_array_size(cands), (long long)best + 1);
+        printf("best of %zu candidates (numbered from 0): %lld: %s\n", json_array_size(cands), (long long)best,
+               cli_json_str(chosen, "name", "?"));
     if (json_is_integer(size))
         printf("size on disk: %s\n", cli_format_bytes(bytes, sizeof bytes, (uint64_t)json_integer_value(size)));
     const json_t *total = cli_json_get(result, "seconds");

@@ -16,7 +16,9 @@ static cli_option auto_opt_options[] = {
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider (implies its device)"},
     {"precision", 0, "P", "int4, int8, fp16, bf16 or fp32 (default)"},
-    {"use_ort_genai", 0, NULL, "write ONNX Runtime GenAI files (genai_config.json, tokenizer) with the model"},
+    {"use_ort_genai", 0, NULL, "for ONNX Runtime GenAI: always so for a checkpoint (the model builder writes "
+                               "genai_config.json and the tokenizer, with or without this flag); an ONNX input keeps "
+                               "the files of its folder, and a warning says when it has no genai_config.json"},
     {"use_model_builder", 0, NULL, "convert checkpoints with the model builder (always the case here)"},
     {"block_size", 0, "N", "int4 block size: 16, 32, 64, 128 or 256"},
     {"accuracy_level", 0, "N", "MatMulNBits accuracy level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8"},
@@ -24,6 +26,7 @@ static cli_option auto_opt_options[] = {
     {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
     {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
     {"save_config_file", 0, NULL, "save the workflow config as olive_config.json in the output folder"},
+    {"strict", 0, NULL, "refuse a precision the provider cannot run (bf16 on CPU), instead of a warning"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -40,6 +43,7 @@ static cli_option quantize_options[] = {
     {"cache_dir", 0, "DIR", "cache folder (default .olive-cache)"},
     {"dry_run", 0, NULL, "print the workflow config and pipeline without running it"},
     {"save_config_file", 0, NULL, "save the workflow config as olive_config.json in the output folder"},
+    {"strict", 0, NULL, "unknown keys and targets the provider cannot run are errors, not warnings"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -153,9 +157,73 @@ typedef struct ao_args {
     const char *command;
     char *text;
     size_t len;
-    const char *output;
-    int dry_run, save_config, failed;
+    const char *output, *model, *device, *provider, *precision, *algorithm, *block_size, *accuracy_level, *memory;
+    int dry_run, save_config, strict, failed;
 } ao_args;
+
+/* A flag value the pass `pass` would refuse for `param`: 0, or a usage error (exit 2) that quotes
+ * the library's reason. */
+static int check_with_pass(const char *command, const char *flag, const char *value, const char *pass,
+                           const char *param)
+{
+    olive_pass *p = NULL;
+    int rc = value ? olive_pass_new(&p, pass) : OLIVE_OK;
+    if (rc == OLIVE_OK && value)
+        rc = olive_pass_set(p, param, value);
+    olive_pass_free(p);
+    if (rc == OLIVE_OK)
+        return CLI_EXIT_OK;
+    return cli_usage(command, "invalid value '%s' for --%s: %s", value, flag, olive_error_last());
+}
+
+/* Flag values are checked here, before any file is looked at, so that a mistyped flag is a
+ * usage error (exit 2) like an unknown one; the model is the library's to judge. */
+static int check_flags(const ao_args *a)
+{
+    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", NULL};
+    int quantize = !strcmp(a->command, "quantize"), rc;
+    if (!a->model)
+        return cli_usage(a->command, "missing -m/--model_name_or_path MODEL");
+    if (a->precision && quantize && strcmp(a->precision, "int4") && strcmp(a->precision, "int8"))
+        return cli_usage(a->command, "invalid value '%s' for --precision: int4 or int8", a->precision);
+    if ((rc = check_with_pass(a->command, "precision", a->precision, "convert", "precision")) != CLI_EXIT_OK ||
+        (rc = check_with_pass(a->command, "block_size", a->block_size, "quantize", "block_size")) != CLI_EXIT_OK ||
+        (rc = check_with_pass(a->command, "accuracy_level", a->accuracy_level, "quantize", "accuracy_level")) !=
+            CLI_EXIT_OK)
+        return rc;
+    if (a->algorithm) {
+        const char *const *alg = algorithms;
+        while (*alg && strcmp(*alg, a->algorithm))
+            alg++;
+        if (!*alg)
+            return cli_usage(a->command, "invalid value '%s' for --algorithm: default, rtn, hqq or kquant", a->algorithm);
+    }
+    if (a->memory) {
+        char *end;
+        unsigned long long v = strtoull(a->memory, &end, 10);
+        if (!a->memory[0] || *end || v == 0 || a->memory[0] == '-')
+            return cli_usage(a->command, "invalid value '%s' for --memory: a number of bytes", a->memory);
+    }
+    if (a->device || a->provider) {
+        olive_accelerator *acc = NULL;
+        const char *device = a->device;
+        /* A provider alone names its device; the library picks it, so try each. */
+        if (!device) {
+            static const char *const devices[] = {"cpu", "gpu", "npu"};
+            for (size_t i = 0; i < 3 && !acc; i++)
+                if (olive_accelerator_new(&acc, devices[i], a->provider) != OLIVE_OK)
+                    acc = NULL;
+            if (acc)
+                olive_error_clear();
+        } else if (olive_accelerator_new(&acc, device, a->provider) != OLIVE_OK) {
+            acc = NULL;
+        }
+        olive_accelerator_free(acc);
+        if (!acc)
+            return cli_usage(a->command, "invalid --device/--provider: %s", olive_error_last());
+    }
+    return CLI_EXIT_OK;
+}
 
 static void append(ao_args *a, const char *key, const char *value)
 {
@@ -185,9 +253,18 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
         a->dry_run = 1;
     else if (!strcmp(opt->long_name, "save_config_file"))
         a->save_config = 1;
+    else if (!strcmp(opt->long_name, "strict"))
+        a->strict = 1;
     else {
-        if (!strcmp(opt->long_name, "output_path"))
-            a->output = value;
+        const struct {
+            const char *flag;
+            const char **slot;
+        } kept[] = {{"output_path", &a->output},   {"model_name_or_path", &a->model}, {"device", &a->device},
+                    {"provider", &a->provider},    {"precision", &a->precision},      {"algorithm", &a->algorithm},
+                    {"block_size", &a->block_size}, {"accuracy_level", &a->accuracy_level}, {"memory", &a->memory}};
+        for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+            if (!strcmp(opt->long_name, kept[i].flag))
+                *kept[i].slot = value;
         append(a, opt->long_name, value ? value : "true");
     }
     return CLI_EXIT_OK;
@@ -227,7 +304,7 @@ static int run(ao_args *a)
     output = a->output ? a->output : !strcmp(a->command, "quantize") ? "quantized-model" : "auto-opt-output";
     if (a->dry_run)
         printf("%s\n", config);
-    if (olive_workflow_new(&w, config, NULL) != OLIVE_OK) {
+    if (olive_workflow_new(&w, config, a->strict ? "strict=true" : NULL) != OLIVE_OK) {
         olive_free(config);
         return cli_fail(olive_error_code());
     }
@@ -257,7 +334,7 @@ static int command(int argc, char **argv, const char *name, const cli_help *help
     rc = cli_parse(argc, argv, help, on_arg, &a);
     if (rc == CLI_PARSED_HELP)
         rc = CLI_EXIT_OK;
-    else if (rc == CLI_EXIT_OK)
+    else if (rc == CLI_EXIT_OK && (rc = check_flags(&a)) == CLI_EXIT_OK)
         rc = run(&a);
     free(a.text);
     return rc;

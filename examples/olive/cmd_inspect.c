@@ -1,6 +1,7 @@
 /* `olive inspect MODEL [--json]`: what a model takes, gives and is made of. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <olive/olive.h>
 
@@ -16,7 +17,10 @@ static const cli_help help = {
     "inspect", "MODEL [--json]",
     "Summarizes an ONNX model: inputs and outputs with their types and shapes (symbolic\n"
     "dimensions by name), opset imports, operator counts, initializers, parameter count\n"
-    "and weight bytes per data type.",
+    "and weight bytes per data type. MODEL is an .onnx file, or a folder holding one (an\n"
+    "output folder: the model its model_config.json names, else model.onnx). Packed int4/int8\n"
+    "weights (MatMulNBits, GatherBlockQuantized) count as the weights they hold; their block\n"
+    "scales and zero points are not parameters.",
     options,
     "Example:\n  olive inspect model.onnx\n  olive inspect model.onnx --json | jq .parameter_count",
 };
@@ -226,6 +230,39 @@ static int print_summary(const char *path, const json_t *s)
     return CLI_EXIT_OK;
 }
 
+/* The model file of an output folder (olive's or any folder holding an ONNX model): the file
+ * model_config.json names, else model.onnx. NULL when `path` is not such a folder (it is then
+ * loaded as given). */
+static char *model_in_folder(const char *path)
+{
+    struct stat st;
+    char *file = NULL;
+    const char *name = "model.onnx";
+    json_t *config = NULL;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    file = malloc(strlen(path) + sizeof "/model_config.json");
+    if (!file)
+        return NULL;
+    sprintf(file, "%s/model_config.json", path);
+    if ((config = json_load_file(file, 0, NULL))) {
+        const char *named = cli_json_str(cli_json_get(config, "config"), "onnx_file_name", NULL);
+        /* Only a plain file name: nothing outside the folder is read through the config. */
+        if (named && named[0] && !strchr(named, '/') && strcmp(named, "..") && strcmp(named, "."))
+            name = named;
+    }
+    free(file);
+    file = malloc(strlen(path) + strlen(name) + 2);
+    if (file)
+        sprintf(file, "%s/%s", path, name);
+    json_decref(config);
+    if (file && (stat(file, &st) != 0 || !S_ISREG(st.st_mode))) {
+        free(file);
+        return NULL;
+    }
+    return file;
+}
+
 int cli_cmd_inspect(int argc, char **argv)
 {
     inspect_args a = {0};
@@ -238,23 +275,31 @@ int cli_cmd_inspect(int argc, char **argv)
         return cli_usage("inspect", "missing MODEL: give the path of an .onnx file");
 
     olive_model *model = NULL;
-    char *text = NULL;
+    char *text = NULL, *in_folder = model_in_folder(a.model);
+    if (in_folder)
+        a.model = in_folder;
     rc = olive_model_load(&model, a.model);
     if (rc == OLIVE_OK)
         rc = olive_model_summary_json(&text, model);
     olive_model_free(model);
-    if (rc != OLIVE_OK)
+    if (rc != OLIVE_OK) {
+        free(in_folder);
         return cli_fail(rc);
+    }
 
     if (a.json) {
         printf("%s\n", text);
         olive_free(text);
+        free(in_folder);
         return CLI_EXIT_OK;
     }
     json_t *summary = cli_json_take(text, "model summary");
-    if (!summary)
+    if (!summary) {
+        free(in_folder);
         return CLI_EXIT_FAILURE;
+    }
     rc = print_summary(a.model, summary);
     json_decref(summary);
+    free(in_folder);
     return rc;
 }

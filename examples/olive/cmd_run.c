@@ -10,7 +10,7 @@
 
 static const cli_option options[] = {
     {"config", 0, "FILE", "the workflow config in Olive's schema: JSON, or YAML when named *.yaml / *.yml"},
-    {"strict", 0, NULL, "unknown keys in the config are errors instead of warnings"},
+    {"strict", 0, NULL, "unknown keys in the config, and precisions the provider cannot run (bf16 on CPU), are errors instead of warnings"},
     {"output_path", 'o', "DIR", "replace the config's output_dir"},
     {"dry_run", 0, NULL, "check the config and print its pipeline without running it"},
     {NULL, 0, NULL, NULL},

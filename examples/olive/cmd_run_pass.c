@@ -169,8 +169,11 @@ static int run(const run_args *a)
         fprintf(stderr, "olive: error: out of memory\n");
         return CLI_EXIT_FAILURE;
     }
-    if (a->device || a->provider)
-        rc = olive_accelerator_new(&acc, a->device ? a->device : "cpu", a->provider);
+    if ((a->device || a->provider) &&
+        olive_accelerator_new(&acc, a->device ? a->device : "cpu", a->provider) != OLIVE_OK) {
+        free(options_text);
+        return cli_usage("run-pass", "invalid --device/--provider: %s", olive_error_last());
+    }
     if (rc == OLIVE_OK)
         rc = olive_engine_new(&engine, acc);
     /* Settle every setting before loading: a typo should not wait for a large model. */

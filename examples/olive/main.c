@@ -29,13 +29,23 @@ static void print_top_help(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-12s  %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nOptions:\n"
+    fprintf(out, "\nOlive commands not provided here ('olive NAME --help' says what to use instead):\n ");
+    size_t col = 1;
+    for (const char *const *n = cli_olive_only_names(); *n; n++) {
+        if (col + strlen(*n) + 2 > 96) {
+            fprintf(out, "\n ");
+            col = 1;
+        }
+        col += (size_t)fprintf(out, " %s%s", *n, n[1] ? "," : "");
+    }
+    fprintf(out, "\n\nOptions:\n"
                  "  -h, --help       show this help and exit\n"
                  "      --version    show the library version and exit\n"
                  "      --log_level N\n"
                  "                   log level: 0 debug, 1 info, 2 warning (default), 3 error, 4 silent\n"
                  "\nRun 'olive <command> --help' for the options of a command.\n"
-                 "Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.\n");
+                 "Exit status: 0 success, 1 failure (also an Olive command not provided here), 2 usage error,\n"
+                 "130 interrupted.\n");
 }
 
 static void print_version(void)
@@ -85,9 +95,14 @@ int main(int argc, char **argv)
         return cli_usage(NULL, "no command given");
 
     const cli_command *cmd = find_command(argv[i]);
-    if (!cmd)
-        return cli_usage(NULL, "unknown command '%s'", argv[i]);
-    int status = cmd->run(argc - i, argv + i);
+    int status, olive_only = 0;
+    if (cmd) {
+        status = cmd->run(argc - i, argv + i);
+    } else {
+        status = cli_olive_only(argc - i, argv + i, &olive_only);
+        if (!olive_only)
+            return cli_usage(NULL, "unknown command '%s'", argv[i]);
+    }
     /* A full disk or a closed pipe must not pass for success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "olive: error: cannot write the output: %s\n", strerror(errno));

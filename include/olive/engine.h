@@ -30,6 +30,11 @@ typedef struct olive_engine olive_engine;
  * "save"), `pass_index`/`pass_count` place it in the pipeline, `fraction` is the part of the
  * whole run done (0..1), `bytes_written` counts the bytes of weight data written to the output
  * so far (the model file's graph structure is not counted).
+ * PASS_STARTED, PASS_FINISHED and DONE come once each. PASS_PROGRESS and SAVING are throttled:
+ * per pass, and for the save, the callback gets the first event (SAVING with 0 bytes written)
+ * and the last (a pass's fraction reaching its end; SAVING with every byte written), and
+ * between them at most one event per 0.1 s however often the pass or the writer reports
+ * (the writer reports every tensor). A cancel still takes effect at every report.
  * Return non-zero to cancel the run (it then fails with OLIVE_ECANCELLED and writes nothing).
  * The DONE event comes after the output is in place; its return value is ignored. */
 typedef int (*olive_progress_fn)(int event, const char *pass_name, size_t pass_index,

@@ -49,15 +49,18 @@ OLIVE_API int olive_model_save(const olive_model *model, const char *path, const
 
 /* Writes a description of the model as JSON into *out (release with olive_free): ir_version,
  * producer, opset imports, inputs and outputs (name, dtype, shape with symbolic dims as
- * strings), node count, op-type histogram, initializer count, parameter count, and bytes and
- * element counts per dtype.
+ * strings), node count, op-type histogram, initializer count, parameter count (as
+ * olive_model_parameter_count), parameter bytes, and bytes and stored element counts per dtype.
  * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
 OLIVE_API int olive_model_summary_json(char **out, const olive_model *model);
 
 /* Typed accessors. Indices are 0-based; an index out of range gives NULL / -1. */
 OLIVE_API size_t olive_model_node_count(const olive_model *model);
 OLIVE_API size_t olive_model_initializer_count(const olive_model *model);
-/* Total number of elements in all initializers (the model's parameter count). */
+/* The model's parameter count: the elements of all initializers, where a packed weight of a
+ * com.microsoft MatMulNBits (B: N×K) or GatherBlockQuantized (uint8 data: 8/bits values per
+ * byte) counts the weights it holds, and their block scales and zero points count none (so an
+ * int4 model has the parameter count of its float original). */
 OLIVE_API uint64_t olive_model_parameter_count(const olive_model *model);
 OLIVE_API size_t olive_model_input_count(const olive_model *model);
 OLIVE_API size_t olive_model_output_count(const olive_model *model);

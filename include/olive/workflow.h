@@ -34,7 +34,10 @@ typedef struct olive_workflow olive_workflow;
 
 /* Parses a workflow config (JSON text in Olive's schema). `options` is NULL or space-separated
  * key=value settings:
- *   strict=true|false   unknown keys are errors instead of warnings (default false)
+ *   strict=true|false   unknown keys, and passes whose precision the target's execution provider
+ *                       cannot run (a bf16 model for CPUExecutionProvider, DmlExecutionProvider or
+ *                       WebGpuExecutionProvider), are errors (OLIVE_EINVALID, OLIVE_EUNSUPPORTED)
+ *                       instead of warnings (default false)
  *   output_dir=DIR      replaces the config's output_dir
  *   cache_dir=DIR       replaces the config's cache_dir
  *   log_level=N         replaces the config's log_severity_level (0 debug .. 4 silent)
@@ -59,7 +62,8 @@ OLIVE_API void olive_workflow_free(olive_workflow *workflow);
 OLIVE_API int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow);
 
 /* Sets the progress callback (see olive_progress_fn; a cache hit reports its pass started and
- * finished at once). NULL removes it. */
+ * finished at once). `bytes_written` counts the pass results stored in the cache so far (cache
+ * hits write nothing), then, at DONE, the model files copied to output_dir too. NULL removes it. */
 OLIVE_API void olive_workflow_set_progress(olive_workflow *workflow, olive_progress_fn fn, void *user);
 
 /* Asks a running olive_workflow_run to stop. Safe from any thread or a signal handler. */
@@ -67,8 +71,9 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
 
 /* Runs the workflow. Logs one info line per pass saying "cache hit" or "run". When `result`
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
- * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk}], best,
- * output_dir, seconds.
+ * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{index, name, size_on_disk}]
+ * (one per combination of a slot's alternatives, numbered from 0; name: its passes in pipeline
+ * text form), best (the index of the candidate written to output_dir), output_dir, seconds.
  * An existing output_dir is written when it is an earlier output of libolive's (it has the
  * hidden manifest .libolive-output) or holds only olive_config.json (the config
  * `olive auto-opt --save_config_file` saves): the files libolive wrote there are replaced,

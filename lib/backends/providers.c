@@ -82,3 +82,33 @@ const olive_provider_info *olive_provider_lookup_nocase(const char *name)
             return &providers[i];
     return NULL;
 }
+
+/* Precision/provider pairs that ONNX Runtime cannot run, with the reason. Only facts are listed:
+ * - CPUExecutionProvider has MatMul, Gemm, Add and Mul kernels for float, double and the integer
+ *   types, none for bfloat16; session creation fails with "Could not find an implementation for
+ *   MatMul(13)" (onnxruntime 1.32; tests/integration/test_workflow.py checks it on the installed
+ *   onnxruntime). float16 does run: ONNX Runtime inserts Casts to float around CPU nodes
+ *   without a float16 kernel.
+ * - DmlExecutionProvider: DirectML's tensor data types have no bfloat16.
+ * - WebGpuExecutionProvider and JsExecutionProvider: WGSL shaders have f16 and f32, no bfloat16. */
+static const struct {
+    const char *provider, *precision, *why;
+} gaps[] = {
+    {"CPUExecutionProvider", "bf16", "ONNX Runtime's CPU provider has no bfloat16 MatMul, Gemm, Add or Mul kernels"},
+    {"DmlExecutionProvider", "bf16", "DirectML has no bfloat16 tensors"},
+    {"WebGpuExecutionProvider", "bf16", "WebGPU shaders have no bfloat16 type"},
+    {"JsExecutionProvider", "bf16", "WebGPU shaders have no bfloat16 type"},
+};
+
+const char *olive_provider_precision_gap(const char *provider, const char *precision)
+{
+    for (size_t i = 0; provider && precision && i < sizeof gaps / sizeof gaps[0]; i++)
+        if (!strcmp(gaps[i].provider, provider) && !strcmp(gaps[i].precision, precision))
+            return gaps[i].why;
+    return NULL;
+}
+
+const char *olive_precision_runs_on(const char *precision)
+{
+    return precision && !strcmp(precision, "bf16") ? "CUDAExecutionProvider" : NULL;
+}

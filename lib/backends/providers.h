@@ -34,4 +34,12 @@ const olive_provider_info *olive_provider_lookup(const char *name);
 /* The provider whose name matches `name` ignoring case (for "did you mean"), or NULL. */
 const olive_provider_info *olive_provider_lookup_nocase(const char *name);
 
+/* Why ONNX Runtime's `provider` cannot run a model whose weights and compute are in `precision`
+ * ("fp32", "fp16", "bf16", "int4", "int8"): a sentence naming the missing kernels, or NULL when
+ * the pair runs or nothing is known against it. The facts are in providers.c's table. */
+const char *olive_provider_precision_gap(const char *provider, const char *precision);
+/* Providers that run `precision` where others do not, for a hint ("CUDAExecutionProvider"), or
+ * NULL. */
+const char *olive_precision_runs_on(const char *precision);
+
 #endif

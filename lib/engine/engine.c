@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -14,13 +15,26 @@
 #include "engine/engine.h"
 #include "onnx/onnx_io.h"
 
+/* Progress and save events come as often as a pass or the writer reports them (a save reports
+ * every tensor); the callback gets at most one per PROGRESS_INTERVAL of each phase, besides the
+ * phase's first and last. */
+#define PROGRESS_INTERVAL 0.1
+
 typedef struct run_state {
     olive_engine *e;
     olive_pass_ctx ctx;
     size_t index;       /* running pass, or n_passes while saving */
     const char *name;
     uint64_t bytes_written;
+    double last_event;  /* monotonic seconds of the last event passed to the callback */
 } run_state;
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static double overall(const run_state *s, double fraction)
 {
@@ -29,11 +43,18 @@ static double overall(const run_state *s, double fraction)
     return ((double)s->index + fraction) / (double)steps;
 }
 
-static int notify(run_state *s, int event, double fraction)
+/* `edge`: the first or last event of its phase, always passed on. */
+static int notify_edge(run_state *s, int event, double fraction, int edge)
 {
     olive_engine *e = s->e;
     if (atomic_load(&e->cancelled))
         return olive_fail(OLIVE_ECANCELLED, "cancelled during '%s'", s->name);
+    if (e->progress) {
+        double t = monotonic_seconds();
+        if (!edge && t - s->last_event < PROGRESS_INTERVAL)
+            return OLIVE_OK;
+        s->last_event = t;
+    }
     if (e->progress && e->progress(event, s->name, s->index, e->n_passes, overall(s, fraction), s->bytes_written,
                                    e->progress_user)) {
         atomic_store(&e->cancelled, 1);
@@ -42,16 +63,22 @@ static int notify(run_state *s, int event, double fraction)
     return OLIVE_OK;
 }
 
+static int notify(run_state *s, int event, double fraction)
+{
+    return notify_edge(s, event, fraction, 1);
+}
+
 static int pass_progress(olive_pass_ctx *ctx, double fraction)
 {
-    return notify(ctx->user, OLIVE_PROGRESS_PASS_PROGRESS, fraction);
+    return notify_edge(ctx->user, OLIVE_PROGRESS_PASS_PROGRESS, fraction, fraction >= 1.0);
 }
 
 static int save_progress(uint64_t written, uint64_t total, void *user)
 {
     run_state *s = user;
     s->bytes_written = written;
-    return notify(s, OLIVE_PROGRESS_SAVING, total ? (double)written / (double)total : 1.0) != OLIVE_OK;
+    return notify_edge(s, OLIVE_PROGRESS_SAVING, total ? (double)written / (double)total : 1.0, written >= total) !=
+           OLIVE_OK;
 }
 
 static int check_output_dir(const olive_engine *e, const oir_model *input, const char *dir)

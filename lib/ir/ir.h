@@ -367,7 +367,9 @@ int oir_model_copy_companions(oir_model *dst, const oir_model *src);
 /* Parameter statistics over every initializer (also in subgraphs). */
 typedef struct oir_param_stats {
     uint64_t count;                       /* initializers */
-    uint64_t elements;                    /* parameters */
+    uint64_t elements;                    /* parameters: weights as the model computes with them (a
+                                             packed int4 weight counts its values; block scales
+                                             and zero points count none) */
     uint64_t bytes;
     uint64_t elements_by_dtype[OIR_DTYPE_COUNT];
     uint64_t bytes_by_dtype[OIR_DTYPE_COUNT];

@@ -149,6 +149,61 @@ int oir_model_add_source(oir_model *m, olive_blob *blob)
     return OLIVE_OK;
 }
 
+/* Packed initializers of com.microsoft block-quantized ops stand for more weights than they
+ * store: MatMulNBits' B holds N×K weights in uint8 blobs, GatherBlockQuantized's uint8 data
+ * 8/bits weights per byte. Their scales and zero points are quantization metadata, not
+ * parameters. Returns the logical element count of input `k` of `n`, or -1 for an ordinary
+ * input. */
+static int64_t logical_elements(const oir_node *n, size_t k, const oir_tensor *t, uint64_t stored)
+{
+    int nbits = !strcmp(n->op_type, "MatMulNBits"), gbq = !strcmp(n->op_type, "GatherBlockQuantized");
+    if (strcmp(n->domain, "com.microsoft") || (!nbits && !gbq))
+        return -1;
+    if (nbits && k == 1)
+        return oir_node_attr_int(n, "N", 0) * oir_node_attr_int(n, "K", 0);
+    if (gbq && k == 0) {
+        int64_t bits = oir_node_attr_int(n, "bits", 4);
+        return t->dtype == OIR_UINT8 && bits > 0 && bits <= 8 ? (int64_t)stored * (8 / bits) : -1;
+    }
+    return k == 2 || k == 3 ? 0 : -1;
+}
+
+/* Replaces the stored element counts of packed initializers by their logical counts, once per
+ * initializer (a tied embedding is read by both a GatherBlockQuantized and a MatMulNBits). */
+static void count_packed(const oir_graph *g, oir_param_stats *s)
+{
+    const oir_tensor **seen = NULL;
+    size_t n_seen = 0, cap = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const oir_node *n = g->nodes[i];
+        if (strcmp(n->domain, "com.microsoft") ||
+            (strcmp(n->op_type, "MatMulNBits") && strcmp(n->op_type, "GatherBlockQuantized")))
+            continue;
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            const oir_tensor *t = n->inputs[k] && n->inputs[k][0] ? oir_graph_initializer(g, n->inputs[k]) : NULL;
+            uint64_t stored = 0;
+            int64_t logical;
+            size_t j = 0;
+            if (!t || oir_tensor_numel(t, &stored) != OLIVE_OK || (logical = logical_elements(n, k, t, stored)) < 0)
+                continue;
+            while (j < n_seen && seen[j] != t)
+                j++;
+            if (j < n_seen)
+                continue;
+            if (n_seen == cap) {
+                const oir_tensor **grown = realloc(seen, (cap ? cap * 2 : 16) * sizeof *seen);
+                if (!grown)
+                    break; /* the counts stay as stored: statistics, not a failure */
+                seen = grown;
+                cap = cap ? cap * 2 : 16;
+            }
+            seen[n_seen++] = t;
+            s->elements = s->elements - stored + (uint64_t)logical;
+        }
+    }
+    free(seen);
+}
+
 static void stats_graph(const oir_graph *g, oir_param_stats *s)
 {
     for (size_t i = 0; i < g->n_initializers; i++) {
@@ -164,6 +219,7 @@ static void stats_graph(const oir_graph *g, oir_param_stats *s)
             s->bytes_by_dtype[t->dtype] += t->nbytes;
         }
     }
+    count_packed(g, s);
     for (size_t i = 0; i < g->n_nodes; i++) {
         const oir_node *n = g->nodes[i];
         for (size_t a = 0; a < n->n_attrs; a++) {

@@ -157,6 +157,18 @@ static int input_is_checkpoint(const char *path, int *out)
 }
 
 
+/* 1 if the folder of an ONNX input (the input itself when a folder) holds genai_config.json. */
+static int onnx_folder_has_genai_config(const char *model)
+{
+    struct stat st;
+    char *folder = stat(model, &st) == 0 && S_ISDIR(st.st_mode) ? olive_strdup(model) : olive_path_dirname(model);
+    char *probe = folder ? olive_path_join(folder, "genai_config.json") : NULL;
+    int found = probe && access(probe, F_OK) == 0;
+    free(probe);
+    free(folder);
+    return found;
+}
+
 /* A provider names its device: CUDA runs on gpu, QNN on npu, CPU on cpu. */
 static int pick_device(const ao_options *o, const char **device)
 {
@@ -193,14 +205,10 @@ static void add_quantizer_settings(json_t *q, const ao_options *o)
         json_object_set_new(q, "accuracy_level", int_json(o->accuracy_level));
 }
 
-static int add_onnx_passes(json_t *passes, const ao_options *o, const char *precision, const char *device)
+/* A precision the provider cannot run (bf16 on CPU) is checked with the workflow: workflow_targets.c. */
+static int add_onnx_passes(json_t *passes, const ao_options *o, const char *precision)
 {
     json_t *q = NULL;
-    /* ONNX Runtime's CPU provider has no bfloat16 MatMul or Gemm kernels. */
-    if (!strcmp(precision, "bf16") && !strcmp(device, "cpu"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: a bf16 ONNX model does not run on the cpu device (ONNX Runtime's "
-                                              "CPU provider has no bfloat16 MatMul); use fp16, or a gpu provider",
-                          o->command);
     json_object_set_new(passes, "peephole", json_pack("{s:s}", "type", "OnnxPeepholeOptimizer"));
     json_object_set_new(passes, "transformers_optimization", json_pack("{s:s}", "type", "OrtTransformersOptimization"));
     if (!strcmp(precision, "int4")) {
@@ -288,10 +296,11 @@ static int build(json_t **out, const ao_options *o)
     } else {
         if (o->use_model_builder)
             OLIVE_INFO("%s: '%s' is already ONNX; use_model_builder applies to checkpoints only", o->command, o->model);
-        if (o->use_ort_genai)
-            OLIVE_INFO("%s: ONNX Runtime GenAI files come from converting a checkpoint; an ONNX input keeps the "
-                       "files of its folder", o->command);
-        rc = add_onnx_passes(passes, o, precision, json_string_value(json_object_get(accel, "device")));
+        if (o->use_ort_genai && !onnx_folder_has_genai_config(o->model))
+            OLIVE_WARN("%s: use_ort_genai: '%s' has no genai_config.json and none is written for an ONNX input "
+                       "(Olive's ModelBuilder metadata_only is not supported); convert the Hugging Face checkpoint "
+                       "or GGUF file instead, which writes genai_config.json and the tokenizer", o->command, o->model);
+        rc = add_onnx_passes(passes, o, precision);
     }
     if (rc != OLIVE_OK) {
         json_decref(doc);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "passes/registry.h"
 #include "workflow/outputs.h"
 #include "olive/common.h"
 
@@ -18,8 +19,56 @@ static json_t *iso_time(double t)
     return json_string(buf);
 }
 
-/* "a=1 b=x" -> {"a": "1", "b": "x"} (the canonical text of each parameter). */
-static json_t *params_json(const char *text)
+/* A parameter's canonical text as the JSON value of its type: 32, 0.01, true, ["a", "b"]. */
+static json_t *typed_value(const olive_param_spec *spec, const char *key, const char *text, const char *provider)
+{
+    char *end;
+    if (!spec)
+        return json_string(text);
+    switch (spec->type) {
+    case OLIVE_PARAM_BOOL:
+        return json_boolean(!strcmp(text, "true"));
+    case OLIVE_PARAM_INT: {
+        long long v = strtoll(text, &end, 10);
+        return *text && !*end ? json_integer(v) : json_string(text);
+    }
+    case OLIVE_PARAM_FLOAT: {
+        double v = strtod(text, &end);
+        return *text && !*end ? json_real(v) : json_string(text);
+    }
+    case OLIVE_PARAM_LIST: {
+        /* A list parameter may also be a switch (keep_io_types: true, or names). */
+        if (!strcmp(text, "true") || !strcmp(text, "false"))
+            return json_boolean(!strcmp(text, "true"));
+        json_t *arr = json_array();
+        for (const char *p = text; *p;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char *item = olive_strndup(p, len);
+            if (item)
+                json_array_append_new(arr, json_string(item));
+            free(item);
+            p = comma ? comma + 1 : p + len;
+        }
+        return arr;
+    }
+    default:
+        if (!text[0] && !strcmp(key, "execution_provider") && provider)
+            return json_string(provider);
+        return json_string(text);
+    }
+}
+
+static const olive_param_spec *spec_of(const olive_pass_def *def, const char *key)
+{
+    for (size_t i = 0; def && i < def->n_params; i++)
+        if (!strcmp(def->params[i].name, key))
+            return &def->params[i];
+    return NULL;
+}
+
+/* "a=1\nb=x" -> {"a": 1, "b": "x"}, typed by the pass's parameter specs. */
+static json_t *params_json(const char *text, const olive_pass_def *def, const char *provider)
 {
     json_t *o = json_object();
     const char *p = text;
@@ -30,7 +79,7 @@ static json_t *params_json(const char *text)
         if (eq) {
             char *k = olive_strndup(p, (size_t)(eq - p)), *v = olive_strndup(eq + 1, len - (size_t)(eq - p) - 1);
             if (k && v)
-                json_object_set_new(o, k, json_string(v));
+                json_object_set_new(o, k, typed_value(spec_of(def, k), k, v, provider));
             free(k);
             free(v);
         }
@@ -39,7 +88,8 @@ static json_t *params_json(const char *text)
     return o;
 }
 
-json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n)
+json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n,
+                           const char *provider)
 {
     json_t *doc = json_object(), *node = json_object(), *metrics = json_object();
     json_object_set_new(node, "id", json_string(input_id));
@@ -59,7 +109,7 @@ json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, con
         json_object_set_new(node, "pass", json_string(s->pass));
         json_object_set_new(node, "olive_type", json_string(s->olive_type));
         json_object_set_new(node, "slot", json_string(s->slot));
-        json_object_set_new(node, "config", params_json(s->params));
+        json_object_set_new(node, "config", params_json(s->params, s->def, provider));
         if (s->has_size)
             json_object_set_new(metrics, "size_on_disk", json_integer((json_int_t)s->size_on_disk));
         json_object_set_new(node, "metrics", metrics);

@@ -40,6 +40,7 @@ typedef struct wf_step {
     const char *slot;          /* borrowed from the workflow */
     const char *olive_type;
     const char *pass;
+    const struct olive_pass_def *def; /* the pass's registry entry: parameter types (static) */
     char *params;              /* "key=value ..." of every parameter (owned) */
     int cache_hit;
     double start, end;         /* seconds since the epoch */
@@ -47,8 +48,12 @@ typedef struct wf_step {
     uint64_t size_on_disk;
 } wf_step;
 
-/* footprint.json: one node per model (the input and every step), keyed by id. */
-json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n);
+/* footprint.json: one node per model (the input and every step), keyed by id. Each step's
+ * config holds its parameters as typed JSON values (numbers, booleans, lists of strings, as
+ * Olive writes pass configs); an empty execution_provider, which the pass takes from the
+ * accelerator, is recorded as `provider` (the accelerator's execution provider). */
+json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n,
+                           const char *provider);
 /* run_history.txt: one line per step. */
 char *wf_run_history_text(const wf_step *steps, size_t n);
 

@@ -60,6 +60,10 @@ void wf_free(olive_workflow *w);
  * mapped to ours). `where` names the entry in messages ("passes.quantization"). */
 int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int strict);
 
+/* Warns (or, when strict, fails with OLIVE_EUNSUPPORTED) for each pass whose precision the
+ * target's execution provider cannot run (a bf16 model for CPUExecutionProvider). */
+int wf_check_targets(const olive_workflow *w, int strict);
+
 /* Runs the workflow; *result receives a JSON summary (may be NULL). */
 int wf_run(olive_workflow *w, json_t **result);
 

@@ -107,6 +107,14 @@ static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
         w->model_type = olive_strdup("HfModel");
     else if (!strcasecmp(json_string_value(type), "ONNXModel"))
         w->model_type = olive_strdup("ONNXModel");
+    else if (!strcasecmp(json_string_value(type), "PyTorchModel"))
+        /* A PyTorchModel is Python code (a model loader or a scripted module) that only PyTorch can
+         * run; a Hugging Face checkpoint of the same model is what libolive converts. */
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "input_model.type: PyTorchModel is not supported: it needs PyTorch to load the model, which libolive does not "
+                          "run; save the model as a Hugging Face checkpoint (save_pretrained: config.json and "
+                          "safetensors) and use {\"type\": \"HfModel\", \"model_path\": FOLDER} with a ModelBuilder "
+                          "pass, or export it to ONNX (torch.onnx.export) and use ONNXModel");
     else
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "input_model.type: model type '%s' is not supported (supported: HfModel, ONNXModel)",
@@ -344,8 +352,9 @@ int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int st
     w->strict = strict;
     if ((rc = wf_check_keys(root, top_keys, source, strict)) == OLIVE_OK &&
         (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = parse_target(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK)
-        rc = parse_passes(w, root, strict);
+        (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK &&
+        (rc = parse_passes(w, root, strict)) == OLIVE_OK)
+        rc = wf_check_targets(w, strict);
     if (rc != OLIVE_OK) {
         if (rc != OLIVE_ENOMEM)
             olive_fail_context(rc, "%s", source);

@@ -29,6 +29,7 @@ typedef struct run_ctx {
     olive_workflow *w;
     wf_cache cache;
     size_t step_index, step_count; /* across all candidates, for progress */
+    uint64_t bytes_written;        /* pass results stored in the cache, then the output, for progress */
     wf_step *steps;
     size_t n_steps, cap_steps;
 } run_ctx;
@@ -101,7 +102,8 @@ static int forward_progress(int event, const char *name, size_t index, size_t co
     if (event != OLIVE_PROGRESS_PASS_PROGRESS || !w->progress)
         return 0;
     double overall = ((double)sp->r->step_index + fraction) / (double)(sp->r->step_count + 1);
-    if (w->progress(event, sp->label, sp->r->step_index, sp->r->step_count, overall, bytes, w->progress_user)) {
+    if (w->progress(event, sp->label, sp->r->step_index, sp->r->step_count, overall, sp->r->bytes_written + bytes,
+                    w->progress_user)) {
         atomic_store(&w->cancelled, 1);
         return 1;
     }
@@ -116,7 +118,7 @@ static int notify(run_ctx *r, int event, const char *label)
     if (!w->progress)
         return OLIVE_OK;
     double overall = ((double)r->step_index + (event == OLIVE_PROGRESS_PASS_FINISHED)) / (double)(r->step_count + 1);
-    if (w->progress(event, label, r->step_index, r->step_count, overall, 0, w->progress_user)) {
+    if (w->progress(event, label, r->step_index, r->step_count, overall, r->bytes_written, w->progress_user)) {
         atomic_store(&w->cancelled, 1);
         return olive_fail(OLIVE_ECANCELLED, "cancelled by the progress callback during '%s'", label);
     }
@@ -160,6 +162,7 @@ static int do_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, con
     st.slot = slot->name;
     st.olive_type = choice->olive_type;
     st.pass = choice->pass->def->name;
+    st.def = choice->pass->def;
     st.start = now();
     if ((rc = notify(r, OLIVE_PROGRESS_PASS_STARTED, label)) != OLIVE_OK ||
         (rc = wf_cache_lookup(&r->cache, st.id, &stored, &manifest)) != OLIVE_OK)
@@ -193,6 +196,8 @@ static int do_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, con
     st.end = now();
     if (wf_cache_entry_size(&r->cache, st.id, &st.size_on_disk) == OLIVE_OK)
         st.has_size = 1;
+    if (st.has_size && !st.cache_hit)
+        r->bytes_written += st.size_on_disk;
     olive_error_clear();
     if ((rc = notify(r, OLIVE_PROGRESS_PASS_FINISHED, label)) != OLIVE_OK ||
         (rc = OLIVE_PUSH(r->steps, r->n_steps, r->cap_steps, st)) != OLIVE_OK) {
@@ -457,6 +462,20 @@ static uint64_t model_files_size(const oir_model *m)
     return total;
 }
 
+/* A candidate's name: its passes in pipeline text form ("peephole ! quantize block_size=16"). */
+static char *candidate_name(const olive_workflow *w, size_t c)
+{
+    olive_strbuf b = {0};
+    olive_strbuf_append(&b, "");
+    for (size_t i = 0; i < w->n_slots; i++) {
+        olive_pass *p = w->slots[i].choices[choice_of(w, c, i)].pass;
+        char *t = olive_pipeline_format(&p, 1);
+        olive_strbuf_printf(&b, "%s%s", i ? " ! " : "", t ? t : "?");
+        free(t);
+    }
+    return olive_strbuf_take(&b);
+}
+
 static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t best, const uint64_t *sizes,
                        double seconds)
 {
@@ -467,8 +486,12 @@ static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t b
                                                s->olive_type, "pass", s->pass, "id", s->id, "cache",
                                                s->cache_hit ? "hit" : "run", "seconds", s->end - s->start));
     }
-    for (size_t c = 0; c < n_cand; c++)
-        json_array_append_new(cands, json_pack("{s:I}", "size_on_disk", (json_int_t)sizes[c]));
+    for (size_t c = 0; c < n_cand; c++) {
+        char *name = candidate_name(r->w, c);
+        json_array_append_new(cands, json_pack("{s:I, s:s, s:I}", "index", (json_int_t)c, "name", name ? name : "?",
+                                               "size_on_disk", (json_int_t)sizes[c]));
+        free(name);
+    }
     json_object_set_new(doc, "input_id", json_string(input_id));
     json_object_set_new(doc, "steps", steps);
     json_object_set_new(doc, "candidates", cands);
@@ -537,10 +560,15 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if (rc != OLIVE_OK)
         goto out;
-    if (n_cand > 1)
-        OLIVE_INFO("best of %zu candidates: %zu%s", n_cand, best_c + 1, w->size_on_disk ? " (smallest size on disk)" : "");
+    if (n_cand > 1) {
+        /* Numbered from 0, as the run summary's "best" and "candidates" are. */
+        char *name = candidate_name(w, best_c);
+        OLIVE_INFO("best of %zu candidates (numbered from 0): %zu: %s%s", n_cand, best_c, name ? name : "?",
+                   w->size_on_disk ? " (smallest size on disk)" : "");
+        free(name);
+    }
     footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, r.steps,
-                                    r.n_steps);
+                                    r.n_steps, olive_accelerator_provider(w->acc));
     history = wf_run_history_text(r.steps, r.n_steps);
     if (!footprints || !history) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
@@ -556,8 +584,10 @@ int wf_run(olive_workflow *w, json_t **result)
         OLIVE_WARN("no output_dir in the config: the result stays in the cache, in %s", entry ? entry : w->cache_dir);
         free(entry);
     }
+    if (w->output_dir)
+        r.bytes_written += sizes[best_c]; /* the best candidate's files, copied to the output */
     if (w->progress)
-        w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, 0, w->progress_user);
+        w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, r.bytes_written, w->progress_user);
     if (result)
         *result = summary(&r, input_id, n_cand, best_c, sizes, now() - t0);
 out:

@@ -265,3 +265,78 @@ def dump_tensor(path, name, out, first=None, rows=None):
     proc = run_checkpoint_dump(path, "--tensor", name, "--out", out, *extra)
     assert proc.returncode == 0, proc.stderr
     return np.fromfile(out, dtype="<f4")
+
+
+def gemma2_forward(weights, cfg, ids):
+    """Gemma 2's forward pass in numpy, written from the architecture's definition (float64): the
+    embeddings scaled by sqrt(hidden), RMSNorms with (1 + w), rotary embeddings (rotate-half),
+    grouped-query attention scaled by query_pre_attn_scalar ** -0.5 and soft-capped, a sliding
+    window on "sliding_attention" layers, post-attention / pre- and post-feed-forward norms, a
+    gelu(tanh) gated MLP, the final norm, the tied lm_head and the final soft-cap. Returns
+    (logits [1, seq, vocab], [(key, value)] per layer as [1, kv_heads, seq, head_dim], rotated
+    keys). Checked against transformers' recorded outputs (test_convert_gguf.py) before it
+    serves as a reference."""
+    w = {k: v.astype(np.float64) for k, v in weights.items()}
+    ids = np.asarray(ids).reshape(-1)
+    n, hidden = len(ids), cfg["hidden_size"]
+    heads, kv_heads, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    eps = cfg["rms_norm_eps"]
+    theta = (cfg.get("rope_parameters") or {}).get("rope_theta", cfg.get("rope_theta", 10000.0))
+    layer_types = cfg.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention"
+                                             for i in range(cfg["num_hidden_layers"])]
+
+    def norm(x, weight):
+        return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * (1.0 + weight)
+
+    def rotate(x, cos, sin):
+        half = x.shape[-1] // 2
+        rotated = np.concatenate([-x[..., half:], x[..., :half]], -1)
+        return x * cos + rotated * sin
+
+    def softcap(x, cap):
+        return np.tanh(x / cap) * cap if cap else x
+
+    inv_freq = 1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    angles = np.outer(np.arange(n, dtype=np.float64), inv_freq)
+    cos, sin = np.cos(np.concatenate([angles, angles], -1)), np.sin(np.concatenate([angles, angles], -1))
+    x = w["model.embed_tokens.weight"][ids] * np.float64(np.float32(hidden ** 0.5))
+    pos = np.arange(n)
+    caches = []
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        h = norm(x, w[p + "input_layernorm.weight"])
+        q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(n, heads, hd).transpose(1, 0, 2)
+        k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(n, kv_heads, hd).transpose(1, 0, 2)
+        v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(n, kv_heads, hd).transpose(1, 0, 2)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        caches.append((k[None], v[None]))
+        allowed = pos[None, :] <= pos[:, None]
+        if layer_types[i] == "sliding_attention":
+            allowed &= pos[:, None] - pos[None, :] < cfg["sliding_window"]
+        out = np.empty((heads, n, hd))
+        for hh in range(heads):
+            kk, vv = k[hh // (heads // kv_heads)], v[hh // (heads // kv_heads)]
+            scores = softcap(q[hh] @ kk.T * cfg["query_pre_attn_scalar"] ** -0.5, cfg.get("attn_logit_softcapping"))
+            scores = np.where(allowed, scores, -np.inf)
+            probs = np.exp(scores - scores.max(-1, keepdims=True))
+            out[hh] = (probs / probs.sum(-1, keepdims=True)) @ vv
+        attn = out.transpose(1, 0, 2).reshape(n, heads * hd) @ w[p + "self_attn.o_proj.weight"].T
+        x = x + norm(attn, w[p + "post_attention_layernorm.weight"])
+        h = norm(x, w[p + "pre_feedforward_layernorm.weight"])
+        gate = h @ w[p + "mlp.gate_proj.weight"].T
+        gelu = 0.5 * gate * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (gate + 0.044715 * gate ** 3)))
+        mlp = (gelu * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
+        x = x + norm(mlp, w[p + "post_feedforward_layernorm.weight"])
+    x = norm(x, w["model.norm.weight"])
+    head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+    logits = softcap(x @ head.T, cfg.get("final_logit_softcapping"))
+    return logits[None], caches
+
+
+def gemma2_greedy(weights, cfg, prompt, new_tokens):
+    """Greedy decoding with gemma2_forward (the whole sequence recomputed at each step)."""
+    seq = list(prompt)
+    for _ in range(new_tokens):
+        logits, _ = gemma2_forward(weights, cfg, seq)
+        seq.append(int(logits[0, -1].argmax()))
+    return seq

@@ -156,6 +156,27 @@ def test_every_command_has_help(flag):
         assert result.stderr == ""
 
 
+OLIVE_ONLY_COMMANDS = ["finetune", "benchmark", "capture-onnx-graph", "generate-adapter", "convert-adapters",
+                       "extract-adapters", "tune-session-params", "shared-cache", "init", "generate-cost-model",
+                       "configure-qualcomm-sdk", "diffusion-lora", "generate-model-package"]
+
+
+@pytest.mark.parametrize("command", OLIVE_ONLY_COMMANDS)
+def test_every_olive_command_is_known(command, tmp_path):
+    """Olive's commands that libolive does not provide say what they do and what to use instead
+    (exit 1 when run, 0 for --help), never "unknown command"; `olive --help` lists them."""
+    assert command in olive("--help").stdout
+    result = olive(command, "--model_name_or_path", "m", "-o", tmp_path / "out")
+    line = assert_one_error_line(result, 1)
+    assert "unknown" not in line and f"'{command}'" in line and "libolive" in line, line
+    assert not (tmp_path / "out").exists()
+    result = olive(command, "--help")
+    assert result.returncode == 0 and result.stderr == "", result
+    assert result.stdout.startswith("usage: olive " + command) and "Here: " in result.stdout, result.stdout
+    if command in ("benchmark", "tune-session-params"):
+        assert "ONNX Runtime evaluator" in result.stdout, result.stdout
+
+
 def test_version_matches_the_library():
     result = olive("--version")
     assert result.returncode == 0
@@ -194,6 +215,16 @@ def usage_cases(model, out):
         (["run-pass", "--pass", "peephole", "-m", model, "-o", out, "extra"], "extra"),
         (["run-pass", "-m", model, "-o", out, "--pass"], "--pass"),
         (["run-pass", "--pass", "peephole", "--pass", "peephole", "-m", model, "-o", out], "--pass"),
+        (["run-pass", "--pass", "peephole", "-m", model, "-o", out, "--device", "tpu"], "tpu"),
+        (["auto-opt", "-o", out], "--model_name_or_path"),
+        (["auto-opt", "-m", model, "-o", out, "--precision", "int3"], "--precision"),
+        (["optimize", "-m", model, "-o", out, "--block_size", "7"], "--block_size"),
+        (["auto-opt", "-m", model, "-o", out, "--accuracy_level", "x"], "--accuracy_level"),
+        (["auto-opt", "-m", model, "-o", out, "--provider", "FooExecutionProvider"], "FooExecutionProvider"),
+        (["auto-opt", "-m", model, "-o", out, "--device", "tpu"], "tpu"),
+        (["quantize", "-m", model, "-o", out, "--algorithm", "foo"], "--algorithm"),
+        (["quantize", "-m", model, "-o", out, "--precision", "fp16"], "--precision"),
+        (["run", "--config"], "--config"),
     ]
 
 
@@ -306,6 +337,54 @@ def test_inspect_json_matches_onnx(model_path):
 
 
 # ---- passes ----
+
+def test_inspect_counts_packed_weights_as_parameters(tmp_path):
+    """An int4 model written by onnxruntime's MatMulNBits quantizer, with an int4
+    GatherBlockQuantized table built here with numpy, has the parameter count of its float
+    original (onnx's count of the float initializers): packed bytes and block scales are not
+    parameters. An output folder is inspected through its model."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    rng = np.random.default_rng(5)
+    vocab, hidden, out = 32, 64, 48
+    w = rng.standard_normal((hidden, out)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["h", "w"], ["y"], name="mm")]
+    graph = helper.make_graph(nodes, "q", [helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, hidden])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, out])],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    quant = MatMulNBitsQuantizer(model, block_size=32, is_symmetric=False)
+    quant.process()
+    qmodel = quant.model.model
+    assert [n.op_type for n in qmodel.graph.node] == ["MatMulNBits"]
+    # An int4 embedding table: two 4-bit values per byte, one scale per 32 values.
+    table = rng.integers(0, 256, (vocab, hidden // 2), dtype=np.uint8)
+    scales = rng.random((vocab, hidden // 32)).astype(np.float32)
+    qmodel.graph.initializer.extend([numpy_helper.from_array(table, "table"), numpy_helper.from_array(scales, "tscale")])
+    qmodel.graph.node.insert(0, helper.make_node("GatherBlockQuantized", ["table", "ids", "tscale"], ["h"],
+                                                 domain="com.microsoft", block_size=32, bits=4, gather_axis=0,
+                                                 quantize_axis=1))
+    del qmodel.graph.input[:]
+    qmodel.graph.input.append(helper.make_tensor_value_info("ids", TensorProto.INT64, [1]))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    onnx.save(qmodel, str(folder / "model.onnx"))
+    ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    float_count = w.size + vocab * hidden
+    result = olive("inspect", folder / "model.onnx", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["parameter_count"] == float_count
+    # The folder itself, and a folder whose model_config.json names another file.
+    by_folder = olive("inspect", folder, "--json")
+    assert by_folder.returncode == 0, by_folder.stderr
+    assert json.loads(by_folder.stdout)["parameter_count"] == float_count
+    (folder / "model.onnx").rename(folder / "renamed.onnx")
+    (folder / "model_config.json").write_text(json.dumps({"type": "ONNXModel", "config": {
+        "model_path": str(folder), "onnx_file_name": "renamed.onnx"}}))
+    text = olive("inspect", folder)
+    assert text.returncode == 0, text.stderr
+    assert "Parameters: %d (" % float_count in text.stdout, text.stdout
+
 
 def test_passes_lists_peephole_and_describes_each():
     result = olive("passes")

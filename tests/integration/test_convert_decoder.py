@@ -163,6 +163,26 @@ def test_quantized_is_the_quantize_pass_on_fp32(workdir, arch, bits):
     assert not [n for n in ours_model.graph.node if n.op_type == "MatMul"]
 
 
+@pytest.mark.parametrize("arch,bits", [("llama", 4), ("qwen2", 8)])
+def test_quantized_weights_are_onnxruntime_quantizers(workdir, arch, bits):
+    """The int4 / int8 weights convert writes are those onnxruntime's MatMulNBitsQuantizer
+    (block 32, symmetric, its default algorithm) writes for the fp32 conversion's MatMuls: the
+    same codes and scales, byte for byte."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    fp32_model = onnx.load(str(converted(workdir, arch, "fp32") / "model.onnx"))
+    quant = MatMulNBitsQuantizer(fp32_model, bits=bits, block_size=32, is_symmetric=True, accuracy_level=4)
+    quant.process()
+    theirs = {t.name: numpy_helper.to_array(t) for t in quant.model.model.graph.initializer}
+    _, ours = initializers(converted(workdir, arch, f"int{bits}"))
+    their_nodes = [n for n in quant.model.model.graph.node if n.op_type == "MatMulNBits"]
+    assert len(their_nodes) == 5 * config(arch)["num_hidden_layers"] + 1
+    for node in their_nodes:
+        for name in node.input[1:3]:  # codes, scales
+            assert name in ours, f"{name} missing from the int{bits} conversion"
+            assert ours[name].shape == theirs[name].shape, name
+            assert ours[name].tobytes() == theirs[name].tobytes(), f"{name} differs from onnxruntime's quantizer"
+
+
 @pytest.mark.parametrize("arch,precision", [(a, "int4") for a in ARCHS] + [("qwen2", "int8")])
 def test_quantized_top1_agrees_with_fp32(workdir, arch, precision):
     fp32, int4 = session(converted(workdir, arch, "fp32")), session(converted(workdir, arch, precision))
@@ -316,21 +336,23 @@ def write_llama_safetensors(folder, layers, hidden=512, inter=2048, vocab=8192, 
 
 @pytest.fixture(scope="module")
 def big_checkpoint(tmp_path_factory):
-    """A 20-layer bfloat16 Llama of 170 MB (332 MiB as float32)."""
+    """A 24-layer bfloat16 Llama of 200 MB (393 MiB as float32)."""
     src = tmp_path_factory.mktemp("big") / "llama"
-    largest, total = write_llama_safetensors(src, layers=20)
+    largest, total = write_llama_safetensors(src, layers=24)
     return src, largest, total
 
 
 def test_peak_memory_is_bounded_by_one_tensor(big_checkpoint, tmp_path):
-    """A 350 MB fp32 conversion (bfloat16 source, every weight converted) must stay under the
-    largest tensor plus 256 MiB: weights are streamed through a temporary file, never all held."""
+    """A 393 MiB fp32 conversion (bfloat16 source, every weight converted) must stay under the
+    largest tensor (16 MiB) plus 64 MiB for the process itself (measured: 44 MiB in all): weights
+    are streamed through a temporary file, never all held. The weights are more than 4 times the
+    bound, so holding even a quarter of them breaks it."""
     if b"__asan_init" in pathlib.Path(CLI).read_bytes():
         pytest.skip("AddressSanitizer keeps freed memory in quarantine: RSS says nothing here")
     src, largest, total = big_checkpoint
     out = tmp_path / "big_out"
-    limit = largest + (256 << 20)
-    assert total > limit  # holding the converted weights would break the bound
+    limit = largest + (64 << 20)
+    assert total >= 4 * limit  # holding a quarter of the converted weights would break the bound
     probe = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
              "sys.stderr.write(p.stderr); print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     proc = subprocess.run([sys.executable, "-c", probe, CLI, "run-pass", "--pass", "convert", "-m", str(src), "-o",
@@ -341,7 +363,7 @@ def test_peak_memory_is_bounded_by_one_tensor(big_checkpoint, tmp_path):
     assert peak_kib * 1024 < limit
     assert (out / "model.onnx.data").stat().st_size >= total
     model = onnx.load(str(out / "model.onnx"), load_external_data=False)
-    assert len(model.graph.initializer) > 20 * 5
+    assert len(model.graph.initializer) > 24 * 5
 
 
 GGUF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",

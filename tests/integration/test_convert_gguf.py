@@ -33,15 +33,18 @@ folder, encode text as the fixture's own tokenizer does, and greedily generate t
 tokens. NaN or infinite rope values give a clear error and no output folder.
 
 Gemma 2: GGUF has no key for query_pre_attn_scalar; llama.cpp scales attention by head_dim
-(hidden / heads for the 27B model). The fixture's scalar is not its head_dim, so its GGUF
-conversion is compared with the Hugging Face folder converted with query_pre_attn_scalar =
-head_dim (whose conversion test_convert_more.py checks against transformers) instead."""
+(hidden / heads for the 27B model). The fixture's scalar (24) is not its head_dim (16), so
+transformers' recorded outputs are not those of the GGUF file's model. Its reference is a numpy
+implementation of Gemma 2 (olive_testlib.gemma2_forward) run with query_pre_attn_scalar =
+head_dim; that implementation is first checked against transformers' recorded logits, KV cache
+and greedy tokens with the fixture's own scalar (test_numpy_gemma2_is_transformers). Recording
+transformers itself with the edited config needs torch (scripts/fixture-env.sh), which the test
+environment does not have."""
 
 import json
 import math
 import os
 import pathlib
-import shutil
 import subprocess
 
 import numpy as np
@@ -50,7 +53,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 gguf = pytest.importorskip("gguf")
-from olive_testlib import check_with_contrib_layernorm, genai_greedy, llama3_rope_factors, read_safetensors  # noqa: E402
+from olive_testlib import (check_with_contrib_layernorm, gemma2_forward, gemma2_greedy, genai_greedy,  # noqa: E402
+                           llama3_rope_factors, read_safetensors)
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -322,11 +326,14 @@ def outputs(folder, fixture, cfg=None):
     first = dec.run(ref["prefill_ids"])
     second = dec.run(ref["decode_ids"], first)
     got = {"prefill": first["logits"], "decode": second["logits"]}
+    # The fixture recorded its cache after the prefill, or (a cache longer than the prompt) after
+    # the decode step; transformers keeps only the window of a sliding-window layer: its last
+    # positions.
+    after_decode = any(ref[f"present_{i}_key"].shape[2] > ref["prefill_ids"].shape[1] for i in range(dec.layers))
+    have = second if after_decode else first
     for i in range(dec.layers):
         for kind in ("key", "value"):
             want = ref[f"present_{i}_{kind}"]
-            have = first if first[f"present.{i}.{kind}"].shape[2] >= want.shape[2] else second
-            # transformers keeps only the window of a sliding-window layer: its last positions
             got[f"present.{i}.{kind}"] = have[f"present.{i}.{kind}"][:, :, -want.shape[2]:]
     if "sequence_ids" in ref:
         got["sequence"] = dec.run(ref["sequence_ids"])["logits"]
@@ -349,27 +356,48 @@ def max_errors(got, want):
     return {k: float(np.abs(got[k].astype(np.float32) - want[k]).max()) for k in want}
 
 
-def gemma2_as_llama_cpp_scales(workdir):
-    """The gemma2 fixture with query_pre_attn_scalar = head_dim (what llama.cpp uses for a
-    GGUF file, which cannot say otherwise), converted from its Hugging Face folder."""
-    out = workdir / "gemma2_hf_head_dim_scale"
-    if not out.exists():
-        src = workdir / "gemma2_hf_head_dim_src"
-        shutil.copytree(DATA / "gemma2", src)
-        cfg = config("gemma2")
-        cfg["query_pre_attn_scalar"] = head_dim(cfg)
-        (src / "config.json").write_text(json.dumps(cfg))
-        convert(src, out)
-    return out
+def gemma2_llama_cpp_config():
+    """The gemma2 fixture's config as llama.cpp runs its GGUF file: query_pre_attn_scalar = head_dim."""
+    cfg = config("gemma2")
+    return dict(cfg, query_pre_attn_scalar=head_dim(cfg))
+
+
+def numpy_gemma2_outputs(cfg):
+    """What `outputs` compares, from the numpy Gemma 2 with `cfg`: prefill and decode logits,
+    the KV cache at the lengths transformers recorded, the 25-token pass."""
+    ref, weights = reference("gemma2"), read_safetensors(DATA / "gemma2" / "model.safetensors")
+    want = {"prefill": gemma2_forward(weights, cfg, ref["prefill_ids"])[0]}
+    logits, caches = gemma2_forward(weights, cfg, np.concatenate([ref["prefill_ids"], ref["decode_ids"]], 1))
+    want["decode"] = logits[:, -1:]
+    for i, (key, value) in enumerate(caches):
+        for kind, kv in (("key", key), ("value", value)):
+            want[f"present.{i}.{kind}"] = kv[:, :, -ref[f"present_{i}_{kind}"].shape[2]:]
+    want["sequence"] = gemma2_forward(weights, cfg, ref["sequence_ids"])[0]
+    return {k: v.astype(np.float32) for k, v in want.items()}
 
 
 def expected_outputs(workdir, fixture):
     if fixture == "gemma2" and config(fixture)["query_pre_attn_scalar"] != head_dim(config(fixture)):
-        return outputs(gemma2_as_llama_cpp_scales(workdir), fixture)
+        return numpy_gemma2_outputs(gemma2_llama_cpp_config())
     return transformers_outputs(fixture)
 
 
 # ---- tests ----------------------------------------------------------------------------------------
+
+def test_numpy_gemma2_is_transformers():
+    """The numpy Gemma 2 that stands for transformers with llama.cpp's attention scale gives
+    transformers' recorded logits, KV cache and greedy tokens for the fixture's own config; and
+    the scale matters (the reference is not the recording)."""
+    if "gemma2" not in FIXTURES:
+        pytest.skip("tests/data/convert/gemma2 is missing")
+    errs = max_errors(numpy_gemma2_outputs(config("gemma2")), transformers_outputs("gemma2"))
+    assert max(errs.values()) <= 2e-5, errs
+    prompt, want = transformers_greedy("gemma2")
+    weights = read_safetensors(DATA / "gemma2" / "model.safetensors")
+    assert gemma2_greedy(weights, config("gemma2"), prompt, len(want) - len(prompt)) == want
+    moved = max_errors(numpy_gemma2_outputs(gemma2_llama_cpp_config()), transformers_outputs("gemma2"))
+    assert moved["prefill"] > 1e-3, moved
+
 
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_f32_gguf_matches_transformers(workdir, fixture):
@@ -463,7 +491,8 @@ def test_genai_loads_and_generates(workdir, fixture):
     folder = converted(workdir, fixture)
     prompt, want = transformers_greedy(fixture)
     if fixture == "gemma2" and config(fixture)["query_pre_attn_scalar"] != head_dim(config(fixture)):
-        want = genai_greedy(gemma2_as_llama_cpp_scales(workdir), prompt, len(want) - len(prompt))
+        weights = read_safetensors(DATA / "gemma2" / "model.safetensors")
+        want = gemma2_greedy(weights, gemma2_llama_cpp_config(), prompt, len(want) - len(prompt))
     assert genai_greedy(folder, prompt, len(want) - len(prompt)) == want
 
 

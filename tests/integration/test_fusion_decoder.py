@@ -4,9 +4,11 @@ present key/values, use_gqa's GroupQueryAttention), run through $OLIVE_APPLY_PAS
 On the graphs of tests/data/fusion_decoder (see make_fixtures.py) the fused operator counts
 must equal those of onnxruntime's transformers optimizer (and of its replace_mha_with_gqa for
 use_gqa) recorded in refs.json, and onnxruntime must give the unfused graph's outputs within
-1e-4. The near misses stay unfused and give the same outputs. On the Hugging Face exports of
-tests/data/fusion, which compute cos/sin on the fly and carry no past, onnxruntime fuses no
-decoder op and neither does the pass."""
+1e-4. The near misses stay unfused and give the same outputs. onnxruntime's optimizer is also run
+live: on the llama2_past_gqa fixture it fuses two MultiHeadAttention, each of which use_gqa
+must turn into a GroupQueryAttention; on the Hugging Face exports of tests/data/fusion, which
+compute cos/sin on the fly and carry no past, it fuses no decoder op, and neither does the pass,
+with or without use_gqa."""
 
 import json
 import os
@@ -202,13 +204,58 @@ def hf_decoders():
                   os.path.exists(os.path.join(HF_DATA, k + ".onnx")))
 
 
+def ort_live_counts(path, num_heads, hidden_size):
+    """onnxruntime's transformers optimizer run here (as Olive's OrtTransformersOptimization runs
+    it): its decoder op counts."""
+    from onnxruntime.transformers.optimizer import optimize_model
+    opt = optimize_model(str(path), model_type="gpt2", num_heads=num_heads, hidden_size=hidden_size, opt_level=0)
+    counts = {}
+    for n in opt.model.graph.node:
+        counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    return {op: counts.get(op, 0) for op in DECODER_OPS}
+
+
+def gqa_counts(ort_counts):
+    """What use_gqa gives after onnxruntime's optimizer: its replace_mha_with_gqa turns each
+    MultiHeadAttention (with the RotaryEmbedding nodes feeding it) into one GroupQueryAttention.
+    (Running replace_mha_with_gqa itself needs torch and transformers, which its module imports;
+    tests/data/fusion_decoder/refs.json holds its counts for llama2_past_gqa, recorded with them.)"""
+    mha = ort_counts["MultiHeadAttention"]
+    return {"RotaryEmbedding": ort_counts["RotaryEmbedding"] if mha == 0 else 0, "MultiHeadAttention": 0,
+            "GroupQueryAttention": mha, "Attention": ort_counts["Attention"]}
+
+
+def test_gqa_fixture_fuses_as_onnxruntime_live(tmp_path):
+    """On an export onnxruntime does fuse (two layers with past and rotary caches), its optimizer
+    run now finds two MultiHeadAttention; use_gqa must give one GroupQueryAttention for each
+    (as the recorded replace_mha_with_gqa counts say) and the same outputs."""
+    ref = REFS["llama2_past_gqa"]
+    path = os.path.join(DATA, "llama2_past_gqa.onnx")
+    live = ort_live_counts(path, ref["num_heads"], ref["hidden_size"])
+    assert live["MultiHeadAttention"] == 2, live
+    assert gqa_counts(live) == {op: ref["fused"].get(op, 0) for op in DECODER_OPS}
+    dst = tmp_path / "fused.onnx"
+    run_fuse(path, dst, *params_of(ref))
+    counts = op_counts(dst)
+    assert {op: counts.get(op, 0) for op in DECODER_OPS} == gqa_counts(live)
+    assert_same_outputs(dst, os.path.join(DATA, "llama2_past_gqa.npz"))
+
+
 @pytest.mark.parametrize("name", hf_decoders())
-def test_hf_exports_fuse_decoder_ops_like_onnxruntime(name, tmp_path):
+@pytest.mark.parametrize("use_gqa", [False, True], ids=["mha", "gqa"])
+def test_hf_exports_fuse_decoder_ops_like_onnxruntime(name, use_gqa, tmp_path):
+    """The Hugging Face exports compute cos/sin on the fly and carry no past: onnxruntime's
+    optimizer, run here, fuses no decoder op on them (so use_gqa has nothing to replace), and
+    the pass, with and without use_gqa, fuses the same."""
     with open(os.path.join(HF_DATA, "refs.json")) as f:
         ref = json.load(f)[name]
+    src = os.path.join(HF_DATA, name + ".onnx")
+    live = ort_live_counts(src, ref["num_heads"], ref["hidden_size"])
+    assert live == {op: ref["fused"].get(op, 0) for op in DECODER_OPS}, "onnxruntime changed: re-record refs.json"
+    want = gqa_counts(live) if use_gqa else live
     dst = tmp_path / "fused.onnx"
-    run_fuse(os.path.join(HF_DATA, name + ".onnx"), dst, "model_type=gpt2", f"num_heads={ref['num_heads']}",
-             f"hidden_size={ref['hidden_size']}", "use_gqa=true")
+    run_fuse(src, dst, "model_type=gpt2", f"num_heads={ref['num_heads']}", f"hidden_size={ref['hidden_size']}",
+             *(["use_gqa=true"] if use_gqa else []))
     counts = op_counts(dst)
-    assert {op: counts.get(op, 0) for op in DECODER_OPS} == {op: ref["fused"].get(op, 0) for op in DECODER_OPS}
+    assert {op: counts.get(op, 0) for op in DECODER_OPS} == want
     assert_same_outputs(dst, os.path.join(HF_DATA, name + ".npz"))

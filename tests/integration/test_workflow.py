@@ -10,6 +10,7 @@ with onnx.
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -224,7 +225,9 @@ def test_output_records(work):
     first = next(n for n in fp.values() if n["parent"] == roots[0]["id"])
     second = next(n for n in fp.values() if n["parent"] == first["id"])
     assert (first["pass"], second["pass"]) == ("peephole", "quantize")
-    assert second["config"]["block_size"] == "64"
+    # Parameters are typed JSON values, as Olive writes pass configs.
+    assert second["config"]["block_size"] == 64 and type(second["config"]["block_size"]) is int
+    assert second["config"]["is_symmetric"] is True and second["config"]["algorithm"] == "default"
     files = [p for p in out.iterdir() if p.name.startswith("model.onnx")]
     assert second["metrics"]["size_on_disk"] == sum(p.stat().st_size for p in files)
     history = (out / "run_history.txt").read_text().splitlines()
@@ -293,7 +296,7 @@ def test_no_artifacts(work):
 
 
 def test_alternatives_pick_the_smallest(work):
-    small = {"type": "OnnxBlockWiseRtnQuantization", "block_size": 128}
+    small = {"type": "OnnxBlockWiseRtnQuantization", "block_size": 32}
     big = {"type": "OnnxDynamicQuantization"}
     write_config(work, {"quant": [big, small]}, evaluator={"metrics": [{"name": "size", "type": "size_on_disk"}]})
     r = olive("run", "--config", "config.json", "--log_level", "1", cwd=work)
@@ -303,6 +306,9 @@ def test_alternatives_pick_the_smallest(work):
     fp = json.loads((work / "out" / "footprint.json").read_text())
     sizes = {n["pass"]: n["metrics"]["size_on_disk"] for n in fp.values() if n["pass"]}
     assert sizes["quantize"] < sizes["quantize_dynamic"]
+    # The report names the chosen candidate, numbered from 0 as the run summary's "best" is.
+    best = [line for line in r.stdout.splitlines() if line.startswith("best of ")]
+    assert best == ["best of 2 candidates (numbered from 0): 1: quantize block_size=32"], r.stdout
 
 
 # ---- the cache ----
@@ -601,18 +607,53 @@ def test_auto_opt_every_precision(work, command, precision):
         assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
 
 
+def bf16_matmul_runs_on_cpu():
+    """Whether the installed onnxruntime's CPU provider runs a bfloat16 MatMul: the fact the
+    library's precision/provider table states (it must say no)."""
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "bf16",
+                              [helper.make_tensor_value_info(n, TensorProto.BFLOAT16, [2, 2]) for n in "ab"],
+                              [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [2, 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    try:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own NotImplemented type
+        assert "MatMul" in str(exc), exc
+        return False
+    return True
+
+
+def bf16_warnings(stderr):
+    return [line for line in stderr.splitlines() if "bf16" in line and "CPUExecutionProvider" in line
+            and "warning" in line.lower()]
+
+
 def test_auto_opt_bf16(work):
-    """ONNX Runtime's CPU provider cannot run bfloat16 MatMuls: a clear error on cpu; on gpu the
-    model gets bfloat16 weights (checked with onnx; no GPU is needed to convert)."""
-    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--precision", "bf16", cwd=work), "bf16", "cpu")
+    """ONNX Runtime's CPU provider cannot run bfloat16 MatMuls: on cpu the model is written with
+    a warning naming the pair, and --strict refuses it; on gpu the model gets bfloat16 weights
+    (checked with onnx; no GPU is needed to convert)."""
+    assert not bf16_matmul_runs_on_cpu()
+    strict = olive("auto-opt", "-m", "in/model.onnx", "--precision", "bf16", "--strict", cwd=work)
+    assert_failed(strict, "bf16", "CPUExecutionProvider", "MatMul")
     assert not (work / "auto-opt-output").exists()
-    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "bf16", "--provider",
-              "CUDAExecutionProvider", "--cache_dir", "cache", cwd=work)
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "cpu", "--precision", "bf16", "--cache_dir", "cache", cwd=work)
     assert r.returncode == 0, r.stderr
+    assert len(bf16_warnings(r.stderr)) == 1, r.stderr
+    assert (work / "cpu" / "model.onnx").is_file()
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "ao", "--precision", "bf16", "--provider",
+              "CUDAExecutionProvider", "--cache_dir", "cache", "--strict", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "bf16" not in r.stderr, r.stderr
     model = onnx.load(str(work / "ao" / "model.onnx"))
     onnx.checker.check_model(model, full_check=True)
     assert any(t.data_type == TensorProto.BFLOAT16 for t in model.graph.initializer)
     assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    # fp16 does run on the CPU provider (onnxruntime casts around nodes without fp16 kernels): no warning.
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "fp16", "--precision", "fp16", "--strict", "--cache_dir",
+              "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr
+    run_ort(work / "fp16" / "model.onnx", feeds())
 
 
 def test_auto_opt_flags_reach_the_passes(work):
@@ -652,7 +693,20 @@ def test_provider_implies_device(work):
     assert accel == {"device": "gpu", "execution_providers": ["CUDAExecutionProvider"]}
     bad = olive("auto-opt", "-m", "in/model.onnx", "--device", "cpu", "--provider", "CUDAExecutionProvider",
                 "--dry_run", cwd=work)
-    assert_failed(bad, "CUDAExecutionProvider")
+    assert_usage(bad, "CUDAExecutionProvider")
+
+
+def test_use_ort_genai_on_an_onnx_input_says_what_it_does(work):
+    """--use_ort_genai cannot add genai_config.json to an ONNX model (checkpoints always get one
+    from the model builder): a warning says so, unless the input's folder has one already."""
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "out", "--use_ort_genai", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "use_ort_genai" in warnings[0] and "genai_config.json" in warnings[0], r.stderr
+    assert not (work / "out" / "genai_config.json").exists()
+    (work / "in" / "genai_config.json").write_text("{}")
+    r = olive("auto-opt", "-m", "in", "-o", "out2", "--use_ort_genai", "--dry_run", cwd=work)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
 
 
 def test_auto_opt_on_an_earlier_output_folder(work):
@@ -667,11 +721,20 @@ def test_auto_opt_on_an_earlier_output_folder(work):
     assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == ["extra_config.json"]
 
 
+def assert_usage(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("olive: error: ") and "--help" in line, line
+    for f in fragments:
+        assert f in line, line
+
+
 def test_auto_opt_bad_flags(work):
-    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--precision", "int3", cwd=work), "precision", "int3")
+    """Bad flag values are usage errors (exit 2); a model that is missing or wrong is a failure (1)."""
+    assert_usage(olive("auto-opt", "-m", "in/model.onnx", "--precision", "int3", cwd=work), "precision", "int3")
     assert_failed(olive("auto-opt", "-m", "missing.onnx", cwd=work), "missing.onnx", "does not exist")
-    assert_failed(olive("auto-opt", "-m", "in/model.onnx", "--block_size", "7", cwd=work), "block_size")
-    assert_failed(olive("auto-opt", cwd=work), "model_name_or_path")
+    assert_usage(olive("auto-opt", "-m", "in/model.onnx", "--block_size", "7", cwd=work), "block_size")
+    assert_usage(olive("auto-opt", cwd=work), "model_name_or_path")
     (work / "empty").mkdir()
     assert_failed(olive("auto-opt", "-m", "empty", cwd=work), "neither model.onnx")
     r = olive("auto-opt", "-m", "in/model.onnx", "--bogus", cwd=work)
@@ -702,7 +765,9 @@ def test_quantize_refuses_checkpoints_and_other_precisions(work):
     gguf = work / "tiny.gguf"
     gguf.write_bytes(b"GGUF" + b"\0" * 60)
     assert_failed(olive("quantize", "-m", "tiny.gguf", cwd=work), "checkpoint")
-    assert_failed(olive("quantize", "-m", "in/model.onnx", "--precision", "fp16", cwd=work), "int4 or int8")
+    # A precision quantize does not take is a usage error (exit 2), like a mistyped flag.
+    r = olive("quantize", "-m", "in/model.onnx", "--precision", "fp16", cwd=work)
+    assert r.returncode == 2 and "int4 or int8" in r.stderr and "--help" in r.stderr, r
 
 
 def test_checkpoint_config_picks_model_builder(work):
@@ -727,19 +792,24 @@ def needs_convert():
         pytest.skip("tests/data/convert/llama is missing")
 
 
-def llama_prefill_logits(folder):
+def llama_logits(folder, ids):
+    """The converted Llama's logits for `ids` [batch, n] with an empty past."""
     cfg = json.loads((LLAMA / "config.json").read_text())
-    ref = dict(np.load(LLAMA / "reference.npz"))
     kv = cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
-    ids = ref["prefill_ids"]
+    ids = np.asarray(ids, np.int64)
     f = {"input_ids": ids, "attention_mask": np.ones(ids.shape, np.int64)}
     for i in range(cfg["num_hidden_layers"]):
         for kind in ("key", "value"):
-            f[f"past_key_values.{i}.{kind}"] = np.zeros((1, kv, 0, hd), np.float32)
+            f[f"past_key_values.{i}.{kind}"] = np.zeros((ids.shape[0], kv, 0, hd), np.float32)
     sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    return dict(zip(names, sess.run(None, f)))["logits"], ref["prefill_logits"]
+    return dict(zip(names, sess.run(None, f)))["logits"]
+
+
+def llama_prefill_logits(folder):
+    ref = dict(np.load(LLAMA / "reference.npz"))
+    return llama_logits(folder, ref["prefill_ids"]), ref["prefill_logits"]
 
 
 def test_auto_opt_hf_folder_fp32_matches_transformers(tmp_path):
@@ -770,12 +840,51 @@ def test_auto_opt_hf_folder_int4_is_cached(tmp_path):
     assert first.returncode == 0, first.stderr
     model = onnx.load(str(tmp_path / "hf-int4" / "model.onnx"))
     assert "MatMulNBits" in op_types(model)
-    got, want = llama_prefill_logits(tmp_path / "hf-int4")
-    # int4 weights: the top-1 token of most positions agrees with transformers' fp32 logits
-    assert (got.argmax(-1) == want.argmax(-1)).mean() >= 0.5
+    # int4 weights: the fixture was trained to count (t, t+1, ...); on such text the model is
+    # right with a margin, which int4 must keep: the top-1 token is the next number at >= 90% of
+    # positions, as the other int4 checks ask (measured: all). (On transformers' random prompt a
+    # tiny model's top tokens are near-ties: 6 of its 7 positions agree.)
+    cfg = json.loads((LLAMA / "config.json").read_text())
+    span = cfg["vocab_size"] - 3
+    start = np.random.default_rng(3).integers(0, span, (4, 1))
+    ids = 3 + (start + np.arange(24)) % span
+    logits = llama_logits(tmp_path / "hf-int4", ids)
+    assert (logits.argmax(-1) == 3 + (start + np.arange(1, 25)) % span).mean() >= 0.9
     second = olive(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert all("cache hit" in line for line in cache_lines(second.stderr)) and cache_lines(second.stderr)
+
+
+def test_bf16_checkpoint_for_cpu_warns_or_is_refused(tmp_path):
+    """A checkpoint converted to bf16 for the CPU provider (which has no bfloat16 MatMul) is said
+    so: a warning from auto-opt and olive run, an error with --strict; nothing is written then."""
+    needs_convert()
+    r = olive("auto-opt", "-m", LLAMA, "-o", "bf16", "--precision", "bf16", "--dry_run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(bf16_warnings(r.stderr)) == 1, r.stderr
+    assert_failed(olive("auto-opt", "-m", LLAMA, "-o", "bf16", "--precision", "bf16", "--strict", cwd=tmp_path),
+                  "passes.model_builder", "bf16", "CPUExecutionProvider")
+    assert not (tmp_path / "bf16").exists()
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(LLAMA)},
+           "passes": {"mb": {"type": "ModelBuilder", "precision": "bf16"}},
+           "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", "--strict", "--dry_run", cwd=tmp_path), "passes.mb", "bf16")
+    r = olive("run", "--config", "config.json", "--dry_run", cwd=tmp_path)
+    assert r.returncode == 0 and len(bf16_warnings(r.stderr)) == 1, r.stderr
+    # For CUDA, bf16 is what the model builder writes there: no word.
+    cfg["systems"] = {"local": {"type": "LocalSystem", "accelerators": [
+        {"device": "gpu", "execution_providers": ["CUDAExecutionProvider"]}]}}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", "--strict", "--dry_run", cwd=tmp_path)
+    assert r.returncode == 0 and "bf16" not in r.stderr, r.stderr
+
+
+def test_pytorch_model_input_points_to_hf_model(work):
+    cfg = {"input_model": {"type": "PyTorchModel", "model_path": "model.pt"}, "output_dir": "out"}
+    (work / "config.json").write_text(json.dumps(cfg))
+    line = assert_failed(olive("run", "--config", "config.json", cwd=work), "PyTorchModel")
+    assert "PyTorch" in line and '"type": "HfModel"' in line and "save_pretrained" in line, line
 
 
 def test_model_builder_config_with_olive_parameters(tmp_path):
@@ -795,6 +904,11 @@ def test_model_builder_config_with_olive_parameters(tmp_path):
     for n in nbits:
         attrs = {a.name: a.i for a in n.attribute}
         assert attrs["block_size"] == 16 and attrs["accuracy_level"] == 4, attrs
+    # footprint.json: typed values, and the execution provider the builder took from the accelerator.
+    (node,) = [n for n in json.loads((tmp_path / "out" / "footprint.json").read_text()).values() if n["pass"]]
+    assert node["config"]["execution_provider"] == "CPUExecutionProvider"
+    assert node["config"]["block_size"] == 16 and node["config"]["accuracy_level"] == 4
+    assert node["config"]["is_symmetric"] is True and node["config"]["precision"] == "int4"
 
 
 def test_olive_recipe_with_onnx_conversion(tmp_path):
@@ -868,7 +982,11 @@ def smollm2_gguf():
 
 def test_auto_opt_real_gguf_for_genai(tmp_path):
     """The README demo's command on the real SmolLM2-135M-Instruct GGUF: the output loads in
-    onnxruntime and its greedy next token after a prompt is a real token."""
+    onnxruntime, and its next token after the prompt transformers was recorded on
+    (tests/data/gguf/smollm2_logits.npz, "The capital of France is Paris, and the capital of
+    Italy is") is a word among transformers' five most likely there. (int4 round-to-nearest
+    moves a 135M model's top-1 token: measured ' Italy', transformers' third after ' Rome';
+    onnxruntime's own int4 quantizer agrees with transformers at 4 of the 13 positions.)"""
     needs_convert()
     gguf = smollm2_gguf()
     if gguf is None:
@@ -882,14 +1000,21 @@ def test_auto_opt_real_gguf_for_genai(tmp_path):
     dec = genai["model"]["decoder"]
     cfg = json.loads((out / "config.json").read_text())
     sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    ids = np.array([[1, 504, 3158, 314]], np.int64)
+    ref = np.load(pathlib.Path(__file__).resolve().parent.parent / "data" / "gguf" / "smollm2_logits.npz")
+    ids = ref["input_ids"].astype(np.int64)
     feeds_ = {"input_ids": ids, "attention_mask": np.ones(ids.shape, np.int64)}
     for i in range(dec["num_hidden_layers"]):
         for kind in ("key", "value"):
             feeds_[f"past_key_values.{i}.{kind}"] = np.zeros((1, dec["num_key_value_heads"], 0, dec["head_size"]),
                                                              np.float32)
     logits = sess.run(["logits"], feeds_)[0]
-    assert logits.shape == (1, 4, cfg["vocab_size"]) and np.isfinite(logits).all()
+    assert logits.shape == (1, ids.shape[1], cfg["vocab_size"]) and np.isfinite(logits).all()
+    token = int(logits[0, -1].argmax())
+    top5 = np.argsort(-ref["last_logits"])[:5]
+    assert token in top5, (token, top5)
+    tokenizers = pytest.importorskip("tokenizers")
+    word = tokenizers.Tokenizer.from_file(str(out / "tokenizer.json")).decode([token])
+    assert word.strip().isalpha(), word
     assert "MatMulNBits" in {n.op_type for n in onnx.load(str(out / "model.onnx"), load_external_data=False).graph.node}
 
 
@@ -915,6 +1040,23 @@ def test_ctrl_c_during_a_pass_leaves_nothing(tmp_path):
     assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []
 
 
+def test_piped_run_prints_a_line_per_pass(work):
+    """Without a terminal, at the default log level, each pass prints one line with its time on
+    stdout as it finishes (before the closing report); stderr stays for errors."""
+    r = olive("auto-opt", "-m", "in/model.onnx", "-o", "out", "--precision", "int4", "--cache_dir", "cache", cwd=work)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    lines = r.stdout.splitlines()
+    passes = [line for line in lines if line.startswith("olive: pass ")]
+    assert [line.split()[2:4] for line in passes] == [["1/3", "peephole"], ["2/3", "transformers_optimization"],
+                                                      ["3/3", "quantization"]], r.stdout
+    assert all(re.search(r"finished in [0-9.]+ s$", line) for line in passes), r.stdout
+    assert lines.index(passes[-1]) < min(i for i, line in enumerate(lines) if line.startswith("pass ")), r.stdout
+    # --log_level 3 (errors only) prints no progress.
+    quiet = olive("auto-opt", "-m", "in/model.onnx", "-o", "out", "--precision", "int4", "--cache_dir", "cache",
+                  "--log_level", "3", cwd=work)
+    assert quiet.returncode == 0 and "olive: pass" not in quiet.stdout + quiet.stderr, quiet
+
+
 def test_progress_bar_on_a_terminal(work):
     """On a terminal each pass redraws one bar line; the run ends it with a newline."""
     write_config(work, {"peephole": {"type": "OnnxPeepholeOptimizer"},
@@ -928,3 +1070,9 @@ def test_progress_bar_on_a_terminal(work):
     rows = [line.split() for line in stdout.splitlines()]
     assert [r[0] for r in rows if r and r[0] in ("peephole", "quant")] == ["peephole", "quant"], stdout
     assert "total:" in stdout and "Saved to out" in stdout
+    # The bar counts the bytes written (pass results into the cache, then the output): not 0 B.
+    units = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+    written = [float(n) * units[u] for n, u in re.findall(r"([0-9.]+) (B|KiB|MiB|GiB) written", text)]
+    assert written and written == sorted(written), text
+    output_bytes = sum(f.stat().st_size for f in (work / "out").iterdir() if f.name.startswith("model.onnx"))
+    assert written[-1] >= 0.95 * output_bytes > 0, (written[-1], output_bytes)

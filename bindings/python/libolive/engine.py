@@ -168,8 +168,10 @@ class Engine(Handle):
         """Sets the progress callback (None removes it). It is called on the thread that runs
         the engine as callback(event, pass_name, pass_index, pass_count, fraction,
         bytes_written), where event is a ProgressEvent, fraction the part of the whole run done
-        (0..1) and bytes_written the bytes written to the output so far. Returning True cancels
-        the run. Returns the callback, so this works as a decorator."""
+        (0..1) and bytes_written the bytes written to the output so far. PASS_PROGRESS and
+        SAVING come at most every 0.1 s of each pass and of the save, besides their first and
+        last (the library throttles them). Returning True cancels the run. Returns the
+        callback, so this works as a decorator."""
         self._require()
         if callback is not None and not callable(callback):
             raise TypeError("the progress callback must be callable or None")

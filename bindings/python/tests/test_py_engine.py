@@ -3,10 +3,12 @@ checked with onnx's checker and onnxruntime against the input model."""
 
 import os
 import threading
+import time
 
+import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from olive_py_support import (assert_same_outputs, check_model_file, mlp_feeds, mlp_model,
                               require_libolive, tree, wide_feeds, wide_model, write)
@@ -61,6 +63,42 @@ def test_bytes_written_counts_the_weights_written(src, tmp_path):
     weight_bytes = sum(numpy_helper.to_array(t).nbytes for t in saved.graph.initializer)
     assert weight_bytes > 0
     assert events[-1][5] == weight_bytes
+
+
+def many_weights_model(count=3000, width=16):
+    """A chain of `count` Adds, each with its own 1 KiB weight: the writer reports every one."""
+    rng = np.random.default_rng(3)
+    nodes, inits, prev = [], [], "x"
+    for i in range(count):
+        inits.append(numpy_helper.from_array(rng.standard_normal((width, width)).astype(np.float32), "w%d" % i))
+        nodes.append(helper.make_node("Add", [prev, "w%d" % i], ["h%d" % i]))
+        prev = "h%d" % i
+    graph = helper.make_graph(nodes, "many", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [width, width])],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [width, width])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_save_events_are_throttled(tmp_path):
+    """The writer reports each of 3000 tensors; the callback gets the first and the last save
+    event and, between them, at most one per 0.1 s of the save (include/olive/engine.h)."""
+    path = write(many_weights_model(), tmp_path / "src")
+    events = []
+    with libolive.Model.load(path) as m, libolive.Engine() as engine:
+        engine.set_options("save=size_threshold=64")
+        engine.on_progress(lambda *args: events.append((time.monotonic(),) + args))
+        engine.run(m, tmp_path / "out").close()
+    saving = [e for e in events if e[1] == Event.SAVING]
+    assert saving[0][6] == 0
+    data = tmp_path / "out" / "model.onnx.data"
+    saved = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    weight_bytes = sum(numpy_helper.to_array(t).nbytes for t in saved.graph.initializer)
+    assert weight_bytes == 3000 * 16 * 16 * 4 and data.stat().st_size >= weight_bytes
+    assert saving[-1][6] == weight_bytes and saving[-1][5] == pytest.approx(1.0)
+    span = saving[-1][0] - saving[0][0]
+    assert len(saving) <= 2 + int(span / 0.1) + 1, (len(saving), span)
+    assert [e[6] for e in saving] == sorted(e[6] for e in saving)
 
 
 def test_run_without_output_folder(src, tmp_path):

@@ -37,6 +37,18 @@ def test_run_twice_hits_the_cache(src, tmp_path):
     assert_same_outputs(src, out, mlp_feeds())
 
 
+def test_summary_names_the_best_candidate(src, tmp_path):
+    """Candidates are numbered from 0 and named by their passes; "best" indexes them (the CLI
+    prints the same number and name)."""
+    cfg = config(src, tmp_path, {"p": [{"type": "OnnxPeepholeOptimizer"}, {"type": "OnnxFloatToFloat16"}]})
+    cfg["evaluator"] = {"metrics": [{"name": "size", "type": "size_on_disk"}]}
+    with libolive.Workflow(cfg) as w:
+        summary = w.run()
+    cands = summary["candidates"]
+    assert [(c["index"], c["name"]) for c in cands] == [(0, "peephole"), (1, "float16")]
+    assert summary["best"] == 1 and cands[1]["size_on_disk"] < cands[0]["size_on_disk"]
+
+
 def test_load_from_file_and_errors(src, tmp_path):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(config(src, tmp_path, {"p": {"type": "NoSuchPass"}})))

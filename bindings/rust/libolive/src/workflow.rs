@@ -197,8 +197,9 @@ impl Workflow {
     /// the files a user added there are kept.
     ///
     /// Returns the run's summary as JSON text: `input_id`, `steps` (each with `slot`,
-    /// `olive_type`, `pass`, `id`, `cache`: `"hit"` or `"run"`, `seconds`), `candidates`,
-    /// `best`, `output_dir` and `seconds`.
+    /// `olive_type`, `pass`, `id`, `cache`: `"hit"` or `"run"`, `seconds`), `candidates` (each
+    /// with `index` from 0, `name`: its passes in pipeline text form, `size_on_disk`), `best`
+    /// (the index of the candidate written out), `output_dir` and `seconds`.
     ///
     /// Errors: [`NotFound`](crate::ErrorKind::NotFound) when the input model is missing,
     /// [`Exists`](crate::ErrorKind::Exists) when the output folder is not empty and not an
