@@ -29,6 +29,9 @@ OLIVE_API int olive_accelerator_new(olive_accelerator **out, const char *device,
 /* Releases the caller's reference. Accepts NULL. */
 OLIVE_API void olive_accelerator_free(olive_accelerator *acc);
 
+/* Accessors return their value and never fail: a NULL accelerator gives NULL or 0 and leaves
+ * olive_error_last() as it was. */
+
 /* Borrowed names: the device ("cpu"/"gpu"/"npu") and the provider ("CPUExecutionProvider"...). */
 OLIVE_API const char *olive_accelerator_device(const olive_accelerator *acc);
 OLIVE_API const char *olive_accelerator_provider(const olive_accelerator *acc);
@@ -47,11 +50,13 @@ OLIVE_API int olive_accelerator_has_feature(const olive_accelerator *acc, const 
  * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
 OLIVE_API int olive_accelerator_describe_json(char **out, const olive_accelerator *acc);
 
-/* Host facts (the same for every accelerator). */
+/* Host facts (the same for every accelerator): the CPU model (borrowed, "unknown" when not
+ * detected), the logical cores, the physical memory in bytes (0 when unknown). */
 OLIVE_API const char *olive_accelerator_cpu_model(const olive_accelerator *acc);
 OLIVE_API int olive_accelerator_cpu_cores(const olive_accelerator *acc);
 OLIVE_API uint64_t olive_accelerator_memory_bytes(const olive_accelerator *acc);
-/* Number of CUDA devices the driver reports (0 without a driver, a GPU or CUDA support). */
+/* The number of CUDA devices the driver reports: a count, never an error code (0 without a
+ * driver, a GPU or CUDA support, and for a NULL accelerator). */
 OLIVE_API int olive_accelerator_cuda_device_count(const olive_accelerator *acc);
 
 #ifdef __cplusplus
