@@ -187,6 +187,75 @@ int olive_pass_get(const olive_pass *pass, const char *key, const char **value)
     return olive_pass_instance_get(pass, key, value);
 }
 
+/* The spec of `key` when it has type `want`; NULL with the error set otherwise. */
+static const olive_param_spec *typed_spec(const olive_pass *pass, const char *key, int want, const char *fn)
+{
+    const olive_param_spec *s;
+    const char *unused;
+    if (!pass || !key) {
+        olive_fail(OLIVE_EINVALID, "%s: pass and key must not be NULL", fn);
+        return NULL;
+    }
+    if (!(s = olive_param_find(pass->def, key))) {
+        (void)olive_pass_instance_get(pass, key, &unused); /* sets ENOTFOUND, listing the keys */
+        return NULL;
+    }
+    if (s->type != want) {
+        olive_fail(OLIVE_EINVALID, "%s: parameter '%s' of pass '%s' is a %s, not a %s", fn, key, pass->def->name,
+                   type_names[s->type], type_names[want]);
+        return NULL;
+    }
+    return s;
+}
+
+int olive_pass_get_int(const olive_pass *pass, const char *key, int64_t *value)
+{
+    olive_pass_args args;
+    if (!value)
+        return olive_fail(OLIVE_EINVALID, "olive_pass_get_int: value must not be NULL");
+    if (!typed_spec(pass, key, OLIVE_PARAM_INT, "olive_pass_get_int"))
+        return olive_error_code();
+    args = olive_pass_args_of(pass);
+    *value = olive_args_int(&args, key);
+    return OLIVE_OK;
+}
+
+int olive_pass_get_float(const olive_pass *pass, const char *key, double *value)
+{
+    olive_pass_args args;
+    if (!value)
+        return olive_fail(OLIVE_EINVALID, "olive_pass_get_float: value must not be NULL");
+    if (!typed_spec(pass, key, OLIVE_PARAM_FLOAT, "olive_pass_get_float"))
+        return olive_error_code();
+    args = olive_pass_args_of(pass);
+    *value = olive_args_float(&args, key);
+    return OLIVE_OK;
+}
+
+int olive_pass_get_bool(const olive_pass *pass, const char *key, int *value)
+{
+    olive_pass_args args;
+    if (!value)
+        return olive_fail(OLIVE_EINVALID, "olive_pass_get_bool: value must not be NULL");
+    if (!typed_spec(pass, key, OLIVE_PARAM_BOOL, "olive_pass_get_bool"))
+        return olive_error_code();
+    args = olive_pass_args_of(pass);
+    *value = olive_args_bool(&args, key);
+    return OLIVE_OK;
+}
+
+int olive_pass_param_type(const olive_pass *pass, const char *key, int *type)
+{
+    const olive_param_spec *s;
+    const char *unused;
+    if (!pass || !key || !type)
+        return olive_fail(OLIVE_EINVALID, "olive_pass_param_type: pass, key and type must not be NULL");
+    if (!(s = olive_param_find(pass->def, key)))
+        return olive_pass_instance_get(pass, key, &unused); /* ENOTFOUND, listing the keys */
+    *type = s->type;
+    return OLIVE_OK;
+}
+
 int olive_pass_apply(olive_model **out, const olive_pass *pass, const olive_model *model)
 {
     oir_model *copy;

@@ -513,7 +513,7 @@ int wf_run(olive_workflow *w, json_t **result)
     r.w = w;
     atomic_store(&w->cancelled, 0);
     if (w->log_level >= 0)
-        olive_log_set_level(w->log_level);
+        OLIVE_TRY(olive_log_set_level(w->log_level)); /* checked 0..4 when parsed */
     if (n_cand > MAX_CANDIDATES)
         return olive_fail(OLIVE_EUNSUPPORTED, "passes: the alternatives make more than %d candidate pipelines",
                           MAX_CANDIDATES);
