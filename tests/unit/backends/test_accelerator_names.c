@@ -193,5 +193,5 @@ int main(void)
     test_unknown_names();
     test_null_arguments();
     test_references();
-    return check_report("test_accelerator_names");
+    return check_summary("test_accelerator_names");
 }
