@@ -187,61 +187,43 @@ int olive_pass_get(const olive_pass *pass, const char *key, const char **value)
     return olive_pass_instance_get(pass, key, value);
 }
 
-/* The spec of `key` when it has type `want`; NULL with the error set otherwise. */
-static const olive_param_spec *typed_spec(const olive_pass *pass, const char *key, int want, const char *fn)
+/* The current value of `key`, which must have type `want`, into *value (an int64_t, double or
+ * int). On failure *value is unchanged and the error names the function `fn`. */
+static int get_typed(const olive_pass *pass, const char *key, int want, void *value, const char *fn)
 {
     const olive_param_spec *s;
     const char *unused;
-    if (!pass || !key) {
-        olive_fail(OLIVE_EINVALID, "%s: pass and key must not be NULL", fn);
-        return NULL;
-    }
-    if (!(s = olive_param_find(pass->def, key))) {
-        (void)olive_pass_instance_get(pass, key, &unused); /* sets ENOTFOUND, listing the keys */
-        return NULL;
-    }
-    if (s->type != want) {
-        olive_fail(OLIVE_EINVALID, "%s: parameter '%s' of pass '%s' is a %s, not a %s", fn, key, pass->def->name,
-                   type_names[s->type], type_names[want]);
-        return NULL;
-    }
-    return s;
+    olive_pass_args args;
+    if (!pass || !key || !value)
+        return olive_fail(OLIVE_EINVALID, "%s: pass, key and value must not be NULL", fn);
+    if (!(s = olive_param_find(pass->def, key)))
+        return olive_pass_instance_get(pass, key, &unused); /* ENOTFOUND, listing the keys */
+    if (s->type != want)
+        return olive_fail(OLIVE_EINVALID, "%s: parameter '%s' of pass '%s' is a %s, not a %s", fn, key,
+                          pass->def->name, type_names[s->type], type_names[want]);
+    args = olive_pass_args_of(pass);
+    if (want == OLIVE_PARAM_INT)
+        *(int64_t *)value = olive_args_int(&args, key);
+    else if (want == OLIVE_PARAM_FLOAT)
+        *(double *)value = olive_args_float(&args, key);
+    else
+        *(int *)value = olive_args_bool(&args, key);
+    return OLIVE_OK;
 }
 
 int olive_pass_get_int(const olive_pass *pass, const char *key, int64_t *value)
 {
-    olive_pass_args args;
-    if (!value)
-        return olive_fail(OLIVE_EINVALID, "olive_pass_get_int: value must not be NULL");
-    if (!typed_spec(pass, key, OLIVE_PARAM_INT, "olive_pass_get_int"))
-        return olive_error_code();
-    args = olive_pass_args_of(pass);
-    *value = olive_args_int(&args, key);
-    return OLIVE_OK;
+    return get_typed(pass, key, OLIVE_PARAM_INT, value, "olive_pass_get_int");
 }
 
 int olive_pass_get_float(const olive_pass *pass, const char *key, double *value)
 {
-    olive_pass_args args;
-    if (!value)
-        return olive_fail(OLIVE_EINVALID, "olive_pass_get_float: value must not be NULL");
-    if (!typed_spec(pass, key, OLIVE_PARAM_FLOAT, "olive_pass_get_float"))
-        return olive_error_code();
-    args = olive_pass_args_of(pass);
-    *value = olive_args_float(&args, key);
-    return OLIVE_OK;
+    return get_typed(pass, key, OLIVE_PARAM_FLOAT, value, "olive_pass_get_float");
 }
 
 int olive_pass_get_bool(const olive_pass *pass, const char *key, int *value)
 {
-    olive_pass_args args;
-    if (!value)
-        return olive_fail(OLIVE_EINVALID, "olive_pass_get_bool: value must not be NULL");
-    if (!typed_spec(pass, key, OLIVE_PARAM_BOOL, "olive_pass_get_bool"))
-        return olive_error_code();
-    args = olive_pass_args_of(pass);
-    *value = olive_args_bool(&args, key);
-    return OLIVE_OK;
+    return get_typed(pass, key, OLIVE_PARAM_BOOL, value, "olive_pass_get_bool");
 }
 
 int olive_pass_param_type(const olive_pass *pass, const char *key, int *type)

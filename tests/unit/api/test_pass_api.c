@@ -52,21 +52,25 @@ static void test_typed_getters(void)
 
 static void test_olive_types_carry_their_settings(void)
 {
-    olive_pass *p = NULL;
-    const char *v = NULL;
     /* Every Olive type the workflow accepts is a pass name here too, its fixed settings applied
-     * (they equal the defaults today, so the values below say only that they stay valid). */
-    CHECK_RC(olive_pass_new(&p, "onnxmatmul4quantizer"), OLIVE_OK);
-    CHECK_STR(olive_pass_name(p), "quantize");
-    CHECK_RC(olive_pass_get(p, "bits", &v), OLIVE_OK);
-    CHECK_STR(v, "4");
-    olive_pass_free(p);
-    p = NULL;
-    CHECK_RC(olive_pass_new(&p, "OnnxConversion"), OLIVE_OK);
-    CHECK_STR(olive_pass_name(p), "convert");
-    CHECK_RC(olive_pass_get(p, "precision", &v), OLIVE_OK);
-    CHECK_STR(v, "fp32");
-    olive_pass_free(p);
+     * (they equal the defaults today, so the values say only that they stay valid). */
+    static const struct {
+        const char *type, *pass, *key, *value;
+    } cases[] = {
+        {"onnxmatmul4quantizer", "quantize", "bits", "4"},
+        {"OnnxConversion", "convert", "precision", "fp32"},
+        {"OnnxHqqQuantization", "quantize_hqq", "block_size", "128"},
+    };
+    olive_pass *p = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *v = NULL;
+        p = NULL;
+        CHECK_RC(olive_pass_new(&p, cases[i].type), OLIVE_OK);
+        CHECK_STR(olive_pass_name(p), cases[i].pass);
+        CHECK_RC(olive_pass_get(p, cases[i].key, &v), OLIVE_OK);
+        CHECK_STR(v, cases[i].value);
+        olive_pass_free(p);
+    }
     p = NULL;
     CHECK_RC(olive_pass_new(&p, "NoSuchOlivePass"), OLIVE_ENOTFOUND);
     CHECK(p == NULL);
