@@ -1,4 +1,6 @@
-/* Entries of a workflow's "passes": Olive pass types and parameter names mapped to ours. */
+/* Entries of a workflow's "passes": an Olive pass type and its settings become one of our
+ * pass instances. How each type maps (fixed settings, renamed, translated, nested and ignored
+ * keys) is a fact of the pass's registry definition; this file only applies it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
