@@ -1,7 +1,7 @@
 /* The pass registry: how a pass describes itself and how it is run.
  *
- * Each pass lives in its own folder and defines one `const olive_pass_def`; registry.c lists
- * them. The definition holds every fact about the pass: its parameters (typed specs the
+ * Each pass lives in its own folder and defines one `const olive_pass_def`; one line of
+ * lib/passes/meson.build builds the folder and registers the definition. The definition holds every fact about the pass: its parameters (typed specs the
  * registry validates before a pass sees them, so run() may trust olive_pass_args accessors),
  * the search space of each searchable parameter, the Olive pass types it implements with
  * their parameter names, and flags the engine and the workflow act on. Nothing outside the
