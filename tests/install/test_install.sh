@@ -152,7 +152,7 @@ if [ -n "$readme" ]; then
 fi
 
 echo "== where pkg-config looks"
-prefix=$(pkg-config --variable=prefix libolive)
+prefix=$(env -u PKG_CONFIG_SYSROOT_DIR pkg-config --variable=prefix libolive)
 pc_dir=$(dirname "${pc#$dest}")
 case "$prefix" in
   /usr|/usr/local)
