@@ -49,8 +49,21 @@ export UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1"
 # the Rust test binaries (tests/meson.build).
 run_tests build-asan
 
-echo "== fuzz targets (seeds, then ${OLIVE_FUZZ_SECONDS:-30} s each)"
-bash tests/fuzz/run.sh build-asan "${OLIVE_FUZZ_SECONDS:-30}" || status=1
+# Fuzzing: coverage-guided with clang's libFuzzer (build-fuzz: the library instrumented for
+# it, only the fuzz targets built), else gcc's build-asan targets with their mutation driver.
+fuzz_seconds=${OLIVE_FUZZ_SECONDS:-30}
+echo "== fuzz targets: seeds, then $fuzz_seconds s each"
+if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n ? 0 : 0; }' \
+     | clang -fsanitize=fuzzer,address -x c - -o /dev/null 2>/dev/null; then
+  [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debug -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+  meson compile -C build-fuzz fuzz_onnx_load fuzz_gguf fuzz_safetensors fuzz_pickle fuzz_workflow_json \
+    fuzz_workflow_yaml >build-fuzz/compile.log 2>&1 || { tail -n 40 build-fuzz/compile.log; status=1; }
+  bash tests/fuzz/run.sh build-fuzz/tests/fuzz "$fuzz_seconds" || status=1
+else
+  echo "(no clang with libFuzzer: gcc's mutation driver)"
+  bash tests/fuzz/run.sh build-asan/tests/fuzz "$fuzz_seconds" || status=1
+fi
 
 echo "== thread sanitizer: the library alone, then the binding suites against it"
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
@@ -62,7 +75,7 @@ echo "== $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 # allowed, and on a suite that did not run (a missing tool would otherwise drop it silently).
 required=()
 for t in build:python-integration build:python-binding build:rust-binding build:install \
-         build:readme-examples build-asan:python-binding build-asan:rust-binding \
+         build:readme-examples build:test-scripts build-asan:fuzz-seeds build-asan:python-binding build-asan:rust-binding \
          build-tsan:python-binding build-tsan:rust-binding; do
   required+=(--require "$t")
 done
