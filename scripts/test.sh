@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds libolive and runs the whole test suite: a normal build; a build with AddressSanitizer +
 # UndefinedBehaviorSanitizer (C tests, tools, the binding suites with the runtime preloaded, and
-# the fuzz targets on their seeds and for a short timed run); the binding suites once more
-# against a ThreadSanitizer build of the library. Installs what it needs first. The closing
+# the fuzz targets on their seeds and for a short timed run); the Python binding suite once
+# more against a ThreadSanitizer build of the library. Installs what it needs first. The closing
 # line counts meson's tests and pytest's and Rust's own cases; a skip whose reason is not on
 # tests/skip_allowlist.txt, or a suite that did not run, fails the run.
 set -euo pipefail
@@ -65,7 +65,7 @@ else
   bash tests/fuzz/run.sh build-asan/tests/fuzz "$fuzz_seconds" || status=1
 fi
 
-echo "== thread sanitizer: the library alone, then the binding suites against it"
+echo "== thread sanitizer: the library alone, then the Python binding suite against it"
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
 meson compile -C build-tsan lib/olive:shared_library
 run_tests build-tsan --no-rebuild --suite bindings
@@ -76,7 +76,7 @@ echo "== $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 required=()
 for t in build:python-integration build:python-binding build:rust-binding build:install \
          build:readme-examples build:test-scripts build-asan:fuzz-seeds build-asan:python-binding build-asan:rust-binding \
-         build-tsan:python-binding build-tsan:rust-binding; do
+         build-tsan:python-binding; do
   required+=(--require "$t")
 done
 python3 scripts/test_report.py --allowlist tests/skip_allowlist.txt "${required[@]}" \
