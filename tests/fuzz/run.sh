@@ -23,7 +23,7 @@ seed() {  # seed TARGET FILE...: copies FILEs under distinct names into TARGET's
   mkdir -p "$work/$target"
   local f
   for f in "$@"; do
-    [ -f "$f" ] && cp "$f" "$work/$target/$(printf '%s' "${f#$src/}" | tr '/' '_')"
+    [ -f "$f" ] && cp "$f" "$work/$target/$(printf '%s' "${f#"$src"/}" | tr '/' '_')"
   done
   return 0
 }

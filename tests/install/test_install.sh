@@ -153,7 +153,7 @@ fi
 
 echo "== where pkg-config looks"
 prefix=$(env -u PKG_CONFIG_SYSROOT_DIR pkg-config --variable=prefix libolive)
-pc_dir=$(dirname "${pc#$dest}")
+pc_dir=$(dirname "${pc#"$dest"}")
 case "$prefix" in
   /usr|/usr/local)
     # A default prefix must need no PKG_CONFIG_PATH (multiarch Debian included).
