@@ -98,7 +98,7 @@ def workdir(tmp_path):
     (work / "config.json").write_text(json.dumps({
         "input_model": {"type": "ONNXModel", "model_path": "model.onnx"},
         "passes": {"peephole": {"type": "OnnxPeepholeOptimizer"}},
-        "engine": {"output_dir": "optimized", "cache_dir": ".olive-cache"}}, indent=2))
+        "engine": {"output_dir": "optimized", "cache_dir": "../olive-cache"}}, indent=2))
     return work
 
 
