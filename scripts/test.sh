@@ -16,6 +16,13 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/c
   export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 fi
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is missing: the Rust binding cannot be tested" >&2; exit 1; }
+# Debian 12's own rustc (1.63) is older than the bindings need: say so rather than fail later.
+need_rust=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' bindings/rust/Cargo.toml)
+have_rust=$(rustc --version | awk '{print $2}')
+if [ -n "$need_rust" ] && [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n 1)" != "$need_rust" ]; then
+  echo "test.sh: rustc $have_rust is older than $need_rust (bindings/rust/Cargo.toml): install a newer toolchain (rustup)" >&2
+  exit 1
+fi
 python -c 'import pytest, onnx, onnxruntime, numpy' \
   || { echo "test.sh: the venv lacks pytest/onnx/onnxruntime/numpy: the Python suites cannot run" >&2; exit 1; }
 
