@@ -40,7 +40,9 @@ fi
 .venv/bin/python scripts/check_pins.py scripts/requirements-test.txt scripts/requirements-models.txt \
   || { echo "install-deps: pinned Python packages are still missing (see above)" >&2; exit 1; }
 
-# Cargo builds and tests the Rust binding: Debian's package when no toolchain is installed.
+# Cargo builds and tests the Rust binding: Debian's package when no toolchain is installed
+# (Debian 12's rustc is older than bindings/rust's rust-version; scripts/test.sh says so, and a
+# rustup toolchain in ~/.cargo is used when there is one).
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
   echo "installing cargo"
   sudo_cmd=""
