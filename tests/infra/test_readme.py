@@ -6,7 +6,8 @@ README.md, found anew on every run, so new sections are picked up):
   README's C example with pkg-config against an installed copy);
 - python: run with the binding of this tree and the built library;
 - rust: built and run in a temporary Cargo project whose dependencies are the README's toml
-  block (a block without `fn main` gets one that calls its first function);
+  block (a block without `fn main` gets one that calls its first function); a ```rust,no_run
+  block is built only, and reported as skipped;
 - toml: the dependency section of the Rust blocks of the same README.
 
 Each block runs in its own temporary folder holding `model.onnx` (MatMul + Identity + Add,
@@ -30,7 +31,9 @@ BUILD = os.environ.get("OLIVE_BUILD_DIR", os.path.join(ROOT, "build"))
 LIBRARY = os.environ.get("LIBOLIVE_LIBRARY")
 CLI = os.environ.get("OLIVE_CLI")
 
-FENCE = re.compile(r"^```([A-Za-z0-9_+-]*)[ \t]*$")
+# An opening fence with its info string: the language, then comma-separated attributes
+# (```rust,no_run).
+FENCE = re.compile(r"^```[ \t]*([^\s`]*)[ \t]*$")
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.*?)\s*-->$")
 
 
@@ -145,6 +148,7 @@ def rust_main(code):
 def test_readme_block(path, line, lang, code, reason, workdir):
     if reason is not None:
         pytest.skip("not run: " + reason)
+    lang, *attributes = lang.split(",")
     env = environment()
     if lang in ("sh", "bash", "shell"):
         if not CLI:
@@ -179,10 +183,12 @@ def test_readme_block(path, line, lang, code, reason, workdir):
         env["CARGO_TARGET_DIR"] = os.path.join(BUILD, "tests", "readme-cargo-target")
         run([cargo, "build", "--offline", "--quiet", "--manifest-path", str(project / "Cargo.toml")],
             workdir, env, "building the Rust block")
+        if "no_run" in attributes:
+            pytest.skip("built, not run: the block is marked rust,no_run")
         run([os.path.join(env["CARGO_TARGET_DIR"], "debug", "readme-example")], workdir, env, "the Rust block")
     elif lang == "toml":
         # Used as the dependencies of this README's Rust blocks: it must serve one.
-        if not any(l == "rust" for _, l, _, r in blocks(path)):
+        if not any(l.split(",")[0] == "rust" for _, l, _, r in blocks(path)):
             pytest.fail("a toml block in a README without Rust blocks: mark it <!-- not run: ... -->")
         toml_dependencies(path)
     else:
