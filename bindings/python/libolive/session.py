@@ -9,6 +9,7 @@ Outputs come back without a copy too: each array returned by Session.run views t
 the library's output tensor, and that tensor is freed when the last array viewing it dies.
 """
 
+import contextlib
 import ctypes
 import json
 import threading
@@ -87,19 +88,22 @@ class Tensor(Handle):
     @property
     def dtype(self):
         """The dtype's name ("float32", "bfloat16", ...)."""
-        return DTYPES.get(_ffi.lib.olive_tensor_dtype(self._require()), "undefined")
+        with self._use() as ptr:
+            return DTYPES.get(_ffi.lib.olive_tensor_dtype(ptr), "undefined")
 
     @property
     def shape(self):
-        ptr = self._require()
-        return tuple(_ffi.lib.olive_tensor_dim(ptr, i) for i in range(_ffi.lib.olive_tensor_rank(ptr)))
+        with self._use() as ptr:
+            return tuple(_ffi.lib.olive_tensor_dim(ptr, i) for i in range(_ffi.lib.olive_tensor_rank(ptr)))
 
     @property
     def nbytes(self):
-        return _ffi.lib.olive_tensor_byte_size(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_tensor_byte_size(ptr)
 
     def _data_address(self):
-        return _ffi.lib.olive_tensor_data(self._require()) or 0
+        with self._use() as ptr:
+            return _ffi.lib.olive_tensor_data(ptr) or 0
 
     def numpy(self):
         """A numpy array viewing this tensor's buffer (no copy); the tensor stays alive while
@@ -109,8 +113,10 @@ class Tensor(Handle):
         dt = np.dtype("uint16" if name == "bfloat16" else name)
         return np.asarray(_ArrayView(self, dt.str, self.shape))
 
-    def close(self):
-        super().close()
+    def _free(self, ptr):
+        # The borrowed array must outlive the C tensor, which may be freed after close() by
+        # the last call in flight on another thread.
+        super()._free(ptr)
         self._keep = None
 
 
@@ -167,12 +173,14 @@ class Session:
         self._runs = 0
         self._closing = False
         text = _ffi.encode(options_text(options, kwargs))
-        acc = accelerator._require() if accelerator is not None else None
         out = _ffi.SessionPtr()
-        if isinstance(model, Model):
-            check(_ffi.lib.olive_session_new(ctypes.byref(out), model._require(), acc, text))
-        else:
-            check(_ffi.lib.olive_session_new_from_path(ctypes.byref(out), _ffi.encode_path(model), acc, text))
+        with contextlib.ExitStack() as held:  # objects closed on another thread stay valid
+            acc = held.enter_context(accelerator._use()) if accelerator is not None else None
+            if isinstance(model, Model):
+                check(_ffi.lib.olive_session_new(ctypes.byref(out), held.enter_context(model._use()), acc, text))
+            else:
+                check(_ffi.lib.olive_session_new_from_path(ctypes.byref(out), _ffi.encode_path(model), acc,
+                                                           text))
         self._ptr = out
         self._description = take_json(lambda o: _ffi.lib.olive_session_describe_json(o, out))
 
@@ -248,18 +256,22 @@ class Session:
         tensors = [v if isinstance(v, Tensor) else Tensor.from_numpy(v) for v in feeds.values()]
         outs = [o["name"] for o in self._description["outputs"]] if output_names is None else list(output_names)
         c_names = (ctypes.c_char_p * max(len(names), 1))(*[_ffi.encode(n) for n in names])
-        c_inputs = (_ffi.TensorPtr * max(len(tensors), 1))(*[t._require() for t in tensors])
         c_outs = (ctypes.c_char_p * max(len(outs), 1))(*[_ffi.encode(n) for n in outs])
         results = (_ffi.TensorPtr * max(len(outs), 1))()
-        ptr = self._acquire()
-        try:
-            check(_ffi.lib.olive_session_run(results, ptr, c_names, c_inputs, len(names),
-                                             c_outs if output_names is not None else None, len(outs)))
-        finally:
-            self._release()
-            del tensors  # the inputs were only read during the run
+        with contextlib.ExitStack() as held:  # inputs closed on another thread stay valid
+            c_inputs = (_ffi.TensorPtr * max(len(tensors), 1))(*[held.enter_context(t._use()) for t in tensors])
+            self._run(results, c_names, c_inputs, len(names), c_outs if output_names is not None else None,
+                      len(outs))
+        del tensors  # the inputs were only read during the run
         made = [Tensor(results[i]) for i in range(len(outs))]
         return {name: t.numpy() for name, t in zip(outs, made)}
+
+    def _run(self, results, c_names, c_inputs, n_inputs, c_outs, n_outs):
+        ptr = self._acquire()
+        try:
+            check(_ffi.lib.olive_session_run(results, ptr, c_names, c_inputs, n_inputs, c_outs, n_outs))
+        finally:
+            self._release()
 
     def cancel(self):
         """Stops the runs in progress on other threads (they raise Cancelled)."""
@@ -282,18 +294,19 @@ class Generator(Handle):
 
     def __init__(self, model_dir, accelerator=None, options=None, **kwargs):
         out = _ffi.GeneratorPtr()
-        acc = accelerator._require() if accelerator is not None else None
-        check(_ffi.lib.olive_generator_new(ctypes.byref(out), _ffi.encode_path(model_dir), acc,
-                                           _ffi.encode(options_text(options, kwargs))))
+        with contextlib.ExitStack() as held:
+            acc = held.enter_context(accelerator._use()) if accelerator is not None else None
+            check(_ffi.lib.olive_generator_new(ctypes.byref(out), _ffi.encode_path(model_dir), acc,
+                                               _ffi.encode(options_text(options, kwargs))))
         super().__init__(out)
 
     def generate(self, prompt, new_tokens):
         """Generates `new_tokens` tokens greedily after `prompt`; returns a dict: prompt_tokens,
         tokens, text, chat_template_applied, time_to_first_token_s, prefill_tokens_per_s,
         decode_tokens_per_s."""
-        ptr = self._require()
-        return take_json(lambda out: _ffi.lib.olive_generator_generate_json(out, ptr, _ffi.encode(prompt),
-                                                                             int(new_tokens)))
+        with self._use() as ptr:
+            return take_json(lambda out: _ffi.lib.olive_generator_generate_json(
+                out, ptr, _ffi.encode(prompt), int(new_tokens)))
 
 
 def load_runtime(path=None):
