@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/status.h"
 
 static void free_ctx(void *ctx) { free(ctx); }
@@ -49,18 +50,9 @@ int olive_blob_map_file(olive_blob **out, const char *path)
     struct stat st;
     void *map = NULL;
     olive_blob *b;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = olive_open_regular(path, &st);
     if (fd < 0)
-        return olive_fail_errno(errno, "cannot open", path);
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return olive_fail_errno(e, "cannot stat", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return olive_fail(OLIVE_EIO, "'%s' is not a regular file", path);
-    }
+        return olive_error_code();
     if (st.st_size > 0) {
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
