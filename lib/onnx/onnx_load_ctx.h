@@ -18,6 +18,8 @@ typedef struct onnx_load_ctx {
     size_t n_files, cap_files;
     const onnx_raw_range *ranges; /* per main-graph initializer, NULL when not stripped */
     size_t n_ranges;
+    const onnx_raw_range *nodes; /* main-graph nodes left in model_blob, NULL when unpacked */
+    size_t n_nodes;
     oir_model *model;           /* receives every mapped file as a source */
 } onnx_load_ctx;
 
