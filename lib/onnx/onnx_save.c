@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/mapguard.h"
 #include "core/status.h"
 #include "onnx/onnx_io.h"
 #include "onnx/onnx_to_proto.h"
@@ -158,6 +159,16 @@ static int write_model_file(olive_outfile *f, const oir_model *m, const Onnx__Mo
     return rc;
 }
 
+/* Small embedded weights are copied from their mapping: a source file that shrinks while they
+ * are read fails the save instead of raising a bus error. A function of its own, so that
+ * nothing of the caller's lives across the guard's jump. */
+static int write_model_guarded(olive_outfile *f, const oir_model *m, const Onnx__ModelProto *mp)
+{
+    int rc;
+    OLIVE_MAP_GUARDED(rc, write_model_file(f, m, mp));
+    return rc;
+}
+
 /* Refuses to replace a file whose bytes the model maps. */
 static int check_not_source(const oir_model *m, const char *path)
 {
@@ -216,6 +227,9 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
     }
     if ((rc = check_destination(path, data_name, m)) != OLIVE_OK)
         goto done;
+    for (size_t i = 0; i < m->n_sources; i++)
+        if ((rc = olive_blob_check_size(m->sources[i])) != OLIVE_OK)
+            goto done;
     if ((rc = make_plan(&plan, m->graph, o)) != OLIVE_OK)
         goto done;
     if (plan.n_external && (rc = check_not_source(m, data_path)) != OLIVE_OK)
@@ -238,8 +252,9 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
             (rc = write_data_file(&data_out, m->graph, &plan, o, &done)) != OLIVE_OK)
             goto done;
     }
-    if ((rc = olive_outfile_open(&model_out, path)) != OLIVE_OK ||
-        (rc = write_model_file(&model_out, m, mp)) != OLIVE_OK)
+    if ((rc = olive_outfile_open(&model_out, path)) != OLIVE_OK)
+        goto done;
+    if ((rc = write_model_guarded(&model_out, m, mp)) != OLIVE_OK)
         goto done;
     if ((rc = report(o, plan.total, plan.total)) != OLIVE_OK)
         goto done;
