@@ -720,14 +720,18 @@ def test_provider_implies_device(work):
 
 def test_auto_opt_on_an_earlier_output_folder(work):
     assert olive("auto-opt", "-m", "in/model.onnx", "-o", "first", "--cache_dir", "cache", cwd=work).returncode == 0
-    (work / "first" / "extra_config.json").write_text('{"kept": true}')
+    (work / "first" / "tokenizer_config.json").write_text('{"kept": true}')
+    (work / "first" / "notes.txt").write_text("the user's own file")
     r = olive("auto-opt", "-m", "first", "-o", "second", "--precision", "int4", "--cache_dir", "cache", cwd=work)
     assert r.returncode == 0, r.stderr
     check_output_folder(work / "second", work / "in" / "model.onnx", 0.15)
-    # Companion files of the input folder travel with the model.
-    assert json.loads((work / "second" / "extra_config.json").read_text()) == {"kept": True}
+    # The input folder's tokenizer files and runtime configs travel with the model; other files
+    # stay where they are.
+    assert json.loads((work / "second" / "tokenizer_config.json").read_text()) == {"kept": True}
+    assert not (work / "second" / "notes.txt").exists()
     mc = json.loads((work / "second" / "model_config.json").read_text())
-    assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == ["extra_config.json"]
+    assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == \
+        ["tokenizer_config.json"]
 
 
 def test_auto_opt_bad_flags(work):
