@@ -78,3 +78,23 @@ def test_corpus_is_complete():
     """Every case folder is listed in cases.json and the other way round."""
     folders = {d for d in os.listdir(CORPUS) if os.path.isdir(os.path.join(CORPUS, d))}
     assert folders == set(CASES)
+
+
+def test_hub_cache_links_are_followed(tmp_path):
+    """The one link out of a model folder that is followed: a Hugging Face hub snapshot, whose
+    files link into the repository's blobs/ folder (the model and its external data here)."""
+    repo = tmp_path / "models--owner--name"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "snapshots" / "rev").mkdir(parents=True)
+    src = os.path.join(CORPUS, "external_offset_past_eof", "model.onnx")
+    # The corpus model reads 16 bytes at offset 128 of w.data: give it a data file that long.
+    shutil.copy(src, repo / "blobs" / "a1")
+    (repo / "blobs" / "b2").write_bytes(bytes(range(256)))
+    os.symlink("../../blobs/a1", repo / "snapshots" / "rev" / "model.onnx")
+    os.symlink("../../blobs/b2", repo / "snapshots" / "rev" / "w.data")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([TOOL, str(repo / "snapshots" / "rev" / "model.onnx"), str(out / "model.onnx")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert listing(out) == ["model.onnx"]  # 16 bytes of weights: embedded
