@@ -74,6 +74,8 @@ static int load_folder(oir_model **out, const char *folder, const char *onnx_fil
     if (rc == OLIVE_OK && !(path = olive_path_join(folder, file)))
         rc = OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
+        rc = olive_path_check_contained(folder, path, "model file");
+    if (rc == OLIVE_OK)
         rc = load_any(&m, path);
     if (rc == OLIVE_OK && (rc = add_folder_companions(m, folder)) != OLIVE_OK)
         oir_model_free(m);

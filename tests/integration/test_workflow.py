@@ -332,6 +332,15 @@ def test_folder_input_carries_only_companions_with_their_permissions(work):
     assert not (entry / "notes.txt").exists()
 
 
+def test_folder_model_file_linked_out_of_the_folder_is_refused(work):
+    """The model file of a folder input is a file of that folder, not a link to another one."""
+    folder = folder_input(work)
+    (folder / "model.onnx").unlink()
+    os.symlink(work / "in" / "model.onnx", folder / "model.onnx")
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "model.onnx", "outside the model folder")
+    assert not (work / "out").exists()
+
+
 @pytest.mark.parametrize("what", ["model", "external data"])
 def test_fifo_input_is_refused_without_hanging(work, what):
     """A FIFO as the model or as its external data file would block an open() forever."""
