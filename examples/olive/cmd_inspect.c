@@ -201,9 +201,26 @@ static void print_metadata(const json_t *metadata)
         printf("  %s: %s\n", key, json_is_string(value) ? json_string_value(value) : "?");
 }
 
+/* A source checkpoint has no graph yet: its kind, architecture and weights. */
+static int print_checkpoint(const char *path, const json_t *c)
+{
+    char human[32];
+    int64_t params = cli_json_int(c, "parameter_count", 0);
+    printf("Checkpoint: %s\n", path);
+    printf("Format: %s\n", strcmp(cli_json_str(c, "kind", ""), "gguf") ? "Hugging Face folder" : "GGUF file");
+    printf("Architecture: %s\n", cli_json_str(c, "architecture", cli_json_str(c, "model_type", "(not given)")));
+    printf("Tensors: %lld\n", (long long)cli_json_int(c, "tensor_count", 0));
+    printf("Parameters: %lld%s", (long long)params, approx_count(human, sizeof human, (uint64_t)params));
+    printf(" in %s\n", cli_format_bytes(human, sizeof human, (uint64_t)cli_json_int(c, "parameter_bytes", 0)));
+    printf("(no ONNX graph yet: the convert pass, or 'olive auto-opt', turns it into one)\n");
+    return CLI_EXIT_OK;
+}
+
 static int print_summary(const char *path, const json_t *s)
 {
     char human[32];
+    if (cli_json_get(s, "checkpoint"))
+        return print_checkpoint(path, cli_json_get(s, "checkpoint"));
     printf("Model: %s\n", path);
     printf("IR version: %lld\n", (long long)cli_json_int(s, "ir_version", 0));
     const char *producer = cli_json_str(s, "producer_name", "");

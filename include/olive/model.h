@@ -20,7 +20,8 @@ typedef struct olive_model olive_model;
  * `path` may also be a source checkpoint: a Hugging Face model folder (config.json with
  * model.safetensors, sharded safetensors with model.safetensors.index.json, pytorch_model.bin
  * or sharded .bin files, and no model.onnx) or a GGUF file (recognised by its magic). Such a
- * model has no graph yet and is only checked cheaply here; its files are read by the `convert`
+ * model has no graph yet; its config and tensor headers are checked here (the weights are
+ * mapped, not read); its files are read by the `convert`
  * pass, which turns it into an ONNX model. Every other pass refuses it with OLIVE_EINVALID.
  * On success *out receives a new model owned by the caller (olive_model_free).
  * Errors: OLIVE_EINVALID (NULL argument), OLIVE_ENOTFOUND (no such file or external data file),
@@ -53,7 +54,11 @@ OLIVE_API OLIVE_NODISCARD int olive_model_save(const olive_model *model, const c
  * producer, opset imports, inputs and outputs (name, dtype, shape with symbolic dims as
  * strings), node count, op-type histogram, initializer count, parameter count (as
  * olive_model_parameter_count), parameter bytes, and bytes and stored element counts per dtype.
- * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. Since 0.1. */
+ * For a source checkpoint (no graph yet) a "checkpoint" object gives its kind ("hf_folder" or
+ * "gguf"), architecture, model_type, tensor_count, parameter_count and parameter_bytes, and the
+ * top-level counts are the checkpoint's tensors.
+ * Errors: OLIVE_EINVALID, OLIVE_ENOMEM; for a checkpoint, those of reading it (OLIVE_EFORMAT,
+ * OLIVE_ENOTFOUND, OLIVE_EIO). Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_model_summary_json(char **out, const olive_model *model);
 
 /* Typed accessors. Indices are 0-based; an index out of range gives NULL / -1. Since 0.1. */

@@ -19,6 +19,12 @@
  * genai_config.json and tokenizer files), model_config.json in Olive's format, and, unless
  * no_artifacts is set, footprint.json (one node per model: id, parent, pass, config, metrics,
  * times) and run_history.txt. It is written atomically.
+ *
+ * When the input model is a folder, its tokenizer files, chat templates and runtime configs
+ * (config.json, generation_config.json, genai_config.json, preprocessor_config.json,
+ * processor_config.json) travel with the model, with their permissions; its other files do
+ * not. A file of the folder that is a symlink leading out of it is refused (OLIVE_EFORMAT),
+ * except for the Hugging Face hub cache's links into the repository's blobs folder.
  */
 #ifndef OLIVE_WORKFLOW_H
 #define OLIVE_WORKFLOW_H

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "engine/engine.h"
+#include "formats/checkpoint.h"
 #include "onnx/onnx_io.h"
 
 int olive_model_wrap(olive_model **out, oir_model *ir)
@@ -138,6 +139,36 @@ static int count_nodes(oir_graph *g, int depth, void *user)
     return OLIVE_OK;
 }
 
+/* A source checkpoint has no graph yet: what it holds is described from its tensors and
+ * config (the file is opened again, which also reports a damaged checkpoint clearly). */
+static int describe_checkpoint(json_t *root, const char *path)
+{
+    ofmt_checkpoint *ck = NULL;
+    json_t *o, *archs, *type;
+    uint64_t elements = 0, bytes = 0;
+    OLIVE_TRY(ofmt_checkpoint_open(&ck, path));
+    for (size_t i = 0; i < ck->n_tensors; i++) {
+        elements += ofmt_tensor_elements(&ck->tensors[i]);
+        bytes += ck->tensors[i].nbytes;
+    }
+    archs = json_object_get(ck->config, "architectures");
+    type = json_object_get(ck->config, "model_type");
+    o = json_object();
+    json_object_set_new(o, "kind", json_string(ck->kind == OFMT_GGUF_FILE ? "gguf" : "hf_folder"));
+    json_object_set_new(o, "architecture", json_is_array(archs) && json_is_string(json_array_get(archs, 0))
+                                               ? json_incref(json_array_get(archs, 0)) : json_null());
+    json_object_set_new(o, "model_type", json_is_string(type) ? json_incref(type) : json_null());
+    json_object_set_new(o, "tensor_count", json_integer((json_int_t)ck->n_tensors));
+    json_object_set_new(o, "parameter_count", json_integer((json_int_t)elements));
+    json_object_set_new(o, "parameter_bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(root, "checkpoint", o);
+    json_object_set_new(root, "initializer_count", json_integer((json_int_t)ck->n_tensors));
+    json_object_set_new(root, "parameter_count", json_integer((json_int_t)elements));
+    json_object_set_new(root, "parameter_bytes", json_integer((json_int_t)bytes));
+    ofmt_checkpoint_free(ck);
+    return OLIVE_OK;
+}
+
 int olive_model_summary_json(char **out, const olive_model *model)
 {
     const oir_model *m;
@@ -189,6 +220,10 @@ int olive_model_summary_json(char **out, const olive_model *model)
     for (size_t i = 0; i < m->n_metadata; i++)
         json_object_set_new(meta, m->metadata_keys[i], json_string(m->metadata_values[i]));
     json_object_set_new(root, "metadata", meta);
+    if (m->checkpoint_path && describe_checkpoint(root, m->checkpoint_path) != OLIVE_OK) {
+        json_decref(root);
+        return olive_error_code();
+    }
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text)

@@ -20,6 +20,7 @@ typedef struct olive_blob {
     uint64_t dev, ino;      /* mapped file's identity, to refuse overwriting it */
     void (*release)(void *ctx);
     void *ctx;
+    struct olive_blob *map_prev, *map_next; /* every mapped blob, for olive_blob_path_at */
 } olive_blob;
 
 /* Maps `path` read-only. Errors: OLIVE_ENOTFOUND, OLIVE_EIO, OLIVE_ENOMEM. An empty file gives
@@ -37,6 +38,15 @@ int olive_blob_wrap(olive_blob **out, const void *data, size_t size, void (*rele
 
 olive_blob *olive_blob_ref(olive_blob *b);
 void olive_blob_unref(olive_blob *b);
+
+/* For a mapped blob: OLIVE_OK while its file is still as long as when it was mapped, else
+ * OLIVE_EIO naming the file and both sizes (reading the missing pages would raise SIGBUS).
+ * Other blobs: OLIVE_OK. */
+int olive_blob_check_size(const olive_blob *b);
+
+/* Copies into `path` the name of the mapped file whose mapping holds `addr`; returns 1, or 0
+ * when no mapped blob holds it. */
+int olive_blob_path_at(const void *addr, char *path, size_t size);
 
 /* Tells the kernel the mapped range is no longer needed, so resident pages of a mapped file
  * are dropped from this process (no effect on heap blobs). */

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,16 +158,46 @@ int olive_write_file(const char *path, const void *data, size_t size)
     return olive_outfile_commit(&f);
 }
 
+int olive_open_regular(const char *path, struct stat *st)
+{
+    struct stat own;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), flags;
+    if (!st)
+        st = &own;
+    if (fd < 0) {
+        olive_fail_errno(errno, "cannot open", path);
+        return -1;
+    }
+    if (fstat(fd, st) != 0) {
+        olive_fail_errno(errno, "cannot read", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        const char *kind = S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISDIR(st->st_mode) ? "a folder" :
+                           S_ISSOCK(st->st_mode) ? "a socket" : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device" :
+                           "not a regular file";
+        olive_fail(OLIVE_EFORMAT, "'%s' is %s, not a regular file", path, kind);
+        close(fd);
+        return -1;
+    }
+    if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+        olive_fail_errno(errno, "cannot read", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int olive_copy_file(const char *src, const char *dst)
 {
     olive_outfile f;
     struct stat st;
-    int fd = open(src, O_RDONLY | O_CLOEXEC), rc;
+    int fd = olive_open_regular(src, &st), rc;
     if (fd < 0)
-        return olive_fail_errno(errno, "cannot open", src);
-    if (fstat(fd, &st) != 0)
-        rc = olive_fail_errno(errno, "cannot read", src);
-    else if ((rc = olive_outfile_open(&f, dst)) == OLIVE_OK) {
+        return olive_error_code();
+    if ((rc = olive_outfile_open(&f, dst)) == OLIVE_OK) {
+        fchmod(f.fd, st.st_mode & 0777); /* a private file stays private */
         if ((rc = olive_outfile_copy_from_fd(&f, fd, 0, (uint64_t)st.st_size)) == OLIVE_OK)
             rc = olive_outfile_commit(&f);
         else
@@ -249,6 +280,41 @@ int olive_path_check_inside(const char *rel, const char *what)
         p = end + 1;
     }
     return OLIVE_OK;
+}
+
+/* 1 if the resolved path `real` lies inside the resolved folder `root`. */
+static int real_inside(const char *real, const char *root)
+{
+    size_t n = strlen(root);
+    if (n == 1 && root[0] == '/')
+        return real[0] == '/';
+    return !strncmp(real, root, n) && real[n] == '/';
+}
+
+/* 1 if `root` is a hub snapshot (<repo>/snapshots/<revision>) and `real` lies in <repo>/blobs. */
+static int in_hub_blobs(const char *real, const char *root)
+{
+    char blobs[PATH_MAX];
+    char *parent = olive_path_dirname(root), *up = parent ? olive_path_dirname(parent) : NULL;
+    char *hub_blobs = up ? olive_path_join(up, "blobs") : NULL;
+    int in = parent && !strcmp(olive_path_basename(parent), "snapshots") && hub_blobs &&
+             realpath(hub_blobs, blobs) && real_inside(real, blobs);
+    free(parent);
+    free(up);
+    free(hub_blobs);
+    return in;
+}
+
+int olive_path_check_contained(const char *folder, const char *path, const char *what)
+{
+    char root[PATH_MAX], real[PATH_MAX];
+    if (!realpath(path, real))
+        return OLIVE_OK; /* missing: opening it reports that */
+    if (!realpath(folder, root))
+        return olive_fail_errno(errno, "cannot resolve", folder);
+    if (real_inside(real, root) || in_hub_blobs(real, root))
+        return OLIVE_OK;
+    return olive_fail(OLIVE_EFORMAT, "%s '%s' leads outside the model folder (to '%s')", what, path, real);
 }
 
 int olive_path_is_file(const char *path, uint64_t dev, uint64_t ino)
@@ -394,33 +460,39 @@ int olive_dir_is_empty(const char *path)
 
 int olive_read_file(char **out, size_t *size, const char *path, size_t limit)
 {
-    FILE *f = fopen(path, "rb");
+    struct stat st;
+    int fd = olive_open_regular(path, &st);
+    size_t len, got = 0;
     char *buf;
-    long len;
-    if (!f)
-        return olive_fail_errno(errno, "cannot open", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return olive_fail_errno(errno, "cannot read", path);
+    if (fd < 0)
+        return olive_error_code();
+    if ((uint64_t)st.st_size > limit) {
+        close(fd);
+        return olive_fail(OLIVE_EFORMAT, "'%s' is %lld bytes, more than the %zu accepted", path,
+                          (long long)st.st_size, limit);
     }
-    if ((unsigned long)len > limit) {
-        fclose(f);
-        return olive_fail(OLIVE_EFORMAT, "'%s' is %ld bytes, more than the %zu accepted", path, len, limit);
-    }
-    buf = olive_malloc((size_t)len + 1);
-    if (!buf) {
-        fclose(f);
+    len = (size_t)st.st_size;
+    if (!(buf = olive_malloc(len + 1))) {
+        close(fd);
         return OLIVE_ENOMEM;
     }
-    if (len && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        fclose(f);
-        return olive_fail(OLIVE_EIO, "cannot read '%s'", path);
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : 0;
+            free(buf);
+            close(fd);
+            return e ? olive_fail_errno(e, "cannot read", path)
+                     : olive_fail(OLIVE_EIO, "cannot read '%s': the file shrank while it was read", path);
+        }
+        got += (size_t)n;
     }
-    fclose(f);
+    close(fd);
     buf[len] = '\0';
     *out = buf;
     if (size)
-        *size = (size_t)len;
+        *size = len;
     return OLIVE_OK;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* A file written under a temporary name beside its final path and renamed by commit. */
 typedef struct olive_outfile {
@@ -41,6 +42,13 @@ int olive_copy_file(const char *src, const char *dst);
  * (65 bytes): a copy whose source must match a known hash is checked as it is read. */
 int olive_copy_file_sha256(const char *src, const char *dst, char hex[65]);
 
+/* Opens `path` read-only (close-on-exec) for reading a user's file. The open does not block
+ * (a FIFO with no writer would wait forever), and anything but a regular file (FIFO, device,
+ * socket, folder) is refused; the descriptor returned blocks again. *st, when not NULL,
+ * receives the file's status. Returns the descriptor, or -1 after setting the error:
+ * OLIVE_ENOTFOUND, OLIVE_EIO (cannot open), OLIVE_EFORMAT (not a regular file). */
+int olive_open_regular(const char *path, struct stat *st);
+
 /* Directory part of `path` ("." when it has none); owned by the caller. NULL on ENOMEM. */
 char *olive_path_dirname(const char *path);
 /* Final component of `path` (borrowed pointer into it). */
@@ -52,6 +60,14 @@ char *olive_path_join(const char *dir, const char *name);
  * model's folder: not absolute, no ".." component, no empty name, no NUL, no backslash
  * separators. Returns OLIVE_OK or OLIVE_EFORMAT with a message naming `what` and the path. */
 int olive_path_check_inside(const char *relative, const char *what);
+
+/* Checks that file `path` of model folder `folder` stays inside that folder once symlinks are
+ * followed: a link to /etc/passwd or to another model's folder is refused. The one exception is
+ * the Hugging Face hub cache, where every file of snapshots/<revision>/ links into the
+ * repository's blobs/ folder. A path that does not exist passes (opening it reports that).
+ * Errors: OLIVE_EFORMAT naming `what`, the path and where it leads; OLIVE_EIO when the folder
+ * cannot be resolved. */
+int olive_path_check_contained(const char *folder, const char *path, const char *what);
 
 /* 1 if `path` exists and has the given device/inode pair. */
 int olive_path_is_file(const char *path, uint64_t dev, uint64_t ino);

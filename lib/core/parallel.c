@@ -2,18 +2,31 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "core/mapguard.h"
 #include "core/parallel.h"
 
 typedef struct chunk {
     olive_range_fn fn;
     void *ctx;
     size_t begin, end;
+    void *fault;     /* where a mapped file's bytes went missing under this chunk */
 } chunk;
 
+static int call_chunk(chunk *c)
+{
+    c->fn(c->ctx, c->begin, c->end);
+    return 0;
+}
+
+/* Each chunk, the caller's too, runs under a guard: a bus error (a mapped file shrank) ends the
+ * chunk, every thread is joined, and the fault is then passed to the caller's own guard. */
 static void *run_chunk(void *arg)
 {
     chunk *c = arg;
-    c->fn(c->ctx, c->begin, c->end);
+    int rc;
+    OLIVE_MAP_GUARDED(rc, call_chunk(c));
+    if (rc != 0)
+        c->fault = olive_map_guard_last_fault();
     return NULL;
 }
 
@@ -35,8 +48,12 @@ void olive_parallel_for(size_t n, size_t min_chunk, olive_range_fn fn, void *ctx
         chunks[t].ctx = ctx;
         chunks[t].begin = t * per < n ? t * per : n;
         chunks[t].end = (t + 1) * per < n ? (t + 1) * per : n;
+        chunks[t].fault = NULL;
     }
     olive_run_threads(run_chunk, chunks, sizeof *chunks, threads);
+    for (size_t t = 0; t < threads; t++)
+        if (chunks[t].fault)
+            olive_map_guard_rethrow(chunks[t].fault);
 }
 
 void olive_run_threads(void *(*fn)(void *), void *items, size_t size, size_t n)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/sha256.h"
+#include "core/fsutil.h"
 #include "core/status.h"
 
 static const uint32_t K[64] = {
@@ -107,9 +108,9 @@ int olive_sha256_file(const char *path, char hex[OLIVE_SHA256_HEX])
 {
     static __thread uint8_t buf[1 << 16];
     olive_sha256 s;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = olive_open_regular(path, NULL);
     if (fd < 0)
-        return olive_fail_errno(errno, "cannot open", path);
+        return olive_error_code();
     olive_sha256_init(&s);
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);

@@ -227,10 +227,12 @@ static int file_exists(const char *dir, const char *name)
 static int has_gguf_magic(const char *path)
 {
     unsigned char magic[4];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = olive_open_regular(path, NULL);
     ssize_t n;
-    if (fd < 0)
+    if (fd < 0) {
+        olive_error_clear();
         return 0;
+    }
     n = read(fd, magic, 4);
     close(fd);
     return n == 4 && !memcmp(magic, "GGUF", 4);
@@ -254,6 +256,8 @@ int ofmt_checkpoint_open(ofmt_checkpoint **out, const char *path)
         return olive_fail_errno(errno, "cannot open checkpoint", path);
     if (S_ISDIR(st.st_mode))
         return ofmt_hf_open(out, path);
+    if (!S_ISREG(st.st_mode))
+        return olive_fail(OLIVE_EFORMAT, "checkpoint '%s' is not a regular file", path);
     if (has_gguf_magic(path))
         return ofmt_gguf_open(out, path);
     return olive_fail(OLIVE_EFORMAT, "'%s' is neither a Hugging Face model folder nor a GGUF file", path);

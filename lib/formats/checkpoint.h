@@ -59,7 +59,7 @@ typedef struct ofmt_checkpoint {
     ofmt_tensor *tensors;
     olive_strmap by_name;       /* name -> ofmt_tensor* */
     /* Tokenizer and other companion files to copy unchanged (absolute or folder-relative
-     * paths that exist), e.g. tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+     * paths of regular files that stay inside the folder), e.g. tokenizer.json, tokenizer_config.json, special_tokens_map.json,
      * vocab.txt, merges.txt, vocab.json, tokenizer.model. */
     size_t n_copy_files;
     char **copy_files;
@@ -70,6 +70,13 @@ typedef struct ofmt_checkpoint {
     size_t n_blobs;
     olive_blob **blobs;
 } ofmt_checkpoint;
+
+/* 1 if `name` is a tokenizer file or chat template that travels unchanged with a model
+ * (tokenizer.json, tokenizer_config.json, vocab.txt, merges.txt, tokenizer.model, ...). */
+int ofmt_is_tokenizer_file(const char *name);
+/* 1 if `name` is a runtime or preprocessing config that travels with a model (config.json,
+ * generation_config.json, genai_config.json, preprocessor_config.json, processor_config.json). */
+int ofmt_is_runtime_config(const char *name);
 
 /* Opens a checkpoint: a folder with config.json (HF) or a .gguf file (checked by its magic,
  * not its name). Errors: OLIVE_ENOTFOUND, OLIVE_EFORMAT (naming the file and the tensor or key

@@ -25,19 +25,53 @@ static const char *const companion_names[] = {
     "sentencepiece.bpe.model", "chat_template.jinja", "chat_template.json",
 };
 
-static int is_file(const char *path)
+static const char *const runtime_configs[] = {
+    "config.json", "generation_config.json", "genai_config.json", "preprocessor_config.json",
+    "processor_config.json",
+};
+
+static int listed(const char *name, const char *const *names, size_t n)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
+    return 0;
 }
 
-/* Loads a JSON object; parse errors name the file, line and column. */
-static int load_json_object(json_t **out, const char *path)
+int ofmt_is_tokenizer_file(const char *name)
+{
+    return listed(name, companion_names, sizeof companion_names / sizeof companion_names[0]);
+}
+
+int ofmt_is_runtime_config(const char *name)
+{
+    return listed(name, runtime_configs, sizeof runtime_configs / sizeof runtime_configs[0]);
+}
+
+/* 1 if something exists at `path`: reading it then refuses what is not a regular file (a FIFO
+ * would block, a folder is no file), rather than passing over it in silence. */
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int check_regular(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return olive_fail(OLIVE_EFORMAT, "'%s' is not a regular file", path);
+    return OLIVE_OK;
+}
+
+/* Loads a JSON object of model folder `folder`; parse errors name the file, line and column. */
+static int load_json_object(json_t **out, const char *folder, const char *path)
 {
     char *text = NULL;
     size_t size = 0;
     json_error_t err;
     json_t *j;
+    OLIVE_TRY(olive_path_check_contained(folder, path, "file"));
     OLIVE_TRY(olive_read_file(&text, &size, path, JSON_MAX_BYTES));
     j = json_loadb(text, size, JSON_REJECT_DUPLICATES, &err);
     free(text);
@@ -52,43 +86,14 @@ static int load_json_object(json_t **out, const char *path)
     return OLIVE_OK;
 }
 
-/* 1 if the real path `real` lies inside the real folder `root`. */
-static int real_inside(const char *real, const char *root)
-{
-    size_t n = strlen(root);
-    if (n == 1 && root[0] == '/')
-        return real[0] == '/';
-    return !strncmp(real, root, n) && real[n] == '/';
-}
-
 /* A shard named by an index must be a file of the folder: no absolute path, no '..', and no
- * symlink leading out of it. The one exception is the Hugging Face hub cache, where every file
- * of snapshots/<revision>/ links to the repository's blobs/ folder. */
+ * symlink leading out of it. */
 static int check_shard_location(const char *folder, const char *index_path, const char *shard, const char *shard_path)
 {
-    char root[PATH_MAX], real[PATH_MAX], blobs[PATH_MAX];
     int rc = olive_path_check_inside(shard, "shard");
-    if (rc != OLIVE_OK)
-        return olive_fail_context(rc, "'%s'", index_path);
-    if (!realpath(shard_path, real))
-        return OLIVE_OK; /* missing: opening it reports that */
-    if (!realpath(folder, root))
-        return olive_fail_errno(errno, "cannot resolve", folder);
-    if (real_inside(real, root))
-        return OLIVE_OK;
-    {
-        char *parent = olive_path_dirname(root), *up = parent ? olive_path_dirname(parent) : NULL;
-        char *hub_blobs = up ? olive_path_join(up, "blobs") : NULL;
-        int in_cache = parent && !strcmp(olive_path_basename(parent), "snapshots") && hub_blobs &&
-                       realpath(hub_blobs, blobs) && real_inside(real, blobs);
-        free(parent);
-        free(up);
-        free(hub_blobs);
-        if (in_cache)
-            return OLIVE_OK;
-    }
-    return olive_fail(OLIVE_EFORMAT, "'%s': shard '%s' leads outside the model folder (to '%s')", index_path, shard,
-                      real);
+    if (rc == OLIVE_OK)
+        rc = olive_path_check_contained(folder, shard_path, "shard");
+    return rc == OLIVE_OK ? rc : olive_fail_context(rc, "'%s'", index_path);
 }
 
 /* model.safetensors.index.json / pytorch_model.bin.index.json: {"weight_map": {tensor: shard}}.
@@ -100,7 +105,7 @@ static int read_index(ofmt_checkpoint *c, const char *folder, const char *index_
     olive_strmap shards = {0};
     char **paths = NULL;
     size_t n_paths = 0, cap_paths = 0;
-    int rc = load_json_object(&index, index_path);
+    int rc = load_json_object(&index, folder, index_path);
     if (rc != OLIVE_OK)
         return rc;
     map = json_object_get(index, "weight_map");
@@ -173,11 +178,13 @@ static int read_weights(ofmt_checkpoint *c, const char *folder)
         int rc;
         if (!path)
             return OLIVE_ENOMEM;
-        if (!is_file(path)) {
+        if (!exists(path)) {
             free(path);
             continue;
         }
-        rc = layouts[i].is_index ? read_index(c, folder, path, layouts[i].read) : layouts[i].read(c, path);
+        rc = olive_path_check_contained(folder, path, "weights file");
+        if (rc == OLIVE_OK)
+            rc = layouts[i].is_index ? read_index(c, folder, path, layouts[i].read) : layouts[i].read(c, path);
         free(path);
         return rc;
     }
@@ -193,9 +200,13 @@ static int list_companions(ofmt_checkpoint *c, const char *folder)
         char *path = olive_path_join(folder, companion_names[i]);
         if (!path)
             return OLIVE_ENOMEM;
-        if (!is_file(path)) {
+        if (!exists(path)) {
             free(path);
             continue;
+        }
+        if (olive_path_check_contained(folder, path, "companion file") != OLIVE_OK || check_regular(path) != OLIVE_OK) {
+            free(path);
+            return olive_error_code();
         }
         if (OLIVE_PUSH(c->copy_files, c->n_copy_files, cap, path)) {
             free(path);
@@ -216,13 +227,13 @@ int ofmt_hf_open(ofmt_checkpoint **out, const char *folder)
         ofmt_checkpoint_free(c);
         return OLIVE_ENOMEM;
     }
-    rc = load_json_object(&c->config, path);
+    rc = load_json_object(&c->config, folder, path);
     free(path);
     if (rc == OLIVE_OK) {
         if (!(path = olive_path_join(folder, "generation_config.json")))
             rc = OLIVE_ENOMEM;
-        else if (is_file(path))
-            rc = load_json_object(&c->generation_config, path);
+        else if (exists(path))
+            rc = load_json_object(&c->generation_config, folder, path);
         free(path);
     }
     if (rc == OLIVE_OK)

@@ -111,8 +111,10 @@ typedef struct oir_attr {
 
 typedef struct oir_node {
     char *name;
-    char *op_type;
-    char *domain;           /* "" for the default ONNX domain */
+    /* op_type and domain are stored in the node's own allocation (a graph may hold millions of
+     * nodes): read-only, never freed or replaced; make a new node for another operator. */
+    const char *op_type;
+    const char *domain;     /* "" for the default ONNX domain */
     char *doc_string;
     size_t n_inputs, n_outputs, n_attrs;
     char **inputs;

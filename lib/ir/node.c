@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +26,21 @@ oir_node *oir_node_new(const char *op_type, const char *domain, const char *name
                        size_t n_inputs, const char *const *inputs,
                        size_t n_outputs, const char *const *outputs)
 {
-    oir_node *n = olive_calloc(1, sizeof *n);
-    if (!n)
+    size_t op_len, domain_len;
+    oir_node *n;
+    char *text;
+    op_type = op_type ? op_type : "";
+    domain = domain ? domain : "";
+    op_len = strlen(op_type) + 1;
+    domain_len = strlen(domain) + 1;
+    if (op_len > SIZE_MAX / 4 || domain_len > SIZE_MAX / 4 ||
+        !(n = olive_calloc(1, sizeof *n + op_len + domain_len)))
         return NULL;
-    n->op_type = olive_strdup(op_type ? op_type : "");
-    n->domain = olive_strdup(domain ? domain : "");
+    text = (char *)(n + 1);
+    memcpy(text, op_type, op_len);
+    memcpy(text + op_len, domain, domain_len);
+    n->op_type = text;
+    n->domain = text + op_len;
     n->name = olive_strdup(name ? name : "");
     n->inputs = dup_names(n_inputs, inputs);
     if (n->inputs)
@@ -37,7 +48,7 @@ oir_node *oir_node_new(const char *op_type, const char *domain, const char *name
     n->outputs = dup_names(n_outputs, outputs);
     if (n->outputs)
         n->n_outputs = n_outputs;
-    if (!n->op_type || !n->domain || !n->name || !n->inputs || !n->outputs) {
+    if (!n->name || !n->inputs || !n->outputs) {
         oir_node_free(n);
         return NULL;
     }
@@ -82,8 +93,6 @@ void oir_node_free(oir_node *n)
     if (!n)
         return;
     free(n->name);
-    free(n->op_type);
-    free(n->domain);
     free(n->doc_string);
     if (n->inputs)
         for (size_t i = 0; i < n->n_inputs; i++)

@@ -7,35 +7,30 @@
 #include "core/status.h"
 #include "ir/ir.h"
 
-typedef struct {
-    size_t *deps;      /* per node: number of unfinished producer edges */
-    size_t **users;    /* per node: indices of nodes that wait for it */
-    size_t *n_users, *cap_users;
-} edges;
+/* Producer -> consumer edges, gathered as pairs and then laid out per producer (one flat
+ * array, not one allocation per node: a graph may have millions of nodes). */
+typedef struct edge {
+    size_t producer, consumer;
+} edge;
 
-static void edges_free(edges *e, size_t n)
-{
-    if (e->users)
-        for (size_t i = 0; i < n; i++)
-            free(e->users[i]);
-    free(e->users);
-    free(e->deps);
-    free(e->n_users);
-    free(e->cap_users);
-}
+typedef struct {
+    edge *list;
+    size_t n, cap;
+} edges;
 
 static int add_edge(edges *e, const olive_strmap *producer_of, const char *value, size_t consumer)
 {
     size_t p;
+    edge ed;
     void *v = olive_strmap_get(producer_of, value);
     if (!v)
         return OLIVE_OK; /* initializer, graph input or outer-scope value */
     p = (size_t)v - 1;
     if (p == consumer)
         return olive_fail(OLIVE_EFORMAT, "a node consumes its own output '%s' (cycle)", value);
-    OLIVE_TRY(OLIVE_PUSH(e->users[p], e->n_users[p], e->cap_users[p], consumer));
-    e->deps[consumer]++;
-    return OLIVE_OK;
+    ed.producer = p;
+    ed.consumer = consumer;
+    return OLIVE_PUSH(e->list, e->n, e->cap, ed);
 }
 
 int oir_graph_toposort(oir_graph *g)
@@ -43,21 +38,11 @@ int oir_graph_toposort(oir_graph *g)
     size_t n = g->n_nodes, done = 0;
     olive_strmap producer_of = {0};
     edges e = {0};
-    size_t *queue = NULL;
+    size_t *queue = NULL, *deps = NULL, *first = NULL, *users = NULL;
     oir_node **sorted = NULL;
     int rc = OLIVE_OK;
     if (n == 0)
         return OLIVE_OK;
-    e.deps = olive_calloc(n, sizeof *e.deps);
-    e.users = olive_calloc(n, sizeof *e.users);
-    e.n_users = olive_calloc(n, sizeof *e.n_users);
-    e.cap_users = olive_calloc(n, sizeof *e.cap_users);
-    queue = olive_calloc(n, sizeof *queue);
-    sorted = olive_calloc(n, sizeof *sorted);
-    if (!e.deps || !e.users || !e.n_users || !e.cap_users || !queue || !sorted) {
-        rc = OLIVE_ENOMEM;
-        goto out;
-    }
     for (size_t i = 0; i < n && rc == OLIVE_OK; i++)
         for (size_t j = 0; j < g->nodes[i]->n_outputs && rc == OLIVE_OK; j++)
             if (g->nodes[i]->outputs[j][0])
@@ -77,8 +62,36 @@ int oir_graph_toposort(oir_graph *g)
         if (rc != OLIVE_OK)
             olive_fail_context(rc, "node '%s' (%s)", node->name, node->op_type);
     }
+    olive_strmap_free(&producer_of);
     if (rc != OLIVE_OK)
         goto out;
+    /* users[first[p] .. first[p + 1]) are the consumers of node p, in the order found. */
+    deps = olive_calloc(n, sizeof *deps);
+    first = olive_calloc(n + 1, sizeof *first);
+    users = olive_calloc(e.n ? e.n : 1, sizeof *users);
+    if (!deps || !first || !users) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < e.n; k++) {
+        first[e.list[k].producer + 1]++;
+        deps[e.list[k].consumer]++;
+    }
+    for (size_t i = 0; i < n; i++)
+        first[i + 1] += first[i];
+    for (size_t k = 0; k < e.n; k++)
+        users[first[e.list[k].producer]++] = e.list[k].consumer;
+    for (size_t i = n; i > 0; i--) /* the fill moved each start to the next: move them back */
+        first[i] = first[i - 1];
+    first[0] = 0;
+    free(e.list);
+    e.list = NULL;
+    queue = olive_calloc(n, sizeof *queue);
+    sorted = olive_calloc(n, sizeof *sorted);
+    if (!queue || !sorted) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
     /* A min-ordered ready set keeps the original order among independent nodes; a simple
      * scan-based selection is O(n^2) worst case, so use a heap of indices. */
     {
@@ -93,7 +106,7 @@ int oir_graph_toposort(oir_graph *g)
         }                                                                                 \
     } while (0)
         for (size_t i = 0; i < n; i++)
-            if (e.deps[i] == 0)
+            if (deps[i] == 0)
                 HEAP_PUSH(i);
         while (heap_n) {
             size_t top = queue[0], c = 0;
@@ -107,15 +120,15 @@ int oir_graph_toposort(oir_graph *g)
                 c = m;
             }
             sorted[done++] = g->nodes[top];
-            for (size_t k = 0; k < e.n_users[top]; k++)
-                if (--e.deps[e.users[top][k]] == 0)
-                    HEAP_PUSH(e.users[top][k]);
+            for (size_t k = first[top]; k < first[top + 1]; k++)
+                if (--deps[users[k]] == 0)
+                    HEAP_PUSH(users[k]);
         }
 #undef HEAP_PUSH
     }
     if (done != n) {
         for (size_t i = 0; i < n; i++) {
-            if (e.deps[i]) {
+            if (deps[i]) {
                 rc = olive_fail(OLIVE_EFORMAT, "graph '%s' has a cycle through node '%s' (%s)",
                                 g->name, g->nodes[i]->name, g->nodes[i]->op_type);
                 break;
@@ -126,7 +139,10 @@ int oir_graph_toposort(oir_graph *g)
     memcpy(g->nodes, sorted, n * sizeof *sorted);
 out:
     olive_strmap_free(&producer_of);
-    edges_free(&e, n);
+    free(e.list);
+    free(deps);
+    free(first);
+    free(users);
     free(queue);
     free(sorted);
     return rc;

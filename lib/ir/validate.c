@@ -80,6 +80,7 @@ static int check_graph(const oir_model *m, const oir_graph *g, const scope *oute
         if (!visible(&s, g->outputs[i].name))
             rc = olive_fail(OLIVE_EFORMAT, "graph '%s': output '%s' is not produced by any node, initializer or graph input",
                             gname(g), g->outputs[i].name);
+    olive_strmap_free(&s.names); /* not needed by the cycle check, which builds its own */
     if (rc == OLIVE_OK && g->n_nodes > 0) {
         /* Cycle check on a copy of the node order: toposort permutes only the array. */
         oir_graph tmp = *g;
@@ -87,7 +88,6 @@ static int check_graph(const oir_model *m, const oir_graph *g, const scope *oute
         rc = tmp.nodes ? oir_graph_toposort(&tmp) : OLIVE_ENOMEM;
         free(tmp.nodes);
     }
-    olive_strmap_free(&s.names);
     return rc;
 }
 

@@ -10,15 +10,6 @@
 #include "core/status.h"
 #include "onnx/onnx_load_ctx.h"
 
-/* 1 if `path` (a resolved path) lies inside folder `dir` (also resolved). */
-static int is_inside(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    if (n == 1 && dir[0] == '/')
-        return path[0] == '/';
-    return strncmp(path, dir, n) == 0 && path[n] == '/';
-}
-
 int onnx_external_file(onnx_load_ctx *ctx, const char *location, const char *tensor, olive_blob **out)
 {
     char what[512];
@@ -32,8 +23,6 @@ int onnx_external_file(onnx_load_ctx *ctx, const char *location, const char *ten
     snprintf(what, sizeof what, "%s: tensor '%s' external data", ctx->what, tensor);
     OLIVE_TRY(olive_path_check_inside(location, what));
 
-    if (!ctx->base_real && !(ctx->base_real = realpath(ctx->base_dir, NULL)))
-        return olive_fail_errno(errno, "cannot resolve the model folder", ctx->base_dir);
     if (!(joined = olive_path_join(ctx->base_dir, location)))
         return OLIVE_ENOMEM;
     real = realpath(joined, NULL);
@@ -47,12 +36,12 @@ int onnx_external_file(onnx_load_ctx *ctx, const char *location, const char *ten
         free(joined);
         return rc;
     }
+    /* The same containment as every file of a model folder (the hub cache's links included). */
+    rc = olive_path_check_contained(ctx->base_dir, joined, "external data file");
     free(joined);
-    if (!is_inside(real, ctx->base_real)) {
-        rc = olive_fail(OLIVE_EFORMAT, "%s: tensor '%s': external data location '%s' resolves to '%s', outside "
-                        "the model folder", ctx->what, tensor, location, real);
+    if (rc != OLIVE_OK) {
         free(real);
-        return rc;
+        return olive_fail_context(rc, "%s: tensor '%s' (location '%s')", ctx->what, tensor, location);
     }
     if ((blob = olive_strmap_get(&ctx->files, real))) {
         free(real);
@@ -89,8 +78,6 @@ void onnx_load_ctx_release(onnx_load_ctx *ctx)
     }
     free(ctx->file_keys);
     olive_strmap_free(&ctx->files);
-    free(ctx->base_real);
     ctx->file_keys = NULL;
     ctx->n_files = ctx->cap_files = 0;
-    ctx->base_real = NULL;
 }

@@ -310,6 +310,29 @@ static int graph_passthrough(onnx_load_ctx *ctx, const Onnx__GraphProto *gp, oir
     return OLIVE_OK;
 }
 
+/* The main graph's nodes left in the model's bytes by the loader: each is unpacked, converted
+ * and released before the next, so only the IR holds the whole graph. */
+static int add_stripped_nodes(onnx_load_ctx *ctx, oir_graph *g)
+{
+    for (size_t i = 0; i < ctx->n_nodes; i++) {
+        const onnx_raw_range *r = &ctx->nodes[i];
+        Onnx__NodeProto *np = onnx__node_proto__unpack(NULL, (size_t)r->len, ctx->model_blob->data + r->offset);
+        oir_node *n;
+        int rc;
+        if (!np)
+            return olive_fail(OLIVE_EFORMAT, "%s: node %zu of the graph is not a valid NodeProto (at byte %llu)",
+                              ctx->what, i, (unsigned long long)r->offset);
+        rc = node_from_proto(ctx, np, &n);
+        onnx__node_proto__free_unpacked(np, NULL);
+        OLIVE_TRY(rc);
+        if ((rc = oir_graph_add_node(g, n)) != OLIVE_OK) {
+            oir_node_free(n);
+            return rc;
+        }
+    }
+    return OLIVE_OK;
+}
+
 static int graph_from_proto(onnx_load_ctx *ctx, const Onnx__GraphProto *gp, int top, oir_graph **out)
 {
     oir_graph *g = oir_graph_new(str(gp->name));
@@ -317,6 +340,8 @@ static int graph_from_proto(onnx_load_ctx *ctx, const Onnx__GraphProto *gp, int 
     if (!g)
         return OLIVE_ENOMEM;
     if ((rc = dup_opt(&g->doc_string, gp->doc_string)) != OLIVE_OK)
+        goto fail;
+    if (top && ctx->nodes && (rc = add_stripped_nodes(ctx, g)) != OLIVE_OK)
         goto fail;
     for (size_t i = 0; i < gp->n_node; i++) {
         oir_node *n;

@@ -1,5 +1,6 @@
-/* Loading a model: map the file, check its nesting, take the main graph's weights out of the
- * bytes protobuf-c will copy, unpack the rest and convert it to the IR. */
+/* Loading a model: map the file, check its nesting, take the main graph's weights and nodes out
+ * of the bytes protobuf-c will copy, unpack the rest and convert it to the IR, then the nodes
+ * one at a time. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ static int load_blob(oir_model **out, olive_blob *blob, const char *what, const 
     ctx.base_dir = base_dir;
     ctx.ranges = stripped.ranges;
     ctx.n_ranges = stripped.n_ranges;
+    ctx.nodes = stripped.nodes;
+    ctx.n_nodes = stripped.n_nodes;
     ctx.model = m;
     rc = blob->fd >= 0 ? oir_model_add_source(m, blob) : OLIVE_OK;
     if (rc == OLIVE_OK)

@@ -7,9 +7,11 @@
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/mapguard.h"
 #include "core/status.h"
 #include "onnx/onnx_io.h"
 #include "onnx/onnx_to_proto.h"
+#include "onnx/onnx_wire.h"
 
 #define PROTOBUF_LIMIT ((uint64_t)INT32_MAX) /* protobuf parsers refuse messages of 2 GiB or more */
 
@@ -141,20 +143,109 @@ static int write_data_file(olive_outfile *f, const oir_graph *g, const save_plan
     return OLIVE_OK;
 }
 
-static int write_model_file(olive_outfile *f, const oir_model *m, const Onnx__ModelProto *mp)
+/* The main graph's nodes are packed one at a time, each from a message built and released on
+ * its own, so that a graph of millions of nodes is never held as messages beside the IR. */
+#define TAG_MODEL_GRAPH 0x3a /* field 7, length-delimited */
+#define TAG_GRAPH_NODE 0x0a  /* field 1, length-delimited */
+
+static void sink_bytes(file_sink *s, const uint8_t *data, size_t len) { sink_append(&s->base, len, data); }
+
+static void sink_field_header(file_sink *s, uint8_t tag, uint64_t len)
 {
+    uint8_t head[11], *end = wire_put_varint(head + 1, len);
+    head[0] = tag;
+    sink_bytes(s, head, (size_t)(end - head));
+}
+
+/* Bytes the main graph's node fields take (tags and lengths included). */
+static int nodes_size(const oir_graph *g, onnx_proto_build *nb, uint64_t *total)
+{
+    *total = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        Onnx__NodeProto *np;
+        size_t n;
+        OLIVE_TRY(onnx_node_to_proto(nb, g->nodes[i], &np));
+        n = protobuf_c_message_get_packed_size(&np->base);
+        *total += 1 + wire_varint_size(n) + n;
+        onnx_proto_build_reset(nb);
+    }
+    return OLIVE_OK;
+}
+
+/* The model file's size: `mp` (its graph without nodes) with `node_bytes` of nodes added to
+ * the graph field. */
+static uint64_t model_size(const Onnx__ModelProto *mp, uint64_t node_bytes)
+{
+    uint64_t graph = protobuf_c_message_get_packed_size(&mp->graph->base);
+    uint64_t whole = protobuf_c_message_get_packed_size(&mp->base);
+    return whole - (1 + wire_varint_size(graph) + graph) + (1 + wire_varint_size(graph + node_bytes) + graph + node_bytes);
+}
+
+/* The model's fields before the graph (numbers 1-6), the graph field (its nodes first, as
+ * protobuf-c orders fields by number), then the fields after it. */
+static int write_model_file(olive_outfile *f, const oir_model *m, Onnx__ModelProto *mp, uint64_t node_bytes,
+                            onnx_proto_build *nb)
+{
+    Onnx__GraphProto *gp = mp->graph;
     file_sink *s = olive_malloc(sizeof *s);
+    uint8_t *rest = NULL, *split;
+    const uint8_t *p, *end;
+    size_t rest_len;
+    wire_field fld;
     int rc;
     if (!s)
         return OLIVE_ENOMEM;
+    mp->graph = NULL;
+    rest_len = protobuf_c_message_get_packed_size(&mp->base);
+    if (!(rest = olive_malloc(rest_len ? rest_len : 1))) {
+        mp->graph = gp;
+        free(s);
+        return OLIVE_ENOMEM;
+    }
+    protobuf_c_message_pack(&mp->base, rest);
+    mp->graph = gp;
+    p = rest;
+    end = rest + rest_len;
+    split = (uint8_t *)end;
+    while (wire_next(&p, end, &fld) > 0)
+        if (fld.number > 7) {
+            split = (uint8_t *)fld.start;
+            break;
+        }
     s->base.append = sink_append;
     s->file = f;
     s->model = m;
     s->rc = OLIVE_OK;
     s->used = 0;
-    protobuf_c_message_pack_to_buffer(&mp->base, &s->base);
-    rc = sink_flush(s);
+    sink_bytes(s, rest, (size_t)(split - rest));
+    sink_field_header(s, TAG_MODEL_GRAPH, protobuf_c_message_get_packed_size(&gp->base) + node_bytes);
+    rc = OLIVE_OK;
+    for (size_t i = 0; i < m->graph->n_nodes && rc == OLIVE_OK && s->rc == OLIVE_OK; i++) {
+        Onnx__NodeProto *np;
+        if ((rc = onnx_node_to_proto(nb, m->graph->nodes[i], &np)) != OLIVE_OK)
+            break;
+        sink_field_header(s, TAG_GRAPH_NODE, protobuf_c_message_get_packed_size(&np->base));
+        protobuf_c_message_pack_to_buffer(&np->base, &s->base);
+        onnx_proto_build_reset(nb);
+    }
+    if (rc == OLIVE_OK) {
+        protobuf_c_message_pack_to_buffer(&gp->base, &s->base);
+        sink_bytes(s, split, (size_t)(end - split));
+        rc = sink_flush(s);
+    }
+    free(rest);
     free(s);
+    return rc;
+}
+
+/* Small embedded weights are copied from their mapping: a source file that shrinks while they
+ * are read fails the save instead of raising a bus error. A function of its own, so that
+ * nothing of the caller's lives across the guard's jump. */
+static int write_model_guarded(olive_outfile *f, const oir_model *m, Onnx__ModelProto *mp, uint64_t node_bytes,
+                               onnx_proto_build *nb)
+{
+    int rc;
+    OLIVE_MAP_GUARDED(rc, write_model_file(f, m, mp, node_bytes, nb));
     return rc;
 }
 
@@ -186,12 +277,12 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
 {
     onnx_save_options defaults;
     const onnx_save_options *o = opts;
-    onnx_proto_build build;
+    onnx_proto_build build, node_build;
     Onnx__ModelProto *mp = NULL;
     olive_outfile data_out = {.fd = -1}, model_out = {.fd = -1};
     save_plan plan = {0};
     char *data_name = NULL, *dir = NULL, *data_path = NULL;
-    uint64_t packed, done = 0;
+    uint64_t packed, done = 0, node_bytes = 0;
     int rc;
 
     if (!m || !path)
@@ -208,6 +299,7 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
     if (o->align == 0)
         return olive_fail(OLIVE_EINVALID, "save option align must be at least 1");
     memset(&build, 0, sizeof build);
+    memset(&node_build, 0, sizeof node_build);
     data_name = o->data_file ? olive_strdup(o->data_file) : olive_asprintf("%s.data", olive_path_basename(path));
     dir = olive_path_dirname(path);
     if (!data_name || !dir || !(data_path = olive_path_join(dir, data_name))) {
@@ -216,6 +308,9 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
     }
     if ((rc = check_destination(path, data_name, m)) != OLIVE_OK)
         goto done;
+    for (size_t i = 0; i < m->n_sources; i++)
+        if ((rc = olive_blob_check_size(m->sources[i])) != OLIVE_OK)
+            goto done;
     if ((rc = make_plan(&plan, m->graph, o)) != OLIVE_OK)
         goto done;
     if (plan.n_external && (rc = check_not_source(m, data_path)) != OLIVE_OK)
@@ -223,9 +318,12 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
 
     build.data_location = data_name;
     build.ext = plan.slots;
-    if ((rc = onnx_model_to_proto(&build, m, &mp)) != OLIVE_OK)
+    build.skip_main_nodes = 1;
+    node_build.data_location = data_name;
+    if ((rc = onnx_model_to_proto(&build, m, &mp)) != OLIVE_OK ||
+        (rc = nodes_size(m->graph, &node_build, &node_bytes)) != OLIVE_OK)
         goto done;
-    packed = protobuf_c_message_get_packed_size(&mp->base);
+    packed = model_size(mp, node_bytes);
     if (packed > PROTOBUF_LIMIT) {
         rc = olive_fail(OLIVE_EUNSUPPORTED, "cannot save '%s': the model file would be %" PRIu64 " bytes, over the "
                         "2 GiB protobuf limit (store weights externally: external_data=auto or always, or a lower "
@@ -238,8 +336,9 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
             (rc = write_data_file(&data_out, m->graph, &plan, o, &done)) != OLIVE_OK)
             goto done;
     }
-    if ((rc = olive_outfile_open(&model_out, path)) != OLIVE_OK ||
-        (rc = write_model_file(&model_out, m, mp)) != OLIVE_OK)
+    if ((rc = olive_outfile_open(&model_out, path)) != OLIVE_OK)
+        goto done;
+    if ((rc = write_model_guarded(&model_out, m, mp, node_bytes, &node_build)) != OLIVE_OK)
         goto done;
     if ((rc = report(o, plan.total, plan.total)) != OLIVE_OK)
         goto done;
@@ -252,6 +351,7 @@ done:
     olive_outfile_abort(&data_out);
     olive_outfile_abort(&model_out);
     onnx_proto_build_free(&build);
+    onnx_proto_build_free(&node_build);
     free(plan.slots);
     free(data_name);
     free(dir);

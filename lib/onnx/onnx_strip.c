@@ -9,6 +9,7 @@
 
 /* Field numbers in onnx.proto. */
 #define MODEL_GRAPH 7
+#define GRAPH_NODE 1
 #define GRAPH_INITIALIZER 5
 #define TENSOR_RAW_DATA 9
 
@@ -46,13 +47,16 @@ static uint8_t *put(uint8_t *out, const uint8_t *from, const uint8_t *to)
     return out + n;
 }
 
+static int is_node(const wire_field *f) { return f->number == GRAPH_NODE && f->wire_type == WIRE_LEN; }
+static int is_init(const wire_field *f) { return f->number == GRAPH_INITIALIZER && f->wire_type == WIRE_LEN; }
+
 int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, const char *what)
 {
     const uint8_t *p = data, *end = data + size, *gp, *gend;
     wire_field f, graph = {0};
-    size_t n_graphs = 0, n_init = 0, i, new_graph_len, new_size;
+    size_t n_graphs = 0, n_init = 0, n_node = 0, i, k, new_graph_len, new_size;
     size_t *removed = NULL;
-    onnx_raw_range *ranges = NULL;
+    onnx_raw_range *ranges = NULL, *nodes = NULL;
     uint8_t *buf, *w;
     int any = 0;
 
@@ -67,25 +71,37 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
 
     gp = graph.value;
     gend = graph.value + graph.len;
-    while (wire_next(&gp, gend, &f) > 0)
-        if (f.number == GRAPH_INITIALIZER && f.wire_type == WIRE_LEN)
-            n_init++;
-    if (!n_init)
+    while (wire_next(&gp, gend, &f) > 0) {
+        n_init += (size_t)is_init(&f);
+        n_node += (size_t)is_node(&f);
+    }
+    if (!n_init && !n_node)
         return OLIVE_OK;
-    ranges = olive_calloc(n_init, sizeof *ranges);
-    removed = olive_calloc(n_init, sizeof *removed);
-    if (!ranges || !removed) {
+    ranges = olive_calloc(n_init ? n_init : 1, sizeof *ranges);
+    removed = olive_calloc(n_init ? n_init : 1, sizeof *removed);
+    nodes = olive_calloc(n_node ? n_node : 1, sizeof *nodes);
+    if (!ranges || !removed || !nodes) {
         free(ranges);
         free(removed);
+        free(nodes);
         return OLIVE_ENOMEM;
     }
 
     new_graph_len = graph.len;
     gp = graph.value;
-    i = 0;
+    i = k = 0;
     while (wire_next(&gp, gend, &f) > 0) {
         size_t new_len;
-        if (f.number != GRAPH_INITIALIZER || f.wire_type != WIRE_LEN)
+        if (is_node(&f)) {
+            nodes[k].present = 1;
+            nodes[k].offset = (uint64_t)(f.value - data);
+            nodes[k].len = f.len;
+            k++;
+            new_graph_len -= (size_t)(f.end - f.start);
+            any = 1;
+            continue;
+        }
+        if (!is_init(&f))
             continue;
         removed[i] = scan_tensor(data, &f, &ranges[i]);
         if (removed[i]) {
@@ -97,6 +113,7 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
     }
     if (!any) {
         free(removed);
+        free(nodes);
         out->ranges = ranges;
         out->n_ranges = n_init;
         return OLIVE_OK;
@@ -107,6 +124,7 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
     if (!buf) {
         free(ranges);
         free(removed);
+        free(nodes);
         return OLIVE_ENOMEM;
     }
     w = put(buf, data, graph.start + tag_size(&graph));
@@ -116,8 +134,10 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
     while (wire_next(&gp, gend, &f) > 0) {
         const uint8_t *tp, *tend;
         wire_field tf;
-        if (f.number != GRAPH_INITIALIZER || f.wire_type != WIRE_LEN || !removed[i]) {
-            if (f.number == GRAPH_INITIALIZER && f.wire_type == WIRE_LEN)
+        if (is_node(&f))
+            continue;
+        if (!is_init(&f) || !removed[i]) {
+            if (is_init(&f))
                 i++;
             w = put(w, f.start, f.end);
             continue;
@@ -137,12 +157,15 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
         size_t got = (size_t)(w - buf);
         free(buf);
         free(ranges);
+        free(nodes);
         return olive_fail(OLIVE_EINTERNAL, "%s: stripped model has %zu bytes, %zu expected", what, got, new_size);
     }
     out->data = buf;
     out->size = new_size;
     out->ranges = ranges;
     out->n_ranges = n_init;
+    out->nodes = nodes;
+    out->n_nodes = n_node;
     return OLIVE_OK;
 }
 
@@ -150,5 +173,6 @@ void onnx_stripped_free(onnx_stripped *s)
 {
     free(s->data);
     free(s->ranges);
+    free(s->nodes);
     memset(s, 0, sizeof *s);
 }

@@ -61,6 +61,21 @@ void onnx_proto_build_free(onnx_proto_build *b)
     b->n_unpacked = b->cap_unpacked = 0;
 }
 
+void onnx_proto_build_reset(onnx_proto_build *b)
+{
+    onnx_arena_chunk *keep = b->chunks;
+    if (keep) {
+        b->chunks = keep->next;
+        keep->next = NULL;
+    }
+    onnx_proto_build_free(b);
+    if (keep) {
+        memset(keep->data, 0, keep->used); /* chunks start zeroed, as calloc gave them */
+        keep->used = 0;
+        b->chunks = keep;
+    }
+}
+
 /* protobuf-c's fields are not const; the writer only reads through them. */
 static char *nonempty(const char *s) { return s && *s ? (char *)s : NULL; }
 
@@ -358,7 +373,7 @@ static int attr_to_proto(onnx_proto_build *b, const oir_attr *a, Onnx__Attribute
     return OLIVE_OK;
 }
 
-static int node_to_proto(onnx_proto_build *b, const oir_node *n, Onnx__NodeProto **out)
+int onnx_node_to_proto(onnx_proto_build *b, const oir_node *n, Onnx__NodeProto **out)
 {
     Onnx__NodeProto *np = NEW(b, Onnx__NodeProto);
     if (!np)
@@ -412,11 +427,13 @@ static int graph_to_proto(onnx_proto_build *b, const oir_graph *g, int top, Onnx
     onnx__graph_proto__init(gp);
     gp->name = nonempty(g->name);
     gp->doc_string = nonempty(g->doc_string);
-    if (g->n_nodes && !(gp->node = NEW_ARRAY(b, Onnx__NodeProto *, g->n_nodes)))
-        return OLIVE_ENOMEM;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        OLIVE_TRY(node_to_proto(b, g->nodes[i], &gp->node[i]));
-    gp->n_node = g->n_nodes;
+    if (!(top && b->skip_main_nodes)) {
+        if (g->n_nodes && !(gp->node = NEW_ARRAY(b, Onnx__NodeProto *, g->n_nodes)))
+            return OLIVE_ENOMEM;
+        for (size_t i = 0; i < g->n_nodes; i++)
+            OLIVE_TRY(onnx_node_to_proto(b, g->nodes[i], &gp->node[i]));
+        gp->n_node = g->n_nodes;
+    }
     if (g->n_initializers && !(gp->initializer = NEW_ARRAY(b, Onnx__TensorProto *, g->n_initializers)))
         return OLIVE_ENOMEM;
     for (size_t i = 0; i < g->n_initializers; i++)

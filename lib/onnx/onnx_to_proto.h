@@ -20,11 +20,16 @@ typedef struct onnx_proto_build {
     onnx_arena_chunk *chunks;
     ProtobufCMessage **unpacked; /* attributes kept as serialized bytes, unpacked for packing */
     size_t n_unpacked, cap_unpacked;
+    int skip_main_nodes;         /* leave the main graph's nodes out (streamed by the writer) */
 } onnx_proto_build;
 
 /* Builds the message; valid while `m` and `b` live. Errors: OLIVE_EINVALID (an IR tensor
  * without data), OLIVE_EFORMAT (bad passthrough bytes), OLIVE_ENOMEM. */
 int onnx_model_to_proto(onnx_proto_build *b, const oir_model *m, Onnx__ModelProto **out);
 void onnx_proto_build_free(onnx_proto_build *b);
+/* One node's message (the writer packs the main graph's nodes one at a time). */
+int onnx_node_to_proto(onnx_proto_build *b, const oir_node *n, Onnx__NodeProto **out);
+/* Forgets every message built so far, keeping one arena chunk for the next. */
+void onnx_proto_build_reset(onnx_proto_build *b);
 
 #endif

@@ -102,6 +102,10 @@ static int check_depth(const uint8_t *base, const uint8_t *p, const uint8_t *end
         if (f.wire_type != WIRE_LEN)
             continue;
         fd = protobuf_c_message_descriptor_get_field(desc, f.number);
+        if (fd && fd->type == PROTOBUF_C_TYPE_STRING && f.len > WIRE_MAX_STRING)
+            return olive_fail(OLIVE_EFORMAT, "%s: text field %s.%s at byte %zu is %zu bytes long, more than the %u "
+                              "accepted", what, desc->name, fd->name, (size_t)(f.start - base), f.len,
+                              WIRE_MAX_STRING);
         if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE)
             OLIVE_TRY(check_depth(base, f.value, f.value + f.len, fd->descriptor, depth + 1, max_depth, what));
     }

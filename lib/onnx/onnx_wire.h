@@ -34,8 +34,12 @@ uint8_t *wire_put_varint(uint8_t *out, uint64_t v);
 int wire_next(const uint8_t **p, const uint8_t *end, wire_field *f);
 
 /* Checks that `size` bytes are well-formed wire data for `desc` with message nesting of at
- * most `max_depth` levels (the top message counts as one). Fields unknown to the descriptor
- * are not entered. Returns OLIVE_OK or OLIVE_EFORMAT naming `what`. */
+ * most `max_depth` levels (the top message counts as one), and that no text field (names,
+ * doc strings, domains, metadata: protobuf strings, not bytes) is longer than
+ * WIRE_MAX_STRING bytes: protobuf-c and the IR each copy a string, so one huge field would
+ * cost three times its size in memory. Fields unknown to the descriptor are not entered.
+ * Returns OLIVE_OK or OLIVE_EFORMAT naming `what` (and the field at fault). */
+#define WIRE_MAX_STRING (16u << 20)
 int wire_check_depth(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc,
                      int max_depth, const char *what);
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/mapguard.h"
 #include "core/status.h"
 #include "passes/registry.h"
 
@@ -81,6 +82,14 @@ int olive_pass_progress(olive_pass_ctx *ctx, double fraction)
     return ctx->progress(ctx, fraction < 0 ? 0 : fraction > 1 ? 1 : fraction);
 }
 
+/* A function of its own, so that nothing of the caller's lives across the guard's jump. */
+static int run_guarded(const olive_pass_def *def, const olive_pass_args *args, oir_model *model, olive_pass_ctx *ctx)
+{
+    int rc;
+    OLIVE_MAP_GUARDED(rc, def->run(model, args, ctx));
+    return rc;
+}
+
 int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, oir_model *model, olive_pass_ctx *ctx)
 {
     int rc;
@@ -92,7 +101,13 @@ int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, o
      * graph could hide where it is broken, and a broken result is a bug in the pass. */
     if (!model->checkpoint_path && (rc = oir_model_validate(model)) != OLIVE_OK)
         return olive_fail_context(rc, "pass '%s': input model", def->name);
-    rc = def->run(model, args, ctx);
+    /* Weights are read from mapped files: one that shrank since it was loaded is refused
+     * here, and one that shrinks while the pass reads it ends the pass with an error instead
+     * of a bus error. */
+    for (size_t i = 0; i < model->n_sources; i++)
+        if ((rc = olive_blob_check_size(model->sources[i])) != OLIVE_OK)
+            return olive_fail_context(rc, "pass '%s'", def->name);
+    rc = run_guarded(def, args, model, ctx);
     if (rc == OLIVE_OK && (rc = oir_model_validate(model)) != OLIVE_OK) {
         /* The message buffer is rewritten by olive_fail: format from a copy. */
         char *why = olive_strdup(olive_error_last());

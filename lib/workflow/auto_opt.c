@@ -147,12 +147,12 @@ static int input_is_checkpoint(const char *path, int *out)
         *out = 1;
         return OLIVE_OK;
     }
-    FILE *f = fopen(path, "rb");
+    int fd = olive_open_regular(path, NULL);
     char magic[4] = {0};
-    if (!f)
-        return olive_fail_errno(errno, "cannot open", path);
-    *out = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
-    fclose(f);
+    if (fd < 0)
+        return olive_error_code();
+    *out = read(fd, magic, 4) == 4 && !memcmp(magic, "GGUF", 4);
+    close(fd);
     return OLIVE_OK;
 }
 

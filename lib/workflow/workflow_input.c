@@ -10,22 +10,15 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "engine/engine.h"
+#include "formats/checkpoint.h"
 #include "workflow/outputs.h"
 
 /* ONNX files, and checkpoints (HF folders, .gguf files) for the convert pass. */
 static int load_any(oir_model **out, const char *path) { return olive_engine_load_model(out, path); }
 
-static int is_model_file(const oir_model *m, const char *name)
-{
-    if (m->path && !strcmp(olive_path_basename(m->path), name))
-        return 1;
-    for (size_t i = 0; i < m->n_sources; i++)
-        if (m->sources[i]->path && !strcmp(olive_path_basename(m->sources[i]->path), name))
-            return 1;
-    return 0;
-}
-
-/* The other files of a model folder (runtime configs, tokenizer) travel with the model. */
+/* The runtime configs and tokenizer files of a model folder travel with the model; other files
+ * (the user's notes, earlier outputs' records, other models) stay where they are. Each must be a
+ * regular file inside the folder: a link leading out of it is refused. */
 static int add_folder_companions(oir_model *m, const char *folder)
 {
     DIR *d = opendir(folder);
@@ -37,15 +30,14 @@ static int add_folder_companions(oir_model *m, const char *folder)
         char *path;
         struct stat st;
         const char *n = e->d_name;
-        if (n[0] == '.' || !strcmp(n, WF_MODEL_CONFIG) || !strcmp(n, WF_FOOTPRINT) || !strcmp(n, WF_RUN_HISTORY) ||
-            !strcmp(n, WF_SAVED_CONFIG) ||
-            !strcmp(n, "model.onnx") || is_model_file(m, n))
+        if (!ofmt_is_tokenizer_file(n) && !ofmt_is_runtime_config(n))
             continue;
         if (!(path = olive_path_join(folder, n))) {
             rc = OLIVE_ENOMEM;
             break;
         }
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !strstr(n, ".onnx"))
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (rc = olive_path_check_contained(folder, path, "companion file")) == OLIVE_OK)
             rc = oir_model_add_companion_file(m, n, path);
         free(path);
     }
@@ -81,6 +73,8 @@ static int load_folder(oir_model **out, const char *folder, const char *onnx_fil
     free(config);
     if (rc == OLIVE_OK && !(path = olive_path_join(folder, file)))
         rc = OLIVE_ENOMEM;
+    if (rc == OLIVE_OK)
+        rc = olive_path_check_contained(folder, path, "model file");
     if (rc == OLIVE_OK)
         rc = load_any(&m, path);
     if (rc == OLIVE_OK && (rc = add_folder_companions(m, folder)) != OLIVE_OK)

@@ -20,12 +20,6 @@
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_VALUES 1000000
 
-typedef struct yaml_conv {
-    yaml_document_t *doc;
-    const char *source;
-    size_t values;
-} yaml_conv;
-
 static int scalar_is(const char *s, const char *const *words)
 {
     for (; *words; words++)
@@ -59,94 +53,236 @@ static json_t *plain_scalar(const char *s)
     return json_string(s);
 }
 
-static int convert(yaml_conv *c, yaml_node_t *node, int depth, json_t **out);
+/* The document is built from libyaml's events rather than its loader: the loader builds the
+ * whole node tree first (quadratic in nesting depth inside libyaml), where the events let the
+ * depth limit stop a deep document after its first levels. */
 
-static int fail_at(const yaml_conv *c, const yaml_node_t *node, const char *what)
+typedef struct yaml_frame {
+    json_t *value;          /* the array or object being filled */
+    char *key;              /* mapping: the key waiting for its value, NULL when a key is next */
+    yaml_mark_t key_mark;
+    char *anchor;           /* the anchor named on this node, or NULL */
+    size_t first_value;     /* c->values when the node started, to count its size */
+    int height;             /* nesting levels below this node so far */
+} yaml_frame;
+
+typedef struct yaml_anchor {
+    char *name;
+    json_t *value;
+    size_t size;            /* values it holds, counted again at every alias */
+    int height;
+} yaml_anchor;
+
+typedef struct yaml_build {
+    const char *source;
+    size_t values;
+    yaml_frame stack[YAML_MAX_DEPTH + 1];
+    int depth;
+    yaml_anchor *anchors;
+    size_t n_anchors, cap_anchors;
+    json_t *root;
+} yaml_build;
+
+static int fail_at(const yaml_build *c, yaml_mark_t mark, const char *what)
 {
-    return olive_fail(OLIVE_EFORMAT, "%s:%zu:%zu: %s", c->source, node->start_mark.line + 1,
-                      node->start_mark.column + 1, what);
+    return olive_fail(OLIVE_EFORMAT, "%s:%zu:%zu: %s", c->source, mark.line + 1, mark.column + 1, what);
 }
 
-static int convert_mapping(yaml_conv *c, yaml_node_t *node, int depth, json_t *obj)
+static int remember_anchor(yaml_build *c, const char *name, json_t *value, size_t size, int height)
 {
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(c->doc, p->key), *v = yaml_document_get_node(c->doc, p->value);
-        json_t *value;
-        if (!k || !v || k->type != YAML_SCALAR_NODE)
-            return fail_at(c, k ? k : node, "a mapping key must be a plain value");
-        const char *key = (const char *)k->data.scalar.value;
-        if (json_object_get(obj, key))
-            return fail_at(c, k, "duplicate key");
-        OLIVE_TRY(convert(c, v, depth + 1, &value));
-        if (json_object_set_new(obj, key, value))
-            return fail_at(c, k, "a key is not valid UTF-8");
+    yaml_anchor *a = NULL;
+    for (size_t i = 0; i < c->n_anchors; i++)
+        if (!strcmp(c->anchors[i].name, name))
+            a = &c->anchors[i]; /* a later anchor of the same name replaces the earlier */
+    if (!a) {
+        if (c->n_anchors == c->cap_anchors) {
+            size_t cap = c->cap_anchors ? 2 * c->cap_anchors : 8;
+            yaml_anchor *grown = realloc(c->anchors, cap * sizeof *grown);
+            if (!grown)
+                return olive_fail(OLIVE_ENOMEM, "out of memory");
+            c->anchors = grown;
+            c->cap_anchors = cap;
+        }
+        a = &c->anchors[c->n_anchors];
+        if (!(a->name = strdup(name)))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        a->value = NULL;
+        c->n_anchors++;
     }
+    json_decref(a->value);
+    a->value = json_incref(value);
+    a->size = size;
+    a->height = height;
     return OLIVE_OK;
 }
 
-static int convert(yaml_conv *c, yaml_node_t *node, int depth, json_t **out)
+/* Places a finished value (of `size` values, `height` levels) into the node being filled. */
+static int place(yaml_build *c, json_t *v, yaml_mark_t mark, int height)
 {
-    json_t *v = NULL;
-    int rc = OLIVE_OK;
-    if (depth > YAML_MAX_DEPTH)
-        return fail_at(c, node, "nested too deeply");
-    if (++c->values > YAML_MAX_VALUES)
-        return fail_at(c, node, "too many values (aliases expand to more than a million)");
-    switch (node->type) {
-    case YAML_SCALAR_NODE:
-        v = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar((const char *)node->data.scalar.value)
-                                                                : json_string((const char *)node->data.scalar.value);
-        if (!v)
-            return fail_at(c, node, "a value is not valid UTF-8, or is inf/nan");
-        break;
-    case YAML_SEQUENCE_NODE:
-        v = json_array();
-        for (yaml_node_item_t *i = node->data.sequence.items.start; v && rc == OLIVE_OK && i < node->data.sequence.items.top; i++) {
-            json_t *item;
-            yaml_node_t *n = yaml_document_get_node(c->doc, *i);
-            if (!n)
-                rc = fail_at(c, node, "broken sequence");
-            else if ((rc = convert(c, n, depth + 1, &item)) == OLIVE_OK)
-                json_array_append_new(v, item);
-        }
-        break;
-    case YAML_MAPPING_NODE:
-        v = json_object();
-        if (v)
-            rc = convert_mapping(c, node, depth, v);
-        break;
-    default:
-        return fail_at(c, node, "empty node");
+    yaml_frame *f;
+    if (!c->depth) {
+        c->root = v;
+        return OLIVE_OK;
     }
-    if (!v)
-        return olive_fail(OLIVE_ENOMEM, "out of memory");
-    if (rc != OLIVE_OK) {
+    f = &c->stack[c->depth - 1];
+    if (height + 1 > f->height)
+        f->height = height + 1;
+    if (json_is_array(f->value)) {
+        if (json_array_append_new(f->value, v))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        return OLIVE_OK;
+    }
+    if (!f->key) {
         json_decref(v);
+        return fail_at(c, mark, "a mapping key must be a plain value");
+    }
+    if (json_object_get(f->value, f->key)) {
+        json_decref(v);
+        return fail_at(c, f->key_mark, "duplicate key");
+    }
+    if (json_object_set_new(f->value, f->key, v))
+        return fail_at(c, f->key_mark, "a key is not valid UTF-8");
+    free(f->key);
+    f->key = NULL;
+    return OLIVE_OK;
+}
+
+static int count_value(yaml_build *c, yaml_mark_t mark, size_t n)
+{
+    if (n > YAML_MAX_VALUES || (c->values += n) > YAML_MAX_VALUES)
+        return fail_at(c, mark, "too many values (aliases expand to more than a million)");
+    return OLIVE_OK;
+}
+
+static int on_scalar(yaml_build *c, const yaml_event_t *e)
+{
+    const char *text = (const char *)e->data.scalar.value;
+    yaml_frame *f = c->depth ? &c->stack[c->depth - 1] : NULL;
+    json_t *v;
+    OLIVE_TRY(count_value(c, e->start_mark, 1));
+    if (f && json_is_object(f->value) && !f->key) {
+        if (!(f->key = strdup(text)))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+        f->key_mark = e->start_mark;
+        return OLIVE_OK;
+    }
+    v = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar(text) : json_string(text);
+    if (!v)
+        return fail_at(c, e->start_mark, "a value is not valid UTF-8, or is inf/nan");
+    if (e->data.scalar.anchor && remember_anchor(c, (const char *)e->data.scalar.anchor, v, 1, 0) != OLIVE_OK) {
+        json_decref(v);
+        return olive_error_code();
+    }
+    return place(c, v, e->start_mark, 0);
+}
+
+static int on_alias(yaml_build *c, const yaml_event_t *e)
+{
+    const char *name = (const char *)e->data.alias.anchor;
+    const yaml_anchor *a = NULL;
+    json_t *copy;
+    for (size_t i = 0; i < c->n_anchors; i++)
+        if (!strcmp(c->anchors[i].name, name))
+            a = &c->anchors[i];
+    if (!a)
+        return fail_at(c, e->start_mark, "an alias names an anchor that is not defined before it (or that "
+                                         "contains the alias)");
+    OLIVE_TRY(count_value(c, e->start_mark, a->size));
+    if (c->depth + a->height > YAML_MAX_DEPTH)
+        return fail_at(c, e->start_mark, "nested too deeply");
+    if (!(copy = json_deep_copy(a->value)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    return place(c, copy, e->start_mark, a->height);
+}
+
+static int on_start(yaml_build *c, const yaml_event_t *e, int is_map)
+{
+    const yaml_char_t *anchor = is_map ? e->data.mapping_start.anchor : e->data.sequence_start.anchor;
+    yaml_frame *f;
+    if (c->depth && json_is_object(c->stack[c->depth - 1].value) && !c->stack[c->depth - 1].key)
+        return fail_at(c, e->start_mark, "a mapping key must be a plain value");
+    if (c->depth >= YAML_MAX_DEPTH)
+        return fail_at(c, e->start_mark, "nested too deeply");
+    OLIVE_TRY(count_value(c, e->start_mark, 1));
+    f = &c->stack[c->depth];
+    memset(f, 0, sizeof *f);
+    f->first_value = c->values - 1;
+    if (!(f->value = is_map ? json_object() : json_array()) || (anchor && !(f->anchor = strdup((const char *)anchor)))) {
+        json_decref(f->value);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    c->depth++;
+    return OLIVE_OK;
+}
+
+static int on_end(yaml_build *c, const yaml_event_t *e)
+{
+    yaml_frame f = c->stack[--c->depth];
+    int rc = OLIVE_OK;
+    free(f.key); /* a key without a value cannot reach here: libyaml gives it a null value */
+    if (f.anchor)
+        rc = remember_anchor(c, f.anchor, f.value, c->values - f.first_value, f.height);
+    free(f.anchor);
+    if (rc != OLIVE_OK) {
+        json_decref(f.value);
         return rc;
     }
-    *out = v;
-    return OLIVE_OK;
+    return place(c, f.value, e->start_mark, f.height);
+}
+
+static void build_free(yaml_build *c)
+{
+    while (c->depth) {
+        yaml_frame *f = &c->stack[--c->depth];
+        json_decref(f->value);
+        free(f->key);
+        free(f->anchor);
+    }
+    for (size_t i = 0; i < c->n_anchors; i++) {
+        free(c->anchors[i].name);
+        json_decref(c->anchors[i].value);
+    }
+    free(c->anchors);
 }
 
 int wf_yaml_to_json(json_t **out, const char *text, const char *source)
 {
     yaml_parser_t parser;
-    yaml_document_t doc;
-    yaml_node_t *root;
-    yaml_conv c = {&doc, source, 0};
-    int rc;
+    yaml_build c;
+    int rc = OLIVE_OK, done = 0;
+    memset(&c, 0, sizeof c);
+    c.source = source;
     if (!yaml_parser_initialize(&parser))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = olive_fail(OLIVE_EFORMAT, "%s:%zu:%zu: invalid YAML: %s", source, parser.problem_mark.line + 1,
-                        parser.problem_mark.column + 1, parser.problem ? parser.problem : "parse error");
-        yaml_parser_delete(&parser);
-        return rc;
+    /* The first document only, as a loader reads it. */
+    while (rc == OLIVE_OK && !done) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e)) {
+            rc = olive_fail(OLIVE_EFORMAT, "%s:%zu:%zu: invalid YAML: %s", source, parser.problem_mark.line + 1,
+                            parser.problem_mark.column + 1, parser.problem ? parser.problem : "parse error");
+            break;
+        }
+        switch (e.type) {
+        case YAML_SCALAR_EVENT: rc = on_scalar(&c, &e); break;
+        case YAML_ALIAS_EVENT: rc = on_alias(&c, &e); break;
+        case YAML_SEQUENCE_START_EVENT: rc = on_start(&c, &e, 0); break;
+        case YAML_MAPPING_START_EVENT: rc = on_start(&c, &e, 1); break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: rc = on_end(&c, &e); break;
+        case YAML_DOCUMENT_END_EVENT:
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        default: break;
+        }
+        yaml_event_delete(&e);
     }
-    root = yaml_document_get_root_node(&doc);
-    rc = root ? convert(&c, root, 0, out) : olive_fail(OLIVE_EFORMAT, "%s: the YAML document is empty", source);
-    yaml_document_delete(&doc);
+    if (rc == OLIVE_OK && !c.root)
+        rc = olive_fail(OLIVE_EFORMAT, "%s: the YAML document is empty", source);
+    if (rc == OLIVE_OK)
+        *out = c.root;
+    else
+        json_decref(c.root);
+    build_free(&c);
     yaml_parser_delete(&parser);
     return rc;
 }

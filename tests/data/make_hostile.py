@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Writes the hostile-input corpus under tests/data/hostile/: one folder per case holding a
-model.onnx (and the data files it refers to), plus cases.json mapping each case to a phrase
-that the error message must contain. tests/integration/test_hostile.py runs the roundtrip tool
-on every case and expects a clean failure.
+model.onnx (and the data files it refers to), a checkpoint or a workflow config, plus
+cases.json mapping each case to a phrase that the error message must contain.
+tests/integration/test_hostile.py runs the roundtrip tool (or the `olive` command the case
+names) on every case and expects a clean failure.
+
+What git cannot hold is made by the test when it copies a case: FIFOs ("fifos": names of the
+case's files to replace by FIFOs) and oversized fields ("append_doc_string": bytes of a
+ModelProto.doc_string appended to model.onnx).
 
 Run from anywhere: python3 tests/data/make_hostile.py (needs the onnx package).
 """
@@ -114,9 +119,51 @@ def graph_field(data):
     raise ValueError("no graph field")
 
 
+def safetensors_bytes(tensors):
+    """A safetensors file (8-byte header length, JSON header, data) of float32 arrays."""
+    header, data = {}, b""
+    for name, a in tensors.items():
+        raw = np.ascontiguousarray(a, dtype=np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def llama_checkpoint(**config_changes):
+    """A one-layer Llama checkpoint of hidden size 8 (a few KB): config.json and
+    model.safetensors, with `config_changes` applied to the config."""
+    hidden, inter, vocab, heads, kv = 8, 16, 32, 2, 1
+    head = hidden // heads
+    rng = np.random.default_rng(0)
+    shapes = {"model.embed_tokens.weight": (vocab, hidden), "model.norm.weight": (hidden,),
+              "lm_head.weight": (vocab, hidden)}
+    p = "model.layers.0."
+    shapes.update({p + "self_attn.q_proj.weight": (heads * head, hidden), p + "self_attn.k_proj.weight": (kv * head, hidden),
+                   p + "self_attn.v_proj.weight": (kv * head, hidden), p + "self_attn.o_proj.weight": (hidden, heads * head),
+                   p + "mlp.gate_proj.weight": (inter, hidden), p + "mlp.up_proj.weight": (inter, hidden),
+                   p + "mlp.down_proj.weight": (hidden, inter), p + "input_layernorm.weight": (hidden,),
+                   p + "post_attention_layernorm.weight": (hidden,)})
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
+              "intermediate_size": inter, "num_hidden_layers": 1, "num_attention_heads": heads,
+              "num_key_value_heads": kv, "vocab_size": vocab, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
+              "rope_theta": 10000.0, "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
+              "tie_word_embeddings": False}
+    config.update(config_changes)
+    weights = {name: rng.standard_normal(shape).astype(np.float32) * 0.1 for name, shape in shapes.items()}
+    return {"config.json": json.dumps(config, indent=1).encode(), "model.safetensors": safetensors_bytes(weights)}
+
+
+CONVERT = ["run-pass", "--pass", "convert", "-m", "{in}", "-o", "{out}"]
+
+
 def cases():
-    """Yields (name, files, expected phrase, why). files maps file name -> bytes, or
-    ('symlink', target)."""
+    """Yields (name, files, expected phrase, why[, extra]). files maps file name -> bytes, or
+    ('symlink', target); extra holds the case's other keys in cases.json ("command": the
+    `olive` arguments, "{in}" the case folder and "{out}" an empty output folder; "workflow":
+    run `olive run` on a config naming the case folder as the input model; "fifos";
+    "append_doc_string")."""
     good = valid_bytes()
     tag_pos, len_pos, payload = graph_field(good)
 
@@ -218,13 +265,49 @@ def cases():
     yield "attribute_without_value", {"model.onnx": no_graph_attr.SerializeToString()}, "no value", \
         "a GRAPH attribute with no graph"
 
+    # Files that are not regular files, text fields too long to hold three times in memory.
+    yield "fifo_model", {"model.onnx": good}, "FIFO", "model.onnx is a FIFO with no writer (an open would block forever)", \
+        {"fifos": ["model.onnx"]}
+    yield "external_fifo", {"model.onnx": base_model([external_tensor("W", "w.data")]).SerializeToString(),
+                            "w.data": data}, \
+        "FIFO", "the external data file is a FIFO", {"fifos": ["w.data"]}
+    yield "huge_doc_string", {"model.onnx": good}, "more than the 16777216 accepted", \
+        "a 17 MiB ModelProto.doc_string (protobuf-c and the IR would each copy it)", \
+        {"append_doc_string": 17 << 20}
+
+    # Model folders: companions that lead out of the folder, checkpoints that lie.
+    yield "companion_symlink_outside", {"model.onnx": good, "tokenizer.json": ("symlink", "/etc/passwd")}, \
+        "outside the model folder", "a workflow's input folder whose tokenizer.json links to /etc/passwd", \
+        {"workflow": True}
+    hf = llama_checkpoint()
+    yield "hf_tokenizer_symlink_outside", {**hf, "tokenizer.json": ("symlink", "/etc/passwd")}, \
+        "outside the model folder", "a checkpoint whose tokenizer.json links to /etc/passwd", \
+        {"command": ["inspect", "{in}"]}
+    yield "hf_config_fifo", hf, "FIFO", \
+        "a checkpoint whose config.json is a FIFO", {"command": ["inspect", "{in}"], "fifos": ["config.json"]}
+    yield "hf_rope_theta_zero", llama_checkpoint(rope_theta=0), "'rope_theta' is 0", \
+        "rope_theta 0 would write NaN rotary caches", {"command": CONVERT}
+    yield "hf_norm_eps_string", llama_checkpoint(rms_norm_eps="x"), "'rms_norm_eps' must be a number", \
+        "a norm epsilon that is not a number", {"command": CONVERT}
+    yield "hf_eos_negative", llama_checkpoint(eos_token_id=-1), "'eos_token_id' holds -1", \
+        "an end-of-sequence token id of -1", {"command": CONVERT}
+    yield "hf_heads_not_dividing", llama_checkpoint(num_attention_heads=3, num_key_value_heads=3), \
+        "not a multiple of num_attention_heads", "hidden size 8 with 3 heads", {"command": CONVERT}
+    yield "gguf_four_bytes", {"model.gguf": b"GGUF"}, "truncated", "a GGUF file that ends after its magic", \
+        {"command": ["inspect", "{in}/model.gguf"]}
+
+    # Workflow configs.
+    yield "yaml_deep_nesting", {"config.yaml": b"[" * 100_000 + b"]" * 100_000 + b"\n"}, "nested too deeply", \
+        "100 000 nested flow sequences (the YAML loader took a minute before refusing them)", \
+        {"command": ["run", "--config", "{in}/config.yaml"]}
+
 
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
     manifest = {}
-    for name, files, phrase, why in cases():
+    for name, files, phrase, why, *extra in cases():
         folder = os.path.join(OUT, name)
         os.makedirs(folder)
         for fname, content in files.items():
@@ -234,7 +317,7 @@ def main():
             else:
                 with open(path, "wb") as f:
                     f.write(content)
-        manifest[name] = {"error": phrase, "why": why}
+        manifest[name] = {"error": phrase, "why": why, **(extra[0] if extra else {})}
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -280,6 +280,85 @@ def test_shape_disagreeing_with_config_is_an_error(tmp_path):
     assert not out.exists()
 
 
+def set_key(path, value):
+    """An edit that sets config key `path` ("a" or "a.b") to value."""
+    def edit(cfg):
+        *parents, last = path.split(".")
+        node = cfg
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return edit
+
+
+@pytest.mark.parametrize("key,value,phrase", [
+    ("rope_theta", 0, "'rope_theta' is 0"),
+    ("rope_parameters.rope_theta", -5.0, "'rope_theta' is -5"),
+    ("rms_norm_eps", "x", "'rms_norm_eps' must be a number"),
+    ("rms_norm_eps", -1e-6, "'rms_norm_eps' is -1e-06"),
+    ("rope_parameters.factor", 0, "'factor' is 0"),
+    ("partial_rotary_factor", "half", "'partial_rotary_factor' must be a number"),
+    ("hidden_size", -1, "'hidden_size' must be a non-negative integer"),
+    ("num_attention_heads", 5, "not a multiple of num_key_value_heads"),
+    ("eos_token_id", -1, "'eos_token_id' holds -1"),
+    ("bos_token_id", 10**6, "'bos_token_id' holds 1000000"),
+    ("eos_token_id", [], "'eos_token_id' is an empty list"),
+    ("top_k", -1, "'top_k' is -1"),
+    ("temperature", "hot", "'temperature' is \"hot\""),
+    ("num_beams", 0, "'num_beams' is 0"),
+])
+def test_wrong_config_values_are_named(tmp_path, key, value, phrase):
+    """A value of the wrong type or range is an error naming the key and the value, never used
+    as is (NaN rotary caches, negative sizes in genai_config.json) or replaced by a default."""
+    src = broken_copy(tmp_path, "llama", set_key(key, value))
+    out = tmp_path / "out"
+    proc = convert(src, out)
+    assert proc.returncode == 1, proc.stderr
+    assert phrase in proc.stderr and "config.json" in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_wrong_generation_config_value_is_named(tmp_path):
+    src = broken_copy(tmp_path, "llama", lambda c: None)
+    gen = json.loads((src / "generation_config.json").read_text())
+    gen["top_p"] = 2.5
+    (src / "generation_config.json").write_text(json.dumps(gen))
+    proc = convert(src, tmp_path / "out")
+    assert proc.returncode == 1 and "'top_p' is 2.5" in proc.stderr, proc.stderr
+
+
+def test_negative_pad_token_means_none(tmp_path):
+    """pad_token_id -1 is how older configs say "no pad token": eos pads, as in transformers."""
+    src = broken_copy(tmp_path, "llama", set_key("pad_token_id", -1))
+    gen = json.loads((src / "generation_config.json").read_text())
+    gen["pad_token_id"] = -1
+    (src / "generation_config.json").write_text(json.dumps(gen))
+    out = tmp_path / "out"
+    proc = convert(src, out)
+    assert proc.returncode == 0, proc.stderr
+    genai = json.loads((out / "genai_config.json").read_text())
+    assert genai["model"]["pad_token_id"] == 2
+
+
+def test_inspect_describes_a_checkpoint(tmp_path):
+    """`olive inspect` on a checkpoint folder or GGUF file describes its weights (the counts are
+    the safetensors header's), and a damaged GGUF file is an error, not an empty model."""
+    header = json.loads(pathlib.Path(DATA / "llama" / "model.safetensors").read_bytes()[8:][
+        :int.from_bytes((DATA / "llama" / "model.safetensors").read_bytes()[:8], "little")])
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    proc = run_cli("inspect", DATA / "llama", "--json")
+    assert proc.returncode == 0, proc.stderr
+    c = json.loads(proc.stdout)["checkpoint"]
+    assert c["kind"] == "hf_folder" and c["architecture"] == "LlamaForCausalLM"
+    assert c["tensor_count"] == len(tensors)
+    assert c["parameter_count"] == sum(int(np.prod(t["shape"])) for t in tensors.values())
+    text = run_cli("inspect", DATA / "llama").stdout
+    assert "LlamaForCausalLM" in text and f"Tensors: {len(tensors)}" in text
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF")
+    proc = run_cli("inspect", tmp_path / "tiny.gguf")
+    assert proc.returncode == 1 and "tiny.gguf" in proc.stderr and "truncated" in proc.stderr, proc.stderr
+
+
 def test_unsupported_architecture_is_an_error(tmp_path):
     src = broken_copy(tmp_path, "llama", lambda c: c.update(architectures=["FancyForCausalLM"]))
     out = tmp_path / "out"

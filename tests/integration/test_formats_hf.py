@@ -332,6 +332,44 @@ def test_index_symlink_out_of_folder(tmp_path):
     assert "outside the model folder" in err and shard in err
 
 
+@pytest.mark.parametrize("name", ["tokenizer.json", "tokenizer_config.json", "config.json",
+                                  "generation_config.json", "model.safetensors"])
+def test_file_linked_out_of_folder(name, tmp_path):
+    """A companion, config or weights file that is a symlink leading out of the folder (here to a
+    copy of the real file, so that only the link is wrong) is refused, not read or copied."""
+    d = copy_fixture("st_f32", tmp_path)
+    outside = tmp_path / ("elsewhere-" + name)
+    if (d / name).exists():
+        shutil.move(d / name, outside)
+    else:
+        outside.write_text('{"secret": 1}')
+    os.symlink(outside, d / name)
+    err = fails(d)
+    assert "outside the model folder" in err and name in err
+
+
+def test_link_inside_folder_is_followed(tmp_path):
+    """A link to another file of the same folder is fine."""
+    d = copy_fixture("st_f32", tmp_path)
+    shutil.move(d / "tokenizer_config.json", d / "real_tokenizer_config.json")
+    os.symlink("real_tokenizer_config.json", d / "tokenizer_config.json")
+    assert [os.path.basename(p) for p in dump(d)["copy_files"]] == ["tokenizer_config.json"]
+
+
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors", "shard"])
+def test_fifo_is_refused_without_hanging(name, tmp_path):
+    """A FIFO (no writer) in place of a file would block an open() forever."""
+    if name == "shard":
+        d, _, j = sharded(tmp_path)
+        name = sorted(set(j["weight_map"].values()))[0]
+    else:
+        d = copy_fixture("st_f32", tmp_path)
+    os.remove(d / name)
+    os.mkfifo(d / name)
+    err = fails(d)
+    assert "FIFO" in err and name in err
+
+
 def test_duplicate_tensor_across_shards(tmp_path):
     d, index, j = sharded(tmp_path)
     shard = sorted(set(j["weight_map"].values()))[0]

@@ -257,7 +257,7 @@ def test_sha256_at_block_boundaries(work, length):
     folder.mkdir()
     shutil.copy(work / "in" / "model.onnx", folder / "model.onnx")
     payload = bytes((i * 7 + 3) % 256 for i in range(length))
-    (folder / "extra.bin").write_bytes(payload)
+    (folder / "tokenizer.model").write_bytes(payload)
     cfg = write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
     data = json.loads(cfg.read_text())
     data["input_model"]["model_path"] = "folder"
@@ -266,8 +266,8 @@ def test_sha256_at_block_boundaries(work, length):
     assert r.returncode == 0, r.stderr
     (entry,) = list((work / "cache" / "runs").iterdir())
     manifest = json.loads((entry / "manifest.json").read_text())
-    assert manifest["files"]["extra.bin"] == hashlib.sha256(payload).hexdigest()
-    assert (work / "out" / "extra.bin").read_bytes() == payload
+    assert manifest["files"]["tokenizer.model"] == hashlib.sha256(payload).hexdigest()
+    assert (work / "out" / "tokenizer.model").read_bytes() == payload
 
 
 def test_onnx_model_folder_with_onnx_file_name(work):
@@ -284,6 +284,79 @@ def test_onnx_model_folder_with_onnx_file_name(work):
     data["input_model"]["onnx_file_name"] = "../in/model.onnx"
     cfg.write_text(json.dumps(data))
     assert_failed(olive("run", "--config", "config.json", cwd=work), "onnx_file_name")
+
+
+def folder_input(work):
+    """A model folder input (model.onnx and what the test puts beside it) and its config."""
+    import shutil
+    folder = work / "folder"
+    folder.mkdir()
+    shutil.copy(work / "in" / "model.onnx", folder / "model.onnx")
+    cfg = write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    data = json.loads(cfg.read_text())
+    data["input_model"]["model_path"] = "folder"
+    cfg.write_text(json.dumps(data))
+    return folder
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "genai_config.json", "chat_template.jinja"])
+def test_companion_linked_out_of_the_folder_is_refused(work, name):
+    """A companion that is a symlink to a file outside the model folder is neither read nor
+    copied into the output or the cache."""
+    folder = folder_input(work)
+    secret = work / "secret.txt"
+    secret.write_text("root:x:0:0:secret\n")
+    os.symlink(secret, folder / name)
+    err = assert_failed(olive("run", "--config", "config.json", cwd=work), name, "outside the model folder")
+    assert "secret" in err
+    for root in (work / "out", work / "cache"):
+        for path in root.rglob("*") if root.exists() else []:
+            assert not path.is_file() or b"root:x:0:0:secret" not in path.read_bytes(), path
+
+
+def test_folder_input_carries_only_companions_with_their_permissions(work):
+    """Tokenizer files and runtime configs travel with the model, with the source's permissions;
+    the user's other files of the folder do not."""
+    folder = folder_input(work)
+    (folder / "tokenizer.json").write_text('{"model": {}}')
+    os.chmod(folder / "tokenizer.json", 0o600)
+    (folder / "genai_config.json").write_text('{"model": {}}')
+    os.chmod(folder / "genai_config.json", 0o640)
+    (folder / "notes.txt").write_text("private notes")
+    (folder / "other.bin").write_bytes(b"\0" * 16)
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    out = work / "out"
+    assert (out / "tokenizer.json").read_text() == '{"model": {}}'
+    assert (out / "tokenizer.json").stat().st_mode & 0o777 == 0o600
+    assert (out / "genai_config.json").stat().st_mode & 0o777 == 0o640
+    assert not (out / "notes.txt").exists() and not (out / "other.bin").exists()
+    (entry,) = list((work / "cache" / "runs").iterdir())
+    assert not (entry / "notes.txt").exists()
+
+
+def test_folder_model_file_linked_out_of_the_folder_is_refused(work):
+    """The model file of a folder input is a file of that folder, not a link to another one."""
+    folder = folder_input(work)
+    (folder / "model.onnx").unlink()
+    os.symlink(work / "in" / "model.onnx", folder / "model.onnx")
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "model.onnx", "outside the model folder")
+    assert not (work / "out").exists()
+
+
+@pytest.mark.parametrize("what", ["model", "external data"])
+def test_fifo_input_is_refused_without_hanging(work, what):
+    """A FIFO as the model or as its external data file would block an open() forever."""
+    target = work / "in" / "model.onnx"
+    if what == "external data":
+        model = onnx.load(str(target))
+        onnx.save(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+                  location="model.onnx.data", size_threshold=0)
+        target = work / "in" / "model.onnx.data"
+    target.unlink()
+    os.mkfifo(target)
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "FIFO", target.name)
 
 
 def test_no_artifacts(work):
@@ -711,14 +784,18 @@ def test_use_ort_genai_on_an_onnx_input_says_what_it_does(work):
 
 def test_auto_opt_on_an_earlier_output_folder(work):
     assert olive("auto-opt", "-m", "in/model.onnx", "-o", "first", "--cache_dir", "cache", cwd=work).returncode == 0
-    (work / "first" / "extra_config.json").write_text('{"kept": true}')
+    (work / "first" / "tokenizer_config.json").write_text('{"kept": true}')
+    (work / "first" / "notes.txt").write_text("the user's own file")
     r = olive("auto-opt", "-m", "first", "-o", "second", "--precision", "int4", "--cache_dir", "cache", cwd=work)
     assert r.returncode == 0, r.stderr
     check_output_folder(work / "second", work / "in" / "model.onnx", 0.15)
-    # Companion files of the input folder travel with the model.
-    assert json.loads((work / "second" / "extra_config.json").read_text()) == {"kept": True}
+    # The input folder's tokenizer files and runtime configs travel with the model; other files
+    # stay where they are.
+    assert json.loads((work / "second" / "tokenizer_config.json").read_text()) == {"kept": True}
+    assert not (work / "second" / "notes.txt").exists()
     mc = json.loads((work / "second" / "model_config.json").read_text())
-    assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == ["extra_config.json"]
+    assert [pathlib.Path(p).name for p in mc["config"]["model_attributes"]["additional_files"]] == \
+        ["tokenizer_config.json"]
 
 
 def assert_usage(result, *fragments):

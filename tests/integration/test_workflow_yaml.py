@@ -108,6 +108,30 @@ def test_alias_bomb_is_refused(work):
     assert_failed(r, "too many values")
 
 
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000 + "\n",
+    "{a: " * 100_000 + "1" + "}" * 100_000 + "\n",
+    "- " * 100_000 + "x\n",
+    "".join(" " * i + "k:\n" for i in range(2000)),
+], ids=["flow_sequences", "flow_mappings", "block_sequences", "block_mappings"])
+def test_deep_nesting_is_refused_before_it_is_parsed_whole(work, text):
+    """100 000 levels (a few hundred KB) used to take a minute inside the YAML loader before the
+    depth limit spoke; the limit now applies while parsing."""
+    (work / "config.yaml").write_text(text)
+    r = subprocess.run([CLI, "run", "--config", "config.yaml"], capture_output=True, text=True, timeout=30,
+                       cwd=work)
+    assert_failed(r, "config.yaml:", "nested too deeply")
+
+
+def test_nesting_within_the_limit_and_aliases_still_work(work):
+    deep = "[" * 60 + "]" * 60
+    text = YAML_CONFIG.replace("engine:", f"extra_deep: &deep {deep}\nagain: *deep\nengine:")
+    r = run_config(work, "config.yaml", text)
+    assert r.returncode == 0, r.stderr
+    text = YAML_CONFIG.replace("engine:", f"extra_deep: &deep {deep}\nagain: [[[[[[*deep]]]]]]\nengine:")
+    assert_failed(run_config(work, "config.yaml", text), "nested too deeply")
+
+
 def test_yaml_type_errors_name_the_key(work):
     text = YAML_CONFIG.replace("block_size: 32", "block_size: [32, 64]")
     assert_failed(run_config(work, "config.yaml", text), "passes.quant.block_size")

@@ -238,6 +238,10 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
 /* Reads the common config.json keys into d->cfg (decoder_config.c). */
 int cvt_decoder_config_read(cvt_decoder *d);
 
+/* Checks the search settings (generation_config.json, else config.json) that genai_config.json
+ * copies: numbers of the right kind and range. Errors: OLIVE_EFORMAT naming the key and value. */
+int cvt_genai_check_search(const cvt_decoder *d);
+
 /* genai_config.json for the built model (genai_config.c); owned by the caller. */
 int cvt_genai_config(const cvt_decoder *d, char **out);
 

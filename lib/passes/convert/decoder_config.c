@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -31,10 +32,64 @@ static int get_int(const cvt_decoder *d, const char *name, int64_t fallback, int
     return OLIVE_OK;
 }
 
-static double num_in(json_t *obj, const char *name, double fallback)
+/* Number `name` of `obj` (config.json or one of its blocks, called `where` in messages), or
+ * `fallback` when absent or null. A value of another type, or outside [lo, hi] (lo excluded
+ * when `open_lo`), is an error naming the key and the value: a rope_theta of 0 would write
+ * NaN rotary caches, an rms_norm_eps of "x" would silently become the default. */
+static int get_num(const cvt_decoder *d, json_t *obj, const char *where, const char *name, double fallback, double lo,
+                   int open_lo, double hi, double *out)
 {
     json_t *v = obj ? json_object_get(obj, name) : NULL;
-    return v && json_is_number(v) ? json_number_value(v) : fallback;
+    double x;
+    if (!v || json_is_null(v)) {
+        *out = fallback;
+        return OLIVE_OK;
+    }
+    if (!json_is_number(v)) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        int rc = olive_fail(OLIVE_EFORMAT, "config.json of '%s': %s'%s' must be a number, not %.40s", d->ck->path,
+                            where, name, text ? text : "?");
+        free(text);
+        return rc;
+    }
+    x = json_number_value(v);
+    if (!isfinite(x) || x < lo || (open_lo && x == lo) || x > hi)
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': %s'%s' is %g, outside %s%g, %g]", d->ck->path, where,
+                          name, x, open_lo ? "(" : "[", lo, hi);
+    *out = x;
+    return OLIVE_OK;
+}
+
+/* A token id key: absent, an id in [0, vocab), or a non-empty list of them. A negative
+ * pad_token_id is how some configs say "none": it is dropped (eos pads, as in transformers). */
+static int check_token_ids(const cvt_decoder *d, json_t *obj, const char *file, const char *name)
+{
+    json_t *v = obj ? json_object_get(obj, name) : NULL, *item;
+    size_t i;
+    if (!v || json_is_null(v))
+        return OLIVE_OK;
+    if (!strcmp(name, "pad_token_id") && json_is_integer(v) && json_integer_value(v) < 0) {
+        json_object_del(obj, name);
+        return OLIVE_OK;
+    }
+    if (json_is_array(v) && !json_array_size(v))
+        return olive_fail(OLIVE_EFORMAT, "%s of '%s': '%s' is an empty list", file, d->ck->path, name);
+    if (!json_is_array(v))
+        v = json_pack("[O]", v);
+    else
+        json_incref(v);
+    json_array_foreach(v, i, item) {
+        if (!json_is_integer(item) || json_integer_value(item) < 0 || json_integer_value(item) >= d->cfg.vocab) {
+            char *text = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
+            int rc = olive_fail(OLIVE_EFORMAT, "%s of '%s': '%s' holds %.40s, not a token id in [0, %" PRId64 ")",
+                                file, d->ck->path, name, text ? text : "?", d->cfg.vocab);
+            free(text);
+            json_decref(v);
+            return rc;
+        }
+    }
+    json_decref(v);
+    return OLIVE_OK;
 }
 
 /* The first value of a token id key (an integer or a list of them), or -1. */
@@ -97,7 +152,7 @@ int cvt_decoder_config_read(cvt_decoder *d)
                           "config.json of '%s': hidden_size %" PRId64
                           " is not a multiple of num_attention_heads %" PRId64 " and head_dim is not given",
                           d->ck->path, c->hidden, c->heads);
-    c->norm_eps = num_in(d->ck->config, "rms_norm_eps", 1e-6);
+    OLIVE_TRY(get_num(d, d->ck->config, "", "rms_norm_eps", 1e-6, 0, 1, 1, &c->norm_eps));
     act = key(d, "hidden_act");
     if (!act || (json_is_string(act) &&
                  (!strcmp(json_string_value(act), "silu") || !strcmp(json_string_value(act), "swish"))))
@@ -115,7 +170,11 @@ int cvt_decoder_config_read(cvt_decoder *d)
     params = key(d, "rope_parameters");
     scaling = key(d, "rope_scaling");
     rope = scaling && json_is_object(scaling) ? scaling : params && json_is_object(params) ? params : NULL;
-    c->rope_theta = num_in(d->ck->config, "rope_theta", num_in(params, "rope_theta", 10000.0));
+    {
+        double theta;
+        OLIVE_TRY(get_num(d, params, "rope_parameters.", "rope_theta", 10000.0, 0, 1, 1e12, &theta));
+        OLIVE_TRY(get_num(d, d->ck->config, "", "rope_theta", theta, 0, 1, 1e12, &c->rope_theta));
+    }
     snprintf(c->rope_type, sizeof c->rope_type, "default");
     if (rope) {
         json_t *t = json_object_get(rope, "rope_type");
@@ -123,15 +182,23 @@ int cvt_decoder_config_read(cvt_decoder *d)
             t = json_object_get(rope, "type");
         if (t && json_is_string(t))
             snprintf(c->rope_type, sizeof c->rope_type, "%s", json_string_value(t));
-        c->rope_factor = num_in(rope, "factor", 1.0);
-        c->rope_low_freq_factor = num_in(rope, "low_freq_factor", 0);
-        c->rope_high_freq_factor = num_in(rope, "high_freq_factor", 0);
-        c->rope_original_context = (int64_t)num_in(rope, "original_max_position_embeddings", 0);
+        const char *where = rope == scaling ? "rope_scaling." : "rope_parameters.";
+        double orig;
+        OLIVE_TRY(get_num(d, rope, where, "factor", 1.0, 0, 1, 1e6, &c->rope_factor));
+        OLIVE_TRY(get_num(d, rope, where, "low_freq_factor", 0, 0, 0, 1e6, &c->rope_low_freq_factor));
+        OLIVE_TRY(get_num(d, rope, where, "high_freq_factor", 0, 0, 0, 1e6, &c->rope_high_freq_factor));
+        OLIVE_TRY(get_num(d, rope, where, "original_max_position_embeddings", 0, 0, 0, 1 << 24, &orig));
+        c->rope_original_context = (int64_t)orig;
     }
-    if (!c->rope_original_context)
-        c->rope_original_context = (int64_t)num_in(d->ck->config, "original_max_position_embeddings", 0);
+    if (!c->rope_original_context) {
+        double orig;
+        OLIVE_TRY(get_num(d, d->ck->config, "", "original_max_position_embeddings", 0, 0, 0, 1 << 24, &orig));
+        c->rope_original_context = (int64_t)orig;
+    }
     {
-        double prf = num_in(d->ck->config, "partial_rotary_factor", num_in(params, "partial_rotary_factor", 1.0));
+        double prf;
+        OLIVE_TRY(get_num(d, params, "rope_parameters.", "partial_rotary_factor", 1.0, 0, 1, 1, &prf));
+        OLIVE_TRY(get_num(d, d->ck->config, "", "partial_rotary_factor", prf, 0, 1, 1, &prf));
         c->rotary_dim = (int64_t)(prf * (double)c->head_dim);
         if (c->rotary_dim < 2 || c->rotary_dim > c->head_dim || c->rotary_dim % 2)
             return olive_fail(OLIVE_EFORMAT, "config.json of '%s': partial_rotary_factor %g gives a rotary size of "
@@ -141,7 +208,14 @@ int cvt_decoder_config_read(cvt_decoder *d)
     c->tied_embeddings = (tie && json_is_true(tie)) || !ofmt_checkpoint_find(d->ck, "lm_head.weight");
     c->qkv_bias = c->o_bias = key(d, "attention_bias") && json_is_true(key(d, "attention_bias"));
     c->mlp_bias = key(d, "mlp_bias") && json_is_true(key(d, "mlp_bias"));
+    {
+        static const char *const ids[] = {"bos_token_id", "eos_token_id", "pad_token_id"};
+        for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+            OLIVE_TRY(check_token_ids(d, d->ck->config, "config.json", ids[i]));
+            OLIVE_TRY(check_token_ids(d, d->ck->generation_config, "generation_config.json", ids[i]));
+        }
+    }
     c->bos_id = token_id(d, "bos_token_id");
     c->pad_id = token_id(d, "pad_token_id");
-    return OLIVE_OK;
+    return cvt_genai_check_search(d);
 }

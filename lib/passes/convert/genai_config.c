@@ -28,6 +28,40 @@ static json_t *number_or(const cvt_decoder *d, const char *key, double fallback,
     return integer ? json_integer((json_int_t)fallback) : json_real(fallback);
 }
 
+/* The search settings copied into genai_config.json must be numbers ONNX Runtime GenAI can use:
+ * a top_k of -1 or a temperature of "x" is refused here, naming the file and the key. */
+int cvt_genai_check_search(const cvt_decoder *d)
+{
+    static const struct {
+        const char *key;
+        int integer;
+        double lo, hi;
+        int open_lo;
+    } keys[] = {
+        {"length_penalty", 0, -1e9, 1e9, 0}, {"no_repeat_ngram_size", 1, 0, 1e9, 0}, {"num_beams", 1, 1, 1e9, 0},
+        {"num_return_sequences", 1, 1, 1e9, 0}, {"repetition_penalty", 0, 0, 1e9, 1}, {"temperature", 0, 0, 1e9, 0},
+        {"top_k", 1, 0, 1e9, 0}, {"top_p", 0, 0, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *v = lookup(d, keys[i].key);
+        double x;
+        if (!v || json_is_boolean(v))
+            continue;
+        x = json_is_number(v) ? json_number_value(v) : 0;
+        if (!json_is_number(v) || (keys[i].integer && !json_is_integer(v)) || x < keys[i].lo || x > keys[i].hi ||
+            (keys[i].open_lo && x == keys[i].lo)) {
+            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            json_t *g = d->ck->generation_config ? json_object_get(d->ck->generation_config, keys[i].key) : NULL;
+            int rc = olive_fail(OLIVE_EFORMAT, "%s of '%s': '%s' is %.40s, not %s in %s%g, %g]",
+                                g == v ? "generation_config.json" : "config.json", d->ck->path, keys[i].key, text ? text : "?", keys[i].integer ? "an integer" : "a number",
+                                keys[i].open_lo ? "(" : "[", keys[i].lo, keys[i].hi);
+            free(text);
+            return rc;
+        }
+    }
+    return OLIVE_OK;
+}
+
 static json_t *provider_options(const cvt_decoder *d)
 {
     const char *ep = d->opt.execution_provider;

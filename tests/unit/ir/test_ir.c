@@ -95,8 +95,12 @@ static void test_toposort_validate(void)
     oir_node_set_output(m->graph->nodes[1], 0, "Y");
 
     /* missing opset import */
-    free(m->graph->nodes[1]->domain);
-    m->graph->nodes[1]->domain = strdup("com.example");
+    {
+        const oir_node *old = m->graph->nodes[1];
+        oir_graph_replace_node(m->graph, 1, oir_node_new(old->op_type, "com.example", old->name, old->n_inputs,
+                                                         (const char *const *)old->inputs, old->n_outputs,
+                                                         (const char *const *)old->outputs));
+    }
     CHECK_RC(oir_model_validate(m), OLIVE_EFORMAT);
     CHECK_ERROR_HAS("com.example");
     oir_model_require_opset(m, "com.example", 1);

@@ -471,9 +471,11 @@ static void test_limits_and_bad_inputs(void)
     CHECK_RC(eval(node("Add", 2), in, 2, LIMIT, &out), OLIVE_EFORMAT);
     in[0] = f32s(1, (int64_t[]){1}, (float[]){1}, 1);
     CHECK_RC(eval(node("Relu", 1), in, 1, LIMIT, &out), OLIVE_EUNSUPPORTED);
-    n = node("Add", 2);
-    free(n->domain);
-    n->domain = strdup("com.example");
+    {
+        static const char *const ins[] = {"a", "b"};
+        const char *out_name = "out";
+        n = oir_node_new("Add", "com.example", "n", 2, ins, 1, &out_name);
+    }
     CHECK(!olive_fold_supports(n));
     oir_node_free(n);
 }
