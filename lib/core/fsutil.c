@@ -213,13 +213,15 @@ int olive_copy_file_sha256(const char *src, const char *dst, char hex[OLIVE_SHA2
     olive_sha256 s;
     char buf[1 << 16];
     ssize_t n;
-    int fd = open(src, O_RDONLY | O_CLOEXEC), rc;
+    struct stat st;
+    int fd = olive_open_regular(src, &st), rc;
     if (fd < 0)
-        return olive_fail_errno(errno, "cannot open", src);
+        return olive_error_code();
     if ((rc = olive_outfile_open(&f, dst)) != OLIVE_OK) {
         close(fd);
         return rc;
     }
+    fchmod(f.fd, st.st_mode & 0777); /* as olive_copy_file: a private file stays private */
     olive_sha256_init(&s);
     while ((n = read(fd, buf, sizeof buf)) != 0) {
         if (n < 0 && errno == EINTR)

@@ -171,7 +171,8 @@ static void test_truncated(const char *base)
     CHECK_RC(olive_engine_run(e, m, out_dir, NULL), OLIVE_EIO);
     CHECK(when == -1);
     CHECK_ERROR_HAS("model.onnx.data");
-    CHECK_ERROR_HAS("shrank while it was being read");
+    /* the size check before each read or the bus-error guard, whichever sees it first */
+    CHECK_ERROR_HAS("shrank");
     CHECK(!exists(out_dir));
     olive_model_free(m);
     olive_engine_free(e);
