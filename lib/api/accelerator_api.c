@@ -225,5 +225,5 @@ int olive_accelerator_cuda_device_count(const olive_accelerator *acc)
     const olive_backend *cuda = olive_cuda_backend();
     if (!acc)
         return olive_fail(OLIVE_EINVALID, "olive_accelerator_cuda_device_count: accelerator is NULL");
-    return cuda ? cuda->device_count() : 0;
+    return cuda ? cuda->dev.device_count() : 0;
 }

@@ -3,13 +3,26 @@
 
 #include <string.h>
 
-/* Fixed order: the CPU backend first (it is the reference), then the optional ones. */
+#include "core/status.h"
+
+int olive_backend_check(const olive_backend *backend)
+{
+    if (!backend)
+        return olive_fail(OLIVE_EINVALID, "backend table is NULL");
+    if (backend->api_version != OLIVE_BACKEND_API_VERSION)
+        return olive_fail(OLIVE_EUNSUPPORTED, "backend '%s' has a table of API version %u; this libolive uses version %u",
+                          backend->name ? backend->name : "?", backend->api_version, OLIVE_BACKEND_API_VERSION);
+    return OLIVE_OK;
+}
+
+/* Fixed order: the CPU backend first (it is the reference), then the optional ones. A table of
+ * another API version is left out rather than called through a layout it does not have. */
 static const olive_backend *backend_at(size_t index)
 {
     size_t i = 0;
-    const olive_backend *all[] = {olive_cpu_backend(), olive_cuda_backend()};
+    const olive_backend *all[] = {olive_cpu_backend(), olive_cuda_backend(), olive_ort_backend()};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
-        if (!all[k])
+        if (!all[k] || all[k]->api_version != OLIVE_BACKEND_API_VERSION)
             continue;
         if (i++ == index)
             return all[k];

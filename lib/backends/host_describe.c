@@ -64,14 +64,14 @@ static json_t *describe_cpu(const olive_host_cpu *cpu)
 static json_t *describe_cuda(void)
 {
     const olive_backend *cuda = olive_cuda_backend();
-    int n = cuda ? cuda->device_count() : 0;
+    int n = cuda ? cuda->dev.device_count() : 0;
     json_t *o = json_object(), *list = json_array();
     int ok = o && list;
     for (int i = 0; ok && i < n; i++) {
         olive_backend_device_info info;
         char cc[32];
         json_t *d;
-        if (cuda->device_info(i, &info) != OLIVE_OK)
+        if (cuda->dev.device_info(i, &info) != OLIVE_OK)
             continue;
         snprintf(cc, sizeof cc, "%d.%d", info.cc_major, info.cc_minor);
         d = json_object();
@@ -85,7 +85,7 @@ static json_t *describe_cuda(void)
         return NULL;
     }
     ok = SET(o, "available", json_boolean(json_array_size(list) > 0)) &&
-         SET(o, "runtime_version", olive_json_text(cuda ? cuda->library_version() : NULL)) &&
+         SET(o, "runtime_version", olive_json_text(cuda ? cuda->dev.library_version() : NULL)) &&
          SET(o, "devices", list);
     if (!ok) {
         json_decref(o);
@@ -99,8 +99,8 @@ static json_t *describe_cpu_backend(void)
     const olive_backend *cpu = olive_cpu_backend();
     json_t *o = json_object();
     int ok = o && SET(o, "library", olive_json_text(cpu->library)) &&
-             SET(o, "version", olive_json_text(cpu->library_version())) &&
-             SET(o, "available", json_boolean(cpu->library && cpu->probe() == OLIVE_OK));
+             SET(o, "version", olive_json_text(cpu->dev.library_version())) &&
+             SET(o, "available", json_boolean(cpu->library && cpu->dev.probe() == OLIVE_OK));
     if (!ok) {
         json_decref(o);
         return NULL;

@@ -92,11 +92,8 @@ static const olive_backend cuda_backend = {
     .name = "cuda",
     .device = "gpu",
     .library = "CUDA runtime",
-    .library_version = cuda_library_version,
-    .probe = cuda_probe,
-    .device_count = cuda_device_count,
-    .device_info = cuda_device_info,
-    /* supports_op, compile, run and buffers: added with the graph-running capability. */
+    .dev = {.library_version = cuda_library_version, .probe = cuda_probe, .device_count = cuda_device_count, .device_info = cuda_device_info},
+    /* No buffers or runtime yet: models run on CUDA through ONNX Runtime's CUDA provider. */
 };
 
 const olive_backend *olive_cuda_backend(void) { return &cuda_backend; }

@@ -172,12 +172,14 @@ static void test_describe(olive_accelerator *acc, const char *device, const char
         CHECK(json_array_size(backends) >= 1);
         CHECK(strcmp(json_string_value(json_array_get(backends, 0)), "cpu") == 0);
 #ifdef OLIVE_TEST_HAVE_CUDA
-        CHECK(json_array_size(backends) == 2);
-        if (json_array_size(backends) == 2)
+        CHECK(json_array_size(backends) == 3);
+        if (json_array_size(backends) == 3)
             CHECK(strcmp(json_string_value(json_array_get(backends, 1)), "cuda") == 0);
 #else
-        CHECK(json_array_size(backends) == 1);
+        CHECK(json_array_size(backends) == 2);
 #endif
+        /* ONNX Runtime's backend is always listed: its library is looked up when it is used. */
+        CHECK(strcmp(json_string_value(json_array_get(backends, json_array_size(backends) - 1)), "onnxruntime") == 0);
     }
 #ifdef OLIVE_TEST_HAVE_DNNL
     if (backend) {
