@@ -9,5 +9,6 @@
 #include "olive/accelerator.h"
 #include "olive/engine.h"
 #include "olive/workflow.h"
+#include "olive/tokenizer.h"
 
 #endif
