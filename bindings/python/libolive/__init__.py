@@ -18,6 +18,7 @@ from .errors import (Cancelled, Exists, FormatError, InternalError, InvalidArgum
 from .log import log_to_python, set_log_callback, set_log_level
 from .model import Model
 from .passes import Pass, describe_pass, list_passes
+from .tokenizer import Encoding, Tokenizer
 from .workflow import Workflow, auto_opt, auto_opt_config, quantize
 
 LibraryNotFoundError = _ffi.LibraryNotFoundError
@@ -49,9 +50,9 @@ def _check_library_version():
 _check_library_version()
 
 __all__ = [
-    "Accelerator", "Cancelled", "Engine", "Exists", "FormatError", "InternalError",
+    "Accelerator", "Cancelled", "Encoding", "Engine", "Exists", "FormatError", "InternalError",
     "InvalidArgument", "LibraryNotFoundError", "Model", "NotFound", "OliveError",
     "OliveIOError", "OutOfMemory", "Pass", "ProgressEvent", "Unsupported", "__version__",
     "describe_pass", "library_path", "library_version", "list_passes", "log_to_python",
-    "set_log_callback", "set_log_level", "strerror", "Workflow", "auto_opt", "auto_opt_config", "quantize",
+    "set_log_callback", "set_log_level", "strerror", "Tokenizer", "Workflow", "auto_opt", "auto_opt_config", "quantize",
 ]

@@ -73,11 +73,21 @@ class _OliveWorkflow(ctypes.Structure):
     pass
 
 
+class _OliveTokenizer(ctypes.Structure):
+    pass
+
+
+class _OliveEncoding(ctypes.Structure):
+    pass
+
+
 ModelPtr = ctypes.POINTER(_OliveModel)
 PassPtr = ctypes.POINTER(_OlivePass)
 AcceleratorPtr = ctypes.POINTER(_OliveAccelerator)
 EnginePtr = ctypes.POINTER(_OliveEngine)
 WorkflowPtr = ctypes.POINTER(_OliveWorkflow)
+TokenizerPtr = ctypes.POINTER(_OliveTokenizer)
+EncodingPtr = ctypes.POINTER(_OliveEncoding)
 
 # Callback types. The `void *user` argument is unused from Python: closures carry the state.
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -165,6 +175,28 @@ SIGNATURES = {
     "olive_workflow_cancel": (None, [WorkflowPtr]),
     "olive_workflow_run": (_c_int, [WorkflowPtr, _c_out_str]),
     "olive_workflow_auto_opt_config": (_c_int, [_c_out_str, _c_str, _c_str]),
+    # tokenizer.h
+    "olive_tokenizer_load": (_c_int, [ctypes.POINTER(TokenizerPtr), _c_str]),
+    "olive_tokenizer_free": (None, [TokenizerPtr]),
+    "olive_tokenizer_encode": (_c_int, [ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)), ctypes.POINTER(_c_size),
+                                        TokenizerPtr, _c_str, _c_size, _c_str, _c_size, ctypes.c_uint]),
+    "olive_tokenizer_encode_batch": (_c_int, [ctypes.POINTER(EncodingPtr), TokenizerPtr,
+                                              ctypes.POINTER(_c_str), ctypes.POINTER(_c_size),
+                                              ctypes.POINTER(_c_str), ctypes.POINTER(_c_size), _c_size,
+                                              ctypes.c_uint]),
+    "olive_encoding_count": (_c_size, [EncodingPtr]),
+    "olive_encoding_ids": (ctypes.POINTER(ctypes.c_int32), [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
+    "olive_encoding_type_ids": (ctypes.POINTER(ctypes.c_int32), [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
+    "olive_encoding_attention_mask": (ctypes.POINTER(ctypes.c_int32),
+                                      [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
+    "olive_encoding_free": (None, [EncodingPtr]),
+    "olive_tokenizer_decode": (_c_int, [_c_out_str, TokenizerPtr, ctypes.POINTER(ctypes.c_int32), _c_size,
+                                        ctypes.c_uint]),
+    "olive_tokenizer_token_to_id": (_c_int, [ctypes.POINTER(ctypes.c_int32), TokenizerPtr, _c_str]),
+    "olive_tokenizer_id_to_token": (_c_str, [TokenizerPtr, ctypes.c_int32]),
+    "olive_tokenizer_vocab_size": (_c_size, [TokenizerPtr, _c_int]),
+    "olive_tokenizer_set_truncation": (_c_int, [TokenizerPtr, ctypes.c_int64, _c_str, _c_str]),
+    "olive_tokenizer_set_padding": (_c_int, [TokenizerPtr, ctypes.c_int64, ctypes.c_uint32, _c_str, _c_str]),
 }
 
 
