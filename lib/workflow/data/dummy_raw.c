@@ -141,7 +141,7 @@ static olive_dtype npy_dtype(const char *descr)
 /* Reads a .npy file: its dtype, shape and data (little-endian, C order). */
 static int npy_read(olive_tensor **out, const char *path)
 {
-    char *buf = NULL, descr[16] = "", *p, *q;
+    char *buf = NULL, descr[16] = "", *p, *q, *hdr;
     size_t size = 0, hlen, off, rank = 0;
     int64_t shape[OLIVE_TENSOR_MAX_RANK];
     olive_dtype dt;
@@ -162,9 +162,10 @@ static int npy_read(olive_tensor **out, const char *path)
         return olive_fail(OLIVE_EFORMAT, "%s: truncated .npy header", path);
     }
     buf[off - 1] = '\0';
-    if ((p = strstr(buf + 8, "'descr': '")) && (q = strchr(p + 10, '\'')) && (size_t)(q - p - 10) < sizeof descr)
+    hdr = buf + (buf[6] == 1 ? 10 : 12);
+    if ((p = strstr(hdr, "'descr': '")) && (q = strchr(p + 10, '\'')) && (size_t)(q - p - 10) < sizeof descr)
         memcpy(descr, p + 10, (size_t)(q - p - 10));
-    if (strstr(buf + 8, "'fortran_order': True")) {
+    if (strstr(hdr, "'fortran_order': True")) {
         free(buf);
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: Fortran-ordered arrays are not supported", path);
     }
@@ -172,7 +173,7 @@ static int npy_read(olive_tensor **out, const char *path)
         free(buf);
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: .npy dtype '%s' is not supported", path, descr);
     }
-    if (!(p = strstr(buf + 8, "'shape': ("))) {
+    if (!(p = strstr(hdr, "'shape': ("))) {
         free(buf);
         return olive_fail(OLIVE_EFORMAT, "%s: .npy header without a shape", path);
     }
