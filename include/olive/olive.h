@@ -11,5 +11,6 @@
 #include "olive/workflow.h"
 #include "olive/session.h"
 #include "olive/tokenizer.h"
+#include "olive/evaluate.h"
 
 #endif

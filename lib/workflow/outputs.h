@@ -28,6 +28,10 @@ int wf_model_config_read(char **model_file, const char *folder);
  * folder the model's files are in. */
 int wf_load_input(oir_model **out, char **folder, const char *path, const char *onnx_file_name);
 
+/* Bytes of a model's files: the .onnx file and the files its weights come from (or the
+ * checkpoint file). */
+uint64_t wf_model_files_size(const oir_model *m);
+
 /* The local snapshot folder of a Hugging Face repo id ("owner/name") in the hub cache
  * ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub; revision refs/main), or NULL.
  * Nothing is downloaded. */

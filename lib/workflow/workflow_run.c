@@ -474,20 +474,6 @@ static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const cha
     return OLIVE_OK;
 }
 
-static uint64_t model_files_size(const oir_model *m)
-{
-    uint64_t total = 0;
-    struct stat st;
-    if (m->checkpoint_path && stat(m->checkpoint_path, &st) == 0 && !S_ISDIR(st.st_mode))
-        return (uint64_t)st.st_size;
-    if (m->path && stat(m->path, &st) == 0)
-        total += (uint64_t)st.st_size;
-    for (size_t i = 0; i < m->n_sources; i++)
-        if (m->sources[i]->path && (!m->path || strcmp(m->sources[i]->path, m->path)) &&
-            stat(m->sources[i]->path, &st) == 0)
-            total += (uint64_t)st.st_size;
-    return total;
-}
 
 static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t best, const uint64_t *sizes,
                        double seconds)
@@ -544,7 +530,7 @@ int wf_run(olive_workflow *w, json_t **result)
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    input_size = model_files_size(input);
+    input_size = wf_model_files_size(input);
     r.step_count = n_cand * w->n_slots;
     for (size_t c = 0; c < n_cand && rc == OLIVE_OK; c++) {
         oir_model *m = NULL;
