@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"optimize", "the same as auto-opt", cli_cmd_optimize},
     {"quantize", "quantize an ONNX model's MatMul weights to int4 or int8 blocks", cli_cmd_quantize},
     {"run", "run a workflow config in Olive's schema (olive run --config FILE)", cli_cmd_run},
+    {"runtime", "show the ONNX Runtime and GenAI libraries found, versions and providers", cli_cmd_runtime},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

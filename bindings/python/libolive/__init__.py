@@ -19,6 +19,7 @@ from .log import log_to_python, set_log_callback, set_log_level
 from .model import Model
 from .passes import Pass, describe_pass, list_passes
 from .tokenizer import Encoding, Tokenizer
+from .session import Generator, Session, Tensor, load_runtime, runtime_info
 from .workflow import Workflow, auto_opt, auto_opt_config, quantize
 
 LibraryNotFoundError = _ffi.LibraryNotFoundError
@@ -55,4 +56,5 @@ __all__ = [
     "OliveIOError", "OutOfMemory", "Pass", "ProgressEvent", "Unsupported", "__version__",
     "describe_pass", "library_path", "library_version", "list_passes", "log_to_python",
     "set_log_callback", "set_log_level", "strerror", "Tokenizer", "Workflow", "auto_opt", "auto_opt_config", "quantize",
+    "Generator", "Session", "Tensor", "load_runtime", "runtime_info",
 ]

@@ -81,6 +81,18 @@ class _OliveEncoding(ctypes.Structure):
     pass
 
 
+class _OliveTensor(ctypes.Structure):
+    pass
+
+
+class _OliveSession(ctypes.Structure):
+    pass
+
+
+class _OliveGenerator(ctypes.Structure):
+    pass
+
+
 ModelPtr = ctypes.POINTER(_OliveModel)
 PassPtr = ctypes.POINTER(_OlivePass)
 AcceleratorPtr = ctypes.POINTER(_OliveAccelerator)
@@ -88,6 +100,9 @@ EnginePtr = ctypes.POINTER(_OliveEngine)
 WorkflowPtr = ctypes.POINTER(_OliveWorkflow)
 TokenizerPtr = ctypes.POINTER(_OliveTokenizer)
 EncodingPtr = ctypes.POINTER(_OliveEncoding)
+TensorPtr = ctypes.POINTER(_OliveTensor)
+SessionPtr = ctypes.POINTER(_OliveSession)
+GeneratorPtr = ctypes.POINTER(_OliveGenerator)
 
 # Callback types. The `void *user` argument is unused from Python: closures carry the state.
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -197,6 +212,44 @@ SIGNATURES = {
     "olive_tokenizer_vocab_size": (_c_size, [TokenizerPtr, _c_int]),
     "olive_tokenizer_set_truncation": (_c_int, [TokenizerPtr, ctypes.c_int64, _c_str, _c_str]),
     "olive_tokenizer_set_padding": (_c_int, [TokenizerPtr, ctypes.c_int64, ctypes.c_uint32, _c_str, _c_str]),
+    # session.h
+    "olive_dtype_name": (_c_str, [_c_int]),
+    "olive_dtype_size": (_c_size, [_c_int]),
+    "olive_tensor_new": (_c_int, [ctypes.POINTER(TensorPtr), _c_int, ctypes.POINTER(ctypes.c_int64), _c_size]),
+    "olive_tensor_wrap": (_c_int, [ctypes.POINTER(TensorPtr), _c_int, ctypes.POINTER(ctypes.c_int64), _c_size,
+                                   ctypes.c_void_p, _c_size]),
+    "olive_tensor_free": (None, [TensorPtr]),
+    "olive_tensor_dtype": (_c_int, [TensorPtr]),
+    "olive_tensor_rank": (_c_size, [TensorPtr]),
+    "olive_tensor_dim": (ctypes.c_int64, [TensorPtr, _c_size]),
+    "olive_tensor_element_count": (_c_u64, [TensorPtr]),
+    "olive_tensor_byte_size": (_c_size, [TensorPtr]),
+    "olive_tensor_data": (ctypes.c_void_p, [TensorPtr]),
+    "olive_runtime_load": (_c_int, [_c_str]),
+    "olive_runtime_info_json": (_c_int, [_c_out_str]),
+    "olive_session_new": (_c_int, [ctypes.POINTER(SessionPtr), ModelPtr, AcceleratorPtr, _c_str]),
+    "olive_session_new_from_path": (_c_int, [ctypes.POINTER(SessionPtr), _c_str, AcceleratorPtr, _c_str]),
+    "olive_session_free": (None, [SessionPtr]),
+    "olive_session_provider": (_c_str, [SessionPtr]),
+    "olive_session_input_count": (_c_size, [SessionPtr]),
+    "olive_session_output_count": (_c_size, [SessionPtr]),
+    "olive_session_input_name": (_c_str, [SessionPtr, _c_size]),
+    "olive_session_output_name": (_c_str, [SessionPtr, _c_size]),
+    "olive_session_input_dtype": (_c_int, [SessionPtr, _c_size]),
+    "olive_session_output_dtype": (_c_int, [SessionPtr, _c_size]),
+    "olive_session_input_rank": (_c_size, [SessionPtr, _c_size]),
+    "olive_session_output_rank": (_c_size, [SessionPtr, _c_size]),
+    "olive_session_input_dim": (ctypes.c_int64, [SessionPtr, _c_size, _c_size]),
+    "olive_session_output_dim": (ctypes.c_int64, [SessionPtr, _c_size, _c_size]),
+    "olive_session_input_dim_name": (_c_str, [SessionPtr, _c_size, _c_size]),
+    "olive_session_output_dim_name": (_c_str, [SessionPtr, _c_size, _c_size]),
+    "olive_session_describe_json": (_c_int, [_c_out_str, SessionPtr]),
+    "olive_session_run": (_c_int, [ctypes.POINTER(TensorPtr), SessionPtr, ctypes.POINTER(_c_str),
+                                   ctypes.POINTER(TensorPtr), _c_size, ctypes.POINTER(_c_str), _c_size]),
+    "olive_session_cancel": (None, [SessionPtr]),
+    "olive_generator_new": (_c_int, [ctypes.POINTER(GeneratorPtr), _c_str, AcceleratorPtr, _c_str]),
+    "olive_generator_free": (None, [GeneratorPtr]),
+    "olive_generator_generate_json": (_c_int, [_c_out_str, GeneratorPtr, _c_str, _c_size]),
 }
 
 

@@ -182,9 +182,9 @@ typedef struct ort_api {
     void *KernelContext_GetInput;
     void *KernelContext_GetOutput;
     /* 92-101: releases */
-    void (*ReleaseEnv)(OrtEnv *p);
+    void *ReleaseEnv; /* the environment lives as long as the process */
     void (*ReleaseStatus)(OrtStatus *p);
-    void (*ReleaseMemoryInfo)(OrtMemoryInfo *p);
+    void *ReleaseMemoryInfo; /* likewise the host memory description */
     void (*ReleaseSession)(OrtSession *p);
     void (*ReleaseValue)(OrtValue *p);
     void (*ReleaseRunOptions)(OrtRunOptions *p);

@@ -56,7 +56,7 @@ static const char *genai_provider(const char *provider)
 static int has_chat_template(const char *dir)
 {
     char *path = olive_asprintf("%s/tokenizer_config.json", dir);
-    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    json_t *root = path ? json_load_file(path, JSON_DECODE_INT_AS_REAL, NULL) : NULL; /* huge model_max_length */
     json_t *t = root ? json_object_get(root, "chat_template") : NULL;
     int yes = t && ((json_is_string(t) && json_string_length(t) > 0) || (json_is_array(t) && json_array_size(t) > 0));
     json_decref(root);

@@ -63,7 +63,12 @@ static void ask_python(void)
     posix_spawn_file_actions_t actions;
     struct timespec start, now;
 
+    /* An earlier answer that found nothing is asked again: PATH may have changed since. */
     python_asked = 1;
+    python_problem[0] = '\0';
+    free(python_ort_dir);
+    free(python_genai_dir);
+    python_ort_dir = python_genai_dir = NULL;
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(python_problem, sizeof python_problem, "python3 on PATH: cannot create a pipe (%s)", strerror(errno));
         return;
@@ -210,14 +215,14 @@ static int open_ort(const char *path, const char *found_by, olive_strbuf *tried)
                           version ? version : "(unknown version)", path, found_by, want, want);
     ort_state.api = api;
     ort_state.api_version = want;
-    if ((st = api->CreateEnv(ORT_LOG_ERROR, "libolive", &ort_state.env)) != NULL)
+    if ((st = api->CreateEnv(ORT_LOG_FATAL, "libolive", &ort_state.env)) != NULL)
         return olive_ort_fail(&ort_state, st, OLIVE_EUNSUPPORTED, "ONNX Runtime: creating the environment");
     if ((st = api->CreateCpuMemoryInfo(ORT_ALLOCATOR_DEVICE, ORT_MEM_DEFAULT, &ort_state.cpu_memory)) != NULL ||
         (st = api->GetAllocatorWithDefaultOptions(&ort_state.allocator)) != NULL ||
         (st = api->GetAvailableProviders(&names, &count)) != NULL) {
+        /* The environment and memory description made so far stay: like the library, they
+         * live as long as the process (a retry makes new ones; this path is exceptional). */
         int rc = olive_ort_fail(&ort_state, st, OLIVE_EUNSUPPORTED, "ONNX Runtime: initialising");
-        api->ReleaseMemoryInfo(ort_state.cpu_memory);
-        api->ReleaseEnv(ort_state.env);
         memset(&ort_state, 0, sizeof ort_state);
         return rc;
     }
@@ -270,7 +275,7 @@ static int lookup_ort(const char *explicit_path)
             return rc;
         }
     }
-    if (!python_asked)
+    if (!python_asked || !python_ort_dir)
         ask_python();
     if (python_problem[0]) {
         note(&tried, "%s%s", python_problem, "");
@@ -397,7 +402,7 @@ static int lookup_genai(const char *explicit_path)
         olive_strbuf_free(&tried);
         return rc;
     }
-    if (!python_asked)
+    if (!python_asked || !python_genai_dir)
         ask_python();
     if (python_problem[0]) {
         note(&tried, "%s%s", python_problem, "");

@@ -53,6 +53,27 @@ pub struct olive_workflow {
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
 
+/// A dtype, a shape and a host buffer (`olive_tensor`).
+#[repr(C)]
+pub struct olive_tensor {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// A model prepared by ONNX Runtime for an execution provider (`olive_session`).
+#[repr(C)]
+pub struct olive_session {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// A decoder folder loaded by ONNX Runtime GenAI (`olive_generator`).
+#[repr(C)]
+pub struct olive_generator {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // common.h
 // ---------------------------------------------------------------------------------------------
@@ -346,6 +367,117 @@ extern "C" {
         out: *mut *mut c_char,
         command: *const c_char,
         options: *const c_char,
+    ) -> c_int;
+}
+
+// ---------------------------------------------------------------------------------------------
+// session.h
+// ---------------------------------------------------------------------------------------------
+
+/// Element types (`olive_dtype`): ONNX's TensorProto.DataType numbers.
+pub type olive_dtype = c_int;
+pub const OLIVE_DTYPE_UNDEFINED: olive_dtype = 0;
+pub const OLIVE_DTYPE_FLOAT32: olive_dtype = 1;
+pub const OLIVE_DTYPE_UINT8: olive_dtype = 2;
+pub const OLIVE_DTYPE_INT8: olive_dtype = 3;
+pub const OLIVE_DTYPE_UINT16: olive_dtype = 4;
+pub const OLIVE_DTYPE_INT16: olive_dtype = 5;
+pub const OLIVE_DTYPE_INT32: olive_dtype = 6;
+pub const OLIVE_DTYPE_INT64: olive_dtype = 7;
+pub const OLIVE_DTYPE_BOOL: olive_dtype = 9;
+pub const OLIVE_DTYPE_FLOAT16: olive_dtype = 10;
+pub const OLIVE_DTYPE_DOUBLE: olive_dtype = 11;
+pub const OLIVE_DTYPE_UINT32: olive_dtype = 12;
+pub const OLIVE_DTYPE_UINT64: olive_dtype = 13;
+pub const OLIVE_DTYPE_BFLOAT16: olive_dtype = 16;
+
+extern "C" {
+    /// The name of a dtype ("float32", ...), or NULL.
+    pub fn olive_dtype_name(dtype: olive_dtype) -> *const c_char;
+    /// Bytes per element, or 0 for an unknown dtype.
+    pub fn olive_dtype_size(dtype: olive_dtype) -> usize;
+    /// A tensor owning a zero-filled buffer.
+    pub fn olive_tensor_new(out: *mut *mut olive_tensor, dtype: olive_dtype, shape: *const i64, rank: usize) -> c_int;
+    /// A tensor over the caller's buffer (borrowed: it must outlive the tensor).
+    pub fn olive_tensor_wrap(
+        out: *mut *mut olive_tensor,
+        dtype: olive_dtype,
+        shape: *const i64,
+        rank: usize,
+        data: *mut c_void,
+        size: usize,
+    ) -> c_int;
+    /// Releases a tensor (and its buffer when owned). Accepts NULL.
+    pub fn olive_tensor_free(tensor: *mut olive_tensor);
+    pub fn olive_tensor_dtype(tensor: *const olive_tensor) -> olive_dtype;
+    pub fn olive_tensor_rank(tensor: *const olive_tensor) -> usize;
+    pub fn olive_tensor_dim(tensor: *const olive_tensor, index: usize) -> i64;
+    pub fn olive_tensor_element_count(tensor: *const olive_tensor) -> u64;
+    pub fn olive_tensor_byte_size(tensor: *const olive_tensor) -> usize;
+    pub fn olive_tensor_data(tensor: *const olive_tensor) -> *mut c_void;
+    /// Loads ONNX Runtime (from `path`, or by the lookup when NULL).
+    pub fn olive_runtime_load(path: *const c_char) -> c_int;
+    /// The runtime libraries found, as JSON (release with [`olive_free`]).
+    pub fn olive_runtime_info_json(out: *mut *mut c_char) -> c_int;
+    /// A session for a model in memory.
+    pub fn olive_session_new(
+        out: *mut *mut olive_session,
+        model: *const olive_model,
+        acc: *const olive_accelerator,
+        options: *const c_char,
+    ) -> c_int;
+    /// A session for the ONNX file at `path`.
+    pub fn olive_session_new_from_path(
+        out: *mut *mut olive_session,
+        path: *const c_char,
+        acc: *const olive_accelerator,
+        options: *const c_char,
+    ) -> c_int;
+    /// Releases the caller's reference (a run in progress keeps the session alive).
+    pub fn olive_session_free(session: *mut olive_session);
+    pub fn olive_session_provider(session: *const olive_session) -> *const c_char;
+    pub fn olive_session_input_count(session: *const olive_session) -> usize;
+    pub fn olive_session_output_count(session: *const olive_session) -> usize;
+    pub fn olive_session_input_name(session: *const olive_session, index: usize) -> *const c_char;
+    pub fn olive_session_output_name(session: *const olive_session, index: usize) -> *const c_char;
+    pub fn olive_session_input_dtype(session: *const olive_session, index: usize) -> olive_dtype;
+    pub fn olive_session_output_dtype(session: *const olive_session, index: usize) -> olive_dtype;
+    pub fn olive_session_input_rank(session: *const olive_session, index: usize) -> usize;
+    pub fn olive_session_output_rank(session: *const olive_session, index: usize) -> usize;
+    pub fn olive_session_input_dim(session: *const olive_session, index: usize, dim: usize) -> i64;
+    pub fn olive_session_output_dim(session: *const olive_session, index: usize, dim: usize) -> i64;
+    pub fn olive_session_input_dim_name(session: *const olive_session, index: usize, dim: usize) -> *const c_char;
+    pub fn olive_session_output_dim_name(session: *const olive_session, index: usize, dim: usize)
+        -> *const c_char;
+    /// The inputs and outputs as JSON (release with [`olive_free`]).
+    pub fn olive_session_describe_json(out: *mut *mut c_char, session: *const olive_session) -> c_int;
+    /// Runs by input names; `out` receives one new tensor per requested output.
+    pub fn olive_session_run(
+        out: *mut *mut olive_tensor,
+        session: *mut olive_session,
+        input_names: *const *const c_char,
+        inputs: *const *const olive_tensor,
+        n_inputs: usize,
+        output_names: *const *const c_char,
+        n_outputs: usize,
+    ) -> c_int;
+    /// Stops the runs in progress (they return [`OLIVE_ECANCELLED`]).
+    pub fn olive_session_cancel(session: *mut olive_session);
+    /// Loads a decoder folder with ONNX Runtime GenAI.
+    pub fn olive_generator_new(
+        out: *mut *mut olive_generator,
+        model_dir: *const c_char,
+        acc: *const olive_accelerator,
+        options: *const c_char,
+    ) -> c_int;
+    /// Releases a generator. Accepts NULL.
+    pub fn olive_generator_free(generator: *mut olive_generator);
+    /// Greedy generation; the result as JSON (release with [`olive_free`]).
+    pub fn olive_generator_generate_json(
+        out: *mut *mut c_char,
+        generator: *mut olive_generator,
+        prompt: *const c_char,
+        new_tokens: usize,
     ) -> c_int;
 }
 

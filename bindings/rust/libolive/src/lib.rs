@@ -23,6 +23,10 @@
 //! Handles own their C objects and release them when dropped, in any order: objects shared
 //! inside the library (weights, passes held by an engine, accelerators) are reference-counted.
 //!
+//! Models run through ONNX Runtime, which libolive loads at run time: a [`Session`] runs an
+//! ONNX model on an accelerator's execution provider with [`Tensor`] inputs and outputs, and a
+//! [`Generator`] runs a decoder folder through ONNX Runtime GenAI.
+//!
 //! Threads: [`Model`] and [`Accelerator`] are immutable and both `Send` and `Sync`; [`Pass`],
 //! [`Engine`] and [`Workflow`] are `Send` but not `Sync`; an engine's or a workflow's run can
 //! be stopped from another thread through a [`CancelHandle`].
@@ -39,6 +43,7 @@ mod error;
 mod log;
 mod model;
 mod pass;
+mod session;
 mod workflow;
 
 pub use accelerator::Accelerator;
@@ -47,6 +52,7 @@ pub use error::{strerror, Error, ErrorKind, Result};
 pub use log::{clear_log_callback, set_log_callback, set_log_level, LogLevel};
 pub use model::Model;
 pub use pass::{describe_pass, passes, Pass};
+pub use session::{load_runtime, runtime_info_json, DType, Dim, Element, Generator, Session, Tensor, ValueInfo};
 pub use workflow::{auto_opt_config, Workflow};
 
 /// The raw C declarations, for what this crate does not wrap.
@@ -92,4 +98,8 @@ fn thread_safety_claims() {
     sync::<CancelHandle>();
     send::<Error>();
     sync::<Error>();
+    send::<Session>();
+    sync::<Session>();
+    send::<Tensor>();
+    send::<Generator>();
 }
