@@ -112,6 +112,10 @@ PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctyp
 _c_int = ctypes.c_int
 _c_str = ctypes.c_char_p
 _c_size = ctypes.c_size_t
+METRIC_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, ctypes.c_char_p,
+                             ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+EVALUATE_PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64,
+                                        ctypes.c_double, ctypes.c_double, ctypes.c_void_p)
 _c_u64 = ctypes.c_uint64
 # `char **out` results: received as a raw address so that they can be released with olive_free
 # after copying (a c_char_p out-parameter would copy and lose the address).
@@ -250,6 +254,10 @@ SIGNATURES = {
     "olive_generator_new": (_c_int, [ctypes.POINTER(GeneratorPtr), _c_str, AcceleratorPtr, _c_str]),
     "olive_generator_free": (None, [GeneratorPtr]),
     "olive_generator_generate_json": (_c_int, [_c_out_str, GeneratorPtr, _c_str, _c_size]),
+    # evaluate.h
+    "olive_metric_register": (_c_int, [_c_str, METRIC_FN, ctypes.c_void_p]),
+    "olive_metric_unregister": (_c_int, [_c_str]),
+    "olive_evaluate": (_c_int, [_c_out_str, _c_str, _c_str, AcceleratorPtr, EVALUATE_PROGRESS_FN, ctypes.c_void_p]),
 }
 
 
