@@ -162,3 +162,236 @@ def test_minilm_wordpiece(tmp_path):
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(DATA)) for p in DATA.rglob("tokenizer.json")))
 def test_fixture_tokenizers(path, tmp_path):
     compare(DATA / path, tmp_path, licence_lines(11) + multilingual_lines(23) + EDGE)
+
+
+# ---- tokenizers trained at test time --------------------------------------------------------
+
+BYTES = ["<0x%02X>" % b for b in range(256)]
+
+
+def with_json(tok, edit):
+    """A copy of tok with its JSON changed by edit(dict)."""
+    d = json.loads(tok.to_str())
+    edit(d)
+    return Tokenizer.from_str(json.dumps(d))
+
+
+def add_byte_fallback(tok):
+    def edit(d):
+        m = d["model"]
+        m["byte_fallback"] = True
+        if m["type"] == "BPE":
+            top = max(m["vocab"].values()) + 1
+            for i, b in enumerate(BYTES):
+                m["vocab"].setdefault(b, top + i)
+        else:
+            m["vocab"] += [[b, -20.0] for b in BYTES]
+    return with_json(tok, edit)
+
+
+def train(tok, trainer, text=None):
+    tok.train_from_iterator(text or training_text(), trainer)
+    return tok
+
+
+def sp_bpe(style):
+    """SentencePiece-style BPE with byte fallback: Llama 2 (legacy normalizer) or Metaspace."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True))
+    if style == "llama2":
+        tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+        tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                         decoders.Strip(" ", 1, 0)])
+    else:
+        scheme, split = style.split("_")
+        tok.pre_tokenizer = pre_tokenizers.Metaspace("\u2581", prepend_scheme=scheme, split=split == "split")
+        tok.decoder = decoders.Sequence([decoders.Metaspace("\u2581", prepend_scheme=scheme, split=split == "split"),
+                                         decoders.ByteFallback(), decoders.Fuse()])
+    train(tok, trainers.BpeTrainer(vocab_size=1200, special_tokens=["<unk>", "<s>", "</s>"], limit_alphabet=90,
+                                   show_progress=False))
+    tok = add_byte_fallback(tok)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True), AddedToken("<|im_end|>", rstrip=True)])
+    return tok
+
+
+def unigram(byte_fallback):
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.Nmt(), normalizers.NFKC(),
+                                           normalizers.Replace(tokenizers.Regex(" {2,}"), " ")])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    # trained on English only: other scripts go through unk or byte fallback
+    train(tok, trainers.UnigramTrainer(vocab_size=700, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>",
+                                       show_progress=False, max_piece_length=12), licence_lines())
+    if byte_fallback:
+        tok = add_byte_fallback(tok)
+        tok.decoder = decoders.Sequence([decoders.Metaspace(), decoders.ByteFallback(), decoders.Fuse()])
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                       special_tokens=[("</s>", tok.token_to_id("</s>"))])
+    return tok
+
+
+def wordpiece(lowercase, strip_accents, chinese):
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=24))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=chinese,
+                                                strip_accents=strip_accents, lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    train(tok, trainers.WordPieceTrainer(vocab_size=1500, limit_alphabet=300, show_progress=False,
+                                         special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
+                                                   ("[CLS]", tok.token_to_id("[CLS]")))
+    return tok
+
+
+def byte_level_bpe():
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    train(tok, trainers.BpeTrainer(vocab_size=1000, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    tok.normalizer = normalizers.Lowercase()
+    tok.add_tokens([AddedToken("hello", lstrip=True, rstrip=True), AddedToken("world", single_word=True),
+                    AddedToken("license", normalized=True), AddedToken("GNU", normalized=False),
+                    AddedToken(" the ", normalized=False)])
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True), "[X]", AddedToken("<s>", special=True)])
+    return tok
+
+
+def llama3_like():
+    """Byte-level BPE behind Llama 3's split pattern (case-insensitive contractions, 1-3 digits)."""
+    tok = Tokenizer(models.BPE(ignore_merges=True))
+    pattern = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(tokenizers.Regex(pattern), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    train(tok, trainers.BpeTrainer(vocab_size=1000, special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
+                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|>:1 $B:1",
+                                      special_tokens=[("<|begin_of_text|>", 0)])])
+    return tok
+
+
+def word_level():
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    train(tok, trainers.WordLevelTrainer(vocab_size=3000, special_tokens=["[UNK]", "[PAD]"], show_progress=False))
+    return tok
+
+
+def kitchen_sink():
+    """BPE with a continuing prefix and an end-of-word suffix behind many small components."""
+    tok = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Strip(), normalizers.NFKD(), normalizers.StripAccents(), normalizers.Lowercase(),
+        normalizers.Replace(tokenizers.Regex(r"\d+"), "0"), normalizers.NFC(), normalizers.Strip(left=False)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.Punctuation("merged_with_previous"), pre_tokenizers.CharDelimiterSplit("-"),
+        pre_tokenizers.Split(tokenizers.Regex("[aeiou]"), "merged_with_next"),
+        pre_tokenizers.Split("th", "contiguous"), pre_tokenizers.Split(tokenizers.Regex(r"\s"), "removed", invert=True)])
+    tok.decoder = decoders.BPEDecoder(suffix="</w>")
+    train(tok, trainers.BpeTrainer(vocab_size=900, special_tokens=["[UNK]", "[CLS]", "[SEP]"], limit_alphabet=60,
+                                   continuing_subword_prefix="##", end_of_word_suffix="</w>", show_progress=False))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    return tok
+
+
+TRAINED = {
+    "sp_bpe_llama2": lambda: sp_bpe("llama2"),
+    "sp_bpe_metaspace_first": lambda: sp_bpe("first_nosplit"),
+    "sp_bpe_metaspace_always": lambda: sp_bpe("always_split"),
+    "unigram": lambda: unigram(False),
+    "unigram_byte_fallback": lambda: unigram(True),
+    "wordpiece_uncased": lambda: wordpiece(True, None, True),
+    "wordpiece_cased": lambda: wordpiece(False, False, False),
+    "wordpiece_cased_strip": lambda: wordpiece(False, True, True),
+    "byte_level_bpe": byte_level_bpe,
+    "llama3_like": llama3_like,
+    "word_level": word_level,
+    "kitchen_sink": kitchen_sink,
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    made = {}
+
+    def get(name):
+        if name not in made:
+            path = folder / (name + ".json")
+            TRAINED[name]().save(str(path))
+            made[name] = path
+        return made[name]
+    return get
+
+
+@pytest.mark.parametrize("name", sorted(TRAINED))
+def test_trained_tokenizers(name, trained, tmp_path):
+    path = trained(name)
+    lines = licence_lines(5) + multilingual_lines(11) + EDGE
+    compare(path, tmp_path, lines)
+    compare(path, tmp_path, lines[:200:3], pairs=lines[1:200:3])
+
+
+def test_invalid_utf8_is_replaced(trained, tmp_path):
+    raw = [b"abc\xffdef", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80 surrogate", b"\xf4\x90\x80\x80 beyond",
+           b"ok \xc0\xaf overlong", b"\x80\x80\x80", "caf\u00e9".encode() + b"\xe9 latin-1", b"\xf0\x9f\x98"]
+    for name in ["sp_bpe_llama2", "byte_level_bpe", "wordpiece_uncased"]:
+        path = trained(name)
+        hf = Tokenizer.from_file(str(path))
+        got = run_tool(path, tmp_path, [{"text_hex": r.hex()} for r in raw])
+        for r, res in zip(raw, got["results"]):
+            assert res["ids"] == hf.encode(r.decode("utf-8", "replace")).ids, (name, r)
+
+
+@pytest.mark.parametrize("strategy", ["longest_first", "only_first", "only_second"])
+@pytest.mark.parametrize("direction", ["right", "left"])
+def test_truncation_and_padding(strategy, direction, trained, tmp_path):
+    path = trained("wordpiece_uncased")
+    hf = Tokenizer.from_file(str(path))
+    lines = [x for x in licence_lines(13) if len(x) > 40]
+    long, short = lines[:40], [x[:12] for x in lines[40:80]]
+    # only_first cuts the first sequence alone: it must be the long one
+    firsts, seconds = (short, long) if strategy == "only_second" else (long, short)
+    hf.enable_truncation(24, strategy=strategy, direction=direction)
+    hf.enable_padding(direction=direction, pad_to_multiple_of=8, pad_id=hf.token_to_id("[PAD]"), pad_token="[PAD]")
+    trunc = {"max_length": 24, "strategy": strategy, "direction": direction}
+    pad = {"length": 0, "multiple": 8, "direction": direction, "pad_token": "[PAD]"}
+    compare(path, tmp_path, firsts, pairs=seconds, hf=hf, truncation=trunc, padding=pad, add_special=(True,),
+            batch=True)
+    if strategy != "only_second":
+        compare(path, tmp_path, lines[:60], hf=hf, truncation=trunc, padding=pad, add_special=(True,), batch=True)
+    if strategy == "longest_first":
+        compare(path, tmp_path, lines[:30], pairs=lines[30:60], hf=hf, truncation=trunc, padding=pad,
+                add_special=(True,), batch=True)
+    hf.enable_padding(length=40, direction=direction, pad_id=hf.token_to_id("[PAD]"), pad_token="[PAD]")
+    compare(path, tmp_path, firsts, pairs=seconds, hf=hf, truncation=trunc,
+            padding=dict(pad, length=40, multiple=0), add_special=(True, False))
+
+
+def test_truncation_that_cannot_be_met(trained, tmp_path):
+    """OnlySecond without a pair, or a sequence too short to lose what must go: Hugging Face
+    refuses, and so does libolive."""
+    path = trained("wordpiece_uncased")
+    for strategy, text, pair in [("only_second", "a few words here", None),
+                                 ("only_first", "short", " ".join(["long"] * 40))]:
+        hf = Tokenizer.from_file(str(path))
+        hf.enable_truncation(8, strategy=strategy)
+        with pytest.raises(Exception):
+            hf.encode(text, pair)
+        rq = tmp_path / "rq.json"
+        rq.write_text(json.dumps({"truncation": {"max_length": 8, "strategy": strategy},
+                                  "cases": [{"text": text, "pair": pair}]}))
+        r = subprocess.run([TOOL, str(path), str(rq), str(tmp_path / "out.json")], capture_output=True, text=True)
+        assert r.returncode == 1 and "truncation" in r.stderr, r.stderr
