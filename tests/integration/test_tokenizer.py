@@ -395,3 +395,82 @@ def test_truncation_that_cannot_be_met(trained, tmp_path):
                                   "cases": [{"text": text, "pair": pair}]}))
         r = subprocess.run([TOOL, str(path), str(rq), str(tmp_path / "out.json")], capture_output=True, text=True)
         assert r.returncode == 1 and "truncation" in r.stderr, r.stderr
+
+
+# ---- hostile tokenizer.json ------------------------------------------------------------------
+
+def tiny_bpe():
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+            "post_processor": None, "decoder": {"type": "ByteLevel"},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "vocab": {"a": 0, "b": 1, "ab": 2},
+                      "merges": ["a b"]}}
+
+
+def nested(kind, key, depth):
+    node = {"type": "Lowercase"} if kind == "normalizer" else {"type": "Whitespace"}
+    for _ in range(depth):
+        node = {"type": "Sequence", key: [node]}
+    return node
+
+
+def hostile_cases():
+    def edit(fn):
+        d = tiny_bpe()
+        fn(d)
+        return json.dumps(d)
+    yield "not json", '{"model": ', "invalid JSON"
+    yield "truncated", json.dumps(tiny_bpe())[:-40], "invalid JSON"
+    yield "not an object", "[1, 2]", "top level"
+    yield "no model", edit(lambda d: d.pop("model")), "model: missing"
+    yield "unknown model", edit(lambda d: d["model"].update(type="Magic")), "model.type"
+    yield "merge of unknown token", edit(lambda d: d["model"].update(merges=["a c"])), "'c', which is not in model.vocab"
+    yield "merge making unknown token", edit(lambda d: d["model"].update(merges=["b a"])), "'ba', which is not in model.vocab"
+    yield "merge not a pair", edit(lambda d: d["model"].update(merges=["a b c"])), "model.merges"
+    yield "merge of wrong type", edit(lambda d: d["model"].update(merges=[7])), "model.merges"
+    yield "negative id", edit(lambda d: d["model"]["vocab"].update(a=-1)), "model.vocab"
+    yield "id out of range", edit(lambda d: d["model"]["vocab"].update(a=2**40)), "model.vocab"
+    yield "sparse ids", edit(lambda d: d["model"]["vocab"].update(a=100_000_000)), "ids out of range"
+    yield "shared id", edit(lambda d: d["model"]["vocab"].update(b=0)), "same id"
+    yield "vocab not an object", edit(lambda d: d["model"].update(vocab=[1])), "model.vocab"
+    yield "dropout", edit(lambda d: d["model"].update(dropout=0.1)), "dropout"
+    yield "bad regex", edit(lambda d: d.update(pre_tokenizer={"type": "Split", "pattern": {"Regex": "(a"},
+                                                              "behavior": "Isolated", "invert": False})), "pre_tokenizer.pattern"
+    yield "bad behavior", edit(lambda d: d.update(pre_tokenizer={"type": "Split", "pattern": {"String": "a"},
+                                                                 "behavior": "Sideways", "invert": False})), "behavior"
+    yield "unknown normalizer", edit(lambda d: d.update(normalizer={"type": "Frobnicate"})), "normalizer"
+    yield "precompiled", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "AAAA"})), "Precompiled"
+    yield "deep normalizers", edit(lambda d: d.update(normalizer=nested("normalizer", "normalizers", 200))), "nested deeper"
+    yield "deep pre-tokenizers", edit(lambda d: d.update(pre_tokenizer=nested("pre", "pretokenizers", 200))), "nested deeper"
+    yield "bad metaspace", edit(lambda d: d.update(pre_tokenizer={"type": "Metaspace", "replacement": "ab"})), "replacement"
+    yield "template without its token", edit(lambda d: d.update(post_processor={
+        "type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}],
+        "pair": [], "special_tokens": {}})), "[CLS]"
+    yield "added token without content", edit(lambda d: d.update(added_tokens=[{"id": 5, "special": True}])), "added_tokens[0].content"
+    yield "truncation of wrong type", edit(lambda d: d.update(truncation={"max_length": "long"})), "truncation.max_length"
+    yield "padding strategy", edit(lambda d: d.update(padding={"strategy": "Sometimes"})), "padding.strategy"
+    yield "unigram unk out of range", json.dumps(dict(tiny_bpe(), model={"type": "Unigram", "unk_id": 9,
+                                                                          "vocab": [["a", -1.0]]})), "model.unk_id"
+    yield "unigram entry", json.dumps(dict(tiny_bpe(), model={"type": "Unigram", "vocab": [["a"]]})), "model.vocab"
+
+
+@pytest.mark.parametrize("name,text,needle", list(hostile_cases()), ids=[c[0] for c in hostile_cases()])
+def test_hostile_tokenizer_json(name, text, needle, tmp_path):
+    path = tmp_path / "tokenizer.json"
+    path.write_text(text)
+    rq = tmp_path / "rq.json"
+    rq.write_text(json.dumps({"cases": [{"text": "ab"}]}))
+    r = subprocess.run([TOOL, str(path), str(rq), str(tmp_path / "out.json")], capture_output=True, text=True)
+    assert r.returncode == 1, (name, r.returncode, r.stderr)
+    assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, r.stderr
+    assert "tokenize: error: load:" in r.stderr and str(path) in r.stderr, r.stderr
+    assert needle in r.stderr, (needle, r.stderr)
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_missing_and_empty_folders(tmp_path):
+    rq = tmp_path / "rq.json"
+    rq.write_text(json.dumps({"cases": []}))
+    for target, needle in [(tmp_path / "nothing.json", "nothing.json"), (tmp_path, "has no tokenizer.json")]:
+        r = subprocess.run([TOOL, str(target), str(rq), str(tmp_path / "out.json")], capture_output=True, text=True)
+        assert r.returncode == 1 and needle in r.stderr, r.stderr
