@@ -12,13 +12,14 @@ fn include_dir() -> PathBuf {
 }
 
 /// The headers declaring the API, the ones the umbrella header olive.h includes.
-const HEADERS: [&str; 6] = [
+const HEADERS: [&str; 7] = [
     "common.h",
     "model.h",
     "pass.h",
     "accelerator.h",
     "engine.h",
     "workflow.h",
+    "tokenizer.h",
 ];
 
 fn headers() -> Vec<(String, String)> {

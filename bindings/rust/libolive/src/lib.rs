@@ -39,6 +39,7 @@ mod error;
 mod log;
 mod model;
 mod pass;
+mod tokenizer;
 mod workflow;
 
 pub use accelerator::Accelerator;
@@ -47,6 +48,7 @@ pub use error::{strerror, Error, ErrorKind, Result};
 pub use log::{clear_log_callback, set_log_callback, set_log_level, LogLevel};
 pub use model::Model;
 pub use pass::{describe_pass, passes, Pass};
+pub use tokenizer::{Encoding, Tokenizer};
 pub use workflow::{auto_opt_config, Workflow};
 
 /// The raw C declarations, for what this crate does not wrap.
