@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import random
 import subprocess
 
 import pytest
@@ -336,12 +337,44 @@ def trained(tmp_path_factory):
     return get
 
 
+# pieces of text that exercise the components: spaces of every kind, marks, case pairs with
+# special mappings, control and format characters, the tokens the tokenizers add
+POOL = (list(" \t\n\r  ") * 3 + list("aAbBzZ09_'-.,;:!?\"()[]{}<>/\\@#$%^&*+=|~`")
+        + [chr(c) for c in [0xE9, 0x301, 0x308, 0xDF, 0x130, 0x131, 0x3A3, 0x3C2, 0x4E00, 0x3042, 0x30A2, 0xAC00,
+                            0x1F600, 0x200D, 0xFE0F, 0x1F3FD, 0x627, 0x5D0, 0x939, 0x94D, 0xE01, 0x2581, 0x3000, 0xA0,
+                            0x2028, 0x85, 0xB, 0xC, 0x1F, 0x7F, 0xFEFF, 0x200B, 0xFFFD, 0xE000, 0x10FFFF, 0x1D400,
+                            0x2160, 0xB2, 0x660, 0xFF10, 0xFF21, 0xFB01, 0x2126, 0x212A, 0x17F, 0x1E9E, 0x345,
+                            0x2E80, 0x20000, 0x0, 0x2E52, 0xAD]]
+        + ["<s>", "</s>", "<mask>", "[CLS]", "[SEP]", "<unk>", "hello", "world", "license", "GNU", " the ", "'s",
+           "'S", "'ll", "<|im_end|>", "[X]", "<0x41>", "##", "</w>"])
+
+
+def random_texts(seed, count):
+    rng = random.Random(seed)
+    return ["".join(rng.choice(POOL) for _ in range(rng.randint(0, 30))) for _ in range(count)]
+
+
+def random_id_sequences(hf, seed, count):
+    """Id sequences, half of them byte-fallback tokens when the vocabulary has them (invalid
+    UTF-8 once decoded), some naming no token at all."""
+    rng = random.Random(seed)
+    size = hf.get_vocab_size(True) + 3
+    byte_ids = [i for i in (hf.token_to_id("<0x%02X>" % b) for b in range(256)) if i is not None]
+    return [[rng.choice(byte_ids) if byte_ids and rng.random() < 0.5 else rng.randrange(size)
+             for _ in range(rng.randint(0, 12))] for _ in range(count)]
+
+
 @pytest.mark.parametrize("name", sorted(TRAINED))
 def test_trained_tokenizers(name, trained, tmp_path):
     path = trained(name)
     lines = licence_lines(5) + multilingual_lines(11) + EDGE
-    compare(path, tmp_path, lines)
+    compare(path, tmp_path, lines + random_texts(len(name), 400))
     compare(path, tmp_path, lines[:200:3], pairs=lines[1:200:3])
+    hf = Tokenizer.from_file(str(path))
+    seqs = random_id_sequences(hf, len(name), 400)
+    got = run_tool(path, tmp_path, [], decode=seqs)
+    for ids, decoded in zip(seqs, got["decoded"]):
+        assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
 
 
 def test_invalid_utf8_is_replaced(trained, tmp_path):

@@ -7,10 +7,12 @@
  *    "padding": null | {"length": n, "multiple": m, "direction": d, "pad_token": t},
  *    "batch": bool,                 (one encode_batch call for all cases, else one each)
  *    "cases": [{"text": s | "text_hex": hex, "pair": s | null, "add_special": bool}],
- *    "ids": [n, ...]}               (ids to look up with id_to_token)
+ *    "ids": [n, ...],               (ids to look up with id_to_token)
+ *    "decode": [[id, ...], ...]}    (id sequences to decode)
  * OUT: {"vocab_size": [with_added, without], "results": [{"ids", "type_ids", "attention_mask",
  *       "decoded": [skip_special, keep_special]}], "tokens": [s | null, ...],
- *       "token_ids": [id | null, ...] (token_to_id of each looked-up token)}
+ *       "token_ids": [id | null, ...] (token_to_id of each looked-up token),
+ *       "decoded": [[skip_special, keep_special], ...] (of each "decode" sequence)}
  * The ids of olive_tokenizer_encode must equal those of olive_tokenizer_encode_batch for single
  * requests; the tool checks that itself. Exit 0 on success; 1 with the error on stderr ("tokenize:
  * error: ..."); 2 on usage errors. */
@@ -168,6 +170,26 @@ int main(int argc, char **argv)
         json_array_append_new(token_ids, t && olive_tokenizer_token_to_id(&back, tok, t) == OLIVE_OK
                                              ? json_integer(back) : json_null());
     }
+    json_t *seqs = json_object_get(req, "decode"), *decoded = json_array();
+    for (size_t i = 0; i < json_array_size(seqs) && !rc; i++) {
+        json_t *seq = json_array_get(seqs, i), *pair = json_array();
+        size_t k = json_array_size(seq);
+        int32_t *ids = calloc(k + 1, sizeof *ids);
+        for (size_t t = 0; t < k; t++)
+            ids[t] = (int32_t)json_integer_value(json_array_get(seq, t));
+        for (int skip = 1; skip >= 0 && !rc; skip--) {
+            char *text = NULL;
+            size_t len = 0;
+            if (olive_tokenizer_decode(&text, &len, tok, ids, k, skip ? OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS : 0) != OLIVE_OK)
+                rc = fail("decode");
+            else
+                json_array_append_new(pair, json_stringn(text, len));
+            olive_free(text);
+        }
+        free(ids);
+        json_array_append_new(decoded, pair);
+    }
+    json_object_set_new(out, "decoded", decoded);
     json_object_set_new(out, "tokens", tokens);
     json_object_set_new(out, "token_ids", token_ids);
     if (!rc && json_dump_file(out, argv[3], JSON_COMPACT | JSON_ENSURE_ASCII) != 0) {
