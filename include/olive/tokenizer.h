@@ -76,12 +76,13 @@ OLIVE_API const int32_t *olive_encoding_attention_mask(const olive_encoding *enc
 /* Releases an encoding. Accepts NULL. */
 OLIVE_API void olive_encoding_free(olive_encoding *enc);
 
-/* Decodes ids into UTF-8 text (*out released with olive_free), through the file's decoder as
- * Hugging Face's decode does. Ids that name no token are skipped, as Hugging Face skips them.
- * flags: OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS or 0.
+/* Decodes ids into UTF-8 text (*out NUL-terminated, released with olive_free; *out_len, when
+ * not NULL, receives its length, which counts any U+0000 the text holds), through the file's
+ * decoder as Hugging Face's decode does. Ids that name no token are skipped, as Hugging Face
+ * skips them. flags: OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS or 0.
  * Errors: OLIVE_EINVALID (NULL argument), OLIVE_ENOMEM. */
-OLIVE_API int olive_tokenizer_decode(char **out, const olive_tokenizer *tok, const int32_t *ids, size_t count,
-                                     unsigned flags);
+OLIVE_API int olive_tokenizer_decode(char **out, size_t *out_len, const olive_tokenizer *tok, const int32_t *ids,
+                                     size_t count, unsigned flags);
 
 /* The id of a token (added tokens first, then the model's vocabulary) in *out.
  * Errors: OLIVE_EINVALID (NULL argument), OLIVE_ENOTFOUND (no such token). */

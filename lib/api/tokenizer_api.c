@@ -150,13 +150,14 @@ const int32_t *olive_encoding_attention_mask(const olive_encoding *enc, size_t i
     return field(enc, index, len, 2);
 }
 
-int olive_tokenizer_decode(char **out, const olive_tokenizer *tok, const int32_t *ids, size_t count, unsigned flags)
+int olive_tokenizer_decode(char **out, size_t *out_len, const olive_tokenizer *tok, const int32_t *ids, size_t count,
+                           unsigned flags)
 {
     if (!out || !tok || (count && !ids))
         return olive_fail(OLIVE_EINVALID, "olive_tokenizer_decode: out, tok and ids must not be NULL");
     if (flags & ~OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS)
         return olive_fail(OLIVE_EINVALID, "olive_tokenizer_decode: unknown flags 0x%x", flags);
-    return otok_decode_ids(tok->t, ids, count, (flags & OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS) != 0, out, NULL);
+    return otok_decode_ids(tok->t, ids, count, (flags & OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS) != 0, out, out_len);
 }
 
 int olive_tokenizer_token_to_id(int32_t *out, const olive_tokenizer *tok, const char *token)

@@ -325,8 +325,9 @@ static int chain(const otok_decoder *d, otok_strs *l)
             char rep[4];
             size_t rl = otok_utf8_put(d->ch, rep);
             olive_strbuf b = {0};
-            if (t == 0 && d->prepend && l->len[t] >= rl && !memcmp(l->s[t], rep, rl))
-                replace_all(&b, l->s[t] + rl, l->len[t] - rl, rep, rl, " ", 1);
+            /* in the first token every replacement character goes, not only a leading one */
+            if (t == 0 && d->prepend)
+                replace_all(&b, l->s[t], l->len[t], rep, rl, "", 0);
             else
                 replace_all(&b, l->s[t], l->len[t], rep, rl, " ", 1);
             rc = replace_token(l, t, &b);

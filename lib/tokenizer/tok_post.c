@@ -249,9 +249,11 @@ static int apply(const otok_post *p, otok_encoding *seqs, size_t *n, int add)
     case PP_BERT:
     case PP_ROBERTA:
         if (!add) {
-            rc = append(&out, &seqs[0], 0, 0);
+            /* Roberta's type ids are all 0, with special tokens or without */
+            int roberta = p->kind == PP_ROBERTA;
+            rc = append(&out, &seqs[0], roberta, 0);
             if (!rc && pair)
-                rc = append(&out, &seqs[1], 0, 0);
+                rc = append(&out, &seqs[1], roberta, 0);
             break;
         }
         rc = special(&out, p->cls, 0);

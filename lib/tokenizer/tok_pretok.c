@@ -78,7 +78,10 @@ static int parse_body(otok_pretok *p, json_t *j, const char *path, const char *t
     } else if (!strcmp(type, "Whitespace")) {
         p->kind = P_WHITESPACE;
         /* Rust's regex crate: \w and \s are Unicode's word and White_Space classes */
-        OLIVE_TRY(otok_regex_compile(&p->re, "\\w+|[^\\w\\s]+", 13, path));
+        {
+            static const char ws[] = "\\w+|[^\\w\\s]+";
+            OLIVE_TRY(otok_regex_compile(&p->re, ws, sizeof ws - 1, path));
+        }
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p->kind = P_WHITESPACE_SPLIT;
     } else if (!strcmp(type, "BertPreTokenizer")) {

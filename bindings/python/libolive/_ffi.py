@@ -209,7 +209,7 @@ SIGNATURES = {
     "olive_encoding_attention_mask": (ctypes.POINTER(ctypes.c_int32),
                                       [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
     "olive_encoding_free": (None, [EncodingPtr]),
-    "olive_tokenizer_decode": (_c_int, [_c_out_str, TokenizerPtr, ctypes.POINTER(ctypes.c_int32), _c_size,
+    "olive_tokenizer_decode": (_c_int, [_c_out_str, ctypes.POINTER(_c_size), TokenizerPtr, ctypes.POINTER(ctypes.c_int32), _c_size,
                                         ctypes.c_uint]),
     "olive_tokenizer_token_to_id": (_c_int, [ctypes.POINTER(ctypes.c_int32), TokenizerPtr, _c_str]),
     "olive_tokenizer_id_to_token": (_c_str, [TokenizerPtr, ctypes.c_int32]),

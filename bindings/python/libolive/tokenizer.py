@@ -106,10 +106,11 @@ class Tokenizer(Handle):
         ids = list(ids)
         arr = (ctypes.c_int32 * max(len(ids), 1))(*ids)
         out = ctypes.c_void_p()
-        check(_ffi.lib.olive_tokenizer_decode(ctypes.byref(out), self._require(), arr, len(ids),
-                                              SKIP_SPECIAL_TOKENS if skip_special_tokens else 0))
+        length = ctypes.c_size_t()
+        check(_ffi.lib.olive_tokenizer_decode(ctypes.byref(out), ctypes.byref(length), self._require(), arr,
+                                              len(ids), SKIP_SPECIAL_TOKENS if skip_special_tokens else 0))
         try:
-            return ctypes.string_at(out.value).decode("utf-8") if out.value else ""
+            return ctypes.string_at(out.value, length.value).decode("utf-8") if out.value else ""
         finally:
             _ffi.lib.olive_free(out.value)
 

@@ -20,6 +20,7 @@ const HEADERS: [&str; 7] = [
     "engine.h",
     "workflow.h",
     "session.h",
+    "tokenizer.h",
 ];
 
 fn headers() -> Vec<(String, String)> {
