@@ -483,6 +483,33 @@ extern "C" {
 // ---------------------------------------------------------------------------------------------
 
 /// Element types (`olive_dtype`): ONNX's TensorProto.DataType numbers.
+/// A custom metric function (`olive_metric_fn`): sets `*value` for `sub_type` of `metric`.
+/// `preds`, `logits` and `targets` are NULL when the metric has no data config.
+pub type olive_metric_fn = Option<
+    unsafe extern "C" fn(
+        value: *mut c_double,
+        metric: *const c_char,
+        sub_type: *const c_char,
+        model_path: *const c_char,
+        preds: *const olive_tensor,
+        logits: *const olive_tensor,
+        targets: *const olive_tensor,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+
+/// Progress of `olive_evaluate`; returning non-zero cancels it.
+pub type olive_evaluate_progress_fn = Option<
+    unsafe extern "C" fn(
+        metric: *const c_char,
+        done: u64,
+        total: u64,
+        rate: c_double,
+        eta_s: c_double,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+
 pub type olive_dtype = c_int;
 pub const OLIVE_DTYPE_UNDEFINED: olive_dtype = 0;
 pub const OLIVE_DTYPE_FLOAT32: olive_dtype = 1;
@@ -586,6 +613,20 @@ extern "C" {
         generator: *mut olive_generator,
         prompt: *const c_char,
         new_tokens: usize,
+    ) -> c_int;
+    /// Registers a custom metric function under `name`.
+    pub fn olive_metric_register(name: *const c_char, fn_: olive_metric_fn, user: *mut c_void) -> c_int;
+    /// Removes a registered custom metric function.
+    pub fn olive_metric_unregister(name: *const c_char) -> c_int;
+    /// Evaluates an ONNX model with an evaluator in Olive's schema; the results as JSON (release
+    /// with [`olive_free`]).
+    pub fn olive_evaluate(
+        out: *mut *mut c_char,
+        model_path: *const c_char,
+        evaluator_json: *const c_char,
+        acc: *const olive_accelerator,
+        progress: olive_evaluate_progress_fn,
+        user: *mut c_void,
     ) -> c_int;
 }
 

@@ -21,6 +21,7 @@ const HEADERS: [&str; 7] = [
     "workflow.h",
     "session.h",
     "tokenizer.h",
+    "evaluate.h",
 ];
 
 fn headers() -> Vec<(String, String)> {
