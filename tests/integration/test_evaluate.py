@@ -208,3 +208,26 @@ def test_bad_configs_and_data_fail_clearly(models, tmp_path):
     # Symbolic input dims and no data: Olive needs a data_config too.
     fails({"metrics": [{"name": "l", "type": "latency", "sub_types": [{"name": "p50"}]}]}, libolive.InvalidArgument,
           "data_config")
+
+
+def test_nan_outputs_invalidate_the_metric(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    two = numpy_helper.from_array(np.array([2.0], dtype=np.float32), "two")
+    graph = helper.make_graph([helper.make_node("Sub", ["x", "two"], ["d"]), helper.make_node("Sqrt", ["d"], ["y"])],
+                              "nan", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [two])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "nan.onnx"))
+    libolive.register_metric("never_called", lambda *a: 0.0)
+    try:
+        with pytest.raises(libolive.FormatError) as info:
+            evaluate(tmp_path / "nan.onnx", {"metrics": [{
+                "name": "m", "type": "custom", "user_config": {"metric_func": "never_called"},
+                "sub_types": [{"name": "v"}],
+                "data_config": {"type": "DummyDataContainer", "load_dataset_config": {
+                    "input_shapes": [[1, 3]], "input_names": ["x"], "max_samples": 2}}}]})
+    finally:
+        libolive.unregister_metric("never_called")
+    assert "NaN" in str(info.value) and "'y'" in str(info.value)
