@@ -74,8 +74,7 @@ def ort_logits(model_dir, ids, mask, types):
 
 def test_accuracy_matches_numpy_on_onnxruntime_outputs(models):
     exp = REFS["classification"][0]["expected"]  # Olive's tokenization of the same rows
-    # single sentences: token type ids are all 0 (this tokenizer's outputs do not list them)
-    logits = ort_logits(models["bert"], exp["input_ids"], exp["attention_mask"], np.zeros_like(exp["input_ids"]))
+    logits = ort_logits(models["bert"], exp["input_ids"], exp["attention_mask"], exp["token_type_ids"])
     preds, labels = logits.argmax(1), np.array(exp["labels"])
     want_acc = float((preds == labels).mean())
     # torchmetrics' multiclass macro F1: classes absent from predictions and labels do not count
