@@ -1,6 +1,8 @@
 """Latency of a BERT-base-shaped classifier: libolive's evaluator (a latency metric in Olive's
 schema through olive_evaluate) against a plain onnxruntime Python loop on the same model and
-inputs, and Olive's own evaluator when an olive-ai installation with torch is given.
+inputs, and Olive's own evaluator when an olive-ai installation with torch is given; then, with
+that installation, the whole `olive run` of a workflow with one accuracy and one latency metric,
+libolive's CLI against Olive's.
 
 The model: BertForSequenceClassification with BERT-base's shapes (12 layers, hidden 768, 12
 heads, intermediate 3072, vocabulary 30522, 2 labels), random weights written once into
@@ -137,6 +139,79 @@ print(json.dumps({"p50": res.get_value("latency", "p50"), "avg": res.get_value("
 ''' % SEQ
 
 
+def workflow_configs(model):
+    """The same workflow for both tools: the ONNX model (its logits output only, as Olive's
+    text_classification_post_process needs a single output) evaluated with one accuracy and one
+    latency metric on a local JSON dataset tokenized by a WordPiece tokenizer."""
+    import onnx
+    single = os.path.join(OUT, "bert-base-logits")
+    if not os.path.isfile(os.path.join(single, "model.onnx")):
+        os.makedirs(single, exist_ok=True)
+        m = onnx.load(os.path.join(model, "model.onnx"), load_external_data=False)
+        keep = [o for o in m.graph.output if o.name == "logits"]
+        del m.graph.output[:]
+        m.graph.output.extend(keep)
+        shutil.copy(os.path.join(model, "model.onnx.data"), os.path.join(single, "model.onnx.data"))
+        onnx.save(m, os.path.join(single, "model.onnx"))
+    data = os.path.join(OUT, "two-labels.jsonl")
+    with open(os.path.join(ROOT, "tests", "data", "evaluate", "classify.jsonl")) as src, open(data, "w") as dst:
+        for line in src:
+            row = json.loads(line)
+            row["label"] %= 2  # the model has two labels
+            dst.write(json.dumps(row) + "\n")
+    configs = {}
+    for tool in ("libolive", "olive"):
+        configs[tool] = {
+            "input_model": {"type": "ONNXModel", "model_path": os.path.join(single, "model.onnx")},
+            "systems": {"local": {"type": "LocalSystem", "accelerators": [
+                {"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+            "data_configs": [{"name": "cls", "type": "HuggingfaceContainer",
+                              "load_dataset_config": {"data_name": "json", "data_files": data, "split": "train"},
+                              "pre_process_data_config": {"type": "huggingface_pre_process",
+                                                          "model_name": os.path.join(ROOT, "tests", "data",
+                                                                                     "evaluate", "wp_tokenizer"),
+                                                          "input_cols": ["sentence"], "label_col": "label",
+                                                          "max_length": 24},
+                              "post_process_data_config": {"type": "text_classification_post_process"},
+                              "dataloader_config": {"batch_size": 1}}],
+            "evaluators": {"e": {"metrics": [
+                {"name": "accuracy", "type": "accuracy", "data_config": "cls", "sub_types": [
+                    {"name": "accuracy_score", "priority": 1,
+                     "metric_config": {"task": "multiclass", "num_classes": 2}}]},
+                {"name": "latency", "type": "latency", "data_config": "cls", "sub_types": [
+                    {"name": "avg", "priority": 2, "metric_config": {"warmup_num": 2, "repeat_test_num": 10}}]}]}},
+            "evaluator": "e", "evaluate_input_model": True, "target": "local",
+            "output_dir": os.path.join(OUT, f"workflow-{tool}"), "cache_dir": os.path.join(OUT, f"workflow-{tool}-cache")}
+    return configs
+
+
+def run_workflows(args, model, gnu):
+    configs = workflow_configs(model)
+    rows = {}
+    for tool, cfg in configs.items():
+        shutil.rmtree(cfg["output_dir"], ignore_errors=True)
+        shutil.rmtree(cfg["cache_dir"], ignore_errors=True)
+        path = os.path.join(OUT, f"workflow-{tool}.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        argv = [args.olive, "run", "--config", path] if tool == "libolive" else \
+            [args.olive_python, "-m", "olive", "run", "--config", path]
+        wall, rss, out, err, rc = run_measured(argv, gnu)
+        metrics = os.path.join(cfg["output_dir"], "input_model_metrics.json")
+        rows[tool] = (wall, rss, json.load(open(metrics)) if rc == 0 and os.path.isfile(metrics) else None, err)
+    print("\nolive run with one accuracy and one latency metric on the input model (23 rows, 10 timed runs):")
+    for tool, (wall, rss, m, err) in rows.items():
+        name = "libolive: olive run" if tool == "libolive" else "Olive: python -m olive run"
+        if m is None:
+            print(f"{name:38} failed: {err.strip().splitlines()[-1] if err.strip() else '?'}")
+            continue
+        print(f"{name:38} {wall:8.2f} s {rss / 1024:7.0f} MiB  accuracy {m['accuracy-accuracy_score']['value']:.6f}"
+              f"  latency avg {m['latency-avg']['value']:.3f} ms")
+    if all(r[2] for r in rows.values()):
+        a, b = (r[2]["accuracy-accuracy_score"]["value"] for r in rows.values())
+        print(f"same accuracy: {abs(a - b) < 1e-6}; Olive time / libolive time {rows['olive'][0] / rows['libolive'][0]:.2f}")
+
+
 def run_child(argv, gnu):
     wall, rss, out, err, rc = run_measured(argv, gnu)
     if rc:
@@ -177,6 +252,8 @@ def main():
         print(f"libolive p50 / plain loop p50: {lib['p50'] / plain['p50']:.3f}")
     if lib and rows[2][1]:
         print(f"Olive p50 / libolive p50: {rows[2][1]['p50'] / lib['p50']:.3f}")
+    if args.olive_python:
+        run_workflows(args, model, gnu)
     return 0 if lib and plain else 1
 
 
