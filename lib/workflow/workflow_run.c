@@ -352,9 +352,7 @@ static int write_text(const char *dir, const char *name, const char *text)
 
 static int write_json(const char *dir, const char *name, const json_t *doc)
 {
-    /* Metric values with 15 significant digits, so 258.285 is not written 258.28500000000003. */
-    int metrics = !strcmp(name, WF_METRICS) || !strcmp(name, WF_INPUT_METRICS);
-    char *text = json_dumps(doc, JSON_INDENT(2) | (metrics ? JSON_REAL_PRECISION(15) : 0));
+    char *text = json_dumps(doc, JSON_INDENT(2));
     char *line = text ? olive_asprintf("%s\n", text) : NULL;
     int rc = write_text(dir, name, line);
     free(text);
