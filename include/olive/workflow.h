@@ -12,13 +12,19 @@
  * running the same workflow again reuses each pass's result instead of recomputing it. An
  * entry's bytes are hashed again at every reuse and while copied to the output: one that
  * differs from its manifest is rebuilt, never served.
- * A slot of "passes" may hold a list of alternatives: every combination is run and, with a
- * size_on_disk metric, the smallest result is kept (otherwise the first combination).
+ * A slot of "passes" may hold a list of alternatives: every combination is run and the
+ * evaluator's ranked metrics (priority 1 first, then 2, ...) pick the result; without them, a
+ * size_on_disk metric keeps the smallest, otherwise the first combination is kept.
+ *
+ * Evaluators ("evaluators", "evaluator" on the engine or on a pass, evaluate_input_model) and
+ * "data_configs" follow Olive's schema (see olive/evaluate.h): the result of each candidate is
+ * measured with ONNX Runtime on the target's execution provider.
  *
  * The output folder holds model.onnx (+ its data file and companion files such as
- * genai_config.json and tokenizer files), model_config.json in Olive's format, and, unless
- * no_artifacts is set, footprint.json (one node per model: id, parent, pass, config, metrics,
- * times) and run_history.txt. It is written atomically.
+ * genai_config.json and tokenizer files), model_config.json in Olive's format, metrics.json
+ * (the result's metrics, when an evaluator is set), input_model_metrics.json (with
+ * evaluate_input_model) and, unless no_artifacts is set, footprint.json (one node per model: id,
+ * parent, pass, config, metrics, times) and run_history.txt. It is written atomically.
  *
  * When the input model is a folder, its tokenizer files, chat templates and runtime configs
  * (config.json, generation_config.json, genai_config.json, preprocessor_config.json,
@@ -80,9 +86,10 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
 
 /* Runs the workflow. Logs one info line per pass saying "cache hit" or "run". When `result`
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
- * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{index, name, size_on_disk}]
- * (one per combination of a slot's alternatives, numbered from 0; name: its passes in pipeline
- * text form), best (the index of the candidate written to output_dir), output_dir, seconds.
+ * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{index, name, size_on_disk,
+ * metrics}] (one per combination of a slot's alternatives, numbered from 0; name: its passes in
+ * pipeline text form), best (the index of the candidate written to output_dir), metrics (the
+ * result's), input_model_metrics (when measured), output_dir, seconds.
  * An existing output_dir is written when it is an earlier output of libolive's (it has the
  * hidden manifest .libolive-output) or holds only olive_config.json (the config
  * `olive auto-opt --save_config_file` saves): the files libolive wrote there are replaced,
@@ -94,7 +101,9 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * whose first pass is not ModelBuilder), OLIVE_EEXISTS (output_dir exists, is not empty and
  * is not an earlier output, naming what it holds; or it holds a file libolive did not write
  * under a name the new output uses), OLIVE_EIO (output_dir or cache_dir not writable; a cache
- * entry changed while being copied out), OLIVE_ECANCELLED, and any error of the passes. Since 0.1. */
+ * entry changed while being copied out), OLIVE_ECANCELLED, any error of the passes, and those
+ * of olive_evaluate for the metrics (data files, ONNX Runtime); nothing is written then.
+ * Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_workflow_run(olive_workflow *workflow, char **result);
 
 /* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`

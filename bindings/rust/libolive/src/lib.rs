@@ -45,6 +45,8 @@ mod model;
 mod pass;
 mod progress;
 mod session;
+mod tokenizer;
+mod evaluate;
 mod workflow;
 
 pub use accelerator::Accelerator;
@@ -55,6 +57,8 @@ pub use model::Model;
 pub use pass::{describe_pass, passes, Pass};
 pub use session::{load_runtime, runtime_info_json, DType, Dim, Element, Generator, Session, Tensor, ValueInfo};
 pub use progress::{CancelHandle, ProgressEvent};
+pub use tokenizer::{Encoding, Tokenizer};
+pub use evaluate::evaluate;
 pub use workflow::{auto_opt_config, Workflow};
 
 /// The raw C declarations, for what this crate does not wrap.
