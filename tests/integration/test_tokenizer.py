@@ -160,7 +160,10 @@ def test_minilm_wordpiece(tmp_path):
     compare(folder / "tokenizer.json", tmp_path, lines[:-1], pairs=lines[1:])
 
 
-@pytest.mark.parametrize("path", sorted(str(p.relative_to(DATA)) for p in DATA.rglob("tokenizer.json")))
+# The hostile corpus holds tokenizer.json files that are links out of their folder (the loader
+# must refuse them), not tokenizers.
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(DATA)) for p in DATA.rglob("tokenizer.json")
+                                        if p.relative_to(DATA).parts[0] != "hostile"))
 def test_fixture_tokenizers(path, tmp_path):
     compare(DATA / path, tmp_path, licence_lines(11) + multilingual_lines(23) + EDGE)
 
