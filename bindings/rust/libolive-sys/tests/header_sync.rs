@@ -20,6 +20,8 @@ const HEADERS: [&str; 7] = [
     "engine.h",
     "workflow.h",
     "session.h",
+    "tokenizer.h",
+    "evaluate.h",
 ];
 
 fn headers() -> Vec<(String, String)> {
