@@ -294,14 +294,28 @@ int ws_sampler_next(ws_sampler *s, size_t *idx)
     return 1;
 }
 
+static size_t point_index(const ws_sampler *s, const size_t *idx)
+{
+    for (size_t i = 0; i < s->n_points; i++)
+        if (!memcmp(&s->points[i * s->n_params], idx, s->n_params * sizeof *idx))
+            return i;
+    return SIZE_MAX;
+}
+
+int ws_sampler_replay(ws_sampler *s, const size_t *idx)
+{
+    size_t i = point_index(s, idx);
+    if (i == SIZE_MAX || s->proposed[i])
+        return olive_fail(OLIVE_EINVALID, "search: a replayed point that is not in the space or was proposed already");
+    s->proposed[i] = 1;
+    return OLIVE_OK;
+}
+
 int ws_sampler_tell(ws_sampler *s, const size_t *idx, const double *scores, size_t n_scores, ws_trial_state state)
 {
-    size_t i;
+    size_t i = point_index(s, idx);
     trial *t;
-    for (i = 0; i < s->n_points; i++)
-        if (!memcmp(&s->points[i * s->n_params], idx, s->n_params * sizeof *idx))
-            break;
-    if (i == s->n_points || !s->proposed[i] || s->told[i])
+    if (i == SIZE_MAX || !s->proposed[i] || s->told[i])
         return olive_fail(OLIVE_EINVALID, "search: a result for a point that was not proposed or was told already");
     if (s->n_trials && state != WS_TRIAL_PRUNED && n_scores != s->n_scores && s->n_scores)
         return olive_fail(OLIVE_EINVALID, "search: %zu objective values where earlier trials had %zu", n_scores,

@@ -40,6 +40,9 @@ int ws_sampler_kind_parse(ws_sampler_kind *out, const char *name, const char *wh
 /* Proposes the next point into idx (one index per parameter); returns 1, or 0 when every
  * point has been proposed. */
 int ws_sampler_next(ws_sampler *s, size_t *idx);
+/* Marks `idx` as proposed out of turn (a trial recorded earlier, replayed so that it can be
+ * told). Errors: OLIVE_EINVALID for a point not in the space or already proposed. */
+int ws_sampler_replay(ws_sampler *s, const size_t *idx);
 /* Tells the outcome of a proposed point: `scores` (n_scores values, priority order, lower is
  * better) for a complete trial; ignored for pruned trials; a failed trial counts as the worst.
  * Errors: OLIVE_EINVALID for a point never proposed or told twice. */
