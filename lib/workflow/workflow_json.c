@@ -35,6 +35,7 @@ void wf_free(olive_workflow *w)
         for (size_t j = 0; j < w->slots[i].n_choices; j++) {
             free(w->slots[i].choices[j].olive_type);
             olive_pass_unref(w->slots[i].choices[j].pass);
+            json_decref(w->slots[i].choices[j].search);
             if (w->slots[i].choices[j].evaluator) {
                 wf_evaluator_clear(w->slots[i].choices[j].evaluator);
                 free(w->slots[i].choices[j].evaluator);
@@ -310,9 +311,7 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
             return olive_fail(OLIVE_EINVALID, "log_severity_level: expected an integer from 0 (debug) to 4 (silent)");
         w->log_level = (int)json_integer_value(v);
     }
-    if ((v = engine_field(root, "search_strategy")) && !json_is_null(v) && !json_is_false(v))
-        return olive_fail(OLIVE_EUNSUPPORTED, "search_strategy: searching needs a device backend to evaluate candidates "
-                                              "on, which this build does not have; set it to false");
+    OLIVE_TRY(ws_strategy_parse(&w->search, engine_field(root, "search_strategy"), strict));
     if ((v = engine_field(root, "host")) && !json_is_null(v)) {
         const json_t *systems = json_object_get(root, "systems");
         if (!json_is_string(v))

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "workflow/search/space.h"
 #include "workflow/workflow.h"
 
 /* How one Olive pass type becomes one of our passes. Keys that are our parameter names pass
@@ -128,6 +129,20 @@ static const olive_pass_def *resolve_type(const char *type, const olive_type_map
     return NULL;
 }
 
+int wf_default_search_values(char **out, const olive_param_spec *spec)
+{
+    /* The registry's choices for a CHOICE parameter, both values of a flag. */
+    if (spec->type == OLIVE_PARAM_CHOICE && spec->choices && *spec->choices)
+        *out = olive_strdup(spec->choices);
+    else if (spec->type == OLIVE_PARAM_BOOL)
+        *out = olive_strdup("true|false");
+    else
+        return olive_fail(OLIVE_EINVALID, "'%s' has no default search space: name the values to try with "
+                          "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [...]}",
+                          spec->name);
+    return *out ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
 char *wf_json_param_text(const json_t *v, const char *where)
 {
     char buf[64];
@@ -209,8 +224,15 @@ static char *choice_case(const olive_param_spec *spec, char *text)
     return text;
 }
 
+/* A searched parameter: Olive's search parameter object, or "SEARCHABLE_VALUES" for the
+ * parameter's default space, recorded under our parameter name for the search to expand. */
+static int is_searched(const json_t *v)
+{
+    return ws_is_search_parameter(v) || (json_is_string(v) && !strcmp(json_string_value(v), WF_SEARCHABLE_VALUES));
+}
+
 static int set_one(olive_pass *p, const olive_type_map *map, const char *key, const json_t *v, const char *where,
-                   int strict)
+                   int strict, json_t *search)
 {
     const olive_pass_def *def = p->def;
     const char *ours = key;
@@ -246,6 +268,13 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
         OLIVE_WARN("%s: unknown parameter '%s' for pass '%s' ignored", where, key, def->name);
         return OLIVE_OK;
     }
+    if (is_searched(v)) {
+        char *values = NULL;
+        if (json_is_string(v) && (rc = wf_default_search_values(&values, spec)) != OLIVE_OK)
+            return olive_fail_context(rc, "%s.%s", where, key);
+        free(values);
+        return json_object_set(search, ours, (json_t *)v) ? OLIVE_ENOMEM : OLIVE_OK;
+    }
     if (!(path = olive_asprintf("%s.%s", where, key)))
         return OLIVE_ENOMEM;
     if (json_is_null(v)) { /* Olive writes null for "the default" */
@@ -275,7 +304,8 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
     return rc;
 }
 
-static int set_all(olive_pass *p, const olive_type_map *map, const json_t *obj, const char *where, int strict)
+static int set_all(olive_pass *p, const olive_type_map *map, const json_t *obj, const char *where, int strict,
+                   json_t *search)
 {
     const char *key;
     json_t *v;
@@ -287,12 +317,12 @@ static int set_all(olive_pass *p, const olive_type_map *map, const json_t *obj, 
         if ((!strcmp(key, "config") || (!strcmp(key, "extra_options") && !strcmp(p->def->name, "convert"))) &&
             json_is_object(v)) {
             char *inner = olive_asprintf("%s.%s", where, key);
-            int rc = inner ? set_all(p, map, v, inner, strict) : OLIVE_ENOMEM;
+            int rc = inner ? set_all(p, map, v, inner, strict, search) : OLIVE_ENOMEM;
             free(inner);
             OLIVE_TRY(rc);
             continue;
         }
-        OLIVE_TRY(set_one(p, map, key, v, where, strict));
+        OLIVE_TRY(set_one(p, map, key, v, where, strict, search));
     }
     return OLIVE_OK;
 }
@@ -303,6 +333,7 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
     const olive_type_map *map;
     const olive_pass_def *def;
     olive_pass *p = NULL;
+    json_t *search;
     int rc;
     if (!json_is_object(obj))
         return olive_fail(OLIVE_EINVALID, "%s: a pass is an object with a \"type\"", where);
@@ -317,16 +348,24 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
     rc = map && map->fixed ? olive_pass_set_many(p, map->fixed) : OLIVE_OK;
     if (rc != OLIVE_OK)
         olive_fail_context(rc, "%s: pass type '%s' is not available in this build", where, json_string_value(type));
+    if (!(search = json_object()))
+        rc = OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
-        rc = set_all(p, map, obj, where, strict);
+        rc = set_all(p, map, obj, where, strict, search);
     if (rc != OLIVE_OK) {
+        json_decref(search);
         olive_pass_unref(p);
         return rc;
     }
     if (!(out->olive_type = olive_strdup(json_string_value(type)))) {
+        json_decref(search);
         olive_pass_unref(p);
         return OLIVE_ENOMEM;
     }
     out->pass = p;
+    if (json_object_size(search))
+        out->search = search;
+    else
+        json_decref(search);
     return OLIVE_OK;
 }

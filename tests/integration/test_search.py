@@ -1,0 +1,164 @@
+"""Search in workflows (`olive run --config` with search_strategy): a small BERT classifier,
+accuracy and latency objectives, a space over quantization (bits 4/8 x block_size 32/64/128)
+and fusion on/off. Checked from what the run recorded (latencies are noisy, so the frontier
+logic is checked on the recorded metrics, never on timings): the Pareto frontier equals the
+brute-force one, goals prune what they should, a second identical run evaluates nothing, and
+bad search configs fail clearly and write nothing.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (meson test sets it to the built olive tool)")
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+DATA = ROOT / "tests" / "data"
+EV = DATA / "evaluate"
+ACC, LAT = "accuracy-accuracy_score", "latency-avg"
+
+
+def olive(*args, cwd):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def cat(*values):
+    return {"olive_parameter_type": "SearchParameter", "type": "Categorical", "support": list(values)}
+
+
+@pytest.fixture(scope="module")
+def onnx_input(tmp_path_factory):
+    d = tmp_path_factory.mktemp("in")
+    r = olive("run-pass", "--pass", "convert", "-m", DATA / "convert_encoder" / "bert_seqcls", "-o", d / "model",
+              "--param", "precision=fp32", cwd=d)
+    assert r.returncode == 0, r.stderr
+    return d / "model"
+
+
+def config(model, goal=None, strategy=None):
+    acc = {"name": "accuracy_score", "priority": 1, "metric_config": {"task": "multiclass", "num_classes": 3}}
+    if goal:
+        acc["goal"] = goal
+    return {"input_model": {"type": "ONNXModel", "model_path": str(model)},
+            "data_configs": [{"name": "cls", "type": "HuggingfaceContainer",
+                              "load_dataset_config": {"data_name": "json", "data_files": str(EV / "classify.jsonl"),
+                                                      "split": "train"},
+                              "pre_process_data_config": {"model_name": str(EV / "wp_tokenizer"),
+                                                          "input_cols": ["sentence"], "label_col": "label"},
+                              "post_process_data_config": {"type": "text_classification_post_process",
+                                                           "output_name": "logits"},
+                              "dataloader_config": {"batch_size": 8}}],
+            "evaluators": {"e": {"metrics": [
+                {"name": "accuracy", "type": "accuracy", "data_config": "cls", "sub_types": [acc]},
+                {"name": "latency", "type": "latency", "data_config": "cls",
+                 "sub_types": [{"name": "avg", "priority": 2, "metric_config": {"warmup_num": 1, "repeat_test_num": 2}}]}]}},
+            "passes": {"fusion": [{"type": "OrtTransformersOptimization"}, {"type": "OnnxPeepholeOptimizer"}],
+                       "quantization": {"type": "OnnxBlockWiseRtnQuantization", "bits": cat(4, 8),
+                                        "block_size": cat(32, 64, 128)}},
+            "engine": {"evaluator": "e", "output_dir": "out", "cache_dir": "cache",
+                       "search_strategy": strategy or {"execution_order": "joint", "sampler": "sequential"}}}
+
+
+def run(tmp_path, cfg, *extra):
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return olive("run", "--config", "config.json", "--log_level", "1", *extra, cwd=tmp_path)
+
+
+def candidates(out):
+    """The quantization nodes of footprint.json: one per candidate, with its recorded metrics."""
+    fp = json.loads((out / "footprint.json").read_text())
+    nodes = fp["nodes"] if "nodes" in fp else fp
+    return {k: n for k, n in nodes.items() if n.get("slot") == "quantization"}
+
+
+def brute_front(cands):
+    ok = {k: (n["metrics"]["value"][ACC]["value"], n["metrics"]["value"][LAT]["value"]) for k, n in cands.items()
+          if n["metrics"]["if_goals_met"]}
+    return {k for k, (a, l) in ok.items()
+            if not any(a2 >= a and l2 <= l and (a2 > a or l2 < l) for k2, (a2, l2) in ok.items() if k2 != k)}
+
+
+def test_frontier_and_cache(tmp_path, onnx_input):
+    r = run(tmp_path, config(onnx_input))
+    assert r.returncode == 0, r.stderr
+    log = r.stdout + r.stderr
+    out = tmp_path / "out"
+    cands = candidates(out)
+    assert len(cands) == 12  # 2 fusions x 2 bit widths x 3 block sizes
+    configs = {(n["config"]["bits"], n["config"]["block_size"]) for n in cands.values()}
+    assert configs == {(b, s) for b in (4, 8) for s in (32, 64, 128)}
+    front = json.loads((out / "pareto_frontier_footprint.json").read_text())
+    assert set(front["nodes"]) == brute_front(cands)
+    assert front["objective_dict"][ACC]["higher_is_better"] is True and front["objective_dict"][LAT]["priority"] == 2
+    # The best is the most accurate candidate, ties broken by latency, as Olive orders by priority.
+    metrics = json.loads((out / "metrics.json").read_text())
+    best = max(cands.values(), key=lambda n: (n["metrics"]["value"][ACC]["value"], -n["metrics"]["value"][LAT]["value"]))
+    assert metrics[ACC]["value"] == best["metrics"]["value"][ACC]["value"]
+    assert log.count("candidate ") >= 12 and "Pareto frontier" in log
+    assert log.count("not evaluated again") == 0
+
+    # Identical second run: every pass and every evaluation comes from the cache.
+    r2 = run(tmp_path, config(onnx_input))
+    assert r2.returncode == 0, r2.stderr
+    log2 = r2.stdout + r2.stderr
+    assert log2.count("not evaluated again") == 12
+    assert "evaluating candidate" not in log2 and "quantization (quantize): run" not in log2
+
+
+def test_goal_prunes_and_all_pruned_writes_nothing(tmp_path, onnx_input):
+    r = run(tmp_path, config(onnx_input, goal={"type": "max-degradation", "value": 0.0}))
+    assert r.returncode == 0 or "every one of" in r.stderr, r.stderr
+    inp = json.loads((tmp_path / "cache" / ".." / "out" / "input_model_metrics.json").read_text()) \
+        if (tmp_path / "out" / "input_model_metrics.json").exists() else None
+    if r.returncode == 0:
+        cands = candidates(tmp_path / "out")
+        base = inp[ACC]["value"] if inp else None
+        for n in cands.values():
+            acc = n["metrics"]["value"][ACC]["value"]
+            if base is not None:
+                assert n["metrics"]["if_goals_met"] == (base - acc <= 0.0)
+
+    # A threshold no candidate reaches: exit 1, a clear message, no output folder.
+    d = tmp_path / "none"
+    d.mkdir()
+    r = run(d, config(onnx_input, goal={"type": "threshold", "value": 0.999999}))
+    assert r.returncode == 1
+    assert "every one of the 12 candidates was pruned" in r.stderr and ACC in r.stderr
+    assert not (d / "out").exists()
+
+
+@pytest.mark.parametrize("strategy,needle", [
+    ({"sampler": "grid"}, "unknown sampler 'grid'"),
+    ({"sampler": "tpe", "max_samples": 0}, "max_samples"),
+    ({"execution_order": "sideways"}, "execution_order"),
+])
+def test_bad_strategy(tmp_path, onnx_input, strategy, needle):
+    r = run(tmp_path, config(onnx_input, strategy=strategy))
+    assert r.returncode != 0 and needle in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_goal_on_unknown_metric_and_empty_space(tmp_path, onnx_input):
+    cfg = config(onnx_input)
+    cfg["passes"]["quantization"]["bits"] = cat()
+    r = run(tmp_path, cfg)
+    assert r.returncode != 0 and "empty" in r.stderr and "bits" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_tpe_is_reproducible(tmp_path, onnx_input):
+    seqs = []
+    for i in range(2):
+        d = tmp_path / str(i)
+        d.mkdir()
+        r = run(d, config(onnx_input, strategy={"sampler": "tpe", "seed": 3, "max_samples": 4}))
+        assert r.returncode == 0, r.stderr
+        seqs.append([line.split(": ", 1)[1] for line in (r.stdout + r.stderr).splitlines()
+                     if line.split(": ", 1)[0].endswith(tuple(f"candidate {k}" for k in range(4)))])
+    assert seqs[0] == seqs[1] and len(seqs[0]) >= 4
