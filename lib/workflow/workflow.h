@@ -71,6 +71,11 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
  * target's execution provider cannot run (a bf16 model for CPUExecutionProvider). */
 int wf_check_targets(const olive_workflow *w, int strict);
 
+/* Checks a searching workflow before any work (workflow_search.c): its space (not empty, not
+ * contradictory, not too large) and its objectives (an evaluator with ranked or goal metrics).
+ * OLIVE_OK for a workflow that does not search. */
+int wf_search_check(const olive_workflow *w);
+
 /* Runs the workflow; *result receives a JSON summary (may be NULL). */
 int wf_run(olive_workflow *w, json_t **result);
 

@@ -355,8 +355,8 @@ int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int st
     if ((rc = wf_check_keys(root, top_keys, source, strict)) == OLIVE_OK &&
         (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = parse_target(w, root, strict)) == OLIVE_OK &&
         (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_passes(w, root, strict)) == OLIVE_OK)
-        rc = wf_check_targets(w, strict);
+        (rc = parse_passes(w, root, strict)) == OLIVE_OK && (rc = wf_check_targets(w, strict)) == OLIVE_OK)
+        rc = wf_search_check(w);
     if (rc != OLIVE_OK) {
         if (rc != OLIVE_ENOMEM)
             olive_fail_context(rc, "%s", source);

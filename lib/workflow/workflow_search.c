@@ -84,9 +84,8 @@ static int add_default_space(ws_space *sp, const char *name, const char *bars)
     return rc;
 }
 
-static int build_space(search_run *s)
+static int build_space(search_run *s, const olive_workflow *w)
 {
-    const olive_workflow *w = s->r->w;
     for (size_t i = 0; i < w->n_slots; i++) {
         const wf_slot *slot = &w->slots[i];
         if (slot->n_choices > 1) {
@@ -375,6 +374,31 @@ static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
     }
 }
 
+static int objectives_of(ws_objectives *o, const olive_workflow *w)
+{
+    OLIVE_TRY(ws_objectives_from_evaluator(o, &w->evaluator));
+    if (!o->n)
+        return olive_fail(OLIVE_EINVALID, "search_strategy: a search needs an evaluator whose metrics have a priority "
+                          "or a goal, to rank or prune the candidates");
+    return OLIVE_OK;
+}
+
+int wf_search_check(const olive_workflow *w)
+{
+    search_run s;
+    ws_objectives o = {0};
+    int rc;
+    if (!wf_is_search(w))
+        return OLIVE_OK;
+    memset(&s, 0, sizeof s);
+    if ((rc = build_space(&s, w)) == OLIVE_OK && (rc = ws_space_check(&s.space, "passes")) == OLIVE_OK)
+        rc = objectives_of(&o, w);
+    ws_objectives_clear(&o);
+    ws_space_clear(&s.space);
+    free(s.bind);
+    return rc;
+}
+
 int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *input, const char *input_id,
                        const json_t *baseline)
 {
@@ -396,15 +420,10 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
         ws_strategy def = {.enabled = 1, .sampler = WS_TPE, .seed = 1};
         st = def;
     }
-    if ((rc = build_space(&s)) != OLIVE_OK || (rc = ws_space_check(&s.space, "passes")) != OLIVE_OK)
+    if ((rc = build_space(&s, w)) != OLIVE_OK || (rc = ws_space_check(&s.space, "passes")) != OLIVE_OK)
         goto out;
-    if ((rc = ws_objectives_from_evaluator(&o, &w->evaluator)) != OLIVE_OK)
+    if ((rc = objectives_of(&o, w)) != OLIVE_OK)
         goto out;
-    if (!o.n) {
-        rc = olive_fail(OLIVE_EINVALID, "search_strategy: a search needs an evaluator whose metrics have a priority "
-                        "or a goal, to rank or prune the candidates");
-        goto out;
-    }
     if ((rc = ws_objectives_check_goals(&o, baseline)) != OLIVE_OK)
         goto out;
     if (baseline) {
