@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(build-essential meson ninja-build pkg-config cmake python3-venv libpcre2-dev libutf8proc-dev
-      libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev
+      libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev libcairo2-dev
       libonnx-dev libonnx-testdata binutils libx11-data locales)
 missing=()
 for p in "${debs[@]}"; do

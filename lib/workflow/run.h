@@ -8,6 +8,7 @@
 #include "workflow/cache.h"
 #include "workflow/outputs.h"
 #include "workflow/workflow.h"
+#include "workflow/search/chart.h"
 
 typedef struct run_ctx {
     olive_workflow *w;
@@ -34,6 +35,11 @@ typedef struct wf_search_outcome {
     json_t *candidates;        /* the summary's candidate list (owned) */
     json_t *frontier;          /* pareto_frontier_footprint.json (owned) */
     size_t best_index;
+    ws_chart_point *chart;     /* every evaluated candidate on the first two objectives (owned) */
+    size_t n_chart;
+    char *x_label, *y_label;   /* owned */
+    char (*front_ids)[OLIVE_SHA256_HEX]; /* frontier models, best first by priority order (owned) */
+    size_t n_front;
 } wf_search_outcome;
 
 /* Searches the workflow's space (slots with alternatives, searched parameters) with its

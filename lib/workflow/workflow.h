@@ -46,6 +46,8 @@ struct olive_workflow {
     wf_evaluator evaluator;    /* the engine's evaluator (no metrics when none) */
     int strict;
     ws_strategy search;        /* search_strategy (search.enabled 0: every combination, as before) */
+    int plot_pareto_frontier;  /* draw the frontier chart (PNG, SVG) into the output */
+    size_t output_model_num;   /* > 1: that many frontier models in frontier_<k> subfolders */
     json_t *config;            /* the parsed config, recorded in footprints */
     olive_progress_fn progress;
     void *progress_user;

@@ -16,11 +16,12 @@ static const char *const top_keys[] = {
     "pass_flows", "workflow_host", "azureml_client", "auto_optimizer_config",
     /* engine fields may also sit at the top level */
     "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
-    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", NULL};
+    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "plot_pareto_frontier",
+    "output_model_num", NULL};
 static const char *const engine_keys[] = {
     "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
     "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "clean_evaluation_cache",
-    "plot_pareto_frontier", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file", NULL};
+    "plot_pareto_frontier", "output_model_num", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file", NULL};
 static const char *const model_keys[] = {"type", "model_path", "config", "task", "load_kwargs", "model_attributes",
                                          "onnx_file_name", "adapter_path", NULL};
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
@@ -310,6 +311,12 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 4)
             return olive_fail(OLIVE_EINVALID, "log_severity_level: expected an integer from 0 (debug) to 4 (silent)");
         w->log_level = (int)json_integer_value(v);
+    }
+    OLIVE_TRY(get_bool(&w->plot_pareto_frontier, engine_field(root, "plot_pareto_frontier"), "plot_pareto_frontier"));
+    if ((v = engine_field(root, "output_model_num")) && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            return olive_fail(OLIVE_EINVALID, "output_model_num: expected a whole number > 0");
+        w->output_model_num = (size_t)json_integer_value(v);
     }
     OLIVE_TRY(ws_strategy_parse(&w->search, engine_field(root, "search_strategy"), strict));
     if ((v = engine_field(root, "host")) && !json_is_null(v)) {

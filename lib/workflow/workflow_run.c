@@ -348,9 +348,34 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
     return rc;
 }
 
+/* A search's own outputs: the frontier footprint, its chart when plot_pareto_frontier asks,
+ * and the frontier models in frontier_<k> subfolders (best first) when output_model_num asks
+ * for more than one. */
+static int write_search_outputs(run_ctx *r, const wf_search_outcome *so, const char *staging)
+{
+    olive_workflow *w = r->w;
+    int rc = so->frontier ? write_json(staging, WF_PARETO_FRONTIER, so->frontier) : OLIVE_OK;
+    if (rc == OLIVE_OK && w->plot_pareto_frontier) {
+        char *png = olive_path_join(staging, WF_PARETO_CHART ".png"), *svg = olive_path_join(staging, WF_PARETO_CHART ".svg");
+        rc = png && svg ? ws_chart_write(png, svg, so->chart, so->n_chart, so->x_label, so->y_label) : OLIVE_ENOMEM;
+        free(png);
+        free(svg);
+    }
+    for (size_t k = 0; rc == OLIVE_OK && w->output_model_num > 1 && k < so->n_front && k < w->output_model_num; k++) {
+        char name[32], *sub;
+        snprintf(name, sizeof name, "frontier_%zu", k);
+        if (!(sub = olive_path_join(staging, name)))
+            return OLIVE_ENOMEM;
+        if ((rc = olive_mkdir_p(sub)) == OLIVE_OK)
+            rc = copy_entry(r, so->front_ids[k], sub);
+        free(sub);
+    }
+    return rc;
+}
+
 static int write_output(run_ctx *r, const oir_model *best, const char *best_id, const json_t *footprints,
                         const char *history, const json_t *metrics, const json_t *input_metrics,
-                        const json_t *frontier)
+                        const wf_search_outcome *so)
 {
     olive_workflow *w = r->w;
     char *staging = NULL, *dir = olive_strdup(w->output_dir);
@@ -385,8 +410,8 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
         rc = write_json(staging, WF_METRICS, metrics);
     if (rc == OLIVE_OK && input_metrics)
         rc = write_json(staging, WF_INPUT_METRICS, input_metrics);
-    if (rc == OLIVE_OK && frontier)
-        rc = write_json(staging, WF_PARETO_FRONTIER, frontier);
+    if (rc == OLIVE_OK && so)
+        rc = write_search_outputs(r, so, staging);
     if (rc == OLIVE_OK)
         rc = olive_engine_publish(staging, dir, 0);
     if (rc == OLIVE_OK) {
@@ -685,7 +710,7 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->output_dir) {
         if ((rc = notify(&r, OLIVE_PROGRESS_SAVING, "save")) != OLIVE_OK ||
             (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history, results[best_c],
-                               w->evaluate_input_model ? input_results : NULL, so.frontier)) != OLIVE_OK)
+                               w->evaluate_input_model ? input_results : NULL, searching ? &so : NULL)) != OLIVE_OK)
             goto out;
     }
     if (!w->output_dir && best) {

@@ -56,6 +56,10 @@ void wf_search_outcome_clear(wf_search_outcome *o)
     json_decref(o->best_results);
     json_decref(o->candidates);
     json_decref(o->frontier);
+    free(o->chart);
+    free(o->x_label);
+    free(o->y_label);
+    free(o->front_ids);
     memset(o, 0, sizeof *o);
 }
 
@@ -314,6 +318,46 @@ static const char *state_name(ws_cand_state st)
     return st == WS_CAND_OK ? "ok" : st == WS_CAND_PRUNED ? "pruned" : "failed";
 }
 
+/* Chart points (x: the first objective, y: the second; with one objective, x is the candidate
+ * index) and the frontier models in priority order. */
+static int chart_and_front(wf_search_outcome *out, search_run *s, const ws_result *res)
+{
+    const ws_objectives *o = s->o;
+    int two = o->n_ranked >= 2;
+    if (!(out->chart = olive_calloc(res->n + 1, sizeof *out->chart)) ||
+        !(out->front_ids = olive_calloc(res->n + 1, sizeof *out->front_ids)) ||
+        !(out->x_label = olive_asprintf("%s (%s is better)", two ? o->items[0].key : "candidate",
+                                        two ? (o->items[0].higher_is_better ? "higher" : "lower") : "no order")) ||
+        !(out->y_label = olive_asprintf("%s (%s is better)", o->items[two ? 1 : 0].key,
+                                        o->items[two ? 1 : 0].higher_is_better ? "higher" : "lower")))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < res->n; i++) {
+        const ws_candidate *c = &res->cands[i];
+        if (!c->values)
+            continue; /* failed: nothing to plot */
+        out->chart[out->n_chart++] = (ws_chart_point){two ? c->values[0] : (double)i, c->values[two ? 1 : 0],
+                                                      c->on_front, c->state == WS_CAND_PRUNED, i};
+    }
+    /* frontier, best first: repeatedly the best by priority order among those left */
+    unsigned char *left = olive_calloc(res->n + 1, 1);
+    double *scores = olive_calloc(res->n * (o->n_ranked + 1) + 1, sizeof *scores);
+    if (!left || !scores) {
+        free(left);
+        free(scores);
+        return OLIVE_ENOMEM;
+    }
+    for (size_t i = 0; i < res->n; i++) {
+        left[i] = res->cands[i].on_front && s->last_step[i] != SIZE_MAX;
+        if (res->cands[i].values)
+            ws_objectives_scores(&scores[i * o->n_ranked], o, res->cands[i].values);
+    }
+    for (size_t b; (b = ws_best(scores, left, res->n, o->n_ranked)) != SIZE_MAX; left[b] = 0)
+        snprintf(out->front_ids[out->n_front++], OLIVE_SHA256_HEX, "%s", s->last_id[b]);
+    free(left);
+    free(scores);
+    return OLIVE_OK;
+}
+
 static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
 {
     run_ctx *r = s->r;
@@ -353,6 +397,11 @@ static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
     if (text)
         OLIVE_INFO("%s", text);
     free(text);
+    if (chart_and_front(out, s, res) != OLIVE_OK) {
+        json_decref(cands);
+        json_decref(nodes);
+        return OLIVE_ENOMEM;
+    }
     out->candidates = cands;
     out->frontier = json_pack("{s:o, s:o}", "nodes", nodes, "objective_dict", objective_dict(s->o));
     out->best_index = res->best;

@@ -162,3 +162,48 @@ def test_tpe_is_reproducible(tmp_path, onnx_input):
         seqs.append([line.split(": ", 1)[1] for line in (r.stdout + r.stderr).splitlines()
                      if line.split(": ", 1)[0].endswith(tuple(f"candidate {k}" for k in range(4)))])
     assert seqs[0] == seqs[1] and len(seqs[0]) >= 4
+
+
+def png_pixels(path):
+    """Decodes a PNG with the standard library: its size and the inflated rows (RGB or RGBA, 8 bits)."""
+    import struct
+    import zlib
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, ihdr = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0]
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    w, h, depth, color = ihdr[:4]
+    channels = {2: 3, 6: 4}[color]
+    raw = zlib.decompress(idat)
+    assert depth == 8 and len(raw) == h * (1 + w * channels)
+    return w, h
+
+
+def test_chart_and_frontier_models(tmp_path, onnx_input):
+    import xml.etree.ElementTree as ET
+    cfg = config(onnx_input)
+    cfg["engine"].update(plot_pareto_frontier=True, output_model_num=3)
+    r = run(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    assert png_pixels(out / "pareto_frontier_chart.png") == (800, 600)
+    root = ET.parse(out / "pareto_frontier_chart.svg").getroot()
+    styles = [e.get("style", "") for e in root.iter("{http://www.w3.org/2000/svg}path")]
+    markers = [s for s in styles if "fill:rgb(20%,40%,70%)" in s or "fill:rgb(85%,33%,10%)" in s
+               or "stroke:rgb(60%,60%,60%)" in s]
+    front_markers = [s for s in styles if "fill:rgb(85%,33%,10%)" in s]
+    front = json.loads((out / "pareto_frontier_footprint.json").read_text())["nodes"]
+    assert len(markers) == 12 and len(front_markers) == len(front)
+    # The frontier models, best first, each in its own folder, as the cache holds them.
+    subs = sorted(p.name for p in out.iterdir() if p.name.startswith("frontier_"))
+    assert subs == [f"frontier_{k}" for k in range(min(3, len(front)))]
+    for s in subs:
+        assert (out / s / "model.onnx").stat().st_size > 0
