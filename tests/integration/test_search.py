@@ -207,3 +207,25 @@ def test_chart_and_frontier_models(tmp_path, onnx_input):
     assert subs == [f"frontier_{k}" for k in range(min(3, len(front)))]
     for s in subs:
         assert (out / s / "model.onnx").stat().st_size > 0
+
+
+def test_tune_session_params(tmp_path, onnx_input):
+    r = olive("tune-session-params", "-m", onnx_input, "-o", tmp_path / "tuned", "--intra_thread_num_list", "1,2",
+              "--execution_mode_list", "ORT_SEQUENTIAL", "--repeat", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    tried = [line for line in r.stdout.splitlines() if line.startswith("CPUExecutionProvider")]
+    assert len(tried) == 2 and all(" ms" in line for line in tried)
+    mc = json.loads((tmp_path / "tuned" / "model_config.json").read_text())
+    inf = mc["config"]["inference_settings"]
+    assert inf["execution_provider"] == ["CPUExecutionProvider"]
+    so = inf["session_options"]
+    assert so["intra_op_num_threads"] in (1, 2) and so["execution_mode"] == 0 and so["graph_optimization_level"] == 99
+    # The chosen setting is the one the printed timings call fastest.
+    ms = {int(line.split("intra_op_num_threads=")[1].split()[0]): float(line.rsplit(": ", 1)[1].split()[0])
+          for line in tried}
+    assert ms[so["intra_op_num_threads"]] == min(ms.values())
+    bad = olive("tune-session-params", "-m", onnx_input, "-o", tmp_path / "x", "--intra_thread_num_list", "a",
+                cwd=tmp_path)
+    assert bad.returncode == 2 and not (tmp_path / "x").exists()
+    missing = olive("tune-session-params", "-m", tmp_path / "nothing.onnx", "-o", tmp_path / "y", cwd=tmp_path)
+    assert missing.returncode == 1 and "nothing.onnx" in missing.stderr and not (tmp_path / "y").exists()
