@@ -483,6 +483,8 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
         if ((rc = ws_objectives_values(base, &o, baseline)) != OLIVE_OK)
             goto out;
     }
+    if (st.pass_by_pass)
+        OLIVE_INFO("search_strategy: execution_order pass-by-pass is searched jointly here (one space over every pass)");
     s.o = &o;
     s.base_values = base;
     n_points = ws_space_count(&s.space);
