@@ -702,6 +702,18 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, input_fp,
                                     r.steps, r.n_steps, olive_accelerator_provider(w->acc));
+    /* A failed candidate has no model: its node records the point, the model it started from
+     * and why it failed. */
+    for (size_t i = 0; footprints && searching && i < json_array_size(so.candidates); i++) {
+        json_t *c = json_array_get(so.candidates, i);
+        char id[64];
+        if (strcmp(json_string_value(json_object_get(c, "state")), "failed"))
+            continue;
+        snprintf(id, sizeof id, "failed-%zu", i);
+        json_object_set_new(footprints, id, json_pack("{s:s, s:O?, s:s, s:O?, s:O?}", "id", id, "parent",
+                                                      json_object_get(c, "parent"), "status", "failed", "search_point",
+                                                      json_object_get(c, "point"), "error", json_object_get(c, "error")));
+    }
     history = wf_run_history_text(r.steps, r.n_steps);
     if (!footprints || !history) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");

@@ -378,6 +378,8 @@ static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
             json_object_set(j, "metrics", c->results);
         if (c->error)
             json_object_set_new(j, "error", json_string(c->error));
+        if (c->state == WS_CAND_FAILED) /* the model the failing step started from */
+            json_object_set_new(j, "parent", json_string(s->parent_id[i]));
         json_array_append_new(cands, j);
         olive_strbuf_printf(&table, "\n  %-2zu %-7s %-6s %s", i, state_name(c->state), c->on_front ? "*" : "",
                             desc ? desc : "?");

@@ -229,3 +229,19 @@ def test_tune_session_params(tmp_path, onnx_input):
     assert bad.returncode == 2 and not (tmp_path / "x").exists()
     missing = olive("tune-session-params", "-m", tmp_path / "nothing.onnx", "-o", tmp_path / "y", cwd=tmp_path)
     assert missing.returncode == 1 and "nothing.onnx" in missing.stderr and not (tmp_path / "y").exists()
+
+
+def test_failing_candidate_is_recorded_and_search_goes_on(tmp_path, onnx_input):
+    cfg = config(onnx_input)
+    # hqq quantizes to 4 bits only: its 8-bit candidates fail, the others run.
+    cfg["passes"]["quantization"] = {"type": "OnnxBlockWiseRtnQuantization", "bits": cat(4, 8),
+                                     "algorithm": cat("default", "hqq")}
+    cfg["passes"]["fusion"] = {"type": "OnnxPeepholeOptimizer"}
+    r = run(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr
+    fp = json.loads((tmp_path / "out" / "footprint.json").read_text())
+    failed = [n for n in fp.values() if n.get("status") == "failed"]
+    assert len(failed) == 1
+    assert "bits=8" in failed[0]["search_point"] and "hqq" in failed[0]["search_point"]
+    assert failed[0]["parent"] in fp and failed[0]["error"]
+    assert len(candidates(tmp_path / "out")) == 3
