@@ -101,36 +101,60 @@ def test_frontier_and_cache(tmp_path, onnx_input):
     best = max(cands.values(), key=lambda n: (n["metrics"]["value"][ACC]["value"], -n["metrics"]["value"][LAT]["value"]))
     assert metrics[ACC]["value"] == best["metrics"]["value"][ACC]["value"]
     assert log.count("candidate ") >= 12 and "Pareto frontier" in log
-    assert log.count("not evaluated again") == 0
+    assert log.count("not evaluated again") == 0 and log.count("evaluating fusion=") == 12
 
     # Identical second run: every pass and every evaluation comes from the cache.
     r2 = run(tmp_path, config(onnx_input))
     assert r2.returncode == 0, r2.stderr
     log2 = r2.stdout + r2.stderr
     assert log2.count("not evaluated again") == 12
-    assert "evaluating candidate" not in log2 and "quantization (quantize): run" not in log2
+    assert "evaluating fusion=" not in log2 and "quantization (quantize): run" not in log2
 
 
-def test_goal_prunes_and_all_pruned_writes_nothing(tmp_path, onnx_input):
-    r = run(tmp_path, config(onnx_input, goal={"type": "max-degradation", "value": 0.0}))
-    assert r.returncode == 0 or "every one of" in r.stderr, r.stderr
-    inp = json.loads((tmp_path / "cache" / ".." / "out" / "input_model_metrics.json").read_text()) \
-        if (tmp_path / "out" / "input_model_metrics.json").exists() else None
-    if r.returncode == 0:
-        cands = candidates(tmp_path / "out")
-        base = inp[ACC]["value"] if inp else None
-        for n in cands.values():
-            acc = n["metrics"]["value"][ACC]["value"]
-            if base is not None:
-                assert n["metrics"]["if_goals_met"] == (base - acc <= 0.0)
+def size_config(model, goal=None):
+    """Accuracy and size on disk (deterministic, unlike latency) as the objectives."""
+    cfg = config(model)
+    size = {"name": "size_on_disk", "priority": 2, "higher_is_better": False}
+    if goal:
+        size["goal"] = goal
+    cfg["evaluators"]["e"]["metrics"][1] = {"name": "size", "type": "size_on_disk", "sub_types": [size]}
+    return cfg
 
-    # A threshold no candidate reaches: exit 1, a clear message, no output folder.
-    d = tmp_path / "none"
-    d.mkdir()
-    r = run(d, config(onnx_input, goal={"type": "threshold", "value": 0.999999}))
+
+def test_goal_prunes(tmp_path, onnx_input):
+    SIZE = "size-size_on_disk"
+    (tmp_path / "a").mkdir()
+    r = run(tmp_path / "a", size_config(onnx_input))
+    assert r.returncode == 0, r.stderr
+    sizes = {(n["config"]["bits"], n["config"]["block_size"], n["parent"]): n["metrics"]["value"][SIZE]["value"]
+             for n in candidates(tmp_path / "a" / "out").values()}
+    distinct = sorted(set(sizes.values()))
+    assert len(distinct) >= 2
+    limit = distinct[len(distinct) // 2 - 1]  # some candidates are larger, some are not
+    (tmp_path / "b").mkdir()
+    r = run(tmp_path / "b", size_config(onnx_input, goal={"type": "threshold", "value": limit}))
+    assert r.returncode == 0, r.stderr
+    cands = candidates(tmp_path / "b" / "out")
+    assert len(cands) == 12
+    for n in cands.values():  # the same models as the first run: the same sizes
+        key = (n["config"]["bits"], n["config"]["block_size"], n["parent"])
+        assert n["metrics"]["value"][SIZE]["value"] == sizes[key]
+        assert n["metrics"]["if_goals_met"] == (sizes[key] <= limit)
+    pruned = sum(v > limit for v in sizes.values())
+    assert 0 < pruned < 12 and (r.stdout + r.stderr).count("(pruned: misses a goal)") == pruned
+    front = json.loads((tmp_path / "b" / "out" / "pareto_frontier_footprint.json").read_text())["nodes"]
+    ok = {k: (n["metrics"]["value"][ACC]["value"], -n["metrics"]["value"][SIZE]["value"]) for k, n in cands.items()
+          if n["metrics"]["if_goals_met"]}
+    brute = {k for k, (a, s) in ok.items()
+             if not any(a2 >= a and s2 >= s and (a2 > a or s2 > s) for k2, (a2, s2) in ok.items() if k2 != k)}
+    assert set(front) == brute and brute
+
+
+def test_every_candidate_pruned_writes_nothing(tmp_path, onnx_input):
+    r = run(tmp_path, config(onnx_input, goal={"type": "threshold", "value": 0.999999}))
     assert r.returncode == 1
     assert "every one of the 12 candidates was pruned" in r.stderr and ACC in r.stderr
-    assert not (d / "out").exists()
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("strategy,needle", [
