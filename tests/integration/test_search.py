@@ -269,3 +269,27 @@ def test_failing_candidate_is_recorded_and_search_goes_on(tmp_path, onnx_input):
     assert "bits=8" in failed[0]["search_point"] and "hqq" in failed[0]["search_point"]
     assert failed[0]["parent"] in fp and failed[0]["error"]
     assert len(candidates(tmp_path / "out")) == 3
+
+
+def test_cancelled_search_keeps_finished_candidates(tmp_path, onnx_input):
+    """Ctrl-C during a search stops it (exit 130, no output folder); the candidates evaluated
+    before are served from the cache by the next run."""
+    import signal
+    (tmp_path / "config.json").write_text(json.dumps(config(onnx_input)))
+    p = subprocess.Popen([CLI, "run", "--config", "config.json", "--log_level", "1"], cwd=tmp_path,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    finished = 0
+    for line in p.stderr:
+        if line.split("] ")[-1].startswith("candidate ") and "/12: " in line:
+            finished += 1
+            if finished == 2:
+                p.send_signal(signal.SIGINT)
+                break
+    rest = p.communicate(timeout=300)[1]
+    if p.returncode == 0:
+        pytest.skip("the search ended before the interrupt reached it")
+    assert p.returncode == 130, rest
+    assert not (tmp_path / "out").exists()
+    r = run(tmp_path, config(onnx_input))
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout + r.stderr).count("not evaluated again") >= 2
