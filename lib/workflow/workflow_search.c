@@ -213,7 +213,7 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t index, voi
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    OLIVE_INFO("candidate %zu: %s", index, desc);
+    OLIVE_DEBUG("candidate %zu: %s", index, desc);
     if ((rc = configure(s, idx, choice, passes)) != OLIVE_OK)
         goto out;
     for (size_t i = 0; i < w->n_slots; i++) {

@@ -183,8 +183,9 @@ def test_tpe_is_reproducible(tmp_path, onnx_input):
         d.mkdir()
         r = run(d, config(onnx_input, strategy={"sampler": "tpe", "seed": 3, "max_samples": 4}))
         assert r.returncode == 0, r.stderr
-        seqs.append([line.split(": ", 1)[1] for line in (r.stdout + r.stderr).splitlines()
-                     if line.split(": ", 1)[0].endswith(tuple(f"candidate {k}" for k in range(4)))])
+        # "candidate K/4: POINT: metrics": the points, in the order proposed
+        seqs.append([line.split(": ")[1] for line in (r.stdout + r.stderr).splitlines()
+                     if line.split(": ", 1)[0].endswith(tuple(f"candidate {k}/4" for k in range(4)))])
     assert seqs[0] == seqs[1] and len(seqs[0]) >= 4
 
 
