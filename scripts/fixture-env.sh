@@ -37,4 +37,10 @@ else
 fi
 "$pip" install -q transformers==5.24.0 safetensors==0.8.0 onnx==1.23.2 onnxruntime==1.32.0 \
     onnxscript==0.7.2 gguf==0.19.0 tokenizers==0.23.3 onnxruntime-genai==0.18.0 numpy==2.4.6
+# Evaluation references and peers: torchmetrics and scikit-learn (tests/data/metrics), Olive's own
+# data pre-processing and evaluator (tests/data/evaluate, bench/evaluate.py; olive-ai without its
+# optional dependencies), accelerate (transformers' GGUF loading in bench/perplexity.py).
+"$pip" install -q torchmetrics==1.9.0 scikit-learn==1.9.1 datasets==5.2.0 accelerate==1.16.0 \
+    requests==2.34.2 optuna==5.1.0 questionary==2.1.1 opentelemetry-sdk==1.45.2
+"$pip" install -q --no-deps olive-ai==0.13.0
 echo "ready: eval \"\$(bash scripts/fixture-env.sh --env)\""

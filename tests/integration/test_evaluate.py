@@ -25,6 +25,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 DATA = ROOT / "tests" / "data"
 EV = DATA / "evaluate"
 REFS = json.loads((EV / "data_refs.json").read_text())
+# scripts/device-check.sh runs these on CUDAExecutionProvider; the references then run there too.
+PROVIDER = os.environ.get("OLIVE_TEST_PROVIDER", "CPUExecutionProvider")
+DEVICE = "cpu" if PROVIDER == "CPUExecutionProvider" else "gpu"
+PPL_REL = 1e-5 if PROVIDER == "CPUExecutionProvider" else 1e-3
 PPL = json.loads((EV / "ppl_refs.json").read_text())
 
 sys.path.insert(0, str(ROOT / "bindings" / "python"))
@@ -37,6 +41,11 @@ def convert(src, out):
                            "precision=fp32"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+def evaluate(model, evaluator, **kw):
+    with libolive.Accelerator(DEVICE, PROVIDER) as a:
+        return libolive.evaluate(model, evaluator, accelerator=a, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +67,14 @@ def cls_data(**pre):
 
 def ort_logits(model_dir, ids, mask, types):
     so = ort.SessionOptions()
-    s = ort.InferenceSession(str(model_dir / "model.onnx"), so, providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(str(model_dir / "model.onnx"), so, providers=[PROVIDER])
     return s.run(["logits"], {"input_ids": np.array(ids, dtype=np.int64), "attention_mask": np.array(mask, dtype=np.int64),
                               "token_type_ids": np.array(types, dtype=np.int64)})[0]
 
 
 def test_accuracy_matches_numpy_on_onnxruntime_outputs(models):
     exp = REFS["classification"][0]["expected"]  # Olive's tokenization of the same rows
-    # single sentences: token type ids are all 0 (this tokenizer's outputs do not list them)
-    logits = ort_logits(models["bert"], exp["input_ids"], exp["attention_mask"], np.zeros_like(exp["input_ids"]))
+    logits = ort_logits(models["bert"], exp["input_ids"], exp["attention_mask"], exp["token_type_ids"])
     preds, labels = logits.argmax(1), np.array(exp["labels"])
     want_acc = float((preds == labels).mean())
     # torchmetrics' multiclass macro F1: classes absent from predictions and labels do not count
@@ -76,7 +84,7 @@ def test_accuracy_matches_numpy_on_onnxruntime_outputs(models):
             ((preds != c) & (labels == c)).sum()
         if tp + fp + fn:
             f1s.append(2 * tp / (2 * tp + fp + fn))
-    res = libolive.evaluate(models["bert"], {
+    res = evaluate(models["bert"], {
         "metrics": [{"name": "accuracy", "type": "accuracy", "data_config": "cls",
                      "sub_types": [{"name": "accuracy_score", "priority": 1,
                                     "metric_config": {"task": "multiclass", "num_classes": 3}},
@@ -99,14 +107,14 @@ def test_perplexity_matches_transformers(models, case):
             "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
                                         "model_name": str(DATA / "convert" / "llama"), **params},
             "dataloader_config": {"batch_size": 3}}
-    res = libolive.evaluate(models["llama"], {"metrics": [{"name": "ppl", "type": "accuracy", "data_config": data,
+    res = evaluate(models["llama"], {"metrics": [{"name": "ppl", "type": "accuracy", "data_config": data,
                                                            "sub_types": [{"name": "perplexity"}]}]})
     got = res["ppl-perplexity"]["value"]
     want = PPL["cases"][case]["perplexity"]
     assert abs(got - want) <= 1e-3 * want, (got, want)
     # and onnxruntime + numpy on Olive's windows
     exp = REFS["text_generation"][case]["expected"]
-    s = ort.InferenceSession(str(models["llama"] / "model.onnx"), providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(str(models["llama"] / "model.onnx"), providers=[PROVIDER])
     feeds = {}
     ids = np.array(exp["input_ids"], dtype=np.int64)
     for i in s.get_inputs():
@@ -120,11 +128,11 @@ def test_perplexity_matches_transformers(models, case):
     logp = logits - m - np.log(np.exp(logits - m).sum(-1, keepdims=True))
     keep = labels != -100
     nll = -np.take_along_axis(logp, np.where(keep, labels, 0)[..., None], -1)[..., 0][keep].sum()
-    assert got == pytest.approx(float(np.exp(nll / keep.sum())), rel=1e-5)
+    assert got == pytest.approx(float(np.exp(nll / keep.sum())), rel=PPL_REL)
 
 
 def test_latency_throughput_and_size_are_sane(models):
-    res = libolive.evaluate(models["bert"], {"metrics": [
+    res = evaluate(models["bert"], {"metrics": [
         {"name": "latency", "type": "latency", "data_config": cls_data(),
          "sub_types": [{"name": n, "metric_config": {"warmup_num": 1, "repeat_test_num": 5}} if n == "avg" else {"name": n}
                        for n in ["avg", "min", "p50", "p90", "max"]]},
@@ -147,11 +155,11 @@ def test_dummy_data_latency_and_progress_and_cancel(models):
     seen = []
     ev = {"metrics": [{"name": "lat", "type": "latency", "data_config": data,
                        "sub_types": [{"name": "p50", "metric_config": {"warmup_num": 2, "repeat_test_num": 4}}]}]}
-    res = libolive.evaluate(models["bert"], ev, progress=lambda *a: seen.append(a) and False)
+    res = evaluate(models["bert"], ev, progress=lambda *a: seen.append(a) and False)
     assert res["lat-p50"]["value"] > 0
     assert seen[-1][1] == seen[-1][2] == 6 and seen[0][0] == "lat"
     with pytest.raises(libolive.Cancelled):
-        libolive.evaluate(models["bert"], ev, progress=lambda *a: True)
+        evaluate(models["bert"], ev, progress=lambda *a: True)
 
 
 def test_custom_metric_gets_the_outputs(models):
@@ -163,7 +171,7 @@ def test_custom_metric_gets_the_outputs(models):
 
     libolive.register_metric("my_accuracy", fn)
     try:
-        res = libolive.evaluate(models["bert"], {"metrics": [
+        res = evaluate(models["bert"], {"metrics": [
             {"name": "mine", "type": "custom", "data_config": cls_data(), "user_config": {"metric_func": "my_accuracy"},
              "sub_types": [{"name": "acc", "priority": 1, "higher_is_better": True}]}]})
     finally:
@@ -177,7 +185,7 @@ def test_custom_metric_gets_the_outputs(models):
 def test_bad_configs_and_data_fail_clearly(models, tmp_path):
     def fails(ev, exc, *fragments):
         with pytest.raises(exc) as info:
-            libolive.evaluate(models["bert"], ev)
+            evaluate(models["bert"], ev)
         for f in fragments:
             assert f in str(info.value), str(info.value)
 
@@ -199,3 +207,26 @@ def test_bad_configs_and_data_fail_clearly(models, tmp_path):
     # Symbolic input dims and no data: Olive needs a data_config too.
     fails({"metrics": [{"name": "l", "type": "latency", "sub_types": [{"name": "p50"}]}]}, libolive.InvalidArgument,
           "data_config")
+
+
+def test_nan_outputs_invalidate_the_metric(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    two = numpy_helper.from_array(np.array([2.0], dtype=np.float32), "two")
+    graph = helper.make_graph([helper.make_node("Sub", ["x", "two"], ["d"]), helper.make_node("Sqrt", ["d"], ["y"])],
+                              "nan", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [two])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "nan.onnx"))
+    libolive.register_metric("never_called", lambda *a: 0.0)
+    try:
+        with pytest.raises(libolive.FormatError) as info:
+            evaluate(tmp_path / "nan.onnx", {"metrics": [{
+                "name": "m", "type": "custom", "user_config": {"metric_func": "never_called"},
+                "sub_types": [{"name": "v"}],
+                "data_config": {"type": "DummyDataContainer", "load_dataset_config": {
+                    "input_shapes": [[1, 3]], "input_names": ["x"], "max_samples": 2}}}]})
+    finally:
+        libolive.unregister_metric("never_called")
+    assert "NaN" in str(info.value) and "'y'" in str(info.value)

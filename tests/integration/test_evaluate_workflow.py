@@ -66,7 +66,7 @@ def test_bert_workflow_with_latency_and_accuracy(tmp_path):
     s = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = np.array(exp["input_ids"], dtype=np.int64)
     logits = s.run(["logits"], {"input_ids": ids, "attention_mask": np.array(exp["attention_mask"], dtype=np.int64),
-                                "token_type_ids": np.zeros_like(ids)})[0]
+                                "token_type_ids": np.array(exp["token_type_ids"], dtype=np.int64)})[0]
     want = float((logits.argmax(1) == np.array(exp["labels"])).mean())
     assert metrics["accuracy-accuracy_score"] == {"value": pytest.approx(want, abs=1e-12), "priority": 1,
                                                   "higher_is_better": True}

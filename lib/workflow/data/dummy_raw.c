@@ -233,10 +233,11 @@ static int read_input(olive_tensor **out, const char *path, olive_dtype dt, cons
         olive_tensor_free(n);
     } else {
         if (size != olive_tensor_byte_size(t)) {
+            int rc = olive_fail(OLIVE_EFORMAT, "%s: %zu bytes, the input's shape and type need %zu", path, size,
+                                olive_tensor_byte_size(t));
             free(buf);
             olive_tensor_free(t);
-            return olive_fail(OLIVE_EFORMAT, "%s: %zu bytes, the input's shape and type need %zu", path, size,
-                              olive_tensor_byte_size(t));
+            return rc;
         }
         memcpy(olive_tensor_data(t), buf, size);
         free(buf);

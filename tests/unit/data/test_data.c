@@ -111,6 +111,19 @@ static void olive_references(void)
             CHECK(d->post == WF_POST_LOGITS && d->text_generation);
         }
         wf_dataset_free(d);
+        d = NULL;
+        /* The same config in the "params" form, the component chosen by its task. */
+        {
+            json_t *params = json_deep_copy(json_object_get(cfg, "pre_process_data_config"));
+            json_object_del(params, "type");
+            json_object_set_new(params, "task", json_string("text-generation"));
+            json_object_set_new(cfg, "pre_process_data_config", json_pack("{s:o}", "params", params));
+            snprintf(what, sizeof what, "text generation case %zu (params form)", i);
+            CHECK_RC(wf_dataset_build(&d, cfg, "data_configs[0]"), OLIVE_OK);
+            if (d)
+                compare(d, json_object_get(c, "expected"), what);
+            wf_dataset_free(d);
+        }
         json_decref(cfg);
     }
     json_decref(refs);
