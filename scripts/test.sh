@@ -1,42 +1,91 @@
 #!/usr/bin/env bash
-# Builds libolive and runs the whole test suite twice: a normal build, then a build with
-# AddressSanitizer + UndefinedBehaviorSanitizer. Installs what it needs first.
+# Builds libolive and runs the whole test suite: a normal build; a build with AddressSanitizer +
+# UndefinedBehaviorSanitizer (C tests, tools, the binding suites with the runtime preloaded, and
+# the fuzz targets on their seeds and for a short timed run); the Python binding suite once
+# more against a ThreadSanitizer build of the library. Installs what it needs first. The closing
+# line counts meson's tests and pytest's and Rust's own cases; a skip whose reason is not on
+# tests/skip_allowlist.txt, or a suite that did not run, fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 # The venv's python (with onnx and onnxruntime) must come first so meson picks it for pytest.
 export PATH="$PWD/.venv/bin:$PATH"
+# Cargo is often installed per user (rustup), outside the PATH a CI shell has.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is missing: the Rust binding cannot be tested" >&2; exit 1; }
+# Debian 12's own rustc (1.63) is older than the bindings need: say so rather than fail later.
+need_rust=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' bindings/rust/Cargo.toml)
+have_rust=$(rustc --version | awk '{print $2}')
+if [ -n "$need_rust" ] && [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n 1)" != "$need_rust" ]; then
+  echo "test.sh: rustc $have_rust is older than $need_rust (bindings/rust/Cargo.toml): install a newer toolchain (rustup)" >&2
+  exit 1
+fi
+python -c 'import pytest, onnx, onnxruntime, numpy' \
+  || { echo "test.sh: the venv lacks pytest/onnx/onnxruntime/numpy: the Python suites cannot run" >&2; exit 1; }
+
+status=0
+run_tests() {  # run_tests BUILD_DIR [meson test args]: keeps going after failures
+  local dir=$1
+  shift
+  rm -f "$dir"/meson-logs/pytest-*.xml
+  meson test -C "$dir" --print-errorlogs "$@" || status=1
+}
+setup() {  # setup BUILD_DIR [meson setup args]
+  local dir=$1
+  shift
+  if [ ! -d "$dir" ]; then meson setup "$dir" -Dwerror=true "$@"; else meson setup --reconfigure "$dir" -Dwerror=true "$@" >/dev/null; fi
+}
+start=$SECONDS
 
 echo "== build"
-if [ ! -d build ]; then meson setup build -Dwerror=true; else meson setup --reconfigure build -Dwerror=true >/dev/null; fi
+setup build
 ninja -C build
 echo "== tests"
-meson test -C build --print-errorlogs
+run_tests build
 
 echo "== sanitizer build (address, undefined)"
-if [ ! -d build-asan ]; then
-  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true
-fi
+setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 ninja -C build-asan
 # Sanitizer findings get their own exit codes so no test mistakes them for an expected error.
 export ASAN_OPTIONS="exitcode=86:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1"
-# Python loads the library through ctypes; an instrumented library cannot be loaded into an
-# uninstrumented interpreter, so the binding suites run only in the normal build.
-meson test -C build-asan --print-errorlogs --no-suite bindings
-# One closing line over both runs, counting meson's tests (each suite counts once).
-python3 - <<'PY'
-import json
-passed = failed = skipped = 0
-for log in ('build/meson-logs/testlog.json', 'build-asan/meson-logs/testlog.json'):
-    for line in open(log):
-        result = json.loads(line).get('result')
-        if result in ('OK', 'EXPECTEDFAIL'):
-            passed += 1
-        elif result == 'SKIP':
-            skipped += 1
-        else:
-            failed += 1
-print(f'{passed} passed, {failed} failed, {skipped} skipped')
-PY
+# The binding suites run here too: meson preloads the sanitizer runtime into Python and into
+# the Rust test binaries (tests/meson.build).
+run_tests build-asan
+
+# Fuzzing: coverage-guided with clang's libFuzzer (build-fuzz: the library instrumented for
+# it, only the fuzz targets built), else gcc's build-asan targets with their mutation driver.
+fuzz_seconds=${OLIVE_FUZZ_SECONDS:-30}
+echo "== fuzz targets: seeds, then $fuzz_seconds s each"
+if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n ? 0 : 0; }' \
+     | clang -fsanitize=fuzzer,address -x c - -o /dev/null 2>/dev/null; then
+  [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debug -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+  meson compile -C build-fuzz fuzz_onnx_load fuzz_gguf fuzz_safetensors fuzz_pickle fuzz_workflow_json \
+    fuzz_workflow_yaml >build-fuzz/compile.log 2>&1 || { tail -n 40 build-fuzz/compile.log; status=1; }
+  bash tests/fuzz/run.sh build-fuzz/tests/fuzz "$fuzz_seconds" || status=1
+else
+  echo "(no clang with libFuzzer: gcc's mutation driver)"
+  bash tests/fuzz/run.sh build-asan/tests/fuzz "$fuzz_seconds" || status=1
+fi
+
+echo "== thread sanitizer: the library alone, then the Python binding suite against it"
+setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+meson compile -C build-tsan lib/olive:shared_library
+run_tests build-tsan --no-rebuild --suite bindings
+
+echo "== $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
+# One closing report over every run; it fails on a failed test, on a skip whose reason is not
+# allowed, and on a suite that did not run (a missing tool would otherwise drop it silently).
+required=()
+for t in build:python-integration build:python-binding build:rust-binding build:install \
+         build:readme-examples build:test-scripts build-asan:fuzz-seeds build-asan:python-binding build-asan:rust-binding \
+         build-tsan:python-binding; do
+  required+=(--require "$t")
+done
+python3 scripts/test_report.py --allowlist tests/skip_allowlist.txt "${required[@]}" \
+  build build-asan build-tsan || status=1
+exit $status

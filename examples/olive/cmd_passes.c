@@ -15,8 +15,9 @@ static const cli_option options[] = {
 static const cli_help help = {
     "passes", "[NAME] [--json]",
     "Without NAME, lists the registered passes with a one-line summary each.\n"
-    "With NAME (a pass name or its Olive pass type, e.g. OnnxPeepholeOptimizer), describes\n"
-    "the pass's parameters: type, default, accepted range or choices, and what it does.",
+    "With NAME (a pass name or an Olive pass type, e.g. OnnxPeepholeOptimizer), describes\n"
+    "the pass's parameters: type, default, accepted range or choices, what it does, and the\n"
+    "default candidates of those a search tries.",
     options,
     "Example:\n  olive passes\n  olive passes peephole",
 };
@@ -95,6 +96,25 @@ static int list_passes(int as_json)
     return CLI_EXIT_OK;
 }
 
+/* Prints `text` in lines of at most about 100 columns, each indented by `indent` spaces. */
+static void print_wrapped(int indent, const char *text)
+{
+    const int width = 100 - indent;
+    while (*text) {
+        int len = (int)strlen(text), cut = len;
+        if (len > width) {
+            for (cut = width; cut > 0 && text[cut] != ' '; cut--)
+                ;
+            if (cut == 0)
+                cut = len;
+        }
+        printf("%*s%.*s\n", indent, "", cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
 static void print_choices(const json_t *choices)
 {
     size_t i;
@@ -132,6 +152,42 @@ static void print_param(const json_t *param)
     const char *help_text = cli_json_str(param, "help", "");
     if (help_text[0])
         printf("      %s\n", help_text);
+    print_wrapped(6, cli_json_str(param, "details", ""));
+}
+
+/* The Olive pass types, with the settings a type implies: "OnnxMatMul4Quantizer (bits=4)". */
+static void print_olive_types(const json_t *types)
+{
+    size_t i;
+    json_t *type;
+    if (!json_array_size(types))
+        return;
+    printf("Olive pass types: ");
+    json_array_foreach(types, i, type) {
+        const char *fixed = cli_json_str(type, "fixed", "");
+        printf("%s%s", i ? ", " : "", cli_json_str(type, "type", "?"));
+        if (fixed[0])
+            printf(" (%s)", fixed);
+    }
+    putchar('\n');
+}
+
+/* The parameters a search tries, with their default candidates. */
+static void print_searchable(const json_t *params)
+{
+    size_t i;
+    json_t *param;
+    int any = 0;
+    json_array_foreach(params, i, param) {
+        const json_t *search = cli_json_get(param, "search");
+        if (!json_array_size(search))
+            continue;
+        if (!any++)
+            printf("\nSearchable parameters (default candidates):\n");
+        printf("  %s: ", cli_json_str(param, "name", "?"));
+        print_choices(search);
+        putchar('\n');
+    }
 }
 
 static int describe_pass(const char *name, int as_json)
@@ -151,15 +207,8 @@ static int describe_pass(const char *name, int as_json)
         return rc == OLIVE_EINTERNAL ? CLI_EXIT_FAILURE : cli_fail(rc);
 
     printf("%s: %s\n", cli_json_str(desc, "name", name), cli_json_str(desc, "summary", ""));
-    const json_t *aliases = cli_json_get(desc, "aliases");
-    if (json_array_size(aliases)) {
-        size_t i;
-        json_t *alias;
-        printf("Olive pass types: ");
-        json_array_foreach(aliases, i, alias)
-            printf("%s%s", i ? ", " : "", json_string_value(alias) ? json_string_value(alias) : "?");
-        putchar('\n');
-    }
+    print_wrapped(0, cli_json_str(desc, "details", ""));
+    print_olive_types(cli_json_get(desc, "olive_types"));
     const json_t *params = cli_json_get(desc, "parameters");
     if (json_array_size(params) == 0) {
         printf("\nNo parameters.\n");
@@ -170,6 +219,7 @@ static int describe_pass(const char *name, int as_json)
         json_array_foreach(params, i, param)
             print_param(param);
     }
+    print_searchable(params);
     json_decref(desc);
     return CLI_EXIT_OK;
 }

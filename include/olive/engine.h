@@ -43,30 +43,32 @@ typedef int (*olive_progress_fn)(int event, const char *pass_name, size_t pass_i
 
 /* Creates an engine for `acc` (the engine keeps its own reference; NULL means cpu with
  * CPUExecutionProvider). Release with olive_engine_free.
- * Errors: OLIVE_ENOMEM. */
-OLIVE_API int olive_engine_new(olive_engine **out, olive_accelerator *acc);
+ * Errors: OLIVE_ENOMEM. Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_engine_new(olive_engine **out, olive_accelerator *acc);
 
-/* Releases the engine and its references to passes and the accelerator. Accepts NULL. */
+/* Releases the engine and its references to passes and the accelerator. Accepts NULL.
+ * Since 0.1. */
 OLIVE_API void olive_engine_free(olive_engine *engine);
 
 /* Appends a copy of `pass` (its parameters as they are now) to the pipeline: setting the
  * caller's pass later does not change the pipeline, and the caller may free it at once.
- * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
-OLIVE_API int olive_engine_add_pass(olive_engine *engine, olive_pass *pass);
+ * Errors: OLIVE_EINVALID, OLIVE_ENOMEM. Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_engine_add_pass(olive_engine *engine, olive_pass *pass);
 
 /* Appends the passes of a pipeline in text form. All or nothing: on error the pipeline is
  * unchanged. Errors: OLIVE_EINVALID (syntax or value; the message names the pass and key),
- * OLIVE_ENOTFOUND (unknown pass or key). */
-OLIVE_API int olive_engine_add_pipeline(olive_engine *engine, const char *text);
+ * OLIVE_ENOTFOUND (unknown pass or key). Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_engine_add_pipeline(olive_engine *engine, const char *text);
 
-/* Number of passes in the pipeline, and the i-th pass (borrowed; NULL if out of range). */
+/* Number of passes in the pipeline, and the i-th pass (borrowed; NULL if out of range).
+ * Since 0.1. */
 OLIVE_API size_t olive_engine_pass_count(const olive_engine *engine);
 OLIVE_API olive_pass *olive_engine_pass_at(const olive_engine *engine, size_t index);
 
-/* Writes the pipeline in text form into *out (release with olive_free). */
-OLIVE_API int olive_engine_pipeline_text(char **out, const olive_engine *engine);
+/* Writes the pipeline in text form into *out (release with olive_free). Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_engine_pipeline_text(char **out, const olive_engine *engine);
 
-/* Sets the progress callback (NULL to remove). */
+/* Sets the progress callback (NULL to remove). Since 0.1. */
 OLIVE_API void olive_engine_set_progress(olive_engine *engine, olive_progress_fn fn, void *user);
 
 /* Sets engine options from "key=value" text, space separated:
@@ -75,11 +77,11 @@ OLIVE_API void olive_engine_set_progress(olive_engine *engine, olive_progress_fn
  *                           libolive wrote there and any of the same names as the new ones;
  *                           other files stay; default false)
  *   model_name=NAME        (file name of the model in the output folder; default model.onnx)
- * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (unknown key). */
-OLIVE_API int olive_engine_set_options(olive_engine *engine, const char *options);
+ * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (unknown key). Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_engine_set_options(olive_engine *engine, const char *options);
 
 /* Asks a running olive_engine_run to stop at the next check point. Safe to call from any
- * thread or a signal handler. */
+ * thread or a signal handler. Since 0.1. */
 OLIVE_API void olive_engine_cancel(olive_engine *engine);
 
 /* Runs the pipeline on `model` and, when `output_dir` is not NULL, writes the result there
@@ -90,9 +92,10 @@ OLIVE_API void olive_engine_cancel(olive_engine *engine);
  * Errors: OLIVE_EINVALID (output_dir is a symbolic link, or is, holds or is inside a file the
  * model was loaded from), OLIVE_EEXISTS (output folder exists and is not empty, without
  * overwrite=true), OLIVE_EUNSUPPORTED (the old folder holds a device, socket or pipe, which
- * cannot be kept), OLIVE_ECANCELLED, and any error of the passes or of olive_model_save. */
-OLIVE_API int olive_engine_run(olive_engine *engine, const olive_model *model,
-                               const char *output_dir, olive_model **out);
+ * cannot be kept), OLIVE_ECANCELLED, and any error of the passes or of olive_model_save.
+ * Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_engine_run(olive_engine *engine, const olive_model *model,
+                                               const char *output_dir, olive_model **out);
 
 #ifdef __cplusplus
 }

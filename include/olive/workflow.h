@@ -55,28 +55,31 @@ typedef struct olive_workflow olive_workflow;
  * of the wrong type or out of range, unsupported systems, metrics and search strategies.
  * Errors: OLIVE_EFORMAT (invalid JSON: the message gives line and column), OLIVE_EINVALID
  * (naming the key at fault, e.g. "passes.quant.block_size"), OLIVE_ENOTFOUND (unknown pass
- * type), OLIVE_EUNSUPPORTED (a feature that needs what this build lacks), OLIVE_ENOMEM. */
-OLIVE_API int olive_workflow_new(olive_workflow **out, const char *config_json, const char *options);
+ * type), OLIVE_EUNSUPPORTED (a feature that needs what this build lacks), OLIVE_ENOMEM.
+ * Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_workflow_new(olive_workflow **out, const char *config_json, const char *options);
 
 /* The same, reading the config from a file (messages name the file). A file named *.yaml or
  * *.yml is read as YAML (the same schema; anchors and aliases allowed), any other as JSON.
  * Errors: as olive_workflow_new (invalid YAML: line and column; OLIVE_EUNSUPPORTED for YAML in
- * a build without libyaml), and OLIVE_ENOTFOUND / OLIVE_EIO for the file. */
-OLIVE_API int olive_workflow_load(olive_workflow **out, const char *path, const char *options);
+ * a build without libyaml), and OLIVE_ENOTFOUND / OLIVE_EIO for the file. Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_workflow_load(olive_workflow **out, const char *path, const char *options);
 
-/* Releases a workflow. Accepts NULL. */
+/* Releases a workflow. Accepts NULL. Since 0.1. */
 OLIVE_API void olive_workflow_free(olive_workflow *workflow);
 
 /* The passes in pipeline text form ("peephole ! quantize block_size=32"), alternatives of a
- * slot separated by " | ". Release with olive_free. Errors: OLIVE_EINVALID, OLIVE_ENOMEM. */
-OLIVE_API int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow);
+ * slot separated by " | ". Release with olive_free. Errors: OLIVE_EINVALID, OLIVE_ENOMEM.
+ * Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow);
 
 /* Sets the progress callback (see olive_progress_fn; a cache hit reports its pass started and
  * finished at once). `bytes_written` counts the pass results stored in the cache so far (cache
- * hits write nothing), then, at DONE, the model files copied to output_dir too. NULL removes it. */
+ * hits write nothing), then, at DONE, the model files copied to output_dir too. NULL removes it. Since 0.1. */
 OLIVE_API void olive_workflow_set_progress(olive_workflow *workflow, olive_progress_fn fn, void *user);
 
-/* Asks a running olive_workflow_run to stop. Safe from any thread or a signal handler. */
+/* Asks a running olive_workflow_run to stop. Safe from any thread or a signal handler.
+ * Since 0.1. */
 OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
 
 /* Runs the workflow. Logs one info line per pass saying "cache hit" or "run". When `result`
@@ -99,8 +102,8 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * holds; or it holds a file libolive did not write under a name the new output uses),
  * OLIVE_EIO (output_dir or cache_dir not writable; a cache entry changed while being copied
  * out), OLIVE_ECANCELLED, any error of the passes, and those of olive_evaluate for the metrics
- * (data files, ONNX Runtime); nothing is written then. */
-OLIVE_API int olive_workflow_run(olive_workflow *workflow, char **result);
+ * (data files, ONNX Runtime); nothing is written then. Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_workflow_run(olive_workflow *workflow, char **result);
 
 /* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`
  * (`command`) runs, from space-separated key=value options named as those commands' flags:
@@ -114,8 +117,8 @@ OLIVE_API int olive_workflow_run(olive_workflow *workflow, char **result);
  * OnnxBlockWiseRtnQuantization, int8: OnnxDynamicQuantization, fp16/bf16: OnnxFloatToFloat16.
  * *out receives the config as JSON text (release with olive_free).
  * Errors: OLIVE_EINVALID (bad or missing option, naming it), OLIVE_ENOTFOUND (no such model),
- * OLIVE_EUNSUPPORTED (e.g. quantize on a checkpoint), OLIVE_ENOMEM. */
-OLIVE_API int olive_workflow_auto_opt_config(char **out, const char *command, const char *options);
+ * OLIVE_EUNSUPPORTED (e.g. quantize on a checkpoint), OLIVE_ENOMEM. Since 0.1. */
+OLIVE_API OLIVE_NODISCARD int olive_workflow_auto_opt_config(char **out, const char *command, const char *options);
 
 #ifdef __cplusplus
 }

@@ -134,22 +134,16 @@ void olive_accelerator_free(olive_accelerator *acc)
         free(acc);
 }
 
+/* Accessors return their value and never fail: NULL gives NULL or 0 and leaves the thread's
+ * error as it was. */
 const char *olive_accelerator_device(const olive_accelerator *acc)
 {
-    if (!acc) {
-        olive_fail(OLIVE_EINVALID, "olive_accelerator_device: accelerator is NULL");
-        return NULL;
-    }
-    return acc->device;
+    return acc ? acc->device : NULL;
 }
 
 const char *olive_accelerator_provider(const olive_accelerator *acc)
 {
-    if (!acc) {
-        olive_fail(OLIVE_EINVALID, "olive_accelerator_provider: accelerator is NULL");
-        return NULL;
-    }
-    return acc->provider;
+    return acc ? acc->provider : NULL;
 }
 
 int olive_accelerator_has_feature(const olive_accelerator *acc, const char *feature)
@@ -197,33 +191,22 @@ int olive_accelerator_describe_json(char **out, const olive_accelerator *acc)
 
 const char *olive_accelerator_cpu_model(const olive_accelerator *acc)
 {
-    if (!acc) {
-        olive_fail(OLIVE_EINVALID, "olive_accelerator_cpu_model: accelerator is NULL");
-        return NULL;
-    }
-    return olive_host_cpu_get()->model;
+    return acc ? olive_host_cpu_get()->model : NULL;
 }
 
 int olive_accelerator_cpu_cores(const olive_accelerator *acc)
 {
-    if (!acc)
-        return olive_fail(OLIVE_EINVALID, "olive_accelerator_cpu_cores: accelerator is NULL");
-    return olive_host_cpu_get()->logical_cores;
+    return acc ? olive_host_cpu_get()->logical_cores : 0;
 }
 
 uint64_t olive_accelerator_memory_bytes(const olive_accelerator *acc)
 {
-    if (!acc) {
-        olive_fail(OLIVE_EINVALID, "olive_accelerator_memory_bytes: accelerator is NULL");
-        return 0;
-    }
-    return olive_host_cpu_get()->memory_bytes;
+    return acc ? olive_host_cpu_get()->memory_bytes : 0;
 }
 
 int olive_accelerator_cuda_device_count(const olive_accelerator *acc)
 {
     const olive_backend *cuda = olive_cuda_backend();
-    if (!acc)
-        return olive_fail(OLIVE_EINVALID, "olive_accelerator_cuda_device_count: accelerator is NULL");
-    return cuda ? cuda->dev.device_count() : 0;
+    int n = acc && cuda ? cuda->dev.device_count() : 0;
+    return n > 0 ? n : 0;
 }

@@ -94,8 +94,10 @@ static int create(olive_workflow **out, const char *text, const char *source, in
     olive_workflow *w;
     OLIVE_TRY(parse_options(&o, options));
     /* The level applies to the warnings of parsing too (unknown keys), as it will to the run. */
-    if (o.log_level >= 0)
-        olive_log_set_level(o.log_level);
+    if (o.log_level >= 0 && olive_log_set_level(o.log_level) != OLIVE_OK) { /* checked 0..4 above */
+        options_free(&o);
+        return olive_error_code();
+    }
     if (parse_config(&w, text, source, yaml, o.strict) != OLIVE_OK) {
         options_free(&o);
         return olive_error_code();

@@ -18,7 +18,7 @@ int olive_blob_wrap(olive_blob **out, const void *data, size_t size, void (*rele
     olive_blob *b = olive_calloc(1, sizeof *b);
     if (!b)
         return OLIVE_ENOMEM;
-    b->refs = 1;
+    atomic_init(&b->refs, 1);
     b->data = data;
     b->size = size;
     b->fd = -1;
@@ -77,7 +77,7 @@ int olive_blob_map_file(olive_blob **out, const char *path)
         close(fd);
         return OLIVE_ENOMEM;
     }
-    b->refs = 1;
+    atomic_init(&b->refs, 1);
     b->data = map;
     b->size = (size_t)st.st_size;
     b->fd = fd;
@@ -90,13 +90,13 @@ int olive_blob_map_file(olive_blob **out, const char *path)
 olive_blob *olive_blob_ref(olive_blob *b)
 {
     if (b)
-        atomic_fetch_add((_Atomic int *)&b->refs, 1);
+        atomic_fetch_add(&b->refs, 1);
     return b;
 }
 
 void olive_blob_unref(olive_blob *b)
 {
-    if (!b || atomic_fetch_sub((_Atomic int *)&b->refs, 1) != 1)
+    if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
         return;
     if (b->fd >= 0) {
         if (b->size)

@@ -7,11 +7,12 @@
 #ifndef OLIVE_CORE_BLOB_H
 #define OLIVE_CORE_BLOB_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct olive_blob {
-    int refs;               /* atomic */
+    atomic_int refs;        /* tensors in any thread share a blob */
     const uint8_t *data;
     size_t size;
     int fd;                 /* open file for mapped blobs, -1 otherwise */

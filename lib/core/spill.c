@@ -126,7 +126,7 @@ int olive_spill_map(olive_spill *s, olive_blob **out)
         close(fd);
         return OLIVE_ENOMEM;
     }
-    b->refs = 1;
+    atomic_init(&b->refs, 1);
     b->data = map;
     b->size = (size_t)s->end;
     b->fd = fd;

@@ -24,7 +24,6 @@ int olive_pipeline_parse(olive_pass ***out, size_t *count, const char *text)
     while (i < n_words) {
         size_t start = i, end;
         olive_pass *p;
-        const olive_pass_def *def;
         if (!strcmp(words[i], "!")) {
             rc = olive_fail(OLIVE_EINVALID, "pipeline '%s': a pass name is missing before or after '!'", text);
             goto fail;
@@ -35,11 +34,7 @@ int olive_pipeline_parse(olive_pass ***out, size_t *count, const char *text)
             rc = olive_fail(OLIVE_EINVALID, "pipeline '%s': expected a pass name, found setting '%s'", text, words[start]);
             goto fail;
         }
-        if (!(def = olive_registry_find(words[start]))) {
-            rc = OLIVE_ENOTFOUND;
-            goto fail;
-        }
-        if ((rc = olive_pass_instance_new(&p, def)) != OLIVE_OK)
+        if ((rc = olive_pass_instance_new_named(&p, words[start])) != OLIVE_OK)
             goto fail;
         if ((rc = olive_pass_set_pairs(p, words + start + 1, end - start - 1)) != OLIVE_OK ||
             (rc = OLIVE_PUSH(passes, n, cap, p)) != OLIVE_OK) {

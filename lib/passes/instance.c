@@ -4,6 +4,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "core/words.h"
 #include "passes/instance.h"
 
 static void free_values(char **values, size_t n)
@@ -48,6 +49,23 @@ static int make(olive_pass **out, const olive_pass_def *def, char *const *values
 }
 
 int olive_pass_instance_new(olive_pass **out, const olive_pass_def *def) { return make(out, def, NULL); }
+
+int olive_pass_instance_new_named(olive_pass **out, const char *name)
+{
+    const olive_pass_type *type;
+    const olive_pass_def *def = olive_registry_lookup(name, &type);
+    olive_pass *p;
+    int rc;
+    if (!def && !(def = olive_registry_find(name)))
+        return OLIVE_ENOTFOUND;
+    OLIVE_TRY(make(&p, def, NULL));
+    if (type && type->fixed && (rc = olive_pass_instance_set_many(p, type->fixed)) != OLIVE_OK) {
+        olive_pass_unref(p);
+        return olive_fail_context(rc, "pass type '%s'", name);
+    }
+    *out = p;
+    return OLIVE_OK;
+}
 
 int olive_pass_instance_clone(olive_pass **out, const olive_pass *pass) { return make(out, pass->def, pass->values); }
 
@@ -126,5 +144,16 @@ int olive_pass_set_pairs(olive_pass *pass, char **settings, size_t count)
     } else {
         free_values(saved, n);
     }
+    return rc;
+}
+
+int olive_pass_instance_set_many(olive_pass *pass, const char *settings)
+{
+    char **words;
+    size_t n;
+    int rc;
+    OLIVE_TRY(olive_split_words(&words, &n, settings));
+    rc = olive_pass_set_pairs(pass, words, n);
+    olive_free_words(words, n);
     return rc;
 }

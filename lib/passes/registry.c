@@ -1,28 +1,21 @@
-/* The list of passes. A new pass adds its definition here. */
+/* The list of passes and the checks every pass run goes through. The list itself is
+ * generated from lib/passes/meson.build, where a new pass adds its one line. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
-#include "passes/convert/convert.h"
-#include "passes/float16/float16.h"
-#include "passes/fusion/fusion.h"
-#include "passes/peephole/peephole.h"
-#include "passes/quant/quantize.h"
-#include "passes/quant_dynamic/quantize_dynamic.h"
 #include "passes/registry.h"
 
+#define OLIVE_PASS(id) extern const olive_pass_def olive_pass_##id;
+#include "passes/pass_list.h"
+#undef OLIVE_PASS
+
 static const olive_pass_def *const passes[] = {
-    &olive_pass_peephole,
-    &olive_pass_float16,
-    &olive_pass_io_datatype,
-    &olive_pass_quantize,
-    &olive_pass_quantize_hqq,
-    &olive_pass_quantize_kquant,
-    &olive_pass_quantize_dynamic,
-    &olive_pass_fuse,
-    &olive_pass_convert,
+#define OLIVE_PASS(id) &olive_pass_##id,
+#include "passes/pass_list.h"
+#undef OLIVE_PASS
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)
@@ -31,16 +24,29 @@ size_t olive_registry_count(void) { return N_PASSES; }
 
 const olive_pass_def *olive_registry_at(size_t index) { return index < N_PASSES ? passes[index] : NULL; }
 
+const olive_pass_def *olive_registry_lookup(const char *name, const olive_pass_type **type)
+{
+    if (type)
+        *type = NULL;
+    for (size_t i = 0; i < N_PASSES; i++)
+        if (!strcmp(passes[i]->name, name))
+            return passes[i];
+    for (size_t i = 0; i < N_PASSES; i++)
+        for (const olive_pass_type *t = passes[i]->olive_types; t && t->name; t++)
+            if (!strcasecmp(t->name, name)) {
+                if (type)
+                    *type = t;
+                return passes[i];
+            }
+    return NULL;
+}
+
 const olive_pass_def *olive_registry_find(const char *name)
 {
     olive_strbuf known = {0};
-    for (size_t i = 0; i < N_PASSES; i++) {
-        if (!strcmp(passes[i]->name, name))
-            return passes[i];
-        for (const char *const *a = passes[i]->aliases; a && *a; a++)
-            if (!strcasecmp(*a, name))
-                return passes[i];
-    }
+    const olive_pass_def *def = olive_registry_lookup(name, NULL);
+    if (def)
+        return def;
     for (size_t i = 0; i < N_PASSES; i++) {
         olive_strbuf_append(&known, known.len ? ", " : "");
         olive_strbuf_append(&known, passes[i]->name);
@@ -48,6 +54,24 @@ const olive_pass_def *olive_registry_find(const char *name)
     olive_fail(OLIVE_ENOTFOUND, "unknown pass '%s'; known passes: %s", name, known.data ? known.data : "");
     olive_strbuf_free(&known);
     return NULL;
+}
+
+char *olive_registry_type_names(void)
+{
+    olive_strbuf known = {0};
+    olive_strbuf_append(&known, "");
+    for (size_t i = 0; i < N_PASSES; i++)
+        for (const olive_pass_type *t = passes[i]->olive_types; t && t->name; t++)
+            olive_strbuf_printf(&known, "%s%s", known.len ? ", " : "", t->name);
+    return olive_strbuf_take(&known);
+}
+
+int olive_name_in(const char *const *list, const char *key)
+{
+    for (; list && *list; list++)
+        if (!strcmp(*list, key))
+            return 1;
+    return 0;
 }
 
 int olive_pass_progress(olive_pass_ctx *ctx, double fraction)
@@ -60,8 +84,8 @@ int olive_pass_progress(olive_pass_ctx *ctx, double fraction)
 int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, oir_model *model, olive_pass_ctx *ctx)
 {
     int rc;
-    /* A source checkpoint has no graph yet: only the converter can work on it. */
-    if (model->checkpoint_path && strcmp(def->name, "convert"))
+    /* A source checkpoint has no graph yet: only a converter can work on it. */
+    if (model->checkpoint_path && !(def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
         return olive_fail(OLIVE_EINVALID, "model '%s' is a checkpoint: run the convert pass first",
                           model->checkpoint_path);
     /* Every pass starts from a consistent graph and must leave one: rewriting an inconsistent

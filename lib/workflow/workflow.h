@@ -87,8 +87,8 @@ char *wf_pipeline_text(const olive_workflow *w);
 /* A parameter set to this searches the parameter's default space. */
 #define WF_SEARCHABLE_VALUES "SEARCHABLE_VALUES"
 
-/* The default search space of a parameter as "a|b|c" (owned): the registry's choices, or
- * true|false for a flag. Errors: OLIVE_EINVALID for a parameter without one (named). */
+/* The default search space of a parameter as "a|b|c" (owned): the registry's search space
+ * (olive_param_spec.search), else its choices, or true|false for a flag. Errors: OLIVE_EINVALID for a parameter without one (named). */
 int wf_default_search_values(char **out, const struct olive_param_spec *spec);
 
 /* Turns a JSON value into a parameter's text: scalars as text, arrays comma-joined, objects

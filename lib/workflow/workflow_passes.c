@@ -1,4 +1,6 @@
-/* Entries of a workflow's "passes": Olive pass types and parameter names mapped to ours. */
+/* Entries of a workflow's "passes": an Olive pass type and its settings become one of our
+ * pass instances. How each type maps (fixed settings, renamed, translated, nested and ignored
+ * keys) is a fact of the pass's registry definition; this file only applies it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,44 +12,6 @@
 #include "workflow/search/space.h"
 #include "workflow/workflow.h"
 
-/* How one Olive pass type becomes one of our passes. Keys that are our parameter names pass
- * through unchanged; `renames` maps Olive's other names; `ignored` keys change nothing here
- * (they tune Olive's own machinery) and are accepted without a warning. */
-typedef struct olive_type_map {
-    const char *olive_type;
-    const char *ours;
-    const char *fixed;                 /* settings applied before the entry's own, or NULL */
-    const char *const *renames;        /* Olive name, our name, ...; NULL-terminated */
-    const char *const *ignored;        /* NULL-terminated */
-} olive_type_map;
-
-static const char *const builder_renames[] = {
-    "int4_block_size", "block_size", "int4_accuracy_level", "accuracy_level",
-    "int4_is_symmetric", "is_symmetric", NULL};
-static const char *const builder_ignored[] = {"metadata_only", "search", NULL};
-static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
-static const char *const dynamic_ignored[] = {"quant_mode", "quant_preprocess", "MatMulConstBOnly", "extra_options", NULL};
-static const char *const conversion_ignored[] = {
-    "target_opset", "use_dynamo_exporter", "past_key_value_name", "dynamic", "use_device", "merge_adapter_weights",
-    "save_metadata_for_token_generation", "optimize", "device", NULL};
-static const char *const no_names[] = {NULL};
-
-static const olive_type_map type_maps[] = {
-    {"ModelBuilder", "convert", NULL, builder_renames, builder_ignored},
-    /* Olive exports checkpoints with torch; here the converter builds the same model's graph
-     * directly (fp32 unless torch_dtype says otherwise). */
-    {"OnnxConversion", "convert", "precision=fp32", no_names, conversion_ignored},
-    {"OnnxBlockWiseRtnQuantization", "quantize", NULL, no_names, rtn_ignored},
-    {"OnnxMatMul4Quantizer", "quantize", "bits=4", no_names, rtn_ignored},
-    {"OnnxHqqQuantization", "quantize", "algorithm=hqq", no_names, rtn_ignored},
-    {"OnnxKQuantQuantization", "quantize", "algorithm=k_quant", no_names, rtn_ignored},
-    {"OnnxDynamicQuantization", "quantize_dynamic", NULL, no_names, dynamic_ignored},
-    {"OnnxFloatToFloat16", "float16", NULL, no_names, no_names},
-    {"OnnxIODataTypeConverter", "io_datatype", NULL, no_names, no_names},
-    {"OnnxPeepholeOptimizer", "peephole", NULL, no_names, no_names},
-    {"OrtTransformersOptimization", "fuse", NULL, no_names, no_names},
-};
-
 /* Keys every pass entry may carry: Olive's run options and ONNX save options, which our model
  * writer decides for itself. */
 static const char *const common_keys[] = {
@@ -55,84 +19,27 @@ static const char *const common_keys[] = {
     "save_as_external_data", "all_tensors_to_one_file", "external_data_name", "size_threshold",
     "convert_attribute", NULL};
 
-static const olive_type_map *find_map(const char *type)
+/* Our pass for an Olive pass type (or a libolive pass name), with the type's mapping. */
+static const olive_pass_def *resolve_type(const char *type, const olive_pass_type **map, const char *where)
 {
-    for (size_t i = 0; i < sizeof type_maps / sizeof *type_maps; i++)
-        if (!strcasecmp(type_maps[i].olive_type, type))
-            return &type_maps[i];
-    return NULL;
-}
-
-static int in_list(const char *const *list, const char *key)
-{
-    for (; list && *list; list++)
-        if (!strcmp(*list, key))
-            return 1;
-    return 0;
-}
-
-/* Our registered pass for a name, without leaving an error behind when it is missing. */
-static const olive_pass_def *registered(const char *name)
-{
-    for (size_t i = 0; i < olive_registry_count(); i++)
-        if (!strcmp(olive_registry_at(i)->name, name))
-            return olive_registry_at(i);
-    return NULL;
-}
-
-/* A registered pass by name or alias, without leaving an error behind when there is none. */
-static const olive_pass_def *registered_alias(const char *type)
-{
-    for (size_t i = 0; i < olive_registry_count(); i++) {
-        const olive_pass_def *d = olive_registry_at(i);
-        if (!strcmp(d->name, type))
-            return d;
-        for (const char *const *a = d->aliases; a && *a; a++)
-            if (!strcasecmp(*a, type))
-                return d;
-    }
-    return NULL;
-}
-
-/* The registry's aliases come first (a pass written for an Olive type knows its parameters);
- * the table above covers the Olive types that are settings of a more general pass. */
-static const olive_pass_def *resolve_type(const char *type, const olive_type_map **map, const char *where)
-{
-    const olive_pass_def *def = registered_alias(type);
-    *map = find_map(type);
-    if (def) {
-        if (*map && strcmp((*map)->ours, def->name))
-            *map = NULL;
+    const olive_pass_def *def = olive_registry_lookup(type, map);
+    char *known;
+    if (def)
         return def;
-    }
-    if (*map) {
-        if (!(def = registered((*map)->ours)))
-            olive_fail(OLIVE_EUNSUPPORTED,
-                       "%s: pass type '%s' maps to our pass '%s', which is not implemented in this build", where, type,
-                       (*map)->ours);
-        return def;
-    }
-    {
-        /* Name every Olive type we know, so a typo is easy to spot. */
-        olive_strbuf known = {0};
-        olive_strbuf_append(&known, "");
-        for (size_t i = 0; i < olive_registry_count(); i++)
-            for (const char *const *a = olive_registry_at(i)->aliases; a && *a; a++)
-                olive_strbuf_printf(&known, "%s%s", known.len ? ", " : "", *a);
-        for (size_t i = 0; i < sizeof type_maps / sizeof *type_maps; i++)
-            if (!registered_alias(type_maps[i].olive_type))
-                olive_strbuf_printf(&known, "%s%s", known.len ? ", " : "", type_maps[i].olive_type);
-        olive_fail(OLIVE_ENOTFOUND, "%s: pass type '%s' is not supported; known types: %s (or a libolive pass name)",
-                   where, type, known.data ? known.data : "");
-        olive_strbuf_free(&known);
-    }
+    /* Name every Olive type we know, so a typo is easy to spot. */
+    known = olive_registry_type_names();
+    olive_fail(OLIVE_ENOTFOUND, "%s: pass type '%s' is not supported; known types: %s (or a libolive pass name)", where,
+               type, known ? known : "");
+    free(known);
     return NULL;
 }
 
 int wf_default_search_values(char **out, const olive_param_spec *spec)
 {
-    /* The registry's choices for a CHOICE parameter, both values of a flag. */
-    if (spec->type == OLIVE_PARAM_CHOICE && spec->choices && *spec->choices)
+    /* The registry's search space; else the choices of a CHOICE parameter, both values of a flag. */
+    if (spec->search && *spec->search)
+        *out = olive_strdup(spec->search);
+    else if (spec->type == OLIVE_PARAM_CHOICE && spec->choices && *spec->choices)
         *out = olive_strdup(spec->choices);
     else if (spec->type == OLIVE_PARAM_BOOL)
         *out = olive_strdup("true|false");
@@ -197,7 +104,7 @@ int wf_check_keys(const json_t *obj, const char *const *known, const char *where
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
-        if (in_list(known, key))
+        if (olive_name_in(known, key))
             continue;
         if (strict)
             return olive_fail(OLIVE_EINVALID, "%s: unknown key '%s'", where, key);
@@ -231,7 +138,57 @@ static int is_searched(const json_t *v)
     return ws_is_search_parameter(v) || (json_is_string(v) && !strcmp(json_string_value(v), WF_SEARCHABLE_VALUES));
 }
 
-static int set_one(olive_pass *p, const olive_type_map *map, const char *key, const json_t *v, const char *where,
+/* The values of a key map ("theirs=ours|..."), "a, b or c", for a message. */
+static char *map_theirs(const char *values)
+{
+    olive_strbuf b = {0};
+    size_t n = 0, i = 0;
+    olive_strbuf_append(&b, "");
+    for (const char *p = values; *p; p++)
+        n += *p == '|';
+    for (const char *p = values; p && *p; i++) {
+        const char *eq = strchr(p, '='), *bar = strchr(p, '|');
+        olive_strbuf_printf(&b, "%s%.*s", i == 0 ? "" : i == n ? " or " : ", ", (int)(eq - p), p);
+        p = bar ? bar + 1 : NULL;
+    }
+    return olive_strbuf_take(&b);
+}
+
+/* Sets the parameter a key map names from an Olive value, translated through its list. */
+static int set_mapped(olive_pass *p, const olive_key_map *km, const json_t *v, const char *where, const char *key)
+{
+    char *text = json_is_string(v) || json_is_boolean(v) || json_is_number(v) ? wf_json_param_text(v, where) : NULL;
+    int rc = OLIVE_OK;
+    size_t n = text ? strlen(text) : 0;
+    if (!km->values) {
+        rc = text ? olive_pass_instance_set(p, km->param, text) : OLIVE_EINVALID;
+        if (!text)
+            olive_fail(rc, "%s.%s: expected a single value", where, key);
+        free(text);
+        return rc;
+    }
+    for (const char *q = km->values; text && q && *q;) {
+        const char *eq = strchr(q, '='), *bar = strchr(q, '|');
+        const char *end = bar ? bar : q + strlen(q);
+        if ((size_t)(eq - q) == n && !strncmp(q, text, n)) {
+            char *ours = olive_asprintf("%.*s", (int)(end - eq - 1), eq + 1);
+            rc = !ours ? OLIVE_ENOMEM : *ours ? olive_pass_instance_set(p, km->param, ours) : OLIVE_OK;
+            free(ours);
+            free(text);
+            return rc;
+        }
+        q = bar ? bar + 1 : NULL;
+    }
+    free(text);
+    {
+        char *theirs = map_theirs(km->values);
+        rc = olive_fail(OLIVE_EINVALID, "%s.%s takes %s", where, key, theirs ? theirs : "other values");
+        free(theirs);
+    }
+    return rc;
+}
+
+static int set_one(olive_pass *p, const olive_pass_type *map, const char *key, const json_t *v, const char *where,
                    int strict, json_t *search)
 {
     const olive_pass_def *def = p->def;
@@ -239,27 +196,14 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
     const olive_param_spec *spec;
     char *text, *path;
     int rc;
-    if (map) {
-        for (const char *const *r = map->renames; r && *r; r += 2)
-            if (!strcmp(r[0], key))
-                ours = r[1];
-    }
-    /* OnnxConversion names the precision as a torch dtype. */
-    if (!strcmp(def->name, "convert") && !strcmp(key, "torch_dtype")) {
-        static const char *const dtypes[] = {"float32", "fp32", "float16", "fp16", "bfloat16", "bf16", NULL};
-        for (size_t i = 0; json_is_string(v) && dtypes[i]; i += 2)
-            if (!strcmp(json_string_value(v), dtypes[i]))
-                return olive_pass_instance_set(p, "precision", dtypes[i + 1]);
-        return olive_fail(OLIVE_EINVALID, "%s.%s takes float32, float16 or bfloat16", where, key);
-    }
-    /* Olive's fp16 pass takes bf16 as a flag; ours as a dtype. */
-    if (!strcmp(def->name, "float16") && !strcmp(key, "use_bf16")) {
-        if (!json_is_boolean(v))
-            return olive_fail(OLIVE_EINVALID, "%s.%s takes true or false", where, key);
-        return json_is_true(v) ? olive_pass_instance_set(p, "dtype", "bfloat16") : OLIVE_OK;
-    }
+    for (const olive_key_map *km = def->olive_keys; km && km->key; km++)
+        if (!strcmp(km->key, key))
+            return set_mapped(p, km, v, where, key);
+    for (const olive_key_map *r = map ? map->renames : NULL; r && r->key; r++)
+        if (!strcmp(r->key, key))
+            ours = r->param;
     if (!(spec = olive_param_find(def, ours))) {
-        if (in_list(common_keys, key) || (map && in_list(map->ignored, key))) {
+        if (olive_name_in(common_keys, key) || (map && olive_name_in(map->ignored, key))) {
             OLIVE_DEBUG("%s.%s has no effect here", where, key);
             return OLIVE_OK;
         }
@@ -304,7 +248,7 @@ static int set_one(olive_pass *p, const olive_type_map *map, const char *key, co
     return rc;
 }
 
-static int set_all(olive_pass *p, const olive_type_map *map, const json_t *obj, const char *where, int strict,
+static int set_all(olive_pass *p, const olive_pass_type *map, const json_t *obj, const char *where, int strict,
                    json_t *search)
 {
     const char *key;
@@ -312,10 +256,9 @@ static int set_all(olive_pass *p, const olive_type_map *map, const json_t *obj, 
     json_object_foreach((json_t *)obj, key, v) {
         if (!strcmp(key, "type"))
             continue;
-        /* Older configs nest the parameters under "config"; ModelBuilder's extra_options
-         * carry builder settings under the same names. */
-        if ((!strcmp(key, "config") || (!strcmp(key, "extra_options") && !strcmp(p->def->name, "convert"))) &&
-            json_is_object(v)) {
+        /* Older configs nest the parameters under "config"; some passes take more keys that
+         * nest parameters (ModelBuilder's extra_options). */
+        if ((!strcmp(key, "config") || olive_name_in(p->def->nested_keys, key)) && json_is_object(v)) {
             char *inner = olive_asprintf("%s.%s", where, key);
             int rc = inner ? set_all(p, map, v, inner, strict, search) : OLIVE_ENOMEM;
             free(inner);
@@ -330,7 +273,7 @@ static int set_all(olive_pass *p, const olive_type_map *map, const json_t *obj, 
 int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int strict)
 {
     const json_t *type;
-    const olive_type_map *map;
+    const olive_pass_type *map;
     const olive_pass_def *def;
     olive_pass *p = NULL;
     json_t *search;
@@ -345,7 +288,7 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
     if (!(def = resolve_type(json_string_value(type), &map, where)))
         return olive_error_code();
     OLIVE_TRY(olive_pass_instance_new(&p, def));
-    rc = map && map->fixed ? olive_pass_set_many(p, map->fixed) : OLIVE_OK;
+    rc = map && map->fixed ? olive_pass_instance_set_many(p, map->fixed) : OLIVE_OK;
     if (rc != OLIVE_OK)
         olive_fail_context(rc, "%s: pass type '%s' is not available in this build", where, json_string_value(type));
     if (!(search = json_object()))

@@ -23,23 +23,12 @@
 
 #define MAX_CANDIDATES 64
 
-/* Passes whose result depends on the target device or provider, not only on their input. */
-static const char *const accelerator_passes[] = {"convert", "fuse", NULL};
-
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int depends_on_accelerator(const char *pass)
-{
-    for (const char *const *p = accelerator_passes; *p; p++)
-        if (!strcmp(*p, pass))
-            return 1;
-    return 0;
 }
 
 /* Every parameter of the pass, defaults included, one "key=value" per line. */
@@ -66,7 +55,7 @@ static void step_key(char out[OLIVE_SHA256_HEX], const char *parent, const olive
     olive_sha256_update(&s, p->def->name, strlen(p->def->name));
     olive_sha256_update(&s, "\nparams\n", 8);
     olive_sha256_update(&s, params, strlen(params));
-    if (depends_on_accelerator(p->def->name)) {
+    if (p->def->flags & OLIVE_PASS_DEPENDS_ON_ACCELERATOR) {
         const char *dev = olive_accelerator_device(acc), *ep = olive_accelerator_provider(acc);
         olive_sha256_update(&s, "\naccelerator ", 13);
         olive_sha256_update(&s, dev, strlen(dev));
@@ -293,7 +282,7 @@ static int check_checkpoint(const olive_workflow *w, const oir_model *in)
         return olive_fail(OLIVE_EINVALID, "input model '%s' is a checkpoint: add a ModelBuilder pass to convert it to "
                                           "ONNX", w->model_path);
     for (size_t j = 0; j < w->slots[0].n_choices; j++)
-        if (strcmp(w->slots[0].choices[j].pass->def->name, "convert"))
+        if (!(w->slots[0].choices[j].pass->def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
             return olive_fail(OLIVE_EINVALID, "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
                                               "(convert) pass can run on it, and it must come first",
                               w->slots[0].name, w->model_path);
@@ -604,7 +593,7 @@ int wf_run(olive_workflow *w, json_t **result)
     r.w = w;
     atomic_store(&w->cancelled, 0);
     if (w->log_level >= 0)
-        olive_log_set_level(w->log_level);
+        OLIVE_TRY(olive_log_set_level(w->log_level)); /* checked 0..4 when parsed */
     memset(&so, 0, sizeof so);
     if (searching)
         n_cand = 1; /* the search enumerates its own points */

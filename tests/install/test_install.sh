@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Usage: test_install.sh BUILD_DIR HELLO_C MESON PYTHON SANITIZE
+# Usage: test_install.sh BUILD_DIR HELLO_C MESON PYTHON SANITIZE README
 #
 # Installs BUILD_DIR with `meson install --destdir` into a temporary folder, compiles HELLO_C
 # with the flags pkg-config gives for the installed libolive.pc (and nothing from the source
-# or build tree), runs it on a small ONNX model and checks what it prints and writes. Also
-# checks the installed library's soname and the installed `olive` tool.
+# or build tree), runs it on a small ONNX model and checks what it prints and writes. Then
+# the C example of README (its first ```c block) is built the way README says and run. Also
+# checks the installed library's soname, that a default prefix puts libolive.pc where
+# pkg-config looks without PKG_CONFIG_PATH, and that the installed `olive` tool starts without
+# LD_LIBRARY_PATH.
 # Exit status: 0 pass, 1 fail, 77 skip (meson's convention).
 set -euo pipefail
 
@@ -13,6 +16,7 @@ hello_c=$2
 meson=$3
 python=$4
 sanitize=${5:-none}
+readme=${6:-}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -128,12 +132,54 @@ if "$python" -c "import onnx" 2>/dev/null; then
   echo "onnx.checker accepts $out_dir/model.onnx"
 fi
 
+echo "== the C example of README.md"
+if [ -n "$readme" ]; then
+  # The first ```c block, as written, built with README's command.
+  awk '/^```c$/ {on=1; next} on && /^```$/ {exit} on {print}' "$readme" >"$tmp/app.c"
+  [ -s "$tmp/app.c" ] || fail "no \`\`\`c block in $readme"
+  mkdir "$tmp/readme"
+  cp "$model" "$tmp/readme/model.onnx"
+  # shellcheck disable=SC2046  # README's command, word splitting included
+  (cd "$tmp" && cc "${san_flags[@]}" app.c $(pkg-config --cflags --libs libolive) -o readme/app) \
+    || fail "README's C example does not build with: cc app.c \$(pkg-config --cflags --libs libolive)"
+  (cd "$tmp/readme" && ./app) || fail "README's C example failed"
+  [ -s "$tmp/readme/out/model.onnx" ] || fail "README's C example wrote no out/model.onnx"
+  if "$python" -c "import onnx" 2>/dev/null; then
+    "$python" -c "import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)" \
+      "$tmp/readme/out/model.onnx" || fail "onnx.checker rejects the model README's example wrote"
+  fi
+  echo "README's example wrote out/model.onnx"
+fi
+
+echo "== where pkg-config looks"
+prefix=$(env -u PKG_CONFIG_SYSROOT_DIR pkg-config --variable=prefix libolive)
+pc_dir=$(dirname "${pc#"$dest"}")
+case "$prefix" in
+  /usr|/usr/local)
+    # A default prefix must need no PKG_CONFIG_PATH (multiarch Debian included).
+    default_path=$(env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR pkg-config --variable pc_path pkg-config)
+    case ":$default_path:" in
+      *":$pc_dir:"*) echo "$pc_dir is on pkg-config's default path" ;;
+      *) fail "libolive.pc goes to $pc_dir, which pkg-config does not search by default ($default_path)" ;;
+    esac ;;
+  *) echo "prefix $prefix: PKG_CONFIG_PATH=$pc_dir is needed (README says so)" ;;
+esac
+
 echo "== installed olive tool"
 olive_bin=$(find "$dest" -type f -name olive -perm -u+x -print -quit)
 [ -n "$olive_bin" ] || fail "the olive tool was not installed"
-version=$("$olive_bin" --version | head -n 1)
+runpath=$(readelf -d "$olive_bin" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p; s/.*(RPATH).*\[\(.*\)\]/\1/p')
+echo "olive's run path: ${runpath:-none}"
+# As a user starts it: no LD_LIBRARY_PATH pointing anywhere (meson test sets one).
+version=$(env -u LD_LIBRARY_PATH "$olive_bin" --version | head -n 1) \
+  || fail "the installed olive does not start without LD_LIBRARY_PATH"
 want_version=$(pkg-config --modversion libolive)
 [ "$version" = "olive $want_version" ] || fail "installed olive --version says '$version', expected 'olive $want_version'"
+resolved=$(env -u LD_LIBRARY_PATH ldd "$olive_bin" | awk '/libolive\.so/ {print $3}')
+case "$resolved" in
+  "$dest"/*) echo "olive loads $resolved" ;;
+  *) fail "the installed olive loads libolive from '$resolved', not from the installed copy" ;;
+esac
 echo "$version"
 
 echo "PASS"

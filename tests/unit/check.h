@@ -1,5 +1,7 @@
-/* A minimal check harness for C unit tests: CHECK records a failure with its location and
- * goes on; a test binary returns non-zero when any check failed. */
+/* The check harness of every C unit test: CHECK records a failure with its location and goes
+ * on; a test's main ends with `return check_summary("test_name");`, which prints the counts and
+ * returns non-zero when any check failed. CHECK_RC and CHECK_ERROR_HAS read olive_error_last(),
+ * so a test using them includes a libolive header first. */
 #ifndef OLIVE_TEST_CHECK_H
 #define OLIVE_TEST_CHECK_H
 
@@ -39,6 +41,22 @@ static int check_count;
                     check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");     \
         }                                                                                \
     } while (0)
+
+/* A check that explains itself: on failure prints the printf-style message after the condition. */
+#define CHECK_MSG(cond, ...)                                                             \
+    do {                                                                                 \
+        check_count++;                                                                   \
+        if (!(cond)) {                                                                   \
+            check_failures++;                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);     \
+            fprintf(stderr, __VA_ARGS__);                                                \
+            fputc('\n', stderr);                                                         \
+        }                                                                                \
+    } while (0)
+
+/* `haystack` contains `needle`. */
+#define CHECK_CONTAINS(haystack, needle)                                                 \
+    CHECK_MSG(strstr((haystack), (needle)) != NULL, "'%s' does not contain '%s'", (haystack), (needle))
 
 /* The error message contains `needle`. */
 #define CHECK_ERROR_HAS(needle) CHECK(strstr(olive_error_last(), (needle)) != NULL)

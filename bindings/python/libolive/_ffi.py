@@ -162,6 +162,10 @@ SIGNATURES = {
     "olive_pass_set_many": (_c_int, [PassPtr, _c_str]),
     "olive_pass_get": (_c_int, [PassPtr, _c_str, ctypes.POINTER(_c_str)]),
     "olive_pass_apply": (_c_int, [ctypes.POINTER(ModelPtr), PassPtr, ModelPtr]),
+    "olive_pass_get_int": (_c_int, [PassPtr, _c_str, ctypes.POINTER(ctypes.c_int64)]),
+    "olive_pass_get_float": (_c_int, [PassPtr, _c_str, ctypes.POINTER(ctypes.c_double)]),
+    "olive_pass_get_bool": (_c_int, [PassPtr, _c_str, ctypes.POINTER(_c_int)]),
+    "olive_pass_param_type": (_c_int, [PassPtr, _c_str, ctypes.POINTER(_c_int)]),
     # accelerator.h
     "olive_accelerator_new": (_c_int, [ctypes.POINTER(AcceleratorPtr), _c_str, _c_str]),
     "olive_accelerator_free": (None, [AcceleratorPtr]),

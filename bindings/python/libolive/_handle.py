@@ -6,32 +6,77 @@ its own references between objects (an engine holds its passes and accelerator, 
 weights with the model it came from), so wrappers may be closed in any order.
 """
 
+import contextlib
 import ctypes
 import json
+import threading
 
 from . import _ffi
 from .errors import check
 
 
 class Handle:
-    """Base of Model, Pass, Accelerator and Engine."""
+    """Base of Model, Pass, Accelerator, Engine and Workflow.
+
+    Every call into the library holds the handle through ``_use()``, which counts the calls in
+    flight. close() may come from any thread at any time: it marks the wrapper closed at once
+    (new calls raise ValueError), and the C object is released when the last call in flight
+    returns, so a run on another thread never has its object freed under it."""
 
     _free_name = None  # name of the C function that releases the handle
     _ptr = None        # also covers a constructor that failed before storing the handle
 
     def __init__(self, ptr):
+        self._guard = threading.RLock()  # guards _ptr, _users and _doomed
+        self._users = 0                  # calls into the library in flight
+        self._doomed = None              # closed while in use: freed by the last user
         self._ptr = ptr
 
     @property
     def closed(self):
-        """True once the handle has been released."""
+        """True once close() was called (the C object may live on until a call in flight
+        on another thread returns)."""
         return not self._ptr
 
     def close(self):
-        """Releases the C object now. Calling it again does nothing."""
-        ptr, self._ptr = self._ptr, None
-        if ptr:
-            getattr(_ffi.lib, self._free_name)(ptr)
+        """Releases the C object: now, or when the last call in flight on another thread
+        returns. Calling it again does nothing."""
+        guard = self.__dict__.get("_guard")
+        if guard is None:  # a constructor failed before the handle existed
+            return
+        with guard:
+            ptr, self._ptr = self._ptr, None
+            if not ptr:
+                return
+            if self._users:
+                self._doomed = ptr
+                return
+        self._free(ptr)
+
+    def _free(self, ptr):
+        getattr(_ffi.lib, self._free_name)(ptr)
+
+    @contextlib.contextmanager
+    def _use(self):
+        """Holds the C object for one call into the library; yields its pointer."""
+        with self._guard:
+            ptr = self._require()
+            self._users += 1
+        try:
+            yield ptr
+        finally:
+            with self._guard:
+                self._users -= 1
+                doomed = self._doomed if not self._users else None
+                if doomed:
+                    self._doomed = None
+            if doomed:
+                self._free(doomed)
+
+    def _live_ptr(self):
+        """The C object while it exists (also after close() while a call is in flight), or
+        None. Call with _guard held: the object cannot be freed until it is released."""
+        return self._ptr or self._doomed
 
     def __enter__(self):
         self._require()

@@ -27,44 +27,51 @@ class Accelerator(Handle):
     @property
     def device(self):
         """"cpu", "gpu" or "npu"."""
-        return _ffi.decode(_ffi.lib.olive_accelerator_device(self._require()))
+        with self._use() as ptr:
+            return _ffi.decode(_ffi.lib.olive_accelerator_device(ptr))
 
     @property
     def provider(self):
         """The execution provider's name."""
-        return _ffi.decode(_ffi.lib.olive_accelerator_provider(self._require()))
+        with self._use() as ptr:
+            return _ffi.decode(_ffi.lib.olive_accelerator_provider(ptr))
 
     def describe(self):
         """A dict: device, provider, cpu {model, logical_cores, physical_cores, features},
         memory_bytes, cuda {available, devices [{name, memory_bytes, compute_capability}]}."""
-        ptr = self._require()
-        return take_json(lambda out: _ffi.lib.olive_accelerator_describe_json(out, ptr))
+        with self._use() as ptr:
+            return take_json(lambda out: _ffi.lib.olive_accelerator_describe_json(out, ptr))
 
     def has_feature(self, feature):
         """True if the host CPU has the ISA feature ("avx2", "avx512f", "neon", ...); False if
         it has not or it is unknown."""
-        return _ffi.lib.olive_accelerator_has_feature(self._require(), _ffi.encode(feature)) == 1
+        with self._use() as ptr:
+            return _ffi.lib.olive_accelerator_has_feature(ptr, _ffi.encode(feature)) == 1
 
     @property
     def cpu_model(self):
         """The host CPU's model name."""
-        return _ffi.decode(_ffi.lib.olive_accelerator_cpu_model(self._require()))
+        with self._use() as ptr:
+            return _ffi.decode(_ffi.lib.olive_accelerator_cpu_model(ptr))
 
     @property
     def cores(self):
         """Number of CPU cores the library detected on the host."""
-        return _ffi.lib.olive_accelerator_cpu_cores(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_accelerator_cpu_cores(ptr)
 
     @property
     def memory_bytes(self):
         """The host's physical memory in bytes."""
-        return _ffi.lib.olive_accelerator_memory_bytes(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_accelerator_memory_bytes(ptr)
 
     @property
     def cuda_device_count(self):
         """Number of CUDA devices the driver reports (0 without a driver, a GPU or CUDA
         support in the library)."""
-        return _ffi.lib.olive_accelerator_cuda_device_count(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_accelerator_cuda_device_count(ptr)
 
     def __repr__(self):
         if self.closed:

@@ -1,8 +1,8 @@
 """Engines (olive_engine): run a pipeline of passes on a model and write the result."""
 
+import contextlib
 import ctypes
 import enum
-import threading
 import weakref
 
 from . import _ffi
@@ -78,67 +78,58 @@ class Engine(Handle):
             return
         if accelerator is not None and not isinstance(accelerator, Accelerator):
             raise TypeError("accelerator must be a libolive.Accelerator, a device name or None")
-        acc_ptr = accelerator._require() if accelerator is not None else None
         out = _ffi.EnginePtr()
-        check(_ffi.lib.olive_engine_new(ctypes.byref(out), acc_ptr))
+        with accelerator._use() if accelerator is not None else contextlib.nullcontext() as acc_ptr:
+            check(_ffi.lib.olive_engine_new(ctypes.byref(out), acc_ptr))
         super().__init__(out)
         self._callback = None
         self._callback_error = None
-        self._lock = threading.Lock()
-        self._running = False
+        self._running = False  # guarded by _guard: one run at a time
         # Installed once and kept while the engine lives: the C side holds only its address.
         self._trampoline = _make_trampoline(weakref.ref(self))
         _ffi.lib.olive_engine_set_progress(out, self._trampoline, None)
 
-    def close(self):
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            with lock:
-                if self._running:
-                    raise RuntimeError("cannot close an Engine while it runs; cancel() it first")
-                super().close()
-        else:
-            super().close()
-
     def add_pass(self, pass_or_name, **params):
         """Appends a pass: a Pass (the engine keeps its own reference, so the Pass may be closed
         afterwards), or a registry name with its parameters as keyword arguments."""
-        ptr = self._require()
         if isinstance(pass_or_name, Pass):
             if params:
                 raise TypeError("parameters go to the Pass, not to add_pass(), when a Pass is given")
-            check(_ffi.lib.olive_engine_add_pass(ptr, pass_or_name._require()))
+            with self._use() as ptr, pass_or_name._use() as pass_ptr:
+                check(_ffi.lib.olive_engine_add_pass(ptr, pass_ptr))
             return self
-        with Pass(pass_or_name, **params) as p:
-            check(_ffi.lib.olive_engine_add_pass(ptr, p._require()))
+        with Pass(pass_or_name, **params) as p, self._use() as ptr, p._use() as pass_ptr:
+            check(_ffi.lib.olive_engine_add_pass(ptr, pass_ptr))
         return self
 
     def add_pipeline(self, text):
         """Appends the passes of a pipeline in text form, all or nothing:
         "peephole ! quantize bits=4 block_size=32"."""
-        check(_ffi.lib.olive_engine_add_pipeline(self._require(), _ffi.encode(text)))
+        with self._use() as ptr:
+            check(_ffi.lib.olive_engine_add_pipeline(ptr, _ffi.encode(text)))
         return self
 
     def __len__(self):
-        return _ffi.lib.olive_engine_pass_count(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_engine_pass_count(ptr)
 
     @property
     def passes(self):
         """The pipeline's passes. They belong to the engine: changing their parameters changes
         the pipeline, and they become unusable once the engine is closed."""
-        ptr = self._require()
         result = []
-        for i in range(_ffi.lib.olive_engine_pass_count(ptr)):
-            p = _ffi.lib.olive_engine_pass_at(ptr, i)
-            if p:
-                result.append(Pass._borrowed(p, self))
+        with self._use() as ptr:
+            for i in range(_ffi.lib.olive_engine_pass_count(ptr)):
+                p = _ffi.lib.olive_engine_pass_at(ptr, i)
+                if p:
+                    result.append(Pass._borrowed(p, self))
         return result
 
     @property
     def pipeline_text(self):
         """The pipeline in text form ("peephole ! quantize bits=4 ...")."""
-        ptr = self._require()
-        return take_text(lambda out: _ffi.lib.olive_engine_pipeline_text(out, ptr))
+        with self._use() as ptr:
+            return take_text(lambda out: _ffi.lib.olive_engine_pipeline_text(out, ptr))
 
     def set_options(self, options=None, save=None, **kwargs):
         """Sets engine options, from a "key=value ..." string and/or keyword arguments:
@@ -161,7 +152,8 @@ class Engine(Handle):
             parts += ["save=" + item for item in items]
         parts += ["%s=%s" % (k, value_text(v, k)) for k, v in kwargs.items()]
         if parts:
-            check(_ffi.lib.olive_engine_set_options(self._require(), _ffi.encode(" ".join(parts))))
+            with self._use() as ptr:
+                check(_ffi.lib.olive_engine_set_options(ptr, _ffi.encode(" ".join(parts))))
         return self
 
     def on_progress(self, callback):
@@ -180,10 +172,15 @@ class Engine(Handle):
 
     def cancel(self):
         """Asks a running run() (on another thread) to stop at its next check point; run()
-        then raises Cancelled."""
-        ptr = self._ptr
-        if ptr:
-            _ffi.lib.olive_engine_cancel(ptr)
+        then raises Cancelled. Safe from any thread at any time, also after close() while the
+        run is still going (the run is then stopped)."""
+        guard = self.__dict__.get("_guard")
+        if guard is None:
+            return
+        with guard:  # the engine cannot be freed while this is held
+            ptr = self._live_ptr()
+            if ptr:
+                _ffi.lib.olive_engine_cancel(ptr)
 
     def run(self, model, output_dir=None):
         """Runs the pipeline on `model` and returns the resulting Model. When `output_dir` is
@@ -198,19 +195,21 @@ class Engine(Handle):
         if not isinstance(model, Model):
             raise TypeError("run() needs a libolive.Model, not %s" % type(model).__name__)
         dest = _ffi.encode_path(output_dir) if output_dir is not None else None
-        with self._lock:
-            ptr = self._require()
-            if self._running:
-                raise RuntimeError("this Engine is already running")
-            self._running = True
         out = _ffi.ModelPtr()
-        try:
-            self._callback_error = None
-            rc = _ffi.lib.olive_engine_run(ptr, model._require(), dest, ctypes.byref(out))
-            failure = error_for(rc) if rc < 0 else None  # read before any other C call
-        finally:
-            with self._lock:
-                self._running = False
+        # The engine and the model are held for the whole run: closing either on another
+        # thread releases it only once the run has returned.
+        with self._use() as ptr, model._use() as model_ptr:
+            with self._guard:
+                if self._running:
+                    raise RuntimeError("this Engine is already running")
+                self._running = True
+            try:
+                self._callback_error = None
+                rc = _ffi.lib.olive_engine_run(ptr, model_ptr, dest, ctypes.byref(out))
+                failure = error_for(rc) if rc < 0 else None  # read before any other C call
+            finally:
+                with self._guard:
+                    self._running = False
         callback_error, self._callback_error = self._callback_error, None
         if callback_error is not None:
             if rc >= 0:

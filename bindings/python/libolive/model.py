@@ -44,60 +44,66 @@ class Model(Handle):
           data_file: name of the data file (default "<model file name>.data")
         """
         text = option_text(options, kwargs)
-        check(_ffi.lib.olive_model_save(self._require(), _ffi.encode_path(path),
-                                        _ffi.encode(text)))
+        with self._use() as ptr:
+            check(_ffi.lib.olive_model_save(ptr, _ffi.encode_path(path), _ffi.encode(text)))
 
     def summary(self):
         """A dict describing the model (olive_model_summary_json): ir_version, producer, opset
         imports, inputs and outputs with dtypes and shapes, node count, op-type histogram,
         initializer and parameter counts, bytes and elements per dtype."""
-        ptr = self._require()
-        return take_json(lambda out: _ffi.lib.olive_model_summary_json(out, ptr))
+        with self._use() as ptr:
+            return take_json(lambda out: _ffi.lib.olive_model_summary_json(out, ptr))
 
     def validate(self):
         """Checks the graph's structure; raises FormatError naming the node and value at fault."""
-        check(_ffi.lib.olive_model_validate(self._require()))
+        with self._use() as ptr:
+            check(_ffi.lib.olive_model_validate(ptr))
 
     def opset(self, domain=""):
         """The opset version imported for `domain` ("" or "ai.onnx": the default domain), or
         None if the model does not import it."""
-        version = _ffi.lib.olive_model_opset(self._require(), _ffi.encode(domain))
+        with self._use() as ptr:
+            version = _ffi.lib.olive_model_opset(ptr, _ffi.encode(domain))
         return None if version < 0 else version
 
     @property
     def node_count(self):
         """Number of nodes in the main graph."""
-        return _ffi.lib.olive_model_node_count(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_model_node_count(ptr)
 
     @property
     def initializer_count(self):
         """Number of initializers (weights)."""
-        return _ffi.lib.olive_model_initializer_count(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_model_initializer_count(ptr)
 
     @property
     def parameter_count(self):
         """Total number of elements in all initializers."""
-        return _ffi.lib.olive_model_parameter_count(self._require())
+        with self._use() as ptr:
+            return _ffi.lib.olive_model_parameter_count(ptr)
 
     @property
     def inputs(self):
         """Names of the graph inputs, in order."""
-        ptr = self._require()
-        n = _ffi.lib.olive_model_input_count(ptr)
-        return [_ffi.decode(_ffi.lib.olive_model_input_name(ptr, i)) for i in range(n)]
+        with self._use() as ptr:
+            n = _ffi.lib.olive_model_input_count(ptr)
+            return [_ffi.decode(_ffi.lib.olive_model_input_name(ptr, i)) for i in range(n)]
 
     @property
     def outputs(self):
         """Names of the graph outputs, in order."""
-        ptr = self._require()
-        n = _ffi.lib.olive_model_output_count(ptr)
-        return [_ffi.decode(_ffi.lib.olive_model_output_name(ptr, i)) for i in range(n)]
+        with self._use() as ptr:
+            n = _ffi.lib.olive_model_output_count(ptr)
+            return [_ffi.decode(_ffi.lib.olive_model_output_name(ptr, i)) for i in range(n)]
 
     @property
     def path(self):
         """The path the model was loaded from (for the result of a pass or a run: the path of
         the model it came from), or None for a model built in memory."""
-        raw = _ffi.lib.olive_model_path(self._require())
+        with self._use() as ptr:
+            raw = _ffi.lib.olive_model_path(ptr)
         return os.fsdecode(raw) if raw else None
 
     def __repr__(self):

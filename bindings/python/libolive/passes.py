@@ -4,6 +4,7 @@ Everything this module says about a pass's parameters (names, types, defaults, b
 comes from the library's registry at run time, so it always matches the loaded library.
 """
 
+import contextlib
 import ctypes
 
 from . import _ffi
@@ -108,22 +109,31 @@ class Pass(Handle):
         self.__doc__ = pass_doc(self.describe())
         return self
 
-    def close(self):
-        if self._owner is not None:
-            self._ptr = None
-            self._owner = None
-            return
-        super().close()
+    def _free(self, ptr):
+        if self._owner is None:  # a borrowed pass belongs to its engine
+            super()._free(ptr)
 
     def _require(self):
         if self._owner is not None:
             self._owner._require()
         return super()._require()
 
+    @contextlib.contextmanager
+    def _use(self):
+        # A borrowed pass lives as long as its engine: hold the engine for the call too.
+        owner = self._owner
+        if owner is None:
+            with Handle._use(self) as ptr:
+                yield ptr
+        else:
+            with owner._use(), Handle._use(self) as ptr:
+                yield ptr
+
     @property
     def name(self):
         """The pass's registry name (an alias given to the constructor is resolved)."""
-        return _ffi.decode(_ffi.lib.olive_pass_name(self._require()))
+        with self._use() as ptr:
+            return _ffi.decode(_ffi.lib.olive_pass_name(ptr))
 
     def describe(self):
         """The registry's description of this pass (see describe_pass)."""
@@ -141,16 +151,16 @@ class Pass(Handle):
         Raises InvalidArgument (bad value; the message names the key and what is accepted)
         or NotFound (unknown key; the message lists the valid keys).
         """
-        ptr = self._require()
         k = _ffi.encode(key)
-        if isinstance(value, bool):
-            check(_ffi.lib.olive_pass_set_bool(ptr, k, 1 if value else 0))
-        elif isinstance(value, int) and -2 ** 63 <= value < 2 ** 63:
-            check(_ffi.lib.olive_pass_set_int(ptr, k, value))
-        elif isinstance(value, float):
-            check(_ffi.lib.olive_pass_set_float(ptr, k, value))
-        else:
-            check(_ffi.lib.olive_pass_set(ptr, k, _ffi.encode(value_text(value, key))))
+        with self._use() as ptr:
+            if isinstance(value, bool):
+                check(_ffi.lib.olive_pass_set_bool(ptr, k, 1 if value else 0))
+            elif isinstance(value, int) and -2 ** 63 <= value < 2 ** 63:
+                check(_ffi.lib.olive_pass_set_int(ptr, k, value))
+            elif isinstance(value, float):
+                check(_ffi.lib.olive_pass_set_float(ptr, k, value))
+            else:
+                check(_ffi.lib.olive_pass_set(ptr, k, _ffi.encode(value_text(value, key))))
         return self
 
     def update(self, settings=None, **params):
@@ -158,14 +168,16 @@ class Pass(Handle):
         and/or keyword arguments."""
         text = option_text(settings, params)
         if text:
-            check(_ffi.lib.olive_pass_set_many(self._require(), _ffi.encode(text)))
+            with self._use() as ptr:
+                check(_ffi.lib.olive_pass_set_many(ptr, _ffi.encode(text)))
         return self
 
     def get(self, key):
         """The current value of a parameter, in its text form ("true", "32", "a,b")."""
         value = ctypes.c_char_p()
-        check(_ffi.lib.olive_pass_get(self._require(), _ffi.encode(key), ctypes.byref(value)))
-        return _ffi.decode(value.value)
+        with self._use() as ptr:
+            check(_ffi.lib.olive_pass_get(ptr, _ffi.encode(key), ctypes.byref(value)))
+            return _ffi.decode(value.value)
 
     @property
     def params(self):
@@ -178,7 +190,8 @@ class Pass(Handle):
         if not isinstance(model, Model):
             raise TypeError("apply() needs a libolive.Model, not %s" % type(model).__name__)
         out = _ffi.ModelPtr()
-        check(_ffi.lib.olive_pass_apply(ctypes.byref(out), self._require(), model._require()))
+        with self._use() as ptr, model._use() as model_ptr:
+            check(_ffi.lib.olive_pass_apply(ctypes.byref(out), ptr, model_ptr))
         return Model(out)
 
     def __repr__(self):

@@ -3,7 +3,6 @@ the library's pass cache; and the configs `olive auto-opt` / `olive quantize` wo
 
 import ctypes
 import json
-import threading
 import weakref
 
 from . import _ffi
@@ -86,15 +85,15 @@ class Workflow(Handle):
         Handle.__init__(self, ptr)
         self._callback = None
         self._callback_error = None
-        self._lock = threading.Lock()
+        self._running = False  # guarded by _guard: one run at a time
         self._trampoline = _make_trampoline(weakref.ref(self))
         _ffi.lib.olive_workflow_set_progress(ptr, self._trampoline, None)
 
     @property
     def pipeline_text(self):
         """The passes in text form; alternatives of a slot separated by " | "."""
-        ptr = self._require()
-        return take_text(lambda out: _ffi.lib.olive_workflow_pipeline_text(out, ptr))
+        with self._use() as ptr:
+            return take_text(lambda out: _ffi.lib.olive_workflow_pipeline_text(out, ptr))
 
     def on_progress(self, callback):
         """As Engine.on_progress: callback(event, pass_name, index, count, fraction, bytes)."""
@@ -105,18 +104,33 @@ class Workflow(Handle):
         return callback
 
     def cancel(self):
-        ptr = self._ptr
-        if ptr:
-            _ffi.lib.olive_workflow_cancel(ptr)
+        """Asks a running run() (on another thread) to stop at its next check point; run()
+        then raises Cancelled. Safe from any thread at any time, also after close() while the
+        run is still going."""
+        guard = self.__dict__.get("_guard")
+        if guard is None:
+            return
+        with guard:  # the workflow cannot be freed while this is held
+            ptr = self._live_ptr()
+            if ptr:
+                _ffi.lib.olive_workflow_cancel(ptr)
 
     def run(self):
-        """Runs the workflow; returns its summary as a dict."""
+        """Runs the workflow; returns its summary as a dict. close() on another thread during
+        the run releases the workflow once the run has returned."""
         out = ctypes.c_void_p()
-        with self._lock:
-            ptr = self._require()
-            self._callback_error = None
-            rc = _ffi.lib.olive_workflow_run(ptr, ctypes.byref(out))
-            failure = error_for(rc) if rc < 0 else None
+        with self._use() as ptr:
+            with self._guard:
+                if self._running:
+                    raise RuntimeError("this Workflow is already running")
+                self._running = True
+            try:
+                self._callback_error = None
+                rc = _ffi.lib.olive_workflow_run(ptr, ctypes.byref(out))
+                failure = error_for(rc) if rc < 0 else None
+            finally:
+                with self._guard:
+                    self._running = False
         callback_error, self._callback_error = self._callback_error, None
         if callback_error is not None:
             if rc >= 0:

@@ -90,35 +90,73 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {"precision", OLIVE_PARAM_CHOICE, "fp32", 0, -1, "fp32|fp16|bf16|int4|int8",
-     "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights (fp32 activations on cpu, fp16 on GPUs)"},
-    {"execution_provider", OLIVE_PARAM_STRING, "", 0, -1, NULL,
-     "cpu, cuda, dml or webgpu (empty: from the accelerator, else cpu); sets provider options and defaults"},
-    {"block_size", OLIVE_PARAM_INT, "32", 16, 256, NULL,
-     "int4/int8: weights per quantization block along K (16..256, a power of 2)"},
-    {"int4_block_size", OLIVE_PARAM_INT, "0", 0, 256, NULL,
-     "Same as block_size (the builder's name); 0: use block_size"},
-    {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,
-     "MatMulNBits accuracy_level; 0: the builder's default for the provider (4, int8 compute, on cpu and webgpu; "
-     "else unset)"},
-    {"is_symmetric", OLIVE_PARAM_BOOL, "true", 0, -1, NULL, "int4/int8: symmetric blocks; false adds zero points"},
-    {"exclude_embeds", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Take inputs_embeds instead of input_ids"},
-    {"exclude_lm_head", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states instead of logits"},
-    {"include_hidden_states", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Output hidden_states besides logits"},
-    {"num_hidden_layers", OLIVE_PARAM_INT, "0", 0, 1e9, NULL, "Build only the first N layers (0: all)"},
-    {"disable_qkv_fusion", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Separate q/k/v MatMuls instead of one packed MatMul (always on dml)"},
-    {"temp_dir", OLIVE_PARAM_STRING, "", 0, -1, NULL,
-     "Folder for the temporary weights file (empty: $TMPDIR, else /tmp, or /var/tmp when /tmp is in memory)"},
+    {.name = "precision", .type = OLIVE_PARAM_CHOICE, .default_value = "fp32", .choices = "fp32|fp16|bf16|int4|int8",
+     .search = "fp32|fp16|int4", .help = "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights",
+     .details = "int4/int8 keep fp32 activations on cpu and use fp16 ones on GPUs"},
+    {.name = "execution_provider", .type = OLIVE_PARAM_STRING, .default_value = "",
+     .help = "cpu, cuda, dml or webgpu (empty: from the accelerator, else cpu); sets provider options and defaults"},
+    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "32", .min = 16, .max = 256,
+     .help = "int4/int8: weights per quantization block along K (16..256, a power of 2)"},
+    {.name = "int4_block_size", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 256,
+     .help = "Same as block_size (the builder's name); 0: use block_size"},
+    {.name = "accuracy_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 4,
+     .help = "MatMulNBits accuracy_level; 0: the builder's default for the provider",
+     .details = "The builder's default is 4 (int8 compute) on cpu and webgpu, and unset elsewhere"},
+    {.name = "is_symmetric", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "int4/int8: symmetric blocks; false adds zero points"},
+    {.name = "exclude_embeds", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Take inputs_embeds instead of input_ids"},
+    {.name = "exclude_lm_head", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Output hidden_states instead of logits"},
+    {.name = "include_hidden_states", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Output hidden_states besides logits"},
+    {.name = "num_hidden_layers", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 1e9,
+     .help = "Build only the first N layers (0: all)"},
+    {.name = "disable_qkv_fusion", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Separate q/k/v MatMuls instead of one packed MatMul (always on dml)"},
+    {.name = "temp_dir", .type = OLIVE_PARAM_STRING, .default_value = "",
+     .help = "Folder for the temporary weights file (empty: $TMPDIR, else /tmp or /var/tmp)",
+     .details = "Without $TMPDIR, /var/tmp is used when /tmp is in memory"},
 };
 
-static const char *const aliases[] = {"ModelBuilder", NULL};
+static const olive_key_map builder_renames[] = {
+    {"int4_block_size", "block_size", NULL},
+    {"int4_accuracy_level", "accuracy_level", NULL},
+    {"int4_is_symmetric", "is_symmetric", NULL},
+    {NULL, NULL, NULL},
+};
+static const char *const builder_ignored[] = {"metadata_only", "search", NULL};
+static const char *const conversion_ignored[] = {
+    "target_opset", "use_dynamo_exporter", "past_key_value_name", "dynamic", "use_device", "merge_adapter_weights",
+    "save_metadata_for_token_generation", "optimize", "device", NULL};
+
+static const olive_pass_type olive_types[] = {
+    {"ModelBuilder", NULL, builder_renames, builder_ignored},
+    /* Olive exports checkpoints with torch; here the converter builds the same model's graph
+     * directly (fp32 unless torch_dtype says otherwise). */
+    {"OnnxConversion", "precision=fp32", NULL, conversion_ignored},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* OnnxConversion names the precision as a torch dtype. */
+static const olive_key_map olive_keys[] = {
+    {"torch_dtype", "precision", "float32=fp32|float16=fp16|bfloat16=bf16"},
+    {NULL, NULL, NULL},
+};
+
+/* ModelBuilder's extra_options carry builder settings under the same names. */
+static const char *const nested_keys[] = {"extra_options", NULL};
 
 const olive_pass_def olive_pass_convert = {
     .name = "convert",
-    .summary = "Hugging Face checkpoint or GGUF file to ONNX: decoders for ONNX Runtime GenAI (GroupQueryAttention, "
-               "MatMulNBits for int4/int8, genai_config.json), BERT-family encoders; weights streamed",
-    .aliases = aliases,
+    .summary = "Hugging Face checkpoint or GGUF file to ONNX, weights streamed",
+    .details = "Decoders for ONNX Runtime GenAI (GroupQueryAttention, MatMulNBits for int4/int8, genai_config.json) "
+               "and BERT-family encoders",
+    /* The builder picks operators and layouts for the execution provider. */
+    .flags = OLIVE_PASS_ACCEPTS_CHECKPOINT | OLIVE_PASS_DEPENDS_ON_ACCELERATOR,
+    .olive_types = olive_types,
+    .olive_keys = olive_keys,
+    .nested_keys = nested_keys,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,

@@ -75,40 +75,47 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     "TopK,RoiAlign,Range,CumSum,Min,Max,Upsample"
 
 static const olive_param_spec params[] = {
-    {"dtype", OLIVE_PARAM_CHOICE, "float16", 0, -1, "float16|bfloat16",
-     "Type float32 tensors become (bfloat16 is not clamped: it has float32's range)"},
-    {"keep_io_types", OLIVE_PARAM_LIST, "false", 0, -1, NULL,
-     "true: keep float32 graph inputs and outputs, with Casts at the graph edges; or the names of the inputs and "
-     "outputs to keep float32 (as onnxruntime's converter takes a list)"},
-    {"op_block_list", OLIVE_PARAM_LIST, DEFAULT_OP_BLOCK_LIST, 0, -1, NULL,
-     "Op types that stay float32 (default: the ops onnxruntime has no float16 kernel for)"},
-    {"node_block_list", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Names of nodes that stay float32"},
-    {"disable_shape_infer", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Accepted for Olive configurations; without effect: this pass never runs shape inference"},
-    {"use_symbolic_shape_infer", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Accepted for Olive configurations; without effect: types come from the model and per-op rules"},
-    {"force_fp16_initializers", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Convert every float32 initializer, also those only float32 nodes read (they read it through a Cast); by "
-     "default such an initializer stays float32, as in onnxruntime's converter"},
-    {"force_fp16_inputs", OLIVE_PARAM_STRING, "", 0, -1, NULL,
-     "Inputs converted although onnxruntime keeps them float32 (Resize scales, GroupNorm gamma/beta): op types "
-     "with input indices, as Resize:2;GroupNorm:1,2 or {\"Resize\": [2]}"},
-    {"use_bfloat16_as_blocked_nodes_dtype", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Blocked nodes compute in bfloat16 instead of float32 (Casts to bfloat16 around them; ops whose schema has no "
-     "other type than float32 stay float32)"},
-    {"min_positive_val", OLIVE_PARAM_FLOAT, "5.96e-08", 5.96e-08, 65504, NULL,
-     "Non-zero float16 values are at least this large in magnitude (onnxruntime's converter refuses less)"},
-    {"max_finite_val", OLIVE_PARAM_FLOAT, "65504", 0, 65504, NULL,
-     "Finite float16 values are at most this large in magnitude"},
+    {.name = "dtype", .type = OLIVE_PARAM_CHOICE, .default_value = "float16", .choices = "float16|bfloat16",
+     .help = "Type float32 tensors become (bfloat16 is not clamped: it has float32's range)"},
+    {.name = "keep_io_types", .type = OLIVE_PARAM_LIST, .default_value = "false",
+     .help = "true: float32 graph inputs and outputs (Casts at the edges); or their names",
+     .details = "A list names the inputs and outputs kept float32, as onnxruntime's converter takes one"},
+    {.name = "op_block_list", .type = OLIVE_PARAM_LIST, .default_value = DEFAULT_OP_BLOCK_LIST,
+     .help = "Op types that stay float32 (default: the ops onnxruntime has no float16 kernel for)"},
+    {.name = "node_block_list", .type = OLIVE_PARAM_LIST, .default_value = "",
+     .help = "Names of nodes that stay float32"},
+    {.name = "disable_shape_infer", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Accepted for Olive configurations; without effect: this pass never runs shape inference"},
+    {.name = "use_symbolic_shape_infer", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "Accepted for Olive configurations; without effect: types come from the model and per-op rules"},
+    {.name = "force_fp16_initializers", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Convert every float32 initializer, also those only float32 nodes read",
+     .details = "Such nodes read it through a Cast; by default the initializer stays float32, as in onnxruntime's "
+                "converter"},
+    {.name = "force_fp16_inputs", .type = OLIVE_PARAM_STRING, .default_value = "",
+     .help = "Inputs converted although onnxruntime keeps them float32, as Resize:2;GroupNorm:1,2",
+     .details = "Op types with input indices (Resize scales, GroupNorm gamma/beta), or a JSON object as {\"Resize\": "
+                "[2]}"},
+    {.name = "use_bfloat16_as_blocked_nodes_dtype", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Blocked nodes compute in bfloat16 instead of float32",
+     .details = "Casts to bfloat16 surround them; ops whose schema has no other type than float32 stay float32"},
+    {.name = "min_positive_val", .type = OLIVE_PARAM_FLOAT, .default_value = "5.96e-08", .min = 5.96e-08, .max = 65504,
+     .help = "Non-zero float16 values are at least this large in magnitude (onnxruntime's converter refuses less)"},
+    {.name = "max_finite_val", .type = OLIVE_PARAM_FLOAT, .default_value = "65504", .min = 0, .max = 65504,
+     .help = "Finite float16 values are at most this large in magnitude"},
 };
 
-static const char *const aliases[] = {"OnnxFloatToFloat16", NULL};
+static const olive_pass_type olive_types[] = {{"OnnxFloatToFloat16", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
+
+/* Olive's fp16 pass takes bf16 as a flag; ours as a dtype. */
+static const olive_key_map olive_keys[] = {{"use_bf16", "dtype", "true=bfloat16|false="}, {NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_float16 = {
     .name = "float16",
-    .summary = "Converts float32 weights and compute to float16 or bfloat16, keeping blocked ops and nodes in "
-               "float32 behind Casts",
-    .aliases = aliases,
+    .summary = "float32 weights and compute to float16 or bfloat16, blocked ops kept float32",
+    .details = "Blocked ops and nodes stay float32 behind Casts",
+    .olive_types = olive_types,
+    .olive_keys = olive_keys,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,

@@ -131,18 +131,20 @@ done:
 }
 
 static const olive_param_spec params[] = {
-    {"name_pattern", OLIVE_PARAM_STRING, "logits", 0, -1, NULL,
-     "Convert only inputs and outputs whose name matches this extended regular expression (empty: all)"},
-    {"source_dtype", OLIVE_PARAM_INT, "10", 1, 23, NULL, "ONNX element type to convert from (10: float16)"},
-    {"target_dtype", OLIVE_PARAM_INT, "1", 1, 23, NULL, "ONNX element type to convert to (1: float)"},
+    {.name = "name_pattern", .type = OLIVE_PARAM_STRING, .default_value = "logits",
+     .help = "Convert only inputs and outputs whose name matches this extended regular expression (empty: all)"},
+    {.name = "source_dtype", .type = OLIVE_PARAM_INT, .default_value = "10", .min = 1, .max = 23,
+     .help = "ONNX element type to convert from (10: float16)"},
+    {.name = "target_dtype", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 23,
+     .help = "ONNX element type to convert to (1: float)"},
 };
 
-static const char *const aliases[] = {"OnnxIODataTypeConverter", NULL};
+static const olive_pass_type olive_types[] = {{"OnnxIODataTypeConverter", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_io_datatype = {
     .name = "io_datatype",
     .summary = "Exposes main graph inputs and outputs of one element type as another, with Casts at the edges",
-    .aliases = aliases,
+    .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,

@@ -277,179 +277,219 @@ static int pack_qkv(fuse_ctx *c, const char *const names[3], const char *base, c
     return rc == OLIVE_OK ? 0 : rc;
 }
 
-static int try_fuse(fuse_ctx *c, oir_node *ln)
-{
-    oir_node *start = ln, *add_out, *mm_out, *reshape_qkv = NULL, *transpose_qkv = NULL, *matmul_qkv = NULL;
-    oir_node *softmax, *add_qk = NULL;
-    oir_node *scale, *matmul_qk, *nodes[24], *att;
+/* What match_attention finds: the nodes the fused node replaces and what it needs. Matching
+ * changes nothing in the graph; emit_attention then writes the fused node. */
+typedef struct attention_match {
+    const char *root;              /* the hidden states Q, K and V are projected from */
+    const char *mask2d;            /* the 2-D padding mask behind the additive mask, or NULL */
+    /* The context: Softmax(scores) x V -> Transpose -> Reshape back to [B, S, hidden]. */
+    oir_node *matmul_qkv, *transpose_qkv, *reshape_qkv;
+    /* The scores: MatMul(Q, K^T) -> Mul | Div (scale) -> [Add(mask)] -> Softmax. */
+    oir_node *matmul_qk, *scale, *add_qk, *softmax;
+    double scale_constant;         /* the Mul's factor or the Div's divisor */
     projection q, k, v;
-    const char *root = NULL, *mask2d = NULL, *mask = "", *w, *b, *names[3], *ins[5];
-    double sv, want;
-    int64_t heads, head_size, hidden;
-    size_t nn = 0, uses, n_matmul = 0;
-    int rc, custom_scale = 0;
-    float scale_value = 0;
+    int64_t heads;
+    int custom_scale;              /* the scale is not 1/sqrt(head_size): written as an attribute */
+    float scale_value;
+    oir_node *nodes[24];           /* every node the fused one replaces */
+    size_t n_nodes;
+} attention_match;
 
+/* From the residual Add (before a LayerNormalization) or SkipLayerNormalization `ln` back to the
+ * attention output's dense layer, Add(bias) <- MatMul <- Reshape <- Transpose <- MatMul(probs, V),
+ * to the root that feeds exactly three MatMuls, and to the V projection. */
+static int match_context(const fuse_ctx *c, oir_node *ln, attention_match *m)
+{
+    oir_node *start = ln, *add_out, *mm_out;
+    size_t uses, n_matmul = 0;
     if (oir_match_is_op(ln, "LayerNormalization") && !(start = oir_match_parent(&c->ix, ln, 0, "Add")))
-        return OLIVE_OK;
+        return 0;
     if (start->n_inputs < 2)
-        return OLIVE_OK;
-    /* The attention output's dense layer: Add(bias) <- MatMul <- Reshape <- Transpose <- MatMul. */
-    for (size_t i = 0; i < 2 && !root; i++) {
+        return 0;
+    for (size_t i = 0; i < 2 && !m->root; i++) {
         add_out = oir_match_parent(&c->ix, start, i, "Add");
         if (!add_out || add_out->n_inputs != 2 || !(mm_out = oir_match_parent_any(&c->ix, add_out, -1, "MatMul", NULL, NULL)) ||
-            !(reshape_qkv = oir_match_parent(&c->ix, mm_out, 0, "Reshape")) ||
-            !(transpose_qkv = oir_match_parent(&c->ix, reshape_qkv, 0, "Transpose")) ||
-            !(matmul_qkv = oir_match_parent(&c->ix, transpose_qkv, 0, "MatMul")))
+            !(m->reshape_qkv = oir_match_parent(&c->ix, mm_out, 0, "Reshape")) ||
+            !(m->transpose_qkv = oir_match_parent(&c->ix, m->reshape_qkv, 0, "Transpose")) ||
+            !(m->matmul_qkv = oir_match_parent(&c->ix, m->transpose_qkv, 0, "MatMul")))
             continue;
-        root = start->inputs[1 - i];
+        m->root = start->inputs[1 - i];
     }
-    if (!root || !root[0] || !has_perm(transpose_qkv, 0, 2, 1, 3))
-        return OLIVE_OK;
+    if (!m->root || !m->root[0] || !has_perm(m->transpose_qkv, 0, 2, 1, 3))
+        return 0;
     {
-        const oir_node *rp = oir_index_producer(&c->ix, root);
+        const oir_node *rp = oir_index_producer(&c->ix, m->root);
         if (rp && !strcmp(rp->op_type, "SkipLayerNormalization") && rp->n_outputs == 4)
-            root = rp->outputs[0];
+            m->root = rp->outputs[0];
     }
-    uses = oir_index_use_count(&c->ix, root);
+    uses = oir_index_use_count(&c->ix, m->root);
     for (size_t i = 0; i < uses; i++) {
-        const oir_node *x = oir_index_consumer(&c->ix, root, i);
+        const oir_node *x = oir_index_consumer(&c->ix, m->root, i);
         n_matmul += x && oir_match_is_op(x, "MatMul");
     }
-    if (n_matmul != 3)
-        return OLIVE_OK;
-    if (!match_projection(c, oir_match_parent(&c->ix, matmul_qkv, 1, NULL), &v) || !has_perm(v.transpose, 0, 2, 1, 3))
-        return OLIVE_OK;
-    /* Scores: Softmax <- [Add(mask)] <- Mul | Div (scale) <- MatMul(Q, K^T). */
-    softmax = oir_match_parent(&c->ix, matmul_qkv, 0, "Softmax");
+    return n_matmul == 3 && match_projection(c, oir_match_parent(&c->ix, m->matmul_qkv, 1, NULL), &m->v) &&
+           has_perm(m->v.transpose, 0, 2, 1, 3);
+}
+
+/* The scores: Softmax <- [Add(mask)] <- Mul | Div (scale) <- MatMul(Q, K^T). */
+static int match_scores(const fuse_ctx *c, attention_match *m)
+{
+    oir_node *softmax = oir_match_parent(&c->ix, m->matmul_qkv, 0, "Softmax"), *scale;
     /* Before opset 13 an absent axis means 1 over flattened dims, not the last axis. */
     if (!softmax || (!oir_node_attr(softmax, "axis") && oir_model_opset(c->m, "") < 13) ||
         (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3))
-        return OLIVE_OK;
+        return 0;
+    m->softmax = softmax;
     scale = oir_match_parent(&c->ix, softmax, 0, NULL);
     if (scale && oir_match_is_op(scale, "Add") && scale->n_inputs == 2) {
         int si = -1;
-        add_qk = scale;
+        m->add_qk = scale;
         for (int i = 0; i < 2 && si < 0; i++) {
-            oir_node *s = oir_match_parent(&c->ix, add_qk, (size_t)i, NULL);
+            oir_node *s = oir_match_parent(&c->ix, m->add_qk, (size_t)i, NULL);
             if (s && (oir_match_is_op(s, "Mul") || oir_match_is_op(s, "Div")))
                 si = i;
         }
-        if (si < 0 || !(mask2d = mask_source(c, add_qk->inputs[1 - si])) ||
-            (fuse_rank(c, mask2d) >= 0 && fuse_rank(c, mask2d) != 2))
-            return OLIVE_OK;
-        scale = oir_match_parent(&c->ix, add_qk, (size_t)si, NULL);
+        if (si < 0 || !(m->mask2d = mask_source(c, m->add_qk->inputs[1 - si])) ||
+            (fuse_rank(c, m->mask2d) >= 0 && fuse_rank(c, m->mask2d) != 2))
+            return 0;
+        scale = oir_match_parent(&c->ix, m->add_qk, (size_t)si, NULL);
     }
     /* Without a mask onnxruntime fuses only the Div form; the counts stay comparable. */
-    if (!add_qk && scale && !oir_match_is_op(scale, "Div"))
-        return OLIVE_OK;
+    if (!m->add_qk && scale && !oir_match_is_op(scale, "Div"))
+        return 0;
     if (!scale || scale->n_inputs != 2 || (!oir_match_is_op(scale, "Mul") && !oir_match_is_op(scale, "Div")) ||
-        !oir_match_scalar(&c->ix, scale->inputs[1], &sv) || !(matmul_qk = oir_match_parent(&c->ix, scale, 0, "MatMul")))
-        return OLIVE_OK;
-    {
-        oir_node *qt = oir_match_parent(&c->ix, matmul_qk, 0, NULL);
-        /* A scale applied to Q before the product is not a form handled here. */
-        if (!match_projection(c, qt, &q) || !has_perm(q.transpose, 0, 2, 1, 3))
-            return OLIVE_OK;
+        !oir_match_scalar(&c->ix, scale->inputs[1], &m->scale_constant) ||
+        !(m->matmul_qk = oir_match_parent(&c->ix, scale, 0, "MatMul")))
+        return 0;
+    m->scale = scale;
+    return 1;
+}
+
+/* The Q and K projections feeding the scores, from the same root as V. K arrives transposed
+ * (0,2,3,1), or as (0,2,1,3) then (0,1,3,2). */
+static int match_qk(const fuse_ctx *c, attention_match *m)
+{
+    oir_node *qt = oir_match_parent(&c->ix, m->matmul_qk, 0, NULL);
+    oir_node *kt = oir_match_parent(&c->ix, m->matmul_qk, 1, "Transpose");
+    /* A scale applied to Q before the product is not a form handled here. */
+    if (!match_projection(c, qt, &m->q) || !has_perm(m->q.transpose, 0, 2, 1, 3) || !kt)
+        return 0;
+    if (has_perm(kt, 0, 2, 3, 1)) {
+        if (!match_projection(c, kt, &m->k))
+            return 0;
+    } else if (has_perm(kt, 0, 1, 3, 2)) {
+        oir_node *kt2 = oir_match_parent(&c->ix, kt, 0, "Transpose");
+        if (!kt2 || !has_perm(kt2, 0, 2, 1, 3) || !match_projection(c, kt2, &m->k))
+            return 0;
+        m->k.transpose2 = kt;
+    } else {
+        return 0;
     }
-    {
-        oir_node *kt = oir_match_parent(&c->ix, matmul_qk, 1, "Transpose");
-        if (!kt)
-            return OLIVE_OK;
-        if (has_perm(kt, 0, 2, 3, 1)) {
-            if (!match_projection(c, kt, &k))
-                return OLIVE_OK;
-        } else if (has_perm(kt, 0, 1, 3, 2)) {
-            oir_node *kt2 = oir_match_parent(&c->ix, kt, 0, "Transpose");
-            if (!kt2 || !has_perm(kt2, 0, 2, 1, 3) || !match_projection(c, kt2, &k))
-                return OLIVE_OK;
-            k.transpose2 = kt;
-        } else {
-            return OLIVE_OK;
-        }
-    }
-    if (strcmp(q.matmul->inputs[0], root) || strcmp(k.matmul->inputs[0], root) || strcmp(v.matmul->inputs[0], root))
-        return OLIVE_OK;
-    heads = detect_heads(c, q.reshape, &head_size);
-    {
-        const oir_tensor *qw = oir_index_initializer(&c->ix, q.weight);
-        if (!qw || qw->rank != 2)
-            return OLIVE_OK;
-        hidden = qw->dims[1];
-        if (heads <= 0 && head_size > 0 && hidden % head_size == 0)
-            heads = hidden / head_size;
-        if (heads <= 0)
-            return OLIVE_OK;
-        if (hidden % heads)
-            return OLIVE_OK;
-        if (head_size > 0 && head_size * heads != hidden)
-            return OLIVE_OK;
-        head_size = hidden / heads;
-    }
+    return !strcmp(m->q.matmul->inputs[0], m->root) && !strcmp(m->k.matmul->inputs[0], m->root) &&
+           !strcmp(m->v.matmul->inputs[0], m->root);
+}
+
+/* The head count and the scale, which must fit the Q weight's hidden size. */
+static int match_heads(const fuse_ctx *c, attention_match *m)
+{
+    const oir_tensor *qw = oir_index_initializer(&c->ix, m->q.weight);
+    int64_t head_size, hidden, heads = detect_heads(c, m->q.reshape, &head_size);
+    double want, got;
+    if (!qw || qw->rank != 2)
+        return 0;
+    hidden = qw->dims[1];
+    if (heads <= 0 && head_size > 0 && hidden % head_size == 0)
+        heads = hidden / head_size;
+    if (heads <= 0 || hidden % heads || (head_size > 0 && head_size * heads != hidden))
+        return 0;
+    head_size = hidden / heads;
+    m->heads = heads;
     /* The default scale is 1/sqrt(head_size); another one becomes the node's attribute. */
     want = 1.0 / sqrt((double)head_size);
-    {
-        double got = oir_match_is_op(scale, "Mul") ? sv : (sv != 0 ? 1.0 / sv : 0);
-        if (!(got > 0))
-            return OLIVE_OK;
-        if (fabs(got - want) > 1e-6 * want) {
-            custom_scale = 1;
-            scale_value = (float)got;
-        }
+    got = oir_match_is_op(m->scale, "Mul") ? m->scale_constant : (m->scale_constant != 0 ? 1.0 / m->scale_constant : 0);
+    if (!(got > 0))
+        return 0;
+    if (fabs(got - want) > 1e-6 * want) {
+        m->custom_scale = 1;
+        m->scale_value = (float)got;
     }
-    nodes[nn++] = reshape_qkv;
-    nodes[nn++] = transpose_qkv;
-    nodes[nn++] = matmul_qkv;
-    nodes[nn++] = softmax;
-    if (add_qk)
-        nodes[nn++] = add_qk;
-    nodes[nn++] = scale;
-    nodes[nn++] = matmul_qk;
-    {
-        projection *ps[3] = {&q, &k, &v};
-        for (int i = 0; i < 3; i++) {
-            nodes[nn++] = ps[i]->transpose;
-            if (ps[i]->transpose2)
-                nodes[nn++] = ps[i]->transpose2;
-            nodes[nn++] = ps[i]->reshape;
-            nodes[nn++] = ps[i]->add;
-            if (!c->opt.use_multi_head_attention)
-                nodes[nn++] = ps[i]->matmul;
-        }
+    return 1;
+}
+
+/* The nodes the fused one replaces, which nothing outside may read but the context's output.
+ * MultiHeadAttention keeps the projection MatMuls (it takes Q, K and V). */
+static int match_nodes(const fuse_ctx *c, attention_match *m)
+{
+    projection *ps[3] = {&m->q, &m->k, &m->v};
+    size_t nn = 0;
+    m->nodes[nn++] = m->reshape_qkv;
+    m->nodes[nn++] = m->transpose_qkv;
+    m->nodes[nn++] = m->matmul_qkv;
+    m->nodes[nn++] = m->softmax;
+    if (m->add_qk)
+        m->nodes[nn++] = m->add_qk;
+    m->nodes[nn++] = m->scale;
+    m->nodes[nn++] = m->matmul_qk;
+    for (int i = 0; i < 3; i++) {
+        m->nodes[nn++] = ps[i]->transpose;
+        if (ps[i]->transpose2)
+            m->nodes[nn++] = ps[i]->transpose2;
+        m->nodes[nn++] = ps[i]->reshape;
+        m->nodes[nn++] = ps[i]->add;
+        if (!c->opt.use_multi_head_attention)
+            m->nodes[nn++] = ps[i]->matmul;
     }
-    if (!oir_match_only_used_inside(&c->ix, nodes, nn, (const char *const *)&reshape_qkv->outputs[0], 1))
-        return OLIVE_OK;
-    names[0] = q.bias;
-    names[1] = k.bias;
-    names[2] = v.bias;
+    m->n_nodes = nn;
+    return oir_match_only_used_inside(&c->ix, m->nodes, nn, (const char *const *)&m->reshape_qkv->outputs[0], 1);
+}
+
+/* 1 when the attention subgraph ends at `ln`, filling *m; 0 when it does not (nothing changed). */
+static int match_attention(const fuse_ctx *c, oir_node *ln, attention_match *m)
+{
+    memset(m, 0, sizeof *m);
+    return match_context(c, ln, m) && match_scores(c, m) && match_qk(c, m) && match_heads(c, m) && match_nodes(c, m);
+}
+
+/* Writes the fused node for a match: packed Q, K, V biases (and weights, for Attention), the
+ * mask input shared by every layer, then Attention or MultiHeadAttention. Weights that cannot
+ * be packed leave the subgraph as it is. */
+static int emit_attention(fuse_ctx *c, const attention_match *m)
+{
+    const char *mask = "", *w, *b, *names[3], *ins[5];
+    const char *const *out = (const char *const *)&m->reshape_qkv->outputs[0];
+    oir_node *att;
+    int rc;
+    names[0] = m->q.bias;
+    names[1] = m->k.bias;
+    names[2] = m->v.bias;
     if ((rc = pack_qkv(c, names, "qkv_bias", &b)) != 0)
         return rc < 0 ? rc : OLIVE_OK;
-    if (mask2d)
-        OLIVE_TRY(mask_input(c, mask2d, &mask));
+    if (m->mask2d)
+        OLIVE_TRY(mask_input(c, m->mask2d, &mask));
     if (c->opt.use_multi_head_attention) {
-        ins[0] = q.matmul->outputs[0];
-        ins[1] = k.matmul->outputs[0];
-        ins[2] = v.matmul->outputs[0];
+        ins[0] = m->q.matmul->outputs[0];
+        ins[1] = m->k.matmul->outputs[0];
+        ins[2] = m->v.matmul->outputs[0];
         ins[3] = b;
         ins[4] = mask;
-        OLIVE_TRY(fuse_emit(c, nodes, nn, "MultiHeadAttention", FUSE_MS_DOMAIN, "MultiHeadAttention", mask[0] ? 5 : 4,
-                            ins, 1, (const char *const *)&reshape_qkv->outputs[0], &att));
+        OLIVE_TRY(fuse_emit(c, m->nodes, m->n_nodes, "MultiHeadAttention", FUSE_MS_DOMAIN, "MultiHeadAttention",
+                            mask[0] ? 5 : 4, ins, 1, out, &att));
     } else {
-        names[0] = q.weight;
-        names[1] = k.weight;
-        names[2] = v.weight;
+        names[0] = m->q.weight;
+        names[1] = m->k.weight;
+        names[2] = m->v.weight;
         if ((rc = pack_qkv(c, names, "qkv_weight", &w)) != 0)
             return rc < 0 ? rc : OLIVE_OK;
-        ins[0] = root;
+        ins[0] = m->root;
         ins[1] = w;
         ins[2] = b;
         ins[3] = mask;
-        OLIVE_TRY(fuse_emit(c, nodes, nn, "Attention", FUSE_MS_DOMAIN, "Attention", mask[0] ? 4 : 3, ins, 1,
-                            (const char *const *)&reshape_qkv->outputs[0], &att));
+        OLIVE_TRY(fuse_emit(c, m->nodes, m->n_nodes, "Attention", FUSE_MS_DOMAIN, "Attention", mask[0] ? 4 : 3, ins, 1,
+                            out, &att));
     }
-    OLIVE_TRY(oir_node_set_attr_int(att, "num_heads", heads));
-    if (custom_scale)
-        OLIVE_TRY(oir_node_set_attr_float(att, "scale", scale_value));
+    OLIVE_TRY(oir_node_set_attr_int(att, "num_heads", m->heads));
+    if (m->custom_scale)
+        OLIVE_TRY(oir_node_set_attr_float(att, "scale", m->scale_value));
     return OLIVE_OK;
 }
 
@@ -463,8 +503,11 @@ int fuse_attention(fuse_ctx *c)
         if (x->mark)
             continue;
         if ((!strcmp(x->op_type, "SkipLayerNormalization") && !strcmp(x->domain, FUSE_MS_DOMAIN)) ||
-            oir_match_is_op(x, "LayerNormalization"))
-            rc = try_fuse(c, x);
+            oir_match_is_op(x, "LayerNormalization")) {
+            attention_match m;
+            if (match_attention(c, x, &m))
+                rc = emit_attention(c, &m);
+        }
     }
     olive_strmap_free(&c->masks);
     memset(&c->masks, 0, sizeof c->masks);

@@ -185,41 +185,51 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {"model_type", OLIVE_PARAM_CHOICE, "auto", 0, -1,
-     "auto|bert|gpt2|vit|clip|llama|mistral|qwen|qwen2|qwen3|phi|phi3|gemma|t5|bart|swin|gpt_neox",
-     "Model family; decoders (llama, mistral, qwen, phi, ...) use the gpt2 fusions; auto detects it from the graph"},
-    {"num_heads", OLIVE_PARAM_INT, "0", 0, 65536, NULL,
-     "Attention heads, used where the graph's reshapes do not tell them (-1 head count); 0 detects them from the "
-     "head size and the Q weight"},
-    {"hidden_size", OLIVE_PARAM_INT, "0", 0, 1048576, NULL,
-     "Accepted for Olive configurations; the hidden size is read from the Q, K, V weights"},
-    {"opt_level", OLIVE_PARAM_INT, "0", 0, 99, NULL,
-     "onnxruntime graph optimization level; this pass applies the fusions only (level 0), onnxruntime applies "
-     "its own graph optimizations when a session loads the model"},
-    {"only_onnxruntime", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Skip the fusions (leave graph optimization to onnxruntime sessions)"},
-    {"use_gpu", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Accepted for Olive configurations; the fused ops are the same"},
-    {"float16", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Convert the fused model to float16 (the float16 pass)"},
-    {"keep_io_types", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "With float16: keep float32 graph inputs and outputs"},
-    {"use_multi_head_attention", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Fuse attention to MultiHeadAttention (separate Q, K, V) instead of Attention"},
-    {"use_gqa", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Decoder MultiHeadAttention becomes GroupQueryAttention (Olive's use_gqa)"},
-    {"enable_gelu_approximation", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Replace Gelu and BiasGelu by the tanh approximation FastGelu (changes outputs slightly)"},
-    {"optimization_options", OLIVE_PARAM_STRING, "", 0, -1, NULL,
-     "onnxruntime FusionOptions switches as a JSON object or name=true|false list, e.g. "
-     "enable_attention=false,enable_gelu=true"},
+    {.name = "model_type", .type = OLIVE_PARAM_CHOICE, .default_value = "auto",
+     .choices = "auto|bert|gpt2|vit|clip|llama|mistral|qwen|qwen2|qwen3|phi|phi3|gemma|t5|bart|swin|gpt_neox",
+     .help = "Model family; auto detects it from the graph",
+     .details = "Decoders (llama, mistral, qwen, phi, ...) use the gpt2 fusions"},
+    {.name = "num_heads", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 65536,
+     .help = "Attention heads where the graph's reshapes do not tell them; 0: detect",
+     .details = "Detection uses the head size and the Q weight"},
+    {.name = "hidden_size", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 1048576,
+     .help = "Accepted for Olive configurations; the hidden size is read from the Q, K, V weights"},
+    {.name = "opt_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 99,
+     .help = "onnxruntime graph optimization level; this pass applies the fusions only (level 0)",
+     .details = "onnxruntime applies its own graph optimizations when a session loads the model"},
+    {.name = "only_onnxruntime", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Skip the fusions (leave graph optimization to onnxruntime sessions)"},
+    {.name = "use_gpu", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Accepted for Olive configurations; the fused ops are the same"},
+    {.name = "float16", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Convert the fused model to float16 (the float16 pass)"},
+    {.name = "keep_io_types", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "With float16: keep float32 graph inputs and outputs"},
+    {.name = "use_multi_head_attention", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Fuse attention to MultiHeadAttention (separate Q, K, V) instead of Attention"},
+    {.name = "use_gqa", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Decoder MultiHeadAttention becomes GroupQueryAttention (Olive's use_gqa)"},
+    {.name = "enable_gelu_approximation", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Replace Gelu and BiasGelu by the tanh approximation FastGelu (changes outputs slightly)"},
+    {.name = "optimization_options", .type = OLIVE_PARAM_STRING, .default_value = "",
+     .help = "onnxruntime FusionOptions switches, as JSON or enable_gelu=true,... lists",
+     .details = "A JSON object or a name=true|false list, e.g. enable_attention=false,enable_gelu=true"},
 };
 
-static const char *const aliases[] = {"OrtTransformersOptimization", NULL};
+static const olive_pass_type olive_types[] = {
+    {"OrtTransformersOptimization", NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL},
+};
 
 const olive_pass_def olive_pass_fuse = {
     .name = "fuse",
-    .summary = "Fuses transformer subgraphs into onnxruntime ops: LayerNormalization, SimplifiedLayerNormalization, "
-               "Gelu, FastGelu, BiasGelu, QuickGelu, SkipLayerNormalization, SkipSimplifiedLayerNormalization, "
-               "Attention, MultiHeadAttention, EmbedLayerNormalization, RotaryEmbedding, GroupQueryAttention (use_gqa)",
-    .aliases = aliases,
+    .summary = "Fuses transformer subgraphs into onnxruntime's normalization, Gelu and attention ops",
+    .details = "LayerNormalization, SimplifiedLayerNormalization, Gelu, FastGelu, BiasGelu, QuickGelu, "
+               "SkipLayerNormalization, SkipSimplifiedLayerNormalization, Attention, MultiHeadAttention, "
+               "EmbedLayerNormalization, RotaryEmbedding, GroupQueryAttention (use_gqa)",
+    /* Which fusions apply, and their layouts, follow the execution provider. */
+    .flags = OLIVE_PASS_DEPENDS_ON_ACCELERATOR,
+    .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,

@@ -112,28 +112,32 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {"fold_constants", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Evaluate Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Add, Sub, Mul, Div, Transpose, Range on constants; Constant nodes become initializers"},
-    {"max_fold_bytes", OLIVE_PARAM_INT, "16777216", 0, 1099511627776.0, NULL,
-     "Largest result, in bytes, that constant folding may create (larger nodes stay)"},
-    {"remove_noops", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Remove Identity, inference-mode Dropout whose mask is unused, and Cast to the type its input already has"},
-    {"simplify_reshapes", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Cancel Unsqueeze/Squeeze pairs on the same axes, collapse Reshape chains, drop Reshape to the input's own shape"},
-    {"remove_unused", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Remove nodes whose outputs reach no graph output, and initializers nothing reads"},
-    {"deduplicate_initializers", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Merge initializers with the same type, shape and bytes"},
+    {.name = "fold_constants", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "Evaluate shape, index and arithmetic ops on constants; Constant nodes become initializers",
+     .details = "Folded: Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Add, Sub, Mul, Div, Transpose, "
+                "Range"},
+    {.name = "max_fold_bytes", .type = OLIVE_PARAM_INT, .default_value = "16777216", .min = 0, .max = 1099511627776.0,
+     .help = "Largest result, in bytes, that constant folding may create (larger nodes stay)"},
+    {.name = "remove_noops", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "Remove Identity, unused-mask Dropout and Cast to the type its input already has",
+     .details = "Dropout goes only in inference mode and when its mask output is unused"},
+    {.name = "simplify_reshapes", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "Cancel Unsqueeze/Squeeze pairs, collapse Reshape chains, drop identity Reshapes",
+     .details = "Pairs cancel when they act on the same axes; a Reshape to the input's own shape is dropped"},
+    {.name = "remove_unused", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "Remove nodes whose outputs reach no graph output, and initializers nothing reads"},
+    {.name = "deduplicate_initializers", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .help = "Merge initializers with the same type, shape and bytes"},
 };
 
-static const char *const aliases[] = {"OnnxPeepholeOptimizer", NULL};
+static const olive_pass_type olive_types[] = {{"OnnxPeepholeOptimizer", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_peephole = {
     .name = "peephole",
-    .summary = "Removes no-op nodes (Identity, Dropout, same-type Cast), cancels shape chains, folds constants "
-               "(Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Add, Sub, Mul, Div, Transpose, Range), "
-               "drops dead nodes and unused or duplicate initializers",
-    .aliases = aliases,
+    .summary = "Removes no-ops, cancels shape chains, folds constants, drops dead nodes and initializers",
+    .details = "No-ops: Identity, Dropout, same-type Cast. Folded: Shape, Gather, Unsqueeze, Squeeze, Concat, "
+               "Reshape, Cast, Add, Sub, Mul, Div, Transpose, Range. Unused or duplicate initializers go",
+    .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,

@@ -411,59 +411,72 @@ static int run_kquant(oir_model *m, const olive_pass_args *args, olive_pass_ctx 
     return quantize_model(m, args, ctx, OLIVE_BLOCKQ_KQUANT);
 }
 
+/* Parameters the three quantize passes share. */
 #define ACCURACY_LEVEL_PARAM                                                                                           \
-    {"accuracy_level", OLIVE_PARAM_INT, "0", 0, 4, NULL,                                                               \
-     "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"}
-#define NODES_TO_EXCLUDE_PARAM {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"}
+    {.name = "accuracy_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 4,                      \
+     .help = "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"}
+#define NODES_TO_EXCLUDE_PARAM                                                                                         \
+    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .help = "Node names left unquantized"}
 #define NODES_TO_INCLUDE_PARAM                                                                                         \
-    {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"}
-
+    {.name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "",                                        \
+     .help = "Only these node names are quantized (empty: all)"}
 #define CUSTOMIZED_PARAM                                                                                               \
-    {"customized_weight_config", OLIVE_PARAM_STRING, "", 0, -1, NULL,                                                  \
-     "Per-node settings, JSON: {\"node\": {\"bits\": 8, \"group_size\": 64}} (MatMuls; not with hqq)"}
+    {.name = "customized_weight_config", .type = OLIVE_PARAM_STRING, .default_value = "",                              \
+     .help = "Per-node settings, JSON: {\"node\": {\"bits\": 8, \"group_size\": 64}} (MatMuls; not with hqq)"}
 
 static const olive_param_spec params[] = {
-    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8 (hqq: 4)"},
-    {"block_size", OLIVE_PARAM_INT, "128", 16, 256, NULL,
-     "Weights per block along K, sharing a scale: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
-    {"is_symmetric", OLIVE_PARAM_BOOL, "true", 0, -1, NULL,
-     "Symmetric blocks (implicit zero point 2^(bits-1)); false writes a zero-point tensor (hqq and k_quant always "
-     "write one)"},
+    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8,
+     .help = "Bits per weight: 4 or 8 (hqq: 4)"},
+    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256,
+     .search = "32|64|128", .help = "Weights per block along K, sharing a scale: 16, 32, 64, 128 or 256",
+     .details = "K is zero-padded to a multiple"},
+    {.name = "is_symmetric", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+     .search = "true|false", .help = "Symmetric blocks (implicit zero point 2^(bits-1)); false writes zero points",
+     .details = "hqq and k_quant always write a zero-point tensor"},
     ACCURACY_LEVEL_PARAM,
-    {"algorithm", OLIVE_PARAM_CHOICE, "default", 0, -1, "default|rtn|hqq|k_quant",
-     "default: ONNX Runtime's MLAS block quantizer; rtn: round-to-nearest as ONNX Runtime's RTN config does it; hqq: "
-     "ONNX Runtime's HQQ quantizer (4 bits, float zero points, 1-D scales/zero points); k_quant: ONNX Runtime's "
-     "k-quant config (llama.cpp's weighted least-squares scale search, asymmetric)"},
+    {.name = "algorithm", .type = OLIVE_PARAM_CHOICE, .default_value = "default", .choices = "default|rtn|hqq|k_quant",
+     .help = "default: ONNX Runtime's MLAS quantizer; rtn, hqq, k_quant: its other configs",
+     .details = "rtn: round-to-nearest as ONNX Runtime's RTN config does it; hqq: ONNX Runtime's HQQ quantizer (4 "
+                "bits, float zero points, 1-D scales/zero points); k_quant: ONNX Runtime's k-quant config "
+                "(llama.cpp's weighted least-squares scale search, asymmetric)"},
     NODES_TO_EXCLUDE_PARAM,
     NODES_TO_INCLUDE_PARAM,
     CUSTOMIZED_PARAM,
-    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
-     "Op types to quantize: MatMul, Gather (constant tables to GatherBlockQuantized, as quantize_embeddings)"},
-    {"quant_format", OLIVE_PARAM_CHOICE, "QOperator", 0, -1, "QOperator|QDQ",
-     "QOperator: MatMulNBits; QDQ: DequantizeLinear (int4 when symmetric, else uint4 + zero points; block_size "
-     "attribute, opset 21, IR 10) feeding the MatMul, as ONNX Runtime writes it (algorithm=default, bits=4)"},
-    {"quantize_embeddings", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Also quantize Gathers on constant float tables into com.microsoft GatherBlockQuantized (4 bits: with bits=8 "
-     "Gathers stay, as in ONNX Runtime; int4 codes "
-     "when is_symmetric else uint4 + zero points, ONNX Runtime's default quantizer whatever the algorithm; raises "
-     "IR to 10 and opset to 21 as it does); a tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from "
-     "the table. The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], "
-     "GatherBlockQuantized scales of the data's rank), so a tied table is stored twice, quantized"},
-    {"gather_quantize_axis", OLIVE_PARAM_INT, "1", -8, 7, NULL,
-     "Axis of a Gather table quantized in blocks (ONNX Runtime's quant_axes Gather entry; negative from the end)"},
+    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul",
+     .help = "Op types to quantize: MatMul, Gather (tables to GatherBlockQuantized)",
+     .details = "Gather does what quantize_embeddings does"},
+    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QOperator", .choices = "QOperator|QDQ",
+     .help = "QOperator: MatMulNBits; QDQ: DequantizeLinear feeding the MatMul",
+     .details = "QDQ writes int4 codes when symmetric, else uint4 + zero points, with the block_size attribute, "
+                "opset 21 and IR 10, as ONNX Runtime does (algorithm=default, bits=4)"},
+    {.name = "quantize_embeddings", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .help = "Also quantize Gathers on constant float tables into GatherBlockQuantized",
+     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime); int4 codes when is_symmetric else uint4 "
+                "+ zero points, ONNX Runtime's default quantizer whatever the algorithm; raises IR to 10 and opset "
+                "to 21 as it does. A tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from the table. "
+                "The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized "
+                "scales of the data's rank), so a tied table is stored twice, quantized"},
+    {.name = "gather_quantize_axis", .type = OLIVE_PARAM_INT, .default_value = "1", .min = -8, .max = 7,
+     .help = "Axis of a Gather table quantized in blocks (negative: from the end)",
+     .details = "ONNX Runtime's quant_axes entry for Gather"},
 };
 
 /* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer despite its name:
  * algorithm=default here, with the same defaults (4 bits, block 128, symmetric). */
-static const char *const aliases[] = {"OnnxBlockWiseRtnQuantization", NULL};
+static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
+static const olive_pass_type olive_types[] = {
+    {"OnnxBlockWiseRtnQuantization", NULL, NULL, rtn_ignored},
+    {"OnnxMatMul4Quantizer", "bits=4", NULL, rtn_ignored},
+    {NULL, NULL, NULL, NULL},
+};
 
 const olive_pass_def olive_pass_quantize = {
     .name = "quantize",
-    .summary = "Weight-only int4/int8 block quantization of constant MatMul weights into com.microsoft MatMulNBits "
-               "(default: ONNX Runtime's MLAS quantizer, which Olive's OnnxBlockWiseRtnQuantization also runs; "
-               "rtn: ONNX Runtime's RTN config; hqq and k_quant: ONNX Runtime's HQQ and k-quant quantizers); scales "
-               "[N, k_blocks] in the weight's type; a weight with inf/NaN is an error",
-    .aliases = aliases,
+    .summary = "Weight-only int4/int8 block quantization of constant MatMul weights into MatMulNBits",
+    .details = "default: ONNX Runtime's MLAS quantizer, which Olive's OnnxBlockWiseRtnQuantization also runs; rtn: "
+               "ONNX Runtime's RTN config; hqq and k_quant: ONNX Runtime's HQQ and k-quant quantizers. Scales [N, "
+               "k_blocks] in the weight's type; a weight with inf/NaN is an error",
+    .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,
@@ -471,21 +484,23 @@ const olive_pass_def olive_pass_quantize = {
 
 /* Olive's OnnxHqqQuantization: its parameters and defaults (block 128, axis 0 only). */
 static const olive_param_spec hqq_params[] = {
-    {"block_size", OLIVE_PARAM_INT, "128", 16, 256, NULL,
-     "Weights per block along K: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
-    {"axis", OLIVE_PARAM_INT, "0", 0, 1, NULL, "Axis of B quantized in blocks: 0 (K) is the one supported"},
+    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256,
+     .search = "32|64|128", .help = "Weights per block along K: 16, 32, 64, 128 or 256",
+     .details = "K is zero-padded to a multiple"},
+    {.name = "axis", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 1,
+     .help = "Axis of B quantized in blocks: 0 (K) is the one supported"},
     ACCURACY_LEVEL_PARAM,
     NODES_TO_EXCLUDE_PARAM,
     NODES_TO_INCLUDE_PARAM,
 };
 
-static const char *const hqq_aliases[] = {"OnnxHqqQuantization", NULL};
+static const olive_pass_type hqq_types[] = {{"OnnxHqqQuantization", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_quantize_hqq = {
     .name = "quantize_hqq",
-    .summary = "quantize algorithm=hqq with Olive's OnnxHqqQuantization parameters: 4-bit MatMulNBits with float "
-               "zero points refined by ONNX Runtime's HQQ proximal solver",
-    .aliases = hqq_aliases,
+    .summary = "quantize algorithm=hqq with Olive's OnnxHqqQuantization parameters",
+    .details = "4-bit MatMulNBits with float zero points refined by ONNX Runtime's HQQ proximal solver",
+    .olive_types = hqq_types,
     .params = hqq_params,
     .n_params = sizeof hqq_params / sizeof *hqq_params,
     .run = run_hqq,
@@ -493,21 +508,24 @@ const olive_pass_def olive_pass_quantize_hqq = {
 
 /* Olive's OnnxKQuantQuantization: its parameters and defaults (4 bits, block 32). */
 static const olive_param_spec kquant_params[] = {
-    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8"},
-    {"block_size", OLIVE_PARAM_INT, "32", 16, 256, NULL,
-     "Weights per block along K: 16, 32, 64, 128 or 256 (K is zero-padded to a multiple)"},
+    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8,
+     .help = "Bits per weight: 4 or 8"},
+    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "32", .min = 16, .max = 256,
+     .search = "32|64|128", .help = "Weights per block along K: 16, 32, 64, 128 or 256",
+     .details = "K is zero-padded to a multiple"},
     ACCURACY_LEVEL_PARAM,
     NODES_TO_EXCLUDE_PARAM,
     CUSTOMIZED_PARAM,
 };
 
-static const char *const kquant_aliases[] = {"OnnxKQuantQuantization", NULL};
+static const olive_pass_type kquant_types[] = {{"OnnxKQuantQuantization", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_quantize_kquant = {
     .name = "quantize_kquant",
-    .summary = "quantize algorithm=k_quant with Olive's OnnxKQuantQuantization parameters: MatMulNBits with "
-               "llama.cpp's weighted least-squares block scales, as ONNX Runtime's k-quant config writes it",
-    .aliases = kquant_aliases,
+    .summary = "quantize algorithm=k_quant with Olive's OnnxKQuantQuantization parameters",
+    .details = "MatMulNBits with llama.cpp's weighted least-squares block scales, as ONNX Runtime's k-quant config "
+               "writes it",
+    .olive_types = kquant_types,
     .params = kquant_params,
     .n_params = sizeof kquant_params / sizeof *kquant_params,
     .run = run_kquant,

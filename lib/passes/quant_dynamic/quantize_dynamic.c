@@ -566,29 +566,39 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {"weight_type", OLIVE_PARAM_CHOICE, "QInt8", 0, -1, "QInt8|QUInt8",
-     "Weight type: QInt8 (symmetric, zero point 0) or QUInt8 (asymmetric)"},
-    {"per_channel", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "One scale and zero point per output column of B"},
-    {"reduce_range", OLIVE_PARAM_BOOL, "false", 0, -1, NULL,
-     "Quantize weights to 7 bits ([-64, 64] or [0, 127]), for CPUs without VNNI"},
-    {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Node names left unquantized"},
-    {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
-    {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
-     "Op types to quantize: MatMul (which also takes Gemms with alpha = beta = 1, transA = 0, as ONNX Runtime does), "
-     "Conv (ConvInteger; weights per tensor), Attention (com.microsoft QAttention)"},
-    {"quant_format", OLIVE_PARAM_CHOICE, "QOperator", 0, -1, "QOperator|QDQ",
-     "QOperator: integer operators on run-time quantized activations; QDQ: the float operator reads its weight "
-     "through DequantizeLinear of the same int8/uint8 codes (opset 10, 13 per channel)"},
+    {.name = "weight_type", .type = OLIVE_PARAM_CHOICE, .default_value = "QInt8", .choices = "QInt8|QUInt8",
+     .search = "QInt8|QUInt8", .help = "Weight type: QInt8 (symmetric, zero point 0) or QUInt8 (asymmetric)"},
+    {.name = "per_channel", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .search = "false|true", .help = "One scale and zero point per output column of B"},
+    {.name = "reduce_range", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+     .search = "false|true", .help = "Quantize weights to 7 bits ([-64, 64] or [0, 127]), for CPUs without VNNI"},
+    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .help = "Node names left unquantized"},
+    {.name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "",
+     .help = "Only these node names are quantized (empty: all)"},
+    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul",
+     .help = "Op types to quantize: MatMul (and plain Gemm), Conv, Attention",
+     .details = "MatMul also takes Gemms with alpha = beta = 1 and transA = 0, as ONNX Runtime does; Conv becomes "
+                "ConvInteger (weights per tensor); Attention becomes com.microsoft QAttention"},
+    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QOperator", .choices = "QOperator|QDQ",
+     .help = "QOperator: integer operators; QDQ: the float operator reads DequantizeLinear",
+     .details = "QOperator quantizes activations at run time; with QDQ the float operator reads its weight through "
+                "DequantizeLinear of the same int8/uint8 codes (opset 10, 13 per channel)"},
 };
 
-static const char *const aliases[] = {"OnnxDynamicQuantization", NULL};
+static const char *const dynamic_ignored[] = {"quant_mode", "quant_preprocess", "MatMulConstBOnly", "extra_options",
+                                              NULL};
+static const olive_pass_type olive_types[] = {
+    {"OnnxDynamicQuantization", NULL, NULL, dynamic_ignored},
+    {NULL, NULL, NULL, NULL},
+};
 
 const olive_pass_def olive_pass_quantize_dynamic = {
     .name = "quantize_dynamic",
-    .summary = "ONNX Runtime's dynamic quantization: MatMul/Gemm, Conv and com.microsoft Attention with constant float "
-               "weights become MatMulInteger, ConvInteger and QAttention on int8/uint8 weights and run-time quantized "
-               "activations (or, with quant_format=QDQ, read their weights through DequantizeLinear)",
-    .aliases = aliases,
+    .summary = "ONNX Runtime's dynamic quantization of MatMul/Gemm, Conv and Attention weights",
+    .details = "Constant float weights become int8/uint8 for MatMulInteger, ConvInteger and com.microsoft "
+               "QAttention on run-time quantized activations (or, with quant_format=QDQ, the float operators read "
+               "them through DequantizeLinear)",
+    .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .run = run,

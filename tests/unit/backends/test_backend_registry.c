@@ -95,7 +95,7 @@ int main(void)
     const olive_backend *cpu = olive_backend_get(0);
     CHECK(cpu != NULL);
     if (!cpu)
-        return check_report("test_backend_registry");
+        return check_summary("test_backend_registry");
     CHECK(strcmp(cpu->name, "cpu") == 0);
     CHECK(strcmp(cpu->device, "cpu") == 0);
     CHECK(cpu == olive_cpu_backend());
@@ -149,5 +149,5 @@ int main(void)
     CHECK(olive_backend_find("cuda") == NULL);
     CHECK(olive_cuda_backend() == NULL);
 #endif
-    return check_report("test_backend_registry");
+    return check_summary("test_backend_registry");
 }

@@ -216,5 +216,5 @@ int main(void)
     }
     olive_accelerator_free(cpu);
     olive_accelerator_free(gpu);
-    return check_report("test_host");
+    return check_summary("test_host");
 }

@@ -72,7 +72,7 @@ int main(void)
         if (rc == OLIVE_ENOTFOUND) {
             printf("ONNX Runtime not found (%s): skipping the checks that load it\n", olive_error_last());
             free(saved_path);
-            return check_failures ? check_report("test_ort_loader") : 77;
+            return check_failures ? check_summary("test_ort_loader") : 77;
         }
         CHECK(rc == OLIVE_EUNSUPPORTED);
         CHECK_CONTAINS(olive_error_last(), "C API version 1000");
@@ -105,5 +105,5 @@ int main(void)
         }
     }
     free(saved_path);
-    return check_report("test_ort_loader");
+    return check_summary("test_ort_loader");
 }

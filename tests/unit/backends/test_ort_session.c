@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     }
     CHECK_MSG(rc == OLIVE_OK, "%s", olive_error_last());
     if (rc != OLIVE_OK)
-        return check_report("test_ort_session");
+        return check_summary("test_ort_session");
     CHECK(olive_model_load(&model, argv[1]) == OLIVE_OK);
     CHECK(olive_session_new(&from_model, model, NULL, "execution_mode=sequential config.session.use_env_allocators=0") ==
           OLIVE_OK);
@@ -246,5 +246,5 @@ int main(int argc, char **argv)
     olive_session_free(from_path);
     olive_session_free(from_model);
     olive_session_free(NULL);
-    return check_report("test_ort_session");
+    return check_summary("test_ort_session");
 }

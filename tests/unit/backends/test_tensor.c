@@ -109,5 +109,5 @@ int main(void)
     /* Accessors on NULL. */
     CHECK(olive_tensor_dtype(NULL) == OLIVE_DTYPE_UNDEFINED && olive_tensor_rank(NULL) == 0);
     CHECK(olive_tensor_dim(NULL, 0) == -1 && olive_tensor_data(NULL) == NULL && olive_tensor_byte_size(NULL) == 0);
-    return check_report("test_tensor");
+    return check_summary("test_tensor");
 }

@@ -278,6 +278,22 @@ extern "C" {
         pass: *const olive_pass,
         model: *const olive_model,
     ) -> c_int;
+    /// Current value of an INT parameter (since 0.2).
+    pub fn olive_pass_get_int(pass: *const olive_pass, key: *const c_char, value: *mut i64) -> c_int;
+    /// Current value of a FLOAT parameter (since 0.2).
+    pub fn olive_pass_get_float(
+        pass: *const olive_pass,
+        key: *const c_char,
+        value: *mut c_double,
+    ) -> c_int;
+    /// Current value of a BOOL parameter, 0 or 1 (since 0.2).
+    pub fn olive_pass_get_bool(pass: *const olive_pass, key: *const c_char, value: *mut c_int) -> c_int;
+    /// The type of a parameter, one of the `OLIVE_PARAM_*` values (since 0.2).
+    pub fn olive_pass_param_type(
+        pass: *const olive_pass,
+        key: *const c_char,
+        param_type: *mut c_int,
+    ) -> c_int;
 
     // ----- accelerator.h -----
 

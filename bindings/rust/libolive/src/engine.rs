@@ -1,14 +1,10 @@
 //! Engines: run a pipeline of passes on a model and write the result.
 
-use std::any::Any;
-use std::borrow::Cow;
-use std::ffi::{c_char, c_double, c_int, c_void, CStr};
+use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::{self, NonNull};
-use std::sync::Arc;
 
 use libolive_sys as sys;
 
@@ -17,124 +13,7 @@ use crate::cstr::{borrowed, out_string, path_to_c, to_c};
 use crate::error::{check, Error, Result};
 use crate::model::Model;
 use crate::pass::Pass;
-use crate::workflow::RawWorkflow;
-
-/// What a progress report is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProgressEvent {
-    /// A pass starts.
-    PassStarted,
-    /// A pass reports how far it got.
-    PassProgress,
-    /// A pass finished.
-    PassFinished,
-    /// The result is being written to the output folder.
-    Saving,
-    /// The run is complete.
-    Done,
-    /// An event this version of the bindings does not know.
-    Other(i32),
-}
-
-impl ProgressEvent {
-    /// The event for a libolive `OLIVE_PROGRESS_*` value.
-    pub fn from_raw(event: i32) -> ProgressEvent {
-        match event {
-            sys::OLIVE_PROGRESS_PASS_STARTED => ProgressEvent::PassStarted,
-            sys::OLIVE_PROGRESS_PASS_PROGRESS => ProgressEvent::PassProgress,
-            sys::OLIVE_PROGRESS_PASS_FINISHED => ProgressEvent::PassFinished,
-            sys::OLIVE_PROGRESS_SAVING => ProgressEvent::Saving,
-            sys::OLIVE_PROGRESS_DONE => ProgressEvent::Done,
-            other => ProgressEvent::Other(other),
-        }
-    }
-}
-
-/// A progress callback: `(event, pass_name, pass_index, pass_count, fraction, bytes_written)`,
-/// returning `true` to cancel the run. `pass_name` is the running pass (or `"save"`),
-/// `fraction` the part of the whole run done (0..1), `bytes_written` the bytes written to the
-/// output so far.
-type ProgressFn = dyn FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send;
-
-/// The callback and what it left behind, at a stable address handed to libolive as `user`.
-pub(crate) struct ProgressState {
-    callback: Box<ProgressFn>,
-    /// A panic caught in the callback, re-raised once the C call has returned.
-    pub(crate) panic: Option<Box<dyn Any + Send>>,
-}
-
-impl ProgressState {
-    pub(crate) fn new<F>(callback: F) -> Box<ProgressState>
-    where
-        F: FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send + 'static,
-    {
-        Box::new(ProgressState {
-            callback: Box::new(callback),
-            panic: None,
-        })
-    }
-}
-
-/// Called by libolive during `olive_engine_run` and `olive_workflow_run`. A panic must not
-/// unwind through C, so it is caught, stored, and turned into a cancellation; the Rust `run`
-/// re-raises it afterwards.
-pub(crate) unsafe extern "C" fn progress_trampoline(
-    event: c_int,
-    pass_name: *const c_char,
-    pass_index: usize,
-    pass_count: usize,
-    fraction: c_double,
-    bytes_written: u64,
-    user: *mut c_void,
-) -> c_int {
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `user` is the ProgressState the handle registered; it outlives the run and
-        // only this call touches it while the run is in progress.
-        let state = unsafe { &mut *user.cast::<ProgressState>() };
-        if state.panic.is_some() {
-            return true;
-        }
-        let name: Cow<'_, str> = if pass_name.is_null() {
-            Cow::Borrowed("")
-        } else {
-            // SAFETY: a NUL-terminated string valid for this call.
-            unsafe { CStr::from_ptr(pass_name) }.to_string_lossy()
-        };
-        let event = ProgressEvent::from_raw(event);
-        let callback = &mut state.callback;
-        match panic::catch_unwind(AssertUnwindSafe(|| {
-            callback(
-                event,
-                &name,
-                pass_index,
-                pass_count,
-                fraction,
-                bytes_written,
-            )
-        })) {
-            Ok(cancel) => cancel,
-            Err(payload) => {
-                state.panic = Some(payload);
-                true
-            }
-        }
-    }));
-    match result {
-        Ok(cancel) => c_int::from(cancel),
-        Err(payload) => {
-            discard_panic(payload);
-            1
-        }
-    }
-}
-
-/// Drops a caught panic's payload without letting a panic in its destructor escape (such a
-/// payload is leaked instead).
-pub(crate) fn discard_panic(payload: Box<dyn Any + Send>) {
-    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
-}
+use crate::progress::{CancelHandle, ProgressEvent, RawRunnable, Runnable};
 
 /// The C engine handle, shared between an [`Engine`] and its [`CancelHandle`]s; freed when
 /// the last of them goes.
@@ -146,6 +25,20 @@ struct RawEngine(NonNull<sys::olive_engine>);
 // thread-bound state.
 unsafe impl Send for RawEngine {}
 unsafe impl Sync for RawEngine {}
+
+// SAFETY: olive_engine_cancel is safe from any thread; olive_engine_set_progress only stores
+// the callback. Both are given the live engine this value owns.
+unsafe impl RawRunnable for RawEngine {
+    fn set_progress(&self, callback: sys::olive_progress_fn, user: *mut c_void) {
+        // SAFETY: a live engine; the caller keeps `user` valid while it is registered.
+        unsafe { sys::olive_engine_set_progress(self.0.as_ptr(), callback, user) }
+    }
+
+    fn cancel(&self) {
+        // SAFETY: a live engine; olive_engine_cancel is safe from any thread.
+        unsafe { sys::olive_engine_cancel(self.0.as_ptr()) }
+    }
+}
 
 impl Drop for RawEngine {
     fn drop(&mut self) {
@@ -165,8 +58,7 @@ impl Drop for RawEngine {
 /// shared::<libolive::Engine>();
 /// ```
 pub struct Engine {
-    raw: Arc<RawEngine>,
-    progress: Option<Box<ProgressState>>,
+    run: Runnable<RawEngine>,
     /// libolive does not allow concurrent calls on one engine (other than cancel).
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
@@ -187,14 +79,13 @@ impl Engine {
             )
         })?;
         Ok(Engine {
-            raw: Arc::new(RawEngine(raw)),
-            progress: None,
+            run: Runnable::new(RawEngine(raw)),
             _not_sync: PhantomData,
         })
     }
 
     fn ptr(&self) -> *mut sys::olive_engine {
-        self.raw.0.as_ptr()
+        self.run.raw().0.as_ptr()
     }
 
     /// The underlying handle, still owned by this value.
@@ -272,28 +163,17 @@ impl Engine {
     where
         F: FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send + 'static,
     {
-        let mut state = ProgressState::new(callback);
-        let user: *mut ProgressState = &mut *state;
-        // SAFETY: the state lives in `self.progress` until replaced or the engine is dropped,
-        // and the callback is unregistered before that.
-        unsafe {
-            sys::olive_engine_set_progress(self.ptr(), Some(progress_trampoline), user.cast())
-        };
-        self.progress = Some(state);
+        self.run.set_progress(callback);
     }
 
     /// Removes the progress callback.
     pub fn clear_progress(&mut self) {
-        // SAFETY: a live engine; NULL removes the callback.
-        unsafe { sys::olive_engine_set_progress(self.ptr(), None, ptr::null_mut()) };
-        self.progress = None;
+        self.run.clear_progress();
     }
 
     /// A handle that can cancel this engine's runs from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle {
-            target: CancelTarget::Engine(Arc::clone(&self.raw)),
-        }
+        self.run.cancel_handle()
     }
 
     /// Runs the pipeline on `model` and returns the resulting model; `model` is unchanged.
@@ -314,22 +194,7 @@ impl Engine {
             Ok(()) => unsafe { Model::from_raw(out) },
             Err(e) => Err(e),
         };
-        if let Some(payload) = self.progress.as_mut().and_then(|s| s.panic.take()) {
-            drop(result);
-            panic::resume_unwind(payload);
-        }
-        result
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        // A CancelHandle may keep the C engine alive: make sure it no longer points at the
-        // callback state about to be freed.
-        if self.progress.is_some() {
-            // SAFETY: a live engine; NULL removes the callback.
-            unsafe { sys::olive_engine_set_progress(self.ptr(), None, ptr::null_mut()) };
-        }
+        self.run.finish(result)
     }
 }
 
@@ -338,45 +203,5 @@ impl fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("passes", &self.pass_names())
             .finish()
-    }
-}
-
-/// Cancels the runs of one engine or workflow from any thread: a running [`Engine::run`] or
-/// [`Workflow::run`](crate::Workflow::run) stops at its next check point and fails with
-/// [`Cancelled`](crate::ErrorKind::Cancelled). Keeps the C handle alive, so it may outlive the
-/// [`Engine`] or [`Workflow`](crate::Workflow). A cancel that arrives while nothing runs has no
-/// effect: each run starts afresh.
-#[derive(Clone)]
-pub struct CancelHandle {
-    target: CancelTarget,
-}
-
-#[derive(Clone)]
-enum CancelTarget {
-    Engine(Arc<RawEngine>),
-    Workflow(Arc<RawWorkflow>),
-}
-
-impl CancelHandle {
-    pub(crate) fn for_workflow(raw: Arc<RawWorkflow>) -> CancelHandle {
-        CancelHandle {
-            target: CancelTarget::Workflow(raw),
-        }
-    }
-
-    /// Asks the current run to stop.
-    pub fn cancel(&self) {
-        match &self.target {
-            // SAFETY: a live engine; olive_engine_cancel is safe from any thread.
-            CancelTarget::Engine(raw) => unsafe { sys::olive_engine_cancel(raw.0.as_ptr()) },
-            // SAFETY: a live workflow; olive_workflow_cancel is safe from any thread.
-            CancelTarget::Workflow(raw) => unsafe { sys::olive_workflow_cancel(raw.as_ptr()) },
-        }
-    }
-}
-
-impl fmt::Debug for CancelHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CancelHandle")
     }
 }

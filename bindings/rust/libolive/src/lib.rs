@@ -43,13 +43,14 @@ mod error;
 mod log;
 mod model;
 mod pass;
+mod progress;
 mod session;
 mod tokenizer;
 mod evaluate;
 mod workflow;
 
 pub use accelerator::Accelerator;
-pub use engine::{CancelHandle, Engine, ProgressEvent};
+pub use engine::Engine;
 pub use error::{strerror, Error, ErrorKind, Result};
 pub use log::{clear_log_callback, set_log_callback, set_log_level, LogLevel};
 pub use model::Model;
@@ -57,6 +58,7 @@ pub use pass::{describe_pass, passes, Pass};
 pub use session::{load_runtime, runtime_info_json, DType, Dim, Element, Generator, Session, Tensor, ValueInfo};
 pub use tokenizer::{Encoding, Tokenizer};
 pub use evaluate::evaluate;
+pub use progress::{CancelHandle, ProgressEvent};
 pub use workflow::{auto_opt_config, Workflow};
 
 /// The raw C declarations, for what this crate does not wrap.

@@ -89,7 +89,7 @@ unsafe extern "C" fn log_trampoline(level: c_int, message: *const c_char, _user:
         }
     }));
     if let Err(payload) = result {
-        crate::engine::discard_panic(payload);
+        crate::progress::discard_panic(payload);
     }
 }
 

@@ -1,23 +1,21 @@
 //! Workflows: optimization jobs described in Olive's workflow JSON schema, run through the
 //! library's pass cache.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic;
 use std::path::Path;
 use std::ptr::{self, NonNull};
-use std::sync::Arc;
 
 use libolive_sys as sys;
 
 use crate::cstr::{out_string, path_to_c, take_owned, to_c};
-use crate::engine::{progress_trampoline, CancelHandle, ProgressEvent, ProgressState};
 use crate::error::{check, Error, Result};
+use crate::progress::{CancelHandle, ProgressEvent, RawRunnable, Runnable};
 
 /// The C workflow handle, shared between a [`Workflow`] and its [`CancelHandle`]s; freed when
 /// the last of them goes.
-pub(crate) struct RawWorkflow(NonNull<sys::olive_workflow>);
+struct RawWorkflow(NonNull<sys::olive_workflow>);
 
 // SAFETY: through an `Arc<RawWorkflow>` held by a CancelHandle only olive_workflow_cancel is
 // reached, which libolive documents as safe from any thread; every other use goes through the
@@ -26,9 +24,17 @@ pub(crate) struct RawWorkflow(NonNull<sys::olive_workflow>);
 unsafe impl Send for RawWorkflow {}
 unsafe impl Sync for RawWorkflow {}
 
-impl RawWorkflow {
-    pub(crate) fn as_ptr(&self) -> *mut sys::olive_workflow {
-        self.0.as_ptr()
+// SAFETY: olive_workflow_cancel is safe from any thread; olive_workflow_set_progress only
+// stores the callback. Both are given the live workflow this value owns.
+unsafe impl RawRunnable for RawWorkflow {
+    fn set_progress(&self, callback: sys::olive_progress_fn, user: *mut c_void) {
+        // SAFETY: a live workflow; the caller keeps `user` valid while it is registered.
+        unsafe { sys::olive_workflow_set_progress(self.0.as_ptr(), callback, user) }
+    }
+
+    fn cancel(&self) {
+        // SAFETY: a live workflow; olive_workflow_cancel is safe from any thread.
+        unsafe { sys::olive_workflow_cancel(self.0.as_ptr()) }
     }
 }
 
@@ -73,8 +79,7 @@ impl Drop for RawWorkflow {
 /// shared::<libolive::Workflow>();
 /// ```
 pub struct Workflow {
-    raw: Arc<RawWorkflow>,
-    progress: Option<Box<ProgressState>>,
+    run: Runnable<RawWorkflow>,
     /// libolive does not allow concurrent calls on one workflow (other than cancel).
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
@@ -134,14 +139,13 @@ impl Workflow {
             )
         })?;
         Ok(Workflow {
-            raw: Arc::new(RawWorkflow(raw)),
-            progress: None,
+            run: Runnable::new(RawWorkflow(raw)),
             _not_sync: PhantomData,
         })
     }
 
     fn ptr(&self) -> *mut sys::olive_workflow {
-        self.raw.as_ptr()
+        self.run.raw().0.as_ptr()
     }
 
     /// The underlying handle, still owned by this value.
@@ -168,26 +172,17 @@ impl Workflow {
     where
         F: FnMut(ProgressEvent, &str, usize, usize, f64, u64) -> bool + Send + 'static,
     {
-        let mut state = ProgressState::new(callback);
-        let user: *mut ProgressState = &mut *state;
-        // SAFETY: the state lives in `self.progress` until replaced or the workflow is
-        // dropped, and the callback is unregistered before that.
-        unsafe {
-            sys::olive_workflow_set_progress(self.ptr(), Some(progress_trampoline), user.cast())
-        };
-        self.progress = Some(state);
+        self.run.set_progress(callback);
     }
 
     /// Removes the progress callback.
     pub fn clear_progress(&mut self) {
-        // SAFETY: a live workflow; NULL removes the callback.
-        unsafe { sys::olive_workflow_set_progress(self.ptr(), None, ptr::null_mut()) };
-        self.progress = None;
+        self.run.clear_progress();
     }
 
     /// A handle that can cancel this workflow's runs from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle::for_workflow(Arc::clone(&self.raw))
+        self.run.cancel_handle()
     }
 
     /// Runs the workflow and writes its output folder atomically: `model.onnx` (with its data
@@ -220,22 +215,7 @@ impl Workflow {
             Ok(()) => Ok(unsafe { take_owned(out) }),
             Err(e) => Err(e),
         };
-        if let Some(payload) = self.progress.as_mut().and_then(|s| s.panic.take()) {
-            drop(result);
-            panic::resume_unwind(payload);
-        }
-        result
-    }
-}
-
-impl Drop for Workflow {
-    fn drop(&mut self) {
-        // A CancelHandle may keep the C workflow alive: make sure it no longer points at the
-        // callback state about to be freed.
-        if self.progress.is_some() {
-            // SAFETY: a live workflow; NULL removes the callback.
-            unsafe { sys::olive_workflow_set_progress(self.ptr(), None, ptr::null_mut()) };
-        }
+        self.run.finish(result)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Checks the engine's and a workflow's output with the reference implementations: onnx's
 //! checker accepts it and onnxruntime computes Y = X + B with it. Needs a Python with onnx,
-//! onnxruntime and numpy: OLIVE_TEST_PYTHON, else the source tree's .venv; the tests are
-//! skipped (with a note) without.
+//! onnxruntime and numpy: OLIVE_TEST_PYTHON (meson's test run sets it to the Python it
+//! uses), else the source tree's .venv. Without one the tests are skipped visibly: each writes
+//! its name and the reason to the file named by OLIVE_TEST_SKIP_LOG, which run-tests.sh reports
+//! as "SKIP rust <test>: <reason>" for scripts/test.sh to count and check.
 
 mod common;
 
@@ -11,7 +13,9 @@ use std::process::Command;
 use common::{json_string, write_tiny_model, write_tiny_model_in_folder, TempDir, BIAS};
 use libolive::{Engine, Model, Workflow};
 
-fn python() -> Option<PathBuf> {
+/// The Python to check outputs with, or the reason there is none (after recording the skip
+/// of `test`).
+fn python(test: &str) -> Option<PathBuf> {
     let candidate = match std::env::var_os("OLIVE_TEST_PYTHON") {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../.venv/bin/python"),
@@ -21,7 +25,31 @@ fn python() -> Option<PathBuf> {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
+    if !usable {
+        skip(
+            test,
+            &format!(
+                "no Python with onnx, onnxruntime and numpy at {} (set OLIVE_TEST_PYTHON)",
+                candidate.display()
+            ),
+        );
+    }
     usable.then_some(candidate)
+}
+
+/// Records that `test` did not check what it is for: Rust's test harness has no skipped
+/// state, and a test that returns early would otherwise pass silently.
+fn skip(test: &str, reason: &str) {
+    eprintln!("skipped {test}: {reason}");
+    if let Some(log) = std::env::var_os("OLIVE_TEST_SKIP_LOG") {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("OLIVE_TEST_SKIP_LOG cannot be written");
+        writeln!(file, "{test}: {reason}").expect("OLIVE_TEST_SKIP_LOG cannot be written");
+    }
 }
 
 const CHECK: &str = r#"
@@ -39,8 +67,7 @@ print("ok")
 
 #[test]
 fn engine_output_passes_onnx_checker_and_runs_in_onnxruntime() {
-    let Some(python) = python() else {
-        eprintln!("skipped: no Python with onnx and onnxruntime (set OLIVE_TEST_PYTHON)");
+    let Some(python) = python("engine_output_passes_onnx_checker_and_runs_in_onnxruntime") else {
         return;
     };
     let dir = TempDir::new("reference");
@@ -79,8 +106,7 @@ fn reference_check(python: &Path, path: &Path, tolerance: f64) {
 
 #[test]
 fn workflow_output_passes_onnx_checker_and_runs_in_onnxruntime() {
-    let Some(python) = python() else {
-        eprintln!("skipped: no Python with onnx and onnxruntime (set OLIVE_TEST_PYTHON)");
+    let Some(python) = python("workflow_output_passes_onnx_checker_and_runs_in_onnxruntime") else {
         return;
     };
     let dir = TempDir::new("reference-workflow");

@@ -333,6 +333,58 @@ fn workflow_moves_to_another_thread_and_cancel_handle_outlives_it() {
 }
 
 #[test]
+fn cancel_handles_on_many_threads_while_the_workflow_runs_and_is_dropped() {
+    let dir = TempDir::new("wf-cancel-race");
+    let input = write_tiny_model_in_folder(&dir);
+    let mut workflow = Workflow::new(&config(&input, &dir, PEEPHOLE), None).unwrap();
+    // The run waits inside its first report until the cancelling threads are going.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let started_tx = Mutex::new(Some(started_tx));
+    workflow.set_progress(move |event, _, _, _, _, _| {
+        if event == ProgressEvent::PassStarted {
+            if let Some(tx) = started_tx.lock().unwrap().take() {
+                tx.send(()).unwrap();
+                release_rx.lock().unwrap().recv().unwrap();
+            }
+        }
+        false
+    });
+    let handles: Vec<_> = (0..4).map(|_| workflow.cancel_handle()).collect();
+    // The workflow is dropped on the worker thread as soon as its run returns.
+    let worker = thread::spawn(move || {
+        let result = workflow.run();
+        drop(workflow);
+        result
+    });
+    started_rx.recv().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cancellers: Vec<_> = handles
+        .into_iter()
+        .map(|handle| {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut calls = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || calls == 0 {
+                    handle.cancel();
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    release_tx.send(()).unwrap();
+    let err = worker.join().unwrap().unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled, "{err}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in cancellers {
+        assert!(c.join().unwrap() > 0);
+    }
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
 fn auto_opt_config_builds_a_config_that_runs() {
     let dir = TempDir::new("wf-auto-opt");
     let input = write_tiny_model_in_folder(&dir);
