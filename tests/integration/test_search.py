@@ -294,3 +294,14 @@ def test_cancelled_search_keeps_finished_candidates(tmp_path, onnx_input):
     r = run(tmp_path, config(onnx_input))
     assert r.returncode == 0, r.stderr
     assert (r.stdout + r.stderr).count("not evaluated again") >= 2
+
+
+def test_searchable_values_take_the_registry_space(tmp_path, onnx_input):
+    """"SEARCHABLE_VALUES" searches the space `olive passes` lists for the parameter."""
+    listed = olive("passes", "quantize", cwd=tmp_path).stdout.split("Searchable parameters")[1]
+    want = {int(v) for v in listed.split("block_size:")[1].splitlines()[0].split(",")}
+    cfg = config(onnx_input)
+    cfg["passes"] = {"quantization": {"type": "OnnxBlockWiseRtnQuantization", "block_size": "SEARCHABLE_VALUES"}}
+    r = run(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr
+    assert {n["config"]["block_size"] for n in candidates(tmp_path / "out").values()} == want
