@@ -16,8 +16,6 @@ static const olive_only commands[] = {
     {"finetune", "fine-tunes a Hugging Face model with LoRA or QLoRA in PyTorch",
      "libolive runs no PyTorch and does no training: fine-tune with Olive or PEFT, merge the adapter into the "
      "weights (PEFT's merge_and_unload), then run 'olive auto-opt -m MERGED_FOLDER'"},
-    {"tune-session-params", "searches ONNX Runtime session options (threads, execution mode) for the fastest run",
-     "it needs the ONNX Runtime evaluator, which is not in this build"},
     {"capture-onnx-graph", "exports a PyTorch model to ONNX (torch.onnx or the model builder)",
      "libolive runs no PyTorch: 'olive auto-opt -m HF_FOLDER --precision fp32' converts the checkpoints its model "
      "builder supports (see 'olive passes convert'); export other models with torch.onnx.export and pass the .onnx "

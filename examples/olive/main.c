@@ -21,6 +21,8 @@ static const cli_command commands[] = {
     {"runtime", "show the ONNX Runtime and GenAI libraries found, versions and providers", cli_cmd_runtime},
     {"benchmark", "score a decoder model on local lm-eval style tasks (acc, acc_norm, perplexity) and time generation",
      cli_cmd_benchmark},
+    {"tune-session-params", "find the ONNX Runtime session settings (threads, execution mode, providers) with the "
+     "lowest latency", cli_cmd_tune_session},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

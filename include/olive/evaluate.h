@@ -43,10 +43,10 @@ typedef int (*olive_metric_fn)(double *value, const char *metric, const char *su
 
 /* Registers `fn` under `name` for every evaluator in the process (replacing an earlier one of
  * the same name). `user` is passed back to it. Errors: OLIVE_EINVALID (NULL name or fn),
- * OLIVE_ENOMEM. */
+ * OLIVE_ENOMEM. Since 0.2. */
 OLIVE_API int olive_metric_register(const char *name, olive_metric_fn fn, void *user);
 
-/* Removes a registered function. Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND. */
+/* Removes a registered function. Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND. Since 0.2. */
 OLIVE_API int olive_metric_unregister(const char *name);
 
 /* Progress of an evaluation: `done` of `total` samples (or timed runs) of `metric`, `rate` per
@@ -64,7 +64,7 @@ typedef int (*olive_evaluate_progress_fn)(const char *metric, uint64_t done, uin
  * Errors: OLIVE_EINVALID / OLIVE_EUNSUPPORTED (the evaluator config, naming the field; a data
  * name that needs the Hugging Face Hub), OLIVE_ENOTFOUND (model or data files; ONNX Runtime
  * not found), OLIVE_EFORMAT (malformed data, naming file and line; ONNX Runtime refusing the
- * model; NaN or Inf in outputs), OLIVE_ECANCELLED, OLIVE_ENOMEM. */
+ * model; NaN or Inf in outputs), OLIVE_ECANCELLED, OLIVE_ENOMEM. Since 0.2. */
 OLIVE_API int olive_evaluate(char **out, const char *model_path, const char *evaluator_json,
                              const olive_accelerator *acc, olive_evaluate_progress_fn progress, void *user);
 

@@ -15,6 +15,10 @@
  * A slot of "passes" may hold a list of alternatives: every combination is run and the
  * evaluator's ranked metrics (priority 1 first, then 2, ...) pick the result; without them, a
  * size_on_disk metric keeps the smallest, otherwise the first combination is kept.
+ * With "search_strategy" (or a pass parameter given as one of Olive's search parameters), the
+ * alternatives and searched parameters make a search space explored by the strategy's sampler
+ * (sequential, random, tpe); candidates that miss a goal are pruned, the best by priority order
+ * is written, and pareto_frontier_footprint.json lists the Pareto frontier (README: Searching).
  *
  * Evaluators ("evaluators", "evaluator" on the engine or on a pass, evaluate_input_model) and
  * "data_configs" follow Olive's schema (see olive/evaluate.h): the result of each candidate is
@@ -88,8 +92,9 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
  * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{index, name, size_on_disk,
  * metrics}] (one per combination of a slot's alternatives, numbered from 0; name: its passes in
- * pipeline text form), best (the index of the candidate written to output_dir), metrics (the
- * result's), input_model_metrics (when measured), output_dir, seconds.
+ * pipeline text form; for a search: one per candidate evaluated, with its point, state and
+ * on_front), best (the index of the candidate written to output_dir), metrics (the result's),
+ * input_model_metrics (when measured), pareto_frontier (for a search), output_dir, seconds.
  * An existing output_dir is written when it is an earlier output of libolive's (it has the
  * hidden manifest .libolive-output) or holds only olive_config.json (the config
  * `olive auto-opt --save_config_file` saves): the files libolive wrote there are replaced,
@@ -98,12 +103,12 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir is a symbolic
  * link; output_dir or cache_dir is, holds or is inside the input model's files or a model
  * folder given as input; output_dir and cache_dir contain one another; a checkpoint input
- * whose first pass is not ModelBuilder), OLIVE_EEXISTS (output_dir exists, is not empty and
- * is not an earlier output, naming what it holds; or it holds a file libolive did not write
- * under a name the new output uses), OLIVE_EIO (output_dir or cache_dir not writable; a cache
- * entry changed while being copied out), OLIVE_ECANCELLED, any error of the passes, and those
- * of olive_evaluate for the metrics (data files, ONNX Runtime); nothing is written then.
- * Since 0.1. */
+ * whose first pass is not ModelBuilder; a search whose candidates were all pruned or failed),
+ * OLIVE_EEXISTS (output_dir exists, is not empty and is not an earlier output, naming what it
+ * holds; or it holds a file libolive did not write under a name the new output uses),
+ * OLIVE_EIO (output_dir or cache_dir not writable; a cache entry changed while being copied
+ * out), OLIVE_ECANCELLED, any error of the passes, and those of olive_evaluate for the metrics
+ * (data files, ONNX Runtime); nothing is written then. Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_workflow_run(olive_workflow *workflow, char **result);
 
 /* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`

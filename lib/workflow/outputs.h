@@ -56,6 +56,8 @@ typedef struct wf_step {
 
 #define WF_METRICS "metrics.json"
 #define WF_INPUT_METRICS "input_model_metrics.json"
+#define WF_PARETO_FRONTIER "pareto_frontier_footprint.json"
+#define WF_PARETO_CHART "pareto_frontier_chart"
 
 /* footprint.json: one node per model (the input and every step), keyed by id. `input_metrics`
  * (may be NULL) are the input model's evaluation results. Each step's config holds its

@@ -10,6 +10,7 @@
 
 #include "passes/instance.h"
 #include "workflow/evaluator.h"
+#include "workflow/search/strategy.h"
 #include "olive/olive.h"
 
 /* One alternative of a pass slot: a configured pass and the Olive type it came from. */
@@ -17,6 +18,8 @@ typedef struct wf_choice {
     char *olive_type;          /* "type" as written in the config */
     olive_pass *pass;
     wf_evaluator *evaluator;   /* the pass's own "evaluator", or NULL: the engine's */
+    json_t *search;            /* searched parameters: our name -> Olive's search parameter or
+                                  "SEARCHABLE_VALUES" (owned), or NULL */
 } wf_choice;
 
 /* A slot of "passes": its name and one or more alternatives (a list is a search choice). */
@@ -42,6 +45,9 @@ struct olive_workflow {
     int size_on_disk;          /* the evaluator asks for the size_on_disk metric */
     wf_evaluator evaluator;    /* the engine's evaluator (no metrics when none) */
     int strict;
+    ws_strategy search;        /* search_strategy (search.enabled 0: every combination, as before) */
+    int plot_pareto_frontier;  /* draw the frontier chart (PNG, SVG) into the output */
+    size_t output_model_num;   /* > 1: that many frontier models in frontier_<k> subfolders */
     json_t *config;            /* the parsed config, recorded in footprints */
     olive_progress_fn progress;
     void *progress_user;
@@ -67,11 +73,23 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
  * target's execution provider cannot run (a bf16 model for CPUExecutionProvider). */
 int wf_check_targets(const olive_workflow *w, int strict);
 
+/* Checks a searching workflow before any work (workflow_search.c): its space (not empty, not
+ * contradictory, not too large) and its objectives (an evaluator with ranked or goal metrics).
+ * OLIVE_OK for a workflow that does not search. */
+int wf_search_check(const olive_workflow *w);
+
 /* Runs the workflow; *result receives a JSON summary (may be NULL). */
 int wf_run(olive_workflow *w, json_t **result);
 
 /* The pipeline of the first candidate in text form, alternatives as "a|b". */
 char *wf_pipeline_text(const olive_workflow *w);
+
+/* A parameter set to this searches the parameter's default space. */
+#define WF_SEARCHABLE_VALUES "SEARCHABLE_VALUES"
+
+/* The default search space of a parameter as "a|b|c" (owned): the registry's search space
+ * (olive_param_spec.search), else its choices, or true|false for a flag. Errors: OLIVE_EINVALID for a parameter without one (named). */
+int wf_default_search_values(char **out, const struct olive_param_spec *spec);
 
 /* Turns a JSON value into a parameter's text: scalars as text, arrays comma-joined, objects
  * as compact JSON. NULL (error set) for null or nested arrays. */

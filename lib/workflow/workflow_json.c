@@ -16,11 +16,12 @@ static const char *const top_keys[] = {
     "pass_flows", "workflow_host", "azureml_client", "auto_optimizer_config",
     /* engine fields may also sit at the top level */
     "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
-    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", NULL};
+    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "plot_pareto_frontier",
+    "output_model_num", NULL};
 static const char *const engine_keys[] = {
     "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
     "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "clean_evaluation_cache",
-    "plot_pareto_frontier", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file", NULL};
+    "plot_pareto_frontier", "output_model_num", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file", NULL};
 static const char *const model_keys[] = {"type", "model_path", "config", "task", "load_kwargs", "model_attributes",
                                          "onnx_file_name", "adapter_path", NULL};
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
@@ -35,6 +36,7 @@ void wf_free(olive_workflow *w)
         for (size_t j = 0; j < w->slots[i].n_choices; j++) {
             free(w->slots[i].choices[j].olive_type);
             olive_pass_unref(w->slots[i].choices[j].pass);
+            json_decref(w->slots[i].choices[j].search);
             if (w->slots[i].choices[j].evaluator) {
                 wf_evaluator_clear(w->slots[i].choices[j].evaluator);
                 free(w->slots[i].choices[j].evaluator);
@@ -310,9 +312,13 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
             return olive_fail(OLIVE_EINVALID, "log_severity_level: expected an integer from 0 (debug) to 4 (silent)");
         w->log_level = (int)json_integer_value(v);
     }
-    if ((v = engine_field(root, "search_strategy")) && !json_is_null(v) && !json_is_false(v))
-        return olive_fail(OLIVE_EUNSUPPORTED, "search_strategy: searching needs a device backend to evaluate candidates "
-                                              "on, which this build does not have; set it to false");
+    OLIVE_TRY(get_bool(&w->plot_pareto_frontier, engine_field(root, "plot_pareto_frontier"), "plot_pareto_frontier"));
+    if ((v = engine_field(root, "output_model_num")) && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            return olive_fail(OLIVE_EINVALID, "output_model_num: expected a whole number > 0");
+        w->output_model_num = (size_t)json_integer_value(v);
+    }
+    OLIVE_TRY(ws_strategy_parse(&w->search, engine_field(root, "search_strategy"), strict));
     if ((v = engine_field(root, "host")) && !json_is_null(v)) {
         const json_t *systems = json_object_get(root, "systems");
         if (!json_is_string(v))
@@ -356,8 +362,8 @@ int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int st
     if ((rc = wf_check_keys(root, top_keys, source, strict)) == OLIVE_OK &&
         (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = parse_target(w, root, strict)) == OLIVE_OK &&
         (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_passes(w, root, strict)) == OLIVE_OK)
-        rc = wf_check_targets(w, strict);
+        (rc = parse_passes(w, root, strict)) == OLIVE_OK && (rc = wf_check_targets(w, strict)) == OLIVE_OK)
+        rc = wf_search_check(w);
     if (rc != OLIVE_OK) {
         if (rc != OLIVE_ENOMEM)
             olive_fail_context(rc, "%s", source);

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "workflow/search/space.h"
 #include "workflow/workflow.h"
 
 /* Keys every pass entry may carry: Olive's run options and ONNX save options, which our model
@@ -31,6 +32,22 @@ static const olive_pass_def *resolve_type(const char *type, const olive_pass_typ
                type, known ? known : "");
     free(known);
     return NULL;
+}
+
+int wf_default_search_values(char **out, const olive_param_spec *spec)
+{
+    /* The registry's search space; else the choices of a CHOICE parameter, both values of a flag. */
+    if (spec->search && *spec->search)
+        *out = olive_strdup(spec->search);
+    else if (spec->type == OLIVE_PARAM_CHOICE && spec->choices && *spec->choices)
+        *out = olive_strdup(spec->choices);
+    else if (spec->type == OLIVE_PARAM_BOOL)
+        *out = olive_strdup("true|false");
+    else
+        return olive_fail(OLIVE_EINVALID, "'%s' has no default search space: name the values to try with "
+                          "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [...]}",
+                          spec->name);
+    return *out ? OLIVE_OK : OLIVE_ENOMEM;
 }
 
 char *wf_json_param_text(const json_t *v, const char *where)
@@ -114,6 +131,13 @@ static char *choice_case(const olive_param_spec *spec, char *text)
     return text;
 }
 
+/* A searched parameter: Olive's search parameter object, or "SEARCHABLE_VALUES" for the
+ * parameter's default space, recorded under our parameter name for the search to expand. */
+static int is_searched(const json_t *v)
+{
+    return ws_is_search_parameter(v) || (json_is_string(v) && !strcmp(json_string_value(v), WF_SEARCHABLE_VALUES));
+}
+
 /* The values of a key map ("theirs=ours|..."), "a, b or c", for a message. */
 static char *map_theirs(const char *values)
 {
@@ -165,7 +189,7 @@ static int set_mapped(olive_pass *p, const olive_key_map *km, const json_t *v, c
 }
 
 static int set_one(olive_pass *p, const olive_pass_type *map, const char *key, const json_t *v, const char *where,
-                   int strict)
+                   int strict, json_t *search)
 {
     const olive_pass_def *def = p->def;
     const char *ours = key;
@@ -187,6 +211,13 @@ static int set_one(olive_pass *p, const olive_pass_type *map, const char *key, c
             return olive_fail(OLIVE_EINVALID, "%s: unknown parameter '%s' for pass '%s'", where, key, def->name);
         OLIVE_WARN("%s: unknown parameter '%s' for pass '%s' ignored", where, key, def->name);
         return OLIVE_OK;
+    }
+    if (is_searched(v)) {
+        char *values = NULL;
+        if (json_is_string(v) && (rc = wf_default_search_values(&values, spec)) != OLIVE_OK)
+            return olive_fail_context(rc, "%s.%s", where, key);
+        free(values);
+        return json_object_set(search, ours, (json_t *)v) ? OLIVE_ENOMEM : OLIVE_OK;
     }
     if (!(path = olive_asprintf("%s.%s", where, key)))
         return OLIVE_ENOMEM;
@@ -217,7 +248,8 @@ static int set_one(olive_pass *p, const olive_pass_type *map, const char *key, c
     return rc;
 }
 
-static int set_all(olive_pass *p, const olive_pass_type *map, const json_t *obj, const char *where, int strict)
+static int set_all(olive_pass *p, const olive_pass_type *map, const json_t *obj, const char *where, int strict,
+                   json_t *search)
 {
     const char *key;
     json_t *v;
@@ -228,12 +260,12 @@ static int set_all(olive_pass *p, const olive_pass_type *map, const json_t *obj,
          * nest parameters (ModelBuilder's extra_options). */
         if ((!strcmp(key, "config") || olive_name_in(p->def->nested_keys, key)) && json_is_object(v)) {
             char *inner = olive_asprintf("%s.%s", where, key);
-            int rc = inner ? set_all(p, map, v, inner, strict) : OLIVE_ENOMEM;
+            int rc = inner ? set_all(p, map, v, inner, strict, search) : OLIVE_ENOMEM;
             free(inner);
             OLIVE_TRY(rc);
             continue;
         }
-        OLIVE_TRY(set_one(p, map, key, v, where, strict));
+        OLIVE_TRY(set_one(p, map, key, v, where, strict, search));
     }
     return OLIVE_OK;
 }
@@ -244,6 +276,7 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
     const olive_pass_type *map;
     const olive_pass_def *def;
     olive_pass *p = NULL;
+    json_t *search;
     int rc;
     if (!json_is_object(obj))
         return olive_fail(OLIVE_EINVALID, "%s: a pass is an object with a \"type\"", where);
@@ -258,16 +291,24 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
     rc = map && map->fixed ? olive_pass_instance_set_many(p, map->fixed) : OLIVE_OK;
     if (rc != OLIVE_OK)
         olive_fail_context(rc, "%s: pass type '%s' is not available in this build", where, json_string_value(type));
+    if (!(search = json_object()))
+        rc = OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
-        rc = set_all(p, map, obj, where, strict);
+        rc = set_all(p, map, obj, where, strict, search);
     if (rc != OLIVE_OK) {
+        json_decref(search);
         olive_pass_unref(p);
         return rc;
     }
     if (!(out->olive_type = olive_strdup(json_string_value(type)))) {
+        json_decref(search);
         olive_pass_unref(p);
         return OLIVE_ENOMEM;
     }
     out->pass = p;
+    if (json_object_size(search))
+        out->search = search;
+    else
+        json_decref(search);
     return OLIVE_OK;
 }

@@ -18,18 +18,11 @@
 #include "engine/engine.h"
 #include "workflow/outputs.h"
 #include "workflow/workflow.h"
+#include "workflow/run.h"
 #include "onnx/onnx_io.h"
 
 #define MAX_CANDIDATES 64
 
-typedef struct run_ctx {
-    olive_workflow *w;
-    wf_cache cache;
-    size_t step_index, step_count; /* across all candidates, for progress */
-    uint64_t bytes_written;        /* pass results stored in the cache, then the output, for progress */
-    wf_step *steps;
-    size_t n_steps, cap_steps;
-} run_ctx;
 
 static double now(void)
 {
@@ -133,8 +126,8 @@ static int run_pass(run_ctx *r, olive_pass *p, const char *label, const oir_mode
 
 /* ---- one step: cache lookup, or run and store ---- */
 
-static int do_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, const char *parent, const oir_model *in,
-                   oir_model **out)
+int wf_run_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, const char *parent, const oir_model *in,
+                oir_model **out)
 {
     olive_workflow *w = r->w;
     wf_step st;
@@ -344,8 +337,34 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
     return rc;
 }
 
+/* A search's own outputs: the frontier footprint, its chart when plot_pareto_frontier asks,
+ * and the frontier models in frontier_<k> subfolders (best first) when output_model_num asks
+ * for more than one. */
+static int write_search_outputs(run_ctx *r, const wf_search_outcome *so, const char *staging)
+{
+    olive_workflow *w = r->w;
+    int rc = so->frontier ? write_json(staging, WF_PARETO_FRONTIER, so->frontier) : OLIVE_OK;
+    if (rc == OLIVE_OK && w->plot_pareto_frontier) {
+        char *png = olive_path_join(staging, WF_PARETO_CHART ".png"), *svg = olive_path_join(staging, WF_PARETO_CHART ".svg");
+        rc = png && svg ? ws_chart_write(png, svg, so->chart, so->n_chart, so->x_label, so->y_label) : OLIVE_ENOMEM;
+        free(png);
+        free(svg);
+    }
+    for (size_t k = 0; rc == OLIVE_OK && w->output_model_num > 1 && k < so->n_front && k < w->output_model_num; k++) {
+        char name[32], *sub;
+        snprintf(name, sizeof name, "frontier_%zu", k);
+        if (!(sub = olive_path_join(staging, name)))
+            return OLIVE_ENOMEM;
+        if ((rc = olive_mkdir_p(sub)) == OLIVE_OK)
+            rc = copy_entry(r, so->front_ids[k], sub);
+        free(sub);
+    }
+    return rc;
+}
+
 static int write_output(run_ctx *r, const oir_model *best, const char *best_id, const json_t *footprints,
-                        const char *history, const json_t *metrics, const json_t *input_metrics)
+                        const char *history, const json_t *metrics, const json_t *input_metrics,
+                        const wf_search_outcome *so)
 {
     olive_workflow *w = r->w;
     char *staging = NULL, *dir = olive_strdup(w->output_dir);
@@ -380,6 +399,8 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
         rc = write_json(staging, WF_METRICS, metrics);
     if (rc == OLIVE_OK && input_metrics)
         rc = write_json(staging, WF_INPUT_METRICS, input_metrics);
+    if (rc == OLIVE_OK && so)
+        rc = write_search_outputs(r, so, staging);
     if (rc == OLIVE_OK)
         rc = olive_engine_publish(staging, dir, 0);
     if (rc == OLIVE_OK) {
@@ -420,8 +441,8 @@ static int on_eval_progress(const char *metric, uint64_t done, uint64_t total, d
                            0, ep->w->progress_user);
 }
 
-static int evaluate_model(json_t **out, olive_workflow *w, const wf_evaluator *e, const char *path, uint64_t size,
-                          size_t index, size_t count, const char *what)
+int wf_run_evaluate(json_t **out, olive_workflow *w, const wf_evaluator *e, const char *path, uint64_t size,
+                    size_t index, size_t count, const char *what)
 {
     eval_progress ep = {w, index, count};
     wf_eval_ctx ctx = {w->acc, on_eval_progress, &ep, &w->cancelled};
@@ -497,7 +518,7 @@ static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const cha
     for (size_t i = 0; i < w->n_slots; i++) {
         oir_model *next = NULL;
         const wf_choice *ch = &w->slots[i].choices[choice_of(w, c, i)];
-        int rc = do_step(r, &w->slots[i], ch, parent, cur ? cur : input, &next);
+        int rc = wf_run_step(r, &w->slots[i], ch, parent, cur ? cur : input, &next);
         oir_model_free(cur);
         if (rc != OLIVE_OK)
             return rc;
@@ -562,6 +583,8 @@ int wf_run(olive_workflow *w, json_t **result)
     oir_model *input = NULL, *best = NULL;
     char input_id[OLIVE_SHA256_HEX], best_id[OLIVE_SHA256_HEX] = "", *folder = NULL, *history = NULL;
     size_t n_cand = candidate_count(w), best_c = 0;
+    int searching = wf_is_search(w);
+    wf_search_outcome so;
     uint64_t *sizes = NULL, input_size = 0;
     json_t *footprints = NULL, **results = NULL, *input_results = NULL, *input_fp = NULL;
     double t0 = now();
@@ -571,6 +594,9 @@ int wf_run(olive_workflow *w, json_t **result)
     atomic_store(&w->cancelled, 0);
     if (w->log_level >= 0)
         OLIVE_TRY(olive_log_set_level(w->log_level)); /* checked 0..4 when parsed */
+    memset(&so, 0, sizeof so);
+    if (searching)
+        n_cand = 1; /* the search enumerates its own points */
     if (n_cand > MAX_CANDIDATES)
         return olive_fail(OLIVE_EUNSUPPORTED, "passes: the alternatives make more than %d candidate pipelines",
                           MAX_CANDIDATES);
@@ -593,10 +619,11 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     input_size = wf_model_files_size(input);
     /* The input model is evaluated when asked, and when there are no passes to evaluate. */
-    if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots)) {
+    /* A search evaluates it first: goals are relative to it. */
+    if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots || searching)) {
         if (input->checkpoint_path && wf_evaluator_needs_runtime(&w->evaluator))
             OLIVE_WARN("evaluate_input_model: the input is a checkpoint, not an ONNX model; it is not evaluated");
-        else if ((rc = evaluate_model(&input_results, w, &w->evaluator, input->path ? input->path : input->checkpoint_path,
+        else if ((rc = wf_run_evaluate(&input_results, w, &w->evaluator, input->path ? input->path : input->checkpoint_path,
                                       input_size, 0, r.step_count, "the input model")) != OLIVE_OK)
             goto out;
         if (input_results && !(input_fp = wf_footprint_metrics(input_results, &w->evaluator, NULL))) {
@@ -605,7 +632,16 @@ int wf_run(olive_workflow *w, json_t **result)
         }
     }
     r.step_count = n_cand * w->n_slots;
-    for (size_t c = 0; c < n_cand && rc == OLIVE_OK; c++) {
+    if (searching) {
+        if ((rc = wf_search_workflow(&so, &r, input, input_id, input_results)) != OLIVE_OK)
+            goto out;
+        best = so.best;
+        so.best = NULL;
+        snprintf(best_id, sizeof best_id, "%s", so.best_id);
+        results[0] = json_incref(so.best_results);
+        sizes[0] = best ? wf_model_files_size(best) : input_size;
+    }
+    for (size_t c = 0; c < n_cand && rc == OLIVE_OK && !searching; c++) {
         oir_model *m = NULL;
         char last[OLIVE_SHA256_HEX] = "";
         if (!w->n_slots) {
@@ -620,7 +656,7 @@ int wf_run(olive_workflow *w, json_t **result)
             char what[64];
             snprintf(what, sizeof what, "candidate %zu", c + 1);
             if (ev->n_metrics &&
-                (rc = evaluate_model(&results[c], w, ev, m->path, sizes[c], r.step_index, r.step_count, what)) != OLIVE_OK) {
+                (rc = wf_run_evaluate(&results[c], w, ev, m->path, sizes[c], r.step_index, r.step_count, what)) != OLIVE_OK) {
                 oir_model_free(m);
                 break;
             }
@@ -646,7 +682,7 @@ int wf_run(olive_workflow *w, json_t **result)
         goto out;
     if (!w->n_slots && input_results)
         results[0] = json_incref(input_results);
-    if (n_cand > 1) {
+    if (n_cand > 1 && !searching) {
         /* Numbered from 0, as the run summary's "best" and "candidates" are. */
         char *name = candidate_name(w, best_c);
         OLIVE_INFO("best of %zu candidates (numbered from 0): %zu: %s%s", n_cand, best_c, name ? name : "?",
@@ -655,6 +691,18 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, input_fp,
                                     r.steps, r.n_steps, olive_accelerator_provider(w->acc));
+    /* A failed candidate has no model: its node records the point, the model it started from
+     * and why it failed. */
+    for (size_t i = 0; footprints && searching && i < json_array_size(so.candidates); i++) {
+        json_t *c = json_array_get(so.candidates, i);
+        char id[64];
+        if (strcmp(json_string_value(json_object_get(c, "state")), "failed"))
+            continue;
+        snprintf(id, sizeof id, "failed-%zu", i);
+        json_object_set_new(footprints, id, json_pack("{s:s, s:O?, s:s, s:O?, s:O?}", "id", id, "parent",
+                                                      json_object_get(c, "parent"), "status", "failed", "search_point",
+                                                      json_object_get(c, "point"), "error", json_object_get(c, "error")));
+    }
     history = wf_run_history_text(r.steps, r.n_steps);
     if (!footprints || !history) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
@@ -663,7 +711,7 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->output_dir) {
         if ((rc = notify(&r, OLIVE_PROGRESS_SAVING, "save")) != OLIVE_OK ||
             (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history, results[best_c],
-                               w->evaluate_input_model ? input_results : NULL)) != OLIVE_OK)
+                               w->evaluate_input_model ? input_results : NULL, searching ? &so : NULL)) != OLIVE_OK)
             goto out;
     }
     if (!w->output_dir && best) {
@@ -675,9 +723,16 @@ int wf_run(olive_workflow *w, json_t **result)
         r.bytes_written += sizes[best_c]; /* the best candidate's files, copied to the output */
     if (w->progress)
         w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, r.bytes_written, w->progress_user);
-    if (result)
+    if (result) {
         *result = summary(&r, input_id, n_cand, best_c, sizes, results, input_results, now() - t0);
+        if (*result && searching) {
+            json_object_set(*result, "candidates", so.candidates);
+            json_object_set_new(*result, "best", json_integer((json_int_t)so.best_index));
+            json_object_set(*result, "pareto_frontier", json_object_get(so.frontier, "nodes"));
+        }
+    }
 out:
+    wf_search_outcome_clear(&so);
     if (r.cache.dir)
         wf_cache_close(&r.cache);
     for (size_t i = 0; i < r.n_steps; i++) {

@@ -499,7 +499,7 @@ def test_malformed_json_names_line_and_column(work):
     (lambda c: c.pop("input_model"), ["input_model", "missing"]),
     (lambda c: c["systems"]["local_system"].update(type="DockerSystem"), ["DockerSystem", "not supported"]),
     (lambda c: c["systems"]["local_system"]["accelerators"][0].update(device="tpu"), ["tpu"]),
-    (lambda c: c["engine"].update(search_strategy={"execution_order": "joint"}), ["search_strategy", "device backend"]),
+    (lambda c: c["engine"].update(search_strategy={"execution_order": "joint"}), ["search_strategy", "evaluator"]),
     (lambda c: c.update(evaluators={"e": {"metrics": [{"name": "acc", "type": "accuracy",
                                                         "sub_types": [{"name": "accuracy_score"}]}]}}, evaluator="e"),
      ["evaluators.e.metrics[0].data_config", "labels"]),

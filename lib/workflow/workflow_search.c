@@ -1,0 +1,532 @@
+/* A workflow's search: the space made of its slots' alternatives and searched parameters, each
+ * point run pass by pass through the cache and evaluated (or its evaluation served from the
+ * evaluation cache), then the best candidate and the Pareto frontier. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "core/status.h"
+#include "passes/instance.h"
+#include "passes/registry.h"
+#include "workflow/run.h"
+#include "workflow/search/search.h"
+
+/* What a space parameter sets: the choice of a slot (param == NULL) or a parameter of one of
+ * its passes. */
+typedef struct binding {
+    size_t slot, choice;
+    const char *param;         /* borrowed from the choice's search object */
+} binding;
+
+typedef struct search_run {
+    run_ctx *r;
+    const oir_model *input;
+    const char *input_id;
+    const json_t *baseline;
+    const ws_objectives *o;
+    const double *base_values;
+    ws_space space;
+    binding *bind;
+    size_t n_expected;
+    /* per evaluated candidate, in order */
+    char (*last_id)[OLIVE_SHA256_HEX];
+    char (*parent_id)[OLIVE_SHA256_HEX];
+    size_t *last_step;         /* index into r->steps, SIZE_MAX when no step ran */
+    size_t evaluated, served;
+} search_run;
+
+int wf_is_search(const olive_workflow *w)
+{
+    if (w->search.enabled)
+        return 1;
+    for (size_t i = 0; i < w->n_slots; i++)
+        for (size_t j = 0; j < w->slots[i].n_choices; j++)
+            if (w->slots[i].choices[j].search)
+                return 1;
+    return 0;
+}
+
+void wf_search_outcome_clear(wf_search_outcome *o)
+{
+    oir_model_free(o->best);
+    json_decref(o->best_results);
+    json_decref(o->candidates);
+    json_decref(o->frontier);
+    free(o->chart);
+    free(o->x_label);
+    free(o->y_label);
+    free(o->front_ids);
+    memset(o, 0, sizeof *o);
+}
+
+static int add_binding(search_run *s, size_t slot, size_t choice, const char *param)
+{
+    binding *grown = olive_reallocarray(s->bind, s->space.n, sizeof *grown);
+    if (!grown)
+        return OLIVE_ENOMEM;
+    s->bind = grown;
+    s->bind[s->space.n - 1] = (binding){slot, choice, param};
+    return OLIVE_OK;
+}
+
+/* "a|b|c" as a categorical parameter. */
+static int add_default_space(ws_space *sp, const char *name, const char *bars)
+{
+    char *copy = olive_strdup(bars), *vals[64];
+    size_t n = 0;
+    int rc;
+    if (!copy)
+        return OLIVE_ENOMEM;
+    for (char *t = strtok(copy, "|"); t && n < 64; t = strtok(NULL, "|"))
+        vals[n++] = t;
+    rc = ws_space_add_categorical(sp, name, (const char *const *)vals, n);
+    free(copy);
+    return rc;
+}
+
+static int build_space(search_run *s, const olive_workflow *w)
+{
+    for (size_t i = 0; i < w->n_slots; i++) {
+        const wf_slot *slot = &w->slots[i];
+        if (slot->n_choices > 1) {
+            char **vals = olive_calloc(slot->n_choices, sizeof *vals);
+            int rc = vals ? OLIVE_OK : OLIVE_ENOMEM;
+            for (size_t j = 0; j < slot->n_choices && rc == OLIVE_OK; j++)
+                if (!(vals[j] = olive_asprintf("%zu:%s", j, slot->choices[j].olive_type)))
+                    rc = OLIVE_ENOMEM;
+            if (rc == OLIVE_OK)
+                rc = ws_space_add_categorical(&s->space, slot->name, (const char *const *)vals, slot->n_choices);
+            for (size_t j = 0; vals && j < slot->n_choices; j++)
+                free(vals[j]);
+            free(vals);
+            OLIVE_TRY(rc);
+            OLIVE_TRY(add_binding(s, i, SIZE_MAX, NULL));
+        }
+        for (size_t j = 0; j < slot->n_choices; j++) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(slot->choices[j].search, key, v) {
+                char prefix[300], name[400], where[400];
+                int rc;
+                if (slot->n_choices > 1)
+                    snprintf(prefix, sizeof prefix, "%s[%zu].", slot->name, j);
+                else
+                    snprintf(prefix, sizeof prefix, "%s.", slot->name);
+                snprintf(name, sizeof name, "%s%s", prefix, key);
+                snprintf(where, sizeof where, "passes.%s.%s", slot->name, key);
+                if (json_is_string(v)) { /* SEARCHABLE_VALUES */
+                    char *bars = NULL;
+                    const olive_param_spec *spec = olive_param_find(slot->choices[j].pass->def, key);
+                    rc = spec ? wf_default_search_values(&bars, spec) : olive_fail(OLIVE_EINVALID, "%s: unknown", where);
+                    if (rc == OLIVE_OK)
+                        rc = add_default_space(&s->space, name, bars);
+                    free(bars);
+                } else {
+                    rc = ws_space_add_json(&s->space, name, v, prefix, where);
+                }
+                OLIVE_TRY(rc);
+                OLIVE_TRY(add_binding(s, i, j, key));
+            }
+        }
+    }
+    return OLIVE_OK;
+}
+
+/* The evaluation cache key: the candidate's model (its step id, which hashes the input's bytes
+ * and every pass with its parameters), the evaluator config and the accelerator. */
+static void eval_key(char out[OLIVE_SHA256_HEX], const olive_workflow *w, const char *model_id)
+{
+    olive_sha256 h;
+    char *ev = json_dumps(json_object_get(w->config, "evaluators"), JSON_COMPACT | JSON_SORT_KEYS);
+    char *ev1 = json_dumps(json_object_get(w->config, "evaluator"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *dc = json_dumps(json_object_get(w->config, "data_configs"), JSON_COMPACT | JSON_SORT_KEYS);
+    char *eng = json_dumps(json_object_get(json_object_get(w->config, "engine"), "evaluator"),
+                           JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    const char *parts[] = {"libolive-eval 1\n", model_id, "\n", ev ? ev : "", "\n", ev1 ? ev1 : "", "\n", dc ? dc : "",
+                           "\n", eng ? eng : "", "\n", olive_accelerator_device(w->acc), " ",
+                           olive_accelerator_provider(w->acc)};
+    olive_sha256_init(&h);
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        olive_sha256_update(&h, parts[i], strlen(parts[i]));
+    olive_sha256_final_hex(&h, out);
+    free(ev);
+    free(ev1);
+    free(dc);
+    free(eng);
+}
+
+static char *eval_cache_path(const run_ctx *r, const char *key)
+{
+    return olive_asprintf("%s/evaluations/%s.json", r->cache.dir, key);
+}
+
+/* The evaluator of a candidate: its last pass's own, else the engine's. */
+static const wf_evaluator *evaluator_of(const olive_workflow *w, const size_t *choice)
+{
+    if (w->n_slots && w->slots[w->n_slots - 1].choices[choice[w->n_slots - 1]].evaluator)
+        return w->slots[w->n_slots - 1].choices[choice[w->n_slots - 1]].evaluator;
+    return &w->evaluator;
+}
+
+static int configure(search_run *s, const size_t *idx, size_t *choice, olive_pass **passes)
+{
+    const olive_workflow *w = s->r->w;
+    for (size_t i = 0; i < w->n_slots; i++)
+        choice[i] = 0;
+    for (size_t p = 0; p < s->space.n; p++)
+        if (!s->bind[p].param)
+            choice[s->bind[p].slot] = idx[p];
+    for (size_t i = 0; i < w->n_slots; i++)
+        OLIVE_TRY(olive_pass_instance_clone(&passes[i], w->slots[i].choices[choice[i]].pass));
+    for (size_t p = 0; p < s->space.n; p++) {
+        const binding *b = &s->bind[p];
+        const char *v = ws_space_value(&s->space, p, idx);
+        if (!b->param || b->choice != choice[b->slot] || !strcmp(v, WS_IGNORED))
+            continue;
+        int rc = olive_pass_set(passes[b->slot], b->param, v);
+        if (rc != OLIVE_OK)
+            return olive_fail_context(rc, "passes.%s.%s", w->slots[b->slot].name, b->param);
+    }
+    return OLIVE_OK;
+}
+
+static int evaluate_point(json_t **results, const size_t *idx, size_t index, void *user)
+{
+    search_run *s = user;
+    run_ctx *r = s->r;
+    olive_workflow *w = r->w;
+    size_t *choice = olive_calloc(w->n_slots + 1, sizeof *choice);
+    olive_pass **passes = olive_calloc(w->n_slots + 1, sizeof *passes);
+    oir_model *cur = NULL;
+    char parent[OLIVE_SHA256_HEX], key[OLIVE_SHA256_HEX], *desc = ws_space_describe(&s->space, idx), *path = NULL;
+    const wf_evaluator *ev;
+    json_t *res = NULL;
+    int rc = OLIVE_OK, cached = 0;
+    snprintf(parent, sizeof parent, "%s", s->input_id);
+    s->last_step[index] = SIZE_MAX;
+    snprintf(s->parent_id[index], OLIVE_SHA256_HEX, "%s", s->input_id);
+    if (!choice || !passes || !desc) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    OLIVE_DEBUG("candidate %zu: %s", index, desc);
+    if ((rc = configure(s, idx, choice, passes)) != OLIVE_OK)
+        goto out;
+    for (size_t i = 0; i < w->n_slots; i++) {
+        const wf_choice *orig = &w->slots[i].choices[choice[i]];
+        wf_choice ch = {orig->olive_type, passes[i], orig->evaluator, NULL};
+        oir_model *next = NULL;
+        if (atomic_load(&w->cancelled)) {
+            rc = olive_fail(OLIVE_ECANCELLED, "cancelled");
+            goto out;
+        }
+        snprintf(s->parent_id[index], OLIVE_SHA256_HEX, "%s", parent);
+        rc = wf_run_step(r, &w->slots[i], &ch, parent, cur ? cur : s->input, &next);
+        oir_model_free(cur);
+        cur = next;
+        if (rc != OLIVE_OK)
+            goto out;
+        snprintf(parent, sizeof parent, "%s", r->steps[r->n_steps - 1].id);
+    }
+    snprintf(s->last_id[index], OLIVE_SHA256_HEX, "%s", parent);
+    s->last_step[index] = w->n_slots ? r->n_steps - 1 : SIZE_MAX;
+    ev = evaluator_of(w, choice);
+    eval_key(key, w, parent);
+    if (!(path = eval_cache_path(r, key))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    if ((res = json_load_file(path, 0, NULL)) && json_is_object(res)) {
+        cached = 1;
+        s->served++;
+        OLIVE_INFO("candidate %zu: evaluation cache hit %.16s: not evaluated again", index, key);
+    } else {
+        json_decref(res);
+        res = NULL;
+        if ((rc = wf_run_evaluate(&res, w, ev, cur ? cur->path : s->input->path,
+                                  s->last_step[index] != SIZE_MAX ? r->steps[s->last_step[index]].size_on_disk : 0,
+                                  r->step_index, r->step_count, desc)) != OLIVE_OK)
+            goto out;
+        s->evaluated++;
+        /* Stored atomically: an interrupted search keeps every finished evaluation. */
+        char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS), *dir = olive_path_dirname(path);
+        if (text && dir && olive_mkdir_p(dir) == OLIVE_OK)
+            olive_write_file(path, text, strlen(text));
+        free(text);
+        free(dir);
+    }
+    if (s->last_step[index] != SIZE_MAX &&
+        !(r->steps[s->last_step[index]].metrics = wf_footprint_metrics(res, ev, s->baseline))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    {
+        /* The progress line: index, the point, each objective and whether it is pruned. */
+        olive_strbuf b = {0};
+        double *v = olive_calloc(s->o->n + 1, sizeof *v);
+        int have = v && ws_objectives_values(v, s->o, res) == OLIVE_OK;
+        olive_error_clear();
+        olive_strbuf_printf(&b, "candidate %zu/%zu: %s:", index, s->n_expected, desc);
+        for (size_t k = 0; have && k < s->o->n; k++)
+            olive_strbuf_printf(&b, " %s=%.6g", s->o->items[k].key, v[k]);
+        if (have && !ws_goals_met(s->o, v, s->base_values))
+            olive_strbuf_append(&b, " (pruned: misses a goal)");
+        if (cached)
+            olive_strbuf_append(&b, " (cached)");
+        char *line = olive_strbuf_take(&b);
+        if (line)
+            OLIVE_INFO("%s", line);
+        free(line);
+        free(v);
+    }
+    *results = res;
+    res = NULL;
+out:
+    if (rc != OLIVE_OK && rc != OLIVE_ECANCELLED && rc != OLIVE_ENOMEM)
+        OLIVE_WARN("candidate %zu failed: %s", index, olive_error_last());
+    for (size_t i = 0; passes && i < w->n_slots; i++)
+        olive_pass_unref(passes[i]);
+    free(passes);
+    free(choice);
+    free(desc);
+    free(path);
+    json_decref(res);
+    oir_model_free(cur);
+    return rc;
+}
+
+static json_t *objective_dict(const ws_objectives *o)
+{
+    json_t *d = json_object();
+    for (size_t k = 0; d && k < o->n; k++) {
+        json_t *it = json_pack("{s:b, s:i}", "higher_is_better", o->items[k].higher_is_better, "priority",
+                               o->items[k].priority);
+        if (o->items[k].goal_type)
+            json_object_set_new(it, "goal", json_pack("{s:s, s:f}", "type", o->items[k].goal_type, "value",
+                                                      o->items[k].goal_value));
+        json_object_set_new(d, o->items[k].key, it);
+    }
+    return d;
+}
+
+static const char *state_name(ws_cand_state st)
+{
+    return st == WS_CAND_OK ? "ok" : st == WS_CAND_PRUNED ? "pruned" : "failed";
+}
+
+/* Chart points (x: the first objective, y: the second; with one objective, x is the candidate
+ * index) and the frontier models in priority order. */
+static int chart_and_front(wf_search_outcome *out, search_run *s, const ws_result *res)
+{
+    const ws_objectives *o = s->o;
+    int two = o->n_ranked >= 2;
+    if (!(out->chart = olive_calloc(res->n + 1, sizeof *out->chart)) ||
+        !(out->front_ids = olive_calloc(res->n + 1, sizeof *out->front_ids)) ||
+        !(out->x_label = olive_asprintf("%s (%s is better)", two ? o->items[0].key : "candidate",
+                                        two ? (o->items[0].higher_is_better ? "higher" : "lower") : "no order")) ||
+        !(out->y_label = olive_asprintf("%s (%s is better)", o->items[two ? 1 : 0].key,
+                                        o->items[two ? 1 : 0].higher_is_better ? "higher" : "lower")))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < res->n; i++) {
+        const ws_candidate *c = &res->cands[i];
+        if (!c->values)
+            continue; /* failed: nothing to plot */
+        out->chart[out->n_chart++] = (ws_chart_point){two ? c->values[0] : (double)i, c->values[two ? 1 : 0],
+                                                      c->on_front, c->state == WS_CAND_PRUNED, i};
+    }
+    /* frontier, best first: repeatedly the best by priority order among those left */
+    unsigned char *left = olive_calloc(res->n + 1, 1);
+    double *scores = olive_calloc(res->n * (o->n_ranked + 1) + 1, sizeof *scores);
+    if (!left || !scores) {
+        free(left);
+        free(scores);
+        return OLIVE_ENOMEM;
+    }
+    for (size_t i = 0; i < res->n; i++) {
+        left[i] = res->cands[i].on_front && s->last_step[i] != SIZE_MAX;
+        if (res->cands[i].values)
+            ws_objectives_scores(&scores[i * o->n_ranked], o, res->cands[i].values);
+    }
+    for (size_t b; (b = ws_best(scores, left, res->n, o->n_ranked)) != SIZE_MAX; left[b] = 0)
+        snprintf(out->front_ids[out->n_front++], OLIVE_SHA256_HEX, "%s", s->last_id[b]);
+    free(left);
+    free(scores);
+    return OLIVE_OK;
+}
+
+static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
+{
+    run_ctx *r = s->r;
+    json_t *cands = json_array(), *nodes = json_object();
+    olive_strbuf table = {0};
+    olive_strbuf_printf(&table, "search: %zu candidates (%zu evaluated, %zu from the evaluation cache), %zu on the "
+                        "Pareto frontier\n  #  state   front  point", res->n, s->evaluated, s->served, res->n_front);
+    for (size_t k = 0; k < s->o->n; k++)
+        olive_strbuf_printf(&table, "  %s", s->o->items[k].key);
+    for (size_t i = 0; i < res->n; i++) {
+        const ws_candidate *c = &res->cands[i];
+        char *desc = ws_space_describe(&s->space, c->idx);
+        json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:b}", "index", (json_int_t)i, "name", desc ? desc : "?", "point",
+                              desc ? desc : "?", "state", state_name(c->state), "on_front", c->on_front);
+        if (s->last_step[i] != SIZE_MAX)
+            json_object_set_new(j, "model_id", json_string(s->last_id[i]));
+        if (c->results)
+            json_object_set(j, "metrics", c->results);
+        if (c->error)
+            json_object_set_new(j, "error", json_string(c->error));
+        if (c->state == WS_CAND_FAILED) /* the model the failing step started from */
+            json_object_set_new(j, "parent", json_string(s->parent_id[i]));
+        json_array_append_new(cands, j);
+        olive_strbuf_printf(&table, "\n  %-2zu %-7s %-6s %s", i, state_name(c->state), c->on_front ? "*" : "",
+                            desc ? desc : "?");
+        for (size_t k = 0; c->values && k < s->o->n; k++)
+            olive_strbuf_printf(&table, "  %.6g", c->values[k]);
+        if (c->on_front && s->last_step[i] != SIZE_MAX) {
+            const wf_step *st = &r->steps[s->last_step[i]];
+            json_t *node = json_pack("{s:s, s:s, s:s, s:s}", "model_id", s->last_id[i], "parent_model_id", st->parent,
+                                     "from_pass", st->olive_type, "search_point", desc ? desc : "?");
+            if (st->metrics)
+                json_object_set(node, "metrics", st->metrics);
+            json_object_set_new(nodes, s->last_id[i], node);
+        }
+        free(desc);
+    }
+    char *text = olive_strbuf_take(&table);
+    if (text)
+        OLIVE_INFO("%s", text);
+    free(text);
+    if (chart_and_front(out, s, res) != OLIVE_OK) {
+        json_decref(cands);
+        json_decref(nodes);
+        return OLIVE_ENOMEM;
+    }
+    out->candidates = cands;
+    out->frontier = json_pack("{s:o, s:o}", "nodes", nodes, "objective_dict", objective_dict(s->o));
+    out->best_index = res->best;
+    if (!out->candidates || !out->frontier)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if (res->best == SIZE_MAX)
+        return OLIVE_OK;
+    out->best_results = json_incref(res->cands[res->best].results);
+    if (s->last_step[res->best] == SIZE_MAX)
+        return OLIVE_OK; /* no passes: the input is the result */
+    snprintf(out->best_id, sizeof out->best_id, "%s", s->last_id[res->best]);
+    {
+        json_t *manifest = NULL;
+        int rc = wf_cache_lookup(&r->cache, out->best_id, &out->best, &manifest);
+        json_decref(manifest);
+        if (rc == OLIVE_OK && !out->best)
+            rc = olive_fail(OLIVE_ENOTFOUND, "the best candidate's model left the cache during the search");
+        return rc;
+    }
+}
+
+static int objectives_of(ws_objectives *o, const olive_workflow *w)
+{
+    OLIVE_TRY(ws_objectives_from_evaluator(o, &w->evaluator));
+    if (!o->n)
+        return olive_fail(OLIVE_EINVALID, "search_strategy: a search needs an evaluator whose metrics have a priority "
+                          "or a goal, to rank or prune the candidates");
+    return OLIVE_OK;
+}
+
+int wf_search_check(const olive_workflow *w)
+{
+    search_run s;
+    ws_objectives o = {0};
+    int rc;
+    if (!wf_is_search(w))
+        return OLIVE_OK;
+    memset(&s, 0, sizeof s);
+    if ((rc = build_space(&s, w)) == OLIVE_OK && (rc = ws_space_check(&s.space, "passes")) == OLIVE_OK)
+        rc = objectives_of(&o, w);
+    ws_objectives_clear(&o);
+    ws_space_clear(&s.space);
+    free(s.bind);
+    return rc;
+}
+
+int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *input, const char *input_id,
+                       const json_t *baseline)
+{
+    olive_workflow *w = r->w;
+    search_run s;
+    ws_objectives o = {0};
+    ws_result res = {0};
+    ws_strategy st = w->search;
+    double *base = NULL;
+    size_t n_points;
+    int rc;
+    memset(&s, 0, sizeof s);
+    memset(out, 0, sizeof *out);
+    s.r = r;
+    s.input = input;
+    s.input_id = input_id;
+    s.baseline = baseline;
+    if (!st.enabled) { /* searched parameters without search_strategy: Olive's default */
+        ws_strategy def = {.enabled = 1, .sampler = WS_TPE, .seed = 1};
+        st = def;
+    }
+    if ((rc = build_space(&s, w)) != OLIVE_OK || (rc = ws_space_check(&s.space, "passes")) != OLIVE_OK)
+        goto out;
+    if ((rc = objectives_of(&o, w)) != OLIVE_OK)
+        goto out;
+    if ((rc = ws_objectives_check_goals(&o, baseline)) != OLIVE_OK)
+        goto out;
+    if (baseline) {
+        if (!(base = olive_calloc(o.n + 1, sizeof *base))) {
+            rc = OLIVE_ENOMEM;
+            goto out;
+        }
+        if ((rc = ws_objectives_values(base, &o, baseline)) != OLIVE_OK)
+            goto out;
+    }
+    if (st.pass_by_pass)
+        OLIVE_INFO("search_strategy: execution_order pass-by-pass is searched jointly here (one space over every pass)");
+    s.o = &o;
+    s.base_values = base;
+    n_points = ws_space_count(&s.space);
+    s.n_expected = st.max_samples && st.max_samples < n_points ? st.max_samples : n_points;
+    r->step_count = s.n_expected * w->n_slots;
+    if (!(s.last_id = olive_calloc(n_points + 1, sizeof *s.last_id)) ||
+        !(s.parent_id = olive_calloc(n_points + 1, sizeof *s.parent_id)) ||
+        !(s.last_step = olive_calloc(n_points + 1, sizeof *s.last_step))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    OLIVE_INFO("search: %zu points, sampler %s, up to %zu candidates", n_points,
+               st.sampler == WS_SEQUENTIAL ? "sequential" : st.sampler == WS_RANDOM ? "random" : "tpe", s.n_expected);
+    if ((rc = ws_search_run(&res, &s.space, &st, &o, base, evaluate_point, &s)) != OLIVE_OK)
+        goto out;
+    if ((rc = outcome(out, &s, &res)) != OLIVE_OK)
+        goto out;
+    if (res.cancelled) {
+        rc = olive_fail(OLIVE_ECANCELLED, "search cancelled after %zu candidates (their results stay in the cache)",
+                        res.n);
+        goto out;
+    }
+    if (res.best == SIZE_MAX) {
+        char *tab = baseline ? wf_metrics_table(baseline) : NULL;
+        rc = olive_fail(OLIVE_EINVALID, "search: every one of the %zu candidates was pruned by the goals or failed; "
+                        "nothing was written. The input model's metrics:\n%s", res.n,
+                        tab ? tab : "(not evaluated)");
+        free(tab);
+        goto out;
+    }
+out:
+    if (rc != OLIVE_OK)
+        wf_search_outcome_clear(out);
+    ws_result_clear(&res);
+    ws_objectives_clear(&o);
+    ws_space_clear(&s.space);
+    free(s.bind);
+    free(s.last_id);
+    free(s.parent_id);
+    free(s.last_step);
+    free(base);
+    return rc;
+}
