@@ -12,6 +12,7 @@
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
 #include "passes/registry.h"
+#include "passes/surgeries/surgeries.h"
 
 static const olive_pass_def *const passes[] = {
     &olive_pass_peephole,
@@ -23,6 +24,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_quantize_dynamic,
     &olive_pass_fuse,
     &olive_pass_convert,
+    &olive_pass_graph_surgeries,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)

@@ -1,0 +1,6 @@
+/* Surgeons: attention. */
+#include "passes/surgeries/surgeon.h"
+
+const sg_surgeon sg_family_attention[] = {
+    {NULL, NULL, NULL, NULL},
+};
