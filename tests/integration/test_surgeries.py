@@ -1,0 +1,401 @@
+"""The GraphSurgeries pass against Microsoft Olive's own surgeons (olive-ai, pinned in
+scripts/requirements-olive.txt). Each test builds a small model with onnx.helper, runs one or more
+surgeons through Olive's classes and through $OLIVE_APPLY_PASS, and compares the two results:
+the same nodes (op, domain, name, inputs, outputs, attributes), the same initializers (name,
+type, shape, bytes) and the same graph inputs and outputs. Where Olive names new values through
+onnxscript's rewriter (generated names), the comparison is of the graph's structure with the
+names mapped. Both results run in onnxruntime and must agree; where the surgeon keeps the
+model's meaning, they must also agree with the original.
+
+Olive's package imports torch, transformers, torchmetrics and optuna at import time (for other
+passes); the surgeons do not use them. They are stubbed while Olive's module is imported and
+removed from sys.modules afterwards, so other tests see no torch. Without olive-ai the
+comparisons skip; the bad-input tests run anyway."""
+
+import importlib.machinery
+import json
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import make_model  # noqa: E402
+
+TOOL = os.environ.get("OLIVE_APPLY_PASS")
+pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
+
+F, F16, I64, I32, U8, I8 = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT64, TensorProto.INT32, TensorProto.UINT8, TensorProto.INT8
+MS = "com.microsoft"
+
+# ---- Olive ----
+
+_STUBBED = ("torch", "transformers", "torchmetrics", "optuna")
+
+
+class _Stub(types.ModuleType):
+    """A module whose every attribute is another stub: enough for import-time annotations and
+    base classes of code the surgeons never run."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        sub = _Stub(f"{self.__name__}.{name}")
+        sub.__path__ = []
+        sys.modules[sub.__name__] = sub
+        setattr(self, name, sub)
+        return sub
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __mro_entries__(self, bases):
+        return ()
+
+
+class _StubFinder:
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in _STUBBED:
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        m = _Stub(spec.name)
+        m.__path__ = []
+        return m
+
+    def exec_module(self, module):
+        pass
+
+
+def _import_olive():
+    try:
+        import onnxscript  # noqa: F401
+        import pydantic  # noqa: F401
+    except ImportError:
+        return None
+    finder = _StubFinder()
+    had = {k for k in sys.modules if k.split(".")[0] in _STUBBED}
+    sys.meta_path.insert(0, finder)
+    try:
+        from olive.passes.onnx import graph_surgeries  # noqa: PLC0415
+        from onnx_ir.passes.common import DeduplicateHashedInitializersPass  # noqa: PLC0415
+        import onnx_ir  # noqa: PLC0415
+    except Exception:  # noqa: BLE001 - any import failure means: no reference here
+        graph_surgeries = None
+    finally:
+        sys.meta_path.remove(finder)
+        for k in [k for k in sys.modules if k.split(".")[0] in _STUBBED and k not in had]:
+            del sys.modules[k]
+    if graph_surgeries is None:
+        return None
+    return graph_surgeries, DeduplicateHashedInitializersPass, onnx_ir
+
+
+OLIVE = _import_olive()
+needs_olive = pytest.mark.skipif(OLIVE is None, reason="olive-ai is not installed (scripts/requirements-olive.txt)")
+
+
+def olive_apply(model, surgeries):
+    """What Olive's GraphSurgeries pass does: each surgeon by its (case-insensitive) name, then
+    initializer de-duplication."""
+    gs, dedup, ir = OLIVE
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for s in surgeries:
+        params = {k: v for k, v in s.items() if k != "surgeon"}
+        m = gs.Surgeon.registry[s["surgeon"].lower()](**params)(m)
+    return ir.to_proto(dedup()(ir.from_proto(m)).model)
+
+
+# ---- libolive ----
+
+def surgeries_arg(surgeries):
+    text = json.dumps(surgeries)
+    return 'surgeries="' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def ours_run(model, surgeries, tmp_path, *extra):
+    src, dst = tmp_path / "in.onnx", tmp_path / "out.onnx"
+    onnx.save(model, str(src))
+    if dst.exists():
+        dst.unlink()
+    proc = subprocess.run([TOOL, "GraphSurgeries", str(src), str(dst), surgeries_arg(surgeries), *extra],
+                          capture_output=True, text=True, timeout=60)
+    return proc, dst
+
+
+def ours_apply(model, surgeries, tmp_path):
+    proc, dst = ours_run(model, surgeries, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = onnx.load(str(dst))
+    onnx.checker.check_model(out)
+    return out
+
+
+def ours_fails(model, surgeries, tmp_path, *words):
+    proc, dst = ours_run(model, surgeries, tmp_path)
+    assert proc.returncode != 0
+    assert not dst.exists(), "a failed run must write nothing"
+    for w in words:
+        assert w in proc.stderr, proc.stderr
+    return proc.stderr
+
+
+# ---- comparison ----
+
+def attr_key(a):
+    v = helper.get_attribute_value(a)
+    if isinstance(v, onnx.TensorProto):
+        arr = numpy_helper.to_array(v)
+        v = (v.data_type, tuple(arr.shape), arr.tobytes())
+    elif isinstance(v, list):
+        v = tuple(v)
+    elif isinstance(v, float):
+        v = float(np.float32(v))
+    return (a.name, v)
+
+
+def init_table(graph):
+    out = {}
+    for t in graph.initializer:
+        arr = numpy_helper.to_array(t)
+        out[t.name] = (t.data_type, tuple(t.dims), arr.tobytes())
+    return out
+
+
+def value_infos(vis):
+    """Name and element type (0 when none) of graph inputs or outputs, in order."""
+    return [(v.name, v.type.tensor_type.elem_type) for v in vis]
+
+
+def node_keys(graph):
+    return sorted((n.op_type, n.domain or "", n.name, tuple(n.input), tuple(n.output),
+                   tuple(sorted(attr_key(a) for a in n.attribute))) for n in graph.node)
+
+
+def assert_same_graph(ours, theirs):
+    assert node_keys(ours.graph) == node_keys(theirs.graph)
+    assert init_table(ours.graph) == init_table(theirs.graph)
+    assert value_infos(ours.graph.input) == value_infos(theirs.graph.input)
+    assert [v.name for v in ours.graph.output] == [v.name for v in theirs.graph.output]
+
+
+def canonical(graph):
+    """The graph with every non-interface value named by where it is produced (node index in a
+    canonical order, output index) and initializers by content, so that two graphs built with
+    different names for their new values compare equal when their structure is."""
+    interface = {v.name for v in graph.input} | {v.name for v in graph.output}
+    inits = {t.name: ("init", t.data_type, tuple(t.dims), numpy_helper.to_array(t).tobytes()) for t in graph.initializer}
+    names = {}
+    for n in [n for n in graph.node if n.op_type == "Constant"]:
+        for o in n.output:
+            names[o] = ("const",) + tuple(sorted(attr_key(a) for a in n.attribute))
+
+    def name_of(v):
+        if v == "" or v in interface:
+            return v
+        return names.get(v) or inits.get(v) or ("?", v)
+
+    pending = [n for n in graph.node if n.op_type != "Constant"]
+    nodes = []
+    while pending:  # name each node's outputs by its op and (already named) inputs
+        progress = False
+        for n in list(pending):
+            ins = [name_of(i) for i in n.input]
+            if any(isinstance(i, tuple) and i[0] == "?" for i in ins):
+                continue
+            key = (n.op_type, n.domain or "", tuple(ins), tuple(sorted(attr_key(a) for a in n.attribute)))
+            for k, o in enumerate(n.output):
+                if o and o not in interface:
+                    names[o] = ("out", key, k)
+            nodes.append((key, tuple(name_of(o) for o in n.output)))
+            pending.remove(n)
+            progress = True
+        if not progress:
+            raise AssertionError(f"cannot name inputs of {[n.name for n in pending]}")
+    return sorted(map(repr, nodes))
+
+
+def assert_same_structure(ours, theirs):
+    assert canonical(ours.graph) == canonical(theirs.graph)
+    assert [v.name for v in ours.graph.input] == [v.name for v in theirs.graph.input]
+    assert [v.name for v in ours.graph.output] == [v.name for v in theirs.graph.output]
+
+
+NP = {F: np.float32, F16: np.float16, I64: np.int64, I32: np.int32, U8: np.uint8, I8: np.int8,
+      TensorProto.BOOL: np.bool_}
+
+
+def feeds_for(model, seed=0):
+    rng = np.random.default_rng(seed)
+    inits = {t.name for t in model.graph.initializer}
+    feeds = {}
+    for v in model.graph.input:
+        if v.name in inits:
+            continue
+        tt = v.type.tensor_type
+        shape = [d.dim_value if d.dim_value > 0 else 2 for d in tt.shape.dim]
+        dt = NP[tt.elem_type]
+        if np.issubdtype(dt, np.integer):
+            feeds[v.name] = rng.integers(0, 4, shape).astype(dt)
+        else:
+            feeds[v.name] = rng.standard_normal(shape).astype(dt)
+    return feeds
+
+
+def run_ort(model, feeds):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {k: feeds[k] for k in names})))
+
+
+def assert_runs_alike(a, b, feeds, rtol=1e-5, atol=1e-6):
+    ra, rb = run_ort(a, feeds), run_ort(b, feeds)
+    assert sorted(ra) == sorted(rb)
+    for k in ra:
+        np.testing.assert_allclose(ra[k].astype(np.float64), rb[k].astype(np.float64), rtol=rtol, atol=atol, err_msg=k)
+
+
+def check(model, surgeries, tmp_path, exact=True, same_as_input=True, rtol=1e-5, atol=1e-6):
+    """Runs both, compares graphs, and runs both (and the input when the meaning is kept)."""
+    ours = ours_apply(model, surgeries, tmp_path)
+    if OLIVE is None:
+        pytest.skip("olive-ai is not installed")
+    theirs = olive_apply(model, surgeries)
+    if exact:
+        assert_same_graph(ours, theirs)
+    else:
+        assert_same_structure(ours, theirs)
+    feeds = feeds_for(ours)
+    assert_runs_alike(ours, theirs, feeds, rtol, atol)
+    if same_as_input:
+        assert_runs_alike(ours, model, feeds, rtol, atol)
+    return ours
+
+
+def vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def init(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def rand(shape, seed, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# ---- interface surgeons ----
+
+def two_input_model():
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add0"),
+             helper.make_node("Mul", ["s", "w"], ["m"], name="mul0"),
+             helper.make_node("Relu", ["m"], ["y"], name="relu0")]
+    return make_model(nodes, [vi("a", F, [2, 3]), vi("b", F, [2, 3])], [vi("y", F, [2, 3])],
+                      [init("w", rand([2, 3], 1))], value_info=[vi("s", F, [2, 3]), vi("m", F, [2, 3])])
+
+
+@needs_olive
+def test_rename_inputs_and_outputs(tmp_path):
+    check(two_input_model(), [{"surgeon": "RenameInputs", "old_names": ["a", "b"], "new_names": ["x0", "x1"]},
+                              {"surgeon": "renameoutputs", "old_names": ["y"], "new_names": ["out"]}],
+          tmp_path, same_as_input=False)
+
+
+@needs_olive
+def test_reorder_expose_and_dims(tmp_path):
+    out = check(two_input_model(), [{"surgeon": "ReorderInputs", "permutation": [1, 0]},
+                                    {"surgeon": "ExposeOutputs", "names": ["mul0", "add0"]},
+                                    {"surgeon": "RenameInputDims", "input_name": "b", "dim_idx": 0, "dim_name": "batch"},
+                                    {"surgeon": "RenameOutputDims", "output_idx": 0, "dim_idx": 1, "dim_name": "n"}],
+                tmp_path, same_as_input=False)
+    assert out.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert out.graph.output[0].type.tensor_type.shape.dim[1].dim_param == "n"
+
+
+@needs_olive
+def test_remove_initializer_from_inputs(tmp_path):
+    m = two_input_model()
+    m.graph.input.append(vi("w", F, [2, 3]))
+    check(m, [{"surgeon": "RemoveInitializerFromInputs"}], tmp_path)
+
+
+@needs_olive
+def test_remove_inputs(tmp_path):
+    # A Concat reading the removed input keeps its other inputs.
+    nodes = [helper.make_node("Concat", ["a", "b"], ["c"], name="cat", axis=0),
+             helper.make_node("Relu", ["c"], ["y"], name="relu0")]
+    m = make_model(nodes, [vi("a", F, [2, 3]), vi("b", F, [2, 3])], [vi("y", F, [None, 3])])
+    out = check(m, [{"surgeon": "RemoveInputs", "names": ["b"]}], tmp_path, same_as_input=False)
+    assert [i.name for i in out.graph.input] == ["a"]
+
+
+@needs_olive
+def test_zero_out_input(tmp_path):
+    out = check(two_input_model(), [{"surgeon": "ZeroOutInput", "node_name": "mul0", "input_idx": 0}], tmp_path,
+                same_as_input=False)
+    res = run_ort(out, feeds_for(out))
+    assert not res["y"].any()
+
+
+@needs_olive
+def test_expose_quantized_output(tmp_path):
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sc", "zp"], ["q"], name="q0"),
+             helper.make_node("DequantizeLinear", ["q", "sc", "zp"], ["y"], name="dq0")]
+    m = make_model(nodes, [vi("x", F, [4])], [vi("y", F, [4])],
+                   [init("sc", np.array([0.05], np.float32)), init("zp", np.array([3], np.uint8))])
+    out = ours_apply(m, [{"surgeon": "ExposeQuantizedOutput", "output_name": "y"}], tmp_path)
+    theirs = olive_apply(m, [{"surgeon": "ExposeQuantizedOutput", "output_name": "y"}])
+    assert_same_graph(out, theirs)
+    assert value_infos(out.graph.output) == value_infos(theirs.graph.output)
+    res = run_ort(out, {"x": np.array([0.0, 0.1, -0.1, 1.0], np.float32)})
+    np.testing.assert_array_equal(res["q"], [3, 5, 1, 23])
+    assert res["y_exposed_scale_output"][0] == np.float32(0.05) and res["y_exposed_zero_point_output"][0] == 3
+
+
+# ---- bad input ----
+
+def test_unknown_surgeon_lists_known(tmp_path):
+    err = ours_fails(two_input_model(), [{"surgeon": "RenameInput", "old_names": ["a"], "new_names": ["x"]}],
+                     tmp_path, "unknown surgeon 'RenameInput'", "RenameInputs", "TieWordEmbeddings")
+    assert "known surgeons" in err
+
+
+@pytest.mark.parametrize("entry,words", [
+    ({"surgeon": "RenameInputs", "old_names": "a", "new_names": ["x"]}, ["RenameInputs", "old_names", "list of strings"]),
+    ({"surgeon": "RenameInputs", "new_names": ["x"]}, ["RenameInputs", "old_names"]),
+    ({"surgeon": "ReorderInputs", "permutation": [0, 0]}, ["ReorderInputs", "permutation"]),
+    ({"surgeon": "ReorderInputs", "permutation": ["0", "1"]}, ["ReorderInputs", "permutation", "integers"]),
+    ({"surgeon": "RenameInputs", "old_names": ["nope"], "new_names": ["x"]}, ["old_names", "'nope'", "a, b"]),
+    ({"surgeon": "RenameInputs", "old_names": ["a"], "new_names": ["b"]}, ["new_names", "'b'"]),
+    ({"surgeon": "RemoveInputs", "names": ["nope"]}, ["RemoveInputs", "names", "'nope'"]),
+    ({"surgeon": "ExposeOutputs", "names": ["nope"]}, ["ExposeOutputs", "names", "'nope'"]),
+    ({"surgeon": "ZeroOutInput", "node_name": "nope", "input_idx": 0}, ["ZeroOutInput", "node_name", "'nope'"]),
+    ({"surgeon": "ZeroOutInput", "node_name": "mul0", "input_idx": 5}, ["ZeroOutInput", "input_idx"]),
+    ({"surgeon": "ExposeQuantizedOutput", "output_name": "nope"}, ["ExposeQuantizedOutput", "output_name"]),
+    ({"surgeon": "RenameOutputDims", "output_idx": 3, "dim_idx": 0, "dim_name": "n"}, ["output_idx", "out of range"]),
+    ({"surgeon": "RenameInputDims", "dim_idx": 0, "dim_name": "n"}, ["RenameInputDims", "input_name"]),
+    ({"nosurgeon": "x"}, ["surgeries[1]", "surgeon"]),
+])
+def test_bad_parameters(tmp_path, entry, words):
+    # A valid first entry shows that nothing is written when a later one fails.
+    ours_fails(two_input_model(), [{"surgeon": "RenameOutputs", "old_names": ["y"], "new_names": ["z"]}, entry],
+               tmp_path, *words)
+
+
+def test_not_a_list(tmp_path):
+    proc, dst = ours_run(two_input_model(), [], tmp_path)
+    assert proc.returncode == 0
+    src = tmp_path / "in.onnx"
+    for text, word in ((surgeries_arg({"surgeon": "InferShapes"}), "list"), ("surgeries=[{", "not JSON")):
+        p = subprocess.run([TOOL, "GraphSurgeries", str(src), str(tmp_path / "bad.onnx"), text], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode != 0 and word in p.stderr, p.stderr
+        assert not (tmp_path / "bad.onnx").exists()
