@@ -399,3 +399,93 @@ def test_not_a_list(tmp_path):
                            text=True, timeout=60)
         assert p.returncode != 0 and word in p.stderr, p.stderr
         assert not (tmp_path / "bad.onnx").exists()
+
+
+# ---- embeddings and LM head ----
+
+V, H = 16, 64
+
+
+def embed_model(embed, head_matmul=None, dtype=F, ms=False):
+    """input_ids -> Gather(embed) -> Relu -> LM head -> logits. `head_matmul` is the MatMul weight
+    (default: the embedding transposed, i.e. tied weights)."""
+    w = embed if head_matmul is None else head_matmul
+    head_w = np.ascontiguousarray(embed.T) if head_matmul is None else w
+    nodes = [helper.make_node("Gather", ["model.embed_tokens.weight", "input_ids"], ["h"], name="/model/embed_tokens/Gather"),
+             helper.make_node("Relu", ["h"], ["r"], name="/model/relu"),
+             helper.make_node("MatMul", ["r", "lm_head.weight"], ["logits"], name="/lm_head/MatMul")]
+    opset = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(MS, 1)] if ms else [])
+    g = helper.make_graph(nodes, "g", [vi("input_ids", I64, [1, 5])], [vi("logits", dtype, [1, 5, V])],
+                          [init("model.embed_tokens.weight", embed), init("lm_head.weight", head_w)])
+    m = helper.make_model(g, opset_imports=opset)
+    m.ir_version = 8
+    return m
+
+
+@needs_olive
+def test_tie_word_embeddings_unquantized(tmp_path):
+    m = embed_model(rand([V, H], 3))
+    out = check(m, [{"surgeon": "TieWordEmbeddings"}], tmp_path)
+    assert "lm_head.weight" not in init_table(out.graph)
+    assert {n.op_type for n in out.graph.node} >= {"Gemm", "Shape", "Slice", "Concat", "Reshape"}
+
+
+@needs_olive
+def test_tie_word_embeddings_different_weights_unchanged(tmp_path):
+    m = embed_model(rand([V, H], 3), head_matmul=rand([H, V], 4))
+    out = check(m, [{"surgeon": "TieWordEmbeddings"}], tmp_path)
+    assert "MatMul" in {n.op_type for n in out.graph.node}
+
+
+@needs_olive
+@pytest.mark.parametrize("dtype", [F, F16])
+def test_quantize_embedding_int8_and_share(tmp_path, dtype):
+    npdt = NP[dtype]
+    embed = rand([V, H], 5, npdt)
+    embed[3, :32] = 0  # an all-zero block: scale 0 stands for 1
+    m = embed_model(embed, dtype=dtype)
+    # An int4 MatMulNBits LM head, as a quantized decoder has.
+    head = helper.make_node("MatMulNBits", ["r", "lm_head.qweight", "lm_head.scales"], ["logits"],
+                            name="/lm_head/MatMulNBits", domain=MS, K=H, N=V, bits=4, block_size=32)
+    m.graph.node.remove(m.graph.node[2])
+    m.graph.node.append(head)
+    m.graph.initializer.remove(m.graph.initializer[1])
+    rng = np.random.default_rng(6)
+    m.graph.initializer.extend([init("lm_head.qweight", rng.integers(0, 255, [V, H // 32, 16]).astype(np.uint8)),
+                                init("lm_head.scales", (rng.random(V * H // 32) * 0.1).astype(npdt))])
+    m.opset_import.append(helper.make_opsetid(MS, 1))
+    surgeries = [{"surgeon": "QuantizeEmbeddingInt8"}]
+    q = check(m, surgeries, tmp_path, same_as_input=False)
+    assert {n.op_type for n in q.graph.node} >= {"GatherBlockQuantized"}
+    # The dequantized embedding is within half a step of the original.
+    t = init_table(q.graph)
+    qw = numpy_helper.to_array(next(i for i in q.graph.initializer if i.name.endswith("_Q8"))).astype(np.float32)
+    sc = numpy_helper.to_array(next(i for i in q.graph.initializer if i.name.endswith("_scales"))).astype(np.float32)
+    deq = ((qw - 128).reshape(V, H // 32, 32) * sc[:, :, None]).reshape(V, H)
+    assert np.abs(deq - embed.astype(np.float32)).max() <= sc.max() * 0.5 + 1e-3
+    assert "model.embed_tokens.weight" not in t
+    both = check(m, surgeries + [{"surgeon": "ShareEmbeddingLmHead"}], tmp_path, same_as_input=False,
+                 rtol=1e-3, atol=1e-3)
+    heads = [n for n in both.graph.node if n.op_type == "MatMulNBits"]
+    assert len(heads) == 1 and helper.get_attribute_value(next(a for a in heads[0].attribute if a.name == "bits")) == 8
+
+
+@needs_olive
+def test_tie_word_embeddings_quantized(tmp_path):
+    # GatherBlockQuantized and MatMulNBits (8 bits) holding the same bytes under other names.
+    m = olive_apply(embed_model(rand([V, H], 7)), [{"surgeon": "QuantizeEmbeddingInt8"}])
+    t = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    qn = next(k for k in t if k.endswith("_Q8"))
+    sn, zn = qn[:-3] + "_scales", qn[:-3] + "_zp"
+    relu = next(n for n in m.graph.node if n.op_type == "Relu")
+    head = helper.make_node("MatMulNBits", [relu.output[0], "lm_head.q", "lm_head.s", "lm_head.z"], ["logits"],
+                            name="/lm_head/MatMulNBits", domain=MS, K=H, N=V, bits=8, block_size=32)
+    nodes = [n for n in m.graph.node if n.op_type != "MatMul"] + [head]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    keep = [i for i in m.graph.initializer if i.name != "lm_head.weight"]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep + [init("lm_head.q", t[qn].reshape(V, H // 32, 32)),
+                                       init("lm_head.s", t[sn].ravel()), init("lm_head.z", t[zn].ravel())])
+    out = check(m, [{"surgeon": "TieWordEmbeddings"}], tmp_path)
+    assert not {"lm_head.q", "lm_head.s", "lm_head.z"} & set(init_table(out.graph))

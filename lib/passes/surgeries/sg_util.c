@@ -237,6 +237,38 @@ int sg_remove_dead_nodes(oir_graph *g)
     return rc;
 }
 
+int sg_dag_update(oir_graph *g)
+{
+    olive_strmap used = {0};
+    int rc = collect_reads(g, &used);
+    for (size_t i = 0; rc == OLIVE_OK && i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        int live = 0;
+        for (size_t j = 0; j < n->n_outputs && !live; j++)
+            live = n->outputs[j][0] && olive_strmap_has(&used, n->outputs[j]);
+        n->mark = !live;
+    }
+    olive_strmap_free(&used);
+    OLIVE_TRY(rc);
+    oir_graph_remove_marked_nodes(g);
+    OLIVE_TRY(sg_remove_unused_initializers(g));
+    if ((rc = collect_reads(g, &used)) == OLIVE_OK)
+        for (size_t i = g->n_inputs; i-- > 0;)
+            if (!olive_strmap_has(&used, g->inputs[i].name))
+                oir_graph_remove_input(g, i);
+    olive_strmap_free(&used);
+    return rc;
+}
+
+int sg_replace_input(oir_graph *g, const char *from, const char *to)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t j = 0; j < g->nodes[i]->n_inputs; j++)
+            if (!strcmp(g->nodes[i]->inputs[j], from))
+                OLIVE_TRY(oir_node_set_input(g->nodes[i], j, to));
+    return OLIVE_OK;
+}
+
 /* ---- initializer de-duplication ---- */
 
 static int same_tensor(const oir_tensor *a, const oir_tensor *b)

@@ -52,6 +52,12 @@ int sg_remove_unused_initializers(oir_graph *g);
 /* Removes nodes none of whose outputs is used (repeatedly), as onnx_ir's RemoveUnusedNodesPass. */
 int sg_remove_dead_nodes(oir_graph *g);
 
+/* The clean-up Olive's graph view does after a rewrite: nodes none of whose outputs is read or
+ * a graph output go (one sweep), then initializers and graph inputs nothing reads. */
+int sg_dag_update(oir_graph *g);
+/* Replaces every node input `from` (this graph only) with `to`. */
+int sg_replace_input(oir_graph *g, const char *from, const char *to);
+
 /* Olive's closing step: in every graph, nodes read the first of several initializers with the
  * same dtype, dims and bytes, and the others go (graph inputs and outputs are left alone). */
 int sg_dedup_initializers(oir_model *m);
