@@ -489,3 +489,49 @@ def test_tie_word_embeddings_quantized(tmp_path):
                                        init("lm_head.s", t[sn].ravel()), init("lm_head.z", t[zn].ravel())])
     out = check(m, [{"surgeon": "TieWordEmbeddings"}], tmp_path)
     assert not {"lm_head.q", "lm_head.s", "lm_head.z"} & set(init_table(out.graph))
+
+
+# ---- elementwise ----
+
+@needs_olive
+def test_replace_erf_with_tanh(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Erf", ["x"], ["e1"], name="erf1"),
+             helper.make_node("Erf", ["r"], ["e2"], name="erf2"),
+             helper.make_node("Add", ["e1", "e2"], ["y"], name="add")]
+    m = make_model(nodes, [vi("x", F, [2, 8])], [vi("y", F, [2, 8])], value_info=[vi("r", F, [2, 8])])
+    out = check(m, [{"surgeon": "ReplaceErfWithTanh"}], tmp_path, same_as_input=False)
+    assert "Erf" not in {n.op_type for n in out.graph.node}
+    # tanh(1.2028 x) stands for erf(x) within 0.02
+    assert_runs_alike(out, m, feeds_for(m), rtol=0, atol=0.05)
+
+
+def test_replace_erf_with_tanh_unknown_type(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("Erf", ["r"], ["y"], name="erf")]
+    m = make_model(nodes, [vi("x", F, [2])], [vi("y", F, [2])])
+    ours_fails(m, [{"surgeon": "ReplaceErfWithTanh"}], tmp_path, "ReplaceErfWithTanh", "'r'", "InferShapes")
+
+
+@needs_olive
+def test_decompose_quick_gelu(tmp_path):
+    nodes = [helper.make_node("QuickGelu", ["x"], ["q"], name="qg", domain=MS, alpha=1.702),
+             helper.make_node("Relu", ["q"], ["y"], name="relu")]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [3, 4])], [vi("y", F, [3, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+    m.ir_version = 8
+    out = check(m, [{"surgeon": "DecomposeQuickGelu"}], tmp_path, exact=False)
+    assert sorted(n.op_type for n in out.graph.node) == ["Constant", "Mul", "Mul", "Relu", "Sigmoid"]
+
+
+@needs_olive
+def test_reciprocal_mul_to_div(tmp_path):
+    nodes = [helper.make_node("Sqrt", ["x"], ["s"], name="sqrt"),
+             helper.make_node("Reciprocal", ["s"], ["r"], name="recip"),
+             helper.make_node("Mul", ["x", "r"], ["m1"], name="/norm/Mul"),
+             helper.make_node("Mul", ["r", "w"], ["m2"], name="mul2"),
+             helper.make_node("Add", ["m1", "m2"], ["y"], name="add")]
+    m = make_model(nodes, [vi("x", F, [2, 4]), vi("w", F, [2, 4])], [vi("y", F, [2, 4])])
+    out = check(m, [{"surgeon": "ReciprocalMulToDiv"}], tmp_path)
+    assert "Reciprocal" not in {n.op_type for n in out.graph.node}
+    feeds = {"x": np.abs(rand([2, 4], 1)) + 0.5, "w": rand([2, 4], 2)}
+    assert_runs_alike(out, m, feeds)
