@@ -535,3 +535,87 @@ def test_reciprocal_mul_to_div(tmp_path):
     assert "Reciprocal" not in {n.op_type for n in out.graph.node}
     feeds = {"x": np.abs(rand([2, 4], 1)) + 0.5, "w": rand([2, 4], 2)}
     assert_runs_alike(out, m, feeds)
+
+
+# ---- quantization nodes ----
+
+def qdq_model():
+    """x -> Q -> DQ -> Relu -> (Q -> DQ) x 2 -> MatMul with a constant DQ weight, and a Q -> DQ pair
+    writing a graph output."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s1", "z1"], ["xq"], name="q_in"),
+             helper.make_node("DequantizeLinear", ["xq", "s1", "z1"], ["xd"], name="dq_in"),
+             helper.make_node("Relu", ["xd"], ["r"], name="relu"),
+             helper.make_node("QuantizeLinear", ["r", "s2", "z2"], ["rq"], name="q_a"),
+             helper.make_node("DequantizeLinear", ["rq", "s2", "z2"], ["rd"], name="dq_a"),
+             helper.make_node("QuantizeLinear", ["rd", "s2", "z2"], ["rq2"], name="q_b"),
+             helper.make_node("DequantizeLinear", ["rq2", "s2", "z2"], ["rd2"], name="dq_b"),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], name="dq_w"),
+             helper.make_node("MatMul", ["rd2", "w"], ["mm"], name="mm"),
+             helper.make_node("Sigmoid", ["xd"], ["sg"], name="sig"),
+             helper.make_node("QuantizeLinear", ["sg", "s2", "z2"], ["sq"], name="q_o"),
+             helper.make_node("DequantizeLinear", ["sq", "s2", "z2"], ["y"], name="dq_o")]
+    inits = [init("s1", np.array(0.02, np.float32)), init("z1", np.array(128, np.uint8)),
+             init("s2", np.array(0.01, np.float32)), init("z2", np.array(0, np.uint8)),
+             init("wq", np.random.default_rng(2).integers(0, 255, [4, 3]).astype(np.uint8)),
+             init("ws", np.array(0.03, np.float32)), init("wz", np.array(100, np.uint8))]
+    return make_model(nodes, [vi("x", F, [2, 4])], [vi("y", F, [2, 4]), vi("mm", F, [2, 3])], inits)
+
+
+def test_remove_qdq_chain_to_output(tmp_path):
+    # Two pairs in a row end at a graph output: the value before them takes the output's name.
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("QuantizeLinear", ["r", "s", "z"], ["q1"], name="q1"),
+             helper.make_node("DequantizeLinear", ["q1", "s", "z"], ["d1"], name="d1"),
+             helper.make_node("QuantizeLinear", ["d1", "s", "z"], ["q2"], name="q2"),
+             helper.make_node("DequantizeLinear", ["q2", "s", "z"], ["y"], name="d2")]
+    m = make_model(nodes, [vi("x", F, [3])], [vi("y", F, [3])],
+                   [init("s", np.array(0.1, np.float32)), init("z", np.array(0, np.uint8))])
+    out = ours_apply(m, [{"surgeon": "RemoveQDQ"}], tmp_path)
+    assert [(n.op_type, list(n.output)) for n in out.graph.node] == [("Relu", ["y"])]
+
+
+@needs_olive
+@pytest.mark.parametrize("keep", [False, True])
+def test_remove_qdq(tmp_path, keep):
+    s = {"surgeon": "RemoveQDQ"}
+    if keep:
+        s["keep_clip_after_inputs"] = True
+    out = check(qdq_model(), [s], tmp_path, same_as_input=False)
+    ops = [n.op_type for n in out.graph.node]
+    assert "QuantizeLinear" not in ops and ops.count("Clip") == int(keep)
+
+
+@needs_olive
+def test_qdq_to_clip(tmp_path):
+    out = check(qdq_model(), [{"surgeon": "QDQToClip"}], tmp_path, same_as_input=False)
+    assert [n.op_type for n in out.graph.node].count("Clip") == 4
+
+
+@needs_olive
+def test_remove_deqlin(tmp_path):
+    out = check(qdq_model(), [{"surgeon": "RemoveDeqLin"}], tmp_path)
+    assert [n.op_type for n in out.graph.node].count("DequantizeLinear") == 4
+
+
+@needs_olive
+def test_remove_gidx(tmp_path):
+    rng = np.random.default_rng(3)
+    k, n, bs = 32, 8, 16
+    def mnb(name, gidx):
+        return helper.make_node("MatMulNBits", ["x", f"{name}.qweight", f"{name}.scales", "", gidx], [f"{name}.out"],
+                                name=name, domain=MS, K=k, N=n, bits=4, block_size=bs)
+    nodes = [mnb("sorted", "a.g_idx"), mnb("shuffled", "b.g_idx"), helper.make_node("Add", ["sorted.out", "shuffled.out"], ["y"], name="add")]
+    inits = []
+    for name in ("sorted", "shuffled"):
+        inits += [init(f"{name}.qweight", rng.integers(0, 255, [n, k // bs, bs // 2]).astype(np.uint8)),
+                  init(f"{name}.scales", (rng.random(n * k // bs) * 0.1).astype(np.float32))]
+    inits += [init("a.g_idx", (np.arange(k) // bs).astype(np.int32)),
+              init("b.g_idx", rng.permutation(np.arange(k) // bs).astype(np.int32))]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [2, k])], [vi("y", F, [2, n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+    m.ir_version = 8
+    out = ours_apply(m, [{"surgeon": "RemoveGidxFromMatMulNBits"}], tmp_path)
+    assert_same_graph(out, olive_apply(m, [{"surgeon": "RemoveGidxFromMatMulNBits"}]))
+    assert "a.g_idx" not in init_table(out.graph) and "b.g_idx" in init_table(out.graph)
+    feeds = {"x": rand([2, k], 4)}
+    assert_runs_alike(out, m, feeds)
