@@ -619,3 +619,71 @@ def test_remove_gidx(tmp_path):
     assert "a.g_idx" not in init_table(out.graph) and "b.g_idx" in init_table(out.graph)
     feeds = {"x": rand([2, k], 4)}
     assert_runs_alike(out, m, feeds)
+
+
+# ---- clean-ups ----
+
+@needs_olive
+def test_deduplicate_nodes(tmp_path):
+    # Two Casts writing the same value (what float16 conversion leaves): the later one goes.
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Cast", ["r"], ["c"], name="cast_a", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["r"], ["c"], name="cast_b", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["c"], ["y"], name="back", to=F)]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [3])], [vi("y", F, [3])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    out = check(m, [{"surgeon": "DeduplicateNodes"}], tmp_path, same_as_input=False)
+    assert [n.name for n in out.graph.node] == ["relu", "cast_a", "back"]
+
+
+@needs_olive
+def test_deduplicate_subgraph_initializers(tmp_path):
+    def branch(name, value):
+        body = helper.make_graph([helper.make_node("Add", ["x", "k"], [f"{name}_out"], name=f"{name}_add")], name, [],
+                                 [vi(f"{name}_out", F, [3])], [init("k", np.full(3, value, np.float32)),
+                                                               init("k", np.full(3, value + 1, np.float32))])
+        return body
+    nodes = [helper.make_node("If", ["c"], ["y"], name="if", then_branch=branch("then", 1.0),
+                              else_branch=branch("else", 5.0))]
+    g = helper.make_graph(nodes, "g", [vi("c", TensorProto.BOOL, []), vi("x", F, [3])], [vi("y", F, [3])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    out = ours_apply(m, [{"surgeon": "DeduplicateSubgraphInitializers"}], tmp_path)
+    theirs = olive_apply(m, [{"surgeon": "DeduplicateSubgraphInitializers"}])
+    for a in ("then_branch", "else_branch"):
+        ours_b = helper.get_attribute_value(next(x for x in out.graph.node[0].attribute if x.name == a))
+        theirs_b = helper.get_attribute_value(next(x for x in theirs.graph.node[0].attribute if x.name == a))
+        assert init_table(ours_b) == init_table(theirs_b) and len(ours_b.initializer) == 1
+    for c in (True, False):
+        feeds = {"c": np.array(c), "x": rand([3], 1)}
+        np.testing.assert_array_equal(run_ort(out, feeds)["y"], run_ort(theirs, feeds)["y"])
+
+
+@needs_olive
+def test_remove_memcpy(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("MemcpyToHost", ["r"], ["r_cpu"], name="copy1"),
+             helper.make_node("Shape", ["r_cpu"], ["s"], name="shape"),
+             helper.make_node("MemcpyFromHost", ["s"], ["s_dev"], name="copy2"),
+             helper.make_node("Reshape", ["x", "s_dev"], ["y"], name="reshape"),
+             helper.make_node("Sigmoid", ["r"], ["z0"], name="sig"),
+             helper.make_node("MemcpyToHost", ["z0"], ["z"], name="copy3")]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [2, 3])], [vi("y", F, [2, 3]), vi("z", F, [2, 3])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    out = check(m, [{"surgeon": "RemoveMemcpy"}], tmp_path, same_as_input=False)
+    assert not [n for n in out.graph.node if n.op_type.startswith("Memcpy")]
+
+
+@needs_olive
+def test_remove_shapes(tmp_path):
+    m = two_input_model()
+    out = check(m, [{"surgeon": "RemoveAllTensorValueShapes"}], tmp_path)
+    assert len(out.graph.value_info) == 2 and not any(v.type.tensor_type.HasField("shape") for v in out.graph.value_info)
+    out = check(m, [{"surgeon": "RemoveShapes"}], tmp_path)
+    assert not out.graph.value_info
+
+
+def test_infer_shapes_refused(tmp_path):
+    ours_fails(two_input_model(), [{"surgeon": "InferShapes"}], tmp_path, "InferShapes", "shape inference")

@@ -2,5 +2,5 @@
 #include "passes/surgeries/surgeon.h"
 
 const sg_surgeon sg_family_attention[] = {
-    {NULL, NULL, NULL, NULL},
+    SG_END,
 };

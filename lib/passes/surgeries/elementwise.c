@@ -168,8 +168,8 @@ static int reciprocal_mul_to_div(oir_model *m, const sg_args *a)
 static const sg_param p_none[] = {{NULL, 0, 0}};
 
 const sg_surgeon sg_family_elementwise[] = {
-    {"ReplaceErfWithTanh", "Replaces Erf(x) with Tanh(x * 605/503)", p_none, replace_erf_with_tanh},
-    {"DecomposeQuickGelu", "Replaces com.microsoft QuickGelu with Mul, Sigmoid, Mul", p_none, decompose_quick_gelu},
-    {"ReciprocalMulToDiv", "Replaces Mul(a, Reciprocal(x)) with Div(a, x)", p_none, reciprocal_mul_to_div},
-    {NULL, NULL, NULL, NULL},
+    SG_SURGEON("ReplaceErfWithTanh", "Replaces Erf(x) with Tanh(x * 605/503)", p_none, replace_erf_with_tanh),
+    SG_SURGEON("DecomposeQuickGelu", "Replaces com.microsoft QuickGelu with Mul, Sigmoid, Mul", p_none, decompose_quick_gelu),
+    SG_SURGEON("ReciprocalMulToDiv", "Replaces Mul(a, Reciprocal(x)) with Div(a, x)", p_none, reciprocal_mul_to_div),
+    SG_END,
 };

@@ -431,11 +431,11 @@ static int share_embedding_lm_head(oir_model *m, const sg_args *a)
 static const sg_param p_none[] = {{NULL, 0, 0}};
 
 const sg_surgeon sg_family_embeddings[] = {
-    {"TieWordEmbeddings", "Makes the LM head read the token embedding's weights when they are the same", p_none,
-     tie_word_embeddings},
-    {"QuantizeEmbeddingInt8", "Quantizes the embed_tokens Gather to an 8-bit GatherBlockQuantized (blocks of 32)",
-     p_none, quantize_embedding_int8},
-    {"ShareEmbeddingLmHead", "Makes the lm_head MatMulNBits an 8-bit one sharing the embedding's quantized data",
-     p_none, share_embedding_lm_head},
-    {NULL, NULL, NULL, NULL},
+    SG_SURGEON("TieWordEmbeddings", "Makes the LM head read the token embedding's weights when they are the same", p_none,
+     tie_word_embeddings),
+    SG_SURGEON("QuantizeEmbeddingInt8", "Quantizes the embed_tokens Gather to an 8-bit GatherBlockQuantized (blocks of 32)",
+     p_none, quantize_embedding_int8),
+    SG_SURGEON("ShareEmbeddingLmHead", "Makes the lm_head MatMulNBits an 8-bit one sharing the embedding's quantized data",
+     p_none, share_embedding_lm_head),
+    SG_END,
 };

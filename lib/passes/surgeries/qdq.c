@@ -313,12 +313,12 @@ static const sg_param p_none[] = {{NULL, 0, 0}};
 static const sg_param p_keep_clip[] = {{"keep_clip_after_inputs", SG_BOOL, 0}, {NULL, 0, 0}};
 
 const sg_surgeon sg_family_qdq[] = {
-    {"RemoveQDQ", "Removes QuantizeLinear -> DequantizeLinear pairs (optionally a Clip after graph inputs)",
-     p_keep_clip, remove_qdq},
-    {"QDQToClip", "Replaces QuantizeLinear -> DequantizeLinear pairs with Clip of the quantized range", p_none,
-     qdq_to_clip},
-    {"RemoveDeqLin", "Folds DequantizeLinear of constants into float32 initializers", p_none, remove_deqlin},
-    {"RemoveGidxFromMatMulNBits", "Drops sorted g_idx inputs (identity permutations) from MatMulNBits", p_none,
-     remove_gidx},
-    {NULL, NULL, NULL, NULL},
+    SG_SURGEON("RemoveQDQ", "Removes QuantizeLinear -> DequantizeLinear pairs (optionally a Clip after graph inputs)",
+     p_keep_clip, remove_qdq),
+    SG_SURGEON("QDQToClip", "Replaces QuantizeLinear -> DequantizeLinear pairs with Clip of the quantized range", p_none,
+     qdq_to_clip),
+    SG_SURGEON("RemoveDeqLin", "Folds DequantizeLinear of constants into float32 initializers", p_none, remove_deqlin),
+    SG_SURGEON("RemoveGidxFromMatMulNBits", "Drops sorted g_idx inputs (identity permutations) from MatMulNBits", p_none,
+     remove_gidx),
+    SG_END,
 };

@@ -42,9 +42,17 @@ typedef struct sg_surgeon {
     const char *name;         /* Olive's class name; matched without regard to case, as Olive does */
     const char *summary;      /* one line */
     const sg_param *params;   /* terminated by an entry with a NULL name */
+    /* 1 for surgeons that repair graphs the validator refuses (duplicate definitions): they run
+     * on the model as loaded; the others only once it validates. */
+    int repairs;
     /* Rewrites the model in place; OLIVE_OK or an error naming the surgeon and parameter. */
     int (*run)(oir_model *m, const sg_args *a);
 } sg_surgeon;
+
+/* Table rows: SG_SURGEON(name, summary, params, run) for ordinary surgeons. */
+#define SG_SURGEON(name, summary, params, run) {name, summary, params, 0, run}
+#define SG_REPAIR(name, summary, params, run) {name, summary, params, 1, run}
+#define SG_END {NULL, NULL, NULL, 0, NULL}
 
 /* A family's table, terminated by an entry with a NULL name. */
 extern const sg_surgeon sg_family_io[];

@@ -123,7 +123,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     const sg_surgeon **plan = NULL;
     size_t n, i;
     json_t *entry;
-    int rc = OLIVE_OK;
+    int rc = OLIVE_OK, checked = 0;
     if (!list)
         return olive_fail(OLIVE_EINVALID, "parameter 'surgeries': not JSON (%s at column %d)", jerr.text, jerr.column);
     if (!json_is_array(list)) {
@@ -141,6 +141,14 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     }
     for (i = 0; rc == OLIVE_OK && i < n; i++) {
         sg_args a = {plan[i], json_array_get(list, i)};
+        /* Surgeons other than the repairing ones start from a consistent graph. */
+        if (!plan[i]->repairs && !checked) {
+            if ((rc = oir_model_validate(m)) != OLIVE_OK) {
+                olive_fail_context(rc, "input model of surgeries[%zu] (%s)", i, plan[i]->name);
+                break;
+            }
+            checked = 1;
+        }
         OLIVE_INFO("graph surgeries: applying %s", plan[i]->name);
         rc = plan[i]->run(m, &a);
         if (rc != OLIVE_OK && rc != OLIVE_ECANCELLED)
@@ -240,5 +248,6 @@ const olive_pass_def olive_pass_graph_surgeries = {
     .aliases = aliases,
     .params = params,
     .n_params = sizeof params / sizeof *params,
+    .validates_input = 1,
     .run = run,
 };

@@ -203,7 +203,7 @@ static void test_errors(void)
     ofmt_checkpoint *ck = open_fixture("bert_model");
     oir_model *m = oir_model_new();
     static const olive_param_spec spec[] = {{"precision", OLIVE_PARAM_STRING, "fp32", 0, -1, NULL, "precision"}};
-    static const olive_pass_def def = {"convert", "test", NULL, spec, 1, NULL};
+    static const olive_pass_def def = {.name = "convert", .summary = "test", .params = spec, .n_params = 1};
     char *values[1] = {"bf16"};
     olive_pass_args args = {&def, values};
     if (!ck || !m)
