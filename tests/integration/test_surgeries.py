@@ -687,3 +687,90 @@ def test_remove_shapes(tmp_path):
 
 def test_infer_shapes_refused(tmp_path):
     ours_fails(two_input_model(), [{"surgeon": "InferShapes"}], tmp_path, "InferShapes", "shape inference")
+
+
+# ---- normalizations ----
+
+N = 8
+
+
+def rmsnorm_model():
+    """Two decomposed RMSNorms: x / sqrt(mean(x^2) + eps) * w, and x * (1 / sqrt(...)) * ones."""
+    def chain(p, x, w, recip):
+        nodes = [helper.make_node("Pow", [x, "two"], [f"{p}_sq"], name=f"/{p}/Pow"),
+                 helper.make_node("ReduceMean", [f"{p}_sq"], [f"{p}_mean"], name=f"/{p}/ReduceMean", axes=[-1]),
+                 helper.make_node("Add", [f"{p}_mean", "eps"], [f"{p}_var"], name=f"/{p}/Add"),
+                 helper.make_node("Sqrt", [f"{p}_var"], [f"{p}_std"], name=f"/{p}/Sqrt")]
+        if recip:
+            nodes += [helper.make_node("Div", ["one", f"{p}_std"], [f"{p}_inv"], name=f"/{p}/Div"),
+                      helper.make_node("Mul", [x, f"{p}_inv"], [f"{p}_n"], name=f"/{p}/Mul")]
+        else:
+            nodes += [helper.make_node("Div", [x, f"{p}_std"], [f"{p}_n"], name=f"/{p}/Div")]
+        nodes += [helper.make_node("Mul", [f"{p}_n", w], [f"{p}_y"], name=f"/{p}/Mul_1")]
+        return nodes
+    nodes = chain("a", "x", "wa", False) + chain("b", "a_y", "wb", True) + [
+        helper.make_node("Relu", ["b_y"], ["y"], name="relu")]
+    inits = [init("two", np.array(2.0, np.float32)), init("eps", np.array(1e-6, np.float32)),
+             init("one", np.array(1.0, np.float32)), init("wa", rand([N], 9)), init("wb", np.ones(N, np.float32))]
+    return make_model(nodes, [vi("x", F, [2, 3, N])], [vi("y", F, [2, 3, N])], inits)
+
+
+@needs_olive
+def test_rmsnorm_to_l2norm(tmp_path):
+    out = check(rmsnorm_model(), [{"surgeon": "RMSNormToL2Norm"}], tmp_path, rtol=1e-4, atol=1e-5)
+    assert [n.op_type for n in out.graph.node].count("LpNormalization") == 2
+    assert tuple(init_table(out.graph)["wb"][1]) == (1,)
+
+
+def sln_model(opset=17):
+    nodes = [helper.make_node("SimplifiedLayerNormalization", ["x", "g1"], ["h"], name="/ln1/SimplifiedLayerNormalization",
+                              axis=-1, epsilon=1e-6),
+             helper.make_node("SkipSimplifiedLayerNormalization", ["h", "x", "g2"], ["h2", "", "", "s"],
+                              name="/ln2/SkipSimplifiedLayerNormalization", domain=MS, epsilon=1e-6),
+             helper.make_node("Relu", ["s"], ["z"], name="relu"),
+             helper.make_node("Sigmoid", ["h2"], ["y"], name="sig")]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [2, 3, N])], [vi("y", F, [2, 3, N]), vi("z", F, [2, 3, N])],
+                          [init("g1", rand([N], 10)), init("g2", np.ones(N, np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
+    m.ir_version = 8
+    return m
+
+
+@needs_olive
+@pytest.mark.parametrize("opset", [17, 18])
+def test_simplified_layernorm_to_rmsnorm(tmp_path, opset):
+    out = check(sln_model(opset), [{"surgeon": "SimplifiedLayerNormToRMSNorm"}], tmp_path, rtol=1e-4, atol=1e-5)
+    assert not [n for n in out.graph.node if "LayerNormalization" in n.op_type]
+
+
+@needs_olive
+def test_simplified_layernorm_to_l2norm(tmp_path):
+    out = check(sln_model(), [{"surgeon": "SimplifiedLayerNormToL2Norm"}], tmp_path, rtol=1e-4, atol=1e-4)
+    assert [n.op_type for n in out.graph.node].count("LpNormalization") == 2
+
+
+def test_simplified_layernorm_to_l2norm_op_types(tmp_path):
+    # Only the plain one converts; its weight is not shared, so it is scaled in place.
+    m = sln_model()
+    out = ours_apply(m, [{"surgeon": "SimplifiedLayerNormToL2Norm", "op_types": ["SimplifiedLayerNormalization"]}],
+                     tmp_path)
+    assert sorted(n.op_type for n in out.graph.node) == ["LpNormalization", "Mul", "Relu", "Sigmoid",
+                                                          "SkipSimplifiedLayerNormalization"]
+    g1 = numpy_helper.to_array(next(i for i in out.graph.initializer if i.name == "g1"))
+    np.testing.assert_array_equal(g1, rand([N], 10) * np.float32(np.sqrt(N)))
+    assert_runs_alike(out, m, feeds_for(m), rtol=1e-4, atol=1e-4)
+    ours_fails(m, [{"surgeon": "SimplifiedLayerNormToL2Norm", "op_types": ["LayerNormalization"]}], tmp_path,
+               "op_types", "LayerNormalization")
+
+
+@needs_olive
+def test_pow_reduce_sum_pow_div_to_lpnorm(tmp_path):
+    nodes = [helper.make_node("Pow", ["x", "two"], ["sq"], name="pow2"),
+             helper.make_node("ReduceSum", ["sq", "axes"], ["ss"], name="sum", keepdims=1),
+             helper.make_node("Pow", ["ss", "half"], ["norm"], name="pow_half"),
+             helper.make_node("Div", ["x", "norm"], ["y"], name="div")]
+    m = make_model(nodes, [vi("x", F, [2, N])], [vi("y", F, [2, N])],
+                   [init("two", np.array(2.0, np.float32)), init("half", np.array(0.5, np.float32)),
+                    init("axes", np.array([-1], np.int64))])
+    out = check(m, [{"surgeon": "PowReduceSumPowDiv2LpNorm"}], tmp_path, rtol=1e-5, atol=1e-6)
+    assert [n.op_type for n in out.graph.node] == ["LpNormalization"]

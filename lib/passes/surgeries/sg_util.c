@@ -80,6 +80,25 @@ int32_t sg_value_dtype(const oir_graph *g, const char *value)
     return ty && ty->kind == OIR_TYPE_TENSOR ? ty->elem_type : 0;
 }
 
+int sg_value_shape(const oir_graph *g, const char *value, int64_t *dims, size_t max, size_t *rank)
+{
+    const oir_tensor *t = oir_graph_initializer(g, value);
+    const oir_type *ty;
+    if (t) {
+        *rank = t->rank;
+        for (size_t i = 0; i < t->rank && i < max; i++)
+            dims[i] = t->dims[i];
+        return 1;
+    }
+    ty = sg_value_type(g, value);
+    if (!ty || ty->kind != OIR_TYPE_TENSOR || !ty->has_shape)
+        return 0;
+    *rank = ty->rank;
+    for (size_t i = 0; i < ty->rank && i < max; i++)
+        dims[i] = ty->dims[i].has_value ? ty->dims[i].value : -1;
+    return 1;
+}
+
 char *sg_new_name(const char *name, const char *old_op, const char *new_op)
 {
     const char *hit = strstr(name, old_op);

@@ -25,6 +25,10 @@ const oir_type *sg_value_type(const oir_graph *g, const char *value);
 /* Element type of `value`: initializer, input, output or value_info; 0 when unknown. */
 int32_t sg_value_dtype(const oir_graph *g, const char *value);
 
+/* Shape of `value` from an initializer or a declared type: rank and dims (-1 for a symbolic or
+ * unknown dimension, up to `max`). Returns 1 when the rank is known, 0 otherwise. */
+int sg_value_shape(const oir_graph *g, const char *value, int64_t *dims, size_t max, size_t *rank);
+
 /* Olive's naming rule: `name` with `old_op` replaced by `new_op` when it contains it,
  * "<name>_<new_op>" otherwise. Owned by the caller; NULL on ENOMEM. */
 char *sg_new_name(const char *name, const char *old_op, const char *new_op);
