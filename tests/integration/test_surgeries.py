@@ -774,3 +774,33 @@ def test_pow_reduce_sum_pow_div_to_lpnorm(tmp_path):
                     init("axes", np.array([-1], np.int64))])
     out = check(m, [{"surgeon": "PowReduceSumPowDiv2LpNorm"}], tmp_path, rtol=1e-5, atol=1e-6)
     assert [n.op_type for n in out.graph.node] == ["LpNormalization"]
+
+
+# ---- Gemm ----
+
+@needs_olive
+@pytest.mark.parametrize("rank3,relu", [(False, False), (True, False), (True, True)])
+def test_matmul_add_to_gemm(tmp_path, rank3, relu):
+    a_shape = [2, 3, 4] if rank3 else [6, 4]
+    o_shape = a_shape[:-1] + [5]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"], name="/fc/MatMul"),
+             helper.make_node("Add", ["mm", "b"], ["h"], name="/fc/Add")]
+    tail = [helper.make_node("Relu", ["h"], ["r"], name="relu"), helper.make_node("Sigmoid", ["r"], ["y"], name="sig")] \
+        if relu else [helper.make_node("Sigmoid", ["h"], ["y"], name="sig")]
+    m = make_model(nodes + tail, [vi("x", F, a_shape)], [vi("y", F, o_shape)], [init("w", rand([4, 5], 1)), init("b", rand([5], 2))],
+                   value_info=[vi("mm", F, o_shape)])
+    out = check(m, [{"surgeon": "MatMulAddToGemm"}], tmp_path)
+    assert "Gemm" in {n.op_type for n in out.graph.node} and "MatMul" not in {n.op_type for n in out.graph.node}
+
+
+@needs_olive
+def test_gemm_to_matmul_add(tmp_path):
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["h"], name="g1", transB=1),
+             helper.make_node("Gemm", ["h", "w2", "b"], ["h2"], name="g2"),
+             helper.make_node("Gemm", ["h2", "x2"], ["y"], name="g3", transB=1),
+             helper.make_node("Gemm", ["h2", "w2"], ["z"], name="g4", alpha=2.0)]
+    m = make_model(nodes, [vi("x", F, [3, 4]), vi("x2", F, [3, 5])], [vi("y", F, [3, 3]), vi("z", F, [3, 5])],
+                   [init("w", rand([5, 4], 1)), init("w2", rand([5, 5], 2)), init("b", rand([5], 3))])
+    out = check(m, [{"surgeon": "GemmToMatMulAdd"}], tmp_path)
+    ops = sorted(n.op_type for n in out.graph.node)
+    assert ops == ["Add", "Gemm", "MatMul", "MatMul", "MatMul", "Transpose"]
