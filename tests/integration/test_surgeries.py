@@ -804,3 +804,92 @@ def test_gemm_to_matmul_add(tmp_path):
     out = check(m, [{"surgeon": "GemmToMatMulAdd"}], tmp_path)
     ops = sorted(n.op_type for n in out.graph.node)
     assert ops == ["Add", "Gemm", "MatMul", "MatMul", "MatMul", "Transpose"]
+
+
+# ---- attention ----
+
+def ms_model(nodes, inputs, outputs, inits=(), opset=17):
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
+    m.ir_version = 8
+    return m
+
+
+@needs_olive
+@pytest.mark.parametrize("interleaved", [0, 1])
+def test_decompose_rotary_embedding(tmp_path, interleaved):
+    pos = np.arange(16, dtype=np.float32)[:, None] / (10000 ** (np.arange(4, dtype=np.float32) / 4))
+    nodes = [helper.make_node("RotaryEmbedding", ["x", "position_ids", "cos", "sin"], ["r"], name="/attn/rotary",
+                              domain=MS, interleaved=interleaved),
+             helper.make_node("Relu", ["r"], ["y"], name="relu")]
+    m = ms_model(nodes, [vi("x", F, [1, 5, 8]), vi("position_ids", I64, [1, 5])], [vi("y", F, [1, 5, 8])],
+                 [init("cos", np.cos(pos)), init("sin", np.sin(pos))])
+    out = ours_apply(m, [{"surgeon": "DecomposeRotaryEmbedding"}], tmp_path)
+    assert_same_structure(out, olive_apply(m, [{"surgeon": "DecomposeRotaryEmbedding"}]))
+    assert "RotaryEmbedding" not in {n.op_type for n in out.graph.node}
+    feeds = {"x": rand([1, 5, 8], 1), "position_ids": np.array([[3, 4, 5, 6, 7]], np.int64)}
+    assert_runs_alike(out, m, feeds, rtol=1e-5, atol=1e-5)
+
+
+def gqa(inputs, name="/attn/GroupQueryAttention"):
+    return helper.make_node("GroupQueryAttention", inputs, ["attn"], name=name, domain=MS, num_heads=1, kv_num_heads=1)
+
+
+@needs_olive
+@pytest.mark.parametrize("large", [False, True])
+def test_remove_rope_multi_cache(tmp_path, large):
+    def branch(size):
+        return helper.make_graph(
+            [helper.make_node("Constant", [], [f"{k}_{size}"], name=f"{k}_{size}_const",
+                              value=numpy_helper.from_array(rand([8, 2], i + (size == "large") * 2), f"{k}_{size}"))
+             for i, k in enumerate(("cos_cache", "sin_cache"))],
+            size, [], [vi("cos_cache_" + size, F, [8, 2]), vi("sin_cache_" + size, F, [8, 2])])
+    nodes = [helper.make_node("Greater", ["total", "limit"], ["cond"], name="/rope/Greater"),
+             helper.make_node("If", ["cond"], ["cos_cache", "sin_cache"], name="/rope/If",
+                              then_branch=branch("large"), else_branch=branch("small")),
+             gqa(["q", "k", "v", "pk", "pv", "seqlens_k", "total32", "cos_cache", "sin_cache"])]
+    ins = [vi("total", I64, []), vi("q", F, [1, 1, 4]), vi("k", F, [1, 1, 4]), vi("v", F, [1, 1, 4]),
+           vi("pk", F, [1, 1, 1, 4]), vi("pv", F, [1, 1, 1, 4]), vi("seqlens_k", I32, [1]), vi("total32", I32, [])]
+    m = ms_model(nodes, ins, [vi("attn", F, [1, 1, 4])], [init("limit", np.array(4, np.int64))])
+    s = [{"surgeon": "RemoveRopeMultiCache", "use_large_cache": large}]
+    out = ours_apply(m, s, tmp_path)
+    assert_same_graph(out, olive_apply(m, s))
+    assert {n.op_type for n in out.graph.node} == {"GroupQueryAttention"}
+
+
+@needs_olive
+def test_attention_mask_to_sequence_lengths(tmp_path):
+    nodes = [helper.make_node("ReduceSum", ["attention_mask", "one"], ["msum"], name="/mask/ReduceSum"),
+             helper.make_node("Sub", ["msum", "one"], ["mlen"], name="/mask/Sub"),
+             helper.make_node("Cast", ["mlen"], ["seqlens_k"], name="/mask/Cast", to=I32),
+             helper.make_node("Shape", ["attention_mask"], ["mshape"], name="/mask/Shape"),
+             helper.make_node("Gather", ["mshape", "one"], ["mtot"], name="/mask/Gather", axis=0),
+             helper.make_node("Cast", ["mtot"], ["total"], name="/mask/Cast_1", to=I32),
+             helper.make_node("Gather", ["emb", "input_ids"], ["q"], name="/embed/Gather"),
+             gqa(["q", "q", "q", "pk", "pv", "seqlens_k", "total"])]
+    ins = [vi("input_ids", I64, ["batch", "seq"]), vi("attention_mask", I64, ["batch", "total_len"]),
+           vi("pk", F, ["batch", 1, "past", 4]), vi("pv", F, ["batch", 1, "past", 4])]
+    m = ms_model(nodes, ins, [vi("attn", F, ["batch", "seq", 4])],
+                 [init("one", np.array([1], np.int64)), init("emb", rand([10, 4], 1))])
+    s = [{"surgeon": "AttentionMaskToSequenceLengths"}]
+    out = ours_apply(m, s, tmp_path)
+    theirs = olive_apply(m, s)
+    assert_same_graph(out, theirs)
+    assert [i.name for i in out.graph.input] == ["input_ids", "pk", "pv", "past_seq_len", "total_seq_len"]
+    assert out.graph.input[3].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+@needs_olive
+def test_replace_attention_mask_value(tmp_path):
+    lowest = np.finfo(np.float32).min
+    nodes = [helper.make_node("Constant", [], ["c"], name="const", value=numpy_helper.from_array(np.array([lowest, 0.0], np.float32))),
+             helper.make_node("Where", ["cond", "c0", "c"], ["w"], name="where"),
+             helper.make_node("Add", ["w", "bias"], ["a"], name="add"),
+             helper.make_node("MatMul", ["a", "other"], ["y"], name="mm")]
+    m = make_model(nodes, [vi("cond", TensorProto.BOOL, [2]), vi("c0", F, [2])], [vi("y", F, [2])],
+                   [init("bias", np.array([lowest, 1.0], np.float32)), init("other", np.full([2, 2], lowest / 2, np.float32))])
+    s = [{"surgeon": "ReplaceAttentionMaskValue", "replacement": -5000.0}]
+    out = ours_apply(m, s, tmp_path)
+    assert_same_graph(out, olive_apply(m, s))
+    t = init_table(out.graph)
+    assert np.frombuffer(t["bias"][2], np.float32)[0] == -5000 and np.frombuffer(t["other"][2], np.float32)[0] == lowest / 2

@@ -119,7 +119,8 @@ static int decompose_quick_gelu(oir_model *m, const sg_args *a)
         free(base), free(alpha), free(ax), free(sig), free(cname), free(mname), free(sname), free(oname), free(x);
         OLIVE_TRY(rc);
     }
-    return OLIVE_OK;
+    /* As after Olive's rewriter: nodes nothing reads go. */
+    return sg_remove_dead_nodes(g);
 }
 
 /* Mul(a, Reciprocal(x)) -> Div(a, x), in place (the Mul keeps its outputs; its name has "Mul"
