@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "passes/convert/convert.h"
+#include "passes/fixed_shape/fixed_shape.h"
 #include "passes/float16/float16.h"
 #include "passes/fusion/fusion.h"
 #include "passes/peephole/peephole.h"
@@ -25,6 +26,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_fuse,
     &olive_pass_convert,
     &olive_pass_graph_surgeries,
+    &olive_pass_dynamic_to_fixed_shape,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)

@@ -84,7 +84,7 @@ def _import_olive():
     had = {k for k in sys.modules if k.split(".")[0] in _STUBBED}
     sys.meta_path.insert(0, finder)
     try:
-        from olive.passes.onnx import graph_surgeries  # noqa: PLC0415
+        from olive.passes.onnx import common, graph_surgeries  # noqa: PLC0415, F401
         from onnx_ir.passes.common import DeduplicateHashedInitializersPass  # noqa: PLC0415
         import onnx_ir  # noqa: PLC0415
     except Exception:  # noqa: BLE001 - any import failure means: no reference here
