@@ -9,6 +9,7 @@
 #include "passes/fixed_shape/fixed_shape.h"
 #include "passes/float16/float16.h"
 #include "passes/fusion/fusion.h"
+#include "passes/metadata/add_metadata.h"
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
@@ -27,6 +28,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_convert,
     &olive_pass_graph_surgeries,
     &olive_pass_dynamic_to_fixed_shape,
+    &olive_pass_add_metadata,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)
