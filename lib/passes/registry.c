@@ -10,6 +10,7 @@
 #include "passes/float16/float16.h"
 #include "passes/fusion/fusion.h"
 #include "passes/metadata/add_metadata.h"
+#include "passes/mixed_precision/mixed_precision.h"
 #include "passes/mnb_qdq/mnb_to_qdq.h"
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
@@ -31,6 +32,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_dynamic_to_fixed_shape,
     &olive_pass_add_metadata,
     &olive_pass_mnb_to_qdq,
+    &olive_pass_mixed_precision,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)
