@@ -12,6 +12,7 @@
 #include "passes/metadata/add_metadata.h"
 #include "passes/mixed_precision/mixed_precision.h"
 #include "passes/mnb_qdq/mnb_to_qdq.h"
+#include "passes/opset/opset_conversion.h"
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
@@ -33,6 +34,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_add_metadata,
     &olive_pass_mnb_to_qdq,
     &olive_pass_mixed_precision,
+    &olive_pass_opset_conversion,
 };
 
 #define N_PASSES (sizeof passes / sizeof *passes)
