@@ -893,3 +893,54 @@ def test_replace_attention_mask_value(tmp_path):
     assert_same_graph(out, olive_apply(m, s))
     t = init_table(out.graph)
     assert np.frombuffer(t["bias"][2], np.float32)[0] == -5000 and np.frombuffer(t["other"][2], np.float32)[0] == lowest / 2
+
+
+# ---- Olive's surgeons for a DLA compiler (4-D shapes) ----
+
+def dla_model():
+    nodes = [helper.make_node("Reshape", ["x", "shape3"], ["r"], name="reshape"),
+             helper.make_node("Expand", ["r", "eshape"], ["e"], name="expand"),
+             helper.make_node("Transpose", ["e"], ["t"], name="transpose", perm=[0, 2, 1]),
+             helper.make_node("Slice", ["t", "st", "en", "ax1"], ["s"], name="slice"),
+             helper.make_node("ReduceSum", ["s", "rax"], ["rs"], name="rsum", keepdims=0),
+             helper.make_node("Unsqueeze", ["rs", "uax"], ["u"], name="unsq"),
+             helper.make_node("Flatten", ["u"], ["f"], name="flat", axis=1),
+             helper.make_node("Gather", ["f", "gi"], ["gth"], name="gather", axis=1),
+             helper.make_node("LpNormalization", ["t"], ["lp"], name="lp", axis=1, p=2),
+             helper.make_node("GatherElements", ["lp", "gei"], ["ge"], name="gel", axis=0)]
+    inits = [init("shape3", np.array([0, 4, 3], np.int64)), init("eshape", np.array([1, 4, 3], np.int64)),
+             init("st", np.array([0], np.int64)), init("en", np.array([2], np.int64)), init("ax1", np.array([2], np.int64)),
+             init("rax", np.array([1], np.int64)), init("uax", np.array([0], np.int64)), init("gi", np.array(0, np.int64)),
+             init("gei", np.zeros([1, 3, 4], np.int64))]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [1, 12])], [vi("gth", F, [1]), vi("ge", F, [1, 3, 4])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+DLA = ["Non4DReshape", "Non4DExpand", "Non4DTranspose", "Non4DSlice", "Non4DLpNorm", "StandaloneReduceSum", "Gather",
+       "GatherElements", "Flatten", "RemoveIntermediarySqueezeAndUnsqueeze"]
+
+
+@needs_olive
+@pytest.mark.parametrize("surgeon", DLA)
+def test_dla_surgeons(tmp_path, surgeon):
+    m = dla_model()
+    proc, dst = ours_run(m, [{"surgeon": surgeon}], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(dst))
+    theirs = olive_apply(m, [{"surgeon": surgeon}])
+    assert_same_graph(ours, theirs)
+    assert node_keys(ours.graph) != node_keys(m.graph) or init_table(ours.graph) != init_table(m.graph)
+
+
+@needs_olive
+def test_add_intermediate_tensors_to_outputs(tmp_path):
+    s = [{"surgeon": "AddIntermediateTensorsToOutputs", "intermediate_tensor_to_add": ["s", "m"]}]
+    proc, dst = ours_run(two_input_model(), s, tmp_path)  # (outputs without shapes: as Olive writes them)
+    assert proc.returncode == 0, proc.stderr
+    out = onnx.load(str(dst))
+    assert_same_graph(out, olive_apply(two_input_model(), s))
+    assert [o.name for o in out.graph.output] == ["y", "s", "m"]
+    ours_fails(two_input_model(), [{"surgeon": "AddIntermediateTensorsToOutputs", "intermediate_tensor_to_add": ["q"]}],
+               tmp_path, "intermediate_tensor_to_add", "'q'")

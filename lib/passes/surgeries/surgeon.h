@@ -64,6 +64,7 @@ extern const sg_surgeon sg_family_embeddings[];
 extern const sg_surgeon sg_family_attention[];
 extern const sg_surgeon sg_family_qdq[];
 extern const sg_surgeon sg_family_cleanup[];
+extern const sg_surgeon sg_family_dla[];
 
 /* ---- argument access (types already checked) ---- */
 

@@ -1,0 +1,287 @@
+/* Surgeons Olive wrote for a DLA (NPU) compiler that wants 4-D tensors: shape constants,
+ * permutations and axes rewritten for 4-D, Flatten as Reshape, scalar indices as vectors, and
+ * debugging outputs. They change shapes on purpose: the result is for that compiler. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "passes/surgeries/sg_util.h"
+#include "passes/surgeries/surgeon.h"
+
+static int is_op(const oir_node *n, const char *op)
+{
+    return !strcmp(n->op_type, op) && (!n->domain[0] || !strcmp(n->domain, "ai.onnx"));
+}
+
+/* The int64 1-D initializer named by input `i` of `n` with `len` elements, or NULL. */
+static const oir_tensor *int64s(const oir_graph *g, const oir_node *n, size_t i, int64_t len)
+{
+    const oir_tensor *t = i < n->n_inputs ? oir_graph_initializer(g, n->inputs[i]) : NULL;
+    return t && t->dtype == OIR_INT64 && t->rank == 1 && t->dims[0] == len ? t : NULL;
+}
+
+/* Replaces initializer `name` with an int64 [n] tensor of `v`. */
+static int put_int64s(oir_graph *g, const char *name, const int64_t *v, size_t n)
+{
+    char *copy = olive_strdup(name);
+    int rc = copy ? sg_add_int64s(g, copy, v, n) : OLIVE_ENOMEM;
+    free(copy);
+    return rc;
+}
+
+/* Reshape / Expand targets of length 3 get a 1 inserted: Reshape at its first non-zero entry,
+ * Expand in front. */
+static int non4d_shape(oir_model *m, const char *op, int at_front)
+{
+    oir_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const oir_tensor *t;
+        int64_t old[3], v[4];
+        size_t at = 0;
+        if (!is_op(g->nodes[i], op) || !(t = int64s(g, g->nodes[i], 1, 3)))
+            continue;
+        memcpy(old, oir_tensor_data(t), sizeof old);
+        if (!at_front) {
+            while (at < 3 && old[at] == 0)
+                at++;
+            if (at == 3)
+                continue;
+        }
+        for (size_t k = 0, j = 0; k < 4; k++)
+            v[k] = k == at ? 1 : old[j++];
+        OLIVE_TRY(put_int64s(g, t->name, v, 4));
+    }
+    return OLIVE_OK;
+}
+
+static int non4d_reshape(oir_model *m, const sg_args *a) { (void)a; return non4d_shape(m, "Reshape", 0); }
+static int non4d_expand(oir_model *m, const sg_args *a) { (void)a; return non4d_shape(m, "Expand", 1); }
+
+/* Transpose perms of rank 2 and 3 extended to 4-D: [a, b] -> [0, 1, a+2, b+2],
+ * [a, b, c] -> [0, a+1, b+1, c+1]. */
+static int non4d_transpose(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const oir_attr *p = is_op(g->nodes[i], "Transpose") ? oir_node_attr(g->nodes[i], "perm") : NULL;
+        int64_t v[4];
+        if (!p || p->type != OIR_ATTR_INTS || (p->n != 2 && p->n != 3))
+            continue;
+        if (p->n == 2)
+            v[0] = 0, v[1] = 1, v[2] = p->ints[0] + 2, v[3] = p->ints[1] + 2;
+        else
+            v[0] = 0, v[1] = p->ints[0] + 1, v[2] = p->ints[1] + 1, v[3] = p->ints[2] + 1;
+        OLIVE_TRY(oir_node_set_attr_ints(g->nodes[i], "perm", v, 4));
+    }
+    return OLIVE_OK;
+}
+
+/* Slice axes of one element (not named "transformed_...") become a new initializer
+ * "<node>_axes" = [-1]. */
+static int non4d_slice(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        const oir_tensor *t;
+        char *name;
+        int64_t minus1 = -1;
+        int rc;
+        if (!is_op(n, "Slice") || n->n_inputs < 4 || strstr(n->inputs[3], "transformed_") ||
+            !(t = oir_graph_initializer(g, n->inputs[3])) || !t->rank || t->dims[0] != 1)
+            continue;
+        if (!(name = olive_asprintf("%s_axes", n->name)))
+            return OLIVE_ENOMEM;
+        rc = sg_add_int64s(g, name, &minus1, 1);
+        if (rc == OLIVE_OK)
+            rc = oir_node_set_input(n, 3, name);
+        free(name);
+        OLIVE_TRY(rc);
+    }
+    return OLIVE_OK;
+}
+
+static int non4d_lpnorm(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (is_op(g->nodes[i], "LpNormalization") && oir_node_attr(g->nodes[i], "axis"))
+            OLIVE_TRY(oir_node_set_attr_int(g->nodes[i], "axis", -1));
+    return OLIVE_OK;
+}
+
+/* ReduceSum nodes (not named "...transformed...") keep dims (when they say) and reduce axis 2
+ * instead of any axes other than [-1] ("<node>_axes"). */
+static int standalone_reduce_sum(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        const oir_tensor *t;
+        if (!is_op(n, "ReduceSum") || (n->name && strstr(n->name, "transformed")) || n->n_inputs < 2)
+            continue;
+        if (oir_node_attr(n, "keepdims"))
+            OLIVE_TRY(oir_node_set_attr_int(n, "keepdims", 1));
+        if ((t = oir_graph_initializer(g, n->inputs[1]))) {
+            uint64_t cnt = 0;
+            int64_t two = 2;
+            char *name;
+            int rc;
+            if (oir_tensor_numel(t, &cnt) == OLIVE_OK && cnt == 1 && sg_decode(t, 0) == -1)
+                continue;
+            if (!(name = olive_asprintf("%s_axes", n->name)))
+                return OLIVE_ENOMEM;
+            rc = sg_add_int64s(g, name, &two, 1);
+            if (rc == OLIVE_OK)
+                rc = oir_node_set_input(n, 1, name);
+            free(name);
+            OLIVE_TRY(rc);
+        }
+    }
+    return OLIVE_OK;
+}
+
+/* Constant indices of Gather / GatherElements: a scalar becomes a 1-element vector; 3-D
+ * GatherElements indices get a leading 1; Gather's axis 1 becomes 2. */
+static int gather_like(oir_model *m, const char *op)
+{
+    oir_graph *g = m->graph;
+    int elements = !strcmp(op, "GatherElements");
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        oir_tensor *t;
+        if (!is_op(n, op) || n->n_inputs < 2)
+            continue;
+        if (!elements && oir_node_attr(n, "axis") && oir_node_attr_int(n, "axis", 0) == 1)
+            OLIVE_TRY(oir_node_set_attr_int(n, "axis", 2));
+        if (!(t = oir_graph_initializer(g, n->inputs[1])) || (t->rank != 0 && !(elements && t->rank == 3)))
+            continue;
+        {
+            int64_t *dims = olive_calloc(t->rank + 1, sizeof *dims);
+            if (!dims)
+                return OLIVE_ENOMEM;
+            dims[0] = 1;
+            for (size_t d = 0; d < t->rank; d++)
+                dims[d + 1] = t->dims[d];
+            free(t->dims);
+            t->dims = dims;
+            t->rank++;
+        }
+    }
+    return OLIVE_OK;
+}
+
+static int gather(oir_model *m, const sg_args *a) { (void)a; return gather_like(m, "Gather"); }
+static int gather_elements(oir_model *m, const sg_args *a) { (void)a; return gather_like(m, "GatherElements"); }
+
+/* Flatten -> Reshape(x, [1, 1, 1, -1]) "<node>_reshape" writing the Flatten's outputs. */
+static int flatten(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    static const int64_t shape[4] = {1, 1, 1, -1};
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i], *r;
+        char *axes, *name;
+        int rc;
+        if (!is_op(n, "Flatten") || !n->n_inputs || !n->n_outputs)
+            continue;
+        axes = olive_asprintf("%s_reshape_axes", n->name);
+        name = olive_asprintf("%s_reshape", n->name);
+        rc = axes && name ? sg_add_int64s(g, axes, shape, 4) : OLIVE_ENOMEM;
+        if (rc == OLIVE_OK) {
+            const char *ins[2] = {n->inputs[0], axes};
+            if (!(r = oir_node_new("Reshape", "", name, 2, ins, 1, (const char *const *)n->outputs)))
+                rc = OLIVE_ENOMEM;
+            else
+                oir_graph_replace_node(g, i, r);
+        }
+        free(axes);
+        free(name);
+        OLIVE_TRY(rc);
+    }
+    return OLIVE_OK;
+}
+
+/* Squeeze / Unsqueeze nodes not reading a graph input are bypassed (their readers read their
+ * input); one writing a graph output stays, since removing it would leave the output unwritten. */
+static int remove_intermediary_squeeze(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        char *src, *dst;
+        int rc;
+        if ((!is_op(n, "Squeeze") && !is_op(n, "Unsqueeze")) || !n->n_inputs || !n->n_outputs ||
+            oir_graph_input_index(g, n->inputs[0]) >= 0 || oir_graph_output_index(g, n->outputs[0]) >= 0)
+            continue;
+        src = olive_strdup(n->inputs[0]);
+        dst = olive_strdup(n->outputs[0]);
+        rc = src && dst ? OLIVE_OK : OLIVE_ENOMEM;
+        if (rc == OLIVE_OK) {
+            oir_graph_remove_node(g, i--);
+            rc = sg_replace_input(g, dst, src);
+        }
+        free(src);
+        free(dst);
+        OLIVE_TRY(rc);
+    }
+    return OLIVE_OK;
+}
+
+/* Values become float graph outputs (no shape): the named ones, or every node output that is
+ * not one yet. */
+static int add_intermediate_outputs(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    size_t n = sg_list_len(a, "intermediate_tensor_to_add");
+    oir_type *ty = oir_type_new_tensor(OIR_FLOAT, 0, NULL, NULL);
+    int rc = ty ? OLIVE_OK : OLIVE_ENOMEM;
+    if (ty)
+        ty->has_shape = 0;
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
+        const char *v = sg_list_string(a, "intermediate_tensor_to_add", i);
+        if (!sg_producer(g, v) && oir_graph_input_index(g, v) < 0 && !oir_graph_initializer(g, v))
+            rc = sg_fail(a, "intermediate_tensor_to_add", "no value is named '%s'", v);
+    }
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
+        const char *v = sg_list_string(a, "intermediate_tensor_to_add", i);
+        if (oir_graph_output_index(g, v) < 0)
+            rc = oir_graph_add_output(g, v, ty);
+    }
+    if (!sg_has(a, "intermediate_tensor_to_add"))
+        for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++)
+            for (size_t j = 0; j < g->nodes[i]->n_outputs && rc == OLIVE_OK; j++) {
+                const char *v = g->nodes[i]->outputs[j];
+                if (v[0] && oir_graph_output_index(g, v) < 0)
+                    rc = oir_graph_add_output(g, v, ty);
+            }
+    oir_type_free(ty);
+    return rc;
+}
+
+static const sg_param p_none[] = {{NULL, 0, 0}};
+static const sg_param p_tensors[] = {{"intermediate_tensor_to_add", SG_STRINGS, 0}, {NULL, 0, 0}};
+
+const sg_surgeon sg_family_dla[] = {
+    SG_SURGEON("Non4DReshape", "Reshape targets of rank 3 get a 1 (4-D)", p_none, non4d_reshape),
+    SG_SURGEON("Non4DExpand", "Expand shapes of rank 3 get a leading 1 (4-D)", p_none, non4d_expand),
+    SG_SURGEON("Non4DTranspose", "Transpose perms of rank 2 and 3 extended to 4-D", p_none, non4d_transpose),
+    SG_SURGEON("Non4DSlice", "One-axis Slice axes become [-1]", p_none, non4d_slice),
+    SG_SURGEON("Non4DLpNorm", "LpNormalization axis becomes -1", p_none, non4d_lpnorm),
+    SG_SURGEON("StandaloneReduceSum", "ReduceSum keeps dims and reduces axis 2", p_none, standalone_reduce_sum),
+    SG_SURGEON("Gather", "Scalar Gather indices become vectors; axis 1 becomes 2", p_none, gather),
+    SG_SURGEON("GatherElements", "Scalar or 3-D GatherElements indices gain a dimension", p_none, gather_elements),
+    SG_SURGEON("Flatten", "Flatten becomes Reshape to [1, 1, 1, -1]", p_none, flatten),
+    SG_SURGEON("RemoveIntermediarySqueezeAndUnsqueeze", "Bypasses Squeeze / Unsqueeze not reading graph inputs",
+               p_none, remove_intermediary_squeeze),
+    SG_SURGEON("AddIntermediateTensorsToOutputs", "Makes values (named, or all) float graph outputs for debugging",
+               p_tensors, add_intermediate_outputs),
+    SG_END,
+};
