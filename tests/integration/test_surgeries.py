@@ -944,3 +944,32 @@ def test_add_intermediate_tensors_to_outputs(tmp_path):
     assert [o.name for o in out.graph.output] == ["y", "s", "m"]
     ours_fails(two_input_model(), [{"surgeon": "AddIntermediateTensorsToOutputs", "intermediate_tensor_to_add": ["q"]}],
                tmp_path, "intermediate_tensor_to_add", "'q'")
+
+
+@needs_olive
+@pytest.mark.parametrize("surgeon", ["ReshapeReduceSum", "ReshapeClipReduceSum", "ReduceMax"])
+def test_olive_noop_surgeons(tmp_path, surgeon):
+    # Olive 0.13's versions leave the model unchanged (see dla.c): so do ours.
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape"),
+             helper.make_node("Clip", ["r", "lo", "hi"], ["c"], name="clip"),
+             helper.make_node("ReduceSum", ["c", "axes"], ["s"], name="rsum"),
+             helper.make_node("ReduceMax", ["s"], ["y"], name="rmax", axes=[3], keepdims=1)]
+    m = make_model(nodes, [vi("x", F, [1, 1, 8, 8])], [vi("y", F, [1, 1, 8, 1])],
+                   [init("shape", np.array([1, 1, 8, 8], np.int64)), init("lo", np.array(0.0, np.float32)),
+                    init("hi", np.array(6.0, np.float32)), init("axes", np.array([3], np.int64))])
+    out = check(m, [{"surgeon": surgeon}], tmp_path)
+    assert node_keys(out.graph) == node_keys(m.graph)
+
+
+@needs_olive
+def test_non4d_model_inputs_and_outputs(tmp_path):
+    nodes = [helper.make_node("Relu", ["a"], ["ra"], name="relu_a"),
+             helper.make_node("Unsqueeze", ["b", "uax"], ["ub"], name="unsq_b"),
+             helper.make_node("Relu", ["ub"], ["y3"], name="relu_b"),
+             helper.make_node("Relu", ["ra"], ["y2"], name="relu_c")]
+    m = make_model(nodes, [vi("a", F, [2, 3]), vi("b", F, [2, 3, 4])], [vi("y2", F, [2, 3]), vi("y3", F, [1, 2, 3, 4])],
+                   [init("uax", np.array([0], np.int64))])
+    for s in ("Non4DModelInputs", "Non4DModelOutputs"):
+        proc, dst = ours_run(m, [{"surgeon": s}], tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert_same_graph(onnx.load(str(dst)), olive_apply(m, [{"surgeon": s}]))

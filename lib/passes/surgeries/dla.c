@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "passes/surgeries/sg_util.h"
 #include "passes/surgeries/surgeon.h"
@@ -266,6 +267,138 @@ static int add_intermediate_outputs(oir_model *m, const sg_args *a)
     return rc;
 }
 
+/* ReshapeReduceSum, ReshapeClipReduceSum and ReduceMax: Olive 0.13's versions leave the model
+ * as it is (the first two discard the rewriter's result; the third's pattern names an op
+ * "Reducemax" that no model has), so these do too, and say so. */
+static int olive_noop(oir_model *m, const sg_args *a)
+{
+    (void)m;
+    OLIVE_WARN("surgeon '%s' leaves the model unchanged, as Olive's does", a->surgeon->name);
+    return OLIVE_OK;
+}
+
+/* Graph inputs of rank 2 or 3 read as 4-D: an existing Unsqueeze reading one gets axes
+ * ([0, -1] for rank 2, [1] for rank 3) "<node>unsqueeze_axes_transformed" unless it already
+ * makes 4-D; otherwise a new Unsqueeze "<input>_unsqueeze" feeds every reader. */
+static int non4d_model_inputs(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    size_t n_in = g->n_inputs;
+    (void)a;
+    for (size_t i = 0; i < n_in; i++) {
+        const oir_type *t = g->inputs[i].type;
+        const char *in = g->inputs[i].name;
+        static const int64_t axes2[2] = {0, -1}, axes3[1] = {1};
+        size_t rank = t && t->kind == OIR_TYPE_TENSOR && t->has_shape ? t->rank : 0, n_axes = rank == 2 ? 2 : 1;
+        const int64_t *axes = rank == 2 ? axes2 : axes3;
+        oir_node *unsq = NULL;
+        char *name = NULL, *out = NULL, *ax = NULL;
+        int rc = OLIVE_OK;
+        if (rank != 2 && rank != 3)
+            continue;
+        for (size_t k = 0; k < g->n_nodes && !unsq; k++)
+            if (is_op(g->nodes[k], "Unsqueeze") && g->nodes[k]->n_inputs && !strcmp(g->nodes[k]->inputs[0], in))
+                unsq = g->nodes[k];
+        if (unsq) {
+            const oir_tensor *old = unsq->n_inputs > 1 ? oir_graph_initializer(g, unsq->inputs[1]) : NULL;
+            uint64_t cnt = 0;
+            if (!old || (oir_tensor_numel(old, &cnt) == OLIVE_OK && cnt + rank == 4))
+                continue;
+            if (!(ax = olive_asprintf("%sunsqueeze_axes_transformed", unsq->name)))
+                return OLIVE_ENOMEM;
+            rc = sg_add_int64s(g, ax, axes, n_axes);
+            if (rc == OLIVE_OK)
+                rc = oir_node_set_input(unsq, 1, ax);
+            free(ax);
+            OLIVE_TRY(rc);
+            continue;
+        }
+        if (!sg_use_count(g, in))
+            continue;
+        ax = olive_asprintf("%s_unsqueeze_axes", in);
+        out = olive_asprintf("%s_unsqueeze_input", in);
+        name = olive_asprintf("%s_unsqueeze", in);
+        rc = ax && out && name ? sg_replace_input(g, in, out) : OLIVE_ENOMEM;
+        if (rc == OLIVE_OK)
+            rc = sg_add_int64s(g, ax, axes, n_axes);
+        if (rc == OLIVE_OK) {
+            const char *ins[2] = {in, ax};
+            if (!sg_add_node(g, "Unsqueeze", "", name, 2, ins, 1, (const char *const *)&out))
+                rc = OLIVE_ENOMEM;
+        }
+        free(ax), free(out), free(name);
+        OLIVE_TRY(rc);
+    }
+    return OLIVE_OK;
+}
+
+/* Graph outputs of rank 2 or 3 come out of a Squeeze "<output>_squeeze" of axes [0, 1] (rank 2)
+ * or [2] (rank 3) "<output>_squeeze_axes"; a Squeeze already writing the output (directly or
+ * through a Clip) gets axes [0, 3] for rank 2. */
+static int non4d_model_outputs(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    size_t n_out = g->n_outputs;
+    for (size_t i = 0; i < n_out; i++) {
+        const oir_type *t = g->outputs[i].type;
+        size_t rank = t && t->kind == OIR_TYPE_TENSOR && t->has_shape ? t->rank : 0;
+        char *out, *ax = NULL, *in = NULL, *name = NULL;
+        int updated = 0, rc = OLIVE_OK;
+        if (rank != 2 && rank != 3)
+            continue;
+        if (!(out = olive_strdup(g->outputs[i].name)))
+            return OLIVE_ENOMEM;
+        for (size_t k = 0; k < g->n_nodes && rc == OLIVE_OK; k++) {
+            oir_node *sq = g->nodes[k], *clip;
+            int writes;
+            if (!is_op(sq, "Squeeze") || !sq->n_outputs)
+                continue;
+            writes = !strcmp(sq->outputs[0], out);
+            for (size_t c = 0; !writes && (clip = sg_consumer(g, sq->outputs[0], c)); c++)
+                writes = is_op(clip, "Clip") && clip->n_outputs && oir_graph_output_index(g, clip->outputs[0]) >= 0;
+            if (!writes)
+                continue;
+            if (rank == 3) /* Olive has no axes for this case (it fails): refuse */
+                rc = sg_fail(a, NULL, "output '%s' of rank 3 already comes from Squeeze node '%s'", out, sq->name);
+            else if (!(ax = olive_asprintf("%s_squeeze_axes", out)))
+                rc = OLIVE_ENOMEM;
+            else {
+                static const int64_t axes[2] = {0, 3};
+                rc = sg_add_int64s(g, ax, axes, 2);
+                if (rc == OLIVE_OK)
+                    rc = oir_node_set_input(sq, 1, ax);
+                free(ax);
+                ax = NULL;
+            }
+            updated = 1;
+        }
+        if (rc == OLIVE_OK && !updated) {
+            static const int64_t axes2[2] = {0, 1}, axes3[1] = {2};
+            ax = olive_asprintf("%s_squeeze_axes", out);
+            in = olive_asprintf("%s_squeeze_input", out);
+            name = olive_asprintf("%s_squeeze", out);
+            rc = ax && in && name ? sg_add_int64s(g, ax, rank == 2 ? axes2 : axes3, rank == 2 ? 2 : 1) : OLIVE_ENOMEM;
+            for (size_t k = 0; k < g->n_nodes && rc == OLIVE_OK; k++) {
+                oir_node *nd = g->nodes[k];
+                for (size_t j = 0; j < nd->n_outputs && rc == OLIVE_OK; j++)
+                    if (!strcmp(nd->outputs[j], out))
+                        rc = oir_node_set_output(nd, j, in);
+                for (size_t j = 0; j < nd->n_inputs && rc == OLIVE_OK; j++)
+                    if (!strcmp(nd->inputs[j], out))
+                        rc = oir_node_set_input(nd, j, in);
+            }
+            if (rc == OLIVE_OK) {
+                const char *ins[2] = {in, ax};
+                if (!sg_add_node(g, "Squeeze", "", name, 2, ins, 1, (const char *const *)&out))
+                    rc = OLIVE_ENOMEM;
+            }
+        }
+        free(out), free(ax), free(in), free(name);
+        OLIVE_TRY(rc);
+    }
+    return OLIVE_OK;
+}
+
 static const sg_param p_none[] = {{NULL, 0, 0}};
 static const sg_param p_tensors[] = {{"intermediate_tensor_to_add", SG_STRINGS, 0}, {NULL, 0, 0}};
 
@@ -281,6 +414,12 @@ const sg_surgeon sg_family_dla[] = {
     SG_SURGEON("Flatten", "Flatten becomes Reshape to [1, 1, 1, -1]", p_none, flatten),
     SG_SURGEON("RemoveIntermediarySqueezeAndUnsqueeze", "Bypasses Squeeze / Unsqueeze not reading graph inputs",
                p_none, remove_intermediary_squeeze),
+    SG_SURGEON("Non4DModelInputs", "Graph inputs of rank 2 or 3 get an Unsqueeze to 4-D", p_none, non4d_model_inputs),
+    SG_SURGEON("Non4DModelOutputs", "Graph outputs of rank 2 or 3 come out of a Squeeze from 4-D", p_none,
+               non4d_model_outputs),
+    SG_SURGEON("ReshapeReduceSum", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
+    SG_SURGEON("ReshapeClipReduceSum", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
+    SG_SURGEON("ReduceMax", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
     SG_SURGEON("AddIntermediateTensorsToOutputs", "Makes values (named, or all) float graph outputs for debugging",
                p_tensors, add_intermediate_outputs),
     SG_END,
