@@ -973,3 +973,24 @@ def test_non4d_model_inputs_and_outputs(tmp_path):
         proc, dst = ours_run(m, [{"surgeon": s}], tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert_same_graph(onnx.load(str(dst)), olive_apply(m, [{"surgeon": s}]))
+
+
+@needs_olive
+def test_non4d_initializers(tmp_path):
+    nodes = [helper.make_node("Mul", ["x", "k1"], ["a"], name="mul"),
+             helper.make_node("MatMul", ["a", "w_mm"], ["b"], name="mm"),
+             helper.make_node("Gemm", ["b2", "w_gemm"], ["c"], name="gemm"),
+             helper.make_node("Add", ["a", "w_conv"], ["d"], name="add"),
+             helper.make_node("Add", ["a", "t3"], ["e"], name="add3")]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [3, 4]), vi("b2", F, [3, 4])],
+                          [vi("b", F, None), vi("c", F, None), vi("d", F, None), vi("e", F, None)],
+                          [init("k1", rand([4], 1)), init("w_mm", rand([4, 5], 2)), init("w_gemm", rand([4, 2], 3)),
+                           init("w_conv", rand([3, 4], 4)), init("t3", rand([2, 3, 4], 5))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    proc, dst = ours_run(m, [{"surgeon": "Non4DInitializers"}], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(dst))
+    assert_same_graph(ours, olive_apply(m, [{"surgeon": "Non4DInitializers"}]))
+    assert {k: v[1] for k, v in init_table(ours.graph).items()} == {
+        "k1": (1, 1, 1, 4), "w_mm": (4, 5), "w_gemm": (1, 1, 4, 2), "w_conv": (4, 3, 1, 1), "t3": (1, 2, 3, 4)}

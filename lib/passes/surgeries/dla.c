@@ -399,6 +399,71 @@ static int non4d_model_outputs(oir_model *m, const sg_args *a)
     return OLIVE_OK;
 }
 
+/* Olive's rule reads only the last Div/Sub/Mul, MatMul and Gemm nodes' inputs: 1-D initializers
+ * that last Div/Sub/Mul reads become [1, 1, 1, K]; 2-D ones the last Gemm reads [1, 1, K, C];
+ * other 2-D ones the last MatMul does not read are transposed to [K, C, 1, 1]; 3-D ones get a
+ * leading 1. */
+static int in_inputs(const oir_node *n, const char *name)
+{
+    for (size_t j = 0; n && j < n->n_inputs; j++)
+        if (!strcmp(n->inputs[j], name))
+            return 1;
+    return 0;
+}
+
+static int non4d_initializers(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    const oir_node *arith = NULL, *mm = NULL, *gemm = NULL;
+    (void)a;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const oir_node *n = g->nodes[i];
+        if (!strcmp(n->op_type, "Div") || !strcmp(n->op_type, "Sub") || !strcmp(n->op_type, "Mul"))
+            arith = n;
+        if (!strcmp(n->op_type, "MatMul"))
+            mm = n;
+        if (!strcmp(n->op_type, "Gemm"))
+            gemm = n;
+    }
+    for (size_t i = 0; i < g->n_initializers; i++) {
+        oir_tensor *t = g->initializers[i];
+        int64_t dims[4];
+        size_t rank = 0;
+        if (t->rank == 1 && in_inputs(arith, t->name)) {
+            dims[0] = dims[1] = dims[2] = 1, dims[3] = t->dims[0], rank = 4;
+        } else if (t->rank == 2 && in_inputs(gemm, t->name)) {
+            dims[0] = dims[1] = 1, dims[2] = t->dims[0], dims[3] = t->dims[1], rank = 4;
+        } else if (t->rank == 2 && !in_inputs(mm, t->name)) {
+            size_t w = oir_dtype_bits(t->dtype) / 8, c = (size_t)t->dims[0], k = (size_t)t->dims[1];
+            const uint8_t *src = oir_tensor_data(t);
+            uint8_t *tp;
+            int rc;
+            if (!w || !src)
+                continue;
+            if (!(tp = olive_malloc(c * k * w + 1)))
+                return OLIVE_ENOMEM;
+            for (size_t r = 0; r < c; r++)
+                for (size_t q = 0; q < k; q++)
+                    memcpy(tp + (q * c + r) * w, src + (r * k + q) * w, w);
+            rc = oir_tensor_set_copy(t, tp, c * k * w) ;
+            free(tp);
+            OLIVE_TRY(rc);
+            dims[0] = (int64_t)k, dims[1] = (int64_t)c, dims[2] = dims[3] = 1, rank = 4;
+        } else if (t->rank == 3) {
+            dims[0] = 1, dims[1] = t->dims[0], dims[2] = t->dims[1], dims[3] = t->dims[2], rank = 4;
+        }
+        if (rank) {
+            int64_t *nd = olive_memdup(dims, sizeof dims);
+            if (!nd)
+                return OLIVE_ENOMEM;
+            free(t->dims);
+            t->dims = nd;
+            t->rank = 4;
+        }
+    }
+    return OLIVE_OK;
+}
+
 static const sg_param p_none[] = {{NULL, 0, 0}};
 static const sg_param p_tensors[] = {{"intermediate_tensor_to_add", SG_STRINGS, 0}, {NULL, 0, 0}};
 
@@ -417,6 +482,7 @@ const sg_surgeon sg_family_dla[] = {
     SG_SURGEON("Non4DModelInputs", "Graph inputs of rank 2 or 3 get an Unsqueeze to 4-D", p_none, non4d_model_inputs),
     SG_SURGEON("Non4DModelOutputs", "Graph outputs of rank 2 or 3 come out of a Squeeze from 4-D", p_none,
                non4d_model_outputs),
+    SG_SURGEON("Non4DInitializers", "Initializers of rank 1 to 3 made 4-D (Olive's rules)", p_none, non4d_initializers),
     SG_SURGEON("ReshapeReduceSum", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
     SG_SURGEON("ReshapeClipReduceSum", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
     SG_SURGEON("ReduceMax", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
