@@ -994,3 +994,26 @@ def test_non4d_initializers(tmp_path):
     assert_same_graph(ours, olive_apply(m, [{"surgeon": "Non4DInitializers"}]))
     assert {k: v[1] for k, v in init_table(ours.graph).items()} == {
         "k1": (1, 1, 1, 4), "w_mm": (4, 5), "w_gemm": (1, 1, 4, 2), "w_conv": (4, 3, 1, 1), "t3": (1, 2, 3, 4)}
+
+
+@needs_olive
+def test_matmul_to_transpose_conv_transpose(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["h"], name="relu"),
+             helper.make_node("MatMul", ["h", "w"], ["y"], name="/fc/MatMul"),
+             helper.make_node("Relu", ["x2"], ["h2"], name="relu2"),
+             helper.make_node("Gemm", ["h2", "wt", "b"], ["z"], name="/fc2/Gemm", transB=1),
+             helper.make_node("MatMul", ["x3", "w4"], ["q"], name="/fc3/MatMul")]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [1, 1, 4, 8]), vi("x2", F, [3, 8]), vi("x3", F, [1, 2, 3, 4])],
+                          [vi("y", F, None), vi("z", F, None), vi("q", F, None)],
+                          [init("w", rand([8, 5], 1)), init("wt", rand([5, 8], 2)), init("b", rand([5], 3)),
+                           init("w4", rand([1, 1, 4, 2], 4))],
+                          value_info=[vi("h", F, [1, 1, 4, 8]), vi("h2", F, [3, 8])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    s = [{"surgeon": "MatMulToTransposeConvTranspose"}]
+    proc, dst = ours_run(m, s, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(dst))
+    assert_same_graph(ours, olive_apply(m, s))
+    assert sorted(n.op_type for n in ours.graph.node) == ["Conv", "Conv", "MatMul", "Relu", "Relu", "Transpose",
+                                                          "Transpose", "Transpose", "Transpose"]

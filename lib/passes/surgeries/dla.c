@@ -464,6 +464,130 @@ static int non4d_initializers(oir_model *m, const sg_args *a)
     return OLIVE_OK;
 }
 
+/* Olive's shape map: value_info dims up to the first one without a value, which counts as 0. */
+static size_t vi_shape(const oir_graph *g, const char *name, int64_t *dims, int *known)
+{
+    *known = 0;
+    for (size_t i = 0; i < g->n_value_info; i++) {
+        const oir_type *t = g->value_info[i].type;
+        size_t r = 0;
+        if (strcmp(g->value_info[i].name, name))
+            continue;
+        *known = 1;
+        for (size_t d = 0; t && t->kind == OIR_TYPE_TENSOR && t->has_shape && d < t->rank && r < 8; d++) {
+            dims[r++] = t->dims[d].has_value ? t->dims[d].value : 0;
+            if (!t->dims[d].has_value)
+                break;
+        }
+        return r;
+    }
+    return 0;
+}
+
+/* MatMul / Gemm with an input that is not 4-D (by initializer or value_info) becomes a 1x1 Conv
+ * "<node>_conv", between Transposes (perm [0, 3, 2, 1]) when the first input's channels are 1 by
+ * Olive's test; a 2-D weight becomes [K, C, 1, 1] (transposed; [C, K, 1, 1] with transB). */
+static int matmul_to_conv(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    size_t n0 = g->n_nodes;
+    int rc = OLIVE_OK;
+    olive_strbuf done = {0};
+    (void)a;
+    olive_strbuf_append(&done, "\n");
+    for (size_t i = 0; i < g->n_nodes; i++)
+        g->nodes[i]->mark = 0;
+    for (size_t i = 0; i < n0 && rc == OLIVE_OK; i++) {
+        oir_node *n = g->nodes[i];
+        int64_t dims[8];
+        size_t r;
+        int known, need = 0, transpose = 0, trans_b;
+        char *base, *conv = NULL, *tb = NULL, *tb_out = NULL, *ta = NULL, *conv_out = NULL, *key = NULL;
+        const oir_tensor *w;
+        if ((!is_op(n, "MatMul") && !is_op(n, "Gemm")) || n->n_inputs < 2 || !n->n_outputs)
+            continue;
+        for (size_t j = 0; j < n->n_inputs && !need; j++) {
+            const oir_tensor *t = oir_graph_initializer(g, n->inputs[j]);
+            r = vi_shape(g, n->inputs[j], dims, &known);
+            need = (t && t->rank != 4) || (known && r != 4);
+        }
+        if (!need)
+            continue;
+        r = vi_shape(g, n->inputs[0], dims, &known);
+        if (known)
+            transpose = (r == 2 && dims[0] != 1 && dims[1] != 1) || (r == 3 && dims[0] == 1) ||
+                        (r == 4 && dims[1] == 1) || (r == 4 && dims[2] != 1 && dims[3] != 1);
+        trans_b = is_op(n, "Gemm") && oir_node_attr_int(n, "transB", 0) == 1;
+        base = n->name ? n->name : "";
+        conv = olive_asprintf("%s_conv", base);
+        tb = olive_asprintf("%s_transpose_before", base);
+        tb_out = olive_asprintf("%s_transpose_before_output", base);
+        ta = olive_asprintf("%s_transpose_after", base);
+        conv_out = olive_asprintf("%s_transpose_output", base);
+        if (!conv || !tb || !tb_out || !ta || !conv_out)
+            rc = OLIVE_ENOMEM;
+        if (rc == OLIVE_OK) {
+            static const int64_t perm[4] = {0, 3, 2, 1};
+            const char *ci[3] = {transpose ? tb_out : n->inputs[0], n->inputs[1], n->n_inputs > 2 ? n->inputs[2] : ""};
+            oir_node *t1 = NULL, *c, *t2;
+            if (transpose && (!(t1 = sg_add_node(g, "Transpose", "", tb, 1, (const char *const *)n->inputs, 1,
+                                                  (const char *const *)&tb_out)) ||
+                              (rc = oir_node_set_attr_ints(t1, "perm", perm, 4)) != OLIVE_OK))
+                rc = rc == OLIVE_OK ? OLIVE_ENOMEM : rc;
+            if (rc == OLIVE_OK && !(c = sg_add_node(g, "Conv", "", conv, n->n_inputs == 3 ? 3 : 2, ci, 1,
+                                                    transpose ? (const char *const *)&conv_out
+                                                              : (const char *const *)n->outputs)))
+                rc = OLIVE_ENOMEM;
+            if (rc == OLIVE_OK && transpose) {
+                if (!(t2 = sg_add_node(g, "Transpose", "", ta, 1, (const char *const *)&conv_out, 1,
+                                       (const char *const *)n->outputs)))
+                    rc = OLIVE_ENOMEM;
+                else
+                    rc = oir_node_set_attr_ints(t2, "perm", perm, 4);
+            }
+        }
+        /* The weight, once: [C, K] -> [K, C, 1, 1] (or [C, K, 1, 1] with transB). */
+        w = oir_graph_initializer(g, n->inputs[1]);
+        if (rc == OLIVE_OK && w && w->rank == 2 && (key = olive_asprintf("\n%s\n", w->name)) && !strstr(done.data, key)) {
+            oir_tensor *t = (oir_tensor *)w;
+            size_t es = oir_dtype_bits(t->dtype) / 8, c = (size_t)t->dims[0], k = (size_t)t->dims[1];
+            int64_t nd[4] = {trans_b ? (int64_t)c : (int64_t)k, trans_b ? (int64_t)k : (int64_t)c, 1, 1};
+            int64_t *dd = olive_memdup(nd, sizeof nd);
+            if (!dd || !es) {
+                free(dd);
+                rc = dd ? OLIVE_OK : OLIVE_ENOMEM;
+            } else {
+                if (!trans_b) {
+                    uint8_t *tp = olive_malloc(c * k * es + 1);
+                    const uint8_t *src = oir_tensor_data(t);
+                    if (!tp)
+                        rc = OLIVE_ENOMEM;
+                    for (size_t x = 0; rc == OLIVE_OK && x < c; x++)
+                        for (size_t y = 0; y < k; y++)
+                            memcpy(tp + (y * c + x) * es, src + (x * k + y) * es, es);
+                    if (rc == OLIVE_OK)
+                        rc = oir_tensor_set_copy(t, tp, c * k * es);
+                    free(tp);
+                }
+                if (rc == OLIVE_OK) {
+                    free(t->dims);
+                    t->dims = dd;
+                    t->rank = 4;
+                    olive_strbuf_printf(&done, "%s\n", key + 1);
+                } else {
+                    free(dd);
+                }
+            }
+        }
+        n->mark = 1;
+        free(conv), free(tb), free(tb_out), free(ta), free(conv_out), free(key);
+    }
+    olive_strbuf_free(&done);
+    OLIVE_TRY(rc);
+    oir_graph_remove_marked_nodes(g);
+    return OLIVE_OK;
+}
+
 static const sg_param p_none[] = {{NULL, 0, 0}};
 static const sg_param p_tensors[] = {{"intermediate_tensor_to_add", SG_STRINGS, 0}, {NULL, 0, 0}};
 
@@ -482,6 +606,8 @@ const sg_surgeon sg_family_dla[] = {
     SG_SURGEON("Non4DModelInputs", "Graph inputs of rank 2 or 3 get an Unsqueeze to 4-D", p_none, non4d_model_inputs),
     SG_SURGEON("Non4DModelOutputs", "Graph outputs of rank 2 or 3 come out of a Squeeze from 4-D", p_none,
                non4d_model_outputs),
+    SG_SURGEON("MatMulToTransposeConvTranspose", "MatMul / Gemm on non-4-D tensors as 1x1 Conv (with Transposes)",
+               p_none, matmul_to_conv),
     SG_SURGEON("Non4DInitializers", "Initializers of rank 1 to 3 made 4-D (Olive's rules)", p_none, non4d_initializers),
     SG_SURGEON("ReshapeReduceSum", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
     SG_SURGEON("ReshapeClipReduceSum", "Unchanged model, as Olive 0.13's surgeon leaves it", p_none, olive_noop),
