@@ -83,13 +83,24 @@ def _import_olive():
     finder = _StubFinder()
     had = {k for k in sys.modules if k.split(".")[0] in _STUBBED}
     sys.meta_path.insert(0, finder)
+    # Olive's telemetry singleton starts disabled when it sees a CI variable: made here, once,
+    # so that nothing is sent or cached by the tests.
+    ci = os.environ.get("CI")
+    os.environ["CI"] = "1"
+    os.environ.setdefault("OLIVE_DISABLE_TELEMETRY", "1")
     try:
         from olive.passes.onnx import common, graph_surgeries  # noqa: PLC0415, F401
+        from olive.telemetry.telemetry import Telemetry  # noqa: PLC0415
         from onnx_ir.passes.common import DeduplicateHashedInitializersPass  # noqa: PLC0415
         import onnx_ir  # noqa: PLC0415
+        Telemetry()
     except Exception:  # noqa: BLE001 - any import failure means: no reference here
         graph_surgeries = None
     finally:
+        if ci is None:
+            del os.environ["CI"]
+        else:
+            os.environ["CI"] = ci
         sys.meta_path.remove(finder)
         for k in [k for k in sys.modules if k.split(".")[0] in _STUBBED and k not in had]:
             del sys.modules[k]
