@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -89,6 +90,7 @@ def _import_olive():
     os.environ["CI"] = "1"
     os.environ.setdefault("OLIVE_DISABLE_TELEMETRY", "1")
     try:
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="opentelemetry")
         from olive.passes.onnx import common, graph_surgeries  # noqa: PLC0415, F401
         from olive.telemetry.telemetry import Telemetry  # noqa: PLC0415
         from onnx_ir.passes.common import DeduplicateHashedInitializersPass  # noqa: PLC0415
