@@ -1030,3 +1030,20 @@ def test_matmul_to_transpose_conv_transpose(tmp_path):
     assert_same_graph(ours, olive_apply(m, s))
     assert sorted(n.op_type for n in ours.graph.node) == ["Conv", "Conv", "MatMul", "Relu", "Relu", "Transpose",
                                                           "Transpose", "Transpose", "Transpose"]
+
+
+@needs_olive
+def test_packed_attention_to_packed_mha(tmp_path):
+    # (PackedMultiHeadAttention runs on CUDA only: the graphs are compared, not run.)
+    nodes = [helper.make_node("PackedAttention", ["q", "k", "v", "cu"], ["o"], name="/vision/attn/PackedAttention",
+                              domain="custom", scale=0.125, num_heads=2)]
+    qkv = [vi(n, F, [1, 2, 6, 4]) for n in "qkv"]
+    g = helper.make_graph(nodes, "g", qkv + [vi("cu", I32, [3])], [vi("o", F, [1, 6, 2, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
+    m.ir_version = 10
+    s = [{"surgeon": "PackedAttentionToPackedMHA"}]
+    proc, dst = ours_run(m, s, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(dst))
+    assert_same_structure(ours, olive_apply(m, s))
+    assert [n.op_type for n in ours.graph.node].count("PackedMultiHeadAttention") == 1

@@ -2,6 +2,7 @@
  * (If over two caches) made one, the attention mask replaced by sequence-length inputs, and
  * large negative mask values replaced. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,13 +35,13 @@ static const char *keep(bld *b, char *s)
 /* Adds op(ins...) and returns its output name ("" after an error). */
 static const char *op(bld *b, const char *type, size_t n_in, ...)
 {
-    const char *ins[4];
+    const char *ins[8];
     char *name, *out;
     va_list ap;
-    if (b->rc != OLIVE_OK)
+    if (b->rc != OLIVE_OK || n_in > 8)
         return "";
     va_start(ap, n_in);
-    for (size_t i = 0; i < n_in && i < 4; i++)
+    for (size_t i = 0; i < n_in; i++)
         ins[i] = va_arg(ap, const char *);
     va_end(ap);
     name = olive_asprintf("%s/%s_%d", b->base, type, b->k++);
@@ -90,6 +91,31 @@ static const char *const_f32(bld *b, float v)
     }
     return out;
 }
+
+static void attr_ints(bld *b, const char *name, const int64_t *v, size_t n)
+{
+    if (b->rc == OLIVE_OK)
+        b->rc = oir_node_set_attr_ints(b->last, name, v, n);
+}
+
+/* A Constant int64 tensor: rank 0 (one value) when `scalar`, else 1-D of n values. */
+static const char *const_i64v(bld *b, const int64_t *v, size_t n, int scalar)
+{
+    const char *out = op(b, "Constant", 0);
+    int64_t dim = (int64_t)n;
+    oir_tensor *t;
+    if (b->rc != OLIVE_OK)
+        return "";
+    if (!(t = oir_tensor_new(out, OIR_INT64, scalar ? 0 : 1, &dim)) || oir_tensor_set_copy(t, v, n * 8) != OLIVE_OK ||
+        oir_node_set_attr_tensor(b->last, "value", t) != OLIVE_OK) {
+        oir_tensor_free(t);
+        b->rc = OLIVE_ENOMEM;
+    }
+    return out;
+}
+
+static const char *c1(bld *b, int64_t v) { return const_i64v(b, &v, 1, 0); }
+static const char *c0(bld *b, int64_t v) { return const_i64v(b, &v, 1, 1); }
 
 static void bld_free(bld *b)
 {
@@ -475,6 +501,93 @@ static int replace_attention_mask_value(oir_model *m, const sg_args *a)
     return sg_dag_update(g);
 }
 
+/* custom::PackedAttention(query, key, value, cu_seqlens; scale, num_heads) with Q/K/V
+ * [1, heads, seq, head_dim] -> com.microsoft PackedMultiHeadAttention on [seq, heads*head_dim]
+ * with the token offsets computed from cu_seqlens, as Olive's onnxscript function writes it
+ * (inlined): valid token positions first, padding after. */
+static int packed_one(oir_graph *g, oir_node *pa)
+{
+    char *q = olive_strdup(pa->inputs[0]), *k = olive_strdup(pa->inputs[1]), *v = olive_strdup(pa->inputs[2]);
+    char *cu = olive_strdup(pa->inputs[3]), *y = olive_strdup(pa->outputs[0]);
+    char *base = olive_strdup(pa->name && pa->name[0] ? pa->name : pa->outputs[0]);
+    float scale = oir_node_attr_float(pa, "scale", 0.0f);
+    int64_t heads = oir_node_attr_int(pa, "num_heads", 0), perm[3] = {1, 0, 2}, flat[2] = {0, -1};
+    bld b = {g, base, 0, OLIVE_OK, 0, 0, NULL, NULL};
+    const char *n_p, *starts, *ends, *len, *maxl, *rows, *cols, *rows2, *cols2, *pos, *pshape, *mask, *mask1, *pad;
+    const char *off, *q3, *s3, *q2, *k2, *v2, *att, *a3;
+    if (!q || !k || !v || !cu || !y || !base) {
+        free(q), free(k), free(v), free(cu), free(y), free(base);
+        return OLIVE_ENOMEM;
+    }
+    oir_graph_remove_node(g, (size_t)sg_node_index(g, pa));
+    n_p = op(&b, "Cast", 1, op(&b, "Size", 1, cu));
+    attr_int(&b, "to", OIR_INT32);
+    n_p = op(&b, "Sub", 2, n_p, op(&b, "CastLike", 2, c0(&b, 1), n_p));
+    starts = op(&b, "Slice", 4, cu, c1(&b, 0), c1(&b, -1), c1(&b, 0));
+    ends = op(&b, "Slice", 4, cu, c1(&b, 1), c1(&b, INT64_MAX), c1(&b, 0));
+    len = op(&b, "Sub", 2, ends, starts);
+    maxl = op(&b, "ReduceMax", 2, len, c1(&b, 0));
+    attr_int(&b, "keepdims", 0);
+    rows = op(&b, "Range", 3, op(&b, "CastLike", 2, c0(&b, 0), n_p), n_p, op(&b, "CastLike", 2, c0(&b, 1), n_p));
+    rows2 = op(&b, "Unsqueeze", 2, rows, c1(&b, 1));
+    cols = op(&b, "Range", 3, op(&b, "CastLike", 2, c0(&b, 0), maxl), maxl, op(&b, "CastLike", 2, c0(&b, 1), maxl));
+    cols2 = op(&b, "Unsqueeze", 2, cols, c1(&b, 0));
+    pos = op(&b, "Add", 2, op(&b, "Mul", 2, rows2, maxl), cols2);
+    pshape = op(&b, "Shape", 1, pos);
+    mask = op(&b, "Less", 2, cols2, op(&b, "Unsqueeze", 2, len, c1(&b, 1)));
+    mask1 = op(&b, "Reshape", 2, mask, c1(&b, -1));
+    pad = op(&b, "Not", 1, mask1);
+    off = op(&b, "Concat", 2, op(&b, "Compress", 2, pos, mask), op(&b, "Compress", 2, pos, pad));
+    attr_int(&b, "axis", 0);
+    off = op(&b, "Reshape", 2, off, pshape);
+    q3 = op(&b, "Transpose", 1, op(&b, "Squeeze", 2, q, c1(&b, 0)));
+    attr_ints(&b, "perm", perm, 3);
+    s3 = op(&b, "Shape", 1, q3);
+    q2 = op(&b, "Reshape", 2, q3, const_i64v(&b, flat, 2, 0));
+    k2 = op(&b, "Transpose", 1, op(&b, "Squeeze", 2, k, c1(&b, 0)));
+    attr_ints(&b, "perm", perm, 3);
+    k2 = op(&b, "Reshape", 2, k2, const_i64v(&b, flat, 2, 0));
+    v2 = op(&b, "Transpose", 1, op(&b, "Squeeze", 2, v, c1(&b, 0)));
+    attr_ints(&b, "perm", perm, 3);
+    v2 = op(&b, "Reshape", 2, v2, const_i64v(&b, flat, 2, 0));
+    att = op(&b, "PackedMultiHeadAttention", 6, q2, k2, v2, "", off, cu);
+    if (b.rc == OLIVE_OK) {
+        char *d = olive_strdup("com.microsoft");
+        if (!d)
+            b.rc = OLIVE_ENOMEM;
+        else
+            free(b.last->domain), b.last->domain = d;
+    }
+    if (b.rc == OLIVE_OK && (b.rc = oir_node_set_attr_float(b.last, "scale", scale)) == OLIVE_OK)
+        b.rc = oir_node_set_attr_int(b.last, "num_heads", heads);
+    a3 = op(&b, "Reshape", 2, att, s3);
+    op(&b, "Unsqueeze", 2, a3, c1(&b, 0));
+    if (b.rc == OLIVE_OK)
+        b.rc = oir_node_set_output(b.last, 0, y);
+    bld_free(&b);
+    free(q), free(k), free(v), free(cu), free(y), free(base);
+    return b.rc;
+}
+
+static int packed_attention_to_packed_mha(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    int found = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        if (strcmp(n->op_type, "PackedAttention") || strcmp(n->domain, "custom"))
+            continue;
+        if (n->n_inputs != 4 || n->n_outputs != 1)
+            return sg_fail(a, NULL, "custom PackedAttention node '%s' needs 4 inputs and 1 output", n->name);
+        OLIVE_TRY(packed_one(g, n));
+        found = 1;
+        i--;
+    }
+    if (found)
+        OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
+    return OLIVE_OK;
+}
+
 static const sg_param p_none[] = {{NULL, 0, 0}};
 static const sg_param p_large[] = {{"use_large_cache", SG_BOOL, 0}, {NULL, 0, 0}};
 static const sg_param p_mask[] = {{"threshold", SG_FLOAT, 0}, {"replacement", SG_FLOAT, 0}, {NULL, 0, 0}};
@@ -487,6 +600,9 @@ const sg_surgeon sg_family_attention[] = {
     SG_SURGEON("AttentionMaskToSequenceLengths",
                "Replaces attention_mask and its subgraph with past_seq_len / total_seq_len inputs for "
                "GroupQueryAttention", p_none, attention_mask_to_sequence_lengths),
+    SG_SURGEON("PackedAttentionToPackedMHA",
+               "Replaces custom PackedAttention with com.microsoft PackedMultiHeadAttention and its token offsets",
+               p_none, packed_attention_to_packed_mha),
     SG_SURGEON("ReplaceAttentionMaskValue", "Replaces mask values below threshold with replacement", p_mask,
                replace_attention_mask_value),
     SG_END,
