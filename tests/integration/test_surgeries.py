@@ -1047,3 +1047,25 @@ def test_packed_attention_to_packed_mha(tmp_path):
     ours = onnx.load(str(dst))
     assert_same_structure(ours, olive_apply(m, s))
     assert [n.op_type for n in ours.graph.node].count("PackedMultiHeadAttention") == 1
+
+
+@needs_olive
+def test_packed_attention_to_loop_mha(tmp_path):
+    nodes = [helper.make_node("PackedAttention", ["q", "k", "v", "cu"], ["o"], name="/vision/attn/PackedAttention",
+                              domain="custom", scale=0.125, num_heads=2)]
+    qkv = [vi(n, F, [1, 2, 6, 4]) for n in "qkv"]
+    g = helper.make_graph(nodes, "g", qkv + [vi("cu", I32, [3])], [vi("o", F, [1, 6, 2, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
+    m.ir_version = 10
+    s = [{"surgeon": "PackedAttentionToLoopMHA"}]
+    proc, dst = ours_run(m, s, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours, theirs = onnx.load(str(dst)), olive_apply(m, s)
+
+    def ops(graph):
+        body = next(a.g for n in graph.node for a in n.attribute if a.name == "body")
+        return sorted(n.op_type for n in graph.node), sorted(n.op_type for n in body.node)
+    assert ops(ours.graph) == ops(theirs.graph)
+    feeds = {"q": rand([1, 2, 6, 4], 1), "k": rand([1, 2, 6, 4], 2), "v": rand([1, 2, 6, 4], 3),
+             "cu": np.array([0, 2, 6], np.int32)}
+    assert_runs_alike(ours, theirs, feeds)

@@ -569,6 +569,117 @@ static int packed_one(oir_graph *g, oir_node *pa)
     return b.rc;
 }
 
+/* custom::PackedAttention -> a Loop over the segments of cu_seqlens, each a com.microsoft
+ * MultiHeadAttention on its slice of Q/K/V ([batch, seq, heads*head_dim]), concatenated along
+ * the sequence, as Olive's onnxscript function writes it (inlined). */
+static int loop_one(oir_graph *g, oir_node *pa)
+{
+    char *q = olive_strdup(pa->inputs[0]), *k = olive_strdup(pa->inputs[1]), *v = olive_strdup(pa->inputs[2]);
+    char *cu = olive_strdup(pa->inputs[3]), *y = olive_strdup(pa->outputs[0]);
+    char *base = olive_strdup(pa->name && pa->name[0] ? pa->name : pa->outputs[0]), *body_base = NULL;
+    float scale = oir_node_attr_float(pa, "scale", 0.0f);
+    int64_t heads = oir_node_attr_int(pa, "num_heads", 0), perm[4] = {0, 2, 1, 3}, to3d[3] = {0, 0, -1}, one = 1;
+    bld b = {g, base, 0, OLIVE_OK, 0, 0, NULL, NULL}, bb;
+    oir_graph *body = oir_graph_new("loop_body");
+    oir_type *ti = oir_type_new_tensor(OIR_INT64, 0, NULL, NULL), *tc = oir_type_new_tensor(OIR_BOOL, 0, NULL, NULL);
+    const char *shape3, *qt, *oshape, *q3, *v3, *k3, *size, *np, *seq, *seq32, *init, *loop_out, *i1, *ip1, *st, *en;
+    const char *qi, *ki, *vi_, *mha, *acc;
+    if (!q || !k || !v || !cu || !y || !base || !body || !ti || !tc || !(body_base = olive_asprintf("%s/loop", base))) {
+        b.rc = OLIVE_ENOMEM;
+        goto done;
+    }
+    oir_graph_remove_node(g, (size_t)sg_node_index(g, pa));
+    shape3 = op(&b, "Constant", 0);
+    attr_ints(&b, "value_ints", to3d, 3);
+    qt = op(&b, "Transpose", 1, q);
+    attr_ints(&b, "perm", perm, 4);
+    oshape = op(&b, "Shape", 1, qt);
+    q3 = op(&b, "Reshape", 2, qt, shape3);
+    v3 = op(&b, "Transpose", 1, v);
+    attr_ints(&b, "perm", perm, 4);
+    v3 = op(&b, "Reshape", 2, v3, shape3);
+    k3 = op(&b, "Transpose", 1, k);
+    attr_ints(&b, "perm", perm, 4);
+    k3 = op(&b, "Reshape", 2, k3, shape3);
+    size = op(&b, "Size", 1, cu);
+    np = op(&b, "Sub", 2, size, op(&b, "CastLike", 2, c0(&b, 1), size));
+    seq = op(&b, "Constant", 0);
+    attr_ints(&b, "value_ints", &one, 1);
+    seq32 = op(&b, "Cast", 1, seq);
+    attr_int(&b, "to", OIR_INT32);
+    init = op(&b, "Slice", 4, v3, op(&b, "CastLike", 2, c1(&b, 0), seq), op(&b, "CastLike", 2, c1(&b, 0), seq), seq);
+    /* The body reads the outer values by name. */
+    bb = (bld){body, body_base, 0, OLIVE_OK, 0, 0, NULL, NULL};
+    if (b.rc == OLIVE_OK && (oir_graph_add_input(body, "i", ti) != OLIVE_OK ||
+                             oir_graph_add_input(body, "cond_in", tc) != OLIVE_OK ||
+                             oir_graph_add_input(body, "attn_output_in", NULL) != OLIVE_OK))
+        b.rc = OLIVE_ENOMEM;
+    i1 = op(&bb, "Reshape", 2, "i", c1(&bb, 1));
+    ip1 = op(&bb, "Add", 2, i1, op(&bb, "CastLike", 2, c0(&bb, 1), i1));
+    st = op(&bb, "Gather", 2, cu, i1);
+    attr_int(&bb, "axis", 0);
+    en = op(&bb, "Gather", 2, cu, ip1);
+    attr_int(&bb, "axis", 0);
+    qi = op(&bb, "Slice", 4, q3, st, en, seq32);
+    ki = op(&bb, "Slice", 4, k3, st, en, seq32);
+    vi_ = op(&bb, "Slice", 4, v3, st, en, seq32);
+    mha = op(&bb, "MultiHeadAttention", 3, qi, ki, vi_);
+    if (bb.rc == OLIVE_OK) {
+        char *d = olive_strdup("com.microsoft");
+        if (!d)
+            bb.rc = OLIVE_ENOMEM;
+        else
+            free(bb.last->domain), bb.last->domain = d;
+    }
+    if (bb.rc == OLIVE_OK && (bb.rc = oir_node_set_attr_int(bb.last, "num_heads", heads)) == OLIVE_OK)
+        bb.rc = oir_node_set_attr_float(bb.last, "scale", scale);
+    acc = op(&bb, "Concat", 2, "attn_output_in", mha);
+    attr_int(&bb, "axis", 1);
+    {
+        const char *cond = op(&bb, "Identity", 1, "cond_in");
+        if (bb.rc == OLIVE_OK && (oir_graph_add_output(body, cond, NULL) != OLIVE_OK ||
+                                  oir_graph_add_output(body, acc, NULL) != OLIVE_OK))
+            bb.rc = OLIVE_ENOMEM;
+    }
+    if (b.rc == OLIVE_OK)
+        b.rc = bb.rc;
+    loop_out = op(&b, "Loop", 3, np, "", init);
+    if (b.rc == OLIVE_OK) {
+        if ((b.rc = oir_node_set_attr_graph(b.last, "body", body)) == OLIVE_OK)
+            body = NULL;
+    }
+    op(&b, "Reshape", 2, loop_out, oshape);
+    if (b.rc == OLIVE_OK)
+        b.rc = oir_node_set_output(b.last, 0, y);
+    bld_free(&bb);
+done:
+    bld_free(&b);
+    oir_graph_free(body);
+    oir_type_free(ti);
+    oir_type_free(tc);
+    free(q), free(k), free(v), free(cu), free(y), free(base), free(body_base);
+    return b.rc;
+}
+
+static int packed_attention_to_loop_mha(oir_model *m, const sg_args *a)
+{
+    oir_graph *g = m->graph;
+    int found = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        if (strcmp(n->op_type, "PackedAttention") || strcmp(n->domain, "custom"))
+            continue;
+        if (n->n_inputs != 4 || n->n_outputs != 1)
+            return sg_fail(a, NULL, "custom PackedAttention node '%s' needs 4 inputs and 1 output", n->name);
+        OLIVE_TRY(loop_one(g, n));
+        found = 1;
+        i--;
+    }
+    if (found)
+        OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
+    return OLIVE_OK;
+}
+
 static int packed_attention_to_packed_mha(oir_model *m, const sg_args *a)
 {
     oir_graph *g = m->graph;
@@ -600,6 +711,9 @@ const sg_surgeon sg_family_attention[] = {
     SG_SURGEON("AttentionMaskToSequenceLengths",
                "Replaces attention_mask and its subgraph with past_seq_len / total_seq_len inputs for "
                "GroupQueryAttention", p_none, attention_mask_to_sequence_lengths),
+    SG_SURGEON("PackedAttentionToLoopMHA",
+               "Replaces custom PackedAttention with a Loop of com.microsoft MultiHeadAttention over the segments",
+               p_none, packed_attention_to_loop_mha),
     SG_SURGEON("PackedAttentionToPackedMHA",
                "Replaces custom PackedAttention with com.microsoft PackedMultiHeadAttention and its token offsets",
                p_none, packed_attention_to_packed_mha),
