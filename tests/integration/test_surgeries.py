@@ -1069,3 +1069,38 @@ def test_packed_attention_to_loop_mha(tmp_path):
     feeds = {"q": rand([1, 2, 6, 4], 1), "k": rand([1, 2, 6, 4], 2), "v": rand([1, 2, 6, 4], 3),
              "cu": np.array([0, 2, 6], np.int32)}
     assert_runs_alike(ours, theirs, feeds)
+
+
+# ---- surgeons of later Olive releases (not in olive-ai 0.13): expectations written by hand ----
+
+def test_cast_outputs(tmp_path):
+    m = two_input_model()
+    out = ours_apply(m, [{"surgeon": "CastOutputs", "names": ["y"], "to": "float16"}], tmp_path)
+    cast = [n for n in out.graph.node if n.op_type == "Cast"]
+    assert [(c.name, list(c.input), list(c.output)) for c in cast] == [("Cast_y_float16", ["y_float"], ["y"])]
+    assert out.graph.output[0].name == "y" and out.graph.output[0].type.tensor_type.elem_type == F16
+    feeds = feeds_for(m)
+    np.testing.assert_array_equal(run_ort(out, feeds)["y"], run_ort(m, feeds)["y"].astype(np.float16))
+    ours_fails(m, [{"surgeon": "CastOutputs", "names": ["nope"], "to": "float16"}], tmp_path, "names", "'nope'")
+    ours_fails(m, [{"surgeon": "CastOutputs", "names": ["y"], "to": "half-ish"}], tmp_path, "to", "'half-ish'")
+
+
+def test_constant_attributes_to_tensor(tmp_path):
+    nodes = [helper.make_node("Constant", [], ["c1"], name="c1", value_ints=[2, 3]),
+             helper.make_node("Constant", [], ["c2"], name="c2", value_float=1.5),
+             helper.make_node("Reshape", ["x", "c1"], ["r"], name="reshape"),
+             helper.make_node("Mul", ["r", "c2"], ["y"], name="mul")]
+    m = make_model(nodes, [vi("x", F, [6])], [vi("y", F, [2, 3])])
+    out = ours_apply(m, [{"surgeon": "ConstantAttributesToTensor"}], tmp_path)
+    consts = {n.output[0]: n.attribute for n in out.graph.node if n.op_type == "Constant"}
+    assert [a.name for a in consts["c1"]] == ["value"] and [a.name for a in consts["c2"]] == ["value"]
+    np.testing.assert_array_equal(numpy_helper.to_array(consts["c1"][0].t), [2, 3])
+    assert numpy_helper.to_array(consts["c2"][0].t).shape == () and numpy_helper.to_array(consts["c2"][0].t) == 1.5
+    assert_runs_alike(out, m, feeds_for(m))
+
+
+def test_remove_initializer_value_info(tmp_path):
+    m = two_input_model()
+    m.graph.value_info.append(vi("w", F16, [2, 3]))  # contradicts the initializer
+    out = ours_apply(m, [{"surgeon": "RemoveInitializerValueInfo"}], tmp_path)
+    assert sorted(v.name for v in out.graph.value_info) == ["m", "s"]

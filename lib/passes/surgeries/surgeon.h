@@ -65,6 +65,7 @@ extern const sg_surgeon sg_family_attention[];
 extern const sg_surgeon sg_family_qdq[];
 extern const sg_surgeon sg_family_cleanup[];
 extern const sg_surgeon sg_family_dla[];
+extern const sg_surgeon sg_family_newer[];
 
 /* ---- argument access (types already checked) ---- */
 
