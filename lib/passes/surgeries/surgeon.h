@@ -62,6 +62,7 @@ extern const sg_surgeon sg_family_norms[];
 extern const sg_surgeon sg_family_gemm[];
 extern const sg_surgeon sg_family_embeddings[];
 extern const sg_surgeon sg_family_attention[];
+extern const sg_surgeon sg_family_packed[];
 extern const sg_surgeon sg_family_qdq[];
 extern const sg_surgeon sg_family_cleanup[];
 extern const sg_surgeon sg_family_dla[];

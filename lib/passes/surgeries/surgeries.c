@@ -16,7 +16,7 @@
 
 static const sg_surgeon *const families[] = {
     sg_family_io, sg_family_shapes, sg_family_elementwise, sg_family_norms, sg_family_gemm,
-    sg_family_embeddings, sg_family_attention, sg_family_qdq, sg_family_cleanup, sg_family_dla,
+    sg_family_embeddings, sg_family_attention, sg_family_packed, sg_family_qdq, sg_family_cleanup, sg_family_dla,
     sg_family_newer,
 };
 
