@@ -23,8 +23,12 @@ const char *sg_op(sg_bld *b, const char *type, size_t n_in, ...)
     const char *ins[8];
     char *name, *out;
     va_list ap;
-    if (b->rc != OLIVE_OK || n_in > 8)
+    if (b->rc != OLIVE_OK)
         return "";
+    if (n_in > 8) {
+        b->rc = olive_fail(OLIVE_EINTERNAL, "surgeon builder: %s with %zu inputs (at most 8)", type, n_in);
+        return "";
+    }
     va_start(ap, n_in);
     for (size_t i = 0; i < n_in; i++)
         ins[i] = va_arg(ap, const char *);
