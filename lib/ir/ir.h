@@ -246,6 +246,9 @@ oir_node *oir_node_new(const char *op_type, const char *domain, const char *name
                        size_t n_inputs, const char *const *inputs,
                        size_t n_outputs, const char *const *outputs);
 oir_node *oir_node_clone(const oir_node *n);
+/* A copy of `n` (name, inputs, outputs, attributes) as another operator: op_type and domain
+ * are fixed when a node is made, so a rewrite that changes them replaces the node with this. */
+oir_node *oir_node_clone_as(const oir_node *n, const char *op_type, const char *domain);
 void oir_node_free(oir_node *n);
 int oir_node_set_input(oir_node *n, size_t index, const char *value);
 int oir_node_set_output(oir_node *n, size_t index, const char *value);

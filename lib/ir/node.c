@@ -55,9 +55,11 @@ oir_node *oir_node_new(const char *op_type, const char *domain, const char *name
     return n;
 }
 
-oir_node *oir_node_clone(const oir_node *src)
+oir_node *oir_node_clone(const oir_node *src) { return oir_node_clone_as(src, src->op_type, src->domain); }
+
+oir_node *oir_node_clone_as(const oir_node *src, const char *op_type, const char *domain)
 {
-    oir_node *n = oir_node_new(src->op_type, src->domain, src->name, src->n_inputs,
+    oir_node *n = oir_node_new(op_type, domain, src->name, src->n_inputs,
                                (const char *const *)src->inputs, src->n_outputs,
                                (const char *const *)src->outputs);
     if (!n)

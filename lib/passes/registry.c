@@ -99,7 +99,7 @@ int olive_pass_run_def(const olive_pass_def *def, const olive_pass_args *args, o
                           model->checkpoint_path);
     /* Every pass starts from a consistent graph and must leave one: rewriting an inconsistent
      * graph could hide where it is broken, and a broken result is a bug in the pass. */
-    if (!model->checkpoint_path && (rc = oir_model_validate(model)) != OLIVE_OK)
+    if (!model->checkpoint_path && !def->validates_input && (rc = oir_model_validate(model)) != OLIVE_OK)
         return olive_fail_context(rc, "pass '%s': input model", def->name);
     /* Weights are read from mapped files: one that shrank since it was loaded is refused
      * here, and one that shrinks while the pass reads it ends the pass with an error instead

@@ -97,6 +97,9 @@ typedef struct olive_pass_def {
     const char *const *nested_keys;
     const olive_param_spec *params;
     size_t n_params;
+    /* 1 when run() validates the input model itself: the pass can repair graphs the validator
+     * refuses (GraphSurgeries' DeduplicateNodes). The output is validated either way. */
+    int validates_input;
     /* Rewrites `model` in place. On failure the caller discards the model, so the pass need
      * not undo partial work. Returns OLIVE_OK or an error code with the message set. */
     int (*run)(oir_model *model, const olive_pass_args *args, olive_pass_ctx *ctx);

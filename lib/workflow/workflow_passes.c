@@ -231,6 +231,18 @@ static int set_one(olive_pass *p, const olive_pass_type *map, const char *key, c
         free(path);
         return rc;
     }
+    /* A STRING parameter may hold structured JSON (GraphSurgeries' list of surgeries). */
+    if ((json_is_array(v) || json_is_object(v)) && spec->type == OLIVE_PARAM_STRING) {
+        char *dump = json_dumps(v, JSON_COMPACT);
+        text = dump ? olive_strdup(dump) : NULL;
+        free(dump);
+        rc = text ? olive_pass_instance_set(p, ours, text) : OLIVE_ENOMEM;
+        if (rc != OLIVE_OK)
+            olive_fail_context(rc, "%s", path);
+        free(text);
+        free(path);
+        return rc;
+    }
     if (json_is_array(v) && spec->type != OLIVE_PARAM_LIST) {
         rc = olive_fail(OLIVE_EINVALID, "%s: expected a single value, not a list", path);
         free(path);

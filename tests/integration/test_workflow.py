@@ -128,6 +128,16 @@ PASS_CASES = {
                            has_fp16_weights),
     "OnnxFloatToFloat16 (nested config)": ({"type": "OnnxFloatToFloat16", "config": {"keep_io_types": True}}, 0.01,
                                            has_fp16_weights),
+    "GraphSurgeries": ({"type": "GraphSurgeries", "surgeries": [
+        {"surgeon": "RenameInputDims", "input_name": "x", "dim_idx": 0, "dim_name": "n"},
+        {"surgeon": "RenameOutputs", "old_names": ["y"], "new_names": ["logits"]}]}, 1e-6,
+        lambda m: [o.name for o in m.graph.output] == ["logits"]
+        and m.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "n"),
+    "DynamicToFixedShape": ({"type": "DynamicToFixedShape", "dim_param": ["batch"], "dim_value": [3]}, 1e-6,
+                            lambda m: m.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3),
+    "DynamicToFixedShape (input_shape)": ({"type": "DynamicToFixedShape", "input_name": ["x"],
+                                           "input_shape": [[3, 64]]}, 1e-6,
+                                          lambda m: m.graph.output[0].type.tensor_type.shape.dim[0].dim_value == 3),
 }
 
 
