@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "passes/calibrate/static_quant.h"
 #include "passes/convert/convert.h"
 #include "passes/float16/float16.h"
 #include "passes/fusion/fusion.h"
@@ -21,6 +22,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_quantize_hqq,
     &olive_pass_quantize_kquant,
     &olive_pass_quantize_dynamic,
+    &olive_pass_static_quantize,
     &olive_pass_fuse,
     &olive_pass_convert,
 };

@@ -1,0 +1,141 @@
+"""The static_quantize pass (OnnxStaticQuantization), run through $OLIVE_APPLY_PASS, against
+onnxruntime's own quantize_static (QDQ, MinMax) on the same models and the same calibration
+samples: every Q/DQ node (name, inputs, outputs, axis), every scale, zero point and quantized
+weight must equal onnxruntime's, and the quantized model runs in onnxruntime."""
+
+import os
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import apply_pass, session  # noqa: E402
+
+TOOL = os.environ.get("OLIVE_APPLY_PASS")
+HERE = os.path.dirname(os.path.abspath(__file__))
+FUSION = os.path.join(HERE, "..", "data", "fusion")
+
+pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
+
+QDQ = ("QuantizeLinear", "DequantizeLinear")
+
+
+class Reader:
+    """onnxruntime's CalibrationDataReader over the same arrays the pass reads: `batch`
+    consecutive samples of every input per run."""
+
+    def __init__(self, arrays, batch):
+        n = len(next(iter(arrays.values())))
+        self.items = [{k: v[i:i + batch] for k, v in arrays.items()} for i in range(0, n, batch)]
+
+    def get_next(self):
+        return self.items.pop(0) if self.items else None
+
+
+def write_calibration(folder, arrays):
+    folder.mkdir(exist_ok=True)
+    for name, a in arrays.items():
+        np.save(folder / f"{name}.npy", a)
+    return folder
+
+
+def ort_static(model, tmp_path, arrays, batch=1, **kw):
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    for key in ("activation_type", "weight_type"):
+        if key in kw:
+            kw[key] = QuantType[kw[key]]
+    src, dst = tmp_path / "ref_in.onnx", tmp_path / "ref.onnx"
+    onnx.save(model, str(src))
+    quantize_static(str(src), str(dst), Reader(arrays, batch), quant_format=QuantFormat.QDQ,
+                    calibrate_method=CalibrationMethod.MinMax, **kw)
+    return onnx.load(str(dst))
+
+
+def qdq_nodes(model):
+    out = {}
+    for n in model.graph.node:
+        if n.op_type in QDQ:
+            axis = [a.i for a in n.attribute if a.name == "axis"]
+            out[n.name] = (n.op_type, tuple(n.input), tuple(n.output), axis[0] if axis else None)
+    return out
+
+
+def reads(model):
+    """For every other node, its inputs (which Q/DQ outputs it reads)."""
+    return {(n.name, n.op_type, tuple(n.output)): tuple(n.input) for n in model.graph.node if n.op_type not in QDQ}
+
+
+def quant_inits(model):
+    names = set()
+    for n in model.graph.node:
+        if n.op_type in QDQ:
+            names.update(n.input[1:])
+            if n.op_type == "DequantizeLinear":
+                names.add(n.input[0])
+    inits = {t.name: t for t in model.graph.initializer}
+    return {k: numpy_helper.to_array(inits[k]) for k in names if k in inits}
+
+
+def assert_same_as_ort(ours, ref):
+    assert qdq_nodes(ours) == qdq_nodes(ref)
+    assert reads(ours) == reads(ref)
+    a, b = quant_inits(ours), quant_inits(ref)
+    assert sorted(a) == sorted(b)
+    for k in b:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def bert_samples(model, n, seq, seed):
+    rng = np.random.default_rng(seed)
+    names = [i.name for i in model.graph.input]
+    arrays = {"input_ids": rng.integers(0, 60, (n, seq), dtype=np.int64),
+              "attention_mask": np.ones((n, seq), dtype=np.int64),
+              "token_type_ids": np.zeros((n, seq), dtype=np.int64)}
+    arrays["attention_mask"][0, seq - 2:] = 0
+    return {k: v for k, v in arrays.items() if k in names}
+
+
+def run_static(model, tmp_path, arrays, *params, expect_ok=True):
+    folder = write_calibration(tmp_path / "calib", arrays)
+    return apply_pass("OnnxStaticQuantization", model, tmp_path, f"calibration_data={folder}", *params,
+                      expect_ok=expect_ok)
+
+
+@pytest.mark.parametrize("fixture", ["bert_op17", "distilbert_op14"])
+def test_bert_matmul_qdq_equals_quantize_static(tmp_path, fixture):
+    model = onnx.load(os.path.join(FUSION, f"{fixture}.onnx"))
+    arrays = bert_samples(model, 5, 8, 1)
+    ours = run_static(model, tmp_path, arrays)
+    ref = ort_static(model, tmp_path, arrays, op_types_to_quantize=["MatMul"])
+    assert any(n.op_type == "QuantizeLinear" for n in ours.graph.node)
+    assert_same_as_ort(ours, ref)
+    feed = {k: v[:1] for k, v in arrays.items()}
+    got, want = session(ours).run(None, feed)[0], session(ref).run(None, feed)[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [
+    dict(params=("per_channel=true", "activation_type=QUInt8", "weight_type=QUInt8", "calibration_batch_size=2"),
+         kw=dict(per_channel=True, activation_type="QUInt8", weight_type="QUInt8"), batch=2),
+    dict(params=("reduce_range=true", "extra_options=ActivationSymmetric=true,CalibMovingAverage=true"),
+         kw=dict(reduce_range=True, extra_options={"ActivationSymmetric": True, "CalibMovingAverage": True}), batch=1),
+    dict(params=("op_types_to_quantize=MatMul,Add,Softmax", "nodes_to_exclude=/model/encoder/layer.0/attention/self/query/MatMul",
+                 "extra_options=CalibTensorRangeSymmetric=true,WeightSymmetric=false"),
+         kw=dict(op_types_to_quantize=["MatMul", "Add", "Softmax"],
+                 nodes_to_exclude=["/model/encoder/layer.0/attention/self/query/MatMul"],
+                 extra_options={"CalibTensorRangeSymmetric": True, "WeightSymmetric": False}), batch=1),
+])
+def test_bert_options_equal_quantize_static(tmp_path, options):
+    model = onnx.load(os.path.join(FUSION, "bert_op17.onnx"))
+    arrays = bert_samples(model, 4, 8, 2)
+    ours = run_static(model, tmp_path, arrays, *options["params"])
+    kw = dict(op_types_to_quantize=["MatMul"])
+    kw.update(options["kw"])
+    ref = ort_static(model, tmp_path, arrays, batch=options["batch"], **kw)
+    assert_same_as_ort(ours, ref)
+    session(ours).run(None, {k: v[:1] for k, v in arrays.items()})
