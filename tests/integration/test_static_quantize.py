@@ -139,3 +139,58 @@ def test_bert_options_equal_quantize_static(tmp_path, options):
     ref = ort_static(model, tmp_path, arrays, batch=options["batch"], **kw)
     assert_same_as_ort(ours, ref)
     session(ours).run(None, {k: v[:1] for k, v in arrays.items()})
+
+
+def small_model():
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["X", "W"], ["Y"], name="mm")], "g",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 4])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 3])], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_graph_output_keeps_its_name(tmp_path):
+    model = small_model()
+    arrays = {"X": np.random.default_rng(4).standard_normal((6, 1, 4)).astype(np.float32)}
+    ours = run_static(model, tmp_path, {"X": arrays["X"].reshape(6, 4)})
+    ref = ort_static(model, tmp_path, {"X": arrays["X"].reshape(6, 4)})
+    assert_same_as_ort(ours, ref)
+    assert [o.name for o in ours.graph.output] == ["Y"]
+
+
+@pytest.mark.parametrize("case,expect", [
+    ("none", "no calibration data"),
+    ("empty", "empty (0 samples)"),
+    ("missing", "no values for model input 'X'"),
+    ("extra", "has no input named 'Z'"),
+    ("shape", "do not run on the model"),
+    ("dtype", "do not run on the model"),
+    ("op", "op type Conv is not quantized"),
+])
+def test_bad_calibration_input_is_refused_and_writes_nothing(tmp_path, case, expect):
+    model = small_model()
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    params = [f"calibration_data={folder}"]
+    good = np.zeros((2, 4), np.float32)
+    if case == "none":
+        params = []
+    elif case == "empty":
+        np.save(folder / "X.npy", np.zeros((0, 4), np.float32))
+    elif case == "extra":
+        np.save(folder / "X.npy", good)
+        np.save(folder / "Z.npy", good)
+    elif case == "shape":
+        np.save(folder / "X.npy", np.zeros((2, 5), np.float32))
+    elif case == "dtype":
+        np.save(folder / "X.npy", np.zeros((2, 4), np.int64))
+    elif case == "op":
+        np.save(folder / "X.npy", good)
+        params.append("op_types_to_quantize=MatMul,Conv")
+    proc, out = apply_pass("static_quantize", model, tmp_path, *params, expect_ok=False)
+    assert proc.returncode != 0
+    assert expect in proc.stderr
+    assert not out.exists()
