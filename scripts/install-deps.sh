@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 debs=(build-essential meson ninja-build pkg-config cmake python3-venv
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev
-      libonnx-dev libonnx-testdata binutils)
+      libonnx-dev libonnx-testdata binutils liblapacke-dev libopenblas-dev)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

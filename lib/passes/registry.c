@@ -12,6 +12,7 @@
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
+#include "passes/quant_gptq/gptq_pass.h"
 #include "passes/registry.h"
 
 static const olive_pass_def *const passes[] = {
@@ -23,6 +24,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_quantize_kquant,
     &olive_pass_quantize_dynamic,
     &olive_pass_static_quantize,
+    &olive_pass_gptq,
     &olive_pass_fuse,
     &olive_pass_convert,
 };

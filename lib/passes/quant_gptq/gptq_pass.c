@@ -1,0 +1,417 @@
+/* See gptq_pass.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/blob.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "kernels/blockwise.h"
+#include "kernels/gptq.h"
+#include "passes/calibrate/calib_data.h"
+#include "passes/calibrate/capture.h"
+#include "passes/quant_gptq/gptq_pass.h"
+
+#define PASS "gptq"
+
+typedef struct gq_input {
+    char *name;             /* the value the MatMuls read as A */
+    size_t k;
+    olive_gptq_hessian h;
+    int in_group;
+} gq_input;
+
+typedef struct gq_run {
+    const olive_pass_args *args;
+    olive_pass_ctx *ctx;
+    oir_graph *g;
+    olive_gptq_config cfg;
+    gq_input *in;
+    size_t n_in, cap_in;
+    size_t total, done;
+} gq_run;
+
+static const char *label(const oir_node *n) { return n->name[0] ? n->name : n->outputs[0]; }
+
+static int selected(const gq_run *r, const oir_node *n)
+{
+    return !(n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name));
+}
+
+/* The float weight of a MatMul this pass quantizes, else NULL. */
+static oir_tensor *weight_of(const oir_graph *g, const oir_node *n)
+{
+    oir_tensor *t;
+    uint64_t want;
+    if (strcmp(n->op_type, "MatMul") || (n->domain[0] && strcmp(n->domain, "ai.onnx")) || n->n_inputs != 2 ||
+        n->n_outputs != 1 || !n->inputs[0][0] || oir_graph_initializer(g, n->inputs[0]))
+        return NULL;
+    t = oir_graph_initializer(g, n->inputs[1]);
+    if (!t || oir_graph_input_index(g, n->inputs[1]) >= 0 || t->dtype != OIR_FLOAT || t->rank != 2 ||
+        t->dims[0] < 1 || t->dims[1] < 1 || !t->blob || oir_tensor_expected_bytes(t, &want) != OLIVE_OK ||
+        want != t->nbytes)
+        return NULL;
+    return t;
+}
+
+static gq_input *input_of(gq_run *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_in; i++)
+        if (!strcmp(r->in[i].name, name))
+            return &r->in[i];
+    return NULL;
+}
+
+static int collect_inputs(gq_run *r)
+{
+    for (size_t i = 0; i < r->g->n_nodes; i++) {
+        const oir_node *n = r->g->nodes[i];
+        oir_tensor *w = weight_of(r->g, n);
+        gq_input *in;
+        if (!w || !selected(r, n))
+            continue;
+        r->total++;
+        if ((in = input_of(r, n->inputs[0]))) {
+            if (in->k != (size_t)w->dims[0])
+                return olive_fail(OLIVE_EFORMAT, PASS ": MatMul '%s' reads '%s' with K = %lld, another MatMul with %zu",
+                                  label(n), n->inputs[0], (long long)w->dims[0], in->k);
+            continue;
+        }
+        if (r->n_in == r->cap_in && olive_grow((void **)&r->in, &r->cap_in, r->n_in + 1, sizeof *r->in) != OLIVE_OK)
+            return OLIVE_ENOMEM;
+        in = &r->in[r->n_in];
+        memset(in, 0, sizeof *in);
+        in->k = (size_t)w->dims[0];
+        if (!(in->name = olive_strdup(n->inputs[0])))
+            return OLIVE_ENOMEM;
+        r->n_in++;
+    }
+    return OLIVE_OK;
+}
+
+static int accumulate(void *user, size_t index, const olive_tensor *value)
+{
+    gq_run *r = user;
+    gq_input *in = NULL;
+    size_t seen = 0, rank = olive_tensor_rank(value);
+    uint64_t count = olive_tensor_element_count(value);
+    for (size_t i = 0; i < r->n_in; i++)
+        if (r->in[i].in_group && seen++ == index)
+            in = &r->in[i];
+    if (!in)
+        return OLIVE_OK;
+    if (rank < 1 || (size_t)olive_tensor_dim(value, rank - 1) != in->k)
+        return olive_fail(OLIVE_EFORMAT, PASS ": input '%s' of a MatMul does not end in K = %zu", in->name, in->k);
+    /* AutoGPTQ counts samples as the batch dim of 3-D inputs, 1 for 2-D ones. */
+    olive_gptq_hessian_add(&in->h, olive_tensor_data(value), (size_t)(count / in->k),
+                           rank >= 3 ? (size_t)olive_tensor_dim(value, 0) : 1);
+    return OLIVE_OK;
+}
+
+static int add_init_blob(oir_graph *g, const char *name, int32_t dtype, size_t rank, const int64_t *dims, olive_blob *b)
+{
+    oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
+    int rc;
+    if (!t)
+        return OLIVE_ENOMEM;
+    if ((rc = oir_tensor_set_blob(t, b, 0, b->size)) != OLIVE_OK || (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK)
+        oir_tensor_free(t);
+    return rc;
+}
+
+/* Packs codes [N][K] (row n: output channel n) into MatMulNBits' tensors and replaces node
+ * `at` by MatMulNBits. */
+static int write_node(gq_run *r, size_t at, const oir_tensor *w, const uint8_t *codes, const float *scales,
+                      const float *zeros)
+{
+    oir_graph *g = r->g;
+    oir_node *n = g->nodes[at], *q = NULL;
+    const int64_t k = w->dims[0], cols = w->dims[1];
+    const int bits = r->cfg.bits;
+    const size_t bs = r->cfg.group_size, k_blocks = ((size_t)k + bs - 1) / bs;
+    olive_blockq p = {OLIVE_BLOCKQ_RTN, bits, (int)bs, r->cfg.sym, 0};
+    size_t blob = olive_blockq_blob_size(&p), zpb = olive_blockq_zp_bytes(&p, k_blocks);
+    olive_blob *bc = NULL, *bsc = NULL, *bz = NULL;
+    char *names[3] = {NULL, NULL, NULL}, *node_name = NULL;
+    int rc = OLIVE_OK;
+    if ((rc = olive_blob_alloc(&bc, (size_t)cols * k_blocks * blob)) != OLIVE_OK ||
+        (rc = olive_blob_alloc(&bsc, (size_t)cols * k_blocks * sizeof(float))) != OLIVE_OK ||
+        (!r->cfg.sym && (rc = olive_blob_alloc(&bz, (size_t)cols * zpb)) != OLIVE_OK))
+        goto done;
+    for (int64_t c = 0; c < cols; c++) {
+        uint8_t *row = (uint8_t *)bc->data + (size_t)c * k_blocks * blob;
+        for (int64_t i = 0; i < k; i++) {
+            uint8_t code = codes[(size_t)c * (size_t)k + (size_t)i];
+            if (bits == 8)
+                row[i] = code;
+            else
+                row[i / 2] |= (uint8_t)(i % 2 ? code << 4 : code);
+        }
+        memcpy((uint8_t *)bsc->data + (size_t)c * k_blocks * sizeof(float), scales + (size_t)c * k_blocks,
+               k_blocks * sizeof(float));
+        if (bz) {
+            uint8_t *zrow = (uint8_t *)bz->data + (size_t)c * zpb;
+            olive_blockq_zp_init(&p, zrow, k_blocks);
+            for (size_t b = 0; b < k_blocks; b++)
+                olive_blockq_zp_store(&p, zrow, b, (uint8_t)zeros[(size_t)c * k_blocks + b]);
+        }
+    }
+    {
+        const char *fmt[3] = {"%s_Q%d", "%s_scales", "%s_zero_points"};
+        for (int i = 0; i < (bz ? 3 : 2); i++) {
+            char *base = olive_asprintf(fmt[i], w->name, bits);
+            names[i] = base ? oir_graph_unique_name(g, base) : NULL;
+            free(base);
+            if (!names[i]) {
+                rc = OLIVE_ENOMEM;
+                goto done;
+            }
+        }
+    }
+    {
+        int64_t d3[3] = {cols, (int64_t)k_blocks, (int64_t)blob}, d2[2] = {cols, (int64_t)k_blocks},
+                dz[2] = {cols, (int64_t)zpb};
+        if ((rc = add_init_blob(g, names[0], OIR_UINT8, 3, d3, bc)) != OLIVE_OK ||
+            (rc = add_init_blob(g, names[1], OIR_FLOAT, 2, d2, bsc)) != OLIVE_OK ||
+            (bz && (rc = add_init_blob(g, names[2], OIR_UINT8, 2, dz, bz)) != OLIVE_OK))
+            goto done;
+    }
+    {
+        const char *ins[4] = {n->inputs[0], names[0], names[1], names[2]};
+        node_name = n->name[0] ? olive_asprintf("%s_Q%d", n->name, bits) : olive_strdup("");
+        if (!node_name || !(q = oir_node_new("MatMulNBits", "com.microsoft", node_name, bz ? 4 : 3, ins, 1,
+                                             (const char *const *)n->outputs))) {
+            rc = OLIVE_ENOMEM;
+            goto done;
+        }
+        if ((rc = oir_node_set_attr_int(q, "K", k)) != OLIVE_OK || (rc = oir_node_set_attr_int(q, "N", cols)) != OLIVE_OK ||
+            (rc = oir_node_set_attr_int(q, "bits", bits)) != OLIVE_OK ||
+            (rc = oir_node_set_attr_int(q, "block_size", (int64_t)bs)) != OLIVE_OK) {
+            oir_node_free(q);
+            goto done;
+        }
+        oir_graph_replace_node(g, at, q);
+    }
+done:
+    olive_blob_unref(bc);
+    olive_blob_unref(bsc);
+    if (bz)
+        olive_blob_unref(bz);
+    for (int i = 0; i < 3; i++)
+        free(names[i]);
+    free(node_name);
+    return rc;
+}
+
+/* GPTQ of every selected MatMul reading an input of the current group. */
+static int quantize_group(gq_run *r)
+{
+    oir_graph *g = r->g;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        oir_tensor *w = weight_of(g, n);
+        gq_input *in;
+        size_t k, cols, n_groups;
+        float *wt = NULL, *h = NULL, *scales = NULL, *zeros = NULL;
+        uint8_t *codes = NULL;
+        int32_t *g_idx = NULL;
+        double damp = 0;
+        int rc = OLIVE_OK;
+        if (!w || !selected(r, n) || !(in = input_of(r, n->inputs[0])) || !in->in_group)
+            continue;
+        k = (size_t)w->dims[0];
+        cols = (size_t)w->dims[1];
+        n_groups = (k + r->cfg.group_size - 1) / r->cfg.group_size;
+        wt = olive_malloc(cols * k * sizeof *wt);
+        h = olive_malloc(k * k * sizeof *h);
+        scales = olive_malloc(cols * n_groups * sizeof *scales);
+        zeros = olive_malloc(cols * n_groups * sizeof *zeros);
+        codes = olive_malloc(cols * k);
+        g_idx = olive_malloc(k * sizeof *g_idx);
+        if (!wt || !h || !scales || !zeros || !codes || !g_idx) {
+            rc = OLIVE_ENOMEM;
+        } else {
+            const float *src = (const float *)oir_tensor_data(w);
+            for (size_t a = 0; a < k && rc == OLIVE_OK; a++)
+                for (size_t b = 0; b < cols; b++) {
+                    float v = src[a * cols + b];
+                    if (v != v || v - v != 0.0f) {
+                        rc = olive_fail(OLIVE_EFORMAT, PASS ": weight '%s' of MatMul '%s' holds %g at [%zu, %zu]",
+                                        w->name, label(n), (double)v, a, b);
+                        break;
+                    }
+                    wt[b * k + a] = v;
+                }
+            memcpy(h, in->h.h, k * k * sizeof *h);
+        }
+        if (rc == OLIVE_OK) {
+            rc = olive_gptq_quantize(&r->cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
+            if (rc == OLIVE_EINVALID)
+                olive_fail_context(rc, PASS ": MatMul '%s' (input '%s')", label(n), in->name);
+            else if (rc == OLIVE_OK && damp != r->cfg.damp_percent)
+                OLIVE_WARN(PASS ": MatMul '%s' needed damping %g (damp_percent %g) to be positive definite", label(n),
+                           damp, r->cfg.damp_percent);
+        }
+        if (rc == OLIVE_OK)
+            rc = write_node(r, i, w, codes, scales, zeros);
+        free(wt);
+        free(h);
+        free(scales);
+        free(zeros);
+        free(codes);
+        free(g_idx);
+        if (rc != OLIVE_OK)
+            return rc;
+        r->done++;
+    }
+    return OLIVE_OK;
+}
+
+static int drop_unused(oir_graph *g, const char *const *names, size_t n)
+{
+    oir_graph_index ix;
+    OLIVE_TRY(oir_graph_index_build(&ix, g));
+    for (size_t i = 0; i < n; i++) {
+        long at = oir_graph_initializer_index(g, names[i]);
+        if (at >= 0 && oir_index_use_count(&ix, names[i]) == 0 && oir_graph_input_index(g, names[i]) < 0)
+            oir_graph_remove_initializer(g, (size_t)at);
+    }
+    oir_graph_index_free(&ix);
+    return OLIVE_OK;
+}
+
+static int run_groups(gq_run *r, oir_model *m, const olive_calib_data *data)
+{
+    const uint64_t budget = (uint64_t)olive_args_int(r->args, "hessian_budget_mb") << 20;
+    size_t first = 0;
+    int rc = OLIVE_OK;
+    while (first < r->n_in && rc == OLIVE_OK) {
+        uint64_t used = 0;
+        size_t last = first, n_names = 0;
+        const char **names = NULL;
+        unsigned char *wanted = NULL;
+        olive_capture *cap = NULL;
+        /* A group: inputs whose Hessians fit the budget together (at least one). */
+        while (last < r->n_in && (last == first || used + (uint64_t)r->in[last].k * r->in[last].k * 4 <= budget)) {
+            used += (uint64_t)r->in[last].k * r->in[last].k * 4;
+            last++;
+        }
+        names = olive_calloc(last - first, sizeof *names);
+        wanted = olive_malloc(last - first);
+        if (!names || !wanted)
+            rc = OLIVE_ENOMEM;
+        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
+            r->in[i].in_group = 1;
+            names[n_names] = r->in[i].name;
+            wanted[n_names++] = 1;
+            rc = olive_gptq_hessian_init(&r->in[i].h, r->in[i].k);
+        }
+        if (rc == OLIVE_OK)
+            rc = olive_capture_open(&cap, m, names, n_names, r->ctx, PASS);
+        for (size_t i = 0; i < n_names && rc == OLIVE_OK; i++)
+            if (olive_capture_dtype(cap, i) != OLIVE_DTYPE_FLOAT32)
+                rc = olive_fail(OLIVE_EUNSUPPORTED, PASS ": MatMul input '%s' is not float32", names[i]);
+        if (rc == OLIVE_OK)
+            rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, accumulate, r,
+                                   r->ctx, (double)first / (double)r->n_in * 0.9,
+                                   (double)last / (double)r->n_in * 0.9);
+        olive_capture_free(cap);
+        for (size_t i = first; i < last && rc == OLIVE_OK; i++)
+            olive_gptq_hessian_finish(&r->in[i].h);
+        if (rc == OLIVE_OK)
+            rc = quantize_group(r);
+        for (size_t i = first; i < last; i++) {
+            r->in[i].in_group = 0;
+            olive_gptq_hessian_free(&r->in[i].h);
+        }
+        free(names);
+        free(wanted);
+        first = last;
+    }
+    return rc;
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    gq_run r;
+    olive_calib_data data;
+    char **weights = NULL;
+    size_t n_weights = 0;
+    int64_t group = olive_args_int(args, "group_size");
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.args = args;
+    r.ctx = ctx;
+    r.g = m->graph;
+    r.cfg.bits = (int)olive_args_int(args, "bits");
+    r.cfg.sym = olive_args_bool(args, "sym");
+    r.cfg.damp_percent = olive_args_float(args, "damp_percent");
+    r.cfg.desc_act = olive_args_bool(args, "desc_act");
+    r.cfg.static_groups = olive_args_bool(args, "static_groups");
+    r.cfg.block_size = 128;
+    if (r.cfg.bits != 4 && r.cfg.bits != 8)
+        return olive_fail(OLIVE_EINVALID, PASS ": bits=%d: MatMulNBits takes 4 or 8", r.cfg.bits);
+    if (group < 16 || group > 256 || (group & (group - 1)))
+        return olive_fail(OLIVE_EINVALID, PASS ": group_size=%lld: MatMulNBits takes a block size that is a power of "
+                          "2 from 16 to 256", (long long)group);
+    if (r.cfg.desc_act && !r.cfg.static_groups)
+        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": desc_act without static_groups puts columns of one group "
+                          "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
+    r.cfg.group_size = (size_t)group;
+    OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
+    rc = collect_inputs(&r);
+    if (rc == OLIVE_OK && r.total) {
+        if (!(weights = olive_calloc(r.g->n_nodes, sizeof *weights)))
+            rc = OLIVE_ENOMEM;
+        for (size_t i = 0; rc == OLIVE_OK && i < r.g->n_nodes; i++)
+            if (weight_of(r.g, r.g->nodes[i]) && selected(&r, r.g->nodes[i]) &&
+                !(weights[n_weights++] = olive_strdup(r.g->nodes[i]->inputs[1])))
+                rc = OLIVE_ENOMEM;
+        if (rc == OLIVE_OK)
+            rc = run_groups(&r, m, &data);
+        if (rc == OLIVE_OK && oir_model_opset(m, "com.microsoft") < 1)
+            rc = oir_model_require_opset(m, "com.microsoft", 1);
+        if (rc == OLIVE_OK)
+            rc = drop_unused(r.g, (const char *const *)weights, n_weights);
+    }
+    olive_calib_data_close(&data);
+    for (size_t i = 0; i < r.n_in; i++) {
+        free(r.in[i].name);
+        olive_gptq_hessian_free(&r.in[i].h);
+    }
+    free(r.in);
+    for (size_t i = 0; i < n_weights; i++)
+        free(weights[i]);
+    free(weights);
+    if (rc != OLIVE_OK)
+        return rc;
+    OLIVE_INFO(PASS ": %zu of %zu MatMuls to %d-bit MatMulNBits (group %zu, %s)", r.done, r.total, r.cfg.bits,
+               r.cfg.group_size, r.cfg.sym ? "symmetric" : "asymmetric");
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {"calibration_data", OLIVE_PARAM_STRING, "", 0, -1, NULL,
+     "Folder of <input name>.npy files whose first axis counts the calibration samples"},
+    {"calibration_batch_size", OLIVE_PARAM_INT, "1", 1, 1e9, NULL, "Samples per calibration run"},
+    {"bits", OLIVE_PARAM_INT, "4", 4, 8, NULL, "Bits per weight: 4 or 8"},
+    {"group_size", OLIVE_PARAM_INT, "128", 16, 256, NULL, "Weights per scale along K (MatMulNBits block_size)"},
+    {"sym", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Symmetric (implicit zero point 2^(bits-1)), else zero points"},
+    {"damp_percent", OLIVE_PARAM_FLOAT, "0.01", 1e-9, 10, NULL, "Damping added to the Hessian, times its mean diagonal"},
+    {"desc_act", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Quantize columns by decreasing Hessian diagonal (act-order)"},
+    {"static_groups", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Group scales fixed before GPTQ (needed with desc_act)"},
+    {"nodes_to_exclude", OLIVE_PARAM_LIST, "", 0, -1, NULL, "MatMul names left in float"},
+    {"hessian_budget_mb", OLIVE_PARAM_INT, "512", 1, 1e7, NULL,
+     "Memory for the Hessians held at once; the calibration data runs once per group that fits"},
+};
+
+static const char *const aliases[] = {"Gptq", "GptqQuantizer", NULL};
+
+const olive_pass_def olive_pass_gptq = {
+    .name = "gptq",
+    .summary = "GPTQ (AutoGPTQ's algorithm) of MatMul weights to 4/8-bit MatMulNBits from calibration data",
+    .aliases = aliases,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};
