@@ -12,7 +12,7 @@
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
-#include "passes/quant_gptq/gptq_pass.h"
+#include "passes/calibrate/gptq_pass.h"
 #include "passes/registry.h"
 
 static const olive_pass_def *const passes[] = {

@@ -9,8 +9,8 @@
  * k x k floats fit in `hessian_budget_mb` (the calibration set runs once per group), so peak
  * memory is that budget (or one Hessian, when larger) + one batch's captured inputs + one
  * layer's weight twice, not the number of layers. */
-#ifndef OLIVE_PASSES_QUANT_GPTQ_GPTQ_PASS_H
-#define OLIVE_PASSES_QUANT_GPTQ_GPTQ_PASS_H
+#ifndef OLIVE_PASSES_CALIBRATE_GPTQ_PASS_H
+#define OLIVE_PASSES_CALIBRATE_GPTQ_PASS_H
 
 #include "passes/registry.h"
 

@@ -10,7 +10,7 @@
 #include "kernels/gptq.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
-#include "passes/quant_gptq/gptq_pass.h"
+#include "passes/calibrate/gptq_pass.h"
 
 #define PASS "gptq"
 
