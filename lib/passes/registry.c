@@ -12,6 +12,7 @@
 #include "passes/peephole/peephole.h"
 #include "passes/quant/quantize.h"
 #include "passes/quant_dynamic/quantize_dynamic.h"
+#include "passes/calibrate/awq_pass.h"
 #include "passes/calibrate/gptq_pass.h"
 #include "passes/registry.h"
 
@@ -25,6 +26,7 @@ static const olive_pass_def *const passes[] = {
     &olive_pass_quantize_dynamic,
     &olive_pass_static_quantize,
     &olive_pass_gptq,
+    &olive_pass_awq,
     &olive_pass_fuse,
     &olive_pass_convert,
 };

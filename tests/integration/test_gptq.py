@@ -142,9 +142,10 @@ TEXT = ("The quick brown fox jumps over the lazy dog. A journey of a thousand mi
         "Knowledge is power, and time is money; practice makes perfect while haste makes waste. ") * 8
 
 
-def test_gptq_int4_decoder_logits_closer_to_fp32_than_rtn(tmp_path):
+@pytest.mark.parametrize("algorithm", ["gptq", "awq"])
+def test_int4_decoder_logits_closer_to_fp32_than_rtn(tmp_path, algorithm):
     """A tiny Llama checkpoint converted to ONNX, calibrated on tokenized English text: the
-    logits of GPTQ int4 on held-out text are closer to fp32's than RTN int4's."""
+    logits of GPTQ int4 and AWQ int4 on held-out text are closer to fp32's than RTN int4's."""
     from tokenizers import Tokenizer
 
     from olive_testlib import run_convert
@@ -168,7 +169,7 @@ def test_gptq_int4_decoder_logits_closer_to_fp32_than_rtn(tmp_path):
     (tmp_path / "calib").mkdir()
     for name, v in feeds(calib).items():
         np.save(tmp_path / "calib" / f"{name}.npy", v)
-    gptq = apply_pass("gptq", model, tmp_path, f"calibration_data={tmp_path / 'calib'}", "group_size=32",
+    gptq = apply_pass(algorithm, model, tmp_path, f"calibration_data={tmp_path / 'calib'}", "group_size=32",
                       check=False)
     (tmp_path / "rtn").mkdir()
     rtn = apply_pass("quantize", model, tmp_path / "rtn", "algorithm=rtn", "block_size=32", "bits=4", check=False)
@@ -177,7 +178,7 @@ def test_gptq_int4_decoder_logits_closer_to_fp32_than_rtn(tmp_path):
     want = session(model).run(["logits"], feeds(held_out))[0]
     got = session(gptq).run(["logits"], feeds(held_out))[0]
     base = session(rtn).run(["logits"], feeds(held_out))[0]
-    print(f"logit error vs fp32: gptq {np.linalg.norm(got - want):.4f}, rtn {np.linalg.norm(base - want):.4f}")
+    print(f"logit error vs fp32: {algorithm} {np.linalg.norm(got - want):.4f}, rtn {np.linalg.norm(base - want):.4f}")
     assert np.linalg.norm(got - want) < np.linalg.norm(base - want)
 
 
