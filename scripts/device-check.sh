@@ -13,8 +13,9 @@
 #      (a folder, installed with --no-index) when set, else from PyPI (pinned below);
 #   2. libolive: the library and CLI in $OLIVE_PREBUILT (a folder holding libolive.so and olive)
 #      when set, else a build with meson into build-gpu;
-#   3. tests/integration/test_session.py with OLIVE_TEST_PROVIDER=CUDAExecutionProvider (the
-#      comparisons of every encoder, decoder and backend-test model then run on CUDA).
+#   3. tests/integration/test_session.py and test_evaluate.py with
+#      OLIVE_TEST_PROVIDER=CUDAExecutionProvider (the comparisons of every encoder, decoder and
+#      backend-test model, and the evaluations with their onnxruntime references, run on CUDA).
 # Exit status: pytest's (0 when everything passed), 2 when the machine cannot run the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,7 +69,7 @@ else
 fi
 [ -e "$LIB" ] || die "no libolive.so at $LIB"
 
-say "session tests on CUDAExecutionProvider"
+say "session and evaluation tests on CUDAExecutionProvider"
 # The venv's python3 comes first on PATH, so libolive finds the onnxruntime-gpu installed there.
 export PATH="$VENV/bin:$PATH"
 export LIBOLIVE_LIBRARY="$LIB" OLIVE_TEST_PROVIDER=CUDAExecutionProvider PYTHONDONTWRITEBYTECODE=1
@@ -81,4 +82,5 @@ info = libolive.runtime_info()["onnxruntime"]
 print("libolive loads:", json.dumps(info))
 assert info["found"] and "CUDAExecutionProvider" in info["providers"], "libolive does not see CUDA"
 PY
-timeout "$DEADLINE" "$PY" -m pytest -q -p no:cacheprovider tests/integration/test_session.py -rs
+timeout "$DEADLINE" "$PY" -m pytest -q -p no:cacheprovider tests/integration/test_session.py \
+    tests/integration/test_evaluate.py -rs

@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(build-essential meson ninja-build pkg-config cmake python3-venv
+debs=(build-essential meson ninja-build pkg-config cmake python3-venv libpcre2-dev libutf8proc-dev
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev
-      libonnx-dev libonnx-testdata binutils liblapacke-dev libopenblas-dev)
+      libonnx-dev libonnx-testdata binutils libx11-data locales liblapacke-dev libopenblas-dev)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

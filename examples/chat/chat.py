@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Chats with a model folder written by `olive auto-opt --use_ort_genai` in ONNX Runtime GenAI:
 asks one question with the model's chat template and streams the answer, then compares model
-folders (size on disk, time and peak memory to optimize, tokens per second).
+folders (size on disk, time and peak memory to optimize, tokens per second, and, with
+--perplexity, the perplexity libolive's evaluator measures on a text).
 
 usage: chat.py MODEL_DIR [--prompt TEXT] [--max_new_tokens N]
-               [--compare LABEL=DIR[:STATS_JSON] ...]
+               [--compare LABEL=DIR[:STATS_JSON] ...] [--perplexity TEXT_FILE]
 
 STATS_JSON is what measure.py wrote for the command that made DIR ({"seconds", "peak_rss_bytes"}).
 """
@@ -55,6 +56,22 @@ def tokens_per_second(path, question, max_new_tokens):
     return (count - 1) / elapsed if count > 1 and elapsed > 0 else float("nan")
 
 
+def perplexity(path, text_file, windows=16, window=512):
+    """Olive's perplexity metric on the text, measured by libolive (olive_evaluate): the text's
+    lines joined, cut into windows of `window` tokens (at most `windows` of them)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.join(root, "bindings", "python"))
+    os.environ.setdefault("LIBOLIVE_LIBRARY", os.path.join(root, "build", "lib", "libolive.so"))
+    import libolive
+    data = {"name": "text", "type": "HuggingfaceContainer",
+            "load_dataset_config": {"data_name": "text", "data_files": text_file, "split": "train"},
+            "pre_process_data_config": {"task": "text-generation", "model_name": path, "strategy": "join",
+                                        "max_seq_len": window, "max_samples": windows, "add_special_tokens": False}}
+    res = libolive.evaluate(path, {"metrics": [{"name": "ppl", "type": "accuracy", "data_config": data,
+                                                "sub_types": [{"name": "perplexity"}]}]})
+    return res["ppl-perplexity"]["value"]
+
+
 def human_bytes(n):
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -68,6 +85,7 @@ def main():
     ap.add_argument("--prompt", default="What is machine learning?")
     ap.add_argument("--max_new_tokens", type=int, default=128)
     ap.add_argument("--compare", action="append", default=[], metavar="LABEL=DIR[:STATS_JSON]")
+    ap.add_argument("--perplexity", metavar="TEXT_FILE", help="add each model's perplexity on this text")
     args = ap.parse_args()
 
     model = og.Model(args.model_dir)
@@ -86,11 +104,16 @@ def main():
         path, _, stats_path = rest.partition(":")
         stats = json.load(open(stats_path)) if stats_path else {}
         tps = tokens_per_second(path, args.prompt, args.max_new_tokens)
-        rows.append((label, human_bytes(folder_size(path)),
-                     f"{stats['seconds']:.1f} s" if "seconds" in stats else "-",
-                     human_bytes(stats["peak_rss_bytes"]) if "peak_rss_bytes" in stats else "-",
-                     f"{tps:.1f}"))
+        row = (label, human_bytes(folder_size(path)),
+               f"{stats['seconds']:.1f} s" if "seconds" in stats else "-",
+               human_bytes(stats["peak_rss_bytes"]) if "peak_rss_bytes" in stats else "-",
+               f"{tps:.1f}")
+        if args.perplexity:
+            row += (f"{perplexity(path, args.perplexity):.2f}",)
+        rows.append(row)
     header = ("model", "size on disk", "time to optimize", "peak memory", "tokens/s (ORT GenAI)")
+    if args.perplexity:
+        header += (f"perplexity ({os.path.basename(args.perplexity)})",)
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))

@@ -96,5 +96,6 @@ int cli_cmd_optimize(int argc, char **argv);
 int cli_cmd_quantize(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_runtime(int argc, char **argv);
+int cli_cmd_benchmark(int argc, char **argv);
 
 #endif

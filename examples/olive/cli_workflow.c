@@ -1,4 +1,5 @@
 /* Workflow runs for the auto-opt, optimize, quantize and run commands. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,28 @@ static int on_progress(int event, const char *pass_name, size_t pass_index, size
     return cli_interrupted();
 }
 
+/* Olive's metric results as a table: one row per "<metric>-<sub_type>", with the input
+ * model's value beside the output's when both were measured. */
+static void print_metrics(const json_t *metrics, const json_t *input)
+{
+    const char *key;
+    json_t *v;
+    int w = 24;
+    json_object_foreach((json_t *)metrics, key, v) w = (int)strlen(key) > w ? (int)strlen(key) : w;
+    if (input)
+        printf("%-*s %16s %16s\n", w, "metric", "input model", "output model");
+    else
+        printf("%-*s %16s\n", w, "metric", "value");
+    json_object_foreach((json_t *)metrics, key, v) {
+        const json_t *val = cli_json_get(v, "value"), *in = input ? cli_json_get(cli_json_get(input, key), "value") : NULL;
+        if (input)
+            printf("%-*s %16.6g %16.6g\n", w, key, json_is_number(in) ? json_number_value(in) : NAN,
+                   json_number_value(val));
+        else
+            printf("%-*s %16.6g\n", w, key, json_number_value(val));
+    }
+}
+
 static void print_report(const json_t *result)
 {
     const json_t *steps = cli_json_get(result, "steps"), *step;
@@ -44,6 +67,9 @@ static void print_report(const json_t *result)
         printf("best of %zu candidates: %lld\n", json_array_size(cands), (long long)best + 1);
     if (json_is_integer(size))
         printf("size on disk: %s\n", cli_format_bytes(bytes, sizeof bytes, (uint64_t)json_integer_value(size)));
+    const json_t *metrics = cli_json_get(result, "metrics");
+    if (json_is_object(metrics) && json_object_size(metrics))
+        print_metrics(metrics, cli_json_get(result, "input_model_metrics"));
     const json_t *total = cli_json_get(result, "seconds");
     printf("total: %.3f s\n", json_is_number(total) ? json_number_value(total) : 0.0);
     const char *out = cli_json_str(result, "output_dir", NULL);

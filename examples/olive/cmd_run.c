@@ -20,8 +20,10 @@ static const cli_help help = {
     "run", "--config FILE [--strict] [-o DIR] [--dry_run]",
     "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path),\n"
     "systems (LocalSystem with one accelerator), passes by Olive pass type with Olive's parameter\n"
-    "names (a list of alternatives in a slot runs each; a size_on_disk metric keeps the smallest),\n"
-    "and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
+    "names (a list of alternatives in a slot runs each; the evaluator's ranked metrics, or a\n"
+    "size_on_disk metric, pick the result), data_configs and evaluators (accuracy, latency,\n"
+    "throughput, size_on_disk and custom metrics, measured with ONNX Runtime and written to\n"
+    "metrics.json), and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
     "log_severity_level, no_artifacts, evaluator and search_strategy (false).\n"
     "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).",
     options,

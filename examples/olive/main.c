@@ -19,6 +19,8 @@ static const cli_command commands[] = {
     {"quantize", "quantize an ONNX model's MatMul weights to int4 or int8 blocks", cli_cmd_quantize},
     {"run", "run a workflow config in Olive's schema (olive run --config FILE)", cli_cmd_run},
     {"runtime", "show the ONNX Runtime and GenAI libraries found, versions and providers", cli_cmd_runtime},
+    {"benchmark", "score a decoder model on local lm-eval style tasks (acc, acc_norm, perplexity) and time generation",
+     cli_cmd_benchmark},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -10,5 +10,7 @@
 #include "olive/engine.h"
 #include "olive/workflow.h"
 #include "olive/session.h"
+#include "olive/tokenizer.h"
+#include "olive/evaluate.h"
 
 #endif

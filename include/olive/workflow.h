@@ -10,13 +10,19 @@
  *
  * Every pass result is kept in a content-addressed cache (cache_dir, default .olive-cache):
  * running the same workflow again reuses each pass's result instead of recomputing it.
- * A slot of "passes" may hold a list of alternatives: every combination is run and, with a
- * size_on_disk metric, the smallest result is kept (otherwise the first combination).
+ * A slot of "passes" may hold a list of alternatives: every combination is run and the
+ * evaluator's ranked metrics (priority 1 first, then 2, ...) pick the result; without them, a
+ * size_on_disk metric keeps the smallest, otherwise the first combination is kept.
+ *
+ * Evaluators ("evaluators", "evaluator" on the engine or on a pass, evaluate_input_model) and
+ * "data_configs" follow Olive's schema (see olive/evaluate.h): the result of each candidate is
+ * measured with ONNX Runtime on the target's execution provider.
  *
  * The output folder holds model.onnx (+ its data file and companion files such as
- * genai_config.json and tokenizer files), model_config.json in Olive's format, and, unless
- * no_artifacts is set, footprint.json (one node per model: id, parent, pass, config, metrics,
- * times) and run_history.txt. It is written atomically.
+ * genai_config.json and tokenizer files), model_config.json in Olive's format, metrics.json
+ * (the result's metrics, when an evaluator is set), input_model_metrics.json (with
+ * evaluate_input_model) and, unless no_artifacts is set, footprint.json (one node per model: id,
+ * parent, pass, config, metrics, times) and run_history.txt. It is written atomically.
  */
 #ifndef OLIVE_WORKFLOW_H
 #define OLIVE_WORKFLOW_H
@@ -65,15 +71,16 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
 
 /* Runs the workflow. Logs one info line per pass saying "cache hit" or "run". When `result`
  * is not NULL it receives a JSON summary (release with olive_free): input_id, steps [{slot,
- * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk}], best,
- * output_dir, seconds.
+ * olive_type, pass, id, cache: "hit"|"run", seconds}], candidates [{size_on_disk, metrics}],
+ * best, metrics (the result's), input_model_metrics (when measured), output_dir, seconds.
  * An existing output_dir is replaced when it is an earlier output (it has model_config.json,
  * or holds only olive_config.json, the config `olive auto-opt --save_config_file` saves).
  * Errors: OLIVE_ENOTFOUND (input model missing), OLIVE_EINVALID (output_dir inside the input
  * model's folder or containing cache_dir; a checkpoint input whose first pass is not
  * ModelBuilder), OLIVE_EEXISTS (output_dir exists, is not empty and is not an earlier output),
  * OLIVE_EIO (output_dir or
- * cache_dir not writable), OLIVE_ECANCELLED, and any error of the passes. */
+ * cache_dir not writable), OLIVE_ECANCELLED, any error of the passes, and those of
+ * olive_evaluate for the metrics (data files, ONNX Runtime); nothing is written then. */
 OLIVE_API int olive_workflow_run(olive_workflow *workflow, char **result);
 
 /* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`

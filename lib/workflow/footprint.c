@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <math.h>
 
 #include "core/alloc.h"
 #include "workflow/outputs.h"
@@ -39,7 +40,51 @@ static json_t *params_json(const char *text)
     return o;
 }
 
-json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n)
+/* Whether a result meets its sub-type's goal; relative goals compare with the baseline. */
+static int goal_met(const wf_sub_metric *sub, double v, const json_t *baseline, const char *key)
+{
+    const json_t *b = json_object_get(json_object_get(baseline, key), "value");
+    double base = json_number_value(b), g = sub->goal_value, sign = sub->higher_is_better ? 1 : -1;
+    if (!sub->goal_type)
+        return 1;
+    if (!strcmp(sub->goal_type, "threshold"))
+        return sub->higher_is_better ? v >= g : v <= g;
+    if (!json_is_number(b))
+        return 1; /* no baseline to compare with */
+    if (!strcmp(sub->goal_type, "min-improvement"))
+        return sign * (v - base) >= g;
+    if (!strcmp(sub->goal_type, "max-degradation"))
+        return sign * (base - v) <= g;
+    if (!strcmp(sub->goal_type, "percent-min-improvement"))
+        return base != 0 && sign * (v - base) / fabs(base) * 100 >= g;
+    if (!strcmp(sub->goal_type, "percent-max-degradation"))
+        return base == 0 || sign * (base - v) / fabs(base) * 100 <= g;
+    return 1;
+}
+
+json_t *wf_footprint_metrics(const json_t *results, const wf_evaluator *e, const json_t *baseline)
+{
+    json_t *out = json_object(), *dir = json_object();
+    int met = 1;
+    for (size_t i = 0; e && i < e->n_metrics; i++)
+        for (size_t j = 0; j < e->metrics[i].n_subs; j++) {
+            const wf_sub_metric *sub = &e->metrics[i].subs[j];
+            char key[512];
+            const json_t *r;
+            snprintf(key, sizeof key, "%s-%s", e->metrics[i].name, sub->name);
+            if (!(r = json_object_get(results, key)))
+                continue;
+            json_object_set_new(dir, key, json_integer(sub->higher_is_better ? 1 : -1));
+            met &= goal_met(sub, json_number_value(json_object_get(r, "value")), baseline, key);
+        }
+    json_object_set(out, "value", (json_t *)results);
+    json_object_set_new(out, "cmp_direction", dir);
+    json_object_set_new(out, "if_goals_met", json_boolean(met));
+    return out;
+}
+
+json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const json_t *input_metrics,
+                           const wf_step *steps, size_t n)
 {
     json_t *doc = json_object(), *node = json_object(), *metrics = json_object();
     json_object_set_new(node, "id", json_string(input_id));
@@ -48,6 +93,8 @@ json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, con
     json_object_set_new(node, "config", json_null());
     if (input_size)
         json_object_set_new(metrics, "size_on_disk", json_integer((json_int_t)*input_size));
+    if (input_metrics)
+        json_object_update(metrics, (json_t *)input_metrics);
     json_object_set_new(node, "metrics", metrics);
     json_object_set_new(doc, input_id, node);
     for (size_t i = 0; i < n; i++) {
@@ -62,6 +109,8 @@ json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, con
         json_object_set_new(node, "config", params_json(s->params));
         if (s->has_size)
             json_object_set_new(metrics, "size_on_disk", json_integer((json_int_t)s->size_on_disk));
+        if (s->metrics)
+            json_object_update(metrics, s->metrics);
         json_object_set_new(node, "metrics", metrics);
         json_object_set_new(node, "cache", json_string(s->cache_hit ? "hit" : "run"));
         json_object_set_new(node, "start_time", iso_time(s->start));
@@ -75,13 +124,25 @@ json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, con
 char *wf_run_history_text(const wf_step *steps, size_t n)
 {
     olive_strbuf b = {0};
-    olive_strbuf_append(&b, "# slot\tolive type\tpass\tcache\tseconds\tmodel id\tparameters\n");
+    olive_strbuf_append(&b, "# slot\tolive type\tpass\tcache\tseconds\tmodel id\tparameters\tmetrics\n");
     for (size_t i = 0; i < n; i++) {
         const wf_step *s = &steps[i];
         olive_strbuf_printf(&b, "%s\t%s\t%s\t%s\t%.3f\t%s\t", s->slot, s->olive_type, s->pass,
                             s->cache_hit ? "cache hit" : "run", s->end - s->start, s->id);
         for (const char *c = s->params; *c; c++)
             olive_strbuf_appendn(&b, *c == '\n' ? " " : c, 1);
+        olive_strbuf_append(&b, "\t");
+        if (s->metrics && json_object_size(json_object_get(s->metrics, "value"))) {
+            const char *key;
+            json_t *v;
+            int first = 1;
+            json_object_foreach(json_object_get(s->metrics, "value"), key, v) {
+                olive_strbuf_printf(&b, "%s%s=%.6g", first ? "" : " ", key, json_number_value(json_object_get(v, "value")));
+                first = 0;
+            }
+        } else {
+            olive_strbuf_append(&b, "-");
+        }
         olive_strbuf_append(&b, "\n");
     }
     return olive_strbuf_take(&b);

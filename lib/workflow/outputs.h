@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "ir/ir.h"
+#include "workflow/evaluator.h"
 
 #define WF_MODEL_CONFIG "model_config.json"
 #define WF_FOOTPRINT "footprint.json"
@@ -28,6 +29,10 @@ int wf_model_config_read(char **model_file, const char *folder);
  * folder the model's files are in. */
 int wf_load_input(oir_model **out, char **folder, const char *path, const char *onnx_file_name);
 
+/* Bytes of a model's files: the .onnx file and the files its weights come from (or the
+ * checkpoint file). */
+uint64_t wf_model_files_size(const oir_model *m);
+
 /* The local snapshot folder of a Hugging Face repo id ("owner/name") in the hub cache
  * ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub; revision refs/main), or NULL.
  * Nothing is downloaded. */
@@ -45,10 +50,19 @@ typedef struct wf_step {
     double start, end;         /* seconds since the epoch */
     int has_size;
     uint64_t size_on_disk;
+    json_t *metrics;           /* evaluation results of this step's model (owned), or NULL */
 } wf_step;
 
-/* footprint.json: one node per model (the input and every step), keyed by id. */
-json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const wf_step *steps, size_t n);
+#define WF_METRICS "metrics.json"
+#define WF_INPUT_METRICS "input_model_metrics.json"
+
+/* footprint.json: one node per model (the input and every step), keyed by id. `input_metrics`
+ * (may be NULL) are the input model's evaluation results. */
+json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const json_t *input_metrics,
+                           const wf_step *steps, size_t n);
+/* A footprint node's metrics in Olive's form: {"value": results, "cmp_direction": {key: 1 or
+ * -1}, "if_goals_met": bool}; `baseline` (may be NULL) is the input model's results. */
+json_t *wf_footprint_metrics(const json_t *results, const wf_evaluator *e, const json_t *baseline);
 /* run_history.txt: one line per step. */
 char *wf_run_history_text(const wf_step *steps, size_t n);
 

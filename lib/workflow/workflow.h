@@ -9,12 +9,14 @@
 #include <jansson.h>
 
 #include "passes/instance.h"
+#include "workflow/evaluator.h"
 #include "olive/olive.h"
 
 /* One alternative of a pass slot: a configured pass and the Olive type it came from. */
 typedef struct wf_choice {
     char *olive_type;          /* "type" as written in the config */
     olive_pass *pass;
+    wf_evaluator *evaluator;   /* the pass's own "evaluator", or NULL: the engine's */
 } wf_choice;
 
 /* A slot of "passes": its name and one or more alternatives (a list is a search choice). */
@@ -38,6 +40,7 @@ struct olive_workflow {
     int no_artifacts;
     int log_level;             /* -1: leave the process's level alone */
     int size_on_disk;          /* the evaluator asks for the size_on_disk metric */
+    wf_evaluator evaluator;    /* the engine's evaluator (no metrics when none) */
     int strict;
     json_t *config;            /* the parsed config, recorded in footprints */
     olive_progress_fn progress;

@@ -171,3 +171,18 @@ int wf_load_input(oir_model **out, char **folder, const char *path, const char *
     *folder = dir;
     return OLIVE_OK;
 }
+
+uint64_t wf_model_files_size(const oir_model *m)
+{
+    uint64_t total = 0;
+    struct stat st;
+    if (m->checkpoint_path && stat(m->checkpoint_path, &st) == 0 && !S_ISDIR(st.st_mode))
+        return (uint64_t)st.st_size;
+    if (m->path && stat(m->path, &st) == 0)
+        total += (uint64_t)st.st_size;
+    for (size_t i = 0; i < m->n_sources; i++)
+        if (m->sources[i]->path && (!m->path || strcmp(m->sources[i]->path, m->path)) &&
+            stat(m->sources[i]->path, &st) == 0)
+            total += (uint64_t)st.st_size;
+    return total;
+}

@@ -26,8 +26,6 @@ static const char *const model_keys[] = {"type", "model_path", "config", "task",
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
 static const char *const accel_keys[] = {"device", "execution_providers", "memory", NULL};
 static const char *const evaluator_keys[] = {"metrics", "type", "config", NULL};
-static const char *const metric_keys[] = {"name", "type", "sub_types", "user_config", "data_config", "priority",
-                                          "goal", "backend", NULL};
 
 void wf_free(olive_workflow *w)
 {
@@ -37,6 +35,10 @@ void wf_free(olive_workflow *w)
         for (size_t j = 0; j < w->slots[i].n_choices; j++) {
             free(w->slots[i].choices[j].olive_type);
             olive_pass_unref(w->slots[i].choices[j].pass);
+            if (w->slots[i].choices[j].evaluator) {
+                wf_evaluator_clear(w->slots[i].choices[j].evaluator);
+                free(w->slots[i].choices[j].evaluator);
+            }
         }
         free(w->slots[i].choices);
         free(w->slots[i].name);
@@ -48,6 +50,7 @@ void wf_free(olive_workflow *w)
     free(w->output_dir);
     free(w->cache_dir);
     olive_accelerator_free(w->acc);
+    wf_evaluator_clear(&w->evaluator);
     json_decref(w->config);
     free(w);
 }
@@ -192,49 +195,41 @@ static int parse_target(olive_workflow *w, const json_t *root, int strict)
     return OLIVE_OK;
 }
 
-/* Only size_on_disk can be measured without running the model on a device backend. */
+/* An evaluator: a name in "evaluators" or an object. */
+static int evaluator_of(wf_evaluator *out, const json_t *root, const json_t *ev, const char *where, int strict)
+{
+    const json_t *evaluators = json_object_get(root, "evaluators");
+    char w[300];
+    if (evaluators && !json_is_object(evaluators))
+        return olive_fail(OLIVE_EINVALID, "evaluators: expected an object of named evaluators");
+    if (json_is_string(ev)) {
+        snprintf(w, sizeof w, "evaluators.%s", json_string_value(ev));
+        if (!(ev = evaluators ? json_object_get(evaluators, json_string_value(ev)) : NULL))
+            return olive_fail(OLIVE_ENOTFOUND, "%s: no evaluator named '%s' in \"evaluators\"", where, w + 11);
+    } else {
+        snprintf(w, sizeof w, "%s", where);
+    }
+    if (!json_is_object(ev))
+        return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", w);
+    OLIVE_TRY(wf_check_keys(ev, evaluator_keys, w, strict));
+    return wf_evaluator_parse(out, json_is_object(json_object_get(ev, "config")) ? json_object_get(ev, "config") : ev,
+                              json_object_get(root, "data_configs"), w);
+}
+
 static int parse_metrics(olive_workflow *w, const json_t *root, int strict)
 {
-    const json_t *ev = engine_field(root, "evaluator"), *evaluators = json_object_get(root, "evaluators"), *metrics;
-    char where[256];
+    const json_t *ev = engine_field(root, "evaluator"), *evaluators = json_object_get(root, "evaluators");
     if (evaluators && !json_is_object(evaluators))
         return olive_fail(OLIVE_EINVALID, "evaluators: expected an object of named evaluators");
     if (!ev || json_is_null(ev))
         return OLIVE_OK;
-    if (json_is_string(ev)) {
-        snprintf(where, sizeof where, "evaluators.%s", json_string_value(ev));
-        if (!(ev = evaluators ? json_object_get(evaluators, json_string_value(ev)) : NULL))
-            return olive_fail(OLIVE_ENOTFOUND, "evaluator: no evaluator named '%s' in \"evaluators\"", where + 11);
-    } else {
-        snprintf(where, sizeof where, "evaluator");
-    }
-    if (!json_is_object(ev))
-        return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", where);
-    OLIVE_TRY(wf_check_keys(ev, evaluator_keys, where, strict));
-    metrics = json_object_get(fields_of(ev), "metrics");
-    if (metrics && !json_is_array(metrics))
-        return olive_fail(OLIVE_EINVALID, "%s.metrics: expected a list", where);
-    for (size_t i = 0; i < json_array_size(metrics); i++) {
-        const json_t *m = json_array_get(metrics, i), *type;
-        char mwhere[300];
-        snprintf(mwhere, sizeof mwhere, "%s.metrics[%zu]", where, i);
-        if (!json_is_object(m))
-            return olive_fail(OLIVE_EINVALID, "%s: expected an object", mwhere);
-        OLIVE_TRY(wf_check_keys(m, metric_keys, mwhere, strict));
-        type = json_object_get(m, "type");
-        if (!json_is_string(type))
-            return olive_fail(OLIVE_EINVALID, "%s.type: expected a string", mwhere);
-        if (strcmp(json_string_value(type), "size_on_disk"))
-            return olive_fail(OLIVE_EUNSUPPORTED,
-                              "%s: metric type '%s' needs a device backend to run the model on, which this build does "
-                              "not have (supported: size_on_disk)",
-                              mwhere, json_string_value(type));
-        w->size_on_disk = 1;
-    }
+    OLIVE_TRY(evaluator_of(&w->evaluator, root, ev, "evaluator", strict));
+    for (size_t i = 0; i < w->evaluator.n_metrics; i++)
+        w->size_on_disk |= w->evaluator.metrics[i].type == WF_METRIC_SIZE_ON_DISK;
     return OLIVE_OK;
 }
 
-static int parse_slot(wf_slot *slot, const char *name, const json_t *v, int strict)
+static int parse_slot(wf_slot *slot, const char *name, const json_t *v, const json_t *root, int strict)
 {
     char where[256];
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
@@ -251,6 +246,16 @@ static int parse_slot(wf_slot *slot, const char *name, const json_t *v, int stri
             snprintf(cwhere, sizeof cwhere, "%s", where);
         OLIVE_TRY(wf_pass_from_json(&slot->choices[i], json_is_array(v) ? json_array_get(v, i) : v, cwhere, strict));
         slot->n_choices++;
+        {
+            const json_t *pe = json_object_get(json_is_array(v) ? json_array_get(v, i) : v, "evaluator");
+            char ewhere[320];
+            if (pe && !json_is_null(pe)) {
+                snprintf(ewhere, sizeof ewhere, "%s.evaluator", cwhere);
+                if (!(slot->choices[i].evaluator = olive_calloc(1, sizeof *slot->choices[i].evaluator)))
+                    return OLIVE_ENOMEM;
+                OLIVE_TRY(evaluator_of(slot->choices[i].evaluator, root, pe, ewhere, strict));
+            }
+        }
     }
     return OLIVE_OK;
 }
@@ -269,7 +274,7 @@ static int parse_passes(olive_workflow *w, const json_t *root, int strict)
     if (!(w->slots = olive_calloc(json_object_size(passes) ? json_object_size(passes) : 1, sizeof *w->slots)))
         return OLIVE_ENOMEM;
     json_object_foreach((json_t *)passes, key, v) {
-        int rc = parse_slot(&w->slots[w->n_slots], key, v, strict);
+        int rc = parse_slot(&w->slots[w->n_slots], key, v, root, strict);
         w->n_slots++;
         OLIVE_TRY(rc);
     }
@@ -313,8 +318,6 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
         return olive_fail(OLIVE_EUNSUPPORTED, "workflow_host: only the local host is supported");
     if ((v = json_object_get(root, "data_configs")) && !json_is_null(v) && !json_is_array(v))
         return olive_fail(OLIVE_EINVALID, "data_configs: expected a list");
-    if (json_array_size(json_object_get(root, "data_configs")))
-        OLIVE_INFO("data_configs: not used (no pass here needs data, and only size_on_disk is evaluated)");
     return OLIVE_OK;
 }
 

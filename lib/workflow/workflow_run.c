@@ -383,7 +383,7 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
 }
 
 static int write_output(run_ctx *r, const oir_model *best, const char *best_id, const json_t *footprints,
-                        const char *history)
+                        const char *history, const json_t *metrics, const json_t *input_metrics)
 {
     olive_workflow *w = r->w;
     char *staging = NULL, *dir = olive_strdup(w->output_dir);
@@ -414,6 +414,10 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
         if ((rc = write_json(staging, WF_FOOTPRINT, footprints)) == OLIVE_OK)
             rc = write_text(staging, WF_RUN_HISTORY, history);
     }
+    if (rc == OLIVE_OK && metrics)
+        rc = write_json(staging, WF_METRICS, metrics);
+    if (rc == OLIVE_OK && input_metrics)
+        rc = write_json(staging, WF_INPUT_METRICS, input_metrics);
     if (rc == OLIVE_OK)
         rc = olive_engine_publish(staging, dir);
     if (rc == OLIVE_OK) {
@@ -429,6 +433,75 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
     free(staging);
     free(dir);
     return rc;
+}
+
+/* ---- evaluation ---- */
+
+static size_t choice_of(const olive_workflow *w, size_t c, size_t slot);
+
+typedef struct eval_progress {
+    olive_workflow *w;
+    size_t index, count;
+} eval_progress;
+
+/* Evaluation progress as PASS_PROGRESS events named "evaluate <metric>". */
+static int on_eval_progress(const char *metric, uint64_t done, uint64_t total, double rate, double eta, void *user)
+{
+    eval_progress *ep = user;
+    char label[300];
+    (void)rate, (void)eta;
+    if (!ep->w->progress)
+        return atomic_load(&ep->w->cancelled);
+    snprintf(label, sizeof label, "evaluate %s", metric);
+    return ep->w->progress(OLIVE_PROGRESS_PASS_PROGRESS, label, ep->index, ep->count,
+                           ((double)ep->index + (total ? (double)done / (double)total : 1.0)) / (double)(ep->count + 1),
+                           0, ep->w->progress_user);
+}
+
+static int evaluate_model(json_t **out, olive_workflow *w, const wf_evaluator *e, const char *path, uint64_t size,
+                          size_t index, size_t count, const char *what)
+{
+    eval_progress ep = {w, index, count};
+    wf_eval_ctx ctx = {w->acc, on_eval_progress, &ep, &w->cancelled};
+    int rc;
+    OLIVE_INFO("evaluating %s", what);
+    if ((rc = wf_evaluate(out, e, path, size, &ctx)) != OLIVE_OK)
+        olive_fail_context(rc, "evaluating %s", what);
+    return rc;
+}
+
+/* The evaluator of a candidate: its last pass's own, else the engine's. */
+static const wf_evaluator *candidate_evaluator(const olive_workflow *w, size_t c)
+{
+    if (w->n_slots) {
+        const wf_choice *ch = &w->slots[w->n_slots - 1].choices[choice_of(w, c, w->n_slots - 1)];
+        if (ch->evaluator)
+            return ch->evaluator;
+    }
+    return &w->evaluator;
+}
+
+/* 1 when results a rank above b by the ranked sub-types (priority 1 first), 0 when not, -1
+ * when no sub-type is ranked. */
+static int ranks_above(const json_t *a, const json_t *b, const wf_evaluator *e)
+{
+    int any = 0;
+    for (int prio = 1; prio <= 64; prio++)
+        for (size_t i = 0; i < e->n_metrics; i++)
+            for (size_t j = 0; j < e->metrics[i].n_subs; j++) {
+                const wf_sub_metric *sub = &e->metrics[i].subs[j];
+                char key[512];
+                double va, vb;
+                if (sub->priority != prio)
+                    continue;
+                any = 1;
+                snprintf(key, sizeof key, "%s-%s", e->metrics[i].name, sub->name);
+                va = json_number_value(json_object_get(json_object_get(a, key), "value"));
+                vb = json_number_value(json_object_get(json_object_get(b, key), "value"));
+                if (va != vb)
+                    return sub->higher_is_better ? va > vb : va < vb;
+            }
+    return any ? 0 : -1;
 }
 
 /* ---- the run ---- */
@@ -474,23 +547,9 @@ static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const cha
     return OLIVE_OK;
 }
 
-static uint64_t model_files_size(const oir_model *m)
-{
-    uint64_t total = 0;
-    struct stat st;
-    if (m->checkpoint_path && stat(m->checkpoint_path, &st) == 0 && !S_ISDIR(st.st_mode))
-        return (uint64_t)st.st_size;
-    if (m->path && stat(m->path, &st) == 0)
-        total += (uint64_t)st.st_size;
-    for (size_t i = 0; i < m->n_sources; i++)
-        if (m->sources[i]->path && (!m->path || strcmp(m->sources[i]->path, m->path)) &&
-            stat(m->sources[i]->path, &st) == 0)
-            total += (uint64_t)st.st_size;
-    return total;
-}
 
 static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t best, const uint64_t *sizes,
-                       double seconds)
+                       json_t *const *results, const json_t *input_results, double seconds)
 {
     json_t *doc = json_object(), *steps = json_array(), *cands = json_array();
     for (size_t i = 0; i < r->n_steps; i++) {
@@ -499,8 +558,16 @@ static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t b
                                                s->olive_type, "pass", s->pass, "id", s->id, "cache",
                                                s->cache_hit ? "hit" : "run", "seconds", s->end - s->start));
     }
-    for (size_t c = 0; c < n_cand; c++)
-        json_array_append_new(cands, json_pack("{s:I}", "size_on_disk", (json_int_t)sizes[c]));
+    for (size_t c = 0; c < n_cand; c++) {
+        json_t *cand = json_pack("{s:I}", "size_on_disk", (json_int_t)sizes[c]);
+        if (results[c])
+            json_object_set(cand, "metrics", results[c]);
+        json_array_append_new(cands, cand);
+    }
+    if (input_results)
+        json_object_set(doc, "input_model_metrics", (json_t *)input_results);
+    if (results[best])
+        json_object_set(doc, "metrics", results[best]);
     json_object_set_new(doc, "input_id", json_string(input_id));
     json_object_set_new(doc, "steps", steps);
     json_object_set_new(doc, "candidates", cands);
@@ -517,7 +584,7 @@ int wf_run(olive_workflow *w, json_t **result)
     char input_id[OLIVE_SHA256_HEX], best_id[OLIVE_SHA256_HEX] = "", *folder = NULL, *history = NULL;
     size_t n_cand = candidate_count(w), best_c = 0;
     uint64_t *sizes = NULL, input_size = 0;
-    json_t *footprints = NULL;
+    json_t *footprints = NULL, **results = NULL, *input_results = NULL, *input_fp = NULL;
     double t0 = now();
     int rc;
     memset(&r, 0, sizeof r);
@@ -540,11 +607,23 @@ int wf_run(olive_workflow *w, json_t **result)
         goto out;
     if ((rc = wf_cache_model_identity(&r.cache, input, input_id)) != OLIVE_OK)
         goto out;
-    if (!(sizes = olive_calloc(n_cand, sizeof *sizes))) {
+    if (!(sizes = olive_calloc(n_cand, sizeof *sizes)) || !(results = olive_calloc(n_cand, sizeof *results))) {
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    input_size = model_files_size(input);
+    input_size = wf_model_files_size(input);
+    /* The input model is evaluated when asked, and when there are no passes to evaluate. */
+    if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots)) {
+        if (input->checkpoint_path && wf_evaluator_needs_runtime(&w->evaluator))
+            OLIVE_WARN("evaluate_input_model: the input is a checkpoint, not an ONNX model; it is not evaluated");
+        else if ((rc = evaluate_model(&input_results, w, &w->evaluator, input->path ? input->path : input->checkpoint_path,
+                                      input_size, 0, r.step_count, "the input model")) != OLIVE_OK)
+            goto out;
+        if (input_results && !(input_fp = wf_footprint_metrics(input_results, &w->evaluator, NULL))) {
+            rc = OLIVE_ENOMEM;
+            goto out;
+        }
+    }
     r.step_count = n_cand * w->n_slots;
     for (size_t c = 0; c < n_cand && rc == OLIVE_OK; c++) {
         oir_model *m = NULL;
@@ -556,8 +635,25 @@ int wf_run(olive_workflow *w, json_t **result)
         if ((rc = run_candidate(&r, c, input, input_id, &m, last)) != OLIVE_OK)
             break;
         sizes[c] = r.steps[r.n_steps - 1].size_on_disk;
-        /* Without a metric the first candidate is the result; size_on_disk picks the smallest. */
-        if (!best || (w->size_on_disk && sizes[c] < sizes[best_c])) {
+        {
+            const wf_evaluator *ev = candidate_evaluator(w, c);
+            char what[64];
+            snprintf(what, sizeof what, "candidate %zu", c + 1);
+            if (ev->n_metrics &&
+                (rc = evaluate_model(&results[c], w, ev, m->path, sizes[c], r.step_index, r.step_count, what)) != OLIVE_OK) {
+                oir_model_free(m);
+                break;
+            }
+            if (results[c] && !(r.steps[r.n_steps - 1].metrics = wf_footprint_metrics(results[c], ev, input_results))) {
+                oir_model_free(m);
+                rc = OLIVE_ENOMEM;
+                break;
+            }
+        }
+        /* The ranked metrics choose (priority 1 first); without them the first candidate is the
+         * result, or the smallest when size_on_disk is measured. */
+        int above = best && results[c] && results[best_c] ? ranks_above(results[c], results[best_c], candidate_evaluator(w, c)) : -1;
+        if (!best || above == 1 || (above == -1 && w->size_on_disk && sizes[c] < sizes[best_c])) {
             oir_model_free(best);
             best = m;
             best_c = c;
@@ -568,10 +664,12 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if (rc != OLIVE_OK)
         goto out;
+    if (!w->n_slots && input_results)
+        results[0] = json_incref(input_results);
     if (n_cand > 1)
         OLIVE_INFO("best of %zu candidates: %zu%s", n_cand, best_c + 1, w->size_on_disk ? " (smallest size on disk)" : "");
-    footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, r.steps,
-                                    r.n_steps);
+    footprints = wf_footprints_json(input_id, w->evaluate_input_model || w->size_on_disk ? &input_size : NULL, input_fp,
+                                    r.steps, r.n_steps);
     history = wf_run_history_text(r.steps, r.n_steps);
     if (!footprints || !history) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
@@ -579,7 +677,8 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if (w->output_dir) {
         if ((rc = notify(&r, OLIVE_PROGRESS_SAVING, "save")) != OLIVE_OK ||
-            (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history)) != OLIVE_OK)
+            (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history, results[best_c],
+                               w->evaluate_input_model ? input_results : NULL)) != OLIVE_OK)
             goto out;
     }
     if (!w->output_dir && best) {
@@ -590,13 +689,20 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->progress)
         w->progress(OLIVE_PROGRESS_DONE, "save", r.step_count, r.step_count, 1.0, 0, w->progress_user);
     if (result)
-        *result = summary(&r, input_id, n_cand, best_c, sizes, now() - t0);
+        *result = summary(&r, input_id, n_cand, best_c, sizes, results, input_results, now() - t0);
 out:
     if (r.cache.dir)
         wf_cache_close(&r.cache);
-    for (size_t i = 0; i < r.n_steps; i++)
+    for (size_t i = 0; i < r.n_steps; i++) {
         free(r.steps[i].params);
+        json_decref(r.steps[i].metrics);
+    }
     free(r.steps);
+    for (size_t c = 0; results && c < n_cand; c++)
+        json_decref(results[c]);
+    free(results);
+    json_decref(input_results);
+    json_decref(input_fp);
     free(sizes);
     free(history);
     json_decref(footprints);

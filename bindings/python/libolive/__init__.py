@@ -13,11 +13,13 @@ from . import _ffi
 from ._version import PACKAGE_VERSION
 from .accelerator import Accelerator
 from .engine import Engine, ProgressEvent
+from .evaluate import evaluate, register_metric, unregister_metric
 from .errors import (Cancelled, Exists, FormatError, InternalError, InvalidArgument,
                      NotFound, OliveError, OliveIOError, OutOfMemory, Unsupported, strerror)
 from .log import log_to_python, set_log_callback, set_log_level
 from .model import Model
 from .passes import Pass, describe_pass, list_passes
+from .tokenizer import Encoding, Tokenizer
 from .session import Generator, Session, Tensor, load_runtime, runtime_info
 from .workflow import Workflow, auto_opt, auto_opt_config, quantize
 
@@ -50,10 +52,11 @@ def _check_library_version():
 _check_library_version()
 
 __all__ = [
-    "Accelerator", "Cancelled", "Engine", "Exists", "FormatError", "InternalError",
+    "Accelerator", "Cancelled", "Encoding", "Engine", "Exists", "FormatError", "InternalError",
     "InvalidArgument", "LibraryNotFoundError", "Model", "NotFound", "OliveError",
     "OliveIOError", "OutOfMemory", "Pass", "ProgressEvent", "Unsupported", "__version__",
     "describe_pass", "library_path", "library_version", "list_passes", "log_to_python",
-    "set_log_callback", "set_log_level", "strerror", "Workflow", "auto_opt", "auto_opt_config", "quantize",
+    "set_log_callback", "set_log_level", "strerror", "Tokenizer", "Workflow", "auto_opt", "auto_opt_config", "quantize",
     "Generator", "Session", "Tensor", "load_runtime", "runtime_info",
+    "evaluate", "register_metric", "unregister_metric",
 ]

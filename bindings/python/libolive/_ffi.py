@@ -73,6 +73,14 @@ class _OliveWorkflow(ctypes.Structure):
     pass
 
 
+class _OliveTokenizer(ctypes.Structure):
+    pass
+
+
+class _OliveEncoding(ctypes.Structure):
+    pass
+
+
 class _OliveTensor(ctypes.Structure):
     pass
 
@@ -90,6 +98,8 @@ PassPtr = ctypes.POINTER(_OlivePass)
 AcceleratorPtr = ctypes.POINTER(_OliveAccelerator)
 EnginePtr = ctypes.POINTER(_OliveEngine)
 WorkflowPtr = ctypes.POINTER(_OliveWorkflow)
+TokenizerPtr = ctypes.POINTER(_OliveTokenizer)
+EncodingPtr = ctypes.POINTER(_OliveEncoding)
 TensorPtr = ctypes.POINTER(_OliveTensor)
 SessionPtr = ctypes.POINTER(_OliveSession)
 GeneratorPtr = ctypes.POINTER(_OliveGenerator)
@@ -102,6 +112,10 @@ PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctyp
 _c_int = ctypes.c_int
 _c_str = ctypes.c_char_p
 _c_size = ctypes.c_size_t
+METRIC_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, ctypes.c_char_p,
+                             ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+EVALUATE_PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64,
+                                        ctypes.c_double, ctypes.c_double, ctypes.c_void_p)
 _c_u64 = ctypes.c_uint64
 # `char **out` results: received as a raw address so that they can be released with olive_free
 # after copying (a c_char_p out-parameter would copy and lose the address).
@@ -180,6 +194,28 @@ SIGNATURES = {
     "olive_workflow_cancel": (None, [WorkflowPtr]),
     "olive_workflow_run": (_c_int, [WorkflowPtr, _c_out_str]),
     "olive_workflow_auto_opt_config": (_c_int, [_c_out_str, _c_str, _c_str]),
+    # tokenizer.h
+    "olive_tokenizer_load": (_c_int, [ctypes.POINTER(TokenizerPtr), _c_str]),
+    "olive_tokenizer_free": (None, [TokenizerPtr]),
+    "olive_tokenizer_encode": (_c_int, [ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)), ctypes.POINTER(_c_size),
+                                        TokenizerPtr, _c_str, _c_size, _c_str, _c_size, ctypes.c_uint]),
+    "olive_tokenizer_encode_batch": (_c_int, [ctypes.POINTER(EncodingPtr), TokenizerPtr,
+                                              ctypes.POINTER(_c_str), ctypes.POINTER(_c_size),
+                                              ctypes.POINTER(_c_str), ctypes.POINTER(_c_size), _c_size,
+                                              ctypes.c_uint]),
+    "olive_encoding_count": (_c_size, [EncodingPtr]),
+    "olive_encoding_ids": (ctypes.POINTER(ctypes.c_int32), [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
+    "olive_encoding_type_ids": (ctypes.POINTER(ctypes.c_int32), [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
+    "olive_encoding_attention_mask": (ctypes.POINTER(ctypes.c_int32),
+                                      [EncodingPtr, _c_size, ctypes.POINTER(_c_size)]),
+    "olive_encoding_free": (None, [EncodingPtr]),
+    "olive_tokenizer_decode": (_c_int, [_c_out_str, ctypes.POINTER(_c_size), TokenizerPtr, ctypes.POINTER(ctypes.c_int32), _c_size,
+                                        ctypes.c_uint]),
+    "olive_tokenizer_token_to_id": (_c_int, [ctypes.POINTER(ctypes.c_int32), TokenizerPtr, _c_str]),
+    "olive_tokenizer_id_to_token": (_c_str, [TokenizerPtr, ctypes.c_int32]),
+    "olive_tokenizer_vocab_size": (_c_size, [TokenizerPtr, _c_int]),
+    "olive_tokenizer_set_truncation": (_c_int, [TokenizerPtr, ctypes.c_int64, _c_str, _c_str]),
+    "olive_tokenizer_set_padding": (_c_int, [TokenizerPtr, ctypes.c_int64, ctypes.c_uint32, _c_str, _c_str]),
     # session.h
     "olive_dtype_name": (_c_str, [_c_int]),
     "olive_dtype_size": (_c_size, [_c_int]),
@@ -218,6 +254,10 @@ SIGNATURES = {
     "olive_generator_new": (_c_int, [ctypes.POINTER(GeneratorPtr), _c_str, AcceleratorPtr, _c_str]),
     "olive_generator_free": (None, [GeneratorPtr]),
     "olive_generator_generate_json": (_c_int, [_c_out_str, GeneratorPtr, _c_str, _c_size]),
+    # evaluate.h
+    "olive_metric_register": (_c_int, [_c_str, METRIC_FN, ctypes.c_void_p]),
+    "olive_metric_unregister": (_c_int, [_c_str]),
+    "olive_evaluate": (_c_int, [_c_out_str, _c_str, _c_str, AcceleratorPtr, EVALUATE_PROGRESS_FN, ctypes.c_void_p]),
 }
 
 

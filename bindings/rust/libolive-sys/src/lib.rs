@@ -12,7 +12,7 @@
 #![no_std]
 #![allow(non_camel_case_types)]
 
-use core::ffi::{c_char, c_double, c_int, c_void};
+use core::ffi::{c_char, c_double, c_int, c_uint, c_void};
 
 // ---------------------------------------------------------------------------------------------
 // Opaque handles
@@ -60,9 +60,23 @@ pub struct olive_tensor {
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
 
+/// A Hugging Face tokenizer.json in memory (`olive_tokenizer`).
+#[repr(C)]
+pub struct olive_tokenizer {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
 /// A model prepared by ONNX Runtime for an execution provider (`olive_session`).
 #[repr(C)]
 pub struct olive_session {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// The results of a batch encode (`olive_encoding`).
+#[repr(C)]
+pub struct olive_encoding {
     _private: [u8; 0],
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
@@ -73,6 +87,12 @@ pub struct olive_generator {
     _private: [u8; 0],
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
+/// Encode flag: let the post-processor add its special tokens.
+pub const OLIVE_TOKENIZER_ADD_SPECIAL_TOKENS: c_uint = 0x1;
+/// Decode flag: leave special added tokens out.
+pub const OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS: c_uint = 0x2;
+/// A text length meaning "up to the terminating NUL".
+pub const OLIVE_TOKENIZER_NUL_TERMINATED: usize = usize::MAX;
 
 // ---------------------------------------------------------------------------------------------
 // common.h
@@ -368,6 +388,94 @@ extern "C" {
         command: *const c_char,
         options: *const c_char,
     ) -> c_int;
+
+    // tokenizer.h
+    /// Loads a tokenizer.json file, or the one in a folder; release with
+    /// [`olive_tokenizer_free`].
+    pub fn olive_tokenizer_load(out: *mut *mut olive_tokenizer, path: *const c_char) -> c_int;
+    /// Releases a tokenizer. Accepts NULL.
+    pub fn olive_tokenizer_free(tok: *mut olive_tokenizer);
+    /// Encodes `text` (and `pair` when not NULL) into `*out` ids (release with [`olive_free`]).
+    pub fn olive_tokenizer_encode(
+        out: *mut *mut i32,
+        out_count: *mut usize,
+        tok: *const olive_tokenizer,
+        text: *const c_char,
+        text_len: usize,
+        pair: *const c_char,
+        pair_len: usize,
+        flags: c_uint,
+    ) -> c_int;
+    /// Encodes `count` texts (and pairs) as one batch; release with [`olive_encoding_free`].
+    pub fn olive_tokenizer_encode_batch(
+        out: *mut *mut olive_encoding,
+        tok: *const olive_tokenizer,
+        texts: *const *const c_char,
+        text_lens: *const usize,
+        pairs: *const *const c_char,
+        pair_lens: *const usize,
+        count: usize,
+        flags: c_uint,
+    ) -> c_int;
+    /// Number of sequences in an encoding.
+    pub fn olive_encoding_count(enc: *const olive_encoding) -> usize;
+    /// The ids of sequence `index` (borrowed).
+    pub fn olive_encoding_ids(
+        enc: *const olive_encoding,
+        index: usize,
+        len: *mut usize,
+    ) -> *const i32;
+    /// The type ids of sequence `index` (borrowed).
+    pub fn olive_encoding_type_ids(
+        enc: *const olive_encoding,
+        index: usize,
+        len: *mut usize,
+    ) -> *const i32;
+    /// The attention mask of sequence `index` (borrowed).
+    pub fn olive_encoding_attention_mask(
+        enc: *const olive_encoding,
+        index: usize,
+        len: *mut usize,
+    ) -> *const i32;
+    /// Releases an encoding. Accepts NULL.
+    pub fn olive_encoding_free(enc: *mut olive_encoding);
+    /// Decodes ids into `*out` (release with [`olive_free`]; `*out_len` its length).
+    pub fn olive_tokenizer_decode(
+        out: *mut *mut c_char,
+        out_len: *mut usize,
+        tok: *const olive_tokenizer,
+        ids: *const i32,
+        count: usize,
+        flags: c_uint,
+    ) -> c_int;
+    /// The id of a token.
+    pub fn olive_tokenizer_token_to_id(
+        out: *mut i32,
+        tok: *const olive_tokenizer,
+        token: *const c_char,
+    ) -> c_int;
+    /// The text of a token (borrowed), or NULL.
+    pub fn olive_tokenizer_id_to_token(tok: *const olive_tokenizer, id: i32) -> *const c_char;
+    /// The vocabulary size, with or without the added tokens.
+    pub fn olive_tokenizer_vocab_size(
+        tok: *const olive_tokenizer,
+        with_added_tokens: c_int,
+    ) -> usize;
+    /// Replaces the truncation (max_length < 0 turns it off).
+    pub fn olive_tokenizer_set_truncation(
+        tok: *mut olive_tokenizer,
+        max_length: i64,
+        strategy: *const c_char,
+        direction: *const c_char,
+    ) -> c_int;
+    /// Replaces the padding (length < 0 turns it off, 0 pads to the longest of a batch).
+    pub fn olive_tokenizer_set_padding(
+        tok: *mut olive_tokenizer,
+        length: i64,
+        pad_to_multiple_of: u32,
+        direction: *const c_char,
+        pad_token: *const c_char,
+    ) -> c_int;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,6 +483,33 @@ extern "C" {
 // ---------------------------------------------------------------------------------------------
 
 /// Element types (`olive_dtype`): ONNX's TensorProto.DataType numbers.
+/// A custom metric function (`olive_metric_fn`): sets `*value` for `sub_type` of `metric`.
+/// `preds`, `logits` and `targets` are NULL when the metric has no data config.
+pub type olive_metric_fn = Option<
+    unsafe extern "C" fn(
+        value: *mut c_double,
+        metric: *const c_char,
+        sub_type: *const c_char,
+        model_path: *const c_char,
+        preds: *const olive_tensor,
+        logits: *const olive_tensor,
+        targets: *const olive_tensor,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+
+/// Progress of `olive_evaluate`; returning non-zero cancels it.
+pub type olive_evaluate_progress_fn = Option<
+    unsafe extern "C" fn(
+        metric: *const c_char,
+        done: u64,
+        total: u64,
+        rate: c_double,
+        eta_s: c_double,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+
 pub type olive_dtype = c_int;
 pub const OLIVE_DTYPE_UNDEFINED: olive_dtype = 0;
 pub const OLIVE_DTYPE_FLOAT32: olive_dtype = 1;
@@ -478,6 +613,20 @@ extern "C" {
         generator: *mut olive_generator,
         prompt: *const c_char,
         new_tokens: usize,
+    ) -> c_int;
+    /// Registers a custom metric function under `name`.
+    pub fn olive_metric_register(name: *const c_char, fn_: olive_metric_fn, user: *mut c_void) -> c_int;
+    /// Removes a registered custom metric function.
+    pub fn olive_metric_unregister(name: *const c_char) -> c_int;
+    /// Evaluates an ONNX model with an evaluator in Olive's schema; the results as JSON (release
+    /// with [`olive_free`]).
+    pub fn olive_evaluate(
+        out: *mut *mut c_char,
+        model_path: *const c_char,
+        evaluator_json: *const c_char,
+        acc: *const olive_accelerator,
+        progress: olive_evaluate_progress_fn,
+        user: *mut c_void,
     ) -> c_int;
 }
 

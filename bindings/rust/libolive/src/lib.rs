@@ -44,6 +44,8 @@ mod log;
 mod model;
 mod pass;
 mod session;
+mod tokenizer;
+mod evaluate;
 mod workflow;
 
 pub use accelerator::Accelerator;
@@ -53,6 +55,8 @@ pub use log::{clear_log_callback, set_log_callback, set_log_level, LogLevel};
 pub use model::Model;
 pub use pass::{describe_pass, passes, Pass};
 pub use session::{load_runtime, runtime_info_json, DType, Dim, Element, Generator, Session, Tensor, ValueInfo};
+pub use tokenizer::{Encoding, Tokenizer};
+pub use evaluate::evaluate;
 pub use workflow::{auto_opt_config, Workflow};
 
 /// The raw C declarations, for what this crate does not wrap.

@@ -1,0 +1,22 @@
+/* Normalizers of tokenizer.json: BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, Strip,
+ * StripAccents, Replace, Prepend, Append, Nmt, ByteLevel and Sequence of them. */
+#ifndef OLIVE_TOKENIZER_TOK_NORMALIZER_H
+#define OLIVE_TOKENIZER_TOK_NORMALIZER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+
+typedef struct otok_normalizer otok_normalizer;
+
+/* Reads a normalizer object found at `path`. depth counts Sequence nesting.
+ * Errors: OLIVE_EFORMAT, OLIVE_EUNSUPPORTED (Precompiled, unknown types), OLIVE_ENOMEM. */
+int otok_normalizer_parse(otok_normalizer **out, json_t *j, const char *path, int depth);
+void otok_normalizer_free(otok_normalizer *n);
+
+/* Normalizes s[0..len) (valid UTF-8) into out (cleared first). Errors: OLIVE_ENOMEM. */
+int otok_normalize(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out);
+
+#endif
