@@ -22,6 +22,7 @@ typedef struct ao_options {
     const char *command;
     const char *model, *output, *device, *provider, *precision, *cache_dir, *algorithm;
     const char *block_size, *accuracy_level, *memory, *log_level;
+    const char *act_precision, *data_files, *batch_size; /* quantize: calibration */
     int use_ort_genai, use_model_builder, use_qdq_encoding;
 } ao_options;
 
@@ -65,7 +66,11 @@ static int one_of(const char *key, const char *v, const char *const *allowed)
 static int set_option(ao_options *o, const char *key, const char *v)
 {
     static const char *const precisions[] = {"int4", "int8", "fp16", "bf16", "fp32", NULL};
-    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", NULL};
+    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", "gptq", "awq", NULL};
+    static const char *const act_precisions[] = {"int8", "uint8", NULL};
+    /* Olive's data flags that need a data config (text datasets, tokenized): not taken here. */
+    static const char *const data_config_flags[] = {"data_name", "split", "subset", "text_field", "max_seq_len",
+                                                    "max_samples", "add_special_tokens", "input_cols", NULL};
     struct {
         const char *name;
         const char **slot;
@@ -87,6 +92,26 @@ static int set_option(ao_options *o, const char *key, const char *v)
         o->algorithm = v;
         return one_of(key, v, algorithms);
     }
+    if (!strcmp(key, "act_precision")) {
+        o->act_precision = v;
+        return one_of(key, v, act_precisions);
+    }
+    if (!strcmp(key, "data_files")) {
+        if (!v[0])
+            return olive_fail(OLIVE_EINVALID, "%s must not be empty", key);
+        o->data_files = v;
+        return OLIVE_OK;
+    }
+    if (!strcmp(key, "batch_size")) {
+        o->batch_size = v;
+        return parse_uint(key, v, 1, 1 << 20);
+    }
+    for (size_t i = 0; data_config_flags[i]; i++)
+        if (!strcmp(key, data_config_flags[i]))
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s: --%s describes a dataset to tokenize, which the quantize command does not build "
+                              "yet; give --data_files a folder of <input name>.npy calibration arrays",
+                              o->command, key);
     if (!strcmp(key, "block_size")) {
         o->block_size = v;
         return parse_uint(key, v, 16, 256);
@@ -219,12 +244,47 @@ static int add_onnx_passes(json_t *passes, const ao_options *o, const char *prec
     return OLIVE_OK;
 }
 
+/* The calibrated quantizers: static int8 (--act_precision) and GPTQ / AWQ, on --data_files. */
+static int add_calibrated_pass(json_t *passes, const ao_options *o, const char *precision, const char *algorithm)
+{
+    json_t *q;
+    int is_static = o->act_precision != NULL;
+    if (!o->data_files)
+        return olive_fail(OLIVE_EINVALID, "quantize: %s needs calibration data: --data_files FOLDER of <input name>.npy "
+                                          "arrays (first axis: samples)",
+                          is_static ? "--act_precision" : algorithm);
+    if (is_static) {
+        if (strcmp(precision, "int8"))
+            return olive_fail(OLIVE_EINVALID, "quantize: --act_precision goes with --precision int8, not '%s'",
+                              precision);
+        if (o->algorithm && strcmp(o->algorithm, "default"))
+            return olive_fail(OLIVE_EINVALID, "quantize: static int8 (--act_precision) takes no --algorithm ('%s')",
+                              o->algorithm);
+        q = json_pack("{s:s, s:s, s:s}", "type", "OnnxStaticQuantization", "activation_type",
+                      strcmp(o->act_precision, "uint8") ? "QInt8" : "QUInt8", "quant_format", "QDQ");
+    } else {
+        q = json_pack("{s:s, s:i}", "type", !strcmp(algorithm, "gptq") ? "Gptq" : "AutoAWQQuantizer", "bits",
+                      strcmp(precision, "int8") ? 4 : 8);
+        if (q && o->block_size)
+            json_object_set_new(q, "group_size", int_json(o->block_size));
+    }
+    if (!q)
+        return OLIVE_ENOMEM;
+    json_object_set_new(q, "calibration_data", json_string(o->data_files));
+    if (o->batch_size)
+        json_object_set_new(q, "calibration_batch_size", int_json(o->batch_size));
+    json_object_set_new(passes, "quantization", q);
+    return OLIVE_OK;
+}
+
 static int add_quantize_passes(json_t *passes, const ao_options *o, const char *precision)
 {
     const char *algorithm = o->algorithm ? o->algorithm : "default";
     json_t *q;
     if (strcmp(precision, "int4") && strcmp(precision, "int8"))
         return olive_fail(OLIVE_EINVALID, "quantize: precision must be int4 or int8, not '%s'", precision);
+    if (o->act_precision || !strcmp(algorithm, "gptq") || !strcmp(algorithm, "awq"))
+        return add_calibrated_pass(passes, o, precision, algorithm);
     if (!strcmp(algorithm, "hqq"))
         q = json_pack("{s:s}", "type", "OnnxHqqQuantization");
     else if (!strcmp(algorithm, "kquant") || !strcmp(algorithm, "k_quant"))

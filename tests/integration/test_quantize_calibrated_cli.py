@@ -1,0 +1,43 @@
+"""`olive quantize` with the calibrated quantizers: --algorithm gptq / awq (int4 MatMulNBits) and
+--precision int8 --act_precision int8 (static QDQ), on --data_files, a folder of .npy arrays;
+the Olive data flags that need a tokenized dataset, and a missing --data_files, are refused."""
+
+import numpy as np
+import pytest
+
+from test_workflow import assert_failed, check_output_folder, olive, op_types, work  # noqa: F401
+
+onnx = pytest.importorskip("onnx")
+
+
+@pytest.fixture
+def calib(work):  # noqa: F811
+    (work / "calib").mkdir()
+    np.save(work / "calib" / "x.npy", np.random.default_rng(3).standard_normal((96, 64)).astype(np.float32))
+    return work
+
+
+@pytest.mark.parametrize("algorithm", ["gptq", "awq"])
+def test_quantize_gptq_awq(calib, algorithm):
+    r = olive("quantize", "-m", "in/model.onnx", "-o", "q", "--algorithm", algorithm, "--precision", "int4",
+              "--block_size", "32", "--data_files", "calib", "--batch_size", "8", "--cache_dir", "cache", cwd=calib)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(calib / "q", calib / "in" / "model.onnx", 0.25)
+    assert op_types(model).count("MatMulNBits") == 2
+
+
+def test_quantize_static_int8(calib):
+    r = olive("quantize", "-m", "in/model.onnx", "-o", "q", "--precision", "int8", "--act_precision", "int8",
+              "--data_files", "calib", "--cache_dir", "cache", cwd=calib)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(calib / "q", calib / "in" / "model.onnx", 0.25)
+    types = op_types(model)
+    assert types.count("MatMul") == 2 and types.count("QuantizeLinear") >= 2
+
+
+def test_quantize_calibrated_bad_flags(calib):
+    assert_failed(olive("quantize", "-m", "in/model.onnx", "--algorithm", "gptq", cwd=calib), "--data_files")
+    assert_failed(olive("quantize", "-m", "in/model.onnx", "--act_precision", "int8", "--data_files", "calib",
+                        cwd=calib), "--precision int8")
+    assert_failed(olive("quantize", "-m", "in/model.onnx", "--algorithm", "awq", "-d", "wikitext", cwd=calib),
+                  "--data_name")
