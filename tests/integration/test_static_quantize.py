@@ -42,7 +42,7 @@ def write_calibration(folder, arrays):
     return folder
 
 
-def ort_static(model, tmp_path, arrays, batch=1, **kw):
+def ort_static(model, tmp_path, arrays, batch=1, method="MinMax", **kw):
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     for key in ("activation_type", "weight_type"):
@@ -51,7 +51,7 @@ def ort_static(model, tmp_path, arrays, batch=1, **kw):
     src, dst = tmp_path / "ref_in.onnx", tmp_path / "ref.onnx"
     onnx.save(model, str(src))
     quantize_static(str(src), str(dst), Reader(arrays, batch), quant_format=QuantFormat.QDQ,
-                    calibrate_method=CalibrationMethod.MinMax, **kw)
+                    calibrate_method=CalibrationMethod[method], **kw)
     return onnx.load(str(dst))
 
 
@@ -194,3 +194,19 @@ def test_bad_calibration_input_is_refused_and_writes_nothing(tmp_path, case, exp
     assert proc.returncode != 0
     assert expect in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ops,params,kw", [
+    ("MatMul,Softmax", (), {}),
+    # (numpy cannot make 2048 bins of a signed Softmax output's float32 range: MatMul only)
+    ("MatMul", ("extra_options=CalibTensorRangeSymmetric=false,CalibPercentile=99.9",),
+     dict(extra_options={"CalibTensorRangeSymmetric": False, "CalibPercentile": 99.9})),
+])
+def test_bert_percentile_equals_quantize_static(tmp_path, ops, params, kw):
+    """Percentile: quantize_static's 2048-bin histograms (of |x|, or of x) and its percentile
+    cut, reproduced from two streamed runs over the calibration data."""
+    model = onnx.load(os.path.join(FUSION, "bert_op17.onnx"))
+    arrays = bert_samples(model, 4, 8, 5)
+    ours = run_static(model, tmp_path, arrays, "calibrate_method=Percentile", f"op_types_to_quantize={ops}", *params)
+    ref = ort_static(model, tmp_path, arrays, method="Percentile", op_types_to_quantize=ops.split(","), **kw)
+    assert_same_as_ort(ours, ref)

@@ -30,6 +30,7 @@
 #include "core/status.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
+#include "passes/calibrate/histogram.h"
 #include "passes/calibrate/qparams.h"
 #include "passes/calibrate/static_quant.h"
 
@@ -54,6 +55,8 @@ typedef struct sq_tensor {
     size_t n_batches;
     float rmin, rmax;
     int has_range;
+    float amin, amax;       /* min and max of |x| over all batches (Percentile) */
+    olive_hist hist;        /* Percentile: the second run's histogram */
 } sq_tensor;
 
 typedef struct sq_run {
@@ -63,6 +66,8 @@ typedef struct sq_run {
     int32_t wtype, atype;
     int per_channel, reduce_range, include_all;
     int act_symmetric, weight_symmetric, calib_symmetric, moving_average;
+    int percentile_method, hist_absolute, phase; /* phase 1: histogram run */
+    double percentile;
     sq_tensor *t;
     size_t n, cap;
     size_t n_nodes;
@@ -177,9 +182,21 @@ static int collect(void *user, size_t index, const olive_tensor *value)
     if (!count)
         return olive_fail(OLIVE_EINVALID, PASS ": value '%s' is empty in a calibration batch: its range is undefined",
                           t->name);
-    for (uint64_t i = 0; i < count; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
+    if (r->phase == 1) {
+        olive_hist_add(&t->hist, v, (size_t)count, r->hist_absolute);
+        return OLIVE_OK;
+    }
+    {
+        float alo = t->n_batches ? t->amin : INFINITY, ahi = t->n_batches ? t->amax : -INFINITY;
+        for (uint64_t i = 0; i < count; i++) {
+            float a = fabsf(v[i]);
+            lo = v[i] < lo ? v[i] : lo;
+            hi = v[i] > hi ? v[i] : hi;
+            alo = a < alo ? a : alo;
+            ahi = a > ahi ? a : ahi;
+        }
+        t->amin = alo;
+        t->amax = ahi;
     }
     {
         float *mins = olive_reallocarray(t->mins, t->n_batches + 1, sizeof *mins), *maxs;
@@ -229,6 +246,16 @@ static void finish_range(const sq_run *r, sq_tensor *t)
 {
     if (!t->n_batches)
         return;
+    if (r->percentile_method) {
+        float gmin = t->mins[0], gmax = t->maxs[0];
+        for (size_t b = 1; b < t->n_batches; b++) {
+            gmin = t->mins[b] < gmin ? t->mins[b] : gmin;
+            gmax = t->maxs[b] > gmax ? t->maxs[b] : gmax;
+        }
+        olive_hist_percentile(&t->hist, r->percentile, r->hist_absolute, gmin, gmax, &t->rmin, &t->rmax);
+        t->has_range = 1;
+        return;
+    }
     if (r->moving_average) {
         t->rmin = (float)((double)pairwise_sum(t->mins, t->n_batches) / (double)t->n_batches);
         t->rmax = (float)((double)pairwise_sum(t->maxs, t->n_batches) / (double)t->n_batches);
@@ -277,7 +304,30 @@ static int calibrate(sq_run *r, oir_model *m, const olive_calib_data *data)
                 r->t[i].capture = -1;
         }
         rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, collect, r,
-                               r->ctx, 0.0, 0.9);
+                               r->ctx, 0.0, r->percentile_method ? 0.45 : 0.9);
+    }
+    if (rc == OLIVE_OK && r->percentile_method) {
+        /* numpy bins all values at once over their whole range: the range is known after the
+         * first run, the counts come from a second. */
+        for (size_t i = 0; i < r->n && rc == OLIVE_OK; i++) {
+            sq_tensor *t = &r->t[i];
+            float gmin, gmax, th;
+            if (t->capture < 0 || !t->n_batches)
+                continue;
+            gmin = t->mins[0];
+            gmax = t->maxs[0];
+            for (size_t b = 1; b < t->n_batches; b++) {
+                gmin = t->mins[b] < gmin ? t->mins[b] : gmin;
+                gmax = t->maxs[b] > gmax ? t->maxs[b] : gmax;
+            }
+            th = fabsf(gmin) > fabsf(gmax) ? fabsf(gmin) : fabsf(gmax);
+            rc = r->hist_absolute ? olive_hist_init(&t->hist, 2048, t->amin, t->amax)
+                                  : olive_hist_init(&t->hist, 2048, -th, th);
+        }
+        r->phase = 1;
+        if (rc == OLIVE_OK)
+            rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, collect, r,
+                                   r->ctx, 0.45, 0.9);
     }
     olive_capture_free(cap);
     free(names);
@@ -554,10 +604,29 @@ static int option_bool(const char *extra, const char *key, int fallback, int *ou
     return OLIVE_OK;
 }
 
+static int option_float(const char *extra, const char *key, double fallback, double *out)
+{
+    const char *p = extra;
+    size_t k = strlen(key);
+    *out = fallback;
+    while (p && (p = strstr(p, key))) {
+        if ((p == extra || p[-1] == ' ' || p[-1] == ',') && p[k] == '=') {
+            char *end;
+            double v = strtod(p + k + 1, &end);
+            if (end == p + k + 1 || (*end && *end != ',' && *end != ' ') || !(v >= 0.0 && v <= 100.0))
+                return olive_fail(OLIVE_EINVALID, PASS ": extra_options %s must be a number from 0 to 100", key);
+            *out = v;
+            return OLIVE_OK;
+        }
+        p += k;
+    }
+    return OLIVE_OK;
+}
+
 static int check_extra_options(const char *extra)
 {
     static const char *const known[] = {"ActivationSymmetric", "WeightSymmetric", "CalibTensorRangeSymmetric",
-                                        "CalibMovingAverage", "CalibMovingAverageConstant", NULL};
+                                        "CalibMovingAverage", "CalibMovingAverageConstant", "CalibPercentile", NULL};
     const char *p = extra;
     while (p && *p) {
         size_t len;
@@ -574,7 +643,7 @@ static int check_extra_options(const char *extra)
                 return olive_fail(OLIVE_EUNSUPPORTED,
                                   PASS ": extra option '%.*s' is not supported (known: ActivationSymmetric, "
                                        "WeightSymmetric, CalibTensorRangeSymmetric, CalibMovingAverage, "
-                                       "CalibMovingAverageConstant)",
+                                       "CalibMovingAverageConstant, CalibPercentile)",
                                   (int)len, p);
         }
         p += strcspn(p, ", ");
@@ -610,6 +679,7 @@ static void run_free(sq_run *r)
         free(r->t[i].name);
         free(r->t[i].mins);
         free(r->t[i].maxs);
+        olive_hist_free(&r->t[i].hist);
     }
     free(r->t);
 }
@@ -632,8 +702,9 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
     if (strcmp(olive_args_string(args, "quant_format"), "QDQ"))
         return olive_fail(OLIVE_EUNSUPPORTED, PASS ": quant_format=QOperator is not written yet; use QDQ");
-    if (strcmp(olive_args_string(args, "calibrate_method"), "MinMax"))
-        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": calibrate_method=%s is not written yet; use MinMax",
+    r.percentile_method = !strcmp(olive_args_string(args, "calibrate_method"), "Percentile");
+    if (strcmp(olive_args_string(args, "calibrate_method"), "MinMax") && !r.percentile_method)
+        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": calibrate_method=%s is not written yet; use MinMax or Percentile",
                           olive_args_string(args, "calibrate_method"));
     OLIVE_TRY(check_extra_options(extra));
     OLIVE_TRY(check_op_types(args));
@@ -641,6 +712,12 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     OLIVE_TRY(option_bool(extra, "WeightSymmetric", r.wtype == OIR_INT8, &wsym));
     r.weight_symmetric = wsym;
     OLIVE_TRY(option_bool(extra, "CalibTensorRangeSymmetric", 0, &r.calib_symmetric));
+    /* Percentile bins |x| unless CalibTensorRangeSymmetric says otherwise; the range it reads
+     * is not made symmetric again afterwards. */
+    OLIVE_TRY(option_bool(extra, "CalibTensorRangeSymmetric", 1, &r.hist_absolute));
+    OLIVE_TRY(option_float(extra, "CalibPercentile", 99.999, &r.percentile));
+    if (r.percentile_method)
+        r.calib_symmetric = 0;
     OLIVE_TRY(option_bool(extra, "CalibMovingAverage", 0, &r.moving_average));
     if (opset < 10 || (r.per_channel && opset < 13))
         return olive_fail(OLIVE_EUNSUPPORTED,
@@ -673,7 +750,8 @@ static const olive_param_spec params[] = {
     {"per_channel", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "MatMul weights per output column (symmetric)"},
     {"reduce_range", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Weights on 7 bits ([-64, 64] or [0, 127])"},
     {"calibrate_method", OLIVE_PARAM_CHOICE, "MinMax", 0, -1, "MinMax|Entropy|Percentile|Distribution",
-     "How activation ranges are found (MinMax is written; the histogram methods are not yet)"},
+     "How activation ranges are found: MinMax, Percentile (2048-bin histograms; Entropy and Distribution are not "
+     "written yet)"},
     {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
      "Op types to quantize: MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)"},
     {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
