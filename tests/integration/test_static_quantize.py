@@ -210,3 +210,12 @@ def test_bert_percentile_equals_quantize_static(tmp_path, ops, params, kw):
     ours = run_static(model, tmp_path, arrays, "calibrate_method=Percentile", f"op_types_to_quantize={ops}", *params)
     ref = ort_static(model, tmp_path, arrays, method="Percentile", op_types_to_quantize=ops.split(","), **kw)
     assert_same_as_ort(ours, ref)
+
+
+@pytest.mark.parametrize("method", ["Entropy", "Distribution"])
+def test_bert_histogram_methods_equal_quantize_static(tmp_path, method):
+    model = onnx.load(os.path.join(FUSION, "bert_op17.onnx"))
+    arrays = bert_samples(model, 3, 8, 6)
+    ours = run_static(model, tmp_path, arrays, f"calibrate_method={method}")
+    ref = ort_static(model, tmp_path, arrays, method=method, op_types_to_quantize=["MatMul"])
+    assert_same_as_ort(ours, ref)

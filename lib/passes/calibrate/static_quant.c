@@ -67,6 +67,7 @@ typedef struct sq_run {
     int per_channel, reduce_range, include_all;
     int act_symmetric, weight_symmetric, calib_symmetric, moving_average;
     int percentile_method, hist_absolute, phase; /* phase 1: histogram run */
+    int entropy_method, distribution_method;
     double percentile;
     sq_tensor *t;
     size_t n, cap;
@@ -253,6 +254,26 @@ static void finish_range(const sq_run *r, sq_tensor *t)
             gmax = t->maxs[b] > gmax ? t->maxs[b] : gmax;
         }
         olive_hist_percentile(&t->hist, r->percentile, r->hist_absolute, gmin, gmax, &t->rmin, &t->rmax);
+        t->has_range = 1;
+        return;
+    }
+    if (r->entropy_method || r->distribution_method) {
+        float gmin = t->mins[0], gmax = t->maxs[0], th;
+        for (size_t b = 1; b < t->n_batches; b++) {
+            gmin = t->mins[b] < gmin ? t->mins[b] : gmin;
+            gmax = t->maxs[b] > gmax ? t->maxs[b] : gmax;
+        }
+        th = fabsf(gmin) > fabsf(gmax) ? fabsf(gmin) : fabsf(gmax);
+        if (r->entropy_method) {
+            /* quantize_static's 128 bins and 128 quantized bins leave the KL search one
+             * candidate, the whole histogram [-t, t], which is then clamped to [min, max]. */
+            t->rmin = gmin;
+            t->rmax = gmax;
+        } else {
+            /* Distribution: the range is the histogram's, [-t, t] (+-0.5 when t is 0). */
+            t->rmin = th == 0.0f ? -0.5f : -th;
+            t->rmax = th == 0.0f ? 0.5f : th;
+        }
         t->has_range = 1;
         return;
     }
@@ -703,9 +724,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     if (strcmp(olive_args_string(args, "quant_format"), "QDQ"))
         return olive_fail(OLIVE_EUNSUPPORTED, PASS ": quant_format=QOperator is not written yet; use QDQ");
     r.percentile_method = !strcmp(olive_args_string(args, "calibrate_method"), "Percentile");
-    if (strcmp(olive_args_string(args, "calibrate_method"), "MinMax") && !r.percentile_method)
-        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": calibrate_method=%s is not written yet; use MinMax or Percentile",
-                          olive_args_string(args, "calibrate_method"));
+    r.entropy_method = !strcmp(olive_args_string(args, "calibrate_method"), "Entropy");
+    r.distribution_method = !strcmp(olive_args_string(args, "calibrate_method"), "Distribution");
     OLIVE_TRY(check_extra_options(extra));
     OLIVE_TRY(check_op_types(args));
     OLIVE_TRY(option_bool(extra, "ActivationSymmetric", 0, &r.act_symmetric));
@@ -716,8 +736,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
      * is not made symmetric again afterwards. */
     OLIVE_TRY(option_bool(extra, "CalibTensorRangeSymmetric", 1, &r.hist_absolute));
     OLIVE_TRY(option_float(extra, "CalibPercentile", 99.999, &r.percentile));
-    if (r.percentile_method)
-        r.calib_symmetric = 0;
+    if (r.percentile_method || r.entropy_method || r.distribution_method)
+        r.calib_symmetric = r.moving_average = 0; /* MinMax options */
     OLIVE_TRY(option_bool(extra, "CalibMovingAverage", 0, &r.moving_average));
     if (opset < 10 || (r.per_channel && opset < 13))
         return olive_fail(OLIVE_EUNSUPPORTED,
@@ -750,8 +770,9 @@ static const olive_param_spec params[] = {
     {"per_channel", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "MatMul weights per output column (symmetric)"},
     {"reduce_range", OLIVE_PARAM_BOOL, "false", 0, -1, NULL, "Weights on 7 bits ([-64, 64] or [0, 127])"},
     {"calibrate_method", OLIVE_PARAM_CHOICE, "MinMax", 0, -1, "MinMax|Entropy|Percentile|Distribution",
-     "How activation ranges are found: MinMax, Percentile (2048-bin histograms; Entropy and Distribution are not "
-     "written yet)"},
+     "How activation ranges are found, as quantize_static: MinMax; Percentile (2048-bin histograms); Entropy (its "
+     "128-bin KL search, which with quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the "
+     "largest magnitude)"},
     {"op_types_to_quantize", OLIVE_PARAM_LIST, "MatMul", 0, -1, NULL,
      "Op types to quantize: MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)"},
     {"nodes_to_include", OLIVE_PARAM_LIST, "", 0, -1, NULL, "Only these node names are quantized (empty: all)"},
