@@ -43,6 +43,8 @@ struct olive_workflow {
     wf_evaluator evaluator;    /* the engine's evaluator (no metrics when none) */
     int strict;
     json_t *config;            /* the parsed config, recorded in footprints */
+    size_t n_calib_dirs;       /* calibration folders written from data configs, removed at free */
+    char **calib_dirs;
     olive_progress_fn progress;
     void *progress_user;
     atomic_int cancelled;

@@ -52,7 +52,7 @@ static const olive_type_map type_maps[] = {
 static const char *const common_keys[] = {
     "type", "config", "disable_search", "host", "evaluator", "output_name", "clean_run_cache",
     "save_as_external_data", "all_tensors_to_one_file", "external_data_name", "size_threshold",
-    "convert_attribute", NULL};
+    "convert_attribute", "data_config", NULL};
 
 static const olive_type_map *find_map(const char *type)
 {

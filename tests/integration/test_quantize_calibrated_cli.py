@@ -41,3 +41,36 @@ def test_quantize_calibrated_bad_flags(calib):
                         cwd=calib), "--precision int8")
     assert_failed(olive("quantize", "-m", "in/model.onnx", "--algorithm", "awq", "-d", "wikitext", cwd=calib),
                   "--data_name")
+
+
+def test_workflow_data_config_feeds_calibration(calib):
+    """`olive run` with Olive's pass entries naming a data config: the DummyDataContainer's
+    batches become the calibration data of OnnxStaticQuantization and Gptq, written to a
+    temporary folder that is gone when the run ends."""
+    import json
+    import os
+    import subprocess
+
+    from test_workflow import CLI
+
+    tmpdir = calib / "tmp"
+    tmpdir.mkdir()
+    for slot, entry in (("static", {"type": "OnnxStaticQuantization", "data_config": "calib_data",
+                                    "quant_preprocess": True}),
+                        ("gptq", {"type": "Gptq", "data_config": "calib_data", "group_size": 32})):
+        config = {
+            "input_model": {"type": "ONNXModel", "model_path": "in/model.onnx"},
+            "data_configs": [{"name": "calib_data", "type": "DummyDataContainer",
+                              "load_dataset_config": {"input_shapes": [[4, 64]], "input_names": ["x"],
+                                                      "input_types": ["float32"], "max_samples": 3}}],
+            "passes": {slot: entry},
+            "output_dir": f"out_{slot}", "cache_dir": "cache",
+        }
+        (calib / f"{slot}.json").write_text(json.dumps(config))
+        r = subprocess.run([CLI, "run", "--config", f"{slot}.json", "--strict"], capture_output=True, text=True,
+                           cwd=calib, env={**os.environ, "TMPDIR": str(tmpdir)}, timeout=300)
+        assert r.returncode == 0, r.stderr
+        model = check_output_folder(calib / f"out_{slot}", calib / "in" / "model.onnx", 0.5)
+        types = op_types(model)
+        assert ("QuantizeLinear" in types) if slot == "static" else types.count("MatMulNBits") == 2
+        assert not [p for p in tmpdir.iterdir() if p.name.startswith("olive-calibration-")]
