@@ -268,7 +268,7 @@ static int quantize_input(aw_run *r, aw_input *in)
     count = 0;
     for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
         oir_tensor *w = olive_calib_matmul_weight(g, g->nodes[i]);
-        const float *src;
+        const uint8_t *src;
         if (!w || !selected(r, g->nodes[i]) || strcmp(g->nodes[i]->inputs[0], in->name))
             continue;
         idx[count] = i;
@@ -277,10 +277,11 @@ static int quantize_input(aw_run *r, aw_input *in)
             rc = OLIVE_ENOMEM;
             break;
         }
-        src = (const float *)oir_tensor_data(w);
+        src = oir_tensor_data(w); /* may be unaligned inside the model file */
         for (size_t a = 0; a < k; a++)
             for (size_t b = 0; b < ns[count]; b++) {
-                float v = src[a * ns[count] + b];
+                float v;
+                memcpy(&v, src + 4 * (a * ns[count] + b), sizeof v);
                 if (!isfinite(v)) {
                     rc = olive_fail(OLIVE_EFORMAT, PASS ": weight '%s' of MatMul '%s' holds %g", w->name,
                                     label(g->nodes[i]), (double)v);

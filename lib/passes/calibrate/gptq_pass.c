@@ -119,10 +119,11 @@ static int quantize_group(gq_run *r)
         if (!wt || !h || !scales || !zeros || !codes || !g_idx) {
             rc = OLIVE_ENOMEM;
         } else {
-            const float *src = (const float *)oir_tensor_data(w);
+            const uint8_t *src = oir_tensor_data(w); /* may be unaligned inside the model file */
             for (size_t a = 0; a < k && rc == OLIVE_OK; a++)
                 for (size_t b = 0; b < cols; b++) {
-                    float v = src[a * cols + b];
+                    float v;
+                    memcpy(&v, src + 4 * (a * cols + b), sizeof v);
                     if (v != v || v - v != 0.0f) {
                         rc = olive_fail(OLIVE_EFORMAT, PASS ": weight '%s' of MatMul '%s' holds %g at [%zu, %zu]",
                                         w->name, label(n), (double)v, a, b);

@@ -420,7 +420,7 @@ static int quantize_initializer(sq_run *r, sq_tensor *t)
 {
     oir_graph *g = r->g;
     oir_tensor *w = oir_graph_initializer(g, t->name);
-    const float *v = (const float *)oir_tensor_data(w);
+    float *v = NULL; /* an aligned copy: the data may be unaligned inside the model file */
     uint64_t count;
     size_t rows, cols, channels;
     int weight = t->kind == T_WEIGHT;
@@ -443,7 +443,10 @@ static int quantize_initializer(sq_run *r, sq_tensor *t)
     scales = olive_calloc(channels ? channels : 1, sizeof *scales);
     zps = olive_calloc(channels ? channels : 1, sizeof *zps);
     codes = olive_malloc(count ? (size_t)count : 1);
-    if (!scales || !zps || !codes) {
+    v = olive_malloc(count ? (size_t)count * sizeof *v : 1);
+    if (v)
+        memcpy(v, oir_tensor_data(w), (size_t)count * sizeof *v);
+    if (!scales || !zps || !codes || !v) {
         rc = OLIVE_ENOMEM;
         goto done;
     }
@@ -482,6 +485,7 @@ static int quantize_initializer(sq_run *r, sq_tensor *t)
         goto done;
     rc = add_qdq_node(g, "DequantizeLinear", dq_name, qname, t->name, dq_out, t->axis);
 done:
+    free(v);
     free(scales);
     free(zps);
     free(codes);
