@@ -15,12 +15,15 @@
 typedef struct olive_calib_data {
     size_t n_inputs;
     char **names;        /* model input names, in the graph's order */
-    olive_npy *arrays;   /* one per name */
+    olive_npy *arrays;   /* one per name (zeroed for an empty past input) */
+    unsigned char *empty_past; /* 1: no file; fed as an empty past key/value (see below) */
     int64_t n_samples;   /* length of every array's first axis */
 } olive_calib_data;
 
 /* Opens `folder` for the graph inputs of `g` that are not initializers. Every such input needs
- * its file, every .npy file must name an input, all arrays must have rank >= 1 and the same
+ * its file, except a decoder's past key/value inputs ("past_key_values.*" or "past_*", float, a
+ * symbolic batch dim and a symbolic dim whose name holds "past" or "sequence"): without a file
+ * they are fed empty (that dim 0), as a prompt's first run sees them; every .npy file must name an input, all arrays must have rank >= 1 and the same
  * number of samples (at least one). `pass` names the caller in messages.
  * Errors: OLIVE_EINVALID (no folder given, a missing or an extra input, empty data, sample
  * counts that differ), OLIVE_ENOTFOUND (no such folder), OLIVE_EFORMAT (a bad .npy file),
