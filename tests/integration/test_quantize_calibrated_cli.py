@@ -1,6 +1,7 @@
 """`olive quantize` with the calibrated quantizers: --algorithm gptq / awq (int4 MatMulNBits) and
---precision int8 --act_precision int8 (static QDQ), on --data_files, a folder of .npy arrays;
-the Olive data flags that need a tokenized dataset, and a missing --data_files, are refused."""
+--precision int8 --act_precision int8 (static QDQ), on --data_files (a folder of .npy arrays)
+or on a local text dataset (-d text --data_files ...) tokenized with the model folder's
+tokenizer; missing calibration data and Hub datasets are refused."""
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def test_quantize_calibrated_bad_flags(calib):
     assert_failed(olive("quantize", "-m", "in/model.onnx", "--act_precision", "int8", "--data_files", "calib",
                         cwd=calib), "--precision int8")
     assert_failed(olive("quantize", "-m", "in/model.onnx", "--algorithm", "awq", "-d", "wikitext", cwd=calib),
-                  "--data_name")
+                  "wikitext", "local")
 
 
 def test_workflow_data_config_feeds_calibration(calib):
@@ -74,3 +75,31 @@ def test_workflow_data_config_feeds_calibration(calib):
         types = op_types(model)
         assert ("QuantizeLinear" in types) if slot == "static" else types.count("MatMulNBits") == 2
         assert not [p for p in tmpdir.iterdir() if p.name.startswith("olive-calibration-")]
+
+
+def test_quantize_gptq_on_a_text_dataset_keeps_the_decoder_folder(tmp_path):
+    """A converted tiny Llama folder, GPTQ int4 calibrated on a local text file with Olive's
+    flags: the output folder keeps genai_config.json and the tokenizer, every MatMul (but the
+    untied head's, if any) becomes MatMulNBits, and onnxruntime runs it."""
+    from olive_testlib import run_convert, session
+
+    import os
+    cli = os.environ.get("OLIVE_CLI")
+    src = os.path.join(os.path.dirname(__file__), "..", "data", "convert", "llama")
+    run_convert(cli, src, tmp_path / "fp32")
+    (tmp_path / "corpus.txt").write_text("The quick brown fox jumps over the lazy dog.\n" * 80)
+    r = olive("quantize", "-m", "fp32", "-o", "q", "--algorithm", "gptq", "--precision", "int4", "--block_size",
+              "32", "-d", "text", "--data_files", "corpus.txt", "--max_seq_len", "32", "--max_samples", "8",
+              "--cache_dir", "cache", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for f in ("genai_config.json", "tokenizer.json", "model.onnx"):
+        assert (tmp_path / "q" / f).exists(), f
+    src_model = onnx.load(str(tmp_path / "fp32" / "model.onnx"))
+    model = onnx.load(str(tmp_path / "q" / "model.onnx"))
+    assert op_types(model).count("MatMulNBits") == op_types(src_model).count("MatMul") > 0
+    ids = np.array([[1, 5, 9, 12]], np.int64)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    for i in src_model.graph.input:
+        if i.name.startswith("past_key_values"):
+            feed[i.name] = np.zeros((1, 2, 0, 16), np.float32)
+    assert session(model).run(["logits"], feed)[0].shape[:2] == (1, 4)
