@@ -18,8 +18,12 @@
  *     float W goes when nothing reads it any more.
  *
  * Op types quantize_static handles with their own rules (Conv, Gemm, Relu/Clip, Reshape,
- * Transpose, Gather, LayerNormalization, ...) are refused until written here. The new nodes
- * are appended and the graph sorted topologically. */
+ * Transpose, Gather, LayerNormalization, ...) are refused until written here, and the default
+ * op_types_to_quantize is MatMul (quantize_static's default is every op type it knows). Value
+ * types come from the ONNX Runtime session, so a value quantize_static skips because onnx's
+ * shape inference cannot type it (outputs of com.microsoft ops, in a model without value_info)
+ * is quantized here: both agree on models typed by onnxruntime's symbolic shape inference (its
+ * quant pre-processing). The new nodes are appended and the graph sorted topologically. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
