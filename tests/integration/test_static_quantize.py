@@ -20,7 +20,7 @@ FUSION = os.path.join(HERE, "..", "data", "fusion")
 
 pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (run through meson test)")
 
-QDQ = ("QuantizeLinear", "DequantizeLinear")
+QDQ = ("QuantizeLinear", "DequantizeLinear", "QLinearMatMul")
 
 
 class Reader:
@@ -42,7 +42,7 @@ def write_calibration(folder, arrays):
     return folder
 
 
-def ort_static(model, tmp_path, arrays, batch=1, method="MinMax", **kw):
+def ort_static(model, tmp_path, arrays, batch=1, method="MinMax", quant_format="QDQ", **kw):
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     for key in ("activation_type", "weight_type"):
@@ -50,7 +50,7 @@ def ort_static(model, tmp_path, arrays, batch=1, method="MinMax", **kw):
             kw[key] = QuantType[kw[key]]
     src, dst = tmp_path / "ref_in.onnx", tmp_path / "ref.onnx"
     onnx.save(model, str(src))
-    quantize_static(str(src), str(dst), Reader(arrays, batch), quant_format=QuantFormat.QDQ,
+    quantize_static(str(src), str(dst), Reader(arrays, batch), quant_format=QuantFormat[quant_format],
                     calibrate_method=CalibrationMethod[method], **kw)
     return onnx.load(str(dst))
 
@@ -73,7 +73,7 @@ def quant_inits(model):
     names = set()
     for n in model.graph.node:
         if n.op_type in QDQ:
-            names.update(n.input[1:])
+            names.update(n.input[1:] if n.op_type != "QLinearMatMul" else n.input)
             if n.op_type == "DequantizeLinear":
                 names.add(n.input[0])
     inits = {t.name: t for t in model.graph.initializer}
@@ -152,11 +152,12 @@ def small_model():
     return model
 
 
-def test_graph_output_keeps_its_name(tmp_path):
+@pytest.mark.parametrize("quant_format", ["QDQ", "QOperator"])
+def test_graph_output_keeps_its_name(tmp_path, quant_format):
     model = small_model()
     arrays = {"X": np.random.default_rng(4).standard_normal((6, 1, 4)).astype(np.float32)}
-    ours = run_static(model, tmp_path, {"X": arrays["X"].reshape(6, 4)})
-    ref = ort_static(model, tmp_path, {"X": arrays["X"].reshape(6, 4)})
+    ours = run_static(model, tmp_path, {"X": arrays["X"].reshape(6, 4)}, f"quant_format={quant_format}")
+    ref = ort_static(model, tmp_path, {"X": arrays["X"].reshape(6, 4)}, quant_format=quant_format)
     assert_same_as_ort(ours, ref)
     assert [o.name for o in ours.graph.output] == ["Y"]
 
@@ -259,3 +260,21 @@ def test_real_minilm_equals_quantize_static(tmp_path):
     got = session(ours).run(None, feed)[0]
     print(f"MiniLM static int8 vs fp32: cosine {cosine(got, fp32):.4f} (quantize_static's: {cosine(want, fp32):.4f})")
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("fixture,params,kw", [
+    ("bert_op17", (), {}),
+    ("distilbert_op14", ("activation_type=QUInt8", "weight_type=QUInt8", "reduce_range=true"),
+     dict(activation_type="QUInt8", weight_type="QUInt8", reduce_range=True)),
+])
+def test_bert_qoperator_equals_quantize_static(tmp_path, fixture, params, kw):
+    """quant_format=QOperator: QuantizeLinear into QLinearMatMul, DequantizeLinear where float
+    nodes read a MatMul's output, as quantize_static writes them, with equal parameters."""
+    model = onnx.load(os.path.join(FUSION, f"{fixture}.onnx"))
+    arrays = bert_samples(model, 4, 8, 7)
+    ours = run_static(model, tmp_path, arrays, "quant_format=QOperator", *params)
+    ref = ort_static(model, tmp_path, arrays, quant_format="QOperator", op_types_to_quantize=["MatMul"], **kw)
+    assert sum(n.op_type == "QLinearMatMul" for n in ours.graph.node) > 0
+    assert_same_as_ort(ours, ref)
+    feed = {k: v[:1] for k, v in arrays.items()}
+    np.testing.assert_allclose(session(ours).run(None, feed)[0], session(ref).run(None, feed)[0], rtol=0, atol=1e-5)
