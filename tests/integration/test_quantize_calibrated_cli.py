@@ -103,3 +103,18 @@ def test_quantize_gptq_on_a_text_dataset_keeps_the_decoder_folder(tmp_path):
         if i.name.startswith("past_key_values"):
             feed[i.name] = np.zeros((1, 2, 0, 16), np.float32)
     assert session(model).run(["logits"], feed)[0].shape[:2] == (1, 4)
+
+
+def test_cache_follows_the_calibration_data(calib):
+    """The cache key holds the calibration files' content, not the folder's path: the same data
+    is a cache hit, changed data in the same folder is not."""
+    def run(out):
+        r = olive("quantize", "-m", "in/model.onnx", "-o", out, "--algorithm", "gptq", "--block_size", "32",
+                  "--data_files", "calib", "--cache_dir", "cache", "--log_level", "1", cwd=calib)
+        assert r.returncode == 0, r.stderr
+        return "cache hit" in r.stderr
+
+    assert not run("q1")
+    assert run("q2")
+    np.save(calib / "calib" / "x.npy", np.random.default_rng(9).standard_normal((96, 64)).astype(np.float32))
+    assert not run("q3")
