@@ -33,8 +33,20 @@ static cli_option auto_opt_options[] = {
 static cli_option quantize_options[] = {
     {"model_name_or_path", 'm', "MODEL", "input ONNX model: .onnx file or model folder"},
     {"output_path", 'o', "DIR", "output folder (default quantized-model)"},
-    {"algorithm", 'a', "ALG", "default (ONNX Runtime's block quantizer), rtn, hqq or kquant"},
+    {"algorithm", 'a', "ALG", "default (ONNX Runtime's block quantizer), rtn, hqq, kquant, gptq or awq"},
     {"precision", 0, "P", "int4 (default) or int8"},
+    {"act_precision", 0, "P", "int8 or uint8: static quantization of activations too (with --precision int8)"},
+    {"data_name", 'd', "NAME", "calibration dataset: json, csv or text files (--data_files), tokenized by the "
+                               "tokenizer in the model's folder into --max_seq_len windows"},
+    {"data_files", 0, "FILES", "the dataset's files; without --data_name, a folder of <input name>.npy arrays"},
+    {"subset", 0, "NAME", "the dataset's subset"},
+    {"split", 0, "NAME", "the dataset's split (default train)"},
+    {"text_field", 0, "NAME", "the dataset's text column"},
+    {"max_seq_len", 0, "N", "tokens per calibration sample (default 1024)"},
+    {"max_samples", 0, "N", "calibration samples (default all)"},
+    {"add_special_tokens", 0, NULL, "add the tokenizer's special tokens to each text"},
+    {"input_cols", 0, "LIST", "the dataset's input columns (not used for text generation data)"},
+    {"batch_size", 0, "N", "calibration samples per run (default 1)"},
     {"block_size", 0, "N", "weights per block: 16, 32, 64, 128 (default) or 256"},
     {"accuracy_level", 0, "N", "MatMulNBits accuracy level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8"},
     {"use_qdq_encoding", 0, NULL, "write QDQ (DequantizeLinear) weights instead of MatMulNBits"},
@@ -72,9 +84,14 @@ static const cli_help quantize_help = {
     "quantize", "-m MODEL [-o DIR] [--algorithm A] [--precision int4|int8] [options]",
     "Quantizes the MatMul weights of an ONNX model block-wise into com.microsoft MatMulNBits.\n"
     "Algorithms: default (ONNX Runtime's MLAS quantizer, Olive's OnnxBlockWiseRtnQuantization),\n"
-    "rtn (round to nearest), hqq (half-quadratic), kquant (llama.cpp's k-quant scale search).",
+    "rtn (round to nearest), hqq (half-quadratic), kquant (llama.cpp's k-quant scale search),\n"
+    "gptq and awq (calibrated). --precision int8 --act_precision int8 quantizes activations too\n"
+    "(ONNX Runtime's static QDQ quantization). Calibration data: a text dataset (-d json|csv|text\n"
+    "--data_files ...) tokenized by the model folder's tokenizer, or --data_files alone: a folder of\n"
+    "<input name>.npy arrays.",
     quantize_options,
-    "Example:\n  olive quantize -m model.onnx -o out --algorithm rtn --block_size 32",
+    "Examples:\n  olive quantize -m model.onnx -o out --algorithm rtn --block_size 32\n"
+    "  olive quantize -m model-folder -o out --algorithm gptq -d text --data_files corpus.txt --max_seq_len 512",
 };
 
 /* A parameter's registry description: its help and default, or NULL (not registered). */

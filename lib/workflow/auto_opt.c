@@ -22,6 +22,9 @@ typedef struct ao_options {
     const char *command;
     const char *model, *output, *device, *provider, *precision, *cache_dir, *algorithm;
     const char *block_size, *accuracy_level, *memory, *log_level;
+    const char *act_precision, *data_files, *batch_size; /* quantize: calibration */
+    const char *data_name, *subset, *split, *text_field, *max_seq_len, *max_samples, *input_cols;
+    int add_special_tokens;
     int use_ort_genai, use_model_builder, use_qdq_encoding;
 } ao_options;
 
@@ -65,7 +68,14 @@ static int one_of(const char *key, const char *v, const char *const *allowed)
 static int set_option(ao_options *o, const char *key, const char *v)
 {
     static const char *const precisions[] = {"int4", "int8", "fp16", "bf16", "fp32", NULL};
-    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", NULL};
+    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", "gptq", "awq", NULL};
+    static const char *const act_precisions[] = {"int8", "uint8", NULL};
+    /* Olive's dataset flags (quantize): a data config built from them. */
+    struct {
+        const char *name;
+        const char **slot;
+    } data_flags[] = {{"data_name", &o->data_name}, {"subset", &o->subset}, {"split", &o->split},
+                      {"text_field", &o->text_field}, {"input_cols", &o->input_cols}};
     struct {
         const char *name;
         const char **slot;
@@ -87,6 +97,38 @@ static int set_option(ao_options *o, const char *key, const char *v)
         o->algorithm = v;
         return one_of(key, v, algorithms);
     }
+    if (!strcmp(key, "act_precision")) {
+        o->act_precision = v;
+        return one_of(key, v, act_precisions);
+    }
+    if (!strcmp(key, "data_files")) {
+        if (!v[0])
+            return olive_fail(OLIVE_EINVALID, "%s must not be empty", key);
+        o->data_files = v;
+        return OLIVE_OK;
+    }
+    if (!strcmp(key, "batch_size")) {
+        o->batch_size = v;
+        return parse_uint(key, v, 1, 1 << 20);
+    }
+    for (size_t i = 0; i < sizeof data_flags / sizeof *data_flags; i++) {
+        if (!strcmp(key, data_flags[i].name)) {
+            if (!v[0])
+                return olive_fail(OLIVE_EINVALID, "%s must not be empty", key);
+            *data_flags[i].slot = v;
+            return OLIVE_OK;
+        }
+    }
+    if (!strcmp(key, "max_seq_len")) {
+        o->max_seq_len = v;
+        return parse_uint(key, v, 1, 1 << 24);
+    }
+    if (!strcmp(key, "max_samples")) {
+        o->max_samples = v;
+        return parse_uint(key, v, 1, 1 << 30);
+    }
+    if (!strcmp(key, "add_special_tokens"))
+        return parse_bool(key, v, &o->add_special_tokens);
     if (!strcmp(key, "block_size")) {
         o->block_size = v;
         return parse_uint(key, v, 16, 256);
@@ -227,12 +269,52 @@ static int add_onnx_passes(json_t *passes, const ao_options *o, const char *prec
     return OLIVE_OK;
 }
 
+/* The calibrated quantizers: static int8 (--act_precision) and GPTQ / AWQ, on --data_files. */
+static int add_calibrated_pass(json_t *passes, const ao_options *o, const char *precision, const char *algorithm)
+{
+    json_t *q;
+    int is_static = o->act_precision != NULL;
+    if (!o->data_files && !o->data_name)
+        return olive_fail(OLIVE_EINVALID, "quantize: %s needs calibration data: --data_name with --data_files (a "
+                                          "text dataset, tokenized with the model's tokenizer), or --data_files alone "
+                                          "(a folder of <input name>.npy arrays, first axis: samples)",
+                          is_static ? "--act_precision" : algorithm);
+    if (is_static) {
+        if (strcmp(precision, "int8"))
+            return olive_fail(OLIVE_EINVALID, "quantize: --act_precision goes with --precision int8, not '%s'",
+                              precision);
+        if (o->algorithm && strcmp(o->algorithm, "default"))
+            return olive_fail(OLIVE_EINVALID, "quantize: static int8 (--act_precision) takes no --algorithm ('%s')",
+                              o->algorithm);
+        q = json_pack("{s:s, s:s, s:s}", "type", "OnnxStaticQuantization", "activation_type",
+                      strcmp(o->act_precision, "uint8") ? "QInt8" : "QUInt8", "quant_format", "QDQ");
+    } else {
+        q = json_pack("{s:s, s:i}", "type", !strcmp(algorithm, "gptq") ? "Gptq" : "AutoAWQQuantizer", "bits",
+                      strcmp(precision, "int8") ? 4 : 8);
+        if (q && o->block_size)
+            json_object_set_new(q, "group_size", int_json(o->block_size));
+    }
+    if (!q)
+        return OLIVE_ENOMEM;
+    if (o->data_name) {
+        json_object_set_new(q, "data_config", json_string("calibration_data"));
+    } else {
+        json_object_set_new(q, "calibration_data", json_string(o->data_files));
+        if (o->batch_size)
+            json_object_set_new(q, "calibration_batch_size", int_json(o->batch_size));
+    }
+    json_object_set_new(passes, "quantization", q);
+    return OLIVE_OK;
+}
+
 static int add_quantize_passes(json_t *passes, const ao_options *o, const char *precision)
 {
     const char *algorithm = o->algorithm ? o->algorithm : "default";
     json_t *q;
     if (strcmp(precision, "int4") && strcmp(precision, "int8"))
         return olive_fail(OLIVE_EINVALID, "quantize: precision must be int4 or int8, not '%s'", precision);
+    if (o->act_precision || !strcmp(algorithm, "gptq") || !strcmp(algorithm, "awq"))
+        return add_calibrated_pass(passes, o, precision, algorithm);
     if (!strcmp(algorithm, "hqq"))
         q = json_pack("{s:s}", "type", "OnnxHqqQuantization");
     else if (!strcmp(algorithm, "kquant") || !strcmp(algorithm, "k_quant"))
@@ -249,6 +331,46 @@ static int add_quantize_passes(json_t *passes, const ao_options *o, const char *
     if (o->use_qdq_encoding)
         json_object_set_new(q, "quant_format", json_string("QDQ"));
     json_object_set_new(passes, "quantization", q);
+    return OLIVE_OK;
+}
+
+/* Olive's dataset flags as a data config: the dataset's text tokenized into windows of
+ * max_seq_len tokens by the tokenizer in the model's folder (text_generation pre-processing). */
+static int add_data_config(json_t *doc, const ao_options *o)
+{
+    struct stat st;
+    char *folder = stat(o->model, &st) == 0 && S_ISDIR(st.st_mode) ? olive_strdup(o->model)
+                                                                    : olive_path_dirname(o->model);
+    json_t *load, *pre, *dc;
+    if (!folder)
+        return OLIVE_ENOMEM;
+    load = json_pack("{s:s, s:s}", "data_name", o->data_name, "split", o->split ? o->split : "train");
+    if (o->input_cols)
+        OLIVE_INFO("quantize: --input_cols is not used with text generation data (token ids and attention mask)");
+    pre = json_pack("{s:s, s:s, s:b}", "type", "text_generation_huggingface_pre_process", "model_name", folder,
+                    "add_special_tokens", o->add_special_tokens);
+    free(folder);
+    if (!load || !pre) {
+        json_decref(load);
+        json_decref(pre);
+        return OLIVE_ENOMEM;
+    }
+    if (o->data_files)
+        json_object_set_new(load, "data_files", json_string(o->data_files));
+    if (o->subset)
+        json_object_set_new(load, "subset", json_string(o->subset));
+    if (o->text_field)
+        json_object_set_new(pre, "text_cols", json_pack("[s]", o->text_field));
+    json_object_set_new(pre, "use_attention_mask", json_true());
+    json_object_set_new(pre, "max_seq_len", int_json(o->max_seq_len ? o->max_seq_len : "1024"));
+    if (o->max_samples)
+        json_object_set_new(pre, "max_samples", int_json(o->max_samples));
+    dc = json_pack("{s:s, s:s, s:o, s:o, s:{s:o}}", "name", "calibration_data", "type", "HuggingfaceContainer",
+                   "load_dataset_config", load, "pre_process_data_config", pre, "dataloader_config", "batch_size",
+                   int_json(o->batch_size ? o->batch_size : "1"));
+    if (!dc)
+        return OLIVE_ENOMEM;
+    json_object_set_new(doc, "data_configs", json_pack("[o]", dc));
     return OLIVE_OK;
 }
 
@@ -302,6 +424,8 @@ static int build(json_t **out, const ao_options *o)
                        "or GGUF file instead, which writes genai_config.json and the tokenizer", o->command, o->model);
         rc = add_onnx_passes(passes, o, precision);
     }
+    if (rc == OLIVE_OK && o->data_name)
+        rc = add_data_config(doc, o);
     if (rc != OLIVE_OK) {
         json_decref(doc);
         return rc;

@@ -49,6 +49,8 @@ struct olive_workflow {
     int plot_pareto_frontier;  /* draw the frontier chart (PNG, SVG) into the output */
     size_t output_model_num;   /* > 1: that many frontier models in frontier_<k> subfolders */
     json_t *config;            /* the parsed config, recorded in footprints */
+    size_t n_calib_dirs;       /* calibration folders written from data configs, removed at free */
+    char **calib_dirs;
     olive_progress_fn progress;
     void *progress_user;
     atomic_int cancelled;

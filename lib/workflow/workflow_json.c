@@ -6,9 +6,11 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "engine/engine.h"
+#include "workflow/calibration_data.h"
 #include "workflow/workflow.h"
 
 static const char *const top_keys[] = {
@@ -46,6 +48,11 @@ void wf_free(olive_workflow *w)
         free(w->slots[i].name);
     }
     free(w->slots);
+    for (size_t i = 0; i < w->n_calib_dirs; i++) {
+        olive_rmtree(w->calib_dirs[i]);
+        free(w->calib_dirs[i]);
+    }
+    free(w->calib_dirs);
     free(w->model_type);
     free(w->model_path);
     free(w->onnx_file_name);
@@ -239,7 +246,46 @@ static int parse_metrics(olive_workflow *w, const json_t *root, int strict)
     return OLIVE_OK;
 }
 
-static int parse_slot(wf_slot *slot, const char *name, const json_t *v, const json_t *root, int strict)
+/* A calibrated pass's Olive `data_config` (a name in "data_configs" or an inline config) becomes
+ * its calibration folder. */
+static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const json_t *entry, const json_t *root,
+                                        const char *where)
+{
+    const json_t *dc = json_object_get(entry, "data_config"), *found = NULL, *c;
+    char *dir = NULL, **grown, cwhere[320];
+    size_t i;
+    int rc;
+    if (!dc || json_is_null(dc) || !olive_param_find(p->def, "calibration_data"))
+        return OLIVE_OK;
+    snprintf(cwhere, sizeof cwhere, "%s.data_config", where);
+    if (json_is_string(dc)) {
+        json_array_foreach(json_object_get(root, "data_configs"), i, c)
+            if (json_is_string(json_object_get(c, "name")) &&
+                !strcmp(json_string_value(json_object_get(c, "name")), json_string_value(dc)))
+                found = c;
+        if (!found)
+            return olive_fail(OLIVE_ENOTFOUND, "%s: no data config named '%s' in \"data_configs\"", cwhere,
+                              json_string_value(dc));
+    } else if (json_is_object(dc)) {
+        found = dc;
+    } else {
+        return olive_fail(OLIVE_EINVALID, "%s: expected the name of a data config or a data config", cwhere);
+    }
+    OLIVE_TRY(wf_calibration_folder(&dir, found, cwhere));
+    grown = olive_reallocarray(w->calib_dirs, w->n_calib_dirs + 1, sizeof *grown);
+    if (!grown) {
+        olive_rmtree(dir);
+        free(dir);
+        return OLIVE_ENOMEM;
+    }
+    w->calib_dirs = grown;
+    w->calib_dirs[w->n_calib_dirs++] = dir;
+    rc = olive_pass_instance_set(p, "calibration_data", dir);
+    return rc;
+}
+
+static int parse_slot(olive_workflow *w, wf_slot *slot, const char *name, const json_t *v, const json_t *root,
+                      int strict)
 {
     char where[256];
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
@@ -256,6 +302,8 @@ static int parse_slot(wf_slot *slot, const char *name, const json_t *v, const js
             snprintf(cwhere, sizeof cwhere, "%s", where);
         OLIVE_TRY(wf_pass_from_json(&slot->choices[i], json_is_array(v) ? json_array_get(v, i) : v, cwhere, strict));
         slot->n_choices++;
+        OLIVE_TRY(calibration_from_data_config(w, slot->choices[i].pass, json_is_array(v) ? json_array_get(v, i) : v,
+                                               root, cwhere));
         {
             const json_t *pe = json_object_get(json_is_array(v) ? json_array_get(v, i) : v, "evaluator");
             char ewhere[320];
@@ -284,7 +332,7 @@ static int parse_passes(olive_workflow *w, const json_t *root, int strict)
     if (!(w->slots = olive_calloc(json_object_size(passes) ? json_object_size(passes) : 1, sizeof *w->slots)))
         return OLIVE_ENOMEM;
     json_object_foreach((json_t *)passes, key, v) {
-        int rc = parse_slot(&w->slots[w->n_slots], key, v, root, strict);
+        int rc = parse_slot(w, &w->slots[w->n_slots], key, v, root, strict);
         w->n_slots++;
         OLIVE_TRY(rc);
     }

@@ -17,7 +17,7 @@
 static const char *const common_keys[] = {
     "type", "config", "disable_search", "host", "evaluator", "output_name", "clean_run_cache",
     "save_as_external_data", "all_tensors_to_one_file", "external_data_name", "size_threshold",
-    "convert_attribute", NULL};
+    "convert_attribute", "data_config", NULL};
 
 /* Our pass for an Olive pass type (or a libolive pass name), with the type's mapping. */
 static const olive_pass_def *resolve_type(const char *type, const olive_pass_type **map, const char *where)

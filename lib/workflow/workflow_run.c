@@ -31,13 +31,70 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Every parameter of the pass, defaults included, one "key=value" per line. */
-static char *resolved_params(const olive_pass *p)
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The content identity of a calibration folder: the sha256 of its .npy files' names and
+ * hashes, in name order ("sha256:<hex>"), so that the cache key follows the data and not the
+ * folder's path (a data config's folder is a new temporary one each run). 0 when the folder
+ * cannot be read (the pass then reports it). */
+static int calibration_identity(wf_cache *c, const char *dir, char out[OLIVE_SHA256_HEX + 8])
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    olive_sha256 s;
+    int ok = d != NULL;
+    while (ok && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len <= 4 || strcmp(e->d_name + len - 4, ".npy"))
+            continue;
+        if (n == cap && olive_grow((void **)&names, &cap, n + 1, sizeof *names) != OLIVE_OK)
+            ok = 0;
+        else if (!(names[n] = olive_strdup(e->d_name)))
+            ok = 0;
+        else
+            n++;
+    }
+    if (d)
+        closedir(d);
+    if (ok)
+        qsort(names, n, sizeof *names, cmp_names);
+    olive_sha256_init(&s);
+    for (size_t i = 0; ok && i < n; i++) {
+        char hex[OLIVE_SHA256_HEX], *path = olive_path_join(dir, names[i]);
+        ok = path && wf_cache_file_hash(c, path, hex) == OLIVE_OK;
+        free(path);
+        if (ok) {
+            olive_sha256_update(&s, names[i], strlen(names[i]) + 1);
+            olive_sha256_update(&s, hex, strlen(hex));
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (!ok) {
+        olive_error_clear();
+        return 0;
+    }
+    memcpy(out, "sha256:", 7);
+    olive_sha256_final_hex(&s, out + 7);
+    return 1;
+}
+
+/* Every parameter of the pass, defaults included, one "key=value" per line; a calibration
+ * folder by its content. */
+static char *resolved_params(const olive_pass *p, wf_cache *c)
 {
     olive_strbuf b = {0};
     olive_strbuf_append(&b, "");
-    for (size_t i = 0; i < p->def->n_params; i++)
-        olive_strbuf_printf(&b, "%s%s=%s", i ? "\n" : "", p->def->params[i].name, p->values[i]);
+    for (size_t i = 0; i < p->def->n_params; i++) {
+        char id[OLIVE_SHA256_HEX + 8];
+        const char *v = p->values[i];
+        if (!strcmp(p->def->params[i].name, "calibration_data") && v[0] && calibration_identity(c, v, id))
+            v = id;
+        olive_strbuf_printf(&b, "%s%s=%s", i ? "\n" : "", p->def->params[i].name, v);
+    }
     return olive_strbuf_take(&b);
 }
 
@@ -137,7 +194,7 @@ int wf_run_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, const 
     int rc;
     memset(&st, 0, sizeof st);
     snprintf(label, sizeof label, "%s", slot->name);
-    if (!(st.params = resolved_params(choice->pass)))
+    if (!(st.params = resolved_params(choice->pass, &r->cache)))
         return OLIVE_ENOMEM;
     step_key(st.id, parent, choice->pass, st.params, w->acc);
     snprintf(st.parent, sizeof st.parent, "%s", parent);

@@ -1,0 +1,43 @@
+/* Activation capture: a model run by ONNX Runtime (through the onnxruntime backend) on
+ * calibration batches, with chosen intermediate values as extra outputs. Each batch's values
+ * are handed to a callback and freed before the next batch runs, so memory holds one batch's
+ * captured values at a time, whatever the number of batches.
+ *
+ * ONNX Runtime runs the model with graph optimizations off, as onnxruntime's calibrators do,
+ * so the captured values are those of the graph as written (no fused kernel changes them). */
+#ifndef OLIVE_PASSES_CALIBRATE_CAPTURE_H
+#define OLIVE_PASSES_CALIBRATE_CAPTURE_H
+
+#include <stddef.h>
+
+#include "ir/ir.h"
+#include "olive/session.h"
+#include "passes/calibrate/calib_data.h"
+#include "passes/registry.h"
+
+typedef struct olive_capture olive_capture;
+
+/* Prepares a session for `m` with the values `names[0..n)` (node outputs or graph inputs of
+ * the main graph) as outputs. The model is written to a private temporary folder, loaded and
+ * the folder removed; `m` is left as it was. The accelerator of `ctx` (CPU when none) runs it.
+ * Errors: those of olive_session_new (ONNX Runtime missing, the model refused), OLIVE_ENOMEM. */
+int olive_capture_open(olive_capture **out, oir_model *m, const char *const *names, size_t n, olive_pass_ctx *ctx,
+                       const char *pass);
+
+/* The dtype ONNX Runtime gives value `index` (OLIVE_DTYPE_UNDEFINED when not a plain tensor). */
+olive_dtype olive_capture_dtype(const olive_capture *c, size_t index);
+
+/* Called once per batch and captured value; returns OLIVE_OK or an error that stops the run. */
+typedef int (*olive_capture_fn)(void *user, size_t index, const olive_tensor *value);
+
+/* Runs every batch of `batch_size` samples (the last one may be smaller) of `data`, capturing
+ * the values whose `wanted[index]` is non-zero, and reports progress through ctx from
+ * `progress_from` to `progress_to`. Errors: OLIVE_EINVALID (the calibration inputs do not fit
+ * the model: the message names the input), OLIVE_EFORMAT (ONNX Runtime failed a run),
+ * OLIVE_ECANCELLED, the callback's errors. */
+int olive_capture_run(olive_capture *c, const olive_calib_data *data, int64_t batch_size, const unsigned char *wanted,
+                      olive_capture_fn fn, void *user, olive_pass_ctx *ctx, double progress_from, double progress_to);
+
+void olive_capture_free(olive_capture *c);
+
+#endif

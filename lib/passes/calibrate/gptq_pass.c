@@ -1,0 +1,291 @@
+/* See gptq_pass.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "kernels/gptq.h"
+#include "passes/calibrate/calib_data.h"
+#include "passes/calibrate/capture.h"
+#include "passes/calibrate/gptq_pass.h"
+#include "passes/calibrate/nbits_writer.h"
+
+#define PASS "gptq"
+
+typedef struct gq_input {
+    char *name;             /* the value the MatMuls read as A */
+    size_t k;
+    olive_gptq_hessian h;
+    int in_group;
+} gq_input;
+
+typedef struct gq_run {
+    const olive_pass_args *args;
+    olive_pass_ctx *ctx;
+    oir_graph *g;
+    olive_gptq_config cfg;
+    gq_input *in;
+    size_t n_in, cap_in;
+    size_t total, done;
+} gq_run;
+
+static const char *label(const oir_node *n) { return n->name[0] ? n->name : n->outputs[0]; }
+
+static int selected(const gq_run *r, const oir_node *n)
+{
+    return !(n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name));
+}
+
+static gq_input *input_of(gq_run *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_in; i++)
+        if (!strcmp(r->in[i].name, name))
+            return &r->in[i];
+    return NULL;
+}
+
+static int collect_inputs(gq_run *r)
+{
+    for (size_t i = 0; i < r->g->n_nodes; i++) {
+        const oir_node *n = r->g->nodes[i];
+        oir_tensor *w = olive_calib_matmul_weight(r->g, n);
+        gq_input *in;
+        if (!w || !selected(r, n))
+            continue;
+        r->total++;
+        if ((in = input_of(r, n->inputs[0]))) {
+            if (in->k != (size_t)w->dims[0])
+                return olive_fail(OLIVE_EFORMAT, PASS ": MatMul '%s' reads '%s' with K = %lld, another MatMul with %zu",
+                                  label(n), n->inputs[0], (long long)w->dims[0], in->k);
+            continue;
+        }
+        if (r->n_in == r->cap_in && olive_grow((void **)&r->in, &r->cap_in, r->n_in + 1, sizeof *r->in) != OLIVE_OK)
+            return OLIVE_ENOMEM;
+        in = &r->in[r->n_in];
+        memset(in, 0, sizeof *in);
+        in->k = (size_t)w->dims[0];
+        if (!(in->name = olive_strdup(n->inputs[0])))
+            return OLIVE_ENOMEM;
+        r->n_in++;
+    }
+    return OLIVE_OK;
+}
+
+static int accumulate(void *user, size_t index, const olive_tensor *value)
+{
+    gq_run *r = user;
+    gq_input *in = NULL;
+    size_t seen = 0, rank = olive_tensor_rank(value);
+    uint64_t count = olive_tensor_element_count(value);
+    for (size_t i = 0; i < r->n_in; i++)
+        if (r->in[i].in_group && seen++ == index)
+            in = &r->in[i];
+    if (!in)
+        return OLIVE_OK;
+    if (rank < 1 || (size_t)olive_tensor_dim(value, rank - 1) != in->k)
+        return olive_fail(OLIVE_EFORMAT, PASS ": input '%s' of a MatMul does not end in K = %zu", in->name, in->k);
+    /* AutoGPTQ counts samples as the batch dim of 3-D inputs, 1 for 2-D ones. */
+    olive_gptq_hessian_add(&in->h, olive_tensor_data(value), (size_t)(count / in->k),
+                           rank >= 3 ? (size_t)olive_tensor_dim(value, 0) : 1);
+    return OLIVE_OK;
+}
+
+/* GPTQ of every selected MatMul reading an input of the current group. */
+static int quantize_group(gq_run *r)
+{
+    oir_graph *g = r->g;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        oir_node *n = g->nodes[i];
+        oir_tensor *w = olive_calib_matmul_weight(g, n);
+        gq_input *in;
+        size_t k, cols, n_groups;
+        float *wt = NULL, *h = NULL, *scales = NULL, *zeros = NULL;
+        uint8_t *codes = NULL;
+        int32_t *g_idx = NULL;
+        double damp = 0;
+        int rc = OLIVE_OK;
+        if (!w || !selected(r, n) || !(in = input_of(r, n->inputs[0])) || !in->in_group)
+            continue;
+        k = (size_t)w->dims[0];
+        cols = (size_t)w->dims[1];
+        n_groups = (k + r->cfg.group_size - 1) / r->cfg.group_size;
+        wt = olive_malloc(cols * k * sizeof *wt);
+        h = olive_malloc(k * k * sizeof *h);
+        scales = olive_malloc(cols * n_groups * sizeof *scales);
+        zeros = olive_malloc(cols * n_groups * sizeof *zeros);
+        codes = olive_malloc(cols * k);
+        g_idx = olive_malloc(k * sizeof *g_idx);
+        if (!wt || !h || !scales || !zeros || !codes || !g_idx) {
+            rc = OLIVE_ENOMEM;
+        } else {
+            const uint8_t *src = oir_tensor_data(w); /* may be unaligned inside the model file */
+            for (size_t a = 0; a < k && rc == OLIVE_OK; a++)
+                for (size_t b = 0; b < cols; b++) {
+                    float v;
+                    memcpy(&v, src + 4 * (a * cols + b), sizeof v);
+                    if (v != v || v - v != 0.0f) {
+                        rc = olive_fail(OLIVE_EFORMAT, PASS ": weight '%s' of MatMul '%s' holds %g at [%zu, %zu]",
+                                        w->name, label(n), (double)v, a, b);
+                        break;
+                    }
+                    wt[b * k + a] = v;
+                }
+            memcpy(h, in->h.h, k * k * sizeof *h);
+        }
+        if (rc == OLIVE_OK) {
+            rc = olive_gptq_quantize(&r->cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
+            if (rc == OLIVE_EINVALID)
+                olive_fail_context(rc, PASS ": MatMul '%s' (input '%s')", label(n), in->name);
+            else if (rc == OLIVE_OK && damp != r->cfg.damp_percent)
+                OLIVE_WARN(PASS ": MatMul '%s' needed damping %g (damp_percent %g) to be positive definite", label(n),
+                           damp, r->cfg.damp_percent);
+        }
+        if (rc == OLIVE_OK)
+            rc = olive_calib_write_nbits(g, i, w, r->cfg.bits, r->cfg.group_size, r->cfg.sym, codes, scales, zeros);
+        free(wt);
+        free(h);
+        free(scales);
+        free(zeros);
+        free(codes);
+        free(g_idx);
+        if (rc != OLIVE_OK)
+            return rc;
+        r->done++;
+    }
+    return OLIVE_OK;
+}
+
+static int run_groups(gq_run *r, oir_model *m, const olive_calib_data *data)
+{
+    const uint64_t budget = (uint64_t)olive_args_int(r->args, "hessian_budget_mb") << 20;
+    size_t first = 0;
+    int rc = OLIVE_OK;
+    while (first < r->n_in && rc == OLIVE_OK) {
+        uint64_t used = 0;
+        size_t last = first, n_names = 0;
+        const char **names = NULL;
+        unsigned char *wanted = NULL;
+        olive_capture *cap = NULL;
+        /* A group: inputs whose Hessians fit the budget together (at least one). */
+        while (last < r->n_in && (last == first || used + (uint64_t)r->in[last].k * r->in[last].k * 4 <= budget)) {
+            used += (uint64_t)r->in[last].k * r->in[last].k * 4;
+            last++;
+        }
+        names = olive_calloc(last - first, sizeof *names);
+        wanted = olive_malloc(last - first);
+        if (!names || !wanted)
+            rc = OLIVE_ENOMEM;
+        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
+            r->in[i].in_group = 1;
+            names[n_names] = r->in[i].name;
+            wanted[n_names++] = 1;
+            rc = olive_gptq_hessian_init(&r->in[i].h, r->in[i].k);
+        }
+        if (rc == OLIVE_OK)
+            rc = olive_capture_open(&cap, m, names, n_names, r->ctx, PASS);
+        for (size_t i = 0; i < n_names && rc == OLIVE_OK; i++)
+            if (olive_capture_dtype(cap, i) != OLIVE_DTYPE_FLOAT32)
+                rc = olive_fail(OLIVE_EUNSUPPORTED, PASS ": MatMul input '%s' is not float32", names[i]);
+        if (rc == OLIVE_OK)
+            rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, accumulate, r,
+                                   r->ctx, (double)first / (double)r->n_in * 0.9,
+                                   (double)last / (double)r->n_in * 0.9);
+        olive_capture_free(cap);
+        for (size_t i = first; i < last && rc == OLIVE_OK; i++)
+            olive_gptq_hessian_finish(&r->in[i].h);
+        if (rc == OLIVE_OK)
+            rc = quantize_group(r);
+        for (size_t i = first; i < last; i++) {
+            r->in[i].in_group = 0;
+            olive_gptq_hessian_free(&r->in[i].h);
+        }
+        free(names);
+        free(wanted);
+        first = last;
+    }
+    return rc;
+}
+
+static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    gq_run r;
+    olive_calib_data data;
+    char **weights = NULL;
+    size_t n_weights = 0;
+    int64_t group = olive_args_int(args, "group_size");
+    int rc;
+    memset(&r, 0, sizeof r);
+    r.args = args;
+    r.ctx = ctx;
+    r.g = m->graph;
+    r.cfg.bits = (int)olive_args_int(args, "bits");
+    r.cfg.sym = olive_args_bool(args, "sym");
+    r.cfg.damp_percent = olive_args_float(args, "damp_percent");
+    r.cfg.desc_act = olive_args_bool(args, "desc_act");
+    r.cfg.static_groups = olive_args_bool(args, "static_groups");
+    r.cfg.block_size = 128;
+    if (r.cfg.bits != 4 && r.cfg.bits != 8)
+        return olive_fail(OLIVE_EINVALID, PASS ": bits=%d: MatMulNBits takes 4 or 8", r.cfg.bits);
+    if (group < 16 || group > 256 || (group & (group - 1)))
+        return olive_fail(OLIVE_EINVALID, PASS ": group_size=%lld: MatMulNBits takes a block size that is a power of "
+                          "2 from 16 to 256", (long long)group);
+    if (r.cfg.desc_act && !r.cfg.static_groups)
+        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": desc_act without static_groups puts columns of one group "
+                          "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
+    r.cfg.group_size = (size_t)group;
+    OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
+    rc = collect_inputs(&r);
+    if (rc == OLIVE_OK && r.total) {
+        if (!(weights = olive_calloc(r.g->n_nodes, sizeof *weights)))
+            rc = OLIVE_ENOMEM;
+        for (size_t i = 0; rc == OLIVE_OK && i < r.g->n_nodes; i++)
+            if (olive_calib_matmul_weight(r.g, r.g->nodes[i]) && selected(&r, r.g->nodes[i]) &&
+                !(weights[n_weights++] = olive_strdup(r.g->nodes[i]->inputs[1])))
+                rc = OLIVE_ENOMEM;
+        if (rc == OLIVE_OK)
+            rc = run_groups(&r, m, &data);
+        if (rc == OLIVE_OK && oir_model_opset(m, "com.microsoft") < 1)
+            rc = oir_model_require_opset(m, "com.microsoft", 1);
+        if (rc == OLIVE_OK)
+            rc = olive_calib_drop_unused(r.g, (const char *const *)weights, n_weights);
+    }
+    olive_calib_data_close(&data);
+    for (size_t i = 0; i < r.n_in; i++) {
+        free(r.in[i].name);
+        olive_gptq_hessian_free(&r.in[i].h);
+    }
+    free(r.in);
+    for (size_t i = 0; i < n_weights; i++)
+        free(weights[i]);
+    free(weights);
+    if (rc != OLIVE_OK)
+        return rc;
+    OLIVE_INFO(PASS ": %zu of %zu MatMuls to %d-bit MatMulNBits (group %zu, %s)", r.done, r.total, r.cfg.bits,
+               r.cfg.group_size, r.cfg.sym ? "symmetric" : "asymmetric");
+    return olive_pass_progress(ctx, 1.0);
+}
+
+static const olive_param_spec params[] = {
+    {.name = "calibration_data", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
+    {.name = "calibration_batch_size", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 1e9, .choices = NULL, .help = "Samples per calibration run"},
+    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8, .choices = NULL, .help = "Bits per weight: 4 or 8"},
+    {.name = "group_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256, .choices = NULL, .help = "Weights per scale along K (MatMulNBits block_size)"},
+    {.name = "sym", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Symmetric (implicit zero point 2^(bits-1)), else zero points"},
+    {.name = "damp_percent", .type = OLIVE_PARAM_FLOAT, .default_value = "0.01", .min = 1e-9, .max = 10, .choices = NULL, .help = "Damping added to the Hessian, times its mean diagonal"},
+    {.name = "desc_act", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Quantize columns by decreasing Hessian diagonal (act-order)"},
+    {.name = "static_groups", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Group scales fixed before GPTQ (needed with desc_act)"},
+    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "MatMul names left in float"},
+    {.name = "hessian_budget_mb", .type = OLIVE_PARAM_INT, .default_value = "512", .min = 1, .max = 1e7, .choices = NULL, .help = "Memory for the Hessians held at once; the calibration data runs once per group that fits"},
+};
+
+static const olive_pass_type olive_types[] = {{"Gptq", NULL, NULL, NULL}, {"GptqQuantizer", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
+
+const olive_pass_def olive_pass_gptq = {
+    .name = "gptq",
+    .summary = "GPTQ (AutoGPTQ's algorithm) of MatMul weights to 4/8-bit MatMulNBits from calibration data",
+    .olive_types = olive_types,
+    .params = params,
+    .n_params = sizeof params / sizeof *params,
+    .run = run,
+};
