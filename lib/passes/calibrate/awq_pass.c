@@ -497,8 +497,8 @@ static const olive_pass_type olive_types[] = {{"AutoAWQQuantizer", NULL, NULL, N
 
 const olive_pass_def olive_pass_awq = {
     .name = "awq",
-    .summary = "AWQ (AutoAWQ's scale and clipping searches) of MatMul weights to 4/8-bit MatMulNBits from calibration "
-               "data, the scales folded into the preceding normalization or a Mul",
+    .summary = "AWQ of MatMul weights to 4/8-bit MatMulNBits from calibration data",
+    .details = "AutoAWQ's scale and clipping searches; the scales are folded into the preceding normalization or a Mul.",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

@@ -1037,13 +1037,13 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 static const olive_param_spec params[] = {
     {.name = "calibration_data", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
     {.name = "calibration_batch_size", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 1e9, .choices = NULL, .help = "Samples per calibration run"},
-    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QDQ", .min = 0, .max = -1, .choices = "QDQ|QOperator", .help = "QDQ: QuantizeLinear/DequantizeLinear around float operators; QOperator: QLinearMatMul (MatMul, weights per " "tensor)"},
+    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QDQ", .min = 0, .max = -1, .choices = "QDQ|QOperator", .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearMatMul)", .details = "QOperator is written for MatMul with per-tensor weights."},
     {.name = "activation_type", .type = OLIVE_PARAM_CHOICE, .default_value = "QInt8", .min = 0, .max = -1, .choices = "QInt8|QUInt8", .help = "Activation type"},
     {.name = "weight_type", .type = OLIVE_PARAM_CHOICE, .default_value = "QInt8", .min = 0, .max = -1, .choices = "QInt8|QUInt8", .help = "Weight type (QInt8 symmetric, QUInt8 asymmetric unless WeightSymmetric says otherwise)"},
     {.name = "per_channel", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "MatMul weights per output column (symmetric)"},
     {.name = "reduce_range", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Weights on 7 bits ([-64, 64] or [0, 127])"},
-    {.name = "calibrate_method", .type = OLIVE_PARAM_CHOICE, .default_value = "MinMax", .min = 0, .max = -1, .choices = "MinMax|Entropy|Percentile|Distribution", .help = "How activation ranges are found, as quantize_static: MinMax; Percentile (2048-bin histograms); Entropy (its " "128-bin KL search, which with quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the " "largest magnitude)"},
-    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul", .min = 0, .max = -1, .choices = NULL, .help = "Op types to quantize: MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)"},
+    {.name = "calibrate_method", .type = OLIVE_PARAM_CHOICE, .default_value = "MinMax", .min = 0, .max = -1, .choices = "MinMax|Entropy|Percentile|Distribution", .help = "How activation ranges are found, as quantize_static finds them", .details = "MinMax; Percentile (2048-bin histograms); Entropy (its 128-bin KL search, which with quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the largest magnitude)."},
+    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul", .min = 0, .max = -1, .choices = NULL, .help = "Op types to quantize (MatMul by default)", .details = "MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)."},
     {.name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Only these node names are quantized (empty: all)"},
     {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Node names left in float"},
     {.name = "extra_options", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Key=value list: ActivationSymmetric, WeightSymmetric, CalibTensorRangeSymmetric, CalibMovingAverage"},
@@ -1054,8 +1054,8 @@ static const olive_pass_type olive_types[] = {{"OnnxStaticQuantization", NULL, N
 
 const olive_pass_def olive_pass_static_quantize = {
     .name = "static_quantize",
-    .summary = "ONNX Runtime's static quantization (QDQ, MinMax calibration on .npy calibration data): int8/uint8 "
-               "QuantizeLinear/DequantizeLinear on activations and weights, as quantize_static writes them",
+    .summary = "ONNX Runtime's static int8/uint8 quantization (QDQ or QOperator) from calibration data",
+    .details = "MinMax, Percentile, Entropy or Distribution calibration on .npy data; Quantize/DequantizeLinear on activations and weights, as quantize_static writes them.",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

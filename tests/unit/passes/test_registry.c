@@ -71,9 +71,10 @@ static void test_olive_types_resolve_to_one_pass(void)
             const olive_pass_type *found = NULL;
             char upper[128];
             size_t k;
-            /* No type is also a pass name or a type of another pass. */
+            /* No type is also the name of another pass or a type of another pass (Olive's "Gptq"
+             * may spell its own pass's name "gptq"). */
             for (size_t other = 0; other < olive_registry_count(); other++)
-                CHECK(strcasecmp(olive_registry_at(other)->name, t->name) != 0);
+                CHECK(other == i || strcasecmp(olive_registry_at(other)->name, t->name) != 0);
             CHECK(olive_registry_lookup(t->name, &found) == d && found == t);
             for (k = 0; t->name[k] && k + 1 < sizeof upper; k++)
                 upper[k] = (char)(t->name[k] >= 'a' && t->name[k] <= 'z' ? t->name[k] - 32 : t->name[k]);
