@@ -24,6 +24,12 @@ typedef struct wf_slot {
     wf_choice *choices;
 } wf_slot;
 
+/* One entry of pass_flows: the slots it runs, in order (indexes into slots). */
+typedef struct wf_flow {
+    size_t n;
+    size_t *slots;
+} wf_flow;
+
 struct olive_workflow {
     char *model_type;          /* "HfModel" or "ONNXModel" */
     char *model_path;
@@ -31,6 +37,9 @@ struct olive_workflow {
     olive_accelerator *acc;
     size_t n_slots;
     wf_slot *slots;
+    size_t n_flows;            /* 0: one flow of every slot in order */
+    wf_flow *flows;
+    json_t *packaging;         /* packaging_config entries (borrowed from config), or NULL */
     char *output_dir;          /* NULL: no output folder is written */
     char *cache_dir;
     int clean_cache;
@@ -66,6 +75,18 @@ int wf_check_targets(const olive_workflow *w, int strict);
 
 /* Runs the workflow; *result receives a JSON summary (may be NULL). */
 int wf_run(olive_workflow *w, json_t **result);
+
+/* The flows of a workflow: pass_flows, or one flow of every slot in order. */
+size_t wf_flow_count(const olive_workflow *w);
+size_t wf_flow_length(const olive_workflow *w, size_t flow);
+/* The slot index at position `k` of `flow`. */
+size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k);
+
+/* Writes the packages packaging_config asks for (Zipfile: <output_dir>/<name>.zip holding the
+ * output folder's files) after the output folder is written. */
+int wf_package_output(const olive_workflow *w);
+/* Checks packaging_config when parsed: Zipfile only, in a build with libarchive. */
+int wf_packaging_check(const json_t *config);
 
 /* The pipeline of the first candidate in text form, alternatives as "a|b". */
 char *wf_pipeline_text(const olive_workflow *w);

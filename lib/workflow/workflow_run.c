@@ -207,6 +207,17 @@ fail:
 
 /* ---- checks before any work ---- */
 
+/* Whether dir/name is a workflow config (has "input_model"), as `olive run --dry_run` saves. */
+static int is_workflow_config(const char *dir, const char *name)
+{
+    char *path = olive_path_join(dir, name);
+    json_t *doc = path ? json_load_file(path, 0, NULL) : NULL;
+    int yes = json_is_object(doc) && json_object_get(doc, "input_model");
+    json_decref(doc);
+    free(path);
+    return yes;
+}
+
 /* The names in `dir` other than the config a dry run saves there, as "a, b, c" (at most a
  * few named); NULL when there are none. */
 static char *other_entries(const char *dir)
@@ -218,7 +229,8 @@ static char *other_entries(const char *dir)
     if (!d)
         return NULL;
     while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, WF_SAVED_CONFIG))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, WF_SAVED_CONFIG) ||
+            (!strcmp(e->d_name, WF_DRY_RUN_CONFIG) && is_workflow_config(dir, e->d_name)))
             continue;
         if (n < 5)
             olive_strbuf_printf(&b, "%s'%s'", n ? ", " : "", e->d_name);
@@ -288,11 +300,14 @@ static int check_checkpoint(const olive_workflow *w, const oir_model *in)
     if (!w->n_slots)
         return olive_fail(OLIVE_EINVALID, "input model '%s' is a checkpoint: add a ModelBuilder pass to convert it to "
                                           "ONNX", w->model_path);
-    for (size_t j = 0; j < w->slots[0].n_choices; j++)
-        if (!(w->slots[0].choices[j].pass->def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
-            return olive_fail(OLIVE_EINVALID, "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
-                                              "(convert) pass can run on it, and it must come first",
-                              w->slots[0].name, w->model_path);
+    for (size_t f = 0; f < wf_flow_count(w); f++) {
+        const wf_slot *first = &w->slots[wf_flow_slot(w, f, 0)];
+        for (size_t j = 0; j < first->n_choices; j++)
+            if (!(first->choices[j].pass->def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
+                return olive_fail(OLIVE_EINVALID, "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
+                                                  "(convert) pass can run on it, and it must come first",
+                                  first->name, w->model_path);
+    }
     return OLIVE_OK;
 }
 
@@ -395,23 +410,51 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
 
 /* ---- the run ---- */
 
-static size_t candidate_count(const olive_workflow *w)
+size_t wf_flow_count(const olive_workflow *w) { return w->n_flows ? w->n_flows : 1; }
+
+size_t wf_flow_length(const olive_workflow *w, size_t flow) { return w->n_flows ? w->flows[flow].n : w->n_slots; }
+
+size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k) { return w->n_flows ? w->flows[flow].slots[k] : k; }
+
+/* Candidates of one flow: one per combination of its slots' alternatives (capped). */
+static size_t flow_candidates(const olive_workflow *w, size_t flow)
 {
     size_t n = 1;
-    for (size_t i = 0; i < w->n_slots; i++) {
-        n *= w->slots[i].n_choices;
+    for (size_t k = 0; k < wf_flow_length(w, flow); k++) {
+        n *= w->slots[wf_flow_slot(w, flow, k)].n_choices;
         if (n > MAX_CANDIDATES)
             return MAX_CANDIDATES + 1;
     }
     return n;
 }
 
-/* The choice of slot `i` in candidate `c` (mixed radix, first slot fastest). */
-static size_t choice_of(const olive_workflow *w, size_t c, size_t slot)
+static size_t candidate_count(const olive_workflow *w)
 {
-    for (size_t i = 0; i < slot; i++)
-        c /= w->slots[i].n_choices;
-    return c % w->slots[slot].n_choices;
+    size_t n = 0;
+    for (size_t f = 0; f < wf_flow_count(w); f++) {
+        n += flow_candidates(w, f);
+        if (n > MAX_CANDIDATES)
+            return MAX_CANDIDATES + 1;
+    }
+    return n;
+}
+
+/* The flow of candidate `c`, and c's index within that flow's candidates. */
+static size_t flow_of(const olive_workflow *w, size_t c, size_t *sub)
+{
+    size_t f = 0;
+    while (f + 1 < wf_flow_count(w) && c >= flow_candidates(w, f))
+        c -= flow_candidates(w, f++);
+    *sub = c;
+    return f;
+}
+
+/* The choice of position `k` of the flow in sub-candidate `c` (mixed radix, first fastest). */
+static size_t choice_of(const olive_workflow *w, size_t flow, size_t c, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        c /= w->slots[wf_flow_slot(w, flow, i)].n_choices;
+    return c % w->slots[wf_flow_slot(w, flow, k)].n_choices;
 }
 
 static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const char *input_id, oir_model **out,
@@ -420,11 +463,13 @@ static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const cha
     olive_workflow *w = r->w;
     oir_model *cur = NULL;
     char parent[OLIVE_SHA256_HEX];
+    size_t sub, f = flow_of(w, c, &sub);
     snprintf(parent, sizeof parent, "%s", input_id);
-    for (size_t i = 0; i < w->n_slots; i++) {
+    for (size_t k = 0; k < wf_flow_length(w, f); k++) {
         oir_model *next = NULL;
-        const wf_choice *ch = &w->slots[i].choices[choice_of(w, c, i)];
-        int rc = do_step(r, &w->slots[i], ch, parent, cur ? cur : input, &next);
+        wf_slot *slot = &w->slots[wf_flow_slot(w, f, k)];
+        const wf_choice *ch = &slot->choices[choice_of(w, f, sub, k)];
+        int rc = do_step(r, slot, ch, parent, cur ? cur : input, &next);
         oir_model_free(cur);
         if (rc != OLIVE_OK)
             return rc;
@@ -455,11 +500,12 @@ static uint64_t model_files_size(const oir_model *m)
 static char *candidate_name(const olive_workflow *w, size_t c)
 {
     olive_strbuf b = {0};
+    size_t sub, f = flow_of(w, c, &sub);
     olive_strbuf_append(&b, "");
-    for (size_t i = 0; i < w->n_slots; i++) {
-        olive_pass *p = w->slots[i].choices[choice_of(w, c, i)].pass;
+    for (size_t k = 0; k < wf_flow_length(w, f); k++) {
+        olive_pass *p = w->slots[wf_flow_slot(w, f, k)].choices[choice_of(w, f, sub, k)].pass;
         char *t = olive_pipeline_format(&p, 1);
-        olive_strbuf_printf(&b, "%s%s", i ? " ! " : "", t ? t : "?");
+        olive_strbuf_printf(&b, "%s%s", k ? " ! " : "", t ? t : "?");
         free(t);
     }
     return olive_strbuf_take(&b);
@@ -526,7 +572,10 @@ int wf_run(olive_workflow *w, json_t **result)
         goto out;
     }
     input_size = model_files_size(input);
-    r.step_count = n_cand * w->n_slots;
+    for (size_t c = 0; c < n_cand; c++) {
+        size_t sub;
+        r.step_count += wf_flow_length(w, flow_of(w, c, &sub));
+    }
     for (size_t c = 0; c < n_cand && rc == OLIVE_OK; c++) {
         oir_model *m = NULL;
         char last[OLIVE_SHA256_HEX] = "";
@@ -565,7 +614,8 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if (w->output_dir) {
         if ((rc = notify(&r, OLIVE_PROGRESS_SAVING, "save")) != OLIVE_OK ||
-            (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history)) != OLIVE_OK)
+            (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history)) != OLIVE_OK ||
+            (rc = wf_package_output(w)) != OLIVE_OK)
             goto out;
     }
     if (!w->output_dir && best) {
