@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -104,6 +105,7 @@ static int parse_torch_model(olive_workflow *w, const json_t *f)
 {
     const json_t *hf = json_object_get(f, "hf_config"), *path = json_object_get(f, "model_path");
     const char *p;
+    struct stat st;
     size_t n;
     for (const char *const *k = torch_code_keys; *k; k++)
         if (json_object_get(f, *k))
@@ -126,11 +128,13 @@ static int parse_torch_model(olive_workflow *w, const json_t *f)
     OLIVE_TRY(get_string(&w->model_path, path, "input_model.model_path"));
     p = w->model_path;
     n = strlen(p);
-    if ((n > 3 && !strcmp(p + n - 3, ".pt")) || (n > 4 && !strcmp(p + n - 4, ".pth")) ||
-        (n > 4 && !strcmp(p + n - 4, ".bin")))
+    /* A file (an existing one, or one named .pt/.pth/.bin) is a pickled or scripted module. */
+    if ((stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) || (n > 3 && !strcmp(p + n - 3, ".pt")) ||
+        (n > 4 && (!strcmp(p + n - 4, ".pth") || !strcmp(p + n - 4, ".bin"))))
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "input_model.model_path: '%s' is a pickled PyTorch module, which only PyTorch can load; save the "
-                          "model as a Hugging Face checkpoint (save_pretrained) and use {\"type\": \"HfModel\"}",
+                          "input_model.model_path: a PyTorchModel file ('%s') is not supported: only PyTorch can load a "
+                          "pickled or scripted module; save the model as a Hugging Face checkpoint (save_pretrained) "
+                          "and use {\"type\": \"HfModel\"}, or export it to ONNX and use ONNXModel",
                           p);
     OLIVE_INFO("input_model: PyTorchModel '%s' is read as a Hugging Face checkpoint (HfModel)", p);
     return (w->model_type = olive_strdup("HfModel")) ? OLIVE_OK : OLIVE_ENOMEM;
