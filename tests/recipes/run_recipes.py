@@ -45,6 +45,7 @@ FIXTURES = {
     "gemma": (DATA / "convert" / "gemma", None),
     "gemma2": (DATA / "convert" / "gemma2", None),
     "bert": (DATA / "convert_encoder" / "bert_model", None),
+    "bert_seqcls": (DATA / "convert_encoder" / "bert_seqcls", None),
     # SmolLM3 is llama-shaped with some layers without rotary embeddings; the converter has no
     # smollm3 support, so its stand-in says smollm3 and libolive must refuse it by name.
     "smollm3": (DATA / "convert" / "llama_tied", ("smollm3", "SmolLM3ForCausalLM")),
