@@ -23,12 +23,15 @@ static const cli_option options[] = {
 
 static const cli_help help = {
     "run", "--config FILE [--strict] [-o DIR] [--dry_run]",
-    "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path),\n"
-    "systems (LocalSystem with one accelerator), passes by Olive pass type with Olive's parameter\n"
-    "names (a list of alternatives in a slot runs each; a size_on_disk metric keeps the smallest),\n"
-    "and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
+    "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path;\n"
+    "a PyTorchModel naming a Hugging Face checkpoint is read as HfModel), systems (LocalSystem with\n"
+    "one accelerator; host and target by name or inline; the device inferred from the provider when\n"
+    "missing), passes by Olive pass type with Olive's parameter names (a list of alternatives in a\n"
+    "slot runs each; a size_on_disk metric keeps the smallest), pass_flows, packaging_config\n"
+    "(Zipfile), and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
     "log_severity_level, no_artifacts, evaluator and search_strategy (false).\n"
-    "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).",
+    "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).\n"
+    "--dry_run saves the config as config.json in the output folder, as Olive does, and runs nothing.",
     options,
     "Example:\n  olive run --config recipe.json --log_level 1",
 };

@@ -276,7 +276,9 @@ def main():
     print()
     print(text)
     if args.write_results:
-        pathlib.Path(args.write_results).write_text(text + "\n")
+        pathlib.Path(args.write_results).write_text(
+            "# olive-recipes suite: results\n\nWritten by tests/recipes/run_recipes.py --write-results; "
+            "README.md says what each config stands for and what ran / refused / failed mean.\n\n" + text + "\n")
     return 1 if any(r[2] == "failed" for r in rows) else 0
 
 
