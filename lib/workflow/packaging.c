@@ -40,7 +40,7 @@ static const char *package_name(const json_t *entry)
     return json_is_string(name) ? json_string_value(name) : DEFAULT_NAME;
 }
 
-int wf_packaging_check(const json_t *config)
+int wf_packaging_check(const json_t *config, int strict)
 {
     const json_t *e;
     if (!json_is_object(config) && !json_is_array(config))
@@ -49,7 +49,7 @@ int wf_packaging_check(const json_t *config)
         const json_t *type = json_object_get(e, "type"), *name = json_object_get(e, "name");
         if (!json_is_object(e))
             return olive_fail(OLIVE_EINVALID, "packaging_config[%zu]: expected an object", i);
-        OLIVE_TRY(wf_check_keys(e, packaging_keys, "packaging_config", 0));
+        OLIVE_TRY(wf_check_keys(e, packaging_keys, "packaging_config", strict));
         if (type && !json_is_string(type))
             return olive_fail(OLIVE_EINVALID, "packaging_config[%zu].type: expected a string", i);
         if (type && strcasecmp(json_string_value(type), "Zipfile"))
@@ -175,8 +175,12 @@ out:
 int wf_package_output(const olive_workflow *w)
 {
     const json_t *e;
-    if (!w->packaging || !w->output_dir)
+    if (!w->packaging)
         return OLIVE_OK;
+    if (!w->output_dir) {
+        OLIVE_WARN("packaging_config: no output_dir, so nothing is packaged");
+        return OLIVE_OK;
+    }
 #ifdef OFMT_HAVE_LIBARCHIVE
     for (size_t i = 0; (e = entry_at(w->packaging, i)); i++)
         OLIVE_TRY(write_zip(w->output_dir, package_name(e)));

@@ -86,7 +86,7 @@ size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k);
  * output folder's files) after the output folder is written. */
 int wf_package_output(const olive_workflow *w);
 /* Checks packaging_config when parsed: Zipfile only, in a build with libarchive. */
-int wf_packaging_check(const json_t *config);
+int wf_packaging_check(const json_t *config, int strict);
 
 /* The pipeline of the first candidate in text form, alternatives as "a|b". */
 char *wf_pipeline_text(const olive_workflow *w);

@@ -439,7 +439,7 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
         return olive_fail(OLIVE_EUNSUPPORTED, "search_strategy: searching needs a device backend to evaluate candidates "
                                               "on, which this build does not have; set it to false");
     if ((v = engine_field(root, "packaging_config")) && !json_is_null(v)) {
-        OLIVE_TRY(wf_packaging_check(v));
+        OLIVE_TRY(wf_packaging_check(v, strict));
         w->packaging = (json_t *)v; /* borrowed from w->config */
     }
     if ((v = json_object_get(root, "workflow_host")) && !json_is_null(v))

@@ -618,6 +618,8 @@ int wf_run(olive_workflow *w, json_t **result)
             (rc = wf_package_output(w)) != OLIVE_OK)
             goto out;
     }
+    if (!w->output_dir && w->packaging)
+        (void)wf_package_output(w); /* warns that there is nothing to package */
     if (!w->output_dir && best) {
         char *entry = wf_cache_entry_dir(&r.cache, best_id);
         OLIVE_WARN("no output_dir in the config: the result stays in the cache, in %s", entry ? entry : w->cache_dir);
