@@ -29,7 +29,7 @@ static const char *const engine_keys[] = {
 static const char *const model_keys[] = {"type", "model_path", "config", "task", "load_kwargs", "model_attributes",
                                          "onnx_file_name", "adapter_path", "hf_config", "io_config",
                                          "model_loader", "model_script", "script_dir", "dummy_inputs_func",
-                                         "model_file_format", "generative", NULL};
+                                         "model_file_format", "model_storage_kind", "generative", NULL};
 /* PyTorchModel keys that name Python code: only PyTorch can run such a model. */
 static const char *const torch_code_keys[] = {"model_loader", "model_script", "script_dir", "dummy_inputs_func", NULL};
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};

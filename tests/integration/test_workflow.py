@@ -1125,7 +1125,8 @@ def test_pass_flows_run_each_flow(work):
 
 def test_pytorch_model_naming_a_checkpoint_reads_it_as_hf_model(tmp_path):
     ckpt = pathlib.Path(__file__).parent.parent / "data" / "convert" / "llama"
-    cfg = {"input_model": {"type": "PyTorchModel", "hf_config": {"model_name": str(ckpt), "task": "text-generation"}},
+    cfg = {"input_model": {"type": "PyTorchModel", "config": {"hf_config": {
+               "model_name": str(ckpt), "task": "text-generation", "model_loading_args": {"trust_remote_code": False}}}},
            "passes": {"mb": {"type": "ModelBuilder", "precision": "fp32"}},
            "output_dir": "out", "cache_dir": "cache"}
     (tmp_path / "c.json").write_text(json.dumps(cfg))
