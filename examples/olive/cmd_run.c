@@ -73,8 +73,16 @@ static int make_dirs(const char *dir)
         }
     if (rc == 0 && mkdir(p, 0777) != 0 && errno != EEXIST)
         rc = -1;
-    if (rc != 0)
+    if (rc != 0) {
         fprintf(stderr, "olive: error: cannot create '%s': %s\n", p, strerror(errno));
+    } else {
+        /* As a run does, never write through a link or into something that is not a folder. */
+        struct stat st;
+        if (lstat(p, &st) != 0 || S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "olive: error: output folder '%s' is a link or not a folder; give a folder\n", p);
+            rc = -1;
+        }
+    }
     free(p);
     return rc;
 }

@@ -1196,3 +1196,12 @@ def test_run_pass_with_olive_spelling(work):
     assert_failed(olive("run-pass", "--pass-name", "OnnxFloatToFloat16", "--pass-config", '{"nope": 1}',
                         "-m", "in/model.onnx", "-o", "rp2", cwd=work), "nope")
     assert not (work / "rp2").exists()
+
+
+def test_dry_run_does_not_write_through_a_link(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    (work / "elsewhere").mkdir()
+    (work / "dry").symlink_to(work / "elsewhere")
+    r = olive("run", "--config", "config.json", "--dry_run", "-o", "dry", cwd=work)
+    assert r.returncode == 1 and "link" in r.stderr
+    assert list((work / "elsewhere").iterdir()) == []
