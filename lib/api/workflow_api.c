@@ -139,6 +139,10 @@ int olive_workflow_load(olive_workflow **out, const char *path, const char *opti
     else
         rc = create(out, text, path, is_yaml_name(path), options);
     free(text);
+    /* The config file itself may sit in the output folder: the run keeps it (without its real
+     * path, it is judged as any other file there). */
+    if (rc == OLIVE_OK)
+        (*out)->source_path = realpath(path, NULL);
     return rc;
 }
 

@@ -49,6 +49,7 @@ struct olive_workflow {
     int size_on_disk;          /* the evaluator asks for the size_on_disk metric */
     int strict;
     json_t *config;            /* the parsed config, recorded in footprints */
+    char *source_path;         /* the config file's real path (olive_workflow_load), or NULL */
     olive_progress_fn progress;
     void *progress_user;
     atomic_int cancelled;

@@ -59,6 +59,7 @@ void wf_free(olive_workflow *w)
     free(w->onnx_file_name);
     free(w->output_dir);
     free(w->cache_dir);
+    free(w->source_path);
     olive_accelerator_free(w->acc);
     json_decref(w->config);
     free(w);

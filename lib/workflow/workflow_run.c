@@ -218,9 +218,19 @@ static int is_workflow_config(const char *dir, const char *name)
     return yes;
 }
 
-/* The names in `dir` other than the config a dry run saves there, as "a, b, c" (at most a
- * few named); NULL when there are none. */
-static char *other_entries(const char *dir)
+/* Whether dir/name is the config file the workflow was loaded from. */
+static int is_source_config(const char *dir, const char *name, const char *source)
+{
+    char *path = source ? olive_path_join(dir, name) : NULL, *real = path ? realpath(path, NULL) : NULL;
+    int yes = real && !strcmp(real, source);
+    free(real);
+    free(path);
+    return yes;
+}
+
+/* The names in `dir` other than the config a dry run saves there and the config file the run
+ * was loaded from, as "a, b, c" (at most a few named); NULL when there are none. */
+static char *other_entries(const char *dir, const char *source)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -230,7 +240,8 @@ static char *other_entries(const char *dir)
         return NULL;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, WF_SAVED_CONFIG) ||
-            (!strcmp(e->d_name, WF_DRY_RUN_CONFIG) && is_workflow_config(dir, e->d_name)))
+            (!strcmp(e->d_name, WF_DRY_RUN_CONFIG) && is_workflow_config(dir, e->d_name)) ||
+            is_source_config(dir, e->d_name, source))
             continue;
         if (n < 5)
             olive_strbuf_printf(&b, "%s'%s'", n ? ", " : "", e->d_name);
@@ -258,7 +269,7 @@ static int check_output_dir(const olive_workflow *w, const oir_model *input, con
             return olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists and is not a folder", w->output_dir);
     }
     OLIVE_TRY(olive_engine_check_apart(input, input_folder, w->output_dir, "output_dir"));
-    if (exists && !olive_engine_output_is_ours(w->output_dir) && (others = other_entries(w->output_dir))) {
+    if (exists && !olive_engine_output_is_ours(w->output_dir) && (others = other_entries(w->output_dir, w->source_path))) {
         rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists, is not empty and was not written by libolive (it holds "
                                        "%s); choose another folder or empty it", w->output_dir, others);
         free(others);

@@ -1213,3 +1213,28 @@ def test_dry_run_does_not_write_through_a_link(work):
     r = olive("run", "--config", "config.json", "--dry_run", "-o", "dry", cwd=work)
     assert r.returncode == 1 and "link" in r.stderr
     assert list((work / "elsewhere").iterdir()) == []
+
+
+def test_the_config_inside_output_dir_survives_the_run(work):
+    """A config kept in its output folder (any name) runs, and is still there afterwards."""
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    (work / "out").mkdir()
+    cfg = json.loads((work / "config.json").read_text())
+    cfg["input_model"]["model_path"] = "../in/model.onnx"
+    cfg["engine"].update(output_dir="../out", cache_dir="../cache")
+    text = json.dumps(cfg)
+    (work / "out" / "my_recipe.json").write_text(text)
+    r = olive("run", "--config", "my_recipe.json", cwd=work / "out")
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "out", work / "in" / "model.onnx", 1e-6)
+    assert (work / "out" / "my_recipe.json").read_text() == text
+    # a second run into the folder, now libolive's output, keeps it too
+    r = olive("run", "--config", "my_recipe.json", cwd=work / "out")
+    assert r.returncode == 0, r.stderr
+    assert (work / "out" / "my_recipe.json").read_text() == text
+    # another foreign file is still refused
+    (work / "out2").mkdir()
+    (work / "out2" / "notes.txt").write_text("mine")
+    cfg["engine"]["output_dir"] = "../out2"
+    (work / "out" / "other.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "other.json", cwd=work / "out"), "notes.txt")
