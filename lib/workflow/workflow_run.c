@@ -374,11 +374,13 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
                         const char *history)
 {
     olive_workflow *w = r->w;
-    char *staging = NULL, *dir = olive_strdup(w->output_dir);
+    /* The absolute path: the staging folder goes beside the output, and beside "." or "dir/.."
+     * as text would be inside it. */
+    char *staging = NULL, *dir = olive_path_resolve(w->output_dir);
     json_t *mc = NULL;
     int rc;
     if (!dir)
-        return OLIVE_ENOMEM;
+        return olive_fail(OLIVE_EINVALID, "cannot resolve output_dir '%s'", w->output_dir);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
         dir[n - 1] = '\0';
     if ((rc = olive_engine_make_staging(&staging, dir)) != OLIVE_OK) {

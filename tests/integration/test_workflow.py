@@ -1238,3 +1238,17 @@ def test_the_config_inside_output_dir_survives_the_run(work):
     cfg["engine"]["output_dir"] = "../out2"
     (work / "out" / "other.json").write_text(json.dumps(cfg))
     assert_failed(olive("run", "--config", "other.json", cwd=work / "out"), "notes.txt")
+
+
+def test_output_dir_dot_is_the_folder_of_the_run(work):
+    """output_dir "." (the config's own folder): written there, no staging folder left inside."""
+    (work / "run").mkdir()
+    cfg = {"input_model": {"type": "ONNXModel", "model_path": "../in/model.onnx"},
+           "passes": {"p": {"type": "OnnxPeepholeOptimizer"}}, "output_dir": ".", "cache_dir": "../cache"}
+    (work / "run" / "c.json").write_text(json.dumps(cfg))
+    for _ in range(2):
+        r = olive("run", "--config", str(work / "run" / "c.json"), cwd=work / "run")
+        assert r.returncode == 0, r.stderr
+        check_output_folder(work / "run", work / "in" / "model.onnx", 1e-6)
+        assert sorted(p.name for p in (work / "run").iterdir() if "tmp" in p.name) == []
+        assert json.loads((work / "run" / "c.json").read_text()) == cfg
