@@ -1,7 +1,12 @@
 /* `olive run --config FILE`: run a workflow config written in Olive's schema. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include <olive/olive.h>
 
@@ -12,20 +17,23 @@ static const cli_option options[] = {
     {"config", 0, "FILE", "the workflow config in Olive's schema: JSON, or YAML when named *.yaml / *.yml"},
     {"strict", 0, NULL, "unknown keys in the config, and precisions the provider cannot run (bf16 on CPU), are errors instead of warnings"},
     {"output_path", 'o', "DIR", "replace the config's output_dir"},
-    {"dry_run", 0, NULL, "check the config and print its pipeline without running it"},
+    {"dry_run", 0, NULL, "check the config, print its pipeline and save it as config.json in the output folder, without running it"},
     {NULL, 0, NULL, NULL},
 };
 
 static const cli_help help = {
     "run", "--config FILE [--strict] [-o DIR] [--dry_run]",
-    "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path),\n"
-    "systems (LocalSystem with one accelerator), passes by Olive pass type with Olive's parameter\n"
-    "names (a list of alternatives in a slot runs each; the evaluator's ranked metrics, or a\n"
-    "size_on_disk metric, pick the result), data_configs and evaluators (accuracy, latency,\n"
+    "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path;\n"
+    "a PyTorchModel naming a Hugging Face checkpoint is read as HfModel), systems (LocalSystem with\n"
+    "one accelerator; host and target by name or inline; the device inferred from the provider when\n"
+    "missing), passes by Olive pass type with Olive's parameter names (a list of alternatives in a\n"
+    "slot runs each; the evaluator's ranked metrics, or a size_on_disk metric, pick the result),\n"
+    "pass_flows, packaging_config (Zipfile), data_configs and evaluators (accuracy, latency,\n"
     "throughput, size_on_disk and custom metrics, measured with ONNX Runtime and written to\n"
     "metrics.json), and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
-    "log_severity_level, no_artifacts, evaluator and search_strategy (false).\n"
-    "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).",
+    "log_severity_level, no_artifacts, evaluator, search_strategy and plot_pareto_frontier.\n"
+    "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).\n"
+    "--dry_run saves the config as config.json in the output folder, as Olive does, and runs nothing.",
     options,
     "Example:\n  olive run --config recipe.json --log_level 1",
 };
@@ -49,6 +57,82 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
     else
         a->dry_run = 1;
     return CLI_EXIT_OK;
+}
+
+/* mkdir -p: the output folder and its parents. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    int rc = 0;
+    if (!p)
+        return -1;
+    for (char *s = p + 1; rc == 0 && *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                rc = -1;
+            *s = '/';
+        }
+    if (rc == 0 && mkdir(p, 0777) != 0 && errno != EEXIST)
+        rc = -1;
+    if (rc != 0) {
+        fprintf(stderr, "olive: error: cannot create '%s': %s\n", p, strerror(errno));
+    } else {
+        /* As a run does, never write through a link or into something that is not a folder. */
+        struct stat st;
+        if (lstat(p, &st) != 0 || S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "olive: error: output folder '%s' is a link or not a folder; give a folder\n", p);
+            rc = -1;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+/* A config.json already there is replaced only when it is a workflow config (an earlier dry
+ * run's); a model's config.json is the user's. */
+static int may_replace(const char *path)
+{
+    json_t *doc;
+    int ok;
+    if (access(path, F_OK) != 0)
+        return 1;
+    doc = json_load_file(path, 0, NULL);
+    ok = json_is_object(doc) && json_object_get(doc, "input_model");
+    json_decref(doc);
+    if (!ok)
+        fprintf(stderr, "olive: error: '%s' exists and is not a workflow config; choose another output folder\n", path);
+    return ok;
+}
+
+/* As Olive's --dry_run: the config is saved as <output>/config.json and nothing runs. */
+static int dry_run(const olive_workflow *w)
+{
+    char *pipeline = NULL, *config = NULL, *dir = NULL, *path = NULL;
+    int rc = CLI_EXIT_OK;
+    if (olive_workflow_pipeline_text(&pipeline, w) == OLIVE_OK)
+        printf("pipeline: %s\n", pipeline[0] ? pipeline : "(no passes)");
+    olive_free(pipeline);
+    if (olive_workflow_config_text(&config, &dir, w) != OLIVE_OK)
+        return cli_fail(olive_error_code());
+    if (!dir) {
+        printf("Dry run: the config has no output_dir (give -o DIR), so no config.json is saved; nothing was run.\n");
+    } else if (!(path = malloc(strlen(dir) + sizeof "/config.json"))) {
+        fprintf(stderr, "olive: error: out of memory\n");
+        rc = CLI_EXIT_FAILURE;
+    } else {
+        sprintf(path, "%s/config.json", dir);
+        if (make_dirs(dir) != 0 || !may_replace(path) || cli_write_text_file(path, config) != 0) {
+            rc = CLI_EXIT_FAILURE;
+        } else {
+            printf("Config file saved at %s\n", path);
+            printf("Dry run: the config is checked and saved; nothing was run.\n");
+        }
+    }
+    free(path);
+    olive_free(config);
+    olive_free(dir);
+    return rc;
 }
 
 int cli_cmd_run(int argc, char **argv)
@@ -88,11 +172,7 @@ int cli_cmd_run(int argc, char **argv)
     if (rc != OLIVE_OK)
         return cli_fail(rc);
     if (a.dry_run) {
-        char *pipeline = NULL;
-        if (olive_workflow_pipeline_text(&pipeline, w) == OLIVE_OK)
-            printf("pipeline: %s\n", pipeline[0] ? pipeline : "(no passes)");
-        olive_free(pipeline);
-        rc = CLI_EXIT_OK;
+        rc = dry_run(w);
     } else {
         rc = cli_run_workflow(w);
     }

@@ -12,7 +12,10 @@
 
 static const cli_option options[] = {
     {"pass", 0, "NAME", "the pass to run (a name from 'olive passes' or an Olive pass type)"},
+    {"pass-name", 0, "TYPE", "Olive's spelling of --pass"},
     {"param", 0, "KEY=VALUE", "set a parameter of --pass (repeatable)"},
+    {"pass-config", 0, "JSON", "the pass's parameters as Olive writes them: '{\"target_opset\": 17}'"},
+    {"list-passes", 0, NULL, "list the passes (as 'olive passes') and exit"},
     {"pipeline", 0, "TEXT", "run a pipeline instead of --pass: \"peephole ! quantize bits=4\""},
     {"model_name_or_path", 'm', "MODEL", "the input model (.onnx)"},
     {"output_path", 'o', "DIR", "the output folder"},
@@ -25,7 +28,7 @@ static const cli_option options[] = {
 
 static const cli_help help = {
     "run-pass",
-    "(--pass NAME [--param KEY=VALUE ...] | --pipeline TEXT) -m MODEL -o DIR [options]",
+    "(--pass NAME [--param KEY=VALUE ...] [--pass-config JSON] | --pipeline TEXT) -m MODEL -o DIR [options]",
     "Runs one pass, or a pipeline of passes, on MODEL and writes the result to DIR\n"
     "(model.onnx and its external data). DIR is written atomically: on failure or Ctrl-C\n"
     "nothing is left there.",
@@ -39,7 +42,8 @@ static const cli_help help = {
     "Examples:\n"
     "  olive run-pass --pass peephole -m model.onnx -o out\n"
     "  olive run-pass --pipeline \"peephole ! quantize bits=4\" -m model.onnx -o out --overwrite\n"
-    "  olive run-pass --pass peephole -m model.onnx -o out --save external_data=never",
+    "  olive run-pass --pass peephole -m model.onnx -o out --save external_data=never\n"
+    "  olive run-pass --pass-name OnnxFloatToFloat16 --pass-config '{\"keep_io_types\": true}' -m model.onnx -o out",
 };
 
 typedef struct run_args {
@@ -49,7 +53,8 @@ typedef struct run_args {
     const char *output;
     const char *device;
     const char *provider;
-    int overwrite;
+    const char *pass_config; /* Olive's JSON parameters, or NULL */
+    int overwrite, list;
     const char **params;  /* KEY=VALUE, checked */
     size_t n_params;
     const char **saves;   /* KEY=VALUE, checked */
@@ -91,8 +96,14 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
         a->overwrite = 1;
         return CLI_EXIT_OK;
     }
-    if (strcmp(name, "pass") == 0)
+    if (strcmp(name, "list-passes") == 0) {
+        a->list = 1;
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "pass") == 0 || strcmp(name, "pass-name") == 0)
         return set_once(&a->pass, opt, value);
+    if (strcmp(name, "pass-config") == 0)
+        return set_once(&a->pass_config, opt, value);
     if (strcmp(name, "pipeline") == 0)
         return set_once(&a->pipeline, opt, value);
     if (strcmp(name, "model_name_or_path") == 0)
@@ -110,6 +121,8 @@ static int check_args(const run_args *a)
         return cli_usage("run-pass", "give --pass or --pipeline, not both");
     if (!a->pass && !a->pipeline)
         return cli_usage("run-pass", "missing --pass NAME (or --pipeline TEXT)");
+    if (a->pipeline && a->pass_config)
+        return cli_usage("run-pass", "--pass-config goes with --pass/--pass-name");
     if (a->pipeline && a->n_params)
         return cli_usage("run-pass", "--param goes with --pass; with --pipeline write the settings "
                                      "after the pass name (\"quantize bits=4\")");
@@ -127,7 +140,7 @@ static int add_passes(olive_engine *engine, const run_args *a)
         return olive_engine_add_pipeline(engine, a->pipeline);
 
     olive_pass *pass = NULL;
-    int rc = olive_pass_new(&pass, a->pass);
+    int rc = a->pass_config ? olive_pass_new_olive(&pass, a->pass, a->pass_config) : olive_pass_new(&pass, a->pass);
     for (size_t i = 0; rc == OLIVE_OK && i < a->n_params; i++) {
         char key[KEY_MAX];
         const char *value;
@@ -222,10 +235,14 @@ int cli_cmd_run_pass(int argc, char **argv)
         rc = CLI_EXIT_FAILURE;
     } else {
         rc = cli_parse(argc, argv, &help, on_arg, &a);
-        if (rc == CLI_PARSED_HELP)
+        if (rc == CLI_PARSED_HELP) {
             rc = CLI_EXIT_OK;
-        else if (rc == CLI_EXIT_OK && (rc = check_args(&a)) == CLI_EXIT_OK)
+        } else if (rc == CLI_EXIT_OK && a.list) {
+            char *list_argv[] = {"passes", NULL};
+            rc = cli_cmd_passes(1, list_argv);
+        } else if (rc == CLI_EXIT_OK && (rc = check_args(&a)) == CLI_EXIT_OK) {
             rc = run(&a);
+        }
     }
     free(a.params);
     free(a.saves);

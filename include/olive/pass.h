@@ -48,6 +48,14 @@ OLIVE_API OLIVE_NODISCARD int olive_pass_describe_json(char **out, const char *n
  * Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_pass_new(olive_pass **out, const char *name);
 
+/* Creates a pass from an Olive pass type and its config as Olive writes it: `config_json` is a
+ * JSON object of Olive's parameter names ({"target_opset": 17}; NULL or "" for the defaults),
+ * mapped as a workflow config's "passes" entries are. Unknown parameters are errors.
+ * Release with olive_pass_free. Errors: OLIVE_EINVALID (NULL, not a JSON object, bad value:
+ * the message names the parameter), OLIVE_ENOTFOUND (unknown type: the message lists the
+ * known ones), OLIVE_ENOMEM. Since 0.2. */
+OLIVE_API OLIVE_NODISCARD int olive_pass_new_olive(olive_pass **out, const char *type, const char *config_json);
+
 /* Releases the caller's reference. Accepts NULL. An engine holding the pass keeps it alive.
  * Since 0.1. */
 OLIVE_API void olive_pass_free(olive_pass *pass);

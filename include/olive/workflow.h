@@ -79,6 +79,13 @@ OLIVE_API void olive_workflow_free(olive_workflow *workflow);
  * Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow);
 
+/* The workflow's config as Olive's JSON (4-space indent), with the output_dir and cache_dir
+ * that options replaced, as `olive run --dry_run` saves it. *output_dir receives the output
+ * folder (NULL when the config has none). Release both with olive_free. Errors:
+ * OLIVE_EINVALID (NULL arguments), OLIVE_ENOMEM. Since 0.2. */
+OLIVE_API OLIVE_NODISCARD int olive_workflow_config_text(char **out, char **output_dir,
+                                                         const olive_workflow *workflow);
+
 /* Sets the progress callback (see olive_progress_fn; a cache hit reports its pass started and
  * finished at once). `bytes_written` counts the pass results stored in the cache so far (cache
  * hits write nothing), then, at DONE, the model files copied to output_dir too. NULL removes it. Since 0.1. */

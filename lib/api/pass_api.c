@@ -9,6 +9,7 @@
 #include "api/handles.h"
 #include "core/alloc.h"
 #include "core/status.h"
+#include "workflow/workflow.h"
 
 static const char *const type_names[] = {"bool", "int", "float", "string", "choice", "list"};
 
@@ -141,6 +142,35 @@ int olive_pass_new(olive_pass **out, const char *name)
     if (!out || !name)
         return olive_fail(OLIVE_EINVALID, "olive_pass_new: out and name must not be NULL");
     return olive_pass_instance_new_named(out, name);
+}
+
+int olive_pass_new_olive(olive_pass **out, const char *type, const char *config_json)
+{
+    json_error_t err;
+    json_t *obj;
+    wf_choice choice = {0};
+    int rc;
+    if (!out || !type)
+        return olive_fail(OLIVE_EINVALID, "olive_pass_new_olive: out and type must not be NULL");
+    obj = config_json && config_json[0] ? json_loads(config_json, JSON_REJECT_DUPLICATES, &err) : json_object();
+    if (!obj)
+        return olive_fail(OLIVE_EINVALID, "pass config: invalid JSON at %d:%d: %s", err.line, err.column, err.text);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return olive_fail(OLIVE_EINVALID, "pass config: expected a JSON object of parameters ({\"name\": value})");
+    }
+    if (json_object_get(obj, "type")) {
+        json_decref(obj);
+        return olive_fail(OLIVE_EINVALID, "pass config: the pass type is given apart; leave \"type\" out");
+    }
+    json_object_set_new(obj, "type", json_string(type));
+    rc = wf_pass_from_json(&choice, obj, "pass config", 1);
+    json_decref(obj);
+    if (rc != OLIVE_OK)
+        return rc;
+    free(choice.olive_type);
+    *out = choice.pass;
+    return OLIVE_OK;
 }
 
 void olive_pass_free(olive_pass *pass) { olive_pass_unref(pass); }

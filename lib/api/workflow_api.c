@@ -139,6 +139,10 @@ int olive_workflow_load(olive_workflow **out, const char *path, const char *opti
     else
         rc = create(out, text, path, is_yaml_name(path), options);
     free(text);
+    /* The config file itself may sit in the output folder: the run keeps it (without its real
+     * path, it is judged as any other file there). */
+    if (rc == OLIVE_OK)
+        (*out)->source_path = realpath(path, NULL);
     return rc;
 }
 
@@ -199,5 +203,43 @@ int olive_workflow_auto_opt_config(char **out, const char *command, const char *
     if (!text)
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     *out = text;
+    return OLIVE_OK;
+}
+
+int olive_workflow_config_text(char **out, char **output_dir, const olive_workflow *w)
+{
+    json_t *copy;
+    char *text, *dir = NULL;
+    int rc = OLIVE_OK;
+    if (!out || !output_dir || !w)
+        return olive_fail(OLIVE_EINVALID, "olive_workflow_config_text: arguments must not be NULL");
+    if (!(copy = json_deep_copy(w->config)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    /* The folders options replaced are the ones the run uses: under "engine" when the config
+     * has one, as Olive nests them. */
+    {
+        json_t *engine = json_object_get(copy, "engine"), *at = json_is_object(engine) ? engine : copy;
+        if (json_object_get(copy, "output_dir") && at != copy)
+            json_object_del(copy, "output_dir");
+        if (json_object_get(copy, "cache_dir") && at != copy)
+            json_object_del(copy, "cache_dir");
+        if (w->output_dir)
+            json_object_set_new(at, "output_dir", json_string(w->output_dir));
+        json_object_set_new(at, "cache_dir", json_string(w->cache_dir));
+    }
+    {
+        char *dump = json_dumps(copy, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        text = dump ? olive_strdup(dump) : NULL; /* released with olive_free */
+        free(dump);
+    }
+    json_decref(copy);
+    if (!text || (w->output_dir && !(dir = olive_strdup(w->output_dir))))
+        rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+    if (rc != OLIVE_OK) {
+        free(text);
+        return rc;
+    }
+    *out = text;
+    *output_dir = dir;
     return OLIVE_OK;
 }

@@ -343,8 +343,14 @@ int wf_evaluator_parse(wf_evaluator *out, const json_t *ev, const json_t *data_c
     const json_t *metrics = json_object_get(ev, "metrics");
     wf_evaluator e = {0};
     char w[300];
+    const json_t *type = json_object_get(ev, "type");
     if (!json_is_object(ev))
         return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", where);
+    /* Olive's LMEvaluator runs lm-eval tasks fetched from the Hugging Face Hub. */
+    if (json_is_string(type) && strcmp(json_string_value(type), "OliveEvaluator"))
+        return olive_fail(OLIVE_EUNSUPPORTED, "%s.type: evaluator type '%s' is not supported (lm-eval tasks come "
+                          "from the Hugging Face Hub): score local task files with 'olive benchmark --tasks'",
+                          where, json_string_value(type));
     if (!json_is_array(metrics))
         return olive_fail(OLIVE_EINVALID, "%s.metrics: expected a list", where);
     if (!(e.metrics = olive_calloc(json_array_size(metrics) + 1, sizeof *e.metrics)))

@@ -15,6 +15,8 @@
 #define WF_RUN_HISTORY "run_history.txt"
 /* The config `olive auto-opt --save_config_file` keeps in the output folder. */
 #define WF_SAVED_CONFIG "olive_config.json"
+/* The config `olive run --dry_run` saves in the output folder, as Olive names it. */
+#define WF_DRY_RUN_CONFIG "config.json"
 
 /* Olive's description of an output folder: {"type": "ONNXModel", "config": {model_path,
  * onnx_file_name, ..., model_attributes: {additional_files}}}. */

@@ -29,6 +29,12 @@ typedef struct wf_slot {
     wf_choice *choices;
 } wf_slot;
 
+/* One entry of pass_flows: the slots it runs, in order (indexes into slots). */
+typedef struct wf_flow {
+    size_t n;
+    size_t *slots;
+} wf_flow;
+
 struct olive_workflow {
     char *model_type;          /* "HfModel" or "ONNXModel" */
     char *model_path;
@@ -36,6 +42,9 @@ struct olive_workflow {
     olive_accelerator *acc;
     size_t n_slots;
     wf_slot *slots;
+    size_t n_flows;            /* 0: one flow of every slot in order */
+    wf_flow *flows;
+    json_t *packaging;         /* packaging_config entries (borrowed from config), or NULL */
     char *output_dir;          /* NULL: no output folder is written */
     char *cache_dir;
     int clean_cache;
@@ -51,6 +60,7 @@ struct olive_workflow {
     json_t *config;            /* the parsed config, recorded in footprints */
     size_t n_calib_dirs;       /* calibration folders written from data configs, removed at free */
     char **calib_dirs;
+    char *source_path;         /* the config file's real path (olive_workflow_load), or NULL */
     olive_progress_fn progress;
     void *progress_user;
     atomic_int cancelled;
@@ -82,6 +92,18 @@ int wf_search_check(const olive_workflow *w);
 
 /* Runs the workflow; *result receives a JSON summary (may be NULL). */
 int wf_run(olive_workflow *w, json_t **result);
+
+/* The flows of a workflow: pass_flows, or one flow of every slot in order. */
+size_t wf_flow_count(const olive_workflow *w);
+size_t wf_flow_length(const olive_workflow *w, size_t flow);
+/* The slot index at position `k` of `flow`. */
+size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k);
+
+/* Writes the packages packaging_config asks for (Zipfile: <output_dir>/<name>.zip holding the
+ * output folder's files) after the output folder is written. */
+int wf_package_output(const olive_workflow *w);
+/* Checks packaging_config when parsed: Zipfile only, in a build with libarchive. */
+int wf_packaging_check(const json_t *config, int strict);
 
 /* The pipeline of the first candidate in text form, alternatives as "a|b". */
 char *wf_pipeline_text(const olive_workflow *w);

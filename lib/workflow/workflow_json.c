@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "backends/providers.h"
 #include "engine/engine.h"
 #include "workflow/calibration_data.h"
 #include "workflow/workflow.h"
@@ -19,13 +21,19 @@ static const char *const top_keys[] = {
     /* engine fields may also sit at the top level */
     "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
     "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "plot_pareto_frontier",
-    "output_model_num", NULL};
+    "output_model_num", "clean_evaluation_cache", "ort_log_severity_level", "ort_py_log_severity_level",
+    "log_to_file", "cache_config", "enable_shared_cache", NULL};
 static const char *const engine_keys[] = {
     "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
     "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "clean_evaluation_cache",
-    "plot_pareto_frontier", "output_model_num", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file", NULL};
+    "plot_pareto_frontier", "output_model_num", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file",
+    "cache_config", "enable_shared_cache", NULL};
 static const char *const model_keys[] = {"type", "model_path", "config", "task", "load_kwargs", "model_attributes",
-                                         "onnx_file_name", "adapter_path", NULL};
+                                         "onnx_file_name", "adapter_path", "hf_config", "io_config",
+                                         "model_loader", "model_script", "script_dir", "dummy_inputs_func",
+                                         "model_file_format", "model_storage_kind", "generative", NULL};
+/* PyTorchModel keys that name Python code: only PyTorch can run such a model. */
+static const char *const torch_code_keys[] = {"model_loader", "model_script", "script_dir", "dummy_inputs_func", NULL};
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
 static const char *const accel_keys[] = {"device", "execution_providers", "memory", NULL};
 static const char *const evaluator_keys[] = {"metrics", "type", "config", NULL};
@@ -53,11 +61,15 @@ void wf_free(olive_workflow *w)
         free(w->calib_dirs[i]);
     }
     free(w->calib_dirs);
+    for (size_t i = 0; i < w->n_flows; i++)
+        free(w->flows[i].slots);
+    free(w->flows);
     free(w->model_type);
     free(w->model_path);
     free(w->onnx_file_name);
     free(w->output_dir);
     free(w->cache_dir);
+    free(w->source_path);
     olive_accelerator_free(w->acc);
     wf_evaluator_clear(&w->evaluator);
     json_decref(w->config);
@@ -98,6 +110,48 @@ static const json_t *fields_of(const json_t *obj)
     return json_is_object(inner) ? inner : obj;
 }
 
+/* A PyTorchModel that names a Hugging Face checkpoint (model_path, or hf_config.model_name in
+ * Olive's older schema) is the checkpoint libolive converts: it is read as an HfModel. One that
+ * names Python code or a pickled module needs PyTorch, which libolive does not run. */
+static int parse_torch_model(olive_workflow *w, const json_t *f)
+{
+    const json_t *hf = json_object_get(f, "hf_config"), *path = json_object_get(f, "model_path");
+    const char *p;
+    struct stat st;
+    size_t n;
+    for (const char *const *k = torch_code_keys; *k; k++)
+        if (json_object_get(f, *k))
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "input_model.%s: a PyTorchModel loaded by Python code is not supported: it needs PyTorch to "
+                              "load the model, which libolive does not run; save the model as a Hugging Face checkpoint "
+                              "(save_pretrained: config.json and safetensors) and use {\"type\": \"HfModel\", "
+                              "\"model_path\": FOLDER} with a ModelBuilder pass, or export it to ONNX (torch.onnx.export) "
+                              "and use ONNXModel",
+                              *k);
+    if (hf && !json_is_null(hf)) {
+        if (!json_is_object(hf))
+            return olive_fail(OLIVE_EINVALID, "input_model.hf_config: expected an object with \"model_name\"");
+        if (!path || json_is_null(path))
+            path = json_object_get(hf, "model_name");
+    }
+    if (!path || json_is_null(path))
+        return olive_fail(OLIVE_EINVALID, "input_model.model_path: missing (a PyTorchModel is read here only as a Hugging "
+                                          "Face checkpoint: a folder or a repo id)");
+    OLIVE_TRY(get_string(&w->model_path, path, "input_model.model_path"));
+    p = w->model_path;
+    n = strlen(p);
+    /* A file (an existing one, or one named .pt/.pth/.bin) is a pickled or scripted module. */
+    if ((stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) || (n > 3 && !strcmp(p + n - 3, ".pt")) ||
+        (n > 4 && (!strcmp(p + n - 4, ".pth") || !strcmp(p + n - 4, ".bin"))))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "input_model.model_path: a PyTorchModel file ('%s') is not supported: only PyTorch can load a "
+                          "pickled or scripted module; save the model as a Hugging Face checkpoint (save_pretrained) "
+                          "and use {\"type\": \"HfModel\"}, or export it to ONNX and use ONNXModel",
+                          p);
+    OLIVE_INFO("input_model: PyTorchModel '%s' is read as a Hugging Face checkpoint (HfModel)", p);
+    return (w->model_type = olive_strdup("HfModel")) ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
 static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
 {
     const json_t *m = json_object_get(root, "input_model"), *f, *type, *path;
@@ -120,13 +174,7 @@ static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
     else if (!strcasecmp(json_string_value(type), "ONNXModel"))
         w->model_type = olive_strdup("ONNXModel");
     else if (!strcasecmp(json_string_value(type), "PyTorchModel"))
-        /* A PyTorchModel is Python code (a model loader or a scripted module) that only PyTorch can
-         * run; a Hugging Face checkpoint of the same model is what libolive converts. */
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "input_model.type: PyTorchModel is not supported: it needs PyTorch to load the model, which libolive does not "
-                          "run; save the model as a Hugging Face checkpoint (save_pretrained: config.json and "
-                          "safetensors) and use {\"type\": \"HfModel\", \"model_path\": FOLDER} with a ModelBuilder "
-                          "pass, or export it to ONNX (torch.onnx.export) and use ONNXModel");
+        return parse_torch_model(w, f);
     else
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "input_model.type: model type '%s' is not supported (supported: HfModel, ONNXModel)",
@@ -142,62 +190,110 @@ static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
     return OLIVE_OK;
 }
 
+/* One system, named in "systems" or written inline where a system is expected. */
+static int check_system(const json_t *sys, const char *where, int strict)
+{
+    const json_t *type;
+    if (!json_is_object(sys))
+        return olive_fail(OLIVE_EINVALID, "%s: expected a system object ({\"type\": \"LocalSystem\", ...})", where);
+    OLIVE_TRY(wf_check_keys(sys, system_keys, where, strict));
+    if (fields_of(sys) != sys)
+        OLIVE_TRY(wf_check_keys(fields_of(sys), system_keys, where, strict));
+    type = json_object_get(sys, "type");
+    if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "LocalSystem")))
+        return olive_fail(OLIVE_EUNSUPPORTED, "%s.type: system type '%s' is not supported (supported: LocalSystem)",
+                          where, json_is_string(type) ? json_string_value(type) : "?");
+    return OLIVE_OK;
+}
+
+/* The system an engine field names: a key of "systems", or a system written inline. *sys is
+ * NULL when the field is absent. */
+static int resolve_system(const json_t **sys, char *where, size_t size, const json_t *root, const char *field,
+                          int strict)
+{
+    const json_t *systems = json_object_get(root, "systems"), *v = engine_field(root, field);
+    *sys = NULL;
+    if (!v || json_is_null(v))
+        return OLIVE_OK;
+    if (json_is_object(v)) {
+        snprintf(where, size, "%s", field);
+        OLIVE_TRY(check_system(v, where, strict));
+        *sys = v;
+        return OLIVE_OK;
+    }
+    if (!json_is_string(v))
+        return olive_fail(OLIVE_EINVALID, "%s: expected the name of a system in \"systems\", or a system object", field);
+    if (!(*sys = systems ? json_object_get(systems, json_string_value(v)) : NULL))
+        return olive_fail(OLIVE_ENOTFOUND, "%s: no system named '%s' in \"systems\"", field, json_string_value(v));
+    snprintf(where, size, "systems.%s", json_string_value(v));
+    return OLIVE_OK;
+}
+
+/* The device of an accelerator that names only its provider, as Olive infers it: the one
+ * device the provider targets; CPUExecutionProvider alone means cpu. */
+static int infer_device(const char **device, const char *provider, const char *where)
+{
+    const olive_provider_info *p = olive_provider_lookup(provider);
+    unsigned bits;
+    if (!p)
+        return OLIVE_OK; /* olive_accelerator_new names the unknown provider */
+    if (!strcmp(p->name, "CPUExecutionProvider")) {
+        *device = "cpu";
+        return OLIVE_OK;
+    }
+    bits = p->devices;
+    for (size_t i = 0; i < olive_device_count(); i++)
+        if (bits == olive_device_bit(olive_device_name(i))) {
+            *device = olive_device_name(i);
+            OLIVE_DEBUG("%s.device: %s, inferred from %s", where, *device, p->name);
+            return OLIVE_OK;
+        }
+    return olive_fail(OLIVE_EINVALID, "%s.device: missing, and %s runs on more than one device (%s%s%s); name the "
+                                      "device (\"device\": \"gpu\")",
+                      where, p->name, bits & OLIVE_DEVICE_CPU ? "cpu " : "", bits & OLIVE_DEVICE_GPU ? "gpu " : "",
+                      bits & OLIVE_DEVICE_NPU ? "npu" : "");
+}
+
 /* The accelerator of the target system: device and its single execution provider. */
 static int parse_target(olive_workflow *w, const json_t *root, int strict)
 {
-    const json_t *systems = json_object_get(root, "systems"), *target = engine_field(root, "target"), *sys, *f,
-                 *accels, *a, *eps, *dev;
-    const char *name = NULL, *device = "cpu", *provider = NULL;
-    char where[256];
+    const json_t *systems = json_object_get(root, "systems"), *sys, *host, *f, *accels, *a, *eps, *dev;
+    const char *device = NULL, *provider = NULL;
+    char where[256], hwhere[256];
     if (systems && !json_is_object(systems))
         return olive_fail(OLIVE_EINVALID, "systems: expected an object of named systems");
     if (systems) {
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)systems, key, v) {
-            const json_t *type;
             snprintf(where, sizeof where, "systems.%s", key);
-            if (!json_is_object(v))
-                return olive_fail(OLIVE_EINVALID, "%s: expected an object", where);
-            OLIVE_TRY(wf_check_keys(v, system_keys, where, strict));
-            type = json_object_get(v, "type");
-            if (type && (!json_is_string(type) || strcasecmp(json_string_value(type), "LocalSystem")))
-                return olive_fail(OLIVE_EUNSUPPORTED, "%s.type: system type '%s' is not supported (supported: LocalSystem)",
-                                  where, json_is_string(type) ? json_string_value(type) : "?");
+            OLIVE_TRY(check_system(v, where, strict));
         }
     }
-    if (target && json_is_string(target))
-        name = json_string_value(target);
-    else if (target && !json_is_null(target))
-        return olive_fail(OLIVE_EINVALID, "target: expected the name of a system in \"systems\"");
-    if (name) {
-        if (!(sys = systems ? json_object_get(systems, name) : NULL))
-            return olive_fail(OLIVE_ENOTFOUND, "target: no system named '%s' in \"systems\"", name);
-    } else if (systems && json_object_size(systems) == 1) {
+    OLIVE_TRY(resolve_system(&host, hwhere, sizeof hwhere, root, "host", strict));
+    OLIVE_TRY(resolve_system(&sys, where, sizeof where, root, "target", strict));
+    if (!sys && systems && json_object_size(systems) == 1) {
         sys = json_object_iter_value(json_object_iter((json_t *)systems));
-        name = json_object_iter_key(json_object_iter((json_t *)systems));
-    } else {
-        sys = NULL;
+        snprintf(where, sizeof where, "systems.%s", json_object_iter_key(json_object_iter((json_t *)systems)));
     }
     if (sys) {
         f = fields_of(sys);
         accels = json_object_get(f, "accelerators");
         if (accels && (!json_is_array(accels) || json_array_size(accels) > 1))
-            return olive_fail(json_is_array(accels) ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID,
-                              "systems.%s.accelerators: %s", name,
+            return olive_fail(json_is_array(accels) ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID, "%s.accelerators: %s", where,
                               json_is_array(accels) ? "one accelerator is supported per workflow"
                                                     : "expected a list of {device, execution_providers}");
         if ((a = json_array_get(accels, 0))) {
-            snprintf(where, sizeof where, "systems.%s.accelerators[0]", name);
+            snprintf(where + strlen(where), sizeof where - strlen(where), ".accelerators[0]");
             if (!json_is_object(a))
                 return olive_fail(OLIVE_EINVALID, "%s: expected an object", where);
             OLIVE_TRY(wf_check_keys(a, accel_keys, where, strict));
-            if ((dev = json_object_get(a, "device"))) {
+            if ((dev = json_object_get(a, "device")) && !json_is_null(dev)) {
                 if (!json_is_string(dev))
                     return olive_fail(OLIVE_EINVALID, "%s.device: expected a string (cpu, gpu or npu)", where);
                 device = json_string_value(dev);
             }
-            if ((eps = json_object_get(a, "execution_providers"))) {
+            if ((eps = json_object_get(a, "execution_providers")) && !json_is_null(eps)) {
                 if (!json_is_array(eps) || json_array_size(eps) > 1 ||
                     (json_array_size(eps) == 1 && !json_is_string(json_array_get(eps, 0))))
                     return olive_fail(json_is_array(eps) && json_array_size(eps) > 1 ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID,
@@ -205,9 +301,11 @@ static int parse_target(olive_workflow *w, const json_t *root, int strict)
                 if (json_array_size(eps) == 1)
                     provider = json_string_value(json_array_get(eps, 0));
             }
+            if (!device && provider)
+                OLIVE_TRY(infer_device(&device, provider, where));
         }
     }
-    if (olive_accelerator_new(&w->acc, device, provider) != OLIVE_OK)
+    if (olive_accelerator_new(&w->acc, device ? device : "cpu", provider) != OLIVE_OK)
         return olive_fail_context(olive_error_code(), "target accelerator");
     return OLIVE_OK;
 }
@@ -318,6 +416,40 @@ static int parse_slot(olive_workflow *w, wf_slot *slot, const char *name, const 
     return OLIVE_OK;
 }
 
+/* pass_flows: lists of pass names, each run as its own pipeline (the passes in no flow do
+ * not run). */
+static int parse_flows(olive_workflow *w, const json_t *root)
+{
+    const json_t *flows = json_object_get(root, "pass_flows");
+    if (!flows || json_is_null(flows))
+        return OLIVE_OK;
+    if (!json_is_array(flows) || !json_array_size(flows))
+        return olive_fail(OLIVE_EINVALID, "pass_flows: expected a list of lists of pass names");
+    if (!(w->flows = olive_calloc(json_array_size(flows), sizeof *w->flows)))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < json_array_size(flows); i++) {
+        const json_t *flow = json_array_get(flows, i);
+        wf_flow *fl = &w->flows[w->n_flows++];
+        if (!json_is_array(flow) || !json_array_size(flow))
+            return olive_fail(OLIVE_EINVALID, "pass_flows[%zu]: expected a non-empty list of pass names", i);
+        if (!(fl->slots = olive_calloc(json_array_size(flow), sizeof *fl->slots)))
+            return OLIVE_ENOMEM;
+        for (size_t j = 0; j < json_array_size(flow); j++) {
+            const json_t *name = json_array_get(flow, j);
+            size_t k;
+            if (!json_is_string(name))
+                return olive_fail(OLIVE_EINVALID, "pass_flows[%zu][%zu]: expected a pass name", i, j);
+            for (k = 0; k < w->n_slots && strcmp(w->slots[k].name, json_string_value(name)); k++)
+                ;
+            if (k == w->n_slots)
+                return olive_fail(OLIVE_ENOTFOUND, "pass_flows[%zu][%zu]: no pass named '%s' in \"passes\"", i, j,
+                                  json_string_value(name));
+            fl->slots[fl->n++] = k;
+        }
+    }
+    return OLIVE_OK;
+}
+
 static int parse_passes(olive_workflow *w, const json_t *root, int strict)
 {
     const json_t *passes = json_object_get(root, "passes");
@@ -327,8 +459,6 @@ static int parse_passes(olive_workflow *w, const json_t *root, int strict)
         return OLIVE_OK;
     if (!json_is_object(passes))
         return olive_fail(OLIVE_EINVALID, "passes: expected an object of named passes, run in order");
-    if (json_object_get(root, "pass_flows"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "pass_flows: not supported; list the passes in order under \"passes\"");
     if (!(w->slots = olive_calloc(json_object_size(passes) ? json_object_size(passes) : 1, sizeof *w->slots)))
         return OLIVE_ENOMEM;
     json_object_foreach((json_t *)passes, key, v) {
@@ -336,7 +466,7 @@ static int parse_passes(olive_workflow *w, const json_t *root, int strict)
         w->n_slots++;
         OLIVE_TRY(rc);
     }
-    return OLIVE_OK;
+    return parse_flows(w, root);
 }
 
 static int parse_engine(olive_workflow *w, const json_t *root, int strict)
@@ -367,15 +497,10 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
         w->output_model_num = (size_t)json_integer_value(v);
     }
     OLIVE_TRY(ws_strategy_parse(&w->search, engine_field(root, "search_strategy"), strict));
-    if ((v = engine_field(root, "host")) && !json_is_null(v)) {
-        const json_t *systems = json_object_get(root, "systems");
-        if (!json_is_string(v))
-            return olive_fail(OLIVE_EINVALID, "host: expected the name of a system in \"systems\"");
-        if (!json_object_get(systems, json_string_value(v)))
-            return olive_fail(OLIVE_ENOTFOUND, "host: no system named '%s' in \"systems\"", json_string_value(v));
+    if ((v = engine_field(root, "packaging_config")) && !json_is_null(v)) {
+        OLIVE_TRY(wf_packaging_check(v, strict));
+        w->packaging = (json_t *)v; /* borrowed from w->config */
     }
-    if ((v = engine_field(root, "packaging_config")) && !json_is_null(v))
-        return olive_fail(OLIVE_EUNSUPPORTED, "packaging_config: packaging is not supported");
     if ((v = json_object_get(root, "workflow_host")) && !json_is_null(v))
         return olive_fail(OLIVE_EUNSUPPORTED, "workflow_host: only the local host is supported");
     if ((v = json_object_get(root, "data_configs")) && !json_is_null(v) && !json_is_array(v))
@@ -426,13 +551,18 @@ char *wf_pipeline_text(const olive_workflow *w)
 {
     olive_strbuf b = {0};
     olive_strbuf_append(&b, "");
-    for (size_t i = 0; i < w->n_slots; i++) {
-        if (i)
-            olive_strbuf_append(&b, " ! ");
-        for (size_t j = 0; j < w->slots[i].n_choices; j++) {
-            char *t = olive_pipeline_format(&w->slots[i].choices[j].pass, 1);
-            olive_strbuf_printf(&b, "%s%s", j ? " | " : "", t ? t : "?");
-            free(t);
+    for (size_t f = 0; f < wf_flow_count(w); f++) {
+        if (f)
+            olive_strbuf_append(&b, " ; ");
+        for (size_t k = 0; k < wf_flow_length(w, f); k++) {
+            const wf_slot *slot = &w->slots[wf_flow_slot(w, f, k)];
+            if (k)
+                olive_strbuf_append(&b, " ! ");
+            for (size_t j = 0; j < slot->n_choices; j++) {
+                char *t = olive_pipeline_format(&slot->choices[j].pass, 1);
+                olive_strbuf_printf(&b, "%s%s", j ? " | " : "", t ? t : "?");
+                free(t);
+            }
         }
     }
     return olive_strbuf_take(&b);

@@ -257,9 +257,30 @@ fail:
 
 /* ---- checks before any work ---- */
 
-/* The names in `dir` other than the config a dry run saves there, as "a, b, c" (at most a
- * few named); NULL when there are none. */
-static char *other_entries(const char *dir)
+/* Whether dir/name is a workflow config (has "input_model"), as `olive run --dry_run` saves. */
+static int is_workflow_config(const char *dir, const char *name)
+{
+    char *path = olive_path_join(dir, name);
+    json_t *doc = path ? json_load_file(path, 0, NULL) : NULL;
+    int yes = json_is_object(doc) && json_object_get(doc, "input_model");
+    json_decref(doc);
+    free(path);
+    return yes;
+}
+
+/* Whether dir/name is the config file the workflow was loaded from. */
+static int is_source_config(const char *dir, const char *name, const char *source)
+{
+    char *path = source ? olive_path_join(dir, name) : NULL, *real = path ? realpath(path, NULL) : NULL;
+    int yes = real && !strcmp(real, source);
+    free(real);
+    free(path);
+    return yes;
+}
+
+/* The names in `dir` other than the config a dry run saves there and the config file the run
+ * was loaded from, as "a, b, c" (at most a few named); NULL when there are none. */
+static char *other_entries(const char *dir, const char *source)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -268,7 +289,9 @@ static char *other_entries(const char *dir)
     if (!d)
         return NULL;
     while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, WF_SAVED_CONFIG))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, WF_SAVED_CONFIG) ||
+            (!strcmp(e->d_name, WF_DRY_RUN_CONFIG) && is_workflow_config(dir, e->d_name)) ||
+            is_source_config(dir, e->d_name, source))
             continue;
         if (n < 5)
             olive_strbuf_printf(&b, "%s'%s'", n ? ", " : "", e->d_name);
@@ -296,7 +319,7 @@ static int check_output_dir(const olive_workflow *w, const oir_model *input, con
             return olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists and is not a folder", w->output_dir);
     }
     OLIVE_TRY(olive_engine_check_apart(input, input_folder, w->output_dir, "output_dir"));
-    if (exists && !olive_engine_output_is_ours(w->output_dir) && (others = other_entries(w->output_dir))) {
+    if (exists && !olive_engine_output_is_ours(w->output_dir) && (others = other_entries(w->output_dir, w->source_path))) {
         rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists, is not empty and was not written by libolive (it holds "
                                        "%s); choose another folder or empty it", w->output_dir, others);
         free(others);
@@ -338,11 +361,14 @@ static int check_checkpoint(const olive_workflow *w, const oir_model *in)
     if (!w->n_slots)
         return olive_fail(OLIVE_EINVALID, "input model '%s' is a checkpoint: add a ModelBuilder pass to convert it to "
                                           "ONNX", w->model_path);
-    for (size_t j = 0; j < w->slots[0].n_choices; j++)
-        if (!(w->slots[0].choices[j].pass->def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
-            return olive_fail(OLIVE_EINVALID, "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
-                                              "(convert) pass can run on it, and it must come first",
-                              w->slots[0].name, w->model_path);
+    for (size_t f = 0; f < wf_flow_count(w); f++) {
+        const wf_slot *first = &w->slots[wf_flow_slot(w, f, 0)];
+        for (size_t j = 0; j < first->n_choices; j++)
+            if (!(first->choices[j].pass->def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
+                return olive_fail(OLIVE_EINVALID, "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
+                                                  "(convert) pass can run on it, and it must come first",
+                                  first->name, w->model_path);
+    }
     return OLIVE_OK;
 }
 
@@ -424,11 +450,13 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
                         const wf_search_outcome *so)
 {
     olive_workflow *w = r->w;
-    char *staging = NULL, *dir = olive_strdup(w->output_dir);
+    /* The absolute path: the staging folder goes beside the output, and beside "." or "dir/.."
+     * as text would be inside it. */
+    char *staging = NULL, *dir = olive_path_resolve(w->output_dir);
     json_t *mc = NULL;
     int rc;
     if (!dir)
-        return OLIVE_ENOMEM;
+        return olive_fail(OLIVE_EINVALID, "cannot resolve output_dir '%s'", w->output_dir);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
         dir[n - 1] = '\0';
     if ((rc = olive_engine_make_staging(&staging, dir)) != OLIVE_OK) {
@@ -477,7 +505,8 @@ static int write_output(run_ctx *r, const oir_model *best, const char *best_id, 
 
 /* ---- evaluation ---- */
 
-static size_t choice_of(const olive_workflow *w, size_t c, size_t slot);
+static size_t flow_of(const olive_workflow *w, size_t c, size_t *sub);
+static size_t choice_of(const olive_workflow *w, size_t flow, size_t c, size_t k);
 
 typedef struct eval_progress {
     olive_workflow *w;
@@ -513,8 +542,9 @@ int wf_run_evaluate(json_t **out, olive_workflow *w, const wf_evaluator *e, cons
 /* The evaluator of a candidate: its last pass's own, else the engine's. */
 static const wf_evaluator *candidate_evaluator(const olive_workflow *w, size_t c)
 {
-    if (w->n_slots) {
-        const wf_choice *ch = &w->slots[w->n_slots - 1].choices[choice_of(w, c, w->n_slots - 1)];
+    size_t sub, f = flow_of(w, c, &sub), n = wf_flow_length(w, f);
+    if (n) {
+        const wf_choice *ch = &w->slots[wf_flow_slot(w, f, n - 1)].choices[choice_of(w, f, sub, n - 1)];
         if (ch->evaluator)
             return ch->evaluator;
     }
@@ -546,23 +576,51 @@ static int ranks_above(const json_t *a, const json_t *b, const wf_evaluator *e)
 
 /* ---- the run ---- */
 
-static size_t candidate_count(const olive_workflow *w)
+size_t wf_flow_count(const olive_workflow *w) { return w->n_flows ? w->n_flows : 1; }
+
+size_t wf_flow_length(const olive_workflow *w, size_t flow) { return w->n_flows ? w->flows[flow].n : w->n_slots; }
+
+size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k) { return w->n_flows ? w->flows[flow].slots[k] : k; }
+
+/* Candidates of one flow: one per combination of its slots' alternatives (capped). */
+static size_t flow_candidates(const olive_workflow *w, size_t flow)
 {
     size_t n = 1;
-    for (size_t i = 0; i < w->n_slots; i++) {
-        n *= w->slots[i].n_choices;
+    for (size_t k = 0; k < wf_flow_length(w, flow); k++) {
+        n *= w->slots[wf_flow_slot(w, flow, k)].n_choices;
         if (n > MAX_CANDIDATES)
             return MAX_CANDIDATES + 1;
     }
     return n;
 }
 
-/* The choice of slot `i` in candidate `c` (mixed radix, first slot fastest). */
-static size_t choice_of(const olive_workflow *w, size_t c, size_t slot)
+static size_t candidate_count(const olive_workflow *w)
 {
-    for (size_t i = 0; i < slot; i++)
-        c /= w->slots[i].n_choices;
-    return c % w->slots[slot].n_choices;
+    size_t n = 0;
+    for (size_t f = 0; f < wf_flow_count(w); f++) {
+        n += flow_candidates(w, f);
+        if (n > MAX_CANDIDATES)
+            return MAX_CANDIDATES + 1;
+    }
+    return n;
+}
+
+/* The flow of candidate `c`, and c's index within that flow's candidates. */
+static size_t flow_of(const olive_workflow *w, size_t c, size_t *sub)
+{
+    size_t f = 0;
+    while (f + 1 < wf_flow_count(w) && c >= flow_candidates(w, f))
+        c -= flow_candidates(w, f++);
+    *sub = c;
+    return f;
+}
+
+/* The choice of position `k` of the flow in sub-candidate `c` (mixed radix, first fastest). */
+static size_t choice_of(const olive_workflow *w, size_t flow, size_t c, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        c /= w->slots[wf_flow_slot(w, flow, i)].n_choices;
+    return c % w->slots[wf_flow_slot(w, flow, k)].n_choices;
 }
 
 static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const char *input_id, oir_model **out,
@@ -571,11 +629,13 @@ static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const cha
     olive_workflow *w = r->w;
     oir_model *cur = NULL;
     char parent[OLIVE_SHA256_HEX];
+    size_t sub, f = flow_of(w, c, &sub);
     snprintf(parent, sizeof parent, "%s", input_id);
-    for (size_t i = 0; i < w->n_slots; i++) {
+    for (size_t k = 0; k < wf_flow_length(w, f); k++) {
         oir_model *next = NULL;
-        const wf_choice *ch = &w->slots[i].choices[choice_of(w, c, i)];
-        int rc = wf_run_step(r, &w->slots[i], ch, parent, cur ? cur : input, &next);
+        wf_slot *slot = &w->slots[wf_flow_slot(w, f, k)];
+        const wf_choice *ch = &slot->choices[choice_of(w, f, sub, k)];
+        int rc = wf_run_step(r, slot, ch, parent, cur ? cur : input, &next);
         oir_model_free(cur);
         if (rc != OLIVE_OK)
             return rc;
@@ -592,11 +652,12 @@ static int run_candidate(run_ctx *r, size_t c, const oir_model *input, const cha
 static char *candidate_name(const olive_workflow *w, size_t c)
 {
     olive_strbuf b = {0};
+    size_t sub, f = flow_of(w, c, &sub);
     olive_strbuf_append(&b, "");
-    for (size_t i = 0; i < w->n_slots; i++) {
-        olive_pass *p = w->slots[i].choices[choice_of(w, c, i)].pass;
+    for (size_t k = 0; k < wf_flow_length(w, f); k++) {
+        olive_pass *p = w->slots[wf_flow_slot(w, f, k)].choices[choice_of(w, f, sub, k)].pass;
         char *t = olive_pipeline_format(&p, 1);
-        olive_strbuf_printf(&b, "%s%s", i ? " ! " : "", t ? t : "?");
+        olive_strbuf_printf(&b, "%s%s", k ? " ! " : "", t ? t : "?");
         free(t);
     }
     return olive_strbuf_take(&b);
@@ -652,6 +713,9 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->log_level >= 0)
         OLIVE_TRY(olive_log_set_level(w->log_level)); /* checked 0..4 when parsed */
     memset(&so, 0, sizeof so);
+    if (searching && w->n_flows)
+        return olive_fail(OLIVE_EUNSUPPORTED, "pass_flows: a search over several pass flows is not supported; "
+                                              "search one flow per workflow");
     if (searching)
         n_cand = 1; /* the search enumerates its own points */
     if (n_cand > MAX_CANDIDATES)
@@ -688,7 +752,10 @@ int wf_run(olive_workflow *w, json_t **result)
             goto out;
         }
     }
-    r.step_count = n_cand * w->n_slots;
+    for (size_t c = 0; c < n_cand; c++) {
+        size_t sub;
+        r.step_count += wf_flow_length(w, flow_of(w, c, &sub));
+    }
     if (searching) {
         if ((rc = wf_search_workflow(&so, &r, input, input_id, input_results)) != OLIVE_OK)
             goto out;
@@ -768,9 +835,12 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->output_dir) {
         if ((rc = notify(&r, OLIVE_PROGRESS_SAVING, "save")) != OLIVE_OK ||
             (rc = write_output(&r, best ? best : input, best ? best_id : NULL, footprints, history, results[best_c],
-                               w->evaluate_input_model ? input_results : NULL, searching ? &so : NULL)) != OLIVE_OK)
+                               w->evaluate_input_model ? input_results : NULL, searching ? &so : NULL)) != OLIVE_OK ||
+            (rc = wf_package_output(w)) != OLIVE_OK)
             goto out;
     }
+    if (!w->output_dir && w->packaging)
+        (void)wf_package_output(w); /* warns that there is nothing to package */
     if (!w->output_dir && best) {
         char *entry = wf_cache_entry_dir(&r.cache, best_id);
         OLIVE_WARN("no output_dir in the config: the result stays in the cache, in %s", entry ? entry : w->cache_dir);

@@ -505,6 +505,23 @@ def test_malformed_json_names_line_and_column(work):
     (lambda c: c["passes"].update(p={"type": 3}), ["passes.p.type", "string"]),
     (lambda c: c["passes"].update(p={"block_size": 3}), ["passes.p", "type"]),
     (lambda c: c["input_model"].update(type="PyTorchModel"), ["PyTorchModel", "not supported"]),
+    (lambda c: c["input_model"].update(type="PyTorchModel", model_loader="load", model_script="s.py"),
+     ["model_loader", "PyTorchModel", "not supported"]),
+    (lambda c: c["systems"]["local_system"]["accelerators"][0].pop("device") and
+     c["systems"]["local_system"]["accelerators"][0].update(execution_providers=["DmlExecutionProvider"]),
+     ["device", "DmlExecutionProvider", "more than one device"]),
+    (lambda c: c.update(pass_flows=[["nowhere"]]), ["pass_flows[0][0]", "nowhere"]),
+    (lambda c: c["engine"].update(packaging_config={"type": "Dockerfile"}), ["packaging_config", "Dockerfile",
+                                                                            "Zipfile"]),
+    (lambda c: c["engine"].update(target={"type": "AzureML"}), ["target.type", "AzureML"]),
+    (lambda c: c.update(pass_flows=[]), ["pass_flows", "list"]),
+    (lambda c: c.update(pass_flows=[["q", 3]]), ["pass_flows[0][1]", "pass name"]),
+    (lambda c: c.update(pass_flows=[[]]), ["pass_flows[0]", "non-empty"]),
+    (lambda c: c["engine"].update(packaging_config={"type": "Zipfile", "name": "../up"}), ["packaging_config[0].name"]),
+    (lambda c: c["engine"].update(packaging_config="zip"), ["packaging_config", "object"]),
+    (lambda c: c["input_model"].update(type="PyTorchModel", hf_config="x", model_path=None),
+     ["input_model.hf_config", "object"]),
+    (lambda c: c["engine"].update(host=5), ["host", "system"]),
     (lambda c: c["input_model"].pop("model_path"), ["input_model.model_path", "missing"]),
     (lambda c: c.pop("input_model"), ["input_model", "missing"]),
     (lambda c: c["systems"]["local_system"].update(type="DockerSystem"), ["DockerSystem", "not supported"]),
@@ -1167,3 +1184,162 @@ def test_progress_bar_on_a_terminal(work):
     assert written and written == sorted(written), text
     output_bytes = sum(f.stat().st_size for f in (work / "out").iterdir() if f.name.startswith("model.onnx"))
     assert written[-1] >= 0.95 * output_bytes > 0, (written[-1], output_bytes)
+
+
+# ---- Olive's schema forms: inline systems, inferred device, pass_flows, packaging, dry run ----
+
+def test_inline_target_and_host_with_the_device_inferred(work):
+    """engine.target / host as system objects; a provider without a device gets Olive's device."""
+    path = write_config(work, {"p": {"type": "OnnxPeepholeOptimizer", "evaluator": "common", "save_as_external_data": True}},
+                        target={"type": "LocalSystem", "accelerators": [{"execution_providers": ["CUDAExecutionProvider"]}]},
+                        host={"type": "LocalSystem", "config": {"accelerators": [{"device": "cpu"}]}})
+    cfg = json.loads(path.read_text())
+    del cfg["systems"]
+    path.write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", "--strict", cwd=work)
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "out", work / "in" / "model.onnx", 1e-6)
+    # cpu, the device when none is named, cannot take CUDA's provider: the run above got gpu
+    cfg["engine"]["target"]["accelerators"][0]["device"] = "cpu"
+    cfg["engine"]["output_dir"] = "out2"
+    path.write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "CUDAExecutionProvider", "cpu")
+
+
+def test_pass_flows_run_each_flow(work):
+    path = write_config(work, {"peep": {"type": "OnnxPeepholeOptimizer"},
+                               "fp16": {"type": "OnnxFloatToFloat16", "keep_io_types": True},
+                               "unused": {"type": "OnnxBlockWiseRtnQuantization"}})
+    cfg = json.loads(path.read_text())
+    cfg["pass_flows"] = [["peep", "fp16"], ["peep"]]
+    cfg["engine"]["evaluator"] = {"metrics": [{"name": "size", "type": "size_on_disk"}]}
+    path.write_text(json.dumps(cfg))
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    # the fp16 flow is smaller, and the pass in no flow never ran
+    model = check_output_folder(work / "out", work / "in" / "model.onnx", 0.01)
+    assert has_fp16_weights(model) and "MatMulNBits" not in op_types(model)
+    assert "unused" not in r.stdout
+
+
+def test_pytorch_model_naming_a_checkpoint_reads_it_as_hf_model(tmp_path):
+    ckpt = pathlib.Path(__file__).parent.parent / "data" / "convert" / "llama"
+    cfg = {"input_model": {"type": "PyTorchModel", "config": {"hf_config": {
+               "model_name": str(ckpt), "task": "text-generation", "model_loading_args": {"trust_remote_code": False}}}},
+           "passes": {"mb": {"type": "ModelBuilder", "precision": "fp32"}},
+           "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    r = olive("run", "--config", "c.json", "--log_level", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "read as a Hugging Face checkpoint" in r.stderr
+    sess = ort.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert "input_ids" in [i.name for i in sess.get_inputs()]
+
+
+def test_pytorch_model_file_is_refused(work):
+    write_config(work, {})
+    cfg = json.loads((work / "config.json").read_text())
+    (work / "model.pt").write_bytes(b"PK\x03\x04")
+    cfg["input_model"] = {"type": "PyTorchModel", "model_path": "model.pt"}
+    (work / "config.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "config.json", cwd=work), "PyTorchModel file", "model.pt")
+
+
+def test_zipfile_packaging_holds_the_output(work):
+    import zipfile
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}},
+                 packaging_config=[{"type": "Zipfile", "name": "OutputModels"}])
+    r = olive("run", "--config", "config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(work / "out" / "OutputModels.zip") as z:
+        names = z.namelist()
+        assert "OutputModels/model.onnx" in names and "OutputModels/model_config.json" in names
+        assert z.read("OutputModels/model.onnx") == (work / "out" / "model.onnx").read_bytes()
+    assert not list((work / "out").glob(".*tmp"))
+
+
+def test_dry_run_saves_config_json_and_runs_nothing(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    r = olive("run", "--config", "config.json", "--dry_run", "-o", "dry", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "Config file saved at dry/config.json" in r.stdout
+    saved = json.loads((work / "dry" / "config.json").read_text())
+    assert saved["engine"]["output_dir"] == "dry" and saved["passes"] == {"p": {"type": "OnnxPeepholeOptimizer"}}
+    assert sorted(p.name for p in (work / "dry").iterdir()) == ["config.json"]
+    assert not (work / "cache").exists()
+    # the saved config runs as it is, into the folder that holds it, and survives the run
+    r = olive("run", "--config", "dry/config.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "dry", work / "in" / "model.onnx", 1e-6)
+    assert json.loads((work / "dry" / "config.json").read_text()) == saved
+
+
+def test_dry_run_keeps_a_foreign_config_json(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    (work / "dry").mkdir()
+    (work / "dry" / "config.json").write_text('{"model_type": "llama"}')
+    r = olive("run", "--config", "config.json", "--dry_run", "-o", "dry", cwd=work)
+    assert r.returncode == 1
+    assert (work / "dry" / "config.json").read_text() == '{"model_type": "llama"}'
+
+
+def test_run_pass_with_olive_spelling(work):
+    r = olive("run-pass", "--pass-name", "OnnxFloatToFloat16", "--pass-config", '{"keep_io_types": true}',
+              "-m", "in/model.onnx", "-o", "rp", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = check_output_folder(work / "rp", work / "in" / "model.onnx", 0.01)
+    assert has_fp16_weights(model)
+    assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT  # keep_io_types reached the pass
+    r = olive("run-pass", "--list-passes", cwd=work)
+    assert r.returncode == 0 and "float16" in r.stdout
+    assert_failed(olive("run-pass", "--pass-name", "OnnxFloatToFloat16", "--pass-config", '{"nope": 1}',
+                        "-m", "in/model.onnx", "-o", "rp2", cwd=work), "nope")
+    assert not (work / "rp2").exists()
+
+
+def test_dry_run_does_not_write_through_a_link(work):
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    (work / "elsewhere").mkdir()
+    (work / "dry").symlink_to(work / "elsewhere")
+    r = olive("run", "--config", "config.json", "--dry_run", "-o", "dry", cwd=work)
+    assert r.returncode == 1 and "link" in r.stderr
+    assert list((work / "elsewhere").iterdir()) == []
+
+
+def test_the_config_inside_output_dir_survives_the_run(work):
+    """A config kept in its output folder (any name) runs, and is still there afterwards."""
+    write_config(work, {"p": {"type": "OnnxPeepholeOptimizer"}})
+    (work / "out").mkdir()
+    cfg = json.loads((work / "config.json").read_text())
+    cfg["input_model"]["model_path"] = "../in/model.onnx"
+    cfg["engine"].update(output_dir="../out", cache_dir="../cache")
+    text = json.dumps(cfg)
+    (work / "out" / "my_recipe.json").write_text(text)
+    r = olive("run", "--config", "my_recipe.json", cwd=work / "out")
+    assert r.returncode == 0, r.stderr
+    check_output_folder(work / "out", work / "in" / "model.onnx", 1e-6)
+    assert (work / "out" / "my_recipe.json").read_text() == text
+    # a second run into the folder, now libolive's output, keeps it too
+    r = olive("run", "--config", "my_recipe.json", cwd=work / "out")
+    assert r.returncode == 0, r.stderr
+    assert (work / "out" / "my_recipe.json").read_text() == text
+    # another foreign file is still refused
+    (work / "out2").mkdir()
+    (work / "out2" / "notes.txt").write_text("mine")
+    cfg["engine"]["output_dir"] = "../out2"
+    (work / "out" / "other.json").write_text(json.dumps(cfg))
+    assert_failed(olive("run", "--config", "other.json", cwd=work / "out"), "notes.txt")
+
+
+def test_output_dir_dot_is_the_folder_of_the_run(work):
+    """output_dir "." (the config's own folder): written there, no staging folder left inside."""
+    (work / "run").mkdir()
+    cfg = {"input_model": {"type": "ONNXModel", "model_path": "../in/model.onnx"},
+           "passes": {"p": {"type": "OnnxPeepholeOptimizer"}}, "output_dir": ".", "cache_dir": "../cache"}
+    (work / "run" / "c.json").write_text(json.dumps(cfg))
+    for _ in range(2):
+        r = olive("run", "--config", str(work / "run" / "c.json"), cwd=work / "run")
+        assert r.returncode == 0, r.stderr
+        check_output_folder(work / "run", work / "in" / "model.onnx", 1e-6)
+        assert sorted(p.name for p in (work / "run").iterdir() if "tmp" in p.name) == []
+        assert json.loads((work / "run" / "c.json").read_text()) == cfg

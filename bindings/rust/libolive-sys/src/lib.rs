@@ -247,6 +247,13 @@ extern "C" {
     pub fn olive_pass_describe_json(out: *mut *mut c_char, name: *const c_char) -> c_int;
     /// Creates a pass by name or Olive alias.
     pub fn olive_pass_new(out: *mut *mut olive_pass, name: *const c_char) -> c_int;
+    /// Creates a pass from an Olive pass type and its JSON config of Olive's parameter names
+    /// (NULL or "" for the defaults).
+    pub fn olive_pass_new_olive(
+        out: *mut *mut olive_pass,
+        type_: *const c_char,
+        config_json: *const c_char,
+    ) -> c_int;
     /// Releases the caller's reference. Accepts NULL.
     pub fn olive_pass_free(pass: *mut olive_pass);
     /// The pass's registry name (borrowed).
@@ -383,6 +390,13 @@ extern "C" {
     /// release with [`olive_free`]).
     pub fn olive_workflow_pipeline_text(
         out: *mut *mut c_char,
+        workflow: *const olive_workflow,
+    ) -> c_int;
+    /// Writes the workflow's config as Olive's JSON into `*out` and its output folder into
+    /// `*output_dir` (NULL when it has none); release both with [`olive_free`].
+    pub fn olive_workflow_config_text(
+        out: *mut *mut c_char,
+        output_dir: *mut *mut c_char,
         workflow: *const olive_workflow,
     ) -> c_int;
     /// Sets the progress callback (NULL removes it).
