@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(build-essential meson ninja-build pkg-config cmake python3-venv
+debs=(build-essential meson ninja-build pkg-config cmake python3-venv libcurl4-openssl-dev
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev
       libonnx-dev libonnx-testdata binutils clang-format-14 clang libclang-rt-14-dev)
 missing=()
