@@ -101,7 +101,7 @@ char *ohub_cached_commit(const char *repo_dir, const char *revision)
         return NULL;
     if (olive_read_file(&ref, &size, path, 256) == OLIVE_OK) {
         ref[strcspn(ref, "\r\n")] = '\0';
-        if (!ohub_is_commit(ref)) {
+        if (!plain_name(ref, strlen(ref))) { /* a commit id, as a folder name in snapshots/ */
             free(ref);
             ref = NULL;
         }
