@@ -14,7 +14,10 @@
 #include "workflow/outputs.h"
 
 /* ONNX files, and checkpoints (HF folders, .gguf files) for the convert pass. */
-static int load_any(oir_model **out, const char *path) { return olive_engine_load_model(out, path); }
+static int load_any(oir_model **out, const char *path)
+{
+    return olive_engine_load_model(out, path);
+}
 
 static int is_model_file(const oir_model *m, const char *name)
 {
@@ -39,8 +42,7 @@ static int add_folder_companions(oir_model *m, const char *folder)
         struct stat st;
         const char *n = e->d_name;
         if (n[0] == '.' || !strcmp(n, WF_MODEL_CONFIG) || !strcmp(n, WF_FOOTPRINT) || !strcmp(n, WF_RUN_HISTORY) ||
-            !strcmp(n, WF_SAVED_CONFIG) ||
-            !strcmp(n, "model.onnx") || is_model_file(m, n))
+            !strcmp(n, WF_SAVED_CONFIG) || !strcmp(n, "model.onnx") || is_model_file(m, n))
             continue;
         if (!(path = olive_path_join(folder, n))) {
             rc = OLIVE_ENOMEM;

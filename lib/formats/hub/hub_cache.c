@@ -131,7 +131,8 @@ int ohub_index_shards(const char *index_path, char ***out, size_t *count)
         json_decref(root);
         return olive_fail(OLIVE_EFORMAT, "%s: not a weights index (no \"weight_map\" object)", index_path);
     }
-    json_object_foreach(map, key, v) {
+    json_object_foreach(map, key, v)
+    {
         const char *s = json_string_value(v);
         size_t i = 0;
         if (!s || olive_path_check_inside(s, "weights shard") != OLIVE_OK) {
@@ -139,8 +140,8 @@ int ohub_index_shards(const char *index_path, char ***out, size_t *count)
                 free(names[j]);
             free(names);
             json_decref(root);
-            return s ? olive_error_code() : olive_fail(OLIVE_EFORMAT, "%s: weight_map[%s] is not a file name",
-                                                         index_path, key);
+            return s ? olive_error_code()
+                     : olive_fail(OLIVE_EFORMAT, "%s: weight_map[%s] is not a file name", index_path, key);
         }
         while (i < n && strcmp(names[i], s))
             i++;

@@ -58,9 +58,9 @@ int ohub_fetch(char **out, const ohub_ref *ref)
 typedef struct hub {
     const ohub_ref *ref;
     char *endpoint, *host, *token, *repo_dir;
-    struct curl_slist *headers;      /* sent to the endpoint */
-    struct curl_slist *cdn_headers;  /* sent elsewhere: no token */
-    CURL *easy;                      /* API and HEAD requests, one kept-alive connection */
+    struct curl_slist *headers;     /* sent to the endpoint */
+    struct curl_slist *cdn_headers; /* sent elsewhere: no token */
+    CURL *easy;                     /* API and HEAD requests, one kept-alive connection */
 } hub;
 
 typedef struct reply {
@@ -334,8 +334,8 @@ static int describe(hub *h, item *it, const char *commit)
         it->etag = olive_strdup(etag);
         it->lfs = is_sha256(etag);
         it->size = r.has_linked_size ? r.linked_size : r.size;
-        if (r.location && (r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
-                           r.status == 308)) {
+        if (r.location &&
+            (r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308)) {
             if (r.location[0] == '/')
                 it->url = olive_asprintf("%s%s", h->endpoint, r.location);
             else
@@ -464,9 +464,11 @@ static int finish(hub *h, item *it, CURLcode cc)
             return olive_fail(OLIVE_EFORMAT, "%s sent more than the %llu bytes it announced for %s/%s: not kept",
                               h->host, (unsigned long long)it->size, h->ref->repo, it->file);
         }
-        return olive_fail(OLIVE_EIO, "download of %s/%s from %s stopped after %llu of %llu bytes: %s (run again to "
-                          "resume)", h->ref->repo, it->file, h->host, (unsigned long long)it->have,
-                          (unsigned long long)it->size, it->errbuf[0] ? it->errbuf : curl_easy_strerror(cc));
+        return olive_fail(OLIVE_EIO,
+                          "download of %s/%s from %s stopped after %llu of %llu bytes: %s (run again to "
+                          "resume)",
+                          h->ref->repo, it->file, h->host, (unsigned long long)it->have, (unsigned long long)it->size,
+                          it->errbuf[0] ? it->errbuf : curl_easy_strerror(cc));
     }
     if (cc != CURLE_OK)
         return net_error(h, cc, it->errbuf, it->file);
@@ -483,8 +485,10 @@ static int finish(hub *h, item *it, CURLcode cc)
         olive_sha256_final_hex(&it->sha, hex);
         if (strcmp(hex, it->etag)) {
             unlink(it->partial);
-            return olive_fail(OLIVE_EFORMAT, "%s/%s from %s is corrupt: its sha256 is %s, the Hub announced %s; "
-                              "nothing kept in the cache", h->ref->repo, it->file, h->host, hex, it->etag);
+            return olive_fail(OLIVE_EFORMAT,
+                              "%s/%s from %s is corrupt: its sha256 is %s, the Hub announced %s; "
+                              "nothing kept in the cache",
+                              h->ref->repo, it->file, h->host, hex, it->etag);
         }
     }
     if (fsync(it->fd) != 0 || rename(it->partial, it->blob) != 0)
@@ -618,17 +622,26 @@ static int fetch_files(hub *h, const char *commit, char **files, size_t n)
 
 /* --- the revision and the files a conversion needs --- */
 
-static const char *const wanted_files[] = {
-    "config.json",         "generation_config.json", "tokenizer.json",     "tokenizer_config.json",
-    "special_tokens_map.json", "tokenizer.model",    "vocab.json",         "merges.txt",
-    "added_tokens.json",   "chat_template.jinja",    "chat_template.json", "preprocessor_config.json",
-    NULL};
+static const char *const wanted_files[] = {"config.json",
+                                           "generation_config.json",
+                                           "tokenizer.json",
+                                           "tokenizer_config.json",
+                                           "special_tokens_map.json",
+                                           "tokenizer.model",
+                                           "vocab.json",
+                                           "merges.txt",
+                                           "added_tokens.json",
+                                           "chat_template.jinja",
+                                           "chat_template.json",
+                                           "preprocessor_config.json",
+                                           NULL};
 
 static int has_sibling(json_t *siblings, const char *name)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(siblings, i, s) {
+    json_array_foreach(siblings, i, s)
+    {
         const char *f = json_string_value(json_object_get(s, "rfilename"));
         if (f && !strcmp(f, name))
             return 1;
@@ -689,8 +702,10 @@ static int fetch_checkpoint(hub *h, const char *commit, json_t *siblings)
     const char *index = NULL;
     int rc;
     if (!has_sibling(siblings, "config.json"))
-        return olive_fail(OLIVE_ENOTFOUND, "'%s' at revision '%s' has no config.json: not a transformers checkpoint "
-                          "(name a .gguf file in it as org/name/file.gguf)", h->ref->repo, h->ref->revision);
+        return olive_fail(OLIVE_ENOTFOUND,
+                          "'%s' at revision '%s' has no config.json: not a transformers checkpoint "
+                          "(name a .gguf file in it as org/name/file.gguf)",
+                          h->ref->repo, h->ref->revision);
     for (const char *const *f = wanted_files; *f; f++)
         if (has_sibling(siblings, *f))
             list[n++] = (char *)*f;
@@ -704,8 +719,10 @@ static int fetch_checkpoint(hub *h, const char *commit, json_t *siblings)
     if (index || single)
         list[n++] = (char *)(index ? index : single);
     else
-        return olive_fail(OLIVE_EUNSUPPORTED, "'%s' at revision '%s' has no model.safetensors (nor an index of "
-                          "shards, nor pytorch_model.bin)", h->ref->repo, h->ref->revision);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "'%s' at revision '%s' has no model.safetensors (nor an index of "
+                          "shards, nor pytorch_model.bin)",
+                          h->ref->repo, h->ref->revision);
     OLIVE_TRY(fetch_files(h, commit, list, n));
     if (!index)
         return OLIVE_OK;
@@ -805,9 +822,10 @@ int ohub_fetch(char **out, const ohub_ref *ref)
     if (!(cache = ohub_cache_dir()))
         return olive_fail(OLIVE_EINVALID, "no Hugging Face cache folder: set HF_HOME or HF_HUB_CACHE");
     if (env_true("HF_HUB_OFFLINE")) {
-        rc = olive_fail(OLIVE_ENOTFOUND, "'%s' (revision '%s'%s%s) is not in the Hugging Face cache %s and "
-                        "HF_HUB_OFFLINE is set: nothing is downloaded", ref->repo, ref->revision,
-                        ref->file ? ", file " : "", ref->file ? ref->file : "", cache);
+        rc = olive_fail(OLIVE_ENOTFOUND,
+                        "'%s' (revision '%s'%s%s) is not in the Hugging Face cache %s and "
+                        "HF_HUB_OFFLINE is set: nothing is downloaded",
+                        ref->repo, ref->revision, ref->file ? ", file " : "", ref->file ? ref->file : "", cache);
         free(cache);
         return rc;
     }
