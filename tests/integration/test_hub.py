@@ -150,3 +150,36 @@ def test_missing_repo_file_and_host_are_named(tmp_path, hub):
     assert_failed(r, "cannot reach 127.0.0.1:%d" % port)
     assert not (repo_dir(tmp_path) / "snapshots").exists()
     assert not (tmp_path / "out").exists()
+
+
+def test_progress_bar_on_a_terminal_and_lines_otherwise(tmp_path, hub, monkeypatch):
+    from olive_testlib import run_on_terminal
+    for k in [k for k in os.environ if k.startswith("HF_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    rc, shown, _ = run_on_terminal([CLI, "auto-opt", "-m", "acme/tiny-llama", "-o", "out", "--cache_dir", "cache"],
+                                   TIMEOUT, cwd=tmp_path)
+    assert rc == 0, shown
+    bar = shown.decode(errors="replace")
+    # the final redraw: the repo, a full bar, bytes of the total, the rate and the time taken
+    assert "acme/tiny-llama [" + "#" * 30 + "] 436.4 kB / 436.4 kB" in bar, bar
+    assert "/s in " in bar, bar
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    r = run(plain, hub.url, "auto-opt", "-m", "acme/tiny-llama", "-o", "out", "--log_level", "1")
+    assert r.returncode == 0, r.stderr
+    assert "downloaded acme/tiny-llama/config.json (" in r.stderr and "\r" not in r.stderr
+
+
+def test_workflow_model_path_is_downloaded(tmp_path, hub):
+    import json
+    cfg = {"input_model": {"type": "HfModel", "model_path": "acme/tiny-llama"},
+           "passes": {"convert": {"type": "ModelBuilder", "precision": "fp32"}},
+           "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "w.json").write_text(json.dumps(cfg))
+    r = run(tmp_path, hub.url, "run", "--config", "w.json")
+    assert r.returncode == 0, r.stderr
+    assert (repo_dir(tmp_path) / "snapshots" / C2 / "model.safetensors").is_file()
+    got, want = llama_prefill_logits(tmp_path / "out")
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
