@@ -37,6 +37,7 @@ class HubServer:
         self.cut_after = None
         self.corrupt = False
         self.blobs = {}
+        self.digests = {}  # id(bytes) -> (sha256, git blob sha1), computed once
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -61,7 +62,9 @@ class HubServer:
         self.repos[name] = repo
         for files in repo.commits.values():
             for data in files.values():
-                self.blobs[hashlib.sha256(data).hexdigest()] = data
+                sha = hashlib.sha256(data).hexdigest()
+                self.blobs[sha] = data
+                self.digests[id(data)] = (sha, git_blob_sha1(data))
 
     def close(self):
         self.httpd.shutdown()
@@ -124,12 +127,12 @@ class HubServer:
         data = repo.commits[commit].get(file)
         if data is None:
             return self.reply(h, 404, [("X-Repo-Commit", commit)], head=head, error="EntryNotFound")
+        sha, sha1 = self.digests[id(data)]
         if self.lfs(file):
-            sha = hashlib.sha256(data).hexdigest()
             return self.reply(h, 302, [("X-Repo-Commit", commit), ("X-Linked-Etag", '"%s"' % sha),
-                                       ("X-Linked-Size", str(len(data))), ("ETag", '"%s"' % git_blob_sha1(data)),
+                                       ("X-Linked-Size", str(len(data))), ("ETag", '"%s"' % sha1),
                                        ("Location", self.url + "/lfs/" + sha)], head=head)
-        self.reply(h, 200, [("X-Repo-Commit", commit), ("ETag", '"%s"' % git_blob_sha1(data))], data, head)
+        self.reply(h, 200, [("X-Repo-Commit", commit), ("ETag", '"%s"' % sha1)], data, head)
 
     def blob(self, h, sha, head):
         data = self.blobs.get(sha)
@@ -143,7 +146,7 @@ class HubServer:
             start = int(rng[6:-1])
             if start >= len(data):
                 return self.reply(h, 416, head=head)
-        body = data[start:]
+        body = memoryview(data)[start:]
         h.send_response(206 if start else 200)
         h.send_header("Content-Length", str(len(body)))
         if start:

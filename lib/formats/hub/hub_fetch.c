@@ -435,6 +435,7 @@ static int start(hub *h, CURLM *multi, item *it)
     base_options(it->easy, it->errbuf);
     curl_easy_setopt(it->easy, CURLOPT_URL, it->url);
     curl_easy_setopt(it->easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(it->easy, CURLOPT_BUFFERSIZE, 512L * 1024); /* fewer, larger writes */
     curl_easy_setopt(it->easy, CURLOPT_WRITEFUNCTION, on_blob);
     curl_easy_setopt(it->easy, CURLOPT_WRITEDATA, it);
     curl_easy_setopt(it->easy, CURLOPT_PRIVATE, it);
@@ -491,7 +492,7 @@ static int finish(hub *h, item *it, CURLcode cc)
                               h->ref->repo, it->file, h->host, hex, it->etag);
         }
     }
-    if (fsync(it->fd) != 0 || rename(it->partial, it->blob) != 0)
+    if (rename(it->partial, it->blob) != 0)
         return olive_fail_errno(errno, "cannot write to the Hugging Face cache", it->blob);
     ohub_progress_file_done(it->progress, it->file, it->have);
     return OLIVE_OK;
