@@ -14,8 +14,9 @@ typedef struct olive_only {
 
 static const olive_only commands[] = {
     {"finetune", "fine-tunes a Hugging Face model with LoRA or QLoRA in PyTorch",
-     "libolive runs no PyTorch and does no training: fine-tune with Olive or PEFT, merge the adapter into the "
-     "weights (PEFT's merge_and_unload), then run 'olive auto-opt -m MERGED_FOLDER'"},
+     "libolive runs no PyTorch and does no training: fine-tune with PEFT (LoRA), then 'olive convert-adapters "
+     "--adapter_path ADAPTER -o FILE.onnx_adapter' for ONNX Runtime GenAI on a base made by 'olive "
+     "generate-adapter', or merge the adapter into the weights (PEFT's merge_and_unload) and run 'olive auto-opt'"},
     {"benchmark", "measures a model's accuracy and latency with ONNX Runtime",
      "it needs the ONNX Runtime evaluator, which is not in this build; 'olive run' with the size_on_disk metric "
      "is the only evaluation available"},
@@ -28,9 +29,6 @@ static const olive_only commands[] = {
     {"generate-adapter", "builds an ONNX model whose LoRA adapter weights are inputs",
      "libolive does not handle adapters: merge the adapter into the weights (PEFT's merge_and_unload) and convert "
      "the merged folder with 'olive auto-opt'"},
-    {"convert-adapters", "converts PEFT LoRA adapters into ONNX Runtime adapter files",
-     "libolive does not handle adapters: use Olive, or merge the adapter into the weights and convert the merged "
-     "folder with 'olive auto-opt'"},
     {"extract-adapters", "extracts LoRA adapter weights from an ONNX model into separate files",
      "libolive does not handle adapters: use Olive"},
     {"shared-cache", "manages Olive's shared cache in Azure storage",

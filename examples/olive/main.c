@@ -19,6 +19,8 @@ static const cli_command commands[] = {
     {"quantize", "quantize an ONNX model's MatMul weights to int4 or int8 blocks", cli_cmd_quantize},
     {"run", "run a workflow config in Olive's schema (olive run --config FILE)", cli_cmd_run},
     {"runtime", "show the ONNX Runtime and GenAI libraries found, versions and providers", cli_cmd_runtime},
+    {"convert-adapters", "convert a PEFT LoRA adapter to ONNX Runtime's adapter file (.onnx_adapter)",
+     cli_cmd_convert_adapters},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

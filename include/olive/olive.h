@@ -10,5 +10,6 @@
 #include "olive/engine.h"
 #include "olive/workflow.h"
 #include "olive/session.h"
+#include "olive/adapter.h"
 
 #endif

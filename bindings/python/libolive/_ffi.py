@@ -222,6 +222,7 @@ SIGNATURES = {
     "olive_generator_new": (_c_int, [ctypes.POINTER(GeneratorPtr), _c_str, AcceleratorPtr, _c_str]),
     "olive_generator_free": (None, [GeneratorPtr]),
     "olive_generator_generate_json": (_c_int, [_c_out_str, GeneratorPtr, _c_str, _c_size]),
+    "olive_adapter_convert": (_c_int, [_c_str, _c_str, _c_str]),
 }
 
 

@@ -495,6 +495,12 @@ extern "C" {
         prompt: *const c_char,
         new_tokens: usize,
     ) -> c_int;
+    /// Converts a PEFT LoRA adapter folder to ONNX Runtime's adapter file (.onnx_adapter).
+    pub fn olive_adapter_convert(
+        adapter_folder: *const c_char,
+        output_file: *const c_char,
+        options: *const c_char,
+    ) -> c_int;
 }
 
 #[cfg(test)]

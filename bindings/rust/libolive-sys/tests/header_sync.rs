@@ -12,7 +12,7 @@ fn include_dir() -> PathBuf {
 }
 
 /// The headers declaring the API, the ones the umbrella header olive.h includes.
-const HEADERS: [&str; 7] = [
+const HEADERS: [&str; 8] = [
     "common.h",
     "model.h",
     "pass.h",
@@ -20,6 +20,7 @@ const HEADERS: [&str; 7] = [
     "engine.h",
     "workflow.h",
     "session.h",
+    "adapter.h",
 ];
 
 fn headers() -> Vec<(String, String)> {
