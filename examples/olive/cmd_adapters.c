@@ -80,3 +80,102 @@ int cli_cmd_convert_adapters(int argc, char **argv)
     printf("wrote %s\n", a.output);
     return CLI_EXIT_OK;
 }
+
+/* `olive generate-adapter`: the base decoder converted with its LoRA layers as graph inputs,
+ * run as the convert pass through run-pass. */
+static const cli_option generate_options[] = {
+    {"model_name_or_path", 'm', "MODEL", "the base Hugging Face checkpoint folder (or .gguf file)"},
+    {"adapter_path", 0, "DIR", "a PEFT adapter folder whose LoRA modules become inputs (repeatable: their union)"},
+    {"output_path", 'o', "DIR", "the output folder"},
+    {"precision", 0, "P", "fp32 (default), fp16, bf16, int4 or int8 for the base weights"},
+    {"overwrite", 0, NULL, "write into a non-empty output folder"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_help generate_help = {
+    "generate-adapter",
+    "-m MODEL --adapter_path DIR [--adapter_path DIR ...] -o DIR [--precision P]",
+    "Converts the base model for ONNX Runtime GenAI with the adapters' LoRA layers as graph\n"
+    "inputs (<module>.lora_A.weight [in, r], <module>.lora_B.weight [r, out]; empty by default),\n"
+    "so that adapter files from 'olive convert-adapters' load on it at run time. Without an\n"
+    "active adapter the model computes the base model. The adapters' modules must be Linear\n"
+    "layers of the base with the same sizes.",
+    generate_options,
+    "Example:\n"
+    "  olive generate-adapter -m BASE_FOLDER --adapter_path ADAPTER -o base_model",
+};
+
+typedef struct generate_args {
+    const char *model, *output, *precision;
+    int overwrite, failed;
+    char *adapters; /* ':'-separated */
+} generate_args;
+
+static int on_generate_arg(void *ctx, const cli_option *opt, const char *value)
+{
+    generate_args *a = ctx;
+    if (!opt)
+        return cli_usage("generate-adapter", "unexpected argument '%s' (the model goes after -m)", value);
+    if (!strcmp(opt->long_name, "model_name_or_path"))
+        a->model = value;
+    else if (!strcmp(opt->long_name, "output_path"))
+        a->output = value;
+    else if (!strcmp(opt->long_name, "precision"))
+        a->precision = value;
+    else if (!strcmp(opt->long_name, "overwrite"))
+        a->overwrite = 1;
+    else {
+        size_t old = a->adapters ? strlen(a->adapters) : 0;
+        char *grown;
+        if (strchr(value, ':'))
+            return cli_usage("generate-adapter", "--adapter_path '%s': a path with ':' is not supported", value);
+        if (!(grown = realloc(a->adapters, old + strlen(value) + 2)))
+            return cli_fail(OLIVE_ENOMEM);
+        a->adapters = grown;
+        sprintf(a->adapters + old, "%s%s", old ? ":" : "", value);
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_generate_adapter(int argc, char **argv)
+{
+    generate_args a = {0};
+    char *adapter_param = NULL, *precision_param = NULL;
+    int rc = cli_parse(argc, argv, &generate_help, on_generate_arg, &a);
+    if (rc == CLI_PARSED_HELP || rc != CLI_EXIT_OK) {
+        free(a.adapters);
+        return rc == CLI_PARSED_HELP ? CLI_EXIT_OK : rc;
+    }
+    if (!a.model || !a.output || !a.adapters) {
+        free(a.adapters);
+        return cli_usage("generate-adapter", "-m MODEL, --adapter_path DIR and -o DIR are required");
+    }
+    adapter_param = malloc(strlen(a.adapters) + 16);
+    precision_param = malloc(32 + (a.precision ? strlen(a.precision) : 0));
+    if (!adapter_param || !precision_param) {
+        free(adapter_param);
+        free(precision_param);
+        free(a.adapters);
+        return cli_fail(OLIVE_ENOMEM);
+    }
+    sprintf(adapter_param, "adapter_path=%s", a.adapters);
+    sprintf(precision_param, "precision=%s", a.precision ? a.precision : "fp32");
+    char *run_argv[] = {"run-pass",
+                        "--pass",
+                        "convert",
+                        "--param",
+                        adapter_param,
+                        "--param",
+                        precision_param,
+                        "-m",
+                        (char *)a.model,
+                        "-o",
+                        (char *)a.output,
+                        a.overwrite ? "--overwrite" : NULL,
+                        NULL};
+    rc = cli_cmd_run_pass(a.overwrite ? 12 : 11, run_argv);
+    free(adapter_param);
+    free(precision_param);
+    free(a.adapters);
+    return rc;
+}

@@ -21,6 +21,8 @@ static const cli_command commands[] = {
     {"runtime", "show the ONNX Runtime and GenAI libraries found, versions and providers", cli_cmd_runtime},
     {"convert-adapters", "convert a PEFT LoRA adapter to ONNX Runtime's adapter file (.onnx_adapter)",
      cli_cmd_convert_adapters},
+    {"generate-adapter", "convert a base decoder with LoRA layers as inputs, for adapters at run time",
+     cli_cmd_generate_adapter},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

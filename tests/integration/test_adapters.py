@@ -113,3 +113,109 @@ def test_convert_adapters_refuses_what_it_cannot_convert(tmp_path):
     assert_failed(olive("convert-adapters", "--adapter_path", "rank", "-o", "x", cwd=tmp_path),
                   "model.layers.0.mlp.up_proj", "r=4")
     assert not list(tmp_path.glob("x*"))
+
+
+def merged_checkpoint(folder, layers, scaling):
+    """The tiny Llama with W + scaling * B @ A in numpy: the reference for base + adapter."""
+    shutil.copytree(LLAMA, folder)
+    weights = read_safetensors(LLAMA / "model.safetensors")
+    for module, (a, b) in layers.items():
+        weights[module + ".weight"] = weights[module + ".weight"] + scaling * (b @ a)
+    write_safetensors(pathlib.Path(folder) / "model.safetensors", weights)
+
+
+def genai_logits(og, model, prompt, adapters=None, name=None):
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=64)
+    gen = og.Generator(model, params)
+    if name:
+        gen.set_active_adapter(adapters, name)
+    gen.append_tokens(np.asarray([prompt], dtype=np.int32))
+    return np.array(gen.get_output("logits"), dtype=np.float32)
+
+
+def test_generate_adapter_runs_adapters_in_genai(tmp_path):
+    og = pytest.importorskip("onnxruntime_genai")
+    lora1 = make_lora(tmp_path / "lora1", seed=1)
+    lora2 = make_lora(tmp_path / "lora2", seed=3, r=2, alpha=4)  # the same modules, another rank
+    r = olive("generate-adapter", "-m", LLAMA, "--adapter_path", "lora1", "-o", "base", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for n in ("lora1", "lora2"):
+        r = olive("convert-adapters", "--adapter_path", n, "-o", f"base/{n}.onnx_adapter", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    refs = {}
+    for n, layers, scaling in (("lora1", lora1, 2.0), ("lora2", lora2, 2.0)):
+        merged_checkpoint(tmp_path / f"merged_{n}", layers, scaling)
+        r = olive("run-pass", "--pass", "convert", "--param", "precision=fp32", "-m", f"merged_{n}", "-o",
+                  f"ref_{n}", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    r = olive("run-pass", "--pass", "convert", "--param", "precision=fp32", "-m", LLAMA, "-o", "plain", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    prompt = [1, 5, 9, 13, 2, 7, 30, 11]
+    for n in ("lora1", "lora2"):
+        refs[n] = genai_logits(og, og.Model(str(tmp_path / f"ref_{n}")), prompt)
+    plain = genai_logits(og, og.Model(str(tmp_path / "plain")), prompt)
+    model = og.Model(str(tmp_path / "base"))
+    adapters = og.Adapters(model)
+    for n in ("lora1", "lora2"):
+        adapters.load(str(tmp_path / "base" / f"{n}.onnx_adapter"), n)
+    # switching adapters at run time, and none at all
+    for n in ("lora1", "lora2", "lora1"):
+        got = genai_logits(og, model, prompt, adapters, n)
+        np.testing.assert_allclose(got, refs[n], atol=1e-4, rtol=1e-4)
+        assert np.abs(got - plain).max() > 1e-2  # the adapter does change the logits
+    np.testing.assert_allclose(genai_logits(og, model, prompt), plain, atol=1e-4, rtol=1e-4)
+
+
+def test_generate_adapter_for_adapters_on_different_modules(tmp_path):
+    """Two adapters on different modules share one base built from both: a module an adapter
+    lacks keeps its input's default (empty A and B: no change)."""
+    og = pytest.importorskip("onnxruntime_genai")
+    lora1 = make_lora(tmp_path / "lora1", seed=1, targets=("q_proj", "down_proj"))
+    lora2 = make_lora(tmp_path / "lora2", seed=3, r=2, alpha=4, targets=("k_proj", "o_proj", "gate_proj", "up_proj"))
+    r = olive("generate-adapter", "-m", LLAMA, "--adapter_path", "lora1", "--adapter_path", "lora2", "-o", "base",
+              cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    model = og.Model(str(tmp_path / "base"))
+    adapters = og.Adapters(model)
+    prompt = [1, 4, 8, 15, 16, 23, 42]
+    for n, layers in (("lora1", lora1), ("lora2", lora2)):
+        assert olive("convert-adapters", "--adapter_path", n, "-o", f"{n}.onnx_adapter", cwd=tmp_path).returncode == 0
+        adapters.load(str(tmp_path / f"{n}.onnx_adapter"), n)
+        merged_checkpoint(tmp_path / f"merged_{n}", layers, 2.0)
+        r = olive("run-pass", "--pass", "convert", "--param", "precision=fp32", "-m", f"merged_{n}", "-o", f"ref_{n}",
+                  cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        want = genai_logits(og, og.Model(str(tmp_path / f"ref_{n}")), prompt)
+        np.testing.assert_allclose(genai_logits(og, model, prompt, adapters, n), want, atol=1e-4, rtol=1e-4)
+
+
+def test_generate_adapter_refuses_adapters_that_do_not_fit(tmp_path):
+    make_lora(tmp_path / "other", seed=2, extra={
+        "base_model.model.model.layers.0.self_attn.qkv.lora_A.weight": np.zeros((4, 64), np.float32),
+        "base_model.model.model.layers.0.self_attn.qkv.lora_B.weight": np.zeros((64, 4), np.float32)})
+    r = olive("generate-adapter", "-m", LLAMA, "--adapter_path", "other", "-o", "out", cwd=tmp_path)
+    assert_failed(r, "model.layers.0.self_attn.qkv", "matches no Linear")
+    make_lora(tmp_path / "big", seed=2, extra={
+        "base_model.model.model.layers.0.mlp.up_proj.lora_A.weight": np.zeros((4, 65), np.float32),
+        "base_model.model.model.layers.0.mlp.up_proj.lora_B.weight": np.zeros((128, 4), np.float32)})
+    r = olive("generate-adapter", "-m", LLAMA, "--adapter_path", "big", "-o", "out", cwd=tmp_path)
+    assert_failed(r, "model.layers.0.mlp.up_proj", "65")
+    make_lora(tmp_path / "dora", seed=2, config={"use_dora": True})
+    assert_failed(olive("generate-adapter", "-m", LLAMA, "--adapter_path", "dora", "-o", "out", cwd=tmp_path), "DoRA")
+    assert not (tmp_path / "out").exists()
+
+
+def test_adapter_on_a_base_without_adapter_inputs_is_refused_by_genai(tmp_path):
+    """A base converted without --adapter_path has no LoRA inputs: ONNX Runtime GenAI refuses
+    to run the adapter on it (the error names the parameter)."""
+    og = pytest.importorskip("onnxruntime_genai")
+    make_lora(tmp_path / "lora", seed=1)
+    assert olive("convert-adapters", "--adapter_path", "lora", "-o", "a.onnx_adapter", cwd=tmp_path).returncode == 0
+    r = olive("run-pass", "--pass", "convert", "--param", "precision=fp32", "-m", LLAMA, "-o", "plain", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    model = og.Model(str(tmp_path / "plain"))
+    adapters = og.Adapters(model)
+    adapters.load(str(tmp_path / "a.onnx_adapter"), "a")
+    with pytest.raises(Exception, match="lora_A.weight|lora_B.weight"):
+        genai_logits(og, model, [1, 2, 3], adapters, "a")
