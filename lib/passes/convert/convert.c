@@ -120,9 +120,9 @@ static const olive_param_spec params[] = {
     {.name = "disable_qkv_fusion", .type = OLIVE_PARAM_BOOL, .default_value = "false",
      .help = "Separate q/k/v MatMuls instead of one packed MatMul (always on dml)"},
     {.name = "adapter_path", .type = OLIVE_PARAM_STRING, .default_value = "",
-     .help = "PEFT LoRA adapter folders (separated by ':'): their layers become graph inputs <module>.lora_A.weight "
-             "and <module>.lora_B.weight",
-     .details = "The form ONNX Runtime GenAI's adapters load (olive convert-adapters writes the matching "
+     .help = "PEFT LoRA adapter folders (':'-separated) whose layers become graph inputs",
+     .details = "Inputs <module>.lora_A.weight [in, r] and <module>.lora_B.weight [r, out], empty by default: the "
+                "form ONNX Runtime GenAI's adapters load (olive convert-adapters writes the matching "
                 ".onnx_adapter); decoders only"},
     {.name = "temp_dir", .type = OLIVE_PARAM_STRING, .default_value = "",
      .help = "Folder for the temporary weights file (empty: $TMPDIR, else /tmp or /var/tmp)",
