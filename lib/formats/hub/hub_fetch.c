@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -401,6 +402,10 @@ static int open_partial(hub *h, item *it)
     it->fd = open(it->partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (it->fd < 0 || fstat(it->fd, &st) != 0)
         return olive_fail_errno(errno, "cannot write to the Hugging Face cache", it->partial);
+    /* one writer per blob: another process fetching the same file is waited for by no one */
+    if (flock(it->fd, LOCK_EX | LOCK_NB) != 0)
+        return olive_fail(OLIVE_EIO, "%s is being downloaded by another process (%s): run again once it is done",
+                          it->partial, strerror(errno));
     it->have = (uint64_t)st.st_size;
     if (it->size && it->have > it->size)
         it->have = 0;
