@@ -274,11 +274,108 @@ static char *escape_path(CURL *c, const char *s)
 
 /* --- one file to fetch --- */
 
+/* The sha256 of a blob is computed by a thread of its own that reads the .incomplete file behind
+ * the writer (from the page cache): hashing then overlaps the transfer instead of adding to it,
+ * and a resumed file's first part is hashed while the rest arrives. */
+typedef struct hasher {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd;         /* a read-only descriptor of the file */
+    uint64_t ready; /* bytes in the file (the writer's count, under mu) */
+    uint64_t done;  /* bytes hashed (the thread's; read after it is joined) */
+    int closing;    /* under mu: no more bytes will come */
+    int running, failed;
+    olive_sha256 sha;
+} hasher;
+
+static void *hasher_main(void *arg)
+{
+    hasher *hs = arg;
+    const size_t cap = 1 << 18;
+    char *buf = malloc(cap);
+    if (!buf) {
+        hs->failed = 1;
+        return NULL;
+    }
+    for (;;) {
+        uint64_t target;
+        int closing;
+        pthread_mutex_lock(&hs->mu);
+        while (hs->done == hs->ready && !hs->closing)
+            pthread_cond_wait(&hs->cv, &hs->mu);
+        target = hs->ready;
+        closing = hs->closing;
+        pthread_mutex_unlock(&hs->mu);
+        while (hs->done < target) {
+            size_t want = target - hs->done < cap ? (size_t)(target - hs->done) : cap;
+            ssize_t n = pread(hs->fd, buf, want, (off_t)hs->done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                hs->failed = 1;
+                free(buf);
+                return NULL;
+            }
+            olive_sha256_update(&hs->sha, buf, (size_t)n);
+            hs->done += (uint64_t)n;
+        }
+        if (closing) {
+            free(buf);
+            return NULL;
+        }
+    }
+}
+
+/* Starts hashing `path`, of which `ready` bytes are written already. */
+static int hasher_start(hasher *hs, const char *path, uint64_t ready)
+{
+    memset(hs, 0, sizeof(*hs));
+    olive_sha256_init(&hs->sha);
+    hs->ready = ready;
+    if ((hs->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return olive_fail_errno(errno, "cannot read back", path);
+    pthread_mutex_init(&hs->mu, NULL);
+    pthread_cond_init(&hs->cv, NULL);
+    if (pthread_create(&hs->thread, NULL, hasher_main, hs) != 0) {
+        pthread_mutex_destroy(&hs->mu);
+        pthread_cond_destroy(&hs->cv);
+        close(hs->fd);
+        return olive_fail(OLIVE_ENOMEM, "cannot start a thread to hash %s", path);
+    }
+    hs->running = 1;
+    return OLIVE_OK;
+}
+
+static void hasher_feed(hasher *hs, uint64_t n)
+{
+    pthread_mutex_lock(&hs->mu);
+    hs->ready += n;
+    pthread_cond_signal(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+}
+
+/* Waits for the thread to hash everything fed so far; accepts a hasher never started. */
+static void hasher_stop(hasher *hs)
+{
+    if (!hs->running)
+        return;
+    pthread_mutex_lock(&hs->mu);
+    hs->closing = 1;
+    pthread_cond_signal(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+    pthread_join(hs->thread, NULL);
+    pthread_mutex_destroy(&hs->mu);
+    pthread_cond_destroy(&hs->cv);
+    close(hs->fd);
+    hs->running = 0;
+}
+
 typedef struct item {
     char *file, *etag, *url, *blob, *partial;
     uint64_t size, have;
     int lfs, fd, started, wanted;
-    olive_sha256 sha;
+    hasher hs; /* LFS files: their sha256 */
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist *range;
@@ -287,6 +384,7 @@ typedef struct item {
 
 static void item_clear(item *it)
 {
+    hasher_stop(&it->hs);
     if (it->fd >= 0)
         close(it->fd);
     if (it->easy)
@@ -365,10 +463,12 @@ static size_t on_blob(char *data, size_t size, size_t count, void *user)
         it->started = 1;
         curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &status);
         if (status == 200 && it->have) { /* the server ignored the range: start again */
+            hasher_stop(&it->hs);
             if (ftruncate(it->fd, 0) != 0 || lseek(it->fd, 0, SEEK_SET) != 0)
                 return 0;
             it->have = 0;
-            olive_sha256_init(&it->sha);
+            if (it->lfs && hasher_start(&it->hs, it->partial, 0) != OLIVE_OK)
+                return 0;
         } else if (status != 200 && status != 206) {
             return n; /* an error page: not written */
         }
@@ -387,18 +487,17 @@ static size_t on_blob(char *data, size_t size, size_t count, void *user)
         off += (size_t)w;
     }
     if (it->lfs)
-        olive_sha256_update(&it->sha, data, n);
+        hasher_feed(&it->hs, n);
     it->have += n;
     ohub_progress_add(it->progress, n);
     return n;
 }
 
-/* Opens blobs/<etag>.incomplete for appending, hashing what an earlier run left there. */
+/* Opens blobs/<etag>.incomplete for appending; what an earlier run left there is kept (and
+ * hashed first). */
 static int open_partial(hub *h, item *it)
 {
     struct stat st;
-    (void)h;
-    olive_sha256_init(&it->sha);
     it->fd = open(it->partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (it->fd < 0 || fstat(it->fd, &st) != 0)
         return olive_fail_errno(errno, "cannot write to the Hugging Face cache", it->partial);
@@ -409,26 +508,11 @@ static int open_partial(hub *h, item *it)
     it->have = (uint64_t)st.st_size;
     if (it->size && it->have > it->size)
         it->have = 0;
-    if (it->have && it->lfs) {
-        char buf[1 << 16];
-        uint64_t left = it->have;
-        while (left) {
-            ssize_t n = read(it->fd, buf, left < sizeof buf ? (size_t)left : sizeof buf);
-            if (n <= 0) {
-                it->have = 0;
-                break;
-            }
-            olive_sha256_update(&it->sha, buf, (size_t)n);
-            left -= (uint64_t)n;
-        }
-        if (!it->have)
-            olive_sha256_init(&it->sha);
-    }
     if (ftruncate(it->fd, (off_t)it->have) != 0 || lseek(it->fd, (off_t)it->have, SEEK_SET) < 0)
         return olive_fail_errno(errno, "cannot write to the Hugging Face cache", it->partial);
     if (it->have)
         OLIVE_INFO("resuming %s/%s at byte %llu", h->ref->repo, it->file, (unsigned long long)it->have);
-    return OLIVE_OK;
+    return it->lfs ? hasher_start(&it->hs, it->partial, it->have) : OLIVE_OK;
 }
 
 static int start(hub *h, CURLM *multi, item *it)
@@ -488,7 +572,10 @@ static int finish(hub *h, item *it, CURLcode cc)
         return olive_fail(OLIVE_EIO, "download of %s/%s from %s ended after %llu of %llu bytes (run again to resume)",
                           h->ref->repo, it->file, h->host, (unsigned long long)it->have, (unsigned long long)it->size);
     if (it->lfs) {
-        olive_sha256_final_hex(&it->sha, hex);
+        hasher_stop(&it->hs);
+        if (it->hs.failed || it->hs.done != it->have)
+            return olive_fail(OLIVE_EIO, "cannot read back %s to check its sha256", it->partial);
+        olive_sha256_final_hex(&it->hs.sha, hex);
         if (strcmp(hex, it->etag)) {
             unlink(it->partial);
             return olive_fail(OLIVE_EFORMAT,
