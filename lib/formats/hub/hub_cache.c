@@ -31,6 +31,13 @@ int ohub_ref_parse(ohub_ref *out, const char *id)
     end = name + strcspn(name, "@/");
     if (!plain_name(name, (size_t)(end - name)))
         return 0;
+    /* "dir/model.onnx" names a local file that is missing, not a repository */
+    static const char *const file_ext[] = {".onnx", ".gguf", ".json", ".safetensors", ".bin", ".yaml", ".yml", NULL};
+    for (const char *const *e = file_ext; *e; e++) {
+        size_t n = (size_t)(end - name), m = strlen(*e);
+        if (*end == '\0' && n > m && !strncmp(end - m, *e, m))
+            return 0;
+    }
     at = *end == '@' ? end + 1 : NULL;
     const char *rev_end = at ? at + strcspn(at, "/") : end;
     if (*rev_end == '/') {
