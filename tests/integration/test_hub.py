@@ -183,3 +183,15 @@ def test_workflow_model_path_is_downloaded(tmp_path, hub):
     assert (repo_dir(tmp_path) / "snapshots" / C2 / "model.safetensors").is_file()
     got, want = llama_prefill_logits(tmp_path / "out")
     np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
+
+
+def test_hf_hub_cache_and_hf_token(tmp_path, hub):
+    """HF_HUB_CACHE places the cache anywhere (HF_HOME then only locates the token file);
+    HF_TOKEN is sent as a bearer token to the endpoint."""
+    cache = tmp_path / "elsewhere"
+    r = auto_opt(tmp_path, hub.url, "acme/gated", HF_HUB_CACHE=str(cache), HF_TOKEN="hf_secret")
+    assert r.returncode == 0, r.stderr
+    assert (cache / "models--acme--gated" / "refs" / "main").read_text() == C2
+    assert not (tmp_path / "hf" / "hub").exists()
+    api = [h for m, p, h in hub.requests if p.startswith("/api/") or "/resolve/" in p]
+    assert api and all(h.get("Authorization") == "Bearer hf_secret" for h in api)
