@@ -64,14 +64,21 @@ int cli_cmd_convert_adapters(int argc, char **argv)
         return cli_usage("convert-adapters", "invalid value '%s' for --adapter_format: onnx_adapter", a.format);
     if (a.dtype && strcmp(a.dtype, "float32") && strcmp(a.dtype, "float16"))
         return cli_usage("convert-adapters", "invalid value '%s' for --dtype: float32 or float16", a.dtype);
-    size_t need = 64 + (a.base ? strlen(a.base) : 0);
+    /* options are space-separated words: the base path goes in quotes, its quotes and
+     * backslashes escaped */
+    size_t need = 64 + (a.base ? 2 * strlen(a.base) : 0), len;
     if (!(options = malloc(need)))
         return cli_fail(OLIVE_ENOMEM);
-    snprintf(options, need, "dtype=%s%s%s", a.dtype ? a.dtype : "float32", a.base ? " base=" : "",
-             a.base ? a.base : "");
-    if (a.base && strchr(a.base, ' ')) { /* options are space-separated: check the base by hand */
-        free(options);
-        return cli_usage("convert-adapters", "--base: a path with spaces is not supported");
+    len = (size_t)snprintf(options, need, "dtype=%s", a.dtype ? a.dtype : "float32");
+    if (a.base) {
+        len += (size_t)snprintf(options + len, need - len, " base=\"");
+        for (const char *c = a.base; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                options[len++] = '\\';
+            options[len++] = *c;
+        }
+        options[len++] = '"';
+        options[len] = '\0';
     }
     rc = olive_adapter_convert(a.adapter, a.output, options);
     free(options);

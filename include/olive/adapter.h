@@ -26,7 +26,8 @@ extern "C" {
  *   dtype=float32|float16   the parameters' type: the base model's input/output type (default
  *                           float32)
  *   base=FOLDER             a Hugging Face checkpoint the adapter must fit: every LoRA module
- *                           exists there as a Linear weight of shape [out, in]
+ *                           exists there as a Linear weight of shape [out, in] (a path with
+ *                           spaces goes in double quotes, '"' and '\' escaped with '\')
  * Errors: OLIVE_ENOTFOUND (no adapter_config.json / adapter_model.safetensors; a module the base
  * lacks, named), OLIVE_EUNSUPPORTED (peft_type other than LORA, DoRA, LoRA on embeddings,
  * rank_pattern), OLIVE_EFORMAT (tensors without their pair, shapes that disagree with r or the

@@ -88,6 +88,11 @@ def test_convert_adapters_writes_what_onnxruntime_reads(tmp_path):
     m = "model.layers.1.mlp.down_proj"
     assert half[m + ".lora_A.weight"].dtype == np.float16
     np.testing.assert_array_equal(half[m + ".lora_A.weight"], layers[m][0].T.astype(np.float16))
+    # a base path with a space and a quote in it
+    shutil.copytree(LLAMA, tmp_path / 'base "dir" 1')
+    r = olive("convert-adapters", "--adapter_path", "lora", "-o", "b.onnx_adapter", "--base", 'base "dir" 1',
+              cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
     # never over an existing file
     assert_failed(olive("convert-adapters", "--adapter_path", "lora", "-o", "a.onnx_adapter", cwd=tmp_path), "exists")
 

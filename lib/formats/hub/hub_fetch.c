@@ -200,8 +200,8 @@ static int http_error(const hub *h, const reply *r, const char *file)
     const char *code = r->error_code ? r->error_code : "";
     if (r->status == 401 || r->status == 403 || !strcmp(code, "GatedRepo")) {
         if (!strcmp(code, "RepoNotFound"))
-            return olive_fail(OLIVE_ENOTFOUND, "repository '%s' not found on %s (HTTP %ld)%s%s", repo, h->endpoint,
-                              r->status, h->token ? "" : "; if it is private, set HF_TOKEN", "");
+            return olive_fail(OLIVE_ENOTFOUND, "repository '%s' not found on %s (HTTP %ld)%s", repo, h->endpoint,
+                              r->status, h->token ? "" : "; if it is private, set HF_TOKEN");
         return olive_fail(OLIVE_EINVALID,
                           "access to '%s' refused by %s (HTTP %ld%s%s): the repository is gated or private; %s", repo,
                           h->host, r->status, msg[0] ? ": " : "", msg,
