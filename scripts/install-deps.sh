@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(build-essential meson ninja-build pkg-config cmake python3-venv libpcre2-dev libutf8proc-dev
+debs=(build-essential meson ninja-build pkg-config cmake python3-venv libpcre2-dev libutf8proc-dev libcurl4-openssl-dev
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev libcairo2-dev
       libonnx-dev libonnx-testdata binutils libx11-data locales clang-format-14 clang libclang-rt-14-dev
       liblapacke-dev libopenblas-dev)

@@ -11,7 +11,9 @@
 #include "cli_workflow.h"
 
 static cli_option auto_opt_options[] = {
-    {"model_name_or_path", 'm', "MODEL", "input: Hugging Face folder or cached repo id, .gguf file, .onnx file or model folder"},
+    {"model_name_or_path", 'm', "MODEL",
+     "input: Hugging Face folder or repo id org/name[@revision] (downloaded when not cached), .gguf file, .onnx file "
+     "or model folder"},
     {"output_path", 'o', "DIR", "output folder (default auto-opt-output)"},
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider (implies its device)"},

@@ -14,20 +14,17 @@ typedef struct olive_only {
 
 static const olive_only commands[] = {
     {"finetune", "fine-tunes a Hugging Face model with LoRA or QLoRA in PyTorch",
-     "libolive runs no PyTorch and does no training: fine-tune with Olive or PEFT, merge the adapter into the "
-     "weights (PEFT's merge_and_unload), then run 'olive auto-opt -m MERGED_FOLDER'"},
+     "libolive runs no PyTorch and does no training: fine-tune with PEFT (LoRA), then 'olive convert-adapters "
+     "--adapter_path ADAPTER -o FILE.onnx_adapter' for ONNX Runtime GenAI on a base made by 'olive "
+     "generate-adapter', or merge the adapter into the weights (PEFT's merge_and_unload) and run 'olive auto-opt'"},
     {"capture-onnx-graph", "exports a PyTorch model to ONNX (torch.onnx or the model builder)",
      "libolive runs no PyTorch: 'olive auto-opt -m HF_FOLDER --precision fp32' converts the checkpoints its model "
      "builder supports (see 'olive passes convert'); export other models with torch.onnx.export and pass the .onnx "
      "file"},
-    {"generate-adapter", "builds an ONNX model whose LoRA adapter weights are inputs",
-     "libolive does not handle adapters: merge the adapter into the weights (PEFT's merge_and_unload) and convert "
-     "the merged folder with 'olive auto-opt'"},
-    {"convert-adapters", "converts PEFT LoRA adapters into ONNX Runtime adapter files",
-     "libolive does not handle adapters: use Olive, or merge the adapter into the weights and convert the merged "
-     "folder with 'olive auto-opt'"},
     {"extract-adapters", "extracts LoRA adapter weights from an ONNX model into separate files",
-     "libolive does not handle adapters: use Olive"},
+     "libolive builds the adapter form from the sources instead: 'olive generate-adapter -m BASE --adapter_path "
+     "ADAPTER -o DIR' for the base with LoRA inputs, 'olive convert-adapters --adapter_path ADAPTER -o "
+     "FILE.onnx_adapter' for the weights"},
     {"shared-cache", "manages Olive's shared cache in Azure storage",
      "libolive's cache is a local folder (cache_dir, default .olive-cache): share it as a folder, empty it with "
      "clean_cache in the config, or delete it"},

@@ -23,6 +23,10 @@ static const cli_command commands[] = {
      cli_cmd_benchmark},
     {"tune-session-params", "find the ONNX Runtime session settings (threads, execution mode, providers) with the "
      "lowest latency", cli_cmd_tune_session},
+    {"convert-adapters", "convert a PEFT LoRA adapter to ONNX Runtime's adapter file (.onnx_adapter)",
+     cli_cmd_convert_adapters},
+    {"generate-adapter", "convert a base decoder with LoRA layers as inputs, for adapters at run time",
+     cli_cmd_generate_adapter},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -12,5 +12,6 @@
 #include "olive/session.h"
 #include "olive/tokenizer.h"
 #include "olive/evaluate.h"
+#include "olive/adapter.h"
 
 #endif

@@ -155,7 +155,8 @@ static int input_is_checkpoint(const char *path, int *out)
 {
     struct stat st;
     char *probe, *hub;
-    if (stat(path, &st) != 0 && errno == ENOENT && (hub = wf_resolve_hub_id(path))) {
+    OLIVE_TRY(wf_resolve_hub_id(&hub, path));
+    if (hub) {
         int rc = input_is_checkpoint(hub, out);
         free(hub);
         return rc;
@@ -163,8 +164,7 @@ static int input_is_checkpoint(const char *path, int *out)
     if (stat(path, &st) != 0)
         return errno == ENOENT ? olive_fail(OLIVE_ENOTFOUND,
                                             "model_name_or_path '%s' does not exist (give a local folder, .gguf or "
-                                            ".onnx file, or a Hugging Face repo id already in the local hub cache; "
-                                            "nothing is downloaded)",
+                                            ".onnx file, or a Hugging Face repo id org/name[@revision])",
                                             path)
                                : olive_fail_errno(errno, "cannot read", path);
     if (S_ISDIR(st.st_mode)) {

@@ -35,10 +35,11 @@ int wf_load_input(oir_model **out, char **folder, const char *path, const char *
  * checkpoint file). */
 uint64_t wf_model_files_size(const oir_model *m);
 
-/* The local snapshot folder of a Hugging Face repo id ("owner/name") in the hub cache
- * ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub; revision refs/main), or NULL.
- * Nothing is downloaded. */
-char *wf_resolve_hub_id(const char *id);
+/* For a Hugging Face reference ("org/name", "org/name@revision", "org/name[@revision]/file.gguf")
+ * that is not a local path: *out receives (caller frees) its snapshot folder (or the file) in
+ * the hub cache, downloaded first when the cache lacks it (see formats/hub/hub.h). *out is NULL
+ * when `id` is no such reference. Errors: those of ohub_fetch. */
+int wf_resolve_hub_id(char **out, const char *id);
 
 /* One step of a run, as footprints and the run history record it. */
 typedef struct wf_step {

@@ -11,10 +11,14 @@
 #include "core/status.h"
 #include "engine/engine.h"
 #include "formats/checkpoint.h"
+#include "formats/hub/hub.h"
 #include "workflow/outputs.h"
 
 /* ONNX files, and checkpoints (HF folders, .gguf files) for the convert pass. */
-static int load_any(oir_model **out, const char *path) { return olive_engine_load_model(out, path); }
+static int load_any(oir_model **out, const char *path)
+{
+    return olive_engine_load_model(out, path);
+}
 
 /* The runtime configs and tokenizer files of a model folder travel with the model; other files
  * (the user's notes, earlier outputs' records, other models) stay where they are. Each must be a
@@ -86,47 +90,21 @@ static int load_folder(oir_model **out, const char *folder, const char *onnx_fil
     return rc;
 }
 
-/* The hub cache folder: $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub. */
-static char *hub_cache_dir(void)
+int wf_resolve_hub_id(char **out, const char *id)
 {
-    const char *v;
-    if ((v = getenv("HF_HUB_CACHE")) && v[0])
-        return olive_strdup(v);
-    if ((v = getenv("HF_HOME")) && v[0])
-        return olive_path_join(v, "hub");
-    if ((v = getenv("HOME")) && v[0])
-        return olive_asprintf("%s/.cache/huggingface/hub", v);
-    return NULL;
-}
-
-char *wf_resolve_hub_id(const char *id)
-{
-    const char *slash = strchr(id, '/');
-    char *hub, *repo, *ref_path, *ref = NULL, *snapshot = NULL;
-    size_t size;
+    ohub_ref ref;
     struct stat st;
-    /* "owner/name" only: one slash, plain names on both sides. */
-    if (!slash || slash == id || !slash[1] || strchr(slash + 1, '/') || id[0] == '.' || strstr(id, ".."))
-        return NULL;
-    if (!(hub = hub_cache_dir()))
-        return NULL;
-    repo = olive_asprintf("%s/models--%.*s--%s", hub, (int)(slash - id), id, slash + 1);
-    ref_path = repo ? olive_path_join(repo, "refs/main") : NULL;
-    if (ref_path && olive_read_file(&ref, &size, ref_path, 256) == OLIVE_OK) {
-        ref[strcspn(ref, "\r\n")] = '\0';
-        if (ref[0] && olive_path_check_inside(ref, "hub revision") == OLIVE_OK && !strchr(ref, '/'))
-            snapshot = olive_asprintf("%s/snapshots/%s", repo, ref);
-    }
-    olive_error_clear();
-    if (snapshot && (stat(snapshot, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        free(snapshot);
-        snapshot = NULL;
-    }
-    free(ref);
-    free(ref_path);
-    free(repo);
-    free(hub);
-    return snapshot;
+    int rc;
+    *out = NULL;
+    if (stat(id, &st) == 0 || errno != ENOENT)
+        return OLIVE_OK; /* a local path wins */
+    if ((rc = ohub_ref_parse(&ref, id)) <= 0)
+        return rc;
+    rc = ohub_fetch(out, &ref);
+    if (rc == OLIVE_OK)
+        OLIVE_INFO("input model '%s': %s", id, *out);
+    ohub_ref_clear(&ref);
+    return rc;
 }
 
 int wf_load_input(oir_model **out, char **folder, const char *path, const char *onnx_file_name)
@@ -135,9 +113,9 @@ int wf_load_input(oir_model **out, char **folder, const char *path, const char *
     oir_model *m = NULL;
     char *dir, *hub = NULL;
     int rc;
-    /* A Hugging Face repo id already in the local hub cache, as Olive recipes name models. */
-    if (stat(path, &st) != 0 && errno == ENOENT && (hub = wf_resolve_hub_id(path))) {
-        OLIVE_INFO("input model '%s' found in the Hugging Face cache: %s", path, hub);
+    /* A Hugging Face repo id, as Olive recipes name models: from the hub cache, downloaded first. */
+    OLIVE_TRY(wf_resolve_hub_id(&hub, path));
+    if (hub) {
         rc = wf_load_input(out, folder, hub, onnx_file_name);
         free(hub);
         return rc;
@@ -146,7 +124,7 @@ int wf_load_input(oir_model **out, char **folder, const char *path, const char *
         if (errno == ENOENT)
             return olive_fail(OLIVE_ENOTFOUND,
                               "input model '%s' does not exist (give a local folder, .gguf or .onnx file, or "
-                              "a Hugging Face repo id already in the local hub cache; nothing is downloaded)",
+                              "a Hugging Face repo id org/name[@revision])",
                               path);
         return olive_fail_errno(errno, "cannot read input model", path);
     }

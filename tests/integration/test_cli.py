@@ -173,6 +173,8 @@ def test_every_olive_command_is_known(command, tmp_path):
     result = olive(command, "--help")
     assert result.returncode == 0 and result.stderr == "", result
     assert result.stdout.startswith("usage: olive " + command) and "Here: " in result.stdout, result.stdout
+    if command in ("finetune", "extract-adapters"):
+        assert "convert-adapters" in result.stdout and "generate-adapter" in result.stdout, result.stdout
 
 
 def test_version_matches_the_library():

@@ -45,8 +45,13 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     const cvt_decoder_arch *dec = cvt_decoder_find(arch);
     if (dec)
         return cvt_decoder_build(m, ck, dec, args, ctx);
-    if (arch && cvt_bert_handles(arch))
+    if (arch && cvt_bert_handles(arch)) {
+        const char *adapter = args ? olive_args_string(args, "adapter_path") : NULL;
+        if (adapter && adapter[0])
+            return olive_fail(OLIVE_EUNSUPPORTED, "adapter_path: LoRA inputs are built for decoders only, not for "
+                              "'%s' (%s)", ck->path, arch);
         return cvt_bert_build(m, ck, args, ctx);
+    }
     return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
                       ck->path, arch ? arch : "(none given)", cvt_decoder_supported(),
                       ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel");
@@ -114,6 +119,11 @@ static const olive_param_spec params[] = {
      .help = "Build only the first N layers (0: all)"},
     {.name = "disable_qkv_fusion", .type = OLIVE_PARAM_BOOL, .default_value = "false",
      .help = "Separate q/k/v MatMuls instead of one packed MatMul (always on dml)"},
+    {.name = "adapter_path", .type = OLIVE_PARAM_STRING, .default_value = "",
+     .help = "PEFT LoRA adapter folders (':'-separated) whose layers become graph inputs",
+     .details = "Inputs <module>.lora_A.weight [in, r] and <module>.lora_B.weight [r, out], empty by default: the "
+                "form ONNX Runtime GenAI's adapters load (olive convert-adapters writes the matching "
+                ".onnx_adapter); decoders only"},
     {.name = "temp_dir", .type = OLIVE_PARAM_STRING, .default_value = "",
      .help = "Folder for the temporary weights file (empty: $TMPDIR, else /tmp or /var/tmp)",
      .details = "Without $TMPDIR, /var/tmp is used when /tmp is in memory"},

@@ -135,6 +135,9 @@ struct cvt_decoder {
      * com.microsoft RotaryEmbedding to q and k with a position_ids input, q/k/v unpacked. */
     int rotary_in_attention;
     const char *position_ids;       /* "position_ids" when !rotary_in_attention, else NULL */
+    /* LoRA layers taken as graph inputs (adapter_path), and which of them the build used. */
+    struct ofmt_lora *lora;
+    unsigned char *lora_used;
     /* Internal state of the helpers. */
     olive_spill *spill;
     olive_pass_ctx *ctx;
@@ -177,6 +180,15 @@ const char *cvt_str(cvt_decoder *d, const char *fmt, ...) __attribute__((format(
 /* Adds node `op_type` (domain "" or "com.microsoft") named `name` with the given inputs
  * ("" for an omitted one) and n_outputs outputs named "<name>/output_<i>"; *node (optional)
  * receives the node to set attributes on, outs (optional, n_outputs entries) the names. */
+/* When the adapter has a LoRA layer for `module` (a checkpoint Linear, "model.layers.0.mlp.up_proj"):
+ * adds inputs <module>.lora_A.weight [in, <module>.lora_rank] and .lora_B.weight [<module>.lora_rank, out]
+ * (empty initializers as their defaults) and
+ * *y = y + (x A) B. Otherwise leaves *y. decoder_lora.c. */
+int cvt_lora_branch(cvt_decoder *d, const char *module, const char *path, const char *x, int64_t in, int64_t out,
+                    const char **y);
+/* After the build: every LoRA layer of the adapter was used (else names the first unused). */
+int cvt_lora_check_used(cvt_decoder *d);
+
 int cvt_node(cvt_decoder *d, const char *op_type, const char *domain, const char *name, size_t n_inputs,
              const char *const *inputs, size_t n_outputs, oir_node **node, const char **outs);
 

@@ -10,6 +10,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "formats/peft.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
 
@@ -252,12 +253,60 @@ static int build(cvt_decoder *d)
     for (int64_t i = 0; i < d->n_layers; i++)
         OLIVE_TRY((a->layer ? a->layer : cvt_layer)(d, i, &r));
     OLIVE_TRY((a->head ? a->head : cvt_head)(d, &r));
+    OLIVE_TRY(cvt_lora_check_used(d));
     OLIVE_TRY(cvt_finish_tensors(d));
+    return OLIVE_OK;
+}
+
+/* adapter_path: the PEFT LoRA folders (separated by ':') whose layers become graph inputs, the
+ * union of their modules. q, k and v then stay separate MatMuls, each with its own branch. */
+static int read_adapter(cvt_decoder *d, const olive_pass_args *args)
+{
+    const char *list = args ? olive_args_string(args, "adapter_path") : NULL;
+    size_t cap;
+    if (!list || !list[0])
+        return OLIVE_OK;
+    while (*list) {
+        size_t n = strcspn(list, ":");
+        char *path = olive_strndup(list, n);
+        ofmt_lora *l = NULL;
+        int rc = path ? ofmt_lora_read(&l, path) : OLIVE_ENOMEM;
+        free(path);
+        OLIVE_TRY(rc);
+        if (!d->lora) {
+            d->lora = l;
+        } else { /* move the layers the first adapters lack */
+            cap = d->lora->n_layers;
+            for (size_t i = 0; i < l->n_layers && rc == OLIVE_OK; i++) {
+                if (ofmt_lora_find(d->lora, l->layers[i].module))
+                    continue;
+                if (olive_grow((void **)&d->lora->layers, &cap, d->lora->n_layers + 1, sizeof(ofmt_lora_layer)))
+                    rc = OLIVE_ENOMEM;
+                else {
+                    d->lora->layers[d->lora->n_layers++] = l->layers[i];
+                    memset(&l->layers[i], 0, sizeof(l->layers[i]));
+                }
+            }
+            ofmt_lora_free(l);
+            OLIVE_TRY(rc);
+        }
+        list += n + (list[n] == ':');
+    }
+    if (!(d->lora_used = olive_calloc(d->lora->n_layers + 1, 1)))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < d->lora->n_layers; i++) {
+        const char *m = d->lora->layers[i].module, *last = strrchr(m, '.');
+        last = last ? last + 1 : m;
+        if (!strcmp(last, "q_proj") || !strcmp(last, "k_proj") || !strcmp(last, "v_proj"))
+            d->opt.disable_qkv_fusion = 1;
+    }
     return OLIVE_OK;
 }
 
 static void decoder_free(cvt_decoder *d)
 {
+    ofmt_lora_free(d->lora);
+    free(d->lora_used);
     for (size_t i = 0; i < d->n_strings; i++)
         free(d->strings[i]);
     free(d->strings);
@@ -278,8 +327,10 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
     if (!m->graph && !(m->graph = oir_graph_new("main_graph")))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     d.g = m->graph;
-    if ((rc = read_options(&d, args)) != OLIVE_OK)
+    if ((rc = read_options(&d, args)) != OLIVE_OK || (rc = read_adapter(&d, args)) != OLIVE_OK) {
+        decoder_free(&d);
         return rc;
+    }
     if ((rc = olive_spill_open(&d.spill, args ? olive_args_string(args, "temp_dir") : NULL)) != OLIVE_OK)
         return rc;
     rc = build(&d);

@@ -343,6 +343,16 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
         OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, out));
     else
         OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
+    /* A LoRA layer applies to a whole checkpoint Linear, never to a slice of a packed one. */
+    if (d->lora && x && n_parts == 1 && parts[0].first == 0 && parts[0].count == 0) {
+        size_t len = strlen(parts[0].tensor);
+        if (len > 7 && !strcmp(parts[0].tensor + len - 7, ".weight")) {
+            const char *module = cvt_str(d, "%.*s", (int)(len - 7), parts[0].tensor);
+            if (!module)
+                return OLIVE_ENOMEM;
+            OLIVE_TRY(cvt_lora_branch(d, module, path, x, in, cols, out));
+        }
+    }
     for (size_t i = 0; i < n_parts; i++)
         OLIVE_TRY(cvt_weight_done(d));
     return OLIVE_OK;

@@ -43,13 +43,17 @@ int wf_tokenizer_open(wf_tokenizer **out, const char *source, const char *where)
     json_t *cfg, *map;
     const char *pad = NULL, *bos = NULL, *eos = NULL;
     int rc;
-    if (stat(source, &st) == 0 && S_ISDIR(st.st_mode))
-        folder = olive_strdup(source);
-    else if (!(folder = wf_resolve_hub_id(source)))
-        return olive_fail(OLIVE_ENOTFOUND, "%s.model_name: '%s' is not a local folder with tokenizer.json, nor a model "
-                                           "in the local Hugging Face cache (nothing is downloaded)", where, source);
-    if (!folder)
-        return OLIVE_ENOMEM;
+    if (stat(source, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (!(folder = olive_strdup(source)))
+            return OLIVE_ENOMEM;
+    } else {
+        /* A Hugging Face repo id: from the hub cache, downloaded first when it lacks it. */
+        if ((rc = wf_resolve_hub_id(&folder, source)) != OLIVE_OK)
+            return olive_fail_context(rc, "%s.model_name", where);
+        if (!folder)
+            return olive_fail(OLIVE_ENOTFOUND, "%s.model_name: '%s' is not a local folder with tokenizer.json, nor a "
+                                               "Hugging Face repo id", where, source);
+    }
     if (!(t = olive_calloc(1, sizeof *t))) {
         free(folder);
         return OLIVE_ENOMEM;

@@ -658,6 +658,12 @@ extern "C" {
         progress: olive_evaluate_progress_fn,
         user: *mut c_void,
     ) -> c_int;
+    /// Converts a PEFT LoRA adapter folder to ONNX Runtime's adapter file (.onnx_adapter).
+    pub fn olive_adapter_convert(
+        adapter_folder: *const c_char,
+        output_file: *const c_char,
+        options: *const c_char,
+    ) -> c_int;
 }
 
 #[cfg(test)]

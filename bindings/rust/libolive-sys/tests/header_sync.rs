@@ -12,7 +12,7 @@ fn include_dir() -> PathBuf {
 }
 
 /// The headers declaring the API, the ones the umbrella header olive.h includes.
-const HEADERS: [&str; 9] = [
+const HEADERS: [&str; 10] = [
     "common.h",
     "model.h",
     "pass.h",
@@ -22,6 +22,7 @@ const HEADERS: [&str; 9] = [
     "session.h",
     "tokenizer.h",
     "evaluate.h",
+    "adapter.h",
 ];
 
 fn headers() -> Vec<(String, String)> {
