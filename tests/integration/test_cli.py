@@ -156,7 +156,7 @@ def test_every_command_has_help(flag):
         assert result.stderr == ""
 
 
-OLIVE_ONLY_COMMANDS = ["finetune", "capture-onnx-graph", "generate-adapter", "convert-adapters",
+OLIVE_ONLY_COMMANDS = ["finetune", "capture-onnx-graph",
                        "extract-adapters", "shared-cache", "init", "generate-cost-model",
                        "configure-qualcomm-sdk", "diffusion-lora", "generate-model-package"]
 
