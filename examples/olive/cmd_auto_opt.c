@@ -199,7 +199,7 @@ static int check_with_pass(const char *command, const char *flag, const char *va
  * usage error (exit 2) like an unknown one; the model is the library's to judge. */
 static int check_flags(const ao_args *a)
 {
-    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", NULL};
+    static const char *const algorithms[] = {"default", "rtn", "hqq", "kquant", "k_quant", "gptq", "awq", NULL};
     int quantize = !strcmp(a->command, "quantize"), rc;
     if (!a->model)
         return cli_usage(a->command, "missing -m/--model_name_or_path MODEL");
@@ -215,7 +215,8 @@ static int check_flags(const ao_args *a)
         while (*alg && strcmp(*alg, a->algorithm))
             alg++;
         if (!*alg)
-            return cli_usage(a->command, "invalid value '%s' for --algorithm: default, rtn, hqq or kquant", a->algorithm);
+            return cli_usage(a->command, "invalid value '%s' for --algorithm: default, rtn, hqq, kquant, gptq or awq",
+                             a->algorithm);
     }
     if (a->memory) {
         char *end;

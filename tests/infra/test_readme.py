@@ -8,10 +8,13 @@ README.md, found anew on every run, so new sections are picked up):
 - rust: built and run in a temporary Cargo project whose dependencies are the README's toml
   block (a block without `fn main` gets one that calls its first function); a ```rust,no_run
   block is built only, and reported as skipped;
-- toml: the dependency section of the Rust blocks of the same README.
+- toml: the dependency section of the Rust blocks of the same README;
+- json: a workflow config (it has "input_model"), run with `olive run --config`.
 
 Each block runs in its own temporary folder holding `model.onnx` (MatMul + Identity + Add,
-64 wide) and `config.json` (a workflow for it in Olive's schema). A block that only shows
+64 wide), `config.json` (a workflow for it in Olive's schema), `tokenizer.json` (a small
+WordPiece tokenizer of tests/data) and `tests`, a link to this tree's tests folder, so that
+blocks may name the fixtures under tests/data as the README does from the checkout's root. A block that only shows
 syntax (placeholders such as MODEL) is marked right before it with
 `<!-- not run: why -->`; it is reported as skipped with that reason. A block in any other
 language fails until it is handled here or marked."""
@@ -102,6 +105,9 @@ def workdir(tmp_path):
         "input_model": {"type": "ONNXModel", "model_path": "model.onnx"},
         "passes": {"peephole": {"type": "OnnxPeepholeOptimizer"}},
         "engine": {"output_dir": "optimized", "cache_dir": "../olive-cache"}}, indent=2))
+    shutil.copyfile(os.path.join(ROOT, "tests", "data", "evaluate", "wp_tokenizer", "tokenizer.json"),
+                    work / "tokenizer.json")
+    os.symlink(os.path.join(ROOT, "tests"), work / "tests")
     return work
 
 
@@ -186,6 +192,13 @@ def test_readme_block(path, line, lang, code, reason, workdir):
         if "no_run" in attributes:
             pytest.skip("built, not run: the block is marked rust,no_run")
         run([os.path.join(env["CARGO_TARGET_DIR"], "debug", "readme-example")], workdir, env, "the Rust block")
+    elif lang == "json":
+        if not CLI:
+            pytest.fail("OLIVE_CLI is not set: run through meson test")
+        if "input_model" not in json.loads(code):
+            pytest.fail("a json block that is not a workflow config: mark it <!-- not run: ... -->")
+        (workdir / "workflow.json").write_text(code)
+        run([CLI, "run", "--config", "workflow.json"], workdir, env, "the json block (olive run --config)")
     elif lang == "toml":
         # Used as the dependencies of this README's Rust blocks: it must serve one.
         if not any(l.split(",")[0] == "rust" for _, l, _, r in blocks(path)):

@@ -1196,6 +1196,7 @@ def test_inline_target_and_host_with_the_device_inferred(work):
                         host={"type": "LocalSystem", "config": {"accelerators": [{"device": "cpu"}]}})
     cfg = json.loads(path.read_text())
     del cfg["systems"]
+    cfg["evaluators"] = {"common": {"metrics": [{"name": "size", "type": "size_on_disk"}]}}
     path.write_text(json.dumps(cfg))
     r = olive("run", "--config", "config.json", "--strict", cwd=work)
     assert r.returncode == 0, r.stderr
