@@ -551,7 +551,7 @@ int cli_cmd_benchmark(int argc, char **argv)
     bench_args a;
     olive_accelerator *acc = NULL;
     lm m;
-    json_t *results = json_object(), *doc, *gen;
+    json_t *results, *doc, *gen;
     int rc;
     memset(&a, 0, sizeof a);
     memset(&m, 0, sizeof m);
@@ -567,8 +567,13 @@ int cli_cmd_benchmark(int argc, char **argv)
         return cli_usage("benchmark", "missing --tasks FILE");
     if ((rc = olive_accelerator_new(&acc, a.device ? a.device : "cpu", a.provider)) != OLIVE_OK)
         return cli_fail(rc);
+    if (!(results = json_object())) {
+        olive_accelerator_free(acc);
+        return cli_fail(OLIVE_ENOMEM);
+    }
     if ((rc = lm_open(&m, a.model, acc, a.max_length)) != OLIVE_OK) {
         lm_close(&m);
+        json_decref(results);
         olive_accelerator_free(acc);
         return cli_fail(rc);
     }
