@@ -50,8 +50,9 @@ int ohub_fetch(char **out, const ohub_ref *ref)
 
 #else
 
-#include <curl/curl.h>
 #include <pthread.h>
+
+#include "formats/hub/curl_dl.h"
 
 #define MAX_PARALLEL 8
 #define API_MAX_BYTES (16u << 20)
@@ -919,6 +920,10 @@ int ohub_fetch(char **out, const ohub_ref *ref)
                         "'%s' (revision '%s'%s%s) is not in the Hugging Face cache %s and "
                         "HF_HUB_OFFLINE is set: nothing is downloaded",
                         ref->repo, ref->revision, ref->file ? ", file " : "", ref->file ? ref->file : "", cache);
+        free(cache);
+        return rc;
+    }
+    if ((rc = ohub_curl_load()) != OLIVE_OK) {
         free(cache);
         return rc;
     }
