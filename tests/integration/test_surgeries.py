@@ -1032,15 +1032,21 @@ def test_matmul_to_transpose_conv_transpose(tmp_path):
                                                           "Transpose", "Transpose", "Transpose"]
 
 
-@needs_olive
-def test_packed_attention_to_packed_mha(tmp_path):
-    # (PackedMultiHeadAttention runs on CUDA only: the graphs are compared, not run.)
+def packed_attention_model():
+    """One custom PackedAttention over q, k, v [1, 2 heads, 6 tokens, 4] and segment offsets cu [3]."""
     nodes = [helper.make_node("PackedAttention", ["q", "k", "v", "cu"], ["o"], name="/vision/attn/PackedAttention",
                               domain="custom", scale=0.125, num_heads=2)]
     qkv = [vi(n, F, [1, 2, 6, 4]) for n in "qkv"]
     g = helper.make_graph(nodes, "g", qkv + [vi("cu", I32, [3])], [vi("o", F, [1, 6, 2, 4])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
     m.ir_version = 10
+    return m
+
+
+@needs_olive
+def test_packed_attention_to_packed_mha(tmp_path):
+    # (PackedMultiHeadAttention runs on CUDA only: the graphs are compared, not run.)
+    m = packed_attention_model()
     s = [{"surgeon": "PackedAttentionToPackedMHA"}]
     proc, dst = ours_run(m, s, tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -1051,12 +1057,7 @@ def test_packed_attention_to_packed_mha(tmp_path):
 
 @needs_olive
 def test_packed_attention_to_loop_mha(tmp_path):
-    nodes = [helper.make_node("PackedAttention", ["q", "k", "v", "cu"], ["o"], name="/vision/attn/PackedAttention",
-                              domain="custom", scale=0.125, num_heads=2)]
-    qkv = [vi(n, F, [1, 2, 6, 4]) for n in "qkv"]
-    g = helper.make_graph(nodes, "g", qkv + [vi("cu", I32, [3])], [vi("o", F, [1, 6, 2, 4])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
-    m.ir_version = 10
+    m = packed_attention_model()
     s = [{"surgeon": "PackedAttentionToLoopMHA"}]
     proc, dst = ours_run(m, s, tmp_path)
     assert proc.returncode == 0, proc.stderr
