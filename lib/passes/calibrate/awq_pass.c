@@ -365,44 +365,46 @@ static void free_input_data(aw_input *in)
     in->in_group = 0;
 }
 
+static const char *group_name(void *user, size_t i) { return ((aw_run *)user)->in[i].name; }
+
+/* The rows kept, max_rows x k floats. */
+static uint64_t group_bytes(void *user, size_t i)
+{
+    const aw_run *r = user;
+    return (uint64_t)r->max_rows * r->in[i].k * 4;
+}
+
+static int group_open(void *user, size_t i)
+{
+    aw_run *r = user;
+    aw_input *in = &r->in[i];
+    in->in_group = 1;
+    in->abs_sum = olive_calloc(in->k, sizeof *in->abs_sum);
+    in->rows = olive_malloc(r->max_rows * in->k * sizeof *in->rows);
+    return in->abs_sum && in->rows ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
+static int group_finish(void *user, size_t first, size_t last)
+{
+    aw_run *r = user;
+    int rc = OLIVE_OK;
+    for (size_t i = first; i < last && rc == OLIVE_OK; i++)
+        rc = quantize_input(r, &r->in[i]);
+    return rc;
+}
+
+static void group_close(void *user, size_t i) { free_input_data(&((aw_run *)user)->in[i]); }
+
 static int run_groups(void *user, oir_model *m)
 {
     aw_run *r = user;
-    const uint64_t budget = (uint64_t)olive_args_int(r->args, "calib_budget_mb") << 20;
-    size_t first = 0;
-    int rc = OLIVE_OK;
-    while (first < r->n_in && rc == OLIVE_OK) {
-        uint64_t used = 0;
-        size_t last = first, n_names = 0;
-        const char **names;
-        while (last < r->n_in &&
-               (last == first || used + (uint64_t)r->max_rows * r->in[last].k * 4 <= budget)) {
-            used += (uint64_t)r->max_rows * r->in[last].k * 4;
-            last++;
-        }
-        if (!(names = olive_calloc(last - first, sizeof *names)))
-            rc = OLIVE_ENOMEM;
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
-            aw_input *in = &r->in[i];
-            in->in_group = 1;
-            names[n_names++] = in->name;
-            in->abs_sum = olive_calloc(in->k, sizeof *in->abs_sum);
-            in->rows = olive_malloc(r->max_rows * in->k * sizeof *in->rows);
-            if (!in->abs_sum || !in->rows)
-                rc = OLIVE_ENOMEM;
-        }
-        if (rc == OLIVE_OK)
-            rc = olive_calib_capture_inputs(m, names, n_names, r->data, olive_args_int(r->args, "calibration_batch_size"),
-                                            gather, r, r->ctx, PASS, (double)first / (double)r->n_in * 0.9,
-                                            (double)last / (double)r->n_in * 0.9);
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++)
-            rc = quantize_input(r, &r->in[i]);
-        for (size_t i = first; i < last; i++)
-            free_input_data(&r->in[i]);
-        free(names);
-        first = last;
-    }
-    return rc;
+    const olive_calib_groups groups = {
+        .n = r->n_in, .budget = (uint64_t)olive_args_int(r->args, "calib_budget_mb") << 20,
+        .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
+        .close = group_close, .gather = gather, .user = r,
+    };
+    return olive_calib_run_groups(&groups, m, r->data, olive_args_int(r->args, "calibration_batch_size"), r->ctx,
+                                  PASS);
 }
 
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)

@@ -146,44 +146,47 @@ static int quantize_group(gq_run *r)
     return OLIVE_OK;
 }
 
+static const char *group_name(void *user, size_t i) { return ((gq_run *)user)->in[i].name; }
+
+/* A Hessian of k x k floats. */
+static uint64_t group_bytes(void *user, size_t i)
+{
+    const gq_input *in = &((gq_run *)user)->in[i];
+    return (uint64_t)in->k * in->k * 4;
+}
+
+static int group_open(void *user, size_t i)
+{
+    gq_input *in = &((gq_run *)user)->in[i];
+    in->in_group = 1;
+    return olive_gptq_hessian_init(&in->h, in->k);
+}
+
+static int group_finish(void *user, size_t first, size_t last)
+{
+    gq_run *r = user;
+    for (size_t i = first; i < last; i++)
+        olive_gptq_hessian_finish(&r->in[i].h);
+    return quantize_group(r);
+}
+
+static void group_close(void *user, size_t i)
+{
+    gq_input *in = &((gq_run *)user)->in[i];
+    in->in_group = 0;
+    olive_gptq_hessian_free(&in->h);
+}
+
 static int run_groups(void *user, oir_model *m)
 {
     gq_run *r = user;
-    const uint64_t budget = (uint64_t)olive_args_int(r->args, "hessian_budget_mb") << 20;
-    size_t first = 0;
-    int rc = OLIVE_OK;
-    while (first < r->n_in && rc == OLIVE_OK) {
-        uint64_t used = 0;
-        size_t last = first, n_names = 0;
-        const char **names = NULL;
-        /* A group: inputs whose Hessians fit the budget together (at least one). */
-        while (last < r->n_in && (last == first || used + (uint64_t)r->in[last].k * r->in[last].k * 4 <= budget)) {
-            used += (uint64_t)r->in[last].k * r->in[last].k * 4;
-            last++;
-        }
-        if (!(names = olive_calloc(last - first, sizeof *names)))
-            rc = OLIVE_ENOMEM;
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
-            r->in[i].in_group = 1;
-            names[n_names++] = r->in[i].name;
-            rc = olive_gptq_hessian_init(&r->in[i].h, r->in[i].k);
-        }
-        if (rc == OLIVE_OK)
-            rc = olive_calib_capture_inputs(m, names, n_names, r->data, olive_args_int(r->args, "calibration_batch_size"),
-                                            accumulate, r, r->ctx, PASS, (double)first / (double)r->n_in * 0.9,
-                                            (double)last / (double)r->n_in * 0.9);
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++)
-            olive_gptq_hessian_finish(&r->in[i].h);
-        if (rc == OLIVE_OK)
-            rc = quantize_group(r);
-        for (size_t i = first; i < last; i++) {
-            r->in[i].in_group = 0;
-            olive_gptq_hessian_free(&r->in[i].h);
-        }
-        free(names);
-        first = last;
-    }
-    return rc;
+    const olive_calib_groups groups = {
+        .n = r->n_in, .budget = (uint64_t)olive_args_int(r->args, "hessian_budget_mb") << 20,
+        .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
+        .close = group_close, .gather = accumulate, .user = r,
+    };
+    return olive_calib_run_groups(&groups, m, r->data, olive_args_int(r->args, "calibration_batch_size"), r->ctx,
+                                  PASS);
 }
 
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)

@@ -54,6 +54,36 @@ int olive_calib_capture_inputs(oir_model *m, const char *const *names, size_t n,
     return rc;
 }
 
+int olive_calib_run_groups(const olive_calib_groups *gr, oir_model *m, const olive_calib_data *data,
+                           int64_t batch_size, olive_pass_ctx *ctx, const char *pass)
+{
+    size_t first = 0;
+    int rc = OLIVE_OK;
+    while (first < gr->n && rc == OLIVE_OK) {
+        uint64_t used = 0;
+        size_t last = first, n_names = 0;
+        const char **names;
+        while (last < gr->n && (last == first || used + gr->bytes(gr->user, last) <= gr->budget))
+            used += gr->bytes(gr->user, last++);
+        if (!(names = olive_calloc(last - first, sizeof *names)))
+            rc = OLIVE_ENOMEM;
+        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
+            names[n_names++] = gr->name(gr->user, i);
+            rc = gr->open(gr->user, i);
+        }
+        if (rc == OLIVE_OK)
+            rc = olive_calib_capture_inputs(m, names, n_names, data, batch_size, gr->gather, gr->user, ctx, pass,
+                                            (double)first / (double)gr->n * 0.9, (double)last / (double)gr->n * 0.9);
+        if (rc == OLIVE_OK)
+            rc = gr->finish(gr->user, first, last);
+        for (size_t i = first; i < last; i++)
+            gr->close(gr->user, i);
+        free(names);
+        first = last;
+    }
+    return rc;
+}
+
 int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, void *user,
                                 int (*quantize)(void *user, oir_model *m))
 {

@@ -30,6 +30,27 @@ int olive_calib_capture_inputs(oir_model *m, const char *const *names, size_t n,
                                int64_t batch_size, olive_capture_fn fn, void *user, olive_pass_ctx *ctx,
                                const char *pass, double from, double to);
 
+/* The MatMul inputs of a pass, captured a group at a time: each input holds `bytes` while its
+ * group runs, and a group is the inputs (at least one) that fit `budget` bytes together. The
+ * calibration data runs once per group. */
+typedef struct olive_calib_groups {
+    size_t n;
+    uint64_t budget;
+    const char *(*name)(void *user, size_t i);
+    uint64_t (*bytes)(void *user, size_t i);
+    int (*open)(void *user, size_t i);                     /* input i joins the group (allocates) */
+    int (*finish)(void *user, size_t first, size_t last);  /* after the capture: the group's work */
+    void (*close)(void *user, size_t i);                   /* after the group, always (frees) */
+    olive_capture_fn gather;                               /* index: the input's place in its group */
+    void *user;
+} olive_calib_groups;
+
+/* Runs every group of `groups` through olive_calib_capture_inputs (batches of `batch_size`,
+ * progress from 0 to 0.9 by inputs done), then its `finish`.
+ * Errors: those of the callbacks and of olive_calib_capture_inputs, OLIVE_ENOMEM. */
+int olive_calib_run_groups(const olive_calib_groups *groups, oir_model *m, const olive_calib_data *data,
+                           int64_t batch_size, olive_pass_ctx *ctx, const char *pass);
+
 /* Which MatMuls a pass quantizes (1) or leaves in float (0). */
 typedef int (*olive_calib_select_fn)(const void *user, const oir_node *n);
 
