@@ -29,7 +29,6 @@ typedef struct aw_run {
     const olive_pass_args *args;
     olive_pass_ctx *ctx;
     oir_graph *g;
-    const olive_calib_data *data;
     olive_awq_config cfg;
     size_t max_rows;
     aw_input *in;
@@ -395,18 +394,6 @@ static int group_finish(void *user, size_t first, size_t last)
 
 static void group_close(void *user, size_t i) { free_input_data(&((aw_run *)user)->in[i]); }
 
-static int run_groups(void *user, oir_model *m)
-{
-    aw_run *r = user;
-    const olive_calib_groups groups = {
-        .n = r->n_in, .budget = (uint64_t)olive_args_int(r->args, "calib_budget_mb") << 20,
-        .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
-        .close = group_close, .gather = gather, .user = r,
-    };
-    return olive_calib_run_groups(&groups, m, r->data, olive_args_int(r->args, "calibration_batch_size"), r->ctx,
-                                  PASS);
-}
-
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     aw_run r;
@@ -417,7 +404,6 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.args = args;
     r.ctx = ctx;
     r.g = m->graph;
-    r.data = &data;
     r.cfg.bits = (int)olive_args_int(args, "bits");
     r.cfg.zero_point = olive_args_bool(args, "zero_point");
     r.cfg.duo_scaling = olive_args_bool(args, "duo_scaling");
@@ -427,8 +413,15 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
     rc = collect_inputs(&r);
-    if (rc == OLIVE_OK && r.total)
-        rc = olive_calib_replace_matmuls(m, selected, &r, run_groups);
+    if (rc == OLIVE_OK && r.total) {
+        const olive_calib_groups groups = {
+            .n = r.n_in, .budget = (uint64_t)olive_args_int(args, "calib_budget_mb") << 20,
+            .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
+            .close = group_close, .gather = gather, .user = &r,
+        };
+        rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
+                                         ctx, PASS);
+    }
     if (rc == OLIVE_OK && r.total)
         rc = oir_graph_toposort(r.g);
     olive_calib_data_close(&data);

@@ -25,7 +25,6 @@ typedef struct gq_run {
     const olive_pass_args *args;
     olive_pass_ctx *ctx;
     oir_graph *g;
-    const olive_calib_data *data;
     olive_gptq_config cfg;
     gq_input *in;
     size_t n_in, cap_in;
@@ -177,18 +176,6 @@ static void group_close(void *user, size_t i)
     olive_gptq_hessian_free(&in->h);
 }
 
-static int run_groups(void *user, oir_model *m)
-{
-    gq_run *r = user;
-    const olive_calib_groups groups = {
-        .n = r->n_in, .budget = (uint64_t)olive_args_int(r->args, "hessian_budget_mb") << 20,
-        .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
-        .close = group_close, .gather = accumulate, .user = r,
-    };
-    return olive_calib_run_groups(&groups, m, r->data, olive_args_int(r->args, "calibration_batch_size"), r->ctx,
-                                  PASS);
-}
-
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     gq_run r;
@@ -199,7 +186,6 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.args = args;
     r.ctx = ctx;
     r.g = m->graph;
-    r.data = &data;
     r.cfg.bits = (int)olive_args_int(args, "bits");
     r.cfg.sym = olive_args_bool(args, "sym");
     r.cfg.damp_percent = olive_args_float(args, "damp_percent");
@@ -213,8 +199,15 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
     rc = collect_inputs(&r);
-    if (rc == OLIVE_OK && r.total)
-        rc = olive_calib_replace_matmuls(m, selected, &r, run_groups);
+    if (rc == OLIVE_OK && r.total) {
+        const olive_calib_groups groups = {
+            .n = r.n_in, .budget = (uint64_t)olive_args_int(args, "hessian_budget_mb") << 20,
+            .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
+            .close = group_close, .gather = accumulate, .user = &r,
+        };
+        rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
+                                         ctx, PASS);
+    }
     olive_calib_data_close(&data);
     for (size_t i = 0; i < r.n_in; i++) {
         free(r.in[i].name);

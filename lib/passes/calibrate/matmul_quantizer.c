@@ -54,8 +54,9 @@ int olive_calib_capture_inputs(oir_model *m, const char *const *names, size_t n,
     return rc;
 }
 
-int olive_calib_run_groups(const olive_calib_groups *gr, oir_model *m, const olive_calib_data *data,
-                           int64_t batch_size, olive_pass_ctx *ctx, const char *pass)
+/* Each group of `gr`: its inputs opened, captured over all batches, finished and closed. */
+static int run_groups(const olive_calib_groups *gr, oir_model *m, const olive_calib_data *data, int64_t batch_size,
+                      olive_pass_ctx *ctx, const char *pass)
 {
     size_t first = 0;
     int rc = OLIVE_OK;
@@ -84,8 +85,9 @@ int olive_calib_run_groups(const olive_calib_groups *gr, oir_model *m, const oli
     return rc;
 }
 
-int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, void *user,
-                                int (*quantize)(void *user, oir_model *m))
+int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, const olive_calib_groups *groups,
+                                const olive_calib_data *data, int64_t batch_size, olive_pass_ctx *ctx,
+                                const char *pass)
 {
     oir_graph *g = m->graph;
     char **weights = olive_calloc(g->n_nodes ? g->n_nodes : 1, sizeof *weights);
@@ -93,11 +95,11 @@ int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, vo
     int rc = weights ? OLIVE_OK : OLIVE_ENOMEM;
     /* The names first: replacing a MatMul drops its node, not the weight it read. */
     for (size_t i = 0; rc == OLIVE_OK && i < g->n_nodes; i++)
-        if (olive_calib_matmul_weight(g, g->nodes[i]) && selected(user, g->nodes[i]) &&
+        if (olive_calib_matmul_weight(g, g->nodes[i]) && selected(groups->user, g->nodes[i]) &&
             !(weights[n_weights++] = olive_strdup(g->nodes[i]->inputs[1])))
             rc = OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
-        rc = quantize(user, m);
+        rc = run_groups(groups, m, data, batch_size, ctx, pass);
     if (rc == OLIVE_OK && oir_model_opset(m, "com.microsoft") < 1)
         rc = oir_model_require_opset(m, "com.microsoft", 1);
     if (rc == OLIVE_OK)

@@ -45,19 +45,17 @@ typedef struct olive_calib_groups {
     void *user;
 } olive_calib_groups;
 
-/* Runs every group of `groups` through olive_calib_capture_inputs (batches of `batch_size`,
- * progress from 0 to 0.9 by inputs done), then its `finish`.
- * Errors: those of the callbacks and of olive_calib_capture_inputs, OLIVE_ENOMEM. */
-int olive_calib_run_groups(const olive_calib_groups *groups, oir_model *m, const olive_calib_data *data,
-                           int64_t batch_size, olive_pass_ctx *ctx, const char *pass);
-
 /* Which MatMuls a pass quantizes (1) or leaves in float (0). */
 typedef int (*olive_calib_select_fn)(const void *user, const oir_node *n);
 
-/* Runs quantize(user, m), which replaces MatMuls by MatMulNBits, then makes the model whole
- * again: the com.microsoft opset MatMulNBits needs, and the float weights of the selected
- * MatMuls removed where nothing reads them any more. Errors: quantize's, OLIVE_ENOMEM. */
-int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, void *user,
-                                int (*quantize)(void *user, oir_model *m));
+/* Quantizes the MatMuls of `m` that `selected(groups->user, node)` takes: captures each group
+ * of inputs (olive_calib_capture_inputs: batches of `batch_size`, progress from 0 to 0.9 by
+ * inputs done) and runs its `finish`, which replaces MatMuls by MatMulNBits; then makes the model
+ * whole again: the com.microsoft opset MatMulNBits needs, and the float weights of the
+ * selected MatMuls removed where nothing reads them any more.
+ * Errors: those of the callbacks and of olive_calib_capture_inputs, OLIVE_ENOMEM. */
+int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, const olive_calib_groups *groups,
+                                const olive_calib_data *data, int64_t batch_size, olive_pass_ctx *ctx,
+                                const char *pass);
 
 #endif
