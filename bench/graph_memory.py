@@ -19,11 +19,12 @@ import os
 import sys
 
 import onnx
-from onnx import TensorProto, helper
 
 from measure import fresh_dir, gnu_time_works, mib, run_measured
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.join(REPO, "tests", "integration"))
+from relu_chain import relu_chain  # noqa: E402
 OUT_ROOT = os.path.join(REPO, "bench", "out")
 
 ONNX_CHILD = r"""
@@ -34,23 +35,12 @@ print(len(m.graph.node))
 
 
 def make_model(path, nodes):
-    """x -> Relu -> Relu -> ... -> y, every node and value named."""
+    """The Relu chain of the graph memory test, written once."""
     if os.path.exists(path):
         return
-    graph = onnx.GraphProto()
-    graph.name = "chain"
-    for i in range(nodes):
-        n = graph.node.add()
-        n.op_type = "Relu"
-        n.name = f"relu_{i}"
-        n.input.append("x" if i == 0 else f"t{i - 1}")
-        n.output.append("y" if i == nodes - 1 else f"t{i}")
-    graph.input.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]))
-    graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [4]))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(model.SerializeToString())
+        f.write(relu_chain(nodes).SerializeToString())
     os.replace(tmp, path)
 
 

@@ -48,18 +48,7 @@ int otok_bpe_parse(otok_model *m, json_t *j)
     OLIVE_TRY(otok_json_bool(j, P, "byte_fallback", &m->byte_fallback));
     OLIVE_TRY(otok_json_bool(j, P, "ignore_merges", &m->ignore_merges));
 
-    json_t *vocab = json_object_get(j, "vocab");
-    if (!json_is_object(vocab))
-        return otok_json_fail(P, "vocab", "expected an object of token: id");
-    const char *key;
-    json_t *val;
-    json_object_foreach(vocab, key, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > OTOK_MAX_ID)
-            return otok_json_fail("model.vocab", NULL, "token '%s': the id must be an integer in 0..%u", key,
-                                  OTOK_MAX_ID);
-        OLIVE_TRY(otok_vocab_put(&m->vocab, key, strlen(key), (int32_t)json_integer_value(val)));
-    }
-    OLIVE_TRY(otok_vocab_index(&m->vocab, "model.vocab", 0));
+    OLIVE_TRY(otok_model_read_vocab(m, j));
     m->unk_id = m->unk_token ? otok_vocab_get(&m->vocab, m->unk_token, strlen(m->unk_token)) : -1;
     for (int b = 0; b < 256; b++) {
         char name[8];

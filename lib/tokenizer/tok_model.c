@@ -153,3 +153,19 @@ size_t otok_model_vocab_size(const otok_model *m)
 {
     return m->kind == OTOK_MODEL_UNIGRAM ? m->n_pieces : m->vocab.n;
 }
+
+int otok_model_read_vocab(otok_model *m, json_t *j)
+{
+    json_t *vocab = json_object_get(j, "vocab");
+    const char *key;
+    json_t *val;
+    if (!json_is_object(vocab))
+        return otok_json_fail("model", "vocab", "expected an object of token: id");
+    json_object_foreach(vocab, key, val) {
+        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > OTOK_MAX_ID)
+            return otok_json_fail("model.vocab", NULL, "token '%s': the id must be an integer in 0..%u", key,
+                                  OTOK_MAX_ID);
+        OLIVE_TRY(otok_vocab_put(&m->vocab, key, strlen(key), (int32_t)json_integer_value(val)));
+    }
+    return otok_vocab_index(&m->vocab, "model.vocab", 0);
+}

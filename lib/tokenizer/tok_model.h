@@ -44,6 +44,9 @@ typedef struct otok_model {
  * (BPE dropout, unknown model types), OLIVE_ENOMEM. */
 int otok_model_parse(otok_model **out, json_t *j);
 void otok_model_free(otok_model *m);
+/* Reads the model's "vocab", an object of token: id, into m->vocab and indexes it (two tokens
+ * with one id are refused). Errors: OLIVE_EFORMAT naming the field or token, OLIVE_ENOMEM. */
+int otok_model_read_vocab(otok_model *m, json_t *j);
 
 /* Words already tokenized during one encode call (Hugging Face keeps a similar cache). */
 typedef struct otok_cache {

@@ -14,22 +14,6 @@ int otok_wordpiece_tokenize(const otok_model *m, const char *s, size_t len, otok
 int otok_wordlevel_parse(otok_model *m, json_t *j);
 int otok_wordlevel_tokenize(const otok_model *m, const char *s, size_t len, otok_ids *out);
 
-static int parse_vocab(otok_model *m, json_t *j)
-{
-    json_t *vocab = json_object_get(j, "vocab");
-    if (!json_is_object(vocab))
-        return otok_json_fail("model", "vocab", "expected an object of token: id");
-    const char *key;
-    json_t *val;
-    json_object_foreach(vocab, key, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > OTOK_MAX_ID)
-            return otok_json_fail("model.vocab", NULL, "token '%s': the id must be an integer in 0..%u", key,
-                                  OTOK_MAX_ID);
-        OLIVE_TRY(otok_vocab_put(&m->vocab, key, strlen(key), (int32_t)json_integer_value(val)));
-    }
-    return otok_vocab_index(&m->vocab, "model.vocab", 0);
-}
-
 int otok_wordpiece_parse(otok_model *m, json_t *j)
 {
     const char *s = "[UNK]", *p = "##";
@@ -41,7 +25,7 @@ int otok_wordpiece_parse(otok_model *m, json_t *j)
     if (!(m->unk_token = olive_strndup(s, n)) || !(m->prefix = olive_strndup(p, pn)))
         return OLIVE_ENOMEM;
     m->prefix_len = pn;
-    OLIVE_TRY(parse_vocab(m, j));
+    OLIVE_TRY(otok_model_read_vocab(m, j));
     m->unk_id = otok_vocab_get(&m->vocab, m->unk_token, n);
     return OLIVE_OK;
 }
@@ -101,7 +85,7 @@ int otok_wordlevel_parse(otok_model *m, json_t *j)
     OLIVE_TRY(otok_json_string(j, "model", "unk_token", 0, &s, &n));
     if (!(m->unk_token = olive_strndup(s, n)))
         return OLIVE_ENOMEM;
-    OLIVE_TRY(parse_vocab(m, j));
+    OLIVE_TRY(otok_model_read_vocab(m, j));
     m->unk_id = otok_vocab_get(&m->vocab, m->unk_token, n);
     return OLIVE_OK;
 }

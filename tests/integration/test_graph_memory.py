@@ -9,7 +9,7 @@ import sys
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+from relu_chain import relu_chain  # noqa: E402
 
 LIB = os.environ.get("LIBOLIVE_LIBRARY")
 pytestmark = pytest.mark.skipif(not LIB, reason="LIBOLIVE_LIBRARY is not set (run through meson test)")
@@ -45,21 +45,6 @@ print(hwm() - base)
 """
 
 
-def chain(path, nodes):
-    graph = onnx.GraphProto()
-    graph.name = "chain"
-    for i in range(nodes):
-        n = graph.node.add()
-        n.op_type = "Relu"
-        n.name = f"relu_{i}"
-        n.input.append("x" if i == 0 else f"t{i - 1}")
-        n.output.append("y" if i == nodes - 1 else f"t{i}")
-    graph.input.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]))
-    graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [4]))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    path.write_bytes(model.SerializeToString())
-
-
 def grown_kib(code, *args):
     proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -68,7 +53,7 @@ def grown_kib(code, *args):
 
 def test_load_peak_is_no_more_than_onnx_packages(tmp_path):
     path = tmp_path / "chain.onnx"
-    chain(path, NODES)
+    path.write_bytes(relu_chain(NODES).SerializeToString())
     olive_kib = grown_kib(OLIVE_CHILD, LIB, path, NODES)
     onnx_kib = grown_kib(ONNX_CHILD, path, NODES)
     # Unpacking the whole graph with protobuf-c before converting it took 1.65 times the onnx

@@ -43,6 +43,8 @@ DEVICE = "cpu" if PROVIDER == "CPUExecutionProvider" else "gpu"
 TOL = {} if PROVIDER == "CPUExecutionProvider" else {"rtol": 1e-3, "atol": 1e-4}
 
 sys.path.insert(0, str(ROOT / "bindings" / "python"))
+sys.path.insert(0, os.path.dirname(__file__))
+from olive_testlib import genai_greedy  # noqa: E402
 if LIB:
     import libolive  # noqa: E402
 
@@ -266,13 +268,7 @@ def test_genai_greedy_matches_onnxruntime_genai(workdir):
     model = og.Model(str(folder))
     tok = og.Tokenizer(model)
     ids = [int(t) for t in tok.encode(prompt)]
-    params = og.GeneratorParams(model)
-    params.set_search_options(do_sample=False, max_length=len(ids) + 8, min_length=len(ids) + 8)
-    gen = og.Generator(model, params)
-    gen.append_tokens(np.asarray([ids], dtype=np.int32))
-    while not gen.is_done():
-        gen.generate_next_token()
-    want = [int(t) for t in gen.get_sequence(0)]
+    want = genai_greedy(folder, ids, 8)
     assert got["prompt_tokens"] == ids
     assert got["tokens"] == want[len(ids):]
     assert len(got["tokens"]) == 8
@@ -510,13 +506,7 @@ def test_genai_chat_template_matches_onnxruntime_genai(workdir):
     tok = og.Tokenizer(model)
     text = tok.apply_chat_template(json.dumps([{"role": "user", "content": prompt}]), add_generation_prompt=True)
     ids = [int(t) for t in tok.encode(text)]
-    params = og.GeneratorParams(model)
-    params.set_search_options(do_sample=False, max_length=len(ids) + 6, min_length=len(ids) + 6)
-    gen = og.Generator(model, params)
-    gen.append_tokens(np.asarray([ids], dtype=np.int32))
-    while not gen.is_done():
-        gen.generate_next_token()
     assert got["chat_template_applied"] is True and plain["chat_template_applied"] is False
     assert got["prompt_tokens"] == ids
-    assert got["tokens"] == [int(t) for t in gen.get_sequence(0)][len(ids):]
+    assert got["tokens"] == genai_greedy(folder, ids, 6)[len(ids):]
     assert plain["prompt_tokens"] == [int(t) for t in tok.encode(prompt)] != ids

@@ -529,9 +529,7 @@ def test_replace_erf_with_tanh_unknown_type(tmp_path):
 def test_decompose_quick_gelu(tmp_path):
     nodes = [helper.make_node("QuickGelu", ["x"], ["q"], name="qg", domain=MS, alpha=1.702),
              helper.make_node("Relu", ["q"], ["y"], name="relu")]
-    g = helper.make_graph(nodes, "g", [vi("x", F, [3, 4])], [vi("y", F, [3, 4])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
-    m.ir_version = 8
+    m = ms_model(nodes, [vi("x", F, [3, 4])], [vi("y", F, [3, 4])])
     out = check(m, [{"surgeon": "DecomposeQuickGelu"}], tmp_path, exact=False)
     assert sorted(n.op_type for n in out.graph.node) == ["Constant", "Mul", "Mul", "Relu", "Sigmoid"]
 
@@ -624,9 +622,7 @@ def test_remove_gidx(tmp_path):
                   init(f"{name}.scales", (rng.random(n * k // bs) * 0.1).astype(np.float32))]
     inits += [init("a.g_idx", (np.arange(k) // bs).astype(np.int32)),
               init("b.g_idx", rng.permutation(np.arange(k) // bs).astype(np.int32))]
-    g = helper.make_graph(nodes, "g", [vi("x", F, [2, k])], [vi("y", F, [2, n])], inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
-    m.ir_version = 8
+    m = ms_model(nodes, [vi("x", F, [2, k])], [vi("y", F, [2, n])], inits)
     out = ours_apply(m, [{"surgeon": "RemoveGidxFromMatMulNBits"}], tmp_path)
     assert_same_graph(out, olive_apply(m, [{"surgeon": "RemoveGidxFromMatMulNBits"}]))
     assert "a.g_idx" not in init_table(out.graph) and "b.g_idx" in init_table(out.graph)
@@ -742,11 +738,8 @@ def sln_model(opset=17):
                               name="/ln2/SkipSimplifiedLayerNormalization", domain=MS, epsilon=1e-6),
              helper.make_node("Relu", ["s"], ["z"], name="relu"),
              helper.make_node("Sigmoid", ["h2"], ["y"], name="sig")]
-    g = helper.make_graph(nodes, "g", [vi("x", F, [2, 3, N])], [vi("y", F, [2, 3, N]), vi("z", F, [2, 3, N])],
-                          [init("g1", rand([N], 10)), init("g2", np.ones(N, np.float32))])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
-    m.ir_version = 8
-    return m
+    return ms_model(nodes, [vi("x", F, [2, 3, N])], [vi("y", F, [2, 3, N]), vi("z", F, [2, 3, N])],
+                    [init("g1", rand([N], 10)), init("g2", np.ones(N, np.float32))], opset)
 
 
 @needs_olive
@@ -822,6 +815,7 @@ def test_gemm_to_matmul_add(tmp_path):
 # ---- attention ----
 
 def ms_model(nodes, inputs, outputs, inits=(), opset=17):
+    """A model of opset `opset` that may use com.microsoft ops."""
     g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
     m.ir_version = 8
@@ -1032,15 +1026,21 @@ def test_matmul_to_transpose_conv_transpose(tmp_path):
                                                           "Transpose", "Transpose", "Transpose"]
 
 
-@needs_olive
-def test_packed_attention_to_packed_mha(tmp_path):
-    # (PackedMultiHeadAttention runs on CUDA only: the graphs are compared, not run.)
+def packed_attention_model():
+    """One custom PackedAttention over q, k, v [1, 2 heads, 6 tokens, 4] and segment offsets cu [3]."""
     nodes = [helper.make_node("PackedAttention", ["q", "k", "v", "cu"], ["o"], name="/vision/attn/PackedAttention",
                               domain="custom", scale=0.125, num_heads=2)]
     qkv = [vi(n, F, [1, 2, 6, 4]) for n in "qkv"]
     g = helper.make_graph(nodes, "g", qkv + [vi("cu", I32, [3])], [vi("o", F, [1, 6, 2, 4])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
     m.ir_version = 10
+    return m
+
+
+@needs_olive
+def test_packed_attention_to_packed_mha(tmp_path):
+    # (PackedMultiHeadAttention runs on CUDA only: the graphs are compared, not run.)
+    m = packed_attention_model()
     s = [{"surgeon": "PackedAttentionToPackedMHA"}]
     proc, dst = ours_run(m, s, tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -1051,12 +1051,7 @@ def test_packed_attention_to_packed_mha(tmp_path):
 
 @needs_olive
 def test_packed_attention_to_loop_mha(tmp_path):
-    nodes = [helper.make_node("PackedAttention", ["q", "k", "v", "cu"], ["o"], name="/vision/attn/PackedAttention",
-                              domain="custom", scale=0.125, num_heads=2)]
-    qkv = [vi(n, F, [1, 2, 6, 4]) for n in "qkv"]
-    g = helper.make_graph(nodes, "g", qkv + [vi("cu", I32, [3])], [vi("o", F, [1, 6, 2, 4])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
-    m.ir_version = 10
+    m = packed_attention_model()
     s = [{"surgeon": "PackedAttentionToLoopMHA"}]
     proc, dst = ours_run(m, s, tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -10,6 +10,7 @@
 #include "passes/calibrate/awq_pass.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
+#include "passes/calibrate/matmul_quantizer.h"
 #include "passes/calibrate/nbits_writer.h"
 
 #define PASS "awq"
@@ -37,8 +38,9 @@ typedef struct aw_run {
 static const char *label(const oir_node *n) { return n->name[0] ? n->name : n->outputs[0]; }
 
 /* modules_to_not_convert: MatMuls whose name contains one of the entries stay in float. */
-static int selected(const aw_run *r, const oir_node *n)
+static int selected(const void *user, const oir_node *n)
 {
+    const aw_run *r = user;
     const char *v = olive_args_string(r->args, "modules_to_not_convert");
     while (v && *v) {
         size_t len;
@@ -268,7 +270,6 @@ static int quantize_input(aw_run *r, aw_input *in)
     count = 0;
     for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
         oir_tensor *w = olive_calib_matmul_weight(g, g->nodes[i]);
-        const uint8_t *src;
         if (!w || !selected(r, g->nodes[i]) || strcmp(g->nodes[i]->inputs[0], in->name))
             continue;
         idx[count] = i;
@@ -277,18 +278,7 @@ static int quantize_input(aw_run *r, aw_input *in)
             rc = OLIVE_ENOMEM;
             break;
         }
-        src = oir_tensor_data(w); /* may be unaligned inside the model file */
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = 0; b < ns[count]; b++) {
-                float v;
-                memcpy(&v, src + 4 * (a * ns[count] + b), sizeof v);
-                if (!isfinite(v)) {
-                    rc = olive_fail(OLIVE_EFORMAT, PASS ": weight '%s' of MatMul '%s' holds %g", w->name,
-                                    label(g->nodes[i]), (double)v);
-                    break;
-                }
-                ws[count][b * k + a] = v;
-            }
+        rc = olive_calib_weight_rows(w, label(g->nodes[i]), ws[count], PASS);
         count++;
     }
     if (rc != OLIVE_OK)
@@ -374,62 +364,40 @@ static void free_input_data(aw_input *in)
     in->in_group = 0;
 }
 
-static int run_groups(aw_run *r, oir_model *m, const olive_calib_data *data)
+static const char *group_name(void *user, size_t i) { return ((aw_run *)user)->in[i].name; }
+
+/* The rows kept, max_rows x k floats. */
+static uint64_t group_bytes(void *user, size_t i)
 {
-    const uint64_t budget = (uint64_t)olive_args_int(r->args, "calib_budget_mb") << 20;
-    size_t first = 0;
+    const aw_run *r = user;
+    return (uint64_t)r->max_rows * r->in[i].k * 4;
+}
+
+static int group_open(void *user, size_t i)
+{
+    aw_run *r = user;
+    aw_input *in = &r->in[i];
+    in->in_group = 1;
+    in->abs_sum = olive_calloc(in->k, sizeof *in->abs_sum);
+    in->rows = olive_malloc(r->max_rows * in->k * sizeof *in->rows);
+    return in->abs_sum && in->rows ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
+static int group_finish(void *user, size_t first, size_t last)
+{
+    aw_run *r = user;
     int rc = OLIVE_OK;
-    while (first < r->n_in && rc == OLIVE_OK) {
-        uint64_t used = 0;
-        size_t last = first, n_names = 0;
-        const char **names;
-        unsigned char *wanted;
-        olive_capture *cap = NULL;
-        while (last < r->n_in &&
-               (last == first || used + (uint64_t)r->max_rows * r->in[last].k * 4 <= budget)) {
-            used += (uint64_t)r->max_rows * r->in[last].k * 4;
-            last++;
-        }
-        names = olive_calloc(last - first, sizeof *names);
-        wanted = olive_malloc(last - first);
-        if (!names || !wanted)
-            rc = OLIVE_ENOMEM;
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
-            aw_input *in = &r->in[i];
-            in->in_group = 1;
-            names[n_names] = in->name;
-            wanted[n_names++] = 1;
-            in->abs_sum = olive_calloc(in->k, sizeof *in->abs_sum);
-            in->rows = olive_malloc(r->max_rows * in->k * sizeof *in->rows);
-            if (!in->abs_sum || !in->rows)
-                rc = OLIVE_ENOMEM;
-        }
-        if (rc == OLIVE_OK)
-            rc = olive_capture_open(&cap, m, names, n_names, r->ctx, PASS);
-        for (size_t i = 0; i < n_names && rc == OLIVE_OK; i++)
-            if (olive_capture_dtype(cap, i) != OLIVE_DTYPE_FLOAT32)
-                rc = olive_fail(OLIVE_EUNSUPPORTED, PASS ": MatMul input '%s' is not float32", names[i]);
-        if (rc == OLIVE_OK)
-            rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, gather, r,
-                                   r->ctx, (double)first / (double)r->n_in * 0.9, (double)last / (double)r->n_in * 0.9);
-        olive_capture_free(cap);
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++)
-            rc = quantize_input(r, &r->in[i]);
-        for (size_t i = first; i < last; i++)
-            free_input_data(&r->in[i]);
-        free(names);
-        free(wanted);
-        first = last;
-    }
+    for (size_t i = first; i < last && rc == OLIVE_OK; i++)
+        rc = quantize_input(r, &r->in[i]);
     return rc;
 }
+
+static void group_close(void *user, size_t i) { free_input_data(&((aw_run *)user)->in[i]); }
 
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     aw_run r;
     olive_calib_data data;
-    char **weights = NULL;
-    size_t n_weights = 0;
     int64_t group = olive_args_int(args, "group_size");
     int rc;
     memset(&r, 0, sizeof r);
@@ -441,39 +409,27 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.duo_scaling = olive_args_bool(args, "duo_scaling");
     r.cfg.n_grid = 20;
     r.max_rows = (size_t)olive_args_int(args, "max_calib_tokens");
-    if (r.cfg.bits != 4 && r.cfg.bits != 8)
-        return olive_fail(OLIVE_EINVALID, PASS ": bits=%d: MatMulNBits takes 4 or 8", r.cfg.bits);
-    if (group < 16 || group > 256 || (group & (group - 1)))
-        return olive_fail(OLIVE_EINVALID, PASS ": group_size=%lld: MatMulNBits takes a block size that is a power of "
-                          "2 from 16 to 256", (long long)group);
+    OLIVE_TRY(olive_calib_nbits_check(PASS, r.cfg.bits, group));
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
     rc = collect_inputs(&r);
     if (rc == OLIVE_OK && r.total) {
-        if (!(weights = olive_calloc(r.g->n_nodes, sizeof *weights)))
-            rc = OLIVE_ENOMEM;
-        for (size_t i = 0; rc == OLIVE_OK && i < r.g->n_nodes; i++)
-            if (olive_calib_matmul_weight(r.g, r.g->nodes[i]) && selected(&r, r.g->nodes[i]) &&
-                !(weights[n_weights++] = olive_strdup(r.g->nodes[i]->inputs[1])))
-                rc = OLIVE_ENOMEM;
-        if (rc == OLIVE_OK)
-            rc = run_groups(&r, m, &data);
-        if (rc == OLIVE_OK && oir_model_opset(m, "com.microsoft") < 1)
-            rc = oir_model_require_opset(m, "com.microsoft", 1);
-        if (rc == OLIVE_OK)
-            rc = olive_calib_drop_unused(r.g, (const char *const *)weights, n_weights);
-        if (rc == OLIVE_OK)
-            rc = oir_graph_toposort(r.g);
+        const olive_calib_groups groups = {
+            .n = r.n_in, .budget = (uint64_t)olive_args_int(args, "calib_budget_mb") << 20,
+            .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
+            .close = group_close, .gather = gather, .user = &r,
+        };
+        rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
+                                         ctx, PASS);
     }
+    if (rc == OLIVE_OK && r.total)
+        rc = oir_graph_toposort(r.g);
     olive_calib_data_close(&data);
     for (size_t i = 0; i < r.n_in; i++) {
         free(r.in[i].name);
         free_input_data(&r.in[i]);
     }
     free(r.in);
-    for (size_t i = 0; i < n_weights; i++)
-        free(weights[i]);
-    free(weights);
     if (rc != OLIVE_OK)
         return rc;
     OLIVE_INFO(PASS ": %zu of %zu MatMuls to %d-bit MatMulNBits (group %zu)", r.done, r.total, r.cfg.bits,

@@ -9,6 +9,7 @@
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/gptq_pass.h"
+#include "passes/calibrate/matmul_quantizer.h"
 #include "passes/calibrate/nbits_writer.h"
 
 #define PASS "gptq"
@@ -32,8 +33,9 @@ typedef struct gq_run {
 
 static const char *label(const oir_node *n) { return n->name[0] ? n->name : n->outputs[0]; }
 
-static int selected(const gq_run *r, const oir_node *n)
+static int selected(const void *user, const oir_node *n)
 {
+    const gq_run *r = user;
     return !(n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name));
 }
 
@@ -116,23 +118,10 @@ static int quantize_group(gq_run *r)
         zeros = olive_malloc(cols * n_groups * sizeof *zeros);
         codes = olive_malloc(cols * k);
         g_idx = olive_malloc(k * sizeof *g_idx);
-        if (!wt || !h || !scales || !zeros || !codes || !g_idx) {
+        if (!wt || !h || !scales || !zeros || !codes || !g_idx)
             rc = OLIVE_ENOMEM;
-        } else {
-            const uint8_t *src = oir_tensor_data(w); /* may be unaligned inside the model file */
-            for (size_t a = 0; a < k && rc == OLIVE_OK; a++)
-                for (size_t b = 0; b < cols; b++) {
-                    float v;
-                    memcpy(&v, src + 4 * (a * cols + b), sizeof v);
-                    if (v != v || v - v != 0.0f) {
-                        rc = olive_fail(OLIVE_EFORMAT, PASS ": weight '%s' of MatMul '%s' holds %g at [%zu, %zu]",
-                                        w->name, label(n), (double)v, a, b);
-                        break;
-                    }
-                    wt[b * k + a] = v;
-                }
+        else if ((rc = olive_calib_weight_rows(w, label(n), wt, PASS)) == OLIVE_OK)
             memcpy(h, in->h.h, k * k * sizeof *h);
-        }
         if (rc == OLIVE_OK) {
             rc = olive_gptq_quantize(&r->cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
             if (rc == OLIVE_EINVALID)
@@ -156,63 +145,41 @@ static int quantize_group(gq_run *r)
     return OLIVE_OK;
 }
 
-static int run_groups(gq_run *r, oir_model *m, const olive_calib_data *data)
+static const char *group_name(void *user, size_t i) { return ((gq_run *)user)->in[i].name; }
+
+/* A Hessian of k x k floats. */
+static uint64_t group_bytes(void *user, size_t i)
 {
-    const uint64_t budget = (uint64_t)olive_args_int(r->args, "hessian_budget_mb") << 20;
-    size_t first = 0;
-    int rc = OLIVE_OK;
-    while (first < r->n_in && rc == OLIVE_OK) {
-        uint64_t used = 0;
-        size_t last = first, n_names = 0;
-        const char **names = NULL;
-        unsigned char *wanted = NULL;
-        olive_capture *cap = NULL;
-        /* A group: inputs whose Hessians fit the budget together (at least one). */
-        while (last < r->n_in && (last == first || used + (uint64_t)r->in[last].k * r->in[last].k * 4 <= budget)) {
-            used += (uint64_t)r->in[last].k * r->in[last].k * 4;
-            last++;
-        }
-        names = olive_calloc(last - first, sizeof *names);
-        wanted = olive_malloc(last - first);
-        if (!names || !wanted)
-            rc = OLIVE_ENOMEM;
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++) {
-            r->in[i].in_group = 1;
-            names[n_names] = r->in[i].name;
-            wanted[n_names++] = 1;
-            rc = olive_gptq_hessian_init(&r->in[i].h, r->in[i].k);
-        }
-        if (rc == OLIVE_OK)
-            rc = olive_capture_open(&cap, m, names, n_names, r->ctx, PASS);
-        for (size_t i = 0; i < n_names && rc == OLIVE_OK; i++)
-            if (olive_capture_dtype(cap, i) != OLIVE_DTYPE_FLOAT32)
-                rc = olive_fail(OLIVE_EUNSUPPORTED, PASS ": MatMul input '%s' is not float32", names[i]);
-        if (rc == OLIVE_OK)
-            rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, accumulate, r,
-                                   r->ctx, (double)first / (double)r->n_in * 0.9,
-                                   (double)last / (double)r->n_in * 0.9);
-        olive_capture_free(cap);
-        for (size_t i = first; i < last && rc == OLIVE_OK; i++)
-            olive_gptq_hessian_finish(&r->in[i].h);
-        if (rc == OLIVE_OK)
-            rc = quantize_group(r);
-        for (size_t i = first; i < last; i++) {
-            r->in[i].in_group = 0;
-            olive_gptq_hessian_free(&r->in[i].h);
-        }
-        free(names);
-        free(wanted);
-        first = last;
-    }
-    return rc;
+    const gq_input *in = &((gq_run *)user)->in[i];
+    return (uint64_t)in->k * in->k * 4;
+}
+
+static int group_open(void *user, size_t i)
+{
+    gq_input *in = &((gq_run *)user)->in[i];
+    in->in_group = 1;
+    return olive_gptq_hessian_init(&in->h, in->k);
+}
+
+static int group_finish(void *user, size_t first, size_t last)
+{
+    gq_run *r = user;
+    for (size_t i = first; i < last; i++)
+        olive_gptq_hessian_finish(&r->in[i].h);
+    return quantize_group(r);
+}
+
+static void group_close(void *user, size_t i)
+{
+    gq_input *in = &((gq_run *)user)->in[i];
+    in->in_group = 0;
+    olive_gptq_hessian_free(&in->h);
 }
 
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     gq_run r;
     olive_calib_data data;
-    char **weights = NULL;
-    size_t n_weights = 0;
     int64_t group = olive_args_int(args, "group_size");
     int rc;
     memset(&r, 0, sizeof r);
@@ -225,11 +192,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.desc_act = olive_args_bool(args, "desc_act");
     r.cfg.static_groups = olive_args_bool(args, "static_groups");
     r.cfg.block_size = 128;
-    if (r.cfg.bits != 4 && r.cfg.bits != 8)
-        return olive_fail(OLIVE_EINVALID, PASS ": bits=%d: MatMulNBits takes 4 or 8", r.cfg.bits);
-    if (group < 16 || group > 256 || (group & (group - 1)))
-        return olive_fail(OLIVE_EINVALID, PASS ": group_size=%lld: MatMulNBits takes a block size that is a power of "
-                          "2 from 16 to 256", (long long)group);
+    OLIVE_TRY(olive_calib_nbits_check(PASS, r.cfg.bits, group));
     if (r.cfg.desc_act && !r.cfg.static_groups)
         return olive_fail(OLIVE_EUNSUPPORTED, PASS ": desc_act without static_groups puts columns of one group "
                           "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
@@ -237,18 +200,13 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
     rc = collect_inputs(&r);
     if (rc == OLIVE_OK && r.total) {
-        if (!(weights = olive_calloc(r.g->n_nodes, sizeof *weights)))
-            rc = OLIVE_ENOMEM;
-        for (size_t i = 0; rc == OLIVE_OK && i < r.g->n_nodes; i++)
-            if (olive_calib_matmul_weight(r.g, r.g->nodes[i]) && selected(&r, r.g->nodes[i]) &&
-                !(weights[n_weights++] = olive_strdup(r.g->nodes[i]->inputs[1])))
-                rc = OLIVE_ENOMEM;
-        if (rc == OLIVE_OK)
-            rc = run_groups(&r, m, &data);
-        if (rc == OLIVE_OK && oir_model_opset(m, "com.microsoft") < 1)
-            rc = oir_model_require_opset(m, "com.microsoft", 1);
-        if (rc == OLIVE_OK)
-            rc = olive_calib_drop_unused(r.g, (const char *const *)weights, n_weights);
+        const olive_calib_groups groups = {
+            .n = r.n_in, .budget = (uint64_t)olive_args_int(args, "hessian_budget_mb") << 20,
+            .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
+            .close = group_close, .gather = accumulate, .user = &r,
+        };
+        rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
+                                         ctx, PASS);
     }
     olive_calib_data_close(&data);
     for (size_t i = 0; i < r.n_in; i++) {
@@ -256,9 +214,6 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         olive_gptq_hessian_free(&r.in[i].h);
     }
     free(r.in);
-    for (size_t i = 0; i < n_weights; i++)
-        free(weights[i]);
-    free(weights);
     if (rc != OLIVE_OK)
         return rc;
     OLIVE_INFO(PASS ": %zu of %zu MatMuls to %d-bit MatMulNBits (group %zu, %s)", r.done, r.total, r.cfg.bits,

@@ -32,6 +32,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "kernels/pairwise_sum.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/histogram.h"
@@ -219,35 +220,6 @@ static int collect(void *user, size_t index, const olive_tensor *value)
     return OLIVE_OK;
 }
 
-/* numpy's pairwise summation of float32 values (what np.mean of the batch values computes). */
-static float pairwise_sum(const float *a, size_t n)
-{
-    if (n < 8) {
-        float s = -0.0f;
-        for (size_t i = 0; i < n; i++)
-            s += a[i];
-        return s;
-    }
-    if (n <= 128) {
-        float r[8], s;
-        size_t i;
-        for (int k = 0; k < 8; k++)
-            r[k] = a[k];
-        for (i = 8; i < n - n % 8; i += 8)
-            for (int k = 0; k < 8; k++)
-                r[k] += a[i + k];
-        s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++)
-            s += a[i];
-        return s;
-    }
-    {
-        size_t n2 = n / 2;
-        n2 -= n2 % 8;
-        return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
-    }
-}
-
 static void finish_range(const sq_run *r, sq_tensor *t)
 {
     if (!t->n_batches)
@@ -283,8 +255,8 @@ static void finish_range(const sq_run *r, sq_tensor *t)
         return;
     }
     if (r->moving_average) {
-        t->rmin = (float)((double)pairwise_sum(t->mins, t->n_batches) / (double)t->n_batches);
-        t->rmax = (float)((double)pairwise_sum(t->maxs, t->n_batches) / (double)t->n_batches);
+        t->rmin = (float)((double)olive_pairwise_sum(t->mins, t->n_batches) / (double)t->n_batches);
+        t->rmax = (float)((double)olive_pairwise_sum(t->maxs, t->n_batches) / (double)t->n_batches);
     } else {
         t->rmin = t->mins[0];
         t->rmax = t->maxs[0];

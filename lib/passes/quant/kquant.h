@@ -26,9 +26,6 @@
  * view of the transposed weight, which numpy reduces element by element. */
 void olive_kquant_block(int bits, const float *v, size_t n, int in_order, uint8_t *codes, float *scale, uint8_t *zp);
 
-/* numpy's pairwise sum of n float32 values. */
-float olive_pairwise_sum(const float *a, size_t n);
-
 /* Quantizes weight `t` into MatMulNBits' tensors with the layout blockwise.h describes
  * (scales in the weight's type, zero points packed). On failure *o is left empty. */
 int olive_kquant_quantize(const olive_blockq *p, const oir_tensor *t, const char *node, olive_quant_out *o);

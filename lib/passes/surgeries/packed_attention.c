@@ -158,7 +158,9 @@ done:
     return b.rc;
 }
 
-static int packed_attention_to_loop_mha(oir_model *m, const sg_args *a)
+/* Rewrites every custom PackedAttention node of the main graph with `one`, which replaces the
+ * node (so the same index holds the next one). */
+static int replace_packed_attention(oir_model *m, const sg_args *a, int (*one)(oir_graph *g, oir_node *n))
 {
     oir_graph *g = m->graph;
     int found = 0;
@@ -168,7 +170,7 @@ static int packed_attention_to_loop_mha(oir_model *m, const sg_args *a)
             continue;
         if (n->n_inputs != 4 || n->n_outputs != 1)
             return sg_fail(a, NULL, "custom PackedAttention node '%s' needs 4 inputs and 1 output", n->name);
-        OLIVE_TRY(loop_one(g, n));
+        OLIVE_TRY(one(g, n));
         found = 1;
         i--;
     }
@@ -177,23 +179,14 @@ static int packed_attention_to_loop_mha(oir_model *m, const sg_args *a)
     return OLIVE_OK;
 }
 
+static int packed_attention_to_loop_mha(oir_model *m, const sg_args *a)
+{
+    return replace_packed_attention(m, a, loop_one);
+}
+
 static int packed_attention_to_packed_mha(oir_model *m, const sg_args *a)
 {
-    oir_graph *g = m->graph;
-    int found = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        oir_node *n = g->nodes[i];
-        if (strcmp(n->op_type, "PackedAttention") || strcmp(n->domain, "custom"))
-            continue;
-        if (n->n_inputs != 4 || n->n_outputs != 1)
-            return sg_fail(a, NULL, "custom PackedAttention node '%s' needs 4 inputs and 1 output", n->name);
-        OLIVE_TRY(packed_one(g, n));
-        found = 1;
-        i--;
-    }
-    if (found)
-        OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
-    return OLIVE_OK;
+    return replace_packed_attention(m, a, packed_one);
 }
 
 static const sg_param p_none[] = {{NULL, 0, 0}};

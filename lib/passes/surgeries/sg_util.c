@@ -234,41 +234,38 @@ int sg_remove_unused_initializers(oir_graph *g)
     return rc;
 }
 
-int sg_remove_dead_nodes(oir_graph *g)
-{
-    int changed = 1, rc = OLIVE_OK;
-    while (changed && rc == OLIVE_OK) {
-        olive_strmap used = {0};
-        changed = 0;
-        rc = collect_reads(g, &used);
-        for (size_t i = 0; rc == OLIVE_OK && i < g->n_nodes; i++) {
-            oir_node *n = g->nodes[i];
-            int live = 0;
-            for (size_t j = 0; j < n->n_outputs && !live; j++)
-                live = n->outputs[j][0] && olive_strmap_has(&used, n->outputs[j]);
-            n->mark = !live;
-            changed |= !live;
-        }
-        olive_strmap_free(&used);
-        if (changed && rc == OLIVE_OK)
-            oir_graph_remove_marked_nodes(g);
-    }
-    return rc;
-}
-
-int sg_dag_update(oir_graph *g)
+/* Marks the nodes none of whose outputs is read (nor a graph output); *any: whether there is one. */
+static int mark_dead(oir_graph *g, int *any)
 {
     olive_strmap used = {0};
     int rc = collect_reads(g, &used);
+    *any = 0;
     for (size_t i = 0; rc == OLIVE_OK && i < g->n_nodes; i++) {
         oir_node *n = g->nodes[i];
         int live = 0;
         for (size_t j = 0; j < n->n_outputs && !live; j++)
             live = n->outputs[j][0] && olive_strmap_has(&used, n->outputs[j]);
         n->mark = !live;
+        *any |= !live;
     }
     olive_strmap_free(&used);
-    OLIVE_TRY(rc);
+    return rc;
+}
+
+int sg_remove_dead_nodes(oir_graph *g)
+{
+    int changed = 1, rc = OLIVE_OK;
+    while (changed && rc == OLIVE_OK)
+        if ((rc = mark_dead(g, &changed)) == OLIVE_OK && changed)
+            oir_graph_remove_marked_nodes(g);
+    return rc;
+}
+
+int sg_dag_update(oir_graph *g)
+{
+    olive_strmap used = {0};
+    int any, rc;
+    OLIVE_TRY(mark_dead(g, &any));
     oir_graph_remove_marked_nodes(g);
     OLIVE_TRY(sg_remove_unused_initializers(g));
     if ((rc = collect_reads(g, &used)) == OLIVE_OK)

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/status.h"
+#include "formats/npy.h"
 #include "workflow/data/dataset.h"
 
 /* Olive's type names ("float32", "int64", "torch.float16", "float", ...). */
@@ -123,84 +124,25 @@ int wf_load_dummy(wf_dataset *d, const json_t *params, const char *where)
 
 /* ---- .npy ---- */
 
-static olive_dtype npy_dtype(const char *descr)
+/* The parsed array `npy` (formats/npy.h) copied into a tensor of its dtype and shape. */
+static int npy_tensor(olive_tensor **out, const olive_npy *npy)
 {
-    static const struct {
-        const char *descr;
-        olive_dtype dtype;
-    } map[] = {{"<f4", OLIVE_DTYPE_FLOAT32}, {"<f8", OLIVE_DTYPE_DOUBLE}, {"<f2", OLIVE_DTYPE_FLOAT16},
-               {"<i8", OLIVE_DTYPE_INT64},   {"<i4", OLIVE_DTYPE_INT32},  {"<i2", OLIVE_DTYPE_INT16},
-               {"|i1", OLIVE_DTYPE_INT8},    {"|u1", OLIVE_DTYPE_UINT8},  {"|b1", OLIVE_DTYPE_BOOL},
-               {"<u2", OLIVE_DTYPE_UINT16},  {"<u4", OLIVE_DTYPE_UINT32}, {"<u8", OLIVE_DTYPE_UINT64}};
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (!strcmp(map[i].descr, descr))
-            return map[i].dtype;
-    return OLIVE_DTYPE_UNDEFINED;
+    olive_tensor *t;
+    OLIVE_TRY(olive_tensor_new(&t, (olive_dtype)npy->dtype, npy->dims, npy->rank));
+    memcpy(olive_tensor_data(t), npy->data, npy->count * npy->elem_size);
+    *out = t;
+    return OLIVE_OK;
 }
 
 /* Reads a .npy file: its dtype, shape and data (little-endian, C order). */
 static int npy_read(olive_tensor **out, const char *path)
 {
-    char *buf = NULL, descr[16] = "", *p, *q, *hdr;
-    size_t size = 0, hlen, off, rank = 0;
-    int64_t shape[OLIVE_TENSOR_MAX_RANK];
-    olive_dtype dt;
-    olive_tensor *t;
+    olive_npy npy;
     int rc;
-    OLIVE_TRY(olive_read_file(&buf, &size, path, (size_t)1 << 31));
-    if (size < 10 || memcmp(buf, "\x93NUMPY", 6)) {
-        free(buf);
-        return olive_fail(OLIVE_EFORMAT, "%s: not a .npy file", path);
-    }
-    hlen = buf[6] == 1 ? (size_t)(unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8
-                       : size >= 12 ? (size_t)(unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8 |
-                                          (size_t)(unsigned char)buf[10] << 16 | (size_t)(unsigned char)buf[11] << 24
-                                    : size;
-    off = (buf[6] == 1 ? 10 : 12) + hlen;
-    if (off > size) {
-        free(buf);
-        return olive_fail(OLIVE_EFORMAT, "%s: truncated .npy header", path);
-    }
-    buf[off - 1] = '\0';
-    hdr = buf + (buf[6] == 1 ? 10 : 12);
-    if ((p = strstr(hdr, "'descr': '")) && (q = strchr(p + 10, '\'')) && (size_t)(q - p - 10) < sizeof descr)
-        memcpy(descr, p + 10, (size_t)(q - p - 10));
-    if (strstr(hdr, "'fortran_order': True")) {
-        free(buf);
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: Fortran-ordered arrays are not supported", path);
-    }
-    if (!(dt = npy_dtype(descr))) {
-        free(buf);
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: .npy dtype '%s' is not supported", path, descr);
-    }
-    if (!(p = strstr(hdr, "'shape': ("))) {
-        free(buf);
-        return olive_fail(OLIVE_EFORMAT, "%s: .npy header without a shape", path);
-    }
-    for (p += 10; *p && *p != ')' && rank < OLIVE_TENSOR_MAX_RANK;) {
-        char *end;
-        long long v = strtoll(p, &end, 10);
-        if (end == p)
-            break;
-        shape[rank++] = v;
-        p = end;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
-    if ((rc = olive_tensor_new(&t, dt, shape, rank)) != OLIVE_OK) {
-        free(buf);
-        return rc;
-    }
-    if (size - off != olive_tensor_byte_size(t)) {
-        olive_tensor_free(t);
-        free(buf);
-        return olive_fail(OLIVE_EFORMAT, "%s: %zu data bytes, the header says %zu", path, size - off,
-                          olive_tensor_byte_size(t));
-    }
-    memcpy(olive_tensor_data(t), buf + off, size - off);
-    free(buf);
-    *out = t;
-    return OLIVE_OK;
+    OLIVE_TRY(olive_npy_load(&npy, path));
+    rc = npy_tensor(out, &npy);
+    olive_npy_clear(&npy);
+    return rc;
 }
 
 /* A raw file (numpy.fromfile) reshaped, or a .npy file whose element count must fit the shape. */
@@ -209,38 +151,31 @@ static int read_input(olive_tensor **out, const char *path, olive_dtype dt, cons
     char *buf = NULL;
     size_t size = 0;
     olive_tensor *t;
+    int rc = OLIVE_OK;
     OLIVE_TRY(olive_tensor_new(&t, dt, shape, rank));
     if (olive_read_file(&buf, &size, path, (size_t)1 << 31) != OLIVE_OK) {
         olive_tensor_free(t);
         return olive_error_code();
     }
     if (size >= 6 && !memcmp(buf, "\x93NUMPY", 6)) {
-        olive_tensor *n;
-        int rc;
-        free(buf);
-        if ((rc = npy_read(&n, path)) != OLIVE_OK) {
-            olive_tensor_free(t);
-            return rc;
-        }
-        if (n->dtype != dt || n->bytes != t->bytes) {
+        olive_npy npy;
+        if ((rc = olive_npy_parse(&npy, (const uint8_t *)buf, size, path)) == OLIVE_OK &&
+            ((olive_dtype)npy.dtype != dt || npy.count * npy.elem_size != olive_tensor_byte_size(t)))
             rc = olive_fail(OLIVE_EFORMAT, "%s: a %s array of %llu elements does not fit the input's %s shape", path,
-                            olive_dtype_name(n->dtype), (unsigned long long)n->count, olive_dtype_name(dt));
-            olive_tensor_free(n);
-            olive_tensor_free(t);
-            return rc;
-        }
-        memcpy(olive_tensor_data(t), olive_tensor_data(n), n->bytes);
-        olive_tensor_free(n);
+                            olive_dtype_name((olive_dtype)npy.dtype), (unsigned long long)npy.count,
+                            olive_dtype_name(dt));
+        if (rc == OLIVE_OK)
+            memcpy(olive_tensor_data(t), npy.data, olive_tensor_byte_size(t));
+    } else if (size != olive_tensor_byte_size(t)) {
+        rc = olive_fail(OLIVE_EFORMAT, "%s: %zu bytes, the input's shape and type need %zu", path, size,
+                        olive_tensor_byte_size(t));
     } else {
-        if (size != olive_tensor_byte_size(t)) {
-            int rc = olive_fail(OLIVE_EFORMAT, "%s: %zu bytes, the input's shape and type need %zu", path, size,
-                                olive_tensor_byte_size(t));
-            free(buf);
-            olive_tensor_free(t);
-            return rc;
-        }
         memcpy(olive_tensor_data(t), buf, size);
-        free(buf);
+    }
+    free(buf);
+    if (rc != OLIVE_OK) {
+        olive_tensor_free(t);
+        return rc;
     }
     *out = t;
     return OLIVE_OK;

@@ -7,6 +7,7 @@
 #include "core/status.h"
 #include "ir/ir.h"
 #include "passes/quant/hqq.h"
+#include "kernels/pairwise_sum.h"
 #include "passes/quant/kquant.h"
 
 static void pairwise_order(void)

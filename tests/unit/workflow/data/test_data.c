@@ -137,6 +137,17 @@ static int build_from(const char *json_text, wf_dataset **d)
     return rc;
 }
 
+/* A dataset of the JSON lines file `path`, its "sentence" column through the WordPiece tokenizer. */
+static int build_from_jsonl(const char *path, wf_dataset **d)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"load_dataset_config\": {\"data_name\": \"json\", \"data_files\": \"%s\", \"split\": \"train\"},"
+             " \"pre_process_data_config\": {\"model_name\": \"%s\", \"input_cols\": [\"sentence\"]}}",
+             path, path_of("evaluate/wp_tokenizer"));
+    return build_from(cfg, d);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -152,19 +163,11 @@ static void bad_data(void)
     CHECK(mkdtemp(dir) != NULL);
     snprintf(p1, sizeof p1, "%s/bad.jsonl", dir);
     write_file(p1, "{\"sentence\": \"a\", \"label\": 1}\n\n{\"sentence\": \"b\", \"label\": 0\n");
-    snprintf(cfg, sizeof cfg,
-             "{\"load_dataset_config\": {\"data_name\": \"json\", \"data_files\": \"%s\", \"split\": \"train\"},"
-             " \"pre_process_data_config\": {\"model_name\": \"%s\", \"input_cols\": [\"sentence\"]}}",
-             p1, path_of("evaluate/wp_tokenizer"));
-    CHECK_RC(build_from(cfg, &d), OLIVE_EFORMAT);
+    CHECK_RC(build_from_jsonl(p1, &d), OLIVE_EFORMAT);
     CHECK_ERROR_HAS("bad.jsonl:3");
     snprintf(p2, sizeof p2, "%s/nolabel.jsonl", dir);
     write_file(p2, "{\"sentence\": \"a\", \"tag\": 1}\n");
-    snprintf(cfg, sizeof cfg,
-             "{\"load_dataset_config\": {\"data_name\": \"json\", \"data_files\": \"%s\", \"split\": \"train\"},"
-             " \"pre_process_data_config\": {\"model_name\": \"%s\", \"input_cols\": [\"sentence\"]}}",
-             p2, path_of("evaluate/wp_tokenizer"));
-    CHECK_RC(build_from(cfg, &d), OLIVE_EINVALID);
+    CHECK_RC(build_from_jsonl(p2, &d), OLIVE_EINVALID);
     CHECK_ERROR_HAS("no column 'label'");
     snprintf(cfg, sizeof cfg, "{\"load_dataset_config\": {\"data_name\": \"json\", \"data_files\": \"%s/missing.jsonl\","
                               " \"split\": \"train\"}, \"pre_process_data_config\": {\"model_name\": \"x\", "
