@@ -10,7 +10,11 @@
 
 /* The hot loops also get an AVX2 copy, picked at load time on CPUs that have it. Same
  * operations on wider vectors: the bytes do not change. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+/* Not under ThreadSanitizer: the clones' ifunc resolver is instrumented and runs while the
+ * library is relocated, before the TSan runtime is initialised, so a program linked against
+ * libolive (the Rust binding's tests) crashes at load. gcc defines __SANITIZE_THREAD__ there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
+    !defined(__SANITIZE_THREAD__)
 #define OLIVE_BAND_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define OLIVE_BAND_CLONES
