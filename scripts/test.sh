@@ -2,7 +2,8 @@
 # Builds libolive and runs the whole test suite: a normal build; a build with AddressSanitizer +
 # UndefinedBehaviorSanitizer (C tests, tools, the binding suites with the runtime preloaded, and
 # the fuzz targets on their seeds and for a short timed run); the Python binding suite once
-# more against a ThreadSanitizer build of the library. Installs what it needs first. The closing
+# more against a ThreadSanitizer build of the library. The C sources must be formatted as
+# .clang-format says (scripts/check-format.sh), checked first. Installs what it needs first. The closing
 # line counts meson's tests and pytest's and Rust's own cases; a skip whose reason is not on
 # tests/skip_allowlist.txt, or a suite that did not run, fails the run.
 set -euo pipefail
@@ -25,6 +26,9 @@ if [ -n "$need_rust" ] && [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sor
 fi
 python -c 'import pytest, onnx, onnxruntime, numpy' \
   || { echo "test.sh: the venv lacks pytest/onnx/onnxruntime/numpy: the Python suites cannot run" >&2; exit 1; }
+
+echo "== format (.clang-format)"
+bash scripts/check-format.sh >/dev/null || { bash scripts/check-format.sh | tail -n 40; exit 1; }
 
 status=0
 run_tests() {  # run_tests BUILD_DIR [meson test args]: keeps going after failures

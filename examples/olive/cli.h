@@ -10,18 +10,18 @@
 #include <stdio.h>
 
 /* Exit statuses. */
-#define CLI_EXIT_OK        0
-#define CLI_EXIT_FAILURE   1
-#define CLI_EXIT_USAGE     2
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 2
 /* 128 + SIGINT, what shells expect from a program stopped by Ctrl-C. */
 #define CLI_EXIT_CANCELLED 130
 
 /* cli_parse results besides the exit statuses: help was printed, the command should exit 0. */
-#define CLI_PARSED_HELP   -1
+#define CLI_PARSED_HELP -1
 
 typedef struct cli_command {
     const char *name;
-    const char *summary;  /* one line, shown by `olive --help` */
+    const char *summary; /* one line, shown by `olive --help` */
     /* argv[0] is the command name; returns an exit status. */
     int (*run)(int argc, char **argv);
 } cli_command;
@@ -29,9 +29,9 @@ typedef struct cli_command {
 /* One flag of a command. Flags with a value accept "--name VALUE" and "--name=VALUE"
  * (short form: "-x VALUE"). Tables end with an entry whose long_name is NULL. */
 typedef struct cli_option {
-    const char *long_name;   /* without the leading "--" */
-    char short_name;         /* 0 for none */
-    const char *metavar;     /* NULL for a flag that takes no value */
+    const char *long_name; /* without the leading "--" */
+    char short_name;       /* 0 for none */
+    const char *metavar;   /* NULL for a flag that takes no value */
     const char *help;
 } cli_option;
 
@@ -41,11 +41,11 @@ typedef int (*cli_arg_fn)(void *ctx, const cli_option *opt, const char *value);
 
 /* Describes a command for its --help page. */
 typedef struct cli_help {
-    const char *command;      /* "inspect" */
-    const char *usage;        /* "MODEL [--json]" */
-    const char *description;  /* a paragraph, lines separated by '\n' */
+    const char *command;     /* "inspect" */
+    const char *usage;       /* "MODEL [--json]" */
+    const char *description; /* a paragraph, lines separated by '\n' */
     const cli_option *options;
-    const char *epilog;       /* examples, or NULL */
+    const char *epilog; /* examples, or NULL */
 } cli_help;
 
 /* Parses argv[1..argc) of a command. --help/-h prints the help page and gives CLI_PARSED_HELP;

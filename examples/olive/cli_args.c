@@ -3,10 +3,9 @@
 
 #include "cli.h"
 
-static const cli_option help_option = {
-    "help", 'h', NULL, "show this help and exit"};
-static const cli_option log_level_option = {
-    "log_level", 0, "N", "log level: 0 debug, 1 info, 2 warning (default), 3 error, 4 silent"};
+static const cli_option help_option = {"help", 'h', NULL, "show this help and exit"};
+static const cli_option log_level_option = {"log_level", 0, "N",
+                                            "log level: 0 debug, 1 info, 2 warning (default), 3 error, 4 silent"};
 
 /* Olive spells flags with underscores; accept dashes too, as people type both. */
 static int flag_name_equals(const char *name, size_t len, const char *long_name)
@@ -45,8 +44,7 @@ static const cli_option *find_short(const cli_option *opts, char c)
 }
 
 /* Handles the flags every command has; other flags go to the command. */
-static int dispatch(const cli_help *help, const cli_option *opt, const char *value,
-                    cli_arg_fn fn, void *ctx)
+static int dispatch(const cli_help *help, const cli_option *opt, const char *value, cli_arg_fn fn, void *ctx)
 {
     if (opt == &help_option) {
         cli_print_help(stdout, help);
@@ -107,8 +105,7 @@ int cli_parse(int argc, char **argv, const cli_help *help, cli_arg_fn fn, void *
             return cli_usage(help->command, "option '--%s' takes no value", opt->long_name);
         if (wants_value && !inline_value) {
             if (i + 1 >= argc)
-                return cli_usage(help->command, "option '--%s' needs a value (%s)", opt->long_name,
-                                 opt->metavar);
+                return cli_usage(help->command, "option '--%s' needs a value (%s)", opt->long_name, opt->metavar);
             value = argv[++i];
         }
         rc = dispatch(help, opt, value, fn, ctx);
@@ -122,11 +119,10 @@ static void print_option(FILE *out, const cli_option *o)
 {
     char left[96];
     if (o->short_name)
-        snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->long_name,
-                 o->metavar ? " " : "", o->metavar ? o->metavar : "");
-    else
-        snprintf(left, sizeof left, "    --%s%s%s", o->long_name, o->metavar ? " " : "",
+        snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->long_name, o->metavar ? " " : "",
                  o->metavar ? o->metavar : "");
+    else
+        snprintf(left, sizeof left, "    --%s%s%s", o->long_name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
     if (strlen(left) <= 30)
         fprintf(out, "  %-30s  %s\n", left, o->help);
     else

@@ -15,7 +15,7 @@ static void on_signal(int sig)
     (void)sig;
     interrupted = 1;
     if (watched)
-        olive_engine_cancel(watched);  /* documented as safe in a signal handler */
+        olive_engine_cancel(watched); /* documented as safe in a signal handler */
     if (watched_workflow)
         olive_workflow_cancel(watched_workflow);
 }

@@ -12,8 +12,8 @@ json_t *cli_json_take(char *text, const char *what)
     json_t *doc = json_loads(text, 0, &err);
     olive_free(text);
     if (!doc)
-        fprintf(stderr, "olive: error: the library returned an unreadable %s (line %d: %s)\n", what,
-                err.line, err.text);
+        fprintf(stderr, "olive: error: the library returned an unreadable %s (line %d: %s)\n", what, err.line,
+                err.text);
     return doc;
 }
 

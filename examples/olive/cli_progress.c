@@ -29,8 +29,8 @@ int cli_progress_init(cli_progress *p)
     return p->tty || p->lines;
 }
 
-static void draw_bar(cli_progress *p, const char *pass_name, size_t pass_index, size_t pass_count,
-                     double fraction, uint64_t bytes_written)
+static void draw_bar(cli_progress *p, const char *pass_name, size_t pass_index, size_t pass_count, double fraction,
+                     uint64_t bytes_written)
 {
     char bar[BAR_WIDTH + 1], bytes[32];
     if (fraction < 0)
@@ -44,16 +44,16 @@ static void draw_bar(cli_progress *p, const char *pass_name, size_t pass_index, 
     /* Saving and the final event come after the last pass: show it as count/count. */
     size_t shown = pass_index + 1 > pass_count ? pass_count : pass_index + 1;
     /* \r returns to column 0, \033[K clears what a longer previous line left. */
-    fprintf(stderr, "\r%-20.20s %zu/%zu [%s] %3d%%  %s written\033[K", pass_name, shown, pass_count, bar, (int)(fraction * 100.0),
-            cli_format_bytes(bytes, sizeof bytes, bytes_written));
+    fprintf(stderr, "\r%-20.20s %zu/%zu [%s] %3d%%  %s written\033[K", pass_name, shown, pass_count, bar,
+            (int)(fraction * 100.0), cli_format_bytes(bytes, sizeof bytes, bytes_written));
     fflush(stderr);
     p->bar_visible = 1;
     p->last_percent = (int)(fraction * 100.0);
     p->last_draw = now_seconds();
 }
 
-int cli_progress_report(int event, const char *pass_name, size_t pass_index, size_t pass_count,
-                        double fraction, uint64_t bytes_written, void *user)
+int cli_progress_report(int event, const char *pass_name, size_t pass_index, size_t pass_count, double fraction,
+                        uint64_t bytes_written, void *user)
 {
     cli_progress *p = user;
     if (!pass_name)
@@ -63,8 +63,8 @@ int cli_progress_report(int event, const char *pass_name, size_t pass_index, siz
         if (event == OLIVE_PROGRESS_PASS_STARTED)
             p->pass_start = now_seconds();
         else if (event == OLIVE_PROGRESS_PASS_FINISHED) {
-            fprintf(p->line_out, "olive: pass %zu/%zu %s finished in %.3f s\n", pass_index + 1, pass_count,
-                    pass_name, now_seconds() - p->pass_start);
+            fprintf(p->line_out, "olive: pass %zu/%zu %s finished in %.3f s\n", pass_index + 1, pass_count, pass_name,
+                    now_seconds() - p->pass_start);
             /* A pipe is block-buffered: without this the lines would all come at the end. */
             fflush(p->line_out);
         }

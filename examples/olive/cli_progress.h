@@ -11,12 +11,12 @@
  * the default log level, on stderr with the library's log at level 1 (info) or below; nothing
  * at levels 3 and 4. */
 typedef struct cli_progress {
-    int tty;            /* draw a bar */
-    int lines;          /* print a line per pass */
-    FILE *line_out;     /* where the lines go */
-    int bar_visible;    /* the cursor is at the end of a drawn bar */
+    int tty;         /* draw a bar */
+    int lines;       /* print a line per pass */
+    FILE *line_out;  /* where the lines go */
+    int bar_visible; /* the cursor is at the end of a drawn bar */
     int last_percent;
-    double last_draw;   /* seconds, monotonic */
+    double last_draw; /* seconds, monotonic */
     double pass_start;
 } cli_progress;
 
@@ -25,8 +25,8 @@ typedef struct cli_progress {
 int cli_progress_init(cli_progress *p);
 
 /* An olive_progress_fn; `user` is the cli_progress. Returns non-zero after Ctrl-C. */
-int cli_progress_report(int event, const char *pass_name, size_t pass_index, size_t pass_count,
-                        double fraction, uint64_t bytes_written, void *user);
+int cli_progress_report(int event, const char *pass_name, size_t pass_index, size_t pass_count, double fraction,
+                        uint64_t bytes_written, void *user);
 
 /* Ends a bar left on screen so that the next line starts at column 0. */
 void cli_progress_end(cli_progress *p);

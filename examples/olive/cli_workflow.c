@@ -37,8 +37,10 @@ static void print_metrics(const json_t *metrics, const json_t *input)
         printf("%-*s %16s %16s\n", w, "metric", "input model", "output model");
     else
         printf("%-*s %16s\n", w, "metric", "value");
-    json_object_foreach((json_t *)metrics, key, v) {
-        const json_t *val = cli_json_get(v, "value"), *in = input ? cli_json_get(cli_json_get(input, key), "value") : NULL;
+    json_object_foreach((json_t *)metrics, key, v)
+    {
+        const json_t *val = cli_json_get(v, "value"),
+                     *in = input ? cli_json_get(cli_json_get(input, key), "value") : NULL;
         if (input)
             printf("%-*s %16.6g %16.6g\n", w, key, json_is_number(in) ? json_number_value(in) : NAN,
                    json_number_value(val));
@@ -55,7 +57,8 @@ static void print_report(const json_t *result)
     if (cli_log_level() >= OLIVE_LOG_SILENT)
         return;
     printf("%-28s %-30s %-10s %10s\n", "pass", "type", "cache", "seconds");
-    json_array_foreach(steps, i, step) {
+    json_array_foreach(steps, i, step)
+    {
         const json_t *secs = cli_json_get(step, "seconds");
         printf("%-28s %-30s %-10s %10.3f\n", cli_json_str(step, "slot", "?"), cli_json_str(step, "olive_type", "?"),
                cli_json_str(step, "cache", "?"), json_is_number(secs) ? json_number_value(secs) : 0.0);

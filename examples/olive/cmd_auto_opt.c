@@ -18,9 +18,10 @@ static cli_option auto_opt_options[] = {
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider (implies its device)"},
     {"precision", 0, "P", "int4, int8, fp16, bf16 or fp32 (default)"},
-    {"use_ort_genai", 0, NULL, "for ONNX Runtime GenAI: always so for a checkpoint (the model builder writes "
-                               "genai_config.json and the tokenizer, with or without this flag); an ONNX input keeps "
-                               "the files of its folder, and a warning says when it has no genai_config.json"},
+    {"use_ort_genai", 0, NULL,
+     "for ONNX Runtime GenAI: always so for a checkpoint (the model builder writes "
+     "genai_config.json and the tokenizer, with or without this flag); an ONNX input keeps "
+     "the files of its folder, and a warning says when it has no genai_config.json"},
     {"use_model_builder", 0, NULL, "convert checkpoints with the model builder (always the case here)"},
     {"block_size", 0, "N", "int4 block size: 16, 32, 64, 128 or 256"},
     {"accuracy_level", 0, "N", "MatMulNBits accuracy level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8"},
@@ -38,8 +39,9 @@ static cli_option quantize_options[] = {
     {"algorithm", 'a', "ALG", "default (ONNX Runtime's block quantizer), rtn, hqq, kquant, gptq or awq"},
     {"precision", 0, "P", "int4 (default) or int8"},
     {"act_precision", 0, "P", "int8 or uint8: static quantization of activations too (with --precision int8)"},
-    {"data_name", 'd', "NAME", "calibration dataset: json, csv or text files (--data_files), tokenized by the "
-                               "tokenizer in the model's folder into --max_seq_len windows"},
+    {"data_name", 'd', "NAME",
+     "calibration dataset: json, csv or text files (--data_files), tokenized by the "
+     "tokenizer in the model's folder into --max_seq_len windows"},
     {"data_files", 0, "FILES", "the dataset's files; without --data_name, a folder of <input name>.npy arrays"},
     {"subset", 0, "NAME", "the dataset's subset"},
     {"split", 0, "NAME", "the dataset's split (default train)"},
@@ -62,7 +64,8 @@ static cli_option quantize_options[] = {
 };
 
 static const cli_help auto_opt_help = {
-    "auto-opt", "-m MODEL [-o DIR] [--device D] [--provider EP] [--precision P] [options]",
+    "auto-opt",
+    "-m MODEL [-o DIR] [--device D] [--provider EP] [--precision P] [options]",
     "Optimizes a model for ONNX Runtime with the passes its kind needs: a checkpoint (Hugging Face\n"
     "folder or .gguf) is converted to ONNX by the model builder at the precision (int4/int8 quantized\n"
     "as it is converted); an ONNX model goes through the peephole optimizer, transformer fusion when\n"
@@ -76,14 +79,16 @@ static const cli_help auto_opt_help = {
 };
 
 static const cli_help optimize_help = {
-    "optimize", "-m MODEL [-o DIR] [--device D] [--provider EP] [--precision P] [options]",
+    "optimize",
+    "-m MODEL [-o DIR] [--device D] [--provider EP] [--precision P] [options]",
     "Same as auto-opt: optimizes a model for ONNX Runtime with the passes its kind needs.",
     auto_opt_options,
     "Example:\n  olive optimize -m model.onnx -o out --precision int4 --block_size 32",
 };
 
 static const cli_help quantize_help = {
-    "quantize", "-m MODEL [-o DIR] [--algorithm A] [--precision int4|int8] [options]",
+    "quantize",
+    "-m MODEL [-o DIR] [--algorithm A] [--precision int4|int8] [options]",
     "Quantizes the MatMul weights of an ONNX model block-wise into com.microsoft MatMulNBits.\n"
     "Algorithms: default (ONNX Runtime's MLAS quantizer, Olive's OnnxBlockWiseRtnQuantization),\n"
     "rtn (round to nearest), hqq (half-quadratic), kquant (llama.cpp's k-quant scale search),\n"
@@ -109,9 +114,7 @@ static json_t *registry_param(const char *pass, const char *param)
     if (!(doc = cli_json_take(desc, "pass description")))
         return NULL;
     params = cli_json_get(doc, "parameters");
-    json_array_foreach(params, i, p)
-        if (!strcmp(cli_json_str(p, "name", ""), param))
-            found = json_incref(p);
+    json_array_foreach(params, i, p) if (!strcmp(cli_json_str(p, "name", ""), param)) found = json_incref(p);
     json_decref(doc);
     return found;
 }
@@ -279,9 +282,10 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
         const struct {
             const char *flag;
             const char **slot;
-        } kept[] = {{"output_path", &a->output},   {"model_name_or_path", &a->model}, {"device", &a->device},
-                    {"provider", &a->provider},    {"precision", &a->precision},      {"algorithm", &a->algorithm},
-                    {"block_size", &a->block_size}, {"accuracy_level", &a->accuracy_level}, {"memory", &a->memory}};
+        } kept[] = {
+            {"output_path", &a->output},    {"model_name_or_path", &a->model},      {"device", &a->device},
+            {"provider", &a->provider},     {"precision", &a->precision},           {"algorithm", &a->algorithm},
+            {"block_size", &a->block_size}, {"accuracy_level", &a->accuracy_level}, {"memory", &a->memory}};
         for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
             if (!strcmp(opt->long_name, kept[i].flag))
                 *kept[i].slot = value;
@@ -360,6 +364,15 @@ static int command(int argc, char **argv, const char *name, const cli_help *help
     return rc;
 }
 
-int cli_cmd_auto_opt(int argc, char **argv) { return command(argc, argv, "auto-opt", &auto_opt_help); }
-int cli_cmd_optimize(int argc, char **argv) { return command(argc, argv, "optimize", &optimize_help); }
-int cli_cmd_quantize(int argc, char **argv) { return command(argc, argv, "quantize", &quantize_help); }
+int cli_cmd_auto_opt(int argc, char **argv)
+{
+    return command(argc, argv, "auto-opt", &auto_opt_help);
+}
+int cli_cmd_optimize(int argc, char **argv)
+{
+    return command(argc, argv, "optimize", &optimize_help);
+}
+int cli_cmd_quantize(int argc, char **argv)
+{
+    return command(argc, argv, "quantize", &quantize_help);
+}

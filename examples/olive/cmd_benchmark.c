@@ -21,8 +21,9 @@
 
 static const cli_option options[] = {
     {"model_name_or_path", 'm', "DIR", "the decoder model folder (model.onnx, tokenizer.json, genai_config.json)"},
-    {"tasks", 0, "FILE", "a task file: .jsonl multiple choice (context, choices, gold) or a text file for "
-                         "rolling perplexity (repeat the flag, or list more files after it)"},
+    {"tasks", 0, "FILE",
+     "a task file: .jsonl multiple choice (context, choices, gold) or a text file for "
+     "rolling perplexity (repeat the flag, or list more files after it)"},
     {"device", 0, "DEVICE", "cpu (default) or gpu"},
     {"provider", 0, "EP", "the execution provider (default: the device's)"},
     {"batch_size", 0, "N", "accepted for compatibility; requests run one at a time"},
@@ -34,7 +35,8 @@ static const cli_option options[] = {
 };
 
 static const cli_help help = {
-    "benchmark", "-m DIR --tasks FILE... [--device cpu|gpu] [--limit N] [-o FILE]",
+    "benchmark",
+    "-m DIR --tasks FILE... [--device cpu|gpu] [--limit N] [-o FILE]",
     "Evaluates a decoder model folder on local tasks as lm-eval does, with ONNX Runtime.\n"
     "A .jsonl task holds one {\"context\": ..., \"choices\": [...], \"gold\": index} per line; each\n"
     "choice is scored as the continuation \" <choice>\" of the context (acc, acc_norm). Any other\n"
@@ -102,7 +104,7 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
 typedef struct lm {
     olive_session *session;
     olive_tokenizer *tok;
-    int32_t prefix_id;         /* lm-eval's prefix token: bos, else eos */
+    int32_t prefix_id; /* lm-eval's prefix token: bos, else eos */
     long max_length;
     size_t logits_index;
 } lm;
@@ -146,12 +148,14 @@ static int lm_open(lm *m, const char *dir, const olive_accelerator *acc, long ma
          *gc_path = join(dir, "genai_config.json");
     json_t *cfg = cfg_path ? json_load_file(cfg_path, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
     json_t *gc = gc_path ? json_load_file(gc_path, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
-    const char *bos = token_text(json_object_get(cfg, "bos_token")), *eos = token_text(json_object_get(cfg, "eos_token"));
+    const char *bos = token_text(json_object_get(cfg, "bos_token")),
+               *eos = token_text(json_object_get(cfg, "eos_token"));
     int rc = path ? olive_session_new_from_path(&m->session, path, acc, NULL) : OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
         rc = olive_tokenizer_load(&m->tok, dir);
     m->prefix_id = -1;
-    if (rc == OLIVE_OK && (bos || eos) && olive_tokenizer_token_to_id(&m->prefix_id, m->tok, bos ? bos : eos) != OLIVE_OK)
+    if (rc == OLIVE_OK && (bos || eos) &&
+        olive_tokenizer_token_to_id(&m->prefix_id, m->tok, bos ? bos : eos) != OLIVE_OK)
         m->prefix_id = -1;
     if (rc == OLIVE_OK && m->prefix_id < 0) {
         /* genai_config.json's bos/eos ids */
@@ -235,7 +239,8 @@ static int loglikelihood(double *ll, int *greedy, lm *m, const int32_t *ctx, siz
                 break;
             for (size_t j = 0; j < n; j++) {
                 int64_t v = !strcmp(name, "input_ids") ? (j + start < n_ctx ? ctx[j + start] : cont[j + start - n_ctx])
-                          : !strcmp(name, "attention_mask") ? 1 : (int64_t)j;
+                            : !strcmp(name, "attention_mask") ? 1
+                                                              : (int64_t)j;
                 if (dt == OLIVE_DTYPE_INT32)
                     ((int32_t *)olive_tensor_data(feeds[i]))[j] = (int32_t)v;
                 else
@@ -369,8 +374,10 @@ static int multiple_choice(json_t **out, lm *m, const char *path, long limit)
         gold = json_object_get(doc, "gold");
         if (!context || !json_is_array(choices) || !json_array_size(choices) || !json_is_integer(gold) ||
             json_integer_value(gold) < 0 || (size_t)json_integer_value(gold) >= json_array_size(choices)) {
-            fprintf(stderr, "olive: error: %s:%zu: expected {\"context\": text, \"choices\": [text, ...], \"gold\": "
-                            "index of the right choice}\n", path, lineno);
+            fprintf(stderr,
+                    "olive: error: %s:%zu: expected {\"context\": text, \"choices\": [text, ...], \"gold\": "
+                    "index of the right choice}\n",
+                    path, lineno);
             json_decref(doc);
             rc = OLIVE_EFORMAT;
             break;
@@ -601,18 +608,20 @@ int cli_cmd_benchmark(int argc, char **argv)
     olive_accelerator_free(acc);
     doc = json_pack("{s:s, s:o}", "model", a.model, "results", results);
     if (gen) {
-        json_object_set_new(doc, "generation", json_pack("{s:O, s:O, s:O}", "decode_tokens_per_s",
-                                                         json_object_get(gen, "decode_tokens_per_s"),
-                                                         "prefill_tokens_per_s", json_object_get(gen, "prefill_tokens_per_s"),
-                                                         "time_to_first_token_s", json_object_get(gen, "time_to_first_token_s")));
+        json_object_set_new(doc, "generation",
+                            json_pack("{s:O, s:O, s:O}", "decode_tokens_per_s",
+                                      json_object_get(gen, "decode_tokens_per_s"), "prefill_tokens_per_s",
+                                      json_object_get(gen, "prefill_tokens_per_s"), "time_to_first_token_s",
+                                      json_object_get(gen, "time_to_first_token_s")));
         json_decref(gen);
     }
     {
         const char *key;
         json_t *r;
         printf("%-24s %-18s %12s %12s\n", "task", "metric", "value", "stderr");
-        json_object_foreach(results, key, r) {
-            static const char *const metrics[] = {"acc", "acc_norm", "word_perplexity", "byte_perplexity",
+        json_object_foreach(results, key, r)
+        {
+            static const char *const metrics[] = {"acc",           "acc_norm", "word_perplexity", "byte_perplexity",
                                                   "bits_per_byte", NULL};
             for (const char *const *mt = metrics; *mt; mt++) {
                 char se[32];

@@ -14,7 +14,8 @@ static const cli_option options[] = {
 };
 
 static const cli_help help = {
-    "inspect", "MODEL [--json]",
+    "inspect",
+    "MODEL [--json]",
     "Summarizes an ONNX model: inputs and outputs with their types and shapes (symbolic\n"
     "dimensions by name), opset imports, operator counts, initializers, parameter count\n"
     "and weight bytes per data type. MODEL is an .onnx file, or a folder holding one (an\n"
@@ -53,7 +54,8 @@ static void print_shape(const json_t *shape)
     size_t i;
     json_t *dim;
     putchar('[');
-    json_array_foreach(shape, i, dim) {
+    json_array_foreach(shape, i, dim)
+    {
         if (i)
             printf(", ");
         if (json_is_integer(dim))
@@ -91,14 +93,16 @@ static void print_values(const char *title, const json_t *values)
     size_t i, width = 4;
     json_t *v;
     printf("%s (%zu):\n", title, json_array_size(values));
-    json_array_foreach(values, i, v) {
+    json_array_foreach(values, i, v)
+    {
         size_t len = strlen(cli_json_str(v, "name", ""));
         if (len > width)
             width = len;
     }
     if (width > 40)
         width = 40;
-    json_array_foreach(values, i, v) {
+    json_array_foreach(values, i, v)
+    {
         char type[128];
         type_text(v, type, sizeof type);
         printf("  %-*s  %-9s", (int)width, cli_json_str(v, "name", "?"), type);
@@ -116,8 +120,7 @@ static void print_opsets(const json_t *opsets)
     json_t *o;
     printf("Opsets: ");
     json_array_foreach(opsets, i, o)
-        printf("%s%s %lld", i ? ", " : "", cli_json_str(o, "domain", "?"),
-               (long long)cli_json_int(o, "version", -1));
+        printf("%s%s %lld", i ? ", " : "", cli_json_str(o, "domain", "?"), (long long)cli_json_int(o, "version", -1));
     printf("%s\n", json_array_size(opsets) ? "" : "none");
 }
 
@@ -146,7 +149,8 @@ static int print_op_histogram(const json_t *summary)
     }
     const char *op;
     json_t *count;
-    json_object_foreach((json_t *)hist, op, count) {
+    json_object_foreach((json_t *)hist, op, count)
+    {
         ops[k].op = op;
         ops[k++].count = json_integer_value(count);
     }
@@ -182,7 +186,8 @@ static void print_dtypes(const json_t *summary)
     if (json_object_size(by) == 0)
         return;
     printf("Weights by data type:\n");
-    json_object_foreach((json_t *)by, dtype, entry) {
+    json_object_foreach((json_t *)by, dtype, entry)
+    {
         char bytes[32], elems[32];
         int64_t b = cli_json_int(entry, "bytes", 0), e = cli_json_int(entry, "elements", 0);
         printf("  %-14s %11s  %lld elements%s\n", dtype, cli_format_bytes(bytes, sizeof bytes, (uint64_t)b),

@@ -8,8 +8,8 @@
 
 typedef struct olive_only {
     const char *name;
-    const char *olive_does;   /* what Olive's command does */
-    const char *instead;      /* why not here, and what to use */
+    const char *olive_does; /* what Olive's command does */
+    const char *instead;    /* why not here, and what to use */
 } olive_only;
 
 static const olive_only commands[] = {

@@ -13,7 +13,8 @@ static const cli_option options[] = {
 };
 
 static const cli_help help = {
-    "passes", "[NAME] [--json]",
+    "passes",
+    "[NAME] [--json]",
     "Without NAME, lists the registered passes with a one-line summary each.\n"
     "With NAME (a pass name or an Olive pass type, e.g. OnnxPeepholeOptimizer), describes\n"
     "the pass's parameters: type, default, accepted range or choices, what it does, and the\n"
@@ -119,8 +120,7 @@ static void print_choices(const json_t *choices)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(choices, i, c)
-        printf("%s%s", i ? ", " : "", json_is_string(c) ? json_string_value(c) : "?");
+    json_array_foreach(choices, i, c) printf("%s%s", i ? ", " : "", json_is_string(c) ? json_string_value(c) : "?");
 }
 
 static void print_param(const json_t *param)
@@ -163,7 +163,8 @@ static void print_olive_types(const json_t *types)
     if (!json_array_size(types))
         return;
     printf("Olive pass types: ");
-    json_array_foreach(types, i, type) {
+    json_array_foreach(types, i, type)
+    {
         const char *fixed = cli_json_str(type, "fixed", "");
         printf("%s%s", i ? ", " : "", cli_json_str(type, "type", "?"));
         if (fixed[0])
@@ -178,7 +179,8 @@ static void print_searchable(const json_t *params)
     size_t i;
     json_t *param;
     int any = 0;
-    json_array_foreach(params, i, param) {
+    json_array_foreach(params, i, param)
+    {
         const json_t *search = cli_json_get(param, "search");
         if (!json_array_size(search))
             continue;
@@ -216,8 +218,7 @@ static int describe_pass(const char *name, int as_json)
         size_t i;
         json_t *param;
         printf("\nParameters (set with --param KEY=VALUE):\n");
-        json_array_foreach(params, i, param)
-            print_param(param);
+        json_array_foreach(params, i, param) print_param(param);
     }
     print_searchable(params);
     json_decref(desc);

@@ -15,14 +15,18 @@
 
 static const cli_option options[] = {
     {"config", 0, "FILE", "the workflow config in Olive's schema: JSON, or YAML when named *.yaml / *.yml"},
-    {"strict", 0, NULL, "unknown keys in the config, and precisions the provider cannot run (bf16 on CPU), are errors instead of warnings"},
+    {"strict", 0, NULL,
+     "unknown keys in the config, and precisions the provider cannot run (bf16 on CPU), are errors instead of "
+     "warnings"},
     {"output_path", 'o', "DIR", "replace the config's output_dir"},
-    {"dry_run", 0, NULL, "check the config, print its pipeline and save it as config.json in the output folder, without running it"},
+    {"dry_run", 0, NULL,
+     "check the config, print its pipeline and save it as config.json in the output folder, without running it"},
     {NULL, 0, NULL, NULL},
 };
 
 static const cli_help help = {
-    "run", "--config FILE [--strict] [-o DIR] [--dry_run]",
+    "run",
+    "--config FILE [--strict] [-o DIR] [--dry_run]",
     "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path;\n"
     "a PyTorchModel naming a Hugging Face checkpoint is read as HfModel), systems (LocalSystem with\n"
     "one accelerator; host and target by name or inline; the device inferred from the provider when\n"

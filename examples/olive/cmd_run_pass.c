@@ -19,7 +19,8 @@ static const cli_option options[] = {
     {"pipeline", 0, "TEXT", "run a pipeline instead of --pass: \"peephole ! quantize bits=4\""},
     {"model_name_or_path", 'm', "MODEL", "the input model (.onnx)"},
     {"output_path", 'o', "DIR", "the output folder"},
-    {"overwrite", 0, NULL, "write into a non-empty output folder: what libolive wrote there is replaced, other files stay"},
+    {"overwrite", 0, NULL,
+     "write into a non-empty output folder: what libolive wrote there is replaced, other files stay"},
     {"save", 0, "KEY=VALUE", "a model writer setting (repeatable; see below)"},
     {"device", 0, "DEVICE", "target device: cpu (default), gpu or npu"},
     {"provider", 0, "EP", "execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider"},
@@ -55,9 +56,9 @@ typedef struct run_args {
     const char *provider;
     const char *pass_config; /* Olive's JSON parameters, or NULL */
     int overwrite, list;
-    const char **params;  /* KEY=VALUE, checked */
+    const char **params; /* KEY=VALUE, checked */
     size_t n_params;
-    const char **saves;   /* KEY=VALUE, checked */
+    const char **saves; /* KEY=VALUE, checked */
     size_t n_saves;
 } run_args;
 
@@ -144,7 +145,7 @@ static int add_passes(olive_engine *engine, const run_args *a)
     for (size_t i = 0; rc == OLIVE_OK && i < a->n_params; i++) {
         char key[KEY_MAX];
         const char *value;
-        cli_split_setting(a->params[i], key, sizeof key, &value);  /* checked while parsing */
+        cli_split_setting(a->params[i], key, sizeof key, &value); /* checked while parsing */
         rc = olive_pass_set(pass, key, value);
     }
     if (rc == OLIVE_OK)
@@ -211,9 +212,9 @@ static int run(const run_args *a)
     }
 
     /* The library names its own option (overwrite=true); point to the flag instead. */
-    int status = rc == OLIVE_OK           ? CLI_EXIT_OK
+    int status = rc == OLIVE_OK                         ? CLI_EXIT_OK
                  : rc == OLIVE_EEXISTS && !a->overwrite ? cli_fail_hint(rc, "use --overwrite")
-                                                         : cli_fail(rc);
+                                                        : cli_fail(rc);
     if (rc == OLIVE_OK && cli_log_level() < OLIVE_LOG_SILENT)
         printf("Saved to %s\n", a->output);
     olive_model_free(model);

@@ -24,8 +24,7 @@ static void print_library(const char *title, json_t *o)
         size_t i;
         json_t *p;
         printf("  providers:");
-        json_array_foreach(providers, i, p)
-            printf("%s %s", i ? "," : "", json_string_value(p));
+        json_array_foreach(providers, i, p) printf("%s %s", i ? "," : "", json_string_value(p));
         printf("\n");
     }
 }
@@ -37,7 +36,8 @@ static const cli_option options[] = {
 };
 
 static const cli_help help = {
-    "runtime", "[--ort-library PATH] [--json]",
+    "runtime",
+    "[--ort-library PATH] [--json]",
     "Shows the ONNX Runtime and ONNX Runtime GenAI libraries libolive loads to run models, where\n"
     "they were found, their versions and execution providers, or why they were not found. They\n"
     "are looked up in OLIVE_ORT_LIBRARY / OLIVE_ORT_GENAI_LIBRARY, the system loader path, then\n"

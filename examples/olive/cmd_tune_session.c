@@ -38,7 +38,8 @@ static const cli_option options[] = {
 };
 
 static const cli_help help = {
-    "tune-session-params", "-m MODEL -o DIR [--providers_list EP,...] [--intra_thread_num_list N,...] ...",
+    "tune-session-params",
+    "-m MODEL -o DIR [--providers_list EP,...] [--intra_thread_num_list N,...] ...",
     "Finds the ONNX Runtime session settings with the lowest average latency for one model, as\n"
     "Olive's OrtSessionParamsTuning does: every combination of the listed thread counts, execution\n"
     "modes, optimization levels and providers is run on generated inputs (dynamic dims set from\n"
@@ -53,7 +54,7 @@ typedef struct tune_args {
     long cpu_cores, batch, seq, repeat;
     long intra[MAX_LIST], inter[MAX_LIST], level[MAX_LIST];
     size_t n_intra, n_inter, n_level;
-    int modes;                 /* bit 0 sequential, bit 1 parallel */
+    int modes; /* bit 0 sequential, bit 1 parallel */
 } tune_args;
 
 static int parse_list(long *out, size_t *n, const char *v, const char *flag)
@@ -161,8 +162,7 @@ static int make_inputs(olive_tensor **t, const char **names, olive_session *s, c
 }
 
 /* Average seconds per run of the model with `options`, or a negative error code. */
-static int measure(double *out, const char *path, const olive_accelerator *acc, const char *options,
-                   const tune_args *a)
+static int measure(double *out, const char *path, const olive_accelerator *acc, const char *options, const tune_args *a)
 {
     olive_session *s = NULL;
     olive_tensor *in[64] = {0}, **res = NULL;
@@ -252,9 +252,10 @@ int cli_cmd_tune_session(int argc, char **argv)
                         char opts[512];
                         double t = 0;
                         long inter = mode == 2 ? a.inter[ei] : 0;
-                        snprintf(opts, sizeof opts, "intra_op_num_threads=%ld inter_op_num_threads=%ld "
-                                 "execution_mode=%s graph_optimization_level=%s", a.intra[ii], inter,
-                                 mode == 1 ? "sequential" : "parallel", level_name(a.level[li]));
+                        snprintf(opts, sizeof opts,
+                                 "intra_op_num_threads=%ld inter_op_num_threads=%ld "
+                                 "execution_mode=%s graph_optimization_level=%s",
+                                 a.intra[ii], inter, mode == 1 ? "sequential" : "parallel", level_name(a.level[li]));
                         rc = measure(&t, path, pacc, opts, &a);
                         tried++;
                         if (rc != OLIVE_OK) {
@@ -292,7 +293,8 @@ int cli_cmd_tune_session(int argc, char **argv)
                                "inter_op_num_threads", (json_int_t)best_inter, "execution_mode", best_mode - 1,
                                "graph_optimization_level", (json_int_t)best_level, "latency_ms", best * 1e3);
         snprintf(mc_path, sizeof mc_path, "%s/model_config.json", a.output);
-        if (!mc || (mkdir(a.output, 0777) != 0 && errno != EEXIST) || json_dump_file(mc, mc_path, JSON_INDENT(2)) != 0) {
+        if (!mc || (mkdir(a.output, 0777) != 0 && errno != EEXIST) ||
+            json_dump_file(mc, mc_path, JSON_INDENT(2)) != 0) {
             fprintf(stderr, "olive: error: cannot write '%s'\n", mc_path);
             json_decref(mc);
             return CLI_EXIT_FAILURE;

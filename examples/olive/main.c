@@ -12,8 +12,7 @@
 static const cli_command commands[] = {
     {"inspect", "summarize a model: inputs, outputs, operators, parameters", cli_cmd_inspect},
     {"passes", "list the optimization passes, or describe one pass's parameters", cli_cmd_passes},
-    {"run-pass", "run one pass (or a pipeline of passes) on a model and save the result",
-     cli_cmd_run_pass},
+    {"run-pass", "run one pass (or a pipeline of passes) on a model and save the result", cli_cmd_run_pass},
     {"auto-opt", "optimize a model for ONNX Runtime: convert, fuse, quantize as its kind needs", cli_cmd_auto_opt},
     {"optimize", "the same as auto-opt", cli_cmd_optimize},
     {"quantize", "quantize an ONNX model's MatMul weights to int4 or int8 blocks", cli_cmd_quantize},
@@ -21,8 +20,10 @@ static const cli_command commands[] = {
     {"runtime", "show the ONNX Runtime and GenAI libraries found, versions and providers", cli_cmd_runtime},
     {"benchmark", "score a decoder model on local lm-eval style tasks (acc, acc_norm, perplexity) and time generation",
      cli_cmd_benchmark},
-    {"tune-session-params", "find the ONNX Runtime session settings (threads, execution mode, providers) with the "
-     "lowest latency", cli_cmd_tune_session},
+    {"tune-session-params",
+     "find the ONNX Runtime session settings (threads, execution mode, providers) with the "
+     "lowest latency",
+     cli_cmd_tune_session},
     {"convert-adapters", "convert a PEFT LoRA adapter to ONNX Runtime's adapter file (.onnx_adapter)",
      cli_cmd_convert_adapters},
     {"generate-adapter", "convert a base decoder with LoRA layers as inputs, for adapters at run time",
@@ -96,8 +97,7 @@ int main(int argc, char **argv)
             return cli_usage(NULL, "unknown option '%s'", arg);
         }
         if (cli_set_log_level(level) != 0)
-            return cli_usage(NULL, "invalid value '%s' for --log_level: expected 0 (debug) to 4 (silent)",
-                             level);
+            return cli_usage(NULL, "invalid value '%s' for --log_level: expected 0 (debug) to 4 (silent)", level);
     }
     if (i >= argc)
         return cli_usage(NULL, "no command given");

@@ -47,36 +47,36 @@ extern "C" {
 #endif
 
 #if defined(_WIN32)
-#  if defined(OLIVE_BUILDING)
-#    define OLIVE_API __declspec(dllexport)
-#  else
-#    define OLIVE_API
-#  endif
-#elif defined(__GNUC__)
-#  define OLIVE_API __attribute__((visibility("default")))
+#if defined(OLIVE_BUILDING)
+#define OLIVE_API __declspec(dllexport)
 #else
-#  define OLIVE_API
+#define OLIVE_API
+#endif
+#elif defined(__GNUC__)
+#define OLIVE_API __attribute__((visibility("default")))
+#else
+#define OLIVE_API
 #endif
 
 /* Marks a call whose status code must be looked at: ignoring it is a warning under GCC and
  * Clang. (GCC warns even through a (void) cast: test the status instead.) */
 #if defined(__GNUC__) || defined(__clang__)
-#  define OLIVE_NODISCARD __attribute__((warn_unused_result))
+#define OLIVE_NODISCARD __attribute__((warn_unused_result))
 #else
-#  define OLIVE_NODISCARD
+#define OLIVE_NODISCARD
 #endif
 
 /* Status codes. The values are pinned: they never change between releases. */
-#define OLIVE_OK           0   /* success */
-#define OLIVE_EINVALID    -1   /* an argument or option value is invalid */
-#define OLIVE_ENOTFOUND   -2   /* a file, pass, parameter, tensor or value does not exist */
-#define OLIVE_EFORMAT     -3   /* input data is malformed (truncated file, bad protobuf, lying header) */
-#define OLIVE_EUNSUPPORTED -4  /* valid input that this build does not handle */
-#define OLIVE_EIO         -5   /* an operating-system I/O call failed */
-#define OLIVE_ENOMEM      -6   /* memory allocation failed, or a size overflows */
-#define OLIVE_ECANCELLED  -7   /* the caller cancelled the operation */
-#define OLIVE_EEXISTS     -8   /* the destination exists and would be overwritten */
-#define OLIVE_EINTERNAL   -9   /* a bug in libolive: please report it with the message */
+#define OLIVE_OK 0            /* success */
+#define OLIVE_EINVALID -1     /* an argument or option value is invalid */
+#define OLIVE_ENOTFOUND -2    /* a file, pass, parameter, tensor or value does not exist */
+#define OLIVE_EFORMAT -3      /* input data is malformed (truncated file, bad protobuf, lying header) */
+#define OLIVE_EUNSUPPORTED -4 /* valid input that this build does not handle */
+#define OLIVE_EIO -5          /* an operating-system I/O call failed */
+#define OLIVE_ENOMEM -6       /* memory allocation failed, or a size overflows */
+#define OLIVE_ECANCELLED -7   /* the caller cancelled the operation */
+#define OLIVE_EEXISTS -8      /* the destination exists and would be overwritten */
+#define OLIVE_EINTERNAL -9    /* a bug in libolive: please report it with the message */
 
 /* Returns the message of the last failed call on this thread, or "" if none failed.
  * The string is owned by the library and stays valid until the next failing call on this
@@ -104,11 +104,11 @@ OLIVE_API uint32_t olive_version(void);
 OLIVE_API const char *olive_version_string(void);
 
 /* Log levels, as Olive's --log_level numbers them (0 most verbose). */
-#define OLIVE_LOG_DEBUG   0
-#define OLIVE_LOG_INFO    1
+#define OLIVE_LOG_DEBUG 0
+#define OLIVE_LOG_INFO 1
 #define OLIVE_LOG_WARNING 2
-#define OLIVE_LOG_ERROR   3
-#define OLIVE_LOG_SILENT  4
+#define OLIVE_LOG_ERROR 3
+#define OLIVE_LOG_SILENT 4
 
 /* Receives one log line (no trailing newline). Called from whichever thread logs. */
 typedef void (*olive_log_fn)(int level, const char *message, void *user);

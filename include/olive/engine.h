@@ -20,11 +20,11 @@ extern "C" {
 typedef struct olive_engine olive_engine;
 
 /* Progress events. */
-#define OLIVE_PROGRESS_PASS_STARTED  0
+#define OLIVE_PROGRESS_PASS_STARTED 0
 #define OLIVE_PROGRESS_PASS_PROGRESS 1
 #define OLIVE_PROGRESS_PASS_FINISHED 2
-#define OLIVE_PROGRESS_SAVING        3
-#define OLIVE_PROGRESS_DONE          4
+#define OLIVE_PROGRESS_SAVING 3
+#define OLIVE_PROGRESS_DONE 4
 
 /* Called during olive_engine_run on the calling thread. `pass_name` is the running pass (or
  * "save"), `pass_index`/`pass_count` place it in the pipeline, `fraction` is the part of the
@@ -37,9 +37,8 @@ typedef struct olive_engine olive_engine;
  * (the writer reports every tensor). A cancel still takes effect at every report.
  * Return non-zero to cancel the run (it then fails with OLIVE_ECANCELLED and writes nothing).
  * The DONE event comes after the output is in place; its return value is ignored. */
-typedef int (*olive_progress_fn)(int event, const char *pass_name, size_t pass_index,
-                                 size_t pass_count, double fraction, uint64_t bytes_written,
-                                 void *user);
+typedef int (*olive_progress_fn)(int event, const char *pass_name, size_t pass_index, size_t pass_count,
+                                 double fraction, uint64_t bytes_written, void *user);
 
 /* Creates an engine for `acc` (the engine keeps its own reference; NULL means cpu with
  * CPUExecutionProvider). Release with olive_engine_free.
@@ -94,8 +93,8 @@ OLIVE_API void olive_engine_cancel(olive_engine *engine);
  * overwrite=true), OLIVE_EUNSUPPORTED (the old folder holds a device, socket or pipe, which
  * cannot be kept), OLIVE_ECANCELLED, and any error of the passes or of olive_model_save.
  * Since 0.1. */
-OLIVE_API OLIVE_NODISCARD int olive_engine_run(olive_engine *engine, const olive_model *model,
-                                               const char *output_dir, olive_model **out);
+OLIVE_API OLIVE_NODISCARD int olive_engine_run(olive_engine *engine, const olive_model *model, const char *output_dir,
+                                               olive_model **out);
 
 #ifdef __cplusplus
 }

@@ -19,12 +19,12 @@ extern "C" {
 typedef struct olive_pass olive_pass;
 
 /* Parameter types, as the registry describes them (olive_pass_param_type). */
-#define OLIVE_PARAM_BOOL   0
-#define OLIVE_PARAM_INT    1
-#define OLIVE_PARAM_FLOAT  2
+#define OLIVE_PARAM_BOOL 0
+#define OLIVE_PARAM_INT 1
+#define OLIVE_PARAM_FLOAT 2
 #define OLIVE_PARAM_STRING 3
-#define OLIVE_PARAM_CHOICE 4  /* one of a fixed list of strings */
-#define OLIVE_PARAM_LIST   5  /* comma-separated strings */
+#define OLIVE_PARAM_CHOICE 4 /* one of a fixed list of strings */
+#define OLIVE_PARAM_LIST 5   /* comma-separated strings */
 
 /* Registry: the number of registered passes and the name of the i-th (NULL if out of range).
  * Since 0.1. */

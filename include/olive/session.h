@@ -38,7 +38,7 @@ typedef enum olive_dtype {
     OLIVE_DTYPE_INT16 = 5,
     OLIVE_DTYPE_INT32 = 6,
     OLIVE_DTYPE_INT64 = 7,
-    OLIVE_DTYPE_BOOL = 9,      /* one byte per element, 0 or 1 */
+    OLIVE_DTYPE_BOOL = 9, /* one byte per element, 0 or 1 */
     OLIVE_DTYPE_FLOAT16 = 10,
     OLIVE_DTYPE_DOUBLE = 11,
     OLIVE_DTYPE_UINT32 = 12,
@@ -61,7 +61,8 @@ OLIVE_API size_t olive_dtype_size(olive_dtype dtype);
  * zero-filled buffer. Release with olive_tensor_free.
  * Errors: OLIVE_EINVALID (unknown dtype, a negative dim, rank over 32), OLIVE_ENOMEM (also when
  * the size overflows). Since 0.2. */
-OLIVE_API OLIVE_NODISCARD int olive_tensor_new(olive_tensor **out, olive_dtype dtype, const int64_t *shape, size_t rank);
+OLIVE_API OLIVE_NODISCARD int olive_tensor_new(olive_tensor **out, olive_dtype dtype, const int64_t *shape,
+                                               size_t rank);
 
 /* Creates a tensor over the caller's buffer `data` of `size` bytes, without copying it. The
  * buffer is borrowed: the caller keeps it alive and unchanged while the tensor (and any run it
@@ -69,8 +70,8 @@ OLIVE_API OLIVE_NODISCARD int olive_tensor_new(olive_tensor **out, olive_dtype d
  * tensor's byte size; `data` may be NULL only for an empty tensor.
  * Errors: OLIVE_EINVALID (as olive_tensor_new, or a size that does not match the shape),
  * OLIVE_ENOMEM. Since 0.2. */
-OLIVE_API OLIVE_NODISCARD int olive_tensor_wrap(olive_tensor **out, olive_dtype dtype, const int64_t *shape, size_t rank, void *data,
-                                size_t size);
+OLIVE_API OLIVE_NODISCARD int olive_tensor_wrap(olive_tensor **out, olive_dtype dtype, const int64_t *shape,
+                                                size_t rank, void *data, size_t size);
 
 /* Releases a tensor and, when it owns it, its buffer. Accepts NULL. Since 0.2. */
 OLIVE_API void olive_tensor_free(olive_tensor *tensor);
@@ -137,14 +138,13 @@ typedef struct olive_session olive_session;
  * (ONNX Runtime refused the model: its message follows libolive's), OLIVE_EIO, OLIVE_ENOMEM.
  * Since 0.2. */
 OLIVE_API OLIVE_NODISCARD int olive_session_new(olive_session **out, const olive_model *model,
-                                              const olive_accelerator *acc, const char *options);
+                                                const olive_accelerator *acc, const char *options);
 
 /* Creates a session for the ONNX model file at `path`, which ONNX Runtime reads directly (so
  * its external data is found beside it). Arguments and errors as olive_session_new's, plus
  * OLIVE_ENOTFOUND for a missing file. Since 0.2. */
 OLIVE_API OLIVE_NODISCARD int olive_session_new_from_path(olive_session **out, const char *path,
-                                                        const olive_accelerator *acc,
-                                                        const char *options);
+                                                          const olive_accelerator *acc, const char *options);
 
 /* Releases the caller's reference. A run in progress on another thread keeps the session
  * alive until it returns. Accepts NULL. Since 0.2. */
@@ -187,9 +187,9 @@ OLIVE_API OLIVE_NODISCARD int olive_session_describe_json(char **out, const oliv
  * OLIVE_EUNSUPPORTED (an output that is not a tensor of a supported dtype),
  * OLIVE_ECANCELLED (olive_session_cancel stopped this run), OLIVE_EFORMAT (ONNX Runtime
  * failed the run: its message follows), OLIVE_ENOMEM. Since 0.2. */
-OLIVE_API OLIVE_NODISCARD int olive_session_run(olive_tensor **out, olive_session *session, const char *const *input_names,
-                                const olive_tensor *const *inputs, size_t n_inputs,
-                                const char *const *output_names, size_t n_outputs);
+OLIVE_API OLIVE_NODISCARD int olive_session_run(olive_tensor **out, olive_session *session,
+                                                const char *const *input_names, const olive_tensor *const *inputs,
+                                                size_t n_inputs, const char *const *output_names, size_t n_outputs);
 
 /* Stops the runs of `session` in progress (they return OLIVE_ECANCELLED as soon as ONNX
  * Runtime checks); runs started afterwards are not affected. Safe from any thread. Since 0.2. */
@@ -211,8 +211,8 @@ typedef struct olive_generator olive_generator;
  * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (no such folder, unknown option, library not found),
  * OLIVE_EUNSUPPORTED (library too old or provider not available), OLIVE_EFORMAT (GenAI refused
  * the folder: its message follows), OLIVE_ENOMEM. Since 0.2. */
-OLIVE_API OLIVE_NODISCARD int olive_generator_new(olive_generator **out, const char *model_dir, const olive_accelerator *acc,
-                                  const char *options);
+OLIVE_API OLIVE_NODISCARD int olive_generator_new(olive_generator **out, const char *model_dir,
+                                                  const olive_accelerator *acc, const char *options);
 
 /* Releases the generator. Accepts NULL. Since 0.2. */
 OLIVE_API void olive_generator_free(olive_generator *generator);
@@ -228,7 +228,7 @@ OLIVE_API void olive_generator_free(olive_generator *generator);
  * Errors: OLIVE_EINVALID (NULL argument, new_tokens 0), OLIVE_EFORMAT (GenAI failed: its
  * message follows), OLIVE_ENOMEM. Since 0.2. */
 OLIVE_API OLIVE_NODISCARD int olive_generator_generate_json(char **out, olive_generator *generator, const char *prompt,
-                                            size_t new_tokens);
+                                                            size_t new_tokens);
 
 #ifdef __cplusplus
 }

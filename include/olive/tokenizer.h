@@ -28,8 +28,8 @@ typedef struct olive_tokenizer olive_tokenizer;
 typedef struct olive_encoding olive_encoding;
 
 /* Flags of the encode and decode calls. */
-#define OLIVE_TOKENIZER_ADD_SPECIAL_TOKENS  0x1u  /* encode: let the post-processor add its tokens */
-#define OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS 0x2u  /* decode: leave special added tokens out */
+#define OLIVE_TOKENIZER_ADD_SPECIAL_TOKENS 0x1u  /* encode: let the post-processor add its tokens */
+#define OLIVE_TOKENIZER_SKIP_SPECIAL_TOKENS 0x2u /* decode: leave special added tokens out */
 
 /* A text length meaning "up to the terminating NUL". */
 #define OLIVE_TOKENIZER_NUL_TERMINATED ((size_t)-1)
@@ -52,18 +52,16 @@ OLIVE_API void olive_tokenizer_free(olive_tokenizer *tok);
  * flags: OLIVE_TOKENIZER_ADD_SPECIAL_TOKENS or 0.
  * Errors: OLIVE_EINVALID (NULL argument, or what Hugging Face refuses: an unknown piece with no
  * unk token, a truncation that cannot be met), OLIVE_ENOMEM. Since 0.2. */
-OLIVE_API int olive_tokenizer_encode(int32_t **out, size_t *out_count, const olive_tokenizer *tok,
-                                     const char *text, size_t text_len, const char *pair, size_t pair_len,
-                                     unsigned flags);
+OLIVE_API int olive_tokenizer_encode(int32_t **out, size_t *out_count, const olive_tokenizer *tok, const char *text,
+                                     size_t text_len, const char *pair, size_t pair_len, unsigned flags);
 
 /* Encodes `count` texts (pairs may be NULL, or hold NULL entries for single sequences;
  * lengths may be NULL for NUL-terminated strings) as Hugging Face's encode_batch: padding to
  * the longest applies across the batch. *out is released with olive_encoding_free.
  * Errors: as olive_tokenizer_encode. Since 0.2. */
-OLIVE_API int olive_tokenizer_encode_batch(olive_encoding **out, const olive_tokenizer *tok,
-                                           const char *const *texts, const size_t *text_lens,
-                                           const char *const *pairs, const size_t *pair_lens, size_t count,
-                                           unsigned flags);
+OLIVE_API int olive_tokenizer_encode_batch(olive_encoding **out, const olive_tokenizer *tok, const char *const *texts,
+                                           const size_t *text_lens, const char *const *pairs, const size_t *pair_lens,
+                                           size_t count, unsigned flags);
 
 /* Number of sequences in an encoding. Since 0.2. */
 OLIVE_API size_t olive_encoding_count(const olive_encoding *enc);

@@ -83,8 +83,7 @@ OLIVE_API OLIVE_NODISCARD int olive_workflow_pipeline_text(char **out, const oli
  * that options replaced, as `olive run --dry_run` saves it. *output_dir receives the output
  * folder (NULL when the config has none). Release both with olive_free. Errors:
  * OLIVE_EINVALID (NULL arguments), OLIVE_ENOMEM. Since 0.2. */
-OLIVE_API OLIVE_NODISCARD int olive_workflow_config_text(char **out, char **output_dir,
-                                                         const olive_workflow *workflow);
+OLIVE_API OLIVE_NODISCARD int olive_workflow_config_text(char **out, char **output_dir, const olive_workflow *workflow);
 
 /* Sets the progress callback (see olive_progress_fn; a cache hit reports its pass started and
  * finished at once). `bytes_written` counts the pass results stored in the cache so far (cache

@@ -16,8 +16,8 @@
 
 struct olive_accelerator {
     atomic_int refs;
-    const char *device;        /* static, from the provider table */
-    const char *provider;      /* static, from the provider table */
+    const char *device;   /* static, from the provider table */
+    const char *provider; /* static, from the provider table */
 };
 
 /* Longest part of a caller's name echoed in a message, so the list of names stays visible. */
@@ -84,8 +84,8 @@ static int fail_pair(const char *provider, const char *device)
 {
     olive_strbuf b = {0};
     char what[200];
-    snprintf(what, sizeof what, "execution provider '%s' does not run on device '%s': providers for %s are ",
-             provider, device, device);
+    snprintf(what, sizeof what, "execution provider '%s' does not run on device '%s': providers for %s are ", provider,
+             device, device);
     list_providers(&b, olive_device_bit(device));
     return fail_listing(what, &b);
 }

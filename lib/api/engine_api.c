@@ -79,7 +79,10 @@ int olive_engine_add_pipeline(olive_engine *engine, const char *text)
     return OLIVE_OK;
 }
 
-size_t olive_engine_pass_count(const olive_engine *engine) { return engine ? engine->n_passes : 0; }
+size_t olive_engine_pass_count(const olive_engine *engine)
+{
+    return engine ? engine->n_passes : 0;
+}
 
 olive_pass *olive_engine_pass_at(const olive_engine *engine, size_t index)
 {
@@ -155,7 +158,8 @@ int olive_engine_set_options(olive_engine *engine, const char *options)
                 rc = (model_name = olive_strdup(eq + 1)) ? OLIVE_OK : OLIVE_ENOMEM;
             }
         } else {
-            rc = olive_fail(OLIVE_ENOTFOUND, "unknown engine option '%s'; valid options: save, overwrite, model_name", words[i]);
+            rc = olive_fail(OLIVE_ENOTFOUND, "unknown engine option '%s'; valid options: save, overwrite, model_name",
+                            words[i]);
         }
     }
     olive_free_words(words, n);

@@ -56,8 +56,10 @@ int olive_evaluate(char **out, const char *model_path, const char *evaluator_jso
     if ((rc = wf_load_input(&m, &folder, model_path, NULL)) != OLIVE_OK) {
         olive_fail_context(rc, "olive_evaluate: model '%s'", model_path);
     } else if (m->checkpoint_path || !m->path) {
-        rc = olive_fail(OLIVE_EINVALID, "olive_evaluate: '%s' is a checkpoint; evaluate an ONNX model (convert it "
-                                        "first)", model_path);
+        rc = olive_fail(OLIVE_EINVALID,
+                        "olive_evaluate: '%s' is a checkpoint; evaluate an ONNX model (convert it "
+                        "first)",
+                        model_path);
     } else {
         rc = wf_evaluate(&results, &ev, m->path, wf_model_files_size(m), &ctx);
     }

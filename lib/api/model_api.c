@@ -77,7 +77,8 @@ static json_t *type_json(const oir_type *t)
         json_object_set_new(o, "shape", json_null());
         return o;
     }
-    json_object_set_new(o, "kind", json_string(t->kind >= 0 && t->kind <= OIR_TYPE_OPTIONAL ? kinds[t->kind] : "unknown"));
+    json_object_set_new(o, "kind",
+                        json_string(t->kind >= 0 && t->kind <= OIR_TYPE_OPTIONAL ? kinds[t->kind] : "unknown"));
     if (t->kind == OIR_TYPE_TENSOR || t->kind == OIR_TYPE_SPARSE_TENSOR) {
         json_object_set_new(o, "dtype", json_string(oir_dtype_name(t->elem_type)));
         if (t->has_shape) {
@@ -85,8 +86,8 @@ static json_t *type_json(const oir_type *t)
             for (size_t i = 0; i < t->rank; i++) {
                 const oir_dim *d = &t->dims[i];
                 json_array_append_new(shape, d->has_value ? json_integer(d->value)
-                                             : d->param  ? json_string(d->param)
-                                                         : json_null());
+                                             : d->param   ? json_string(d->param)
+                                                          : json_null());
             }
             json_object_set_new(o, "shape", shape);
         } else {
@@ -155,8 +156,10 @@ static int describe_checkpoint(json_t *root, const char *path)
     type = json_object_get(ck->config, "model_type");
     o = json_object();
     json_object_set_new(o, "kind", json_string(ck->kind == OFMT_GGUF_FILE ? "gguf" : "hf_folder"));
-    json_object_set_new(o, "architecture", json_is_array(archs) && json_is_string(json_array_get(archs, 0))
-                                               ? json_incref(json_array_get(archs, 0)) : json_null());
+    json_object_set_new(o, "architecture",
+                        json_is_array(archs) && json_is_string(json_array_get(archs, 0))
+                            ? json_incref(json_array_get(archs, 0))
+                            : json_null());
     json_object_set_new(o, "model_type", json_is_string(type) ? json_incref(type) : json_null());
     json_object_set_new(o, "tensor_count", json_integer((json_int_t)ck->n_tensors));
     json_object_set_new(o, "parameter_count", json_integer((json_int_t)elements));
@@ -232,7 +235,10 @@ int olive_model_summary_json(char **out, const olive_model *model)
     return OLIVE_OK;
 }
 
-size_t olive_model_node_count(const olive_model *model) { return model ? model->ir->graph->n_nodes : 0; }
+size_t olive_model_node_count(const olive_model *model)
+{
+    return model ? model->ir->graph->n_nodes : 0;
+}
 
 size_t olive_model_initializer_count(const olive_model *model)
 {
@@ -252,8 +258,14 @@ uint64_t olive_model_parameter_count(const olive_model *model)
     return st.elements;
 }
 
-size_t olive_model_input_count(const olive_model *model) { return model ? model->ir->graph->n_inputs : 0; }
-size_t olive_model_output_count(const olive_model *model) { return model ? model->ir->graph->n_outputs : 0; }
+size_t olive_model_input_count(const olive_model *model)
+{
+    return model ? model->ir->graph->n_inputs : 0;
+}
+size_t olive_model_output_count(const olive_model *model)
+{
+    return model ? model->ir->graph->n_outputs : 0;
+}
 
 const char *olive_model_input_name(const olive_model *model, size_t index)
 {

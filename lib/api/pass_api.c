@@ -13,7 +13,10 @@
 
 static const char *const type_names[] = {"bool", "int", "float", "string", "choice", "list"};
 
-size_t olive_pass_registry_count(void) { return olive_registry_count(); }
+size_t olive_pass_registry_count(void)
+{
+    return olive_registry_count();
+}
 
 const char *olive_pass_registry_name(size_t index)
 {
@@ -173,9 +176,15 @@ int olive_pass_new_olive(olive_pass **out, const char *type, const char *config_
     return OLIVE_OK;
 }
 
-void olive_pass_free(olive_pass *pass) { olive_pass_unref(pass); }
+void olive_pass_free(olive_pass *pass)
+{
+    olive_pass_unref(pass);
+}
 
-const char *olive_pass_name(const olive_pass *pass) { return pass ? pass->def->name : NULL; }
+const char *olive_pass_name(const olive_pass *pass)
+{
+    return pass ? pass->def->name : NULL;
+}
 
 int olive_pass_set(olive_pass *pass, const char *key, const char *value)
 {
@@ -229,8 +238,8 @@ static int get_typed(const olive_pass *pass, const char *key, int want, void *va
     if (!(s = olive_param_find(pass->def, key)))
         return olive_pass_instance_get(pass, key, &unused); /* ENOTFOUND, listing the keys */
     if (s->type != want)
-        return olive_fail(OLIVE_EINVALID, "%s: parameter '%s' of pass '%s' is a %s, not a %s", fn, key,
-                          pass->def->name, type_names[s->type], type_names[want]);
+        return olive_fail(OLIVE_EINVALID, "%s: parameter '%s' of pass '%s' is a %s, not a %s", fn, key, pass->def->name,
+                          type_names[s->type], type_names[want]);
     args = olive_pass_args_of(pass);
     if (want == OLIVE_PARAM_INT)
         *(int64_t *)value = olive_args_int(&args, key);

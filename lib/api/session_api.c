@@ -174,7 +174,10 @@ void olive_session_free(olive_session *session)
         session_unref(session);
 }
 
-const char *olive_session_provider(const olive_session *s) { return s ? s->backend->rt.provider(s->model) : NULL; }
+const char *olive_session_provider(const olive_session *s)
+{
+    return s ? s->backend->rt.provider(s->model) : NULL;
+}
 
 static int io(const olive_session *s, int outputs, size_t index, olive_backend_io *info)
 {
@@ -183,34 +186,40 @@ static int io(const olive_session *s, int outputs, size_t index, olive_backend_i
     return s->backend->rt.io_info(s->model, outputs, index, info) == OLIVE_OK;
 }
 
-size_t olive_session_input_count(const olive_session *s) { return s ? s->backend->rt.io_count(s->model, 0) : 0; }
-size_t olive_session_output_count(const olive_session *s) { return s ? s->backend->rt.io_count(s->model, 1) : 0; }
+size_t olive_session_input_count(const olive_session *s)
+{
+    return s ? s->backend->rt.io_count(s->model, 0) : 0;
+}
+size_t olive_session_output_count(const olive_session *s)
+{
+    return s ? s->backend->rt.io_count(s->model, 1) : 0;
+}
 
-#define IO_ACCESSORS(kind, outputs)                                                                       \
-    const char *olive_session_##kind##_name(const olive_session *s, size_t index)                         \
-    {                                                                                                     \
-        olive_backend_io i;                                                                               \
-        return io(s, outputs, index, &i) ? i.name : NULL;                                                 \
-    }                                                                                                     \
-    olive_dtype olive_session_##kind##_dtype(const olive_session *s, size_t index)                        \
-    {                                                                                                     \
-        olive_backend_io i;                                                                               \
-        return io(s, outputs, index, &i) ? i.dtype : OLIVE_DTYPE_UNDEFINED;                               \
-    }                                                                                                     \
-    size_t olive_session_##kind##_rank(const olive_session *s, size_t index)                              \
-    {                                                                                                     \
-        olive_backend_io i;                                                                               \
-        return io(s, outputs, index, &i) ? i.rank : 0;                                                    \
-    }                                                                                                     \
-    int64_t olive_session_##kind##_dim(const olive_session *s, size_t index, size_t dim)                  \
-    {                                                                                                     \
-        olive_backend_io i;                                                                               \
-        return io(s, outputs, index, &i) && dim < i.rank ? i.dims[dim] : -1;                              \
-    }                                                                                                     \
-    const char *olive_session_##kind##_dim_name(const olive_session *s, size_t index, size_t dim)         \
-    {                                                                                                     \
-        olive_backend_io i;                                                                               \
-        return io(s, outputs, index, &i) && dim < i.rank ? i.dim_names[dim] : NULL;                       \
+#define IO_ACCESSORS(kind, outputs)                                                                                    \
+    const char *olive_session_##kind##_name(const olive_session *s, size_t index)                                      \
+    {                                                                                                                  \
+        olive_backend_io i;                                                                                            \
+        return io(s, outputs, index, &i) ? i.name : NULL;                                                              \
+    }                                                                                                                  \
+    olive_dtype olive_session_##kind##_dtype(const olive_session *s, size_t index)                                     \
+    {                                                                                                                  \
+        olive_backend_io i;                                                                                            \
+        return io(s, outputs, index, &i) ? i.dtype : OLIVE_DTYPE_UNDEFINED;                                            \
+    }                                                                                                                  \
+    size_t olive_session_##kind##_rank(const olive_session *s, size_t index)                                           \
+    {                                                                                                                  \
+        olive_backend_io i;                                                                                            \
+        return io(s, outputs, index, &i) ? i.rank : 0;                                                                 \
+    }                                                                                                                  \
+    int64_t olive_session_##kind##_dim(const olive_session *s, size_t index, size_t dim)                               \
+    {                                                                                                                  \
+        olive_backend_io i;                                                                                            \
+        return io(s, outputs, index, &i) && dim < i.rank ? i.dims[dim] : -1;                                           \
+    }                                                                                                                  \
+    const char *olive_session_##kind##_dim_name(const olive_session *s, size_t index, size_t dim)                      \
+    {                                                                                                                  \
+        olive_backend_io i;                                                                                            \
+        return io(s, outputs, index, &i) && dim < i.rank ? i.dim_names[dim] : NULL;                                    \
     }
 
 IO_ACCESSORS(input, 0)
@@ -226,11 +235,12 @@ static json_t *io_json(const olive_session *s, int outputs)
         if (s->backend->rt.io_info(s->model, outputs, k, &i) != OLIVE_OK)
             continue;
         for (size_t d = 0; d < i.rank; d++)
-            json_array_append_new(shape, i.dims[d] >= 0 ? json_integer(i.dims[d])
+            json_array_append_new(shape, i.dims[d] >= 0      ? json_integer(i.dims[d])
                                          : i.dim_names[d][0] ? json_string(i.dim_names[d])
                                                              : json_null());
         json_object_set_new(o, "name", json_string(i.name));
-        json_object_set_new(o, "dtype", olive_dtype_name(i.dtype) ? json_string(olive_dtype_name(i.dtype)) : json_null());
+        json_object_set_new(o, "dtype",
+                            olive_dtype_name(i.dtype) ? json_string(olive_dtype_name(i.dtype)) : json_null());
         json_object_set_new(o, "shape", shape);
         json_array_append_new(list, o);
     }

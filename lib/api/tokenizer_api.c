@@ -100,8 +100,8 @@ int olive_tokenizer_encode_batch(olive_encoding **out, const olive_tokenizer *to
         const char *pair = pairs ? pairs[i] : NULL;
         size_t tl = text_lens ? text_length(texts[i], text_lens[i]) : strlen(texts[i]);
         size_t pl = pair ? (pair_lens ? text_length(pair, pair_lens[i]) : strlen(pair)) : 0;
-        rc = otok_encode(tok->t, texts[i], tl, pair, pl, (flags & OLIVE_TOKENIZER_ADD_SPECIAL_TOKENS) != 0,
-                         &e->seq[i], &cache);
+        rc = otok_encode(tok->t, texts[i], tl, pair, pl, (flags & OLIVE_TOKENIZER_ADD_SPECIAL_TOKENS) != 0, &e->seq[i],
+                         &cache);
         if (!rc)
             e->n = i + 1;
     }
@@ -211,8 +211,8 @@ int olive_tokenizer_set_truncation(olive_tokenizer *tok, int64_t max_length, con
         else if (!strcmp(strategy, "only_second"))
             t.strategy = OTOK_ONLY_SECOND;
         else
-            return olive_fail(OLIVE_EINVALID, "%s: strategy '%s' is not longest_first, only_first or only_second",
-                              fn, strategy);
+            return olive_fail(OLIVE_EINVALID, "%s: strategy '%s' is not longest_first, only_first or only_second", fn,
+                              strategy);
         OLIVE_TRY(parse_direction(direction, &t.left, fn));
     }
     tok->t->trunc = t;

@@ -13,7 +13,7 @@
 
 typedef struct wf_options {
     int strict;
-    int log_level;             /* -2: not given */
+    int log_level; /* -2: not given */
     char *output_dir, *cache_dir;
 } wf_options;
 
@@ -62,8 +62,10 @@ static int parse_options(wf_options *o, const char *text)
                 rc = (*slot = olive_strdup(v)) ? OLIVE_OK : OLIVE_ENOMEM;
             }
         } else {
-            rc = olive_fail(OLIVE_ENOTFOUND, "unknown workflow option '%s'; valid options: strict, output_dir, "
-                                             "cache_dir, log_level", words[i]);
+            rc = olive_fail(OLIVE_ENOTFOUND,
+                            "unknown workflow option '%s'; valid options: strict, output_dir, "
+                            "cache_dir, log_level",
+                            words[i]);
         }
     }
     olive_free_words(words, n);
@@ -146,7 +148,10 @@ int olive_workflow_load(olive_workflow **out, const char *path, const char *opti
     return rc;
 }
 
-void olive_workflow_free(olive_workflow *workflow) { wf_free(workflow); }
+void olive_workflow_free(olive_workflow *workflow)
+{
+    wf_free(workflow);
+}
 
 int olive_workflow_pipeline_text(char **out, const olive_workflow *workflow)
 {

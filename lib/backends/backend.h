@@ -25,9 +25,9 @@ struct olive_backend_buffer;
 struct olive_backend_model;
 
 typedef struct olive_backend_device_info {
-    char name[256];            /* "NVIDIA H100 80GB HBM3", the CPU model, or an execution provider */
-    uint64_t memory_bytes;     /* device memory (host memory for the CPU; 0 when not known) */
-    int cc_major, cc_minor;    /* CUDA compute capability; 0.0 for other devices */
+    char name[256];         /* "NVIDIA H100 80GB HBM3", the CPU model, or an execution provider */
+    uint64_t memory_bytes;  /* device memory (host memory for the CPU; 0 when not known) */
+    int cc_major, cc_minor; /* CUDA compute capability; 0.0 for other devices */
 } olive_backend_device_info;
 
 typedef struct olive_backend_device_ops {
@@ -53,9 +53,9 @@ typedef struct olive_backend_buffer_ops {
 /* One input or output of a loaded model. Strings are borrowed from the model. */
 typedef struct olive_backend_io {
     const char *name;
-    olive_dtype dtype;           /* OLIVE_DTYPE_UNDEFINED: not a tensor of a supported type */
+    olive_dtype dtype; /* OLIVE_DTYPE_UNDEFINED: not a tensor of a supported type */
     size_t rank;
-    const int64_t *dims;         /* -1 where not fixed */
+    const int64_t *dims;          /* -1 where not fixed */
     const char *const *dim_names; /* "" where none */
 } olive_backend_io;
 
@@ -78,10 +78,10 @@ typedef struct olive_backend_runtime_ops {
 } olive_backend_runtime_ops;
 
 typedef struct olive_backend {
-    uint32_t api_version;      /* OLIVE_BACKEND_API_VERSION */
-    const char *name;          /* "cpu", "cuda", "onnxruntime" */
-    const char *device;        /* the accelerator device it serves: "cpu", "gpu", or "any" */
-    const char *library;       /* the library it builds on ("oneDNN", "CUDA runtime", "ONNX Runtime"), or NULL */
+    uint32_t api_version; /* OLIVE_BACKEND_API_VERSION */
+    const char *name;     /* "cpu", "cuda", "onnxruntime" */
+    const char *device;   /* the accelerator device it serves: "cpu", "gpu", or "any" */
+    const char *library;  /* the library it builds on ("oneDNN", "CUDA runtime", "ONNX Runtime"), or NULL */
     olive_backend_device_ops dev;
     olive_backend_buffer_ops buf;
     olive_backend_runtime_ops rt;
@@ -110,8 +110,10 @@ int olive_host_buffer_alloc(struct olive_backend_buffer **out, const olive_backe
 int olive_host_buffer_write(struct olive_backend_buffer *buffer, size_t offset, const void *src, size_t size);
 int olive_host_buffer_read(const struct olive_backend_buffer *buffer, size_t offset, void *dst, size_t size);
 void olive_host_buffer_free(struct olive_backend_buffer *buffer);
-#define OLIVE_HOST_BUFFER_OPS                                                                      \
-    {.alloc = olive_host_buffer_alloc, .write = olive_host_buffer_write, .read = olive_host_buffer_read, \
-     .free = olive_host_buffer_free}
+#define OLIVE_HOST_BUFFER_OPS                                                                                          \
+    {                                                                                                                  \
+        .alloc = olive_host_buffer_alloc, .write = olive_host_buffer_write, .read = olive_host_buffer_read,            \
+        .free = olive_host_buffer_free                                                                                 \
+    }
 
 #endif

@@ -10,7 +10,8 @@ int olive_backend_check(const olive_backend *backend)
     if (!backend)
         return olive_fail(OLIVE_EINVALID, "backend table is NULL");
     if (backend->api_version != OLIVE_BACKEND_API_VERSION)
-        return olive_fail(OLIVE_EUNSUPPORTED, "backend '%s' has a table of API version %u; this libolive uses version %u",
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "backend '%s' has a table of API version %u; this libolive uses version %u",
                           backend->name ? backend->name : "?", backend->api_version, OLIVE_BACKEND_API_VERSION);
     return OLIVE_OK;
 }
@@ -38,7 +39,10 @@ size_t olive_backend_count(void)
     return n;
 }
 
-const olive_backend *olive_backend_get(size_t index) { return backend_at(index); }
+const olive_backend *olive_backend_get(size_t index)
+{
+    return backend_at(index);
+}
 
 const olive_backend *olive_backend_find(const char *name)
 {

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#  include <cpuid.h>
+#include <cpuid.h>
 #endif
 
 static olive_host_cpu host;

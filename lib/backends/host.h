@@ -28,10 +28,10 @@ typedef enum olive_isa_feature {
     OLIVE_ISA_AMX_INT8,
     OLIVE_ISA_AMX_BF16,
     OLIVE_ISA_NEON,
-    OLIVE_ISA_DOTPROD,   /* aarch64 SDOT/UDOT */
-    OLIVE_ISA_I8MM,      /* aarch64 int8 matrix multiply */
+    OLIVE_ISA_DOTPROD, /* aarch64 SDOT/UDOT */
+    OLIVE_ISA_I8MM,    /* aarch64 int8 matrix multiply */
     OLIVE_ISA_SVE,
-    OLIVE_ISA_BF16,      /* aarch64 BFloat16 instructions */
+    OLIVE_ISA_BF16, /* aarch64 BFloat16 instructions */
     OLIVE_ISA_COUNT
 } olive_isa_feature;
 
@@ -45,13 +45,13 @@ int olive_isa_feature_from_name(const char *name);
 uint64_t olive_isa_detect(void);
 
 typedef struct olive_host_cpu {
-    const char *arch;          /* "x86_64", "aarch64", ... (compile-time target) */
-    char model[128];           /* "Intel(R) Xeon(R) ..." or "unknown" */
-    int logical_cores;         /* online logical CPUs in the system */
-    int affinity_cores;        /* logical CPUs this process may run on */
-    int physical_cores;        /* distinct (package, core) pairs; logical_cores if unknown */
-    uint64_t memory_bytes;     /* physical memory */
-    uint64_t features;         /* olive_isa_feature bits */
+    const char *arch;      /* "x86_64", "aarch64", ... (compile-time target) */
+    char model[128];       /* "Intel(R) Xeon(R) ..." or "unknown" */
+    int logical_cores;     /* online logical CPUs in the system */
+    int affinity_cores;    /* logical CPUs this process may run on */
+    int physical_cores;    /* distinct (package, core) pairs; logical_cores if unknown */
+    uint64_t memory_bytes; /* physical memory */
+    uint64_t features;     /* olive_isa_feature bits */
 } olive_host_cpu;
 
 /* The host's CPU facts, detected on first use. Never NULL. */

@@ -36,7 +36,10 @@ json_t *olive_json_text(const char *s)
 #define SET(obj, key, value) (json_object_set_new((obj), (key), (value)) == 0)
 #define APPEND(arr, value) (json_array_append_new((arr), (value)) == 0)
 
-static json_t *json_bytes(uint64_t n) { return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n); }
+static json_t *json_bytes(uint64_t n)
+{
+    return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n);
+}
 
 static json_t *describe_cpu(const olive_host_cpu *cpu)
 {
@@ -76,8 +79,7 @@ static json_t *describe_cuda(void)
         snprintf(cc, sizeof cc, "%d.%d", info.cc_major, info.cc_minor);
         d = json_object();
         ok = d && APPEND(list, d) && SET(d, "name", olive_json_text(info.name)) &&
-             SET(d, "memory_bytes", json_bytes(info.memory_bytes)) &&
-             SET(d, "compute_capability", json_string(cc));
+             SET(d, "memory_bytes", json_bytes(info.memory_bytes)) && SET(d, "compute_capability", json_string(cc));
     }
     if (!ok) {
         json_decref(list);
@@ -124,8 +126,7 @@ static json_t *describe_backends(void)
 int olive_host_describe(json_t *obj)
 {
     const olive_host_cpu *cpu = olive_host_cpu_get();
-    int ok = SET(obj, "cpu", describe_cpu(cpu)) &&
-             SET(obj, "memory_bytes", json_bytes(cpu->memory_bytes)) &&
+    int ok = SET(obj, "cpu", describe_cpu(cpu)) && SET(obj, "memory_bytes", json_bytes(cpu->memory_bytes)) &&
              SET(obj, "cuda", describe_cuda()) && SET(obj, "cpu_backend", describe_cpu_backend()) &&
              SET(obj, "backends", describe_backends());
     return ok ? OLIVE_OK : olive_fail(OLIVE_ENOMEM, "out of memory describing the host as JSON");

@@ -4,10 +4,10 @@
 #include <strings.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#  include <cpuid.h>
+#include <cpuid.h>
 #elif defined(__aarch64__) && defined(__linux__)
-#  include <sys/auxv.h>
-#  include <asm/hwcap.h>
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
 #endif
 
 static const char *const feature_names[OLIVE_ISA_COUNT] = {
@@ -54,12 +54,12 @@ int olive_isa_feature_from_name(const char *name)
 
 /* XCR0 says which register state the OS saves; a CPU feature whose registers the OS does not
  * save cannot be used even when cpuid reports it. */
-#define XCR0_SSE       (1u << 1)
-#define XCR0_YMM       (1u << 2)
-#define XCR0_OPMASK    (1u << 5)
+#define XCR0_SSE (1u << 1)
+#define XCR0_YMM (1u << 2)
+#define XCR0_OPMASK (1u << 5)
 #define XCR0_ZMM_HI256 (1u << 6)
-#define XCR0_HI16_ZMM  (1u << 7)
-#define XCR0_XTILECFG  (1u << 17)
+#define XCR0_HI16_ZMM (1u << 7)
+#define XCR0_XTILECFG (1u << 17)
 #define XCR0_XTILEDATA (1u << 18)
 
 static uint64_t read_xcr0(void)
@@ -143,32 +143,38 @@ uint64_t olive_isa_detect(void)
     (void)hw2;
     if (hw & HWCAP_ASIMD)
         f |= BIT(OLIVE_ISA_NEON);
-#  ifdef HWCAP_ASIMDDP
+#ifdef HWCAP_ASIMDDP
     if (hw & HWCAP_ASIMDDP)
         f |= BIT(OLIVE_ISA_DOTPROD);
-#  endif
-#  ifdef HWCAP_SVE
+#endif
+#ifdef HWCAP_SVE
     if (hw & HWCAP_SVE)
         f |= BIT(OLIVE_ISA_SVE);
-#  endif
-#  ifdef HWCAP2_I8MM
+#endif
+#ifdef HWCAP2_I8MM
     if (hw2 & HWCAP2_I8MM)
         f |= BIT(OLIVE_ISA_I8MM);
-#  endif
-#  ifdef HWCAP2_BF16
+#endif
+#ifdef HWCAP2_BF16
     if (hw2 & HWCAP2_BF16)
         f |= BIT(OLIVE_ISA_BF16);
-#  endif
+#endif
     return f;
 }
 
 #elif defined(__aarch64__)
 
 /* AArch64 always has Advanced SIMD; the optional extensions need an OS query we lack here. */
-uint64_t olive_isa_detect(void) { return BIT(OLIVE_ISA_NEON); }
+uint64_t olive_isa_detect(void)
+{
+    return BIT(OLIVE_ISA_NEON);
+}
 
 #else
 
-uint64_t olive_isa_detect(void) { return 0; }
+uint64_t olive_isa_detect(void)
+{
+    return 0;
+}
 
 #endif

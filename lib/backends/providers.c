@@ -28,9 +28,15 @@ static const olive_provider_info providers[] = {
     {"CoreMLExecutionProvider", GPU | NPU},
 };
 
-size_t olive_device_count(void) { return sizeof devices / sizeof devices[0]; }
+size_t olive_device_count(void)
+{
+    return sizeof devices / sizeof devices[0];
+}
 
-const char *olive_device_name(size_t index) { return index < olive_device_count() ? devices[index] : NULL; }
+const char *olive_device_name(size_t index)
+{
+    return index < olive_device_count() ? devices[index] : NULL;
+}
 
 const char *olive_device_lookup(const char *name)
 {
@@ -60,7 +66,10 @@ const char *olive_device_default_provider(const char *device)
     }
 }
 
-size_t olive_provider_count(void) { return sizeof providers / sizeof providers[0]; }
+size_t olive_provider_count(void)
+{
+    return sizeof providers / sizeof providers[0];
+}
 
 const olive_provider_info *olive_provider_get(size_t index)
 {

@@ -12,8 +12,8 @@ enum {
 };
 
 typedef struct olive_provider_info {
-    const char *name;          /* "CUDAExecutionProvider": exact, case-sensitive as ORT has it */
-    unsigned devices;          /* OLIVE_DEVICE_* bits */
+    const char *name; /* "CUDAExecutionProvider": exact, case-sensitive as ORT has it */
+    unsigned devices; /* OLIVE_DEVICE_* bits */
 } olive_provider_info;
 
 /* Devices: "cpu", "gpu", "npu" in that order. */

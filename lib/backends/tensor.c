@@ -33,10 +33,19 @@ const char *olive_dtype_name(olive_dtype dtype)
 size_t olive_dtype_size(olive_dtype dtype)
 {
     switch (dtype) {
-    case OLIVE_DTYPE_UINT8: case OLIVE_DTYPE_INT8: case OLIVE_DTYPE_BOOL: return 1;
-    case OLIVE_DTYPE_UINT16: case OLIVE_DTYPE_INT16: case OLIVE_DTYPE_FLOAT16: case OLIVE_DTYPE_BFLOAT16: return 2;
-    case OLIVE_DTYPE_FLOAT32: case OLIVE_DTYPE_INT32: case OLIVE_DTYPE_UINT32: return 4;
-    case OLIVE_DTYPE_INT64: case OLIVE_DTYPE_DOUBLE: case OLIVE_DTYPE_UINT64: return 8;
+    case OLIVE_DTYPE_UINT8:
+    case OLIVE_DTYPE_INT8:
+    case OLIVE_DTYPE_BOOL: return 1;
+    case OLIVE_DTYPE_UINT16:
+    case OLIVE_DTYPE_INT16:
+    case OLIVE_DTYPE_FLOAT16:
+    case OLIVE_DTYPE_BFLOAT16: return 2;
+    case OLIVE_DTYPE_FLOAT32:
+    case OLIVE_DTYPE_INT32:
+    case OLIVE_DTYPE_UINT32: return 4;
+    case OLIVE_DTYPE_INT64:
+    case OLIVE_DTYPE_DOUBLE:
+    case OLIVE_DTYPE_UINT64: return 8;
     default: return 0;
     }
 }
@@ -107,8 +116,10 @@ int olive_tensor_wrap(olive_tensor **out, olive_dtype dtype, const int64_t *shap
         return olive_fail(OLIVE_EINVALID, "olive_tensor_wrap: out must not be NULL");
     OLIVE_TRY(olive_tensor_check_shape(dtype, shape, rank, &count, &bytes));
     if (size != bytes)
-        return olive_fail(OLIVE_EINVALID, "olive_tensor_wrap: the buffer has %zu bytes but a %s tensor of %llu elements "
-                          "needs %zu", size, olive_dtype_name(dtype), (unsigned long long)count, bytes);
+        return olive_fail(OLIVE_EINVALID,
+                          "olive_tensor_wrap: the buffer has %zu bytes but a %s tensor of %llu elements "
+                          "needs %zu",
+                          size, olive_dtype_name(dtype), (unsigned long long)count, bytes);
     if (!data && bytes)
         return olive_fail(OLIVE_EINVALID, "olive_tensor_wrap: data is NULL for a non-empty tensor");
     if (!(t = tensor_alloc(dtype, shape, rank, count, bytes)))
@@ -147,9 +158,27 @@ void olive_tensor_free(olive_tensor *tensor)
     free(tensor);
 }
 
-olive_dtype olive_tensor_dtype(const olive_tensor *t) { return t ? t->dtype : OLIVE_DTYPE_UNDEFINED; }
-size_t olive_tensor_rank(const olive_tensor *t) { return t ? t->rank : 0; }
-int64_t olive_tensor_dim(const olive_tensor *t, size_t index) { return t && index < t->rank ? t->shape[index] : -1; }
-uint64_t olive_tensor_element_count(const olive_tensor *t) { return t ? t->count : 0; }
-size_t olive_tensor_byte_size(const olive_tensor *t) { return t ? t->bytes : 0; }
-void *olive_tensor_data(const olive_tensor *t) { return t ? t->data : NULL; }
+olive_dtype olive_tensor_dtype(const olive_tensor *t)
+{
+    return t ? t->dtype : OLIVE_DTYPE_UNDEFINED;
+}
+size_t olive_tensor_rank(const olive_tensor *t)
+{
+    return t ? t->rank : 0;
+}
+int64_t olive_tensor_dim(const olive_tensor *t, size_t index)
+{
+    return t && index < t->rank ? t->shape[index] : -1;
+}
+uint64_t olive_tensor_element_count(const olive_tensor *t)
+{
+    return t ? t->count : 0;
+}
+size_t olive_tensor_byte_size(const olive_tensor *t)
+{
+    return t ? t->bytes : 0;
+}
+void *olive_tensor_data(const olive_tensor *t)
+{
+    return t ? t->data : NULL;
+}

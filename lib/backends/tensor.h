@@ -20,11 +20,11 @@ struct olive_tensor {
     olive_dtype dtype;
     size_t rank;
     int64_t shape[OLIVE_TENSOR_MAX_RANK];
-    uint64_t count;                 /* product of the shape (1 for a scalar) */
-    size_t bytes;                   /* count * element size */
-    void *data;                     /* never NULL, even for an empty tensor */
-    int owned;                      /* data was allocated here */
-    void (*release)(void *holder);  /* for held data: called once with `holder` at free */
+    uint64_t count;                /* product of the shape (1 for a scalar) */
+    size_t bytes;                  /* count * element size */
+    void *data;                    /* never NULL, even for an empty tensor */
+    int owned;                     /* data was allocated here */
+    void (*release)(void *holder); /* for held data: called once with `holder` at free */
     void *holder;
 };
 

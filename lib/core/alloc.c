@@ -111,7 +111,10 @@ void olive_strbuf_appendn(olive_strbuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void olive_strbuf_append(olive_strbuf *b, const char *s) { olive_strbuf_appendn(b, s, strlen(s)); }
+void olive_strbuf_append(olive_strbuf *b, const char *s)
+{
+    olive_strbuf_appendn(b, s, strlen(s));
+}
 
 void olive_strbuf_printf(olive_strbuf *b, const char *fmt, ...)
 {

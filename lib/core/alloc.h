@@ -10,7 +10,7 @@ void *olive_malloc(size_t size);
 void *olive_calloc(size_t count, size_t size);
 /* realloc to count*size bytes, refusing overflow. On failure `ptr` is unchanged. */
 void *olive_reallocarray(void *ptr, size_t count, size_t size);
-char *olive_strdup(const char *s);              /* NULL in gives NULL out, not an error */
+char *olive_strdup(const char *s); /* NULL in gives NULL out, not an error */
 char *olive_strndup(const char *s, size_t n);
 void *olive_memdup(const void *p, size_t n);
 char *olive_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -25,7 +25,7 @@ static inline int olive_mul_ok(uint64_t a, uint64_t b, uint64_t *out)
  * Returns 0 on success, OLIVE_ENOMEM on failure (array unchanged). */
 int olive_grow(void **items, size_t *cap, size_t need, size_t elem);
 
-#define OLIVE_PUSH(arr, n, cap, value) \
+#define OLIVE_PUSH(arr, n, cap, value)                                                                                 \
     (olive_grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr)) ? OLIVE_ENOMEM : ((arr)[(n)++] = (value), 0))
 
 /* A growable byte buffer for building strings and small files. */

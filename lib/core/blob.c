@@ -14,7 +14,10 @@
 #include "core/fsutil.h"
 #include "core/status.h"
 
-static void free_ctx(void *ctx) { free(ctx); }
+static void free_ctx(void *ctx)
+{
+    free(ctx);
+}
 
 /* Every mapped blob, so that a bus error's address can be traced to its file. */
 static pthread_mutex_t mapped_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,8 +72,10 @@ int olive_blob_check_size(const olive_blob *b)
     if (fstat(b->fd, &st) != 0)
         return olive_fail_errno(errno, "cannot read", b->path);
     if ((uint64_t)st.st_size < (uint64_t)b->size)
-        return olive_fail(OLIVE_EIO, "'%s' shrank from %zu to %lld bytes since it was opened (another program "
-                          "truncated or rewrote it)", b->path, b->size, (long long)st.st_size);
+        return olive_fail(OLIVE_EIO,
+                          "'%s' shrank from %zu to %lld bytes since it was opened (another program "
+                          "truncated or rewrote it)",
+                          b->path, b->size, (long long)st.st_size);
     return OLIVE_OK;
 }
 

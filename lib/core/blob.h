@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 typedef struct olive_blob {
-    atomic_int refs;        /* tensors in any thread share a blob */
+    atomic_int refs; /* tensors in any thread share a blob */
     const uint8_t *data;
     size_t size;
-    int fd;                 /* open file for mapped blobs, -1 otherwise */
-    char *path;             /* mapped file's path, NULL otherwise */
-    uint64_t dev, ino;      /* mapped file's identity, to refuse overwriting it */
+    int fd;            /* open file for mapped blobs, -1 otherwise */
+    char *path;        /* mapped file's path, NULL otherwise */
+    uint64_t dev, ino; /* mapped file's identity, to refuse overwriting it */
     void (*release)(void *ctx);
     void *ctx;
     struct olive_blob *map_prev, *map_next; /* every mapped blob, for olive_blob_path_at */

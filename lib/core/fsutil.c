@@ -174,9 +174,11 @@ int olive_open_regular(const char *path, struct stat *st)
         return -1;
     }
     if (!S_ISREG(st->st_mode)) {
-        const char *kind = S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISDIR(st->st_mode) ? "a folder" :
-                           S_ISSOCK(st->st_mode) ? "a socket" : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device" :
-                           "not a regular file";
+        const char *kind = S_ISFIFO(st->st_mode)                          ? "a FIFO"
+                           : S_ISDIR(st->st_mode)                         ? "a folder"
+                           : S_ISSOCK(st->st_mode)                        ? "a socket"
+                           : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device"
+                                                                          : "not a regular file";
         olive_fail(OLIVE_EFORMAT, "'%s' is %s, not a regular file", path, kind);
         close(fd);
         return -1;
@@ -299,8 +301,8 @@ static int in_hub_blobs(const char *real, const char *root)
     char blobs[PATH_MAX];
     char *parent = olive_path_dirname(root), *up = parent ? olive_path_dirname(parent) : NULL;
     char *hub_blobs = up ? olive_path_join(up, "blobs") : NULL;
-    int in = parent && !strcmp(olive_path_basename(parent), "snapshots") && hub_blobs &&
-             realpath(hub_blobs, blobs) && real_inside(real, blobs);
+    int in = parent && !strcmp(olive_path_basename(parent), "snapshots") && hub_blobs && realpath(hub_blobs, blobs) &&
+             real_inside(real, blobs);
     free(parent);
     free(up);
     free(hub_blobs);
@@ -380,9 +382,15 @@ static void rmtree_at(int parent, const char *name, int depth)
     unlinkat(parent, name, AT_REMOVEDIR);
 }
 
-void olive_rmtree_at(int dirfd, const char *name) { rmtree_at(dirfd, name, 0); }
+void olive_rmtree_at(int dirfd, const char *name)
+{
+    rmtree_at(dirfd, name, 0);
+}
 
-void olive_rmtree(const char *path) { rmtree_at(AT_FDCWD, path, 0); }
+void olive_rmtree(const char *path)
+{
+    rmtree_at(AT_FDCWD, path, 0);
+}
 
 char *olive_path_resolve(const char *path)
 {
@@ -470,8 +478,8 @@ int olive_read_file(char **out, size_t *size, const char *path, size_t limit)
         return olive_error_code();
     if ((uint64_t)st.st_size > limit) {
         close(fd);
-        return olive_fail(OLIVE_EFORMAT, "'%s' is %lld bytes, more than the %zu accepted", path,
-                          (long long)st.st_size, limit);
+        return olive_fail(OLIVE_EFORMAT, "'%s' is %lld bytes, more than the %zu accepted", path, (long long)st.st_size,
+                          limit);
     }
     len = (size_t)st.st_size;
     if (!(buf = olive_malloc(len + 1))) {

@@ -12,7 +12,7 @@ typedef struct olive_outfile {
     char *final_path;
     char *temp_path;
     uint64_t written;
-    uint64_t flushed;  /* bytes handed to writeback so far */
+    uint64_t flushed; /* bytes handed to writeback so far */
 } olive_outfile;
 
 /* Creates "<dir>/.<name>.tmp-XXXXXX" for `final_path`. Errors: OLIVE_EIO, OLIVE_ENOMEM. */

@@ -55,7 +55,10 @@ uint16_t olive_float_to_half(float f)
     return (uint16_t)(sign | ((ax + 0xfffu + ((ax >> 13) & 1)) >> 13));
 }
 
-float olive_bfloat16_to_float(uint16_t b) { return from_bits((uint32_t)b << 16); }
+float olive_bfloat16_to_float(uint16_t b)
+{
+    return from_bits((uint32_t)b << 16);
+}
 
 uint16_t olive_float_to_bfloat16(float f)
 {

@@ -24,7 +24,10 @@ void olive_log_set_callback(olive_log_fn fn, void *user)
     log_user = user;
 }
 
-int olive_log_enabled(int level) { return level >= atomic_load(&min_level) && level < OLIVE_LOG_SILENT; }
+int olive_log_enabled(int level)
+{
+    return level >= atomic_load(&min_level) && level < OLIVE_LOG_SILENT;
+}
 
 void olive_log(int level, const char *fmt, ...)
 {

@@ -13,8 +13,8 @@ static __thread olive_map_guard *current;
 static __thread void *last_fault;
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
-static int armed;                  /* guards armed on all threads, under install_lock */
-static struct sigaction previous;  /* the application's SIGBUS handling, restored when none is armed */
+static int armed;                 /* guards armed on all threads, under install_lock */
+static struct sigaction previous; /* the application's SIGBUS handling, restored when none is armed */
 
 static void on_sigbus(int sig, siginfo_t *info, void *uc)
 {
@@ -82,12 +82,17 @@ int olive_map_guard_fault(olive_map_guard *g)
     disarm();
     last_fault = g->fault_addr;
     if (olive_blob_path_at(g->fault_addr, path, sizeof path))
-        return olive_fail(OLIVE_EIO, "'%s' shrank while it was being read (another program truncated or rewrote "
-                          "it); nothing was written from it", path);
+        return olive_fail(OLIVE_EIO,
+                          "'%s' shrank while it was being read (another program truncated or rewrote "
+                          "it); nothing was written from it",
+                          path);
     return olive_fail(OLIVE_EIO, "a mapped file shrank while it was being read (bus error at %p)", g->fault_addr);
 }
 
-void *olive_map_guard_last_fault(void) { return last_fault; }
+void *olive_map_guard_last_fault(void)
+{
+    return last_fault;
+}
 
 void olive_map_guard_rethrow(void *addr)
 {

@@ -15,8 +15,8 @@
 
 typedef struct olive_map_guard {
     sigjmp_buf env;
-    struct olive_map_guard *prev;  /* the guard this one is nested in, on this thread */
-    void *fault_addr;              /* where the fault happened, after a jump back */
+    struct olive_map_guard *prev; /* the guard this one is nested in, on this thread */
+    void *fault_addr;             /* where the fault happened, after a jump back */
 } olive_map_guard;
 
 /* Arms `g` on this thread (installing the handler if no guard is armed anywhere). Call only
@@ -35,17 +35,17 @@ void olive_map_guard_rethrow(void *addr);
 
 /* rc = call, evaluated under a guard: `rc` receives call's result, or OLIVE_EIO when a mapped
  * file shrank while `call` read it. */
-#define OLIVE_MAP_GUARDED(rc, call)                                                         \
-    do {                                                                                    \
-        olive_map_guard olive_guard_;                                                       \
-        if (olive_map_guard_enter(&olive_guard_) != 0) {                                    \
-            (rc) = (call);                                                                  \
-        } else if (sigsetjmp(olive_guard_.env, 1) == 0) {                                   \
-            (rc) = (call);                                                                  \
-            olive_map_guard_leave(&olive_guard_);                                           \
-        } else {                                                                            \
-            (rc) = olive_map_guard_fault(&olive_guard_);                                    \
-        }                                                                                   \
+#define OLIVE_MAP_GUARDED(rc, call)                                                                                    \
+    do {                                                                                                               \
+        olive_map_guard olive_guard_;                                                                                  \
+        if (olive_map_guard_enter(&olive_guard_) != 0) {                                                               \
+            (rc) = (call);                                                                                             \
+        } else if (sigsetjmp(olive_guard_.env, 1) == 0) {                                                              \
+            (rc) = (call);                                                                                             \
+            olive_map_guard_leave(&olive_guard_);                                                                      \
+        } else {                                                                                                       \
+            (rc) = olive_map_guard_fault(&olive_guard_);                                                               \
+        }                                                                                                              \
     } while (0)
 
 #endif

@@ -9,7 +9,7 @@ typedef struct chunk {
     olive_range_fn fn;
     void *ctx;
     size_t begin, end;
-    void *fault;     /* where a mapped file's bytes went missing under this chunk */
+    void *fault; /* where a mapped file's bytes went missing under this chunk */
 } chunk;
 
 static int call_chunk(chunk *c)

@@ -10,9 +10,9 @@
 
 typedef struct olive_sha256 {
     uint32_t h[8];
-    uint64_t length;      /* bytes hashed so far */
+    uint64_t length; /* bytes hashed so far */
     uint8_t block[64];
-    size_t used;          /* bytes waiting in block */
+    size_t used; /* bytes waiting in block */
 } olive_sha256;
 
 void olive_sha256_init(olive_sha256 *s);

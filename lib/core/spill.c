@@ -95,7 +95,10 @@ int olive_spill_write(olive_spill *s, uint64_t offset, const void *data, size_t 
     return OLIVE_OK;
 }
 
-uint64_t olive_spill_size(const olive_spill *s) { return s->end; }
+uint64_t olive_spill_size(const olive_spill *s)
+{
+    return s->end;
+}
 
 int olive_spill_map(olive_spill *s, olive_blob **out)
 {

@@ -48,9 +48,15 @@ int olive_fail_errno(int errnum, const char *what, const char *path)
     return olive_fail(code, "%s '%s': %s", what, path ? path : "", strerror(errnum));
 }
 
-const char *olive_error_last(void) { return last_message; }
+const char *olive_error_last(void)
+{
+    return last_message;
+}
 
-int olive_error_code(void) { return last_code; }
+int olive_error_code(void)
+{
+    return last_code;
+}
 
 void olive_error_clear(void)
 {

@@ -5,9 +5,9 @@
 #include "olive/common.h"
 
 #if defined(__GNUC__)
-#  define OLIVE_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define OLIVE_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
-#  define OLIVE_PRINTF(a, b)
+#define OLIVE_PRINTF(a, b)
 #endif
 
 /* Records `code` and a formatted message as this thread's last error; returns `code`. */
@@ -21,6 +21,11 @@ int olive_fail_context(int code, const char *fmt, ...) OLIVE_PRINTF(2, 3);
  * (or OLIVE_ENOTFOUND for ENOENT). */
 int olive_fail_errno(int errnum, const char *what, const char *path);
 
-#define OLIVE_TRY(expr) do { int olive_try_rc_ = (expr); if (olive_try_rc_ != OLIVE_OK) return olive_try_rc_; } while (0)
+#define OLIVE_TRY(expr)                                                                                                \
+    do {                                                                                                               \
+        int olive_try_rc_ = (expr);                                                                                    \
+        if (olive_try_rc_ != OLIVE_OK)                                                                                 \
+            return olive_try_rc_;                                                                                      \
+    } while (0)
 
 #endif

@@ -5,7 +5,10 @@
 #include "core/alloc.h"
 #include "core/status.h"
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 int olive_split_words(char ***out, size_t *count, const char *text)
 {

@@ -7,8 +7,7 @@
 #include "core/status.h"
 #include "engine/engine.h"
 
-static int check_resolved(const char *target, const char *path, const char *what, const char *input,
-                          const char *in)
+static int check_resolved(const char *target, const char *path, const char *what, const char *input, const char *in)
 {
     int rc = OLIVE_OK;
     switch (olive_path_relation(target, in)) {
@@ -20,11 +19,12 @@ static int check_resolved(const char *target, const char *path, const char *what
                         what, path, input);
         break;
     case OLIVE_PATH_CONTAINS:
-        rc = olive_fail(OLIVE_EINVALID, "%s '%s' contains the input model's file '%s'; choose a folder that does not "
-                                        "hold the input", what, path, input);
+        rc = olive_fail(OLIVE_EINVALID,
+                        "%s '%s' contains the input model's file '%s'; choose a folder that does not "
+                        "hold the input",
+                        what, path, input);
         break;
-    default:
-        break;
+    default: break;
     }
     return rc;
 }

@@ -23,10 +23,10 @@
 typedef struct run_state {
     olive_engine *e;
     olive_pass_ctx ctx;
-    size_t index;       /* running pass, or n_passes while saving */
+    size_t index; /* running pass, or n_passes while saving */
     const char *name;
     uint64_t bytes_written;
-    double last_event;  /* monotonic seconds of the last event passed to the callback */
+    double last_event; /* monotonic seconds of the last event passed to the callback */
 } run_state;
 
 static double monotonic_seconds(void)
@@ -55,8 +55,8 @@ static int notify_edge(run_state *s, int event, double fraction, int edge)
             return OLIVE_OK;
         s->last_event = t;
     }
-    if (e->progress && e->progress(event, s->name, s->index, e->n_passes, overall(s, fraction), s->bytes_written,
-                                   e->progress_user)) {
+    if (e->progress &&
+        e->progress(event, s->name, s->index, e->n_passes, overall(s, fraction), s->bytes_written, e->progress_user)) {
         atomic_store(&e->cancelled, 1);
         return olive_fail(OLIVE_ECANCELLED, "cancelled by the progress callback during '%s'", s->name);
     }
@@ -84,17 +84,21 @@ static int save_progress(uint64_t written, uint64_t total, void *user)
 static int check_output_dir(const olive_engine *e, const oir_model *input, const char *dir)
 {
     struct stat st;
-    if (!dir[0] || !strcmp(olive_path_basename(dir), "") )
+    if (!dir[0] || !strcmp(olive_path_basename(dir), ""))
         return olive_fail(OLIVE_EINVALID, "output folder '%s' has no name", dir);
     if (lstat(dir, &st) == 0) {
         if (S_ISLNK(st.st_mode))
-            return olive_fail(OLIVE_EINVALID, "output path '%s' is a symbolic link; libolive does not write through "
-                                              "links: give the folder it points to, or remove the link", dir);
+            return olive_fail(OLIVE_EINVALID,
+                              "output path '%s' is a symbolic link; libolive does not write through "
+                              "links: give the folder it points to, or remove the link",
+                              dir);
         if (!S_ISDIR(st.st_mode))
             return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
         if (olive_dir_is_empty(dir) == 0 && !e->overwrite)
-            return olive_fail(OLIVE_EEXISTS, "output folder '%s' exists and is not empty (set overwrite=true to "
-                                             "replace what libolive wrote there)", dir);
+            return olive_fail(OLIVE_EEXISTS,
+                              "output folder '%s' exists and is not empty (set overwrite=true to "
+                              "replace what libolive wrote there)",
+                              dir);
     }
     return olive_engine_check_apart(input, NULL, dir, "output folder");
 }

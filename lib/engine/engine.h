@@ -13,11 +13,11 @@ struct olive_engine {
     size_t n_passes, cap_passes;
     olive_progress_fn progress;
     void *progress_user;
-    atomic_int cancelled;    /* lock-free, so safe from other threads and signal handlers */
-    char *save_options;      /* text for olive_model_save, "" by default */
-    char *model_name;        /* file name in the output folder */
+    atomic_int cancelled; /* lock-free, so safe from other threads and signal handlers */
+    char *save_options;   /* text for olive_model_save, "" by default */
+    char *model_name;     /* file name in the output folder */
     int overwrite;
-    int quiet;               /* the caller logs each pass itself (workflows) */
+    int quiet; /* the caller logs each pass itself (workflows) */
 };
 
 /* Parses pipeline text into new pass instances (all or nothing).

@@ -31,7 +31,8 @@ int olive_pipeline_parse(olive_pass ***out, size_t *count, const char *text)
         for (end = start + 1; end < n_words && strcmp(words[end], "!"); end++)
             ;
         if (strchr(words[start], '=')) {
-            rc = olive_fail(OLIVE_EINVALID, "pipeline '%s': expected a pass name, found setting '%s'", text, words[start]);
+            rc = olive_fail(OLIVE_EINVALID, "pipeline '%s': expected a pass name, found setting '%s'", text,
+                            words[start]);
             goto fail;
         }
         if ((rc = olive_pass_instance_new_named(&p, words[start])) != OLIVE_OK)

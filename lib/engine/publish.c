@@ -20,7 +20,7 @@
 #include "core/strmap.h"
 #include "engine/engine.h"
 
-#define NAME_KEEP 100                      /* characters of the final name kept in a staging name */
+#define NAME_KEEP 100                        /* characters of the final name kept in a staging name */
 #define OTHER_BOOT_STALE_SECONDS (24 * 3600) /* a staging folder lives for one save: minutes */
 #define MANIFEST_LIMIT (1u << 20)
 #define MANIFEST_HEADER "libolive output 1\n"
@@ -46,9 +46,9 @@ static void step(const char *name)
 /* ---- owners: the process a staging folder belongs to, written in its name ---- */
 
 typedef struct owner {
-    char boot[9];              /* the first 8 hex digits of the kernel's boot id */
+    char boot[9]; /* the first 8 hex digits of the kernel's boot id */
     long pid;
-    unsigned long long start;  /* the process's start time, clock ticks after boot */
+    unsigned long long start; /* the process's start time, clock ticks after boot */
 } owner;
 
 static void read_boot(char out[9])
@@ -116,8 +116,8 @@ static int parse_owner(const char *s, owner *o)
 {
     int used = 0;
     size_t k;
-    if (sscanf(s, "%8[0-9a-f]-%ld-%llu-%n", o->boot, &o->pid, &o->start, &used) != 3 || !used ||
-        strlen(o->boot) != 8 || o->pid <= 0)
+    if (sscanf(s, "%8[0-9a-f]-%ld-%llu-%n", o->boot, &o->pid, &o->start, &used) != 3 || !used || strlen(o->boot) != 8 ||
+        o->pid <= 0)
         return 0;
     for (k = 0; s[used + k]; k++)
         if (!isalnum((unsigned char)s[used + k]))
@@ -313,8 +313,9 @@ static int write_manifest(const char *staging)
     }
     text = olive_strbuf_take(&b);
     if (rc == OLIVE_OK)
-        rc = text && (path = olive_path_join(staging, OLIVE_OUTPUT_MANIFEST)) ? olive_write_file(path, text, strlen(text))
-                                                                             : OLIVE_ENOMEM;
+        rc = text && (path = olive_path_join(staging, OLIVE_OUTPUT_MANIFEST))
+                 ? olive_write_file(path, text, strlen(text))
+                 : OLIVE_ENOMEM;
     free(text);
     free(path);
     names_free(&l);
@@ -420,7 +421,8 @@ static int carry(int from, int to, const char *name, const char *dir, int depth)
         else {
             target[n] = '\0';
             if (symlinkat(target, to, name) != 0)
-                rc = olive_fail(OLIVE_EIO, "cannot keep link '%s' of output folder '%s': %s", name, dir, strerror(errno));
+                rc = olive_fail(OLIVE_EIO, "cannot keep link '%s' of output folder '%s': %s", name, dir,
+                                strerror(errno));
         }
         free(target);
         return rc;
@@ -429,8 +431,10 @@ static int carry(int from, int to, const char *name, const char *dir, int depth)
         names l = {0};
         int sub_from = -1, sub_to = -1, rc = OLIVE_OK;
         if (depth >= CARRY_MAX_DEPTH)
-            return olive_fail(OLIVE_EUNSUPPORTED, "cannot keep '%s' of output folder '%s': folders nested deeper "
-                                                  "than %d", name, dir, CARRY_MAX_DEPTH);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "cannot keep '%s' of output folder '%s': folders nested deeper "
+                              "than %d",
+                              name, dir, CARRY_MAX_DEPTH);
         if (mkdirat(to, name, 0700) != 0 ||
             (sub_from = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
             (sub_to = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -448,8 +452,10 @@ static int carry(int from, int to, const char *name, const char *dir, int depth)
         names_free(&l);
         return rc;
     }
-    return olive_fail(OLIVE_EUNSUPPORTED, "cannot keep '%s' of output folder '%s': it is not a file, folder or link; "
-                                          "move it away", name, dir);
+    return olive_fail(OLIVE_EUNSUPPORTED,
+                      "cannot keep '%s' of output folder '%s': it is not a file, folder or link; "
+                      "move it away",
+                      name, dir);
 }
 
 /* Removes from the replaced folder what was listed in it (libolive's files and the originals of
@@ -530,8 +536,10 @@ int olive_engine_publish(const char *staging, const char *dir, int flags)
         return publish_new(staging, dir);
     }
     if (S_ISLNK(st.st_mode))
-        return olive_fail(OLIVE_EINVALID, "output path '%s' is a symbolic link; libolive does not write through "
-                                          "links: give the folder it points to, or remove the link", dir);
+        return olive_fail(OLIVE_EINVALID,
+                          "output path '%s' is a symbolic link; libolive does not write through "
+                          "links: give the folder it points to, or remove the link",
+                          dir);
     if (!S_ISDIR(st.st_mode))
         return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
     /* The manifest lists what is in the staging folder now: libolive's files, not the kept ones. */
@@ -550,8 +558,10 @@ int olive_engine_publish(const char *staging, const char *dir, int flags)
             continue; /* libolive's own: replaced */
         if (fstatat(sfd, n, &sst, AT_SYMLINK_NOFOLLOW) == 0) {
             if (!(flags & OLIVE_PUBLISH_REPLACE_FOREIGN))
-                rc = olive_fail(OLIVE_EEXISTS, "output folder '%s' holds '%s', which libolive did not write and the "
-                                               "new output would replace; move it away", dir, n);
+                rc = olive_fail(OLIVE_EEXISTS,
+                                "output folder '%s' holds '%s', which libolive did not write and the "
+                                "new output would replace; move it away",
+                                dir, n);
             continue;
         }
         rc = carry(ofd, sfd, n, dir, 0);

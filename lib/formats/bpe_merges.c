@@ -29,10 +29,10 @@ json_t *ofmt_bpe_merge_json(const char *l, size_t ll, const char *r, size_t rl)
 }
 
 typedef struct spm_merge {
-    uint64_t l, r;          /* token ids of the two pieces */
-    double score;           /* score of the merged token */
-    uint64_t llen, rlen;    /* lengths in code points */
-    uint64_t order;         /* position before sorting (keeps the sort stable) */
+    uint64_t l, r;       /* token ids of the two pieces */
+    double score;        /* score of the merged token */
+    uint64_t llen, rlen; /* lengths in code points */
+    uint64_t order;      /* position before sorting (keeps the sort stable) */
 } spm_merge;
 
 static int by_piece_ids(const void *a, const void *b)
@@ -61,8 +61,7 @@ static uint64_t lookup(const olive_strmap *ids, const char *s)
     return (uint64_t)(uintptr_t)olive_strmap_get(ids, s);
 }
 
-int ofmt_bpe_derive_merges(json_t **out, char *const *text, uint64_t n, const olive_strmap *ids,
-                           const double *scores)
+int ofmt_bpe_derive_merges(json_t **out, char *const *text, uint64_t n, const olive_strmap *ids, const double *scores)
 {
     spm_merge *all = NULL;
     size_t n_all = 0, cap = 0;

@@ -15,7 +15,6 @@ json_t *ofmt_bpe_merge_json(const char *left, size_t left_len, const char *right
 /* The merges a SentencePiece vocabulary implies: text[0..n) are the tokens (UTF-8), ids maps
  * each to its index + 1 (the last index of a repeated token), scores[i] ranks token i (higher
  * merges first). *out receives a JSON array of merges, best first. Errors: OLIVE_ENOMEM. */
-int ofmt_bpe_derive_merges(json_t **out, char *const *text, uint64_t n, const olive_strmap *ids,
-                           const double *scores);
+int ofmt_bpe_derive_merges(json_t **out, char *const *text, uint64_t n, const olive_strmap *ids, const double *scores);
 
 #endif

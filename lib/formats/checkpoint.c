@@ -84,8 +84,8 @@ static int check_tensor(const ofmt_checkpoint *c, const ofmt_tensor *t)
     if (!t->name || !*t->name)
         return olive_fail(OLIVE_EFORMAT, "'%s': a tensor has an empty name", file);
     if (t->rank > OFMT_MAX_RANK)
-        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' has rank %zu, more than %d", file, t->name,
-                          t->rank, OFMT_MAX_RANK);
+        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' has rank %zu, more than %d", file, t->name, t->rank,
+                          OFMT_MAX_RANK);
     for (size_t i = 0; i < t->rank; i++) {
         if (t->dims[i] < 0)
             return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' has a negative dimension", file, t->name);
@@ -95,9 +95,8 @@ static int check_tensor(const ofmt_checkpoint *c, const ofmt_tensor *t)
     if (!t->blob)
         return olive_fail(OLIVE_EINVALID, "'%s': tensor '%s' has no storage", file, t->name);
     if (__builtin_add_overflow(t->offset, t->nbytes, &end) || end > t->blob->size)
-        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' lies outside its file (bytes %llu..+%llu of %zu)",
-                          file, t->name, (unsigned long long)t->offset, (unsigned long long)t->nbytes,
-                          t->blob->size);
+        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' lies outside its file (bytes %llu..+%llu of %zu)", file,
+                          t->name, (unsigned long long)t->offset, (unsigned long long)t->nbytes, t->blob->size);
     if (t->storage == OFMT_PLAIN) {
         unsigned bits = oir_dtype_bits(t->dtype);
         uint64_t want;
@@ -105,13 +104,13 @@ static int check_tensor(const ofmt_checkpoint *c, const ofmt_tensor *t)
             return olive_fail(OLIVE_EUNSUPPORTED, "'%s': tensor '%s' has unsupported dtype %s", file, t->name,
                               oir_dtype_name(t->dtype));
         if (!olive_mul_ok(n, bits / 8, &want) || want != t->nbytes)
-            return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' has %llu bytes, its dtype and shape need %llu",
-                              file, t->name, (unsigned long long)t->nbytes, (unsigned long long)want);
+            return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' has %llu bytes, its dtype and shape need %llu", file,
+                              t->name, (unsigned long long)t->nbytes, (unsigned long long)want);
     } else if (t->storage == OFMT_GGML) {
         uint64_t row = ofmt_tensor_row_length(t), rows = row ? n / row : 0;
         if (rows && t->nbytes % rows)
-            return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': %llu bytes do not split into %llu rows", file,
-                              t->name, (unsigned long long)t->nbytes, (unsigned long long)rows);
+            return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': %llu bytes do not split into %llu rows", file, t->name,
+                              (unsigned long long)t->nbytes, (unsigned long long)rows);
     } else {
         return olive_fail(OLIVE_EINVALID, "'%s': tensor '%s' has an unknown storage kind", file, t->name);
     }
@@ -301,9 +300,7 @@ static float bf16_to_float(uint16_t h)
 static void plain_to_f32(int32_t dtype, const uint8_t *src, uint64_t n, float *dst)
 {
     switch (dtype) {
-    case OIR_FLOAT:
-        memcpy(dst, src, n * 4);
-        break;
+    case OIR_FLOAT: memcpy(dst, src, n * 4); break;
     case OIR_FLOAT16:
         for (uint64_t i = 0; i < n; i++) {
             uint16_t h;
@@ -329,8 +326,8 @@ static void plain_to_f32(int32_t dtype, const uint8_t *src, uint64_t n, float *d
 }
 
 /* Stored rows [row, row + rows) as float32. `row_bytes` is the stored size of one row. */
-static int read_stored_rows(const ofmt_tensor *t, const uint8_t *base, uint64_t row_bytes, uint64_t row,
-                            uint64_t rows, uint64_t row_length, float *dst)
+static int read_stored_rows(const ofmt_tensor *t, const uint8_t *base, uint64_t row_bytes, uint64_t row, uint64_t rows,
+                            uint64_t row_length, float *dst)
 {
     const uint8_t *src = base + row * row_bytes;
     int rc;
@@ -358,8 +355,8 @@ int ofmt_tensor_read_f32(const ofmt_tensor *t, uint64_t first_row, uint64_t rows
     const uint8_t *base;
     if (!t || (!dst && rows))
         return olive_fail(OLIVE_EINVALID, "ofmt_tensor_read_f32: tensor and dst must not be NULL");
-    if (t->storage == OFMT_PLAIN && t->dtype != OIR_FLOAT && t->dtype != OIR_FLOAT16 &&
-        t->dtype != OIR_BFLOAT16 && t->dtype != OIR_DOUBLE)
+    if (t->storage == OFMT_PLAIN && t->dtype != OIR_FLOAT && t->dtype != OIR_FLOAT16 && t->dtype != OIR_BFLOAT16 &&
+        t->dtype != OIR_DOUBLE)
         return olive_fail(OLIVE_EUNSUPPORTED, "'%s': tensor '%s' has dtype %s, which has no float value",
                           t->file ? t->file : "?", t->name, oir_dtype_name(t->dtype));
     row_length = ofmt_tensor_row_length(t);

@@ -22,20 +22,20 @@
 
 /* How a tensor's bytes are stored. */
 typedef enum ofmt_storage {
-    OFMT_PLAIN = 0,   /* little-endian elements of `dtype` (OIR_FLOAT, OIR_FLOAT16, OIR_BFLOAT16, ...) */
-    OFMT_GGML = 1     /* GGUF block type `ggml_type` (Q4_K, Q8_0, ...), rows along the last dim */
+    OFMT_PLAIN = 0, /* little-endian elements of `dtype` (OIR_FLOAT, OIR_FLOAT16, OIR_BFLOAT16, ...) */
+    OFMT_GGML = 1   /* GGUF block type `ggml_type` (Q4_K, Q8_0, ...), rows along the last dim */
 } ofmt_storage;
 
 typedef struct ofmt_tensor {
-    char *name;                 /* Hugging Face name */
-    const char *file;           /* the file holding it, for messages (owned by the checkpoint) */
+    char *name;       /* Hugging Face name */
+    const char *file; /* the file holding it, for messages (owned by the checkpoint) */
     ofmt_storage storage;
-    int32_t dtype;              /* OFMT_PLAIN: ONNX dtype (ir.h OIR_*); OFMT_GGML: OIR_UNDEFINED */
-    uint32_t ggml_type;         /* OFMT_GGML: the GGUF type id */
+    int32_t dtype;      /* OFMT_PLAIN: ONNX dtype (ir.h OIR_*); OFMT_GGML: OIR_UNDEFINED */
+    uint32_t ggml_type; /* OFMT_GGML: the GGUF type id */
     size_t rank;
-    int64_t dims[OFMT_MAX_RANK];/* row-major, outermost first (PyTorch order) */
-    olive_blob *blob;           /* mapped file (one reference held by the tensor) */
-    uint64_t offset, nbytes;    /* where the stored bytes are in blob */
+    int64_t dims[OFMT_MAX_RANK]; /* row-major, outermost first (PyTorch order) */
+    olive_blob *blob;            /* mapped file (one reference held by the tensor) */
+    uint64_t offset, nbytes;     /* where the stored bytes are in blob */
     /* llama.cpp stores q_proj/k_proj rows permuted per head; when > 0 the reader undoes it
      * with this head count (rows = dims[0]; for a vector, e.g. a bias, its elements). */
     int64_t unpermute_heads;
@@ -46,18 +46,18 @@ typedef enum ofmt_kind { OFMT_HF_FOLDER = 1, OFMT_GGUF_FILE = 2 } ofmt_kind;
 /* A generated file to write next to the converted model (e.g. tokenizer.json rebuilt from
  * GGUF metadata). */
 typedef struct ofmt_generated_file {
-    char *name;                 /* plain file name, no directories */
-    char *text;                 /* contents */
+    char *name; /* plain file name, no directories */
+    char *text; /* contents */
 } ofmt_generated_file;
 
 typedef struct ofmt_checkpoint {
     ofmt_kind kind;
-    char *path;                 /* folder or .gguf file as given */
-    json_t *config;             /* config.json (for GGUF: rebuilt from metadata); owned */
-    json_t *generation_config;  /* generation_config.json or NULL; owned */
+    char *path;                /* folder or .gguf file as given */
+    json_t *config;            /* config.json (for GGUF: rebuilt from metadata); owned */
+    json_t *generation_config; /* generation_config.json or NULL; owned */
     size_t n_tensors;
     ofmt_tensor *tensors;
-    olive_strmap by_name;       /* name -> ofmt_tensor* */
+    olive_strmap by_name; /* name -> ofmt_tensor* */
     /* Tokenizer and other companion files to copy unchanged (absolute or folder-relative
      * paths of regular files that stay inside the folder), e.g. tokenizer.json, tokenizer_config.json, special_tokens_map.json,
      * vocab.txt, merges.txt, vocab.json, tokenizer.model. */

@@ -8,8 +8,8 @@
 
 #include "core/status.h"
 
-#define QK 32      /* elements per block of the legacy types (Q4_0 ... Q8_0) */
-#define QK_K 256   /* elements per super-block of the K types */
+#define QK 32    /* elements per block of the legacy types (Q4_0 ... Q8_0) */
+#define QK_K 256 /* elements per super-block of the K types */
 
 typedef struct ggml_type_info {
     uint32_t id;
@@ -18,10 +18,14 @@ typedef struct ggml_type_info {
 } ggml_type_info;
 
 static const ggml_type_info type_table[] = {
-    {0, "F32", 1, 4},            {1, "F16", 1, 2},
-    {2, "Q4_0", QK, 2 + 16},     {3, "Q4_1", QK, 4 + 16},
-    {6, "Q5_0", QK, 2 + 4 + 16}, {7, "Q5_1", QK, 4 + 4 + 16},
-    {8, "Q8_0", QK, 2 + 32},     {9, "Q8_1", QK, 4 + 4 + 32},
+    {0, "F32", 1, 4},
+    {1, "F16", 1, 2},
+    {2, "Q4_0", QK, 2 + 16},
+    {3, "Q4_1", QK, 4 + 16},
+    {6, "Q5_0", QK, 2 + 4 + 16},
+    {7, "Q5_1", QK, 4 + 4 + 16},
+    {8, "Q8_0", QK, 2 + 32},
+    {9, "Q8_1", QK, 4 + 4 + 32},
     {10, "Q2_K", QK_K, 4 + QK_K / 16 + QK_K / 4},
     {11, "Q3_K", QK_K, 2 + QK_K / 4 + QK_K / 8 + 12},
     {12, "Q4_K", QK_K, 4 + 12 + QK_K / 2},
@@ -36,8 +40,10 @@ static const ggml_type_info type_table[] = {
     {21, "IQ3_S", QK_K, 2 + QK_K / 4 + QK_K / 8 + QK_K / 32 + 4},
     {22, "IQ2_S", QK_K, 2 + QK_K / 4 + QK_K / 16},
     {23, "IQ4_XS", QK_K, 4 + QK_K / 2 + QK_K / 64},
-    {24, "I8", 1, 1},            {25, "I16", 1, 2},
-    {26, "I32", 1, 4},           {27, "I64", 1, 8},
+    {24, "I8", 1, 1},
+    {25, "I16", 1, 2},
+    {26, "I32", 1, 4},
+    {27, "I64", 1, 8},
     {28, "F64", 1, 8},
     {29, "IQ1_M", QK_K, QK_K / 8 + QK_K / 16 + QK_K / 32},
     {30, "BF16", 1, 2},
@@ -75,15 +81,22 @@ const char *ofmt_ggml_type_name(uint32_t ggml_type)
 int ofmt_ggml_can_dequant(uint32_t ggml_type)
 {
     switch (ggml_type) {
-    case OFMT_GGML_F32: case OFMT_GGML_F16: case OFMT_GGML_BF16:
-    case OFMT_GGML_Q8_0: case OFMT_GGML_Q4_0: case OFMT_GGML_Q4_1:
-    case OFMT_GGML_Q5_0: case OFMT_GGML_Q5_1:
-    case OFMT_GGML_Q2_K: case OFMT_GGML_Q3_K:
-    case OFMT_GGML_Q4_K: case OFMT_GGML_Q5_K: case OFMT_GGML_Q6_K:
-    case OFMT_GGML_IQ4_NL: case OFMT_GGML_IQ4_XS:
-        return 1;
-    default:
-        return 0;
+    case OFMT_GGML_F32:
+    case OFMT_GGML_F16:
+    case OFMT_GGML_BF16:
+    case OFMT_GGML_Q8_0:
+    case OFMT_GGML_Q4_0:
+    case OFMT_GGML_Q4_1:
+    case OFMT_GGML_Q5_0:
+    case OFMT_GGML_Q5_1:
+    case OFMT_GGML_Q2_K:
+    case OFMT_GGML_Q3_K:
+    case OFMT_GGML_Q4_K:
+    case OFMT_GGML_Q5_K:
+    case OFMT_GGML_Q6_K:
+    case OFMT_GGML_IQ4_NL:
+    case OFMT_GGML_IQ4_XS: return 1;
+    default: return 0;
     }
 }
 
@@ -107,7 +120,10 @@ static float bits_to_float(uint32_t u)
     return f;
 }
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -137,7 +153,10 @@ static float half_to_float(uint16_t h)
     return bits_to_float(sign | ((exp + 127 - 15) << 23) | (man << 13));
 }
 
-static float f16_at(const uint8_t *p) { return half_to_float(rd16(p)); }
+static float f16_at(const uint8_t *p)
+{
+    return half_to_float(rd16(p));
+}
 
 /* ---- legacy 32-element blocks -------------------------------------------------------- */
 
@@ -269,8 +288,7 @@ static void k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn)
 
 /* Scale and min of the sub-blocks j and j + 1, which Q4_K and Q5_K apply to the low and high
  * halves of each 64 elements. */
-static void k_scale_min_pair(int j, const uint8_t *q, float d, float dmin, float *d1, float *m1, float *d2,
-                             float *m2)
+static void k_scale_min_pair(int j, const uint8_t *q, float d, float dmin, float *d1, float *m1, float *d2, float *m2)
 {
     uint8_t sc, m;
     k_scale_min(j, q, &sc, &m);
@@ -384,22 +402,21 @@ static void deq_iq4_xs(const uint8_t *b, float *y)
 
 /* ---- rows ----------------------------------------------------------------------------- */
 
-int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_length,
-                           uint64_t rows, float *dst)
+int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_length, uint64_t rows, float *dst)
 {
     uint32_t be = 1, bb = 1;
     uint64_t n;
     void (*block_fn)(const uint8_t *, float *) = NULL;
 
     if (!ofmt_ggml_can_dequant(ggml_type) || !ofmt_ggml_type_size(ggml_type, &be, &bb))
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGML type %s (%u) cannot be dequantized",
-                          ofmt_ggml_type_name(ggml_type), ggml_type);
+        return olive_fail(OLIVE_EUNSUPPORTED, "GGML type %s (%u) cannot be dequantized", ofmt_ggml_type_name(ggml_type),
+                          ggml_type);
     if (row_length % be)
         return olive_fail(OLIVE_EINVALID, "row length %llu is not a multiple of the %s block size %u",
                           (unsigned long long)row_length, ofmt_ggml_type_name(ggml_type), be);
     if (__builtin_mul_overflow(row_length, rows, &n) || n > UINT64_MAX / sizeof(float))
-        return olive_fail(OLIVE_EINVALID, "%llu rows of %llu elements overflow",
-                          (unsigned long long)rows, (unsigned long long)row_length);
+        return olive_fail(OLIVE_EINVALID, "%llu rows of %llu elements overflow", (unsigned long long)rows,
+                          (unsigned long long)row_length);
     if (n == 0)
         return OLIVE_OK;
 

@@ -8,12 +8,28 @@
 
 /* GGML type ids as GGUF files store them. */
 enum {
-    OFMT_GGML_F32 = 0, OFMT_GGML_F16 = 1, OFMT_GGML_Q4_0 = 2, OFMT_GGML_Q4_1 = 3,
-    OFMT_GGML_Q5_0 = 6, OFMT_GGML_Q5_1 = 7, OFMT_GGML_Q8_0 = 8, OFMT_GGML_Q8_1 = 9,
-    OFMT_GGML_Q2_K = 10, OFMT_GGML_Q3_K = 11, OFMT_GGML_Q4_K = 12, OFMT_GGML_Q5_K = 13,
-    OFMT_GGML_Q6_K = 14, OFMT_GGML_Q8_K = 15, OFMT_GGML_IQ4_NL = 20, OFMT_GGML_IQ4_XS = 23,
-    OFMT_GGML_I8 = 24, OFMT_GGML_I16 = 25, OFMT_GGML_I32 = 26, OFMT_GGML_I64 = 27,
-    OFMT_GGML_F64 = 28, OFMT_GGML_BF16 = 30
+    OFMT_GGML_F32 = 0,
+    OFMT_GGML_F16 = 1,
+    OFMT_GGML_Q4_0 = 2,
+    OFMT_GGML_Q4_1 = 3,
+    OFMT_GGML_Q5_0 = 6,
+    OFMT_GGML_Q5_1 = 7,
+    OFMT_GGML_Q8_0 = 8,
+    OFMT_GGML_Q8_1 = 9,
+    OFMT_GGML_Q2_K = 10,
+    OFMT_GGML_Q3_K = 11,
+    OFMT_GGML_Q4_K = 12,
+    OFMT_GGML_Q5_K = 13,
+    OFMT_GGML_Q6_K = 14,
+    OFMT_GGML_Q8_K = 15,
+    OFMT_GGML_IQ4_NL = 20,
+    OFMT_GGML_IQ4_XS = 23,
+    OFMT_GGML_I8 = 24,
+    OFMT_GGML_I16 = 25,
+    OFMT_GGML_I32 = 26,
+    OFMT_GGML_I64 = 27,
+    OFMT_GGML_F64 = 28,
+    OFMT_GGML_BF16 = 30
 };
 
 /* Elements per block and bytes per block of a GGML type (1 and the element size for plain
@@ -36,7 +52,6 @@ uint64_t ofmt_ggml_row_bytes(uint32_t ggml_type, uint64_t row_length);
  * ofmt_ggml_row_bytes apart) to float32 in dst (rows * row_length values). Handles F32, F16,
  * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS. Errors: OLIVE_EUNSUPPORTED for
  * another type, OLIVE_EINVALID when row_length is not a whole number of blocks. */
-int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_length,
-                           uint64_t rows, float *dst);
+int ofmt_ggml_dequant_rows(uint32_t ggml_type, const uint8_t *src, uint64_t row_length, uint64_t rows, float *dst);
 
 #endif

@@ -12,7 +12,7 @@
 #include "formats/ggml_dequant.h"
 
 #define GGUF_MAGIC "GGUF"
-#define MAX_ARRAY_DEPTH 8        /* nested arrays deeper than this are refused (stack bound) */
+#define MAX_ARRAY_DEPTH 8 /* nested arrays deeper than this are refused (stack bound) */
 #define MIN_KV_BYTES (8 + 1 + 4 + 1)
 #define MIN_TENSOR_INFO_BYTES (8 + 1 + 4 + 4 + 8)
 
@@ -22,7 +22,10 @@ typedef struct cursor {
     const char *path;
 } cursor;
 
-static uint64_t left(const cursor *c) { return c->size - c->pos; }
+static uint64_t left(const cursor *c)
+{
+    return c->size - c->pos;
+}
 
 static uint64_t le_bytes(const uint8_t *p, int n)
 {
@@ -136,10 +139,17 @@ static int str_to_name(const ofmt_gguf_str *s, char **out, const char *path, con
 static int scalar_size(uint32_t type)
 {
     switch (type) {
-    case OFMT_GGUF_UINT8: case OFMT_GGUF_INT8: case OFMT_GGUF_BOOL: return 1;
-    case OFMT_GGUF_UINT16: case OFMT_GGUF_INT16: return 2;
-    case OFMT_GGUF_UINT32: case OFMT_GGUF_INT32: case OFMT_GGUF_FLOAT32: return 4;
-    case OFMT_GGUF_UINT64: case OFMT_GGUF_INT64: case OFMT_GGUF_FLOAT64: return 8;
+    case OFMT_GGUF_UINT8:
+    case OFMT_GGUF_INT8:
+    case OFMT_GGUF_BOOL: return 1;
+    case OFMT_GGUF_UINT16:
+    case OFMT_GGUF_INT16: return 2;
+    case OFMT_GGUF_UINT32:
+    case OFMT_GGUF_INT32:
+    case OFMT_GGUF_FLOAT32: return 4;
+    case OFMT_GGUF_UINT64:
+    case OFMT_GGUF_INT64:
+    case OFMT_GGUF_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -190,8 +200,8 @@ static int read_array(cursor *c, ofmt_gguf_value *v, const char *key, int depth)
     char what[64];
 
     if (depth >= MAX_ARRAY_DEPTH)
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': key '%s' nests arrays more than %d deep",
-                          c->path, key, MAX_ARRAY_DEPTH);
+        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': key '%s' nests arrays more than %d deep", c->path, key,
+                          MAX_ARRAY_DEPTH);
     int rc = rd_u32(c, &et, "array element type");
     if (!rc)
         rc = rd_uint(c, 8, &n, "array length");
@@ -201,13 +211,14 @@ static int read_array(cursor *c, ofmt_gguf_value *v, const char *key, int depth)
     a->type = et;
     a->n = 0;
     if (et > OFMT_GGUF_FLOAT64)
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': key '%s' is an array of unknown value type %u",
-                          c->path, key, et);
+        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': key '%s' is an array of unknown value type %u", c->path,
+                          key, et);
     /* the least bytes one element can take: scalars their size, strings their length field,
      * arrays their type and length */
     uint64_t min_elem = et == OFMT_GGUF_STRING ? 8 : et == OFMT_GGUF_ARRAY ? 12 : (uint64_t)scalar_size(et);
     if (n > left(c) / min_elem)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': key '%s' claims %llu array elements, more than the %llu bytes left can hold",
+        return olive_fail(OLIVE_EFORMAT,
+                          "GGUF file '%s': key '%s' claims %llu array elements, more than the %llu bytes left can hold",
                           c->path, key, (unsigned long long)n, (unsigned long long)left(c));
     if (et == OFMT_GGUF_STRING) {
         a->strs = olive_calloc(n ? n : 1, sizeof *a->strs);
@@ -249,8 +260,7 @@ static int read_value(cursor *c, uint32_t type, ofmt_gguf_value *v, const char *
         return read_array(c, v, key, depth);
     int n = scalar_size(type);
     if (!n)
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': key '%s' has unknown value type %u",
-                          c->path, key, type);
+        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': key '%s' has unknown value type %u", c->path, key, type);
     if (left(c) < (uint64_t)n)
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is truncated in the value of key '%s'", c->path, key);
     decode_scalar(type, c->data + c->pos, v);
@@ -289,11 +299,15 @@ static int read_header(cursor *c, ofmt_gguf *g, uint64_t *n_tensors, uint64_t *n
     OLIVE_TRY(rd_u32(c, &g->version, "version"));
     if (g->version != 2 && g->version != 3) {
         if (g->version != 0 && (g->version & 0xffff) == 0)
-            return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s' is big-endian; only little-endian files are supported", c->path);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "GGUF file '%s' is big-endian; only little-endian files are supported", c->path);
         if (g->version == 1)
-            return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s' is version 1 (32-bit counts); only versions 2 and 3 are supported", c->path);
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s' has unknown version %u; only versions 2 and 3 are supported",
-                          c->path, g->version);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "GGUF file '%s' is version 1 (32-bit counts); only versions 2 and 3 are supported",
+                              c->path);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "GGUF file '%s' has unknown version %u; only versions 2 and 3 are supported", c->path,
+                          g->version);
     }
     OLIVE_TRY(rd_uint(c, 8, n_tensors, "tensor count"));
     OLIVE_TRY(rd_uint(c, 8, n_kv, "metadata key/value count"));
@@ -342,8 +356,8 @@ static int read_alignment(ofmt_gguf *g)
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': key 'general.alignment' must be a uint32 (type %u found)",
                           g->path, v->type);
     if (v->v.u == 0 || (v->v.u & (v->v.u - 1)))
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': key 'general.alignment' is %llu, not a power of two",
-                          g->path, (unsigned long long)v->v.u);
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': key 'general.alignment' is %llu, not a power of two", g->path,
+                          (unsigned long long)v->v.u);
     g->alignment = (uint32_t)v->v.u;
     return OLIVE_OK;
 }
@@ -363,8 +377,8 @@ static int read_tensor_info(cursor *c, ofmt_gguf *g, uint64_t i)
     if (rc)
         return TFAIL(rc);
     if (t->n_dims > OFMT_GGUF_MAX_DIMS)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' has %u dimensions (at most %d)",
-                          c->path, t->name, t->n_dims, OFMT_GGUF_MAX_DIMS);
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' has %u dimensions (at most %d)", c->path, t->name,
+                          t->n_dims, OFMT_GGUF_MAX_DIMS);
     for (int d = 0; d < OFMT_GGUF_MAX_DIMS; d++)
         t->ne[d] = 1;
     for (uint32_t d = 0; d < t->n_dims; d++) {
@@ -391,26 +405,31 @@ static int place_tensor(ofmt_gguf *g, ofmt_gguf_tensor *t)
     uint64_t elems = 1, rows = 1, row_bytes, nbytes = 0, abs_off = 0;
 
     if (!ofmt_ggml_type_size(t->type, &be, &bb))
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': tensor '%s' has unknown GGML type %u",
-                          g->path, t->name, t->type);
+        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': tensor '%s' has unknown GGML type %u", g->path, t->name,
+                          t->type);
     for (int d = 0; d < OFMT_GGUF_MAX_DIMS; d++)
         if (!olive_mul_ok(elems, t->ne[d], &elems) || elems > (uint64_t)INT64_MAX)
-            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' has an element count that overflows",
-                              g->path, t->name);
+            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' has an element count that overflows", g->path,
+                              t->name);
     if (t->ne[0] % be)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' of type %s has rows of %llu elements, not a multiple of its block size %u",
-                          g->path, t->name, ofmt_ggml_type_name(t->type), (unsigned long long)t->ne[0], be);
+        return olive_fail(
+            OLIVE_EFORMAT,
+            "GGUF file '%s': tensor '%s' of type %s has rows of %llu elements, not a multiple of its block size %u",
+            g->path, t->name, ofmt_ggml_type_name(t->type), (unsigned long long)t->ne[0], be);
     row_bytes = (t->ne[0] / be) * bb; /* <= elems * 8: cannot overflow */
     for (int d = 1; d < OFMT_GGUF_MAX_DIMS; d++)
         rows *= t->ne[d];
     if (!olive_mul_ok(row_bytes, rows, &nbytes))
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' byte size overflows", g->path, t->name);
     if (t->offset % g->alignment)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' data offset %llu is not a multiple of the alignment %u",
-                          g->path, t->name, (unsigned long long)t->offset, g->alignment);
+        return olive_fail(OLIVE_EFORMAT,
+                          "GGUF file '%s': tensor '%s' data offset %llu is not a multiple of the alignment %u", g->path,
+                          t->name, (unsigned long long)t->offset, g->alignment);
     if (__builtin_add_overflow(g->data_offset, t->offset, &abs_off) || abs_off > g->blob->size ||
         nbytes > g->blob->size - abs_off)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tensor '%s' data (%llu bytes at offset %llu of the data section) runs past the end of the %llu-byte file",
+        return olive_fail(OLIVE_EFORMAT,
+                          "GGUF file '%s': tensor '%s' data (%llu bytes at offset %llu of the data section) runs past "
+                          "the end of the %llu-byte file",
                           g->path, t->name, (unsigned long long)nbytes, (unsigned long long)t->offset,
                           (unsigned long long)g->blob->size);
     t->offset = abs_off;
@@ -427,7 +446,8 @@ static int parse(ofmt_gguf *g)
     OLIVE_TRY(read_kvs(&c, g, n_kv));
     OLIVE_TRY(read_alignment(g));
     if (n_tensors > left(&c) / MIN_TENSOR_INFO_BYTES)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' claims %llu tensors, more than the %llu bytes after its metadata can hold",
+        return olive_fail(OLIVE_EFORMAT,
+                          "GGUF file '%s' claims %llu tensors, more than the %llu bytes after its metadata can hold",
                           c.path, (unsigned long long)n_tensors, (unsigned long long)left(&c));
     g->tensors = olive_calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
     if (!g->tensors)
@@ -490,16 +510,19 @@ const ofmt_gguf_value *ofmt_gguf_find(const ofmt_gguf *g, const char *key)
 static int value_u64(const ofmt_gguf_value *v, uint64_t *out)
 {
     switch (v->type) {
-    case OFMT_GGUF_UINT8: case OFMT_GGUF_UINT16: case OFMT_GGUF_UINT32: case OFMT_GGUF_UINT64:
-        *out = v->v.u;
-        return 1;
-    case OFMT_GGUF_INT8: case OFMT_GGUF_INT16: case OFMT_GGUF_INT32: case OFMT_GGUF_INT64:
+    case OFMT_GGUF_UINT8:
+    case OFMT_GGUF_UINT16:
+    case OFMT_GGUF_UINT32:
+    case OFMT_GGUF_UINT64: *out = v->v.u; return 1;
+    case OFMT_GGUF_INT8:
+    case OFMT_GGUF_INT16:
+    case OFMT_GGUF_INT32:
+    case OFMT_GGUF_INT64:
         if (v->v.i < 0)
             return 0;
         *out = (uint64_t)v->v.i;
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -507,9 +530,10 @@ static int value_i64(const ofmt_gguf_value *v, int64_t *out)
 {
     uint64_t u;
     switch (v->type) {
-    case OFMT_GGUF_INT8: case OFMT_GGUF_INT16: case OFMT_GGUF_INT32: case OFMT_GGUF_INT64:
-        *out = v->v.i;
-        return 1;
+    case OFMT_GGUF_INT8:
+    case OFMT_GGUF_INT16:
+    case OFMT_GGUF_INT32:
+    case OFMT_GGUF_INT64: *out = v->v.i; return 1;
     default:
         if (!value_u64(v, &u) || u > (uint64_t)INT64_MAX)
             return 0;

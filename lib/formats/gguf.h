@@ -16,14 +16,23 @@
 #include "core/blob.h"
 #include "core/strmap.h"
 
-#define OFMT_GGUF_MAX_DIMS 4        /* as ggml: tensors have at most 4 dimensions */
+#define OFMT_GGUF_MAX_DIMS 4 /* as ggml: tensors have at most 4 dimensions */
 #define OFMT_GGUF_DEFAULT_ALIGNMENT 32
 
 /* Metadata value types, as stored. */
 typedef enum ofmt_gguf_vtype {
-    OFMT_GGUF_UINT8 = 0, OFMT_GGUF_INT8 = 1, OFMT_GGUF_UINT16 = 2, OFMT_GGUF_INT16 = 3,
-    OFMT_GGUF_UINT32 = 4, OFMT_GGUF_INT32 = 5, OFMT_GGUF_FLOAT32 = 6, OFMT_GGUF_BOOL = 7,
-    OFMT_GGUF_STRING = 8, OFMT_GGUF_ARRAY = 9, OFMT_GGUF_UINT64 = 10, OFMT_GGUF_INT64 = 11,
+    OFMT_GGUF_UINT8 = 0,
+    OFMT_GGUF_INT8 = 1,
+    OFMT_GGUF_UINT16 = 2,
+    OFMT_GGUF_INT16 = 3,
+    OFMT_GGUF_UINT32 = 4,
+    OFMT_GGUF_INT32 = 5,
+    OFMT_GGUF_FLOAT32 = 6,
+    OFMT_GGUF_BOOL = 7,
+    OFMT_GGUF_STRING = 8,
+    OFMT_GGUF_ARRAY = 9,
+    OFMT_GGUF_UINT64 = 10,
+    OFMT_GGUF_INT64 = 11,
     OFMT_GGUF_FLOAT64 = 12
 } ofmt_gguf_vtype;
 
@@ -36,47 +45,47 @@ typedef struct ofmt_gguf_str {
 typedef struct ofmt_gguf_value ofmt_gguf_value;
 
 typedef struct ofmt_gguf_array {
-    uint32_t type;              /* element type */
-    uint64_t n;                 /* element count */
-    const uint8_t *data;        /* scalar elements: n packed little-endian values in the file */
-    ofmt_gguf_str *strs;        /* string elements (owned index into the file), else NULL */
-    ofmt_gguf_value *items;     /* array elements (nested arrays; owned), else NULL */
+    uint32_t type;          /* element type */
+    uint64_t n;             /* element count */
+    const uint8_t *data;    /* scalar elements: n packed little-endian values in the file */
+    ofmt_gguf_str *strs;    /* string elements (owned index into the file), else NULL */
+    ofmt_gguf_value *items; /* array elements (nested arrays; owned), else NULL */
 } ofmt_gguf_array;
 
 struct ofmt_gguf_value {
     uint32_t type;
     union {
-        uint64_t u;             /* UINT8..UINT64 and BOOL (0 or 1) */
-        int64_t i;              /* INT8..INT64 */
-        double f;               /* FLOAT32, FLOAT64 */
-        ofmt_gguf_str str;      /* STRING */
-        ofmt_gguf_array arr;    /* ARRAY */
+        uint64_t u;          /* UINT8..UINT64 and BOOL (0 or 1) */
+        int64_t i;           /* INT8..INT64 */
+        double f;            /* FLOAT32, FLOAT64 */
+        ofmt_gguf_str str;   /* STRING */
+        ofmt_gguf_array arr; /* ARRAY */
     } v;
 };
 
 typedef struct ofmt_gguf_kv {
-    char *key;                  /* NUL-terminated copy */
+    char *key; /* NUL-terminated copy */
     ofmt_gguf_value value;
 } ofmt_gguf_kv;
 
 typedef struct ofmt_gguf_tensor {
-    char *name;                 /* NUL-terminated copy of the GGUF name */
+    char *name; /* NUL-terminated copy of the GGUF name */
     uint32_t n_dims;
     uint64_t ne[OFMT_GGUF_MAX_DIMS]; /* ggml order: ne[0] is the innermost (row) length; unused = 1 */
-    uint32_t type;              /* GGML type id */
-    uint64_t offset;            /* absolute byte offset of the data in the file */
+    uint32_t type;                   /* GGML type id */
+    uint64_t offset;                 /* absolute byte offset of the data in the file */
     uint64_t nbytes;
 } ofmt_gguf_tensor;
 
 typedef struct ofmt_gguf {
     char *path;
-    olive_blob *blob;           /* the mapped file (one reference) */
+    olive_blob *blob; /* the mapped file (one reference) */
     uint32_t version;
     uint32_t alignment;
-    uint64_t data_offset;       /* start of the data section */
+    uint64_t data_offset; /* start of the data section */
     size_t n_kv;
     ofmt_gguf_kv *kv;
-    olive_strmap kv_by_key;     /* key -> ofmt_gguf_kv* */
+    olive_strmap kv_by_key; /* key -> ofmt_gguf_kv* */
     size_t n_tensors;
     ofmt_gguf_tensor *tensors;
 } ofmt_gguf;

@@ -18,13 +18,13 @@
 
 /* What differs between the supported architectures. */
 typedef struct gguf_arch {
-    const char *name;           /* general.architecture */
-    const char *hf_class;       /* config "architectures" */
+    const char *name;     /* general.architecture */
+    const char *hf_class; /* config "architectures" */
     const char *model_type;
     const char *hidden_act;
-    int permuted_qk;            /* llama.cpp's converter permuted q/k rows per head */
-    int gemma2_norms;           /* ffn_norm is the pre-feedforward norm, plus post norms */
-    int fused_phi3;             /* attn_qkv and a fused gate_up in ffn_up */
+    int permuted_qk;  /* llama.cpp's converter permuted q/k rows per head */
+    int gemma2_norms; /* ffn_norm is the pre-feedforward norm, plus post norms */
+    int fused_phi3;   /* attn_qkv and a fused gate_up in ffn_up */
 } gguf_arch;
 
 static const gguf_arch arches[] = {
@@ -176,8 +176,8 @@ static int arch_f64(const ofmt_gguf *g, const gguf_arch *a, const char *suffix, 
 static int need_u64(const ofmt_gguf *g, const gguf_arch *a, const char *suffix, uint64_t *out)
 {
     if (arch_u64(g, a, suffix, out) && *out > ((uint64_t)1 << 24)) /* far beyond any model */
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': metadata key '%s.%s' is %llu, not a plausible size",
-                          g->path, a->name, suffix, (unsigned long long)*out);
+        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': metadata key '%s.%s' is %llu, not a plausible size", g->path,
+                          a->name, suffix, (unsigned long long)*out);
     if (arch_u64(g, a, suffix, out))
         return OLIVE_OK;
     return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': metadata key '%s.%s' is missing or not an unsigned integer",
@@ -257,8 +257,7 @@ static double partial_rotary_factor(uint64_t rope_dim, uint64_t head_dim)
 static int check_finite_keys(const ofmt_gguf *g, const gguf_arch *a)
 {
     static const char *const suffixes[] = {"attention.layer_norm_rms_epsilon", "rope.freq_base",
-                                           "attn_logit_softcapping", "final_logit_softcapping",
-                                           "rope.scaling.factor"};
+                                           "attn_logit_softcapping", "final_logit_softcapping", "rope.scaling.factor"};
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         char key[160];
         double v;
@@ -270,8 +269,7 @@ static int check_finite_keys(const ofmt_gguf *g, const gguf_arch *a)
     return OLIVE_OK;
 }
 
-static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, int has_lm_head,
-                        uint64_t embd_rows)
+static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, int has_lm_head, uint64_t embd_rows)
 {
     uint64_t hidden, inter, layers, heads, kv_heads, head_dim, ctx, vocab, tok, rope_dim;
     double eps, theta, cap;
@@ -287,7 +285,11 @@ static int build_config(json_t **out, const ofmt_gguf *g, const gguf_arch *a, in
         json_decref(cfg);
         return OLIVE_ENOMEM;
     }
-#define STEP(x) do { if (!rc) rc = (x); } while (0)
+#define STEP(x)                                                                                                        \
+    do {                                                                                                               \
+        if (!rc)                                                                                                       \
+            rc = (x);                                                                                                  \
+    } while (0)
     STEP(check_finite_keys(g, a));
     STEP(need_u64(g, a, "embedding_length", &hidden));
     STEP(need_u64(g, a, "block_count", &layers));
@@ -372,8 +374,7 @@ static uint64_t gguf_heads(const ofmt_gguf *g, const gguf_arch *a, const char *s
 
 /* Adds the tensors of one file (the first or a later split); the head counts come from the
  * first file, which alone holds the metadata. */
-static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *a, uint64_t n_head,
-                       uint64_t n_head_kv)
+static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *a, uint64_t n_head, uint64_t n_head_kv)
 {
     for (size_t i = 0; i < g->n_tensors; i++) {
         const ofmt_gguf_tensor *gt = &g->tensors[i];
@@ -381,7 +382,8 @@ static int add_tensors(ofmt_checkpoint *c, const ofmt_gguf *g, const gguf_arch *
         const char *role;
 
         if (!ofmt_ggml_can_dequant(gt->type) && plain_dtype(gt->type) == OIR_UNDEFINED)
-            return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': tensor '%s' has GGML type %s (%u), which this build cannot dequantize",
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "GGUF file '%s': tensor '%s' has GGML type %s (%u), which this build cannot dequantize",
                               g->path, gt->name, ofmt_ggml_type_name(gt->type), gt->type);
         t.name = hf_name(a, gt->name, &role);
         if (!t.name)
@@ -426,8 +428,8 @@ static int add_splits(ofmt_checkpoint *c, const ofmt_gguf *first, const gguf_arc
                           first->path, (unsigned long long)count, tail);
     size_t prefix = len - strlen(tail);
     for (uint64_t i = 1; i < count; i++) {
-        char *path = olive_asprintf("%.*s-%05llu-of-%05llu.gguf", (int)prefix, first->path,
-                                    (unsigned long long)i + 1, (unsigned long long)count);
+        char *path = olive_asprintf("%.*s-%05llu-of-%05llu.gguf", (int)prefix, first->path, (unsigned long long)i + 1,
+                                    (unsigned long long)count);
         ofmt_gguf *g = NULL;
         uint64_t g_no, g_count;
         int rc = path ? ofmt_gguf_read(&g, path) : OLIVE_ENOMEM;
@@ -436,8 +438,9 @@ static int add_splits(ofmt_checkpoint *c, const ofmt_gguf *first, const gguf_arc
                                     (unsigned long long)count, first->path);
         else if (!ofmt_gguf_get_u64(g, "split.no", &g_no) || !ofmt_gguf_get_u64(g, "split.count", &g_count) ||
                  g_no != i || g_count != count)
-            rc = olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is not split %llu of %llu (its split.no / split.count say otherwise)",
-                            path, (unsigned long long)i + 1, (unsigned long long)count);
+            rc = olive_fail(OLIVE_EFORMAT,
+                            "GGUF file '%s' is not split %llu of %llu (its split.no / split.count say otherwise)", path,
+                            (unsigned long long)i + 1, (unsigned long long)count);
         if (!rc)
             rc = ofmt_checkpoint_keep_blob(c, g->blob);
         if (!rc)
@@ -449,9 +452,9 @@ static int add_splits(ofmt_checkpoint *c, const ofmt_gguf *first, const gguf_arc
         OLIVE_TRY(rc);
     }
     if (ofmt_gguf_get_u64(first, "split.tensors.count", &want_total) && want_total != total)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': split.tensors.count is %llu but its %llu files hold %llu tensors",
-                          first->path, (unsigned long long)want_total, (unsigned long long)count,
-                          (unsigned long long)total);
+        return olive_fail(
+            OLIVE_EFORMAT, "GGUF file '%s': split.tensors.count is %llu but its %llu files hold %llu tensors",
+            first->path, (unsigned long long)want_total, (unsigned long long)count, (unsigned long long)total);
     return OLIVE_OK;
 }
 
@@ -459,8 +462,9 @@ static int open_checkpoint(ofmt_checkpoint *c, const ofmt_gguf *g)
 {
     uint64_t split_no;
     if (ofmt_gguf_find(g, "split.no") && (!ofmt_gguf_get_u64(g, "split.no", &split_no) || split_no != 0))
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' is not the first file of its split model (split.no is not 0): open the first one",
-                          g->path);
+        return olive_fail(
+            OLIVE_EFORMAT,
+            "GGUF file '%s' is not the first file of its split model (split.no is not 0): open the first one", g->path);
     const ofmt_gguf_str *arch_name = ofmt_gguf_get_str(g, "general.architecture");
     if (!arch_name)
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s' has no string 'general.architecture'", g->path);
@@ -468,7 +472,9 @@ static int open_checkpoint(ofmt_checkpoint *c, const ofmt_gguf *g)
     if (!a && !ofmt_gguf_str_utf8(arch_name))
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': 'general.architecture' is not valid UTF-8", g->path);
     if (!a)
-        return olive_fail(OLIVE_EUNSUPPORTED, "GGUF file '%s': architecture '%.*s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma, gemma2 are)",
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "GGUF file '%s': architecture '%.*s' is not supported (llama, mistral, qwen2, qwen3, phi3, "
+                          "gemma, gemma2 are)",
                           g->path, ofmt_gguf_str_quote_len(arch_name, 64), arch_name->ptr);
     uint64_t n_head = gguf_heads(g, a, "attention.head_count");
     uint64_t n_head_kv = gguf_heads(g, a, "attention.head_count_kv");

@@ -125,8 +125,8 @@ static int llama3_matches(const uint8_t *freqs, uint64_t n, double theta, uint64
  * the one each blended factor solves for (its smooth value fixes orig / wavelength); and when no
  * factor is blended, one inside the range that sorts every frequency as the tensor does (any
  * such length gives the same factors, hence the same rotary). */
-static size_t llama3_contexts(const uint8_t *freqs, uint64_t n, double theta, uint64_t dim, double factor,
-                              double low, double high, double *out, size_t max)
+static size_t llama3_contexts(const uint8_t *freqs, uint64_t n, double theta, uint64_t dim, double factor, double low,
+                              double high, double *out, size_t max)
 {
     const double pi = 3.14159265358979323846;
     double above = 0, below = INFINITY; /* orig > above (the 1 factors), orig < below (the full ones) */
@@ -164,7 +164,8 @@ static int llama3_scaling(json_t **out, const ofmt_gguf *g, const char *arch, co
     size_t n_contexts = llama3_contexts(freqs, n, theta, dim, factor, low, high, contexts, 8);
     for (size_t c = 0; c < n_contexts; c++) {
         /* hostile metadata (a huge or NaN freq_base) can give any value here */
-        if (!(contexts[c] >= 1.0 && contexts[c] <= 1e12) || !llama3_matches(freqs, n, theta, dim, factor, low, high, contexts[c]))
+        if (!(contexts[c] >= 1.0 && contexts[c] <= 1e12) ||
+            !llama3_matches(freqs, n, theta, dim, factor, low, high, contexts[c]))
             continue;
         OLIVE_TRY(new_scaling(out, "llama3", 6));
         if (json_object_set_new(*out, "factor", json_real(short_decimal((float)factor))) ||
@@ -177,8 +178,9 @@ static int llama3_scaling(json_t **out, const ofmt_gguf *g, const char *arch, co
         }
         return OLIVE_OK;
     }
-    OLIVE_WARN("GGUF file '%s': rope_freqs.weight does not match Llama 3's rope scaling; config.json has no rope_scaling",
-               g->path);
+    OLIVE_WARN(
+        "GGUF file '%s': rope_freqs.weight does not match Llama 3's rope scaling; config.json has no rope_scaling",
+        g->path);
     return OLIVE_OK;
 }
 
@@ -232,11 +234,14 @@ int ofmt_gguf_rope_scaling(json_t *cfg, const ofmt_gguf *g, const char *arch)
         OLIVE_TRY(new_scaling(&rs, type->ptr, (size_t)type->len));
         int rc = OLIVE_OK;
         if (get_f64(g, arch, "rope.scaling.factor", &factor))
-            rc = json_object_set_new(rs, "factor", json_real((double)(float)factor == factor ? short_decimal((float)factor) : factor))
-                     ? OLIVE_ENOMEM : OLIVE_OK;
+            rc = json_object_set_new(rs, "factor",
+                                     json_real((double)(float)factor == factor ? short_decimal((float)factor) : factor))
+                     ? OLIVE_ENOMEM
+                     : OLIVE_OK;
         if (!rc && get_u64(g, arch, "rope.scaling.original_context_length", &orig))
             rc = json_object_set_new(rs, "original_max_position_embeddings", json_integer((json_int_t)orig))
-                     ? OLIVE_ENOMEM : OLIVE_OK;
+                     ? OLIVE_ENOMEM
+                     : OLIVE_OK;
         if (rc) {
             json_decref(rs);
             return rc;

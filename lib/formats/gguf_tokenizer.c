@@ -23,12 +23,10 @@ enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_USER_DEFINE
 
 /* Pre-tokenizer splits, named by tokenizer.ggml.pre as llama.cpp names them. The patterns are
  * the ones those models were trained with (llama.cpp lists the same ones). */
-static const char LLAMA3_SPLIT[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
-    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char QWEN2_SPLIT[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
-    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char LLAMA3_SPLIT[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+                                   "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char QWEN2_SPLIT[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+                                  "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char DIGIT_SPLIT[] = "\\p{N}";
 /* Mistral's Tekken (Nemo, Ministral) */
 static const char TEKKEN_SPLIT[] =
@@ -36,23 +34,24 @@ static const char TEKKEN_SPLIT[] =
     "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
     "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 /* OpenAI's o200k split (GPT-4o), used by Phi-4 */
-static const char GPT4O_SPLIT[] =
-    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char GPT4O_SPLIT[] = "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}"
+                                  "\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                                  "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}"
+                                  "\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                                  "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 typedef struct pre_split {
-    const char *pre;            /* tokenizer.ggml.pre */
-    const char *regex;          /* split before byte-level mapping; NULL: none */
-    int gpt2_regex;             /* then GPT-2's own split (ByteLevel use_regex) */
-    int ignore_merges;          /* a word already in the vocabulary is one token */
+    const char *pre;   /* tokenizer.ggml.pre */
+    const char *regex; /* split before byte-level mapping; NULL: none */
+    int gpt2_regex;    /* then GPT-2's own split (ByteLevel use_regex) */
+    int ignore_merges; /* a word already in the vocabulary is one token */
     const char *tokenizer_class;
 } pre_split;
 
 static const pre_split pre_splits[] = {
     {"default", NULL, 1, 0, "GPT2Tokenizer"},
     {"gpt2", NULL, 1, 0, "GPT2Tokenizer"},
-    {"gpt-2", NULL, 1, 0, "GPT2Tokenizer"},     /* llama.cpp's name for GPT-2's own split */
+    {"gpt-2", NULL, 1, 0, "GPT2Tokenizer"}, /* llama.cpp's name for GPT-2's own split */
     {"smollm", DIGIT_SPLIT, 1, 0, "GPT2Tokenizer"},
     {"llama3", LLAMA3_SPLIT, 0, 1, "PreTrainedTokenizerFast"},
     {"llama-v3", LLAMA3_SPLIT, 0, 1, "PreTrainedTokenizerFast"},
@@ -76,12 +75,12 @@ typedef struct tok_meta {
     const ofmt_gguf *g;
     const ofmt_gguf_array *tokens, *types, *scores, *merges;
     const ofmt_gguf_str *model, *pre, *chat_template;
-    int64_t bos, eos, unk, pad;     /* -1 when absent */
+    int64_t bos, eos, unk, pad; /* -1 when absent */
     int add_bos, add_eos, has_add_bos, has_add_eos, add_space_prefix;
     int byte_level;
-    int spm_style;                  /* SentencePiece vocabularies: which transformers builds */
-    char **text;                    /* each token as the vocabulary spells it (NUL-terminated) */
-    olive_strmap ids;               /* text -> id + 1 (the last one for a repeated token) */
+    int spm_style;    /* SentencePiece vocabularies: which transformers builds */
+    char **text;      /* each token as the vocabulary spells it (NUL-terminated) */
+    olive_strmap ids; /* text -> id + 1 (the last one for a repeated token) */
 } tok_meta;
 
 /* ---- UTF-8 and the byte-level alphabet ------------------------------------------------ */
@@ -91,10 +90,19 @@ static void utf8_put(olive_strbuf *b, uint32_t cp)
 {
     char out[4];
     size_t n;
-    if (cp < 0x80) { out[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { out[0] = (char)(0xc0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3f)); n = 2; }
-    else { out[0] = (char)(0xe0 | (cp >> 12)); out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-           out[2] = (char)(0x80 | (cp & 0x3f)); n = 3; }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    }
     olive_strbuf_appendn(b, out, n);
 }
 
@@ -204,19 +212,23 @@ static int read_meta(tok_meta *m, const ofmt_gguf *g)
         return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': 'tokenizer.chat_template' is not valid UTF-8", g->path);
     m->tokens = ofmt_gguf_get_array(g, "tokenizer.ggml.tokens", OFMT_GGUF_STRING);
     if (!m->tokens)
-        return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': 'tokenizer.ggml.tokens' is missing or not an array of strings",
-                          g->path);
+        return olive_fail(OLIVE_EFORMAT,
+                          "GGUF file '%s': 'tokenizer.ggml.tokens' is missing or not an array of strings", g->path);
     n = m->tokens->n;
     if ((v = ofmt_gguf_find(g, "tokenizer.ggml.token_type"))) {
         if (v->type != OFMT_GGUF_ARRAY || v->v.arr.n != n || (n && !v->v.arr.data))
-            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': 'tokenizer.ggml.token_type' must be an integer array of %llu entries, one per token",
-                              g->path, (unsigned long long)n);
+            return olive_fail(
+                OLIVE_EFORMAT,
+                "GGUF file '%s': 'tokenizer.ggml.token_type' must be an integer array of %llu entries, one per token",
+                g->path, (unsigned long long)n);
         m->types = &v->v.arr;
     }
     if ((v = ofmt_gguf_find(g, "tokenizer.ggml.scores"))) {
         if (v->type != OFMT_GGUF_ARRAY || v->v.arr.n != n || (n && !v->v.arr.data))
-            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': 'tokenizer.ggml.scores' must be a number array of %llu entries, one per token",
-                              g->path, (unsigned long long)n);
+            return olive_fail(
+                OLIVE_EFORMAT,
+                "GGUF file '%s': 'tokenizer.ggml.scores' must be a number array of %llu entries, one per token",
+                g->path, (unsigned long long)n);
         m->scores = &v->v.arr;
     }
     if ((v = ofmt_gguf_find(g, "tokenizer.ggml.merges")) &&
@@ -274,8 +286,8 @@ static int append(json_t *arr, json_t *value)
 
 static json_t *added_token(uint64_t id, const char *content, int special)
 {
-    return json_pack("{s:I, s:s, s:b, s:b, s:b, s:b, s:b}", "id", (json_int_t)id, "content", content,
-                     "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", special);
+    return json_pack("{s:I, s:s, s:b, s:b, s:b, s:b, s:b}", "id", (json_int_t)id, "content", content, "single_word", 0,
+                     "lstrip", 0, "rstrip", 0, "normalized", 0, "special", special);
 }
 
 /* How token i is added on top of the model: 0 not at all, 1 as a plain added token
@@ -286,7 +298,8 @@ static int added_kind(const tok_meta *m, uint64_t i)
 {
     int type = token_type(m, i);
     int kind = type == TOKEN_CONTROL || type == TOKEN_UNKNOWN || (int64_t)i == m->unk ? 2
-             : type == TOKEN_USER_DEFINED ? 1 : 0;
+               : type == TOKEN_USER_DEFINED                                           ? 1
+                                                                                      : 0;
     if (kind && m->byte_level && !ofmt_gguf_str_eq(&m->tokens->strs[i], m->text[i]))
         return 0;
     return kind;
@@ -332,7 +345,8 @@ static int stored_merges(const tok_meta *m, json_t **out)
         const char *sp = memchr(s->ptr, ' ', (size_t)s->len);
         if (!sp || sp == s->ptr || (uint64_t)(sp - s->ptr) + 1 >= s->len || memchr(s->ptr, 0, (size_t)s->len)) {
             json_decref(arr);
-            return olive_fail(OLIVE_EFORMAT, "GGUF file '%s': tokenizer.ggml.merges[%llu] is not two tokens separated by a space",
+            return olive_fail(OLIVE_EFORMAT,
+                              "GGUF file '%s': tokenizer.ggml.merges[%llu] is not two tokens separated by a space",
                               m->g->path, (unsigned long long)i);
         }
         size_t ll = (size_t)(sp - s->ptr), rl = (size_t)s->len - ll - 1;
@@ -379,19 +393,19 @@ static const pre_split *find_pre(const tok_meta *m)
     for (size_t i = 0; i < sizeof pre_splits / sizeof pre_splits[0]; i++)
         if (ofmt_gguf_str_eq(m->pre, pre_splits[i].pre))
             return &pre_splits[i];
-    OLIVE_WARN("GGUF file '%s': tokenizer.ggml.pre '%.*s' is not known; using GPT-2's pre-tokenizer split",
-               m->g->path, ofmt_gguf_str_quote_len(m->pre, 64), m->pre->ptr);
+    OLIVE_WARN("GGUF file '%s': tokenizer.ggml.pre '%.*s' is not known; using GPT-2's pre-tokenizer split", m->g->path,
+               ofmt_gguf_str_quote_len(m->pre, 64), m->pre->ptr);
     return &pre_splits[0];
 }
 
 static json_t *byte_level_pre(const pre_split *ps)
 {
-    json_t *bl = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0,
-                           "trim_offsets", 1, "use_regex", ps->gpt2_regex);
+    json_t *bl = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1,
+                           "use_regex", ps->gpt2_regex);
     if (!ps->regex)
         return bl;
-    return json_pack("{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, o]}", "type", "Sequence", "pretokenizers",
-                     "type", "Split", "pattern", "Regex", ps->regex, "behavior", "Isolated", "invert", 0, bl);
+    return json_pack("{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, o]}", "type", "Sequence", "pretokenizers", "type", "Split",
+                     "pattern", "Regex", ps->regex, "behavior", "Isolated", "invert", 0, bl);
 }
 
 /* BOS / EOS around each sequence, as tokenizer.ggml.add_bos_token / add_eos_token ask. */
@@ -406,7 +420,8 @@ static json_t *template_processor(const tok_meta *m, int bos, int eos)
         if (bos) {
             if (append(pair, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", m->text[m->bos], "type_id", seq)))
                 goto done;
-            if (!seq && append(single, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", m->text[m->bos], "type_id", 0)))
+            if (!seq &&
+                append(single, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", m->text[m->bos], "type_id", 0)))
                 goto done;
         }
         if (append(pair, json_pack("{s:{s:s, s:i}}", "Sequence", "id", name, "type_id", seq)))
@@ -416,15 +431,18 @@ static json_t *template_processor(const tok_meta *m, int bos, int eos)
         if (eos) {
             if (append(pair, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", m->text[m->eos], "type_id", seq)))
                 goto done;
-            if (!seq && append(single, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", m->text[m->eos], "type_id", 0)))
+            if (!seq &&
+                append(single, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", m->text[m->eos], "type_id", 0)))
                 goto done;
         }
     }
-    if (bos && put(specials, m->text[m->bos], json_pack("{s:s, s:[I], s:[s]}", "id", m->text[m->bos], "ids",
-                                                         (json_int_t)m->bos, "tokens", m->text[m->bos])))
+    if (bos && put(specials, m->text[m->bos],
+                   json_pack("{s:s, s:[I], s:[s]}", "id", m->text[m->bos], "ids", (json_int_t)m->bos, "tokens",
+                             m->text[m->bos])))
         goto done;
-    if (eos && put(specials, m->text[m->eos], json_pack("{s:s, s:[I], s:[s]}", "id", m->text[m->eos], "ids",
-                                                         (json_int_t)m->eos, "tokens", m->text[m->eos])))
+    if (eos && put(specials, m->text[m->eos],
+                   json_pack("{s:s, s:[I], s:[s]}", "id", m->text[m->eos], "ids", (json_int_t)m->eos, "tokens",
+                             m->text[m->eos])))
         goto done;
     res = json_pack("{s:s, s:O, s:O, s:O}", "type", "TemplateProcessing", "single", single, "pair", pair,
                     "special_tokens", specials);
@@ -466,8 +484,8 @@ static int tokenizer_json(tok_meta *m, const pre_split *ps, json_t **out)
         goto fail;
     if (m->byte_level) {
         pre = byte_level_pre(ps);
-        decoder = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 1,
-                            "trim_offsets", 1, "use_regex", 1);
+        decoder = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1,
+                            "use_regex", 1);
         model = json_pack("{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b}", "type", "BPE", "dropout", "unk_token",
                           "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
                           "ignore_merges", ps->ignore_merges);
@@ -480,30 +498,29 @@ static int tokenizer_json(tok_meta *m, const pre_split *ps, json_t **out)
         } else if (m->spm_style == SPM_PHI3) {
             pre = json_null();
             json_decref(normalizer);
-            normalizer = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}]}", "type", "Sequence", "normalizers",
-                                   "type", "Replace", "pattern", "String", " ", "content", "\xe2\x96\x81");
+            normalizer = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}]}", "type", "Sequence", "normalizers", "type",
+                                   "Replace", "pattern", "String", " ", "content", "\xe2\x96\x81");
             if (normalizer && prefix &&
                 json_array_insert_new(json_object_get(normalizer, "normalizers"), 0,
                                       json_pack("{s:s, s:s}", "type", "Prepend", "prepend", "\xe2\x96\x81")))
                 goto nomem;
         } else {
-            pre = json_pack("{s:s, s:{s:s}, s:s, s:b}", "type", "Split", "pattern", "String", " ",
-                            "behavior", "MergedWithPrevious", "invert", 0);
+            pre = json_pack("{s:s, s:{s:s}, s:s, s:b}", "type", "Split", "pattern", "String", " ", "behavior",
+                            "MergedWithPrevious", "invert", 0);
             json_decref(normalizer);
-            normalizer = json_pack("{s:s, s:{s:s}, s:s}", "type", "Replace", "pattern", "String", " ",
-                                   "content", "\xe2\x96\x81");
+            normalizer = json_pack("{s:s, s:{s:s}, s:s}", "type", "Replace", "pattern", "String", " ", "content",
+                                   "\xe2\x96\x81");
         }
-        decoder = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}]}", "type", "Sequence", "decoders",
-                            "type", "Replace", "pattern", "String", "\xe2\x96\x81", "content", " ",
-                            "type", "ByteFallback", "type", "Fuse");
+        decoder = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}]}", "type", "Sequence", "decoders", "type",
+                            "Replace", "pattern", "String", "\xe2\x96\x81", "content", " ", "type", "ByteFallback",
+                            "type", "Fuse");
         if (decoder && prefix &&
             append(json_object_get(decoder, "decoders"),
                    json_pack("{s:s, s:s, s:i, s:i}", "type", "Strip", "content", " ", "start", 1, "stop", 0)))
             goto nomem;
         model = json_pack("{s:s, s:n, s:o, s:n, s:n, s:b, s:b, s:b}", "type", "BPE", "dropout", "unk_token",
-                          m->unk >= 0 ? json_string(m->text[m->unk]) : json_null(),
-                          "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 1, "byte_fallback", 1,
-                          "ignore_merges", 0);
+                          m->unk >= 0 ? json_string(m->text[m->unk]) : json_null(), "continuing_subword_prefix",
+                          "end_of_word_suffix", "fuse_unk", 1, "byte_fallback", 1, "ignore_merges", 0);
     }
     if (!pre || !decoder || !model || !normalizer || put(model, "vocab", vocab))
         goto nomem;
@@ -553,8 +570,9 @@ static int tokenizer_config(const tok_meta *m, const pre_split *ps, json_t **out
         if (!kind)
             continue;
         snprintf(key, sizeof key, "%llu", (unsigned long long)i);
-        rc = put(decoder, key, json_pack("{s:s, s:b, s:b, s:b, s:b, s:b}", "content", m->text[i], "lstrip", 0,
-                                         "normalized", 0, "rstrip", 0, "single_word", 0, "special", kind == 2));
+        rc = put(decoder, key,
+                 json_pack("{s:s, s:b, s:b, s:b, s:b, s:b}", "content", m->text[i], "lstrip", 0, "normalized", 0,
+                           "rstrip", 0, "single_word", 0, "special", kind == 2));
     }
     if (!rc) {
         rc = put(cfg, "added_tokens_decoder", decoder);
@@ -583,8 +601,10 @@ static int tokenizer_config(const tok_meta *m, const pre_split *ps, json_t **out
             rc = put(cfg, "model_max_length", json_integer((json_int_t)ctx));
     }
     if (!rc)
-        rc = put(cfg, "tokenizer_class", json_string(m->byte_level ? ps->tokenizer_class
-                                                     : m->spm_style == SPM_GEMMA ? "GemmaTokenizer" : "LlamaTokenizer"));
+        rc = put(cfg, "tokenizer_class",
+                 json_string(m->byte_level               ? ps->tokenizer_class
+                             : m->spm_style == SPM_GEMMA ? "GemmaTokenizer"
+                                                         : "LlamaTokenizer"));
     json_decref(decoder);
     if (rc) {
         json_decref(cfg);
@@ -618,8 +638,8 @@ int ofmt_gguf_tokenizer_files(ofmt_checkpoint *c, const ofmt_gguf *g)
     if (!model)
         return OLIVE_OK;
     if (!ofmt_gguf_str_eq(model, "gpt2") && !ofmt_gguf_str_eq(model, "llama")) {
-        OLIVE_WARN("GGUF file '%s': tokenizer model '%.*s' is not supported; no tokenizer.json is written",
-                   g->path, ofmt_gguf_str_quote_len(model, 64), model->ptr);
+        OLIVE_WARN("GGUF file '%s': tokenizer model '%.*s' is not supported; no tokenizer.json is written", g->path,
+                   ofmt_gguf_str_quote_len(model, 64), model->ptr);
         return OLIVE_OK;
     }
     m.byte_level = ofmt_gguf_str_eq(model, "gpt2");

@@ -20,14 +20,22 @@ typedef int (*weights_reader)(ofmt_checkpoint *c, const char *path);
 
 /* Companion files copied unchanged next to a converted model. */
 static const char *const companion_names[] = {
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model",
-    "sentencepiece.bpe.model", "chat_template.jinja", "chat_template.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "chat_template.jinja",
+    "chat_template.json",
 };
 
 static const char *const runtime_configs[] = {
-    "config.json", "generation_config.json", "genai_config.json", "preprocessor_config.json",
-    "processor_config.json",
+    "config.json", "generation_config.json", "genai_config.json", "preprocessor_config.json", "processor_config.json",
 };
 
 static int listed(const char *name, const char *const *names, size_t n)
@@ -76,8 +84,8 @@ static int load_json_object(json_t **out, const char *folder, const char *path)
     j = json_loadb(text, size, JSON_REJECT_DUPLICATES, &err);
     free(text);
     if (!j)
-        return olive_fail(OLIVE_EFORMAT, "'%s': invalid JSON at line %d, column %d: %s", path, err.line,
-                          err.column, err.text);
+        return olive_fail(OLIVE_EFORMAT, "'%s': invalid JSON at line %d, column %d: %s", path, err.line, err.column,
+                          err.text);
     if (!json_is_object(j)) {
         json_decref(j);
         return olive_fail(OLIVE_EFORMAT, "'%s': not a JSON object", path);
@@ -117,7 +125,8 @@ static int read_index(ofmt_checkpoint *c, const char *folder, const char *index_
         rc = olive_fail(OLIVE_EFORMAT, "'%s': \"weight_map\" is empty", index_path);
         goto done;
     }
-    json_object_foreach(map, name, v) {
+    json_object_foreach(map, name, v)
+    {
         const char *shard = json_string_value(v);
         char *path;
         if (!shard) {
@@ -143,7 +152,8 @@ static int read_index(ofmt_checkpoint *c, const char *folder, const char *index_
             goto done;
         }
     }
-    json_object_foreach(map, name, v) {
+    json_object_foreach(map, name, v)
+    {
         const char *want = olive_strmap_get(&shards, json_string_value(v));
         const ofmt_tensor *t = ofmt_checkpoint_find(c, name);
         if (!t || strcmp(t->file, want)) {
@@ -190,7 +200,8 @@ static int read_weights(ofmt_checkpoint *c, const char *folder)
     }
     return olive_fail(OLIVE_ENOTFOUND,
                       "'%s': no weights (model.safetensors, model.safetensors.index.json, pytorch_model.bin or "
-                      "pytorch_model.bin.index.json)", folder);
+                      "pytorch_model.bin.index.json)",
+                      folder);
 }
 
 static int list_companions(ofmt_checkpoint *c, const char *folder)

@@ -23,9 +23,13 @@ static const char *find_key(const char *h, size_t n, const char *key)
 
 static int parse_descr(olive_npy *out, const char *p, const char *end, const char *name)
 {
-    static const struct { const char *descr; int32_t dtype; size_t size; } types[] = {
-        {"<f4", 1, 4}, {"<f2", 10, 2}, {"<f8", 11, 8}, {"<i8", 7, 8}, {"<i4", 6, 4}, {"|i1", 3, 1},
-        {"|u1", 2, 1}, {"|b1", 9, 1}, {"<u8", 13, 8}, {"<u4", 12, 4}, {"<i2", 5, 2}, {"<u2", 4, 2},
+    static const struct {
+        const char *descr;
+        int32_t dtype;
+        size_t size;
+    } types[] = {
+        {"<f4", 1, 4}, {"<f2", 10, 2}, {"<f8", 11, 8}, {"<i8", 7, 8},  {"<i4", 6, 4}, {"|i1", 3, 1},
+        {"|u1", 2, 1}, {"|b1", 9, 1},  {"<u8", 13, 8}, {"<u4", 12, 4}, {"<i2", 5, 2}, {"<u2", 4, 2},
     };
     char q;
     const char *s;

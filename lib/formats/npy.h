@@ -15,13 +15,13 @@
 #define OLIVE_NPY_MAX_RANK 16
 
 typedef struct olive_npy {
-    int32_t dtype;          /* ONNX TensorProto data type (1 float, 7 int64, ...) */
+    int32_t dtype; /* ONNX TensorProto data type (1 float, 7 int64, ...) */
     size_t rank;
     int64_t dims[OLIVE_NPY_MAX_RANK];
-    uint64_t count;         /* product of dims */
+    uint64_t count; /* product of dims */
     size_t elem_size;
-    const uint8_t *data;    /* count * elem_size bytes inside `blob` */
-    olive_blob *blob;       /* the mapped file; one reference owned by this struct */
+    const uint8_t *data; /* count * elem_size bytes inside `blob` */
+    olive_blob *blob;    /* the mapped file; one reference owned by this struct */
 } olive_npy;
 
 /* Maps `path` and parses its header into *out (released with olive_npy_clear).

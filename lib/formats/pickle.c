@@ -11,8 +11,18 @@
 #include "ir/ir.h"
 
 enum pv_kind {
-    PV_NONE, PV_BOOL, PV_INT, PV_FLOAT, PV_STR, PV_BYTES, PV_TUPLE, PV_LIST, PV_DICT,
-    PV_GLOBAL, PV_STORAGE, PV_TENSOR
+    PV_NONE,
+    PV_BOOL,
+    PV_INT,
+    PV_FLOAT,
+    PV_STR,
+    PV_BYTES,
+    PV_TUPLE,
+    PV_LIST,
+    PV_DICT,
+    PV_GLOBAL,
+    PV_STORAGE,
+    PV_TENSOR
 };
 
 enum pv_global { G_ORDERED_DICT = 1, G_REBUILD_TENSOR_V2, G_REBUILD_PARAMETER, G_STORAGE_TYPE };
@@ -30,15 +40,15 @@ typedef struct pv_tensor {
 typedef struct pv {
     struct pv *arena_next;
     enum pv_kind kind;
-    enum pv_global global;      /* GLOBAL */
-    int32_t dtype;              /* GLOBAL storage type, STORAGE, TENSOR */
-    int64_t i;                  /* INT, BOOL; STORAGE: element count */
+    enum pv_global global; /* GLOBAL */
+    int32_t dtype;         /* GLOBAL storage type, STORAGE, TENSOR */
+    int64_t i;             /* INT, BOOL; STORAGE: element count */
     double f;
-    char *s;                    /* STR, BYTES, STORAGE key: owned, NUL-terminated */
+    char *s; /* STR, BYTES, STORAGE key: owned, NUL-terminated */
     size_t len;
-    struct pv **items;          /* TUPLE, LIST; DICT: key, value, key, value, ... */
+    struct pv **items; /* TUPLE, LIST; DICT: key, value, key, value, ... */
     size_t n, cap;
-    pv_tensor *tensor;          /* TENSOR: owned */
+    pv_tensor *tensor; /* TENSOR: owned */
 } pv;
 
 /* Far more values than the pickle of any real state dict holds (about 15 per tensor). */
@@ -50,24 +60,31 @@ typedef struct pkl {
     const char *file;
     pv *arena;
     size_t n_values;
-    int fail_rc;                /* why the last value could not be made: ENOMEM or EFORMAT */
+    int fail_rc; /* why the last value could not be made: ENOMEM or EFORMAT */
     pv **stack;
     size_t n_stack, cap_stack;
     size_t *marks;
     size_t n_marks, cap_marks;
     pv **memo;
-    size_t n_memo;              /* slots allocated (ids below it may be NULL) */
-    size_t memo_len;            /* ids set: MEMOIZE uses the next one */
+    size_t n_memo;   /* slots allocated (ids below it may be NULL) */
+    size_t memo_len; /* ids set: MEMOIZE uses the next one */
 } pkl;
 
 static const struct {
     const char *name;
     int32_t dtype;
 } storage_types[] = {
-    {"DoubleStorage", OIR_DOUBLE}, {"FloatStorage", OIR_FLOAT}, {"HalfStorage", OIR_FLOAT16},
-    {"BFloat16Storage", OIR_BFLOAT16}, {"LongStorage", OIR_INT64}, {"IntStorage", OIR_INT32},
-    {"ShortStorage", OIR_INT16}, {"CharStorage", OIR_INT8}, {"ByteStorage", OIR_UINT8},
-    {"BoolStorage", OIR_BOOL}, {"Float8_e4m3fnStorage", OIR_FLOAT8E4M3FN},
+    {"DoubleStorage", OIR_DOUBLE},
+    {"FloatStorage", OIR_FLOAT},
+    {"HalfStorage", OIR_FLOAT16},
+    {"BFloat16Storage", OIR_BFLOAT16},
+    {"LongStorage", OIR_INT64},
+    {"IntStorage", OIR_INT32},
+    {"ShortStorage", OIR_INT16},
+    {"CharStorage", OIR_INT8},
+    {"ByteStorage", OIR_UINT8},
+    {"BoolStorage", OIR_BOOL},
+    {"Float8_e4m3fnStorage", OIR_FLOAT8E4M3FN},
     {"Float8_e5m2Storage", OIR_FLOAT8E5M2},
 };
 
@@ -256,7 +273,8 @@ static int resolve_global(pkl *k, const char *module, size_t mlen, const char *n
     if (!g->global) {
         /* Names are printed with %.*s and only up to a sane length: the stream is untrusted. */
         int ml = mlen > 200 ? 200 : (int)mlen, nl = nlen > 200 ? 200 : (int)nlen;
-        return olive_fail(OLIVE_EFORMAT, "'%s': pickle global '%.*s.%.*s' is not allowed (only state dicts of tensors are read)",
+        return olive_fail(OLIVE_EFORMAT,
+                          "'%s': pickle global '%.*s.%.*s' is not allowed (only state dicts of tensors are read)",
                           k->file, ml, module, nl, name);
     }
     return push(k, g);
@@ -362,16 +380,13 @@ static int op_reduce(pkl *k)
         if (!(r = new_value(k, PV_DICT)))
             return k->fail_rc;
         break;
-    case G_REBUILD_TENSOR_V2:
-        OLIVE_TRY(rebuild_tensor(k, args, &r));
-        break;
+    case G_REBUILD_TENSOR_V2: OLIVE_TRY(rebuild_tensor(k, args, &r)); break;
     case G_REBUILD_PARAMETER:
         if (args->n < 1 || args->n > 3 || args->items[0]->kind != PV_TENSOR)
             return bad(k, "_rebuild_parameter of something other than a tensor");
         r = args->items[0];
         break;
-    default:
-        return bad(k, "a storage type cannot be called");
+    default: return bad(k, "a storage type cannot be called");
     }
     return push(k, r);
 }
@@ -488,20 +503,14 @@ static int run(pkl *k, pv **result)
             if (b[0] < 2 || b[0] > 5)
                 return olive_fail(OLIVE_EFORMAT, "'%s': pickle protocol %u is not supported", k->file, b[0]);
             break;
-        case 0x95: /* FRAME: a length hint only */
-            OLIVE_TRY(take(k, 8, &b));
-            break;
+        case 0x95: /* FRAME: a length hint only */ OLIVE_TRY(take(k, 8, &b)); break;
         case '.': /* STOP */
             if (k->n_stack != 1 || k->n_marks)
                 return bad(k, "STOP with an unbalanced stack");
             *result = k->stack[0];
             return OLIVE_OK;
-        case '(': /* MARK */
-            OLIVE_TRY(OLIVE_PUSH(k->marks, k->n_marks, k->cap_marks, k->n_stack));
-            break;
-        case '0': /* POP */
-            OLIVE_TRY(pop(k, &v));
-            break;
+        case '(': /* MARK */ OLIVE_TRY(OLIVE_PUSH(k->marks, k->n_marks, k->cap_marks, k->n_stack)); break;
+        case '0': /* POP */ OLIVE_TRY(pop(k, &v)); break;
         case '1': /* POP_MARK */
             if (!k->n_marks)
                 return bad(k, "POP_MARK without MARK");
@@ -511,9 +520,7 @@ static int run(pkl *k, pv **result)
             OLIVE_TRY(top(k, &v));
             OLIVE_TRY(push(k, v));
             break;
-        case 'N':
-            OLIVE_TRY(push(k, new_value(k, PV_NONE)));
-            break;
+        case 'N': OLIVE_TRY(push(k, new_value(k, PV_NONE))); break;
         case 0x88: /* NEWTRUE */
         case 0x89: /* NEWFALSE */
             if ((v = new_value(k, PV_BOOL)))
@@ -557,17 +564,17 @@ static int run(pkl *k, pv **result)
             OLIVE_TRY(push(k, v));
             break;
         }
-        case 'X': OLIVE_TRY(push_string(k, PV_STR, 4)); break;        /* BINUNICODE */
-        case 0x8c: OLIVE_TRY(push_string(k, PV_STR, 1)); break;       /* SHORT_BINUNICODE */
-        case 0x8d: OLIVE_TRY(push_string(k, PV_STR, 8)); break;       /* BINUNICODE8 */
-        case 'T': OLIVE_TRY(push_string(k, PV_STR, 4)); break;        /* BINSTRING */
-        case 'U': OLIVE_TRY(push_string(k, PV_STR, 1)); break;        /* SHORT_BINSTRING */
-        case 'B': OLIVE_TRY(push_string(k, PV_BYTES, 4)); break;      /* BINBYTES */
-        case 'C': OLIVE_TRY(push_string(k, PV_BYTES, 1)); break;      /* SHORT_BINBYTES */
-        case ')': OLIVE_TRY(push(k, new_value(k, PV_TUPLE))); break;  /* EMPTY_TUPLE */
-        case ']': OLIVE_TRY(push(k, new_value(k, PV_LIST))); break;   /* EMPTY_LIST */
-        case '}': OLIVE_TRY(push(k, new_value(k, PV_DICT))); break;   /* EMPTY_DICT */
-        case 't': /* TUPLE */
+        case 'X': OLIVE_TRY(push_string(k, PV_STR, 4)); break;       /* BINUNICODE */
+        case 0x8c: OLIVE_TRY(push_string(k, PV_STR, 1)); break;      /* SHORT_BINUNICODE */
+        case 0x8d: OLIVE_TRY(push_string(k, PV_STR, 8)); break;      /* BINUNICODE8 */
+        case 'T': OLIVE_TRY(push_string(k, PV_STR, 4)); break;       /* BINSTRING */
+        case 'U': OLIVE_TRY(push_string(k, PV_STR, 1)); break;       /* SHORT_BINSTRING */
+        case 'B': OLIVE_TRY(push_string(k, PV_BYTES, 4)); break;     /* BINBYTES */
+        case 'C': OLIVE_TRY(push_string(k, PV_BYTES, 1)); break;     /* SHORT_BINBYTES */
+        case ')': OLIVE_TRY(push(k, new_value(k, PV_TUPLE))); break; /* EMPTY_TUPLE */
+        case ']': OLIVE_TRY(push(k, new_value(k, PV_LIST))); break;  /* EMPTY_LIST */
+        case '}': OLIVE_TRY(push(k, new_value(k, PV_DICT))); break;  /* EMPTY_DICT */
+        case 't':                                                    /* TUPLE */
             OLIVE_TRY(pop_mark_into(k, v = new_value(k, PV_TUPLE)));
             OLIVE_TRY(push(k, v));
             break;
@@ -590,9 +597,7 @@ static int run(pkl *k, pv **result)
             OLIVE_TRY(take_le(k, 4, &u));
             OLIVE_TRY(memo_put(k, u));
             break;
-        case 0x94: /* MEMOIZE */
-            OLIVE_TRY(memo_put(k, k->memo_len));
-            break;
+        case 0x94: /* MEMOIZE */ OLIVE_TRY(memo_put(k, k->memo_len)); break;
         case 'h': /* BINGET */
             OLIVE_TRY(take_le(k, 1, &u));
             OLIVE_TRY(memo_get(k, u));
@@ -660,8 +665,7 @@ static int collect(pkl *k, const pv *d, ofmt_pickle_tensor **out, size_t *n_out)
     return OLIVE_OK;
 }
 
-int ofmt_pickle_state_dict(ofmt_pickle_tensor **out, size_t *n_out, const uint8_t *data, size_t size,
-                           const char *file)
+int ofmt_pickle_state_dict(ofmt_pickle_tensor **out, size_t *n_out, const uint8_t *data, size_t size, const char *file)
 {
     pkl k = {.p = data, .size = size, .file = file, .fail_rc = OLIVE_ENOMEM};
     pv *result = NULL;

@@ -12,11 +12,11 @@
 
 /* One tensor of the state dict, as _rebuild_tensor_v2 describes it. */
 typedef struct ofmt_pickle_tensor {
-    char *name;                 /* state-dict key */
-    char *storage_key;          /* the storage's record name: "<archive>/data/<key>" holds it */
-    int32_t dtype;              /* ONNX dtype of the storage type (FloatStorage: OIR_FLOAT, ...) */
-    uint64_t storage_numel;     /* elements in the storage, as the pickle says */
-    uint64_t storage_offset;    /* first element of the tensor in its storage */
+    char *name;              /* state-dict key */
+    char *storage_key;       /* the storage's record name: "<archive>/data/<key>" holds it */
+    int32_t dtype;           /* ONNX dtype of the storage type (FloatStorage: OIR_FLOAT, ...) */
+    uint64_t storage_numel;  /* elements in the storage, as the pickle says */
+    uint64_t storage_offset; /* first element of the tensor in its storage */
     size_t rank;
     int64_t dims[OFMT_MAX_RANK];
     int64_t strides[OFMT_MAX_RANK];
@@ -25,8 +25,7 @@ typedef struct ofmt_pickle_tensor {
 /* Parses a pickled state dict (a dict or OrderedDict of name -> tensor). `file` names the
  * stream in messages. Errors: OLIVE_EFORMAT (truncated stream, unknown opcode, a global not
  * on the allow-list, a value that is not a tensor, ...), OLIVE_ENOMEM. */
-int ofmt_pickle_state_dict(ofmt_pickle_tensor **out, size_t *n_out, const uint8_t *data, size_t size,
-                           const char *file);
+int ofmt_pickle_state_dict(ofmt_pickle_tensor **out, size_t *n_out, const uint8_t *data, size_t size, const char *file);
 void ofmt_pickle_tensors_free(ofmt_pickle_tensor *t, size_t n);
 
 #endif

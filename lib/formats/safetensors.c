@@ -16,10 +16,14 @@ static const struct {
     const char *name;
     int32_t dtype;
 } st_dtypes[] = {
-    {"F64", OIR_DOUBLE}, {"F32", OIR_FLOAT}, {"F16", OIR_FLOAT16}, {"BF16", OIR_BFLOAT16},
-    {"I64", OIR_INT64}, {"I32", OIR_INT32}, {"I16", OIR_INT16}, {"I8", OIR_INT8},
-    {"U64", OIR_UINT64}, {"U32", OIR_UINT32}, {"U16", OIR_UINT16}, {"U8", OIR_UINT8},
-    {"BOOL", OIR_BOOL}, {"F8_E4M3", OIR_FLOAT8E4M3FN}, {"F8_E5M2", OIR_FLOAT8E5M2},
+    {"F64", OIR_DOUBLE},         {"F32", OIR_FLOAT},
+    {"F16", OIR_FLOAT16},        {"BF16", OIR_BFLOAT16},
+    {"I64", OIR_INT64},          {"I32", OIR_INT32},
+    {"I16", OIR_INT16},          {"I8", OIR_INT8},
+    {"U64", OIR_UINT64},         {"U32", OIR_UINT32},
+    {"U16", OIR_UINT16},         {"U8", OIR_UINT8},
+    {"BOOL", OIR_BOOL},          {"F8_E4M3", OIR_FLOAT8E4M3FN},
+    {"F8_E5M2", OIR_FLOAT8E5M2},
 };
 
 /* Dtypes the format defines that have no ONNX counterpart here. */
@@ -34,7 +38,7 @@ int32_t ofmt_safetensors_dtype(const char *name)
 }
 
 typedef struct st_entry {
-    const char *name;   /* borrowed from the header JSON */
+    const char *name; /* borrowed from the header JSON */
     int32_t dtype;
     size_t rank;
     int64_t dims[OFMT_MAX_RANK];
@@ -65,8 +69,7 @@ static int parse_entry(st_entry *e, const char *path, const char *name, json_t *
             if (!strcmp(json_string_value(dt), st_known_unsupported[i]))
                 return olive_fail(OLIVE_EUNSUPPORTED, "'%s': tensor '%s': dtype '%s' is not supported", path, name,
                                   json_string_value(dt));
-        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': unknown dtype '%s'", path, name,
-                          json_string_value(dt));
+        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': unknown dtype '%s'", path, name, json_string_value(dt));
     }
     if (!json_is_array(shape))
         return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': missing or non-array \"shape\"", path, name);
@@ -77,8 +80,8 @@ static int parse_entry(st_entry *e, const char *path, const char *name, json_t *
     for (size_t i = 0; i < e->rank; i++) {
         json_t *d = json_array_get(shape, i);
         if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': shape entry %zu is not a non-negative integer",
-                              path, name, i);
+            return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': shape entry %zu is not a non-negative integer", path,
+                              name, i);
         e->dims[i] = (int64_t)json_integer_value(d);
         if (!olive_mul_ok(n, (uint64_t)e->dims[i], &n) || n > ((uint64_t)1 << 62))
             return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': shape has too many elements", path, name);
@@ -89,15 +92,14 @@ static int parse_entry(st_entry *e, const char *path, const char *name, json_t *
     b = json_integer_value(json_array_get(offs, 0));
     en = json_integer_value(json_array_get(offs, 1));
     if (b < 0 || en < b || (uint64_t)en > data_size)
-        return olive_fail(OLIVE_EFORMAT,
-                          "'%s': tensor '%s': data_offsets [%lld, %lld] are outside the %llu data bytes", path,
-                          name, (long long)b, (long long)en, (unsigned long long)data_size);
+        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': data_offsets [%lld, %lld] are outside the %llu data bytes",
+                          path, name, (long long)b, (long long)en, (unsigned long long)data_size);
     e->begin = (uint64_t)b;
     e->end = (uint64_t)en;
     if (!olive_mul_ok(n, oir_dtype_bits(e->dtype) / 8, &bytes) || bytes != e->end - e->begin)
-        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': data_offsets span %llu bytes, dtype %s and shape need %llu",
-                          path, name, (unsigned long long)(e->end - e->begin), json_string_value(dt),
-                          (unsigned long long)bytes);
+        return olive_fail(OLIVE_EFORMAT,
+                          "'%s': tensor '%s': data_offsets span %llu bytes, dtype %s and shape need %llu", path, name,
+                          (unsigned long long)(e->end - e->begin), json_string_value(dt), (unsigned long long)bytes);
     return OLIVE_OK;
 }
 
@@ -149,7 +151,8 @@ int ofmt_safetensors_add_file(ofmt_checkpoint *c, const char *path)
         rc = OLIVE_ENOMEM;
         goto done;
     }
-    json_object_foreach(h, key, v) {
+    json_object_foreach(h, key, v)
+    {
         if (!strcmp(key, "__metadata__")) {
             if (!json_is_object(v)) {
                 rc = olive_fail(OLIVE_EFORMAT, "'%s': \"__metadata__\" is not an object", path);

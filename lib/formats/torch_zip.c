@@ -29,9 +29,9 @@
 
 typedef struct zip_record {
     char *name;
-    uint64_t data_offset;       /* in the zip file */
-    uint64_t size;              /* uncompressed */
-    unsigned method;            /* 0: stored */
+    uint64_t data_offset; /* in the zip file */
+    uint64_t size;        /* uncompressed */
+    unsigned method;      /* 0: stored */
 } zip_record;
 
 typedef struct zip_reader {
@@ -41,15 +41,24 @@ typedef struct zip_reader {
     zip_record *records;
     size_t n_records, cap_records;
     olive_strmap by_name;
-    char *prefix;               /* "<archive>" of "<archive>/data.pkl" */
+    char *prefix; /* "<archive>" of "<archive>/data.pkl" */
     uint8_t *pickle;
     size_t pickle_size;
     int big_endian;
 } zip_reader;
 
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const uint8_t *p) { return le16(p) | le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint32_t le16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+static uint32_t le32(const uint8_t *p)
+{
+    return le16(p) | le16(p + 2) << 16;
+}
+static uint64_t le64(const uint8_t *p)
+{
+    return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 
 /* [at, at + n) lies inside the file. */
 static int in_file(const zip_reader *z, uint64_t at, uint64_t n)
@@ -279,10 +288,11 @@ static int add_tensor(ofmt_checkpoint *c, zip_reader *z, olive_blob *blob, const
     rec = olive_strmap_get(&z->by_name, record_name);
     free(record_name);
     if (!rec)
-        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': storage record '%s/data/%s' is missing", z->path,
-                          pt->name, z->prefix, pt->storage_key);
+        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s': storage record '%s/data/%s' is missing", z->path, pt->name,
+                          z->prefix, pt->storage_key);
     if (rec->method != 0)
-        return olive_fail(OLIVE_EUNSUPPORTED, "'%s': tensor '%s': zip entry '%s' is compressed (method %u); only stored entries are read",
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "'%s': tensor '%s': zip entry '%s' is compressed (method %u); only stored entries are read",
                           z->path, pt->name, rec->name, rec->method);
     if (!is_contiguous(pt))
         return olive_fail(OLIVE_EUNSUPPORTED, "'%s': tensor '%s' is not contiguous (strided views are not read)",
@@ -292,9 +302,11 @@ static int add_tensor(ofmt_checkpoint *c, zip_reader *z, olive_blob *blob, const
             return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' has too many elements", z->path, pt->name);
     if (!olive_mul_ok(pt->storage_offset, elem, &first) || !olive_mul_ok(numel, elem, &nbytes) ||
         __builtin_add_overflow(first, nbytes, &end) || end > rec->size)
-        return olive_fail(OLIVE_EFORMAT, "'%s': tensor '%s' (offset %llu, %llu elements) runs past its storage record '%s' of %llu bytes",
-                          z->path, pt->name, (unsigned long long)pt->storage_offset, (unsigned long long)numel,
-                          rec->name, (unsigned long long)rec->size);
+        return olive_fail(
+            OLIVE_EFORMAT,
+            "'%s': tensor '%s' (offset %llu, %llu elements) runs past its storage record '%s' of %llu bytes", z->path,
+            pt->name, (unsigned long long)pt->storage_offset, (unsigned long long)numel, rec->name,
+            (unsigned long long)rec->size);
     return ofmt_checkpoint_add_plain(c, pt->name, blob, pt->dtype, pt->rank, pt->dims, rec->data_offset + first,
                                      nbytes);
 }
@@ -349,7 +361,8 @@ int ofmt_torch_zip_add_file(ofmt_checkpoint *c, const char *path)
     z.d = blob->data;
     z.size = blob->size;
     if (blob->size >= 2 && blob->data[0] == 0x80 && blob->data[1] <= 5)
-        rc = olive_fail(OLIVE_EUNSUPPORTED, "'%s' uses the legacy (before PyTorch 1.6) torch.save format; re-save it with a recent PyTorch",
+        rc = olive_fail(OLIVE_EUNSUPPORTED,
+                        "'%s' uses the legacy (before PyTorch 1.6) torch.save format; re-save it with a recent PyTorch",
                         path);
     else if (blob->size < 4 || le32(blob->data) != ZIP_LOCAL_SIG)
         rc = olive_fail(OLIVE_EFORMAT, "'%s' is not a zip file (a PyTorch checkpoint is one)", path);
@@ -370,7 +383,8 @@ int ofmt_torch_zip_add_file(ofmt_checkpoint *c, const char *path)
 int ofmt_torch_zip_add_file(ofmt_checkpoint *c, const char *path)
 {
     (void)c;
-    return olive_fail(OLIVE_EUNSUPPORTED, "'%s': reading PyTorch checkpoints needs libarchive, which this build lacks", path);
+    return olive_fail(OLIVE_EUNSUPPORTED, "'%s': reading PyTorch checkpoints needs libarchive, which this build lacks",
+                      path);
 }
 
 #endif

@@ -219,8 +219,14 @@ static long vi_index(const oir_value_info *v, size_t n, const char *name)
     return -1;
 }
 
-long oir_graph_input_index(const oir_graph *g, const char *name) { return vi_index(g->inputs, g->n_inputs, name); }
-long oir_graph_output_index(const oir_graph *g, const char *name) { return vi_index(g->outputs, g->n_outputs, name); }
+long oir_graph_input_index(const oir_graph *g, const char *name)
+{
+    return vi_index(g->inputs, g->n_inputs, name);
+}
+long oir_graph_output_index(const oir_graph *g, const char *name)
+{
+    return vi_index(g->outputs, g->n_outputs, name);
+}
 
 static void vi_remove(oir_value_info *v, size_t *n, size_t index)
 {
@@ -231,9 +237,18 @@ static void vi_remove(oir_value_info *v, size_t *n, size_t index)
     (*n)--;
 }
 
-void oir_graph_remove_input(oir_graph *g, size_t index) { vi_remove(g->inputs, &g->n_inputs, index); }
-void oir_graph_remove_output(oir_graph *g, size_t index) { vi_remove(g->outputs, &g->n_outputs, index); }
-void oir_graph_remove_value_info(oir_graph *g, size_t index) { vi_remove(g->value_info, &g->n_value_info, index); }
+void oir_graph_remove_input(oir_graph *g, size_t index)
+{
+    vi_remove(g->inputs, &g->n_inputs, index);
+}
+void oir_graph_remove_output(oir_graph *g, size_t index)
+{
+    vi_remove(g->outputs, &g->n_outputs, index);
+}
+void oir_graph_remove_value_info(oir_graph *g, size_t index)
+{
+    vi_remove(g->value_info, &g->n_value_info, index);
+}
 
 static int name_taken(const oir_graph *g, const char *name)
 {

@@ -21,20 +21,50 @@
 
 /* ONNX TensorProto.DataType values. */
 enum {
-    OIR_UNDEFINED = 0, OIR_FLOAT = 1, OIR_UINT8 = 2, OIR_INT8 = 3, OIR_UINT16 = 4, OIR_INT16 = 5,
-    OIR_INT32 = 6, OIR_INT64 = 7, OIR_STRING = 8, OIR_BOOL = 9, OIR_FLOAT16 = 10, OIR_DOUBLE = 11,
-    OIR_UINT32 = 12, OIR_UINT64 = 13, OIR_COMPLEX64 = 14, OIR_COMPLEX128 = 15, OIR_BFLOAT16 = 16,
-    OIR_FLOAT8E4M3FN = 17, OIR_FLOAT8E4M3FNUZ = 18, OIR_FLOAT8E5M2 = 19, OIR_FLOAT8E5M2FNUZ = 20,
-    OIR_UINT4 = 21, OIR_INT4 = 22, OIR_FLOAT4E2M1 = 23,
+    OIR_UNDEFINED = 0,
+    OIR_FLOAT = 1,
+    OIR_UINT8 = 2,
+    OIR_INT8 = 3,
+    OIR_UINT16 = 4,
+    OIR_INT16 = 5,
+    OIR_INT32 = 6,
+    OIR_INT64 = 7,
+    OIR_STRING = 8,
+    OIR_BOOL = 9,
+    OIR_FLOAT16 = 10,
+    OIR_DOUBLE = 11,
+    OIR_UINT32 = 12,
+    OIR_UINT64 = 13,
+    OIR_COMPLEX64 = 14,
+    OIR_COMPLEX128 = 15,
+    OIR_BFLOAT16 = 16,
+    OIR_FLOAT8E4M3FN = 17,
+    OIR_FLOAT8E4M3FNUZ = 18,
+    OIR_FLOAT8E5M2 = 19,
+    OIR_FLOAT8E5M2FNUZ = 20,
+    OIR_UINT4 = 21,
+    OIR_INT4 = 22,
+    OIR_FLOAT4E2M1 = 23,
     OIR_DTYPE_COUNT = 24
 };
 
 /* ONNX AttributeProto.AttributeType values. */
 enum {
-    OIR_ATTR_UNDEFINED = 0, OIR_ATTR_FLOAT = 1, OIR_ATTR_INT = 2, OIR_ATTR_STRING = 3,
-    OIR_ATTR_TENSOR = 4, OIR_ATTR_GRAPH = 5, OIR_ATTR_SPARSE_TENSOR = 11, OIR_ATTR_TYPE_PROTO = 13,
-    OIR_ATTR_FLOATS = 6, OIR_ATTR_INTS = 7, OIR_ATTR_STRINGS = 8, OIR_ATTR_TENSORS = 9,
-    OIR_ATTR_GRAPHS = 10, OIR_ATTR_SPARSE_TENSORS = 12, OIR_ATTR_TYPE_PROTOS = 14
+    OIR_ATTR_UNDEFINED = 0,
+    OIR_ATTR_FLOAT = 1,
+    OIR_ATTR_INT = 2,
+    OIR_ATTR_STRING = 3,
+    OIR_ATTR_TENSOR = 4,
+    OIR_ATTR_GRAPH = 5,
+    OIR_ATTR_SPARSE_TENSOR = 11,
+    OIR_ATTR_TYPE_PROTO = 13,
+    OIR_ATTR_FLOATS = 6,
+    OIR_ATTR_INTS = 7,
+    OIR_ATTR_STRINGS = 8,
+    OIR_ATTR_TENSORS = 9,
+    OIR_ATTR_GRAPHS = 10,
+    OIR_ATTR_SPARSE_TENSORS = 12,
+    OIR_ATTR_TYPE_PROTOS = 14
 };
 
 /* Bytes owned by their holder (strings in attributes and STRING tensors may hold NULs).
@@ -52,8 +82,8 @@ typedef struct oir_tensor {
     int32_t dtype;
     size_t rank;
     int64_t *dims;
-    olive_blob *blob;      /* NULL for an empty tensor or a STRING tensor */
-    uint64_t offset;       /* where the bytes start in blob */
+    olive_blob *blob; /* NULL for an empty tensor or a STRING tensor */
+    uint64_t offset;  /* where the bytes start in blob */
     uint64_t nbytes;
     size_t n_strings;
     oir_bytes *strings;
@@ -73,8 +103,8 @@ enum { OIR_TYPE_NONE, OIR_TYPE_TENSOR, OIR_TYPE_SPARSE_TENSOR, OIR_TYPE_SEQUENCE
 /* ONNX TypeProto. */
 typedef struct oir_type {
     int kind;
-    int32_t elem_type;      /* tensor and sparse tensor element type; map key type */
-    int has_shape;          /* a tensor type with no shape means "any rank" */
+    int32_t elem_type; /* tensor and sparse tensor element type; map key type */
+    int has_shape;     /* a tensor type with no shape means "any rank" */
     size_t rank;
     oir_dim *dims;
     struct oir_type *inner; /* sequence / optional element, map value */
@@ -85,7 +115,7 @@ typedef struct oir_type {
 typedef struct oir_value_info {
     char *name;
     char *doc_string;
-    oir_type *type;         /* may be NULL */
+    oir_type *type; /* may be NULL */
 } oir_value_info;
 
 struct oir_graph;
@@ -93,20 +123,20 @@ struct oir_graph;
 typedef struct oir_attr {
     char *name;
     char *doc_string;
-    char *ref_attr_name;    /* set inside functions for attribute references */
+    char *ref_attr_name; /* set inside functions for attribute references */
     int32_t type;
     float f;
     int64_t i;
     oir_bytes s;
     oir_tensor *t;
     struct oir_graph *g;
-    size_t n;               /* element count of the list kinds below */
+    size_t n; /* element count of the list kinds below */
     float *floats;
     int64_t *ints;
     oir_bytes *strings;
     oir_tensor **tensors;
     struct oir_graph **graphs;
-    oir_bytes passthrough;  /* serialized AttributeProto for sparse tensor / type proto kinds */
+    oir_bytes passthrough; /* serialized AttributeProto for sparse tensor / type proto kinds */
 } oir_attr;
 
 typedef struct oir_node {
@@ -114,15 +144,15 @@ typedef struct oir_node {
     /* op_type and domain are stored in the node's own allocation (a graph may hold millions of
      * nodes): read-only, never freed or replaced; make a new node for another operator. */
     const char *op_type;
-    const char *domain;     /* "" for the default ONNX domain */
+    const char *domain; /* "" for the default ONNX domain */
     char *doc_string;
     size_t n_inputs, n_outputs, n_attrs;
     char **inputs;
     char **outputs;
     oir_attr *attrs;
     size_t cap_attrs;
-    oir_bytes passthrough;  /* serialized NodeProto fields the IR does not model */
-    int mark;               /* scratch for passes; not saved */
+    oir_bytes passthrough; /* serialized NodeProto fields the IR does not model */
+    int mark;              /* scratch for passes; not saved */
 } oir_node;
 
 typedef struct oir_graph {
@@ -158,9 +188,9 @@ typedef struct oir_model {
     char **metadata_keys;
     char **metadata_values;
     oir_graph *graph;
-    oir_bytes passthrough;  /* serialized ModelProto fragment (functions, training info) */
-    char *path;             /* file the model was loaded from, NULL if built in memory */
-    size_t n_sources;       /* files whose bytes the model maps: never overwritten by a save */
+    oir_bytes passthrough; /* serialized ModelProto fragment (functions, training info) */
+    char *path;            /* file the model was loaded from, NULL if built in memory */
+    size_t n_sources;      /* files whose bytes the model maps: never overwritten by a save */
     olive_blob **sources;
     /* A model that is still a source checkpoint (Hugging Face folder or GGUF file) that the
      * convert pass turns into a graph: its path; NULL for ONNX models. The graph is empty
@@ -174,9 +204,9 @@ typedef struct oir_model {
 
 /* A file saved next to the model: copied from `source_path`, or written from `data`. */
 typedef struct oir_companion {
-    char *name;             /* plain file name: no '/', not "." or "..", not model.onnx */
-    char *source_path;      /* copy this file; NULL when `data` is used */
-    olive_blob *data;       /* bytes to write; NULL when `source_path` is used */
+    char *name;        /* plain file name: no '/', not "." or "..", not model.onnx */
+    char *source_path; /* copy this file; NULL when `data` is used */
+    olive_blob *data;  /* bytes to write; NULL when `source_path` is used */
 } oir_companion;
 
 /* ---- dtypes ---- */
@@ -242,9 +272,8 @@ int oir_attr_copy(oir_attr *dst, const oir_attr *src);
 /* ---- nodes ---- */
 
 /* New node; inputs/outputs are copied (NULL entries become ""). */
-oir_node *oir_node_new(const char *op_type, const char *domain, const char *name,
-                       size_t n_inputs, const char *const *inputs,
-                       size_t n_outputs, const char *const *outputs);
+oir_node *oir_node_new(const char *op_type, const char *domain, const char *name, size_t n_inputs,
+                       const char *const *inputs, size_t n_outputs, const char *const *outputs);
 oir_node *oir_node_clone(const oir_node *n);
 /* A copy of `n` (name, inputs, outputs, attributes) as another operator: op_type and domain
  * are fixed when a node is made, so a rewrite that changes them replaces the node with this. */
@@ -308,11 +337,11 @@ typedef struct oir_use_list {
 } oir_use_list;
 
 typedef struct oir_graph_index {
-    olive_strmap producers;  /* value -> oir_node* */
-    olive_strmap consumers;  /* value -> oir_use_list* (one entry per use) */
-    olive_strmap inits;      /* name -> oir_tensor* */
-    olive_strmap outputs;    /* graph output names -> (void*)1 */
-    olive_strmap inputs;     /* graph input names -> (void*)1 */
+    olive_strmap producers; /* value -> oir_node* */
+    olive_strmap consumers; /* value -> oir_use_list* (one entry per use) */
+    olive_strmap inits;     /* name -> oir_tensor* */
+    olive_strmap outputs;   /* graph output names -> (void*)1 */
+    olive_strmap inputs;    /* graph input names -> (void*)1 */
 } oir_graph_index;
 
 int oir_graph_index_build(oir_graph_index *ix, const oir_graph *g);
@@ -371,8 +400,8 @@ int oir_model_copy_companions(oir_model *dst, const oir_model *src);
 
 /* Parameter statistics over every initializer (also in subgraphs). */
 typedef struct oir_param_stats {
-    uint64_t count;                       /* initializers */
-    uint64_t elements;                    /* parameters: weights as the model computes with them (a
+    uint64_t count;    /* initializers */
+    uint64_t elements; /* parameters: weights as the model computes with them (a
                                              packed int4 weight counts its values; block scales
                                              and zero points count none) */
     uint64_t bytes;

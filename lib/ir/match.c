@@ -121,9 +121,7 @@ int oir_match_scalar(const oir_graph_index *ix, const char *value, double *out)
         memcpy(out, &u, 8);
         return 1;
     }
-    case OIR_FLOAT16:
-        *out = half_to_double((uint16_t)load_le(d, 2));
-        return 1;
+    case OIR_FLOAT16: *out = half_to_double((uint16_t)load_le(d, 2)); return 1;
     case OIR_BFLOAT16: {
         uint32_t u = (uint32_t)load_le(d, 2) << 16;
         float f;
@@ -131,14 +129,9 @@ int oir_match_scalar(const oir_graph_index *ix, const char *value, double *out)
         *out = f;
         return 1;
     }
-    case OIR_INT64:
-        *out = (double)(int64_t)load_le(d, 8);
-        return 1;
-    case OIR_INT32:
-        *out = (double)(int32_t)load_le(d, 4);
-        return 1;
-    default:
-        return 0;
+    case OIR_INT64: *out = (double)(int64_t)load_le(d, 8); return 1;
+    case OIR_INT32: *out = (double)(int32_t)load_le(d, 4); return 1;
+    default: return 0;
     }
 }
 
@@ -189,8 +182,8 @@ static int in_set(oir_node *const *nodes, size_t n, const oir_node *x)
     return 0;
 }
 
-int oir_match_only_used_inside(const oir_graph_index *ix, oir_node *const *nodes, size_t n,
-                               const char *const *keep, size_t n_keep)
+int oir_match_only_used_inside(const oir_graph_index *ix, oir_node *const *nodes, size_t n, const char *const *keep,
+                               size_t n_keep)
 {
     for (size_t i = 0; i < n; i++) {
         const oir_node *x = nodes[i];
@@ -228,8 +221,7 @@ static int rank_of_type(const oir_type *t, int64_t *dims, size_t max)
     return (int)t->rank;
 }
 
-int oir_match_value_rank(const oir_graph *g, const oir_graph_index *ix, const char *value, int64_t *dims,
-                         size_t max)
+int oir_match_value_rank(const oir_graph *g, const oir_graph_index *ix, const char *value, int64_t *dims, size_t max)
 {
     const oir_tensor *t = oir_match_const(ix, value);
     if (t) {

@@ -58,13 +58,12 @@ int oir_match_axes(const oir_graph_index *ix, const oir_node *n, int64_t *axes, 
 /* 1 when the `n` nodes can be replaced by one node producing `keep[0..n_keep)`: every other
  * output of the nodes is read only by nodes of the set and is not a graph output, and no node
  * is marked. */
-int oir_match_only_used_inside(const oir_graph_index *ix, oir_node *const *nodes, size_t n,
-                               const char *const *keep, size_t n_keep);
+int oir_match_only_used_inside(const oir_graph_index *ix, oir_node *const *nodes, size_t n, const char *const *keep,
+                               size_t n_keep);
 
 /* Rank of `value` when the graph tells it: a constant, a graph input or output, or a
  * value_info entry; -1 when unknown. Dims go to dims[0..max) when known (-1 for a symbolic or
  * unknown dim). */
-int oir_match_value_rank(const oir_graph *g, const oir_graph_index *ix, const char *value, int64_t *dims,
-                         size_t max);
+int oir_match_value_rank(const oir_graph *g, const oir_graph_index *ix, const char *value, int64_t *dims, size_t max);
 
 #endif

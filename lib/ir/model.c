@@ -101,7 +101,10 @@ fail:
     return NULL;
 }
 
-static int is_default_domain(const char *d) { return !d || !d[0] || !strcmp(d, "ai.onnx"); }
+static int is_default_domain(const char *d)
+{
+    return !d || !d[0] || !strcmp(d, "ai.onnx");
+}
 
 static int same_domain(const char *a, const char *b)
 {

@@ -22,9 +22,8 @@ static char **dup_names(size_t n, const char *const *names)
     return out;
 }
 
-oir_node *oir_node_new(const char *op_type, const char *domain, const char *name,
-                       size_t n_inputs, const char *const *inputs,
-                       size_t n_outputs, const char *const *outputs)
+oir_node *oir_node_new(const char *op_type, const char *domain, const char *name, size_t n_inputs,
+                       const char *const *inputs, size_t n_outputs, const char *const *outputs)
 {
     size_t op_len, domain_len;
     oir_node *n;
@@ -33,8 +32,7 @@ oir_node *oir_node_new(const char *op_type, const char *domain, const char *name
     domain = domain ? domain : "";
     op_len = strlen(op_type) + 1;
     domain_len = strlen(domain) + 1;
-    if (op_len > SIZE_MAX / 4 || domain_len > SIZE_MAX / 4 ||
-        !(n = olive_calloc(1, sizeof *n + op_len + domain_len)))
+    if (op_len > SIZE_MAX / 4 || domain_len > SIZE_MAX / 4 || !(n = olive_calloc(1, sizeof *n + op_len + domain_len)))
         return NULL;
     text = (char *)(n + 1);
     memcpy(text, op_type, op_len);
@@ -55,13 +53,15 @@ oir_node *oir_node_new(const char *op_type, const char *domain, const char *name
     return n;
 }
 
-oir_node *oir_node_clone(const oir_node *src) { return oir_node_clone_as(src, src->op_type, src->domain); }
+oir_node *oir_node_clone(const oir_node *src)
+{
+    return oir_node_clone_as(src, src->op_type, src->domain);
+}
 
 oir_node *oir_node_clone_as(const oir_node *src, const char *op_type, const char *domain)
 {
-    oir_node *n = oir_node_new(op_type, domain, src->name, src->n_inputs,
-                               (const char *const *)src->inputs, src->n_outputs,
-                               (const char *const *)src->outputs);
+    oir_node *n = oir_node_new(op_type, domain, src->name, src->n_inputs, (const char *const *)src->inputs,
+                               src->n_outputs, (const char *const *)src->outputs);
     if (!n)
         return NULL;
     if (src->doc_string && !(n->doc_string = olive_strdup(src->doc_string)))

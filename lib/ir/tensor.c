@@ -41,8 +41,7 @@ oir_tensor *oir_tensor_new(const char *name, int32_t dtype, size_t rank, const i
         return NULL;
     t->dtype = dtype;
     t->rank = rank;
-    if (!(t->name = olive_strdup(name ? name : "")) ||
-        (rank && !(t->dims = olive_memdup(dims, rank * sizeof *dims)))) {
+    if (!(t->name = olive_strdup(name ? name : "")) || (rank && !(t->dims = olive_memdup(dims, rank * sizeof *dims)))) {
         oir_tensor_free(t);
         return NULL;
     }
@@ -57,8 +56,8 @@ int oir_tensor_set_blob(oir_tensor *t, olive_blob *blob, uint64_t offset, uint64
         return olive_fail(OLIVE_EFORMAT, "tensor '%s' (%s, %llu bytes expected for its shape) has %llu bytes of data",
                           t->name, oir_dtype_name(t->dtype), (unsigned long long)want, (unsigned long long)nbytes);
     if (blob && (offset > blob->size || nbytes > blob->size - offset))
-        return olive_fail(OLIVE_EFORMAT, "tensor '%s': bytes %llu..%llu lie outside their %zu-byte storage",
-                          t->name, (unsigned long long)offset, (unsigned long long)(offset + nbytes), blob->size);
+        return olive_fail(OLIVE_EFORMAT, "tensor '%s': bytes %llu..%llu lie outside their %zu-byte storage", t->name,
+                          (unsigned long long)offset, (unsigned long long)(offset + nbytes), blob->size);
     olive_blob_ref(blob);
     olive_blob_unref(t->blob);
     t->blob = blob;

@@ -96,14 +96,16 @@ int oir_graph_toposort(oir_graph *g)
      * scan-based selection is O(n^2) worst case, so use a heap of indices. */
     {
         size_t heap_n = 0;
-#define HEAP_PUSH(x)                                                                      \
-    do {                                                                                  \
-        size_t c_ = heap_n++;                                                             \
-        queue[c_] = (x);                                                                  \
-        while (c_ && queue[(c_ - 1) / 2] > queue[c_]) {                                   \
-            size_t t_ = queue[c_]; queue[c_] = queue[(c_ - 1) / 2]; queue[(c_ - 1) / 2] = t_; \
-            c_ = (c_ - 1) / 2;                                                            \
-        }                                                                                 \
+#define HEAP_PUSH(x)                                                                                                   \
+    do {                                                                                                               \
+        size_t c_ = heap_n++;                                                                                          \
+        queue[c_] = (x);                                                                                               \
+        while (c_ && queue[(c_ - 1) / 2] > queue[c_]) {                                                                \
+            size_t t_ = queue[c_];                                                                                     \
+            queue[c_] = queue[(c_ - 1) / 2];                                                                           \
+            queue[(c_ - 1) / 2] = t_;                                                                                  \
+            c_ = (c_ - 1) / 2;                                                                                         \
+        }                                                                                                              \
     } while (0)
         for (size_t i = 0; i < n; i++)
             if (deps[i] == 0)
@@ -113,10 +115,15 @@ int oir_graph_toposort(oir_graph *g)
             queue[0] = queue[--heap_n];
             for (;;) {
                 size_t l = 2 * c + 1, r = l + 1, m = c;
-                if (l < heap_n && queue[l] < queue[m]) m = l;
-                if (r < heap_n && queue[r] < queue[m]) m = r;
-                if (m == c) break;
-                size_t t = queue[c]; queue[c] = queue[m]; queue[m] = t;
+                if (l < heap_n && queue[l] < queue[m])
+                    m = l;
+                if (r < heap_n && queue[r] < queue[m])
+                    m = r;
+                if (m == c)
+                    break;
+                size_t t = queue[c];
+                queue[c] = queue[m];
+                queue[m] = t;
                 c = m;
             }
             sorted[done++] = g->nodes[top];
@@ -129,8 +136,8 @@ int oir_graph_toposort(oir_graph *g)
     if (done != n) {
         for (size_t i = 0; i < n; i++) {
             if (deps[i]) {
-                rc = olive_fail(OLIVE_EFORMAT, "graph '%s' has a cycle through node '%s' (%s)",
-                                g->name, g->nodes[i]->name, g->nodes[i]->op_type);
+                rc = olive_fail(OLIVE_EFORMAT, "graph '%s' has a cycle through node '%s' (%s)", g->name,
+                                g->nodes[i]->name, g->nodes[i]->op_type);
                 break;
             }
         }

@@ -9,7 +9,7 @@
 
 typedef struct scope {
     const struct scope *outer;
-    olive_strmap names;  /* values defined in this graph */
+    olive_strmap names; /* values defined in this graph */
 } scope;
 
 static int visible(const scope *s, const char *name)
@@ -20,7 +20,10 @@ static int visible(const scope *s, const char *name)
     return 0;
 }
 
-static const char *gname(const oir_graph *g) { return g->name && g->name[0] ? g->name : "(unnamed)"; }
+static const char *gname(const oir_graph *g)
+{
+    return g->name && g->name[0] ? g->name : "(unnamed)";
+}
 
 static int define(scope *s, const oir_graph *g, const char *name, const char *what)
 {
@@ -36,8 +39,10 @@ static int check_graph(const oir_model *m, const oir_graph *g, const scope *oute
 static int check_node_domain(const oir_model *m, const oir_graph *g, const oir_node *n)
 {
     if (oir_model_opset(m, n->domain) < 0)
-        return olive_fail(OLIVE_EFORMAT, "graph '%s': node '%s' (%s) uses domain '%s', which the model does not import (no opset_import entry)",
-                          gname(g), n->name, n->op_type, n->domain[0] ? n->domain : "ai.onnx");
+        return olive_fail(
+            OLIVE_EFORMAT,
+            "graph '%s': node '%s' (%s) uses domain '%s', which the model does not import (no opset_import entry)",
+            gname(g), n->name, n->op_type, n->domain[0] ? n->domain : "ai.onnx");
     return OLIVE_OK;
 }
 
@@ -64,8 +69,10 @@ static int check_graph(const oir_model *m, const oir_graph *g, const scope *oute
         rc = check_node_domain(m, g, n);
         for (size_t j = 0; j < n->n_inputs && rc == OLIVE_OK; j++)
             if (n->inputs[j][0] && !visible(&s, n->inputs[j]))
-                rc = olive_fail(OLIVE_EFORMAT, "graph '%s': input '%s' of node '%s' (%s) is not produced by any node, initializer or graph input",
-                                gname(g), n->inputs[j], n->name, n->op_type);
+                rc = olive_fail(
+                    OLIVE_EFORMAT,
+                    "graph '%s': input '%s' of node '%s' (%s) is not produced by any node, initializer or graph input",
+                    gname(g), n->inputs[j], n->name, n->op_type);
         for (size_t a = 0; a < n->n_attrs && rc == OLIVE_OK; a++) {
             const oir_attr *at = &n->attrs[a];
             if (at->g)
@@ -78,8 +85,9 @@ static int check_graph(const oir_model *m, const oir_graph *g, const scope *oute
     }
     for (size_t i = 0; i < g->n_outputs && rc == OLIVE_OK; i++)
         if (!visible(&s, g->outputs[i].name))
-            rc = olive_fail(OLIVE_EFORMAT, "graph '%s': output '%s' is not produced by any node, initializer or graph input",
-                            gname(g), g->outputs[i].name);
+            rc = olive_fail(OLIVE_EFORMAT,
+                            "graph '%s': output '%s' is not produced by any node, initializer or graph input", gname(g),
+                            g->outputs[i].name);
     olive_strmap_free(&s.names); /* not needed by the cycle check, which builds its own */
     if (rc == OLIVE_OK && g->n_nodes > 0) {
         /* Cycle check on a copy of the node order: toposort permutes only the array. */

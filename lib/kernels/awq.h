@@ -25,10 +25,10 @@
 
 typedef struct olive_awq_config {
     int bits;
-    size_t group_size;     /* must divide k */
+    size_t group_size; /* must divide k */
     int zero_point;
     int duo_scaling;
-    size_t n_grid;         /* 20 */
+    size_t n_grid; /* 20 */
 } olive_awq_config;
 
 /* The scale and zero of one group of values (zero is 0 without zero points). */

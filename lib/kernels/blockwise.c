@@ -7,7 +7,10 @@
 #include "core/half.h"
 #include "kernels/blockwise.h"
 
-size_t olive_blockq_blob_size(const olive_blockq *p) { return (size_t)p->block_size * (size_t)p->bits / 8; }
+size_t olive_blockq_blob_size(const olive_blockq *p)
+{
+    return (size_t)p->block_size * (size_t)p->bits / 8;
+}
 
 size_t olive_blockq_zp_bytes(const olive_blockq *p, size_t k_blocks)
 {
@@ -84,7 +87,8 @@ int olive_blockq_default_scale(const olive_blockq *p, float mn, float mx, void *
 }
 
 /* ONNX Runtime's MLAS quantizer: min/max of the real values only, float math, roundf. */
-static void block_default(const olive_blockq *p, const float *v, size_t len, uint8_t *blob, void *scale, uint8_t *zp_out)
+static void block_default(const olive_blockq *p, const float *v, size_t len, uint8_t *blob, void *scale,
+                          uint8_t *zp_out)
 {
     const float qmax = (float)((1 << p->bits) - 1);
     float mn = FLT_MAX, mx = -FLT_MAX, rs;

@@ -29,11 +29,11 @@
 enum { OLIVE_BLOCKQ_DEFAULT = 0, OLIVE_BLOCKQ_RTN = 1, OLIVE_BLOCKQ_HQQ = 2, OLIVE_BLOCKQ_KQUANT = 3 };
 
 typedef struct olive_blockq {
-    int algorithm;    /* OLIVE_BLOCKQ_* */
-    int bits;         /* 4 or 8 */
-    int block_size;   /* 16..256, a power of 2 */
-    int symmetric;    /* 1: no zero point tensor */
-    int half_scales;  /* 1: scales (and the weight) are float16, else float */
+    int algorithm;   /* OLIVE_BLOCKQ_* */
+    int bits;        /* 4 or 8 */
+    int block_size;  /* 16..256, a power of 2 */
+    int symmetric;   /* 1: no zero point tensor */
+    int half_scales; /* 1: scales (and the weight) are float16, else float */
 } olive_blockq;
 
 /* Bytes of one packed block: block_size * bits / 8. */

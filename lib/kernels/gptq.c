@@ -85,8 +85,8 @@ static void find_params(const float *v, size_t len, int sym, float maxq, float *
 }
 
 /* Row-wise params of columns [c0, c0 + len) of w (row stride k) into scale[r], zero[r]. */
-static void group_params(const float *w, size_t n, size_t k, size_t c0, size_t len, int sym, float maxq,
-                         float *scale, float *zero)
+static void group_params(const float *w, size_t n, size_t k, size_t c0, size_t len, int sym, float maxq, float *scale,
+                         float *zero)
 {
     for (size_t r = 0; r < n; r++)
         find_params(w + r * k + c0, len, sym, maxq, &scale[r], &zero[r]);
@@ -131,9 +131,9 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs, bs = c->block_size ? c->block_size : 128;
     size_t *perm = NULL, *invperm = NULL;
     float *u = NULL, *wp = NULL, *w1 = NULL, *err = NULL, *hp = NULL, *diag = NULL;
-    float *gscale = NULL, *gzero = NULL;   /* the current group's params, per row */
-    float *sscale = NULL, *szero = NULL;   /* static groups: [n_groups][n] */
-    uint8_t *qp = NULL;                    /* codes in permuted order [n][k] */
+    float *gscale = NULL, *gzero = NULL; /* the current group's params, per row */
+    float *sscale = NULL, *szero = NULL; /* static groups: [n_groups][n] */
+    uint8_t *qp = NULL;                  /* codes in permuted order [n][k] */
     double damp_frac = c->damp_percent;
     float mean = 0.0f;
     int rc = OLIVE_OK, info = 0;

@@ -32,7 +32,7 @@
 
 typedef struct olive_gptq_hessian {
     size_t k;
-    float *h;           /* k x k, lower triangle accumulated (the upper one is filled at the end) */
+    float *h; /* k x k, lower triangle accumulated (the upper one is filled at the end) */
     uint64_t nsamples;
 } olive_gptq_hessian;
 
@@ -45,13 +45,13 @@ void olive_gptq_hessian_finish(olive_gptq_hessian *h);
 void olive_gptq_hessian_free(olive_gptq_hessian *h);
 
 typedef struct olive_gptq_config {
-    int bits;            /* 2..8 */
-    size_t group_size;   /* columns per scale, >= 1 */
+    int bits;          /* 2..8 */
+    size_t group_size; /* columns per scale, >= 1 */
     int sym;
     double damp_percent; /* > 0 */
     int desc_act;
     int static_groups;
-    size_t block_size;   /* columns per error-feedback block (AutoGPTQ: 128) */
+    size_t block_size; /* columns per error-feedback block (AutoGPTQ: 128) */
 } olive_gptq_config;
 
 /* Quantizes w [n][k] (one row per output channel, k inputs: the transpose of an ONNX MatMul

@@ -18,8 +18,10 @@ int onnx_external_file(onnx_load_ctx *ctx, const char *location, const char *ten
     int rc;
 
     if (!ctx->base_dir)
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: tensor '%s' uses external data '%s', which a model loaded "
-                          "from memory without a folder cannot reach", ctx->what, tensor, location);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: tensor '%s' uses external data '%s', which a model loaded "
+                          "from memory without a folder cannot reach",
+                          ctx->what, tensor, location);
     snprintf(what, sizeof what, "%s: tensor '%s' external data", ctx->what, tensor);
     OLIVE_TRY(olive_path_check_inside(location, what));
 
@@ -29,8 +31,8 @@ int onnx_external_file(onnx_load_ctx *ctx, const char *location, const char *ten
     if (!real) {
         int e = errno;
         if (e == ENOENT)
-            rc = olive_fail(OLIVE_ENOTFOUND, "%s: tensor '%s': external data file '%s' not found", ctx->what,
-                            tensor, joined);
+            rc = olive_fail(OLIVE_ENOTFOUND, "%s: tensor '%s': external data file '%s' not found", ctx->what, tensor,
+                            joined);
         else
             rc = olive_fail_errno(e, "cannot resolve external data file", joined);
         free(joined);

@@ -14,7 +14,10 @@
 #define GRAPH_QUANT_ANNOTATION 14
 #define GRAPH_SPARSE_INITIALIZER 15
 
-static const char *str(const char *s) { return s ? s : ""; }
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
 
 static int dup_opt(char **dst, const char *s)
 {
@@ -81,9 +84,7 @@ static int type_from_proto(const Onnx__TypeProto *tp, oir_type **out)
         t->kind = OIR_TYPE_OPTIONAL;
         inner = tp->optional_type->elem_type;
         break;
-    default:
-        t->kind = OIR_TYPE_NONE;
-        break;
+    default: t->kind = OIR_TYPE_NONE; break;
     }
     if (rc == OLIVE_OK)
         rc = dup_opt(&t->denotation, tp->denotation);
@@ -99,8 +100,8 @@ static int type_from_proto(const Onnx__TypeProto *tp, oir_type **out)
 
 typedef int (*add_vi_fn)(oir_graph *g, const char *name, const oir_type *type);
 
-static int add_value_infos(oir_graph *g, Onnx__ValueInfoProto **vis, size_t n, add_vi_fn add,
-                           oir_value_info **arr, size_t *count)
+static int add_value_infos(oir_graph *g, Onnx__ValueInfoProto **vis, size_t n, add_vi_fn add, oir_value_info **arr,
+                           size_t *count)
 {
     for (size_t i = 0; i < n; i++) {
         oir_type *type = NULL;
@@ -122,20 +123,34 @@ static int graph_from_proto(onnx_load_ctx *ctx, const Onnx__GraphProto *gp, int 
 static int infer_attr_type(const Onnx__AttributeProto *ap)
 {
     /* Models of IR version 1 have no attribute type: it follows from the field that is set. */
-    if (ap->has_f) return OIR_ATTR_FLOAT;
-    if (ap->has_i) return OIR_ATTR_INT;
-    if (ap->has_s) return OIR_ATTR_STRING;
-    if (ap->t) return OIR_ATTR_TENSOR;
-    if (ap->g) return OIR_ATTR_GRAPH;
-    if (ap->sparse_tensor) return OIR_ATTR_SPARSE_TENSOR;
-    if (ap->tp) return OIR_ATTR_TYPE_PROTO;
-    if (ap->n_floats) return OIR_ATTR_FLOATS;
-    if (ap->n_ints) return OIR_ATTR_INTS;
-    if (ap->n_strings) return OIR_ATTR_STRINGS;
-    if (ap->n_tensors) return OIR_ATTR_TENSORS;
-    if (ap->n_graphs) return OIR_ATTR_GRAPHS;
-    if (ap->n_sparse_tensors) return OIR_ATTR_SPARSE_TENSORS;
-    if (ap->n_type_protos) return OIR_ATTR_TYPE_PROTOS;
+    if (ap->has_f)
+        return OIR_ATTR_FLOAT;
+    if (ap->has_i)
+        return OIR_ATTR_INT;
+    if (ap->has_s)
+        return OIR_ATTR_STRING;
+    if (ap->t)
+        return OIR_ATTR_TENSOR;
+    if (ap->g)
+        return OIR_ATTR_GRAPH;
+    if (ap->sparse_tensor)
+        return OIR_ATTR_SPARSE_TENSOR;
+    if (ap->tp)
+        return OIR_ATTR_TYPE_PROTO;
+    if (ap->n_floats)
+        return OIR_ATTR_FLOATS;
+    if (ap->n_ints)
+        return OIR_ATTR_INTS;
+    if (ap->n_strings)
+        return OIR_ATTR_STRINGS;
+    if (ap->n_tensors)
+        return OIR_ATTR_TENSORS;
+    if (ap->n_graphs)
+        return OIR_ATTR_GRAPHS;
+    if (ap->n_sparse_tensors)
+        return OIR_ATTR_SPARSE_TENSORS;
+    if (ap->n_type_protos)
+        return OIR_ATTR_TYPE_PROTOS;
     return OIR_ATTR_UNDEFINED;
 }
 
@@ -191,8 +206,10 @@ static int attr_value(onnx_load_ctx *ctx, const Onnx__AttributeProto *ap, oir_at
             a->n = i + 1;
         }
         return OLIVE_OK;
-    case OIR_ATTR_SPARSE_TENSOR: case OIR_ATTR_SPARSE_TENSORS:
-    case OIR_ATTR_TYPE_PROTO: case OIR_ATTR_TYPE_PROTOS: {
+    case OIR_ATTR_SPARSE_TENSOR:
+    case OIR_ATTR_SPARSE_TENSORS:
+    case OIR_ATTR_TYPE_PROTO:
+    case OIR_ATTR_TYPE_PROTOS: {
         /* Kept whole and written back as it came. */
         size_t size = protobuf_c_message_get_packed_size(&ap->base);
         if (!(a->passthrough.data = olive_malloc(size + 1)))
@@ -200,8 +217,9 @@ static int attr_value(onnx_load_ctx *ctx, const Onnx__AttributeProto *ap, oir_at
         protobuf_c_message_pack(&ap->base, a->passthrough.data);
         a->passthrough.data[size] = 0;
         a->passthrough.len = size;
-        a->n = a->type == OIR_ATTR_SPARSE_TENSORS ? ap->n_sparse_tensors :
-               a->type == OIR_ATTR_TYPE_PROTOS ? ap->n_type_protos : 0;
+        a->n = a->type == OIR_ATTR_SPARSE_TENSORS ? ap->n_sparse_tensors
+               : a->type == OIR_ATTR_TYPE_PROTOS  ? ap->n_type_protos
+                                                  : 0;
         return OLIVE_OK;
     }
     default:
@@ -223,16 +241,16 @@ static int attr_from_proto(onnx_load_ctx *ctx, const Onnx__AttributeProto *ap, o
     if (ap->ref_attr_name && a->type != OIR_ATTR_UNDEFINED && !infer_attr_type(ap))
         return OLIVE_OK; /* a reference to a function attribute carries no value */
     if (a->type == OIR_ATTR_UNDEFINED)
-        return olive_fail(OLIVE_EFORMAT, "%s: attribute '%s' of node '%s' has no type and no value", ctx->what,
-                          a->name, node);
+        return olive_fail(OLIVE_EFORMAT, "%s: attribute '%s' of node '%s' has no type and no value", ctx->what, a->name,
+                          node);
     return attr_value(ctx, ap, a, node);
 }
 
 static int node_from_proto(onnx_load_ctx *ctx, const Onnx__NodeProto *np, oir_node **out)
 {
     const char *name = str(np->name);
-    oir_node *n = oir_node_new(str(np->op_type), str(np->domain), name, np->n_input,
-                               (const char *const *)np->input, np->n_output, (const char *const *)np->output);
+    oir_node *n = oir_node_new(str(np->op_type), str(np->domain), name, np->n_input, (const char *const *)np->input,
+                               np->n_output, (const char *const *)np->output);
     int rc;
     if (!n)
         return OLIVE_ENOMEM;
@@ -246,7 +264,8 @@ static int node_from_proto(onnx_load_ctx *ctx, const Onnx__NodeProto *np, oir_no
         n->cap_attrs = np->n_attribute;
         for (size_t i = 0; i < np->n_attribute; i++) {
             n->n_attrs = i + 1; /* counted before filling: a half-filled slot is freed with the node */
-            if ((rc = attr_from_proto(ctx, np->attribute[i], &n->attrs[i], *name ? name : str(np->op_type))) != OLIVE_OK)
+            if ((rc = attr_from_proto(ctx, np->attribute[i], &n->attrs[i], *name ? name : str(np->op_type))) !=
+                OLIVE_OK)
                 goto fail;
         }
     }
@@ -290,8 +309,10 @@ static int graph_passthrough(onnx_load_ctx *ctx, const Onnx__GraphProto *gp, oir
         uint8_t *buf = NULL;
         size_t len = 0;
         if (sparse_uses_external(sp))
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s: sparse initializer '%s' uses external data, which is not "
-                              "supported", ctx->what, sp->values ? str(sp->values->name) : "");
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s: sparse initializer '%s' uses external data, which is not "
+                              "supported",
+                              ctx->what, sp->values ? str(sp->values->name) : "");
         OLIVE_TRY(wire_append_message(&buf, &len, GRAPH_SPARSE_INITIALIZER, &sp->base));
         OLIVE_TRY(push_fragment(g, buf, len));
     }
@@ -383,8 +404,8 @@ static int model_passthrough(const Onnx__ModelProto *mp, oir_model *m)
         OLIVE_TRY(wire_append_message(&m->passthrough.data, &m->passthrough.len, MODEL_TRAINING_INFO,
                                       &mp->training_info[i]->base));
     for (size_t i = 0; i < mp->n_functions; i++)
-        OLIVE_TRY(wire_append_message(&m->passthrough.data, &m->passthrough.len, MODEL_FUNCTIONS,
-                                      &mp->functions[i]->base));
+        OLIVE_TRY(
+            wire_append_message(&m->passthrough.data, &m->passthrough.len, MODEL_FUNCTIONS, &mp->functions[i]->base));
     return wire_append_unknown(&m->passthrough.data, &m->passthrough.len, &mp->base);
 }
 

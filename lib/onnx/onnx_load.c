@@ -21,9 +21,8 @@ static int load_blob(oir_model **out, olive_blob *blob, const char *what, const 
 
     OLIVE_TRY(wire_check_depth(blob->data, blob->size, &onnx__model_proto__descriptor, ONNX_MAX_DEPTH, what));
     OLIVE_TRY(onnx_strip_raw_data(&stripped, blob->data, blob->size, what));
-    mp = stripped.data
-             ? onnx__model_proto__unpack(NULL, stripped.size, stripped.data)
-             : onnx__model_proto__unpack(NULL, blob->size, blob->data);
+    mp = stripped.data ? onnx__model_proto__unpack(NULL, stripped.size, stripped.data)
+                       : onnx__model_proto__unpack(NULL, blob->size, blob->data);
     if (!mp) {
         onnx_stripped_free(&stripped);
         return olive_fail(OLIVE_EFORMAT, "%s: not a valid ONNX model (protobuf decoding failed)", what);

@@ -9,17 +9,17 @@
 #include "onnx/onnx_strip.h"
 
 typedef struct onnx_load_ctx {
-    const char *what;           /* the model file's path (or "<buffer>") for messages */
-    olive_blob *model_blob;     /* the serialized model (main-graph raw_data points into it) */
-    const char *base_dir;       /* folder external data is resolved against; NULL refuses it */
-    olive_strmap files;         /* realpath of a data file -> its mapped olive_blob */
-    char **file_keys;           /* owned keys of `files` */
+    const char *what;       /* the model file's path (or "<buffer>") for messages */
+    olive_blob *model_blob; /* the serialized model (main-graph raw_data points into it) */
+    const char *base_dir;   /* folder external data is resolved against; NULL refuses it */
+    olive_strmap files;     /* realpath of a data file -> its mapped olive_blob */
+    char **file_keys;       /* owned keys of `files` */
     size_t n_files, cap_files;
     const onnx_raw_range *ranges; /* per main-graph initializer, NULL when not stripped */
     size_t n_ranges;
     const onnx_raw_range *nodes; /* main-graph nodes left in model_blob, NULL when unpacked */
     size_t n_nodes;
-    oir_model *model;           /* receives every mapped file as a source */
+    oir_model *model; /* receives every mapped file as a source */
 } onnx_load_ctx;
 
 /* Converts a TensorProto. `raw` (main-graph initializers only) tells where its raw_data lies

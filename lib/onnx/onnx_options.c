@@ -27,7 +27,10 @@ static int parse_u64(const char *s, size_t len, uint64_t *out)
     return 0;
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 static int set_option(onnx_save_options *o, const char *key, size_t klen, const char *val, size_t vlen)
 {
@@ -58,12 +61,16 @@ static int set_option(onnx_save_options *o, const char *key, size_t klen, const 
         memcpy(o->data_file_storage, val, vlen);
         o->data_file_storage[vlen] = 0;
         if (olive_path_check_inside(o->data_file_storage, "save option data_file") != OLIVE_OK)
-            return olive_fail(OLIVE_EINVALID, "save option data_file='%s' must be a relative path inside the "
-                              "model's folder", o->data_file_storage);
+            return olive_fail(OLIVE_EINVALID,
+                              "save option data_file='%s' must be a relative path inside the "
+                              "model's folder",
+                              o->data_file_storage);
         o->data_file = o->data_file_storage;
     } else {
-        return olive_fail(OLIVE_ENOTFOUND, "unknown save option '%.*s' (known: external_data, size_threshold, "
-                          "align, data_file)", (int)klen, key);
+        return olive_fail(OLIVE_ENOTFOUND,
+                          "unknown save option '%.*s' (known: external_data, size_threshold, "
+                          "align, data_file)",
+                          (int)klen, key);
     }
     return OLIVE_OK;
 #undef KEY_IS

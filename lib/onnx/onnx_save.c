@@ -72,8 +72,8 @@ static void sink_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data
 
 typedef struct save_plan {
     onnx_ext_slot *slots;
-    uint64_t data_size;   /* bytes of the data file */
-    uint64_t total;       /* bytes of all main-graph initializer data */
+    uint64_t data_size; /* bytes of the data file */
+    uint64_t total;     /* bytes of all main-graph initializer data */
     size_t n_external;
 } save_plan;
 
@@ -148,7 +148,10 @@ static int write_data_file(olive_outfile *f, const oir_graph *g, const save_plan
 #define TAG_MODEL_GRAPH 0x3a /* field 7, length-delimited */
 #define TAG_GRAPH_NODE 0x0a  /* field 1, length-delimited */
 
-static void sink_bytes(file_sink *s, const uint8_t *data, size_t len) { sink_append(&s->base, len, data); }
+static void sink_bytes(file_sink *s, const uint8_t *data, size_t len)
+{
+    sink_append(&s->base, len, data);
+}
 
 static void sink_field_header(file_sink *s, uint8_t tag, uint64_t len)
 {
@@ -178,7 +181,8 @@ static uint64_t model_size(const Onnx__ModelProto *mp, uint64_t node_bytes)
 {
     uint64_t graph = protobuf_c_message_get_packed_size(&mp->graph->base);
     uint64_t whole = protobuf_c_message_get_packed_size(&mp->base);
-    return whole - (1 + wire_varint_size(graph) + graph) + (1 + wire_varint_size(graph + node_bytes) + graph + node_bytes);
+    return whole - (1 + wire_varint_size(graph) + graph) +
+           (1 + wire_varint_size(graph + node_bytes) + graph + node_bytes);
 }
 
 /* The model's fields before the graph (numbers 1-6), the graph field (its nodes first, as
@@ -325,9 +329,11 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
         goto done;
     packed = model_size(mp, node_bytes);
     if (packed > PROTOBUF_LIMIT) {
-        rc = olive_fail(OLIVE_EUNSUPPORTED, "cannot save '%s': the model file would be %" PRIu64 " bytes, over the "
+        rc = olive_fail(OLIVE_EUNSUPPORTED,
+                        "cannot save '%s': the model file would be %" PRIu64 " bytes, over the "
                         "2 GiB protobuf limit (store weights externally: external_data=auto or always, or a lower "
-                        "size_threshold)", path, packed);
+                        "size_threshold)",
+                        path, packed);
         goto done;
     }
 

@@ -47,8 +47,14 @@ static uint8_t *put(uint8_t *out, const uint8_t *from, const uint8_t *to)
     return out + n;
 }
 
-static int is_node(const wire_field *f) { return f->number == GRAPH_NODE && f->wire_type == WIRE_LEN; }
-static int is_init(const wire_field *f) { return f->number == GRAPH_INITIALIZER && f->wire_type == WIRE_LEN; }
+static int is_node(const wire_field *f)
+{
+    return f->number == GRAPH_NODE && f->wire_type == WIRE_LEN;
+}
+static int is_init(const wire_field *f)
+{
+    return f->number == GRAPH_INITIALIZER && f->wire_type == WIRE_LEN;
+}
 
 int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, const char *what)
 {
@@ -119,7 +125,8 @@ int onnx_strip_raw_data(onnx_stripped *out, const uint8_t *data, size_t size, co
         return OLIVE_OK;
     }
 
-    new_size = size - (size_t)(graph.end - graph.start) + tag_size(&graph) + wire_varint_size(new_graph_len) + new_graph_len;
+    new_size = size - (size_t)(graph.end - graph.start) + tag_size(&graph) + wire_varint_size(new_graph_len) +
+               new_graph_len;
     buf = olive_malloc(new_size ? new_size : 1);
     if (!buf) {
         free(ranges);

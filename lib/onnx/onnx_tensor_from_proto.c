@@ -10,7 +10,10 @@
 
 #define TENSOR_SEGMENT 3 /* field number of TensorProto.segment, kept as passthrough */
 
-static const char *str(const char *s) { return s ? s : ""; }
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
 
 static int dup_opt(char **dst, const char *s)
 {
@@ -51,19 +54,36 @@ static int typed_field(int32_t dtype, int *per_elem, unsigned *width)
     *per_elem = 1;
     switch (dtype) {
     case OIR_FLOAT: *width = 4; return F_FLOAT;
-    case OIR_COMPLEX64: *width = 4; *per_elem = 2; return F_FLOAT;
+    case OIR_COMPLEX64:
+        *width = 4;
+        *per_elem = 2;
+        return F_FLOAT;
     case OIR_DOUBLE: *width = 8; return F_DOUBLE;
-    case OIR_COMPLEX128: *width = 8; *per_elem = 2; return F_DOUBLE;
+    case OIR_COMPLEX128:
+        *width = 8;
+        *per_elem = 2;
+        return F_DOUBLE;
     case OIR_INT64: *width = 8; return F_INT64;
     case OIR_UINT32: *width = 4; return F_UINT64;
     case OIR_UINT64: *width = 8; return F_UINT64;
     case OIR_INT32: *width = 4; return F_INT32;
-    case OIR_INT16: case OIR_UINT16: case OIR_FLOAT16: case OIR_BFLOAT16: *width = 2; return F_INT32;
-    case OIR_INT8: case OIR_UINT8: case OIR_BOOL:
-    case OIR_FLOAT8E4M3FN: case OIR_FLOAT8E4M3FNUZ: case OIR_FLOAT8E5M2: case OIR_FLOAT8E5M2FNUZ:
-        *width = 1; return F_INT32;
-    case OIR_UINT4: case OIR_INT4: case OIR_FLOAT4E2M1:
-        *width = 1; *per_elem = 0; return F_INT32; /* one entry per byte (two elements) */
+    case OIR_INT16:
+    case OIR_UINT16:
+    case OIR_FLOAT16:
+    case OIR_BFLOAT16: *width = 2; return F_INT32;
+    case OIR_INT8:
+    case OIR_UINT8:
+    case OIR_BOOL:
+    case OIR_FLOAT8E4M3FN:
+    case OIR_FLOAT8E4M3FNUZ:
+    case OIR_FLOAT8E5M2:
+    case OIR_FLOAT8E5M2FNUZ: *width = 1; return F_INT32;
+    case OIR_UINT4:
+    case OIR_INT4:
+    case OIR_FLOAT4E2M1:
+        *width = 1;
+        *per_elem = 0;
+        return F_INT32; /* one entry per byte (two elements) */
     default: *width = 0; return F_NONE;
     }
 }
@@ -92,7 +112,12 @@ static void encode_typed(uint8_t *out, const Onnx__TensorProto *tp, int f, unsig
     for (size_t i = 0; i < n; i++) {
         uint64_t v = 0;
         switch (f) {
-        case F_FLOAT: { uint32_t u; memcpy(&u, &tp->float_data[i], 4); v = u; break; }
+        case F_FLOAT: {
+            uint32_t u;
+            memcpy(&u, &tp->float_data[i], 4);
+            v = u;
+            break;
+        }
         case F_DOUBLE: memcpy(&v, &tp->double_data[i], 8); break;
         case F_INT32: v = (uint64_t)(int64_t)tp->int32_data[i]; break;
         case F_INT64: v = (uint64_t)tp->int64_data[i]; break;
@@ -141,20 +166,23 @@ static int tensor_external(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, oir_
         return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' is stored externally but has no location", ctx->what,
                           t->name);
     if (off_s && parse_u64(off_s, &offset))
-        return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' has an invalid external data offset '%s'", ctx->what,
-                          t->name, off_s);
+        return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' has an invalid external data offset '%s'", ctx->what, t->name,
+                          off_s);
     if (len_s && parse_u64(len_s, &length))
-        return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' has an invalid external data length '%s'", ctx->what,
-                          t->name, len_s);
+        return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' has an invalid external data length '%s'", ctx->what, t->name,
+                          len_s);
     if (length != need)
-        return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s': external data length %llu does not match the %llu bytes "
-                          "its type and shape need", ctx->what, t->name, (unsigned long long)length,
-                          (unsigned long long)need);
+        return olive_fail(OLIVE_EFORMAT,
+                          "%s: tensor '%s': external data length %llu does not match the %llu bytes "
+                          "its type and shape need",
+                          ctx->what, t->name, (unsigned long long)length, (unsigned long long)need);
     OLIVE_TRY(onnx_external_file(ctx, location, t->name, &file));
     if (offset > file->size || length > file->size - offset)
-        return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s': external data at offset %llu, length %llu lies past the "
-                          "end of '%s' (%zu bytes)", ctx->what, t->name, (unsigned long long)offset,
-                          (unsigned long long)length, location, file->size);
+        return olive_fail(OLIVE_EFORMAT,
+                          "%s: tensor '%s': external data at offset %llu, length %llu lies past the "
+                          "end of '%s' (%zu bytes)",
+                          ctx->what, t->name, (unsigned long long)offset, (unsigned long long)length, location,
+                          file->size);
     return oir_tensor_set_blob(t, file, offset, length);
 }
 
@@ -207,8 +235,10 @@ static int tensor_data(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, oir_tens
     if (has_raw) {
         uint64_t len = raw && raw->present ? raw->len : tp->raw_data.len;
         if (len != need)
-            return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' has %llu bytes of raw_data but %s with %llu elements "
-                              "needs %llu", ctx->what, t->name, (unsigned long long)len, oir_dtype_name(t->dtype),
+            return olive_fail(OLIVE_EFORMAT,
+                              "%s: tensor '%s' has %llu bytes of raw_data but %s with %llu elements "
+                              "needs %llu",
+                              ctx->what, t->name, (unsigned long long)len, oir_dtype_name(t->dtype),
                               (unsigned long long)numel, (unsigned long long)need);
         if (raw && raw->present)
             return oir_tensor_set_blob(t, ctx->model_blob, raw->offset, raw->len);
@@ -221,8 +251,11 @@ static int tensor_data(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, oir_tens
     }
     f = typed_field(t->dtype, &per_elem, &width);
     if (count_data_fields(tp, 0) && field_count(tp, f) == 0) {
-        const char *used = tp->n_float_data ? "float_data" : tp->n_int32_data ? "int32_data" :
-                           tp->n_int64_data ? "int64_data" : tp->n_double_data ? "double_data" : "uint64_data";
+        const char *used = tp->n_float_data    ? "float_data"
+                           : tp->n_int32_data  ? "int32_data"
+                           : tp->n_int64_data  ? "int64_data"
+                           : tp->n_double_data ? "double_data"
+                                               : "uint64_data";
         return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' of type %s stores its data in %s", ctx->what, t->name,
                           oir_dtype_name(t->dtype), used);
     }
@@ -235,8 +268,7 @@ static int tensor_data(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, oir_tens
             return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' (%s, %llu elements) has no data", ctx->what, t->name,
                               oir_dtype_name(t->dtype), (unsigned long long)numel);
         return olive_fail(OLIVE_EFORMAT, "%s: tensor '%s' has %zu entries in %s but %s with %llu elements needs %llu",
-                          ctx->what, t->name, count, field_name(f), oir_dtype_name(t->dtype),
-                          (unsigned long long)numel,
+                          ctx->what, t->name, count, field_name(f), oir_dtype_name(t->dtype), (unsigned long long)numel,
                           (unsigned long long)(per_elem ? numel * (uint64_t)per_elem : need));
     }
     OLIVE_TRY(olive_blob_alloc(&blob, (size_t)need));
@@ -246,8 +278,7 @@ static int tensor_data(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, oir_tens
     return rc;
 }
 
-int onnx_tensor_from_proto(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, const onnx_raw_range *raw,
-                           oir_tensor **out)
+int onnx_tensor_from_proto(onnx_load_ctx *ctx, const Onnx__TensorProto *tp, const onnx_raw_range *raw, oir_tensor **out)
 {
     const char *name = str(tp->name);
     int32_t dtype = tp->has_data_type ? tp->data_type : OIR_UNDEFINED;

@@ -77,7 +77,10 @@ void onnx_proto_build_reset(onnx_proto_build *b)
 }
 
 /* protobuf-c's fields are not const; the writer only reads through them. */
-static char *nonempty(const char *s) { return s && *s ? (char *)s : NULL; }
+static char *nonempty(const char *s)
+{
+    return s && *s ? (char *)s : NULL;
+}
 
 static int set_unknown(onnx_proto_build *b, ProtobufCMessage *msg, const uint8_t *data, size_t len, const char *what)
 {
@@ -116,8 +119,7 @@ static Onnx__StringStringEntryProto *entry(onnx_proto_build *b, const char *k, c
 
 /* ---- tensors ---- */
 
-static int tensor_to_proto(onnx_proto_build *b, const oir_tensor *t, const onnx_ext_slot *slot,
-                           Onnx__TensorProto **out)
+static int tensor_to_proto(onnx_proto_build *b, const oir_tensor *t, const onnx_ext_slot *slot, Onnx__TensorProto **out)
 {
     Onnx__TensorProto *tp = NEW(b, Onnx__TensorProto);
     if (!tp)
@@ -257,8 +259,7 @@ static int type_to_proto(onnx_proto_build *b, const oir_type *t, Onnx__TypeProto
         inner = &o->elem_type;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     if (inner && t->inner)
         OLIVE_TRY(type_to_proto(b, t->inner, inner));
@@ -312,12 +313,14 @@ static int attr_to_proto(onnx_proto_build *b, const oir_attr *a, Onnx__Attribute
 {
     Onnx__AttributeProto *ap;
     switch (a->type) {
-    case OIR_ATTR_SPARSE_TENSOR: case OIR_ATTR_SPARSE_TENSORS: case OIR_ATTR_TYPE_PROTO: case OIR_ATTR_TYPE_PROTOS:
+    case OIR_ATTR_SPARSE_TENSOR:
+    case OIR_ATTR_SPARSE_TENSORS:
+    case OIR_ATTR_TYPE_PROTO:
+    case OIR_ATTR_TYPE_PROTOS:
         if (a->passthrough.len)
             return passthrough_attr(b, a, out);
         return olive_fail(OLIVE_EINVALID, "attribute '%s' of kind %d has no value", a->name, (int)a->type);
-    default:
-        break;
+    default: break;
     }
     if (!(ap = NEW(b, Onnx__AttributeProto)))
         return OLIVE_ENOMEM;
@@ -331,9 +334,19 @@ static int attr_to_proto(onnx_proto_build *b, const oir_attr *a, Onnx__Attribute
     if (ap->ref_attr_name)
         return OLIVE_OK; /* a reference into a function's attributes has no value of its own */
     switch (a->type) {
-    case OIR_ATTR_FLOAT: ap->has_f = 1; ap->f = a->f; break;
-    case OIR_ATTR_INT: ap->has_i = 1; ap->i = a->i; break;
-    case OIR_ATTR_STRING: ap->has_s = 1; ap->s.len = a->s.len; ap->s.data = a->s.data; break;
+    case OIR_ATTR_FLOAT:
+        ap->has_f = 1;
+        ap->f = a->f;
+        break;
+    case OIR_ATTR_INT:
+        ap->has_i = 1;
+        ap->i = a->i;
+        break;
+    case OIR_ATTR_STRING:
+        ap->has_s = 1;
+        ap->s.len = a->s.len;
+        ap->s.data = a->s.data;
+        break;
     case OIR_ATTR_TENSOR:
         if (!a->t)
             return olive_fail(OLIVE_EINVALID, "tensor attribute '%s' has no tensor", a->name);
@@ -342,8 +355,14 @@ static int attr_to_proto(onnx_proto_build *b, const oir_attr *a, Onnx__Attribute
         if (!a->g)
             return olive_fail(OLIVE_EINVALID, "graph attribute '%s' has no graph", a->name);
         return graph_to_proto(b, a->g, 0, &ap->g);
-    case OIR_ATTR_FLOATS: ap->n_floats = a->n; ap->floats = a->floats; break;
-    case OIR_ATTR_INTS: ap->n_ints = a->n; ap->ints = a->ints; break;
+    case OIR_ATTR_FLOATS:
+        ap->n_floats = a->n;
+        ap->floats = a->floats;
+        break;
+    case OIR_ATTR_INTS:
+        ap->n_ints = a->n;
+        ap->ints = a->ints;
+        break;
     case OIR_ATTR_STRINGS:
         if (a->n && !(ap->strings = NEW_ARRAY(b, ProtobufCBinaryData, a->n)))
             return OLIVE_ENOMEM;
@@ -367,8 +386,7 @@ static int attr_to_proto(onnx_proto_build *b, const oir_attr *a, Onnx__Attribute
             OLIVE_TRY(graph_to_proto(b, a->graphs[i], 0, &ap->graphs[i]));
         ap->n_graphs = a->n;
         break;
-    default:
-        return olive_fail(OLIVE_EINVALID, "attribute '%s' has unknown type %d", a->name, (int)a->type);
+    default: return olive_fail(OLIVE_EINVALID, "attribute '%s' has unknown type %d", a->name, (int)a->type);
     }
     return OLIVE_OK;
 }

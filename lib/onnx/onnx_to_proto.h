@@ -15,12 +15,12 @@ typedef struct onnx_ext_slot {
 typedef struct onnx_arena_chunk onnx_arena_chunk;
 
 typedef struct onnx_proto_build {
-    const char *data_location;   /* external_data location written for external tensors */
-    const onnx_ext_slot *ext;    /* one per main-graph initializer, or NULL: all embedded */
+    const char *data_location; /* external_data location written for external tensors */
+    const onnx_ext_slot *ext;  /* one per main-graph initializer, or NULL: all embedded */
     onnx_arena_chunk *chunks;
     ProtobufCMessage **unpacked; /* attributes kept as serialized bytes, unpacked for packing */
     size_t n_unpacked, cap_unpacked;
-    int skip_main_nodes;         /* leave the main graph's nodes out (streamed by the writer) */
+    int skip_main_nodes; /* leave the main graph's nodes out (streamed by the writer) */
 } onnx_proto_build;
 
 /* Builds the message; valid while `m` and `b` live. Errors: OLIVE_EINVALID (an IR tensor

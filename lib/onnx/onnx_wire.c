@@ -81,8 +81,7 @@ int wire_next(const uint8_t **p, const uint8_t *end, wire_field *f)
         f->len = (size_t)n;
         q += n;
         break;
-    default: /* groups are not used by ONNX and protobuf-c does not read them */
-        return -1;
+    default: /* groups are not used by ONNX and protobuf-c does not read them */ return -1;
     }
     f->end = q;
     *p = q;
@@ -103,20 +102,23 @@ static int check_depth(const uint8_t *base, const uint8_t *p, const uint8_t *end
             continue;
         fd = protobuf_c_message_descriptor_get_field(desc, f.number);
         if (fd && fd->type == PROTOBUF_C_TYPE_STRING && f.len > WIRE_MAX_STRING)
-            return olive_fail(OLIVE_EFORMAT, "%s: text field %s.%s at byte %zu is %zu bytes long, more than the %u "
-                              "accepted", what, desc->name, fd->name, (size_t)(f.start - base), f.len,
-                              WIRE_MAX_STRING);
+            return olive_fail(OLIVE_EFORMAT,
+                              "%s: text field %s.%s at byte %zu is %zu bytes long, more than the %u "
+                              "accepted",
+                              what, desc->name, fd->name, (size_t)(f.start - base), f.len, WIRE_MAX_STRING);
         if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE)
             OLIVE_TRY(check_depth(base, f.value, f.value + f.len, fd->descriptor, depth + 1, max_depth, what));
     }
     if (r < 0)
-        return olive_fail(OLIVE_EFORMAT, "%s: malformed protobuf data (truncated or corrupt file) at byte %zu, "
-                          "in a %s message", what, (size_t)(p - base), desc->name);
+        return olive_fail(OLIVE_EFORMAT,
+                          "%s: malformed protobuf data (truncated or corrupt file) at byte %zu, "
+                          "in a %s message",
+                          what, (size_t)(p - base), desc->name);
     return OLIVE_OK;
 }
 
-int wire_check_depth(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc,
-                     int max_depth, const char *what)
+int wire_check_depth(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc, int max_depth,
+                     const char *what)
 {
     return check_depth(data, data, data + size, desc, 1, max_depth, what);
 }

@@ -15,11 +15,11 @@ enum { WIRE_VARINT = 0, WIRE_FIXED64 = 1, WIRE_LEN = 2, WIRE_FIXED32 = 5 };
 typedef struct wire_field {
     uint32_t number;
     int wire_type;
-    const uint8_t *start;   /* first byte of the tag */
-    const uint8_t *value;   /* first byte after the tag (for WIRE_LEN: after the length) */
-    size_t len;             /* WIRE_LEN: payload length; otherwise bytes of the value */
-    const uint8_t *end;     /* one past the field */
-    uint64_t varint;        /* WIRE_VARINT: the value */
+    const uint8_t *start; /* first byte of the tag */
+    const uint8_t *value; /* first byte after the tag (for WIRE_LEN: after the length) */
+    size_t len;           /* WIRE_LEN: payload length; otherwise bytes of the value */
+    const uint8_t *end;   /* one past the field */
+    uint64_t varint;      /* WIRE_VARINT: the value */
 } wire_field;
 
 /* Reads a varint at *p (advancing it). Returns 0, or -1 when malformed or past `end`. */
@@ -40,8 +40,8 @@ int wire_next(const uint8_t **p, const uint8_t *end, wire_field *f);
  * cost three times its size in memory. Fields unknown to the descriptor are not entered.
  * Returns OLIVE_OK or OLIVE_EFORMAT naming `what` (and the field at fault). */
 #define WIRE_MAX_STRING (16u << 20)
-int wire_check_depth(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc,
-                     int max_depth, const char *what);
+int wire_check_depth(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc, int max_depth,
+                     const char *what);
 
 /* Appends protobuf-c's unknown fields of `msg` to `*buf` as serialized fields. */
 int wire_append_unknown(uint8_t **buf, size_t *len, const ProtobufCMessage *msg);

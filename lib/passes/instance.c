@@ -48,7 +48,10 @@ static int make(olive_pass **out, const olive_pass_def *def, char *const *values
     return OLIVE_OK;
 }
 
-int olive_pass_instance_new(olive_pass **out, const olive_pass_def *def) { return make(out, def, NULL); }
+int olive_pass_instance_new(olive_pass **out, const olive_pass_def *def)
+{
+    return make(out, def, NULL);
+}
 
 int olive_pass_instance_new_named(olive_pass **out, const char *name)
 {
@@ -67,7 +70,10 @@ int olive_pass_instance_new_named(olive_pass **out, const char *name)
     return OLIVE_OK;
 }
 
-int olive_pass_instance_clone(olive_pass **out, const olive_pass *pass) { return make(out, pass->def, pass->values); }
+int olive_pass_instance_clone(olive_pass **out, const olive_pass *pass)
+{
+    return make(out, pass->def, pass->values);
+}
 
 olive_pass *olive_pass_ref(olive_pass *pass)
 {
@@ -131,7 +137,8 @@ int olive_pass_set_pairs(olive_pass *pass, char **settings, size_t count)
     for (size_t i = 0; i < count && rc == OLIVE_OK; i++) {
         char *eq = strchr(settings[i], '=');
         if (!eq || eq == settings[i]) {
-            rc = olive_fail(OLIVE_EINVALID, "pass '%s': setting '%s' is not of the form key=value", pass->def->name, settings[i]);
+            rc = olive_fail(OLIVE_EINVALID, "pass '%s': setting '%s' is not of the form key=value", pass->def->name,
+                            settings[i]);
             break;
         }
         *eq = '\0';

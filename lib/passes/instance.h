@@ -8,9 +8,9 @@
 #include "passes/registry.h"
 
 struct olive_pass {
-    atomic_int refs;           /* the engine and workflows hold references too */
+    atomic_int refs; /* the engine and workflows hold references too */
     const olive_pass_def *def;
-    char **values;             /* one text value per parameter spec, canonical form */
+    char **values; /* one text value per parameter spec, canonical form */
 };
 
 /* A new instance of `def` with every parameter at its default. Errors: OLIVE_ENOMEM. */

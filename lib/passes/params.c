@@ -82,33 +82,38 @@ int olive_param_check(const olive_pass_def *def, const olive_param_spec *s, cons
     switch (s->type) {
     case OLIVE_PARAM_BOOL:
         if (!parse_bool(v, &b))
-            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' takes true or false, not '%s'", def->name, s->name, v);
+            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' takes true or false, not '%s'", def->name,
+                              s->name, v);
         return OLIVE_OK;
     case OLIVE_PARAM_INT:
         if (!parse_int(v, &i))
-            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' takes an integer, not '%s'", def->name, s->name, v);
+            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' takes an integer, not '%s'", def->name,
+                              s->name, v);
         if (has_bounds && ((double)i < s->min || (double)i > s->max))
             return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be between %.17g and %.17g, not %s",
                               def->name, s->name, s->min, s->max, v);
         if (s->choices && !choice_ok(s->choices, v))
-            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be one of %s, not %s", def->name, s->name, s->choices, v);
+            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be one of %s, not %s", def->name, s->name,
+                              s->choices, v);
         return OLIVE_OK;
     case OLIVE_PARAM_FLOAT:
         if (!parse_float(v, &f))
-            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' takes a number, not '%s'", def->name, s->name, v);
+            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' takes a number, not '%s'", def->name, s->name,
+                              v);
         if (has_bounds && (f < s->min || f > s->max))
-            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be between %g and %g, not %s",
-                              def->name, s->name, s->min, s->max, v);
+            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be between %g and %g, not %s", def->name,
+                              s->name, s->min, s->max, v);
         return OLIVE_OK;
     case OLIVE_PARAM_CHOICE:
         if (!choice_ok(s->choices, v))
-            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be one of %s, not '%s'", def->name, s->name, s->choices, v);
+            return olive_fail(OLIVE_EINVALID, "pass '%s': parameter '%s' must be one of %s, not '%s'", def->name,
+                              s->name, s->choices, v);
         return OLIVE_OK;
     case OLIVE_PARAM_STRING:
-    case OLIVE_PARAM_LIST:
-        return OLIVE_OK;
+    case OLIVE_PARAM_LIST: return OLIVE_OK;
     default:
-        return olive_fail(OLIVE_EINTERNAL, "pass '%s': parameter '%s' has unknown type %d", def->name, s->name, s->type);
+        return olive_fail(OLIVE_EINTERNAL, "pass '%s': parameter '%s' has unknown type %d", def->name, s->name,
+                          s->type);
     }
 }
 

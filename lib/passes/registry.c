@@ -21,9 +21,15 @@ static const olive_pass_def *const passes[] = {
 
 #define N_PASSES (sizeof passes / sizeof *passes)
 
-size_t olive_registry_count(void) { return N_PASSES; }
+size_t olive_registry_count(void)
+{
+    return N_PASSES;
+}
 
-const olive_pass_def *olive_registry_at(size_t index) { return index < N_PASSES ? passes[index] : NULL; }
+const olive_pass_def *olive_registry_at(size_t index)
+{
+    return index < N_PASSES ? passes[index] : NULL;
+}
 
 const olive_pass_def *olive_registry_lookup(const char *name, const olive_pass_type **type)
 {

@@ -17,13 +17,13 @@
 
 typedef struct olive_param_spec {
     const char *name;
-    int type;                 /* OLIVE_PARAM_* */
-    const char *default_value;/* text form; "" for an empty string/list */
-    double min, max;          /* bounds for INT and FLOAT (ignored when min > max) */
-    const char *choices;      /* CHOICE: "a|b|c" */
-    const char *help;         /* one line: no newline, at most OLIVE_HELP_MAX characters */
-    const char *details;      /* more about the parameter (any length), or NULL */
-    const char *search;       /* searchable: the default candidates "a|b|c" (each a valid value),
+    int type;                  /* OLIVE_PARAM_* */
+    const char *default_value; /* text form; "" for an empty string/list */
+    double min, max;           /* bounds for INT and FLOAT (ignored when min > max) */
+    const char *choices;       /* CHOICE: "a|b|c" */
+    const char *help;          /* one line: no newline, at most OLIVE_HELP_MAX characters */
+    const char *details;       /* more about the parameter (any length), or NULL */
+    const char *search;        /* searchable: the default candidates "a|b|c" (each a valid value),
                                  which a search tries when the workflow names no space; NULL if the
                                  parameter is not searched */
 } olive_param_spec;
@@ -34,7 +34,7 @@ typedef struct olive_param_spec {
 /* Parameter values as the pass sees them (already validated, defaults filled in). */
 typedef struct olive_pass_args {
     const struct olive_pass_def *def;
-    char **values;            /* text form, one per spec, in spec order */
+    char **values; /* text form, one per spec, in spec order */
 } olive_pass_args;
 
 int64_t olive_args_int(const olive_pass_args *a, const char *name);
@@ -46,7 +46,7 @@ int olive_args_list_has(const olive_pass_args *a, const char *name, const char *
 
 /* What a running pass may use besides its model: progress and cancellation. */
 typedef struct olive_pass_ctx {
-    const struct olive_accelerator *accelerator;  /* may be NULL */
+    const struct olive_accelerator *accelerator; /* may be NULL */
     /* Reports the fraction (0..1) of this pass done; returns OLIVE_ECANCELLED (error set)
      * when the caller asked to stop, which the pass must return promptly. */
     int (*progress)(struct olive_pass_ctx *ctx, double fraction);
@@ -58,19 +58,19 @@ int olive_pass_progress(olive_pass_ctx *ctx, double fraction);
 
 /* An Olive config key this pass takes under another name, with its values translated or not. */
 typedef struct olive_key_map {
-    const char *key;     /* the key in Olive's config ("torch_dtype") */
-    const char *param;   /* the parameter it sets ("precision") */
-    const char *values;  /* NULL: the value passes unchanged; else "theirs=ours|..." ("float16=fp16|..."):
+    const char *key;    /* the key in Olive's config ("torch_dtype") */
+    const char *param;  /* the parameter it sets ("precision") */
+    const char *values; /* NULL: the value passes unchanged; else "theirs=ours|..." ("float16=fp16|..."):
                             a value not listed is refused, an empty "ours" leaves the parameter alone */
 } olive_key_map;
 
 /* One Olive pass type this pass implements, and how that type's config becomes our parameters.
  * Keys that are our parameter names pass through unchanged. */
 typedef struct olive_pass_type {
-    const char *name;                /* Olive's pass type ("OnnxMatMul4Quantizer"), matched case-insensitively */
-    const char *fixed;               /* settings the type implies, applied before the config's ("bits=4"), or NULL */
-    const olive_key_map *renames;    /* Olive's names for our parameters; ends with {NULL}; may be NULL */
-    const char *const *ignored;      /* keys that tune Olive's own machinery and change nothing here, accepted
+    const char *name;             /* Olive's pass type ("OnnxMatMul4Quantizer"), matched case-insensitively */
+    const char *fixed;            /* settings the type implies, applied before the config's ("bits=4"), or NULL */
+    const olive_key_map *renames; /* Olive's names for our parameters; ends with {NULL}; may be NULL */
+    const char *const *ignored;   /* keys that tune Olive's own machinery and change nothing here, accepted
                                         without a warning; NULL-terminated; may be NULL */
 } olive_pass_type;
 
@@ -86,9 +86,9 @@ enum {
 
 typedef struct olive_pass_def {
     const char *name;
-    const char *summary;          /* one line: no newline, at most OLIVE_HELP_MAX characters */
-    const char *details;          /* more about the pass (any length), or NULL */
-    unsigned flags;               /* OLIVE_PASS_* */
+    const char *summary;                /* one line: no newline, at most OLIVE_HELP_MAX characters */
+    const char *details;                /* more about the pass (any length), or NULL */
+    unsigned flags;                     /* OLIVE_PASS_* */
     const olive_pass_type *olive_types; /* the Olive pass types mapped here; ends with {NULL}; may be NULL */
     /* Olive keys this pass takes under any of its types (or its own name); ends with {NULL}; may be NULL. */
     const olive_key_map *olive_keys;

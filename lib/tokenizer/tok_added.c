@@ -103,9 +103,9 @@ int otok_added_parse(otok_added *a, json_t *list, const otok_model *model, const
         int32_t id = existing >= 0 ? existing : otok_model_token_to_id(model, e[i].content, e[i].len);
         if (id < 0) {
             /* a token the model does not know: after the model's ids or the last added one */
-            int64_t next = max_added < 0 ? (int64_t)model_size
+            int64_t next = max_added < 0                                           ? (int64_t)model_size
                            : (max_added >= (int64_t)model_size || model_size == 0) ? max_added + 1
-                                                                                    : (int64_t)model_size;
+                                                                                   : (int64_t)model_size;
             if (next > OTOK_MAX_ID) {
                 rc = otok_json_fail("added_tokens", NULL, "too many tokens: id %lld", (long long)next);
                 break;
@@ -117,7 +117,8 @@ int otok_added_parse(otok_added *a, json_t *list, const otok_model *model, const
         if ((rc = otok_vocab_put(&a->ids, e[i].content, e[i].len, id)))
             break;
         size_t k = 0;
-        while (k < a->n && !(a->by_content[k].len == e[i].len && !memcmp(a->by_content[k].content, e[i].content, e[i].len)))
+        while (k < a->n &&
+               !(a->by_content[k].len == e[i].len && !memcmp(a->by_content[k].content, e[i].content, e[i].len)))
             k++;
         if (k == a->n) {
             otok_added_token t = e[i].flags;

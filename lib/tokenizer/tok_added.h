@@ -20,13 +20,13 @@ typedef struct otok_added_token {
 } otok_added_token;
 
 typedef struct otok_added {
-    otok_added_token *by_content;   /* one per distinct content: its id and the last flags given */
+    otok_added_token *by_content; /* one per distinct content: its id and the last flags given */
     size_t n;
-    otok_vocab ids;                 /* content -> id */
-    otok_vocab specials;            /* contents of the special tokens (id unused) */
-    otok_pairmap token_of_id;       /* id -> index in by_content */
-    otok_trie raw, norm;            /* patterns -> index in by_content */
-    otok_regex *word;               /* one \w character (single_word) */
+    otok_vocab ids;           /* content -> id */
+    otok_vocab specials;      /* contents of the special tokens (id unused) */
+    otok_pairmap token_of_id; /* id -> index in by_content */
+    otok_trie raw, norm;      /* patterns -> index in by_content */
+    otok_regex *word;         /* one \w character (single_word) */
 } otok_added;
 
 /* Reads "added_tokens" (may be NULL or null) against the model and the normalizer that

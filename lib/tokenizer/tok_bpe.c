@@ -29,8 +29,10 @@ int otok_bpe_parse(otok_model *m, json_t *j)
     double dropout = 0;
     OLIVE_TRY(otok_json_double(j, P, "dropout", &dropout));
     if (dropout != 0)
-        return olive_fail(OLIVE_EUNSUPPORTED, "model.dropout: BPE dropout (%g) makes encoding random; "
-                          "only null or 0 is supported", dropout);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "model.dropout: BPE dropout (%g) makes encoding random; "
+                          "only null or 0 is supported",
+                          dropout);
     const char *s = NULL;
     size_t n = 0;
     OLIVE_TRY(otok_json_string(j, P, "unk_token", 0, &s, &n));
@@ -111,8 +113,8 @@ int otok_bpe_parse(otok_model *m, json_t *j)
         memcpy(joined + alen, b + m->prefix_len, blen - m->prefix_len);
         int32_t merged = otok_vocab_get(&m->vocab, joined, jn);
         if (merged < 0) {
-            rc = otok_json_fail("model.merges", NULL, "merge %zu makes '%.*s', which is not in model.vocab", i,
-                                (int)jn, joined);
+            rc = otok_json_fail("model.merges", NULL, "merge %zu makes '%.*s', which is not in model.vocab", i, (int)jn,
+                                joined);
             break;
         }
         /* a repeated pair keeps its last rank, as Hugging Face's HashMap does */

@@ -13,18 +13,27 @@
 int otok_parse_pattern(otok_regex **out, json_t *j, const char *path);
 
 typedef enum kind {
-    D_BYTELEVEL, D_METASPACE, D_WORDPIECE, D_BYTEFALLBACK, D_FUSE, D_STRIP, D_REPLACE, D_BPE, D_CTC, D_SEQUENCE,
+    D_BYTELEVEL,
+    D_METASPACE,
+    D_WORDPIECE,
+    D_BYTEFALLBACK,
+    D_FUSE,
+    D_STRIP,
+    D_REPLACE,
+    D_BPE,
+    D_CTC,
+    D_SEQUENCE,
 } kind;
 
 struct otok_decoder {
     kind kind;
-    uint32_t ch;                /* Metaspace replacement, Strip content */
-    int prepend;                /* Metaspace: 1 unless prepend_scheme is never */
-    char *a, *b;                /* WordPiece prefix; BPE suffix; Replace content; CTC pad and delimiter */
+    uint32_t ch; /* Metaspace replacement, Strip content */
+    int prepend; /* Metaspace: 1 unless prepend_scheme is never */
+    char *a, *b; /* WordPiece prefix; BPE suffix; Replace content; CTC pad and delimiter */
     size_t a_len, b_len;
     int cleanup;
-    uint64_t start, stop;       /* Strip */
-    otok_regex *re;             /* Replace */
+    uint64_t start, stop; /* Strip */
+    otok_regex *re;       /* Replace */
     otok_decoder **items;
     size_t n_items;
 };
@@ -214,8 +223,8 @@ static int replace_token(otok_strs *l, size_t i, olive_strbuf *b)
 }
 
 static const char *const CLEANUP[][2] = {
-    {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"}, {" 'm", "'m"},
-    {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+    {" .", "."},   {" ?", "?"},           {" !", "!"},   {" ,", ","},     {" ' ", "'"},    {" n't", "n't"},
+    {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
 };
 
 /* WordPiece's cleanup of tokenization spaces, applied to a string in place in the list. */
@@ -245,7 +254,10 @@ static int fallback_byte(const char *s, size_t n)
         return -1;
     for (; i < 5; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return -1;
         v = v * 16 + d;

@@ -57,8 +57,10 @@ int otok_model_parse(otok_model **out, json_t *j)
         m->kind = OTOK_MODEL_UNIGRAM;
         rc = otok_unigram_parse(m, j);
     } else {
-        rc = olive_fail(OLIVE_EUNSUPPORTED, "model.type: '%s' is not a supported model (BPE, WordPiece, "
-                        "WordLevel, Unigram)", type);
+        rc = olive_fail(OLIVE_EUNSUPPORTED,
+                        "model.type: '%s' is not a supported model (BPE, WordPiece, "
+                        "WordLevel, Unigram)",
+                        type);
     }
     if (rc) {
         otok_model_free(m);
@@ -161,7 +163,8 @@ int otok_model_read_vocab(otok_model *m, json_t *j)
     json_t *val;
     if (!json_is_object(vocab))
         return otok_json_fail("model", "vocab", "expected an object of token: id");
-    json_object_foreach(vocab, key, val) {
+    json_object_foreach(vocab, key, val)
+    {
         if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > OTOK_MAX_ID)
             return otok_json_fail("model.vocab", NULL, "token '%s': the id must be an integer in 0..%u", key,
                                   OTOK_MAX_ID);

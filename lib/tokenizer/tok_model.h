@@ -20,24 +20,24 @@ typedef enum otok_model_kind {
 
 typedef struct otok_model {
     otok_model_kind kind;
-    otok_vocab vocab;           /* token -> id (Unigram: the last of repeated pieces) */
-    char *unk_token;            /* BPE, WordPiece, WordLevel; NULL when none */
-    int32_t unk_id;             /* its id, or -1 (Unigram: unk_id) */
+    otok_vocab vocab; /* token -> id (Unigram: the last of repeated pieces) */
+    char *unk_token;  /* BPE, WordPiece, WordLevel; NULL when none */
+    int32_t unk_id;   /* its id, or -1 (Unigram: unk_id) */
     /* BPE */
-    char *prefix, *suffix;      /* continuing_subword_prefix (WordPiece too), end_of_word_suffix */
+    char *prefix, *suffix; /* continuing_subword_prefix (WordPiece too), end_of_word_suffix */
     size_t prefix_len, suffix_len;
     int fuse_unk, byte_fallback, ignore_merges;
-    otok_pairmap merges;        /* (left id << 32 | right id) -> (rank, merged id) */
-    int32_t byte_ids[256];      /* ids of the <0xXX> tokens, -1 when missing */
+    otok_pairmap merges;   /* (left id << 32 | right id) -> (rank, merged id) */
+    int32_t byte_ids[256]; /* ids of the <0xXX> tokens, -1 when missing */
     /* WordPiece */
     uint64_t max_input_chars_per_word;
     /* Unigram */
-    char **pieces;              /* by id */
+    char **pieces; /* by id */
     uint32_t *piece_len;
     double *scores;
     size_t n_pieces;
     double min_score;
-    otok_trie trie;             /* piece -> id */
+    otok_trie trie; /* piece -> id */
 } otok_model;
 
 /* Reads tokenizer.json's "model". Errors: OLIVE_EFORMAT naming the field, OLIVE_EUNSUPPORTED
@@ -50,10 +50,10 @@ int otok_model_read_vocab(otok_model *m, json_t *j);
 
 /* Words already tokenized during one encode call (Hugging Face keeps a similar cache). */
 typedef struct otok_cache {
-    otok_vocab words;           /* word -> index into spans */
+    otok_vocab words; /* word -> index into spans */
     struct {
         size_t off, n;
-    } *spans;
+    } * spans;
     size_t n_spans, cap_spans;
     otok_ids ids;
 } otok_cache;

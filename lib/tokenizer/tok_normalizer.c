@@ -13,18 +13,30 @@
 #include "tokenizer/tok_unicode.h"
 
 typedef enum kind {
-    N_BERT, N_LOWERCASE, N_NFC, N_NFD, N_NFKC, N_NFKD, N_STRIP, N_STRIP_ACCENTS, N_REPLACE,
-    N_PREPEND, N_APPEND, N_NMT, N_BYTELEVEL, N_SEQUENCE,
+    N_BERT,
+    N_LOWERCASE,
+    N_NFC,
+    N_NFD,
+    N_NFKC,
+    N_NFKD,
+    N_STRIP,
+    N_STRIP_ACCENTS,
+    N_REPLACE,
+    N_PREPEND,
+    N_APPEND,
+    N_NMT,
+    N_BYTELEVEL,
+    N_SEQUENCE,
 } kind;
 
 struct otok_normalizer {
     kind kind;
-    int clean_text, chinese, strip_accents, lowercase;  /* BertNormalizer */
-    int left, right;                                    /* Strip */
-    otok_regex *re;                                     /* Replace */
-    char *text;                                         /* Replace's content, Prepend, Append */
+    int clean_text, chinese, strip_accents, lowercase; /* BertNormalizer */
+    int left, right;                                   /* Strip */
+    otok_regex *re;                                    /* Replace */
+    char *text;                                        /* Replace's content, Prepend, Append */
     size_t text_len;
-    otok_normalizer **items;                            /* Sequence */
+    otok_normalizer **items; /* Sequence */
     size_t n_items;
 };
 
@@ -139,8 +151,10 @@ static int parse_body(otok_normalizer *n, json_t *j, const char *path, const cha
             n->n_items = i + 1;
         }
     } else if (!strcmp(type, "Precompiled")) {
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: the Precompiled normalizer (a SentencePiece charsmap) is not "
-                          "supported", path);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: the Precompiled normalizer (a SentencePiece charsmap) is not "
+                          "supported",
+                          path);
     } else {
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: normalizer type '%s' is not supported", path, type);
     }
@@ -259,11 +273,8 @@ static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbu
 static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out)
 {
     switch (n->kind) {
-    case N_BERT:
-        return bert(n, s, len, out);
-    case N_LOWERCASE:
-        lowercase(out, s, len);
-        return OLIVE_OK;
+    case N_BERT: return bert(n, s, len, out);
+    case N_LOWERCASE: lowercase(out, s, len); return OLIVE_OK;
     case N_NFC: return nfx(out, s, len, 'C');
     case N_NFD: return nfx(out, s, len, 'D');
     case N_NFKC: return nfx(out, s, len, 'c');
@@ -323,8 +334,8 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
                 cp == 0x9F)
                 continue;
             if (cp == 0x09 || cp == 0x0A || cp == 0x0C || cp == 0x0D || cp == 0x1680 ||
-                (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 || cp == 0x2029 || cp == 0x2581 ||
-                cp == 0xFEFF || cp == 0xFFFD)
+                (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 || cp == 0x2029 || cp == 0x2581 || cp == 0xFEFF ||
+                cp == 0xFFFD)
                 olive_strbuf_appendn(out, " ", 1);
             else
                 olive_strbuf_appendn(out, s + i - k, k);

@@ -19,9 +19,9 @@ typedef enum kind { PP_TEMPLATE, PP_BERT, PP_ROBERTA, PP_BYTELEVEL, PP_SEQUENCE 
 
 /* One item of a template: sequence A (seq 0) or B (1), or a special token's ids. */
 typedef struct item {
-    int seq;                    /* 0, 1, or -1 for a special token */
+    int seq; /* 0, 1, or -1 for a special token */
     int32_t type_id;
-    int32_t *ids;               /* the special token's ids */
+    int32_t *ids; /* the special token's ids */
     size_t n_ids;
 } item;
 
@@ -29,8 +29,8 @@ struct otok_post {
     kind kind;
     item *single, *pair;
     size_t n_single, n_pair;
-    int32_t cls, sep;           /* Bert, Roberta */
-    otok_post **items;          /* Sequence */
+    int32_t cls, sep;  /* Bert, Roberta */
+    otok_post **items; /* Sequence */
     size_t n_items;
 };
 
@@ -56,8 +56,10 @@ void otok_post_free(otok_post *p)
 static int parse_template(item **out, size_t *n_out, json_t *tpl, json_t *specials, const char *path)
 {
     if (json_is_string(tpl))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: templates as strings are not supported; use the "
-                          "list form tokenizers writes", path);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: templates as strings are not supported; use the "
+                          "list form tokenizers writes",
+                          path);
     if (!json_is_array(tpl))
         return otok_json_fail(path, NULL, "expected a list of pieces");
     size_t n = json_array_size(tpl);
@@ -108,8 +110,8 @@ static int parse_pair_token(json_t *j, const char *path, const char *key, int32_
 {
     json_t *v = json_object_get(j, key);
     json_t *x = json_array_get(v, 1);
-    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(json_array_get(v, 0)) ||
-        !json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > INT32_MAX)
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(json_array_get(v, 0)) || !json_is_integer(x) ||
+        json_integer_value(x) < 0 || json_integer_value(x) > INT32_MAX)
         return otok_json_fail(path, key, "expected [token, id]");
     *id = (int32_t)json_integer_value(x);
     return OLIVE_OK;
@@ -121,7 +123,8 @@ static int parse_body(otok_post *p, json_t *j, const char *path, const char *typ
         p->kind = PP_TEMPLATE;
         json_t *sp = json_object_get(j, "special_tokens");
         char *a = otok_json_path(path, "single", 0), *b = otok_json_path(path, "pair", 0);
-        int rc = (!a || !b) ? OLIVE_ENOMEM : parse_template(&p->single, &p->n_single, json_object_get(j, "single"), sp, a);
+        int rc = (!a || !b) ? OLIVE_ENOMEM
+                            : parse_template(&p->single, &p->n_single, json_object_get(j, "single"), sp, a);
         if (!rc)
             rc = parse_template(&p->pair, &p->n_pair, json_object_get(j, "pair"), sp, b);
         free(a);
@@ -226,8 +229,7 @@ static int apply(const otok_post *p, otok_encoding *seqs, size_t *n, int add)
     int rc = OLIVE_OK;
     int pair = *n == 2;
     switch (p->kind) {
-    case PP_BYTELEVEL:
-        return OLIVE_OK;
+    case PP_BYTELEVEL: return OLIVE_OK;
     case PP_SEQUENCE:
         for (size_t i = 0; i < p->n_items; i++)
             OLIVE_TRY(apply(p->items[i], seqs, n, add));

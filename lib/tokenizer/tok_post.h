@@ -34,13 +34,13 @@ typedef struct otok_truncation {
     int enabled;
     size_t max_length, stride;
     otok_trunc_strategy strategy;
-    int left;                   /* direction Left: drop from the start */
+    int left; /* direction Left: drop from the start */
 } otok_truncation;
 
 typedef struct otok_padding {
     int enabled;
-    size_t fixed;               /* 0: the longest of the batch */
-    size_t multiple;            /* pad_to_multiple_of, 0 for none */
+    size_t fixed;    /* 0: the longest of the batch */
+    size_t multiple; /* pad_to_multiple_of, 0 for none */
     int left;
     int32_t pad_id, pad_type_id;
 } otok_padding;

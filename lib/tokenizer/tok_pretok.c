@@ -14,21 +14,29 @@
 int otok_parse_pattern(otok_regex **out, json_t *j, const char *path);
 
 typedef enum kind {
-    P_BYTELEVEL, P_SPLIT, P_WHITESPACE, P_WHITESPACE_SPLIT, P_BERT, P_METASPACE, P_DIGITS,
-    P_PUNCTUATION, P_CHAR_DELIMITER, P_SEQUENCE,
+    P_BYTELEVEL,
+    P_SPLIT,
+    P_WHITESPACE,
+    P_WHITESPACE_SPLIT,
+    P_BERT,
+    P_METASPACE,
+    P_DIGITS,
+    P_PUNCTUATION,
+    P_CHAR_DELIMITER,
+    P_SEQUENCE,
 } kind;
 
 enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
 
 struct otok_pretok {
     kind kind;
-    otok_regex *re;             /* ByteLevel (when use_regex), Split, Whitespace */
-    int add_prefix_space;       /* ByteLevel */
-    int behavior, invert;       /* Split, Punctuation */
-    uint32_t ch;                /* Metaspace replacement, CharDelimiterSplit delimiter */
-    int prepend, split;         /* Metaspace */
-    int individual;             /* Digits */
-    otok_pretok **items;        /* Sequence */
+    otok_regex *re;       /* ByteLevel (when use_regex), Split, Whitespace */
+    int add_prefix_space; /* ByteLevel */
+    int behavior, invert; /* Split, Punctuation */
+    uint32_t ch;          /* Metaspace replacement, CharDelimiterSplit delimiter */
+    int prepend, split;   /* Metaspace */
+    int individual;       /* Digits */
+    otok_pretok **items;  /* Sequence */
     size_t n_items;
 };
 
@@ -51,8 +59,10 @@ static int parse_behavior(json_t *j, const char *path, int *out)
         return OLIVE_OK;
     int v = otok_behavior_parse(b);
     if (v < 0)
-        return otok_json_fail(path, "behavior", "'%s' is not Removed, Isolated, MergedWithPrevious, "
-                              "MergedWithNext or Contiguous", b);
+        return otok_json_fail(path, "behavior",
+                              "'%s' is not Removed, Isolated, MergedWithPrevious, "
+                              "MergedWithNext or Contiguous",
+                              b);
     *out = v;
     return OLIVE_OK;
 }
@@ -195,8 +205,8 @@ static int split_chars(otok_pieces *out, const otok_piece *p, int (*pred)(uint32
     return otok_split(out, p, r, behavior, 0);
 }
 
-static int split_regex(otok_pieces *out, const otok_piece *p, const otok_regex *re, otok_behavior behavior,
-                       int invert, otok_ranges *r)
+static int split_regex(otok_pieces *out, const otok_piece *p, const otok_regex *re, otok_behavior behavior, int invert,
+                       otok_ranges *r)
 {
     r->n = 0;
     OLIVE_TRY(otok_regex_ranges(re, p->s, p->len, r));
@@ -269,14 +279,10 @@ static int metaspace(const otok_pretok *pt, const otok_piece *p, otok_pieces *ou
 static int one(const otok_pretok *pt, const otok_piece *p, otok_pieces *out, otok_arena *arena, otok_ranges *r)
 {
     switch (pt->kind) {
-    case P_BYTELEVEL:
-        return bytelevel(pt, p, out, arena, r);
-    case P_SPLIT:
-        return split_regex(out, p, pt->re, (otok_behavior)pt->behavior, pt->invert, r);
-    case P_WHITESPACE:
-        return split_regex(out, p, pt->re, OTOK_REMOVED, 1, r);
-    case P_WHITESPACE_SPLIT:
-        return split_chars(out, p, is_ws, NULL, OTOK_REMOVED, r);
+    case P_BYTELEVEL: return bytelevel(pt, p, out, arena, r);
+    case P_SPLIT: return split_regex(out, p, pt->re, (otok_behavior)pt->behavior, pt->invert, r);
+    case P_WHITESPACE: return split_regex(out, p, pt->re, OTOK_REMOVED, 1, r);
+    case P_WHITESPACE_SPLIT: return split_chars(out, p, is_ws, NULL, OTOK_REMOVED, r);
     case P_BERT: {
         otok_pieces mid = {0};
         int rc = split_chars(&mid, p, is_ws, NULL, OTOK_REMOVED, r);
@@ -285,16 +291,11 @@ static int one(const otok_pretok *pt, const otok_piece *p, otok_pieces *out, oto
         otok_pieces_free(&mid);
         return rc;
     }
-    case P_METASPACE:
-        return metaspace(pt, p, out, arena, r);
-    case P_DIGITS:
-        return split_chars(out, p, is_num, NULL, pt->individual ? OTOK_ISOLATED : OTOK_CONTIGUOUS, r);
-    case P_PUNCTUATION:
-        return split_chars(out, p, is_punct, NULL, (otok_behavior)pt->behavior, r);
-    case P_CHAR_DELIMITER:
-        return split_chars(out, p, is_char, &pt->ch, OTOK_REMOVED, r);
-    case P_SEQUENCE:
-        break;
+    case P_METASPACE: return metaspace(pt, p, out, arena, r);
+    case P_DIGITS: return split_chars(out, p, is_num, NULL, pt->individual ? OTOK_ISOLATED : OTOK_CONTIGUOUS, r);
+    case P_PUNCTUATION: return split_chars(out, p, is_punct, NULL, (otok_behavior)pt->behavior, r);
+    case P_CHAR_DELIMITER: return split_chars(out, p, is_char, &pt->ch, OTOK_REMOVED, r);
+    case P_SEQUENCE: break;
     }
     return olive_fail(OLIVE_EINTERNAL, "unexpected pre-tokenizer");
 }

@@ -59,13 +59,25 @@ static int translate(olive_strbuf *b, const char *p, size_t len, const char *fie
         int negate = 0;
         switch (e) {
         case 's': items = SPACE_ITEMS; break;
-        case 'S': items = SPACE_ITEMS; negate = 1; break;
+        case 'S':
+            items = SPACE_ITEMS;
+            negate = 1;
+            break;
         case 'w': items = WORD_ITEMS; break;
-        case 'W': items = WORD_ITEMS; negate = 1; break;
+        case 'W':
+            items = WORD_ITEMS;
+            negate = 1;
+            break;
         case 'd': items = "\\p{Nd}"; break;
-        case 'D': items = "\\p{Nd}"; negate = 1; break;
+        case 'D':
+            items = "\\p{Nd}";
+            negate = 1;
+            break;
         case 'h': items = HEX_ITEMS; break;
-        case 'H': items = HEX_ITEMS; negate = 1; break;
+        case 'H':
+            items = HEX_ITEMS;
+            negate = 1;
+            break;
         case 'u':
             if (i + 4 < len) {
                 /* \uHHHH */
@@ -78,9 +90,7 @@ static int translate(olive_strbuf *b, const char *p, size_t len, const char *fie
                 }
             }
             return olive_fail(OLIVE_EFORMAT, "%s: invalid \\u escape", field);
-        default:
-            olive_strbuf_appendn(b, p + i - 1, 2);
-            continue;
+        default: olive_strbuf_appendn(b, p + i - 1, 2); continue;
         }
         if (!in_class) {
             olive_strbuf_append(b, negate ? "[^" : "[");
@@ -103,13 +113,12 @@ static int compile(otok_regex **out, const char *pat, size_t len, const char *fi
 {
     int err;
     PCRE2_SIZE off;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE,
-                                     &err, &off, NULL);
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &err, &off, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
-        return olive_fail(OLIVE_EFORMAT, "%s: invalid regular expression at offset %zu: %s", field,
-                          (size_t)off, (const char *)msg);
+        return olive_fail(OLIVE_EFORMAT, "%s: invalid regular expression at offset %zu: %s", field, (size_t)off,
+                          (const char *)msg);
     }
     /* JIT is an optimisation: without it (no executable memory) matching still works. */
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);

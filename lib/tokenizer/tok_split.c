@@ -43,9 +43,7 @@ int otok_split(otok_pieces *out, const otok_piece *p, otok_ranges *r, otok_behav
             v[i].is_match = 0;
         k = n;
         break;
-    case OTOK_REMOVED:
-        k = n;
-        break;
+    case OTOK_REMOVED: k = n; break;
     case OTOK_CONTIGUOUS: {
         int prev = 0;
         for (size_t i = 0; i < n; i++) {
@@ -97,8 +95,7 @@ int otok_split(otok_pieces *out, const otok_piece *p, otok_ranges *r, otok_behav
     return OLIVE_OK;
 }
 
-int otok_char_ranges(otok_ranges *out, const char *s, size_t len, int (*pred)(uint32_t, const void *),
-                     const void *ctx)
+int otok_char_ranges(otok_ranges *out, const char *s, size_t len, int (*pred)(uint32_t, const void *), const void *ctx)
 {
     if (len == 0)
         return otok_ranges_push(out, 0, 0, 0);

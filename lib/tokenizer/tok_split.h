@@ -9,10 +9,10 @@
 #include "tokenizer/tok_text.h"
 
 typedef struct otok_piece {
-    const char *s;      /* the piece's (normalized) text: in the encode arena or the input */
+    const char *s; /* the piece's (normalized) text: in the encode arena or the input */
     size_t len;
-    int32_t id;         /* >= 0: an added token, already tokenized; -1: text for the model */
-    uint8_t at_start;   /* begins at offset 0 of the original text (Metaspace prepend "first") */
+    int32_t id;       /* >= 0: an added token, already tokenized; -1: text for the model */
+    uint8_t at_start; /* begins at offset 0 of the original text (Metaspace prepend "first") */
 } otok_piece;
 
 typedef struct otok_pieces {

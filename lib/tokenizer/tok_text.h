@@ -22,8 +22,8 @@ static inline size_t otok_utf8_next(const char *s, size_t i, uint32_t *cp)
         *cp = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
         return 3;
     }
-    *cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
-          ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+    *cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
+          (p[3] & 0x3F);
     return 4;
 }
 
@@ -56,7 +56,7 @@ typedef struct otok_arena {
     otok_arena_chunk *head;
 } otok_arena;
 
-void *otok_arena_alloc(otok_arena *a, size_t n);    /* NULL (error set) on ENOMEM */
+void *otok_arena_alloc(otok_arena *a, size_t n);              /* NULL (error set) on ENOMEM */
 char *otok_arena_dup(otok_arena *a, const char *s, size_t n); /* NUL-terminated copy */
 void otok_arena_free(otok_arena *a);
 
@@ -66,7 +66,7 @@ typedef struct otok_ids {
     size_t n, cap;
 } otok_ids;
 
-int otok_ids_push(otok_ids *ids, int32_t id);   /* OLIVE_OK or OLIVE_ENOMEM */
+int otok_ids_push(otok_ids *ids, int32_t id); /* OLIVE_OK or OLIVE_ENOMEM */
 void otok_ids_free(otok_ids *ids);
 
 /* Ranges of a string that a pattern matched (is_match 1) or left between matches (0), in

@@ -67,7 +67,7 @@ int otok_unigram_parse(otok_model *m, json_t *j)
 
 typedef struct node {
     double score;
-    size_t start;   /* SIZE_MAX: not reached yet */
+    size_t start; /* SIZE_MAX: not reached yet */
     int32_t id;
 } node;
 

@@ -79,8 +79,8 @@ int otok_vocab_index(otok_vocab *v, const char *path, int allow_shared_ids)
             n_ids = (size_t)v->e[i].id + 1;
     /* ids may have holes, but not so many that the table is mostly empty */
     if (n_ids > 4 * v->n + 65536)
-        return olive_fail(OLIVE_EFORMAT, "%s: ids out of range: the largest is %zu for %zu tokens", path,
-                          n_ids - 1, v->n);
+        return olive_fail(OLIVE_EFORMAT, "%s: ids out of range: the largest is %zu for %zu tokens", path, n_ids - 1,
+                          v->n);
     int32_t *by_id = olive_malloc((n_ids ? n_ids : 1) * sizeof *by_id);
     if (!by_id)
         return OLIVE_ENOMEM;
@@ -89,8 +89,8 @@ int otok_vocab_index(otok_vocab *v, const char *path, int allow_shared_ids)
     for (size_t i = 0; i < v->n; i++) {
         int32_t id = v->e[i].id;
         if (by_id[id] >= 0 && !allow_shared_ids) {
-            int rc = olive_fail(OLIVE_EFORMAT, "%s: tokens '%s' and '%s' have the same id %d", path,
-                                v->e[by_id[id]].s, v->e[i].s, id);
+            int rc = olive_fail(OLIVE_EFORMAT, "%s: tokens '%s' and '%s' have the same id %d", path, v->e[by_id[id]].s,
+                                v->e[i].s, id);
             free(by_id);
             return rc;
         }

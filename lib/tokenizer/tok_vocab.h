@@ -12,7 +12,7 @@
 #define OTOK_MAX_ID ((1u << 27) - 1)
 
 typedef struct otok_vocab_entry {
-    char *s;            /* owned, NUL-terminated */
+    char *s; /* owned, NUL-terminated */
     uint32_t len;
     int32_t id;
 } otok_vocab_entry;
@@ -20,10 +20,10 @@ typedef struct otok_vocab_entry {
 typedef struct otok_vocab {
     otok_vocab_entry *e;
     size_t n, cap;
-    uint32_t *slots;    /* open addressing: entry index + 1, 0 when empty */
+    uint32_t *slots; /* open addressing: entry index + 1, 0 when empty */
     size_t nslots;
-    int32_t *by_id;     /* id -> entry index, -1 for ids no token has */
-    size_t n_ids;       /* largest id + 1 */
+    int32_t *by_id; /* id -> entry index, -1 for ids no token has */
+    size_t n_ids;   /* largest id + 1 */
 } otok_vocab;
 
 /* Adds a token or, when the text is already there, gives it the new id (the last JSON entry
@@ -40,7 +40,7 @@ void otok_vocab_free(otok_vocab *v);
 
 /* uint64 key -> two int32 values (BPE merges: (left, right) -> (rank, new id)). */
 typedef struct otok_pairmap {
-    uint64_t *keys;     /* key + 1; 0 marks an empty slot */
+    uint64_t *keys; /* key + 1; 0 marks an empty slot */
     int32_t *a, *b;
     size_t cap, n;
 } otok_pairmap;
@@ -52,7 +52,7 @@ void otok_pairmap_free(otok_pairmap *m);
 
 /* A byte trie: each node may end a key (value >= 0). */
 typedef struct otok_trie {
-    int32_t *value;     /* per node: the key's value, or -1 */
+    int32_t *value; /* per node: the key's value, or -1 */
     size_t nodes, cap;
     otok_pairmap edges; /* (node << 8 | byte) -> (child, unused) */
 } otok_trie;

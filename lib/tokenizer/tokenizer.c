@@ -89,8 +89,8 @@ int otok_tokenizer_load(otok_tokenizer **out, const char *path)
         root = json_loadb(data, size, JSON_ALLOW_NUL, &err);
         free(data);
         if (!root)
-            rc = olive_fail(OLIVE_EFORMAT, "'%s': invalid JSON at line %d column %d: %s", file, err.line,
-                            err.column, err.text);
+            rc = olive_fail(OLIVE_EFORMAT, "'%s': invalid JSON at line %d column %d: %s", file, err.line, err.column,
+                            err.text);
     }
     if (!rc) {
         rc = otok_tokenizer_from_json(out, root);

@@ -23,7 +23,7 @@
 
 typedef struct otok_tokenizer {
     otok_model *model;
-    otok_normalizer *normalizer;    /* NULL when none */
+    otok_normalizer *normalizer; /* NULL when none */
     otok_pretok *pretok;
     otok_post *post;
     otok_decoder *decoder;

@@ -74,13 +74,16 @@ static int set_option(ao_options *o, const char *key, const char *v)
     struct {
         const char *name;
         const char **slot;
-    } data_flags[] = {{"data_name", &o->data_name}, {"subset", &o->subset}, {"split", &o->split},
-                      {"text_field", &o->text_field}, {"input_cols", &o->input_cols}};
+    } data_flags[] = {{"data_name", &o->data_name},
+                      {"subset", &o->subset},
+                      {"split", &o->split},
+                      {"text_field", &o->text_field},
+                      {"input_cols", &o->input_cols}};
     struct {
         const char *name;
         const char **slot;
-    } texts[] = {{"model_name_or_path", &o->model}, {"output_path", &o->output}, {"device", &o->device},
-                 {"provider", &o->provider},         {"cache_dir", &o->cache_dir}, {"memory", &o->memory}};
+    } texts[] = {{"model_name_or_path", &o->model}, {"output_path", &o->output},  {"device", &o->device},
+                 {"provider", &o->provider},        {"cache_dir", &o->cache_dir}, {"memory", &o->memory}};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         if (!strcmp(key, texts[i].name)) {
             if (!v[0])
@@ -184,8 +187,10 @@ static int input_is_checkpoint(const char *path, int *out)
         int hf = access(probe, F_OK) == 0;
         free(probe);
         if (!hf)
-            return olive_fail(OLIVE_EINVALID, "model_name_or_path '%s' is a folder with neither model.onnx, "
-                                              "model_config.json nor config.json", path);
+            return olive_fail(OLIVE_EINVALID,
+                              "model_name_or_path '%s' is a folder with neither model.onnx, "
+                              "model_config.json nor config.json",
+                              path);
         *out = 1;
         return OLIVE_OK;
     }
@@ -224,7 +229,10 @@ static int pick_device(const ao_options *o, const char **device)
     return OLIVE_OK;
 }
 
-static json_t *int_json(const char *text) { return json_integer(strtoll(text, NULL, 10)); }
+static json_t *int_json(const char *text)
+{
+    return json_integer(strtoll(text, NULL, 10));
+}
 
 static int add_checkpoint_passes(json_t *passes, const ao_options *o, const char *precision)
 {
@@ -265,7 +273,8 @@ static int add_onnx_passes(json_t *passes, const ao_options *o, const char *prec
         q = json_pack("{s:s, s:b, s:b}", "type", "OnnxFloatToFloat16", "use_bf16", 1, "keep_io_types", 1);
     }
     if (q)
-        json_object_set_new(passes, strcmp(precision, "fp16") && strcmp(precision, "bf16") ? "quantization" : "float16", q);
+        json_object_set_new(passes, strcmp(precision, "fp16") && strcmp(precision, "bf16") ? "quantization" : "float16",
+                            q);
     return OLIVE_OK;
 }
 
@@ -275,9 +284,10 @@ static int add_calibrated_pass(json_t *passes, const ao_options *o, const char *
     json_t *q;
     int is_static = o->act_precision != NULL;
     if (!o->data_files && !o->data_name)
-        return olive_fail(OLIVE_EINVALID, "quantize: %s needs calibration data: --data_name with --data_files (a "
-                                          "text dataset, tokenized with the model's tokenizer), or --data_files alone "
-                                          "(a folder of <input name>.npy arrays, first axis: samples)",
+        return olive_fail(OLIVE_EINVALID,
+                          "quantize: %s needs calibration data: --data_name with --data_files (a "
+                          "text dataset, tokenized with the model's tokenizer), or --data_files alone "
+                          "(a folder of <input name>.npy arrays, first axis: samples)",
                           is_static ? "--act_precision" : algorithm);
     if (is_static) {
         if (strcmp(precision, "int8"))
@@ -340,7 +350,7 @@ static int add_data_config(json_t *doc, const ao_options *o)
 {
     struct stat st;
     char *folder = stat(o->model, &st) == 0 && S_ISDIR(st.st_mode) ? olive_strdup(o->model)
-                                                                    : olive_path_dirname(o->model);
+                                                                   : olive_path_dirname(o->model);
     json_t *load, *pre, *dc;
     if (!folder)
         return OLIVE_ENOMEM;
@@ -378,7 +388,9 @@ static int build(json_t **out, const ao_options *o)
 {
     int checkpoint = 0, rc;
     const char *device, *precision = o->precision ? o->precision : !strcmp(o->command, "quantize") ? "int4" : "fp32";
-    const char *output = o->output ? o->output : !strcmp(o->command, "quantize") ? "quantized-model" : "auto-opt-output";
+    const char *output = o->output                         ? o->output
+                         : !strcmp(o->command, "quantize") ? "quantized-model"
+                                                           : "auto-opt-output";
     json_t *doc, *passes, *accel;
     olive_accelerator *acc;
     if (!o->model)
@@ -409,8 +421,9 @@ static int build(json_t **out, const ao_options *o)
     if (o->log_level)
         json_object_set_new(doc, "log_severity_level", int_json(o->log_level));
     if (!strcmp(o->command, "quantize")) {
-        rc = checkpoint ? olive_fail(OLIVE_EUNSUPPORTED, "quantize: '%s' is a checkpoint; quantize takes an ONNX model "
-                                                         "(use auto-opt --precision int4 to convert and quantize it)",
+        rc = checkpoint ? olive_fail(OLIVE_EUNSUPPORTED,
+                                     "quantize: '%s' is a checkpoint; quantize takes an ONNX model "
+                                     "(use auto-opt --precision int4 to convert and quantize it)",
                                      o->model)
                         : add_quantize_passes(passes, o, precision);
     } else if (checkpoint) {
@@ -421,7 +434,8 @@ static int build(json_t **out, const ao_options *o)
         if (o->use_ort_genai && !onnx_folder_has_genai_config(o->model))
             OLIVE_WARN("%s: use_ort_genai: '%s' has no genai_config.json and none is written for an ONNX input "
                        "(Olive's ModelBuilder metadata_only is not supported); convert the Hugging Face checkpoint "
-                       "or GGUF file instead, which writes genai_config.json and the tokenizer", o->command, o->model);
+                       "or GGUF file instead, which writes genai_config.json and the tokenizer",
+                       o->command, o->model);
         rc = add_onnx_passes(passes, o, precision);
     }
     if (rc == OLIVE_OK && o->data_name)

@@ -25,7 +25,7 @@ typedef struct wf_file_hash {
     char *path;
     uint64_t size, ino;
     int64_t mtime_ns;
-    int64_t ctime_ns;          /* a write, or setting the mtime back, moves it; only the clock sets it */
+    int64_t ctime_ns; /* a write, or setting the mtime back, moves it; only the clock sets it */
     char hex[OLIVE_SHA256_HEX];
 } wf_file_hash;
 
@@ -193,7 +193,10 @@ static int hash_named_file(wf_cache *c, olive_sha256 *s, const char *role, const
     return OLIVE_OK;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* A checkpoint folder: every regular file in it, in name order. */
 static int hash_folder(wf_cache *c, olive_sha256 *s, const char *dir)
@@ -293,7 +296,8 @@ static int entry_intact(const char *entry, const json_t *manifest, char **bad)
         *bad = olive_strdup(MANIFEST);
         return 0;
     }
-    json_object_foreach((json_t *)files, name, v) {
+    json_object_foreach((json_t *)files, name, v)
+    {
         char hex[OLIVE_SHA256_HEX], *path;
         int ok;
         if (!json_is_string(v) || olive_path_check_inside(name, "cache file") != OLIVE_OK) {
@@ -332,7 +336,8 @@ static int load_entry(oir_model **out, const char *entry, const json_t *manifest
     for (size_t i = 0; rc == OLIVE_OK && i < json_array_size(companions); i++) {
         const char *name = json_string_value(json_array_get(companions, i));
         char *src = name ? olive_path_join(entry, name) : NULL;
-        rc = src ? oir_model_add_companion_file(m, name, src) : olive_fail(OLIVE_EFORMAT, "bad cache manifest in %s", entry);
+        rc = src ? oir_model_add_companion_file(m, name, src)
+                 : olive_fail(OLIVE_EFORMAT, "bad cache manifest in %s", entry);
         free(src);
     }
     if (rc != OLIVE_OK) {
@@ -447,7 +452,8 @@ int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    if ((rc = onnx_save_file(m, model_path, &o)) != OLIVE_OK || (rc = oir_model_write_companions(m, staging)) != OLIVE_OK ||
+    if ((rc = onnx_save_file(m, model_path, &o)) != OLIVE_OK ||
+        (rc = oir_model_write_companions(m, staging)) != OLIVE_OK ||
         (rc = list_files(files, companions, c, staging, m)) != OLIVE_OK)
         goto out;
     json_object_set_new(manifest, "key", json_string(key));
@@ -509,7 +515,8 @@ int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out)
     json_t *v;
     uint64_t total = 0;
     int rc = entry ? wf_cache_entry_files(c, key, &files) : OLIVE_ENOMEM;
-    json_object_foreach(files, name, v) {
+    json_object_foreach(files, name, v)
+    {
         char *path = olive_path_join(entry, name);
         struct stat st;
         if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode))

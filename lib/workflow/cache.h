@@ -13,10 +13,10 @@
 #include "ir/ir.h"
 
 typedef struct wf_cache {
-    char *dir;                 /* cache_dir */
-    char *runs;                /* <cache_dir>/runs: one folder per entry */
-    char *table_path;          /* <cache_dir>/file_hashes.tsv */
-    olive_strmap files;        /* absolute path -> struct wf_file_hash * */
+    char *dir;          /* cache_dir */
+    char *runs;         /* <cache_dir>/runs: one folder per entry */
+    char *table_path;   /* <cache_dir>/file_hashes.tsv */
+    olive_strmap files; /* absolute path -> struct wf_file_hash * */
     int dirty;
 } wf_cache;
 

@@ -39,8 +39,10 @@ static int write_input(const wf_dataset *d, size_t slot, const char *dir, const 
     int len, rc = OLIVE_OK;
     olive_outfile f;
     if (!npy_descr(dt) || rank < 1)
-        return olive_fail(OLIVE_EINVALID, "%s: calibration input '%s' is a %s of rank %zu: an array of samples is "
-                          "needed", where, name, olive_dtype_name(dt) ? olive_dtype_name(dt) : "value", rank);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: calibration input '%s' is a %s of rank %zu: an array of samples is "
+                          "needed",
+                          where, name, olive_dtype_name(dt) ? olive_dtype_name(dt) : "value", rank);
     if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
         return olive_fail(OLIVE_EINVALID, "%s: input name '%s' cannot name a calibration file", where, name);
     for (size_t i = 0; i < d->n_batches; i++) {
@@ -51,9 +53,11 @@ static int write_input(const wf_dataset *d, size_t slot, const char *dir, const 
                               where, i, name);
         for (size_t k = 1; k < rank; k++)
             if (olive_tensor_dim(t, k) != olive_tensor_dim(t0, k))
-                return olive_fail(OLIVE_EINVALID, "%s: batches of the data config give '%s' different shapes (dim %zu: "
-                                  "%lld and %lld); pad them to one length", where, name, k,
-                                  (long long)olive_tensor_dim(t0, k), (long long)olive_tensor_dim(t, k));
+                return olive_fail(OLIVE_EINVALID,
+                                  "%s: batches of the data config give '%s' different shapes (dim %zu: "
+                                  "%lld and %lld); pad them to one length",
+                                  where, name, k, (long long)olive_tensor_dim(t0, k),
+                                  (long long)olive_tensor_dim(t, k));
         rows += olive_tensor_dim(t, 0);
     }
     olive_strbuf_printf(&shape, "%lld,", (long long)rows);
@@ -76,8 +80,8 @@ static int write_input(const wf_dataset *d, size_t slot, const char *dir, const 
         return OLIVE_ENOMEM;
     }
     if ((rc = olive_outfile_open(&f, path)) == OLIVE_OK) {
-        unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xff),
-                                   (unsigned char)(len >> 8)};
+        unsigned char magic[10] = {
+            0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xff), (unsigned char)(len >> 8)};
         rc = olive_outfile_write(&f, magic, sizeof magic);
         if (rc == OLIVE_OK)
             rc = olive_outfile_write(&f, header, (size_t)len);

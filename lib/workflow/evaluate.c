@@ -38,7 +38,8 @@ static double get_as_double(const olive_tensor *t, uint64_t i)
     case OLIVE_DTYPE_INT32: return ((const int32_t *)d)[i];
     case OLIVE_DTYPE_INT16: return ((const int16_t *)d)[i];
     case OLIVE_DTYPE_INT8: return ((const int8_t *)d)[i];
-    case OLIVE_DTYPE_UINT8: case OLIVE_DTYPE_BOOL: return ((const uint8_t *)d)[i];
+    case OLIVE_DTYPE_UINT8:
+    case OLIVE_DTYPE_BOOL: return ((const uint8_t *)d)[i];
     case OLIVE_DTYPE_UINT16: return ((const uint16_t *)d)[i];
     case OLIVE_DTYPE_UINT32: return ((const uint32_t *)d)[i];
     case OLIVE_DTYPE_UINT64: return (double)((const uint64_t *)d)[i];
@@ -107,7 +108,7 @@ typedef struct feed {
     size_t n;
     const char **names;
     const olive_tensor **tensors;
-    olive_tensor **owned;      /* made here: casts, position ids, empty past */
+    olive_tensor **owned; /* made here: casts, position ids, empty past */
 } feed;
 
 static void feed_clear(feed *f)
@@ -122,16 +123,20 @@ static void feed_clear(feed *f)
 
 static int is_past(const char *name)
 {
-    return !strncmp(name, "past_key_values.", 16) || !strncmp(name, "past_key_", 9) || !strncmp(name, "past_value_", 11);
+    return !strncmp(name, "past_key_values.", 16) || !strncmp(name, "past_key_", 9) ||
+           !strncmp(name, "past_value_", 11);
 }
 
 static int make_feed(feed *f, olive_session *s, const wf_batch *b, const char *where)
 {
     size_t n = olive_session_input_count(s);
-    const olive_tensor *ids = batch_input(b, "input_ids", (size_t)-1), *mask = batch_input(b, "attention_mask", (size_t)-1);
-    int64_t batch = ids ? olive_tensor_dim(ids, 0) : 1, seq = ids && olive_tensor_rank(ids) > 1 ? olive_tensor_dim(ids, 1) : 1;
+    const olive_tensor *ids = batch_input(b, "input_ids", (size_t)-1),
+                       *mask = batch_input(b, "attention_mask", (size_t)-1);
+    int64_t batch = ids ? olive_tensor_dim(ids, 0) : 1,
+            seq = ids && olive_tensor_rank(ids) > 1 ? olive_tensor_dim(ids, 1) : 1;
     memset(f, 0, sizeof *f);
-    if (!(f->names = olive_calloc(n + 1, sizeof *f->names)) || !(f->tensors = olive_calloc(n + 1, sizeof *f->tensors)) ||
+    if (!(f->names = olive_calloc(n + 1, sizeof *f->names)) ||
+        !(f->tensors = olive_calloc(n + 1, sizeof *f->tensors)) ||
         !(f->owned = olive_calloc(n + 1, sizeof *f->owned))) {
         feed_clear(f);
         return OLIVE_ENOMEM;
@@ -239,7 +244,7 @@ static int output_index(size_t *out, olive_session *s, const wf_dataset *d, cons
 }
 
 typedef struct outputs {
-    int64_t *preds;            /* post-processed, as integers */
+    int64_t *preds; /* post-processed, as integers */
     float *logits;
     int64_t *targets;
     size_t rows, pred_width, logit_width, target_width, cap_rows;
@@ -256,28 +261,34 @@ static void outputs_free(outputs *o)
 static int check_finite(const olive_tensor *t, const char *name, const char *where)
 {
     olive_dtype dt = olive_tensor_dtype(t);
-    if (dt != OLIVE_DTYPE_FLOAT32 && dt != OLIVE_DTYPE_FLOAT16 && dt != OLIVE_DTYPE_DOUBLE && dt != OLIVE_DTYPE_BFLOAT16)
+    if (dt != OLIVE_DTYPE_FLOAT32 && dt != OLIVE_DTYPE_FLOAT16 && dt != OLIVE_DTYPE_DOUBLE &&
+        dt != OLIVE_DTYPE_BFLOAT16)
         return OLIVE_OK;
     for (uint64_t i = 0; i < olive_tensor_element_count(t); i++)
         if (!isfinite(get_as_double(t, i)))
-            return olive_fail(OLIVE_EFORMAT, "%s: the model's output '%s' has NaN or Inf (element %llu): the metric "
-                                             "is invalid", where, name, (unsigned long long)i);
+            return olive_fail(OLIVE_EFORMAT,
+                              "%s: the model's output '%s' has NaN or Inf (element %llu): the metric "
+                              "is invalid",
+                              where, name, (unsigned long long)i);
     return OLIVE_OK;
 }
 
 /* Appends one batch's outputs: preds (argmax over dim 1, or the values), raw values, labels. */
-static int collect(outputs *o, const olive_tensor *out, const olive_tensor *labels, wf_post_kind post, const char *where)
+static int collect(outputs *o, const olive_tensor *out, const olive_tensor *labels, wf_post_kind post,
+                   const char *where)
 {
     size_t rank = olive_tensor_rank(out);
     int64_t rows = rank ? olive_tensor_dim(out, 0) : 1;
     size_t width = rows ? (size_t)(olive_tensor_element_count(out) / (uint64_t)rows) : 0, pw, tw;
     size_t lrows = labels ? (size_t)(olive_tensor_rank(labels) ? olive_tensor_dim(labels, 0) : 1) : 0;
     if (post == WF_POST_ARGMAX && rank < 2)
-        return olive_fail(OLIVE_EINVALID, "%s: text_classification_post_process needs an output of rank 2 or more", where);
+        return olive_fail(OLIVE_EINVALID, "%s: text_classification_post_process needs an output of rank 2 or more",
+                          where);
     pw = post == WF_POST_ARGMAX ? width / (size_t)olive_tensor_dim(out, 1) : width;
     tw = lrows ? (size_t)(olive_tensor_element_count(labels) / lrows) : 1;
     if (!labels || lrows != (size_t)rows)
-        return olive_fail(OLIVE_EINVALID, "%s: the output has %lld rows and the labels %zu", where, (long long)rows, lrows);
+        return olive_fail(OLIVE_EINVALID, "%s: the output has %lld rows and the labels %zu", where, (long long)rows,
+                          lrows);
     if (o->rows && (pw != o->pred_width || width != o->logit_width || tw != o->target_width))
         return olive_fail(OLIVE_EINVALID, "%s: batches have outputs or labels of different widths", where);
     o->pred_width = pw, o->logit_width = width, o->target_width = tw;
@@ -359,8 +370,10 @@ static int infer(outputs *o, wf_perplexity *ppl, olive_session *s, const wf_data
                 size_t vocab = t ? (size_t)olive_tensor_dim(out, 2) : 0;
                 float *row = t ? olive_malloc((size_t)t * vocab * sizeof *row) : NULL;
                 if (!t || !b->labels || olive_tensor_element_count(b->labels) != (uint64_t)(rows * t))
-                    rc = olive_fail(OLIVE_EINVALID, "%s: perplexity needs [batch, tokens, vocab] logits and [batch, "
-                                                    "tokens] labels", where);
+                    rc = olive_fail(OLIVE_EINVALID,
+                                    "%s: perplexity needs [batch, tokens, vocab] logits and [batch, "
+                                    "tokens] labels",
+                                    where);
                 else if (!row)
                     rc = OLIVE_ENOMEM;
                 for (int64_t r = 0; r < rows && rc == OLIVE_OK; r++) {
@@ -445,16 +458,18 @@ static int dummy_from_model(wf_dataset **out, olive_session *s, const char *wher
         for (size_t d = 0; d < olive_session_input_rank(s, i); d++) {
             int64_t v = olive_session_input_dim(s, i, d);
             if (v < 0)
-                rc = olive_fail(OLIVE_EINVALID, "%s: no data_config, and the model's input '%s' has a dim that is not "
-                                                "fixed ('%s'); give the metric a data_config (a DummyDataContainer "
-                                                "with input_shapes, say)", where, olive_session_input_name(s, i),
-                                olive_session_input_dim_name(s, i, d));
+                rc = olive_fail(OLIVE_EINVALID,
+                                "%s: no data_config, and the model's input '%s' has a dim that is not "
+                                "fixed ('%s'); give the metric a data_config (a DummyDataContainer "
+                                "with input_shapes, say)",
+                                where, olive_session_input_name(s, i), olive_session_input_dim_name(s, i, d));
             json_array_append_new(shape, json_integer(v));
         }
         json_array_append_new(shapes, shape);
         json_array_append_new(names, json_string(olive_session_input_name(s, i)));
         json_array_append_new(types, json_string(olive_dtype_name(olive_session_input_dtype(s, i))
-                                                     ? olive_dtype_name(olive_session_input_dtype(s, i)) : "float32"));
+                                                     ? olive_dtype_name(olive_session_input_dtype(s, i))
+                                                     : "float32"));
     }
     cfg = json_pack("{s:s, s:{s:o, s:o, s:o, s:i}}", "type", "DummyDataContainer", "load_dataset_config",
                     "input_shapes", shapes, "input_names", names, "input_types", types, "max_samples", 1);
@@ -478,7 +493,8 @@ static int make_tensor(olive_tensor **out, olive_dtype dt, const void *data, siz
     return OLIVE_OK;
 }
 
-static int accuracy_values(json_t *res, const wf_metric *m, const outputs *o, const wf_perplexity *ppl, const char *where)
+static int accuracy_values(json_t *res, const wf_metric *m, const outputs *o, const wf_perplexity *ppl,
+                           const char *where)
 {
     for (size_t j = 0; j < m->n_subs; j++) {
         const wf_sub_metric *sub = &m->subs[j];
@@ -489,23 +505,28 @@ static int accuracy_values(json_t *res, const wf_metric *m, const outputs *o, co
         snprintf(w, sizeof w, "%s.sub_types[%zu] (%s)", where, j, sub->name);
         if (!strcmp(sub->name, "perplexity")) {
             if (!ppl)
-                return olive_fail(OLIVE_EINVALID, "%s: perplexity needs text generation data (a "
-                                                  "text_generation_huggingface_pre_process data config)", w);
+                return olive_fail(OLIVE_EINVALID,
+                                  "%s: perplexity needs text generation data (a "
+                                  "text_generation_huggingface_pre_process data config)",
+                                  w);
             rc = wf_perplexity_value(&v[0], ppl);
             nv = 1;
         } else if (!o) {
             return olive_fail(OLIVE_EINVALID, "%s: needs labelled classification data, not text generation windows", w);
         } else if (m->hf_backend) {
             if (o->pred_width != 1 || o->target_width != 1)
-                return olive_fail(OLIVE_EINVALID, "%s: huggingface_metrics needs one prediction and one label per row", w);
+                return olive_fail(OLIVE_EINVALID, "%s: huggingface_metrics needs one prediction and one label per row",
+                                  w);
             rc = wf_hf_metric(&v[0], sub->name, json_object_get(sub->metric_config, "compute_params"), o->preds,
                               o->targets, o->rows, w);
             nv = 1;
         } else if (!strcmp(sub->name, "auroc")) {
             rc = wf_auroc(v, 1024, &nv, &sub->cls, o->logits, o->rows, o->logit_width, o->targets, o->target_width);
         } else {
-            wf_cls_kind k = !strcmp(sub->name, "accuracy_score") ? WF_CLS_ACCURACY : !strcmp(sub->name, "f1_score")
-                          ? WF_CLS_F1 : !strcmp(sub->name, "precision") ? WF_CLS_PRECISION : WF_CLS_RECALL;
+            wf_cls_kind k = !strcmp(sub->name, "accuracy_score") ? WF_CLS_ACCURACY
+                            : !strcmp(sub->name, "f1_score")     ? WF_CLS_F1
+                            : !strcmp(sub->name, "precision")    ? WF_CLS_PRECISION
+                                                                 : WF_CLS_RECALL;
             rc = wf_cls_metric(v, 1024, &nv, k, &sub->cls, o->preds, o->targets, o->rows, o->pred_width);
         }
         if (rc != OLIVE_OK) {
@@ -513,8 +534,10 @@ static int accuracy_values(json_t *res, const wf_metric *m, const outputs *o, co
             return rc;
         }
         if (nv != 1)
-            return olive_fail(OLIVE_EINVALID, "%s: average none gives %zu values; a metric result is one number "
-                                              "(Olive calls .item())", w, nv);
+            return olive_fail(OLIVE_EINVALID,
+                              "%s: average none gives %zu values; a metric result is one number "
+                              "(Olive calls .item())",
+                              w, nv);
         snprintf(key, sizeof key, "%s-%s", m->name, sub->name);
         json_object_set_new(res, key, sub_result(sub, json_real(v[0])));
     }
@@ -566,9 +589,9 @@ static int eval_metric(json_t *res, const wf_metric *m, const char *model_path, 
             double v;
             /* Olive's throughput: the data config's batch_size (1 when it has none). */
             double bs = d->batch_size ? (double)d->batch_size : 1.0;
-            rc = m->type == WF_METRIC_LATENCY ? wf_latency_value(&v, m->subs[j].name, secs, (size_t)m->repeat_test_num)
-                                              : wf_throughput_value(&v, m->subs[j].name, secs,
-                                                                    (size_t)m->repeat_test_num, bs);
+            rc = m->type == WF_METRIC_LATENCY
+                     ? wf_latency_value(&v, m->subs[j].name, secs, (size_t)m->repeat_test_num)
+                     : wf_throughput_value(&v, m->subs[j].name, secs, (size_t)m->repeat_test_num, bs);
             snprintf(key, sizeof key, "%s-%s", m->name, m->subs[j].name);
             if (rc == OLIVE_OK)
                 json_object_set_new(res, key, sub_result(&m->subs[j], json_real(v)));
@@ -603,8 +626,7 @@ static int eval_metric(json_t *res, const wf_metric *m, const char *model_path, 
         olive_tensor_free(tp), olive_tensor_free(tl), olive_tensor_free(tt);
         break;
     }
-    default:
-        break;
+    default: break;
     }
 out:
     free(secs);
@@ -641,7 +663,8 @@ char *wf_metrics_table(const json_t *results)
     size_t w = 6;
     json_object_foreach((json_t *)results, key, v) w = strlen(key) > w ? strlen(key) : w;
     olive_strbuf_printf(&b, "%-*s  %s\n", (int)w, "metric", "value");
-    json_object_foreach((json_t *)results, key, v) {
+    json_object_foreach((json_t *)results, key, v)
+    {
         json_t *val = json_is_object(v) ? json_object_get(v, "value") : v;
         if (json_is_integer(val))
             olive_strbuf_printf(&b, "%-*s  %lld\n", (int)w, key, (long long)json_integer_value(val));

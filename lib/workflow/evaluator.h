@@ -28,25 +28,25 @@ typedef enum {
 
 typedef struct wf_sub_metric {
     char *name;
-    int priority;              /* -1: reported, not ranked */
+    int priority; /* -1: reported, not ranked */
     int higher_is_better;
-    char *goal_type;           /* threshold, min-improvement, ... or NULL */
+    char *goal_type; /* threshold, min-improvement, ... or NULL */
     double goal_value;
-    json_t *metric_config;     /* as written (may be NULL) */
-    wf_cls_options cls;        /* accuracy sub-types on the torch_metrics backend */
+    json_t *metric_config; /* as written (may be NULL) */
+    wf_cls_options cls;    /* accuracy sub-types on the torch_metrics backend */
 } wf_sub_metric;
 
 typedef struct wf_metric {
     char *name;
     wf_metric_type type;
-    int hf_backend;            /* backend huggingface_metrics */
+    int hf_backend; /* backend huggingface_metrics */
     size_t n_subs;
     wf_sub_metric *subs;
-    json_t *data_config;       /* the data config object (resolved from its name), or NULL */
-    char *custom_func;         /* custom: the registered function's name */
+    json_t *data_config; /* the data config object (resolved from its name), or NULL */
+    char *custom_func;   /* custom: the registered function's name */
     int warmup_num, repeat_test_num;
     double sleep_num;
-    char *session_options;     /* from user_config.inference_settings.onnx.session_options */
+    char *session_options; /* from user_config.inference_settings.onnx.session_options */
 } wf_metric;
 
 typedef struct wf_evaluator {
@@ -69,10 +69,10 @@ typedef int (*wf_eval_progress_fn)(const char *metric, uint64_t done, uint64_t t
                                    void *user);
 
 typedef struct wf_eval_ctx {
-    const olive_accelerator *acc;   /* NULL: cpu */
+    const olive_accelerator *acc; /* NULL: cpu */
     wf_eval_progress_fn progress;
     void *progress_user;
-    atomic_int *cancelled;          /* may be NULL */
+    atomic_int *cancelled; /* may be NULL */
 } wf_eval_ctx;
 
 /* Evaluates the ONNX model file `model_path` (its folder's files make size_on_disk) and

@@ -11,13 +11,12 @@
 #include "workflow/evaluator.h"
 #include "workflow/metrics/latency.h"
 
-static const char *const metric_keys[] = {"name", "type", "sub_types", "user_config", "data_config", "backend",
-                                          NULL};
+static const char *const metric_keys[] = {"name", "type", "sub_types", "user_config", "data_config", "backend", NULL};
 static const char *const sub_keys[] = {"name", "priority", "higher_is_better", "goal", "metric_config", NULL};
-static const char *const goal_types[] = {"threshold", "min-improvement", "percent-min-improvement", "max-degradation",
-                                         "percent-max-degradation", NULL};
-static const char *const accuracy_subs[] = {"accuracy_score", "f1_score", "precision", "recall", "auroc",
-                                            "perplexity", NULL};
+static const char *const goal_types[] = {"threshold",       "min-improvement",         "percent-min-improvement",
+                                         "max-degradation", "percent-max-degradation", NULL};
+static const char *const accuracy_subs[] = {"accuracy_score", "f1_score",   "precision", "recall",
+                                            "auroc",          "perplexity", NULL};
 static const char *const hf_subs[] = {"accuracy", "f1", "precision", "recall", NULL};
 
 static int in_list(const char *s, const char *const *list)
@@ -32,8 +31,8 @@ static int check_keys(const json_t *obj, const char *const *known, const char *w
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) if (!in_list(key, known))
-        return olive_fail(OLIVE_EINVALID, "%s: unknown key '%s'", where, key);
+    json_object_foreach((json_t *)obj, key, v) if (!in_list(key, known)) return olive_fail(
+        OLIVE_EINVALID, "%s: unknown key '%s'", where, key);
     return OLIVE_OK;
 }
 
@@ -72,8 +71,9 @@ static int parse_goal(wf_sub_metric *s, const json_t *goal, const char *where)
     if (!json_is_object(goal) || !json_is_string(type) || !json_is_number(value))
         return olive_fail(OLIVE_EINVALID, "%s.goal: expected {\"type\": ..., \"value\": number}", where);
     if (!in_list(json_string_value(type), goal_types))
-        return olive_fail(OLIVE_EINVALID, "%s.goal.type: '%s' is not one of threshold, min-improvement, "
-                                          "percent-min-improvement, max-degradation, percent-max-degradation",
+        return olive_fail(OLIVE_EINVALID,
+                          "%s.goal.type: '%s' is not one of threshold, min-improvement, "
+                          "percent-min-improvement, max-degradation, percent-max-degradation",
                           where, json_string_value(type));
     s->goal_value = json_number_value(value);
     if (strcmp(json_string_value(type), "threshold") && s->goal_value < 0)
@@ -118,8 +118,10 @@ static int parse_sub(wf_metric *m, wf_sub_metric *s, const json_t *obj, int firs
     if (!(s->name = olive_strdup(n)))
         return OLIVE_ENOMEM;
     s->priority = -1;
-    s->higher_is_better = m->type == WF_METRIC_LATENCY ? 0 : m->type == WF_METRIC_SIZE_ON_DISK ? 0
-                        : m->type == WF_METRIC_CUSTOM ? 0 : 1;
+    s->higher_is_better = m->type == WF_METRIC_LATENCY        ? 0
+                          : m->type == WF_METRIC_SIZE_ON_DISK ? 0
+                          : m->type == WF_METRIC_CUSTOM       ? 0
+                                                              : 1;
     if (m->type == WF_METRIC_ACCURACY && !strcmp(n, "perplexity"))
         s->higher_is_better = 1; /* Olive's default for every accuracy sub-type, perplexity included */
     if (json_is_object(obj)) {
@@ -144,11 +146,15 @@ static int parse_sub(wf_metric *m, wf_sub_metric *s, const json_t *obj, int firs
     case WF_METRIC_ACCURACY:
         if (m->hf_backend) {
             if (!in_list(n, hf_subs))
-                return olive_fail(OLIVE_EUNSUPPORTED, "%s.name: huggingface_metrics sub-type '%s' is not supported "
-                                                      "(accuracy, f1, precision, recall)", where, n);
+                return olive_fail(OLIVE_EUNSUPPORTED,
+                                  "%s.name: huggingface_metrics sub-type '%s' is not supported "
+                                  "(accuracy, f1, precision, recall)",
+                                  where, n);
         } else if (!in_list(n, accuracy_subs)) {
-            return olive_fail(OLIVE_EINVALID, "%s.name: '%s' is not an accuracy sub-type (accuracy_score, f1_score, "
-                                              "precision, recall, auroc, perplexity)", where, n);
+            return olive_fail(OLIVE_EINVALID,
+                              "%s.name: '%s' is not an accuracy sub-type (accuracy_score, f1_score, "
+                              "precision, recall, auroc, perplexity)",
+                              where, n);
         } else if (strcmp(n, "perplexity")) {
             OLIVE_TRY(wf_cls_options_from_json(&s->cls, s->metric_config, !strcmp(n, "auroc"), where));
         } else {
@@ -163,8 +169,10 @@ static int parse_sub(wf_metric *m, wf_sub_metric *s, const json_t *obj, int firs
         for (int i = 0; i < 9; i++)
             known |= !strcmp(n, wf_latency_sub_types[i]);
         if (!known)
-            return olive_fail(OLIVE_EINVALID, "%s.name: '%s' is not one of avg, max, min, p50, p75, p90, p95, p99, "
-                                              "p999", where, n);
+            return olive_fail(OLIVE_EINVALID,
+                              "%s.name: '%s' is not one of avg, max, min, p50, p75, p90, p95, p99, "
+                              "p999",
+                              where, n);
         if (first_config && s->metric_config && json_is_object(s->metric_config)) {
             const json_t *sl = json_object_get(s->metric_config, "sleep_num");
             OLIVE_TRY(get_int_field(&m->warmup_num, s->metric_config, "warmup_num", where, 0));
@@ -178,8 +186,7 @@ static int parse_sub(wf_metric *m, wf_sub_metric *s, const json_t *obj, int firs
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return OLIVE_OK;
 }
@@ -197,15 +204,19 @@ static int session_options(wf_metric *m, const json_t *user_config, const char *
     if (!json_is_object(so))
         return OLIVE_OK;
     olive_strbuf_append(&b, "");
-    json_object_foreach((json_t *)so, key, v) {
+    json_object_foreach((json_t *)so, key, v)
+    {
         if (!in_list(key, keys)) {
             olive_strbuf_free(&b);
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s.user_config.inference_settings.onnx.session_options.%s: not "
-                                                  "supported (intra_op_num_threads, inter_op_num_threads, "
-                                                  "execution_mode, graph_optimization_level)", where, key);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.user_config.inference_settings.onnx.session_options.%s: not "
+                              "supported (intra_op_num_threads, inter_op_num_threads, "
+                              "execution_mode, graph_optimization_level)",
+                              where, key);
         }
         if (json_is_integer(v) && !strcmp(key, "execution_mode"))
-            olive_strbuf_printf(&b, "%s%s=%s", b.len ? " " : "", key, json_integer_value(v) ? "parallel" : "sequential");
+            olive_strbuf_printf(&b, "%s%s=%s", b.len ? " " : "", key,
+                                json_integer_value(v) ? "parallel" : "sequential");
         else if (json_is_integer(v) && !strcmp(key, "graph_optimization_level")) {
             static const char *const levels[] = {"disable", "basic", "extended", "all"};
             json_int_t l = json_integer_value(v);
@@ -215,9 +226,13 @@ static int session_options(wf_metric *m, const json_t *user_config, const char *
         else if (json_is_string(v)) {
             /* ORT_SEQUENTIAL, ORT_ENABLE_ALL, ... as Olive's configs write them */
             const char *s = json_string_value(v);
-            const char *mapped = !strcmp(s, "ORT_SEQUENTIAL") ? "sequential" : !strcmp(s, "ORT_PARALLEL") ? "parallel"
-                               : !strcmp(s, "ORT_DISABLE_ALL") ? "disable" : !strcmp(s, "ORT_ENABLE_BASIC") ? "basic"
-                               : !strcmp(s, "ORT_ENABLE_EXTENDED") ? "extended" : !strcmp(s, "ORT_ENABLE_ALL") ? "all" : s;
+            const char *mapped = !strcmp(s, "ORT_SEQUENTIAL")        ? "sequential"
+                                 : !strcmp(s, "ORT_PARALLEL")        ? "parallel"
+                                 : !strcmp(s, "ORT_DISABLE_ALL")     ? "disable"
+                                 : !strcmp(s, "ORT_ENABLE_BASIC")    ? "basic"
+                                 : !strcmp(s, "ORT_ENABLE_EXTENDED") ? "extended"
+                                 : !strcmp(s, "ORT_ENABLE_ALL")      ? "all"
+                                                                     : s;
             olive_strbuf_printf(&b, "%s%s=%s", b.len ? " " : "", key, mapped);
         }
     }
@@ -242,14 +257,16 @@ static int parse_metric(wf_metric *m, const json_t *obj, const json_t *data_conf
                           where);
     t = json_string_value(type);
     m->type = !strcmp(t, "accuracy")       ? WF_METRIC_ACCURACY
-            : !strcmp(t, "latency")        ? WF_METRIC_LATENCY
-            : !strcmp(t, "throughput")     ? WF_METRIC_THROUGHPUT
-            : !strcmp(t, "custom")         ? WF_METRIC_CUSTOM
-            : !strcmp(t, "size_on_disk")   ? WF_METRIC_SIZE_ON_DISK
+              : !strcmp(t, "latency")      ? WF_METRIC_LATENCY
+              : !strcmp(t, "throughput")   ? WF_METRIC_THROUGHPUT
+              : !strcmp(t, "custom")       ? WF_METRIC_CUSTOM
+              : !strcmp(t, "size_on_disk") ? WF_METRIC_SIZE_ON_DISK
                                            : (wf_metric_type)-1;
     if ((int)m->type < 0)
-        return olive_fail(OLIVE_EINVALID, "%s.type: '%s' is not one of accuracy, latency, throughput, custom, "
-                                          "size_on_disk", where, t);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s.type: '%s' is not one of accuracy, latency, throughput, custom, "
+                          "size_on_disk",
+                          where, t);
     m->warmup_num = 10;
     m->repeat_test_num = 20;
     if ((backend = json_object_get(obj, "backend")) && !json_is_null(backend)) {
@@ -303,8 +320,10 @@ static int parse_metric(wf_metric *m, const json_t *obj, const json_t *data_conf
     if (json_is_object(uc)) {
         const json_t *f;
         if ((f = json_object_get(uc, "user_script")) && !json_is_null(f) && m->type != WF_METRIC_CUSTOM)
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s.user_config.user_script: Python scripts are not run; use a "
-                                                  "data_config with the built-in components", where);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.user_config.user_script: Python scripts are not run; use a "
+                              "data_config with the built-in components",
+                              where);
         OLIVE_TRY(session_options(m, uc, where));
         if (m->type == WF_METRIC_CUSTOM) {
             f = json_object_get(uc, "evaluate_func");
@@ -315,8 +334,10 @@ static int parse_metric(wf_metric *m, const json_t *obj, const json_t *data_conf
         }
     }
     if (m->type == WF_METRIC_CUSTOM && !m->custom_func)
-        return olive_fail(OLIVE_EINVALID, "%s.user_config: a custom metric names its function in evaluate_func or "
-                                          "metric_func (registered with olive_metric_register)", where);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s.user_config: a custom metric names its function in evaluate_func or "
+                          "metric_func (registered with olive_metric_register)",
+                          where);
     dc = json_object_get(obj, "data_config");
     if (json_is_string(dc)) {
         const json_t *found = NULL, *c;
@@ -348,7 +369,8 @@ int wf_evaluator_parse(wf_evaluator *out, const json_t *ev, const json_t *data_c
         return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", where);
     /* Olive's LMEvaluator runs lm-eval tasks fetched from the Hugging Face Hub. */
     if (json_is_string(type) && strcmp(json_string_value(type), "OliveEvaluator"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.type: evaluator type '%s' is not supported (lm-eval tasks come "
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.type: evaluator type '%s' is not supported (lm-eval tasks come "
                           "from the Hugging Face Hub): score local task files with 'olive benchmark --tasks'",
                           where, json_string_value(type));
     if (!json_is_array(metrics))

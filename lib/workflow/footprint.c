@@ -27,8 +27,7 @@ static json_t *typed_value(const olive_param_spec *spec, const char *key, const 
     if (!spec)
         return json_string(text);
     switch (spec->type) {
-    case OLIVE_PARAM_BOOL:
-        return json_boolean(!strcmp(text, "true"));
+    case OLIVE_PARAM_BOOL: return json_boolean(!strcmp(text, "true"));
     case OLIVE_PARAM_INT: {
         long long v = strtoll(text, &end, 10);
         return *text && !*end ? json_integer(v) : json_string(text);
@@ -185,8 +184,10 @@ char *wf_run_history_text(const wf_step *steps, size_t n)
             const char *key;
             json_t *v;
             int first = 1;
-            json_object_foreach(json_object_get(s->metrics, "value"), key, v) {
-                olive_strbuf_printf(&b, "%s%s=%.6g", first ? "" : " ", key, json_number_value(json_object_get(v, "value")));
+            json_object_foreach(json_object_get(s->metrics, "value"), key, v)
+            {
+                olive_strbuf_printf(&b, "%s%s=%.6g", first ? "" : " ", key,
+                                    json_number_value(json_object_get(v, "value")));
                 first = 0;
             }
         } else {

@@ -73,7 +73,8 @@ int wf_model_config_read(char **model_file, const char *folder)
         rc = olive_fail(OLIVE_EUNSUPPORTED, "%s: model type '%s' is not supported (supported: ONNXModel)", path,
                         json_is_string(type) ? json_string_value(type) : "?");
     } else if (name && !json_is_null(name) &&
-               (!json_is_string(name) || olive_path_check_inside(json_string_value(name), "onnx_file_name") != OLIVE_OK ||
+               (!json_is_string(name) ||
+                olive_path_check_inside(json_string_value(name), "onnx_file_name") != OLIVE_OK ||
                 strchr(json_string_value(name), '/'))) {
         rc = olive_fail(OLIVE_EFORMAT, "%s: config.onnx_file_name must be a file name in the folder", path);
     } else {

@@ -45,16 +45,16 @@ int wf_resolve_hub_id(char **out, const char *id);
 typedef struct wf_step {
     char id[65];
     char parent[65];
-    const char *slot;          /* borrowed from the workflow */
+    const char *slot; /* borrowed from the workflow */
     const char *olive_type;
     const char *pass;
     const struct olive_pass_def *def; /* the pass's registry entry: parameter types (static) */
-    char *params;              /* "key=value ..." of every parameter (owned) */
+    char *params;                     /* "key=value ..." of every parameter (owned) */
     int cache_hit;
-    double start, end;         /* seconds since the epoch */
+    double start, end; /* seconds since the epoch */
     int has_size;
     uint64_t size_on_disk;
-    json_t *metrics;           /* evaluation results of this step's model (owned), or NULL */
+    json_t *metrics; /* evaluation results of this step's model (owned), or NULL */
 } wf_step;
 
 #define WF_METRICS "metrics.json"

@@ -25,8 +25,8 @@
 
 #define DEFAULT_NAME "OutputModels"
 
-static const char *const packaging_keys[] = {"type", "name", "config", "include_runtime_packages",
-                                             "include_sample_code", "export_in_mlflow_format", NULL};
+static const char *const packaging_keys[] = {
+    "type", "name", "config", "include_runtime_packages", "include_sample_code", "export_in_mlflow_format", NULL};
 
 /* The entries of packaging_config: one object or a list of them. */
 static const json_t *entry_at(const json_t *config, size_t i)
@@ -54,11 +54,12 @@ int wf_packaging_check(const json_t *config, int strict)
             return olive_fail(OLIVE_EINVALID, "packaging_config[%zu].type: expected a string", i);
         if (type && strcasecmp(json_string_value(type), "Zipfile"))
             return olive_fail(OLIVE_EUNSUPPORTED,
-                              "packaging_config[%zu].type: packaging type '%s' is not supported (supported: Zipfile)", i,
-                              json_string_value(type));
+                              "packaging_config[%zu].type: packaging type '%s' is not supported (supported: Zipfile)",
+                              i, json_string_value(type));
         if (name && (!json_is_string(name) || !json_string_value(name)[0] || strchr(json_string_value(name), '/') ||
                      json_string_value(name)[0] == '.'))
-            return olive_fail(OLIVE_EINVALID, "packaging_config[%zu].name: expected a file name (no '/', not hidden)", i);
+            return olive_fail(OLIVE_EINVALID, "packaging_config[%zu].name: expected a file name (no '/', not hidden)",
+                              i);
     }
 #ifndef OFMT_HAVE_LIBARCHIVE
     return olive_fail(OLIVE_EUNSUPPORTED, "packaging_config: Zipfile packaging needs libarchive, which this build does "

@@ -29,15 +29,15 @@ int wf_run_evaluate(json_t **out, olive_workflow *w, const wf_evaluator *e, cons
 
 /* The outcome of a search run (workflow_search.c). */
 typedef struct wf_search_outcome {
-    oir_model *best;           /* the best candidate's model (owned), NULL when none met the goals */
+    oir_model *best; /* the best candidate's model (owned), NULL when none met the goals */
     char best_id[OLIVE_SHA256_HEX];
-    json_t *best_results;      /* its metric results (owned) */
-    json_t *candidates;        /* the summary's candidate list (owned) */
-    json_t *frontier;          /* pareto_frontier_footprint.json (owned) */
+    json_t *best_results; /* its metric results (owned) */
+    json_t *candidates;   /* the summary's candidate list (owned) */
+    json_t *frontier;     /* pareto_frontier_footprint.json (owned) */
     size_t best_index;
-    ws_chart_point *chart;     /* every evaluated candidate on the first two objectives (owned) */
+    ws_chart_point *chart; /* every evaluated candidate on the first two objectives (owned) */
     size_t n_chart;
-    char *x_label, *y_label;   /* owned */
+    char *x_label, *y_label;             /* owned */
     char (*front_ids)[OLIVE_SHA256_HEX]; /* frontier models, best first by priority order (owned) */
     size_t n_front;
 } wf_search_outcome;

@@ -15,10 +15,10 @@
 
 /* One alternative of a pass slot: a configured pass and the Olive type it came from. */
 typedef struct wf_choice {
-    char *olive_type;          /* "type" as written in the config */
+    char *olive_type; /* "type" as written in the config */
     olive_pass *pass;
-    wf_evaluator *evaluator;   /* the pass's own "evaluator", or NULL: the engine's */
-    json_t *search;            /* searched parameters: our name -> Olive's search parameter or
+    wf_evaluator *evaluator; /* the pass's own "evaluator", or NULL: the engine's */
+    json_t *search;          /* searched parameters: our name -> Olive's search parameter or
                                   "SEARCHABLE_VALUES" (owned), or NULL */
 } wf_choice;
 
@@ -36,31 +36,31 @@ typedef struct wf_flow {
 } wf_flow;
 
 struct olive_workflow {
-    char *model_type;          /* "HfModel" or "ONNXModel" */
+    char *model_type; /* "HfModel" or "ONNXModel" */
     char *model_path;
-    char *onnx_file_name;      /* the model file when model_path is a folder, or NULL */
+    char *onnx_file_name; /* the model file when model_path is a folder, or NULL */
     olive_accelerator *acc;
     size_t n_slots;
     wf_slot *slots;
-    size_t n_flows;            /* 0: one flow of every slot in order */
+    size_t n_flows; /* 0: one flow of every slot in order */
     wf_flow *flows;
-    json_t *packaging;         /* packaging_config entries (borrowed from config), or NULL */
-    char *output_dir;          /* NULL: no output folder is written */
+    json_t *packaging; /* packaging_config entries (borrowed from config), or NULL */
+    char *output_dir;  /* NULL: no output folder is written */
     char *cache_dir;
     int clean_cache;
     int evaluate_input_model;
     int no_artifacts;
-    int log_level;             /* -1: leave the process's level alone */
-    int size_on_disk;          /* the evaluator asks for the size_on_disk metric */
-    wf_evaluator evaluator;    /* the engine's evaluator (no metrics when none) */
+    int log_level;          /* -1: leave the process's level alone */
+    int size_on_disk;       /* the evaluator asks for the size_on_disk metric */
+    wf_evaluator evaluator; /* the engine's evaluator (no metrics when none) */
     int strict;
-    ws_strategy search;        /* search_strategy (search.enabled 0: every combination, as before) */
-    int plot_pareto_frontier;  /* draw the frontier chart (PNG, SVG) into the output */
-    size_t output_model_num;   /* > 1: that many frontier models in frontier_<k> subfolders */
-    json_t *config;            /* the parsed config, recorded in footprints */
-    size_t n_calib_dirs;       /* calibration folders written from data configs, removed at free */
+    ws_strategy search;       /* search_strategy (search.enabled 0: every combination, as before) */
+    int plot_pareto_frontier; /* draw the frontier chart (PNG, SVG) into the output */
+    size_t output_model_num;  /* > 1: that many frontier models in frontier_<k> subfolders */
+    json_t *config;           /* the parsed config, recorded in footprints */
+    size_t n_calib_dirs;      /* calibration folders written from data configs, removed at free */
     char **calib_dirs;
-    char *source_path;         /* the config file's real path (olive_workflow_load), or NULL */
+    char *source_path; /* the config file's real path (olive_workflow_load), or NULL */
     olive_progress_fn progress;
     void *progress_user;
     atomic_int cancelled;

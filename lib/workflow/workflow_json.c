@@ -16,22 +16,52 @@
 #include "workflow/workflow.h"
 
 static const char *const top_keys[] = {
-    "$schema", "workflow_id", "input_model", "systems", "data_configs", "evaluators", "passes", "engine",
-    "pass_flows", "workflow_host", "azureml_client", "auto_optimizer_config",
+    "$schema", "workflow_id", "input_model", "systems", "data_configs", "evaluators", "passes", "engine", "pass_flows",
+    "workflow_host", "azureml_client", "auto_optimizer_config",
     /* engine fields may also sit at the top level */
-    "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
-    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "plot_pareto_frontier",
-    "output_model_num", "clean_evaluation_cache", "ort_log_severity_level", "ort_py_log_severity_level",
-    "log_to_file", "cache_config", "enable_shared_cache", NULL};
-static const char *const engine_keys[] = {
-    "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts",
-    "host", "target", "evaluator", "search_strategy", "packaging_config", "output_name", "clean_evaluation_cache",
-    "plot_pareto_frontier", "output_model_num", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file",
+    "output_dir", "cache_dir", "clean_cache", "evaluate_input_model", "log_severity_level", "no_artifacts", "host",
+    "target", "evaluator", "search_strategy", "packaging_config", "output_name", "plot_pareto_frontier",
+    "output_model_num", "clean_evaluation_cache", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file",
     "cache_config", "enable_shared_cache", NULL};
-static const char *const model_keys[] = {"type", "model_path", "config", "task", "load_kwargs", "model_attributes",
-                                         "onnx_file_name", "adapter_path", "hf_config", "io_config",
-                                         "model_loader", "model_script", "script_dir", "dummy_inputs_func",
-                                         "model_file_format", "model_storage_kind", "generative", NULL};
+static const char *const engine_keys[] = {"output_dir",
+                                          "cache_dir",
+                                          "clean_cache",
+                                          "evaluate_input_model",
+                                          "log_severity_level",
+                                          "no_artifacts",
+                                          "host",
+                                          "target",
+                                          "evaluator",
+                                          "search_strategy",
+                                          "packaging_config",
+                                          "output_name",
+                                          "clean_evaluation_cache",
+                                          "plot_pareto_frontier",
+                                          "output_model_num",
+                                          "ort_log_severity_level",
+                                          "ort_py_log_severity_level",
+                                          "log_to_file",
+                                          "cache_config",
+                                          "enable_shared_cache",
+                                          NULL};
+static const char *const model_keys[] = {"type",
+                                         "model_path",
+                                         "config",
+                                         "task",
+                                         "load_kwargs",
+                                         "model_attributes",
+                                         "onnx_file_name",
+                                         "adapter_path",
+                                         "hf_config",
+                                         "io_config",
+                                         "model_loader",
+                                         "model_script",
+                                         "script_dir",
+                                         "dummy_inputs_func",
+                                         "model_file_format",
+                                         "model_storage_kind",
+                                         "generative",
+                                         NULL};
 /* PyTorchModel keys that name Python code: only PyTorch can run such a model. */
 static const char *const torch_code_keys[] = {"model_loader", "model_script", "script_dir", "dummy_inputs_func", NULL};
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
@@ -121,13 +151,14 @@ static int parse_torch_model(olive_workflow *w, const json_t *f)
     size_t n;
     for (const char *const *k = torch_code_keys; *k; k++)
         if (json_object_get(f, *k))
-            return olive_fail(OLIVE_EUNSUPPORTED,
-                              "input_model.%s: a PyTorchModel loaded by Python code is not supported: it needs PyTorch to "
-                              "load the model, which libolive does not run; save the model as a Hugging Face checkpoint "
-                              "(save_pretrained: config.json and safetensors) and use {\"type\": \"HfModel\", "
-                              "\"model_path\": FOLDER} with a ModelBuilder pass, or export it to ONNX (torch.onnx.export) "
-                              "and use ONNXModel",
-                              *k);
+            return olive_fail(
+                OLIVE_EUNSUPPORTED,
+                "input_model.%s: a PyTorchModel loaded by Python code is not supported: it needs PyTorch to "
+                "load the model, which libolive does not run; save the model as a Hugging Face checkpoint "
+                "(save_pretrained: config.json and safetensors) and use {\"type\": \"HfModel\", "
+                "\"model_path\": FOLDER} with a ModelBuilder pass, or export it to ONNX (torch.onnx.export) "
+                "and use ONNXModel",
+                *k);
     if (hf && !json_is_null(hf)) {
         if (!json_is_object(hf))
             return olive_fail(OLIVE_EINVALID, "input_model.hf_config: expected an object with \"model_name\"");
@@ -135,19 +166,21 @@ static int parse_torch_model(olive_workflow *w, const json_t *f)
             path = json_object_get(hf, "model_name");
     }
     if (!path || json_is_null(path))
-        return olive_fail(OLIVE_EINVALID, "input_model.model_path: missing (a PyTorchModel is read here only as a Hugging "
-                                          "Face checkpoint: a folder or a repo id)");
+        return olive_fail(OLIVE_EINVALID,
+                          "input_model.model_path: missing (a PyTorchModel is read here only as a Hugging "
+                          "Face checkpoint: a folder or a repo id)");
     OLIVE_TRY(get_string(&w->model_path, path, "input_model.model_path"));
     p = w->model_path;
     n = strlen(p);
     /* A file (an existing one, or one named .pt/.pth/.bin) is a pickled or scripted module. */
     if ((stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) || (n > 3 && !strcmp(p + n - 3, ".pt")) ||
         (n > 4 && (!strcmp(p + n - 4, ".pth") || !strcmp(p + n - 4, ".bin"))))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "input_model.model_path: a PyTorchModel file ('%s') is not supported: only PyTorch can load a "
-                          "pickled or scripted module; save the model as a Hugging Face checkpoint (save_pretrained) "
-                          "and use {\"type\": \"HfModel\"}, or export it to ONNX and use ONNXModel",
-                          p);
+        return olive_fail(
+            OLIVE_EUNSUPPORTED,
+            "input_model.model_path: a PyTorchModel file ('%s') is not supported: only PyTorch can load a "
+            "pickled or scripted module; save the model as a Hugging Face checkpoint (save_pretrained) "
+            "and use {\"type\": \"HfModel\"}, or export it to ONNX and use ONNXModel",
+            p);
     OLIVE_INFO("input_model: PyTorchModel '%s' is read as a Hugging Face checkpoint (HfModel)", p);
     return (w->model_type = olive_strdup("HfModel")) ? OLIVE_OK : OLIVE_ENOMEM;
 }
@@ -222,7 +255,8 @@ static int resolve_system(const json_t **sys, char *where, size_t size, const js
         return OLIVE_OK;
     }
     if (!json_is_string(v))
-        return olive_fail(OLIVE_EINVALID, "%s: expected the name of a system in \"systems\", or a system object", field);
+        return olive_fail(OLIVE_EINVALID, "%s: expected the name of a system in \"systems\", or a system object",
+                          field);
     if (!(*sys = systems ? json_object_get(systems, json_string_value(v)) : NULL))
         return olive_fail(OLIVE_ENOTFOUND, "%s: no system named '%s' in \"systems\"", field, json_string_value(v));
     snprintf(where, size, "systems.%s", json_string_value(v));
@@ -248,8 +282,9 @@ static int infer_device(const char **device, const char *provider, const char *w
             OLIVE_DEBUG("%s.device: %s, inferred from %s", where, *device, p->name);
             return OLIVE_OK;
         }
-    return olive_fail(OLIVE_EINVALID, "%s.device: missing, and %s runs on more than one device (%s%s%s); name the "
-                                      "device (\"device\": \"gpu\")",
+    return olive_fail(OLIVE_EINVALID,
+                      "%s.device: missing, and %s runs on more than one device (%s%s%s); name the "
+                      "device (\"device\": \"gpu\")",
                       where, p->name, bits & OLIVE_DEVICE_CPU ? "cpu " : "", bits & OLIVE_DEVICE_GPU ? "gpu " : "",
                       bits & OLIVE_DEVICE_NPU ? "npu" : "");
 }
@@ -265,7 +300,8 @@ static int parse_target(olive_workflow *w, const json_t *root, int strict)
     if (systems) {
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)systems, key, v) {
+        json_object_foreach((json_t *)systems, key, v)
+        {
             snprintf(where, sizeof where, "systems.%s", key);
             OLIVE_TRY(check_system(v, where, strict));
         }
@@ -296,7 +332,8 @@ static int parse_target(olive_workflow *w, const json_t *root, int strict)
             if ((eps = json_object_get(a, "execution_providers")) && !json_is_null(eps)) {
                 if (!json_is_array(eps) || json_array_size(eps) > 1 ||
                     (json_array_size(eps) == 1 && !json_is_string(json_array_get(eps, 0))))
-                    return olive_fail(json_is_array(eps) && json_array_size(eps) > 1 ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID,
+                    return olive_fail(json_is_array(eps) && json_array_size(eps) > 1 ? OLIVE_EUNSUPPORTED
+                                                                                     : OLIVE_EINVALID,
                                       "%s.execution_providers: expected a list of one provider name", where);
                 if (json_array_size(eps) == 1)
                     provider = json_string_value(json_array_get(eps, 0));
@@ -357,10 +394,10 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
         return OLIVE_OK;
     snprintf(cwhere, sizeof cwhere, "%s.data_config", where);
     if (json_is_string(dc)) {
-        json_array_foreach(json_object_get(root, "data_configs"), i, c)
-            if (json_is_string(json_object_get(c, "name")) &&
-                !strcmp(json_string_value(json_object_get(c, "name")), json_string_value(dc)))
-                found = c;
+        json_array_foreach(json_object_get(root, "data_configs"), i,
+                           c) if (json_is_string(json_object_get(c, "name")) &&
+                                  !strcmp(json_string_value(json_object_get(c, "name")), json_string_value(dc)))
+            found = c;
         if (!found)
             return olive_fail(OLIVE_ENOTFOUND, "%s: no data config named '%s' in \"data_configs\"", cwhere,
                               json_string_value(dc));
@@ -461,7 +498,8 @@ static int parse_passes(olive_workflow *w, const json_t *root, int strict)
         return olive_fail(OLIVE_EINVALID, "passes: expected an object of named passes, run in order");
     if (!(w->slots = olive_calloc(json_object_size(passes) ? json_object_size(passes) : 1, sizeof *w->slots)))
         return OLIVE_ENOMEM;
-    json_object_foreach((json_t *)passes, key, v) {
+    json_object_foreach((json_t *)passes, key, v)
+    {
         int rc = parse_slot(w, &w->slots[w->n_slots], key, v, root, strict);
         w->n_slots++;
         OLIVE_TRY(rc);

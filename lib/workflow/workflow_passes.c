@@ -14,10 +14,20 @@
 
 /* Keys every pass entry may carry: Olive's run options and ONNX save options, which our model
  * writer decides for itself. */
-static const char *const common_keys[] = {
-    "type", "config", "disable_search", "host", "evaluator", "output_name", "clean_run_cache",
-    "save_as_external_data", "all_tensors_to_one_file", "external_data_name", "size_threshold",
-    "convert_attribute", "data_config", NULL};
+static const char *const common_keys[] = {"type",
+                                          "config",
+                                          "disable_search",
+                                          "host",
+                                          "evaluator",
+                                          "output_name",
+                                          "clean_run_cache",
+                                          "save_as_external_data",
+                                          "all_tensors_to_one_file",
+                                          "external_data_name",
+                                          "size_threshold",
+                                          "convert_attribute",
+                                          "data_config",
+                                          NULL};
 
 /* Our pass for an Olive pass type (or a libolive pass name), with the type's mapping. */
 static const olive_pass_def *resolve_type(const char *type, const olive_pass_type **map, const char *where)
@@ -44,9 +54,11 @@ int wf_default_search_values(char **out, const olive_param_spec *spec)
     else if (spec->type == OLIVE_PARAM_BOOL)
         *out = olive_strdup("true|false");
     else
-        return olive_fail(OLIVE_EINVALID, "'%s' has no default search space: name the values to try with "
-                          "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [...]}",
-                          spec->name);
+        return olive_fail(
+            OLIVE_EINVALID,
+            "'%s' has no default search space: name the values to try with "
+            "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [...]}",
+            spec->name);
     return *out ? OLIVE_OK : OLIVE_ENOMEM;
 }
 
@@ -54,24 +66,20 @@ char *wf_json_param_text(const json_t *v, const char *where)
 {
     char buf[64];
     switch (json_typeof(v)) {
-    case JSON_STRING:
-        return olive_strdup(json_string_value(v));
+    case JSON_STRING: return olive_strdup(json_string_value(v));
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return olive_strdup(buf);
-    case JSON_REAL:
-        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
-        return olive_strdup(buf);
-    case JSON_TRUE:
-        return olive_strdup("true");
-    case JSON_FALSE:
-        return olive_strdup("false");
+    case JSON_REAL: snprintf(buf, sizeof buf, "%.17g", json_real_value(v)); return olive_strdup(buf);
+    case JSON_TRUE: return olive_strdup("true");
+    case JSON_FALSE: return olive_strdup("false");
     case JSON_ARRAY: {
         olive_strbuf b = {0};
         size_t i;
         json_t *item;
         olive_strbuf_append(&b, "");
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             char *t;
             if (json_is_array(item) || json_is_object(item) || json_is_null(item)) {
                 olive_strbuf_free(&b);
@@ -93,9 +101,7 @@ char *wf_json_param_text(const json_t *v, const char *where)
         free(dump);
         return copy;
     }
-    default:
-        olive_fail(OLIVE_EINVALID, "%s: null is not a value", where);
-        return NULL;
+    default: olive_fail(OLIVE_EINVALID, "%s: null is not a value", where); return NULL;
     }
 }
 
@@ -103,7 +109,8 @@ int wf_check_keys(const json_t *obj, const char *const *known, const char *where
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (olive_name_in(known, key))
             continue;
         if (strict)
@@ -265,7 +272,8 @@ static int set_all(olive_pass *p, const olive_pass_type *map, const json_t *obj,
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (!strcmp(key, "type"))
             continue;
         /* Older configs nest the parameters under "config"; some passes take more keys that

@@ -31,7 +31,10 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* The content identity of a calibration folder: the sha256 of its .npy files' names and
  * hashes, in name order ("sha256:<hex>"), so that the cache key follows the data and not the
@@ -313,15 +316,20 @@ static int check_output_dir(const olive_workflow *w, const oir_model *input, con
     int rc, exists = lstat(w->output_dir, &st) == 0;
     if (exists) {
         if (S_ISLNK(st.st_mode))
-            return olive_fail(OLIVE_EINVALID, "output_dir '%s' is a symbolic link; libolive does not write through "
-                                              "links: give the folder it points to, or remove the link", w->output_dir);
+            return olive_fail(OLIVE_EINVALID,
+                              "output_dir '%s' is a symbolic link; libolive does not write through "
+                              "links: give the folder it points to, or remove the link",
+                              w->output_dir);
         if (!S_ISDIR(st.st_mode))
             return olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists and is not a folder", w->output_dir);
     }
     OLIVE_TRY(olive_engine_check_apart(input, input_folder, w->output_dir, "output_dir"));
-    if (exists && !olive_engine_output_is_ours(w->output_dir) && (others = other_entries(w->output_dir, w->source_path))) {
-        rc = olive_fail(OLIVE_EEXISTS, "output_dir '%s' exists, is not empty and was not written by libolive (it holds "
-                                       "%s); choose another folder or empty it", w->output_dir, others);
+    if (exists && !olive_engine_output_is_ours(w->output_dir) &&
+        (others = other_entries(w->output_dir, w->source_path))) {
+        rc = olive_fail(OLIVE_EEXISTS,
+                        "output_dir '%s' exists, is not empty and was not written by libolive (it holds "
+                        "%s); choose another folder or empty it",
+                        w->output_dir, others);
         free(others);
         return rc;
     }
@@ -345,8 +353,8 @@ static int check_cache_dir(const olive_workflow *w, const oir_model *input, cons
         rc = olive_fail(OLIVE_EINVALID, "cannot resolve output_dir '%s' or cache_dir '%s'",
                         w->output_dir ? w->output_dir : "", w->cache_dir);
     else if (out && olive_path_relation(out, cache) != OLIVE_PATH_APART)
-        rc = olive_fail(OLIVE_EINVALID, "cache_dir '%s' and output_dir '%s' must not contain one another",
-                        w->cache_dir, w->output_dir);
+        rc = olive_fail(OLIVE_EINVALID, "cache_dir '%s' and output_dir '%s' must not contain one another", w->cache_dir,
+                        w->output_dir);
     else
         rc = olive_engine_check_apart(input, input_folder, w->cache_dir, "cache_dir");
     free(out);
@@ -359,14 +367,17 @@ static int check_checkpoint(const olive_workflow *w, const oir_model *in)
     if (!in->checkpoint_path)
         return OLIVE_OK;
     if (!w->n_slots)
-        return olive_fail(OLIVE_EINVALID, "input model '%s' is a checkpoint: add a ModelBuilder pass to convert it to "
-                                          "ONNX", w->model_path);
+        return olive_fail(OLIVE_EINVALID,
+                          "input model '%s' is a checkpoint: add a ModelBuilder pass to convert it to "
+                          "ONNX",
+                          w->model_path);
     for (size_t f = 0; f < wf_flow_count(w); f++) {
         const wf_slot *first = &w->slots[wf_flow_slot(w, f, 0)];
         for (size_t j = 0; j < first->n_choices; j++)
             if (!(first->choices[j].pass->def->flags & OLIVE_PASS_ACCEPTS_CHECKPOINT))
-                return olive_fail(OLIVE_EINVALID, "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
-                                                  "(convert) pass can run on it, and it must come first",
+                return olive_fail(OLIVE_EINVALID,
+                                  "passes.%s: input model '%s' is a checkpoint; only a ModelBuilder "
+                                  "(convert) pass can run on it, and it must come first",
                                   first->name, w->model_path);
     }
     return OLIVE_OK;
@@ -400,7 +411,8 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
     const char *name;
     json_t *v;
     int rc = entry ? wf_cache_entry_files(&r->cache, key, &files) : OLIVE_ENOMEM;
-    json_object_foreach(files, name, v) {
+    json_object_foreach(files, name, v)
+    {
         char *src = olive_path_join(entry, name), *dst = olive_path_join(staging, name);
         char hex[OLIVE_SHA256_HEX];
         /* A copy, not a hard link: onnx refuses external data files with several links. The
@@ -408,8 +420,10 @@ static int copy_entry(run_ctx *r, const char *key, const char *staging)
          * recorded, even if the entry changed after its lookup. */
         rc = src && dst ? olive_copy_file_sha256(src, dst, hex) : OLIVE_ENOMEM;
         if (rc == OLIVE_OK && (!json_is_string(v) || strcmp(hex, json_string_value(v))))
-            rc = olive_fail(OLIVE_EIO, "cache entry %s: '%s' changed while it was copied to the output; run again to "
-                                       "rebuild it", entry, name);
+            rc = olive_fail(OLIVE_EIO,
+                            "cache entry %s: '%s' changed while it was copied to the output; run again to "
+                            "rebuild it",
+                            entry, name);
         free(src);
         free(dst);
         if (rc != OLIVE_OK)
@@ -428,7 +442,8 @@ static int write_search_outputs(run_ctx *r, const wf_search_outcome *so, const c
     olive_workflow *w = r->w;
     int rc = so->frontier ? write_json(staging, WF_PARETO_FRONTIER, so->frontier) : OLIVE_OK;
     if (rc == OLIVE_OK && w->plot_pareto_frontier) {
-        char *png = olive_path_join(staging, WF_PARETO_CHART ".png"), *svg = olive_path_join(staging, WF_PARETO_CHART ".svg");
+        char *png = olive_path_join(staging, WF_PARETO_CHART ".png"),
+             *svg = olive_path_join(staging, WF_PARETO_CHART ".svg");
         rc = png && svg ? ws_chart_write(png, svg, so->chart, so->n_chart, so->x_label, so->y_label) : OLIVE_ENOMEM;
         free(png);
         free(svg);
@@ -576,11 +591,20 @@ static int ranks_above(const json_t *a, const json_t *b, const wf_evaluator *e)
 
 /* ---- the run ---- */
 
-size_t wf_flow_count(const olive_workflow *w) { return w->n_flows ? w->n_flows : 1; }
+size_t wf_flow_count(const olive_workflow *w)
+{
+    return w->n_flows ? w->n_flows : 1;
+}
 
-size_t wf_flow_length(const olive_workflow *w, size_t flow) { return w->n_flows ? w->flows[flow].n : w->n_slots; }
+size_t wf_flow_length(const olive_workflow *w, size_t flow)
+{
+    return w->n_flows ? w->flows[flow].n : w->n_slots;
+}
 
-size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k) { return w->n_flows ? w->flows[flow].slots[k] : k; }
+size_t wf_flow_slot(const olive_workflow *w, size_t flow, size_t k)
+{
+    return w->n_flows ? w->flows[flow].slots[k] : k;
+}
 
 /* Candidates of one flow: one per combination of its slots' alternatives (capped). */
 static size_t flow_candidates(const olive_workflow *w, size_t flow)
@@ -675,8 +699,8 @@ static json_t *summary(run_ctx *r, const char *input_id, size_t n_cand, size_t b
     }
     for (size_t c = 0; c < n_cand; c++) {
         char *name = candidate_name(r->w, c);
-        json_t *cand = json_pack("{s:I, s:s, s:I}", "index", (json_int_t)c, "name", name ? name : "?",
-                                 "size_on_disk", (json_int_t)sizes[c]);
+        json_t *cand = json_pack("{s:I, s:s, s:I}", "index", (json_int_t)c, "name", name ? name : "?", "size_on_disk",
+                                 (json_int_t)sizes[c]);
         free(name);
         if (results[c])
             json_object_set(cand, "metrics", results[c]);
@@ -744,8 +768,9 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots || searching)) {
         if (input->checkpoint_path && wf_evaluator_needs_runtime(&w->evaluator))
             OLIVE_WARN("evaluate_input_model: the input is a checkpoint, not an ONNX model; it is not evaluated");
-        else if ((rc = wf_run_evaluate(&input_results, w, &w->evaluator, input->path ? input->path : input->checkpoint_path,
-                                      input_size, 0, r.step_count, "the input model")) != OLIVE_OK)
+        else if ((rc = wf_run_evaluate(&input_results, w, &w->evaluator,
+                                       input->path ? input->path : input->checkpoint_path, input_size, 0, r.step_count,
+                                       "the input model")) != OLIVE_OK)
             goto out;
         if (input_results && !(input_fp = wf_footprint_metrics(input_results, &w->evaluator, NULL))) {
             rc = OLIVE_ENOMEM;
@@ -779,8 +804,8 @@ int wf_run(olive_workflow *w, json_t **result)
             const wf_evaluator *ev = candidate_evaluator(w, c);
             char what[64];
             snprintf(what, sizeof what, "candidate %zu", c + 1);
-            if (ev->n_metrics &&
-                (rc = wf_run_evaluate(&results[c], w, ev, m->path, sizes[c], r.step_index, r.step_count, what)) != OLIVE_OK) {
+            if (ev->n_metrics && (rc = wf_run_evaluate(&results[c], w, ev, m->path, sizes[c], r.step_index,
+                                                       r.step_count, what)) != OLIVE_OK) {
                 oir_model_free(m);
                 break;
             }
@@ -792,7 +817,9 @@ int wf_run(olive_workflow *w, json_t **result)
         }
         /* The ranked metrics choose (priority 1 first); without them the first candidate is the
          * result, or the smallest when size_on_disk is measured. */
-        int above = best && results[c] && results[best_c] ? ranks_above(results[c], results[best_c], candidate_evaluator(w, c)) : -1;
+        int above = best && results[c] && results[best_c]
+                        ? ranks_above(results[c], results[best_c], candidate_evaluator(w, c))
+                        : -1;
         if (!best || above == 1 || (above == -1 && w->size_on_disk && sizes[c] < sizes[best_c])) {
             oir_model_free(best);
             best = m;
@@ -823,9 +850,10 @@ int wf_run(olive_workflow *w, json_t **result)
         if (strcmp(json_string_value(json_object_get(c, "state")), "failed"))
             continue;
         snprintf(id, sizeof id, "failed-%zu", i);
-        json_object_set_new(footprints, id, json_pack("{s:s, s:O?, s:s, s:O?, s:O?}", "id", id, "parent",
-                                                      json_object_get(c, "parent"), "status", "failed", "search_point",
-                                                      json_object_get(c, "point"), "error", json_object_get(c, "error")));
+        json_object_set_new(footprints, id,
+                            json_pack("{s:s, s:O?, s:s, s:O?, s:O?}", "id", id, "parent", json_object_get(c, "parent"),
+                                      "status", "failed", "search_point", json_object_get(c, "point"), "error",
+                                      json_object_get(c, "error")));
     }
     history = wf_run_history_text(r.steps, r.n_steps);
     if (!footprints || !history) {

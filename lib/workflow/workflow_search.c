@@ -19,7 +19,7 @@
  * its passes. */
 typedef struct binding {
     size_t slot, choice;
-    const char *param;         /* borrowed from the choice's search object */
+    const char *param; /* borrowed from the choice's search object */
 } binding;
 
 typedef struct search_run {
@@ -35,7 +35,7 @@ typedef struct search_run {
     /* per evaluated candidate, in order */
     char (*last_id)[OLIVE_SHA256_HEX];
     char (*parent_id)[OLIVE_SHA256_HEX];
-    size_t *last_step;         /* index into r->steps, SIZE_MAX when no step ran */
+    size_t *last_step; /* index into r->steps, SIZE_MAX when no step ran */
     size_t evaluated, served;
 } search_run;
 
@@ -109,7 +109,8 @@ static int build_space(search_run *s, const olive_workflow *w)
         for (size_t j = 0; j < slot->n_choices; j++) {
             const char *key;
             json_t *v;
-            json_object_foreach(slot->choices[j].search, key, v) {
+            json_object_foreach(slot->choices[j].search, key, v)
+            {
                 char prefix[300], name[400], where[400];
                 int rc;
                 if (slot->n_choices > 1)
@@ -121,7 +122,8 @@ static int build_space(search_run *s, const olive_workflow *w)
                 if (json_is_string(v)) { /* SEARCHABLE_VALUES */
                     char *bars = NULL;
                     const olive_param_spec *spec = olive_param_find(slot->choices[j].pass->def, key);
-                    rc = spec ? wf_default_search_values(&bars, spec) : olive_fail(OLIVE_EINVALID, "%s: unknown", where);
+                    rc = spec ? wf_default_search_values(&bars, spec)
+                              : olive_fail(OLIVE_EINVALID, "%s: unknown", where);
                     if (rc == OLIVE_OK)
                         rc = add_default_space(&s->space, name, bars);
                     free(bars);
@@ -146,8 +148,19 @@ static void eval_key(char out[OLIVE_SHA256_HEX], const olive_workflow *w, const 
     char *dc = json_dumps(json_object_get(w->config, "data_configs"), JSON_COMPACT | JSON_SORT_KEYS);
     char *eng = json_dumps(json_object_get(json_object_get(w->config, "engine"), "evaluator"),
                            JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    const char *parts[] = {"libolive-eval 1\n", model_id, "\n", ev ? ev : "", "\n", ev1 ? ev1 : "", "\n", dc ? dc : "",
-                           "\n", eng ? eng : "", "\n", olive_accelerator_device(w->acc), " ",
+    const char *parts[] = {"libolive-eval 1\n",
+                           model_id,
+                           "\n",
+                           ev ? ev : "",
+                           "\n",
+                           ev1 ? ev1 : "",
+                           "\n",
+                           dc ? dc : "",
+                           "\n",
+                           eng ? eng : "",
+                           "\n",
+                           olive_accelerator_device(w->acc),
+                           " ",
                            olive_accelerator_provider(w->acc)};
     olive_sha256_init(&h);
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -306,8 +319,8 @@ static json_t *objective_dict(const ws_objectives *o)
         json_t *it = json_pack("{s:b, s:i}", "higher_is_better", o->items[k].higher_is_better, "priority",
                                o->items[k].priority);
         if (o->items[k].goal_type)
-            json_object_set_new(it, "goal", json_pack("{s:s, s:f}", "type", o->items[k].goal_type, "value",
-                                                      o->items[k].goal_value));
+            json_object_set_new(
+                it, "goal", json_pack("{s:s, s:f}", "type", o->items[k].goal_type, "value", o->items[k].goal_value));
         json_object_set_new(d, o->items[k].key, it);
     }
     return d;
@@ -363,8 +376,10 @@ static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
     run_ctx *r = s->r;
     json_t *cands = json_array(), *nodes = json_object();
     olive_strbuf table = {0};
-    olive_strbuf_printf(&table, "search: %zu candidates (%zu evaluated, %zu from the evaluation cache), %zu on the "
-                        "Pareto frontier\n  #  state   front  point", res->n, s->evaluated, s->served, res->n_front);
+    olive_strbuf_printf(&table,
+                        "search: %zu candidates (%zu evaluated, %zu from the evaluation cache), %zu on the "
+                        "Pareto frontier\n  #  state   front  point",
+                        res->n, s->evaluated, s->served, res->n_front);
     for (size_t k = 0; k < s->o->n; k++)
         olive_strbuf_printf(&table, "  %s", s->o->items[k].key);
     for (size_t i = 0; i < res->n; i++) {
@@ -430,7 +445,7 @@ static int objectives_of(ws_objectives *o, const olive_workflow *w)
     OLIVE_TRY(ws_objectives_from_evaluator(o, &w->evaluator));
     if (!o->n)
         return olive_fail(OLIVE_EINVALID, "search_strategy: a search needs an evaluator whose metrics have a priority "
-                          "or a goal, to rank or prune the candidates");
+                                          "or a goal, to rank or prune the candidates");
     return OLIVE_OK;
 }
 
@@ -486,7 +501,8 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
             goto out;
     }
     if (st.pass_by_pass)
-        OLIVE_INFO("search_strategy: execution_order pass-by-pass is searched jointly here (one space over every pass)");
+        OLIVE_INFO(
+            "search_strategy: execution_order pass-by-pass is searched jointly here (one space over every pass)");
     s.o = &o;
     s.base_values = base;
     n_points = ws_space_count(&s.space);
@@ -499,7 +515,10 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
         goto out;
     }
     OLIVE_INFO("search: %zu points, sampler %s, up to %zu candidates", n_points,
-               st.sampler == WS_SEQUENTIAL ? "sequential" : st.sampler == WS_RANDOM ? "random" : "tpe", s.n_expected);
+               st.sampler == WS_SEQUENTIAL ? "sequential"
+               : st.sampler == WS_RANDOM   ? "random"
+                                           : "tpe",
+               s.n_expected);
     if ((rc = ws_search_run(&res, &s.space, &st, &o, base, evaluate_point, &s)) != OLIVE_OK)
         goto out;
     if ((rc = outcome(out, &s, &res)) != OLIVE_OK)
@@ -511,9 +530,10 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
     }
     if (res.best == SIZE_MAX) {
         char *tab = baseline ? wf_metrics_table(baseline) : NULL;
-        rc = olive_fail(OLIVE_EINVALID, "search: every one of the %zu candidates was pruned by the goals or failed; "
-                        "nothing was written. The input model's metrics:\n%s", res.n,
-                        tab ? tab : "(not evaluated)");
+        rc = olive_fail(OLIVE_EINVALID,
+                        "search: every one of the %zu candidates was pruned by the goals or failed; "
+                        "nothing was written. The input model's metrics:\n%s",
+                        res.n, tab ? tab : "(not evaluated)");
         free(tab);
         goto out;
     }

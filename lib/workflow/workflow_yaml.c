@@ -58,18 +58,18 @@ static json_t *plain_scalar(const char *s)
  * depth limit stop a deep document after its first levels. */
 
 typedef struct yaml_frame {
-    json_t *value;          /* the array or object being filled */
-    char *key;              /* mapping: the key waiting for its value, NULL when a key is next */
+    json_t *value; /* the array or object being filled */
+    char *key;     /* mapping: the key waiting for its value, NULL when a key is next */
     yaml_mark_t key_mark;
-    char *anchor;           /* the anchor named on this node, or NULL */
-    size_t first_value;     /* c->values when the node started, to count its size */
-    int height;             /* nesting levels below this node so far */
+    char *anchor;       /* the anchor named on this node, or NULL */
+    size_t first_value; /* c->values when the node started, to count its size */
+    int height;         /* nesting levels below this node so far */
 } yaml_frame;
 
 typedef struct yaml_anchor {
     char *name;
     json_t *value;
-    size_t size;            /* values it holds, counted again at every alias */
+    size_t size; /* values it holds, counted again at every alias */
     int height;
 } yaml_anchor;
 
@@ -185,8 +185,9 @@ static int on_alias(yaml_build *c, const yaml_event_t *e)
         if (!strcmp(c->anchors[i].name, name))
             a = &c->anchors[i];
     if (!a)
-        return fail_at(c, e->start_mark, "an alias names an anchor that is not defined before it (or that "
-                                         "contains the alias)");
+        return fail_at(c, e->start_mark,
+                       "an alias names an anchor that is not defined before it (or that "
+                       "contains the alias)");
     OLIVE_TRY(count_value(c, e->start_mark, a->size));
     if (c->depth + a->height > YAML_MAX_DEPTH)
         return fail_at(c, e->start_mark, "nested too deeply");
@@ -207,7 +208,8 @@ static int on_start(yaml_build *c, const yaml_event_t *e, int is_map)
     f = &c->stack[c->depth];
     memset(f, 0, sizeof *f);
     f->first_value = c->values - 1;
-    if (!(f->value = is_map ? json_object() : json_array()) || (anchor && !(f->anchor = strdup((const char *)anchor)))) {
+    if (!(f->value = is_map ? json_object() : json_array()) ||
+        (anchor && !(f->anchor = strdup((const char *)anchor)))) {
         json_decref(f->value);
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     }

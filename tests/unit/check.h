@@ -11,51 +11,51 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        check_count++;                                                                   \
-        if (!(cond)) {                                                                   \
-            check_failures++;                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-        }                                                                                \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        check_count++;                                                                                                 \
+        if (!(cond)) {                                                                                                 \
+            check_failures++;                                                                                          \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
+        }                                                                                                              \
     } while (0)
 
-#define CHECK_RC(expr, want)                                                             \
-    do {                                                                                 \
-        int check_rc_ = (expr);                                                          \
-        check_count++;                                                                   \
-        if (check_rc_ != (want)) {                                                       \
-            check_failures++;                                                            \
-            fprintf(stderr, "%s:%d: %s returned %d, expected %d (last error: %s)\n",     \
-                    __FILE__, __LINE__, #expr, check_rc_, (want), olive_error_last());   \
-        }                                                                                \
+#define CHECK_RC(expr, want)                                                                                           \
+    do {                                                                                                               \
+        int check_rc_ = (expr);                                                                                        \
+        check_count++;                                                                                                 \
+        if (check_rc_ != (want)) {                                                                                     \
+            check_failures++;                                                                                          \
+            fprintf(stderr, "%s:%d: %s returned %d, expected %d (last error: %s)\n", __FILE__, __LINE__, #expr,        \
+                    check_rc_, (want), olive_error_last());                                                            \
+        }                                                                                                              \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                  \
-    do {                                                                                 \
-        const char *check_a_ = (a), *check_b_ = (b);                                     \
-        check_count++;                                                                   \
-        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {                      \
-            check_failures++;                                                            \
-            fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__,                 \
-                    check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");     \
-        }                                                                                \
+#define CHECK_STR(a, b)                                                                                                \
+    do {                                                                                                               \
+        const char *check_a_ = (a), *check_b_ = (b);                                                                   \
+        check_count++;                                                                                                 \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {                                                    \
+            check_failures++;                                                                                          \
+            fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, check_a_ ? check_a_ : "(null)",               \
+                    check_b_ ? check_b_ : "(null)");                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* A check that explains itself: on failure prints the printf-style message after the condition. */
-#define CHECK_MSG(cond, ...)                                                             \
-    do {                                                                                 \
-        check_count++;                                                                   \
-        if (!(cond)) {                                                                   \
-            check_failures++;                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);     \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-        }                                                                                \
+#define CHECK_MSG(cond, ...)                                                                                           \
+    do {                                                                                                               \
+        check_count++;                                                                                                 \
+        if (!(cond)) {                                                                                                 \
+            check_failures++;                                                                                          \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
     } while (0)
 
 /* `haystack` contains `needle`. */
-#define CHECK_CONTAINS(haystack, needle)                                                 \
+#define CHECK_CONTAINS(haystack, needle)                                                                               \
     CHECK_MSG(strstr((haystack), (needle)) != NULL, "'%s' does not contain '%s'", (haystack), (needle))
 
 /* The error message contains `needle`. */

@@ -46,9 +46,15 @@ static const olive_backend cpu_backend = {
     .name = "cpu",
     .device = "cpu",
     .library = "oneDNN",
-    .dev = {.library_version = dnnl_library_version, .probe = dnnl_probe, .device_count = olive_cpu_device_count, .device_info = olive_cpu_device_info},
+    .dev = {.library_version = dnnl_library_version,
+            .probe = dnnl_probe,
+            .device_count = olive_cpu_device_count,
+            .device_info = olive_cpu_device_info},
     .buf = OLIVE_HOST_BUFFER_OPS,
     /* No runtime: this backend serves libolive's own kernels; models run through ONNX Runtime. */
 };
 
-const olive_backend *olive_cpu_backend(void) { return &cpu_backend; }
+const olive_backend *olive_cpu_backend(void)
+{
+    return &cpu_backend;
+}

@@ -7,7 +7,10 @@
 #include "backends/host.h"
 #include "core/status.h"
 
-int olive_cpu_device_count(void) { return 1; }
+int olive_cpu_device_count(void)
+{
+    return 1;
+}
 
 int olive_cpu_device_info(int index, olive_backend_device_info *out)
 {

@@ -81,8 +81,7 @@ static int cuda_device_info(int index, olive_backend_device_info *out)
     if (!out)
         return olive_fail(OLIVE_EINVALID, "cuda backend: device info output is NULL");
     if (index < 0 || index >= n_devices)
-        return olive_fail(OLIVE_EINVALID, "cuda backend: device index %d out of range (%d devices)", index,
-                          n_devices);
+        return olive_fail(OLIVE_EINVALID, "cuda backend: device index %d out of range (%d devices)", index, n_devices);
     *out = devices[index];
     return OLIVE_OK;
 }
@@ -92,8 +91,14 @@ static const olive_backend cuda_backend = {
     .name = "cuda",
     .device = "gpu",
     .library = "CUDA runtime",
-    .dev = {.library_version = cuda_library_version, .probe = cuda_probe, .device_count = cuda_device_count, .device_info = cuda_device_info},
+    .dev = {.library_version = cuda_library_version,
+            .probe = cuda_probe,
+            .device_count = cuda_device_count,
+            .device_info = cuda_device_info},
     /* No buffers or runtime yet: models run on CUDA through ONNX Runtime's CUDA provider. */
 };
 
-const olive_backend *olive_cuda_backend(void) { return &cuda_backend; }
+const olive_backend *olive_cuda_backend(void)
+{
+    return &cuda_backend;
+}

@@ -3,4 +3,7 @@
 
 #include <stddef.h>
 
-const olive_backend *olive_cuda_backend(void) { return NULL; }
+const olive_backend *olive_cuda_backend(void)
+{
+    return NULL;
+}

@@ -131,8 +131,7 @@ typedef struct ort_api {
     /* 48-54: values */
     void *CreateTensorAsOrtValue;
     ort_status (*CreateTensorWithDataAsOrtValue)(const OrtMemoryInfo *info, void *data, size_t data_len,
-                                                 const int64_t *shape, size_t shape_len, int elem_type,
-                                                 OrtValue **out);
+                                                 const int64_t *shape, size_t shape_len, int elem_type, OrtValue **out);
     void *IsTensor;
     ort_status (*GetTensorMutableData)(OrtValue *value, void **out);
     void *FillStringTensor;
@@ -273,7 +272,7 @@ typedef struct ort_api {
     void *CreateSessionFromArrayWithPrepackedWeightsContainer;
     /* 170-174: TensorRT with key/value options */
     ort_status (*SessionOptionsAppendExecutionProvider_TensorRT_V2)(OrtSessionOptions *options,
-                                                                     const OrtTensorRTProviderOptionsV2 *trt);
+                                                                    const OrtTensorRTProviderOptionsV2 *trt);
     ort_status (*CreateTensorRTProviderOptions)(OrtTensorRTProviderOptionsV2 **out);
     ort_status (*UpdateTensorRTProviderOptions)(OrtTensorRTProviderOptionsV2 *trt, const char *const *keys,
                                                 const char *const *values, size_t count);
@@ -312,7 +311,7 @@ typedef struct ort_api {
     void *SynchronizeBoundOutputs;
     /* 204-208: CUDA with key/value options */
     ort_status (*SessionOptionsAppendExecutionProvider_CUDA_V2)(OrtSessionOptions *options,
-                                                                 const OrtCUDAProviderOptionsV2 *cuda);
+                                                                const OrtCUDAProviderOptionsV2 *cuda);
     ort_status (*CreateCUDAProviderOptions)(OrtCUDAProviderOptionsV2 **out);
     ort_status (*UpdateCUDAProviderOptions)(OrtCUDAProviderOptionsV2 *cuda, const char *const *keys,
                                             const char *const *values, size_t count);

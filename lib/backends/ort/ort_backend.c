@@ -60,12 +60,21 @@ static const olive_backend ort_backend = {
     .name = "onnxruntime",
     .device = "any",
     .library = "ONNX Runtime",
-    .dev = {.library_version = ort_library_version, .probe = ort_probe, .device_count = ort_device_count,
+    .dev = {.library_version = ort_library_version,
+            .probe = ort_probe,
+            .device_count = ort_device_count,
             .device_info = ort_device_info},
     .buf = OLIVE_HOST_BUFFER_OPS,
-    .rt = {.load = olive_ort_model_load, .provider = olive_ort_model_provider, .io_count = olive_ort_model_io_count,
-           .io_info = olive_ort_model_io_info, .run = olive_ort_model_run, .cancel = olive_ort_model_cancel,
+    .rt = {.load = olive_ort_model_load,
+           .provider = olive_ort_model_provider,
+           .io_count = olive_ort_model_io_count,
+           .io_info = olive_ort_model_io_info,
+           .run = olive_ort_model_run,
+           .cancel = olive_ort_model_cancel,
            .free = olive_ort_model_free},
 };
 
-const olive_backend *olive_ort_backend(void) { return &ort_backend; }
+const olive_backend *olive_ort_backend(void)
+{
+    return &ort_backend;
+}

@@ -28,22 +28,25 @@ static int oga_fail(const oga_api *api, OgaResult *r, int code, const char *what
     return code;
 }
 
-#define OGA_CHECK(api, call, code, what)                   \
-    do {                                                   \
-        OgaResult *r_ = (call);                            \
-        if (r_) {                                          \
-            rc = oga_fail((api), r_, (code), (what));      \
-            goto done;                                     \
-        }                                                  \
+#define OGA_CHECK(api, call, code, what)                                                                               \
+    do {                                                                                                               \
+        OgaResult *r_ = (call);                                                                                        \
+        if (r_) {                                                                                                      \
+            rc = oga_fail((api), r_, (code), (what));                                                                  \
+            goto done;                                                                                                 \
+        }                                                                                                              \
     } while (0)
 
 /* GenAI's name for an execution provider in genai_config.json; "" for the CPU (no provider). */
 static const char *genai_provider(const char *provider)
 {
     static const char *const map[][2] = {
-        {"CPUExecutionProvider", ""},      {"CUDAExecutionProvider", "cuda"},
-        {"DmlExecutionProvider", "dml"},   {"WebGpuExecutionProvider", "WebGPU"},
-        {"QNNExecutionProvider", "QNN"},   {"OpenVINOExecutionProvider", "OpenVINO"},
+        {"CPUExecutionProvider", ""},
+        {"CUDAExecutionProvider", "cuda"},
+        {"DmlExecutionProvider", "dml"},
+        {"WebGpuExecutionProvider", "WebGPU"},
+        {"QNNExecutionProvider", "QNN"},
+        {"OpenVINOExecutionProvider", "OpenVINO"},
         {"NvTensorRTRTXExecutionProvider", "NvTensorRtRtx"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -107,8 +110,10 @@ int olive_ort_generator_new(olive_ort_generator **out, const char *dir, const ch
             if (strcmp(chat, "auto") && strcmp(chat, "true") && strcmp(chat, "false"))
                 rc = olive_fail(OLIVE_EINVALID, "generator option chat_template: '%s' is not auto|true|false", chat);
         } else
-            rc = olive_fail(OLIVE_ENOTFOUND, "unknown generator option '%s' (known: chat_template, ort_library, "
-                            "genai_library)", words[i]);
+            rc = olive_fail(OLIVE_ENOTFOUND,
+                            "unknown generator option '%s' (known: chat_template, ort_library, "
+                            "genai_library)",
+                            words[i]);
     }
     if (rc != OLIVE_OK)
         goto done;
@@ -121,8 +126,10 @@ int olive_ort_generator_new(olive_ort_generator **out, const char *dir, const ch
         goto done;
     }
     if (stat(config_path, &sb) != 0) {
-        rc = olive_fail(OLIVE_ENOTFOUND, "olive_generator_new: %s is not a model folder for ONNX Runtime GenAI (no "
-                        "genai_config.json)", dir);
+        rc = olive_fail(OLIVE_ENOTFOUND,
+                        "olive_generator_new: %s is not a model folder for ONNX Runtime GenAI (no "
+                        "genai_config.json)",
+                        dir);
         goto done;
     }
     if ((rc = olive_ort_genai_load(&genai, genai_library, ort_library)) != OLIVE_OK)
@@ -198,11 +205,12 @@ int olive_ort_generator_generate_json(char **out, olive_ort_generator *g, const 
 
     if (!out || !g || !prompt || !new_tokens)
         return olive_fail(OLIVE_EINVALID, "olive_generator_generate_json: out, generator and prompt must not be NULL "
-                          "and new_tokens must be 1 or more");
+                                          "and new_tokens must be 1 or more");
     api = g->genai->api;
     if (g->chat_template) {
         if (!api->OgaTokenizerApplyChatTemplate)
-            return olive_fail(OLIVE_EUNSUPPORTED, "onnxruntime-genai at %s has no chat templates (OgaTokenizerApplyChatTemplate)",
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "onnxruntime-genai at %s has no chat templates (OgaTokenizerApplyChatTemplate)",
                               g->genai->path);
         msg = json_pack("[{s:s, s:s}]", "role", "user", "content", prompt);
         messages = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
@@ -258,7 +266,8 @@ int olive_ort_generator_generate_json(char **out, olive_ort_generator *g, const 
     }
     json_object_set_new(root, "chat_template_applied", json_boolean(g->chat_template));
     json_object_set_new(root, "time_to_first_token_s", json_real(made ? t_first - t0 : 0.0));
-    json_object_set_new(root, "prefill_tokens_per_s", json_real(t_prefill > t0 ? (double)n_ids / (t_prefill - t0) : 0.0));
+    json_object_set_new(root, "prefill_tokens_per_s",
+                        json_real(t_prefill > t0 ? (double)n_ids / (t_prefill - t0) : 0.0));
     json_object_set_new(root, "decode_tokens_per_s",
                         json_real(made > 1 && t_end > t_first ? (double)(made - 1) / (t_end - t_first) : 0.0));
     if (!(dumped = json_dumps(root, JSON_COMPACT))) {

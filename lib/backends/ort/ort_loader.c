@@ -40,13 +40,13 @@ static char python_problem[512];
 /* Asks python3 where its onnxruntime and onnxruntime_genai packages are. find_spec locates a
  * package without importing it, so this is quick and has no side effects. The child gets
  * /dev/null for stdin and stderr; its stdout comes back through a pipe. */
-#define PYTHON_FIND_PACKAGES                                                                  \
-    "import importlib.util as u\n"                                                            \
-    "for n in ('onnxruntime', 'onnxruntime_genai'):\n"                                        \
-    "    try:\n"                                                                              \
-    "        s = u.find_spec(n)\n"                                                            \
-    "        print((s.submodule_search_locations or [''])[0] if s else '')\n"                 \
-    "    except Exception:\n"                                                                 \
+#define PYTHON_FIND_PACKAGES                                                                                           \
+    "import importlib.util as u\n"                                                                                     \
+    "for n in ('onnxruntime', 'onnxruntime_genai'):\n"                                                                 \
+    "    try:\n"                                                                                                       \
+    "        s = u.find_spec(n)\n"                                                                                     \
+    "        print((s.submodule_search_locations or [''])[0] if s else '')\n"                                          \
+    "    except Exception:\n"                                                                                          \
     "        print('')\n"
 
 /* How long python3 may take to answer before it is stopped (a wedged interpreter must not
@@ -201,8 +201,8 @@ static int open_ort(const char *path, const char *found_by, olive_strbuf *tried)
     *(void **)&get_base = dlsym(h, "OrtGetApiBase");
     if (!get_base) {
         dlclose(h);
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s (found by %s) is not ONNX Runtime: it exports no OrtGetApiBase",
-                          path, found_by);
+        return olive_fail(OLIVE_EUNSUPPORTED, "%s (found by %s) is not ONNX Runtime: it exports no OrtGetApiBase", path,
+                          found_by);
     }
     /* ONNX Runtime is never unloaded once its code ran: it does not support that. */
     base = get_base();
@@ -332,7 +332,10 @@ int olive_ort_load(const olive_ort **out, const char *path)
     return rc;
 }
 
-const olive_ort *olive_ort_loaded(void) { return ort_ready; }
+const olive_ort *olive_ort_loaded(void)
+{
+    return ort_ready;
+}
 
 int olive_ort_fail(const olive_ort *ort, OrtStatus *status, int code, const char *what)
 {
@@ -363,11 +366,11 @@ static int open_genai(const char *path, const char *found_by, olive_strbuf *trie
 #define OLIVE_OGA_RESOLVE(ret, name, params) *(void **)&t.name = dlsym(h, #name);
     OLIVE_OGA_FUNCTIONS(OLIVE_OGA_RESOLVE)
 #undef OLIVE_OGA_RESOLVE
-#define OLIVE_OGA_REQUIRE(ret, name, params)                                                                  \
-    if (!t.name && strcmp(#name, "OgaTokenizerApplyChatTemplate") != 0) {                                     \
-        dlclose(h);                                                                                           \
+#define OLIVE_OGA_REQUIRE(ret, name, params)                                                                           \
+    if (!t.name && strcmp(#name, "OgaTokenizerApplyChatTemplate") != 0) {                                              \
+        dlclose(h);                                                                                                    \
         return olive_fail(OLIVE_EUNSUPPORTED, "%s (found by %s) is not a usable ONNX Runtime GenAI: it exports no %s", \
-                          path, found_by, #name);                                                             \
+                          path, found_by, #name);                                                                      \
     }
     OLIVE_OGA_FUNCTIONS(OLIVE_OGA_REQUIRE)
 #undef OLIVE_OGA_REQUIRE
@@ -411,7 +414,8 @@ static int lookup_genai(const char *explicit_path)
     } else {
         char *lib = find_library_in(python_genai_dir, "libonnxruntime-genai.so");
         if (!lib) {
-            note(&tried, "python3's onnxruntime_genai package: no libonnxruntime-genai.so in %s%s", python_genai_dir, "");
+            note(&tried, "python3's onnxruntime_genai package: no libonnxruntime-genai.so in %s%s", python_genai_dir,
+                 "");
         } else {
             rc = open_genai(lib, "python3 package", &tried);
             free(lib);
@@ -452,4 +456,7 @@ int olive_ort_genai_load(const olive_ort_genai **out, const char *path, const ch
     return rc;
 }
 
-const olive_ort_genai *olive_ort_genai_loaded(void) { return genai_ready; }
+const olive_ort_genai *olive_ort_genai_loaded(void)
+{
+    return genai_ready;
+}

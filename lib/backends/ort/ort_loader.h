@@ -27,11 +27,11 @@
 /* The loaded ONNX Runtime: never freed. */
 typedef struct olive_ort {
     const ort_api *api;
-    const char *path;          /* the file that was loaded */
-    const char *found_by;      /* "olive_runtime_load", "OLIVE_ORT_LIBRARY", "system loader", "python3 package" */
-    const char *version;       /* "1.32.0", from OrtGetApiBase()->GetVersionString() */
-    uint32_t api_version;      /* the OrtApi version requested */
-    char **providers;          /* GetAvailableProviders(), in ONNX Runtime's order */
+    const char *path;     /* the file that was loaded */
+    const char *found_by; /* "olive_runtime_load", "OLIVE_ORT_LIBRARY", "system loader", "python3 package" */
+    const char *version;  /* "1.32.0", from OrtGetApiBase()->GetVersionString() */
+    uint32_t api_version; /* the OrtApi version requested */
+    char **providers;     /* GetAvailableProviders(), in ONNX Runtime's order */
     size_t n_providers;
     OrtEnv *env;               /* the process's one environment */
     OrtMemoryInfo *cpu_memory; /* describes host buffers handed to ONNX Runtime */

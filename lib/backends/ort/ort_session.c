@@ -155,19 +155,19 @@ static int options_parse(session_options *o, const char *text)
 static int code_of(const olive_ort *ort, const OrtStatus *st)
 {
     switch (ort->api->GetErrorCode(st)) {
-    case 2: return OLIVE_EINVALID;     /* ORT_INVALID_ARGUMENT */
-    case 3: return OLIVE_ENOTFOUND;    /* ORT_NO_SUCHFILE */
-    case 9: return OLIVE_EUNSUPPORTED; /* ORT_NOT_IMPLEMENTED */
+    case 2: return OLIVE_EINVALID;      /* ORT_INVALID_ARGUMENT */
+    case 3: return OLIVE_ENOTFOUND;     /* ORT_NO_SUCHFILE */
+    case 9: return OLIVE_EUNSUPPORTED;  /* ORT_NOT_IMPLEMENTED */
     case 11: return OLIVE_EUNSUPPORTED; /* ORT_EP_FAIL */
-    default: return OLIVE_EFORMAT;     /* the model, graph or run failed */
+    default: return OLIVE_EFORMAT;      /* the model, graph or run failed */
     }
 }
 
-#define ORT_CHECK(ort, call, what)                                                 \
-    do {                                                                           \
-        OrtStatus *st_ = (call);                                                   \
-        if (st_)                                                                   \
-            return olive_ort_fail((ort), st_, code_of((ort), st_), (what));        \
+#define ORT_CHECK(ort, call, what)                                                                                     \
+    do {                                                                                                               \
+        OrtStatus *st_ = (call);                                                                                       \
+        if (st_)                                                                                                       \
+            return olive_ort_fail((ort), st_, code_of((ort), st_), (what));                                            \
     } while (0)
 
 /* ---- execution providers ---- */
@@ -287,12 +287,20 @@ static int configure(const olive_ort *ort, OrtSessionOptions *so, const session_
 static olive_dtype dtype_of(int elem)
 {
     switch (elem) {
-    case ORT_ELEM_FLOAT: case ORT_ELEM_UINT8: case ORT_ELEM_INT8: case ORT_ELEM_UINT16: case ORT_ELEM_INT16:
-    case ORT_ELEM_INT32: case ORT_ELEM_INT64: case ORT_ELEM_BOOL: case ORT_ELEM_FLOAT16: case ORT_ELEM_DOUBLE:
-    case ORT_ELEM_UINT32: case ORT_ELEM_UINT64: case ORT_ELEM_BFLOAT16:
-        return (olive_dtype)elem;
-    default:
-        return OLIVE_DTYPE_UNDEFINED;
+    case ORT_ELEM_FLOAT:
+    case ORT_ELEM_UINT8:
+    case ORT_ELEM_INT8:
+    case ORT_ELEM_UINT16:
+    case ORT_ELEM_INT16:
+    case ORT_ELEM_INT32:
+    case ORT_ELEM_INT64:
+    case ORT_ELEM_BOOL:
+    case ORT_ELEM_FLOAT16:
+    case ORT_ELEM_DOUBLE:
+    case ORT_ELEM_UINT32:
+    case ORT_ELEM_UINT64:
+    case ORT_ELEM_BFLOAT16: return (olive_dtype)elem;
+    default: return OLIVE_DTYPE_UNDEFINED;
     }
 }
 
@@ -371,7 +379,8 @@ static int describe(olive_backend_model *m)
 {
     const ort_api *api = m->ort->api;
     ORT_CHECK(m->ort, api->SessionGetInputCount(m->session, &m->n_inputs), "onnxruntime: counting the model's inputs");
-    ORT_CHECK(m->ort, api->SessionGetOutputCount(m->session, &m->n_outputs), "onnxruntime: counting the model's outputs");
+    ORT_CHECK(m->ort, api->SessionGetOutputCount(m->session, &m->n_outputs),
+              "onnxruntime: counting the model's outputs");
     m->inputs = olive_calloc(m->n_inputs ? m->n_inputs : 1, sizeof *m->inputs);
     m->outputs = olive_calloc(m->n_outputs ? m->n_outputs : 1, sizeof *m->outputs);
     if (!m->inputs || !m->outputs)
@@ -459,7 +468,10 @@ int olive_ort_model_load(olive_backend_model **out, const olive_backend *backend
     return OLIVE_OK;
 }
 
-const char *olive_ort_model_provider(const olive_backend_model *m) { return m ? m->provider : NULL; }
+const char *olive_ort_model_provider(const olive_backend_model *m)
+{
+    return m ? m->provider : NULL;
+}
 
 size_t olive_ort_model_io_count(const olive_backend_model *m, int outputs)
 {
@@ -470,7 +482,8 @@ int olive_ort_model_io_info(const olive_backend_model *m, int outputs, size_t in
 {
     const ort_io *io;
     if (!m || !out || index >= olive_ort_model_io_count(m, outputs))
-        return olive_fail(OLIVE_EINVALID, "onnxruntime: %s index %zu out of range", outputs ? "output" : "input", index);
+        return olive_fail(OLIVE_EINVALID, "onnxruntime: %s index %zu out of range", outputs ? "output" : "input",
+                          index);
     io = outputs ? &m->outputs[index] : &m->inputs[index];
     out->name = io->name;
     out->dtype = io->dtype;
@@ -511,21 +524,24 @@ static int check_input(const olive_backend_model *m, const char *name, const oli
     if ((k = find_io(m->inputs, m->n_inputs, name)) < 0) {
         char have[1024];
         names_text(have, sizeof have, m->inputs, m->n_inputs);
-        return olive_fail(OLIVE_EINVALID, "olive_session_run: the model has no input '%s' (its inputs: %s)", name, have);
+        return olive_fail(OLIVE_EINVALID, "olive_session_run: the model has no input '%s' (its inputs: %s)", name,
+                          have);
     }
     if (seen[k]++)
         return olive_fail(OLIVE_EINVALID, "olive_session_run: input '%s' is given twice", name);
     io = &m->inputs[k];
     if (io->dtype != t->dtype)
         return olive_fail(OLIVE_EINVALID, "olive_session_run: input '%s' is %s, but the model takes %s", name,
-                          olive_dtype_name(t->dtype), io->dtype ? olive_dtype_name(io->dtype) : "a value of another type");
+                          olive_dtype_name(t->dtype),
+                          io->dtype ? olive_dtype_name(io->dtype) : "a value of another type");
     if (io->rank && io->rank != t->rank)
-        return olive_fail(OLIVE_EINVALID, "olive_session_run: input '%s' has rank %zu, but the model takes rank %zu", name,
-                          t->rank, io->rank);
+        return olive_fail(OLIVE_EINVALID, "olive_session_run: input '%s' has rank %zu, but the model takes rank %zu",
+                          name, t->rank, io->rank);
     for (size_t d = 0; io->rank && d < io->rank; d++)
         if (io->dims[d] >= 0 && io->dims[d] != t->shape[d])
-            return olive_fail(OLIVE_EINVALID, "olive_session_run: input '%s' has dim %zu = %lld, but the model fixes it to %lld",
-                              name, d, (long long)t->shape[d], (long long)io->dims[d]);
+            return olive_fail(OLIVE_EINVALID,
+                              "olive_session_run: input '%s' has dim %zu = %lld, but the model fixes it to %lld", name,
+                              d, (long long)t->shape[d], (long long)io->dims[d]);
     return OLIVE_OK;
 }
 
@@ -561,8 +577,10 @@ static int output_tensor(const olive_backend_model *m, const char *name, OrtValu
     }
     if (dtype_of(elem) == OLIVE_DTYPE_UNDEFINED || rank > OLIVE_TENSOR_MAX_RANK) {
         api->ReleaseValue(value);
-        return olive_fail(OLIVE_EUNSUPPORTED, "olive_session_run: output '%s' has element type %d or rank %zu, which "
-                          "olive_tensor does not hold", name, elem, rank);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "olive_session_run: output '%s' has element type %d or rank %zu, which "
+                          "olive_tensor does not hold",
+                          name, elem, rank);
     }
     return olive_tensor_hold(out, dtype_of(elem), dims, rank, data, release_value, value);
 }
@@ -581,8 +599,10 @@ int olive_ort_model_run(olive_backend_model *m, const char *const *input_names, 
         return olive_fail(OLIVE_EINVALID, "olive_session_run: session, out, input names and inputs must not be NULL");
     api = m->ort->api;
     if (!output_names && n_outputs != m->n_outputs)
-        return olive_fail(OLIVE_EINVALID, "olive_session_run: with no output names, all %zu outputs are returned, but "
-                          "room for %zu was given", m->n_outputs, n_outputs);
+        return olive_fail(OLIVE_EINVALID,
+                          "olive_session_run: with no output names, all %zu outputs are returned, but "
+                          "room for %zu was given",
+                          m->n_outputs, n_outputs);
     seen = olive_calloc(m->n_inputs + 1, 1);
     out_names = olive_calloc(n_outputs + 1, sizeof *out_names);
     in_values = olive_calloc(n_inputs + 1, sizeof *in_values);
@@ -601,8 +621,10 @@ int olive_ort_model_run(olive_backend_model *m, const char *const *input_names, 
             rc = olive_fail(OLIVE_EINVALID, "olive_session_run: the model has no output '%s' (its outputs: %s)",
                             output_names[i] ? output_names[i] : "(NULL)", have);
         } else if (m->outputs[k].dtype == OLIVE_DTYPE_UNDEFINED) {
-            rc = olive_fail(OLIVE_EUNSUPPORTED, "olive_session_run: output '%s' is not a tensor of a dtype olive_tensor "
-                            "holds", m->outputs[k].name);
+            rc = olive_fail(OLIVE_EUNSUPPORTED,
+                            "olive_session_run: output '%s' is not a tensor of a dtype olive_tensor "
+                            "holds",
+                            m->outputs[k].name);
         } else {
             out_names[i] = m->outputs[k].name;
         }

@@ -41,7 +41,7 @@ int ohub_curl_load(void);
 #define curl_easy_init ohub_curl.easy_init
 #define curl_easy_cleanup ohub_curl.easy_cleanup
 #define curl_easy_reset ohub_curl.easy_reset
-#undef curl_easy_setopt  /* curl.h makes these two function-like macros of themselves */
+#undef curl_easy_setopt /* curl.h makes these two function-like macros of themselves */
 #undef curl_easy_getinfo
 #define curl_easy_setopt ohub_curl.easy_setopt
 #define curl_easy_getinfo ohub_curl.easy_getinfo

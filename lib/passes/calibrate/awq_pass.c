@@ -18,9 +18,9 @@
 typedef struct aw_input {
     char *name;
     size_t k;
-    double *abs_sum;        /* sum over all tokens of |x| per channel */
+    double *abs_sum; /* sum over all tokens of |x| per channel */
     uint64_t tokens;
-    float *rows;            /* the first `kept` rows, [max_rows][k] */
+    float *rows; /* the first `kept` rows, [max_rows][k] */
     size_t kept;
     int in_group;
 } aw_input;
@@ -35,7 +35,10 @@ typedef struct aw_run {
     size_t n_in, cap_in, total, done;
 } aw_run;
 
-static const char *label(const oir_node *n) { return n->name[0] ? n->name : n->outputs[0]; }
+static const char *label(const oir_node *n)
+{
+    return n->name[0] ? n->name : n->outputs[0];
+}
 
 /* modules_to_not_convert: MatMuls whose name contains one of the entries stay in float. */
 static int selected(const void *user, const oir_node *n)
@@ -119,8 +122,8 @@ static int gather(void *user, size_t index, const olive_tensor *value)
     return OLIVE_OK;
 }
 
-static const char *const norm_ops[] = {"LayerNormalization", "SimplifiedLayerNormalization",
-                                       "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", NULL};
+static const char *const norm_ops[] = {"LayerNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization",
+                                       "SkipSimplifiedLayerNormalization", NULL};
 
 /* 1 when input k of normalization `op` multiplies (or is added after) the normalized value:
  * gamma and beta, not the bias added before normalizing. */
@@ -160,8 +163,8 @@ static int scale_input(aw_run *r, aw_input *in, const float *s, int *folded)
             if (!scaled_param(prod->op_type, k) || !prod->inputs[k][0])
                 continue;
             t = oir_graph_initializer(g, prod->inputs[k]);
-            ok = t && t->dtype == OIR_FLOAT && t->rank == 1 && (size_t)t->dims[0] == in->k &&
-                 t->nbytes == in->k * 4 && oir_index_use_count(&ix, prod->inputs[k]) == 1;
+            ok = t && t->dtype == OIR_FLOAT && t->rank == 1 && (size_t)t->dims[0] == in->k && t->nbytes == in->k * 4 &&
+                 oir_index_use_count(&ix, prod->inputs[k]) == 1;
         }
     }
     if (ok) {
@@ -285,8 +288,7 @@ static int quantize_input(aw_run *r, aw_input *in)
         goto done;
     for (size_t j = 0; j < k; j++)
         x_mean[j] = (float)(in->abs_sum[j] / (double)in->tokens);
-    rc = olive_awq_search_scale(&r->cfg, (const float *const *)ws, ns, count, k, in->rows, in->kept, x_mean, s,
-                                &ratio);
+    rc = olive_awq_search_scale(&r->cfg, (const float *const *)ws, ns, count, k, in->rows, in->kept, x_mean, s, &ratio);
     if (rc != OLIVE_OK)
         goto done;
     /* Scaled weights, scaled inputs. */
@@ -316,7 +318,8 @@ static int quantize_input(aw_run *r, aw_input *in)
             rc = OLIVE_ENOMEM;
         } else {
             const float lo = r->cfg.zero_point ? 0.0f : (float)-(1 << (r->cfg.bits - 1));
-            const float hi = r->cfg.zero_point ? (float)((1 << r->cfg.bits) - 1) : (float)((1 << (r->cfg.bits - 1)) - 1);
+            const float hi = r->cfg.zero_point ? (float)((1 << r->cfg.bits) - 1)
+                                               : (float)((1 << (r->cfg.bits - 1)) - 1);
             const float shift = r->cfg.zero_point ? 0.0f : (float)(1 << (r->cfg.bits - 1));
             for (size_t b = 0; b < n; b++)
                 for (size_t gi = 0; gi < n_groups; gi++) {
@@ -340,8 +343,8 @@ static int quantize_input(aw_run *r, aw_input *in)
         r->done += rc == OLIVE_OK;
     }
     if (rc == OLIVE_OK)
-        OLIVE_DEBUG(PASS ": '%s': ratio %.2f, scales %s", in->name, ratio, folded ? "folded into its normalization"
-                                                                                  : "applied by a Mul");
+        OLIVE_DEBUG(PASS ": '%s': ratio %.2f, scales %s", in->name, ratio,
+                    folded ? "folded into its normalization" : "applied by a Mul");
 done:
     for (size_t i = 0; ws && i < count; i++)
         free(ws[i]);
@@ -364,7 +367,10 @@ static void free_input_data(aw_input *in)
     in->in_group = 0;
 }
 
-static const char *group_name(void *user, size_t i) { return ((aw_run *)user)->in[i].name; }
+static const char *group_name(void *user, size_t i)
+{
+    return ((aw_run *)user)->in[i].name;
+}
 
 /* The rows kept, max_rows x k floats. */
 static uint64_t group_bytes(void *user, size_t i)
@@ -392,7 +398,10 @@ static int group_finish(void *user, size_t first, size_t last)
     return rc;
 }
 
-static void group_close(void *user, size_t i) { free_input_data(&((aw_run *)user)->in[i]); }
+static void group_close(void *user, size_t i)
+{
+    free_input_data(&((aw_run *)user)->in[i]);
+}
 
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
@@ -415,9 +424,15 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     rc = collect_inputs(&r);
     if (rc == OLIVE_OK && r.total) {
         const olive_calib_groups groups = {
-            .n = r.n_in, .budget = (uint64_t)olive_args_int(args, "calib_budget_mb") << 20,
-            .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
-            .close = group_close, .gather = gather, .user = &r,
+            .n = r.n_in,
+            .budget = (uint64_t)olive_args_int(args, "calib_budget_mb") << 20,
+            .name = group_name,
+            .bytes = group_bytes,
+            .open = group_open,
+            .finish = group_finish,
+            .close = group_close,
+            .gather = gather,
+            .user = &r,
         };
         rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
                                          ctx, PASS);
@@ -438,15 +453,69 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "calibration_data", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
-    {.name = "calibration_batch_size", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 1e9, .choices = NULL, .help = "Samples per calibration run"},
-    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8, .choices = NULL, .help = "Bits per weight: 4 or 8"},
-    {.name = "group_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256, .choices = NULL, .help = "Weights per scale along K (MatMulNBits block_size)"},
-    {.name = "zero_point", .type = OLIVE_PARAM_BOOL, .default_value = "true", .min = 0, .max = -1, .choices = NULL, .help = "Asymmetric groups with zero points (else symmetric)"},
-    {.name = "duo_scaling", .type = OLIVE_PARAM_BOOL, .default_value = "true", .min = 0, .max = -1, .choices = NULL, .help = "Scales from activations and weights (x_mean^r / w_mean^(1-r)), else from activations only"},
-    {.name = "modules_to_not_convert", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "MatMuls whose name contains one of these stay float"},
-    {.name = "max_calib_tokens", .type = OLIVE_PARAM_INT, .default_value = "4096", .min = 1, .max = 1e9, .choices = NULL, .help = "Input rows kept per group for the scale and clip searches (x_mean uses every token)"},
-    {.name = "calib_budget_mb", .type = OLIVE_PARAM_INT, .default_value = "512", .min = 1, .max = 1e7, .choices = NULL, .help = "Memory for the rows held at once; the calibration data runs once per group that fits"},
+    {.name = "calibration_data",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
+    {.name = "calibration_batch_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "1",
+     .min = 1,
+     .max = 1e9,
+     .choices = NULL,
+     .help = "Samples per calibration run"},
+    {.name = "bits",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "4",
+     .min = 4,
+     .max = 8,
+     .choices = NULL,
+     .help = "Bits per weight: 4 or 8"},
+    {.name = "group_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "128",
+     .min = 16,
+     .max = 256,
+     .choices = NULL,
+     .help = "Weights per scale along K (MatMulNBits block_size)"},
+    {.name = "zero_point",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Asymmetric groups with zero points (else symmetric)"},
+    {.name = "duo_scaling",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Scales from activations and weights (x_mean^r / w_mean^(1-r)), else from activations only"},
+    {.name = "modules_to_not_convert",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "MatMuls whose name contains one of these stay float"},
+    {.name = "max_calib_tokens",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "4096",
+     .min = 1,
+     .max = 1e9,
+     .choices = NULL,
+     .help = "Input rows kept per group for the scale and clip searches (x_mean uses every token)"},
+    {.name = "calib_budget_mb",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "512",
+     .min = 1,
+     .max = 1e7,
+     .choices = NULL,
+     .help = "Memory for the rows held at once; the calibration data runs once per group that fits"},
 };
 
 static const olive_pass_type olive_types[] = {{"AutoAWQQuantizer", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
@@ -454,7 +523,8 @@ static const olive_pass_type olive_types[] = {{"AutoAWQQuantizer", NULL, NULL, N
 const olive_pass_def olive_pass_awq = {
     .name = "awq",
     .summary = "AWQ of MatMul weights to 4/8-bit MatMulNBits from calibration data",
-    .details = "AutoAWQ's scale and clipping searches; the scales are folded into the preceding normalization or a Mul.",
+    .details =
+        "AutoAWQ's scale and clipping searches; the scales are folded into the preceding normalization or a Mul.",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

@@ -87,8 +87,10 @@ int olive_calib_data_open(olive_calib_data *out, const oir_graph *g, const char 
     int rc = OLIVE_OK;
     memset(&d, 0, sizeof d);
     if (!folder || !folder[0])
-        return olive_fail(OLIVE_EINVALID, "%s: no calibration data: set calibration_data to a folder of <input>.npy "
-                          "files", pass);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: no calibration data: set calibration_data to a folder of <input>.npy "
+                          "files",
+                          pass);
     d.names = olive_calloc(g->n_inputs ? g->n_inputs : 1, sizeof *d.names);
     d.arrays = olive_calloc(g->n_inputs ? g->n_inputs : 1, sizeof *d.arrays);
     d.empty_past = olive_calloc(g->n_inputs ? g->n_inputs : 1, 1);

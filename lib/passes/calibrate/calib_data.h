@@ -14,10 +14,10 @@
 
 typedef struct olive_calib_data {
     size_t n_inputs;
-    char **names;        /* model input names, in the graph's order */
-    olive_npy *arrays;   /* one per name (zeroed for an empty past input) */
+    char **names;              /* model input names, in the graph's order */
+    olive_npy *arrays;         /* one per name (zeroed for an empty past input) */
     unsigned char *empty_past; /* 1: no file; fed as an empty past key/value (see below) */
-    int64_t n_samples;   /* length of every array's first axis */
+    int64_t n_samples;         /* length of every array's first axis */
 } olive_calib_data;
 
 /* Opens `folder` for the graph inputs of `g` that are not initializers. Every such input needs

@@ -179,8 +179,8 @@ int olive_capture_run(olive_capture *c, const olive_calib_data *data, int64_t ba
             olive_tensor_free(outs[k]);
         }
         if (rc == OLIVE_OK)
-            rc = olive_pass_progress(ctx, progress_from + (progress_to - progress_from) *
-                                                              (double)(start + count) / (double)data->n_samples);
+            rc = olive_pass_progress(ctx, progress_from + (progress_to - progress_from) * (double)(start + count) /
+                                                              (double)data->n_samples);
     }
 done:
     free(out_names);

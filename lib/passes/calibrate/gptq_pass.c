@@ -15,7 +15,7 @@
 #define PASS "gptq"
 
 typedef struct gq_input {
-    char *name;             /* the value the MatMuls read as A */
+    char *name; /* the value the MatMuls read as A */
     size_t k;
     olive_gptq_hessian h;
     int in_group;
@@ -31,7 +31,10 @@ typedef struct gq_run {
     size_t total, done;
 } gq_run;
 
-static const char *label(const oir_node *n) { return n->name[0] ? n->name : n->outputs[0]; }
+static const char *label(const oir_node *n)
+{
+    return n->name[0] ? n->name : n->outputs[0];
+}
 
 static int selected(const void *user, const oir_node *n)
 {
@@ -145,7 +148,10 @@ static int quantize_group(gq_run *r)
     return OLIVE_OK;
 }
 
-static const char *group_name(void *user, size_t i) { return ((gq_run *)user)->in[i].name; }
+static const char *group_name(void *user, size_t i)
+{
+    return ((gq_run *)user)->in[i].name;
+}
 
 /* A Hessian of k x k floats. */
 static uint64_t group_bytes(void *user, size_t i)
@@ -194,16 +200,24 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.block_size = 128;
     OLIVE_TRY(olive_calib_nbits_check(PASS, r.cfg.bits, group));
     if (r.cfg.desc_act && !r.cfg.static_groups)
-        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": desc_act without static_groups puts columns of one group "
-                          "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
+        return olive_fail(
+            OLIVE_EUNSUPPORTED,
+            PASS ": desc_act without static_groups puts columns of one group "
+                 "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
     rc = collect_inputs(&r);
     if (rc == OLIVE_OK && r.total) {
         const olive_calib_groups groups = {
-            .n = r.n_in, .budget = (uint64_t)olive_args_int(args, "hessian_budget_mb") << 20,
-            .name = group_name, .bytes = group_bytes, .open = group_open, .finish = group_finish,
-            .close = group_close, .gather = accumulate, .user = &r,
+            .n = r.n_in,
+            .budget = (uint64_t)olive_args_int(args, "hessian_budget_mb") << 20,
+            .name = group_name,
+            .bytes = group_bytes,
+            .open = group_open,
+            .finish = group_finish,
+            .close = group_close,
+            .gather = accumulate,
+            .user = &r,
         };
         rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
                                          ctx, PASS);
@@ -222,19 +236,81 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "calibration_data", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
-    {.name = "calibration_batch_size", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 1e9, .choices = NULL, .help = "Samples per calibration run"},
-    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8, .choices = NULL, .help = "Bits per weight: 4 or 8"},
-    {.name = "group_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256, .choices = NULL, .help = "Weights per scale along K (MatMulNBits block_size)"},
-    {.name = "sym", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Symmetric (implicit zero point 2^(bits-1)), else zero points"},
-    {.name = "damp_percent", .type = OLIVE_PARAM_FLOAT, .default_value = "0.01", .min = 1e-9, .max = 10, .choices = NULL, .help = "Damping added to the Hessian, times its mean diagonal"},
-    {.name = "desc_act", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Quantize columns by decreasing Hessian diagonal (act-order)"},
-    {.name = "static_groups", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Group scales fixed before GPTQ (needed with desc_act)"},
-    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "MatMul names left in float"},
-    {.name = "hessian_budget_mb", .type = OLIVE_PARAM_INT, .default_value = "512", .min = 1, .max = 1e7, .choices = NULL, .help = "Memory for the Hessians held at once; the calibration data runs once per group that fits"},
+    {.name = "calibration_data",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
+    {.name = "calibration_batch_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "1",
+     .min = 1,
+     .max = 1e9,
+     .choices = NULL,
+     .help = "Samples per calibration run"},
+    {.name = "bits",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "4",
+     .min = 4,
+     .max = 8,
+     .choices = NULL,
+     .help = "Bits per weight: 4 or 8"},
+    {.name = "group_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "128",
+     .min = 16,
+     .max = 256,
+     .choices = NULL,
+     .help = "Weights per scale along K (MatMulNBits block_size)"},
+    {.name = "sym",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Symmetric (implicit zero point 2^(bits-1)), else zero points"},
+    {.name = "damp_percent",
+     .type = OLIVE_PARAM_FLOAT,
+     .default_value = "0.01",
+     .min = 1e-9,
+     .max = 10,
+     .choices = NULL,
+     .help = "Damping added to the Hessian, times its mean diagonal"},
+    {.name = "desc_act",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Quantize columns by decreasing Hessian diagonal (act-order)"},
+    {.name = "static_groups",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Group scales fixed before GPTQ (needed with desc_act)"},
+    {.name = "nodes_to_exclude",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "MatMul names left in float"},
+    {.name = "hessian_budget_mb",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "512",
+     .min = 1,
+     .max = 1e7,
+     .choices = NULL,
+     .help = "Memory for the Hessians held at once; the calibration data runs once per group that fits"},
 };
 
-static const olive_pass_type olive_types[] = {{"Gptq", NULL, NULL, NULL}, {"GptqQuantizer", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
+static const olive_pass_type olive_types[] = {{"Gptq", NULL, NULL, NULL},
+                                              {"GptqQuantizer", NULL, NULL, NULL},
+                                              {NULL, NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_gptq = {
     .name = "gptq",

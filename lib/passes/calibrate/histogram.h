@@ -19,8 +19,8 @@
 
 typedef struct olive_hist {
     size_t bins;
-    uint64_t *counts;   /* [bins] */
-    float *edges;       /* [bins + 1] */
+    uint64_t *counts; /* [bins] */
+    float *edges;     /* [bins + 1] */
     float first, last;
 } olive_hist;
 

@@ -12,8 +12,10 @@ int olive_calib_nbits_check(const char *pass, int bits, int64_t group)
     if (bits != 4 && bits != 8)
         return olive_fail(OLIVE_EINVALID, "%s: bits=%d: MatMulNBits takes 4 or 8", pass, bits);
     if (group < 16 || group > 256 || (group & (group - 1)))
-        return olive_fail(OLIVE_EINVALID, "%s: group_size=%lld: MatMulNBits takes a block size that is a power of "
-                          "2 from 16 to 256", pass, (long long)group);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: group_size=%lld: MatMulNBits takes a block size that is a power of "
+                          "2 from 16 to 256",
+                          pass, (long long)group);
     return OLIVE_OK;
 }
 
@@ -26,8 +28,8 @@ int olive_calib_weight_rows(const oir_tensor *w, const char *node, float *out, c
             float v;
             memcpy(&v, src + 4 * (a * cols + b), sizeof v);
             if (v != v || v - v != 0.0f)
-                return olive_fail(OLIVE_EFORMAT, "%s: weight '%s' of MatMul '%s' holds %g at [%zu, %zu]", pass,
-                                  w->name, node, (double)v, a, b);
+                return olive_fail(OLIVE_EFORMAT, "%s: weight '%s' of MatMul '%s' holds %g at [%zu, %zu]", pass, w->name,
+                                  node, (double)v, a, b);
             out[b * k + a] = v;
         }
     return OLIVE_OK;
@@ -86,8 +88,7 @@ static int run_groups(const olive_calib_groups *gr, oir_model *m, const olive_ca
 }
 
 int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, const olive_calib_groups *groups,
-                                const olive_calib_data *data, int64_t batch_size, olive_pass_ctx *ctx,
-                                const char *pass)
+                                const olive_calib_data *data, int64_t batch_size, olive_pass_ctx *ctx, const char *pass)
 {
     oir_graph *g = m->graph;
     char **weights = olive_calloc(g->n_nodes ? g->n_nodes : 1, sizeof *weights);

@@ -38,10 +38,10 @@ typedef struct olive_calib_groups {
     uint64_t budget;
     const char *(*name)(void *user, size_t i);
     uint64_t (*bytes)(void *user, size_t i);
-    int (*open)(void *user, size_t i);                     /* input i joins the group (allocates) */
-    int (*finish)(void *user, size_t first, size_t last);  /* after the capture: the group's work */
-    void (*close)(void *user, size_t i);                   /* after the group, always (frees) */
-    olive_capture_fn gather;                               /* index: the input's place in its group */
+    int (*open)(void *user, size_t i);                    /* input i joins the group (allocates) */
+    int (*finish)(void *user, size_t first, size_t last); /* after the capture: the group's work */
+    void (*close)(void *user, size_t i);                  /* after the group, always (frees) */
+    olive_capture_fn gather;                              /* index: the input's place in its group */
     void *user;
 } olive_calib_groups;
 

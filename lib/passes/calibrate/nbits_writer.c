@@ -17,9 +17,8 @@ oir_tensor *olive_calib_matmul_weight(const oir_graph *g, const oir_node *n)
         n->n_outputs != 1 || !n->inputs[0][0] || oir_graph_initializer(g, n->inputs[0]))
         return NULL;
     t = oir_graph_initializer(g, n->inputs[1]);
-    if (!t || oir_graph_input_index(g, n->inputs[1]) >= 0 || t->dtype != OIR_FLOAT || t->rank != 2 ||
-        t->dims[0] < 1 || t->dims[1] < 1 || !t->blob || oir_tensor_expected_bytes(t, &want) != OLIVE_OK ||
-        want != t->nbytes)
+    if (!t || oir_graph_input_index(g, n->inputs[1]) >= 0 || t->dtype != OIR_FLOAT || t->rank != 2 || t->dims[0] < 1 ||
+        t->dims[1] < 1 || !t->blob || oir_tensor_expected_bytes(t, &want) != OLIVE_OK || want != t->nbytes)
         return NULL;
     return t;
 }
@@ -98,7 +97,8 @@ int olive_calib_write_nbits(oir_graph *g, size_t at, const oir_tensor *w, int bi
             rc = OLIVE_ENOMEM;
             goto done;
         }
-        if ((rc = oir_node_set_attr_int(q, "K", k)) != OLIVE_OK || (rc = oir_node_set_attr_int(q, "N", cols)) != OLIVE_OK ||
+        if ((rc = oir_node_set_attr_int(q, "K", k)) != OLIVE_OK ||
+            (rc = oir_node_set_attr_int(q, "N", cols)) != OLIVE_OK ||
             (rc = oir_node_set_attr_int(q, "bits", bits)) != OLIVE_OK ||
             (rc = oir_node_set_attr_int(q, "block_size", (int64_t)bs)) != OLIVE_OK) {
             oir_node_free(q);
@@ -130,4 +130,3 @@ int olive_calib_drop_unused(oir_graph *g, const char *const *names, size_t n)
     oir_graph_index_free(&ix);
     return OLIVE_OK;
 }
-

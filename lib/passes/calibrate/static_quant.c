@@ -43,10 +43,34 @@
 
 /* Op types with their own quantize_static (QDQ) rules that this pass does not write yet. */
 static const char *const special_ops[] = {
-    "Conv", "ConvTranspose", "Gemm", "Clip", "Relu", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten",
-    "Resize", "MaxPool", "AveragePool", "Slice", "Pad", "Split", "Gather", "GatherElements", "Where",
-    "InstanceNormalization", "LayerNormalization", "BatchNormalization", "TopK", "CumSum", "ArgMax",
-    "QuantizeLinear", "DequantizeLinear", NULL,
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "Clip",
+    "Relu",
+    "Reshape",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Flatten",
+    "Resize",
+    "MaxPool",
+    "AveragePool",
+    "Slice",
+    "Pad",
+    "Split",
+    "Gather",
+    "GatherElements",
+    "Where",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "BatchNormalization",
+    "TopK",
+    "CumSum",
+    "ArgMax",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    NULL,
 };
 
 enum { T_ACT, T_WEIGHT, T_ACT_INIT };
@@ -54,14 +78,14 @@ enum { T_ACT, T_WEIGHT, T_ACT_INIT };
 typedef struct sq_tensor {
     char *name;
     int kind;
-    int axis;               /* per-channel axis of a weight, -1 per tensor */
-    long capture;           /* index among the captured values, -1 for initializers */
-    float *mins, *maxs;     /* per batch */
+    int axis;           /* per-channel axis of a weight, -1 per tensor */
+    long capture;       /* index among the captured values, -1 for initializers */
+    float *mins, *maxs; /* per batch */
     size_t n_batches;
     float rmin, rmax;
     int has_range;
-    float amin, amax;       /* min and max of |x| over all batches (Percentile) */
-    olive_hist hist;        /* Percentile: the second run's histogram */
+    float amin, amax; /* min and max of |x| over all batches (Percentile) */
+    olive_hist hist;  /* Percentile: the second run's histogram */
 } sq_tensor;
 
 typedef struct sq_run {
@@ -73,7 +97,7 @@ typedef struct sq_run {
     int act_symmetric, weight_symmetric, calib_symmetric, moving_average;
     int percentile_method, hist_absolute, phase; /* phase 1: histogram run */
     int entropy_method, distribution_method;
-    int qoperator;          /* quant_format=QOperator: QLinearMatMul */
+    int qoperator; /* quant_format=QOperator: QLinearMatMul */
     double percentile;
     sq_tensor *t;
     size_t n, cap;
@@ -96,7 +120,10 @@ static int list_is_empty(const char *v)
     return 1;
 }
 
-static int default_domain(const oir_node *n) { return !n->domain[0] || !strcmp(n->domain, "ai.onnx"); }
+static int default_domain(const oir_node *n)
+{
+    return !n->domain[0] || !strcmp(n->domain, "ai.onnx");
+}
 
 /* Op types named for calibration and quantization (and ONNX domain nodes only). */
 static int op_type_listed(const sq_run *r, const oir_node *n)
@@ -301,8 +328,8 @@ static int calibrate(sq_run *r, oir_model *m, const olive_calib_data *data)
             if (!wanted[r->t[i].capture])
                 r->t[i].capture = -1;
         }
-        rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, collect, r,
-                               r->ctx, 0.0, r->percentile_method ? 0.45 : 0.9);
+        rc = olive_capture_run(cap, data, olive_args_int(r->args, "calibration_batch_size"), wanted, collect, r, r->ctx,
+                               0.0, r->percentile_method ? 0.45 : 0.9);
     }
     if (rc == OLIVE_OK && r->percentile_method) {
         /* numpy bins all values at once over their whole range: the range is known after the
@@ -454,7 +481,8 @@ static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
                 codes[at] = (uint8_t)olive_sq_code(qtype, v[at], scales[c], zps[c]);
             }
     }
-    if (!(qname = olive_asprintf("%s_quantized", t->name)) || !(dq_name = olive_asprintf("%s_DequantizeLinear", t->name)) ||
+    if (!(qname = olive_asprintf("%s_quantized", t->name)) ||
+        !(dq_name = olive_asprintf("%s_DequantizeLinear", t->name)) ||
         !(dq_out = olive_asprintf("%s_DequantizeLinear_Output", t->name))) {
         rc = OLIVE_ENOMEM;
         goto done;
@@ -475,7 +503,10 @@ done:
     return rc;
 }
 
-static int quantize_initializer(sq_run *r, sq_tensor *t) { return quantize_initializer_as(r, t, 0); }
+static int quantize_initializer(sq_run *r, sq_tensor *t)
+{
+    return quantize_initializer_as(r, t, 0);
+}
 
 static int quantize_activation(sq_run *r, sq_tensor *t)
 {
@@ -773,7 +804,8 @@ static int rewrite_qoperator(sq_run *r)
                 }
                 qname = n->name[0] ? olive_asprintf("%s_quant", n->name) : olive_strdup("");
                 {
-                    char *ys = olive_asprintf("%s_scale", n->outputs[0]), *yz = olive_asprintf("%s_zero_point", n->outputs[0]);
+                    char *ys = olive_asprintf("%s_scale", n->outputs[0]),
+                         *yz = olive_asprintf("%s_zero_point", n->outputs[0]);
                     const char *ins[8] = {a->q, a->scale, a->zp, b->q, b->scale, b->zp, ys, yz};
                     const char *outs[1] = {oq};
                     if (qname && ys && yz && (q = oir_node_new("QLinearMatMul", "", qname, 8, ins, 1, outs)))
@@ -892,8 +924,13 @@ static int option_float(const char *extra, const char *key, double fallback, dou
 
 static int check_extra_options(const char *extra)
 {
-    static const char *const known[] = {"ActivationSymmetric", "WeightSymmetric", "CalibTensorRangeSymmetric",
-                                        "CalibMovingAverage", "CalibMovingAverageConstant", "CalibPercentile", NULL};
+    static const char *const known[] = {"ActivationSymmetric",
+                                        "WeightSymmetric",
+                                        "CalibTensorRangeSymmetric",
+                                        "CalibMovingAverage",
+                                        "CalibMovingAverageConstant",
+                                        "CalibPercentile",
+                                        NULL};
     const char *p = extra;
     while (p && *p) {
         size_t len;
@@ -970,7 +1007,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.qoperator = !strcmp(olive_args_string(args, "quant_format"), "QOperator");
     if (r.qoperator && (r.per_channel || strcmp(olive_args_string(args, "op_types_to_quantize"), "MatMul")))
         return olive_fail(OLIVE_EUNSUPPORTED, PASS ": quant_format=QOperator is written for MatMul (QLinearMatMul) "
-                                              "with per-tensor weights only");
+                                                   "with per-tensor weights only");
     r.percentile_method = !strcmp(olive_args_string(args, "calibrate_method"), "Percentile");
     r.entropy_method = !strcmp(olive_args_string(args, "calibrate_method"), "Entropy");
     r.distribution_method = !strcmp(olive_args_string(args, "calibrate_method"), "Distribution");
@@ -1007,27 +1044,112 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "calibration_data", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
-    {.name = "calibration_batch_size", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 1e9, .choices = NULL, .help = "Samples per calibration run"},
-    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QDQ", .min = 0, .max = -1, .choices = "QDQ|QOperator", .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearMatMul)", .details = "QOperator is written for MatMul with per-tensor weights."},
-    {.name = "activation_type", .type = OLIVE_PARAM_CHOICE, .default_value = "QInt8", .min = 0, .max = -1, .choices = "QInt8|QUInt8", .help = "Activation type"},
-    {.name = "weight_type", .type = OLIVE_PARAM_CHOICE, .default_value = "QInt8", .min = 0, .max = -1, .choices = "QInt8|QUInt8", .help = "Weight type (QInt8 symmetric, QUInt8 asymmetric unless WeightSymmetric says otherwise)"},
-    {.name = "per_channel", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "MatMul weights per output column (symmetric)"},
-    {.name = "reduce_range", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Weights on 7 bits ([-64, 64] or [0, 127])"},
-    {.name = "calibrate_method", .type = OLIVE_PARAM_CHOICE, .default_value = "MinMax", .min = 0, .max = -1, .choices = "MinMax|Entropy|Percentile|Distribution", .help = "How activation ranges are found, as quantize_static finds them", .details = "MinMax; Percentile (2048-bin histograms); Entropy (its 128-bin KL search, which with quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the largest magnitude)."},
-    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul", .min = 0, .max = -1, .choices = NULL, .help = "Op types to quantize (MatMul by default)", .details = "MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)."},
-    {.name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Only these node names are quantized (empty: all)"},
-    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Node names left in float"},
-    {.name = "extra_options", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Key=value list: ActivationSymmetric, WeightSymmetric, CalibTensorRangeSymmetric, CalibMovingAverage"},
-    {.name = "quant_preprocess", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Accepted for Olive configs; libolive's graphs need no pre-processing step"},
+    {.name = "calibration_data",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},
+    {.name = "calibration_batch_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "1",
+     .min = 1,
+     .max = 1e9,
+     .choices = NULL,
+     .help = "Samples per calibration run"},
+    {.name = "quant_format",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "QDQ",
+     .min = 0,
+     .max = -1,
+     .choices = "QDQ|QOperator",
+     .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearMatMul)",
+     .details = "QOperator is written for MatMul with per-tensor weights."},
+    {.name = "activation_type",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "QInt8",
+     .min = 0,
+     .max = -1,
+     .choices = "QInt8|QUInt8",
+     .help = "Activation type"},
+    {.name = "weight_type",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "QInt8",
+     .min = 0,
+     .max = -1,
+     .choices = "QInt8|QUInt8",
+     .help = "Weight type (QInt8 symmetric, QUInt8 asymmetric unless WeightSymmetric says otherwise)"},
+    {.name = "per_channel",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "MatMul weights per output column (symmetric)"},
+    {.name = "reduce_range",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Weights on 7 bits ([-64, 64] or [0, 127])"},
+    {.name = "calibrate_method",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "MinMax",
+     .min = 0,
+     .max = -1,
+     .choices = "MinMax|Entropy|Percentile|Distribution",
+     .help = "How activation ranges are found, as quantize_static finds them",
+     .details = "MinMax; Percentile (2048-bin histograms); Entropy (its 128-bin KL search, which with "
+                "quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the largest magnitude)."},
+    {.name = "op_types_to_quantize",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "MatMul",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Op types to quantize (MatMul by default)",
+     .details = "MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)."},
+    {.name = "nodes_to_include",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Only these node names are quantized (empty: all)"},
+    {.name = "nodes_to_exclude",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Node names left in float"},
+    {.name = "extra_options",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Key=value list: ActivationSymmetric, WeightSymmetric, CalibTensorRangeSymmetric, CalibMovingAverage"},
+    {.name = "quant_preprocess",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Accepted for Olive configs; libolive's graphs need no pre-processing step"},
 };
 
-static const olive_pass_type olive_types[] = {{"OnnxStaticQuantization", NULL, NULL, NULL}, {"OnnxQuantization", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
+static const olive_pass_type olive_types[] = {{"OnnxStaticQuantization", NULL, NULL, NULL},
+                                              {"OnnxQuantization", NULL, NULL, NULL},
+                                              {NULL, NULL, NULL, NULL}};
 
 const olive_pass_def olive_pass_static_quantize = {
     .name = "static_quantize",
     .summary = "ONNX Runtime's static int8/uint8 quantization (QDQ or QOperator) from calibration data",
-    .details = "MinMax, Percentile, Entropy or Distribution calibration on .npy data; Quantize/DequantizeLinear on activations and weights, as quantize_static writes them.",
+    .details = "MinMax, Percentile, Entropy or Distribution calibration on .npy data; Quantize/DequantizeLinear on "
+               "activations and weights, as quantize_static writes them.",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

@@ -53,8 +53,9 @@ static int gemma_activation(cvt_decoder *d)
             d->cfg.activation = CVT_ACT_GELU_TANH;
             return OLIVE_OK;
         }
-        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': %s '%s' is not supported for %s (gelu_pytorch_tanh is)",
-                          d->ck->path, keys[i], s, d->arch->architecture);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': %s '%s' is not supported for %s (gelu_pytorch_tanh is)", d->ck->path,
+                          keys[i], s, d->arch->architecture);
     }
     d->cfg.activation = CVT_ACT_GELU_TANH;
     return OLIVE_OK;
@@ -128,8 +129,8 @@ static int norm_names(cvt_decoder *d, long long layer, const char *norm, const c
  * -> pre_feedforward_layernorm -> MLP -> post_feedforward_layernorm -> (+ residual). */
 static int gemma2_layer(cvt_decoder *d, int64_t layer, cvt_residual *r)
 {
-    int (*attention)(cvt_decoder *, int64_t, const char *, const char **) =
-        d->arch->attention ? d->arch->attention : cvt_attention;
+    int (*attention)(cvt_decoder *, int64_t, const char *, const char **) = d->arch->attention ? d->arch->attention
+                                                                                               : cvt_attention;
     int (*mlp)(cvt_decoder *, int64_t, const char *, const char **) = d->arch->mlp ? d->arch->mlp : cvt_mlp;
     const char *x, *y, *path, *w;
     long long l = (long long)layer;

@@ -20,8 +20,10 @@ static int configure_qwen2(cvt_decoder *d)
     d->cfg.qkv_bias = 1;
     d->cfg.o_bias = 0;
     if (use && json_is_true(use))
-        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': use_sliding_window=true (per-layer windows of "
-                          "Qwen2) is not supported", d->ck->path);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': use_sliding_window=true (per-layer windows of "
+                          "Qwen2) is not supported",
+                          d->ck->path);
     return OLIVE_OK;
 }
 
@@ -30,15 +32,20 @@ static int configure_qwen3(cvt_decoder *d)
     json_t *use = json_object_get(d->ck->config, "use_sliding_window");
     d->cfg.qk_norm = 1;
     if (use && json_is_true(use))
-        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': use_sliding_window=true (per-layer windows of "
-                          "Qwen3) is not supported", d->ck->path);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': use_sliding_window=true (per-layer windows of "
+                          "Qwen3) is not supported",
+                          d->ck->path);
     return OLIVE_OK;
 }
 
 const cvt_decoder_arch cvt_arch_llama = {.architecture = "LlamaForCausalLM", .genai_type = "llama"};
-const cvt_decoder_arch cvt_arch_mistral = {.architecture = "MistralForCausalLM", .genai_type = "mistral",
+const cvt_decoder_arch cvt_arch_mistral = {.architecture = "MistralForCausalLM",
+                                           .genai_type = "mistral",
                                            .configure = configure_mistral};
-const cvt_decoder_arch cvt_arch_qwen2 = {.architecture = "Qwen2ForCausalLM", .genai_type = "qwen2",
+const cvt_decoder_arch cvt_arch_qwen2 = {.architecture = "Qwen2ForCausalLM",
+                                         .genai_type = "qwen2",
                                          .configure = configure_qwen2};
-const cvt_decoder_arch cvt_arch_qwen3 = {.architecture = "Qwen3ForCausalLM", .genai_type = "qwen3",
+const cvt_decoder_arch cvt_arch_qwen3 = {.architecture = "Qwen3ForCausalLM",
+                                         .genai_type = "qwen3",
                                          .configure = configure_qwen3};

@@ -65,8 +65,10 @@ static int read_factors(const cvt_decoder *d, json_t *rope, const char *key, dou
     const int64_t half = d->cfg.rotary_dim / 2;
     json_t *a = json_object_get(rope, key);
     if (!a || !json_is_array(a) || (int64_t)json_array_size(a) != half)
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': longrope '%s' must be a list of %" PRId64
-                          " numbers (half the rotary size)", d->ck->path, key, half);
+        return olive_fail(OLIVE_EFORMAT,
+                          "config.json of '%s': longrope '%s' must be a list of %" PRId64
+                          " numbers (half the rotary size)",
+                          d->ck->path, key, half);
     for (int64_t i = 0; i < half; i++) {
         json_t *v = json_array_get(a, (size_t)i);
         double f = v && json_is_number(v) ? json_number_value(v) : 0;
@@ -139,7 +141,8 @@ static int longrope_pair(cvt_decoder *d, const double *factors, int64_t rows, do
 {
     const int64_t dim = d->cfg.rotary_dim, half = dim / 2, dims[2] = {rows, half};
     double *inv = olive_malloc((size_t)half * sizeof *inv + 1);
-    float *c = olive_malloc((size_t)(rows * half) * sizeof *c + 1), *s = olive_malloc((size_t)(rows * half) * sizeof *s + 1);
+    float *c = olive_malloc((size_t)(rows * half) * sizeof *c + 1),
+          *s = olive_malloc((size_t)(rows * half) * sizeof *s + 1);
     int rc = inv && c && s ? OLIVE_OK : OLIVE_ENOMEM;
     if (rc == OLIVE_OK) {
         for (int64_t i = 0; i < half; i++)

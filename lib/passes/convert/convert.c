@@ -48,8 +48,10 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     if (arch && cvt_bert_handles(arch)) {
         const char *adapter = args ? olive_args_string(args, "adapter_path") : NULL;
         if (adapter && adapter[0])
-            return olive_fail(OLIVE_EUNSUPPORTED, "adapter_path: LoRA inputs are built for decoders only, not for "
-                              "'%s' (%s)", ck->path, arch);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "adapter_path: LoRA inputs are built for decoders only, not for "
+                              "'%s' (%s)",
+                              ck->path, arch);
         return cvt_bert_build(m, ck, args, ctx);
     }
     return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
@@ -67,7 +69,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     int rc;
     if (!m->checkpoint_path)
         return olive_fail(OLIVE_EINVALID, "convert takes a source checkpoint (Hugging Face folder or GGUF file); "
-                          "this model is already ONNX");
+                                          "this model is already ONNX");
     if (m->graph && m->graph->n_nodes)
         return olive_fail(OLIVE_EINVALID, "convert: the model already has a graph");
     if (!olive_args_string(args, "execution_provider")[0]) {
@@ -95,36 +97,72 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "precision", .type = OLIVE_PARAM_CHOICE, .default_value = "fp32", .choices = "fp32|fp16|bf16|int4|int8",
-     .search = "fp32|fp16|int4", .help = "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights",
+    {.name = "precision",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "fp32",
+     .choices = "fp32|fp16|bf16|int4|int8",
+     .search = "fp32|fp16|int4",
+     .help = "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights",
      .details = "int4/int8 keep fp32 activations on cpu and use fp16 ones on GPUs"},
-    {.name = "execution_provider", .type = OLIVE_PARAM_STRING, .default_value = "",
+    {.name = "execution_provider",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
      .help = "cpu, cuda, dml or webgpu (empty: from the accelerator, else cpu); sets provider options and defaults"},
-    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "32", .min = 16, .max = 256,
+    {.name = "block_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "32",
+     .min = 16,
+     .max = 256,
      .help = "int4/int8: weights per quantization block along K (16..256, a power of 2)"},
-    {.name = "int4_block_size", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 256,
+    {.name = "int4_block_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 256,
      .help = "Same as block_size (the builder's name); 0: use block_size"},
-    {.name = "accuracy_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 4,
+    {.name = "accuracy_level",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 4,
      .help = "MatMulNBits accuracy_level; 0: the builder's default for the provider",
      .details = "The builder's default is 4 (int8 compute) on cpu and webgpu, and unset elsewhere"},
-    {.name = "is_symmetric", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+    {.name = "is_symmetric",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
      .help = "int4/int8: symmetric blocks; false adds zero points"},
-    {.name = "exclude_embeds", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "exclude_embeds",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Take inputs_embeds instead of input_ids"},
-    {.name = "exclude_lm_head", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "exclude_lm_head",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Output hidden_states instead of logits"},
-    {.name = "include_hidden_states", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "include_hidden_states",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Output hidden_states besides logits"},
-    {.name = "num_hidden_layers", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 1e9,
+    {.name = "num_hidden_layers",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 1e9,
      .help = "Build only the first N layers (0: all)"},
-    {.name = "disable_qkv_fusion", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "disable_qkv_fusion",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Separate q/k/v MatMuls instead of one packed MatMul (always on dml)"},
-    {.name = "adapter_path", .type = OLIVE_PARAM_STRING, .default_value = "",
+    {.name = "adapter_path",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
      .help = "PEFT LoRA adapter folders (':'-separated) whose layers become graph inputs",
      .details = "Inputs <module>.lora_A.weight [in, r] and <module>.lora_B.weight [r, out], empty by default: the "
                 "form ONNX Runtime GenAI's adapters load (olive convert-adapters writes the matching "
                 ".onnx_adapter); decoders only"},
-    {.name = "temp_dir", .type = OLIVE_PARAM_STRING, .default_value = "",
+    {.name = "temp_dir",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
      .help = "Folder for the temporary weights file (empty: $TMPDIR, else /tmp or /var/tmp)",
      .details = "Without $TMPDIR, /var/tmp is used when /tmp is in memory"},
 };
@@ -136,9 +174,16 @@ static const olive_key_map builder_renames[] = {
     {NULL, NULL, NULL},
 };
 static const char *const builder_ignored[] = {"metadata_only", "search", NULL};
-static const char *const conversion_ignored[] = {
-    "target_opset", "use_dynamo_exporter", "past_key_value_name", "dynamic", "use_device", "merge_adapter_weights",
-    "save_metadata_for_token_generation", "optimize", "device", NULL};
+static const char *const conversion_ignored[] = {"target_opset",
+                                                 "use_dynamo_exporter",
+                                                 "past_key_value_name",
+                                                 "dynamic",
+                                                 "use_device",
+                                                 "merge_adapter_weights",
+                                                 "save_metadata_for_token_generation",
+                                                 "optimize",
+                                                 "device",
+                                                 NULL};
 
 static const olive_pass_type olive_types[] = {
     {"ModelBuilder", NULL, builder_renames, builder_ignored},

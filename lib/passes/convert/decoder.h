@@ -30,27 +30,27 @@ typedef enum cvt_activation { CVT_ACT_SILU = 0, CVT_ACT_GELU_TANH, CVT_ACT_GELU 
 /* The model as config.json describes it, after the architecture's configure hook. */
 typedef struct cvt_decoder_config {
     int64_t hidden, intermediate, layers, heads, kv_heads, head_dim, vocab;
-    int64_t context_length;         /* max_position_embeddings: rows of the rotary caches */
-    double norm_eps;                /* rms_norm_eps */
-    cvt_activation activation;      /* hidden_act */
+    int64_t context_length;    /* max_position_embeddings: rows of the rotary caches */
+    double norm_eps;           /* rms_norm_eps */
+    cvt_activation activation; /* hidden_act */
     /* Rotary embedding (rope_theta / rope_scaling or transformers 5's rope_parameters). */
     double rope_theta;
-    int64_t rotary_dim;             /* head_dim * partial_rotary_factor */
-    char rope_type[24];             /* "default", "llama3", "linear", "dynamic", or an arch's own */
+    int64_t rotary_dim; /* head_dim * partial_rotary_factor */
+    char rope_type[24]; /* "default", "llama3", "linear", "dynamic", or an arch's own */
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
-    int64_t rope_original_context;  /* original_max_position_embeddings, 0 when absent */
+    int64_t rope_original_context; /* original_max_position_embeddings, 0 when absent */
     int rotary_interleaved;
     /* Layout. */
     int tied_embeddings;            /* lm_head reuses embed_tokens (no lm_head.weight or tie_word_embeddings) */
     int qkv_bias, o_bias, mlp_bias; /* Linear layers with a bias */
     int qk_norm;                    /* per-head RMSNorm of q and k before rotary (Qwen3) */
     /* Architecture tweaks (hooks set them; the default build applies them). */
-    float norm_weight_offset;       /* added to every RMSNorm weight (Gemma: 1) */
-    float embed_scale;              /* embeddings multiplied by this when non-zero (Gemma: sqrt(hidden)) */
-    float attn_scale;               /* GroupQueryAttention scale; 0: 1/sqrt(head_dim) */
-    float attn_softcap;             /* GroupQueryAttention softcap; 0: none */
-    float final_logit_softcap;      /* logits = c * tanh(logits / c) when non-zero */
-    int64_t sliding_window;         /* local_window_size for layers cvt_layer_is_sliding says; 0: none */
+    float norm_weight_offset;  /* added to every RMSNorm weight (Gemma: 1) */
+    float embed_scale;         /* embeddings multiplied by this when non-zero (Gemma: sqrt(hidden)) */
+    float attn_scale;          /* GroupQueryAttention scale; 0: 1/sqrt(head_dim) */
+    float attn_softcap;        /* GroupQueryAttention softcap; 0: none */
+    float final_logit_softcap; /* logits = c * tanh(logits / c) when non-zero */
+    int64_t sliding_window;    /* local_window_size for layers cvt_layer_is_sliding says; 0: none */
     /* Token ids for genai_config.json (-1 when absent). */
     int64_t bos_id, pad_id;
 } cvt_decoder_config;
@@ -62,11 +62,11 @@ typedef struct cvt_decoder_options {
     int block_size;                 /* int4/int8 block along K */
     int accuracy_level;             /* MatMulNBits accuracy_level written (resolved, 0: omitted) */
     int symmetric;
-    int exclude_embeds;             /* graph takes inputs_embeds instead of input_ids */
-    int exclude_lm_head;            /* graph outputs hidden_states instead of logits */
-    int include_hidden_states;      /* hidden_states output besides logits */
-    int disable_qkv_fusion;         /* separate q/k/v MatMuls */
-    int64_t num_hidden_layers;      /* 0: all */
+    int exclude_embeds;        /* graph takes inputs_embeds instead of input_ids */
+    int exclude_lm_head;       /* graph outputs hidden_states instead of logits */
+    int include_hidden_states; /* hidden_states output besides logits */
+    int disable_qkv_fusion;    /* separate q/k/v MatMuls */
+    int64_t num_hidden_layers; /* 0: all */
 } cvt_decoder_options;
 
 typedef struct cvt_decoder cvt_decoder;
@@ -89,8 +89,8 @@ typedef struct cvt_rows {
 } cvt_rows;
 
 typedef struct cvt_decoder_arch {
-    const char *architecture;       /* config.json "architectures" entry, e.g. "LlamaForCausalLM" */
-    const char *genai_type;         /* genai_config.json model.type, e.g. "llama" */
+    const char *architecture; /* config.json "architectures" entry, e.g. "LlamaForCausalLM" */
+    const char *genai_type;   /* genai_config.json model.type, e.g. "llama" */
     /* After the common config is read: read the architecture's own keys, set tweaks.
      * OLIVE_EUNSUPPORTED for a variant it cannot build. NULL: nothing to do. */
     int (*configure)(cvt_decoder *d);
@@ -124,17 +124,17 @@ struct cvt_decoder {
     oir_graph *g;
     cvt_decoder_config cfg;
     cvt_decoder_options opt;
-    int32_t io_dtype;               /* activations, KV cache, logits: float, float16 or bfloat16 */
-    int64_t n_layers;               /* layers built (num_hidden_layers option or all) */
+    int32_t io_dtype; /* activations, KV cache, logits: float, float16 or bfloat16 */
+    int64_t n_layers; /* layers built (num_hidden_layers option or all) */
     /* Graph values every layer reads (set before the layers are built). */
-    const char *input_ids;          /* "input_ids" (or NULL with exclude_embeds) */
-    const char *seqlens_k;          /* int32 [batch]: attention_mask sum - 1 */
-    const char *total_seq_len;      /* int32 scalar: attention_mask's second dim */
+    const char *input_ids;     /* "input_ids" (or NULL with exclude_embeds) */
+    const char *seqlens_k;     /* int32 [batch]: attention_mask sum - 1 */
+    const char *total_seq_len; /* int32 scalar: attention_mask's second dim */
     const char *cos_cache, *sin_cache;
     /* Rotary inside GroupQueryAttention (do_rotary=1), except on dml where the builder applies
      * com.microsoft RotaryEmbedding to q and k with a position_ids input, q/k/v unpacked. */
     int rotary_in_attention;
-    const char *position_ids;       /* "position_ids" when !rotary_in_attention, else NULL */
+    const char *position_ids; /* "position_ids" when !rotary_in_attention, else NULL */
     /* LoRA layers taken as graph inputs (adapter_path), and which of them the build used. */
     struct ofmt_lora *lora;
     unsigned char *lora_used;
@@ -215,8 +215,7 @@ int cvt_tensor(const cvt_decoder *d, const char *name, size_t rank, const int64_
 int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, int64_t in,
                int quantize, const char **out);
 /* y = x + b with the biases `parts` concatenated ("<path>/Add", "<...>.Add.bias"). */
-int cvt_bias(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts,
-             const char **out);
+int cvt_bias(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, const char **out);
 /* An RMSNorm weight [dim] from the checkpoint, plus cfg.norm_weight_offset (but for GGUF
  * files: llama.cpp stores those weights with the offset added), in the io dtype,
  * as initializer `onnx_name`. */

@@ -44,8 +44,7 @@ static int add_qk_norm(cvt_decoder *d, int64_t layer, const char *which, const c
 
 /* com.microsoft RotaryEmbedding of q or k [batch, seq, heads * head_dim] at position_ids
  * (rotary outside attention). Partial rotary needs the head count and rotary size. */
-static int rotary_node(cvt_decoder *d, int64_t layer, const char *which, const char *x, int64_t heads,
-                       const char **out)
+static int rotary_node(cvt_decoder *d, int64_t layer, const char *which, const char *x, int64_t heads, const char **out)
 {
     const int partial = d->cfg.rotary_dim != d->cfg.head_dim;
     const char *name = cvt_str(d, "/model/layers.%" PRId64 "/attn/%s_rotary/RotaryEmbedding", layer, which);
@@ -188,4 +187,3 @@ int cvt_layer_is_sliding(const cvt_decoder *d, int64_t layer)
 {
     return d->arch->layer_is_sliding ? d->arch->layer_is_sliding(d, layer) : 1;
 }
-

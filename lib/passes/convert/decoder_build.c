@@ -15,7 +15,8 @@
 #include "passes/convert/decoder_internal.h"
 
 static const cvt_decoder_arch *const archs[] = {
-    &cvt_arch_llama, &cvt_arch_mistral, &cvt_arch_qwen2, &cvt_arch_qwen3, &cvt_arch_phi3, &cvt_arch_gemma, &cvt_arch_gemma2,
+    &cvt_arch_llama, &cvt_arch_mistral, &cvt_arch_qwen2,  &cvt_arch_qwen3,
+    &cvt_arch_phi3,  &cvt_arch_gemma,   &cvt_arch_gemma2,
 };
 
 #define N_ARCHS (sizeof archs / sizeof *archs)
@@ -54,8 +55,11 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     cvt_decoder_options *o = &d->opt;
     const char *p = a ? olive_args_string(a, "precision") : "fp32";
     int64_t level;
-    o->precision = !strcmp(p, "fp16") ? CVT_FP16 : !strcmp(p, "bf16") ? CVT_BF16 : !strcmp(p, "int4") ? CVT_INT4
-                 : !strcmp(p, "int8") ? CVT_INT8 : CVT_FP32;
+    o->precision = !strcmp(p, "fp16")   ? CVT_FP16
+                   : !strcmp(p, "bf16") ? CVT_BF16
+                   : !strcmp(p, "int4") ? CVT_INT4
+                   : !strcmp(p, "int8") ? CVT_INT8
+                                        : CVT_FP32;
     o->execution_provider = a ? olive_args_string(a, "execution_provider") : "cpu";
     if (strcmp(o->execution_provider, "cpu") && strcmp(o->execution_provider, "cuda") &&
         strcmp(o->execution_provider, "dml") && strcmp(o->execution_provider, "webgpu"))
@@ -78,8 +82,8 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->disable_qkv_fusion = a ? olive_args_bool(a, "disable_qkv_fusion") : 0;
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
     /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
-    if (o->precision == CVT_FP16 || ((o->precision == CVT_INT4 || o->precision == CVT_INT8) &&
-                                     strcmp(o->execution_provider, "cpu")))
+    if (o->precision == CVT_FP16 ||
+        ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
         d->io_dtype = OIR_FLOAT16;
     else if (o->precision == CVT_BF16)
         d->io_dtype = OIR_BFLOAT16;
@@ -111,8 +115,8 @@ static int make_io(cvt_decoder *d)
                          (const char *[]){"batch_size", "sequence_length", NULL}));
     else
         OLIVE_TRY(add_io(d, 1, "input_ids", OIR_INT64, 2, NULL, (const char *[]){"batch_size", "sequence_length"}));
-    OLIVE_TRY(add_io(d, 1, "attention_mask", OIR_INT64, 2, NULL,
-                     (const char *[]){"batch_size", "total_sequence_length"}));
+    OLIVE_TRY(
+        add_io(d, 1, "attention_mask", OIR_INT64, 2, NULL, (const char *[]){"batch_size", "total_sequence_length"}));
     if (d->position_ids)
         OLIVE_TRY(add_io(d, 1, d->position_ids, OIR_INT64, 2, NULL, (const char *[]){"batch_size", "sequence_length"}));
     /* every layer's key, then every layer's value, in the builder's order */
@@ -125,8 +129,7 @@ static int make_io(cvt_decoder *d)
     }
     if (!d->opt.exclude_lm_head)
         OLIVE_TRY(add_io(d, 0, "logits", d->io_dtype == OIR_BFLOAT16 ? OIR_FLOAT : d->io_dtype, 3,
-                         (const int64_t[]){-1, -1, c->vocab},
-                         (const char *[]){"batch_size", "sequence_length", NULL}));
+                         (const int64_t[]){-1, -1, c->vocab}, (const char *[]){"batch_size", "sequence_length", NULL}));
     if (d->opt.include_hidden_states || d->opt.exclude_lm_head)
         OLIVE_TRY(add_io(d, 0, "hidden_states", d->io_dtype, 3, (const int64_t[]){-1, -1, c->hidden},
                          (const char *[]){"batch_size", "sequence_length", NULL}));
@@ -156,8 +159,8 @@ static int make_mask_values(cvt_decoder *d)
     OLIVE_TRY(cvt_node(d, "Cast", "", cvt_str(d, "%s/Sub/Cast", base), 1, &x, 1, &n, &d->seqlens_k));
     if (oir_node_set_attr_int(n, "to", OIR_INT32) != OLIVE_OK)
         return OLIVE_ENOMEM;
-    OLIVE_TRY(cvt_node(d, "Shape", "", cvt_str(d, "%s/Shape", base), 1, (const char *[]){"attention_mask"}, 1, NULL,
-                       &x));
+    OLIVE_TRY(
+        cvt_node(d, "Shape", "", cvt_str(d, "%s/Shape", base), 1, (const char *[]){"attention_mask"}, 1, NULL, &x));
     OLIVE_TRY(cvt_node(d, "Gather", "", cvt_str(d, "%s/Gather", base), 2, (const char *[]){x, one_s}, 1, &n, &x));
     if (oir_node_set_attr_int(n, "axis", 0) != OLIVE_OK)
         return OLIVE_ENOMEM;

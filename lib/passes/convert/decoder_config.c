@@ -78,11 +78,12 @@ static int check_token_ids(const cvt_decoder *d, json_t *obj, const char *file, 
         v = json_pack("[O]", v);
     else
         json_incref(v);
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (!json_is_integer(item) || json_integer_value(item) < 0 || json_integer_value(item) >= d->cfg.vocab) {
             char *text = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
-            int rc = olive_fail(OLIVE_EFORMAT, "%s of '%s': '%s' holds %.40s, not a token id in [0, %" PRId64 ")",
-                                file, d->ck->path, name, text ? text : "?", d->cfg.vocab);
+            int rc = olive_fail(OLIVE_EFORMAT, "%s of '%s': '%s' holds %.40s, not a token id in [0, %" PRId64 ")", file,
+                                d->ck->path, name, text ? text : "?", d->cfg.vocab);
             free(text);
             json_decref(v);
             return rc;
@@ -154,18 +155,20 @@ int cvt_decoder_config_read(cvt_decoder *d)
                           d->ck->path, c->hidden, c->heads);
     OLIVE_TRY(get_num(d, d->ck->config, "", "rms_norm_eps", 1e-6, 0, 1, 1, &c->norm_eps));
     act = key(d, "hidden_act");
-    if (!act || (json_is_string(act) &&
-                 (!strcmp(json_string_value(act), "silu") || !strcmp(json_string_value(act), "swish"))))
+    if (!act ||
+        (json_is_string(act) && (!strcmp(json_string_value(act), "silu") || !strcmp(json_string_value(act), "swish"))))
         c->activation = CVT_ACT_SILU;
-    else if (json_is_string(act) && (!strcmp(json_string_value(act), "gelu_pytorch_tanh") ||
-                                     !strcmp(json_string_value(act), "gelu_new") ||
-                                     !strcmp(json_string_value(act), "gelu_fast")))
+    else if (json_is_string(act) &&
+             (!strcmp(json_string_value(act), "gelu_pytorch_tanh") || !strcmp(json_string_value(act), "gelu_new") ||
+              !strcmp(json_string_value(act), "gelu_fast")))
         c->activation = CVT_ACT_GELU_TANH;
     else if (json_is_string(act) && !strcmp(json_string_value(act), "gelu"))
         c->activation = CVT_ACT_GELU;
     else
-        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': hidden_act '%s' is not supported (silu, gelu, "
-                          "gelu_pytorch_tanh)", d->ck->path, json_is_string(act) ? json_string_value(act) : "?");
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': hidden_act '%s' is not supported (silu, gelu, "
+                          "gelu_pytorch_tanh)",
+                          d->ck->path, json_is_string(act) ? json_string_value(act) : "?");
     /* Rotary: rope_theta and rope_scaling (transformers 4), or rope_parameters (transformers 5). */
     params = key(d, "rope_parameters");
     scaling = key(d, "rope_scaling");
@@ -201,8 +204,10 @@ int cvt_decoder_config_read(cvt_decoder *d)
         OLIVE_TRY(get_num(d, d->ck->config, "", "partial_rotary_factor", prf, 0, 1, 1, &prf));
         c->rotary_dim = (int64_t)(prf * (double)c->head_dim);
         if (c->rotary_dim < 2 || c->rotary_dim > c->head_dim || c->rotary_dim % 2)
-            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': partial_rotary_factor %g gives a rotary size of "
-                              "%" PRId64 " for head_dim %" PRId64, d->ck->path, prf, c->rotary_dim, c->head_dim);
+            return olive_fail(OLIVE_EFORMAT,
+                              "config.json of '%s': partial_rotary_factor %g gives a rotary size of "
+                              "%" PRId64 " for head_dim %" PRId64,
+                              d->ck->path, prf, c->rotary_dim, c->head_dim);
     }
     tie = key(d, "tie_word_embeddings");
     c->tied_embeddings = (tie && json_is_true(tie)) || !ofmt_checkpoint_find(d->ck, "lm_head.weight");

@@ -90,7 +90,10 @@ int cvt_const_i64(cvt_decoder *d, const int64_t *values, size_t n, int scalar, c
     return OLIVE_OK;
 }
 
-size_t cvt_dtype_size(int32_t dtype) { return dtype == OIR_FLOAT ? 4 : 2; }
+size_t cvt_dtype_size(int32_t dtype)
+{
+    return dtype == OIR_FLOAT ? 4 : 2;
+}
 
 void cvt_convert_f32(int32_t dtype, const float *src, size_t n, void *dst)
 {
@@ -154,7 +157,10 @@ int cvt_weight_done(cvt_decoder *d)
     return olive_pass_progress(d->ctx, fraction(d));
 }
 
-int cvt_check_cancel(cvt_decoder *d) { return olive_pass_progress(d->ctx, fraction(d)); }
+int cvt_check_cancel(cvt_decoder *d)
+{
+    return olive_pass_progress(d->ctx, fraction(d));
+}
 
 int cvt_finish_tensors(cvt_decoder *d)
 {

@@ -146,8 +146,8 @@ static int tied_embedding(cvt_decoder *d, const char **x)
             OLIVE_TRY(cvt_const_i64(d, &zero, 1, 0, &z));
             OLIVE_TRY(cvt_const_i64(d, &end, 1, 0, &e));
             OLIVE_TRY(cvt_const_i64(d, &axis, 1, 0, &a));
-            OLIVE_TRY(cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL,
-                               x));
+            OLIVE_TRY(
+                cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL, x));
         }
     }
     return OLIVE_OK;

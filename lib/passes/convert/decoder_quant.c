@@ -13,8 +13,8 @@
 
 typedef struct rows_job {
     const cvt_quant_band *b;
-    int64_t first, last;   /* rows [first, last) */
-    int64_t bad_row;       /* first row holding a non-finite value, or -1 */
+    int64_t first, last; /* rows [first, last) */
+    int64_t bad_row;     /* first row holding a non-finite value, or -1 */
     size_t bad_col;
 } rows_job;
 
@@ -52,7 +52,9 @@ int cvt_quantize_band(const cvt_quant_band *b, int64_t *bad_row, size_t *bad_col
 {
     rows_job jobs[OLIVE_MAX_THREADS];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t n = b->rows * b->in < THREAD_MIN_VALUES || cpus < 2 ? 1 : cpus > OLIVE_MAX_THREADS ? OLIVE_MAX_THREADS : cpus;
+    int64_t n = b->rows * b->in < THREAD_MIN_VALUES || cpus < 2 ? 1
+                : cpus > OLIVE_MAX_THREADS                      ? OLIVE_MAX_THREADS
+                                                                : cpus;
     if (n > b->rows)
         n = b->rows > 0 ? b->rows : 1;
     for (int64_t i = 0; i < n; i++) {

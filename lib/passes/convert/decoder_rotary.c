@@ -35,8 +35,10 @@ int cvt_rotary_inv_freq(const cvt_decoder *d, double *inv_freq)
             float *v;
             int rc;
             if (ofmt_tensor_elements(f) != (uint64_t)half)
-                return olive_fail(OLIVE_EFORMAT, "'%s': rope_freqs.weight has %" PRIu64 " values, not half the rotary "
-                                  "size (%" PRId64 ")", d->ck->path, ofmt_tensor_elements(f), half);
+                return olive_fail(OLIVE_EFORMAT,
+                                  "'%s': rope_freqs.weight has %" PRIu64 " values, not half the rotary "
+                                  "size (%" PRId64 ")",
+                                  d->ck->path, ofmt_tensor_elements(f), half);
             if (!(v = olive_malloc((size_t)half * sizeof *v)))
                 return OLIVE_ENOMEM;
             if ((rc = ofmt_tensor_read_f32(f, 0, ofmt_tensor_elements(f) / ofmt_tensor_row_length(f), v)) != OLIVE_OK) {
@@ -106,4 +108,3 @@ int cvt_rotary_caches(cvt_decoder *d)
     d->sin_cache = "sin_cache";
     return rc;
 }
-

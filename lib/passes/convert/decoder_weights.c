@@ -97,8 +97,7 @@ static int resolve_parts(cvt_decoder *d, const cvt_rows *parts, size_t n, int64_
             shape_text(have, sizeof have, t->rank, t->dims);
             return olive_fail(OLIVE_EFORMAT,
                               "tensor '%s' in '%s' has shape %s: expected a Linear weight [out, %" PRId64
-                              "] (in features from config.json hidden_size=%" PRId64 ", intermediate_size=%" PRId64
-                              ")",
+                              "] (in features from config.json hidden_size=%" PRId64 ", intermediate_size=%" PRId64 ")",
                               t->name, t->file ? t->file : d->ck->path, have, in, d->cfg.hidden, d->cfg.intermediate);
         }
         src[i].t = t;
@@ -149,8 +148,8 @@ static void transpose_band(const float *band, int64_t rows, int64_t in, float *d
  * is assembled in memory and written at once; a larger one (an LM head) goes out a wide band
  * at a time as one strip per input feature. Few large writes matter: a write per short strip
  * made system calls most of the conversion time. */
-static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, int64_t in, int64_t cols,
-                             int32_t dtype, uint64_t offset)
+static int stream_transposed(cvt_decoder *d, const linear_src *src, size_t n, int64_t in, int64_t cols, int32_t dtype,
+                             uint64_t offset)
 {
     const size_t es = cvt_dtype_size(dtype);
     const int whole = (uint64_t)in * (uint64_t)cols <= WHOLE_FLOATS;
@@ -224,8 +223,8 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
                     band[i] = olive_half_to_float(olive_float_to_half(band[i]));
             {
                 const size_t ch = (size_t)(ch0 + r0);
-                const cvt_quant_band qb = {q, band, rows, in, codes, scales + ch * kb * ses,
-                                           zps ? zps + ch * zpb : NULL};
+                const cvt_quant_band qb = {
+                    q, band, rows, in, codes, scales + ch * kb * ses, zps ? zps + ch * zpb : NULL};
                 int64_t bad_row;
                 size_t bad_col;
                 if (cvt_quantize_band(&qb, &bad_row, &bad_col) != 0)
@@ -268,8 +267,8 @@ static int linear_float(cvt_decoder *d, const char *path, const char *dots, cons
     return cvt_node(d, "MatMul", "", node, 2, (const char *[]){x, wname}, 1, NULL, out);
 }
 
-static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, const char *x,
-                            const linear_src *src, size_t n, int64_t in, int64_t cols, const char **out)
+static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, const char *x, const linear_src *src,
+                            size_t n, int64_t in, int64_t cols, const char **out)
 {
     const int bits = d->opt.precision == CVT_INT4 ? 4 : 8;
     const olive_blockq q = {OLIVE_BLOCKQ_DEFAULT, bits, d->opt.block_size, d->opt.symmetric,
@@ -360,7 +359,7 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
 
 /* Where a projection's rows are: the architecture's hook, else the Llama name, all rows. */
 int cvt_proj_rows(cvt_decoder *d, int64_t layer, cvt_proj which, const char *name, int64_t out, int64_t in,
-                     cvt_rows *rows)
+                  cvt_rows *rows)
 {
     const ofmt_tensor *t;
     if (d->arch->weight_rows)
@@ -384,8 +383,8 @@ static int read_vector(cvt_decoder *d, const cvt_rows *part, float **out, int64_
     len = t->rank == 1 ? t->dims[0] : -1;
     n = part->count ? part->count : len;
     if (t->rank != 1 || part->first < 0 || part->count < 0 || part->first + n > len)
-        return olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' is not a vector of at least %" PRId64 " values",
-                          t->name, t->file ? t->file : d->ck->path, part->first + n);
+        return olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' is not a vector of at least %" PRId64 " values", t->name,
+                          t->file ? t->file : d->ck->path, part->first + n);
     if (!(all = olive_malloc((size_t)len * sizeof *all + 1)))
         return OLIVE_ENOMEM;
     if (read_rows(t, 0, 1, all) != OLIVE_OK) {

@@ -25,24 +25,25 @@ typedef struct enc_build {
     oir_graph *g;
     enc_config c;
     enc_weights w;
-    int32_t dt;          /* the encoder's float type */
-    int64_t layers;      /* layers built (num_hidden_layers may truncate for tests) */
+    int32_t dt;     /* the encoder's float type */
+    int64_t layers; /* layers built (num_hidden_layers may truncate for tests) */
 } enc_build;
 
 /* Tensor names of one family: the layer stem and the parts under it. */
 typedef struct enc_names {
-    const char *layer;   /* "encoder.layer." */
+    const char *layer; /* "encoder.layer." */
     const char *q, *k, *v, *o, *ln1, *ffn_in, *ffn_out, *ln2;
 } enc_names;
 
 static const enc_names bert_names = {
-    "encoder.layer.", "attention.self.query", "attention.self.key", "attention.self.value",
-    "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
+    "encoder.layer.",       "attention.self.query",   "attention.self.key",
+    "attention.self.value", "attention.output.dense", "attention.output.LayerNorm",
+    "intermediate.dense",   "output.dense",           "output.LayerNorm",
 };
 
 static const enc_names distilbert_names = {
-    "transformer.layer.", "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
-    "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm",
+    "transformer.layer.", "attention.q_lin", "attention.k_lin", "attention.v_lin",   "attention.out_lin",
+    "sa_layer_norm",      "ffn.lin1",        "ffn.lin2",        "output_layer_norm",
 };
 
 /* Adds a node writing `output` (named "/<output>"); *out gets it for attributes. */
@@ -63,7 +64,8 @@ static int add_node(enc_build *b, oir_node **out, const char *op, const char *do
     return OLIVE_OK;
 }
 
-static int add_int64(enc_build *b, const char *name, size_t rank, const int64_t *dims, const int64_t *values, size_t count)
+static int add_int64(enc_build *b, const char *name, size_t rank, const int64_t *dims, const int64_t *values,
+                     size_t count)
 {
     oir_tensor *t = oir_tensor_new(name, OIR_INT64, rank, dims);
     int rc = t ? oir_tensor_set_copy(t, values, count * sizeof *values) : OLIVE_ENOMEM;
@@ -100,8 +102,10 @@ static int find_prefix(enc_build *b)
             return OLIVE_OK;
     }
     b->w.prefix = "";
-    return olive_fail(OLIVE_EFORMAT, "checkpoint '%s': tensor 'embeddings.word_embeddings.weight' is missing "
-                      "(also with the prefixes bert., roberta., distilbert.)", b->w.ck->path);
+    return olive_fail(OLIVE_EFORMAT,
+                      "checkpoint '%s': tensor 'embeddings.word_embeddings.weight' is missing "
+                      "(also with the prefixes bert., roberta., distilbert.)",
+                      b->w.ck->path);
 }
 
 /* DistilBERT's fixed sinusoidal table: sin at even columns, cos at odd ones. */
@@ -205,8 +209,8 @@ static int embeddings(enc_build *b)
     OLIVE_TRY(add_node(b, NULL, "Add", "", ARRAY(sum), "embeddings.sum"));
     const char *last = "embeddings.sum";
     if (has_types) {
-        OLIVE_TRY(enc_copy(&b->w, "embeddings.token_type_embeddings.weight", "embeddings.token_type_embeddings",
-                           b->dt, 2, tdims));
+        OLIVE_TRY(enc_copy(&b->w, "embeddings.token_type_embeddings.weight", "embeddings.token_type_embeddings", b->dt,
+                           2, tdims));
         const char *types[] = {"embeddings.token_type_embeddings", "token_type_ids"};
         OLIVE_TRY(add_node(b, NULL, "Gather", "", ARRAY(types), "embeddings.types"));
         const char *sum2[] = {"embeddings.sum", "embeddings.types"};
@@ -238,7 +242,8 @@ static int norm_weights(enc_build *b, const enc_names *nm, int64_t i, const char
     return OLIVE_OK;
 }
 
-static int skip_norm(enc_build *b, const char *in, const char *skip, const char *weights, const char *bias, const char *out)
+static int skip_norm(enc_build *b, const char *in, const char *skip, const char *weights, const char *bias,
+                     const char *out)
 {
     char g[NAME_MAX_LEN + 8], be[NAME_MAX_LEN + 8], bi[NAME_MAX_LEN + 8];
     oir_node *n;
@@ -363,8 +368,8 @@ static int label_count(enc_build *b, const char *weight, int prefixed, int64_t *
     else if (t->rank != 2 || t->dims[0] < 1 || t->dims[0] > 1 << 20)
         rc = olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' is not a [num_labels, features] matrix", full, t->file);
     else if (b->c.num_labels && t->dims[0] != b->c.num_labels)
-        rc = olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' has %lld rows, but config.json's id2label has %lld labels", full,
-                        t->file, (long long)t->dims[0], (long long)b->c.num_labels);
+        rc = olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' has %lld rows, but config.json's id2label has %lld labels",
+                        full, t->file, (long long)t->dims[0], (long long)b->c.num_labels);
     else
         *out = t->dims[0];
     free(full);
@@ -425,8 +430,10 @@ static int precision_of(const olive_pass_args *args, int32_t *dtype, int *bits)
     else if (!strcmp(p, "int8"))
         *bits = 8;
     else if (p[0] && strcmp(p, "fp32"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "precision '%s' is not supported for BERT-family encoders (fp32, fp16, "
-                          "int4 and int8 are)", p);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "precision '%s' is not supported for BERT-family encoders (fp32, fp16, "
+                          "int4 and int8 are)",
+                          p);
     return OLIVE_OK;
 }
 

@@ -25,8 +25,7 @@
  * config.json key at fault; OLIVE_EUNSUPPORTED for an architecture, activation, position
  * embedding type or precision this builder does not handle; OLIVE_ECANCELLED; OLIVE_ENOMEM.
  * On failure the graph may hold part of the model: the caller discards it. */
-int cvt_bert_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_args *args,
-                   olive_pass_ctx *ctx);
+int cvt_bert_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_args *args, olive_pass_ctx *ctx);
 
 /* 1 if `architecture` (config.json "architectures"[0], or model_type when absent) is one this
    builder handles. */

@@ -88,8 +88,10 @@ static int get_activation(const ofmt_checkpoint *ck, const char *key, enc_act *o
     else if (!strcmp(act, "relu"))
         *out = ENC_ACT_RELU;
     else
-        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': %s '%s' is not supported (gelu, gelu_new, "
-                          "gelu_pytorch_tanh, gelu_fast, relu are)", ck->path, key, act);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': %s '%s' is not supported (gelu, gelu_new, "
+                          "gelu_pytorch_tanh, gelu_fast, relu are)",
+                          ck->path, key, act);
     return OLIVE_OK;
 }
 
@@ -114,8 +116,8 @@ int enc_config_read(enc_config *c, const ofmt_checkpoint *ck)
         return olive_fail(OLIVE_EFORMAT, "checkpoint '%s' has no config.json object", ck->path);
     c->architecture = architecture_of(ck);
     if (!(c->family = enc_family_of(c->architecture, &c->head)))
-        return olive_fail(OLIVE_EUNSUPPORTED, "checkpoint '%s': architecture '%s' is not a BERT-family encoder", ck->path,
-                          c->architecture ? c->architecture : "(none)");
+        return olive_fail(OLIVE_EUNSUPPORTED, "checkpoint '%s': architecture '%s' is not a BERT-family encoder",
+                          ck->path, c->architecture ? c->architecture : "(none)");
 
     if (c->family == ENC_DISTILBERT) {
         int64_t sinusoidal = 0;
@@ -126,7 +128,8 @@ int enc_config_read(enc_config *c, const ofmt_checkpoint *ck)
         OLIVE_TRY(get_int(ck, "hidden_dim", -1, 1, 1 << 20, &c->intermediate));
         OLIVE_TRY(get_activation(ck, "activation", &c->act));
         if (s && !json_is_boolean(s))
-            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'sinusoidal_pos_embds' must be true or false", ck->path);
+            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'sinusoidal_pos_embds' must be true or false",
+                              ck->path);
         sinusoidal = json_is_true(s);
         c->sinusoidal = (int)sinusoidal;
         c->type_vocab = 0;
@@ -141,14 +144,17 @@ int enc_config_read(enc_config *c, const ofmt_checkpoint *ck)
         OLIVE_TRY(get_activation(ck, "hidden_act", &c->act));
         OLIVE_TRY(get_string(ck, "position_embedding_type", "absolute", &pos));
         if (strcmp(pos, "absolute"))
-            return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': position_embedding_type '%s' is not supported "
-                              "(only 'absolute' is)", ck->path, pos);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "config.json of '%s': position_embedding_type '%s' is not supported "
+                              "(only 'absolute' is)",
+                              ck->path, pos);
         eps = json_object_get(ck->config, "layer_norm_eps");
         if (eps && !json_is_number(eps))
             return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'layer_norm_eps' must be a number", ck->path);
         c->eps = eps ? json_number_value(eps) : 1e-12;
         if (!(c->eps > 0 && c->eps < 1))
-            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'layer_norm_eps' %g is not in (0, 1)", ck->path, c->eps);
+            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'layer_norm_eps' %g is not in (0, 1)", ck->path,
+                              c->eps);
     }
     OLIVE_TRY(get_int(ck, "vocab_size", -1, 1, big, &c->vocab));
     OLIVE_TRY(get_int(ck, "max_position_embeddings", -1, 1, 1 << 20, &c->max_positions));

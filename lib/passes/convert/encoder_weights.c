@@ -94,7 +94,8 @@ int enc_read(const enc_weights *w, int prefixed, const char *name, size_t rank, 
     return OLIVE_OK;
 }
 
-int enc_add_init(const enc_weights *w, const char *onnx_name, int32_t dtype, size_t rank, const int64_t *dims, float *data)
+int enc_add_init(const enc_weights *w, const char *onnx_name, int32_t dtype, size_t rank, const int64_t *dims,
+                 float *data)
 {
     uint64_t numel = 1;
     olive_blob *blob = NULL;
@@ -131,7 +132,8 @@ int enc_add_init(const enc_weights *w, const char *onnx_name, int32_t dtype, siz
     return rc;
 }
 
-int enc_copy(const enc_weights *w, const char *name, const char *onnx_name, int32_t dtype, size_t rank, const int64_t *dims)
+int enc_copy(const enc_weights *w, const char *name, const char *onnx_name, int32_t dtype, size_t rank,
+             const int64_t *dims)
 {
     float *data = NULL;
     OLIVE_TRY(enc_read(w, 1, name, rank, dims, &data));
@@ -183,7 +185,8 @@ done:
     return rc;
 }
 
-int enc_packed_qkv(const enc_weights *w, const char *q, const char *k, const char *v, const char *onnx_name, int64_t hidden)
+int enc_packed_qkv(const enc_weights *w, const char *q, const char *k, const char *v, const char *onnx_name,
+                   int64_t hidden)
 {
     const char *parts[3] = {q, k, v};
     int64_t wdims[2] = {hidden, hidden}, pdims[2] = {hidden, 3 * hidden}, bdim = 3 * hidden;

@@ -38,9 +38,14 @@ int cvt_genai_check_search(const cvt_decoder *d)
         double lo, hi;
         int open_lo;
     } keys[] = {
-        {"length_penalty", 0, -1e9, 1e9, 0}, {"no_repeat_ngram_size", 1, 0, 1e9, 0}, {"num_beams", 1, 1, 1e9, 0},
-        {"num_return_sequences", 1, 1, 1e9, 0}, {"repetition_penalty", 0, 0, 1e9, 1}, {"temperature", 0, 0, 1e9, 0},
-        {"top_k", 1, 0, 1e9, 0}, {"top_p", 0, 0, 1, 0},
+        {"length_penalty", 0, -1e9, 1e9, 0},
+        {"no_repeat_ngram_size", 1, 0, 1e9, 0},
+        {"num_beams", 1, 1, 1e9, 0},
+        {"num_return_sequences", 1, 1, 1e9, 0},
+        {"repetition_penalty", 0, 0, 1e9, 1},
+        {"temperature", 0, 0, 1e9, 0},
+        {"top_k", 1, 0, 1e9, 0},
+        {"top_p", 0, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         json_t *v = lookup(d, keys[i].key);
@@ -53,7 +58,8 @@ int cvt_genai_check_search(const cvt_decoder *d)
             char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
             json_t *g = d->ck->generation_config ? json_object_get(d->ck->generation_config, keys[i].key) : NULL;
             int rc = olive_fail(OLIVE_EFORMAT, "%s of '%s': '%s' is %.40s, not %s in %s%g, %g]",
-                                g == v ? "generation_config.json" : "config.json", d->ck->path, keys[i].key, text ? text : "?", keys[i].integer ? "an integer" : "a number",
+                                g == v ? "generation_config.json" : "config.json", d->ck->path, keys[i].key,
+                                text ? text : "?", keys[i].integer ? "an integer" : "a number",
                                 keys[i].open_lo ? "(" : "[", keys[i].lo, keys[i].hi);
             free(text);
             return rc;
@@ -71,8 +77,8 @@ static json_t *provider_options(const cvt_decoder *d)
     else if (!strcmp(ep, "dml"))
         json_array_append_new(list, json_pack("{s:{s:s}}", "dml", "enable_graph_capture", "1"));
     else if (!strcmp(ep, "webgpu"))
-        json_array_append_new(list, json_pack("{s:{s:s,s:s}}", "webgpu", "enableGraphCapture", "0",
-                                              "validationMode", "basic"));
+        json_array_append_new(
+            list, json_pack("{s:{s:s,s:s}}", "webgpu", "enableGraphCapture", "0", "validationMode", "basic"));
     return list;
 }
 
@@ -103,19 +109,18 @@ int cvt_genai_config(const cvt_decoder *d, char **out)
     root = json_pack(
         "{s:{s:O?,s:I,s:{s:{s:s,s:o},s:s,s:I,s:I,s:o,s:o,s:I,s:I,s:I},s:O?,s:O?,s:s,s:I},"
         "s:{s:f,s:b,s:b,s:o,s:I,s:I,s:o,s:o,s:o,s:b,s:o,s:o,s:o,s:o}}",
-        "model", "bos_token_id", bos, "context_length", (json_int_t)d->cfg.context_length, "decoder",
-        "session_options", "log_id", "onnxruntime-genai", "provider_options", provider_options(d), "filename",
-        "model.onnx", "head_size", (json_int_t)d->cfg.head_dim, "hidden_size", (json_int_t)d->cfg.hidden, "inputs",
-        inputs, "outputs", outputs, "num_attention_heads", (json_int_t)d->cfg.heads, "num_hidden_layers",
-        (json_int_t)d->n_layers, "num_key_value_heads", (json_int_t)d->cfg.kv_heads, "eos_token_id", eos,
-        "pad_token_id", pad, "type", d->arch->genai_type, "vocab_size", (json_int_t)d->cfg.vocab,
-        "search", "diversity_penalty", 0.0, "do_sample", sampling && json_is_true(sampling), "early_stopping", 1,
-        "length_penalty", number_or(d, "length_penalty", 1.0, 0), "max_length", (json_int_t)d->cfg.context_length,
-        "min_length", (json_int_t)0, "no_repeat_ngram_size", number_or(d, "no_repeat_ngram_size", 0, 1), "num_beams",
+        "model", "bos_token_id", bos, "context_length", (json_int_t)d->cfg.context_length, "decoder", "session_options",
+        "log_id", "onnxruntime-genai", "provider_options", provider_options(d), "filename", "model.onnx", "head_size",
+        (json_int_t)d->cfg.head_dim, "hidden_size", (json_int_t)d->cfg.hidden, "inputs", inputs, "outputs", outputs,
+        "num_attention_heads", (json_int_t)d->cfg.heads, "num_hidden_layers", (json_int_t)d->n_layers,
+        "num_key_value_heads", (json_int_t)d->cfg.kv_heads, "eos_token_id", eos, "pad_token_id", pad, "type",
+        d->arch->genai_type, "vocab_size", (json_int_t)d->cfg.vocab, "search", "diversity_penalty", 0.0, "do_sample",
+        sampling && json_is_true(sampling), "early_stopping", 1, "length_penalty",
+        number_or(d, "length_penalty", 1.0, 0), "max_length", (json_int_t)d->cfg.context_length, "min_length",
+        (json_int_t)0, "no_repeat_ngram_size", number_or(d, "no_repeat_ngram_size", 0, 1), "num_beams",
         number_or(d, "num_beams", 1, 1), "num_return_sequences", number_or(d, "num_return_sequences", 1, 1),
         /* GroupQueryAttention writes present into the past buffer */
-        "past_present_share_buffer", 1,
-        "repetition_penalty", number_or(d, "repetition_penalty", 1.0, 0), "temperature",
+        "past_present_share_buffer", 1, "repetition_penalty", number_or(d, "repetition_penalty", 1.0, 0), "temperature",
         number_or(d, "temperature", 1.0, 0), "top_k", number_or(d, "top_k", 50, 1), "top_p",
         number_or(d, "top_p", 1.0, 0));
     if (!root)

@@ -28,7 +28,8 @@ static char **split_list(const char *text, size_t *count)
             p++, len--;
         while (len && p[len - 1] == ' ')
             len--;
-        if (olive_grow((void **)&items, &cap, n + 2, sizeof *items) != OLIVE_OK || !(items[n] = olive_strndup(p, len))) {
+        if (olive_grow((void **)&items, &cap, n + 2, sizeof *items) != OLIVE_OK ||
+            !(items[n] = olive_strndup(p, len))) {
             for (size_t i = 0; i < n; i++)
                 free(items[i]);
             free(items);
@@ -147,11 +148,14 @@ static int by_input_shapes(oir_model *m, char **names, size_t n, const char *sha
     int rc = OLIVE_OK;
     if (!shapes || !json_is_array(shapes) || json_array_size(shapes) != n) {
         json_decref(shapes);
-        return olive_fail(OLIVE_EINVALID, "%s: input_shape must be a JSON list of %zu shapes (one per input_name), "
-                          "e.g. [[1, 3, 224, 224]]", PASS, n);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: input_shape must be a JSON list of %zu shapes (one per input_name), "
+                          "e.g. [[1, 3, 224, 224]]",
+                          PASS, n);
     }
     /* Check everything first. */
-    json_array_foreach(shapes, i, shape) {
+    json_array_foreach(shapes, i, shape)
+    {
         long at = oir_graph_input_index(g, names[i]);
         const oir_type *t = at >= 0 ? g->inputs[at].type : NULL;
         if (at < 0) {
@@ -167,7 +171,8 @@ static int by_input_shapes(oir_model *m, char **names, size_t n, const char *sha
                             PASS, names[i], t->has_shape ? t->rank : json_array_size(shape));
             break;
         }
-        json_array_foreach(shape, k, d) {
+        json_array_foreach(shape, k, d)
+        {
             if (!json_is_integer(d) || json_integer_value(d) <= 0) {
                 rc = olive_fail(OLIVE_EINVALID, "%s: input_shape for '%s': sizes must be integers > 0", PASS, names[i]);
                 break;
@@ -195,8 +200,7 @@ static int by_input_shapes(oir_model *m, char **names, size_t n, const char *sha
                 rc = OLIVE_ENOMEM;
                 break;
             }
-            json_array_foreach(shape, k, d)
-                dims[k] = json_integer_value(d);
+            json_array_foreach(shape, k, d) dims[k] = json_integer_value(d);
             nt = oir_type_new_tensor(t->elem_type, json_array_size(shape), dims, NULL);
             free(dims);
             if (!nt) {
@@ -207,7 +211,8 @@ static int by_input_shapes(oir_model *m, char **names, size_t n, const char *sha
             g->inputs[oir_graph_input_index(g, names[i])].type = nt;
             continue;
         }
-        json_array_foreach(shape, k, d) {
+        json_array_foreach(shape, k, d)
+        {
             int64_t v = json_integer_value(d);
             if (t->dims[k].has_value)
                 continue;
@@ -256,10 +261,34 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "dim_param", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Symbolic dimension names to fix (with dim_value)"},
-    {.name = "dim_value", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "The value for each dim_param (integers >= 0)"},
-    {.name = "input_name", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "Graph inputs whose shape to set (with input_shape)"},
-    {.name = "input_shape", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "JSON list of shapes, one per input_name, sizes > 0: [[1, 3, 224, 224]]"},
+    {.name = "dim_param",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Symbolic dimension names to fix (with dim_value)"},
+    {.name = "dim_value",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "The value for each dim_param (integers >= 0)"},
+    {.name = "input_name",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Graph inputs whose shape to set (with input_shape)"},
+    {.name = "input_shape",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "JSON list of shapes, one per input_name, sizes > 0: [[1, 3, 224, 224]]"},
 };
 
 static const olive_pass_type olive_types[] = {{"DynamicToFixedShape", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

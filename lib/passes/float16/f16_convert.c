@@ -10,10 +10,16 @@
 #include "core/status.h"
 #include "passes/float16/f16_internal.h"
 
-static int is_float(int32_t t) { return t == OIR_FLOAT; }
+static int is_float(int32_t t)
+{
+    return t == OIR_FLOAT;
+}
 
 /* Whether `t` is a type this pass gives values that were float32. */
-static int pass_type(const f16_run *r, int32_t t) { return t == OIR_FLOAT || t == r->target || t == r->blocked_type; }
+static int pass_type(const f16_run *r, int32_t t)
+{
+    return t == OIR_FLOAT || t == r->target || t == r->blocked_type;
+}
 
 /* The map of Casts this pass made to `to`. */
 static olive_strmap *cast_map(f16_scope *s, int32_t to)
@@ -26,10 +32,10 @@ static olive_strmap *cast_map(f16_scope *s, int32_t to)
  * ops stay float32 too: sequences keep their element type, tensors are cast at their edges. */
 static int float32_only(const f16_scope *s, const oir_node *n)
 {
-    static const char *const always[] = {"Celu", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
-                                         "MatMulInteger", "ConvInteger", "SequenceConstruct", "SequenceInsert",
-                                         "SequenceAt", "SequenceErase", "SequenceEmpty", "SplitToSequence",
-                                         "ConcatFromSequence", "SequenceMap", NULL};
+    static const char *const always[] = {
+        "Celu",          "DynamicQuantizeLinear", "QLinearConv",        "QLinearMatMul", "MatMulInteger",
+        "ConvInteger",   "SequenceConstruct",     "SequenceInsert",     "SequenceAt",    "SequenceErase",
+        "SequenceEmpty", "SplitToSequence",       "ConcatFromSequence", "SequenceMap",   NULL};
     const char *op = n->op_type;
     int64_t opset = s->run->opset;
     if (!strcmp(n->domain, "ai.onnx.preview.training"))
@@ -219,7 +225,8 @@ static int retarget_attrs(f16_scope *s, oir_node *n)
             int64_t one = 1;
             oir_tensor *t = oir_tensor_new(NULL, target, 1, &one);
             uint16_t zero = 0;
-            if (!t || oir_tensor_set_copy(t, &zero, 2) != OLIVE_OK || oir_node_set_attr_tensor(n, "value", t) != OLIVE_OK) {
+            if (!t || oir_tensor_set_copy(t, &zero, 2) != OLIVE_OK ||
+                oir_node_set_attr_tensor(n, "value", t) != OLIVE_OK) {
                 oir_tensor_free(t);
                 return olive_fail(OLIVE_ENOMEM, "out of memory converting node '%s'", n->name);
             }
@@ -343,8 +350,8 @@ static int fix_outputs(f16_scope *s)
     for (size_t i = 0; i < g->n_outputs; i++) {
         char *name = g->outputs[i].name;
         const int32_t want = s->is_main && f16_keep_io(s->run, name) ? OIR_FLOAT
-                             : s->blocked                              ? s->run->blocked_type
-                                                                       : s->run->target;
+                             : s->blocked                            ? s->run->blocked_type
+                                                                     : s->run->target;
         int32_t now = f16_now_type(s, name);
         oir_node *producer = NULL;
         size_t slot = 0;
@@ -436,7 +443,8 @@ static int drop_same_type_casts(f16_scope *s)
             if (!keep)
                 return olive_fail(OLIVE_ENOMEM, "out of memory removing Cast '%s'", n->name);
             n->mark = 1;
-            if (oir_graph_replace_uses(g, keep, out) != OLIVE_OK || oir_node_set_output(producer, slot, out) != OLIVE_OK) {
+            if (oir_graph_replace_uses(g, keep, out) != OLIVE_OK ||
+                oir_node_set_output(producer, slot, out) != OLIVE_OK) {
                 free(keep);
                 return olive_error_code();
             }

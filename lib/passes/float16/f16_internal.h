@@ -16,16 +16,16 @@ typedef struct f16_forced {
 /* Settings shared by every graph of one run. */
 typedef struct f16_run {
     const olive_pass_args *args;
-    olive_pass_ctx *ctx;     /* progress and cancellation */
-    int32_t target;          /* OIR_FLOAT16 or OIR_BFLOAT16 */
-    int keep_io_all;         /* keep_io_types=true: every float32 graph input and output */
-    const char *keep_io_list;/* keep_io_types as names (olive_args_list_has), or NULL */
-    int force_initializers;  /* force_fp16_initializers */
-    int32_t blocked_type;    /* what blocked nodes compute in: OIR_FLOAT, or OIR_BFLOAT16 */
+    olive_pass_ctx *ctx;      /* progress and cancellation */
+    int32_t target;           /* OIR_FLOAT16 or OIR_BFLOAT16 */
+    int keep_io_all;          /* keep_io_types=true: every float32 graph input and output */
+    const char *keep_io_list; /* keep_io_types as names (olive_args_list_has), or NULL */
+    int force_initializers;   /* force_fp16_initializers */
+    int32_t blocked_type;     /* what blocked nodes compute in: OIR_FLOAT, or OIR_BFLOAT16 */
     f16_forced *forced;
     size_t n_forced;
-    int64_t opset;           /* default domain; Cast's `to` is a string before opset 6 */
-    int clamp;               /* clamp to the float16 finite range (not for bfloat16) */
+    int64_t opset; /* default domain; Cast's `to` is a string before opset 6 */
+    int clamp;     /* clamp to the float16 finite range (not for bfloat16) */
     float min_positive, max_finite;
     size_t converted_tensors, casts_added, casts_removed, blocked_nodes;
 } f16_run;
@@ -34,15 +34,15 @@ typedef struct f16_scope {
     const struct f16_scope *outer;
     f16_run *run;
     oir_graph *g;
-    int blocked;             /* every node of this graph stays float32 */
+    int blocked; /* every node of this graph stays float32 */
     int is_main;
-    olive_strmap orig;       /* value -> element type before the pass */
-    olive_strmap now;        /* value -> element type after the pass */
-    olive_strmap origin;     /* Cast output this pass made -> its source */
+    olive_strmap orig;                /* value -> element type before the pass */
+    olive_strmap now;                 /* value -> element type after the pass */
+    olive_strmap origin;              /* Cast output this pass made -> its source */
     olive_strmap to_float, to_target; /* source -> Cast output this pass made */
-    olive_strmap to_blocked; /* ... to bfloat16, with use_bfloat16_as_blocked_nodes_dtype */
+    olive_strmap to_blocked;          /* ... to bfloat16, with use_bfloat16_as_blocked_nodes_dtype */
     size_t n_owned, cap_owned;
-    char **owned;            /* strings the maps point to */
+    char **owned; /* strings the maps point to */
 } f16_scope;
 
 /* A sequence of tensors of element type T is recorded as F16_SEQ | T: never float, never

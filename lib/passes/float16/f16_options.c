@@ -11,7 +11,8 @@
 
 int f16_parse_keep_io(f16_run *r, const char *text)
 {
-    static const char *const yes[] = {"true", "1", "yes", "on", NULL}, *const no[] = {"false", "0", "no", "off", "", NULL};
+    static const char *const yes[] = {"true", "1", "yes", "on", NULL}, *const no[] = {"false", "0", "no",
+                                                                                      "off",   "",  NULL};
     for (const char *const *w = yes; *w; w++)
         if (!strcasecmp(text, *w)) {
             r->keep_io_all = 1;

@@ -17,9 +17,15 @@ static int32_t lookup(const f16_scope *s, const char *value, size_t map_offset)
     return OIR_UNDEFINED;
 }
 
-int32_t f16_orig_type(const f16_scope *s, const char *value) { return lookup(s, value, offsetof(f16_scope, orig)); }
+int32_t f16_orig_type(const f16_scope *s, const char *value)
+{
+    return lookup(s, value, offsetof(f16_scope, orig));
+}
 
-int32_t f16_now_type(const f16_scope *s, const char *value) { return lookup(s, value, offsetof(f16_scope, now)); }
+int32_t f16_now_type(const f16_scope *s, const char *value)
+{
+    return lookup(s, value, offsetof(f16_scope, now));
+}
 
 const char *f16_own(f16_scope *s, const char *str)
 {
@@ -48,9 +54,15 @@ static int set(f16_scope *s, olive_strmap *m, const char *value, int32_t type)
     return OLIVE_OK;
 }
 
-int f16_set_orig(f16_scope *s, const char *value, int32_t type) { return set(s, &s->orig, value, type); }
+int f16_set_orig(f16_scope *s, const char *value, int32_t type)
+{
+    return set(s, &s->orig, value, type);
+}
 
-int f16_set_now(f16_scope *s, const char *value, int32_t type) { return set(s, &s->now, value, type); }
+int f16_set_now(f16_scope *s, const char *value, int32_t type)
+{
+    return set(s, &s->now, value, type);
+}
 
 void f16_scope_free(f16_scope *s)
 {

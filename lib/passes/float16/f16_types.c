@@ -23,7 +23,10 @@ int f16_set_cast_to(const f16_run *r, oir_node *n, int32_t to)
     return oir_node_set_attr_int(n, "to", to);
 }
 
-static int is(const oir_node *n, const char *op) { return !strcmp(n->op_type, op); }
+static int is(const oir_node *n, const char *op)
+{
+    return !strcmp(n->op_type, op);
+}
 
 static int in_list(const char *op, const char *const *list)
 {
@@ -55,7 +58,7 @@ static int32_t output_type(const f16_scope *s, const oir_node *n, size_t k)
 {
     static const char *const to_int64[] = {"Shape", "Size", "NonZero", "ArgMax", "ArgMin", NULL};
     static const char *const to_bool[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not",
-                                          "And", "Or", "Xor", "IsNaN", "IsInf", NULL};
+                                          "And",   "Or",   "Xor",     "IsNaN",       "IsInf",          NULL};
     const oir_attr *a;
     if (n->domain[0] && strcmp(n->domain, "ai.onnx") && strcmp(n->domain, "com.microsoft"))
         return OIR_UNDEFINED;

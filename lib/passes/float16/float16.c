@@ -68,40 +68,67 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 /* onnxruntime's converter keeps these ops in float32 by default: they have no float16 kernel. */
-#define DEFAULT_OP_BLOCK_LIST                                                                              \
-    "ArrayFeatureExtractor,Binarizer,CastMap,CategoryMapper,DictVectorizer,FeatureVectorizer,Imputer,"     \
-    "LabelEncoder,LinearClassifier,LinearRegressor,Normalizer,OneHotEncoder,RandomUniformLike,SVMClassifier," \
-    "SVMRegressor,Scaler,TreeEnsembleClassifier,TreeEnsembleRegressor,TreeEnsemble,ZipMap,NonMaxSuppression," \
+#define DEFAULT_OP_BLOCK_LIST                                                                                          \
+    "ArrayFeatureExtractor,Binarizer,CastMap,CategoryMapper,DictVectorizer,FeatureVectorizer,Imputer,"                 \
+    "LabelEncoder,LinearClassifier,LinearRegressor,Normalizer,OneHotEncoder,RandomUniformLike,SVMClassifier,"          \
+    "SVMRegressor,Scaler,TreeEnsembleClassifier,TreeEnsembleRegressor,TreeEnsemble,ZipMap,NonMaxSuppression,"          \
     "TopK,RoiAlign,Range,CumSum,Min,Max,Upsample"
 
 static const olive_param_spec params[] = {
-    {.name = "dtype", .type = OLIVE_PARAM_CHOICE, .default_value = "float16", .choices = "float16|bfloat16",
+    {.name = "dtype",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "float16",
+     .choices = "float16|bfloat16",
      .help = "Type float32 tensors become (bfloat16 is not clamped: it has float32's range)"},
-    {.name = "keep_io_types", .type = OLIVE_PARAM_LIST, .default_value = "false",
+    {.name = "keep_io_types",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "false",
      .help = "true: float32 graph inputs and outputs (Casts at the edges); or their names",
      .details = "A list names the inputs and outputs kept float32, as onnxruntime's converter takes one"},
-    {.name = "op_block_list", .type = OLIVE_PARAM_LIST, .default_value = DEFAULT_OP_BLOCK_LIST,
+    {.name = "op_block_list",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = DEFAULT_OP_BLOCK_LIST,
      .help = "Op types that stay float32 (default: the ops onnxruntime has no float16 kernel for)"},
-    {.name = "node_block_list", .type = OLIVE_PARAM_LIST, .default_value = "",
+    {.name = "node_block_list",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
      .help = "Names of nodes that stay float32"},
-    {.name = "disable_shape_infer", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "disable_shape_infer",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Accepted for Olive configurations; without effect: this pass never runs shape inference"},
-    {.name = "use_symbolic_shape_infer", .type = OLIVE_PARAM_BOOL, .default_value = "true",
+    {.name = "use_symbolic_shape_infer",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
      .help = "Accepted for Olive configurations; without effect: types come from the model and per-op rules"},
-    {.name = "force_fp16_initializers", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "force_fp16_initializers",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Convert every float32 initializer, also those only float32 nodes read",
      .details = "Such nodes read it through a Cast; by default the initializer stays float32, as in onnxruntime's "
                 "converter"},
-    {.name = "force_fp16_inputs", .type = OLIVE_PARAM_STRING, .default_value = "",
+    {.name = "force_fp16_inputs",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
      .help = "Inputs converted although onnxruntime keeps them float32, as Resize:2;GroupNorm:1,2",
      .details = "Op types with input indices (Resize scales, GroupNorm gamma/beta), or a JSON object as {\"Resize\": "
                 "[2]}"},
-    {.name = "use_bfloat16_as_blocked_nodes_dtype", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "use_bfloat16_as_blocked_nodes_dtype",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Blocked nodes compute in bfloat16 instead of float32",
      .details = "Casts to bfloat16 surround them; ops whose schema has no other type than float32 stay float32"},
-    {.name = "min_positive_val", .type = OLIVE_PARAM_FLOAT, .default_value = "5.96e-08", .min = 5.96e-08, .max = 65504,
+    {.name = "min_positive_val",
+     .type = OLIVE_PARAM_FLOAT,
+     .default_value = "5.96e-08",
+     .min = 5.96e-08,
+     .max = 65504,
      .help = "Non-zero float16 values are at least this large in magnitude (onnxruntime's converter refuses less)"},
-    {.name = "max_finite_val", .type = OLIVE_PARAM_FLOAT, .default_value = "65504", .min = 0, .max = 65504,
+    {.name = "max_finite_val",
+     .type = OLIVE_PARAM_FLOAT,
+     .default_value = "65504",
+     .min = 0,
+     .max = 65504,
      .help = "Finite float16 values are at most this large in magnitude"},
 };
 

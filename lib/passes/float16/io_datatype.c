@@ -15,9 +15,9 @@ static int add_cast(oir_graph *g, const char *src, const char *dst, int32_t to)
 {
     char *node_name = olive_asprintf("%s_io_cast", dst);
     char *unique = node_name ? oir_graph_unique_name(g, node_name) : NULL;
-    oir_node *n = unique ? oir_node_new("Cast", "", unique, 1, (const char *const[]){src}, 1,
-                                        (const char *const[]){dst})
-                         : NULL;
+    oir_node *n = unique
+                      ? oir_node_new("Cast", "", unique, 1, (const char *const[]){src}, 1, (const char *const[]){dst})
+                      : NULL;
     int rc = n ? oir_node_set_attr_int(n, "to", to) : OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
         rc = oir_graph_add_node(g, n);
@@ -94,7 +94,8 @@ static int wrap_output(oir_graph *g, size_t i, int32_t target, int *done)
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     const char *pattern = olive_args_string(args, "name_pattern");
-    int32_t source = (int32_t)olive_args_int(args, "source_dtype"), target = (int32_t)olive_args_int(args, "target_dtype");
+    int32_t source = (int32_t)olive_args_int(args, "source_dtype"),
+            target = (int32_t)olive_args_int(args, "target_dtype");
     oir_graph *g = m->graph;
     regex_t re;
     size_t inputs = 0, outputs = 0;
@@ -131,11 +132,21 @@ done:
 }
 
 static const olive_param_spec params[] = {
-    {.name = "name_pattern", .type = OLIVE_PARAM_STRING, .default_value = "logits",
+    {.name = "name_pattern",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "logits",
      .help = "Convert only inputs and outputs whose name matches this extended regular expression (empty: all)"},
-    {.name = "source_dtype", .type = OLIVE_PARAM_INT, .default_value = "10", .min = 1, .max = 23,
+    {.name = "source_dtype",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "10",
+     .min = 1,
+     .max = 23,
      .help = "ONNX element type to convert from (10: float16)"},
-    {.name = "target_dtype", .type = OLIVE_PARAM_INT, .default_value = "1", .min = 1, .max = 23,
+    {.name = "target_dtype",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "1",
+     .min = 1,
+     .max = 23,
      .help = "ONNX element type to convert to (1: float)"},
 };
 

@@ -179,7 +179,7 @@ static int mask_input(fuse_ctx *c, const char *mask2d, const char **out)
         OLIVE_TRY(rc);
     }
     OLIVE_TRY(oir_node_set_attr_int(cast, "to", OIR_INT32));
-    c->fused--;  /* helper nodes are not fusions */
+    c->fused--; /* helper nodes are not fusions */
     if (c->opt.use_raw_attention_mask) {
         *out = cast->outputs[0];
         return olive_strmap_put(&c->masks, mask2d, (void *)*out);
@@ -194,7 +194,8 @@ static int mask_input(fuse_ctx *c, const char *mask2d, const char **out)
         if (oir_model_opset(c->m, "") >= 13) {
             static const int64_t one[1] = {1};
             static const int64_t dims[1] = {1};
-            if ((rc = fuse_add_initializer(c, "mask_index_axes", OIR_INT64, 1, dims, one, sizeof one, &sin[1])) != OLIVE_OK) {
+            if ((rc = fuse_add_initializer(c, "mask_index_axes", OIR_INT64, 1, dims, one, sizeof one, &sin[1])) !=
+                OLIVE_OK) {
                 free(name);
                 return rc;
             }
@@ -280,18 +281,18 @@ static int pack_qkv(fuse_ctx *c, const char *const names[3], const char *base, c
 /* What match_attention finds: the nodes the fused node replaces and what it needs. Matching
  * changes nothing in the graph; emit_attention then writes the fused node. */
 typedef struct attention_match {
-    const char *root;              /* the hidden states Q, K and V are projected from */
-    const char *mask2d;            /* the 2-D padding mask behind the additive mask, or NULL */
+    const char *root;   /* the hidden states Q, K and V are projected from */
+    const char *mask2d; /* the 2-D padding mask behind the additive mask, or NULL */
     /* The context: Softmax(scores) x V -> Transpose -> Reshape back to [B, S, hidden]. */
     oir_node *matmul_qkv, *transpose_qkv, *reshape_qkv;
     /* The scores: MatMul(Q, K^T) -> Mul | Div (scale) -> [Add(mask)] -> Softmax. */
     oir_node *matmul_qk, *scale, *add_qk, *softmax;
-    double scale_constant;         /* the Mul's factor or the Div's divisor */
+    double scale_constant; /* the Mul's factor or the Div's divisor */
     projection q, k, v;
     int64_t heads;
-    int custom_scale;              /* the scale is not 1/sqrt(head_size): written as an attribute */
+    int custom_scale; /* the scale is not 1/sqrt(head_size): written as an attribute */
     float scale_value;
-    oir_node *nodes[24];           /* every node the fused one replaces */
+    oir_node *nodes[24]; /* every node the fused one replaces */
     size_t n_nodes;
 } attention_match;
 
@@ -308,7 +309,8 @@ static int match_context(const fuse_ctx *c, oir_node *ln, attention_match *m)
         return 0;
     for (size_t i = 0; i < 2 && !m->root; i++) {
         add_out = oir_match_parent(&c->ix, start, i, "Add");
-        if (!add_out || add_out->n_inputs != 2 || !(mm_out = oir_match_parent_any(&c->ix, add_out, -1, "MatMul", NULL, NULL)) ||
+        if (!add_out || add_out->n_inputs != 2 ||
+            !(mm_out = oir_match_parent_any(&c->ix, add_out, -1, "MatMul", NULL, NULL)) ||
             !(m->reshape_qkv = oir_match_parent(&c->ix, mm_out, 0, "Reshape")) ||
             !(m->transpose_qkv = oir_match_parent(&c->ix, m->reshape_qkv, 0, "Transpose")) ||
             !(m->matmul_qkv = oir_match_parent(&c->ix, m->transpose_qkv, 0, "MatMul")))

@@ -144,8 +144,8 @@ static int target_tail(const fuse_ctx *c, const oir_node *reshape, const char *r
         return 1;
     }
     cat = oir_index_producer(&c->ix, reshape->inputs[1]);
-    if (!cat || !oir_match_is_op(cat, "Concat") || cat->n_inputs != 2 + n_tail || !keeps_dim(c, cat->inputs[0], 0, root) ||
-        !keeps_dim(c, cat->inputs[1], 1, root))
+    if (!cat || !oir_match_is_op(cat, "Concat") || cat->n_inputs != 2 + n_tail ||
+        !keeps_dim(c, cat->inputs[0], 0, root) || !keeps_dim(c, cat->inputs[1], 1, root))
         return 0;
     for (size_t i = 0; i < n_tail; i++) {
         if (!oir_match_scalar(&c->ix, cat->inputs[2 + i], &d))
@@ -181,8 +181,9 @@ static int match_split(const fuse_ctx *c, oir_node *t, split *s)
 static oir_node *rotary_of(const fuse_ctx *c, const char *v, split *s)
 {
     oir_node *r = oir_index_producer(&c->ix, v);
-    if (!r || r->mark || strcmp(r->op_type, "RotaryEmbedding") || strcmp(r->domain, FUSE_MS_DOMAIN) || r->n_inputs != 4 ||
-        r->n_outputs != 1 || oir_node_attr_int(r, "interleaved", 0) != 0 || oir_node_attr(r, "rotary_embedding_dim"))
+    if (!r || r->mark || strcmp(r->op_type, "RotaryEmbedding") || strcmp(r->domain, FUSE_MS_DOMAIN) ||
+        r->n_inputs != 4 || r->n_outputs != 1 || oir_node_attr_int(r, "interleaved", 0) != 0 ||
+        oir_node_attr(r, "rotary_embedding_dim"))
         return NULL;
     return match_split(c, oir_match_parent(&c->ix, r, 0, NULL), s) ? r : NULL;
 }
@@ -220,7 +221,7 @@ static int rotary_on_projection(fuse_ctx *c, oir_node *r, const split *s, const 
                    (const char *const *)&unique, &n);
     free(unique);
     OLIVE_TRY(rc);
-    c->fused--;  /* moved, not a new fusion */
+    c->fused--; /* moved, not a new fusion */
     *out = n->outputs[0];
     return oir_node_set_attr_int(n, "interleaved", 0);
 }
@@ -296,8 +297,9 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     if (!(got > 0))
         return OLIVE_OK;
     {
-        oir_node *const first[] = {merge, ctx_t, mm_qkv, softmax, add_mask, scale, mm_qk, kt, rot_q, rot_k,
-                                   q.transpose, q.reshape, k.transpose, k.reshape, v.transpose, v.reshape, cat_k, cat_v};
+        oir_node *const first[] = {merge,       ctx_t,     mm_qkv,      softmax,   add_mask,    scale,
+                                   mm_qk,       kt,        rot_q,       rot_k,     q.transpose, q.reshape,
+                                   k.transpose, k.reshape, v.transpose, v.reshape, cat_k,       cat_v};
         set.n = sizeof first / sizeof *first - (cat_k ? 0 : 2);
         memcpy(set.v, first, set.n * sizeof *first);
     }
@@ -308,7 +310,8 @@ static int try_fuse(fuse_ctx *c, oir_node *res)
     outs[2] = cat_k ? cat_v->outputs[0] : v.transpose->outputs[0];
     n_out = cat_k || oir_index_use_count(&c->ix, outs[1]) > 1 || oir_index_use_count(&c->ix, outs[2]) > 1 ||
                     oir_index_is_graph_output(&c->ix, outs[1]) || oir_index_is_graph_output(&c->ix, outs[2])
-                ? 3 : 1;
+                ? 3
+                : 1;
     if (!only_used_inside_or_dead(c, &set, outs, n_out))
         return OLIVE_OK;
     /* The rotary nodes are marked by the moves; the rest by the fused node. */
@@ -337,9 +340,9 @@ int fuse_decoder_attention(fuse_ctx *c)
         oir_node *x = c->g->nodes[i];
         if (x->mark)
             continue;
-        if (oir_match_is_op(x, "Add") || (!strcmp(x->domain, FUSE_MS_DOMAIN) &&
-                                          (!strcmp(x->op_type, "SkipLayerNormalization") ||
-                                           !strcmp(x->op_type, "SkipSimplifiedLayerNormalization"))))
+        if (oir_match_is_op(x, "Add") ||
+            (!strcmp(x->domain, FUSE_MS_DOMAIN) && (!strcmp(x->op_type, "SkipLayerNormalization") ||
+                                                    !strcmp(x->op_type, "SkipSimplifiedLayerNormalization"))))
             OLIVE_TRY(try_fuse(c, x));
     }
     return OLIVE_OK;

@@ -35,7 +35,8 @@ static int try_fuse(fuse_ctx *c, oir_node *gelu, int fast)
     for (int i = 0; i < 2 && bias_at < 0; i++)
         if (oir_index_initializer(&c->ix, add->inputs[i]))
             bias_at = i;
-    if (bias_at < 0 || !fuse_is_1d_float_const(c, add->inputs[bias_at]) || strcmp(add->inputs[1 - bias_at], mm->outputs[0]))
+    if (bias_at < 0 || !fuse_is_1d_float_const(c, add->inputs[bias_at]) ||
+        strcmp(add->inputs[1 - bias_at], mm->outputs[0]))
         return OLIVE_OK;
     nodes[0] = gelu;
     nodes[1] = add;
@@ -44,7 +45,8 @@ static int try_fuse(fuse_ctx *c, oir_node *gelu, int fast)
     ins[0] = mm->outputs[0];
     ins[1] = add->inputs[bias_at];
     return fuse_emit(c, nodes, 2, fast ? "FastGelu" : "BiasGelu", FUSE_MS_DOMAIN,
-                     fast ? "FastGelu_AddBias" : "Gelu_AddBias", 2, ins, 1, (const char *const *)&gelu->outputs[0], NULL);
+                     fast ? "FastGelu_AddBias" : "Gelu_AddBias", 2, ins, 1, (const char *const *)&gelu->outputs[0],
+                     NULL);
 }
 
 int fuse_bias_gelu(fuse_ctx *c)

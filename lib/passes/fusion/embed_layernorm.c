@@ -31,7 +31,8 @@ static int is_ids_like(const char *x, const char *ids, const char *words)
 static int is_seq_len(const fuse_ctx *c, const char *v, const char *ids, const char *words)
 {
     const oir_node *p = oir_index_producer(&c->ix, v);
-    while (p && (oir_match_is_op(p, "Cast") || (oir_match_is_op(p, "Add") && p->n_inputs == 2 && is_int(c, p->inputs[1], 0))))
+    while (p && (oir_match_is_op(p, "Cast") ||
+                 (oir_match_is_op(p, "Add") && p->n_inputs == 2 && is_int(c, p->inputs[1], 0))))
         p = oir_index_producer(&c->ix, p->inputs[0]);
     if (!p || !oir_match_is_op(p, "Gather") || p->n_inputs != 2 || !is_int(c, p->inputs[1], 1))
         return 0;

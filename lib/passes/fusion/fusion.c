@@ -44,7 +44,8 @@ static const char *const no_dedup_vals[] = {"false"};
 
 int fuse_prune(fuse_ctx *c)
 {
-    static const char *const keys[] = {"fold_constants", "remove_noops", "simplify_reshapes", "deduplicate_initializers"};
+    static const char *const keys[] = {"fold_constants", "remove_noops", "simplify_reshapes",
+                                       "deduplicate_initializers"};
     static const char *const vals[] = {"false", "false", "false", "false"};
     return run_nested(&olive_pass_peephole, c->m, 4, keys, vals);
 }
@@ -90,7 +91,7 @@ static int model_type_of(const char *s, const oir_graph *g)
         return FUSE_MODEL_CLIP;
     if (!strcmp(s, "auto"))
         return detect_model_type(g);
-    return FUSE_MODEL_GPT2;  /* gpt2 and the decoders Olive maps to it */
+    return FUSE_MODEL_GPT2; /* gpt2 and the decoders Olive maps to it */
 }
 
 static const char *const model_type_names[] = {"bert", "gpt2", "vit", "clip"};
@@ -165,16 +166,17 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
             return rc;
         OLIVE_TRY(olive_pass_progress(ctx, 0.8));
         OLIVE_TRY(run_nested(&olive_pass_peephole, m, 1, no_dedup_keys, no_dedup_vals));
-        OLIVE_INFO("fuse (%s): %d LayerNormalization, %d SimplifiedLayerNormalization, %d SkipLayerNormalization, "
-                   "%d SkipSimplifiedLayerNormalization, %d Gelu, %d BiasGelu, %d FastGelu, %d QuickGelu, %d Attention, "
-                   "%d MultiHeadAttention, %d EmbedLayerNormalization, %d RotaryEmbedding, %d GroupQueryAttention",
-                   model_type_names[c.opt.model_type], count_op(m->graph, "LayerNormalization"),
-                   count_op(m->graph, "SimplifiedLayerNormalization"), count_op(m->graph, "SkipLayerNormalization"),
-                   count_op(m->graph, "SkipSimplifiedLayerNormalization"), count_op(m->graph, "Gelu"),
-                   count_op(m->graph, "BiasGelu"), count_op(m->graph, "FastGelu"), count_op(m->graph, "QuickGelu"),
-                   count_op(m->graph, "Attention"), count_op(m->graph, "MultiHeadAttention"),
-                   count_op(m->graph, "EmbedLayerNormalization"), count_op(m->graph, "RotaryEmbedding"),
-                   count_op(m->graph, "GroupQueryAttention"));
+        OLIVE_INFO(
+            "fuse (%s): %d LayerNormalization, %d SimplifiedLayerNormalization, %d SkipLayerNormalization, "
+            "%d SkipSimplifiedLayerNormalization, %d Gelu, %d BiasGelu, %d FastGelu, %d QuickGelu, %d Attention, "
+            "%d MultiHeadAttention, %d EmbedLayerNormalization, %d RotaryEmbedding, %d GroupQueryAttention",
+            model_type_names[c.opt.model_type], count_op(m->graph, "LayerNormalization"),
+            count_op(m->graph, "SimplifiedLayerNormalization"), count_op(m->graph, "SkipLayerNormalization"),
+            count_op(m->graph, "SkipSimplifiedLayerNormalization"), count_op(m->graph, "Gelu"),
+            count_op(m->graph, "BiasGelu"), count_op(m->graph, "FastGelu"), count_op(m->graph, "QuickGelu"),
+            count_op(m->graph, "Attention"), count_op(m->graph, "MultiHeadAttention"),
+            count_op(m->graph, "EmbedLayerNormalization"), count_op(m->graph, "RotaryEmbedding"),
+            count_op(m->graph, "GroupQueryAttention"));
     }
     if (olive_args_bool(args, "float16")) {
         const char *keys[] = {"keep_io_types"};
@@ -185,33 +187,63 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "model_type", .type = OLIVE_PARAM_CHOICE, .default_value = "auto",
+    {.name = "model_type",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "auto",
      .choices = "auto|bert|gpt2|vit|clip|llama|mistral|qwen|qwen2|qwen3|phi|phi3|gemma|t5|bart|swin|gpt_neox",
      .help = "Model family; auto detects it from the graph",
      .details = "Decoders (llama, mistral, qwen, phi, ...) use the gpt2 fusions"},
-    {.name = "num_heads", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 65536,
+    {.name = "num_heads",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 65536,
      .help = "Attention heads where the graph's reshapes do not tell them; 0: detect",
      .details = "Detection uses the head size and the Q weight"},
-    {.name = "hidden_size", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 1048576,
+    {.name = "hidden_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 1048576,
      .help = "Accepted for Olive configurations; the hidden size is read from the Q, K, V weights"},
-    {.name = "opt_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 99,
+    {.name = "opt_level",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 99,
      .help = "onnxruntime graph optimization level; this pass applies the fusions only (level 0)",
      .details = "onnxruntime applies its own graph optimizations when a session loads the model"},
-    {.name = "only_onnxruntime", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "only_onnxruntime",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Skip the fusions (leave graph optimization to onnxruntime sessions)"},
-    {.name = "use_gpu", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "use_gpu",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Accepted for Olive configurations; the fused ops are the same"},
-    {.name = "float16", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "float16",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Convert the fused model to float16 (the float16 pass)"},
-    {.name = "keep_io_types", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "keep_io_types",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "With float16: keep float32 graph inputs and outputs"},
-    {.name = "use_multi_head_attention", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "use_multi_head_attention",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Fuse attention to MultiHeadAttention (separate Q, K, V) instead of Attention"},
-    {.name = "use_gqa", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "use_gqa",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Decoder MultiHeadAttention becomes GroupQueryAttention (Olive's use_gqa)"},
-    {.name = "enable_gelu_approximation", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "enable_gelu_approximation",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Replace Gelu and BiasGelu by the tanh approximation FastGelu (changes outputs slightly)"},
-    {.name = "optimization_options", .type = OLIVE_PARAM_STRING, .default_value = "",
+    {.name = "optimization_options",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
      .help = "onnxruntime FusionOptions switches, as JSON or enable_gelu=true,... lists",
      .details = "A JSON object or a name=true|false list, e.g. enable_attention=false,enable_gelu=true"},
 };

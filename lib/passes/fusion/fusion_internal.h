@@ -22,12 +22,12 @@ enum { FUSE_MODEL_BERT, FUSE_MODEL_GPT2, FUSE_MODEL_VIT, FUSE_MODEL_CLIP };
 /* The switches of onnxruntime's FusionOptions that this pass implements. */
 typedef struct fuse_options {
     int model_type;
-    int64_t num_heads, hidden_size;  /* 0: detect */
+    int64_t num_heads, hidden_size; /* 0: detect */
     int enable_gelu, enable_layer_norm, enable_attention, enable_skip_layer_norm;
     int enable_embed_layer_norm, enable_bias_skip_layer_norm, enable_bias_gelu;
     int enable_gelu_approximation, enable_rotary_embeddings;
     int use_multi_head_attention, use_gqa;
-    int use_raw_attention_mask;      /* attention takes the 0/1 mask instead of mask_index */
+    int use_raw_attention_mask; /* attention takes the 0/1 mask instead of mask_index */
 } fuse_options;
 
 typedef struct fuse_ctx {
@@ -35,10 +35,10 @@ typedef struct fuse_ctx {
     oir_graph *g;
     oir_graph_index ix;
     fuse_options opt;
-    olive_strmap ranks;              /* value -> (void *)(intptr_t)(rank + 1), known ranks only */
-    size_t fused;                    /* rewrites done by the current sweep */
-    olive_strmap masks;              /* attention: 2-D mask -> the fused ops' mask input */
-    size_t n_renames, cap_renames;   /* uses to redirect once the sweep ends: from, to (owned) */
+    olive_strmap ranks;            /* value -> (void *)(intptr_t)(rank + 1), known ranks only */
+    size_t fused;                  /* rewrites done by the current sweep */
+    olive_strmap masks;            /* attention: 2-D mask -> the fused ops' mask input */
+    size_t n_renames, cap_renames; /* uses to redirect once the sweep ends: from, to (owned) */
     char **renames;
 } fuse_ctx;
 
@@ -60,8 +60,8 @@ int fuse_each_op(fuse_ctx *c, const char *op, int (*try_fuse)(fuse_ctx *c, oir_n
 /* Marks `remove[0..n_remove)` as replaced and appends a node `op` of `domain` ("" or
  * FUSE_MS_DOMAIN) named after `name_base`. The new node goes to *out when out is not NULL. */
 int fuse_emit(fuse_ctx *c, oir_node *const *remove, size_t n_remove, const char *op, const char *domain,
-              const char *name_base, size_t n_in, const char *const *ins, size_t n_out,
-              const char *const *outs, oir_node **out);
+              const char *name_base, size_t n_in, const char *const *ins, size_t n_out, const char *const *outs,
+              oir_node **out);
 
 /* Redirects every use of `from` to `to` when the sweep ends (the index stays valid meanwhile). */
 int fuse_replace_uses_later(fuse_ctx *c, const char *from, const char *to);

@@ -23,7 +23,7 @@
 #define MASK_INPUT "attention_mask"
 
 typedef struct {
-    const char *seqlens_k, *total_len;  /* made once; NULL until then */
+    const char *seqlens_k, *total_len; /* made once; NULL until then */
 } gqa_state;
 
 static int is_ms_op(const oir_node *n, const char *op)
@@ -58,7 +58,8 @@ static int mask_from_input(const fuse_ctx *c, const char *v, int *found)
 }
 
 /* A helper node named after `base` with one fresh output. */
-static int helper_node(fuse_ctx *c, const char *op, const char *base, size_t n_in, const char *const *ins, oir_node **out)
+static int helper_node(fuse_ctx *c, const char *op, const char *base, size_t n_in, const char *const *ins,
+                       oir_node **out)
 {
     char *name = oir_graph_unique_name(c->g, base);
     int rc;
@@ -67,7 +68,7 @@ static int helper_node(fuse_ctx *c, const char *op, const char *base, size_t n_i
     rc = fuse_emit(c, NULL, 0, op, "", base, n_in, ins, 1, (const char *const *)&name, out);
     free(name);
     if (rc == OLIVE_OK)
-        c->fused--;  /* helper nodes are not fusions */
+        c->fused--; /* helper nodes are not fusions */
     return rc;
 }
 
@@ -84,7 +85,8 @@ static int mask_lengths(fuse_ctx *c, gqa_state *st)
     OLIVE_TRY(fuse_add_initializer(c, "gqa_axis", OIR_INT64, 0, NULL, &axis_v, sizeof axis_v, &axis));
     ins[0] = MASK_INPUT;
     ins[1] = one;
-    OLIVE_TRY(helper_node(c, "ReduceSum", "attention_mask_row_sums", oir_model_opset(c->m, "") >= 13 ? 2 : 1, ins, &sum));
+    OLIVE_TRY(
+        helper_node(c, "ReduceSum", "attention_mask_row_sums", oir_model_opset(c->m, "") >= 13 ? 2 : 1, ins, &sum));
     OLIVE_TRY(oir_node_set_attr_int(sum, "keepdims", 0));
     if (oir_model_opset(c->m, "") < 13)
         OLIVE_TRY(oir_node_set_attr_ints(sum, "axes", one_v, 1));
@@ -113,7 +115,8 @@ static int64_t head_size_of(const fuse_ctx *c, const oir_node *mha, int64_t head
 {
     const oir_node *mm = oir_index_producer(&c->ix, mha->inputs[2]);
     const oir_tensor *w = mm && oir_match_is_op(mm, "MatMul") && mm->n_inputs == 2
-                              ? oir_index_initializer(&c->ix, mm->inputs[1]) : NULL;
+                              ? oir_index_initializer(&c->ix, mm->inputs[1])
+                              : NULL;
     if (!w || w->rank != 2 || w->dims[1] % heads)
         return 0;
     return w->dims[1] / heads;
@@ -191,8 +194,7 @@ int fuse_group_query_attention(fuse_ctx *c)
     size_t n = c->g->n_nodes;
     long in = oir_graph_input_index(c->g, MASK_INPUT);
     const oir_type *t = in >= 0 ? c->g->inputs[in].type : NULL;
-    if (!t || t->kind != OIR_TYPE_TENSOR || (t->has_shape && t->rank != 2) ||
-        t->elem_type != OIR_INT64)
+    if (!t || t->kind != OIR_TYPE_TENSOR || (t->has_shape && t->rank != 2) || t->elem_type != OIR_INT64)
         return OLIVE_OK;
     for (size_t i = 0; i < n; i++) {
         oir_node *x = c->g->nodes[i];

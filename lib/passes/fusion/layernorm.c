@@ -71,12 +71,11 @@ static int try_fuse(fuse_ctx *c, oir_node *rm)
     if (path[4] != subs[0] && path[4] != subs[1])
         return OLIVE_OK;
     /* The variance: mean of (x - mean)^2 over the same last axis. */
-    if (!reduces_last_axis(c, path[2]) || strcmp(path[3]->inputs[0], path[4]->outputs[0]) ||
-        path[3]->n_inputs != 2 || !oir_match_scalar_near(&c->ix, path[3]->inputs[1], 2.0, 0))
+    if (!reduces_last_axis(c, path[2]) || strcmp(path[3]->inputs[0], path[4]->outputs[0]) || path[3]->n_inputs != 2 ||
+        !oir_match_scalar_near(&c->ix, path[3]->inputs[1], 2.0, 0))
         return OLIVE_OK;
     eps_at = !strcmp(path[1]->inputs[0], path[2]->outputs[0]) ? 1 : 0;
-    if (path[1]->n_inputs != 2 || !oir_match_scalar(&c->ix, path[1]->inputs[eps_at], &eps) || !(eps > 0) ||
-        eps > 1e-4)
+    if (path[1]->n_inputs != 2 || !oir_match_scalar(&c->ix, path[1]->inputs[eps_at], &eps) || !(eps > 0) || eps > 1e-4)
         return OLIVE_OK;
     mul = oir_match_only_child(&c->ix, div->outputs[0], "Mul");
     if (!mul || !(weight = fuse_other_input(mul, div->outputs[0])) || !fuse_is_1d_float_const(c, weight))

@@ -11,7 +11,7 @@
 
 typedef struct {
     const char *name;
-    size_t offset;   /* of the int in fuse_options; SIZE_MAX: accepted and ignored */
+    size_t offset; /* of the int in fuse_options; SIZE_MAX: accepted and ignored */
 } option_key;
 
 #define OPT(f) offsetof(fuse_options, f)
@@ -95,8 +95,9 @@ static int apply(fuse_options *o, const char *item, size_t len)
         if (strlen(keys[i].name) != kn || strncmp(keys[i].name, k, kn))
             continue;
         if (!parse_flag(v, vn, &flag))
-            return olive_fail(OLIVE_EINVALID, "parameter 'optimization_options': '%.*s' must be true or false, not '%.*s'",
-                              (int)kn, k, (int)vn, v);
+            return olive_fail(OLIVE_EINVALID,
+                              "parameter 'optimization_options': '%.*s' must be true or false, not '%.*s'", (int)kn, k,
+                              (int)vn, v);
         if (keys[i].offset != IGNORED)
             *(int *)((char *)o + keys[i].offset) = flag;
         return OLIVE_OK;
@@ -110,8 +111,8 @@ static int apply(fuse_options *o, const char *item, size_t len)
             olive_strbuf_append(&known, known.len ? ", " : "");
             olive_strbuf_append(&known, keys[i].name);
         }
-        rc = olive_fail(OLIVE_EINVALID, "parameter 'optimization_options': unknown option '%.*s'; known: %s", (int)kn, k,
-                        known.data ? known.data : "");
+        rc = olive_fail(OLIVE_EINVALID, "parameter 'optimization_options': unknown option '%.*s'; known: %s", (int)kn,
+                        k, known.data ? known.data : "");
         olive_strbuf_free(&known);
         return rc;
     }

@@ -213,8 +213,8 @@ static int try_fuse(fuse_ctx *c, rotary_state *st, oir_node *add)
             continue;
         /* x1 = x[..., 0:h], x2 = x[..., h:end], one split point h. */
         if (!last_axis_slice(c, x1, &s1, &e1) || !last_axis_slice(c, x2, &s2, &e2) ||
-            !oir_match_scalar(&c->ix, s1, &v) || v != 0 || !split_point(c, e1, x, &h1) ||
-            !split_point(c, s2, x, &h2) || h1 != h2 || !oir_match_scalar(&c->ix, e2, &v))
+            !oir_match_scalar(&c->ix, s1, &v) || v != 0 || !split_point(c, e1, x, &h1) || !split_point(c, s2, x, &h2) ||
+            h1 != h2 || !oir_match_scalar(&c->ix, e2, &v))
             continue;
         cos_t = gathered_cache(c, cos_v, &pos_c, &cos_name);
         sin_t = gathered_cache(c, sin_v, &pos_s, &sin_name);

@@ -28,16 +28,45 @@ static int is_one_of(const oir_node *n, const char *const *ops)
 }
 
 /* Ops whose output has the broadcast rank of all their inputs. */
-static const char *const broadcasting[] = {
-    "Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "And", "Or", "Greater", "Less", "GreaterOrEqual",
-    "LessOrEqual", "Max", "Min", "Mod", NULL};
+static const char *const broadcasting[] = {"Add",         "Sub", "Mul", "Div",     "Pow",  "Where",
+                                           "Equal",       "And", "Or",  "Greater", "Less", "GreaterOrEqual",
+                                           "LessOrEqual", "Max", "Min", "Mod",     NULL};
 
 /* Ops whose first output has the rank of their first input. */
-static const char *const same_rank[] = {
-    "Not", "Sqrt", "Erf", "Tanh", "Sigmoid", "Relu", "Cast", "Neg", "Exp", "Reciprocal", "Softmax", "Abs", "Log",
-    "IsNaN", "LayerNormalization", "SimplifiedLayerNormalization", "Gelu", "FastGelu", "BiasGelu", "QuickGelu",
-    "Dropout", "Identity", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "Slice", "Clip",
-    "RotaryEmbedding", "Transpose", "Concat", "CumSum", "Trilu", "Tile", "Conv", NULL};
+static const char *const same_rank[] = {"Not",
+                                        "Sqrt",
+                                        "Erf",
+                                        "Tanh",
+                                        "Sigmoid",
+                                        "Relu",
+                                        "Cast",
+                                        "Neg",
+                                        "Exp",
+                                        "Reciprocal",
+                                        "Softmax",
+                                        "Abs",
+                                        "Log",
+                                        "IsNaN",
+                                        "LayerNormalization",
+                                        "SimplifiedLayerNormalization",
+                                        "Gelu",
+                                        "FastGelu",
+                                        "BiasGelu",
+                                        "QuickGelu",
+                                        "Dropout",
+                                        "Identity",
+                                        "SkipLayerNormalization",
+                                        "SkipSimplifiedLayerNormalization",
+                                        "Slice",
+                                        "Clip",
+                                        "RotaryEmbedding",
+                                        "Transpose",
+                                        "Concat",
+                                        "CumSum",
+                                        "Trilu",
+                                        "Tile",
+                                        "Conv",
+                                        NULL};
 
 /* Number of elements of a 1-D shape value (the shape input of Reshape or Expand): a constant,
  * Shape of a value of known rank, Unsqueeze of a scalar, or a Concat of those; -1 if unknown. */
@@ -73,8 +102,8 @@ static int shape_length(const fuse_ctx *c, const char *v, int depth)
             return shape_length(c, sh->inputs[0], depth + 1);
         return -1;
     }
-    if (oir_match_is_op(p, "Slice") && p->n_inputs >= 3 && (p->n_inputs < 5 || !p->inputs[4][0] ||
-                                                             oir_match_scalar_near(&c->ix, p->inputs[4], 1, 0))) {
+    if (oir_match_is_op(p, "Slice") && p->n_inputs >= 3 &&
+        (p->n_inputs < 5 || !p->inputs[4][0] || oir_match_scalar_near(&c->ix, p->inputs[4], 1, 0))) {
         /* A constant window of a vector of known length. */
         int len = shape_length(c, p->inputs[0], depth + 1);
         double s0, e0;
@@ -279,8 +308,8 @@ int fuse_each_op(fuse_ctx *c, const char *op, int (*try_fuse)(fuse_ctx *c, oir_n
 }
 
 int fuse_emit(fuse_ctx *c, oir_node *const *remove, size_t n_remove, const char *op, const char *domain,
-              const char *name_base, size_t n_in, const char *const *ins, size_t n_out,
-              const char *const *outs, oir_node **out)
+              const char *name_base, size_t n_in, const char *const *ins, size_t n_out, const char *const *outs,
+              oir_node **out)
 {
     char *name = oir_graph_unique_name(c->g, name_base);
     oir_node *n;
@@ -315,7 +344,8 @@ int fuse_add_initializer(fuse_ctx *c, const char *base, int32_t dtype, size_t ra
     free(nm);
     if (!t)
         return OLIVE_ENOMEM;
-    if ((rc = oir_tensor_set_copy(t, data, nbytes)) != OLIVE_OK || (rc = oir_graph_add_initializer(c->g, t)) != OLIVE_OK) {
+    if ((rc = oir_tensor_set_copy(t, data, nbytes)) != OLIVE_OK ||
+        (rc = oir_graph_add_initializer(c->g, t)) != OLIVE_OK) {
         oir_tensor_free(t);
         return rc;
     }

@@ -26,9 +26,8 @@ static int set_prop(oir_model *m, const char *key, const char *value)
             m->metadata_values[i] = v;
             return OLIVE_OK;
         }
-    if (!(k = olive_strdup(key)) ||
-        olive_grow((void **)&m->metadata_keys, &m->cap_metadata, m->n_metadata + 1, sizeof *m->metadata_keys) !=
-            OLIVE_OK) {
+    if (!(k = olive_strdup(key)) || olive_grow((void **)&m->metadata_keys, &m->cap_metadata, m->n_metadata + 1,
+                                               sizeof *m->metadata_keys) != OLIVE_OK) {
         free(k);
         free(v);
         return OLIVE_ENOMEM;
@@ -55,7 +54,9 @@ static char *text_of(const json_t *v)
     char buf[64];
     switch (json_typeof(v)) {
     case JSON_STRING: return olive_strdup(json_string_value(v));
-    case JSON_INTEGER: snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); return olive_strdup(buf);
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return olive_strdup(buf);
     case JSON_REAL: snprintf(buf, sizeof buf, "%.17g", json_real_value(v)); return olive_strdup(buf);
     case JSON_TRUE: return olive_strdup("True");
     case JSON_FALSE: return olive_strdup("False");
@@ -82,7 +83,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         json_decref(obj);
         return olive_fail(OLIVE_EINVALID, "%s: custom_metadata must be a JSON object of key/value pairs", PASS);
     }
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         char *t = text_of(v);
         rc = t ? set_prop(m, key, t) : OLIVE_ENOMEM;
         free(t);
@@ -103,9 +105,27 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "graph_name", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "The graph's name (required)"},
-    {.name = "custom_metadata", .type = OLIVE_PARAM_STRING, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "JSON object of metadata_props entries to add"},
-    {.name = "add_optimization_info", .type = OLIVE_PARAM_BOOL, .default_value = "true", .min = 0, .max = -1, .choices = NULL, .help = "Accepted for Olive's configs; the pass history is in model_config.json here"},
+    {.name = "graph_name",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "The graph's name (required)"},
+    {.name = "custom_metadata",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "JSON object of metadata_props entries to add"},
+    {.name = "add_optimization_info",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Accepted for Olive's configs; the pass history is in model_config.json here"},
 };
 
 static const olive_pass_type olive_types[] = {{"AddOliveMetadata", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

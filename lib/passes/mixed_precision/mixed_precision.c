@@ -85,7 +85,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         rc = olive_pass_instance_set(p, "force_fp16_initializers", precise ? "true" : "false");
     if (rc == OLIVE_OK) {
         olive_pass_args a = olive_pass_args_of(p);
-        OLIVE_INFO("%s: logits weights %s in float16; converting", PASS, precise ? "keep their precision" : "lose precision");
+        OLIVE_INFO("%s: logits weights %s in float16; converting", PASS,
+                   precise ? "keep their precision" : "lose precision");
         rc = f16->run(m, &a, ctx);
     }
     olive_pass_unref(p);
@@ -93,8 +94,20 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "op_block_list", .type = OLIVE_PARAM_LIST, .default_value = "SimplifiedLayerNormalization,SkipSimplifiedLayerNormalization,Relu,Add", .min = 0, .max = -1, .choices = NULL, .help = "Op types that stay float32"},
-    {.name = "atol", .type = OLIVE_PARAM_FLOAT, .default_value = "1e-06", .min = 0, .max = -1, .choices = NULL, .help = "The LM head's weights count as float16-exact when they change by less than this"},
+    {.name = "op_block_list",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "SimplifiedLayerNormalization,SkipSimplifiedLayerNormalization,Relu,Add",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Op types that stay float32"},
+    {.name = "atol",
+     .type = OLIVE_PARAM_FLOAT,
+     .default_value = "1e-06",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "The LM head's weights count as float16-exact when they change by less than this"},
 };
 
 static const olive_pass_type olive_types[] = {{"OrtMixedPrecision", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

@@ -196,7 +196,8 @@ static int convertible(const oir_graph *g, const oir_node *n, const olive_pass_a
 
 static int convert_one(oir_graph *g, oir_node *n, const opts *o)
 {
-    int64_t k = oir_node_attr_int(n, "K", 0), nn = oir_node_attr_int(n, "N", 0), bs = oir_node_attr_int(n, "block_size", 0);
+    int64_t k = oir_node_attr_int(n, "K", 0), nn = oir_node_attr_int(n, "N", 0),
+            bs = oir_node_attr_int(n, "block_size", 0);
     int bits = (int)oir_node_attr_int(n, "bits", 4), mid = 1 << (bits - 1), rc = OLIVE_OK;
     int64_t kb = (k + bs - 1) / bs;
     int per_axis = kb == 1, has_zp = n->n_inputs > 3 && n->inputs[3][0];
@@ -218,7 +219,8 @@ static int convert_one(oir_graph *g, oir_node *n, const opts *o)
     qz = olive_asprintf("%s.qzeros", dq);
     dq_out = olive_asprintf("%s/output_0", dq);
     mm_out = olive_asprintf("%s/output_0", mm);
-    if (!qw || !qs || !qz || !dq_out || !mm_out || !(vals = olive_malloc((size_t)(nn * (k > kb ? k : kb)) * sizeof *vals + 8))) {
+    if (!qw || !qs || !qz || !dq_out || !mm_out ||
+        !(vals = olive_malloc((size_t)(nn * (k > kb ? k : kb)) * sizeof *vals + 8))) {
         rc = OLIVE_ENOMEM;
         goto done;
     }
@@ -427,11 +429,41 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "use_transpose_op", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Keep weights [N, K] and add a Transpose after the DequantizeLinear"},
-    {.name = "use_int4", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Signed int4 weights (Olive's older name for use_signed_int)"},
-    {.name = "use_signed_int", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Signed weights (int4/int8) instead of unsigned"},
-    {.name = "add_zero_point", .type = OLIVE_PARAM_BOOL, .default_value = "false", .min = 0, .max = -1, .choices = NULL, .help = "Write zero points also where they are all 0 (signed symmetric weights)"},
-    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .min = 0, .max = -1, .choices = NULL, .help = "MatMulNBits node names to leave as they are"},
+    {.name = "use_transpose_op",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Keep weights [N, K] and add a Transpose after the DequantizeLinear"},
+    {.name = "use_int4",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Signed int4 weights (Olive's older name for use_signed_int)"},
+    {.name = "use_signed_int",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Signed weights (int4/int8) instead of unsigned"},
+    {.name = "add_zero_point",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Write zero points also where they are all 0 (signed symmetric weights)"},
+    {.name = "nodes_to_exclude",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "MatMulNBits node names to leave as they are"},
 };
 
 static const olive_pass_type olive_types[] = {{"MatMulNBitsToQDQ", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

@@ -29,8 +29,8 @@ static int is_std(const oir_node *n)
 
 static int is_reduce_18(const char *op)
 {
-    static const char *const ops[] = {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                                      "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+    static const char *const ops[] = {"ReduceMean", "ReduceMax",    "ReduceMin",       "ReduceProd",     "ReduceL1",
+                                      "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (!strcmp(op, ops[i]))
             return 1;
@@ -61,15 +61,21 @@ static int convert_node(oir_graph *g, oir_node *n, conv *c)
     if (!is_std(n))
         return OLIVE_OK;
     if (crosses(c, 20) && !strcmp(n->op_type, "DFT"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: DFT node '%s': its axis becomes an input at opset 20, which is not "
-                          "converted", PASS, n->name);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: DFT node '%s': its axis becomes an input at opset 20, which is not "
+                          "converted",
+                          PASS, n->name);
     if (crosses(c, 21) && !strcmp(n->op_type, "GroupNormalization"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: GroupNormalization node '%s': its scale and bias become per channel "
-                          "at opset 21, which is not converted", PASS, n->name);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: GroupNormalization node '%s': its scale and bias become per channel "
+                          "at opset 21, which is not converted",
+                          PASS, n->name);
     if (crosses(c, 14) && !strcmp(n->op_type, "BatchNormalization") &&
         (n->n_outputs > 1 || oir_node_attr_int(n, "training_mode", 0)))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: BatchNormalization node '%s' uses training outputs, whose meaning "
-                          "changes at opset 14", PASS, n->name);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: BatchNormalization node '%s' uses training outputs, whose meaning "
+                          "changes at opset 14",
+                          PASS, n->name);
     if (c->check_only)
         return OLIVE_OK;
     if (crosses(c, 18) && is_reduce_18(n->op_type)) {
@@ -139,11 +145,15 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     if (c.to == c.from)
         return olive_pass_progress(ctx, 1.0);
     if (c.to < c.from)
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: target_opset %lld is below the model's opset %lld: only raising "
-                          "the opset is supported", PASS, (long long)c.to, (long long)c.from);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: target_opset %lld is below the model's opset %lld: only raising "
+                          "the opset is supported",
+                          PASS, (long long)c.to, (long long)c.from);
     if (c.from < MIN_SOURCE)
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: the model's opset %lld is below %d, the oldest this conversion "
-                          "starts from", PASS, (long long)c.from, MIN_SOURCE);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: the model's opset %lld is below %d, the oldest this conversion "
+                          "starts from",
+                          PASS, (long long)c.from, MIN_SOURCE);
     if (c.to > MAX_TARGET)
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: target_opset %lld is above %d", PASS, (long long)c.to, MAX_TARGET);
     OLIVE_TRY(convert_graph(m->graph, &c)); /* refusals first: nothing changes */
@@ -160,7 +170,13 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "target_opset", .type = OLIVE_PARAM_INT, .default_value = "21", .min = MIN_SOURCE, .max = MAX_TARGET, .choices = NULL, .help = "The default-domain opset to convert to (13..25; only raising)"},
+    {.name = "target_opset",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "21",
+     .min = MIN_SOURCE,
+     .max = MAX_TARGET,
+     .choices = NULL,
+     .help = "The default-domain opset to convert to (13..25; only raising)"},
 };
 
 static const olive_pass_type olive_types[] = {{"OnnxOpVersionConversion", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

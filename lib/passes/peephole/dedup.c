@@ -30,8 +30,7 @@ static uint64_t sample_of(const oir_tensor *t)
 static int same_kind(const cand *a, const cand *b)
 {
     return a->t->dtype == b->t->dtype && a->t->rank == b->t->rank && a->t->nbytes == b->t->nbytes &&
-           a->sample == b->sample &&
-           (!a->t->rank || !memcmp(a->t->dims, b->t->dims, a->t->rank * sizeof *a->t->dims));
+           a->sample == b->sample && (!a->t->rank || !memcmp(a->t->dims, b->t->dims, a->t->rank * sizeof *a->t->dims));
 }
 
 static int cmp_cand(const void *pa, const void *pb)

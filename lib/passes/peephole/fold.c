@@ -13,10 +13,9 @@ static const struct {
     const char *op;
     fold_fn fn;
 } ops[] = {
-    {"Shape", fold_shape},         {"Gather", fold_gather},   {"Unsqueeze", fold_unsqueeze},
-    {"Squeeze", fold_squeeze},     {"Concat", fold_concat},   {"Reshape", fold_reshape},
-    {"Cast", fold_cast},           {"Add", fold_binary},      {"Sub", fold_binary},
-    {"Mul", fold_binary},          {"Div", fold_binary},      {"Transpose", fold_transpose},
+    {"Shape", fold_shape},   {"Gather", fold_gather},   {"Unsqueeze", fold_unsqueeze}, {"Squeeze", fold_squeeze},
+    {"Concat", fold_concat}, {"Reshape", fold_reshape}, {"Cast", fold_cast},           {"Add", fold_binary},
+    {"Sub", fold_binary},    {"Mul", fold_binary},      {"Div", fold_binary},          {"Transpose", fold_transpose},
     {"Range", fold_range},
 };
 
@@ -30,7 +29,10 @@ static fold_fn find_op(const oir_node *n)
     return NULL;
 }
 
-int olive_fold_supports(const oir_node *n) { return find_op(n) != NULL; }
+int olive_fold_supports(const oir_node *n)
+{
+    return find_op(n) != NULL;
+}
 
 int olive_fold_eval(const oir_node *n, const oir_tensor *const *inputs, uint64_t max_bytes, oir_tensor **out)
 {
@@ -70,8 +72,8 @@ int fold_data(const oir_node *n, const oir_tensor *t, const uint8_t **data, uint
 {
     uint64_t want;
     if (!fold_elem_size(t->dtype))
-        return fold_fail(n, OLIVE_EUNSUPPORTED, "tensor '%s' has element type %s, which is not evaluated",
-                         t->name, oir_dtype_name(t->dtype));
+        return fold_fail(n, OLIVE_EUNSUPPORTED, "tensor '%s' has element type %s, which is not evaluated", t->name,
+                         oir_dtype_name(t->dtype));
     if (oir_tensor_numel(t, numel) != OLIVE_OK || oir_tensor_expected_bytes(t, &want) != OLIVE_OK)
         return fold_fail(n, OLIVE_EFORMAT, "tensor '%s' has an invalid shape", t->name);
     if (t->nbytes != want || (want && !t->blob))
@@ -107,8 +109,8 @@ int fold_read_ints(const oir_node *n, const oir_tensor *t, int64_t **out, size_t
     return OLIVE_OK;
 }
 
-int fold_axes(const oir_node *n, const oir_tensor *const *in, size_t input_index,
-              int64_t **axes, size_t *count, int *present)
+int fold_axes(const oir_node *n, const oir_tensor *const *in, size_t input_index, int64_t **axes, size_t *count,
+              int *present)
 {
     const oir_attr *a = oir_node_attr(n, "axes");
     *axes = NULL;

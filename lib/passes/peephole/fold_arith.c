@@ -44,16 +44,38 @@ static double dop(int op, double a, double b)
     }
 }
 
-static int is_signed_int(int32_t t) { return t == OIR_INT8 || t == OIR_INT16 || t == OIR_INT32 || t == OIR_INT64; }
-static int is_unsigned_int(int32_t t) { return t == OIR_UINT8 || t == OIR_UINT16 || t == OIR_UINT32 || t == OIR_UINT64; }
+static int is_signed_int(int32_t t)
+{
+    return t == OIR_INT8 || t == OIR_INT16 || t == OIR_INT32 || t == OIR_INT64;
+}
+static int is_unsigned_int(int32_t t)
+{
+    return t == OIR_UINT8 || t == OIR_UINT16 || t == OIR_UINT32 || t == OIR_UINT64;
+}
 
 static int64_t load_signed(const uint8_t *p, size_t size)
 {
     switch (size) {
-    case 1: { int8_t x; memcpy(&x, p, 1); return x; }
-    case 2: { int16_t x; memcpy(&x, p, 2); return x; }
-    case 4: { int32_t x; memcpy(&x, p, 4); return x; }
-    default: { int64_t x; memcpy(&x, p, 8); return x; }
+    case 1: {
+        int8_t x;
+        memcpy(&x, p, 1);
+        return x;
+    }
+    case 2: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+    case 4: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    default: {
+        int64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
     }
 }
 

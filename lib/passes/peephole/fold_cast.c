@@ -17,12 +17,20 @@ typedef struct {
 static int castable(int32_t t)
 {
     switch (t) {
-    case OIR_FLOAT: case OIR_DOUBLE: case OIR_FLOAT16: case OIR_BFLOAT16: case OIR_BOOL:
-    case OIR_INT8: case OIR_INT16: case OIR_INT32: case OIR_INT64:
-    case OIR_UINT8: case OIR_UINT16: case OIR_UINT32: case OIR_UINT64:
-        return 1;
-    default:
-        return 0;
+    case OIR_FLOAT:
+    case OIR_DOUBLE:
+    case OIR_FLOAT16:
+    case OIR_BFLOAT16:
+    case OIR_BOOL:
+    case OIR_INT8:
+    case OIR_INT16:
+    case OIR_INT32:
+    case OIR_INT64:
+    case OIR_UINT8:
+    case OIR_UINT16:
+    case OIR_UINT32:
+    case OIR_UINT64: return 1;
+    default: return 0;
     }
 }
 
@@ -30,19 +38,76 @@ static value load(int32_t t, const uint8_t *p)
 {
     value v = {V_FLOAT, 0, 0, 0};
     switch (t) {
-    case OIR_FLOAT: { float x; memcpy(&x, p, 4); v.f = x; break; }
+    case OIR_FLOAT: {
+        float x;
+        memcpy(&x, p, 4);
+        v.f = x;
+        break;
+    }
     case OIR_DOUBLE: memcpy(&v.f, p, 8); break;
-    case OIR_FLOAT16: { uint16_t h; memcpy(&h, p, 2); v.f = olive_half_to_float(h); break; }
-    case OIR_BFLOAT16: { uint16_t h; memcpy(&h, p, 2); v.f = olive_bfloat16_to_float(h); break; }
-    case OIR_INT8: { int8_t x; memcpy(&x, p, 1); v.kind = V_INT; v.i = x; break; }
-    case OIR_INT16: { int16_t x; memcpy(&x, p, 2); v.kind = V_INT; v.i = x; break; }
-    case OIR_INT32: { int32_t x; memcpy(&x, p, 4); v.kind = V_INT; v.i = x; break; }
-    case OIR_INT64: memcpy(&v.i, p, 8); v.kind = V_INT; break;
-    case OIR_UINT8: v.kind = V_UINT; v.u = p[0]; break;
-    case OIR_BOOL: v.kind = V_UINT; v.u = p[0] != 0; break;
-    case OIR_UINT16: { uint16_t x; memcpy(&x, p, 2); v.kind = V_UINT; v.u = x; break; }
-    case OIR_UINT32: { uint32_t x; memcpy(&x, p, 4); v.kind = V_UINT; v.u = x; break; }
-    case OIR_UINT64: memcpy(&v.u, p, 8); v.kind = V_UINT; break;
+    case OIR_FLOAT16: {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        v.f = olive_half_to_float(h);
+        break;
+    }
+    case OIR_BFLOAT16: {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        v.f = olive_bfloat16_to_float(h);
+        break;
+    }
+    case OIR_INT8: {
+        int8_t x;
+        memcpy(&x, p, 1);
+        v.kind = V_INT;
+        v.i = x;
+        break;
+    }
+    case OIR_INT16: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        v.kind = V_INT;
+        v.i = x;
+        break;
+    }
+    case OIR_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        v.kind = V_INT;
+        v.i = x;
+        break;
+    }
+    case OIR_INT64:
+        memcpy(&v.i, p, 8);
+        v.kind = V_INT;
+        break;
+    case OIR_UINT8:
+        v.kind = V_UINT;
+        v.u = p[0];
+        break;
+    case OIR_BOOL:
+        v.kind = V_UINT;
+        v.u = p[0] != 0;
+        break;
+    case OIR_UINT16: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        v.kind = V_UINT;
+        v.u = x;
+        break;
+    }
+    case OIR_UINT32: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        v.kind = V_UINT;
+        v.u = x;
+        break;
+    }
+    case OIR_UINT64:
+        memcpy(&v.u, p, 8);
+        v.kind = V_UINT;
+        break;
     }
     return v;
 }
@@ -73,17 +138,27 @@ static void int_range(int32_t t, double *lo, double *hi)
 static int store(int32_t t, uint8_t *p, value v)
 {
     switch (t) {
-    case OIR_FLOAT: { float x = as_float(v); memcpy(p, &x, 4); return 1; }
+    case OIR_FLOAT: {
+        float x = as_float(v);
+        memcpy(p, &x, 4);
+        return 1;
+    }
     case OIR_DOUBLE: {
         double x = v.kind == V_FLOAT ? v.f : v.kind == V_INT ? (double)v.i : (double)v.u;
         memcpy(p, &x, 8);
         return 1;
     }
-    case OIR_FLOAT16: { uint16_t h = olive_float_to_half(as_float(v)); memcpy(p, &h, 2); return 1; }
-    case OIR_BFLOAT16: { uint16_t h = olive_float_to_bfloat16(as_float(v)); memcpy(p, &h, 2); return 1; }
-    case OIR_BOOL:
-        p[0] = v.kind == V_FLOAT ? v.f != 0 : v.kind == V_INT ? v.i != 0 : v.u != 0;
+    case OIR_FLOAT16: {
+        uint16_t h = olive_float_to_half(as_float(v));
+        memcpy(p, &h, 2);
         return 1;
+    }
+    case OIR_BFLOAT16: {
+        uint16_t h = olive_float_to_bfloat16(as_float(v));
+        memcpy(p, &h, 2);
+        return 1;
+    }
+    case OIR_BOOL: p[0] = v.kind == V_FLOAT ? v.f != 0 : v.kind == V_INT ? v.i != 0 : v.u != 0; return 1;
     default: {
         /* Integers: floats truncate toward zero and must fit; integers wrap (two's complement). */
         uint64_t bits;

@@ -29,8 +29,8 @@ int fold_read_ints(const oir_node *n, const oir_tensor *t, int64_t **out, size_t
 
 /* Axes from the "axes" attribute (older opsets) or from input `input_index` (newer ones).
  * *present is 0 when neither gives axes; *axes is then NULL. */
-int fold_axes(const oir_node *n, const oir_tensor *const *in, size_t input_index,
-              int64_t **axes, size_t *count, int *present);
+int fold_axes(const oir_node *n, const oir_tensor *const *in, size_t input_index, int64_t **axes, size_t *count,
+              int *present);
 
 /* `axis` in [-rank, rank) mapped to [0, rank). */
 int fold_normalize_axis(const oir_node *n, int64_t axis, size_t rank, size_t *out);

@@ -100,7 +100,8 @@ int fold_concat(const oir_node *n, const oir_tensor *const *in, uint64_t max_byt
             return fold_fail(n, OLIVE_EFORMAT, "input '%s' differs in type or rank from '%s'", t->name, first->name);
         for (size_t d = 0; d < t->rank; d++)
             if (d != axis && t->dims[d] != first->dims[d])
-                return fold_fail(n, OLIVE_EFORMAT, "input '%s' differs in dimension %zu from '%s'", t->name, d, first->name);
+                return fold_fail(n, OLIVE_EFORMAT, "input '%s' differs in dimension %zu from '%s'", t->name, d,
+                                 first->name);
         if (__builtin_add_overflow(total, (uint64_t)t->dims[axis], &total))
             return fold_fail(n, OLIVE_EFORMAT, "concatenated size overflows");
     }

@@ -43,4 +43,3 @@ void peephole_remove_initializer(peephole_run *r, oir_graph *g, size_t index)
         oir_graph_remove_input(g, (size_t)input);
     oir_graph_remove_initializer(g, index);
 }
-

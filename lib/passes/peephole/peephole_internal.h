@@ -13,7 +13,7 @@ typedef struct peephole_run {
     olive_pass_ctx *ctx;
     int fold, remove_noops, simplify_reshapes, remove_unused, dedup;
     uint64_t max_fold_bytes;
-    int64_t opset;            /* default-domain opset of the model */
+    int64_t opset; /* default-domain opset of the model */
     /* Before IR version 4 every initializer must also be a graph input. Initializers this
      * pass adds to such a model get an input too; their names (owned here) are still
      * constants and may be removed again. */
@@ -36,11 +36,11 @@ static inline size_t peephole_changes(const peephole_run *r)
 typedef struct peephole_scope {
     const struct peephole_scope *outer;
     oir_graph *g;
-    int is_main;              /* the model's graph: onnxruntime enforces its inputs' shapes */
+    int is_main; /* the model's graph: onnxruntime enforces its inputs' shapes */
     oir_graph_index ix;
-    olive_strmap defined;     /* every value the graph defines: inputs, initializers, node outputs */
-    olive_strmap types;       /* value -> oir_type* from inputs, outputs and value_info */
-    olive_strmap consts;      /* value -> oir_tensor*: initializers that are not graph inputs */
+    olive_strmap defined; /* every value the graph defines: inputs, initializers, node outputs */
+    olive_strmap types;   /* value -> oir_type* from inputs, outputs and value_info */
+    olive_strmap consts;  /* value -> oir_tensor*: initializers that are not graph inputs */
 } peephole_scope;
 
 int peephole_scope_build(peephole_scope *s, const peephole_run *r, oir_graph *g, const peephole_scope *outer);
@@ -66,12 +66,12 @@ const oir_tensor *peephole_const(const peephole_scope *s, const char *value);
 
 /* What is known of a value's type. */
 typedef struct peephole_vtype {
-    int32_t elem;             /* 0 when unknown */
+    int32_t elem; /* 0 when unknown */
     int has_rank;
     size_t rank;
-    int64_t dims[PEEPHOLE_MAX_RANK];  /* -1 where unknown */
-    int is_static;            /* rank and every dim known */
-    int enforced;             /* the shape is certain: a constant or a main-graph input */
+    int64_t dims[PEEPHOLE_MAX_RANK]; /* -1 where unknown */
+    int is_static;                   /* rank and every dim known */
+    int enforced;                    /* the shape is certain: a constant or a main-graph input */
 } peephole_vtype;
 
 /* Fills *out from initializers, Constant / Cast producers, graph inputs, outputs and
@@ -80,7 +80,7 @@ void peephole_value_type(const peephole_scope *s, const char *value, peephole_vt
 
 /* Pending "read `to` instead of `from`" rewrites for one graph, applied together. */
 typedef struct peephole_subst {
-    olive_strmap map;         /* from -> to, both owned */
+    olive_strmap map; /* from -> to, both owned */
 } peephole_subst;
 
 /* Records a rewrite; `to` is first resolved through the pending ones. */

@@ -224,9 +224,7 @@ int peephole_simplify_reshapes(peephole_run *r, oir_graph *g, const peephole_sco
         case ACT_BYPASS_TO_INPUT:
             removed = peephole_bypass(g, &subst, a->node, a->node->inputs[0], a->node->outputs[0]);
             break;
-        default:
-            removed = peephole_bypass(g, &subst, a->node, a->producer->inputs[0], a->node->outputs[0]);
-            break;
+        default: removed = peephole_bypass(g, &subst, a->node, a->producer->inputs[0], a->node->outputs[0]); break;
         }
         if (removed < 0)
             rc = removed;

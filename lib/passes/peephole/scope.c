@@ -136,10 +136,12 @@ static void from_type(const oir_type *t, peephole_vtype *out)
 
 /* Ops whose first output has the element type of their first input (ONNX type constraints). */
 static const char *const same_type_ops[] = {
-    "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Gather", "GatherElements",
-    "GatherND", "Concat", "Slice", "Expand", "Tile", "Pad", "Split", "Relu", "Neg", "Abs", "Add", "Sub",
-    "Mul", "Div", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Softmax", "MatMul", "Gemm", "Max", "Min",
-    "Floor", "Ceil", "Clip", "Erf", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Dropout",
+    "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten",   "Transpose",  "Gather",    "GatherElements",
+    "GatherND", "Concat",  "Slice",   "Expand",    "Tile",      "Pad",        "Split",     "Relu",
+    "Neg",      "Abs",     "Add",     "Sub",       "Mul",       "Div",        "Sqrt",      "Exp",
+    "Log",      "Tanh",    "Sigmoid", "Softmax",   "MatMul",    "Gemm",       "Max",       "Min",
+    "Floor",    "Ceil",    "Clip",    "Erf",       "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+    "Dropout",
 };
 
 /* How deep element types are followed through producers. */

@@ -22,7 +22,10 @@ static const char *resolve(const olive_strmap *m, const char *name)
     return name;
 }
 
-const char *peephole_subst_resolve(const peephole_subst *s, const char *name) { return resolve(&s->map, name); }
+const char *peephole_subst_resolve(const peephole_subst *s, const char *name)
+{
+    return resolve(&s->map, name);
+}
 
 int peephole_subst_add(peephole_subst *s, const char *from, const char *to)
 {
@@ -50,7 +53,10 @@ static void clear(olive_strmap *m, int owned)
     olive_strmap_free(m);
 }
 
-void peephole_subst_free(peephole_subst *s) { clear(&s->map, 1); }
+void peephole_subst_free(peephole_subst *s)
+{
+    clear(&s->map, 1);
+}
 
 static int replace_inputs(oir_node *n, const olive_strmap *map)
 {

@@ -83,4 +83,3 @@ void olive_blockq_transpose_bytes(const uint8_t *in, size_t rows, size_t w, uint
         for (size_t i = 0; i < rows; i++)
             out[j * os + i] = in[i * w + j];
 }
-

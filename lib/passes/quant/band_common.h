@@ -13,15 +13,17 @@
 /* Not under ThreadSanitizer: the clones' ifunc resolver is instrumented and runs while the
  * library is relocated, before the TSan runtime is initialised, so a program linked against
  * libolive (the Rust binding's tests) crashes at load. gcc defines __SANITIZE_THREAD__ there. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && \
-    !defined(__SANITIZE_THREAD__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && !defined(__SANITIZE_THREAD__)
 #define OLIVE_BAND_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define OLIVE_BAND_CLONES
 #endif
 
 /* Scratch a band quantizer needs for w columns: floats (8-byte aligned) and bytes. */
-static inline size_t olive_blockq_band_scratch_floats(size_t w) { return 6 * w; }
+static inline size_t olive_blockq_band_scratch_floats(size_t w)
+{
+    return 6 * w;
+}
 static inline size_t olive_blockq_band_scratch_bytes(const olive_blockq *p, size_t w)
 {
     return (olive_blockq_blob_size(p) + 1) * w;

@@ -10,8 +10,8 @@
 #include "passes/quant/band_default.h"
 
 /* Packs codes of rows [2 * pi, 2 * pi + 1] (4 bits) or row pi (8 bits) into row pi of `out`. */
-OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band, size_t stride, size_t len,
-                                        size_t w, const float *rs, const float *zpf, uint8_t *out)
+OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band, size_t stride, size_t len, size_t w,
+                                        const float *rs, const float *zpf, uint8_t *out)
 {
     const float qmax = (float)((1 << p->bits) - 1);
     const size_t blob = olive_blockq_blob_size(p);
@@ -26,7 +26,8 @@ OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band
                 dst[j] = olive_blockq_default_code(a[j], rs[j], zpf[j], qmax);
         } else {
             for (size_t j = 0; j < w; j++)
-                dst[j] = (uint8_t)(olive_blockq_default_code(a[j], rs[j], zpf[j], qmax) | olive_blockq_default_code(b[j], rs[j], zpf[j], qmax) << 4);
+                dst[j] = (uint8_t)(olive_blockq_default_code(a[j], rs[j], zpf[j], qmax) |
+                                   olive_blockq_default_code(b[j], rs[j], zpf[j], qmax) << 4);
         }
     }
 }

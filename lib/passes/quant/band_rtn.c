@@ -27,7 +27,7 @@ static inline void code_row(const float *a, size_t w, const double *s, const dou
 }
 
 static inline void code_pair(const float *a, const float *b, size_t w, const double *s, const double *zp, double qmax,
-                      uint8_t *dst)
+                             uint8_t *dst)
 {
     for (size_t j = 0; j < w; j++)
         dst[j] = (uint8_t)(rtn_code((double)a[j], s[j], zp[j], qmax) | rtn_code((double)b[j], s[j], zp[j], qmax) << 4);
@@ -35,9 +35,8 @@ static inline void code_pair(const float *a, const float *b, size_t w, const dou
 
 /* Packs the codes of rows [2 * pi, 2 * pi + 1] (4 bits) or row pi (8 bits) into row pi of
  * `out`; rows from len on are the zero padding, whose code per column is pad[j]. */
-OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band, size_t stride, size_t len,
-                                        size_t w, const double *s, const double *zp, const uint8_t *pad,
-                                        uint8_t *out)
+OLIVE_BAND_CLONES static void pack_rows(const olive_blockq *p, const float *band, size_t stride, size_t len, size_t w,
+                                        const double *s, const double *zp, const uint8_t *pad, uint8_t *out)
 {
     const double qmax = (double)((1 << p->bits) - 1);
     const size_t blob = olive_blockq_blob_size(p);

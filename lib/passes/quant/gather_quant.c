@@ -16,7 +16,10 @@ static float in_type(int half, float x)
     return half ? olive_half_to_float(olive_blockq_half_from_double((double)x)) : x;
 }
 
-static float clip(float x, float lo, float hi) { return !(x >= lo) ? lo : x > hi ? hi : x; } /* NaN: lo */
+static float clip(float x, float lo, float hi)
+{
+    return !(x >= lo) ? lo : x > hi ? hi : x;
+} /* NaN: lo */
 
 static void put_nibble(uint8_t *packed, size_t i, unsigned v)
 {
@@ -61,8 +64,8 @@ static void quantize_block(const table_view *tv, size_t mi, size_t j, size_t ni,
         if (symmetric)
             q = scale == 0.0f ? 0.0f : clip(nearbyintf(in_type(tv->half, v / scale)), -8.0f, 7.0f);
         else
-            q = scale == 0.0f ? 8.0f : clip(nearbyintf(in_type(tv->half, in_type(tv->half, v / scale) + zp)), 0.0f,
-                                            15.0f);
+            q = scale == 0.0f ? 8.0f
+                              : clip(nearbyintf(in_type(tv->half, in_type(tv->half, v / scale) + zp)), 0.0f, 15.0f);
         put_nibble((uint8_t *)o->codes->data, idx, (unsigned)(int)q);
     }
 }

@@ -19,12 +19,15 @@
 #define HQQ_LP_NORM 0.7
 
 /* NaN (a range that overflows float makes the scale 0) becomes code 0. */
-static float clamp_code(float t) { return !(t >= 0.0f) ? 0.0f : t > HQQ_QMAX ? HQQ_QMAX : t; }
+static float clamp_code(float t)
+{
+    return !(t >= 0.0f) ? 0.0f : t > HQQ_QMAX ? HQQ_QMAX : t;
+}
 
 typedef struct hqq_job {
     const olive_weight_groups *g;
     float *scale, *zero;
-    double *err;       /* per group: sum of |W - dequant(W)| of the current step */
+    double *err; /* per group: sum of |W - dequant(W)| of the current step */
     float inv_beta, expo;
     uint8_t *codes, *scales_out, *zps_out;
     int half;

@@ -32,13 +32,13 @@ int olive_node_overrides_parse(const char *text, olive_node_overrides **out)
     if (!text || !text[0])
         return OLIVE_OK;
     if (!(root = json_loads(text, 0, &err)))
-        return olive_fail(OLIVE_EINVALID, "customized_weight_config: not JSON (%s at column %d)", err.text,
-                          err.column);
+        return olive_fail(OLIVE_EINVALID, "customized_weight_config: not JSON (%s at column %d)", err.text, err.column);
     if (!json_is_object(root)) {
         json_decref(root);
         return olive_fail(OLIVE_EINVALID, "customized_weight_config: expected an object of node names");
     }
-    json_object_foreach(root, node, entry) {
+    json_object_foreach(root, node, entry)
+    {
         int rc;
         if (!json_is_object(entry)) {
             int rc = olive_fail(OLIVE_EINVALID, "customized_weight_config: '%s' must map to an object", node);

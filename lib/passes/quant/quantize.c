@@ -41,7 +41,8 @@ static int selected(const quant_run *r, const oir_node *n)
 {
     if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
         return 0;
-    if (r->any_op_type ? strcmp(n->op_type, "MatMul") : !olive_args_list_has(r->args, "op_types_to_quantize", n->op_type))
+    if (r->any_op_type ? strcmp(n->op_type, "MatMul")
+                       : !olive_args_list_has(r->args, "op_types_to_quantize", n->op_type))
         if (!(r->gather_on && !strcmp(n->op_type, "Gather")))
             return 0;
     if (n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name))
@@ -103,13 +104,14 @@ static oir_tensor *quantizable_weight(quant_run *r, oir_graph *g, const oir_node
 }
 
 int olive_qrun_add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_t dtype, size_t rank,
-                      const int64_t *dims, olive_blob *b)
+                          const int64_t *dims, olive_blob *b)
 {
     oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
     int rc;
     if (!t)
         return olive_fail(OLIVE_ENOMEM, "out of memory");
-    if ((rc = oir_tensor_set_blob(t, b, 0, b->size)) != OLIVE_OK || (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK) {
+    if ((rc = oir_tensor_set_blob(t, b, 0, b->size)) != OLIVE_OK ||
+        (rc = oir_graph_add_initializer(g, t)) != OLIVE_OK) {
         oir_tensor_free(t);
         return rc;
     }
@@ -164,14 +166,15 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
             rc = olive_fail(OLIVE_ENOMEM, "out of memory");
         else if (i == 0)
             rc = olive_qrun_add_tensor(r, g, w.names[0], OIR_UINT8, 3,
-                            (const int64_t[]){cols, kb, (int64_t)olive_blockq_blob_size(p)}, o.codes);
+                                       (const int64_t[]){cols, kb, (int64_t)olive_blockq_blob_size(p)}, o.codes);
         else if (p->algorithm == OLIVE_BLOCKQ_HQQ) /* 1-D scales and float zero points */
-            rc = olive_qrun_add_tensor(r, g, w.names[i], t->dtype, 1, (const int64_t[]){cols * kb}, i == 1 ? o.scales : o.zps);
+            rc = olive_qrun_add_tensor(r, g, w.names[i], t->dtype, 1, (const int64_t[]){cols * kb},
+                                       i == 1 ? o.scales : o.zps);
         else if (i == 1)
             rc = olive_qrun_add_tensor(r, g, w.names[1], t->dtype, 2, (const int64_t[]){cols, kb}, o.scales);
         else
             rc = olive_qrun_add_tensor(r, g, w.names[2], OIR_UINT8, 2,
-                            (const int64_t[]){cols, (int64_t)olive_blockq_zp_bytes(p, (size_t)kb)}, o.zps);
+                                       (const int64_t[]){cols, (int64_t)olive_blockq_zp_bytes(p, (size_t)kb)}, o.zps);
     }
     for (int i = 0; i < 3; i++)
         free(bases[i]);
@@ -324,7 +327,10 @@ static int parse_algorithm(const char *name)
 
 static const char *algorithm_name(int a)
 {
-    return a == OLIVE_BLOCKQ_RTN ? "rtn" : a == OLIVE_BLOCKQ_HQQ ? "hqq" : a == OLIVE_BLOCKQ_KQUANT ? "k_quant" : "default";
+    return a == OLIVE_BLOCKQ_RTN      ? "rtn"
+           : a == OLIVE_BLOCKQ_HQQ    ? "hqq"
+           : a == OLIVE_BLOCKQ_KQUANT ? "k_quant"
+                                      : "default";
 }
 
 /* Runs the pass with `algorithm`; parameters a pass lacks read as 0, "" or false. */
@@ -350,13 +356,16 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
     r.q.block_size = (int)bs;
     r.q.algorithm = algorithm;
     /* hqq and k_quant always write zero points, whatever is_symmetric says. */
-    r.q.symmetric = algorithm != OLIVE_BLOCKQ_HQQ && algorithm != OLIVE_BLOCKQ_KQUANT && olive_args_bool(args, "is_symmetric");
+    r.q.symmetric = algorithm != OLIVE_BLOCKQ_HQQ && algorithm != OLIVE_BLOCKQ_KQUANT &&
+                    olive_args_bool(args, "is_symmetric");
     r.accuracy_level = olive_args_int(args, "accuracy_level");
     r.args = args;
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
     r.any_op_type = !olive_param_find(args->def, "op_types_to_quantize");
-    r.gather_on = olive_args_bool(args, "quantize_embeddings") || olive_args_list_has(args, "op_types_to_quantize", "Gather");
-    r.gather_axis = olive_param_find(args->def, "gather_quantize_axis") ? olive_args_int(args, "gather_quantize_axis") : 1;
+    r.gather_on = olive_args_bool(args, "quantize_embeddings") ||
+                  olive_args_list_has(args, "op_types_to_quantize", "Gather");
+    r.gather_axis = olive_param_find(args->def, "gather_quantize_axis") ? olive_args_int(args, "gather_quantize_axis")
+                                                                        : 1;
     r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
     r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
     if (r.qdq && (algorithm != OLIVE_BLOCKQ_DEFAULT || bits != 4))
@@ -413,28 +422,52 @@ static int run_kquant(oir_model *m, const olive_pass_args *args, olive_pass_ctx 
 
 /* Parameters the three quantize passes share. */
 #define ACCURACY_LEVEL_PARAM                                                                                           \
-    {.name = "accuracy_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 4,                      \
-     .help = "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"}
+    {                                                                                                                  \
+        .name = "accuracy_level", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 4,                   \
+        .help = "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute"                          \
+    }
 #define NODES_TO_EXCLUDE_PARAM                                                                                         \
-    {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .help = "Node names left unquantized"}
+    {                                                                                                                  \
+        .name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "",                                     \
+        .help = "Node names left unquantized"                                                                          \
+    }
 #define NODES_TO_INCLUDE_PARAM                                                                                         \
-    {.name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "",                                        \
-     .help = "Only these node names are quantized (empty: all)"}
+    {                                                                                                                  \
+        .name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "",                                     \
+        .help = "Only these node names are quantized (empty: all)"                                                     \
+    }
 #define CUSTOMIZED_PARAM                                                                                               \
-    {.name = "customized_weight_config", .type = OLIVE_PARAM_STRING, .default_value = "",                              \
-     .help = "Per-node settings, JSON: {\"node\": {\"bits\": 8, \"group_size\": 64}} (MatMuls; not with hqq)"}
+    {                                                                                                                  \
+        .name = "customized_weight_config", .type = OLIVE_PARAM_STRING, .default_value = "",                           \
+        .help = "Per-node settings, JSON: {\"node\": {\"bits\": 8, \"group_size\": 64}} (MatMuls; not with hqq)"       \
+    }
 
 static const olive_param_spec params[] = {
-    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8,
+    {.name = "bits",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "4",
+     .min = 4,
+     .max = 8,
      .help = "Bits per weight: 4 or 8 (hqq: 4)"},
-    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256,
-     .search = "32|64|128", .help = "Weights per block along K, sharing a scale: 16, 32, 64, 128 or 256",
+    {.name = "block_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "128",
+     .min = 16,
+     .max = 256,
+     .search = "32|64|128",
+     .help = "Weights per block along K, sharing a scale: 16, 32, 64, 128 or 256",
      .details = "K is zero-padded to a multiple"},
-    {.name = "is_symmetric", .type = OLIVE_PARAM_BOOL, .default_value = "true",
-     .search = "true|false", .help = "Symmetric blocks (implicit zero point 2^(bits-1)); false writes zero points",
+    {.name = "is_symmetric",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
+     .search = "true|false",
+     .help = "Symmetric blocks (implicit zero point 2^(bits-1)); false writes zero points",
      .details = "hqq and k_quant always write a zero-point tensor"},
     ACCURACY_LEVEL_PARAM,
-    {.name = "algorithm", .type = OLIVE_PARAM_CHOICE, .default_value = "default", .choices = "default|rtn|hqq|k_quant",
+    {.name = "algorithm",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "default",
+     .choices = "default|rtn|hqq|k_quant",
      .help = "default: ONNX Runtime's MLAS quantizer; rtn, hqq, k_quant: its other configs",
      .details = "rtn: round-to-nearest as ONNX Runtime's RTN config does it; hqq: ONNX Runtime's HQQ quantizer (4 "
                 "bits, float zero points, 1-D scales/zero points); k_quant: ONNX Runtime's k-quant config "
@@ -442,21 +475,32 @@ static const olive_param_spec params[] = {
     NODES_TO_EXCLUDE_PARAM,
     NODES_TO_INCLUDE_PARAM,
     CUSTOMIZED_PARAM,
-    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul",
+    {.name = "op_types_to_quantize",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "MatMul",
      .help = "Op types to quantize: MatMul, Gather (tables to GatherBlockQuantized)",
      .details = "Gather does what quantize_embeddings does"},
-    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QOperator", .choices = "QOperator|QDQ",
+    {.name = "quant_format",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "QOperator",
+     .choices = "QOperator|QDQ",
      .help = "QOperator: MatMulNBits; QDQ: DequantizeLinear feeding the MatMul",
      .details = "QDQ writes int4 codes when symmetric, else uint4 + zero points, with the block_size attribute, "
                 "opset 21 and IR 10, as ONNX Runtime does (algorithm=default, bits=4)"},
-    {.name = "quantize_embeddings", .type = OLIVE_PARAM_BOOL, .default_value = "false",
+    {.name = "quantize_embeddings",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
      .help = "Also quantize Gathers on constant float tables into GatherBlockQuantized",
      .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime); int4 codes when is_symmetric else uint4 "
                 "+ zero points, ONNX Runtime's default quantizer whatever the algorithm; raises IR to 10 and opset "
                 "to 21 as it does. A tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from the table. "
                 "The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized "
                 "scales of the data's rank), so a tied table is stored twice, quantized"},
-    {.name = "gather_quantize_axis", .type = OLIVE_PARAM_INT, .default_value = "1", .min = -8, .max = 7,
+    {.name = "gather_quantize_axis",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "1",
+     .min = -8,
+     .max = 7,
      .help = "Axis of a Gather table quantized in blocks (negative: from the end)",
      .details = "ONNX Runtime's quant_axes entry for Gather"},
 };
@@ -484,10 +528,19 @@ const olive_pass_def olive_pass_quantize = {
 
 /* Olive's OnnxHqqQuantization: its parameters and defaults (block 128, axis 0 only). */
 static const olive_param_spec hqq_params[] = {
-    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = 16, .max = 256,
-     .search = "32|64|128", .help = "Weights per block along K: 16, 32, 64, 128 or 256",
+    {.name = "block_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "128",
+     .min = 16,
+     .max = 256,
+     .search = "32|64|128",
+     .help = "Weights per block along K: 16, 32, 64, 128 or 256",
      .details = "K is zero-padded to a multiple"},
-    {.name = "axis", .type = OLIVE_PARAM_INT, .default_value = "0", .min = 0, .max = 1,
+    {.name = "axis",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 1,
      .help = "Axis of B quantized in blocks: 0 (K) is the one supported"},
     ACCURACY_LEVEL_PARAM,
     NODES_TO_EXCLUDE_PARAM,
@@ -508,10 +561,19 @@ const olive_pass_def olive_pass_quantize_hqq = {
 
 /* Olive's OnnxKQuantQuantization: its parameters and defaults (4 bits, block 32). */
 static const olive_param_spec kquant_params[] = {
-    {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8,
+    {.name = "bits",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "4",
+     .min = 4,
+     .max = 8,
      .help = "Bits per weight: 4 or 8"},
-    {.name = "block_size", .type = OLIVE_PARAM_INT, .default_value = "32", .min = 16, .max = 256,
-     .search = "32|64|128", .help = "Weights per block along K: 16, 32, 64, 128 or 256",
+    {.name = "block_size",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "32",
+     .min = 16,
+     .max = 256,
+     .search = "32|64|128",
+     .help = "Weights per block along K: 16, 32, 64, 128 or 256",
      .details = "K is zero-padded to a multiple"},
     ACCURACY_LEVEL_PARAM,
     NODES_TO_EXCLUDE_PARAM,

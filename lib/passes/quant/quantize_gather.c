@@ -104,8 +104,9 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
     rank = (int64_t)t->rank;
     axis = r->gather_axis;
     if (axis < -rank || axis >= rank)
-        return olive_fail(OLIVE_EINVALID, "gather_quantize_axis=%" PRId64 ": table '%s' of Gather '%s' has rank %" PRId64,
-                          axis, t->name, olive_qnode_label(n), rank);
+        return olive_fail(OLIVE_EINVALID,
+                          "gather_quantize_axis=%" PRId64 ": table '%s' of Gather '%s' has rank %" PRId64, axis,
+                          t->name, olive_qnode_label(n), rank);
     axis = (axis + rank) % rank;
     OLIVE_TRY(gather_tensors(r, g, t, (size_t)axis, n, &w));
     ins[0] = w->names[0];

@@ -11,10 +11,10 @@
 enum { QW_MATMUL = 0, QW_GATHER = 1, QW_TRANSPOSED = 2, QW_QDQ = 3, QW_QDQ_TRANSPOSED = 4 };
 
 typedef struct quantized_weight {
-    char *source;        /* the float initializer's name */
-    int kind;            /* QW_*: how the source was read */
-    char *names[3];      /* codes, scales, zero points (NULL when symmetric) */
-    char *dq_output;     /* QDQ: the DequantizeLinear's output */
+    char *source;    /* the float initializer's name */
+    int kind;        /* QW_*: how the source was read */
+    char *names[3];  /* codes, scales, zero points (NULL when symmetric) */
+    char *dq_output; /* QDQ: the DequantizeLinear's output */
 } quantized_weight;
 
 typedef struct quant_run {
@@ -22,16 +22,16 @@ typedef struct quant_run {
     int64_t accuracy_level;
     const olive_pass_args *args;
     int include_all;
-    int any_op_type;     /* the pass has no op_types_to_quantize: MatMul */
+    int any_op_type; /* the pass has no op_types_to_quantize: MatMul */
     int initializers_need_inputs;
     olive_pass_ctx *ctx;
     size_t total, done, quantized, quantized_gathers, quantized_qdq;
-    int qdq;             /* quant_format=QDQ: DequantizeLinear + MatMul */
+    int qdq; /* quant_format=QDQ: DequantizeLinear + MatMul */
     /* Gather tables */
-    int gather_on;       /* Gather nodes are quantized */
-    int64_t gather_axis; /* quantize_axis (may be negative: from the end) */
-    int tied;            /* the weight being quantized is a temporary transposed table */
-    int any_tied;        /* this graph had one: drop the Transposes left without readers */
+    int gather_on;                   /* Gather nodes are quantized */
+    int64_t gather_axis;             /* quantize_axis (may be negative: from the end) */
+    int tied;                        /* the weight being quantized is a temporary transposed table */
+    int any_tied;                    /* this graph had one: drop the Transposes left without readers */
     olive_node_overrides *overrides; /* customized_weight_config, or NULL */
     /* per graph */
     quantized_weight *weights;

@@ -17,7 +17,10 @@
 #include "passes/quant/quantize_internal.h"
 #include "passes/quant/quantize_weight.h"
 
-static unsigned nibble(const uint8_t *b, size_t i) { return i % 2 ? b[i / 2] >> 4 : b[i / 2] & 0x0f; }
+static unsigned nibble(const uint8_t *b, size_t i)
+{
+    return i % 2 ? b[i / 2] >> 4 : b[i / 2] & 0x0f;
+}
 
 static void set_nibble(uint8_t *b, size_t i, unsigned v)
 {
@@ -67,7 +70,8 @@ static int dequantized(quant_run *r, const olive_blockq *p, oir_graph *g, size_t
 {
     const int kind = r->tied ? QW_QDQ_TRANSPOSED : QW_QDQ;
     const oir_node *mm = g->nodes[*at];
-    const size_t k = (size_t)t->dims[0], n = (size_t)t->dims[1], kb = (k + (size_t)p->block_size - 1) / (size_t)p->block_size;
+    const size_t k = (size_t)t->dims[0], n = (size_t)t->dims[1],
+                 kb = (k + (size_t)p->block_size - 1) / (size_t)p->block_size;
     const olive_blockq pq = {OLIVE_BLOCKQ_DEFAULT, 4, p->block_size, p->symmetric, t->dtype == OIR_FLOAT16};
     static const char *const suffix[3] = {"_DQ_Q4", "_DQ_scales", "_DQ_zero_points"};
     quantized_weight w = {0};

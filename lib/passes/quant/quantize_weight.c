@@ -32,10 +32,10 @@ typedef struct quant_job {
 
 typedef struct band_worker {
     const quant_job *j;
-    size_t first;   /* bands first, first + n_workers, ... */
+    size_t first; /* bands first, first + n_workers, ... */
     float *band, *fs;
     uint8_t *bytes, *zps;
-    size_t bad;     /* the first band holding a non-finite value, or k_blocks */
+    size_t bad; /* the first band holding a non-finite value, or k_blocks */
 } band_worker;
 
 static float value_at(const quant_job *j, size_t row, size_t col)
@@ -199,8 +199,8 @@ int olive_quantize_weight(const olive_blockq *p, const oir_tensor *t, const char
     j.n_workers = worker_count(&j);
     if (!(wk = workers_new(&j)) || olive_blob_alloc(&o->codes, j.cols * j.kb * j.blob) != OLIVE_OK ||
         olive_blob_alloc(&o->scales, j.cols * j.kb * j.es) != OLIVE_OK ||
-        (!p->symmetric && (olive_blob_alloc(&o->zps, j.cols * j.zpb) != OLIVE_OK ||
-                           !(j.zp_codes = malloc(j.cols * j.kb))))) {
+        (!p->symmetric &&
+         (olive_blob_alloc(&o->zps, j.cols * j.zpb) != OLIVE_OK || !(j.zp_codes = malloc(j.cols * j.kb))))) {
         rc = olive_fail(OLIVE_ENOMEM, "out of memory quantizing '%s' [%zu, %zu]", t->name, j.k, j.cols);
         goto done;
     }

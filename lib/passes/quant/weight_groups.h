@@ -10,7 +10,7 @@
 #include "ir/ir.h"
 
 typedef struct olive_weight_groups {
-    float *v;          /* n_groups * block_size values */
+    float *v; /* n_groups * block_size values */
     size_t k, n, kb, bs, n_groups;
 } olive_weight_groups;
 

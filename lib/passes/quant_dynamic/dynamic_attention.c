@@ -15,7 +15,10 @@
 #include "core/status.h"
 #include "passes/quant_dynamic/dynamic_internal.h"
 
-static const char *input_or_empty(const oir_node *n, size_t i) { return i < n->n_inputs ? n->inputs[i] : ""; }
+static const char *input_or_empty(const oir_node *n, size_t i)
+{
+    return i < n->n_inputs ? n->inputs[i] : "";
+}
 
 int dq_rewrite_attention(dq_run *r, oir_graph *g, size_t *at)
 {
@@ -52,8 +55,8 @@ int dq_rewrite_attention(dq_run *r, oir_graph *g, size_t *at)
     OLIVE_TRY(dq_activation(r, g, at, n->inputs[0], &a));
     n = g->nodes[*at];
     {
-        const char *ins[9] = {a->names[0], w->names[0], n->inputs[2], a->names[1], w->names[1],
-                              input_or_empty(n, 3), a->names[2], w->names[2], input_or_empty(n, 4)};
+        const char *ins[9] = {a->names[0],          w->names[0], n->inputs[2], a->names[1],         w->names[1],
+                              input_or_empty(n, 3), a->names[2], w->names[2],  input_or_empty(n, 4)};
         name = n->name[0] ? dq_unique(g, "%s_quant", n->name) : olive_strdup("");
         q = name ? oir_node_new("QAttention", "com.microsoft", name, 9, ins, n->n_outputs,
                                 (const char *const *)n->outputs)

@@ -24,7 +24,7 @@ typedef struct dq_run {
     olive_pass_ctx *ctx;
     int32_t wtype;
     int per_channel, reduce_range, include_all;
-    int qdq;        /* quant_format=QDQ: DequantizeLinear on weights, float operators */
+    int qdq; /* quant_format=QDQ: DequantizeLinear on weights, float operators */
     int64_t opset;
     dq_list weights, acts;
     size_t total, done, quantized;

@@ -60,8 +60,8 @@ oir_tensor *dq_constant_weight(oir_graph *g, const oir_node *n, const char *name
     oir_tensor *t = name[0] ? oir_graph_initializer(g, name) : NULL;
     uint64_t want;
     if (!t || oir_graph_input_index(g, name) >= 0) {
-        OLIVE_INFO("quantize_dynamic: skipping %s '%s': %s '%s' is not a constant initializer", n->op_type,
-                   dq_label(n), what, name);
+        OLIVE_INFO("quantize_dynamic: skipping %s '%s': %s '%s' is not a constant initializer", n->op_type, dq_label(n),
+                   what, name);
         return NULL;
     }
     if (t->dtype != OIR_FLOAT) {

@@ -87,12 +87,12 @@ const char *dq_label(const oir_node *n)
 
 /* One MatMul to quantize: Y = A x B (x B transposed), from a MatMul or a Gemm. */
 typedef struct dq_matmul {
-    const oir_node *n;   /* the node it comes from */
-    const char *a, *y;   /* A, and the value the MatMul writes */
-    const char *c;       /* Gemm's C, or NULL */
+    const oir_node *n; /* the node it comes from */
+    const char *a, *y; /* A, and the value the MatMul writes */
+    const char *c;     /* Gemm's C, or NULL */
     oir_tensor *b;
     int transposed;
-    char *name;          /* the MatMul's name ("" when unnamed) */
+    char *name; /* the MatMul's name ("" when unnamed) */
 } dq_matmul;
 
 int dq_selected(const dq_run *r, const char *op_type, const char *name)
@@ -526,7 +526,8 @@ static int quantize_graph(dq_run *r, oir_graph *g)
         else if (kind == KIND_CONV)
             done = r->qdq ? dq_rewrite_qdq(r, g, &i, 1, 0, r->reduce_range) : dq_rewrite_conv(r, g, &i);
         else if (kind == KIND_ATTENTION)
-            done = r->qdq ? dq_rewrite_qdq(r, g, &i, 1, r->per_channel, r->reduce_range) : dq_rewrite_attention(r, g, &i);
+            done = r->qdq ? dq_rewrite_qdq(r, g, &i, 1, r->per_channel, r->reduce_range)
+                          : dq_rewrite_attention(r, g, &i);
         free(mm.name);
         if (done < 0)
             return done;
@@ -566,20 +567,37 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "weight_type", .type = OLIVE_PARAM_CHOICE, .default_value = "QInt8", .choices = "QInt8|QUInt8",
-     .search = "QInt8|QUInt8", .help = "Weight type: QInt8 (symmetric, zero point 0) or QUInt8 (asymmetric)"},
-    {.name = "per_channel", .type = OLIVE_PARAM_BOOL, .default_value = "false",
-     .search = "false|true", .help = "One scale and zero point per output column of B"},
-    {.name = "reduce_range", .type = OLIVE_PARAM_BOOL, .default_value = "false",
-     .search = "false|true", .help = "Quantize weights to 7 bits ([-64, 64] or [0, 127]), for CPUs without VNNI"},
+    {.name = "weight_type",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "QInt8",
+     .choices = "QInt8|QUInt8",
+     .search = "QInt8|QUInt8",
+     .help = "Weight type: QInt8 (symmetric, zero point 0) or QUInt8 (asymmetric)"},
+    {.name = "per_channel",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .search = "false|true",
+     .help = "One scale and zero point per output column of B"},
+    {.name = "reduce_range",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .search = "false|true",
+     .help = "Quantize weights to 7 bits ([-64, 64] or [0, 127]), for CPUs without VNNI"},
     {.name = "nodes_to_exclude", .type = OLIVE_PARAM_LIST, .default_value = "", .help = "Node names left unquantized"},
-    {.name = "nodes_to_include", .type = OLIVE_PARAM_LIST, .default_value = "",
+    {.name = "nodes_to_include",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "",
      .help = "Only these node names are quantized (empty: all)"},
-    {.name = "op_types_to_quantize", .type = OLIVE_PARAM_LIST, .default_value = "MatMul",
+    {.name = "op_types_to_quantize",
+     .type = OLIVE_PARAM_LIST,
+     .default_value = "MatMul",
      .help = "Op types to quantize: MatMul (and plain Gemm), Conv, Attention",
      .details = "MatMul also takes Gemms with alpha = beta = 1 and transA = 0, as ONNX Runtime does; Conv becomes "
                 "ConvInteger (weights per tensor); Attention becomes com.microsoft QAttention"},
-    {.name = "quant_format", .type = OLIVE_PARAM_CHOICE, .default_value = "QOperator", .choices = "QOperator|QDQ",
+    {.name = "quant_format",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "QOperator",
+     .choices = "QOperator|QDQ",
      .help = "QOperator: integer operators; QDQ: the float operator reads DequantizeLinear",
      .details = "QOperator quantizes activations at run time; with QDQ the float operator reads its weight through "
                 "DequantizeLinear of the same int8/uint8 codes (opset 10, 13 per channel)"},

@@ -266,8 +266,7 @@ static int attention_mask_to_sequence_lengths(oir_model *m, const sg_args *a)
                 continue;
             for (size_t j = 0; j < n->n_inputs && !reads; j++) {
                 oir_node *p;
-                reads = !strcmp(n->inputs[j], "attention_mask") ||
-                        ((p = sg_producer(g, n->inputs[j])) && p->mark);
+                reads = !strcmp(n->inputs[j], "attention_mask") || ((p = sg_producer(g, n->inputs[j])) && p->mark);
             }
             if (!reads)
                 continue;
@@ -286,8 +285,10 @@ static int attention_mask_to_sequence_lengths(oir_model *m, const sg_args *a)
         for (size_t j = 0; j < n->n_inputs; j++) {
             oir_node *p = sg_producer(g, n->inputs[j]);
             if (p && p->mark)
-                return sg_fail(a, NULL, "GroupQueryAttention node '%s' reads '%s', computed from attention_mask, "
-                               "at input %zu (only 5 and 6 can be replaced)", n->name, n->inputs[j], j);
+                return sg_fail(a, NULL,
+                               "GroupQueryAttention node '%s' reads '%s', computed from attention_mask, "
+                               "at input %zu (only 5 and 6 can be replaced)",
+                               n->name, n->inputs[j], j);
         }
     }
     OLIVE_TRY(rc);
@@ -378,8 +379,7 @@ static int replace_attention_mask_value(oir_model *m, const sg_args *a)
     }
     for (size_t i = 0; i < g->n_initializers && rc == OLIVE_OK; i++) {
         oir_tensor *t;
-        if (!mask_consumers(g, g->initializers[i]->name) ||
-            !(t = replaced(g->initializers[i], threshold, repl, &rc)))
+        if (!mask_consumers(g, g->initializers[i]->name) || !(t = replaced(g->initializers[i], threshold, repl, &rc)))
             continue;
         oir_tensor_free(g->initializers[i]);
         g->initializers[i] = t;
@@ -399,7 +399,8 @@ const sg_surgeon sg_family_attention[] = {
                p_large, remove_rope_multi_cache),
     SG_SURGEON("AttentionMaskToSequenceLengths",
                "Replaces attention_mask and its subgraph with past_seq_len / total_seq_len inputs for "
-               "GroupQueryAttention", p_none, attention_mask_to_sequence_lengths),
+               "GroupQueryAttention",
+               p_none, attention_mask_to_sequence_lengths),
     SG_SURGEON("ReplaceAttentionMaskValue", "Replaces mask values below threshold with replacement", p_mask,
                replace_attention_mask_value),
     SG_END,

@@ -114,7 +114,6 @@ const sg_surgeon sg_family_cleanup[] = {
               deduplicate_nodes),
     SG_REPAIR("DeduplicateSubgraphInitializers", "Removes repeated initializer names inside subgraphs", p_none,
               deduplicate_subgraph_initializers),
-    SG_SURGEON("RemoveMemcpy", "Bypasses MemcpyToHost / MemcpyFromHost nodes (subgraphs too)", p_none,
-               remove_memcpy),
+    SG_SURGEON("RemoveMemcpy", "Bypasses MemcpyToHost / MemcpyFromHost nodes (subgraphs too)", p_none, remove_memcpy),
     SG_END,
 };

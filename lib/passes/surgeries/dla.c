@@ -56,8 +56,16 @@ static int non4d_shape(oir_model *m, const char *op, int at_front)
     return OLIVE_OK;
 }
 
-static int non4d_reshape(oir_model *m, const sg_args *a) { (void)a; return non4d_shape(m, "Reshape", 0); }
-static int non4d_expand(oir_model *m, const sg_args *a) { (void)a; return non4d_shape(m, "Expand", 1); }
+static int non4d_reshape(oir_model *m, const sg_args *a)
+{
+    (void)a;
+    return non4d_shape(m, "Reshape", 0);
+}
+static int non4d_expand(oir_model *m, const sg_args *a)
+{
+    (void)a;
+    return non4d_shape(m, "Expand", 1);
+}
 
 /* Transpose perms of rank 2 and 3 extended to 4-D: [a, b] -> [0, 1, a+2, b+2],
  * [a, b, c] -> [0, a+1, b+1, c+1]. */
@@ -177,8 +185,16 @@ static int gather_like(oir_model *m, const char *op)
     return OLIVE_OK;
 }
 
-static int gather(oir_model *m, const sg_args *a) { (void)a; return gather_like(m, "Gather"); }
-static int gather_elements(oir_model *m, const sg_args *a) { (void)a; return gather_like(m, "GatherElements"); }
+static int gather(oir_model *m, const sg_args *a)
+{
+    (void)a;
+    return gather_like(m, "Gather");
+}
+static int gather_elements(oir_model *m, const sg_args *a)
+{
+    (void)a;
+    return gather_like(m, "GatherElements");
+}
 
 /* Flatten -> Reshape(x, [1, 1, 1, -1]) "<node>_reshape" writing the Flatten's outputs. */
 static int flatten(oir_model *m, const sg_args *a)
@@ -445,7 +461,7 @@ static int non4d_initializers(oir_model *m, const sg_args *a)
             for (size_t r = 0; r < c; r++)
                 for (size_t q = 0; q < k; q++)
                     memcpy(tp + (q * c + r) * w, src + (r * k + q) * w, w);
-            rc = oir_tensor_set_copy(t, tp, c * k * w) ;
+            rc = oir_tensor_set_copy(t, tp, c * k * w);
             free(tp);
             OLIVE_TRY(rc);
             dims[0] = (int64_t)k, dims[1] = (int64_t)c, dims[2] = dims[3] = 1, rank = 4;
@@ -531,12 +547,12 @@ static int matmul_to_conv(oir_model *m, const sg_args *a)
             const char *ci[3] = {transpose ? tb_out : n->inputs[0], n->inputs[1], n->n_inputs > 2 ? n->inputs[2] : ""};
             oir_node *t1 = NULL, *c, *t2;
             if (transpose && (!(t1 = sg_add_node(g, "Transpose", "", tb, 1, (const char *const *)n->inputs, 1,
-                                                  (const char *const *)&tb_out)) ||
+                                                 (const char *const *)&tb_out)) ||
                               (rc = oir_node_set_attr_ints(t1, "perm", perm, 4)) != OLIVE_OK))
                 rc = rc == OLIVE_OK ? OLIVE_ENOMEM : rc;
-            if (rc == OLIVE_OK && !(c = sg_add_node(g, "Conv", "", conv, n->n_inputs == 3 ? 3 : 2, ci, 1,
-                                                    transpose ? (const char *const *)&conv_out
-                                                              : (const char *const *)n->outputs)))
+            if (rc == OLIVE_OK &&
+                !(c = sg_add_node(g, "Conv", "", conv, n->n_inputs == 3 ? 3 : 2, ci, 1,
+                                  transpose ? (const char *const *)&conv_out : (const char *const *)n->outputs)))
                 rc = OLIVE_ENOMEM;
             if (rc == OLIVE_OK && transpose) {
                 if (!(t2 = sg_add_node(g, "Transpose", "", ta, 1, (const char *const *)&conv_out, 1,
@@ -548,7 +564,8 @@ static int matmul_to_conv(oir_model *m, const sg_args *a)
         }
         /* The weight, once: [C, K] -> [K, C, 1, 1] (or [C, K, 1, 1] with transB). */
         w = oir_graph_initializer(g, n->inputs[1]);
-        if (rc == OLIVE_OK && w && w->rank == 2 && (key = olive_asprintf("\n%s\n", w->name)) && !strstr(done.data, key)) {
+        if (rc == OLIVE_OK && w && w->rank == 2 && (key = olive_asprintf("\n%s\n", w->name)) &&
+            !strstr(done.data, key)) {
             oir_tensor *t = (oir_tensor *)w;
             size_t es = oir_dtype_bits(t->dtype) / 8, c = (size_t)t->dims[0], k = (size_t)t->dims[1];
             int64_t nd[4] = {trans_b ? (int64_t)c : (int64_t)k, trans_b ? (int64_t)k : (int64_t)c, 1, 1};
@@ -601,8 +618,8 @@ const sg_surgeon sg_family_dla[] = {
     SG_SURGEON("Gather", "Scalar Gather indices become vectors; axis 1 becomes 2", p_none, gather),
     SG_SURGEON("GatherElements", "Scalar or 3-D GatherElements indices gain a dimension", p_none, gather_elements),
     SG_SURGEON("Flatten", "Flatten becomes Reshape to [1, 1, 1, -1]", p_none, flatten),
-    SG_SURGEON("RemoveIntermediarySqueezeAndUnsqueeze", "Bypasses Squeeze / Unsqueeze not reading graph inputs",
-               p_none, remove_intermediary_squeeze),
+    SG_SURGEON("RemoveIntermediarySqueezeAndUnsqueeze", "Bypasses Squeeze / Unsqueeze not reading graph inputs", p_none,
+               remove_intermediary_squeeze),
     SG_SURGEON("Non4DModelInputs", "Graph inputs of rank 2 or 3 get an Unsqueeze to 4-D", p_none, non4d_model_inputs),
     SG_SURGEON("Non4DModelOutputs", "Graph outputs of rank 2 or 3 come out of a Squeeze from 4-D", p_none,
                non4d_model_outputs),

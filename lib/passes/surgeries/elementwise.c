@@ -26,8 +26,10 @@ static int replace_erf_with_tanh(oir_model *m, const sg_args *a)
         if (!dt && sg_value_type(g, erf->inputs[0]) && sg_value_type(g, erf->inputs[0])->kind == OIR_TYPE_TENSOR)
             dt = sg_value_type(g, erf->inputs[0])->elem_type;
         if (!dt)
-            return sg_fail(a, NULL, "the type of '%s', the input of Erf node '%s', is unknown (no value_info; run "
-                           "InferShapes first)", erf->inputs[0], erf->name);
+            return sg_fail(a, NULL,
+                           "the type of '%s', the input of Erf node '%s', is unknown (no value_info; run "
+                           "InferShapes first)",
+                           erf->inputs[0], erf->name);
         {
             uint8_t probe[8];
             if (!sg_encode(dt, 1.0, probe))
@@ -110,9 +112,9 @@ static int decompose_quick_gelu(oir_model *m, const sg_args *a)
                 else if ((rc = oir_tensor_set_copy(t, buf, nb)) != OLIVE_OK ||
                          (rc = oir_node_set_attr_tensor(c, "value", t)) != OLIVE_OK)
                     oir_tensor_free(t);
-                if (rc == OLIVE_OK && (!sg_add_node(g, "Mul", "", mname, 2, ma, 1, (const char *const *)&ax) ||
-                                       !sg_add_node(g, "Sigmoid", "", sname, 1, (const char *const *)&ax, 1,
-                                                    (const char *const *)&sig)))
+                if (rc == OLIVE_OK &&
+                    (!sg_add_node(g, "Mul", "", mname, 2, ma, 1, (const char *const *)&ax) ||
+                     !sg_add_node(g, "Sigmoid", "", sname, 1, (const char *const *)&ax, 1, (const char *const *)&sig)))
                     rc = OLIVE_ENOMEM;
             }
         }
@@ -171,7 +173,8 @@ static const sg_param p_none[] = {{NULL, 0, 0}};
 
 const sg_surgeon sg_family_elementwise[] = {
     SG_SURGEON("ReplaceErfWithTanh", "Replaces Erf(x) with Tanh(x * 605/503)", p_none, replace_erf_with_tanh),
-    SG_SURGEON("DecomposeQuickGelu", "Replaces com.microsoft QuickGelu with Mul, Sigmoid, Mul", p_none, decompose_quick_gelu),
+    SG_SURGEON("DecomposeQuickGelu", "Replaces com.microsoft QuickGelu with Mul, Sigmoid, Mul", p_none,
+               decompose_quick_gelu),
     SG_SURGEON("ReciprocalMulToDiv", "Replaces Mul(a, Reciprocal(x)) with Div(a, x)", p_none, reciprocal_mul_to_div),
     SG_END,
 };

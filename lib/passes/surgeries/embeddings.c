@@ -120,9 +120,9 @@ static int tie_unquantized(oir_graph *g, oir_node *embed, oir_node *head)
                  (rc = oir_node_set_attr_int(n, "transA", 0)) == OLIVE_OK)
             rc = oir_node_set_attr_int(n, "transB", 1);
     }
-    if (rc == OLIVE_OK && (!(shape_out = olive_asprintf("%s_output", shape)) ||
-                           !sg_add_node(g, "Shape", "", shape, 1, (const char *const *)&x, 1,
-                                        (const char *const *)&shape_out)))
+    if (rc == OLIVE_OK &&
+        (!(shape_out = olive_asprintf("%s_output", shape)) ||
+         !sg_add_node(g, "Shape", "", shape, 1, (const char *const *)&x, 1, (const char *const *)&shape_out)))
         rc = OLIVE_ENOMEM;
     sl[0] = shape_out;
     for (int k = 0; k < 4 && rc == OLIVE_OK; k++) {
@@ -131,9 +131,9 @@ static int tie_unquantized(oir_graph *g, oir_node *embed, oir_node *head)
         else
             rc = sg_add_int64s(g, sl[k + 1], &vals[k], 1);
     }
-    if (rc == OLIVE_OK && (!(slice_out = olive_asprintf("%s_output", slice)) ||
-                           !sg_add_node(g, "Slice", "", slice, 5, (const char *const *)sl, 1,
-                                        (const char *const *)&slice_out)))
+    if (rc == OLIVE_OK &&
+        (!(slice_out = olive_asprintf("%s_output", slice)) ||
+         !sg_add_node(g, "Slice", "", slice, 5, (const char *const *)sl, 1, (const char *const *)&slice_out)))
         rc = OLIVE_ENOMEM;
     if (rc == OLIVE_OK && !(feat = olive_asprintf("%s_out_feat", concat)))
         rc = OLIVE_ENOMEM;
@@ -277,8 +277,10 @@ static int quantize_embedding_int8(oir_model *m, const sg_args *a)
     if (hidden % BLOCK)
         return OLIVE_OK;
     if (oir_graph_output_index(g, gather->outputs[0]) >= 0)
-        return olive_fail(OLIVE_EUNSUPPORTED, "surgeon 'QuantizeEmbeddingInt8': the embedding output '%s' is a graph "
-                          "output", gather->outputs[0]);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "surgeon 'QuantizeEmbeddingInt8': the embedding output '%s' is a graph "
+                          "output",
+                          gather->outputs[0]);
     blocks = hidden / BLOCK;
     sw = w->dtype == OIR_FLOAT16 ? 2 : 4;
     q = olive_malloc((size_t)(vocab * hidden) + 1);
@@ -431,11 +433,13 @@ static int share_embedding_lm_head(oir_model *m, const sg_args *a)
 static const sg_param p_none[] = {{NULL, 0, 0}};
 
 const sg_surgeon sg_family_embeddings[] = {
-    SG_SURGEON("TieWordEmbeddings", "Makes the LM head read the token embedding's weights when they are the same", p_none,
-     tie_word_embeddings),
-    SG_SURGEON("QuantizeEmbeddingInt8", "Quantizes the embed_tokens Gather to an 8-bit GatherBlockQuantized (blocks of 32)",
-     p_none, quantize_embedding_int8),
-    SG_SURGEON("ShareEmbeddingLmHead", "Makes the lm_head MatMulNBits an 8-bit one sharing the embedding's quantized data",
-     p_none, share_embedding_lm_head),
+    SG_SURGEON("TieWordEmbeddings", "Makes the LM head read the token embedding's weights when they are the same",
+               p_none, tie_word_embeddings),
+    SG_SURGEON("QuantizeEmbeddingInt8",
+               "Quantizes the embed_tokens Gather to an 8-bit GatherBlockQuantized (blocks of 32)", p_none,
+               quantize_embedding_int8),
+    SG_SURGEON("ShareEmbeddingLmHead",
+               "Makes the lm_head MatMulNBits an 8-bit one sharing the embedding's quantized data", p_none,
+               share_embedding_lm_head),
     SG_END,
 };

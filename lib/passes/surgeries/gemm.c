@@ -34,8 +34,7 @@ static int static_dims(const int64_t *d, size_t r)
 }
 
 /* Reshape "<name>" of `input` to constant `dims` ("<name>_shape"), writing "<name>_output". */
-static int add_reshape(oir_graph *g, const char *name, const char *input, const int64_t *dims, size_t rank,
-                       char **out)
+static int add_reshape(oir_graph *g, const char *name, const char *input, const int64_t *dims, size_t rank, char **out)
 {
     char *shape = olive_asprintf("%s_shape", name), *o = olive_asprintf("%s_output", name);
     const char *ins[2] = {input, shape};
@@ -75,8 +74,8 @@ static int matmul_add_to_gemm(oir_model *m, const sg_args *a)
             continue;
         if (oir_graph_output_index(g, add->outputs[0]) >= 0)
             continue;
-        if (!sg_value_shape(g, mm->inputs[0], ad, MAX_RANK, &ar) || !sg_value_shape(g, mm->inputs[1], bd, MAX_RANK, &br) ||
-            br != 2 || ar > MAX_RANK)
+        if (!sg_value_shape(g, mm->inputs[0], ad, MAX_RANK, &ar) ||
+            !sg_value_shape(g, mm->inputs[1], bd, MAX_RANK, &br) || br != 2 || ar > MAX_RANK)
             continue;
         if (!sg_value_shape(g, mm->outputs[0], od, MAX_RANK, &orank) || orank > MAX_RANK ||
             !(dt = sg_value_dtype(g, mm->outputs[0])))
@@ -184,8 +183,8 @@ static int gemm_to_matmul_add(oir_model *m, const sg_args *a)
             oir_node_attr_int(gm, "transA", 0))
             continue;
         base = gm->name && gm->name[0] ? olive_strdup(gm->name)
-                                       : gm->outputs[0][0] ? olive_strdup(gm->outputs[0])
-                                                           : olive_asprintf("gemm_rewrite_%zu", idx);
+               : gm->outputs[0][0]     ? olive_strdup(gm->outputs[0])
+                                       : olive_asprintf("gemm_rewrite_%zu", idx);
         a_in = olive_strdup(gm->inputs[0]);
         c_in = gm->n_inputs > 2 && gm->inputs[2][0] ? olive_strdup(gm->inputs[2]) : NULL;
         y = olive_strdup(gm->outputs[0]);
@@ -193,8 +192,8 @@ static int gemm_to_matmul_add(oir_model *m, const sg_args *a)
         mm_out = base ? olive_asprintf("%s_matmul_out", base) : NULL;
         add_name = base ? olive_asprintf("%s_Add", base) : NULL;
         tr_name = base ? olive_asprintf("%s_Transpose", base) : NULL;
-        rc = base && a_in && y && mm_name && mm_out && add_name && tr_name && (c_in || gm->n_inputs <= 2 ||
-                                                                               !gm->inputs[2][0])
+        rc = base && a_in && y && mm_name && mm_out && add_name && tr_name &&
+                     (c_in || gm->n_inputs <= 2 || !gm->inputs[2][0])
                  ? OLIVE_OK
                  : OLIVE_ENOMEM;
         if (rc == OLIVE_OK && oir_node_attr_int(gm, "transB", 0)) {
@@ -205,7 +204,8 @@ static int gemm_to_matmul_add(oir_model *m, const sg_args *a)
                 const uint8_t *src = oir_tensor_data(b);
                 for (int sfx = 0; rc == OLIVE_OK; sfx++) {
                     free(rhs);
-                    rhs = sfx ? olive_asprintf("%s_transposed_%d", b->name, sfx) : olive_asprintf("%s_transposed", b->name);
+                    rhs = sfx ? olive_asprintf("%s_transposed_%d", b->name, sfx)
+                              : olive_asprintf("%s_transposed", b->name);
                     if (!rhs)
                         rc = OLIVE_ENOMEM;
                     else if (oir_graph_initializer_index(g, rhs) < 0 && oir_graph_input_index(g, rhs) < 0 &&
@@ -213,8 +213,8 @@ static int gemm_to_matmul_add(oir_model *m, const sg_args *a)
                         break;
                 }
                 if (rc == OLIVE_OK && !w)
-                    rc = olive_fail(OLIVE_EUNSUPPORTED, "surgeon 'GemmToMatMulAdd': weight '%s' has type %s",
-                                    b->name, oir_dtype_name(b->dtype));
+                    rc = olive_fail(OLIVE_EUNSUPPORTED, "surgeon 'GemmToMatMulAdd': weight '%s' has type %s", b->name,
+                                    oir_dtype_name(b->dtype));
                 else if (rc == OLIVE_OK && !tp)
                     rc = OLIVE_ENOMEM;
                 for (int64_t r = 0; rc == OLIVE_OK && r < b->dims[0]; r++)
@@ -239,8 +239,8 @@ static int gemm_to_matmul_add(oir_model *m, const sg_args *a)
         }
         if (rc == OLIVE_OK) {
             const char *mi[2] = {a_in, rhs}, *ai[2] = {mm_out, c_in};
-            if (!sg_add_node(g, "MatMul", "", mm_name, 2, mi, 1, c_in ? (const char *const *)&mm_out
-                                                                      : (const char *const *)&y) ||
+            if (!sg_add_node(g, "MatMul", "", mm_name, 2, mi, 1,
+                             c_in ? (const char *const *)&mm_out : (const char *const *)&y) ||
                 (c_in && !sg_add_node(g, "Add", "", add_name, 2, ai, 1, (const char *const *)&y)))
                 rc = OLIVE_ENOMEM;
         }
@@ -257,8 +257,7 @@ static int gemm_to_matmul_add(oir_model *m, const sg_args *a)
 static const sg_param p_none[] = {{NULL, 0, 0}};
 
 const sg_surgeon sg_family_gemm[] = {
-    SG_SURGEON("MatMulAddToGemm", "Replaces MatMul + Add (2-D weight, 1-D bias) with Gemm", p_none,
-               matmul_add_to_gemm),
+    SG_SURGEON("MatMulAddToGemm", "Replaces MatMul + Add (2-D weight, 1-D bias) with Gemm", p_none, matmul_add_to_gemm),
     SG_SURGEON("GemmToMatMulAdd", "Replaces Gemm (alpha = beta = 1, no transA) with MatMul (+ Add)", p_none,
                gemm_to_matmul_add),
     SG_END,

@@ -19,8 +19,8 @@ static char *names_of(const oir_value_info *v, size_t n)
     return olive_strbuf_take(&b);
 }
 
-static int not_found(const sg_args *a, const char *param, const char *what, const char *name,
-                     const oir_value_info *v, size_t n)
+static int not_found(const sg_args *a, const char *param, const char *what, const char *name, const oir_value_info *v,
+                     size_t n)
 {
     char *known = names_of(v, n);
     int rc = sg_fail(a, param, "'%s' is not a graph %s (the graph's %ss: %s)", name, what, what, known ? known : "");
@@ -60,8 +60,14 @@ static int rename_io(oir_model *m, const sg_args *a, int outputs)
     return OLIVE_OK;
 }
 
-static int rename_inputs(oir_model *m, const sg_args *a) { return rename_io(m, a, 0); }
-static int rename_outputs(oir_model *m, const sg_args *a) { return rename_io(m, a, 1); }
+static int rename_inputs(oir_model *m, const sg_args *a)
+{
+    return rename_io(m, a, 0);
+}
+static int rename_outputs(oir_model *m, const sg_args *a)
+{
+    return rename_io(m, a, 1);
+}
 
 /* Initializers listed as graph inputs sit at the end of the list (older IR versions). */
 static int remove_initializer_from_inputs(oir_model *m, const sg_args *a)
@@ -182,8 +188,8 @@ static int add_exposed(oir_graph *g, const char *output, const char *what, int32
     int rc = name && init && out && ty ? OLIVE_OK : OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
         rc = sg_add_scalar(g, init, dtype, 1, value);
-    if (rc == OLIVE_OK && !sg_add_node(g, "Identity", "", name, 1, (const char *const *)&init, 1,
-                                       (const char *const *)&out))
+    if (rc == OLIVE_OK &&
+        !sg_add_node(g, "Identity", "", name, 1, (const char *const *)&init, 1, (const char *const *)&out))
         rc = OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
         rc = oir_graph_add_output(g, out, ty);
@@ -276,8 +282,7 @@ static int rename_input_dims(oir_model *m, const sg_args *a)
     } else if (sg_has(a, "input_idx")) {
         int64_t k = sg_int(a, "input_idx", 0);
         if (k < 0 || (uint64_t)k >= g->n_inputs)
-            return sg_fail(a, "input_idx", "%lld is out of range: the model has %zu inputs", (long long)k,
-                           g->n_inputs);
+            return sg_fail(a, "input_idx", "%lld is out of range: the model has %zu inputs", (long long)k, g->n_inputs);
         i = (long)k;
     } else {
         return sg_fail(a, NULL, "either 'input_name' or 'input_idx' must be given");
@@ -315,8 +320,10 @@ static int zero_out_input(oir_model *m, const sg_args *a)
     } else {
         ty = sg_value_type(g, node->inputs[idx]);
         if (!ty || ty->kind != OIR_TYPE_TENSOR || !ty->has_shape || !ty->elem_type)
-            return sg_fail(a, "input_idx", "the shape and type of '%s' are unknown (no value_info; run InferShapes "
-                           "first)", node->inputs[idx]);
+            return sg_fail(a, "input_idx",
+                           "the shape and type of '%s' are unknown (no value_info; run InferShapes "
+                           "first)",
+                           node->inputs[idx]);
         dtype = ty->elem_type;
         rank = ty->rank;
         if (rank && (dims = olive_calloc(rank, sizeof *dims)))
@@ -361,27 +368,35 @@ static const sg_param p_rename[] = {{"old_names", SG_STRINGS, 1}, {"new_names", 
 static const sg_param p_permutation[] = {{"permutation", SG_INTS, 1}, {NULL, 0, 0}};
 static const sg_param p_names[] = {{"names", SG_STRINGS, 1}, {NULL, 0, 0}};
 static const sg_param p_output_name[] = {{"output_name", SG_STRING, 1}, {NULL, 0, 0}};
-static const sg_param p_output_dims[] = {
-    {"output_idx", SG_INT, 1}, {"dim_idx", SG_INT, 1}, {"dim_name", SG_STRING, 1}, {NULL, 0, 0}};
-static const sg_param p_input_dims[] = {{"dim_idx", SG_INT, 1}, {"dim_name", SG_STRING, 1},
-                                        {"input_name", SG_STRING, 0}, {"input_idx", SG_INT, 0}, {NULL, 0, 0}};
+static const sg_param p_output_dims[] = {{"output_idx", SG_INT, 1},
+                                         {"dim_idx", SG_INT, 1},
+                                         {"dim_name", SG_STRING, 1},
+                                         {NULL, 0, 0}};
+static const sg_param p_input_dims[] = {{"dim_idx", SG_INT, 1},
+                                        {"dim_name", SG_STRING, 1},
+                                        {"input_name", SG_STRING, 0},
+                                        {"input_idx", SG_INT, 0},
+                                        {NULL, 0, 0}};
 static const sg_param p_zero[] = {{"node_name", SG_STRING, 1}, {"input_idx", SG_INT, 1}, {NULL, 0, 0}};
 static const sg_param p_none[] = {{NULL, 0, 0}};
 
 const sg_surgeon sg_family_io[] = {
-    SG_SURGEON("RenameInputs", "Renames graph inputs (old_names -> new_names) everywhere they are read", p_rename, rename_inputs),
+    SG_SURGEON("RenameInputs", "Renames graph inputs (old_names -> new_names) everywhere they are read", p_rename,
+               rename_inputs),
     SG_SURGEON("RenameOutputs", "Renames graph outputs (old_names -> new_names) and the values behind them", p_rename,
-     rename_outputs),
+               rename_outputs),
     SG_SURGEON("RemoveInitializerFromInputs", "Drops initializers listed at the end of the graph inputs", p_none,
-     remove_initializer_from_inputs),
-    SG_SURGEON("ReorderInputs", "Reorders the graph inputs by a permutation of their indices", p_permutation, reorder_inputs),
+               remove_initializer_from_inputs),
+    SG_SURGEON("ReorderInputs", "Reorders the graph inputs by a permutation of their indices", p_permutation,
+               reorder_inputs),
     SG_SURGEON("RemoveInputs", "Removes graph inputs and the node inputs that read them", p_names, remove_inputs),
     SG_SURGEON("ExposeOutputs", "Makes the first output of each named node a graph output", p_names, expose_outputs),
-    SG_SURGEON("ExposeQuantizedOutput", "Exposes a dequantized output's quantized tensor, scale and zero point", p_output_name,
-     expose_quantized_output),
+    SG_SURGEON("ExposeQuantizedOutput", "Exposes a dequantized output's quantized tensor, scale and zero point",
+               p_output_name, expose_quantized_output),
     SG_SURGEON("RenameOutputDims", "Names dimension dim_idx of output output_idx", p_output_dims, rename_output_dims),
     SG_SURGEON("RenameInputDims", "Names dimension dim_idx of an input (by input_name or input_idx)", p_input_dims,
-     rename_input_dims),
-    SG_SURGEON("ZeroOutInput", "Feeds a Constant of zeros to input input_idx of the named node", p_zero, zero_out_input),
+               rename_input_dims),
+    SG_SURGEON("ZeroOutInput", "Feeds a Constant of zeros to input input_idx of the named node", p_zero,
+               zero_out_input),
     SG_END,
 };

@@ -38,11 +38,12 @@ static int cast_outputs(oir_model *m, const sg_args *a)
             OLIVE_TRY(rc);
             continue;
         }
-        base = olive_asprintf("%s_%s", name, t && t->kind == OIR_TYPE_TENSOR && t->elem_type ?
-                                                 oir_dtype_name(t->elem_type) : "src");
+        base = olive_asprintf("%s_%s", name,
+                              t && t->kind == OIR_TYPE_TENSOR && t->elem_type ? oir_dtype_name(t->elem_type) : "src");
         src = base ? olive_strdup(base) : NULL;
         for (int k = 1; src && (sg_producer(g, src) || oir_graph_initializer(g, src) ||
-                                oir_graph_input_index(g, src) >= 0 || oir_graph_output_index(g, src) >= 0); k++) {
+                                oir_graph_input_index(g, src) >= 0 || oir_graph_output_index(g, src) >= 0);
+             k++) {
             free(src);
             src = olive_asprintf("%s_%d", base, k);
         }
@@ -94,7 +95,8 @@ static int constant_attrs_in(oir_graph *g, int depth, void *user)
             } else if (!strcmp(at->name, "value_ints") || !strcmp(at->name, "value_floats")) {
                 int is_int = at->name[6] == 'i';
                 if ((t = oir_tensor_new(n->outputs[0], is_int ? OIR_INT64 : OIR_FLOAT, 1, &dim)))
-                    rc = is_int ? oir_tensor_set_copy(t, at->ints, at->n * 8) : oir_tensor_set_copy(t, at->floats, at->n * 4);
+                    rc = is_int ? oir_tensor_set_copy(t, at->ints, at->n * 8)
+                                : oir_tensor_set_copy(t, at->floats, at->n * 4);
             } else if (!strcmp(at->name, "value_string") || !strcmp(at->name, "value_strings")) {
                 int one = !strcmp(at->name, "value_string");
                 size_t cnt = one ? 1 : at->n;

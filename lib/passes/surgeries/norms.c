@@ -254,11 +254,11 @@ static int sln_to_rmsnorm(oir_model *m, const sg_args *a)
             }
             if (rc == OLIVE_OK)
                 rc = sg_add_scalar(g, ec, dt, 1, 1e-6);
-            if (rc == OLIVE_OK && (!sg_add_node(g, "Add", "", nm[3], 2, eps_in, 1, (const char *const *)&out[3]) ||
-                                   !sg_add_node(g, "Sqrt", "", nm[4], 1, (const char *const *)&out[3], 1,
-                                                (const char *const *)&out[4]) ||
-                                   !sg_add_node(g, "Div", "", nm[5], 2, div_in, 1, (const char *const *)&out[5]) ||
-                                   !sg_add_node(g, "Mul", "", nm[6], 2, mul_in, 1, (const char *const *)&out[6])))
+            if (rc == OLIVE_OK &&
+                (!sg_add_node(g, "Add", "", nm[3], 2, eps_in, 1, (const char *const *)&out[3]) ||
+                 !sg_add_node(g, "Sqrt", "", nm[4], 1, (const char *const *)&out[3], 1, (const char *const *)&out[4]) ||
+                 !sg_add_node(g, "Div", "", nm[5], 2, div_in, 1, (const char *const *)&out[5]) ||
+                 !sg_add_node(g, "Mul", "", nm[6], 2, mul_in, 1, (const char *const *)&out[6])))
                 rc = OLIVE_ENOMEM;
         }
         if (rc == OLIVE_OK) {
@@ -345,7 +345,7 @@ static int sln_to_l2norm(oir_model *m, const sg_args *a)
         o1 = no == 2 ? olive_strdup(outs[1]) : NULL;
         key = w ? olive_asprintf("\n%s\n", w) : NULL;
         rc = add && add_out && l2 && l2_out && mul && mul_out && w && x && o0 && (o1 || no < 2) && key ? OLIVE_OK
-                                                                                                      : OLIVE_ENOMEM;
+                                                                                                       : OLIVE_ENOMEM;
         if (rc == OLIVE_OK && skip) {
             const char *add_in[2] = {ins[0], ins[1]};
             if (!sg_add_node(g, "Add", "", add, 2, add_in, 1, (const char *const *)&add_out))

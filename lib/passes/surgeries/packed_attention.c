@@ -37,9 +37,11 @@ static int packed_one(oir_graph *g, oir_node *pa)
     len = sg_op(&b, "Sub", 2, ends, starts);
     maxl = sg_op(&b, "ReduceMax", 2, len, sg_c1(&b, 0));
     sg_attr_int(&b, "keepdims", 0);
-    rows = sg_op(&b, "Range", 3, sg_op(&b, "CastLike", 2, sg_c0(&b, 0), n_p), n_p, sg_op(&b, "CastLike", 2, sg_c0(&b, 1), n_p));
+    rows = sg_op(&b, "Range", 3, sg_op(&b, "CastLike", 2, sg_c0(&b, 0), n_p), n_p,
+                 sg_op(&b, "CastLike", 2, sg_c0(&b, 1), n_p));
     rows2 = sg_op(&b, "Unsqueeze", 2, rows, sg_c1(&b, 1));
-    cols = sg_op(&b, "Range", 3, sg_op(&b, "CastLike", 2, sg_c0(&b, 0), maxl), maxl, sg_op(&b, "CastLike", 2, sg_c0(&b, 1), maxl));
+    cols = sg_op(&b, "Range", 3, sg_op(&b, "CastLike", 2, sg_c0(&b, 0), maxl), maxl,
+                 sg_op(&b, "CastLike", 2, sg_c0(&b, 1), maxl));
     cols2 = sg_op(&b, "Unsqueeze", 2, cols, sg_c1(&b, 0));
     pos = sg_op(&b, "Add", 2, sg_op(&b, "Mul", 2, rows2, maxl), cols2);
     pshape = sg_op(&b, "Shape", 1, pos);
@@ -110,12 +112,13 @@ static int loop_one(oir_graph *g, oir_node *pa)
     sg_attr_ints(&b, "value_ints", &one, 1);
     seq32 = sg_op(&b, "Cast", 1, seq);
     sg_attr_int(&b, "to", OIR_INT32);
-    init = sg_op(&b, "Slice", 4, v3, sg_op(&b, "CastLike", 2, sg_c1(&b, 0), seq), sg_op(&b, "CastLike", 2, sg_c1(&b, 0), seq), seq);
+    init = sg_op(&b, "Slice", 4, v3, sg_op(&b, "CastLike", 2, sg_c1(&b, 0), seq),
+                 sg_op(&b, "CastLike", 2, sg_c1(&b, 0), seq), seq);
     /* The body reads the outer values by name. */
     bb = (sg_bld){.g = body, .base = body_base, .rc = OLIVE_OK};
-    if (b.rc == OLIVE_OK && (oir_graph_add_input(body, "i", ti) != OLIVE_OK ||
-                             oir_graph_add_input(body, "cond_in", tc) != OLIVE_OK ||
-                             oir_graph_add_input(body, "attn_output_in", NULL) != OLIVE_OK))
+    if (b.rc == OLIVE_OK &&
+        (oir_graph_add_input(body, "i", ti) != OLIVE_OK || oir_graph_add_input(body, "cond_in", tc) != OLIVE_OK ||
+         oir_graph_add_input(body, "attn_output_in", NULL) != OLIVE_OK))
         b.rc = OLIVE_ENOMEM;
     i1 = sg_op(&bb, "Reshape", 2, "i", sg_c1(&bb, 1));
     ip1 = sg_op(&bb, "Add", 2, i1, sg_op(&bb, "CastLike", 2, sg_c0(&bb, 1), i1));
@@ -134,8 +137,8 @@ static int loop_one(oir_graph *g, oir_node *pa)
     sg_attr_int(&bb, "axis", 1);
     {
         const char *cond = sg_op(&bb, "Identity", 1, "cond_in");
-        if (bb.rc == OLIVE_OK && (oir_graph_add_output(body, cond, NULL) != OLIVE_OK ||
-                                  oir_graph_add_output(body, acc, NULL) != OLIVE_OK))
+        if (bb.rc == OLIVE_OK &&
+            (oir_graph_add_output(body, cond, NULL) != OLIVE_OK || oir_graph_add_output(body, acc, NULL) != OLIVE_OK))
             bb.rc = OLIVE_ENOMEM;
     }
     if (b.rc == OLIVE_OK)

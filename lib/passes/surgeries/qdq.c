@@ -232,8 +232,10 @@ static int remove_deqlin(oir_model *m, const sg_args *a)
         if (oir_tensor_numel(x, &n) != OLIVE_OK || oir_tensor_numel(s, &ns) != OLIVE_OK ||
             oir_tensor_numel(z, &nz) != OLIVE_OK || (ns != 1 && ns != n) || (nz != 1 && nz != n) ||
             !oir_dtype_bits(x->dtype) || oir_dtype_bits(x->dtype) < 8)
-            return sg_fail(a, NULL, "DequantizeLinear node '%s': only per-tensor (or elementwise) scale and zero "
-                           "point of 8-bit or wider types are supported", dq->name);
+            return sg_fail(a, NULL,
+                           "DequantizeLinear node '%s': only per-tensor (or elementwise) scale and zero "
+                           "point of 8-bit or wider types are supported",
+                           dq->name);
         if (!(out = olive_malloc((size_t)n * 4 + 4)))
             return OLIVE_ENOMEM;
         for (uint64_t k = 0; k < n; k++)
@@ -314,11 +316,11 @@ static const sg_param p_keep_clip[] = {{"keep_clip_after_inputs", SG_BOOL, 0}, {
 
 const sg_surgeon sg_family_qdq[] = {
     SG_SURGEON("RemoveQDQ", "Removes QuantizeLinear -> DequantizeLinear pairs (optionally a Clip after graph inputs)",
-     p_keep_clip, remove_qdq),
-    SG_SURGEON("QDQToClip", "Replaces QuantizeLinear -> DequantizeLinear pairs with Clip of the quantized range", p_none,
-     qdq_to_clip),
+               p_keep_clip, remove_qdq),
+    SG_SURGEON("QDQToClip", "Replaces QuantizeLinear -> DequantizeLinear pairs with Clip of the quantized range",
+               p_none, qdq_to_clip),
     SG_SURGEON("RemoveDeqLin", "Folds DequantizeLinear of constants into float32 initializers", p_none, remove_deqlin),
-    SG_SURGEON("RemoveGidxFromMatMulNBits", "Drops sorted g_idx inputs (identity permutations) from MatMulNBits", p_none,
-     remove_gidx),
+    SG_SURGEON("RemoveGidxFromMatMulNBits", "Drops sorted g_idx inputs (identity permutations) from MatMulNBits",
+               p_none, remove_gidx),
     SG_END,
 };

@@ -105,8 +105,14 @@ const char *sg_const_i64v(sg_bld *b, const int64_t *v, size_t n, int scalar)
     return out;
 }
 
-const char *sg_c1(sg_bld *b, int64_t v) { return sg_const_i64v(b, &v, 1, 0); }
-const char *sg_c0(sg_bld *b, int64_t v) { return sg_const_i64v(b, &v, 1, 1); }
+const char *sg_c1(sg_bld *b, int64_t v)
+{
+    return sg_const_i64v(b, &v, 1, 0);
+}
+const char *sg_c0(sg_bld *b, int64_t v)
+{
+    return sg_const_i64v(b, &v, 1, 1);
+}
 
 void sg_bld_free(sg_bld *b)
 {
@@ -114,4 +120,3 @@ void sg_bld_free(sg_bld *b)
         free(b->names[i]);
     free(b->names);
 }
-

@@ -14,8 +14,8 @@ typedef struct sg_bld {
     const char *base;
     int k, rc;
     size_t n, cap;
-    char **names;     /* outputs made, freed with the builder */
-    oir_node *last;   /* the node added last */
+    char **names;            /* outputs made, freed with the builder */
+    oir_node *last;          /* the node added last */
     const char *next_domain; /* the domain of the next sg_op's node (then back to ""), or NULL */
 } sg_bld;
 

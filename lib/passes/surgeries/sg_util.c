@@ -158,18 +158,62 @@ int sg_add_int64s(oir_graph *g, const char *name, const int64_t *v, size_t n)
 size_t sg_encode(int32_t dtype, double value, void *out)
 {
     switch (dtype) {
-    case OIR_FLOAT: { float f = (float)value; memcpy(out, &f, 4); return 4; }
+    case OIR_FLOAT: {
+        float f = (float)value;
+        memcpy(out, &f, 4);
+        return 4;
+    }
     case OIR_DOUBLE: memcpy(out, &value, 8); return 8;
-    case OIR_FLOAT16: { uint16_t h = olive_float_to_half((float)value); memcpy(out, &h, 2); return 2; }
-    case OIR_BFLOAT16: { uint16_t h = olive_float_to_bfloat16((float)value); memcpy(out, &h, 2); return 2; }
-    case OIR_INT8: { int8_t v = (int8_t)value; memcpy(out, &v, 1); return 1; }
-    case OIR_UINT8: { uint8_t v = (uint8_t)value; memcpy(out, &v, 1); return 1; }
-    case OIR_INT16: { int16_t v = (int16_t)value; memcpy(out, &v, 2); return 2; }
-    case OIR_UINT16: { uint16_t v = (uint16_t)value; memcpy(out, &v, 2); return 2; }
-    case OIR_INT32: { int32_t v = (int32_t)value; memcpy(out, &v, 4); return 4; }
-    case OIR_UINT32: { uint32_t v = (uint32_t)value; memcpy(out, &v, 4); return 4; }
-    case OIR_INT64: { int64_t v = (int64_t)value; memcpy(out, &v, 8); return 8; }
-    case OIR_UINT64: { uint64_t v = (uint64_t)value; memcpy(out, &v, 8); return 8; }
+    case OIR_FLOAT16: {
+        uint16_t h = olive_float_to_half((float)value);
+        memcpy(out, &h, 2);
+        return 2;
+    }
+    case OIR_BFLOAT16: {
+        uint16_t h = olive_float_to_bfloat16((float)value);
+        memcpy(out, &h, 2);
+        return 2;
+    }
+    case OIR_INT8: {
+        int8_t v = (int8_t)value;
+        memcpy(out, &v, 1);
+        return 1;
+    }
+    case OIR_UINT8: {
+        uint8_t v = (uint8_t)value;
+        memcpy(out, &v, 1);
+        return 1;
+    }
+    case OIR_INT16: {
+        int16_t v = (int16_t)value;
+        memcpy(out, &v, 2);
+        return 2;
+    }
+    case OIR_UINT16: {
+        uint16_t v = (uint16_t)value;
+        memcpy(out, &v, 2);
+        return 2;
+    }
+    case OIR_INT32: {
+        int32_t v = (int32_t)value;
+        memcpy(out, &v, 4);
+        return 4;
+    }
+    case OIR_UINT32: {
+        uint32_t v = (uint32_t)value;
+        memcpy(out, &v, 4);
+        return 4;
+    }
+    case OIR_INT64: {
+        int64_t v = (int64_t)value;
+        memcpy(out, &v, 8);
+        return 8;
+    }
+    case OIR_UINT64: {
+        uint64_t v = (uint64_t)value;
+        memcpy(out, &v, 8);
+        return 8;
+    }
     default: return 0;
     }
 }
@@ -182,18 +226,58 @@ double sg_decode(const oir_tensor *t, uint64_t i)
         return 0;
     p += i * w;
     switch (t->dtype) {
-    case OIR_FLOAT: { float f; memcpy(&f, p, 4); return f; }
-    case OIR_DOUBLE: { double d; memcpy(&d, p, 8); return d; }
-    case OIR_FLOAT16: { uint16_t h; memcpy(&h, p, 2); return olive_half_to_float(h); }
-    case OIR_BFLOAT16: { uint16_t h; memcpy(&h, p, 2); return olive_bfloat16_to_float(h); }
+    case OIR_FLOAT: {
+        float f;
+        memcpy(&f, p, 4);
+        return f;
+    }
+    case OIR_DOUBLE: {
+        double d;
+        memcpy(&d, p, 8);
+        return d;
+    }
+    case OIR_FLOAT16: {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        return olive_half_to_float(h);
+    }
+    case OIR_BFLOAT16: {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        return olive_bfloat16_to_float(h);
+    }
     case OIR_INT8: return (int8_t)p[0];
     case OIR_UINT8: return p[0];
-    case OIR_INT16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case OIR_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case OIR_INT32: { int32_t v; memcpy(&v, p, 4); return v; }
-    case OIR_UINT32: { uint32_t v; memcpy(&v, p, 4); return v; }
-    case OIR_INT64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
-    case OIR_UINT64: { uint64_t v; memcpy(&v, p, 8); return (double)v; }
+    case OIR_INT16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case OIR_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case OIR_INT32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case OIR_UINT32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case OIR_INT64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return (double)v;
+    }
+    case OIR_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return (double)v;
+    }
     default: return 0;
     }
 }

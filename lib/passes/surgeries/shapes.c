@@ -37,8 +37,10 @@ static int remove_all_tensor_value_shapes(oir_model *m, const sg_args *a)
 static int infer_shapes(oir_model *m, const sg_args *a)
 {
     (void)m;
-    return olive_fail(OLIVE_EUNSUPPORTED, "surgeon '%s': ONNX shape inference is not available in libolive; run "
-                      "onnx.shape_inference on the model first, or leave this surgeon out", a->surgeon->name);
+    return olive_fail(OLIVE_EUNSUPPORTED,
+                      "surgeon '%s': ONNX shape inference is not available in libolive; run "
+                      "onnx.shape_inference on the model first, or leave this surgeon out",
+                      a->surgeon->name);
 }
 
 static const sg_param p_none[] = {{NULL, 0, 0}};
@@ -47,7 +49,6 @@ const sg_surgeon sg_family_shapes[] = {
     SG_SURGEON("RemoveShapes", "Removes the main graph's value_info", p_none, remove_shapes),
     SG_SURGEON("RemoveAllTensorValueShapes", "Clears the shapes of the main graph's value_info (types stay)", p_none,
                remove_all_tensor_value_shapes),
-    SG_SURGEON("InferShapes", "ONNX shape inference (not available: refused with a clear error)", p_none,
-               infer_shapes),
+    SG_SURGEON("InferShapes", "ONNX shape inference (not available: refused with a clear error)", p_none, infer_shapes),
     SG_END,
 };

@@ -16,17 +16,17 @@
 
 /* JSON types a parameter accepts. */
 enum {
-    SG_STRING,      /* "text" */
-    SG_STRINGS,     /* ["a", "b"] */
-    SG_INT,         /* 3 */
-    SG_INTS,        /* [2, 0, 1] */
-    SG_FLOAT,       /* 1.5 or 2 */
-    SG_BOOL,        /* true / false */
+    SG_STRING,  /* "text" */
+    SG_STRINGS, /* ["a", "b"] */
+    SG_INT,     /* 3 */
+    SG_INTS,    /* [2, 0, 1] */
+    SG_FLOAT,   /* 1.5 or 2 */
+    SG_BOOL,    /* true / false */
 };
 
 typedef struct sg_param {
     const char *name;
-    int type;                 /* SG_* */
+    int type; /* SG_* */
     int required;
 } sg_param;
 
@@ -35,13 +35,13 @@ struct sg_surgeon;
 /* One checked entry of `surgeries`. */
 typedef struct sg_args {
     const struct sg_surgeon *surgeon;
-    const json_t *obj;        /* the entry itself ({"surgeon": ..., params}) */
+    const json_t *obj; /* the entry itself ({"surgeon": ..., params}) */
 } sg_args;
 
 typedef struct sg_surgeon {
-    const char *name;         /* Olive's class name; matched without regard to case, as Olive does */
-    const char *summary;      /* one line */
-    const sg_param *params;   /* terminated by an entry with a NULL name */
+    const char *name;       /* Olive's class name; matched without regard to case, as Olive does */
+    const char *summary;    /* one line */
+    const sg_param *params; /* terminated by an entry with a NULL name */
     /* 1 for surgeons that repair graphs the validator refuses (duplicate definitions): they run
      * on the model as loaded; the others only once it validates. */
     int repairs;
@@ -50,9 +50,18 @@ typedef struct sg_surgeon {
 } sg_surgeon;
 
 /* Table rows: SG_SURGEON(name, summary, params, run) for ordinary surgeons. */
-#define SG_SURGEON(name, summary, params, run) {name, summary, params, 0, run}
-#define SG_REPAIR(name, summary, params, run) {name, summary, params, 1, run}
-#define SG_END {NULL, NULL, NULL, 0, NULL}
+#define SG_SURGEON(name, summary, params, run)                                                                         \
+    {                                                                                                                  \
+        name, summary, params, 0, run                                                                                  \
+    }
+#define SG_REPAIR(name, summary, params, run)                                                                          \
+    {                                                                                                                  \
+        name, summary, params, 1, run                                                                                  \
+    }
+#define SG_END                                                                                                         \
+    {                                                                                                                  \
+        NULL, NULL, NULL, 0, NULL                                                                                      \
+    }
 
 /* A family's table, terminated by an entry with a NULL name. */
 extern const sg_surgeon sg_family_io[];

@@ -15,9 +15,9 @@
 #include "passes/surgeries/surgeries.h"
 
 static const sg_surgeon *const families[] = {
-    sg_family_io, sg_family_shapes, sg_family_elementwise, sg_family_norms, sg_family_gemm,
-    sg_family_embeddings, sg_family_attention, sg_family_packed, sg_family_qdq, sg_family_cleanup, sg_family_dla,
-    sg_family_newer,
+    sg_family_io,   sg_family_shapes,     sg_family_elementwise, sg_family_norms,
+    sg_family_gemm, sg_family_embeddings, sg_family_attention,   sg_family_packed,
+    sg_family_qdq,  sg_family_cleanup,    sg_family_dla,         sg_family_newer,
 };
 
 #define N_FAMILIES (sizeof families / sizeof *families)
@@ -70,9 +70,8 @@ static int type_ok(int type, const json_t *v)
     case SG_INTS:
         if (!json_is_array(v))
             return 0;
-        json_array_foreach(v, i, item)
-            if (type == SG_STRINGS ? !json_is_string(item) : !json_is_integer(item))
-                return 0;
+        json_array_foreach(v, i,
+                           item) if (type == SG_STRINGS ? !json_is_string(item) : !json_is_integer(item)) return 0;
         return 1;
     default: return 0;
     }
@@ -105,7 +104,8 @@ static int check_entry(size_t index, const json_t *entry, const sg_surgeon **out
             return olive_fail(OLIVE_EINVALID, "surgeries[%zu]: surgeon '%s' parameter '%s' must be %s", index, s->name,
                               p->name, type_text(p->type));
     }
-    json_object_foreach((json_t *)entry, key, v) {
+    json_object_foreach((json_t *)entry, key, v)
+    {
         int known = !strcmp(key, "surgeon");
         for (const sg_param *p = s->params; p && p->name && !known; p++)
             known = !strcmp(p->name, key);
@@ -136,7 +136,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         json_decref(list);
         return OLIVE_ENOMEM;
     }
-    json_array_foreach(list, i, entry) {
+    json_array_foreach(list, i, entry)
+    {
         if ((rc = check_entry(i, entry, &plan[i])) != OLIVE_OK)
             break;
     }
@@ -177,7 +178,10 @@ static const json_t *arg(const sg_args *a, const char *name)
     return v && !json_is_null(v) ? v : NULL;
 }
 
-int sg_has(const sg_args *a, const char *name) { return arg(a, name) != NULL; }
+int sg_has(const sg_args *a, const char *name)
+{
+    return arg(a, name) != NULL;
+}
 
 const char *sg_string(const sg_args *a, const char *name, const char *fallback)
 {
@@ -234,8 +238,20 @@ int sg_fail(const sg_args *a, const char *param, const char *fmt, ...)
 }
 
 static const olive_param_spec params[] = {
-    {.name = "surgeries", .type = OLIVE_PARAM_STRING, .default_value = "[]", .min = 0, .max = -1, .choices = NULL, .help = "JSON list of surgeries applied in order, each {\"surgeon\": NAME, ...its parameters}"},
-    {.name = "remove_duplicate_initializers", .type = OLIVE_PARAM_BOOL, .default_value = "true", .min = 0, .max = -1, .choices = NULL, .help = "Afterwards, make nodes read one initializer where several have the same type, shape and bytes"},
+    {.name = "surgeries",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "[]",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "JSON list of surgeries applied in order, each {\"surgeon\": NAME, ...its parameters}"},
+    {.name = "remove_duplicate_initializers",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Afterwards, make nodes read one initializer where several have the same type, shape and bytes"},
 };
 
 static const olive_pass_type olive_types[] = {{"GraphSurgeries", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

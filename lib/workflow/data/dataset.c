@@ -8,9 +8,16 @@
 #include "workflow/data/dataset.h"
 #include "workflow/data/table.h"
 
-static const char *const data_config_keys[] = {"name", "type", "user_script", "script_dir", "load_dataset_config",
-                                               "pre_process_data_config", "post_process_data_config",
-                                               "dataloader_config", "components", NULL};
+static const char *const data_config_keys[] = {"name",
+                                               "type",
+                                               "user_script",
+                                               "script_dir",
+                                               "load_dataset_config",
+                                               "pre_process_data_config",
+                                               "post_process_data_config",
+                                               "dataloader_config",
+                                               "components",
+                                               NULL};
 
 void wf_batch_clear(wf_batch *b)
 {
@@ -106,8 +113,10 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
     char w[300];
     int rc;
     if (load_type && strcmp(load_type, "huggingface_dataset"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.load_dataset_config.type: '%s' is not supported for a "
-                                              "HuggingfaceContainer (huggingface_dataset)", where, load_type);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.load_dataset_config.type: '%s' is not supported for a "
+                          "HuggingfaceContainer (huggingface_dataset)",
+                          where, load_type);
     snprintf(w, sizeof w, "%s.load_dataset_config", where);
     OLIVE_TRY(wf_table_load(&rows, load, w));
     snprintf(w, sizeof w, "%s.pre_process_data_config", where);
@@ -116,8 +125,10 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
     else if (!strcmp(pre_type, "text_generation_huggingface_pre_process"))
         rc = wf_pre_text_generation(d, rows, pre, w);
     else
-        rc = olive_fail(OLIVE_EUNSUPPORTED, "%s.type: pre-processing '%s' is not supported (huggingface_pre_process, "
-                                            "text_generation_huggingface_pre_process)", w, pre_type);
+        rc = olive_fail(OLIVE_EUNSUPPORTED,
+                        "%s.type: pre-processing '%s' is not supported (huggingface_pre_process, "
+                        "text_generation_huggingface_pre_process)",
+                        w, pre_type);
     json_decref(rows);
     return rc;
 }
@@ -133,7 +144,8 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
     int rc = OLIVE_OK;
     if (!json_is_object(config))
         return olive_fail(OLIVE_EINVALID, "%s: expected a data config object", where);
-    json_object_foreach((json_t *)config, key, v) {
+    json_object_foreach((json_t *)config, key, v)
+    {
         int known = 0;
         for (const char *const *k = data_config_keys; *k; k++)
             known |= !strcmp(*k, key);
@@ -144,9 +156,11 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
     if (!container)
         container = "HuggingfaceContainer";
     if (json_object_get(config, "user_script") && !json_is_null(json_object_get(config, "user_script")))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.user_script: Python data components are not supported; use the "
-                                              "built-in components (huggingface_dataset, huggingface_pre_process, "
-                                              "text_generation_huggingface_pre_process, ...)", where);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.user_script: Python data components are not supported; use the "
+                          "built-in components (huggingface_dataset, huggingface_pre_process, "
+                          "text_generation_huggingface_pre_process, ...)",
+                          where);
     if (!(d = olive_calloc(1, sizeof *d)))
         return OLIVE_ENOMEM;
     d->batch_size = 1;
@@ -168,19 +182,21 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
     post_type = type_of(comps[2]);
     if (!pre_type)
         pre_type = task && !strcmp(task, "text-generation") ? "text_generation_huggingface_pre_process"
-                                                             : "huggingface_pre_process";
+                                                            : "huggingface_pre_process";
     if (!post_type)
-        post_type = task && !strcmp(task, "text-classification")  ? "text_classification_post_process"
-                  : task && !strcmp(task, "text-generation") ? "text_generation_post_process"
-                                                              : "post_process";
+        post_type = task && !strcmp(task, "text-classification") ? "text_classification_post_process"
+                    : task && !strcmp(task, "text-generation")   ? "text_generation_post_process"
+                                                                 : "post_process";
     if (!strcmp(post_type, "text_classification_post_process"))
         d->post = WF_POST_ARGMAX;
     else if (!strcmp(post_type, "text_generation_post_process"))
         d->post = WF_POST_LOGITS;
     else if (strcmp(post_type, "post_process") && strcmp(post_type, "skip_post_process")) {
-        rc = olive_fail(OLIVE_EUNSUPPORTED, "%s.post_process_data_config.type: '%s' is not supported "
-                                            "(text_classification_post_process, text_generation_post_process, "
-                                            "post_process)", where, post_type);
+        rc = olive_fail(OLIVE_EUNSUPPORTED,
+                        "%s.post_process_data_config.type: '%s' is not supported "
+                        "(text_classification_post_process, text_generation_post_process, "
+                        "post_process)",
+                        where, post_type);
         goto out;
     }
     if ((v = json_object_get(params[2], "output_name")) && json_is_string(v))
@@ -207,8 +223,10 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
         d->batch_size = 0;
         rc = wf_load_raw(d, params[0], where);
     } else {
-        rc = olive_fail(OLIVE_EUNSUPPORTED, "%s.type: data container '%s' is not supported (HuggingfaceContainer, "
-                                            "DummyDataContainer, RawDataContainer)", where, container);
+        rc = olive_fail(OLIVE_EUNSUPPORTED,
+                        "%s.type: data container '%s' is not supported (HuggingfaceContainer, "
+                        "DummyDataContainer, RawDataContainer)",
+                        where, container);
     }
 out:
     for (int i = 0; i < 4; i++)

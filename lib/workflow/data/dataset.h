@@ -26,9 +26,9 @@
 
 /* What is done to a model's outputs before metrics see them (Olive's post_process_data_config). */
 typedef enum {
-    WF_POST_NONE,             /* the first output as it is */
-    WF_POST_ARGMAX,           /* text_classification_post_process: argmax over dim 1 */
-    WF_POST_LOGITS,           /* text_generation_post_process: the "logits" output */
+    WF_POST_NONE,   /* the first output as it is */
+    WF_POST_ARGMAX, /* text_classification_post_process: argmax over dim 1 */
+    WF_POST_LOGITS, /* text_generation_post_process: the "logits" output */
 } wf_post_kind;
 
 /* One batch: named inputs and the labels of its rows ([rows] or [rows, tokens], int64). */
@@ -36,17 +36,17 @@ typedef struct wf_batch {
     size_t n_inputs;
     char **names;
     olive_tensor **inputs;
-    olive_tensor *labels;     /* NULL when the data has none */
+    olive_tensor *labels; /* NULL when the data has none */
 } wf_batch;
 
 typedef struct wf_dataset {
     char *name;
     size_t n_batches, cap;
     wf_batch *batches;
-    size_t batch_size;        /* rows per batch (dataloader_config.batch_size; 1 by default) */
+    size_t batch_size; /* rows per batch (dataloader_config.batch_size; 1 by default) */
     wf_post_kind post;
-    char *post_output;        /* the output the post-processing reads, or NULL: the first */
-    int text_generation;      /* token windows whose labels are shifted by the perplexity metric */
+    char *post_output;   /* the output the post-processing reads, or NULL: the first */
+    int text_generation; /* token windows whose labels are shifted by the perplexity metric */
 } wf_dataset;
 
 /* A tokenizer for pre-processing (tokenize.c): encoding with or without special tokens, a
@@ -55,7 +55,7 @@ typedef struct wf_dataset {
 typedef struct wf_tokenizer wf_tokenizer;
 
 typedef struct wf_encoding {
-    int64_t *ids, *type_ids;  /* owned (free) */
+    int64_t *ids, *type_ids; /* owned (free) */
     size_t n;
 } wf_encoding;
 
@@ -96,20 +96,20 @@ int wf_load_raw(wf_dataset *d, const json_t *params, const char *where);
 /* Text generation windows as Olive's text_gen_pre_process makes them, exposed for tests:
  * given each text's token ids, the joined token stream split into windows. */
 typedef struct wf_windows {
-    size_t n, len;            /* windows of len tokens (join strategies), or padded rows */
-    int64_t *ids, *labels, *mask;   /* [n, len] each */
+    size_t n, len;                /* windows of len tokens (join strategies), or padded rows */
+    int64_t *ids, *labels, *mask; /* [n, len] each */
 } wf_windows;
 void wf_windows_free(wf_windows *w);
 
 typedef struct wf_textgen_params {
-    int join;                  /* join or join-sliding-window; else line-by-line */
-    size_t max_seq_len;        /* 1024 */
-    size_t stride;             /* join-sliding-window: step between windows */
+    int join;           /* join or join-sliding-window; else line-by-line */
+    size_t max_seq_len; /* 1024 */
+    size_t stride;      /* join-sliding-window: step between windows */
     int sliding;
-    long long max_samples;     /* -1: all */
-    size_t batch_texts;        /* processing_batch_size (1024): texts joined at a time */
+    long long max_samples; /* -1: all */
+    size_t batch_texts;    /* processing_batch_size (1024): texts joined at a time */
     int pad_to_max_len, pad_left, drop_short;
-    int64_t pad_id;            /* -1: none */
+    int64_t pad_id; /* -1: none */
 } wf_textgen_params;
 
 /* Windows from the texts' token ids (tokenized without special tokens) and the joiner's. */

@@ -18,12 +18,12 @@ static olive_dtype dtype_of(const char *name)
     static const struct {
         const char *name;
         olive_dtype dtype;
-    } names[] = {{"float32", OLIVE_DTYPE_FLOAT32}, {"float", OLIVE_DTYPE_FLOAT32},   {"float16", OLIVE_DTYPE_FLOAT16},
+    } names[] = {{"float32", OLIVE_DTYPE_FLOAT32}, {"float", OLIVE_DTYPE_FLOAT32},     {"float16", OLIVE_DTYPE_FLOAT16},
                  {"half", OLIVE_DTYPE_FLOAT16},    {"bfloat16", OLIVE_DTYPE_BFLOAT16}, {"float64", OLIVE_DTYPE_DOUBLE},
-                 {"double", OLIVE_DTYPE_DOUBLE},   {"int64", OLIVE_DTYPE_INT64},     {"long", OLIVE_DTYPE_INT64},
-                 {"int32", OLIVE_DTYPE_INT32},     {"int", OLIVE_DTYPE_INT32},       {"int16", OLIVE_DTYPE_INT16},
-                 {"int8", OLIVE_DTYPE_INT8},       {"uint8", OLIVE_DTYPE_UINT8},     {"bool", OLIVE_DTYPE_BOOL},
-                 {"uint16", OLIVE_DTYPE_UINT16},   {"uint32", OLIVE_DTYPE_UINT32},   {"uint64", OLIVE_DTYPE_UINT64}};
+                 {"double", OLIVE_DTYPE_DOUBLE},   {"int64", OLIVE_DTYPE_INT64},       {"long", OLIVE_DTYPE_INT64},
+                 {"int32", OLIVE_DTYPE_INT32},     {"int", OLIVE_DTYPE_INT32},         {"int16", OLIVE_DTYPE_INT16},
+                 {"int8", OLIVE_DTYPE_INT8},       {"uint8", OLIVE_DTYPE_UINT8},       {"bool", OLIVE_DTYPE_BOOL},
+                 {"uint16", OLIVE_DTYPE_UINT16},   {"uint32", OLIVE_DTYPE_UINT32},     {"uint64", OLIVE_DTYPE_UINT64}};
     if (!strncmp(name, "torch.", 6))
         name += 6;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
@@ -52,8 +52,10 @@ static int read_types(olive_dtype *types, size_t n, const json_t *v, const char 
         const json_t *t = json_array_get(v, i);
         types[i] = OLIVE_DTYPE_FLOAT32;
         if (v && !json_is_null(v) && (!json_is_string(t) || !(types[i] = dtype_of(json_string_value(t)))))
-            return olive_fail(OLIVE_EINVALID, "%s.input_types[%zu]: expected a type name (float32, float16, int64, "
-                                              "int32, bool, ...)", where, i);
+            return olive_fail(OLIVE_EINVALID,
+                              "%s.input_types[%zu]: expected a type name (float32, float16, int64, "
+                              "int32, bool, ...)",
+                              where, i);
     }
     return OLIVE_OK;
 }
@@ -64,13 +66,27 @@ static void fill_ones(olive_tensor *t)
     size_t es = olive_dtype_size(t->dtype);
     for (uint64_t i = 0; i < t->count; i++, p += es) {
         switch (t->dtype) {
-        case OLIVE_DTYPE_FLOAT32: { float one = 1.0f; memcpy(p, &one, 4); break; }
-        case OLIVE_DTYPE_DOUBLE: { double one = 1.0; memcpy(p, &one, 8); break; }
-        case OLIVE_DTYPE_FLOAT16: { uint16_t one = 0x3C00; memcpy(p, &one, 2); break; }
-        case OLIVE_DTYPE_BFLOAT16: { uint16_t one = 0x3F80; memcpy(p, &one, 2); break; }
-        default: /* integers and bool: little-endian 1 */
-            memset(p, 0, es);
-            p[0] = 1;
+        case OLIVE_DTYPE_FLOAT32: {
+            float one = 1.0f;
+            memcpy(p, &one, 4);
+            break;
+        }
+        case OLIVE_DTYPE_DOUBLE: {
+            double one = 1.0;
+            memcpy(p, &one, 8);
+            break;
+        }
+        case OLIVE_DTYPE_FLOAT16: {
+            uint16_t one = 0x3C00;
+            memcpy(p, &one, 2);
+            break;
+        }
+        case OLIVE_DTYPE_BFLOAT16: {
+            uint16_t one = 0x3F80;
+            memcpy(p, &one, 2);
+            break;
+        }
+        default: /* integers and bool: little-endian 1 */ memset(p, 0, es); p[0] = 1;
         }
     }
 }
@@ -240,7 +256,8 @@ int wf_load_raw(wf_dataset *d, const json_t *params, const char *where)
     if (dirs && !json_is_null(dirs) && json_array_size(dirs) != n)
         return olive_fail(OLIVE_EINVALID, "%s.input_dirs: expected one folder per input", w);
     OLIVE_TRY(read_types(dt, n, json_object_get(params, "input_types"), w));
-    first_dir = olive_path_join(data_dir, json_string_value(json_array_get(dirs && !json_is_null(dirs) ? dirs : names, 0)));
+    first_dir = olive_path_join(data_dir,
+                                json_string_value(json_array_get(dirs && !json_is_null(dirs) ? dirs : names, 0)));
     if (!first_dir)
         return OLIVE_ENOMEM;
     if (order) {
@@ -289,7 +306,8 @@ int wf_load_raw(wf_dataset *d, const json_t *params, const char *where)
             size_t rank;
             olive_tensor *t = NULL;
             const char *sub = json_string_value(json_array_get(dirs && !json_is_null(dirs) ? dirs : names, i));
-            char *folder = sub ? olive_path_join(data_dir, sub) : NULL, *path = folder ? olive_path_join(folder, files[f]) : NULL;
+            char *folder = sub ? olive_path_join(data_dir, sub) : NULL,
+                 *path = folder ? olive_path_join(folder, files[f]) : NULL;
             if (!sub || !json_is_string(json_array_get(names, i)))
                 rc = olive_fail(OLIVE_EINVALID, "%s.input_names[%zu]: expected a name", w, i);
             else if (!path)

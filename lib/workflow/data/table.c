@@ -33,8 +33,8 @@ static int parse_json(json_t **out, const char *text, size_t size, const char *p
         if (!json_is_array(arr)) {
             json_decref(doc);
             json_decref(rows);
-            return olive_fail(OLIVE_EFORMAT, "%s: %s%s%s is not a list of rows", path, field ? "field '" : "the document",
-                              field ? field : "", field ? "'" : "");
+            return olive_fail(OLIVE_EFORMAT, "%s: %s%s%s is not a list of rows", path,
+                              field ? "field '" : "the document", field ? field : "", field ? "'" : "");
         }
         json_array_extend(rows, arr);
         json_decref(doc);
@@ -50,7 +50,8 @@ static int parse_json(json_t **out, const char *text, size_t size, const char *p
                 json_t *row = json_loadb(text + start, end - start, 0, &err);
                 if (!row) {
                     json_decref(rows);
-                    return olive_fail(OLIVE_EFORMAT, "%s:%zu:%d: invalid JSON line: %s", path, line, err.column, err.text);
+                    return olive_fail(OLIVE_EFORMAT, "%s:%zu:%d: invalid JSON line: %s", path, line, err.column,
+                                      err.text);
                 }
                 json_array_append_new(rows, row);
             }
@@ -299,8 +300,10 @@ static int load_pattern(json_t *rows, const char *format, const char *pattern, c
         struct stat st;
         const char *path = g.gl_pathv[i];
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-            rc = olive_fail(OLIVE_EINVALID, "%s.data_files: '%s' is a folder; name the files (a glob such as "
-                                            "'%s/*.jsonl' works)", where, path, path);
+            rc = olive_fail(OLIVE_EINVALID,
+                            "%s.data_files: '%s' is a folder; name the files (a glob such as "
+                            "'%s/*.jsonl' works)",
+                            where, path, path);
             break;
         }
         if ((rc = olive_read_file(&text, &size, path, WF_DATA_FILE_LIMIT)) != OLIVE_OK) {
@@ -335,8 +338,8 @@ static int load_files(json_t *rows, const char *format, const json_t *files, con
 }
 
 /* "train[:10]", "train[5:]", "train[2:8]": the split's name and the slice (negatives from the end). */
-static int parse_split(char *name, size_t cap, long long *lo, long long *hi, int *has_lo, int *has_hi, const char *split,
-                       const char *where)
+static int parse_split(char *name, size_t cap, long long *lo, long long *hi, int *has_lo, int *has_hi,
+                       const char *split, const char *where)
 {
     const char *br = strchr(split, '[');
     size_t n = br ? (size_t)(br - split) : strlen(split);
@@ -354,16 +357,20 @@ static int parse_split(char *name, size_t cap, long long *lo, long long *hi, int
             p = end;
         }
         if (*p++ != ':')
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s.split: '%s': only slices like train[:100] or train[10:20] are "
-                                                  "supported", where, split);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.split: '%s': only slices like train[:100] or train[10:20] are "
+                              "supported",
+                              where, split);
         if (*p != ']') {
             *hi = strtoll(p, &end, 10);
             *has_hi = end != p;
             p = end;
         }
         if (*p != ']' || p[1])
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s.split: '%s': only slices like train[:100] or train[10:20] are "
-                                                  "supported", where, split);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.split: '%s': only slices like train[:100] or train[10:20] are "
+                              "supported",
+                              where, split);
     }
     return OLIVE_OK;
 }
@@ -389,8 +396,10 @@ int wf_table_load(json_t **out, const json_t *params, const char *where)
     json_t *rows, *selected;
     struct stat st;
     if (!data_name)
-        return olive_fail(OLIVE_EINVALID, "%s.data_name: missing (json, csv or text, with data_files naming local "
-                                          "files)", where);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s.data_name: missing (json, csv or text, with data_files naming local "
+                          "files)",
+                          where);
     if (!strcmp(data_name, "json") || !strcmp(data_name, "csv") || !strcmp(data_name, "text")) {
         format = data_name;
     } else if (stat(data_name, &st) == 0) {
@@ -402,16 +411,22 @@ int wf_table_load(json_t **out, const json_t *params, const char *where)
         format = format_of_path(S_ISDIR(st.st_mode) ? (json_is_string(files) ? json_string_value(files) : "")
                                                     : data_name);
         if (!format)
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s.data_name: '%s': name local files by data_files with data_name "
-                                                  "json, csv or text", where, data_name);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.data_name: '%s': name local files by data_files with data_name "
+                              "json, csv or text",
+                              where, data_name);
     } else if (!strcmp(data_name, "parquet") || !strcmp(data_name, "arrow") || !strcmp(data_name, "imagefolder") ||
                !strcmp(data_name, "audiofolder")) {
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.data_name: the '%s' format is not supported; use json, csv or text "
-                                              "files", where, data_name);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.data_name: the '%s' format is not supported; use json, csv or text "
+                          "files",
+                          where, data_name);
     } else {
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.data_name: '%s' is a dataset on the Hugging Face Hub, and libolive "
-                                              "reads local data only: download it and set data_name to json, csv or "
-                                              "text with data_files pointing at the local files", where, data_name);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.data_name: '%s' is a dataset on the Hugging Face Hub, and libolive "
+                          "reads local data only: download it and set data_name to json, csv or "
+                          "text with data_files pointing at the local files",
+                          where, data_name);
     }
     if (!files)
         return olive_fail(OLIVE_EINVALID, "%s.data_files: missing (the local %s files to read)", where, format);
@@ -438,8 +453,9 @@ int wf_table_load(json_t **out, const json_t *params, const char *where)
     } else if (strcmp(split_name, "train")) {
         /* A path or list of paths is the "train" split, as in the datasets library. */
         json_decref(rows);
-        return olive_fail(OLIVE_ENOTFOUND, "%s.split: '%s' is not in the data (data_files given as %s make the split "
-                                           "'train'; set split to \"train\" or give data_files as {\"%s\": ...})",
+        return olive_fail(OLIVE_ENOTFOUND,
+                          "%s.split: '%s' is not in the data (data_files given as %s make the split "
+                          "'train'; set split to \"train\" or give data_files as {\"%s\": ...})",
                           where, split_name, json_is_string(files) ? "a path" : "a list", split_name);
     } else {
         rc = load_files(rows, format, files, data_dir, json_string_value(field_v), where);

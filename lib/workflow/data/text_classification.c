@@ -15,8 +15,8 @@
 typedef struct cls_params {
     const json_t *input_cols;
     const char *label_col;
-    long long max_samples;     /* -1: all */
-    long long max_length;      /* 0: none given */
+    long long max_samples; /* -1: all */
+    long long max_length;  /* 0: none given */
     int pad_longest, pad_max_length, truncate, add_special;
 } cls_params;
 
@@ -54,10 +54,12 @@ static int read_params(cls_params *p, const json_t *params, const char *where)
         const char *s = json_string_value(v);
         p->pad_longest = json_is_true(v) || (s && !strcmp(s, "longest"));
         p->pad_max_length = s && !strcmp(s, "max_length");
-        if (!json_is_boolean(v) && !(s && (!strcmp(s, "longest") || !strcmp(s, "max_length") ||
-                                          !strcmp(s, "do_not_pad"))))
-            return olive_fail(OLIVE_EINVALID, "%s.padding: expected true, false, \"longest\", \"max_length\" or "
-                                              "\"do_not_pad\"", where);
+        if (!json_is_boolean(v) &&
+            !(s && (!strcmp(s, "longest") || !strcmp(s, "max_length") || !strcmp(s, "do_not_pad"))))
+            return olive_fail(OLIVE_EINVALID,
+                              "%s.padding: expected true, false, \"longest\", \"max_length\" or "
+                              "\"do_not_pad\"",
+                              where);
     }
     if ((v = json_object_get(params, "truncation")) && !json_is_null(v)) {
         const char *s = json_string_value(v);
@@ -75,8 +77,10 @@ static int read_params(cls_params *p, const json_t *params, const char *where)
     if ((v = json_object_get(params, "is_split_into_words")) && json_is_true(v))
         return olive_fail(OLIVE_EUNSUPPORTED, "%s.is_split_into_words: pre-split words are not supported", where);
     if ((v = json_object_get(params, "align_labels")) && json_is_true(v))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.align_labels: aligning labels with the model's label2id is not "
-                                              "supported; write the label ids in the data", where);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.align_labels: aligning labels with the model's label2id is not "
+                          "supported; write the label ids in the data",
+                          where);
     if (p->pad_max_length && !p->max_length)
         return olive_fail(OLIVE_EINVALID, "%s.padding: \"max_length\" needs max_length", where);
     return OLIVE_OK;
@@ -97,8 +101,8 @@ static const char *text_cell(const json_t *row, const char *col, size_t r, const
 }
 
 /* Tokenizes rows [begin, end), pads them to one length and cuts them into batches. */
-static int map_group(wf_dataset *d, wf_tokenizer *tok, const json_t *rows, size_t begin, size_t end, const cls_params *p,
-                     size_t max_len, const char *where)
+static int map_group(wf_dataset *d, wf_tokenizer *tok, const json_t *rows, size_t begin, size_t end,
+                     const cls_params *p, size_t max_len, const char *where)
 {
     size_t n = end - begin, width = 0;
     wf_encoding *enc = olive_calloc(n, sizeof *enc);
@@ -106,14 +110,16 @@ static int map_group(wf_dataset *d, wf_tokenizer *tok, const json_t *rows, size_
     int rc = enc && labels ? OLIVE_OK : OLIVE_ENOMEM;
     for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
         const json_t *row = json_array_get(rows, begin + i), *label;
-        const char *a = text_cell(row, json_string_value(json_array_get(p->input_cols, 0)), begin + i, where, &rc), *b = NULL;
+        const char *a = text_cell(row, json_string_value(json_array_get(p->input_cols, 0)), begin + i, where, &rc),
+                   *b = NULL;
         if (rc == OLIVE_OK && json_array_size(p->input_cols) == 2)
             b = text_cell(row, json_string_value(json_array_get(p->input_cols, 1)), begin + i, where, &rc);
         if (rc != OLIVE_OK)
             break;
         label = json_object_get(row, p->label_col);
         if (!label) {
-            rc = olive_fail(OLIVE_EINVALID, "%s.label_col: row %zu has no column '%s'", where, begin + i + 1, p->label_col);
+            rc = olive_fail(OLIVE_EINVALID, "%s.label_col: row %zu has no column '%s'", where, begin + i + 1,
+                            p->label_col);
             break;
         }
         if (json_is_boolean(label))
@@ -133,12 +139,16 @@ static int map_group(wf_dataset *d, wf_tokenizer *tok, const json_t *rows, size_
         width = width > max_len ? width : max_len;
     for (size_t i = 0; i < n && rc == OLIVE_OK && (p->pad_longest || p->pad_max_length); i++)
         if (enc[i].n < width && pad < 0)
-            rc = olive_fail(OLIVE_EINVALID, "%s.padding: the tokenizer has no pad token to pad with; set padding to "
-                                            "false and batch_size to 1", where);
+            rc = olive_fail(OLIVE_EINVALID,
+                            "%s.padding: the tokenizer has no pad token to pad with; set padding to "
+                            "false and batch_size to 1",
+                            where);
     for (size_t i = 0; i < n && rc == OLIVE_OK && !(p->pad_longest || p->pad_max_length); i++)
         if (enc[i].n != enc[0].n && d->batch_size > 1)
-            rc = olive_fail(OLIVE_EINVALID, "%s.padding: rows of different lengths cannot be batched without "
-                                            "padding", where);
+            rc = olive_fail(OLIVE_EINVALID,
+                            "%s.padding: rows of different lengths cannot be batched without "
+                            "padding",
+                            where);
     /* Batches of batch_size rows (the last may be shorter). */
     for (size_t s = 0; s < n && rc == OLIVE_OK; s += d->batch_size) {
         size_t rows_in = n - s < d->batch_size ? n - s : d->batch_size;

@@ -202,8 +202,8 @@ static int get_flag(int *out, const json_t *params, const char *key, const char 
 
 int wf_pre_text_generation(wf_dataset *d, const json_t *rows, const json_t *params, const char *where)
 {
-    wf_textgen_params p = {.join = 1, .max_seq_len = 1024, .max_samples = -1, .batch_texts = 1024, .pad_to_max_len = 1,
-                           .pad_id = -1};
+    wf_textgen_params p = {
+        .join = 1, .max_seq_len = 1024, .max_samples = -1, .batch_texts = 1024, .pad_to_max_len = 1, .pad_id = -1};
     const char *strategy = "join", *joiner = "\n\n", *tmpl = NULL;
     const json_t *cols = json_object_get(params, "text_cols"), *v;
     json_t *col_list = NULL;
@@ -214,16 +214,18 @@ int wf_pre_text_generation(wf_dataset *d, const json_t *rows, const json_t *para
     wf_windows w = {0};
     if (!json_is_string(json_object_get(params, "model_name")))
         return olive_fail(OLIVE_EINVALID, "%s.model_name: missing (the tokenizer's folder or Hub name)", where);
-    for (const char *const *k = (const char *const[]){"chat_template", "text_formatting_func", "user_script", NULL}; *k; k++)
+    for (const char *const *k = (const char *const[]){"chat_template", "text_formatting_func", "user_script", NULL}; *k;
+         k++)
         if ((v = json_object_get(params, *k)) && !json_is_null(v) && !json_is_false(v))
             return olive_fail(OLIVE_EUNSUPPORTED, "%s.%s: not supported; use text_cols or text_template", where, *k);
     if ((v = json_object_get(params, "strategy")) && !json_is_null(v)) {
         strategy = json_string_value(v);
-        if (!strategy || (strcmp(strategy, "join") && strcmp(strategy, "join-sliding-window") &&
-                          strcmp(strategy, "line-by-line")))
+        if (!strategy ||
+            (strcmp(strategy, "join") && strcmp(strategy, "join-sliding-window") && strcmp(strategy, "line-by-line")))
             return olive_fail(strategy && strstr(strategy, "random") ? OLIVE_EUNSUPPORTED : OLIVE_EINVALID,
                               "%s.strategy: expected join, join-sliding-window or line-by-line%s", where,
-                              strategy && strstr(strategy, "random") ? " (the random strategies are not supported)" : "");
+                              strategy && strstr(strategy, "random") ? " (the random strategies are not supported)"
+                                                                     : "");
     }
     p.join = strncmp(strategy, "join", 4) == 0;
     p.sliding = !strcmp(strategy, "join-sliding-window");
@@ -291,8 +293,10 @@ int wf_pre_text_generation(wf_dataset *d, const json_t *rows, const json_t *para
     if (rc == OLIVE_OK)
         rc = wf_text_windows(&w, texts, n_texts, &jenc, &p);
     if (rc == OLIVE_OK && !w.n)
-        rc = olive_fail(OLIVE_EINVALID, "%s: the text makes no window of max_seq_len %zu tokens (a join strategy needs "
-                                        "more than max_seq_len tokens)", where, p.max_seq_len);
+        rc = olive_fail(OLIVE_EINVALID,
+                        "%s: the text makes no window of max_seq_len %zu tokens (a join strategy needs "
+                        "more than max_seq_len tokens)",
+                        where, p.max_seq_len);
     for (size_t s = 0; s < w.n && rc == OLIVE_OK; s += d->batch_size) {
         size_t rows_in = w.n - s < d->batch_size ? w.n - s : d->batch_size;
         int64_t shape[2] = {(int64_t)rows_in, (int64_t)w.len};

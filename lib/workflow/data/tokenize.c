@@ -17,7 +17,7 @@ struct wf_tokenizer {
     char *bos, *eos;
     int64_t pad_id;
     int64_t model_max_length;
-    int64_t truncation;        /* the max_length set on tok (-1: off) */
+    int64_t truncation; /* the max_length set on tok (-1: off) */
 };
 
 /* A special token entry: "text" or {"content": "text", ...}. */
@@ -51,8 +51,10 @@ int wf_tokenizer_open(wf_tokenizer **out, const char *source, const char *where)
         if ((rc = wf_resolve_hub_id(&folder, source)) != OLIVE_OK)
             return olive_fail_context(rc, "%s.model_name", where);
         if (!folder)
-            return olive_fail(OLIVE_ENOTFOUND, "%s.model_name: '%s' is not a local folder with tokenizer.json, nor a "
-                                               "Hugging Face repo id", where, source);
+            return olive_fail(OLIVE_ENOTFOUND,
+                              "%s.model_name: '%s' is not a local folder with tokenizer.json, nor a "
+                              "Hugging Face repo id",
+                              where, source);
     }
     if (!(t = olive_calloc(1, sizeof *t))) {
         free(folder);

@@ -102,20 +102,27 @@ static int ignored(const wf_cls_options *o, int64_t t)
 int wf_auroc(double *out, size_t cap, size_t *n_out, const wf_cls_options *o, const float *scores, size_t n, size_t k,
              const int64_t *target, size_t t_width)
 {
-    size_t n_cls = o->task == WF_TASK_MULTICLASS ? (size_t)o->num_classes
-                 : o->task == WF_TASK_MULTILABEL ? (size_t)o->num_labels : 1;
+    size_t n_cls = o->task == WF_TASK_MULTICLASS   ? (size_t)o->num_classes
+                   : o->task == WF_TASK_MULTILABEL ? (size_t)o->num_labels
+                                                   : 1;
     size_t m = 0;
     float *probs = NULL;
     scored *items = NULL;
     double *res = NULL, *weights = NULL;
     int rc = OLIVE_OK;
-    if (o->task == WF_TASK_BINARY ? (k != 1 && k != 2) || t_width != 1 : k != n_cls || t_width != (o->task == WF_TASK_MULTILABEL ? n_cls : 1))
-        return olive_fail(OLIVE_EINVALID, "auroc: scores with %zu values per row and targets with %zu do not fit the %s "
-                                          "task with %zu classes or labels", k, t_width,
-                          o->task == WF_TASK_BINARY ? "binary" : o->task == WF_TASK_MULTICLASS ? "multiclass" : "multilabel",
+    if (o->task == WF_TASK_BINARY ? (k != 1 && k != 2) || t_width != 1
+                                  : k != n_cls || t_width != (o->task == WF_TASK_MULTILABEL ? n_cls : 1))
+        return olive_fail(OLIVE_EINVALID,
+                          "auroc: scores with %zu values per row and targets with %zu do not fit the %s "
+                          "task with %zu classes or labels",
+                          k, t_width,
+                          o->task == WF_TASK_BINARY       ? "binary"
+                          : o->task == WF_TASK_MULTICLASS ? "multiclass"
+                                                          : "multilabel",
                           n_cls);
-    if (!(probs = olive_malloc((n ? n : 1) * k * sizeof *probs)) || !(items = olive_calloc(n * n_cls + 1, sizeof *items)) ||
-        !(res = olive_calloc(n_cls, sizeof *res)) || !(weights = olive_calloc(n_cls, sizeof *weights))) {
+    if (!(probs = olive_malloc((n ? n : 1) * k * sizeof *probs)) ||
+        !(items = olive_calloc(n * n_cls + 1, sizeof *items)) || !(res = olive_calloc(n_cls, sizeof *res)) ||
+        !(weights = olive_calloc(n_cls, sizeof *weights))) {
         rc = OLIVE_ENOMEM;
         goto out;
     }

@@ -11,9 +11,9 @@ static const char *const task_names[] = {"binary", "multiclass", "multilabel"};
 static const char *const average_names[] = {"micro", "macro", "weighted", "none", "binary"};
 
 /* Keys torchmetrics' classification metrics take that change nothing here (or only checks). */
-static const char *const accepted_keys[] = {"multidim_average", "validate_args", "top_k", "thresholds", "max_fpr",
-                                            "zero_division", "compute_on_cpu", "dist_sync_on_step", "sync_on_compute",
-                                            NULL};
+static const char *const accepted_keys[] = {
+    "multidim_average", "validate_args",     "top_k",           "thresholds", "max_fpr", "zero_division",
+    "compute_on_cpu",   "dist_sync_on_step", "sync_on_compute", NULL};
 
 static int get_int(int64_t *out, const json_t *v, const char *where, const char *key)
 {
@@ -71,8 +71,10 @@ static int option(wf_cls_options *o, const char *key, const json_t *v, int auroc
     if (!strcmp(key, "multidim_average") && !(json_is_string(v) && !strcmp(json_string_value(v), "global")))
         return olive_fail(OLIVE_EUNSUPPORTED, "%s.metric_config.multidim_average: only \"global\" is supported", where);
     if (!strcmp(key, "thresholds") && !json_is_null(v))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s.metric_config.thresholds: binned curves are not supported; leave it "
-                                              "null for the exact curve", where);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.metric_config.thresholds: binned curves are not supported; leave it "
+                          "null for the exact curve",
+                          where);
     for (const char *const *k = accepted_keys; *k; k++)
         if (!strcmp(*k, key))
             return OLIVE_OK;
@@ -92,7 +94,8 @@ int wf_cls_options_from_json(wf_cls_options *o, const json_t *cfg, int auroc, co
     o->beta = 1.0;
     if (cfg && !json_is_null(cfg) && !json_is_object(cfg))
         return olive_fail(OLIVE_EINVALID, "%s.metric_config: expected an object", where);
-    json_object_foreach((json_t *)cfg, key, v) {
+    json_object_foreach((json_t *)cfg, key, v)
+    {
         if (!strcmp(key, "kwargs") && (json_is_object(v) || json_is_null(v))) {
             const char *k2;
             json_t *v2;
@@ -162,8 +165,9 @@ static int count_binary(counts *c, size_t j, int64_t p, int64_t t, const wf_cls_
 static int stat_scores(counts *c, const wf_cls_options *o, const int64_t *preds, const int64_t *target, size_t n,
                        size_t width)
 {
-    size_t k = o->task == WF_TASK_MULTICLASS ? (size_t)o->num_classes
-             : o->task == WF_TASK_MULTILABEL ? (size_t)o->num_labels : 1;
+    size_t k = o->task == WF_TASK_MULTICLASS   ? (size_t)o->num_classes
+               : o->task == WF_TASK_MULTILABEL ? (size_t)o->num_labels
+                                               : 1;
     if ((o->task == WF_TASK_MULTILABEL ? k : 1) != width)
         return olive_fail(OLIVE_EINVALID, "predictions have %zu values per row; the %s task expects %zu", width,
                           task_names[o->task], o->task == WF_TASK_MULTILABEL ? k : (size_t)1);
@@ -175,7 +179,8 @@ static int stat_scores(counts *c, const wf_cls_options *o, const int64_t *preds,
             if (ignored(o, t))
                 continue;
             if (p < 0 || p >= (int64_t)k)
-                rc = olive_fail(OLIVE_EINVALID, "prediction %lld in row %zu: outside the %zu classes", (long long)p, i, k);
+                rc = olive_fail(OLIVE_EINVALID, "prediction %lld in row %zu: outside the %zu classes", (long long)p, i,
+                                k);
             else if (t < 0 || t >= (int64_t)k)
                 rc = olive_fail(OLIVE_EINVALID, "target %lld in row %zu: outside the %zu classes", (long long)t, i, k);
             else if (p == t) {
@@ -209,14 +214,10 @@ static double score_of(wf_cls_kind which, int multilabel, double tp, double fp, 
 {
     double b2 = beta * beta;
     switch (which) {
-    case WF_CLS_ACCURACY:
-        return multilabel ? safe_div(tp + tn, tp + tn + fp + fn) : safe_div(tp, tp + fn);
-    case WF_CLS_PRECISION:
-        return safe_div(tp, tp + fp);
-    case WF_CLS_RECALL:
-        return safe_div(tp, tp + fn);
-    case WF_CLS_F1:
-        return safe_div((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp);
+    case WF_CLS_ACCURACY: return multilabel ? safe_div(tp + tn, tp + tn + fp + fn) : safe_div(tp, tp + fn);
+    case WF_CLS_PRECISION: return safe_div(tp, tp + fp);
+    case WF_CLS_RECALL: return safe_div(tp, tp + fn);
+    case WF_CLS_F1: return safe_div((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp);
     }
     return 0.0;
 }
@@ -255,8 +256,9 @@ int wf_cls_metric(double *out, size_t cap, size_t *n_out, wf_cls_kind which, con
          * weighted: by each class's support. */
         double num = 0, den = 0;
         for (size_t j = 0; j < c.k; j++) {
-            double w = o->average == WF_AVG_WEIGHTED ? c.tp[j] + c.fn[j]
-                     : (!multilabel && c.tp[j] + c.fp[j] + c.fn[j] == 0) ? 0.0 : 1.0;
+            double w = o->average == WF_AVG_WEIGHTED                       ? c.tp[j] + c.fn[j]
+                       : (!multilabel && c.tp[j] + c.fp[j] + c.fn[j] == 0) ? 0.0
+                                                                           : 1.0;
             num += w * score_of(which, multilabel, c.tp[j], c.fp[j], c.tn[j], c.fn[j], o->beta);
             den += w;
         }

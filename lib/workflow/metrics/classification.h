@@ -23,15 +23,15 @@ typedef enum { WF_CLS_ACCURACY, WF_CLS_F1, WF_CLS_PRECISION, WF_CLS_RECALL } wf_
 #define WF_IGNORE_INDEX (-100)
 
 typedef struct wf_cls_options {
-    wf_task task;              /* Olive's default: binary */
-    int64_t num_classes;       /* multiclass: required */
-    int64_t num_labels;        /* multilabel: required */
-    wf_average average;        /* torchmetrics' default: micro (auroc: macro) */
-    int average_set;           /* average was given in the config */
-    double threshold;          /* for float predictions: > threshold is positive (0.5) */
-    int has_ignore_index;      /* Olive sets -100 unless the config says null */
+    wf_task task;         /* Olive's default: binary */
+    int64_t num_classes;  /* multiclass: required */
+    int64_t num_labels;   /* multilabel: required */
+    wf_average average;   /* torchmetrics' default: micro (auroc: macro) */
+    int average_set;      /* average was given in the config */
+    double threshold;     /* for float predictions: > threshold is positive (0.5) */
+    int has_ignore_index; /* Olive sets -100 unless the config says null */
     int64_t ignore_index;
-    double beta;               /* f-beta; 1 for f1_score */
+    double beta; /* f-beta; 1 for f1_score */
 } wf_cls_options;
 
 /* Reads a sub-type's metric_config (torchmetrics' keyword arguments, or Olive's "kwargs").
@@ -49,8 +49,8 @@ int wf_cls_metric(double *out, size_t cap, size_t *n_out, wf_cls_kind which, con
 /* Area under the ROC curve from scores: [n] (binary) or [n, k] (k classes or labels); a binary
  * task with k == 2 uses softmax(scores)[:, 1], as Olive does. Scores outside [0, 1] go
  * through a sigmoid (binary, multilabel) or softmax (multiclass), as torchmetrics does. */
-int wf_auroc(double *out, size_t cap, size_t *n_out, const wf_cls_options *o, const float *scores, size_t n,
-             size_t k, const int64_t *target, size_t t_width);
+int wf_auroc(double *out, size_t cap, size_t *n_out, const wf_cls_options *o, const float *scores, size_t n, size_t k,
+             const int64_t *target, size_t t_width);
 
 /* The `evaluate` library's accuracy, f1, precision and recall (scikit-learn's definitions):
  * `compute_params` may hold average (binary, micro, macro, weighted), pos_label and labels.

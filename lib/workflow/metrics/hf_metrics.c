@@ -79,11 +79,15 @@ int wf_hf_metric(double *out, const char *name, const json_t *params, const int6
         return OLIVE_OK;
     }
     if (strcmp(name, "f1") && strcmp(name, "precision") && strcmp(name, "recall"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: huggingface_metrics sub-type '%s' is not supported (supported: "
-                                              "accuracy, f1, precision, recall)", where, name);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: huggingface_metrics sub-type '%s' is not supported (supported: "
+                          "accuracy, f1, precision, recall)",
+                          where, name);
     if (avg_v && !json_is_string(avg_v))
-        return olive_fail(OLIVE_EINVALID, "%s.average: expected binary, micro, macro or weighted (one number per "
-                                          "metric)", where);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s.average: expected binary, micro, macro or weighted (one number per "
+                          "metric)",
+                          where);
     if (labels_v && !json_is_array(labels_v))
         return olive_fail(OLIVE_EINVALID, "%s.labels: expected a list of labels", where);
     if (strcmp(avg, "binary") && strcmp(avg, "micro") && strcmp(avg, "macro") && strcmp(avg, "weighted"))
@@ -93,8 +97,10 @@ int wf_hf_metric(double *out, const char *name, const json_t *params, const int6
         int present = 0;
         if (n_labels > 2 && !labels_v) {
             free(labels);
-            return olive_fail(OLIVE_EINVALID, "%s: the targets are multiclass but average is 'binary'; set "
-                                              "compute_params.average to micro, macro or weighted", where);
+            return olive_fail(OLIVE_EINVALID,
+                              "%s: the targets are multiclass but average is 'binary'; set "
+                              "compute_params.average to micro, macro or weighted",
+                              where);
         }
         for (size_t j = 0; j < n_labels; j++)
             present |= labels[j] == pos;

@@ -58,8 +58,10 @@ int wf_latency_value(double *out, const char *sub_type, const double *seconds, s
             i++;
         if (i == 9) {
             free(s);
-            return olive_fail(OLIVE_EINVALID, "latency sub-type '%s' is not one of avg, max, min, p50, p75, p90, p95, "
-                                              "p99, p999", sub_type);
+            return olive_fail(OLIVE_EINVALID,
+                              "latency sub-type '%s' is not one of avg, max, min, p50, p75, p90, p95, "
+                              "p99, p999",
+                              sub_type);
         }
         v = wf_percentile(s, n, qs[i - 3]);
     }

@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 typedef struct wf_perplexity {
-    double nll;                /* sum of -log p(label) */
-    double count;              /* scored tokens */
+    double nll;   /* sum of -log p(label) */
+    double count; /* scored tokens */
     int has_ignore_index;
-    int64_t ignore_index;      /* Olive: -100 */
+    int64_t ignore_index; /* Olive: -100 */
 } wf_perplexity;
 
 void wf_perplexity_init(wf_perplexity *p, int has_ignore_index, int64_t ignore_index);

@@ -47,8 +47,8 @@ static void draw(cairo_t *cr, const ws_chart_point *p, size_t n, const char *xl,
     cairo_text_extents_t te;
     range_of(p, n, 0, &x0, &x1);
     range_of(p, n, 1, &y0, &y1);
-#define PX(v) (LEFT + ((v) - x0) / (x1 - x0) * pw)
-#define PY(v) (TOP + ph - ((v) - y0) / (y1 - y0) * ph)
+#define PX(v) (LEFT + ((v)-x0) / (x1 - x0) * pw)
+#define PY(v) (TOP + ph - ((v)-y0) / (y1 - y0) * ph)
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
@@ -152,11 +152,12 @@ static int render(cairo_surface_t *s, const ws_chart_point *p, size_t n, const c
     cairo_destroy(cr);
     cairo_surface_flush(s); /* not finish: the image surface is written to PNG after this */
     ok = ok && cairo_surface_status(s) == CAIRO_STATUS_SUCCESS;
-    return ok ? OLIVE_OK : olive_fail(OLIVE_EIO, "chart '%s': %s", path, cairo_status_to_string(cairo_surface_status(s)));
+    return ok ? OLIVE_OK
+              : olive_fail(OLIVE_EIO, "chart '%s': %s", path, cairo_status_to_string(cairo_surface_status(s)));
 }
 
-int ws_chart_write(const char *png_path, const char *svg_path, const ws_chart_point *pts, size_t n,
-                   const char *x_label, const char *y_label)
+int ws_chart_write(const char *png_path, const char *svg_path, const ws_chart_point *pts, size_t n, const char *x_label,
+                   const char *y_label)
 {
     int rc = OLIVE_OK;
     if (!n)
@@ -179,8 +180,8 @@ int ws_chart_write(const char *png_path, const char *svg_path, const ws_chart_po
     return rc;
 }
 #else
-int ws_chart_write(const char *png_path, const char *svg_path, const ws_chart_point *pts, size_t n,
-                   const char *x_label, const char *y_label)
+int ws_chart_write(const char *png_path, const char *svg_path, const ws_chart_point *pts, size_t n, const char *x_label,
+                   const char *y_label)
 {
     (void)png_path, (void)svg_path, (void)pts, (void)n, (void)x_label, (void)y_label;
     return olive_fail(OLIVE_EUNSUPPORTED, "plot_pareto_frontier: this build has no cairo to draw the chart");

@@ -9,7 +9,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 
-static const char *const goal_types[] = {"threshold", "min-improvement", "percent-min-improvement",
+static const char *const goal_types[] = {"threshold",       "min-improvement",         "percent-min-improvement",
                                          "max-degradation", "percent-max-degradation", NULL};
 
 void ws_objectives_clear(ws_objectives *o)
@@ -69,8 +69,8 @@ int ws_objectives_from_evaluator(ws_objectives *out, const wf_evaluator *e)
             if (sub->priority <= 0 && !sub->goal_type)
                 continue;
             snprintf(key, sizeof key, "%s-%s", e->metrics[i].name, sub->name);
-            if ((rc = ws_objectives_add(&o, key, sub->priority, sub->higher_is_better, sub->goal_type, sub->goal_value)) !=
-                OLIVE_OK) {
+            if ((rc = ws_objectives_add(&o, key, sub->priority, sub->higher_is_better, sub->goal_type,
+                                        sub->goal_value)) != OLIVE_OK) {
                 ws_objectives_clear(&o);
                 return rc;
             }
@@ -92,8 +92,9 @@ int ws_objectives_check_goals(const ws_objectives *o, const json_t *baseline)
             return olive_fail(OLIVE_EINVALID, "goal of '%s': unknown type '%s'", it->key, it->goal_type);
         if (strcmp(it->goal_type, "threshold") && baseline &&
             !json_is_number(json_object_get(json_object_get(baseline, it->key), "value")))
-            return olive_fail(OLIVE_EINVALID, "goal of '%s': %s needs the input model's value, which its evaluation lacks",
-                              it->key, it->goal_type);
+            return olive_fail(OLIVE_EINVALID,
+                              "goal of '%s': %s needs the input model's value, which its evaluation lacks", it->key,
+                              it->goal_type);
     }
     return OLIVE_OK;
 }
@@ -155,7 +156,8 @@ int ws_dominates(const double *a, const double *b, size_t n)
     return better;
 }
 
-size_t ws_pareto_front(unsigned char *on_front, const double *scores, const unsigned char *valid, size_t n_cand, size_t n)
+size_t ws_pareto_front(unsigned char *on_front, const double *scores, const unsigned char *valid, size_t n_cand,
+                       size_t n)
 {
     size_t count = 0;
     for (size_t i = 0; i < n_cand; i++) {

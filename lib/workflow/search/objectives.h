@@ -21,17 +21,17 @@
 #include "workflow/evaluator.h"
 
 typedef struct ws_objective {
-    char *key;                 /* "<metric>-<sub_type>", the key of evaluation results */
+    char *key; /* "<metric>-<sub_type>", the key of evaluation results */
     int priority;
     int higher_is_better;
-    char *goal_type;           /* NULL: no goal */
+    char *goal_type; /* NULL: no goal */
     double goal_value;
 } ws_objective;
 
 typedef struct ws_objectives {
     size_t n;
-    size_t n_ranked;           /* the first n_ranked items (priority > 0) make the scores */
-    ws_objective *items;       /* ranked ones by priority, then sub-metrics that only have a goal */
+    size_t n_ranked;     /* the first n_ranked items (priority > 0) make the scores */
+    ws_objective *items; /* ranked ones by priority, then sub-metrics that only have a goal */
 } ws_objectives;
 
 /* The ranked sub-metrics of `e`, by priority, then the unranked ones with a goal. Errors: OLIVE_EINVALID when two share a

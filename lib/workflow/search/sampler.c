@@ -12,17 +12,17 @@
 typedef struct trial {
     size_t point;
     ws_trial_state state;
-    double *scores;            /* n_scores values (complete trials) */
+    double *scores; /* n_scores values (complete trials) */
 } trial;
 
 struct ws_sampler {
     ws_sampler_kind kind;
     const ws_space *space;
     size_t n_points, n_params;
-    size_t *points;            /* n_points x n_params support indices, stable order */
-    size_t *cats;              /* n_points x n_params category indices (TPE) */
-    size_t *n_cats;            /* per parameter: distinct values over all its supports */
-    size_t *order;             /* random / startup order: a permutation of the points */
+    size_t *points; /* n_points x n_params support indices, stable order */
+    size_t *cats;   /* n_points x n_params category indices (TPE) */
+    size_t *n_cats; /* per parameter: distinct values over all its supports */
+    size_t *order;  /* random / startup order: a permutation of the points */
     size_t order_pos;
     unsigned char *proposed, *told;
     trial *trials;
@@ -254,15 +254,16 @@ static int tpe_next(ws_sampler *s, size_t *out)
         int is_below = 0;
         for (size_t r = 0; r < n_below; r++)
             is_below |= order[r] == t;
-        memcpy(is_below ? &below[nb++ * s->n_params] : &above[na++ * s->n_params], &s->cats[s->trials[t].point * s->n_params],
-               s->n_params * sizeof *below);
+        memcpy(is_below ? &below[nb++ * s->n_params] : &above[na++ * s->n_params],
+               &s->cats[s->trials[t].point * s->n_params], s->n_params * sizeof *below);
     }
     for (size_t i = 0; i < s->n_points; i++) {
         const size_t *x = &s->cats[i * s->n_params];
         double acq;
         if (s->proposed[i])
             continue;
-        acq = ws_tpe_log_pdf(x, s->n_params, s->n_cats, below, nb) - ws_tpe_log_pdf(x, s->n_params, s->n_cats, above, na);
+        acq = ws_tpe_log_pdf(x, s->n_params, s->n_cats, below, nb) -
+              ws_tpe_log_pdf(x, s->n_params, s->n_cats, above, na);
         if (best_i == SIZE_MAX || acq > best) {
             best = acq;
             best_i = i;

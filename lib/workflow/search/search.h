@@ -24,18 +24,18 @@ typedef enum { WS_CAND_OK, WS_CAND_PRUNED, WS_CAND_FAILED } ws_cand_state;
 typedef int (*ws_evaluate_fn)(json_t **results, const size_t *idx, size_t index, void *user);
 
 typedef struct ws_candidate {
-    size_t *idx;               /* the point (owned) */
+    size_t *idx; /* the point (owned) */
     ws_cand_state state;
-    json_t *results;           /* owned; NULL when failed */
-    double *values;            /* objectives' values (o->n), NULL when failed */
-    char *error;               /* why it failed (owned), or NULL */
+    json_t *results; /* owned; NULL when failed */
+    double *values;  /* objectives' values (o->n), NULL when failed */
+    char *error;     /* why it failed (owned), or NULL */
     int on_front;
 } ws_candidate;
 
 typedef struct ws_result {
     size_t n;
-    ws_candidate *cands;       /* in the order they were evaluated */
-    size_t best;               /* SIZE_MAX when every candidate was pruned or failed */
+    ws_candidate *cands; /* in the order they were evaluated */
+    size_t best;         /* SIZE_MAX when every candidate was pruned or failed */
     size_t n_front;
     int cancelled;
 } ws_result;

@@ -95,8 +95,8 @@ static int support_from_json(ws_support *u, const json_t *v, int single, const c
     if (ws_is_search_parameter(v)) {
         const char *type = json_string_value(json_object_get(v, "type"));
         if (!type || strcmp(type, "Categorical"))
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s: a nested search parameter must be Categorical (found '%s')", where,
-                              type ? type : "no type");
+            return olive_fail(OLIVE_EUNSUPPORTED, "%s: a nested search parameter must be Categorical (found '%s')",
+                              where, type ? type : "no type");
         arr = json_object_get(v, "support");
         if (!json_is_array(arr))
             return olive_fail(OLIVE_EINVALID, "%s: a Categorical needs a \"support\" list", where);
@@ -112,9 +112,11 @@ static int support_from_json(ws_support *u, const json_t *v, int single, const c
     }
     if (!(texts = olive_calloc(json_array_size(arr) + 1, sizeof *texts)))
         return OLIVE_ENOMEM;
-    json_array_foreach(arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         if (!(texts[n] = wf_json_param_text(item, where))) {
-            rc = json_is_null(item) ? olive_fail(OLIVE_EINVALID, "%s: null is not a value to try", where) : OLIVE_EINVALID;
+            rc = json_is_null(item) ? olive_fail(OLIVE_EINVALID, "%s: null is not a value to try", where)
+                                    : OLIVE_EINVALID;
             break;
         }
         n++;
@@ -173,7 +175,8 @@ static int walk_support(ws_param *p, const ws_space *s, const json_t *obj, char 
     if (!json_is_object(obj) || ws_is_search_parameter(obj))
         return olive_fail(OLIVE_EINVALID, "%s: \"support\" must be nested one level per parent (%zu)", where,
                           p->n_parents);
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         const ws_param *parent = &s->params[p->parents[depth]];
         int known = 0;
         int rc;
@@ -201,7 +204,8 @@ int ws_space_add_json(ws_space *s, const char *name, const json_t *v, const char
     size_t i;
     int rc = OLIVE_OK, single;
     if (!ws_is_search_parameter(v) || !type)
-        return olive_fail(OLIVE_EINVALID, "%s: expected {\"olive_parameter_type\": \"SearchParameter\", \"type\": ...}", where);
+        return olive_fail(OLIVE_EINVALID, "%s: expected {\"olive_parameter_type\": \"SearchParameter\", \"type\": ...}",
+                          where);
     if (!strcmp(type, "Categorical")) {
         ws_support u = {0};
         if ((rc = support_from_json(&u, v, 0, where)) != OLIVE_OK)
@@ -212,7 +216,8 @@ int ws_space_add_json(ws_space *s, const char *name, const json_t *v, const char
     }
     single = !strcmp(type, "ConditionalDefault");
     if (!single && strcmp(type, "Conditional"))
-        return olive_fail(OLIVE_EINVALID, "%s: unknown search parameter type '%s' (Categorical, Conditional, ConditionalDefault)",
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: unknown search parameter type '%s' (Categorical, Conditional, ConditionalDefault)",
                           where, type);
     if (!json_is_array(parents) || !json_array_size(parents))
         return olive_fail(OLIVE_EINVALID, "%s: a %s needs a non-empty \"parents\" list", where, type);
@@ -221,7 +226,8 @@ int ws_space_add_json(ws_space *s, const char *name, const json_t *v, const char
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    json_array_foreach(parents, i, item) {
+    json_array_foreach(parents, i, item)
+    {
         const char *pn = json_string_value(item);
         if (!pn || !find_param(s, prefix, pn, &p.parents[i])) {
             rc = olive_fail(OLIVE_EINVALID, "%s: the parent '%s' is not a searched parameter named before it", where,
@@ -316,8 +322,10 @@ int ws_space_check(const ws_space *s, const char *where)
 {
     size_t n = ws_space_count(s);
     if (!n)
-        return olive_fail(OLIVE_EINVALID, "%s: the search space has no valid point (empty, or every combination "
-                          "holds an invalid value)", where);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: the search space has no valid point (empty, or every combination "
+                          "holds an invalid value)",
+                          where);
     if (n > WS_MAX_POINTS)
         return olive_fail(OLIVE_EINVALID, "%s: the search space has more than %d points", where, WS_MAX_POINTS);
     return OLIVE_OK;

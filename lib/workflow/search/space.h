@@ -22,22 +22,22 @@
 
 typedef struct ws_support {
     size_t n;
-    char **values;             /* owned text forms */
+    char **values; /* owned text forms */
 } ws_support;
 
 /* One row of a conditional parameter: the parents' values and the support they give. */
 typedef struct ws_case {
-    char **parent_values;      /* one per parent (owned) */
+    char **parent_values; /* one per parent (owned) */
     ws_support support;
 } ws_case;
 
 typedef struct ws_param {
-    char *name;                /* "slot.param", or "slot" for the choice of a slot's pass */
+    char *name; /* "slot.param", or "slot" for the choice of a slot's pass */
     size_t n_parents;
-    size_t *parents;           /* indices of earlier parameters */
+    size_t *parents; /* indices of earlier parameters */
     size_t n_cases;
     ws_case *cases;
-    ws_support support;        /* categorical: the values; conditional: the default */
+    ws_support support; /* categorical: the values; conditional: the default */
 } ws_param;
 
 typedef struct ws_space {

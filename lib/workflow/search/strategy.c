@@ -7,9 +7,17 @@
 #include "core/status.h"
 #include "workflow/workflow.h"
 
-static const char *const known_keys[] = {"execution_order", "sampler", "max_samples", "seed", "stop_when_goals_met",
-                                         "max_iter", "max_time", "search_algorithm", "search_algorithm_config",
-                                         "include_pass_params", NULL};
+static const char *const known_keys[] = {"execution_order",
+                                         "sampler",
+                                         "max_samples",
+                                         "seed",
+                                         "stop_when_goals_met",
+                                         "max_iter",
+                                         "max_time",
+                                         "search_algorithm",
+                                         "search_algorithm_config",
+                                         "include_pass_params",
+                                         NULL};
 
 static int positive_count(size_t *out, const json_t *v, const char *key)
 {
@@ -57,10 +65,12 @@ int ws_strategy_parse(ws_strategy *out, const json_t *v, int strict)
     OLIVE_TRY(positive_count(&s.max_samples, json_object_get(v, "max_samples"), "max_samples"));
     OLIVE_TRY(positive_count(&s.max_iter, json_object_get(v, "max_iter"), "max_iter"));
     if ((cfg = json_object_get(v, "search_algorithm_config")) && json_is_object(cfg)) {
-        OLIVE_TRY(positive_count(&s.max_samples, json_object_get(cfg, "num_samples"), "search_algorithm_config.num_samples"));
+        OLIVE_TRY(
+            positive_count(&s.max_samples, json_object_get(cfg, "num_samples"), "search_algorithm_config.num_samples"));
         if ((x = json_object_get(cfg, "seed")) && !json_is_null(x)) {
             if (!json_is_integer(x) || json_integer_value(x) < 0)
-                return olive_fail(OLIVE_EINVALID, "search_strategy.search_algorithm_config.seed: must be a whole number >= 0");
+                return olive_fail(OLIVE_EINVALID,
+                                  "search_strategy.search_algorithm_config.seed: must be a whole number >= 0");
             s.seed = (uint64_t)json_integer_value(x);
         }
         OLIVE_INFO("search_strategy: search_algorithm_config read as max_samples %zu, seed %llu", s.max_samples,

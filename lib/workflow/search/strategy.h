@@ -15,13 +15,13 @@
 
 typedef struct ws_strategy {
     int enabled;
-    int pass_by_pass;          /* execution_order "pass-by-pass" (else joint) */
+    int pass_by_pass; /* execution_order "pass-by-pass" (else joint) */
     ws_sampler_kind sampler;
-    size_t max_samples;        /* 0: no limit */
+    size_t max_samples; /* 0: no limit */
     uint64_t seed;
     int stop_when_goals_met;
-    size_t max_iter;           /* 0: no limit */
-    double max_time;           /* seconds; 0: no limit */
+    size_t max_iter; /* 0: no limit */
+    double max_time; /* seconds; 0: no limit */
 } ws_strategy;
 
 /* Parses `v` (may be NULL: searching off). Unknown keys are warnings, or OLIVE_EINVALID when

@@ -14,18 +14,12 @@ static const struct {
     const char *provider;
     const char *devices; /* space-separated */
 } expected[] = {
-    {"CPUExecutionProvider", "cpu gpu npu"},
-    {"OpenVINOExecutionProvider", "cpu gpu npu"},
-    {"CUDAExecutionProvider", "gpu"},
-    {"ROCMExecutionProvider", "gpu"},
-    {"MIGraphXExecutionProvider", "gpu"},
-    {"TensorrtExecutionProvider", "gpu"},
-    {"NvTensorRTRTXExecutionProvider", "gpu"},
-    {"JsExecutionProvider", "gpu"},
-    {"WebGpuExecutionProvider", "gpu"},
-    {"DmlExecutionProvider", "gpu npu"},
-    {"QNNExecutionProvider", "gpu npu"},
-    {"VitisAIExecutionProvider", "npu"},
+    {"CPUExecutionProvider", "cpu gpu npu"},   {"OpenVINOExecutionProvider", "cpu gpu npu"},
+    {"CUDAExecutionProvider", "gpu"},          {"ROCMExecutionProvider", "gpu"},
+    {"MIGraphXExecutionProvider", "gpu"},      {"TensorrtExecutionProvider", "gpu"},
+    {"NvTensorRTRTXExecutionProvider", "gpu"}, {"JsExecutionProvider", "gpu"},
+    {"WebGpuExecutionProvider", "gpu"},        {"DmlExecutionProvider", "gpu npu"},
+    {"QNNExecutionProvider", "gpu npu"},       {"VitisAIExecutionProvider", "npu"},
     {"CoreMLExecutionProvider", "gpu npu"},
 };
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
@@ -56,8 +50,8 @@ static void test_every_pair(void)
                     CHECK(strcmp(olive_accelerator_provider(acc), expected[i].provider) == 0);
                 }
             } else {
-                CHECK_MSG(rc == OLIVE_EINVALID, "%s on %s should be refused, rc %d", expected[i].provider,
-                          devices[d], rc);
+                CHECK_MSG(rc == OLIVE_EINVALID, "%s on %s should be refused, rc %d", expected[i].provider, devices[d],
+                          rc);
                 CHECK(acc == NULL);
                 CHECK(olive_error_code() == OLIVE_EINVALID);
                 CHECK_CONTAINS(olive_error_last(), expected[i].provider);
@@ -78,12 +72,9 @@ static void test_defaults_and_case(void)
     static const struct {
         const char *device, *canonical, *provider;
     } cases[] = {
-        {"cpu", "cpu", "CPUExecutionProvider"},
-        {"CPU", "cpu", "CPUExecutionProvider"},
-        {"gpu", "gpu", "CUDAExecutionProvider"},
-        {"Gpu", "gpu", "CUDAExecutionProvider"},
-        {"npu", "npu", "QNNExecutionProvider"},
-        {"NPU", "npu", "QNNExecutionProvider"},
+        {"cpu", "cpu", "CPUExecutionProvider"},  {"CPU", "cpu", "CPUExecutionProvider"},
+        {"gpu", "gpu", "CUDAExecutionProvider"}, {"Gpu", "gpu", "CUDAExecutionProvider"},
+        {"npu", "npu", "QNNExecutionProvider"},  {"NPU", "npu", "QNNExecutionProvider"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         olive_accelerator *acc = NULL;

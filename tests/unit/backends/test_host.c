@@ -10,32 +10,44 @@
 #include "check.h"
 
 #ifdef OLIVE_TEST_HAVE_DNNL
-#  include <oneapi/dnnl/dnnl_version.h>
+#include <oneapi/dnnl/dnnl_version.h>
 #endif
 
 static const char *const x86_features[] = {
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-    "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
+    "sse4_2",      "avx",         "avx2",        "fma",      "f16c",     "avx512f",  "avx512bw", "avx512vl",
+    "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
 };
 
 /* Each pair reads "the first implies the second": a CPU and OS that offer the first also
  * offer the second (Intel SDM feature dependencies; AVX-family state needs the YMM state the
  * AVX bit depends on). */
 static const char *const implications[][2] = {
-    {"avx", "sse4_2"},          {"avx2", "avx"},          {"fma", "avx"},
-    {"f16c", "avx"},            {"avx512f", "avx2"},      {"avx512f", "fma"},
-    {"avx512bw", "avx512f"},    {"avx512vl", "avx512f"},  {"avx512_vnni", "avx512f"},
-    {"avx512_bf16", "avx512f"}, {"avx512_fp16", "avx512bw"}, {"avx512_fp16", "avx512vl"},
-    {"avx_vnni", "avx2"},       {"amx_int8", "amx_tile"}, {"amx_bf16", "amx_tile"},
-    {"dotprod", "neon"},        {"i8mm", "neon"},         {"sve", "neon"},
+    {"avx", "sse4_2"},
+    {"avx2", "avx"},
+    {"fma", "avx"},
+    {"f16c", "avx"},
+    {"avx512f", "avx2"},
+    {"avx512f", "fma"},
+    {"avx512bw", "avx512f"},
+    {"avx512vl", "avx512f"},
+    {"avx512_vnni", "avx512f"},
+    {"avx512_bf16", "avx512f"},
+    {"avx512_fp16", "avx512bw"},
+    {"avx512_fp16", "avx512vl"},
+    {"avx_vnni", "avx2"},
+    {"amx_int8", "amx_tile"},
+    {"amx_bf16", "amx_tile"},
+    {"dotprod", "neon"},
+    {"i8mm", "neon"},
+    {"sve", "neon"},
 };
 
 static void test_feature_consistency(olive_accelerator *acc)
 {
     for (size_t i = 0; i < sizeof implications / sizeof implications[0]; i++) {
         if (olive_accelerator_has_feature(acc, implications[i][0]))
-            CHECK_MSG(olive_accelerator_has_feature(acc, implications[i][1]), "%s without %s",
-                      implications[i][0], implications[i][1]);
+            CHECK_MSG(olive_accelerator_has_feature(acc, implications[i][1]), "%s without %s", implications[i][0],
+                      implications[i][1]);
     }
 #if defined(__x86_64__)
     /* Every x86-64 CPU that runs a current OS has SSE4.2 (x86-64-v2); none has NEON. */
@@ -104,7 +116,8 @@ static json_t *member(json_t *obj, const char *key, json_type type)
     json_t *v = json_object_get(obj, key);
     CHECK_MSG(v != NULL, "missing member '%s'", key);
     if (v)
-        CHECK_MSG(json_typeof(v) == type, "member '%s' has JSON type %d, expected %d", key, (int)json_typeof(v), (int)type);
+        CHECK_MSG(json_typeof(v) == type, "member '%s' has JSON type %d, expected %d", key, (int)json_typeof(v),
+                  (int)type);
     return v && json_typeof(v) == type ? v : NULL;
 }
 
@@ -139,8 +152,8 @@ static void test_describe(olive_accelerator *acc, const char *device, const char
             int in_list = 0;
             for (size_t i = 0; i < json_array_size(features); i++)
                 in_list |= strcmp(json_string_value(json_array_get(features, i)), name) == 0;
-            CHECK_MSG(in_list == olive_accelerator_has_feature(acc, name), "feature %s: list %d, has %d", name,
-                      in_list, olive_accelerator_has_feature(acc, name));
+            CHECK_MSG(in_list == olive_accelerator_has_feature(acc, name), "feature %s: list %d, has %d", name, in_list,
+                      olive_accelerator_has_feature(acc, name));
             listed += (size_t)in_list;
         }
         if (features)
@@ -187,8 +200,7 @@ static void test_describe(olive_accelerator *acc, const char *device, const char
         snprintf(want, sizeof want, "%d.%d.%d", DNNL_VERSION_MAJOR, DNNL_VERSION_MINOR, DNNL_VERSION_PATCH);
         CHECK(strcmp(json_string_value(member(backend, "library", JSON_STRING)), "oneDNN") == 0);
         CHECK_MSG(strcmp(json_string_value(member(backend, "version", JSON_STRING)), want) == 0,
-                  "oneDNN version %s, headers say %s", json_string_value(json_object_get(backend, "version")),
-                  want);
+                  "oneDNN version %s, headers say %s", json_string_value(json_object_get(backend, "version")), want);
         CHECK(json_is_true(json_object_get(backend, "available")));
     }
 #else

@@ -186,8 +186,8 @@ int main(int argc, char **argv)
     if (rc != OLIVE_OK)
         return check_summary("test_ort_session");
     CHECK(olive_model_load(&model, argv[1]) == OLIVE_OK);
-    CHECK(olive_session_new(&from_model, model, NULL, "execution_mode=sequential config.session.use_env_allocators=0") ==
-          OLIVE_OK);
+    CHECK(olive_session_new(&from_model, model, NULL,
+                            "execution_mode=sequential config.session.use_env_allocators=0") == OLIVE_OK);
     olive_model_free(model); /* the session does not need it any more */
     test_describe(from_path);
 

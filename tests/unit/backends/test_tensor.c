@@ -23,7 +23,8 @@ int main(void)
 
     /* Names and sizes of every dtype. */
     CHECK(strcmp(olive_dtype_name(OLIVE_DTYPE_FLOAT32), "float32") == 0 && olive_dtype_size(OLIVE_DTYPE_FLOAT32) == 4);
-    CHECK(strcmp(olive_dtype_name(OLIVE_DTYPE_BFLOAT16), "bfloat16") == 0 && olive_dtype_size(OLIVE_DTYPE_BFLOAT16) == 2);
+    CHECK(strcmp(olive_dtype_name(OLIVE_DTYPE_BFLOAT16), "bfloat16") == 0 &&
+          olive_dtype_size(OLIVE_DTYPE_BFLOAT16) == 2);
     CHECK(olive_dtype_size(OLIVE_DTYPE_BOOL) == 1 && olive_dtype_size(OLIVE_DTYPE_UINT64) == 8);
     CHECK(olive_dtype_name((olive_dtype)8) == NULL && olive_dtype_size((olive_dtype)8) == 0); /* strings: not held */
     CHECK(olive_dtype_name(OLIVE_DTYPE_UNDEFINED) == NULL);

@@ -20,8 +20,8 @@ static olive_model *make_model(void)
     float w[512];
     oir_type *t = oir_type_new_tensor(OIR_FLOAT, 1, dims, NULL);
     oir_tensor *wt = oir_tensor_new("W", OIR_FLOAT, 1, dims);
-    const char *a_in[2] = {"X", "W"}, *a_out[1] = {"a"}, *i_in[1] = {"a"}, *i_out[1] = {"b"},
-               *r_in[1] = {"b"}, *r_out[1] = {"Y"};
+    const char *a_in[2] = {"X", "W"}, *a_out[1] = {"a"}, *i_in[1] = {"a"}, *i_out[1] = {"b"}, *r_in[1] = {"b"},
+               *r_out[1] = {"Y"};
     olive_model *out = NULL;
     for (int i = 0; i < 512; i++)
         w[i] = (float)i;
@@ -112,7 +112,8 @@ typedef struct {
     int fraction_went_back;
 } progress_log;
 
-static int on_progress(int event, const char *pass, size_t index, size_t count, double fraction, uint64_t bytes, void *user)
+static int on_progress(int event, const char *pass, size_t index, size_t count, double fraction, uint64_t bytes,
+                       void *user)
 {
     progress_log *log = user;
     (void)pass, (void)index, (void)count, (void)bytes;
@@ -153,7 +154,7 @@ static void test_run(void)
     olive_engine_set_progress(e, on_progress, &log);
     CHECK_RC(olive_engine_run(e, m, out_dir, &result), OLIVE_OK);
     CHECK(result && olive_model_node_count(result) < olive_model_node_count(m)); /* Identity removed */
-    CHECK(olive_model_node_count(m) == 3); /* input unchanged */
+    CHECK(olive_model_node_count(m) == 3);                                       /* input unchanged */
     snprintf(file, sizeof file, "%s/model.onnx", out_dir);
     CHECK(stat(file, &st) == 0);
     snprintf(file, sizeof file, "%s/model.onnx.data", out_dir);
@@ -168,7 +169,7 @@ static void test_run(void)
     CHECK_RC(olive_engine_set_options(e, "overwrite=true"), OLIVE_OK);
     CHECK_RC(olive_engine_run(e, m, out_dir, NULL), OLIVE_OK);
     CHECK(count_entries(out_dir) == 3); /* model.onnx, model.onnx.data and the manifest */
-    CHECK(count_entries(base) == 1); /* no staging or old folders left beside it */
+    CHECK(count_entries(base) == 1);    /* no staging or old folders left beside it */
 
     /* cancelling from the callback: an error, and nothing written */
     snprintf(out_dir, sizeof out_dir, "%s/cancelled", base);

@@ -103,7 +103,10 @@ static int count_prefixed_last(const char *prefix, const char *except, char **la
     return n;
 }
 
-static int count_prefixed(const char *prefix) { return count_prefixed_last(prefix, NULL, NULL); }
+static int count_prefixed(const char *prefix)
+{
+    return count_prefixed_last(prefix, NULL, NULL);
+}
 
 static void reset(void)
 {

@@ -93,7 +93,10 @@ static int read_all(sum_ctx *s, size_t n)
     return OLIVE_OK;
 }
 
-static int read_one(const volatile uint8_t *p) { return p[0] == 0xff ? OLIVE_EINTERNAL : OLIVE_OK; }
+static int read_one(const volatile uint8_t *p)
+{
+    return p[0] == 0xff ? OLIVE_EINTERNAL : OLIVE_OK;
+}
 
 static void test_guard(const char *base)
 {

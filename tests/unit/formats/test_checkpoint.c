@@ -208,21 +208,25 @@ static void test_pickle_hostile(void)
         const char *phrase;
     } cases[] = {
 #define PK(s) s, sizeof(s) - 1
-        {PK("\x80\x02t."), "MARK"},                                   /* TUPLE without MARK */
-        {PK("\x80\x02R."), "underflow"},                              /* REDUCE on an empty stack */
-        {PK("\x80\x02h\x05."), "memo"},                               /* BINGET of an unset id */
-        {PK("\x80\x02}q\x01"), "truncated"},                          /* no STOP */
-        {PK("\x80\x02K\x01K\x02."), "unbalanced"},                    /* two values left */
-        {PK("\x80\x02" "cbuiltins\neval\n."), "builtins.eval"},       /* GLOBAL off the list */
-        {PK("\x80\x02" "ctorch\nFloatStorage\n)R."), "storage type"}, /* calling a storage type */
-        {PK("\x80\x02}K\x01K\x02s."), "not a non-empty string"},       /* int key */
+        {PK("\x80\x02t."), "MARK"},                /* TUPLE without MARK */
+        {PK("\x80\x02R."), "underflow"},           /* REDUCE on an empty stack */
+        {PK("\x80\x02h\x05."), "memo"},            /* BINGET of an unset id */
+        {PK("\x80\x02}q\x01"), "truncated"},       /* no STOP */
+        {PK("\x80\x02K\x01K\x02."), "unbalanced"}, /* two values left */
+        {PK("\x80\x02"
+            "cbuiltins\neval\n."),
+         "builtins.eval"}, /* GLOBAL off the list */
+        {PK("\x80\x02"
+            "ctorch\nFloatStorage\n)R."),
+         "storage type"},                                        /* calling a storage type */
+        {PK("\x80\x02}K\x01K\x02s."), "not a non-empty string"}, /* int key */
         {PK("\x80\x02\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01."), "64 bits"},
-        {PK("\x80\x02X\xff\xff\xff\xff"), "truncated"},               /* string longer than the stream */
+        {PK("\x80\x02X\xff\xff\xff\xff"), "truncated"}, /* string longer than the stream */
         {PK("\x80\x09."), "protocol"},
-        {PK("\x80\x02I1\n."), "not supported"},                       /* text opcode */
-        {PK("\x80\x02}q\xff\xff."), "memo id"},                      /* BINPUT id beyond the stream */
-        {PK("\x80\x02X\x02\x00\x00\x00\xc0\x80."), "UTF-8"},            /* overlong NUL */
-        {PK("\x80\x02X\x03\x00\x00\x00\xed\xa0\x80."), "UTF-8"},       /* surrogate */
+        {PK("\x80\x02I1\n."), "not supported"},                  /* text opcode */
+        {PK("\x80\x02}q\xff\xff."), "memo id"},                  /* BINPUT id beyond the stream */
+        {PK("\x80\x02X\x02\x00\x00\x00\xc0\x80."), "UTF-8"},     /* overlong NUL */
+        {PK("\x80\x02X\x03\x00\x00\x00\xed\xa0\x80."), "UTF-8"}, /* surrogate */
 #undef PK
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

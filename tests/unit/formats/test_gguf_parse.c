@@ -63,25 +63,49 @@ static void build_all_types(buf *b, size_t *n_tensors_at)
     *n_tensors_at = b->len;
     le(b, 1, 8);  /* tensors */
     le(b, 14, 8); /* key/values */
-    key(b, "u8", OFMT_GGUF_UINT8); le(b, 200, 1);
-    key(b, "i8", OFMT_GGUF_INT8); le(b, (uint8_t)-5, 1);
-    key(b, "u16", OFMT_GGUF_UINT16); le(b, 60000, 2);
-    key(b, "i16", OFMT_GGUF_INT16); le(b, (uint16_t)-300, 2);
-    key(b, "u32", OFMT_GGUF_UINT32); le(b, 4000000000u, 4);
-    key(b, "i32", OFMT_GGUF_INT32); le(b, (uint32_t)-70000, 4);
-    key(b, "f32", OFMT_GGUF_FLOAT32); put(b, &f32, 4);
-    key(b, "bool", OFMT_GGUF_BOOL); le(b, 1, 1);
-    key(b, "str", OFMT_GGUF_STRING); str(b, "h\xc3\xa9llo");
-    key(b, "u64", OFMT_GGUF_UINT64); le(b, UINT64_MAX, 8);
-    key(b, "i64", OFMT_GGUF_INT64); le(b, (uint64_t)INT64_MIN, 8);
-    key(b, "f64", OFMT_GGUF_FLOAT64); put(b, &f64, 8);
+    key(b, "u8", OFMT_GGUF_UINT8);
+    le(b, 200, 1);
+    key(b, "i8", OFMT_GGUF_INT8);
+    le(b, (uint8_t)-5, 1);
+    key(b, "u16", OFMT_GGUF_UINT16);
+    le(b, 60000, 2);
+    key(b, "i16", OFMT_GGUF_INT16);
+    le(b, (uint16_t)-300, 2);
+    key(b, "u32", OFMT_GGUF_UINT32);
+    le(b, 4000000000u, 4);
+    key(b, "i32", OFMT_GGUF_INT32);
+    le(b, (uint32_t)-70000, 4);
+    key(b, "f32", OFMT_GGUF_FLOAT32);
+    put(b, &f32, 4);
+    key(b, "bool", OFMT_GGUF_BOOL);
+    le(b, 1, 1);
+    key(b, "str", OFMT_GGUF_STRING);
+    str(b, "h\xc3\xa9llo");
+    key(b, "u64", OFMT_GGUF_UINT64);
+    le(b, UINT64_MAX, 8);
+    key(b, "i64", OFMT_GGUF_INT64);
+    le(b, (uint64_t)INT64_MIN, 8);
+    key(b, "f64", OFMT_GGUF_FLOAT64);
+    put(b, &f64, 8);
     key(b, "arr", OFMT_GGUF_ARRAY); /* [[1, 2], ["x"]]: an array of two arrays */
-    le(b, OFMT_GGUF_ARRAY, 4); le(b, 2, 8);
-    le(b, OFMT_GGUF_INT16, 4); le(b, 2, 8); le(b, 1, 2); le(b, 2, 2);
-    le(b, OFMT_GGUF_STRING, 4); le(b, 1, 8); str(b, "x");
-    key(b, "general.alignment", OFMT_GGUF_UINT32); le(b, 64, 4);
+    le(b, OFMT_GGUF_ARRAY, 4);
+    le(b, 2, 8);
+    le(b, OFMT_GGUF_INT16, 4);
+    le(b, 2, 8);
+    le(b, 1, 2);
+    le(b, 2, 2);
+    le(b, OFMT_GGUF_STRING, 4);
+    le(b, 1, 8);
+    str(b, "x");
+    key(b, "general.alignment", OFMT_GGUF_UINT32);
+    le(b, 64, 4);
     /* tensor "w": ne [32, 2] Q8_0 at offset 0 of the data section */
-    str(b, "w"); le(b, 2, 4); le(b, 32, 8); le(b, 2, 8); le(b, OFMT_GGML_Q8_0, 4); le(b, 0, 8);
+    str(b, "w");
+    le(b, 2, 4);
+    le(b, 32, 8);
+    le(b, 2, 8);
+    le(b, OFMT_GGML_Q8_0, 4);
+    le(b, 0, 8);
     while (b->len % 64)
         b->data[b->len++] = 0;
     for (int blk = 0; blk < 2; blk++) {
@@ -190,7 +214,7 @@ static void test_type_table(void)
     CHECK(ofmt_ggml_row_bytes(OFMT_GGML_Q8_0, 64) == 68);
     CHECK(ofmt_ggml_row_bytes(OFMT_GGML_Q8_0, 33) == 0);
     CHECK(ofmt_ggml_row_bytes(OFMT_GGML_F16, UINT64_MAX) == 0); /* overflow */
-    CHECK(!ofmt_ggml_can_dequant(16)); /* IQ2_XXS */
+    CHECK(!ofmt_ggml_can_dequant(16));                          /* IQ2_XXS */
     float out[256];
     uint8_t block[110] = {0};
     CHECK_RC(ofmt_ggml_dequant_rows(16, block, 256, 1, out), OLIVE_EUNSUPPORTED);

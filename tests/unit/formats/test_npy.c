@@ -60,8 +60,9 @@ int main(void)
     CHECK_RC(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", 1, f, sizeof f, &a), OLIVE_EFORMAT);
     CHECK_RC(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 1, f, sizeof f - 1, &a),
              OLIVE_EFORMAT);
-    CHECK_RC(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", 1, f,
-                   sizeof f, &a), OLIVE_EFORMAT);
+    CHECK_RC(
+        parse("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", 1, f, sizeof f, &a),
+        OLIVE_EFORMAT);
     CHECK_RC(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 1, f, 4, &a),
              OLIVE_EFORMAT);
     CHECK_RC(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (a, 3), }", 1, f, sizeof f, &a), OLIVE_EFORMAT);
@@ -70,7 +71,9 @@ int main(void)
     CHECK_RC(parse("{'descr': '<f4', 'shape': (2, 3), }", 1, f, sizeof f, &a), OLIVE_EFORMAT);
     CHECK_RC(parse("{'descr': '<f4, 'fortran_order': False}", 1, f, sizeof f, &a), OLIVE_EFORMAT);
     CHECK_RC(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
-                   "1, 1, 1), }", 1, f, 4, &a), OLIVE_EFORMAT);
+                   "1, 1, 1), }",
+                   1, f, 4, &a),
+             OLIVE_EFORMAT);
     memcpy(buf, "\x93NUMPY\x01\x00\xff\xff", 10);
     CHECK_RC(olive_npy_parse(&a, buf, 10, "short.npy"), OLIVE_EFORMAT);
     memcpy(buf, "\x93NUMPY\x09\x00\x00\x00", 10);

@@ -97,9 +97,10 @@ static void test_toposort_validate(void)
     /* missing opset import */
     {
         const oir_node *old = m->graph->nodes[1];
-        oir_graph_replace_node(m->graph, 1, oir_node_new(old->op_type, "com.example", old->name, old->n_inputs,
-                                                         (const char *const *)old->inputs, old->n_outputs,
-                                                         (const char *const *)old->outputs));
+        oir_graph_replace_node(m->graph, 1,
+                               oir_node_new(old->op_type, "com.example", old->name, old->n_inputs,
+                                            (const char *const *)old->inputs, old->n_outputs,
+                                            (const char *const *)old->outputs));
     }
     CHECK_RC(oir_model_validate(m), OLIVE_EFORMAT);
     CHECK_ERROR_HAS("com.example");

@@ -185,8 +185,8 @@ static void half_rounding(void)
     CHECK(olive_blockq_half_from_double(65519.0) == 0x7bff);
     CHECK(olive_blockq_half_from_double(65520.0) == 0x7c00);
     CHECK(olive_blockq_half_from_double(0x1p-24) == 0x0001);
-    CHECK(olive_blockq_half_from_double(0x1p-25) == 0x0000);          /* tie to even */
-    CHECK(olive_blockq_half_from_double(1.0 + 0x1p-11) == 0x3c00);    /* tie to even */
+    CHECK(olive_blockq_half_from_double(0x1p-25) == 0x0000);           /* tie to even */
+    CHECK(olive_blockq_half_from_double(1.0 + 0x1p-11) == 0x3c00);     /* tie to even */
     CHECK(olive_blockq_half_from_double(1.0 + 3 * 0x1p-11) == 0x3c02); /* tie to even */
     CHECK(olive_blockq_half_from_double(0x1p-14 - 0x1p-25) == 0x0400); /* rounds up to the smallest normal */
 }

@@ -154,8 +154,8 @@ static oir_model *build_model(void)
     set_bytes(&g->passthrough[0], UNKNOWN, sizeof UNKNOWN);
     g->n_passthrough = 1;
 
-    oir_graph_add_initializer(g, float_tensor("W", 16, 1.0f));    /* 64 bytes */
-    oir_graph_add_initializer(g, float_tensor("B", 300, -3.0f));  /* 1200 bytes */
+    oir_graph_add_initializer(g, float_tensor("W", 16, 1.0f));     /* 64 bytes */
+    oir_graph_add_initializer(g, float_tensor("B", 300, -3.0f));   /* 1200 bytes */
     oir_graph_add_initializer(g, float_tensor("big", 1024, 7.0f)); /* 4096 bytes */
     oir_graph_add_initializer(g, string_tensor("S"));
     oir_graph_add_initializer(g, oir_tensor_new("empty", OIR_FLOAT, 1, (int64_t[]){0}));
@@ -328,8 +328,8 @@ static int model_eq(const oir_model *a, const oir_model *b)
 {
     if (a->ir_version != b->ir_version || !str_eq(a->producer_name, b->producer_name) ||
         !str_eq(a->producer_version, b->producer_version) || !str_eq(a->domain, b->domain) ||
-        a->model_version != b->model_version || !str_eq(a->doc_string, b->doc_string) ||
-        a->n_opsets != b->n_opsets || a->n_metadata != b->n_metadata || !bytes_eq(&a->passthrough, &b->passthrough))
+        a->model_version != b->model_version || !str_eq(a->doc_string, b->doc_string) || a->n_opsets != b->n_opsets ||
+        a->n_metadata != b->n_metadata || !bytes_eq(&a->passthrough, &b->passthrough))
         return 0;
     for (size_t i = 0; i < a->n_opsets; i++)
         if (!str_eq(a->opsets[i].domain, b->opsets[i].domain) || a->opsets[i].version != b->opsets[i].version)

@@ -9,7 +9,10 @@
 #include "passes/instance.h"
 #include "passes/registry.h"
 
-static int one_line(const char *text) { return text && text[0] && !strchr(text, '\n') && strlen(text) <= OLIVE_HELP_MAX; }
+static int one_line(const char *text)
+{
+    return text && text[0] && !strchr(text, '\n') && strlen(text) <= OLIVE_HELP_MAX;
+}
 
 /* Calls check(def, spec, candidate) for each entry of a "a|b|c" list; returns how many. */
 static size_t each_candidate(const olive_pass_def *def, const olive_param_spec *spec, const char *list)

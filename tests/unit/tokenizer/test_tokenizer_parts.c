@@ -39,11 +39,11 @@ static char *split_with(const char *pattern, const char *text, otok_behavior beh
     return olive_strbuf_take(&b);
 }
 
-#define CHECK_SPLIT(pat, text, beh, inv, want)                      \
-    do {                                                            \
-        char *got_ = split_with(pat, text, beh, inv);               \
-        CHECK_STR(got_, want);                                      \
-        free(got_);                                                 \
+#define CHECK_SPLIT(pat, text, beh, inv, want)                                                                         \
+    do {                                                                                                               \
+        char *got_ = split_with(pat, text, beh, inv);                                                                  \
+        CHECK_STR(got_, want);                                                                                         \
+        free(got_);                                                                                                    \
     } while (0)
 
 static void test_regex_and_split(void)
@@ -76,17 +76,22 @@ static void test_regex_and_split(void)
 static void test_bytelevel_and_utf8(void)
 {
     CHECK(otok_byte_to_char('A') == 'A');
-    CHECK(otok_byte_to_char(' ') == 0x120);     /* 'Ġ' */
-    CHECK(otok_byte_to_char('\n') == 0x10A);    /* 'Ċ' */
-    CHECK(otok_byte_to_char(0xAD) == 0x143);    /* the soft hyphen is not printable */
+    CHECK(otok_byte_to_char(' ') == 0x120);  /* 'Ġ' */
+    CHECK(otok_byte_to_char('\n') == 0x10A); /* 'Ċ' */
+    CHECK(otok_byte_to_char(0xAD) == 0x143); /* the soft hyphen is not printable */
     CHECK(otok_byte_to_char(0xFF) == 0xFF);
     for (int b = 0; b < 256; b++)
         CHECK(otok_char_to_byte(otok_byte_to_char((unsigned char)b)) == b);
     CHECK(otok_char_to_byte(0x20) == -1 && otok_char_to_byte(0x144) == -1);
 
     size_t n;
-    char *s = otok_utf8_repair("a\xff" "b\xe2\x82" "c\xed\xa0\x80", 9, &n);
-    CHECK_STR(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    char *s = otok_utf8_repair("a\xff"
+                               "b\xe2\x82"
+                               "c\xed\xa0\x80",
+                               9, &n);
+    CHECK_STR(s, "a\xef\xbf\xbd"
+                 "b\xef\xbf\xbd"
+                 "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     free(s);
     s = otok_utf8_repair("\xf0\x9f\x98\x80", 4, &n);
     CHECK(n == 4 && !memcmp(s, "\xf0\x9f\x98\x80", 4));
@@ -117,11 +122,11 @@ static char *ids_of(const otok_model *m, const char *word)
     return olive_strbuf_take(&b);
 }
 
-#define CHECK_IDS(m, word, want)            \
-    do {                                    \
-        char *got_ = ids_of(m, word);       \
-        CHECK_STR(got_, want);              \
-        free(got_);                         \
+#define CHECK_IDS(m, word, want)                                                                                       \
+    do {                                                                                                               \
+        char *got_ = ids_of(m, word);                                                                                  \
+        CHECK_STR(got_, want);                                                                                         \
+        free(got_);                                                                                                    \
     } while (0)
 
 static void test_bpe(void)

@@ -55,8 +55,7 @@ static void test_type_renames_fixed_nested_and_ignored(void)
 {
     /* ModelBuilder's own names, also inside extra_options. */
     check_value("{\"type\": \"ModelBuilder\", \"int4_block_size\": 64}", "block_size", "64");
-    check_value("{\"type\": \"ModelBuilder\", \"extra_options\": {\"int4_accuracy_level\": 4}}", "accuracy_level",
-                "4");
+    check_value("{\"type\": \"ModelBuilder\", \"extra_options\": {\"int4_accuracy_level\": 4}}", "accuracy_level", "4");
     /* Under our own name the builder's name is our int4_block_size parameter, not a rename. */
     check_value("{\"type\": \"convert\", \"int4_block_size\": 64}", "block_size", "32");
     /* The settings an Olive type implies come first; the entry's own win. */

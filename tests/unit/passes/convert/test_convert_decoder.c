@@ -127,11 +127,12 @@ static void test_progress_and_cancel(const char *llama)
 
     /* Parameters reach the builder: truncated layers, int4 with zero points. */
     m = checkpoint_model(llama);
-    CHECK_RC(pass_run_with(def, m,
-                           (const setting[]){{"num_hidden_layers", "1"}, {"precision", "int4"},
-                                             {"is_symmetric", "false"}, {NULL, NULL}},
-                           NULL),
-             OLIVE_OK);
+    CHECK_RC(
+        pass_run_with(def, m,
+                      (const setting[]){
+                          {"num_hidden_layers", "1"}, {"precision", "int4"}, {"is_symmetric", "false"}, {NULL, NULL}},
+                      NULL),
+        OLIVE_OK);
     CHECK(ir_count_ops(m->graph, "GroupQueryAttention") == 1 && ir_count_ops(m->graph, "MatMulNBits") == 5 + 1);
     CHECK(ir_count_ops(m->graph, "MatMul") == 0);
     CHECK(oir_graph_initializer(m->graph, "lm_head.MatMul.weight_zero_points") != NULL);

@@ -55,9 +55,10 @@ static const float *init_data(const oir_graph *g, const char *name, size_t rank,
 
 static void test_handles(void)
 {
-    const char *yes[] = {"BertModel", "BertForSequenceClassification", "RobertaModel",
-                         "RobertaForSequenceClassification", "DistilBertModel",
-                         "DistilBertForSequenceClassification", "XLMRobertaModel", "bert", "distilbert"};
+    const char *yes[] = {
+        "BertModel",       "BertForSequenceClassification",       "RobertaModel",    "RobertaForSequenceClassification",
+        "DistilBertModel", "DistilBertForSequenceClassification", "XLMRobertaModel", "bert",
+        "distilbert"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         CHECK(cvt_bert_handles(yes[i]) == 1);
     CHECK(cvt_bert_handles("LlamaForCausalLM") == 0);

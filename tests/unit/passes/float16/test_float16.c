@@ -11,7 +11,10 @@
 #include "pass_test_util.h"
 #include "passes/registry.h"
 
-static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_float16, m, set, NULL); }
+static int run_with(oir_model *m, const setting *set)
+{
+    return pass_run_with(&olive_pass_float16, m, set, NULL);
+}
 
 static const oir_node *producer(const oir_graph *g, const char *value)
 {

@@ -15,7 +15,10 @@
 
 static const int64_t D3[3] = {2, 3, 8}, D8[1] = {8}, D1[1] = {1};
 
-static int fuse(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_fuse, m, set, NULL); }
+static int fuse(oir_model *m, const setting *set)
+{
+    return pass_run_with(&olive_pass_fuse, m, set, NULL);
+}
 
 static oir_model *base(int64_t opset)
 {
@@ -25,7 +28,10 @@ static oir_model *base(int64_t opset)
     return m;
 }
 
-static void scalar(oir_graph *g, const char *name, float v) { ir_init(g, name, OIR_FLOAT, 0, NULL, &v, sizeof v); }
+static void scalar(oir_graph *g, const char *name, float v)
+{
+    ir_init(g, name, OIR_FLOAT, 0, NULL, &v, sizeof v);
+}
 
 static const oir_node *only(const oir_graph *g, const char *op)
 {
@@ -173,8 +179,8 @@ static void test_layernorm_axes_input(void)
     ir_add(g, "Add", "ab", LIST("b", "nw"), LIST("y"));
     CHECK_RC(fuse(m, NULL), OLIVE_OK);
     n = only(g, "LayerNormalization");
-    CHECK(g->n_nodes == 1 && n && !strcmp(n->inputs[0], "x") && !strcmp(n->inputs[1], "w") && !strcmp(n->inputs[2], "b") &&
-          oir_node_attr_float(n, "epsilon", 0) == 1e-12f);
+    CHECK(g->n_nodes == 1 && n && !strcmp(n->inputs[0], "x") && !strcmp(n->inputs[1], "w") &&
+          !strcmp(n->inputs[2], "b") && oir_node_attr_float(n, "epsilon", 0) == 1e-12f);
     oir_model_free(m);
 }
 

@@ -34,7 +34,8 @@ static oir_model *chain(int shared)
     ir_init(g, "axes", OIR_INT64, 1, (const int64_t[1]){2}, axes, sizeof axes);
     k = ir_add(g, "Constant", "k", ((const char *const[]){NULL}), LIST("kv"));
     kt = oir_tensor_new("", OIR_INT64, 1, D1);
-    CHECK(kt && oir_tensor_set_copy(kt, ax2, sizeof ax2) == OLIVE_OK && oir_node_set_attr_tensor(k, "value", kt) == OLIVE_OK);
+    CHECK(kt && oir_tensor_set_copy(kt, ax2, sizeof ax2) == OLIVE_OK &&
+          oir_node_set_attr_tensor(k, "value", kt) == OLIVE_OK);
     ir_add(g, "Sub", "sub", LIST("x", "c"), LIST("s"));
     ir_add(g, "Mul", "mul", LIST("s", "h"), LIST("mm"));
     ir_add(g, "Div", "div", LIST("mm", "two16"), LIST("y"));
@@ -72,9 +73,9 @@ static void test_paths_and_constants(void)
     CHECK(oir_match_scalar(&ix, "c", &v) && v == 0.25);
     CHECK(oir_match_scalar(&ix, "h", &v) && v == 0.5);
     CHECK(oir_match_scalar(&ix, "two16", &v) && v == 2.0);
-    CHECK(oir_match_scalar(&ix, "kv", &v) && v == 2.0);   /* from the Constant node */
-    CHECK(!oir_match_scalar(&ix, "axes", &v));             /* two elements */
-    CHECK(!oir_match_scalar(&ix, "x", &v));                /* not a constant */
+    CHECK(oir_match_scalar(&ix, "kv", &v) && v == 2.0); /* from the Constant node */
+    CHECK(!oir_match_scalar(&ix, "axes", &v));          /* two elements */
+    CHECK(!oir_match_scalar(&ix, "x", &v));             /* not a constant */
     CHECK(oir_match_scalar_near(&ix, "c", 0.2501, 1e-3) && !oir_match_scalar_near(&ix, "c", 0.3, 1e-3));
     CHECK(oir_match_const_input(&ix, ir_named(m->graph, "mul"), 0.5, 0) == 1);
     CHECK(oir_match_const_input(&ix, ir_named(m->graph, "mul"), 0.4, 0) == -1);

@@ -332,15 +332,15 @@ static void test_cast(void)
     /* float -> float16, IEEE binary16 encodings */
     CHECK(cast_to_half(1.0f) == 0x3C00);
     CHECK(cast_to_half(-2.0f) == 0xC000);
-    CHECK(cast_to_half(65504.0f) == 0x7BFF);                 /* largest half */
-    CHECK(cast_to_half(65519.0f) == 0x7BFF);                 /* below the halfway point */
-    CHECK(cast_to_half(65520.0f) == 0x7C00);                 /* halfway rounds to even: inf */
-    CHECK(cast_to_half(ldexpf(1, -24)) == 0x0001);           /* smallest subnormal */
-    CHECK(cast_to_half(ldexpf(1, -25)) == 0x0000);           /* half of it: ties to even 0 */
-    CHECK(cast_to_half(ldexpf(3, -25)) == 0x0002);           /* 1.5 units: ties to even 2 */
-    CHECK(cast_to_half(ldexpf(1, -14)) == 0x0400);           /* smallest normal */
-    CHECK(cast_to_half(1.0f + ldexpf(1, -11)) == 0x3C00);    /* tie between 1 and 1+2^-10: even */
-    CHECK(cast_to_half(1.0f + ldexpf(3, -11)) == 0x3C02);    /* tie: rounds up to even */
+    CHECK(cast_to_half(65504.0f) == 0x7BFF);              /* largest half */
+    CHECK(cast_to_half(65519.0f) == 0x7BFF);              /* below the halfway point */
+    CHECK(cast_to_half(65520.0f) == 0x7C00);              /* halfway rounds to even: inf */
+    CHECK(cast_to_half(ldexpf(1, -24)) == 0x0001);        /* smallest subnormal */
+    CHECK(cast_to_half(ldexpf(1, -25)) == 0x0000);        /* half of it: ties to even 0 */
+    CHECK(cast_to_half(ldexpf(3, -25)) == 0x0002);        /* 1.5 units: ties to even 2 */
+    CHECK(cast_to_half(ldexpf(1, -14)) == 0x0400);        /* smallest normal */
+    CHECK(cast_to_half(1.0f + ldexpf(1, -11)) == 0x3C00); /* tie between 1 and 1+2^-10: even */
+    CHECK(cast_to_half(1.0f + ldexpf(3, -11)) == 0x3C02); /* tie: rounds up to even */
     CHECK(cast_to_half(-0.0f) == 0x8000);
     CHECK(cast_to_half(INFINITY) == 0x7C00);
     CHECK((cast_to_half(NAN) & 0x7C00) == 0x7C00 && (cast_to_half(NAN) & 0x3FF) != 0);

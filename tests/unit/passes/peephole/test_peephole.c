@@ -15,7 +15,10 @@ static int run_with(oir_model *m, const setting *set, olive_pass_ctx *ctx)
     return pass_run_with(&olive_pass_peephole, m, set, ctx);
 }
 
-static int run(oir_model *m) { return run_with(m, NULL, NULL); }
+static int run(oir_model *m)
+{
+    return run_with(m, NULL, NULL);
+}
 
 #define NONE ((const char *const[]){NULL})
 
@@ -255,8 +258,8 @@ static void test_shape_chain_folds(void)
     CHECK(g->n_nodes == 1 && ir_named(g, "add"));
     CHECK(g->n_initializers == 1);
     t = oir_graph_initializer(g, "w2");
-    CHECK(t && t->dtype == OIR_FLOAT && t->rank == 2 && t->dims[0] == 6 && t->dims[1] == 2 &&
-          t->nbytes == sizeof w && !memcmp(oir_tensor_data(t), w, sizeof w));
+    CHECK(t && t->dtype == OIR_FLOAT && t->rank == 2 && t->dims[0] == 6 && t->dims[1] == 2 && t->nbytes == sizeof w &&
+          !memcmp(oir_tensor_data(t), w, sizeof w));
     oir_model_free(m);
 }
 
@@ -414,8 +417,8 @@ static void test_progress_and_cancel(void)
 /* Switches: with everything off the graph is unchanged. */
 static void test_switches(void)
 {
-    static const setting off[] = {{"fold_constants", "false"}, {"remove_noops", "false"},
-                                  {"simplify_reshapes", "false"}, {"remove_unused", "false"},
+    static const setting off[] = {{"fold_constants", "false"},           {"remove_noops", "false"},
+                                  {"simplify_reshapes", "false"},        {"remove_unused", "false"},
                                   {"deduplicate_initializers", "false"}, {NULL, NULL}};
     oir_model *m = small_model();
     CHECK_RC(run_with(m, off, NULL), OLIVE_OK);

@@ -26,11 +26,11 @@ static float value(int kind)
     switch (kind) {
     case 0: return (float)u;
     case 1: return next() % 3 ? ((next() & 1) ? -0.0f : 0.0f) : (float)u; /* mostly zeros of both signs */
-    case 2: return (float)(u * 1e-38);                                      /* scales near the smallest floats */
-    case 3: return (float)(u * 1e-44);                                      /* subnormal weights */
-    case 4: return (float)(u * 3e38);                                       /* ranges near overflow */
-    case 5: return (float)(next() % 33) * 0.25f - 4.0f;                     /* exact ties */
-    default: return (float)(u * 70000.0);                                   /* beyond float16 */
+    case 2: return (float)(u * 1e-38);                                    /* scales near the smallest floats */
+    case 3: return (float)(u * 1e-44);                                    /* subnormal weights */
+    case 4: return (float)(u * 3e38);                                     /* ranges near overflow */
+    case 5: return (float)(next() % 33) * 0.25f - 4.0f;                   /* exact ties */
+    default: return (float)(u * 70000.0);                                 /* beyond float16 */
     }
 }
 
@@ -47,9 +47,9 @@ static int compare_one(const olive_blockq *p, size_t len, size_t w, size_t strid
         int rc;
         for (size_t i = 0; i < len * stride; i++)
             band[i] = value(kind);
-        rc = p->algorithm == OLIVE_BLOCKQ_RTN ? olive_blockq_band_rtn(p, band, stride, len, w, fs, bytes, c2, cs, s2, ss, z2)
-                                              : olive_blockq_band_default(p, band, stride, len, w, fs, bytes, c2, cs,
-                                                                          s2, ss, z2);
+        rc = p->algorithm == OLIVE_BLOCKQ_RTN
+                 ? olive_blockq_band_rtn(p, band, stride, len, w, fs, bytes, c2, cs, s2, ss, z2)
+                 : olive_blockq_band_default(p, band, stride, len, w, fs, bytes, c2, cs, s2, ss, z2);
         for (size_t j = 0; j < w; j++) {
             for (size_t i = 0; i < len; i++)
                 col[i] = band[i * stride + j];

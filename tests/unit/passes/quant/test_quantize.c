@@ -12,9 +12,13 @@
 #include "pass_test_util.h"
 #include "passes/registry.h"
 
-static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_quantize, m, set, NULL); }
+static int run_with(oir_model *m, const setting *set)
+{
+    return pass_run_with(&olive_pass_quantize, m, set, NULL);
+}
 
-static void init(oir_graph *g, const char *name, int32_t dtype, size_t rank, const int64_t *dims, const void *v, size_t n)
+static void init(oir_graph *g, const char *name, int32_t dtype, size_t rank, const int64_t *dims, const void *v,
+                 size_t n)
 {
     oir_tensor *t = oir_tensor_new(name, dtype, rank, dims);
     CHECK(t && oir_tensor_set_copy(t, v, n) == OLIVE_OK && oir_graph_add_initializer(g, t) == OLIVE_OK);
@@ -83,8 +87,12 @@ static void basic(void)
 
     /* Asymmetric 8-bit with an accuracy level: zero points [N, k_blocks]. */
     m = one_matmul();
-    CHECK_RC(run_with(m, (const setting[]){{"bits", "8"}, {"block_size", "16"}, {"is_symmetric", "false"},
-                                           {"accuracy_level", "4"}, {"algorithm", "rtn"}, {NULL, NULL}}),
+    CHECK_RC(run_with(m, (const setting[]){{"bits", "8"},
+                                           {"block_size", "16"},
+                                           {"is_symmetric", "false"},
+                                           {"accuracy_level", "4"},
+                                           {"algorithm", "rtn"},
+                                           {NULL, NULL}}),
              OLIVE_OK);
     n = m->graph->nodes[0];
     CHECK(n->n_inputs == 4 && oir_node_attr_int(n, "accuracy_level", 0) == 4 && oir_node_attr_int(n, "bits", 0) == 8);
@@ -154,7 +162,7 @@ static void skipped(void)
     oir_model_require_opset(m, "", 17);
     io(g, 0, "A", 2, (const int64_t[]){1, 2});
     io(g, 0, "B", 2, (const int64_t[]){2, 3});
-    init(g, "B", OIR_FLOAT, 2, (const int64_t[]){2, 3}, f6, sizeof f6);  /* overridable: a graph input */
+    init(g, "B", OIR_FLOAT, 2, (const int64_t[]){2, 3}, f6, sizeof f6); /* overridable: a graph input */
     init(g, "I", OIR_INT32, 2, (const int64_t[]){2, 3}, ints, sizeof ints);
     init(g, "V", OIR_FLOAT, 1, (const int64_t[]){6}, f6, sizeof f6);
     init(g, "T", OIR_FLOAT, 3, (const int64_t[]){1, 2, 3}, f6, sizeof f6);

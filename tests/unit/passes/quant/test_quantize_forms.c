@@ -10,7 +10,10 @@
 #include "passes/quant/quantize.h"
 #include "passes/registry.h"
 
-static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_quantize, m, set, NULL); }
+static int run_with(oir_model *m, const setting *set)
+{
+    return pass_run_with(&olive_pass_quantize, m, set, NULL);
+}
 
 static float table[64 * 32];
 
@@ -37,8 +40,10 @@ static void gather_and_tied(void)
     oir_model *m = tied_model();
     const oir_node *g, *mm;
     const oir_tensor *q, *s, *z;
-    CHECK_RC(run_with(m, (const setting[]){{"quantize_embeddings", "true"}, {"block_size", "16"},
-                                           {"is_symmetric", "false"}, {NULL, NULL}}),
+    CHECK_RC(run_with(m, (const setting[]){{"quantize_embeddings", "true"},
+                                           {"block_size", "16"},
+                                           {"is_symmetric", "false"},
+                                           {NULL, NULL}}),
              OLIVE_OK);
     CHECK(m->graph->n_nodes == 2 && ir_count_ops(m->graph, "Transpose") == 0);
     CHECK((g = ir_named(m->graph, "embed_Q4")) != NULL);
@@ -73,8 +78,9 @@ static void gather_and_tied(void)
 
     /* An axis beyond the table's rank is an error naming the parameter. */
     m = tied_model();
-    CHECK_RC(run_with(m, (const setting[]){{"quantize_embeddings", "true"}, {"gather_quantize_axis", "2"}, {NULL, NULL}}),
-             OLIVE_EINVALID);
+    CHECK_RC(
+        run_with(m, (const setting[]){{"quantize_embeddings", "true"}, {"gather_quantize_axis", "2"}, {NULL, NULL}}),
+        OLIVE_EINVALID);
     CHECK_ERROR_HAS("gather_quantize_axis");
     oir_model_free(m);
 }
@@ -102,7 +108,8 @@ static void qdq_form(void)
     CHECK((dq = ir_named(m->graph, "mm_DQ_Q4")) != NULL && (mm = ir_named(m->graph, "mm_matmul_Q4")) != NULL);
     if (dq && mm) {
         CHECK_STR(dq->op_type, "DequantizeLinear");
-        CHECK(dq->n_inputs == 2 && oir_node_attr_int(dq, "axis", -1) == 0 && oir_node_attr_int(dq, "block_size", 0) == 32);
+        CHECK(dq->n_inputs == 2 && oir_node_attr_int(dq, "axis", -1) == 0 &&
+              oir_node_attr_int(dq, "block_size", 0) == 32);
         CHECK_STR(dq->outputs[0], "W_DQ_Q4_output");
         CHECK_STR(mm->inputs[1], "W_DQ_Q4_output");
         CHECK_STR(mm->outputs[0], "Y");

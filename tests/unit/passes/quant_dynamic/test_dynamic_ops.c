@@ -10,7 +10,10 @@
 #include "passes/quant_dynamic/quantize_dynamic.h"
 #include "passes/registry.h"
 
-static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_quantize_dynamic, m, set, NULL); }
+static int run_with(oir_model *m, const setting *set)
+{
+    return pass_run_with(&olive_pass_quantize_dynamic, m, set, NULL);
+}
 
 static float values[4 * 3 * 3 * 3];
 
@@ -101,8 +104,8 @@ static oir_model *attention_model(int with_qkv_sizes)
 
 static void attention(void)
 {
-    static const char *const want[9] = {"X_quantized", "Wqkv_quantized", "Bqkv",          "X_scale", "Wqkv_scale",
-                                        "mask",        "X_zero_point",   "Wqkv_zero_point", ""};
+    static const char *const want[9] = {"X_quantized",  "Wqkv_quantized",  "Bqkv", "X_scale", "Wqkv_scale", "mask",
+                                        "X_zero_point", "Wqkv_zero_point", ""};
     oir_model *m = attention_model(0);
     const oir_node *q;
     CHECK_RC(run_with(m, (const setting[]){{"op_types_to_quantize", "Attention"}, {NULL, NULL}}), OLIVE_OK);

@@ -13,7 +13,10 @@
 #include "pass_test_util.h"
 #include "passes/registry.h"
 
-static int run_with(oir_model *m, const setting *set) { return pass_run_with(&olive_pass_quantize_dynamic, m, set, NULL); }
+static int run_with(oir_model *m, const setting *set)
+{
+    return pass_run_with(&olive_pass_quantize_dynamic, m, set, NULL);
+}
 
 static void init(oir_graph *g, const char *name, size_t rank, const int64_t *dims, const float *v, size_t n)
 {

@@ -47,8 +47,8 @@ static void int8_symmetric(void)
         CHECK(olive_dynq_params(OIR_INT8, 0, p, 3, 1, &s, &zp) == -1);
         CHECK(s == 0.5f && zp == 0);
         CHECK(olive_dynq_code(OIR_INT8, p[0], s, zp) == 127);
-        CHECK(olive_dynq_code(OIR_INT8, p[1], s, zp) == 2);  /* 2.5 -> 2 */
-        CHECK(olive_dynq_code(OIR_INT8, p[2], s, zp) == 2);  /* 1.5 -> 2 */
+        CHECK(olive_dynq_code(OIR_INT8, p[1], s, zp) == 2); /* 2.5 -> 2 */
+        CHECK(olive_dynq_code(OIR_INT8, p[2], s, zp) == 2); /* 1.5 -> 2 */
     }
 }
 

@@ -56,7 +56,8 @@ static void compare(const wf_dataset *d, const json_t *expected, const char *wha
         const wf_batch *b = &d->batches[r];
         int ok = row_equals(input(b, "input_ids"), json_array_get(ids, r)) &&
                  row_equals(input(b, "attention_mask"), json_array_get(json_object_get(expected, "attention_mask"), r));
-        const json_t *types = json_object_get(expected, "token_type_ids"), *labels = json_object_get(expected, "labels");
+        const json_t *types = json_object_get(expected, "token_type_ids"),
+                     *labels = json_object_get(expected, "labels");
         if (types)
             ok = ok && row_equals(input(b, "token_type_ids"), json_array_get(types, r));
         if (json_is_array(json_array_get(labels, r)))
@@ -77,15 +78,15 @@ static void olive_references(void)
     const json_t *c;
     size_t i;
     CHECK(refs != NULL);
-    json_array_foreach(json_object_get(refs, "classification"), i, c) {
+    json_array_foreach(json_object_get(refs, "classification"), i, c)
+    {
         wf_dataset *d = NULL;
         json_t *pre = json_deep_copy(json_object_get(c, "params"));
         char what[64];
         json_object_set_new(pre, "model_name", json_string(path_of("evaluate/wp_tokenizer")));
         json_t *cfg = json_pack("{s:s, s:{s:O, s:s, s:s}, s:o, s:{s:i}}", "type", "HuggingfaceContainer",
-                                "load_dataset_config", "data_name", json_object_get(c, "format"), "data_files",
-                                "", "split", "train",
-                                "pre_process_data_config", pre, "dataloader_config", "batch_size", 1);
+                                "load_dataset_config", "data_name", json_object_get(c, "format"), "data_files", "",
+                                "split", "train", "pre_process_data_config", pre, "dataloader_config", "batch_size", 1);
         char rel[256];
         snprintf(rel, sizeof rel, "evaluate/%s", json_string_value(json_object_get(c, "file")));
         json_object_set_new(json_object_get(cfg, "load_dataset_config"), "data_files", json_string(path_of(rel)));
@@ -96,7 +97,8 @@ static void olive_references(void)
         wf_dataset_free(d);
         json_decref(cfg);
     }
-    json_array_foreach(json_object_get(refs, "text_generation"), i, c) {
+    json_array_foreach(json_object_get(refs, "text_generation"), i, c)
+    {
         wf_dataset *d = NULL;
         json_t *pre = json_deep_copy(json_object_get(c, "params"));
         char what[64];
@@ -169,13 +171,16 @@ static void bad_data(void)
     write_file(p2, "{\"sentence\": \"a\", \"tag\": 1}\n");
     CHECK_RC(build_from_jsonl(p2, &d), OLIVE_EINVALID);
     CHECK_ERROR_HAS("no column 'label'");
-    snprintf(cfg, sizeof cfg, "{\"load_dataset_config\": {\"data_name\": \"json\", \"data_files\": \"%s/missing.jsonl\","
-                              " \"split\": \"train\"}, \"pre_process_data_config\": {\"model_name\": \"x\", "
-                              "\"input_cols\": [\"s\"]}}", dir);
+    snprintf(cfg, sizeof cfg,
+             "{\"load_dataset_config\": {\"data_name\": \"json\", \"data_files\": \"%s/missing.jsonl\","
+             " \"split\": \"train\"}, \"pre_process_data_config\": {\"model_name\": \"x\", "
+             "\"input_cols\": [\"s\"]}}",
+             dir);
     CHECK_RC(build_from(cfg, &d), OLIVE_ENOTFOUND);
     CHECK_ERROR_HAS("missing.jsonl");
     CHECK_RC(build_from("{\"load_dataset_config\": {\"data_name\": \"glue\", \"subset\": \"mrpc\"}, "
-                        "\"pre_process_data_config\": {\"model_name\": \"x\", \"input_cols\": [\"s\"]}}", &d),
+                        "\"pre_process_data_config\": {\"model_name\": \"x\", \"input_cols\": [\"s\"]}}",
+                        &d),
              OLIVE_EUNSUPPORTED);
     CHECK_ERROR_HAS("data_files");
     CHECK_ERROR_HAS("Hub");
@@ -204,9 +209,11 @@ static void bad_data(void)
     CHECK_ERROR_HAS("t.csv:3");
     json_decref(params);
     /* Dummy data: max_samples batches of ones. */
-    CHECK_RC(build_from("{\"type\": \"DummyDataContainer\", \"load_dataset_config\": {\"input_shapes\": [[1, 3], [1]],"
-                        " \"input_names\": [\"x\", \"n\"], \"input_types\": [\"float16\", \"int64\"], \"max_samples\": 4}}",
-                        &d), OLIVE_OK);
+    CHECK_RC(
+        build_from("{\"type\": \"DummyDataContainer\", \"load_dataset_config\": {\"input_shapes\": [[1, 3], [1]],"
+                   " \"input_names\": [\"x\", \"n\"], \"input_types\": [\"float16\", \"int64\"], \"max_samples\": 4}}",
+                   &d),
+        OLIVE_OK);
     CHECK(d && d->n_batches == 4 && d->batches[0].n_inputs == 2);
     if (d) {
         CHECK(((uint16_t *)olive_tensor_data(d->batches[0].inputs[0]))[2] == 0x3C00);
@@ -218,7 +225,8 @@ static void bad_data(void)
     {
         char sub[700], file[800];
         float raw[2] = {1.5f, -2.0f};
-        static const char npy_hdr[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }";
+        static const char npy_hdr[] =
+            "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }";
         char header[128 + 10];
         FILE *f;
         snprintf(sub, sizeof sub, "%s/raw/x", dir);
@@ -237,8 +245,10 @@ static void bad_data(void)
         fwrite(header, 10 + 0x76, 1, f);
         fwrite(raw, sizeof raw, 1, f);
         fclose(f);
-        snprintf(cfg, sizeof cfg, "{\"type\": \"RawDataContainer\", \"load_dataset_config\": {\"data_dir\": \"%s/raw\","
-                                  " \"input_names\": [\"x\"], \"input_shapes\": [[1, 2]]}}", dir);
+        snprintf(cfg, sizeof cfg,
+                 "{\"type\": \"RawDataContainer\", \"load_dataset_config\": {\"data_dir\": \"%s/raw\","
+                 " \"input_names\": [\"x\"], \"input_shapes\": [[1, 2]]}}",
+                 dir);
         CHECK_RC(build_from(cfg, &d), OLIVE_OK);
         CHECK(d && d->n_batches == 2);
         if (d && d->n_batches == 2) {
@@ -247,8 +257,10 @@ static void bad_data(void)
         }
         wf_dataset_free(d);
         d = NULL;
-        snprintf(cfg, sizeof cfg, "{\"type\": \"RawDataContainer\", \"load_dataset_config\": {\"data_dir\": \"%s/raw\","
-                                  " \"input_names\": [\"x\"], \"input_shapes\": [[1, 3]]}}", dir);
+        snprintf(cfg, sizeof cfg,
+                 "{\"type\": \"RawDataContainer\", \"load_dataset_config\": {\"data_dir\": \"%s/raw\","
+                 " \"input_names\": [\"x\"], \"input_shapes\": [[1, 3]]}}",
+                 dir);
         CHECK_RC(build_from(cfg, &d), OLIVE_EFORMAT);
         CHECK_ERROR_HAS("a.bin");
     }

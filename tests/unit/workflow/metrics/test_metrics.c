@@ -38,9 +38,8 @@ static size_t flatten_f32(const json_t *a, float **out, size_t *width)
     float *v = calloc(n * w + 1, sizeof *v);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < w; j++)
-            v[i * w + j] = (float)json_number_value(json_is_array(json_array_get(a, i))
-                                                        ? json_array_get(json_array_get(a, i), j)
-                                                        : json_array_get(a, i));
+            v[i * w + j] = (float)json_number_value(
+                json_is_array(json_array_get(a, i)) ? json_array_get(json_array_get(a, i), j) : json_array_get(a, i));
     *out = v;
     *width = w;
     return n;

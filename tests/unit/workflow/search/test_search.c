@@ -23,11 +23,13 @@ static json_t *js(const char *text)
 /* bits x block_size (only for 4 bits) x fuse: Olive's Conditional with an ignored default. */
 static int quant_space(ws_space *s)
 {
-    json_t *bits = js("{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [4, 8]}");
-    json_t *block = js("{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Conditional\", \"parents\": [\"bits\"],"
-                       " \"support\": {\"4\": {\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\","
-                       " \"support\": [32, 64, 128]}}, \"default\": {\"olive_parameter_type\": \"SearchParameter\","
-                       " \"type\": \"Categorical\", \"support\": [\"OLIVE_IGNORED_PARAM_VALUE\"]}}");
+    json_t *bits = js(
+        "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [4, 8]}");
+    json_t *block = js(
+        "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Conditional\", \"parents\": [\"bits\"],"
+        " \"support\": {\"4\": {\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\","
+        " \"support\": [32, 64, 128]}}, \"default\": {\"olive_parameter_type\": \"SearchParameter\","
+        " \"type\": \"Categorical\", \"support\": [\"OLIVE_IGNORED_PARAM_VALUE\"]}}");
     int rc = ws_space_add_json(s, "quantize.bits", bits, "quantize.", "bits");
     if (rc == OLIVE_OK)
         rc = ws_space_add_json(s, "quantize.block_size", block, "quantize.", "block_size");
@@ -42,10 +44,14 @@ static void test_space(void)
 {
     ws_space s = {0};
     size_t idx[3];
-    const char *want[] = {"quantize.bits=4 quantize.block_size=32 fuse=off", "quantize.bits=4 quantize.block_size=32 fuse=on",
-                          "quantize.bits=4 quantize.block_size=64 fuse=off", "quantize.bits=4 quantize.block_size=64 fuse=on",
-                          "quantize.bits=4 quantize.block_size=128 fuse=off", "quantize.bits=4 quantize.block_size=128 fuse=on",
-                          "quantize.bits=8 fuse=off", "quantize.bits=8 fuse=on"};
+    const char *want[] = {"quantize.bits=4 quantize.block_size=32 fuse=off",
+                          "quantize.bits=4 quantize.block_size=32 fuse=on",
+                          "quantize.bits=4 quantize.block_size=64 fuse=off",
+                          "quantize.bits=4 quantize.block_size=64 fuse=on",
+                          "quantize.bits=4 quantize.block_size=128 fuse=off",
+                          "quantize.bits=4 quantize.block_size=128 fuse=on",
+                          "quantize.bits=8 fuse=off",
+                          "quantize.bits=8 fuse=on"};
     size_t n = 0;
     CHECK_RC(quant_space(&s), OLIVE_OK);
     CHECK(ws_space_count(&s) == 8);
@@ -60,9 +66,11 @@ static void test_space(void)
 
     /* ConditionalDefault: plain values per parent value, invalid by default. */
     {
-        json_t *a = js("{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": [\"x\", \"y\", \"z\"]}");
-        json_t *b = js("{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"ConditionalDefault\", \"parents\": [\"a\"],"
-                       " \"support\": {\"x\": 1, \"y\": 2}, \"default\": \"OLIVE_INVALID_PARAM_VALUE\"}");
+        json_t *a = js("{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"Categorical\", \"support\": "
+                       "[\"x\", \"y\", \"z\"]}");
+        json_t *b = js(
+            "{\"olive_parameter_type\": \"SearchParameter\", \"type\": \"ConditionalDefault\", \"parents\": [\"a\"],"
+            " \"support\": {\"x\": 1, \"y\": 2}, \"default\": \"OLIVE_INVALID_PARAM_VALUE\"}");
         CHECK_RC(ws_space_add_json(&s, "a", a, "", "a"), OLIVE_OK);
         CHECK_RC(ws_space_add_json(&s, "b", b, "", "b"), OLIVE_OK);
         CHECK(ws_space_count(&s) == 2); /* z makes b invalid */
@@ -186,7 +194,8 @@ static void test_tpe_optuna(const char *path)
         ws_tpe_weights(w, 30); /* numpy.linspace(1/30, 1, 5) then ones */
         CHECK(fabs(w[0] - 1.0 / 30) < 1e-15 && fabs(w[4] - 1.0) < 1e-15 && fabs(w[2] - (1.0 / 30 + 1.0) / 2) < 1e-15);
     }
-    json_array_foreach(steps, si, step) {
+    json_array_foreach(steps, si, step)
+    {
         size_t t = (size_t)json_integer_value(json_object_get(step, "trial")), nb = 0, na = 0;
         size_t n_below = ws_tpe_gamma(t), *rank = calloc(t + 1, sizeof *rank);
         /* Split the trials before t: the n_below lowest values (ties by trial order) below. */
@@ -229,7 +238,8 @@ static void test_tpe_optuna(const char *path)
         const char *names[4] = {"p0", "p1", "p2", "p3"};
         for (size_t p = 0; p < np; p++)
             CHECK_RC(ws_space_add_categorical(&s, names[p], vals[p], n_choices[p]), OLIVE_OK);
-        json_array_foreach(steps, si, step) {
+        json_array_foreach(steps, si, step)
+        {
             size_t t = (size_t)json_integer_value(json_object_get(step, "trial")), x[4], want[4];
             ws_sampler *smp = NULL;
             if (!json_is_true(json_object_get(step, "proposal_is_best_new")))
@@ -266,7 +276,7 @@ static void test_tpe_optuna(const char *path)
 typedef struct fake {
     const ws_space *s;
     size_t calls;
-    size_t fail_at;            /* SIZE_MAX: none */
+    size_t fail_at; /* SIZE_MAX: none */
     size_t cancel_at;
 } fake;
 
@@ -275,7 +285,8 @@ typedef struct fake {
 static int fake_eval(json_t **out, const size_t *idx, size_t index, void *user)
 {
     fake *f = user;
-    const char *bits = ws_space_value(f->s, 0, idx), *block = ws_space_value(f->s, 1, idx), *fuse = ws_space_value(f->s, 2, idx);
+    const char *bits = ws_space_value(f->s, 0, idx), *block = ws_space_value(f->s, 1, idx),
+               *fuse = ws_space_value(f->s, 2, idx);
     double acc, lat;
     if (index == f->cancel_at)
         return olive_fail(OLIVE_ECANCELLED, "cancelled");
@@ -343,7 +354,8 @@ static void test_search_loop(void)
     f.calls = 0;
     f.fail_at = 3;
     CHECK_RC(ws_search_run(&r, &s, &st, &o, base, fake_eval, &f), OLIVE_OK);
-    CHECK(r.n == 8 && r.cands[3].state == WS_CAND_FAILED && r.cands[3].error && strstr(r.cands[3].error, "pass failed"));
+    CHECK(r.n == 8 && r.cands[3].state == WS_CAND_FAILED && r.cands[3].error &&
+          strstr(r.cands[3].error, "pass failed"));
     ws_result_clear(&r);
 
     /* Cancellation keeps the candidates finished before it. */
