@@ -87,13 +87,7 @@ static int check_output_dir(const olive_engine *e, const oir_model *input, const
     if (!dir[0] || !strcmp(olive_path_basename(dir), ""))
         return olive_fail(OLIVE_EINVALID, "output folder '%s' has no name", dir);
     if (lstat(dir, &st) == 0) {
-        if (S_ISLNK(st.st_mode))
-            return olive_fail(OLIVE_EINVALID,
-                              "output path '%s' is a symbolic link; libolive does not write through "
-                              "links: give the folder it points to, or remove the link",
-                              dir);
-        if (!S_ISDIR(st.st_mode))
-            return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
+        OLIVE_TRY(olive_engine_check_output_kind(dir, &st));
         if (olive_dir_is_empty(dir) == 0 && !e->overwrite)
             return olive_fail(OLIVE_EEXISTS,
                               "output folder '%s' exists and is not empty (set overwrite=true to "

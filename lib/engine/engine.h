@@ -3,6 +3,7 @@
 #define OLIVE_ENGINE_ENGINE_H
 
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "passes/instance.h"
 #include "olive/olive.h"
@@ -64,6 +65,10 @@ void olive_engine_clean_staging(const char *folder, const char *name);
  * OLIVE_EEXISTS (`dir` is not a folder, or a clash as above), OLIVE_EUNSUPPORTED (an entry that
  * cannot be kept: a device, socket or pipe), OLIVE_EIO. */
 int olive_engine_publish(const char *staging, const char *dir, int flags);
+/* An existing output path, as lstat described it in `st`, must be a folder and not a link.
+ * Errors: OLIVE_EINVALID (a symbolic link: libolive never writes through one), OLIVE_EEXISTS
+ * (not a folder). */
+int olive_engine_check_output_kind(const char *dir, const struct stat *st);
 
 /* 1 if `dir` is a folder with a manifest of libolive's, 0 otherwise. */
 int olive_engine_output_is_ours(const char *dir);

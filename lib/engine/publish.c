@@ -524,6 +524,18 @@ static int publish_fallback(const char *staging, const char *dir, char **aside)
     return OLIVE_OK;
 }
 
+int olive_engine_check_output_kind(const char *dir, const struct stat *st)
+{
+    if (S_ISLNK(st->st_mode))
+        return olive_fail(OLIVE_EINVALID,
+                          "output path '%s' is a symbolic link; libolive does not write through "
+                          "links: give the folder it points to, or remove the link",
+                          dir);
+    if (!S_ISDIR(st->st_mode))
+        return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
+    return OLIVE_OK;
+}
+
 int olive_engine_publish(const char *staging, const char *dir, int flags)
 {
     struct stat st;
@@ -535,13 +547,7 @@ int olive_engine_publish(const char *staging, const char *dir, int flags)
             return olive_fail_errno(errno, "cannot read", dir);
         return publish_new(staging, dir);
     }
-    if (S_ISLNK(st.st_mode))
-        return olive_fail(OLIVE_EINVALID,
-                          "output path '%s' is a symbolic link; libolive does not write through "
-                          "links: give the folder it points to, or remove the link",
-                          dir);
-    if (!S_ISDIR(st.st_mode))
-        return olive_fail(OLIVE_EEXISTS, "output path '%s' exists and is not a folder", dir);
+    OLIVE_TRY(olive_engine_check_output_kind(dir, &st));
     /* The manifest lists what is in the staging folder now: libolive's files, not the kept ones. */
     OLIVE_TRY(write_manifest(staging));
     if ((sfd = open_dir(staging)) < 0 || (ofd = open_dir(dir)) < 0) {

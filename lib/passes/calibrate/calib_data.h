@@ -37,4 +37,21 @@ int olive_calib_data_batch(const olive_calib_data *data, int64_t start, int64_t 
 
 void olive_calib_data_close(olive_calib_data *data);
 
+/* The parameter specs every calibrated pass takes first: where the data is and how it is batched. */
+#define OLIVE_CALIB_DATA_PARAMS                                                                                        \
+    {.name = "calibration_data",                                                                                       \
+     .type = OLIVE_PARAM_STRING,                                                                                       \
+     .default_value = "",                                                                                              \
+     .min = 0,                                                                                                         \
+     .max = -1,                                                                                                        \
+     .choices = NULL,                                                                                                  \
+     .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},                      \
+        {.name = "calibration_batch_size",                                                                             \
+         .type = OLIVE_PARAM_INT,                                                                                      \
+         .default_value = "1",                                                                                         \
+         .min = 1,                                                                                                     \
+         .max = 1e9,                                                                                                   \
+         .choices = NULL,                                                                                              \
+         .help = "Samples per calibration run"},
+
 #endif

@@ -58,4 +58,21 @@ int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, co
                                 const olive_calib_data *data, int64_t batch_size, olive_pass_ctx *ctx,
                                 const char *pass);
 
+/* The MatMulNBits parameter specs gptq and awq share (after OLIVE_CALIB_DATA_PARAMS). */
+#define OLIVE_CALIB_NBITS_PARAMS                                                                                       \
+    {.name = "bits",                                                                                                   \
+     .type = OLIVE_PARAM_INT,                                                                                          \
+     .default_value = "4",                                                                                             \
+     .min = 4,                                                                                                         \
+     .max = 8,                                                                                                         \
+     .choices = NULL,                                                                                                  \
+     .help = "Bits per weight: 4 or 8"},                                                                               \
+        {.name = "group_size",                                                                                         \
+         .type = OLIVE_PARAM_INT,                                                                                      \
+         .default_value = "128",                                                                                       \
+         .min = 16,                                                                                                    \
+         .max = 256,                                                                                                   \
+         .choices = NULL,                                                                                              \
+         .help = "Weights per scale along K (MatMulNBits block_size)"},
+
 #endif
