@@ -11,6 +11,14 @@
 #include "core/status.h"
 #include "passes/registry.h"
 
+const olive_param_spec *olive_param_data_folder(const olive_pass_def *def)
+{
+    for (size_t i = 0; i < def->n_params; i++)
+        if (def->params[i].data_folder)
+            return &def->params[i];
+    return NULL;
+}
+
 const olive_param_spec *olive_param_find(const olive_pass_def *def, const char *key)
 {
     for (size_t i = 0; i < def->n_params; i++)

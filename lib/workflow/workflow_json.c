@@ -390,7 +390,8 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     char *dir = NULL, **grown, cwhere[320];
     size_t i;
     int rc;
-    if (!dc || json_is_null(dc) || !olive_param_find(p->def, "calibration_data"))
+    const olive_param_spec *folder = olive_param_data_folder(p->def);
+    if (!dc || json_is_null(dc) || !folder)
         return OLIVE_OK;
     snprintf(cwhere, sizeof cwhere, "%s.data_config", where);
     if (json_is_string(dc)) {
@@ -415,7 +416,7 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     }
     w->calib_dirs = grown;
     w->calib_dirs[w->n_calib_dirs++] = dir;
-    rc = olive_pass_instance_set(p, "calibration_data", dir);
+    rc = olive_pass_instance_set(p, folder->name, dir);
     return rc;
 }
 

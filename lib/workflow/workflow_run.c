@@ -94,7 +94,7 @@ static char *resolved_params(const olive_pass *p, wf_cache *c)
     for (size_t i = 0; i < p->def->n_params; i++) {
         char id[OLIVE_SHA256_HEX + 8];
         const char *v = p->values[i];
-        if (!strcmp(p->def->params[i].name, "calibration_data") && v[0] && calibration_identity(c, v, id))
+        if (p->def->params[i].data_folder && v[0] && calibration_identity(c, v, id))
             v = id;
         olive_strbuf_printf(&b, "%s%s=%s", i ? "\n" : "", p->def->params[i].name, v);
     }

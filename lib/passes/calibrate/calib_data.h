@@ -45,7 +45,8 @@ void olive_calib_data_close(olive_calib_data *data);
      .min = 0,                                                                                                         \
      .max = -1,                                                                                                        \
      .choices = NULL,                                                                                                  \
-     .help = "Folder of <input name>.npy files whose first axis counts the calibration samples"},                      \
+     .help = "Folder of <input name>.npy files whose first axis counts the calibration samples",                       \
+     .data_folder = 1},                                                                                                \
         {.name = "calibration_batch_size",                                                                             \
          .type = OLIVE_PARAM_INT,                                                                                      \
          .default_value = "1",                                                                                         \
