@@ -76,7 +76,7 @@ else
   bash tests/fuzz/run.sh build-asan/tests/fuzz "$fuzz_seconds" || status=1
 fi
 
-echo "== thread sanitizer: the library alone, then the Python binding suite against it"
+echo "== thread sanitizer: the library alone, then the Python and Rust binding suites against it"
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
 meson compile -C build-tsan lib/olive:shared_library
 run_tests build-tsan --no-rebuild --suite bindings
@@ -87,7 +87,7 @@ echo "== $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 required=()
 for t in build:python-integration build:python-binding build:rust-binding build:install \
          build:readme-examples build:test-scripts build:recipes build-asan:fuzz-seeds build-asan:python-binding build-asan:rust-binding \
-         build-tsan:python-binding; do
+         build-tsan:python-binding build-tsan:rust-binding; do
   required+=(--require "$t")
 done
 python3 scripts/test_report.py --allowlist tests/skip_allowlist.txt "${required[@]}" \
