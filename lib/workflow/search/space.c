@@ -271,21 +271,36 @@ const char *ws_space_value(const ws_space *s, size_t p, const size_t *idx)
     return ws_space_support(s, p, idx)->values[idx[p]];
 }
 
+/* The most values parameter `p` can take, over all its parents' values (Olive's length of a
+ * conditional parameter). */
+static size_t max_support(const ws_param *q)
+{
+    size_t n = q->support.n;
+    for (size_t c = 0; c < q->n_cases; c++)
+        if (q->cases[c].support.n > n)
+            n = q->cases[c].support.n;
+    return n;
+}
+
+/* A point: every index inside the support its parents give, and no invalid value. An index past
+ * that support is where Olive pads a conditional parameter with its default, a repeat of an
+ * earlier point, which Olive's cache discards. */
 static int point_valid(const ws_space *s, const size_t *idx)
 {
     for (size_t p = 0; p < s->n; p++)
-        if (!strcmp(ws_space_value(s, p, idx), WS_INVALID))
+        if (idx[p] >= ws_space_support(s, p, idx)->n || !strcmp(ws_space_value(s, p, idx), WS_INVALID))
             return 0;
     return 1;
 }
 
-/* The next index tuple (last parameter fastest), valid or not; 0 at the end. */
+/* The next index tuple in Olive's SequentialSampler order (the first parameter fastest, each
+ * counting to its largest support), valid or not; 0 at the end. */
 static int advance(const ws_space *s, size_t *idx)
 {
-    for (size_t p = s->n; p-- > 0;) {
-        if (idx[p] + 1 < ws_space_support(s, p, idx)->n) {
+    for (size_t p = 0; p < s->n; p++) {
+        if (idx[p] + 1 < max_support(&s->params[p])) {
             idx[p]++;
-            for (size_t q = p + 1; q < s->n; q++)
+            for (size_t q = 0; q < p; q++)
                 idx[q] = 0;
             return 1;
         }

@@ -7,7 +7,8 @@
  * WS_IGNORED (the parameter is left at the pass's default).
  *
  * A point is one index per parameter into the support that parameter has given its parents'
- * values. Points are visited in a stable order: the first parameter varies slowest. */
+ * values. Points are visited in Olive's SequentialSampler order: the first parameter varies
+ * fastest. */
 #ifndef OLIVE_WORKFLOW_SEARCH_SPACE_H
 #define OLIVE_WORKFLOW_SEARCH_SPACE_H
 
