@@ -36,6 +36,7 @@ typedef struct search_run {
     char (*last_id)[OLIVE_SHA256_HEX];
     char (*parent_id)[OLIVE_SHA256_HEX];
     size_t *last_step; /* index into r->steps, SIZE_MAX when no step ran */
+    size_t cap;        /* entries allocated in last_id, parent_id, last_step */
     size_t evaluated, served;
 } search_run;
 
@@ -177,12 +178,59 @@ static char *eval_cache_path(const run_ctx *r, const char *key)
     return olive_asprintf("%s/evaluations/%s.json", r->cache.dir, key);
 }
 
-/* The evaluator of a candidate: its last pass's own, else the engine's. */
-static const wf_evaluator *evaluator_of(const olive_workflow *w, const size_t *choice)
+/* The evaluator of a candidate built by the first `n_run` slots: the last one's own, else the
+ * engine's. */
+static const wf_evaluator *evaluator_of(const olive_workflow *w, const size_t *choice, size_t n_run)
 {
-    if (w->n_slots && w->slots[w->n_slots - 1].choices[choice[w->n_slots - 1]].evaluator)
-        return w->slots[w->n_slots - 1].choices[choice[w->n_slots - 1]].evaluator;
+    if (n_run && w->slots[n_run - 1].choices[choice[n_run - 1]].evaluator)
+        return w->slots[n_run - 1].choices[choice[n_run - 1]].evaluator;
     return &w->evaluator;
+}
+
+/* How many slots a candidate of `depth` ran. */
+static size_t slots_run(const olive_workflow *w, size_t depth)
+{
+    return depth == WS_EVERY_LEVEL ? w->n_slots : depth + 1;
+}
+
+/* "name=value ..." over the parameters of the first `n_run` slots. */
+static char *describe(const search_run *s, const size_t *idx, size_t n_run)
+{
+    olive_strbuf b = {0};
+    olive_strbuf_append(&b, "");
+    for (size_t p = 0; p < s->space.n; p++) {
+        const char *v;
+        if (s->bind[p].slot >= n_run || !strcmp(v = ws_space_value(&s->space, p, idx), WS_IGNORED))
+            continue;
+        olive_strbuf_printf(&b, "%s%s=%s", b.len ? " " : "", s->space.params[p].name, v);
+    }
+    if (n_run < s->r->w->n_slots)
+        olive_strbuf_printf(&b, "%s(up to %s)", b.len ? " " : "", s->r->w->slots[n_run - 1].name);
+    return olive_strbuf_take(&b);
+}
+
+/* Room for candidate `index` in the per-candidate arrays. */
+static int reserve(search_run *s, size_t index)
+{
+    size_t cap = s->cap ? s->cap : 16;
+    if (index < s->cap)
+        return OLIVE_OK;
+    while (cap <= index)
+        cap *= 2;
+    char(*last)[OLIVE_SHA256_HEX] = olive_reallocarray(s->last_id, cap, sizeof *last);
+    if (!last)
+        return OLIVE_ENOMEM;
+    s->last_id = last;
+    char(*parent)[OLIVE_SHA256_HEX] = olive_reallocarray(s->parent_id, cap, sizeof *parent);
+    if (!parent)
+        return OLIVE_ENOMEM;
+    s->parent_id = parent;
+    size_t *step = olive_reallocarray(s->last_step, cap, sizeof *step);
+    if (!step)
+        return OLIVE_ENOMEM;
+    s->last_step = step;
+    s->cap = cap;
+    return OLIVE_OK;
 }
 
 static int configure(search_run *s, const size_t *idx, size_t *choice, olive_pass **passes)
@@ -207,18 +255,25 @@ static int configure(search_run *s, const size_t *idx, size_t *choice, olive_pas
     return OLIVE_OK;
 }
 
-static int evaluate_point(json_t **results, const size_t *idx, size_t index, void *user)
+static int evaluate_point(json_t **results, const size_t *idx, size_t depth, size_t index, void *user)
 {
     search_run *s = user;
     run_ctx *r = s->r;
     olive_workflow *w = r->w;
+    size_t n_run = slots_run(w, depth);
     size_t *choice = olive_calloc(w->n_slots + 1, sizeof *choice);
     olive_pass **passes = olive_calloc(w->n_slots + 1, sizeof *passes);
     oir_model *cur = NULL;
-    char parent[OLIVE_SHA256_HEX], key[OLIVE_SHA256_HEX], *desc = ws_space_describe(&s->space, idx), *path = NULL;
+    char parent[OLIVE_SHA256_HEX], key[OLIVE_SHA256_HEX], *desc = describe(s, idx, n_run), *path = NULL;
     const wf_evaluator *ev;
     json_t *res = NULL;
     int rc = OLIVE_OK, cached = 0;
+    if (reserve(s, index) != OLIVE_OK) {
+        free(choice);
+        free(passes);
+        free(desc);
+        return OLIVE_ENOMEM;
+    }
     snprintf(parent, sizeof parent, "%s", s->input_id);
     s->last_step[index] = SIZE_MAX;
     snprintf(s->parent_id[index], OLIVE_SHA256_HEX, "%s", s->input_id);
@@ -229,7 +284,7 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t index, voi
     OLIVE_DEBUG("candidate %zu: %s", index, desc);
     if ((rc = configure(s, idx, choice, passes)) != OLIVE_OK)
         goto out;
-    for (size_t i = 0; i < w->n_slots; i++) {
+    for (size_t i = 0; i < n_run; i++) {
         const wf_choice *orig = &w->slots[i].choices[choice[i]];
         wf_choice ch = {orig->olive_type, passes[i], orig->evaluator, NULL};
         oir_model *next = NULL;
@@ -246,8 +301,8 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t index, voi
         snprintf(parent, sizeof parent, "%s", r->steps[r->n_steps - 1].id);
     }
     snprintf(s->last_id[index], OLIVE_SHA256_HEX, "%s", parent);
-    s->last_step[index] = w->n_slots ? r->n_steps - 1 : SIZE_MAX;
-    ev = evaluator_of(w, choice);
+    s->last_step[index] = n_run ? r->n_steps - 1 : SIZE_MAX;
+    ev = evaluator_of(w, choice, n_run);
     eval_key(key, w, parent);
     if (!(path = eval_cache_path(r, key))) {
         rc = OLIVE_ENOMEM;
@@ -283,7 +338,8 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t index, voi
         double *v = olive_calloc(s->o->n + 1, sizeof *v);
         int have = v && ws_objectives_values(v, s->o, res) == OLIVE_OK;
         olive_error_clear();
-        olive_strbuf_printf(&b, "candidate %zu/%zu: %s:", index, s->n_expected, desc);
+        olive_strbuf_printf(&b, "candidate %zu/%zu: %s:", index, s->n_expected > index ? s->n_expected : index + 1,
+                            desc);
         for (size_t k = 0; have && k < s->o->n; k++)
             olive_strbuf_printf(&b, " %s=%.6g", s->o->items[k].key, v[k]);
         if (have && !ws_goals_met(s->o, v, s->base_values))
@@ -384,9 +440,11 @@ static int outcome(wf_search_outcome *out, search_run *s, const ws_result *res)
         olive_strbuf_printf(&table, "  %s", s->o->items[k].key);
     for (size_t i = 0; i < res->n; i++) {
         const ws_candidate *c = &res->cands[i];
-        char *desc = ws_space_describe(&s->space, c->idx);
+        char *desc = describe(s, c->idx, slots_run(r->w, c->depth));
         json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:b}", "index", (json_int_t)i, "name", desc ? desc : "?", "point",
                               desc ? desc : "?", "state", state_name(c->state), "on_front", c->on_front);
+        if (c->depth != WS_EVERY_LEVEL) /* pass-by-pass: a model of the first passes only */
+            json_object_set_new(j, "passes_run", json_integer((json_int_t)slots_run(r->w, c->depth)));
         if (s->last_step[i] != SIZE_MAX)
             json_object_set_new(j, "model_id", json_string(s->last_id[i]));
         if (c->results)
@@ -465,6 +523,37 @@ int wf_search_check(const olive_workflow *w)
     return rc;
 }
 
+/* The candidates of a pass-by-pass walk when none fails: each level but the last searched once,
+ * the last searched again from every result of the level above it. */
+static int expected_by_level(size_t *out, const ws_space *space, const size_t *level_of, size_t n_levels,
+                             const ws_strategy *st)
+{
+    unsigned char *keep = olive_calloc(space->n + 1, 1);
+    size_t total = 0, prev = 1;
+    if (!keep)
+        return OLIVE_ENOMEM;
+    for (size_t k = 0; k < n_levels; k++) {
+        ws_space sub = {0};
+        size_t count;
+        for (size_t p = 0; p < space->n; p++)
+            keep[p] = level_of[p] == k;
+        int rc = ws_space_subset(&sub, space, keep);
+        if (rc != OLIVE_OK) {
+            free(keep);
+            return rc;
+        }
+        count = ws_space_count(&sub);
+        ws_space_clear(&sub);
+        if (st->max_samples && st->max_samples < count)
+            count = st->max_samples;
+        total += k + 1 == n_levels && k ? prev * count : count;
+        prev = count;
+    }
+    free(keep);
+    *out = total;
+    return OLIVE_OK;
+}
+
 int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *input, const char *input_id,
                        const json_t *baseline)
 {
@@ -474,7 +563,7 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
     ws_result res = {0};
     ws_strategy st = w->search;
     double *base = NULL;
-    size_t n_points;
+    size_t n_points, *level_of = NULL;
     int rc;
     memset(&s, 0, sizeof s);
     memset(out, 0, sizeof *out);
@@ -500,26 +589,33 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
         if ((rc = ws_objectives_values(base, &o, baseline)) != OLIVE_OK)
             goto out;
     }
-    if (st.pass_by_pass)
-        OLIVE_INFO(
-            "search_strategy: execution_order pass-by-pass is searched jointly here (one space over every pass)");
     s.o = &o;
     s.base_values = base;
     n_points = ws_space_count(&s.space);
-    s.n_expected = st.max_samples && st.max_samples < n_points ? st.max_samples : n_points;
-    r->step_count = s.n_expected * w->n_slots;
-    if (!(s.last_id = olive_calloc(n_points + 1, sizeof *s.last_id)) ||
-        !(s.parent_id = olive_calloc(n_points + 1, sizeof *s.parent_id)) ||
-        !(s.last_step = olive_calloc(n_points + 1, sizeof *s.last_step))) {
-        rc = OLIVE_ENOMEM;
-        goto out;
+    if (st.pass_by_pass) {
+        if (!(level_of = olive_calloc(s.space.n + 1, sizeof *level_of))) {
+            rc = OLIVE_ENOMEM;
+            goto out;
+        }
+        for (size_t p = 0; p < s.space.n; p++)
+            level_of[p] = s.bind[p].slot;
+        if ((rc = expected_by_level(&s.n_expected, &s.space, level_of, w->n_slots, &st)) != OLIVE_OK)
+            goto out;
+    } else {
+        s.n_expected = st.max_samples && st.max_samples < n_points ? st.max_samples : n_points;
     }
-    OLIVE_INFO("search: %zu points, sampler %s, up to %zu candidates", n_points,
+    r->step_count = s.n_expected * w->n_slots;
+    if ((rc = reserve(&s, s.n_expected)) != OLIVE_OK)
+        goto out;
+    OLIVE_INFO("search: %zu points, sampler %s, %s, up to %zu candidates", n_points,
                st.sampler == WS_SEQUENTIAL ? "sequential"
                : st.sampler == WS_RANDOM   ? "random"
                                            : "tpe",
-               s.n_expected);
-    if ((rc = ws_search_run(&res, &s.space, &st, &o, base, evaluate_point, &s)) != OLIVE_OK)
+               st.pass_by_pass ? "pass by pass" : "joint", s.n_expected);
+    rc = st.pass_by_pass && w->n_slots
+             ? ws_search_run_levels(&res, &s.space, level_of, w->n_slots, &st, &o, base, evaluate_point, &s)
+             : ws_search_run(&res, &s.space, &st, &o, base, evaluate_point, &s);
+    if (rc != OLIVE_OK)
         goto out;
     if ((rc = outcome(out, &s, &res)) != OLIVE_OK)
         goto out;
@@ -547,6 +643,7 @@ out:
     free(s.last_id);
     free(s.parent_id);
     free(s.last_step);
+    free(level_of);
     free(base);
     return rc;
 }

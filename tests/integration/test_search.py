@@ -9,9 +9,12 @@ bad search configs fail clearly and write nothing.
 import json
 import os
 import pathlib
+import re
 import subprocess
+import types
 
 import pytest
+from olive_reference import import_olive
 
 pytest.importorskip("onnxruntime")
 
@@ -305,3 +308,63 @@ def test_searchable_values_take_the_registry_space(tmp_path, onnx_input):
     r = run(tmp_path, cfg)
     assert r.returncode == 0, r.stderr
     assert {n["config"]["block_size"] for n in candidates(tmp_path / "out").values()} == want
+
+
+def _olive_search():
+    def load():
+        from olive.search.search_parameter import Categorical  # noqa: PLC0415
+        from olive.search.search_strategy import SearchStrategy  # noqa: PLC0415
+        return SearchStrategy, Categorical
+    return import_olive(load)
+
+
+OLIVE_SEARCH = _olive_search()
+
+
+def logged_candidates(log):
+    """[(point, {metric: value})] in the order the log's progress lines report them."""
+    out = []
+    for line in log.splitlines():
+        m = re.search(r"candidate \d+/\d+: (.*): (accuracy-accuracy_score=.*)$", line)
+        if m:
+            values = dict(kv.split("=") for kv in m.group(2).replace(" (cached)", "").split())
+            out.append((m.group(1), {k: float(v) for k, v in values.items()}))
+    return out
+
+
+@pytest.mark.skipif(OLIVE_SEARCH is None, reason="olive-ai is not installed (scripts/requirements-olive.txt)")
+def test_pass_by_pass_walks_as_olive(tmp_path, onnx_input):
+    """execution_order pass-by-pass: the candidates, in order, are those Olive's own SearchStrategy
+    proposes when fed the same metrics (accuracy, then size on disk, both deterministic)."""
+    SearchStrategy, Categorical = OLIVE_SEARCH
+    cfg = size_config(onnx_input)
+    cfg["passes"]["quantization"]["block_size"] = cat(32, 128)
+    cfg["engine"]["search_strategy"] = {"execution_order": "pass-by-pass", "sampler": "sequential"}
+    r = run(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr
+    ours = logged_candidates(r.stdout + r.stderr)
+    assert all(v < 1e6 for _, m in ours for v in m.values())  # printed with 6 digits: exact
+    metrics = dict(ours)
+
+    fusions = ["0:OrtTransformersOptimization", "1:OnnxPeepholeOptimizer"]
+    strategy = SearchStrategy({"execution_order": "pass-by-pass", "sampler": "sequential"})
+    objectives = {"accuracy-accuracy_score": {"higher_is_better": True, "priority": 1, "goal": None},
+                  "size-size_on_disk": {"higher_is_better": False, "priority": 2, "goal": None}}
+    strategy.initialize({"fusion": [{}, {}],
+                         "quantization": [{"bits": Categorical([4, 8]), "block_size": Categorical([32, 128])}]},
+                        "input", {"fusion": objectives, "quantization": objectives})
+    theirs = []
+    for sample in strategy:
+        values = sample.search_point.values
+        if "fusion" in values:
+            point = f"fusion={fusions[values['fusion'][0]]} (up to fusion)"
+        else:
+            q = values["quantization"][1]
+            point = (f"{sample.model_ids[0].replace(' (up to fusion)', '')} quantization.bits={q['bits'][1]} "
+                     f"quantization.block_size={q['block_size'][1]}")
+        theirs.append(point)
+        assert point in metrics, f"Olive proposes {point}, which libolive never evaluated"
+        signal = {k: types.SimpleNamespace(value=v) for k, v in metrics[point].items()}
+        strategy.record_feedback_signal(sample.search_point.index, signal, [point])
+    assert [p for p, _ in ours] == theirs
+    assert len(theirs) == 2 + 2 * 4  # level 0 once, level 1 from each fusion

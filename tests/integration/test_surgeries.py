@@ -7,18 +7,13 @@ onnxscript's rewriter (generated names), the comparison is of the graph's struct
 names mapped. Both results run in onnxruntime and must agree; where the surgeon keeps the
 model's meaning, they must also agree with the original.
 
-Olive's package imports torch, transformers, torchmetrics and optuna at import time (for other
-passes); the surgeons do not use them. They are stubbed while Olive's module is imported and
-removed from sys.modules afterwards, so other tests see no torch. Without olive-ai the
-comparisons skip; the bad-input tests run anyway."""
+Olive is imported through olive_reference.py, with torch and the other packages it imports at
+import time stubbed (the surgeons do not use them). Without olive-ai the comparisons skip; the
+bad-input tests run anyway."""
 
-import importlib.machinery
 import json
 import os
 import subprocess
-import sys
-import types
-import warnings
 
 import numpy as np
 import pytest
@@ -27,6 +22,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_reference import import_olive  # noqa: E402
 from olive_testlib import make_model  # noqa: E402
 
 TOOL = os.environ.get("OLIVE_APPLY_PASS")
@@ -37,78 +33,13 @@ MS = "com.microsoft"
 
 # ---- Olive ----
 
-_STUBBED = ("torch", "transformers", "torchmetrics", "optuna")
-
-
-class _Stub(types.ModuleType):
-    """A module whose every attribute is another stub: enough for import-time annotations and
-    base classes of code the surgeons never run."""
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        sub = _Stub(f"{self.__name__}.{name}")
-        sub.__path__ = []
-        sys.modules[sub.__name__] = sub
-        setattr(self, name, sub)
-        return sub
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __mro_entries__(self, bases):
-        return ()
-
-
-class _StubFinder:
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in _STUBBED:
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        m = _Stub(spec.name)
-        m.__path__ = []
-        return m
-
-    def exec_module(self, module):
-        pass
-
-
 def _import_olive():
-    try:
-        import onnxscript  # noqa: F401
-        import pydantic  # noqa: F401
-    except ImportError:
-        return None
-    finder = _StubFinder()
-    had = {k for k in sys.modules if k.split(".")[0] in _STUBBED}
-    sys.meta_path.insert(0, finder)
-    # Olive's telemetry singleton starts disabled when it sees a CI variable: made here, once,
-    # so that nothing is sent or cached by the tests.
-    ci = os.environ.get("CI")
-    os.environ["CI"] = "1"
-    os.environ.setdefault("OLIVE_DISABLE_TELEMETRY", "1")
-    try:
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="opentelemetry")
+    def load():
         from olive.passes.onnx import common, graph_surgeries  # noqa: PLC0415, F401
-        from olive.telemetry.telemetry import Telemetry  # noqa: PLC0415
         from onnx_ir.passes.common import DeduplicateHashedInitializersPass  # noqa: PLC0415
         import onnx_ir  # noqa: PLC0415
-        Telemetry()
-    except Exception:  # noqa: BLE001 - any import failure means: no reference here
-        graph_surgeries = None
-    finally:
-        if ci is None:
-            del os.environ["CI"]
-        else:
-            os.environ["CI"] = ci
-        sys.meta_path.remove(finder)
-        for k in [k for k in sys.modules if k.split(".")[0] in _STUBBED and k not in had]:
-            del sys.modules[k]
-    if graph_surgeries is None:
-        return None
-    return graph_surgeries, DeduplicateHashedInitializersPass, onnx_ir
+        return graph_surgeries, DeduplicateHashedInitializersPass, onnx_ir
+    return import_olive(load)
 
 
 OLIVE = _import_olive()

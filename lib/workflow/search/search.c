@@ -29,8 +29,8 @@ void ws_result_clear(ws_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Best and frontier among the candidates that met their goals. */
-static int finish(ws_result *res, const ws_objectives *o)
+/* Best and frontier among the candidates that met their goals and ran every pass. */
+int ws_search_finish(ws_result *res, const ws_objectives *o)
 {
     size_t n = o->n_ranked ? o->n_ranked : 0;
     double *scores = olive_calloc(res->n * (n ? n : 1) + 1, sizeof *scores);
@@ -41,7 +41,7 @@ static int finish(ws_result *res, const ws_objectives *o)
         goto out;
     }
     for (size_t i = 0; i < res->n; i++) {
-        valid[i] = res->cands[i].state == WS_CAND_OK;
+        valid[i] = res->cands[i].state == WS_CAND_OK && res->cands[i].depth == WS_EVERY_LEVEL;
         if (valid[i] && n)
             ws_objectives_scores(&scores[i * n], o, res->cands[i].values);
     }
@@ -56,89 +56,106 @@ out:
     return rc;
 }
 
+int ws_search_record(ws_search_loop *l, ws_sampler *smp, const size_t *sub_idx, const size_t *idx, size_t depth)
+{
+    ws_result *r = l->res;
+    const ws_objectives *o = l->o;
+    ws_candidate *c;
+    double *scores = NULL;
+    int erc, rc = OLIVE_OK;
+    if (r->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        ws_candidate *grown = olive_reallocarray(r->cands, cap, sizeof *grown);
+        if (!grown)
+            return OLIVE_ENOMEM;
+        memset(grown + l->cap, 0, (cap - l->cap) * sizeof *grown);
+        r->cands = grown;
+        l->cap = cap;
+    }
+    c = &r->cands[r->n];
+    if (!(c->idx = olive_calloc(l->space->n + 1, sizeof *c->idx)))
+        return OLIVE_ENOMEM;
+    memcpy(c->idx, idx, l->space->n * sizeof *idx);
+    c->depth = depth;
+    erc = l->fn(&c->results, idx, depth, r->n, l->user);
+    if (erc == OLIVE_ECANCELLED) {
+        free(c->idx);
+        json_decref(c->results);
+        memset(c, 0, sizeof *c);
+        r->cancelled = 1;
+        l->stop = 1;
+        return OLIVE_OK;
+    }
+    r->n++;
+    if (erc == OLIVE_ENOMEM)
+        return erc;
+    if (erc == OLIVE_OK && !(c->values = olive_calloc(o->n + 1, sizeof *c->values)))
+        return OLIVE_ENOMEM;
+    /* An objective no evaluator computes is a config error, not a failed candidate. */
+    if (erc == OLIVE_OK && (rc = ws_objectives_values(c->values, o, c->results)) != OLIVE_OK)
+        return rc;
+    if (erc != OLIVE_OK) {
+        c->state = WS_CAND_FAILED;
+        c->error = olive_strdup(olive_error_last());
+        free(c->values);
+        c->values = NULL;
+        rc = ws_sampler_tell(smp, sub_idx, NULL, o->n_ranked, WS_TRIAL_FAILED);
+    } else if (!ws_goals_met(o, c->values, l->baseline)) {
+        c->state = WS_CAND_PRUNED;
+        rc = ws_sampler_tell(smp, sub_idx, NULL, 0, WS_TRIAL_PRUNED);
+    } else {
+        if (!(scores = olive_calloc(o->n_ranked + 1, sizeof *scores)))
+            return OLIVE_ENOMEM;
+        ws_objectives_scores(scores, o, c->values);
+        rc = ws_sampler_tell(smp, sub_idx, scores, o->n_ranked, WS_TRIAL_COMPLETE);
+        free(scores);
+        if (l->st->stop_when_goals_met && depth == WS_EVERY_LEVEL && o->n) {
+            int any_goal = 0;
+            for (size_t k = 0; k < o->n; k++)
+                any_goal |= o->items[k].goal_type != NULL;
+            if (any_goal) {
+                OLIVE_INFO("search: candidate %zu meets every goal; stopping (stop_when_goals_met)", r->n - 1);
+                l->stop = 1;
+            }
+        }
+    }
+    if (rc == OLIVE_OK && l->st->max_time > 0 && now_s() - l->t0 >= l->st->max_time) {
+        OLIVE_INFO("search: max_time %g s reached after %zu candidates", l->st->max_time, r->n);
+        l->stop = 1;
+    }
+    if (rc == OLIVE_OK && l->st->max_iter && r->n >= l->st->max_iter)
+        l->stop = 1;
+    return rc;
+}
+
+void ws_search_loop_init(ws_search_loop *l, ws_result *res, const ws_space *space, const ws_strategy *st,
+                         const ws_objectives *o, const double *baseline, ws_evaluate_fn fn, void *user)
+{
+    *l = (ws_search_loop){res, 0, space, st, o, baseline, fn, user, now_s(), 0};
+}
+
 int ws_search_run(ws_result *res, const ws_space *space, const ws_strategy *st, const ws_objectives *o,
                   const double *baseline, ws_evaluate_fn fn, void *user)
 {
     ws_sampler *smp = NULL;
     ws_result r = {0};
+    ws_search_loop l;
     size_t cap, *idx = NULL;
-    double t0 = now_s();
     int rc;
     if ((rc = ws_sampler_new(&smp, st->sampler, space, st->seed)) != OLIVE_OK)
         return rc;
     cap = ws_space_count(space);
     if (st->max_samples && st->max_samples < cap)
         cap = st->max_samples;
-    if (st->max_iter && st->max_iter < cap)
-        cap = st->max_iter;
-    if (!(r.cands = olive_calloc(cap + 1, sizeof *r.cands)) || !(idx = olive_calloc(space->n + 1, sizeof *idx))) {
+    ws_search_loop_init(&l, &r, space, st, o, baseline, fn, user);
+    if (!(idx = olive_calloc(space->n + 1, sizeof *idx))) {
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    while (r.n < cap && ws_sampler_next(smp, idx)) {
-        ws_candidate *c = &r.cands[r.n];
-        double *scores = NULL;
-        int erc;
-        if (!(c->idx = olive_memdup(idx, space->n * sizeof *idx))) {
-            rc = OLIVE_ENOMEM;
+    while (!l.stop && r.n < cap && ws_sampler_next(smp, idx))
+        if ((rc = ws_search_record(&l, smp, idx, idx, WS_EVERY_LEVEL)) != OLIVE_OK)
             goto out;
-        }
-        erc = fn(&c->results, idx, r.n, user);
-        if (erc == OLIVE_ECANCELLED) {
-            free(c->idx);
-            c->idx = NULL;
-            json_decref(c->results);
-            c->results = NULL;
-            r.cancelled = 1;
-            break;
-        }
-        r.n++;
-        if (erc == OLIVE_ENOMEM) {
-            rc = erc;
-            goto out;
-        }
-        if (erc == OLIVE_OK && !(c->values = olive_calloc(o->n + 1, sizeof *c->values))) {
-            rc = OLIVE_ENOMEM;
-            goto out;
-        }
-        /* An objective no evaluator computes is a config error, not a failed candidate. */
-        if (erc == OLIVE_OK && (rc = ws_objectives_values(c->values, o, c->results)) != OLIVE_OK)
-            goto out;
-        if (erc != OLIVE_OK) {
-            c->state = WS_CAND_FAILED;
-            c->error = olive_strdup(olive_error_last());
-            free(c->values);
-            c->values = NULL;
-            rc = ws_sampler_tell(smp, idx, NULL, o->n_ranked, WS_TRIAL_FAILED);
-        } else if (!ws_goals_met(o, c->values, baseline)) {
-            c->state = WS_CAND_PRUNED;
-            rc = ws_sampler_tell(smp, idx, NULL, 0, WS_TRIAL_PRUNED);
-        } else {
-            if (!(scores = olive_calloc(o->n_ranked + 1, sizeof *scores))) {
-                rc = OLIVE_ENOMEM;
-                goto out;
-            }
-            ws_objectives_scores(scores, o, c->values);
-            rc = ws_sampler_tell(smp, idx, scores, o->n_ranked, WS_TRIAL_COMPLETE);
-            free(scores);
-            if (st->stop_when_goals_met && o->n) {
-                int any_goal = 0;
-                for (size_t k = 0; k < o->n; k++)
-                    any_goal |= o->items[k].goal_type != NULL;
-                if (any_goal) {
-                    OLIVE_INFO("search: candidate %zu meets every goal; stopping (stop_when_goals_met)", r.n - 1);
-                    break;
-                }
-            }
-        }
-        if (rc != OLIVE_OK)
-            goto out;
-        if (st->max_time > 0 && now_s() - t0 >= st->max_time) {
-            OLIVE_INFO("search: max_time %g s reached after %zu candidates", st->max_time, r.n);
-            break;
-        }
-    }
-    rc = finish(&r, o);
+    rc = ws_search_finish(&r, o);
 out:
     free(idx);
     ws_sampler_free(smp);

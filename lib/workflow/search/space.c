@@ -77,6 +77,69 @@ int ws_space_add_categorical(ws_space *s, const char *name, const char *const *v
     return rc;
 }
 
+/* A deep copy of `q` whose parents are renumbered through `renumber` (old index -> new). */
+static int param_copy(ws_param *out, const ws_param *q, const size_t *renumber)
+{
+    ws_param p = {0};
+    int rc = OLIVE_ENOMEM;
+    if (!(p.name = olive_strdup(q->name)) ||
+        (q->n_parents && !(p.parents = olive_calloc(q->n_parents, sizeof *p.parents))) ||
+        (q->n_cases && !(p.cases = olive_calloc(q->n_cases, sizeof *p.cases))))
+        goto fail;
+    p.n_parents = q->n_parents;
+    for (size_t k = 0; k < q->n_parents; k++)
+        p.parents[k] = renumber[q->parents[k]];
+    for (size_t c = 0; c < q->n_cases; c++, p.n_cases++) {
+        const ws_case *from = &q->cases[c];
+        ws_case *to = &p.cases[c];
+        if (!(to->parent_values = olive_calloc(q->n_parents + 1, sizeof *to->parent_values)))
+            goto fail;
+        for (size_t k = 0; k < q->n_parents; k++)
+            if (!(to->parent_values[k] = olive_strdup(from->parent_values[k])))
+                goto fail;
+        if ((rc = support_set(&to->support, (const char *const *)from->support.values, from->support.n, q->name)) !=
+            OLIVE_OK)
+            goto fail;
+    }
+    if ((rc = support_set(&p.support, (const char *const *)q->support.values, q->support.n, q->name)) != OLIVE_OK)
+        goto fail;
+    *out = p;
+    return OLIVE_OK;
+fail:
+    param_clear(&p);
+    return rc;
+}
+
+int ws_space_subset(ws_space *out, const ws_space *s, const unsigned char *keep)
+{
+    ws_space sub = {0};
+    size_t *renumber = olive_calloc(s->n + 1, sizeof *renumber);
+    int rc = OLIVE_OK;
+    if (!renumber)
+        return OLIVE_ENOMEM;
+    for (size_t p = 0; p < s->n && rc == OLIVE_OK; p++) {
+        ws_param copy;
+        if (!keep[p])
+            continue;
+        for (size_t k = 0; k < s->params[p].n_parents; k++)
+            if (!keep[s->params[p].parents[k]])
+                rc = olive_fail(OLIVE_EINVALID, "search space: '%s' depends on '%s', which is searched apart from it",
+                                s->params[p].name, s->params[s->params[p].parents[k]].name);
+        if (rc != OLIVE_OK)
+            break;
+        renumber[p] = sub.n;
+        if ((rc = param_copy(&copy, &s->params[p], renumber)) == OLIVE_OK && (rc = push_param(&sub, &copy)) != OLIVE_OK)
+            param_clear(&copy);
+    }
+    free(renumber);
+    if (rc != OLIVE_OK) {
+        ws_space_clear(&sub);
+        return rc;
+    }
+    *out = sub;
+    return OLIVE_OK;
+}
+
 int ws_is_search_parameter(const json_t *v)
 {
     const char *t = json_string_value(json_object_get(v, "olive_parameter_type"));

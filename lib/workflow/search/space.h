@@ -58,6 +58,11 @@ int ws_space_add_categorical(ws_space *s, const char *name, const char *const *v
  * not one of the parent's values; OLIVE_ENOMEM. */
 int ws_space_add_json(ws_space *s, const char *name, const json_t *v, const char *prefix, const char *where);
 
+/* A copy of the parameters of `s` that `keep` marks (one flag per parameter), in their order,
+ * into *out (owned; ws_space_clear). Errors: OLIVE_EINVALID naming a kept parameter whose parent
+ * is not kept; OLIVE_ENOMEM. */
+int ws_space_subset(ws_space *out, const ws_space *s, const unsigned char *keep);
+
 /* 1 when `v` is one of Olive's search parameter objects. */
 int ws_is_search_parameter(const json_t *v);
 

@@ -46,14 +46,11 @@ static void test_space(void)
     size_t idx[3];
     /* The order of olive.search.SearchSpace (Olive 0.13) over the same space, first parameter
      * fastest, without the repeats it pads the conditional block_size with for 8 bits. */
-    const char *want[] = {"quantize.bits=4 quantize.block_size=32 fuse=off",
-                          "quantize.bits=8 fuse=off",
-                          "quantize.bits=4 quantize.block_size=64 fuse=off",
-                          "quantize.bits=4 quantize.block_size=128 fuse=off",
-                          "quantize.bits=4 quantize.block_size=32 fuse=on",
-                          "quantize.bits=8 fuse=on",
-                          "quantize.bits=4 quantize.block_size=64 fuse=on",
-                          "quantize.bits=4 quantize.block_size=128 fuse=on"};
+    const char *want[] = {
+        "quantize.bits=4 quantize.block_size=32 fuse=off", "quantize.bits=8 fuse=off",
+        "quantize.bits=4 quantize.block_size=64 fuse=off", "quantize.bits=4 quantize.block_size=128 fuse=off",
+        "quantize.bits=4 quantize.block_size=32 fuse=on",  "quantize.bits=8 fuse=on",
+        "quantize.bits=4 quantize.block_size=64 fuse=on",  "quantize.bits=4 quantize.block_size=128 fuse=on"};
     size_t n = 0;
     CHECK_RC(quant_space(&s), OLIVE_OK);
     CHECK(ws_space_count(&s) == 8);
@@ -280,11 +277,12 @@ typedef struct fake {
     size_t calls;
     size_t fail_at; /* SIZE_MAX: none */
     size_t cancel_at;
+    size_t depths[32]; /* the depth each call asked for */
 } fake;
 
 /* accuracy and latency from the point: 8 bits is accurate and slower; smaller blocks are
  * more accurate and slower; fusing is faster. */
-static int fake_eval(json_t **out, const size_t *idx, size_t index, void *user)
+static int fake_eval(json_t **out, const size_t *idx, size_t depth, size_t index, void *user)
 {
     fake *f = user;
     const char *bits = ws_space_value(f->s, 0, idx), *block = ws_space_value(f->s, 1, idx),
@@ -292,6 +290,8 @@ static int fake_eval(json_t **out, const size_t *idx, size_t index, void *user)
     double acc, lat;
     if (index == f->cancel_at)
         return olive_fail(OLIVE_ECANCELLED, "cancelled");
+    if (index < 32)
+        f->depths[index] = depth;
     f->calls++;
     if (index == f->fail_at)
         return olive_fail(OLIVE_EFORMAT, "quantize: the candidate's pass failed");
@@ -317,7 +317,7 @@ static void test_search_loop(void)
     ws_objectives o = {0};
     ws_strategy st = {.enabled = 1, .sampler = WS_SEQUENTIAL};
     ws_result r = {0};
-    fake f = {&s, 0, SIZE_MAX, SIZE_MAX};
+    fake f = {&s, 0, SIZE_MAX, SIZE_MAX, {0}};
     double base[2] = {0.90, 12};
     CHECK_RC(quant_space(&s), OLIVE_OK);
     CHECK_RC(ws_objectives_add(&o, "accuracy-accuracy_score", 1, 1, "max-degradation", 0.05), OLIVE_OK);
@@ -475,6 +475,63 @@ static void test_strategy(void)
     CHECK(!s.enabled);
 }
 
+/* Pass-by-pass (Olive's walk): level 0 is quantize's bits and block_size, level 1 the fuse
+ * switch. Level 0's four points are evaluated unfused; 4-128 misses the degradation goal. From
+ * the best (8 bits), then the next best (4-32), then 4-64, level 1 is searched again: 6
+ * candidates that ran every pass. */
+static void test_pass_by_pass(void)
+{
+    ws_space s = {0};
+    ws_objectives o = {0};
+    ws_strategy st = {.enabled = 1, .pass_by_pass = 1, .sampler = WS_SEQUENTIAL};
+    ws_result r = {0};
+    fake f = {&s, 0, SIZE_MAX, SIZE_MAX, {0}};
+    double base[2] = {0.90, 12};
+    const size_t level_of[3] = {0, 0, 1};
+    const char *want[] = {"quantize.bits=4 quantize.block_size=32 fuse=off",
+                          "quantize.bits=8 fuse=off",
+                          "quantize.bits=4 quantize.block_size=64 fuse=off",
+                          "quantize.bits=4 quantize.block_size=128 fuse=off",
+                          "quantize.bits=8 fuse=off",
+                          "quantize.bits=8 fuse=on",
+                          "quantize.bits=4 quantize.block_size=32 fuse=off",
+                          "quantize.bits=4 quantize.block_size=32 fuse=on",
+                          "quantize.bits=4 quantize.block_size=64 fuse=off",
+                          "quantize.bits=4 quantize.block_size=64 fuse=on"};
+    CHECK_RC(quant_space(&s), OLIVE_OK);
+    CHECK_RC(ws_objectives_add(&o, "accuracy-accuracy_score", 1, 1, "max-degradation", 0.05), OLIVE_OK);
+    CHECK_RC(ws_objectives_add(&o, "latency-avg", 2, 0, NULL, 0), OLIVE_OK);
+    CHECK_RC(ws_search_run_levels(&r, &s, level_of, 2, &st, &o, base, fake_eval, &f), OLIVE_OK);
+    CHECK(r.n == 10 && f.calls == 10);
+    for (size_t i = 0; i < r.n && i < 10; i++) {
+        char *d = ws_space_describe(&s, r.cands[i].idx);
+        CHECK_STR(d, want[i]);
+        free(d);
+        CHECK(r.cands[i].depth == (i < 4 ? 0 : WS_EVERY_LEVEL));
+        CHECK(f.depths[i] == r.cands[i].depth);
+    }
+    CHECK(r.cands[3].state == WS_CAND_PRUNED);
+    /* the best among those that ran every pass: 8 bits unfused (0.901) */
+    CHECK(r.best == 4);
+    CHECK(!r.cands[1].on_front); /* level 0's models are not outputs */
+    ws_result_clear(&r);
+
+    /* max_samples caps each level's sampler: one point of level 0, one of level 1. */
+    st.max_samples = 1;
+    f.calls = 0;
+    CHECK_RC(ws_search_run_levels(&r, &s, level_of, 2, &st, &o, base, fake_eval, &f), OLIVE_OK);
+    CHECK(r.n == 2 && f.calls == 2); /* 4-32 at level 0, then 4-32 unfused */
+    ws_result_clear(&r);
+
+    /* A parent on another level cannot be searched apart from its child. */
+    const size_t split[3] = {0, 1, 1};
+    st.max_samples = 0;
+    CHECK_RC(ws_search_run_levels(&r, &s, split, 2, &st, &o, base, fake_eval, &f), OLIVE_EINVALID);
+    CHECK(strstr(olive_error_last(), "quantize.block_size"));
+    ws_objectives_clear(&o);
+    ws_space_clear(&s);
+}
+
 int main(int argc, char **argv)
 {
     test_space();
@@ -483,6 +540,7 @@ int main(int argc, char **argv)
     test_goals();
     test_strategy();
     test_search_loop();
+    test_pass_by_pass();
     if (argc > 1)
         test_tpe_optuna(argv[1]);
     else
