@@ -125,18 +125,42 @@ static int parse_owner(const char *s, owner *o)
     return k == 6;
 }
 
+/* The newest modification time of a folder and of the entries in it (-1 when it cannot be
+ * read): a writer adds files to the folder or grows one of them, so both move while it lives. */
+static double newest_mtime(int parent, const char *name)
+{
+    struct stat st;
+    double newest;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d;
+    struct dirent *e;
+    if (fd < 0 || fstat(fd, &st) != 0 || !(d = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    newest = (double)st.st_mtim.tv_sec;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (double)st.st_mtim.tv_sec > newest)
+            newest = (double)st.st_mtim.tv_sec;
+    closedir(d);
+    return newest;
+}
+
 /* A staging folder is stale when its owner process is gone (same boot), or, made under
- * another boot or on another machine sharing the folder, when it was not touched for a day. */
+ * another boot or on another machine sharing the folder, when neither it nor any file in it
+ * was written for a day (a live writer on another node cannot be asked). */
 static int is_stale(int dirfd, const char *name, const owner *o, const owner *me)
 {
     unsigned long long start = 0;
-    struct stat st;
+    double newest;
     if (!strcmp(o->boot, me->boot)) {
         int r = process_start(o->pid, &start);
         return r == 0 || (r == 1 && o->start && start && start != o->start);
     }
-    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-           (double)time(NULL) - (double)st.st_mtim.tv_sec > OTHER_BOOT_STALE_SECONDS;
+    newest = newest_mtime(dirfd, name);
+    return newest >= 0 && (double)time(NULL) - newest > OTHER_BOOT_STALE_SECONDS;
 }
 
 /* ".<name>.<kind>-" with the name cut as staging names cut it. */
