@@ -149,7 +149,8 @@ def main():
     comp = statistics.mean(d[0] for d in draws)
     rd, wr = statistics.mean(d[1] for d in draws), statistics.mean(d[2] for d in draws)
     print(f"replaying {model} from {os.path.relpath(a.costs, REPO)} (measured with: {costs.get('command', '?')})")
-    print(f"scaled x{k:.1f} to a {a.model_gib:g} GiB base model: per candidate {comp:.1f} s of compute, "
+    scale = f"scaled x{k:.1f} to a {a.model_gib:g} GiB base model" if a.model_gib else "as measured"
+    print(f"{scale}: per candidate {comp:.1f} s of compute, "
           f"{rd / 2**30:.2f} GiB read, {wr / 2**30:.2f} GiB written (means)")
     fs_bound = a.fs_gbps * 1e9 / 8 / (rd + wr) * 3600
     print(f"file system bound: {fs_bound:.0f} candidates/h at {a.fs_gbps:g} Gbit/s; "
