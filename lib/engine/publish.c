@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "core/sha256.h"
 #include "core/status.h"
 #include "core/strmap.h"
 #include "engine/engine.h"
@@ -51,11 +52,16 @@ typedef struct owner {
     unsigned long long start; /* the process's start time, clock ticks after boot */
 } owner;
 
+#define INIT_PID_NAMESPACE "pid:[4026531836]" /* the kernel's initial pid namespace (PROC_PID_INIT_INO) */
+
+/* Where a pid means one process: the boot, and the pid namespace when it is not the initial one
+ * (containers of one machine share its boot id, not their pids). The first 8 hex digits of the
+ * boot id, or of sha256(boot id, namespace) inside another pid namespace. */
 static void read_boot(char out[9])
 {
-    char text[128];
+    char text[128], ns[64];
     size_t k = 0;
-    ssize_t n = -1;
+    ssize_t n = -1, m;
     /* read(), not olive_read_file: /proc files report a size of 0. */
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -63,6 +69,18 @@ static void read_boot(char out[9])
         close(fd);
     }
     text[n > 0 ? n : 0] = '\0';
+    m = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    ns[m > 0 ? m : 0] = '\0';
+    if (m > 0 && strcmp(ns, INIT_PID_NAMESPACE)) {
+        olive_sha256 h;
+        char hex[OLIVE_SHA256_HEX];
+        olive_sha256_init(&h);
+        olive_sha256_update(&h, text, strlen(text));
+        olive_sha256_update(&h, ns, strlen(ns));
+        olive_sha256_final_hex(&h, hex);
+        snprintf(out, 9, "%.8s", hex);
+        return;
+    }
     for (const char *p = text; *p && k < 8; p++)
         if (isxdigit((unsigned char)*p))
             out[k++] = (char)tolower((unsigned char)*p);

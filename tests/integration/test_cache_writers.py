@@ -147,8 +147,9 @@ def test_racing_writers_leave_every_entry_valid(tmp_path):
                 assert (tmp_path / f"out{i}" / f.name).read_bytes() == f.read_bytes(), (i, f.name)
     (y,) = ort.InferenceSession(str(tmp_path / "out0" / "model.onnx")).run(None, {"x": x})
     assert y.shape == (2, 64) and np.isfinite(y).all()
-    # The writers did race: more than one ran a pass whose entry only one of them published.
-    assert sum(err.count(": run") for _, err, _ in results) > len(PASSES), [err for _, err, _ in results]
+    # How many writers ran a pass rather than finding it depends on timing; the case of an
+    # entry published between a writer's lookup and its store is made deterministic in
+    # tests/unit/workflow/test_cache.c.
 
     # A later run finds everything in the cache.
     again = subprocess.run([CLI, "run", "--config", "w0.json", "--log_level", "1"], cwd=tmp_path,
@@ -164,8 +165,14 @@ def dead_pid():
 
 
 def boot_tag():
+    """The owner tag of staging folders: the boot id's first 8 hex digits, or in a pid namespace
+    other than the initial one (a container) those of sha256(boot id, namespace link)."""
     with open("/proc/sys/kernel/random/boot_id") as f:
-        return f.read().replace("-", "")[:8]
+        boot = f.read()
+    ns = os.readlink("/proc/self/ns/pid")
+    if ns != "pid:[4026531836]":
+        return hashlib.sha256((boot + ns).encode()).hexdigest()[:8]
+    return boot.replace("-", "")[:8]
 
 
 def start_time(pid):
