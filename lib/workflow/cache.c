@@ -655,3 +655,70 @@ int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out)
         *out = total;
     return rc;
 }
+
+/* ---- evaluation records: <cache_dir>/evaluations/<key>.json ----
+ * {"format": "libolive-eval 2", "sha256": <hash of "result">, "result": "<compact JSON>"}: the
+ * result is kept as the exact text that was hashed, so verifying it needs no re-serialization. */
+#define EVAL_FORMAT "libolive-eval 2"
+
+static char *eval_path(const wf_cache *c, const char *key)
+{
+    return olive_asprintf("%s/evaluations/%s.json", c->dir, key);
+}
+
+int wf_cache_eval_load(const wf_cache *c, const char *key, json_t **out)
+{
+    char *path = eval_path(c, key), *text = NULL, hex[OLIVE_SHA256_HEX];
+    size_t size;
+    json_t *doc = NULL, *result = NULL;
+    const char *inner, *want, *format;
+    *out = NULL;
+    if (!path)
+        return OLIVE_ENOMEM;
+    if (olive_read_file(&text, &size, path, MANIFEST_LIMIT) != OLIVE_OK) {
+        olive_error_clear(); /* none yet */
+        free(path);
+        return OLIVE_OK;
+    }
+    doc = json_loads(text, 0, NULL);
+    inner = json_string_value(json_object_get(doc, "result"));
+    want = json_string_value(json_object_get(doc, "sha256"));
+    if (inner)
+        olive_sha256_hex(inner, strlen(inner), hex);
+    format = json_string_value(json_object_get(doc, "format"));
+    if (!inner || !want || !format || strcmp(format, EVAL_FORMAT) ||
+        strcmp(hex, want) || !json_is_object(result = json_loads(inner, 0, NULL))) {
+        /* Damaged, or written by an older build: evaluated again and replaced. */
+        OLIVE_WARN("evaluation record %s does not verify: evaluating again", path);
+        json_decref(result);
+        result = NULL;
+    }
+    json_decref(doc);
+    free(text);
+    free(path);
+    *out = result;
+    return OLIVE_OK;
+}
+
+int wf_cache_eval_store(const wf_cache *c, const char *key, const json_t *result)
+{
+    char *path = eval_path(c, key), *inner = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS), *dir = NULL,
+         *text = NULL, hex[OLIVE_SHA256_HEX];
+    json_t *doc = NULL;
+    int rc = OLIVE_ENOMEM;
+    if (path && inner && (dir = olive_path_dirname(path))) {
+        olive_sha256_hex(inner, strlen(inner), hex);
+        doc = json_pack("{s:s, s:s, s:s}", "format", EVAL_FORMAT, "sha256", hex, "result", inner);
+        text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+        /* An atomic write (temporary file, fsync, rename): two writers of one key write the
+         * same result, and the last rename wins whole. */
+        if (text && (rc = olive_mkdir_p(dir)) == OLIVE_OK)
+            rc = olive_write_file(path, text, strlen(text));
+    }
+    json_decref(doc);
+    free(text);
+    free(dir);
+    free(inner);
+    free(path);
+    return rc;
+}

@@ -61,4 +61,12 @@ int wf_cache_entry_files(const wf_cache *c, const char *key, json_t **out);
 /* Total bytes of the files of an entry (its manifest excluded). */
 int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out);
 
+/* The evaluation recorded under `key` (<cache_dir>/evaluations/<key>.json), verified against the
+ * sha256 stored with it: *out receives it (owned), or NULL when there is none or it does not
+ * verify (logged; it is evaluated again and replaced). Errors: OLIVE_ENOMEM. */
+int wf_cache_eval_load(const wf_cache *c, const char *key, json_t **out);
+
+/* Records `result` under `key` with its sha256, written atomically. Errors: OLIVE_EIO, OLIVE_ENOMEM. */
+int wf_cache_eval_store(const wf_cache *c, const char *key, const json_t *result);
+
 #endif

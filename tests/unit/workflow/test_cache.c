@@ -1,7 +1,8 @@
 /* The workflow cache when another process publishes the same entry between this process's
  * lookup and its store (the race of many writers, made deterministic): the entry already
  * there is verified and used, this one's discarded; a damaged one in the way is replaced; an
- * empty folder in the way is taken over. No staging folder is left in any case. */
+ * empty folder in the way is taken over. No staging folder is left in any case. Evaluation
+ * records are served only when they verify. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/status.h"
 #include "pass_test_util.h"
@@ -139,6 +141,35 @@ int main(void)
     CHECK(weight_of(out) == 1.0f);
     oir_model_free(out);
     CHECK(hidden_entries(c.runs) == 0);
+
+    /* Evaluation records: read back equal, refused when their bytes or format differ. */
+    {
+        json_t *result = json_pack("{s:{s:{s:f}}}", "accuracy", "accuracy_score", "value", 0.875), *got = NULL;
+        char *path = olive_asprintf("%s/evaluations/%s.json", dir, KEY), *text;
+        CHECK_RC(wf_cache_eval_load(&c, KEY, &got), OLIVE_OK);
+        CHECK(got == NULL);
+        CHECK_RC(wf_cache_eval_store(&c, KEY, result), OLIVE_OK);
+        CHECK_RC(wf_cache_eval_load(&c, KEY, &got), OLIVE_OK);
+        CHECK(got && json_equal(got, result));
+        json_decref(got);
+        got = NULL;
+        /* The value changed in place (0.875 -> 0.975): the hash no longer matches. */
+        text = read_text(path);
+        CHECK(text && strstr(text, "0.875"));
+        if (text && strstr(text, "0.875")) {
+            strstr(text, "0.875")[2] = '9';
+            CHECK_RC(olive_write_file(path, text, strlen(text)), OLIVE_OK);
+        }
+        free(text);
+        CHECK_RC(wf_cache_eval_load(&c, KEY, &got), OLIVE_OK);
+        CHECK(got == NULL);
+        /* A record of the older format (the bare result) is not trusted either. */
+        CHECK_RC(olive_write_file(path, "{\"accuracy\": {}}", 16), OLIVE_OK);
+        CHECK_RC(wf_cache_eval_load(&c, KEY, &got), OLIVE_OK);
+        CHECK(got == NULL);
+        json_decref(result);
+        free(path);
+    }
 
     free(before);
     free(manifest_path);
