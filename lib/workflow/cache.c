@@ -686,8 +686,9 @@ int wf_cache_eval_load(const wf_cache *c, const char *key, json_t **out)
     if (inner)
         olive_sha256_hex(inner, strlen(inner), hex);
     format = json_string_value(json_object_get(doc, "format"));
-    if (!inner || !want || !format || strcmp(format, EVAL_FORMAT) ||
-        strcmp(hex, want) || !json_is_object(result = json_loads(inner, 0, NULL))) {
+    if (inner && want && format && !strcmp(format, EVAL_FORMAT) && !strcmp(hex, want))
+        result = json_loads(inner, 0, NULL); /* (json_is_object evaluates its argument twice) */
+    if (!json_is_object(result)) {
         /* Damaged, or written by an older build: evaluated again and replaced. */
         OLIVE_WARN("evaluation record %s does not verify: evaluating again", path);
         json_decref(result);
