@@ -536,14 +536,17 @@ static int publish_entry(const char *staging, const char *entry, json_t **manife
         struct stat st;
         json_t *theirs = NULL;
         char *bad = NULL;
-        int intact;
+        int intact, e;
         if (rename(staging, entry) == 0) {
             sync_folder(runs);
             done = 1;
             break;
         }
-        if (errno != ENOTEMPTY && errno != EEXIST) {
-            rc = olive_fail_errno(errno, "cannot publish cache entry", entry);
+        /* ENOENT with the staging folder gone and the entry there: an NFS client that resent
+         * a rename the server had done (its reply lost); the entry is checked as any other. */
+        e = errno;
+        if (e != ENOTEMPTY && e != EEXIST && !(e == ENOENT && lstat(staging, &st) != 0 && lstat(entry, &st) == 0)) {
+            rc = olive_fail_errno(e, "cannot publish cache entry", entry);
             done = 1;
             break;
         }
