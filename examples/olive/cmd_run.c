@@ -183,9 +183,9 @@ static char *load_options(const run_args *a)
 /* The outcome of one config of a batch. */
 typedef struct run_outcome {
     const char *config;
-    int status;      /* exit status of its run; -1 when it did not run */
-    char *output;    /* its output folder, absolute (NULL when it has none) */
-    char *error;     /* the first line of its error */
+    int status;   /* exit status of its run; -1 when it did not run */
+    char *output; /* its output folder, absolute (NULL when it has none) */
+    char *error;  /* the first line of its error */
 } run_outcome;
 
 static char *absolute(const char *path)
@@ -361,8 +361,8 @@ static int run_batch(run_args *a, char **configs, size_t n)
         const run_outcome *o = &outcomes[i];
         const char *state = o->status == -1 ? "not run" : o->status == CLI_EXIT_OK ? "ok" : "failed";
         const char *detail = o->status == CLI_EXIT_OK ? (o->output ? o->output : "(no output_dir)")
-                             : o->error                ? o->error
-                                                       : "";
+                             : o->error               ? o->error
+                                                      : "";
         printf("%-8s %-*s  %s\n", state, (int)width, configs[i], detail);
     }
     for (size_t i = 0; i < n; i++) {
@@ -412,8 +412,9 @@ int cli_cmd_run(int argc, char **argv)
     for (size_t i = 0; i < a.n_configs && rc == CLI_EXIT_OK; i++)
         rc = expand_config(&configs, &n, a.configs[i]);
     if (rc == CLI_EXIT_OK && a.output)
-        rc = cli_usage("run", "-o names one output folder: a batch of %zu configs writes each to its config's "
-                              "output_dir",
+        rc = cli_usage("run",
+                       "-o names one output folder: a batch of %zu configs writes each to its config's "
+                       "output_dir",
                        n);
     if (rc == CLI_EXIT_OK)
         rc = run_batch(&a, configs, n);

@@ -135,8 +135,8 @@ static void clean_stale_temp_files(const char *dir)
             continue;
         while (t[5 + k] && isalnum((unsigned char)t[5 + k]))
             k++;
-        if (k != 6 || t[5 + k] || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(st.st_mode) || (double)time(NULL) - (double)st.st_mtim.tv_sec <= STALE_TEMP_FILE_SECONDS)
+        if (k != 6 || t[5 + k] || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (double)time(NULL) - (double)st.st_mtim.tv_sec <= STALE_TEMP_FILE_SECONDS)
             continue;
         OLIVE_INFO("removing %s/%s, left by an interrupted run", dir, e->d_name);
         unlinkat(dirfd(d), e->d_name, 0);
