@@ -36,7 +36,9 @@ int olive_engine_execute(olive_engine *e, const oir_model *input, const char *ou
 
 /* ---- output folders (publish.c) ----
  * An output folder is built in a staging folder beside its final name,
- * "<parent>/.<name>.tmp-<boot>-<pid>-<start>-XXXXXX" (the owner process in the name), then
+ * "<parent>/.<name>.tmp-<boot>-<pid>-<start>-XXXXXX" (the owner process in the name: <boot> is
+ * the first 8 hex digits of the kernel's boot id, or, in a pid namespace other than the initial
+ * one (a container), of the sha256 of the boot id and the namespace's /proc/self/ns/pid link), then
  * published: exchanged with the old folder in one rename (renameat2 RENAME_EXCHANGE), so that
  * the path holds the old output or the new one at every instant. The published folder lists
  * the names libolive wrote in OLIVE_OUTPUT_MANIFEST; on the next publish those are replaced
@@ -50,7 +52,8 @@ int olive_engine_make_staging(char **out, const char *output_dir);
 
 /* Removes the staging folders in `folder` that their owner left behind: for the final name
  * `name`, or of any name when NULL. A staging folder is stale when its owner process is gone
- * (same boot), or when it was made under another boot or machine and not touched for a day;
+ * (same boot and pid namespace), or when it was made under another boot, machine or container
+ * and neither it nor a file in it was modified for a day;
  * a live run's staging folder is never touched. An old output moved aside by a killed run
  * (the fallback of olive_engine_publish) goes back to `name` when nothing is there. */
 void olive_engine_clean_staging(const char *folder, const char *name);

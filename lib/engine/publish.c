@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "core/sha256.h"
 #include "core/status.h"
 #include "core/strmap.h"
 #include "engine/engine.h"
@@ -51,11 +52,16 @@ typedef struct owner {
     unsigned long long start; /* the process's start time, clock ticks after boot */
 } owner;
 
+#define INIT_PID_NAMESPACE "pid:[4026531836]" /* the kernel's initial pid namespace (PROC_PID_INIT_INO) */
+
+/* Where a pid means one process: the boot, and the pid namespace when it is not the initial one
+ * (containers of one machine share its boot id, not their pids). The first 8 hex digits of the
+ * boot id, or of sha256(boot id, namespace) inside another pid namespace. */
 static void read_boot(char out[9])
 {
-    char text[128];
+    char text[128], ns[64];
     size_t k = 0;
-    ssize_t n = -1;
+    ssize_t n = -1, m;
     /* read(), not olive_read_file: /proc files report a size of 0. */
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -63,6 +69,18 @@ static void read_boot(char out[9])
         close(fd);
     }
     text[n > 0 ? n : 0] = '\0';
+    m = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    ns[m > 0 ? m : 0] = '\0';
+    if (m > 0 && strcmp(ns, INIT_PID_NAMESPACE)) {
+        olive_sha256 h;
+        char hex[OLIVE_SHA256_HEX];
+        olive_sha256_init(&h);
+        olive_sha256_update(&h, text, strlen(text));
+        olive_sha256_update(&h, ns, strlen(ns));
+        olive_sha256_final_hex(&h, hex);
+        snprintf(out, 9, "%.8s", hex);
+        return;
+    }
     for (const char *p = text; *p && k < 8; p++)
         if (isxdigit((unsigned char)*p))
             out[k++] = (char)tolower((unsigned char)*p);
@@ -125,18 +143,42 @@ static int parse_owner(const char *s, owner *o)
     return k == 6;
 }
 
+/* The newest modification time of a folder and of the entries in it (-1 when it cannot be
+ * read): a writer adds files to the folder or grows one of them, so both move while it lives. */
+static double newest_mtime(int parent, const char *name)
+{
+    struct stat st;
+    double newest;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d;
+    struct dirent *e;
+    if (fd < 0 || fstat(fd, &st) != 0 || !(d = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    newest = (double)st.st_mtim.tv_sec;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (double)st.st_mtim.tv_sec > newest)
+            newest = (double)st.st_mtim.tv_sec;
+    closedir(d);
+    return newest;
+}
+
 /* A staging folder is stale when its owner process is gone (same boot), or, made under
- * another boot or on another machine sharing the folder, when it was not touched for a day. */
+ * another boot or on another machine sharing the folder, when neither it nor any file in it
+ * was written for a day (a live writer on another node cannot be asked). */
 static int is_stale(int dirfd, const char *name, const owner *o, const owner *me)
 {
     unsigned long long start = 0;
-    struct stat st;
+    double newest;
     if (!strcmp(o->boot, me->boot)) {
         int r = process_start(o->pid, &start);
         return r == 0 || (r == 1 && o->start && start && start != o->start);
     }
-    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-           (double)time(NULL) - (double)st.st_mtim.tv_sec > OTHER_BOOT_STALE_SECONDS;
+    newest = newest_mtime(dirfd, name);
+    return newest >= 0 && (double)time(NULL) - newest > OTHER_BOOT_STALE_SECONDS;
 }
 
 /* ".<name>.<kind>-" with the name cut as staging names cut it. */

@@ -1,11 +1,14 @@
 /* The workflow cache (see cache.h). */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -19,6 +22,10 @@
 #define MANIFEST "manifest.json"
 #define MANIFEST_LIMIT (16u << 20)
 #define TABLE_LIMIT (64u << 20)
+#define PUBLISH_ATTEMPTS 8
+/* A temporary file of an atomic write is written in one go: untouched for an hour, its writer
+ * is gone (whichever machine it ran on). */
+#define STALE_TEMP_FILE_SECONDS 3600
 
 /* What a file's hash was computed from: if any of these changed, the file is hashed again. */
 typedef struct wf_file_hash {
@@ -112,6 +119,31 @@ static void save_table(wf_cache *c)
     free(text);
 }
 
+/* Removes the temporary files of atomic writes (".<name>.tmp-XXXXXX", regular files) that a
+ * killed writer left in `dir`, once they are provably stale. */
+static void clean_stale_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp-");
+        struct stat st;
+        size_t k = 0;
+        if (e->d_name[0] != '.' || !t)
+            continue;
+        while (t[5 + k] && isalnum((unsigned char)t[5 + k]))
+            k++;
+        if (k != 6 || t[5 + k] || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (double)time(NULL) - (double)st.st_mtim.tv_sec <= STALE_TEMP_FILE_SECONDS)
+            continue;
+        OLIVE_INFO("removing %s/%s, left by an interrupted run", dir, e->d_name);
+        unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int wf_cache_open(wf_cache *c, const char *dir, int clean)
 {
     memset(c, 0, sizeof *c);
@@ -132,6 +164,13 @@ int wf_cache_open(wf_cache *c, const char *dir, int clean)
     }
     /* Entries being built by a run that was killed: only stale ones, a live run's stay. */
     olive_engine_clean_staging(c->runs, NULL);
+    clean_stale_temp_files(c->dir);
+    {
+        char *evaluations = olive_path_join(c->dir, "evaluations");
+        if (evaluations)
+            clean_stale_temp_files(evaluations);
+        free(evaluations);
+    }
     load_table(c);
     return OLIVE_OK;
 }
@@ -348,24 +387,70 @@ static int load_entry(oir_model **out, const char *entry, const json_t *manifest
     return OLIVE_OK;
 }
 
+/* Flushes a folder's entries (names created or renamed in it) to stable storage; best effort
+ * where the file system cannot sync a folder. */
+static void sync_folder(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* The folder `entry` is, as lstat saw it, for telling it from one published in its place. */
+static int same_folder(const char *entry, const struct stat *seen)
+{
+    struct stat now;
+    return lstat(entry, &now) == 0 && S_ISDIR(now.st_mode) && now.st_ino == seen->st_ino && now.st_dev == seen->st_dev;
+}
+
+/* Takes a bad entry out of the cache: renamed onto a fresh staging folder of this process (a
+ * rename replaces an empty folder), then removed. Readers see the whole entry or nothing, a
+ * killed remover leaves a staging folder the next run recognises as stale, and an entry
+ * another process published in the meantime (another inode than the one checked) is kept. */
+static void discard_entry(const char *entry, const struct stat *seen)
+{
+    char *trash = NULL;
+    if (olive_engine_make_staging(&trash, entry) != OLIVE_OK) {
+        olive_error_clear();
+        return;
+    }
+    if (same_folder(entry, seen) && rename(entry, trash) == 0)
+        sync_folder(trash); /* the rename reached the shared folder before the removal starts */
+    olive_rmtree(trash);
+    free(trash);
+}
+
+/* Reads and verifies the entry at `entry`: 1 with *manifest when every file matches, 0 when it
+ * does not (*bad names the first file that differs), -1 when out of memory. */
+static int verify_entry(const char *entry, json_t **manifest, char **bad)
+{
+    json_t *man = read_manifest(entry);
+    int intact = man ? entry_intact(entry, man, bad) : 0;
+    if (intact == 1)
+        *manifest = man;
+    else
+        json_decref(man);
+    return intact;
+}
+
 int wf_cache_lookup(wf_cache *c, const char *key, oir_model **out, json_t **manifest)
 {
     char *entry = wf_cache_entry_dir(c, key), *bad = NULL;
-    json_t *man;
+    json_t *man = NULL;
     struct stat st;
     int intact, rc;
     *out = NULL;
     *manifest = NULL;
     if (!entry)
         return OLIVE_ENOMEM;
-    if (stat(entry, &st) != 0) {
+    if (lstat(entry, &st) != 0 || !S_ISDIR(st.st_mode)) {
         free(entry);
         return OLIVE_OK;
     }
-    man = read_manifest(entry);
-    intact = man ? entry_intact(entry, man, &bad) : 0;
+    intact = verify_entry(entry, &man, &bad);
     if (intact < 0) {
-        json_decref(man);
         free(entry);
         return OLIVE_ENOMEM;
     }
@@ -373,8 +458,7 @@ int wf_cache_lookup(wf_cache *c, const char *key, oir_model **out, json_t **mani
         OLIVE_WARN("cache entry %s was altered (%s differs from its manifest): rebuilding it", entry,
                    bad ? bad : MANIFEST);
         free(bad);
-        json_decref(man);
-        olive_rmtree(entry);
+        discard_entry(entry, &st);
         free(entry);
         return OLIVE_OK;
     }
@@ -384,7 +468,7 @@ int wf_cache_lookup(wf_cache *c, const char *key, oir_model **out, json_t **mani
         OLIVE_WARN("cache entry %s cannot be loaded (%s): rebuilding it", entry, olive_error_last());
         olive_error_clear();
         json_decref(man);
-        olive_rmtree(entry);
+        discard_entry(entry, &st);
         free(entry);
         return OLIVE_OK;
     }
@@ -435,6 +519,63 @@ static int write_manifest(const char *staging, const json_t *manifest)
     return rc;
 }
 
+/* Publishes the complete, verified-by-construction staging folder as `entry`. Its files were
+ * fsynced as they were written; the folder is synced before the rename, so that no node of a
+ * shared file system sees the name before the bytes. If another process published the same
+ * key first (same inputs, same result), theirs is verified and kept and ours discarded; a bad
+ * one in the way is taken out and the rename tried again. On success *manifest is the one of
+ * the published entry and the staging folder is gone. */
+static int publish_entry(const char *staging, const char *entry, json_t **manifest)
+{
+    char *runs = olive_path_dirname(entry);
+    int rc = OLIVE_OK, done = 0;
+    if (!runs)
+        return OLIVE_ENOMEM;
+    sync_folder(staging);
+    for (int attempt = 0; !done && attempt < PUBLISH_ATTEMPTS; attempt++) {
+        struct stat st;
+        json_t *theirs = NULL;
+        char *bad = NULL;
+        int intact, e;
+        if (rename(staging, entry) == 0) {
+            sync_folder(runs);
+            done = 1;
+            break;
+        }
+        /* ENOENT with the staging folder gone and the entry there: an NFS client that resent
+         * a rename the server had done (its reply lost); the entry is checked as any other. */
+        e = errno;
+        if (e != ENOTEMPTY && e != EEXIST && !(e == ENOENT && lstat(staging, &st) != 0 && lstat(entry, &st) == 0)) {
+            rc = olive_fail_errno(e, "cannot publish cache entry", entry);
+            done = 1;
+            break;
+        }
+        if (lstat(entry, &st) != 0)
+            continue; /* removed since: try again */
+        if ((intact = verify_entry(entry, &theirs, &bad)) < 0) {
+            rc = OLIVE_ENOMEM;
+            done = 1;
+            break;
+        }
+        if (intact) {
+            OLIVE_DEBUG("cache entry %s was published by another run meanwhile: using it", entry);
+            olive_rmtree(staging);
+            json_decref(*manifest);
+            *manifest = theirs;
+            done = 1;
+            break;
+        }
+        OLIVE_WARN("cache entry %s was altered (%s differs from its manifest): replacing it", entry,
+                   bad ? bad : MANIFEST);
+        free(bad);
+        discard_entry(entry, &st);
+    }
+    if (!done)
+        rc = olive_fail(OLIVE_EIO, "cannot publish cache entry '%s': other entries kept taking its place", entry);
+    free(runs);
+    return rc;
+}
+
 int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_t *info, oir_model **out)
 {
     char *entry = wf_cache_entry_dir(c, key), *staging = NULL, *model_path = NULL;
@@ -462,20 +603,8 @@ int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_
     json_object_set(manifest, "companions", companions);
     if ((rc = write_manifest(staging, manifest)) != OLIVE_OK)
         goto out;
-    /* The lookup removed an altered entry of this key; if one exists now, another process
-     * running the same step published it first: keep theirs (same inputs, same result). */
-    if (rename(staging, entry) != 0) {
-        if (errno != ENOTEMPTY && errno != EEXIST) {
-            rc = olive_fail_errno(errno, "cannot publish cache entry", entry);
-            goto out;
-        }
-        olive_rmtree(staging);
-        json_decref(manifest);
-        if (!(manifest = read_manifest(entry))) {
-            rc = olive_fail(OLIVE_EIO, "cache entry '%s' appeared without a readable manifest", entry);
-            goto out;
-        }
-    }
+    if ((rc = publish_entry(staging, entry, &manifest)) != OLIVE_OK)
+        goto out;
     free(staging);
     staging = NULL;
     rc = load_entry(out, entry, manifest);
@@ -527,5 +656,73 @@ int wf_cache_entry_size(const wf_cache *c, const char *key, uint64_t *out)
     free(entry);
     if (rc == OLIVE_OK)
         *out = total;
+    return rc;
+}
+
+/* ---- evaluation records: <cache_dir>/evaluations/<key>.json ----
+ * {"format": "libolive-eval 2", "sha256": <hash of "result">, "result": "<compact JSON>"}: the
+ * result is kept as the exact text that was hashed, so verifying it needs no re-serialization. */
+#define EVAL_FORMAT "libolive-eval 2"
+
+static char *eval_path(const wf_cache *c, const char *key)
+{
+    return olive_asprintf("%s/evaluations/%s.json", c->dir, key);
+}
+
+int wf_cache_eval_load(const wf_cache *c, const char *key, json_t **out)
+{
+    char *path = eval_path(c, key), *text = NULL, hex[OLIVE_SHA256_HEX];
+    size_t size;
+    json_t *doc = NULL, *result = NULL;
+    const char *inner, *want, *format;
+    *out = NULL;
+    if (!path)
+        return OLIVE_ENOMEM;
+    if (olive_read_file(&text, &size, path, MANIFEST_LIMIT) != OLIVE_OK) {
+        olive_error_clear(); /* none yet */
+        free(path);
+        return OLIVE_OK;
+    }
+    doc = json_loads(text, 0, NULL);
+    inner = json_string_value(json_object_get(doc, "result"));
+    want = json_string_value(json_object_get(doc, "sha256"));
+    if (inner)
+        olive_sha256_hex(inner, strlen(inner), hex);
+    format = json_string_value(json_object_get(doc, "format"));
+    if (inner && want && format && !strcmp(format, EVAL_FORMAT) && !strcmp(hex, want))
+        result = json_loads(inner, 0, NULL); /* (json_is_object evaluates its argument twice) */
+    if (!json_is_object(result)) {
+        /* Damaged, or written by an older build: evaluated again and replaced. */
+        OLIVE_WARN("evaluation record %s does not verify: evaluating again", path);
+        json_decref(result);
+        result = NULL;
+    }
+    json_decref(doc);
+    free(text);
+    free(path);
+    *out = result;
+    return OLIVE_OK;
+}
+
+int wf_cache_eval_store(const wf_cache *c, const char *key, const json_t *result)
+{
+    char *path = eval_path(c, key), *inner = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS), *dir = NULL,
+         *text = NULL, hex[OLIVE_SHA256_HEX];
+    json_t *doc = NULL;
+    int rc = OLIVE_ENOMEM;
+    if (path && inner && (dir = olive_path_dirname(path))) {
+        olive_sha256_hex(inner, strlen(inner), hex);
+        doc = json_pack("{s:s, s:s, s:s}", "format", EVAL_FORMAT, "sha256", hex, "result", inner);
+        text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+        /* An atomic write (temporary file, fsync, rename): two writers of one key write the
+         * same result, and the last rename wins whole. */
+        if (text && (rc = olive_mkdir_p(dir)) == OLIVE_OK)
+            rc = olive_write_file(path, text, strlen(text));
+    }
+    json_decref(doc);
+    free(text);
+    free(dir);
+    free(inner);
+    free(path);
     return rc;
 }

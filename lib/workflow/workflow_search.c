@@ -173,11 +173,6 @@ static void eval_key(char out[OLIVE_SHA256_HEX], const olive_workflow *w, const 
     free(eng);
 }
 
-static char *eval_cache_path(const run_ctx *r, const char *key)
-{
-    return olive_asprintf("%s/evaluations/%s.json", r->cache.dir, key);
-}
-
 /* The evaluator of a candidate built by the first `n_run` slots: the last one's own, else the
  * engine's. */
 static const wf_evaluator *evaluator_of(const olive_workflow *w, const size_t *choice, size_t n_run)
@@ -264,7 +259,7 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t depth, siz
     size_t *choice = olive_calloc(w->n_slots + 1, sizeof *choice);
     olive_pass **passes = olive_calloc(w->n_slots + 1, sizeof *passes);
     oir_model *cur = NULL;
-    char parent[OLIVE_SHA256_HEX], key[OLIVE_SHA256_HEX], *desc = describe(s, idx, n_run), *path = NULL;
+    char parent[OLIVE_SHA256_HEX], key[OLIVE_SHA256_HEX], *desc = describe(s, idx, n_run);
     const wf_evaluator *ev;
     json_t *res = NULL;
     int rc = OLIVE_OK, cached = 0;
@@ -304,11 +299,9 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t depth, siz
     s->last_step[index] = n_run ? r->n_steps - 1 : SIZE_MAX;
     ev = evaluator_of(w, choice, n_run);
     eval_key(key, w, parent);
-    if (!(path = eval_cache_path(r, key))) {
-        rc = OLIVE_ENOMEM;
+    if ((rc = wf_cache_eval_load(&r->cache, key, &res)) != OLIVE_OK)
         goto out;
-    }
-    if ((res = json_load_file(path, 0, NULL)) && json_is_object(res)) {
+    if (res) {
         cached = 1;
         s->served++;
         OLIVE_INFO("candidate %zu: evaluation cache hit %.16s: not evaluated again", index, key);
@@ -320,12 +313,10 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t depth, siz
                                   r->step_index, r->step_count, desc)) != OLIVE_OK)
             goto out;
         s->evaluated++;
-        /* Stored atomically: an interrupted search keeps every finished evaluation. */
-        char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS), *dir = olive_path_dirname(path);
-        if (text && dir && olive_mkdir_p(dir) == OLIVE_OK)
-            olive_write_file(path, text, strlen(text));
-        free(text);
-        free(dir);
+        /* Stored atomically: an interrupted search keeps every finished evaluation. A record
+         * that cannot be written costs a later run this evaluation, not this run. */
+        if (wf_cache_eval_store(&r->cache, key, res) != OLIVE_OK)
+            olive_error_clear();
     }
     if (s->last_step[index] != SIZE_MAX &&
         !(r->steps[s->last_step[index]].metrics = wf_footprint_metrics(res, ev, s->baseline))) {
@@ -362,7 +353,6 @@ out:
     free(passes);
     free(choice);
     free(desc);
-    free(path);
     json_decref(res);
     oir_model_free(cur);
     return rc;

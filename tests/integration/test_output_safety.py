@@ -7,6 +7,7 @@ Each case builds the folders, runs the built `olive` tool (OLIVE_CLI), then comp
 file it cares about with what was there before, byte for byte. Outputs are checked with onnx's
 checker and onnxruntime against the input model."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -262,8 +263,14 @@ def test_folder_of_user_files_is_refused_naming_them(work):
 # ---- 4. staging folders of killed runs are removed by the next run, live ones are not ----
 
 def boot_tag():
+    """The owner tag of staging folders: the boot id's first 8 hex digits, or in a pid namespace
+    other than the initial one (a container) those of sha256(boot id, namespace link)."""
     with open("/proc/sys/kernel/random/boot_id") as f:
-        return f.read().replace("-", "")[:8]
+        boot = f.read()
+    ns = os.readlink("/proc/self/ns/pid")
+    if ns != "pid:[4026531836]":
+        return hashlib.sha256((boot + ns).encode()).hexdigest()[:8]
+    return boot.replace("-", "")[:8]
 
 
 def start_time(pid):

@@ -10,10 +10,10 @@
 #include "workflow/search/search.h"
 
 typedef struct level {
-    ws_space space;   /* this level's parameters */
-    size_t *members;  /* their indices in the full space */
-    ws_sampler *smp;  /* searching this level from the current model above */
-    size_t *results;  /* candidates (indices in res) of the current search of this level */
+    ws_space space;  /* this level's parameters */
+    size_t *members; /* their indices in the full space */
+    ws_sampler *smp; /* searching this level from the current model above */
+    size_t *results; /* candidates (indices in res) of the current search of this level */
     size_t n_results;
     size_t *sorted; /* results, best first (Olive's SearchResults.sort) */
     size_t n_sorted;
