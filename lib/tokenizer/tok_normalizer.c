@@ -8,6 +8,7 @@
 #include "core/status.h"
 #include "tokenizer/tok_bytelevel.h"
 #include "tokenizer/tok_json.h"
+#include "tokenizer/tok_precompiled.h"
 #include "tokenizer/tok_regex.h"
 #include "tokenizer/tok_text.h"
 #include "tokenizer/tok_unicode.h"
@@ -27,6 +28,7 @@ typedef enum kind {
     N_NMT,
     N_BYTELEVEL,
     N_SEQUENCE,
+    N_PRECOMPILED,
 } kind;
 
 struct otok_normalizer {
@@ -36,7 +38,8 @@ struct otok_normalizer {
     otok_regex *re;                                    /* Replace */
     char *text;                                        /* Replace's content, Prepend, Append */
     size_t text_len;
-    otok_normalizer **items; /* Sequence */
+    otok_precompiled charsmap; /* Precompiled */
+    otok_normalizer **items;   /* Sequence */
     size_t n_items;
 };
 
@@ -46,6 +49,7 @@ void otok_normalizer_free(otok_normalizer *n)
         return;
     otok_regex_free(n->re);
     free(n->text);
+    otok_precompiled_free(&n->charsmap);
     for (size_t i = 0; i < n->n_items; i++)
         otok_normalizer_free(n->items[i]);
     free(n->items);
@@ -151,10 +155,11 @@ static int parse_body(otok_normalizer *n, json_t *j, const char *path, const cha
             n->n_items = i + 1;
         }
     } else if (!strcmp(type, "Precompiled")) {
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s: the Precompiled normalizer (a SentencePiece charsmap) is not "
-                          "supported",
-                          path);
+        n->kind = N_PRECOMPILED;
+        const char *b64;
+        size_t len;
+        OLIVE_TRY(otok_json_string(j, path, "precompiled_charsmap", 1, &b64, &len));
+        OLIVE_TRY(otok_precompiled_parse(&n->charsmap, b64, len, path));
     } else {
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: normalizer type '%s' is not supported", path, type);
     }
@@ -345,6 +350,7 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
         for (size_t i = 0; i < len; i++)
             put_cp(out, otok_byte_to_char((unsigned char)s[i]));
         return OLIVE_OK;
+    case N_PRECOMPILED: otok_precompiled_apply(&n->charsmap, s, len, out); return OLIVE_OK;
     case N_SEQUENCE: {
         olive_strbuf cur = {0};
         olive_strbuf_appendn(&cur, s, len);

@@ -1,5 +1,5 @@
 /* Normalizers of tokenizer.json: BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, Strip,
- * StripAccents, Replace, Prepend, Append, Nmt, ByteLevel and Sequence of them. */
+ * StripAccents, Replace, Prepend, Append, Nmt, ByteLevel, Precompiled and Sequence of them. */
 #ifndef OLIVE_TOKENIZER_TOK_NORMALIZER_H
 #define OLIVE_TOKENIZER_TOK_NORMALIZER_H
 
@@ -12,7 +12,7 @@
 typedef struct otok_normalizer otok_normalizer;
 
 /* Reads a normalizer object found at `path`. depth counts Sequence nesting.
- * Errors: OLIVE_EFORMAT, OLIVE_EUNSUPPORTED (Precompiled, unknown types), OLIVE_ENOMEM. */
+ * Errors: OLIVE_EFORMAT, OLIVE_EUNSUPPORTED (unknown types), OLIVE_ENOMEM. */
 int otok_normalizer_parse(otok_normalizer **out, json_t *j, const char *path, int depth);
 void otok_normalizer_free(otok_normalizer *n);
 

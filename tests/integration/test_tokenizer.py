@@ -18,8 +18,10 @@ texts must be equal:
 Hostile tokenizer.json files get a clear error naming the field, never a crash.
 """
 
+import base64
 import glob
 import importlib.util
+import io
 import json
 import os
 import pathlib
@@ -401,6 +403,28 @@ def test_trained_tokenizers(name, trained, tmp_path):
         assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
 
 
+@pytest.mark.parametrize("rule", ["nmt_nfkc", "nmt_nfkc_cf"])
+def test_precompiled_charsmap(rule, trained, tmp_path):
+    """SentencePiece's normalization rules, compiled by sentencepiece itself into the charsmap
+    that T5, ALBERT and XLM-R tokenizer.json files carry, behind the Unigram trained here."""
+    spm = pytest.importorskip("sentencepiece")
+    from sentencepiece import sentencepiece_model_pb2
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(licence_lines(3)), model_writer=model, vocab_size=300,
+                                   normalization_rule_name=rule, minloglevel=2)
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.getvalue())
+    charsmap = base64.b64encode(proto.normalizer_spec.precompiled_charsmap).decode()
+    d = json.loads(trained("unigram").read_text())
+    d["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    path = tmp_path / "precompiled.json"
+    path.write_text(json.dumps(d))
+    compare(path, tmp_path, licence_lines(7) + multilingual_lines(3) + EDGE + random_texts(11, 400),
+            add_special=(True,))
+
+
 def test_invalid_utf8_is_replaced(trained, tmp_path):
     raw = [b"abc\xffdef", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80 surrogate", b"\xf4\x90\x80\x80 beyond",
            b"ok \xc0\xaf overlong", b"\x80\x80\x80", "caf\u00e9".encode() + b"\xe9 latin-1", b"\xf0\x9f\x98"]
@@ -496,7 +520,9 @@ def hostile_cases():
     yield "bad behavior", edit(lambda d: d.update(pre_tokenizer={"type": "Split", "pattern": {"String": "a"},
                                                                  "behavior": "Sideways", "invert": False})), "behavior"
     yield "unknown normalizer", edit(lambda d: d.update(normalizer={"type": "Frobnicate"})), "normalizer"
-    yield "precompiled", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "AAAA"})), "Precompiled"
+    yield "precompiled truncated", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "AAAA"})), "precompiled_charsmap"
+    yield "precompiled not base64", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "@@"})), "base64"
+    yield "precompiled lying size", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "/////wAAAAA="})), "inconsistent"
     yield "deep normalizers", edit(lambda d: d.update(normalizer=nested("normalizer", "normalizers", 200))), "nested deeper"
     yield "deep pre-tokenizers", edit(lambda d: d.update(pre_tokenizer=nested("pre", "pretokenizers", 200))), "nested deeper"
     yield "bad metaspace", edit(lambda d: d.update(pre_tokenizer={"type": "Metaspace", "replacement": "ab"})), "replacement"
