@@ -156,7 +156,7 @@ int otok_added_parse(otok_added *a, json_t *list, const otok_model *model, const
         const char *pat = x->content;
         size_t plen = x->len;
         if (x->flags.normalized && norm) {
-            if ((rc = otok_normalize(norm, x->content, x->len, &nb)))
+            if ((rc = otok_normalize(norm, x->content, x->len, &nb, NULL)))
                 break;
             pat = nb.data ? nb.data : "";
             plen = nb.len;

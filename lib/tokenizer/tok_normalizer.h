@@ -16,7 +16,11 @@ typedef struct otok_normalizer otok_normalizer;
 int otok_normalizer_parse(otok_normalizer **out, json_t *j, const char *path, int depth);
 void otok_normalizer_free(otok_normalizer *n);
 
-/* Normalizes s[0..len) (valid UTF-8) into out (cleared first). Errors: OLIVE_ENOMEM. */
-int otok_normalize(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out);
+/* Normalizes s[0..len) (valid UTF-8) into out (cleared first). When moved_start is not NULL it
+ * receives 1 if the first character of the result no longer comes from the first character of
+ * s (leading characters were removed, or a run of them replaced), which is what moves the
+ * text's start in Hugging Face's alignments (Metaspace's prepend_scheme "first" looks at it).
+ * Errors: OLIVE_ENOMEM. */
+int otok_normalize(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out, int *moved_start);
 
 #endif

@@ -403,6 +403,34 @@ def test_trained_tokenizers(name, trained, tmp_path):
         assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
 
 
+START_MOVERS = {
+    "strip": {"type": "Strip", "strip_left": True, "strip_right": True},
+    "replace": {"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"String": "x"}, "content": "yz"},
+        {"type": "Replace", "pattern": {"Regex": "[<>]{2}"}, "content": "q"},
+        {"type": "Replace", "pattern": {"String": "!"}, "content": ""}]},
+    "bert": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": True,
+             "lowercase": True},
+    "nmt_marks": {"type": "Sequence", "normalizers": [{"type": "Nmt"}, {"type": "StripAccents"},
+                                                      {"type": "Prepend", "prepend": "q"}]},
+}
+
+
+@pytest.mark.parametrize("normalizer", sorted(START_MOVERS))
+@pytest.mark.parametrize("split", [True, False])
+def test_metaspace_first_after_normalizers(normalizer, split, trained, tmp_path):
+    """Metaspace's prepend_scheme "first" adds its replacement only where the text starts in the
+    original: not after a normalizer removed the leading characters (or replaced a run of them)."""
+    d = json.loads(trained("sp_bpe_metaspace_first").read_text())
+    d["normalizer"] = START_MOVERS[normalizer]
+    d["pre_tokenizer"]["split"] = split
+    path = tmp_path / "first.json"
+    path.write_text(json.dumps(d))
+    starts = [" ", "  ", "\t", "x", "xx", "<>", "!", "!a", "\x01", "\u0301", "\u200b", "\u4e00", "<mask>", "<s>"]
+    texts = [a + b for a in starts for b in ["", "abc", " abc", "x<mask> y"]] + random_texts(5, 200)
+    compare(path, tmp_path, texts, add_special=(False,))
+
+
 @pytest.mark.parametrize("rule", ["nmt_nfkc", "nmt_nfkc_cf"])
 def test_precompiled_charsmap(rule, trained, tmp_path):
     """SentencePiece's normalization rules, compiled by sentencepiece itself into the charsmap
