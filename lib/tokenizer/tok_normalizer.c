@@ -210,7 +210,8 @@ static void lowercase(olive_strbuf *out, const char *s, size_t len)
     }
 }
 
-/* Keeps the code points of s for which keep() is false... */
+/* BertNormalizer: clean_text, handle_chinese_chars, strip_accents (NFD, then nonspacing marks
+ * dropped), lowercase, in that order. */
 static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out, int *moved)
 {
     olive_strbuf a = {0}, b = {0};
