@@ -453,6 +453,34 @@ def test_precompiled_charsmap(rule, trained, tmp_path):
             add_special=(True,))
 
 
+MORE_COMPONENTS = {
+    "ctc": {"decoder": {"type": "CTC", "pad_token": "[PAD]", "word_delimiter_token": "the", "cleanup": True}},
+    "ctc_raw": {"decoder": {"type": "CTC", "pad_token": "of", "word_delimiter_token": "|", "cleanup": False}},
+    "byte_level_normalizer": {"normalizer": {"type": "ByteLevel"}},
+    "replace_fuse": {"decoder": {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"Regex": "[aeiou]+"}, "content": "_"}, {"type": "Fuse"}]}},
+    "wordpiece_decoder": {"decoder": {"type": "WordPiece", "prefix": "th", "cleanup": True}},
+    "bpe_decoder": {"decoder": {"type": "BPEDecoder", "suffix": "e"}},
+    "fixed_length": {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "FixedLength", "length": 3}]}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_COMPONENTS))
+def test_more_components(name, trained, tmp_path):
+    """Decoders and pre-tokenizers the trained tokenizers do not use, on the WordLevel one."""
+    d = json.loads(trained("word_level").read_text())
+    d.update(MORE_COMPONENTS[name])
+    path = tmp_path / "more.json"
+    path.write_text(json.dumps(d))
+    compare(path, tmp_path, licence_lines(20) + random_texts(4, 200) + EDGE, add_special=(True,))
+    hf = Tokenizer.from_file(str(path))
+    seqs = random_id_sequences(hf, 9, 200)
+    got = run_tool(path, tmp_path, [], decode=seqs)
+    for ids, decoded in zip(seqs, got["decoded"]):
+        assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
+
+
 def test_invalid_utf8_is_replaced(trained, tmp_path):
     raw = [b"abc\xffdef", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80 surrogate", b"\xf4\x90\x80\x80 beyond",
            b"ok \xc0\xaf overlong", b"\x80\x80\x80", "caf\u00e9".encode() + b"\xe9 latin-1", b"\xf0\x9f\x98"]
@@ -553,6 +581,8 @@ def hostile_cases():
     yield "precompiled lying size", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "/////wAAAAA="})), "inconsistent"
     yield "deep normalizers", edit(lambda d: d.update(normalizer=nested("normalizer", "normalizers", 200))), "nested deeper"
     yield "deep pre-tokenizers", edit(lambda d: d.update(pre_tokenizer=nested("pre", "pretokenizers", 200))), "nested deeper"
+    yield "unicode scripts", edit(lambda d: d.update(pre_tokenizer={"type": "UnicodeScripts"})), "UnicodeScripts"
+    yield "fixed length 0", edit(lambda d: d.update(pre_tokenizer={"type": "FixedLength", "length": 0})), "pre_tokenizer.length"
     yield "bad metaspace", edit(lambda d: d.update(pre_tokenizer={"type": "Metaspace", "replacement": "ab"})), "replacement"
     yield "template without its token", edit(lambda d: d.update(post_processor={
         "type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}],
