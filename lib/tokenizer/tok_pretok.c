@@ -92,7 +92,7 @@ static int parse_body(otok_pretok *p, json_t *j, const char *path, const char *t
         /* Rust's regex crate: \w and \s are Unicode's word and White_Space classes */
         {
             static const char ws[] = "\\w+|[^\\w\\s]+";
-            OLIVE_TRY(otok_regex_compile(&p->re, ws, sizeof ws - 1, path));
+            OLIVE_TRY(otok_regex_compile_rust(&p->re, ws, sizeof ws - 1, path));
         }
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p->kind = P_WHITESPACE_SPLIT;
