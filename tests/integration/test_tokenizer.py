@@ -481,6 +481,54 @@ def test_more_components(name, trained, tmp_path):
         assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
 
 
+def newer_code_points():
+    """Latin-1, and blocks where Unicode 15 and 16 assigned characters (newer than the tables of
+    PCRE2 10.42 and utf8proc), where libolive must follow tokenizers' newer tables."""
+    spans = [(0xA0, 0x100, 1), (0x880, 0x900, 1), (0xCF0, 0xD00, 1), (0xEC0, 0xF00, 1), (0x1B40, 0x1B80, 1),
+             (0x1C80, 0x1CC0, 1), (0x2420, 0x2430, 1), (0x2FF0, 0x3000, 1), (0x31E0, 0x31F0, 1),
+             (0xA7C0, 0xA800, 1), (0x105C0, 0x10600, 1), (0x10D00, 0x10E00, 1), (0x10EC0, 0x10F00, 1),
+             (0x11380, 0x11400, 1), (0x116C0, 0x116F0, 1), (0x11B00, 0x11B10, 1), (0x11BC0, 0x11C00, 1),
+             (0x11F00, 0x11F60, 1), (0x13460, 0x14400, 17), (0x16100, 0x16140, 1), (0x16D40, 0x16D80, 1),
+             (0x1CC00, 0x1CD00, 3), (0x1E030, 0x1E090, 1), (0x1E4D0, 0x1E500, 1), (0x1E5D0, 0x1E600, 1),
+             (0x2EBF0, 0x2EE60, 11), (0x31350, 0x323B0, 13), (0x200C, 0x200E, 1)]
+    return [chr(c) for a, b, step in spans for c in range(a, b, step)]
+
+
+UNICODE_PROBES = {
+    "letters": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\p{L}"}, "behavior": "Removed", "invert": False}},
+    "numbers": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\p{N}|\d"}, "behavior": "Removed", "invert": False}},
+    "marks_symbols": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\p{M}|\p{S}|\p{P}"},
+                                        "behavior": "Removed", "invert": False}},
+    "word": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\w"}, "behavior": "Removed", "invert": False}},
+    "not_word": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\W"}, "behavior": "Removed", "invert": False}},
+    "word_in_class": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"[\w\p{Lu}]"}, "behavior": "Removed",
+                                        "invert": False}},
+    "gpt2_class": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"[^\s\p{L}\p{N}]"}, "behavior": "Removed",
+                                     "invert": False}},
+    "rust_word": {"pre_tokenizer": {"type": "Whitespace"}},
+    "digits": {"pre_tokenizer": {"type": "Digits", "individual_digits": True}},
+    "lowercase": {"normalizer": {"type": "Lowercase"}},
+}
+
+
+@pytest.mark.parametrize("probe", sorted(UNICODE_PROBES))
+def test_characters_newer_than_pcre2(probe, tmp_path):
+    """Each character alone (and after "a"): whether a class takes it, as the number of unk ids
+    of a Unigram model with only <unk> shows, must agree with tokenizers (Oniguruma and Rust know
+    Unicode 16; PCRE2 10.42 and utf8proc know 14 and 15)."""
+    d = {"version": "1.0", "added_tokens": [], "normalizer": None, "pre_tokenizer": None, "post_processor": None,
+         "decoder": None, "truncation": None, "padding": None,
+         "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]] + [[c, -1.0] for c in "aA"]}}
+    d.update(UNICODE_PROBES[probe])
+    if probe == "lowercase":
+        lowered = sorted({c.lower() for c in newer_code_points()} | {c for c in newer_code_points()})
+        d["model"]["vocab"] += [[c, -1.0] for c in lowered if c not in "aA"]
+    path = tmp_path / "probe.json"
+    path.write_text(json.dumps(d))
+    chars = newer_code_points()
+    compare(path, tmp_path, chars + ["a" + c for c in chars], add_special=(True,), batch=True)
+
+
 def test_invalid_utf8_is_replaced(trained, tmp_path):
     raw = [b"abc\xffdef", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80 surrogate", b"\xf4\x90\x80\x80 beyond",
            b"ok \xc0\xaf overlong", b"\x80\x80\x80", "caf\u00e9".encode() + b"\xe9 latin-1", b"\xf0\x9f\x98"]
