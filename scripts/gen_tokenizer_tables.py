@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Writes lib/tokenizer/tok_unicode_tables.c: the character classes in which Hugging Face
-tokenizers uses older Unicode tables than the current standard (its BERT normalizer and
-pre-tokenizer rely on the unicode_categories crate, StripAccents on
-unicode-normalization-alignments). Each class is probed from the pinned `tokenizers` package
-itself, one code point at a time, so libolive answers exactly as it does.
+tokenizers disagrees with the Unicode tables libolive runs on, probed from the pinned
+`tokenizers` package itself, one code point at a time, so that libolive answers as it does:
+- older tables: its BERT normalizer and pre-tokenizer rely on the unicode_categories crate,
+  StripAccents on unicode-normalization-alignments;
+- newer tables: its regular expressions (Oniguruma), Rust's regex crate and Rust's lowercase
+  know the characters assigned after Unicode 14, the version of PCRE2 10.42's tables (and of
+  this Python's unicodedata, which stands for them here): those characters' general category,
+  whether Rust's \w matches them, and their lowercase.
 
 Run: .venv/bin/python scripts/gen_tokenizer_tables.py > lib/tokenizer/tok_unicode_tables.c
+then scripts/check-format.sh --fix, which lays the tables out as .clang-format says.
 """
 import sys
 import unicodedata
 
 import tokenizers
-from tokenizers import normalizers, pre_tokenizers
+from tokenizers import normalizers, pre_tokenizers  # noqa: E402
 
 clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False,
                                    strip_accents=False, lowercase=False)
@@ -35,6 +40,55 @@ def ranges(members):
             out[-1][1] = cp
         else:
             out.append([cp, cp])
+    return out
+
+
+CATEGORIES = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
+              "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Co", "Cn"]
+
+
+def onig_category_probe():
+    """A function telling whether Oniguruma (through tokenizers' Split) puts cp in category cat."""
+    splitters = {c: pre_tokenizers.Split(tokenizers.Regex(r"\p{%s}" % c), "removed") for c in CATEGORIES}
+
+    def has(cat, ch):
+        return splitters[cat].pre_tokenize_str(ch) == []
+    return has
+
+
+def newer_tables():
+    """Code points whose category differs from Unicode 14's in Oniguruma, with it; code points
+    new since Unicode 14 that Rust's \w matches; lowercase mappings that differ from Python's."""
+    has = onig_category_probe()
+    whitespace = pre_tokenizers.Whitespace()
+    onig_word = pre_tokenizers.Split(tokenizers.Regex(r"\w"), "removed")
+    lower = normalizers.Lowercase()
+    categories, word, oword, lowers = [], [], [], []
+    for cp, c in code_points():
+        old = unicodedata.category(c)
+        if not has(old, c):
+            new = next((k for k in CATEGORIES if has(k, c)), None)
+            if new is not None:
+                categories.append((cp, CATEGORIES.index(new)))
+        if old == "Cn" and len(whitespace.pre_tokenize_str("a" + c)) == 1 and \
+                whitespace.pre_tokenize_str("a" + c)[0][0] == "a" + c:
+            word.append(cp)
+        if old == "Cn" and onig_word.pre_tokenize_str(c) == []:
+            oword.append(cp)
+        low = lower.normalize_str(c)
+        if low != c.lower():
+            assert len(low) == 1, (hex(cp), low)
+            lowers.append((cp, ord(low)))
+    return categories, word, oword, lowers
+
+
+def category_ranges(pairs):
+    out = []
+    for cp, cat in pairs:
+        if out and out[-1][1] == cp - 1 and out[-1][2] == cat:
+            out[-1][1] = cp
+        else:
+            out.append([cp, cp, cat])
     return out
 
 
@@ -68,6 +122,36 @@ def main():
             w("    {0x%X, 0x%X},\n" % (a, b))
         w("};\n")
         w("const size_t %s_count = %d;\n\n" % (name, len(r)))
+    categories, word, oword, lowers = newer_tables()
+    w("/* General categories Oniguruma gives to code points whose Unicode 14 category differs:\n"
+      " * {first, last, category} with categories in the order of otok_category_names */\n")
+    w("const char *const otok_category_names[] = {%s};\n" % ", ".join('"%s"' % c for c in CATEGORIES))
+    w("const size_t otok_category_count = %d;\n" % len(CATEGORIES))
+    w("const otok_cp_category otok_newer_categories[] = {\n")
+    for a, b, cat in category_ranges(categories):
+        w("    {0x%X, 0x%X, %d},\n" % (a, b, cat))
+    w("};\n")
+    w("const size_t otok_newer_categories_count = %d;\n\n" % len(category_ranges(categories)))
+    r = ranges(word)
+    w("/* Code points unassigned in Unicode 14 that Rust's regex \\w matches */\n")
+    w("const otok_cp_range otok_newer_word[] = {\n")
+    for a, b in r:
+        w("    {0x%X, 0x%X},\n" % (a, b))
+    w("};\n")
+    w("const size_t otok_newer_word_count = %d;\n\n" % len(r))
+    r = ranges(oword)
+    w("/* Code points unassigned in Unicode 14 that Oniguruma's \\w matches */\n")
+    w("const otok_cp_range otok_newer_onig_word[] = {\n")
+    for a, b in r:
+        w("    {0x%X, 0x%X},\n" % (a, b))
+    w("};\n")
+    w("const size_t otok_newer_onig_word_count = %d;\n\n" % len(r))
+    w("/* Lowercase mappings of Rust's char::to_lowercase that Unicode 14 does not have */\n")
+    w("const otok_cp_pair otok_newer_lowercase[] = {\n")
+    for a, b in lowers:
+        w("    {0x%X, 0x%X},\n" % (a, b))
+    w("};\n")
+    w("const size_t otok_newer_lowercase_count = %d;\n" % len(lowers))
 
 
 if __name__ == "__main__":

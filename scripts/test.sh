@@ -69,7 +69,7 @@ if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n ? 0 :
   [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debug -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
   meson compile -C build-fuzz fuzz_onnx_load fuzz_gguf fuzz_safetensors fuzz_pickle fuzz_workflow_json \
-    fuzz_workflow_yaml >build-fuzz/compile.log 2>&1 || { tail -n 40 build-fuzz/compile.log; status=1; }
+    fuzz_workflow_yaml fuzz_tokenizer >build-fuzz/compile.log 2>&1 || { tail -n 40 build-fuzz/compile.log; status=1; }
   bash tests/fuzz/run.sh build-fuzz/tests/fuzz "$fuzz_seconds" || status=1
 else
   echo "(no clang with libFuzzer: gcc's mutation driver)"

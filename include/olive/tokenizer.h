@@ -39,8 +39,8 @@ typedef struct olive_encoding olive_encoding;
  * Errors: OLIVE_EINVALID (NULL argument), OLIVE_ENOTFOUND (no such file, no tokenizer.json in
  * the folder), OLIVE_EIO, OLIVE_EFORMAT (malformed or inconsistent JSON: the message names the
  * field, e.g. "model.merges: merge 12 names 'x', which is not in model.vocab"),
- * OLIVE_EUNSUPPORTED (a component libolive does not implement, such as the Precompiled
- * normalizer or BPE dropout), OLIVE_ENOMEM. Since 0.2. */
+ * OLIVE_EUNSUPPORTED (a component libolive does not implement, such as BPE dropout or the
+ * UnicodeScripts pre-tokenizer), OLIVE_ENOMEM. Since 0.2. */
 OLIVE_API int olive_tokenizer_load(olive_tokenizer **out, const char *path);
 
 /* Releases a tokenizer. Accepts NULL. Since 0.2. */

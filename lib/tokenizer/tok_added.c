@@ -69,7 +69,7 @@ int otok_added_parse(otok_added *a, json_t *list, const otok_model *model, const
         return otok_json_fail("added_tokens", NULL, "%zu entries is more than %u", count, OTOK_MAX_ENTRIES);
     OLIVE_TRY(otok_trie_init(&a->raw));
     OLIVE_TRY(otok_trie_init(&a->norm));
-    OLIVE_TRY(otok_regex_compile(&a->word, "\\w", 2, "added token word class"));
+    OLIVE_TRY(otok_regex_compile_rust(&a->word, "\\w", 2, "added token word class"));
     entry *e = olive_calloc(count ? count : 1, sizeof *e);
     /* the match order: special tokens (first of each content), then the others in order */
     size_t *order = olive_calloc(count ? count : 1, sizeof *order);
@@ -156,7 +156,7 @@ int otok_added_parse(otok_added *a, json_t *list, const otok_model *model, const
         const char *pat = x->content;
         size_t plen = x->len;
         if (x->flags.normalized && norm) {
-            if ((rc = otok_normalize(norm, x->content, x->len, &nb)))
+            if ((rc = otok_normalize(norm, x->content, x->len, &nb, NULL)))
                 break;
             pat = nb.data ? nb.data : "";
             plen = nb.len;

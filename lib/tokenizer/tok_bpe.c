@@ -335,6 +335,8 @@ int otok_bpe_tokenize(const otok_model *m, const char *s, size_t len, otok_ids *
     if (rc)
         return rc;
     size_t count = out->n - start;
+    if (count == 0) /* every character unknown and no unk token: nothing to merge */
+        return OLIVE_OK;
     rc = otok_bpe_merge(m, out->v + start, &count);
     if (!rc)
         out->n = start + count;

@@ -8,6 +8,7 @@
 #include "core/status.h"
 #include "tokenizer/tok_bytelevel.h"
 #include "tokenizer/tok_json.h"
+#include "tokenizer/tok_precompiled.h"
 #include "tokenizer/tok_regex.h"
 #include "tokenizer/tok_text.h"
 #include "tokenizer/tok_unicode.h"
@@ -27,6 +28,7 @@ typedef enum kind {
     N_NMT,
     N_BYTELEVEL,
     N_SEQUENCE,
+    N_PRECOMPILED,
 } kind;
 
 struct otok_normalizer {
@@ -36,7 +38,8 @@ struct otok_normalizer {
     otok_regex *re;                                    /* Replace */
     char *text;                                        /* Replace's content, Prepend, Append */
     size_t text_len;
-    otok_normalizer **items; /* Sequence */
+    otok_precompiled charsmap; /* Precompiled */
+    otok_normalizer **items;   /* Sequence */
     size_t n_items;
 };
 
@@ -46,6 +49,7 @@ void otok_normalizer_free(otok_normalizer *n)
         return;
     otok_regex_free(n->re);
     free(n->text);
+    otok_precompiled_free(&n->charsmap);
     for (size_t i = 0; i < n->n_items; i++)
         otok_normalizer_free(n->items[i]);
     free(n->items);
@@ -151,10 +155,11 @@ static int parse_body(otok_normalizer *n, json_t *j, const char *path, const cha
             n->n_items = i + 1;
         }
     } else if (!strcmp(type, "Precompiled")) {
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s: the Precompiled normalizer (a SentencePiece charsmap) is not "
-                          "supported",
-                          path);
+        n->kind = N_PRECOMPILED;
+        const char *b64;
+        size_t len;
+        OLIVE_TRY(otok_json_string(j, path, "precompiled_charsmap", 1, &b64, &len));
+        OLIVE_TRY(otok_precompiled_parse(&n->charsmap, b64, len, path));
     } else {
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: normalizer type '%s' is not supported", path, type);
     }
@@ -205,8 +210,9 @@ static void lowercase(olive_strbuf *out, const char *s, size_t len)
     }
 }
 
-/* Keeps the code points of s for which keep() is false... */
-static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out)
+/* BertNormalizer: clean_text, handle_chinese_chars, strip_accents (NFD, then nonspacing marks
+ * dropped), lowercase, in that order. */
+static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out, int *moved)
 {
     olive_strbuf a = {0}, b = {0};
     const char *cur = s;
@@ -218,6 +224,8 @@ static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbu
             size_t k = otok_utf8_next(s, i, &cp);
             if (n->clean_text) {
                 if (cp == 0 || cp == 0xFFFD || otok_in_ranges(otok_bert_control, otok_bert_control_count, cp)) {
+                    if (i == 0)
+                        *moved = 1;
                     i += k;
                     continue;
                 }
@@ -250,6 +258,8 @@ static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbu
                 size_t k = otok_utf8_next(d, i, &cp);
                 if (!otok_in_ranges(otok_bert_nonspacing, otok_bert_nonspacing_count, cp))
                     olive_strbuf_appendn(&b, d + i, k);
+                else if (i == 0)
+                    *moved = 1;
                 i += k;
             }
             free(d);
@@ -270,10 +280,10 @@ static int bert(const otok_normalizer *n, const char *s, size_t len, olive_strbu
     return rc;
 }
 
-static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out)
+static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out, int *moved)
 {
     switch (n->kind) {
-    case N_BERT: return bert(n, s, len, out);
+    case N_BERT: return bert(n, s, len, out, moved);
     case N_LOWERCASE: lowercase(out, s, len); return OLIVE_OK;
     case N_NFC: return nfx(out, s, len, 'C');
     case N_NFD: return nfx(out, s, len, 'D');
@@ -284,6 +294,8 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
         uint32_t cp;
         while (n->left && a < b && (otok_utf8_next(s, a, &cp), otok_is_whitespace(cp)))
             a += otok_utf8_next(s, a, &cp);
+        if (a > 0 && a < b)
+            *moved = 1;
         while (n->right && b > a) {
             size_t p = otok_utf8_prev(s, b);
             otok_utf8_next(s, p, &cp);
@@ -300,12 +312,19 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
             size_t k = otok_utf8_next(s, i, &cp);
             if (!otok_in_ranges(otok_combining_marks, otok_combining_marks_count, cp))
                 olive_strbuf_appendn(out, s + i, k);
+            else if (i == 0)
+                *moved = 1;
             i += k;
         }
         return OLIVE_OK;
     case N_REPLACE: {
         otok_ranges r = {0};
         int rc = otok_regex_ranges(n->re, s, len, &r);
+        /* a leading match of one character replaced by some text keeps the start; removed,
+         * or longer, the text's start moves (tokenizers' transform_range) */
+        if (!rc && r.n && r.v[0].is_match && r.v[0].start == 0 && r.v[0].end > 0 &&
+            (!n->text_len || otok_utf8_count(s, r.v[0].end) > 1))
+            *moved = 1;
         for (size_t i = 0; !rc && i < r.n; i++) {
             if (r.v[i].is_match)
                 olive_strbuf_appendn(out, n->text, n->text_len);
@@ -331,8 +350,11 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
             size_t k = otok_utf8_next(s, i, &cp);
             i += k;
             if ((cp >= 1 && cp <= 8) || cp == 0x0B || (cp >= 0x0E && cp <= 0x1F) || cp == 0x7F || cp == 0x8F ||
-                cp == 0x9F)
+                cp == 0x9F) {
+                if (i == k)
+                    *moved = 1;
                 continue;
+            }
             if (cp == 0x09 || cp == 0x0A || cp == 0x0C || cp == 0x0D || cp == 0x1680 ||
                 (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 || cp == 0x2029 || cp == 0x2581 || cp == 0xFEFF ||
                 cp == 0xFFFD)
@@ -345,12 +367,13 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
         for (size_t i = 0; i < len; i++)
             put_cp(out, otok_byte_to_char((unsigned char)s[i]));
         return OLIVE_OK;
+    case N_PRECOMPILED: otok_precompiled_apply(&n->charsmap, s, len, out); return OLIVE_OK;
     case N_SEQUENCE: {
         olive_strbuf cur = {0};
         olive_strbuf_appendn(&cur, s, len);
         for (size_t i = 0; i < n->n_items; i++) {
             olive_strbuf next = {0};
-            int rc = cur.failed ? OLIVE_ENOMEM : apply(n->items[i], cur.data ? cur.data : "", cur.len, &next);
+            int rc = cur.failed ? OLIVE_ENOMEM : apply(n->items[i], cur.data ? cur.data : "", cur.len, &next, moved);
             olive_strbuf_free(&cur);
             cur = next;
             if (rc) {
@@ -366,10 +389,13 @@ static int apply(const otok_normalizer *n, const char *s, size_t len, olive_strb
     return olive_fail(OLIVE_EINTERNAL, "unknown normalizer");
 }
 
-int otok_normalize(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out)
+int otok_normalize(const otok_normalizer *n, const char *s, size_t len, olive_strbuf *out, int *moved_start)
 {
+    int moved = 0;
     out->len = 0;
-    int rc = apply(n, s, len, out);
+    int rc = apply(n, s, len, out, &moved);
+    if (moved_start)
+        *moved_start = moved;
     if (!rc && out->failed)
         rc = olive_fail(OLIVE_ENOMEM, "out of memory normalizing text");
     return rc;

