@@ -29,9 +29,17 @@
 #define PASS "extract_adapters"
 #define WEIGHTS_FILE "adapter_weights.onnx_adapter"
 
+/* How a weight becomes an input. */
+enum {
+    BY_NAME = -1,  /* lora_A: rank dimension 1, lora_B: 0 (Olive's rule) */
+    KEEP = -2,     /* not sized by the rank: its own shape, its values the default */
+    REQUIRED = -3, /* the rank is fixed in the node (MatMulNBits' N / K): a required input */
+};
+
 typedef struct extracted {
     char **names; /* new names, in the order Olive's dictionary holds them */
-    size_t n, cap;
+    int *how;     /* BY_NAME, KEEP, REQUIRED, or the rank dimension */
+    size_t n, cap, cap_how;
 } extracted;
 
 static void extracted_free(extracted *x)
@@ -39,6 +47,7 @@ static void extracted_free(extracted *x)
     for (size_t i = 0; i < x->n; i++)
         free(x->names[i]);
     free(x->names);
+    free(x->how);
 }
 
 static int has_name(const extracted *x, const char *name)
@@ -144,7 +153,7 @@ static int check_free_name(const oir_graph *g, const char *name, const char *old
 }
 
 /* Renames initializer `old` to `name` everywhere and records it. */
-static int externalize(oir_graph *g, extracted *x, const char *old, const char *name)
+static int externalize(oir_graph *g, extracted *x, const char *old, const char *name, int how)
 {
     oir_tensor *t = oir_graph_initializer(g, old);
     char *copy;
@@ -161,16 +170,32 @@ static int externalize(oir_graph *g, extracted *x, const char *old, const char *
         OLIVE_TRY(check_free_name(g, name, old));
         OLIVE_TRY(oir_graph_rename_value(g, old, name));
     }
-    if (!(copy = olive_strdup(name)) || olive_grow((void **)&x->names, &x->cap, x->n + 1, sizeof *x->names) != OLIVE_OK) {
+    if (!(copy = olive_strdup(name)) || olive_grow((void **)&x->names, &x->cap, x->n + 1, sizeof *x->names) != OLIVE_OK ||
+        olive_grow((void **)&x->how, &x->cap_how, x->n + 1, sizeof *x->how) != OLIVE_OK) {
         free(copy);
         return OLIVE_ENOMEM;
     }
+    x->how[x->n] = how;
     x->names[x->n++] = copy;
     return OLIVE_OK;
 }
 
 /* The DequantizeLinear that feeds LoRA node `n` its weight: its inputs are renamed to the
  * quant names, and a new DequantizeLinear named after the weight feeds `n` alone. */
+/* A DequantizeLinear's scale and zero point along the weight's rank dimension shrink with it;
+ * any other (a per-tensor scale, or one along the other dimension) keeps its shape. */
+static int scale_how(const oir_graph *g, const oir_node *dq, const char *w)
+{
+    const oir_tensor *q = oir_graph_initializer(g, dq->inputs[0]), *s = oir_graph_initializer(g, dq->inputs[1]);
+    const char *a = strstr(w, "lora_A"), *b = strstr(w, "lora_B");
+    int64_t r_dim = b && (!a || b < a) ? 0 : 1, axis = oir_node_attr_int(dq, "axis", 1);
+    if (!q || !s || s->rank != 1 || q->rank < 2)
+        return KEEP;
+    if (axis < 0)
+        axis += (int64_t)q->rank;
+    return axis == r_dim ? 0 : KEEP;
+}
+
 static int take_dequantize(oir_graph *g, extracted *x, oir_node *n, oir_node *dq, const char *w)
 {
     static const char *const suffixes[] = {".quant.weight", ".quant.scale", ".quant.zero_point"};
@@ -187,7 +212,7 @@ static int take_dequantize(oir_graph *g, extracted *x, oir_node *n, oir_node *dq
         if (!(names[i] = olive_asprintf("%s%s", stem, suffixes[i])))
             rc = OLIVE_ENOMEM;
         else
-            rc = externalize(g, x, dq->inputs[i], names[i]);
+            rc = externalize(g, x, dq->inputs[i], names[i], i ? scale_how(g, dq, w) : BY_NAME);
     }
     if (rc == OLIVE_OK) {
         const char *ins[3] = {names[0] ? names[0] : "", names[1] ? names[1] : "", names[2] ? names[2] : ""};
@@ -238,7 +263,7 @@ static int take_node(oir_graph *g, extracted *x, oir_node *n)
         if (!b[0] || oir_graph_input_index(g, b) >= 0)
             ; /* already fed at run time */
         else if (oir_graph_initializer(g, b))
-            rc = externalize(g, x, b, w);
+            rc = externalize(g, x, b, w, BY_NAME);
         else if ((dq = producer(g, b)) && !strcmp(dq->op_type, "DequantizeLinear"))
             rc = take_dequantize(g, x, n, dq, w);
     } else if (rc == OLIVE_OK) { /* MatMulNBits: B, scales, zero_points */
@@ -251,7 +276,7 @@ static int take_node(oir_graph *g, extracted *x, oir_node *n)
             if (!(name = olive_asprintf("%s%s", stem, suffixes[i - 1])))
                 rc = OLIVE_ENOMEM;
             else
-                rc = externalize(g, x, n->inputs[i], name);
+                rc = externalize(g, x, n->inputs[i], name, REQUIRED);
             free(name);
         }
         free(stem);
@@ -272,7 +297,7 @@ static int find_weights(oir_graph *g, extracted *x)
         for (size_t i = 0; i < g->n_initializers && rc == OLIVE_OK; i++) {
             const char *name = g->initializers[i]->name;
             if ((strstr(name, "lora_A") || strstr(name, "lora_B")) && oir_graph_input_index(g, name) < 0)
-                rc = externalize(g, x, name, name);
+                rc = externalize(g, x, name, name, BY_NAME);
         }
         return rc;
     }
@@ -289,6 +314,8 @@ static int find_weights(oir_graph *g, extracted *x)
         rc = take_node(g, x, lora[i]);
     free(lora);
     oir_graph_remove_marked_nodes(g);
+    if (rc == OLIVE_OK) /* new DequantizeLinear nodes were appended */
+        rc = oir_graph_toposort(g);
     return rc;
 }
 
@@ -301,6 +328,12 @@ static int write_weights(oir_model *m, const extracted *x)
         return OLIVE_ENOMEM;
     for (size_t i = 0; i < x->n; i++) {
         const oir_tensor *t = oir_graph_initializer(m->graph, x->names[i]);
+        if (!t->rank) { /* onnxruntime refuses to read such a parameter back */
+            free(p);
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s: the LoRA weight '%s' is a scalar, which an .onnx_adapter file cannot hold", PASS,
+                              t->name);
+        }
         p[i] = (ofmt_adapter_param){.name = t->name,
                                     .dtype = t->dtype,
                                     .rank = t->rank,
@@ -317,13 +350,15 @@ static int write_weights(oir_model *m, const extracted *x)
 }
 
 /* The input of weight `name`: its rank dimension symbolic and its default empty, as asked. */
-static int make_input(oir_graph *g, const char *name, int dynamic_r, int optional)
+static int make_input(oir_graph *g, const char *name, int how, int dynamic_r, int optional)
 {
     long at = oir_graph_initializer_index(g, name);
     oir_tensor *t = g->initializers[at];
-    int adapts = !strstr(name, "lora_magnitude_vector") && !strstr(name, ".quant.scale") &&
-                 !strstr(name, ".quant.zero_point");
-    size_t r_dim = strstr(name, "lora_B") ? 0 : 1;
+    int adapts = how >= 0 || (how == BY_NAME && !strstr(name, "lora_magnitude_vector"));
+    /* lora_A [in, r], lora_B [r, out]: the first of the two names in the weight's name says
+     * which (Olive checks lora_A first, which makes PEFT's "lora_B.lora_A.weight" rank-last) */
+    const char *a = strstr(name, "lora_A"), *b = strstr(name, "lora_B");
+    size_t r_dim = how >= 0 ? (size_t)how : b && (!a || b < a) ? 0 : 1;
     const char *params[8] = {0};
     int64_t dims[8];
     oir_type *type;
@@ -354,7 +389,8 @@ static int make_input(oir_graph *g, const char *name, int dynamic_r, int optiona
         oir_graph_remove_initializer(g, (size_t)at);
         return oir_graph_add_initializer(g, e);
     }
-    oir_graph_remove_initializer(g, (size_t)at);
+    if (!(how == KEEP && optional)) /* KEEP keeps its values as the default */
+        oir_graph_remove_initializer(g, (size_t)at);
     return OLIVE_OK;
 }
 
@@ -378,7 +414,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     if (rc == OLIVE_OK && x.n)
         rc = write_weights(m, &x);
     for (size_t i = 0; i < x.n && rc == OLIVE_OK; i++)
-        rc = make_input(m->graph, x.names[i], olive_args_bool(args, "dynamic_lora_r"),
+        rc = make_input(m->graph, x.names[i], x.how[i], olive_args_bool(args, "dynamic_lora_r"),
                         olive_args_bool(args, "optional_inputs"));
     extracted_free(&x);
     if (rc == OLIVE_OK)
