@@ -26,7 +26,18 @@ pytestmark = pytest.mark.skipif(not TOOL, reason="OLIVE_APPLY_PASS is not set (r
 HID, R = 8, 2
 
 
-def lora_model(prefixes, qdq_module=None, dynamo=False, seed=0, per_tensor=False):
+def pack_int4(a):
+    """A [K, N] as MatMulNBits' 4-bit B [N, 1, 8] (one block of 16, K padded with zeros),
+    symmetric with zero point 8, and its scales [N]; the dequantized A alongside."""
+    k, n = a.shape
+    scale = np.abs(a).max(axis=0) / 7
+    q = np.clip(np.round(a / scale), -8, 7).astype(np.int32) + 8
+    q = np.concatenate([q, np.full((16 - k, n), 8, np.int32)]).T  # [N, 16]
+    packed = (q[:, 0::2] | (q[:, 1::2] << 4)).astype(np.uint8).reshape(n, 1, 8)
+    return packed, scale.astype(np.float32)
+
+
+def lora_model(prefixes, qdq_module=None, dynamo=False, seed=0, per_tensor=False, nbits_module=None):
     """x @ W + (x @ A) @ B per module, chained. `prefixes` name each LoRA MatMul pair the way a
     TorchScript export of a PEFT model does; `qdq_module` (an index) has its A fed through a
     DequantizeLinear; `dynamo` names the initializers themselves with lora_A / lora_B."""
@@ -47,17 +58,25 @@ def lora_model(prefixes, qdq_module=None, dynamo=False, seed=0, per_tensor=False
             nodes.append(helper.make_node("DequantizeLinear", [f"{an}_q", f"{an}_s", f"{an}_z"], [f"{an}_dq"],
                                           name=f"dq{i}", **({} if per_tensor else {"axis": 1})))
             a_in = f"{an}_dq"
+        elif nbits_module == i:
+            packed, scale = pack_int4(a)
+            inits += [numpy_helper.from_array(packed, f"{an}_Q4"), numpy_helper.from_array(scale, f"{an}_scales")]
         else:
             inits.append(numpy_helper.from_array(a, an))
             a_in = an
+        if nbits_module == i:
+            lora_a = helper.make_node("MatMulNBits", [x, f"{an}_Q4", f"{an}_scales"], [f"xa{i}"], name=pa + "_Q4",
+                                      domain="com.microsoft", K=HID, N=R, bits=4, block_size=16)
+        else:
+            lora_a = helper.make_node("MatMul", [x, a_in], [f"xa{i}"], name=pa)
         nodes += [helper.make_node("MatMul", [x, f"W{i}"], [f"base{i}"], name=f"/model/layers.{i}/proj/MatMul"),
-                  helper.make_node("MatMul", [x, a_in], [f"xa{i}"], name=pa),
+                  lora_a,
                   helper.make_node("MatMul", [f"xa{i}", bn], [f"xab{i}"], name=pb),
                   helper.make_node("Add", [f"base{i}", f"xab{i}"], [f"y{i}"], name=f"/model/layers.{i}/proj/Add")]
         x = f"y{i}"
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, HID])],
                           [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", 3, HID])], inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
@@ -124,6 +143,21 @@ def test_weights_as_inputs_give_the_original_outputs(tmp_path, qdq):
     assert inputs["model.layers.1.proj.lora_B.weight"] == ["lora_r", HID]
     if qdq == 0:
         assert inputs["model.layers.0.proj.lora_A.quant.scale"] == ["lora_r"]
+
+
+def test_matmulnbits_weights_are_required_inputs(tmp_path):
+    m = lora_model(TORCHSCRIPT, nbits_module=1)
+    proc, dst = run_pass(m, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = onnx.load(str(dst))
+    weights = read_adapter(dst.parent / "adapter_weights.onnx_adapter")
+    stem = "model.layers.1.proj.default.MatMul_Q4".replace("default.", "lora_A.").replace("MatMul_Q4", "")
+    assert {stem + "quant.weight", stem + "quant.scale"} <= set(weights), sorted(weights)
+    inputs = {i.name: dims(i) for i in out.graph.input}
+    assert inputs[stem + "quant.weight"] == [R, 1, 8]  # N and K are the node's attributes: nothing dynamic
+    assert not {stem + "quant.weight", stem + "quant.scale"} & {t.name for t in out.graph.initializer}
+    x = np.random.default_rng(3).standard_normal((1, 3, HID)).astype(np.float32)
+    np.testing.assert_array_equal(ort_run(out, {"x": x, **weights}), ort_run(m, {"x": x}))
 
 
 def test_dynamo_names_and_required_inputs(tmp_path):
