@@ -1,0 +1,343 @@
+/* ONNX shape inference for the main graph, as onnx.shape_inference.infer_shapes does for the
+ * default-domain ops below: each node's outputs get a type and shape from its inputs', in node
+ * order, and every intermediate value that has no value_info yet gets one, appended. Symbolic
+ * dimensions merge as onnx merges them (broadcasting keeps a number over 1, one name, or an
+ * unknown dimension where two names meet). An op not in the table, or one whose inputs' shapes
+ * are unknown, gives its outputs no entry, as onnx does for ops it has no schema for. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "passes/surgeries/sg_util.h"
+#include "passes/surgeries/shape_infer.h"
+
+#define MAX_RANK 16
+
+typedef struct sdim {
+    int has_value;
+    int64_t value;
+    const char *param; /* borrowed; NULL: none */
+} sdim;
+
+typedef struct shape {
+    int32_t dtype;
+    int has_shape;
+    size_t rank;
+    sdim d[MAX_RANK];
+} shape;
+
+/* The known type of `value`: an initializer's, or a graph input's, output's or value_info's. */
+static int lookup(const oir_graph *g, const char *value, shape *s)
+{
+    const oir_tensor *t = oir_graph_initializer(g, value);
+    const oir_type *ty;
+    memset(s, 0, sizeof *s);
+    if (t && t->rank <= MAX_RANK) {
+        s->dtype = t->dtype;
+        s->has_shape = 1;
+        s->rank = t->rank;
+        for (size_t i = 0; i < t->rank; i++)
+            s->d[i] = (sdim){1, t->dims[i], NULL};
+        return 1;
+    }
+    ty = sg_value_type(g, value);
+    if (!ty || ty->kind != OIR_TYPE_TENSOR || !ty->elem_type)
+        return 0;
+    s->dtype = ty->elem_type;
+    if (ty->has_shape && ty->rank <= MAX_RANK) {
+        s->has_shape = 1;
+        s->rank = ty->rank;
+        for (size_t i = 0; i < ty->rank; i++)
+            s->d[i] = (sdim){ty->dims[i].has_value, ty->dims[i].value, ty->dims[i].param};
+    }
+    return 1;
+}
+
+/* onnx's multidirectional broadcast of two shapes. 0 when they cannot broadcast. */
+static int broadcast(const shape *const *in, size_t n, shape *out)
+{
+    size_t rank = 0;
+    for (size_t k = 0; k < n; k++)
+        if (in[k]->rank > rank)
+            rank = in[k]->rank;
+    out->rank = rank;
+    for (size_t i = 0; i < rank; i++) {
+        int64_t value = 1;
+        const sdim *sym = NULL;
+        int n_sym = 0;
+        for (size_t k = 0; k < n; k++) {
+            const sdim *d;
+            if (i < rank - in[k]->rank)
+                continue;
+            d = &in[k]->d[i - (rank - in[k]->rank)];
+            if (d->has_value) {
+                if (d->value != 1) {
+                    if (value != 1 && value != d->value)
+                        return 0;
+                    value = d->value;
+                }
+            } else if (!n_sym) {
+                sym = d;
+                n_sym = 1;
+            } else if (strcmp(d->param ? d->param : "", sym->param ? sym->param : "")) {
+                n_sym++;
+            }
+        }
+        if (value != 1 || !n_sym)
+            out->d[i] = (sdim){1, value, NULL};
+        else if (n_sym == 1)
+            out->d[i] = *sym;
+        else
+            out->d[i] = (sdim){0, 0, NULL};
+    }
+    return 1;
+}
+
+static int const_ints(const oir_graph *g, const char *name, int64_t *v, size_t max, size_t *n)
+{
+    const oir_tensor *t = name && name[0] ? oir_graph_initializer(g, name) : NULL;
+    uint64_t count;
+    if (!t || (t->dtype != OIR_INT64 && t->dtype != OIR_INT32) || oir_tensor_numel(t, &count) != OLIVE_OK ||
+        count > max)
+        return 0;
+    for (uint64_t i = 0; i < count; i++)
+        v[i] = (int64_t)sg_decode(t, i);
+    *n = (size_t)count;
+    return 1;
+}
+
+static int is_one_of(const char *op, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(op, *list))
+            return 1;
+    return 0;
+}
+
+static const char *const unary[] = {"Relu", "Sigmoid", "Tanh", "Erf", "Neg", "Sqrt", "Exp", "Log", "Abs",
+                                    "Reciprocal", "Softmax", "LogSoftmax", "Identity", "Gelu", "LeakyRelu",
+                                    "Elu", "Softplus", "HardSigmoid", "Floor", "Ceil", "Round", "Sin", "Cos",
+                                    "Not", NULL};
+static const char *const binary[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "And", "Or",
+                                     "Xor", NULL};
+static const char *const compare[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", NULL};
+
+/* Infers output 0 of `n` into *out; 0 when this op or these inputs give nothing. */
+static int infer_node(const oir_graph *g, const oir_node *n, shape *out)
+{
+    shape a, b, c;
+    const shape *in[3] = {&a, &b, &c};
+    memset(out, 0, sizeof *out);
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))
+        return 0;
+    if (!strcmp(n->op_type, "Constant")) {
+        const oir_attr *v = oir_node_attr(n, "value");
+        if (!v || !v->t || v->t->rank > MAX_RANK)
+            return 0;
+        out->dtype = v->t->dtype;
+        out->has_shape = 1;
+        out->rank = v->t->rank;
+        for (size_t i = 0; i < v->t->rank; i++)
+            out->d[i] = (sdim){1, v->t->dims[i], NULL};
+        return 1;
+    }
+    if (!n->n_inputs || !lookup(g, n->inputs[0], &a))
+        return 0;
+    if (is_one_of(n->op_type, unary) || !strcmp(n->op_type, "LayerNormalization") || !strcmp(n->op_type, "Cast")) {
+        *out = a;
+        if (!strcmp(n->op_type, "Cast"))
+            out->dtype = (int32_t)oir_node_attr_int(n, "to", 0);
+        return out->dtype != 0;
+    }
+    if (is_one_of(n->op_type, binary) || is_one_of(n->op_type, compare) || !strcmp(n->op_type, "Where")) {
+        size_t k = !strcmp(n->op_type, "Where") ? 3 : 2;
+        if (n->n_inputs < k || !lookup(g, n->inputs[1], &b) || (k == 3 && !lookup(g, n->inputs[2], &c)))
+            return 0;
+        out->dtype = is_one_of(n->op_type, compare) ? OIR_BOOL : k == 3 ? b.dtype : a.dtype;
+        out->has_shape = a.has_shape && b.has_shape && (k == 2 || c.has_shape);
+        return !out->has_shape || broadcast(in, k, out);
+    }
+    if (!strcmp(n->op_type, "MatMul")) {
+        shape ba = a, bb;
+        if (n->n_inputs < 2 || !lookup(g, n->inputs[1], &b))
+            return 0;
+        out->dtype = a.dtype;
+        if (!a.has_shape || !b.has_shape || !a.rank || !b.rank)
+            return 1;
+        out->has_shape = 1;
+        /* batch dimensions broadcast; 1-D operands are promoted and the added axis dropped */
+        bb = b;
+        ba.rank = a.rank >= 2 ? a.rank - 2 : 0;
+        bb.rank = b.rank >= 2 ? b.rank - 2 : 0;
+        {
+            const shape *batch[2] = {&ba, &bb};
+            if (!broadcast(batch, 2, out))
+                return 0;
+        }
+        if (a.rank >= 2)
+            out->d[out->rank++] = a.d[a.rank - 2];
+        if (b.rank >= 2)
+            out->d[out->rank++] = b.d[b.rank - 1];
+        return 1;
+    }
+    if (!strcmp(n->op_type, "Transpose")) {
+        const oir_attr *perm = oir_node_attr(n, "perm");
+        *out = a;
+        if (!a.has_shape)
+            return 1;
+        if (perm && perm->n != a.rank)
+            return 0;
+        for (size_t i = 0; i < a.rank; i++) {
+            int64_t p = perm ? perm->ints[i] : (int64_t)(a.rank - 1 - i);
+            if (p < 0 || p >= (int64_t)a.rank)
+                return 0;
+            out->d[i] = a.d[p];
+        }
+        return 1;
+    }
+    if (!strcmp(n->op_type, "Unsqueeze") || !strcmp(n->op_type, "Squeeze")) {
+        int64_t axes[MAX_RANK];
+        size_t n_axes = 0;
+        int unsq = !strcmp(n->op_type, "Unsqueeze");
+        *out = a;
+        if (!a.has_shape)
+            return 1;
+        const oir_attr *attr_axes = oir_node_attr(n, "axes"); /* before opset 13 */
+        if (attr_axes && attr_axes->n <= MAX_RANK) {
+            n_axes = attr_axes->n;
+            memcpy(axes, attr_axes->ints, n_axes * sizeof *axes);
+        } else if (!const_ints(g, n->n_inputs > 1 ? n->inputs[1] : NULL, axes, MAX_RANK, &n_axes)) {
+            if (unsq || n->n_inputs > 1)
+                return 0;
+            /* Squeeze without axes: every dimension known to be 1 goes; an unknown one leaves nothing */
+            out->rank = 0;
+            for (size_t i = 0; i < a.rank; i++) {
+                if (!a.d[i].has_value)
+                    return 0;
+                if (a.d[i].value != 1)
+                    out->d[out->rank++] = a.d[i];
+            }
+            return 1;
+        }
+        {
+            size_t r = unsq ? a.rank + n_axes : a.rank, src = 0;
+            char pick[MAX_RANK] = {0};
+            if (r > MAX_RANK)
+                return 0;
+            for (size_t k = 0; k < n_axes; k++) {
+                int64_t ax = axes[k] < 0 ? axes[k] + (int64_t)r : axes[k];
+                if (ax < 0 || ax >= (int64_t)r)
+                    return 0;
+                pick[ax] = 1;
+            }
+            out->rank = 0;
+            for (size_t i = 0; i < r; i++) {
+                if (unsq)
+                    out->d[out->rank++] = pick[i] ? (sdim){1, 1, NULL} : a.d[src++];
+                else if (!pick[i])
+                    out->d[out->rank++] = a.d[i];
+            }
+        }
+        return 1;
+    }
+    if (!strcmp(n->op_type, "Gather")) {
+        int64_t axis = oir_node_attr_int(n, "axis", 0);
+        if (n->n_inputs < 2 || !lookup(g, n->inputs[1], &b))
+            return 0;
+        out->dtype = a.dtype;
+        if (!a.has_shape || !b.has_shape)
+            return 1;
+        if (axis < 0)
+            axis += (int64_t)a.rank;
+        if (axis < 0 || axis >= (int64_t)a.rank || a.rank - 1 + b.rank > MAX_RANK)
+            return 0;
+        out->has_shape = 1;
+        out->rank = 0;
+        for (int64_t i = 0; i < axis; i++)
+            out->d[out->rank++] = a.d[i];
+        for (size_t i = 0; i < b.rank; i++)
+            out->d[out->rank++] = b.d[i];
+        for (size_t i = (size_t)axis + 1; i < a.rank; i++)
+            out->d[out->rank++] = a.d[i];
+        return 1;
+    }
+    if (!strcmp(n->op_type, "Shape") && !oir_node_attr(n, "start") && !oir_node_attr(n, "end")) {
+        out->dtype = OIR_INT64;
+        if (!a.has_shape)
+            return 1;
+        out->has_shape = 1;
+        out->rank = 1;
+        out->d[0] = (sdim){1, (int64_t)a.rank, NULL};
+        return 1;
+    }
+    return 0;
+}
+
+static int has_entry(const oir_graph *g, const char *value)
+{
+    if (oir_graph_input_index(g, value) >= 0 || oir_graph_output_index(g, value) >= 0 ||
+        oir_graph_initializer(g, value))
+        return 1;
+    for (size_t k = 0; k < g->n_value_info; k++)
+        if (!strcmp(g->value_info[k].name, value))
+            return 1;
+    return 0;
+}
+
+static int param_used_in(const oir_value_info *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const oir_type *t = v[i].type;
+        for (size_t d = 0; t && t->kind == OIR_TYPE_TENSOR && d < t->rank; d++)
+            if (t->dims[d].param && !strcmp(t->dims[d].param, name))
+                return 1;
+    }
+    return 0;
+}
+
+/* onnx names each unknown dimension of an inferred value "unk__<N>", counting from 0 and
+ * skipping names the graph uses, so that values derived from it share the name. */
+static void fresh_name(const oir_graph *g, unsigned *counter, char *buf, size_t size)
+{
+    for (;; (*counter)++) {
+        snprintf(buf, size, "unk__%u", *counter);
+        if (!param_used_in(g->inputs, g->n_inputs, buf) && !param_used_in(g->outputs, g->n_outputs, buf) &&
+            !param_used_in(g->value_info, g->n_value_info, buf))
+            break;
+    }
+    (*counter)++;
+}
+
+int sg_infer_shapes(oir_graph *g)
+{
+    unsigned counter = 0;
+    char fresh[MAX_RANK][32];
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const oir_node *n = g->nodes[i];
+        shape s;
+        int64_t dims[MAX_RANK];
+        const char *params[MAX_RANK];
+        oir_type *t;
+        int rc;
+        if (!n->n_outputs || !n->outputs[0][0] || has_entry(g, n->outputs[0]) || !infer_node(g, n, &s))
+            continue;
+        for (size_t d = 0; d < s.rank; d++) {
+            dims[d] = s.d[d].has_value ? s.d[d].value : -1;
+            params[d] = s.d[d].has_value ? NULL : s.d[d].param;
+            if (!s.d[d].has_value && (!params[d] || !params[d][0])) {
+                fresh_name(g, &counter, fresh[d], sizeof fresh[d]);
+                params[d] = fresh[d];
+            }
+        }
+        if (!(t = oir_type_new_tensor(s.dtype, s.has_shape ? s.rank : 0, dims, params)))
+            return OLIVE_ENOMEM;
+        t->has_shape = s.has_shape;
+        rc = oir_graph_add_value_info(g, n->outputs[0], t);
+        oir_type_free(t);
+        if (rc != OLIVE_OK)
+            return rc;
+    }
+    return OLIVE_OK;
+}
