@@ -147,8 +147,9 @@ static int check_free_name(const oir_graph *g, const char *name, const char *old
 {
     if (oir_graph_initializer(g, name) || oir_graph_input_index(g, name) >= 0 || producer(g, name) ||
         use_count(g, name))
-        return olive_fail(OLIVE_EINVALID, "%s: the LoRA weight '%s' would be renamed '%s', which the graph already uses",
-                          PASS, old, name);
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: the LoRA weight '%s' would be renamed '%s', which the graph already uses", PASS, old,
+                          name);
     return OLIVE_OK;
 }
 
@@ -162,15 +163,17 @@ static int externalize(oir_graph *g, extracted *x, const char *old, const char *
     if (t->dtype == OIR_STRING)
         return olive_fail(OLIVE_EUNSUPPORTED, "%s: the LoRA weight '%s' is a string tensor", PASS, old);
     if (has_name(x, old) || has_name(x, name))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s: the LoRA weight '%s' is shared by two LoRA nodes (as '%s'); Olive's naming gives a weight "
-                          "one module",
-                          PASS, old, name);
+        return olive_fail(
+            OLIVE_EUNSUPPORTED,
+            "%s: the LoRA weight '%s' is shared by two LoRA nodes (as '%s'); Olive's naming gives a weight "
+            "one module",
+            PASS, old, name);
     if (strcmp(old, name)) {
         OLIVE_TRY(check_free_name(g, name, old));
         OLIVE_TRY(oir_graph_rename_value(g, old, name));
     }
-    if (!(copy = olive_strdup(name)) || olive_grow((void **)&x->names, &x->cap, x->n + 1, sizeof *x->names) != OLIVE_OK ||
+    if (!(copy = olive_strdup(name)) ||
+        olive_grow((void **)&x->names, &x->cap, x->n + 1, sizeof *x->names) != OLIVE_OK ||
         olive_grow((void **)&x->how, &x->cap_how, x->n + 1, sizeof *x->how) != OLIVE_OK) {
         free(copy);
         return OLIVE_ENOMEM;
@@ -459,7 +462,7 @@ static const olive_param_spec params[] = {
 
 /* Olive's external data settings: the engine's save decides where tensors go here. */
 static const char *const ignored[] = {"save_as_external_data", "all_tensors_to_one_file", "external_data_name",
-                                      "size_threshold", "convert_attribute", NULL};
+                                      "size_threshold",        "convert_attribute",       NULL};
 
 static const olive_pass_type olive_types[] = {{"ExtractAdapters", NULL, NULL, ignored}, {NULL, NULL, NULL, NULL}};
 

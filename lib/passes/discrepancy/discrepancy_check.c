@@ -198,8 +198,8 @@ static int reference_file(const char *ref, const char *dir, char **path)
 }
 
 /* Runs `path` on the feeds it declares (each must be among them); its first output into *out. */
-static int run_model(const olive_backend *be, const char *path, const char *provider, const feeds *f,
-                     const char *what, olive_tensor **out)
+static int run_model(const olive_backend *be, const char *path, const char *provider, const feeds *f, const char *what,
+                     olive_tensor **out)
 {
     struct olive_backend_model *model = NULL;
     const char **names = NULL;
@@ -281,10 +281,10 @@ static int compare(const olive_tensor *cand, const olive_tensor *ref, const oliv
     OLIVE_TRY(limit_of(args, "max_elements_above_0_1", 1, &set1, &above1));
     OLIVE_TRY(limit_of(args, "max_elements_above_0_01", 1, &set01, &above01));
     if (cand->rank != ref->rank || memcmp(cand->shape, ref->shape, cand->rank * sizeof *cand->shape))
-        return olive_fail(OLIVE_EINVALID, "%s: the first outputs differ in shape (rank %zu, %llu elements against "
+        return olive_fail(OLIVE_EINVALID,
+                          "%s: the first outputs differ in shape (rank %zu, %llu elements against "
                           "the reference's rank %zu, %llu elements)",
-                          PASS, cand->rank, (unsigned long long)cand->count, ref->rank,
-                          (unsigned long long)ref->count);
+                          PASS, cand->rank, (unsigned long long)cand->count, ref->rank, (unsigned long long)ref->count);
     for (uint64_t i = 0; i < cand->count; i++) {
         double a, b, d;
         if (!value_at(cand, i, &a) || !value_at(ref, i, &b))
@@ -311,9 +311,9 @@ static int compare(const olive_tensor *cand, const olive_tensor *ref, const oliv
                             (unsigned long long)n01, above01);
     if (!fails.data)
         return OLIVE_ENOMEM;
-    rc = fails.len ? olive_fail(OLIVE_EINVALID, "%s: the model's outputs differ from the reference's%s", PASS,
-                                fails.data)
-                   : OLIVE_OK;
+    rc = fails.len
+             ? olive_fail(OLIVE_EINVALID, "%s: the model's outputs differ from the reference's%s", PASS, fails.data)
+             : OLIVE_OK;
     olive_strbuf_free(&fails);
     return rc;
 }

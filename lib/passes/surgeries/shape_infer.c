@@ -108,6 +108,10 @@ static int const_ints(const oir_graph *g, const char *name, int64_t *v, size_t m
     return 1;
 }
 
+static int infer_slice(const oir_graph *g, const oir_node *n, const shape *a, shape *out);
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi);
+static int infer_reduce(const oir_graph *g, const oir_node *n, const shape *a, shape *out);
+
 static int is_one_of(const char *op, const char *const *list)
 {
     for (; *list; list++)
@@ -116,12 +120,12 @@ static int is_one_of(const char *op, const char *const *list)
     return 0;
 }
 
-static const char *const unary[] = {"Relu", "Sigmoid", "Tanh", "Erf", "Neg", "Sqrt", "Exp", "Log", "Abs",
-                                    "Reciprocal", "Softmax", "LogSoftmax", "Identity", "Gelu", "LeakyRelu",
-                                    "Elu", "Softplus", "HardSigmoid", "Floor", "Ceil", "Round", "Sin", "Cos",
-                                    "Not", NULL};
-static const char *const binary[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "And", "Or",
-                                     "Xor", NULL};
+static const char *const unary[] = {
+    "Relu",     "Sigmoid",     "Tanh",    "Erf",        "Neg",       "Sqrt", "Exp",       "Log",
+    "Abs",      "Reciprocal",  "Softmax", "LogSoftmax", "Identity",  "Gelu", "LeakyRelu", "Elu",
+    "Softplus", "HardSigmoid", "Floor",   "Ceil",       "Round",     "Sin",  "Cos",       "Not",
+    "CumSum",   "Clip",        "Dropout", "Trilu",      "HardSwish", "Sign", "Mish",      NULL};
+static const char *const binary[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "And", "Or", "Xor", NULL};
 static const char *const compare[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", NULL};
 
 /* Infers output 0 of `n` into *out; 0 when this op or these inputs give nothing. */
@@ -263,27 +267,162 @@ static int infer_node(const oir_graph *g, const oir_node *n, shape *out)
             out->d[out->rank++] = a.d[i];
         return 1;
     }
-    if (!strcmp(n->op_type, "Shape") && !oir_node_attr(n, "start") && !oir_node_attr(n, "end")) {
+    if (!strcmp(n->op_type, "Gemm")) {
+        int ta = (int)oir_node_attr_int(n, "transA", 0), tb = (int)oir_node_attr_int(n, "transB", 0);
+        if (n->n_inputs < 2 || !lookup(g, n->inputs[1], &b))
+            return 0;
+        out->dtype = a.dtype;
+        if (!a.has_shape || !b.has_shape || a.rank != 2 || b.rank != 2)
+            return a.has_shape && b.has_shape ? 0 : 1;
+        out->has_shape = 1;
+        out->rank = 2;
+        out->d[0] = a.d[ta ? 1 : 0];
+        out->d[1] = b.d[tb ? 0 : 1];
+        return 1;
+    }
+    if (!strcmp(n->op_type, "Slice"))
+        return infer_slice(g, n, &a, out);
+    if (!strncmp(n->op_type, "Reduce", 6))
+        return infer_reduce(g, n, &a, out);
+    if (!strcmp(n->op_type, "Concat")) {
+        int64_t axis = oir_node_attr_int(n, "axis", 0);
+        *out = a;
+        if (!a.has_shape)
+            return 1;
+        if (axis < 0)
+            axis += (int64_t)a.rank;
+        if (axis < 0 || axis >= (int64_t)a.rank)
+            return 0;
+        for (size_t k = 1; k < n->n_inputs; k++) {
+            if (!lookup(g, n->inputs[k], &b) || !b.has_shape) {
+                out->has_shape = 0;
+                return 1;
+            }
+            if (b.rank != a.rank)
+                return 0;
+            for (size_t i = 0; i < a.rank; i++) {
+                sdim *o = &out->d[i];
+                if ((int64_t)i == axis) {
+                    if (o->has_value && b.d[i].has_value)
+                        o->value += b.d[i].value;
+                    else
+                        *o = (sdim){0, 0, NULL};
+                } else if (!o->has_value && b.d[i].has_value) {
+                    *o = b.d[i];
+                }
+            }
+        }
+        return 1;
+    }
+    if (!strcmp(n->op_type, "Shape")) { /* start / end (opset 15) pick a range of the dimensions */
+        int64_t r = (int64_t)a.rank, st = oir_node_attr_int(n, "start", 0), en = oir_node_attr_int(n, "end", r);
         out->dtype = OIR_INT64;
         if (!a.has_shape)
             return 1;
+        st = clamp64(st < 0 ? st + r : st, 0, r);
+        en = clamp64(en < 0 ? en + r : en, 0, r);
         out->has_shape = 1;
         out->rank = 1;
-        out->d[0] = (sdim){1, (int64_t)a.rank, NULL};
+        out->d[0] = (sdim){1, en > st ? en - st : 0, NULL};
         return 1;
     }
     return 0;
 }
 
-static int has_entry(const oir_graph *g, const char *value)
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 {
-    if (oir_graph_input_index(g, value) >= 0 || oir_graph_output_index(g, value) >= 0 ||
-        oir_graph_initializer(g, value))
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Slice with constant starts, ends, axes and steps: the length of each sliced axis whose size
+ * is known; an unknown one stays unknown. Other inputs give the rank only. */
+static int infer_slice(const oir_graph *g, const oir_node *n, const shape *a, shape *out)
+{
+    int64_t starts[MAX_RANK], ends[MAX_RANK], axes[MAX_RANK], steps[MAX_RANK];
+    size_t ns, ne, na, nst;
+    *out = *a;
+    if (!a->has_shape)
         return 1;
-    for (size_t k = 0; k < g->n_value_info; k++)
-        if (!strcmp(g->value_info[k].name, value))
-            return 1;
-    return 0;
+    if (n->n_inputs < 3 || !const_ints(g, n->inputs[1], starts, MAX_RANK, &ns) ||
+        !const_ints(g, n->inputs[2], ends, MAX_RANK, &ne) || ns != ne) {
+        for (size_t i = 0; i < a->rank; i++)
+            out->d[i] = (sdim){0, 0, NULL};
+        return 1;
+    }
+    if (n->n_inputs > 3 && n->inputs[3][0]) {
+        if (!const_ints(g, n->inputs[3], axes, MAX_RANK, &na) || na != ns)
+            return 0;
+    } else {
+        for (size_t i = 0; i < ns; i++)
+            axes[i] = (int64_t)i;
+    }
+    if (n->n_inputs > 4 && n->inputs[4][0]) {
+        if (!const_ints(g, n->inputs[4], steps, MAX_RANK, &nst) || nst != ns)
+            return 0;
+    } else {
+        for (size_t i = 0; i < ns; i++)
+            steps[i] = 1;
+    }
+    for (size_t k = 0; k < ns; k++) {
+        int64_t ax = axes[k] < 0 ? axes[k] + (int64_t)a->rank : axes[k], d, st, en, len;
+        if (ax < 0 || ax >= (int64_t)a->rank || !steps[k])
+            return 0;
+        if (!a->d[ax].has_value) {
+            out->d[ax] = (sdim){0, 0, NULL};
+            continue;
+        }
+        d = a->d[ax].value;
+        st = starts[k] < 0 ? (starts[k] < -d ? -d : starts[k]) + d : starts[k];
+        en = ends[k] < 0 ? (ends[k] < -d ? -d - 1 : ends[k]) + d : ends[k];
+        if (steps[k] > 0) {
+            st = clamp64(st, 0, d);
+            en = clamp64(en, 0, d);
+            len = en > st ? (en - st + steps[k] - 1) / steps[k] : 0;
+        } else {
+            st = clamp64(st, 0, d - 1);
+            en = clamp64(en, -1, d - 1);
+            len = st > en ? (st - en - steps[k] - 1) / -steps[k] : 0;
+        }
+        out->d[ax] = (sdim){1, len, NULL};
+    }
+    return 1;
+}
+
+/* The Reduce ops: the axes (an attribute, or a constant input from opset 13 / 18) dropped, or
+ * kept as 1 with keepdims; no axes reduce all, unless noop_with_empty_axes. */
+static int infer_reduce(const oir_graph *g, const oir_node *n, const shape *a, shape *out)
+{
+    int64_t axes[MAX_RANK];
+    size_t na = 0;
+    int keep = (int)oir_node_attr_int(n, "keepdims", 1), all;
+    const oir_attr *attr = oir_node_attr(n, "axes");
+    char pick[MAX_RANK] = {0};
+    *out = *a;
+    if (!a->has_shape)
+        return 1;
+    if (attr && attr->n <= MAX_RANK) {
+        na = attr->n;
+        memcpy(axes, attr->ints, na * sizeof *axes);
+    } else if (n->n_inputs > 1 && n->inputs[1][0] && !const_ints(g, n->inputs[1], axes, MAX_RANK, &na)) {
+        return 0;
+    }
+    all = !na;
+    if (all && oir_node_attr_int(n, "noop_with_empty_axes", 0))
+        return 1;
+    for (size_t k = 0; k < na; k++) {
+        int64_t ax = axes[k] < 0 ? axes[k] + (int64_t)a->rank : axes[k];
+        if (ax < 0 || ax >= (int64_t)a->rank)
+            return 0;
+        pick[ax] = 1;
+    }
+    out->rank = 0;
+    for (size_t i = 0; i < a->rank; i++) {
+        if (!all && !pick[i])
+            out->d[out->rank++] = a->d[i];
+        else if (keep)
+            out->d[out->rank++] = (sdim){1, 1, NULL};
+    }
+    return 1;
 }
 
 static int param_used_in(const oir_value_info *v, size_t n, const char *name)
@@ -310,6 +449,63 @@ static void fresh_name(const oir_graph *g, unsigned *counter, char *buf, size_t 
     (*counter)++;
 }
 
+/* The declared type of `value` that inference may complete (a graph output's or value_info's),
+ * or NULL when it has none; *slot is where a missing type goes. */
+static oir_type **declared(oir_graph *g, const char *value)
+{
+    long i = oir_graph_output_index(g, value);
+    if (i >= 0)
+        return &g->outputs[i].type;
+    for (size_t k = 0; k < g->n_value_info; k++)
+        if (!strcmp(g->value_info[k].name, value))
+            return &g->value_info[k].type;
+    return NULL;
+}
+
+/* onnx's merge of an inferred type into a declared one: what is declared stays, a missing
+ * element type or shape is taken, and unknown dimensions of the same rank are filled. */
+static int merge(oir_type **slot, const oir_type *inferred)
+{
+    oir_type *t = *slot;
+    if (!t || t->kind == OIR_TYPE_NONE) {
+        oir_type *c = oir_type_clone(inferred);
+        if (!c)
+            return OLIVE_ENOMEM;
+        oir_type_free(t);
+        *slot = c;
+        return OLIVE_OK;
+    }
+    if (t->kind != OIR_TYPE_TENSOR)
+        return OLIVE_OK;
+    if (!t->elem_type)
+        t->elem_type = inferred->elem_type;
+    if (!t->has_shape && inferred->has_shape) {
+        oir_type *c = oir_type_clone(inferred);
+        if (!c)
+            return OLIVE_ENOMEM;
+        c->elem_type = t->elem_type;
+        c->denotation = t->denotation;
+        t->denotation = NULL;
+        oir_type_free(t);
+        *slot = c;
+        return OLIVE_OK;
+    }
+    if (t->has_shape && inferred->has_shape && t->rank == inferred->rank)
+        for (size_t d = 0; d < t->rank; d++) {
+            oir_dim *o = &t->dims[d];
+            const oir_dim *in = &inferred->dims[d];
+            if (o->has_value || (o->param && o->param[0]))
+                continue;
+            if (in->has_value) {
+                o->has_value = 1;
+                o->value = in->value;
+            } else if (in->param && !(o->param = olive_strdup(in->param))) {
+                return OLIVE_ENOMEM;
+            }
+        }
+    return OLIVE_OK;
+}
+
 int sg_infer_shapes(oir_graph *g)
 {
     unsigned counter = 0;
@@ -319,10 +515,12 @@ int sg_infer_shapes(oir_graph *g)
         shape s;
         int64_t dims[MAX_RANK];
         const char *params[MAX_RANK];
-        oir_type *t;
+        oir_type *t, **slot;
         int rc;
-        if (!n->n_outputs || !n->outputs[0][0] || has_entry(g, n->outputs[0]) || !infer_node(g, n, &s))
+        if (!n->n_outputs || !n->outputs[0][0] || oir_graph_input_index(g, n->outputs[0]) >= 0 ||
+            oir_graph_initializer(g, n->outputs[0]) || !infer_node(g, n, &s))
             continue;
+        /* unknown dimensions get fresh names first, whether or not a type is declared */
         for (size_t d = 0; d < s.rank; d++) {
             dims[d] = s.d[d].has_value ? s.d[d].value : -1;
             params[d] = s.d[d].has_value ? NULL : s.d[d].param;
@@ -334,7 +532,8 @@ int sg_infer_shapes(oir_graph *g)
         if (!(t = oir_type_new_tensor(s.dtype, s.has_shape ? s.rank : 0, dims, params)))
             return OLIVE_ENOMEM;
         t->has_shape = s.has_shape;
-        rc = oir_graph_add_value_info(g, n->outputs[0], t);
+        slot = declared(g, n->outputs[0]);
+        rc = slot ? merge(slot, t) : oir_graph_add_value_info(g, n->outputs[0], t);
         oir_type_free(t);
         if (rc != OLIVE_OK)
             return rc;
