@@ -233,3 +233,49 @@ def test_like_olive(tmp_path, qdq, dynamo):
     assert {t.name: list(t.dims) for t in ours.graph.initializer} == init
     key = lambda n: (n.op_type, n.name, list(n.input), list(n.output))  # noqa: E731
     assert sorted(map(key, ours.graph.node)) == sorted(map(key, theirs.graph.node))
+
+
+@pytest.mark.skipif(not os.environ.get("OLIVE_CLI"), reason="OLIVE_CLI is not set (run through meson test)")
+def test_extracted_adapter_runs_in_genai(tmp_path):
+    """The tiny Llama with a PEFT adapter's weights baked in as initializers (the converter's
+    LoRA inputs replaced by the adapter's values): ExtractAdapters gives them back as inputs and
+    an adapter file that ONNX Runtime GenAI loads, and the logits with it equal the baked
+    model's; without it, the base model's."""
+    og = pytest.importorskip("onnxruntime_genai")
+    import shutil  # noqa: PLC0415
+
+    from test_adapters import LLAMA, genai_logits, make_lora, olive  # noqa: PLC0415
+    make_lora(tmp_path / "lora", seed=5)
+    assert olive("generate-adapter", "-m", LLAMA, "--adapter_path", "lora", "-o", "base", cwd=tmp_path).returncode == 0
+    assert olive("convert-adapters", "--adapter_path", "lora", "-o", "lora.onnx_adapter", cwd=tmp_path).returncode == 0
+    given = read_adapter(tmp_path / "lora.onnx_adapter")
+
+    baked = onnx.load(str(tmp_path / "base" / "model.onnx"))
+    lora_inputs = [i for i in baked.graph.input if i.name in given]
+    assert len(lora_inputs) == len(given)
+    for i in lora_inputs:
+        baked.graph.input.remove(i)
+    for t in baked.graph.initializer:
+        if t.name in given:
+            t.CopyFrom(numpy_helper.from_array(given[t.name], t.name))
+    shutil.copytree(tmp_path / "base", tmp_path / "baked", ignore=shutil.ignore_patterns("model.onnx*"))
+    onnx.save(baked, str(tmp_path / "baked" / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+
+    shutil.copytree(tmp_path / "base", tmp_path / "out", ignore=shutil.ignore_patterns("model.onnx*"))
+    proc = subprocess.run([TOOL, "ExtractAdapters", str(tmp_path / "baked" / "model.onnx"),
+                           str(tmp_path / "out" / "model.onnx")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    extracted = read_adapter(tmp_path / "out" / "adapter_weights.onnx_adapter")
+    assert sorted(extracted) == sorted(given)
+    for k, v in given.items():
+        np.testing.assert_array_equal(extracted[k], v)
+
+    prompt = [1, 5, 9, 13, 2, 7, 30, 11]
+    want = genai_logits(og, og.Model(str(tmp_path / "baked")), prompt)
+    plain = genai_logits(og, og.Model(str(tmp_path / "base")), prompt)
+    model = og.Model(str(tmp_path / "out"))
+    adapters = og.Adapters(model)
+    adapters.load(str(tmp_path / "out" / "adapter_weights.onnx_adapter"), "lora")
+    np.testing.assert_allclose(genai_logits(og, model, prompt, adapters, "lora"), want, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(genai_logits(og, model, prompt), plain, atol=1e-5, rtol=1e-5)
+    assert np.abs(want - plain).max() > 1e-2
