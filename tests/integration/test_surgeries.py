@@ -773,15 +773,23 @@ DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 
 @pytest.mark.skipif(not os.environ.get("OLIVE_CLI"), reason="OLIVE_CLI is not set (run through meson test)")
-@pytest.mark.parametrize("checkpoint,params", [("convert/llama", ["precision=fp32"]),
-                                               ("convert/llama", ["precision=int4"]),
-                                               ("convert_encoder/bert_seqcls", []),
-                                               ("convert_encoder/roberta_model", [])])
-def test_infer_shapes_on_converted_models_like_onnx(tmp_path, checkpoint, params):
-    """The models libolive's converter writes: the same value_info as onnx's shape inference."""
+@pytest.mark.parametrize("checkpoint,params,then", [("convert/llama", ["precision=fp32"], None),
+                                                    ("convert/llama", ["precision=int4"], None),
+                                                    ("convert/gemma2", ["precision=fp32"], None),
+                                                    ("convert_encoder/bert_seqcls", [], None),
+                                                    ("convert_encoder/bert_seqcls", [], "quantize_dynamic"),
+                                                    ("convert_encoder/roberta_model", [], "float16")])
+def test_infer_shapes_on_converted_models_like_onnx(tmp_path, checkpoint, params, then):
+    """The models libolive's converter writes (then quantized or in float16): the same value_info
+    and outputs as onnx's shape inference."""
     from olive_testlib import run_convert  # noqa: PLC0415
     run_convert(os.environ["OLIVE_CLI"], os.path.join(DATA, checkpoint), tmp_path / "conv", *params)
     src, dst = tmp_path / "conv" / "model.onnx", tmp_path / "inferred.onnx"
+    if then:
+        proc = subprocess.run([os.environ["OLIVE_CLI"], "run-pass", "--pass", then, "-m", str(src), "-o",
+                               str(tmp_path / then)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        src = tmp_path / then / "model.onnx"
     proc = subprocess.run([TOOL, "GraphSurgeries", str(src), str(dst), surgeries_arg([{"surgeon": "InferShapes"}])],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -128,14 +128,81 @@ static const char *const unary[] = {
 static const char *const binary[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "And", "Or", "Xor", NULL};
 static const char *const compare[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", NULL};
 
-/* Infers output 0 of `n` into *out; 0 when this op or these inputs give nothing. */
+/* The quantization ops: their output types are fixed by the op, so they are known even where
+ * the input's is not (its shape passes to the quantized output; scale and zero point are
+ * scalars for DynamicQuantizeLinear). */
+static int infer_quant(const oir_graph *g, const oir_node *n, size_t k, const shape *a, int known, shape *out)
+{
+    shape b;
+    if (!strcmp(n->op_type, "DynamicQuantizeLinear")) {
+        if (k == 0) {
+            if (known)
+                *out = *a;
+            out->dtype = OIR_UINT8;
+        } else {
+            out->dtype = k == 1 ? OIR_FLOAT : OIR_UINT8;
+            out->has_shape = 1;
+        }
+        return 1;
+    }
+    if (k)
+        return 0;
+    if (!strcmp(n->op_type, "MatMulInteger")) {
+        if (!known || n->n_inputs < 2 || !lookup(g, n->inputs[1], &b))
+            return 0;
+        out->dtype = OIR_INT32;
+        if (!a->has_shape || !b.has_shape || a->rank < 2 || b.rank < 2)
+            return 1;
+        {
+            shape ba = *a, bb = b;
+            const shape *batch[2] = {&ba, &bb};
+            ba.rank -= 2;
+            bb.rank -= 2;
+            if (!broadcast(batch, 2, out))
+                return 0;
+        }
+        out->has_shape = 1;
+        out->d[out->rank++] = a->d[a->rank - 2];
+        out->d[out->rank++] = b.d[b.rank - 1];
+        out->dtype = OIR_INT32;
+        return 1;
+    }
+    if (known)
+        *out = *a;
+    if (!strcmp(n->op_type, "QuantizeLinear")) /* the zero point's type, uint8 without one */
+        out->dtype = n->n_inputs > 2 && n->inputs[2][0] && lookup(g, n->inputs[2], &b) ? b.dtype : OIR_UINT8;
+    else /* DequantizeLinear: the scale's type */
+        out->dtype = n->n_inputs > 1 && lookup(g, n->inputs[1], &b) ? b.dtype : OIR_FLOAT;
+    return 1;
+}
+
+static int infer_node(const oir_graph *g, const oir_node *n, shape *out);
+
+/* Infers output `k` of `n` into *out; 0 when this op or these inputs give nothing. */
+static int infer_output(const oir_graph *g, const oir_node *n, size_t k, shape *out)
+{
+    static const char *const quant[] = {"DynamicQuantizeLinear", "MatMulInteger", "QuantizeLinear", "DequantizeLinear",
+                                        NULL};
+    shape a;
+    int known;
+    memset(out, 0, sizeof *out);
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))
+        return 0;
+    known = n->n_inputs && lookup(g, n->inputs[0], &a);
+    if (is_one_of(n->op_type, quant))
+        return infer_quant(g, n, k, &a, known, out);
+    if (!strcmp(n->op_type, "Cast") && !k && !known) { /* the type is the attribute's */
+        out->dtype = (int32_t)oir_node_attr_int(n, "to", 0);
+        return out->dtype != 0;
+    }
+    return !k && infer_node(g, n, out);
+}
+
 static int infer_node(const oir_graph *g, const oir_node *n, shape *out)
 {
     shape a, b, c;
     const shape *in[3] = {&a, &b, &c};
     memset(out, 0, sizeof *out);
-    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))
-        return 0;
     if (!strcmp(n->op_type, "Constant")) {
         const oir_attr *v = oir_node_attr(n, "value");
         if (!v || !v->t || v->t->rank > MAX_RANK)
@@ -510,33 +577,35 @@ int sg_infer_shapes(oir_graph *g)
 {
     unsigned counter = 0;
     char fresh[MAX_RANK][32];
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const oir_node *n = g->nodes[i];
-        shape s;
-        int64_t dims[MAX_RANK];
-        const char *params[MAX_RANK];
-        oir_type *t, **slot;
-        int rc;
-        if (!n->n_outputs || !n->outputs[0][0] || oir_graph_input_index(g, n->outputs[0]) >= 0 ||
-            oir_graph_initializer(g, n->outputs[0]) || !infer_node(g, n, &s))
-            continue;
-        /* unknown dimensions get fresh names first, whether or not a type is declared */
-        for (size_t d = 0; d < s.rank; d++) {
-            dims[d] = s.d[d].has_value ? s.d[d].value : -1;
-            params[d] = s.d[d].has_value ? NULL : s.d[d].param;
-            if (!s.d[d].has_value && (!params[d] || !params[d][0])) {
-                fresh_name(g, &counter, fresh[d], sizeof fresh[d]);
-                params[d] = fresh[d];
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t k = 0; k < g->nodes[i]->n_outputs; k++) {
+            const oir_node *n = g->nodes[i];
+            const char *name = n->outputs[k];
+            shape s;
+            int64_t dims[MAX_RANK];
+            const char *params[MAX_RANK];
+            oir_type *t, **slot;
+            int rc;
+            if (!name[0] || oir_graph_input_index(g, name) >= 0 || oir_graph_initializer(g, name) ||
+                !infer_output(g, n, k, &s))
+                continue;
+            /* unknown dimensions get fresh names first, whether or not a type is declared */
+            for (size_t d = 0; d < s.rank; d++) {
+                dims[d] = s.d[d].has_value ? s.d[d].value : -1;
+                params[d] = s.d[d].has_value ? NULL : s.d[d].param;
+                if (!s.d[d].has_value && (!params[d] || !params[d][0])) {
+                    fresh_name(g, &counter, fresh[d], sizeof fresh[d]);
+                    params[d] = fresh[d];
+                }
             }
+            if (!(t = oir_type_new_tensor(s.dtype, s.has_shape ? s.rank : 0, dims, params)))
+                return OLIVE_ENOMEM;
+            t->has_shape = s.has_shape;
+            slot = declared(g, name);
+            rc = slot ? merge(slot, t) : oir_graph_add_value_info(g, name, t);
+            oir_type_free(t);
+            if (rc != OLIVE_OK)
+                return rc;
         }
-        if (!(t = oir_type_new_tensor(s.dtype, s.has_shape ? s.rank : 0, dims, params)))
-            return OLIVE_ENOMEM;
-        t->has_shape = s.has_shape;
-        slot = declared(g, n->outputs[0]);
-        rc = slot ? merge(slot, t) : oir_graph_add_value_info(g, n->outputs[0], t);
-        oir_type_free(t);
-        if (rc != OLIVE_OK)
-            return rc;
-    }
     return OLIVE_OK;
 }
