@@ -24,10 +24,19 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "formats/onnx_adapter.h"
+#include "formats/weights_file.h"
 #include "passes/adapters/extract_adapters.h"
 
 #define PASS "extract_adapters"
 #define WEIGHTS_FILE "adapter_weights.onnx_adapter"
+
+/* Olive's save_format values and the file each writes. */
+static const char *weights_file(const char *format)
+{
+    return !strcmp(format, "numpy")         ? "adapter_weights.npz"
+           : !strcmp(format, "safetensors") ? "adapter_weights.safetensors"
+                                            : WEIGHTS_FILE;
+}
 
 /* How a weight becomes an input. */
 enum {
@@ -322,7 +331,7 @@ static int find_weights(oir_graph *g, extracted *x)
     return rc;
 }
 
-static int write_weights(oir_model *m, const extracted *x)
+static int write_weights(oir_model *m, const extracted *x, const char *format)
 {
     ofmt_adapter_param *p = olive_calloc(x->n ? x->n : 1, sizeof *p);
     olive_blob *b = NULL;
@@ -331,7 +340,7 @@ static int write_weights(oir_model *m, const extracted *x)
         return OLIVE_ENOMEM;
     for (size_t i = 0; i < x->n; i++) {
         const oir_tensor *t = oir_graph_initializer(m->graph, x->names[i]);
-        if (!t->rank) { /* onnxruntime refuses to read such a parameter back */
+        if (!t->rank && !strcmp(format, "onnx_adapter")) { /* onnxruntime refuses to read it back */
             free(p);
             return olive_fail(OLIVE_EUNSUPPORTED,
                               "%s: the LoRA weight '%s' is a scalar, which an .onnx_adapter file cannot hold", PASS,
@@ -344,9 +353,14 @@ static int write_weights(oir_model *m, const extracted *x)
                                     .data = oir_tensor_data(t),
                                     .nbytes = t->nbytes};
     }
-    rc = ofmt_adapter_encode(&b, WEIGHTS_FILE, p, x->n, 0, 0);
+    if (!strcmp(format, "numpy"))
+        rc = ofmt_npz_encode(&b, weights_file(format), p, x->n);
+    else if (!strcmp(format, "safetensors"))
+        rc = ofmt_safetensors_encode(&b, weights_file(format), p, x->n);
+    else
+        rc = ofmt_adapter_encode(&b, WEIGHTS_FILE, p, x->n, 0, 0);
     if (rc == OLIVE_OK)
-        rc = oir_model_add_companion_blob(m, WEIGHTS_FILE, b);
+        rc = oir_model_add_companion_blob(m, weights_file(format), b);
     olive_blob_unref(b);
     free(p);
     return rc;
@@ -409,13 +423,16 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
                           "%s: make_inputs=false (weights left as initializers in a file ONNX Runtime adds when the "
                           "session is made) writes a model that does not load on its own; use make_inputs=true",
                           PASS);
-    if (strcmp(format, "onnx_adapter"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: save_format '%s' is not supported; onnx_adapter is", PASS, format);
+    if (!strcmp(format, "pt"))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: save_format 'pt' (a PyTorch pickle) is not written here; onnx_adapter, numpy and "
+                          "safetensors are",
+                          PASS);
     rc = find_weights(m->graph, &x);
     if (rc == OLIVE_OK && !x.n)
         OLIVE_INFO("%s: the model has no LoRA weights; it is left as it is", PASS);
     if (rc == OLIVE_OK && x.n)
-        rc = write_weights(m, &x);
+        rc = write_weights(m, &x, format);
     for (size_t i = 0; i < x.n && rc == OLIVE_OK; i++)
         rc = make_input(m->graph, x.names[i], x.how[i], olive_args_bool(args, "dynamic_lora_r"),
                         olive_args_bool(args, "optional_inputs"));
@@ -457,7 +474,7 @@ static const olive_param_spec params[] = {
      .min = 0,
      .max = -1,
      .choices = "onnx_adapter|numpy|safetensors|pt",
-     .help = "The weights file's format (onnx_adapter: " WEIGHTS_FILE "; the others are refused)"},
+     .help = "The weights file: " WEIGHTS_FILE ", adapter_weights.npz or .safetensors (pt is refused)"},
 };
 
 /* Olive's external data settings: the engine's save decides where tensors go here. */
@@ -474,7 +491,9 @@ const olive_pass_def olive_pass_extract_adapters = {
                "DequantizeLinear's weight, scale and zero point, or MatMulNBits' B, scales and zero_points), renamed "
                "as Olive names them ('<module>.lora_A.weight', '<module>.lora_A.quant.scale'). The weights are "
                "written to " WEIGHTS_FILE " beside the model (ONNX Runtime's adapter format, which ONNX Runtime "
-               "GenAI loads) and become graph inputs; with dynamic_lora_r their rank dimension is 'lora_r', and with "
+               "GenAI loads; with save_format numpy or safetensors adapter_weights.npz or "
+               "adapter_weights.safetensors) and become graph inputs; with dynamic_lora_r their rank dimension is "
+               "'lora_r', and with "
                "optional_inputs each keeps an empty initializer as its default. A model without LoRA weights is "
                "left as it is.",
     .olive_types = olive_types,
