@@ -83,19 +83,18 @@ static size_t vector(fb *b, size_t field, size_t align, uint32_t count, const vo
     return at;
 }
 
-int ofmt_adapter_write(const char *path, const ofmt_adapter_param *params, size_t n, int adapter_version,
-                       int model_version)
+int ofmt_adapter_encode(olive_blob **out, const char *what, const ofmt_adapter_param *params, size_t n,
+                        int adapter_version, int model_version)
 {
     fb b = {0};
     size_t root, vec;
-    olive_outfile f;
-    int rc;
     uint64_t total = 0;
+    *out = NULL;
     for (size_t i = 0; i < n; i++)
         total += params[i].nbytes + 64 + strlen(params[i].name) + 8 * params[i].rank;
     if (total > 0x7fffffffu || n > 0xffffffu)
         return olive_fail(OLIVE_EINVALID, "%s: the adapter's %zu parameters exceed the 2 GiB a FlatBuffers file holds",
-                          path, n);
+                          what, n);
     fb_reserve(&b, 8);
     if (!b.failed)
         memcpy(b.data + 4, "TORT", 4); /* the file identifier */
@@ -118,11 +117,22 @@ int ofmt_adapter_write(const char *path, const ofmt_adapter_param *params, size_
         free(b.data);
         return OLIVE_ENOMEM;
     }
+    return olive_blob_from_heap(out, b.data, b.len); /* frees b.data on failure */
+}
+
+int ofmt_adapter_write(const char *path, const ofmt_adapter_param *params, size_t n, int adapter_version,
+                       int model_version)
+{
+    olive_blob *b;
+    olive_outfile f;
+    int rc = ofmt_adapter_encode(&b, path, params, n, adapter_version, model_version);
+    if (rc != OLIVE_OK)
+        return rc;
     rc = olive_outfile_open(&f, path);
-    if (rc == OLIVE_OK && (rc = olive_outfile_write(&f, b.data, b.len)) == OLIVE_OK)
+    if (rc == OLIVE_OK && (rc = olive_outfile_write(&f, b->data, b->size)) == OLIVE_OK)
         rc = olive_outfile_commit(&f);
     else if (rc == OLIVE_OK)
         olive_outfile_abort(&f);
-    free(b.data);
+    olive_blob_unref(b);
     return rc;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/blob.h"
+
 typedef struct ofmt_adapter_param {
     const char *name;
     int32_t dtype; /* ONNX dtype (OIR_FLOAT, OIR_FLOAT16, ...) */
@@ -17,6 +19,12 @@ typedef struct ofmt_adapter_param {
     const void *data; /* little-endian elements */
     size_t nbytes;
 } ofmt_adapter_param;
+
+/* The file's bytes for the parameters, in a new heap blob *out (one reference to the caller);
+ * `what` names the file in errors. Errors: OLIVE_EINVALID (sizes that do not fit the format),
+ * OLIVE_ENOMEM. */
+int ofmt_adapter_encode(olive_blob **out, const char *what, const ofmt_adapter_param *params, size_t n,
+                        int adapter_version, int model_version);
 
 /* Writes the parameters to `path` atomically (a temporary file renamed into place).
  * Errors: OLIVE_EINVALID (sizes that do not fit the format), OLIVE_EIO, OLIVE_ENOMEM. */

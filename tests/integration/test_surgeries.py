@@ -625,8 +625,110 @@ def test_remove_shapes(tmp_path):
     assert not out.graph.value_info
 
 
-def test_infer_shapes_refused(tmp_path):
-    ours_fails(two_input_model(), [{"surgeon": "InferShapes"}], tmp_path, "InferShapes", "shape inference")
+def shapes_model():
+    """Symbolic and fixed dimensions through broadcasting, MatMul, Transpose, Gather, (Un)squeeze,
+    Shape, Cast, Constant, Where and comparisons, and a contrib op onnx has no schema for."""
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["xw"], name="mm"),
+        helper.make_node("Add", ["xw", "bias"], ["xwb"], name="add"),
+        helper.make_node("Mul", ["xwb", "y"], ["m1"], name="mul"),          # [b, s, 16] * [1, s2, 1]
+        helper.make_node("Sub", ["m1", "z"], ["m2"], name="sub"),           # z: [b, 1, 16]
+        helper.make_node("Transpose", ["m2"], ["t"], name="tr", perm=[0, 2, 1]),
+        helper.make_node("Transpose", ["m2"], ["t2"], name="tr2"),
+        helper.make_node("Softmax", ["t"], ["sm"], name="sm", axis=-1),
+        helper.make_node("Gather", ["emb", "ids"], ["g"], name="ga"),
+        helper.make_node("Gather", ["t", "idx"], ["g1"], name="ga1", axis=1),
+        helper.make_node("Unsqueeze", ["g", "ax"], ["u"], name="un"),
+        helper.make_node("Squeeze", ["u", "ax"], ["sq"], name="sq"),
+        helper.make_node("Shape", ["sq"], ["sh"], name="shape"),
+        helper.make_node("Cast", ["sh"], ["shf"], name="cast", to=f),
+        helper.make_node("Constant", [], ["c"], name="const",
+                         value=helper.make_tensor("cv", f, [2, 16], np.ones(32, np.float32))),
+        helper.make_node("Equal", ["sm", "sm"], ["eq"], name="eq"),
+        helper.make_node("Where", ["eq", "sm", "zero"], ["wh"], name="where"),
+        helper.make_node("MatMul", ["c", "vec"], ["mv"], name="mv"),
+        helper.make_node("FastGelu", ["xw"], ["fg"], name="fg", domain=MS),
+        helper.make_node("Relu", ["fg"], ["r"], name="relu"),
+        helper.make_node("Concat", ["wh", "wh"], ["cat"], name="cat", axis=0),
+        helper.make_node("Concat", ["m2", "xw"], ["cat1"], name="cat1", axis=-1),
+        helper.make_node("Slice", ["cat1", "st", "en", "sax", "sst"], ["sl"], name="slice"),
+        helper.make_node("ReduceSum", ["sl", "ax"], ["rs"], name="rsum", keepdims=0),
+        helper.make_node("ReduceMean", ["sl"], ["rm"], name="rmean", axes=[-1]),
+        helper.make_node("Gemm", ["c", "w"], ["gm"], name="gemm", transB=1),
+        helper.make_node("Shape", ["sl"], ["sh2"], name="shape2", start=-2),
+        helper.make_node("Relu", ["rs"], ["rs_out"], name="relu2"),
+    ]
+    g = helper.make_graph(
+        nodes, "g",
+        [vi("x", f, ["batch", "seq", 8]), vi("y", f, [1, "seq2", 1]), vi("z", f, ["batch", 1, 16]),
+         vi("ids", i64, ["batch", 3]), vi("vec", f, [16])],
+        [vi("cat", f, None), vi("shf", f, None), vi("mv", f, None), vi("r", f, None), vi("g1", f, None),
+         vi("rs_out", f, None), vi("rm", f, None), vi("gm", f, None), vi("sh2", TensorProto.INT64, None)],
+        [numpy_helper.from_array(np.ones((8, 16), np.float32), "w"),
+         numpy_helper.from_array(np.ones(16, np.float32), "bias"),
+         numpy_helper.from_array(np.ones((10, 4), np.float32), "emb"),
+         numpy_helper.from_array(np.array([0, 2], np.int64), "idx"),
+         numpy_helper.from_array(np.array([1], np.int64), "ax"),
+         numpy_helper.from_array(np.float32(0), "zero"),
+         numpy_helper.from_array(np.array([1, -30], np.int64), "st"),
+         numpy_helper.from_array(np.array([2 ** 62, -2], np.int64), "en"),
+         numpy_helper.from_array(np.array([0, 2], np.int64), "sax"),
+         numpy_helper.from_array(np.array([1, 3], np.int64), "sst")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+
+
+def inferred_value_infos(m, field="value_info"):
+    out = []
+    for v in getattr(m.graph, field):
+        t = v.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param if d.HasField("dim_param") else "?"
+                for d in t.shape.dim] if t.HasField("shape") else None
+        out.append((v.name, t.elem_type, dims))
+    return out
+
+
+def test_infer_shapes_like_onnx(tmp_path):
+    """Olive's InferShapes is onnx.shape_inference.infer_shapes: the same value_info, in order."""
+    m = shapes_model()
+    proc, dst = ours_run(m, [{"surgeon": "InferShapes"}], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(dst))
+    theirs = onnx.shape_inference.infer_shapes(m)
+    assert inferred_value_infos(ours) == inferred_value_infos(theirs)
+    assert inferred_value_infos(ours, "output") == inferred_value_infos(theirs, "output")
+    assert ("sm", TensorProto.FLOAT, ["batch", 16, "unk__0"]) in inferred_value_infos(ours)  # seq against seq2
+
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+
+
+@pytest.mark.skipif(not os.environ.get("OLIVE_CLI"), reason="OLIVE_CLI is not set (run through meson test)")
+@pytest.mark.parametrize("checkpoint,params,then", [("convert/llama", ["precision=fp32"], None),
+                                                    ("convert/llama", ["precision=int4"], None),
+                                                    ("convert/gemma2", ["precision=fp32"], None),
+                                                    ("convert_encoder/bert_seqcls", [], None),
+                                                    ("convert_encoder/bert_seqcls", [], "quantize_dynamic"),
+                                                    ("convert_encoder/roberta_model", [], "float16")])
+def test_infer_shapes_on_converted_models_like_onnx(tmp_path, checkpoint, params, then):
+    """The models libolive's converter writes (then quantized or in float16): the same value_info
+    and outputs as onnx's shape inference."""
+    from olive_testlib import run_convert  # noqa: PLC0415
+    run_convert(os.environ["OLIVE_CLI"], os.path.join(DATA, checkpoint), tmp_path / "conv", *params)
+    src, dst = tmp_path / "conv" / "model.onnx", tmp_path / "inferred.onnx"
+    if then:
+        proc = subprocess.run([os.environ["OLIVE_CLI"], "run-pass", "--pass", then, "-m", str(src), "-o",
+                               str(tmp_path / then)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        src = tmp_path / then / "model.onnx"
+    proc = subprocess.run([TOOL, "GraphSurgeries", str(src), str(dst), surgeries_arg([{"surgeon": "InferShapes"}])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ours = inferred_value_infos(onnx.load(str(dst), load_external_data=False))
+    theirs = inferred_value_infos(onnx.shape_inference.infer_shapes(onnx.load(str(src))))
+    assert ours and ours == theirs
+    assert inferred_value_infos(onnx.load(str(dst), load_external_data=False), "output") == \
+        inferred_value_infos(onnx.shape_inference.infer_shapes(onnx.load(str(src))), "output")
 
 
 # ---- normalizations ----

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "core/status.h"
+#include "passes/surgeries/shape_infer.h"
 #include "passes/surgeries/surgeon.h"
 
 static int remove_shapes(oir_model *m, const sg_args *a)
@@ -33,14 +34,11 @@ static int remove_all_tensor_value_shapes(oir_model *m, const sg_args *a)
     return OLIVE_OK;
 }
 
-/* Olive runs onnx's shape inference here; libolive has no ONNX shape inference yet. */
+/* Olive runs onnx.shape_inference.infer_shapes: the same for the ops shape_infer.c knows. */
 static int infer_shapes(oir_model *m, const sg_args *a)
 {
-    (void)m;
-    return olive_fail(OLIVE_EUNSUPPORTED,
-                      "surgeon '%s': ONNX shape inference is not available in libolive; run "
-                      "onnx.shape_inference on the model first, or leave this surgeon out",
-                      a->surgeon->name);
+    (void)a;
+    return sg_infer_shapes(m->graph);
 }
 
 static const sg_param p_none[] = {{NULL, 0, 0}};
@@ -49,6 +47,7 @@ const sg_surgeon sg_family_shapes[] = {
     SG_SURGEON("RemoveShapes", "Removes the main graph's value_info", p_none, remove_shapes),
     SG_SURGEON("RemoveAllTensorValueShapes", "Clears the shapes of the main graph's value_info (types stay)", p_none,
                remove_all_tensor_value_shapes),
-    SG_SURGEON("InferShapes", "ONNX shape inference (not available: refused with a clear error)", p_none, infer_shapes),
+    SG_SURGEON("InferShapes", "ONNX shape inference of the main graph (elementwise, MatMul, Transpose, Gather, ...)",
+               p_none, infer_shapes),
     SG_END,
 };
