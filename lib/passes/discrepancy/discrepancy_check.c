@@ -411,10 +411,11 @@ static const olive_param_spec params[] = {
      .help = "Olive's generation comparison with transformers (refused: it needs PyTorch)"},
     {.name = "generate_prompt",
      .type = OLIVE_PARAM_STRING,
-     .default_value = "The capital of France is",
+     .default_value = "",
      .min = 0,
      .max = -1,
-     .help = "Olive's prompt for the generation comparison (unused here)"},
+     .help = "Olive's prompt for the generation comparison (unused here; Olive's default is \"The capital of "
+             "France is\")"},
     {.name = "generate_max_new_tokens",
      .type = OLIVE_PARAM_INT,
      .default_value = "32",
