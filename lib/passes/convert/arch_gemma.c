@@ -15,25 +15,6 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 
-/* Number `key` of config.json into *out; absent or null leaves *out unchanged. */
-static int config_number(const cvt_decoder *d, const char *key, double lo, double hi, double *out, int *found)
-{
-    json_t *v = json_object_get(d->ck->config, key);
-    if (found)
-        *found = 0;
-    if (!v || json_is_null(v))
-        return OLIVE_OK;
-    if (!json_is_number(v))
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' must be a number", d->ck->path, key);
-    *out = json_number_value(v);
-    if (!(*out >= lo && *out <= hi))
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' is %g, outside [%g, %g]", d->ck->path, key, *out,
-                          lo, hi);
-    if (found)
-        *found = 1;
-    return OLIVE_OK;
-}
-
 /* Gemma's activation: "hidden_activation" wins over "hidden_act" (Gemma 1 checkpoints say
  * "gelu" there, which transformers treats as the tanh approximation those models were
  * trained with). */
@@ -68,7 +49,7 @@ static int gemma_configure(cvt_decoder *d)
     d->cfg.norm_weight_offset = d->ck->kind == OFMT_GGUF_FILE ? 0.0f : 1.0f;
     /* transformers multiplies by sqrt(hidden) computed in double and rounded to the
      * activation dtype; the embedding step rounds this float the same way. */
-    d->cfg.embed_scale = (float)sqrt((double)d->cfg.hidden);
+    d->cfg.embed_scale = sqrt((double)d->cfg.hidden);
     return OLIVE_OK;
 }
 
@@ -78,10 +59,10 @@ static int gemma2_configure(cvt_decoder *d)
     int has_scalar;
     json_t *types;
     OLIVE_TRY(gemma_configure(d));
-    OLIVE_TRY(config_number(d, "query_pre_attn_scalar", 1e-6, 1e9, &scalar, &has_scalar));
-    OLIVE_TRY(config_number(d, "attn_logit_softcapping", 0, 1e9, &attn_cap, NULL));
-    OLIVE_TRY(config_number(d, "final_logit_softcapping", 0, 1e9, &final_cap, NULL));
-    OLIVE_TRY(config_number(d, "sliding_window", 0, 1e12, &window, NULL));
+    OLIVE_TRY(cvt_config_number(d, "query_pre_attn_scalar", 1e-6, 1e9, &scalar, &has_scalar));
+    OLIVE_TRY(cvt_config_number(d, "attn_logit_softcapping", 0, 1e9, &attn_cap, NULL));
+    OLIVE_TRY(cvt_config_number(d, "final_logit_softcapping", 0, 1e9, &final_cap, NULL));
+    OLIVE_TRY(cvt_config_number(d, "sliding_window", 0, 1e12, &window, NULL));
     if (has_scalar)
         d->cfg.attn_scale = (float)(1.0 / sqrt(scalar));
     d->cfg.attn_softcap = (float)attn_cap;
