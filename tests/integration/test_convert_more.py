@@ -1,7 +1,7 @@
-"""The convert pass on Phi-3 (plain RoPE, and LongRoPE with partial rotary), Gemma and Gemma 2,
-against Hugging Face transformers.
+"""The convert pass on Phi-3 (plain RoPE, and LongRoPE with partial rotary), Phi-4-mini (LongRoPE,
+partial rotary 0.75, tied embeddings), Gemma and Gemma 2, against Hugging Face transformers.
 
-Tiny random checkpoints in tests/data/convert/{phi3,phi3_longrope,gemma,gemma2}, made by
+Tiny random checkpoints in tests/data/convert/{phi3,phi3_longrope,phi4_mini,gemma,gemma2}, made by
 make_more_fixtures.py, hold transformers' logits for a 6-token prefill, one decode step with the
 prefill's past, the KV cache after it, one 25-token pass without cache (past Gemma 2's window of
 4 and past LongRoPE's original context of 8), and a 20-token greedy generation. Each checkpoint
@@ -32,7 +32,7 @@ APPLY = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
-FIXTURES = ["phi3", "phi3_longrope", "gemma", "gemma2"]
+FIXTURES = ["phi3", "phi3_longrope", "phi4_mini", "gemma", "gemma2"]
 LAYERS = 2
 
 
@@ -174,11 +174,12 @@ def test_phi3_packed_projections(fp32_out):
     assert [attrs(n)["local_window_size"] for n in nodes(model, "GroupQueryAttention")] == [cfg["sliding_window"]] * LAYERS
 
 
-def test_phi3_longrope_caches(fp32_out):
+@pytest.mark.parametrize("fixture", ["phi3_longrope", "phi4_mini"])
+def test_phi3_longrope_caches(fixture, fp32_out):
     """Two cos/sin pairs (short: the original context's rows, long: max_position_embeddings
     rows, half the rotary size wide) chosen by an If on the sequence length."""
-    path, model = load(fp32_out("phi3_longrope"))
-    cfg = config("phi3_longrope")
+    path, model = load(fp32_out(fixture))
+    cfg = config(fixture)
     half = int(cfg["hidden_size"] // cfg["num_attention_heads"] * cfg["partial_rotary_factor"]) // 2
     ifs = nodes(model, "If")
     assert len(ifs) == 1
@@ -191,7 +192,7 @@ def test_phi3_longrope_caches(fp32_out):
     # switches to the long ones (transformers: long once max position + 1 > original). The
     # reference's 25-token pass starts with the 6-token prompt, so its first positions give
     # the long-factor reference and the prompt's own logits the short-factor one.
-    ref, _ = reference("phi3_longrope")
+    ref, _ = reference(fixture)
     dec = Decoder(path, cfg)
     orig = cfg["original_max_position_embeddings"]
     seq = ref["sequence_ids"]
@@ -202,6 +203,17 @@ def test_phi3_longrope_caches(fp32_out):
     assert np.abs(short[:, :plen] - ref["prefill_logits"]).max() <= 1e-4
     assert np.abs(long_ - ref["sequence_logits"][:, :orig + 1]).max() <= 1e-4
     assert np.abs(long_[:, :plen] - ref["prefill_logits"]).max() > 1e-2, "long factors never used"
+
+
+def test_phi4_mini_tied_head(fp32_out):
+    """Phi-4-mini's LM head is the embedding table: stored once, transposed for the head's
+    MatMul and read back through a Transpose by the embedding Gather."""
+    _, model = load(fp32_out("phi4_mini"))
+    emb = read_safetensors(DATA / "phi4_mini" / "model.safetensors")["model.embed_tokens.weight"]
+    init = initializers(model)
+    assert "model.embed_tokens.weight" not in init
+    assert np.array_equal(numpy_helper.to_array(init["lm_head.MatMul.weight"]), emb.T)
+    assert any(n.op_type == "Transpose" and n.input[0] == "lm_head.MatMul.weight" for n in model.graph.node)
 
 
 def test_gemma_conventions(fp32_out):
