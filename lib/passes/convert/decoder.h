@@ -39,8 +39,9 @@ typedef struct cvt_decoder_config {
     cvt_activation activation; /* hidden_act */
     /* Rotary embedding (rope_theta / rope_scaling or transformers 5's rope_parameters). */
     double rope_theta;
-    int64_t rotary_dim; /* head_dim * partial_rotary_factor */
-    char rope_type[24]; /* "default", "llama3", "linear", "dynamic", or an arch's own */
+    double rope_local_theta; /* base of the sliding-window layers' own caches (Gemma 3) */
+    int64_t rotary_dim;      /* head_dim * partial_rotary_factor */
+    char rope_type[24];      /* "default", "llama3", "linear", "dynamic", or an arch's own */
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int64_t rope_original_context; /* original_max_position_embeddings, 0 when absent */
     int rotary_interleaved;
@@ -157,17 +158,20 @@ struct cvt_decoder {
 };
 
 /* ---- registered architectures ----
- * arch_llama.c: Llama, Mistral, Qwen2, Qwen3; arch_phi3.c: Phi3; arch_gemma.c: Gemma, Gemma2;
+ * arch_llama.c: Llama, Mistral, Qwen2, Qwen3; arch_phi3.c: Phi3; arch_gemma.c: Gemma, Gemma 2, Gemma 3;
  * arch_granite.c: Granite; arch_olmo2.c: OLMo 2; arch_smollm3.c: SmolLM3. decoder_build.c lists
  * them. */
 
 extern const cvt_decoder_arch cvt_arch_llama, cvt_arch_mistral, cvt_arch_qwen2, cvt_arch_qwen3;
-extern const cvt_decoder_arch cvt_arch_phi3, cvt_arch_gemma, cvt_arch_gemma2;
+extern const cvt_decoder_arch cvt_arch_phi3, cvt_arch_gemma, cvt_arch_gemma2, cvt_arch_gemma3;
 extern const cvt_decoder_arch cvt_arch_granite, cvt_arch_olmo2, cvt_arch_smollm3;
 
 /* ---- the default steps (hooks may call them and add to them) ---- */
 
 int cvt_rotary_caches(cvt_decoder *d);
+/* The cos/sin initializers for cfg's rotary settings under the given names (the default
+ * step's "cos_cache" / "sin_cache"; an architecture with several sets names each). */
+int cvt_rotary_cache_pair(cvt_decoder *d, const char *cos_name, const char *sin_name);
 int cvt_embed(cvt_decoder *d, const char **hidden);
 int cvt_layer(cvt_decoder *d, int64_t layer, cvt_residual *r);
 int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out);

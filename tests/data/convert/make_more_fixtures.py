@@ -1,4 +1,4 @@
-"""Makes tiny random Phi-3 (and Phi-4-mini) and Gemma checkpoints and transformers' reference outputs for them.
+"""Makes tiny random Phi-3 (and Phi-4-mini) and Gemma (1, 2, 3) checkpoints and transformers' reference outputs for them.
 
 Run in an environment with torch, transformers and tokenizers (CPU is enough):
     python tests/data/convert/make_more_fixtures.py [--out tests/data/convert]
@@ -39,6 +39,8 @@ from transformers import (
     AutoModelForCausalLM,
     Gemma2Config,
     Gemma2ForCausalLM,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
     GemmaConfig,
     GemmaForCausalLM,
     GenerationConfig,
@@ -130,6 +132,19 @@ def gemma2_config():
                         tie_word_embeddings=True)
 
 
+def gemma3_config():
+    # Per-head q/k norms; layer 0 slides over 4 positions with its own rotary base (100), layer 1
+    # is global with base 10000 and linear scaling (factor 2), as the larger Gemma 3 models scale
+    # theirs; query_pre_attn_scalar differs from head_dim.
+    return Gemma3TextConfig(**COMMON, head_dim=16, max_position_embeddings=64,
+                            hidden_activation="gelu_pytorch_tanh",
+                            rope_parameters={"full_attention": {"rope_type": "linear", "rope_theta": 10000.0,
+                                                                "factor": 2.0},
+                                             "sliding_attention": {"rope_type": "default", "rope_theta": 100.0}},
+                            query_pre_attn_scalar=24, sliding_window=4,
+                            layer_types=["sliding_attention", "full_attention"], tie_word_embeddings=True)
+
+
 # name: (config, model class, what it exercises, embedding std, weight gain)
 CASES = {
     "phi3": (phi3_config, Phi3ForCausalLM,
@@ -147,6 +162,9 @@ CASES = {
     "phi4_mini": (phi4_mini_config, Phi3ForCausalLM,
                   "Phi-4-mini layout: LongRoPE (original context 8 of 64), partial rotary 0.75, tied embeddings",
                   0.19, 1.5),
+    "gemma3": (gemma3_config, Gemma3ForCausalLM,
+               "Gemma 2 layout plus per-head q/k norms, sliding layer 0 (window 4) with its own rotary base, "
+               "linear rope scaling on the global layer, query_pre_attn_scalar 24", 0.02, 3.0),
 }
 
 # The LongRoPE cases (generate() differs from the cached loop; config.json in the Hub's spelling).
