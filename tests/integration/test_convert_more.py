@@ -1,17 +1,17 @@
-"""The convert pass on Phi-3 (plain RoPE, and LongRoPE with partial rotary), Phi-4-mini (LongRoPE,
-partial rotary 0.75, tied embeddings), Gemma, Gemma 2 and Gemma 3 (text), against Hugging Face
-transformers.
+"""The convert pass on Phi-3 (plain RoPE, and LongRoPE with partial rotary), Phi-3.5-mini (LongRoPE
+over the whole head, a window longer than the context), Phi-4-mini (LongRoPE, partial rotary 0.75,
+tied embeddings), Gemma, Gemma 2 and Gemma 3 (text), against Hugging Face transformers.
 
-Tiny random checkpoints in tests/data/convert/{phi3,phi3_longrope,phi4_mini,gemma,gemma2,gemma3}, made by
-make_more_fixtures.py, hold transformers' logits for a 6-token prefill, one decode step with the
-prefill's past, the KV cache after it, one 25-token pass without cache (past Gemma 2's window of
-4 and past LongRoPE's original context of 8), and a 20-token greedy generation. Each checkpoint
-is converted with `olive run-pass --pass convert`; onnxruntime must reproduce the logits (1e-4 in
-fp32, 2e-2 in fp16), int4 must agree on the top token at >= 90% of positions and hold exactly
-the weights the quantize pass writes for the fp32 output (the fixtures' weights lie on the int4
-grid, so int4 with float activations must match transformers like fp32), and onnxruntime-genai
-must load the folder and generate transformers' 20 tokens. Bad configs give a clear error and no
-output folder."""
+Tiny random checkpoints in tests/data/convert/<name>/ (FIXTURES), made by make_more_fixtures.py,
+hold transformers' logits for a 6-token prefill, one decode step with the prefill's past, the KV
+cache after it, one 25-token pass without cache (past Gemma 2's window of 4 and past LongRoPE's
+original context of 8), and a 20-token greedy generation. Each checkpoint is converted with `olive
+run-pass --pass convert`; onnxruntime must reproduce the logits (1e-4 in fp32, 2e-2 in fp16), int4
+must agree on the top token at >= 90% of positions and hold exactly the weights the quantize pass
+writes for the fp32 output (the fixtures' weights lie on the int4 grid, so int4 with float
+activations must match transformers like fp32), and onnxruntime-genai must load the folder and
+generate transformers' 20 tokens. Bad configs give a clear error and no output folder.
+"""
 
 import collections
 import json
@@ -33,7 +33,7 @@ APPLY = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
-FIXTURES = ["phi3", "phi3_longrope", "phi4_mini", "gemma", "gemma2", "gemma3"]
+FIXTURES = ["phi3", "phi3_longrope", "phi35_mini", "phi4_mini", "gemma", "gemma2", "gemma3"]
 LAYERS = 2
 
 
@@ -175,13 +175,13 @@ def test_phi3_packed_projections(fp32_out):
     assert [attrs(n)["local_window_size"] for n in nodes(model, "GroupQueryAttention")] == [cfg["sliding_window"]] * LAYERS
 
 
-@pytest.mark.parametrize("fixture", ["phi3_longrope", "phi4_mini"])
+@pytest.mark.parametrize("fixture", ["phi3_longrope", "phi35_mini", "phi4_mini"])
 def test_phi3_longrope_caches(fixture, fp32_out):
     """Two cos/sin pairs (short: the original context's rows, long: max_position_embeddings
     rows, half the rotary size wide) chosen by an If on the sequence length."""
     path, model = load(fp32_out(fixture))
     cfg = config(fixture)
-    half = int(cfg["hidden_size"] // cfg["num_attention_heads"] * cfg["partial_rotary_factor"]) // 2
+    half = int(cfg["hidden_size"] // cfg["num_attention_heads"] * cfg.get("partial_rotary_factor", 1.0)) // 2
     ifs = nodes(model, "If")
     assert len(ifs) == 1
     gqa = nodes(model, "GroupQueryAttention")
@@ -204,6 +204,13 @@ def test_phi3_longrope_caches(fixture, fp32_out):
     assert np.abs(short[:, :plen] - ref["prefill_logits"]).max() <= 1e-4
     assert np.abs(long_ - ref["sequence_logits"][:, :orig + 1]).max() <= 1e-4
     assert np.abs(long_[:, :plen] - ref["prefill_logits"]).max() > 1e-2, "long factors never used"
+
+
+def test_phi35_mini_window_beyond_context(fp32_out):
+    """A sliding_window longer than the context is no window at all."""
+    _, model = load(fp32_out("phi35_mini"))
+    assert config("phi35_mini")["sliding_window"] > config("phi35_mini")["max_position_embeddings"]
+    assert [attrs(n)["local_window_size"] for n in nodes(model, "GroupQueryAttention")] == [-1] * LAYERS
 
 
 def test_phi4_mini_tied_head(fp32_out):

@@ -1,4 +1,4 @@
-"""Makes tiny random Phi-3 (and Phi-4-mini) and Gemma (1, 2, 3) checkpoints and transformers' reference outputs for them.
+"""Makes tiny random Phi-3 (Phi-3.5-mini, Phi-4-mini) and Gemma (1, 2, 3) checkpoints and transformers' reference outputs for them.
 
 Run in an environment with torch, transformers and tokenizers (CPU is enough):
     python tests/data/convert/make_more_fixtures.py [--out tests/data/convert]
@@ -97,6 +97,18 @@ def phi3_longrope_config():
                       tie_word_embeddings=False)
 
 
+def phi35_mini_config():
+    # Like Phi-3.5-mini: LongRoPE over the whole head (16 wide: 8 factors), untied head, and a
+    # sliding_window longer than the context (262144 of 131072 there), which changes nothing.
+    rotary_half = 8
+    short = [1.0 + 0.2 * i for i in range(rotary_half)]
+    long = [1.5 + 1.0 * i for i in range(rotary_half)]
+    return Phi3Config(**PHI3, max_position_embeddings=64, original_max_position_embeddings=8, sliding_window=128,
+                      rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                       "short_factor": short, "long_factor": long},
+                      tie_word_embeddings=False)
+
+
 def phi4_mini_config():
     # Like Phi-4-mini: LongRoPE, partial rotary 0.75 and the LM head tied to the embeddings.
     # Heads 64 wide (hidden 128, 2 heads) rotate 48 dims: 24 factors, a multiple of 8 as
@@ -165,10 +177,13 @@ CASES = {
     "gemma3": (gemma3_config, Gemma3ForCausalLM,
                "Gemma 2 layout plus per-head q/k norms, sliding layer 0 (window 4) with its own rotary base, "
                "linear rope scaling on the global layer, query_pre_attn_scalar 24", 0.02, 3.0),
+    "phi35_mini": (phi35_mini_config, Phi3ForCausalLM,
+                   "Phi-3.5-mini layout: LongRoPE over the whole head (original context 8 of 64), untied head, "
+                   "a sliding window longer than the context", 0.19, 1.5),
 }
 
 # The LongRoPE cases (generate() differs from the cached loop; config.json in the Hub's spelling).
-LONGROPE = {"phi3_longrope", "phi4_mini"}
+LONGROPE = {"phi3_longrope", "phi4_mini", "phi35_mini"}
 
 # A usable reference generation: varied tokens, and no near-tie between the two best logits
 # (fp32 runtimes differ from torch by ~1e-5; the gap must dwarf that).
