@@ -479,6 +479,11 @@ def test_gemma3_unsupported_local_rope(tmp_path):
     expect_failure(src, tmp_path, "sliding_attention", "yarn")
 
 
+def test_gemma3_bidirectional_refused(tmp_path):
+    src = broken_copy(tmp_path, "gemma3", lambda c: c.update(use_bidirectional_attention=True))
+    expect_failure(src, tmp_path, "use_bidirectional_attention")
+
+
 def test_gemma_unsupported_activation(tmp_path):
     src = broken_copy(tmp_path, "gemma", lambda c: c.update(hidden_act="relu", hidden_activation="relu"))
     expect_failure(src, tmp_path, "relu")

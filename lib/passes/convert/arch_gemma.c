@@ -183,7 +183,14 @@ static int block_type(const cvt_decoder *d, json_t *block, const char *where, in
 static int gemma3_configure(cvt_decoder *d)
 {
     json_t *params = json_object_get(d->ck->config, "rope_parameters"), *full = NULL, *sliding = NULL;
+    json_t *bidi = json_object_get(d->ck->config, "use_bidirectional_attention");
     double pattern = 6;
+    /* an encoder (EmbeddingGemma) has no causal mask and no KV cache to generate with */
+    if (bidi && json_is_true(bidi))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': use_bidirectional_attention=true (an encoder, not a causal decoder) "
+                          "is not supported",
+                          d->ck->path);
     OLIVE_TRY(gemma2_configure(d));
     d->cfg.qk_norm = CVT_QK_NORM_HEAD;
     OLIVE_TRY(cvt_config_number(d, "sliding_window_pattern", 1, 1 << 14, &pattern, NULL));
