@@ -472,6 +472,14 @@ def test_gemma2_unknown_layer_type(tmp_path):
     expect_failure(src, tmp_path, "layer_types")
 
 
+def test_gemma3_first_layer_only_has_no_unused_cache(tmp_path):
+    """num_hidden_layers=1 keeps only the sliding layer: only its cache pair is written."""
+    convert(DATA / "gemma3", tmp_path / "out", "precision=fp32", "num_hidden_layers=1")
+    _, model = load(tmp_path / "out")
+    caches = sorted(t.name for t in model.graph.initializer if "cache" in t.name)
+    assert caches == ["cos_cache_local", "sin_cache_local"], caches
+
+
 def test_gemma3_unsupported_local_rope(tmp_path):
     def edit(c):
         c["rope_parameters"]["sliding_attention"] = {"rope_type": "yarn", "rope_theta": 100.0, "factor": 2.0}

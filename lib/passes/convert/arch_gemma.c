@@ -237,18 +237,23 @@ static int gemma3_layer_is_sliding(const cvt_decoder *d, int64_t layer)
 }
 
 /* Two pairs of caches, named as the builder names them: the global layers' and the sliding
- * layers' (their own base, no scaling). */
+ * layers' (their own base, no scaling); only those a built layer reads. */
 static int gemma3_rotary_caches(cvt_decoder *d)
 {
     const cvt_decoder_config global = d->cfg;
-    int rc;
-    d->cfg.rope_theta = d->cfg.rope_local_theta;
-    d->cfg.rope_factor = 1.0;
-    snprintf(d->cfg.rope_type, sizeof d->cfg.rope_type, "default");
-    rc = cvt_rotary_cache_pair(d, "cos_cache_local", "sin_cache_local");
-    d->cfg = global;
-    OLIVE_TRY(rc);
-    OLIVE_TRY(cvt_rotary_cache_pair(d, "cos_cache_global", "sin_cache_global"));
+    int local = 0, full = 0, rc = OLIVE_OK;
+    for (int64_t i = 0; i < d->n_layers; i++)
+        *(cvt_layer_is_sliding(d, i) ? &local : &full) = 1;
+    if (local) {
+        d->cfg.rope_theta = d->cfg.rope_local_theta;
+        d->cfg.rope_factor = 1.0;
+        snprintf(d->cfg.rope_type, sizeof d->cfg.rope_type, "default");
+        rc = cvt_rotary_cache_pair(d, "cos_cache_local", "sin_cache_local");
+        d->cfg = global;
+        OLIVE_TRY(rc);
+    }
+    if (full)
+        OLIVE_TRY(cvt_rotary_cache_pair(d, "cos_cache_global", "sin_cache_global"));
     d->cos_cache = "cos_cache_global";
     d->sin_cache = "sin_cache_global";
     return OLIVE_OK;
