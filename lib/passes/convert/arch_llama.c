@@ -30,7 +30,7 @@ static int configure_qwen2(cvt_decoder *d)
 static int configure_qwen3(cvt_decoder *d)
 {
     json_t *use = json_object_get(d->ck->config, "use_sliding_window");
-    d->cfg.qk_norm = 1;
+    d->cfg.qk_norm = CVT_QK_NORM_HEAD;
     if (use && json_is_true(use))
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "config.json of '%s': use_sliding_window=true (per-layer windows of "

@@ -27,6 +27,10 @@ typedef enum cvt_precision { CVT_FP32 = 0, CVT_FP16, CVT_BF16, CVT_INT4, CVT_INT
 
 typedef enum cvt_activation { CVT_ACT_SILU = 0, CVT_ACT_GELU_TANH, CVT_ACT_GELU } cvt_activation;
 
+/* Where q and k are RMS-normed: not at all, per head over head_dim (Qwen3, Gemma 3), or over
+ * the whole projection, all heads at once (OLMo 2). */
+typedef enum cvt_qk_norm { CVT_QK_NORM_NONE = 0, CVT_QK_NORM_HEAD, CVT_QK_NORM_FULL } cvt_qk_norm;
+
 /* The model as config.json describes it, after the architecture's configure hook. */
 typedef struct cvt_decoder_config {
     int64_t hidden, intermediate, layers, heads, kv_heads, head_dim, vocab;
@@ -35,22 +39,25 @@ typedef struct cvt_decoder_config {
     cvt_activation activation; /* hidden_act */
     /* Rotary embedding (rope_theta / rope_scaling or transformers 5's rope_parameters). */
     double rope_theta;
-    int64_t rotary_dim; /* head_dim * partial_rotary_factor */
-    char rope_type[24]; /* "default", "llama3", "linear", "dynamic", or an arch's own */
+    double rope_local_theta; /* base of the sliding-window layers' own caches (Gemma 3) */
+    int64_t rotary_dim;      /* head_dim * partial_rotary_factor */
+    char rope_type[24];      /* "default", "llama3", "linear", "dynamic", or an arch's own */
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int64_t rope_original_context; /* original_max_position_embeddings, 0 when absent */
     int rotary_interleaved;
     /* Layout. */
     int tied_embeddings;            /* lm_head reuses embed_tokens (no lm_head.weight or tie_word_embeddings) */
     int qkv_bias, o_bias, mlp_bias; /* Linear layers with a bias */
-    int qk_norm;                    /* per-head RMSNorm of q and k before rotary (Qwen3) */
+    cvt_qk_norm qk_norm;            /* RMSNorm of q and k before rotary (Qwen3, OLMo 2) */
     /* Architecture tweaks (hooks set them; the default build applies them). */
     float norm_weight_offset;  /* added to every RMSNorm weight (Gemma: 1) */
-    float embed_scale;         /* embeddings multiplied by this when non-zero (Gemma: sqrt(hidden)) */
+    double embed_scale;        /* embeddings multiplied by this when non-zero (Gemma: sqrt(hidden)) */
     float attn_scale;          /* GroupQueryAttention scale; 0: 1/sqrt(head_dim) */
     float attn_softcap;        /* GroupQueryAttention softcap; 0: none */
     float final_logit_softcap; /* logits = c * tanh(logits / c) when non-zero */
-    int64_t sliding_window;    /* local_window_size for layers cvt_layer_is_sliding says; 0: none */
+    double residual_scale;  /* attention and MLP outputs multiplied by this before the residual add (Granite); 0: 1 */
+    double logit_scale;     /* logits multiplied by this when non-zero (Granite: 1 / logits_scaling) */
+    int64_t sliding_window; /* local_window_size for layers cvt_layer_is_sliding says; 0: none */
     /* Token ids for genai_config.json (-1 when absent). */
     int64_t bos_id, pad_id;
 } cvt_decoder_config;
@@ -115,6 +122,8 @@ typedef struct cvt_decoder_arch {
     int (*head)(cvt_decoder *d, cvt_residual *r);
     /* 1 if layer `layer` uses the sliding window (when cfg.sliding_window > 0). NULL: all. */
     int (*layer_is_sliding)(const cvt_decoder *d, int64_t layer);
+    /* 1 if layer `layer` rotates q and k (0: a no-position layer, SmolLM3's NoPE). NULL: all. */
+    int (*layer_has_rotary)(const cvt_decoder *d, int64_t layer);
 } cvt_decoder_arch;
 
 struct cvt_decoder {
@@ -149,21 +158,27 @@ struct cvt_decoder {
 };
 
 /* ---- registered architectures ----
- * arch_llama.c: Llama, Mistral, Qwen2, Qwen3; arch_phi3.c: Phi3; arch_gemma.c: Gemma, Gemma2.
- * decoder_build.c lists them. */
+ * arch_llama.c: Llama, Mistral, Qwen2, Qwen3; arch_phi3.c: Phi3; arch_gemma.c: Gemma, Gemma 2, Gemma 3;
+ * arch_granite.c: Granite; arch_olmo2.c: OLMo 2; arch_smollm3.c: SmolLM3. decoder_build.c lists
+ * them. */
 
 extern const cvt_decoder_arch cvt_arch_llama, cvt_arch_mistral, cvt_arch_qwen2, cvt_arch_qwen3;
-extern const cvt_decoder_arch cvt_arch_phi3, cvt_arch_gemma, cvt_arch_gemma2;
+extern const cvt_decoder_arch cvt_arch_phi3, cvt_arch_gemma, cvt_arch_gemma2, cvt_arch_gemma3;
+extern const cvt_decoder_arch cvt_arch_granite, cvt_arch_olmo2, cvt_arch_smollm3;
 
 /* ---- the default steps (hooks may call them and add to them) ---- */
 
 int cvt_rotary_caches(cvt_decoder *d);
+/* The cos/sin initializers for cfg's rotary settings under the given names (the default
+ * step's "cos_cache" / "sin_cache"; an architecture with several sets names each). */
+int cvt_rotary_cache_pair(cvt_decoder *d, const char *cos_name, const char *sin_name);
 int cvt_embed(cvt_decoder *d, const char **hidden);
 int cvt_layer(cvt_decoder *d, int64_t layer, cvt_residual *r);
 int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out);
 int cvt_mlp(cvt_decoder *d, int64_t layer, const char *x, const char **out);
 int cvt_head(cvt_decoder *d, cvt_residual *r);
 int cvt_layer_is_sliding(const cvt_decoder *d, int64_t layer);
+int cvt_layer_has_rotary(const cvt_decoder *d, int64_t layer);
 
 /* Fills cos/sin [rows, rotary_dim / 2] (row-major, float) for positions 0..rows-1 with
  * inverse frequencies inv_freq[rotary_dim / 2]. */
@@ -195,6 +210,10 @@ int cvt_node(cvt_decoder *d, const char *op_type, const char *domain, const char
 /* An int64 constant initializer (1-D of n values, or a scalar when n == 0 with *values)
  * named after its values as the builder does ("/model/constants/INT64/[0, -1, 16]"). */
 int cvt_const_i64(cvt_decoder *d, const int64_t *values, size_t n, int scalar, const char **name);
+
+/* A scalar constant of the io dtype holding v, named as the builder names its constants
+ * ("/model/constants/FLOAT/0.25"); made once per value. */
+int cvt_const_scalar(cvt_decoder *d, double v, const char **name);
 
 /* An initializer of `dtype` (float, float16 or bfloat16) from float data (copied). */
 int cvt_init_from_f32(cvt_decoder *d, const char *name, int32_t dtype, size_t rank, const int64_t *dims,
@@ -248,6 +267,9 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
 
 /* Reads the common config.json keys into d->cfg (decoder_config.c). */
 int cvt_decoder_config_read(cvt_decoder *d);
+/* Number `key` of config.json into *out, checked to lie in [lo, hi]; absent or null leaves *out
+ * unchanged (and *found, when given, 0). OLIVE_EFORMAT naming the key otherwise. */
+int cvt_config_number(const cvt_decoder *d, const char *key, double lo, double hi, double *out, int *found);
 
 /* Checks the search settings (generation_config.json, else config.json) that genai_config.json
  * copies: numbers of the right kind and range. Errors: OLIVE_EFORMAT naming the key and value. */

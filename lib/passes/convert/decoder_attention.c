@@ -11,13 +11,31 @@
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
 
-/* The per-head q/k RMSNorm weight (Qwen3), named as the builder names it. */
-static int qk_norm_weight(cvt_decoder *d, int64_t layer, const char *which, const char **name)
+/* The q/k RMSNorm weight of `dim` values (head_dim per head, or the whole projection), named
+ * as the builder names it. */
+static int qk_norm_weight(cvt_decoder *d, int64_t layer, const char *which, int64_t dim, const char **name)
 {
     const char *tensor = cvt_str(d, "model.layers.%" PRId64 ".self_attn.%s_norm.weight", layer, which);
     if (!tensor || !(*name = cvt_str(d, "model.layers.%" PRId64 ".attn.%s_norm.layernorm.weight", layer, which)))
         return OLIVE_ENOMEM;
-    return cvt_norm_weight(d, tensor, d->cfg.head_dim, *name);
+    return cvt_norm_weight(d, tensor, dim, *name);
+}
+
+/* q or k [batch, seq, heads * head_dim] normed over all its heads at once (OLMo 2). */
+static int add_full_qk_norm(cvt_decoder *d, int64_t layer, const char *which, const char *x, int64_t heads,
+                            const char **out)
+{
+    const char *name = cvt_str(d, "/model/layers.%" PRId64 "/attn/%s_norm/SimplifiedLayerNormalization", layer, which);
+    const char *w;
+    oir_node *n;
+    if (!name)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(qk_norm_weight(d, layer, which, heads * d->cfg.head_dim, &w));
+    OLIVE_TRY(cvt_node(d, "SimplifiedLayerNormalization", "", name, 2, (const char *[]){x, w}, 1, &n, out));
+    if (oir_node_set_attr_float(n, "epsilon", (float)d->cfg.norm_eps) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "axis", -1) != OLIVE_OK || oir_node_set_attr_int(n, "stash_type", 1) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
 }
 
 /* q or k [batch, seq, heads * head_dim] normed per head: Reshape to head_dim rows,
@@ -31,7 +49,7 @@ static int add_qk_norm(cvt_decoder *d, int64_t layer, const char *which, const c
         !(name1 = cvt_str(d, "%s/Reshape_1", path)) || !(name2 = cvt_str(d, "%s/Reshape_2", path)) ||
         !(norm = cvt_str(d, "%s/SimplifiedLayerNormalization", path)))
         return OLIVE_ENOMEM;
-    OLIVE_TRY(qk_norm_weight(d, layer, which, &w));
+    OLIVE_TRY(qk_norm_weight(d, layer, which, d->cfg.head_dim, &w));
     OLIVE_TRY(cvt_const_i64(d, per_head, 3, 0, &s1));
     OLIVE_TRY(cvt_const_i64(d, flat, 3, 0, &s2));
     OLIVE_TRY(cvt_node(d, "Reshape", "", name1, 2, (const char *[]){x, s1}, 1, NULL, &r1));
@@ -60,12 +78,12 @@ static int rotary_node(cvt_decoder *d, int64_t layer, const char *which, const c
     return OLIVE_OK;
 }
 
-/* GroupQueryAttention applies the q/k norms itself on the GPU providers that have it (as the
- * builder uses it: cuda, webgpu). */
+/* GroupQueryAttention applies per-head q/k norms itself on the GPU providers that have it (as
+ * the builder uses it: cuda, webgpu). */
 static int fused_qk_norm(const cvt_decoder *d)
 {
     const char *ep = d->opt.execution_provider;
-    return d->cfg.qk_norm && (!strcmp(ep, "cuda") || !strcmp(ep, "webgpu"));
+    return d->cfg.qk_norm == CVT_QK_NORM_HEAD && (!strcmp(ep, "cuda") || !strcmp(ep, "webgpu"));
 }
 
 int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out)
@@ -78,6 +96,7 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     const char *gqa_ins[16], *gqa_outs[3], *qk_w[2] = {NULL, NULL};
     const char *gname, *present_k, *present_v, *past_k, *past_v, *o;
     cvt_rows rows[3];
+    const int rotary = cvt_layer_has_rotary(d, layer);
     float scale;
     oir_node *n;
     if (!pre || !path)
@@ -124,13 +143,16 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
         }
     }
     if (fused_qk_norm(d)) {
-        OLIVE_TRY(qk_norm_weight(d, layer, "q", &qk_w[0]));
-        OLIVE_TRY(qk_norm_weight(d, layer, "k", &qk_w[1]));
-    } else if (c->qk_norm) {
+        OLIVE_TRY(qk_norm_weight(d, layer, "q", c->head_dim, &qk_w[0]));
+        OLIVE_TRY(qk_norm_weight(d, layer, "k", c->head_dim, &qk_w[1]));
+    } else if (c->qk_norm == CVT_QK_NORM_HEAD) {
         OLIVE_TRY(add_qk_norm(d, layer, "q", qkv[0], c->heads, &qkv[0]));
         OLIVE_TRY(add_qk_norm(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
+    } else if (c->qk_norm == CVT_QK_NORM_FULL) {
+        OLIVE_TRY(add_full_qk_norm(d, layer, "q", qkv[0], c->heads, &qkv[0]));
+        OLIVE_TRY(add_full_qk_norm(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
     }
-    if (!d->rotary_in_attention) {
+    if (!d->rotary_in_attention && rotary) {
         OLIVE_TRY(rotary_node(d, layer, "q", qkv[0], c->heads, &qkv[0]));
         OLIVE_TRY(rotary_node(d, layer, "k", qkv[1], c->kv_heads, &qkv[1]));
     }
@@ -147,8 +169,8 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
     gqa_ins[4] = past_v;
     gqa_ins[5] = d->seqlens_k;
     gqa_ins[6] = d->total_seq_len;
-    gqa_ins[7] = d->rotary_in_attention ? d->cos_cache : "";
-    gqa_ins[8] = d->rotary_in_attention ? d->sin_cache : "";
+    gqa_ins[7] = d->rotary_in_attention && rotary ? d->cos_cache : "";
+    gqa_ins[8] = d->rotary_in_attention && rotary ? d->sin_cache : "";
     /* inputs 9..13: position_ids, attention_bias, head_sink, key/value scales; 14, 15: q/k norm weights */
     for (int i = 9; i < 14; i++)
         gqa_ins[i] = "";
@@ -166,7 +188,7 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
                               c->sliding_window > 0 && cvt_layer_is_sliding(d, layer) ? c->sliding_window : -1) !=
             OLIVE_OK ||
         oir_node_set_attr_float(n, "softcap", c->attn_softcap) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "do_rotary", d->rotary_in_attention) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "do_rotary", d->rotary_in_attention && rotary) != OLIVE_OK ||
         oir_node_set_attr_int(n, "rotary_interleaved", c->rotary_interleaved) != OLIVE_OK)
         return OLIVE_ENOMEM;
     {
@@ -186,4 +208,9 @@ int cvt_attention(cvt_decoder *d, int64_t layer, const char *x, const char **out
 int cvt_layer_is_sliding(const cvt_decoder *d, int64_t layer)
 {
     return d->arch->layer_is_sliding ? d->arch->layer_is_sliding(d, layer) : 1;
+}
+
+int cvt_layer_has_rotary(const cvt_decoder *d, int64_t layer)
+{
+    return d->arch->layer_has_rotary ? d->arch->layer_has_rotary(d, layer) : 1;
 }

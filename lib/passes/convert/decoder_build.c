@@ -15,8 +15,8 @@
 #include "passes/convert/decoder_internal.h"
 
 static const cvt_decoder_arch *const archs[] = {
-    &cvt_arch_llama, &cvt_arch_mistral, &cvt_arch_qwen2,  &cvt_arch_qwen3,
-    &cvt_arch_phi3,  &cvt_arch_gemma,   &cvt_arch_gemma2,
+    &cvt_arch_llama,  &cvt_arch_mistral, &cvt_arch_qwen2,   &cvt_arch_qwen3, &cvt_arch_phi3,    &cvt_arch_gemma,
+    &cvt_arch_gemma2, &cvt_arch_gemma3,  &cvt_arch_granite, &cvt_arch_olmo2, &cvt_arch_smollm3,
 };
 
 #define N_ARCHS (sizeof archs / sizeof *archs)

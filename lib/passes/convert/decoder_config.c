@@ -102,6 +102,25 @@ static int64_t token_id(const cvt_decoder *d, const char *name)
     return v && json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
+/* Number `key` of config.json into *out; absent or null leaves *out unchanged. */
+int cvt_config_number(const cvt_decoder *d, const char *key, double lo, double hi, double *out, int *found)
+{
+    json_t *v = json_object_get(d->ck->config, key);
+    if (found)
+        *found = 0;
+    if (!v || json_is_null(v))
+        return OLIVE_OK;
+    if (!json_is_number(v))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' must be a number", d->ck->path, key);
+    *out = json_number_value(v);
+    if (!(*out >= lo && *out <= hi))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' is %g, outside [%g, %g]", d->ck->path, key, *out,
+                          lo, hi);
+    if (found)
+        *found = 1;
+    return OLIVE_OK;
+}
+
 int cvt_decoder_config_read(cvt_decoder *d)
 {
     cvt_decoder_config *c = &d->cfg;

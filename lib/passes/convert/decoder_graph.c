@@ -90,6 +90,26 @@ int cvt_const_i64(cvt_decoder *d, const int64_t *values, size_t n, int scalar, c
     return OLIVE_OK;
 }
 
+int cvt_const_scalar(cvt_decoder *d, double v, const char **name)
+{
+    const char *type = d->io_dtype == OIR_FLOAT16 ? "FLOAT16" : d->io_dtype == OIR_BFLOAT16 ? "BFLOAT16" : "FLOAT";
+    char text[40];
+    float f = (float)v;
+    /* the shortest text that reads back as v, as Python prints a float */
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    if (!strpbrk(text, ".eni"))
+        strcat(text, ".0");
+    if (!(*name = cvt_str(d, "/model/constants/%s/%s", type, text)))
+        return OLIVE_ENOMEM;
+    if (oir_graph_initializer(d->g, *name))
+        return OLIVE_OK;
+    return cvt_init_from_f32(d, *name, d->io_dtype, 0, NULL, &f);
+}
+
 size_t cvt_dtype_size(int32_t dtype)
 {
     return dtype == OIR_FLOAT ? 4 : 2;

@@ -167,10 +167,9 @@ int cvt_embed(cvt_decoder *d, const char **hidden)
         OLIVE_TRY(cvt_node(d, "Gather", "", "/model/embed_tokens/Gather", 2,
                            (const char *[]){"model.embed_tokens.weight", d->input_ids}, 1, NULL, &x));
     }
-    if (d->cfg.embed_scale != 0.0f) {
-        const char *s = "model.embed_tokens.scale";
-        float v = d->cfg.embed_scale;
-        OLIVE_TRY(cvt_init_from_f32(d, s, d->io_dtype, 0, NULL, &v));
+    if (d->cfg.embed_scale != 0.0) {
+        const char *s;
+        OLIVE_TRY(cvt_const_scalar(d, d->cfg.embed_scale, &s));
         OLIVE_TRY(cvt_node(d, "Mul", "", "/model/embed_tokens/Mul", 2, (const char *[]){x, s}, 1, NULL, &x));
     }
     *hidden = x;
@@ -224,6 +223,21 @@ int cvt_mlp(cvt_decoder *d, int64_t layer, const char *x, const char **out)
 
 /* ---- layer ---- */
 
+/* A branch output times cfg.residual_scale ("/model/layers.N/residual_mul/Mul_<which>"), or
+ * the output itself when there is no scale. */
+static int residual_scaled(cvt_decoder *d, int64_t layer, int which, const char *x, const char **out)
+{
+    const char *c, *name;
+    if (d->cfg.residual_scale == 0.0) {
+        *out = x;
+        return OLIVE_OK;
+    }
+    if (!(name = cvt_str(d, "/model/layers.%" PRId64 "/residual_mul/Mul_%d", layer, which)))
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_const_scalar(d, d->cfg.residual_scale, &c));
+    return cvt_node(d, "Mul", "", name, 2, (const char *[]){x, c}, 1, NULL, out);
+}
+
 int cvt_layer(cvt_decoder *d, int64_t layer, cvt_residual *r)
 {
     const char *x, *a, *m;
@@ -235,11 +249,10 @@ int cvt_layer(cvt_decoder *d, int64_t layer, cvt_residual *r)
         return OLIVE_ENOMEM;
     OLIVE_TRY(cvt_norm_residual(d, p1, r, t1, &x));
     OLIVE_TRY((d->arch->attention ? d->arch->attention : cvt_attention)(d, layer, x, &a));
-    r->pending = a;
+    OLIVE_TRY(residual_scaled(d, layer, 1, a, &r->pending));
     OLIVE_TRY(cvt_norm_residual(d, p2, r, t2, &x));
     OLIVE_TRY((d->arch->mlp ? d->arch->mlp : cvt_mlp)(d, layer, x, &m));
-    r->pending = m;
-    return OLIVE_OK;
+    return residual_scaled(d, layer, 2, m, &r->pending);
 }
 
 /* ---- head ---- */
@@ -263,6 +276,11 @@ int cvt_head(cvt_decoder *d, cvt_residual *r)
         const cvt_rows part = {lm, 0, 0};
         OLIVE_TRY(cvt_tensor(d, lm, 2, (const int64_t[]){d->cfg.vocab, d->cfg.hidden}, &t));
         OLIVE_TRY(cvt_linear(d, "/lm_head", x, &part, 1, d->cfg.hidden, 1, &logits));
+    }
+    if (d->cfg.logit_scale != 0.0) {
+        const char *c;
+        OLIVE_TRY(cvt_const_scalar(d, d->cfg.logit_scale, &c));
+        OLIVE_TRY(cvt_node(d, "Mul", "", "/lm_head/Mul", 2, (const char *[]){logits, c}, 1, NULL, &logits));
     }
     if (d->cfg.final_logit_softcap != 0.0f) {
         const char *c = "lm_head.softcap", *y;

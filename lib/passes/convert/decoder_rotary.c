@@ -87,6 +87,13 @@ void cvt_rotary_fill(const double *inv_freq, int64_t half, int64_t rows, float *
 
 int cvt_rotary_caches(cvt_decoder *d)
 {
+    d->cos_cache = "cos_cache";
+    d->sin_cache = "sin_cache";
+    return cvt_rotary_cache_pair(d, "cos_cache", "sin_cache");
+}
+
+int cvt_rotary_cache_pair(cvt_decoder *d, const char *cos_name, const char *sin_name)
+{
     const int64_t half = d->cfg.rotary_dim / 2, rows = d->cfg.context_length;
     double *inv = olive_malloc((size_t)half * sizeof *inv + 1);
     float *c = olive_malloc((size_t)(rows * half) * sizeof *c + 1);
@@ -97,14 +104,12 @@ int cvt_rotary_caches(cvt_decoder *d)
         rc = cvt_rotary_inv_freq(d, inv);
     if (rc == OLIVE_OK) {
         cvt_rotary_fill(inv, half, rows, c, s);
-        rc = cvt_init_from_f32(d, "cos_cache", d->io_dtype, 2, dims, c);
+        rc = cvt_init_from_f32(d, cos_name, d->io_dtype, 2, dims, c);
     }
     if (rc == OLIVE_OK)
-        rc = cvt_init_from_f32(d, "sin_cache", d->io_dtype, 2, dims, s);
+        rc = cvt_init_from_f32(d, sin_name, d->io_dtype, 2, dims, s);
     free(inv);
     free(c);
     free(s);
-    d->cos_cache = "cos_cache";
-    d->sin_cache = "sin_cache";
     return rc;
 }

@@ -9,7 +9,8 @@ with save_pretrained (safetensors), a small byte-level tokenizer, and:
     prefill_ids [1, P], prefill_logits [1, P, V], present_{i}_{key|value} [1, kv, P, D]
     decode_ids [1, 1], decode_logits [1, 1, V] (one step after the prefill, using its cache)
     greedy [1, P + 20] (greedy generation of 20 new tokens)
-- builder_reference.json, what onnxruntime-genai's model builder writes for the checkpoint
+- builder_reference.json (but for BUILDER_UNSUPPORTED), what onnxruntime-genai's model builder
+  writes for the checkpoint
   (fp32, int4 and int8 for cpu; fp16, bf16 and int4 for cuda; fp16 and int4 for dml; int4
   for webgpu): its genai_config.json, ir_version and opsets, graph inputs and outputs (names
   and element types), the count of each op in its graph (Constant nodes aside) and every
@@ -58,7 +59,23 @@ FIXTURES = {
     # per-head q/k RMSNorm, tied embeddings, float16 weights on disk.
     "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM, dict(
         rope_theta=1000000.0, tie_word_embeddings=True, head_dim=16, use_sliding_window=False), torch.float16),
+    # Granite 3: embedding, attention, residual and logit multipliers (the attention one unlike
+    # 1/sqrt(head_dim), the residual one not exact in binary), tied embeddings.
+    "granite": (transformers.GraniteConfig, transformers.GraniteForCausalLM, dict(
+        rope_theta=10000.0, tie_word_embeddings=True, embedding_multiplier=4.0, attention_multiplier=0.125,
+        residual_multiplier=0.22, logits_scaling=2.0), torch.float32),
+    # OLMo 2: norms after attention and MLP, q/k normed over the whole projection; untied head.
+    "olmo2": (transformers.Olmo2Config, transformers.Olmo2ForCausalLM, dict(
+        rope_theta=500000.0, tie_word_embeddings=False), torch.float32),
+    # SmolLM3: the second layer uses no rotary embedding (NoPE); tied embeddings.
+    "smollm3": (transformers.SmolLM3Config, transformers.SmolLM3ForCausalLM, dict(
+        rope_theta=5000000.0, tie_word_embeddings=True, no_rope_layers=[1, 0], use_sliding_window=False),
+        torch.float32),
 }
+
+# Architectures onnxruntime-genai's builder (0.18) does not convert: no builder reference. It
+# has no OLMo 2 class, and its SmolLM3 class fails on a NoPE layer (KeyError 'position_ids').
+BUILDER_UNSUPPORTED = {"olmo2", "smollm3"}
 
 
 def save_tokenizer(out):
@@ -187,4 +204,5 @@ if __name__ == "__main__":
     for n in names:
         if not builder_only:
             make(n, *FIXTURES[n])
-        record_builder(n)
+        if n not in BUILDER_UNSUPPORTED:
+            record_builder(n)

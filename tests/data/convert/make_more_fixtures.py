@@ -1,4 +1,4 @@
-"""Makes tiny random Phi-3 and Gemma checkpoints and transformers' reference outputs for them.
+"""Makes tiny random Phi-3 (Phi-3.5-mini, Phi-4-mini) and Gemma (1, 2, 3) checkpoints and transformers' reference outputs for them.
 
 Run in an environment with torch, transformers and tokenizers (CPU is enough):
     python tests/data/convert/make_more_fixtures.py [--out tests/data/convert]
@@ -39,6 +39,8 @@ from transformers import (
     AutoModelForCausalLM,
     Gemma2Config,
     Gemma2ForCausalLM,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
     GemmaConfig,
     GemmaForCausalLM,
     GenerationConfig,
@@ -95,6 +97,34 @@ def phi3_longrope_config():
                       tie_word_embeddings=False)
 
 
+def phi35_mini_config():
+    # Like Phi-3.5-mini: LongRoPE over the whole head (16 wide: 8 factors), untied head, and a
+    # sliding_window longer than the context (262144 of 131072 there), which changes nothing.
+    rotary_half = 8
+    short = [1.0 + 0.2 * i for i in range(rotary_half)]
+    long = [1.5 + 1.0 * i for i in range(rotary_half)]
+    return Phi3Config(**PHI3, max_position_embeddings=64, original_max_position_embeddings=8, sliding_window=128,
+                      rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                       "short_factor": short, "long_factor": long},
+                      tie_word_embeddings=False)
+
+
+def phi4_mini_config():
+    # Like Phi-4-mini: LongRoPE, partial rotary 0.75 and the LM head tied to the embeddings.
+    # Heads 64 wide (hidden 128, 2 heads) rotate 48 dims: 24 factors, a multiple of 8 as
+    # GroupQueryAttention wants. The original context (8) is passed inside the greedy test.
+    rotary_half = 24
+    short = [1.0 + 0.1 * i for i in range(rotary_half)]
+    long = [2.0 + 0.5 * i for i in range(rotary_half)]
+    cfg = dict(PHI3, hidden_size=128, num_attention_heads=2, num_key_value_heads=2)
+    return Phi3Config(**cfg, max_position_embeddings=64, original_max_position_embeddings=8,
+                      partial_rotary_factor=0.75,
+                      rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                       "partial_rotary_factor": 0.75,
+                                       "short_factor": short, "long_factor": long},
+                      tie_word_embeddings=True)
+
+
 def gemma_config():
     return GemmaConfig(**COMMON, head_dim=16, max_position_embeddings=64,
                        hidden_act="gelu_pytorch_tanh", hidden_activation="gelu_pytorch_tanh",
@@ -114,6 +144,19 @@ def gemma2_config():
                         tie_word_embeddings=True)
 
 
+def gemma3_config():
+    # Per-head q/k norms; layer 0 slides over 4 positions with its own rotary base (100), layer 1
+    # is global with base 10000 and linear scaling (factor 2), as the larger Gemma 3 models scale
+    # theirs; query_pre_attn_scalar differs from head_dim.
+    return Gemma3TextConfig(**COMMON, head_dim=16, max_position_embeddings=64,
+                            hidden_activation="gelu_pytorch_tanh",
+                            rope_parameters={"full_attention": {"rope_type": "linear", "rope_theta": 10000.0,
+                                                                "factor": 2.0},
+                                             "sliding_attention": {"rope_type": "default", "rope_theta": 100.0}},
+                            query_pre_attn_scalar=24, sliding_window=4,
+                            layer_types=["sliding_attention", "full_attention"], tie_word_embeddings=True)
+
+
 # name: (config, model class, what it exercises, embedding std, weight gain)
 CASES = {
     "phi3": (phi3_config, Phi3ForCausalLM,
@@ -128,7 +171,19 @@ CASES = {
     "gemma2": (gemma2_config, Gemma2ForCausalLM,
                "Gemma plus pre/post feed-forward norms, attention and final logit soft-capping, "
                "sliding window 4 on even layers, query_pre_attn_scalar 24", 0.02, 3.0),
+    "phi4_mini": (phi4_mini_config, Phi3ForCausalLM,
+                  "Phi-4-mini layout: LongRoPE (original context 8 of 64), partial rotary 0.75, tied embeddings",
+                  0.19, 1.5),
+    "gemma3": (gemma3_config, Gemma3ForCausalLM,
+               "Gemma 2 layout plus per-head q/k norms, sliding layer 0 (window 4) with its own rotary base, "
+               "linear rope scaling on the global layer, query_pre_attn_scalar 24", 0.02, 3.0),
+    "phi35_mini": (phi35_mini_config, Phi3ForCausalLM,
+                   "Phi-3.5-mini layout: LongRoPE over the whole head (original context 8 of 64), untied head, "
+                   "a sliding window longer than the context", 0.19, 1.5),
 }
+
+# The LongRoPE cases (generate() differs from the cached loop; config.json in the Hub's spelling).
+LONGROPE = {"phi3_longrope", "phi4_mini", "phi35_mini"}
 
 # A usable reference generation: varied tokens, and no near-tie between the two best logits
 # (fp32 runtimes differ from torch by ~1e-5; the gap must dwarf that).
@@ -267,7 +322,7 @@ def make_case(out_root, name, make_config, cls, what, embed_std, gain, seed):
         # short factors and switches caches for new tokens only, as the cached loop does.
         ref = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False,
                              eos_token_id=None, pad_token_id=0)[0, PROMPT_LEN:].tolist()
-        if name != "phi3_longrope":
+        if name not in LONGROPE:
             assert ref == generated, (name, ref, generated)
 
         unused = [t for t in range(2, VOCAB)
@@ -298,7 +353,7 @@ def make_case(out_root, name, make_config, cls, what, embed_std, gain, seed):
     model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=eos_id, pad_token_id=0,
                                                do_sample=False)
     model.save_pretrained(folder, safe_serialization=True)
-    if name == "phi3_longrope":
+    if name in LONGROPE:
         write_hub_style_rope(folder)
     write_tokenizer(folder, bos_id=1, eos_id=eos_id, pad_id=0)
     check_reload(folder, prompt, arrays["prefill_logits"])
@@ -318,9 +373,10 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     names = args.only.split(",") if args.only else list(CASES)
-    for i, name in enumerate(names):
+    for name in names:
         make_config, cls, what, embed_std, gain = CASES[name]
-        make_case(args.out, name, make_config, cls, what, embed_std, gain, seed=1234 + i)
+        # the seed follows the case's place in CASES, so --only remakes the same bytes
+        make_case(args.out, name, make_config, cls, what, embed_std, gain, seed=1234 + list(CASES).index(name))
 
 
 if __name__ == "__main__":
