@@ -56,12 +56,17 @@ typedef struct cvt_decoder_config {
 } cvt_decoder_config;
 
 /* Options from the pass parameters. */
+/* What int4/int8 does with quantized GGUF weights: round their float values again, carry
+ * their blocks with fitted integer zero points, or with float ones (exact). */
+enum { CVT_GGUF_REQUANTIZE = 0, CVT_GGUF_KEEP = 1, CVT_GGUF_EXACT = 2 };
+
 typedef struct cvt_decoder_options {
     cvt_precision precision;
     const char *execution_provider; /* "cpu", "cuda", "dml", "webgpu" */
     int block_size;                 /* int4/int8 block along K */
     int accuracy_level;             /* MatMulNBits accuracy_level written (resolved, 0: omitted) */
     int symmetric;
+    int keep_gguf_blocks; /* int4/int8 from quantized GGUF weights: CVT_GGUF_* */
     int exclude_embeds;        /* graph takes inputs_embeds instead of input_ids */
     int exclude_lm_head;       /* graph outputs hidden_states instead of logits */
     int include_hidden_states; /* hidden_states output besides logits */
@@ -142,6 +147,7 @@ struct cvt_decoder {
     olive_spill *spill;
     olive_pass_ctx *ctx;
     size_t weights_done, weights_total;
+    int carry_noted; /* the note that GGUF blocks win over block_size / precision is logged */
     size_t n_strings, cap_strings;
     char **strings;
     size_t n_pending, cap_pending;
