@@ -86,14 +86,22 @@ def quantized(rng, name, rows, cols, qtype):
     return data, gguf.quants.dequantize(data, t).astype(np.float32)
 
 
-def write(path, qtype, dequantized=False, seed=0):
+def write(path, qtype, dequantized=False, seed=0, tied=False):
     """The model as a GGUF file with its Linear weights in `qtype` (or, dequantized, in F32
-    holding the same values). Returns Hugging Face name -> the float weights it holds."""
+    holding the same values). tied: no output.weight, the token embeddings in `qtype` serve as
+    lm_head. Returns GGUF name -> the float weights it holds (Hugging Face row order)."""
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(str(path), "llama")
     hf = {}
-    tensors = [("token_embd.weight", (rng.standard_normal((256, 256)) * 0.5).astype(np.float32), None)]
+    tensors = []
+    if tied:
+        data, values = quantized(rng, "token_embd.weight", 256, 256, qtype)
+        tensors.append(("token_embd.weight", data, values))
+    else:
+        tensors.append(("token_embd.weight", (rng.standard_normal((256, 256)) * 0.5).astype(np.float32), None))
     for name, rows in LINEARS.items():
+        if tied and name == "output.weight":
+            continue
         cols = 512 if "ffn_down" in name else 256
         data, values = quantized(rng, name, rows, cols, qtype)
         tensors.append((name, data, values))
@@ -163,7 +171,7 @@ def expected(hf):
             "model.layers.0.mlp.gate_proj": hf["blk.0.ffn_gate.weight"],
             "model.layers.0.mlp.up_proj": hf["blk.0.ffn_up.weight"],
             "model.layers.0.mlp.down_proj": hf["blk.0.ffn_down.weight"],
-            "lm_head": hf["output.weight"]}
+            "lm_head": hf["output.weight"] if "output.weight" in hf else hf["token_embd.weight"]}
 
 
 def logits(folder, ids):
@@ -314,6 +322,36 @@ def test_carried_model_runs_as_its_dequantized_weights(workdir, qtype):
     rms, rms_req = (float(np.sqrt(np.mean((x - want) ** 2))) for x in (got, req))
     print(f"{qtype}: rms change of the logits kept {rms:.3g}, requantized {rms_req:.3g}")
     assert rms <= (1.25 if bits == 4 else 1.5) * rms_req, (rms, rms_req)
+
+
+@pytest.mark.parametrize("qtype", ["Q4_0", "Q8_0", "Q6_K", "Q4_1", "Q5_K"])
+def test_tied_embeddings_gather_the_carried_blocks(workdir, qtype):
+    """Tied embeddings (no output.weight) with int4's symmetric default gather from the
+    lm_head's codes (GatherBlockQuantized with the carried bits, block size and zero points):
+    the embeddings and logits are the dequantized model's for exact types; for fitted ones the
+    logits are as close as in the untied model's check (1.5 times the requantized model's rms
+    change)."""
+    bits, bs, exact = MAPPING[qtype]
+    src, plain_src = workdir / f"{qtype}_tied.gguf", workdir / f"{qtype}_tied_f32.gguf"
+    hf = write(src, qtype, seed=7, tied=True)
+    write(plain_src, qtype, dequantized=True, seed=7, tied=True)
+    folder = convert(src, workdir / f"{qtype}_tied", "precision=int4", "accuracy_level=1")
+    ops = {n.op_type for n in onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.node}
+    assert "GatherBlockQuantized" in ops
+    got = matmulnbits_weights(folder)["lm_head"][0]
+    if exact:
+        assert np.array_equal(got, hf["token_embd.weight"])
+    ids = np.random.default_rng(3).integers(0, CFG["vocab_size"], (1, 12)).astype(np.int64)
+    want = logits(convert(plain_src, workdir / f"{qtype}_tied_f32", "precision=fp32"), ids)
+    out = logits(folder, ids)
+    if exact:
+        assert float(np.abs(out - want).max()) <= 1e-4 * max(1.0, float(np.abs(want).max()))
+        return
+    req = logits(convert(src, workdir / f"{qtype}_tied_req", f"precision=int{bits}", f"block_size={bs}",
+                         "is_symmetric=false", "accuracy_level=1", "gguf_blocks=requantize"), ids)
+    rms, rms_req = (float(np.sqrt(np.mean((x - want) ** 2))) for x in (out, req))
+    print(f"{qtype} tied: rms change of the logits kept {rms:.3g}, requantized {rms_req:.3g}")
+    assert rms <= 1.5 * rms_req, (rms, rms_req)
 
 
 def test_requantize_option_rounds_again(workdir):

@@ -148,6 +148,12 @@ struct cvt_decoder {
     olive_pass_ctx *ctx;
     size_t weights_done, weights_total;
     int carry_noted; /* the note that GGUF blocks win over block_size / precision is logged */
+    /* The lm_head's weight when its GGUF blocks were carried (bits 0: they were not), which
+     * tied embeddings gather from. */
+    struct {
+        int bits, block_size, float_zps;
+        const char *zero_points; /* NULL: none */
+    } lm_head_carried;
     size_t n_strings, cap_strings;
     char **strings;
     size_t n_pending, cap_pending;

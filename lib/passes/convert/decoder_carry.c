@@ -189,6 +189,12 @@ int cvt_linear_carried(cvt_decoder *d, const char *path, const char *dots, const
         return OLIVE_ENOMEM;
     *carried = 1;
     o.zpb = o.float_zps ? o.kb * o.ses : olive_blockq_zp_bytes(&zq, o.kb);
+    if (!strcmp(dots, "lm_head")) {
+        d->lm_head_carried.bits = plan.bits;
+        d->lm_head_carried.block_size = plan.block_size;
+        d->lm_head_carried.float_zps = float_zps && plan.offsets;
+        d->lm_head_carried.zero_points = plan.offsets ? zn : NULL;
+    }
     if (oir_graph_initializer(d->g, qn)) /* made earlier (tied embeddings) */
         return cvt_matmulnbits_node(d, path, x, qn, sn, oir_graph_initializer(d->g, zn) ? zn : NULL, in, cols,
                                     plan.bits, plan.block_size, out);
