@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/status.h"
 #include "formats/ggml_codes.h"
 #include "formats/ggml_dequant.h"
@@ -53,46 +54,86 @@ typedef struct carry_out {
     double max_err;
 } carry_out;
 
+/* One band of rows read from a part, mapped on the online cores: each row writes only its
+ * own codes, scales, zero points and slots of row_err / row_bad. */
+typedef struct band_job {
+    const carry_out *o;
+    const ofmt_ggml_codes *info;
+    int64_t in;
+    size_t ch0;
+    const int8_t *codes;
+    const float *scales, *offsets, *values;
+    uint8_t *packed;
+    double *row_err;  /* largest change per row */
+    int64_t *row_bad; /* first block of a row that cannot be mapped, or -1 */
+} band_job;
+
+static void map_rows(void *ctx, size_t begin, size_t end)
+{
+    const band_job *j = ctx;
+    const carry_out *o = j->o;
+    const olive_blockq zq = {OLIVE_BLOCKQ_DEFAULT, o->q->bits, o->plan->block_size, 0, o->q->half_scales};
+    const size_t bs = (size_t)o->plan->block_size, in = (size_t)j->in, groups = in / j->info->group;
+    uint8_t u[256];
+    for (size_t r = begin; r < end; r++) {
+        const size_t ch = j->ch0 + r;
+        j->row_err[r] = 0;
+        j->row_bad[r] = -1;
+        if (o->zps && !o->float_zps)
+            olive_blockq_zp_init(&zq, o->zps + ch * o->zpb, o->kb);
+        for (size_t k = 0; k < o->kb; k++) {
+            const size_t e0 = r * in + k * bs, g = r * groups + k * bs / j->info->group;
+            uint8_t *dst = j->packed + (r * o->kb + k) * o->blob, *sc = o->scales + (ch * o->kb + k) * o->ses;
+            const float off = j->offsets ? j->offsets[g] : 0.0f, *v = j->values ? j->values + e0 : NULL;
+            double err;
+            int zp = o->float_zps ? olive_blockcarry_block_float(o->q, j->codes + e0, v, bs, j->scales[g], off, u, sc,
+                                                                 o->zps + (ch * o->kb + k) * o->ses, &err)
+                                  : olive_blockcarry_block(o->q, j->codes + e0, v, bs, j->scales[g], off, u, sc, &err);
+            if (zp < 0) {
+                j->row_bad[r] = (int64_t)k;
+                break;
+            }
+            if (o->q->bits == 4)
+                for (size_t i = 0; i < bs / 2; i++)
+                    dst[i] = (uint8_t)(u[2 * i] | (u[2 * i + 1] << 4));
+            else
+                memcpy(dst, u, bs);
+            if (o->zps && !o->float_zps)
+                olive_blockq_zp_store(&zq, o->zps + ch * o->zpb, k, (uint8_t)zp);
+            j->row_err[r] = err > j->row_err[r] ? err : j->row_err[r];
+        }
+    }
+}
+
 /* Maps `rows` rows (channels ch0...) of one part read into codes/scales/offsets/values and
  * packs their codes into `packed` [rows, kb, blob]. */
 static int map_band(carry_out *o, const ofmt_ggml_codes *info, const cvt_linear_src *part, int64_t r0, int64_t rows,
                     int64_t in, size_t ch0, const int8_t *codes, const float *scales, const float *offsets,
                     const float *values, uint8_t *packed)
 {
-    const olive_blockq zq = {OLIVE_BLOCKQ_DEFAULT, o->q->bits, o->plan->block_size, 0, o->q->half_scales};
-    const size_t bs = (size_t)o->plan->block_size, groups = (size_t)in / info->group;
-    uint8_t u[256];
-    for (int64_t r = 0; r < rows; r++) {
-        const size_t ch = ch0 + (size_t)r;
-        if (o->zps && !o->float_zps)
-            olive_blockq_zp_init(&zq, o->zps + ch * o->zpb, o->kb);
-        for (size_t k = 0; k < o->kb; k++) {
-            const size_t e0 = (size_t)r * (size_t)in + k * bs, g = (size_t)r * groups + k * bs / info->group;
-            uint8_t *dst = packed + ((size_t)r * o->kb + k) * o->blob;
-            double err;
-            uint8_t *sc = o->scales + (ch * o->kb + k) * o->ses;
-            const float off = offsets ? offsets[g] : 0.0f;
-            int zp = o->float_zps ? olive_blockcarry_block_float(o->q, codes + e0, values ? values + e0 : NULL, bs,
-                                                                 scales[g], off, u, sc,
-                                                                 o->zps + (ch * o->kb + k) * o->ses, &err)
-                                  : olive_blockcarry_block(o->q, codes + e0, values ? values + e0 : NULL, bs,
-                                                           scales[g], off, u, sc, &err);
-            if (zp < 0)
-                return olive_fail(OLIVE_EFORMAT,
-                                  "tensor '%s' in '%s': the block at [%" PRId64 ", %zu] has a scale or value that is not "
-                                  "a finite number (or does not fit the model's scale type)",
-                                  part->t->name, part->t->file ? part->t->file : "?", part->first + r0 + r, k * bs);
-            if (o->q->bits == 4)
-                for (size_t j = 0; j < bs / 2; j++)
-                    dst[j] = (uint8_t)(u[2 * j] | (u[2 * j + 1] << 4));
-            else
-                memcpy(dst, u, bs);
-            if (o->zps && !o->float_zps)
-                olive_blockq_zp_store(&zq, o->zps + ch * o->zpb, k, (uint8_t)zp);
-            o->max_err = err > o->max_err ? err : o->max_err;
-        }
+    double *row_err = olive_malloc((size_t)rows * sizeof *row_err);
+    int64_t *row_bad = olive_malloc((size_t)rows * sizeof *row_bad);
+    band_job j = {o, info, in, ch0, codes, scales, offsets, values, packed, row_err, row_bad};
+    int rc = OLIVE_OK;
+    if (!row_err || !row_bad) {
+        free(row_err);
+        free(row_bad);
+        return OLIVE_ENOMEM;
     }
-    return OLIVE_OK;
+    /* a few thousand weights per task keep thread starts a small part of the work */
+    olive_parallel_for((size_t)rows, 1 + (size_t)(8192 / in), map_rows, &j);
+    for (int64_t r = 0; r < rows && rc == OLIVE_OK; r++) {
+        if (row_bad[r] >= 0)
+            rc = olive_fail(OLIVE_EFORMAT,
+                            "tensor '%s' in '%s': the block at [%" PRId64 ", %" PRId64 "] has a scale or value that is "
+                            "not a finite number (or does not fit the model's scale type)",
+                            part->t->name, part->t->file ? part->t->file : "?", part->first + r0 + r,
+                            row_bad[r] * o->plan->block_size);
+        o->max_err = row_err[r] > o->max_err ? row_err[r] : o->max_err;
+    }
+    free(row_err);
+    free(row_bad);
+    return rc;
 }
 
 /* Streams one part's rows through map_band into the spill file. */
