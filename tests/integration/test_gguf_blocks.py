@@ -387,3 +387,24 @@ def test_float16_scales_round_the_k_scales_once(workdir):
                 assert np.array_equal(w, want[path]), path
             else:
                 assert np.allclose(w, want[path], rtol=2.0 ** -11, atol=0), path
+
+
+@pytest.mark.parametrize("qtype", ["Q4_0", "Q4_1"])
+def test_non_finite_block_scale_is_a_clear_error(tmp_path, qtype):
+    """A block whose float16 scale is infinite: the conversion fails naming the tensor and the
+    block, and writes no output folder."""
+    src = tmp_path / f"{qtype}_inf.gguf"
+    write(src, qtype, seed=8)
+    data = bytearray(src.read_bytes())
+    reader = gguf.GGUFReader(str(src))
+    t = next(t for t in reader.tensors if t.name == "blk.0.ffn_up.weight")
+    at = int(t.data_offset) + 3 * gguf.GGML_QUANT_SIZES[Q[qtype]][1]  # block 3 of row 0
+    data[at:at + 2] = np.array([0x7C00], np.uint16).tobytes()  # float16 +inf as d
+    src.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    proc = subprocess.run([CLI, "run-pass", "--pass", "convert", "-m", str(src), "-o", str(out), "--param",
+                           "precision=int4"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "ffn_up" in proc.stderr or "up_proj" in proc.stderr, proc.stderr
+    assert "[0, 96]" in proc.stderr, proc.stderr
+    assert not out.exists()
