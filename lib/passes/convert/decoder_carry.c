@@ -23,7 +23,7 @@ typedef struct carry_plan {
     char types[64]; /* "Q4_K" or "Q4_K+Q6_K", for messages */
 } carry_plan;
 
-static int plan_of(const cvt_linear_src *src, size_t n, int64_t in, carry_plan *p)
+static int plan_of(const cvt_linear_src *src, size_t n, int64_t in, int offsets_bits, carry_plan *p)
 {
     memset(p, 0, sizeof *p);
     p->block_size = 256;
@@ -36,6 +36,8 @@ static int plan_of(const cvt_linear_src *src, size_t n, int64_t in, carry_plan *
             return 0;
         if (!(bits = olive_blockcarry_bits(c.code_min, c.code_max, c.has_offset)))
             return 0;
+        if (c.has_offset && bits < offsets_bits)
+            bits = offsets_bits;
         p->bits = bits > p->bits ? bits : p->bits;
         p->block_size = (int)c.group < p->block_size ? (int)c.group : p->block_size;
         p->offsets |= c.has_offset;
@@ -211,7 +213,7 @@ int cvt_linear_carried(cvt_decoder *d, const char *path, const char *dots, const
 {
     carry_plan plan;
     *carried = 0;
-    if (!plan_of(src, n, in, &plan))
+    if (!plan_of(src, n, in, d->opt.keep_gguf_blocks == CVT_GGUF_KEEP8 ? 8 : 4, &plan))
         return OLIVE_OK;
     const int half = d->io_dtype == OIR_FLOAT16;
     const olive_blockcarry q = {plan.bits, 0, 0, plan.offsets, half};
