@@ -11,6 +11,7 @@ onnxruntime on the CPU (tokens/s of one-token steps after a 64-token prompt, the
 
     .venv/bin/python bench/gguf_blocks.py [--text /usr/share/common-licenses/GPL-3] \\
         [--tokens 8192] [--window 512] [--steps 64] [--only keep,keep8,requantize]
+    .venv/bin/python bench/gguf_blocks.py --matvec   # MatMulNBits layouts' matvec times
 """
 import argparse
 import json
@@ -61,6 +62,50 @@ print(json.dumps({"tokens_per_s": 1.0 / times[len(times) // 2]}))
 '''
 
 
+MATVEC_CHILD = r'''
+import sys, time
+import numpy as np
+import onnxruntime as ort
+from onnx import helper, TensorProto, numpy_helper
+n, k, bits, bs, acc, zp = map(int, sys.argv[1:7])
+rng = np.random.default_rng(0)
+kb = k // bs
+inits = [numpy_helper.from_array(rng.integers(0, 256, (n, kb, bs * bits // 8), dtype=np.uint8), "B"),
+         numpy_helper.from_array((rng.random((n, kb)) * 0.01).astype(np.float32), "S")]
+if zp:
+    inits.append(numpy_helper.from_array(rng.integers(0, 256, (n, (kb * bits + 7) // 8), dtype=np.uint8), "Z"))
+node = helper.make_node("MatMulNBits", ["A", "B", "S"] + (["Z"] if zp else []), ["Y"], domain="com.microsoft", K=k, N=n,
+                        bits=bits, block_size=bs, accuracy_level=acc)
+graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("A", TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, n])], inits)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+a = rng.random((1, k), dtype=np.float32)
+for _ in range(5):
+    sess.run(None, {"A": a})
+times = []
+for _ in range(30):
+    t0 = time.perf_counter()
+    sess.run(None, {"A": a})
+    times.append(time.perf_counter() - t0)
+print(f"{np.median(times) * 1e3:.3f}")
+'''
+
+
+def matvec_table():
+    """Median time of one MatMulNBits matvec per layout the mappings write (onnxruntime CPU)."""
+    print("MatMulNBits matvec, onnxruntime CPU, median of 30 (ms)")
+    print(f"{'N x K':12} {'bits':>4} {'block':>5} {'zero points':>11} {'acc 4':>8} {'acc 0':>8}")
+    for n, k in ((4096, 4096), (49152, 576)):
+        for bits, bs, zp in ((4, 32, 0), (4, 32, 1), (4, 16, 0), (8, 32, 0), (8, 16, 0)):
+            ms = []
+            for acc in (4, 0):
+                r = subprocess.run([sys.executable, "-c", MATVEC_CHILD, *map(str, (n, k, bits, bs, acc, zp))],
+                                   capture_output=True, text=True)
+                ms.append(r.stdout.strip() if r.returncode == 0 else "failed")
+            print(f"{n}x{k:<7} {bits:>4} {bs:>5} {'uint' if zp else 'none':>11} {ms[0]:>8} {ms[1]:>8}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--text", default="/usr/share/common-licenses/GPL-3")
@@ -68,9 +113,13 @@ def main():
     ap.add_argument("--window", type=int, default=512)
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--only", default=",".join(MAPPINGS), help="comma-separated mappings to run")
+    ap.add_argument("--matvec", action="store_true", help="only time MatMulNBits matvecs of each layout")
     ap.add_argument("--olive", default=os.path.join(ROOT, "build", "examples", "olive", "olive"))
     ap.add_argument("--library", default=os.path.join(ROOT, "build", "lib", "libolive.so"))
     args = ap.parse_args()
+    if args.matvec:
+        matvec_table()
+        return 0
     os.environ.setdefault("LIBOLIVE_LIBRARY", args.library)
     gguf = smollm2_gguf()
     if not gguf or not os.path.isfile(gguf):
