@@ -56,8 +56,8 @@ typedef struct candidate {
     double sse, max_err;
 } candidate;
 
-static int fit_offset(const olive_blockcarry *p, const int8_t *c, const float *v, size_t len, float scale,
-                      float offset, uint8_t *u, void *scale_out, double *max_err)
+static int fit_offset(const olive_blockcarry *p, const int8_t *c, const float *v, size_t len, float scale, float offset,
+                      uint8_t *u, void *scale_out, double *max_err)
 {
     const int top = (1 << p->bits) - 1, span = p->code_max - p->code_min;
     candidate best = {0, 0, 0, INFINITY, INFINITY};

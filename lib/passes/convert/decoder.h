@@ -67,7 +67,7 @@ typedef struct cvt_decoder_options {
     int block_size;                 /* int4/int8 block along K */
     int accuracy_level;             /* MatMulNBits accuracy_level written (resolved, 0: omitted) */
     int symmetric;
-    int keep_gguf_blocks; /* int4/int8 from quantized GGUF weights: CVT_GGUF_* */
+    int keep_gguf_blocks;      /* int4/int8 from quantized GGUF weights: CVT_GGUF_* */
     int exclude_embeds;        /* graph takes inputs_embeds instead of input_ids */
     int exclude_lm_head;       /* graph outputs hidden_states instead of logits */
     int include_hidden_states; /* hidden_states output besides logits */

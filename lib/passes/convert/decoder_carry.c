@@ -146,8 +146,7 @@ static int carry_part(cvt_decoder *d, carry_out *o, const cvt_linear_src *part, 
     const ofmt_tensor *t = part->t;
     ofmt_ggml_codes_of(t->ggml_type, &info);
     const olive_blockcarry q = {o->q->bits, info.code_min, info.code_max, info.has_offset, o->q->half_scales};
-    const carry_out *outer = o;
-    carry_out po = *outer;
+    carry_out po = *o; /* the same output, with this part's code range */
     int64_t R = (int64_t)(BAND_CODES / (size_t)in);
     R = R < 1 ? 1 : R > part->count ? part->count : R;
     const size_t groups = (size_t)in / info.group, all_rows = ofmt_tensor_elements(t) / ofmt_tensor_row_length(t);
@@ -171,7 +170,8 @@ static int carry_part(cvt_decoder *d, carry_out *o, const cvt_linear_src *part, 
             break;
         }
         if (all_rows && t->blob)
-            olive_blob_drop_pages(t->blob, t->offset + first * (t->nbytes / all_rows), (uint64_t)rows * (t->nbytes / all_rows));
+            olive_blob_drop_pages(t->blob, t->offset + first * (t->nbytes / all_rows),
+                                  (uint64_t)rows * (t->nbytes / all_rows));
         rc = map_band(&po, &info, part, r0, rows, in, ch0 + (size_t)r0, codes, scales, offsets, values, packed);
         if (rc == OLIVE_OK)
             rc = olive_spill_write(d->spill, codes_off + (ch0 + (size_t)r0) * o->kb * o->blob, packed,
@@ -189,7 +189,8 @@ static int carry_part(cvt_decoder *d, carry_out *o, const cvt_linear_src *part, 
 static void note(cvt_decoder *d, const char *path, const carry_plan *p, int float_zps, double max_err)
 {
     const int bits = d->opt.precision == CVT_INT4 ? 4 : 8;
-    if (!d->carry_noted && (p->bits != bits || p->block_size != d->opt.block_size || (p->offsets && d->opt.symmetric))) {
+    if (!d->carry_noted &&
+        (p->bits != bits || p->block_size != d->opt.block_size || (p->offsets && d->opt.symmetric))) {
         OLIVE_INFO("convert: the quantized GGUF weights keep their own blocks (%s: %d bits, block %d%s) over "
                    "precision, block_size=%d and is_symmetric; gguf_blocks=requantize rounds their values instead",
                    p->types, p->bits, p->block_size, p->offsets ? ", zero points" : "", d->opt.block_size);
@@ -221,9 +222,14 @@ int cvt_linear_carried(cvt_decoder *d, const char *path, const char *dots, const
     /* ONNX Runtime's CPU kernel refuses 8 bits with float zero points: fitted ones there */
     const int float_zps = d->opt.keep_gguf_blocks == CVT_GGUF_EXACT &&
                           (plan.bits == 4 || strcmp(d->opt.execution_provider, "cpu"));
-    carry_out o = {&q,   &plan, (size_t)in / (size_t)plan.block_size, (size_t)plan.block_size * (size_t)plan.bits / 8,
-                   half ? 2 : 4, 0, float_zps, NULL, NULL, 0};
-    const char *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, plan.bits), *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
+    carry_out o = {.q = &q,
+                   .plan = &plan,
+                   .kb = (size_t)in / (size_t)plan.block_size,
+                   .blob = (size_t)plan.block_size * (size_t)plan.bits / 8,
+                   .ses = half ? 2 : 4,
+                   .float_zps = float_zps};
+    const char *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, plan.bits),
+               *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
     const char *zn = cvt_str(d, "%s.MatMul.weight_zero_points", dots);
     uint64_t codes_off, scales_off, zps_off = 0;
     size_t ch0 = 0;

@@ -136,7 +136,8 @@ static int gather_carried(cvt_decoder *d, const char **x)
     OLIVE_TRY(cvt_node(d, "GatherBlockQuantized", "com.microsoft", "/model/embed_tokens/GatherBlockQuantized",
                        ins[3] ? 4 : 3, ins, 1, &n, x));
     if (oir_node_set_attr_int(n, "bits", bits) != OLIVE_OK || oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK || oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
+        oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
         return OLIVE_ENOMEM;
     return OLIVE_OK;
 }

@@ -346,8 +346,7 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
             OLIVE_TRY(cvt_linear_carried(d, path, dots, x, src, n_parts, in, cols, out, &carried));
         if (!carried)
             OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, out));
-    }
-    else
+    } else
         OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
     /* A LoRA layer applies to a whole checkpoint Linear, never to a slice of a packed one. */
     if (d->lora && x && n_parts == 1 && parts[0].first == 0 && parts[0].count == 0) {

@@ -9,11 +9,11 @@
 
 static void bits_needed(void)
 {
-    CHECK(olive_blockcarry_bits(-8, 7, 0) == 4);    /* Q4_0 */
-    CHECK(olive_blockcarry_bits(-16, 15, 0) == 8);  /* Q5_0 */
+    CHECK(olive_blockcarry_bits(-8, 7, 0) == 4);     /* Q4_0 */
+    CHECK(olive_blockcarry_bits(-16, 15, 0) == 8);   /* Q5_0 */
     CHECK(olive_blockcarry_bits(-128, 127, 0) == 8); /* Q8_0 */
-    CHECK(olive_blockcarry_bits(0, 15, 1) == 4);    /* Q4_1 */
-    CHECK(olive_blockcarry_bits(0, 31, 1) == 8);    /* Q5_1 */
+    CHECK(olive_blockcarry_bits(0, 15, 1) == 4);     /* Q4_1 */
+    CHECK(olive_blockcarry_bits(0, 31, 1) == 8);     /* Q5_1 */
     CHECK(olive_blockcarry_bits(-200, 100, 0) == 0);
 }
 
