@@ -191,9 +191,10 @@ static void note(cvt_decoder *d, const char *path, const carry_plan *p, int floa
     const int bits = d->opt.precision == CVT_INT4 ? 4 : 8;
     if (!d->carry_noted &&
         (p->bits != bits || p->block_size != d->opt.block_size || (p->offsets && d->opt.symmetric))) {
-        OLIVE_INFO("convert: the quantized GGUF weights keep their own blocks (%s: %d bits, block %d%s) over "
-                   "precision, block_size=%d and is_symmetric; gguf_blocks=requantize rounds their values instead",
-                   p->types, p->bits, p->block_size, p->offsets ? ", zero points" : "", d->opt.block_size);
+        OLIVE_INFO("convert: the quantized GGUF weights keep their own blocks over precision, block_size=%d and "
+                   "is_symmetric (the first, %s: %s in %d bits, block %d%s); gguf_blocks=requantize rounds their "
+                   "values instead",
+                   d->opt.block_size, path, p->types, p->bits, p->block_size, p->offsets ? ", zero points" : "");
         d->carry_noted = 1;
     }
     if (p->offsets && float_zps)
