@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/status.h"
+#include "formats/ggml_codes.h"
 #include "formats/ggml_dequant.h"
 #include "ir/ir.h"
 
@@ -392,4 +393,38 @@ int ofmt_tensor_read_f32(const ofmt_tensor *t, uint64_t first_row, uint64_t rows
         free(tmp);
         return rc;
     }
+}
+
+int ofmt_tensor_read_codes(const ofmt_tensor *t, uint64_t first_row, uint64_t rows, int8_t *codes, float *scales,
+                           float *offsets)
+{
+    ofmt_ggml_codes info;
+    uint64_t row_length, total_rows, end, row_bytes, groups;
+    const uint8_t *base;
+    if (!t || (rows && (!codes || !scales)))
+        return olive_fail(OLIVE_EINVALID, "ofmt_tensor_read_codes: tensor, codes and scales must not be NULL");
+    if (t->storage != OFMT_GGML || !ofmt_ggml_codes_of(t->ggml_type, &info) || t->rank < 2)
+        return olive_fail(OLIVE_EUNSUPPORTED, "'%s': tensor '%s' holds no GGML block codes", t->file ? t->file : "?",
+                          t->name);
+    row_length = ofmt_tensor_row_length(t);
+    total_rows = row_length ? ofmt_tensor_elements(t) / row_length : 0;
+    if (__builtin_add_overflow(first_row, rows, &end) || end > total_rows)
+        return olive_fail(OLIVE_EINVALID, "tensor '%s': rows %llu..+%llu are outside its %llu rows", t->name,
+                          (unsigned long long)first_row, (unsigned long long)rows, (unsigned long long)total_rows);
+    if (!rows || !row_length)
+        return OLIVE_OK;
+    base = t->blob->data + t->offset;
+    row_bytes = t->nbytes / total_rows;
+    groups = row_length / info.group;
+    for (uint64_t r = 0; r < rows; r++) {
+        uint64_t stored = first_row + r;
+        int rc;
+        if (t->unpermute_heads > 0)
+            stored = permuted_index(stored, total_rows / (uint64_t)t->unpermute_heads);
+        rc = ofmt_ggml_read_codes(t->ggml_type, base + stored * row_bytes, row_length, 1, codes + r * row_length,
+                                  scales + r * groups, offsets ? offsets + r * groups : NULL);
+        if (rc != OLIVE_OK)
+            return olive_fail_context(rc, "'%s': tensor '%s'", t->file ? t->file : "?", t->name);
+    }
+    return OLIVE_OK;
 }

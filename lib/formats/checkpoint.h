@@ -100,6 +100,14 @@ uint64_t ofmt_tensor_row_length(const ofmt_tensor *t);
  * the tensor, OLIVE_EUNSUPPORTED for a dtype that has no float value. Thread-safe. */
 int ofmt_tensor_read_f32(const ofmt_tensor *t, uint64_t first_row, uint64_t rows, float *dst);
 
+/* Reads rows [first_row, first_row + rows) of a GGML tensor whose type has codes
+ * (ofmt_ggml_codes_of) as ofmt_ggml_read_codes does: codes per element, scales and offsets
+ * per group (offsets may be NULL), rows in Hugging Face order as ofmt_tensor_read_f32 gives
+ * them. Errors: OLIVE_EINVALID for a range outside the tensor, OLIVE_EUNSUPPORTED for a tensor
+ * without codes. Thread-safe. */
+int ofmt_tensor_read_codes(const ofmt_tensor *t, uint64_t first_row, uint64_t rows, int8_t *codes, float *scales,
+                           float *offsets);
+
 /* Format back ends, called by ofmt_checkpoint_open. */
 int ofmt_hf_open(ofmt_checkpoint **out, const char *folder);
 int ofmt_gguf_open(ofmt_checkpoint **out, const char *file);

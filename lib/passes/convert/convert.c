@@ -131,6 +131,17 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_BOOL,
      .default_value = "true",
      .help = "int4/int8: symmetric blocks; false adds zero points"},
+    {.name = "gguf_blocks",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "keep",
+     .choices = "keep|keep8|exact|requantize",
+     .help = "int4/int8 from a quantized GGUF file: keep its blocks in MatMulNBits, or requantize its values",
+     .details = "keep: Q4_0, Q5_0, Q8_0, Q3_K, Q6_K, IQ4_NL and IQ4_XS are carried exactly (Q4_0 and Q3_K in 4 "
+                "bits, the others in 8; Q3_K and Q6_K with block 16); Q4_1, Q5_1, Q2_K, Q4_K and Q5_K keep their "
+                "codes with fitted integer zero points and scales; keep8: those in 8 bits, their codes spread over "
+                "the byte (about 16 times closer, twice the bytes); exact: those get float zero points instead "
+                "(exact, but ONNX Runtime's CPU kernel runs them many times slower). The GGUF block size and bits "
+                "win over block_size, precision and is_symmetric for those weights"},
     {.name = "exclude_embeds",
      .type = OLIVE_PARAM_BOOL,
      .default_value = "false",

@@ -63,12 +63,18 @@ typedef struct cvt_decoder_config {
 } cvt_decoder_config;
 
 /* Options from the pass parameters. */
+/* What int4/int8 does with quantized GGUF weights: round their float values again, carry
+ * their blocks with fitted integer zero points (KEEP8: blocks with a minimum in 8 bits, their
+ * codes spread over the byte), or with float ones (exact). */
+enum { CVT_GGUF_REQUANTIZE = 0, CVT_GGUF_KEEP = 1, CVT_GGUF_EXACT = 2, CVT_GGUF_KEEP8 = 3 };
+
 typedef struct cvt_decoder_options {
     cvt_precision precision;
     const char *execution_provider; /* "cpu", "cuda", "dml", "webgpu" */
     int block_size;                 /* int4/int8 block along K */
     int accuracy_level;             /* MatMulNBits accuracy_level written (resolved, 0: omitted) */
     int symmetric;
+    int keep_gguf_blocks;      /* int4/int8 from quantized GGUF weights: CVT_GGUF_* */
     int exclude_embeds;        /* graph takes inputs_embeds instead of input_ids */
     int exclude_lm_head;       /* graph outputs hidden_states instead of logits */
     int include_hidden_states; /* hidden_states output besides logits */
@@ -151,6 +157,13 @@ struct cvt_decoder {
     olive_spill *spill;
     olive_pass_ctx *ctx;
     size_t weights_done, weights_total;
+    int carry_noted; /* the note that GGUF blocks win over block_size / precision is logged */
+    /* The lm_head's weight when its GGUF blocks were carried (bits 0: they were not), which
+     * tied embeddings gather from. */
+    struct {
+        int bits, block_size, float_zps;
+        const char *zero_points; /* NULL: none */
+    } lm_head_carried;
     size_t n_strings, cap_strings;
     char **strings;
     size_t n_pending, cap_pending;

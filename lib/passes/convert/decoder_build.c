@@ -76,6 +76,11 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
         level = !strcmp(o->execution_provider, "cpu") || !strcmp(o->execution_provider, "webgpu") ? 4 : 0;
     o->accuracy_level = (int)level;
     o->symmetric = a ? olive_args_bool(a, "is_symmetric") : 1;
+    p = a ? olive_args_string(a, "gguf_blocks") : "keep";
+    o->keep_gguf_blocks = !strcmp(p, "requantize") ? CVT_GGUF_REQUANTIZE
+                          : !strcmp(p, "exact")    ? CVT_GGUF_EXACT
+                          : !strcmp(p, "keep8")    ? CVT_GGUF_KEEP8
+                                                   : CVT_GGUF_KEEP;
     o->exclude_embeds = a ? olive_args_bool(a, "exclude_embeds") : 0;
     o->exclude_lm_head = a ? olive_args_bool(a, "exclude_lm_head") : 0;
     o->include_hidden_states = a ? olive_args_bool(a, "include_hidden_states") : 0;

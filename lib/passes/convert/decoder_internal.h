@@ -31,6 +31,23 @@ const char *cvt_path_to_dots(cvt_decoder *d, const char *path);
 int cvt_proj_rows(cvt_decoder *d, int64_t layer, cvt_proj which, const char *name, int64_t out, int64_t in,
                   cvt_rows *rows);
 
+/* Rows [first, first + count) of a checkpoint Linear weight [rows, in]. */
+typedef struct cvt_linear_src {
+    const ofmt_tensor *t;
+    int64_t first, count;
+} cvt_linear_src;
+
+/* Adds the MatMulNBits node of Linear `path` on x (nothing when x is NULL) with weight `qn`,
+ * scales `sn` and zero points `zn` (NULL: none), as the float MatMul's output name. */
+int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const char *qn, const char *sn,
+                         const char *zn, int64_t in, int64_t cols, int bits, int block_size, const char **out);
+
+/* Linear `path` (dots: its initializer prefix) from the GGUF blocks of its parts, kept as they
+ * are stored (decoder_carry.c). Sets *carried to 1 when it wrote the weight (and the node on
+ * x), to 0 when a part is not a GGML type with codes (the caller quantizes the float values). */
+int cvt_linear_carried(cvt_decoder *d, const char *path, const char *dots, const char *x, const cvt_linear_src *src,
+                       size_t n, int64_t in, int64_t cols, const char **out, int *carried);
+
 /* A band of `rows` Linear weight rows of `in` values, each quantized as one MatMulNBits
  * channel: codes [rows, k_blocks, blob], scales [rows, k_blocks], zero points [rows, zp bytes]
  * (NULL when symmetric). */

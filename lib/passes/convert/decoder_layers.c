@@ -110,6 +110,38 @@ static int copy_matrix(cvt_decoder *d, const ofmt_tensor *t, const char *onnx_na
     return cvt_weight_done(d);
 }
 
+static int untied_embedding(cvt_decoder *d, const char **x)
+{
+    const ofmt_tensor *t;
+    OLIVE_TRY(cvt_tensor(d, "model.embed_tokens.weight", 2, (const int64_t[]){d->cfg.vocab, d->cfg.hidden}, &t));
+    OLIVE_TRY(copy_matrix(d, t, "model.embed_tokens.weight", d->cfg.vocab, d->cfg.hidden));
+    return cvt_node(d, "Gather", "", "/model/embed_tokens/Gather", 2,
+                    (const char *[]){"model.embed_tokens.weight", d->input_ids}, 1, NULL, x);
+}
+
+/* Tied embeddings on an lm_head whose GGUF blocks were carried: GatherBlockQuantized on its
+ * codes with their bits, block size and zero points (rows are whole blocks: no padding). */
+static int gather_carried(cvt_decoder *d, const char **x)
+{
+    const int bits = d->lm_head_carried.bits, bs = d->lm_head_carried.block_size;
+    const int64_t shape[2] = {d->cfg.vocab, d->cfg.hidden * bits / 8};
+    const char *sh, *r, *qn = cvt_str(d, "lm_head.MatMul.weight_Q%d", bits);
+    const char *ins[4] = {NULL, d->input_ids, "lm_head.MatMul.weight_scales", d->lm_head_carried.zero_points};
+    oir_node *n;
+    if (!qn)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_const_i64(d, shape, 2, 0, &sh));
+    OLIVE_TRY(cvt_node(d, "Reshape", "", "/model/embed_tokens/Reshape", 2, (const char *[]){qn, sh}, 1, NULL, &r));
+    ins[0] = r;
+    OLIVE_TRY(cvt_node(d, "GatherBlockQuantized", "com.microsoft", "/model/embed_tokens/GatherBlockQuantized",
+                       ins[3] ? 4 : 3, ins, 1, &n, x));
+    if (oir_node_set_attr_int(n, "bits", bits) != OLIVE_OK || oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
+}
+
 /* Tied embeddings read the lm_head's weight: float through a Transpose, int4 (symmetric)
  * through GatherBlockQuantized on the MatMulNBits codes, as the builder shares them. */
 static int tied_embedding(cvt_decoder *d, const char **x)
@@ -118,6 +150,11 @@ static int tied_embedding(cvt_decoder *d, const char **x)
     const cvt_rows part = {"model.embed_tokens.weight", 0, 0};
     oir_node *n;
     OLIVE_TRY(cvt_linear(d, "/lm_head", NULL, &part, 1, c->hidden, 1, NULL));
+    if (d->lm_head_carried.bits) {
+        if (d->lm_head_carried.float_zps) /* GatherBlockQuantized takes integer zero points only */
+            return untied_embedding(d, x);
+        return gather_carried(d, x);
+    }
     if (d->opt.precision != CVT_INT4) {
         const int64_t perm[2] = {1, 0};
         OLIVE_TRY(cvt_node(d, "Transpose", "", "/model/embed_tokens/Transpose", 1,

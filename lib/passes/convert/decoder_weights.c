@@ -75,10 +75,7 @@ static int read_rows(const ofmt_tensor *t, uint64_t first, uint64_t rows, float 
     return OLIVE_OK;
 }
 
-typedef struct linear_src {
-    const ofmt_tensor *t;
-    int64_t first, count;
-} linear_src;
+typedef cvt_linear_src linear_src;
 
 /* Resolves and checks the parts of a Linear weight: each [rows, in]. */
 static int resolve_parts(cvt_decoder *d, const cvt_rows *parts, size_t n, int64_t in, linear_src *src, int64_t *total)
@@ -276,14 +273,11 @@ static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, 
     const size_t kb = ((size_t)in + (size_t)q.block_size - 1) / (size_t)q.block_size;
     const size_t ses = q.half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(&q, kb);
     const char *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, bits), *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
-    const char *zn = cvt_str(d, "%s.MatMul.weight_zero_points", dots), *node = cvt_str(d, "%s/MatMul_Q%d", path, bits);
-    const char *ins[4];
+    const char *zn = cvt_str(d, "%s.MatMul.weight_zero_points", dots);
     uint8_t *scales = NULL, *zps = NULL;
     uint64_t codes_off, scales_off, zps_off = 0;
-    oir_node *nd;
-    const char *outs[1];
     int rc;
-    if (!qn || !sn || !zn || !node)
+    if (!qn || !sn || !zn)
         return OLIVE_ENOMEM;
     if (oir_graph_initializer(d->g, qn)) /* made earlier (tied embeddings) */
         goto make_node;
@@ -309,19 +303,27 @@ static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, 
     free(zps);
     OLIVE_TRY(rc);
 make_node:
+    return cvt_matmulnbits_node(d, path, x, qn, sn, q.symmetric ? NULL : zn, in, cols, bits, q.block_size, out);
+}
+
+int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const char *qn, const char *sn,
+                         const char *zn, int64_t in, int64_t cols, int bits, int block_size, const char **out)
+{
+    const char *node = cvt_str(d, "%s/MatMul_Q%d", path, bits);
+    const char *ins[4] = {x, qn, sn, zn};
+    oir_node *nd;
+    const char *outs[1];
     if (!x)
         return OLIVE_OK;
-    ins[0] = x;
-    ins[1] = qn;
-    ins[2] = sn;
-    ins[3] = zn;
-    OLIVE_TRY(cvt_node(d, "MatMulNBits", "com.microsoft", node, q.symmetric ? 3 : 4, ins, 1, &nd, outs));
+    if (!node)
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_node(d, "MatMulNBits", "com.microsoft", node, zn ? 4 : 3, ins, 1, &nd, outs));
     /* The output keeps the float MatMul's name, as the quantize pass leaves it. */
     if (!(*out = cvt_str(d, "%s/MatMul/output_0", path)) || oir_node_set_output(nd, 0, *out) != OLIVE_OK)
         return OLIVE_ENOMEM;
     if (oir_node_set_attr_int(nd, "K", in) != OLIVE_OK || oir_node_set_attr_int(nd, "N", cols) != OLIVE_OK ||
         oir_node_set_attr_int(nd, "bits", bits) != OLIVE_OK ||
-        oir_node_set_attr_int(nd, "block_size", q.block_size) != OLIVE_OK ||
+        oir_node_set_attr_int(nd, "block_size", block_size) != OLIVE_OK ||
         (d->opt.accuracy_level > 0 && oir_node_set_attr_int(nd, "accuracy_level", d->opt.accuracy_level) != OLIVE_OK))
         return OLIVE_ENOMEM;
     return OLIVE_OK;
@@ -338,9 +340,13 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
     if (n_parts < 1 || n_parts > 8 || in < 1)
         return olive_fail(OLIVE_EINVALID, "%s: a Linear layer needs 1 to 8 weights", path);
     OLIVE_TRY(resolve_parts(d, parts, n_parts, in, src, &cols));
-    if (quantize && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8))
-        OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, out));
-    else
+    if (quantize && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8)) {
+        int carried = 0;
+        if (d->opt.keep_gguf_blocks)
+            OLIVE_TRY(cvt_linear_carried(d, path, dots, x, src, n_parts, in, cols, out, &carried));
+        if (!carried)
+            OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, out));
+    } else
         OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
     /* A LoRA layer applies to a whole checkpoint Linear, never to a slice of a packed one. */
     if (d->lora && x && n_parts == 1 && parts[0].first == 0 && parts[0].count == 0) {
