@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
@@ -310,15 +311,37 @@ static int dispatch_points(search_run *s, size_t *const *points, const size_t *c
     return rc;
 }
 
+/* The model a failed task's failing step started from, as a local run records it: the last
+ * step of the candidate's chain that is in the cache (entries are published whole). */
+static void failed_parent(search_run *s, size_t index, olive_pass **passes)
+{
+    char parent[OLIVE_SHA256_HEX], next[OLIVE_SHA256_HEX];
+    snprintf(parent, sizeof parent, "%s", s->input_id);
+    for (size_t i = 0; i < s->r->w->n_slots; i++) {
+        char *entry;
+        int there;
+        if (wf_step_id(next, s->r, passes[i], parent) != OLIVE_OK || !(entry = wf_cache_entry_dir(&s->r->cache, next)))
+            break;
+        there = access(entry, F_OK) == 0;
+        free(entry);
+        if (!there)
+            break;
+        memcpy(parent, next, sizeof parent);
+    }
+    snprintf(s->parent_id[index], OLIVE_SHA256_HEX, "%s", parent);
+}
+
 /* In the search loop, before the candidate is walked through the cache: a candidate whose task
  * failed is reported failed without running it here; one not yet sent (tpe after its random
  * start) is sent now, alone. */
-static int offloaded(search_run *s, const size_t *idx, size_t index, const char *desc)
+static int offloaded(search_run *s, const size_t *idx, size_t index, const char *desc, olive_pass **passes)
 {
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < s->n_failed; i++)
-            if (!strcmp(s->failed_point[i], desc))
+            if (!strcmp(s->failed_point[i], desc)) {
+                failed_parent(s, index, passes);
                 return olive_fail(OLIVE_EIO, "%s", s->failed_why[i]);
+            }
         if (round)
             break;
         size_t *pt = (size_t *)idx;
@@ -403,7 +426,7 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t index, voi
     OLIVE_DEBUG("candidate %zu: %s", index, desc);
     if ((rc = configure(s, idx, choice, passes)) != OLIVE_OK)
         goto out;
-    if (s->offload && (rc = offloaded(s, idx, index, desc)) != OLIVE_OK)
+    if (s->offload && (rc = offloaded(s, idx, index, desc, passes)) != OLIVE_OK)
         goto out;
     for (size_t i = 0; i < w->n_slots; i++) {
         const wf_choice *orig = &w->slots[i].choices[choice[i]];
