@@ -89,6 +89,15 @@ def arrays(log):
     return re.findall(r"slurm: submitted job array (\d+) \(tasks ([0-9,\-]*[0-9])", log)
 
 
+def indices(spec):
+    """[0, 1, 2, 3, 5] of "0-3,5"."""
+    out = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        out += range(int(a), int(b or a) + 1)
+    return out
+
+
 def squeue_states(env, job):
     r = subprocess.run(["squeue", "--noheader", "--array", "--states=all", "--jobs=" + job, "--format=%F|%K|%T"],
                        capture_output=True, text=True, env=env, timeout=30)
@@ -144,9 +153,16 @@ def test_failing_task_is_retried_then_reported(tmp_path, onnx_input, cluster):
                                    "quantization.bits=5 quantization.block_size=64"]
     assert got_failed == want_failed  # the same points, from the same parent model
 
-    # Indices 2 and 3 (bits=5) were submitted three times: the first array, then two retries.
+    # Indices 2 and 3 (bits=5) were submitted three times each: the first array, then two
+    # retries (one array per retry round, so they may go out together or apart).
     subs = arrays(r.stderr)
-    assert [t for _, t in subs] == ["0-3", "2-3", "2-3"], r.stderr
+    assert subs[0][1] == "0-3", r.stderr
+    counts = {}
+    for _, tasks in subs:
+        for i in indices(tasks):
+            counts[i] = counts.get(i, 0) + 1
+    assert counts == {0: 1, 1: 1, 2: 3, 3: 3}, r.stderr
+    assert squeue_states(cluster, subs[0][0]) == {0: "COMPLETED", 1: "COMPLETED", 2: "FAILED", 3: "FAILED"}
     for job, _ in subs[1:]:
         assert set(squeue_states(cluster, job).values()) == {"FAILED"}
     assert len(re.findall(r"slurm: task [23] \(\d+_[23]\) failed, retrying", r.stderr)) == 4
@@ -201,3 +217,25 @@ def test_cancel_scancels_the_array(tmp_path, onnx_input, cluster):
     assert metrics(d / "out") == metrics(tmp_path / "clean" / "out")
     leftovers = [p for p in (d / "cache" / "runs").rglob("*") if "staging" in p.name or p.name.startswith(".tmp")]
     assert not leftovers
+
+
+def test_executor_settings_are_checked(tmp_path, onnx_input):
+    """Unknown keys and types are refused before anything runs; a missing sbatch is named."""
+    cases = [({"type": "slurm", "partitions": "gpu"}, "engine.executor: unknown key 'partitions' for executor type slurm"),
+             ({"type": "ray"}, "engine.executor: unknown executor type 'ray'; known types: local, slurm"),
+             ({"type": "local", "gres": "gpu:1"}, "engine.executor: unknown key 'gres' for executor type local"),
+             ({"type": "slurm", "max_retries": -1}, "engine.executor.max_retries: expected a whole number")]
+    for i, (exe, message) in enumerate(cases):
+        r = run(tmp_path / str(i), small_config(onnx_input, executor=exe), os.environ)
+        assert r.returncode != 0 and message in r.stderr, r.stderr
+        assert not (tmp_path / str(i) / "cache").exists()
+    # Without sbatch on PATH (ONNX Runtime found through OLIVE_ORT_LIBRARY instead of python3).
+    import onnxruntime
+    capi = pathlib.Path(onnxruntime.__file__).parent / "capi"
+    ort = next(iter(sorted(capi.glob("libonnxruntime.so*"))))
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    env = dict(os.environ, PATH=str(empty), OLIVE_ORT_LIBRARY=str(ort))
+    r = run(tmp_path / "nosbatch", small_config(onnx_input), env, "--executor", "slurm")
+    assert r.returncode != 0
+    assert "slurm: submitting the job array of 4 tasks: cannot run 'sbatch': command not found on PATH" in r.stderr
