@@ -12,6 +12,7 @@
 #include "core/status.h"
 
 #define POLL_MS 500
+#define POLL_TRIES 5
 
 void wf_task_fail(wf_exec_task *t, const char *fmt, ...)
 {
@@ -94,7 +95,7 @@ int wf_batch_run(wf_backend *b, wf_exec_task *tasks, size_t n, atomic_int *cance
     size_t *which = olive_calloc(n + 1, sizeof *which);
     unsigned char *seen = olive_calloc(n + 1, 1);
     char last[256] = "";
-    int rc = OLIVE_OK;
+    int rc = OLIVE_OK, poll_failures = 0;
     if (!which || !seen) {
         free(which);
         free(seen);
@@ -112,9 +113,17 @@ int wf_batch_run(wf_backend *b, wf_exec_task *tasks, size_t n, atomic_int *cance
             break;
         }
         if ((rc = b->poll(b, tasks, n)) != OLIVE_OK) {
+            /* A busy or restarting controller: asked again a few times before giving up. */
+            if (rc != OLIVE_ENOMEM && ++poll_failures < POLL_TRIES) {
+                OLIVE_WARN("%s: %s; asking again", b->name, olive_error_last());
+                rc = OLIVE_OK;
+                sleep_ms(POLL_MS * 4);
+                continue;
+            }
             b->cancel(b, tasks, n);
             break;
         }
+        poll_failures = 0;
         for (size_t i = 0; i < n; i++) {
             wf_exec_task *t = &tasks[i];
             if (t->state == WF_TASK_DONE && !seen[i] && !check(i, user))
