@@ -96,6 +96,7 @@ int wf_batch_run(wf_backend *b, wf_exec_task *tasks, size_t n, atomic_int *cance
     unsigned char *seen = olive_calloc(n + 1, 1);
     char last[256] = "";
     int rc = OLIVE_OK, poll_failures = 0;
+    long delay = POLL_MS;
     if (!which || !seen) {
         free(which);
         free(seen);
@@ -150,9 +151,14 @@ int wf_batch_run(wf_backend *b, wf_exec_task *tasks, size_t n, atomic_int *cance
         progress(b, tasks, n, last, sizeof last);
         if (!active && !waiting)
             break;
-        /* A task that ended frees a place: start the next one at once. */
+        /* A task that ended frees a place: start the next one at once. While nothing changes,
+         * polls grow further apart, sparing a busy controller. */
+        if (changed)
+            delay = POLL_MS;
+        else if (delay < b->max_poll_ms)
+            delay = delay * 3 / 2 < b->max_poll_ms ? delay * 3 / 2 : b->max_poll_ms;
         if (!changed || !waiting)
-            sleep_ms(POLL_MS);
+            sleep_ms(delay);
     }
     free(which);
     free(seen);

@@ -29,6 +29,7 @@ struct wf_backend {
     const char *cli;     /* the olive command */
     size_t max_inflight; /* the driver starts at most this many at once (0: every task at once) */
     int exclusive;       /* slurm: each task takes a whole node (timing metrics) */
+    long max_poll_ms;    /* polls slow down to this while nothing changes (0: never) */
     char **arrays;       /* slurm: the job arrays submitted (owned) */
     size_t n_arrays;
     /* Starts an attempt of each task in `which`. */

@@ -272,4 +272,5 @@ void wf_backend_slurm(wf_backend *b)
     b->poll = slurm_poll;
     b->cancel = slurm_cancel;
     b->max_inflight = 0; /* the array's %max_parallel throttles */
+    b->max_poll_ms = 5000;
 }
