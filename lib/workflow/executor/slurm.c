@@ -176,6 +176,37 @@ static int is_active(const char *st)
            !strcmp(st, "RESIZING") || !strcmp(st, "SIGNALING") || !strcmp(st, "STAGE_OUT");
 }
 
+/* The final state of a task from sacct; DONE (checked against the cache by the driver) when
+ * the cluster keeps no accounting. */
+static void sacct_state(const wf_backend *b, wf_exec_task *t, size_t i)
+{
+    char *jobs = olive_asprintf("--jobs=%s", t->job), *text = NULL;
+    char *argv[] = {"sacct", "--noheader", "--parsable2", "--allocations", jobs, "--format=JobID,State", NULL};
+    t->state = WF_TASK_DONE;
+    if (!jobs)
+        return;
+    if (wf_command_run(&text, argv, NULL) != OLIVE_OK) {
+        olive_error_clear();
+        free(jobs);
+        return;
+    }
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *bar = strchr(line, '|'), *sp;
+        if (!bar)
+            continue;
+        *bar = '\0';
+        if (strcmp(line, t->job))
+            continue;
+        if ((sp = strchr(bar + 1, ' '))) /* "CANCELLED by 0" */
+            *sp = '\0';
+        if (strcmp(bar + 1, "COMPLETED") && !is_active(bar + 1))
+            wf_task_fail(t, "slurm task %s ended %s (sacct; stderr in %s/task-%zu.*.err)", t->job, bar + 1, b->dir, i);
+        break;
+    }
+    free(text);
+    free(jobs);
+}
+
 static int slurm_poll(wf_backend *b, wf_exec_task *tasks, size_t n)
 {
     char *text = NULL, *save = NULL;
@@ -217,10 +248,11 @@ static int slurm_poll(wf_backend *b, wf_exec_task *tasks, size_t n)
             free(tail);
         }
     }
-    /* A task no longer listed has left slurmctld's memory: the cache tells whether it worked. */
+    /* A task no longer listed has left slurmctld's memory (MinJobAge): accounting knows how it
+     * ended where the cluster keeps it; else the cache tells whether it worked. */
     for (size_t i = 0; i < n; i++)
         if (!listed[i] && (tasks[i].state == WF_TASK_PENDING || tasks[i].state == WF_TASK_RUNNING))
-            tasks[i].state = WF_TASK_DONE;
+            sacct_state(b, &tasks[i], i);
     free(listed);
     free(text);
     return OLIVE_OK;
