@@ -9,8 +9,10 @@ import json
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -97,3 +99,39 @@ def test_a_task_config_for_another_space_is_refused(tmp_path, onnx_input):
     r = run(tmp_path, cfg)
     assert r.returncode != 0
     assert "engine.executor.point: not the point 'x' of this workflow's search space" in r.stderr
+
+
+def test_cancel_stops_the_workers(tmp_path, onnx_input):
+    # The workers' olive command waits for a file before it runs, so two are surely running
+    # when the driver is interrupted.
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    slow = tmp_path / "slow-olive"
+    slow.write_text("#!/bin/sh\necho $$ >> '%s'\nwhile [ ! -e '%s' ]; do sleep 0.2; done\nexec '%s' \"$@\"\n"
+                    % (started, gate, CLI))
+    slow.chmod(0o755)
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(small_config(onnx_input)))
+    p = subprocess.Popen([CLI, "run", "--config", "config.json", "--log_level", "1", "--max_parallel", "2"], cwd=d,
+                         env=dict(os.environ, OLIVE_CLI=str(slow)), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while (not started.exists() or len(started.read_text().split()) < 2) and p.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists() and len(started.read_text().split()) == 2, "the workers did not start"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode != 0
+    assert "cancelled" in err
+    for pid in started.read_text().split():  # stopped and waited for: no such process any more
+        assert not pathlib.Path("/proc", pid).exists(), pid
+    assert not (d / "out").exists()
+    gate.touch()
+    r = run(d, small_config(onnx_input))
+    assert r.returncode == 0, r.stderr
+    assert len(metrics(d / "out")) == 4

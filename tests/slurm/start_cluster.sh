@@ -40,7 +40,7 @@ cat > "$dir/slurm.conf" <<CONF
 ClusterName=olivetest
 SlurmctldHost=$node(127.0.0.1)
 SlurmUser=$user
-SlurmdUser=root
+SlurmdUser=$user
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 AuthType=auth/munge
