@@ -44,7 +44,7 @@ static const cli_help help = {
     "metrics.json), and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
     "log_severity_level, no_artifacts, evaluator, search_strategy, plot_pareto_frontier and executor\n"
     "(libolive's: {\"type\": \"slurm\", \"partition\", \"gres\", \"max_parallel\", \"max_retries\",\n"
-    "\"sbatch_args\": [...]}).\n"
+    "\"max_array_size\", \"sbatch_args\": [...]}).\n"
     "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).\n"
     "--dry_run saves the config as config.json in the output folder, as Olive does, and runs nothing.",
     options,

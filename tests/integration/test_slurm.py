@@ -138,6 +138,14 @@ def test_search_through_slurm_equals_local(tmp_path, onnx_input, cluster):
     assert metrics(tmp_path / "slurm" / "out") == (want, {})
 
 
+def test_arrays_hold_at_most_max_array_size_tasks(tmp_path, onnx_input, cluster):
+    r = run(tmp_path, small_config(onnx_input, executor={"type": "slurm", "max_array_size": 3}), cluster)
+    assert r.returncode == 0, r.stderr
+    subs = arrays(r.stderr)
+    assert [t for _, t in subs] == ["0-2", "0"], r.stderr  # 4 candidates: 3, then 1
+    assert len(metrics(tmp_path / "out")[0]) == 4
+
+
 def test_failing_task_is_retried_then_reported(tmp_path, onnx_input, cluster):
     # bits=5 passes the parameter check but MatMulNBits cannot hold it: that candidate's pass
     # fails when it runs, on a cluster as locally.

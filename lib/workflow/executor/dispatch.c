@@ -95,11 +95,12 @@ static char *job_folder(const char *cache_dir)
     return olive_asprintf("%s/jobs/%s-%ld-%u", cache_dir, stamp, (long)getpid(), counter++);
 }
 
-int wf_dispatch(olive_workflow *w, const char *cache_dir, const char *cli, wf_job *jobs, size_t n)
+/* One batch: its job folder, its tasks numbered from 0. */
+static int dispatch_batch(olive_workflow *w, const char *abs_cache, const char *cli, wf_job *jobs, size_t n)
 {
     wf_backend b;
     wf_exec_task *tasks = NULL;
-    char *abs_cache = olive_path_resolve(cache_dir), *dir = abs_cache ? job_folder(abs_cache) : NULL;
+    char *dir = job_folder(abs_cache);
     int rc;
     memset(&b, 0, sizeof b);
     if (!dir) {
@@ -146,6 +147,20 @@ out:
     wf_backend_clear(&b);
     free(tasks);
     free(dir);
+    return rc;
+}
+
+int wf_dispatch(olive_workflow *w, const char *cache_dir, const char *cli, wf_job *jobs, size_t n)
+{
+    /* Array indices stay below the cluster's MaxArraySize: larger batches go out as several
+     * arrays, one after another. */
+    size_t chunk = w->executor.type != WF_EXEC_SLURM ? n
+                   : w->executor.max_array_size      ? w->executor.max_array_size
+                                                     : WF_EXEC_ARRAY_MAX;
+    char *abs_cache = olive_path_resolve(cache_dir);
+    int rc = abs_cache ? OLIVE_OK : OLIVE_ENOMEM;
+    for (size_t at = 0; at < n && rc == OLIVE_OK; at += chunk)
+        rc = dispatch_batch(w, abs_cache, cli, jobs + at, n - at < chunk ? n - at : chunk);
     free(abs_cache);
     return rc;
 }

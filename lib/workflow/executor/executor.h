@@ -22,6 +22,7 @@ typedef struct wf_executor {
     size_t max_parallel;    /* 0: not set (local: 1; slurm: no limit) */
     size_t max_retries;     /* attempts after the first for a failing task */
     char *partition, *gres; /* slurm, or NULL */
+    size_t max_array_size;  /* slurm: tasks per array (0: WF_EXEC_ARRAY_MAX) */
     char **sbatch_args;     /* slurm: passed to sbatch as given (owned) */
     size_t n_sbatch_args;
     /* task: the point (one index per space parameter), its text and the candidate's index */
@@ -32,6 +33,8 @@ typedef struct wf_executor {
 } wf_executor;
 
 #define WF_EXEC_DEFAULT_RETRIES 1
+/* Array indices stay below Slurm's default MaxArraySize (1001). */
+#define WF_EXEC_ARRAY_MAX 1000
 
 /* Reads engine.executor (`v` may be NULL: local). Unknown keys and types are errors
  * (OLIVE_EINVALID naming `where` and the key), whatever the strict setting: a run sent to the

@@ -7,8 +7,8 @@
 #include "core/alloc.h"
 #include "core/status.h"
 
-static const char *const slurm_keys[] = {"type",        "partition",   "gres", "max_parallel",
-                                         "max_retries", "sbatch_args", NULL};
+static const char *const slurm_keys[] = {"type",        "partition",   "gres",           "max_parallel",
+                                         "max_retries", "sbatch_args", "max_array_size", NULL};
 static const char *const local_keys[] = {"type", "max_parallel", "max_retries", NULL};
 static const char *const task_keys[] = {"type", "point", "search_point", "candidate", NULL};
 
@@ -127,6 +127,7 @@ int wf_executor_parse(wf_executor *e, const json_t *v, const char *where)
         unknown_keys(v, e->type == WF_EXEC_SLURM ? slurm_keys : local_keys, where, wf_executor_type_name(e->type)));
     OLIVE_TRY(get_count(&e->max_parallel, json_object_get(v, "max_parallel"), where, "max_parallel", 1));
     OLIVE_TRY(get_count(&e->max_retries, json_object_get(v, "max_retries"), where, "max_retries", 0));
+    OLIVE_TRY(get_count(&e->max_array_size, json_object_get(v, "max_array_size"), where, "max_array_size", 1));
     OLIVE_TRY(get_text(&e->partition, json_object_get(v, "partition"), where, "partition"));
     OLIVE_TRY(get_text(&e->gres, json_object_get(v, "gres"), where, "gres"));
     args = json_object_get(v, "sbatch_args");
