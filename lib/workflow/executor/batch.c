@@ -157,8 +157,9 @@ int wf_batch_run(wf_backend *b, wf_exec_task *tasks, size_t n, atomic_int *cance
             delay = POLL_MS;
         else if (delay < b->max_poll_ms)
             delay = delay * 3 / 2 < b->max_poll_ms ? delay * 3 / 2 : b->max_poll_ms;
-        if (!changed || !waiting)
-            sleep_ms(delay);
+        /* in slices, so that a cancel is seen within a tenth of a second */
+        for (long slept = 0; (!changed || !waiting) && slept < delay && !atomic_load(cancelled); slept += 100)
+            sleep_ms(delay - slept < 100 ? delay - slept : 100);
     }
     free(which);
     free(seen);
