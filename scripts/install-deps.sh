@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 debs=(build-essential meson ninja-build pkg-config cmake python3-venv libpcre2-dev libutf8proc-dev libcurl4-openssl-dev
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libarchive-dev libyaml-dev libdnnl-dev libcairo2-dev
       libonnx-dev libonnx-testdata binutils libx11-data locales clang-format-14 clang libclang-rt-14-dev
-      liblapacke-dev libopenblas-dev)
+      liblapacke-dev libopenblas-dev
+      slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -86,8 +86,8 @@ echo "== $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 # allowed, and on a suite that did not run (a missing tool would otherwise drop it silently).
 required=()
 for t in build:python-integration build:python-binding build:rust-binding build:install \
-         build:readme-examples build:test-scripts build:recipes build-asan:fuzz-seeds build-asan:python-binding build-asan:rust-binding \
-         build-tsan:python-binding build-tsan:rust-binding; do
+         build:readme-examples build:test-scripts build:recipes build:slurm build-asan:fuzz-seeds build-asan:python-binding \
+         build-asan:rust-binding build-tsan:python-binding build-tsan:rust-binding; do
   required+=(--require "$t")
 done
 python3 scripts/test_report.py --allowlist tests/skip_allowlist.txt "${required[@]}" \

@@ -25,6 +25,13 @@ static const cli_option options[] = {
      "unknown keys in the config, and precisions the provider cannot run (bf16 on CPU), are errors instead of "
      "warnings"},
     {"output_path", 'o', "DIR", "replace the config's output_dir"},
+    {"executor", 0, "local|slurm",
+     "where a search's candidates are built and evaluated: local (this machine, the default) or slurm (one Slurm "
+     "job array, each task running this olive command on one candidate; cache_dir must be a folder every node "
+     "sees); replaces engine.executor's type"},
+    {"max_parallel", 0, "N",
+     "at most N candidates at once: N worker processes on this machine (one at a time when a metric measures "
+     "latency or throughput), or the Slurm array's %N"},
     {"dry_run", 0, NULL,
      "check the config, print its pipeline and save it as config.json in the output folder, without running it"},
     {NULL, 0, NULL, NULL},
@@ -32,7 +39,8 @@ static const cli_option options[] = {
 
 static const cli_help help = {
     "run",
-    "--config FILE|DIR [--config FILE ...] [--cache_dir DIR] [--strict] [-o DIR] [--dry_run]",
+    "--config FILE|DIR [--config FILE ...] [--cache_dir DIR] [--strict] [-o DIR] [--executor local|slurm]\n"
+    "      [--max_parallel N] [--dry_run]",
     "Runs a workflow config in Olive's schema: input_model (HfModel or ONNXModel with model_path;\n"
     "a PyTorchModel naming a Hugging Face checkpoint is read as HfModel), systems (LocalSystem with\n"
     "one accelerator; host and target by name or inline; the device inferred from the provider when\n"
@@ -41,7 +49,9 @@ static const cli_help help = {
     "pass_flows, packaging_config (Zipfile), data_configs and evaluators (accuracy, latency,\n"
     "throughput, size_on_disk and custom metrics, measured with ONNX Runtime and written to\n"
     "metrics.json), and the engine fields output_dir, cache_dir, clean_cache, evaluate_input_model,\n"
-    "log_severity_level, no_artifacts, evaluator, search_strategy and plot_pareto_frontier.\n"
+    "log_severity_level, no_artifacts, evaluator, search_strategy, plot_pareto_frontier and executor\n"
+    "(libolive's: {\"type\": \"slurm\", \"partition\", \"gres\", \"max_parallel\", \"max_retries\",\n"
+    "\"max_array_size\", \"sbatch_args\": [...]}).\n"
     "Every pass result is cached in cache_dir: a second run reuses it ('cache hit' at --log_level 1).\n"
     "--dry_run saves the config as config.json in the output folder, as Olive does, and runs nothing.\n"
     "A batch (several --config, or a folder of configs) runs every workflow in turn, each as a\n"
@@ -54,7 +64,7 @@ static const cli_help help = {
 };
 
 typedef struct run_args {
-    const char **configs, *output, *cache_dir;
+    const char **configs, *output, *cache_dir, *executor, *max_parallel;
     size_t n_configs;
     int strict, dry_run, bad;
 } run_args;
@@ -76,6 +86,10 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
         a->cache_dir = value;
     else if (!strcmp(opt->long_name, "output_path"))
         a->output = value;
+    else if (!strcmp(opt->long_name, "executor"))
+        a->executor = value;
+    else if (!strcmp(opt->long_name, "max_parallel"))
+        a->max_parallel = value;
     else if (!strcmp(opt->long_name, "strict"))
         a->strict = 1;
     else
@@ -162,11 +176,15 @@ static int dry_run(const olive_workflow *w)
 /* Options text for olive_workflow_load: strict, log level, and the replaced folders. */
 static char *load_options(const run_args *a)
 {
-    char opts[32], *text;
+    char opts[96], *text;
     size_t n;
     snprintf(opts, sizeof opts, "strict=%s", a->strict ? "true" : "false");
     if (cli_log_level_given())
         snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " log_level=%d", cli_log_level());
+    if (a->executor)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " executor=%s", a->executor);
+    if (a->max_parallel)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " max_parallel=%s", a->max_parallel);
     n = strlen(opts) + (a->output ? strlen(a->output) + 16 : 0) + (a->cache_dir ? strlen(a->cache_dir) + 16 : 0) + 1;
     if (!(text = malloc(n))) {
         fprintf(stderr, "olive: error: out of memory\n");
@@ -396,6 +414,11 @@ int cli_cmd_run(int argc, char **argv)
         rc = cli_usage("run", "-o/--output_path cannot contain '\"' or '\\'");
     else if (a.cache_dir && (strchr(a.cache_dir, '"') || strchr(a.cache_dir, '\\')))
         rc = cli_usage("run", "--cache_dir cannot contain '\"' or '\\'");
+    else if (a.executor && strcmp(a.executor, "local") && strcmp(a.executor, "slurm"))
+        rc = cli_usage("run", "--executor takes local or slurm, not '%s'", a.executor);
+    else if (a.max_parallel && (!a.max_parallel[0] || strspn(a.max_parallel, "0123456789") != strlen(a.max_parallel) ||
+                                strlen(a.max_parallel) > 6 || atoi(a.max_parallel) < 1))
+        rc = cli_usage("run", "--max_parallel takes a whole number from 1, not '%s'", a.max_parallel);
     if (rc != CLI_EXIT_OK) {
         free(a.configs);
         return rc;

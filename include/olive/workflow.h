@@ -57,6 +57,13 @@ typedef struct olive_workflow olive_workflow;
  *   output_dir=DIR      replaces the config's output_dir
  *   cache_dir=DIR       replaces the config's cache_dir
  *   log_level=N         replaces the config's log_severity_level (0 debug .. 4 silent)
+ *   executor=local|slurm  replaces engine.executor's type: where a search's candidates are built
+ *                       and evaluated (local: this machine; slurm: one Slurm job array, each task
+ *                       running the olive command, $OLIVE_CLI, on one candidate into the shared
+ *                       cache_dir); an option of version 0.2
+ *   max_parallel=N      at most N candidates at once (local: N worker processes, but one at a
+ *                       time when a metric measures latency or throughput; slurm: the array's
+ *                       %N); an option of version 0.2
  * Every check that needs no model file is done here: unknown pass types and parameters, values
  * of the wrong type or out of range, unsupported systems, metrics and search strategies.
  * Errors: OLIVE_EFORMAT (invalid JSON: the message gives line and column), OLIVE_EINVALID

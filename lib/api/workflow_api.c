@@ -15,6 +15,8 @@ typedef struct wf_options {
     int strict;
     int log_level; /* -2: not given */
     char *output_dir, *cache_dir;
+    const char *executor; /* "local" | "slurm", or NULL */
+    size_t max_parallel;  /* 0: not given */
 } wf_options;
 
 static void options_free(wf_options *o)
@@ -61,10 +63,27 @@ static int parse_options(wf_options *o, const char *text)
                 free(*slot);
                 rc = (*slot = olive_strdup(v)) ? OLIVE_OK : OLIVE_ENOMEM;
             }
+        } else if (!strcmp(words[i], "executor")) {
+            if (!strcmp(v, "local"))
+                o->executor = "local";
+            else if (!strcmp(v, "slurm"))
+                o->executor = "slurm";
+            else
+                rc = olive_fail(OLIVE_EINVALID, "workflow option executor takes local or slurm, not '%s'", v);
+        } else if (!strcmp(words[i], "max_parallel")) {
+            char *end;
+            unsigned long long n = strtoull(v, &end, 10);
+            if (!v[0] || *end || v[0] == '-' || n < 1 || n > 100000)
+                rc = olive_fail(OLIVE_EINVALID,
+                                "workflow option max_parallel takes a whole number from 1 to 100000, "
+                                "not '%s'",
+                                v);
+            else
+                o->max_parallel = (size_t)n;
         } else {
             rc = olive_fail(OLIVE_ENOTFOUND,
                             "unknown workflow option '%s'; valid options: strict, output_dir, "
-                            "cache_dir, log_level",
+                            "cache_dir, log_level, executor, max_parallel",
                             words[i]);
         }
     }
@@ -116,6 +135,17 @@ static int create(olive_workflow **out, const char *text, const char *source, in
     }
     if (o.log_level != -2)
         w->log_level = o.log_level;
+    /* The options choose the executor over the config's, keeping the config's other settings
+     * (partition, sbatch_args) when the type stays the same. */
+    if (o.executor && strcmp(o.executor, wf_executor_type_name(w->executor.type))) {
+        size_t retries = w->executor.max_retries, parallel = w->executor.max_parallel;
+        wf_executor_clear(&w->executor);
+        w->executor.max_retries = retries;
+        w->executor.max_parallel = parallel;
+        (void)wf_executor_set_type(&w->executor, o.executor, "executor"); /* checked above */
+    }
+    if (o.max_parallel)
+        w->executor.max_parallel = o.max_parallel;
     options_free(&o);
     *out = w;
     return OLIVE_OK;

@@ -23,6 +23,9 @@ typedef struct run_ctx {
  * appended to r->steps and *out is the stored result. */
 int wf_run_step(run_ctx *r, const wf_slot *slot, const wf_choice *choice, const char *parent, const oir_model *in,
                 oir_model **out);
+/* The cache key of running pass `p` (as configured) on the model `parent`: the id wf_run_step
+ * gives its step, computed without running anything. */
+int wf_step_id(char out[OLIVE_SHA256_HEX], run_ctx *r, const olive_pass *p, const char *parent);
 /* Evaluates the model file `path` with `e`, logging `what`. */
 int wf_run_evaluate(json_t **out, olive_workflow *w, const wf_evaluator *e, const char *path, uint64_t size,
                     size_t index, size_t count, const char *what);
@@ -49,6 +52,10 @@ typedef struct wf_search_outcome {
 int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *input, const char *input_id,
                        const json_t *baseline);
 void wf_search_outcome_clear(wf_search_outcome *o);
+/* Runs the one candidate that the task executor names (w->executor.point) into the cache: its
+ * steps and its evaluation, nothing else. Errors: OLIVE_EINVALID when the point is not one of
+ * the workflow's space (a job description written for another config), the candidate's. */
+int wf_search_task(run_ctx *r, const oir_model *input, const char *input_id);
 /* 1 when the workflow searches (search_strategy on, or searched parameters). */
 int wf_is_search(const olive_workflow *w);
 

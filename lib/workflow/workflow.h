@@ -10,6 +10,7 @@
 
 #include "passes/instance.h"
 #include "workflow/evaluator.h"
+#include "workflow/executor/executor.h"
 #include "workflow/search/strategy.h"
 #include "olive/olive.h"
 
@@ -55,6 +56,7 @@ struct olive_workflow {
     wf_evaluator evaluator; /* the engine's evaluator (no metrics when none) */
     int strict;
     ws_strategy search;       /* search_strategy (search.enabled 0: every combination, as before) */
+    wf_executor executor;     /* engine.executor: where a search's candidates run */
     int plot_pareto_frontier; /* draw the frontier chart (PNG, SVG) into the output */
     size_t output_model_num;  /* > 1: that many frontier models in frontier_<k> subfolders */
     json_t *config;           /* the parsed config, recorded in footprints */

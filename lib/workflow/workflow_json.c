@@ -24,6 +24,7 @@ static const char *const top_keys[] = {
     "output_model_num", "clean_evaluation_cache", "ort_log_severity_level", "ort_py_log_severity_level", "log_to_file",
     "cache_config", "enable_shared_cache", NULL};
 static const char *const engine_keys[] = {"output_dir",
+                                          "executor",
                                           "cache_dir",
                                           "clean_cache",
                                           "evaluate_input_model",
@@ -100,6 +101,7 @@ void wf_free(olive_workflow *w)
     free(w->output_dir);
     free(w->cache_dir);
     free(w->source_path);
+    wf_executor_clear(&w->executor);
     olive_accelerator_free(w->acc);
     wf_evaluator_clear(&w->evaluator);
     json_decref(w->config);
@@ -536,6 +538,7 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
         w->output_model_num = (size_t)json_integer_value(v);
     }
     OLIVE_TRY(ws_strategy_parse(&w->search, engine_field(root, "search_strategy"), strict));
+    OLIVE_TRY(wf_executor_parse(&w->executor, engine ? json_object_get(engine, "executor") : NULL, "engine.executor"));
     if ((v = engine_field(root, "packaging_config")) && !json_is_null(v)) {
         OLIVE_TRY(wf_packaging_check(v, strict));
         w->packaging = (json_t *)v; /* borrowed from w->config */

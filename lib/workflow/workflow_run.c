@@ -125,6 +125,16 @@ static void step_key(char out[OLIVE_SHA256_HEX], const char *parent, const olive
     olive_sha256_final_hex(&s, out);
 }
 
+int wf_step_id(char out[OLIVE_SHA256_HEX], run_ctx *r, const olive_pass *p, const char *parent)
+{
+    char *params = resolved_params(p, &r->cache);
+    if (!params)
+        return OLIVE_ENOMEM;
+    step_key(out, parent, p, params, r->w->acc);
+    free(params);
+    return OLIVE_OK;
+}
+
 /* ---- progress: a one-pass engine per step, its events placed in the whole run ---- */
 
 typedef struct step_progress {
@@ -763,6 +773,13 @@ int wf_run(olive_workflow *w, json_t **result)
         goto out;
     }
     input_size = wf_model_files_size(input);
+    if (w->executor.type == WF_EXEC_TASK) {
+        /* A worker's run: one candidate into the cache, no input evaluation, no output. */
+        if ((rc = wf_search_task(&r, input, input_id)) == OLIVE_OK && result &&
+            !(*result = json_pack("{s:s, s:f}", "input_id", input_id, "seconds", now() - t0)))
+            rc = olive_fail(OLIVE_ENOMEM, "out of memory");
+        goto out;
+    }
     /* The input model is evaluated when asked, and when there are no passes to evaluate. */
     /* A search evaluates it first: goals are relative to it. */
     if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots || searching)) {

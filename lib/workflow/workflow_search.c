@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
@@ -12,7 +13,10 @@
 #include "core/status.h"
 #include "passes/instance.h"
 #include "passes/registry.h"
+#include "workflow/executor/command.h"
+#include "workflow/executor/dispatch.h"
 #include "workflow/run.h"
+#include "workflow/search/sampler.h"
 #include "workflow/search/search.h"
 
 /* What a space parameter sets: the choice of a slot (param == NULL) or a parameter of one of
@@ -38,6 +42,12 @@ typedef struct search_run {
     size_t *last_step; /* index into r->steps, SIZE_MAX when no step ran */
     size_t cap;        /* entries allocated in last_id, parent_id, last_step */
     size_t evaluated, served;
+    /* executors other than in-process: candidates are built in worker processes or Slurm
+     * tasks first, then found in the cache */
+    int offload;
+    char *cli;                         /* the olive command the workers run (owned) */
+    char **failed_point, **failed_why; /* candidates whose task still failed after its retries */
+    size_t n_failed, batches;
 } search_run;
 
 int wf_is_search(const olive_workflow *w)
@@ -250,6 +260,203 @@ static int configure(search_run *s, const size_t *idx, size_t *choice, olive_pas
     return OLIVE_OK;
 }
 
+/* ---- executors: candidates built and evaluated elsewhere, then found in the cache ---- */
+
+/* The evaluation key of a point, computed from its step ids without running anything (passes
+ * configured for the point), and the path of its record (<cache_dir>/evaluations/<key>.json, as
+ * wf_cache_eval_store writes it), owned; NULL on error. */
+static char *evaluation_path_of(search_run *s, olive_pass **passes, char key[OLIVE_SHA256_HEX])
+{
+    char parent[OLIVE_SHA256_HEX], next[OLIVE_SHA256_HEX];
+    snprintf(parent, sizeof parent, "%s", s->input_id);
+    for (size_t i = 0; i < s->r->w->n_slots; i++) {
+        if (wf_step_id(next, s->r, passes[i], parent) != OLIVE_OK)
+            return NULL;
+        memcpy(parent, next, sizeof parent);
+    }
+    eval_key(key, s->r->w, parent);
+    return olive_asprintf("%s/evaluations/%s.json", s->r->cache.dir, key);
+}
+
+/* 1 when the cache holds a verified evaluation under `key`. */
+static int evaluation_cached(search_run *s, const char *key)
+{
+    json_t *doc = NULL;
+    int ok = wf_cache_eval_load(&s->r->cache, key, &doc) == OLIVE_OK && json_is_object(doc);
+    json_decref(doc);
+    return ok;
+}
+
+static int configure(search_run *s, const size_t *idx, size_t *choice, olive_pass **passes);
+
+/* Sends the points not yet evaluated in the cache to the executor; records the candidates
+ * whose task still failed. */
+static int dispatch_points(search_run *s, size_t *const *points, const size_t *cand, size_t n)
+{
+    olive_workflow *w = s->r->w;
+    wf_job *jobs = olive_calloc(n + 1, sizeof *jobs);
+    size_t k = 0, cached = 0;
+    char key[OLIVE_SHA256_HEX];
+    int rc = jobs ? OLIVE_OK : OLIVE_ENOMEM;
+    for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
+        size_t *choice = olive_calloc(w->n_slots + 1, sizeof *choice);
+        olive_pass **passes = olive_calloc(w->n_slots + 1, sizeof *passes);
+        char *path = NULL, *desc = ws_space_describe(&s->space, points[i]);
+        if (!choice || !passes || !desc)
+            rc = OLIVE_ENOMEM;
+        else if ((rc = configure(s, points[i], choice, passes)) == OLIVE_OK &&
+                 !(path = evaluation_path_of(s, passes, key)))
+            rc = OLIVE_ENOMEM;
+        if (rc == OLIVE_OK && evaluation_cached(s, key)) {
+            cached++;
+        } else if (rc == OLIVE_OK) {
+            jobs[k] = (wf_job){points[i], s->space.n, desc, cand[i], path, NULL};
+            k++;
+            path = desc = NULL;
+        } else if (rc != OLIVE_ENOMEM) {
+            rc = OLIVE_OK; /* a point that cannot be configured fails in the search loop, as locally */
+            olive_error_clear();
+        }
+        for (size_t j = 0; passes && j < w->n_slots; j++)
+            olive_pass_unref(passes[j]);
+        free(passes);
+        free(choice);
+        free(path);
+        free(desc);
+    }
+    if (rc == OLIVE_OK && cached && n > 1)
+        OLIVE_INFO("executor %s: %zu candidate%s already evaluated in the cache: not submitted",
+                   wf_executor_type_name(w->executor.type), cached, cached == 1 ? "" : "s");
+    if (rc == OLIVE_OK && !k && n > 1)
+        OLIVE_INFO("executor %s: nothing to submit", wf_executor_type_name(w->executor.type));
+    if (rc == OLIVE_OK && k) {
+        s->batches++;
+        rc = wf_dispatch(w, s->r->cache.dir, s->cli, jobs, k);
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (jobs[i].error && rc == OLIVE_OK) {
+            char **p = olive_reallocarray(s->failed_point, s->n_failed + 1, sizeof *p),
+                 **q = p ? olive_reallocarray(s->failed_why, s->n_failed + 1, sizeof *q) : NULL;
+            if (p)
+                s->failed_point = p;
+            if (q)
+                s->failed_why = q;
+            if (!p || !q) {
+                rc = OLIVE_ENOMEM;
+            } else {
+                s->failed_point[s->n_failed] = (char *)jobs[i].point_text;
+                s->failed_why[s->n_failed++] = jobs[i].error;
+                jobs[i].point_text = NULL;
+                jobs[i].error = NULL;
+            }
+        }
+        free((char *)jobs[i].point_text);
+        free(jobs[i].eval_path);
+        free(jobs[i].error);
+    }
+    free(jobs);
+    return rc;
+}
+
+/* The model a failed task's failing step started from, as a local run records it: the last
+ * step of the candidate's chain that is in the cache (entries are published whole). */
+static void failed_parent(search_run *s, size_t index, olive_pass **passes)
+{
+    char parent[OLIVE_SHA256_HEX], next[OLIVE_SHA256_HEX];
+    snprintf(parent, sizeof parent, "%s", s->input_id);
+    for (size_t i = 0; i < s->r->w->n_slots; i++) {
+        char *entry;
+        int there;
+        if (wf_step_id(next, s->r, passes[i], parent) != OLIVE_OK || !(entry = wf_cache_entry_dir(&s->r->cache, next)))
+            break;
+        there = access(entry, F_OK) == 0;
+        free(entry);
+        if (!there)
+            break;
+        memcpy(parent, next, sizeof parent);
+    }
+    snprintf(s->parent_id[index], OLIVE_SHA256_HEX, "%s", parent);
+}
+
+/* In the search loop, before the candidate is walked through the cache: a candidate whose task
+ * failed is reported failed without running it here; one not yet sent (tpe after its random
+ * start) is sent now, alone. */
+static int offloaded(search_run *s, const size_t *idx, size_t index, const char *desc, olive_pass **passes)
+{
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < s->n_failed; i++)
+            if (!strcmp(s->failed_point[i], desc)) {
+                failed_parent(s, index, passes);
+                return olive_fail(OLIVE_EIO, "%s", s->failed_why[i]);
+            }
+        if (round)
+            break;
+        size_t *pt = (size_t *)idx;
+        OLIVE_TRY(dispatch_points(s, &pt, &index, 1));
+    }
+    return OLIVE_OK;
+}
+
+/* Chooses in-process or offloaded runs and sends the points the sampler proposes whatever the
+ * results (sequential, random: all; tpe: its random start) in one batch. */
+static int offload_plan(search_run *s, const ws_strategy *st)
+{
+    olive_workflow *w = s->r->w;
+    const wf_executor *e = &w->executor;
+    ws_sampler *smp = NULL;
+    size_t cap = ws_space_count(&s->space), n = 0, **points = NULL, *cand = NULL;
+    int rc;
+    if (e->type == WF_EXEC_LOCAL && e->max_parallel <= 1)
+        return OLIVE_OK;
+    if (st->pass_by_pass) {
+        OLIVE_INFO("executor %s: a pass-by-pass search chooses each level's points from the level before, so its "
+                   "candidates run one at a time in this process",
+                   wf_executor_type_name(e->type));
+        return OLIVE_OK;
+    }
+    if (e->type == WF_EXEC_LOCAL && wf_evaluator_measures_time(w)) {
+        OLIVE_INFO("executor local: the evaluator measures latency or throughput, so candidates run one at a time in "
+                   "this process (max_parallel %zu is not used: two measurements at once would disturb each other)",
+                   e->max_parallel);
+        return OLIVE_OK;
+    }
+    OLIVE_TRY(wf_command_olive(&s->cli));
+    s->offload = 1;
+    if (st->max_samples && st->max_samples < cap)
+        cap = st->max_samples;
+    if (st->max_iter && st->max_iter < cap)
+        cap = st->max_iter;
+    if (st->sampler == WS_TPE && cap > WS_TPE_STARTUP) {
+        OLIVE_INFO("executor %s: the tpe sampler chooses each point after its first %d from the results so far: "
+                   "those go out together, the later ones one at a time",
+                   wf_executor_type_name(e->type), WS_TPE_STARTUP);
+        cap = WS_TPE_STARTUP;
+    }
+    if ((rc = ws_sampler_new(&smp, st->sampler, &s->space, st->seed)) != OLIVE_OK)
+        return rc;
+    if (!(points = olive_calloc(cap + 1, sizeof *points)) || !(cand = olive_calloc(cap + 1, sizeof *cand))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    for (; n < cap; n++) {
+        if (!(points[n] = olive_calloc(s->space.n + 1, sizeof **points))) {
+            rc = OLIVE_ENOMEM;
+            goto out;
+        }
+        if (!ws_sampler_next(smp, points[n]))
+            break;
+        cand[n] = n;
+    }
+    rc = dispatch_points(s, points, cand, n);
+out:
+    for (size_t i = 0; points && i <= n && i <= cap; i++)
+        free(points[i]);
+    free(points);
+    free(cand);
+    ws_sampler_free(smp);
+    return rc;
+}
+
 static int evaluate_point(json_t **results, const size_t *idx, size_t depth, size_t index, void *user)
 {
     search_run *s = user;
@@ -278,6 +485,9 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t depth, siz
     }
     OLIVE_DEBUG("candidate %zu: %s", index, desc);
     if ((rc = configure(s, idx, choice, passes)) != OLIVE_OK)
+        goto out;
+    /* A pass-by-pass walk runs in this process (offload_plan): only full candidates go out. */
+    if (s->offload && depth == WS_EVERY_LEVEL && (rc = offloaded(s, idx, index, desc, passes)) != OLIVE_OK)
         goto out;
     for (size_t i = 0; i < n_run; i++) {
         const wf_choice *orig = &w->slots[i].choices[choice[i]];
@@ -323,7 +533,7 @@ static int evaluate_point(json_t **results, const size_t *idx, size_t depth, siz
         rc = OLIVE_ENOMEM;
         goto out;
     }
-    {
+    if (s->o) {
         /* The progress line: index, the point, each objective and whether it is pruned. */
         olive_strbuf b = {0};
         double *v = olive_calloc(s->o->n + 1, sizeof *v);
@@ -497,6 +707,17 @@ static int objectives_of(ws_objectives *o, const olive_workflow *w)
     return OLIVE_OK;
 }
 
+static void search_run_clear_offload(search_run *s)
+{
+    for (size_t i = 0; i < s->n_failed; i++) {
+        free(s->failed_point[i]);
+        free(s->failed_why[i]);
+    }
+    free(s->failed_point);
+    free(s->failed_why);
+    free(s->cli);
+}
+
 int wf_search_check(const olive_workflow *w)
 {
     search_run s;
@@ -602,6 +823,8 @@ int wf_search_workflow(wf_search_outcome *out, run_ctx *r, const oir_model *inpu
                : st.sampler == WS_RANDOM   ? "random"
                                            : "tpe",
                st.pass_by_pass ? "pass by pass" : "joint", s.n_expected);
+    if ((rc = offload_plan(&s, &st)) != OLIVE_OK)
+        goto out;
     rc = st.pass_by_pass && w->n_slots
              ? ws_search_run_levels(&res, &s.space, level_of, w->n_slots, &st, &o, base, evaluate_point, &s)
              : ws_search_run(&res, &s.space, &st, &o, base, evaluate_point, &s);
@@ -635,5 +858,65 @@ out:
     free(s.last_step);
     free(level_of);
     free(base);
+    search_run_clear_offload(&s);
+    return rc;
+}
+
+
+int wf_search_task(run_ctx *r, const oir_model *input, const char *input_id)
+{
+    const wf_executor *e = &r->w->executor;
+    search_run s;
+    json_t *res = NULL;
+    size_t *idx = NULL;
+    char *desc = NULL;
+    int rc, found = 0;
+    memset(&s, 0, sizeof s);
+    s.r = r;
+    s.input = input;
+    s.input_id = input_id;
+    if (!wf_is_search(r->w))
+        return olive_fail(OLIVE_EINVALID, "engine.executor: type task runs one candidate of a search, and this "
+                                          "workflow does not search");
+    if ((rc = build_space(&s, r->w)) != OLIVE_OK || (rc = ws_space_check(&s.space, "passes")) != OLIVE_OK)
+        goto out;
+    if (e->n_point != s.space.n) {
+        rc = olive_fail(OLIVE_EINVALID, "engine.executor.point: %zu indices for a space of %zu parameters", e->n_point,
+                        s.space.n);
+        goto out;
+    }
+    if (!(idx = olive_calloc(s.space.n + 1, sizeof *idx))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    /* Only a point of this space, checked by walking it: indices out of range never reach it. */
+    for (int more = ws_space_first(&s.space, idx); more && !found; more = ws_space_next(&s.space, idx))
+        found = !memcmp(idx, e->point, s.space.n * sizeof *idx);
+    if (!found || !(desc = ws_space_describe(&s.space, e->point)) || strcmp(desc, e->point_text)) {
+        rc = desc || !found ? olive_fail(OLIVE_EINVALID,
+                                         "engine.executor.point: not the point '%s' of this workflow's search space; "
+                                         "the job description belongs to another config",
+                                         e->point_text)
+                            : OLIVE_ENOMEM;
+        goto out;
+    }
+    if (!(s.last_id = olive_calloc(e->candidate + 1, sizeof *s.last_id)) ||
+        !(s.parent_id = olive_calloc(e->candidate + 1, sizeof *s.parent_id)) ||
+        !(s.last_step = olive_calloc(e->candidate + 1, sizeof *s.last_step))) {
+        rc = OLIVE_ENOMEM;
+        goto out;
+    }
+    OLIVE_INFO("task: candidate %zu: %s", e->candidate, desc);
+    s.cap = e->candidate + 1;
+    rc = evaluate_point(&res, e->point, WS_EVERY_LEVEL, e->candidate, &s);
+out:
+    json_decref(res);
+    free(idx);
+    free(desc);
+    ws_space_clear(&s.space);
+    free(s.bind);
+    free(s.last_id);
+    free(s.parent_id);
+    free(s.last_step);
     return rc;
 }

@@ -60,7 +60,9 @@ class Workflow(Handle):
         with Workflow(config_dict_or_json_text, strict=True) as w:
             summary = w.run()      # {"steps": [{"slot", "pass", "cache": "hit"|"run", ...}], ...}
 
-    Options (keyword arguments): strict, output_dir, cache_dir, log_level.
+    Options (keyword arguments): strict, output_dir, cache_dir, log_level, executor ("local" or
+    "slurm") and max_parallel (a search's candidates in worker processes or as a Slurm job
+    array; the workers run the olive command that OLIVE_CLI names).
     """
 
     _free_name = "olive_workflow_free"
