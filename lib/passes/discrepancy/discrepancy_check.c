@@ -414,8 +414,8 @@ static const olive_param_spec params[] = {
      .default_value = "",
      .min = 0,
      .max = -1,
-     .help = "Olive's prompt for the generation comparison (unused here; Olive's default is \"The capital of "
-             "France is\")"},
+     .help = "Olive's prompt for the generation comparison (unused here)",
+     .details = "Olive's default is \"The capital of France is\"; empty here, since the comparison is refused"},
     {.name = "generate_max_new_tokens",
      .type = OLIVE_PARAM_INT,
      .default_value = "32",
