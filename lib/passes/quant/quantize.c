@@ -15,7 +15,9 @@
  * points (as its reference does) and the RTN names. customized_weight_config sets bits and
  * block size per node (node_overrides.h). Gather tables and tied embeddings
  * (quantize_embeddings) are handled in quantize_gather.c, quant_format=QDQ (DequantizeLinear
- * feeding the MatMul) in quantize_qdq.c. */
+ * feeding the MatMul) in quantize_qdq.c, layout=olive (what Olive's
+ * OnnxBlockWiseRtnQuantization writes: its names, 1-D scales, renamed outputs) here and in
+ * quantize_olive.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +82,7 @@ static oir_tensor *quantizable_weight(quant_run *r, oir_graph *g, const oir_node
         return NULL;
     }
     t = oir_graph_initializer(g, n->inputs[1]);
-    if (!t && r->gather_on && (t = olive_tied_weight(r, g, n->inputs[1])))
+    if (!t && r->gather_on && !r->olive && (t = olive_tied_weight(r, g, n->inputs[1])))
         return t; /* B = Transpose(E) of a constant table: quantized from E (tied embeddings) */
     if (!t || (!r->initializers_need_inputs && oir_graph_input_index(g, n->inputs[1]) >= 0)) {
         OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is not a constant initializer of its graph", label(n),
@@ -148,7 +150,11 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
     OLIVE_TRY(olive_quantize_weight(&pq, t, label(n), &o));
     /* A transposed table (tied embeddings) is named <table>_T_...: the table's Gather has <table>_... */
     tag = kind == QW_TRANSPOSED ? "_T" : "";
-    if (p->algorithm == OLIVE_BLOCKQ_RTN || p->algorithm == OLIVE_BLOCKQ_KQUANT) {
+    if (r->olive) {
+        bases[0] = olive_asprintf("%s_Q%d", t->name, p->bits);
+        bases[1] = olive_asprintf("%s_scales", t->name);
+        bases[2] = olive_asprintf("%s_zero_point", t->name);
+    } else if (p->algorithm == OLIVE_BLOCKQ_RTN || p->algorithm == OLIVE_BLOCKQ_KQUANT) {
         bases[0] = olive_asprintf("%s%s_Q%dG%d", t->name, tag, p->bits, p->block_size);
         bases[1] = olive_asprintf("%s%s_scale", t->name, tag);
         bases[2] = olive_asprintf("%s%s_zp", t->name, tag);
@@ -170,6 +176,11 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
         else if (p->algorithm == OLIVE_BLOCKQ_HQQ) /* 1-D scales and float zero points */
             rc = olive_qrun_add_tensor(r, g, w.names[i], t->dtype, 1, (const int64_t[]){cols * kb},
                                        i == 1 ? o.scales : o.zps);
+        else if (r->olive) /* Olive keeps ONNX Runtime's flat scale and zero-point buffers: 1-D */
+            rc = i == 1 ? olive_qrun_add_tensor(r, g, w.names[1], t->dtype, 1, (const int64_t[]){cols * kb}, o.scales)
+                        : olive_qrun_add_tensor(r, g, w.names[2], OIR_UINT8, 1,
+                                                (const int64_t[]){cols * (int64_t)olive_blockq_zp_bytes(p, (size_t)kb)},
+                                                o.zps);
         else if (i == 1)
             rc = olive_qrun_add_tensor(r, g, w.names[1], t->dtype, 2, (const int64_t[]){cols, kb}, o.scales);
         else
@@ -298,6 +309,8 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
             }
             oir_graph_replace_node(g, i, q);
             r->quantized++;
+            if (r->olive && (rc = olive_qrun_olive_output(r, g, q, p.bits)) != OLIVE_OK)
+                break;
         }
         r->done++;
         rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
@@ -368,6 +381,10 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
                                                                         : 1;
     r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
     r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
+    r.olive = !strcmp(olive_args_string(args, "layout"), "olive");
+    if (r.olive && r.qdq)
+        return olive_fail(OLIVE_EINVALID, "layout=olive: Olive's OnnxBlockWiseRtnQuantization writes "
+                                          "QOperator nodes, not quant_format=QDQ");
     if (r.qdq && (algorithm != OLIVE_BLOCKQ_DEFAULT || bits != 4))
         return olive_fail(OLIVE_EINVALID,
                           "quant_format=QDQ: DequantizeLinear blocks are written for algorithm=default with bits=4 "
@@ -384,9 +401,16 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
     olive_node_overrides_free(r.overrides);
     if (rc != OLIVE_OK)
         return rc;
-    if (r.quantized || r.quantized_gathers)
+    if (r.olive) {
+        OLIVE_TRY(olive_quantize_olive_finish(m));
+        if (r.quantized_gathers)
+            OLIVE_INFO("quantize: %zu Gather nodes to GatherBlockQuantized (%d bits, block %d, %s, Olive's layout)",
+                       r.quantized_gathers, r.q.bits, r.q.block_size,
+                       olive_args_bool(args, "is_symmetric") ? "symmetric" : "asymmetric");
+    } else if (r.quantized || r.quantized_gathers) {
         OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
-    if (r.quantized_gathers || r.quantized_qdq) {
+    }
+    if (!r.olive && (r.quantized_gathers || r.quantized_qdq)) {
         /* INT4 / UINT4 tensors need IR 10; ONNX Runtime's quantizer also raises the default
          * opset to 21 then, without converting nodes. */
         if (oir_model_opset(m, "") < 21)
@@ -491,7 +515,7 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_BOOL,
      .default_value = "false",
      .help = "Also quantize Gathers on constant float tables into GatherBlockQuantized",
-     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime); int4 codes when is_symmetric else uint4 "
+     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime; layout=olive takes 4 or 8); int4 codes when is_symmetric else uint4 "
                 "+ zero points, ONNX Runtime's default quantizer whatever the algorithm; raises IR to 10 and opset "
                 "to 21 as it does. A tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from the table. "
                 "The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized "
@@ -502,15 +526,29 @@ static const olive_param_spec params[] = {
      .min = -8,
      .max = 7,
      .help = "Axis of a Gather table quantized in blocks (negative: from the end)",
-     .details = "ONNX Runtime's quant_axes entry for Gather"},
+     .details = "ONNX Runtime's quant_axes entry for Gather; layout=olive uses the last axis"},
+    {.name = "layout",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "onnxruntime",
+     .choices = "onnxruntime|olive",
+     .help = "Tensor names and layout: ONNX Runtime's quantizer's, or Olive's OnnxBlockWiseRtnQuantization's",
+     .details = "olive (what Olive 0.13's OnnxBlockWiseRtnQuantization writes): <w>_Q<bits>, <w>_scales and "
+                "<w>_zero_point, MatMulNBits scales and zero points 1-D; Gathers with 4 or 8 bits, quantize_axis the "
+                "last axis, UINT8 codes (symmetric ones shifted by 2^(bits-1), no zero-point input; 4 bits packed "
+                "in pairs within each row) and a bits attribute, IR and default opset unchanged; each replaced node's "
+                "output renamed <output>_Q<bits> (graph outputs too); com.microsoft imported at version 1; main-graph "
+                "initializers nothing reads dropped; no tied-embedding MatMuls"},
 };
 
-/* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer despite its name:
- * algorithm=default here, with the same defaults (4 bits, block 128, symmetric). */
-static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
+/* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer on MatMuls despite
+ * its name (algorithm=default here, with the same defaults: 4 bits, block 128, symmetric) and
+ * its own round-to-nearest on Gather tables, in its own layout. Its `axis` changes nothing
+ * (Gathers are quantized along their last axis, MatMuls along K). */
+static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", "axis", NULL};
+static const char *const matmul4_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
 static const olive_pass_type olive_types[] = {
-    {"OnnxBlockWiseRtnQuantization", NULL, NULL, rtn_ignored},
-    {"OnnxMatMul4Quantizer", "bits=4", NULL, rtn_ignored},
+    {"OnnxBlockWiseRtnQuantization", "quantize_embeddings=true layout=olive", NULL, rtn_ignored},
+    {"OnnxMatMul4Quantizer", "bits=4", NULL, matmul4_ignored},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -519,7 +557,9 @@ const olive_pass_def olive_pass_quantize = {
     .summary = "Weight-only int4/int8 block quantization of constant MatMul weights into MatMulNBits",
     .details = "default: ONNX Runtime's MLAS quantizer, which Olive's OnnxBlockWiseRtnQuantization also runs; rtn: "
                "ONNX Runtime's RTN config; hqq and k_quant: ONNX Runtime's HQQ and k-quant quantizers. Scales [N, "
-               "k_blocks] in the weight's type; a weight with inf/NaN is an error",
+               "k_blocks] in the weight's type; a weight with inf/NaN is an error. As Olive's "
+               "OnnxBlockWiseRtnQuantization (quantize_embeddings=true layout=olive) it also turns Gathers on constant "
+               "tables into GatherBlockQuantized with 4 or 8 bits, with Olive's names and layout",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

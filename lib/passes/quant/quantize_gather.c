@@ -21,7 +21,7 @@ static oir_tensor *quantizable_table(const quant_run *r, oir_graph *g, const oir
         OLIVE_INFO("quantize: skipping Gather '%s': it does not have two inputs and one output", who);
         return NULL;
     }
-    if (r->q.bits != 4) {
+    if (r->q.bits != 4 && !r->olive) {
         OLIVE_INFO("quantize: skipping Gather '%s': GatherBlockQuantized tables are quantized with 4 bits only", who);
         return NULL;
     }
@@ -42,9 +42,59 @@ static oir_tensor *quantizable_table(const quant_run *r, oir_graph *g, const oir
     return t;
 }
 
+/* Olive's layout (gather_quant.h): quantize_axis the last axis, UINT8 codes and zero points. */
+static int olive_gather_tensors(quant_run *r, oir_graph *g, const oir_tensor *t, const oir_node *n,
+                                quantized_weight **out)
+{
+    const int sym = olive_args_bool(r->args, "is_symmetric"), bits = r->q.bits;
+    const size_t rank = t->rank, last = rank - 1;
+    const int64_t kb = (t->dims[last] + r->q.block_size - 1) / r->q.block_size;
+    int64_t *dims; /* codes, scales, zero points: rank each */
+    quantized_weight w = {0};
+    olive_quant_out o;
+    int rc;
+    if ((*out = olive_qrun_cached(r, t->name, QW_GATHER)))
+        return OLIVE_OK;
+    if (!(dims = malloc(3 * rank * sizeof *dims)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if ((rc = olive_gather_quantize_olive(t, r->q.block_size, bits, sym, olive_qnode_label(n), &o)) != OLIVE_OK) {
+        free(dims);
+        return rc;
+    }
+    for (int i = 0; i < 3; i++)
+        memcpy(dims + i * rank, t->dims, rank * sizeof *dims);
+    dims[last] = bits == 4 ? (t->dims[last] + 1) / 2 : t->dims[last];
+    dims[rank + last] = kb;
+    dims[2 * rank + last] = bits == 4 ? (kb + 1) / 2 : kb;
+    w.kind = QW_GATHER;
+    char *bases[3] = {olive_asprintf("%s_Q%d", t->name, bits), olive_asprintf("%s_scales", t->name),
+                      olive_asprintf("%s_zero_point", t->name)};
+    olive_blob *data[3] = {o.codes, o.scales, o.zps};
+    rc = (w.source = olive_strdup(t->name)) && bases[0] && bases[1] && bases[2]
+             ? OLIVE_OK
+             : olive_fail(OLIVE_ENOMEM, "out of memory");
+    for (int i = 0; i < (sym ? 2 : 3) && rc == OLIVE_OK; i++)
+        rc = !(w.names[i] = oir_graph_unique_name(g, bases[i]))
+                 ? olive_fail(OLIVE_ENOMEM, "out of memory")
+                 : olive_qrun_add_tensor(r, g, w.names[i], i == 1 ? t->dtype : OIR_UINT8, rank, dims + i * rank,
+                                         data[i]);
+    for (int i = 0; i < 3; i++)
+        free(bases[i]);
+    olive_quant_out_free(&o);
+    free(dims);
+    if (rc != OLIVE_OK) {
+        olive_qweight_clear(&w);
+        return rc;
+    }
+    return olive_qrun_remember(r, &w, out);
+}
+
 static int gather_tensors(quant_run *r, oir_graph *g, const oir_tensor *t, size_t axis, const oir_node *n,
                           quantized_weight **out)
 {
+    if (r->olive)
+        return olive_gather_tensors(r, g, t, n, out);
+
     const int sym = olive_args_bool(r->args, "is_symmetric");
     const int64_t bs = r->q.block_size;
     int64_t *dims = malloc(t->rank * sizeof *dims);
@@ -102,7 +152,7 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
     if (!(t = quantizable_table(r, g, n)))
         return OLIVE_OK;
     rank = (int64_t)t->rank;
-    axis = r->gather_axis;
+    axis = r->olive ? rank - 1 : r->gather_axis; /* Olive: the last axis, as GatherBlockQuantized needs */
     if (axis < -rank || axis >= rank)
         return olive_fail(OLIVE_EINVALID,
                           "gather_quantize_axis=%" PRId64 ": table '%s' of Gather '%s' has rank %" PRId64, axis,
@@ -113,20 +163,21 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
     ins[1] = n->inputs[1];
     ins[2] = w->names[1];
     ins[3] = w->names[2];
-    name = n->name[0] ? olive_asprintf("%s_Q4", n->name) : olive_strdup("");
+    name = n->name[0] ? olive_asprintf("%s_Q%d", n->name, r->olive ? r->q.bits : 4) : olive_strdup("");
     q = name ? oir_node_new("GatherBlockQuantized", "com.microsoft", name, w->names[2] ? 4 : 3, ins, 1,
                             (const char *const *)n->outputs)
              : NULL;
     free(name);
     if (!q || oir_node_set_attr_int(q, "gather_axis", oir_node_attr_int(n, "axis", 0)) != OLIVE_OK ||
         oir_node_set_attr_int(q, "quantize_axis", axis) != OLIVE_OK ||
-        oir_node_set_attr_int(q, "block_size", r->q.block_size) != OLIVE_OK) {
+        oir_node_set_attr_int(q, "block_size", r->q.block_size) != OLIVE_OK ||
+        (r->olive && oir_node_set_attr_int(q, "bits", r->q.bits) != OLIVE_OK)) {
         oir_node_free(q);
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     }
     oir_graph_replace_node(g, i, q);
     *replaced = 1;
-    return OLIVE_OK;
+    return r->olive ? olive_qrun_olive_output(r, g, q, r->q.bits) : OLIVE_OK;
 }
 
 /* The Transpose producing `value` from a constant 2-D float table of g, or NULL. */

@@ -26,7 +26,8 @@ typedef struct quant_run {
     int initializers_need_inputs;
     olive_pass_ctx *ctx;
     size_t total, done, quantized, quantized_gathers, quantized_qdq;
-    int qdq; /* quant_format=QDQ: DequantizeLinear + MatMul */
+    int qdq;   /* quant_format=QDQ: DequantizeLinear + MatMul */
+    int olive; /* layout=olive: what Olive's OnnxBlockWiseRtnQuantization writes */
     /* Gather tables */
     int gather_on;                   /* Gather nodes are quantized */
     int64_t gather_axis;             /* quantize_axis (may be negative: from the end) */
@@ -49,7 +50,8 @@ int olive_qrun_remember(quant_run *r, quantized_weight *w, quantized_weight **ou
 void olive_qweight_clear(quantized_weight *w);
 
 /* Replaces node i of g, a Gather on a constant float table, by GatherBlockQuantized (as ONNX
- * Runtime's default quantizer writes it); *replaced = 0 with an info line when it stays. */
+ * Runtime's default quantizer writes it, or Olive with r->olive); *replaced = 0 with an info
+ * line when it stays. */
 int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replaced);
 /* For a MatMul B `value` produced by Transpose (perm [1, 0]) of a constant 2-D float table:
  * a new tensor holding the transposed table, named as the table, and r->tied set; else NULL. */
@@ -58,6 +60,14 @@ oir_tensor *olive_tied_weight(quant_run *r, oir_graph *g, const char *value);
  * once per weight) and a MatMul on its output, as ONNX Runtime's default quantizer writes
  * them; *at ends on the MatMul. */
 int olive_quantize_qdq_node(quant_run *r, const olive_blockq *p, oir_graph *g, size_t *at, const oir_tensor *t);
+
+/* layout=olive: renames the only output of the node that replaced a quantized one to
+ * "<output>_Q<bits>" everywhere in g (its readers, graph outputs, value_info), as Olive does. */
+int olive_qrun_olive_output(const quant_run *r, oir_graph *g, const oir_node *q, int bits);
+/* layout=olive, after every graph: com.microsoft imported at version 1 (set, as Olive does),
+ * and every main-graph initializer that no node of any graph and no graph output reads
+ * removed. */
+int olive_quantize_olive_finish(oir_model *m);
 
 /* Removes Transposes of constant tables that nothing reads any more. */
 int olive_drop_unused_transposes(quant_run *r, oir_graph *g);
