@@ -248,3 +248,41 @@ def test_bert(tmp_path, bert, bits):
         else:
             feeds[i.name] = np.zeros(shape, dtype=np.int64)
     assert_same_outputs(ours, theirs, feeds)
+
+
+@needs_olive
+def test_nothing_to_quantize(tmp_path):
+    """A Gather on a graph input stays; Olive still imports com.microsoft and drops an
+    initializer that nothing reads."""
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["T", "ids"], ["y"], name="g", axis=0)], "g",
+        [helper.make_tensor_value_info("T", TensorProto.FLOAT, [4, 32]),
+         helper.make_tensor_value_info("ids", TensorProto.INT64, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 32])],
+        initializer=[numpy_helper.from_array(table(4, 32, 3), "unused")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    theirs = olive_quantize(model, 4, 32)
+    ours = ours_quantize(model, tmp_path, 4, 32)
+    assert [t.name for t in ours.graph.initializer] == []
+    assert_same_model(ours, theirs)
+
+
+@needs_olive
+def test_qdq_keeps_olive_gathers(tmp_path):
+    """quant_format=QDQ under the Olive type: MatMuls take onnxruntime's QDQ form (checked
+    against onnxruntime in test_quantize.py), Gathers stay exactly as Olive writes them."""
+    model = embed_model(d=64)
+    theirs = olive_quantize(model, 4, 32, False)
+    ours = apply_pass(TYPE, model, tmp_path, "block_size=32", "is_symmetric=false", "quant_format=QDQ")
+    assert [n.op_type for n in ours.graph.node] == ["GatherBlockQuantized", "DequantizeLinear", "MatMul"]
+    assert nodes(ours)[0] == nodes(theirs)[0]
+    want = {i[0]: i for i in initializers(theirs) if i[0].startswith("E_")}
+    assert {i[0]: i for i in initializers(ours) if i[0].startswith("E_")} == want
+    # onnxruntime fuses DequantizeLinear + MatMul into MatMulNBits, by default with
+    # accuracy_level 4 (A rounded to int8); at level 0 it computes as Olive's MatMulNBits does.
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.qdq_matmulnbits_accuracy_level", "0")
+    sess = ort.InferenceSession(ours.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    a, b = sess.run(None, feeds_for(model))[0], run(theirs, feeds_for(model))[0]
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())

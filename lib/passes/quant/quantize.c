@@ -382,9 +382,6 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
     r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
     r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
     r.olive = !strcmp(olive_args_string(args, "layout"), "olive");
-    if (r.olive && r.qdq)
-        return olive_fail(OLIVE_EINVALID, "layout=olive: Olive's OnnxBlockWiseRtnQuantization writes "
-                                          "QOperator nodes, not quant_format=QDQ");
     if (r.qdq && (algorithm != OLIVE_BLOCKQ_DEFAULT || bits != 4))
         return olive_fail(OLIVE_EINVALID,
                           "quant_format=QDQ: DequantizeLinear blocks are written for algorithm=default with bits=4 "
@@ -410,7 +407,7 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
     } else if (r.quantized || r.quantized_gathers) {
         OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
     }
-    if (!r.olive && (r.quantized_gathers || r.quantized_qdq)) {
+    if ((r.quantized_gathers && !r.olive) || r.quantized_qdq) {
         /* INT4 / UINT4 tensors need IR 10; ONNX Runtime's quantizer also raises the default
          * opset to 21 then, without converting nodes. */
         if (oir_model_opset(m, "") < 21)
@@ -537,7 +534,8 @@ static const olive_param_spec params[] = {
                 "last axis, UINT8 codes (symmetric ones shifted by 2^(bits-1), no zero-point input; 4 bits packed "
                 "in pairs within each row) and a bits attribute, IR and default opset unchanged; each replaced node's "
                 "output renamed <output>_Q<bits> (graph outputs too); com.microsoft imported at version 1; main-graph "
-                "initializers nothing reads dropped; no tied-embedding MatMuls"},
+                "initializers nothing reads dropped; no tied-embedding MatMuls. With quant_format=QDQ, MatMuls take "
+                "ONNX Runtime's QDQ form (Olive gets its own from MatMulNBitsToQDQ after the pass)"},
 };
 
 /* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer on MatMuls despite
