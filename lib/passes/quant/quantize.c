@@ -534,7 +534,9 @@ static const olive_param_spec params[] = {
                 "last axis, UINT8 codes (symmetric ones shifted by 2^(bits-1), no zero-point input; 4 bits packed "
                 "in pairs within each row) and a bits attribute, IR and default opset unchanged; each replaced node's "
                 "output renamed <output>_Q<bits> (graph outputs too); com.microsoft imported at version 1; main-graph "
-                "initializers nothing reads dropped; no tied-embedding MatMuls. With quant_format=QDQ, MatMuls take "
+                "initializers nothing reads dropped; no tied-embedding MatMuls. Gathers Olive would write in a form "
+                "ONNX Runtime cannot run (gather axis not 0; 4 bits with rows of odd length) stay float. With "
+                "quant_format=QDQ, MatMuls take "
                 "ONNX Runtime's QDQ form (Olive gets its own from MatMulNBitsToQDQ after the pass)"},
 };
 

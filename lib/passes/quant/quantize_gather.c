@@ -140,6 +140,27 @@ static int gather_tensors(quant_run *r, oir_graph *g, const oir_tensor *t, size_
     return olive_qrun_remember(r, &w, out);
 }
 
+/* Olive writes two forms that ONNX Runtime cannot run as the Gather did: a gather axis other
+ * than 0 (its GatherBlockQuantized refuses one with UINT8 data) and 4-bit rows of odd length
+ * (it reads the padding nibble as one more column). Those Gathers stay float here. */
+static int olive_runnable(const quant_run *r, const oir_node *n, const oir_tensor *t)
+{
+    const int64_t axis = oir_node_attr_int(n, "axis", 0);
+    if (axis != 0 && axis != -(int64_t)t->rank) {
+        OLIVE_INFO("quantize: skipping Gather '%s': GatherBlockQuantized with UINT8 data gathers along axis 0 "
+                   "only, not %" PRId64,
+                   olive_qnode_label(n), axis);
+        return 0;
+    }
+    if (r->q.bits == 4 && t->dims[t->rank - 1] % 2) {
+        OLIVE_INFO("quantize: skipping Gather '%s': table '%s' has rows of odd length %" PRId64
+                   ", which 4-bit GatherBlockQuantized reads one column longer",
+                   olive_qnode_label(n), t->name, t->dims[t->rank - 1]);
+        return 0;
+    }
+    return 1;
+}
+
 int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replaced)
 {
     oir_node *n = g->nodes[i], *q;
@@ -149,7 +170,7 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
     char *name;
     const char *ins[4];
     *replaced = 0;
-    if (!(t = quantizable_table(r, g, n)))
+    if (!(t = quantizable_table(r, g, n)) || (r->olive && !olive_runnable(r, n, t)))
         return OLIVE_OK;
     rank = (int64_t)t->rank;
     axis = r->olive ? rank - 1 : r->gather_axis; /* Olive: the last axis, as GatherBlockQuantized needs */
