@@ -300,27 +300,34 @@ def test_qdq_keeps_olive_gathers(tmp_path):
 @pytest.mark.parametrize("bits", [4, 8])
 def test_tied_head_and_gather_axis(tmp_path, bits):
     """An lm_head reading the table through a Transpose stays a MatMul (its B is computed),
-    as in Olive. A Gather along axis 1 stays float: Olive writes GatherBlockQuantized with
-    gather_axis 1 on UINT8 data, which onnxruntime refuses to load."""
+    as in Olive. A Gather along axis 1 and one on a 1-D table stay float: Olive writes
+    GatherBlockQuantized with gather_axis 1 on UINT8 data, or 1-D data, which onnxruntime
+    refuses to load."""
     rng = np.random.default_rng(4)
     graph = helper.make_graph(
         [helper.make_node("Gather", ["E", "ids"], ["h"], name="embed"),
          helper.make_node("Transpose", ["E"], ["Et"], name="t", perm=[1, 0]),
          helper.make_node("MatMul", ["h", "Et"], ["logits"], name="head"),
-         helper.make_node("Gather", ["C", "cols"], ["picked"], name="pick", axis=1)], "g",
+         helper.make_node("Gather", ["C", "cols"], ["picked"], name="pick", axis=1),
+         helper.make_node("Gather", ["S", "cols"], ["scalars"], name="scalar")], "g",
         [helper.make_tensor_value_info("ids", TensorProto.INT64, [3]),
          helper.make_tensor_value_info("cols", TensorProto.INT64, [2])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [3, 12]),
-         helper.make_tensor_value_info("picked", TensorProto.FLOAT, [6, 2])],
+         helper.make_tensor_value_info("picked", TensorProto.FLOAT, [6, 2]),
+         helper.make_tensor_value_info("scalars", TensorProto.FLOAT, [2])],
         initializer=[numpy_helper.from_array(table(12, 64, 5), "E"),
-                     numpy_helper.from_array(rng.standard_normal((6, 32)).astype(np.float32), "C")])
+                     numpy_helper.from_array(rng.standard_normal((6, 32)).astype(np.float32), "C"),
+                     numpy_helper.from_array(rng.standard_normal(64).astype(np.float32), "S")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
+    feeds = {"ids": np.array([0, 11, 2]), "cols": np.array([3, 31])}
     with pytest.raises(Exception, match="gather_axis must be 0"):
-        run(olive_quantize(model, bits, 32, True), {"ids": np.array([0, 11, 2]), "cols": np.array([3, 31])})
-    theirs = olive_quantize(model, bits, 32, True, nodes_to_exclude=["pick"])
+        run(olive_quantize(model, bits, 32, True, nodes_to_exclude=["scalar"]), feeds)
+    with pytest.raises(Exception, match="must have rank > 1"):
+        run(olive_quantize(model, bits, 32, True, nodes_to_exclude=["pick"]), feeds)
+    theirs = olive_quantize(model, bits, 32, True, nodes_to_exclude=["pick", "scalar"])
     ours = ours_quantize(model, tmp_path, bits, 32, True)
-    assert [n.op_type for n in ours.graph.node] == ["GatherBlockQuantized", "Transpose", "MatMul", "Gather"]
+    assert [n.op_type for n in ours.graph.node] == ["GatherBlockQuantized", "Transpose", "MatMul", "Gather", "Gather"]
     assert_same_model(ours, theirs)
-    assert_same_outputs(ours, theirs, {"ids": np.array([0, 11, 2]), "cols": np.array([3, 31])})
+    assert_same_outputs(ours, theirs, feeds)

@@ -101,8 +101,8 @@ static int check_finite(const oir_tensor *t, const table_view *tv, size_t numel,
 static int gather_quantize(const oir_tensor *t, size_t axis, int block_size, int bits, int olive, int symmetric,
                            const char *node, olive_quant_out *o)
 {
-    table_view tv = {oir_tensor_data(t), t->dtype == OIR_FLOAT16, 1, (size_t)t->dims[axis], 1, 0, (size_t)block_size,
-                     bits, olive};
+    table_view tv = {
+        oir_tensor_data(t), t->dtype == OIR_FLOAT16, 1, (size_t)t->dims[axis], 1, 0, (size_t)block_size, bits, olive};
     size_t numel, groups, code_bytes, zp_bytes;
     memset(o, 0, sizeof *o);
     for (size_t d = 0; d < t->rank; d++) {

@@ -512,11 +512,12 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_BOOL,
      .default_value = "false",
      .help = "Also quantize Gathers on constant float tables into GatherBlockQuantized",
-     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime; layout=olive takes 4 or 8); int4 codes when is_symmetric else uint4 "
-                "+ zero points, ONNX Runtime's default quantizer whatever the algorithm; raises IR to 10 and opset "
-                "to 21 as it does. A tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from the table. "
-                "The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized "
-                "scales of the data's rank), so a tied table is stored twice, quantized"},
+     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime; layout=olive takes 4 or 8); int4 "
+                "codes when is_symmetric else uint4 + zero points, ONNX Runtime's default quantizer whatever the "
+                "algorithm; raises IR to 10 and opset to 21 as it does (layout=olive: see there). A tied lm_head "
+                "MatMul(x, Transpose(table)) becomes MatMulNBits from the table. The two formats cannot share bytes "
+                "(MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized scales of the data's rank), so a "
+                "tied table is stored twice, quantized"},
     {.name = "gather_quantize_axis",
      .type = OLIVE_PARAM_INT,
      .default_value = "1",
@@ -535,7 +536,8 @@ static const olive_param_spec params[] = {
                 "in pairs within each row) and a bits attribute, IR and default opset unchanged; each replaced node's "
                 "output renamed <output>_Q<bits> (graph outputs too); com.microsoft imported at version 1; main-graph "
                 "initializers nothing reads dropped; no tied-embedding MatMuls. Gathers Olive would write in a form "
-                "ONNX Runtime cannot run (gather axis not 0; 4 bits with rows of odd length) stay float. With "
+                "ONNX Runtime cannot run (a 1-D table; gather axis not 0; 4 bits with rows of odd length) stay float. "
+                "With "
                 "quant_format=QDQ, MatMuls take "
                 "ONNX Runtime's QDQ form (Olive gets its own from MatMulNBitsToQDQ after the pass)"},
 };

@@ -92,9 +92,6 @@ static int olive_gather_tensors(quant_run *r, oir_graph *g, const oir_tensor *t,
 static int gather_tensors(quant_run *r, oir_graph *g, const oir_tensor *t, size_t axis, const oir_node *n,
                           quantized_weight **out)
 {
-    if (r->olive)
-        return olive_gather_tensors(r, g, t, n, out);
-
     const int sym = olive_args_bool(r->args, "is_symmetric");
     const int64_t bs = r->q.block_size;
     int64_t *dims = malloc(t->rank * sizeof *dims);
@@ -140,12 +137,19 @@ static int gather_tensors(quant_run *r, oir_graph *g, const oir_tensor *t, size_
     return olive_qrun_remember(r, &w, out);
 }
 
-/* Olive writes two forms that ONNX Runtime cannot run as the Gather did: a gather axis other
- * than 0 (its GatherBlockQuantized refuses one with UINT8 data) and 4-bit rows of odd length
- * (it reads the padding nibble as one more column). Those Gathers stay float here. */
+/* Olive writes three forms that ONNX Runtime cannot run as the Gather did: a 1-D table (its
+ * GatherBlockQuantized needs rank > 1), a gather axis other than 0 (refused with UINT8 data)
+ * and 4-bit rows of odd length (it reads the padding nibble as one more column). Those Gathers
+ * stay float here. */
 static int olive_runnable(const quant_run *r, const oir_node *n, const oir_tensor *t)
 {
     const int64_t axis = oir_node_attr_int(n, "axis", 0);
+    if (t->rank < 2) {
+        OLIVE_INFO("quantize: skipping Gather '%s': GatherBlockQuantized needs a table of rank 2 or more, '%s' "
+                   "has rank %zu",
+                   olive_qnode_label(n), t->name, t->rank);
+        return 0;
+    }
     if (axis != 0 && axis != -(int64_t)t->rank) {
         OLIVE_INFO("quantize: skipping Gather '%s': GatherBlockQuantized with UINT8 data gathers along axis 0 "
                    "only, not %" PRId64,
@@ -179,7 +183,7 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
                           "gather_quantize_axis=%" PRId64 ": table '%s' of Gather '%s' has rank %" PRId64, axis,
                           t->name, olive_qnode_label(n), rank);
     axis = (axis + rank) % rank;
-    OLIVE_TRY(gather_tensors(r, g, t, (size_t)axis, n, &w));
+    OLIVE_TRY(r->olive ? olive_gather_tensors(r, g, t, n, &w) : gather_tensors(r, g, t, (size_t)axis, n, &w));
     ins[0] = w->names[0];
     ins[1] = n->inputs[1];
     ins[2] = w->names[1];
