@@ -65,7 +65,9 @@ def ours_quantize(model, tmp_path, bits=4, block_size=128, is_symmetric=True, no
 
 
 def attrs(node):
-    return [(a.name, helper.get_attribute_value(a)) for a in node.attribute]
+    """Subgraphs by name (subgraph_nodes compares them: onnx_ir adds value_info to Olive's)."""
+    return [(a.name, a.g.name if a.type == onnx.AttributeProto.GRAPH else helper.get_attribute_value(a))
+            for a in node.attribute]
 
 
 def nodes(model):
@@ -331,3 +333,47 @@ def test_tied_head_and_gather_axis(tmp_path, bits):
     assert [n.op_type for n in ours.graph.node] == ["GatherBlockQuantized", "Transpose", "MatMul", "Gather", "Gather"]
     assert_same_model(ours, theirs)
     assert_same_outputs(ours, theirs, feeds)
+
+
+def subgraph_nodes(model):
+    out = []
+    for n in model.graph.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                m = helper.make_model(a.g)
+                out.append((a.name, nodes(m), initializers(m), [o.name for o in a.g.output]))
+    return out
+
+
+@needs_olive
+@pytest.mark.parametrize("bits", [4, 8])
+def test_if_branches(tmp_path, bits):
+    """Olive quantizes what If branches read, an outer table and an outer weight once for both
+    branches (into the outer graph), a branch's own table into the branch (where its float
+    table stays: only the main graph loses unread initializers); branch outputs are renamed."""
+    rng = np.random.default_rng(6)
+    then = helper.make_graph([helper.make_node("Gather", ["Es", "ids"], ["a"], name="sub_embed"),
+                              helper.make_node("MatMul", ["a", "W"], ["b"], name="sub_mm")], "then", [],
+                             [helper.make_tensor_value_info("b", TensorProto.FLOAT, [3, 4])],
+                             initializer=[numpy_helper.from_array(table(8, 32, 7), "Es")])
+    other = helper.make_graph([helper.make_node("Gather", ["E", "ids"], ["c"], name="else_embed"),
+                               helper.make_node("MatMul", ["c", "W"], ["d"], name="else_mm")], "else", [],
+                              [helper.make_tensor_value_info("d", TensorProto.FLOAT, [3, 4])])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["y"], name="if", then_branch=then, else_branch=other)], "g",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("ids", TensorProto.INT64, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
+        initializer=[numpy_helper.from_array(table(8, 32, 8), "E"),
+                     numpy_helper.from_array(rng.standard_normal((32, 4)).astype(np.float32), "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    theirs = olive_quantize(model, bits, 16, False)
+    ours = ours_quantize(model, tmp_path, bits, 16, False)
+    assert [t.name for t in ours.graph.initializer] == [f"E_Q{bits}", "E_scales", "E_zero_point", f"W_Q{bits}",
+                                                        "W_scales", "W_zero_point"]
+    assert_same_model(ours, theirs)
+    assert subgraph_nodes(ours) == subgraph_nodes(theirs)
+    for cond in (True, False):
+        assert_same_outputs(ours, theirs, {"cond": np.array(cond), "ids": np.array([0, 7, 2])})

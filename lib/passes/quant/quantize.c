@@ -81,10 +81,10 @@ static oir_tensor *quantizable_weight(quant_run *r, oir_graph *g, const oir_node
         OLIVE_INFO("quantize: skipping MatMul '%s': it does not have two inputs and one output", label(n));
         return NULL;
     }
-    t = oir_graph_initializer(g, n->inputs[1]);
+    t = olive_qrun_initializer(r, g, n->inputs[1]);
     if (!t && r->gather_on && !r->olive && (t = olive_tied_weight(r, g, n->inputs[1])))
         return t; /* B = Transpose(E) of a constant table: quantized from E (tied embeddings) */
-    if (!t || (!r->initializers_need_inputs && oir_graph_input_index(g, n->inputs[1]) >= 0)) {
+    if (!t || (!r->initializers_need_inputs && oir_graph_input_index(r->owner, n->inputs[1]) >= 0)) {
         OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is not a constant initializer of its graph", label(n),
                    n->inputs[1]);
         return NULL;
@@ -201,13 +201,43 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
 quantized_weight *olive_qrun_cached(quant_run *r, const char *source, int kind)
 {
     for (size_t i = 0; i < r->n_weights; i++)
-        if (r->weights[i].kind == kind && !strcmp(r->weights[i].source, source))
+        if (r->weights[i].kind == kind && r->weights[i].owner == r->owner && !strcmp(r->weights[i].source, source))
             return &r->weights[i];
+    return NULL;
+}
+
+/* 1 if g defines `name` as a graph input or a node output (hiding outer scopes). */
+static int defined_in(const oir_graph *g, const char *name)
+{
+    if (oir_graph_input_index(g, name) >= 0)
+        return 1;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t j = 0; j < g->nodes[i]->n_outputs; j++)
+            if (!strcmp(g->nodes[i]->outputs[j], name))
+                return 1;
+    return 0;
+}
+
+oir_tensor *olive_qrun_initializer(quant_run *r, oir_graph *g, const char *name)
+{
+    oir_tensor *t = oir_graph_initializer(g, name);
+    r->owner = g;
+    if (t || !r->olive || !r->n_scopes || defined_in(g, name))
+        return t;
+    for (size_t s = r->n_scopes; s-- > 0;) {
+        if ((t = oir_graph_initializer(r->scopes[s], name))) {
+            r->owner = r->scopes[s];
+            return t;
+        }
+        if (defined_in(r->scopes[s], name))
+            return NULL;
+    }
     return NULL;
 }
 
 int olive_qrun_remember(quant_run *r, quantized_weight *w, quantized_weight **out)
 {
+    w->owner = r->owner;
     quantized_weight *grown = realloc(r->weights, (r->n_weights + 1) * sizeof *grown);
     if (!grown) {
         olive_qweight_clear(w);
@@ -258,6 +288,58 @@ static int drop_unused_sources(quant_run *r, oir_graph *g)
     return OLIVE_OK;
 }
 
+/* Quantizes node *at of g if it is selected and can be; *at ends on the node that replaced it. */
+static int quantize_node(quant_run *r, oir_graph *g, size_t *at)
+{
+    oir_node *n = g->nodes[*at], *q;
+    oir_tensor *t;
+    quantized_weight *w;
+    int rc = OLIVE_OK;
+    if (!selected(r, n))
+        return OLIVE_OK;
+    if (!strcmp(n->op_type, "Gather")) {
+        int replaced = 0;
+        OLIVE_TRY(olive_quantize_gather_node(r, g, *at, &replaced));
+        r->quantized_gathers += (size_t)replaced;
+    } else if ((t = quantizable_weight(r, g, n))) {
+        int64_t k = t->dims[0], cols = t->dims[1];
+        olive_blockq p = r->q;
+        olive_node_overrides_apply(r->overrides, n->name, &p.bits, &p.block_size);
+        if (r->qdq)
+            rc = olive_quantize_qdq_node(r, &p, g, at, t);
+        else
+            rc = quantized_names(r, &p, r->owner, t, n, &w);
+        if (r->tied) {
+            oir_tensor_free(t);
+            r->tied = 0;
+            r->any_tied = 1;
+        }
+        if (rc != OLIVE_OK)
+            return rc;
+        if (r->qdq) {
+            r->quantized_qdq++;
+        } else {
+            if (!(q = matmulnbits(r, &p, n, w, k, cols)))
+                return olive_fail(OLIVE_ENOMEM, "out of memory");
+            oir_graph_replace_node(g, *at, q);
+            r->quantized++;
+            if (r->olive)
+                OLIVE_TRY(olive_qrun_olive_output(r, g, q, p.bits));
+        }
+    }
+    r->done++;
+    return olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
+}
+
+static void forget_weights(quant_run *r)
+{
+    for (size_t i = 0; i < r->n_weights; i++)
+        olive_qweight_clear(&r->weights[i]);
+    free(r->weights);
+    r->weights = NULL;
+    r->n_weights = 0;
+}
+
 static int quantize_graph(oir_graph *g, int depth, void *user)
 {
     quant_run *r = user;
@@ -265,65 +347,45 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
     (void)depth;
     r->weights = NULL;
     r->n_weights = 0;
-    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
-        oir_node *n = g->nodes[i], *q;
-        oir_tensor *t;
-        quantized_weight *w;
-        if (!selected(r, n))
-            continue;
-        if (!strcmp(n->op_type, "Gather")) {
-            int replaced = 0;
-            if ((rc = olive_quantize_gather_node(r, g, i, &replaced)) != OLIVE_OK)
-                break;
-            r->quantized_gathers += (size_t)replaced;
-        } else if ((t = quantizable_weight(r, g, n))) {
-            int64_t k = t->dims[0], cols = t->dims[1];
-            olive_blockq p = r->q;
-            olive_node_overrides_apply(r->overrides, n->name, &p.bits, &p.block_size);
-            if (r->qdq) {
-                int tied = r->tied;
-                rc = olive_quantize_qdq_node(r, &p, g, &i, t);
-                if (tied) {
-                    oir_tensor_free(t);
-                    r->tied = 0;
-                    r->any_tied = 1;
-                }
-                if (rc != OLIVE_OK)
-                    break;
-                r->quantized_qdq++;
-                r->done++;
-                rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
-                continue;
-            }
-            rc = quantized_names(r, &p, g, t, n, &w);
-            if (r->tied) {
-                oir_tensor_free(t);
-                r->tied = 0;
-                r->any_tied = 1;
-            }
-            if (rc != OLIVE_OK)
-                break;
-            if (!(q = matmulnbits(r, &p, n, w, k, cols))) {
-                rc = olive_fail(OLIVE_ENOMEM, "out of memory");
-                break;
-            }
-            oir_graph_replace_node(g, i, q);
-            r->quantized++;
-            if (r->olive && (rc = olive_qrun_olive_output(r, g, q, p.bits)) != OLIVE_OK)
-                break;
-        }
-        r->done++;
-        rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
-    }
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++)
+        rc = quantize_node(r, g, &i);
     if (rc == OLIVE_OK && r->any_tied)
         rc = olive_drop_unused_transposes(r, g);
     if (rc == OLIVE_OK && r->n_weights)
         rc = drop_unused_sources(r, g);
-    for (size_t i = 0; i < r->n_weights; i++)
-        olive_qweight_clear(&r->weights[i]);
-    free(r->weights);
-    r->weights = NULL;
-    r->n_weights = 0;
+    forget_weights(r);
+    return rc;
+}
+
+/* layout=olive walks as Olive does: each node, then the subgraphs of the node it leaves, with
+ * the enclosing graphs on r->scopes so that a table read from an outer scope is quantized into
+ * that scope, once for the whole model. Float sources are left for quantize_olive.c. */
+static int quantize_scope(quant_run *r, oir_graph *g)
+{
+    int rc = OLIVE_OK;
+    if (r->n_scopes == QUANT_MAX_SCOPES)
+        return olive_fail(OLIVE_EUNSUPPORTED, "quantize: subgraphs nested more than %d deep", QUANT_MAX_SCOPES);
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
+        oir_node *n;
+        if ((rc = quantize_node(r, g, &i)) != OLIVE_OK)
+            break;
+        n = g->nodes[i];
+        r->scopes[r->n_scopes++] = g;
+        for (size_t a = 0; a < n->n_attrs && rc == OLIVE_OK; a++) {
+            if (n->attrs[a].g)
+                rc = quantize_scope(r, n->attrs[a].g);
+            for (size_t k = 0; n->attrs[a].graphs && k < n->attrs[a].n && rc == OLIVE_OK; k++)
+                rc = quantize_scope(r, n->attrs[a].graphs[k]);
+        }
+        r->n_scopes--;
+    }
+    return rc;
+}
+
+static int quantize_olive(oir_model *m, quant_run *r)
+{
+    int rc = m->graph ? quantize_scope(r, m->graph) : OLIVE_OK;
+    forget_weights(r);
     return rc;
 }
 
@@ -394,7 +456,7 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
         return olive_fail(OLIVE_EINVALID, "customized_weight_config: algorithm=hqq writes 4-bit blocks of one size");
     }
     oir_model_for_each_graph(m, count_graph, &r);
-    rc = oir_model_for_each_graph(m, quantize_graph, &r);
+    rc = r.olive && !r.qdq ? quantize_olive(m, &r) : oir_model_for_each_graph(m, quantize_graph, &r);
     olive_node_overrides_free(r.overrides);
     if (rc != OLIVE_OK)
         return rc;

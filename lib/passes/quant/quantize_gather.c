@@ -12,7 +12,7 @@
 #include "passes/quant/quantize_internal.h"
 
 /* The table of Gather `n` if it can be quantized, else NULL after an info line. */
-static oir_tensor *quantizable_table(const quant_run *r, oir_graph *g, const oir_node *n)
+static oir_tensor *quantizable_table(quant_run *r, oir_graph *g, const oir_node *n)
 {
     const char *who = olive_qnode_label(n);
     oir_tensor *t;
@@ -25,8 +25,8 @@ static oir_tensor *quantizable_table(const quant_run *r, oir_graph *g, const oir
         OLIVE_INFO("quantize: skipping Gather '%s': GatherBlockQuantized tables are quantized with 4 bits only", who);
         return NULL;
     }
-    t = oir_graph_initializer(g, n->inputs[0]);
-    if (!t || oir_graph_input_index(g, n->inputs[0]) >= 0) {
+    t = olive_qrun_initializer(r, g, n->inputs[0]);
+    if (!t || oir_graph_input_index(r->owner, n->inputs[0]) >= 0) {
         OLIVE_INFO("quantize: skipping Gather '%s': its table '%s' is not a constant initializer of its graph", who,
                    n->inputs[0]);
         return NULL;
@@ -183,7 +183,8 @@ int olive_quantize_gather_node(quant_run *r, oir_graph *g, size_t i, int *replac
                           "gather_quantize_axis=%" PRId64 ": table '%s' of Gather '%s' has rank %" PRId64, axis,
                           t->name, olive_qnode_label(n), rank);
     axis = (axis + rank) % rank;
-    OLIVE_TRY(r->olive ? olive_gather_tensors(r, g, t, n, &w) : gather_tensors(r, g, t, (size_t)axis, n, &w));
+    OLIVE_TRY(r->olive ? olive_gather_tensors(r, r->owner, t, n, &w)
+                       : gather_tensors(r, r->owner, t, (size_t)axis, n, &w));
     ins[0] = w->names[0];
     ins[1] = n->inputs[1];
     ins[2] = w->names[1];

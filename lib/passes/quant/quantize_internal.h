@@ -15,7 +15,10 @@ typedef struct quantized_weight {
     int kind;        /* QW_*: how the source was read */
     char *names[3];  /* codes, scales, zero points (NULL when symmetric) */
     char *dq_output; /* QDQ: the DequantizeLinear's output */
+    const oir_graph *owner; /* the graph holding the source and the quantized tensors */
 } quantized_weight;
+
+enum { QUANT_MAX_SCOPES = 64 };
 
 typedef struct quant_run {
     olive_blockq q;
@@ -34,7 +37,11 @@ typedef struct quant_run {
     int tied;                        /* the weight being quantized is a temporary transposed table */
     int any_tied;                    /* this graph had one: drop the Transposes left without readers */
     olive_node_overrides *overrides; /* customized_weight_config, or NULL */
-    /* per graph */
+    /* layout=olive: the graphs enclosing the one being walked, outermost first */
+    oir_graph *scopes[QUANT_MAX_SCOPES];
+    size_t n_scopes;
+    oir_graph *owner; /* where the weight being quantized lives (olive_qrun_initializer) */
+    /* per graph (layout=olive: per model) */
     quantized_weight *weights;
     size_t n_weights;
 } quant_run;
@@ -44,7 +51,11 @@ const char *olive_qnode_label(const oir_node *n);
 /* Adds an initializer holding `b` (and a graph input for IR < 4). */
 int olive_qrun_add_tensor(const quant_run *r, oir_graph *g, const char *name, int32_t dtype, size_t rank,
                           const int64_t *dims, olive_blob *b);
+/* The quantized tensors of `source` in r->owner, or NULL. */
 quantized_weight *olive_qrun_cached(quant_run *r, const char *source, int kind);
+/* The initializer `name` that a node of g reads, r->owner set to the graph holding it: g's
+ * own; with layout=olive (QOperator) also an outer scope's, as Olive quantizes those. */
+oir_tensor *olive_qrun_initializer(quant_run *r, oir_graph *g, const char *name);
 /* Takes *w (cleared on failure) into the graph's list; *out points at the stored copy. */
 int olive_qrun_remember(quant_run *r, quantized_weight *w, quantized_weight **out);
 void olive_qweight_clear(quantized_weight *w);
