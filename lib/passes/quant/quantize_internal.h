@@ -11,10 +11,10 @@
 enum { QW_MATMUL = 0, QW_GATHER = 1, QW_TRANSPOSED = 2, QW_QDQ = 3, QW_QDQ_TRANSPOSED = 4 };
 
 typedef struct quantized_weight {
-    char *source;    /* the float initializer's name */
-    int kind;        /* QW_*: how the source was read */
-    char *names[3];  /* codes, scales, zero points (NULL when symmetric) */
-    char *dq_output; /* QDQ: the DequantizeLinear's output */
+    char *source;           /* the float initializer's name */
+    int kind;               /* QW_*: how the source was read */
+    char *names[3];         /* codes, scales, zero points (NULL when symmetric) */
+    char *dq_output;        /* QDQ: the DequantizeLinear's output */
     const oir_graph *owner; /* the graph holding the source and the quantized tensors */
 } quantized_weight;
 
