@@ -377,3 +377,25 @@ def test_if_branches(tmp_path, bits):
     assert subgraph_nodes(ours) == subgraph_nodes(theirs)
     for cond in (True, False):
         assert_same_outputs(ours, theirs, {"cond": np.array(cond), "ids": np.array([0, 7, 2])})
+
+
+@needs_olive
+def test_unsorted_graph(tmp_path):
+    """Olive sorts the graph first as onnx_ir does (from the sinks, the latest node first): the
+    producer moves up to its consumer, where a forward stable sort would move the consumer down."""
+    w = np.random.default_rng(9).standard_normal((32, 32)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["b", "W"], ["c"], name="late"),
+         helper.make_node("Relu", ["x"], ["r"], name="relu"),
+         helper.make_node("Neg", ["x"], ["z"], name="neg"),
+         helper.make_node("MatMul", ["x", "W"], ["b"], name="early")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 32])],
+        [helper.make_tensor_value_info(v, TensorProto.FLOAT, [2, 32]) for v in ("c", "r", "z")],
+        initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    theirs = olive_quantize(model, 4, 32)
+    ours = ours_quantize(model, tmp_path, 4, 32)
+    assert [n.name for n in ours.graph.node] == ["early_Q4", "late_Q4", "relu", "neg"]
+    assert_same_model(ours, theirs)
+    assert_same_outputs(ours, theirs, {"x": np.random.default_rng(1).standard_normal((2, 32)).astype(np.float32)})

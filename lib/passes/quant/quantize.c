@@ -357,14 +357,16 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
     return rc;
 }
 
-/* layout=olive walks as Olive does: each node, then the subgraphs of the node it leaves, with
- * the enclosing graphs on r->scopes so that a table read from an outer scope is quantized into
- * that scope, once for the whole model. Float sources are left for quantize_olive.c. */
+/* layout=olive walks as Olive does: the graph sorted as onnx_ir sorts it, each node, then the
+ * subgraphs of the node it leaves, with the enclosing graphs on r->scopes so that a table read
+ * from an outer scope is quantized into that scope, once for the whole model. Float sources
+ * are left for quantize_olive.c. */
 static int quantize_scope(quant_run *r, oir_graph *g)
 {
     int rc = OLIVE_OK;
     if (r->n_scopes == QUANT_MAX_SCOPES)
         return olive_fail(OLIVE_EUNSUPPORTED, "quantize: subgraphs nested more than %d deep", QUANT_MAX_SCOPES);
+    OLIVE_TRY(oir_graph_toposort_from_sinks(g)); /* Olive sorts every graph first, as onnx_ir does */
     for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
         oir_node *n;
         if ((rc = quantize_node(r, g, &i)) != OLIVE_OK)
