@@ -598,12 +598,12 @@ static const olive_param_spec params[] = {
                 "<w>_zero_point, MatMulNBits scales and zero points 1-D; Gathers with 4 or 8 bits, quantize_axis the "
                 "last axis, UINT8 codes (symmetric ones shifted by 2^(bits-1), no zero-point input; 4 bits packed "
                 "in pairs within each row) and a bits attribute, IR and default opset unchanged; each replaced node's "
-                "output renamed <output>_Q<bits> (graph outputs too); com.microsoft imported at version 1; main-graph "
-                "initializers nothing reads dropped; no tied-embedding MatMuls. Gathers Olive would write in a form "
-                "ONNX Runtime cannot run (a 1-D table; gather axis not 0; 4 bits with rows of odd length) stay float. "
-                "With "
-                "quant_format=QDQ, MatMuls take "
-                "ONNX Runtime's QDQ form (Olive gets its own from MatMulNBitsToQDQ after the pass)"},
+                "output renamed <output>_Q<bits> (graph outputs too); graphs sorted as onnx_ir sorts them; tables "
+                "that subgraphs read from outer scopes quantized there; com.microsoft imported at version 1; "
+                "main-graph initializers nothing reads dropped; no tied-embedding MatMuls. Gathers Olive would write "
+                "in a form ONNX Runtime cannot run (a 1-D table; gather axis not 0; 4 bits with rows of odd length) "
+                "stay float. With quant_format=QDQ, MatMuls take ONNX Runtime's QDQ form (Olive gets its own from "
+                "MatMulNBitsToQDQ after the pass)"},
 };
 
 /* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer on MatMuls despite
