@@ -92,10 +92,11 @@ static const cli_help quantize_help = {
     "Quantizes the MatMul weights of an ONNX model block-wise into com.microsoft MatMulNBits.\n"
     "Algorithms: default (ONNX Runtime's MLAS quantizer, Olive's OnnxBlockWiseRtnQuantization),\n"
     "rtn (round to nearest), hqq (half-quadratic), kquant (llama.cpp's k-quant scale search),\n"
-    "gptq and awq (calibrated). --precision int8 --act_precision int8 quantizes activations too\n"
-    "(ONNX Runtime's static QDQ quantization). Calibration data: a text dataset (-d json|csv|text\n"
-    "--data_files ...) tokenized by the model folder's tokenizer, or --data_files alone: a folder of\n"
-    "<input name>.npy arrays.",
+    "gptq and awq (calibrated). default and rtn also turn Gathers on constant tables into\n"
+    "GatherBlockQuantized, as Olive's pass does. --precision int8 --act_precision int8 quantizes\n"
+    "activations too (ONNX Runtime's static QDQ quantization). Calibration data: a text dataset\n"
+    "(-d json|csv|text --data_files ...) tokenized by the model folder's tokenizer, or --data_files\n"
+    "alone: a folder of <input name>.npy arrays.",
     quantize_options,
     "Examples:\n  olive quantize -m model.onnx -o out --algorithm rtn --block_size 32\n"
     "  olive quantize -m model-folder -o out --algorithm gptq -d text --data_files corpus.txt --max_seq_len 512",

@@ -364,6 +364,10 @@ int oir_node_implicit_inputs(const oir_node *n, olive_strmap *names);
  * implicit). Values not produced in the graph (initializers, graph inputs, outer scopes) count
  * as available. Errors: OLIVE_EFORMAT naming a node on a cycle. */
 int oir_graph_toposort(oir_graph *g);
+/* The same order as onnx_ir's Graph.sort (Kahn's algorithm from the sinks, the latest ready
+ * node first, reversed): also unchanged for a sorted graph, but another order for an unsorted
+ * one. For passes that write what onnx_ir-based tools write. Errors as oir_graph_toposort. */
+int oir_graph_toposort_from_sinks(oir_graph *g);
 
 /* Validates the graph (recursively into subgraphs) and the model's opset imports: no
  * dangling input, no value produced twice, no cycle, every node domain imported.

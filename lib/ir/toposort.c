@@ -1,5 +1,7 @@
 /* Kahn's algorithm over explicit and implicit (subgraph) inputs, stable: among ready nodes
- * the original order is kept, so an already sorted graph is unchanged. */
+ * the original order is kept, so an already sorted graph is unchanged. The from-sinks variant
+ * runs it backwards (consumers before producers, the latest ready node first) and reverses the
+ * result: the stable order onnx_ir's Graph.sort gives, which differs on unsorted graphs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +35,7 @@ static int add_edge(edges *e, const olive_strmap *producer_of, const char *value
     return OLIVE_PUSH(e->list, e->n, e->cap, ed);
 }
 
-int oir_graph_toposort(oir_graph *g)
+static int toposort(oir_graph *g, int from_sinks)
 {
     size_t n = g->n_nodes, done = 0;
     olive_strmap producer_of = {0};
@@ -73,6 +75,11 @@ int oir_graph_toposort(oir_graph *g)
         rc = OLIVE_ENOMEM;
         goto out;
     }
+    for (size_t k = 0; from_sinks && k < e.n; k++) { /* walk consumer -> producer */
+        size_t p = e.list[k].producer;
+        e.list[k].producer = e.list[k].consumer;
+        e.list[k].consumer = p;
+    }
     for (size_t k = 0; k < e.n; k++) {
         first[e.list[k].producer + 1]++;
         deps[e.list[k].consumer]++;
@@ -107,11 +114,12 @@ int oir_graph_toposort(oir_graph *g)
             c_ = (c_ - 1) / 2;                                                                                         \
         }                                                                                                              \
     } while (0)
+        /* the heap holds keys: the index, or n - 1 - index from the sinks (latest first) */
         for (size_t i = 0; i < n; i++)
             if (deps[i] == 0)
-                HEAP_PUSH(i);
+                HEAP_PUSH(from_sinks ? n - 1 - i : i);
         while (heap_n) {
-            size_t top = queue[0], c = 0;
+            size_t top = from_sinks ? n - 1 - queue[0] : queue[0], c = 0;
             queue[0] = queue[--heap_n];
             for (;;) {
                 size_t l = 2 * c + 1, r = l + 1, m = c;
@@ -129,7 +137,7 @@ int oir_graph_toposort(oir_graph *g)
             sorted[done++] = g->nodes[top];
             for (size_t k = first[top]; k < first[top + 1]; k++)
                 if (--deps[users[k]] == 0)
-                    HEAP_PUSH(users[k]);
+                    HEAP_PUSH(from_sinks ? n - 1 - users[k] : users[k]);
         }
 #undef HEAP_PUSH
     }
@@ -143,7 +151,8 @@ int oir_graph_toposort(oir_graph *g)
         }
         goto out;
     }
-    memcpy(g->nodes, sorted, n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        g->nodes[i] = sorted[from_sinks ? n - 1 - i : i];
 out:
     olive_strmap_free(&producer_of);
     free(e.list);
@@ -153,4 +162,14 @@ out:
     free(queue);
     free(sorted);
     return rc;
+}
+
+int oir_graph_toposort(oir_graph *g)
+{
+    return toposort(g, 0);
+}
+
+int oir_graph_toposort_from_sinks(oir_graph *g)
+{
+    return toposort(g, 1);
 }

@@ -206,11 +206,14 @@ def test_float16_weights(tmp_path, algorithm, symmetric):
 
 def test_olive_alias_and_accuracy_level(tmp_path):
     """Olive's OnnxBlockWiseRtnQuantization is the MLAS quantizer with 4 bits, block 128,
-    symmetric; accuracy_level is written only when set."""
+    symmetric, its scales kept 1-D as Olive writes them (test_rtn_olive.py compares the whole
+    model with Olive's); accuracy_level is written only when set."""
     model = make_model(300, 4, seed=9)
     ours = run_olive(model, tmp_path, pass_name="OnnxBlockWiseRtnQuantization")
     got, attrs = nbits_tensors(ours)
     assert attrs == {"K": 300, "N": 4, "bits": 4, "block_size": 128}
+    assert got[1].shape == (4 * 3,)
+    got[1] = got[1].reshape(4, 3)
     assert_same_tensors(got, mlas_tensors(numpy_helper.to_array(model.graph.initializer[0]), 4, 128, True))
     ours = run_olive(model, tmp_path, "accuracy_level=4")
     assert nbits_tensors(ours)[1]["accuracy_level"] == 4

@@ -391,7 +391,8 @@ def test_alternatives_pick_the_smallest(work):
     assert sizes["quantize"] < sizes["quantize_dynamic"]
     # The report names the chosen candidate, numbered from 0 as the run summary's "best" is.
     best = [line for line in r.stdout.splitlines() if line.startswith("best of ")]
-    assert best == ["best of 2 candidates (numbered from 0): 1: quantize block_size=32"], r.stdout
+    assert best == ["best of 2 candidates (numbered from 0): 1: quantize block_size=32 quantize_embeddings=true "
+                    "layout=olive"], r.stdout
 
 
 # ---- the cache ----

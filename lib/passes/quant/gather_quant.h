@@ -24,4 +24,16 @@
 int olive_gather_quantize(const oir_tensor *t, size_t axis, int block_size, int symmetric, const char *node,
                           olive_quant_out *o);
 
+/* What Olive's OnnxBlockWiseRtnQuantization writes instead (4 or 8 bits), quantize_axis the
+ * last one, the same arithmetic with qmin = -2^(bits-1), qmax = 2^(bits-1) - 1 (symmetric) or
+ * 2^bits - 1 with the zero point 2^(bits-1) where the scale is 0 (asymmetric):
+ *  - codes are UINT8, symmetric ones shifted by 2^(bits-1) (unsigned, the zero point
+ *    implied); 4 bits pack two per byte along the last axis within each row (low nibble
+ *    first, an odd row padded with a zero nibble): shape [..., ceil(k / 2)]; 8 bits: the
+ *    table's shape;
+ *  - scales as above; zero points UINT8 of the scales' shape, 4 bits packed along the last
+ *    axis in the same way ([..., ceil(k_blocks / 2)]). */
+int olive_gather_quantize_olive(const oir_tensor *t, int block_size, int bits, int symmetric, const char *node,
+                                olive_quant_out *o);
+
 #endif

@@ -15,7 +15,9 @@
  * points (as its reference does) and the RTN names. customized_weight_config sets bits and
  * block size per node (node_overrides.h). Gather tables and tied embeddings
  * (quantize_embeddings) are handled in quantize_gather.c, quant_format=QDQ (DequantizeLinear
- * feeding the MatMul) in quantize_qdq.c. */
+ * feeding the MatMul) in quantize_qdq.c, layout=olive (what Olive's
+ * OnnxBlockWiseRtnQuantization writes: its names, 1-D scales, renamed outputs) here and in
+ * quantize_olive.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,10 +81,10 @@ static oir_tensor *quantizable_weight(quant_run *r, oir_graph *g, const oir_node
         OLIVE_INFO("quantize: skipping MatMul '%s': it does not have two inputs and one output", label(n));
         return NULL;
     }
-    t = oir_graph_initializer(g, n->inputs[1]);
-    if (!t && r->gather_on && (t = olive_tied_weight(r, g, n->inputs[1])))
+    t = olive_qrun_initializer(r, g, n->inputs[1]);
+    if (!t && r->gather_on && !r->olive && (t = olive_tied_weight(r, g, n->inputs[1])))
         return t; /* B = Transpose(E) of a constant table: quantized from E (tied embeddings) */
-    if (!t || (!r->initializers_need_inputs && oir_graph_input_index(g, n->inputs[1]) >= 0)) {
+    if (!t || (!r->initializers_need_inputs && oir_graph_input_index(r->owner, n->inputs[1]) >= 0)) {
         OLIVE_INFO("quantize: skipping MatMul '%s': B '%s' is not a constant initializer of its graph", label(n),
                    n->inputs[1]);
         return NULL;
@@ -148,7 +150,11 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
     OLIVE_TRY(olive_quantize_weight(&pq, t, label(n), &o));
     /* A transposed table (tied embeddings) is named <table>_T_...: the table's Gather has <table>_... */
     tag = kind == QW_TRANSPOSED ? "_T" : "";
-    if (p->algorithm == OLIVE_BLOCKQ_RTN || p->algorithm == OLIVE_BLOCKQ_KQUANT) {
+    if (r->olive) {
+        bases[0] = olive_asprintf("%s_Q%d", t->name, p->bits);
+        bases[1] = olive_asprintf("%s_scales", t->name);
+        bases[2] = olive_asprintf("%s_zero_point", t->name);
+    } else if (p->algorithm == OLIVE_BLOCKQ_RTN || p->algorithm == OLIVE_BLOCKQ_KQUANT) {
         bases[0] = olive_asprintf("%s%s_Q%dG%d", t->name, tag, p->bits, p->block_size);
         bases[1] = olive_asprintf("%s%s_scale", t->name, tag);
         bases[2] = olive_asprintf("%s%s_zp", t->name, tag);
@@ -170,6 +176,11 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
         else if (p->algorithm == OLIVE_BLOCKQ_HQQ) /* 1-D scales and float zero points */
             rc = olive_qrun_add_tensor(r, g, w.names[i], t->dtype, 1, (const int64_t[]){cols * kb},
                                        i == 1 ? o.scales : o.zps);
+        else if (r->olive) /* Olive keeps ONNX Runtime's flat scale and zero-point buffers: 1-D */
+            rc = i == 1 ? olive_qrun_add_tensor(r, g, w.names[1], t->dtype, 1, (const int64_t[]){cols * kb}, o.scales)
+                        : olive_qrun_add_tensor(r, g, w.names[2], OIR_UINT8, 1,
+                                                (const int64_t[]){cols * (int64_t)olive_blockq_zp_bytes(p, (size_t)kb)},
+                                                o.zps);
         else if (i == 1)
             rc = olive_qrun_add_tensor(r, g, w.names[1], t->dtype, 2, (const int64_t[]){cols, kb}, o.scales);
         else
@@ -190,13 +201,43 @@ static int quantized_names(quant_run *r, const olive_blockq *p, oir_graph *g, co
 quantized_weight *olive_qrun_cached(quant_run *r, const char *source, int kind)
 {
     for (size_t i = 0; i < r->n_weights; i++)
-        if (r->weights[i].kind == kind && !strcmp(r->weights[i].source, source))
+        if (r->weights[i].kind == kind && r->weights[i].owner == r->owner && !strcmp(r->weights[i].source, source))
             return &r->weights[i];
+    return NULL;
+}
+
+/* 1 if g defines `name` as a graph input or a node output (hiding outer scopes). */
+static int defined_in(const oir_graph *g, const char *name)
+{
+    if (oir_graph_input_index(g, name) >= 0)
+        return 1;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t j = 0; j < g->nodes[i]->n_outputs; j++)
+            if (!strcmp(g->nodes[i]->outputs[j], name))
+                return 1;
+    return 0;
+}
+
+oir_tensor *olive_qrun_initializer(quant_run *r, oir_graph *g, const char *name)
+{
+    oir_tensor *t = oir_graph_initializer(g, name);
+    r->owner = g;
+    if (t || !r->olive || !r->n_scopes || defined_in(g, name))
+        return t;
+    for (size_t s = r->n_scopes; s-- > 0;) {
+        if ((t = oir_graph_initializer(r->scopes[s], name))) {
+            r->owner = r->scopes[s];
+            return t;
+        }
+        if (defined_in(r->scopes[s], name))
+            return NULL;
+    }
     return NULL;
 }
 
 int olive_qrun_remember(quant_run *r, quantized_weight *w, quantized_weight **out)
 {
+    w->owner = r->owner;
     quantized_weight *grown = realloc(r->weights, (r->n_weights + 1) * sizeof *grown);
     if (!grown) {
         olive_qweight_clear(w);
@@ -247,6 +288,58 @@ static int drop_unused_sources(quant_run *r, oir_graph *g)
     return OLIVE_OK;
 }
 
+/* Quantizes node *at of g if it is selected and can be; *at ends on the node that replaced it. */
+static int quantize_node(quant_run *r, oir_graph *g, size_t *at)
+{
+    oir_node *n = g->nodes[*at], *q;
+    oir_tensor *t;
+    quantized_weight *w;
+    int rc = OLIVE_OK;
+    if (!selected(r, n))
+        return OLIVE_OK;
+    if (!strcmp(n->op_type, "Gather")) {
+        int replaced = 0;
+        OLIVE_TRY(olive_quantize_gather_node(r, g, *at, &replaced));
+        r->quantized_gathers += (size_t)replaced;
+    } else if ((t = quantizable_weight(r, g, n))) {
+        int64_t k = t->dims[0], cols = t->dims[1];
+        olive_blockq p = r->q;
+        olive_node_overrides_apply(r->overrides, n->name, &p.bits, &p.block_size);
+        if (r->qdq)
+            rc = olive_quantize_qdq_node(r, &p, g, at, t);
+        else
+            rc = quantized_names(r, &p, r->owner, t, n, &w);
+        if (r->tied) {
+            oir_tensor_free(t);
+            r->tied = 0;
+            r->any_tied = 1;
+        }
+        if (rc != OLIVE_OK)
+            return rc;
+        if (r->qdq) {
+            r->quantized_qdq++;
+        } else {
+            if (!(q = matmulnbits(r, &p, n, w, k, cols)))
+                return olive_fail(OLIVE_ENOMEM, "out of memory");
+            oir_graph_replace_node(g, *at, q);
+            r->quantized++;
+            if (r->olive)
+                OLIVE_TRY(olive_qrun_olive_output(r, g, q, p.bits));
+        }
+    }
+    r->done++;
+    return olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
+}
+
+static void forget_weights(quant_run *r)
+{
+    for (size_t i = 0; i < r->n_weights; i++)
+        olive_qweight_clear(&r->weights[i]);
+    free(r->weights);
+    r->weights = NULL;
+    r->n_weights = 0;
+}
+
 static int quantize_graph(oir_graph *g, int depth, void *user)
 {
     quant_run *r = user;
@@ -254,63 +347,47 @@ static int quantize_graph(oir_graph *g, int depth, void *user)
     (void)depth;
     r->weights = NULL;
     r->n_weights = 0;
-    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
-        oir_node *n = g->nodes[i], *q;
-        oir_tensor *t;
-        quantized_weight *w;
-        if (!selected(r, n))
-            continue;
-        if (!strcmp(n->op_type, "Gather")) {
-            int replaced = 0;
-            if ((rc = olive_quantize_gather_node(r, g, i, &replaced)) != OLIVE_OK)
-                break;
-            r->quantized_gathers += (size_t)replaced;
-        } else if ((t = quantizable_weight(r, g, n))) {
-            int64_t k = t->dims[0], cols = t->dims[1];
-            olive_blockq p = r->q;
-            olive_node_overrides_apply(r->overrides, n->name, &p.bits, &p.block_size);
-            if (r->qdq) {
-                int tied = r->tied;
-                rc = olive_quantize_qdq_node(r, &p, g, &i, t);
-                if (tied) {
-                    oir_tensor_free(t);
-                    r->tied = 0;
-                    r->any_tied = 1;
-                }
-                if (rc != OLIVE_OK)
-                    break;
-                r->quantized_qdq++;
-                r->done++;
-                rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
-                continue;
-            }
-            rc = quantized_names(r, &p, g, t, n, &w);
-            if (r->tied) {
-                oir_tensor_free(t);
-                r->tied = 0;
-                r->any_tied = 1;
-            }
-            if (rc != OLIVE_OK)
-                break;
-            if (!(q = matmulnbits(r, &p, n, w, k, cols))) {
-                rc = olive_fail(OLIVE_ENOMEM, "out of memory");
-                break;
-            }
-            oir_graph_replace_node(g, i, q);
-            r->quantized++;
-        }
-        r->done++;
-        rc = olive_pass_progress(r->ctx, r->total ? (double)r->done / (double)r->total : 1.0);
-    }
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++)
+        rc = quantize_node(r, g, &i);
     if (rc == OLIVE_OK && r->any_tied)
         rc = olive_drop_unused_transposes(r, g);
     if (rc == OLIVE_OK && r->n_weights)
         rc = drop_unused_sources(r, g);
-    for (size_t i = 0; i < r->n_weights; i++)
-        olive_qweight_clear(&r->weights[i]);
-    free(r->weights);
-    r->weights = NULL;
-    r->n_weights = 0;
+    forget_weights(r);
+    return rc;
+}
+
+/* layout=olive walks as Olive does: the graph sorted as onnx_ir sorts it, each node, then the
+ * subgraphs of the node it leaves, with the enclosing graphs on r->scopes so that a table read
+ * from an outer scope is quantized into that scope, once for the whole model. Float sources
+ * are left for quantize_olive.c. */
+static int quantize_scope(quant_run *r, oir_graph *g)
+{
+    int rc = OLIVE_OK;
+    if (r->n_scopes == QUANT_MAX_SCOPES)
+        return olive_fail(OLIVE_EUNSUPPORTED, "quantize: subgraphs nested more than %d deep", QUANT_MAX_SCOPES);
+    OLIVE_TRY(oir_graph_toposort_from_sinks(g)); /* Olive sorts every graph first, as onnx_ir does */
+    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
+        oir_node *n;
+        if ((rc = quantize_node(r, g, &i)) != OLIVE_OK)
+            break;
+        n = g->nodes[i];
+        r->scopes[r->n_scopes++] = g;
+        for (size_t a = 0; a < n->n_attrs && rc == OLIVE_OK; a++) {
+            if (n->attrs[a].g)
+                rc = quantize_scope(r, n->attrs[a].g);
+            for (size_t k = 0; n->attrs[a].graphs && k < n->attrs[a].n && rc == OLIVE_OK; k++)
+                rc = quantize_scope(r, n->attrs[a].graphs[k]);
+        }
+        r->n_scopes--;
+    }
+    return rc;
+}
+
+static int quantize_olive(oir_model *m, quant_run *r)
+{
+    int rc = m->graph ? quantize_scope(r, m->graph) : OLIVE_OK;
+    forget_weights(r);
     return rc;
 }
 
@@ -368,6 +445,7 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
                                                                         : 1;
     r.initializers_need_inputs = m->ir_version > 0 && m->ir_version < 4;
     r.qdq = !strcmp(olive_args_string(args, "quant_format"), "QDQ");
+    r.olive = !strcmp(olive_args_string(args, "layout"), "olive");
     if (r.qdq && (algorithm != OLIVE_BLOCKQ_DEFAULT || bits != 4))
         return olive_fail(OLIVE_EINVALID,
                           "quant_format=QDQ: DequantizeLinear blocks are written for algorithm=default with bits=4 "
@@ -380,13 +458,20 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
         return olive_fail(OLIVE_EINVALID, "customized_weight_config: algorithm=hqq writes 4-bit blocks of one size");
     }
     oir_model_for_each_graph(m, count_graph, &r);
-    rc = oir_model_for_each_graph(m, quantize_graph, &r);
+    rc = r.olive && !r.qdq ? quantize_olive(m, &r) : oir_model_for_each_graph(m, quantize_graph, &r);
     olive_node_overrides_free(r.overrides);
     if (rc != OLIVE_OK)
         return rc;
-    if (r.quantized || r.quantized_gathers)
+    if (r.olive) {
+        OLIVE_TRY(olive_quantize_olive_finish(m));
+        if (r.quantized_gathers)
+            OLIVE_INFO("quantize: %zu Gather nodes to GatherBlockQuantized (%d bits, block %d, %s, Olive's layout)",
+                       r.quantized_gathers, r.q.bits, r.q.block_size,
+                       olive_args_bool(args, "is_symmetric") ? "symmetric" : "asymmetric");
+    } else if (r.quantized || r.quantized_gathers) {
         OLIVE_TRY(oir_model_require_opset(m, "com.microsoft", 1));
-    if (r.quantized_gathers || r.quantized_qdq) {
+    }
+    if ((r.quantized_gathers && !r.olive) || r.quantized_qdq) {
         /* INT4 / UINT4 tensors need IR 10; ONNX Runtime's quantizer also raises the default
          * opset to 21 then, without converting nodes. */
         if (oir_model_opset(m, "") < 21)
@@ -491,26 +576,45 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_BOOL,
      .default_value = "false",
      .help = "Also quantize Gathers on constant float tables into GatherBlockQuantized",
-     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime); int4 codes when is_symmetric else uint4 "
-                "+ zero points, ONNX Runtime's default quantizer whatever the algorithm; raises IR to 10 and opset "
-                "to 21 as it does. A tied lm_head MatMul(x, Transpose(table)) becomes MatMulNBits from the table. "
-                "The two formats cannot share bytes (MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized "
-                "scales of the data's rank), so a tied table is stored twice, quantized"},
+     .details = "4 bits only (with bits=8 Gathers stay, as in ONNX Runtime; layout=olive takes 4 or 8); int4 "
+                "codes when is_symmetric else uint4 + zero points, ONNX Runtime's default quantizer whatever the "
+                "algorithm; raises IR to 10 and opset to 21 as it does (layout=olive: see there). A tied lm_head "
+                "MatMul(x, Transpose(table)) becomes MatMulNBits from the table. The two formats cannot share bytes "
+                "(MatMulNBits needs B [N, k_blocks, blob], GatherBlockQuantized scales of the data's rank), so a "
+                "tied table is stored twice, quantized"},
     {.name = "gather_quantize_axis",
      .type = OLIVE_PARAM_INT,
      .default_value = "1",
      .min = -8,
      .max = 7,
      .help = "Axis of a Gather table quantized in blocks (negative: from the end)",
-     .details = "ONNX Runtime's quant_axes entry for Gather"},
+     .details = "ONNX Runtime's quant_axes entry for Gather; layout=olive uses the last axis"},
+    {.name = "layout",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "onnxruntime",
+     .choices = "onnxruntime|olive",
+     .help = "Tensor names and layout: ONNX Runtime's quantizer's, or Olive's OnnxBlockWiseRtnQuantization's",
+     .details = "olive (what Olive 0.13's OnnxBlockWiseRtnQuantization writes): <w>_Q<bits>, <w>_scales and "
+                "<w>_zero_point, MatMulNBits scales and zero points 1-D; Gathers with 4 or 8 bits, quantize_axis the "
+                "last axis, UINT8 codes (symmetric ones shifted by 2^(bits-1), no zero-point input; 4 bits packed "
+                "in pairs within each row) and a bits attribute, IR and default opset unchanged; each replaced node's "
+                "output renamed <output>_Q<bits> (graph outputs too); graphs sorted as onnx_ir sorts them; tables "
+                "that subgraphs read from outer scopes quantized there; com.microsoft imported at version 1; "
+                "main-graph initializers nothing reads dropped; no tied-embedding MatMuls. Gathers Olive would write "
+                "in a form ONNX Runtime cannot run (a 1-D table; gather axis not 0; 4 bits with rows of odd length) "
+                "stay float. With quant_format=QDQ, MatMuls take ONNX Runtime's QDQ form (Olive gets its own from "
+                "MatMulNBitsToQDQ after the pass)"},
 };
 
-/* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer despite its name:
- * algorithm=default here, with the same defaults (4 bits, block 128, symmetric). */
-static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
+/* Olive's OnnxBlockWiseRtnQuantization runs ONNX Runtime's MLAS quantizer on MatMuls despite
+ * its name (algorithm=default here, with the same defaults: 4 bits, block 128, symmetric) and
+ * its own round-to-nearest on Gather tables, in its own layout. Its `axis` changes nothing
+ * (Gathers are quantized along their last axis, MatMuls along K). */
+static const char *const rtn_ignored[] = {"quant_axes", "weight_only_quant_configs", "axis", NULL};
+static const char *const matmul4_ignored[] = {"quant_axes", "weight_only_quant_configs", NULL};
 static const olive_pass_type olive_types[] = {
-    {"OnnxBlockWiseRtnQuantization", NULL, NULL, rtn_ignored},
-    {"OnnxMatMul4Quantizer", "bits=4", NULL, rtn_ignored},
+    {"OnnxBlockWiseRtnQuantization", "quantize_embeddings=true layout=olive", NULL, rtn_ignored},
+    {"OnnxMatMul4Quantizer", "bits=4", NULL, matmul4_ignored},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -519,7 +623,9 @@ const olive_pass_def olive_pass_quantize = {
     .summary = "Weight-only int4/int8 block quantization of constant MatMul weights into MatMulNBits",
     .details = "default: ONNX Runtime's MLAS quantizer, which Olive's OnnxBlockWiseRtnQuantization also runs; rtn: "
                "ONNX Runtime's RTN config; hqq and k_quant: ONNX Runtime's HQQ and k-quant quantizers. Scales [N, "
-               "k_blocks] in the weight's type; a weight with inf/NaN is an error",
+               "k_blocks] in the weight's type; a weight with inf/NaN is an error. As Olive's "
+               "OnnxBlockWiseRtnQuantization (quantize_embeddings=true layout=olive) it also turns Gathers on constant "
+               "tables into GatherBlockQuantized with 4 or 8 bits, with Olive's names and layout",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

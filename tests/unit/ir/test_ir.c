@@ -119,6 +119,25 @@ static void test_toposort_validate(void)
     CHECK_RC(oir_model_validate(m), OLIVE_EFORMAT);
     oir_model_free(m);
 
+    /* c = Relu(b) listed before b = Relu(X), two independent nodes between them: the forward sort
+     * moves c down after b; from the sinks (onnx_ir's order) b moves up before c. */
+    {
+        static const char *const forward[] = {"r", "n", "b", "c"}, *const sinks[] = {"b", "c", "r", "n"};
+        for (int from_sinks = 0; from_sinks < 2; from_sinks++) {
+            m = oir_model_new();
+            oir_model_require_opset(m, "", 17);
+            oir_graph_add_node(m->graph, node1("Relu", "c", "b", NULL, "C"));
+            oir_graph_add_node(m->graph, node1("Relu", "r", "X", NULL, "R"));
+            oir_graph_add_node(m->graph, node1("Neg", "n", "X", NULL, "N"));
+            oir_graph_add_node(m->graph, node1("Relu", "b", "X", NULL, "b"));
+            CHECK_RC(from_sinks ? oir_graph_toposort_from_sinks(m->graph) : oir_graph_toposort(m->graph), OLIVE_OK);
+            for (size_t i = 0; i < 4; i++)
+                CHECK_MSG(!strcmp(m->graph->nodes[i]->name, (from_sinks ? sinks : forward)[i]), "node %zu is %s", i,
+                          m->graph->nodes[i]->name);
+            oir_model_free(m);
+        }
+    }
+
     /* a node reading its own output */
     m = oir_model_new();
     oir_model_require_opset(m, "", 17);

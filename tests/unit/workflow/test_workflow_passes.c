@@ -61,8 +61,15 @@ static void test_type_renames_fixed_nested_and_ignored(void)
     /* The settings an Olive type implies come first; the entry's own win. */
     check_value("{\"type\": \"OnnxMatMul4Quantizer\"}", "bits", "4");
     check_value("{\"type\": \"OnnxMatMul4Quantizer\", \"block_size\": 32}", "block_size", "32");
+    /* Olive's RTN pass also quantizes Gather tables, in its own layout; the quantize pass's own
+     * defaults stay (no Gathers, ONNX Runtime's layout). */
+    check_value("{\"type\": \"OnnxBlockWiseRtnQuantization\"}", "quantize_embeddings", "true");
+    check_value("{\"type\": \"OnnxBlockWiseRtnQuantization\"}", "layout", "olive");
+    check_value("{\"type\": \"quantize\"}", "quantize_embeddings", "false");
+    check_value("{\"type\": \"quantize\"}", "layout", "onnxruntime");
     /* Keys that tune Olive's own machinery are accepted even when strict... */
     check_value("{\"type\": \"OnnxBlockWiseRtnQuantization\", \"quant_axes\": {\"MatMul\": 0}}", "bits", "4");
+    check_value("{\"type\": \"OnnxBlockWiseRtnQuantization\", \"axis\": 1}", "bits", "4");
     check_value("{\"type\": \"OnnxDynamicQuantization\", \"extra_options\": {\"x\": 1}}", "per_channel", "false");
     /* ...but only for the type that ignores them. */
     CHECK(entry("{\"type\": \"OnnxPeepholeOptimizer\", \"quant_axes\": 1}", 1) == NULL);
