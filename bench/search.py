@@ -16,7 +16,8 @@ Prints wall time and peak RSS of each, the ratio Olive / libolive, the candidate
 evaluated, whether they are the same points in the same order with the same accuracy, and
 whether the Pareto frontiers agree. Latency is measured by each tool, and every candidate of
 this tiny model has the same accuracy, so the frontiers rank on latency and differ by noise:
-the script reports, never fails, on that.
+the script reports, never fails, on that. A second run of both tools with accuracy as the only
+objective (deterministic) compares their frontiers again: those must be the same.
 
 Olive needs torch and transformers: pass the Python of such an environment with
 --olive-python (scripts/olive-peer-env.sh makes one); without it only libolive runs.
@@ -40,7 +41,7 @@ def cat(*values):
     return {"olive_parameter_type": "SearchParameter", "type": "Categorical", "support": list(values)}
 
 
-def config(model, out, cache):
+def config(model, out, cache, accuracy_only=False):
     ev = os.path.join(DATA, "evaluate")
     return {"input_model": {"type": "ONNXModel", "model_path": model},
             "systems": {"local_system": {"type": "LocalSystem", "accelerators": [
@@ -62,7 +63,7 @@ def config(model, out, cache):
                                 "metric_config": {"task": "multiclass", "num_classes": 3}}]},
                 {"name": "latency", "type": "latency", "data_config": "cls",
                  "sub_types": [{"name": "avg", "priority": 2,
-                                "metric_config": {"warmup_num": 1, "repeat_test_num": 4}}]}]}},
+                                "metric_config": {"warmup_num": 1, "repeat_test_num": 4}}]}][:1 if accuracy_only else 2]}},
             "passes": {"quantization": {"type": "OnnxBlockWiseRtnQuantization", "bits": cat(4, 8),
                                         "block_size": cat(32, 64, 128), "accuracy_level": cat(0, 4)}},
             "engine": {"evaluator": "e", "host": "local_system", "target": "local_system",
@@ -111,8 +112,37 @@ def candidates(out):
 
 
 def cfg_key(n):
-    cfg = n.get("pass_run_config") or n.get("config") or {}
+    """A frontier node's point: Olive's pass config, or libolive's search_point text
+    ("quantization.bits=4 quantization.block_size=64 quantization.accuracy_level=0")."""
+    cfg = n.get("pass_run_config") or n.get("config")
+    if not cfg:
+        cfg = {kv.split("=")[0].split(".")[-1]: int(kv.split("=")[1]) for kv in n.get("search_point", "").split()}
     return (cfg.get("bits"), cfg.get("block_size"), cfg.get("accuracy_level"))
+
+
+def run_tools(args, model, gnu, accuracy_only):
+    """Runs the search with each tool in a fresh process and an empty cache:
+    [(tool, wall s, peak RSS bytes, candidates)]."""
+    rows = []
+    for name, argv_of in (("libolive", lambda cfg: [args.olive, "run", "--config", cfg, "--log_level", "1"]),
+                          ("Olive", lambda cfg: [args.olive_python, "-m", "olive", "run", "--config", cfg])):
+        if name == "Olive" and not args.olive_python:
+            print("Olive: skipped (no --olive-python)")
+            continue
+        work = os.path.join(OUT, name.lower() + ("-accuracy" if accuracy_only else ""))
+        subprocess.run(["rm", "-rf", work])
+        os.makedirs(work)
+        out, cache = os.path.join(work, "out"), os.path.join(work, "cache")
+        cfg = os.path.join(work, "config.json")
+        json.dump(config(model, out, cache, accuracy_only), open(cfg, "w"), indent=1)
+        wall, rss, so, se, rc = run_measured(argv_of(cfg), gnu)
+        if rc != 0:
+            print(f"{name}: failed (exit {rc}):\n{se[-2000:]}")
+            if name == "libolive":
+                sys.exit(1)
+            continue
+        rows.append((name, wall, rss, candidates(out)))
+    return rows
 
 
 def main():
@@ -129,27 +159,8 @@ def main():
                         "--param", "precision=fp32"], check=True)
         only_logits(os.path.join(model, "model.onnx"))
     gnu = gnu_time_works()
-    rows = []
-    for name, argv_of in (("libolive", lambda cfg: [args.olive, "run", "--config", cfg, "--log_level", "1"]),
-                          ("Olive", lambda cfg: [args.olive_python, "-m", "olive", "run", "--config", cfg])):
-        if name == "Olive" and not args.olive_python:
-            print("Olive: skipped (no --olive-python)")
-            continue
-        work = os.path.join(OUT, name.lower())
-        subprocess.run(["rm", "-rf", work])
-        os.makedirs(work)
-        out, cache = os.path.join(work, "out"), os.path.join(work, "cache")
-        cfg = os.path.join(work, "config.json")
-        json.dump(config(model, out, cache), open(cfg, "w"), indent=1)
-        wall, rss, so, se, rc = run_measured(argv_of(cfg), gnu)
-        log = so + se
-        if rc != 0:
-            print(f"{name}: failed (exit {rc}):\n{se[-2000:]}")
-            if name == "libolive":
-                sys.exit(1)
-            continue
-        rows.append((name, wall, rss, candidates(out)))
-    print(f"\nsearch over 12 candidates ({build_type(args.olive)} libolive build)")
+    rows = run_tools(args, model, gnu, accuracy_only=False)
+    print(f"\nsearch over 12 candidates, accuracy and latency ({build_type(args.olive)} libolive build)")
     print(f"{'tool':<10} {'wall s':>8} {'peak RSS MiB':>13} {'evaluated':>10}")
     for name, wall, rss, cands in rows:
         print(f"{name:<10} {wall:>8.2f} {mib(rss):>13.1f} {len(cands):>10}")
@@ -161,6 +172,12 @@ def main():
               and all(abs(a[1] - b[1]) < 1e-6 for a, b in zip(lc, oc)))
         lf, of = sorted(c[0] for c in lc if c[2]), sorted(c[0] for c in oc if c[2])
         print(f"Pareto frontier: libolive {lf}, Olive {of}: {'same' if lf == of else 'differs (latency noise)'}")
+        # The frontier again with accuracy alone, which is deterministic: it must be the same.
+        rows = run_tools(args, model, gnu, accuracy_only=True)
+        if len(rows) == 2:
+            lf, of = (sorted(c[0] for c in r[3] if c[2]) for r in rows)
+            print(f"Pareto frontier with accuracy alone: libolive {lf}, Olive {of}: "
+                  f"{'same' if lf == of else 'DIFFERENT'}")
 
 
 if __name__ == "__main__":
