@@ -9,6 +9,7 @@ Test modules import this after their pytest.importorskip lines, so that a missin
 onnxruntime skips them instead of failing their collection. (tests/data/quant/make_hqq.py
 takes its weights and model from here too: the hqq test regenerates the large ones.)"""
 
+import hashlib
 import json
 import os
 import pathlib
@@ -340,3 +341,29 @@ def gemma2_greedy(weights, cfg, prompt, new_tokens):
         logits, _ = gemma2_forward(weights, cfg, seq)
         seq.append(int(logits[0, -1].argmax()))
     return seq
+
+
+# ---- staging folders: the names libolive gives them, to make stale and live ones in tests ----
+
+def dead_pid():
+    """A process id that no process holds any more."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def boot_tag():
+    """The owner tag of staging folders: the boot id's first 8 hex digits, or in a pid namespace
+    other than the initial one (a container) those of sha256(boot id, namespace link)."""
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = f.read()
+    ns = os.readlink("/proc/self/ns/pid")
+    if ns != "pid:[4026531836]":
+        return hashlib.sha256((boot + ns).encode()).hexdigest()[:8]
+    return boot.replace("-", "")[:8]
+
+
+def start_time(pid):
+    """A process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]

@@ -21,6 +21,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from olive_testlib import boot_tag, dead_pid, start_time  # noqa: E402
+
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (meson test sets it to the built olive tool)")
 
@@ -156,28 +158,6 @@ def test_racing_writers_leave_every_entry_valid(tmp_path):
                            capture_output=True, text=True, timeout=TIMEOUT)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("cache hit") == len(PASSES), again.stderr
-
-
-def dead_pid():
-    p = subprocess.Popen(["true"])
-    p.wait()
-    return p.pid
-
-
-def boot_tag():
-    """The owner tag of staging folders: the boot id's first 8 hex digits, or in a pid namespace
-    other than the initial one (a container) those of sha256(boot id, namespace link)."""
-    with open("/proc/sys/kernel/random/boot_id") as f:
-        boot = f.read()
-    ns = os.readlink("/proc/self/ns/pid")
-    if ns != "pid:[4026531836]":
-        return hashlib.sha256((boot + ns).encode()).hexdigest()[:8]
-    return boot.replace("-", "")[:8]
-
-
-def start_time(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[19]
 
 
 def test_only_stale_staging_folders_and_temporary_files_are_removed(tmp_path):

@@ -7,7 +7,6 @@ Each case builds the folders, runs the built `olive` tool (OLIVE_CLI), then comp
 file it cares about with what was there before, byte for byte. Outputs are checked with onnx's
 checker and onnxruntime against the input model."""
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,6 +17,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from olive_testlib import boot_tag, dead_pid, start_time  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (meson test sets it to the built olive tool)")
@@ -261,28 +262,6 @@ def test_folder_of_user_files_is_refused_naming_them(work):
 
 
 # ---- 4. staging folders of killed runs are removed by the next run, live ones are not ----
-
-def boot_tag():
-    """The owner tag of staging folders: the boot id's first 8 hex digits, or in a pid namespace
-    other than the initial one (a container) those of sha256(boot id, namespace link)."""
-    with open("/proc/sys/kernel/random/boot_id") as f:
-        boot = f.read()
-    ns = os.readlink("/proc/self/ns/pid")
-    if ns != "pid:[4026531836]":
-        return hashlib.sha256((boot + ns).encode()).hexdigest()[:8]
-    return boot.replace("-", "")[:8]
-
-
-def start_time(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[19]
-
-
-def dead_pid():
-    p = subprocess.Popen(["true"])
-    p.wait()
-    return p.pid
-
 
 def fake_staging(folder, final, pid, start):
     d = folder / f".{final}.tmp-{boot_tag()}-{pid}-{start}-aB3xZ9"

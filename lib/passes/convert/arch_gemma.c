@@ -81,14 +81,7 @@ static int gemma2_configure(cvt_decoder *d)
         if (!json_is_array(types) || (int64_t)json_array_size(types) < d->cfg.layers)
             return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'layer_types' must list all %lld layers",
                               d->ck->path, (long long)d->cfg.layers);
-        for (size_t i = 0; i < json_array_size(types); i++) {
-            const char *t = json_string_value(json_array_get(types, i));
-            if (!t || (strcmp(t, "sliding_attention") && strcmp(t, "full_attention")))
-                return olive_fail(OLIVE_EUNSUPPORTED,
-                                  "config.json of '%s': layer_types[%zu] must be \"sliding_attention\" or "
-                                  "\"full_attention\"",
-                                  d->ck->path, i);
-        }
+        OLIVE_TRY(cvt_config_layer_types(d, types));
     }
     return OLIVE_OK;
 }

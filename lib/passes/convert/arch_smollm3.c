@@ -50,14 +50,7 @@ static int smollm3_configure(cvt_decoder *d)
         return olive_fail(OLIVE_EFORMAT,
                           "config.json of '%s': use_sliding_window needs 'sliding_window' and 'layer_types'",
                           d->ck->path);
-    for (size_t i = 0; i < json_array_size(types); i++) {
-        const char *t = json_string_value(json_array_get(types, i));
-        if (!t || (strcmp(t, "sliding_attention") && strcmp(t, "full_attention")))
-            return olive_fail(OLIVE_EUNSUPPORTED,
-                              "config.json of '%s': layer_types[%zu] must be \"sliding_attention\" or "
-                              "\"full_attention\"",
-                              d->ck->path, i);
-    }
+    OLIVE_TRY(cvt_config_layer_types(d, types));
     if (window < (double)d->cfg.context_length)
         d->cfg.sliding_window = (int64_t)window;
     return OLIVE_OK;

@@ -283,6 +283,9 @@ int cvt_decoder_config_read(cvt_decoder *d);
 /* Number `key` of config.json into *out, checked to lie in [lo, hi]; absent or null leaves *out
  * unchanged (and *found, when given, 0). OLIVE_EFORMAT naming the key otherwise. */
 int cvt_config_number(const cvt_decoder *d, const char *key, double lo, double hi, double *out, int *found);
+/* Checks each entry of config.json's layer_types array: "sliding_attention" or
+ * "full_attention". OLIVE_EUNSUPPORTED naming the first other entry. */
+int cvt_config_layer_types(const cvt_decoder *d, const json_t *types);
 
 /* Checks the search settings (generation_config.json, else config.json) that genai_config.json
  * copies: numbers of the right kind and range. Errors: OLIVE_EFORMAT naming the key and value. */

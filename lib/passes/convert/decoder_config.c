@@ -102,6 +102,19 @@ static int64_t token_id(const cvt_decoder *d, const char *name)
     return v && json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
+int cvt_config_layer_types(const cvt_decoder *d, const json_t *types)
+{
+    for (size_t i = 0; i < json_array_size(types); i++) {
+        const char *t = json_string_value(json_array_get(types, i));
+        if (!t || (strcmp(t, "sliding_attention") && strcmp(t, "full_attention")))
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "config.json of '%s': layer_types[%zu] must be \"sliding_attention\" or "
+                              "\"full_attention\"",
+                              d->ck->path, i);
+    }
+    return OLIVE_OK;
+}
+
 /* Number `key` of config.json into *out; absent or null leaves *out unchanged. */
 int cvt_config_number(const cvt_decoder *d, const char *key, double lo, double hi, double *out, int *found)
 {
