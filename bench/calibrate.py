@@ -15,23 +15,17 @@ in the same run, each tool in a fresh process (wall time and peak RSS of the who
 Exits non-zero when a tool fails or the static outputs differ, never on timing.
 Run with the venv's python:  .venv/bin/python bench/calibrate.py [--samples 32] [--tokens 128]
 """
+import argparse
+import importlib.util
 import os
+import subprocess
 import sys
 
-# bench/tokenize.py would shadow the standard library's tokenize (which onnxruntime imports):
-# this folder goes last on the path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _HERE] + [_HERE]
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import subprocess  # noqa: E402
-
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-from measure import build_type, fresh_dir, gnu_time_works, print_runs, run_measured  # noqa: E402
+from measure import build_type, fresh_dir, gnu_time_works, print_runs, run_measured
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_ROOT = os.path.join(REPO, "bench", "out", "calibrate")

