@@ -230,6 +230,11 @@ int cli_cmd_tune_session(int argc, char **argv)
     olive_model_free(model);
     if (rc != OLIVE_OK)
         return cli_fail(rc);
+    if (!olive_model_inference_settings(tuned)) { /* the pass warned: no provider to tune is here */
+        fprintf(stderr, "olive: error: none of the settings ran; nothing written\n");
+        olive_model_free(tuned);
+        return CLI_EXIT_FAILURE;
+    }
     rc = write_model_config(a.output, path, olive_model_inference_settings(tuned));
     olive_model_free(tuned);
     return rc;

@@ -119,6 +119,17 @@ def test_generated_inputs_and_extra_session_config(tmp_path, onnx_input):
     assert so["extra_session_config"] == {"session.intra_op.allow_spinning": "0"} and so["enable_profiling"] is True
 
 
+def test_provider_missing_here_leaves_no_settings(tmp_path, onnx_input):
+    # As Olive does when its baseline cannot run: a warning, and the model without settings.
+    r = run(tmp_path, config(onnx_input, providers_list=["DmlExecutionProvider"], force_evaluate_other_eps=True))
+    assert r.returncode == 0, r.stderr
+    assert "DmlExecutionProvider is not available" in r.stderr and "keeps no inference_settings" in r.stderr
+    assert json.loads((tmp_path / "out" / "model_config.json").read_text())["config"]["inference_settings"] is None
+    cli = olive("tune-session-params", "-m", onnx_input, "-o", tmp_path / "cli", "--providers_list",
+                "DmlExecutionProvider", cwd=tmp_path)
+    assert cli.returncode == 1 and "none of the settings ran" in cli.stderr and not (tmp_path / "cli").exists()
+
+
 @pytest.mark.parametrize("key,value,message", [
     ("opt_level_list", [5], "opt_level_list: 5 is not a graph optimization level"),
     ("execution_mode_list", ["FAST"], "'FAST' is not an execution mode"),

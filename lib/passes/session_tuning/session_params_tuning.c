@@ -431,20 +431,21 @@ static int tune(best *b, const olive_backend *be, const char *path, const char *
                 olive_pass_ctx *ctx)
 {
     size_t total = 0, done = 0;
-    int tried = 0, last_rc = OLIVE_OK;
+    int tried = 0, last_rc = OLIVE_OK, missing = 1;
     char last_error[512] = "";
     b->seconds = -1;
     for (int mode = 1; mode <= 2; mode++)
         if (p->modes & mode)
             total += p->n_intra * (mode == 2 ? p->n_inter : 1);
     total *= p->n_providers * p->n_level;
-    for (size_t pi = 0; pi < p->n_providers; pi++)
-        for (size_t li = 0; li < p->n_level; li++)
-            for (int mode = 1; mode <= 2; mode++) {
+    for (size_t pi = 0; pi < p->n_providers; pi++) {
+        int unavailable = 0;
+        for (size_t li = 0; li < p->n_level && !unavailable; li++)
+            for (int mode = 1; mode <= 2 && !unavailable; mode++) {
                 if (!(p->modes & mode))
                     continue;
-                for (size_t ii = 0; ii < p->n_intra; ii++)
-                    for (size_t ei = 0; ei < (mode == 2 ? p->n_inter : 1); ei++) {
+                for (size_t ii = 0; ii < p->n_intra && !unavailable; ii++)
+                    for (size_t ei = 0; ei < (mode == 2 ? p->n_inter : 1) && !unavailable; ei++) {
                         char opts[1024];
                         double t = 0;
                         long inter = mode == 2 ? p->inter[ei] : 0;
@@ -469,6 +470,9 @@ static int tune(best *b, const olive_backend *be, const char *path, const char *
                             last_rc = rc;
                             if (rc == OLIVE_ENOTFOUND && !strstr(olive_error_last(), "option"))
                                 return rc; /* no ONNX Runtime: nothing else will run */
+                            /* a provider this ONNX Runtime lacks: none of its settings will run */
+                            unavailable = rc == OLIVE_EUNSUPPORTED && strstr(olive_error_last(), "not available");
+                            missing &= unavailable;
                         } else {
                             OLIVE_INFO("%s: %-28s %s: %.4f ms", PASS, p->providers[pi], opts, t * 1e3);
                             if (b->seconds < 0 || t < b->seconds) {
@@ -483,6 +487,13 @@ static int tune(best *b, const olive_backend *be, const char *path, const char *
                         OLIVE_TRY(olive_pass_progress(ctx, (double)++done / (double)(total ? total : 1)));
                     }
             }
+    }
+    if (b->seconds < 0 && missing) {
+        /* As Olive does when its baseline cannot run: the model goes on without settings. */
+        OLIVE_WARN("%s: no provider to tune is available here (%s); the model keeps no inference_settings", PASS,
+                   last_error);
+        return OLIVE_OK;
+    }
     if (b->seconds < 0)
         return olive_fail(last_rc ? last_rc : OLIVE_EUNSUPPORTED, "%s: none of the %d settings ran; the last: %s", PASS,
                           tried, last_error);
@@ -507,9 +518,9 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         olive_fail_context(rc, "%s: writing the model to run it", PASS);
     if (rc == OLIVE_OK)
         rc = tune(&b, be, path, data_dir, &p, ctx);
-    if (rc == OLIVE_OK && !(settings = settings_json(&b, args, &p)))
+    if (rc == OLIVE_OK && b.seconds >= 0 && !(settings = settings_json(&b, args, &p)))
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
-    if (rc == OLIVE_OK) {
+    if (rc == OLIVE_OK && settings) {
         free(m->inference_settings);
         m->inference_settings = settings;
     }
