@@ -88,7 +88,7 @@ def test_timing_metrics_run_one_at_a_time(tmp_path, onnx_input):
     cfg["passes"]["fusion"] = {"type": "OnnxPeepholeOptimizer"}
     r = run(tmp_path, cfg, "--max_parallel", "4")
     assert r.returncode == 0, r.stderr
-    assert "executor local: the evaluator measures latency or throughput, so candidates run one at a time" in r.stderr
+    assert "executor local: the evaluator or a pass measures latency or throughput, so candidates run one at a time" in r.stderr
     assert "started as process" not in r.stderr and not (tmp_path / "cache" / "jobs").exists()
 
 

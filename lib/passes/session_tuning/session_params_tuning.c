@@ -9,7 +9,8 @@
  * The inputs are the rows of the data config (the workflow's data folder, <input>.npy files,
  * batch_size rows a run, cycling), or, without one, generated: ids and masks 1, floats 0.5,
  * dynamic dims batch_size first and sequence_length after. A setting the runtime refuses is
- * logged and skipped. Passes run one at a time, so no two measurements overlap. */
+ * logged and skipped. Passes run one at a time, and OLIVE_PASS_MEASURES_TIME keeps a search's
+ * workers from running candidates beside it, so no two measurements overlap. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,7 +662,7 @@ const olive_pass_def olive_pass_session_params_tuning = {
                "fastest becomes the model's inference_settings (Olive's execution_provider, provider_options, "
                "io_bind and session_options), which a workflow writes into model_config.json. A setting the "
                "runtime refuses is logged and skipped; the pass fails when none runs. The graph is not changed.",
-    .flags = OLIVE_PASS_DEPENDS_ON_ACCELERATOR,
+    .flags = OLIVE_PASS_DEPENDS_ON_ACCELERATOR | OLIVE_PASS_MEASURES_TIME,
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
