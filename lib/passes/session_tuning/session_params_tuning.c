@@ -133,12 +133,14 @@ static int parse_extra(plan *p, const char *s)
             if (json_is_integer(v))
                 snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), text = num;
             if (!text || strpbrk(key, " =\"") || strpbrk(text, " \"")) {
+                /* the message first: key lives in the object */
+                int rc = olive_fail(OLIVE_EINVALID,
+                                    "%s: extra_session_config: '%s' must map to a string or integer without spaces or "
+                                    "quotes",
+                                    PASS, key);
                 json_decref(o);
                 olive_strbuf_free(&b);
-                return olive_fail(OLIVE_EINVALID,
-                                  "%s: extra_session_config: '%s' must map to a string or integer without spaces or "
-                                  "quotes",
-                                  PASS, key);
+                return rc;
             }
             olive_strbuf_printf(&b, " config.%s=%s", key, text);
         }
