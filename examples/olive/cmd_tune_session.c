@@ -164,7 +164,9 @@ static int set_params(olive_pass *p, const tune_args *a)
         list_text(text, sizeof text, a->level, a->n_level), rc = olive_pass_set(p, "opt_level_list", text);
     if (rc == OLIVE_OK)
         rc = olive_pass_set(p, "execution_mode_list",
-                            a->modes == 1 ? "ORT_SEQUENTIAL" : a->modes == 2 ? "ORT_PARALLEL" : "ORT_SEQUENTIAL,ORT_PARALLEL");
+                            a->modes == 1   ? "ORT_SEQUENTIAL"
+                            : a->modes == 2 ? "ORT_PARALLEL"
+                                            : "ORT_SEQUENTIAL,ORT_PARALLEL");
     if (rc == OLIVE_OK)
         rc = olive_pass_set_bool(p, "io_bind", a->io_bind);
     if (rc == OLIVE_OK)
@@ -214,8 +216,8 @@ int cli_cmd_tune_session(int argc, char **argv)
     if (!strstr(a.model, ".onnx"))
         snprintf(path, sizeof path, "%s/model.onnx", a.model);
     /* The tuning itself is the library's OrtSessionParamsTuning pass. */
-    if ((rc = olive_pass_new(&pass, "OrtSessionParamsTuning")) != OLIVE_OK ||
-        (rc = set_params(pass, &a)) != OLIVE_OK || (rc = olive_model_load(&model, path)) != OLIVE_OK) {
+    if ((rc = olive_pass_new(&pass, "OrtSessionParamsTuning")) != OLIVE_OK || (rc = set_params(pass, &a)) != OLIVE_OK ||
+        (rc = olive_model_load(&model, path)) != OLIVE_OK) {
         olive_pass_free(pass);
         return cli_fail(rc);
     }

@@ -70,8 +70,8 @@ static int int_list(long *out, size_t *n, const olive_pass_args *args, const cha
         errno = 0;
         long v = strtol(s, &end, 10);
         if (end == s || (*end && *end != ',') || errno || v < 0 || *n >= MAX_LIST)
-            return olive_fail(OLIVE_EINVALID, "%s: %s must be a list of at most %d integers >= 0, not '%s'", PASS,
-                              name, MAX_LIST, olive_args_string(args, name));
+            return olive_fail(OLIVE_EINVALID, "%s: %s must be a list of at most %d integers >= 0, not '%s'", PASS, name,
+                              MAX_LIST, olive_args_string(args, name));
         for (size_t k = 0; k < n_allowed; k++)
             ok |= allowed[k] == v;
         if (!ok)
@@ -161,7 +161,8 @@ static int make_plan(plan *p, const olive_pass_args *args, const olive_pass_ctx 
 {
     const struct olive_accelerator *acc = ctx ? ctx->accelerator : NULL;
     const char *device = olive_args_string(args, "device"), *provs = olive_args_string(args, "providers_list");
-    const char *own = acc ? olive_accelerator_provider(acc) : NULL, *popts = olive_args_string(args, "provider_options_list");
+    const char *own = acc ? olive_accelerator_provider(acc) : NULL,
+               *popts = olive_args_string(args, "provider_options_list");
     long cores = olive_args_int(args, "cpu_cores");
     static const long levels[] = {0, 1, 2, 99};
     long def_intra[3], zero = 0, all = 99;
@@ -380,9 +381,9 @@ typedef struct best {
 /* Olive's inference_settings for the best setting. */
 static char *settings_json(const best *b, const olive_pass_args *args, const plan *p)
 {
-    json_t *so = json_pack("{s:I, s:I, s:i, s:I}", "intra_op_num_threads", (json_int_t)b->intra,
-                           "inter_op_num_threads", (json_int_t)b->inter, "execution_mode", b->mode - 1,
-                           "graph_optimization_level", (json_int_t)b->level);
+    json_t *so = json_pack("{s:I, s:I, s:i, s:I}", "intra_op_num_threads", (json_int_t)b->intra, "inter_op_num_threads",
+                           (json_int_t)b->inter, "execution_mode", b->mode - 1, "graph_optimization_level",
+                           (json_int_t)b->level);
     json_t *po = json_object(), *doc;
     char *text, *copy;
     const char *extra = olive_args_string(args, "extra_session_config");
