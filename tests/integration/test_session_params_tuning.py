@@ -138,6 +138,7 @@ def test_provider_missing_here_leaves_no_settings(tmp_path, onnx_input):
     ("extra_session_config", {"session.x": [1]}, "extra_session_config: 'session.x' must map to a string"),
     ("providers_list", ["DmlExecutionProvider"], "providers_list leaves no execution provider to try"),
     ("repeat", 0, "repeat"),
+    ("device", "tpu", "device must be cpu, gpu or npu, not 'tpu'"),
 ])
 def test_bad_values_fail_clearly(tmp_path, onnx_input, key, value, message):
     r = run(tmp_path, config(onnx_input, **{key: value}))

@@ -166,6 +166,8 @@ static int make_plan(plan *p, const olive_pass_args *args, const olive_pass_ctx 
     long cores = olive_args_int(args, "cpu_cores");
     static const long levels[] = {0, 1, 2, 99};
     long def_intra[3], zero = 0, all = 99;
+    if (device[0] && strcmp(device, "cpu") && strcmp(device, "gpu") && strcmp(device, "npu"))
+        return olive_fail(OLIVE_EINVALID, "%s: device must be cpu, gpu or npu, not '%s'", PASS, device);
     if (!device[0])
         device = acc ? olive_accelerator_device(acc) : "cpu";
     if (cores <= 0) {
