@@ -1,15 +1,12 @@
-/* `olive tune-session-params` (Olive's OrtSessionParamsTuning): tries ONNX Runtime session
- * settings (intra/inter-op threads, execution mode, graph optimization level, execution
- * providers) on one model with generated inputs, measures the average latency of each, and
- * writes the fastest as `inference_settings` in model_config.json, as Olive does. Every
- * combination is tried in a stable order (Olive's sequential search); a setting the runtime
- * refuses is reported and skipped. */
+/* `olive tune-session-params` (Olive's command): runs the library's OrtSessionParamsTuning
+ * pass (session_params_tuning) on one model with this command's flags, prints the latency of
+ * each setting it tries (the pass's log lines) and writes the fastest as `inference_settings`
+ * in DIR/model_config.json, as Olive does. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
-#include <time.h>
 
 #include <olive/olive.h>
 
@@ -29,8 +26,8 @@ static const cli_option options[] = {
     {"inter_thread_num_list", 0, "N,...", "inter-op thread counts to try with the parallel mode (default: 0)"},
     {"execution_mode_list", 0, "MODE,...", "ORT_SEQUENTIAL and/or ORT_PARALLEL (default: both)"},
     {"opt_level_list", 0, "N,...", "graph optimization levels: 0 disable, 1 basic, 2 extended, 99 all (default: 99)"},
-    {"io_bind", 0, NULL, "accepted for Olive's scripts; inputs already stay in host memory here"},
-    {"enable_cuda_graph", 0, NULL, "accepted for Olive's scripts; CUDA graphs are not tried"},
+    {"io_bind", 0, NULL, "recorded in inference_settings; inputs stay in host memory while tuning"},
+    {"enable_cuda_graph", 0, NULL, "recorded as the CUDA provider's option; CUDA graphs are not tried"},
     {"batch_size", 0, "N", "the size given to dynamic dims (default 1)"},
     {"sequence_length", 0, "N", "the size given to the other dynamic dims (default 8)"},
     {"repeat", 0, "N", "timed runs per setting after 2 warm-up runs (default 10)"},
@@ -55,6 +52,7 @@ typedef struct tune_args {
     long intra[MAX_LIST], inter[MAX_LIST], level[MAX_LIST];
     size_t n_intra, n_inter, n_level;
     int modes; /* bit 0 sequential, bit 1 parallel */
+    int io_bind, cuda_graph;
 } tune_args;
 
 static int parse_list(long *out, size_t *n, const char *v, const char *flag)
@@ -91,6 +89,10 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
         a->device = value;
     else if (!strcmp(n, "providers_list"))
         a->providers = value;
+    else if (!strcmp(n, "io_bind"))
+        a->io_bind = 1;
+    else if (!strcmp(n, "enable_cuda_graph"))
+        a->cuda_graph = 1;
     else if (!strcmp(n, "intra_thread_num_list"))
         return parse_list(a->intra, &a->n_intra, value, n);
     else if (!strcmp(n, "inter_thread_num_list"))
@@ -122,94 +124,88 @@ static int on_arg(void *ctx, const cli_option *opt, const char *value)
     return CLI_EXIT_OK;
 }
 
-static double now_s(void)
+/* A list of numbers as the pass takes it ("1,2,4"). */
+static void list_text(char *out, size_t size, const long *v, size_t n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%ld", i ? "," : "", v[i]);
 }
 
-/* Inputs for every model input: dynamic dims from batch/sequence, ids 1, floats 0.5, masks 1. */
-static int make_inputs(olive_tensor **t, const char **names, olive_session *s, const tune_args *a)
+/* The pass logs each setting it tries and the best at INFO level, prefixed with its name:
+ * those lines are this command's output; warnings and errors go to stderr as usual. */
+#define TUNING_PREFIX "session_params_tuning: "
+
+static void on_log(int level, const char *message, void *user)
 {
-    size_t n = olive_session_input_count(s);
-    for (size_t i = 0; i < n; i++) {
-        int64_t shape[8];
-        size_t rank = olive_session_input_rank(s, i);
-        olive_dtype dt = olive_session_input_dtype(s, i);
-        int rc;
-        if (rank > 8)
-            return OLIVE_EUNSUPPORTED;
-        for (size_t d = 0; d < rank; d++) {
-            int64_t v = olive_session_input_dim(s, i, d);
-            shape[d] = v > 0 ? v : d == 0 ? a->batch : a->seq;
-        }
-        if ((rc = olive_tensor_new(&t[i], dt, shape, rank)) != OLIVE_OK)
-            return rc;
-        names[i] = olive_session_input_name(s, i);
-        uint64_t count = olive_tensor_element_count(t[i]);
-        void *p = olive_tensor_data(t[i]);
-        for (uint64_t k = 0; k < count; k++) {
-            if (dt == OLIVE_DTYPE_FLOAT32)
-                ((float *)p)[k] = 0.5f;
-            else if (dt == OLIVE_DTYPE_INT64)
-                ((int64_t *)p)[k] = 1;
-            else if (dt == OLIVE_DTYPE_INT32)
-                ((int32_t *)p)[k] = 1;
-        }
-    }
-    return OLIVE_OK;
+    int shown = *(const int *)user;
+    if (!strncmp(message, TUNING_PREFIX, strlen(TUNING_PREFIX)))
+        printf("%s\n", message + strlen(TUNING_PREFIX));
+    else if (level >= shown)
+        fprintf(stderr, "%s\n", message);
 }
 
-/* Average seconds per run of the model with `options`, or a negative error code. */
-static int measure(double *out, const char *path, const olive_accelerator *acc, const char *options, const tune_args *a)
+static int set_params(olive_pass *p, const tune_args *a)
 {
-    olive_session *s = NULL;
-    olive_tensor *in[64] = {0}, **res = NULL;
-    const char *names[64];
-    size_t n_in = 0, n_out = 0;
-    int rc = olive_session_new_from_path(&s, path, acc, options);
-    if (rc != OLIVE_OK)
-        return rc;
-    n_in = olive_session_input_count(s);
-    n_out = olive_session_output_count(s);
-    if (n_in > 64 || !(res = calloc(n_out + 1, sizeof *res))) {
-        olive_session_free(s);
-        return OLIVE_ENOMEM;
-    }
-    rc = make_inputs(in, names, s, a);
-    double t0 = 0;
-    for (long r = 0; rc == OLIVE_OK && r < a->repeat + 2; r++) {
-        if (r == 2)
-            t0 = now_s();
-        rc = olive_session_run(res, s, names, (const olive_tensor *const *)in, n_in, NULL, n_out);
-        for (size_t k = 0; rc == OLIVE_OK && k < n_out; k++)
-            olive_tensor_free(res[k]);
-    }
+    char text[512];
+    int rc = OLIVE_OK;
+    if (a->device)
+        rc = olive_pass_set(p, "device", a->device);
+    if (rc == OLIVE_OK && a->providers)
+        rc = olive_pass_set(p, "providers_list", a->providers);
+    if (rc == OLIVE_OK && a->cpu_cores)
+        rc = olive_pass_set_int(p, "cpu_cores", a->cpu_cores);
+    if (rc == OLIVE_OK && a->n_intra)
+        list_text(text, sizeof text, a->intra, a->n_intra), rc = olive_pass_set(p, "intra_thread_num_list", text);
+    if (rc == OLIVE_OK && a->n_inter)
+        list_text(text, sizeof text, a->inter, a->n_inter), rc = olive_pass_set(p, "inter_thread_num_list", text);
+    if (rc == OLIVE_OK && a->n_level)
+        list_text(text, sizeof text, a->level, a->n_level), rc = olive_pass_set(p, "opt_level_list", text);
     if (rc == OLIVE_OK)
-        *out = (now_s() - t0) / (double)a->repeat;
-    for (size_t i = 0; i < n_in; i++)
-        olive_tensor_free(in[i]);
-    free(res);
-    olive_session_free(s);
+        rc = olive_pass_set(p, "execution_mode_list",
+                            a->modes == 1   ? "ORT_SEQUENTIAL"
+                            : a->modes == 2 ? "ORT_PARALLEL"
+                                            : "ORT_SEQUENTIAL,ORT_PARALLEL");
+    if (rc == OLIVE_OK)
+        rc = olive_pass_set_bool(p, "io_bind", a->io_bind);
+    if (rc == OLIVE_OK)
+        rc = olive_pass_set_bool(p, "enable_cuda_graph", a->cuda_graph);
+    if (rc == OLIVE_OK)
+        rc = olive_pass_set_int(p, "batch_size", a->batch);
+    if (rc == OLIVE_OK)
+        rc = olive_pass_set_int(p, "sequence_length", a->seq);
+    if (rc == OLIVE_OK)
+        rc = olive_pass_set_int(p, "repeat", a->repeat);
     return rc;
 }
 
-static const char *level_name(long l)
+/* DIR/model_config.json: the input model with the tuned inference_settings, as Olive writes it. */
+static int write_model_config(const char *dir, const char *model_path, const char *settings)
 {
-    return l == 0 ? "disable" : l == 1 ? "basic" : l == 2 ? "extended" : "all";
+    char mc_path[4096];
+    json_t *inf = json_loads(settings, 0, NULL);
+    json_t *mc = inf ? json_pack("{s:s, s:{s:s, s:o}}", "type", "ONNXModel", "config", "model_path", model_path,
+                                 "inference_settings", inf)
+                     : NULL;
+    snprintf(mc_path, sizeof mc_path, "%s/model_config.json", dir);
+    if (!mc || (mkdir(dir, 0777) != 0 && errno != EEXIST) || json_dump_file(mc, mc_path, JSON_INDENT(2)) != 0) {
+        fprintf(stderr, "olive: error: cannot write '%s'\n", mc_path);
+        json_decref(mc);
+        return CLI_EXIT_FAILURE;
+    }
+    json_decref(mc);
+    printf("inference_settings written to %s\n", mc_path);
+    return CLI_EXIT_OK;
 }
 
 int cli_cmd_tune_session(int argc, char **argv)
 {
     tune_args a = {.batch = 1, .seq = 8, .repeat = 10, .modes = 3};
-    olive_accelerator *acc = NULL;
-    char path[4096], best_opts[512] = "", provs[512];
-    double best = -1;
-    int rc = cli_parse(argc, argv, &help, on_arg, &a), tried = 0;
-    long best_intra = 0, best_inter = 0, best_level = 99;
-    int best_mode = 1;
-    const char *best_provider = NULL;
+    olive_model *model = NULL, *tuned = NULL;
+    olive_pass *pass = NULL;
+    char path[4096];
+    int shown, rc = cli_parse(argc, argv, &help, on_arg, &a);
     if (rc == CLI_PARSED_HELP)
         return CLI_EXIT_OK;
     if (rc != CLI_EXIT_OK)
@@ -219,88 +215,29 @@ int cli_cmd_tune_session(int argc, char **argv)
     snprintf(path, sizeof path, "%s", a.model);
     if (!strstr(a.model, ".onnx"))
         snprintf(path, sizeof path, "%s/model.onnx", a.model);
-    if ((rc = olive_accelerator_new(&acc, a.device ? a.device : "cpu", NULL)) != OLIVE_OK)
+    /* The tuning itself is the library's OrtSessionParamsTuning pass. */
+    if ((rc = olive_pass_new(&pass, "OrtSessionParamsTuning")) != OLIVE_OK || (rc = set_params(pass, &a)) != OLIVE_OK ||
+        (rc = olive_model_load(&model, path)) != OLIVE_OK) {
+        olive_pass_free(pass);
         return cli_fail(rc);
-    if (!a.cpu_cores)
-        a.cpu_cores = olive_accelerator_cpu_cores(acc) > 0 ? olive_accelerator_cpu_cores(acc) : 1;
-    if (!a.n_intra) {
-        long d[] = {0, 1, a.cpu_cores};
-        for (size_t i = 0; i < 3; i++)
-            if (!a.n_intra || a.intra[a.n_intra - 1] != d[i])
-                a.intra[a.n_intra++] = d[i];
     }
-    if (!a.n_inter)
-        a.inter[a.n_inter++] = 0;
-    if (!a.n_level)
-        a.level[a.n_level++] = 99;
-    snprintf(provs, sizeof provs, "%s", a.providers ? a.providers : olive_accelerator_provider(acc));
-    olive_accelerator_free(acc);
-    acc = NULL;
-    char *save = NULL;
-    for (char *ep = strtok_r(provs, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
-        olive_accelerator *pacc = NULL;
-        if ((rc = olive_accelerator_new(&pacc, a.device ? a.device : "cpu", ep)) != OLIVE_OK) {
-            fprintf(stderr, "olive: %s skipped: %s\n", ep, olive_error_last());
-            continue;
-        }
-        for (size_t li = 0; li < a.n_level; li++)
-            for (int mode = 1; mode <= 2; mode++) {
-                if (!(a.modes & mode))
-                    continue;
-                for (size_t ii = 0; ii < a.n_intra; ii++)
-                    for (size_t ei = 0; ei < (mode == 2 ? a.n_inter : 1); ei++) {
-                        char opts[512];
-                        double t = 0;
-                        long inter = mode == 2 ? a.inter[ei] : 0;
-                        snprintf(opts, sizeof opts,
-                                 "intra_op_num_threads=%ld inter_op_num_threads=%ld "
-                                 "execution_mode=%s graph_optimization_level=%s",
-                                 a.intra[ii], inter, mode == 1 ? "sequential" : "parallel", level_name(a.level[li]));
-                        rc = measure(&t, path, pacc, opts, &a);
-                        tried++;
-                        if (rc != OLIVE_OK) {
-                            printf("%-28s %s: failed: %s\n", ep, opts, olive_error_last());
-                            if (rc == OLIVE_ENOTFOUND && !strstr(olive_error_last(), "option")) {
-                                olive_accelerator_free(pacc);
-                                return cli_fail(rc); /* no model or no ONNX Runtime */
-                            }
-                            continue;
-                        }
-                        printf("%-28s %s: %.4f ms\n", ep, opts, t * 1e3);
-                        if (best < 0 || t < best) {
-                            best = t;
-                            snprintf(best_opts, sizeof best_opts, "%s", opts);
-                            best_intra = a.intra[ii];
-                            best_inter = inter;
-                            best_mode = mode;
-                            best_level = a.level[li];
-                            best_provider = ep;
-                        }
-                    }
-            }
-        olive_accelerator_free(pacc); /* ep points into provs, which outlives the loop */
-    }
-    if (best < 0) {
-        fprintf(stderr, "olive: error: none of the %d settings ran\n", tried);
+    shown = cli_log_level();
+    olive_log_set_callback(on_log, &shown);
+    if (olive_log_set_level(shown < OLIVE_LOG_INFO ? shown : OLIVE_LOG_INFO) == OLIVE_OK)
+        rc = olive_pass_apply(&tuned, pass, model);
+    olive_log_set_callback(NULL, NULL);
+    if (olive_log_set_level(shown) != OLIVE_OK) /* the level it had: cannot fail */
+        shown = OLIVE_LOG_WARNING;
+    olive_pass_free(pass);
+    olive_model_free(model);
+    if (rc != OLIVE_OK)
+        return cli_fail(rc);
+    if (!olive_model_inference_settings(tuned)) { /* the pass warned: no provider to tune is here */
+        fprintf(stderr, "olive: error: none of the settings ran; nothing written\n");
+        olive_model_free(tuned);
         return CLI_EXIT_FAILURE;
     }
-    printf("best of %d settings: %s, %s: %.3f ms\n", tried, best_provider, best_opts, best * 1e3);
-    {
-        char mc_path[4096];
-        json_t *mc = json_pack("{s:s, s:{s:s, s:{s:[s], s:{s:I, s:I, s:i, s:I}}}, s:f}", "type", "ONNXModel", "config",
-                               "model_path", path, "inference_settings", "execution_provider", best_provider,
-                               "session_options", "intra_op_num_threads", (json_int_t)best_intra,
-                               "inter_op_num_threads", (json_int_t)best_inter, "execution_mode", best_mode - 1,
-                               "graph_optimization_level", (json_int_t)best_level, "latency_ms", best * 1e3);
-        snprintf(mc_path, sizeof mc_path, "%s/model_config.json", a.output);
-        if (!mc || (mkdir(a.output, 0777) != 0 && errno != EEXIST) ||
-            json_dump_file(mc, mc_path, JSON_INDENT(2)) != 0) {
-            fprintf(stderr, "olive: error: cannot write '%s'\n", mc_path);
-            json_decref(mc);
-            return CLI_EXIT_FAILURE;
-        }
-        json_decref(mc);
-        printf("inference_settings written to %s\n", mc_path);
-    }
-    return CLI_EXIT_OK;
+    rc = write_model_config(a.output, path, olive_model_inference_settings(tuned));
+    olive_model_free(tuned);
+    return rc;
 }

@@ -80,6 +80,12 @@ OLIVE_API int64_t olive_model_opset(const olive_model *model, const char *domain
 /* The path the model was loaded from (for a model made by a pass or an engine run, the path
  * of the model it was derived from), or "" for a model built in memory. Since 0.1. */
 OLIVE_API const char *olive_model_path(const olive_model *model);
+/* How the model runs best, as a pass that measured it found (session_params_tuning, Olive's
+ * OrtSessionParamsTuning): a JSON object in Olive's `inference_settings` form
+ * ({"execution_provider": [...], "provider_options": [...], "io_bind": ..., "session_options":
+ * {...}}), borrowed from the model; NULL when no pass set one (or model is NULL). Workflows write
+ * it into model_config.json. Since 0.2. */
+OLIVE_API const char *olive_model_inference_settings(const olive_model *model);
 
 /* Checks the graph: every node input is produced by a node, an initializer or a graph input;
  * no value is produced twice; no cycle; every node's domain has an opset import.

@@ -287,6 +287,11 @@ const char *olive_model_path(const olive_model *model)
     return model && model->ir->path ? model->ir->path : "";
 }
 
+const char *olive_model_inference_settings(const olive_model *model)
+{
+    return model ? model->ir->inference_settings : NULL;
+}
+
 int olive_model_validate(const olive_model *model)
 {
     if (!model)

@@ -200,6 +200,12 @@ typedef struct oir_model {
      * into a folder (genai_config.json, tokenizer files, config.json, ...). */
     size_t n_companions;
     struct oir_companion *companions;
+    /* How to run the model, found by a pass that measures it (OrtSessionParamsTuning): a JSON
+     * object as text, Olive's `inference_settings` ({"execution_provider": [...],
+     * "session_options": {...}, ...}), owned; NULL when no pass set one. It is not part of the
+     * ONNX file: the workflow keeps it in its cache entry's manifest and writes it into
+     * model_config.json; clones copy it and later passes keep it. */
+    char *inference_settings;
 } oir_model;
 
 /* A file saved next to the model: copied from `source_path`, or written from `data`. */

@@ -42,6 +42,7 @@ void oir_model_free(oir_model *m)
         olive_blob_unref(m->sources[i]);
     free(m->sources);
     free(m->checkpoint_path);
+    free(m->inference_settings);
     oir_model_clear_companions(m);
     free(m);
 }
@@ -62,7 +63,8 @@ oir_model *oir_model_clone(const oir_model *src)
     m->ir_version = src->ir_version;
     m->model_version = src->model_version;
     if (dup_opt(&m->producer_name, src->producer_name) || dup_opt(&m->producer_version, src->producer_version) ||
-        dup_opt(&m->domain, src->domain) || dup_opt(&m->doc_string, src->doc_string) || dup_opt(&m->path, src->path))
+        dup_opt(&m->domain, src->domain) || dup_opt(&m->doc_string, src->doc_string) || dup_opt(&m->path, src->path) ||
+        dup_opt(&m->inference_settings, src->inference_settings))
         goto fail;
     for (size_t i = 0; i < src->n_opsets; i++)
         if (oir_model_require_opset(m, src->opsets[i].domain, src->opsets[i].version))

@@ -84,6 +84,9 @@ enum {
     /* The result depends on the target device and execution provider, not only on the input and
      * the parameters: the workflow cache keys it by accelerator. */
     OLIVE_PASS_DEPENDS_ON_ACCELERATOR = 1u << 1,
+    /* The pass measures time (latency): the workflow never runs it beside another measurement
+     * on the same machine (a search's candidates then run one at a time, or take a whole node). */
+    OLIVE_PASS_MEASURES_TIME = 1u << 2,
 };
 
 typedef struct olive_pass_def {

@@ -362,6 +362,7 @@ static int entry_intact(const char *entry, const json_t *manifest, char **bad)
 static int load_entry(oir_model **out, const char *entry, const json_t *manifest)
 {
     const json_t *companions = json_object_get(manifest, "companions");
+    const json_t *settings = json_object_get(manifest, "inference_settings");
     const char *model = json_string_value(json_object_get(manifest, "model"));
     char *path;
     oir_model *m = NULL;
@@ -379,6 +380,10 @@ static int load_entry(oir_model **out, const char *entry, const json_t *manifest
                  : olive_fail(OLIVE_EFORMAT, "bad cache manifest in %s", entry);
         free(src);
     }
+    /* what a pass found about running the model, which the ONNX file does not hold */
+    if (rc == OLIVE_OK && json_is_object(settings) &&
+        !(m->inference_settings = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS)))
+        rc = OLIVE_ENOMEM;
     if (rc != OLIVE_OK) {
         oir_model_free(m);
         return rc;
@@ -601,6 +606,15 @@ int wf_cache_store(wf_cache *c, const char *key, const oir_model *m, const json_
     json_object_set_new(manifest, "model", json_string("model.onnx"));
     json_object_set(manifest, "files", files);
     json_object_set(manifest, "companions", companions);
+    if (m->inference_settings) {
+        json_t *settings = json_loads(m->inference_settings, 0, NULL);
+        if (!json_is_object(settings)) {
+            json_decref(settings);
+            rc = olive_fail(OLIVE_EINTERNAL, "the model's inference_settings are not a JSON object");
+            goto out;
+        }
+        json_object_set_new(manifest, "inference_settings", settings);
+    }
     if ((rc = write_manifest(staging, manifest)) != OLIVE_OK)
         goto out;
     if ((rc = publish_entry(staging, entry, &manifest)) != OLIVE_OK)

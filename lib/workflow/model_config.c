@@ -23,7 +23,11 @@ int wf_model_config_json(json_t **out, const char *output_dir, const char *model
     /* Olive records where the model lives and the file name of the graph in it. */
     json_object_set_new(config, "model_path", json_string(abs ? abs : output_dir));
     json_object_set_new(config, "onnx_file_name", json_string(model_file));
-    json_object_set_new(config, "inference_settings", json_null());
+    /* set by a pass that measured how the model runs best (OrtSessionParamsTuning) */
+    json_object_set_new(config, "inference_settings",
+                        m->inference_settings ? json_loads(m->inference_settings, 0, NULL) : json_null());
+    if (!json_object_get(config, "inference_settings"))
+        json_object_set_new(config, "inference_settings", json_null());
     json_object_set_new(config, "use_ort_extensions", json_false());
     json_object_set_new(config, "external_initializers_file_name", json_null());
     json_object_set_new(config, "constant_inputs_file_name", json_null());

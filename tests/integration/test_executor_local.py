@@ -88,8 +88,21 @@ def test_timing_metrics_run_one_at_a_time(tmp_path, onnx_input):
     cfg["passes"]["fusion"] = {"type": "OnnxPeepholeOptimizer"}
     r = run(tmp_path, cfg, "--max_parallel", "4")
     assert r.returncode == 0, r.stderr
-    assert "executor local: the evaluator measures latency or throughput, so candidates run one at a time" in r.stderr
+    assert "executor local: the evaluator or a pass measures latency or throughput, so candidates run one at a time" in r.stderr
     assert "started as process" not in r.stderr and not (tmp_path / "cache" / "jobs").exists()
+
+
+def test_a_pass_that_measures_time_runs_one_at_a_time(tmp_path, onnx_input):
+    # No timing metric here (size on disk): the tuning pass measures latency itself.
+    cfg = small_config(onnx_input)
+    cfg["passes"]["tune"] = {"type": "OrtSessionParamsTuning", "intra_thread_num_list": 1,
+                             "execution_mode_list": "ORT_SEQUENTIAL", "repeat": 1}
+    r = run(tmp_path, cfg, "--max_parallel", "2")
+    assert r.returncode == 0, r.stderr
+    assert "executor local: the evaluator or a pass measures latency or throughput, so candidates run one at a time" in r.stderr
+    assert "started as process" not in r.stderr and not (tmp_path / "cache" / "jobs").exists()
+    inf = json.loads((tmp_path / "out" / "model_config.json").read_text())["config"]["inference_settings"]
+    assert inf["session_options"]["intra_op_num_threads"] == 1
 
 
 def test_a_task_config_for_another_space_is_refused(tmp_path, onnx_input):

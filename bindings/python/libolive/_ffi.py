@@ -147,6 +147,7 @@ SIGNATURES = {
     "olive_model_output_name": (_c_str, [ModelPtr, _c_size]),
     "olive_model_opset": (ctypes.c_int64, [ModelPtr, _c_str]),
     "olive_model_path": (_c_str, [ModelPtr]),
+    "olive_model_inference_settings": (_c_str, [ModelPtr]),
     "olive_model_validate": (_c_int, [ModelPtr]),
     # pass.h
     "olive_pass_registry_count": (_c_size, []),

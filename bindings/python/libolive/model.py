@@ -1,6 +1,7 @@
 """ONNX models in memory (olive_model)."""
 
 import ctypes
+import json
 import os
 
 from . import _ffi
@@ -105,6 +106,14 @@ class Model(Handle):
         with self._use() as ptr:
             raw = _ffi.lib.olive_model_path(ptr)
         return os.fsdecode(raw) if raw else None
+
+    @property
+    def inference_settings(self):
+        """How the model runs best, as a tuning pass (session_params_tuning, Olive's
+        OrtSessionParamsTuning) recorded it: Olive's inference_settings dict, or None."""
+        with self._use() as ptr:
+            raw = _ffi.lib.olive_model_inference_settings(ptr)
+        return json.loads(_ffi.decode(raw)) if raw else None
 
     def __repr__(self):
         if self.closed:

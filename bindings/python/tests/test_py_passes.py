@@ -216,3 +216,18 @@ def test_apply_needs_a_model():
     with libolive.Pass("peephole") as p:
         with pytest.raises(TypeError):
             p.apply("model.onnx")
+
+
+def test_session_params_tuning_records_inference_settings(tmp_path):
+    pytest.importorskip("onnxruntime")
+    src = write(mlp_model(), tmp_path / "src")
+    with libolive.Model.load(src) as m:
+        assert m.inference_settings is None
+        with libolive.Pass("OrtSessionParamsTuning", intra_thread_num_list="1,2", execution_mode_list="ORT_SEQUENTIAL",
+                           repeat=1) as p, p.apply(m) as out:
+            inf = out.inference_settings
+            assert m.inference_settings is None  # the input is not changed
+            assert out.node_count == m.node_count
+    assert inf["execution_provider"] == ["CPUExecutionProvider"]
+    so = inf["session_options"]
+    assert so["intra_op_num_threads"] in (1, 2) and so["execution_mode"] == 0 and so["graph_optimization_level"] == 99

@@ -64,9 +64,12 @@ int wf_evaluator_measures_time(const olive_workflow *w)
     size_t n = 0;
     evs[n++] = &w->evaluator;
     for (size_t i = 0; i < w->n_slots; i++)
-        for (size_t j = 0; j < w->slots[i].n_choices && n < 64; j++)
-            if (w->slots[i].choices[j].evaluator)
+        for (size_t j = 0; j < w->slots[i].n_choices; j++) {
+            if (w->slots[i].choices[j].pass->def->flags & OLIVE_PASS_MEASURES_TIME)
+                return 1;
+            if (w->slots[i].choices[j].evaluator && n < 64)
                 evs[n++] = w->slots[i].choices[j].evaluator;
+        }
     for (size_t k = 0; k < n; k++)
         for (size_t m = 0; m < evs[k]->n_metrics; m++)
             if (evs[k]->metrics[m].type == WF_METRIC_LATENCY || evs[k]->metrics[m].type == WF_METRIC_THROUGHPUT)
@@ -127,7 +130,7 @@ static int dispatch_batch(olive_workflow *w, const char *abs_cache, const char *
         wf_backend_slurm(&b);
         b.exclusive = wf_evaluator_measures_time(w);
         if (b.exclusive)
-            OLIVE_INFO("slurm: the evaluator measures latency or throughput: each task asks for a whole node "
+            OLIVE_INFO("slurm: the evaluator or a pass measures latency or throughput: each task asks for a whole node "
                        "(--exclusive), so no two measurements share a machine");
     } else {
         wf_backend_procs(&b);

@@ -25,8 +25,8 @@ typedef struct wf_job {
  * job folder, OLIVE_ENOMEM. */
 int wf_dispatch(olive_workflow *w, const char *cache_dir, const char *cli, wf_job *jobs, size_t n);
 
-/* 1 when an evaluator metric measures time (latency, throughput): such candidates must not
- * share a machine while they are measured. */
+/* 1 when an evaluator metric measures time (latency, throughput), or a pass does
+ * (OLIVE_PASS_MEASURES_TIME): such candidates must not share a machine while they are measured. */
 int wf_evaluator_measures_time(const olive_workflow *w);
 
 #endif

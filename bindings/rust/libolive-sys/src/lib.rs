@@ -234,6 +234,8 @@ extern "C" {
     pub fn olive_model_opset(model: *const olive_model, domain: *const c_char) -> i64;
     /// The path the model was loaded from, or "" (borrowed).
     pub fn olive_model_path(model: *const olive_model) -> *const c_char;
+    /// The inference_settings a tuning pass recorded (JSON, borrowed), or NULL.
+    pub fn olive_model_inference_settings(model: *const olive_model) -> *const c_char;
     /// Checks the graph's structure.
     pub fn olive_model_validate(model: *const olive_model) -> c_int;
 

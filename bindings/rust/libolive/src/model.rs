@@ -148,6 +148,20 @@ impl Model {
         }
     }
 
+    /// How the model runs best, as a tuning pass (`session_params_tuning`, Olive's
+    /// `OrtSessionParamsTuning`) recorded it: Olive's `inference_settings` as JSON text, or
+    /// `None` when no pass set them.
+    pub fn inference_settings(&self) -> Option<String> {
+        // SAFETY: the returned string is borrowed from the live model and copied at once.
+        let raw = unsafe { sys::olive_model_inference_settings(self.as_ptr()) };
+        if raw.is_null() {
+            return None;
+        }
+        // SAFETY: non-NULL, NUL-terminated, alive while `self` is.
+        let text = unsafe { std::ffi::CStr::from_ptr(raw) };
+        Some(text.to_string_lossy().into_owned())
+    }
+
     /// The file the model was loaded from, or `None` for a model built in memory.
     pub fn path(&self) -> Option<PathBuf> {
         // SAFETY: the returned string is borrowed from the live model and copied at once.

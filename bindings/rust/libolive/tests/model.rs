@@ -27,6 +27,7 @@ fn load_reports_what_the_file_holds() {
     assert_eq!(model.opset("ai.onnx"), Some(OPSET));
     assert_eq!(model.opset("com.microsoft"), None);
     assert_eq!(model.opset("bad\0domain"), None);
+    assert_eq!(model.inference_settings(), None); // only a tuning pass sets them
     assert_eq!(
         model.path().map(|p| p.canonicalize().unwrap()),
         Some(path.canonicalize().unwrap())
