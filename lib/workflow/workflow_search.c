@@ -415,7 +415,8 @@ static int offload_plan(search_run *s, const ws_strategy *st)
         return OLIVE_OK;
     }
     if (e->type == WF_EXEC_LOCAL && wf_evaluator_measures_time(w)) {
-        OLIVE_INFO("executor local: the evaluator or a pass measures latency or throughput, so candidates run one at a time in "
+        OLIVE_INFO("executor local: the evaluator or a pass measures latency or throughput, so candidates run one at a "
+                   "time in "
                    "this process (max_parallel %zu is not used: two measurements at once would disturb each other)",
                    e->max_parallel);
         return OLIVE_OK;
