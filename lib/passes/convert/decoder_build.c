@@ -13,6 +13,7 @@
 #include "formats/peft.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
+#include "passes/convert/decoder_plan.h"
 
 static const cvt_decoder_arch *const archs[] = {
     &cvt_arch_llama,  &cvt_arch_mistral, &cvt_arch_qwen2,   &cvt_arch_qwen3, &cvt_arch_phi3,    &cvt_arch_gemma,
@@ -86,6 +87,11 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->include_hidden_states = a ? olive_args_bool(a, "include_hidden_states") : 0;
     o->disable_qkv_fusion = a ? olive_args_bool(a, "disable_qkv_fusion") : 0;
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
+    o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
+    if (o->quant_plan[0] && o->precision != CVT_INT4 && o->precision != CVT_INT8)
+        return olive_fail(OLIVE_EINVALID, "quant_plan: the plan quantizes to int4/int8 MatMulNBits; set precision to "
+                                          "int4 or int8 (it is %s)",
+                          p);
     /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
     if (o->precision == CVT_FP16 ||
         ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
@@ -243,6 +249,8 @@ static int build(cvt_decoder *d)
         OLIVE_TRY(a->configure(d));
     d->n_layers = d->opt.num_hidden_layers > 0 && d->opt.num_hidden_layers < d->cfg.layers ? d->opt.num_hidden_layers
                                                                                            : d->cfg.layers;
+    /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
+    OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, &d->plan));
     d->weights_total = count_weights(d);
     d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
     d->rotary_in_attention = strcmp(d->opt.execution_provider, "dml") != 0;
@@ -313,6 +321,7 @@ static int read_adapter(cvt_decoder *d, const olive_pass_args *args)
 
 static void decoder_free(cvt_decoder *d)
 {
+    cvt_plan_free(d->plan);
     ofmt_lora_free(d->lora);
     free(d->lora_used);
     for (size_t i = 0; i < d->n_strings; i++)

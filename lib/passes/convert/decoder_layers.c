@@ -195,7 +195,8 @@ int cvt_embed(cvt_decoder *d, const char **hidden)
     const ofmt_tensor *t;
     const char *x;
     const int tied = d->cfg.tied_embeddings && !d->opt.exclude_lm_head && d->opt.precision != CVT_INT8 &&
-                     (d->opt.precision != CVT_INT4 || d->opt.symmetric);
+                     (d->opt.precision != CVT_INT4 || d->opt.symmetric) &&
+                     !d->plan; /* a plan may give the head other bits, or none */
     OLIVE_TRY(cvt_tensor(d, "model.embed_tokens.weight", 2, (const int64_t[]){d->cfg.vocab, d->cfg.hidden}, &t));
     if (tied) {
         OLIVE_TRY(tied_embedding(d, &x));

@@ -1,0 +1,195 @@
+/* The per-module quantization plan (see decoder_plan.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "passes/convert/decoder_plan.h"
+
+struct cvt_quant_plan {
+    json_t *root;
+    cvt_module_quant base;
+    int lm_head, embeds;
+    enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST } selective;
+    int high_bits;
+    int64_t n_layers;
+    const json_t *overrides; /* borrowed from root; may be NULL */
+};
+
+static int check_bits(int64_t bits, const char *where)
+{
+    return bits == 4 || bits == 8 ? OLIVE_OK : olive_fail(OLIVE_EINVALID, "quant_plan%s: bits must be 4 or 8", where);
+}
+
+static int check_block(int64_t bs, const char *where)
+{
+    if (bs < 16 || bs > 256 || (bs & (bs - 1)))
+        return olive_fail(OLIVE_EINVALID, "quant_plan%s: group_size %lld: expected 16, 32, 64, 128 or 256", where,
+                          (long long)bs);
+    return OLIVE_OK;
+}
+
+/* Reads bits / group_size / symmetric of `obj` over *q (keys absent or null keep q's). */
+static int read_settings(const json_t *obj, cvt_module_quant *q, const char *where)
+{
+    const json_t *v;
+    if ((v = json_object_get(obj, "bits")) && !json_is_null(v)) {
+        if (!json_is_integer(v))
+            return olive_fail(OLIVE_EINVALID, "quant_plan%s.bits: expected 4 or 8", where);
+        OLIVE_TRY(check_bits(json_integer_value(v), where));
+        q->bits = (int)json_integer_value(v);
+    }
+    if ((v = json_object_get(obj, "group_size")) && !json_is_null(v)) {
+        if (!json_is_integer(v))
+            return olive_fail(OLIVE_EINVALID, "quant_plan%s.group_size: expected an integer", where);
+        OLIVE_TRY(check_block(json_integer_value(v), where));
+        q->block_size = (int)json_integer_value(v);
+    }
+    if ((v = json_object_get(obj, "symmetric")) && !json_is_null(v)) {
+        if (!json_is_boolean(v))
+            return olive_fail(OLIVE_EINVALID, "quant_plan%s.symmetric: expected true or false", where);
+        q->symmetric = json_is_true(v);
+    }
+    return OLIVE_OK;
+}
+
+int cvt_plan_parse(const char *text, int64_t n_layers, cvt_quant_plan **out)
+{
+    json_error_t err;
+    cvt_quant_plan *p;
+    const json_t *v, *sel;
+    int rc = OLIVE_OK;
+    *out = NULL;
+    if (!text || !*text)
+        return OLIVE_OK;
+    if (!(p = olive_calloc(1, sizeof *p)))
+        return OLIVE_ENOMEM;
+    p->root = json_loads(text, 0, &err);
+    p->n_layers = n_layers;
+    p->base = (cvt_module_quant){1, 4, 128, 0};
+    if (!p->root || !json_is_object(p->root)) {
+        rc = olive_fail(OLIVE_EINVALID, "quant_plan: expected a JSON object (%s)", p->root ? "not an object" : err.text);
+        goto out;
+    }
+    if ((rc = read_settings(p->root, &p->base, "")) != OLIVE_OK)
+        goto out;
+    p->lm_head = json_is_true(json_object_get(p->root, "lm_head"));
+    p->embeds = json_is_true(json_object_get(p->root, "embeds"));
+    if ((sel = json_object_get(p->root, "selective")) && !json_is_null(sel)) {
+        const char *alg = json_string_value(json_object_get(sel, "algorithm"));
+        p->selective = !alg                           ? SEL_NONE
+                       : !strcmp(alg, "k_quant_mixed") ? SEL_MIXED
+                       : !strcmp(alg, "k_quant_down")  ? SEL_DOWN
+                       : !strcmp(alg, "k_quant_last")  ? SEL_LAST
+                                                       : SEL_NONE;
+        if (p->selective == SEL_NONE) {
+            rc = olive_fail(OLIVE_EINVALID,
+                            "quant_plan.selective.algorithm '%s': expected k_quant_mixed, k_quant_down or k_quant_last",
+                            alg ? alg : "(none)");
+            goto out;
+        }
+        v = json_object_get(sel, "high_bits");
+        p->high_bits = json_is_integer(v) ? (int)json_integer_value(v) : 8;
+        if ((rc = check_bits(p->high_bits, ".selective.high_bits")) != OLIVE_OK)
+            goto out;
+    }
+    if ((v = json_object_get(p->root, "overrides")) && !json_is_null(v)) {
+        const char *name;
+        const json_t *o;
+        if (!json_is_object(v)) {
+            rc = olive_fail(OLIVE_EINVALID, "quant_plan.overrides: expected an object of module names");
+            goto out;
+        }
+        json_object_foreach((json_t *)v, name, o)
+        {
+            cvt_module_quant probe = p->base;
+            char *where = olive_asprintf(".overrides.%s", name);
+            rc = !where ? OLIVE_ENOMEM
+                 : !json_is_object(o)
+                     ? olive_fail(OLIVE_EINVALID, "quant_plan%s: expected an object (bits, group_size, symmetric)", where)
+                     : read_settings(o, &probe, where);
+            free(where);
+            if (rc != OLIVE_OK)
+                goto out;
+        }
+        p->overrides = v;
+    }
+out:
+    if (rc != OLIVE_OK) {
+        cvt_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return OLIVE_OK;
+}
+
+void cvt_plan_free(cvt_quant_plan *p)
+{
+    if (!p)
+        return;
+    json_decref(p->root);
+    free(p);
+}
+
+int cvt_plan_k_quant_layer(int64_t layer, int64_t n_layers)
+{
+    /* Olive: idx < n/8 or idx >= 7n/8 (true division) or (idx - n//8) % 3 == 2 (Python's modulo,
+     * never negative; idx >= n//8 whenever the first test fails, so C's % agrees). */
+    return 8 * layer < n_layers || 8 * layer >= 7 * n_layers || (layer - n_layers / 8) % 3 == 2;
+}
+
+/* "model.layers.<i>.<rest>": *layer and the rest; 0 when the name is not a layer's. */
+static int layer_of(const char *name, int64_t *layer, const char **rest)
+{
+    static const char prefix[] = "model.layers.";
+    char *end;
+    if (strncmp(name, prefix, sizeof prefix - 1))
+        return 0;
+    *layer = strtoll(name + sizeof prefix - 1, &end, 10);
+    if (end == name + sizeof prefix - 1 || *end != '.')
+        return 0;
+    *rest = end + 1;
+    return 1;
+}
+
+/* Olive's k-quant rule: the head always; in the chosen layers the MLP output (down_proj) and,
+ * for k_quant_mixed, the attention inputs (q/k/v, or a packed qkv_proj). */
+static int selected(const cvt_quant_plan *p, const char *name, int is_lm_head)
+{
+    int64_t layer;
+    const char *rest;
+    if (p->selective == SEL_NONE)
+        return 0;
+    if (is_lm_head)
+        return 1;
+    if (p->selective == SEL_LAST || !layer_of(name, &layer, &rest) || !cvt_plan_k_quant_layer(layer, p->n_layers))
+        return 0;
+    if (!strcmp(rest, "mlp.down_proj"))
+        return 1;
+    return p->selective == SEL_MIXED &&
+           (!strcmp(rest, "self_attn.q_proj") || !strcmp(rest, "self_attn.k_proj") ||
+            !strcmp(rest, "self_attn.v_proj") || !strcmp(rest, "self_attn.qkv_proj"));
+}
+
+cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int is_lm_head, int is_embeds)
+{
+    cvt_module_quant q = p->base;
+    const json_t *o;
+    if ((is_lm_head && !p->lm_head) || (is_embeds && !p->embeds)) {
+        q.quantize = 0;
+        return q;
+    }
+    /* Tied embeddings take the head's selection, as Olive copies the head's override. */
+    if (selected(p, name, is_lm_head || is_embeds))
+        q.bits = p->high_bits;
+    if (p->overrides && (o = json_object_get(p->overrides, name)))
+        (void)read_settings(o, &q, ""); /* checked when parsed */
+    return q;
+}
+
+int cvt_plan_embeds(const cvt_quant_plan *p)
+{
+    return p && p->embeds;
+}

@@ -1,0 +1,39 @@
+/* A per-module quantization plan for the decoder builder: what Olive's checkpoint-side passes
+ * (SelectiveMixedPrecision, then Rtn) decide, handed to convert as its quant_plan parameter.
+ *
+ * The text is a JSON object:
+ *   {"bits": 4, "group_size": 32, "symmetric": false,      defaults of every quantized Linear
+ *    "lm_head": true, "embeds": false,                     which of those two are quantized
+ *    "selective": {"algorithm": "k_quant_mixed", "high_bits": 8},   optional
+ *    "overrides": {"model.layers.0.mlp.down_proj": {"bits": 8, "group_size": 32, "symmetric": true}}}
+ * Module names are the checkpoint's (the weight's name without ".weight"; "lm_head" for the head,
+ * tied or not). The selective algorithm picks high_bits modules by Olive's layer rule; overrides
+ * win over it, as Olive's Rtn overrides win over the mixed precision info. */
+#ifndef OLIVE_PASSES_CONVERT_DECODER_PLAN_H
+#define OLIVE_PASSES_CONVERT_DECODER_PLAN_H
+
+#include <stdint.h>
+
+typedef struct cvt_quant_plan cvt_quant_plan;
+
+/* One module's settings. */
+typedef struct cvt_module_quant {
+    int quantize; /* 0: the Linear stays float */
+    int bits, block_size, symmetric;
+} cvt_module_quant;
+
+/* Parses `text` for a model of n_layers layers ("" gives *out = NULL). OLIVE_EINVALID names
+ * the key at fault. */
+int cvt_plan_parse(const char *text, int64_t n_layers, cvt_quant_plan **out);
+void cvt_plan_free(cvt_quant_plan *p);
+/* The settings of module `name` ("lm_head" for the head). `is_lm_head` and `is_embeds` mark
+ * the two modules the plan quantizes only when asked. */
+cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int is_lm_head, int is_embeds);
+/* 1 when the plan quantizes the embedding table. */
+int cvt_plan_embeds(const cvt_quant_plan *p);
+
+/* 1 if layer `layer` of `n_layers` is one Olive's k_quant_mixed / k_quant_down rule promotes:
+ * the first and last eighth of the layers, and every third layer between them. */
+int cvt_plan_k_quant_layer(int64_t layer, int64_t n_layers);
+
+#endif
