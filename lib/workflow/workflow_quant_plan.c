@@ -1,0 +1,202 @@
+/* Olive's checkpoint-side quantization chain, SelectiveMixedPrecision → Rtn → ModelBuilder: the
+ * first two change no graph here; their settings become the quantization plan of the convert
+ * pass that follows (its quant_plan parameter, decoder_plan.h), and their slots leave the
+ * workflow. The plan merges as Olive's Rtn merges the mixed precision info: the selection's
+ * default bits win over Rtn's bits, Rtn's overrides win over the selection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "passes/calibrate/gptq_pass.h"
+#include "passes/checkpoint_quant/checkpoint_quant.h"
+#include "passes/convert/convert.h"
+#include "passes/instance.h"
+#include "workflow/evaluator.h"
+#include "workflow/workflow.h"
+
+static int is_plan_pass(const wf_slot *s)
+{
+    const olive_pass_def *def = s->n_choices ? s->choices[0].pass->def : NULL;
+    return def == &olive_pass_selective_mixed_precision || def == &olive_pass_checkpoint_rtn;
+}
+
+static const char *arg(const olive_pass *p, const char *key)
+{
+    const char *v = "";
+    (void)olive_pass_instance_get(p, key, &v);
+    return v;
+}
+
+static int check_bits(const char *slot, const char *key, const char *value)
+{
+    if (strcmp(value, "4") && strcmp(value, "8"))
+        return olive_fail(OLIVE_EINVALID, "passes.%s.%s: %s bits: MatMulNBits takes 4 or 8 here", slot, key, value);
+    return OLIVE_OK;
+}
+
+/* SelectiveMixedPrecision's part of the plan: its default bits and its rule. */
+static int add_selection(json_t *plan, const wf_slot *s)
+{
+    const olive_pass *p = s->choices[0].pass;
+    const char *alg = arg(p, "algorithm");
+    if (!strcmp(alg, "kld_gradient"))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "passes.%s.algorithm: 'kld_gradient' ranks layers by gradients of a KL divergence through "
+                          "the torch model on calibration text (Olive's default comes from the Hugging Face Hub); "
+                          "libolive has no training graph: use k_quant_mixed, k_quant_down or k_quant_last",
+                          s->name);
+    if (strncmp(alg, "k_quant_", 8))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "passes.%s.algorithm: '%s' scores weights with Olive's torch WeightQuantizer, which is not "
+                          "available yet: use k_quant_mixed, k_quant_down or k_quant_last",
+                          s->name, alg);
+    OLIVE_TRY(check_bits(s->name, "bits", arg(p, "bits")));
+    OLIVE_TRY(check_bits(s->name, "high_bits", arg(p, "high_bits")));
+    if (json_object_set_new(plan, "bits", json_integer(strcmp(arg(p, "bits"), "8") ? 4 : 8)) ||
+        json_object_set_new(plan, "selective",
+                            json_pack("{s:s, s:i}", "algorithm", alg, "high_bits",
+                                      strcmp(arg(p, "high_bits"), "8") ? 4 : 8)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    return OLIVE_OK;
+}
+
+/* Rtn's part: its settings under the selection's bits, its overrides over the selection. */
+static int add_rtn(json_t *plan, const wf_slot *s, int have_selection)
+{
+    const olive_pass *p = s->choices[0].pass;
+    const char *ov = arg(p, "overrides");
+    json_t *overrides = NULL;
+    json_error_t err;
+    OLIVE_TRY(check_bits(s->name, "bits", arg(p, "bits")));
+    if (*ov && !(overrides = json_loads(ov, 0, &err)))
+        return olive_fail(OLIVE_EINVALID, "passes.%s.overrides: not JSON: %s", s->name, err.text);
+    if (overrides && !json_is_object(overrides)) {
+        json_decref(overrides);
+        return olive_fail(OLIVE_EINVALID, "passes.%s.overrides: expected an object of module names", s->name);
+    }
+    if ((!have_selection && json_object_set_new(plan, "bits", json_integer(strcmp(arg(p, "bits"), "8") ? 4 : 8))) ||
+        json_object_set_new(plan, "group_size", json_integer(olive_args_int(&(olive_pass_args){p->def, p->values},
+                                                                            "group_size"))) ||
+        json_object_set_new(plan, "symmetric", json_boolean(!strcmp(arg(p, "sym"), "true"))) ||
+        json_object_set_new(plan, "lm_head", json_boolean(!strcmp(arg(p, "lm_head"), "true"))) ||
+        json_object_set_new(plan, "embeds", json_boolean(!strcmp(arg(p, "embeds"), "true"))) ||
+        (overrides && json_object_set_new(plan, "overrides", overrides))) {
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    return OLIVE_OK;
+}
+
+/* Without Rtn, the selection quantizes as the ModelBuilder asks: its block size, symmetry and
+ * head (which the builder quantizes in int4/int8). */
+static int add_builder_defaults(json_t *plan, const olive_pass *convert)
+{
+    olive_pass_args a = olive_pass_args_of(convert);
+    int64_t bs = olive_args_int(&a, "int4_block_size") > 0 ? olive_args_int(&a, "int4_block_size")
+                                                             : olive_args_int(&a, "block_size");
+    if (!json_object_get(plan, "bits") &&
+        json_object_set_new(plan, "bits", json_integer(!strcmp(arg(convert, "precision"), "int8") ? 8 : 4)))
+        return OLIVE_ENOMEM;
+    if (json_object_set_new(plan, "group_size", json_integer(bs)) ||
+        json_object_set_new(plan, "symmetric", json_boolean(olive_args_bool(&a, "is_symmetric"))) ||
+        json_object_set_new(plan, "lm_head", json_true()))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    return OLIVE_OK;
+}
+
+static void drop_slot(olive_workflow *w, size_t i)
+{
+    wf_slot *s = &w->slots[i];
+    for (size_t j = 0; j < s->n_choices; j++) {
+        free(s->choices[j].olive_type);
+        olive_pass_unref(s->choices[j].pass);
+        json_decref(s->choices[j].search);
+        if (s->choices[j].evaluator) {
+            wf_evaluator_clear(s->choices[j].evaluator);
+            free(s->choices[j].evaluator);
+        }
+    }
+    free(s->choices);
+    free(s->name);
+    memmove(s, s + 1, (w->n_slots - i - 1) * sizeof *s);
+    w->n_slots--;
+}
+
+int wf_fold_checkpoint_quant(olive_workflow *w)
+{
+    size_t first = 0, end;
+    json_t *plan;
+    const wf_slot *conv;
+    char *text;
+    int rc = OLIVE_OK, have_selection = 0, have_rtn = 0;
+    for (; first < w->n_slots && !is_plan_pass(&w->slots[first]); first++)
+        ;
+    if (first == w->n_slots)
+        return OLIVE_OK;
+    if (w->n_flows)
+        return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: %s with pass_flows is not supported: list the passes in "
+                                              "order instead",
+                          w->slots[first].name, w->slots[first].choices[0].olive_type);
+    /* The plan passes run together, right before the convert pass they plan for. */
+    for (end = first; end < w->n_slots && is_plan_pass(&w->slots[end]); end++)
+        if (w->slots[end].n_choices != 1 || w->slots[end].choices[0].search)
+            return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: %s cannot be searched or given alternatives",
+                              w->slots[end].name, w->slots[end].choices[0].olive_type);
+    if (end < w->n_slots && w->slots[end].choices[0].pass->def == &olive_pass_gptq)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "passes.%s: Gptq between %s and ModelBuilder is not supported: libolive's GPTQ works on "
+                          "the converted ONNX graph with uniform bits (it does not take a per-module plan); put it "
+                          "after a ModelBuilder with precision fp32, or use Rtn",
+                          w->slots[end].name, w->slots[first].choices[0].olive_type);
+    if (end == w->n_slots || w->slots[end].n_choices != 1 || w->slots[end].choices[0].pass->def != &olive_pass_convert)
+        return olive_fail(OLIVE_EINVALID,
+                          "passes.%s: %s plans how a checkpoint is quantized: a ModelBuilder pass must follow it",
+                          w->slots[first].name, w->slots[first].choices[0].olive_type);
+    conv = &w->slots[end];
+    for (size_t i = end; i < w->n_slots; i++)
+        if (is_plan_pass(&w->slots[i]) && i != end)
+            return olive_fail(OLIVE_EINVALID, "passes.%s: %s must come before ModelBuilder", w->slots[i].name,
+                              w->slots[i].choices[0].olive_type);
+    if (strcmp(arg(conv->choices[0].pass, "precision"), "int4") && strcmp(arg(conv->choices[0].pass, "precision"), "int8"))
+        return olive_fail(OLIVE_EINVALID, "passes.%s: the quantization plan of passes.%s needs precision int4 or int8",
+                          conv->name, w->slots[first].name);
+    if (!(plan = json_object()))
+        return OLIVE_ENOMEM;
+    for (size_t i = first; i < end && rc == OLIVE_OK; i++) {
+        const wf_slot *s = &w->slots[i];
+        if (s->choices[0].pass->def == &olive_pass_selective_mixed_precision) {
+            if (have_selection || have_rtn)
+                rc = olive_fail(OLIVE_EINVALID, "passes.%s: one SelectiveMixedPrecision, before Rtn", s->name);
+            else
+                rc = add_selection(plan, s);
+            have_selection = 1;
+        } else {
+            if (have_rtn)
+                rc = olive_fail(OLIVE_EINVALID, "passes.%s: one Rtn before ModelBuilder", s->name);
+            else
+                rc = add_rtn(plan, s, have_selection);
+            have_rtn = 1;
+        }
+    }
+    if (rc == OLIVE_OK && !have_rtn)
+        rc = add_builder_defaults(plan, conv->choices[0].pass);
+    if (rc == OLIVE_OK && json_is_true(json_object_get(plan, "embeds")))
+        OLIVE_WARN("passes: Rtn embeds=true: the embedding table stays float (quantizing it is not supported yet)");
+    text = rc == OLIVE_OK ? json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(plan);
+    if (rc != OLIVE_OK)
+        return rc;
+    if (!text)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    OLIVE_DEBUG("passes.%s: quant_plan %s", conv->name, text);
+    rc = olive_pass_instance_set(conv->choices[0].pass, "quant_plan", text);
+    free(text);
+    if (rc != OLIVE_OK)
+        return olive_fail_context(rc, "passes.%s", conv->name);
+    while (end-- > first)
+        drop_slot(w, first);
+    return OLIVE_OK;
+}
