@@ -1,0 +1,251 @@
+"""Olive's checkpoint-side chain SelectiveMixedPrecision → Rtn → ModelBuilder in a workflow:
+the MatMulNBits of the output carry the bits Olive's own selection rule chooses, the codes of
+each module equal those of a uniform int4 / int8 conversion with the same group size and
+symmetry, and the model runs in onnxruntime and onnxruntime-genai.
+
+The reference selection is Olive's SelectiveMixedPrecision.get_k_quant_config (olive-ai, imported
+without torch through olive_reference) over the module names of Olive's ModelWrapper tables; the
+test skips that comparison when olive-ai is not installed."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import numpy_helper  # noqa: E402
+
+from olive_reference import import_olive  # noqa: E402
+from olive_testlib import genai_greedy, read_safetensors, run_convert  # noqa: E402
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
+
+
+def _import_olive():
+    def load():
+        from olive.common.hf.wrapper import LayerWrapper, ModelWrapper  # noqa: PLC0415
+        from olive.passes.pytorch.selective_mixed_precision import SelectiveMixedPrecision  # noqa: PLC0415
+        return SelectiveMixedPrecision, ModelWrapper, LayerWrapper
+    return import_olive(load)
+
+
+OLIVE = _import_olive()
+
+
+def write_safetensors(path, tensors):
+    import struct
+    header, at, blobs = {}, 0, []
+    for name, t in tensors.items():
+        b = np.ascontiguousarray(t, np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(b)]}
+        at += len(b)
+        blobs.append(b)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def deep_checkpoint(tmp_path, arch, layers, seed=0):
+    """The fixture `arch` with `layers` layers: layer 0's tensor shapes for every layer, new
+    random values (scaled like the fixture's), the fixture's config otherwise."""
+    src, dst = DATA / arch, tmp_path / f"{arch}_{layers}"
+    dst.mkdir()
+    for f in src.iterdir():
+        if f.suffix == ".json" and f.name != "config.json":
+            shutil.copy(f, dst / f.name)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["num_hidden_layers"] = layers
+    (dst / "config.json").write_text(json.dumps(cfg))
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, t in read_safetensors(src / "model.safetensors").items():
+        names = [name]
+        if name.startswith("model.layers."):
+            if not name.startswith("model.layers.0."):
+                continue
+            names = [name.replace("model.layers.0.", f"model.layers.{i}.", 1) for i in range(layers)]
+        for n in names:
+            out[n] = (rng.standard_normal(t.shape) * (float(t.std()) or 1.0) + float(t.mean())).astype(np.float32)
+    write_safetensors(dst / "model.safetensors", out)
+    return dst
+
+
+def run_workflow(tmp_path, model, passes, name="run", expect_ok=True):
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(model)}, "passes": passes,
+           "output_dir": str(tmp_path / name), "cache_dir": str(tmp_path / f"{name}_cache")}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(cfg))
+    proc = subprocess.run([CLI, "run", "--config", str(path)], capture_output=True, text=True, timeout=600)
+    for alarm in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert alarm not in proc.stderr, proc.stderr
+    if expect_ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc, tmp_path / name
+
+
+def linears(folder):
+    """Node path ("/model/layers.0/mlp/down_proj") -> (op type, bits or None, node, model)."""
+    m = onnx.load(str(folder / "model.onnx"))
+    out = {}
+    for n in m.graph.node:
+        if n.op_type in ("MatMulNBits", "MatMul") and "/MatMul" in n.name:
+            attrs = {a.name: a.i for a in n.attribute}
+            out[n.name.rsplit("/", 1)[0]] = (n.op_type, attrs.get("bits"), n)
+    return out, m
+
+
+def olive_selection(algorithm, model_type, n_layers, high_bits=8):
+    """Olive's k-quant overrides (module name -> bits) from its own function and name tables."""
+    smp, mw, lw = OLIVE
+
+    class Layer:
+        def get_attention_inputs(self, return_name=True):
+            names = lw.ATTENTION_INPUTS.get(model_type, lw.ATTENTION_INPUTS["default"])
+            return None, [f"{lw.ATTENTION['default']}.{x}" for x in names]
+
+        def get_mlp_outputs(self, return_name=True):
+            names = lw.MLP_OUTPUTS.get(model_type, lw.MLP_OUTPUTS["default"])
+            return None, [f"{lw.MLP['default']}.{x}" for x in names]
+
+    class Wrapper:
+        num_hidden_layers = n_layers
+
+        def get_lm_head(self, return_name=True):
+            return None, mw.LM_HEAD["default"]
+
+        def get_layers(self, return_name=True):
+            return None, mw.LAYERS.get(model_type, mw.LAYERS["default"])
+
+        def get_layer_wrappers(self):
+            return [Layer() for _ in range(n_layers)]
+
+    default, overrides = smp.get_k_quant_config(Wrapper(), algorithm, 4, high_bits)
+    assert default == {"bits": 4}
+    return {name: o["bits"] for name, o in overrides.items()}
+
+
+def node_of(module):
+    """The converter's MatMul path of an Olive module name (q/k/v are packed into qkv_proj)."""
+    if module == "lm_head":
+        return "/lm_head"
+    parts = module.split(".")  # model.layers.<i>.<block>.<proj>
+    i, block, proj = parts[2], parts[3], parts[4]
+    if block == "self_attn":
+        return f"/model/layers.{i}/attn/{'o_proj' if proj == 'o_proj' else 'qkv_proj'}"
+    return f"/model/layers.{i}/mlp/{proj}"
+
+
+@pytest.mark.skipif(OLIVE is None, reason="olive-ai is not installed (scripts/requirements-olive.txt)")
+@pytest.mark.parametrize("algorithm", ["k_quant_mixed", "k_quant_down", "k_quant_last"])
+def test_bits_follow_olives_selection(tmp_path, algorithm):
+    layers = 16
+    model = deep_checkpoint(tmp_path, "llama", layers)
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": algorithm, "bits": 4, "high_bits": 8},
+              "r": {"type": "Rtn", "bits": 4, "group_size": 32, "sym": False, "lm_head": True},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    _, out = run_workflow(tmp_path, model, passes)
+    got, _ = linears(out)
+    expected = {node_of(m): b for m, b in olive_selection(algorithm, "llama", layers).items()}
+    assert len(got) == 5 * layers + 1  # qkv, o, gate, up, down; the head
+    for path, (op, bits, _) in got.items():
+        assert op == "MatMulNBits", path
+        assert bits == expected.get(path, 4), path
+    # the rule is not trivial on 16 layers: some layers are promoted, others not
+    high = sum(b == 8 for _, b, _ in got.values())
+    assert high == 1 if algorithm == "k_quant_last" else 1 < high < len(got) // 2
+
+
+def test_codes_equal_uniform_conversions(tmp_path):
+    """Each module's codes, scales and zero points are those of a uniform int4 / int8
+    conversion with the same group size and symmetry; overrides win over the selection; the head
+    stays float when Rtn's lm_head is false."""
+    model = deep_checkpoint(tmp_path, "llama", 9, seed=3)
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_down"},
+              "r": {"type": "rtn", "bits": 4, "group_size": 32, "sym": False,
+                    "overrides": {"model.layers.1.mlp.gate_proj": {"bits": 8},
+                                  "model.layers.0.mlp.down_proj": {"bits": 4}}},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    _, out = run_workflow(tmp_path, model, passes)
+    got, m = linears(out)
+    # k_quant_down on 9 layers (Olive's rule: idx < 9/8, idx >= 63/8, (idx - 9 // 8) % 3 == 2):
+    # 0, 1, 3, 6, 8; the override keeps layer 0's down_proj at 4 bits and adds a gate_proj
+    eight = {f"/model/layers.{i}/mlp/down_proj" for i in (1, 3, 6, 8)} | {"/model/layers.1/mlp/gate_proj"}
+    assert got["/lm_head"][0] == "MatMul"
+    for path, (op, bits, _) in got.items():
+        if path != "/lm_head":
+            assert (op, bits) == ("MatMulNBits", 8 if path in eight else 4), path
+    uniform = {}
+    for bits in (4, 8):
+        run_convert(CLI, model, tmp_path / f"int{bits}", f"precision=int{bits}", "block_size=32",
+                    "is_symmetric=false")
+        uniform[bits] = linears(tmp_path / f"int{bits}")
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    for path, (op, bits, node) in got.items():
+        if op != "MatMulNBits":
+            continue
+        ref_got, ref_model = uniform[bits]
+        ref_inits = {t.name: t for t in ref_model.graph.initializer}
+        ref_node = ref_got[path][2]
+        for mine, theirs in zip(node.input[1:], ref_node.input[1:]):
+            np.testing.assert_array_equal(inits[mine], numpy_helper.to_array(ref_inits[theirs]), err_msg=path)
+    # it runs in onnxruntime-genai, as a decoder folder
+    assert len(genai_greedy(out, [1, 5, 9], 4)) == 7
+
+
+def test_tied_qwen3_runs_in_genai(tmp_path):
+    """qwen3 (tied embeddings, q/k norms): the plan with an 8-bit head runs and generates."""
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_mixed"},
+              "r": {"type": "Rtn", "bits": 4, "group_size": 32, "lm_head": True,
+                    "overrides": {"lm_head": {"bits": 8}}},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    _, out = run_workflow(tmp_path, DATA / "qwen3", passes)
+    got, _ = linears(out)
+    assert got["/lm_head"][:2] == ("MatMulNBits", 8)
+    assert got["/model/layers.0/attn/qkv_proj"][:2] == ("MatMulNBits", 8)  # layer 0 of 2 is promoted
+    assert got["/model/layers.1/attn/qkv_proj"][:2] == ("MatMulNBits", 4)
+    sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].name == "input_ids"
+    seq = genai_greedy(out, [1, 2, 3], 5)
+    assert len(seq) == 8
+
+
+@pytest.mark.parametrize("algorithm", ["kld_gradient", "snr", "iqe_relative"])
+def test_data_driven_algorithms_are_refused(tmp_path, algorithm):
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": algorithm, "ratio": 0.5},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
+    assert proc.returncode != 0
+    assert f"passes.s.algorithm: '{algorithm}'" in proc.stderr
+    assert "k_quant_mixed" in proc.stderr
+    assert not out.exists()
+
+
+def test_gptq_between_is_refused(tmp_path):
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_mixed"},
+              "g": {"type": "gptq", "bits": 4},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
+    assert proc.returncode != 0 and "passes.g: Gptq between" in proc.stderr
+    assert not out.exists()
+
+
+def test_plan_needs_a_quantized_model_builder(tmp_path):
+    passes = {"r": {"type": "Rtn"}, "m": {"type": "ModelBuilder", "precision": "fp16"}}
+    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
+    assert proc.returncode != 0 and "needs precision int4 or int8" in proc.stderr
+    passes = {"r": {"type": "Rtn"}}
+    proc, out = run_workflow(tmp_path, DATA / "llama", passes, name="alone", expect_ok=False)
+    assert proc.returncode != 0 and "a ModelBuilder pass must follow it" in proc.stderr
