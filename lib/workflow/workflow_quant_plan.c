@@ -3,6 +3,7 @@
  * pass that follows (its quant_plan parameter, decoder_plan.h), and their slots leave the
  * workflow. The plan merges as Olive's Rtn merges the mixed precision info: the selection's
  * default bits win over Rtn's bits, Rtn's overrides win over the selection. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,11 +39,12 @@ static int check_bits(const char *slot, const char *key, const char *value)
     return OLIVE_OK;
 }
 
-/* SelectiveMixedPrecision's part of the plan: its default bits and its rule. */
-static int add_selection(json_t *plan, const wf_slot *s)
+/* The algorithms that need data or Olive's torch quantizer are refused by name. */
+static int check_algorithm(const wf_slot *s)
 {
-    const olive_pass *p = s->choices[0].pass;
-    const char *alg = arg(p, "algorithm");
+    const char *alg = arg(s->choices[0].pass, "algorithm");
+    if (s->choices[0].pass->def != &olive_pass_selective_mixed_precision)
+        return OLIVE_OK;
     if (!strcmp(alg, "kld_gradient"))
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "passes.%s.algorithm: 'kld_gradient' ranks layers by gradients of a KL divergence through "
@@ -54,6 +56,15 @@ static int add_selection(json_t *plan, const wf_slot *s)
                           "passes.%s.algorithm: '%s' scores weights with Olive's torch WeightQuantizer, which is not "
                           "available yet: use k_quant_mixed, k_quant_down or k_quant_last",
                           s->name, alg);
+    return OLIVE_OK;
+}
+
+/* SelectiveMixedPrecision's part of the plan: its default bits and its rule. */
+static int add_selection(json_t *plan, const wf_slot *s)
+{
+    const olive_pass *p = s->choices[0].pass;
+    const char *alg = arg(p, "algorithm");
+    OLIVE_TRY(check_algorithm(s));
     OLIVE_TRY(check_bits(s->name, "bits", arg(p, "bits")));
     OLIVE_TRY(check_bits(s->name, "high_bits", arg(p, "high_bits")));
     if (json_object_set_new(plan, "bits", json_integer(strcmp(arg(p, "bits"), "8") ? 4 : 8)) ||
@@ -91,8 +102,8 @@ static int add_rtn(json_t *plan, const wf_slot *s, int have_selection)
 }
 
 /* Without Rtn, the selection quantizes as the ModelBuilder asks: its block size, symmetry and
- * head (which the builder quantizes in int4/int8). */
-static int add_builder_defaults(json_t *plan, const olive_pass *convert)
+ * head (which the builder quantizes in int4/int8; Olive's Gptq leaves it float). */
+static int add_builder_defaults(json_t *plan, const olive_pass *convert, int with_gptq)
 {
     olive_pass_args a = olive_pass_args_of(convert);
     int64_t bs = olive_args_int(&a, "int4_block_size") > 0 ? olive_args_int(&a, "int4_block_size")
@@ -102,7 +113,7 @@ static int add_builder_defaults(json_t *plan, const olive_pass *convert)
         return OLIVE_ENOMEM;
     if (json_object_set_new(plan, "group_size", json_integer(bs)) ||
         json_object_set_new(plan, "symmetric", json_boolean(olive_args_bool(&a, "is_symmetric"))) ||
-        json_object_set_new(plan, "lm_head", json_true()))
+        json_object_set_new(plan, "lm_head", json_boolean(!with_gptq)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     return OLIVE_OK;
 }
@@ -125,9 +136,49 @@ static void drop_slot(olive_workflow *w, size_t i)
     w->n_slots--;
 }
 
+static int is_gptq(const wf_slot *s)
+{
+    return s->n_choices && s->choices[0].pass->def == &olive_pass_gptq;
+}
+
+/* GPTQ's part: it runs after the conversion on the float Linears the plan leaves it, each with
+ * its planned bits (the selection's default bits win over Gptq's, as Olive merges them). */
+static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
+{
+    olive_pass *p = s->choices[0].pass;
+    olive_pass_args a = olive_pass_args_of(p);
+    json_t *bits = json_object_get(plan, "bits");
+    json_t *g = json_pack("{s:i, s:I, s:b}", "bits",
+                          have_selection && bits ? (int)json_integer_value(bits) : (int)olive_args_int(&a, "bits"),
+                          "group_size", (json_int_t)olive_args_int(&a, "group_size"), "symmetric",
+                          olive_args_bool(&a, "sym"));
+    char text[8];
+    int rc;
+    if (!g || json_object_set_new(plan, "gptq", g))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    snprintf(text, sizeof text, "%d", (int)json_integer_value(json_object_get(g, "bits")));
+    if ((rc = olive_pass_instance_set(p, "bits", text)) != OLIVE_OK)
+        return olive_fail_context(rc, "passes.%s", s->name);
+    return OLIVE_OK;
+}
+
+/* Removes slots [first, end) except `keep` (moved, not freed, into *kept). */
+static void take_run(olive_workflow *w, size_t first, size_t end, size_t keep, wf_slot *kept)
+{
+    for (size_t i = end; i-- > first;) {
+        if (i == keep) {
+            *kept = w->slots[i];
+            memmove(&w->slots[i], &w->slots[i + 1], (w->n_slots - i - 1) * sizeof *w->slots);
+            w->n_slots--;
+        } else {
+            drop_slot(w, i);
+        }
+    }
+}
+
 int wf_fold_checkpoint_quant(olive_workflow *w)
 {
-    size_t first = 0, end;
+    size_t first = 0, end, gptq = (size_t)-1, conv_at;
     json_t *plan;
     const wf_slot *conv;
     char *text;
@@ -140,24 +191,26 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
         return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: %s with pass_flows is not supported: list the passes in "
                                               "order instead",
                           w->slots[first].name, w->slots[first].choices[0].olive_type);
-    /* The plan passes run together, right before the convert pass they plan for. */
-    for (end = first; end < w->n_slots && is_plan_pass(&w->slots[end]); end++)
+    /* The plan passes (and one Gptq among them) run together, right before the convert pass
+     * they plan for. */
+    for (end = first; end < w->n_slots && (is_plan_pass(&w->slots[end]) || is_gptq(&w->slots[end])); end++) {
         if (w->slots[end].n_choices != 1 || w->slots[end].choices[0].search)
-            return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: %s cannot be searched or given alternatives",
+            return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: %s cannot be searched or given alternatives here",
                               w->slots[end].name, w->slots[end].choices[0].olive_type);
-    if (end < w->n_slots && w->slots[end].choices[0].pass->def == &olive_pass_gptq)
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "passes.%s: Gptq between %s and ModelBuilder is not supported: libolive's GPTQ works on "
-                          "the converted ONNX graph with uniform bits (it does not take a per-module plan); put it "
-                          "after a ModelBuilder with precision fp32, or use Rtn",
-                          w->slots[end].name, w->slots[first].choices[0].olive_type);
+        OLIVE_TRY(check_algorithm(&w->slots[end]));
+        if (is_gptq(&w->slots[end])) {
+            if (gptq != (size_t)-1)
+                return olive_fail(OLIVE_EINVALID, "passes.%s: one Gptq before ModelBuilder", w->slots[end].name);
+            gptq = end;
+        }
+    }
     if (end == w->n_slots || w->slots[end].n_choices != 1 || w->slots[end].choices[0].pass->def != &olive_pass_convert)
         return olive_fail(OLIVE_EINVALID,
                           "passes.%s: %s plans how a checkpoint is quantized: a ModelBuilder pass must follow it",
                           w->slots[first].name, w->slots[first].choices[0].olive_type);
     conv = &w->slots[end];
-    for (size_t i = end; i < w->n_slots; i++)
-        if (is_plan_pass(&w->slots[i]) && i != end)
+    for (size_t i = end + 1; i < w->n_slots; i++)
+        if (is_plan_pass(&w->slots[i]))
             return olive_fail(OLIVE_EINVALID, "passes.%s: %s must come before ModelBuilder", w->slots[i].name,
                               w->slots[i].choices[0].olive_type);
     if (strcmp(arg(conv->choices[0].pass, "precision"), "int4") && strcmp(arg(conv->choices[0].pass, "precision"), "int8"))
@@ -167,6 +220,8 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
         return OLIVE_ENOMEM;
     for (size_t i = first; i < end && rc == OLIVE_OK; i++) {
         const wf_slot *s = &w->slots[i];
+        if (i == gptq)
+            continue;
         if (s->choices[0].pass->def == &olive_pass_selective_mixed_precision) {
             if (have_selection || have_rtn)
                 rc = olive_fail(OLIVE_EINVALID, "passes.%s: one SelectiveMixedPrecision, before Rtn", s->name);
@@ -181,8 +236,10 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
             have_rtn = 1;
         }
     }
+    if (rc == OLIVE_OK && gptq != (size_t)-1)
+        rc = add_gptq(plan, &w->slots[gptq], have_selection);
     if (rc == OLIVE_OK && !have_rtn)
-        rc = add_builder_defaults(plan, conv->choices[0].pass);
+        rc = add_builder_defaults(plan, conv->choices[0].pass, gptq != (size_t)-1);
     if (rc == OLIVE_OK && json_is_true(json_object_get(plan, "embeds")))
         OLIVE_WARN("passes: Rtn embeds=true: the embedding table stays float (quantizing it is not supported yet)");
     text = rc == OLIVE_OK ? json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -196,7 +253,19 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     free(text);
     if (rc != OLIVE_OK)
         return olive_fail_context(rc, "passes.%s", conv->name);
-    while (end-- > first)
-        drop_slot(w, first);
+    if (gptq == (size_t)-1) {
+        while (end-- > first)
+            drop_slot(w, first);
+        return OLIVE_OK;
+    }
+    {
+        /* Gptq moves after the conversion, onto the graph it makes. */
+        wf_slot kept;
+        take_run(w, first, end, gptq, &kept);
+        conv_at = first;
+        memmove(&w->slots[conv_at + 2], &w->slots[conv_at + 1], (w->n_slots - conv_at - 1) * sizeof *w->slots);
+        w->slots[conv_at + 1] = kept;
+        w->n_slots++;
+    }
     return OLIVE_OK;
 }

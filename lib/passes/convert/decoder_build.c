@@ -14,6 +14,7 @@
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
 #include "passes/convert/decoder_plan.h"
+#include "passes/calibrate/gptq_pass.h"
 
 static const cvt_decoder_arch *const archs[] = {
     &cvt_arch_llama,  &cvt_arch_mistral, &cvt_arch_qwen2,   &cvt_arch_qwen3, &cvt_arch_phi3,    &cvt_arch_gemma,
@@ -331,6 +332,29 @@ static void decoder_free(cvt_decoder *d)
     olive_spill_close(d->spill);
 }
 
+/* The Linears a plan leaves to GPTQ, for the gptq pass that follows (gptq_pass.h's key). */
+static int note_gptq_plan(cvt_decoder *d)
+{
+    oir_model *m = d->m;
+    char *text = cvt_plan_gptq_text(d->plan);
+    char *key;
+    size_t cap_k = m->cap_metadata, cap_v = m->cap_metadata;
+    if (!text)
+        return OLIVE_OK;
+    if (!(key = olive_strdup(OLIVE_GPTQ_PLAN_KEY)) ||
+        olive_grow((void **)&m->metadata_keys, &cap_k, m->n_metadata + 1, sizeof *m->metadata_keys) != OLIVE_OK ||
+        olive_grow((void **)&m->metadata_values, &cap_v, m->n_metadata + 1, sizeof *m->metadata_values) != OLIVE_OK) {
+        m->cap_metadata = cap_k < cap_v ? cap_k : cap_v;
+        free(key);
+        free(text);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    m->cap_metadata = cap_k < cap_v ? cap_k : cap_v;
+    m->metadata_keys[m->n_metadata] = key;
+    m->metadata_values[m->n_metadata++] = text;
+    return OLIVE_OK;
+}
+
 int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
                       const olive_pass_args *args, olive_pass_ctx *ctx)
 {
@@ -359,6 +383,8 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
     }
     if (rc == OLIVE_OK)
         rc = add_companions(&d);
+    if (rc == OLIVE_OK)
+        rc = note_gptq_plan(&d);
     if (rc == OLIVE_OK)
         OLIVE_INFO("convert: %s, %" PRId64 " of %" PRId64 " layers, %zu initializers", arch->architecture, d.n_layers,
                    d.cfg.layers, d.g->n_initializers);

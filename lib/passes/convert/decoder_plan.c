@@ -16,6 +16,9 @@ struct cvt_quant_plan {
     int high_bits;
     int64_t n_layers;
     const json_t *overrides; /* borrowed from root; may be NULL */
+    int gptq;                 /* the plan has a GPTQ part */
+    cvt_module_quant gptq_base;
+    json_t *gptq_nodes; /* node -> {bits, group_size} */
 };
 
 static int check_bits(int64_t bits, const char *where)
@@ -116,6 +119,16 @@ int cvt_plan_parse(const char *text, int64_t n_layers, cvt_quant_plan **out)
         }
         p->overrides = v;
     }
+    if ((v = json_object_get(p->root, "gptq")) && !json_is_null(v)) {
+        p->gptq = 1;
+        p->gptq_base = p->base;
+        if ((rc = read_settings(v, &p->gptq_base, ".gptq")) != OLIVE_OK)
+            goto out;
+        if (!(p->gptq_nodes = json_object())) {
+            rc = OLIVE_ENOMEM;
+            goto out;
+        }
+    }
 out:
     if (rc != OLIVE_OK) {
         cvt_plan_free(p);
@@ -130,6 +143,7 @@ void cvt_plan_free(cvt_quant_plan *p)
     if (!p)
         return;
     json_decref(p->root);
+    json_decref(p->gptq_nodes);
     free(p);
 }
 
@@ -192,4 +206,29 @@ cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int 
 int cvt_plan_embeds(const cvt_quant_plan *p)
 {
     return p && p->embeds;
+}
+
+int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_head, cvt_module_quant *mq)
+{
+    if (!p || !p->gptq || is_lm_head)
+        return 0;
+    *mq = p->gptq_base;
+    if (selected(p, name, 0))
+        mq->bits = p->high_bits;
+    return 1;
+}
+
+int cvt_plan_note_gptq(cvt_quant_plan *p, const char *node, const cvt_module_quant *mq)
+{
+    json_t *e = json_pack("{s:i, s:i}", "bits", mq->bits, "group_size", mq->block_size);
+    if (!e || json_object_set_new(p->gptq_nodes, node, e))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    return OLIVE_OK;
+}
+
+char *cvt_plan_gptq_text(const cvt_quant_plan *p)
+{
+    if (!p || !p->gptq_nodes || !json_object_size(p->gptq_nodes))
+        return NULL;
+    return json_dumps(p->gptq_nodes, JSON_COMPACT | JSON_SORT_KEYS);
 }

@@ -29,6 +29,16 @@ void cvt_plan_free(cvt_quant_plan *p);
 /* The settings of module `name` ("lm_head" for the head). `is_lm_head` and `is_embeds` mark
  * the two modules the plan quantizes only when asked. */
 cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int is_lm_head, int is_embeds);
+/* GPTQ's part (plan key "gptq": {"bits", "group_size", "symmetric"}): the Linears GPTQ will
+ * quantize after the conversion stay float; *mq gets the settings GPTQ is to use for module
+ * `name` (its base, the selection's high bits). Returns 0 when the plan has no GPTQ part or
+ * the module is the head (which Rtn's part quantizes). */
+int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_head, cvt_module_quant *mq);
+/* Records that float MatMul `node` is for GPTQ with *mq; cvt_plan_gptq_text gives the record
+ * as customized_weight_config JSON (owned by the caller; NULL when empty or on ENOMEM). */
+int cvt_plan_note_gptq(cvt_quant_plan *p, const char *node, const cvt_module_quant *mq);
+char *cvt_plan_gptq_text(const cvt_quant_plan *p);
+
 /* 1 when the plan quantizes the embedding table. */
 int cvt_plan_embeds(const cvt_quant_plan *p);
 

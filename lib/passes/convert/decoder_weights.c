@@ -331,8 +331,9 @@ int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const 
 
 /* The plan's settings for a Linear: its checkpoint module ("lm_head" for the head); the parts
  * of a packed MatMul (q, k and v) share the highest bits among them, as Olive promotes a
- * q/k/v group to one setting. */
-static int plan_of(cvt_decoder *d, const char *path, const linear_src *src, size_t n, cvt_module_quant *mq)
+ * q/k/v group to one setting. *for_gptq: the plan leaves it to GPTQ (float here). */
+static int plan_of(cvt_decoder *d, const char *path, const linear_src *src, size_t n, cvt_module_quant *mq,
+                   int *for_gptq)
 {
     const int head = !strcmp(path, "/lm_head");
     for (size_t i = 0; i < n; i++) {
@@ -344,7 +345,10 @@ static int plan_of(cvt_decoder *d, const char *path, const linear_src *src, size
         cvt_module_quant q;
         if (!module)
             return OLIVE_ENOMEM;
-        q = cvt_plan_module(d->plan, module, head, 0);
+        if (cvt_plan_gptq_module(d->plan, module, head, &q))
+            *for_gptq = 1;
+        else
+            q = cvt_plan_module(d->plan, module, head, 0);
         if (i == 0 || q.bits > mq->bits)
             *mq = q;
     }
@@ -365,8 +369,16 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
     if (quantize && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8)) {
         int carried = 0;
         cvt_module_quant mq = {1, d->opt.precision == CVT_INT4 ? 4 : 8, d->opt.block_size, d->opt.symmetric};
+        int for_gptq = 0;
         if (d->plan)
-            OLIVE_TRY(plan_of(d, path, src, n_parts, &mq));
+            OLIVE_TRY(plan_of(d, path, src, n_parts, &mq, &for_gptq));
+        if (for_gptq) { /* float now; GPTQ quantizes it after the conversion */
+            const char *node = cvt_str(d, "%s/MatMul", path);
+            if (!node)
+                return OLIVE_ENOMEM;
+            OLIVE_TRY(cvt_plan_note_gptq(d->plan, node, &mq));
+            mq.quantize = 0;
+        }
         if (mq.quantize && d->opt.keep_gguf_blocks)
             OLIVE_TRY(cvt_linear_carried(d, path, dots, x, src, n_parts, in, cols, out, &carried));
         if (!mq.quantize)
