@@ -233,13 +233,13 @@ def test_data_driven_algorithms_are_refused(tmp_path, algorithm):
     assert not out.exists()
 
 
-def test_gptq_between_is_refused(tmp_path):
+def test_gptq_without_data_is_refused_before_any_work(tmp_path):
     passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_mixed"},
               "g": {"type": "gptq", "bits": 4},
               "m": {"type": "ModelBuilder", "precision": "int4"}}
     proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
-    assert proc.returncode != 0 and "passes.g: Gptq between" in proc.stderr
-    assert not out.exists()
+    assert proc.returncode != 0 and "passes.g: Gptq needs calibration data" in proc.stderr
+    assert not out.exists() and not (tmp_path / "run_cache").exists()
 
 
 def test_plan_needs_a_quantized_model_builder(tmp_path):
@@ -249,3 +249,53 @@ def test_plan_needs_a_quantized_model_builder(tmp_path):
     passes = {"r": {"type": "Rtn"}}
     proc, out = run_workflow(tmp_path, DATA / "llama", passes, name="alone", expect_ok=False)
     assert proc.returncode != 0 and "a ModelBuilder pass must follow it" in proc.stderr
+
+
+@pytest.mark.skipif(OLIVE is None, reason="olive-ai is not installed (scripts/requirements-olive.txt)")
+def test_selection_gptq_rtn_chain(tmp_path):
+    """Olive's recipe order SelectiveMixedPrecision → Gptq → Rtn → ModelBuilder: GPTQ runs after
+    the conversion on the float Linears with the selection's bits per node (calibrated on a
+    local text file), Rtn's part quantizes the head at 8 bits as a uniform int8 conversion does,
+    the plan leaves no metadata behind, and the folder generates in onnxruntime-genai."""
+    layers = 16
+    model = deep_checkpoint(tmp_path, "llama", layers, seed=4)
+    (tmp_path / "corpus.txt").write_text("The quick brown fox jumps over the lazy dog.\n" * 80)
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(model)},
+           "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                             "load_dataset_config": {"data_name": "text", "data_files": str(tmp_path / "corpus.txt"),
+                                                     "split": "train"},
+                             "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
+                                                         "model_name": str(model), "max_seq_len": 32,
+                                                         "max_samples": 8, "use_attention_mask": True}}],
+           "passes": {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_mixed", "bits": 4,
+                            "high_bits": 8},
+                      "g": {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib"},
+                      "r": {"type": "rtn", "bits": 8, "sym": False, "group_size": 32, "lm_head": True,
+                            "overrides": {"lm_head": {"bits": 8}}},
+                      "m": {"type": "ModelBuilder", "precision": "int4"}},
+           "output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([CLI, "run", "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    got, m = linears(out)
+    expected = {node_of(mod): b for mod, b in olive_selection("k_quant_mixed", "llama", layers).items()}
+    assert len(got) == 5 * layers + 1
+    for path, (op, bits, _) in got.items():
+        assert (op, bits) == ("MatMulNBits", expected.get(path, 4)), path
+    assert not [p.key for p in m.metadata_props if p.key.startswith("olive.")]
+    run_convert(CLI, model, tmp_path / "rtn4", "precision=int4", "block_size=32", "is_symmetric=false")
+    run_convert(CLI, model, tmp_path / "rtn8", "precision=int8", "block_size=32", "is_symmetric=false")
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    differs = 0
+    for path, (_, bits, node) in got.items():
+        ref_got, ref_model = linears(tmp_path / f"rtn{bits}")
+        ref_inits = {t.name: numpy_helper.to_array(t) for t in ref_model.graph.initializer}
+        same = np.array_equal(inits[node.input[1]], ref_inits[ref_got[path][2].input[1]])
+        if path == "/lm_head":
+            assert same  # Rtn's part: round to nearest
+        else:
+            differs += not same  # GPTQ's: error feedback moves codes away from round to nearest
+    assert differs == len(got) - 1
+    assert len(genai_greedy(out, [1, 5, 9], 4)) == 7
