@@ -246,8 +246,6 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
         rc = add_gptq(plan, &w->slots[gptq], have_selection);
     if (rc == OLIVE_OK && !have_rtn)
         rc = add_builder_defaults(plan, conv->choices[0].pass, gptq != (size_t)-1);
-    if (rc == OLIVE_OK && json_is_true(json_object_get(plan, "embeds")))
-        OLIVE_WARN("passes: Rtn embeds=true: the embedding table stays float (quantizing it is not supported yet)");
     text = rc == OLIVE_OK ? json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(plan);
     if (rc != OLIVE_OK)

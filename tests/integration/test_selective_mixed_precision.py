@@ -299,3 +299,35 @@ def test_selection_gptq_rtn_chain(tmp_path):
             differs += not same  # GPTQ's: error feedback moves codes away from round to nearest
     assert differs == len(got) - 1
     assert len(genai_greedy(out, [1, 5, 9], 4)) == 7
+
+
+@pytest.mark.parametrize("bits,sym", [(8, False), (4, False), (4, True)])
+def test_rtn_embeds_gather_block_quantized(tmp_path, bits, sym):
+    """Rtn embeds=true: the table becomes GatherBlockQuantized with the planned bits; onnxruntime
+    gathers rows within half a quantization step of the checkpoint's, and the folder generates."""
+    from onnx import TensorProto, helper
+    passes = {"r": {"type": "Rtn", "bits": 4, "group_size": 32, "sym": sym, "lm_head": True, "embeds": True,
+                    "overrides": {"model.embed_tokens": {"bits": bits}}},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    _, out = run_workflow(tmp_path, DATA / "qwen3", passes)
+    m = onnx.load(str(out / "model.onnx"))
+    gbq = next(n for n in m.graph.node if n.op_type == "GatherBlockQuantized")
+    assert {a.name: a.i for a in gbq.attribute}["bits"] == bits
+    assert (len(gbq.input) == 4) != sym
+    reshape = next(n for n in m.graph.node if n.output[0] == gbq.input[0])
+    keep = set(reshape.input) | set(gbq.input[2:])
+    inits = [t for t in m.graph.initializer if t.name in keep]
+    graph = helper.make_graph([reshape, gbq], "g", [helper.make_tensor_value_info("input_ids", TensorProto.INT64,
+                                                                                     [1, "s"])],
+                              [helper.make_tensor_value_info(gbq.output[0], TensorProto.FLOAT, None)],
+                              initializer=inits + [t for t in m.graph.initializer if t.name == reshape.input[1]])
+    small = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    ids = np.array([[0, 3, 17, 100]], np.int64)
+    got = ort.InferenceSession(small.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"input_ids": ids})[0][0]
+    table = read_safetensors(DATA / "qwen3" / "model.safetensors")["model.embed_tokens.weight"]
+    scales = numpy_helper.to_array(next(t for t in inits if t.name == gbq.input[2]))[ids[0]]
+    step = np.abs(np.repeat(scales, 32, axis=1)[:, :table.shape[1]])  # MLAS symmetric scales may be negative
+    assert np.all(np.abs(got - table[ids[0]]) <= step / 2 + 1e-6)
+    assert np.abs(got - table[ids[0]]).max() > 0  # it is quantized
+    assert len(genai_greedy(out, [1, 2, 3], 3)) == 6

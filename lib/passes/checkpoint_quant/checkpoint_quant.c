@@ -65,7 +65,7 @@ static const olive_param_spec rtn_params[] = {
     {.name = "lm_head", .type = OLIVE_PARAM_BOOL, .default_value = "false",
      .help = "Quantize the LM head too (else it stays float)"},
     {.name = "embeds", .type = OLIVE_PARAM_BOOL, .default_value = "false",
-     .help = "Quantize the embedding table (GatherBlockQuantized); not done yet: it stays float, with a warning"},
+     .help = "Quantize the embedding table too (GatherBlockQuantized, else a float Gather)"},
     {.name = "overrides", .type = OLIVE_PARAM_STRING, .default_value = "",
      .help = "Per-module settings as JSON: {module: {bits, group_size, symmetric}}",
      .details = "Module names are the checkpoint's (model.layers.0.mlp.down_proj, lm_head, model.embed_tokens); they "

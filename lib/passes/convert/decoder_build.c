@@ -251,7 +251,7 @@ static int build(cvt_decoder *d)
     d->n_layers = d->opt.num_hidden_layers > 0 && d->opt.num_hidden_layers < d->cfg.layers ? d->opt.num_hidden_layers
                                                                                            : d->cfg.layers;
     /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
-    OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, &d->plan));
+    OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
     d->weights_total = count_weights(d);
     d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
     d->rotary_in_attention = strcmp(d->opt.execution_provider, "dml") != 0;

@@ -15,6 +15,7 @@ struct cvt_quant_plan {
     enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST } selective;
     int high_bits;
     int64_t n_layers;
+    int tied;
     const json_t *overrides; /* borrowed from root; may be NULL */
     int gptq;                 /* the plan has a GPTQ part */
     cvt_module_quant gptq_base;
@@ -58,7 +59,7 @@ static int read_settings(const json_t *obj, cvt_module_quant *q, const char *whe
     return OLIVE_OK;
 }
 
-int cvt_plan_parse(const char *text, int64_t n_layers, cvt_quant_plan **out)
+int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan **out)
 {
     json_error_t err;
     cvt_quant_plan *p;
@@ -71,6 +72,7 @@ int cvt_plan_parse(const char *text, int64_t n_layers, cvt_quant_plan **out)
         return OLIVE_ENOMEM;
     p->root = json_loads(text, 0, &err);
     p->n_layers = n_layers;
+    p->tied = tied;
     p->base = (cvt_module_quant){1, 4, 128, 0};
     if (!p->root || !json_is_object(p->root)) {
         rc = olive_fail(OLIVE_EINVALID, "quant_plan: expected a JSON object (%s)", p->root ? "not an object" : err.text);
@@ -196,7 +198,7 @@ cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int 
         return q;
     }
     /* Tied embeddings take the head's selection, as Olive copies the head's override. */
-    if (selected(p, name, is_lm_head || is_embeds))
+    if (is_embeds ? p->tied && selected(p, "lm_head", 1) : selected(p, name, is_lm_head))
         q.bits = p->high_bits;
     if (p->overrides && (o = json_object_get(p->overrides, name)))
         (void)read_settings(o, &q, ""); /* checked when parsed */

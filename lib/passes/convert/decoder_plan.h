@@ -22,12 +22,13 @@ typedef struct cvt_module_quant {
     int bits, block_size, symmetric;
 } cvt_module_quant;
 
-/* Parses `text` for a model of n_layers layers ("" gives *out = NULL). OLIVE_EINVALID names
- * the key at fault. */
-int cvt_plan_parse(const char *text, int64_t n_layers, cvt_quant_plan **out);
+/* Parses `text` for a model of n_layers layers, `tied` when its head and embeddings share a
+ * tensor ("" gives *out = NULL). OLIVE_EINVALID names the key at fault. */
+int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan **out);
 void cvt_plan_free(cvt_quant_plan *p);
 /* The settings of module `name` ("lm_head" for the head). `is_lm_head` and `is_embeds` mark
- * the two modules the plan quantizes only when asked. */
+ * the two modules the plan quantizes only when asked; tied embeddings take the head's
+ * selection, as Olive copies the head's override to them. */
 cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int is_lm_head, int is_embeds);
 /* GPTQ's part (plan key "gptq": {"bits", "group_size", "symmetric"}): the Linears GPTQ will
  * quantize after the conversion stay float; *mq gets the settings GPTQ is to use for module

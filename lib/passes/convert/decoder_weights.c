@@ -329,6 +329,21 @@ int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const 
     return OLIVE_OK;
 }
 
+int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part, int64_t in,
+                         const cvt_module_quant *mq, const char **qn, const char **sn, const char **zn)
+{
+    linear_src src[1];
+    int64_t cols;
+    OLIVE_TRY(resolve_parts(d, part, 1, in, src, &cols));
+    OLIVE_TRY(linear_quantized(d, "", dots, NULL, src, 1, in, cols, mq, NULL));
+    *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, mq->bits);
+    *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
+    *zn = mq->symmetric ? NULL : cvt_str(d, "%s.MatMul.weight_zero_points", dots);
+    if (!*qn || !*sn || (!mq->symmetric && !*zn))
+        return OLIVE_ENOMEM;
+    return cvt_weight_done(d);
+}
+
 /* The plan's settings for a Linear: its checkpoint module ("lm_head" for the head); the parts
  * of a packed MatMul (q, k and v) share the highest bits among them, as Olive promotes a
  * q/k/v group to one setting. *for_gptq: the plan leaves it to GPTQ (float here). */
