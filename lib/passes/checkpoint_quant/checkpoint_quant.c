@@ -49,7 +49,6 @@ const olive_pass_def olive_pass_selective_mixed_precision = {
                "writes MatMulNBits with the planned bits per module. A later Rtn pass's bits, group_size, sym, "
                "lm_head, embeds and overrides complete the plan, its overrides winning, as Olive merges its "
                "mixed_precision_info",
-    .flags = OLIVE_PASS_ACCEPTS_CHECKPOINT,
     .olive_types = smp_types,
     .params = smp_params,
     .n_params = sizeof smp_params / sizeof *smp_params,
@@ -80,7 +79,6 @@ const olive_pass_def olive_pass_checkpoint_rtn = {
     .details = "Runs before ModelBuilder on a checkpoint: a workflow folds bits, group_size, sym, lm_head, embeds and "
                "overrides into convert's quant_plan (with a SelectiveMixedPrecision plan before it), and convert "
                "rounds each weight to MatMulNBits as it streams it, as ONNX Runtime's default quantizer does",
-    .flags = OLIVE_PASS_ACCEPTS_CHECKPOINT,
     .olive_types = rtn_types,
     .params = rtn_params,
     .n_params = sizeof rtn_params / sizeof *rtn_params,

@@ -1,8 +1,9 @@
-/* customized_weight_config: per-node bits and block size, as ONNX Runtime's RTN and k-quant
- * configs and Olive's OnnxKQuantQuantization take it: a JSON object mapping node names to
- * {"bits": 4 | 8, "group_size": 16..256}. Other keys are ignored, as there. */
-#ifndef OLIVE_PASSES_QUANT_NODE_OVERRIDES_H
-#define OLIVE_PASSES_QUANT_NODE_OVERRIDES_H
+/* customized_weight_config, shared by the quantize and gptq passes: per-node bits and block
+ * size, as ONNX Runtime's RTN and k-quant configs and Olive's OnnxKQuantQuantization take it: a
+ * JSON object mapping node names to {"bits": 4 | 8, "group_size": 16..256}. Other keys are
+ * ignored, as there. */
+#ifndef OLIVE_KERNELS_NODE_OVERRIDES_H
+#define OLIVE_KERNELS_NODE_OVERRIDES_H
 
 typedef struct olive_node_overrides olive_node_overrides;
 
