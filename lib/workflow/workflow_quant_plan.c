@@ -47,14 +47,15 @@ static int check_algorithm(const wf_slot *s)
         return OLIVE_OK;
     if (!strcmp(alg, "kld_gradient"))
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "passes.%s.algorithm: 'kld_gradient' ranks layers by gradients of a KL divergence through "
-                          "the torch model on calibration text (Olive's default comes from the Hugging Face Hub); "
-                          "libolive has no training graph: use k_quant_mixed, k_quant_down or k_quant_last",
+                          "passes.%s.algorithm: 'kld_gradient' is not supported: it ranks layers by gradients of a KL "
+                          "divergence through the torch model on calibration text (by default a Hugging Face Hub "
+                          "dataset), and libolive has no training graph; use k_quant_mixed, k_quant_down or "
+                          "k_quant_last",
                           s->name);
     if (strncmp(alg, "k_quant_", 8))
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "passes.%s.algorithm: '%s' scores weights with Olive's torch WeightQuantizer, which is not "
-                          "available yet: use k_quant_mixed, k_quant_down or k_quant_last",
+                          "passes.%s.algorithm: '%s' is not supported yet (it scores weights with Olive's torch "
+                          "WeightQuantizer); use k_quant_mixed, k_quant_down or k_quant_last",
                           s->name, alg);
     return OLIVE_OK;
 }
