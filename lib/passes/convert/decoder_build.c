@@ -252,6 +252,12 @@ static int build(cvt_decoder *d)
                                                                                            : d->cfg.layers;
     /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
     OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
+    /* The gptq pass calibrates float32 graphs: it would leave float16 MatMuls as they are. */
+    if (cvt_plan_has_gptq(d->plan) && d->io_dtype != OIR_FLOAT)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "quant_plan: Gptq after the conversion is not supported for %s: the model has float16 "
+                          "activations there, and GPTQ calibrates float32 graphs; convert for cpu, or use Rtn alone",
+                          d->opt.execution_provider);
     d->weights_total = count_weights(d);
     d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
     d->rotary_in_attention = strcmp(d->opt.execution_provider, "dml") != 0;

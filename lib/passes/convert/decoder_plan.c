@@ -210,6 +210,11 @@ int cvt_plan_embeds(const cvt_quant_plan *p)
     return p && p->embeds;
 }
 
+int cvt_plan_has_gptq(const cvt_quant_plan *p)
+{
+    return p && p->gptq;
+}
+
 int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_head, cvt_module_quant *mq)
 {
     if (!p || !p->gptq || is_lm_head)

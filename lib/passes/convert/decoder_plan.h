@@ -34,6 +34,7 @@ cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int 
  * quantize after the conversion stay float; *mq gets the settings GPTQ is to use for module
  * `name` (its base, the selection's high bits). Returns 0 when the plan has no GPTQ part or
  * the module is the head (which Rtn's part quantizes). */
+int cvt_plan_has_gptq(const cvt_quant_plan *p);
 int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_head, cvt_module_quant *mq);
 /* Records that float MatMul `node` is for GPTQ with *mq; cvt_plan_gptq_text gives the record
  * as customized_weight_config JSON (owned by the caller; NULL when empty or on ENOMEM). */
