@@ -11,7 +11,7 @@
 #include "passes/calibrate/gptq_pass.h"
 #include "passes/calibrate/matmul_quantizer.h"
 #include "passes/calibrate/nbits_writer.h"
-#include "kernels/node_overrides.h"
+#include "core/node_overrides.h"
 
 #define PASS "gptq"
 

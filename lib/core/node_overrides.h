@@ -2,8 +2,8 @@
  * size, as ONNX Runtime's RTN and k-quant configs and Olive's OnnxKQuantQuantization take it: a
  * JSON object mapping node names to {"bits": 4 | 8, "group_size": 16..256}. Other keys are
  * ignored, as there. */
-#ifndef OLIVE_KERNELS_NODE_OVERRIDES_H
-#define OLIVE_KERNELS_NODE_OVERRIDES_H
+#ifndef OLIVE_CORE_NODE_OVERRIDES_H
+#define OLIVE_CORE_NODE_OVERRIDES_H
 
 typedef struct olive_node_overrides olive_node_overrides;
 

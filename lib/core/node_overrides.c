@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "core/status.h"
-#include "kernels/node_overrides.h"
+#include "core/node_overrides.h"
 
 struct olive_node_overrides {
     json_t *root;
