@@ -49,14 +49,17 @@ static int check_algorithm(const wf_slot *s)
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "passes.%s.algorithm: 'kld_gradient' is not supported: it ranks layers by gradients of a KL "
                           "divergence through the torch model on calibration text (by default a Hugging Face Hub "
-                          "dataset), and libolive has no training graph; use k_quant_mixed, k_quant_down or "
-                          "k_quant_last",
+                          "dataset), and libolive has no training graph; use k_quant_mixed, k_quant_down, "
+                          "k_quant_last or a weight score (snr, snr_relative, iqe, iqe_relative)",
                           s->name);
-    if (strncmp(alg, "k_quant_", 8))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "passes.%s.algorithm: '%s' is not supported yet (it scores weights with Olive's torch "
-                          "WeightQuantizer); use k_quant_mixed, k_quant_down or k_quant_last",
-                          s->name, alg);
+    if (strncmp(alg, "k_quant_", 8)) {
+        olive_pass_args a = olive_pass_args_of(s->choices[0].pass);
+        double ratio = olive_args_float(&a, "ratio");
+        if (!(ratio > 0 && ratio < 1))
+            return olive_fail(OLIVE_EINVALID, "passes.%s.ratio: %s needs a ratio between 0 and 1 (the share of "
+                                              "parameters kept at bits)",
+                              s->name, alg);
+    }
     return OLIVE_OK;
 }
 
@@ -73,6 +76,24 @@ static int add_selection(json_t *plan, const wf_slot *s)
                             json_pack("{s:s, s:i}", "algorithm", alg, "high_bits",
                                       strcmp(arg(p, "high_bits"), "8") ? 4 : 8)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
+    if (strncmp(alg, "k_quant_", 8)) {
+        /* Olive's scored default is bits, group_size and symmetric, all winning over Rtn's. */
+        olive_pass_args a = olive_pass_args_of(p);
+        const char *hs = arg(p, "high_sym");
+        const int64_t group = olive_args_int(&a, "group_size"), high_group = olive_args_int(&a, "high_group_size");
+        const int sym = olive_args_bool(&a, "sym");
+        json_t *sel = json_object_get(plan, "selective");
+        if (strcmp(hs, "") && strcmp(hs, "true") && strcmp(hs, "false"))
+            return olive_fail(OLIVE_EINVALID, "passes.%s.high_sym: expected true, false or null", s->name);
+        if (json_object_set_new(sel, "ratio", json_real(olive_args_float(&a, "ratio"))) ||
+            json_object_set_new(sel, "group_size", json_integer(group)) ||
+            json_object_set_new(sel, "high_group_size", json_integer(high_group ? high_group : group)) ||
+            json_object_set_new(sel, "symmetric", json_boolean(sym)) ||
+            json_object_set_new(sel, "high_symmetric", json_boolean(*hs ? !strcmp(hs, "true") : sym)) ||
+            json_object_set_new(plan, "group_size", json_integer(group)) ||
+            json_object_set_new(plan, "symmetric", json_boolean(sym)))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
     return OLIVE_OK;
 }
 
@@ -91,9 +112,11 @@ static int add_rtn(json_t *plan, const wf_slot *s, int have_selection)
         return olive_fail(OLIVE_EINVALID, "passes.%s.overrides: expected an object of module names", s->name);
     }
     if ((!have_selection && json_object_set_new(plan, "bits", json_integer(strcmp(arg(p, "bits"), "8") ? 4 : 8))) ||
-        json_object_set_new(plan, "group_size", json_integer(olive_args_int(&(olive_pass_args){p->def, p->values},
-                                                                            "group_size"))) ||
-        json_object_set_new(plan, "symmetric", json_boolean(!strcmp(arg(p, "sym"), "true"))) ||
+        (!json_object_get(plan, "group_size") &&
+         json_object_set_new(plan, "group_size",
+                             json_integer(olive_args_int(&(olive_pass_args){p->def, p->values}, "group_size")))) ||
+        (!json_object_get(plan, "symmetric") &&
+         json_object_set_new(plan, "symmetric", json_boolean(!strcmp(arg(p, "sym"), "true")))) ||
         json_object_set_new(plan, "lm_head", json_boolean(!strcmp(arg(p, "lm_head"), "true"))) ||
         json_object_set_new(plan, "embeds", json_boolean(!strcmp(arg(p, "embeds"), "true"))) ||
         (overrides && json_object_set_new(plan, "overrides", overrides))) {
@@ -112,8 +135,9 @@ static int add_builder_defaults(json_t *plan, const olive_pass *convert, int wit
     if (!json_object_get(plan, "bits") &&
         json_object_set_new(plan, "bits", json_integer(!strcmp(arg(convert, "precision"), "int8") ? 8 : 4)))
         return OLIVE_ENOMEM;
-    if (json_object_set_new(plan, "group_size", json_integer(bs)) ||
-        json_object_set_new(plan, "symmetric", json_boolean(olive_args_bool(&a, "is_symmetric"))) ||
+    if ((!json_object_get(plan, "group_size") && json_object_set_new(plan, "group_size", json_integer(bs))) ||
+        (!json_object_get(plan, "symmetric") &&
+         json_object_set_new(plan, "symmetric", json_boolean(olive_args_bool(&a, "is_symmetric")))) ||
         json_object_set_new(plan, "lm_head", json_boolean(!with_gptq)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     return OLIVE_OK;

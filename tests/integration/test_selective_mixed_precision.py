@@ -375,3 +375,42 @@ def test_recipe_chain_with_a_rule_and_local_data(tmp_path, recipe, arch):
     assert len(gbq) == 1 and {a.name: a.i for a in gbq[0].attribute}["bits"] == 8
     ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     assert len(genai_greedy(out, [1, 2, 3], 3)) == 6
+
+
+SCORED = json.loads((DATA.parent / "smp" / "scored.json").read_text())
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+@pytest.mark.parametrize("algorithm", ["snr", "snr_relative", "iqe", "iqe_relative"])
+@pytest.mark.parametrize("case", ["g32_asym_r07", "g16_sym_r05"])
+def test_scored_selection_equals_olives(tmp_path, arch, algorithm, case):
+    """The weight-scored algorithms promote the modules Olive 0.13 promotes on the same checkpoint
+    (recorded with torch by tests/data/smp/make_scored.py), with the high group size and
+    symmetry, and the others keep the selection's own."""
+    ref = SCORED[arch][algorithm][case]
+    st = ref["settings"]
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": algorithm, "bits": st["bits"],
+                    "group_size": st["group_size"], "sym": st["sym"], "high_bits": st["high_bits"],
+                    "high_group_size": st["high_group_size"], "high_sym": st["high_sym"], "ratio": st["ratio"]},
+              "r": {"type": "Rtn", "bits": 4, "group_size": 128, "lm_head": True},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    _, out = run_workflow(tmp_path, DATA / arch, passes)
+    got, m = linears(out)
+    high = {node_of(mod) for mod in ref["promoted"]}
+    for path, (op, bits, node) in got.items():
+        block = {a.name: a.i for a in node.attribute}["block_size"]
+        zps = len(node.input) == 4
+        if path in high:
+            assert (bits, block, zps) == (st["high_bits"], st["high_group_size"], not st["high_sym"]), path
+        else:
+            assert (bits, block, zps) == (st["bits"], st["group_size"], not st["sym"]), path
+    assert len(genai_greedy(out, [1, 2, 3], 2)) == 5
+
+
+def test_scored_per_channel_is_refused(tmp_path):
+    """Olive's group_size -1 (per channel) has no MatMulNBits block size: refused, nothing written."""
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "snr", "group_size": -1, "ratio": 0.9},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
+    assert proc.returncode != 0 and "group_size" in proc.stderr
+    assert not out.exists()

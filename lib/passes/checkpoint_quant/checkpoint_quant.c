@@ -18,22 +18,25 @@ static const olive_param_spec smp_params[] = {
      .default_value = "k_quant_mixed",
      .choices = "k_quant_mixed|k_quant_down|k_quant_last|kld_gradient|snr|snr_relative|iqe|iqe_relative",
      .search = OLIVE_SMP_RULE_ALGORITHMS,
-     .help = "Which modules get high_bits: k_quant_* by layer position; the others score weights or data",
+     .help = "Which modules get high_bits: k_quant_* by layer position, snr/iqe by weight error; no kld_gradient",
      .details = "k_quant_last: the LM head; k_quant_down: the head and down_proj of the first and last eighth of the "
                 "layers and of every third layer between; k_quant_mixed: those and the attention inputs (q/k/v) of "
-                "the same layers. kld_gradient, snr, snr_relative, iqe and iqe_relative are refused by name"},
+                "the same layers. snr, snr_relative, iqe, iqe_relative: every Linear weight is fake-quantized with "
+                "Olive's quantizer (bits, group_size, sym; high_*) and scored, the most sensitive units (q/k/v of a "
+                "layer together) promoted until they hold 1 - ratio of the parameters. kld_gradient (gradients "
+                "through the torch model on calibration text) is refused by name"},
     {.name = "bits", .type = OLIVE_PARAM_INT, .default_value = "4", .min = 4, .max = 8,
      .help = "Bits of the modules not selected (4 or 8)"},
     {.name = "high_bits", .type = OLIVE_PARAM_INT, .default_value = "8", .min = 4, .max = 8,
      .help = "Bits of the selected modules (4 or 8)"},
     {.name = "group_size", .type = OLIVE_PARAM_INT, .default_value = "128", .min = -1, .max = 1e9,
-     .help = "Group size of the scored algorithms (unused by k_quant_*, as in Olive)"},
+     .help = "Scored algorithms: group size, also of the modules not selected (unused by k_quant_*, as in Olive)"},
     {.name = "high_group_size", .type = OLIVE_PARAM_INT, .default_value = "0", .min = -1, .max = 1e9,
      .help = "Scored algorithms: group size of the selected modules (0: group_size)"},
     {.name = "sym", .type = OLIVE_PARAM_BOOL, .default_value = "false",
      .help = "Scored algorithms: symmetric quantization (unused by k_quant_*)"},
-    {.name = "high_sym", .type = OLIVE_PARAM_BOOL, .default_value = "false",
-     .help = "Scored algorithms: symmetric quantization of the selected modules"},
+    {.name = "high_sym", .type = OLIVE_PARAM_STRING, .default_value = "",
+     .help = "Scored algorithms: symmetric quantization of the selected modules (true, false; empty: sym)"},
     {.name = "ratio", .type = OLIVE_PARAM_FLOAT, .default_value = "0", .min = 0, .max = 1,
      .help = "Scored algorithms: share of parameters kept at bits (unused by k_quant_*)"},
 };
@@ -44,7 +47,7 @@ static const olive_pass_type smp_types[] = {{"SelectiveMixedPrecision", NULL, NU
 
 const olive_pass_def olive_pass_selective_mixed_precision = {
     .name = "selective_mixed_precision",
-    .summary = "Plan which Linear layers of a checkpoint keep high_bits (Olive's k-quant layer rules)",
+    .summary = "Plan which Linear layers of a checkpoint keep high_bits (Olive's layer rules or weight scores)",
     .details = "Runs before ModelBuilder on a checkpoint: a workflow hands the plan to convert (its quant_plan), which "
                "writes MatMulNBits with the planned bits per module. A later Rtn pass's bits, group_size, sym, "
                "lm_head, embeds and overrides complete the plan, its overrides winning, as Olive merges its "

@@ -252,6 +252,12 @@ static int build(cvt_decoder *d)
                                                                                            : d->cfg.layers;
     /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
     OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
+    {
+        cvt_score_settings ss;
+        const char *alg = cvt_plan_scored(d->plan, &ss);
+        if (alg)
+            OLIVE_TRY(cvt_plan_score(d, d->plan, alg, &ss));
+    }
     /* The gptq pass calibrates float32 graphs: it would leave float16 MatMuls as they are. */
     if (cvt_plan_has_gptq(d->plan) && d->io_dtype != OIR_FLOAT)
         return olive_fail(OLIVE_EUNSUPPORTED,

@@ -1,4 +1,5 @@
 /* The per-module quantization plan (see decoder_plan.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,10 @@ struct cvt_quant_plan {
     json_t *root;
     cvt_module_quant base;
     int lm_head, embeds;
-    enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST } selective;
+    enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST, SEL_SCORED } selective;
+    char algorithm[16];         /* SEL_SCORED: snr, snr_relative, iqe or iqe_relative */
+    cvt_score_settings scoring; /* SEL_SCORED */
+    json_t *chosen;             /* SEL_SCORED: module -> true */
     int high_bits;
     int64_t n_layers;
     int tied;
@@ -84,14 +88,18 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
     p->embeds = json_is_true(json_object_get(p->root, "embeds"));
     if ((sel = json_object_get(p->root, "selective")) && !json_is_null(sel)) {
         const char *alg = json_string_value(json_object_get(sel, "algorithm"));
+        const int scored = alg && (!strcmp(alg, "snr") || !strcmp(alg, "snr_relative") || !strcmp(alg, "iqe") ||
+                                   !strcmp(alg, "iqe_relative"));
         p->selective = !alg                           ? SEL_NONE
                        : !strcmp(alg, "k_quant_mixed") ? SEL_MIXED
                        : !strcmp(alg, "k_quant_down")  ? SEL_DOWN
                        : !strcmp(alg, "k_quant_last")  ? SEL_LAST
+                       : scored                        ? SEL_SCORED
                                                        : SEL_NONE;
         if (p->selective == SEL_NONE) {
             rc = olive_fail(OLIVE_EINVALID,
-                            "quant_plan.selective.algorithm '%s': expected k_quant_mixed, k_quant_down or k_quant_last",
+                            "quant_plan.selective.algorithm '%s': expected k_quant_mixed, k_quant_down, k_quant_last, "
+                            "snr, snr_relative, iqe or iqe_relative",
                             alg ? alg : "(none)");
             goto out;
         }
@@ -99,6 +107,32 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
         p->high_bits = json_is_integer(v) ? (int)json_integer_value(v) : 8;
         if ((rc = check_bits(p->high_bits, ".selective.high_bits")) != OLIVE_OK)
             goto out;
+        if (scored) {
+            cvt_score_settings *ss = &p->scoring;
+            const json_t *r = json_object_get(sel, "ratio");
+            snprintf(p->algorithm, sizeof p->algorithm, "%s", alg);
+            ss->bits = p->base.bits;
+            ss->high_bits = p->high_bits;
+            ss->group_size = (int)json_integer_value(json_object_get(sel, "group_size"));
+            ss->high_group_size = (int)json_integer_value(json_object_get(sel, "high_group_size"));
+            ss->symmetric = json_is_true(json_object_get(sel, "symmetric"));
+            ss->high_symmetric = json_is_true(json_object_get(sel, "high_symmetric"));
+            ss->ratio = json_is_number(r) ? json_number_value(r) : -1;
+            if (!(ss->ratio > 0 && ss->ratio < 1)) {
+                rc = olive_fail(OLIVE_EINVALID, "quant_plan.selective.ratio: %s needs a ratio between 0 and 1", alg);
+                goto out;
+            }
+            if (ss->group_size == 0 || ss->high_group_size == 0) {
+                rc = olive_fail(OLIVE_EINVALID, "quant_plan.selective: %s takes group_size -1 (per channel) or a "
+                                                "positive size, not 0 (per tensor)",
+                                alg);
+                goto out;
+            }
+            if (!(p->chosen = json_object())) {
+                rc = OLIVE_ENOMEM;
+                goto out;
+            }
+        }
     }
     if ((v = json_object_get(p->root, "overrides")) && !json_is_null(v)) {
         const char *name;
@@ -146,6 +180,7 @@ void cvt_plan_free(cvt_quant_plan *p)
         return;
     json_decref(p->root);
     json_decref(p->gptq_nodes);
+    json_decref(p->chosen);
     free(p);
 }
 
@@ -178,6 +213,8 @@ static int selected(const cvt_quant_plan *p, const char *name, int is_lm_head)
     const char *rest;
     if (p->selective == SEL_NONE)
         return 0;
+    if (p->selective == SEL_SCORED)
+        return json_object_get(p->chosen, is_lm_head ? "lm_head" : name) != NULL;
     if (is_lm_head)
         return 1;
     if (p->selective == SEL_LAST || !layer_of(name, &layer, &rest) || !cvt_plan_k_quant_layer(layer, p->n_layers))
@@ -187,6 +224,17 @@ static int selected(const cvt_quant_plan *p, const char *name, int is_lm_head)
     return p->selective == SEL_MIXED &&
            (!strcmp(rest, "self_attn.q_proj") || !strcmp(rest, "self_attn.k_proj") ||
             !strcmp(rest, "self_attn.v_proj") || !strcmp(rest, "self_attn.qkv_proj"));
+}
+
+/* The high settings: Olive's k-quant rules change the bits only, the scored ones all three. */
+static void promote(const cvt_quant_plan *p, cvt_module_quant *q)
+{
+    q->bits = p->high_bits;
+    if (p->selective == SEL_SCORED) {
+        if (p->scoring.high_group_size > 0)
+            q->block_size = p->scoring.high_group_size;
+        q->symmetric = p->scoring.high_symmetric;
+    }
 }
 
 cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int is_lm_head, int is_embeds)
@@ -199,7 +247,7 @@ cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int 
     }
     /* Tied embeddings take the head's selection, as Olive copies the head's override. */
     if (is_embeds ? p->tied && selected(p, "lm_head", 1) : selected(p, name, is_lm_head))
-        q.bits = p->high_bits;
+        promote(p, &q);
     if (p->overrides && (o = json_object_get(p->overrides, name)))
         (void)read_settings(o, &q, ""); /* checked when parsed */
     return q;
@@ -221,7 +269,7 @@ int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_he
         return 0;
     *mq = p->gptq_base;
     if (selected(p, name, 0))
-        mq->bits = p->high_bits;
+        promote(p, mq);
     return 1;
 }
 
@@ -238,4 +286,19 @@ char *cvt_plan_gptq_text(const cvt_quant_plan *p)
     if (!p || !p->gptq_nodes || !json_object_size(p->gptq_nodes))
         return NULL;
     return json_dumps(p->gptq_nodes, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+const char *cvt_plan_scored(const cvt_quant_plan *p, cvt_score_settings *s)
+{
+    if (!p || p->selective != SEL_SCORED)
+        return NULL;
+    *s = p->scoring;
+    return p->algorithm;
+}
+
+int cvt_plan_select(cvt_quant_plan *p, const char *name)
+{
+    if (!name || json_object_set_new(p->chosen, name, json_true()))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    return OLIVE_OK;
 }

@@ -41,6 +41,20 @@ int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_he
 int cvt_plan_note_gptq(cvt_quant_plan *p, const char *node, const cvt_module_quant *mq);
 char *cvt_plan_gptq_text(const cvt_quant_plan *p);
 
+/* Score-based selections (snr, snr_relative, iqe, iqe_relative): Olive's quantizer settings
+ * and ratio. cvt_plan_scored gives the algorithm (NULL for a layer rule or none) and them. */
+typedef struct cvt_score_settings {
+    int bits, group_size, symmetric;
+    int high_bits, high_group_size, high_symmetric;
+    double ratio;
+} cvt_score_settings;
+const char *cvt_plan_scored(const cvt_quant_plan *p, cvt_score_settings *s);
+/* Marks module `name` ("lm_head" for the head) as selected for the high settings. */
+int cvt_plan_select(cvt_quant_plan *p, const char *name);
+/* Scores every Linear weight of the checkpoint and selects as Olive does (decoder_scores.c). */
+struct cvt_decoder;
+int cvt_plan_score(struct cvt_decoder *d, cvt_quant_plan *p, const char *algorithm, const cvt_score_settings *s);
+
 /* 1 when the plan quantizes the embedding table. */
 int cvt_plan_embeds(const cvt_quant_plan *p);
 
