@@ -85,6 +85,14 @@ static int add_selection(json_t *plan, const wf_slot *s)
         json_t *sel = json_object_get(plan, "selective");
         if (strcmp(hs, "") && strcmp(hs, "true") && strcmp(hs, "false"))
             return olive_fail(OLIVE_EINVALID, "passes.%s.high_sym: expected true, false or null", s->name);
+        for (int i = 0; i < 2; i++) {
+            int64_t g = i ? (high_group ? high_group : group) : group;
+            if (g < 16 || g > 256 || (g & (g - 1)))
+                return olive_fail(OLIVE_EINVALID,
+                                  "passes.%s.%s: %lld is not a MatMulNBits block size (16, 32, 64, 128 or 256; "
+                                  "per-channel -1 and per-tensor 0 are not supported)",
+                                  s->name, i ? "high_group_size" : "group_size", (long long)g);
+        }
         if (json_object_set_new(sel, "ratio", json_real(olive_args_float(&a, "ratio"))) ||
             json_object_set_new(sel, "group_size", json_integer(group)) ||
             json_object_set_new(sel, "high_group_size", json_integer(high_group ? high_group : group)) ||
