@@ -222,14 +222,26 @@ def test_tied_qwen3_runs_in_genai(tmp_path):
     assert len(seq) == 8
 
 
-@pytest.mark.parametrize("algorithm", ["kld_gradient", "snr", "iqe_relative"])
-def test_data_driven_algorithms_are_refused(tmp_path, algorithm):
-    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": algorithm, "ratio": 0.5},
+def test_kld_gradient_is_refused(tmp_path):
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "kld_gradient", "ratio": 0.5},
               "m": {"type": "ModelBuilder", "precision": "int4"}}
     proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
     assert proc.returncode != 0
-    assert f"passes.s.algorithm: '{algorithm}' is not supported" in proc.stderr
+    assert "passes.s.algorithm: 'kld_gradient' is not supported" in proc.stderr
     assert "k_quant_mixed" in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("settings,expect", [
+    ({"ratio": 0.5}, "in_features 64 of 'model.layers.0.self_attn.q_proj.weight' is not a multiple of group_size 128"),
+    ({"group_size": 32}, "passes.s.ratio: snr needs a ratio between 0 and 1"),
+    ({"group_size": 32, "ratio": 0.5, "high_sym": "maybe"}, "passes.s.high_sym: expected true, false or null"),
+])
+def test_scored_bad_settings(tmp_path, settings, expect):
+    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "snr", **settings},
+              "m": {"type": "ModelBuilder", "precision": "int4"}}
+    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
+    assert proc.returncode != 0 and expect in proc.stderr
     assert not out.exists()
 
 
