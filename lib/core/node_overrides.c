@@ -70,6 +70,11 @@ void olive_node_overrides_apply(const olive_node_overrides *o, const char *name,
         *block_size = (int)json_integer_value(v);
 }
 
+int olive_node_overrides_has(const olive_node_overrides *o, const char *name)
+{
+    return o && name[0] && json_object_get(o->root, name) != NULL;
+}
+
 void olive_node_overrides_free(olive_node_overrides *o)
 {
     if (!o)

@@ -12,6 +12,8 @@ typedef struct olive_node_overrides olive_node_overrides;
 int olive_node_overrides_parse(const char *text, olive_node_overrides **out);
 /* Applies the entry of node `name`, if any, to *bits and *block_size. */
 void olive_node_overrides_apply(const olive_node_overrides *o, const char *name, int *bits, int *block_size);
+/* 1 if the object has an entry for node `name`. */
+int olive_node_overrides_has(const olive_node_overrides *o, const char *name);
 void olive_node_overrides_free(olive_node_overrides *o);
 
 #endif

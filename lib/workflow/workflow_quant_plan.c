@@ -180,17 +180,30 @@ static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
 {
     olive_pass *p = s->choices[0].pass;
     olive_pass_args a = olive_pass_args_of(p);
-    json_t *bits = json_object_get(plan, "bits");
-    json_t *g = json_pack("{s:i, s:I, s:b}", "bits",
-                          have_selection && bits ? (int)json_integer_value(bits) : (int)olive_args_int(&a, "bits"),
-                          "group_size", (json_int_t)olive_args_int(&a, "group_size"), "symmetric",
-                          olive_args_bool(&a, "sym"));
-    char text[8];
-    int rc;
-    if (!g || json_object_set_new(plan, "gptq", g))
+    const json_t *bits = json_object_get(plan, "bits"), *sel = json_object_get(plan, "selective");
+    const int scored = sel && json_object_get(sel, "ratio");
+    /* The selection's defaults win over Gptq's: bits, and for a score group size and symmetry. */
+    const int b = have_selection && bits ? (int)json_integer_value(bits) : (int)olive_args_int(&a, "bits");
+    const json_int_t group = scored ? json_integer_value(json_object_get(sel, "group_size"))
+                                    : (json_int_t)olive_args_int(&a, "group_size");
+    const int sym = scored ? json_is_true(json_object_get(sel, "symmetric")) : olive_args_bool(&a, "sym");
+    json_t *g;
+    char text[3][24];
+    int rc = OLIVE_OK;
+    if (scored && json_is_true(json_object_get(sel, "high_symmetric")) != sym)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "passes.%s: Gptq takes one symmetry for every MatMul, and the selection gives the promoted "
+                          "modules another (high_sym)",
+                          s->name);
+    if (!(g = json_pack("{s:i, s:I, s:b}", "bits", b, "group_size", group, "symmetric", sym)) ||
+        json_object_set_new(plan, "gptq", g))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
-    snprintf(text, sizeof text, "%d", (int)json_integer_value(json_object_get(g, "bits")));
-    if ((rc = olive_pass_instance_set(p, "bits", text)) != OLIVE_OK)
+    snprintf(text[0], sizeof text[0], "%d", b);
+    snprintf(text[1], sizeof text[1], "%lld", (long long)group);
+    snprintf(text[2], sizeof text[2], "%s", sym ? "true" : "false");
+    if ((rc = olive_pass_instance_set(p, "bits", text[0])) != OLIVE_OK ||
+        (rc = olive_pass_instance_set(p, "group_size", text[1])) != OLIVE_OK ||
+        (rc = olive_pass_instance_set(p, "sym", text[2])) != OLIVE_OK)
         return olive_fail_context(rc, "passes.%s", s->name);
     return OLIVE_OK;
 }

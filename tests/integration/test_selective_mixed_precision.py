@@ -426,3 +426,45 @@ def test_scored_per_channel_is_refused(tmp_path):
     proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
     assert proc.returncode != 0 and "group_size" in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["g32_asym_r07", "g16_sym_r05"])
+def test_scored_selection_with_gptq(tmp_path, case):
+    """A scored selection before Gptq: GPTQ quantizes the promoted modules with the high bits and
+    group size, the others with the selection's defaults (which win over Gptq's own, as in
+    Olive); a high_sym other than sym is refused, since GPTQ takes one symmetry."""
+    ref = SCORED["llama"]["snr"][case]
+    st = ref["settings"]
+    (tmp_path / "corpus.txt").write_text("The quick brown fox jumps over the lazy dog.\n" * 80)
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(DATA / "llama")},
+           "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                             "load_dataset_config": {"data_name": "text", "data_files": str(tmp_path / "corpus.txt"),
+                                                     "split": "train"},
+                             "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
+                                                         "model_name": str(DATA / "llama"), "max_seq_len": 32,
+                                                         "max_samples": 8, "use_attention_mask": True}}],
+           "passes": {"s": {"type": "SelectiveMixedPrecision", "algorithm": "snr", "bits": st["bits"],
+                            "group_size": st["group_size"], "sym": st["sym"], "high_bits": st["high_bits"],
+                            "high_group_size": st["high_group_size"], "high_sym": st["high_sym"],
+                            "ratio": st["ratio"]},
+                      "g": {"type": "Gptq", "bits": 8, "group_size": 128, "sym": True, "data_config": "calib"},
+                      "m": {"type": "ModelBuilder", "precision": "int4"}},
+           "output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([CLI, "run", "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True,
+                          timeout=600)
+    if st["high_sym"] != st["sym"]:
+        assert proc.returncode != 0 and "passes.g: Gptq takes one symmetry" in proc.stderr
+        assert not (tmp_path / "out").exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    got, _ = linears(tmp_path / "out")
+    high = {node_of(mod) for mod in ref["promoted"]}
+    assert got["/lm_head"][0] == "MatMul"  # Olive's Gptq leaves the head to Rtn; there is none here
+    for path, (op, bits, node) in got.items():
+        if path == "/lm_head":
+            continue
+        block = {a.name: a.i for a in node.attribute}["block_size"]
+        want = (st["high_bits"], st["high_group_size"]) if path in high else (st["bits"], st["group_size"])
+        assert (op, bits, block) == ("MatMulNBits", *want), path
+        assert (len(node.input) == 4) == (not st["sym"]), path

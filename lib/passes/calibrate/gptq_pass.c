@@ -28,6 +28,7 @@ typedef struct gq_run {
     oir_graph *g;
     olive_gptq_config cfg;
     olive_node_overrides *overrides; /* per-node bits and group size, or NULL */
+    int plan_only;                   /* the overrides came from a conversion's plan: only its nodes */
     gq_input *in;
     size_t n_in, cap_in;
     size_t total, done;
@@ -41,6 +42,8 @@ static const char *label(const oir_node *n)
 static int selected(const void *user, const oir_node *n)
 {
     const gq_run *r = user;
+    if (r->plan_only && !olive_node_overrides_has(r->overrides, n->name))
+        return 0;
     return !(n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name));
 }
 
@@ -190,8 +193,10 @@ static void group_close(void *user, size_t i)
 }
 
 /* Per-node bits and group size: customized_weight_config, else the plan a conversion left in
- * the model's metadata (OLIVE_GPTQ_PLAN_KEY), which is then removed: it is spent. */
-static int node_plan(oir_model *m, const olive_pass_args *args, olive_node_overrides **out)
+ * the model's metadata (OLIVE_GPTQ_PLAN_KEY), which is then removed: it is spent. A plan names
+ * every MatMul GPTQ is to quantize (*plan_only): the others (the head Olive's Gptq leaves to
+ * Rtn) stay as they are. */
+static int node_plan(oir_model *m, const olive_pass_args *args, olive_node_overrides **out, int *plan_only)
 {
     const char *text = olive_args_string(args, "customized_weight_config");
     size_t i = 0;
@@ -202,6 +207,7 @@ static int node_plan(oir_model *m, const olive_pass_args *args, olive_node_overr
     if (i == m->n_metadata)
         return olive_node_overrides_parse("", out);
     OLIVE_TRY(olive_node_overrides_parse(m->metadata_values[i], out));
+    *plan_only = 1;
     free(m->metadata_keys[i]);
     free(m->metadata_values[i]);
     memmove(m->metadata_keys + i, m->metadata_keys + i + 1, (m->n_metadata - i - 1) * sizeof *m->metadata_keys);
@@ -233,7 +239,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
             PASS ": desc_act without static_groups puts columns of one group "
                  "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
     r.cfg.group_size = (size_t)group;
-    OLIVE_TRY(node_plan(m, args, &r.overrides));
+    OLIVE_TRY(node_plan(m, args, &r.overrides, &r.plan_only));
     if ((rc = olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS)) != OLIVE_OK) {
         olive_node_overrides_free(r.overrides);
         return rc;
@@ -310,7 +316,7 @@ static const olive_param_spec params[] = {
      .default_value = "",
      .help = "Per-node bits and group size as JSON: {node: {\"bits\": 4|8, \"group_size\": 16..256}}",
      .details = "Empty: the per-node plan a conversion from a checkpoint left in the model's metadata (a "
-                "SelectiveMixedPrecision plan), if any"},
+                "SelectiveMixedPrecision plan), if any; then only the MatMuls it names are quantized"},
     {.name = "hessian_budget_mb",
      .type = OLIVE_PARAM_INT,
      .default_value = "512",
