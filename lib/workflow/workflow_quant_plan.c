@@ -1,8 +1,11 @@
-/* Olive's checkpoint-side quantization chain, SelectiveMixedPrecision → Rtn → ModelBuilder: the
- * first two change no graph here; their settings become the quantization plan of the convert
- * pass that follows (its quant_plan parameter, decoder_plan.h), and their slots leave the
- * workflow. The plan merges as Olive's Rtn merges the mixed precision info: the selection's
- * default bits win over Rtn's bits, Rtn's overrides win over the selection. */
+/* Olive's checkpoint-side quantization chain, SelectiveMixedPrecision → Gptq → Rtn →
+ * ModelBuilder: SelectiveMixedPrecision and Rtn change no graph here; their settings become the
+ * quantization plan of the convert pass that follows (its quant_plan parameter, decoder_plan.h)
+ * and their slots leave the workflow. A Gptq among them moves right after the convert pass: the
+ * plan leaves it the Linears it quantized in Olive (all but the head) as float MatMuls, with
+ * their planned bits in the converted model's metadata. The plan merges as Olive merges the
+ * mixed precision info: the selection's defaults win over Rtn's and Gptq's settings, Rtn's
+ * overrides win over the selection. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,14 +1,19 @@
 /* A per-module quantization plan for the decoder builder: what Olive's checkpoint-side passes
- * (SelectiveMixedPrecision, then Rtn) decide, handed to convert as its quant_plan parameter.
+ * (SelectiveMixedPrecision, Gptq, Rtn) decide, handed to convert as its quant_plan parameter.
  *
  * The text is a JSON object:
  *   {"bits": 4, "group_size": 32, "symmetric": false,      defaults of every quantized Linear
  *    "lm_head": true, "embeds": false,                     which of those two are quantized
- *    "selective": {"algorithm": "k_quant_mixed", "high_bits": 8},   optional
+ *    "selective": {"algorithm": "k_quant_mixed", "high_bits": 8},   optional; the scored
+ *        algorithms (snr, snr_relative, iqe, iqe_relative) add ratio, group_size, symmetric,
+ *        high_group_size, high_symmetric
+ *    "gptq": {"bits": 4, "group_size": 32, "symmetric": false},     optional: every Linear but
+ *        the head stays float for the gptq pass, its settings noted per node in the model's
+ *        metadata (gptq_pass.h's key)
  *    "overrides": {"model.layers.0.mlp.down_proj": {"bits": 8, "group_size": 32, "symmetric": true}}}
  * Module names are the checkpoint's (the weight's name without ".weight"; "lm_head" for the head,
- * tied or not). The selective algorithm picks high_bits modules by Olive's layer rule; overrides
- * win over it, as Olive's Rtn overrides win over the mixed precision info. */
+ * tied or not). The selection picks the modules that get the high settings; overrides win over
+ * it, as Olive's Rtn overrides win over the mixed precision info. */
 #ifndef OLIVE_PASSES_CONVERT_DECODER_PLAN_H
 #define OLIVE_PASSES_CONVERT_DECODER_PLAN_H
 
