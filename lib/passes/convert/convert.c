@@ -179,7 +179,8 @@ static const olive_param_spec params[] = {
                 "{\"algorithm\": k_quant_mixed|k_quant_down|k_quant_last, \"high_bits\"}, \"overrides\": "
                 "{module: {bits, group_size, symmetric}}}; a workflow fills it from the SelectiveMixedPrecision and "
                 "Rtn passes before ModelBuilder. Modules are the checkpoint's names (lm_head for the head); the head "
-                "stays float unless lm_head is true"},
+                "stays float unless lm_head is true. From a quantized GGUF file the weights are requantized as "
+                "planned (gguf_blocks does not apply)"},
     {.name = "temp_dir",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",

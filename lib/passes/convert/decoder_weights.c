@@ -394,7 +394,7 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
             OLIVE_TRY(cvt_plan_note_gptq(d->plan, node, &mq));
             mq.quantize = 0;
         }
-        if (mq.quantize && d->opt.keep_gguf_blocks)
+        if (mq.quantize && d->opt.keep_gguf_blocks && !d->plan) /* a plan's bits win over GGUF blocks */
             OLIVE_TRY(cvt_linear_carried(d, path, dots, x, src, n_parts, in, cols, out, &carried));
         if (!mq.quantize)
             OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
