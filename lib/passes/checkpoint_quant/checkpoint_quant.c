@@ -49,9 +49,9 @@ const olive_pass_def olive_pass_selective_mixed_precision = {
     .name = "selective_mixed_precision",
     .summary = "Plan which Linear layers of a checkpoint keep high_bits (Olive's layer rules or weight scores)",
     .details = "Runs before ModelBuilder on a checkpoint: a workflow hands the plan to convert (its quant_plan), which "
-               "writes MatMulNBits with the planned bits per module. A later Rtn pass's bits, group_size, sym, "
-               "lm_head, embeds and overrides complete the plan, its overrides winning, as Olive merges its "
-               "mixed_precision_info",
+               "writes MatMulNBits with the planned bits per module; a Gptq between them runs after the conversion "
+               "with the planned bits per MatMul. A later Rtn pass's bits, group_size, sym, lm_head, embeds and "
+               "overrides complete the plan, its overrides winning, as Olive merges its mixed_precision_info",
     .olive_types = smp_types,
     .params = smp_params,
     .n_params = sizeof smp_params / sizeof *smp_params,
