@@ -59,8 +59,9 @@ static int check_algorithm(const wf_slot *s)
         olive_pass_args a = olive_pass_args_of(s->choices[0].pass);
         double ratio = olive_args_float(&a, "ratio");
         if (!(ratio > 0 && ratio < 1))
-            return olive_fail(OLIVE_EINVALID, "passes.%s.ratio: %s needs a ratio between 0 and 1 (the share of "
-                                              "parameters kept at bits)",
+            return olive_fail(OLIVE_EINVALID,
+                              "passes.%s.ratio: %s needs a ratio between 0 and 1 (the share of "
+                              "parameters kept at bits)",
                               s->name, alg);
     }
     return OLIVE_OK;
@@ -75,9 +76,9 @@ static int add_selection(json_t *plan, const wf_slot *s)
     OLIVE_TRY(check_bits(s->name, "bits", arg(p, "bits")));
     OLIVE_TRY(check_bits(s->name, "high_bits", arg(p, "high_bits")));
     if (json_object_set_new(plan, "bits", json_integer(strcmp(arg(p, "bits"), "8") ? 4 : 8)) ||
-        json_object_set_new(plan, "selective",
-                            json_pack("{s:s, s:i}", "algorithm", alg, "high_bits",
-                                      strcmp(arg(p, "high_bits"), "8") ? 4 : 8)))
+        json_object_set_new(
+            plan, "selective",
+            json_pack("{s:s, s:i}", "algorithm", alg, "high_bits", strcmp(arg(p, "high_bits"), "8") ? 4 : 8)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     if (strncmp(alg, "k_quant_", 8)) {
         /* Olive's scored default is bits, group_size and symmetric, all winning over Rtn's. */
@@ -142,7 +143,7 @@ static int add_builder_defaults(json_t *plan, const olive_pass *convert, int wit
 {
     olive_pass_args a = olive_pass_args_of(convert);
     int64_t bs = olive_args_int(&a, "int4_block_size") > 0 ? olive_args_int(&a, "int4_block_size")
-                                                             : olive_args_int(&a, "block_size");
+                                                           : olive_args_int(&a, "block_size");
     if (!json_object_get(plan, "bits") &&
         json_object_set_new(plan, "bits", json_integer(!strcmp(arg(convert, "precision"), "int8") ? 8 : 4)))
         return OLIVE_ENOMEM;
@@ -237,8 +238,9 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     if (first == w->n_slots)
         return OLIVE_OK;
     if (w->n_flows)
-        return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: %s with pass_flows is not supported: list the passes in "
-                                              "order instead",
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "passes.%s: %s with pass_flows is not supported: list the passes in "
+                          "order instead",
                           w->slots[first].name, w->slots[first].choices[0].olive_type);
     /* The plan passes (and one Gptq among them) run together, right before the convert pass
      * they plan for. */
@@ -268,7 +270,8 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
         if (is_plan_pass(&w->slots[i]))
             return olive_fail(OLIVE_EINVALID, "passes.%s: %s must come before ModelBuilder", w->slots[i].name,
                               w->slots[i].choices[0].olive_type);
-    if (strcmp(arg(conv->choices[0].pass, "precision"), "int4") && strcmp(arg(conv->choices[0].pass, "precision"), "int8"))
+    if (strcmp(arg(conv->choices[0].pass, "precision"), "int4") &&
+        strcmp(arg(conv->choices[0].pass, "precision"), "int8"))
         return olive_fail(OLIVE_EINVALID, "passes.%s: the quantization plan of passes.%s needs precision int4 or int8",
                           conv->name, w->slots[first].name);
     if (!(plan = json_object()))

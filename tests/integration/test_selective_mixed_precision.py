@@ -333,7 +333,8 @@ def test_rtn_embeds_gather_block_quantized(tmp_path, bits, sym):
                                                                                      [1, "s"])],
                               [helper.make_tensor_value_info(gbq.output[0], TensorProto.FLOAT, None)],
                               initializer=inits + [t for t in m.graph.initializer if t.name == reshape.input[1]])
-    small = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    small = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21),
+                                                    helper.make_opsetid("com.microsoft", 1)])
     ids = np.array([[0, 3, 17, 100]], np.int64)
     got = ort.InferenceSession(small.SerializeToString(), providers=["CPUExecutionProvider"]).run(
         None, {"input_ids": ids})[0][0]

@@ -90,8 +90,9 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
     o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
     if (o->quant_plan[0] && o->precision != CVT_INT4 && o->precision != CVT_INT8)
-        return olive_fail(OLIVE_EINVALID, "quant_plan: the plan quantizes to int4/int8 MatMulNBits; set precision to "
-                                          "int4 or int8 (it is %s)",
+        return olive_fail(OLIVE_EINVALID,
+                          "quant_plan: the plan quantizes to int4/int8 MatMulNBits; set precision to "
+                          "int4 or int8 (it is %s)",
                           p);
     /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
     if (o->precision == CVT_FP16 ||

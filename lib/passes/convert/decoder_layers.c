@@ -206,8 +206,10 @@ static int quantized_embedding(cvt_decoder *d, const cvt_module_quant *mq, const
     OLIVE_TRY(cvt_node(d, "Reshape", "", "/model/embed_tokens/Reshape", 2, (const char *[]){qn, sh}, 1, NULL, &r));
     OLIVE_TRY(cvt_node(d, "GatherBlockQuantized", "com.microsoft", "/model/embed_tokens/GatherBlockQuantized",
                        zn ? 4 : 3, (const char *[]){r, d->input_ids, sn, zn}, 1, &n, x));
-    if (oir_node_set_attr_int(n, "bits", mq->bits) != OLIVE_OK || oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
-        oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK || oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
+    if (oir_node_set_attr_int(n, "bits", mq->bits) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
         return OLIVE_ENOMEM;
     if (padded != c->hidden) {
         const int64_t zero = 0, end = c->hidden, axis = -1;

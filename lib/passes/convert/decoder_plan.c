@@ -21,7 +21,7 @@ struct cvt_quant_plan {
     int64_t n_layers;
     int tied;
     const json_t *overrides; /* borrowed from root; may be NULL */
-    int gptq;                 /* the plan has a GPTQ part */
+    int gptq;                /* the plan has a GPTQ part */
     cvt_module_quant gptq_base;
     json_t *gptq_nodes; /* node -> {bits, group_size} */
 };
@@ -79,7 +79,8 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
     p->tied = tied;
     p->base = (cvt_module_quant){1, 4, 128, 0};
     if (!p->root || !json_is_object(p->root)) {
-        rc = olive_fail(OLIVE_EINVALID, "quant_plan: expected a JSON object (%s)", p->root ? "not an object" : err.text);
+        rc = olive_fail(OLIVE_EINVALID, "quant_plan: expected a JSON object (%s)",
+                        p->root ? "not an object" : err.text);
         goto out;
     }
     if ((rc = read_settings(p->root, &p->base, "")) != OLIVE_OK)
@@ -90,7 +91,7 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
         const char *alg = json_string_value(json_object_get(sel, "algorithm"));
         const int scored = alg && (!strcmp(alg, "snr") || !strcmp(alg, "snr_relative") || !strcmp(alg, "iqe") ||
                                    !strcmp(alg, "iqe_relative"));
-        p->selective = !alg                           ? SEL_NONE
+        p->selective = !alg                            ? SEL_NONE
                        : !strcmp(alg, "k_quant_mixed") ? SEL_MIXED
                        : !strcmp(alg, "k_quant_down")  ? SEL_DOWN
                        : !strcmp(alg, "k_quant_last")  ? SEL_LAST
@@ -123,8 +124,9 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
                 goto out;
             }
             if (ss->group_size == 0 || ss->high_group_size == 0) {
-                rc = olive_fail(OLIVE_EINVALID, "quant_plan.selective: %s takes group_size -1 (per channel) or a "
-                                                "positive size, not 0 (per tensor)",
+                rc = olive_fail(OLIVE_EINVALID,
+                                "quant_plan.selective: %s takes group_size -1 (per channel) or a "
+                                "positive size, not 0 (per tensor)",
                                 alg);
                 goto out;
             }
@@ -147,7 +149,8 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
             char *where = olive_asprintf(".overrides.%s", name);
             rc = !where ? OLIVE_ENOMEM
                  : !json_is_object(o)
-                     ? olive_fail(OLIVE_EINVALID, "quant_plan%s: expected an object (bits, group_size, symmetric)", where)
+                     ? olive_fail(OLIVE_EINVALID, "quant_plan%s: expected an object (bits, group_size, symmetric)",
+                                  where)
                      : read_settings(o, &probe, where);
             free(where);
             if (rc != OLIVE_OK)
@@ -221,9 +224,8 @@ static int selected(const cvt_quant_plan *p, const char *name, int is_lm_head)
         return 0;
     if (!strcmp(rest, "mlp.down_proj"))
         return 1;
-    return p->selective == SEL_MIXED &&
-           (!strcmp(rest, "self_attn.q_proj") || !strcmp(rest, "self_attn.k_proj") ||
-            !strcmp(rest, "self_attn.v_proj") || !strcmp(rest, "self_attn.qkv_proj"));
+    return p->selective == SEL_MIXED && (!strcmp(rest, "self_attn.q_proj") || !strcmp(rest, "self_attn.k_proj") ||
+                                         !strcmp(rest, "self_attn.v_proj") || !strcmp(rest, "self_attn.qkv_proj"));
 }
 
 /* The high settings: Olive's k-quant rules change the bits only, the scored ones all three. */

@@ -329,8 +329,8 @@ int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const 
     return OLIVE_OK;
 }
 
-int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part, int64_t in,
-                         const cvt_module_quant *mq, const char **qn, const char **sn, const char **zn)
+int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part, int64_t in, const cvt_module_quant *mq,
+                         const char **qn, const char **sn, const char **zn)
 {
     linear_src src[1];
     int64_t cols;
@@ -354,9 +354,9 @@ static int plan_of(cvt_decoder *d, const char *path, const linear_src *src, size
     for (size_t i = 0; i < n; i++) {
         const char *name = src[i].t->name;
         size_t len = strlen(name);
-        const char *module = head ? "lm_head"
+        const char *module = head                                            ? "lm_head"
                              : len > 7 && !strcmp(name + len - 7, ".weight") ? cvt_str(d, "%.*s", (int)(len - 7), name)
-                                                                            : name;
+                                                                             : name;
         cvt_module_quant q;
         if (!module)
             return OLIVE_ENOMEM;
