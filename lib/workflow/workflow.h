@@ -83,6 +83,12 @@ void wf_free(olive_workflow *w);
  * mapped to ours). `where` names the entry in messages ("passes.quantization"). */
 int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int strict);
 
+/* Folds SelectiveMixedPrecision / Rtn entries into the quant_plan of the ModelBuilder that
+ * follows them, removes their slots and moves a Gptq among them after the ModelBuilder
+ * (workflow_quant_plan.c). Errors name the entry: kld_gradient, bad scored settings, no
+ * ModelBuilder after them, a Gptq without calibration data. */
+int wf_fold_checkpoint_quant(olive_workflow *w);
+
 /* Warns (or, when strict, fails with OLIVE_EUNSUPPORTED) for each pass whose precision the
  * target's execution provider cannot run (a bf16 model for CPUExecutionProvider). */
 int wf_check_targets(const olive_workflow *w, int strict);

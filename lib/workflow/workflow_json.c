@@ -507,7 +507,8 @@ static int parse_passes(olive_workflow *w, const json_t *root, int strict)
         w->n_slots++;
         OLIVE_TRY(rc);
     }
-    return parse_flows(w, root);
+    OLIVE_TRY(parse_flows(w, root));
+    return wf_fold_checkpoint_quant(w);
 }
 
 static int parse_engine(olive_workflow *w, const json_t *root, int strict)

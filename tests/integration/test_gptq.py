@@ -197,3 +197,27 @@ def test_gptq_hessian_not_positive_definite_names_the_matmul(tmp_path):
     assert proc.returncode != 0
     assert "MatMul 'mm0'" in proc.stderr and "not positive definite" in proc.stderr, proc.stderr
     assert not out.exists()
+
+
+def test_gptq_per_node_bits(tmp_path):
+    """customized_weight_config gives one MatMul 8 bits and group 64: its codes and scales are
+    the reference's for those settings, the other MatMul's for the pass's own (4 bits, 32)."""
+    rng = np.random.default_rng(8)
+    k, seq = 128, 8
+    weights = [rng.standard_normal((k, 24)).astype(np.float32), rng.standard_normal((k, 16)).astype(np.float32)]
+    x = correlated_inputs(rng, 40, seq, k)
+    (tmp_path / "calib").mkdir()
+    np.save(tmp_path / "calib" / "X.npy", x)
+    out = apply_pass("gptq", model_of(weights, k, seq), tmp_path, f"calibration_data={tmp_path / 'calib'}",
+                     "bits=4", "group_size=32", "sym=false",
+                     'customized_weight_config="{\\"mm1\\": {\\"bits\\": 8, \\"group_size\\": 64}}"')
+    h = ref.hessian([x[i:i + 1] for i in range(len(x))])
+    for i, (bits, group) in enumerate([(4, 32), (8, 64)]):
+        codes, scales, zps, attrs = unpack(out, f"mm{i}")
+        assert (attrs["bits"], attrs["block_size"]) == (bits, group)
+        rq, rs, rz, _ = ref.gptq(weights[i].T, h, bits=bits, group_size=group, sym=False, desc_act=False,
+                                 static_groups=False)
+        np.testing.assert_allclose(scales, rs, rtol=1e-5, atol=0)
+        np.testing.assert_array_equal(zps, rz.astype(np.uint8))
+        assert int((codes != rq).sum()) <= codes.size // 1000
+    session(out)  # loads in onnxruntime

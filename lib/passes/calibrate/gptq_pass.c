@@ -11,6 +11,7 @@
 #include "passes/calibrate/gptq_pass.h"
 #include "passes/calibrate/matmul_quantizer.h"
 #include "passes/calibrate/nbits_writer.h"
+#include "core/node_overrides.h"
 
 #define PASS "gptq"
 
@@ -26,6 +27,8 @@ typedef struct gq_run {
     olive_pass_ctx *ctx;
     oir_graph *g;
     olive_gptq_config cfg;
+    olive_node_overrides *overrides; /* per-node bits and group size, or NULL */
+    int plan_only;                   /* the overrides came from a conversion's plan: only its nodes */
     gq_input *in;
     size_t n_in, cap_in;
     size_t total, done;
@@ -39,6 +42,8 @@ static const char *label(const oir_node *n)
 static int selected(const void *user, const oir_node *n)
 {
     const gq_run *r = user;
+    if (r->plan_only && !olive_node_overrides_has(r->overrides, n->name))
+        return 0;
     return !(n->name[0] && olive_args_list_has(r->args, "nodes_to_exclude", n->name));
 }
 
@@ -110,11 +115,16 @@ static int quantize_group(gq_run *r)
         int32_t *g_idx = NULL;
         double damp = 0;
         int rc = OLIVE_OK;
+        olive_gptq_config cfg = r->cfg;
+        int bits = cfg.bits, group = (int)cfg.group_size;
         if (!w || !selected(r, n) || !(in = input_of(r, n->inputs[0])) || !in->in_group)
             continue;
+        olive_node_overrides_apply(r->overrides, n->name, &bits, &group);
+        cfg.bits = bits;
+        cfg.group_size = (size_t)group;
         k = (size_t)w->dims[0];
         cols = (size_t)w->dims[1];
-        n_groups = (k + r->cfg.group_size - 1) / r->cfg.group_size;
+        n_groups = (k + cfg.group_size - 1) / cfg.group_size;
         wt = olive_malloc(cols * k * sizeof *wt);
         h = olive_malloc(k * k * sizeof *h);
         scales = olive_malloc(cols * n_groups * sizeof *scales);
@@ -126,15 +136,15 @@ static int quantize_group(gq_run *r)
         else if ((rc = olive_calib_weight_rows(w, label(n), wt, PASS)) == OLIVE_OK)
             memcpy(h, in->h.h, k * k * sizeof *h);
         if (rc == OLIVE_OK) {
-            rc = olive_gptq_quantize(&r->cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
+            rc = olive_gptq_quantize(&cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
             if (rc == OLIVE_EINVALID)
                 olive_fail_context(rc, PASS ": MatMul '%s' (input '%s')", label(n), in->name);
-            else if (rc == OLIVE_OK && damp != r->cfg.damp_percent)
+            else if (rc == OLIVE_OK && damp != cfg.damp_percent)
                 OLIVE_WARN(PASS ": MatMul '%s' needed damping %g (damp_percent %g) to be positive definite", label(n),
-                           damp, r->cfg.damp_percent);
+                           damp, cfg.damp_percent);
         }
         if (rc == OLIVE_OK)
-            rc = olive_calib_write_nbits(g, i, w, r->cfg.bits, r->cfg.group_size, r->cfg.sym, codes, scales, zeros);
+            rc = olive_calib_write_nbits(g, i, w, cfg.bits, cfg.group_size, cfg.sym, codes, scales, zeros);
         free(wt);
         free(h);
         free(scales);
@@ -182,6 +192,30 @@ static void group_close(void *user, size_t i)
     olive_gptq_hessian_free(&in->h);
 }
 
+/* Per-node bits and group size: customized_weight_config, else the plan a conversion left in
+ * the model's metadata (OLIVE_GPTQ_PLAN_KEY), which is then removed: it is spent. A plan names
+ * every MatMul GPTQ is to quantize (*plan_only): the others (the head Olive's Gptq leaves to
+ * Rtn) stay as they are. */
+static int node_plan(oir_model *m, const olive_pass_args *args, olive_node_overrides **out, int *plan_only)
+{
+    const char *text = olive_args_string(args, "customized_weight_config");
+    size_t i = 0;
+    if (text[0])
+        return olive_node_overrides_parse(text, out);
+    for (; i < m->n_metadata && strcmp(m->metadata_keys[i], OLIVE_GPTQ_PLAN_KEY); i++)
+        ;
+    if (i == m->n_metadata)
+        return olive_node_overrides_parse("", out);
+    OLIVE_TRY(olive_node_overrides_parse(m->metadata_values[i], out));
+    *plan_only = 1;
+    free(m->metadata_keys[i]);
+    free(m->metadata_values[i]);
+    memmove(m->metadata_keys + i, m->metadata_keys + i + 1, (m->n_metadata - i - 1) * sizeof *m->metadata_keys);
+    memmove(m->metadata_values + i, m->metadata_values + i + 1, (m->n_metadata - i - 1) * sizeof *m->metadata_values);
+    m->n_metadata--;
+    return OLIVE_OK;
+}
+
 static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     gq_run r;
@@ -205,7 +239,11 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
             PASS ": desc_act without static_groups puts columns of one group "
                  "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
     r.cfg.group_size = (size_t)group;
-    OLIVE_TRY(olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS));
+    OLIVE_TRY(node_plan(m, args, &r.overrides, &r.plan_only));
+    if ((rc = olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS)) != OLIVE_OK) {
+        olive_node_overrides_free(r.overrides);
+        return rc;
+    }
     rc = collect_inputs(&r);
     if (rc == OLIVE_OK && r.total) {
         const olive_calib_groups groups = {
@@ -223,6 +261,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
                                          ctx, PASS);
     }
     olive_calib_data_close(&data);
+    olive_node_overrides_free(r.overrides);
     for (size_t i = 0; i < r.n_in; i++) {
         free(r.in[i].name);
         olive_gptq_hessian_free(&r.in[i].h);
@@ -272,6 +311,12 @@ static const olive_param_spec params[] = {
      .max = -1,
      .choices = NULL,
      .help = "MatMul names left in float"},
+    {.name = "customized_weight_config",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .help = "Per-node bits and group size as JSON: {node: {\"bits\": 4|8, \"group_size\": 16..256}}",
+     .details = "Empty: the per-node plan a conversion from a checkpoint left in the model's metadata (a "
+                "SelectiveMixedPrecision plan), if any; then only the MatMuls it names are quantized"},
     {.name = "hessian_budget_mb",
      .type = OLIVE_PARAM_INT,
      .default_value = "512",

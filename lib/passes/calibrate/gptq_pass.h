@@ -16,4 +16,8 @@
 
 extern const olive_pass_def olive_pass_gptq;
 
+/* The model metadata key under which a conversion leaves GPTQ's per-node bits and group sizes
+ * (customized_weight_config's JSON); gptq reads and removes it. */
+#define OLIVE_GPTQ_PLAN_KEY "olive.gptq_plan"
+
 #endif

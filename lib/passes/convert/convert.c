@@ -171,6 +171,16 @@ static const olive_param_spec params[] = {
      .details = "Inputs <module>.lora_A.weight [in, r] and <module>.lora_B.weight [r, out], empty by default: the "
                 "form ONNX Runtime GenAI's adapters load (olive convert-adapters writes the matching "
                 ".onnx_adapter); decoders only"},
+    {.name = "quant_plan",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .help = "int4/int8: per-module bits, group size and symmetry as JSON (from SelectiveMixedPrecision / Rtn)",
+     .details = "{\"bits\", \"group_size\", \"symmetric\", \"lm_head\", \"embeds\", \"selective\": "
+                "{\"algorithm\": k_quant_mixed|k_quant_down|k_quant_last, \"high_bits\"}, \"overrides\": "
+                "{module: {bits, group_size, symmetric}}}; a workflow fills it from the SelectiveMixedPrecision and "
+                "Rtn passes before ModelBuilder. Modules are the checkpoint's names (lm_head for the head); the head "
+                "stays float unless lm_head is true. From a quantized GGUF file the weights are requantized as "
+                "planned (gguf_blocks does not apply)"},
     {.name = "temp_dir",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",

@@ -80,6 +80,7 @@ typedef struct cvt_decoder_options {
     int include_hidden_states; /* hidden_states output besides logits */
     int disable_qkv_fusion;    /* separate q/k/v MatMuls */
     int64_t num_hidden_layers; /* 0: all */
+    const char *quant_plan;    /* per-module int4/int8 settings as JSON (decoder_plan.h); "" for none */
 } cvt_decoder_options;
 
 typedef struct cvt_decoder cvt_decoder;
@@ -139,6 +140,7 @@ struct cvt_decoder {
     oir_graph *g;
     cvt_decoder_config cfg;
     cvt_decoder_options opt;
+    struct cvt_quant_plan *plan; /* parsed opt.quant_plan, or NULL */
     int32_t io_dtype; /* activations, KV cache, logits: float, float16 or bfloat16 */
     int64_t n_layers; /* layers built (num_hidden_layers option or all) */
     /* Graph values every layer reads (set before the layers are built). */

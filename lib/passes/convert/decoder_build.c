@@ -13,6 +13,8 @@
 #include "formats/peft.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
+#include "passes/convert/decoder_plan.h"
+#include "passes/calibrate/gptq_pass.h"
 
 static const cvt_decoder_arch *const archs[] = {
     &cvt_arch_llama,  &cvt_arch_mistral, &cvt_arch_qwen2,   &cvt_arch_qwen3, &cvt_arch_phi3,    &cvt_arch_gemma,
@@ -86,6 +88,12 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->include_hidden_states = a ? olive_args_bool(a, "include_hidden_states") : 0;
     o->disable_qkv_fusion = a ? olive_args_bool(a, "disable_qkv_fusion") : 0;
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
+    o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
+    if (o->quant_plan[0] && o->precision != CVT_INT4 && o->precision != CVT_INT8)
+        return olive_fail(OLIVE_EINVALID,
+                          "quant_plan: the plan quantizes to int4/int8 MatMulNBits; set precision to "
+                          "int4 or int8 (it is %s)",
+                          p);
     /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
     if (o->precision == CVT_FP16 ||
         ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
@@ -243,6 +251,20 @@ static int build(cvt_decoder *d)
         OLIVE_TRY(a->configure(d));
     d->n_layers = d->opt.num_hidden_layers > 0 && d->opt.num_hidden_layers < d->cfg.layers ? d->opt.num_hidden_layers
                                                                                            : d->cfg.layers;
+    /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
+    OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
+    {
+        cvt_score_settings ss;
+        const char *alg = cvt_plan_scored(d->plan, &ss);
+        if (alg)
+            OLIVE_TRY(cvt_plan_score(d, d->plan, alg, &ss));
+    }
+    /* The gptq pass calibrates float32 graphs: it would leave float16 MatMuls as they are. */
+    if (cvt_plan_has_gptq(d->plan) && d->io_dtype != OIR_FLOAT)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "quant_plan: Gptq after the conversion is not supported for %s: the model has float16 "
+                          "activations there, and GPTQ calibrates float32 graphs; convert for cpu, or use Rtn alone",
+                          d->opt.execution_provider);
     d->weights_total = count_weights(d);
     d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
     d->rotary_in_attention = strcmp(d->opt.execution_provider, "dml") != 0;
@@ -313,6 +335,7 @@ static int read_adapter(cvt_decoder *d, const olive_pass_args *args)
 
 static void decoder_free(cvt_decoder *d)
 {
+    cvt_plan_free(d->plan);
     ofmt_lora_free(d->lora);
     free(d->lora_used);
     for (size_t i = 0; i < d->n_strings; i++)
@@ -320,6 +343,29 @@ static void decoder_free(cvt_decoder *d)
     free(d->strings);
     free(d->pending);
     olive_spill_close(d->spill);
+}
+
+/* The Linears a plan leaves to GPTQ, for the gptq pass that follows (gptq_pass.h's key). */
+static int note_gptq_plan(cvt_decoder *d)
+{
+    oir_model *m = d->m;
+    char *text = cvt_plan_gptq_text(d->plan);
+    char *key;
+    size_t cap_k = m->cap_metadata, cap_v = m->cap_metadata;
+    if (!text)
+        return OLIVE_OK;
+    if (!(key = olive_strdup(OLIVE_GPTQ_PLAN_KEY)) ||
+        olive_grow((void **)&m->metadata_keys, &cap_k, m->n_metadata + 1, sizeof *m->metadata_keys) != OLIVE_OK ||
+        olive_grow((void **)&m->metadata_values, &cap_v, m->n_metadata + 1, sizeof *m->metadata_values) != OLIVE_OK) {
+        m->cap_metadata = cap_k < cap_v ? cap_k : cap_v;
+        free(key);
+        free(text);
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    m->cap_metadata = cap_k < cap_v ? cap_k : cap_v;
+    m->metadata_keys[m->n_metadata] = key;
+    m->metadata_values[m->n_metadata++] = text;
+    return OLIVE_OK;
 }
 
 int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
@@ -350,6 +396,8 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
     }
     if (rc == OLIVE_OK)
         rc = add_companions(&d);
+    if (rc == OLIVE_OK)
+        rc = note_gptq_plan(&d);
     if (rc == OLIVE_OK)
         OLIVE_INFO("convert: %s, %" PRId64 " of %" PRId64 " layers, %zu initializers", arch->architecture, d.n_layers,
                    d.cfg.layers, d.g->n_initializers);

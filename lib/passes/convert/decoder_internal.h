@@ -37,6 +37,13 @@ typedef struct cvt_linear_src {
     int64_t first, count;
 } cvt_linear_src;
 
+/* The MatMulNBits initializers of checkpoint matrix `part` ([rows, in]) quantized as *mq, named
+ * "<dots>.MatMul.weight_Q<bits>", "<dots>.MatMul.weight_scales" and (asymmetric)
+ * "<dots>.MatMul.weight_zero_points" (*zn NULL when symmetric); no node. */
+struct cvt_module_quant;
+int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part, int64_t in,
+                         const struct cvt_module_quant *mq, const char **qn, const char **sn, const char **zn);
+
 /* Adds the MatMulNBits node of Linear `path` on x (nothing when x is NULL) with weight `qn`,
  * scales `sn` and zero points `zn` (NULL: none), as the float MatMul's output name. */
 int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const char *qn, const char *sn,

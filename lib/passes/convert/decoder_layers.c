@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
+#include "passes/convert/decoder_plan.h"
 
 /* ---- norms and activations ---- */
 
@@ -190,14 +191,49 @@ static int tied_embedding(cvt_decoder *d, const char **x)
     return OLIVE_OK;
 }
 
+/* The embedding table quantized as the plan says (Rtn's embeds): GatherBlockQuantized on
+ * MatMulNBits-layout codes, scales and zero points, as the builder writes quantized embeddings. */
+static int quantized_embedding(cvt_decoder *d, const cvt_module_quant *mq, const char **x)
+{
+    const cvt_decoder_config *c = &d->cfg;
+    const cvt_rows part = {"model.embed_tokens.weight", 0, 0};
+    const int64_t bs = mq->block_size, padded = (c->hidden + bs - 1) / bs * bs;
+    const int64_t shape[2] = {c->vocab, padded * mq->bits / 8};
+    const char *qn, *sn, *zn, *sh, *r;
+    oir_node *n;
+    OLIVE_TRY(cvt_quantized_matrix(d, "model.embed_tokens", &part, c->hidden, mq, &qn, &sn, &zn));
+    OLIVE_TRY(cvt_const_i64(d, shape, 2, 0, &sh));
+    OLIVE_TRY(cvt_node(d, "Reshape", "", "/model/embed_tokens/Reshape", 2, (const char *[]){qn, sh}, 1, NULL, &r));
+    OLIVE_TRY(cvt_node(d, "GatherBlockQuantized", "com.microsoft", "/model/embed_tokens/GatherBlockQuantized",
+                       zn ? 4 : 3, (const char *[]){r, d->input_ids, sn, zn}, 1, &n, x));
+    if (oir_node_set_attr_int(n, "bits", mq->bits) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
+        oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    if (padded != c->hidden) {
+        const int64_t zero = 0, end = c->hidden, axis = -1;
+        const char *z, *e, *a;
+        OLIVE_TRY(cvt_const_i64(d, &zero, 1, 0, &z));
+        OLIVE_TRY(cvt_const_i64(d, &end, 1, 0, &e));
+        OLIVE_TRY(cvt_const_i64(d, &axis, 1, 0, &a));
+        OLIVE_TRY(cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL, x));
+    }
+    return OLIVE_OK;
+}
+
 int cvt_embed(cvt_decoder *d, const char **hidden)
 {
     const ofmt_tensor *t;
     const char *x;
     const int tied = d->cfg.tied_embeddings && !d->opt.exclude_lm_head && d->opt.precision != CVT_INT8 &&
-                     (d->opt.precision != CVT_INT4 || d->opt.symmetric);
+                     (d->opt.precision != CVT_INT4 || d->opt.symmetric) &&
+                     !d->plan; /* a plan may give the head other bits, or none */
     OLIVE_TRY(cvt_tensor(d, "model.embed_tokens.weight", 2, (const int64_t[]){d->cfg.vocab, d->cfg.hidden}, &t));
-    if (tied) {
+    if (d->plan && cvt_plan_embeds(d->plan)) {
+        const cvt_module_quant mq = cvt_plan_module(d->plan, "model.embed_tokens", 0, 1);
+        OLIVE_TRY(quantized_embedding(d, &mq, &x));
+    } else if (tied) {
         OLIVE_TRY(tied_embedding(d, &x));
     } else {
         OLIVE_TRY(copy_matrix(d, t, "model.embed_tokens.weight", d->cfg.vocab, d->cfg.hidden));

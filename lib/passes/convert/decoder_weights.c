@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
+#include "passes/convert/decoder_plan.h"
 #include "core/half.h"
 #include "kernels/blockwise.h"
 
@@ -265,11 +266,10 @@ static int linear_float(cvt_decoder *d, const char *path, const char *dots, cons
 }
 
 static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, const char *x, const linear_src *src,
-                            size_t n, int64_t in, int64_t cols, const char **out)
+                            size_t n, int64_t in, int64_t cols, const cvt_module_quant *mq, const char **out)
 {
-    const int bits = d->opt.precision == CVT_INT4 ? 4 : 8;
-    const olive_blockq q = {OLIVE_BLOCKQ_DEFAULT, bits, d->opt.block_size, d->opt.symmetric,
-                            d->io_dtype == OIR_FLOAT16};
+    const int bits = mq->bits;
+    const olive_blockq q = {OLIVE_BLOCKQ_DEFAULT, bits, mq->block_size, mq->symmetric, d->io_dtype == OIR_FLOAT16};
     const size_t kb = ((size_t)in + (size_t)q.block_size - 1) / (size_t)q.block_size;
     const size_t ses = q.half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(&q, kb);
     const char *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, bits), *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
@@ -329,6 +329,47 @@ int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const 
     return OLIVE_OK;
 }
 
+int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part, int64_t in, const cvt_module_quant *mq,
+                         const char **qn, const char **sn, const char **zn)
+{
+    linear_src src[1];
+    int64_t cols;
+    OLIVE_TRY(resolve_parts(d, part, 1, in, src, &cols));
+    OLIVE_TRY(linear_quantized(d, "", dots, NULL, src, 1, in, cols, mq, NULL));
+    *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, mq->bits);
+    *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
+    *zn = mq->symmetric ? NULL : cvt_str(d, "%s.MatMul.weight_zero_points", dots);
+    if (!*qn || !*sn || (!mq->symmetric && !*zn))
+        return OLIVE_ENOMEM;
+    return cvt_weight_done(d);
+}
+
+/* The plan's settings for a Linear: its checkpoint module ("lm_head" for the head); the parts
+ * of a packed MatMul (q, k and v) share the highest bits among them, as Olive promotes a
+ * q/k/v group to one setting. *for_gptq: the plan leaves it to GPTQ (float here). */
+static int plan_of(cvt_decoder *d, const char *path, const linear_src *src, size_t n, cvt_module_quant *mq,
+                   int *for_gptq)
+{
+    const int head = !strcmp(path, "/lm_head");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = src[i].t->name;
+        size_t len = strlen(name);
+        const char *module = head                                            ? "lm_head"
+                             : len > 7 && !strcmp(name + len - 7, ".weight") ? cvt_str(d, "%.*s", (int)(len - 7), name)
+                                                                             : name;
+        cvt_module_quant q;
+        if (!module)
+            return OLIVE_ENOMEM;
+        if (cvt_plan_gptq_module(d->plan, module, head, &q))
+            *for_gptq = 1;
+        else
+            q = cvt_plan_module(d->plan, module, head, 0);
+        if (i == 0 || q.bits > mq->bits)
+            *mq = q;
+    }
+    return OLIVE_OK;
+}
+
 int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, int64_t in,
                int quantize, const char **out)
 {
@@ -342,10 +383,23 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
     OLIVE_TRY(resolve_parts(d, parts, n_parts, in, src, &cols));
     if (quantize && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8)) {
         int carried = 0;
-        if (d->opt.keep_gguf_blocks)
+        cvt_module_quant mq = {1, d->opt.precision == CVT_INT4 ? 4 : 8, d->opt.block_size, d->opt.symmetric};
+        int for_gptq = 0;
+        if (d->plan)
+            OLIVE_TRY(plan_of(d, path, src, n_parts, &mq, &for_gptq));
+        if (for_gptq) { /* float now; GPTQ quantizes it after the conversion */
+            const char *node = cvt_str(d, "%s/MatMul", path);
+            if (!node)
+                return OLIVE_ENOMEM;
+            OLIVE_TRY(cvt_plan_note_gptq(d->plan, node, &mq));
+            mq.quantize = 0;
+        }
+        if (mq.quantize && d->opt.keep_gguf_blocks && !d->plan) /* a plan's bits win over GGUF blocks */
             OLIVE_TRY(cvt_linear_carried(d, path, dots, x, src, n_parts, in, cols, out, &carried));
-        if (!carried)
-            OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, out));
+        if (!mq.quantize)
+            OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
+        else if (!carried)
+            OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, &mq, out));
     } else
         OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
     /* A LoRA layer applies to a whole checkpoint Linear, never to a slice of a packed one. */

@@ -5,7 +5,7 @@
 
 #include "ir/ir.h"
 #include "kernels/blockwise.h"
-#include "passes/quant/node_overrides.h"
+#include "core/node_overrides.h"
 #include "passes/registry.h"
 
 enum { QW_MATMUL = 0, QW_GATHER = 1, QW_TRANSPOSED = 2, QW_QDQ = 3, QW_QDQ_TRANSPOSED = 4 };

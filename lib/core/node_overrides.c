@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "core/status.h"
-#include "passes/quant/node_overrides.h"
+#include "core/node_overrides.h"
 
 struct olive_node_overrides {
     json_t *root;
@@ -68,6 +68,11 @@ void olive_node_overrides_apply(const olive_node_overrides *o, const char *name,
         *bits = (int)json_integer_value(v);
     if ((v = json_object_get(entry, "group_size")))
         *block_size = (int)json_integer_value(v);
+}
+
+int olive_node_overrides_has(const olive_node_overrides *o, const char *name)
+{
+    return o && name[0] && json_object_get(o->root, name) != NULL;
 }
 
 void olive_node_overrides_free(olive_node_overrides *o)
