@@ -367,3 +367,21 @@ def start_time(pid):
     """A process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def write_safetensors(path, tensors):
+    """name -> float32 array, written as an F32 safetensors file."""
+    import struct
+    header, at, blobs = {}, 0, []
+    for name, t in tensors.items():
+        b = np.ascontiguousarray(t, np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(b)]}
+        at += len(b)
+        blobs.append(b)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)

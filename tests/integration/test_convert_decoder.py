@@ -28,6 +28,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
 from olive_testlib import check_with_contrib_layernorm as check, genai_greedy, read_safetensors  # noqa: E402
+from olive_testlib import write_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -617,24 +618,6 @@ def test_gguf_q8_0_to_int4_keeps_the_top_token(workdir, tmp_path):
     agree = float((run(fp32, feeds(fp32, "mistral", ids))["logits"].argmax(-1) ==
                    run(q, feeds(q, "mistral", ids))["logits"].argmax(-1)).mean())
     assert agree >= 0.9
-
-
-def write_safetensors(path, tensors):
-    """name -> float32 array, written as an F32 safetensors file."""
-    import struct
-    header, at, blobs = {}, 0, []
-    for name, t in tensors.items():
-        b = np.ascontiguousarray(t, np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(b)]}
-        at += len(b)
-        blobs.append(b)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def edited_weights(tmp_path, arch, edit):

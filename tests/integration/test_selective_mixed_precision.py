@@ -23,7 +23,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
 
 from olive_reference import import_olive  # noqa: E402
-from olive_testlib import genai_greedy, read_safetensors, run_convert  # noqa: E402
+from olive_testlib import genai_greedy, read_safetensors, run_convert, write_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -39,23 +39,6 @@ def _import_olive():
 
 
 OLIVE = _import_olive()
-
-
-def write_safetensors(path, tensors):
-    import struct
-    header, at, blobs = {}, 0, []
-    for name, t in tensors.items():
-        b = np.ascontiguousarray(t, np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(b)]}
-        at += len(b)
-        blobs.append(b)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def deep_checkpoint(tmp_path, arch, layers, seed=0):

@@ -143,6 +143,18 @@ static int gather_carried(cvt_decoder *d, const char **x)
     return OLIVE_OK;
 }
 
+/* Rows quantized in blocks are padded to whole blocks: the gathered rows are cut back to the
+ * hidden size. */
+static int unpad_embedding(cvt_decoder *d, const char **x)
+{
+    const int64_t zero = 0, end = d->cfg.hidden, axis = -1;
+    const char *z, *e, *a;
+    OLIVE_TRY(cvt_const_i64(d, &zero, 1, 0, &z));
+    OLIVE_TRY(cvt_const_i64(d, &end, 1, 0, &e));
+    OLIVE_TRY(cvt_const_i64(d, &axis, 1, 0, &a));
+    return cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL, x);
+}
+
 /* Tied embeddings read the lm_head's weight: float through a Transpose, int4 (symmetric)
  * through GatherBlockQuantized on the MatMulNBits codes, as the builder shares them. */
 static int tied_embedding(cvt_decoder *d, const char **x)
@@ -178,15 +190,8 @@ static int tied_embedding(cvt_decoder *d, const char **x)
             oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
             oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
             return OLIVE_ENOMEM;
-        if (padded != c->hidden) {
-            const int64_t zero = 0, end = c->hidden, axis = -1;
-            const char *z, *e, *a;
-            OLIVE_TRY(cvt_const_i64(d, &zero, 1, 0, &z));
-            OLIVE_TRY(cvt_const_i64(d, &end, 1, 0, &e));
-            OLIVE_TRY(cvt_const_i64(d, &axis, 1, 0, &a));
-            OLIVE_TRY(
-                cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL, x));
-        }
+        if (padded != c->hidden)
+            OLIVE_TRY(unpad_embedding(d, x));
     }
     return OLIVE_OK;
 }
@@ -211,14 +216,8 @@ static int quantized_embedding(cvt_decoder *d, const cvt_module_quant *mq, const
         oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
         oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
         return OLIVE_ENOMEM;
-    if (padded != c->hidden) {
-        const int64_t zero = 0, end = c->hidden, axis = -1;
-        const char *z, *e, *a;
-        OLIVE_TRY(cvt_const_i64(d, &zero, 1, 0, &z));
-        OLIVE_TRY(cvt_const_i64(d, &end, 1, 0, &e));
-        OLIVE_TRY(cvt_const_i64(d, &axis, 1, 0, &a));
-        OLIVE_TRY(cvt_node(d, "Slice", "", "/model/embed_tokens/Slice", 4, (const char *[]){*x, z, e, a}, 1, NULL, x));
-    }
+    if (padded != c->hidden)
+        OLIVE_TRY(unpad_embedding(d, x));
     return OLIVE_OK;
 }
 
