@@ -111,7 +111,16 @@ static const char *lookup(const otok_precompiled *p, const char *s, size_t len, 
             if (at >= p->normalized_len)
                 return NULL;
             const char *r = p->normalized + at;
-            *out_len = strlen(r);
+            size_t rl = strlen(r);
+            /* the charsmap is untrusted bytes: an offset into the middle of a character, or a
+             * replacement that is not UTF-8, would hand the models text they cannot walk */
+            for (size_t k = 0; k < rl;) {
+                size_t w = otok_utf8_valid_at(r, rl, k);
+                if (!w)
+                    return NULL;
+                k += w;
+            }
+            *out_len = rl;
             return r;
         }
     }

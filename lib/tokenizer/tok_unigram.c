@@ -108,6 +108,8 @@ int otok_unigram_tokenize(const otok_model *m, const char *s, size_t len, otok_i
         double here = best[at].score;
         uint32_t cp;
         size_t mblen = otok_utf8_next(s, at, &cp);
+        if (mblen > len - at) /* a truncated character at the end: never index past best[len] */
+            mblen = len - at;
         int single = 0;
         int32_t nd = 0;
         for (size_t k = at; k < len; k++) {
