@@ -263,19 +263,19 @@ static int configure(search_run *s, const size_t *idx, size_t *choice, olive_pas
 /* ---- executors: candidates built and evaluated elsewhere, then found in the cache ---- */
 
 /* The evaluation key of a point, computed from its step ids without running anything (passes
- * configured for the point), and the path of its record (<cache_dir>/evaluations/<key>.json, as
- * wf_cache_eval_store writes it), owned; NULL on error. */
-static char *evaluation_path_of(search_run *s, olive_pass **passes, char key[OLIVE_SHA256_HEX])
+ * configured for the point). Errors: those of wf_step_id. */
+static int evaluation_key_of(search_run *s, olive_pass **passes, char key[OLIVE_SHA256_HEX])
 {
     char parent[OLIVE_SHA256_HEX], next[OLIVE_SHA256_HEX];
     snprintf(parent, sizeof parent, "%s", s->input_id);
     for (size_t i = 0; i < s->r->w->n_slots; i++) {
-        if (wf_step_id(next, s->r, passes[i], parent) != OLIVE_OK)
-            return NULL;
+        int rc = wf_step_id(next, s->r, passes[i], parent);
+        if (rc != OLIVE_OK)
+            return rc;
         memcpy(parent, next, sizeof parent);
     }
     eval_key(key, s->r->w, parent);
-    return olive_asprintf("%s/evaluations/%s.json", s->r->cache.dir, key);
+    return OLIVE_OK;
 }
 
 /* 1 when the cache holds a verified evaluation under `key`. */
@@ -301,18 +301,18 @@ static int dispatch_points(search_run *s, size_t *const *points, const size_t *c
     for (size_t i = 0; i < n && rc == OLIVE_OK; i++) {
         size_t *choice = olive_calloc(w->n_slots + 1, sizeof *choice);
         olive_pass **passes = olive_calloc(w->n_slots + 1, sizeof *passes);
-        char *path = NULL, *desc = ws_space_describe(&s->space, points[i]);
+        char *desc = ws_space_describe(&s->space, points[i]);
         if (!choice || !passes || !desc)
             rc = OLIVE_ENOMEM;
-        else if ((rc = configure(s, points[i], choice, passes)) == OLIVE_OK &&
-                 !(path = evaluation_path_of(s, passes, key)))
-            rc = OLIVE_ENOMEM;
+        else if ((rc = configure(s, points[i], choice, passes)) == OLIVE_OK)
+            rc = evaluation_key_of(s, passes, key);
         if (rc == OLIVE_OK && evaluation_cached(s, key)) {
             cached++;
         } else if (rc == OLIVE_OK) {
-            jobs[k] = (wf_job){points[i], s->space.n, desc, cand[i], path, NULL};
+            jobs[k] = (wf_job){points[i], s->space.n, desc, cand[i], {0}, NULL};
+            memcpy(jobs[k].eval_key, key, sizeof key);
             k++;
-            path = desc = NULL;
+            desc = NULL;
         } else if (rc != OLIVE_ENOMEM) {
             rc = OLIVE_OK; /* a point that cannot be configured fails in the search loop, as locally */
             olive_error_clear();
@@ -321,7 +321,6 @@ static int dispatch_points(search_run *s, size_t *const *points, const size_t *c
             olive_pass_unref(passes[j]);
         free(passes);
         free(choice);
-        free(path);
         free(desc);
     }
     if (rc == OLIVE_OK && cached && n > 1)
@@ -331,7 +330,7 @@ static int dispatch_points(search_run *s, size_t *const *points, const size_t *c
         OLIVE_INFO("executor %s: nothing to submit", wf_executor_type_name(w->executor.type));
     if (rc == OLIVE_OK && k) {
         s->batches++;
-        rc = wf_dispatch(w, s->r->cache.dir, s->cli, jobs, k);
+        rc = wf_dispatch(w, &s->r->cache, s->cli, jobs, k);
     }
     for (size_t i = 0; i < k; i++) {
         if (jobs[i].error && rc == OLIVE_OK) {
@@ -351,7 +350,6 @@ static int dispatch_points(search_run *s, size_t *const *points, const size_t *c
             }
         }
         free((char *)jobs[i].point_text);
-        free(jobs[i].eval_path);
         free(jobs[i].error);
     }
     free(jobs);

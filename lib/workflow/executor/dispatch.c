@@ -77,11 +77,20 @@ int wf_evaluator_measures_time(const olive_workflow *w)
     return 0;
 }
 
+typedef struct batch_view {
+    const wf_cache *cache;
+    const wf_job *jobs;
+} batch_view;
+
+/* 1 when task i's evaluation is in the cache and verifies (a task that exited 0 without it,
+ * or left a damaged record, did not finish). */
 static int evaluation_present(size_t i, void *user)
 {
-    const wf_job *jobs = user;
-    json_t *doc = json_load_file(jobs[i].eval_path, 0, NULL);
-    int ok = json_is_object(doc);
+    const batch_view *v = user;
+    json_t *doc = NULL;
+    int ok = wf_cache_eval_load(v->cache, v->jobs[i].eval_key, &doc) == OLIVE_OK && json_is_object(doc);
+    if (!ok)
+        olive_error_clear();
     json_decref(doc);
     return ok;
 }
@@ -99,7 +108,8 @@ static char *job_folder(const char *cache_dir)
 }
 
 /* One batch: its job folder, its tasks numbered from 0. */
-static int dispatch_batch(olive_workflow *w, const char *abs_cache, const char *cli, wf_job *jobs, size_t n)
+static int dispatch_batch(olive_workflow *w, const wf_cache *cache, const char *abs_cache, const char *cli,
+                          wf_job *jobs, size_t n)
 {
     wf_backend b;
     wf_exec_task *tasks = NULL;
@@ -136,7 +146,8 @@ static int dispatch_batch(olive_workflow *w, const char *abs_cache, const char *
         wf_backend_procs(&b);
     }
     OLIVE_INFO("%s: %zu candidate%s to build and evaluate (job folder %s)", b.name, n, n == 1 ? "" : "s", dir);
-    rc = wf_batch_run(&b, tasks, n, &w->cancelled, evaluation_present, jobs);
+    batch_view view = {cache, jobs};
+    rc = wf_batch_run(&b, tasks, n, &w->cancelled, evaluation_present, &view);
     for (size_t i = 0; i < n; i++) {
         if (tasks[i].state == WF_TASK_FAILED && !jobs[i].error) {
             jobs[i].error = olive_asprintf("%s task %s failed %zu time%s: %s", b.name, tasks[i].job, tasks[i].attempts,
@@ -153,17 +164,17 @@ out:
     return rc;
 }
 
-int wf_dispatch(olive_workflow *w, const char *cache_dir, const char *cli, wf_job *jobs, size_t n)
+int wf_dispatch(olive_workflow *w, const wf_cache *cache, const char *cli, wf_job *jobs, size_t n)
 {
     /* Array indices stay below the cluster's MaxArraySize: larger batches go out as several
      * arrays, one after another. */
     size_t chunk = w->executor.type != WF_EXEC_SLURM ? n
                    : w->executor.max_array_size      ? w->executor.max_array_size
                                                      : WF_EXEC_ARRAY_MAX;
-    char *abs_cache = olive_path_resolve(cache_dir);
+    char *abs_cache = olive_path_resolve(cache->dir);
     int rc = abs_cache ? OLIVE_OK : OLIVE_ENOMEM;
     for (size_t at = 0; at < n && rc == OLIVE_OK; at += chunk)
-        rc = dispatch_batch(w, abs_cache, cli, jobs + at, n - at < chunk ? n - at : chunk);
+        rc = dispatch_batch(w, cache, abs_cache, cli, jobs + at, n - at < chunk ? n - at : chunk);
     free(abs_cache);
     return rc;
 }
