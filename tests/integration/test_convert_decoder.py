@@ -931,3 +931,54 @@ def test_real_smollm2_gguf_answers(tmp_path):
         gen.generate_next_token()
     answer = tok.decode(gen.get_sequence(0)[len(ids):])
     assert "Paris" in answer, answer
+
+
+ALGO_FIXTURES = ["llama", "qwen3"]  # qwen3 ties its embeddings to the head
+ALGO_VARIANTS = ["int4-cpu-rtn", "int4-cpu-k_quant", "int4-cpu-k_quant_mixed", "int4-cuda-k_quant_last",
+                 "int8-cpu-rtn_last"]
+
+
+@pytest.mark.parametrize("arch,variant", [(a, v) for a in ALGO_FIXTURES for v in ALGO_VARIANTS])
+def test_algo_config_same_weights_as_onnxruntime_genai_builder(workdir, arch, variant):
+    """algo_config picks the builder's quantizer (rtn, k_quant) and its 8-bit modules (the
+    head; the layer rule's v/qkv and down projections): the same MatMulNBits and
+    GatherBlockQuantized nodes, bits, block sizes and tensors, byte for byte, as onnxruntime-genai's
+    builder wrote with --extra_options algo_config=... (make_decoder_fixtures.py --algo-only)."""
+    import hashlib
+    ref = json.loads((DATA / arch / "builder_algo_reference.json").read_text())[variant]
+    precision, ep, algo = variant.split("-")
+    out = workdir / f"{arch}_{variant}_algo"
+    proc = convert(DATA / arch, out, f"precision={precision}", f"execution_provider={ep}", f"algo_config={algo}")
+    assert proc.returncode == 0, proc.stderr
+    model = onnx.load(str(out / "model.onnx"))
+    nodes = {n.name: n for n in model.graph.node if n.op_type in ("MatMulNBits", "GatherBlockQuantized")}
+    assert sorted(nodes) == sorted(ref["nodes"])
+    ours = {t.name: t for t in model.graph.initializer}
+    for name, want in ref["nodes"].items():
+        n = nodes[name]
+        assert n.op_type == want["op"], name
+        assert {a.name: a.i for a in n.attribute} == want["attrs"], name
+        weights = [i for i in (n.input[1:] if n.op_type == "MatMulNBits" else n.input[2:]) if i in ours]
+        assert weights == want["weights"], name
+    for name, want in ref["initializers"].items():
+        t = ours[name]
+        assert (t.data_type, list(t.dims)) == (want["dtype"], want["shape"]), name
+        assert hashlib.sha256(numpy_helper.to_array(t).tobytes()).hexdigest() == want["sha256"], name
+    # and the model runs: the first step's logits stay near transformers' (int4 noise)
+    if ep == "cpu":
+        ref_logits = reference(arch)
+        sess = session(out)
+        f = feeds(sess, arch, ref_logits["prefill_ids"])
+        logits = sess.run(["logits"], f)[0]
+        assert np.isfinite(logits).all()
+
+
+def test_algo_config_refusals(workdir):
+    out = workdir / "algo_bad"
+    proc = convert(DATA / "llama", out, "precision=int4", "algo_config=gptq")
+    assert proc.returncode != 0 and "algo_config" in proc.stderr and "k_quant_mixed" in proc.stderr
+    assert not out.exists()
+    plan = json.dumps({"bits": 4, "group_size": 32, "lm_head": True})
+    proc = convert(DATA / "llama", out, "precision=int4", "algo_config=k_quant_mixed", f"quant_plan={plan}")
+    assert proc.returncode != 0 and "quant_plan" in proc.stderr and "keep one" in proc.stderr
+    assert not out.exists()

@@ -131,6 +131,16 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_BOOL,
      .default_value = "true",
      .help = "int4/int8: symmetric blocks; false adds zero points"},
+    {.name = "algo_config",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "default",
+     .choices = "default|rtn|k_quant|rtn_last|k_quant_last|k_quant_mixed|k_quant_linear",
+     .help = "int4/int8: the builder's quantizer (default, rtn, k_quant), or an alias adding 8-bit modules",
+     .details = "default: ONNX Runtime's MLAS blocks; rtn: its RTN config; k_quant: its k-quant config (always with "
+                "zero points). rtn_last and k_quant_last also quantize the head in 8 bits; k_quant_mixed the head and, "
+                "in the builder's layers (the first and last eighth, every third between), v_proj (a packed qkv) and "
+                "down_proj; k_quant_linear is k_quant_last here (no linear-attention layers). Tensors are named as "
+                "each quantizer names them"},
     {.name = "gguf_blocks",
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "keep",
@@ -192,6 +202,7 @@ static const olive_key_map builder_renames[] = {
     {"int4_block_size", "block_size", NULL},
     {"int4_accuracy_level", "accuracy_level", NULL},
     {"int4_is_symmetric", "is_symmetric", NULL},
+    {"int4_algo_config", "algo_config", NULL},
     {NULL, NULL, NULL},
 };
 static const char *const builder_ignored[] = {"metadata_only", "search", NULL};

@@ -74,6 +74,8 @@ typedef struct cvt_decoder_options {
     int block_size;                 /* int4/int8 block along K */
     int accuracy_level;             /* MatMulNBits accuracy_level written (resolved, 0: omitted) */
     int symmetric;
+    int algorithm;             /* OLIVE_BLOCKQ_DEFAULT, _RTN or _KQUANT: the builder's algo_config base */
+    const char *placement;     /* the algo_config's mixed precision: "last_matmul", "mixed_layers" or NULL */
     int keep_gguf_blocks;      /* int4/int8 from quantized GGUF weights: CVT_GGUF_* */
     int exclude_embeds;        /* graph takes inputs_embeds instead of input_ids */
     int exclude_lm_head;       /* graph outputs hidden_states instead of logits */

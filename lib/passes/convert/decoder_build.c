@@ -52,6 +52,44 @@ const char *cvt_decoder_supported(void)
     return text;
 }
 
+/* onnxruntime-genai's builder's algo_config: a base method (default, rtn, k_quant), or a
+ * legacy alias that adds a mixed precision placement (the head, or the head and the layer rule's
+ * projections, in 8 bits). k_quant always writes zero points. */
+static int read_algo_config(cvt_decoder_options *o, const char *v)
+{
+    static const struct {
+        const char *name;
+        int algorithm;
+        const char *placement;
+    } algos[] = {
+        {"default", OLIVE_BLOCKQ_DEFAULT, NULL},
+        {"rtn", OLIVE_BLOCKQ_RTN, NULL},
+        {"k_quant", OLIVE_BLOCKQ_KQUANT, NULL},
+        {"rtn_last", OLIVE_BLOCKQ_RTN, "last_matmul"},
+        {"k_quant_last", OLIVE_BLOCKQ_KQUANT, "last_matmul"},
+        /* its linear-attention projections: none in the architectures converted here */
+        {"k_quant_linear", OLIVE_BLOCKQ_KQUANT, "last_matmul"},
+        {"k_quant_mixed", OLIVE_BLOCKQ_KQUANT, "mixed_layers"},
+    };
+    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++)
+        if (!strcmp(v, algos[i].name)) {
+            o->algorithm = algos[i].algorithm;
+            o->placement = algos[i].placement;
+            if (o->algorithm == OLIVE_BLOCKQ_KQUANT)
+                o->symmetric = 0;
+            if (o->placement && o->quant_plan[0])
+                return olive_fail(OLIVE_EINVALID,
+                                  "algo_config=%s and quant_plan both choose per-module bits (the plan comes from "
+                                  "SelectiveMixedPrecision or Rtn): keep one, or use its base method (%s)",
+                                  v, o->algorithm == OLIVE_BLOCKQ_RTN ? "rtn" : "k_quant");
+            return OLIVE_OK;
+        }
+    return olive_fail(OLIVE_EINVALID,
+                      "algo_config='%s': expected default, rtn, k_quant, rtn_last, k_quant_last, k_quant_mixed or "
+                      "k_quant_linear",
+                      v);
+}
+
 static int read_options(cvt_decoder *d, const olive_pass_args *a)
 {
     cvt_decoder_options *o = &d->opt;
@@ -89,6 +127,7 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->disable_qkv_fusion = a ? olive_args_bool(a, "disable_qkv_fusion") : 0;
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
     o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
+    OLIVE_TRY(read_algo_config(o, a ? olive_args_string(a, "algo_config") : "default"));
     if (o->quant_plan[0] && o->precision != CVT_INT4 && o->precision != CVT_INT8)
         return olive_fail(OLIVE_EINVALID,
                           "quant_plan: the plan quantizes to int4/int8 MatMulNBits; set precision to "
@@ -252,7 +291,19 @@ static int build(cvt_decoder *d)
     d->n_layers = d->opt.num_hidden_layers > 0 && d->opt.num_hidden_layers < d->cfg.layers ? d->opt.num_hidden_layers
                                                                                            : d->cfg.layers;
     /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
-    OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
+    if (d->opt.placement && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8)) {
+        /* the algo_config's placement as a plan: every Linear and the head at the precision, the
+         * placement's modules in 8 bits */
+        char *text = olive_asprintf("{\"bits\": %d, \"group_size\": %d, \"symmetric\": %s, \"lm_head\": true, "
+                                    "\"selective\": {\"algorithm\": \"%s\", \"high_bits\": 8}}",
+                                    d->opt.precision == CVT_INT4 ? 4 : 8, d->opt.block_size,
+                                    d->opt.symmetric ? "true" : "false", d->opt.placement);
+        int rc = text ? cvt_plan_parse(text, d->cfg.layers, d->cfg.tied_embeddings, &d->plan) : OLIVE_ENOMEM;
+        free(text);
+        OLIVE_TRY(rc);
+    } else {
+        OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
+    }
     {
         cvt_score_settings ss;
         const char *alg = cvt_plan_scored(d->plan, &ss);

@@ -41,6 +41,12 @@ typedef struct cvt_linear_src {
  * "<dots>.MatMul.weight_Q<bits>", "<dots>.MatMul.weight_scales" and (asymmetric)
  * "<dots>.MatMul.weight_zero_points" (*zn NULL when symmetric); no node. */
 struct cvt_module_quant;
+/* The names of module `dots`' quantized tensors with settings *mq (the codes, the scales, the
+ * zero points or NULL when symmetric), as ONNX Runtime's quantizer for the options' algorithm
+ * names them. Errors: OLIVE_ENOMEM. */
+struct cvt_module_quant;
+int cvt_quant_tensor_names(cvt_decoder *d, const char *dots, const struct cvt_module_quant *mq, const char **qn,
+                           const char **sn, const char **zn);
 int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part, int64_t in,
                          const struct cvt_module_quant *mq, const char **qn, const char **sn, const char **zn);
 
@@ -62,6 +68,7 @@ typedef struct cvt_quant_band {
     const olive_blockq *q;
     const float *values;
     int64_t rows, in;
+    int kquant_in_order; /* k_quant: the weight has one block per channel (kquant_block.h) */
     uint8_t *codes, *scales, *zps;
 } cvt_quant_band;
 

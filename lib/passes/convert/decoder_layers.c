@@ -178,15 +178,19 @@ static int tied_embedding(cvt_decoder *d, const char **x)
                         x);
     }
     {
-        const int64_t bs = d->opt.block_size, padded = (c->hidden + bs - 1) / bs * bs;
-        const int64_t shape[2] = {c->vocab, padded / 2};
-        const char *sh, *r;
+        /* the head's settings: the options', or the algo_config placement's (8 bits, maybe) */
+        const cvt_module_quant mq = d->plan ? cvt_plan_module(d->plan, "lm_head", 1, 0)
+                                            : (cvt_module_quant){1, 4, d->opt.block_size, d->opt.symmetric};
+        const int64_t bs = mq.block_size, padded = (c->hidden + bs - 1) / bs * bs;
+        const int64_t shape[2] = {c->vocab, padded * mq.bits / 8};
+        const char *sh, *r, *qn, *sn, *zn;
+        OLIVE_TRY(cvt_quant_tensor_names(d, "lm_head", &mq, &qn, &sn, &zn));
         OLIVE_TRY(cvt_const_i64(d, shape, 2, 0, &sh));
-        OLIVE_TRY(cvt_node(d, "Reshape", "", "/model/embed_tokens/Reshape", 2,
-                           (const char *[]){"lm_head.MatMul.weight_Q4", sh}, 1, NULL, &r));
-        OLIVE_TRY(cvt_node(d, "GatherBlockQuantized", "com.microsoft", "/model/embed_tokens/GatherBlockQuantized", 3,
-                           (const char *[]){r, d->input_ids, "lm_head.MatMul.weight_scales"}, 1, &n, x));
-        if (oir_node_set_attr_int(n, "bits", 4) != OLIVE_OK || oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
+        OLIVE_TRY(cvt_node(d, "Reshape", "", "/model/embed_tokens/Reshape", 2, (const char *[]){qn, sh}, 1, NULL, &r));
+        OLIVE_TRY(cvt_node(d, "GatherBlockQuantized", "com.microsoft", "/model/embed_tokens/GatherBlockQuantized",
+                           zn ? 4 : 3, (const char *[]){r, d->input_ids, sn, zn}, 1, &n, x));
+        if (oir_node_set_attr_int(n, "bits", mq.bits) != OLIVE_OK ||
+            oir_node_set_attr_int(n, "block_size", bs) != OLIVE_OK ||
             oir_node_set_attr_int(n, "gather_axis", 0) != OLIVE_OK ||
             oir_node_set_attr_int(n, "quantize_axis", 1) != OLIVE_OK)
             return OLIVE_ENOMEM;
@@ -226,8 +230,8 @@ int cvt_embed(cvt_decoder *d, const char **hidden)
     const ofmt_tensor *t;
     const char *x;
     const int tied = d->cfg.tied_embeddings && !d->opt.exclude_lm_head && d->opt.precision != CVT_INT8 &&
-                     (d->opt.precision != CVT_INT4 || d->opt.symmetric) &&
-                     !d->plan; /* a plan may give the head other bits, or none */
+                     (d->opt.precision != CVT_INT4 || d->opt.symmetric || d->opt.algorithm != OLIVE_BLOCKQ_DEFAULT) &&
+                     (!d->plan || d->opt.placement); /* a quant_plan may give the head other bits, or none */
     OLIVE_TRY(cvt_tensor(d, "model.embed_tokens.weight", 2, (const int64_t[]){d->cfg.vocab, d->cfg.hidden}, &t));
     if (d->plan && cvt_plan_embeds(d->plan)) {
         const cvt_module_quant mq = cvt_plan_module(d->plan, "model.embed_tokens", 0, 1);

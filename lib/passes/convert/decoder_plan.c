@@ -13,7 +13,7 @@ struct cvt_quant_plan {
     json_t *root;
     cvt_module_quant base;
     int lm_head, embeds;
-    enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST, SEL_SCORED } selective;
+    enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST, SEL_SCORED, SEL_BUILDER_MIXED } selective;
     char algorithm[16];         /* SEL_SCORED: snr, snr_relative, iqe or iqe_relative */
     cvt_score_settings scoring; /* SEL_SCORED */
     json_t *chosen;             /* SEL_SCORED: module -> true */
@@ -95,12 +95,14 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
                        : !strcmp(alg, "k_quant_mixed") ? SEL_MIXED
                        : !strcmp(alg, "k_quant_down")  ? SEL_DOWN
                        : !strcmp(alg, "k_quant_last")  ? SEL_LAST
+                       : !strcmp(alg, "last_matmul")   ? SEL_LAST
+                       : !strcmp(alg, "mixed_layers")  ? SEL_BUILDER_MIXED
                        : scored                        ? SEL_SCORED
                                                        : SEL_NONE;
         if (p->selective == SEL_NONE) {
             rc = olive_fail(OLIVE_EINVALID,
                             "quant_plan.selective.algorithm '%s': expected k_quant_mixed, k_quant_down, k_quant_last, "
-                            "snr, snr_relative, iqe or iqe_relative",
+                            "snr, snr_relative, iqe, iqe_relative, last_matmul or mixed_layers",
                             alg ? alg : "(none)");
             goto out;
         }
@@ -194,6 +196,17 @@ int cvt_plan_k_quant_layer(int64_t layer, int64_t n_layers)
     return 8 * layer < n_layers || 8 * layer >= 7 * n_layers || (layer - n_layers / 8) % 3 == 2;
 }
 
+/* onnxruntime-genai's builder's mixed_layers rule: i < n/8 or i >= 7n/8 (true division) or
+ * (i - round(n/8)) % 3 == 2, with Python's round (half to even) and modulo (never negative). */
+static int builder_mixed_layer(int64_t layer, int64_t n_layers)
+{
+    int64_t eighth = n_layers / 8, rem = n_layers % 8, m;
+    if (rem > 4 || (rem == 4 && eighth % 2)) /* round half to even */
+        eighth++;
+    m = (layer - eighth) % 3;
+    return 8 * layer < n_layers || 8 * layer >= 7 * n_layers || (m < 0 ? m + 3 : m) == 2;
+}
+
 /* "model.layers.<i>.<rest>": *layer and the rest; 0 when the name is not a layer's. */
 static int layer_of(const char *name, int64_t *layer, const char **rest)
 {
@@ -220,6 +233,10 @@ static int selected(const cvt_quant_plan *p, const char *name, int is_lm_head)
         return json_object_get(p->chosen, is_lm_head ? "lm_head" : name) != NULL;
     if (is_lm_head)
         return 1;
+    if (p->selective == SEL_BUILDER_MIXED) /* v (and so a packed qkv) and down, as the builder names them */
+        return layer_of(name, &layer, &rest) && builder_mixed_layer(layer, p->n_layers) &&
+               (!strcmp(rest, "self_attn.v_proj") || !strcmp(rest, "self_attn.qkv_proj") ||
+                !strcmp(rest, "mlp.down_proj"));
     if (p->selective == SEL_LAST || !layer_of(name, &layer, &rest) || !cvt_plan_k_quant_layer(layer, p->n_layers))
         return 0;
     if (!strcmp(rest, "mlp.down_proj"))

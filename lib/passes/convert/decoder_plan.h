@@ -4,7 +4,9 @@
  * The text is a JSON object:
  *   {"bits": 4, "group_size": 32, "symmetric": false,      defaults of every quantized Linear
  *    "lm_head": true, "embeds": false,                     which of those two are quantized
- *    "selective": {"algorithm": "k_quant_mixed", "high_bits": 8},   optional; the scored
+ *    "selective": {"algorithm": "k_quant_mixed", "high_bits": 8},   optional (onnxruntime-genai's
+ *        builder's presets: "last_matmul", the head; "mixed_layers", the head and its layer rule's
+ *        v_proj (a packed qkv) and down_proj); the scored
  *        algorithms (snr, snr_relative, iqe, iqe_relative) add ratio, group_size, symmetric,
  *        high_group_size, high_symmetric
  *    "gptq": {"bits": 4, "group_size": 32, "symmetric": false},     optional: every Linear but

@@ -1,12 +1,15 @@
 /* Block quantization of a band of Linear weight rows (each row one MatMulNBits channel),
  * rows shared among the online cores. Every row is quantized alone, so the bytes do not depend
  * on the number of threads. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "passes/convert/decoder_internal.h"
+#include "core/half.h"
 #include "core/parallel.h"
+#include "kernels/kquant_block.h"
 
 /* Values below which a band is quantized on the calling thread. */
 #define THREAD_MIN_VALUES ((int64_t)1 << 18)
@@ -18,10 +21,53 @@ typedef struct rows_job {
     size_t bad_col;
 } rows_job;
 
+/* k_quant's rows: each block (the last zero-padded) searched alone, its codes packed. */
+static void kquant_rows(rows_job *j)
+{
+    const cvt_quant_band *b = j->b;
+    const olive_blockq *q = b->q;
+    const size_t bs = (size_t)q->block_size, in = (size_t)b->in, kb = (in + bs - 1) / bs;
+    const size_t blob = olive_blockq_blob_size(q), zpb = olive_blockq_zp_bytes(q, kb);
+    float block[KQ_MAX_BLOCK];
+    uint8_t codes[KQ_MAX_BLOCK];
+    for (int64_t r = j->first; r < j->last; r++) {
+        const float *v = b->values + (size_t)r * in;
+        uint8_t *out = b->codes + (size_t)r * kb * blob, *zps = b->zps + (size_t)r * zpb;
+        for (size_t i = 0; i < in; i++)
+            if (!isfinite(v[i])) {
+                j->bad_row = r;
+                j->bad_col = i;
+                return;
+            }
+        olive_blockq_zp_init(q, zps, kb);
+        for (size_t k = 0; k < kb; k++) {
+            size_t len = in - k * bs < bs ? in - k * bs : bs;
+            float scale;
+            uint8_t zp;
+            memset(block, 0, bs * sizeof *block);
+            memcpy(block, v + k * bs, len * sizeof *block);
+            olive_kquant_block(q->bits, block, bs, b->kquant_in_order, codes, &scale, &zp);
+            for (size_t i = 0; i < blob; i++)
+                out[k * blob + i] = q->bits == 8 ? codes[i] : (uint8_t)(codes[2 * i] | codes[2 * i + 1] << 4);
+            if (q->half_scales) {
+                uint16_t h = olive_float_to_half(scale);
+                memcpy(b->scales + ((size_t)r * kb + k) * 2, &h, 2);
+            } else {
+                memcpy(b->scales + ((size_t)r * kb + k) * 4, &scale, 4);
+            }
+            olive_blockq_zp_store(q, zps, k, zp);
+        }
+    }
+}
+
 static void *quantize_rows(void *arg)
 {
     rows_job *j = arg;
     const cvt_quant_band *b = j->b;
+    if (b->q->algorithm == OLIVE_BLOCKQ_KQUANT) {
+        kquant_rows(j);
+        return NULL;
+    }
     const olive_blockq *q = b->q;
     const size_t bs = (size_t)q->block_size, in = (size_t)b->in, kb = (in + bs - 1) / bs;
     const size_t blob = olive_blockq_blob_size(q), ses = q->half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(q, kb);

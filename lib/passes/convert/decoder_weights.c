@@ -203,7 +203,6 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
     const size_t ses = q->half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(q, kb);
     int64_t ch0 = 0;
     int rc = OLIVE_OK;
-    (void)cols;
     for (size_t p = 0; p < n && rc == OLIVE_OK; p++) {
         int64_t R = band_rows(in, src[p].count);
         float *band = olive_malloc((size_t)R * (size_t)in * sizeof *band);
@@ -222,7 +221,7 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
             {
                 const size_t ch = (size_t)(ch0 + r0);
                 const cvt_quant_band qb = {
-                    q, band, rows, in, codes, scales + ch * kb * ses, zps ? zps + ch * zpb : NULL};
+                    q, band, rows, in, kb == 1 && cols > 1, codes, scales + ch * kb * ses, zps ? zps + ch * zpb : NULL};
                 int64_t bad_row;
                 size_t bad_col;
                 if (cvt_quantize_band(&qb, &bad_row, &bad_col) != 0)
@@ -265,20 +264,47 @@ static int linear_float(cvt_decoder *d, const char *path, const char *dots, cons
     return cvt_node(d, "MatMul", "", node, 2, (const char *[]){x, wname}, 1, NULL, out);
 }
 
+/* The block quantizer of a module: the options' algorithm (k_quant always with zero points). */
+static olive_blockq module_blockq(const cvt_decoder *d, const cvt_module_quant *mq)
+{
+    const int alg = d->opt.algorithm;
+    return (olive_blockq){alg, mq->bits, mq->block_size, alg == OLIVE_BLOCKQ_KQUANT ? 0 : mq->symmetric,
+                          d->io_dtype == OIR_FLOAT16};
+}
+
+/* The names of a quantized weight's tensors, as ONNX Runtime's quantizer writes them: its
+ * default one "<w>_Q4", "<w>_scales", "<w>_zero_points"; its rtn and k_quant configs
+ * "<w>_Q4G32", "<w>_scale", "<w>_zp". *zn is NULL when the blocks are symmetric. */
+static int quant_names(cvt_decoder *d, const char *dots, const olive_blockq *q, const char **qn, const char **sn,
+                       const char **zn)
+{
+    const int inc = q->algorithm == OLIVE_BLOCKQ_RTN || q->algorithm == OLIVE_BLOCKQ_KQUANT;
+    *qn = inc ? cvt_str(d, "%s.MatMul.weight_Q%dG%d", dots, q->bits, q->block_size)
+              : cvt_str(d, "%s.MatMul.weight_Q%d", dots, q->bits);
+    *sn = cvt_str(d, inc ? "%s.MatMul.weight_scale" : "%s.MatMul.weight_scales", dots);
+    *zn = q->symmetric ? NULL : cvt_str(d, inc ? "%s.MatMul.weight_zp" : "%s.MatMul.weight_zero_points", dots);
+    return *qn && *sn && (q->symmetric || *zn) ? OLIVE_OK : OLIVE_ENOMEM;
+}
+
+int cvt_quant_tensor_names(cvt_decoder *d, const char *dots, const cvt_module_quant *mq, const char **qn,
+                           const char **sn, const char **zn)
+{
+    const olive_blockq q = module_blockq(d, mq);
+    return quant_names(d, dots, &q, qn, sn, zn);
+}
+
 static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, const char *x, const linear_src *src,
                             size_t n, int64_t in, int64_t cols, const cvt_module_quant *mq, const char **out)
 {
     const int bits = mq->bits;
-    const olive_blockq q = {OLIVE_BLOCKQ_DEFAULT, bits, mq->block_size, mq->symmetric, d->io_dtype == OIR_FLOAT16};
+    const olive_blockq q = module_blockq(d, mq);
     const size_t kb = ((size_t)in + (size_t)q.block_size - 1) / (size_t)q.block_size;
     const size_t ses = q.half_scales ? 2 : 4, zpb = olive_blockq_zp_bytes(&q, kb);
-    const char *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, bits), *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
-    const char *zn = cvt_str(d, "%s.MatMul.weight_zero_points", dots);
+    const char *qn, *sn, *zn;
     uint8_t *scales = NULL, *zps = NULL;
     uint64_t codes_off, scales_off, zps_off = 0;
     int rc;
-    if (!qn || !sn || !zn)
-        return OLIVE_ENOMEM;
+    OLIVE_TRY(quant_names(d, dots, &q, &qn, &sn, &zn));
     if (oir_graph_initializer(d->g, qn)) /* made earlier (tied embeddings) */
         goto make_node;
     if (!(scales = olive_malloc((size_t)cols * kb * ses)) ||
@@ -303,7 +329,7 @@ static int linear_quantized(cvt_decoder *d, const char *path, const char *dots, 
     free(zps);
     OLIVE_TRY(rc);
 make_node:
-    return cvt_matmulnbits_node(d, path, x, qn, sn, q.symmetric ? NULL : zn, in, cols, bits, q.block_size, out);
+    return cvt_matmulnbits_node(d, path, x, qn, sn, zn, in, cols, bits, q.block_size, out);
 }
 
 int cvt_matmulnbits_node(cvt_decoder *d, const char *path, const char *x, const char *qn, const char *sn,
@@ -335,12 +361,9 @@ int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part,
     linear_src src[1];
     int64_t cols;
     OLIVE_TRY(resolve_parts(d, part, 1, in, src, &cols));
+    const olive_blockq q = module_blockq(d, mq);
     OLIVE_TRY(linear_quantized(d, "", dots, NULL, src, 1, in, cols, mq, NULL));
-    *qn = cvt_str(d, "%s.MatMul.weight_Q%d", dots, mq->bits);
-    *sn = cvt_str(d, "%s.MatMul.weight_scales", dots);
-    *zn = mq->symmetric ? NULL : cvt_str(d, "%s.MatMul.weight_zero_points", dots);
-    if (!*qn || !*sn || (!mq->symmetric && !*zn))
-        return OLIVE_ENOMEM;
+    OLIVE_TRY(quant_names(d, dots, &q, qn, sn, zn));
     return cvt_weight_done(d);
 }
 

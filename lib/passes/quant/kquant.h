@@ -18,13 +18,8 @@
 
 #include "ir/ir.h"
 #include "kernels/blockwise.h"
+#include "kernels/kquant_block.h"
 #include "passes/quant/quantize_weight.h"
-
-/* Quantizes one block of n values (padding included): codes[i] one per value, *scale the
- * float32 scale, *zp the zero point code. Sums are numpy's pairwise ones, or in order with
- * `in_order`: when K fits one block (and N > 1) the reference's block array is a column-major
- * view of the transposed weight, which numpy reduces element by element. */
-void olive_kquant_block(int bits, const float *v, size_t n, int in_order, uint8_t *codes, float *scale, uint8_t *zp);
 
 /* Quantizes weight `t` into MatMulNBits' tensors with the layout blockwise.h describes
  * (scales in the weight's type, zero points packed). On failure *o is left empty. */

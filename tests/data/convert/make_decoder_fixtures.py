@@ -198,7 +198,49 @@ def record_builder(name):
     print(name, "builder reference recorded")
 
 
+# The builder's quantizer choices (extra option algo_config): a base method, or an alias that adds
+# 8-bit modules. Recorded for two fixtures (one with tied embeddings) into builder_algo_reference.json.
+ALGO_VARIANTS = [("int4", "cpu", "rtn"), ("int4", "cpu", "k_quant"), ("int4", "cpu", "k_quant_mixed"),
+                 ("int4", "cuda", "k_quant_last"), ("int8", "cpu", "rtn_last")]
+ALGO_FIXTURES = ["llama", "qwen3"]
+
+
+def record_builder_algos(name):
+    """The builder's MatMulNBits / GatherBlockQuantized nodes and quantized initializers for each
+    algo_config variant."""
+    import onnx
+    from onnx import numpy_helper
+    folder = os.path.join(HERE, name)
+    record = {}
+    for precision, ep, algo in ALGO_VARIANTS:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", folder, "-o", out,
+                            "-p", precision, "-e", ep, "-c", os.path.join(tmp, "cache"),
+                            "--extra_options", f"algo_config={algo}"], check=True, capture_output=True)
+            model = onnx.load(os.path.join(out, "model.onnx"))
+            quantized = [n for n in model.graph.node if n.op_type in ("MatMulNBits", "GatherBlockQuantized")]
+            used = {i for n in quantized for i in n.input}
+            inits = {}
+            for t in model.graph.initializer:
+                if t.name in used:
+                    a = numpy_helper.to_array(t)
+                    inits[t.name] = {"dtype": int(t.data_type), "shape": list(t.dims),
+                                     "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+            nodes = {n.name: {"op": n.op_type, "weights": [i for i in n.input[1:] if i in inits] if n.op_type ==
+                              "MatMulNBits" else [i for i in n.input[2:] if i in inits],
+                              "attrs": {a.name: a.i for a in n.attribute}} for n in quantized}
+            record[f"{precision}-{ep}-{algo}"] = {"nodes": nodes, "initializers": inits}
+    with open(os.path.join(folder, "builder_algo_reference.json"), "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+    print(name, "builder algo_config reference recorded")
+
+
 if __name__ == "__main__":
+    if "--algo-only" in sys.argv:
+        for n in ALGO_FIXTURES:
+            record_builder_algos(n)
+        sys.exit(0)
     builder_only = "--builder-only" in sys.argv
     names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(FIXTURES)
     for n in names:
