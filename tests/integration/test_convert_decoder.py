@@ -982,3 +982,20 @@ def test_algo_config_refusals(workdir):
     proc = convert(DATA / "llama", out, "precision=int4", "algo_config=k_quant_mixed", f"quant_plan={plan}")
     assert proc.returncode != 0 and "quant_plan" in proc.stderr and "keep one" in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ep,option,key", [("cuda", "enable_cuda_graph=true", "enable_cuda_graph"),
+                                           ("dml", "enable_dml_graph=false", "enable_graph_capture")])
+def test_graph_capture_options(workdir, ep, option, key):
+    """ModelBuilder's graph capture switches land in genai_config.json's provider options as the
+    builder writes them ("1"/"0"): the rest of the file is the builder's recorded one."""
+    precision = "fp16"
+    out = workdir / f"llama_{ep}_{key}"
+    proc = convert(DATA / "llama", out, f"precision={precision}", f"execution_provider={ep}", option)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads((out / "genai_config.json").read_text())
+    want = json.loads((DATA / "llama" / "builder_reference.json").read_text())[f"{precision}-{ep}"]["genai_config"]
+    opts = want["model"]["decoder"]["session_options"]["provider_options"][0][ep]
+    assert opts[key] == ("0" if option.endswith("true") else "1")  # the builder's default, flipped here
+    opts[key] = "1" if option.endswith("true") else "0"
+    assert got == want

@@ -81,8 +81,9 @@ typedef struct cvt_decoder_options {
     int exclude_lm_head;       /* graph outputs hidden_states instead of logits */
     int include_hidden_states; /* hidden_states output besides logits */
     int disable_qkv_fusion;    /* separate q/k/v MatMuls */
-    int64_t num_hidden_layers; /* 0: all */
-    const char *quant_plan;    /* per-module int4/int8 settings as JSON (decoder_plan.h); "" for none */
+    int cuda_graph, dml_graph, webgpu_graph; /* graph capture in genai_config's provider options */
+    int64_t num_hidden_layers;               /* 0: all */
+    const char *quant_plan;                  /* per-module int4/int8 settings as JSON (decoder_plan.h); "" for none */
 } cvt_decoder_options;
 
 typedef struct cvt_decoder cvt_decoder;

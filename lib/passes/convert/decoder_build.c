@@ -125,6 +125,9 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->exclude_lm_head = a ? olive_args_bool(a, "exclude_lm_head") : 0;
     o->include_hidden_states = a ? olive_args_bool(a, "include_hidden_states") : 0;
     o->disable_qkv_fusion = a ? olive_args_bool(a, "disable_qkv_fusion") : 0;
+    o->cuda_graph = a ? olive_args_bool(a, "enable_cuda_graph") : 0;
+    o->dml_graph = a ? olive_args_bool(a, "enable_dml_graph") : 1;
+    o->webgpu_graph = a ? olive_args_bool(a, "enable_webgpu_graph") : 0;
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
     o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
     OLIVE_TRY(read_algo_config(o, a ? olive_args_string(a, "algo_config") : "default"));

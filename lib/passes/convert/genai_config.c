@@ -73,12 +73,13 @@ static json_t *provider_options(const cvt_decoder *d)
     const char *ep = d->opt.execution_provider;
     json_t *list = json_array();
     if (!strcmp(ep, "cuda"))
-        json_array_append_new(list, json_pack("{s:{s:s}}", "cuda", "enable_cuda_graph", "0"));
+        json_array_append_new(list, json_pack("{s:{s:s}}", "cuda", "enable_cuda_graph", d->opt.cuda_graph ? "1" : "0"));
     else if (!strcmp(ep, "dml"))
-        json_array_append_new(list, json_pack("{s:{s:s}}", "dml", "enable_graph_capture", "1"));
+        json_array_append_new(list,
+                              json_pack("{s:{s:s}}", "dml", "enable_graph_capture", d->opt.dml_graph ? "1" : "0"));
     else if (!strcmp(ep, "webgpu"))
-        json_array_append_new(
-            list, json_pack("{s:{s:s,s:s}}", "webgpu", "enableGraphCapture", "0", "validationMode", "basic"));
+        json_array_append_new(list, json_pack("{s:{s:s,s:s}}", "webgpu", "enableGraphCapture",
+                                              d->opt.webgpu_graph ? "1" : "0", "validationMode", "basic"));
     return list;
 }
 
