@@ -111,6 +111,7 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
 {
     json_t *rows = NULL;
     char w[300];
+    long long max_rows = -1;
     int rc;
     if (load_type && strcmp(load_type, "huggingface_dataset"))
         return olive_fail(OLIVE_EUNSUPPORTED,
@@ -118,7 +119,13 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
                           "HuggingfaceContainer (huggingface_dataset)",
                           where, load_type);
     snprintf(w, sizeof w, "%s.load_dataset_config", where);
-    OLIVE_TRY(wf_table_load(&rows, load, w));
+    /* Classification uses one sample a row: max_samples bounds the rows to fetch. */
+    if (!strcmp(pre_type, "huggingface_pre_process") || !strcmp(pre_type, "text_classification_pre_process")) {
+        const json_t *m = json_object_get(pre, "max_samples");
+        if (json_is_integer(m) && json_integer_value(m) >= 0)
+            max_rows = json_integer_value(m);
+    }
+    OLIVE_TRY(wf_table_load(&rows, load, max_rows, w));
     snprintf(w, sizeof w, "%s.pre_process_data_config", where);
     if (!strcmp(pre_type, "huggingface_pre_process") || !strcmp(pre_type, "text_classification_pre_process"))
         rc = wf_pre_text_classification(d, rows, pre, w);
