@@ -315,8 +315,9 @@ static int get(viewer *v, ohub_reply *r, const char *url)
     r->body_limit = REPLY_LIMIT;
     if ((cc = curl_easy_perform(v->easy)) != CURLE_OK)
         return olive_fail(OLIVE_EIO,
-                          "cannot reach %s for dataset '%s': %s (endpoint %s, set by HF_DATASETS_SERVER_ENDPOINT; "
-                          "HF_DATASETS_OFFLINE=1 uses only rows fetched before)",
+                          "cannot reach %s for dataset '%s': %s (the dataset viewer at %s; "
+                          "HF_DATASETS_SERVER_ENDPOINT names another; HF_DATASETS_OFFLINE=1 uses only rows fetched "
+                          "before)",
                           v->host, v->dataset, errbuf[0] ? errbuf : curl_easy_strerror(cc), v->endpoint);
     curl_easy_getinfo(v->easy, CURLINFO_RESPONSE_CODE, &r->status);
     return OLIVE_OK;
@@ -420,7 +421,7 @@ static int rows_not_found(viewer *v, const char *config, const char *split, cons
 {
     json_t *splits = NULL;
     olive_strbuf have = {0};
-    int rc = list_splits(v, &splits), shown = 0;
+    int rc = list_splits(v, &splits), shown = 0, config_known = 0;
     if (rc != OLIVE_OK)
         return rc; /* the dataset itself: named by list_splits */
     for (size_t i = 0; i < json_array_size(splits); i++) {
@@ -428,12 +429,18 @@ static int rows_not_found(viewer *v, const char *config, const char *split, cons
         const char *c = json_string_value(json_object_get(s, "config")), *n = json_string_value(json_object_get(s, "split"));
         if (c && n && shown++ < 24)
             olive_strbuf_printf(&have, "%s%s/%s", have.len ? ", " : "", c, n);
+        config_known |= c && !strcmp(c, config);
     }
     if (shown > 24)
         olive_strbuf_printf(&have, " and %d more", shown - 24);
-    rc = olive_fail(OLIVE_ENOTFOUND,
-                    "dataset '%s' has no split '%s' in config '%s' on %s (HTTP 404%s%s); it has (config/split): %s",
-                    v->dataset, split, config, v->endpoint, msg[0] ? ": " : "", msg, have.len ? have.data : "none");
+    if (config_known)
+        rc = olive_fail(OLIVE_ENOTFOUND,
+                        "dataset '%s' has no split '%s' in config '%s' on %s (HTTP 404%s%s); it has (config/split): %s",
+                        v->dataset, split, config, v->endpoint, msg[0] ? ": " : "", msg, have.len ? have.data : "none");
+    else
+        rc = olive_fail(OLIVE_ENOTFOUND,
+                        "dataset '%s' has no config '%s' on %s (HTTP 404%s%s); it has (config/split): %s", v->dataset,
+                        config, v->endpoint, msg[0] ? ": " : "", msg, have.len ? have.data : "none");
     olive_strbuf_free(&have);
     json_decref(splits);
     return rc;

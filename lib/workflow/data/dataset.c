@@ -140,6 +140,13 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
     return rc;
 }
 
+/* `task` is `name`, or `name` with Olive's "-with-past" suffix. */
+static int task_is(const char *task, const char *name)
+{
+    size_t n = strlen(name);
+    return task && !strncmp(task, name, n) && (!task[n] || !strcmp(task + n, "-with-past"));
+}
+
 int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
 {
     const char *container, *load_type, *pre_type, *post_type, *task, *key;
@@ -188,11 +195,11 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
     pre_type = type_of(comps[1]);
     post_type = type_of(comps[2]);
     if (!pre_type)
-        pre_type = task && !strcmp(task, "text-generation") ? "text_generation_huggingface_pre_process"
+        pre_type = task_is(task, "text-generation") ? "text_generation_huggingface_pre_process"
                                                             : "huggingface_pre_process";
     if (!post_type)
-        post_type = task && !strcmp(task, "text-classification") ? "text_classification_post_process"
-                    : task && !strcmp(task, "text-generation")   ? "text_generation_post_process"
+        post_type = task_is(task, "text-classification") ? "text_classification_post_process"
+                    : task_is(task, "text-generation")   ? "text_generation_post_process"
                                                                  : "post_process";
     if (!strcmp(post_type, "text_classification_post_process"))
         d->post = WF_POST_ARGMAX;

@@ -407,6 +407,27 @@ static int load_hub(json_t **rows, const json_t *params, const char *data_name, 
     ohub_rows_query q = {data_name, json_string_value(subset), split_name, need};
     if (subset && !json_is_null(subset) && !json_is_string(subset))
         return olive_fail(OLIVE_EINVALID, "%s.subset: expected the name of a config of '%s'", where, data_name);
+    /* Olive hands every other key to datasets.load_dataset as an option of the dataset's builder;
+     * the viewer serves the dataset as published. Options that change no row are let through. */
+    static const char *const keys[] = {"type", "params", "data_name", "subset", "split", "col_filters",
+                                       "data_files", "data_dir", "trust_remote_code", "streaming", "cache_dir",
+                                       "token", "download_mode", "verification_mode", "keep_in_memory", "num_proc",
+                                       NULL};
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)params, key, v)
+    {
+        const char *const *k = keys;
+        while (*k && strcmp(*k, key))
+            k++;
+        if (!*k)
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.%s: is not supported with the Hub dataset '%s': Olive passes it to "
+                              "datasets.load_dataset as an option of the dataset's builder, and libolive reads the "
+                              "dataset as the Hub's dataset viewer serves it (pre-processing settings such as "
+                              "input_cols belong in pre_process_data_config)",
+                              where, key, data_name);
+    }
     if (json_object_get(params, "data_files") || json_object_get(params, "data_dir"))
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "%s: data_files / data_dir select files inside the Hub dataset '%s', which libolive does "
