@@ -230,7 +230,7 @@ static int tick(progress *p, uint64_t add)
 static int output_index(size_t *out, olive_session *s, const wf_dataset *d, const char *where)
 {
     size_t n = olive_session_output_count(s);
-    const char *want = d->post_output                                         ? d->post_output
+    const char *want = d->post_output                                           ? d->post_output
                        : d->post == WF_POST_LOGITS || d->post == WF_POST_ARGMAX ? "logits"
                                                                                 : NULL;
     *out = 0;

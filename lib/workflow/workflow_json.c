@@ -629,9 +629,9 @@ int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int st
     w->strict = strict;
     if ((rc = wf_check_keys(root, top_keys, source, strict)) == OLIVE_OK &&
         (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = fill_data_from_model(w, root)) == OLIVE_OK &&
-        (rc = parse_target(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_passes(w, root, strict)) == OLIVE_OK && (rc = wf_check_targets(w, strict)) == OLIVE_OK)
+        (rc = parse_target(w, root, strict)) == OLIVE_OK && (rc = parse_engine(w, root, strict)) == OLIVE_OK &&
+        (rc = parse_metrics(w, root, strict)) == OLIVE_OK && (rc = parse_passes(w, root, strict)) == OLIVE_OK &&
+        (rc = wf_check_targets(w, strict)) == OLIVE_OK)
         rc = wf_search_check(w);
     if (rc != OLIVE_OK) {
         if (rc != OLIVE_ENOMEM)

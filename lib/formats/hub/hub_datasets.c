@@ -157,6 +157,7 @@ static json_t *cache_read(const char *path, const char *dataset, const char *con
     return doc;
 }
 
+#ifdef OHUB_HAVE_CURL
 /* Writes the document and its sha256 (the .sha256 first: a stop between the two leaves a pair
  * that does not match, which is fetched again, never a file served unverified). */
 static void cache_write(const char *path, const json_t *doc)
@@ -182,6 +183,7 @@ static void cache_write(const char *path, const json_t *doc)
     free(dir);
     free(sha_path);
 }
+#endif
 
 /* The only config cached for `dataset` (offline, no subset named), or NULL. Caller frees. */
 static char *only_cached_config(const char *root, const char *dataset)
@@ -426,7 +428,8 @@ static int rows_not_found(viewer *v, const char *config, const char *split, cons
         return rc; /* the dataset itself: named by list_splits */
     for (size_t i = 0; i < json_array_size(splits); i++) {
         const json_t *s = json_array_get(splits, i);
-        const char *c = json_string_value(json_object_get(s, "config")), *n = json_string_value(json_object_get(s, "split"));
+        const char *c = json_string_value(json_object_get(s, "config")),
+                   *n = json_string_value(json_object_get(s, "split"));
         if (c && n && shown++ < 24)
             olive_strbuf_printf(&have, "%s%s/%s", have.len ? ", " : "", c, n);
         config_known |= c && !strcmp(c, config);
@@ -467,7 +470,8 @@ static int fetch_page(viewer *v, json_t *doc, const char *config, const char *sp
         else if (r.status == 404)
             rc = rows_not_found(v, config, split, msg);
         else
-            rc = olive_fail(OLIVE_EIO, "%s answered HTTP %ld for rows %lld.. of dataset '%s' (config '%s', split '%s')%s%s",
+            rc = olive_fail(OLIVE_EIO,
+                            "%s answered HTTP %ld for rows %lld.. of dataset '%s' (config '%s', split '%s')%s%s",
                             v->host, r.status, offset, v->dataset, config, split, msg[0] ? ": " : "", msg);
     }
     if (rc == OLIVE_OK) {
@@ -486,21 +490,26 @@ static int fetch_page(viewer *v, json_t *doc, const char *config, const char *sp
             const json_t *it = json_array_get(items, i), *idx = json_object_get(it, "row_idx");
             const json_t *row = json_object_get(it, "row"), *cut = json_object_get(it, "truncated_cells");
             if (!json_is_integer(idx) || json_integer_value(idx) != offset + (long long)i || !json_is_object(row))
-                rc = olive_fail(OLIVE_EFORMAT, "%s: row %lld of dataset '%s' (config '%s', split '%s') is missing or "
-                                "out of order in the reply", v->host, offset + (long long)i, v->dataset, config, split);
+                rc = olive_fail(OLIVE_EFORMAT,
+                                "%s: row %lld of dataset '%s' (config '%s', split '%s') is missing or "
+                                "out of order in the reply",
+                                v->host, offset + (long long)i, v->dataset, config, split);
             else if (json_array_size(cut))
                 rc = olive_fail(OLIVE_EFORMAT,
                                 "%s truncated column '%s' of row %lld of dataset '%s' (config '%s', split '%s'): "
                                 "the viewer serves such cells cut short, so the rows cannot be used as they are",
-                                v->host, json_string_value(json_array_get(cut, 0)) ? json_string_value(json_array_get(cut, 0)) : "?",
+                                v->host,
+                                json_string_value(json_array_get(cut, 0)) ? json_string_value(json_array_get(cut, 0))
+                                                                          : "?",
                                 offset + (long long)i, v->dataset, config, split);
             else
                 json_array_append(rows, (json_t *)row);
         }
         if (rc == OLIVE_OK && !json_array_size(items) && offset < json_integer_value(total))
-            rc = olive_fail(OLIVE_EFORMAT, "%s gave no rows at offset %lld of dataset '%s' (config '%s', split '%s'), "
-                            "which has %lld", v->host, offset, v->dataset, config, split,
-                            (long long)json_integer_value(total));
+            rc = olive_fail(OLIVE_EFORMAT,
+                            "%s gave no rows at offset %lld of dataset '%s' (config '%s', split '%s'), "
+                            "which has %lld",
+                            v->host, offset, v->dataset, config, split, (long long)json_integer_value(total));
     }
     json_decref(page);
     free(msg);
@@ -589,8 +598,12 @@ int ohub_dataset_rows(json_t **rows, long long *total, const ohub_rows_query *q)
             rc = olive_fail(offline ? OLIVE_ENOTFOUND : OLIVE_EUNSUPPORTED,
                             "the rows of dataset '%s' (config '%s', split '%s') are not in the cache %s (%lld held, "
                             "%s needed)%s",
-                            q->dataset, config ? config : q->config ? q->config : "(none named)", q->split, root,
-                            (long long)json_array_size(json_object_get(doc, "rows")), need < 0 ? "all" : "more",
+                            q->dataset,
+                            config      ? config
+                            : q->config ? q->config
+                                        : "(none named)",
+                            q->split, root, (long long)json_array_size(json_object_get(doc, "rows")),
+                            need < 0 ? "all" : "more",
                             offline ? ", and HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is set: nothing is downloaded"
                                     : ", and this libolive was built without libcurl");
 #ifdef OHUB_HAVE_CURL

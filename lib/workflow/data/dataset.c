@@ -196,11 +196,11 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
     post_type = type_of(comps[2]);
     if (!pre_type)
         pre_type = task_is(task, "text-generation") ? "text_generation_huggingface_pre_process"
-                                                            : "huggingface_pre_process";
+                                                    : "huggingface_pre_process";
     if (!post_type)
         post_type = task_is(task, "text-classification") ? "text_classification_post_process"
                     : task_is(task, "text-generation")   ? "text_generation_post_process"
-                                                                 : "post_process";
+                                                         : "post_process";
     if (!strcmp(post_type, "text_classification_post_process"))
         d->post = WF_POST_ARGMAX;
     else if (!strcmp(post_type, "text_generation_post_process"))

@@ -400,8 +400,8 @@ static long long rows_needed(long long lo, long long hi, int has_lo, int has_hi,
 }
 
 /* A dataset on the Hub: the rows the selection needs, through the dataset viewer (cached). */
-static int load_hub(json_t **rows, const json_t *params, const char *data_name, const char *split_name,
-                    long long need, const char *where)
+static int load_hub(json_t **rows, const json_t *params, const char *data_name, const char *split_name, long long need,
+                    const char *where)
 {
     const json_t *subset = json_object_get(params, "subset");
     ohub_rows_query q = {data_name, json_string_value(subset), split_name, need};
@@ -409,9 +409,22 @@ static int load_hub(json_t **rows, const json_t *params, const char *data_name, 
         return olive_fail(OLIVE_EINVALID, "%s.subset: expected the name of a config of '%s'", where, data_name);
     /* Olive hands every other key to datasets.load_dataset as an option of the dataset's builder;
      * the viewer serves the dataset as published. Options that change no row are let through. */
-    static const char *const keys[] = {"type", "params", "data_name", "subset", "split", "col_filters",
-                                       "data_files", "data_dir", "trust_remote_code", "streaming", "cache_dir",
-                                       "token", "download_mode", "verification_mode", "keep_in_memory", "num_proc",
+    static const char *const keys[] = {"type",
+                                       "params",
+                                       "data_name",
+                                       "subset",
+                                       "split",
+                                       "col_filters",
+                                       "data_files",
+                                       "data_dir",
+                                       "trust_remote_code",
+                                       "streaming",
+                                       "cache_dir",
+                                       "token",
+                                       "download_mode",
+                                       "verification_mode",
+                                       "keep_in_memory",
+                                       "num_proc",
                                        NULL};
     const char *key;
     json_t *v;
