@@ -189,16 +189,22 @@ def test_a_workflow_evaluates_a_hub_dataset_as_its_local_copy(tmp_path, viewer):
     rows = [json.loads(line) for line in lines if line.strip()]
     viewer.add("acme/classify", {"default": {"train": rows}})
 
-    def run(load, out):
-        cfg = {
-            "input_model": {"type": "HfModel", "model_path": str(DATA / "convert_encoder" / "bert_seqcls")},
-            "data_configs": [{
-                "name": "sentences", "type": "HuggingfaceContainer", "load_dataset_config": load,
+    def run(load, out, model=None):
+        data = {"name": "sentences", "type": "HuggingfaceContainer", "load_dataset_config": load,
                 "pre_process_data_config": {"model_name": str(DATA / "evaluate" / "wp_tokenizer"),
                                             "input_cols": ["sentence"], "label_col": "label", "max_length": 24,
                                             "max_samples": 12},
                 "post_process_data_config": {"type": "text_classification_post_process", "output_name": "logits"},
-                "dataloader_config": {"batch_size": 4}}],
+                "dataloader_config": {"batch_size": 4}}
+        input_model = {"type": "HfModel", "model_path": str(DATA / "convert_encoder" / "bert_seqcls")}
+        if model:
+            # as Olive, the tokenizer and the task come from the input model; the classifier's
+            # "logits" output is read though the converted model lists last_hidden_state first
+            input_model = {"type": "HfModel", "model_path": str(model), "task": "text-classification"}
+            del data["pre_process_data_config"]["model_name"], data["post_process_data_config"]
+        cfg = {
+            "input_model": input_model,
+            "data_configs": [data],
             "evaluators": {"common": {"metrics": [{
                 "name": "accuracy", "type": "accuracy", "data_config": "sentences",
                 "sub_types": [{"name": "accuracy_score", "priority": 1,
@@ -216,5 +222,10 @@ def test_a_workflow_evaluates_a_hub_dataset_as_its_local_copy(tmp_path, viewer):
                 "local")
     hub = run({"data_name": "acme/classify", "split": "train"}, "hub")
     assert hub == local and local
+    model = tmp_path / "model"
+    model.mkdir()
+    for f in [*(DATA / "convert_encoder" / "bert_seqcls").iterdir(), *(DATA / "evaluate" / "wp_tokenizer").iterdir()]:
+        (model / f.name).write_bytes(f.read_bytes())
+    assert run({"data_name": "acme/classify", "split": "train"}, "implicit", model) == local
     # max_samples 12: twelve rows fetched
     assert [(q["offset"], q["length"]) for q in viewer.rows_requests()] == [("0", "12")]

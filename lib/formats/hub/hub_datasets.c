@@ -246,7 +246,8 @@ typedef struct viewer {
 
 static void viewer_close(viewer *v)
 {
-    curl_slist_free_all(v->headers);
+    if (v->easy) /* else libcurl may not be loaded; nothing of it was made */
+        curl_slist_free_all(v->headers);
     if (v->easy)
         curl_easy_cleanup(v->easy);
     free(v->endpoint);
