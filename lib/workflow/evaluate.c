@@ -225,11 +225,14 @@ static int tick(progress *p, uint64_t add)
     return OLIVE_OK;
 }
 
-/* The output the post-processing reads: the named one, "logits" for text generation, else the first. */
+/* The output the post-processing reads: the named one; "logits" for text generation and for
+ * classification (Olive takes a classifier output's .logits), else the first. */
 static int output_index(size_t *out, olive_session *s, const wf_dataset *d, const char *where)
 {
     size_t n = olive_session_output_count(s);
-    const char *want = d->post_output ? d->post_output : d->post == WF_POST_LOGITS ? "logits" : NULL;
+    const char *want = d->post_output                                           ? d->post_output
+                       : d->post == WF_POST_LOGITS || d->post == WF_POST_ARGMAX ? "logits"
+                                                                                : NULL;
     *out = 0;
     if (!want)
         return OLIVE_OK;
@@ -240,7 +243,7 @@ static int output_index(size_t *out, olive_session *s, const wf_dataset *d, cons
         }
     if (d->post_output)
         return olive_fail(OLIVE_ENOTFOUND, "%s: the model has no output '%s'", where, want);
-    return OLIVE_OK; /* no "logits": the first output, as text_generation_post_process */
+    return OLIVE_OK; /* no "logits": the first output */
 }
 
 typedef struct outputs {

@@ -551,6 +551,58 @@ static int parse_engine(olive_workflow *w, const json_t *root, int strict)
     return OLIVE_OK;
 }
 
+/* An empty or absent value of a component parameter (in the component or its "params"). */
+static json_t *param_slot(json_t *comp, const char *key, int *empty)
+{
+    json_t *params = json_object_get(comp, "params"), *v = NULL;
+    if (json_is_object(params))
+        v = json_object_get(params, key);
+    if (!v || json_is_null(v) || (json_is_string(v) && !json_string_value(v)[0]))
+        v = json_object_get(comp, key);
+    *empty = !v || json_is_null(v) || (json_is_string(v) && !json_string_value(v)[0]);
+    return json_is_object(params) ? params : comp;
+}
+
+/* Olive fills the pre- and post-processing `model_name` and `task` of a HuggingfaceContainer from
+ * an HfModel input when the config leaves them empty: the tokenizer is the input model's, and
+ * the task picks the default components. (The task is filled only where the input model names
+ * one.) */
+static int fill_data_from_model(const olive_workflow *w, json_t *root)
+{
+    static const char *const components[] = {"pre_process_data_config", "post_process_data_config"};
+    const json_t *model = json_object_get(root, "input_model");
+    const char *task = json_string_value(json_object_get(fields_of(model), "task"));
+    size_t i;
+    json_t *dc;
+    if (!w->model_type || strcmp(w->model_type, "HfModel") || !w->model_path)
+        return OLIVE_OK;
+    json_array_foreach(json_object_get(root, "data_configs"), i, dc)
+    {
+        const char *type = json_string_value(json_object_get(dc, "type"));
+        if (!json_is_object(dc) || !type || strcmp(type, "HuggingfaceContainer"))
+            continue;
+        for (size_t c = 0; c < 2; c++) {
+            json_t *comp = json_object_get(dc, components[c]), *slot;
+            int empty;
+            if (!comp || json_is_null(comp)) {
+                if (c == 1)
+                    continue; /* libolive's post-processing reads no tokenizer; the task is in pre */
+                if (!(comp = json_object()) || json_object_set_new(dc, components[c], comp))
+                    return OLIVE_ENOMEM;
+            }
+            if (!json_is_object(comp))
+                continue; /* named as the error it is when the data config is read */
+            slot = param_slot(comp, "model_name", &empty);
+            if (empty && json_object_set_new(slot, "model_name", json_string(w->model_path)))
+                return OLIVE_ENOMEM;
+            slot = param_slot(comp, "task", &empty);
+            if (task && empty && json_object_set_new(slot, "task", json_string(task)))
+                return OLIVE_ENOMEM;
+        }
+    }
+    return OLIVE_OK;
+}
+
 int wf_parse(olive_workflow **out, const char *text, const char *source, int strict)
 {
     json_error_t err;
@@ -576,9 +628,10 @@ int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int st
     w->log_level = -1;
     w->strict = strict;
     if ((rc = wf_check_keys(root, top_keys, source, strict)) == OLIVE_OK &&
-        (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = parse_target(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_engine(w, root, strict)) == OLIVE_OK && (rc = parse_metrics(w, root, strict)) == OLIVE_OK &&
-        (rc = parse_passes(w, root, strict)) == OLIVE_OK && (rc = wf_check_targets(w, strict)) == OLIVE_OK)
+        (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = fill_data_from_model(w, root)) == OLIVE_OK &&
+        (rc = parse_target(w, root, strict)) == OLIVE_OK && (rc = parse_engine(w, root, strict)) == OLIVE_OK &&
+        (rc = parse_metrics(w, root, strict)) == OLIVE_OK && (rc = parse_passes(w, root, strict)) == OLIVE_OK &&
+        (rc = wf_check_targets(w, strict)) == OLIVE_OK)
         rc = wf_search_check(w);
     if (rc != OLIVE_OK) {
         if (rc != OLIVE_ENOMEM)

@@ -197,7 +197,9 @@ def test_bad_configs_and_data_fail_clearly(models, tmp_path):
     data = cls_data()
     data["load_dataset_config"]["data_files"] = str(bad)
     fails({"metrics": [{**acc, "data_config": data}]}, libolive.FormatError, "bad.jsonl:2")
-    data["load_dataset_config"] = {"data_name": "glue", "subset": "mrpc", "split": "validation"}
+    # files inside a Hub dataset: the dataset viewer serves splits, not files (refused before any request)
+    data["load_dataset_config"] = {"data_name": "glue", "subset": "mrpc", "split": "validation",
+                                   "data_files": "validation.parquet"}
     fails({"metrics": [{**acc, "data_config": data}]}, libolive.Unsupported, "data_files")
     fails({"metrics": [{**acc, "data_config": "missing"}]}, libolive.NotFound, "'missing'")
     fails({"metrics": [{"name": "l", "type": "latency", "sub_types": [{"name": "p42"}]}]}, libolive.InvalidArgument,

@@ -6,7 +6,9 @@ A stand-in is a checkpoint of the config's architecture with random weights: the
 a tiny fixture of that architecture (tests/data/convert*/, the real config shape scaled down),
 its tokenizer, and new random tensors of the same names, shapes and dtypes, written with numpy
 in the safetensors format (no torch). Only the config's model paths are rewritten; the output
-folder is given with -o (a recipe may name none).
+folder is given with -o (a recipe may name none). The Hub datasets the configs name (glue/mrpc,
+facebook/xnli) come from a loopback dataset viewer serving the made-up rows of
+tests/data/recipes/datasets/ (HF_DATASETS_SERVER_ENDPOINT), with an empty HF_HOME per config.
 
     python run_recipes.py [--write-results FILE] [-k SUBSTRING]
 
@@ -36,6 +38,8 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 DATA = HERE.parent / "data"
 RECIPES = DATA / "recipes"
+sys.path.insert(0, str(HERE.parent / "integration"))
+from datasets_server import DatasetsServer  # noqa: E402
 FIXTURES = {
     # architecture -> (fixture folder, model_type and architectures to write, or None to keep)
     "llama": (DATA / "convert" / "llama", None),
@@ -52,6 +56,9 @@ FIXTURES = {
     # smollm3 support, so its stand-in says smollm3 and libolive must refuse it by name.
     "smollm3": (DATA / "convert" / "llama_tied", ("smollm3", "SmolLM3ForCausalLM")),
 }
+# The encoder fixtures have no tokenizer; their stand-ins get a small WordPiece tokenizer (BERT's
+# kind, ids within the fixtures' vocabulary) for the data configs that tokenize text.
+TOKENIZERS = {"bert": DATA / "evaluate" / "wp_tokenizer", "bert_seqcls": DATA / "evaluate" / "wp_tokenizer"}
 TIMEOUT = 120
 DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "I64": np.int64, "I32": np.int32}
 
@@ -101,6 +108,9 @@ def make_standin(arch, folder, seed):
     folder.mkdir(parents=True)
     for f in src.iterdir():
         if f.suffix == ".json" and f.name != "builder_reference.json":
+            shutil.copy(f, folder / f.name)
+    if arch in TOKENIZERS and not (folder / "tokenizer.json").exists():
+        for f in TOKENIZERS[arch].iterdir():
             shutil.copy(f, folder / f.name)
     if rename:
         cfg = json.loads((folder / "config.json").read_text())
@@ -210,7 +220,8 @@ def refusal_reason(stderr):
     if len(errors) != 1:
         return None
     reason = errors[0].split("; known types:")[0]
-    if re.search(r"not supported|is not known|needs |unknown |local data only", reason):
+    # A metric measured on a GPU provider this onnxruntime lacks stops the run, naming the provider.
+    if re.search(r"not supported|is not known|needs |unknown |execution provider \S+ is not available", reason):
         return reason
     return None
 
@@ -232,7 +243,19 @@ def missing_pass_types(cfg, known):
     return sorted({e.get("type", "?") for e in entries if str(e.get("type", "")).lower() not in known})
 
 
-def run_case(cli, name, meta, work):
+def start_datasets_server():
+    """Serves every tests/data/recipes/datasets/<dataset>.<config>.<split>.jsonl ('--' for '/')."""
+    server, found = DatasetsServer(), {}
+    for f in sorted((RECIPES / "datasets").glob("*.jsonl")):
+        dataset, config, split = f.name[:-len(".jsonl")].rsplit(".", 2)
+        rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        found.setdefault(dataset.replace("--", "/"), {}).setdefault(config, {})[split] = rows
+    for dataset, configs in found.items():
+        server.add(dataset, configs)
+    return server
+
+
+def run_case(cli, name, meta, work, datasets_url):
     case = work / pathlib.Path(name).stem
     case.mkdir()
     standin = case / "standin"
@@ -241,8 +264,10 @@ def run_case(cli, name, meta, work):
     (case / "config.json").write_text(json.dumps(cfg, indent=4))
     t0 = time.monotonic()
     try:
-        r = subprocess.run([cli, "run", "--config", "config.json", "-o", "out"], cwd=case, capture_output=True,
-                           text=True, timeout=TIMEOUT)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(HF_HOME=str(case / "hf"), HF_DATASETS_SERVER_ENDPOINT=datasets_url)
+        r = subprocess.run([cli, "run", "--config", "config.json", "-o", "out"], cwd=case, env=env,
+                           capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return "failed", f"no result in {TIMEOUT} s", time.monotonic() - t0
     seconds = time.monotonic() - t0
@@ -287,6 +312,7 @@ def main():
     if not cli:
         print("OLIVE_CLI is not set (meson test sets it to the built olive tool)", file=sys.stderr)
         return 77
+    cli = os.path.abspath(cli)  # the configs run in their own folders
     cases = json.loads((RECIPES / "cases.json").read_text())
     on_disk = sorted(p.name for p in RECIPES.glob("*.json") if p.name != "cases.json")
     if sorted(cases) != on_disk:
@@ -294,14 +320,16 @@ def main():
         return 1
     rows = []
     known = known_pass_types(cli)
+    server = start_datasets_server()
     with tempfile.TemporaryDirectory(prefix="olive-recipes-") as tmp:
         for name in sorted(cases):
             if args.k not in name:
                 continue
-            status, reason, seconds = run_case(cli, name, cases[name], pathlib.Path(tmp))
+            status, reason, seconds = run_case(cli, name, cases[name], pathlib.Path(tmp), server.url)
             missing = missing_pass_types(json.loads((RECIPES / name).read_text()), known)
             rows.append((name, cases[name], status, reason, missing))
             print(f"{status:8} {name} ({seconds:.1f} s): {reason}", flush=True)
+    server.close()
     text = table(rows)
     print()
     print(text)

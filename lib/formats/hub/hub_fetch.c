@@ -24,13 +24,8 @@
 #include "core/sha256.h"
 #include "core/status.h"
 #include "formats/hub/hub.h"
+#include "formats/hub/hub_http.h"
 #include "formats/hub/hub_internal.h"
-
-static int env_true(const char *name)
-{
-    const char *v = getenv(name);
-    return v && (!strcmp(v, "1") || !strcasecmp(v, "on") || !strcasecmp(v, "yes") || !strcasecmp(v, "true"));
-}
 
 #ifndef OHUB_HAVE_CURL
 
@@ -40,7 +35,7 @@ int ohub_fetch(char **out, const ohub_ref *ref)
     if (ohub_cache_lookup(out, ref) == OLIVE_OK)
         return OLIVE_OK;
     cache = ohub_cache_dir();
-    int rc = olive_fail(env_true("HF_HUB_OFFLINE") ? OLIVE_ENOTFOUND : OLIVE_EUNSUPPORTED,
+    int rc = olive_fail(ohub_env_true("HF_HUB_OFFLINE") ? OLIVE_ENOTFOUND : OLIVE_EUNSUPPORTED,
                         "'%s' (revision %s) is not in the Hugging Face cache %s, and this libolive was built "
                         "without libcurl: download it with huggingface_hub first",
                         ref->repo, ref->revision, cache ? cache : "(no HOME)");
@@ -51,8 +46,6 @@ int ohub_fetch(char **out, const ohub_ref *ref)
 #else
 
 #include <pthread.h>
-
-#include "formats/hub/curl_dl.h"
 
 #define MAX_PARALLEL 8
 #define API_MAX_BYTES (16u << 20)
@@ -65,136 +58,8 @@ typedef struct hub {
     CURL *easy;                     /* API and HEAD requests, one kept-alive connection */
 } hub;
 
-typedef struct reply {
-    long status;
-    char *commit, *etag, *linked_etag, *location, *error_code, *error_message;
-    uint64_t size, linked_size;
-    int has_size, has_linked_size;
-    olive_strbuf body;
-    size_t body_limit;
-} reply;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void reply_clear(reply *r)
-{
-    free(r->commit);
-    free(r->etag);
-    free(r->linked_etag);
-    free(r->location);
-    free(r->error_code);
-    free(r->error_message);
-    olive_strbuf_free(&r->body);
-    memset(r, 0, sizeof(*r));
-}
-
-/* An ETag as a bare name: no W/ prefix, no quotes. */
-static char *etag_name(const char *v, size_t n)
-{
-    if (n >= 2 && !strncmp(v, "W/", 2)) {
-        v += 2;
-        n -= 2;
-    }
-    while (n && *v == '"') {
-        v++;
-        n--;
-    }
-    while (n && v[n - 1] == '"')
-        n--;
-    return olive_strndup(v, n);
-}
-
-static size_t on_header(char *line, size_t size, size_t count, void *user)
-{
-    reply *r = user;
-    size_t n = size * count, klen;
-    const char *colon = memchr(line, ':', n), *v;
-    if (n >= 5 && !strncmp(line, "HTTP/", 5)) { /* a new response (after a redirect): start over */
-        olive_strbuf body = r->body;
-        size_t limit = r->body_limit;
-        r->body = (olive_strbuf){0};
-        reply_clear(r);
-        r->body = body;
-        r->body_limit = limit;
-        return n;
-    }
-    if (!colon)
-        return n;
-    klen = (size_t)(colon - line);
-    v = colon + 1;
-    size_t vlen = n - klen - 1;
-    while (vlen && (*v == ' ' || *v == '\t')) {
-        v++;
-        vlen--;
-    }
-    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-        vlen--;
-#define IS(name) (klen == sizeof(name) - 1 && !strncasecmp(line, name, klen))
-    char **slot = NULL;
-    if (IS("x-repo-commit"))
-        slot = &r->commit;
-    else if (IS("location"))
-        slot = &r->location;
-    else if (IS("x-error-code"))
-        slot = &r->error_code;
-    else if (IS("x-error-message"))
-        slot = &r->error_message;
-    if (slot) {
-        free(*slot);
-        *slot = olive_strndup(v, vlen);
-    } else if (IS("etag")) {
-        free(r->etag);
-        r->etag = etag_name(v, vlen);
-    } else if (IS("x-linked-etag")) {
-        free(r->linked_etag);
-        r->linked_etag = etag_name(v, vlen);
-    } else if (IS("content-length") || IS("x-linked-size")) {
-        char buf[32];
-        if (vlen && vlen < sizeof buf) {
-            memcpy(buf, v, vlen);
-            buf[vlen] = '\0';
-            uint64_t value = strtoull(buf, NULL, 10);
-            if (IS("content-length")) {
-                r->size = value;
-                r->has_size = 1;
-            } else {
-                r->linked_size = value;
-                r->has_linked_size = 1;
-            }
-        }
-    }
-#undef IS
-    return n;
-}
-
-static size_t on_body(char *data, size_t size, size_t count, void *user)
-{
-    reply *r = user;
-    size_t n = size * count;
-    if (r->body.len + n > r->body_limit)
-        return 0; /* curl stops with a write error */
-    olive_strbuf_appendn(&r->body, data, n);
-    return n;
-}
-
-static void base_options(CURL *c, const char *errbuf)
-{
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "libolive/" OLIVE_VERSION_STRING);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled transfer fails after a minute */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
-}
-
 /* The Hub's error for a request, named the way a user can act on it. */
-static int http_error(const hub *h, const reply *r, const char *file)
+static int http_error(const hub *h, const ohub_reply *r, const char *file)
 {
     const char *repo = h->ref->repo, *rev = h->ref->revision;
     const char *msg = r->error_message ? r->error_message : "";
@@ -231,17 +96,17 @@ static int net_error(const hub *h, CURLcode cc, const char *errbuf, const char *
 }
 
 /* One request on the shared handle; `nobody` for HEAD. Fills *r; HTTP errors are the caller's. */
-static int request(hub *h, reply *r, const char *url, int nobody, const char *what)
+static int request(hub *h, ohub_reply *r, const char *url, int nobody, const char *what)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     CURLcode cc;
     curl_easy_reset(h->easy);
-    base_options(h->easy, errbuf);
+    ohub_base_options(h->easy, errbuf);
     curl_easy_setopt(h->easy, CURLOPT_URL, url);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, ohub_on_header);
     curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, ohub_on_body);
     curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(h->easy, CURLOPT_NOBODY, (long)nobody);
     r->body_limit = API_MAX_BYTES;
@@ -412,7 +277,7 @@ static int is_sha256(const char *s)
 /* HEAD on the file: its blob name, size and where its bytes are. */
 static int describe(hub *h, item *it, const char *commit)
 {
-    reply r = {0};
+    ohub_reply r = {0};
     char *path = escape_path(h->easy, it->file), *url;
     int rc;
     if (!path || !(url = olive_asprintf("%s/%s/resolve/%s/%s", h->endpoint, h->ref->repo, commit, path))) {
@@ -451,7 +316,7 @@ static int describe(hub *h, item *it, const char *commit)
             rc = OLIVE_ENOMEM;
     }
     free(url);
-    reply_clear(&r);
+    ohub_reply_clear(&r);
     return rc;
 }
 
@@ -522,7 +387,7 @@ static int start(hub *h, CURLM *multi, item *it)
     OLIVE_TRY(open_partial(h, it));
     if (!(it->easy = curl_easy_init()))
         return OLIVE_ENOMEM;
-    base_options(it->easy, it->errbuf);
+    ohub_base_options(it->easy, it->errbuf);
     curl_easy_setopt(it->easy, CURLOPT_URL, it->url);
     curl_easy_setopt(it->easy, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(it->easy, CURLOPT_BUFFERSIZE, 512L * 1024); /* fewer, larger writes */
@@ -566,7 +431,7 @@ static int finish(hub *h, item *it, CURLcode cc)
     if (status == 416 && it->size && it->have == it->size)
         status = 206; /* everything was already there */
     if (status != 200 && status != 206) {
-        reply r = {.status = status};
+        ohub_reply r = {.status = status};
         return http_error(h, &r, it->file);
     }
     if (it->size && it->have != it->size)
@@ -745,7 +610,7 @@ static int has_sibling(json_t *siblings, const char *name)
 
 static int resolve_revision(hub *h, char **commit, json_t **siblings)
 {
-    reply r = {0};
+    ohub_reply r = {0};
     json_error_t jerr;
     json_t *root = NULL;
     char *rev = curl_easy_escape(h->easy, h->ref->revision, 0);
@@ -768,7 +633,7 @@ static int resolve_revision(hub *h, char **commit, json_t **siblings)
             *siblings = json_incref(json_object_get(root, "siblings"));
     }
     json_decref(root);
-    reply_clear(&r);
+    ohub_reply_clear(&r);
     return rc;
 }
 
@@ -838,31 +703,6 @@ static int fetch_checkpoint(hub *h, const char *commit, json_t *siblings)
     return rc;
 }
 
-static char *read_token(void)
-{
-    const char *v = getenv("HF_TOKEN"), *home;
-    char *path = NULL, *text = NULL;
-    size_t size;
-    if (v && v[0])
-        return olive_strdup(v);
-    if ((v = getenv("HF_TOKEN_PATH")) && v[0])
-        path = olive_strdup(v);
-    else if ((home = getenv("HF_HOME")) && home[0])
-        path = olive_path_join(home, "token");
-    else if ((home = getenv("HOME")) && home[0])
-        path = olive_asprintf("%s/.cache/huggingface/token", home);
-    if (path && olive_read_file(&text, &size, path, 4096) == OLIVE_OK) {
-        text[strcspn(text, " \t\r\n")] = '\0';
-        if (!text[0]) {
-            free(text);
-            text = NULL;
-        }
-    }
-    olive_error_clear();
-    free(path);
-    return text;
-}
-
 static void hub_clear(hub *h)
 {
     curl_slist_free_all(h->headers);
@@ -877,7 +717,7 @@ static void hub_clear(hub *h)
 
 static int hub_open(hub *h, const ohub_ref *ref, const char *cache)
 {
-    const char *ep = getenv("HF_ENDPOINT"), *host;
+    const char *ep = getenv("HF_ENDPOINT");
     memset(h, 0, sizeof(*h));
     h->ref = ref;
     if (!ep || !ep[0])
@@ -886,10 +726,8 @@ static int hub_open(hub *h, const ohub_ref *ref, const char *cache)
         return OLIVE_ENOMEM;
     for (size_t n = strlen(h->endpoint); n && h->endpoint[n - 1] == '/'; n--)
         h->endpoint[n - 1] = '\0';
-    host = strstr(h->endpoint, "://");
-    host = host ? host + 3 : h->endpoint;
-    h->host = olive_strndup(host, strcspn(host, "/"));
-    h->token = read_token();
+    h->host = ohub_endpoint_host(h->endpoint);
+    h->token = ohub_read_token();
     h->repo_dir = ohub_repo_dir(cache, ref->repo);
     if (!h->host || !h->repo_dir || !(h->easy = curl_easy_init()))
         return OLIVE_ENOMEM;
@@ -915,7 +753,7 @@ int ohub_fetch(char **out, const ohub_ref *ref)
         return OLIVE_OK;
     if (!(cache = ohub_cache_dir()))
         return olive_fail(OLIVE_EINVALID, "no Hugging Face cache folder: set HF_HOME or HF_HUB_CACHE");
-    if (env_true("HF_HUB_OFFLINE")) {
+    if (ohub_env_true("HF_HUB_OFFLINE")) {
         rc = olive_fail(OLIVE_ENOTFOUND,
                         "'%s' (revision '%s'%s%s) is not in the Hugging Face cache %s and "
                         "HF_HUB_OFFLINE is set: nothing is downloaded",
@@ -923,14 +761,9 @@ int ohub_fetch(char **out, const ohub_ref *ref)
         free(cache);
         return rc;
     }
-    if ((rc = ohub_curl_load()) != OLIVE_OK) {
+    if ((rc = ohub_curl_start()) != OLIVE_OK) {
         free(cache);
         return rc;
-    }
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        free(cache);
-        return olive_fail(OLIVE_EIO, "libcurl failed to start: %s", curl_easy_strerror(curl_init_rc));
     }
     rc = hub_open(&h, ref, cache);
     free(cache);

@@ -111,6 +111,7 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
 {
     json_t *rows = NULL;
     char w[300];
+    long long max_rows = -1;
     int rc;
     if (load_type && strcmp(load_type, "huggingface_dataset"))
         return olive_fail(OLIVE_EUNSUPPORTED,
@@ -118,7 +119,13 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
                           "HuggingfaceContainer (huggingface_dataset)",
                           where, load_type);
     snprintf(w, sizeof w, "%s.load_dataset_config", where);
-    OLIVE_TRY(wf_table_load(&rows, load, w));
+    /* Classification uses one sample a row: max_samples bounds the rows to fetch. */
+    if (!strcmp(pre_type, "huggingface_pre_process") || !strcmp(pre_type, "text_classification_pre_process")) {
+        const json_t *m = json_object_get(pre, "max_samples");
+        if (json_is_integer(m) && json_integer_value(m) >= 0)
+            max_rows = json_integer_value(m);
+    }
+    OLIVE_TRY(wf_table_load(&rows, load, max_rows, w));
     snprintf(w, sizeof w, "%s.pre_process_data_config", where);
     if (!strcmp(pre_type, "huggingface_pre_process") || !strcmp(pre_type, "text_classification_pre_process"))
         rc = wf_pre_text_classification(d, rows, pre, w);
@@ -131,6 +138,13 @@ static int build_hf(wf_dataset *d, const char *load_type, const char *pre_type, 
                         w, pre_type);
     json_decref(rows);
     return rc;
+}
+
+/* `task` is `name`, or `name` with Olive's "-with-past" suffix. */
+static int task_is(const char *task, const char *name)
+{
+    size_t n = strlen(name);
+    return task && !strncmp(task, name, n) && (!task[n] || !strcmp(task + n, "-with-past"));
 }
 
 int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
@@ -181,12 +195,12 @@ int wf_dataset_build(wf_dataset **out, const json_t *config, const char *where)
     pre_type = type_of(comps[1]);
     post_type = type_of(comps[2]);
     if (!pre_type)
-        pre_type = task && !strcmp(task, "text-generation") ? "text_generation_huggingface_pre_process"
-                                                            : "huggingface_pre_process";
+        pre_type = task_is(task, "text-generation") ? "text_generation_huggingface_pre_process"
+                                                    : "huggingface_pre_process";
     if (!post_type)
-        post_type = task && !strcmp(task, "text-classification") ? "text_classification_post_process"
-                    : task && !strcmp(task, "text-generation")   ? "text_generation_post_process"
-                                                                 : "post_process";
+        post_type = task_is(task, "text-classification") ? "text_classification_post_process"
+                    : task_is(task, "text-generation")   ? "text_generation_post_process"
+                                                         : "post_process";
     if (!strcmp(post_type, "text_classification_post_process"))
         d->post = WF_POST_ARGMAX;
     else if (!strcmp(post_type, "text_generation_post_process"))

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/status.h"
+#include "formats/hub/hub_datasets.h"
 #include "workflow/data/table.h"
 
 /* ---- json: JSON Lines, or one array of objects, or an object with the rows under `field` ---- */
@@ -383,7 +384,74 @@ static int matches_filters(const json_t *row, const json_t *filters)
     return 1;
 }
 
-int wf_table_load(json_t **out, const json_t *params, const char *where)
+/* How many rows from the split's first the selection needs: up to the slice's end, or fewer when
+ * the caller takes only max_rows of it (and no filter drops rows); -1: all (a slice counted from
+ * the end needs the split's size). */
+static long long rows_needed(long long lo, long long hi, int has_lo, int has_hi, long long max_rows, int filtered)
+{
+    long long end = has_hi ? hi : -1, start = has_lo ? lo : 0;
+    if ((has_lo && lo < 0) || (has_hi && hi < 0))
+        return -1;
+    if (max_rows >= 0 && !filtered) {
+        long long cap = start + max_rows;
+        end = end < 0 || cap < end ? cap : end;
+    }
+    return end;
+}
+
+/* A dataset on the Hub: the rows the selection needs, through the dataset viewer (cached). */
+static int load_hub(json_t **rows, const json_t *params, const char *data_name, const char *split_name, long long need,
+                    const char *where)
+{
+    const json_t *subset = json_object_get(params, "subset");
+    ohub_rows_query q = {data_name, json_string_value(subset), split_name, need};
+    if (subset && !json_is_null(subset) && !json_is_string(subset))
+        return olive_fail(OLIVE_EINVALID, "%s.subset: expected the name of a config of '%s'", where, data_name);
+    /* Olive hands every other key to datasets.load_dataset as an option of the dataset's builder;
+     * the viewer serves the dataset as published. Options that change no row are let through. */
+    static const char *const keys[] = {"type",
+                                       "params",
+                                       "data_name",
+                                       "subset",
+                                       "split",
+                                       "col_filters",
+                                       "data_files",
+                                       "data_dir",
+                                       "trust_remote_code",
+                                       "streaming",
+                                       "cache_dir",
+                                       "token",
+                                       "download_mode",
+                                       "verification_mode",
+                                       "keep_in_memory",
+                                       "num_proc",
+                                       NULL};
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)params, key, v)
+    {
+        const char *const *k = keys;
+        while (*k && strcmp(*k, key))
+            k++;
+        if (!*k)
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "%s.%s: is not supported with the Hub dataset '%s': Olive passes it to "
+                              "datasets.load_dataset as an option of the dataset's builder, and libolive reads the "
+                              "dataset as the Hub's dataset viewer serves it (pre-processing settings such as "
+                              "input_cols belong in pre_process_data_config)",
+                              where, key, data_name);
+    }
+    if (json_object_get(params, "data_files") || json_object_get(params, "data_dir"))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: data_files / data_dir select files inside the Hub dataset '%s', which libolive does "
+                          "not read (it reads the dataset's splits through the dataset viewer): drop them, or "
+                          "download the files and set data_name to json, csv or text",
+                          where, data_name);
+    int rc = ohub_dataset_rows(rows, NULL, &q);
+    return rc == OLIVE_OK ? OLIVE_OK : olive_fail_context(rc, "%s.data_name", where);
+}
+
+int wf_table_load(json_t **out, const json_t *params, long long max_rows, const char *where)
 {
     const json_t *name_v = json_object_get(params, "data_name"), *files = json_object_get(params, "data_files"),
                  *split_v = json_object_get(params, "split"), *dir_v = json_object_get(params, "data_dir"),
@@ -393,12 +461,12 @@ int wf_table_load(json_t **out, const json_t *params, const char *where)
     char split_name[256];
     long long lo = 0, hi = 0;
     int has_lo, has_hi, rc;
-    json_t *rows, *selected;
+    json_t *rows = NULL, *selected;
     struct stat st;
     if (!data_name)
         return olive_fail(OLIVE_EINVALID,
-                          "%s.data_name: missing (json, csv or text, with data_files naming local "
-                          "files)",
+                          "%s.data_name: missing (json, csv or text with data_files naming local files, "
+                          "or the name of a dataset on the Hugging Face Hub)",
                           where);
     if (!strcmp(data_name, "json") || !strcmp(data_name, "csv") || !strcmp(data_name, "text")) {
         format = data_name;
@@ -421,21 +489,26 @@ int wf_table_load(json_t **out, const json_t *params, const char *where)
                           "%s.data_name: the '%s' format is not supported; use json, csv or text "
                           "files",
                           where, data_name);
-    } else {
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s.data_name: '%s' is a dataset on the Hugging Face Hub, and libolive "
-                          "reads local data only: download it and set data_name to json, csv or "
-                          "text with data_files pointing at the local files",
+    } else if (format_of_path(data_name) || strchr(data_name, '*')) {
+        return olive_fail(OLIVE_ENOTFOUND, "%s.data_name: '%s' does not exist", where, data_name);
+    } else if (!ohub_dataset_name_valid(data_name)) {
+        return olive_fail(OLIVE_ENOTFOUND,
+                          "%s.data_name: '%s' is neither a local file or folder nor a dataset name on the Hugging "
+                          "Face Hub",
                           where, data_name);
     }
-    if (!files)
-        return olive_fail(OLIVE_EINVALID, "%s.data_files: missing (the local %s files to read)", where, format);
     if (filters && !json_is_object(filters))
         return olive_fail(OLIVE_EINVALID, "%s.col_filters: expected {column: value}", where);
     OLIVE_TRY(parse_split(split_name, sizeof split_name, &lo, &hi, &has_lo, &has_hi, split, where));
-    if (!(rows = json_array()))
+    if (!format) {
+        OLIVE_TRY(load_hub(&rows, params, data_name, split_name,
+                           rows_needed(lo, hi, has_lo, has_hi, max_rows, filters != NULL), where));
+        rc = OLIVE_OK;
+    } else if (!files) {
+        return olive_fail(OLIVE_EINVALID, "%s.data_files: missing (the local %s files to read)", where, format);
+    } else if (!(rows = json_array())) {
         return OLIVE_ENOMEM;
-    if (json_is_object(files)) {
+    } else if (json_is_object(files)) {
         const json_t *sel = json_object_get(files, split_name);
         if (!sel) {
             olive_strbuf names = {0};

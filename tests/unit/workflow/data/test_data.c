@@ -178,20 +178,37 @@ static void bad_data(void)
              dir);
     CHECK_RC(build_from(cfg, &d), OLIVE_ENOTFOUND);
     CHECK_ERROR_HAS("missing.jsonl");
+    /* A Hub dataset, offline with an empty cache: refused by name, nothing fetched. */
+    setenv("HF_HOME", dir, 1);
+    setenv("HF_DATASETS_OFFLINE", "1", 1);
     CHECK_RC(build_from("{\"load_dataset_config\": {\"data_name\": \"glue\", \"subset\": \"mrpc\"}, "
+                        "\"pre_process_data_config\": {\"model_name\": \"x\", \"input_cols\": [\"s\"]}}",
+                        &d),
+             OLIVE_ENOTFOUND);
+    CHECK_ERROR_HAS("'glue' (config 'mrpc', split 'validation')");
+    CHECK_ERROR_HAS("HF_DATASETS_OFFLINE");
+    /* data_files select files inside a Hub dataset, which the viewer does not serve */
+    CHECK_RC(build_from("{\"load_dataset_config\": {\"data_name\": \"org/set\", \"data_files\": \"a.json\"}, "
                         "\"pre_process_data_config\": {\"model_name\": \"x\", \"input_cols\": [\"s\"]}}",
                         &d),
              OLIVE_EUNSUPPORTED);
     CHECK_ERROR_HAS("data_files");
-    CHECK_ERROR_HAS("Hub");
+    /* a missing local file is named as such, not looked up on the Hub */
+    CHECK_RC(build_from("{\"load_dataset_config\": {\"data_name\": \"nowhere/rows.jsonl\"}, "
+                        "\"pre_process_data_config\": {\"model_name\": \"x\", \"input_cols\": [\"s\"]}}",
+                        &d),
+             OLIVE_ENOTFOUND);
+    CHECK_ERROR_HAS("'nowhere/rows.jsonl' does not exist");
+    unsetenv("HF_DATASETS_OFFLINE");
+    unsetenv("HF_HOME");
     /* The default split is Olive's "validation", which a plain path does not have. */
     params = json_pack("{s:s, s:s}", "data_name", "json", "data_files", p2);
-    CHECK_RC(wf_table_load(&rows, params, "load_dataset_config"), OLIVE_ENOTFOUND);
+    CHECK_RC(wf_table_load(&rows, params, -1, "load_dataset_config"), OLIVE_ENOTFOUND);
     CHECK_ERROR_HAS("'train'");
     json_decref(params);
     params = json_pack("{s:s, s:{s:s}, s:s}", "data_name", "json", "data_files", "validation", p2, "split",
                        "validation[:1]");
-    CHECK_RC(wf_table_load(&rows, params, "load_dataset_config"), OLIVE_OK);
+    CHECK_RC(wf_table_load(&rows, params, -1, "load_dataset_config"), OLIVE_OK);
     CHECK(json_array_size(rows) == 1);
     json_decref(rows);
     json_decref(params);
@@ -199,13 +216,13 @@ static void bad_data(void)
     snprintf(p1, sizeof p1, "%s/t.csv", dir);
     write_file(p1, "text,label,score\n\"a, \"\"quoted\"\" text\",2,0.5\nplain,1,\n");
     params = json_pack("{s:s, s:s, s:s}", "data_name", "csv", "data_files", p1, "split", "train");
-    CHECK_RC(wf_table_load(&rows, params, "load_dataset_config"), OLIVE_OK);
+    CHECK_RC(wf_table_load(&rows, params, -1, "load_dataset_config"), OLIVE_OK);
     CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 0), "text")), "a, \"quoted\" text");
     CHECK(json_integer_value(json_object_get(json_array_get(rows, 0), "label")) == 2);
     CHECK(json_is_null(json_object_get(json_array_get(rows, 1), "score")));
     json_decref(rows);
     write_file(p1, "text,label\nx,1\ny\n");
-    CHECK_RC(wf_table_load(&rows, params, "load_dataset_config"), OLIVE_EFORMAT);
+    CHECK_RC(wf_table_load(&rows, params, -1, "load_dataset_config"), OLIVE_EFORMAT);
     CHECK_ERROR_HAS("t.csv:3");
     json_decref(params);
     /* Dummy data: max_samples batches of ones. */

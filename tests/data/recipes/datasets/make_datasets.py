@@ -1,0 +1,59 @@
+"""Writes the small stand-in datasets the recipes suite serves from a loopback dataset viewer
+(tests/integration/datasets_server.py) in place of the Hub datasets the recipes name. The rows
+are made up here (no real data is downloaded or copied); only their columns and value types
+follow the real datasets:
+
+  glue.mrpc.validation.jsonl          sentence1, sentence2 (strings), label (0 / 1), idx
+  facebook--xnli.en.validation.jsonl  premise, hypothesis (strings), label (0 / 1 / 2)
+
+A file is named <dataset, '/' written '--'>.<config>.<split>.jsonl.
+
+    python make_datasets.py
+"""
+import json
+import pathlib
+import random
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROWS = 20
+SUBJECTS = ["The company", "A spokesman", "The council", "Our team", "The old bridge", "Shares of the firm",
+            "The new library", "A small boat", "The committee", "Local farmers"]
+VERBS = ["reported", "announced", "expected", "denied", "confirmed", "planned", "delayed", "approved"]
+OBJECTS = ["higher profits this quarter", "a change in the schedule", "the opening of a second office",
+           "repairs to the north road", "a rise in water levels", "new rules for visitors",
+           "a record harvest", "the sale of its main building"]
+
+
+def sentence(rng):
+    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} on {rng.choice(['Monday', 'Friday', 'Sunday'])}."
+
+
+def mrpc(rng):
+    rows = []
+    for i in range(ROWS):
+        s1 = sentence(rng)
+        same = i % 3 != 0
+        s2 = s1.replace(" on ", " late on ") if same else sentence(rng)
+        rows.append({"sentence1": s1, "sentence2": s2, "label": int(same), "idx": i})
+    return rows
+
+
+def xnli(rng):
+    rows = []
+    for i in range(ROWS):
+        premise = sentence(rng)
+        label = i % 3  # entailment, neutral, contradiction
+        verb = next(v for v in VERBS if f" {v} " in premise)
+        hypothesis = [premise.split(" on ")[0] + ".", sentence(rng), premise.replace(verb, "never " + verb)][label]
+        rows.append({"premise": premise, "hypothesis": hypothesis, "label": label})
+    return rows
+
+
+def main():
+    for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2)):
+        rows = make(random.Random(seed))
+        (HERE / (name + ".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+if __name__ == "__main__":
+    main()
