@@ -525,8 +525,8 @@ static int open_partial(hub *h, item *it)
     if (it->size && it->have > it->size)
         it->have = 0;
     /* Truncated only when there is something to cut: on ext4 a truncate to zero, even of an
-     * empty file, marks it to be flushed to disk when it is closed (auto_da_alloc), which made
-     * the close after the download wait for the whole blob to be written back. */
+     * empty file, marks it to be flushed when it is closed (auto_da_alloc): the close after the
+     * download then allocated and queued the write-back of the whole blob (0.3 s per 500 MB). */
     if (((uint64_t)st.st_size != it->have && ftruncate(it->fd, (off_t)it->have) != 0) ||
         lseek(it->fd, (off_t)it->have, SEEK_SET) < 0)
         return olive_fail_errno(errno, "cannot write to the Hugging Face cache", it->partial);
