@@ -69,11 +69,11 @@ def main():
 
     def olive():
         shutil.rmtree(home, ignore_errors=True)
-        wall, rss, cpu, err, _ = run_timed([args.olive, "auto-opt", "-m", "acme/big/model.gguf", "-o",
-                                            os.path.join(work, "out"), "--dry_run"], gnu, env)
+        wall, rss, cpu, err, rc = run_timed([args.olive, "auto-opt", "-m", "acme/big/model.gguf", "-o",
+                                             os.path.join(work, "out"), "--dry_run"], gnu, env)
         blob = os.path.join(home, "hub", "models--acme--big", "blobs", sha)
-        if not os.path.isfile(blob) or os.path.getsize(blob) != len(data):
-            sys.exit("libolive did not leave the file in the cache:\n" + err)
+        if rc != 0 or not os.path.isfile(blob) or os.path.getsize(blob) != len(data):
+            sys.exit(f"libolive (exit status {rc}) did not leave the file in the cache:\n" + err)
         rows["libolive"].append((wall, rss, cpu))
 
     def curl(to_file):
