@@ -100,6 +100,7 @@ int cli_cmd_benchmark(int argc, char **argv);
 int cli_cmd_tune_session(int argc, char **argv);
 int cli_cmd_convert_adapters(int argc, char **argv);
 int cli_cmd_generate_adapter(int argc, char **argv);
+int cli_cmd_extract_adapters(int argc, char **argv);
 
 /* Olive commands this tool does not provide (cmd_olive_only.c). The names, NULL-terminated. */
 const char *const *cli_olive_only_names(void);

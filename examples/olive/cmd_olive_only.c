@@ -21,10 +21,6 @@ static const olive_only commands[] = {
      "libolive runs no PyTorch: 'olive auto-opt -m HF_FOLDER --precision fp32' converts the checkpoints its model "
      "builder supports (see 'olive passes convert'); export other models with torch.onnx.export and pass the .onnx "
      "file"},
-    {"extract-adapters", "extracts LoRA adapter weights from an ONNX model into separate files",
-     "libolive builds the adapter form from the sources instead: 'olive generate-adapter -m BASE --adapter_path "
-     "ADAPTER -o DIR' for the base with LoRA inputs, 'olive convert-adapters --adapter_path ADAPTER -o "
-     "FILE.onnx_adapter' for the weights"},
     {"shared-cache", "manages Olive's shared cache in Azure storage",
      "libolive's cache is a local folder (cache_dir, default .olive-cache): share it as a folder, empty it with "
      "clean_cache in the config, or delete it"},

@@ -28,6 +28,8 @@ static const cli_command commands[] = {
      cli_cmd_convert_adapters},
     {"generate-adapter", "convert a base decoder with LoRA layers as inputs, for adapters at run time",
      cli_cmd_generate_adapter},
+    {"extract-adapters", "move an ONNX model's LoRA weights to an adapter file and make them inputs",
+     cli_cmd_extract_adapters},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

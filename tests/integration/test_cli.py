@@ -157,7 +157,7 @@ def test_every_command_has_help(flag):
 
 
 OLIVE_ONLY_COMMANDS = ["finetune", "capture-onnx-graph",
-                       "extract-adapters", "shared-cache", "init", "generate-cost-model",
+                       "shared-cache", "init", "generate-cost-model",
                        "configure-qualcomm-sdk", "diffusion-lora", "generate-model-package"]
 
 
@@ -173,7 +173,7 @@ def test_every_olive_command_is_known(command, tmp_path):
     result = olive(command, "--help")
     assert result.returncode == 0 and result.stderr == "", result
     assert result.stdout.startswith("usage: olive " + command) and "Here: " in result.stdout, result.stdout
-    if command in ("finetune", "extract-adapters"):
+    if command == "finetune":
         assert "convert-adapters" in result.stdout and "generate-adapter" in result.stdout, result.stdout
 
 

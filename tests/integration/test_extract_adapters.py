@@ -300,3 +300,54 @@ def test_extracted_adapter_runs_in_genai(tmp_path):
     np.testing.assert_allclose(genai_logits(og, model, prompt, adapters, "lora"), want, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(genai_logits(og, model, prompt), plain, atol=1e-5, rtol=1e-5)
     assert np.abs(want - plain).max() > 1e-2
+
+
+def olive_cli(*args, cwd):
+    cli = os.environ.get("OLIVE_CLI")
+    if not cli:
+        pytest.skip("OLIVE_CLI is not set (run through meson test)")
+    return subprocess.run([cli, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_extract_adapters_command(tmp_path):
+    """`olive extract-adapters`: the pass as a command. The weights file in the output folder fed
+    as inputs gives the original outputs, no adapter the base model's; the flags map to
+    save_format, dynamic_lora_r and optional_inputs."""
+    m = lora_model(TORCHSCRIPT, qdq_module=0)
+    onnx.save(m, str(tmp_path / "in.onnx"))
+    r = olive_cli("extract-adapters", "-m", "in.onnx", "-o", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    weights = read_adapter(tmp_path / "out" / "adapter_weights.onnx_adapter")
+    x = np.random.default_rng(5).standard_normal((2, 3, HID)).astype(np.float32)
+    np.testing.assert_array_equal(ort_run(out, {"x": x, **weights}), ort_run(m, {"x": x}))
+    np.testing.assert_allclose(ort_run(out, {"x": x}), ort_run(base_only(m), {"x": x}), rtol=1e-6, atol=1e-6)
+    assert {i.name: dims(i) for i in out.graph.input}["model.layers.0.proj.lora_B.weight"] == ["lora_r", HID]
+
+    st = pytest.importorskip("safetensors.numpy")
+    m = lora_model(TORCHSCRIPT, dynamo=True)
+    onnx.save(m, str(tmp_path / "dynamo.onnx"))
+    r = olive_cli("extract-adapters", "-m", "dynamo.onnx", "-o", "out2", "-f", "safetensors", "--static_lora_r",
+                  "--required_inputs", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = onnx.load(str(tmp_path / "out2" / "model.onnx"))
+    weights = st.load_file(str(tmp_path / "out2" / "adapter_weights.safetensors"))
+    assert sorted(weights) == sorted(t.name for t in m.graph.initializer if "lora_" in t.name)
+    assert not {t.name for t in out.graph.initializer} & set(weights)  # no empty defaults
+    assert {i.name: dims(i) for i in out.graph.input}["model.layers.1.proj.lora_B.weight"] == [R, HID]
+    np.testing.assert_array_equal(ort_run(out, {"x": x, **weights}), ort_run(m, {"x": x}))
+
+
+@pytest.mark.parametrize("args,status,words", [
+    (["-m", "in.onnx", "-o", "out", "-f", "pickle"], 2, ["--format", "pickle"]),
+    (["-m", "in.onnx", "-o", "out", "-f", "pt"], 1, ["save_format", "pt"]),
+    (["-m", "missing.onnx", "-o", "out"], 1, ["missing.onnx"]),
+    (["-m", "in.onnx"], 2, ["-o"])])
+def test_extract_adapters_command_refuses_and_writes_nothing(tmp_path, args, status, words):
+    onnx.save(lora_model(TORCHSCRIPT), str(tmp_path / "in.onnx"))
+    r = olive_cli("extract-adapters", *args, cwd=tmp_path)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("olive: error: ")]
+    assert r.returncode == status and len(errors) == 1, r.stderr
+    for w in words:
+        assert w in errors[0], errors[0]
+    assert not (tmp_path / "out").exists()

@@ -108,6 +108,33 @@ def test_corrupt_download_is_refused_and_not_kept(tmp_path, hub):
     assert not (repo_dir(tmp_path) / "snapshots" / C2 / "model.safetensors").exists()
 
 
+
+def test_large_file_resumed_and_checked(tmp_path, hub):
+    """A blob of several MiB (its sha256 is handed to the hashing thread a MiB at a time) cut in
+    its second MiB: resumed from the bytes kept, published only with the announced sha256, and
+    refused whole when the server sends other bytes."""
+    import hashlib
+    data = np.random.default_rng(7).integers(0, 256, (3 << 20) + 12345, dtype=np.uint8).tobytes()
+    sha = hashlib.sha256(data).hexdigest()
+    hub.add("acme/big", Repo({C1: {"model.gguf": data}}, {"main": C1}))
+    blobs = repo_dir(tmp_path, "acme--big") / "blobs"
+    hub.cut_after = (1 << 20) + 4321
+    args = ("auto-opt", "-m", "acme/big/model.gguf", "-o", "out", "--dry_run")
+    assert_failed(run(tmp_path, hub.url, *args), "model.gguf", "resume")
+    assert (blobs / (sha + ".incomplete")).stat().st_size == (1 << 20) + 4321
+    assert not (blobs / sha).exists()
+    hub.requests.clear()
+    r = run(tmp_path, hub.url, *args)
+    assert r.returncode == 0, r.stderr
+    assert [h.get("Range") for m, p, h in hub.requests if p.startswith("/lfs/")] == ["bytes=%d-" % ((1 << 20) + 4321)]
+    assert (blobs / sha).read_bytes() == data
+    assert not list(blobs.glob("*.incomplete"))
+    other = tmp_path / "other"
+    other.mkdir()
+    hub.corrupt = True
+    assert_failed(run(other, hub.url, *args), "model.gguf", "sha256")
+    assert not list((other / "hf").rglob("model.gguf")) and not list((other / "hf").rglob(sha + "*"))
+
 def test_revision_by_tag_and_commit(tmp_path, hub):
     from huggingface_hub import try_to_load_from_cache
     r = auto_opt(tmp_path, hub.url, "acme/tiny-llama@v1")
