@@ -1,4 +1,5 @@
 /* `olive passes [NAME] [--json]`: the pass registry, as the library describes it. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,32 @@ static void print_searchable(const json_t *params)
     }
 }
 
+/* "Surgeons (52):" then the names, ", "-separated and wrapped, for a pass that chooses among
+ * named units. */
+static void print_catalog(const json_t *catalog)
+{
+    const json_t *names = json_object_get(catalog, "names");
+    const char *label = cli_json_str(catalog, "label", "names");
+    size_t i, len = 1;
+    json_t *n;
+    char *list;
+    if (!json_array_size(names))
+        return;
+    json_array_foreach(names, i, n) len += strlen(json_string_value(n)) + 2;
+    if (!(list = malloc(len)))
+        return;
+    list[0] = 0;
+    json_array_foreach(names, i, n)
+    {
+        if (i)
+            strcat(list, ", ");
+        strcat(list, json_string_value(n));
+    }
+    printf("\n%c%s (%zu):\n", toupper((unsigned char)label[0]), label + 1, json_array_size(names));
+    print_wrapped(2, list);
+    free(list);
+}
+
 static int describe_pass(const char *name, int as_json)
 {
     if (as_json) {
@@ -221,6 +248,7 @@ static int describe_pass(const char *name, int as_json)
         json_array_foreach(params, i, param) print_param(param);
     }
     print_searchable(params);
+    print_catalog(cli_json_get(desc, "catalog"));
     json_decref(desc);
     return CLI_EXIT_OK;
 }

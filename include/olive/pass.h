@@ -37,7 +37,8 @@ OLIVE_API const char *olive_pass_registry_name(size_t index);
  * (Olive keys taken under another name, with translated values), nested_keys,
  * accepts_checkpoint, depends_on_accelerator, and parameters: each one's name, type, default,
  * min and max or choices, search (the default candidates a search tries, for a searchable
- * parameter), help (one line) and details.
+ * parameter), help (one line) and details; and, for a pass that chooses among named units
+ * (GraphSurgeries' surgeons), catalog: {"label", "names"} (since 0.2).
  * Errors: OLIVE_EINVALID, OLIVE_ENOTFOUND (unknown name; the message lists the known ones).
  * Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_pass_describe_json(char **out, const char *name);

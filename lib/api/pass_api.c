@@ -132,6 +132,12 @@ int olive_pass_describe_json(char **out, const char *name)
     for (size_t i = 0; i < d->n_params; i++)
         json_array_append_new(params, param_json(&d->params[i]));
     json_object_set_new(root, "parameters", params);
+    if (d->catalog) {
+        json_t *names = json_array();
+        for (size_t i = 0; d->catalog(i); i++)
+            json_array_append_new(names, json_string(d->catalog(i)));
+        json_object_set_new(root, "catalog", json_pack("{s:s, s:o}", "label", d->catalog_label, "names", names));
+    }
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text)

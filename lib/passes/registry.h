@@ -105,6 +105,10 @@ typedef struct olive_pass_def {
     /* 1 when run() validates the input model itself: the pass can repair graphs the validator
      * refuses (GraphSurgeries' DeduplicateNodes). The output is validated either way. */
     int validates_input;
+    /* Names of what the pass chooses among by name (GraphSurgeries' surgeons): the i-th, or NULL
+     * past the last; `catalog_label` says what they are ("surgeons"). Both NULL for most passes. */
+    const char *(*catalog)(size_t i);
+    const char *catalog_label;
     /* Rewrites `model` in place. On failure the caller discards the model, so the pass need
      * not undo partial work. Returns OLIVE_OK or an error code with the message set. */
     int (*run)(oir_model *model, const olive_pass_args *args, olive_pass_ctx *ctx);

@@ -1132,3 +1132,20 @@ def test_remove_initializer_value_info(tmp_path):
     m.graph.value_info.append(vi("w", F16, [2, 3]))  # contradicts the initializer
     out = ours_apply(m, [{"surgeon": "RemoveInitializerValueInfo"}], tmp_path)
     assert sorted(v.name for v in out.graph.value_info) == ["m", "s"]
+
+
+@needs_olive
+def test_passes_command_lists_every_surgeon_olive_has():
+    """`olive passes graph_surgeries` names its surgeons (the JSON description's catalog, and the
+    text): every surgeon Olive registers is among them, by Olive's name (case aside)."""
+    cli = os.environ["OLIVE_CLI"]
+    desc = json.loads(subprocess.run([cli, "passes", "graph_surgeries", "--json"], capture_output=True, text=True,
+                                     check=True).stdout)
+    assert desc["catalog"]["label"] == "surgeons"
+    ours = {n.lower() for n in desc["catalog"]["names"]}
+    gs = OLIVE[0]
+    olive = set(gs.Surgeon.registry) - {"protosurgeon"}  # the base class of the proto-level surgeons
+    assert olive <= ours, sorted(olive - ours)
+    text = subprocess.run([cli, "passes", "graph_surgeries"], capture_output=True, text=True, check=True).stdout
+    assert f"Surgeons ({len(desc['catalog']['names'])}):" in text
+    assert all(n in text for n in desc["catalog"]["names"])

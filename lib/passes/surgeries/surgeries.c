@@ -256,14 +256,27 @@ static const olive_param_spec params[] = {
 
 static const olive_pass_type olive_types[] = {{"GraphSurgeries", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};
 
+/* The i-th surgeon's name, families in order. */
+static const char *surgeon_name(size_t i)
+{
+    for (size_t f = 0; f < N_FAMILIES; f++)
+        for (const sg_surgeon *s = families[f]; s->name; s++)
+            if (i-- == 0)
+                return s->name;
+    return NULL;
+}
+
 const olive_pass_def olive_pass_graph_surgeries = {
     .name = "graph_surgeries",
     .summary = "Applies Olive's graph surgeons by name, each with its own parameters",
     .details = "Surgeons rename, reorder or remove inputs and outputs, rewrite norms and Gemm, tie "
-               "embeddings, remove QDQ pairs and more; `olive passes graph_surgeries` lists their names.",
+               "embeddings, remove QDQ pairs and more; their names are listed below (`olive passes "
+               "graph_surgeries`).",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
     .validates_input = 1,
+    .catalog = surgeon_name,
+    .catalog_label = "surgeons",
     .run = run,
 };
