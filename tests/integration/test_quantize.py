@@ -301,3 +301,14 @@ def test_external_data_weight(tmp_path):
     inline, _ = nbits_tensors(run_olive(model, tmp_path, "block_size=64", "is_symmetric=false"))
     assert_same_tensors(got, inline)
     assert_same_tensors(got, mlas_tensors(numpy_helper.to_array(model.graph.initializer[0]), 4, 64, False))
+
+
+@pytest.mark.parametrize("level,warned", [("0", True), ("4", False)])
+def test_eight_bits_without_int8_compute_warns(tmp_path, level, warned):
+    """8-bit blocks at accuracy_level 0 take ONNX Runtime's slow CPU path: the pass says so."""
+    src = tmp_path / "m.onnx"
+    onnx.save(make_model(64, 32, seed=7), str(src))
+    proc = subprocess.run([TOOL, "quantize", str(src), str(tmp_path / "q.onnx"), "bits=8", f"accuracy_level={level}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert ("accuracy_level=4" in proc.stderr) == warned, proc.stderr

@@ -452,6 +452,11 @@ static int quantize_model(oir_model *m, const olive_pass_args *args, olive_pass_
                           "(as ONNX Runtime writes them), not algorithm=%s bits=%" PRId64,
                           algorithm_name(algorithm), bits);
     r.ctx = ctx;
+    /* Measured with ONNX Runtime 1.32: its CPU kernel takes 8-bit blocks through a float path
+     * 100-300x slower than the int8 compute accuracy_level 4 selects. */
+    if (bits == 8 && r.accuracy_level == 0 && !r.qdq)
+        OLIVE_WARN("quantize: bits=8 with accuracy_level=0: ONNX Runtime's CPU provider runs these MatMulNBits far "
+                   "slower (about 100x) than with accuracy_level=4 (int8 compute); set it unless the target is a GPU");
     OLIVE_TRY(olive_node_overrides_parse(olive_args_string(args, "customized_weight_config"), &r.overrides));
     if (r.overrides && algorithm == OLIVE_BLOCKQ_HQQ) {
         olive_node_overrides_free(r.overrides);
