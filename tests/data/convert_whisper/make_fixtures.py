@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Makes the Whisper converter's fixture: a tiny random WhisperForConditionalGeneration
+(2 encoder and 2 decoder layers, d_model 32, 4 heads, 8 mel bins, vocab 64; the encoder still
+takes Whisper's 3000 frames, as ONNX Runtime GenAI requires) saved as a Hugging Face folder
+with safetensors, config.json, generation_config.json and preprocessor_config.json, and
+transformers' outputs in reference.npz:
+
+  audio_features [1, 8, 3000]            log-mel input (random, in Whisper's range)
+  encoder_hidden_states [1, 1500, 32]    the encoder's last_hidden_state
+  prompt [1, 3] int32, logits_0 [1, 3, 64]       first decoder step from the prompt
+  next [1, 1] int32, logits_1 [1, 1, 64]         second step, with the first step's past
+  generated [1, N] int32                 generate(): greedy tokens, prompt included
+
+Run with the torch environment: `$TORCHPY tests/data/convert_whisper/make_fixtures.py`."""
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import torch
+import transformers as tf
+
+HERE = pathlib.Path(__file__).resolve().parent
+FOLDER = HERE / "whisper_tiny"
+torch.manual_seed(1234)
+
+VOCAB, START, EOS = 64, 60, 61
+MAX_LENGTH = 14
+
+config = tf.WhisperConfig(vocab_size=VOCAB, num_mel_bins=8, d_model=32, encoder_layers=2, decoder_layers=2,
+                          encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
+                          decoder_ffn_dim=64, max_source_positions=1500, max_target_positions=32,
+                          bos_token_id=EOS, eos_token_id=EOS, pad_token_id=EOS, decoder_start_token_id=START,
+                          suppress_tokens=[], begin_suppress_tokens=None, forced_decoder_ids=None,
+                          architectures=["WhisperForConditionalGeneration"])
+model = tf.WhisperForConditionalGeneration(config).eval()
+with torch.no_grad():
+    # HF's initialization leaves attention nearly uniform; larger values make every weight count.
+    for name, p in model.named_parameters():
+        if "embed_positions" in name and "encoder" in name:
+            continue  # the sinusoidal table stays as Whisper has it
+        base = 1.0 if "layer_norm.weight" in name else 0.0
+        p.copy_(torch.randn_like(p) * 0.5 + base)
+
+if FOLDER.exists():
+    shutil.rmtree(FOLDER)
+model.save_pretrained(FOLDER, safe_serialization=True)
+model.generation_config.save_pretrained(FOLDER)
+tf.WhisperFeatureExtractor(feature_size=8).save_pretrained(FOLDER)
+
+rng = np.random.default_rng(7)
+# Stored as float16 (half the bytes): the reference runs on exactly those values.
+features = rng.uniform(-0.8, 1.2, size=(1, 8, 3000)).astype(np.float16).astype(np.float32)
+prompt = np.array([[START, 5, 9]], dtype=np.int32)
+with torch.no_grad():
+    enc = model.model.encoder(torch.from_numpy(features)).last_hidden_state
+    out0 = model(encoder_outputs=(enc,), decoder_input_ids=torch.from_numpy(prompt).long(), use_cache=True)
+    nxt = out0.logits[:, -1:].argmax(-1).to(torch.int32)
+    out1 = model(encoder_outputs=(enc,), decoder_input_ids=nxt.long(), past_key_values=out0.past_key_values,
+                 use_cache=True)
+    # Whisper's generate() returns the new tokens only.
+    gen = model.generate(torch.from_numpy(features), decoder_input_ids=torch.from_numpy(prompt).long(),
+                         max_new_tokens=MAX_LENGTH - prompt.shape[1], do_sample=False, num_beams=1)
+    # The same greedy search by hand: generate() must not have added its own rules.
+    ids = torch.from_numpy(prompt).long()
+    while ids.shape[1] < MAX_LENGTH:
+        logits = model(encoder_outputs=(enc,), decoder_input_ids=ids).logits
+        ids = torch.cat([ids, logits[:, -1:].argmax(-1)], dim=1)
+        if ids[0, -1].item() == EOS:
+            break
+assert torch.equal(gen, ids[:, prompt.shape[1]:]), (gen, ids)
+np.savez_compressed(FOLDER / "reference.npz", audio_features=features.astype(np.float16),
+                    encoder_hidden_states=enc.numpy(), prompt=prompt, logits_0=out0.logits.numpy(),
+                    next=nxt.numpy(), logits_1=out1.logits.numpy(), generated=ids.numpy().astype(np.int32))
+print("generated", ids.tolist())
+print(json.dumps({p.name: p.stat().st_size for p in sorted(FOLDER.iterdir())}))

@@ -1,0 +1,179 @@
+"""The convert pass on Whisper (WhisperForConditionalGeneration), against Hugging Face
+transformers and ONNX Runtime GenAI.
+
+A tiny random checkpoint (tests/data/convert_whisper/whisper_tiny, made by make_fixtures.py
+with transformers' outputs in reference.npz) is converted with `olive run-pass --pass
+convert`. Both models must pass onnx's checker; in onnxruntime the encoder must give
+transformers' encoder output from the recorded log-mel features, and the decoder, fed the
+encoder's cross-attention caches, transformers' logits for a 3-token prompt and for a second
+step that takes the first step's self-attention caches: within 1e-4 in fp32, 0.15 in fp16.
+onnxruntime-genai must load the output folder as written and greedy-generate the tokens
+transformers' generate() gave. Settings the converter does not carry out are refused by name,
+with no output folder."""
+
+import json
+import os
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from olive_testlib import run_convert  # noqa: E402
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
+
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert_whisper" / "whisper_tiny"
+LAYERS, HEADS, HEAD_SIZE = 2, 4, 8
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return np.load(DATA / "reference.npz")
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """precision -> output folder, converted once per module."""
+    done = {}
+
+    def get(precision):
+        if precision not in done:
+            out = tmp_path_factory.mktemp(f"whisper_{precision}") / "out"
+            run_convert(CLI, DATA, out, f"precision={precision}")
+            done[precision] = out
+        return done[precision]
+
+    return get
+
+
+def session(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def run_steps(out, ref, dtype):
+    """Encoder, then two decoder steps; returns (encoder outputs, step 0 and step 1 logits)."""
+    enc = session(out / "encoder.onnx")
+    dec = session(out / "model.onnx")
+    names = [o.name for o in enc.get_outputs()]
+    encoded = dict(zip(names, enc.run(None, {"audio_features": ref["audio_features"].astype(dtype)})))
+    feed = {"input_ids": ref["prompt"]}
+    for i in range(LAYERS):
+        for kind in ("key", "value"):
+            feed[f"past_{kind}_self_{i}"] = np.zeros((1, HEADS, 0, HEAD_SIZE), dtype)
+            feed[f"past_{kind}_cross_{i}"] = encoded[f"present_{kind}_cross_{i}"]
+    names = [o.name for o in dec.get_outputs()]
+    step0 = dict(zip(names, dec.run(None, feed)))
+    feed["input_ids"] = ref["next"]
+    for i in range(LAYERS):
+        for kind in ("key", "value"):
+            feed[f"past_{kind}_self_{i}"] = step0[f"present_{kind}_self_{i}"]
+    step1 = dict(zip(names, dec.run(None, feed)))
+    for i in range(LAYERS):
+        assert step1[f"present_key_self_{i}"].shape == (1, HEADS, 4, HEAD_SIZE)
+    return encoded, step0["logits"], step1["logits"]
+
+
+def test_layout_is_the_one_onnxruntime_genai_runs(converted):
+    out = converted("fp32")
+    for name in ("encoder.onnx", "model.onnx"):
+        onnx.checker.check_model(str(out / name))
+    enc = onnx.load(str(out / "encoder.onnx"), load_external_data=False)
+    dec = onnx.load(str(out / "model.onnx"), load_external_data=False)
+    assert [i.name for i in enc.graph.input] == ["audio_features"]
+    assert [o.name for o in enc.graph.output] == ["hidden_states"] + [
+        f"present_{k}_cross_{i}" for i in range(LAYERS) for k in ("key", "value")]
+    assert [i.name for i in dec.graph.input] == ["input_ids"] + [
+        f"past_{k}_{i}" for i in range(LAYERS) for k in ("key_self", "value_self", "key_cross", "value_cross")]
+    assert dec.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    assert [o.name for o in dec.graph.output] == ["logits"] + [
+        f"present_{k}_self_{i}" for i in range(LAYERS) for k in ("key", "value")]
+    attention = [n for n in dec.graph.node if n.op_type == "MultiHeadAttention"]
+    assert len(attention) == 2 * LAYERS
+    config = json.loads((out / "genai_config.json").read_text())
+    assert config["model"]["type"] == "whisper"
+    assert config["model"]["encoder"]["filename"] == "encoder.onnx"
+    assert config["model"]["decoder"]["filename"] == "model.onnx"
+    assert config["model"]["decoder_start_token_id"] == 60
+    audio = json.loads((out / "audio_processor_config.json").read_text())
+    ops = [s["operation"] for s in audio["feature_extraction"]["sequence"]]
+    assert [o["type"] for o in ops] == ["AudioDecoder", "STFTNorm", "LogMelSpectrum"]
+    assert ops[2]["attrs"] == {"chunk_size": 30, "hop_length": 160, "n_fft": 400, "n_mel": 8}
+    for name in ("config.json", "generation_config.json", "preprocessor_config.json"):
+        assert (out / name).read_bytes() == (DATA / name).read_bytes()
+
+
+@pytest.mark.parametrize("precision, dtype, tol", [("fp32", np.float32, 1e-4), ("fp16", np.float16, 0.15)])
+def test_encoder_and_decoder_match_transformers(converted, reference, precision, dtype, tol):
+    encoded, logits0, logits1 = run_steps(converted(precision), reference, dtype)
+    errors = {
+        "encoder": np.abs(encoded["hidden_states"].astype(np.float32) - reference["encoder_hidden_states"]).max(),
+        "step 0": np.abs(logits0.astype(np.float32) - reference["logits_0"]).max(),
+        "step 1": np.abs(logits1.astype(np.float32) - reference["logits_1"]).max(),
+    }
+    for what, err in errors.items():
+        assert err <= tol, f"{precision} {what} differs from transformers by {err:.3g} (tolerance {tol})"
+
+
+def test_onnxruntime_genai_generates_transformers_tokens(converted, reference):
+    og = pytest.importorskip("onnxruntime_genai")
+    want = reference["generated"][0]
+    model = og.Model(str(converted("fp32")))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(want), do_sample=False)
+    generator = og.Generator(model, params)
+    inputs = og.NamedTensors()
+    inputs["audio_features"] = reference["audio_features"].astype(np.float32)
+    inputs["input_ids"] = reference["prompt"]
+    generator.set_inputs(inputs)
+    while not generator.is_done():
+        generator.generate_next_token()
+    got = np.asarray(generator.get_sequence(0))
+    assert got.tolist() == want.tolist()
+    assert len(set(want[3:].tolist())) > 2  # the reference is no single repeated token
+
+
+def edited_copy(tmp_path, file="config.json", **changes):
+    dst = tmp_path / "src"
+    shutil.copytree(DATA, dst)
+    config = json.loads((dst / file).read_text())
+    config.update(changes)
+    (dst / file).write_text(json.dumps(config))
+    return dst
+
+
+@pytest.mark.parametrize("file, changes, needles", [
+    ("config.json", {"activation_function": "relu"}, ["'activation_function'", "'relu'"]),
+    ("config.json", {"scale_embedding": True}, ["'scale_embedding'"]),
+    ("config.json", {"use_weighted_layer_sum": True}, ["'use_weighted_layer_sum'"]),
+    ("config.json", {"max_source_positions": 750}, ["'max_source_positions'", "750"]),
+    ("config.json", {"d_model": 30}, ["d_model 30"]),
+    ("generation_config.json", {"decoder_start_token_id": 64}, ["generation_config.json", "'decoder_start_token_id'"]),
+    ("config.json", {"decoder_ffn_dim": 48}, ["decoder.layers.0.fc1.weight", "[64, 32]"]),
+    ("preprocessor_config.json", {"sampling_rate": 8000}, ["preprocessor_config.json", "'sampling_rate'", "8000"]),
+    ("preprocessor_config.json", {"feature_size": 80}, ["'feature_size'", "num_mel_bins"]),
+    ("preprocessor_config.json", {"dither": 1.0}, ["'dither'"]),
+    ("preprocessor_config.json", {"hop_length": 200}, ["'hop_length'"]),
+])
+def test_unsupported_settings_are_refused_by_name(tmp_path, file, changes, needles):
+    src = edited_copy(tmp_path, file, **changes)
+    out = tmp_path / "out"
+    proc = run_convert(CLI, src, out, expect_ok=False)
+    assert proc.returncode not in (0, -11, -6), proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, f"{needle!r} not in {proc.stderr!r}"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("param, needle", [
+    ("precision=int4", "'int4'"),
+    ("exclude_lm_head=true", "exclude_lm_head"),
+    ("num_hidden_layers=1", "num_hidden_layers"),
+])
+def test_decoder_only_parameters_are_refused(tmp_path, param, needle):
+    proc = run_convert(CLI, DATA, tmp_path / "out", param, expect_ok=False)
+    assert proc.returncode not in (0, -11, -6) and needle in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
