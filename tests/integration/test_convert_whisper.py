@@ -8,8 +8,10 @@ transformers' encoder output from the recorded log-mel features, and the decoder
 encoder's cross-attention caches, transformers' logits for a 3-token prompt and for a second
 step that takes the first step's self-attention caches: within 1e-4 in fp32, 0.15 in fp16.
 onnxruntime-genai must load the output folder as written and greedy-generate the tokens
-transformers' generate() gave. Settings the converter does not carry out are refused by name,
-with no output folder."""
+transformers' generate() gave, and its audio processor, reading the audio_processor_config.json
+written from preprocessor_config.json, must turn tone.wav into transformers'
+WhisperFeatureExtractor log-mel features. Settings the converter does not carry out are
+refused by name, with no output folder."""
 
 import json
 import os
@@ -134,6 +136,23 @@ def test_onnxruntime_genai_generates_transformers_tokens(converted, reference):
     got = np.asarray(generator.get_sequence(0))
     assert got.tolist() == want.tolist()
     assert len(set(want[3:].tolist())) > 2  # the reference is no single repeated token
+
+
+def test_audio_processor_config_gives_transformers_features(converted, reference):
+    """ONNX Runtime Extensions' front end frames the signal's edges differently from
+    transformers (no reflection padding at the start, the frame where the audio stops): those
+    four frames are left out; every other frame must agree within 2e-3."""
+    og = pytest.importorskip("onnxruntime_genai")
+    model = og.Model(str(converted("fp32")))
+    processor = model.create_multimodal_processor()
+    inputs = processor("<|startoftranscript|>", audios=og.Audios.open(str(DATA.parent / "tone.wav")))
+    got = inputs["audio_features"].as_numpy()
+    want = reference["tone_features"]
+    assert got.shape == want.shape == (1, 8, 3000)
+    err = np.abs(got - want)[0].max(axis=0)
+    edges = [0, 1, 100, 101]  # the audio lasts 100 frames of 160 samples
+    assert np.delete(err, edges).max() <= 2e-3, np.argsort(-err)[:8]
+    assert inputs["input_ids"].as_numpy().tolist() == [[60]]
 
 
 def edited_copy(tmp_path, file="config.json", **changes):

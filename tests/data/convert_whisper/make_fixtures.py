@@ -10,13 +10,20 @@ transformers' outputs in reference.npz:
   prompt [1, 3] int32, logits_0 [1, 3, 64]       first decoder step from the prompt
   next [1, 1] int32, logits_1 [1, 1, 64]         second step, with the first step's past
   generated [1, N] int32                 generate(): greedy tokens, prompt included
+  tone_features [1, 8, 3000]             WhisperFeatureExtractor's log-mel of tone.wav
+
+The folder also gets a tokenizer (60 one-letter tokens and Whisper's special tokens, so that
+ONNX Runtime GenAI's audio processor, which needs one, loads), and tone.wav (1 s, 16 kHz,
+two sine waves) sits next to it.
 
 Run with the torch environment: `$TORCHPY tests/data/convert_whisper/make_fixtures.py`."""
 import json
 import pathlib
 import shutil
+import wave
 
 import numpy as np
+import tokenizers as tk
 import torch
 import transformers as tf
 
@@ -46,7 +53,24 @@ if FOLDER.exists():
     shutil.rmtree(FOLDER)
 model.save_pretrained(FOLDER, safe_serialization=True)
 model.generation_config.save_pretrained(FOLDER)
-tf.WhisperFeatureExtractor(feature_size=8).save_pretrained(FOLDER)
+extractor = tf.WhisperFeatureExtractor(feature_size=8)
+extractor.save_pretrained(FOLDER)
+letters = [chr(ord("a") + i) for i in range(26)] + [chr(ord("A") + i) for i in range(26)] + list("01234567")
+tokenizer = tk.Tokenizer(tk.models.BPE(vocab={c: i for i, c in enumerate(letters)}, merges=[]))
+tokenizer.add_special_tokens(["<|startoftranscript|>", "<|endoftext|>", "<|en|>", "<|notimestamps|>"])
+fast = tf.PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                  pad_token="<|endoftext|>")
+assert fast.convert_tokens_to_ids(["<|startoftranscript|>", "<|endoftext|>"]) == [START, EOS]
+fast.save_pretrained(FOLDER)
+
+t = np.arange(16000) / 16000
+pcm = ((0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 1234 * t)) * 32767).astype(np.int16)
+with wave.open(str(HERE / "tone.wav"), "wb") as w:
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(16000)
+    w.writeframes(pcm.tobytes())
+tone_features = extractor(pcm.astype(np.float32) / 32768, sampling_rate=16000, return_tensors="np").input_features
 
 rng = np.random.default_rng(7)
 # Stored as float16 (half the bytes): the reference runs on exactly those values.
@@ -71,6 +95,7 @@ with torch.no_grad():
 assert torch.equal(gen, ids[:, prompt.shape[1]:]), (gen, ids)
 np.savez_compressed(FOLDER / "reference.npz", audio_features=features.astype(np.float16),
                     encoder_hidden_states=enc.numpy(), prompt=prompt, logits_0=out0.logits.numpy(),
-                    next=nxt.numpy(), logits_1=out1.logits.numpy(), generated=ids.numpy().astype(np.int32))
+                    next=nxt.numpy(), logits_1=out1.logits.numpy(), generated=ids.numpy().astype(np.int32),
+                    tone_features=tone_features.astype(np.float32))
 print("generated", ids.tolist())
 print(json.dumps({p.name: p.stat().st_size for p in sorted(FOLDER.iterdir())}))
