@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -153,6 +154,21 @@ def test_audio_processor_config_gives_transformers_features(converted, reference
     edges = [0, 1, 100, 101]  # the audio lasts 100 frames of 160 samples
     assert np.delete(err, edges).max() <= 2e-3, np.argsort(-err)[:8]
     assert inputs["input_ids"].as_numpy().tolist() == [[60]]
+
+
+def test_auto_opt_writes_the_whisper_folder(tmp_path, reference):
+    """`olive auto-opt` on a Whisper folder converts it (through the workflow and its cache)
+    into the same two models and runtime configs."""
+    out = tmp_path / "out"
+    proc = subprocess.run([CLI, "auto-opt", "-m", str(DATA), "-o", str(out), "--cache_dir", str(tmp_path / "cache")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("encoder.onnx", "model.onnx", "genai_config.json", "audio_processor_config.json",
+                 "tokenizer.json"):
+        assert (out / name).is_file(), name
+    _, logits0, logits1 = run_steps(out, reference, np.float32)
+    assert np.abs(logits0 - reference["logits_0"]).max() <= 1e-4
+    assert np.abs(logits1 - reference["logits_1"]).max() <= 1e-4
 
 
 def edited_copy(tmp_path, file="config.json", **changes):
