@@ -120,7 +120,9 @@ static int build_encoder(oir_model *m, const ofmt_checkpoint *ck, const wh_confi
     wh_build b;
     int rc;
 
-    if (!enc || !(enc->graph = oir_graph_new("whisper_encoder"))) {
+    if (enc && !enc->graph)
+        enc->graph = oir_graph_new("whisper_encoder");
+    if (!enc || !enc->graph) {
         oir_model_free(enc);
         return OLIVE_ENOMEM;
     }
