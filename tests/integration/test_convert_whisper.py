@@ -6,7 +6,10 @@ with transformers' outputs in reference.npz) is converted with `olive run-pass -
 convert`. Both models must pass onnx's checker; in onnxruntime the encoder must give
 transformers' encoder output from the recorded log-mel features, and the decoder, fed the
 encoder's cross-attention caches, transformers' logits for a 3-token prompt and for a second
-step that takes the first step's self-attention caches: within 1e-4 in fp32, 0.15 in fp16.
+step that takes the first step's self-attention caches: within 1e-4 in fp32, 0.15 in fp16. At
+int4 and int8 both models' MatMulNBits weights must be those onnxruntime's MatMulNBitsQuantizer
+writes for the fp32 models, and onnxruntime-genai must generate what a greedy loop over the
+same models in onnxruntime gives.
 onnxruntime-genai must load the output folder as written and greedy-generate the tokens
 transformers' generate() gave, and its audio processor, reading the audio_processor_config.json
 written from preprocessor_config.json, must turn tone.wav into transformers'
@@ -121,12 +124,11 @@ def test_encoder_and_decoder_match_transformers(converted, reference, precision,
         assert err <= tol, f"{precision} {what} differs from transformers by {err:.3g} (tolerance {tol})"
 
 
-def test_onnxruntime_genai_generates_transformers_tokens(converted, reference):
+def genai_greedy(out, reference, length):
     og = pytest.importorskip("onnxruntime_genai")
-    want = reference["generated"][0]
-    model = og.Model(str(converted("fp32")))
+    model = og.Model(str(out))
     params = og.GeneratorParams(model)
-    params.set_search_options(max_length=len(want), do_sample=False)
+    params.set_search_options(max_length=length, do_sample=False)
     generator = og.Generator(model, params)
     inputs = og.NamedTensors()
     inputs["audio_features"] = reference["audio_features"].astype(np.float32)
@@ -134,9 +136,63 @@ def test_onnxruntime_genai_generates_transformers_tokens(converted, reference):
     generator.set_inputs(inputs)
     while not generator.is_done():
         generator.generate_next_token()
-    got = np.asarray(generator.get_sequence(0))
-    assert got.tolist() == want.tolist()
+    return np.asarray(generator.get_sequence(0)).tolist()
+
+
+def ort_greedy(out, reference, length, eos=61):
+    """Greedy decoding with the two models in onnxruntime, the caches carried by hand."""
+    enc = session(out / "encoder.onnx")
+    dec = session(out / "model.onnx")
+    encoded = dict(zip([o.name for o in enc.get_outputs()],
+                       enc.run(None, {"audio_features": reference["audio_features"].astype(np.float32)})))
+    names = [o.name for o in dec.get_outputs()]
+    ids = reference["prompt"][0].tolist()
+    feed = {"input_ids": reference["prompt"]}
+    for i in range(LAYERS):
+        for kind in ("key", "value"):
+            feed[f"past_{kind}_self_{i}"] = np.zeros((1, HEADS, 0, HEAD_SIZE), np.float32)
+            feed[f"past_{kind}_cross_{i}"] = encoded[f"present_{kind}_cross_{i}"]
+    while len(ids) < length and ids[-1] != eos:
+        result = dict(zip(names, dec.run(None, feed)))
+        ids.append(int(result["logits"][0, -1].argmax()))
+        feed["input_ids"] = np.array([[ids[-1]]], np.int32)
+        for i in range(LAYERS):
+            for kind in ("key", "value"):
+                feed[f"past_{kind}_self_{i}"] = result[f"present_{kind}_self_{i}"]
+    return ids
+
+
+def test_onnxruntime_genai_generates_transformers_tokens(converted, reference):
+    pytest.importorskip("onnxruntime_genai")
+    want = reference["generated"][0]
+    assert genai_greedy(converted("fp32"), reference, len(want)) == want.tolist()
+    assert ort_greedy(converted("fp32"), reference, len(want)) == want.tolist()
     assert len(set(want[3:].tolist())) > 2  # the reference is no single repeated token
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_int_weights_are_onnxruntime_quantizer_weights(converted, reference, bits):
+    from onnx import numpy_helper
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    fp32, out = converted("fp32"), converted(f"int{bits}")
+    for name, count in (("encoder.onnx", 6 * LAYERS + 2 * LAYERS), ("model.onnx", 8 * LAYERS + 1)):
+        ours = onnx.load(str(out / name))
+        # block 32, symmetric, accuracy level 4: what convert sets for the CPU
+        quant = MatMulNBitsQuantizer(onnx.load(str(fp32 / name)), bits=bits, block_size=32, is_symmetric=True,
+                                     accuracy_level=4)
+        quant.process()
+        theirs = quant.model.model
+        got = {t.name: numpy_helper.to_array(t) for t in ours.graph.initializer}
+        want = {t.name: numpy_helper.to_array(t) for t in theirs.graph.initializer}
+        nodes = [n for n in theirs.graph.node if n.op_type == "MatMulNBits"]
+        assert len(nodes) == count == sum(n.op_type == "MatMulNBits" for n in ours.graph.node)
+        assert not any(n.op_type == "MatMul" for n in ours.graph.node)
+        for n in nodes:
+            for weight in n.input[1:3]:
+                assert got[weight].tobytes() == want[weight].tobytes(), f"{name}: {weight}"
+    pytest.importorskip("onnxruntime_genai")
+    length = len(reference["generated"][0])
+    assert genai_greedy(out, reference, length) == ort_greedy(out, reference, length)
 
 
 def test_audio_processor_config_gives_transformers_features(converted, reference):
@@ -204,7 +260,7 @@ def test_unsupported_settings_are_refused_by_name(tmp_path, file, changes, needl
 
 
 @pytest.mark.parametrize("param, needle", [
-    ("precision=int4", "'int4'"),
+    ("precision=bf16", "'bf16'"),
     ("exclude_lm_head=true", "exclude_lm_head"),
     ("num_hidden_layers=1", "num_hidden_layers"),
 ])

@@ -29,8 +29,10 @@ int cvt_whisper_handles(const char *architecture);
 
 /* Builds the decoder into m->graph (empty on entry) and the encoder, genai_config.json and
  * audio_processor_config.json as m's companions. `args` (the convert pass's) may be NULL.
- * Pass parameters: precision fp32 or fp16 (weights and inputs/outputs in float16); other
- * precisions and the decoder-only parameters (exclude_embeds, exclude_lm_head,
+ * Pass parameters: precision fp32, fp16 (weights and inputs/outputs in float16), int4 or int8
+ * (both models' MatMul weights to MatMulNBits as the quantize pass writes them, with
+ * block_size, is_symmetric and accuracy_level; float32 inputs and outputs); bf16 and the
+ * decoder-only parameters (exclude_embeds, exclude_lm_head,
  * include_hidden_states, num_hidden_layers, adapter_path, quant_plan) with values other
  * than their defaults are refused. Errors, all before anything is built: OLIVE_EUNSUPPORTED
  * naming the config.json / preprocessor_config.json key or the parameter this builder does not

@@ -16,21 +16,25 @@
 #include "passes/convert/whisper_internal.h"
 
 /* Parameters of the convert pass that only decoders use: refused unless at their defaults. */
-static int check_args(const olive_pass_args *args, int32_t *dtype)
+static int check_args(const olive_pass_args *args, int32_t *dtype, int *bits)
 {
     static const char *const flags[] = {"exclude_embeds", "exclude_lm_head", "include_hidden_states"};
     static const char *const strings[] = {"adapter_path", "quant_plan"};
     const char *p = "";
 
     *dtype = OIR_FLOAT;
+    *bits = 0;
     if (!args || !args->def)
         return OLIVE_OK;
     if (olive_param_find(args->def, "precision"))
         p = olive_args_string(args, "precision");
     if (!strcmp(p, "fp16"))
         *dtype = OIR_FLOAT16;
+    else if (!strcmp(p, "int4") || !strcmp(p, "int8"))
+        *bits = p[3] - '0';
     else if (p[0] && strcmp(p, "fp32"))
-        return olive_fail(OLIVE_EUNSUPPORTED, "precision '%s' is not supported for Whisper (fp32 and fp16 are)", p);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "precision '%s' is not supported for Whisper (fp32, fp16, int4 and int8 are)", p);
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         if (olive_param_find(args->def, flags[i]) && olive_args_bool(args, flags[i]))
             return olive_fail(OLIVE_EUNSUPPORTED, "%s is not supported for Whisper", flags[i]);
@@ -113,7 +117,7 @@ static int save_encoder(oir_model *m, const oir_model *enc, const olive_pass_arg
     return rc;
 }
 
-static int build_encoder(oir_model *m, const ofmt_checkpoint *ck, const wh_config *c, int32_t dt,
+static int build_encoder(oir_model *m, const ofmt_checkpoint *ck, const wh_config *c, int32_t dt, int bits,
                          const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     oir_model *enc = oir_model_new();
@@ -134,6 +138,9 @@ static int build_encoder(oir_model *m, const ofmt_checkpoint *ck, const wh_confi
     rc = prepare(enc);
     if (rc == OLIVE_OK)
         rc = wh_encoder(&b, ctx, 0.0, 0.4);
+    /* The quantize pass's own progress would run to the end: it reports none here. */
+    if (rc == OLIVE_OK && bits)
+        rc = enc_quantize(enc, args, bits, NULL, 0.0);
     if (rc == OLIVE_OK)
         rc = save_encoder(m, enc, args);
     oir_model_free(enc);
@@ -179,6 +186,7 @@ int cvt_whisper_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_
     wh_audio a;
     wh_build b;
     int32_t dt;
+    int bits;
 
     if (!m || !ck)
         return olive_fail(OLIVE_EINVALID, "cvt_whisper_build: model and checkpoint are required");
@@ -186,18 +194,20 @@ int cvt_whisper_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_
         return OLIVE_ENOMEM;
     if (m->graph->n_nodes || m->graph->n_inputs || m->graph->n_initializers)
         return olive_fail(OLIVE_EINVALID, "cvt_whisper_build: the model's graph is not empty");
-    OLIVE_TRY(check_args(args, &dt));
+    OLIVE_TRY(check_args(args, &dt, &bits));
     OLIVE_TRY(wh_config_read(&c, ck));
     OLIVE_TRY(wh_audio_read(&a, ck, &c));
 
-    OLIVE_TRY(build_encoder(m, ck, &c, dt, args, ctx));
+    OLIVE_TRY(build_encoder(m, ck, &c, dt, bits, args, ctx));
     memset(&b, 0, sizeof b);
     b.g = m->graph;
     b.c = c;
     b.dt = dt;
     b.w = (enc_weights){.ck = ck, .g = m->graph, .prefix = "model.", .dtype = dt};
     OLIVE_TRY(prepare(m));
-    OLIVE_TRY(wh_decoder(&b, ctx, 0.4, 0.95));
+    OLIVE_TRY(wh_decoder(&b, ctx, 0.4, bits ? 0.7 : 0.95));
     OLIVE_TRY(companions(m, ck, &c, &a, args));
+    if (bits)
+        return enc_quantize(m, args, bits, ctx, 0.7);
     return olive_pass_progress(ctx, 1.0);
 }
