@@ -27,7 +27,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-from olive_testlib import run_convert  # noqa: E402
+from olive_testlib import read_safetensors, run_convert, write_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -227,6 +227,20 @@ def test_auto_opt_writes_the_whisper_folder(tmp_path, reference):
     assert np.abs(logits1 - reference["logits_1"]).max() <= 1e-4
 
 
+def test_untied_head_reads_proj_out(tmp_path, reference):
+    """tie_word_embeddings false: the head is proj_out.weight, here the token embeddings with
+    their rows reversed, so the logits are transformers' in reverse vocabulary order."""
+    src = edited_copy(tmp_path, tie_word_embeddings=False)
+    tensors = read_safetensors(src / "model.safetensors")
+    tensors["proj_out.weight"] = tensors["model.decoder.embed_tokens.weight"][::-1]
+    write_safetensors(src / "model.safetensors", tensors)
+    out = tmp_path / "out"
+    run_convert(CLI, src, out)
+    _, logits0, logits1 = run_steps(out, reference, np.float32)
+    assert np.abs(logits0 - reference["logits_0"][..., ::-1]).max() <= 1e-4
+    assert np.abs(logits1 - reference["logits_1"][..., ::-1]).max() <= 1e-4
+
+
 def edited_copy(tmp_path, file="config.json", **changes):
     dst = tmp_path / "src"
     shutil.copytree(DATA, dst)
@@ -244,6 +258,7 @@ def edited_copy(tmp_path, file="config.json", **changes):
     ("config.json", {"d_model": 30}, ["d_model 30"]),
     ("generation_config.json", {"decoder_start_token_id": 64}, ["generation_config.json", "'decoder_start_token_id'"]),
     ("config.json", {"decoder_ffn_dim": 48}, ["decoder.layers.0.fc1.weight", "[64, 32]"]),
+    ("config.json", {"tie_word_embeddings": False}, ["proj_out.weight", "missing"]),
     ("preprocessor_config.json", {"sampling_rate": 8000}, ["preprocessor_config.json", "'sampling_rate'", "8000"]),
     ("preprocessor_config.json", {"feature_size": 80}, ["'feature_size'", "num_mel_bins"]),
     ("preprocessor_config.json", {"dither": 1.0}, ["'dither'"]),

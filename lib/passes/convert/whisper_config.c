@@ -126,8 +126,12 @@ int wh_config_read(wh_config *c, const ofmt_checkpoint *ck)
         OLIVE_TRY(check_token(ck, tokens[i], c->vocab));
     {
         json_t *tie = json_object_get(cfg, "tie_word_embeddings");
-        /* Whisper ties proj_out to the token embeddings unless config.json says otherwise. */
-        c->tied = !tie || json_is_null(tie) || json_is_true(tie) || !ofmt_checkpoint_find(ck, "proj_out.weight");
+        /* Whisper ties proj_out to the token embeddings unless config.json says otherwise; an
+         * untied head must be stored (proj_out.weight). */
+        if (tie && !json_is_null(tie) && !json_is_boolean(tie))
+            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'tie_word_embeddings' must be true or false",
+                              ck->path);
+        c->tied = !tie || json_is_null(tie) || json_is_true(tie);
     }
     return OLIVE_OK;
 }
