@@ -14,7 +14,9 @@ onnxruntime-genai must load the output folder as written and greedy-generate the
 transformers' generate() gave, and its audio processor, reading the audio_processor_config.json
 written from preprocessor_config.json, must turn tone.wav into transformers'
 WhisperFeatureExtractor log-mel features. Settings the converter does not carry out are
-refused by name, with no output folder."""
+refused by name, with no output folder. The models' inputs and outputs, genai_config.json and
+audio_processor_config.json are those onnxruntime-genai's builder writes (builder_reference.json),
+but for the decoder's file name and the decoder_start_token_id we add."""
 
 import json
 import os
@@ -248,6 +250,31 @@ def edited_copy(tmp_path, file="config.json", **changes):
     config.update(changes)
     (dst / file).write_text(json.dumps(config))
     return dst
+
+
+def interface(path):
+    model = onnx.load(str(path), load_external_data=False)
+
+    def values(vs):
+        return [[v.name, v.type.tensor_type.elem_type,
+                 [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]] for v in vs]
+    return {"inputs": values(model.graph.input), "outputs": values(model.graph.output)}
+
+
+def test_same_interface_as_onnxruntime_genai_builder(converted):
+    ref = json.loads((DATA.parent / "builder_reference.json").read_text())
+    out = converted("fp32")
+    for ours, theirs in (("encoder.onnx", "encoder"), ("model.onnx", "decoder")):
+        got, want = interface(out / ours), ref[theirs]
+        assert sorted(got["inputs"]) == sorted(want["inputs"]), ours
+        assert sorted(got["outputs"]) == sorted(want["outputs"]), ours
+    config = json.loads((out / "genai_config.json").read_text())
+    assert config["model"].pop("decoder_start_token_id") == 60
+    want = ref["genai_config"]
+    assert want["model"]["decoder"]["filename"] == "decoder.onnx"
+    want["model"]["decoder"]["filename"] = "model.onnx"
+    assert config == want
+    assert json.loads((out / "audio_processor_config.json").read_text()) == ref["audio_processor"]
 
 
 @pytest.mark.parametrize("file, changes, needles", [

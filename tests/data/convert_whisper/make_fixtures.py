@@ -12,6 +12,10 @@ transformers' outputs in reference.npz:
   generated [1, N] int32                 generate(): greedy tokens, prompt included
   tone_features [1, 8, 3000]             WhisperFeatureExtractor's log-mel of tone.wav
 
+builder_reference.json records what onnxruntime-genai's model builder (0.18) writes for the same
+folder (fp32, cpu): genai_config.json, audio_processor_config.json's operations, and both
+models' inputs and outputs (name, element type, dims).
+
 The folder also gets a tokenizer (60 one-letter tokens and Whisper's special tokens, so that
 ONNX Runtime GenAI's audio processor, which needs one, loads), and tone.wav (1 s, 16 kHz,
 two sine waves) sits next to it.
@@ -20,6 +24,9 @@ Run with the torch environment: `$TORCHPY tests/data/convert_whisper/make_fixtur
 import json
 import pathlib
 import shutil
+import subprocess
+import sys
+import tempfile
 import wave
 
 import numpy as np
@@ -99,3 +106,26 @@ np.savez_compressed(FOLDER / "reference.npz", audio_features=features.astype(np.
                     tone_features=tone_features.astype(np.float32))
 print("generated", ids.tolist())
 print(json.dumps({p.name: p.stat().st_size for p in sorted(FOLDER.iterdir())}))
+
+
+def interface(path):
+    import onnx
+    model = onnx.load(str(path), load_external_data=False)
+
+    def values(vs):
+        return [[v.name, v.type.tensor_type.elem_type,
+                 [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]] for v in vs]
+    return {"inputs": values(model.graph.input), "outputs": values(model.graph.output)}
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(FOLDER), "-o", tmp + "/out",
+                    "-p", "fp32", "-e", "cpu", "-c", tmp + "/cache"], check=True, capture_output=True)
+    out = pathlib.Path(tmp) / "out"
+    audio = json.loads((out / "audio_processor_config.json").read_text())
+    for step in audio["feature_extraction"]["sequence"]:
+        step["operation"].get("attrs", {}).pop("_comment", None)  # the Hann window, as a comment
+    reference = {"genai_config": json.loads((out / "genai_config.json").read_text()), "audio_processor": audio,
+                 "encoder": interface(out / "encoder.onnx"), "decoder": interface(out / "decoder.onnx")}
+(HERE / "builder_reference.json").write_text(json.dumps(reference, indent=1) + "\n")
+print("builder reference recorded")
