@@ -126,14 +126,14 @@ def test_encoder_and_decoder_match_transformers(converted, reference, precision,
         assert err <= tol, f"{precision} {what} differs from transformers by {err:.3g} (tolerance {tol})"
 
 
-def genai_greedy(out, reference, length):
+def genai_greedy(out, reference, length, dtype=np.float32):
     og = pytest.importorskip("onnxruntime_genai")
     model = og.Model(str(out))
     params = og.GeneratorParams(model)
     params.set_search_options(max_length=length, do_sample=False)
     generator = og.Generator(model, params)
     inputs = og.NamedTensors()
-    inputs["audio_features"] = reference["audio_features"].astype(np.float32)
+    inputs["audio_features"] = reference["audio_features"].astype(dtype)
     inputs["input_ids"] = reference["prompt"]
     generator.set_inputs(inputs)
     while not generator.is_done():
@@ -141,18 +141,18 @@ def genai_greedy(out, reference, length):
     return np.asarray(generator.get_sequence(0)).tolist()
 
 
-def ort_greedy(out, reference, length, eos=61):
+def ort_greedy(out, reference, length, dtype=np.float32, eos=61):
     """Greedy decoding with the two models in onnxruntime, the caches carried by hand."""
     enc = session(out / "encoder.onnx")
     dec = session(out / "model.onnx")
     encoded = dict(zip([o.name for o in enc.get_outputs()],
-                       enc.run(None, {"audio_features": reference["audio_features"].astype(np.float32)})))
+                       enc.run(None, {"audio_features": reference["audio_features"].astype(dtype)})))
     names = [o.name for o in dec.get_outputs()]
     ids = reference["prompt"][0].tolist()
     feed = {"input_ids": reference["prompt"]}
     for i in range(LAYERS):
         for kind in ("key", "value"):
-            feed[f"past_{kind}_self_{i}"] = np.zeros((1, HEADS, 0, HEAD_SIZE), np.float32)
+            feed[f"past_{kind}_self_{i}"] = np.zeros((1, HEADS, 0, HEAD_SIZE), dtype)
             feed[f"past_{kind}_cross_{i}"] = encoded[f"present_{kind}_cross_{i}"]
     while len(ids) < length and ids[-1] != eos:
         result = dict(zip(names, dec.run(None, feed)))
@@ -170,6 +170,14 @@ def test_onnxruntime_genai_generates_transformers_tokens(converted, reference):
     assert genai_greedy(converted("fp32"), reference, len(want)) == want.tolist()
     assert ort_greedy(converted("fp32"), reference, len(want)) == want.tolist()
     assert len(set(want[3:].tolist())) > 2  # the reference is no single repeated token
+
+
+def test_onnxruntime_genai_runs_fp16(converted, reference):
+    """float16 inputs and caches: the same tokens as a greedy loop in onnxruntime."""
+    pytest.importorskip("onnxruntime_genai")
+    length = len(reference["generated"][0])
+    out = converted("fp16")
+    assert genai_greedy(out, reference, length, np.float16) == ort_greedy(out, reference, length, np.float16)
 
 
 @pytest.mark.parametrize("bits", [4, 8])
