@@ -1,7 +1,8 @@
 /* The Whisper builder's entry (see whisper.h): checks the pass parameters and both configs
  * first, builds the encoder into a model of its own and saves it to a temporary folder (its
  * files then travel as companions of the decoder, mapped, the folder removed at once), then
- * builds the decoder into the pass's model and adds the runtime configs. */
+ * builds the decoder into the pass's model and adds the runtime configs. The weights of each
+ * model pass through a spill file one tensor at a time (core/spill.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,13 +56,20 @@ static int prepare(oir_model *m)
     return OLIVE_OK;
 }
 
+/* The pass's temp_dir, or NULL. */
+static const char *temp_dir(const olive_pass_args *args)
+{
+    const char *dir = args && args->def && olive_param_find(args->def, "temp_dir") ? olive_args_string(args, "temp_dir")
+                                                                                   : NULL;
+    return dir && dir[0] ? dir : NULL;
+}
+
 /* The folder for temporary files: the pass's temp_dir, else $TMPDIR, else /var/tmp (kept on
  * disk) when writable, else /tmp. */
 static const char *temp_root(const olive_pass_args *args)
 {
-    const char *dir = args && args->def && olive_param_find(args->def, "temp_dir") ? olive_args_string(args, "temp_dir")
-                                                                                   : "";
-    if (dir && dir[0])
+    const char *dir = temp_dir(args);
+    if (dir)
         return dir;
     dir = getenv("TMPDIR");
     if (dir && dir[0])
@@ -137,7 +145,12 @@ static int build_encoder(oir_model *m, const ofmt_checkpoint *ck, const wh_confi
     b.w = (enc_weights){.ck = ck, .g = enc->graph, .prefix = "model.", .dtype = dt};
     rc = prepare(enc);
     if (rc == OLIVE_OK)
+        rc = olive_spill_open(&b.spill, temp_dir(args));
+    if (rc == OLIVE_OK)
         rc = wh_encoder(&b, ctx, 0.0, 0.4);
+    if (rc == OLIVE_OK)
+        rc = wh_finish(&b);
+    wh_release(&b);
     /* The quantize pass's own progress would run to the end: it reports none here. */
     if (rc == OLIVE_OK && bits)
         rc = enc_quantize(enc, args, bits, NULL, 0.0);
@@ -186,7 +199,7 @@ int cvt_whisper_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_
     wh_audio a;
     wh_build b;
     int32_t dt;
-    int bits;
+    int bits, rc;
 
     if (!m || !ck)
         return olive_fail(OLIVE_EINVALID, "cvt_whisper_build: model and checkpoint are required");
@@ -205,7 +218,12 @@ int cvt_whisper_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_
     b.dt = dt;
     b.w = (enc_weights){.ck = ck, .g = m->graph, .prefix = "model.", .dtype = dt};
     OLIVE_TRY(prepare(m));
-    OLIVE_TRY(wh_decoder(&b, ctx, 0.4, bits ? 0.7 : 0.95));
+    OLIVE_TRY(olive_spill_open(&b.spill, temp_dir(args)));
+    rc = wh_decoder(&b, ctx, 0.4, bits ? 0.7 : 0.95);
+    if (rc == OLIVE_OK)
+        rc = wh_finish(&b);
+    wh_release(&b);
+    OLIVE_TRY(rc);
     OLIVE_TRY(companions(m, ck, &c, &a, args));
     if (bits)
         return enc_quantize(m, args, bits, ctx, 0.7);

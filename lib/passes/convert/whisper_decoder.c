@@ -21,8 +21,8 @@ static int embeddings(wh_build *b, const char *out)
     int64_t tdims[2] = {c->vocab, c->d_model}, pdims[2] = {c->target_positions, c->d_model}, zero = 0, one = 1;
     oir_node *n;
 
-    OLIVE_TRY(enc_copy(&b->w, "decoder.embed_tokens.weight", "decoder.embed_tokens.weight", b->dt, 2, tdims));
-    OLIVE_TRY(enc_copy(&b->w, "decoder.embed_positions.weight", "decoder.embed_positions.weight", b->dt, 2, pdims));
+    OLIVE_TRY(wh_copy(b, "decoder.embed_tokens.weight", "decoder.embed_tokens.weight", 2, tdims));
+    OLIVE_TRY(wh_copy(b, "decoder.embed_positions.weight", "decoder.embed_positions.weight", 2, pdims));
     OLIVE_TRY(wh_int64(b, "positions.axes", 1, &one, &zero, 1));
     const char *past[] = {"past_key_self_0"};
     OLIVE_TRY(wh_node1(b, &n, "Shape", "", WH_ARRAY(past), "positions.past"));
@@ -126,7 +126,7 @@ static int head(wh_build *b, const char *x)
         for (int64_t j = 0; j < c->d_model; j++)
             dst[j * c->vocab + r] = src[r * c->d_model + j];
     free(src);
-    OLIVE_TRY(enc_add_init(&b->w, "proj_out.weight", b->dt, 2, tdims, dst));
+    OLIVE_TRY(wh_init(b, "proj_out.weight", b->dt, 2, tdims, dst));
     const char *ins[] = {x, "proj_out.weight"};
     return wh_node1(b, NULL, "MatMul", "", WH_ARRAY(ins), "logits");
 }

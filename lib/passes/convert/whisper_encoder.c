@@ -23,8 +23,8 @@ static int conv(wh_build *b, const char *x, const char *name, int64_t in, int64_
     snprintf(w, sizeof w, "encoder.%s.weight", name);
     snprintf(bias, sizeof bias, "encoder.%s.bias", name);
     snprintf(y, sizeof y, "encoder.%s", name);
-    OLIVE_TRY(enc_copy(&b->w, w, w, b->dt, 3, dims));
-    OLIVE_TRY(enc_copy(&b->w, bias, bias, b->dt, 1, &b->c.d_model));
+    OLIVE_TRY(wh_copy(b, w, w, 3, dims));
+    OLIVE_TRY(wh_copy(b, bias, bias, 1, &b->c.d_model));
     const char *ins[] = {x, w, bias};
     OLIVE_TRY(wh_node1(b, &n, "Conv", "", WH_ARRAY(ins), y));
     OLIVE_TRY(oir_node_set_attr_ints(n, "kernel_shape", &kernel, 1));
@@ -42,7 +42,7 @@ static int embeddings(wh_build *b, const char *out)
     const char *tr[] = {"encoder.conv2.gelu"};
     OLIVE_TRY(wh_node1(b, &n, "Transpose", "", WH_ARRAY(tr), "encoder.frames"));
     OLIVE_TRY(oir_node_set_attr_ints(n, "perm", perm, 3));
-    OLIVE_TRY(enc_copy(&b->w, "encoder.embed_positions.weight", "encoder.embed_positions.weight", b->dt, 2, pdims));
+    OLIVE_TRY(wh_copy(b, "encoder.embed_positions.weight", "encoder.embed_positions.weight", 2, pdims));
     return wh_add(b, "encoder.frames", "encoder.embed_positions.weight", out);
 }
 

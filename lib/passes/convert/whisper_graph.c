@@ -5,8 +5,70 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/half.h"
 #include "core/status.h"
 #include "passes/convert/whisper_internal.h"
+
+int wh_init(wh_build *b, const char *name, int32_t dtype, size_t rank, const int64_t *dims, float *data)
+{
+    uint64_t n = 1, nbytes, offset = 0;
+    wh_pending p;
+    oir_tensor *t;
+    int rc;
+
+    for (size_t i = 0; i < rank; i++)
+        n *= (uint64_t)dims[i];
+    if (dtype == OIR_FLOAT16) {
+        /* In place: half i overwrites bytes of float i / 2, already read. */
+        uint16_t *half = (uint16_t *)data;
+        for (uint64_t i = 0; i < n; i++)
+            half[i] = olive_float_to_half(data[i]);
+    }
+    nbytes = n * (dtype == OIR_FLOAT16 ? 2 : 4);
+    rc = olive_spill_reserve(b->spill, nbytes, &offset);
+    if (rc == OLIVE_OK)
+        rc = olive_spill_write(b->spill, offset, data, (size_t)nbytes);
+    free(data);
+    OLIVE_TRY(rc);
+    if (!(t = oir_tensor_new(name, dtype, rank, dims)))
+        return OLIVE_ENOMEM;
+    if ((rc = oir_graph_add_initializer(b->g, t)) != OLIVE_OK) {
+        oir_tensor_free(t);
+        return rc;
+    }
+    p.tensor = t;
+    p.offset = offset;
+    p.nbytes = nbytes;
+    return OLIVE_PUSH(b->pending, b->n_pending, b->cap_pending, p);
+}
+
+int wh_copy(wh_build *b, const char *ckname, const char *name, size_t rank, const int64_t *dims)
+{
+    float *data = NULL;
+    OLIVE_TRY(enc_read(&b->w, 1, ckname, rank, dims, &data));
+    return wh_init(b, name, b->dt, rank, dims, data);
+}
+
+int wh_finish(wh_build *b)
+{
+    olive_blob *blob;
+    int rc = OLIVE_OK;
+    OLIVE_TRY(olive_spill_map(b->spill, &blob));
+    for (size_t i = 0; i < b->n_pending && rc == OLIVE_OK; i++)
+        rc = oir_tensor_set_blob(b->pending[i].tensor, blob, b->pending[i].offset, b->pending[i].nbytes);
+    olive_blob_unref(blob);
+    b->n_pending = 0;
+    return rc;
+}
+
+void wh_release(wh_build *b)
+{
+    olive_spill_close(b->spill);
+    b->spill = NULL;
+    free(b->pending);
+    b->pending = NULL;
+    b->n_pending = b->cap_pending = 0;
+}
 
 int wh_node(wh_build *b, oir_node **out, const char *op, const char *domain, size_t n_in, const char *const *in,
             size_t n_out, const char *const *outs)
@@ -68,12 +130,12 @@ int wh_dense(wh_build *b, const char *x, const char *ckname, int64_t in, int64_t
         for (int64_t c = 0; c < in; c++)
             dst[c * out + r] = src[r * in + c];
     free(src);
-    OLIVE_TRY(enc_add_init(&b->w, wname, b->dt, 2, tdims, dst));
+    OLIVE_TRY(wh_init(b, wname, b->dt, 2, tdims, dst));
     if (!has_bias) {
         const char *ins[] = {x, wname};
         return wh_node1(b, NULL, "MatMul", "", WH_ARRAY(ins), output);
     }
-    OLIVE_TRY(enc_copy(&b->w, bname, bname, b->dt, 1, &out));
+    OLIVE_TRY(wh_copy(b, bname, bname, 1, &out));
     snprintf(mm, sizeof mm, "%s.matmul", output);
     const char *ins[] = {x, wname};
     OLIVE_TRY(wh_node1(b, NULL, "MatMul", "", WH_ARRAY(ins), mm));
@@ -86,8 +148,8 @@ int wh_norm(wh_build *b, const char *x, const char *ckname, const char *output)
     oir_node *n;
     snprintf(g, sizeof g, "%s.weight", ckname);
     snprintf(be, sizeof be, "%s.bias", ckname);
-    OLIVE_TRY(enc_copy(&b->w, g, g, b->dt, 1, &b->c.d_model));
-    OLIVE_TRY(enc_copy(&b->w, be, be, b->dt, 1, &b->c.d_model));
+    OLIVE_TRY(wh_copy(b, g, g, 1, &b->c.d_model));
+    OLIVE_TRY(wh_copy(b, be, be, 1, &b->c.d_model));
     const char *ins[] = {x, g, be};
     OLIVE_TRY(wh_node1(b, &n, "LayerNormalization", "", WH_ARRAY(ins), output));
     OLIVE_TRY(oir_node_set_attr_int(n, "axis", -1));

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "core/spill.h"
 #include "passes/convert/encoder.h"
 #include "passes/convert/whisper.h"
 
@@ -26,11 +27,21 @@ typedef struct wh_audio {
     int64_t n_fft, hop_length, chunk_length, n_mels, sampling_rate;
 } wh_audio;
 
+/* An initializer whose bytes are in the spill file, given its blob once the file is mapped. */
+typedef struct wh_pending {
+    oir_tensor *tensor;
+    uint64_t offset, nbytes;
+} wh_pending;
+
 typedef struct wh_build {
     oir_graph *g;
-    enc_weights w; /* checkpoint tensors under "model." */
+    enc_weights w; /* checkpoint tensors under "model." (read with enc_read) */
     wh_config c;
     int32_t dt; /* the models' float type: OIR_FLOAT or OIR_FLOAT16 */
+    /* Weights go one at a time into a temporary file, so that memory holds one tensor. */
+    olive_spill *spill;
+    wh_pending *pending;
+    size_t n_pending, cap_pending;
 } wh_build;
 
 /* Reads and checks config.json; refuses keys whose values this builder does not carry out.
@@ -41,6 +52,17 @@ int wh_config_read(wh_config *c, const ofmt_checkpoint *ck);
  * Runtime Extensions implements (16 kHz, n_fft 400, hop 160, 30 s chunks, num_mel_bins).
  * Errors: OLIVE_ENOTFOUND, OLIVE_EFORMAT, OLIVE_EUNSUPPORTED naming the key and file. */
 int wh_audio_read(wh_audio *a, const ofmt_checkpoint *ck, const wh_config *c);
+
+/* Initializer `name` [rank, dims] from float32 `data` (taken over and freed), converted to
+ * `dtype` and written to the spill file. */
+int wh_init(wh_build *b, const char *name, int32_t dtype, size_t rank, const int64_t *dims, float *data);
+/* Checkpoint tensor `ckname` (under "model."), checked to have shape `dims`, as initializer
+ * `name` of the build's float type. */
+int wh_copy(wh_build *b, const char *ckname, const char *name, size_t rank, const int64_t *dims);
+/* Maps the spill file and gives every initializer written so far its bytes. */
+int wh_finish(wh_build *b);
+/* Releases the spill file and the pending list (the mapped bytes live on in the tensors). */
+void wh_release(wh_build *b);
 
 /* A node writing `n_out` outputs (named "/<first output>"); *out gets it for attributes. */
 int wh_node(wh_build *b, oir_node **out, const char *op, const char *domain, size_t n_in, const char *const *in,
