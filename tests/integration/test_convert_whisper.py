@@ -1,22 +1,22 @@
 """The convert pass on Whisper (WhisperForConditionalGeneration), against Hugging Face
-transformers and ONNX Runtime GenAI.
+transformers, onnxruntime, onnxruntime-genai and its model builder.
 
 A tiny random checkpoint (tests/data/convert_whisper/whisper_tiny, made by make_fixtures.py
 with transformers' outputs in reference.npz) is converted with `olive run-pass --pass
-convert`. Both models must pass onnx's checker; in onnxruntime the encoder must give
-transformers' encoder output from the recorded log-mel features, and the decoder, fed the
-encoder's cross-attention caches, transformers' logits for a 3-token prompt and for a second
-step that takes the first step's self-attention caches: within 1e-4 in fp32, 0.15 in fp16. At
-int4 and int8 both models' MatMulNBits weights must be those onnxruntime's MatMulNBitsQuantizer
-writes for the fp32 models, and onnxruntime-genai must generate what a greedy loop over the
-same models in onnxruntime gives.
-onnxruntime-genai must load the output folder as written and greedy-generate the tokens
-transformers' generate() gave, and its audio processor, reading the audio_processor_config.json
-written from preprocessor_config.json, must turn tone.wav into transformers'
-WhisperFeatureExtractor log-mel features. Settings the converter does not carry out are
-refused by name, with no output folder. The models' inputs and outputs, genai_config.json and
-audio_processor_config.json are those onnxruntime-genai's builder writes (builder_reference.json),
-but for the decoder's file name and the decoder_start_token_id we add."""
+convert` (and once with `olive auto-opt`). Both models must pass onnx's checker; in
+onnxruntime the encoder must give transformers' encoder output from the recorded log-mel
+features, and the decoder, fed the encoder's cross-attention caches, transformers' logits for a
+3-token prompt and for a second step that takes the first step's self-attention caches: within
+1e-4 in fp32, 0.15 in fp16. onnxruntime-genai must load the output folder as written and
+greedy-generate the tokens transformers' generate() gave (fp32), or those of a greedy loop over
+the same models in onnxruntime (fp16, int4, int8); at int4 and int8 both models' MatMulNBits
+weights must be those onnxruntime's MatMulNBitsQuantizer writes for the fp32 models. Its audio
+processor, reading the audio_processor_config.json written from preprocessor_config.json, must
+turn tone.wav into transformers' WhisperFeatureExtractor features. The models' inputs and
+outputs, genai_config.json and audio_processor_config.json are those onnxruntime-genai's
+builder writes (builder_reference.json), but for the decoder's file name and the
+decoder_start_token_id we add. Settings the converter does not carry out, and a
+preprocessor_config.json linked out of the folder, are refused by name, with no output folder."""
 
 import json
 import os
@@ -306,6 +306,31 @@ def test_unsupported_settings_are_refused_by_name(tmp_path, file, changes, needl
     assert proc.returncode not in (0, -11, -6), proc.stderr
     for needle in needles:
         assert needle in proc.stderr, f"{needle!r} not in {proc.stderr!r}"
+    assert not out.exists()
+
+
+def test_without_preprocessor_config_whispers_front_end_is_written(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(DATA, src)
+    (src / "preprocessor_config.json").unlink()
+    out = tmp_path / "out"
+    run_convert(CLI, src, out)
+    audio = json.loads((out / "audio_processor_config.json").read_text())
+    assert audio["feature_extraction"]["sequence"][2]["operation"]["attrs"] == {
+        "chunk_size": 30, "hop_length": 160, "n_fft": 400, "n_mel": 8}
+    assert not (out / "preprocessor_config.json").exists()
+
+
+def test_preprocessor_config_linked_outside_the_folder_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text((DATA / "preprocessor_config.json").read_text())
+    src = tmp_path / "src"
+    shutil.copytree(DATA, src)
+    (src / "preprocessor_config.json").unlink()
+    (src / "preprocessor_config.json").symlink_to(outside)
+    out = tmp_path / "out"
+    proc = run_convert(CLI, src, out, expect_ok=False)
+    assert proc.returncode not in (0, -11, -6) and "preprocessor_config.json" in proc.stderr, proc.stderr
     assert not out.exists()
 
 
