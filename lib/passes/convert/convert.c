@@ -230,7 +230,7 @@ static const char *const nested_keys[] = {"extra_options", NULL};
 const olive_pass_def olive_pass_convert = {
     .name = "convert",
     .summary = "Hugging Face checkpoint or GGUF file to ONNX, weights streamed",
-    .details = "Decoders for ONNX Runtime GenAI (GroupQueryAttention, MatMulNBits for int4/int8, genai_config.json) "
+    .details = "Decoders for ONNX Runtime GenAI (GroupQueryAttention, MatMulNBits for int4/int8, genai_config.json), "
                "BERT-family encoders, and Whisper (encoder and decoder with cross-attention caches, "
                "audio_processor_config.json)",
     /* The builder picks operators and layouts for the execution provider. */

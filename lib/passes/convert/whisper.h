@@ -34,11 +34,12 @@ int cvt_whisper_handles(const char *architecture);
  * block_size, is_symmetric and accuracy_level; float32 inputs and outputs); bf16 and the
  * decoder-only parameters (exclude_embeds, exclude_lm_head,
  * include_hidden_states, num_hidden_layers, adapter_path, quant_plan) with values other
- * than their defaults are refused. Errors, all before anything is built: OLIVE_EUNSUPPORTED
- * naming the config.json / preprocessor_config.json key or the parameter this builder does not
- * handle; OLIVE_EFORMAT naming the key, or the tensor and file, at fault; then OLIVE_EIO (the
- * temporary encoder file), OLIVE_ECANCELLED, OLIVE_ENOMEM. On failure the graph may hold part
- * of the model: the caller discards it. */
+ * than their defaults are refused. Errors: before anything is built, OLIVE_EUNSUPPORTED naming
+ * the config.json / preprocessor_config.json key or the parameter this builder does not handle,
+ * OLIVE_EFORMAT naming the key at fault; while building, OLIVE_EFORMAT naming a tensor and file
+ * (missing, or of another shape than config.json implies), OLIVE_EIO (the temporary files),
+ * OLIVE_ECANCELLED, OLIVE_ENOMEM. Nothing is written on failure: the graph may hold part of the
+ * model and the caller discards it. */
 int cvt_whisper_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_args *args, olive_pass_ctx *ctx);
 
 #endif
