@@ -13,6 +13,7 @@
 #include "passes/convert/decoder.h"
 
 #include "passes/convert/encoder_bert.h"
+#include "passes/convert/whisper.h"
 
 /* Execution provider names as the builder spells them, from the accelerator's ONNX Runtime name. */
 static const char *provider_of(const olive_pass_ctx *ctx)
@@ -54,9 +55,12 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
                               ck->path, arch);
         return cvt_bert_build(m, ck, args, ctx);
     }
+    if (arch && cvt_whisper_handles(arch))
+        return cvt_whisper_build(m, ck, args, ctx);
     return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
                       ck->path, arch ? arch : "(none given)", cvt_decoder_supported(),
-                      ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel");
+                      ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel, "
+                      "WhisperForConditionalGeneration");
 }
 
 /* Opens the checkpoint and builds; an unset execution_provider comes from the accelerator
@@ -249,8 +253,9 @@ static const char *const nested_keys[] = {"extra_options", NULL};
 const olive_pass_def olive_pass_convert = {
     .name = "convert",
     .summary = "Hugging Face checkpoint or GGUF file to ONNX, weights streamed",
-    .details = "Decoders for ONNX Runtime GenAI (GroupQueryAttention, MatMulNBits for int4/int8, genai_config.json) "
-               "and BERT-family encoders",
+    .details = "Decoders for ONNX Runtime GenAI (GroupQueryAttention, MatMulNBits for int4/int8, genai_config.json), "
+               "BERT-family encoders, and Whisper (encoder and decoder with cross-attention caches, "
+               "audio_processor_config.json)",
     /* The builder picks operators and layouts for the execution provider. */
     .flags = OLIVE_PASS_ACCEPTS_CHECKPOINT | OLIVE_PASS_DEPENDS_ON_ACCELERATOR,
     .olive_types = olive_types,
