@@ -29,10 +29,14 @@ DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert_vision
 LAYERS = 2
 FUSED = ("Attention", "MultiHeadAttention", "LayerNormalization", "SkipLayerNormalization", "BiasGelu", "FastGelu",
          "Gelu", "QuickGelu", "EmbedLayerNormalization")
-# fixture: (onnxruntime optimizer model_type, graph inputs, graph outputs)
+# fixture: (onnxruntime optimizer model_type, towers, graph inputs, graph outputs)
 FIXTURES = {
-    "vit_model": ("vit", ["pixel_values"], ["last_hidden_state", "pooler_output"]),
-    "vit_imgcls": ("vit", ["pixel_values"], ["logits"]),
+    "vit_model": ("vit", 1, ["pixel_values"], ["last_hidden_state", "pooler_output"]),
+    "vit_imgcls": ("vit", 1, ["pixel_values"], ["logits"]),
+    "clip_model": ("clip", 2, ["input_ids", "pixel_values", "attention_mask"],
+                   ["logits_per_image", "logits_per_text", "text_embeds", "image_embeds"]),
+    "clip_text": ("clip", 1, ["input_ids", "attention_mask"], ["last_hidden_state", "pooler_output"]),
+    "clip_vision": ("clip", 1, ["pixel_values"], ["last_hidden_state", "pooler_output"]),
 }
 
 
@@ -83,7 +87,7 @@ def compare(path, ref, tol):
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES))
 def test_fp32_matches_transformers(fixture, tmp_path):
-    model_type, inputs, outputs = FIXTURES[fixture]
+    model_type, towers, inputs, outputs = FIXTURES[fixture]
     src = DATA / fixture
     convert(src, tmp_path / "out", "precision=fp32")
     path, model = load(tmp_path / "out")
@@ -93,7 +97,18 @@ def test_fp32_matches_transformers(fixture, tmp_path):
         assert i.type.tensor_type.shape.dim[0].dim_param == "batch"
 
     ours, theirs = op_counts(model), ort_fused(fixture, model_type)
+    if "input_ids" in inputs:
+        # onnxruntime 1.32 fuses the text tower's attention only with the causal mask subgraph
+        # of transformers 4's export (Less, Where, Unsqueeze, Expand, Concat), not with
+        # transformers 5's mask; the vision tower's attention it fuses, one Attention per layer
+        # as here. Ours is causal Attention (unidirectional) over the padding mask.
+        assert theirs["Attention"] == LAYERS * (towers - 1), theirs
+        theirs["Attention"] += LAYERS
+        causal = [n for n in model.graph.node if n.op_type == "Attention" and
+                  any(a.name == "unidirectional" and a.i == 1 for a in n.attribute)]
+        assert len(causal) == LAYERS
     assert {op: ours[op] for op in FUSED} == {op: theirs[op] for op in FUSED}, (dict(ours), dict(theirs))
+    assert ours["Attention"] == LAYERS * towers
     assert not {"Softmax", "Erf", "ReduceMean", "Sqrt"} & set(ours), ours
     assert all(n.domain == "com.microsoft" for n in model.graph.node if n.op_type == "Attention")
 
@@ -101,7 +116,7 @@ def test_fp32_matches_transformers(fixture, tmp_path):
     print(fixture, {op: ours[op] for op in FUSED if ours[op]}, {k: f"{v:.2e}" for k, v in worst.items()})
 
 
-@pytest.mark.parametrize("fixture", ["vit_model"])
+@pytest.mark.parametrize("fixture", ["vit_model", "clip_model", "clip_text", "clip_vision"])
 def test_fp16_close_to_transformers(fixture, tmp_path):
     src = DATA / fixture
     convert(src, tmp_path / "out", "precision=fp16")
@@ -109,16 +124,19 @@ def test_fp16_close_to_transformers(fixture, tmp_path):
     types = {t.name: t.data_type for t in model.graph.initializer}
     assert onnx.TensorProto.FLOAT16 in {types[n.input[1]] for n in model.graph.node if n.op_type == "Attention"}
     for v in list(model.graph.input) + list(model.graph.output):
-        assert v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        want = onnx.TensorProto.INT64 if v.name in ("input_ids", "attention_mask") else onnx.TensorProto.FLOAT
+        assert v.type.tensor_type.elem_type == want, v.name
     compare(path, np.load(src / "reference.npz"), 2e-2)
 
 
-def test_int8_uses_matmulnbits(tmp_path):
-    src = DATA / "vit_imgcls"
+@pytest.mark.parametrize("fixture, towers", [("vit_imgcls", 1), ("clip_model", 2)])
+def test_int8_uses_matmulnbits(fixture, towers, tmp_path):
+    src = DATA / fixture
     convert(src, tmp_path / "out", "precision=int8", "block_size=32")
     path, model = load(tmp_path / "out")
     ops = op_counts(model)
-    assert ops["MatMulNBits"] == 3 * LAYERS and ops["MatMul"] == 0 and ops["Attention"] == LAYERS, ops
+    assert ops["MatMulNBits"] == 3 * LAYERS * towers and ops["MatMul"] == 0, ops
+    assert ops["Attention"] == LAYERS * towers, ops
     compare(path, np.load(src / "reference.npz"), 0.15)
 
 
@@ -145,6 +163,15 @@ def edited_copy(tmp_path, fixture, changes, section=None):
     ("vit_model", None, {"hidden_size": None}, ["hidden_size", "missing"]),
     ("vit_imgcls", None, {"intermediate_size": 48}, ["vit.encoder.layer.0.intermediate.dense.weight", "[64, 32]"]),
     ("vit_model", None, {"image_size": 32}, ["embeddings.position_embeddings", "model.safetensors"]),
+    ("clip_model", "text_config", {"hidden_act": "swish"}, ["text_config.hidden_act", "swish"]),
+    ("clip_model", "vision_config", {"image_size": [16, 16]}, ["vision_config.image_size", "config.json"]),
+    ("clip_model", "vision_config", {"patch_size": 5}, ["vision_config.image_size", "patch_size 5"]),
+    ("clip_model", None, {"text_config": None}, ["text_config", "missing"]),
+    ("clip_model", "vision_config", {"intermediate_size": 48},
+     ["vision_model.encoder.layers.0.mlp.fc1.weight", "[64, 32]"]),
+    ("clip_text", None, {"eos_token_id": None}, ["eos_token_id", "missing"]),
+    ("clip_text", None, {"eos_token_id": 100}, ["eos_token_id", "outside"]),
+    ("clip_vision", None, {"num_channels": 1}, ["embeddings.patch_embedding.weight", "[32, 3, 4, 4]"]),
 ])
 def test_bad_config_is_refused_by_name(fixture, section, changes, needles, tmp_path):
     src = edited_copy(tmp_path, fixture, changes, section)

@@ -51,10 +51,10 @@ int enc_json_string(const ofmt_checkpoint *ck, const json_t *obj, const char *se
 int enc_json_eps(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, double fallback,
                  double *out);
 
-/* Activation `key` ("gelu" when absent): gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu and,
- * when `quick` is set, quick_gelu; OLIVE_EUNSUPPORTED naming the key and value otherwise. */
-int enc_json_act(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int quick,
-                 enc_act *out);
+/* Activation `key` (`fallback` when absent): gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu
+ * and, when `quick` is set, quick_gelu; OLIVE_EUNSUPPORTED naming the key and value otherwise. */
+int enc_json_act(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key,
+                 const char *fallback, int quick, enc_act *out);
 
 /* Refuses (OLIVE_EUNSUPPORTED naming the key) boolean `key` when present with a value other
  * than `want`. */

@@ -98,11 +98,11 @@ int enc_json_eps(const ofmt_checkpoint *ck, const json_t *obj, const char *secti
     return OLIVE_OK;
 }
 
-int enc_json_act(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int quick,
-                 enc_act *out)
+int enc_json_act(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key,
+                 const char *fallback, int quick, enc_act *out)
 {
     const char *act = NULL;
-    OLIVE_TRY(enc_json_string(ck, obj, section, key, "gelu", &act));
+    OLIVE_TRY(enc_json_string(ck, obj, section, key, fallback, &act));
     if (!strcmp(act, "gelu"))
         *out = ENC_ACT_GELU;
     else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_fast"))
@@ -145,7 +145,7 @@ static int get_string(const ofmt_checkpoint *ck, const char *key, const char *fa
 
 static int get_activation(const ofmt_checkpoint *ck, const char *key, enc_act *out)
 {
-    return enc_json_act(ck, ck->config, "", key, 0, out);
+    return enc_json_act(ck, ck->config, "", key, "gelu", 0, out);
 }
 
 /* The architecture name: "architectures"[0], else model_type. */

@@ -68,7 +68,7 @@ static int read_config(vit_config *c, const ofmt_checkpoint *ck)
     OLIVE_TRY(enc_json_int(ck, cfg, "", "num_attention_heads", -1, 1, 1024, &c->heads));
     OLIVE_TRY(enc_json_int(ck, cfg, "", "num_hidden_layers", -1, 1, 1024, &c->layers));
     OLIVE_TRY(enc_json_int(ck, cfg, "", "intermediate_size", -1, 1, 1 << 20, &c->intermediate));
-    OLIVE_TRY(enc_json_act(ck, cfg, "", "hidden_act", 1, &c->act));
+    OLIVE_TRY(enc_json_act(ck, cfg, "", "hidden_act", "gelu", 1, &c->act));
     OLIVE_TRY(enc_json_eps(ck, cfg, "", "layer_norm_eps", 1e-12, &c->eps));
     OLIVE_TRY(enc_json_int(ck, cfg, "", "num_channels", 3, 1, 64, &c->channels));
     /* Per-side sizes ([height, width]) are not handled: enc_json_int names the key. */
@@ -85,8 +85,8 @@ static int read_config(vit_config *c, const ofmt_checkpoint *ck)
                           ck->path, (long long)c->hidden, (long long)c->heads);
     if (c->image % c->patch)
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "config.json of '%s': image_size %lld is not a multiple of patch_size %lld",
-                          ck->path, (long long)c->image, (long long)c->patch);
+                          "config.json of '%s': image_size %lld is not a multiple of patch_size %lld", ck->path,
+                          (long long)c->image, (long long)c->patch);
     labels = json_object_get(cfg, "id2label");
     if (json_is_object(labels))
         c->num_labels = (int64_t)json_object_size(labels);
