@@ -156,7 +156,7 @@ def edited_copy(tmp_path, fixture, changes, section=None):
 
 @pytest.mark.parametrize("fixture, section, changes, needles", [
     ("vit_model", None, {"qkv_bias": False}, ["qkv_bias", "config.json"]),
-    ("vit_model", None, {"image_size": [16, 16]}, ["image_size", "config.json"]),
+    ("vit_model", None, {"image_size": [16, 12]}, ["image_size [16, 12]", "config.json"]),
     ("vit_model", None, {"patch_size": 3}, ["image_size", "patch_size"]),
     ("vit_model", None, {"pooler_act": "relu"}, ["pooler_act", "relu"]),
     ("vit_model", None, {"hidden_act": "swish"}, ["hidden_act", "swish"]),
@@ -164,7 +164,7 @@ def edited_copy(tmp_path, fixture, changes, section=None):
     ("vit_imgcls", None, {"intermediate_size": 48}, ["vit.encoder.layer.0.intermediate.dense.weight", "[64, 32]"]),
     ("vit_model", None, {"image_size": 32}, ["embeddings.position_embeddings", "model.safetensors"]),
     ("clip_model", "text_config", {"hidden_act": "swish"}, ["text_config.hidden_act", "swish"]),
-    ("clip_model", "vision_config", {"image_size": [16, 16]}, ["vision_config.image_size", "config.json"]),
+    ("clip_model", "vision_config", {"patch_size": [4, 2]}, ["vision_config.patch_size [4, 2]", "config.json"]),
     ("clip_model", "vision_config", {"patch_size": 5}, ["vision_config.image_size", "patch_size 5"]),
     ("clip_model", None, {"text_config": None}, ["text_config", "missing"]),
     ("clip_model", "vision_config", {"intermediate_size": 48},

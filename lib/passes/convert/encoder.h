@@ -43,6 +43,11 @@ int enc_config_read(enc_config *c, const ofmt_checkpoint *ck);
 int enc_json_int(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int64_t fallback,
                  int64_t lo, int64_t hi, int64_t *out);
 
+/* A square size `key` (image_size, patch_size): one integer in [1, 16384], or [n, n];
+ * OLIVE_EUNSUPPORTED naming the key for different sides. */
+int enc_json_side(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int64_t fallback,
+                  int64_t *out);
+
 /* String `key`, or `fallback` when absent. */
 int enc_json_string(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key,
                     const char *fallback, const char **out);

@@ -87,9 +87,8 @@ static int read_vision(const ofmt_checkpoint *ck, const json_t *o, const char *s
 {
     OLIVE_TRY(read_common(ck, o, sec, t));
     OLIVE_TRY(enc_json_int(ck, o, sec, "num_channels", 3, 1, 64, &t->channels));
-    /* Per-side sizes ([height, width]) are not handled: enc_json_int names the key. */
-    OLIVE_TRY(enc_json_int(ck, o, sec, "image_size", 224, 1, 1 << 14, &t->image));
-    OLIVE_TRY(enc_json_int(ck, o, sec, "patch_size", 32, 1, 1 << 14, &t->patch));
+    OLIVE_TRY(enc_json_side(ck, o, sec, "image_size", 224, &t->image));
+    OLIVE_TRY(enc_json_side(ck, o, sec, "patch_size", 32, &t->patch));
     if (t->image % t->patch)
         return olive_fail(OLIVE_EUNSUPPORTED,
                           "config.json of '%s': %s%simage_size %lld is not a multiple of patch_size %lld", ck->path,

@@ -26,7 +26,7 @@
  * and `ctx` may be NULL. Errors: OLIVE_EFORMAT naming the tensor and file for a missing tensor
  * or one whose shape disagrees with config.json, or the config.json key at fault (as
  * "text_config.<key>" / "vision_config.<key>" in a CLIPModel); OLIVE_EUNSUPPORTED naming the
- * key whose value this builder does not handle (image_size or patch_size given per side, an
+ * key whose value this builder does not handle (image_size or patch_size with different sides, an
  * activation other than quick_gelu, the GELUs and ReLU) or the precision; OLIVE_ECANCELLED;
  * OLIVE_ENOMEM. config.json is checked whole before the graph is built. On failure the graph
  * may hold part of the model: the caller discards it. */

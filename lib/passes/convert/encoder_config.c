@@ -69,6 +69,29 @@ int enc_json_int(const ofmt_checkpoint *ck, const json_t *obj, const char *secti
     return OLIVE_OK;
 }
 
+int enc_json_side(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int64_t fallback,
+                  int64_t *out)
+{
+    json_t *v = json_object_get(obj, key), *a, *b;
+    if (!json_is_array(v))
+        return enc_json_int(ck, obj, section, key, fallback, 1, 1 << 14, out);
+    a = json_array_get(v, 0);
+    b = json_array_get(v, 1);
+    if (json_array_size(v) != 2 || !json_is_integer(a) || !json_is_integer(b))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' must be an integer or two", ck->path,
+                          KEY_ARGS(section, key));
+    if (json_integer_value(a) != json_integer_value(b))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': " KEY_FMT " [%lld, %lld] is not supported (only square sizes are)",
+                          ck->path, KEY_ARGS(section, key), (long long)json_integer_value(a),
+                          (long long)json_integer_value(b));
+    *out = (int64_t)json_integer_value(a);
+    if (*out < 1 || *out > 1 << 14)
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' is %lld, outside [1, 16384]", ck->path,
+                          KEY_ARGS(section, key), (long long)*out);
+    return OLIVE_OK;
+}
+
 int enc_json_string(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key,
                     const char *fallback, const char **out)
 {

@@ -71,9 +71,8 @@ static int read_config(vit_config *c, const ofmt_checkpoint *ck)
     OLIVE_TRY(enc_json_act(ck, cfg, "", "hidden_act", "gelu", 1, &c->act));
     OLIVE_TRY(enc_json_eps(ck, cfg, "", "layer_norm_eps", 1e-12, &c->eps));
     OLIVE_TRY(enc_json_int(ck, cfg, "", "num_channels", 3, 1, 64, &c->channels));
-    /* Per-side sizes ([height, width]) are not handled: enc_json_int names the key. */
-    OLIVE_TRY(enc_json_int(ck, cfg, "", "image_size", 224, 1, 1 << 14, &c->image));
-    OLIVE_TRY(enc_json_int(ck, cfg, "", "patch_size", 16, 1, 1 << 14, &c->patch));
+    OLIVE_TRY(enc_json_side(ck, cfg, "", "image_size", 224, &c->image));
+    OLIVE_TRY(enc_json_side(ck, cfg, "", "patch_size", 16, &c->patch));
     OLIVE_TRY(enc_json_require_bool(ck, cfg, "", "qkv_bias", 1));
     OLIVE_TRY(enc_json_string(ck, cfg, "", "pooler_act", "tanh", &pooler_act));
     if (strcmp(pooler_act, "tanh"))

@@ -24,7 +24,7 @@
  * and `ctx` may be NULL. Errors: OLIVE_EFORMAT naming the tensor and file for a missing tensor
  * or one whose shape disagrees with config.json, or the config.json key at fault;
  * OLIVE_EUNSUPPORTED naming the config.json key whose value this builder does not handle
- * (image_size or patch_size given per side, qkv_bias false, pooler_act other than tanh, an
+ * (image_size or patch_size with different sides, qkv_bias false, pooler_act other than tanh, an
  * activation other than the GELUs, ReLU and quick_gelu), or the precision; OLIVE_ECANCELLED;
  * OLIVE_ENOMEM. Everything in config.json is checked before the graph is built. On failure the
  * graph may hold part of the model: the caller discards it. */
