@@ -1,7 +1,8 @@
 """The convert pass on ViT and CLIP encoders, against Hugging Face transformers and onnxruntime.
 
 Tiny random checkpoints (tests/data/convert_vision, made by make_fixtures.py: ViTModel,
-ViTForImageClassification, CLIPModel, CLIPTextModel, CLIPVisionModel) are converted with
+ViTForImageClassification, CLIPModel, CLIPTextModel, CLIPVisionModel and the CLIP towers
+WithProjection) are converted with
 `olive run-pass --pass convert`; the output must pass onnx's checker, take and give the inputs
 and outputs optimum's exports name, and give in onnxruntime transformers' outputs for two
 batches within 1e-4 in fp32 (2e-2 in fp16). Its fused operators must be those onnxruntime's
@@ -37,6 +38,8 @@ FIXTURES = {
                    ["logits_per_image", "logits_per_text", "text_embeds", "image_embeds"]),
     "clip_text": ("clip", 1, ["input_ids", "attention_mask"], ["last_hidden_state", "pooler_output"]),
     "clip_vision": ("clip", 1, ["pixel_values"], ["last_hidden_state", "pooler_output"]),
+    "clip_text_projection": ("clip", 1, ["input_ids", "attention_mask"], ["text_embeds", "last_hidden_state"]),
+    "clip_vision_projection": ("clip", 1, ["pixel_values"], ["image_embeds", "last_hidden_state"]),
 }
 
 

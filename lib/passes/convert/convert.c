@@ -63,7 +63,8 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
                       ck->path, arch ? arch : "(none given)", cvt_decoder_supported(),
                       ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel, "
-                      "ViTModel, ViTForImageClassification, CLIPModel, CLIPTextModel, CLIPVisionModel");
+                      "ViTModel, ViTForImageClassification, CLIPModel, CLIPTextModel(WithProjection), "
+                      "CLIPVisionModel(WithProjection)");
 }
 
 /* Opens the checkpoint and builds; an unset execution_provider comes from the accelerator

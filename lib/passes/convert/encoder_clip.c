@@ -13,7 +13,8 @@
 #define ARRAY(a) (sizeof(a) / sizeof *(a)), (a)
 #define NAME_LEN 200
 
-enum { CLIP_TEXT = 1, CLIP_VISION = 2, CLIP_BOTH = 3 };
+/* Which towers a model has, and whether a single tower ends in its projection. */
+enum { CLIP_TEXT = 1, CLIP_VISION = 2, CLIP_BOTH = 3, CLIP_PROJECTED = 4 };
 
 typedef struct clip_tower {
     int64_t hidden, heads, layers, intermediate;
@@ -24,7 +25,7 @@ typedef struct clip_tower {
 } clip_tower;
 
 typedef struct clip_config {
-    int towers; /* CLIP_TEXT, CLIP_VISION or both (CLIPModel) */
+    int towers; /* CLIP_TEXT, CLIP_VISION or both (CLIPModel), | CLIP_PROJECTED */
     clip_tower text, vision;
     int64_t projection;
 } clip_config;
@@ -33,8 +34,14 @@ static const struct {
     const char *name;
     int towers;
 } known[] = {
-    {"CLIPModel", CLIP_BOTH}, {"CLIPTextModel", CLIP_TEXT},   {"CLIPVisionModel", CLIP_VISION},
-    {"clip", CLIP_BOTH},      {"clip_text_model", CLIP_TEXT}, {"clip_vision_model", CLIP_VISION},
+    {"CLIPModel", CLIP_BOTH},
+    {"CLIPTextModel", CLIP_TEXT},
+    {"CLIPVisionModel", CLIP_VISION},
+    {"clip", CLIP_BOTH},
+    {"clip_text_model", CLIP_TEXT},
+    {"clip_vision_model", CLIP_VISION},
+    {"CLIPTextModelWithProjection", CLIP_TEXT | CLIP_PROJECTED},
+    {"CLIPVisionModelWithProjection", CLIP_VISION | CLIP_PROJECTED},
 };
 
 static int towers_of(const char *architecture)
@@ -113,10 +120,15 @@ static int read_config(clip_config *c, const ofmt_checkpoint *ck)
         return olive_fail(OLIVE_EFORMAT, "checkpoint '%s' has no config.json object", ck->path);
     if (!(c->towers = towers_of(architecture_of(ck))))
         return olive_fail(OLIVE_EUNSUPPORTED, "checkpoint '%s': not a CLIP model", ck->path);
-    if (c->towers == CLIP_TEXT)
-        return read_text(ck, ck->config, "", &c->text);
-    if (c->towers == CLIP_VISION)
-        return read_vision(ck, ck->config, "", &c->vision);
+    if (c->towers != CLIP_BOTH) {
+        if (c->towers & CLIP_TEXT)
+            OLIVE_TRY(read_text(ck, ck->config, "", &c->text));
+        else
+            OLIVE_TRY(read_vision(ck, ck->config, "", &c->vision));
+        if (!(c->towers & CLIP_PROJECTED))
+            return OLIVE_OK;
+        return enc_json_int(ck, ck->config, "", "projection_dim", 512, 1, 65536, &c->projection);
+    }
     OLIVE_TRY(section(ck, "text_config", &text));
     OLIVE_TRY(section(ck, "vision_config", &vision));
     OLIVE_TRY(read_text(ck, text, "text_config", &c->text));
@@ -379,18 +391,28 @@ int cvt_clip_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
                                mid, share));
         OLIVE_TRY(clip_head(&top, &c, "text.pooler_output", "vision.pooler_output"));
     } else {
-        const clip_tower *t = c.towers == CLIP_TEXT ? &c.text : &c.vision;
-        int64_t hdims[3] = {-1, -1, t->hidden}, pdims[2] = {-1, t->hidden};
-        if (c.towers == CLIP_VISION) {
+        int is_text = (c.towers & CLIP_TEXT) != 0, projected = (c.towers & CLIP_PROJECTED) != 0;
+        const clip_tower *t = is_text ? &c.text : &c.vision;
+        int64_t hdims[3] = {-1, -1, t->hidden}, pdims[2] = {-1, projected ? c.projection : t->hidden};
+        /* With a projection, the embeddings come first (as transformers' output lists them). */
+        const char *pooled = projected ? "pooled_output" : "pooler_output";
+        const char *embeds = is_text ? "text_embeds" : "image_embeds";
+        if (!is_text) {
             hdims[1] = (t->image / t->patch) * (t->image / t->patch) + 1;
             hid_params[1] = NULL;
         }
+        if (projected)
+            OLIVE_TRY(enc_io(m->graph, 1, embeds, OIR_FLOAT, 2, pdims, vec_params));
         OLIVE_TRY(enc_io(m->graph, 1, "last_hidden_state", OIR_FLOAT, 3, hdims, hid_params));
-        OLIVE_TRY(enc_io(m->graph, 1, "pooler_output", OIR_FLOAT, 2, pdims, vec_params));
-        if (c.towers == CLIP_TEXT)
-            OLIVE_TRY(text_tower(&text, t, "", "last_hidden_state", "pooler_output", ctx, 0, share));
+        if (!projected)
+            OLIVE_TRY(enc_io(m->graph, 1, "pooler_output", OIR_FLOAT, 2, pdims, vec_params));
+        if (is_text)
+            OLIVE_TRY(text_tower(&text, t, "", "last_hidden_state", pooled, ctx, 0, share));
         else
-            OLIVE_TRY(vision_tower(&vision, t, "", "last_hidden_state", "pooler_output", ctx, 0, share));
+            OLIVE_TRY(vision_tower(&vision, t, "", "last_hidden_state", pooled, ctx, 0, share));
+        if (projected)
+            OLIVE_TRY(enc_gemm(&top, is_text ? "text_projection" : "visual_projection", 0, 0, pooled, t->hidden,
+                               c.projection, embeds));
     }
     OLIVE_TRY(enc_companions(m, ck));
     if (bits)

@@ -1,4 +1,4 @@
-/* CLIP (CLIPModel, CLIPTextModel, CLIPVisionModel) from a Hugging Face checkpoint to the graph
+/* CLIP (CLIPModel, CLIPTextModel, CLIPVisionModel and the towers WithProjection) from a Hugging Face checkpoint to the graph
  * onnxruntime's transformers optimizer makes of it (model_type clip): per tower the pre-norm
  * layers of encoder_prenorm.c (com.microsoft Attention with packed QKV weights, causal with the
  * padding mask as mask_index in the text tower; LayerNormalization and SkipLayerNormalization;
@@ -11,7 +11,10 @@
  *     pooler_output (the hidden state at the end-of-text token: the first eos_token_id, or the
  *     largest token id when eos_token_id is 2, as transformers picks it);
  *   CLIPVisionModel: pixel_values (float [batch, num_channels, image_size, image_size]) ->
- *     last_hidden_state, pooler_output (post_layernorm of the class token).
+ *     last_hidden_state, pooler_output (post_layernorm of the class token);
+ *   CLIPTextModelWithProjection / CLIPVisionModelWithProjection: the tower's inputs ->
+ *     text_embeds / image_embeds (the pooled output projected, not normalized) and
+ *     last_hidden_state.
  *
  * Pass parameters read from `args` (when it declares them): precision (fp32 | fp16 | int4 |
  * int8; bf16 gives OLIVE_EUNSUPPORTED naming the precision). */

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Makes the vision encoder converter's fixtures: tiny random ViT and CLIP checkpoints
-(2 layers, hidden 32, 4 heads, 16x16 images in 4x4 patches, text vocabulary 100) saved as
+(2 layers, hidden 32, 4 heads, 16x16 images in 4x4 patches, text vocabulary 100: ViTModel,
+ViTForImageClassification, CLIPModel, CLIPTextModel, CLIPVisionModel and the CLIP towers
+WithProjection) saved as
 Hugging Face folders with safetensors, with transformers' outputs for two fixed batches in
 reference.npz (inputs under their graph input names, outputs under the names optimum's ONNX
 exports give them, each suffixed _0 / _1 by batch). Text batches are padded on the right, as
@@ -155,6 +157,10 @@ def main():
          legacy, ['last_hidden_state', 'pooler_output'])
     save('clip_vision', tf.CLIPVisionModel(tf.CLIPVisionConfig(**VISION, hidden_act='gelu', attn_implementation='eager')),
          pix, ['last_hidden_state', 'pooler_output'])
+    save('clip_text_projection', tf.CLIPTextModelWithProjection(tf.CLIPTextConfig(
+        **text, eos_token_id=99, projection_dim=24, attn_implementation='eager')), txt, ['text_embeds', 'last_hidden_state'])
+    save('clip_vision_projection', tf.CLIPVisionModelWithProjection(tf.CLIPVisionConfig(
+        **VISION, projection_dim=24, attn_implementation='eager')), pix, ['image_embeds', 'last_hidden_state'])
 
 
 if __name__ == '__main__':
