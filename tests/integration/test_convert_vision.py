@@ -21,7 +21,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-from olive_testlib import run_convert  # noqa: E402
+from olive_testlib import read_safetensors, run_convert, write_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
@@ -184,3 +184,18 @@ def test_bad_config_is_refused_by_name(fixture, section, changes, needles, tmp_p
     for needle in needles:
         assert needle in proc.stderr, f"{needle!r} not in {proc.stderr!r}"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fixture, prefix", [("clip_text", "text_model."), ("clip_vision", "vision_model.")])
+def test_tower_saved_with_model_prefix(fixture, prefix, tmp_path):
+    """CLIPTextModel and CLIPVisionModel saved by transformers 4 name their tensors under
+    text_model. / vision_model. (transformers 5 drops the prefix there, and keeps it in the
+    WithProjection towers): the same model either way."""
+    src = tmp_path / "src"
+    shutil.copytree(DATA / fixture, src)
+    tensors = read_safetensors(src / "model.safetensors")
+    assert not any(n.startswith(prefix) for n in tensors)
+    write_safetensors(src / "model.safetensors", {prefix + n: v for n, v in tensors.items()})
+    convert(src, tmp_path / "out", "precision=fp32")
+    path, _ = load(tmp_path / "out")
+    compare(path, np.load(DATA / fixture / "reference.npz"), 1e-4)
