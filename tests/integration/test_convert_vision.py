@@ -7,7 +7,8 @@ WithProjection) are converted with
 and outputs optimum's exports name, and give in onnxruntime transformers' outputs for two
 batches within 1e-4 in fp32 (2e-2 in fp16). Its fused operators must be those onnxruntime's
 transformers optimizer writes (optimize_model with model_type vit / clip) on the torch.onnx
-export of the same model, count for count. Config values the converter does not handle are
+export of the same model, count for count, and libolive's fuse pass on that export must fuse
+the same. Config values the converter does not handle are
 refused by name, and no output folder is written."""
 
 import collections
@@ -15,6 +16,7 @@ import json
 import os
 import pathlib
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ ort = pytest.importorskip("onnxruntime")
 from olive_testlib import read_safetensors, run_convert, write_safetensors  # noqa: E402
 
 CLI = os.environ.get("OLIVE_CLI")
+APPLY_PASS = os.environ.get("OLIVE_APPLY_PASS")
 pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert_vision"
@@ -117,6 +120,23 @@ def test_fp32_matches_transformers(fixture, tmp_path):
 
     worst = compare(path, np.load(src / "reference.npz"), 1e-4)
     print(fixture, {op: ours[op] for op in FUSED if ours[op]}, {k: f"{v:.2e}" for k, v in worst.items()})
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURES))
+def test_fuse_pass_on_export_matches_onnxruntime(fixture, tmp_path):
+    """libolive's fuse pass on the same torch.onnx export fuses what onnxruntime's optimizer
+    fuses, and the fused export still gives transformers' outputs."""
+    if not APPLY_PASS:
+        pytest.skip("OLIVE_APPLY_PASS is not set")
+    model_type = FIXTURES[fixture][0]
+    out = tmp_path / "fused.onnx"
+    proc = subprocess.run([APPLY_PASS, "fuse", str(DATA / "exports" / f"{fixture}.onnx"), str(out),
+                           f"model_type={model_type}", "num_heads=4", "hidden_size=32"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    ours, theirs = op_counts(onnx.load(str(out))), ort_fused(fixture, model_type)
+    assert {op: ours[op] for op in FUSED} == {op: theirs[op] for op in FUSED}, (dict(ours), dict(theirs))
+    compare(out, np.load(DATA / fixture / "reference.npz"), 1e-4)
 
 
 @pytest.mark.parametrize("fixture", ["vit_model", "clip_model", "clip_text", "clip_vision"])
