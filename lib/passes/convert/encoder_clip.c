@@ -157,6 +157,12 @@ static const char *named(char *buf, const char *onnx, const char *what)
     return buf;
 }
 
+/* A one-output node of the default domain. */
+static int op1(const enc_weights *w, oir_node **n, const char *op, size_t n_in, const char *const *in, const char *out)
+{
+    return enc_node(w->g, n, op, "", n_in, in, 1, &out);
+}
+
 static int cast(const enc_weights *w, const char *in, const char *out, int32_t to)
 {
     oir_node *n;
@@ -204,20 +210,17 @@ static int text_tower(const enc_weights *w, const clip_tower *t, const char *onn
     OLIVE_TRY(enc_copy(w, "embeddings.token_embedding.weight", tok, w->dtype, 2, wdims));
     OLIVE_TRY(enc_copy(w, "embeddings.position_embedding.weight", pos, w->dtype, 2, pdims));
     const char *gi[] = {tok, "input_ids"};
-    OLIVE_TRY(
-        enc_node(w->g, NULL, "Gather", "", ARRAY(gi), 1, (const char *[]){named(words, onnx, "embeddings.tokens")}));
+    OLIVE_TRY(op1(w, NULL, "Gather", ARRAY(gi), named(words, onnx, "embeddings.tokens")));
     /* Positions 0 .. sequence-1: the first rows of the table. */
     OLIVE_TRY(enc_int64(w->g, named(zero_name, onnx, "embeddings.zero"), 1, &one, &zero, 1));
     const char *si[] = {"input_ids"};
-    OLIVE_TRY(enc_node(w->g, &n, "Shape", "", ARRAY(si), 1,
-                       (const char *[]){named(seq, onnx, "embeddings.sequence_length")}));
+    OLIVE_TRY(op1(w, &n, "Shape", ARRAY(si), named(seq, onnx, "embeddings.sequence_length")));
     OLIVE_TRY(oir_node_set_attr_int(n, "start", 1));
     OLIVE_TRY(oir_node_set_attr_int(n, "end", 2));
     const char *sl[] = {pos, zero_name, seq, zero_name};
-    OLIVE_TRY(enc_node(w->g, NULL, "Slice", "", ARRAY(sl), 1,
-                       (const char *[]){named(positions, onnx, "embeddings.positions")}));
+    OLIVE_TRY(op1(w, NULL, "Slice", ARRAY(sl), named(positions, onnx, "embeddings.positions")));
     const char *ai[] = {words, positions};
-    OLIVE_TRY(enc_node(w->g, NULL, "Add", "", ARRAY(ai), 1, (const char *[]){named(emb, onnx, "embeddings.output")}));
+    OLIVE_TRY(op1(w, NULL, "Add", ARRAY(ai), named(emb, onnx, "embeddings.output")));
     OLIVE_TRY(cast(w, "attention_mask", named(mask, onnx, "attention_mask_int32"), OIR_INT32));
 
     stack_common(&s, w, t, onnx);
@@ -238,12 +241,11 @@ static int text_tower(const enc_weights *w, const clip_tower *t, const char *onn
     } else {
         OLIVE_TRY(enc_int64(w->g, named(eos, onnx, "pooler.eos_token_id"), 0, NULL, &t->eos, 1));
         const char *ei[] = {"input_ids", eos};
-        OLIVE_TRY(
-            enc_node(w->g, NULL, "Equal", "", ARRAY(ei), 1, (const char *[]){named(is_eos, onnx, "pooler.is_eos")}));
+        OLIVE_TRY(op1(w, NULL, "Equal", ARRAY(ei), named(is_eos, onnx, "pooler.is_eos")));
         OLIVE_TRY(cast(w, is_eos, named(ids, onnx, "pooler.is_eos_int32"), OIR_INT32));
     }
     const char *am[] = {ids};
-    OLIVE_TRY(enc_node(w->g, &n, "ArgMax", "", ARRAY(am), 1, (const char *[]){named(at, onnx, "pooler.eos_position")}));
+    OLIVE_TRY(op1(w, &n, "ArgMax", ARRAY(am), named(at, onnx, "pooler.eos_position")));
     OLIVE_TRY(oir_node_set_attr_int(n, "axis", -1));
     OLIVE_TRY(oir_node_set_attr_int(n, "keepdims", 1));
     const char *gn[] = {hidden, at};
@@ -258,7 +260,7 @@ static int vision_tower(const enc_weights *w, const clip_tower *t, const char *o
                         const char *pooled, olive_pass_ctx *ctx, double from, double to)
 {
     char pixels[NAME_LEN], emb[NAME_LEN], pre[NAME_LEN], out[NAME_LEN], first_index[NAME_LEN], first[NAME_LEN];
-    char post[NAME_LEN], post_out[NAME_LEN];
+    char norm[NAME_LEN], post_out[NAME_LEN];
     int64_t side = t->image / t->patch, patches = side * side, zero = 0;
     int64_t cdim = t->hidden, pdims[2] = {patches + 1, t->hidden};
     float *cls = NULL, *pos = NULL;
@@ -277,7 +279,7 @@ static int vision_tower(const enc_weights *w, const clip_tower *t, const char *o
     }
     OLIVE_TRY(enc_patch_embeddings(w, onnx, pixels, "embeddings.patch_embedding.weight", NULL, t->hidden, t->channels,
                                    t->patch, patches, cls, pos, named(emb, onnx, "embeddings.output")));
-    OLIVE_TRY(enc_layer_norm(w, "pre_layrnorm", named(post, onnx, "pre_layrnorm"), t->hidden, t->eps, emb,
+    OLIVE_TRY(enc_layer_norm(w, "pre_layrnorm", named(norm, onnx, "pre_layrnorm"), t->hidden, t->eps, emb,
                              named(pre, onnx, "pre_layrnorm.output")));
     stack_common(&s, w, t, onnx);
     if (w->dtype == OIR_FLOAT)
@@ -287,13 +289,12 @@ static int vision_tower(const enc_weights *w, const clip_tower *t, const char *o
     OLIVE_TRY(enc_prenorm_stack(&s, pre, out, ctx, from, to));
     OLIVE_TRY(enc_int64(w->g, named(first_index, onnx, "pooler.first_index"), 0, NULL, &zero, 1));
     const char *gi[] = {out, first_index};
-    OLIVE_TRY(
-        enc_node(w->g, &n, "Gather", "", ARRAY(gi), 1, (const char *[]){named(first, onnx, "pooler.class_token")}));
+    OLIVE_TRY(op1(w, &n, "Gather", ARRAY(gi), named(first, onnx, "pooler.class_token")));
     OLIVE_TRY(oir_node_set_attr_int(n, "axis", 1));
     if (w->dtype == OIR_FLOAT)
-        return enc_layer_norm(w, "post_layernorm", named(post, onnx, "post_layernorm"), t->hidden, t->eps, first,
+        return enc_layer_norm(w, "post_layernorm", named(norm, onnx, "post_layernorm"), t->hidden, t->eps, first,
                               pooled);
-    OLIVE_TRY(enc_layer_norm(w, "post_layernorm", named(post, onnx, "post_layernorm"), t->hidden, t->eps, first,
+    OLIVE_TRY(enc_layer_norm(w, "post_layernorm", named(norm, onnx, "post_layernorm"), t->hidden, t->eps, first,
                              named(post_out, onnx, "pooler.half")));
     OLIVE_TRY(cast(w, post_out, pooled, OIR_FLOAT));
     return cast(w, out, hidden, OIR_FLOAT);
