@@ -13,6 +13,8 @@
 #include "passes/convert/decoder.h"
 
 #include "passes/convert/encoder_bert.h"
+#include "passes/convert/encoder_clip.h"
+#include "passes/convert/encoder_vit.h"
 #include "passes/convert/whisper.h"
 
 /* Execution provider names as the builder spells them, from the accelerator's ONNX Runtime name. */
@@ -46,13 +48,17 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     const cvt_decoder_arch *dec = cvt_decoder_find(arch);
     if (dec)
         return cvt_decoder_build(m, ck, dec, args, ctx);
-    if (arch && cvt_bert_handles(arch)) {
+    if (arch && (cvt_bert_handles(arch) || cvt_vit_handles(arch) || cvt_clip_handles(arch))) {
         const char *adapter = args ? olive_args_string(args, "adapter_path") : NULL;
         if (adapter && adapter[0])
             return olive_fail(OLIVE_EUNSUPPORTED,
                               "adapter_path: LoRA inputs are built for decoders only, not for "
                               "'%s' (%s)",
                               ck->path, arch);
+        if (cvt_vit_handles(arch))
+            return cvt_vit_build(m, ck, args, ctx);
+        if (cvt_clip_handles(arch))
+            return cvt_clip_build(m, ck, args, ctx);
         return cvt_bert_build(m, ck, args, ctx);
     }
     if (arch && cvt_whisper_handles(arch))
@@ -60,7 +66,8 @@ static int convert(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
     return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': architecture '%s' is not supported; supported: %s%s",
                       ck->path, arch ? arch : "(none given)", cvt_decoder_supported(),
                       ", BertModel, BertForSequenceClassification, RobertaModel, XLMRobertaModel, DistilBertModel, "
-                      "WhisperForConditionalGeneration");
+                      "ViTModel, ViTForImageClassification, CLIPModel, CLIPTextModel(WithProjection), "
+                      "CLIPVisionModel(WithProjection), WhisperForConditionalGeneration");
 }
 
 /* Opens the checkpoint and builds; an unset execution_provider comes from the accelerator
@@ -254,7 +261,7 @@ const olive_pass_def olive_pass_convert = {
     .name = "convert",
     .summary = "Hugging Face checkpoint or GGUF file to ONNX, weights streamed",
     .details = "Decoders for ONNX Runtime GenAI (GroupQueryAttention, MatMulNBits for int4/int8, genai_config.json), "
-               "BERT-family encoders, and Whisper (encoder and decoder with cross-attention caches, "
+               "BERT-family, ViT and CLIP encoders, and Whisper (encoder and decoder with cross-attention caches, "
                "audio_processor_config.json)",
     /* The builder picks operators and layouts for the execution provider. */
     .flags = OLIVE_PASS_ACCEPTS_CHECKPOINT | OLIVE_PASS_DEPENDS_ON_ACCELERATOR,

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/fsutil.h"
 #include "core/status.h"
 #include "passes/convert/encoder.h"
 #include "passes/convert/encoder_bert.h"
@@ -46,43 +45,23 @@ static const enc_names distilbert_names = {
     "sa_layer_norm",      "ffn.lin1",        "ffn.lin2",        "output_layer_norm",
 };
 
-/* Adds a node writing `output` (named "/<output>"); *out gets it for attributes. */
+/* Adds a node writing `output`; *out gets it for attributes. */
 static int add_node(enc_build *b, oir_node **out, const char *op, const char *domain, size_t n_in,
                     const char *const *in, const char *output)
 {
-    char name[NAME_MAX_LEN + 2];
-    oir_node *n;
-    snprintf(name, sizeof name, "/%s", output);
-    if (!(n = oir_node_new(op, domain, name, n_in, in, 1, &output)))
-        return OLIVE_ENOMEM;
-    if (oir_graph_add_node(b->g, n) != OLIVE_OK) {
-        oir_node_free(n);
-        return OLIVE_ENOMEM;
-    }
-    if (out)
-        *out = n;
-    return OLIVE_OK;
+    return enc_node(b->g, out, op, domain, n_in, in, 1, &output);
 }
 
 static int add_int64(enc_build *b, const char *name, size_t rank, const int64_t *dims, const int64_t *values,
                      size_t count)
 {
-    oir_tensor *t = oir_tensor_new(name, OIR_INT64, rank, dims);
-    int rc = t ? oir_tensor_set_copy(t, values, count * sizeof *values) : OLIVE_ENOMEM;
-    if (rc == OLIVE_OK)
-        rc = oir_graph_add_initializer(b->g, t);
-    if (rc != OLIVE_OK)
-        oir_tensor_free(t);
-    return rc;
+    return enc_int64(b->g, name, rank, dims, values, count);
 }
 
 static int add_io(enc_build *b, int output, const char *name, int32_t dtype, size_t rank, const int64_t *dims,
                   const char *const *params)
 {
-    oir_type *t = oir_type_new_tensor(dtype, rank, dims, params);
-    int rc = !t ? OLIVE_ENOMEM : output ? oir_graph_add_output(b->g, name, t) : oir_graph_add_input(b->g, name, t);
-    oir_type_free(t);
-    return rc;
+    return enc_io(b->g, output, name, dtype, rank, dims, params);
 }
 
 /* "<prefix><layer stem><i>.<part>" for checkpoint names (the prefix is added on reading). */
@@ -328,25 +307,10 @@ static int layer(enc_build *b, const enc_names *nm, int64_t i, const char *x, co
     return skip_norm(b, h3, a, ln2, fo, out);
 }
 
-/* Gemm(x, W, bias, transB=1) over checkpoint Linear `name` (weight kept as [out, in]). */
 static int head_linear(enc_build *b, const char *name, int prefixed, const char *in, int64_t in_dim, int64_t out_dim,
                        const char *out)
 {
-    char w[NAME_MAX_LEN + 8], bias[NAME_MAX_LEN + 8];
-    int64_t wdims[2] = {out_dim, in_dim};
-    float *data = NULL;
-    oir_node *n;
-
-    /* Initializers keep the checkpoint's names (without the base model's prefix). */
-    snprintf(w, sizeof w, "%s.weight", name);
-    snprintf(bias, sizeof bias, "%s.bias", name);
-    OLIVE_TRY(enc_read(&b->w, prefixed, w, 2, wdims, &data));
-    OLIVE_TRY(enc_add_init(&b->w, w, OIR_FLOAT, 2, wdims, data));
-    OLIVE_TRY(enc_read(&b->w, prefixed, bias, 1, &out_dim, &data));
-    OLIVE_TRY(enc_add_init(&b->w, bias, OIR_FLOAT, 1, &out_dim, data));
-    const char *ins[] = {in, w, bias};
-    OLIVE_TRY(add_node(b, &n, "Gemm", "", ARRAY(ins), out));
-    return oir_node_set_attr_int(n, "transB", 1);
+    return enc_gemm(&b->w, name, prefixed, 1, in, in_dim, out_dim, out);
 }
 
 static int unary(enc_build *b, const char *op, const char *in, const char *out)
@@ -355,25 +319,9 @@ static int unary(enc_build *b, const char *op, const char *in, const char *out)
     return add_node(b, NULL, op, "", ARRAY(ins), out);
 }
 
-/* The classifier's number of labels: its weight's rows, checked against id2label. */
 static int label_count(enc_build *b, const char *weight, int prefixed, int64_t *out)
 {
-    char *full = prefixed ? olive_asprintf("%s%s", b->w.prefix, weight) : olive_strdup(weight);
-    const ofmt_tensor *t = full ? ofmt_checkpoint_find(b->w.ck, full) : NULL;
-    int rc = OLIVE_OK;
-    if (!full)
-        return OLIVE_ENOMEM;
-    if (!t)
-        rc = olive_fail(OLIVE_EFORMAT, "checkpoint '%s': tensor '%s' is missing", b->w.ck->path, full);
-    else if (t->rank != 2 || t->dims[0] < 1 || t->dims[0] > 1 << 20)
-        rc = olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' is not a [num_labels, features] matrix", full, t->file);
-    else if (b->c.num_labels && t->dims[0] != b->c.num_labels)
-        rc = olive_fail(OLIVE_EFORMAT, "tensor '%s' in '%s' has %lld rows, but config.json's id2label has %lld labels",
-                        full, t->file, (long long)t->dims[0], (long long)b->c.num_labels);
-    else
-        *out = t->dims[0];
-    free(full);
-    return rc;
+    return enc_label_count(&b->w, weight, prefixed, b->c.num_labels, out);
 }
 
 static int heads(enc_build *b)
@@ -416,43 +364,6 @@ static int heads(enc_build *b)
     return add_io(b, 1, "logits", OIR_FLOAT, 2, dims, batch);
 }
 
-/* The float type for `precision` ("" when the pass has no such parameter), and the bits of
- * MatMul weights quantized afterwards (0: none). */
-static int precision_of(const olive_pass_args *args, int32_t *dtype, int *bits)
-{
-    const char *p = args && args->def ? olive_args_string(args, "precision") : "";
-    *dtype = OIR_FLOAT;
-    *bits = 0;
-    if (!strcmp(p, "fp16"))
-        *dtype = OIR_FLOAT16;
-    else if (!strcmp(p, "int4"))
-        *bits = 4;
-    else if (!strcmp(p, "int8"))
-        *bits = 8;
-    else if (p[0] && strcmp(p, "fp32"))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "precision '%s' is not supported for BERT-family encoders (fp32, fp16, "
-                          "int4 and int8 are)",
-                          p);
-    return OLIVE_OK;
-}
-
-/* Tokenizer files and config.json go next to model.onnx: callers tokenize with them. */
-static int companions(oir_model *m, const ofmt_checkpoint *ck)
-{
-    char *text;
-    int rc;
-    for (size_t i = 0; i < ck->n_copy_files; i++)
-        OLIVE_TRY(oir_model_add_companion_file(m, olive_path_basename(ck->copy_files[i]), ck->copy_files[i]));
-    for (size_t i = 0; i < ck->n_generated; i++)
-        OLIVE_TRY(oir_model_add_companion_text(m, ck->generated[i].name, ck->generated[i].text));
-    if (!(text = json_dumps(ck->config, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
-        return olive_fail(OLIVE_ENOMEM, "out of memory");
-    rc = oir_model_add_companion_text(m, "config.json", text);
-    free(text);
-    return rc;
-}
-
 int cvt_bert_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_args *args, olive_pass_ctx *ctx)
 {
     enc_build b;
@@ -471,7 +382,7 @@ int cvt_bert_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
         return olive_fail(OLIVE_EINVALID, "cvt_bert_build: the model's graph is not empty");
     memset(&b, 0, sizeof b);
     b.g = m->graph;
-    OLIVE_TRY(precision_of(args, &b.dt, &bits));
+    OLIVE_TRY(enc_precision(args, "BERT-family encoders", &b.dt, &bits));
     share = bits ? 0.8 : 1.0; /* of the progress, for building the float graph */
     OLIVE_TRY(enc_config_read(&b.c, ck));
     b.w.ck = ck;
@@ -519,7 +430,7 @@ int cvt_bert_build(oir_model *m, const ofmt_checkpoint *ck, const olive_pass_arg
         OLIVE_TRY(oir_node_set_attr_int(n, "to", OIR_FLOAT));
     }
     OLIVE_TRY(heads(&b));
-    OLIVE_TRY(companions(m, ck));
+    OLIVE_TRY(enc_companions(m, ck));
     if (bits)
         return enc_quantize(m, args, bits, ctx, share);
     return olive_pass_progress(ctx, 1.0);

@@ -44,55 +44,131 @@ int cvt_bert_handles(const char *architecture)
     return enc_family_of(architecture, NULL) != 0;
 }
 
-/* Integer `key`: required unless `fallback` >= 0 (used when absent); within [lo, hi]. */
-static int get_int(const ofmt_checkpoint *ck, const char *key, int64_t fallback, int64_t lo, int64_t hi, int64_t *out)
+/* "section." before a key when the value sits in a section of config.json. */
+#define KEY_FMT "%s%s%s"
+#define KEY_ARGS(section, key) (section), (section)[0] ? "." : "", (key)
+
+int enc_json_int(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int64_t fallback,
+                 int64_t lo, int64_t hi, int64_t *out)
 {
-    json_t *v = json_object_get(ck->config, key);
+    json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
         if (fallback < 0)
-            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': missing '%s'", ck->path, key);
+            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': missing '" KEY_FMT "'", ck->path,
+                              KEY_ARGS(section, key));
         *out = fallback;
         return OLIVE_OK;
     }
     if (!json_is_integer(v))
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' must be an integer", ck->path, key);
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' must be an integer", ck->path,
+                          KEY_ARGS(section, key));
     *out = (int64_t)json_integer_value(v);
     if (*out < lo || *out > hi)
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' is %lld, outside [%lld, %lld]", ck->path, key,
-                          (long long)*out, (long long)lo, (long long)hi);
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' is %lld, outside [%lld, %lld]", ck->path,
+                          KEY_ARGS(section, key), (long long)*out, (long long)lo, (long long)hi);
     return OLIVE_OK;
 }
 
-/* String `key`, or `fallback` when absent. */
-static int get_string(const ofmt_checkpoint *ck, const char *key, const char *fallback, const char **out)
+int enc_json_side(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int64_t fallback,
+                  int64_t *out)
 {
-    json_t *v = json_object_get(ck->config, key);
+    json_t *v = json_object_get(obj, key), *a, *b;
+    if (!json_is_array(v))
+        return enc_json_int(ck, obj, section, key, fallback, 1, 1 << 14, out);
+    a = json_array_get(v, 0);
+    b = json_array_get(v, 1);
+    if (json_array_size(v) != 2 || !json_is_integer(a) || !json_is_integer(b))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' must be an integer or two", ck->path,
+                          KEY_ARGS(section, key));
+    if (json_integer_value(a) != json_integer_value(b))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "config.json of '%s': " KEY_FMT " [%lld, %lld] is not supported (only square sizes are)",
+                          ck->path, KEY_ARGS(section, key), (long long)json_integer_value(a),
+                          (long long)json_integer_value(b));
+    *out = (int64_t)json_integer_value(a);
+    if (*out < 1 || *out > 1 << 14)
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' is %lld, outside [1, 16384]", ck->path,
+                          KEY_ARGS(section, key), (long long)*out);
+    return OLIVE_OK;
+}
+
+int enc_json_string(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key,
+                    const char *fallback, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
         *out = fallback;
         return OLIVE_OK;
     }
     if (!json_is_string(v))
-        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '%s' must be a string", ck->path, key);
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' must be a string", ck->path,
+                          KEY_ARGS(section, key));
     *out = json_string_value(v);
     return OLIVE_OK;
 }
 
-static int get_activation(const ofmt_checkpoint *ck, const char *key, enc_act *out)
+int enc_json_eps(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, double fallback,
+                 double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v && !json_is_null(v) && !json_is_number(v))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' must be a number", ck->path,
+                          KEY_ARGS(section, key));
+    *out = v && !json_is_null(v) ? json_number_value(v) : fallback;
+    if (!(*out > 0 && *out < 1))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' %g is not in (0, 1)", ck->path,
+                          KEY_ARGS(section, key), *out);
+    return OLIVE_OK;
+}
+
+int enc_json_act(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key,
+                 const char *fallback, int quick, enc_act *out)
 {
     const char *act = NULL;
-    OLIVE_TRY(get_string(ck, key, "gelu", &act));
+    OLIVE_TRY(enc_json_string(ck, obj, section, key, fallback, &act));
     if (!strcmp(act, "gelu"))
         *out = ENC_ACT_GELU;
     else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_fast"))
         *out = ENC_ACT_GELU_TANH;
     else if (!strcmp(act, "relu"))
         *out = ENC_ACT_RELU;
+    else if (quick && !strcmp(act, "quick_gelu"))
+        *out = ENC_ACT_QUICK_GELU;
     else
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "config.json of '%s': %s '%s' is not supported (gelu, gelu_new, "
-                          "gelu_pytorch_tanh, gelu_fast, relu are)",
-                          ck->path, key, act);
+                          "config.json of '%s': " KEY_FMT " '%s' is not supported (gelu, gelu_new, "
+                          "gelu_pytorch_tanh, gelu_fast, relu%s are)",
+                          ck->path, KEY_ARGS(section, key), act, quick ? ", quick_gelu" : "");
     return OLIVE_OK;
+}
+
+int enc_json_require_bool(const ofmt_checkpoint *ck, const json_t *obj, const char *section, const char *key, int want)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return OLIVE_OK;
+    if (!json_is_boolean(v))
+        return olive_fail(OLIVE_EFORMAT, "config.json of '%s': '" KEY_FMT "' must be true or false", ck->path,
+                          KEY_ARGS(section, key));
+    if (json_is_true(v) != !!want)
+        return olive_fail(OLIVE_EUNSUPPORTED, "config.json of '%s': " KEY_FMT " %s is not supported (only %s is)",
+                          ck->path, KEY_ARGS(section, key), want ? "false" : "true", want ? "true" : "false");
+    return OLIVE_OK;
+}
+
+static int get_int(const ofmt_checkpoint *ck, const char *key, int64_t fallback, int64_t lo, int64_t hi, int64_t *out)
+{
+    return enc_json_int(ck, ck->config, "", key, fallback, lo, hi, out);
+}
+
+static int get_string(const ofmt_checkpoint *ck, const char *key, const char *fallback, const char **out)
+{
+    return enc_json_string(ck, ck->config, "", key, fallback, out);
+}
+
+static int get_activation(const ofmt_checkpoint *ck, const char *key, enc_act *out)
+{
+    return enc_json_act(ck, ck->config, "", key, "gelu", 0, out);
 }
 
 /* The architecture name: "architectures"[0], else model_type. */
@@ -109,7 +185,7 @@ static const char *architecture_of(const ofmt_checkpoint *ck)
 int enc_config_read(enc_config *c, const ofmt_checkpoint *ck)
 {
     const int64_t big = (int64_t)1 << 24;
-    json_t *labels, *eps;
+    json_t *labels;
 
     memset(c, 0, sizeof *c);
     if (!json_is_object(ck->config))
@@ -148,13 +224,7 @@ int enc_config_read(enc_config *c, const ofmt_checkpoint *ck)
                               "config.json of '%s': position_embedding_type '%s' is not supported "
                               "(only 'absolute' is)",
                               ck->path, pos);
-        eps = json_object_get(ck->config, "layer_norm_eps");
-        if (eps && !json_is_number(eps))
-            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'layer_norm_eps' must be a number", ck->path);
-        c->eps = eps ? json_number_value(eps) : 1e-12;
-        if (!(c->eps > 0 && c->eps < 1))
-            return olive_fail(OLIVE_EFORMAT, "config.json of '%s': 'layer_norm_eps' %g is not in (0, 1)", ck->path,
-                              c->eps);
+        OLIVE_TRY(enc_json_eps(ck, ck->config, "", "layer_norm_eps", 1e-12, &c->eps));
     }
     OLIVE_TRY(get_int(ck, "vocab_size", -1, 1, big, &c->vocab));
     OLIVE_TRY(get_int(ck, "max_position_embeddings", -1, 1, 1 << 20, &c->max_positions));

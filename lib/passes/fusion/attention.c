@@ -287,12 +287,13 @@ typedef struct attention_match {
     oir_node *matmul_qkv, *transpose_qkv, *reshape_qkv;
     /* The scores: MatMul(Q, K^T) -> Mul | Div (scale) -> [Add(mask)] -> Softmax. */
     oir_node *matmul_qk, *scale, *add_qk, *softmax;
+    oir_node *casts[2];    /* CLIP: Cast, Cast between Softmax and the context MatMul, or NULL */
     double scale_constant; /* the Mul's factor or the Div's divisor */
     projection q, k, v;
     int64_t heads;
     int custom_scale; /* the scale is not 1/sqrt(head_size): written as an attribute */
     float scale_value;
-    oir_node *nodes[24]; /* every node the fused one replaces */
+    oir_node *nodes[26]; /* every node the fused one replaces */
     size_t n_nodes;
 } attention_match;
 
@@ -319,6 +320,19 @@ static int match_context(const fuse_ctx *c, oir_node *ln, attention_match *m)
     }
     if (!m->root || !m->root[0] || !has_perm(m->transpose_qkv, 0, 2, 1, 3))
         return 0;
+    /* Pre-norm layers (ViT, CLIP): the residual stream feeds a LayerNormalization whose output
+     * is what Q, K and V are projected from (the last such reader, as onnxruntime takes it). */
+    uses = oir_index_use_count(&c->ix, m->root);
+    {
+        const char *normed = NULL;
+        for (size_t i = 0; i < uses; i++) {
+            const oir_node *x = oir_index_consumer(&c->ix, m->root, i);
+            if (x && oir_match_is_op(x, "LayerNormalization") && x->n_outputs > 0)
+                normed = x->outputs[0];
+        }
+        if (normed)
+            m->root = normed;
+    }
     {
         const oir_node *rp = oir_index_producer(&c->ix, m->root);
         if (rp && !strcmp(rp->op_type, "SkipLayerNormalization") && rp->n_outputs == 4)
@@ -336,7 +350,18 @@ static int match_context(const fuse_ctx *c, oir_node *ln, attention_match *m)
 /* The scores: Softmax <- [Add(mask)] <- Mul | Div (scale) <- MatMul(Q, K^T). */
 static int match_scores(const fuse_ctx *c, attention_match *m)
 {
-    oir_node *softmax = oir_match_parent(&c->ix, m->matmul_qkv, 0, "Softmax"), *scale;
+    int clip = c->opt.model_type == FUSE_MODEL_CLIP;
+    oir_node *softmax = oir_match_parent(&c->ix, m->matmul_qkv, 0, NULL), *scale;
+    /* CLIP's exports cast the probabilities to float and back; onnxruntime's CLIP fusion takes
+     * the two Casts in. */
+    if (clip && softmax && oir_match_is_op(softmax, "Cast")) {
+        m->casts[0] = softmax;
+        if (!(m->casts[1] = oir_match_parent(&c->ix, softmax, 0, "Cast")))
+            return 0;
+        softmax = oir_match_parent(&c->ix, m->casts[1], 0, NULL);
+    }
+    if (softmax && !oir_match_is_op(softmax, "Softmax"))
+        return 0;
     /* Before opset 13 an absent axis means 1 over flattened dims, not the last axis. */
     if (!softmax || (!oir_node_attr(softmax, "axis") && oir_model_opset(c->m, "") < 13) ||
         (oir_node_attr_int(softmax, "axis", -1) != -1 && oir_node_attr_int(softmax, "axis", -1) != 3))
@@ -356,8 +381,9 @@ static int match_scores(const fuse_ctx *c, attention_match *m)
             return 0;
         scale = oir_match_parent(&c->ix, m->add_qk, (size_t)si, NULL);
     }
-    /* Without a mask onnxruntime fuses only the Div form; the counts stay comparable. */
-    if (!m->add_qk && scale && !oir_match_is_op(scale, "Div"))
+    /* Without a mask onnxruntime fuses only the Div form (its CLIP fusion the Mul form too);
+     * the counts stay comparable. */
+    if (!m->add_qk && !clip && scale && !oir_match_is_op(scale, "Div"))
         return 0;
     if (!scale || scale->n_inputs != 2 || (!oir_match_is_op(scale, "Mul") && !oir_match_is_op(scale, "Div")) ||
         !oir_match_scalar(&c->ix, scale->inputs[1], &m->scale_constant) ||
@@ -428,6 +454,9 @@ static int match_nodes(const fuse_ctx *c, attention_match *m)
     m->nodes[nn++] = m->transpose_qkv;
     m->nodes[nn++] = m->matmul_qkv;
     m->nodes[nn++] = m->softmax;
+    for (int i = 0; i < 2; i++)
+        if (m->casts[i])
+            m->nodes[nn++] = m->casts[i];
     if (m->add_qk)
         m->nodes[nn++] = m->add_qk;
     m->nodes[nn++] = m->scale;
