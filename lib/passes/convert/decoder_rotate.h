@@ -24,8 +24,8 @@ typedef struct cvt_orth {
 } cvt_orth;
 
 typedef struct cvt_rotation {
-    cvt_orth r1;        /* hidden */
-    cvt_orth *r2;       /* head_dim, one a layer; NULL when v_proj has a bias (Olive leaves heads then) */
+    cvt_orth r1;  /* hidden */
+    cvt_orth *r2; /* head_dim, one a layer; NULL when v_proj has a bias (Olive leaves heads then) */
     int64_t n_layers;
 } cvt_rotation;
 

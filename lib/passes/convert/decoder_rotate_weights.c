@@ -86,21 +86,13 @@ static int prepare_part(cvt_decoder *d, const char *path, cvt_linear_src *s, int
     case ROLE_NONE:
         return olive_fail(OLIVE_EUNSUPPORTED, "rotation: no rule for weight '%s' of %s (%s)", s->t->name,
                           d->arch->architecture, path);
-    case ROLE_HEAD:
-        norm = "model.norm.weight";
-        break;
-    case ROLE_EMBED:
-        break;
+    case ROLE_HEAD: norm = "model.norm.weight"; break;
+    case ROLE_EMBED: break;
     case ROLE_QK:
-    case ROLE_V:
-        norm = cvt_str(d, "model.layers.%" PRId64 ".input_layernorm.weight", layer);
-        break;
-    case ROLE_MLP_IN:
-        norm = cvt_str(d, "model.layers.%" PRId64 ".post_attention_layernorm.weight", layer);
-        break;
+    case ROLE_V: norm = cvt_str(d, "model.layers.%" PRId64 ".input_layernorm.weight", layer); break;
+    case ROLE_MLP_IN: norm = cvt_str(d, "model.layers.%" PRId64 ".post_attention_layernorm.weight", layer); break;
     case ROLE_O:
-    case ROLE_DOWN:
-        break;
+    case ROLE_DOWN: break;
     }
     if ((r == ROLE_QK || r == ROLE_V || r == ROLE_MLP_IN) && !norm)
         return OLIVE_ENOMEM;
