@@ -26,8 +26,7 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "hadamard",
      .choices = "hadamard|random",
-     .help = "hadamard: a Hadamard transform with random signs; random: a random orthogonal matrix (QR of a "
-             "Gaussian one)",
+     .help = "hadamard: a Hadamard transform with random signs; random: QR of a Gaussian matrix",
      .details = "hadamard needs hidden_size and head_dim to be powers of two; random takes any size (its matrix "
                 "costs hidden_size^2 per weight row)"},
 };
