@@ -7,9 +7,10 @@ transformers' recorded logits and keys within 1e-4, for both modes and two seeds
 weights are really turned (the norms folded to ones, the embedding rows keep their lengths but
 not their values, the seeds give different weights). On a checkpoint with outlier input
 channels, int4 with the rotation is closer to fp32 than int4 without. A workflow folds Quarot
-before SelectiveMixedPrecision → Rtn → ModelBuilder into the conversion. Bad input (an
-architecture the rotation has no rules for, a Hadamard size that is not a power of two, a Quarot
-with no conversion after it) is refused by name with nothing written.
+before SelectiveMixedPrecision → Rtn → ModelBuilder into the conversion. Hadamard sizes that are
+a power of two times a Paley order (12, 28) keep the function too. Bad input (an architecture the
+rotation has no rules for, a Hadamard size with no matrix here, a Quarot with no conversion after
+it) is refused by name with nothing written.
 
 libolive draws its random signs and matrices from its own seeded generator, not torch's, so the
 rotated weights are not Olive's bytes: the tests check the properties, not the bytes."""
@@ -171,17 +172,18 @@ def test_rotation_lowers_int4_error_on_outliers(tmp_path):
         np.testing.assert_allclose(got, ref, atol=2e-4 * float(np.abs(ref).max()), rtol=0)
 
 
-def odd_checkpoint(tmp_path):
-    """A Llama with hidden_size 96 and head_dim 48: no power-of-two Hadamard transform."""
-    dst = tmp_path / "llama96"
+def odd_checkpoint(tmp_path, hidden, head_dim, heads, kv_heads):
+    """A random Llama whose hidden_size and head_dim are not powers of two."""
+    dst = tmp_path / f"llama{hidden}"
     dst.mkdir()
     for f in (DATA / "llama").iterdir():
         if f.suffix == ".json" and f.name != "config.json":
             shutil.copy(f, dst / f.name)
     cfg = config(DATA / "llama")
-    cfg.update(hidden_size=96, head_dim=48, num_attention_heads=2, num_key_value_heads=1, intermediate_size=192)
+    cfg.update(hidden_size=hidden, head_dim=head_dim, num_attention_heads=heads, num_key_value_heads=kv_heads,
+               intermediate_size=2 * hidden)
     (dst / "config.json").write_text(json.dumps(cfg))
-    h, q, kv, inter, v = 96, cfg["num_attention_heads"] * 48, cfg["num_key_value_heads"] * 48, 192, cfg["vocab_size"]
+    h, q, kv, inter, v = hidden, heads * head_dim, kv_heads * head_dim, 2 * hidden, cfg["vocab_size"]
     rng = np.random.default_rng(3)
     shapes = {"model.embed_tokens.weight": (v, h), "model.norm.weight": (h,), "lm_head.weight": (v, h)}
     for i in range(cfg["num_hidden_layers"]):
@@ -199,19 +201,28 @@ def odd_checkpoint(tmp_path):
     return dst
 
 
-def test_hadamard_refuses_sizes_that_are_not_powers_of_two(tmp_path):
-    model = odd_checkpoint(tmp_path)
-    proc = convert(model, tmp_path / "out", "precision=fp32", "rotate_mode=hadamard", ok=False)
-    assert proc.returncode != 0
-    assert "hidden_size is 96" in proc.stderr and "powers of two" in proc.stderr, proc.stderr
-    assert not (tmp_path / "out").exists()
-    # random mode takes any size, and the function stays the same
+# 96 = 12 * 8 and 48 = 12 * 4 (Paley's first construction, q = 11); 112 = 28 * 4 (his second, q = 13)
+@pytest.mark.parametrize("hidden,head_dim,heads,kv_heads", [(96, 48, 2, 1), (112, 112, 1, 1)])
+def test_hadamard_of_a_power_of_two_times_a_paley_order(tmp_path, hidden, head_dim, heads, kv_heads):
+    model = odd_checkpoint(tmp_path, hidden, head_dim, heads, kv_heads)
     cfg = config(model)
     ids = np.array([[3, 17, 40, 99, 5]], np.int64)
     convert(model, tmp_path / "plain", "precision=fp32")
-    convert(model, tmp_path / "random", "precision=fp32", "rotate_mode=random", "rotate_seed=2")
-    np.testing.assert_allclose(run_logits(tmp_path / "random", cfg, ids)["logits"],
-                               run_logits(tmp_path / "plain", cfg, ids)["logits"], atol=1e-4, rtol=0)
+    want = run_logits(tmp_path / "plain", cfg, ids)["logits"]
+    for mode in ("hadamard", "random"):
+        convert(model, tmp_path / mode, "precision=fp32", f"rotate_mode={mode}", "rotate_seed=2")
+        np.testing.assert_allclose(run_logits(tmp_path / mode, cfg, ids)["logits"], want, atol=1e-4, rtol=0)
+        emb = initializers(tmp_path / mode)["model.embed_tokens.weight"]
+        assert np.abs(emb - initializers(tmp_path / "plain")["model.embed_tokens.weight"]).max() > 1e-2
+
+
+def test_hadamard_refuses_sizes_it_has_no_matrix_for(tmp_path):
+    # 100 = 25 * 4: neither 99 nor 49 is a prime, and 100 is not a multiple of 8
+    model = odd_checkpoint(tmp_path, 100, 50, 2, 1)
+    proc = convert(model, tmp_path / "out", "precision=fp32", "rotate_mode=hadamard", ok=False)
+    assert proc.returncode != 0
+    assert "hidden_size is 100" in proc.stderr and "rotate_mode random" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("arch", ["phi3", "gemma"])

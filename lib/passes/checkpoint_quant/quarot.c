@@ -27,8 +27,9 @@ static const olive_param_spec params[] = {
      .default_value = "hadamard",
      .choices = "hadamard|random",
      .help = "hadamard: a Hadamard transform with random signs; random: QR of a Gaussian matrix",
-     .details = "hadamard needs hidden_size and head_dim to be powers of two; random takes any size (its matrix "
-                "costs hidden_size^2 per weight row)"},
+     .details = "hadamard needs hidden_size and head_dim to be a power of two times an order Paley's "
+                "constructions give (12, 20, 28, 36, 60, 108, 140, ...); random takes any size (its matrix costs "
+                "hidden_size^2 per weight row)"},
 };
 
 static const olive_pass_type types[] = {{"Quarot", NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}};

@@ -207,7 +207,8 @@ static const olive_param_spec params[] = {
      .type = OLIVE_PARAM_STRING,
      .default_value = "",
      .help = "hadamard or random: rotate the decoder's residual stream as Olive's Quarot does (empty: none)",
-     .details = "hadamard: a Hadamard transform with seeded random signs (hidden_size and head_dim powers of two); "
+     .details = "hadamard: a Hadamard transform with seeded random signs (hidden_size and head_dim a power of two "
+                "times 1 or a Paley order: 12, 20, 28, 36, 60, 108, 140, ...); "
                 "random: a seeded random orthogonal matrix. RMSNorm weights fold into the Linears after them, the "
                 "embedding and every Linear on the residual stream turn with it, and each value head of a layer "
                 "without a v_proj bias turns by its own matrix; the model computes the same function. Llama, "

@@ -103,18 +103,97 @@ static int random_orth(cvt_orth *q, rng *r)
     return OLIVE_OK;
 }
 
+static int is_prime(int64_t q)
+{
+    if (q < 2)
+        return 0;
+    for (int64_t d = 2; d * d <= q; d++)
+        if (q % d == 0)
+            return 0;
+    return 1;
+}
+
+/* The quadratic character of a modulo the prime p. */
+static int legendre(int64_t a, int64_t p)
+{
+    a = ((a % p) + p) % p;
+    if (!a)
+        return 0;
+    for (int64_t x = 1; x < p; x++)
+        if (x * x % p == a)
+            return 1;
+    return -1;
+}
+
+/* A Hadamard matrix of order k by Paley's first construction (k - 1 a prime = 3 mod 4) or his
+ * second (k / 2 - 1 a prime = 1 mod 4), checked to be one (H H^T = k I); NULL when neither
+ * applies or on ENOMEM. */
+static double *paley(int64_t k)
+{
+    const int first = is_prime(k - 1) && (k - 1) % 4 == 3;
+    const int64_t q = first ? k - 1 : k / 2 - 1, c = q + 1;
+    double *s, *h;
+    if (!first && !(k % 2 == 0 && is_prime(q) && q % 4 == 1))
+        return NULL;
+    /* the core of order q + 1: 0 on the diagonal, the border of ones (skew for the first) */
+    if (!(s = olive_malloc((size_t)(c * c) * sizeof *s)))
+        return NULL;
+    for (int64_t i = 0; i < c; i++)
+        for (int64_t j = 0; j < c; j++)
+            s[i * c + j] = i == j ? 0.0 : !i ? 1.0 : !j ? (first ? -1.0 : 1.0) : (double)legendre(j - i, q);
+    if (!(h = olive_malloc((size_t)(k * k) * sizeof *h))) {
+        free(s);
+        return NULL;
+    }
+    if (first) {
+        for (int64_t i = 0; i < k * k; i++)
+            h[i] = s[i] + (i % (k + 1) == 0 ? 1.0 : 0.0);
+    } else { /* S (x) [[1, -1], [-1, -1]] + I (x) [[1, 1], [1, -1]] */
+        static const double a[2][2] = {{1, -1}, {-1, -1}}, b[2][2] = {{1, 1}, {1, -1}};
+        for (int64_t i = 0; i < c; i++)
+            for (int64_t j = 0; j < c; j++)
+                for (int u = 0; u < 2; u++)
+                    for (int v = 0; v < 2; v++)
+                        h[(2 * i + u) * k + 2 * j + v] = s[i * c + j] * a[u][v] + (i == j ? b[u][v] : 0.0);
+    }
+    free(s);
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < k; j++) {
+            double dot = 0;
+            for (int64_t t = 0; t < k; t++)
+                dot += h[i * k + t] * h[j * k + t];
+            if (dot != (i == j ? (double)k : 0.0)) {
+                free(h);
+                return NULL;
+            }
+        }
+    return h;
+}
+
 static int make_orth(cvt_orth *q, int hadamard, int64_t n, rng *r, const char *what)
 {
     q->n = n;
     q->signs = NULL;
+    q->hk = NULL;
+    q->k = 1;
     q->m = NULL;
     if (!hadamard)
         return random_orth(q, r);
-    if (!is_pow2(n))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "rotate_mode hadamard: %s is %lld, and the Hadamard transform here takes powers of two "
-                          "only; use rotate_mode random",
-                          what, (long long)n);
+    if (!is_pow2(n)) {
+        /* n = K 2^m: Paley's order K (a multiple of 4) times Sylvester's */
+        int64_t odd = n;
+        while (odd % 2 == 0)
+            odd /= 2;
+        for (int64_t k = 4 * odd; k <= n && n % k == 0 && !q->hk; k *= 2)
+            if ((q->hk = paley(k)) != NULL)
+                q->k = k;
+        if (!q->hk)
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "rotate_mode hadamard: %s is %lld, and the Hadamard transform here takes a power of "
+                              "two times an order Paley's constructions give (12, 20, 28, 36, 60, 108, 140, ...); "
+                              "use rotate_mode random",
+                              what, (long long)n);
+    }
     if (!(q->signs = olive_malloc((size_t)n * sizeof *q->signs)))
         return OLIVE_ENOMEM;
     for (int64_t i = 0; i < n; i++)
@@ -125,6 +204,7 @@ static int make_orth(cvt_orth *q, int hadamard, int64_t n, rng *r, const char *w
 static void orth_clear(cvt_orth *q)
 {
     free(q->signs);
+    free(q->hk);
     free(q->m);
 }
 
@@ -180,7 +260,16 @@ static void orth_vector(const cvt_orth *q, double *x, double *tmp)
         const double scale = 1.0 / sqrt((double)n);
         for (int64_t i = 0; i < n; i++)
             x[i] *= q->signs[i];
-        for (int64_t h = 1; h < n; h <<= 1)
+        /* H_{2^m} (x) H_K: each run of K values times H_K, then butterflies between the runs */
+        if (q->hk)
+            for (int64_t a = 0; a < n; a += q->k) {
+                memset(tmp, 0, (size_t)q->k * sizeof *tmp);
+                for (int64_t i = 0; i < q->k; i++)
+                    for (int64_t j = 0; j < q->k; j++)
+                        tmp[j] += x[a + i] * q->hk[i * q->k + j];
+                memcpy(x + a, tmp, (size_t)q->k * sizeof *x);
+            }
+        for (int64_t h = q->k; h < n; h <<= 1)
             for (int64_t i = 0; i < n; i += h << 1)
                 for (int64_t j = i; j < i + h; j++) {
                     const double a = x[j], b = x[j + h];

@@ -6,8 +6,9 @@
  * turned by an orthogonal R2 [head_dim, head_dim] of its layer (R2^T on v_proj's rows of the
  * head, R2 on o_proj's columns of it). The model computes the same function in exact arithmetic.
  *
- * "hadamard": R = diag(s) H / sqrt(n), H the Sylvester Hadamard matrix and s random signs (n a
- * power of two); "random": the Q of a QR factorization of a Gaussian matrix (R's diagonal made
+ * "hadamard": R = diag(s) H / sqrt(n), s random signs and H a Hadamard matrix of order n: for
+ * n = 2^m Sylvester's, for n = K 2^m (as Olive's hadamard_utils takes 12, 20, 28, 36, 60, 108,
+ * 140 times a power of two) Sylvester's times Paley's of order K; "random": the Q of a QR factorization of a Gaussian matrix (R's diagonal made
  * positive). The random draws come from a seeded xoshiro256** generator, not torch's, so the
  * matrices (and the weights) differ from Olive's for the same seed. */
 #ifndef OLIVE_PASSES_CONVERT_DECODER_ROTATE_H
@@ -20,6 +21,8 @@
 typedef struct cvt_orth {
     int64_t n;
     double *signs; /* hadamard: n signs (else NULL) */
+    double *hk;    /* hadamard, n not a power of two: Paley's matrix of order k (k * k, else NULL) */
+    int64_t k;     /* its order (1: none) */
     double *m;     /* random: n * n, row-major (else NULL) */
 } cvt_orth;
 
@@ -31,7 +34,7 @@ typedef struct cvt_rotation {
 
 /* Makes the rotation of mode "hadamard" or "random" from seed for a decoder of `hidden`,
  * `head_dim` and n_layers (per-head rotations only when with_heads). OLIVE_EINVALID names the
- * mode; OLIVE_EUNSUPPORTED a hadamard size that is not a power of two; OLIVE_ENOMEM. */
+ * mode; OLIVE_EUNSUPPORTED a hadamard size with no Hadamard matrix here; OLIVE_ENOMEM. */
 int cvt_rotation_new(const char *mode, uint64_t seed, int64_t hidden, int64_t head_dim, int64_t n_layers,
                      int with_heads, cvt_rotation **out);
 void cvt_rotation_free(cvt_rotation *r);
