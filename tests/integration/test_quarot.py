@@ -288,3 +288,20 @@ def test_workflow_refuses_quarot_without_conversion(tmp_path):
     assert "passes.q" in proc.stderr and "ModelBuilder or OnnxConversion pass must follow it" in proc.stderr, \
         proc.stderr
     assert not out.exists()
+
+
+def test_workflow_quarot_before_onnx_conversion(tmp_path):
+    """Quarot → OnnxConversion (fp32): transformers' logits, with the norms folded."""
+    passes = {"q": {"type": "Quarot", "rotate_mode": "random", "seed": 3},
+              "c": {"type": "OnnxConversion"}}
+    proc, out = run_workflow(tmp_path, DATA / "qwen3", passes)
+    assert proc.returncode == 0, proc.stderr
+    folder = find_model(out)
+    # the residual stream's norms fold; Qwen3's per-head q/k norms act after q and k and stay
+    inits = initializers(folder)
+    folded = [n for n in inits if n.endswith("layernorm.weight") and "_norm.layernorm" not in n]
+    assert len(folded) == 5 and all(np.all(inits[n] == 1.0) for n in folded), folded
+    assert not np.all(inits["model.layers.0.attn.q_norm.layernorm.weight"] == 1.0)
+    ref = dict(np.load(DATA / "qwen3" / "reference.npz"))
+    got = run_logits(folder, config(DATA / "qwen3"), ref["prefill_ids"])["logits"]
+    np.testing.assert_allclose(got, ref["prefill_logits"], atol=1e-4, rtol=0)
