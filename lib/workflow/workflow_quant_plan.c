@@ -5,7 +5,8 @@
  * plan leaves it the Linears it quantized in Olive (all but the head) as float MatMuls, with
  * their planned bits in the converted model's metadata. The plan merges as Olive merges the
  * mixed precision info: the selection's defaults win over Rtn's and Gptq's settings, Rtn's
- * overrides win over the selection. */
+ * overrides win over the selection. A Quarot before them (or right before the convert pass) becomes
+ * the convert pass's rotate_mode and rotate_seed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,49 @@ static void take_run(olive_workflow *w, size_t first, size_t end, size_t keep, w
     }
 }
 
+/* Quarot: its seed and rotate_mode become the rotate_seed and rotate_mode of the convert pass
+ * after it (plan passes and one Gptq may stand between), and its slot leaves the workflow. */
+static int fold_rotation(olive_workflow *w)
+{
+    size_t q = 0, end;
+    const olive_pass *p;
+    olive_pass *conv;
+    int rc;
+    for (; q < w->n_slots && !(w->slots[q].n_choices && w->slots[q].choices[0].pass->def == &olive_pass_quarot); q++)
+        ;
+    if (q == w->n_slots)
+        return OLIVE_OK;
+    if (w->n_flows)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "passes.%s: Quarot with pass_flows is not supported: list the passes in "
+                          "order instead",
+                          w->slots[q].name);
+    if (w->slots[q].n_choices != 1 || w->slots[q].choices[0].search)
+        return olive_fail(OLIVE_EUNSUPPORTED, "passes.%s: Quarot cannot be searched or given alternatives here",
+                          w->slots[q].name);
+    for (end = q + 1;
+         end < w->n_slots && w->slots[end].n_choices == 1 && (is_plan_pass(&w->slots[end]) || is_gptq(&w->slots[end]));
+         end++)
+        ;
+    if (end == w->n_slots || w->slots[end].n_choices != 1 || w->slots[end].choices[0].pass->def != &olive_pass_convert)
+        return olive_fail(OLIVE_EINVALID,
+                          "passes.%s: Quarot rotates a checkpoint while it is converted: a ModelBuilder or "
+                          "OnnxConversion pass must follow it (with only SelectiveMixedPrecision, Rtn or Gptq "
+                          "between)",
+                          w->slots[q].name);
+    for (size_t i = end + 1; i < w->n_slots; i++)
+        if (w->slots[i].n_choices && w->slots[i].choices[0].pass->def == &olive_pass_quarot)
+            return olive_fail(OLIVE_EINVALID, "passes.%s: one Quarot before the conversion", w->slots[i].name);
+    p = w->slots[q].choices[0].pass;
+    conv = w->slots[end].choices[0].pass;
+    if ((rc = olive_pass_instance_set(conv, "rotate_mode", arg(p, "rotate_mode"))) != OLIVE_OK ||
+        (rc = olive_pass_instance_set(conv, "rotate_seed", arg(p, "seed"))) != OLIVE_OK)
+        return olive_fail_context(rc, "passes.%s", w->slots[end].name);
+    OLIVE_DEBUG("passes.%s: rotate_mode %s, rotate_seed %s", w->slots[end].name, arg(p, "rotate_mode"), arg(p, "seed"));
+    drop_slot(w, q);
+    return OLIVE_OK;
+}
+
 int wf_fold_checkpoint_quant(olive_workflow *w)
 {
     size_t first = 0, end, gptq = (size_t)-1, conv_at;
@@ -233,6 +277,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     const wf_slot *conv;
     char *text;
     int rc = OLIVE_OK, have_selection = 0, have_rtn = 0;
+    OLIVE_TRY(fold_rotation(w));
     for (; first < w->n_slots && !is_plan_pass(&w->slots[first]); first++)
         ;
     if (first == w->n_slots)

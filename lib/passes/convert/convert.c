@@ -214,6 +214,22 @@ static const olive_param_spec params[] = {
                 "Rtn passes before ModelBuilder. Modules are the checkpoint's names (lm_head for the head); the head "
                 "stays float unless lm_head is true. From a quantized GGUF file the weights are requantized as "
                 "planned (gguf_blocks does not apply)"},
+    {.name = "rotate_mode",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .help = "hadamard or random: rotate the decoder's residual stream as Olive's Quarot does (empty: none)",
+     .details = "hadamard: a Hadamard transform with seeded random signs (hidden_size and head_dim a power of two "
+                "times 1 or a Paley order: 12, 20, 28, 36, 60, 108, 140, ...); "
+                "random: a seeded random orthogonal matrix. RMSNorm weights fold into the Linears after them, the "
+                "embedding and every Linear on the residual stream turn with it, and each value head of a layer "
+                "without a v_proj bias turns by its own matrix; the model computes the same function. Llama, "
+                "Mistral, Qwen2 and Qwen3 checkpoints; a workflow sets it from a Quarot pass before ModelBuilder"},
+    {.name = "rotate_seed",
+     .type = OLIVE_PARAM_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 2147483647,
+     .help = "Seed of the rotation's random draws (rotate_mode)"},
     {.name = "temp_dir",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",

@@ -84,6 +84,8 @@ typedef struct cvt_decoder_options {
     int cuda_graph, dml_graph, webgpu_graph; /* graph capture in genai_config's provider options */
     int64_t num_hidden_layers;               /* 0: all */
     const char *quant_plan;                  /* per-module int4/int8 settings as JSON (decoder_plan.h); "" for none */
+    const char *rotate_mode;                 /* QuaRot: "hadamard", "random", or "" for none (decoder_rotate.h) */
+    int64_t rotate_seed;
 } cvt_decoder_options;
 
 typedef struct cvt_decoder cvt_decoder;
@@ -144,6 +146,7 @@ struct cvt_decoder {
     cvt_decoder_config cfg;
     cvt_decoder_options opt;
     struct cvt_quant_plan *plan; /* parsed opt.quant_plan, or NULL */
+    struct cvt_rotation *rot;    /* from opt.rotate_mode, or NULL */
     int32_t io_dtype;            /* activations, KV cache, logits: float, float16 or bfloat16 */
     int64_t n_layers;            /* layers built (num_hidden_layers option or all) */
     /* Graph values every layer reads (set before the layers are built). */

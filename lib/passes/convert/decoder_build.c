@@ -14,6 +14,7 @@
 #include "passes/convert/decoder.h"
 #include "passes/convert/decoder_internal.h"
 #include "passes/convert/decoder_plan.h"
+#include "passes/convert/decoder_rotate.h"
 #include "passes/calibrate/gptq_pass.h"
 
 static const cvt_decoder_arch *const archs[] = {
@@ -130,6 +131,8 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->webgpu_graph = a ? olive_args_bool(a, "enable_webgpu_graph") : 0;
     o->num_hidden_layers = a ? olive_args_int(a, "num_hidden_layers") : 0;
     o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
+    o->rotate_mode = a ? olive_args_string(a, "rotate_mode") : "";
+    o->rotate_seed = a ? olive_args_int(a, "rotate_seed") : 0;
     OLIVE_TRY(read_algo_config(o, a ? olive_args_string(a, "algo_config") : "default"));
     if (o->quant_plan[0] && o->precision != CVT_INT4 && o->precision != CVT_INT8)
         return olive_fail(OLIVE_EINVALID,
@@ -283,6 +286,40 @@ static int add_companions(cvt_decoder *d)
     return rc;
 }
 
+/* QuaRot's rotation (rotate_mode), for the architectures whose every weight it has a rule for,
+ * refused where the graph's inputs or outputs would be in the rotated basis. */
+static int make_rotation(cvt_decoder *d)
+{
+    const cvt_decoder_arch *a = d->arch;
+    const char *mode = d->opt.rotate_mode, *io = NULL;
+    if (!mode || !mode[0])
+        return OLIVE_OK;
+    if (a != &cvt_arch_llama && a != &cvt_arch_mistral && a != &cvt_arch_qwen2 && a != &cvt_arch_qwen3)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "rotate_mode: the rotation (Olive's Quarot) is not supported for %s: it folds RMSNorm "
+                          "weights into the Linears after them and knows the weights of LlamaForCausalLM, "
+                          "MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM",
+                          a->architecture);
+    if (d->ck->kind == OFMT_GGUF_FILE)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "rotate_mode: a GGUF file cannot be rotated here (its blocks would be requantized "
+                          "twice); convert a Hugging Face checkpoint");
+    if (d->lora)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "rotate_mode: LoRA adapters (adapter_path) were trained on the unrotated weights; "
+                          "rotate without adapters");
+    io = d->opt.exclude_embeds          ? "exclude_embeds (the inputs_embeds input)"
+         : d->opt.exclude_lm_head       ? "exclude_lm_head (the hidden_states output)"
+         : d->opt.include_hidden_states ? "include_hidden_states (the hidden_states output)"
+                                        : NULL;
+    if (io)
+        return olive_fail(OLIVE_EUNSUPPORTED, "rotate_mode: %s would be in the rotated basis", io);
+    if (d->opt.rotate_seed < 0)
+        return olive_fail(OLIVE_EINVALID, "rotate_seed %lld: expected 0 or more", (long long)d->opt.rotate_seed);
+    return cvt_rotation_new(mode, (uint64_t)d->opt.rotate_seed, d->cfg.hidden, d->cfg.head_dim, d->cfg.layers,
+                            !d->cfg.qkv_bias, &d->rot);
+}
+
 static int build(cvt_decoder *d)
 {
     const cvt_decoder_arch *a = d->arch;
@@ -293,6 +330,7 @@ static int build(cvt_decoder *d)
         OLIVE_TRY(a->configure(d));
     d->n_layers = d->opt.num_hidden_layers > 0 && d->opt.num_hidden_layers < d->cfg.layers ? d->opt.num_hidden_layers
                                                                                            : d->cfg.layers;
+    OLIVE_TRY(make_rotation(d));
     /* Olive's layer rule counts the checkpoint's layers, whatever num_hidden_layers builds. */
     if (d->opt.placement && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8)) {
         /* the algo_config's placement as a plan: every Linear and the head at the precision, the
@@ -301,15 +339,21 @@ static int build(cvt_decoder *d)
                                     "\"selective\": {\"algorithm\": \"%s\", \"high_bits\": 8}}",
                                     d->opt.precision == CVT_INT4 ? 4 : 8, d->opt.block_size,
                                     d->opt.symmetric ? "true" : "false", d->opt.placement);
-        int rc = text ? cvt_plan_parse(text, d->cfg.layers, d->cfg.tied_embeddings, &d->plan) : OLIVE_ENOMEM;
+        int rc = text ? cvt_plan_parse(text, d->cfg.layers, d->cfg.tied_embeddings && !d->rot, &d->plan) : OLIVE_ENOMEM;
         free(text);
         OLIVE_TRY(rc);
     } else {
-        OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings, &d->plan));
+        /* a rotation unties the head from the embeddings, as Olive's QuaRot does */
+        OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, d->cfg.layers, d->cfg.tied_embeddings && !d->rot, &d->plan));
     }
     {
         cvt_score_settings ss;
         const char *alg = cvt_plan_scored(d->plan, &ss);
+        if (alg && d->rot)
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              "quant_plan: the %s selection scores the checkpoint's weights as stored, not as the "
+                              "rotation (rotate_mode) turns them; use a k_quant_* rule with a rotation",
+                              alg);
         if (alg)
             OLIVE_TRY(cvt_plan_score(d, d->plan, alg, &ss));
     }
@@ -390,6 +434,7 @@ static int read_adapter(cvt_decoder *d, const olive_pass_args *args)
 static void decoder_free(cvt_decoder *d)
 {
     cvt_plan_free(d->plan);
+    cvt_rotation_free(d->rot);
     ofmt_lora_free(d->lora);
     free(d->lora_used);
     for (size_t i = 0; i < d->n_strings; i++)

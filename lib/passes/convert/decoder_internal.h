@@ -31,11 +31,31 @@ const char *cvt_path_to_dots(cvt_decoder *d, const char *path);
 int cvt_proj_rows(cvt_decoder *d, int64_t layer, cvt_proj which, const char *name, int64_t out, int64_t in,
                   cvt_rows *rows);
 
-/* Rows [first, first + count) of a checkpoint Linear weight [rows, in]. */
+/* Rows [first, first + count) of a checkpoint Linear weight [rows, in], and what a rotation
+ * (decoder_rotate.h) does to them: `mem` holds the rows already turned on their output side
+ * (read from there instead of t), `norm` is folded into each row and `pre` turns it. */
+struct cvt_orth;
 typedef struct cvt_linear_src {
     const ofmt_tensor *t;
     int64_t first, count;
+    float *mem, *norm; /* owned; NULL when not rotating that way */
+    const struct cvt_orth *pre;
 } cvt_linear_src;
+
+/* With a rotation (d->rot): sets the parts' mem, norm and pre for Linear `path` from their
+ * checkpoint names (the head is path "/lm_head"). Memory: a part turned on its output side
+ * (o_proj, down_proj, v_proj's heads) is held whole. OLIVE_EUNSUPPORTED names a weight the
+ * rotation has no rule for. cvt_rotate_parts_free releases them (also after an error). */
+int cvt_rotate_parts(cvt_decoder *d, const char *path, cvt_linear_src *src, size_t n, int64_t in);
+void cvt_rotate_parts_free(cvt_linear_src *src, size_t n);
+/* Folds the norm into and turns rows [rows, in] of a band read from src. OLIVE_ENOMEM. */
+int cvt_rotate_band(const cvt_linear_src *src, float *band, int64_t rows, int64_t in);
+/* 1 when norm weight `tensor` is folded into the Linears after it (it becomes ones). */
+int cvt_rotate_folds_norm(const cvt_decoder *d, const char *tensor);
+/* The bias of Linear `path` turned as its rows are (o_proj, down_proj). OLIVE_ENOMEM. */
+int cvt_rotate_bias(const cvt_decoder *d, const char *path, float *bias, int64_t n);
+/* Embedding rows [rows, hidden] turned by R1. OLIVE_ENOMEM. */
+int cvt_rotate_embedding(const cvt_decoder *d, float *rows, int64_t n_rows);
 
 /* The MatMulNBits initializers of checkpoint matrix `part` ([rows, in]) quantized as *mq, named
  * "<dots>.MatMul.weight_Q<bits>", "<dots>.MatMul.weight_scales" and (asymmetric)

@@ -102,6 +102,8 @@ static int copy_matrix(cvt_decoder *d, const ofmt_tensor *t, const char *onnx_na
         }
         olive_blob_drop_pages(t->blob, t->offset + (uint64_t)r0 * (t->nbytes / (uint64_t)rows),
                               (uint64_t)n * (t->nbytes / (uint64_t)rows));
+        if ((rc = cvt_rotate_embedding(d, buf, n)) != OLIVE_OK)
+            break;
         cvt_convert_f32(d->io_dtype, buf, (size_t)(n * cols), bytes);
         rc = olive_spill_write(d->spill, off + (uint64_t)(r0 * cols) * es, bytes, (size_t)(n * cols) * es);
     }
@@ -231,7 +233,8 @@ int cvt_embed(cvt_decoder *d, const char **hidden)
     const char *x;
     const int tied = d->cfg.tied_embeddings && !d->opt.exclude_lm_head && d->opt.precision != CVT_INT8 &&
                      (d->opt.precision != CVT_INT4 || d->opt.symmetric || d->opt.algorithm != OLIVE_BLOCKQ_DEFAULT) &&
-                     (!d->plan || d->opt.placement); /* a quant_plan may give the head other bits, or none */
+                     (!d->plan || d->opt.placement) && /* a quant_plan may give the head other bits, or none */
+                     !d->rot; /* a rotation folds the final norm into the head alone: they part */
     OLIVE_TRY(cvt_tensor(d, "model.embed_tokens.weight", 2, (const int64_t[]){d->cfg.vocab, d->cfg.hidden}, &t));
     if (d->plan && cvt_plan_embeds(d->plan)) {
         const cvt_module_quant mq = cvt_plan_module(d->plan, "model.embed_tokens", 0, 1);

@@ -101,6 +101,8 @@ static int resolve_parts(cvt_decoder *d, const cvt_rows *parts, size_t n, int64_
         src[i].t = t;
         src[i].first = parts[i].first;
         src[i].count = parts[i].count ? parts[i].count : rows;
+        src[i].mem = src[i].norm = NULL;
+        src[i].pre = NULL;
         *total += src[i].count;
     }
     return OLIVE_OK;
@@ -114,13 +116,19 @@ static int64_t band_rows(int64_t in, int64_t count)
     return r < count ? r : count;
 }
 
-/* Reads rows [r0, r0 + rows) of a part into band; a cancel request is honoured between bands. */
+/* Reads rows [r0, r0 + rows) of a part into band, rotated when the model is; a cancel request
+ * is honoured between bands. */
 static int read_band(cvt_decoder *d, const linear_src *part, int64_t r0, int64_t rows, float *band)
 {
+    const int64_t in = (int64_t)ofmt_tensor_row_length(part->t);
     int rc = r0 ? cvt_check_cancel(d) : OLIVE_OK;
     if (rc != OLIVE_OK)
         return rc;
-    return read_rows(part->t, (uint64_t)(part->first + r0), (uint64_t)rows, band);
+    if (part->mem)
+        memcpy(band, part->mem + r0 * in, (size_t)(rows * in) * sizeof *band);
+    else if ((rc = read_rows(part->t, (uint64_t)(part->first + r0), (uint64_t)rows, band)) != OLIVE_OK)
+        return rc;
+    return cvt_rotate_band(part, band, rows, in);
 }
 
 static int64_t wide_band_rows(int64_t in, int64_t count)
@@ -360,9 +368,14 @@ int cvt_quantized_matrix(cvt_decoder *d, const char *dots, const cvt_rows *part,
 {
     linear_src src[1];
     int64_t cols;
+    int rc;
     OLIVE_TRY(resolve_parts(d, part, 1, in, src, &cols));
     const olive_blockq q = module_blockq(d, mq);
-    OLIVE_TRY(linear_quantized(d, "", dots, NULL, src, 1, in, cols, mq, NULL));
+    rc = d->rot ? cvt_rotate_parts(d, "", src, 1, in) : OLIVE_OK;
+    if (rc == OLIVE_OK)
+        rc = linear_quantized(d, "", dots, NULL, src, 1, in, cols, mq, NULL);
+    cvt_rotate_parts_free(src, 1);
+    OLIVE_TRY(rc);
     OLIVE_TRY(quant_names(d, dots, &q, qn, sn, zn));
     return cvt_weight_done(d);
 }
@@ -393,17 +406,11 @@ static int plan_of(cvt_decoder *d, const char *path, const linear_src *src, size
     return OLIVE_OK;
 }
 
-int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, int64_t in,
-               int quantize, const char **out)
+/* The weight and node of a Linear whose parts are resolved: float, quantized as the options
+ * or the plan say, or carried from GGUF blocks. */
+static int linear_of(cvt_decoder *d, const char *path, const char *dots, const char *x, const linear_src *src,
+                     size_t n_parts, int64_t in, int64_t cols, int quantize, const char **out)
 {
-    linear_src src[8];
-    int64_t cols;
-    const char *dots = cvt_path_to_dots(d, path);
-    if (!dots)
-        return OLIVE_ENOMEM;
-    if (n_parts < 1 || n_parts > 8 || in < 1)
-        return olive_fail(OLIVE_EINVALID, "%s: a Linear layer needs 1 to 8 weights", path);
-    OLIVE_TRY(resolve_parts(d, parts, n_parts, in, src, &cols));
     if (quantize && (d->opt.precision == CVT_INT4 || d->opt.precision == CVT_INT8)) {
         int carried = 0;
         cvt_module_quant mq = {1, d->opt.precision == CVT_INT4 ? 4 : 8, d->opt.block_size, d->opt.symmetric};
@@ -423,8 +430,28 @@ int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *
             OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
         else if (!carried)
             OLIVE_TRY(linear_quantized(d, path, dots, x, src, n_parts, in, cols, &mq, out));
-    } else
-        OLIVE_TRY(linear_float(d, path, dots, x, src, n_parts, in, cols, out));
+        return OLIVE_OK;
+    }
+    return linear_float(d, path, dots, x, src, n_parts, in, cols, out);
+}
+
+int cvt_linear(cvt_decoder *d, const char *path, const char *x, const cvt_rows *parts, size_t n_parts, int64_t in,
+               int quantize, const char **out)
+{
+    linear_src src[8];
+    int64_t cols;
+    int rc;
+    const char *dots = cvt_path_to_dots(d, path);
+    if (!dots)
+        return OLIVE_ENOMEM;
+    if (n_parts < 1 || n_parts > 8 || in < 1)
+        return olive_fail(OLIVE_EINVALID, "%s: a Linear layer needs 1 to 8 weights", path);
+    OLIVE_TRY(resolve_parts(d, parts, n_parts, in, src, &cols));
+    rc = d->rot ? cvt_rotate_parts(d, path, src, n_parts, in) : OLIVE_OK;
+    if (rc == OLIVE_OK)
+        rc = linear_of(d, path, dots, x, src, n_parts, in, cols, quantize, out);
+    cvt_rotate_parts_free(src, n_parts);
+    OLIVE_TRY(rc);
     /* A LoRA layer applies to a whole checkpoint Linear, never to a slice of a packed one. */
     if (d->lora && x && n_parts == 1 && parts[0].first == 0 && parts[0].count == 0) {
         size_t len = strlen(parts[0].tensor);
@@ -505,6 +532,8 @@ int cvt_bias(cvt_decoder *d, const char *path, const char *x, const cvt_rows *pa
         rc = cvt_weight_done(d);
     }
     if (rc == OLIVE_OK)
+        rc = cvt_rotate_bias(d, path, all, total);
+    if (rc == OLIVE_OK)
         rc = cvt_init_from_f32(d, bname, d->io_dtype, 1, &total, all);
     free(all);
     OLIVE_TRY(rc);
@@ -524,6 +553,10 @@ int cvt_norm_weight(cvt_decoder *d, const char *tensor, int64_t dim, const char 
     if (d->ck->kind != OFMT_GGUF_FILE)
         for (int64_t i = 0; i < n; i++)
             v[i] += d->cfg.norm_weight_offset;
+    /* folded into the Linears after it by a rotation */
+    if (cvt_rotate_folds_norm(d, tensor))
+        for (int64_t i = 0; i < n; i++)
+            v[i] = 1.0f;
     rc = cvt_init_from_f32(d, onnx_name, d->io_dtype, 1, &dim, v);
     free(v);
     OLIVE_TRY(rc);
