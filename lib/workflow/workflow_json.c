@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "backends/providers.h"
 #include "engine/engine.h"
+#include "passes/calibrate/gptq_pass.h"
 #include "workflow/calibration_data.h"
 #include "workflow/workflow.h"
 
@@ -383,6 +384,40 @@ static int parse_metrics(olive_workflow *w, const json_t *root, int strict)
     return OLIVE_OK;
 }
 
+/* The checkpoint's max_position_embeddings (config.json in the model folder), or 0. */
+static int64_t context_length(const char *folder)
+{
+    char *path = olive_path_join(folder, "config.json"), *text = NULL;
+    size_t size;
+    int64_t n = 0;
+    if (path && olive_path_check_contained(folder, path, "config.json") == OLIVE_OK &&
+        olive_read_file(&text, &size, path, (size_t)1 << 24) == OLIVE_OK) {
+        json_t *doc = json_loadb(text, size, 0, NULL);
+        json_t *v = json_object_get(doc, "max_position_embeddings");
+        n = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        json_decref(doc);
+    }
+    olive_error_clear(); /* no config: the converter names what is wrong */
+    free(text);
+    free(path);
+    return n;
+}
+
+/* Olive's calibration data for a Gptq without a data_config on a Hugging Face model: 128 windows
+ * of 2048 tokens of wikitext-2 (the first 1000 rows of its train split, from the Hub), made by
+ * the input model's tokenizer without special tokens; windows no longer than the model's
+ * context. NULL on ENOMEM. */
+static json_t *gptq_default_data(const olive_workflow *w)
+{
+    int64_t ctx = context_length(w->model_path), len = ctx > 0 && ctx < 2048 ? ctx : 2048;
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:b, s:i, s:i, s:b}, s:{s:i}}", "name", "gptq_default",
+                     "type", "HuggingfaceContainer", "load_dataset_config", "data_name", "Salesforce/wikitext",
+                     "subset", "wikitext-2-raw-v1", "split", "train[:1000]", "pre_process_data_config", "type",
+                     "text_generation_huggingface_pre_process", "model_name", w->model_path, "add_special_tokens", 0,
+                     "max_seq_len", (json_int_t)len, "max_samples", 128, "use_attention_mask", 1, "dataloader_config",
+                     "batch_size", 1);
+}
+
 /* A calibrated pass's Olive `data_config` (a name in "data_configs" or an inline config) becomes
  * its calibration folder. */
 static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const json_t *entry, const json_t *root,
@@ -393,7 +428,21 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     size_t i;
     int rc;
     const olive_param_spec *folder = olive_param_data_folder(p->def);
-    if (!dc || json_is_null(dc) || !folder)
+    json_t *fallback = NULL;
+    if (!folder)
+        return OLIVE_OK;
+    if ((!dc || json_is_null(dc)) && p->def == &olive_pass_gptq && w->model_type && !strcmp(w->model_type, "HfModel") &&
+        w->model_path) {
+        if (!(fallback = gptq_default_data(w)))
+            return OLIVE_ENOMEM;
+        OLIVE_WARN(
+            "%s: no data_config: Olive's default calibration data, up to 128 windows of %" JSON_INTEGER_FORMAT
+            " tokens of Salesforce/wikitext (wikitext-2-raw-v1, train[:1000]) from the Hugging Face Hub",
+            where,
+            json_integer_value(json_object_get(json_object_get(fallback, "pre_process_data_config"), "max_seq_len")));
+        dc = fallback;
+    }
+    if (!dc || json_is_null(dc))
         return OLIVE_OK;
     snprintf(cwhere, sizeof cwhere, "%s.data_config", where);
     if (json_is_string(dc)) {
@@ -409,7 +458,9 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     } else {
         return olive_fail(OLIVE_EINVALID, "%s: expected the name of a data config or a data config", cwhere);
     }
-    OLIVE_TRY(wf_calibration_folder(&dir, found, cwhere));
+    rc = wf_calibration_folder(&dir, found, cwhere);
+    json_decref(fallback);
+    OLIVE_TRY(rc);
     grown = olive_reallocarray(w->calib_dirs, w->n_calib_dirs + 1, sizeof *grown);
     if (!grown) {
         olive_rmtree(dir);

@@ -297,11 +297,11 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
         if (is_gptq(&w->slots[end])) {
             if (gptq != (size_t)-1)
                 return olive_fail(OLIVE_EINVALID, "passes.%s: one Gptq before ModelBuilder", w->slots[end].name);
-            /* Refused before any work: Olive would fetch its default dataset from the Hub. */
+            /* An HfModel input got Olive's default data when the config was read. */
             if (!arg(w->slots[end].choices[0].pass, "calibration_data")[0])
                 return olive_fail(OLIVE_EINVALID,
-                                  "passes.%s: Gptq needs calibration data: give it a data_config (Olive's default "
-                                  "is a dataset from the Hugging Face Hub; libolive reads local data only)",
+                                  "passes.%s: Gptq needs calibration data: give it a data_config (Olive's default, "
+                                  "wikitext-2 from the Hub, applies to an HfModel input only)",
                                   w->slots[end].name);
             gptq = end;
         }

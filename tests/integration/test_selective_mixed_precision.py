@@ -228,13 +228,45 @@ def test_scored_bad_settings(tmp_path, settings, expect):
     assert not out.exists()
 
 
-def test_gptq_without_data_is_refused_before_any_work(tmp_path):
+def gptq_without_data(tmp_path, env):
     passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_mixed"},
               "g": {"type": "gptq", "bits": 4},
               "m": {"type": "ModelBuilder", "precision": "int4"}}
-    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
-    assert proc.returncode != 0 and "passes.g: Gptq needs calibration data" in proc.stderr
-    assert not out.exists() and not (tmp_path / "run_cache").exists()
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(DATA / "llama")}, "passes": passes,
+           "output_dir": str(tmp_path / "run"), "cache_dir": str(tmp_path / "run_cache")}
+    (tmp_path / "run.json").write_text(json.dumps(cfg))
+    return subprocess.run([CLI, "run", "--config", str(tmp_path / "run.json")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "HF_HOME": str(tmp_path / "hf"), **env})
+
+
+def test_gptq_without_data_offline_names_olives_default_dataset(tmp_path):
+    """Without a data_config, Gptq on a Hugging Face model calibrates on Olive's default data
+    (wikitext-2 from the Hub); offline and not cached, that is an error naming it, before any work."""
+    proc = gptq_without_data(tmp_path, {"HF_HUB_OFFLINE": "1"})
+    assert proc.returncode != 0 and "Salesforce/wikitext" in proc.stderr, proc.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run_cache").exists()
+
+
+def test_gptq_without_data_calibrates_on_olives_default_dataset(tmp_path):
+    """The same config with the dataset served: the first 1000 rows of wikitext-2's train split
+    are asked for, and GPTQ quantizes the Linears (4 and 8 bits as the selection says)."""
+    from datasets_server import DatasetsServer
+    words = "the model reads text and the quantizer learns from it while a tokenizer cuts it".split()
+    rows = [{"text": " ".join(words[(i + j) % len(words)] for j in range(40)) + "\n"} for i in range(300)]
+    server = DatasetsServer()
+    server.add("Salesforce/wikitext", {"wikitext-2-raw-v1": {"train": rows}})
+    try:
+        proc = gptq_without_data(tmp_path, {"HF_DATASETS_SERVER_ENDPOINT": server.url})
+        asked = server.rows_requests()
+    finally:
+        server.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "Olive's default calibration data" in proc.stdout + proc.stderr
+    assert asked and all(q["dataset"] == "Salesforce/wikitext" and q["config"] == "wikitext-2-raw-v1" and
+                         q["split"] == "train" for q in asked)
+    found, _ = linears(tmp_path / "run")
+    bits = {b for op, b, _ in found.values() if op == "MatMulNBits"}
+    assert bits == {4, 8}, found
 
 
 def test_plan_needs_a_quantized_model_builder(tmp_path):

@@ -5,6 +5,8 @@ follow the real datasets:
 
   glue.mrpc.validation.jsonl          sentence1, sentence2 (strings), label (0 / 1), idx
   facebook--xnli.en.validation.jsonl  premise, hypothesis (strings), label (0 / 1 / 2)
+  Salesforce--wikitext.wikitext-2-raw-v1.train.jsonl  text (lines of made-up prose, some empty, as
+      wikitext's are): Gptq's default calibration data when a config gives none
 
 A file is named <dataset, '/' written '--'>.<config>.<split>.jsonl.
 
@@ -49,8 +51,16 @@ def xnli(rng):
     return rows
 
 
+def wikitext(rng):
+    rows = []
+    for i in range(60):
+        rows.append({"text": "" if i % 4 == 0 else " ".join(sentence(rng) for _ in range(3)) + " \n"})
+    return rows
+
+
 def main():
-    for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2)):
+    for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2),
+                             ("Salesforce--wikitext.wikitext-2-raw-v1.train", wikitext, 3)):
         rows = make(random.Random(seed))
         (HERE / (name + ".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
