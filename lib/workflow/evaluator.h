@@ -55,7 +55,7 @@ typedef struct wf_metric {
     char *custom_func;   /* custom: the registered function's name */
     int warmup_num, repeat_test_num;
     double sleep_num;
-    char *session_options; /* from user_config.inference_settings.onnx.session_options */
+    char *session_options;            /* from user_config.inference_settings.onnx.session_options */
     const struct wf_lm_task *lm_task; /* WF_METRIC_LM_TASK: the task (static) */
     long long lm_limit;               /* documents scored (0: all) */
     long lm_max_length;               /* token window (0: the model's context length) */

@@ -360,13 +360,7 @@ static int parse_metric(wf_metric *m, const json_t *obj, const json_t *data_conf
     return OLIVE_OK;
 }
 
-/* Olive's LMEvaluator: lm-eval tasks by name, scored through ONNX Runtime on the workflow's
- * accelerator (execution_provider, provider_options and device are Olive's way to say the same,
- * read and not used apart). */
-static const char *const lm_keys[] = {"type",          "tasks",      "limit",  "batch_size",        "max_length",
-                                      "model_class",   "bootstrap_iters",    "execution_provider", "provider_options",
-                                      "device",        NULL};
-
+/* Olive's LMEvaluator: lm-eval tasks by name (the workflow reader checks its keys). */
 static int lm_metric(wf_metric *m, const char *task, long long limit, long max_length, const char *where)
 {
     const wf_lm_task *t = wf_lm_task_find(task);
@@ -374,8 +368,9 @@ static int lm_metric(wf_metric *m, const char *task, long long limit, long max_l
     const char *subs[2];
     size_t n;
     if (!t && !size)
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: lm-eval task '%s' is not one libolive knows (known: %s, size_on_disk)",
-                          where, task, wf_lm_task_names());
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: lm-eval task '%s' is not one libolive knows (known: %s, size_on_disk)", where, task,
+                          wf_lm_task_names());
     if (size)
         subs[0] = "bytes", n = 1;
     else if (t->output == WF_LM_LOGLIKELIHOOD)
@@ -420,11 +415,10 @@ static int parse_lm_evaluator(wf_evaluator *out, const json_t *ev, const char *w
     wf_evaluator e = {0};
     long long limit, max_length, batch;
     size_t i;
-    OLIVE_TRY(check_keys(ev, lm_keys, where));
     if (!json_is_array(tasks) || !json_array_size(tasks))
         return olive_fail(OLIVE_EINVALID, "%s.tasks: expected a list of lm-eval task names", where);
-    if (mc && !json_is_null(mc) && !(json_is_string(mc) && (!strcmp(json_string_value(mc), "ort") ||
-                                                            !strcmp(json_string_value(mc), "ortgenai"))))
+    if (mc && !json_is_null(mc) &&
+        !(json_is_string(mc) && (!strcmp(json_string_value(mc), "ort") || !strcmp(json_string_value(mc), "ortgenai"))))
         return olive_fail(OLIVE_EUNSUPPORTED, "%s.model_class: only ONNX models are scored ('ort' or 'ortgenai')",
                           where);
     OLIVE_TRY(lm_number(&limit, ev, "limit", where));

@@ -166,9 +166,8 @@ static int score_tokens(double *ll, int *greedy, wf_lm *m, const int32_t *ctx, s
         memcpy(ids + n_ctx, cont, n_cont * sizeof *ids);
         rc = make_feeds(feeds, names, m, ids + start, n);
     }
-    if (rc == OLIVE_OK &&
-        (rc = olive_session_run(&out, m->session, names, (const olive_tensor *const *)feeds, n_in, &lname, 1)) !=
-            OLIVE_OK)
+    if (rc == OLIVE_OK && (rc = olive_session_run(&out, m->session, names, (const olive_tensor *const *)feeds, n_in,
+                                                  &lname, 1)) != OLIVE_OK)
         olive_fail_context(rc, "running '%s'", m->path);
     if (rc == OLIVE_OK && (olive_tensor_rank(out) != 3 || olive_tensor_dim(out, 1) != (int64_t)n))
         rc = olive_fail(OLIVE_EFORMAT, "'%s': output '%s' is not [1, %zu, vocab] logits", m->path, lname, n);

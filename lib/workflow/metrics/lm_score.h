@@ -37,10 +37,10 @@ void wf_lm_free(wf_lm *m);
 int wf_lm_loglikelihood(double *ll, int *greedy, wf_lm *m, const char *context, const char *continuation);
 
 typedef struct wf_lm_result {
-    size_t n;                /* documents */
-    double acc, acc_stderr;  /* stderr NaN for one document */
+    size_t n;               /* documents */
+    double acc, acc_stderr; /* stderr NaN for one document */
     double acc_norm, acc_norm_stderr;
-    double perplexity;       /* loglikelihood tasks */
+    double perplexity; /* loglikelihood tasks */
 } wf_lm_result;
 
 /* Called after each document; non-zero cancels (OLIVE_ECANCELLED, error set by the caller). */

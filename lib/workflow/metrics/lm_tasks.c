@@ -73,8 +73,8 @@ static int label_index(size_t *out, const json_t *v, size_t n_choices, const cha
     long long x = -1;
     if (json_is_integer(v))
         x = json_integer_value(v);
-    else if (json_is_string(v) && json_string_length(v) && strspn(json_string_value(v), "0123456789") ==
-                                                                   json_string_length(v))
+    else if (json_is_string(v) && json_string_length(v) &&
+             strspn(json_string_value(v), "0123456789") == json_string_length(v))
         x = strtoll(json_string_value(v), NULL, 10);
     if (x < 0 || (size_t)x >= n_choices)
         return olive_fail(OLIVE_EFORMAT, "%s: '%s' is not the index of one of its %zu choices", where, key, n_choices);
@@ -341,8 +341,8 @@ static int lambada_doc(wf_lm_doc *d, const json_t *row, const char *where)
 static const wf_lm_task TASKS[] = {
     {"arc_easy", "allenai/ai2_arc", "ARC-Easy", "test", WF_LM_MULTIPLE_CHOICE, 1, arc_doc},
     {"arc_challenge", "allenai/ai2_arc", "ARC-Challenge", "test", WF_LM_MULTIPLE_CHOICE, 1, arc_doc},
-    {"hellaswag", "Rowan/hellaswag", NULL, "validation", WF_LM_MULTIPLE_CHOICE, 1, hellaswag_doc},
-    {"piqa", "baber/piqa", NULL, "validation", WF_LM_MULTIPLE_CHOICE, 1, piqa_doc},
+    {"hellaswag", "Rowan/hellaswag", "default", "validation", WF_LM_MULTIPLE_CHOICE, 1, hellaswag_doc},
+    {"piqa", "baber/piqa", "default", "validation", WF_LM_MULTIPLE_CHOICE, 1, piqa_doc},
     {"boolq", "aps/super_glue", "boolq", "validation", WF_LM_MULTIPLE_CHOICE, 0, boolq_doc},
     {"winogrande", "allenai/winogrande", "winogrande_xl", "validation", WF_LM_MULTIPLE_CHOICE, 0, winogrande_doc},
     {"openbookqa", "allenai/openbookqa", "main", "test", WF_LM_MULTIPLE_CHOICE, 1, openbookqa_doc},
@@ -388,8 +388,8 @@ int wf_lm_task_docs(wf_lm_doc **out, size_t *n, const wf_lm_task *t, long long l
         count = (size_t)limit;
     if (!count) {
         json_decref(rows);
-        return olive_fail(OLIVE_EINVALID, "%s: task '%s' has no documents in %s split '%s'", where, t->name,
-                          t->dataset, t->split);
+        return olive_fail(OLIVE_EINVALID, "%s: task '%s' has no documents in %s split '%s'", where, t->name, t->dataset,
+                          t->split);
     }
     if (!(docs = olive_calloc(count, sizeof *docs))) {
         json_decref(rows);

@@ -32,11 +32,11 @@ typedef struct wf_lm_doc {
 } wf_lm_doc;
 
 typedef struct wf_lm_task {
-    const char *name;              /* lm-eval's task name */
-    const char *dataset, *config;  /* Hub dataset and its config (NULL: the default one) */
-    const char *split;             /* the split scored */
+    const char *name;             /* lm-eval's task name */
+    const char *dataset, *config; /* Hub dataset and its config (NULL: the default one) */
+    const char *split;            /* the split scored */
     wf_lm_output output;
-    int acc_norm;                  /* the task reports acc_norm */
+    int acc_norm; /* the task reports acc_norm */
     /* Builds a document from a row; `where` names the row in messages. */
     int (*make_doc)(wf_lm_doc *out, const json_t *row, const char *where);
 } wf_lm_task;
