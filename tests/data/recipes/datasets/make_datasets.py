@@ -5,6 +5,8 @@ follow the real datasets:
 
   glue.mrpc.validation.jsonl          sentence1, sentence2 (strings), label (0 / 1), idx
   facebook--xnli.en.validation.jsonl  premise, hypothesis (strings), label (0 / 1 / 2)
+  allenai--ai2_arc.ARC-Easy.test.jsonl  id, question, choices {text: [...], label: ["A".."D"]},
+                                        answerKey (lm-eval's arc_easy, for LMEvaluator)
 
 A file is named <dataset, '/' written '--'>.<config>.<split>.jsonl.
 
@@ -49,8 +51,22 @@ def xnli(rng):
     return rows
 
 
+def arc(rng):
+    rows = []
+    for i in range(ROWS):
+        subject, verb = rng.choice(SUBJECTS), rng.choice(VERBS)
+        answer = rng.choice(OBJECTS)
+        others = rng.sample([o for o in OBJECTS if o != answer], 3)
+        gold = i % 4
+        texts = others[:gold] + [answer] + others[gold:]
+        rows.append({"id": f"arc-{i}", "question": f"What has {subject.lower()} {verb}?",
+                     "choices": {"text": texts, "label": ["A", "B", "C", "D"]}, "answerKey": "ABCD"[gold]})
+    return rows
+
+
 def main():
-    for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2)):
+    for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2),
+                             ("allenai--ai2_arc.ARC-Easy.test", arc, 3)):
         rows = make(random.Random(seed))
         (HERE / (name + ".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
