@@ -7,6 +7,8 @@ follow the real datasets:
   facebook--xnli.en.validation.jsonl  premise, hypothesis (strings), label (0 / 1 / 2)
   allenai--ai2_arc.ARC-Easy.test.jsonl  id, question, choices {text: [...], label: ["A".."D"]},
                                         answerKey (lm-eval's arc_easy, for LMEvaluator)
+  Rowan--hellaswag.default.validation.jsonl  activity_label, ctx_a, ctx_b, ctx, endings (4 strings),
+                                        label ("0".."3") (lm-eval's hellaswag)
 
 A file is named <dataset, '/' written '--'>.<config>.<split>.jsonl.
 
@@ -64,9 +66,22 @@ def arc(rng):
     return rows
 
 
+def hellaswag(rng):
+    rows = []
+    for i in range(ROWS):
+        subject = rng.choice(SUBJECTS)
+        endings = [f"{rng.choice(VERBS)} {o}." for o in rng.sample(OBJECTS, 4)]
+        rows.append({"ind": i, "activity_label": rng.choice(["Sailing", "Farming", "Reading", "Building"]),
+                     "ctx_a": sentence(rng), "ctx_b": f"then {subject.lower()}",
+                     "ctx": "", "endings": endings, "source_id": f"stand-in-{i}", "split": "val",
+                     "split_type": "indomain", "label": str(i % 4)})
+    return rows
+
+
 def main():
     for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2),
-                             ("allenai--ai2_arc.ARC-Easy.test", arc, 3)):
+                             ("allenai--ai2_arc.ARC-Easy.test", arc, 3),
+                             ("Rowan--hellaswag.default.validation", hellaswag, 4)):
         rows = make(random.Random(seed))
         (HERE / (name + ".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
