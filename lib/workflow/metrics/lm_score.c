@@ -245,6 +245,56 @@ int wf_lm_loglikelihood(double *ll, int *greedy, wf_lm *m, const char *context, 
     return rc;
 }
 
+int wf_lm_rolling(wf_lm_rolling_result *out, wf_lm *m, const char *text, size_t len)
+{
+    static const char ws[] = " \t\n\r\f\v\x1c\x1d\x1e\x1f";
+    size_t n = 0, words = 1, L = (size_t)m->max_length;
+    int32_t *ids = NULL;
+    double total = 0, ll = 0;
+    int rc;
+    /* Python's len(re.split(r"\s+", text)): one more than the runs of whitespace */
+    for (size_t i = 0; i < len;) {
+        if (text[i] && strchr(ws, text[i])) {
+            words++;
+            while (i < len && text[i] && strchr(ws, text[i]))
+                i++;
+        } else {
+            i++;
+        }
+    }
+    if ((rc = encode(&ids, &n, m, text, len)) != OLIVE_OK)
+        return rc;
+    if (!n) {
+        olive_free(ids);
+        return olive_fail(OLIVE_EINVALID, "the text has no tokens");
+    }
+    {
+        /* first window: [prefix] + tokens[:first-1] predicting tokens[:first] */
+        size_t first = n < L ? n : L, predicted = first;
+        rc = score_tokens(&ll, NULL, m, &m->prefix_id, 1, ids, first);
+        total += ll;
+        while (rc == OLIVE_OK && predicted < n) {
+            size_t pred = n - predicted < L ? n - predicted : L, end = predicted + pred;
+            /* context: tokens[end - max_length - 1 : end - pred] (one token, more for a shorter
+             * last window) */
+            rc = score_tokens(&ll, NULL, m, ids + end - L - 1, L - pred + 1, ids + end - pred, pred);
+            total += ll;
+            predicted += pred;
+        }
+    }
+    olive_free(ids);
+    if (rc != OLIVE_OK)
+        return rc;
+    out->loglikelihood = total;
+    out->tokens = n;
+    out->words = words;
+    out->bytes = len;
+    out->word_perplexity = exp(-total / (double)words);
+    out->byte_perplexity = exp(-total / (double)len);
+    out->bits_per_byte = -total / (double)len / log(2.0);
+    return OLIVE_OK;
+}
+
 static size_t utf8_chars(const char *s)
 {
     size_t n = 0;

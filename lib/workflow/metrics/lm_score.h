@@ -43,6 +43,19 @@ typedef struct wf_lm_result {
     double perplexity; /* loglikelihood tasks */
 } wf_lm_result;
 
+/* lm-eval's loglikelihood_rolling over one text: the first window predicts its tokens after the
+ * prefix token, later ones the next max_length tokens with the tokens before them as context
+ * (disjoint windows); word_perplexity over Python's len(re.split(r"\s+", text)), byte_perplexity
+ * and bits_per_byte over the UTF-8 bytes. */
+typedef struct wf_lm_rolling_result {
+    double loglikelihood;
+    double word_perplexity, byte_perplexity, bits_per_byte;
+    size_t tokens, words, bytes;
+} wf_lm_rolling_result;
+
+/* Errors: OLIVE_EINVALID (a text with no tokens), those of wf_lm_loglikelihood. */
+int wf_lm_rolling(wf_lm_rolling_result *out, wf_lm *m, const char *text, size_t len);
+
 /* Called after each document; non-zero cancels (OLIVE_ECANCELLED, error set by the caller). */
 typedef int (*wf_lm_tick_fn)(size_t done, size_t total, void *user);
 

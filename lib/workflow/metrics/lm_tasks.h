@@ -52,6 +52,11 @@ const char *wf_lm_task_names(void);
 int wf_lm_task_docs(wf_lm_doc **out, size_t *n, const wf_lm_task *t, long long limit, const char *where);
 /* Builds the document of one row (exposed for tests and local task files). */
 int wf_lm_task_doc(wf_lm_doc *out, const wf_lm_task *t, const json_t *row, const char *where);
+/* The documents of a local multiple-choice task file (lm_task_files.c): one JSON object
+ * {"context": text, "choices": [text, ...], "gold": index} per line, each choice scored as
+ * " " + choice after the context; the first `limit` (<= 0: all). Errors: OLIVE_ENOTFOUND /
+ * OLIVE_EIO (the file), OLIVE_EFORMAT (a line, named path:line), OLIVE_EINVALID (no documents). */
+int wf_lm_file_docs(wf_lm_doc **out, size_t *n, const char *path, long long limit);
 void wf_lm_doc_clear(wf_lm_doc *d);
 void wf_lm_docs_free(wf_lm_doc *docs, size_t n);
 
