@@ -237,3 +237,39 @@ def test_a_workflow_refuses_an_unknown_task(tmp_path, viewer):
     assert r.returncode != 0
     assert "mmlu_pro" in r.stderr and "hellaswag" in r.stderr and "tasks[1]" in r.stderr, r.stderr
     assert not (tmp_path / "out" / "model.onnx").exists()
+
+
+def test_benchmark_scores_named_tasks(tmp_path, viewer, model):
+    """`olive benchmark --tasks NAME` scores lm-eval tasks through the same library code: acc and
+    acc_norm with their standard errors, against the reference."""
+    r = subprocess.run([CLI, "benchmark", "-m", str(model), "--tasks", "arc_easy", "boolq", "--max_length",
+                        str(MAX_LEN), "--limit", "3", "--gen_tokens", "0", "-o", str(tmp_path / "out.json")],
+                       env=env_for(tmp_path, viewer.url), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = json.loads((tmp_path / "out.json").read_text())["results"]
+    ref = Reference(model, MAX_LEN)
+    for task in ("arc_easy", "boolq"):
+        docs = requests_of(tmp_path, viewer, task, 3)["docs"]
+        acc, acc_norm, _ = expected_scores(ref, docs)
+        assert got[task]["samples"] == 3
+        assert got[task]["acc"] == pytest.approx(np.mean(acc))
+        assert got[task]["acc_stderr"] == pytest.approx(np.std(acc, ddof=1) / np.sqrt(3))
+        if task == "arc_easy":
+            assert got[task]["acc_norm"] == pytest.approx(np.mean(acc_norm))
+        else:
+            assert "acc_norm" not in got[task]  # lm-eval's boolq reports acc only
+    assert "arc_easy" in r.stdout and "boolq" in r.stdout
+    r = subprocess.run([CLI, "benchmark", "-m", str(model), "--tasks", "mmlu", "--gen_tokens", "0"],
+                       env=env_for(tmp_path, viewer.url), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 1 and "mmlu" in r.stderr and "winogrande" in r.stderr, r.stderr
+
+
+def test_modelbuilder_metadata_only_is_refused_by_name(tmp_path):
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(DATA / "convert" / "llama")},
+           "passes": {"mb": {"type": "ModelBuilder", "precision": "int", "metadata_only": True}},
+           "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = subprocess.run([CLI, "run", "--config", "config.json"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode != 0 and "passes.mb.metadata_only" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
