@@ -5,6 +5,8 @@ decoder through ONNX Runtime.
   - the requests built per task equal what lm-eval's task definitions make of the rows (the
     expected strings are written here by hand from the task YAMLs: ARC, HellaSwag's clean-up,
     BoolQ, Winogrande's partial contexts, LAMBADA's last word);
+  - a continuation's log-likelihood over token ids equals the one transformers' recorded logits
+    give (tests/data/convert/llama/reference.npz);
   - each request's log-likelihood equals a reference computed here with Hugging Face tokenizers,
     onnxruntime and numpy as lm-eval's model class computes it (as test_benchmark.py checks
     `olive benchmark`);
@@ -273,3 +275,22 @@ def test_modelbuilder_metadata_only_is_refused_by_name(tmp_path):
                        timeout=300)
     assert r.returncode != 0 and "passes.mb.metadata_only" in r.stderr, r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_token_loglikelihoods_match_transformers(model):
+    """The log-likelihood of a continuation equals the one transformers' recorded logits give
+    (tests/data/convert/llama/reference.npz: the fixture's logits over prefill_ids)."""
+    ref = np.load(DATA / "convert" / "llama" / "reference.npz")
+    ids, logits = ref["prefill_ids"][0], ref["prefill_logits"][0].astype(np.float64)
+    logp = logits - logits.max(-1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+    for cut in (1, 3, len(ids) - 1):
+        ctx, cont = ids[:cut], ids[cut:]
+        want = sum(logp[cut - 1 + k, t] for k, t in enumerate(cont))
+        greedy = all(logp[cut - 1 + k].argmax() == t for k, t in enumerate(cont))
+        r = subprocess.run([TOOL, "--ids", str(model / "model.onnx"), ",".join(map(str, ctx)),
+                            ",".join(map(str, cont))], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        assert got["ll"] == pytest.approx(want, rel=1e-5, abs=1e-5), cut
+        assert got["greedy"] == greedy

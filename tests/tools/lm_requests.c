@@ -5,9 +5,13 @@
  *   {"docs": [{"gold": i, "requests": [{"context", "continuation", "choice"[, "ll", "greedy"]}]}]
  *    [, "result": {"acc", "acc_norm", "perplexity", "n"}]}
  * With MODEL (an ONNX decoder file), each request's log-likelihood and the task's scores too.
+ *
+ * lm_requests --ids MODEL CTX_IDS CONT_IDS   (comma-separated token ids)
+ *   prints {"ll", "greedy"} of the continuation's tokens after the context's.
  * Exit 0 on success; 1 with "error CODE: message" on stderr; 2 on usage errors. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -22,6 +26,30 @@ static int fail(int rc)
     return 1;
 }
 
+static size_t parse_ids(int32_t *ids, size_t cap, char *text)
+{
+    size_t n = 0;
+    for (char *tok = strtok(text, ","); tok && n < cap; tok = strtok(NULL, ","))
+        ids[n++] = (int32_t)strtol(tok, NULL, 10);
+    return n;
+}
+
+static int ids_mode(char **argv)
+{
+    int32_t ctx[256], cont[256];
+    size_t n_ctx = parse_ids(ctx, 256, argv[3]), n_cont = parse_ids(cont, 256, argv[4]);
+    wf_lm *lm = NULL;
+    double ll = 0;
+    int greedy = 0, rc = wf_lm_open(&lm, argv[2], NULL, NULL, 0);
+    if (rc == OLIVE_OK)
+        rc = wf_lm_loglikelihood_ids(&ll, &greedy, lm, ctx, n_ctx, cont, n_cont);
+    wf_lm_free(lm);
+    if (rc != OLIVE_OK)
+        return fail(rc);
+    printf("{\"ll\": %.17g, \"greedy\": %s}\n", ll, greedy ? "true" : "false");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const wf_lm_task *t;
@@ -30,6 +58,8 @@ int main(int argc, char **argv)
     size_t n = 0;
     json_t *out, *arr;
     int rc;
+    if (argc == 5 && !strcmp(argv[1], "--ids"))
+        return ids_mode(argv);
     if (argc < 2 || argc > 5) {
         fprintf(stderr, "usage: lm_requests TASK [LIMIT [MODEL [MAX_LENGTH]]]\n");
         return 2;

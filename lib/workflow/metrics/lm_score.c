@@ -207,6 +207,14 @@ static int score_tokens(double *ll, int *greedy, wf_lm *m, const int32_t *ctx, s
     return rc;
 }
 
+int wf_lm_loglikelihood_ids(double *ll, int *greedy, wf_lm *m, const int32_t *ctx, size_t n_ctx, const int32_t *cont,
+                            size_t n_cont)
+{
+    if (!n_ctx || !n_cont)
+        return olive_fail(OLIVE_EINVALID, "a request needs context and continuation tokens");
+    return score_tokens(ll, greedy, m, ctx, n_ctx, cont, n_cont);
+}
+
 static int encode(int32_t **ids, size_t *n, wf_lm *m, const char *text, size_t len)
 {
     *ids = NULL;

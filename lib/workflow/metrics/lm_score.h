@@ -36,6 +36,10 @@ void wf_lm_free(wf_lm *m);
  * (NaN or Inf logits), those of the session. */
 int wf_lm_loglikelihood(double *ll, int *greedy, wf_lm *m, const char *context, const char *continuation);
 
+/* The same on token ids: cont[0..n_cont) after ctx[0..n_ctx) (n_ctx >= 1). */
+int wf_lm_loglikelihood_ids(double *ll, int *greedy, wf_lm *m, const int32_t *ctx, size_t n_ctx, const int32_t *cont,
+                            size_t n_cont);
+
 typedef struct wf_lm_result {
     size_t n;               /* documents */
     double acc, acc_stderr; /* stderr NaN for one document */
