@@ -294,3 +294,30 @@ def test_token_loglikelihoods_match_transformers(model):
         got = json.loads(r.stdout)
         assert got["ll"] == pytest.approx(want, rel=1e-5, abs=1e-5), cut
         assert got["greedy"] == greedy
+
+
+@pytest.mark.skipif(not os.environ.get("LIBOLIVE_LIBRARY"), reason="LIBOLIVE_LIBRARY is not set")
+def test_python_binding(tmp_path, viewer, model, monkeypatch):
+    """libolive.evaluate() with an LMEvaluator (olive_evaluate) and libolive.lm_eval() on a local
+    multiple-choice file (olive_lm_eval) give the reference's numbers."""
+    import sys
+    sys.path.insert(0, str(ROOT / "bindings" / "python"))
+    import libolive
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_SERVER_ENDPOINT", viewer.url)
+    ref = Reference(model, MAX_LEN)
+    got = libolive.evaluate(model, {"type": "LMEvaluator", "tasks": ["hellaswag"], "limit": 2, "max_length": MAX_LEN})
+    acc, acc_norm, _ = expected_scores(ref, requests_of(tmp_path, viewer, "hellaswag", 2)["docs"])
+    assert got == {"hellaswag-acc": {"value": pytest.approx(np.mean(acc)), "priority": -1, "higher_is_better": True},
+                   "hellaswag-acc_norm": {"value": pytest.approx(np.mean(acc_norm)), "priority": -1,
+                                          "higher_is_better": True}}
+    task = tmp_path / "local.jsonl"
+    docs = [{"context": "The cat sat on the", "choices": ["mat", "moon"], "gold": 0},
+            {"context": "Water is ", "choices": ["wet", "dry", "blue"], "gold": 0}]
+    task.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    got = libolive.lm_eval(model, [str(task)], max_length=MAX_LEN)["local"]
+    as_requests = [{"gold": d["gold"], "requests": [{"context": d["context"], "continuation": " " + c, "choice": c}
+                                                    for c in d["choices"]]} for d in docs]
+    acc, acc_norm, _ = expected_scores(ref, as_requests)
+    assert got["samples"] == 2
+    assert got["acc"] == pytest.approx(np.mean(acc)) and got["acc_norm"] == pytest.approx(np.mean(acc_norm))
