@@ -73,7 +73,8 @@ OLIVE_API int olive_evaluate(char **out, const char *model_path, const char *eva
 
 /* Scores the decoder at `model_path` (an ONNX file, or a folder holding model.onnx, with
  * tokenizer.json beside it: a converter or ModelBuilder output) on lm-eval tasks as lm-eval's
- * loglikelihood requests score them (zero-shot, one request at a time), through ONNX Runtime on
+ * Hugging Face model class scores loglikelihood requests (zero-shot, one request at a time; an
+ * empty context starts from bos, else eos), through ONNX Runtime on
  * `acc` (NULL: cpu). `tasks_json` is {"tasks": [...], "limit": N, "max_length": N} (limit: the
  * first N documents of each task, 0 all; max_length: the token window, 0 the model's
  * context_length from genai_config.json, else 2048); a task is

@@ -567,8 +567,8 @@ static int eval_lm_task(json_t *res, const wf_metric *m, const char *model_path,
     wf_lm_result r;
     progress p = {ctx, m->name, 0, 0, now_s()};
     int rc = wf_lm_task_docs(&docs, &n, t, m->lm_limit, where);
-    if (rc == OLIVE_OK &&
-        (rc = wf_lm_open(&lm, model_path, ctx ? ctx->acc : NULL, m->session_options, m->lm_max_length)) != OLIVE_OK)
+    if (rc == OLIVE_OK && (rc = wf_lm_open(&lm, model_path, ctx ? ctx->acc : NULL, m->session_options, m->lm_max_length,
+                                           WF_LM_PREFIX_EOS)) != OLIVE_OK)
         olive_fail_context(rc, "%s", where);
     if (rc == OLIVE_OK && (rc = wf_lm_score(&r, lm, t->output, docs, n, lm_tick, &p)) != OLIVE_OK) {
         if (rc == OLIVE_ECANCELLED && !olive_error_last()[0])

@@ -146,7 +146,7 @@ int wf_lm_eval(json_t **results, const json_t *cfg, const char *model_path, cons
                                                                               i);
     OLIVE_TRY(number(&limit, cfg, "limit"));
     OLIVE_TRY(number(&max_length, cfg, "max_length"));
-    OLIVE_TRY(wf_lm_open(&lm, model_path, ctx ? ctx->acc : NULL, NULL, (long)max_length));
+    OLIVE_TRY(wf_lm_open(&lm, model_path, ctx ? ctx->acc : NULL, NULL, (long)max_length, WF_LM_PREFIX_BOS));
     if (!(res = json_object())) {
         wf_lm_free(lm);
         return OLIVE_ENOMEM;

@@ -128,13 +128,15 @@ def model(tmp_path_factory):
 
 class Reference:
     """lm-eval's HF loglikelihood on onnxruntime: _encode_pair, the prefix token for an empty
-    context, the last max_length + 1 tokens but the final one, log-softmax summed."""
+    context (bos for lm-eval's Hugging Face class; eos, lm-eval's default, for Olive's ONNX
+    Runtime class that LMEvaluator uses), the last max_length + 1 tokens but the final one,
+    log-softmax summed."""
 
-    def __init__(self, folder, max_len):
+    def __init__(self, folder, max_len, prefix="bos_token"):
         self.tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.s = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
         cfg = json.loads((folder / "tokenizer_config.json").read_text())
-        self.prefix = self.tok.token_to_id(cfg["bos_token"])
+        self.prefix = self.tok.token_to_id(cfg[prefix])
         self.max_len = max_len
 
     def encode(self, text):
@@ -211,13 +213,15 @@ def test_a_workflow_with_lmevaluator_writes_olive_metric_names(tmp_path, viewer)
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"arc_easy-acc", "arc_easy-acc_norm", "lambada_openai-acc", "lambada_openai-perplexity"}
     assert all(v["priority"] == -1 and v["higher_is_better"] is True for v in metrics.values())
-    ref = Reference(out, MAX_LEN)
+    ref = Reference(out, MAX_LEN, prefix="eos_token")
     docs = requests_of(tmp_path, viewer, "arc_easy", 3)["docs"]
     acc, acc_norm, _ = expected_scores(ref, docs)
     assert metrics["arc_easy-acc"]["value"] == pytest.approx(np.mean(acc))
     assert metrics["arc_easy-acc_norm"]["value"] == pytest.approx(np.mean(acc_norm))
     docs = requests_of(tmp_path, viewer, "lambada_openai", 3)["docs"]
+    assert docs[2]["requests"][0]["context"] == ""  # scored after eos, where lm-eval's HF class takes bos
     acc, _, lls = expected_scores(ref, docs, True)
+    assert lls[2] != pytest.approx(Reference(out, MAX_LEN).request("", " Goodbye")[0])
     assert metrics["lambada_openai-acc"]["value"] == pytest.approx(np.mean(acc))
     assert metrics["lambada_openai-perplexity"]["value"] == pytest.approx(np.exp(-np.mean(lls)), rel=1e-5)
     fp = json.loads((out / "footprint.json").read_text())
@@ -305,7 +309,7 @@ def test_python_binding(tmp_path, viewer, model, monkeypatch):
     import libolive
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_DATASETS_SERVER_ENDPOINT", viewer.url)
-    ref = Reference(model, MAX_LEN)
+    ref = Reference(model, MAX_LEN, prefix="eos_token")
     got = libolive.evaluate(model, {"type": "LMEvaluator", "tasks": ["hellaswag"], "limit": 2, "max_length": MAX_LEN})
     acc, acc_norm, _ = expected_scores(ref, requests_of(tmp_path, viewer, "hellaswag", 2)["docs"])
     assert got == {"hellaswag-acc": {"value": pytest.approx(np.mean(acc)), "priority": -1, "higher_is_better": True},
@@ -318,6 +322,6 @@ def test_python_binding(tmp_path, viewer, model, monkeypatch):
     got = libolive.lm_eval(model, [str(task)], max_length=MAX_LEN)["local"]
     as_requests = [{"gold": d["gold"], "requests": [{"context": d["context"], "continuation": " " + c, "choice": c}
                                                     for c in d["choices"]]} for d in docs]
-    acc, acc_norm, _ = expected_scores(ref, as_requests)
+    acc, acc_norm, _ = expected_scores(Reference(model, MAX_LEN), as_requests)
     assert got["samples"] == 2
     assert got["acc"] == pytest.approx(np.mean(acc)) and got["acc_norm"] == pytest.approx(np.mean(acc_norm))

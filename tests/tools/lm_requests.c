@@ -40,7 +40,7 @@ static int ids_mode(char **argv)
     size_t n_ctx = parse_ids(ctx, 256, argv[3]), n_cont = parse_ids(cont, 256, argv[4]);
     wf_lm *lm = NULL;
     double ll = 0;
-    int greedy = 0, rc = wf_lm_open(&lm, argv[2], NULL, NULL, 0);
+    int greedy = 0, rc = wf_lm_open(&lm, argv[2], NULL, NULL, 0, WF_LM_PREFIX_BOS);
     if (rc == OLIVE_OK)
         rc = wf_lm_loglikelihood_ids(&ll, &greedy, lm, ctx, n_ctx, cont, n_cont);
     wf_lm_free(lm);
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     }
     if ((rc = wf_lm_task_docs(&docs, &n, t, argc > 2 ? strtoll(argv[2], NULL, 10) : 0, "lm_requests")) != OLIVE_OK)
         return fail(rc);
-    if (argc > 3 && (rc = wf_lm_open(&lm, argv[3], NULL, NULL, argc > 4 ? strtol(argv[4], NULL, 10) : 0)) != OLIVE_OK) {
+    if (argc > 3 && (rc = wf_lm_open(&lm, argv[3], NULL, NULL, argc > 4 ? strtol(argv[4], NULL, 10) : 0, WF_LM_PREFIX_BOS)) != OLIVE_OK) {
         wf_lm_docs_free(docs, n);
         return fail(rc);
     }

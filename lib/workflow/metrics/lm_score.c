@@ -46,7 +46,7 @@ void wf_lm_free(wf_lm *m)
 }
 
 int wf_lm_open(wf_lm **out, const char *model_path, const olive_accelerator *acc, const char *session_options,
-               long max_length)
+               long max_length, wf_lm_prefix prefix)
 {
     wf_lm *m = olive_calloc(1, sizeof *m);
     char *dir = olive_path_dirname(model_path);
@@ -65,13 +65,16 @@ int wf_lm_open(wf_lm **out, const char *model_path, const olive_accelerator *acc
         bos = token_text(json_object_get(cfg, "bos_token"));
         eos = token_text(json_object_get(cfg, "eos_token"));
         m->prefix_id = -1;
+        if (prefix == WF_LM_PREFIX_EOS)
+            bos = NULL;
         if ((bos || eos) && olive_tokenizer_token_to_id(&m->prefix_id, m->tok, bos ? bos : eos) != OLIVE_OK)
             m->prefix_id = -1;
         olive_error_clear();
         if (m->prefix_id < 0) {
             /* genai_config.json's bos/eos ids */
-            const json_t *mc = json_object_get(gc, "model"), *id = json_object_get(mc, "bos_token_id");
-            if (!json_is_number(id))
+            const json_t *mc = json_object_get(gc, "model"),
+                         *id = json_object_get(mc, prefix == WF_LM_PREFIX_EOS ? "eos_token_id" : "bos_token_id");
+            if (!json_is_number(id) && !json_is_array(id))
                 id = json_object_get(mc, "eos_token_id");
             if (json_is_array(id))
                 id = json_array_get(id, 0);

@@ -3,7 +3,7 @@
  *   - a request (context, continuation): trailing whitespace of the context moves to the
  *     continuation; the continuation's tokens are those of tokenizer(context + continuation)
  *     after tokenizer(context)'s (no special tokens); an empty context is the prefix token
- *     alone (bos, else eos); the model sees the last max_length + 1 tokens but the final one;
+ *     alone (wf_lm_prefix); the model sees the last max_length + 1 tokens but the final one;
  *     the log-likelihood is the sum of the continuation tokens' log-softmax, and the request is
  *     greedy when each is the argmax;
  *   - multiple choice: acc (the highest log-likelihood is the gold choice), acc_norm (the
@@ -24,11 +24,17 @@
 
 typedef struct wf_lm wf_lm;
 
+/* The token an empty context (and a text's first window) starts from. */
+typedef enum {
+    WF_LM_PREFIX_BOS, /* bos, else eos: lm-eval's Hugging Face model class */
+    WF_LM_PREFIX_EOS, /* eos, lm-eval's default: Olive's ONNX Runtime model class (LMEvaluator) */
+} wf_lm_prefix;
+
 /* Opens the decoder `model_path` (an ONNX file) with the tokenizer of its folder. max_length 0:
  * genai_config.json's context_length, else 2048. Errors: those of sessions and tokenizers,
  * named with the path. */
 int wf_lm_open(wf_lm **out, const char *model_path, const olive_accelerator *acc, const char *session_options,
-               long max_length);
+               long max_length, wf_lm_prefix prefix);
 void wf_lm_free(wf_lm *m);
 
 /* One loglikelihood request. Errors: OLIVE_EINVALID (a continuation with no tokens, or longer

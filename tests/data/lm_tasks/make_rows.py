@@ -65,6 +65,7 @@ WINOGRANDE = [
 LAMBADA = [
     {"text": "She opened the door and saw her old friend standing in the rain"},
     {"text": "He counted the coins twice before he paid the baker"},
+    {"text": "Goodbye"},  # one word: an empty context, the prefix token alone
 ]
 
 FILES = {

@@ -41,8 +41,9 @@ static void test_hellaswag_clean_up(void)
         CHECK_STR(d.choices[1], "sings  loudly.");
     }
     wf_lm_doc_clear(&d);
-    CHECK_RC(doc_of(&d, "hellaswag", "{\"activity_label\": \"a\", \"ctx_a\": \"b\", \"ctx_b\": \"c\", \"endings\": [\"d\"],"
-                                     " \"label\": \"4\"}"),
+    CHECK_RC(doc_of(&d, "hellaswag",
+                    "{\"activity_label\": \"a\", \"ctx_a\": \"b\", \"ctx_b\": \"c\", \"endings\": [\"d\"],"
+                    " \"label\": \"4\"}"),
              OLIVE_EFORMAT);
     CHECK_CONTAINS(olive_error_last(), "row 0");
 }
@@ -80,11 +81,13 @@ static void test_other_tasks(void)
         CHECK_STR(d.continuations[0], " alone");
     }
     wf_lm_doc_clear(&d);
-    CHECK_RC(doc_of(&d, "winogrande", "{\"sentence\": \"no blank\", \"option1\": \"a\", \"option2\": \"b\","
-                                      " \"answer\": \"1\"}"),
+    CHECK_RC(doc_of(&d, "winogrande",
+                    "{\"sentence\": \"no blank\", \"option1\": \"a\", \"option2\": \"b\","
+                    " \"answer\": \"1\"}"),
              OLIVE_EFORMAT);
-    CHECK_RC(doc_of(&d, "arc_easy", "{\"question\": \"q\", \"choices\": {\"text\": [\"a\"], \"label\": [\"A\"]},"
-                                    " \"answerKey\": \"E\"}"),
+    CHECK_RC(doc_of(&d, "arc_easy",
+                    "{\"question\": \"q\", \"choices\": {\"text\": [\"a\"], \"label\": [\"A\"]},"
+                    " \"answerKey\": \"E\"}"),
              OLIVE_EFORMAT);
     CHECK_CONTAINS(olive_error_last(), "answerKey 'E'");
     CHECK(wf_lm_task_find("mmlu") == NULL);
