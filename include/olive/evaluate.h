@@ -61,12 +61,40 @@ typedef int (*olive_evaluate_progress_fn)(const char *metric, uint64_t done, uin
  *   {"<metric>-<sub_type>": {"value": number, "priority": int, "higher_is_better": bool}, ...}
  * Latency values are milliseconds, throughput values items per second, size_on_disk bytes
  * (the model file and the other files of its folder). `progress` may be NULL.
- * Errors: OLIVE_EINVALID / OLIVE_EUNSUPPORTED (the evaluator config, naming the field; a data
- * name that needs the Hugging Face Hub), OLIVE_ENOTFOUND (model or data files; ONNX Runtime
+ * Olive's LMEvaluator ({"type": "LMEvaluator", "tasks": [...], "limit", "max_length",
+ * "batch_size"}) gives "<task>-acc", "<task>-acc_norm" (lambada_openai: "-acc", "-perplexity"),
+ * priority -1 and higher_is_better true as Olive writes them (see olive_lm_eval for the tasks).
+ * Errors: OLIVE_EINVALID / OLIVE_EUNSUPPORTED (the evaluator config, naming the field),
+ * OLIVE_ENOTFOUND (model or data files; ONNX Runtime
  * not found), OLIVE_EFORMAT (malformed data, naming file and line; ONNX Runtime refusing the
  * model; NaN or Inf in outputs), OLIVE_ECANCELLED, OLIVE_ENOMEM. Since 0.2. */
 OLIVE_API int olive_evaluate(char **out, const char *model_path, const char *evaluator_json,
                              const olive_accelerator *acc, olive_evaluate_progress_fn progress, void *user);
+
+/* Scores the decoder at `model_path` (an ONNX file, or a folder holding model.onnx, with
+ * tokenizer.json beside it: a converter or ModelBuilder output) on lm-eval tasks as lm-eval's
+ * Hugging Face model class scores loglikelihood requests (zero-shot, one request at a time; an
+ * empty context starts from bos, else eos), through ONNX Runtime on
+ * `acc` (NULL: cpu). `tasks_json` is {"tasks": [...], "limit": N, "max_length": N} (limit: the
+ * first N documents of each task, 0 all; max_length: the token window, 0 the model's
+ * context_length from genai_config.json, else 2048); a task is
+ *   - a name of the tasks LMEvaluator knows (arc_easy, arc_challenge, hellaswag, piqa, boolq,
+ *     winogrande, openbookqa, lambada_openai), its rows read from the Hub's dataset viewer as
+ *     data configs read Hub datasets;
+ *   - a .jsonl file of {"context": text, "choices": [text, ...], "gold": index} lines, each
+ *     choice scored as " " + choice after the context;
+ *   - any other file: one text scored by rolling windows (loglikelihood_rolling).
+ * *out receives {"<task>": {...}} (the name, the file's name without .jsonl, or the text
+ * file's name; release with olive_free): multiple choice acc, acc_stderr, acc_norm,
+ * acc_norm_stderr (acc only for boolq and winogrande; stderr null for one document), samples;
+ * lambada_openai acc (greedy), acc_stderr, perplexity, samples; a text word_perplexity,
+ * byte_perplexity, bits_per_byte, tokens, words, bytes. `progress` (may be NULL) is called per
+ * document with the task as metric. Errors: OLIVE_EINVALID / OLIVE_EUNSUPPORTED (tasks_json, an
+ * unknown task), OLIVE_ENOTFOUND (model, tokenizer or task files; a Hub dataset offline and
+ * not cached), OLIVE_EFORMAT (a task file's line, named path:line; NaN or Inf logits),
+ * OLIVE_EIO, OLIVE_ECANCELLED, OLIVE_ENOMEM. Since 0.2. */
+OLIVE_API int olive_lm_eval(char **out, const char *model_path, const char *tasks_json, const olive_accelerator *acc,
+                            olive_evaluate_progress_fn progress, void *user);
 
 #ifdef __cplusplus
 }

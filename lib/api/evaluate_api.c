@@ -1,12 +1,16 @@
-/* The public evaluation functions: olive_evaluate and custom metric registration. */
+/* The public evaluation functions: olive_evaluate, olive_lm_eval and custom metric
+ * registration. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/status.h"
 #include "ir/ir.h"
 #include "olive/evaluate.h"
 #include "workflow/evaluator.h"
+#include "workflow/lm_eval.h"
 #include "workflow/outputs.h"
 
 int olive_metric_register(const char *name, olive_metric_fn fn, void *user)
@@ -73,5 +77,35 @@ int olive_evaluate(char **out, const char *model_path, const char *evaluator_jso
     oir_model_free(m);
     free(folder);
     wf_evaluator_clear(&ev);
+    return rc;
+}
+
+int olive_lm_eval(char **out, const char *model_path, const char *tasks_json, const olive_accelerator *acc,
+                  olive_evaluate_progress_fn progress, void *user)
+{
+    json_error_t err;
+    json_t *cfg, *results = NULL;
+    forward fw = {progress, user};
+    wf_eval_ctx ctx = {acc, progress ? forward_progress : NULL, &fw, NULL};
+    struct stat st;
+    char *path;
+    int rc;
+    if (!out || !model_path || !tasks_json)
+        return olive_fail(OLIVE_EINVALID, "olive_lm_eval: out, model_path and tasks_json must not be NULL");
+    if (!(cfg = json_loads(tasks_json, JSON_REJECT_DUPLICATES, &err)))
+        return olive_fail(OLIVE_EFORMAT, "tasks:%d:%d: invalid JSON: %s", err.line, err.column, err.text);
+    /* a folder: its model.onnx */
+    path = stat(model_path, &st) == 0 && S_ISDIR(st.st_mode) ? olive_path_join(model_path, "model.onnx")
+                                                             : olive_strdup(model_path);
+    rc = path ? wf_lm_eval(&results, cfg, path, &ctx) : OLIVE_ENOMEM;
+    json_decref(cfg);
+    free(path);
+    if (rc == OLIVE_OK) {
+        char *text = json_dumps(results, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        rc = text ? OLIVE_OK : olive_fail(OLIVE_ENOMEM, "out of memory");
+        if (text)
+            *out = text;
+    }
+    json_decref(results);
     return rc;
 }

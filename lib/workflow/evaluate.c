@@ -15,6 +15,8 @@
 #include "workflow/data/dataset.h"
 #include "workflow/evaluator.h"
 #include "workflow/metrics/latency.h"
+#include "workflow/metrics/lm_score.h"
+#include "workflow/metrics/lm_tasks.h"
 #include "workflow/metrics/perplexity.h"
 
 static double now_s(void)
@@ -547,6 +549,45 @@ static int accuracy_values(json_t *res, const wf_metric *m, const outputs *o, co
     return OLIVE_OK;
 }
 
+static int lm_tick(size_t done, size_t total, void *user)
+{
+    progress *p = user;
+    p->total = total;
+    return tick(p, (uint64_t)done - p->done) != OLIVE_OK;
+}
+
+/* An lm-eval task of LMEvaluator: its documents from the Hub, scored on the decoder. */
+static int eval_lm_task(json_t *res, const wf_metric *m, const char *model_path, const wf_eval_ctx *ctx,
+                        const char *where)
+{
+    const wf_lm_task *t = m->lm_task;
+    wf_lm_doc *docs = NULL;
+    size_t n = 0;
+    wf_lm *lm = NULL;
+    wf_lm_result r;
+    progress p = {ctx, m->name, 0, 0, now_s()};
+    int rc = wf_lm_task_docs(&docs, &n, t, m->lm_limit, where);
+    if (rc == OLIVE_OK && (rc = wf_lm_open(&lm, model_path, ctx ? ctx->acc : NULL, m->session_options, m->lm_max_length,
+                                           WF_LM_PREFIX_EOS)) != OLIVE_OK)
+        olive_fail_context(rc, "%s", where);
+    if (rc == OLIVE_OK && (rc = wf_lm_score(&r, lm, t->output, docs, n, lm_tick, &p)) != OLIVE_OK) {
+        if (rc == OLIVE_ECANCELLED && !olive_error_last()[0])
+            olive_fail(rc, "evaluation of '%s' cancelled", m->name);
+        else
+            olive_fail_context(rc, "%s: task '%s'", where, t->name);
+    }
+    for (size_t j = 0; rc == OLIVE_OK && j < m->n_subs; j++) {
+        char key[512];
+        const char *s = m->subs[j].name;
+        double v = !strcmp(s, "acc") ? r.acc : !strcmp(s, "acc_norm") ? r.acc_norm : r.perplexity;
+        snprintf(key, sizeof key, "%s-%s", m->name, s);
+        json_object_set_new(res, key, sub_result(&m->subs[j], json_real(v)));
+    }
+    wf_lm_free(lm);
+    wf_lm_docs_free(docs, n);
+    return rc;
+}
+
 static int eval_metric(json_t *res, const wf_metric *m, const char *model_path, uint64_t size, const wf_eval_ctx *ctx,
                        const char *where)
 {
@@ -564,6 +605,8 @@ static int eval_metric(json_t *res, const wf_metric *m, const char *model_path, 
         }
         return OLIVE_OK;
     }
+    if (m->type == WF_METRIC_LM_TASK)
+        return eval_lm_task(res, m, model_path, ctx, where);
     if (m->data_config && (rc = wf_dataset_build(&d, m->data_config, where)) != OLIVE_OK)
         return rc;
     if ((rc = olive_session_new_from_path(&s, model_path, ctx ? ctx->acc : NULL, m->session_options)) != OLIVE_OK) {

@@ -7,7 +7,13 @@
  * `evaluate` names with backend huggingface_metrics), latency and throughput (avg, max, min,
  * p50 ... p999 with warmup_num, repeat_test_num, sleep_num), size_on_disk, and custom (a
  * function registered with olive_metric_register, named by user_config.metric_func or
- * evaluate_func). */
+ * evaluate_func).
+ *
+ * Olive's LMEvaluator ({"type": "LMEvaluator", "tasks": [...], "limit", "batch_size",
+ * "max_length", ...}) is read into one metric per task (type WF_METRIC_LM_TASK, named after the
+ * task, sub-types acc / acc_norm or perplexity / acc as lm-eval reports them, priority -1,
+ * higher_is_better true as Olive writes them), so results read "arc_easy-acc"; "size_on_disk"
+ * among the tasks is the size_on_disk metric ("size_on_disk-bytes"). */
 #ifndef OLIVE_WORKFLOW_EVALUATOR_H
 #define OLIVE_WORKFLOW_EVALUATOR_H
 
@@ -24,7 +30,10 @@ typedef enum {
     WF_METRIC_THROUGHPUT,
     WF_METRIC_CUSTOM,
     WF_METRIC_SIZE_ON_DISK,
+    WF_METRIC_LM_TASK, /* an lm-eval task of LMEvaluator (workflow/metrics/lm_tasks.h) */
 } wf_metric_type;
+
+struct wf_lm_task;
 
 typedef struct wf_sub_metric {
     char *name;
@@ -46,7 +55,10 @@ typedef struct wf_metric {
     char *custom_func;   /* custom: the registered function's name */
     int warmup_num, repeat_test_num;
     double sleep_num;
-    char *session_options; /* from user_config.inference_settings.onnx.session_options */
+    char *session_options;            /* from user_config.inference_settings.onnx.session_options */
+    const struct wf_lm_task *lm_task; /* WF_METRIC_LM_TASK: the task (static) */
+    long long lm_limit;               /* documents scored (0: all) */
+    long lm_max_length;               /* token window (0: the model's context length) */
 } wf_metric;
 
 typedef struct wf_evaluator {

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "workflow/evaluator.h"
 #include "workflow/metrics/latency.h"
+#include "workflow/metrics/lm_tasks.h"
 
 static const char *const metric_keys[] = {"name", "type", "sub_types", "user_config", "data_config", "backend", NULL};
 static const char *const sub_keys[] = {"name", "priority", "higher_is_better", "goal", "metric_config", NULL};
@@ -359,6 +360,95 @@ static int parse_metric(wf_metric *m, const json_t *obj, const json_t *data_conf
     return OLIVE_OK;
 }
 
+/* Olive's LMEvaluator: lm-eval tasks by name (the workflow reader checks its keys). */
+static int lm_metric(wf_metric *m, const char *task, long long limit, long max_length, const char *where)
+{
+    const wf_lm_task *t = wf_lm_task_find(task);
+    int size = !strcmp(task, "size_on_disk");
+    const char *subs[2];
+    size_t n;
+    if (!t && !size)
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: lm-eval task '%s' is not one libolive knows (known: %s, size_on_disk)", where, task,
+                          wf_lm_task_names());
+    if (size)
+        subs[0] = "bytes", n = 1;
+    else if (t->output == WF_LM_LOGLIKELIHOOD)
+        subs[0] = "acc", subs[1] = "perplexity", n = 2;
+    else
+        subs[0] = "acc", subs[1] = "acc_norm", n = t->acc_norm ? 2 : 1;
+    if (!(m->name = olive_strdup(task)) || !(m->subs = olive_calloc(n, sizeof *m->subs)))
+        return OLIVE_ENOMEM;
+    m->type = size ? WF_METRIC_SIZE_ON_DISK : WF_METRIC_LM_TASK;
+    m->lm_task = t;
+    m->lm_limit = limit;
+    m->lm_max_length = max_length;
+    for (size_t j = 0; j < n; j++) {
+        if (!(m->subs[j].name = olive_strdup(subs[j])))
+            return OLIVE_ENOMEM;
+        m->n_subs++;
+        m->subs[j].priority = -1;
+        /* Olive reports every lm-eval figure as higher-is-better, size too */
+        m->subs[j].higher_is_better = !size;
+    }
+    return OLIVE_OK;
+}
+
+static int lm_number(long long *out, const json_t *ev, const char *key, const char *where)
+{
+    const json_t *v = json_object_get(ev, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return OLIVE_OK;
+    if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1)
+        return olive_fail(OLIVE_EUNSUPPORTED, "%s.%s: a fraction of the documents is not supported; give a count",
+                          where, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return olive_fail(OLIVE_EINVALID, "%s.%s: expected a whole number >= 0", where, key);
+    *out = json_integer_value(v);
+    return OLIVE_OK;
+}
+
+static int parse_lm_evaluator(wf_evaluator *out, const json_t *ev, const char *where)
+{
+    const json_t *tasks = json_object_get(ev, "tasks"), *mc = json_object_get(ev, "model_class"), *t;
+    wf_evaluator e = {0};
+    long long limit, max_length, batch;
+    size_t i;
+    if (!json_is_array(tasks) || !json_array_size(tasks))
+        return olive_fail(OLIVE_EINVALID, "%s.tasks: expected a list of lm-eval task names", where);
+    if (mc && !json_is_null(mc) &&
+        !(json_is_string(mc) && (!strcmp(json_string_value(mc), "ort") || !strcmp(json_string_value(mc), "ortgenai"))))
+        return olive_fail(OLIVE_EUNSUPPORTED, "%s.model_class: only ONNX models are scored ('ort' or 'ortgenai')",
+                          where);
+    OLIVE_TRY(lm_number(&limit, ev, "limit", where));
+    OLIVE_TRY(lm_number(&max_length, ev, "max_length", where));
+    OLIVE_TRY(lm_number(&batch, ev, "batch_size", where)); /* requests run one at a time */
+    if (!(e.metrics = olive_calloc(json_array_size(tasks) + 1, sizeof *e.metrics)))
+        return OLIVE_ENOMEM;
+    json_array_foreach(tasks, i, t)
+    {
+        char w[300];
+        int rc;
+        snprintf(w, sizeof w, "%s.tasks[%zu]", where, i);
+        if (!json_is_string(t)) {
+            wf_evaluator_clear(&e);
+            return olive_fail(OLIVE_EINVALID, "%s: expected a task name", w);
+        }
+        e.n_metrics++;
+        rc = lm_metric(&e.metrics[i], json_string_value(t), limit, (long)max_length, w);
+        for (size_t k = 0; rc == OLIVE_OK && k < i; k++)
+            if (!strcmp(e.metrics[k].name, e.metrics[i].name))
+                rc = olive_fail(OLIVE_EINVALID, "%s: task '%s' is listed twice", w, e.metrics[i].name);
+        if (rc != OLIVE_OK) {
+            wf_evaluator_clear(&e);
+            return rc;
+        }
+    }
+    *out = e;
+    return OLIVE_OK;
+}
+
 int wf_evaluator_parse(wf_evaluator *out, const json_t *ev, const json_t *data_configs, const char *where)
 {
     const json_t *metrics = json_object_get(ev, "metrics");
@@ -367,12 +457,12 @@ int wf_evaluator_parse(wf_evaluator *out, const json_t *ev, const json_t *data_c
     const json_t *type = json_object_get(ev, "type");
     if (!json_is_object(ev))
         return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", where);
-    /* Olive's LMEvaluator runs lm-eval tasks fetched from the Hugging Face Hub. */
+    if (json_is_string(type) && !strcmp(json_string_value(type), "LMEvaluator"))
+        return parse_lm_evaluator(out, ev, where);
     if (json_is_string(type) && strcmp(json_string_value(type), "OliveEvaluator"))
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s.type: evaluator type '%s' is not supported (lm-eval tasks come "
-                          "from the Hugging Face Hub): score local task files with 'olive benchmark --tasks'",
-                          where, json_string_value(type));
+                          "%s.type: evaluator type '%s' is not supported (known: OliveEvaluator, LMEvaluator)", where,
+                          json_string_value(type));
     if (!json_is_array(metrics))
         return olive_fail(OLIVE_EINVALID, "%s.metrics: expected a list", where);
     if (!(e.metrics = olive_calloc(json_array_size(metrics) + 1, sizeof *e.metrics)))

@@ -69,6 +69,19 @@ static const char *const torch_code_keys[] = {"model_loader", "model_script", "s
 static const char *const system_keys[] = {"type", "config", "accelerators", "olive_managed_env", NULL};
 static const char *const accel_keys[] = {"device", "execution_providers", "memory", NULL};
 static const char *const evaluator_keys[] = {"metrics", "type", "config", NULL};
+/* Olive's LMEvaluator arguments (execution_provider, provider_options, device and
+ * bootstrap_iters are read; the workflow's accelerator runs the tasks, stderr is analytic) */
+static const char *const lm_evaluator_keys[] = {"type",
+                                                "tasks",
+                                                "limit",
+                                                "batch_size",
+                                                "max_length",
+                                                "model_class",
+                                                "device",
+                                                "execution_provider",
+                                                "provider_options",
+                                                "bootstrap_iters",
+                                                NULL};
 
 void wf_free(olive_workflow *w)
 {
@@ -366,7 +379,12 @@ static int evaluator_of(wf_evaluator *out, const json_t *root, const json_t *ev,
     }
     if (!json_is_object(ev))
         return olive_fail(OLIVE_EINVALID, "%s: expected an object with \"metrics\"", w);
-    OLIVE_TRY(wf_check_keys(ev, evaluator_keys, w, strict));
+    OLIVE_TRY(wf_check_keys(ev,
+                            json_is_string(json_object_get(ev, "type")) &&
+                                    !strcmp(json_string_value(json_object_get(ev, "type")), "LMEvaluator")
+                                ? lm_evaluator_keys
+                                : evaluator_keys,
+                            w, strict));
     return wf_evaluator_parse(out, json_is_object(json_object_get(ev, "config")) ? json_object_get(ev, "config") : ev,
                               json_object_get(root, "data_configs"), w);
 }

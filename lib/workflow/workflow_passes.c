@@ -307,6 +307,13 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
         return olive_fail(OLIVE_EINVALID, "%s.type: expected a string", where);
     if (!(def = resolve_type(json_string_value(type), &map, where)))
         return olive_error_code();
+    /* Olive's metadata_only writes genai_config.json and the tokenizer files beside an ONNX
+     * decoder another pass exported; building the whole decoder instead would not be that. */
+    if (!strcmp(json_string_value(type), "ModelBuilder") && json_is_true(json_object_get(obj, "metadata_only")))
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s.metadata_only: ModelBuilder's metadata_only (genai_config.json for an ONNX decoder "
+                          "exported by another pass) is not supported: let ModelBuilder convert the checkpoint",
+                          where);
     OLIVE_TRY(olive_pass_instance_new(&p, def));
     rc = map && map->fixed ? olive_pass_instance_set_many(p, map->fixed) : OLIVE_OK;
     if (rc != OLIVE_OK)

@@ -43,6 +43,13 @@ static int check_bits(const char *slot, const char *key, const char *value)
     return OLIVE_OK;
 }
 
+/* Olive's rules by layer position, under their first names (k_quant_*) and newer ones. */
+static int is_rule(const char *alg)
+{
+    return !strncmp(alg, "k_quant_", 8) || !strcmp(alg, "high_precision_lm_head") ||
+           !strcmp(alg, "high_precision_mlp_down") || !strcmp(alg, "high_precision_mlp_down_qkv");
+}
+
 /* The algorithms that need data or Olive's torch quantizer are refused by name. */
 static int check_algorithm(const wf_slot *s)
 {
@@ -56,7 +63,7 @@ static int check_algorithm(const wf_slot *s)
                           "dataset), and libolive has no training graph; use k_quant_mixed, k_quant_down, "
                           "k_quant_last or a weight score (snr, snr_relative, iqe, iqe_relative)",
                           s->name);
-    if (strncmp(alg, "k_quant_", 8)) {
+    if (!is_rule(alg)) {
         olive_pass_args a = olive_pass_args_of(s->choices[0].pass);
         double ratio = olive_args_float(&a, "ratio");
         if (!(ratio > 0 && ratio < 1))
@@ -81,7 +88,7 @@ static int add_selection(json_t *plan, const wf_slot *s)
             plan, "selective",
             json_pack("{s:s, s:i}", "algorithm", alg, "high_bits", strcmp(arg(p, "high_bits"), "8") ? 4 : 8)))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
-    if (strncmp(alg, "k_quant_", 8)) {
+    if (!is_rule(alg)) {
         /* Olive's scored default is bits, group_size and symmetric, all winning over Rtn's. */
         olive_pass_args a = olive_pass_args_of(p);
         const char *hs = arg(p, "high_sym");

@@ -151,6 +151,27 @@ def test_bits_follow_olives_selection(tmp_path, algorithm):
     assert high == 1 if algorithm == "k_quant_last" else 1 < high < len(got) // 2
 
 
+@pytest.mark.parametrize("newer,first", [("high_precision_mlp_down_qkv", "k_quant_mixed"),
+                                         ("high_precision_mlp_down", "k_quant_down"),
+                                         ("high_precision_lm_head", "k_quant_last")])
+def test_newer_rule_names_select_as_the_first_ones(tmp_path, newer, first):
+    """Newer Olive's names of the layer-position rules (its docs list high_precision_lm_head,
+    high_precision_mlp_down and high_precision_mlp_down_qkv where 0.13 has k_quant_last,
+    k_quant_down and k_quant_mixed) give the bits of the rule under its first name, which the
+    test above checks against Olive's own function."""
+    model = deep_checkpoint(tmp_path, "llama", 16)
+    bits = {}
+    for alg in (newer, first):
+        passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": alg, "bits": 4, "high_bits": 8},
+                  "r": {"type": "Rtn", "bits": 4, "group_size": 32, "sym": False, "lm_head": True},
+                  "m": {"type": "ModelBuilder", "precision": "int4"}}
+        _, out = run_workflow(tmp_path, model, passes, name=alg)
+        got, _ = linears(out)
+        bits[alg] = {path: b for path, (_, b, _) in got.items()}
+    assert bits[newer] == bits[first]
+    assert any(b == 8 for b in bits[newer].values()) and any(b == 4 for b in bits[newer].values())
+
+
 def test_codes_equal_uniform_conversions(tmp_path):
     """Each module's codes, scales and zero points are those of a uniform int4 / int8
     conversion with the same group size and symmetry; overrides win over the selection; the head

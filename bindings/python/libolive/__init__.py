@@ -13,7 +13,7 @@ from . import _ffi
 from ._version import PACKAGE_VERSION
 from .accelerator import Accelerator
 from .engine import Engine, ProgressEvent
-from .evaluate import evaluate, register_metric, unregister_metric
+from .evaluate import evaluate, lm_eval, register_metric, unregister_metric
 from .errors import (Cancelled, Exists, FormatError, InternalError, InvalidArgument,
                      NotFound, OliveError, OliveIOError, OutOfMemory, Unsupported, strerror)
 from .log import log_to_python, set_log_callback, set_log_level
@@ -58,5 +58,5 @@ __all__ = [
     "describe_pass", "library_path", "library_version", "list_passes", "log_to_python",
     "set_log_callback", "set_log_level", "strerror", "Tokenizer", "Workflow", "auto_opt", "auto_opt_config", "quantize",
     "Generator", "Session", "Tensor", "load_runtime", "runtime_info",
-    "evaluate", "register_metric", "unregister_metric",
+    "evaluate", "lm_eval", "register_metric", "unregister_metric",
 ]

@@ -265,6 +265,7 @@ SIGNATURES = {
     "olive_metric_register": (_c_int, [_c_str, METRIC_FN, ctypes.c_void_p]),
     "olive_metric_unregister": (_c_int, [_c_str]),
     "olive_evaluate": (_c_int, [_c_out_str, _c_str, _c_str, AcceleratorPtr, EVALUATE_PROGRESS_FN, ctypes.c_void_p]),
+    "olive_lm_eval": (_c_int, [_c_out_str, _c_str, _c_str, AcceleratorPtr, EVALUATE_PROGRESS_FN, ctypes.c_void_p]),
     "olive_adapter_convert": (_c_int, [_c_str, _c_str, _c_str]),
 }
 

@@ -83,3 +83,15 @@ def evaluate(model, evaluator, accelerator=None, progress=None):
                 raise exc
     check(code)
     return json.loads(_ffi.take_string(out.value))
+
+
+def lm_eval(model, tasks, limit=0, max_length=0, accelerator=None):
+    """Scores the decoder `model` (a model folder or its .onnx file) on lm-eval `tasks` (names
+    such as "arc_easy", .jsonl multiple-choice files, or text files for rolling perplexity) as
+    lm-eval does (olive_lm_eval). Returns {"<task>": {"acc", "acc_stderr", ...}}."""
+    text = json.dumps({"tasks": list(tasks), "limit": limit, "max_length": max_length})
+    acc = accelerator._require() if accelerator is not None else None
+    out = ctypes.c_void_p()
+    check(_ffi.lib.olive_lm_eval(ctypes.byref(out), _ffi.encode_path(model), _ffi.encode(text), acc,
+                                 _ffi.EVALUATE_PROGRESS_FN(), None))
+    return json.loads(_ffi.take_string(out.value))

@@ -16,12 +16,15 @@ static const olive_param_spec smp_params[] = {
     {.name = "algorithm",
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "k_quant_mixed",
-     .choices = "k_quant_mixed|k_quant_down|k_quant_last|kld_gradient|snr|snr_relative|iqe|iqe_relative",
+     .choices = "k_quant_mixed|k_quant_down|k_quant_last|high_precision_mlp_down_qkv|high_precision_mlp_down|"
+                "high_precision_lm_head|kld_gradient|snr|snr_relative|iqe|iqe_relative",
      .search = OLIVE_SMP_RULE_ALGORITHMS,
      .help = "Which modules get high_bits: k_quant_* by layer position, snr/iqe by weight error; no kld_gradient",
      .details = "k_quant_last: the LM head; k_quant_down: the head and down_proj of the first and last eighth of the "
                 "layers and of every third layer between; k_quant_mixed: those and the attention inputs (q/k/v) of "
-                "the same layers. snr, snr_relative, iqe, iqe_relative: every Linear weight is fake-quantized with "
+                "the same layers. high_precision_lm_head, high_precision_mlp_down and high_precision_mlp_down_qkv are "
+                "newer Olive's names of k_quant_last, k_quant_down and k_quant_mixed. snr, snr_relative, iqe, "
+                "iqe_relative: every Linear weight is fake-quantized with "
                 "Olive's quantizer (bits, group_size, sym; high_*) and scored, the most sensitive units (q/k/v of a "
                 "layer together) promoted until they hold 1 - ratio of the parameters. kld_gradient (gradients "
                 "through the torch model on calibration text) is refused by name"},

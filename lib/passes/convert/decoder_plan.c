@@ -91,19 +91,21 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
         const char *alg = json_string_value(json_object_get(sel, "algorithm"));
         const int scored = alg && (!strcmp(alg, "snr") || !strcmp(alg, "snr_relative") || !strcmp(alg, "iqe") ||
                                    !strcmp(alg, "iqe_relative"));
-        p->selective = !alg                            ? SEL_NONE
-                       : !strcmp(alg, "k_quant_mixed") ? SEL_MIXED
-                       : !strcmp(alg, "k_quant_down")  ? SEL_DOWN
-                       : !strcmp(alg, "k_quant_last")  ? SEL_LAST
-                       : !strcmp(alg, "last_matmul")   ? SEL_LAST
-                       : !strcmp(alg, "mixed_layers")  ? SEL_BUILDER_MIXED
-                       : scored                        ? SEL_SCORED
-                                                       : SEL_NONE;
+        p->selective = !alg                                                                           ? SEL_NONE
+                       : !strcmp(alg, "k_quant_mixed") || !strcmp(alg, "high_precision_mlp_down_qkv") ? SEL_MIXED
+                       : !strcmp(alg, "k_quant_down") || !strcmp(alg, "high_precision_mlp_down")      ? SEL_DOWN
+                       : !strcmp(alg, "k_quant_last") || !strcmp(alg, "high_precision_lm_head")       ? SEL_LAST
+                       : !strcmp(alg, "last_matmul")                                                  ? SEL_LAST
+                       : !strcmp(alg, "mixed_layers") ? SEL_BUILDER_MIXED
+                       : scored                       ? SEL_SCORED
+                                                      : SEL_NONE;
         if (p->selective == SEL_NONE) {
-            rc = olive_fail(OLIVE_EINVALID,
-                            "quant_plan.selective.algorithm '%s': expected k_quant_mixed, k_quant_down, k_quant_last, "
-                            "snr, snr_relative, iqe, iqe_relative, last_matmul or mixed_layers",
-                            alg ? alg : "(none)");
+            rc = olive_fail(
+                OLIVE_EINVALID,
+                "quant_plan.selective.algorithm '%s': expected k_quant_mixed (high_precision_mlp_down_qkv), "
+                "k_quant_down (high_precision_mlp_down), k_quant_last (high_precision_lm_head), snr, "
+                "snr_relative, iqe, iqe_relative, last_matmul or mixed_layers",
+                alg ? alg : "(none)");
             goto out;
         }
         v = json_object_get(sel, "high_bits");

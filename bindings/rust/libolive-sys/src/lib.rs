@@ -660,6 +660,16 @@ extern "C" {
         progress: olive_evaluate_progress_fn,
         user: *mut c_void,
     ) -> c_int;
+    /// Scores a decoder on lm-eval tasks (names, .jsonl multiple-choice files, text files) as
+    /// lm-eval does; the per-task results as JSON (release with [`olive_free`]).
+    pub fn olive_lm_eval(
+        out: *mut *mut c_char,
+        model_path: *const c_char,
+        tasks_json: *const c_char,
+        acc: *const olive_accelerator,
+        progress: olive_evaluate_progress_fn,
+        user: *mut c_void,
+    ) -> c_int;
     /// Converts a PEFT LoRA adapter folder to ONNX Runtime's adapter file (.onnx_adapter).
     pub fn olive_adapter_convert(
         adapter_folder: *const c_char,

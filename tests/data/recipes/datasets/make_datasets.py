@@ -7,6 +7,10 @@ follow the real datasets:
   facebook--xnli.en.validation.jsonl  premise, hypothesis (strings), label (0 / 1 / 2)
   Salesforce--wikitext.wikitext-2-raw-v1.train.jsonl  text (lines of made-up prose, some empty, as
       wikitext's are): Gptq's default calibration data when a config gives none
+  allenai--ai2_arc.ARC-Easy.test.jsonl  id, question, choices {text: [...], label: ["A".."D"]},
+                                        answerKey (lm-eval's arc_easy, for LMEvaluator)
+  Rowan--hellaswag.default.validation.jsonl  activity_label, ctx_a, ctx_b, ctx, endings (4 strings),
+                                        label ("0".."3") (lm-eval's hellaswag)
 
 A file is named <dataset, '/' written '--'>.<config>.<split>.jsonl.
 
@@ -58,9 +62,36 @@ def wikitext(rng):
     return rows
 
 
+def arc(rng):
+    rows = []
+    for i in range(ROWS):
+        subject, verb = rng.choice(SUBJECTS), rng.choice(VERBS)
+        answer = rng.choice(OBJECTS)
+        others = rng.sample([o for o in OBJECTS if o != answer], 3)
+        gold = i % 4
+        texts = others[:gold] + [answer] + others[gold:]
+        rows.append({"id": f"arc-{i}", "question": f"What has {subject.lower()} {verb}?",
+                     "choices": {"text": texts, "label": ["A", "B", "C", "D"]}, "answerKey": "ABCD"[gold]})
+    return rows
+
+
+def hellaswag(rng):
+    rows = []
+    for i in range(ROWS):
+        subject = rng.choice(SUBJECTS)
+        endings = [f"{rng.choice(VERBS)} {o}." for o in rng.sample(OBJECTS, 4)]
+        rows.append({"ind": i, "activity_label": rng.choice(["Sailing", "Farming", "Reading", "Building"]),
+                     "ctx_a": sentence(rng), "ctx_b": f"then {subject.lower()}",
+                     "ctx": "", "endings": endings, "source_id": f"stand-in-{i}", "split": "val",
+                     "split_type": "indomain", "label": str(i % 4)})
+    return rows
+
+
 def main():
     for name, make, seed in (("glue.mrpc.validation", mrpc, 1), ("facebook--xnli.en.validation", xnli, 2),
-                             ("Salesforce--wikitext.wikitext-2-raw-v1.train", wikitext, 3)):
+                             ("Salesforce--wikitext.wikitext-2-raw-v1.train", wikitext, 5),
+                             ("allenai--ai2_arc.ARC-Easy.test", arc, 3),
+                             ("Rowan--hellaswag.default.validation", hellaswag, 4)):
         rows = make(random.Random(seed))
         (HERE / (name + ".jsonl")).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
