@@ -271,13 +271,36 @@ def olive_config(out, hf, calib, output, args):
             {"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
         "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
                           "load_dataset_config": {"data_name": "text", "split": "train", "data_files": [calib]},
-                          "pre_process_data_config": {"max_seq_len": args.smollm2_tokens,
+                          "pre_process_data_config": {"add_special_tokens": False, "max_seq_len": args.smollm2_tokens,
                                                       "max_samples": args.smollm2_samples}}],
         "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": args.smollm2_group, "sym": False,
                             "damp_percent": 0.01, "data_config": "calib"}},
         "output_dir": output, "host": "local_system", "target": "local_system", "no_artifacts": True,
     }
     path = os.path.join(out, "olive-gptq.json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+    return path
+
+
+def libolive_config(out, fp32, calib, output, args):
+    """The same workflow for libolive's Gptq on the ONNX decoder: the data config its
+    `olive quantize -d text --data_files ...` writes, and the LM head left in float as Olive's
+    Gptq leaves it (lm_head false)."""
+    config = {
+        "input_model": {"type": "ONNXModel", "model_path": fp32},
+        "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                          "load_dataset_config": {"data_name": "text", "split": "train", "data_files": [calib]},
+                          "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
+                                                      "model_name": fp32, "use_attention_mask": True,
+                                                      "add_special_tokens": False,
+                                                      "max_seq_len": args.smollm2_tokens,
+                                                      "max_samples": args.smollm2_samples}}],
+        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": args.smollm2_group, "sym": False,
+                            "damp_percent": 0.01, "data_config": "calib", "nodes_to_exclude": ["/lm_head/MatMul"]}},
+        "output_dir": output, "cache_dir": os.path.join(out, "cache"), "no_artifacts": True,
+    }
+    path = os.path.join(out, "libolive-gptq.json")
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
     return path
@@ -299,22 +322,21 @@ def bench_smollm2(args, gnu):
     hf_folder_from_gguf(gguf, os.path.join(tools, "checkpoint_dump"), hf)
     calib = text_file(os.path.join(out, "calib.txt"), [os.path.join("/usr/share/common-licenses", t) for t in CALIB_TEXTS])
     text = text_file(os.path.join(out, "eval.txt"), ["/usr/share/common-licenses/GPL-3"], args.windows * 512 * 6)
-    data = ["--algorithm", "gptq", "--precision", "int4", "-d", "text", "--data_files", calib, "--max_seq_len",
-            str(args.smollm2_tokens), "--max_samples", str(args.smollm2_samples)]
     group = str(args.smollm2_group)
     ours, theirs = os.path.join(out, "libolive-gptq"), os.path.join(out, "olive-gptq")
     config = olive_config(out, hf, calib, theirs, args)
+    ours_config = libolive_config(out, fp32, calib, ours, args)
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                LD_LIBRARY_PATH=":".join(p for p in (os.environ.get("LD_LIBRARY_PATH"), "/usr/local/cuda/lib64") if p))
     print(f"\nGPTQ int4 (group {group}, asymmetric) on SmolLM2-135M-Instruct, {args.smollm2_samples} x "
           f"{args.smollm2_tokens} tokens of {', '.join(CALIB_TEXTS)}; each tool's whole CLI process")
     print("  libolive input: fp32 ONNX decoder converted from the GGUF; Olive input: Hugging Face folder of the "
           "same fp32 weights")
+    print("  both: `olive run --config` (bench/out/calibrate/smollm2/{libolive,olive}-gptq.json), LM head in float")
     rows, olive_python = [], args.olive_python
     for _ in range(args.runs):
         subprocess.run(["rm", "-rf", ours, os.path.join(out, "cache")], check=True)
-        w, rss, _, err, rc = run_measured([cli, "quantize", "-m", fp32, "-o", ours, "--block_size", group,
-                                           "--cache_dir", os.path.join(out, "cache"), *data], gnu)
+        w, rss, _, err, rc = run_measured([cli, "run", "--config", ours_config], gnu)
         if rc:
             sys.exit(f"libolive failed: {err.strip()[-2000:]}")
         rows.append(("libolive", w, rss))
@@ -341,7 +363,7 @@ def bench_smollm2(args, gnu):
             print(f"  {k:10} {med:8.2f} {r[k] / 1024:13.1f} {quality[k]:11.3f}   fp32 through the same evaluator: "
                   f"{quality[k + ' fp32']:.3f}")
     nb, mm = nbits_summary(os.path.join(ours, "model.onnx"))
-    print(f"  libolive output: {nb} MatMulNBits, {mm} MatMul left in float")
+    print(f"  libolive output: {nb} MatMulNBits, {mm} MatMul left in float (the LM head)")
     if t["Olive"]:
         tl, to = t["libolive"][len(t["libolive"]) // 2], t["Olive"][len(t["Olive"]) // 2]
         print(f"  libolive is {to / tl:.1f}x faster, {r['Olive'] / r['libolive']:.1f}x less peak memory "
