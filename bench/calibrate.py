@@ -320,7 +320,8 @@ def bench_smollm2(args, gnu):
         subprocess.run([cli, "run-pass", "--pass", "convert", "-m", gguf, "-o", fp32, "--param", "precision=fp32"],
                        check=True, capture_output=True)
     hf_folder_from_gguf(gguf, os.path.join(tools, "checkpoint_dump"), hf)
-    calib = text_file(os.path.join(out, "calib.txt"), [os.path.join("/usr/share/common-licenses", t) for t in CALIB_TEXTS])
+    calib = text_file(os.path.join(out, "calib.txt"),
+                      [os.path.join("/usr/share/common-licenses", t) for t in CALIB_TEXTS])
     text = text_file(os.path.join(out, "eval.txt"), ["/usr/share/common-licenses/GPL-3"], args.windows * 512 * 6)
     group = str(args.smollm2_group)
     ours, theirs = os.path.join(out, "libolive-gptq"), os.path.join(out, "olive-gptq")
@@ -333,7 +334,7 @@ def bench_smollm2(args, gnu):
     print("  libolive input: fp32 ONNX decoder converted from the GGUF; Olive input: Hugging Face folder of the "
           "same fp32 weights")
     print("  both: `olive run --config` (bench/out/calibrate/smollm2/{libolive,olive}-gptq.json), LM head in float")
-    rows, olive_python = [], args.olive_python
+    rows, olive_python, failed = [], args.olive_python, 0
     for _ in range(args.runs):
         subprocess.run(["rm", "-rf", ours, os.path.join(out, "cache")], check=True)
         w, rss, _, err, rc = run_measured([cli, "run", "--config", ours_config], gnu)
@@ -346,15 +347,16 @@ def bench_smollm2(args, gnu):
                                               cwd=out)
             if rc:
                 print(f"  Olive Gptq failed (exit {rc}):\n{err.strip()[-3000:]}")
-                olive_python = None
+                olive_python, failed = None, 1
             else:
                 rows.append(("Olive", w, rss))
     t = {k: sorted(w for n, w, _ in rows if n == k) for k in ("libolive", "Olive")}
     r = {k: max([m for n, _, m in rows if n == k] or [0]) for k in ("libolive", "Olive")}
-    quality = {"libolive": libolive_ppl(ours, text, args.windows), "libolive fp32": libolive_ppl(fp32, text, args.windows)}
+    quality = {"libolive": libolive_ppl(ours, text, args.windows),
+               "libolive fp32": libolive_ppl(fp32, text, args.windows)}
     if t["Olive"]:
-        quality["Olive"] = torch_ppl(olive_python, olive_output(theirs), hf, text, args.windows, env)
-        quality["Olive fp32"] = torch_ppl(olive_python, hf, hf, text, args.windows, env)
+        quality["Olive"] = torch_ppl(args.olive_python, olive_output(theirs), hf, text, args.windows, env)
+        quality["Olive fp32"] = torch_ppl(args.olive_python, hf, hf, text, args.windows, env)
     print(f"  {'':10} {'wall s':>8} {'peak RSS MiB':>13} {'perplexity':>11}  (median of {args.runs} run(s); "
           f"perplexity on {args.windows} x 512 tokens of GPL-3)")
     for k in ("libolive", "Olive"):
@@ -370,7 +372,7 @@ def bench_smollm2(args, gnu):
               f"(target: 5x and 5x)")
     elif not args.olive_python:
         print("  Olive Gptq: not run (no --olive-python)")
-    return 0
+    return failed
 
 
 def main():
