@@ -221,3 +221,93 @@ def test_gptq_per_node_bits(tmp_path):
         np.testing.assert_array_equal(zps, rz.astype(np.uint8))
         assert int((codes != rq).sum()) <= codes.size // 1000
     session(out)  # loads in onnxruntime
+
+
+def layer_of(name):
+    """The decoder layer a MatMul belongs to ("/model/layers.1/..." -> 1); the head comes last."""
+    import re
+    m = re.search(r"layers\.(\d+)", name)
+    return int(m.group(1)) if m else 1 << 30
+
+
+def test_gptq_layerwise_calibrates_each_layer_on_the_quantized_layers_before_it(tmp_path):
+    """As Olive's Gptq runs it: layer s is calibrated on what layers 0..s-1 produce once
+    quantized. Reference: for each layer, the float model with the MatMuls of the layers before
+    it replaced by the pass's own MatMulNBits is run by onnxruntime (optimizations off, one
+    sample per run as the pass runs them), the layer's MatMul inputs captured, and the numpy
+    GPTQ reference run on them: its codes and scales must equal the pass's. The same check
+    fails for layerwise=false (inputs from the float model), so the test sees the difference."""
+    from tokenizers import Tokenizer
+
+    from olive_testlib import run_convert
+
+    cli = os.environ.get("OLIVE_CLI")
+    src = os.path.join(os.path.dirname(__file__), "..", "data", "convert", "llama")
+    run_convert(cli, src, tmp_path / "fp32")
+    model = onnx.load(str(tmp_path / "fp32" / "model.onnx"))
+    ids = Tokenizer.from_file(os.path.join(src, "tokenizer.json")).encode(TEXT).ids
+    n, seq = 6, 32
+    calib = np.array(ids[:n * seq], np.int64).reshape(n, seq)
+    (tmp_path / "calib").mkdir()
+    np.save(tmp_path / "calib" / "input_ids.npy", calib)
+    np.save(tmp_path / "calib" / "attention_mask.npy", np.ones_like(calib))
+    outs = {}
+    for mode in ("true", "false"):
+        (tmp_path / mode).mkdir()
+        outs[mode] = apply_pass("Gptq", model, tmp_path / mode, f"calibration_data={tmp_path / 'calib'}",
+                                "group_size=32", f"layerwise={mode}", check=False)
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    matmuls = [nd for nd in model.graph.node if nd.op_type == "MatMul" and nd.input[1] in weights
+               and weights[nd.input[1]].ndim == 2]
+    assert len({layer_of(nd.name) for nd in matmuls}) == 3  # two layers and the head
+
+    def feeds(x):
+        out = {"input_ids": x, "attention_mask": np.ones_like(x)}
+        for i in model.graph.input:
+            if i.name.startswith("past_key_values"):
+                out[i.name] = np.zeros((len(x), 2, 0, 16), np.float32)
+        return out
+
+    def mismatches(out):
+        """Per layer: the share of codes that differ from the reference, and whether scales agree."""
+        q_nodes = {nd.name: nd for nd in out.graph.node if nd.op_type == "MatMulNBits"}
+        q_inits = [t for t in out.graph.initializer]
+        result = {}
+        for layer in sorted({layer_of(nd.name) for nd in matmuls}):
+            hybrid = onnx.ModelProto()
+            hybrid.CopyFrom(model)
+            for i, nd in enumerate(hybrid.graph.node):
+                if nd.op_type == "MatMul" and nd.name + "_Q4" in q_nodes and layer_of(nd.name) < layer:
+                    hybrid.graph.node[i].CopyFrom(q_nodes[nd.name + "_Q4"])
+            hybrid.graph.initializer.extend(q_inits)
+            hybrid.opset_import.extend([helper.make_opsetid("com.microsoft", 1)])
+            mine = [nd for nd in matmuls if layer_of(nd.name) == layer]
+            names = sorted({nd.input[0] for nd in mine})
+            hybrid.graph.output.extend([helper.make_empty_tensor_value_info(x) for x in names])
+            so = ort.SessionOptions()
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            so.log_severity_level = 3
+            sess = ort.InferenceSession(hybrid.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            captured = {x: [] for x in names}
+            for s in range(n):
+                for x, v in zip(names, sess.run(names, feeds(calib[s:s + 1]))):
+                    captured[x].append(v)
+            bad, total, scales_ok = 0, 0, True
+            for nd in mine:
+                h = ref.hessian(captured[nd.input[0]])
+                rq, rs, rz, _ = ref.gptq(weights[nd.input[1]].T, h, bits=4, group_size=32, sym=False)
+                codes, scales, zps, _ = unpack(out, nd.name + "_Q4")
+                bad += int((codes != rq).sum())
+                total += codes.size
+                scales_ok = scales_ok and np.allclose(scales, rs, rtol=1e-5, atol=0) and np.array_equal(
+                    zps, rz.astype(np.uint8))
+            result[layer] = (bad / total, scales_ok)
+        return result
+
+    layerwise = mismatches(outs["true"])
+    print("layerwise:", layerwise)
+    for layer, (share, scales_ok) in layerwise.items():
+        assert share <= 0.001 and scales_ok, f"layer {layer}: {share:.4%} codes differ, scales equal: {scales_ok}"
+    flat = mismatches(outs["false"])
+    print("from the float model:", flat)
+    assert any(share > 0.001 or not ok for layer, (share, ok) in flat.items() if layer > 0)

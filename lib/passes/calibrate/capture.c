@@ -33,7 +33,7 @@ void olive_capture_free(olive_capture *c)
     free(c);
 }
 
-static char *temp_dir(void)
+char *olive_calib_temp_dir(void)
 {
     const char *base = getenv("TMPDIR");
     char *dir = olive_asprintf("%s/olive-calibrate-XXXXXX", base && base[0] ? base : "/tmp");
@@ -109,7 +109,7 @@ int olive_capture_open(olive_capture **out, oir_model *m, const char *const *nam
         }
         c->n++;
     }
-    if (!(dir = temp_dir()) || !(path = olive_path_join(dir, "model.onnx"))) {
+    if (!(dir = olive_calib_temp_dir()) || !(path = olive_path_join(dir, "model.onnx"))) {
         rc = olive_error_code() ? olive_error_code() : OLIVE_ENOMEM;
     } else {
         rc = write_augmented(m, c, path);

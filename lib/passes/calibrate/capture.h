@@ -40,4 +40,8 @@ int olive_capture_run(olive_capture *c, const olive_calib_data *data, int64_t ba
 
 void olive_capture_free(olive_capture *c);
 
+/* A new private folder under $TMPDIR (else /tmp) for calibration's files, "olive-calibrate-XXXXXX";
+ * the caller removes it (olive_rmtree) and frees the path. NULL on error (message set). */
+char *olive_calib_temp_dir(void);
+
 #endif

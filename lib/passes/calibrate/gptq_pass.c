@@ -256,6 +256,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
             .close = group_close,
             .gather = accumulate,
             .user = &r,
+            .sequential = olive_args_bool(args, "layerwise"),
         };
         rc = olive_calib_replace_matmuls(m, selected, &groups, &data, olive_args_int(args, "calibration_batch_size"),
                                          ctx, PASS);
@@ -317,13 +318,24 @@ static const olive_param_spec params[] = {
      .help = "Per-node bits and group size as JSON: {node: {\"bits\": 4|8, \"group_size\": 16..256}}",
      .details = "Empty: the per-node plan a conversion from a checkpoint left in the model's metadata (a "
                 "SelectiveMixedPrecision plan), if any; then only the MatMuls it names are quantized"},
+    {.name = "layerwise",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "true",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Layer by layer: each decoder layer calibrated on the outputs of the layers before it as quantized",
+     .details = "As Olive's Gptq and AutoGPTQ run it. ONNX Runtime then holds one layer at a time and the values "
+                "between layers wait in a temporary file (samples x hidden size x a few floats). Applies where "
+                "the MatMuls' names number their layers (layers.N, h.N, blocks.N); false, or a model without "
+                "layers: every input captured from the float model in runs of hessian_budget_mb"},
     {.name = "hessian_budget_mb",
      .type = OLIVE_PARAM_INT,
      .default_value = "512",
      .min = 1,
      .max = 1e7,
      .choices = NULL,
-     .help = "Memory for the Hessians held at once; the calibration data runs once per group that fits"},
+     .help = "Memory for the Hessians held at once; the calibration data runs once per group that fits (not layerwise)"},
 };
 
 static const olive_pass_type olive_types[] = {{"Gptq", NULL, NULL, NULL},

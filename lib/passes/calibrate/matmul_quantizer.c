@@ -4,6 +4,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "passes/calibrate/layerwise.h"
 #include "passes/calibrate/matmul_quantizer.h"
 #include "passes/calibrate/nbits_writer.h"
 
@@ -99,8 +100,13 @@ int olive_calib_replace_matmuls(oir_model *m, olive_calib_select_fn selected, co
         if (olive_calib_matmul_weight(g, g->nodes[i]) && selected(groups->user, g->nodes[i]) &&
             !(weights[n_weights++] = olive_strdup(g->nodes[i]->inputs[1])))
             rc = OLIVE_ENOMEM;
-    if (rc == OLIVE_OK)
-        rc = run_groups(groups, m, data, batch_size, ctx, pass);
+    if (rc == OLIVE_OK) {
+        int applied = 0;
+        if (groups->sequential)
+            rc = olive_calib_run_layerwise(m, selected, groups, data, batch_size, ctx, pass, &applied);
+        if (rc == OLIVE_OK && !applied)
+            rc = run_groups(groups, m, data, batch_size, ctx, pass);
+    }
     if (rc == OLIVE_OK && oir_model_opset(m, "com.microsoft") < 1)
         rc = oir_model_require_opset(m, "com.microsoft", 1);
     if (rc == OLIVE_OK)

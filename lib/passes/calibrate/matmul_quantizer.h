@@ -43,6 +43,9 @@ typedef struct olive_calib_groups {
     void (*close)(void *user, size_t i);                  /* after the group, always (frees) */
     olive_capture_fn gather;                              /* index: the input's place in its group */
     void *user;
+    /* 1: layer by layer where the model has layers (layerwise.h), each layer calibrated on the
+     * outputs of the layers before it as quantized; budget is then not used */
+    int sequential;
 } olive_calib_groups;
 
 /* Which MatMuls a pass quantizes (1) or leaves in float (0). */
@@ -50,7 +53,7 @@ typedef int (*olive_calib_select_fn)(const void *user, const oir_node *n);
 
 /* Quantizes the MatMuls of `m` that `selected(groups->user, node)` takes: captures each group
  * of inputs (olive_calib_capture_inputs: batches of `batch_size`, progress from 0 to 0.9 by
- * inputs done) and runs its `finish`, which replaces MatMuls by MatMulNBits; then makes the model
+ * inputs done; with groups->sequential, layer by layer as layerwise.h says) and runs its `finish`, which replaces MatMuls by MatMulNBits; then makes the model
  * whole again: the com.microsoft opset MatMulNBits needs, and the float weights of the
  * selected MatMuls removed where nothing reads them any more.
  * Errors: those of the callbacks and of olive_calib_capture_inputs, OLIVE_ENOMEM. */
