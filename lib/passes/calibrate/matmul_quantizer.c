@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/blob.h"
 #include "core/status.h"
 #include "passes/calibrate/layerwise.h"
 #include "passes/calibrate/matmul_quantizer.h"
@@ -33,6 +34,9 @@ int olive_calib_weight_rows(const oir_tensor *w, const char *node, float *out, c
                                   node, (double)v, a, b);
             out[b * k + a] = v;
         }
+    /* read once: a mapped model's pages need not stay in this process */
+    if (w->blob)
+        olive_blob_drop_pages(w->blob, w->offset, w->nbytes);
     return OLIVE_OK;
 }
 
