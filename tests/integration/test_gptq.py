@@ -55,16 +55,28 @@ def unpack(model, name_prefix):
     else:
         codes = b.reshape(n_, kb * blob)
     zps = None
-    if len(node.input) > 3:
+    if len(node.input) > 3 and node.input[3]:
         z = inits[node.input[3]]
+        if z.dtype == np.float32:  # with g_idx: float zero points holding the integers
+            return codes[:, :attrs["K"]], scales, z[:, :kb].astype(np.uint8), attrs
         zps = np.stack([z & 15, z >> 4], -1).reshape(n_, -1)[:, :kb] if attrs["bits"] == 4 else z[:, :kb]
     return codes[:, :attrs["K"]], scales, zps, attrs
+
+
+def g_idx_of(model, name_prefix):
+    """The g_idx input of the MatMulNBits named name_prefix..., or None."""
+    node = next(n for n in model.graph.node if n.op_type == "MatMulNBits" and n.name.startswith(name_prefix))
+    if len(node.input) < 5 or not node.input[4]:
+        return None
+    return next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name == node.input[4])
 
 
 @pytest.mark.parametrize("opts", [
     dict(bits=4, group_size=32, sym=False, desc_act=False, static_groups=False),
     dict(bits=4, group_size=128, sym=True, desc_act=False, static_groups=False),
     dict(bits=8, group_size=64, sym=False, desc_act=True, static_groups=True),
+    dict(bits=4, group_size=32, sym=False, desc_act=True, static_groups=False),
+    dict(bits=4, group_size=64, sym=True, desc_act=True, static_groups=False),
 ])
 def test_gptq_matches_reference(tmp_path, opts):
     rng = np.random.default_rng(5)
@@ -81,7 +93,14 @@ def test_gptq_matches_reference(tmp_path, opts):
         assert attrs["block_size"] == opts["group_size"] and attrs["bits"] == opts["bits"]
         rq, rs, rz, g_idx = ref.gptq(w.T, h, bits=opts["bits"], group_size=opts["group_size"], sym=opts["sym"],
                                      desc_act=opts["desc_act"], static_groups=opts["static_groups"])
-        np.testing.assert_array_equal(g_idx, np.arange(k) // opts["group_size"])
+        written = g_idx_of(out, f"mm{i}")
+        if opts["desc_act"] and not opts["static_groups"]:
+            # act-order groups scattered rows: MatMulNBits gets them as g_idx
+            assert written is not None and not np.array_equal(g_idx, np.arange(k) // opts["group_size"])
+            np.testing.assert_array_equal(written, g_idx)
+        else:
+            assert written is None
+            np.testing.assert_array_equal(g_idx, np.arange(k) // opts["group_size"])
         np.testing.assert_allclose(scales, rs, rtol=1e-5, atol=0)
         if zps is not None:
             np.testing.assert_array_equal(zps, rz.astype(np.uint8))
@@ -106,7 +125,7 @@ def test_gptq_matches_reference(tmp_path, opts):
     (("bits=3",), "must be between 4 and 8"),
     (("bits=5",), "MatMulNBits takes 4 or 8"),
     (("group_size=48",), "power of 2"),
-    (("desc_act=true",), "static_groups=true"),
+    (("desc_act=true",), None),
     ((), None),
 ])
 def test_gptq_bad_input(tmp_path, params, expect):

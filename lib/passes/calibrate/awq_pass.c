@@ -335,7 +335,7 @@ static int quantize_input(aw_run *r, aw_input *in)
                     }
                 }
             /* The MatMul at `at` now gets the quantized weight (its float one still holds W). */
-            rc = olive_calib_write_nbits(g, at, w, r->cfg.bits, gsz, !r->cfg.zero_point, codes, scales, zeros);
+            rc = olive_calib_write_nbits(g, at, w, r->cfg.bits, gsz, !r->cfg.zero_point, codes, scales, zeros, NULL);
         }
         free(codes);
         free(scales);

@@ -144,7 +144,8 @@ static int quantize_group(gq_run *r)
                            damp, cfg.damp_percent);
         }
         if (rc == OLIVE_OK)
-            rc = olive_calib_write_nbits(g, i, w, cfg.bits, cfg.group_size, cfg.sym, codes, scales, zeros);
+            rc = olive_calib_write_nbits(g, i, w, cfg.bits, cfg.group_size, cfg.sym, codes, scales, zeros,
+                                         cfg.desc_act && !cfg.static_groups ? g_idx : NULL);
         free(wt);
         free(h);
         free(scales);
@@ -233,11 +234,16 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.static_groups = olive_args_bool(args, "static_groups");
     r.cfg.block_size = 128;
     OLIVE_TRY(olive_calib_nbits_check(PASS, r.cfg.bits, group));
-    if (r.cfg.desc_act && !r.cfg.static_groups)
-        return olive_fail(
-            OLIVE_EUNSUPPORTED,
-            PASS ": desc_act without static_groups puts columns of one group "
-                 "apart, which MatMulNBits could only run through g_idx (not written); set static_groups=true");
+    if (r.cfg.desc_act && !r.cfg.static_groups && !r.cfg.sym)
+        OLIVE_WARN(PASS ": desc_act without static_groups writes MatMulNBits with g_idx and float zero points, "
+                   "which ONNX Runtime's CPU kernel runs many times slower than uint8 ones; static_groups=true or "
+                   "sym=true keeps the fast form");
+    if (r.cfg.desc_act && !r.cfg.static_groups && ctx && ctx->accelerator &&
+        strcmp(olive_accelerator_provider(ctx->accelerator), "CPUExecutionProvider"))
+        OLIVE_WARN(PASS ": desc_act without static_groups writes MatMulNBits with g_idx (groups of scattered "
+                   "rows), which ONNX Runtime runs on its CPU provider; for %s set static_groups=true (groups of "
+                   "consecutive rows, no g_idx)",
+                   olive_accelerator_provider(ctx->accelerator));
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(node_plan(m, args, &r.overrides, &r.plan_only));
     if ((rc = olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS)) != OLIVE_OK) {
@@ -304,7 +310,7 @@ static const olive_param_spec params[] = {
      .min = 0,
      .max = -1,
      .choices = NULL,
-     .help = "Group scales fixed before GPTQ (needed with desc_act)"},
+     .help = "Group scales fixed before GPTQ (with desc_act: groups of consecutive rows, no g_idx)"},
     {.name = "nodes_to_exclude",
      .type = OLIVE_PARAM_LIST,
      .default_value = "",
