@@ -249,19 +249,22 @@ def layer_of(name):
     return int(m.group(1)) if m else 1 << 30
 
 
-def test_gptq_layerwise_calibrates_each_layer_on_the_quantized_layers_before_it(tmp_path):
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])  # qwen3: tied embeddings (a Transpose before the lookup)
+def test_gptq_layerwise_calibrates_each_layer_on_the_quantized_layers_before_it(tmp_path, arch):
     """As Olive's Gptq runs it: layer s is calibrated on what layers 0..s-1 produce once
     quantized. Reference: for each layer, the float model with the MatMuls of the layers before
     it replaced by the pass's own MatMulNBits is run by onnxruntime (optimizations off, one
     sample per run as the pass runs them), the layer's MatMul inputs captured, and the numpy
     GPTQ reference run on them: its codes and scales must equal the pass's. The same check
-    fails for layerwise=false (inputs from the float model), so the test sees the difference."""
+    fails for layerwise=false (inputs from the float model), so the test sees the difference.
+    The embedding lookup is done by the pass itself, outside ONNX Runtime: the equal codes of
+    layer 0 check it."""
     from tokenizers import Tokenizer
 
     from olive_testlib import run_convert
 
     cli = os.environ.get("OLIVE_CLI")
-    src = os.path.join(os.path.dirname(__file__), "..", "data", "convert", "llama")
+    src = os.path.join(os.path.dirname(__file__), "..", "data", "convert", arch)
     run_convert(cli, src, tmp_path / "fp32")
     model = onnx.load(str(tmp_path / "fp32" / "model.onnx"))
     ids = Tokenizer.from_file(os.path.join(src, "tokenizer.json")).encode(TEXT).ids
@@ -330,3 +333,22 @@ def test_gptq_layerwise_calibrates_each_layer_on_the_quantized_layers_before_it(
     flat = mismatches(outs["false"])
     print("from the float model:", flat)
     assert any(share > 0.001 or not ok for layer, (share, ok) in flat.items() if layer > 0)
+
+
+def test_gptq_layerwise_token_id_outside_the_vocabulary_is_named(tmp_path):
+    """The pass does the embedding lookup itself: a token id past the table is refused by name,
+    nothing is written."""
+    from olive_testlib import run_convert
+
+    src = os.path.join(os.path.dirname(__file__), "..", "data", "convert", "llama")
+    run_convert(os.environ.get("OLIVE_CLI"), src, tmp_path / "fp32")
+    model = onnx.load(str(tmp_path / "fp32" / "model.onnx"))
+    ids = np.full((2, 8), 5, np.int64)
+    ids[1, 3] = 10 ** 6
+    (tmp_path / "calib").mkdir()
+    np.save(tmp_path / "calib" / "input_ids.npy", ids)
+    np.save(tmp_path / "calib" / "attention_mask.npy", np.ones_like(ids))
+    proc, out = apply_pass("Gptq", model, tmp_path, f"calibration_data={tmp_path / 'calib'}", "group_size=32",
+                           expect_ok=False)
+    assert proc.returncode != 0 and not out.exists()
+    assert "input_ids" in proc.stderr and "1000000" in proc.stderr, proc.stderr

@@ -12,6 +12,7 @@
 #include "backends/backend.h"
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/strmap.h"
 #include "onnx/onnx_io.h"
@@ -63,6 +64,7 @@ typedef struct lw_plan {
     lw_value *vals;
     size_t n_vals, cap_vals;
     olive_strmap val_index; /* name -> index + 1; keys are vals[].name */
+    unsigned char *host;    /* per node: 1 for a table lookup libolive does itself (host_gather) */
     char *dir;              /* temporary folder: segment models and the values between segments */
 } lw_plan;
 
@@ -73,6 +75,7 @@ static void plan_free(lw_plan *p)
     free(p->vals);
     free(p->seg_end);
     free(p->grp_end);
+    free(p->host);
     olive_strmap_free(&p->val_index);
     if (p->dir)
         olive_rmtree(p->dir);
@@ -205,6 +208,131 @@ static int find_live_values(lw_plan *p, int *ok)
     return rc;
 }
 
+/* The table a Gather reads: a float initializer, or the transpose of a 2-D one that only this
+ * Gather reads (a tied embedding looks up the LM head's weight); *transpose gets that node. */
+static const oir_tensor *gather_table(const oir_graph_index *ix, const oir_node *n, const oir_node **transpose)
+{
+    const oir_tensor *t = oir_index_initializer(ix, n->inputs[0]);
+    const oir_node *tr = t ? NULL : oir_index_producer(ix, n->inputs[0]);
+    const oir_attr *perm;
+    *transpose = NULL;
+    if (tr) {
+        perm = oir_node_attr(tr, "perm");
+        if (strcmp(tr->op_type, "Transpose") || tr->domain[0] || tr->n_inputs != 1 ||
+            !(t = oir_index_initializer(ix, tr->inputs[0])) || t->rank != 2 ||
+            (perm && (perm->n != 2 || perm->ints[0] != 1 || perm->ints[1] != 0)) ||
+            oir_index_use_count(ix, n->inputs[0]) != 1)
+            return NULL;
+        *transpose = tr;
+    }
+    return t && t->dtype == OIR_FLOAT && t->rank >= 1 && t->blob ? t : NULL;
+}
+
+static size_t node_index(const oir_graph *g, const oir_node *n)
+{
+    size_t k = 0;
+    while (k < g->n_nodes && g->nodes[k] != n)
+        k++;
+    return k;
+}
+
+/* A Gather (axis 0) of a table (gather_table) by a graph input, all of whose readers are in its
+ * own segment: the embedding lookup. libolive does it, so that ONNX Runtime never holds the
+ * table (for a decoder the largest tensor: vocabulary x hidden). */
+static int host_gather(const lw_plan *p, const oir_graph_index *ix, size_t at, const oir_node **transpose)
+{
+    const oir_graph *g = p->m->graph;
+    const oir_node *n = g->nodes[at];
+    size_t seg = segment_of(p, at);
+    if (strcmp(n->op_type, "Gather") || n->domain[0] || n->n_inputs != 2 || n->n_outputs != 1 ||
+        oir_node_attr_int(n, "axis", 0) != 0 || !gather_table(ix, n, transpose) ||
+        oir_graph_input_index(g, n->inputs[1]) < 0 || oir_index_is_graph_output(ix, n->outputs[0]) ||
+        (*transpose && segment_of(p, node_index(g, *transpose)) != seg))
+        return 0;
+    for (size_t i = 0;; i++) {
+        const oir_node *c = oir_index_consumer(ix, n->outputs[0], i);
+        if (!c)
+            return 1;
+        if (segment_of(p, node_index(g, c)) != seg)
+            return 0;
+    }
+}
+
+static int find_host_nodes(lw_plan *p)
+{
+    const oir_graph *g = p->m->graph;
+    oir_graph_index ix;
+    if (!(p->host = olive_calloc(g->n_nodes ? g->n_nodes : 1, 1)))
+        return OLIVE_ENOMEM;
+    OLIVE_TRY(oir_graph_index_build(&ix, g));
+    for (size_t i = 0; i < p->seg_end[p->n_seg - 1]; i++) {
+        const oir_node *tr = NULL;
+        if (host_gather(p, &ix, i, &tr)) {
+            p->host[i] = 1;
+            if (tr)
+                p->host[node_index(g, tr)] = 1;
+        }
+    }
+    oir_graph_index_free(&ix);
+    return OLIVE_OK;
+}
+
+/* out = table[indices] for a host Gather: shape indices' dims + a row's dims. */
+static int gather_rows(const lw_plan *p, const oir_node *n, const olive_tensor *indices, olive_tensor **out)
+{
+    const oir_graph *g = p->m->graph;
+    const oir_tensor *table = oir_graph_initializer(g, n->inputs[0]);
+    int transposed = table == NULL;
+    int64_t dims[32], rows;
+    size_t rank = olive_tensor_rank(indices), row_len = 1, count = (size_t)olive_tensor_element_count(indices);
+    olive_dtype it = olive_tensor_dtype(indices);
+    const uint8_t *src;
+    float *dst;
+    for (size_t k = 0; transposed && k < g->n_nodes && !table; k++)
+        if (g->nodes[k]->n_outputs && !strcmp(g->nodes[k]->outputs[0], n->inputs[0]))
+            table = oir_graph_initializer(g, g->nodes[k]->inputs[0]);
+    if (!table)
+        return olive_fail(OLIVE_EINTERNAL, "%s: the table of Gather '%s' is gone", p->pass, n->name);
+    if ((it != OLIVE_DTYPE_INT64 && it != OLIVE_DTYPE_INT32) || rank + table->rank - 1 > 32)
+        return olive_fail(OLIVE_EINVALID, "%s: input '%s' of Gather '%s' must be int64 or int32 indices", p->pass,
+                          n->inputs[1], n->name);
+    for (size_t d = 0; d < rank; d++)
+        dims[d] = olive_tensor_dim(indices, d);
+    if (transposed) { /* the table is W^T: row r is column r of W [hidden, vocabulary] */
+        rows = table->dims[1];
+        dims[rank] = table->dims[0];
+        row_len = (size_t)table->dims[0];
+    } else {
+        rows = table->dims[0];
+        for (size_t d = 1; d < table->rank; d++) {
+            dims[rank + d - 1] = table->dims[d];
+            row_len *= (size_t)table->dims[d];
+        }
+    }
+    OLIVE_TRY(olive_tensor_new(out, OLIVE_DTYPE_FLOAT32, dims, rank + table->rank - 1));
+    src = oir_tensor_data(table); /* mapped data may be unaligned: copied with memcpy */
+    dst = olive_tensor_data(*out);
+    for (size_t i = 0; i < count; i++) {
+        int64_t row = it == OLIVE_DTYPE_INT64 ? ((const int64_t *)olive_tensor_data(indices))[i]
+                                              : ((const int32_t *)olive_tensor_data(indices))[i];
+        if (row < 0)
+            row += rows; /* Gather takes negative indices from the end */
+        if (row < 0 || row >= rows) {
+            olive_tensor_free(*out);
+            *out = NULL;
+            return olive_fail(OLIVE_EINVALID, "%s: calibration input '%s' holds index %lld, outside Gather '%s''s %lld rows",
+                              p->pass, n->inputs[1], (long long)row, n->name, (long long)rows);
+        }
+        if (!transposed) {
+            memcpy(dst + i * row_len, src + (size_t)row * row_len * 4, row_len * 4);
+        } else {
+            for (size_t c = 0; c < row_len; c++)
+                memcpy(dst + i * row_len + c, src + (c * (size_t)rows + (size_t)row) * 4, 4);
+        }
+    }
+    return OLIVE_OK;
+}
+
 /* ---- the values between segments, on disk ---- */
 
 static int spill_write(FILE *f, const olive_tensor *t, const char *pass)
@@ -253,6 +381,8 @@ typedef struct lw_segment {
     size_t s;
     int capture; /* 1: outputs are the group's MatMul inputs; 0: the values later segments read */
     oir_graph view;
+    oir_node **nodes;      /* the segment's nodes that ONNX Runtime runs */
+    const oir_node **host; /* per input: the host Gather that computes it, or NULL */
     oir_value_info *inputs, *outputs;
     size_t n_inputs, n_outputs;
     oir_tensor **inits;
@@ -269,6 +399,8 @@ static void segment_free(lw_plan *p, lw_segment *sg)
             oir_type_free(sg->inputs[i].type);
     free(sg->inputs);
     free(sg->outputs);
+    free(sg->nodes);
+    free(sg->host);
     free(sg->inits);
     free(sg->data_names);
     free(sg->val_of_input);
@@ -277,7 +409,8 @@ static void segment_free(lw_plan *p, lw_segment *sg)
     memset(sg, 0, sizeof *sg);
 }
 
-static int add_input(lw_plan *p, lw_segment *sg, const char *name, const olive_strmap *graph_inputs)
+static int add_input(lw_plan *p, lw_segment *sg, const char *name, const olive_strmap *graph_inputs,
+                     const oir_node *host)
 {
     const oir_graph *g = p->m->graph;
     uintptr_t gi = (uintptr_t)olive_strmap_get(graph_inputs, name);
@@ -285,7 +418,21 @@ static int add_input(lw_plan *p, lw_segment *sg, const char *name, const olive_s
     oir_value_info *in = &sg->inputs[sg->n_inputs];
     memset(in, 0, sizeof *in);
     in->name = (char *)name;
-    if (gi) {
+    if (host) {
+        const oir_tensor *table = oir_graph_initializer(g, host->inputs[0]);
+        size_t table_rank = table ? table->rank : 2; /* else the transpose of a 2-D one */
+        int64_t rank = -1;
+        for (size_t i = 0; i < g->n_inputs; i++)
+            if (!strcmp(g->inputs[i].name, host->inputs[1]) && g->inputs[i].type && g->inputs[i].type->has_shape)
+                rank = (int64_t)g->inputs[i].type->rank;
+        if (rank < 0)
+            return olive_fail(OLIVE_EUNSUPPORTED, "%s: graph input '%s' has no rank", p->pass, host->inputs[1]);
+        if (!(in->type = oir_type_new_tensor(OIR_FLOAT, (size_t)rank + table_rank - 1, NULL, NULL)))
+            return OLIVE_ENOMEM;
+        sg->host[sg->n_inputs] = host;
+        sg->data_names[sg->n_inputs] = NULL;
+        sg->val_of_input[sg->n_inputs] = SIZE_MAX - 1;
+    } else if (gi) {
         in->type = g->inputs[gi - 1].type;
         sg->data_names[sg->n_inputs] = name;
         sg->val_of_input[sg->n_inputs] = SIZE_MAX;
@@ -302,26 +449,35 @@ static int add_input(lw_plan *p, lw_segment *sg, const char *name, const olive_s
     return OLIVE_OK;
 }
 
-/* What segment s reads from outside itself: initializers, graph inputs, earlier values. */
+/* What segment s reads from outside itself: initializers, graph inputs, earlier values, and
+ * the outputs of its host Gathers. */
 static int segment_reads(lw_plan *p, lw_segment *sg, size_t start, size_t end)
 {
     const oir_graph *g = p->m->graph;
-    olive_strmap defined = {0}, seen = {0}, inits = {0}, graph_inputs = {0};
+    olive_strmap defined = {0}, seen = {0}, inits = {0}, graph_inputs = {0}, hosted = {0};
     size_t cap = 16;
     int rc = OLIVE_OK;
     for (size_t i = 0; i < g->n_initializers && rc == OLIVE_OK; i++)
         rc = olive_strmap_put(&inits, g->initializers[i]->name, g->initializers[i]);
     for (size_t i = 0; i < g->n_inputs && rc == OLIVE_OK; i++)
         rc = olive_strmap_put(&graph_inputs, g->inputs[i].name, (void *)(uintptr_t)(i + 1));
-    for (size_t i = start; i < end && rc == OLIVE_OK; i++)
+    for (size_t i = start; i < end && rc == OLIVE_OK; i++) {
         cap += g->nodes[i]->n_inputs;
+        if (p->host[i])
+            rc = olive_strmap_put(&hosted, g->nodes[i]->outputs[0], g->nodes[i]);
+    }
     if (rc == OLIVE_OK &&
         (!(sg->inputs = olive_calloc(cap, sizeof *sg->inputs)) || !(sg->inits = olive_calloc(cap, sizeof *sg->inits)) ||
          !(sg->data_names = olive_calloc(cap, sizeof *sg->data_names)) ||
-         !(sg->val_of_input = olive_calloc(cap, sizeof *sg->val_of_input))))
+         !(sg->val_of_input = olive_calloc(cap, sizeof *sg->val_of_input)) ||
+         !(sg->host = olive_calloc(cap, sizeof *sg->host)) ||
+         !(sg->nodes = olive_calloc(end - start + 1, sizeof *sg->nodes))))
         rc = OLIVE_ENOMEM;
     for (size_t i = start; i < end && rc == OLIVE_OK; i++) {
-        const oir_node *n = g->nodes[i];
+        oir_node *n = g->nodes[i];
+        if (p->host[i])
+            continue;
+        sg->nodes[sg->view.n_nodes++] = n;
         for (size_t k = 0; k < n->n_inputs && rc == OLIVE_OK; k++) {
             const char *name = n->inputs[k];
             oir_tensor *t;
@@ -332,7 +488,7 @@ static int segment_reads(lw_plan *p, lw_segment *sg, size_t start, size_t end)
             if ((t = olive_strmap_get(&inits, name)))
                 sg->inits[sg->n_inits++] = t;
             else
-                rc = add_input(p, sg, name, &graph_inputs);
+                rc = add_input(p, sg, name, &graph_inputs, olive_strmap_get(&hosted, name));
         }
         for (size_t k = 0; k < n->n_outputs && rc == OLIVE_OK; k++)
             if (n->outputs[k][0])
@@ -342,6 +498,7 @@ static int segment_reads(lw_plan *p, lw_segment *sg, size_t start, size_t end)
     olive_strmap_free(&seen);
     olive_strmap_free(&inits);
     olive_strmap_free(&graph_inputs);
+    olive_strmap_free(&hosted);
     return rc;
 }
 
@@ -375,18 +532,16 @@ static int segment_outputs(lw_plan *p, lw_segment *sg)
 /* Writes segment sg->s as a model of its own and loads it in ONNX Runtime. */
 static int segment_open(lw_plan *p, lw_segment *sg)
 {
-    const oir_graph *g = p->m->graph;
     size_t start = sg->s ? p->seg_end[sg->s - 1] : 0, end = p->seg_end[sg->s];
     oir_model sub;
     onnx_save_options so;
     char *path = NULL;
     int rc;
+    memset(&sg->view, 0, sizeof sg->view);
     OLIVE_TRY(segment_reads(p, sg, start, end));
     OLIVE_TRY(segment_outputs(p, sg));
-    memset(&sg->view, 0, sizeof sg->view);
     sg->view.name = "segment";
-    sg->view.nodes = g->nodes + start;
-    sg->view.n_nodes = end - start;
+    sg->view.nodes = sg->nodes;
     sg->view.initializers = sg->inits;
     sg->view.n_initializers = sg->n_inits;
     sg->view.inputs = sg->inputs;
@@ -446,11 +601,12 @@ static int segment_batch(lw_plan *p, lw_segment *sg, int64_t start, int64_t coun
     olive_tensor **batch = olive_calloc(d->n_inputs ? d->n_inputs : 1, sizeof *batch);
     olive_tensor **carried = olive_calloc(p->n_vals ? p->n_vals : 1, sizeof *carried);
     const olive_tensor **feed = olive_calloc(sg->n_inputs ? sg->n_inputs : 1, sizeof *feed);
+    olive_tensor **gathered = olive_calloc(sg->n_inputs ? sg->n_inputs : 1, sizeof *gathered);
     const char **in_names = olive_calloc(sg->n_inputs ? sg->n_inputs : 1, sizeof *in_names);
     const char **out_names = olive_calloc(sg->n_outputs ? sg->n_outputs : 1, sizeof *out_names);
     olive_tensor **outs = olive_calloc(sg->n_outputs ? sg->n_outputs : 1, sizeof *outs);
     size_t first = sg->s ? p->grp_end[sg->s - 1] : 0, last = p->grp_end[sg->s];
-    int rc = batch && carried && feed && in_names && out_names && outs ? OLIVE_OK : OLIVE_ENOMEM;
+    int rc = batch && carried && feed && gathered && in_names && out_names && outs ? OLIVE_OK : OLIVE_ENOMEM;
     if (rc == OLIVE_OK)
         rc = olive_calib_data_batch(d, start, count, batch);
     for (size_t v = 0; v < p->n_vals && rc == OLIVE_OK; v++)
@@ -458,7 +614,15 @@ static int segment_batch(lw_plan *p, lw_segment *sg, int64_t start, int64_t coun
             rc = spill_read(in, &carried[v], p->pass);
     for (size_t i = 0; i < sg->n_inputs && rc == OLIVE_OK; i++) {
         in_names[i] = sg->inputs[i].name;
-        if (sg->val_of_input[i] != SIZE_MAX) {
+        if (sg->host[i]) {
+            const olive_tensor *indices = NULL;
+            for (size_t k = 0; k < d->n_inputs; k++)
+                if (!strcmp(d->names[k], sg->host[i]->inputs[1]))
+                    indices = batch[k];
+            if (indices && (rc = gather_rows(p, sg->host[i], indices, &gathered[i])) != OLIVE_OK)
+                break;
+            feed[i] = gathered[i];
+        } else if (sg->val_of_input[i] != SIZE_MAX) {
             feed[i] = carried[sg->val_of_input[i]];
         } else {
             for (size_t k = 0; k < d->n_inputs; k++)
@@ -506,6 +670,9 @@ static int segment_batch(lw_plan *p, lw_segment *sg, int64_t start, int64_t coun
         olive_tensor_free(outs[k]);
     for (size_t v = 0; carried && v < p->n_vals; v++)
         olive_tensor_free(carried[v]);
+    for (size_t i = 0; gathered && i < sg->n_inputs; i++)
+        olive_tensor_free(gathered[i]);
+    free(gathered);
     for (size_t k = 0; batch && k < d->n_inputs; k++)
         olive_tensor_free(batch[k]);
     free(batch);
@@ -609,8 +776,16 @@ int olive_calib_run_layerwise(oir_model *m, olive_calib_select_fn selected, cons
     if (rc == OLIVE_OK && p.n_seg >= 2)
         rc = assign_groups(&p, selected, &ok);
     if (rc == OLIVE_OK && ok)
+        rc = find_host_nodes(&p);
+    if (rc == OLIVE_OK && ok)
         rc = find_live_values(&p, &ok);
     if (rc == OLIVE_OK && ok) {
+        size_t lookups = 0;
+        for (size_t i = 0; i < p.seg_end[p.n_seg - 1]; i++)
+            lookups += p.host[i] && !strcmp(m->graph->nodes[i]->op_type, "Gather");
+        OLIVE_INFO("%s: layer by layer, %zu segments, %zu values kept between them, %zu table lookups done outside "
+                   "ONNX Runtime",
+                   pass, p.n_seg, p.n_vals, lookups);
         *applied = 1;
         rc = run_segments(&p);
     }
