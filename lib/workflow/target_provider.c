@@ -84,8 +84,8 @@ int wf_check_target_provider(olive_workflow *w, int searching, size_t n_candidat
         free(missing);
         return rc;
     }
-    OLIVE_WARN("%s: the passes run and the model is written, but the metrics measured in a session on %s are "
-               "not measured (metrics.json and footprint.json mark them so)",
+    OLIVE_WARN("%s: the passes run and the model is written, but the metrics that need a session on %s are not "
+               "measured (the results record them with no value, \"measured\": false and this reason)",
                missing, provider);
     w->unmeasured = missing;
     return OLIVE_OK;
