@@ -54,7 +54,7 @@ static char *missing_text(const char *provider)
 int wf_check_target_provider(olive_workflow *w, int searching, size_t n_candidates)
 {
     const char *provider = olive_accelerator_provider(w->acc);
-    int any = 0, ranked = 0, own_library = 0, ranked_candidates = 0;
+    int any = 0, ranked_input = 0, own_library = 0, ranked_candidates = 0; /* the input is never the choice */
     char *missing;
     free(w->unmeasured);
     w->unmeasured = NULL;
@@ -63,7 +63,7 @@ int wf_check_target_provider(olive_workflow *w, int searching, size_t n_candidat
         return OLIVE_OK;
     /* The input model is measured when asked, when there are no passes, and in a search. */
     if (w->evaluate_input_model || !w->n_slots || searching)
-        runtime_metrics(&w->evaluator, &any, &ranked, &own_library);
+        runtime_metrics(&w->evaluator, &any, &ranked_input, &own_library);
     /* The candidates by their last pass's evaluator, else the engine's. */
     for (size_t i = 0; i < w->n_slots; i++)
         for (size_t j = 0; j < w->slots[i].n_choices; j++)

@@ -141,8 +141,9 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
                           olive_args_string(a, "precision"));
     p = a ? olive_args_string(a, "io_dtype") : "auto";
     if (strcmp(p, "auto") && o->precision != CVT_INT4 && o->precision != CVT_INT8)
-        return olive_fail(OLIVE_EINVALID, "io_dtype=%s: only int4/int8 weights take an activation dtype of their own "
-                                          "(precision is %s)",
+        return olive_fail(OLIVE_EINVALID,
+                          "io_dtype=%s: only int4/int8 weights take an activation dtype of their own "
+                          "(precision is %s)",
                           p, olive_args_string(a, "precision"));
     /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
     if (!strcmp(p, "fp32"))
@@ -152,7 +153,7 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     else if (!strcmp(p, "bf16"))
         d->io_dtype = OIR_BFLOAT16;
     else if (o->precision == CVT_FP16 ||
-        ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
+             ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
         d->io_dtype = OIR_FLOAT16;
     else if (o->precision == CVT_BF16)
         d->io_dtype = OIR_BFLOAT16;

@@ -81,8 +81,7 @@ typedef struct family {
 static int add_to_family(family *f, const char *tmpl, long index, const char *name, const char *what)
 {
     if (f->count && strcmp(f->tmpl, tmpl))
-        return olive_fail(OLIVE_EFORMAT, "%s: %s '%s' does not follow '%s' like the others", PASS, what, name,
-                          f->tmpl);
+        return olive_fail(OLIVE_EFORMAT, "%s: %s '%s' does not follow '%s' like the others", PASS, what, name, f->tmpl);
     snprintf(f->tmpl, sizeof f->tmpl, "%s", tmpl);
     f->count++;
     if (index > f->max_index)
@@ -116,7 +115,8 @@ static int io_names(json_t *names, family *key, family *value, const oir_value_i
                               "%s: the graph's %s '%s' is not one ONNX Runtime GenAI's decoder knows (%s, or a "
                               "per-layer cache such as %s)",
                               PASS, what, name,
-                              outputs ? "logits, hidden_states" : "input_ids, inputs_embeds, attention_mask, position_ids",
+                              outputs ? "logits, hidden_states"
+                                      : "input_ids, inputs_embeds, attention_mask, position_ids",
                               outputs ? "present.0.key" : "past_key_values.0.key");
         OLIVE_TRY(add_to_family(!strcmp(role, "key") ? key : value, tmpl, index, name, what));
     }
@@ -142,8 +142,10 @@ static void cache_dims(const oir_graph *g, const char *tmpl, int64_t *kv_heads, 
 static int check_layers(const family *f, const char *what)
 {
     if (!f->count)
-        return olive_fail(OLIVE_EUNSUPPORTED, "%s: the graph has no %s %s cache: it is not a decoder with a "
-                                              "key/value cache, which ONNX Runtime GenAI runs", PASS, what, f->role);
+        return olive_fail(OLIVE_EUNSUPPORTED,
+                          "%s: the graph has no %s %s cache: it is not a decoder with a "
+                          "key/value cache, which ONNX Runtime GenAI runs",
+                          PASS, what, f->role);
     if ((size_t)f->max_index + 1 != f->count)
         return olive_fail(OLIVE_EFORMAT, "%s: the graph's %s %s caches '%s' are not numbered 0 to %zu", PASS, what,
                           f->role, f->tmpl, f->count - 1);
@@ -165,8 +167,10 @@ static int run(oir_model *m, const olive_pass_args *a, olive_pass_ctx *ctx)
     char *text = NULL;
     int rc;
     if (!olive_args_bool(a, "metadata_only"))
-        rc = olive_fail(OLIVE_EINVALID, "%s: metadata_only is false: ModelBuilder builds the decoder then (the "
-                                        "convert pass), from a checkpoint", PASS);
+        rc = olive_fail(OLIVE_EINVALID,
+                        "%s: metadata_only is false: ModelBuilder builds the decoder then (the "
+                        "convert pass), from a checkpoint",
+                        PASS);
     else if (!c)
         rc = olive_fail(OLIVE_EUNSUPPORTED,
                         "%s: the model has no genai_config.json: libolive writes it when it converts the decoder "
@@ -191,12 +195,13 @@ static int run(oir_model *m, const olive_pass_args *a, olive_pass_ctx *ctx)
         rc = io_names(inputs, &pk, &pv, m->graph->inputs, m->graph->n_inputs, 0);
     if (rc == OLIVE_OK)
         rc = io_names(outputs, &ok, &ov, m->graph->outputs, m->graph->n_outputs, 1);
-    if (rc == OLIVE_OK && (rc = check_layers(&pk, "past")) == OLIVE_OK && (rc = check_layers(&pv, "past")) == OLIVE_OK &&
-        (rc = check_layers(&ok, "present")) == OLIVE_OK)
+    if (rc == OLIVE_OK && (rc = check_layers(&pk, "past")) == OLIVE_OK &&
+        (rc = check_layers(&pv, "past")) == OLIVE_OK && (rc = check_layers(&ok, "present")) == OLIVE_OK)
         rc = check_layers(&ov, "present");
     if (rc == OLIVE_OK && (pk.count != pv.count || pk.count != ok.count || pk.count != ov.count))
-        rc = olive_fail(OLIVE_EFORMAT, "%s: the graph's caches disagree on the layer count (past %zu keys, %zu values; "
-                                       "present %zu keys, %zu values)",
+        rc = olive_fail(OLIVE_EFORMAT,
+                        "%s: the graph's caches disagree on the layer count (past %zu keys, %zu values; "
+                        "present %zu keys, %zu values)",
                         PASS, pk.count, pv.count, ok.count, ov.count);
     if (rc == OLIVE_OK && !json_object_get(inputs, "input_ids") && !json_object_get(inputs, "inputs_embeds"))
         rc = olive_fail(OLIVE_EUNSUPPORTED, "%s: the graph takes neither input_ids nor inputs_embeds", PASS);
