@@ -120,3 +120,39 @@ def test_metadata_only_refuses_an_onnx_model_without_genai_config(tmp_path):
     errors = [line for line in r.stderr.splitlines() if line.startswith("olive: error: ")]
     assert len(errors) == 1 and "no genai_config.json" in errors[0], r.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
+                    reason="this onnxruntime has CUDAExecutionProvider")
+def test_recipe_chain_with_gptq_for_a_target_this_onnxruntime_lacks(tmp_path):
+    """The recipe's whole chain, Gptq included, for CUDA on a machine whose onnxruntime has no
+    CUDA: Gptq calibrates on the CPU (the values are the graph's either way), the model is
+    written for CUDA, and its genai_config.json names the graph's inputs and outputs."""
+    (tmp_path / "corpus.txt").write_text("The quick brown fox jumps over the lazy dog.\n" * 40)
+    passes = chain()
+    passes = {"s": passes["s"], "g": {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib"},
+              **{k: v for k, v in passes.items() if k != "s"}}
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(MODEL)},
+           "systems": {"local": {"type": "LocalSystem",
+                                 "accelerators": [{"execution_providers": ["CUDAExecutionProvider"]}]}},
+           "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                             "load_dataset_config": {"data_name": "text", "data_files": str(tmp_path / "corpus.txt"),
+                                                     "split": "train"},
+                             "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
+                                                         "model_name": str(MODEL), "max_seq_len": 16,
+                                                         "max_samples": 4, "use_attention_mask": True}}],
+           "passes": passes, "target": "local", "log_severity_level": 1,
+           "output_dir": "out", "cache_dir": "cache"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = subprocess.run([CLI, "run", "--config", "config.json"], capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "has no CUDAExecutionProvider: calibrating on CPUExecutionProvider" in r.stderr, r.stderr
+    out = tmp_path / "out"
+    g = onnx.load(str(out / "model.onnx"), load_external_data=False).graph
+    assert any(n.op_type == "MatMulNBits" for n in g.node)
+    decoder = json.loads((out / "genai_config.json").read_text())["model"]["decoder"]
+    assert "cuda" in json.dumps(decoder["session_options"]["provider_options"])  # written for CUDA
+    layers = decoder["num_hidden_layers"]
+    assert genai_names(decoder["inputs"], layers) == {i.name for i in g.input}
+    assert genai_names(decoder["outputs"], layers) == {o.name for o in g.output}
