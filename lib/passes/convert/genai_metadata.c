@@ -188,7 +188,8 @@ static int run(oir_model *m, const olive_pass_args *a, olive_pass_ctx *ctx)
         rc = olive_fail(OLIVE_ENOMEM, "out of memory");
     if (rc == OLIVE_OK && search[0]) {
         json_error_t err;
-        if (!json_is_object(extra = json_loads(search, 0, &err)))
+        extra = json_loads(search, 0, &err); /* json_is_object reads its argument twice */
+        if (!json_is_object(extra))
             rc = olive_fail(OLIVE_EINVALID, "%s: search: expected a JSON object of generation settings", PASS);
     }
     if (rc == OLIVE_OK)
@@ -205,7 +206,8 @@ static int run(oir_model *m, const olive_pass_args *a, olive_pass_ctx *ctx)
                         PASS, pk.count, pv.count, ok.count, ov.count);
     if (rc == OLIVE_OK && !json_object_get(inputs, "input_ids") && !json_object_get(inputs, "inputs_embeds"))
         rc = olive_fail(OLIVE_EUNSUPPORTED, "%s: the graph takes neither input_ids nor inputs_embeds", PASS);
-    if (rc == OLIVE_OK && !json_is_object(decoder = json_object_get(json_object_get(doc, "model"), "decoder")))
+    decoder = rc == OLIVE_OK ? json_object_get(json_object_get(doc, "model"), "decoder") : NULL;
+    if (rc == OLIVE_OK && !json_is_object(decoder))
         rc = olive_fail(OLIVE_EFORMAT, "%s: genai_config.json has no model.decoder object", PASS);
     if (rc == OLIVE_OK) {
         json_object_set_new(inputs, "past_key_names", json_string(pk.tmpl));
