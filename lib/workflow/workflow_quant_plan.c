@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -285,7 +286,7 @@ static int plan_onnx_conversion(const wf_slot *conv)
     const char *precision = arg(p, "precision");
     char dtype[8];
     int rc;
-    if (strcmp(conv->choices[0].olive_type, "OnnxConversion") || !strcmp(precision, "int4") ||
+    if (strcasecmp(conv->choices[0].olive_type, "OnnxConversion") || !strcmp(precision, "int4") ||
         !strcmp(precision, "int8"))
         return OLIVE_OK;
     snprintf(dtype, sizeof dtype, "%s", precision);
