@@ -41,11 +41,16 @@ static void print_metrics(const json_t *metrics, const json_t *input)
     {
         const json_t *val = cli_json_get(v, "value"),
                      *in = input ? cli_json_get(cli_json_get(input, key), "value") : NULL;
+        char a[32] = "not measured", b[32] = "not measured";
+        /* A metric the target's provider could not measure has no value: none is printed. */
+        if (json_is_number(in))
+            snprintf(a, sizeof a, "%.6g", json_number_value(in));
+        if (json_is_number(val))
+            snprintf(b, sizeof b, "%.6g", json_number_value(val));
         if (input)
-            printf("%-*s %16.6g %16.6g\n", w, key, json_is_number(in) ? json_number_value(in) : NAN,
-                   json_number_value(val));
+            printf("%-*s %16s %16s\n", w, key, a, b);
         else
-            printf("%-*s %16.6g\n", w, key, json_number_value(val));
+            printf("%-*s %16s\n", w, key, b);
     }
 }
 

@@ -22,7 +22,10 @@
  *
  * Evaluators ("evaluators", "evaluator" on the engine or on a pass, evaluate_input_model) and
  * "data_configs" follow Olive's schema (see olive/evaluate.h): the result of each candidate is
- * measured with ONNX Runtime on the target's execution provider.
+ * measured with ONNX Runtime on the target's execution provider. When the loaded ONNX Runtime
+ * lacks that provider (checked once, before any pass), the passes still run and the model is
+ * written; the metrics that need a session are recorded with "value": null, "measured": false
+ * and "reason" (naming the provider, the library and the providers it has), with a warning.
  *
  * The output folder holds model.onnx (+ its data file and companion files such as
  * genai_config.json and tokenizer files), model_config.json in Olive's format, metrics.json
@@ -120,8 +123,10 @@ OLIVE_API void olive_workflow_cancel(olive_workflow *workflow);
  * OLIVE_EEXISTS (output_dir exists, is not empty and is not an earlier output, naming what it
  * holds; or it holds a file libolive did not write under a name the new output uses),
  * OLIVE_EIO (output_dir or cache_dir not writable; a cache entry changed while being copied
- * out), OLIVE_ECANCELLED, any error of the passes, and those of olive_evaluate for the metrics
- * (data files, ONNX Runtime); nothing is written then. Since 0.1. */
+ * out), OLIVE_EUNSUPPORTED (a search, or ranked metrics choosing among alternatives, measured on
+ * an execution provider the loaded ONNX Runtime lacks: refused before any pass), OLIVE_ECANCELLED,
+ * any error of the passes, and those of olive_evaluate for the metrics (data files, ONNX Runtime);
+ * nothing is written then. Since 0.1. */
 OLIVE_API OLIVE_NODISCARD int olive_workflow_run(olive_workflow *workflow, char **result);
 
 /* Builds the workflow config that `olive auto-opt`, `olive optimize` or `olive quantize`

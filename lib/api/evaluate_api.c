@@ -47,7 +47,7 @@ int olive_evaluate(char **out, const char *model_path, const char *evaluator_jso
     oir_model *m = NULL;
     char *folder = NULL, *text;
     forward fw = {progress, user};
-    wf_eval_ctx ctx = {acc, progress ? forward_progress : NULL, &fw, NULL};
+    wf_eval_ctx ctx = {acc, progress ? forward_progress : NULL, &fw, NULL, NULL};
     int rc;
     if (!out || !model_path || !evaluator_json)
         return olive_fail(OLIVE_EINVALID, "olive_evaluate: out, model_path and evaluator_json must not be NULL");
@@ -86,7 +86,7 @@ int olive_lm_eval(char **out, const char *model_path, const char *tasks_json, co
     json_error_t err;
     json_t *cfg, *results = NULL;
     forward fw = {progress, user};
-    wf_eval_ctx ctx = {acc, progress ? forward_progress : NULL, &fw, NULL};
+    wf_eval_ctx ctx = {acc, progress ? forward_progress : NULL, &fw, NULL, NULL};
     struct stat st;
     char *path;
     int rc;

@@ -433,7 +433,8 @@ static int build(json_t **out, const ao_options *o)
             OLIVE_INFO("%s: '%s' is already ONNX; use_model_builder applies to checkpoints only", o->command, o->model);
         if (o->use_ort_genai && !onnx_folder_has_genai_config(o->model))
             OLIVE_WARN("%s: use_ort_genai: '%s' has no genai_config.json and none is written for an ONNX input "
-                       "(Olive's ModelBuilder metadata_only is not supported); convert the Hugging Face checkpoint "
+                       "(ModelBuilder's metadata_only keeps one libolive wrote true to the graph, and writes none "
+                       "from scratch); convert the Hugging Face checkpoint "
                        "or GGUF file instead, which writes genai_config.json and the tokenizer",
                        o->command, o->model);
         rc = add_onnx_passes(passes, o, precision);

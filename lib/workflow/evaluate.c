@@ -588,6 +588,21 @@ static int eval_lm_task(json_t *res, const wf_metric *m, const char *model_path,
     return rc;
 }
 
+/* A metric that needs a session the accelerator's provider cannot give: each sub-type is
+ * recorded with no value, marked not measured, with the reason (nothing claims a number). */
+static int record_unmeasured(json_t *res, const wf_metric *m, const char *reason)
+{
+    for (size_t j = 0; j < m->n_subs; j++) {
+        char key[512];
+        json_t *r = sub_result(&m->subs[j], json_null());
+        snprintf(key, sizeof key, "%s-%s", m->name, m->subs[j].name);
+        if (!r || json_object_set_new(r, "measured", json_false()) ||
+            json_object_set_new(r, "reason", json_string(reason)) || json_object_set_new(res, key, r))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    return OLIVE_OK;
+}
+
 static int eval_metric(json_t *res, const wf_metric *m, const char *model_path, uint64_t size, const wf_eval_ctx *ctx,
                        const char *where)
 {
@@ -605,6 +620,8 @@ static int eval_metric(json_t *res, const wf_metric *m, const char *model_path, 
         }
         return OLIVE_OK;
     }
+    if (ctx && ctx->unmeasured)
+        return record_unmeasured(res, m, ctx->unmeasured);
     if (m->type == WF_METRIC_LM_TASK)
         return eval_lm_task(res, m, model_path, ctx, where);
     if (m->data_config && (rc = wf_dataset_build(&d, m->data_config, where)) != OLIVE_OK)
@@ -712,7 +729,9 @@ char *wf_metrics_table(const json_t *results)
     json_object_foreach((json_t *)results, key, v)
     {
         json_t *val = json_is_object(v) ? json_object_get(v, "value") : v;
-        if (json_is_integer(val))
+        if (json_is_null(val))
+            olive_strbuf_printf(&b, "%-*s  not measured\n", (int)w, key);
+        else if (json_is_integer(val))
             olive_strbuf_printf(&b, "%-*s  %lld\n", (int)w, key, (long long)json_integer_value(val));
         else
             olive_strbuf_printf(&b, "%-*s  %.6g\n", (int)w, key, json_number_value(val));

@@ -85,6 +85,10 @@ typedef struct wf_eval_ctx {
     wf_eval_progress_fn progress;
     void *progress_user;
     atomic_int *cancelled; /* may be NULL */
+    /* Not NULL: no session can be made on the accelerator's provider, and this says why; the
+     * metrics that need one are recorded as not measured (value null, "measured": false,
+     * "reason"), and only size_on_disk is measured. */
+    const char *unmeasured;
 } wf_eval_ctx;
 
 /* Evaluates the ONNX model file `model_path` (its folder's files make size_on_disk) and

@@ -113,7 +113,7 @@ static int goal_met(const wf_sub_metric *sub, double v, const json_t *baseline, 
 json_t *wf_footprint_metrics(const json_t *results, const wf_evaluator *e, const json_t *baseline)
 {
     json_t *out = json_object(), *dir = json_object();
-    int met = 1;
+    int met = 1, unknown = 0;
     for (size_t i = 0; e && i < e->n_metrics; i++)
         for (size_t j = 0; j < e->metrics[i].n_subs; j++) {
             const wf_sub_metric *sub = &e->metrics[i].subs[j];
@@ -123,11 +123,15 @@ json_t *wf_footprint_metrics(const json_t *results, const wf_evaluator *e, const
             if (!(r = json_object_get(results, key)))
                 continue;
             json_object_set_new(dir, key, json_integer(sub->higher_is_better ? 1 : -1));
-            met &= goal_met(sub, json_number_value(json_object_get(r, "value")), baseline, key);
+            /* A goal on a metric that was not measured is neither met nor missed. */
+            if (!json_is_number(json_object_get(r, "value")))
+                unknown |= sub->goal_type != NULL;
+            else
+                met &= goal_met(sub, json_number_value(json_object_get(r, "value")), baseline, key);
         }
     json_object_set(out, "value", (json_t *)results);
     json_object_set_new(out, "cmp_direction", dir);
-    json_object_set_new(out, "if_goals_met", json_boolean(met));
+    json_object_set_new(out, "if_goals_met", met && unknown ? json_null() : json_boolean(met));
     return out;
 }
 
@@ -186,8 +190,11 @@ char *wf_run_history_text(const wf_step *steps, size_t n)
             int first = 1;
             json_object_foreach(json_object_get(s->metrics, "value"), key, v)
             {
-                olive_strbuf_printf(&b, "%s%s=%.6g", first ? "" : " ", key,
-                                    json_number_value(json_object_get(v, "value")));
+                if (json_is_number(json_object_get(v, "value")))
+                    olive_strbuf_printf(&b, "%s%s=%.6g", first ? "" : " ", key,
+                                        json_number_value(json_object_get(v, "value")));
+                else
+                    olive_strbuf_printf(&b, "%s%s=not-measured", first ? "" : " ", key);
                 first = 0;
             }
         } else {

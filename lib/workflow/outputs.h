@@ -70,7 +70,8 @@ typedef struct wf_step {
 json_t *wf_footprints_json(const char *input_id, const uint64_t *input_size, const json_t *input_metrics,
                            const wf_step *steps, size_t n, const char *provider);
 /* A footprint node's metrics in Olive's form: {"value": results, "cmp_direction": {key: 1 or
- * -1}, "if_goals_met": bool}; `baseline` (may be NULL) is the input model's results. */
+ * -1}, "if_goals_met": bool, or null when a goal is on a metric that was not measured};
+ * `baseline` (may be NULL) is the input model's results. */
 json_t *wf_footprint_metrics(const json_t *results, const wf_evaluator *e, const json_t *baseline);
 /* run_history.txt: one line per step. */
 char *wf_run_history_text(const wf_step *steps, size_t n);

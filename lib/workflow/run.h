@@ -30,6 +30,13 @@ int wf_step_id(char out[OLIVE_SHA256_HEX], run_ctx *r, const olive_pass *p, cons
 int wf_run_evaluate(json_t **out, olive_workflow *w, const wf_evaluator *e, const char *path, uint64_t size,
                     size_t index, size_t count, const char *what);
 
+/* Checks once, before any pass runs, that the loaded ONNX Runtime has the target's execution
+ * provider when some metric will need a session on it (target_provider.c). When it lacks it:
+ * a search, or ranked metrics choosing among several candidates, is refused
+ * (OLIVE_EUNSUPPORTED naming the provider, the library and the providers it has); otherwise
+ * it warns once and sets w->unmeasured, and those metrics are recorded as not measured. */
+int wf_check_target_provider(olive_workflow *w, int searching, size_t n_candidates);
+
 /* The outcome of a search run (workflow_search.c). */
 typedef struct wf_search_outcome {
     oir_model *best; /* the best candidate's model (owned), NULL when none met the goals */

@@ -63,6 +63,9 @@ struct olive_workflow {
     size_t n_calib_dirs;      /* calibration folders written from data configs, removed at free */
     char **calib_dirs;
     char *source_path; /* the config file's real path (olive_workflow_load), or NULL */
+    /* During a run: why the metrics that need a session are not measured (the target's
+     * execution provider is missing from the loaded ONNX Runtime), or NULL. */
+    char *unmeasured;
     olive_progress_fn progress;
     void *progress_user;
     atomic_int cancelled;

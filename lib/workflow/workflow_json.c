@@ -115,6 +115,7 @@ void wf_free(olive_workflow *w)
     free(w->output_dir);
     free(w->cache_dir);
     free(w->source_path);
+    free(w->unmeasured);
     wf_executor_clear(&w->executor);
     olive_accelerator_free(w->acc);
     wf_evaluator_clear(&w->evaluator);

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "passes/convert/convert.h"
 #include "workflow/search/space.h"
 #include "workflow/workflow.h"
 
@@ -308,12 +309,12 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
     if (!(def = resolve_type(json_string_value(type), &map, where)))
         return olive_error_code();
     /* Olive's metadata_only writes genai_config.json and the tokenizer files beside an ONNX
-     * decoder another pass exported; building the whole decoder instead would not be that. */
-    if (!strcmp(json_string_value(type), "ModelBuilder") && json_is_true(json_object_get(obj, "metadata_only")))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "%s.metadata_only: ModelBuilder's metadata_only (genai_config.json for an ONNX decoder "
-                          "exported by another pass) is not supported: let ModelBuilder convert the checkpoint",
-                          where);
+     * decoder another pass exported: a pass of its own, with no settings of the builder's. */
+    if (def == &olive_pass_convert && !strcasecmp(json_string_value(type), "ModelBuilder") &&
+        json_is_true(json_object_get(obj, "metadata_only"))) {
+        def = &olive_pass_genai_metadata;
+        map = NULL;
+    }
     OLIVE_TRY(olive_pass_instance_new(&p, def));
     rc = map && map->fixed ? olive_pass_instance_set_many(p, map->fixed) : OLIVE_OK;
     if (rc != OLIVE_OK)

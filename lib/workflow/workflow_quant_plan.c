@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -277,6 +278,25 @@ static int fold_rotation(olive_workflow *w)
     return OLIVE_OK;
 }
 
+/* Olive's OnnxConversion after the plan exports the quantized torch model: int4/int8 MatMulNBits
+ * weights (the plan says which), with activations in its torch_dtype. */
+static int plan_onnx_conversion(const wf_slot *conv)
+{
+    olive_pass *p = conv->choices[0].pass;
+    const char *precision = arg(p, "precision");
+    char dtype[8];
+    int rc;
+    if (strcasecmp(conv->choices[0].olive_type, "OnnxConversion") || !strcmp(precision, "int4") ||
+        !strcmp(precision, "int8"))
+        return OLIVE_OK;
+    snprintf(dtype, sizeof dtype, "%s", precision);
+    if ((rc = olive_pass_instance_set(p, "io_dtype", dtype)) != OLIVE_OK ||
+        (rc = olive_pass_instance_set(p, "precision", "int4")) != OLIVE_OK)
+        return olive_fail_context(rc, "passes.%s", conv->name);
+    OLIVE_DEBUG("passes.%s: the quantization plan's weights, activations in %s", conv->name, dtype);
+    return OLIVE_OK;
+}
+
 int wf_fold_checkpoint_quant(olive_workflow *w)
 {
     size_t first = 0, end, gptq = (size_t)-1, conv_at;
@@ -318,6 +338,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
                           "passes.%s: %s plans how a checkpoint is quantized: a ModelBuilder pass must follow it",
                           w->slots[first].name, w->slots[first].choices[0].olive_type);
     conv = &w->slots[end];
+    OLIVE_TRY(plan_onnx_conversion(conv));
     for (size_t i = end + 1; i < w->n_slots; i++)
         if (is_plan_pass(&w->slots[i]))
             return olive_fail(OLIVE_EINVALID, "passes.%s: %s must come before ModelBuilder", w->slots[i].name,

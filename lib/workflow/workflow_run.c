@@ -556,7 +556,7 @@ int wf_run_evaluate(json_t **out, olive_workflow *w, const wf_evaluator *e, cons
                     size_t index, size_t count, const char *what)
 {
     eval_progress ep = {w, index, count};
-    wf_eval_ctx ctx = {w->acc, on_eval_progress, &ep, &w->cancelled};
+    wf_eval_ctx ctx = {w->acc, on_eval_progress, &ep, &w->cancelled, w->unmeasured};
     int rc;
     OLIVE_INFO("evaluating %s", what);
     if ((rc = wf_evaluate(out, e, path, size, &ctx)) != OLIVE_OK)
@@ -755,6 +755,10 @@ int wf_run(olive_workflow *w, json_t **result)
     if (n_cand > MAX_CANDIDATES)
         return olive_fail(OLIVE_EUNSUPPORTED, "passes: the alternatives make more than %d candidate pipelines",
                           MAX_CANDIDATES);
+    /* Before anything is read or written: a choice that needs metrics the target's provider
+     * cannot give is refused now, not after the passes. */
+    if ((rc = wf_check_target_provider(w, searching, n_cand)) != OLIVE_OK)
+        return rc;
     if ((rc = wf_load_input(&input, &folder, w->model_path, w->onnx_file_name)) != OLIVE_OK) {
         olive_fail_context(rc, "input_model");
         return rc;
@@ -904,6 +908,8 @@ int wf_run(olive_workflow *w, json_t **result)
         }
     }
 out:
+    free(w->unmeasured);
+    w->unmeasured = NULL;
     wf_search_outcome_clear(&so);
     if (r.cache.dir)
         wf_cache_close(&r.cache);

@@ -16,6 +16,8 @@ ran:     olive exited 0, and the output loads and runs in onnxruntime (and gener
          onnxruntime-genai when the folder has a genai_config.json).
 ran, ignoring: the same, but olive warned that it ignored settings of the config it does not
          know (named in the result): the output is not all the recipe asks for.
+         Metrics measured on a provider this onnxruntime lacks must be marked not measured in
+         metrics.json (no value), with olive's warning naming the provider; the result says so.
 refused: olive exited 1 with one error line that names what is not supported, and wrote no
          output folder.
 failed:  anything else (a crash, an error that names nothing missing, an output that does not
@@ -178,6 +180,29 @@ def check_output(out, ep):
     return run_output(out)
 
 
+def unmeasured_metrics(out, stderr, ep):
+    """Metrics a config measures in a session on a provider this onnxruntime lacks: olive must
+    warn naming the provider and record each such metric in metrics.json with no value, marked
+    not measured; a value there would be a number it could not have measured. Returns what the
+    result says about them, or None when the config measures nothing there."""
+    import onnxruntime as ort
+    provider = PROVIDERS[ep]
+    mfile = out / "metrics.json"
+    if provider in ort.get_available_providers() or not mfile.is_file():
+        return None
+    metrics = json.loads(mfile.read_text())
+    claimed = [k for k, v in metrics.items() if v.get("value") is not None and not k.startswith("size_on_disk-")]
+    if claimed:
+        raise ValueError(f"metrics.json gives values for {', '.join(claimed)}, measured on {provider}, "
+                         f"which this onnxruntime lacks")
+    unmeasured = [k for k, v in metrics.items() if v.get("measured") is False and provider in v.get("reason", "")]
+    if not unmeasured:
+        return None
+    if f"execution provider {provider} is not available" not in stderr:
+        raise ValueError(f"metrics not measured on {provider}, but olive did not warn")
+    return f"metrics not measured ({', '.join(unmeasured)}): need {provider}, which this onnxruntime lacks"
+
+
 def run_output(out):
     import onnxruntime as ort
     mc = out / "model_config.json"
@@ -220,7 +245,8 @@ def refusal_reason(stderr):
     if len(errors) != 1:
         return None
     reason = errors[0].split("; known types:")[0]
-    # A metric measured on a GPU provider this onnxruntime lacks stops the run, naming the provider.
+    # A search or a ranked choice by metrics measured on a provider this onnxruntime lacks is
+    # refused before any work, naming the provider.
     if re.search(r"not supported|is not known|needs |unknown |execution provider \S+ is not available", reason):
         return reason
     return None
@@ -277,9 +303,12 @@ def run_case(cli, name, meta, work, datasets_url):
         ignored = sorted(set(re.findall(r"unknown (?:parameter|key) '([^']+)'[^\n]*ignored", r.stderr)))
         try:
             checked = check_output(case / "out", meta["ep"])
+            unmeasured = unmeasured_metrics(case / "out", r.stderr, meta["ep"])
         except Exception as e:  # noqa: BLE001 - every reason is a failure to report
             return "failed", f"output does not run: {type(e).__name__}: {e}", seconds
         checked = checked if checked.startswith("loads") else "output checked with " + checked
+        if unmeasured:
+            checked += "; " + unmeasured
         if ignored:
             return "ran, ignoring", f"ignored: {', '.join(ignored)}; {checked}", seconds
         return "ran", checked, seconds

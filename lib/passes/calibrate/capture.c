@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/ort/ort_loader.h"
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "onnx/onnx_io.h"
 #include "passes/calibrate/capture.h"
@@ -80,13 +82,34 @@ static int find_dtypes(olive_capture *c)
     return OLIVE_OK;
 }
 
+/* The provider calibration runs on: the accelerator's, or the CPU when the loaded ONNX Runtime
+ * lacks it (the values are the model's either way, and the model is written for the target all
+ * the same, as Olive's calibration on the CPU does). A runtime that cannot be loaded is left to
+ * the session to report. */
+static const char *calibration_provider(const olive_pass_ctx *ctx, const char *pass)
+{
+    const char *want = ctx && ctx->accelerator ? olive_accelerator_provider(ctx->accelerator) : "CPUExecutionProvider";
+    const olive_ort *ort;
+    if (!strcmp(want, "CPUExecutionProvider"))
+        return want;
+    if (olive_ort_load(&ort, NULL) != OLIVE_OK) {
+        olive_error_clear();
+        return want;
+    }
+    for (size_t i = 0; i < ort->n_providers; i++)
+        if (!strcmp(ort->providers[i], want))
+            return want;
+    OLIVE_INFO("%s: ONNX Runtime %s (%s) has no %s: calibrating on CPUExecutionProvider", pass, ort->version, ort->path,
+               want);
+    return "CPUExecutionProvider";
+}
+
 int olive_capture_open(olive_capture **out, oir_model *m, const char *const *names, size_t n, olive_pass_ctx *ctx,
                        const char *pass)
 {
     olive_capture *c = olive_calloc(1, sizeof *c);
     char *dir = NULL, *path = NULL;
-    const char *provider = ctx && ctx->accelerator ? olive_accelerator_provider(ctx->accelerator)
-                                                   : "CPUExecutionProvider";
+    const char *provider = calibration_provider(ctx, pass);
     int rc;
     if (!c)
         return OLIVE_ENOMEM;

@@ -115,6 +115,14 @@ static const olive_param_spec params[] = {
      .search = "fp32|fp16|int4",
      .help = "Weights and compute: fp32, fp16, bf16, or int4/int8 MatMulNBits weights",
      .details = "int4/int8 keep fp32 activations on cpu and use fp16 ones on GPUs"},
+    {.name = "io_dtype",
+     .type = OLIVE_PARAM_CHOICE,
+     .default_value = "auto",
+     .choices = "auto|fp32|fp16|bf16",
+     .help = "Decoders with int4/int8 weights: the activations' dtype (auto: as precision says)",
+     .details = "The dtype of the inputs, outputs, caches and float weights beside the MatMulNBits ones; a "
+                "workflow sets it from OnnxConversion's torch_dtype when a quantization plan (SelectiveMixedPrecision, "
+                "Rtn, Gptq) comes before it, as Olive exports the quantized torch model in that dtype"},
     {.name = "execution_provider",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",

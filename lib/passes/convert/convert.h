@@ -6,5 +6,7 @@
 #include "passes/registry.h"
 
 extern const olive_pass_def olive_pass_convert;
+/* ModelBuilder with metadata_only: genai_config.json for the ONNX decoder (genai_metadata.c). */
+extern const olive_pass_def olive_pass_genai_metadata;
 
 #endif

@@ -138,10 +138,22 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
         return olive_fail(OLIVE_EINVALID,
                           "quant_plan: the plan quantizes to int4/int8 MatMulNBits; set precision to "
                           "int4 or int8 (it is %s)",
-                          p);
+                          olive_args_string(a, "precision"));
+    p = a ? olive_args_string(a, "io_dtype") : "auto";
+    if (strcmp(p, "auto") && o->precision != CVT_INT4 && o->precision != CVT_INT8)
+        return olive_fail(OLIVE_EINVALID,
+                          "io_dtype=%s: only int4/int8 weights take an activation dtype of their own "
+                          "(precision is %s)",
+                          p, olive_args_string(a, "precision"));
     /* float16 activations where the builder uses them: fp16, and int4/int8 on GPUs. */
-    if (o->precision == CVT_FP16 ||
-        ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
+    if (!strcmp(p, "fp32"))
+        d->io_dtype = OIR_FLOAT;
+    else if (!strcmp(p, "fp16"))
+        d->io_dtype = OIR_FLOAT16;
+    else if (!strcmp(p, "bf16"))
+        d->io_dtype = OIR_BFLOAT16;
+    else if (o->precision == CVT_FP16 ||
+             ((o->precision == CVT_INT4 || o->precision == CVT_INT8) && strcmp(o->execution_provider, "cpu")))
         d->io_dtype = OIR_FLOAT16;
     else if (o->precision == CVT_BF16)
         d->io_dtype = OIR_BFLOAT16;
