@@ -86,7 +86,7 @@ static int find_dtypes(olive_capture *c)
  * lacks it (the values are the model's either way, and the model is written for the target all
  * the same, as Olive's calibration on the CPU does). A runtime that cannot be loaded is left to
  * the session to report. */
-static const char *calibration_provider(const olive_pass_ctx *ctx, const char *pass)
+const char *olive_calib_provider(const olive_pass_ctx *ctx, const char *pass)
 {
     const char *want = ctx && ctx->accelerator ? olive_accelerator_provider(ctx->accelerator) : "CPUExecutionProvider";
     const olive_ort *ort;
@@ -109,7 +109,7 @@ int olive_capture_open(olive_capture **out, oir_model *m, const char *const *nam
 {
     olive_capture *c = olive_calloc(1, sizeof *c);
     char *dir = NULL, *path = NULL;
-    const char *provider = calibration_provider(ctx, pass);
+    const char *provider = olive_calib_provider(ctx, pass);
     int rc;
     if (!c)
         return OLIVE_ENOMEM;

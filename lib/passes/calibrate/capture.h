@@ -44,4 +44,8 @@ void olive_capture_free(olive_capture *c);
  * the caller removes it (olive_rmtree) and frees the path. NULL on error (message set). */
 char *olive_calib_temp_dir(void);
 
+/* The execution provider calibration runs on: the accelerator's of ctx, or the CPU's when the
+ * loaded ONNX Runtime lacks it (an info line says so), as values are the model's either way. */
+const char *olive_calib_provider(const olive_pass_ctx *ctx, const char *pass);
+
 #endif

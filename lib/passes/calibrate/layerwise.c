@@ -768,7 +768,7 @@ int olive_calib_run_layerwise(oir_model *m, olive_calib_select_fn selected, cons
     p.ctx = ctx;
     p.pass = pass;
     p.batch_size = batch_size < 1 ? 1 : batch_size;
-    p.provider = ctx && ctx->accelerator ? olive_accelerator_provider(ctx->accelerator) : "CPUExecutionProvider";
+    p.provider = olive_calib_provider(ctx, pass);
     p.backend = olive_backend_find("onnxruntime");
     if (!p.backend || !p.backend->rt.load)
         return olive_fail(OLIVE_EINTERNAL, "the onnxruntime backend is missing from this build");
