@@ -230,6 +230,15 @@ static const olive_param_spec params[] = {
      .min = 0,
      .max = 2147483647,
      .help = "Seed of the rotation's random draws (rotate_mode)"},
+    {.name = "selection_data",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .help = "quant_plan kld_gradient: folder of calibration .npy files (input_ids, attention_mask)",
+     .details = "The samples (one run each) on which the kld_gradient selection compares the float32 model with "
+                "its fake-quantized student; a workflow fills it from the SelectiveMixedPrecision pass's data. "
+                "Costs, per sample, one run of the float32 model in ONNX Runtime plus two per selection unit "
+                "(about 5 per layer), and memory for the float32 Linear weights twice",
+     .data_folder = 2},
     {.name = "temp_dir",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",
