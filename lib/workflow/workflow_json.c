@@ -460,7 +460,10 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
         if (strcmp(alg, "kld_gradient"))
             return OLIVE_OK;
     }
-    if ((!dc || json_is_null(dc)) && (p->def == &olive_pass_gptq || kld) && w->model_type &&
+    const char *given = "";
+    (void)olive_pass_instance_get(p, folder->name, &given);
+    /* no default data where the config names a folder of its own */
+    if ((!dc || json_is_null(dc)) && !given[0] && (p->def == &olive_pass_gptq || kld) && w->model_type &&
         !strcmp(w->model_type, "HfModel") && w->model_path) {
         if (!(fallback = kld ? default_data(w, "kld_gradient_default", 512, 256)
                              : default_data(w, "gptq_default", 2048, 128)))

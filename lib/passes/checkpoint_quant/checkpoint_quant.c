@@ -19,7 +19,7 @@ static const olive_param_spec smp_params[] = {
      .choices = "k_quant_mixed|k_quant_down|k_quant_last|high_precision_mlp_down_qkv|high_precision_mlp_down|"
                 "high_precision_lm_head|kld_gradient|snr|snr_relative|iqe|iqe_relative",
      .search = OLIVE_SMP_RULE_ALGORITHMS,
-     .help = "Which modules get high_bits: k_quant_* by layer position, snr/iqe by weight error, kld_gradient by data",
+     .help = "Modules given high_bits: k_quant_* by layer position, snr/iqe by weight error, kld_gradient by data",
      .details = "k_quant_last: the LM head; k_quant_down: the head and down_proj of the first and last eighth of the "
                 "layers and of every third layer between; k_quant_mixed: those and the attention inputs (q/k/v) of "
                 "the same layers. high_precision_lm_head, high_precision_mlp_down and high_precision_mlp_down_qkv are "

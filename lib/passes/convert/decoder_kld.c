@@ -29,6 +29,7 @@
  * Cost: per calibration sample one teacher run and two runs per unit (a decoder of n layers
  * has about 5n + 1 units), each over the whole sample; memory: the float32 Linear weights
  * twice (the teacher's and the student's) besides ONNX Runtime's copy of the other weights. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -40,8 +41,8 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "formats/npy.h"
 #include "onnx/onnx_io.h"
-#include "passes/calibrate/calib_data.h"
 #include "passes/convert/decoder_internal.h"
 #include "passes/convert/decoder_plan.h"
 
@@ -50,6 +51,16 @@
 typedef struct kld_q {
     int bits, group, sym;
 } kld_q;
+
+/* The calibration samples: input_ids and attention_mask [samples, tokens] (int64), one sample
+ * per run as Olive batches them, and the model's other inputs (past keys and values) empty. */
+typedef struct kld_data {
+    olive_npy ids, mask;
+    int64_t n_samples, tokens;
+    size_t n_inputs;
+    char **names;          /* the model's data inputs, in its order */
+    olive_tensor **empty;  /* per input: the empty past tensor, or NULL for ids / mask */
+} kld_data;
 
 /* A selection unit: checkpoint Linears (q, k, v, or one) that share their precision. */
 typedef struct kld_unit {
@@ -70,8 +81,7 @@ typedef struct kld_state {
     olive_tensor **t_teacher, **t_student;
     const olive_backend *backend;
     struct olive_backend_model *model;
-    olive_calib_data data;
-    int data_open;
+    kld_data data;
     const char **names; /* data inputs, then the weights */
     const olive_tensor **inputs;
     float *probs; /* the teacher's next-token probabilities of the current sample */
@@ -130,6 +140,109 @@ static int unit_has(const kld_unit *u, const ofmt_tensor *t)
         if (u->t[m] == t)
             return 1;
     return 0;
+}
+
+static void data_close(kld_data *k)
+{
+    for (size_t i = 0; i < k->n_inputs; i++) {
+        free(k->names[i]);
+        olive_tensor_free(k->empty[i]);
+    }
+    free(k->names);
+    free(k->empty);
+    olive_npy_clear(&k->ids);
+    olive_npy_clear(&k->mask);
+    memset(k, 0, sizeof *k);
+}
+
+/* Only input_ids.npy and attention_mask.npy: anything else is data this model does not take. */
+static int check_files(const char *folder)
+{
+    DIR *dir = opendir(folder);
+    struct dirent *e;
+    int rc = OLIVE_OK;
+    if (!dir)
+        return olive_fail_errno(errno, "kld_gradient: cannot open the calibration data folder", folder);
+    while (rc == OLIVE_OK && (e = readdir(dir)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && !strcmp(e->d_name + n - 4, ".npy") && strcmp(e->d_name, "input_ids.npy") &&
+            strcmp(e->d_name, "attention_mask.npy"))
+            rc = olive_fail(OLIVE_EINVALID,
+                            "kld_gradient: calibration data '%s' has %s, but the float32 model takes input_ids and "
+                            "attention_mask only",
+                            folder, e->d_name);
+    }
+    closedir(dir);
+    return rc;
+}
+
+static int load_array(olive_npy *a, const char *folder, const char *name)
+{
+    char *path = olive_asprintf("%s/%s.npy", folder, name);
+    int rc = path ? olive_npy_load(a, path) : OLIVE_ENOMEM;
+    if (rc == OLIVE_OK && (a->dtype != OIR_INT64 || a->rank != 2 || a->dims[0] < 1 || a->dims[1] < 1))
+        rc = olive_fail(OLIVE_EINVALID, "kld_gradient: %s: expected int64 [samples, tokens] with at least one of each",
+                        path);
+    else if (rc != OLIVE_OK)
+        olive_fail_context(rc, "kld_gradient: calibration data");
+    free(path);
+    return rc;
+}
+
+/* Opens the data for the inputs of graph g (before its weights become inputs). */
+static int data_open(kld_data *k, const oir_graph *g, const char *folder)
+{
+    OLIVE_TRY(check_files(folder));
+    OLIVE_TRY(load_array(&k->ids, folder, "input_ids"));
+    OLIVE_TRY(load_array(&k->mask, folder, "attention_mask"));
+    if (k->ids.dims[0] != k->mask.dims[0] || k->ids.dims[1] != k->mask.dims[1])
+        return olive_fail(OLIVE_EINVALID,
+                          "kld_gradient: calibration data '%s': input_ids is [%" PRId64 ", %" PRId64
+                          "] but attention_mask [%" PRId64 ", %" PRId64 "]",
+                          folder, k->ids.dims[0], k->ids.dims[1], k->mask.dims[0], k->mask.dims[1]);
+    k->n_samples = k->ids.dims[0];
+    k->tokens = k->ids.dims[1];
+    if (!(k->names = olive_calloc(g->n_inputs + 1, sizeof *k->names)) ||
+        !(k->empty = olive_calloc(g->n_inputs + 1, sizeof *k->empty)))
+        return OLIVE_ENOMEM;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        const oir_value_info *vi = &g->inputs[i];
+        const oir_type *t = vi->type;
+        if (oir_graph_initializer(g, vi->name))
+            continue;
+        if (!(k->names[k->n_inputs] = olive_strdup(vi->name)))
+            return OLIVE_ENOMEM;
+        k->n_inputs++;
+        if (!strcmp(vi->name, "input_ids") || !strcmp(vi->name, "attention_mask"))
+            continue;
+        if (strncmp(vi->name, "past_key_values.", 16) || !t || !t->has_shape || t->rank != 4 ||
+            !t->dims[1].has_value || !t->dims[3].has_value)
+            return olive_fail(OLIVE_EINTERNAL, "kld_gradient: the float32 model takes '%s', which has no data",
+                              vi->name);
+        OLIVE_TRY(olive_tensor_new(&k->empty[k->n_inputs - 1], OLIVE_DTYPE_FLOAT32,
+                                   (const int64_t[]){1, t->dims[1].value, 0, t->dims[3].value}, 4));
+    }
+    return OLIVE_OK;
+}
+
+/* Sample s's tensors (views of the mapped files; the past inputs borrowed) into out. */
+static int data_sample(const kld_data *k, int64_t s, olive_tensor **views, const olive_tensor **out)
+{
+    const size_t row = (size_t)k->tokens * sizeof(int64_t);
+    for (size_t i = 0; i < k->n_inputs; i++) {
+        const olive_npy *a = !strcmp(k->names[i], "input_ids")        ? &k->ids
+                             : !strcmp(k->names[i], "attention_mask") ? &k->mask
+                                                                      : NULL;
+        views[i] = NULL;
+        if (!a) {
+            out[i] = k->empty[i];
+            continue;
+        }
+        OLIVE_TRY(olive_tensor_wrap(&views[i], OLIVE_DTYPE_INT64, (const int64_t[]){1, k->tokens}, 2,
+                                    (void *)(a->data + (size_t)s * row), row));
+        out[i] = views[i];
+    }
+    return OLIVE_OK;
 }
 
 /* The units, from the Linear weights the float build wrote: q/k/v groups first (Olive
@@ -451,11 +564,11 @@ static int score_samples(kld_state *st)
     const cvt_float_log *log = st->log;
     const size_t nd = st->data.n_inputs;
     const int64_t samples = st->data.n_samples;
-    olive_tensor **batch = olive_calloc(nd ? nd : 1, sizeof *batch);
+    olive_tensor **views = olive_calloc(nd ? nd : 1, sizeof *views);
     int rc = OLIVE_OK;
-    if (!batch || !(st->names = olive_calloc(nd + log->n, sizeof *st->names)) ||
+    if (!views || !(st->names = olive_calloc(nd + log->n, sizeof *st->names)) ||
         !(st->inputs = olive_calloc(nd + log->n, sizeof *st->inputs))) {
-        free(batch);
+        free(views);
         return OLIVE_ENOMEM;
     }
     for (size_t i = 0; i < nd; i++)
@@ -466,13 +579,11 @@ static int score_samples(kld_state *st)
                " runs of the float32 model in ONNX Runtime (per sample, the teacher once and each unit twice)",
                st->n_units, samples, samples * (int64_t)(1 + 2 * st->n_units));
     for (int64_t s = 0; s < samples && rc == OLIVE_OK; s++) {
-        if ((rc = olive_calib_data_batch(&st->data, s, 1, batch)) != OLIVE_OK)
-            break;
-        for (size_t i = 0; i < nd; i++)
-            st->inputs[i] = batch[i];
+        rc = data_sample(&st->data, s, views, st->inputs);
         for (size_t i = 0; i < log->n; i++)
             st->inputs[nd + i] = st->t_teacher[i];
-        rc = teacher_probs(st);
+        if (rc == OLIVE_OK)
+            rc = teacher_probs(st);
         for (size_t i = 0; i < log->n; i++)
             st->inputs[nd + i] = st->t_student[i];
         for (size_t k = 0; k < st->n_units && rc == OLIVE_OK; k++) {
@@ -480,14 +591,16 @@ static int score_samples(kld_state *st)
             rc = unit_alignment(st, &st->units[k], &a);
             st->units[k].alignment += a;
         }
-        for (size_t i = 0; i < nd; i++)
-            olive_tensor_free(batch[i]);
+        for (size_t i = 0; i < nd; i++) {
+            olive_tensor_free(views[i]);
+            views[i] = NULL;
+        }
         if (rc != OLIVE_OK)
             olive_fail_context(rc, "kld_gradient: calibration sample %" PRId64, s);
         else
             OLIVE_INFO("kld_gradient: sample %" PRId64 " of %" PRId64 " scored", s + 1, samples);
     }
-    free(batch);
+    free(views);
     return rc;
 }
 
@@ -516,8 +629,7 @@ static void state_free(kld_state *st)
     free(st->student);
     if (st->model)
         st->backend->rt.free(st->model);
-    if (st->data_open)
-        olive_calib_data_close(&st->data);
+    data_close(&st->data);
     free(st->names);
     free(st->inputs);
     free(st->probs);
@@ -548,9 +660,8 @@ int cvt_plan_kld(cvt_decoder *d, cvt_quant_plan *p, const cvt_score_settings *s)
     }
     OLIVE_INFO("kld_gradient: building the float32 model of the checkpoint");
     rc = cvt_decoder_build_float(m, d->ck, d->arch, &quiet, &log);
-    if (rc == OLIVE_OK && (rc = olive_calib_data_open(&st.data, m->graph, d->opt.selection_data, "kld_gradient")) ==
-                              OLIVE_OK)
-        st.data_open = 1;
+    if (rc == OLIVE_OK)
+        rc = data_open(&st.data, m->graph, d->opt.selection_data);
     if (rc == OLIVE_OK)
         rc = make_units(&st);
     if (rc == OLIVE_OK)
