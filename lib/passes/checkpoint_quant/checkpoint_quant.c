@@ -31,8 +31,9 @@ static const olive_param_spec smp_params[] = {
                 "(W_low - W_high)) with every Linear of the student fake-quantized to bits, computed as a central "
                 "difference with the float32 model in ONNX Runtime on calibration_data (Olive's default: 256 "
                 "windows of 512 tokens of wikitext-2 from the Hugging Face Hub); it costs, per sample, one run of "
-                "the model plus two per unit (about 5 per layer): hours on the CPU for a model of billions of "
-                "parameters"},
+                "the model plus two per unit (about 5 per layer), where Olive does one forward and one backward: "
+                "for 36 layers and Olive's default data, 92,928 runs of 512 tokens, days on a CPU for billions of "
+                "parameters; a data_config with fewer samples costs less"},
     {.name = "bits",
      .type = OLIVE_PARAM_INT,
      .default_value = "4",
