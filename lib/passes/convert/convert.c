@@ -209,7 +209,9 @@ static const olive_param_spec params[] = {
      .default_value = "",
      .help = "int4/int8: per-module bits, group size and symmetry as JSON (from SelectiveMixedPrecision / Rtn)",
      .details = "{\"bits\", \"group_size\", \"symmetric\", \"lm_head\", \"embeds\", \"selective\": "
-                "{\"algorithm\": k_quant_mixed|k_quant_down|k_quant_last, \"high_bits\"}, \"overrides\": "
+                "{\"algorithm\": k_quant_mixed|k_quant_down|k_quant_last, \"high_bits\"} (or a scored algorithm, "
+                "snr|snr_relative|iqe|iqe_relative|kld_gradient, with \"ratio\" and its quantizer settings; "
+                "kld_gradient scores on selection_data), \"overrides\": "
                 "{module: {bits, group_size, symmetric}}}; a workflow fills it from the SelectiveMixedPrecision and "
                 "Rtn passes before ModelBuilder. Modules are the checkpoint's names (lm_head for the head); the head "
                 "stays float unless lm_head is true. From a quantized GGUF file the weights are requantized as "
