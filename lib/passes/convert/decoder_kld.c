@@ -26,6 +26,10 @@
  * the derivative along their joint direction), every other Linear its own; tied embeddings
  * move with the head, as in Olive, where they share the head's parameter.
  *
+ * The models run in float32 whatever the checkpoint's dtype; Olive's run in the dtype the
+ * model is loaded with (load_kwargs' torch_dtype, else the checkpoint's), so on a 16-bit model
+ * its gradients carry 16-bit rounding that these do not, and near-equal scores may rank apart.
+ *
  * Cost: per calibration sample one teacher run and two runs per unit (a decoder of n layers
  * has about 5n + 1 units), each over the whole sample; memory: the float32 Linear weights
  * twice (the teacher's and the student's) besides ONNX Runtime's copy of the other weights. */
