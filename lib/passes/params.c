@@ -14,7 +14,7 @@
 const olive_param_spec *olive_param_data_folder(const olive_pass_def *def)
 {
     for (size_t i = 0; i < def->n_params; i++)
-        if (def->params[i].data_folder)
+        if (def->params[i].data_folder == 1)
             return &def->params[i];
     return NULL;
 }

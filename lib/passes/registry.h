@@ -27,7 +27,8 @@ typedef struct olive_param_spec {
                                  which a search tries when the workflow names no space; NULL if the
                                  parameter is not searched */
     int data_folder;           /* 1: a folder of calibration data, which a workflow fills from the
-                                 pass's data_config and its cache identifies by content */
+                                 pass's data_config and its cache identifies by content; 2: the
+                                 same, filled by the workflow from another pass's data */
 } olive_param_spec;
 
 /* The longest one-line help or summary, so that `olive passes` fits a terminal. */
@@ -134,7 +135,7 @@ int olive_name_in(const char *const *list, const char *key);
  * is accepted. */
 int olive_param_check(const olive_pass_def *def, const olive_param_spec *spec, const char *value);
 const olive_param_spec *olive_param_find(const olive_pass_def *def, const char *key);
-/* The pass's calibration data folder parameter (data_folder set), or NULL when it has none. */
+/* The pass's calibration data folder parameter (data_folder 1), or NULL when it has none. */
 const olive_param_spec *olive_param_data_folder(const olive_pass_def *def);
 /* The canonical text of a checked value ("yes" -> "true", "0x10" -> "16"), owned by the
  * caller; NULL on ENOMEM. */

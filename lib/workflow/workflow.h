@@ -88,8 +88,9 @@ int wf_pass_from_json(wf_choice *out, const json_t *obj, const char *where, int 
 
 /* Folds SelectiveMixedPrecision / Rtn entries into the quant_plan of the ModelBuilder that
  * follows them, removes their slots and moves a Gptq among them after the ModelBuilder
- * (workflow_quant_plan.c). Errors name the entry: kld_gradient, bad scored settings, no
- * ModelBuilder after them, a Gptq without calibration data. */
+ * (workflow_quant_plan.c); kld_gradient's calibration data goes to the ModelBuilder's
+ * selection_data. Errors name the entry: bad scored settings, kld_gradient or a Gptq without
+ * calibration data, no ModelBuilder after them. */
 int wf_fold_checkpoint_quant(olive_workflow *w);
 
 /* Warns (or, when strict, fails with OLIVE_EUNSUPPORTED) for each pass whose precision the

@@ -13,6 +13,8 @@
 #include "backends/providers.h"
 #include "engine/engine.h"
 #include "passes/calibrate/gptq_pass.h"
+#include "passes/checkpoint_quant/checkpoint_quant.h"
+#include "passes/instance.h"
 #include "workflow/calibration_data.h"
 #include "workflow/workflow.h"
 
@@ -422,18 +424,19 @@ static int64_t context_length(const char *folder)
     return n;
 }
 
-/* Olive's calibration data for a Gptq without a data_config on a Hugging Face model: 128 windows
- * of 2048 tokens of wikitext-2 (the first 1000 rows of its train split, from the Hub), made by
- * the input model's tokenizer without special tokens; windows no longer than the model's
- * context. NULL on ENOMEM. */
-static json_t *gptq_default_data(const olive_workflow *w)
+/* Olive's calibration data for a pass without a data_config on a Hugging Face model (Gptq: 128
+ * windows of 2048 tokens; SelectiveMixedPrecision's kld_gradient: 256 of 512) of wikitext-2 (the
+ * first 1000 rows of its train split, from the Hub), made by the input model's tokenizer
+ * without special tokens; windows no longer than the model's context. NULL on ENOMEM. */
+static json_t *default_data(const olive_workflow *w, const char *name, int64_t max_len, int64_t samples)
 {
-    int64_t ctx = context_length(w->model_path), len = ctx > 0 && ctx < 2048 ? ctx : 2048;
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:b, s:i, s:i, s:b}, s:{s:i}}", "name", "gptq_default",
+    int64_t ctx = context_length(w->model_path), len = ctx > 0 && ctx < max_len ? ctx : max_len;
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:b, s:I, s:I, s:b}, s:{s:i}}", "name", name,
                      "type", "HuggingfaceContainer", "load_dataset_config", "data_name", "Salesforce/wikitext",
                      "subset", "wikitext-2-raw-v1", "split", "train[:1000]", "pre_process_data_config", "type",
                      "text_generation_huggingface_pre_process", "model_name", w->model_path, "add_special_tokens", 0,
-                     "max_seq_len", (json_int_t)len, "max_samples", 128, "use_attention_mask", 1, "dataloader_config",
+                     "max_seq_len", (json_int_t)len, "max_samples", (json_int_t)samples, "use_attention_mask", 1,
+                     "dataloader_config",
                      "batch_size", 1);
 }
 
@@ -448,16 +451,28 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     int rc;
     const olive_param_spec *folder = olive_param_data_folder(p->def);
     json_t *fallback = NULL;
+    /* SelectiveMixedPrecision takes data for kld_gradient only (Olive's takes no data_config). */
+    const int kld = p->def == &olive_pass_selective_mixed_precision;
     if (!folder)
         return OLIVE_OK;
-    if ((!dc || json_is_null(dc)) && p->def == &olive_pass_gptq && w->model_type && !strcmp(w->model_type, "HfModel") &&
-        w->model_path) {
-        if (!(fallback = gptq_default_data(w)))
+    if (kld) {
+        const char *alg = "";
+        (void)olive_pass_instance_get(p, "algorithm", &alg);
+        if (strcmp(alg, "kld_gradient"))
+            return OLIVE_OK;
+    }
+    const char *given = "";
+    (void)olive_pass_instance_get(p, folder->name, &given);
+    /* no default data where the config names a folder of its own */
+    if ((!dc || json_is_null(dc)) && !given[0] && (p->def == &olive_pass_gptq || kld) && w->model_type &&
+        !strcmp(w->model_type, "HfModel") && w->model_path) {
+        if (!(fallback = kld ? default_data(w, "kld_gradient_default", 512, 256)
+                             : default_data(w, "gptq_default", 2048, 128)))
             return OLIVE_ENOMEM;
         OLIVE_WARN(
-            "%s: no data_config: Olive's default calibration data, up to 128 windows of %" JSON_INTEGER_FORMAT
+            "%s: no data_config: Olive's default calibration data, up to %d windows of %" JSON_INTEGER_FORMAT
             " tokens of Salesforce/wikitext (wikitext-2-raw-v1, train[:1000]) from the Hugging Face Hub",
-            where,
+            where, kld ? 256 : 128,
             json_integer_value(json_object_get(json_object_get(fallback, "pre_process_data_config"), "max_seq_len")));
         dc = fallback;
     }

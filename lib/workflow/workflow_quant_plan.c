@@ -51,18 +51,16 @@ static int is_rule(const char *alg)
            !strcmp(alg, "high_precision_mlp_down") || !strcmp(alg, "high_precision_mlp_down_qkv");
 }
 
-/* The algorithms that need data or Olive's torch quantizer are refused by name. */
+/* A scored algorithm needs its ratio; kld_gradient its calibration data too. */
 static int check_algorithm(const wf_slot *s)
 {
     const char *alg = arg(s->choices[0].pass, "algorithm");
     if (s->choices[0].pass->def != &olive_pass_selective_mixed_precision)
         return OLIVE_OK;
-    if (!strcmp(alg, "kld_gradient"))
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "passes.%s.algorithm: 'kld_gradient' is not supported: it ranks layers by gradients of a KL "
-                          "divergence through the torch model on calibration text (by default a Hugging Face Hub "
-                          "dataset), and libolive has no training graph; use k_quant_mixed, k_quant_down, "
-                          "k_quant_last or a weight score (snr, snr_relative, iqe, iqe_relative)",
+    if (!strcmp(alg, "kld_gradient") && !arg(s->choices[0].pass, "calibration_data")[0])
+        return olive_fail(OLIVE_EINVALID,
+                          "passes.%s.algorithm: kld_gradient needs calibration data: give the pass a data_config "
+                          "(Olive's default, wikitext-2 from the Hub, applies to an HfModel input only)",
                           s->name);
     if (!is_rule(alg)) {
         olive_pass_args a = olive_pass_args_of(s->choices[0].pass);
@@ -76,13 +74,19 @@ static int check_algorithm(const wf_slot *s)
     return OLIVE_OK;
 }
 
-/* SelectiveMixedPrecision's part of the plan: its default bits and its rule. */
-static int add_selection(json_t *plan, const wf_slot *s)
+/* SelectiveMixedPrecision's part of the plan: its default bits and its rule (kld_gradient's
+ * data goes to the convert pass `conv`, which scores). */
+static int add_selection(json_t *plan, const wf_slot *s, olive_pass *conv)
 {
     const olive_pass *p = s->choices[0].pass;
     const char *alg = arg(p, "algorithm");
     OLIVE_TRY(check_algorithm(s));
     OLIVE_TRY(check_bits(s->name, "bits", arg(p, "bits")));
+    if (!strcmp(alg, "kld_gradient")) {
+        int rc = olive_pass_instance_set(conv, "selection_data", arg(p, "calibration_data"));
+        if (rc != OLIVE_OK)
+            return olive_fail_context(rc, "passes.%s", s->name);
+    }
     OLIVE_TRY(check_bits(s->name, "high_bits", arg(p, "high_bits")));
     if (json_object_set_new(plan, "bits", json_integer(strcmp(arg(p, "bits"), "8") ? 4 : 8)) ||
         json_object_set_new(
@@ -357,7 +361,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
             if (have_selection || have_rtn)
                 rc = olive_fail(OLIVE_EINVALID, "passes.%s: one SelectiveMixedPrecision, before Rtn", s->name);
             else
-                rc = add_selection(plan, s);
+                rc = add_selection(plan, s, conv->choices[0].pass);
             have_selection = 1;
         } else {
             if (have_rtn)

@@ -226,16 +226,6 @@ def test_tied_qwen3_runs_in_genai(tmp_path):
     assert len(seq) == 8
 
 
-def test_kld_gradient_is_refused(tmp_path):
-    passes = {"s": {"type": "SelectiveMixedPrecision", "algorithm": "kld_gradient", "ratio": 0.5},
-              "m": {"type": "ModelBuilder", "precision": "int4"}}
-    proc, out = run_workflow(tmp_path, DATA / "llama", passes, expect_ok=False)
-    assert proc.returncode != 0
-    assert "passes.s.algorithm: 'kld_gradient' is not supported" in proc.stderr
-    assert "k_quant_mixed" in proc.stderr
-    assert not out.exists()
-
-
 @pytest.mark.parametrize("settings,expect", [
     ({"ratio": 0.5}, "in_features 64 of 'model.layers.0.self_attn.q_proj.weight' is not a multiple of group_size 128"),
     ({"group_size": 32}, "passes.s.ratio: snr needs a ratio between 0 and 1"),
@@ -386,9 +376,9 @@ def test_rtn_embeds_gather_block_quantized(tmp_path, bits, sym):
 @pytest.mark.parametrize("recipe,arch", [("decoder_cpu_int4_selective_gptq_rtn.json", "llama_tied"),
                                          ("decoder_webgpu_int4_selective_gptq_rtn.json", "qwen2")])
 def test_recipe_chain_with_a_rule_and_local_data(tmp_path, recipe, arch):
-    """The recipe configs of the acceptance suite, with the two things libolive cannot do swapped
-    for what it can: a layer rule (k_quant_mixed) for kld_gradient, and a local text file as
-    Gptq's calibration data (Olive's default is a Hub dataset). The whole chain runs:
+    """The recipe configs of the acceptance suite, offline and quick: a layer rule (k_quant_mixed)
+    for kld_gradient (test_kld_gradient.py checks that one), and a local text file as Gptq's
+    calibration data (Olive's default is a Hub dataset). The whole chain runs:
     SelectiveMixedPrecision → gptq → rtn (8-bit head and embeddings) → ModelBuilder int4 →
     GraphSurgeries TieWordEmbeddings. For WebGPU the model has float16 activations, which GPTQ
     does not calibrate: refused by name."""

@@ -217,7 +217,9 @@ static const olive_param_spec params[] = {
      .default_value = "",
      .help = "int4/int8: per-module bits, group size and symmetry as JSON (from SelectiveMixedPrecision / Rtn)",
      .details = "{\"bits\", \"group_size\", \"symmetric\", \"lm_head\", \"embeds\", \"selective\": "
-                "{\"algorithm\": k_quant_mixed|k_quant_down|k_quant_last, \"high_bits\"}, \"overrides\": "
+                "{\"algorithm\": k_quant_mixed|k_quant_down|k_quant_last, \"high_bits\"} (or a scored algorithm, "
+                "snr|snr_relative|iqe|iqe_relative|kld_gradient, with \"ratio\" and its quantizer settings; "
+                "kld_gradient scores on selection_data), \"overrides\": "
                 "{module: {bits, group_size, symmetric}}}; a workflow fills it from the SelectiveMixedPrecision and "
                 "Rtn passes before ModelBuilder. Modules are the checkpoint's names (lm_head for the head); the head "
                 "stays float unless lm_head is true. From a quantized GGUF file the weights are requantized as "
@@ -238,6 +240,15 @@ static const olive_param_spec params[] = {
      .min = 0,
      .max = 2147483647,
      .help = "Seed of the rotation's random draws (rotate_mode)"},
+    {.name = "selection_data",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .help = "quant_plan kld_gradient: folder of calibration .npy files (input_ids, attention_mask)",
+     .details = "The samples (one run each) on which the kld_gradient selection compares the float32 model with "
+                "its fake-quantized student; a workflow fills it from the SelectiveMixedPrecision pass's data. "
+                "Costs, per sample, one run of the float32 model in ONNX Runtime plus two per selection unit "
+                "(about 5 per layer), and memory for the float32 Linear weights twice",
+     .data_folder = 2},
     {.name = "temp_dir",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",

@@ -86,6 +86,7 @@ typedef struct cvt_decoder_options {
     const char *quant_plan;                  /* per-module int4/int8 settings as JSON (decoder_plan.h); "" for none */
     const char *rotate_mode;                 /* QuaRot: "hadamard", "random", or "" for none (decoder_rotate.h) */
     int64_t rotate_seed;
+    const char *selection_data; /* kld_gradient: folder of calibration .npy files; "" for none */
 } cvt_decoder_options;
 
 typedef struct cvt_decoder cvt_decoder;
@@ -147,6 +148,7 @@ struct cvt_decoder {
     cvt_decoder_options opt;
     struct cvt_quant_plan *plan; /* parsed opt.quant_plan, or NULL */
     struct cvt_rotation *rot;    /* from opt.rotate_mode, or NULL */
+    struct cvt_float_log *float_log; /* records the float Linear weights written, or NULL */
     int32_t io_dtype;            /* activations, KV cache, logits: float, float16 or bfloat16 */
     int64_t n_layers;            /* layers built (num_hidden_layers option or all) */
     /* Graph values every layer reads (set before the layers are built). */

@@ -133,6 +133,7 @@ static int read_options(cvt_decoder *d, const olive_pass_args *a)
     o->quant_plan = a ? olive_args_string(a, "quant_plan") : "";
     o->rotate_mode = a ? olive_args_string(a, "rotate_mode") : "";
     o->rotate_seed = a ? olive_args_int(a, "rotate_seed") : 0;
+    o->selection_data = a ? olive_args_string(a, "selection_data") : "";
     OLIVE_TRY(read_algo_config(o, a ? olive_args_string(a, "algo_config") : "default"));
     if (o->quant_plan[0] && o->precision != CVT_INT4 && o->precision != CVT_INT8)
         return olive_fail(OLIVE_EINVALID,
@@ -366,7 +367,9 @@ static int build(cvt_decoder *d)
                               "quant_plan: the %s selection scores the checkpoint's weights as stored, not as the "
                               "rotation (rotate_mode) turns them; use a k_quant_* rule with a rotation",
                               alg);
-        if (alg)
+        if (alg && !strcmp(alg, "kld_gradient"))
+            OLIVE_TRY(cvt_plan_kld(d, d->plan, &ss));
+        else if (alg)
             OLIVE_TRY(cvt_plan_score(d, d->plan, alg, &ss));
     }
     /* The gptq pass calibrates float32 graphs: it would leave float16 MatMuls as they are. */
@@ -479,12 +482,13 @@ static int note_gptq_plan(cvt_decoder *d)
     return OLIVE_OK;
 }
 
-int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
-                      const olive_pass_args *args, olive_pass_ctx *ctx)
+static int decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                         const olive_pass_args *args, olive_pass_ctx *ctx, cvt_float_log *log)
 {
     cvt_decoder d;
     int rc;
     memset(&d, 0, sizeof d);
+    d.float_log = log;
     d.arch = arch;
     d.ck = ck;
     d.m = m;
@@ -514,4 +518,16 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
                    d.cfg.layers, d.g->n_initializers);
     decoder_free(&d);
     return rc;
+}
+
+int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                      const olive_pass_args *args, olive_pass_ctx *ctx)
+{
+    return decoder_build(m, ck, arch, args, ctx, NULL);
+}
+
+int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                            olive_pass_ctx *ctx, cvt_float_log *log)
+{
+    return decoder_build(m, ck, arch, NULL, ctx, log);
 }

@@ -96,4 +96,30 @@ typedef struct cvt_quant_band {
  * non-finite value's row and column (nothing else is meaningful then). */
 int cvt_quantize_band(const cvt_quant_band *b, int64_t *bad_row, size_t *bad_col);
 
+/* The float Linear weights of a build ("<dots>.MatMul.weight", [in, cols]) and the checkpoint
+ * rows each holds, for the kld_gradient selection (decoder_kld.c): a part's rows are the
+ * weight's columns [col0, col0 + count). `head` marks the LM head's (which tied embeddings read
+ * too). Names are owned by the log. */
+typedef struct cvt_float_part {
+    const ofmt_tensor *t;
+    int64_t first, count, col0;
+} cvt_float_part;
+typedef struct cvt_float_weight {
+    char *name;
+    int64_t in, cols;
+    int head;
+    size_t n_parts;
+    cvt_float_part parts[8];
+} cvt_float_weight;
+typedef struct cvt_float_log {
+    cvt_float_weight *w;
+    size_t n, cap;
+} cvt_float_log;
+void cvt_float_log_clear(cvt_float_log *log);
+
+/* Builds the float32 CPU graph of checkpoint ck (the options' defaults: every layer, no
+ * quantization, rotation or adapters) into m, recording its float Linear weights in *log. */
+int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                            olive_pass_ctx *ctx, cvt_float_log *log);
+
 #endif

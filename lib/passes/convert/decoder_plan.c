@@ -14,7 +14,7 @@ struct cvt_quant_plan {
     cvt_module_quant base;
     int lm_head, embeds;
     enum { SEL_NONE, SEL_MIXED, SEL_DOWN, SEL_LAST, SEL_SCORED, SEL_BUILDER_MIXED } selective;
-    char algorithm[16];         /* SEL_SCORED: snr, snr_relative, iqe or iqe_relative */
+    char algorithm[16];         /* SEL_SCORED: snr, snr_relative, iqe, iqe_relative or kld_gradient */
     cvt_score_settings scoring; /* SEL_SCORED */
     json_t *chosen;             /* SEL_SCORED: module -> true */
     int high_bits;
@@ -90,7 +90,7 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
     if ((sel = json_object_get(p->root, "selective")) && !json_is_null(sel)) {
         const char *alg = json_string_value(json_object_get(sel, "algorithm"));
         const int scored = alg && (!strcmp(alg, "snr") || !strcmp(alg, "snr_relative") || !strcmp(alg, "iqe") ||
-                                   !strcmp(alg, "iqe_relative"));
+                                   !strcmp(alg, "iqe_relative") || !strcmp(alg, "kld_gradient"));
         p->selective = !alg                                                                           ? SEL_NONE
                        : !strcmp(alg, "k_quant_mixed") || !strcmp(alg, "high_precision_mlp_down_qkv") ? SEL_MIXED
                        : !strcmp(alg, "k_quant_down") || !strcmp(alg, "high_precision_mlp_down")      ? SEL_DOWN
@@ -104,7 +104,7 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
                 OLIVE_EINVALID,
                 "quant_plan.selective.algorithm '%s': expected k_quant_mixed (high_precision_mlp_down_qkv), "
                 "k_quant_down (high_precision_mlp_down), k_quant_last (high_precision_lm_head), snr, "
-                "snr_relative, iqe, iqe_relative, last_matmul or mixed_layers",
+                "snr_relative, iqe, iqe_relative, kld_gradient, last_matmul or mixed_layers",
                 alg ? alg : "(none)");
             goto out;
         }

@@ -7,8 +7,9 @@
  *    "selective": {"algorithm": "k_quant_mixed", "high_bits": 8},   optional (onnxruntime-genai's
  *        builder's presets: "last_matmul", the head; "mixed_layers", the head and its layer rule's
  *        v_proj (a packed qkv) and down_proj); the scored
- *        algorithms (snr, snr_relative, iqe, iqe_relative) add ratio, group_size, symmetric,
- *        high_group_size, high_symmetric
+ *        algorithms (snr, snr_relative, iqe, iqe_relative, kld_gradient) add ratio, group_size,
+ *        symmetric, high_group_size, high_symmetric (kld_gradient reads its calibration data
+ *        from the convert pass's selection_data)
  *    "gptq": {"bits": 4, "group_size": 32, "symmetric": false},     optional: every Linear but
  *        the head stays float for the gptq pass, its settings noted per node in the model's
  *        metadata (gptq_pass.h's key)
@@ -48,8 +49,9 @@ int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_he
 int cvt_plan_note_gptq(cvt_quant_plan *p, const char *node, const cvt_module_quant *mq);
 char *cvt_plan_gptq_text(const cvt_quant_plan *p);
 
-/* Score-based selections (snr, snr_relative, iqe, iqe_relative): Olive's quantizer settings
- * and ratio. cvt_plan_scored gives the algorithm (NULL for a layer rule or none) and them. */
+/* Score-based selections (snr, snr_relative, iqe, iqe_relative, kld_gradient): Olive's
+ * quantizer settings and ratio. cvt_plan_scored gives the algorithm (NULL for a layer rule or
+ * none) and them. */
 typedef struct cvt_score_settings {
     int bits, group_size, symmetric;
     int high_bits, high_group_size, high_symmetric;
@@ -61,6 +63,9 @@ int cvt_plan_select(cvt_quant_plan *p, const char *name);
 /* Scores every Linear weight of the checkpoint and selects as Olive does (decoder_scores.c). */
 struct cvt_decoder;
 int cvt_plan_score(struct cvt_decoder *d, cvt_quant_plan *p, const char *algorithm, const cvt_score_settings *s);
+/* kld_gradient (decoder_kld.c): ranks the checkpoint's Linears by Olive's KL-divergence
+ * gradient alignment on the calibration data of d's selection_data, and selects as Olive does. */
+int cvt_plan_kld(struct cvt_decoder *d, cvt_quant_plan *p, const cvt_score_settings *s);
 
 /* 1 when the plan quantizes the embedding table. */
 int cvt_plan_embeds(const cvt_quant_plan *p);

@@ -249,6 +249,37 @@ static int stream_quantized(cvt_decoder *d, const linear_src *src, size_t n, int
     return rc;
 }
 
+void cvt_float_log_clear(cvt_float_log *log)
+{
+    for (size_t i = 0; i < log->n; i++)
+        free(log->w[i].name);
+    free(log->w);
+    memset(log, 0, sizeof *log);
+}
+
+static int log_float_weight(cvt_float_log *log, const char *wname, const linear_src *src, size_t n, int64_t in,
+                            int64_t cols)
+{
+    cvt_float_weight *w;
+    int64_t col0 = 0;
+    if (olive_grow((void **)&log->w, &log->cap, log->n + 1, sizeof *log->w) != OLIVE_OK)
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    w = &log->w[log->n];
+    memset(w, 0, sizeof *w);
+    if (!(w->name = olive_strdup(wname)))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    w->in = in;
+    w->cols = cols;
+    w->head = !strcmp(wname, "lm_head.MatMul.weight");
+    w->n_parts = n;
+    for (size_t i = 0; i < n; i++) {
+        w->parts[i] = (cvt_float_part){src[i].t, src[i].first, src[i].count, col0};
+        col0 += src[i].count;
+    }
+    log->n++;
+    return OLIVE_OK;
+}
+
 /* The transposed float weight "<dots>.MatMul.weight" (made once: tied embeddings reuse it). */
 static int linear_float_weight(cvt_decoder *d, const char *wname, const linear_src *src, size_t n, int64_t in,
                                int64_t cols)
@@ -257,6 +288,8 @@ static int linear_float_weight(cvt_decoder *d, const char *wname, const linear_s
     if (oir_graph_initializer(d->g, wname))
         return OLIVE_OK;
     OLIVE_TRY(cvt_spill_tensor(d, wname, d->io_dtype, 2, (const int64_t[]){in, cols}, &off));
+    if (d->float_log)
+        OLIVE_TRY(log_float_weight(d->float_log, wname, src, n, in, cols));
     return stream_transposed(d, src, n, in, cols, d->io_dtype, off);
 }
 

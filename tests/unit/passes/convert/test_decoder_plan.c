@@ -66,7 +66,8 @@ static void test_refusals(void)
         {"[1]", "expected a JSON object"},
         {"{\"bits\": 5}", "bits must be 4 or 8"},
         {"{\"group_size\": 48}", "group_size 48"},
-        {"{\"selective\": {\"algorithm\": \"kld_gradient\"}}", "'kld_gradient'"},
+        {"{\"selective\": {\"algorithm\": \"kld\"}}", "'kld'"},
+        {"{\"selective\": {\"algorithm\": \"kld_gradient\", \"group_size\": 32}}", "kld_gradient needs a ratio"},
         {"{\"overrides\": {\"lm_head\": {\"bits\": 3}}}", "overrides.lm_head"},
         {"{\"selective\": {\"algorithm\": \"snr\", \"ratio\": 1.5, \"group_size\": 32}}", "ratio"},
     };
