@@ -35,9 +35,10 @@ void olive_gptq_hessian_add(olive_gptq_hessian *h, const float *x, size_t rows, 
             h->h[i] *= keep;
     h->nsamples = n;
     /* Rows scaled by sqrt(2 / n) (as the reference scales its input), a band at a time. */
-    xs = malloc(k * 64 * sizeof *xs);
-    for (size_t r0 = 0; r0 < rows; r0 += 64) {
-        size_t m = rows - r0 < 64 ? rows - r0 : 64;
+    /* wide bands: each ssyrk call reads and writes all of H */
+    xs = malloc(k * 256 * sizeof *xs);
+    for (size_t r0 = 0; r0 < rows; r0 += 256) {
+        size_t m = rows - r0 < 256 ? rows - r0 : 256;
         if (!xs) { /* no scratch: scale by alpha instead (same value up to one rounding) */
             cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)k, (int)m, s * s, x + r0 * k, (int)k, 1.0f, h->h,
                         (int)k);
@@ -102,25 +103,44 @@ static int cmp_desc(const void *a, const void *b, void *diag)
 }
 
 /* Hinv: the upper Cholesky factor of (H + damp I)^-1 into `u` (row-major k x k, lower part 0).
+ * With J the order reversal, J H J = L L^T gives H^-1 = U^T U for U = J L^-1 J (upper, positive
+ * diagonal): one Cholesky and one triangular inverse (2/3 k^3 flops), where the reference's
+ * Cholesky, inverse and second Cholesky take 4/3 k^3; the same factor up to rounding. LAPACK
+ * runs column-major on the row-major buffer: its upper triangle is the row-major lower one.
  * Returns 0, or the LAPACK info when a factorization fails. */
 static int hinv_factor(const float *h, size_t k, float damp, float *u)
 {
     lapack_int info;
-    memcpy(u, h, k * k * sizeof *u);
+    /* an infinite H (inf activations) factors into zeros without a LAPACK error: refused here
+     * (a finite diagonal bounds the rest of a positive semi-definite H) */
+    if (!isfinite(damp))
+        return (int)k + 1;
     for (size_t i = 0; i < k; i++)
-        u[i * k + i] += damp;
-    if ((info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)k, u, (lapack_int)k)) != 0)
+        if (!isfinite(h[i * k + i]))
+            return (int)(k - i);
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j <= i; j++)
+            u[i * k + j] = h[(k - 1 - i) * k + (k - 1 - j)] + (i == j ? damp : 0.0f);
+    if ((info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)k, u, (lapack_int)k)) != 0)
         return (int)info;
-    if ((info = LAPACKE_spotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)k, u, (lapack_int)k)) != 0)
+    if ((info = LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)k, u, (lapack_int)k)) != 0)
         return (int)info;
-    for (size_t i = 0; i < k; i++) /* the inverse, symmetric: upper from lower */
-        for (size_t j = i + 1; j < k; j++)
-            u[i * k + j] = u[j * k + i];
-    if ((info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)k, u, (lapack_int)k)) != 0)
-        return (int)info;
+    /* u's lower triangle now holds L^-1 (row-major); U = J L^-1 J moves its strict lower part
+     * to the upper one (disjoint) and reverses the diagonal */
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < i; j++)
+            u[(k - 1 - i) * k + (k - 1 - j)] = u[i * k + j];
+    for (size_t i = 0; i < k / 2; i++) {
+        float t = u[i * k + i];
+        u[i * k + i] = u[(k - 1 - i) * k + (k - 1 - i)];
+        u[(k - 1 - i) * k + (k - 1 - i)] = t;
+    }
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < i; j++)
             u[i * k + j] = 0.0f;
+    for (size_t i = 0; i < k; i++)
+        if (!(u[i * k + i] > 0.0f) || !isfinite(u[i * k + i]))
+            return (int)(i + 1);
     return 0;
 }
 

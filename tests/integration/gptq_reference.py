@@ -62,9 +62,12 @@ def gptq(w, h, bits=4, group_size=128, sym=False, damp=0.01, desc_act=False, sta
     invperm = np.argsort(perm)
     dmp = f32(damp) * f32(np.mean(np.diag(h), dtype=np.float64))
     h[np.arange(cols), np.arange(cols)] += dmp
-    lower = np.linalg.cholesky(h)              # torch.linalg.cholesky
+    # The upper Cholesky factor of H^-1 (AutoGPTQ: cholesky, cholesky_inverse, cholesky upper),
+    # computed in float64 and rounded once to float32: the factor itself, free of the rounding
+    # of any one float32 route to it (routes differ by a code here and there at 8 bits).
+    lower = np.linalg.cholesky(h.astype(np.float64))
     linv = np.linalg.inv(lower)
-    hinv = np.linalg.cholesky(linv.T @ linv).T  # cholesky_inverse, then the upper factor
+    hinv = np.linalg.cholesky(linv.T @ linv).T.astype(f32)
     q = np.zeros(w.shape, np.uint8)
     scales, zeros = [], []
     scale = zero = None
