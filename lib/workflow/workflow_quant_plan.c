@@ -5,8 +5,11 @@
  * plan leaves it the Linears it quantized in Olive (all but the head) as float MatMuls, with
  * their planned bits in the converted model's metadata. The plan merges as Olive merges the
  * mixed precision info: the selection's defaults win over Rtn's and Gptq's settings, Rtn's
- * overrides win over the selection. A Quarot before them (or right before the convert pass) becomes
- * the convert pass's rotate_mode and rotate_seed. */
+ * overrides win over the selection. For a model with float16 activations (int4/int8 on cuda, dml
+ * or webgpu) the Gptq slot leaves the workflow too: its values join the plan's GPTQ part and the
+ * convert pass calibrates a float32 CPU copy of the model (convert.h's gptq_calibration_data).
+ * A Quarot before them (or right before the convert pass) becomes the convert pass's rotate_mode
+ * and rotate_seed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +223,33 @@ static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
     return OLIVE_OK;
 }
 
+/* int4/int8 decoders have float16 activations on every provider but the CPU, which GPTQ does not
+ * calibrate: there the convert pass runs it on a float32 CPU copy itself. */
+static int float16_target(const olive_workflow *w, const olive_pass *convert)
+{
+    return strcmp(olive_convert_provider(arg(convert, "execution_provider"), w->acc), "cpu") != 0;
+}
+
+/* The Gptq pass's values into the plan's GPTQ part ("settings"), its calibration folder into the
+ * convert pass's gptq_calibration_data: the convert pass runs it. */
+static int add_gptq_settings(json_t *plan, const olive_pass *gptq, olive_pass *convert, const char *convert_slot)
+{
+    json_t *settings = json_object();
+    int rc;
+    if (!settings || json_object_set_new(json_object_get(plan, "gptq"), "settings", settings))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < gptq->def->n_params; i++) {
+        const char *name = gptq->def->params[i].name;
+        if (gptq->def->params[i].data_folder)
+            continue;
+        if (json_object_set_new(settings, name, json_string(gptq->values[i])))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    if ((rc = olive_pass_instance_set(convert, "gptq_calibration_data", arg(gptq, "calibration_data"))) != OLIVE_OK)
+        return olive_fail_context(rc, "passes.%s", convert_slot);
+    return OLIVE_OK;
+}
+
 /* Removes slots [first, end) except `keep` (moved, not freed, into *kept). */
 static void take_run(olive_workflow *w, size_t first, size_t end, size_t keep, wf_slot *kept)
 {
@@ -283,7 +313,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     json_t *plan;
     const wf_slot *conv;
     char *text;
-    int rc = OLIVE_OK, have_selection = 0, have_rtn = 0;
+    int rc = OLIVE_OK, have_selection = 0, have_rtn = 0, gptq_inside = 0;
     OLIVE_TRY(fold_rotation(w));
     for (; first < w->n_slots && !is_plan_pass(&w->slots[first]); first++)
         ;
@@ -348,6 +378,9 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     }
     if (rc == OLIVE_OK && gptq != (size_t)-1)
         rc = add_gptq(plan, &w->slots[gptq], have_selection);
+    gptq_inside = gptq != (size_t)-1 && float16_target(w, conv->choices[0].pass);
+    if (rc == OLIVE_OK && gptq_inside)
+        rc = add_gptq_settings(plan, w->slots[gptq].choices[0].pass, conv->choices[0].pass, conv->name);
     if (rc == OLIVE_OK && !have_rtn)
         rc = add_builder_defaults(plan, conv->choices[0].pass, gptq != (size_t)-1);
     text = rc == OLIVE_OK ? json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -361,7 +394,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     free(text);
     if (rc != OLIVE_OK)
         return olive_fail_context(rc, "passes.%s", conv->name);
-    if (gptq == (size_t)-1) {
+    if (gptq == (size_t)-1 || gptq_inside) {
         while (end-- > first)
             drop_slot(w, first);
         return OLIVE_OK;

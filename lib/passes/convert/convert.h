@@ -7,4 +7,9 @@
 
 extern const olive_pass_def olive_pass_convert;
 
+/* The provider a conversion builds for: its execution_provider parameter when set, else the
+ * accelerator's as the builder names it ("cuda", "dml", "webgpu"; "cpu" for any other or none). */
+struct olive_accelerator;
+const char *olive_convert_provider(const char *execution_provider, const struct olive_accelerator *acc);
+
 #endif
