@@ -1,0 +1,150 @@
+"""GPTQ for a decoder with float16 activations (int4 on cuda, dml, webgpu): the workflow chain
+Quarot → SelectiveMixedPrecision → Gptq → ModelBuilder calibrates a float32 CPU copy of the
+model inside the conversion. The reference is the CPU conversion of the same chain, where the
+gptq pass runs on the float32 graph after the conversion: every Linear GPTQ quantized there is
+a MatMulNBits here with the same tensor names, the same codes and zero points, and its scales
+rounded to float16; the float16 model runs on onnxruntime's CPU provider close to the float32
+one."""
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import numpy_helper  # noqa: E402
+
+from olive_testlib import check_with_contrib_layernorm, run_convert  # noqa: E402
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
+
+
+def workflow(tmp_path, model, name, ep, gptq=True, quarot=False, builder=None):
+    """Runs the chain for `ep` into tmp_path / name; calibration on a local text file."""
+    import subprocess
+    corpus = tmp_path / "corpus.txt"
+    if not corpus.exists():
+        corpus.write_text("The quick brown fox jumps over the lazy dog. A stitch in time saves nine.\n" * 60)
+    passes = {}
+    if quarot:
+        passes["q"] = {"type": "Quarot"}
+    passes["s"] = {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_down"}
+    if gptq:
+        passes["g"] = {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib"}
+    passes["m"] = {"type": "ModelBuilder", "precision": "int4", "execution_provider": ep, **(builder or {})}
+    cfg = {"input_model": {"type": "HfModel", "model_path": str(model)},
+           "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
+                             "load_dataset_config": {"data_name": "text", "data_files": str(corpus), "split": "train"},
+                             "pre_process_data_config": {"type": "text_generation_huggingface_pre_process",
+                                                         "model_name": str(model), "max_seq_len": 32,
+                                                         "max_samples": 8, "use_attention_mask": True}}],
+           "passes": passes, "output_dir": str(tmp_path / name), "cache_dir": str(tmp_path / f"{name}_cache")}
+    (tmp_path / f"{name}.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([CLI, "run", "--config", str(tmp_path / f"{name}.json")], capture_output=True, text=True,
+                          timeout=600)
+    for alarm in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert alarm not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / name
+
+
+def linears(folder):
+    """{MatMul output: node} of the MatMul and MatMulNBits nodes, the model, its initializers."""
+    m = onnx.load(str(folder / "model.onnx"))
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    return {n.output[0]: n for n in m.graph.node if n.op_type in ("MatMul", "MatMulNBits")}, m, inits
+
+
+def attrs(node):
+    return {a.name: a.i for a in node.attribute if a.type == onnx.AttributeProto.INT and a.name != "accuracy_level"}
+
+
+def logits(folder, ids):
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for i in sess.get_inputs():
+        if i.name == "input_ids":
+            feeds[i.name] = np.asarray([ids], np.int64)
+        elif i.name == "attention_mask":
+            feeds[i.name] = np.ones((1, len(ids)), np.int64)
+        elif i.name == "position_ids":
+            feeds[i.name] = np.arange(len(ids), dtype=np.int64)[None]
+        else:  # an empty past
+            feeds[i.name] = np.zeros((1, i.shape[1], 0, i.shape[3]), np.float16 if "float16" in i.type else np.float32)
+    return sess.run(["logits"], feeds)[0].astype(np.float32)
+
+
+CASES = [("cuda", "llama_tied", True), ("cuda", "qwen2", False), ("dml", "llama_tied", False),
+         ("webgpu", "llama", True)]
+
+
+@pytest.mark.parametrize("ep,arch,quarot", CASES)
+def test_float16_gptq_takes_the_cpu_gptq_codes(tmp_path, ep, arch, quarot):
+    # dml keeps q, k and v apart: so does its float32 copy, and so does the reference here
+    builder = {"disable_qkv_fusion": True} if ep == "dml" else None
+    ref = workflow(tmp_path, DATA / arch, "cpu", "cpu", quarot=quarot, builder=builder)
+    out = workflow(tmp_path, DATA / arch, ep, ep, quarot=quarot)
+    rtn = workflow(tmp_path, DATA / arch, f"{ep}_rtn", ep, gptq=False, quarot=quarot)
+    want, _, want_inits = linears(ref)
+    got, m, inits = linears(out)
+    plain, _, plain_inits = linears(rtn)
+    assert set(got) == set(want)
+    assert m.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    assert not [p.key for p in m.metadata_props if p.key.startswith("olive.")]
+    gptq_nodes = moved = 0
+    for value, w in want.items():
+        g = got[value]
+        if w.op_type == "MatMul":  # the head, which Olive's Gptq leaves to Rtn (none here): float
+            assert g.op_type == "MatMul" and inits[g.input[1]].dtype == np.float16, value
+            continue
+        gptq_nodes += 1
+        assert (g.op_type, g.name, list(g.input[1:]), attrs(g)) == ("MatMulNBits", w.name, list(w.input[1:]),
+                                                                   attrs(w)), value
+        assert np.array_equal(inits[g.input[1]], want_inits[w.input[1]]), value
+        assert inits[g.input[2]].dtype == np.float16
+        assert np.array_equal(inits[g.input[2]], want_inits[w.input[2]].astype(np.float16)), value
+        assert len(g.input) == 4 and np.array_equal(inits[g.input[3]], want_inits[w.input[3]]), value
+        # GPTQ's error feedback moves codes away from the round to nearest of a plain conversion
+        p = plain[value]
+        moved += not np.array_equal(inits[g.input[1]], plain_inits[p.input[1]])
+    layers = json.loads((DATA / arch / "config.json").read_text())["num_hidden_layers"]
+    assert gptq_nodes == layers * (7 if ep == "dml" else 5)
+    assert moved == gptq_nodes
+    check_with_contrib_layernorm(out / "model.onnx")
+    ids = [1, 5, 9, 20, 33, 7]
+    # float16 activations (and webgpu's int8 compute, accuracy_level 4, on float16 inputs) move
+    # the logits a little; the float16 model with plain round to nearest is ten times further
+    ref_logits = logits(ref, ids)
+    err = np.abs(logits(out, ids) - ref_logits).max()
+    assert err <= 0.02 * np.abs(ref_logits).max()
+    assert err * 10 < np.abs(logits(rtn, ids) - ref_logits).max()
+
+
+def test_gptq_inside_the_conversion_needs_calibration_data(tmp_path):
+    """Without a workflow's Gptq pass, a plan's GPTQ part for a float16 provider names the
+    parameter that gives it data; nothing is written."""
+    plan = json.dumps({"bits": 4, "group_size": 32, "symmetric": False, "lm_head": False,
+                       "gptq": {"bits": 4, "group_size": 32, "symmetric": False}})
+    out = tmp_path / "out"
+    proc = run_convert(CLI, DATA / "llama", out, "precision=int4", "execution_provider=cuda", f"quant_plan={plan}",
+                       expect_ok=False)
+    assert proc.returncode != 0 and "gptq_calibration_data" in proc.stderr
+    assert not out.exists()
+
+
+def test_gptq_setting_unknown_to_the_gptq_pass_is_refused(tmp_path):
+    plan = json.dumps({"bits": 4, "group_size": 32, "symmetric": False, "lm_head": False,
+                       "gptq": {"bits": 4, "settings": {"damping": "0.1"}}})
+    out = tmp_path / "out"
+    (tmp_path / "data").mkdir()
+    proc = run_convert(CLI, DATA / "llama", out, "precision=int4", "execution_provider=cuda", f"quant_plan={plan}",
+                       f"gptq_calibration_data={tmp_path / 'data'}", expect_ok=False)
+    assert proc.returncode != 0 and "quant_plan.gptq.settings.damping" in proc.stderr
+    assert not out.exists()
