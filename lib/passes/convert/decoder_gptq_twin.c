@@ -55,7 +55,8 @@ int cvt_gptq_twin_needed(const cvt_decoder *d, int *needed)
 {
     cvt_quant_plan *p = NULL;
     *needed = 0;
-    if (d->io_dtype == OIR_FLOAT || !d->opt.quant_plan[0])
+    /* an algo_config placement stands for the plan (decoder_build.c): no GPTQ part then */
+    if (d->io_dtype == OIR_FLOAT || !d->opt.quant_plan[0] || d->opt.placement)
         return OLIVE_OK;
     OLIVE_TRY(cvt_plan_parse(d->opt.quant_plan, 1, 0, &p));
     *needed = cvt_plan_has_gptq(p);
