@@ -148,3 +148,16 @@ def test_gptq_setting_unknown_to_the_gptq_pass_is_refused(tmp_path):
                        f"gptq_calibration_data={tmp_path / 'data'}", expect_ok=False)
     assert proc.returncode != 0 and "quant_plan.gptq.settings.damping" in proc.stderr
     assert not out.exists()
+
+
+def test_gptq_failing_on_the_copy_names_it_and_writes_nothing(tmp_path):
+    """The gptq pass's own error on the float32 copy (here: calibration data without input_ids)
+    comes back through the conversion, which writes nothing."""
+    plan = json.dumps({"bits": 4, "group_size": 32, "symmetric": False, "lm_head": False, "gptq": {"bits": 4}})
+    out = tmp_path / "out"
+    (tmp_path / "data").mkdir()
+    proc = run_convert(CLI, DATA / "llama", out, "precision=int4", "execution_provider=cuda", f"quant_plan={plan}",
+                       f"gptq_calibration_data={tmp_path / 'data'}", expect_ok=False)
+    assert proc.returncode != 0
+    assert "GPTQ on the float32 CPU copy" in proc.stderr and "input_ids" in proc.stderr
+    assert not out.exists()
