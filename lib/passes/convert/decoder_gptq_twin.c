@@ -126,8 +126,8 @@ static int gptq_values(const olive_pass_args *args, char ***out)
         const olive_param_spec *s = &def->params[i];
         const json_t *j = json_object_get(settings, s->name);
         const char *value = !strcmp(s->name, "calibration_data") ? data
-                            : json_is_string(j)                   ? json_string_value(j)
-                                                                  : s->default_value;
+                            : json_is_string(j)                  ? json_string_value(j)
+                                                                 : s->default_value;
         if (j && !json_is_string(j) && strcmp(s->name, "calibration_data"))
             rc = olive_fail(OLIVE_EINVALID, "quant_plan.gptq.settings.%s: expected the value as text", s->name);
         else if ((rc = olive_param_check(def, s, value)) != OLIVE_OK)
@@ -138,8 +138,12 @@ static int gptq_values(const olive_pass_args *args, char ***out)
     if (rc == OLIVE_OK && settings) {
         const char *key;
         const json_t *j;
-        json_object_foreach((json_t *)settings, key, j) if (rc == OLIVE_OK && !olive_param_find(def, key)) rc =
-            olive_fail(OLIVE_EINVALID, "quant_plan.gptq.settings.%s: the gptq pass has no such parameter", key);
+        json_object_foreach((json_t *)settings, key, j)
+        {
+            if (rc == OLIVE_OK && !olive_param_find(def, key))
+                rc = olive_fail(OLIVE_EINVALID, "quant_plan.gptq.settings.%s: the gptq pass has no such parameter",
+                                key);
+        }
     }
     json_decref(plan);
     if (rc != OLIVE_OK) {
@@ -195,7 +199,8 @@ static int planned(cvt_gptq_result *r, const oir_model *twin)
 
 static oir_tensor *take_tensor(const oir_graph *g, const oir_node *n, size_t input)
 {
-    const oir_tensor *t = input < n->n_inputs && n->inputs[input][0] ? oir_graph_initializer(g, n->inputs[input]) : NULL;
+    const oir_tensor *t = input < n->n_inputs && n->inputs[input][0] ? oir_graph_initializer(g, n->inputs[input])
+                                                                     : NULL;
     return t ? oir_tensor_clone(t) : NULL;
 }
 

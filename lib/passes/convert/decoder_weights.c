@@ -423,7 +423,8 @@ static int linear_of(cvt_decoder *d, const char *path, const char *dots, const c
             OLIVE_TRY(cvt_gptq_linear(d, path, x, in, cols, &done, out));
             if (done)
                 return OLIVE_OK;
-            mq.quantize = 0; /* the gptq pass left it float */
+            /* the gptq pass left it float */
+            mq.quantize = 0;
         } else if (for_gptq) { /* float now; GPTQ quantizes it after the conversion */
             const char *node = cvt_str(d, "%s/MatMul", path);
             if (!node)
