@@ -8,6 +8,7 @@
  * overrides win over the selection. For a model with float16 activations (int4/int8 on cuda, dml
  * or webgpu) the Gptq slot leaves the workflow too: its values join the plan's GPTQ part and the
  * convert pass calibrates a float32 CPU copy of the model (convert.h's gptq_calibration_data).
+ * A Gptq alone before the convert pass is such a chain too, its plan the builder's settings.
  * A Quarot before them (or right before the convert pass) becomes the convert pass's rotate_mode
  * and rotate_seed. */
 #include <stdio.h>
@@ -189,6 +190,17 @@ static int is_gptq(const wf_slot *s)
     return s->n_choices && s->choices[0].pass->def == &olive_pass_gptq;
 }
 
+/* A Gptq slot that only plan passes (or nothing) separate from a convert pass after it: Olive's
+ * Gptq → ModelBuilder on a checkpoint, a plan of its own. */
+static int gptq_before_convert(const olive_workflow *w, size_t i)
+{
+    if (!is_gptq(&w->slots[i]))
+        return 0;
+    for (i++; i < w->n_slots && (is_plan_pass(&w->slots[i]) || is_gptq(&w->slots[i])); i++)
+        ;
+    return i < w->n_slots && w->slots[i].n_choices && w->slots[i].choices[0].pass->def == &olive_pass_convert;
+}
+
 /* GPTQ's part: it runs after the conversion on the float Linears the plan leaves it, each with
  * its planned bits (the selection's default bits win over Gptq's, as Olive merges them). */
 static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
@@ -315,7 +327,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     char *text;
     int rc = OLIVE_OK, have_selection = 0, have_rtn = 0, gptq_inside = 0;
     OLIVE_TRY(fold_rotation(w));
-    for (; first < w->n_slots && !is_plan_pass(&w->slots[first]); first++)
+    for (; first < w->n_slots && !is_plan_pass(&w->slots[first]) && !gptq_before_convert(w, first); first++)
         ;
     if (first == w->n_slots)
         return OLIVE_OK;

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run throu
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
 
 
-def workflow(tmp_path, model, name, ep, gptq=True, quarot=False, builder=None):
+def workflow(tmp_path, model, name, ep, gptq=True, quarot=False, builder=None, selection=True):
     """Runs the chain for `ep` into tmp_path / name; calibration on a local text file."""
     import subprocess
     corpus = tmp_path / "corpus.txt"
@@ -35,7 +35,8 @@ def workflow(tmp_path, model, name, ep, gptq=True, quarot=False, builder=None):
     passes = {}
     if quarot:
         passes["q"] = {"type": "Quarot"}
-    passes["s"] = {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_down"}
+    if selection:
+        passes["s"] = {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_down"}
     if gptq:
         passes["g"] = {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib"}
     passes["m"] = {"type": "ModelBuilder", "precision": "int4", "execution_provider": ep, **(builder or {})}
@@ -81,17 +82,21 @@ def logits(folder, ids):
     return sess.run(["logits"], feeds)[0].astype(np.float32)
 
 
-CASES = [("cuda", "llama_tied", True), ("cuda", "qwen2", False), ("dml", "llama_tied", False),
-         ("webgpu", "llama", True)]
+# (provider, fixture, Quarot first, SelectiveMixedPrecision before Gptq)
+CASES = [("cuda", "llama_tied", True, True), ("cuda", "qwen2", False, True), ("dml", "llama_tied", False, True),
+         ("webgpu", "llama", True, True), ("cuda", "llama", False, False)]
 
 
-@pytest.mark.parametrize("ep,arch,quarot", CASES)
-def test_float16_gptq_takes_the_cpu_gptq_codes(tmp_path, ep, arch, quarot):
+@pytest.mark.parametrize("ep,arch,quarot,selection", CASES)
+def test_float16_gptq_takes_the_cpu_gptq_codes(tmp_path, ep, arch, quarot, selection):
+    """Without SelectiveMixedPrecision, Olive's Gptq → ModelBuilder is a plan of its own."""
     # dml keeps q, k and v apart: so does its float32 copy, and so does the reference here
     builder = {"disable_qkv_fusion": True} if ep == "dml" else None
-    ref = workflow(tmp_path, DATA / arch, "cpu", "cpu", quarot=quarot, builder=builder)
-    out = workflow(tmp_path, DATA / arch, ep, ep, quarot=quarot)
-    rtn = workflow(tmp_path, DATA / arch, f"{ep}_rtn", ep, gptq=False, quarot=quarot)
+    ref = workflow(tmp_path, DATA / arch, "cpu", "cpu", quarot=quarot, builder=builder, selection=selection)
+    out = workflow(tmp_path, DATA / arch, ep, ep, quarot=quarot, selection=selection)
+    # the same blocks (32, asymmetric) rounded to nearest
+    rtn = workflow(tmp_path, DATA / arch, f"{ep}_rtn", ep, gptq=False, quarot=quarot, selection=selection,
+                   builder={"is_symmetric": False})
     want, _, want_inits = linears(ref)
     got, m, inits = linears(out)
     plain, _, plain_inits = linears(rtn)
@@ -113,6 +118,7 @@ def test_float16_gptq_takes_the_cpu_gptq_codes(tmp_path, ep, arch, quarot):
         assert len(g.input) == 4 and np.array_equal(inits[g.input[3]], want_inits[w.input[3]]), value
         # GPTQ's error feedback moves codes away from the round to nearest of a plain conversion
         p = plain[value]
+        assert plain_inits[p.input[1]].shape == inits[g.input[1]].shape and len(p.input) == 4, value
         moved += not np.array_equal(inits[g.input[1]], plain_inits[p.input[1]])
     layers = json.loads((DATA / arch / "config.json").read_text())["num_hidden_layers"]
     assert gptq_nodes == layers * (7 if ep == "dml" else 5)
