@@ -13,6 +13,7 @@
 #include "backends/providers.h"
 #include "engine/engine.h"
 #include "passes/calibrate/gptq_pass.h"
+#include "passes/convert/convert.h"
 #include "workflow/calibration_data.h"
 #include "workflow/workflow.h"
 
@@ -447,7 +448,8 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     int rc;
     const olive_param_spec *folder = olive_param_data_folder(p->def);
     json_t *fallback = NULL;
-    if (!folder)
+    /* ModelBuilder's folder is a Gptq's, set when the chain folds (workflow_quant_plan.c) */
+    if (!folder || p->def == &olive_pass_convert)
         return OLIVE_OK;
     if ((!dc || json_is_null(dc)) && p->def == &olive_pass_gptq && w->model_type && !strcmp(w->model_type, "HfModel") &&
         w->model_path) {
