@@ -235,10 +235,15 @@ static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
     return OLIVE_OK;
 }
 
-/* int4/int8 decoders have float16 activations on every provider but the CPU, which GPTQ does not
- * calibrate: there the convert pass runs it on a float32 CPU copy itself. */
+/* int4/int8 decoders have float16 activations on every provider but the CPU (or those an
+ * io_dtype names), which GPTQ does not calibrate: there the convert pass runs it on a float32
+ * CPU copy itself. */
 static int float16_target(const olive_workflow *w, const olive_pass *convert)
 {
+    const char *io = "";
+    if (olive_param_find(convert->def, "io_dtype") && olive_pass_instance_get(convert, "io_dtype", &io) == OLIVE_OK &&
+        io[0] && strcmp(io, "auto"))
+        return strcmp(io, "fp32") != 0;
     return strcmp(olive_convert_provider(arg(convert, "execution_provider"), w->acc), "cpu") != 0;
 }
 

@@ -79,8 +79,8 @@ void cvt_gptq_result_free(cvt_gptq_result *r)
     free(r);
 }
 
-/* The twin's convert arguments: the target's, for cpu, q/k/v packed as the target packs them,
- * without the calibration data (the twin's own plan is calibrated by this file). */
+/* The twin's convert arguments: the target's, for cpu with float32 activations, q/k/v packed as
+ * the target packs them, without the calibration data (this file calibrates the twin's plan). */
 static int twin_values(const olive_pass_args *args, int separate_qkv, char ***out)
 {
     const olive_pass_def *def = args->def;
@@ -90,6 +90,7 @@ static int twin_values(const olive_pass_args *args, int separate_qkv, char ***ou
     for (size_t i = 0; i < def->n_params; i++) {
         const char *name = def->params[i].name;
         v[i] = !strcmp(name, "execution_provider")                   ? "cpu"
+               : !strcmp(name, "io_dtype")                           ? "fp32"
                : !strcmp(name, "disable_qkv_fusion") && separate_qkv ? "true"
                : !strcmp(name, "gptq_calibration_data")              ? ""
                                                                      : args->values[i];
@@ -290,15 +291,16 @@ static int spill_copy(cvt_decoder *d, const oir_tensor *t)
     return olive_spill_write(d->spill, off, t->blob->data + t->offset, (size_t)t->nbytes);
 }
 
-/* Scales as float16, the activations' type, as the float16 build writes them. */
-static int spill_half_scales(cvt_decoder *d, const oir_tensor *t)
+/* Scales in float16 where the activations are (as the build quantizes for them), else as GPTQ
+ * wrote them. */
+static int spill_scales(cvt_decoder *d, const oir_tensor *t)
 {
     const size_t n = (size_t)(t->nbytes / 4);
     const uint8_t *src = t->blob->data + t->offset;
     uint16_t *h;
     uint64_t off;
     int rc;
-    if (t->dtype == OIR_FLOAT16)
+    if (t->dtype == OIR_FLOAT16 || d->io_dtype != OIR_FLOAT16)
         return spill_copy(d, t);
     OLIVE_TRY(cvt_spill_tensor(d, t->name, OIR_FLOAT16, t->rank, t->dims, &off));
     if (!(h = olive_malloc(n * sizeof *h + 1)))
@@ -334,8 +336,7 @@ int cvt_gptq_linear(cvt_decoder *d, const char *path, const char *x, int64_t in,
                           "convert: GPTQ quantized '%s' of the float32 CPU copy as [K %lld, N %lld], but the "
                           "float16 graph's Linear is [%lld, %lld]",
                           node, (long long)l->k, (long long)l->n, (long long)in, (long long)cols);
-    if ((rc = spill_copy(d, l->codes)) == OLIVE_OK && (rc = spill_half_scales(d, l->scales)) == OLIVE_OK &&
-        l->zero_points)
+    if ((rc = spill_copy(d, l->codes)) == OLIVE_OK && (rc = spill_scales(d, l->scales)) == OLIVE_OK && l->zero_points)
         rc = spill_copy(d, l->zero_points);
     OLIVE_TRY(rc);
     l->used = 1;
