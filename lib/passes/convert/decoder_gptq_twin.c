@@ -20,7 +20,8 @@ typedef struct gptq_linear {
     int quantized, used;
     int bits, block_size;
     int64_t k, n;
-    oir_tensor *codes, *scales, *zero_points; /* share the twin's bytes; zero_points NULL: symmetric */
+    /* share the twin's bytes; zero_points NULL: symmetric; g_idx NULL: groups of consecutive rows */
+    oir_tensor *codes, *scales, *zero_points, *g_idx;
 } gptq_linear;
 
 struct cvt_gptq_result {
@@ -74,6 +75,7 @@ void cvt_gptq_result_free(cvt_gptq_result *r)
         oir_tensor_free(r->items[i].codes);
         oir_tensor_free(r->items[i].scales);
         oir_tensor_free(r->items[i].zero_points);
+        oir_tensor_free(r->items[i].g_idx);
     }
     free(r->items);
     free(r);
@@ -224,15 +226,19 @@ static int harvest(cvt_gptq_result *r, const oir_graph *g)
         l->codes = take_tensor(g, n, 1);
         l->scales = take_tensor(g, n, 2);
         l->zero_points = take_tensor(g, n, 3);
-        if (!l->codes || !l->scales || (n->n_inputs > 3 && n->inputs[3][0] && !l->zero_points))
+        l->g_idx = take_tensor(g, n, 4);
+        if (!l->codes || !l->scales || (n->n_inputs > 3 && n->inputs[3][0] && !l->zero_points) ||
+            (n->n_inputs > 4 && n->inputs[4][0] && !l->g_idx) || n->n_inputs > 5)
             return olive_fail(OLIVE_EINTERNAL, "convert: MatMulNBits '%s' of the float32 copy lacks its initializers",
                               n->name);
         if (l->codes->dtype != OIR_UINT8 || (l->scales->dtype != OIR_FLOAT && l->scales->dtype != OIR_FLOAT16) ||
-            (l->zero_points && l->zero_points->dtype != OIR_UINT8) || !l->codes->blob || !l->scales->blob ||
-            (l->zero_points && !l->zero_points->blob))
+            (l->zero_points && l->zero_points->dtype != OIR_UINT8 && l->zero_points->dtype != OIR_FLOAT &&
+             l->zero_points->dtype != OIR_FLOAT16) ||
+            (l->g_idx && l->g_idx->dtype != OIR_INT32) || !l->codes->blob || !l->scales->blob ||
+            (l->zero_points && !l->zero_points->blob) || (l->g_idx && !l->g_idx->blob))
             return olive_fail(OLIVE_EUNSUPPORTED,
-                              "convert: MatMulNBits '%s' of the float32 copy has uint8 codes, float scales and "
-                              "uint8 zero points only here",
+                              "convert: MatMulNBits '%s' of the float32 copy: uint8 codes, float scales, uint8 or "
+                              "float zero points and int32 g_idx are carried here",
                               n->name);
         l->quantized = 1;
     }
@@ -291,16 +297,16 @@ static int spill_copy(cvt_decoder *d, const oir_tensor *t)
     return olive_spill_write(d->spill, off, t->blob->data + t->offset, (size_t)t->nbytes);
 }
 
-/* Scales in float16 where the activations are (as the build quantizes for them), else as GPTQ
- * wrote them. */
-static int spill_scales(cvt_decoder *d, const oir_tensor *t)
+/* Scales (and float zero points) in float16 where the activations are, as the build quantizes
+ * for them; other tensors as GPTQ wrote them. */
+static int spill_carried(cvt_decoder *d, const oir_tensor *t)
 {
     const size_t n = (size_t)(t->nbytes / 4);
     const uint8_t *src = t->blob->data + t->offset;
     uint16_t *h;
     uint64_t off;
     int rc;
-    if (t->dtype == OIR_FLOAT16 || d->io_dtype != OIR_FLOAT16)
+    if (t->dtype != OIR_FLOAT || d->io_dtype != OIR_FLOAT16)
         return spill_copy(d, t);
     OLIVE_TRY(cvt_spill_tensor(d, t->name, OIR_FLOAT16, t->rank, t->dims, &off));
     if (!(h = olive_malloc(n * sizeof *h + 1)))
@@ -315,10 +321,36 @@ static int spill_scales(cvt_decoder *d, const oir_tensor *t)
     return rc;
 }
 
+/* The MatMulNBits of a carried Linear, as the builder writes one (cvt_matmulnbits_node), with
+ * g_idx as its fifth input when GPTQ wrote one. */
+static int gptq_node(cvt_decoder *d, const char *path, const char *x, const gptq_linear *l, const char **out)
+{
+    const char *node = cvt_str(d, "%s/MatMul_Q%d", path, l->bits);
+    const char *ins[5] = {x, cvt_str(d, "%s", l->codes->name), cvt_str(d, "%s", l->scales->name),
+                          l->zero_points ? cvt_str(d, "%s", l->zero_points->name) : "",
+                          l->g_idx ? cvt_str(d, "%s", l->g_idx->name) : ""};
+    const size_t n_in = l->g_idx ? 5 : l->zero_points ? 4 : 3;
+    oir_node *nd;
+    const char *outs[1];
+    for (size_t i = 0; i < 5; i++)
+        if (!ins[i])
+            return OLIVE_ENOMEM;
+    OLIVE_TRY(cvt_node(d, "MatMulNBits", "com.microsoft", node, n_in, ins, 1, &nd, outs));
+    /* The output keeps the float MatMul's name, as the quantize pass leaves it. */
+    if (!(*out = cvt_str(d, "%s/MatMul/output_0", path)) || oir_node_set_output(nd, 0, *out) != OLIVE_OK)
+        return OLIVE_ENOMEM;
+    if (oir_node_set_attr_int(nd, "K", l->k) != OLIVE_OK || oir_node_set_attr_int(nd, "N", l->n) != OLIVE_OK ||
+        oir_node_set_attr_int(nd, "bits", l->bits) != OLIVE_OK ||
+        oir_node_set_attr_int(nd, "block_size", l->block_size) != OLIVE_OK ||
+        (d->opt.accuracy_level > 0 && oir_node_set_attr_int(nd, "accuracy_level", d->opt.accuracy_level) != OLIVE_OK))
+        return OLIVE_ENOMEM;
+    return OLIVE_OK;
+}
+
 int cvt_gptq_linear(cvt_decoder *d, const char *path, const char *x, int64_t in, int64_t cols, int *done,
                     const char **out)
 {
-    const char *node = cvt_str(d, "%s/MatMul", path), *qn, *sn, *zn;
+    const char *node = cvt_str(d, "%s/MatMul", path);
     gptq_linear *l = NULL;
     int rc;
     *done = 0;
@@ -336,22 +368,20 @@ int cvt_gptq_linear(cvt_decoder *d, const char *path, const char *x, int64_t in,
                           "convert: GPTQ quantized '%s' of the float32 CPU copy as [K %lld, N %lld], but the "
                           "float16 graph's Linear is [%lld, %lld]",
                           node, (long long)l->k, (long long)l->n, (long long)in, (long long)cols);
-    if ((rc = spill_copy(d, l->codes)) == OLIVE_OK && (rc = spill_scales(d, l->scales)) == OLIVE_OK && l->zero_points)
-        rc = spill_copy(d, l->zero_points);
+    if ((rc = spill_copy(d, l->codes)) == OLIVE_OK && (rc = spill_carried(d, l->scales)) == OLIVE_OK && l->zero_points)
+        rc = spill_carried(d, l->zero_points);
+    if (rc == OLIVE_OK && l->g_idx)
+        rc = spill_copy(d, l->g_idx);
     OLIVE_TRY(rc);
     l->used = 1;
     *done = 1;
-    qn = cvt_str(d, "%s", l->codes->name);
-    sn = cvt_str(d, "%s", l->scales->name);
-    zn = l->zero_points ? cvt_str(d, "%s", l->zero_points->name) : NULL;
-    rc = !qn || !sn || (l->zero_points && !zn)
-             ? OLIVE_ENOMEM
-             : cvt_matmulnbits_node(d, path, x, qn, sn, zn, in, cols, l->bits, l->block_size, out);
+    rc = gptq_node(d, path, x, l, out);
     /* the bytes are in the spill file now: the twin's are released */
     oir_tensor_free(l->codes);
     oir_tensor_free(l->scales);
     oir_tensor_free(l->zero_points);
-    l->codes = l->scales = l->zero_points = NULL;
+    oir_tensor_free(l->g_idx);
+    l->codes = l->scales = l->zero_points = l->g_idx = NULL;
     return rc;
 }
 
