@@ -27,7 +27,7 @@ DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "convert"
 
 
 def workflow(tmp_path, model, name, ep, gptq=True, quarot=False, builder=None, selection=True, gptq_extra=None,
-             expect_ok=True):
+             expect_ok=True, converter=None):
     """Runs the chain for `ep` into tmp_path / name; calibration on a local text file. The
     output folder, or the process when expect_ok is false."""
     import subprocess
@@ -42,7 +42,7 @@ def workflow(tmp_path, model, name, ep, gptq=True, quarot=False, builder=None, s
     if gptq:
         passes["g"] = {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib",
                        **(gptq_extra or {})}
-    passes["m"] = {"type": "ModelBuilder", "precision": "int4", "execution_provider": ep, **(builder or {})}
+    passes["m"] = converter or {"type": "ModelBuilder", "precision": "int4", "execution_provider": ep, **(builder or {})}
     cfg = {"input_model": {"type": "HfModel", "model_path": str(model)},
            "data_configs": [{"name": "calib", "type": "HuggingfaceContainer",
                              "load_dataset_config": {"data_name": "text", "data_files": str(corpus), "split": "train"},
@@ -112,15 +112,28 @@ def test_act_order_carries_g_idx(tmp_path):
     compare_with_cpu(tmp_path, "cuda", "llama", False, False, extra)
 
 
-def compare_with_cpu(tmp_path, ep, arch, quarot, selection, extra):
+def test_onnx_conversion_in_float16_on_cpu(tmp_path):
+    """OnnxConversion with torch_dtype float16 after the plan (Olive exports the quantized torch
+    model in that dtype): float16 activations on the CPU too, GPTQ from the float32 copy (where
+    this build takes OnnxConversion's dtype with a plan)."""
+    conv = {"type": "OnnxConversion", "torch_dtype": "float16"}
+    proc = workflow(tmp_path, DATA / "qwen2", "probe", "cpu", converter=conv, expect_ok=False)
+    if proc.returncode != 0 and "needs precision int4 or int8" in proc.stderr:
+        pytest.skip("this build's OnnxConversion takes no quantization plan")
+    assert proc.returncode == 0, proc.stderr
+    compare_with_cpu(tmp_path, "cpu", "qwen2", False, True, None, converter=conv)
+
+
+def compare_with_cpu(tmp_path, ep, arch, quarot, selection, extra, converter=None):
     # dml keeps q, k and v apart: so does its float32 copy, and so does the reference here
     builder = {"disable_qkv_fusion": True} if ep == "dml" else None
     ref = workflow(tmp_path, DATA / arch, "cpu", "cpu", quarot=quarot, builder=builder, selection=selection,
                    gptq_extra=extra)
-    out = workflow(tmp_path, DATA / arch, ep, ep, quarot=quarot, selection=selection, gptq_extra=extra)
+    out = workflow(tmp_path, DATA / arch, f"{ep}_out", ep, quarot=quarot, selection=selection, gptq_extra=extra,
+                   converter=converter)
     # the same blocks (32, asymmetric) rounded to nearest
     rtn = workflow(tmp_path, DATA / arch, f"{ep}_rtn", ep, gptq=False, quarot=quarot, selection=selection,
-                   builder={"is_symmetric": False})
+                   builder={"is_symmetric": False}, converter=converter and {**converter, "is_symmetric": False})
     want, _, want_inits = linears(ref)
     got, m, inits = linears(out)
     plain, _, plain_inits = linears(rtn)
@@ -153,11 +166,12 @@ def compare_with_cpu(tmp_path, ep, arch, quarot, selection, extra):
     assert moved == gptq_nodes
     check_with_contrib_layernorm(out / "model.onnx")
     ids = [1, 5, 9, 20, 33, 7]
-    # float16 activations (and webgpu's int8 compute, accuracy_level 4, on float16 inputs) move
-    # the logits a little; the float16 model with plain round to nearest is ten times further
+    # float16 activations (and the int8 compute of accuracy_level 4, cpu's and webgpu's, on float16
+    # inputs) move the logits a little; the float16 model with plain round to nearest is ten
+    # times further
     ref_logits = logits(ref, ids)
     err = np.abs(logits(out, ids) - ref_logits).max()
-    assert err <= 0.02 * np.abs(ref_logits).max()
+    assert err <= 0.05 * np.abs(ref_logits).max()
     assert err * 10 < np.abs(logits(rtn, ids) - ref_logits).max()
 
 
