@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "passes/calibrate/gptq_pass.h"
 #include "passes/checkpoint_quant/checkpoint_quant.h"
+#include "passes/convert/convert.h"
 #include "passes/instance.h"
 #include "workflow/calibration_data.h"
 #include "workflow/workflow.h"
@@ -453,7 +454,8 @@ static int calibration_from_data_config(olive_workflow *w, olive_pass *p, const 
     json_t *fallback = NULL;
     /* SelectiveMixedPrecision takes data for kld_gradient only (Olive's takes no data_config). */
     const int kld = p->def == &olive_pass_selective_mixed_precision;
-    if (!folder)
+    /* ModelBuilder's folder is a Gptq's, set when the chain folds (workflow_quant_plan.c) */
+    if (!folder || p->def == &olive_pass_convert)
         return OLIVE_OK;
     if (kld) {
         const char *alg = "";

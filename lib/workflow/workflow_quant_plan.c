@@ -5,8 +5,12 @@
  * plan leaves it the Linears it quantized in Olive (all but the head) as float MatMuls, with
  * their planned bits in the converted model's metadata. The plan merges as Olive merges the
  * mixed precision info: the selection's defaults win over Rtn's and Gptq's settings, Rtn's
- * overrides win over the selection. A Quarot before them (or right before the convert pass) becomes
- * the convert pass's rotate_mode and rotate_seed. */
+ * overrides win over the selection. For a model with float16 activations (int4/int8 on cuda, dml
+ * or webgpu) the Gptq slot leaves the workflow too: its values join the plan's GPTQ part and the
+ * convert pass calibrates a float32 CPU copy of the model (convert.h's gptq_calibration_data).
+ * A Gptq alone before the convert pass is such a chain too, its plan the builder's settings.
+ * A Quarot before them (or right before the convert pass) becomes the convert pass's rotate_mode
+ * and rotate_seed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +195,17 @@ static int is_gptq(const wf_slot *s)
     return s->n_choices && s->choices[0].pass->def == &olive_pass_gptq;
 }
 
+/* A Gptq slot that only plan passes (or nothing) separate from a convert pass after it: Olive's
+ * Gptq → ModelBuilder on a checkpoint, a plan of its own. */
+static int gptq_before_convert(const olive_workflow *w, size_t i)
+{
+    if (!is_gptq(&w->slots[i]))
+        return 0;
+    for (i++; i < w->n_slots && (is_plan_pass(&w->slots[i]) || is_gptq(&w->slots[i])); i++)
+        ;
+    return i < w->n_slots && w->slots[i].n_choices && w->slots[i].choices[0].pass->def == &olive_pass_convert;
+}
+
 /* GPTQ's part: it runs after the conversion on the float Linears the plan leaves it, each with
  * its planned bits (the selection's default bits win over Gptq's, as Olive merges them). */
 static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
@@ -222,6 +237,38 @@ static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
         (rc = olive_pass_instance_set(p, "group_size", text[1])) != OLIVE_OK ||
         (rc = olive_pass_instance_set(p, "sym", text[2])) != OLIVE_OK)
         return olive_fail_context(rc, "passes.%s", s->name);
+    return OLIVE_OK;
+}
+
+/* int4/int8 decoders have float16 activations on every provider but the CPU (or those an
+ * io_dtype names), which GPTQ does not calibrate: there the convert pass runs it on a float32
+ * CPU copy itself. */
+static int float16_target(const olive_workflow *w, const olive_pass *convert)
+{
+    const char *io = "";
+    if (olive_param_find(convert->def, "io_dtype") && olive_pass_instance_get(convert, "io_dtype", &io) == OLIVE_OK &&
+        io[0] && strcmp(io, "auto"))
+        return strcmp(io, "fp32") != 0;
+    return strcmp(olive_convert_provider(arg(convert, "execution_provider"), w->acc), "cpu") != 0;
+}
+
+/* The Gptq pass's values into the plan's GPTQ part ("settings"), its calibration folder into the
+ * convert pass's gptq_calibration_data: the convert pass runs it. */
+static int add_gptq_settings(json_t *plan, const olive_pass *gptq, olive_pass *convert, const char *convert_slot)
+{
+    json_t *settings = json_object();
+    int rc;
+    if (!settings || json_object_set_new(json_object_get(plan, "gptq"), "settings", settings))
+        return olive_fail(OLIVE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < gptq->def->n_params; i++) {
+        const char *name = gptq->def->params[i].name;
+        if (gptq->def->params[i].data_folder)
+            continue;
+        if (json_object_set_new(settings, name, json_string(gptq->values[i])))
+            return olive_fail(OLIVE_ENOMEM, "out of memory");
+    }
+    if ((rc = olive_pass_instance_set(convert, "gptq_calibration_data", arg(gptq, "calibration_data"))) != OLIVE_OK)
+        return olive_fail_context(rc, "passes.%s", convert_slot);
     return OLIVE_OK;
 }
 
@@ -307,9 +354,9 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     json_t *plan;
     const wf_slot *conv;
     char *text;
-    int rc = OLIVE_OK, have_selection = 0, have_rtn = 0;
+    int rc = OLIVE_OK, have_selection = 0, have_rtn = 0, gptq_inside = 0;
     OLIVE_TRY(fold_rotation(w));
-    for (; first < w->n_slots && !is_plan_pass(&w->slots[first]); first++)
+    for (; first < w->n_slots && !is_plan_pass(&w->slots[first]) && !gptq_before_convert(w, first); first++)
         ;
     if (first == w->n_slots)
         return OLIVE_OK;
@@ -373,6 +420,9 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     }
     if (rc == OLIVE_OK && gptq != (size_t)-1)
         rc = add_gptq(plan, &w->slots[gptq], have_selection);
+    gptq_inside = gptq != (size_t)-1 && float16_target(w, conv->choices[0].pass);
+    if (rc == OLIVE_OK && gptq_inside)
+        rc = add_gptq_settings(plan, w->slots[gptq].choices[0].pass, conv->choices[0].pass, conv->name);
     if (rc == OLIVE_OK && !have_rtn)
         rc = add_builder_defaults(plan, conv->choices[0].pass, gptq != (size_t)-1);
     text = rc == OLIVE_OK ? json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -386,7 +436,7 @@ int wf_fold_checkpoint_quant(olive_workflow *w)
     free(text);
     if (rc != OLIVE_OK)
         return olive_fail_context(rc, "passes.%s", conv->name);
-    if (gptq == (size_t)-1) {
+    if (gptq == (size_t)-1 || gptq_inside) {
         while (end-- > first)
             drop_slot(w, first);
         return OLIVE_OK;

@@ -380,8 +380,8 @@ def test_recipe_chain_with_a_rule_and_local_data(tmp_path, recipe, arch):
     for kld_gradient (test_kld_gradient.py checks that one), and a local text file as Gptq's
     calibration data (Olive's default is a Hub dataset). The whole chain runs:
     SelectiveMixedPrecision → gptq → rtn (8-bit head and embeddings) → ModelBuilder int4 →
-    GraphSurgeries TieWordEmbeddings. For WebGPU the model has float16 activations, which GPTQ
-    does not calibrate: refused by name."""
+    GraphSurgeries TieWordEmbeddings. For WebGPU the model has float16 activations: GPTQ runs on
+    a float32 CPU copy inside the conversion (test_gptq_float16.py checks its codes)."""
     cfg = json.loads((DATA.parent / "recipes" / recipe).read_text())
     model = DATA / arch
     (tmp_path / "corpus.txt").write_text("The quick brown fox jumps over the lazy dog.\n" * 80)
@@ -399,11 +399,6 @@ def test_recipe_chain_with_a_rule_and_local_data(tmp_path, recipe, arch):
     proc = subprocess.run([CLI, "run", "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True,
                           timeout=600)
     out = tmp_path / "out"
-    if "webgpu" in recipe:
-        # float16 activations on GPU providers: GPTQ (float32 calibration) is refused, nothing written
-        assert proc.returncode != 0 and "Gptq after the conversion is not supported for webgpu" in proc.stderr
-        assert not out.exists()
-        return
     assert proc.returncode == 0, proc.stderr
     got, m = linears(out)
     layers = json.loads((model / "config.json").read_text())["num_hidden_layers"]
@@ -413,7 +408,8 @@ def test_recipe_chain_with_a_rule_and_local_data(tmp_path, recipe, arch):
     gbq = [n for n in m.graph.node if n.op_type == "GatherBlockQuantized"]
     assert len(gbq) == 1 and {a.name: a.i for a in gbq[0].attribute}["bits"] == 8
     ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    assert len(genai_greedy(out, [1, 2, 3], 3)) == 6
+    if "webgpu" not in recipe:  # onnxruntime-genai here has no WebGPU provider
+        assert len(genai_greedy(out, [1, 2, 3], 3)) == 6
 
 
 SCORED = json.loads((DATA.parent / "smp" / "scored.json").read_text())

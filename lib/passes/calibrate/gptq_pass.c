@@ -341,7 +341,7 @@ static const olive_param_spec params[] = {
      .min = 1,
      .max = 1e7,
      .choices = NULL,
-     .help = "Memory for the Hessians held at once; the calibration data runs once per group that fits (not layerwise)"},
+     .help = "Without layerwise: memory for the Hessians held at once (one data run per group that fits)"},
 };
 
 static const olive_pass_type olive_types[] = {{"Gptq", NULL, NULL, NULL},

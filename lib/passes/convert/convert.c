@@ -32,6 +32,12 @@ static const char *provider_of(const olive_pass_ctx *ctx)
     return "cpu";
 }
 
+const char *olive_convert_provider(const char *execution_provider, const struct olive_accelerator *acc)
+{
+    olive_pass_ctx ctx = {acc, NULL, NULL};
+    return execution_provider && execution_provider[0] ? execution_provider : provider_of(&ctx);
+}
+
 /* The architecture named in config.json ("architectures"[0], else model_type). */
 static const char *architecture_of(const ofmt_checkpoint *ck)
 {
@@ -224,6 +230,16 @@ static const olive_param_spec params[] = {
                 "Rtn passes before ModelBuilder. Modules are the checkpoint's names (lm_head for the head); the head "
                 "stays float unless lm_head is true. From a quantized GGUF file the weights are requantized as "
                 "planned (gguf_blocks does not apply)"},
+    {.name = "gptq_calibration_data",
+     .type = OLIVE_PARAM_STRING,
+     .default_value = "",
+     .help = "Folder of <input name>.npy calibration samples for a quant_plan's GPTQ part on float16 activations",
+     .details = "int4/int8 on cuda, dml and webgpu: a plan's GPTQ part (quant_plan \"gptq\", its \"settings\" the "
+                "gptq pass's parameters) is calibrated on a float32 CPU copy of the model, converted the same way "
+                "into a temporary file and removed, and the model takes its codes and zero points, its scales in "
+                "float16. A workflow sets it from a Gptq pass before ModelBuilder; on cpu the gptq pass runs after "
+                "the conversion instead",
+     .data_folder = 1},
     {.name = "rotate_mode",
      .type = OLIVE_PARAM_STRING,
      .default_value = "",

@@ -9,4 +9,9 @@ extern const olive_pass_def olive_pass_convert;
 /* ModelBuilder with metadata_only: genai_config.json for the ONNX decoder (genai_metadata.c). */
 extern const olive_pass_def olive_pass_genai_metadata;
 
+/* The provider a conversion builds for: its execution_provider parameter when set, else the
+ * accelerator's as the builder names it ("cuda", "dml", "webgpu"; "cpu" for any other or none). */
+struct olive_accelerator;
+const char *olive_convert_provider(const char *execution_provider, const struct olive_accelerator *acc);
+
 #endif

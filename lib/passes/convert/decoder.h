@@ -151,6 +151,8 @@ struct cvt_decoder {
     struct cvt_float_log *float_log; /* records the float Linear weights written, or NULL */
     int32_t io_dtype;            /* activations, KV cache, logits: float, float16 or bfloat16 */
     int64_t n_layers;            /* layers built (num_hidden_layers option or all) */
+    /* GPTQ's results on the float32 CPU twin, for a float16 build (decoder_gptq_twin.h), or NULL */
+    struct cvt_gptq_result *gptq;
     /* Graph values every layer reads (set before the layers are built). */
     const char *input_ids;     /* "input_ids" (or NULL with exclude_embeds) */
     const char *seqlens_k;     /* int32 [batch]: attention_mask sum - 1 */

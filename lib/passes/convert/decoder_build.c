@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "formats/peft.h"
 #include "passes/convert/decoder.h"
+#include "passes/convert/decoder_gptq_twin.h"
 #include "passes/convert/decoder_internal.h"
 #include "passes/convert/decoder_plan.h"
 #include "passes/convert/decoder_rotate.h"
@@ -372,11 +373,10 @@ static int build(cvt_decoder *d)
         else if (alg)
             OLIVE_TRY(cvt_plan_score(d, d->plan, alg, &ss));
     }
-    /* The gptq pass calibrates float32 graphs: it would leave float16 MatMuls as they are. */
-    if (cvt_plan_has_gptq(d->plan) && d->io_dtype != OIR_FLOAT)
-        return olive_fail(OLIVE_EUNSUPPORTED,
-                          "quant_plan: Gptq after the conversion is not supported for %s: the model has float16 "
-                          "activations there, and GPTQ calibrates float32 graphs; convert for cpu, or use Rtn alone",
+    /* The gptq pass calibrates float32 graphs: a float16 build takes GPTQ's results from the
+     * float32 twin (decoder_gptq_twin.h), never leaving float16 MatMuls for it. */
+    if (cvt_plan_has_gptq(d->plan) && d->io_dtype != OIR_FLOAT && !d->gptq)
+        return olive_fail(OLIVE_EINTERNAL, "quant_plan: GPTQ for %s without the float32 copy's results",
                           d->opt.execution_provider);
     d->weights_total = count_weights(d);
     d->input_ids = d->opt.exclude_embeds ? NULL : "input_ids";
@@ -397,6 +397,7 @@ static int build(cvt_decoder *d)
         OLIVE_TRY((a->layer ? a->layer : cvt_layer)(d, i, &r));
     OLIVE_TRY((a->head ? a->head : cvt_head)(d, &r));
     OLIVE_TRY(cvt_lora_check_used(d));
+    OLIVE_TRY(cvt_gptq_result_check_used(d->gptq));
     OLIVE_TRY(cvt_finish_tensors(d));
     return OLIVE_OK;
 }
@@ -482,23 +483,60 @@ static int note_gptq_plan(cvt_decoder *d)
     return OLIVE_OK;
 }
 
-static int decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
-                         const olive_pass_args *args, olive_pass_ctx *ctx, cvt_float_log *log)
+static int build_model(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                       const olive_pass_args *args, olive_pass_ctx *ctx, cvt_float_log *log, cvt_gptq_result *gptq);
+
+/* The float16 build's progress, after the twin's 60%. */
+typedef struct rest_ctx {
+    olive_pass_ctx ctx;
+    olive_pass_ctx *outer;
+} rest_ctx;
+
+static int rest_progress(olive_pass_ctx *ctx, double fraction)
+{
+    return olive_pass_progress(((rest_ctx *)ctx)->outer, 0.6 + 0.4 * fraction);
+}
+
+/* GPTQ with float16 activations: the float32 twin is converted and calibrated first (the first
+ * 60% of the progress), then the model is built with its results. */
+static int build_with_twin(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                           const olive_pass_args *args, olive_pass_ctx *ctx, int separate_qkv)
+{
+    cvt_gptq_result *r = NULL;
+    int rc = cvt_gptq_twin_run(&r, ck, arch, args, separate_qkv, ctx, 0, 0.6);
+    if (rc == OLIVE_OK) {
+        rest_ctx rest = {{ctx ? ctx->accelerator : NULL, rest_progress, NULL}, ctx};
+        rc = build_model(m, ck, arch, args, &rest.ctx, NULL, r);
+    }
+    cvt_gptq_result_free(r);
+    return rc;
+}
+
+static int build_model(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
+                       const olive_pass_args *args, olive_pass_ctx *ctx, cvt_float_log *log, cvt_gptq_result *gptq)
 {
     cvt_decoder d;
-    int rc;
+    int rc, twin = 0;
     memset(&d, 0, sizeof d);
     d.float_log = log;
     d.arch = arch;
     d.ck = ck;
     d.m = m;
     d.ctx = ctx;
+    d.gptq = gptq;
     if (!m->graph && !(m->graph = oir_graph_new("main_graph")))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     d.g = m->graph;
-    if ((rc = read_options(&d, args)) != OLIVE_OK || (rc = read_adapter(&d, args)) != OLIVE_OK) {
+    if ((rc = read_options(&d, args)) != OLIVE_OK || (rc = read_adapter(&d, args)) != OLIVE_OK ||
+        (!gptq && (rc = cvt_gptq_twin_needed(&d, &twin)) != OLIVE_OK)) {
         decoder_free(&d);
         return rc;
+    }
+    if (twin) {
+        /* dml (and LoRA on q, k or v) keep q, k and v apart: the twin's Linears must be the same */
+        const int separate_qkv = d.opt.disable_qkv_fusion || !strcmp(d.opt.execution_provider, "dml");
+        decoder_free(&d);
+        return build_with_twin(m, ck, arch, args, ctx, separate_qkv);
     }
     if ((rc = olive_spill_open(&d.spill, args ? olive_args_string(args, "temp_dir") : NULL)) != OLIVE_OK)
         return rc;
@@ -523,11 +561,11 @@ static int decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_deco
 int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
                       const olive_pass_args *args, olive_pass_ctx *ctx)
 {
-    return decoder_build(m, ck, arch, args, ctx, NULL);
+    return build_model(m, ck, arch, args, ctx, NULL, NULL);
 }
 
 int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
                             olive_pass_ctx *ctx, cvt_float_log *log)
 {
-    return decoder_build(m, ck, arch, NULL, ctx, log);
+    return build_model(m, ck, arch, NULL, ctx, log, NULL);
 }

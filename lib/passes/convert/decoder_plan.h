@@ -12,7 +12,8 @@
  *        from the convert pass's selection_data)
  *    "gptq": {"bits": 4, "group_size": 32, "symmetric": false},     optional: every Linear but
  *        the head stays float for the gptq pass, its settings noted per node in the model's
- *        metadata (gptq_pass.h's key)
+ *        metadata (gptq_pass.h's key); with float16 activations "settings" (the gptq pass's
+ *        parameter values as text) and the builder runs the pass itself (decoder_gptq_twin.h)
  *    "overrides": {"model.layers.0.mlp.down_proj": {"bits": 8, "group_size": 32, "symmetric": true}}}
  * Module names are the checkpoint's (the weight's name without ".weight"; "lm_head" for the head,
  * tied or not). The selection picks the modules that get the high settings; overrides win over

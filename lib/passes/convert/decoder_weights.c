@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "passes/convert/decoder.h"
+#include "passes/convert/decoder_gptq_twin.h"
 #include "passes/convert/decoder_internal.h"
 #include "passes/convert/decoder_plan.h"
 #include "core/half.h"
@@ -450,7 +451,14 @@ static int linear_of(cvt_decoder *d, const char *path, const char *dots, const c
         int for_gptq = 0;
         if (d->plan)
             OLIVE_TRY(plan_of(d, path, src, n_parts, &mq, &for_gptq));
-        if (for_gptq) { /* float now; GPTQ quantizes it after the conversion */
+        if (for_gptq && d->gptq) { /* quantized by GPTQ on the float32 twin */
+            int done;
+            OLIVE_TRY(cvt_gptq_linear(d, path, x, in, cols, &done, out));
+            if (done)
+                return OLIVE_OK;
+            /* the gptq pass left it float */
+            mq.quantize = 0;
+        } else if (for_gptq) { /* float now; GPTQ quantizes it after the conversion */
             const char *node = cvt_str(d, "%s/MatMul", path);
             if (!node)
                 return OLIVE_ENOMEM;
