@@ -227,7 +227,8 @@ static int add_gptq(json_t *plan, const wf_slot *s, int have_selection)
                           "passes.%s: Gptq takes one symmetry for every MatMul, and the selection gives the promoted "
                           "modules another (high_sym)",
                           s->name);
-    if (!(g = json_pack("{s:i, s:I, s:b}", "bits", b, "group_size", group, "symmetric", sym)) ||
+    if (!(g = json_pack("{s:i, s:I, s:b, s:b}", "bits", b, "group_size", group, "symmetric", sym, "lm_head",
+                        olive_args_bool(&a, "lm_head"))) ||
         json_object_set_new(plan, "gptq", g))
         return olive_fail(OLIVE_ENOMEM, "out of memory");
     snprintf(text[0], sizeof text[0], "%d", b);

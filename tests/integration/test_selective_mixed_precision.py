@@ -290,11 +290,13 @@ def test_plan_needs_a_quantized_model_builder(tmp_path):
 
 
 @pytest.mark.skipif(OLIVE is None, reason="olive-ai is not installed (scripts/requirements-olive.txt)")
-def test_selection_gptq_rtn_chain(tmp_path):
+@pytest.mark.parametrize("gptq_head", [False, True])
+def test_selection_gptq_rtn_chain(tmp_path, gptq_head):
     """Olive's recipe order SelectiveMixedPrecision → Gptq → Rtn → ModelBuilder: GPTQ runs after
     the conversion on the float Linears with the selection's bits per node (calibrated on a
-    local text file), Rtn's part quantizes the head at 8 bits as a uniform int8 conversion does,
-    the plan leaves no metadata behind, and the folder generates in onnxruntime-genai."""
+    local text file), Rtn's part quantizes the head at 8 bits as a uniform int8 conversion does
+    (or, with Gptq's lm_head, GPTQ does, with the selection's 8 bits for it), the plan leaves no
+    metadata behind, and the folder generates in onnxruntime-genai."""
     layers = 16
     model = deep_checkpoint(tmp_path, "llama", layers, seed=4)
     (tmp_path / "corpus.txt").write_text("The quick brown fox jumps over the lazy dog.\n" * 80)
@@ -307,7 +309,8 @@ def test_selection_gptq_rtn_chain(tmp_path):
                                                          "max_samples": 8, "use_attention_mask": True}}],
            "passes": {"s": {"type": "SelectiveMixedPrecision", "algorithm": "k_quant_mixed", "bits": 4,
                             "high_bits": 8},
-                      "g": {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib"},
+                      "g": {"type": "gptq", "bits": 4, "sym": False, "group_size": 32, "data_config": "calib",
+                            "lm_head": gptq_head},
                       "r": {"type": "rtn", "bits": 8, "sym": False, "group_size": 32, "lm_head": True,
                             "overrides": {"lm_head": {"bits": 8}}},
                       "m": {"type": "ModelBuilder", "precision": "int4"}},
@@ -331,11 +334,11 @@ def test_selection_gptq_rtn_chain(tmp_path):
         ref_got, ref_model = linears(tmp_path / f"rtn{bits}")
         ref_inits = {t.name: numpy_helper.to_array(t) for t in ref_model.graph.initializer}
         same = np.array_equal(inits[node.input[1]], ref_inits[ref_got[path][2].input[1]])
-        if path == "/lm_head":
+        if path == "/lm_head" and not gptq_head:
             assert same  # Rtn's part: round to nearest
         else:
             differs += not same  # GPTQ's: error feedback moves codes away from round to nearest
-    assert differs == len(got) - 1
+    assert differs == len(got) - (0 if gptq_head else 1)
     assert len(genai_greedy(out, [1, 5, 9], 4)) == 7
 
 

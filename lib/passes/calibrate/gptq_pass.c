@@ -324,6 +324,16 @@ static const olive_param_spec params[] = {
      .help = "Per-node bits and group size as JSON: {node: {\"bits\": 4|8, \"group_size\": 16..256}}",
      .details = "Empty: the per-node plan a conversion from a checkpoint left in the model's metadata (a "
                 "SelectiveMixedPrecision plan), if any; then only the MatMuls it names are quantized"},
+    {.name = "lm_head",
+     .type = OLIVE_PARAM_BOOL,
+     .default_value = "false",
+     .min = 0,
+     .max = -1,
+     .choices = NULL,
+     .help = "Also the LM head, in a checkpoint's chain (Olive's lm_head)",
+     .details = "In Olive's chain SelectiveMixedPrecision / Gptq / Rtn / ModelBuilder the plan leaves GPTQ every "
+                "Linear, and the head too when this is true. On other ONNX models every MatMul is quantized "
+                "unless nodes_to_exclude names it"},
     {.name = "layerwise",
      .type = OLIVE_PARAM_BOOL,
      .default_value = "true",

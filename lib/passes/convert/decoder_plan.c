@@ -22,6 +22,7 @@ struct cvt_quant_plan {
     int tied;
     const json_t *overrides; /* borrowed from root; may be NULL */
     int gptq;                /* the plan has a GPTQ part */
+    int gptq_head;           /* ... which takes the LM head too (Gptq's lm_head) */
     cvt_module_quant gptq_base;
     json_t *gptq_nodes; /* node -> {bits, group_size} */
 };
@@ -164,6 +165,7 @@ int cvt_plan_parse(const char *text, int64_t n_layers, int tied, cvt_quant_plan 
     }
     if ((v = json_object_get(p->root, "gptq")) && !json_is_null(v)) {
         p->gptq = 1;
+        p->gptq_head = json_is_true(json_object_get(v, "lm_head"));
         p->gptq_base = p->base;
         if ((rc = read_settings(v, &p->gptq_base, ".gptq")) != OLIVE_OK)
             goto out;
@@ -286,10 +288,10 @@ int cvt_plan_has_gptq(const cvt_quant_plan *p)
 
 int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_head, cvt_module_quant *mq)
 {
-    if (!p || !p->gptq || is_lm_head)
+    if (!p || !p->gptq || (is_lm_head && !p->gptq_head))
         return 0;
     *mq = p->gptq_base;
-    if (selected(p, name, 0))
+    if (selected(p, name, is_lm_head))
         promote(p, mq);
     return 1;
 }

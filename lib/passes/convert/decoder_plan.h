@@ -39,10 +39,10 @@ void cvt_plan_free(cvt_quant_plan *p);
  * the two modules the plan quantizes only when asked; tied embeddings take the head's
  * selection, as Olive copies the head's override to them. */
 cvt_module_quant cvt_plan_module(const cvt_quant_plan *p, const char *name, int is_lm_head, int is_embeds);
-/* GPTQ's part (plan key "gptq": {"bits", "group_size", "symmetric"}): the Linears GPTQ will
- * quantize after the conversion stay float; *mq gets the settings GPTQ is to use for module
- * `name` (its base, the selection's high bits). Returns 0 when the plan has no GPTQ part or
- * the module is the head (which Rtn's part quantizes). */
+/* GPTQ's part (plan key "gptq": {"bits", "group_size", "symmetric", "lm_head"}): the Linears
+ * GPTQ will quantize after the conversion stay float; *mq gets the settings GPTQ is to use for
+ * module `name` (its base, the selection's high bits). Returns 0 when the plan has no GPTQ part,
+ * or for the head unless the part's lm_head is true (else Rtn's part quantizes it). */
 int cvt_plan_has_gptq(const cvt_quant_plan *p);
 int cvt_plan_gptq_module(const cvt_quant_plan *p, const char *name, int is_lm_head, cvt_module_quant *mq);
 /* Records that float MatMul `node` is for GPTQ with *mq; cvt_plan_gptq_text gives the record
