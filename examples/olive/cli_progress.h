@@ -40,4 +40,10 @@ void cli_interrupt_unwatch(void);
 /* 1 once SIGINT or SIGTERM arrived while watching. */
 int cli_interrupted(void);
 
+/* The end of the single-model commands (run-pass, extract-adapters): unless `rc` already
+ * failed, loads `model_path` and runs `engine` on it into `output` with progress and Ctrl-C
+ * handling, then reports: "Saved to OUTPUT", or the error (with "use --overwrite" when the
+ * folder was refused and the flag was not given). Returns the exit status. */
+int cli_run_engine(olive_engine *engine, int rc, const char *model_path, const char *output, int overwrite);
+
 #endif

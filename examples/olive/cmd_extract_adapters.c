@@ -81,29 +81,14 @@ static int run(const extract_args *a)
 {
     olive_engine *engine = NULL;
     olive_pass *pass = NULL;
-    olive_model *model = NULL;
-    int rc = make_pass(&pass, a);
+    int rc = make_pass(&pass, a), status;
     if (rc == OLIVE_OK)
         rc = olive_engine_new(&engine, NULL);
     if (rc == OLIVE_OK)
         rc = olive_engine_add_pass(engine, pass);
     if (rc == OLIVE_OK)
         rc = olive_engine_set_options(engine, a->overwrite ? "overwrite=true" : "overwrite=false");
-    if (rc == OLIVE_OK)
-        rc = olive_model_load(&model, a->model);
-    if (rc == OLIVE_OK) {
-        cli_interrupt_watch(engine);
-        rc = olive_engine_run(engine, model, a->output, NULL);
-        cli_interrupt_unwatch();
-        if (rc != OLIVE_OK && cli_interrupted())
-            rc = OLIVE_ECANCELLED;
-    }
-    int status = rc == OLIVE_OK                         ? CLI_EXIT_OK
-                 : rc == OLIVE_EEXISTS && !a->overwrite ? cli_fail_hint(rc, "use --overwrite")
-                                                        : cli_fail(rc);
-    if (rc == OLIVE_OK && cli_log_level() < OLIVE_LOG_SILENT)
-        printf("Saved to %s\n", a->output);
-    olive_model_free(model);
+    status = cli_run_engine(engine, rc, a->model, a->output, a->overwrite);
     olive_engine_free(engine);
     olive_pass_free(pass);
     return status;

@@ -175,9 +175,8 @@ static int run(const run_args *a)
 {
     olive_accelerator *acc = NULL;
     olive_engine *engine = NULL;
-    olive_model *model = NULL;
     char *options_text = engine_options(a);
-    int rc = OLIVE_OK;
+    int rc = OLIVE_OK, status;
 
     if (!options_text) {
         fprintf(stderr, "olive: error: out of memory\n");
@@ -196,28 +195,7 @@ static int run(const run_args *a)
     if (rc == OLIVE_OK)
         rc = olive_engine_set_options(engine, options_text);
     free(options_text);
-    if (rc == OLIVE_OK)
-        rc = olive_model_load(&model, a->model);
-
-    cli_progress progress;
-    if (rc == OLIVE_OK) {
-        if (cli_progress_init(&progress))
-            olive_engine_set_progress(engine, cli_progress_report, &progress);
-        cli_interrupt_watch(engine);
-        rc = olive_engine_run(engine, model, a->output, NULL);
-        cli_interrupt_unwatch();
-        cli_progress_end(&progress);
-        if (rc != OLIVE_OK && cli_interrupted())
-            rc = OLIVE_ECANCELLED;
-    }
-
-    /* The library names its own option (overwrite=true); point to the flag instead. */
-    int status = rc == OLIVE_OK                         ? CLI_EXIT_OK
-                 : rc == OLIVE_EEXISTS && !a->overwrite ? cli_fail_hint(rc, "use --overwrite")
-                                                        : cli_fail(rc);
-    if (rc == OLIVE_OK && cli_log_level() < OLIVE_LOG_SILENT)
-        printf("Saved to %s\n", a->output);
-    olive_model_free(model);
+    status = cli_run_engine(engine, rc, a->model, a->output, a->overwrite);
     olive_engine_free(engine);
     olive_accelerator_free(acc);
     return status;
