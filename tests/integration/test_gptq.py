@@ -161,6 +161,15 @@ TEXT = ("The quick brown fox jumps over the lazy dog. A journey of a thousand mi
         "Knowledge is power, and time is money; practice makes perfect while haste makes waste. ") * 8
 
 
+def decoder_feeds(model, x):
+    """A converted tiny decoder's inputs for token ids x: the mask all ones, the past empty."""
+    out = {"input_ids": x, "attention_mask": np.ones_like(x)}
+    for i in model.graph.input:
+        if i.name.startswith("past_key_values"):
+            out[i.name] = np.zeros((len(x), 2, 0, 16), np.float32)
+    return out
+
+
 @pytest.mark.parametrize("algorithm", ["gptq", "awq"])
 def test_int4_decoder_logits_closer_to_fp32_than_rtn(tmp_path, algorithm):
     """A tiny Llama checkpoint converted to ONNX, calibrated on tokenized English text: the
@@ -179,11 +188,7 @@ def test_int4_decoder_logits_closer_to_fp32_than_rtn(tmp_path, algorithm):
     calib, held_out = ids[:n], ids[n:]
 
     def feeds(x):
-        out = {"input_ids": x, "attention_mask": np.ones_like(x)}
-        for i in model.graph.input:
-            if i.name.startswith("past_key_values"):
-                out[i.name] = np.zeros((len(x), 2, 0, 16), np.float32)
-        return out
+        return decoder_feeds(model, x)
 
     (tmp_path / "calib").mkdir()
     # Only the token ids and the mask: the past key/value inputs are fed empty.
@@ -284,11 +289,7 @@ def test_gptq_layerwise_calibrates_each_layer_on_the_quantized_layers_before_it(
     assert len({layer_of(nd.name) for nd in matmuls}) == 3  # two layers and the head
 
     def feeds(x):
-        out = {"input_ids": x, "attention_mask": np.ones_like(x)}
-        for i in model.graph.input:
-            if i.name.startswith("past_key_values"):
-                out[i.name] = np.zeros((len(x), 2, 0, 16), np.float32)
-        return out
+        return decoder_feeds(model, x)
 
     def mismatches(out):
         """Per layer: the share of codes that differ from the reference, and whether scales agree."""

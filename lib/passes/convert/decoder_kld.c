@@ -96,24 +96,10 @@ typedef struct kld_state {
 static void fake_quant(const float *x, int64_t n, const kld_q *q, float *out)
 {
     const int64_t g = q->group > 0 ? q->group : n;
-    const float maxq = (float)((1 << q->bits) - 1), midq = (float)(1 << (q->bits - 1));
+    const float maxq = (float)((1 << q->bits) - 1);
     for (int64_t s = 0; s < n; s += g) {
-        float lo = 0, hi = 0, scale, zp;
-        for (int64_t i = s; i < s + g; i++) {
-            lo = x[i] < lo ? x[i] : lo;
-            hi = x[i] > hi ? x[i] : hi;
-        }
-        if (q->sym) {
-            hi = fabsf(lo) > hi ? fabsf(lo) : hi;
-            if (lo < 0)
-                lo = -hi;
-        }
-        if (lo == 0 && hi == 0) {
-            lo = -1;
-            hi = 1;
-        }
-        scale = (hi - lo) / maxq;
-        zp = q->sym ? midq : fminf(fmaxf(nearbyintf(0.0f - lo / scale), 0.0f), maxq);
+        float scale, zp;
+        cvt_fake_quant_group(x + s, (size_t)g, q->bits, q->sym, &scale, &zp);
         for (int64_t i = s; i < s + g; i++) {
             float c = fminf(fmaxf(nearbyintf(x[i] / scale + zp), 0.0f), maxq);
             out[i] = (c - zp) * scale;

@@ -64,6 +64,10 @@ int cvt_plan_select(cvt_quant_plan *p, const char *name);
 /* Scores every Linear weight of the checkpoint and selects as Olive does (decoder_scores.c). */
 struct cvt_decoder;
 int cvt_plan_score(struct cvt_decoder *d, cvt_quant_plan *p, const char *algorithm, const cvt_score_settings *s);
+
+/* The scale and zero point Olive's WeightQuantizer gives a group of n weights at `bits`
+ * (the range of the values and 0; symmetric: centred zero point). For the scorers. */
+void cvt_fake_quant_group(const float *x, size_t n, int bits, int sym, float *scale, float *zp);
 /* kld_gradient (decoder_kld.c): ranks the checkpoint's Linears by Olive's KL-divergence
  * gradient alignment on the calibration data of d's selection_data, and selects as Olive does. */
 int cvt_plan_kld(struct cvt_decoder *d, cvt_quant_plan *p, const cvt_score_settings *s);

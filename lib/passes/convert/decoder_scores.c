@@ -28,17 +28,15 @@ typedef struct fq {
     int bits, group, sym;
 } fq;
 
-/* One group's fake quantization error, as WeightQuantizer.fake_quantize computes it. */
-static double group_error(const float *x, size_t n, const fq *q)
+void cvt_fake_quant_group(const float *x, size_t n, int bits, int sym, float *scale, float *zp)
 {
-    const float maxq = (float)((1 << q->bits) - 1), midq = (float)(1 << (q->bits - 1));
-    float lo = 0, hi = 0, scale, zp;
-    double err = 0;
+    const float maxq = (float)((1 << bits) - 1), midq = (float)(1 << (bits - 1));
+    float lo = 0, hi = 0;
     for (size_t i = 0; i < n; i++) {
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
     }
-    if (q->sym) {
+    if (sym) {
         hi = fabsf(lo) > hi ? fabsf(lo) : hi;
         if (lo < 0)
             lo = -hi;
@@ -47,8 +45,17 @@ static double group_error(const float *x, size_t n, const fq *q)
         lo = -1;
         hi = 1;
     }
-    scale = (hi - lo) / maxq;
-    zp = q->sym ? midq : fminf(fmaxf(nearbyintf(0.0f - lo / scale), 0.0f), maxq);
+    *scale = (hi - lo) / maxq;
+    *zp = sym ? midq : fminf(fmaxf(nearbyintf(0.0f - lo / *scale), 0.0f), maxq);
+}
+
+/* One group's fake quantization error, as WeightQuantizer.fake_quantize computes it. */
+static double group_error(const float *x, size_t n, const fq *q)
+{
+    const float maxq = (float)((1 << q->bits) - 1);
+    float scale, zp;
+    double err = 0;
+    cvt_fake_quant_group(x, n, q->bits, q->sym, &scale, &zp);
     for (size_t i = 0; i < n; i++) {
         float c = fminf(fmaxf(nearbyintf(x[i] / scale + zp), 0.0f), maxq);
         double e = (double)x[i] - (double)((c - zp) * scale);
