@@ -228,15 +228,20 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     }
     if (damp_used)
         *damp_used = damp_frac;
+    /* A block's columns are held column by column (w1[i][r], err[i][r]), so that both the
+     * quantization of a column and the error fed into each later column run along rows r,
+     * contiguous: the same operations in the same order as row by row, vectorized. */
     for (size_t i1 = 0; i1 < k; i1 += bs) {
         size_t i2 = i1 + bs < k ? i1 + bs : k, count = i2 - i1;
         for (size_t r = 0; r < n; r++)
-            memcpy(w1 + r * count, wp + r * k + i1, count * sizeof *w1);
+            for (size_t i = 0; i < count; i++)
+                w1[i * n + r] = wp[r * k + i1 + i];
         for (size_t i = 0; i < count; i++) {
             size_t col = i1 + i;
             const float *hrow = u + col * k + i1; /* Hinv1[i, :] */
             float d = hrow[i];
             const float *sc, *ze;
+            float *wc = w1 + i * n, *ec = err + i * n;
             if (!c->static_groups) {
                 if (col % gs == 0) {
                     size_t len = k - col < gs ? k - col : gs;
@@ -254,21 +259,22 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
                 ze = szero + g * n;
             }
             for (size_t r = 0; r < n; r++) {
-                float wv = w1[r * count + i], q, e;
+                float wv = wc[r], q;
                 q = nearbyintf(wv / sc[r]) + ze[r];
                 q = q < 0.0f ? 0.0f : q > maxq ? maxq : q;
                 qp[r * k + col] = (uint8_t)q;
-                e = (wv - sc[r] * (q - ze[r])) / d;
-                err[r * bs + i] = e;
-                for (size_t j = i; j < count; j++) {
-                    float p = e * hrow[j];
-                    w1[r * count + j] -= p;
-                }
+                ec[r] = (wv - sc[r] * (q - ze[r])) / d;
+            }
+            for (size_t j = i + 1; j < count; j++) {
+                const float h = hrow[j];
+                float *wj = w1 + j * n;
+                for (size_t r = 0; r < n; r++)
+                    wj[r] -= ec[r] * h;
             }
         }
-        if (i2 < k) /* W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)(k - i2), (int)count, -1.0f, err,
-                        (int)bs, u + i1 * k + i2, (int)k, 1.0f, wp + i2, (int)k);
+        if (i2 < k) /* W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], Err1 held transposed */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)(k - i2), (int)count, -1.0f, err, (int)n,
+                        u + i1 * k + i2, (int)k, 1.0f, wp + i2, (int)k);
     }
     if (c->static_groups)
         for (size_t g = 0; g < n_groups; g++)
