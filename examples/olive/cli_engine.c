@@ -24,7 +24,7 @@ int cli_run_engine(olive_engine *engine, int rc, const char *model_path, const c
             rc = OLIVE_ECANCELLED;
     }
     /* The library names its own option (overwrite=true); point to the flag instead. */
-    status = rc == OLIVE_OK                       ? CLI_EXIT_OK
+    status = rc == OLIVE_OK                      ? CLI_EXIT_OK
              : rc == OLIVE_EEXISTS && !overwrite ? cli_fail_hint(rc, "use --overwrite")
                                                  : cli_fail(rc);
     if (rc == OLIVE_OK && cli_log_level() < OLIVE_LOG_SILENT)

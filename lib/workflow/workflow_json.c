@@ -432,13 +432,12 @@ static int64_t context_length(const char *folder)
 static json_t *default_data(const olive_workflow *w, const char *name, int64_t max_len, int64_t samples)
 {
     int64_t ctx = context_length(w->model_path), len = ctx > 0 && ctx < max_len ? ctx : max_len;
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:b, s:I, s:I, s:b}, s:{s:i}}", "name", name,
-                     "type", "HuggingfaceContainer", "load_dataset_config", "data_name", "Salesforce/wikitext",
-                     "subset", "wikitext-2-raw-v1", "split", "train[:1000]", "pre_process_data_config", "type",
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:b, s:I, s:I, s:b}, s:{s:i}}", "name", name, "type",
+                     "HuggingfaceContainer", "load_dataset_config", "data_name", "Salesforce/wikitext", "subset",
+                     "wikitext-2-raw-v1", "split", "train[:1000]", "pre_process_data_config", "type",
                      "text_generation_huggingface_pre_process", "model_name", w->model_path, "add_special_tokens", 0,
                      "max_seq_len", (json_int_t)len, "max_samples", (json_int_t)samples, "use_attention_mask", 1,
-                     "dataloader_config",
-                     "batch_size", 1);
+                     "dataloader_config", "batch_size", 1);
 }
 
 /* A calibrated pass's Olive `data_config` (a name in "data_configs" or an inline config) becomes

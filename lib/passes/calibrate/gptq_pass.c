@@ -236,13 +236,13 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     OLIVE_TRY(olive_calib_nbits_check(PASS, r.cfg.bits, group));
     if (r.cfg.desc_act && !r.cfg.static_groups && !r.cfg.sym)
         OLIVE_WARN(PASS ": desc_act without static_groups writes MatMulNBits with g_idx and float zero points, "
-                   "which ONNX Runtime's CPU kernel runs many times slower than uint8 ones; static_groups=true or "
-                   "sym=true keeps the fast form");
+                        "which ONNX Runtime's CPU kernel runs many times slower than uint8 ones; static_groups=true or "
+                        "sym=true keeps the fast form");
     if (r.cfg.desc_act && !r.cfg.static_groups && ctx && ctx->accelerator &&
         strcmp(olive_accelerator_provider(ctx->accelerator), "CPUExecutionProvider"))
         OLIVE_WARN(PASS ": desc_act without static_groups writes MatMulNBits with g_idx (groups of scattered "
-                   "rows), which ONNX Runtime runs on its CPU provider; for %s set static_groups=true (groups of "
-                   "consecutive rows, no g_idx)",
+                        "rows), which ONNX Runtime runs on its CPU provider; for %s set static_groups=true (groups of "
+                        "consecutive rows, no g_idx)",
                    olive_accelerator_provider(ctx->accelerator));
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(node_plan(m, args, &r.overrides, &r.plan_only));

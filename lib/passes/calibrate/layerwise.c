@@ -320,8 +320,9 @@ static int gather_rows(const lw_plan *p, const oir_node *n, const olive_tensor *
         if (row < 0 || row >= rows) {
             olive_tensor_free(*out);
             *out = NULL;
-            return olive_fail(OLIVE_EINVALID, "%s: calibration input '%s' holds index %lld, outside Gather '%s''s %lld rows",
-                              p->pass, n->inputs[1], (long long)row, n->name, (long long)rows);
+            return olive_fail(OLIVE_EINVALID,
+                              "%s: calibration input '%s' holds index %lld, outside Gather '%s''s %lld rows", p->pass,
+                              n->inputs[1], (long long)row, n->name, (long long)rows);
         }
         if (!transposed) {
             memcpy(dst + i * row_len, src + (size_t)row * row_len * 4, row_len * 4);
@@ -630,8 +631,8 @@ static int segment_batch(lw_plan *p, lw_segment *sg, int64_t start, int64_t coun
                     feed[i] = batch[k];
         }
         if (!feed[i])
-            rc = olive_fail(OLIVE_EINTERNAL, "%s: no value for input '%s' of layer segment %zu", p->pass,
-                            in_names[i], sg->s + 1);
+            rc = olive_fail(OLIVE_EINTERNAL, "%s: no value for input '%s' of layer segment %zu", p->pass, in_names[i],
+                            sg->s + 1);
     }
     for (size_t k = 0; k < sg->n_outputs; k++)
         out_names[k] = sg->outputs[k].name;

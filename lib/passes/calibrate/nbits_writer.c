@@ -108,8 +108,11 @@ int olive_calib_write_nbits(oir_graph *g, size_t at, const oir_tensor *w, int bi
         /* g_idx is input 4: an absent zero point is then the empty name */
         const char *ins[5] = {n->inputs[0], names[0], names[1], names[2] ? names[2] : "", names[3]};
         node_name = n->name[0] ? olive_asprintf("%s_Q%d", n->name, bits) : olive_strdup("");
-        if (!node_name || !(q = oir_node_new("MatMulNBits", "com.microsoft", node_name, bg ? 5 : bz ? 4 : 3, ins, 1,
-                                             (const char *const *)n->outputs))) {
+        if (!node_name || !(q = oir_node_new("MatMulNBits", "com.microsoft", node_name,
+                                             bg   ? 5
+                                             : bz ? 4
+                                                  : 3,
+                                             ins, 1, (const char *const *)n->outputs))) {
             rc = OLIVE_ENOMEM;
             goto done;
         }

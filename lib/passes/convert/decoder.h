@@ -146,11 +146,11 @@ struct cvt_decoder {
     oir_graph *g;
     cvt_decoder_config cfg;
     cvt_decoder_options opt;
-    struct cvt_quant_plan *plan; /* parsed opt.quant_plan, or NULL */
-    struct cvt_rotation *rot;    /* from opt.rotate_mode, or NULL */
+    struct cvt_quant_plan *plan;     /* parsed opt.quant_plan, or NULL */
+    struct cvt_rotation *rot;        /* from opt.rotate_mode, or NULL */
     struct cvt_float_log *float_log; /* records the float Linear weights written, or NULL */
-    int32_t io_dtype;            /* activations, KV cache, logits: float, float16 or bfloat16 */
-    int64_t n_layers;            /* layers built (num_hidden_layers option or all) */
+    int32_t io_dtype;                /* activations, KV cache, logits: float, float16 or bfloat16 */
+    int64_t n_layers;                /* layers built (num_hidden_layers option or all) */
     /* GPTQ's results on the float32 CPU twin, for a float16 build (decoder_gptq_twin.h), or NULL */
     struct cvt_gptq_result *gptq;
     /* Graph values every layer reads (set before the layers are built). */

@@ -564,8 +564,8 @@ int cvt_decoder_build(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder
     return build_model(m, ck, arch, args, ctx, NULL, NULL);
 }
 
-int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
-                            olive_pass_ctx *ctx, cvt_float_log *log)
+int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch, olive_pass_ctx *ctx,
+                            cvt_float_log *log)
 {
     return build_model(m, ck, arch, NULL, ctx, log, NULL);
 }

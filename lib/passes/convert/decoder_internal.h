@@ -119,7 +119,7 @@ void cvt_float_log_clear(cvt_float_log *log);
 
 /* Builds the float32 CPU graph of checkpoint ck (the options' defaults: every layer, no
  * quantization, rotation or adapters) into m, recording its float Linear weights in *log. */
-int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch,
-                            olive_pass_ctx *ctx, cvt_float_log *log);
+int cvt_decoder_build_float(oir_model *m, const ofmt_checkpoint *ck, const cvt_decoder_arch *arch, olive_pass_ctx *ctx,
+                            cvt_float_log *log);
 
 #endif

@@ -62,8 +62,8 @@ typedef struct kld_data {
     olive_npy ids, mask;
     int64_t n_samples, tokens;
     size_t n_inputs;
-    char **names;          /* the model's data inputs, in its order */
-    olive_tensor **empty;  /* per input: the empty past tensor, or NULL for ids / mask */
+    char **names;         /* the model's data inputs, in its order */
+    olive_tensor **empty; /* per input: the empty past tensor, or NULL for ids / mask */
 } kld_data;
 
 /* A selection unit: checkpoint Linears (q, k, v, or one) that share their precision. */
@@ -81,7 +81,7 @@ typedef struct kld_state {
     kld_q low, high;
     kld_unit *units;
     size_t n_units;
-    float **teacher, **student;     /* per logged weight: W^T and W_low^T [in, cols] */
+    float **teacher, **student; /* per logged weight: W^T and W_low^T [in, cols] */
     olive_tensor **t_teacher, **t_student;
     const olive_backend *backend;
     struct olive_backend_model *model;
@@ -205,8 +205,8 @@ static int data_open(kld_data *k, const oir_graph *g, const char *folder)
         k->n_inputs++;
         if (!strcmp(vi->name, "input_ids") || !strcmp(vi->name, "attention_mask"))
             continue;
-        if (strncmp(vi->name, "past_key_values.", 16) || !t || !t->has_shape || t->rank != 4 ||
-            !t->dims[1].has_value || !t->dims[3].has_value)
+        if (strncmp(vi->name, "past_key_values.", 16) || !t || !t->has_shape || t->rank != 4 || !t->dims[1].has_value ||
+            !t->dims[3].has_value)
             return olive_fail(OLIVE_EINTERNAL, "kld_gradient: the float32 model takes '%s', which has no data",
                               vi->name);
         OLIVE_TRY(olive_tensor_new(&k->empty[k->n_inputs - 1], OLIVE_DTYPE_FLOAT32,
@@ -271,8 +271,8 @@ static int make_units(kld_state *st)
                 if (u->n >= 3)
                     return olive_fail(OLIVE_EINTERNAL, "kld_gradient: a q/k/v group of more than three");
                 u->t[u->n] = t;
-                u->module[u->n] =
-                    log->w[i].head ? "lm_head" : cvt_str(st->d, "%.*s", (int)(strlen(t->name) - 7), t->name);
+                u->module[u->n] = log->w[i].head ? "lm_head"
+                                                 : cvt_str(st->d, "%.*s", (int)(strlen(t->name) - 7), t->name);
                 if (!u->module[u->n])
                     return OLIVE_ENOMEM;
                 u->n++;
@@ -297,11 +297,10 @@ static int make_weights(kld_state *st)
         float *row, *low;
         int rc = OLIVE_OK;
         if (in % (st->low.group > 0 ? st->low.group : in) || in % (st->high.group > 0 ? st->high.group : in))
-            return olive_fail(OLIVE_EINVALID,
-                              "SelectiveMixedPrecision: in_features %" PRId64
-                              " of '%s' is not a multiple of group_size %d",
-                              in, w->parts[0].t->name,
-                              in % (st->low.group > 0 ? st->low.group : in) ? st->low.group : st->high.group);
+            return olive_fail(
+                OLIVE_EINVALID,
+                "SelectiveMixedPrecision: in_features %" PRId64 " of '%s' is not a multiple of group_size %d", in,
+                w->parts[0].t->name, in % (st->low.group > 0 ? st->low.group : in) ? st->low.group : st->high.group);
         if (!(st->teacher[i] = olive_malloc(bytes)) || !(st->student[i] = olive_malloc(bytes)))
             return OLIVE_ENOMEM;
         row = olive_malloc((size_t)in * 2 * sizeof *row);
@@ -668,8 +667,8 @@ int cvt_plan_kld(cvt_decoder *d, cvt_quant_plan *p, const cvt_score_settings *s)
             u->score = -u->alignment / (fmax(u->numel, 1) / 1e6);
             total += u->numel;
             OLIVE_DEBUG("kld_gradient: unit %s%s%s%s%s alignment %.9g score %.9g", u->module[0], u->n > 1 ? "+" : "",
-                        u->n > 1 ? u->module[1] : "", u->n > 2 ? "+" : "", u->n > 2 ? u->module[2] : "",
-                        u->alignment, u->score);
+                        u->n > 1 ? u->module[1] : "", u->n > 2 ? "+" : "", u->n > 2 ? u->module[2] : "", u->alignment,
+                        u->score);
         }
         qsort(st.units, st.n_units, sizeof *st.units, by_score);
         for (size_t k = 0; k < st.n_units && rc == OLIVE_OK; k++) {
