@@ -36,6 +36,7 @@
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/histogram.h"
+#include "passes/calibrate/qoperator_ops.h"
 #include "passes/calibrate/qparams.h"
 #include "passes/calibrate/static_quant.h"
 
@@ -619,265 +620,45 @@ static int rewrite(sq_run *r)
     return oir_graph_toposort(g);
 }
 
-/* ---- QOperator: QLinearMatMul ---- */
+/* ---- QOperator (qoperator_ops.h) ---- */
 
-/* A value as quantize_static's QOperator form holds it: its codes and their scale and zero
- * point (names), and whether a new node wrote the codes. */
-typedef struct qop_value {
-    char *source, *q, *scale, *zp;
-} qop_value;
+static int option_bool(const char *extra, const char *key, int fallback, int *out);
 
-typedef struct qop_state {
-    qop_value *v;
-    size_t n, cap;
-} qop_state;
-
-static qop_value *qop_find(qop_state *st, const char *source)
+static int qop_selected(void *user, const oir_node *n)
 {
-    for (size_t i = 0; i < st->n; i++)
-        if (!strcmp(st->v[i].source, source))
-            return &st->v[i];
-    return NULL;
+    return selected(user, n);
 }
 
-static int qop_add(qop_state *st, const char *source, const char *q)
+static int qop_range(void *user, const char *name, float *rmin, float *rmax)
 {
-    qop_value *v;
-    if (st->n == st->cap && olive_grow((void **)&st->v, &st->cap, st->n + 1, sizeof *st->v) != OLIVE_OK)
-        return OLIVE_ENOMEM;
-    v = &st->v[st->n];
-    memset(v, 0, sizeof *v);
-    if (!(v->source = olive_strdup(source)) || !(v->q = olive_strdup(q)) ||
-        !(v->scale = olive_asprintf("%s_scale", source)) || !(v->zp = olive_asprintf("%s_zero_point", source))) {
-        free(v->source);
-        free(v->q);
-        free(v->scale);
-        free(v->zp);
-        return OLIVE_ENOMEM;
-    }
-    st->n++;
-    return OLIVE_OK;
-}
-
-static void qop_free(qop_state *st)
-{
-    for (size_t i = 0; i < st->n; i++) {
-        free(st->v[i].source);
-        free(st->v[i].q);
-        free(st->v[i].scale);
-        free(st->v[i].zp);
-    }
-    free(st->v);
-}
-
-/* One input of a QLinearMatMul: an initializer quantized once (weight-typed for B), or an
- * activation read through QuantizeLinear "<A>_QuantizeLinear" -> "<A>_quantized" (inserted
- * before node *at). 0 when the activation has no calibrated range. */
-static int qop_input(sq_run *r, qop_state *st, size_t *at, const char *name, int as_weight, size_t *out)
-{
-    oir_graph *g = r->g;
-    sq_tensor *t = find(r, name);
-    char *q = NULL;
-    int rc;
-    qop_value *found = qop_find(st, name);
-    if (found) {
-        *out = (size_t)(found - st->v);
-        return 1;
-    }
-    if (!t)
+    sq_tensor *t = find(user, name);
+    if (!t || t->kind != T_ACT || t->capture < 0 || !t->has_range)
         return 0;
-    if (t->kind != T_ACT) {
-        sq_tensor tmp = *t;
-        tmp.kind = as_weight ? T_WEIGHT : T_ACT_INIT;
-        tmp.axis = -1;
-        if ((rc = quantize_initializer_as(r, &tmp, 1)) != OLIVE_OK)
-            return rc;
-        if (!(q = olive_asprintf("%s_quantized", name)))
-            return OLIVE_ENOMEM;
-    } else {
-        int32_t qmin, qmax, zp;
-        float scale;
-        char *qn = NULL;
-        oir_node *n = NULL;
-        if (t->capture < 0 || !t->has_range)
-            return 0;
-        olive_sq_qrange(r->atype, 0, r->act_symmetric, &qmin, &qmax);
-        olive_sq_scale_zp(t->rmin, t->rmax, qmin, qmax, r->act_symmetric, &scale, &zp);
-        if ((rc = add_scale_zp(g, name, r->atype, 1, 0, &scale, &zp)) != OLIVE_OK)
-            return rc;
-        if (!(q = olive_asprintf("%s_quantized", name)) || !(qn = olive_asprintf("%s_QuantizeLinear", name))) {
-            free(q);
-            return OLIVE_ENOMEM;
-        }
-        {
-            char *sname = olive_asprintf("%s_scale", name), *zname = olive_asprintf("%s_zero_point", name);
-            const char *ins[3] = {name, sname, zname};
-            const char *outs[1] = {q};
-            if (!sname || !zname || !(n = oir_node_new("QuantizeLinear", "", qn, 3, ins, 1, outs)))
-                rc = OLIVE_ENOMEM;
-            else if ((rc = oir_graph_insert_node(g, *at, n)) == OLIVE_OK)
-                (*at)++;
-            else
-                oir_node_free(n);
-            free(sname);
-            free(zname);
-        }
-        free(qn);
-        if (rc != OLIVE_OK) {
-            free(q);
-            return rc;
-        }
-    }
-    rc = qop_add(st, name, q);
-    free(q);
-    if (rc != OLIVE_OK)
-        return rc;
-    *out = st->n - 1;
+    *rmin = t->rmin;
+    *rmax = t->rmax;
     return 1;
 }
 
-/* A DequantizeLinear "<v>_DequantizeLinear" writing v from its codes, before node *at, for a
- * value a QLinearMatMul now writes as codes (v has no producer left). */
-static int qop_dequantize(sq_run *r, qop_state *st, size_t *at, const char *name, const unsigned char *replaced)
+static int rewrite_qoperator(sq_run *r, oir_model *m)
 {
-    oir_graph *g = r->g;
-    qop_value *v = qop_find(st, name);
-    char *dn;
-    oir_node *n;
-    int rc;
-    if (!v || !replaced[v - st->v])
-        return OLIVE_OK;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
-            if (!strcmp(g->nodes[i]->outputs[k], name))
-                return OLIVE_OK; /* written already (by an earlier DequantizeLinear) */
-    if (!(dn = olive_asprintf("%s_DequantizeLinear", name)))
-        return OLIVE_ENOMEM;
-    {
-        const char *ins[3] = {v->q, v->scale, v->zp};
-        n = oir_node_new("DequantizeLinear", "", dn, 3, ins, 1, &name);
-    }
-    free(dn);
-    if (!n)
-        return OLIVE_ENOMEM;
-    if ((rc = oir_graph_insert_node(g, *at, n)) != OLIVE_OK) {
-        oir_node_free(n);
-        return rc;
-    }
-    (*at)++;
+    olive_qop_env env;
+    size_t done = 0;
+    memset(&env, 0, sizeof env);
+    env.model = m;
+    env.atype = r->atype;
+    env.wtype = r->wtype;
+    env.per_channel = r->per_channel;
+    env.reduce_range = r->reduce_range;
+    env.act_symmetric = r->act_symmetric;
+    OLIVE_TRY(option_bool(olive_args_string(r->args, "extra_options"), "WeightSymmetric", -1, &env.weight_symmetric));
+    env.selected = qop_selected;
+    env.range = qop_range;
+    env.user = r;
+    OLIVE_TRY(olive_qop_rewrite(&env, &done));
+    OLIVE_INFO(PASS ": %zu nodes written in QOperator form (%s activations, %s weights%s)", done,
+               r->atype == OIR_INT8 ? "int8" : "uint8", r->wtype == OIR_INT8 ? "int8" : "uint8",
+               r->per_channel ? ", per channel" : "");
     return OLIVE_OK;
-}
-
-static int rewrite_qoperator(sq_run *r)
-{
-    oir_graph *g = r->g;
-    qop_state st;
-    unsigned char *replaced = NULL; /* per qop value: written by a QLinearMatMul */
-    size_t n_replaced = 0, done = 0;
-    int rc = OLIVE_OK;
-    memset(&st, 0, sizeof st);
-    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
-        oir_node *n = g->nodes[i];
-        size_t ia = 0, ib = 0;
-        sq_tensor *y;
-        int ok = 1;
-        if (!strcmp(n->op_type, "MatMul") && selected(r, n) && n->n_inputs == 2 && n->n_outputs == 1 &&
-            (y = find(r, n->outputs[0])) && y->capture >= 0 && y->has_range) {
-            if ((ok = qop_input(r, &st, &i, n->inputs[0], 0, &ia)) > 0)
-                ok = qop_input(r, &st, &i, n->inputs[1], 1, &ib);
-            if (ok < 0) {
-                rc = ok;
-                break;
-            }
-            if (ok) {
-                const qop_value *a = &st.v[ia], *b = &st.v[ib];
-                int32_t qmin, qmax, zp;
-                float scale;
-                char *qname = NULL, *oq = olive_asprintf("%s_quantized", n->outputs[0]);
-                oir_node *q = NULL;
-                olive_sq_qrange(r->atype, 0, r->act_symmetric, &qmin, &qmax);
-                olive_sq_scale_zp(y->rmin, y->rmax, qmin, qmax, r->act_symmetric, &scale, &zp);
-                if (!oq || (rc = add_scale_zp(g, n->outputs[0], r->atype, 1, 0, &scale, &zp)) != OLIVE_OK) {
-                    free(oq);
-                    rc = rc ? rc : OLIVE_ENOMEM;
-                    break;
-                }
-                qname = n->name[0] ? olive_asprintf("%s_quant", n->name) : olive_strdup("");
-                {
-                    char *ys = olive_asprintf("%s_scale", n->outputs[0]),
-                         *yz = olive_asprintf("%s_zero_point", n->outputs[0]);
-                    const char *ins[8] = {a->q, a->scale, a->zp, b->q, b->scale, b->zp, ys, yz};
-                    const char *outs[1] = {oq};
-                    if (qname && ys && yz && (q = oir_node_new("QLinearMatMul", "", qname, 8, ins, 1, outs)))
-                        rc = qop_add(&st, n->outputs[0], oq); /* a and b are not used after this */
-                    else
-                        rc = OLIVE_ENOMEM;
-                    free(ys);
-                    free(yz);
-                }
-                free(qname);
-                free(oq);
-                if (rc != OLIVE_OK) {
-                    oir_node_free(q);
-                    break;
-                }
-                if (st.n > n_replaced) {
-                    unsigned char *grown = realloc(replaced, st.n);
-                    if (!grown) {
-                        oir_node_free(q);
-                        rc = OLIVE_ENOMEM;
-                        break;
-                    }
-                    memset(grown + n_replaced, 0, st.n - n_replaced);
-                    replaced = grown;
-                    n_replaced = st.n;
-                }
-                replaced[st.n - 1] = 1;
-                oir_graph_replace_node(g, i, q);
-                done++;
-                continue;
-            }
-        }
-        /* Another node: the values it reads that only exist as codes now are dequantized. */
-        if (st.n > n_replaced) {
-            unsigned char *grown = realloc(replaced, st.n);
-            if (!grown) {
-                rc = OLIVE_ENOMEM;
-                break;
-            }
-            memset(grown + n_replaced, 0, st.n - n_replaced);
-            replaced = grown;
-            n_replaced = st.n;
-        }
-        for (size_t k = 0; k < n->n_inputs && rc == OLIVE_OK; k++) {
-            char *in = olive_strdup(n->inputs[k]);
-            if (!in) {
-                rc = OLIVE_ENOMEM;
-                break;
-            }
-            rc = qop_dequantize(r, &st, &i, in, replaced);
-            free(in);
-        }
-    }
-    for (size_t k = 0; rc == OLIVE_OK && k < g->n_outputs; k++) {
-        size_t end = g->n_nodes;
-        char *name = olive_strdup(g->outputs[k].name);
-        rc = name ? qop_dequantize(r, &st, &end, name, replaced) : OLIVE_ENOMEM;
-        free(name);
-    }
-    for (size_t i = 0; rc == OLIVE_OK && i < r->n; i++) {
-        long at;
-        if (r->t[i].kind != T_ACT && !still_used(g, r->t[i].name) &&
-            (at = oir_graph_initializer_index(g, r->t[i].name)) >= 0 && oir_graph_input_index(g, r->t[i].name) < 0)
-            oir_graph_remove_initializer(g, (size_t)at);
-    }
-    qop_free(&st);
-    free(replaced);
-    if (rc != OLIVE_OK)
-        return rc;
-    OLIVE_INFO(PASS ": %zu MatMuls to QLinearMatMul (%s activations, %s weights)", done,
-               r->atype == OIR_INT8 ? "int8" : "uint8", r->wtype == OIR_INT8 ? "int8" : "uint8");
-    return oir_graph_toposort(g);
 }
 
 /* ---- options ---- */
@@ -955,7 +736,7 @@ static int check_extra_options(const char *extra)
     return OLIVE_OK;
 }
 
-static int check_op_types(const olive_pass_args *args)
+static int check_op_types(const olive_pass_args *args, int qoperator)
 {
     const char *v = olive_args_string(args, "op_types_to_quantize");
     while (v && *v) {
@@ -967,7 +748,14 @@ static int check_op_types(const olive_pass_args *args)
         if (!len)
             break;
         snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name - 1 ? len : sizeof name - 1), v);
-        if (strcmp(name, "MatMul") && in_list(special_ops, name))
+        if (qoperator && olive_qop_op_support(name) < 0)
+            return olive_fail(OLIVE_EUNSUPPORTED,
+                              PASS ": op type %s is not written in QOperator form by this pass yet (Conv, Gemm, "
+                                   "MatMul, Add, Mul, Concat, Sigmoid, LeakyRelu, Softmax, AveragePool, "
+                                   "GlobalAveragePool, Relu, Clip, Reshape, Transpose, Squeeze, Unsqueeze, Flatten, "
+                                   "MaxPool and Gather are)",
+                              name);
+        if (!qoperator && strcmp(name, "MatMul") && in_list(special_ops, name))
             return olive_fail(OLIVE_EUNSUPPORTED,
                               PASS ": op type %s is not quantized by this pass yet (MatMul and op types without "
                                    "rules of their own in quantize_static, such as Add, Mul or Softmax, are)",
@@ -1005,14 +793,11 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.reduce_range = olive_args_bool(args, "reduce_range");
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
     r.qoperator = !strcmp(olive_args_string(args, "quant_format"), "QOperator");
-    if (r.qoperator && (r.per_channel || strcmp(olive_args_string(args, "op_types_to_quantize"), "MatMul")))
-        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": quant_format=QOperator is written for MatMul (QLinearMatMul) "
-                                                   "with per-tensor weights only");
     r.percentile_method = !strcmp(olive_args_string(args, "calibrate_method"), "Percentile");
     r.entropy_method = !strcmp(olive_args_string(args, "calibrate_method"), "Entropy");
     r.distribution_method = !strcmp(olive_args_string(args, "calibrate_method"), "Distribution");
     OLIVE_TRY(check_extra_options(extra));
-    OLIVE_TRY(check_op_types(args));
+    OLIVE_TRY(check_op_types(args, r.qoperator));
     OLIVE_TRY(option_bool(extra, "ActivationSymmetric", 0, &r.act_symmetric));
     OLIVE_TRY(option_bool(extra, "WeightSymmetric", r.wtype == OIR_INT8, &wsym));
     r.weight_symmetric = wsym;
@@ -1036,7 +821,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     for (size_t i = 0; rc == OLIVE_OK && i < r.n; i++)
         finish_range(&r, &r.t[i]);
     if (rc == OLIVE_OK)
-        rc = r.qoperator ? rewrite_qoperator(&r) : rewrite(&r);
+        rc = r.qoperator ? rewrite_qoperator(&r, m) : rewrite(&r);
     run_free(&r);
     if (rc != OLIVE_OK)
         return rc;
