@@ -193,10 +193,36 @@ def test_bert_qoperator_all_ops_equal_quantize_static(tmp_path, fixture, option)
     np.testing.assert_allclose(session(ours).run(None, feed)[0], session(ref).run(None, feed)[0], rtol=0, atol=1e-5)
 
 
-def test_unwritten_registry_op_is_refused(tmp_path):
-    model = cnn_model()
-    arrays = {"X": np.random.default_rng(8).standard_normal((2, 3, 8, 8)).astype(np.float32)}
-    proc, dst = run_static(model, tmp_path, arrays, "quant_format=QOperator", "op_types_to_quantize=Conv,Resize",
-                           expect_ok=False)
-    assert proc.returncode != 0 and "Resize is not written in QOperator form" in proc.stderr
-    assert not dst.exists()
+def shape_ops_model():
+    """Pad (a constant pad value, and none), Resize, Split, ArgMax on codes; Sub unlisted."""
+    rng = np.random.default_rng(13)
+    inits = [init(rng, "W", (4, 3, 3, 3)),
+             numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads"),
+             numpy_helper.from_array(np.array(0.25, np.float32), "pad_value"),
+             numpy_helper.from_array(np.array([1.0, 1.0, 2.0, 2.0], np.float32), "scales"),
+             numpy_helper.from_array(np.array([2, 2], np.int64), "split")]
+    nodes = [
+        helper.make_node("Conv", ["X", "W"], ["c"], name="conv"),
+        helper.make_node("Pad", ["c", "pads", "pad_value"], ["p1"], name="pad1"),
+        helper.make_node("Pad", ["p1", "pads"], ["p2"], name="pad2"),
+        helper.make_node("Resize", ["p2", "", "scales"], ["r"], name="resize", mode="nearest"),
+        helper.make_node("Split", ["r", "split"], ["s1", "s2"], name="split", axis=1),
+        helper.make_node("Add", ["s1", "s2"], ["a"], name="add"),
+        helper.make_node("ArgMax", ["a"], ["I"], name="argmax", axis=1, keepdims=0),
+        helper.make_node("Sub", ["a", "s1"], ["Y"], name="sub"),
+    ]
+    return finish(nodes, inits, [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 3, 6, 6])],
+                  [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 2, 16, 16]),
+                   helper.make_tensor_value_info("I", TensorProto.INT64, ["n", 16, 16])])
+
+
+@pytest.mark.parametrize("option", ["int8", "uint8_reduce"])
+def test_shape_ops_qoperator_equal_quantize_static(tmp_path, option):
+    model = shape_ops_model()
+    arrays = {"X": np.random.default_rng(9).standard_normal((3, 3, 6, 6)).astype(np.float32)}
+    ops = ["Conv", "Pad", "Resize", "Split", "Add", "ArgMax"]
+    ours = compare(model, ops, tmp_path, option, arrays)
+    types = [n.op_type for n in ours.graph.node]
+    assert types.count("Pad") == 2 and {"QLinearConv", "QLinearAdd", "Resize", "Split", "ArgMax", "Sub"} <= set(types)
+    split = next(n for n in ours.graph.node if n.op_type == "Split")
+    assert list(split.output) == ["s1quantized", "s2quantized"]

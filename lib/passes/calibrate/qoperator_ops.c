@@ -665,7 +665,7 @@ static int write_direct(qop *q, oir_node *n)
     long a = n->n_inputs ? lookup(q, n->inputs[0]) : -1;
     char *out, *qout;
     long rc;
-    if (a < 0 || (!strcmp(n->op_type, "MaxPool") && q->opset < 12))
+    if (a < 0 || (!strcmp(n->op_type, "MaxPool") && q->opset < 12) || (!strcmp(n->op_type, "Resize") && q->opset < 11))
         return 0;
     out = olive_strdup(n->outputs[0]);
     qout = olive_asprintf("%s_quantized", n->outputs[0]);
@@ -710,6 +710,141 @@ static int write_relu_clip(qop *q, oir_node *n)
     return 1;
 }
 
+/* Split: codes in, codes out ("<out>quantized", as quantize_static names them), every output
+ * with the input's scale and zero point. */
+static int write_split(qop *q, oir_node *n)
+{
+    long a, rc = OLIVE_OK;
+    oir_node *nn;
+    char *name;
+    if (!n->n_inputs || !available(q, n->inputs[0]))
+        return 0;
+    TRY_IDX(a, act_input(q, n->inputs[0]));
+    name = n->name[0] ? olive_asprintf("%s_quant", n->name) : olive_strdup("");
+    if (!name || !(nn = oir_node_clone_as(n, n->op_type, n->domain))) {
+        free(name);
+        return OLIVE_ENOMEM;
+    }
+    free(nn->name);
+    nn->name = name;
+    rc = oir_node_set_input(nn, 0, q->v[a].q);
+    for (size_t k = 0; rc == OLIVE_OK && k < n->n_outputs; k++) {
+        char *qout = olive_asprintf("%s" "quantized", n->outputs[k]);
+        char *s = olive_strdup(q->v[a].scale), *z = olive_strdup(q->v[a].zp);
+        rc = qout && s && z ? oir_node_set_output(nn, k, qout) : OLIVE_ENOMEM;
+        if (rc == OLIVE_OK && (rc = remember(q, n->outputs[k], qout, s, z, 1)) > 0)
+            rc = OLIVE_OK;
+        free(qout);
+        free(s);
+        free(z);
+    }
+    if (rc < 0) {
+        oir_node_free(nn);
+        return (int)rc;
+    }
+    oir_graph_replace_node(q->g, q->at, nn);
+    return 1;
+}
+
+/* Pad on codes (opset 11+): a constant pad value becomes a code of the input's scale and zero
+ * point, no pad value the input's zero point. */
+static int write_pad(qop *q, oir_node *n)
+{
+    long a = n->n_inputs ? lookup(q, n->inputs[0]) : -1;
+    const char *mode = oir_node_attr_string(n, "mode", "constant");
+    int rc = OLIVE_OK;
+    if (a < 0 || q->opset < 11)
+        return 0;
+    if (!strcmp(mode, "constant")) {
+        if (n->n_inputs > 2 && n->inputs[2][0]) {
+            const char *cv = n->inputs[2];
+            oir_tensor *c = oir_graph_initializer(q->g, cv);
+            size_t n_s = 0;
+            const float *s = scale_data(q, q->v[a].scale, &n_s);
+            const oir_tensor *zt = oir_graph_initializer(q->g, q->v[a].zp);
+            int32_t zp;
+            if (!s || !n_s || !zt || !zt->blob || !zt->nbytes)
+                return 0;
+            zp = q->e->atype == OIR_INT8 ? (int32_t)(int8_t)oir_tensor_data(zt)[0] : (int32_t)oir_tensor_data(zt)[0];
+            if (c) {
+                uint64_t count;
+                uint8_t *codes;
+                char *qname = olive_asprintf("%s_quantized", cv);
+                if (!qname)
+                    return OLIVE_ENOMEM;
+                if (c->dtype != OIR_FLOAT || oir_tensor_numel(c, &count) != OLIVE_OK || count * 4 != c->nbytes) {
+                    free(qname);
+                    return olive_fail(OLIVE_EFORMAT, PASS ": Pad value '%s' is not float data", cv);
+                }
+                if (!(codes = olive_malloc(count ? (size_t)count : 1))) {
+                    free(qname);
+                    return OLIVE_ENOMEM;
+                }
+                for (uint64_t i = 0; i < count; i++) {
+                    float x;
+                    memcpy(&x, oir_tensor_data(c) + i * 4, 4);
+                    codes[i] = (uint8_t)olive_sq_code(q->e->atype, x, s[0], zp);
+                }
+                rc = put_init(q, qname, q->e->atype, c->rank, c->dims, codes, (size_t)count);
+                if (rc == OLIVE_OK)
+                    rc = oir_node_set_input(n, 2, qname);
+                free(codes);
+                free(qname);
+            } else {
+                /* A computed pad value: QuantizeLinear with the input's scale and zero point. */
+                char *qname = olive_asprintf("%s_quantized", cv), *qn = olive_asprintf("%s_QuantizeLinear", cv);
+                char *value = olive_strdup(cv), *ss = olive_strdup(q->v[a].scale), *zz = olive_strdup(q->v[a].zp);
+                oir_node *ql = NULL;
+                long at;
+                const char *ins[3] = {value, ss, zz};
+                const char *outs[1] = {qname};
+                if (!qname || !qn || !value || !ss || !zz || !(ql = oir_node_new("QuantizeLinear", "", qn, 3, ins, 1, outs)))
+                    rc = OLIVE_ENOMEM;
+                else if ((rc = oir_graph_insert_node(q->g, q->at, ql)) == OLIVE_OK)
+                    q->at++;
+                else
+                    oir_node_free(ql);
+                if (rc == OLIVE_OK && (at = remember(q, value, qname, ss, zz, 0)) < 0)
+                    rc = (int)at;
+                if (rc == OLIVE_OK)
+                    rc = oir_node_set_input(n, 2, qname);
+                free(qname);
+                free(qn);
+                free(value);
+                free(ss);
+                free(zz);
+            }
+        } else {
+            rc = oir_node_set_input(n, 2, q->v[a].zp);
+        }
+        if (rc != OLIVE_OK)
+            return rc;
+    }
+    return write_direct(q, n);
+}
+
+/* ArgMax reads codes where they exist; its int64 output is unchanged. */
+static int write_argmax(qop *q, oir_node *n)
+{
+    long a = n->n_inputs ? lookup(q, n->inputs[0]) : -1;
+    int rc;
+    if (a < 0)
+        return 0;
+    rc = oir_node_set_input(n, 0, q->v[a].q);
+    return rc == OLIVE_OK ? 1 : rc;
+}
+
+/* Where: quantize_static writes QLinearWhere only with ForceQuantizeNoInputCheck, which this
+ * pass does not take; it stays in float. (quantize_static then leaves it reading values that
+ * only exist as codes, and refuses its own model; here it reads them through
+ * DequantizeLinear.) */
+static int write_where(qop *q, oir_node *n)
+{
+    (void)q;
+    (void)n;
+    return 0;
+}
+
 typedef int (*qop_writer)(qop *q, oir_node *n);
 
 static const struct {
@@ -735,11 +870,13 @@ static const struct {
     {"Unsqueeze", write_direct},
     {"Flatten", write_direct},
     {"MaxPool", write_direct},
+    {"Resize", write_direct},
     {"Gather", write_gather},
+    {"Split", write_split},
+    {"Pad", write_pad},
+    {"ArgMax", write_argmax},
+    {"Where", write_where},
 };
-
-/* In quantize_static's QOperator registry, not written here yet. */
-static const char *const unwritten[] = {"ArgMax", "Split", "Pad", "Resize", "Where", NULL};
 
 static qop_writer writer_for(const oir_node *n)
 {
@@ -749,17 +886,6 @@ static qop_writer writer_for(const oir_node *n)
         if (!strcmp(writers[i].op_type, n->op_type))
             return writers[i].write;
     return NULL;
-}
-
-int olive_qop_op_support(const char *op_type)
-{
-    for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
-        if (!strcmp(writers[i].op_type, op_type))
-            return 1;
-    for (size_t i = 0; unwritten[i]; i++)
-        if (!strcmp(unwritten[i], op_type))
-            return -1;
-    return 0;
 }
 
 /* A float node or a graph output reads `name`: where only its codes exist, a DequantizeLinear

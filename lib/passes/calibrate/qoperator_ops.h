@@ -4,8 +4,9 @@
  * (QLinearConv, QLinearMatMul, QGemm, QLinearAdd, QLinearMul, QLinearSigmoid,
  * QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat,
  * QLinearSoftmax), keeps reading and writing codes (Reshape, Transpose, Squeeze, Unsqueeze,
- * Flatten, MaxPool, Gather), or goes away (Relu and Clip folded into the range of their
- * input). Activations enter as QuantizeLinear "<X>_QuantizeLinear" -> "<X>_quantized"; a float
+ * Flatten, MaxPool, Resize, Gather, Split, Pad; ArgMax reads them), or goes away (Relu and
+ * Clip folded into the range of their input). Where stays in float (quantize_static writes
+ * QLinearWhere only with ForceQuantizeNoInputCheck); other op types stay in float. Activations enter as QuantizeLinear "<X>_QuantizeLinear" -> "<X>_quantized"; a float
  * node or a graph output reading a value that only exists as codes reads it through
  * DequantizeLinear "<X>_DequantizeLinear". Initializers become "<W>_quantized" with
  * "<W>_scale" and "<W>_zero_point"; biases int32 "<B>_quantized". Initializers nothing reads
@@ -30,11 +31,6 @@ typedef struct olive_qop_env {
     int (*range)(void *user, const char *name, float *rmin, float *rmax);
     void *user;
 } olive_qop_env;
-
-/* 1 when `op_type` (default ONNX domain) is one quantize_static's QOperator registry quantizes
- * and this writer writes it too; 0 for op types it leaves in float (which this writer also
- * leaves in float); -1 for the registry's op types this writer does not write yet. */
-int olive_qop_op_support(const char *op_type);
 
 /* Rewrites env->model's main graph. *n_written counts the nodes turned into integer operators
  * or code-carrying ones. Errors: OLIVE_ENOMEM, OLIVE_EFORMAT (a model value already has a name

@@ -736,7 +736,7 @@ static int check_extra_options(const char *extra)
     return OLIVE_OK;
 }
 
-static int check_op_types(const olive_pass_args *args, int qoperator)
+static int check_op_types(const olive_pass_args *args)
 {
     const char *v = olive_args_string(args, "op_types_to_quantize");
     while (v && *v) {
@@ -748,17 +748,11 @@ static int check_op_types(const olive_pass_args *args, int qoperator)
         if (!len)
             break;
         snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name - 1 ? len : sizeof name - 1), v);
-        if (qoperator && olive_qop_op_support(name) < 0)
+        if (strcmp(name, "MatMul") && in_list(special_ops, name))
             return olive_fail(OLIVE_EUNSUPPORTED,
-                              PASS ": op type %s is not written in QOperator form by this pass yet (Conv, Gemm, "
-                                   "MatMul, Add, Mul, Concat, Sigmoid, LeakyRelu, Softmax, AveragePool, "
-                                   "GlobalAveragePool, Relu, Clip, Reshape, Transpose, Squeeze, Unsqueeze, Flatten, "
-                                   "MaxPool and Gather are)",
-                              name);
-        if (!qoperator && strcmp(name, "MatMul") && in_list(special_ops, name))
-            return olive_fail(OLIVE_EUNSUPPORTED,
-                              PASS ": op type %s is not quantized by this pass yet (MatMul and op types without "
-                                   "rules of their own in quantize_static, such as Add, Mul or Softmax, are)",
+                              PASS ": op type %s is not quantized by this pass yet in the QDQ format (MatMul "
+                                   "and op types without rules of their own in quantize_static, such as Add, Mul or "
+                                   "Softmax, are; quant_format=QOperator writes it)",
                               name);
         v += len;
     }
@@ -797,7 +791,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.entropy_method = !strcmp(olive_args_string(args, "calibrate_method"), "Entropy");
     r.distribution_method = !strcmp(olive_args_string(args, "calibrate_method"), "Distribution");
     OLIVE_TRY(check_extra_options(extra));
-    OLIVE_TRY(check_op_types(args, r.qoperator));
+    if (!r.qoperator) /* QOperator: every op type is written as quantize_static writes it */
+        OLIVE_TRY(check_op_types(args));
     OLIVE_TRY(option_bool(extra, "ActivationSymmetric", 0, &r.act_symmetric));
     OLIVE_TRY(option_bool(extra, "WeightSymmetric", r.wtype == OIR_INT8, &wsym));
     r.weight_symmetric = wsym;
