@@ -17,8 +17,9 @@
  *     (W_DequantizeLinear -> W_DequantizeLinear_Output) with W_scale and W_zero_point; the
  *     float W goes when nothing reads it any more.
  *
- * Op types quantize_static handles with their own rules (Conv, Gemm, Relu/Clip, Reshape,
- * Transpose, Gather, LayerNormalization, ...) are refused until written here, and the default
+ * In QDQ, op types quantize_static handles with their own rules (Conv, Gemm, Relu/Clip, Reshape,
+ * Transpose, Gather, LayerNormalization, ...) are refused until written here; the QOperator
+ * form is written by qoperator_ops.c for every op type. The default
  * op_types_to_quantize is MatMul (quantize_static's default is every op type it knows). Value
  * types come from the ONNX Runtime session, so a value quantize_static skips because onnx's
  * shape inference cannot type it (outputs of com.microsoft ops, in a model without value_info)
@@ -98,7 +99,7 @@ typedef struct sq_run {
     int act_symmetric, weight_symmetric, calib_symmetric, moving_average;
     int percentile_method, hist_absolute, phase; /* phase 1: histogram run */
     int entropy_method, distribution_method;
-    int qoperator; /* quant_format=QOperator: QLinearMatMul */
+    int qoperator; /* quant_format=QOperator (qoperator_ops.h) */
     double percentile;
     sq_tensor *t;
     size_t n, cap;
@@ -421,10 +422,7 @@ static int add_qdq_node(oir_graph *g, const char *op, const char *name, const ch
 }
 
 /* Weights and activation-typed initializers: codes, scale and zero point, one DequantizeLinear. */
-/* The codes, scale and zero point of an initializer: read through a DequantizeLinear (QDQ), or
- * only written (QOperator: `qop`, where an activation-typed initializer is symmetric when its
- * type is the weights' and WeightSymmetric says so, and is never reduced). */
-static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
+static int quantize_initializer(sq_run *r, sq_tensor *t)
 {
     oir_graph *g = r->g;
     oir_tensor *w = oir_graph_initializer(g, t->name);
@@ -433,8 +431,8 @@ static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
     size_t rows, cols, channels;
     int weight = t->kind == T_WEIGHT;
     int32_t qtype = weight ? r->wtype : r->atype;
-    int symmetric = t->axis >= 0 || (weight || (qop && r->atype == r->wtype) ? r->weight_symmetric : r->act_symmetric);
-    int reduce = r->reduce_range && (!qop || weight);
+    int symmetric = t->axis >= 0 || (weight ? r->weight_symmetric : r->act_symmetric);
+    int reduce = r->reduce_range;
     float *scales = NULL;
     int32_t *zps = NULL;
     uint8_t *codes = NULL;
@@ -489,7 +487,7 @@ static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
         goto done;
     }
     if ((rc = add_init(g, qname, qtype, w->rank, w->dims, codes, (size_t)count)) != OLIVE_OK ||
-        (rc = add_scale_zp(g, t->name, qtype, channels, t->axis >= 0, scales, zps)) != OLIVE_OK || qop ||
+        (rc = add_scale_zp(g, t->name, qtype, channels, t->axis >= 0, scales, zps)) != OLIVE_OK ||
         (rc = oir_graph_replace_uses(g, t->name, dq_out)) != OLIVE_OK)
         goto done;
     rc = add_qdq_node(g, "DequantizeLinear", dq_name, qname, t->name, dq_out, t->axis);
@@ -502,11 +500,6 @@ done:
     free(dq_name);
     free(dq_out);
     return rc;
-}
-
-static int quantize_initializer(sq_run *r, sq_tensor *t)
-{
-    return quantize_initializer_as(r, t, 0);
 }
 
 static int quantize_activation(sq_run *r, sq_tensor *t)
@@ -830,8 +823,13 @@ static const olive_param_spec params[] = {
                             .min = 0,
                             .max = -1,
                             .choices = "QDQ|QOperator",
-                            .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearMatMul)",
-                            .details = "QOperator is written for MatMul with per-tensor weights."},
+                            .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, "
+                                    "QLinearMatMul, QGemm, QLinearAdd, ...)",
+                            .details = "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
+                                       "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
+                                       "QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax; codes through "
+                                       "Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize, Gather, Split, "
+                                       "Pad and ArgMax; Relu and Clip folded. Other op types stay in float."},
     {.name = "activation_type",
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "QInt8",
@@ -876,7 +874,8 @@ static const olive_param_spec params[] = {
      .max = -1,
      .choices = NULL,
      .help = "Op types to quantize (MatMul by default)",
-     .details = "MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)."},
+     .details = "QDQ: MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...). "
+                "QOperator: any (see quant_format)."},
     {.name = "nodes_to_include",
      .type = OLIVE_PARAM_LIST,
      .default_value = "",
