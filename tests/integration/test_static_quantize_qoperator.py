@@ -226,3 +226,21 @@ def test_shape_ops_qoperator_equal_quantize_static(tmp_path, option):
     assert types.count("Pad") == 2 and {"QLinearConv", "QLinearAdd", "Resize", "Split", "ArgMax", "Sub"} <= set(types)
     split = next(n for n in ours.graph.node if n.op_type == "Split")
     assert list(split.output) == ["s1quantized", "s2quantized"]
+
+
+@pytest.mark.parametrize("option", ["int8", "per_channel"])
+def test_bias_beyond_int32_widens_weight_scale_as_quantize_static(tmp_path, option):
+    """Tiny weights and a large bias: quantize_static enlarges the int8 weight scale so that the
+    bias codes fit int32, and quantizes the weight again."""
+    rng = np.random.default_rng(14)
+    w = (rng.standard_normal((4, 3, 3, 3)) * 1e-7).astype(np.float32)
+    b = np.array([3000.0, -2500.0, 1.0, 0.5], np.float32)
+    model = finish([helper.make_node("Conv", ["X", "W", "B"], ["Y"], name="conv")],
+                   [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+                   [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 3, 5, 5])],
+                   [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 4, 3, 3])])
+    arrays = {"X": np.random.default_rng(10).standard_normal((3, 3, 5, 5)).astype(np.float32)}
+    ours = compare(model, ["Conv"], tmp_path, option, arrays)
+    scale = numpy_helper.to_array(next(t for t in ours.graph.initializer if t.name == "W_scale"))
+    plain = np.abs(w).reshape(4, -1).max(axis=1) / 127 if option == "per_channel" else np.abs(w).max() / 127
+    assert np.all(scale.reshape(-1)[:2] > 10 * np.asarray(plain).reshape(-1)[:2])

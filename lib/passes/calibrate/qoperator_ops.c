@@ -21,6 +21,7 @@
 typedef struct qval {
     char *src, *q, *scale, *zp;
     int gone;
+    int axis; /* an initializer's per-channel axis, -1 per tensor */
 } qval;
 
 typedef struct qrange {
@@ -53,7 +54,7 @@ static long lookup(const qop *q, const char *src)
 static long remember(qop *q, const char *src, const char *qname, const char *scale, const char *zp, int gone)
 {
     long at = lookup(q, src);
-    qval nv = {olive_strdup(src), olive_strdup(qname), olive_strdup(scale), olive_strdup(zp), gone};
+    qval nv = {olive_strdup(src), olive_strdup(qname), olive_strdup(scale), olive_strdup(zp), gone, -1};
     if (!nv.src || !nv.q || !nv.scale || !nv.zp)
         goto oom;
     if (at < 0) {
@@ -124,7 +125,8 @@ static int put_init(qop *q, const char *name, int32_t dtype, size_t rank, const 
         return olive_fail(OLIVE_EFORMAT, PASS ": the model already has an input named '%s'", name);
     if (!(t = oir_tensor_new(name, dtype, rank, dims)))
         return OLIVE_ENOMEM;
-    if ((rc = oir_tensor_set_copy(t, data, nbytes)) != OLIVE_OK || (rc = oir_graph_add_initializer(q->g, t)) != OLIVE_OK)
+    if ((rc = oir_tensor_set_copy(t, data, nbytes)) != OLIVE_OK ||
+        (rc = oir_graph_add_initializer(q->g, t)) != OLIVE_OK)
         oir_tensor_free(t);
     return rc;
 }
@@ -224,7 +226,8 @@ static long quantize_init(qop *q, const char *name, int32_t qtype, int symmetric
     if ((rc = put_init(q, qname, qtype, w->rank, w->dims, codes, (size_t)count)) != OLIVE_OK ||
         (rc = put_params(q, name, qtype, channels, axis >= 0, scales, zps)) != OLIVE_OK)
         goto done;
-    rc = remember(q, name, qname, sname, zname, 0);
+    if ((rc = remember(q, name, qname, sname, zname, 0)) >= 0)
+        q->v[rc].axis = axis;
 done:
     free(v);
     free(slice);
@@ -314,6 +317,98 @@ static const float *scale_data(const qop *q, const char *name, size_t *n)
     return (const float *)oir_tensor_data(t); /* written here: aligned */
 }
 
+/* The codes of float initializer `name` at the given scales (zero points unchanged), written
+ * over "<name>_quantized" and "<name>_scale" (_requantize_weight). */
+static int requantize(qop *q, long w, const float *scales, size_t n_scales)
+{
+    const qval *qv = &q->v[w];
+    oir_tensor *src = float_init(q, qv->src), *codes_t = oir_graph_initializer(q->g, qv->q),
+               *scale_t = oir_graph_initializer(q->g, qv->scale), *zp_t = oir_graph_initializer(q->g, qv->zp);
+    int32_t qtype = codes_t ? codes_t->dtype : OIR_INT8;
+    uint64_t count;
+    size_t channels = 1, cols = 1;
+    uint8_t *codes;
+    int rc;
+    if (!src || !codes_t || !scale_t || !zp_t || !zp_t->blob || oir_tensor_numel(src, &count) != OLIVE_OK ||
+        count * 4 != src->nbytes || codes_t->nbytes != count)
+        return olive_fail(OLIVE_EINTERNAL, PASS ": weight '%s' cannot be quantized again", qv->src);
+    if (qv->axis >= 0) {
+        channels = (size_t)src->dims[qv->axis];
+        for (size_t d = (size_t)qv->axis + 1; d < src->rank; d++)
+            cols *= (size_t)src->dims[d];
+    }
+    if (channels != n_scales || zp_t->nbytes != n_scales)
+        return olive_fail(OLIVE_EINTERNAL, PASS ": weight '%s' has %zu scales for %zu channels", qv->src, n_scales,
+                          channels);
+    if (!(codes = olive_malloc(count ? (size_t)count : 1)))
+        return OLIVE_ENOMEM;
+    for (uint64_t i = 0; i < count; i++) {
+        size_t c = channels > 1 ? (size_t)(i / cols) % channels : 0;
+        int32_t zp = qtype == OIR_INT8 ? (int8_t)oir_tensor_data(zp_t)[c] : oir_tensor_data(zp_t)[c];
+        float x;
+        memcpy(&x, oir_tensor_data(src) + i * 4, 4);
+        codes[i] = (uint8_t)olive_sq_code(qtype, x, scales[c], zp);
+    }
+    rc = oir_tensor_set_copy(codes_t, codes, (size_t)count);
+    free(codes);
+    if (rc == OLIVE_OK)
+        rc = oir_tensor_set_copy(scale_t, scales, n_scales * sizeof *scales);
+    return rc;
+}
+
+/* _adjust_weight_scale_for_int32_bias: with int8 weights whose zero points are all 0, a weight
+ * scale that would leave the bias codes beyond int32 is enlarged until they fit, and the
+ * weight quantized again. */
+static int widen_weight_scale(qop *q, const char *bias, const float *b, size_t count, float in_scale, long w)
+{
+    const double qrange = 4294967294.0; /* int32 max - (int32 min + 1) */
+    const oir_tensor *zt = oir_graph_initializer(q->g, q->v[w].zp), *st = oir_graph_initializer(q->g, q->v[w].scale);
+    size_t n = 0;
+    const float *ws = scale_data(q, q->v[w].scale, &n);
+    float *scales;
+    int changed = 0, rc = OLIVE_OK;
+    if (q->e->wtype != OIR_INT8 || !zt || !zt->blob || !zt->nbytes || !ws || !n)
+        return OLIVE_OK;
+    for (uint64_t i = 0; i < zt->nbytes; i++)
+        if (oir_tensor_data(zt)[i])
+            return OLIVE_OK;
+    if (q->e->per_channel && (st->rank != 1 || count < n))
+        return OLIVE_OK; /* quantize_static looks at per-channel scales only */
+    if (!(scales = olive_malloc(n * sizeof *scales)))
+        return OLIVE_ENOMEM;
+    memcpy(scales, ws, n * sizeof *scales);
+    for (size_t c = 0; c < (q->e->per_channel ? n : 1); c++) {
+        double smallest, cand = (double)in_scale * (double)scales[c];
+        if (q->e->per_channel) {
+            /* float32 arithmetic on the one bias value, as numpy does it */
+            float two = 2.0f * fabsf(b[c]), eps = 1.0001f * two;
+            smallest = (double)eps / qrange;
+        } else {
+            double lo = 0.0, hi = 0.0;
+            for (size_t i = 0; i < count; i++) {
+                lo = b[i] < lo ? b[i] : lo;
+                hi = b[i] > hi ? b[i] : hi;
+            }
+            smallest = 1.0001 * (2.0 * (fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi))) / qrange;
+        }
+        if (cand < smallest && cand > 0.0) {
+            scales[c] = (float)((double)scales[c] * (smallest / cand));
+            changed = 1;
+        }
+    }
+    if (changed) {
+        if (!float_init(q, q->v[w].src))
+            rc = olive_fail(OLIVE_EUNSUPPORTED,
+                            PASS ": bias '%s' would overflow int32 at the scale of a weight that is not an "
+                                 "initializer",
+                            bias);
+        else
+            rc = requantize(q, w, scales, n);
+    }
+    free(scales);
+    return rc;
+}
+
 /* quantize_bias_static: int32 codes "<B>_quantized" of scale input_scale * weight_scale * beta. */
 static int quantize_bias(qop *q, const char *bias, long in, long w, float beta, char **out)
 {
@@ -341,33 +436,9 @@ static int quantize_bias(qop *q, const char *bias, long in, long w, float beta, 
         goto done;
     }
     memcpy(v, oir_tensor_data(b), (size_t)count * sizeof *v);
-    if (q->e->wtype == OIR_INT8) {
-        /* quantize_static enlarges a symmetric int8 weight's scale where the bias codes would
-         * overflow int32; such weights are refused here rather than written differently. */
-        const oir_tensor *zt = oir_graph_initializer(q->g, q->v[w].zp);
-        int all_zero = zt && zt->blob;
-        const double qrange = 4294967294.0;
-        for (uint64_t i = 0; all_zero && i < zt->nbytes; i++)
-            all_zero = !oir_tensor_data(zt)[i];
-        for (size_t c = 0; all_zero && c < n_ws && (q->e->per_channel || c == 0); c++) {
-            double absmax = 0.0, cand = (double)is[0] * (double)ws[c];
-            if (q->e->per_channel && n_ws > 1) {
-                absmax = fabs((double)v[c < count ? c : 0]);
-            } else if (!q->e->per_channel) {
-                for (uint64_t i = 0; i < count; i++)
-                    absmax = fabs((double)v[i]) > absmax ? fabs((double)v[i]) : absmax;
-            } else {
-                break;
-            }
-            if (cand > 0.0 && cand < 1.0001 * (2.0 * absmax) / qrange) {
-                rc = olive_fail(OLIVE_EUNSUPPORTED,
-                                PASS ": bias '%s' would overflow int32 at scale %g (quantize_static enlarges the "
-                                     "weight's scale for it, which this pass does not)",
-                                bias, cand);
-                goto done;
-            }
-        }
-    }
+    if ((rc = widen_weight_scale(q, bias, v, (size_t)count, is[0], w)) != OLIVE_OK)
+        goto done;
+    ws = scale_data(q, q->v[w].scale, &n_ws); /* the scales may have been replaced */
     for (uint64_t i = 0; i < count; i++) {
         float bs = (is[0] * ws[n_ws > 1 ? i % n_ws : 0]) * beta;
         double c = beta == 0.0f ? 0.0 : rint((double)v[i] / (double)bs);
@@ -403,8 +474,8 @@ static int replace_with(qop *q, const oir_node *n, const char *op, const char *d
                         size_t n_ins, const char *scale, const char *zp)
 {
     const char *out = n->outputs[0];
-    char *qout = olive_asprintf("%s_quantized", out), *name = n->name[0] ? olive_asprintf("%s_quant", n->name)
-                                                                          : olive_strdup("");
+    char *qout = olive_asprintf("%s_quantized", out),
+         *name = n->name[0] ? olive_asprintf("%s_quant", n->name) : olive_strdup("");
     char *s = scale ? olive_strdup(scale) : olive_asprintf("%s_scale", out);
     char *z = zp ? olive_strdup(zp) : olive_asprintf("%s_zero_point", out);
     char *src = olive_strdup(out);
@@ -468,10 +539,10 @@ static int write_conv_gemm(qop *q, oir_node *n, int gemm)
         return rc;
     {
         char *os = olive_asprintf("%s_scale", n->outputs[0]), *oz = olive_asprintf("%s_zero_point", n->outputs[0]);
-        const char *conv_ins[9] = {q->v[a].q, q->v[a].scale, q->v[a].zp, q->v[w].q, q->v[w].scale,
-                                   q->v[w].zp, os,           oz,          qbias};
-        const char *gemm_ins[9] = {q->v[a].q, q->v[a].scale, q->v[a].zp, q->v[w].q, q->v[w].scale,
-                                   q->v[w].zp, qbias ? qbias : "", os, oz};
+        const char *conv_ins[9] = {q->v[a].q, q->v[a].scale, q->v[a].zp, q->v[w].q, q->v[w].scale, q->v[w].zp, os,
+                                   oz,        qbias};
+        const char *gemm_ins[9] = {q->v[a].q,  q->v[a].scale,      q->v[a].zp, q->v[w].q, q->v[w].scale,
+                                   q->v[w].zp, qbias ? qbias : "", os,         oz};
         rc = os && oz ? OLIVE_OK : OLIVE_ENOMEM;
         if (rc == OLIVE_OK && gemm) {
             rc = replace_with(q, n, "QGemm", MS_DOMAIN, gemm_ins, 9, NULL, NULL);
@@ -508,8 +579,7 @@ static int write_matmul(qop *q, oir_node *n)
         return rc;
     b = oir_graph_initializer(q->g, n->inputs[1]);
     TRY_IDX(a, act_input(q, n->inputs[0]));
-    TRY_IDX(w, weight_input(q, n->inputs[1], q->e->wtype,
-                            q->e->per_channel && b && b->rank ? (int)b->rank - 1 : -1));
+    TRY_IDX(w, weight_input(q, n->inputs[1], q->e->wtype, q->e->per_channel && b && b->rank ? (int)b->rank - 1 : -1));
     {
         char *os = olive_asprintf("%s_scale", n->outputs[0]), *oz = olive_asprintf("%s_zero_point", n->outputs[0]);
         const char *ins[8] = {q->v[a].q, q->v[a].scale, q->v[a].zp, q->v[w].q, q->v[w].scale, q->v[w].zp, os, oz};
@@ -729,7 +799,9 @@ static int write_split(qop *q, oir_node *n)
     nn->name = name;
     rc = oir_node_set_input(nn, 0, q->v[a].q);
     for (size_t k = 0; rc == OLIVE_OK && k < n->n_outputs; k++) {
-        char *qout = olive_asprintf("%s" "quantized", n->outputs[k]);
+        char *qout = olive_asprintf("%s"
+                                    "quantized",
+                                    n->outputs[k]);
         char *s = olive_strdup(q->v[a].scale), *z = olive_strdup(q->v[a].zp);
         rc = qout && s && z ? oir_node_set_output(nn, k, qout) : OLIVE_ENOMEM;
         if (rc == OLIVE_OK && (rc = remember(q, n->outputs[k], qout, s, z, 1)) > 0)
@@ -798,7 +870,8 @@ static int write_pad(qop *q, oir_node *n)
                 long at;
                 const char *ins[3] = {value, ss, zz};
                 const char *outs[1] = {qname};
-                if (!qname || !qn || !value || !ss || !zz || !(ql = oir_node_new("QuantizeLinear", "", qn, 3, ins, 1, outs)))
+                if (!qname || !qn || !value || !ss || !zz ||
+                    !(ql = oir_node_new("QuantizeLinear", "", qn, 3, ins, 1, outs)))
                     rc = OLIVE_ENOMEM;
                 else if ((rc = oir_graph_insert_node(q->g, q->at, ql)) == OLIVE_OK)
                     q->at++;

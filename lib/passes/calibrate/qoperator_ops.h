@@ -6,10 +6,13 @@
  * QLinearSoftmax), keeps reading and writing codes (Reshape, Transpose, Squeeze, Unsqueeze,
  * Flatten, MaxPool, Resize, Gather, Split, Pad; ArgMax reads them), or goes away (Relu and
  * Clip folded into the range of their input). Where stays in float (quantize_static writes
- * QLinearWhere only with ForceQuantizeNoInputCheck); other op types stay in float. Activations enter as QuantizeLinear "<X>_QuantizeLinear" -> "<X>_quantized"; a float
- * node or a graph output reading a value that only exists as codes reads it through
- * DequantizeLinear "<X>_DequantizeLinear". Initializers become "<W>_quantized" with
- * "<W>_scale" and "<W>_zero_point"; biases int32 "<B>_quantized". Initializers nothing reads
+ * QLinearWhere only with ForceQuantizeNoInputCheck); other op types stay in float.
+ *
+ * Activations enter as QuantizeLinear "<X>_QuantizeLinear" -> "<X>_quantized"; a float node or
+ * a graph output reading a value that only exists as codes reads it through DequantizeLinear
+ * "<X>_DequantizeLinear". Initializers become "<W>_quantized" with "<W>_scale" and
+ * "<W>_zero_point"; biases int32 "<B>_quantized" (an int8 weight's scale enlarged where the
+ * bias codes would not fit int32, as quantize_static enlarges it). Initializers nothing reads
  * any more are removed, as quantize_static removes them. */
 #ifndef OLIVE_PASSES_CALIBRATE_QOPERATOR_OPS_H
 #define OLIVE_PASSES_CALIBRATE_QOPERATOR_OPS_H
@@ -35,7 +38,7 @@ typedef struct olive_qop_env {
 /* Rewrites env->model's main graph. *n_written counts the nodes turned into integer operators
  * or code-carrying ones. Errors: OLIVE_ENOMEM, OLIVE_EFORMAT (a model value already has a name
  * the quantized form needs, malformed initializer), OLIVE_EUNSUPPORTED (a bias whose int32
- * codes would overflow, where quantize_static would enlarge the weight scale). */
+ * codes would overflow at the scale of a weight that is not an initializer). */
 int olive_qop_rewrite(const olive_qop_env *env, size_t *n_written);
 
 #endif

@@ -817,19 +817,20 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    OLIVE_CALIB_DATA_PARAMS{.name = "quant_format",
-                            .type = OLIVE_PARAM_CHOICE,
-                            .default_value = "QDQ",
-                            .min = 0,
-                            .max = -1,
-                            .choices = "QDQ|QOperator",
-                            .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, "
-                                    "QLinearMatMul, QGemm, QLinearAdd, ...)",
-                            .details = "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
-                                       "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
-                                       "QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax; codes through "
-                                       "Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize, Gather, Split, "
-                                       "Pad and ArgMax; Relu and Clip folded. Other op types stay in float."},
+    OLIVE_CALIB_DATA_PARAMS{
+        .name = "quant_format",
+        .type = OLIVE_PARAM_CHOICE,
+        .default_value = "QDQ",
+        .min = 0,
+        .max = -1,
+        .choices = "QDQ|QOperator",
+        .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, "
+                "QLinearMatMul, QGemm, QLinearAdd, ...)",
+        .details = "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
+                   "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
+                   "QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax; codes through "
+                   "Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize, Gather, Split, "
+                   "Pad and ArgMax; Relu and Clip folded. Other op types stay in float."},
     {.name = "activation_type",
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "QInt8",
