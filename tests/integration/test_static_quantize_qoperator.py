@@ -121,9 +121,11 @@ OPTIONS = {
 
 def compare(model, ops, tmp_path, option, arrays, batch=1):
     params, kw = OPTIONS[option]
-    ours = run_static(model, tmp_path, arrays, "quant_format=QOperator", f"op_types_to_quantize={','.join(ops)}",
-                      f"calibration_batch_size={batch}", *params)
-    ref = ort_static(model, tmp_path, arrays, batch=batch, quant_format="QOperator", op_types_to_quantize=ops, **kw)
+    if ops:  # else both take quantize_static's default op types
+        params = (f"op_types_to_quantize={','.join(ops)}",) + params
+        kw = dict(kw, op_types_to_quantize=ops)
+    ours = run_static(model, tmp_path, arrays, "quant_format=QOperator", f"calibration_batch_size={batch}", *params)
+    ref = ort_static(model, tmp_path, arrays, batch=batch, quant_format="QOperator", **kw)
     assert_same_graph(ours, ref)
     feed = {k: v[:2] for k, v in arrays.items()}
     got, want = session(ours).run(None, feed), session(ref).run(None, feed)
@@ -244,3 +246,13 @@ def test_bias_beyond_int32_widens_weight_scale_as_quantize_static(tmp_path, opti
     scale = numpy_helper.to_array(next(t for t in ours.graph.initializer if t.name == "W_scale"))
     plain = np.abs(w).reshape(4, -1).max(axis=1) / 127 if option == "per_channel" else np.abs(w).max() / 127
     assert np.all(scale.reshape(-1)[:2] > 10 * np.asarray(plain).reshape(-1)[:2])
+
+
+@pytest.mark.parametrize("make", [cnn_model, cnn_more_model, shape_ops_model])
+def test_default_op_types_are_quantize_statics(tmp_path, make):
+    """No op_types_to_quantize: every op type quantize_static knows (Tanh and Sub are not)."""
+    arrays = {"X": np.random.default_rng(15).standard_normal((4, 3, 8 if make is not shape_ops_model else 6,
+                                                               8 if make is not shape_ops_model else 6))
+              .astype(np.float32)}
+    ours = compare(make(), None, tmp_path, "int8", arrays)
+    assert "QLinearConv" in {n.op_type for n in ours.graph.node}

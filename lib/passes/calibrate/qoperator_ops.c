@@ -961,6 +961,53 @@ static qop_writer writer_for(const oir_node *n)
     return NULL;
 }
 
+/* quantize_static's op types when none are named: its QOperator and QDQ registries. */
+static const char *const default_op_types[] = {
+    "ArgMax",
+    "Conv",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Mul",
+    "Relu",
+    "Clip",
+    "LeakyRelu",
+    "Sigmoid",
+    "MaxPool",
+    "GlobalAveragePool",
+    "Split",
+    "Pad",
+    "Reshape",
+    "Squeeze",
+    "Unsqueeze",
+    "Flatten",
+    "Resize",
+    "AveragePool",
+    "Concat",
+    "Softmax",
+    "Where",
+    "Gather",
+    "Transpose",
+    "EmbedLayerNormalization",
+    "ConvTranspose",
+    "Slice",
+    "GatherElements",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "BatchNormalization",
+    "TopK",
+    "CumSum",
+    NULL,
+};
+
+int olive_qop_default_op_type(const char *op_type)
+{
+    for (size_t i = 0; default_op_types[i]; i++)
+        if (!strcmp(default_op_types[i], op_type))
+            return 1;
+    return 0;
+}
+
 /* A float node or a graph output reads `name`: where only its codes exist, a DequantizeLinear
  * "<name>_DequantizeLinear" writes it before the node being written. */
 static int dequantize(qop *q, const char *name)

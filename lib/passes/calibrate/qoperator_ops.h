@@ -35,6 +35,10 @@ typedef struct olive_qop_env {
     void *user;
 } olive_qop_env;
 
+/* 1 when quantize_static quantizes `op_type` when op_types_to_quantize names none (the op
+ * types of its QOperator and QDQ registries). */
+int olive_qop_default_op_type(const char *op_type);
+
 /* Rewrites env->model's main graph. *n_written counts the nodes turned into integer operators
  * or code-carrying ones. Errors: OLIVE_ENOMEM, OLIVE_EFORMAT (a model value already has a name
  * the quantized form needs, malformed initializer), OLIVE_EUNSUPPORTED (a bias whose int32

@@ -127,10 +127,15 @@ static int default_domain(const oir_node *n)
     return !n->domain[0] || !strcmp(n->domain, "ai.onnx");
 }
 
-/* Op types named for calibration and quantization (and ONNX domain nodes only). */
+/* Op types named for calibration and quantization (and ONNX domain nodes only). None named:
+ * quantize_static's default, every op type it knows, in QOperator; MatMul in QDQ. */
 static int op_type_listed(const sq_run *r, const oir_node *n)
 {
-    return default_domain(n) && olive_args_list_has(r->args, "op_types_to_quantize", n->op_type);
+    if (!default_domain(n))
+        return 0;
+    if (list_is_empty(olive_args_string(r->args, "op_types_to_quantize")))
+        return r->qoperator ? olive_qop_default_op_type(n->op_type) : !strcmp(n->op_type, "MatMul");
+    return olive_args_list_has(r->args, "op_types_to_quantize", n->op_type);
 }
 
 static int selected(const sq_run *r, const oir_node *n)
@@ -870,13 +875,13 @@ static const olive_param_spec params[] = {
                 "quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the largest magnitude)."},
     {.name = "op_types_to_quantize",
      .type = OLIVE_PARAM_LIST,
-     .default_value = "MatMul",
+     .default_value = "",
      .min = 0,
      .max = -1,
      .choices = NULL,
-     .help = "Op types to quantize (MatMul by default)",
+     .help = "Op types to quantize (empty: MatMul in QDQ, quantize_static's default in QOperator)",
      .details = "QDQ: MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...). "
-                "QOperator: any (see quant_format)."},
+                "QOperator: any (see quant_format); empty, every op type quantize_static knows."},
     {.name = "nodes_to_include",
      .type = OLIVE_PARAM_LIST,
      .default_value = "",
