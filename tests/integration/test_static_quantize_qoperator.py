@@ -256,3 +256,35 @@ def test_default_op_types_are_quantize_statics(tmp_path, make):
               .astype(np.float32)}
     ours = compare(make(), None, tmp_path, "int8", arrays)
     assert "QLinearConv" in {n.op_type for n in ours.graph.node}
+
+
+def embed_layer_norm_model():
+    """com.microsoft EmbedLayerNormalization into a MatMul, typed by onnxruntime's symbolic
+    shape inference (quantize_static skips values onnx's shape inference cannot type)."""
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    rng = np.random.default_rng(16)
+    inits = [init(rng, "word", (50, 16)), init(rng, "pos", (16, 16)), init(rng, "seg", (2, 16)),
+             numpy_helper.from_array((1 + rng.standard_normal(16) * 0.1).astype(np.float32), "gamma"),
+             init(rng, "beta", (16,), 0.1), init(rng, "Wm", (16, 16))]
+    ids = [helper.make_tensor_value_info(k, TensorProto.INT32, ["n", 8]) for k in ("ids", "segs", "mask")]
+    nodes = [
+        helper.make_node("EmbedLayerNormalization", ["ids", "segs", "word", "pos", "seg", "gamma", "beta", "mask"],
+                         ["emb", "mask_index"], name="embed", domain="com.microsoft", epsilon=1e-12),
+        helper.make_node("MatMul", ["emb", "Wm"], ["Y"], name="mm"),
+    ]
+    graph = helper.make_graph(nodes, "g", ids, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 8, 16]),
+                                                helper.make_tensor_value_info("mask_index", TensorProto.INT32, ["n"])],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    return SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+
+
+def test_embed_layer_norm_qoperator_equals_quantize_static(tmp_path):
+    rng = np.random.default_rng(17)
+    arrays = {"ids": rng.integers(0, 50, (4, 8), dtype=np.int32), "segs": rng.integers(0, 2, (4, 8), dtype=np.int32),
+              "mask": np.ones((4, 8), np.int32)}
+    ours = compare(embed_layer_norm_model(), ["EmbedLayerNormalization", "MatMul"], tmp_path, "uint8_reduce", arrays)
+    types = {n.op_type for n in ours.graph.node}
+    assert {"QEmbedLayerNormalization", "QLinearMatMul"} <= types

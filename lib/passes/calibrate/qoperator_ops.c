@@ -918,6 +918,52 @@ static int write_where(qop *q, oir_node *n)
     return 0;
 }
 
+/* EmbedLayerNormalization (com.microsoft) with two outputs: its embeddings, gamma and beta as
+ * activation-typed codes into QEmbedLayerNormalization; its outputs stay float. */
+static int write_embed_layer_norm(qop *q, oir_node *n)
+{
+    const char *ins[18];
+    long at[5];
+    oir_node *nn;
+    char *name;
+    int rc = OLIVE_OK;
+    if (n->n_outputs > 2 || n->n_inputs < 7)
+        return 0;
+    for (size_t k = 2; k < 7; k++)
+        if (n->inputs[k][0] && !available(q, n->inputs[k]))
+            return 0;
+    for (size_t k = 2; k < 7; k++) {
+        at[k - 2] = -1;
+        if (n->inputs[k][0])
+            TRY_IDX(at[k - 2], act_input(q, n->inputs[k]));
+    }
+    ins[0] = n->inputs[0];
+    ins[1] = n->inputs[1];
+    ins[7] = n->n_inputs > 7 ? n->inputs[7] : "";
+    for (size_t k = 0; k < 5; k++) {
+        const qval *v = at[k] >= 0 ? &q->v[at[k]] : NULL;
+        ins[2 + k] = v ? v->q : "";
+        ins[8 + k] = v ? v->scale : "";
+        ins[13 + k] = v ? v->zp : "";
+    }
+    name = n->name[0] ? olive_asprintf("%s_quant", n->name) : olive_strdup("");
+    if (!name || !(nn = oir_node_clone_as(n, "QEmbedLayerNormalization", MS_DOMAIN))) {
+        free(name);
+        return OLIVE_ENOMEM;
+    }
+    free(nn->name);
+    nn->name = name;
+    for (size_t k = 0; rc == OLIVE_OK && k < 18; k++)
+        rc = oir_node_set_input(nn, k, ins[k]);
+    if (rc != OLIVE_OK) {
+        oir_node_free(nn);
+        return rc;
+    }
+    oir_graph_replace_node(q->g, q->at, nn);
+    q->ms_nodes = 1;
+    return 1;
+}
+
 typedef int (*qop_writer)(qop *q, oir_node *n);
 
 static const struct {
@@ -949,11 +995,15 @@ static const struct {
     {"Pad", write_pad},
     {"ArgMax", write_argmax},
     {"Where", write_where},
+    {"EmbedLayerNormalization", write_embed_layer_norm}, /* com.microsoft */
 };
 
 static qop_writer writer_for(const oir_node *n)
 {
-    if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
+    int ms = !strcmp(n->domain, MS_DOMAIN);
+    if (n->domain[0] && strcmp(n->domain, "ai.onnx") && !ms)
+        return NULL;
+    if (ms != !strcmp(n->op_type, "EmbedLayerNormalization"))
         return NULL;
     for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
         if (!strcmp(writers[i].op_type, n->op_type))

@@ -3,7 +3,8 @@
  * visited in order and each selected node of a known op type becomes its integer operator
  * (QLinearConv, QLinearMatMul, QGemm, QLinearAdd, QLinearMul, QLinearSigmoid,
  * QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat,
- * QLinearSoftmax), keeps reading and writing codes (Reshape, Transpose, Squeeze, Unsqueeze,
+ * QLinearSoftmax, QEmbedLayerNormalization for com.microsoft EmbedLayerNormalization), keeps
+ * reading and writing codes (Reshape, Transpose, Squeeze, Unsqueeze,
  * Flatten, MaxPool, Resize, Gather, Split, Pad; ArgMax reads them), or goes away (Relu and
  * Clip folded into the range of their input). Where stays in float (quantize_static writes
  * QLinearWhere only with ForceQuantizeNoInputCheck); other op types stay in float.

@@ -127,11 +127,12 @@ static int default_domain(const oir_node *n)
     return !n->domain[0] || !strcmp(n->domain, "ai.onnx");
 }
 
-/* Op types named for calibration and quantization (and ONNX domain nodes only). None named:
- * quantize_static's default, every op type it knows, in QOperator; MatMul in QDQ. */
+/* Op types named for calibration and quantization (ONNX domain nodes only, and com.microsoft
+ * ones in QOperator: EmbedLayerNormalization). None named: quantize_static's default, every op
+ * type it knows, in QOperator; MatMul in QDQ. */
 static int op_type_listed(const sq_run *r, const oir_node *n)
 {
-    if (!default_domain(n))
+    if (!default_domain(n) && !(r->qoperator && !strcmp(n->domain, "com.microsoft")))
         return 0;
     if (list_is_empty(olive_args_string(r->args, "op_types_to_quantize")))
         return r->qoperator ? olive_qop_default_op_type(n->op_type) : !strcmp(n->op_type, "MatMul");
@@ -831,11 +832,12 @@ static const olive_param_spec params[] = {
         .choices = "QDQ|QOperator",
         .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, "
                 "QLinearMatMul, QGemm, QLinearAdd, ...)",
-        .details = "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
-                   "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
-                   "QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax; codes through "
-                   "Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize, Gather, Split, "
-                   "Pad and ArgMax; Relu and Clip folded. Other op types stay in float."},
+        .details =
+            "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
+            "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
+            "QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax, QEmbedLayerNormalization; codes through "
+            "Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize, Gather, Split, "
+            "Pad and ArgMax; Relu and Clip folded. Other op types stay in float."},
     {.name = "activation_type",
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "QInt8",
