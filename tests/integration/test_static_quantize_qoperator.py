@@ -116,6 +116,7 @@ OPTIONS = {
     "uint8_per_channel": (("activation_type=QUInt8", "weight_type=QUInt8", "per_channel=true"),
                           dict(activation_type="QUInt8", weight_type="QUInt8", per_channel=True)),
     "symmetric": (("extra_options=ActivationSymmetric=true",), dict(extra_options={"ActivationSymmetric": True})),
+    "percentile": (("calibrate_method=Percentile",), dict(method="Percentile")),
 }
 
 
