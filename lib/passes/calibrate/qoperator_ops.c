@@ -311,10 +311,11 @@ static const float *scale_data(const qop *q, const char *name, size_t *n)
 {
     oir_tensor *t = oir_graph_initializer(q->g, name);
     uint64_t count = 0;
-    if (!t || t->dtype != OIR_FLOAT || oir_tensor_numel(t, &count) != OLIVE_OK || count * 4 != t->nbytes)
+    if (!t || t->dtype != OIR_FLOAT || oir_tensor_numel(t, &count) != OLIVE_OK || count * 4 != t->nbytes ||
+        (uintptr_t)oir_tensor_data(t) % sizeof(float))
         return NULL;
     *n = (size_t)count;
-    return (const float *)oir_tensor_data(t); /* written here: aligned */
+    return (const float *)oir_tensor_data(t); /* written here (aligned), unless the model had it */
 }
 
 /* The codes of float initializer `name` at the given scales (zero points unchanged), written
@@ -1146,11 +1147,15 @@ int olive_qop_rewrite(const olive_qop_env *env, size_t *n_written)
         int done = 0;
         q.at = i;
         q.removed = 0;
-        if (w && n->n_outputs && n->outputs[0][0] && env->selected(env->user, n))
-            done = w(&q, n);
-        if (done < 0) {
-            rc = olive_fail_context(done, PASS ": writing node '%s' (%s) in QOperator form", n->name, n->op_type);
-            break;
+        if (w && n->n_outputs && n->outputs[0][0] && env->selected(env->user, n)) {
+            /* the writer may free n */
+            char *what = olive_asprintf("node '%s' (%s)", n->name, n->op_type);
+            done = what ? w(&q, n) : OLIVE_ENOMEM;
+            if (done < 0)
+                rc = olive_fail_context(done, PASS ": writing %s in QOperator form", what ? what : "a node");
+            free(what);
+            if (rc != OLIVE_OK)
+                break;
         }
         if (done) {
             (*n_written)++;

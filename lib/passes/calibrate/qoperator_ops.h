@@ -4,9 +4,9 @@
  * (QLinearConv, QLinearMatMul, QGemm, QLinearAdd, QLinearMul, QLinearSigmoid,
  * QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat,
  * QLinearSoftmax, QEmbedLayerNormalization for com.microsoft EmbedLayerNormalization), keeps
- * reading and writing codes (Reshape, Transpose, Squeeze, Unsqueeze,
- * Flatten, MaxPool, Resize, Gather, Split, Pad; ArgMax reads them), or goes away (Relu and
- * Clip folded into the range of their input). Where stays in float (quantize_static writes
+ * reading and writing codes (Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize,
+ * Gather, Split, Pad; ArgMax reads them), or goes away (Relu and Clip folded into the range of
+ * their input). Where stays in float (quantize_static writes
  * QLinearWhere only with ForceQuantizeNoInputCheck); other op types stay in float.
  *
  * Activations enter as QuantizeLinear "<X>_QuantizeLinear" -> "<X>_quantized"; a float node or
