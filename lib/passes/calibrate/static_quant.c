@@ -858,7 +858,7 @@ static const olive_param_spec params[] = {
      .min = 0,
      .max = -1,
      .choices = NULL,
-     .help = "MatMul weights per output column (symmetric)"},
+     .help = "Weights per output channel: MatMul's columns (symmetric in QDQ), and Conv's and Gemm's in QOperator"},
     {.name = "reduce_range",
      .type = OLIVE_PARAM_BOOL,
      .default_value = "false",
@@ -922,7 +922,7 @@ const olive_pass_def olive_pass_static_quantize = {
     .name = "static_quantize",
     .summary = "ONNX Runtime's static int8/uint8 quantization (QDQ or QOperator) from calibration data",
     .details = "MinMax, Percentile, Entropy or Distribution calibration on .npy data; Quantize/DequantizeLinear on "
-               "activations and weights, as quantize_static writes them.",
+               "activations and weights (QDQ) or integer operators (QOperator), as quantize_static writes them.",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,
