@@ -323,3 +323,29 @@ def test_real_minilm_qoperator_equals_quantize_static(tmp_path, option):
     feed = {k: v[:2] for k, v in arrays.items()}
     got, fp32 = session(ours).run(None, feed)[0], session(model).run(None, feed)[0]
     print(f"MiniLM QOperator ({option}) vs fp32: cosine {cosine(got, fp32):.4f}")
+
+
+def test_subgraph_reading_codes_gets_a_dequantize_linear(tmp_path):
+    """An If whose branches read a QLinearConv's output from the outer graph: the value is
+    written again by a DequantizeLinear, so the model stays valid and runs."""
+    rng = np.random.default_rng(18)
+    then_g = helper.make_graph([helper.make_node("Identity", ["c"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, ["n", 4, 4, 4])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["c"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, ["n", 4, 4, 4])])
+    nodes = [helper.make_node("Conv", ["X", "W"], ["c"], name="conv"),
+             helper.make_node("If", ["flag"], ["Y"], name="if", then_branch=then_g, else_branch=else_g)]
+    model = finish(nodes, [init(rng, "W", (4, 3, 3, 3))],
+                   [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 3, 6, 6]),
+                    helper.make_tensor_value_info("flag", TensorProto.BOOL, [1])],
+                   [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 4, 4, 4])])
+    arrays = {"X": rng.standard_normal((3, 3, 6, 6)).astype(np.float32), "flag": np.ones((3,), bool)}
+    ours = run_static(model, tmp_path, {"X": arrays["X"], "flag": arrays["flag"]}, "quant_format=QOperator",
+                      "op_types_to_quantize=Conv", "calibration_batch_size=1")
+    dq = [n for n in ours.graph.node if n.op_type == "DequantizeLinear"]
+    assert [n.output[0] for n in dq] == ["c"] and dq[0].input[0] == "c_quantized"
+    scale = numpy_helper.to_array(next(t for t in ours.graph.initializer if t.name == "c_scale"))
+    for flag in (True, False):
+        feed = {"X": arrays["X"][:1], "flag": np.array([flag])}
+        got, want = session(ours).run(None, feed)[0], session(model).run(None, feed)[0]
+        np.testing.assert_allclose(got, want, rtol=0, atol=4 * float(scale))

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "core/strmap.h"
 #include "passes/calibrate/qoperator_ops.h"
 #include "passes/calibrate/qparams.h"
 
@@ -1160,11 +1161,19 @@ int olive_qop_rewrite(const olive_qop_env *env, size_t *n_written)
         if (done) {
             (*n_written)++;
         } else {
+            olive_strmap implicit = {0};
             for (size_t k = 0; rc == OLIVE_OK && k < n->n_inputs; k++) {
                 char *in = olive_strdup(n->inputs[k]);
                 rc = in ? dequantize(&q, in) : OLIVE_ENOMEM;
                 free(in);
             }
+            /* values its subgraphs read from this graph too (the node stays where it is) */
+            if (rc == OLIVE_OK && n->n_attrs)
+                rc = oir_node_implicit_inputs(n, &implicit);
+            for (size_t k = 0; rc == OLIVE_OK && k < implicit.cap; k++)
+                if (implicit.keys[k] && implicit.keys[k][0])
+                    rc = dequantize(&q, implicit.keys[k]);
+            olive_strmap_free(&implicit);
         }
         i = q.removed ? q.at : q.at + 1;
     }
