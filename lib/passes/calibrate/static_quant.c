@@ -17,8 +17,9 @@
  *     (W_DequantizeLinear -> W_DequantizeLinear_Output) with W_scale and W_zero_point; the
  *     float W goes when nothing reads it any more.
  *
- * Op types quantize_static handles with their own rules (Conv, Gemm, Relu/Clip, Reshape,
- * Transpose, Gather, LayerNormalization, ...) are refused until written here, and the default
+ * In QDQ, op types quantize_static handles with their own rules (Conv, Gemm, Relu/Clip, Reshape,
+ * Transpose, Gather, LayerNormalization, ...) are refused until written here; the QOperator
+ * form is written by qoperator_ops.c for every op type. The default
  * op_types_to_quantize is MatMul (quantize_static's default is every op type it knows). Value
  * types come from the ONNX Runtime session, so a value quantize_static skips because onnx's
  * shape inference cannot type it (outputs of com.microsoft ops, in a model without value_info)
@@ -36,6 +37,7 @@
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/histogram.h"
+#include "passes/calibrate/qoperator_ops.h"
 #include "passes/calibrate/qparams.h"
 #include "passes/calibrate/static_quant.h"
 
@@ -97,7 +99,7 @@ typedef struct sq_run {
     int act_symmetric, weight_symmetric, calib_symmetric, moving_average;
     int percentile_method, hist_absolute, phase; /* phase 1: histogram run */
     int entropy_method, distribution_method;
-    int qoperator; /* quant_format=QOperator: QLinearMatMul */
+    int qoperator; /* quant_format=QOperator (qoperator_ops.h) */
     double percentile;
     sq_tensor *t;
     size_t n, cap;
@@ -125,10 +127,16 @@ static int default_domain(const oir_node *n)
     return !n->domain[0] || !strcmp(n->domain, "ai.onnx");
 }
 
-/* Op types named for calibration and quantization (and ONNX domain nodes only). */
+/* Op types named for calibration and quantization (ONNX domain nodes only, and com.microsoft
+ * ones in QOperator: EmbedLayerNormalization). None named: quantize_static's default, every op
+ * type it knows, in QOperator; MatMul in QDQ. */
 static int op_type_listed(const sq_run *r, const oir_node *n)
 {
-    return default_domain(n) && olive_args_list_has(r->args, "op_types_to_quantize", n->op_type);
+    if (!default_domain(n) && !(r->qoperator && !strcmp(n->domain, "com.microsoft")))
+        return 0;
+    if (list_is_empty(olive_args_string(r->args, "op_types_to_quantize")))
+        return r->qoperator ? olive_qop_default_op_type(n->op_type) : !strcmp(n->op_type, "MatMul");
+    return olive_args_list_has(r->args, "op_types_to_quantize", n->op_type);
 }
 
 static int selected(const sq_run *r, const oir_node *n)
@@ -420,10 +428,7 @@ static int add_qdq_node(oir_graph *g, const char *op, const char *name, const ch
 }
 
 /* Weights and activation-typed initializers: codes, scale and zero point, one DequantizeLinear. */
-/* The codes, scale and zero point of an initializer: read through a DequantizeLinear (QDQ), or
- * only written (QOperator: `qop`, where an activation-typed initializer is symmetric when its
- * type is the weights' and WeightSymmetric says so, and is never reduced). */
-static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
+static int quantize_initializer(sq_run *r, sq_tensor *t)
 {
     oir_graph *g = r->g;
     oir_tensor *w = oir_graph_initializer(g, t->name);
@@ -432,8 +437,8 @@ static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
     size_t rows, cols, channels;
     int weight = t->kind == T_WEIGHT;
     int32_t qtype = weight ? r->wtype : r->atype;
-    int symmetric = t->axis >= 0 || (weight || (qop && r->atype == r->wtype) ? r->weight_symmetric : r->act_symmetric);
-    int reduce = r->reduce_range && (!qop || weight);
+    int symmetric = t->axis >= 0 || (weight ? r->weight_symmetric : r->act_symmetric);
+    int reduce = r->reduce_range;
     float *scales = NULL;
     int32_t *zps = NULL;
     uint8_t *codes = NULL;
@@ -488,7 +493,7 @@ static int quantize_initializer_as(sq_run *r, sq_tensor *t, int qop)
         goto done;
     }
     if ((rc = add_init(g, qname, qtype, w->rank, w->dims, codes, (size_t)count)) != OLIVE_OK ||
-        (rc = add_scale_zp(g, t->name, qtype, channels, t->axis >= 0, scales, zps)) != OLIVE_OK || qop ||
+        (rc = add_scale_zp(g, t->name, qtype, channels, t->axis >= 0, scales, zps)) != OLIVE_OK ||
         (rc = oir_graph_replace_uses(g, t->name, dq_out)) != OLIVE_OK)
         goto done;
     rc = add_qdq_node(g, "DequantizeLinear", dq_name, qname, t->name, dq_out, t->axis);
@@ -501,11 +506,6 @@ done:
     free(dq_name);
     free(dq_out);
     return rc;
-}
-
-static int quantize_initializer(sq_run *r, sq_tensor *t)
-{
-    return quantize_initializer_as(r, t, 0);
 }
 
 static int quantize_activation(sq_run *r, sq_tensor *t)
@@ -619,265 +619,45 @@ static int rewrite(sq_run *r)
     return oir_graph_toposort(g);
 }
 
-/* ---- QOperator: QLinearMatMul ---- */
+/* ---- QOperator (qoperator_ops.h) ---- */
 
-/* A value as quantize_static's QOperator form holds it: its codes and their scale and zero
- * point (names), and whether a new node wrote the codes. */
-typedef struct qop_value {
-    char *source, *q, *scale, *zp;
-} qop_value;
+static int option_bool(const char *extra, const char *key, int fallback, int *out);
 
-typedef struct qop_state {
-    qop_value *v;
-    size_t n, cap;
-} qop_state;
-
-static qop_value *qop_find(qop_state *st, const char *source)
+static int qop_selected(void *user, const oir_node *n)
 {
-    for (size_t i = 0; i < st->n; i++)
-        if (!strcmp(st->v[i].source, source))
-            return &st->v[i];
-    return NULL;
+    return selected(user, n);
 }
 
-static int qop_add(qop_state *st, const char *source, const char *q)
+static int qop_range(void *user, const char *name, float *rmin, float *rmax)
 {
-    qop_value *v;
-    if (st->n == st->cap && olive_grow((void **)&st->v, &st->cap, st->n + 1, sizeof *st->v) != OLIVE_OK)
-        return OLIVE_ENOMEM;
-    v = &st->v[st->n];
-    memset(v, 0, sizeof *v);
-    if (!(v->source = olive_strdup(source)) || !(v->q = olive_strdup(q)) ||
-        !(v->scale = olive_asprintf("%s_scale", source)) || !(v->zp = olive_asprintf("%s_zero_point", source))) {
-        free(v->source);
-        free(v->q);
-        free(v->scale);
-        free(v->zp);
-        return OLIVE_ENOMEM;
-    }
-    st->n++;
-    return OLIVE_OK;
-}
-
-static void qop_free(qop_state *st)
-{
-    for (size_t i = 0; i < st->n; i++) {
-        free(st->v[i].source);
-        free(st->v[i].q);
-        free(st->v[i].scale);
-        free(st->v[i].zp);
-    }
-    free(st->v);
-}
-
-/* One input of a QLinearMatMul: an initializer quantized once (weight-typed for B), or an
- * activation read through QuantizeLinear "<A>_QuantizeLinear" -> "<A>_quantized" (inserted
- * before node *at). 0 when the activation has no calibrated range. */
-static int qop_input(sq_run *r, qop_state *st, size_t *at, const char *name, int as_weight, size_t *out)
-{
-    oir_graph *g = r->g;
-    sq_tensor *t = find(r, name);
-    char *q = NULL;
-    int rc;
-    qop_value *found = qop_find(st, name);
-    if (found) {
-        *out = (size_t)(found - st->v);
-        return 1;
-    }
-    if (!t)
+    sq_tensor *t = find(user, name);
+    if (!t || t->kind != T_ACT || t->capture < 0 || !t->has_range)
         return 0;
-    if (t->kind != T_ACT) {
-        sq_tensor tmp = *t;
-        tmp.kind = as_weight ? T_WEIGHT : T_ACT_INIT;
-        tmp.axis = -1;
-        if ((rc = quantize_initializer_as(r, &tmp, 1)) != OLIVE_OK)
-            return rc;
-        if (!(q = olive_asprintf("%s_quantized", name)))
-            return OLIVE_ENOMEM;
-    } else {
-        int32_t qmin, qmax, zp;
-        float scale;
-        char *qn = NULL;
-        oir_node *n = NULL;
-        if (t->capture < 0 || !t->has_range)
-            return 0;
-        olive_sq_qrange(r->atype, 0, r->act_symmetric, &qmin, &qmax);
-        olive_sq_scale_zp(t->rmin, t->rmax, qmin, qmax, r->act_symmetric, &scale, &zp);
-        if ((rc = add_scale_zp(g, name, r->atype, 1, 0, &scale, &zp)) != OLIVE_OK)
-            return rc;
-        if (!(q = olive_asprintf("%s_quantized", name)) || !(qn = olive_asprintf("%s_QuantizeLinear", name))) {
-            free(q);
-            return OLIVE_ENOMEM;
-        }
-        {
-            char *sname = olive_asprintf("%s_scale", name), *zname = olive_asprintf("%s_zero_point", name);
-            const char *ins[3] = {name, sname, zname};
-            const char *outs[1] = {q};
-            if (!sname || !zname || !(n = oir_node_new("QuantizeLinear", "", qn, 3, ins, 1, outs)))
-                rc = OLIVE_ENOMEM;
-            else if ((rc = oir_graph_insert_node(g, *at, n)) == OLIVE_OK)
-                (*at)++;
-            else
-                oir_node_free(n);
-            free(sname);
-            free(zname);
-        }
-        free(qn);
-        if (rc != OLIVE_OK) {
-            free(q);
-            return rc;
-        }
-    }
-    rc = qop_add(st, name, q);
-    free(q);
-    if (rc != OLIVE_OK)
-        return rc;
-    *out = st->n - 1;
+    *rmin = t->rmin;
+    *rmax = t->rmax;
     return 1;
 }
 
-/* A DequantizeLinear "<v>_DequantizeLinear" writing v from its codes, before node *at, for a
- * value a QLinearMatMul now writes as codes (v has no producer left). */
-static int qop_dequantize(sq_run *r, qop_state *st, size_t *at, const char *name, const unsigned char *replaced)
+static int rewrite_qoperator(sq_run *r, oir_model *m)
 {
-    oir_graph *g = r->g;
-    qop_value *v = qop_find(st, name);
-    char *dn;
-    oir_node *n;
-    int rc;
-    if (!v || !replaced[v - st->v])
-        return OLIVE_OK;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
-            if (!strcmp(g->nodes[i]->outputs[k], name))
-                return OLIVE_OK; /* written already (by an earlier DequantizeLinear) */
-    if (!(dn = olive_asprintf("%s_DequantizeLinear", name)))
-        return OLIVE_ENOMEM;
-    {
-        const char *ins[3] = {v->q, v->scale, v->zp};
-        n = oir_node_new("DequantizeLinear", "", dn, 3, ins, 1, &name);
-    }
-    free(dn);
-    if (!n)
-        return OLIVE_ENOMEM;
-    if ((rc = oir_graph_insert_node(g, *at, n)) != OLIVE_OK) {
-        oir_node_free(n);
-        return rc;
-    }
-    (*at)++;
+    olive_qop_env env;
+    size_t done = 0;
+    memset(&env, 0, sizeof env);
+    env.model = m;
+    env.atype = r->atype;
+    env.wtype = r->wtype;
+    env.per_channel = r->per_channel;
+    env.reduce_range = r->reduce_range;
+    env.act_symmetric = r->act_symmetric;
+    OLIVE_TRY(option_bool(olive_args_string(r->args, "extra_options"), "WeightSymmetric", -1, &env.weight_symmetric));
+    env.selected = qop_selected;
+    env.range = qop_range;
+    env.user = r;
+    OLIVE_TRY(olive_qop_rewrite(&env, &done));
+    OLIVE_INFO(PASS ": %zu nodes written in QOperator form (%s activations, %s weights%s)", done,
+               r->atype == OIR_INT8 ? "int8" : "uint8", r->wtype == OIR_INT8 ? "int8" : "uint8",
+               r->per_channel ? ", per channel" : "");
     return OLIVE_OK;
-}
-
-static int rewrite_qoperator(sq_run *r)
-{
-    oir_graph *g = r->g;
-    qop_state st;
-    unsigned char *replaced = NULL; /* per qop value: written by a QLinearMatMul */
-    size_t n_replaced = 0, done = 0;
-    int rc = OLIVE_OK;
-    memset(&st, 0, sizeof st);
-    for (size_t i = 0; i < g->n_nodes && rc == OLIVE_OK; i++) {
-        oir_node *n = g->nodes[i];
-        size_t ia = 0, ib = 0;
-        sq_tensor *y;
-        int ok = 1;
-        if (!strcmp(n->op_type, "MatMul") && selected(r, n) && n->n_inputs == 2 && n->n_outputs == 1 &&
-            (y = find(r, n->outputs[0])) && y->capture >= 0 && y->has_range) {
-            if ((ok = qop_input(r, &st, &i, n->inputs[0], 0, &ia)) > 0)
-                ok = qop_input(r, &st, &i, n->inputs[1], 1, &ib);
-            if (ok < 0) {
-                rc = ok;
-                break;
-            }
-            if (ok) {
-                const qop_value *a = &st.v[ia], *b = &st.v[ib];
-                int32_t qmin, qmax, zp;
-                float scale;
-                char *qname = NULL, *oq = olive_asprintf("%s_quantized", n->outputs[0]);
-                oir_node *q = NULL;
-                olive_sq_qrange(r->atype, 0, r->act_symmetric, &qmin, &qmax);
-                olive_sq_scale_zp(y->rmin, y->rmax, qmin, qmax, r->act_symmetric, &scale, &zp);
-                if (!oq || (rc = add_scale_zp(g, n->outputs[0], r->atype, 1, 0, &scale, &zp)) != OLIVE_OK) {
-                    free(oq);
-                    rc = rc ? rc : OLIVE_ENOMEM;
-                    break;
-                }
-                qname = n->name[0] ? olive_asprintf("%s_quant", n->name) : olive_strdup("");
-                {
-                    char *ys = olive_asprintf("%s_scale", n->outputs[0]),
-                         *yz = olive_asprintf("%s_zero_point", n->outputs[0]);
-                    const char *ins[8] = {a->q, a->scale, a->zp, b->q, b->scale, b->zp, ys, yz};
-                    const char *outs[1] = {oq};
-                    if (qname && ys && yz && (q = oir_node_new("QLinearMatMul", "", qname, 8, ins, 1, outs)))
-                        rc = qop_add(&st, n->outputs[0], oq); /* a and b are not used after this */
-                    else
-                        rc = OLIVE_ENOMEM;
-                    free(ys);
-                    free(yz);
-                }
-                free(qname);
-                free(oq);
-                if (rc != OLIVE_OK) {
-                    oir_node_free(q);
-                    break;
-                }
-                if (st.n > n_replaced) {
-                    unsigned char *grown = realloc(replaced, st.n);
-                    if (!grown) {
-                        oir_node_free(q);
-                        rc = OLIVE_ENOMEM;
-                        break;
-                    }
-                    memset(grown + n_replaced, 0, st.n - n_replaced);
-                    replaced = grown;
-                    n_replaced = st.n;
-                }
-                replaced[st.n - 1] = 1;
-                oir_graph_replace_node(g, i, q);
-                done++;
-                continue;
-            }
-        }
-        /* Another node: the values it reads that only exist as codes now are dequantized. */
-        if (st.n > n_replaced) {
-            unsigned char *grown = realloc(replaced, st.n);
-            if (!grown) {
-                rc = OLIVE_ENOMEM;
-                break;
-            }
-            memset(grown + n_replaced, 0, st.n - n_replaced);
-            replaced = grown;
-            n_replaced = st.n;
-        }
-        for (size_t k = 0; k < n->n_inputs && rc == OLIVE_OK; k++) {
-            char *in = olive_strdup(n->inputs[k]);
-            if (!in) {
-                rc = OLIVE_ENOMEM;
-                break;
-            }
-            rc = qop_dequantize(r, &st, &i, in, replaced);
-            free(in);
-        }
-    }
-    for (size_t k = 0; rc == OLIVE_OK && k < g->n_outputs; k++) {
-        size_t end = g->n_nodes;
-        char *name = olive_strdup(g->outputs[k].name);
-        rc = name ? qop_dequantize(r, &st, &end, name, replaced) : OLIVE_ENOMEM;
-        free(name);
-    }
-    for (size_t i = 0; rc == OLIVE_OK && i < r->n; i++) {
-        long at;
-        if (r->t[i].kind != T_ACT && !still_used(g, r->t[i].name) &&
-            (at = oir_graph_initializer_index(g, r->t[i].name)) >= 0 && oir_graph_input_index(g, r->t[i].name) < 0)
-            oir_graph_remove_initializer(g, (size_t)at);
-    }
-    qop_free(&st);
-    free(replaced);
-    if (rc != OLIVE_OK)
-        return rc;
-    OLIVE_INFO(PASS ": %zu MatMuls to QLinearMatMul (%s activations, %s weights)", done,
-               r->atype == OIR_INT8 ? "int8" : "uint8", r->wtype == OIR_INT8 ? "int8" : "uint8");
-    return oir_graph_toposort(g);
 }
 
 /* ---- options ---- */
@@ -969,8 +749,9 @@ static int check_op_types(const olive_pass_args *args)
         snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name - 1 ? len : sizeof name - 1), v);
         if (strcmp(name, "MatMul") && in_list(special_ops, name))
             return olive_fail(OLIVE_EUNSUPPORTED,
-                              PASS ": op type %s is not quantized by this pass yet (MatMul and op types without "
-                                   "rules of their own in quantize_static, such as Add, Mul or Softmax, are)",
+                              PASS ": op type %s is not quantized by this pass yet in the QDQ format (MatMul "
+                                   "and op types without rules of their own in quantize_static, such as Add, Mul or "
+                                   "Softmax, are; quant_format=QOperator writes it)",
                               name);
         v += len;
     }
@@ -1005,14 +786,12 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.reduce_range = olive_args_bool(args, "reduce_range");
     r.include_all = list_is_empty(olive_args_string(args, "nodes_to_include"));
     r.qoperator = !strcmp(olive_args_string(args, "quant_format"), "QOperator");
-    if (r.qoperator && (r.per_channel || strcmp(olive_args_string(args, "op_types_to_quantize"), "MatMul")))
-        return olive_fail(OLIVE_EUNSUPPORTED, PASS ": quant_format=QOperator is written for MatMul (QLinearMatMul) "
-                                                   "with per-tensor weights only");
     r.percentile_method = !strcmp(olive_args_string(args, "calibrate_method"), "Percentile");
     r.entropy_method = !strcmp(olive_args_string(args, "calibrate_method"), "Entropy");
     r.distribution_method = !strcmp(olive_args_string(args, "calibrate_method"), "Distribution");
     OLIVE_TRY(check_extra_options(extra));
-    OLIVE_TRY(check_op_types(args));
+    if (!r.qoperator) /* QOperator: every op type is written as quantize_static writes it */
+        OLIVE_TRY(check_op_types(args));
     OLIVE_TRY(option_bool(extra, "ActivationSymmetric", 0, &r.act_symmetric));
     OLIVE_TRY(option_bool(extra, "WeightSymmetric", r.wtype == OIR_INT8, &wsym));
     r.weight_symmetric = wsym;
@@ -1036,7 +815,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     for (size_t i = 0; rc == OLIVE_OK && i < r.n; i++)
         finish_range(&r, &r.t[i]);
     if (rc == OLIVE_OK)
-        rc = r.qoperator ? rewrite_qoperator(&r) : rewrite(&r);
+        rc = r.qoperator ? rewrite_qoperator(&r, m) : rewrite(&r);
     run_free(&r);
     if (rc != OLIVE_OK)
         return rc;
@@ -1044,14 +823,21 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
 }
 
 static const olive_param_spec params[] = {
-    OLIVE_CALIB_DATA_PARAMS{.name = "quant_format",
-                            .type = OLIVE_PARAM_CHOICE,
-                            .default_value = "QDQ",
-                            .min = 0,
-                            .max = -1,
-                            .choices = "QDQ|QOperator",
-                            .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearMatMul)",
-                            .details = "QOperator is written for MatMul with per-tensor weights."},
+    OLIVE_CALIB_DATA_PARAMS{
+        .name = "quant_format",
+        .type = OLIVE_PARAM_CHOICE,
+        .default_value = "QDQ",
+        .min = 0,
+        .max = -1,
+        .choices = "QDQ|QOperator",
+        .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, "
+                "QLinearMatMul, QGemm, QLinearAdd, ...)",
+        .details =
+            "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
+            "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
+            "QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax, QEmbedLayerNormalization; codes through "
+            "Reshape, Transpose, Squeeze, Unsqueeze, Flatten, MaxPool, Resize, Gather, Split, "
+            "Pad and ArgMax; Relu and Clip folded. Other op types stay in float."},
     {.name = "activation_type",
      .type = OLIVE_PARAM_CHOICE,
      .default_value = "QInt8",
@@ -1072,7 +858,7 @@ static const olive_param_spec params[] = {
      .min = 0,
      .max = -1,
      .choices = NULL,
-     .help = "MatMul weights per output column (symmetric)"},
+     .help = "Weights per output channel: MatMul's columns (symmetric in QDQ), and Conv's and Gemm's in QOperator"},
     {.name = "reduce_range",
      .type = OLIVE_PARAM_BOOL,
      .default_value = "false",
@@ -1091,12 +877,13 @@ static const olive_param_spec params[] = {
                 "quantize_static's fixed bins keeps [min, max]); Distribution ([-t, t], t the largest magnitude)."},
     {.name = "op_types_to_quantize",
      .type = OLIVE_PARAM_LIST,
-     .default_value = "MatMul",
+     .default_value = "",
      .min = 0,
      .max = -1,
      .choices = NULL,
-     .help = "Op types to quantize (MatMul by default)",
-     .details = "MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...)."},
+     .help = "Op types to quantize (empty: MatMul in QDQ, quantize_static's default in QOperator)",
+     .details = "QDQ: MatMul, and op types without special rules in quantize_static (Add, Mul, Softmax, ...). "
+                "QOperator: any (see quant_format); empty, every op type quantize_static knows."},
     {.name = "nodes_to_include",
      .type = OLIVE_PARAM_LIST,
      .default_value = "",
@@ -1135,7 +922,7 @@ const olive_pass_def olive_pass_static_quantize = {
     .name = "static_quantize",
     .summary = "ONNX Runtime's static int8/uint8 quantization (QDQ or QOperator) from calibration data",
     .details = "MinMax, Percentile, Entropy or Distribution calibration on .npy data; Quantize/DequantizeLinear on "
-               "activations and weights, as quantize_static writes them.",
+               "activations and weights (QDQ) or integer operators (QOperator), as quantize_static writes them.",
     .olive_types = olive_types,
     .params = params,
     .n_params = sizeof params / sizeof *params,

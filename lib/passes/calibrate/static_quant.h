@@ -1,5 +1,5 @@
 /* The static_quantize pass (Olive's OnnxStaticQuantization / OnnxQuantization): onnxruntime's
- * quantize_static in the QDQ format with MinMax calibration. Activation ranges are learnt by
+ * quantize_static in the QDQ or QOperator format (qoperator_ops.h). Activation ranges are learnt by
  * running the model in ONNX Runtime on calibration data (capture.h), one batch at a time; the
  * scales, zero points, codes, node names and Q/DQ placement are those quantize_static writes
  * for the same data (qparams.h holds the arithmetic). */
