@@ -56,8 +56,10 @@ int wf_check_target_provider(olive_workflow *w, int searching, size_t n_candidat
     const char *provider = olive_accelerator_provider(w->acc);
     int any = 0, ranked_input = 0, own_library = 0, ranked_candidates = 0; /* the input is never the choice */
     char *missing;
-    free(w->unmeasured);
-    w->unmeasured = NULL;
+    if (w->unmeasured) { /* written only when set: bindings may free the workflow on another thread */
+        free(w->unmeasured);
+        w->unmeasured = NULL;
+    }
     /* A Slurm search evaluates on the nodes that have the target, not in this process. */
     if (w->executor.type == WF_EXEC_SLURM)
         return OLIVE_OK;

@@ -908,8 +908,10 @@ int wf_run(olive_workflow *w, json_t **result)
         }
     }
 out:
-    free(w->unmeasured);
-    w->unmeasured = NULL;
+    if (w->unmeasured) {
+        free(w->unmeasured);
+        w->unmeasured = NULL;
+    }
     wf_search_outcome_clear(&so);
     if (r.cache.dir)
         wf_cache_close(&r.cache);
