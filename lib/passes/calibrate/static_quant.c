@@ -318,7 +318,7 @@ static int calibrate(sq_run *r, oir_model *m, const olive_calib_data *data)
         r->t[i].capture = (long)n_names;
         names[n_names++] = r->t[i].name;
     }
-    rc = olive_capture_open(&cap, m, names, n_names, r->ctx, PASS);
+    rc = olive_capture_open_workers(&cap, m, names, n_names, 0, r->ctx, PASS);
     if (rc == OLIVE_OK) {
         for (size_t i = 0; i < r->n; i++) {
             if (r->t[i].capture < 0)
