@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "kernels/pairwise_sum.h"
+#include "kernels/value_range.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/histogram.h"
@@ -220,12 +221,11 @@ static int collect(void *user, size_t index, const olive_tensor *value)
         olive_hist_add(&t->hist, v, (size_t)count, r->hist_absolute);
         return OLIVE_OK;
     }
-    {
+    olive_value_range(v, (size_t)count, &lo, &hi);
+    if (r->percentile_method && r->hist_absolute) { /* the |x| histogram's range */
         float alo = t->n_batches ? t->amin : INFINITY, ahi = t->n_batches ? t->amax : -INFINITY;
         for (uint64_t i = 0; i < count; i++) {
             float a = fabsf(v[i]);
-            lo = v[i] < lo ? v[i] : lo;
-            hi = v[i] > hi ? v[i] : hi;
             alo = a < alo ? a : alo;
             ahi = a > ahi ? a : ahi;
         }
