@@ -71,6 +71,7 @@ static int write_augmented(oir_model *m, const olive_capture *c, const char *pat
             rc = oir_graph_add_output(g, c->names[i], NULL);
     if (rc == OLIVE_OK) {
         onnx_save_options_init(&so);
+        so.scratch = 1; /* read back at once, then removed */
         rc = onnx_save_file(m, path, &so);
     }
     while (g->n_outputs > before)
