@@ -258,7 +258,8 @@ static void *runner(void *arg)
         slot = (size_t)(b % (int64_t)j->n_slots);
         start = b * j->batch_size;
         count = j->data->n_samples - start < j->batch_size ? j->data->n_samples - start : j->batch_size;
-        OLIVE_MAP_GUARDED(rc, run_batch(j->c, j->data, start, count, j->out_names, j->n_out, j->outs + slot * j->n_out));
+        OLIVE_MAP_GUARDED(rc,
+                          run_batch(j->c, j->data, start, count, j->out_names, j->n_out, j->outs + slot * j->n_out));
         if (rc != OLIVE_OK)
             j->messages[slot] = olive_strdup(olive_error_last());
         pthread_mutex_lock(&j->lock);
@@ -318,8 +319,8 @@ static int run_parallel(capture_job *j, const size_t *index, olive_capture_fn fn
             rc = fn(user, index[k], j->outs[slot * j->n_out + k]);
         free_slot(j, slot);
         if (rc == OLIVE_OK)
-            rc = olive_pass_progress(ctx, progress_from + (progress_to - progress_from) * (double)end /
-                                                              (double)j->data->n_samples);
+            rc = olive_pass_progress(ctx, progress_from +
+                                              (progress_to - progress_from) * (double)end / (double)j->data->n_samples);
         pthread_mutex_lock(&j->lock);
         j->ready[slot] = 0;
         j->handed++;

@@ -318,7 +318,10 @@ static int calibrate(sq_run *r, oir_model *m, const olive_calib_data *data)
         r->t[i].capture = (long)n_names;
         names[n_names++] = r->t[i].name;
     }
-    rc = olive_capture_open_workers(&cap, m, names, n_names, 0, r->ctx, PASS);
+    /* One batch: one run, on all the cores; more: several at once (capture.h). */
+    rc = olive_capture_open_workers(&cap, m, names, n_names,
+                                    data->n_samples > olive_args_int(r->args, "calibration_batch_size") ? 0 : 1, r->ctx,
+                                    PASS);
     if (rc == OLIVE_OK) {
         for (size_t i = 0; i < r->n; i++) {
             if (r->t[i].capture < 0)
