@@ -117,14 +117,16 @@ const char *olive_calib_provider(const olive_pass_ctx *ctx, const char *pass)
     return "CPUExecutionProvider";
 }
 
-/* Runners for `workers` (0: as many as pay on this machine's CPU, at most 4 so that memory holds
- * at most 4 batches' values) and the session options that go with them. */
+/* Runners for `workers` (0: two when the CPU has two cores or more: that takes the thread pool's
+ * per-op hand-offs out of small machines, while memory holds at most two batches' values; the
+ * cores are shared among the runners' intra-op threads) and the session options that go with
+ * them. */
 static size_t pick_runners(int workers, const char *provider, char *options, size_t size)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t cores = cpus > 1 ? (size_t)cpus : 1, runners = workers > 0 ? (size_t)workers : cores;
-    if (runners > 4 && workers <= 0)
-        runners = 4;
+    if (runners > 2 && workers <= 0)
+        runners = 2;
     if (runners > OLIVE_MAX_THREADS)
         runners = OLIVE_MAX_THREADS;
     if (strcmp(provider, "CPUExecutionProvider") || runners < 2) {
