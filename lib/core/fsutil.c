@@ -20,6 +20,7 @@ int olive_outfile_open(olive_outfile *f, const char *final_path)
     f->fd = -1;
     f->written = 0;
     f->flushed = 0;
+    f->scratch = 0;
     f->final_path = NULL;
     f->temp_path = NULL;
     if (!dir)
@@ -97,7 +98,7 @@ void olive_outfile_start_writeback(olive_outfile *f)
 {
     /* Small pieces are left for the final flush: a writeback request per tensor would cost
      * more than it saves. */
-    if (f->written - f->flushed < (8u << 20))
+    if (f->scratch || f->written - f->flushed < (8u << 20))
         return;
     sync_file_range(f->fd, (off64_t)f->flushed, (off64_t)(f->written - f->flushed), SYNC_FILE_RANGE_WRITE);
     f->flushed = f->written;
@@ -117,7 +118,7 @@ int olive_outfile_pad(olive_outfile *f, uint64_t count)
 int olive_outfile_commit(olive_outfile *f)
 {
     int rc = OLIVE_OK;
-    if (fsync(f->fd) != 0 && errno != EINVAL)
+    if (!f->scratch && fsync(f->fd) != 0 && errno != EINVAL)
         rc = olive_fail_errno(errno, "cannot flush", f->final_path);
     if (close(f->fd) != 0 && rc == OLIVE_OK)
         rc = olive_fail_errno(errno, "cannot close", f->final_path);

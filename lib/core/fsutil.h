@@ -13,6 +13,7 @@ typedef struct olive_outfile {
     char *temp_path;
     uint64_t written;
     uint64_t flushed; /* bytes handed to writeback so far */
+    int scratch;      /* a file read back at once and then removed: never forced to disk */
 } olive_outfile;
 
 /* Creates "<dir>/.<name>.tmp-XXXXXX" for `final_path`. Errors: OLIVE_EIO, OLIVE_ENOMEM. */

@@ -37,6 +37,9 @@ typedef struct onnx_save_options {
      * A non-zero return cancels: the save fails with OLIVE_ECANCELLED, nothing left behind. */
     int (*progress)(uint64_t bytes_written, uint64_t bytes_total, void *user);
     void *user;
+    /* 1: the files are a working copy read back at once and then removed (calibration's
+     * augmented model): written without forcing them to disk (no fsync), 0 (default): durable. */
+    int scratch;
     char data_file_storage[1024]; /* holds the name parsed by onnx_save_options_parse */
 } onnx_save_options;
 

@@ -338,12 +338,14 @@ int onnx_save_file(const oir_model *m, const char *path, const onnx_save_options
     }
 
     if (plan.n_external) {
-        if ((rc = olive_outfile_open(&data_out, data_path)) != OLIVE_OK ||
-            (rc = write_data_file(&data_out, m->graph, &plan, o, &done)) != OLIVE_OK)
+        if ((rc = olive_outfile_open(&data_out, data_path)) == OLIVE_OK)
+            data_out.scratch = o->scratch;
+        if (rc != OLIVE_OK || (rc = write_data_file(&data_out, m->graph, &plan, o, &done)) != OLIVE_OK)
             goto done;
     }
     if ((rc = olive_outfile_open(&model_out, path)) != OLIVE_OK)
         goto done;
+    model_out.scratch = o->scratch;
     if ((rc = write_model_guarded(&model_out, m, mp, node_bytes, &node_build)) != OLIVE_OK)
         goto done;
     if ((rc = report(o, plan.total, plan.total)) != OLIVE_OK)

@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "kernels/pairwise_sum.h"
+#include "kernels/value_range.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/histogram.h"
@@ -228,12 +229,11 @@ static int collect(void *user, size_t index, const olive_tensor *value)
         olive_hist_add(&t->hist, v, (size_t)count, r->hist_absolute);
         return OLIVE_OK;
     }
-    {
+    olive_value_range(v, (size_t)count, &lo, &hi);
+    if (r->percentile_method && r->hist_absolute) { /* the |x| histogram's range */
         float alo = t->n_batches ? t->amin : INFINITY, ahi = t->n_batches ? t->amax : -INFINITY;
         for (uint64_t i = 0; i < count; i++) {
             float a = fabsf(v[i]);
-            lo = v[i] < lo ? v[i] : lo;
-            hi = v[i] > hi ? v[i] : hi;
             alo = a < alo ? a : alo;
             ahi = a > ahi ? a : ahi;
         }
@@ -326,7 +326,10 @@ static int calibrate(sq_run *r, oir_model *m, const olive_calib_data *data)
         r->t[i].capture = (long)n_names;
         names[n_names++] = r->t[i].name;
     }
-    rc = olive_capture_open(&cap, m, names, n_names, r->ctx, PASS);
+    /* One batch: one run, on all the cores; more: several at once (capture.h). */
+    rc = olive_capture_open_workers(&cap, m, names, n_names,
+                                    data->n_samples > olive_args_int(r->args, "calibration_batch_size") ? 0 : 1, r->ctx,
+                                    PASS);
     if (rc == OLIVE_OK) {
         for (size_t i = 0; i < r->n; i++) {
             if (r->t[i].capture < 0)
