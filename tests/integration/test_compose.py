@@ -1,0 +1,128 @@
+"""The compose_onnx_models pass (Olive's ComposeOnnxModels) against Olive's own output for the
+models in tests/data/compose (recorded by make_compose.py): the same inputs, outputs, nodes (by
+name, op, inputs and outputs), initializers (bytes) and kept value_info, and onnxruntime gives
+for the composed model what it gives for the three parts run one after the other. Bad chains
+(a shared initializer that differs, an output name reused, a cycle, a connected input of
+another shape, a same-named node that differs) fail naming the value, and write nothing."""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+CLI = os.environ.get("OLIVE_CLI")
+pytestmark = pytest.mark.skipif(not CLI, reason="OLIVE_CLI is not set (run through meson test)")
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "compose")
+PARTS = [os.path.join(DATA, f"{n}.onnx") for n in "abc"]
+
+
+def compose(first, others, out, *extra):
+    return subprocess.run([CLI, "run-pass", "--pass", "compose_onnx_models", "-m", str(first), "--param",
+                           "components=" + ",".join(str(p) for p in others), "-o", str(out), *extra],
+                          capture_output=True, text=True, timeout=120)
+
+
+def nodes(m):
+    return sorted((n.name, n.op_type, tuple(n.input), tuple(n.output)) for n in m.graph.node)
+
+
+def initializers(m):
+    return {t.name: (t.data_type, tuple(t.dims), numpy_helper.to_array(t).tobytes()) for t in m.graph.initializer}
+
+
+def run(m, feeds):
+    # Without graph optimizations: onnxruntime would otherwise fuse the composed graph's
+    # DequantizeLinear -> MatMul pairs differently from each part's, changing the float rounding.
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = [i.name for i in s.get_inputs()]
+    return dict(zip([o.name for o in s.get_outputs()], s.run(None, {k: feeds[k] for k in names})))
+
+
+def test_compose_like_olive(tmp_path):
+    proc = compose(PARTS[0], PARTS[1:], tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    onnx.checker.check_model(ours, full_check=True)
+    theirs = onnx.load(os.path.join(DATA, "olive_composed.onnx"))
+    assert [i.name for i in ours.graph.input] == [i.name for i in theirs.graph.input] == ["x", "mask"]
+    assert [o.name for o in ours.graph.output] == [o.name for o in theirs.graph.output]
+    assert [o.type for o in ours.graph.output] == [o.type for o in theirs.graph.output]
+    assert nodes(ours) == nodes(theirs)
+    assert sum(n.name == "dq_shared" for n in ours.graph.node) == 1
+    assert initializers(ours) == initializers(theirs)
+    assert sorted(v.SerializeToString() for v in ours.graph.value_info) == \
+        sorted(v.SerializeToString() for v in theirs.graph.value_info)
+    assert [(o.domain, o.version) for o in ours.opset_import] == [(o.domain, o.version) for o in theirs.opset_import]
+
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal((2, 4)).astype(np.float32),
+             "mask": rng.standard_normal((2, 4)).astype(np.float32)}
+    chained = dict(feeds)
+    for p in PARTS:
+        chained.update(run(onnx.load(p), chained))
+    got = run(ours, feeds)
+    assert sorted(got) == ["a_side", "b_side", "z", "z_sig"]
+    for k, v in got.items():
+        np.testing.assert_array_equal(v, chained[k], err_msg=k)
+
+
+def vi(name, shape=(2, 4)):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+
+
+def save(tmp_path, name, nodes_, inputs, outputs, inits=()):
+    m = helper.make_model(helper.make_graph(nodes_, name, inputs, outputs, list(inits)),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(m, str(path))
+    return path
+
+
+def bad_second(tmp_path, case):
+    """A model to follow a.onnx, broken as `case` says; the words the error must hold."""
+    if case == "initializer":
+        w = numpy_helper.from_array(np.ones((4, 4), np.float32), "W_shared")
+        return save(tmp_path, "bad", [helper.make_node("MatMul", ["h", "W_shared"], ["y"], name="m")], [vi("h")],
+                    [vi("y")], [w]), ["W_shared", "differs"]
+    if case == "reused_output":
+        return save(tmp_path, "bad", [helper.make_node("Relu", ["h"], ["a_side"], name="r")], [vi("h")],
+                    [vi("a_side")]), ["a_side", "already an output"]
+    if case == "circular":
+        return save(tmp_path, "bad", [helper.make_node("Relu", ["h"], ["x"], name="r")], [vi("h")],
+                    [vi("x")]), ["'x'", "cycle"]
+    if case == "shape":
+        return save(tmp_path, "bad", [helper.make_node("Relu", ["h"], ["y"], name="r")], [vi("h", (3, 4))],
+                    [vi("y", (3, 4))]), ["'h'", "shape"]
+    if case == "node":
+        return save(tmp_path, "bad", [helper.make_node("Relu", ["h"], ["y"], name="a_relu")], [vi("h")],
+                    [vi("y")]), ["a_relu", "differs"]
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["initializer", "reused_output", "circular", "shape", "node"])
+def test_bad_chains_fail_writing_nothing(tmp_path, case):
+    second, words = bad_second(tmp_path, case)
+    out = tmp_path / "out"
+    proc = compose(PARTS[0], [second], out)
+    assert proc.returncode != 0
+    for w in words + [str(second)]:
+        assert w in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_missing_components_and_missing_file(tmp_path):
+    proc = subprocess.run([CLI, "run-pass", "--pass", "ComposeOnnxModels", "-m", PARTS[0], "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "components" in proc.stderr
+    missing = tmp_path / "nope.onnx"
+    proc = compose(PARTS[0], [missing], tmp_path / "o")
+    assert proc.returncode != 0 and str(missing) in proc.stderr
+    assert not (tmp_path / "o").exists()
