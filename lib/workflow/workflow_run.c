@@ -85,6 +85,35 @@ static int calibration_identity(wf_cache *c, const char *dir, char out[OLIVE_SHA
     return 1;
 }
 
+/* The content identity of a list of ONNX models (a model-list parameter, "a.onnx,b.onnx"): the
+ * sha256 of each model's files in order ("sha256:<hex>"), so that the cache key follows the
+ * models and not their paths. 0 when one cannot be loaded (the pass then reports it). */
+static int models_identity(wf_cache *c, const char *list, char out[OLIVE_SHA256_HEX + 8])
+{
+    olive_sha256 s;
+    int ok = 1;
+    olive_sha256_init(&s);
+    for (const char *p = list; ok && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char hex[OLIVE_SHA256_HEX], *path = olive_strndup(p, len);
+        oir_model *m = NULL;
+        ok = path && onnx_load_file(&m, path) == OLIVE_OK && wf_cache_model_identity(c, m, hex) == OLIVE_OK;
+        if (ok)
+            olive_sha256_update(&s, hex, strlen(hex));
+        oir_model_free(m);
+        free(path);
+        p = comma ? comma + 1 : p + len;
+    }
+    if (!ok) {
+        olive_error_clear();
+        return 0;
+    }
+    memcpy(out, "sha256:", 7);
+    olive_sha256_final_hex(&s, out + 7);
+    return 1;
+}
+
 /* Every parameter of the pass, defaults included, one "key=value" per line; a calibration
  * folder by its content. */
 static char *resolved_params(const olive_pass *p, wf_cache *c)
@@ -95,6 +124,8 @@ static char *resolved_params(const olive_pass *p, wf_cache *c)
         char id[OLIVE_SHA256_HEX + 8];
         const char *v = p->values[i];
         if (p->def->params[i].data_folder && v[0] && calibration_identity(c, v, id))
+            v = id;
+        else if (p->def->params[i].model_files && v[0] && models_identity(c, v, id))
             v = id;
         olive_strbuf_printf(&b, "%s%s=%s", i ? "\n" : "", p->def->params[i].name, v);
     }
