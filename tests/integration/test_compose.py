@@ -3,8 +3,11 @@ models in tests/data/compose (recorded by make_compose.py): the same inputs, out
 name, op, inputs and outputs), initializers (bytes) and kept value_info, and onnxruntime gives
 for the composed model what it gives for the three parts run one after the other. Bad chains
 (a shared initializer that differs, an output name reused, a cycle, a connected input of
-another shape, a same-named node that differs) fail naming the value, and write nothing."""
+another shape, a same-named node that differs) fail naming the value, and write nothing. Olive's CompositeModel
+input_model runs it in a workflow (cached by the components' contents); with another first pass,
+or in its llm_pipeline form, it is refused."""
 
+import json
 import os
 import subprocess
 
@@ -126,3 +129,54 @@ def test_missing_components_and_missing_file(tmp_path):
     proc = compose(PARTS[0], [missing], tmp_path / "o")
     assert proc.returncode != 0 and str(missing) in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def workflow(tmp_path, components, passes, **model):
+    cfg = {"input_model": {"type": "CompositeModel",
+                           "model_components": [{"type": "ONNXModel", "model_path": str(p)} for p in components],
+                           "model_component_names": [f"m{i}" for i in range(len(components))], **model},
+           "passes": passes, "output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    return subprocess.run([CLI, "run", "--config", str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_composite_model_workflow(tmp_path):
+    """Olive's CompositeModel input with ComposeOnnxModels first gives Olive's composition; the
+    cache follows the components' contents, not their paths."""
+    parts = []
+    for p in PARTS:
+        parts.append(tmp_path / os.path.basename(p))
+        parts[-1].write_bytes(open(p, "rb").read())
+    proc = workflow(tmp_path, parts, {"compose": {"type": "ComposeOnnxModels"}})
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    theirs = onnx.load(os.path.join(DATA, "olive_composed.onnx"))
+    assert nodes(ours) == nodes(theirs) and initializers(ours) == initializers(theirs)
+    assert [o.name for o in ours.graph.output] == [o.name for o in theirs.graph.output]
+
+    # Another last model at the same path: the composed model follows it.
+    bias = numpy_helper.from_array(np.array([9.0, 9.0, 9.0, 9.0], np.float32), "c_bias")
+    c = onnx.load(str(parts[2]))
+    c.graph.initializer[0].CopyFrom(bias)
+    onnx.save(c, str(parts[2]))
+    proc = workflow(tmp_path, parts, {"compose": {"type": "ComposeOnnxModels"}})
+    assert proc.returncode == 0, proc.stderr
+    again = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    assert initializers(again)["c_bias"][2] == np.full(4, 9.0, np.float32).tobytes()
+
+
+def test_composite_model_needs_compose_first(tmp_path):
+    proc = workflow(tmp_path, PARTS, {"peep": {"type": "OnnxPeepholeOptimizer"},
+                                      "compose": {"type": "ComposeOnnxModels"}})
+    assert proc.returncode != 0
+    assert "CompositeModel" in proc.stderr and "'peep'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_composite_llm_pipeline_refused(tmp_path):
+    pipeline = {"embeddings": ["m0"], "context": ["m1"], "iterator": ["m1"], "lm_head": ["m2"]}
+    proc = workflow(tmp_path, PARTS, {"compose": {"type": "ComposeOnnxModels"}},
+                    model_attributes={"llm_pipeline": pipeline})
+    assert proc.returncode != 0 and "llm_pipeline" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
