@@ -180,3 +180,29 @@ def test_composite_llm_pipeline_refused(tmp_path):
                     model_attributes={"llm_pipeline": pipeline})
     assert proc.returncode != 0 and "llm_pipeline" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_opsets_merged_and_conflicts_refused(tmp_path):
+    """A later model's operator domains join the composed model's imports (Olive keeps only the
+    first model's, which would leave com.microsoft's Gelu unimported); the same domain at two
+    versions is refused, as onnx.compose refuses it."""
+    g = helper.make_graph([helper.make_node("Gelu", ["h"], ["g"], name="gelu", domain="com.microsoft")], "ms",
+                          [vi("h")], [vi("g")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "ms.onnx"))
+    proc = compose(PARTS[0], [tmp_path / "ms.onnx"], tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    ours = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    assert {(o.domain, o.version) for o in ours.opset_import} == {("", 17), ("com.microsoft", 1)}
+    feeds = {"x": np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)}
+    chained = dict(feeds)
+    for p in (PARTS[0], str(tmp_path / "ms.onnx")):
+        chained.update(run(onnx.load(p), chained))
+    np.testing.assert_array_equal(run(ours, feeds)["g"], chained["g"])
+
+    m.opset_import[0].version = 18
+    onnx.save(m, str(tmp_path / "ms18.onnx"))
+    proc = compose(PARTS[0], [tmp_path / "ms18.onnx"], tmp_path / "out18")
+    assert proc.returncode != 0 and "opset" in proc.stderr and "ms18.onnx" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out18").exists()
