@@ -206,3 +206,13 @@ def test_opsets_merged_and_conflicts_refused(tmp_path):
     proc = compose(PARTS[0], [tmp_path / "ms18.onnx"], tmp_path / "out18")
     assert proc.returncode != 0 and "opset" in proc.stderr and "ms18.onnx" in proc.stderr, proc.stderr
     assert not (tmp_path / "out18").exists()
+
+
+def test_component_with_local_functions_refused(tmp_path):
+    m = onnx.load(PARTS[2])
+    m.functions.append(helper.make_function("local", "F", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])],
+                                            [helper.make_opsetid("", 17)]))
+    onnx.save(m, str(tmp_path / "f.onnx"))
+    proc = compose(PARTS[0], [PARTS[1], tmp_path / "f.onnx"], tmp_path / "out")
+    assert proc.returncode != 0 and "functions" in proc.stderr and "f.onnx" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -367,6 +367,8 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
         count++;
     if (rc != OLIVE_OK)
         return rc;
+    if (!count)
+        return olive_fail(OLIVE_EINVALID, "%s: components names no model ('%s')", PASS, list);
     if (!(c.parts = olive_calloc(count, sizeof *c.parts)))
         return OLIVE_ENOMEM;
     for (size_t i = 0; rc == OLIVE_OK && i < m->graph->n_inputs; i++)
@@ -381,6 +383,11 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
             rc = olive_fail_context(rc, "%s: cannot load component '%s'", PASS, path);
         else if (c.parts[c.n_parts++]->checkpoint_path || !c.parts[c.n_parts - 1]->graph)
             rc = olive_fail(OLIVE_EINVALID, "%s: component '%s' is not an ONNX model", PASS, path);
+        else if (c.parts[c.n_parts - 1]->passthrough.len)
+            rc = olive_fail(OLIVE_EUNSUPPORTED,
+                            "%s: component '%s' holds model-local functions or training info, which are not "
+                            "carried into the composed model",
+                            PASS, path);
         else
             rc = check_names(&c, c.parts[c.n_parts - 1], path);
         free(path);
