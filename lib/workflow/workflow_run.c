@@ -820,6 +820,9 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots || searching)) {
         if (input->checkpoint_path && wf_evaluator_needs_runtime(&w->evaluator))
             OLIVE_WARN("evaluate_input_model: the input is a checkpoint, not an ONNX model; it is not evaluated");
+        else if (w->components)
+            OLIVE_WARN("evaluate_input_model: the input is a CompositeModel, whose parts run only once composed; "
+                       "it is not evaluated");
         else if ((rc = wf_run_evaluate(&input_results, w, &w->evaluator,
                                        input->path ? input->path : input->checkpoint_path, input_size, 0, r.step_count,
                                        "the input model")) != OLIVE_OK)

@@ -216,3 +216,21 @@ def test_component_with_local_functions_refused(tmp_path):
     proc = compose(PARTS[0], [PARTS[1], tmp_path / "f.onnx"], tmp_path / "out")
     assert proc.returncode != 0 and "functions" in proc.stderr and "f.onnx" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_composite_input_is_not_evaluated(tmp_path):
+    """Only the composed model has the whole graph: a CompositeModel input is not evaluated (a
+    warning says so), the output is."""
+    metrics = {"e": {"metrics": [{"name": "size", "type": "size_on_disk",
+                                  "sub_types": [{"name": "size_on_disk", "priority": 1, "higher_is_better": False}]}]}}
+    proc = workflow(tmp_path, PARTS, {"compose": {"type": "ComposeOnnxModels"}})
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg.update(evaluators=metrics, evaluator="e", evaluate_input_model=True)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([CLI, "run", "--config", str(tmp_path / "config.json")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "CompositeModel" in proc.stderr and "not evaluated" in proc.stderr, proc.stderr
+    size = os.path.getsize(tmp_path / "out" / "model.onnx")
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())  # the output's metrics are written
+    assert str(size) in proc.stdout
