@@ -63,8 +63,8 @@ int wf_parse_composite(olive_workflow *w, const json_t *fields)
                           "input_model.model_components: a CompositeModel needs an array of at least two ONNXModel "
                           "components");
     if (names && !json_is_null(names) && (!json_is_array(names) || json_array_size(names) != n))
-        return olive_fail(OLIVE_EINVALID,
-                          "input_model.model_component_names: expected one name per component (%zu)", n);
+        return olive_fail(OLIVE_EINVALID, "input_model.model_component_names: expected one name per component (%zu)",
+                          n);
     olive_strbuf_append(&list, "");
     for (size_t i = 0; rc == OLIVE_OK && i < n; i++) {
         char *path = NULL;

@@ -166,8 +166,10 @@ static int merge_io(composer *c, const oir_graph_index *ix, const oir_model *par
             prev = &cg->outputs[k];
         if (prev) {
             if (!same_type(in->type, prev->type, &what))
-                return olive_fail(OLIVE_EINVALID, "%s: input '%s' of '%s' does not match the earlier model's value of that name (%s differs)",
-                                  PASS, in->name, path, what);
+                return olive_fail(
+                    OLIVE_EINVALID,
+                    "%s: input '%s' of '%s' does not match the earlier model's value of that name (%s differs)", PASS,
+                    in->name, path, what);
             continue;
         }
         if (oir_index_producer(ix, in->name) || oir_index_initializer(ix, in->name))
@@ -195,9 +197,10 @@ static int merge_initializers(composer *c, const oir_graph_index *ix, const oir_
         oir_tensor *prev = oir_index_initializer(ix, t->name), *copy;
         if (prev) {
             if (!same_tensor(t, prev))
-                return olive_fail(OLIVE_EINVALID,
-                                  "%s: initializer '%s' of '%s' differs from the earlier model's initializer of that name",
-                                  PASS, t->name, path);
+                return olive_fail(
+                    OLIVE_EINVALID,
+                    "%s: initializer '%s' of '%s' differs from the earlier model's initializer of that name", PASS,
+                    t->name, path);
             continue;
         }
         if (oir_index_producer(ix, t->name) ||
@@ -229,14 +232,15 @@ static int merge_nodes(composer *c, const oir_graph_index *ix, const oir_model *
         int same = 0;
         if (prev) {
             if ((rc = same_node(n, prev, &same)) == OLIVE_OK && !same)
-                rc = olive_fail(OLIVE_EINVALID, "%s: node '%s' of '%s' differs from the earlier model's node of that name",
-                                PASS, n->name, path);
+                rc = olive_fail(OLIVE_EINVALID,
+                                "%s: node '%s' of '%s' differs from the earlier model's node of that name", PASS,
+                                n->name, path);
             continue;
         }
         for (size_t k = 0; rc == OLIVE_OK && k < n->n_outputs; k++) {
             const char *o = n->outputs[k];
-            if (o[0] && (oir_index_producer(ix, o) || oir_index_initializer(ix, o) ||
-                         oir_graph_input_index(cg, o) >= 0))
+            if (o[0] &&
+                (oir_index_producer(ix, o) || oir_index_initializer(ix, o) || oir_graph_input_index(cg, o) >= 0))
                 rc = olive_fail(OLIVE_EINVALID,
                                 "%s: value '%s' (output of node '%s' of '%s') is already a value of an earlier model",
                                 PASS, o, n->name ? n->name : "", path);
@@ -423,7 +427,7 @@ static const olive_param_spec params[] = {
 };
 
 static const char *const ignored[] = {"save_as_external_data", "all_tensors_to_one_file", "external_data_name",
-                                      "size_threshold", "convert_attribute", NULL};
+                                      "size_threshold",        "convert_attribute",       NULL};
 
 static const olive_pass_type olive_types[] = {{"ComposeOnnxModels", NULL, NULL, ignored}, {NULL, NULL, NULL, NULL}};
 
