@@ -9,7 +9,7 @@ Three small models chained in order (built with onnx.helper):
 Olive composes them into olive_composed.onnx (its CompositeModelHandler of the three).
 
 Needs Olive (olive-ai 0.13 with its dependencies, as in an environment with torch):
-  $OLIVE_PY tests/data/compose/make_compose.py
+  $TORCHPY tests/data/compose/make_compose.py   (see tests/data/README.md)
 It rewrites the four .onnx files here; the test only reads them."""
 
 import os
