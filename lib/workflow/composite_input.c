@@ -10,6 +10,8 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/status.h"
+#include "engine/engine.h"
+#include "onnx/onnx_io.h"
 #include "workflow/composite_input.h"
 
 static const json_t *fields_of(const json_t *obj)
@@ -116,4 +118,29 @@ int wf_apply_composite(olive_workflow *w)
         }
     }
     return OLIVE_OK;
+}
+
+int wf_composite_check_apart(const olive_workflow *w)
+{
+    int rc = OLIVE_OK;
+    if (!w->components)
+        return OLIVE_OK;
+    for (const char *p = w->components; rc == OLIVE_OK && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char *path = olive_strndup(p, len);
+        oir_model *m = NULL;
+        if (!path)
+            return OLIVE_ENOMEM;
+        if ((rc = onnx_load_file(&m, path)) != OLIVE_OK)
+            olive_fail_context(rc, "input_model.model_components: '%s'", path);
+        else if (w->output_dir)
+            rc = olive_engine_check_apart(m, NULL, w->output_dir, "output_dir");
+        if (rc == OLIVE_OK)
+            rc = olive_engine_check_apart(m, NULL, w->cache_dir, "cache_dir");
+        oir_model_free(m);
+        free(path);
+        p = comma ? comma + 1 : p + len;
+    }
+    return rc;
 }

@@ -18,4 +18,9 @@ int wf_parse_composite(olive_workflow *w, const json_t *fields);
  * models (only ComposeOnnxModels does), or when there are no passes. */
 int wf_apply_composite(olive_workflow *w);
 
+/* Loads each later component (which checks it early) and refuses an output_dir or cache_dir
+ * that is, holds or sits inside one of its files, as for the input model. Errors: those of
+ * loading, naming the component; OLIVE_EINVALID naming the folder and the file. */
+int wf_composite_check_apart(const olive_workflow *w);
+
 #endif

@@ -17,6 +17,7 @@
 #include "workflow/cache.h"
 #include "engine/engine.h"
 #include "workflow/outputs.h"
+#include "workflow/composite_input.h"
 #include "workflow/workflow.h"
 #include "workflow/run.h"
 #include "onnx/onnx_io.h"
@@ -796,7 +797,7 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if ((rc = check_checkpoint(w, input)) != OLIVE_OK ||
         (w->output_dir && (rc = check_output_dir(w, input, folder)) != OLIVE_OK) ||
-        (rc = check_cache_dir(w, input, folder)) != OLIVE_OK)
+        (rc = check_cache_dir(w, input, folder)) != OLIVE_OK || (rc = wf_composite_check_apart(w)) != OLIVE_OK)
         goto out;
 
     if ((rc = wf_cache_open(&r.cache, w->cache_dir, w->clean_cache)) != OLIVE_OK)

@@ -234,3 +234,23 @@ def test_composite_input_is_not_evaluated(tmp_path):
     size = os.path.getsize(tmp_path / "out" / "model.onnx")
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())  # the output's metrics are written
     assert str(size) in proc.stdout
+
+
+def test_cache_dir_holding_a_component_refused(tmp_path):
+    """Cleaning the cache must never touch a component's files: a cache_dir that holds one is
+    refused before any work."""
+    inside = tmp_path / "cache"
+    inside.mkdir()
+    (inside / "c.onnx").write_bytes(open(PARTS[2], "rb").read())
+    cfg = {"input_model": {"type": "CompositeModel",
+                           "model_components": [{"type": "ONNXModel", "model_path": p}
+                                                for p in (PARTS[0], PARTS[1], str(inside / "c.onnx"))],
+                           "model_component_names": ["a", "b", "c"]},
+           "passes": {"compose": {"type": "ComposeOnnxModels"}}, "clean_cache": True,
+           "output_dir": str(tmp_path / "out"), "cache_dir": str(inside)}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([CLI, "run", "--config", str(tmp_path / "config.json")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "cache_dir" in proc.stderr and "c.onnx" in proc.stderr, proc.stderr
+    assert (inside / "c.onnx").read_bytes() == open(PARTS[2], "rb").read()
+    assert not (tmp_path / "out").exists()
