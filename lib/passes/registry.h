@@ -29,6 +29,9 @@ typedef struct olive_param_spec {
     int data_folder;           /* 1: a folder of calibration data, which a workflow fills from the
                                  pass's data_config and its cache identifies by content; 2: the
                                  same, filled by the workflow from another pass's data */
+    int model_files;           /* 1: a LIST of ONNX model paths read besides the input model, which
+                                 a workflow fills from a CompositeModel's components and its cache
+                                 identifies by content */
 } olive_param_spec;
 
 /* The longest one-line help or summary, so that `olive passes` fits a terminal. */

@@ -40,6 +40,7 @@ struct olive_workflow {
     char *model_type; /* "HfModel" or "ONNXModel" */
     char *model_path;
     char *onnx_file_name; /* the model file when model_path is a folder, or NULL */
+    char *components;     /* a CompositeModel: the model files after the first, comma-separated; NULL otherwise */
     olive_accelerator *acc;
     size_t n_slots;
     wf_slot *slots;

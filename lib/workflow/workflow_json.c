@@ -17,6 +17,7 @@
 #include "passes/convert/convert.h"
 #include "passes/instance.h"
 #include "workflow/calibration_data.h"
+#include "workflow/composite_input.h"
 #include "workflow/workflow.h"
 
 static const char *const top_keys[] = {
@@ -66,6 +67,8 @@ static const char *const model_keys[] = {"type",
                                          "model_file_format",
                                          "model_storage_kind",
                                          "generative",
+                                         "model_components",
+                                         "model_component_names",
                                          NULL};
 /* PyTorchModel keys that name Python code: only PyTorch can run such a model. */
 static const char *const torch_code_keys[] = {"model_loader", "model_script", "script_dir", "dummy_inputs_func", NULL};
@@ -115,6 +118,7 @@ void wf_free(olive_workflow *w)
     free(w->model_type);
     free(w->model_path);
     free(w->onnx_file_name);
+    free(w->components);
     free(w->output_dir);
     free(w->cache_dir);
     free(w->source_path);
@@ -228,9 +232,12 @@ static int parse_input_model(olive_workflow *w, const json_t *root, int strict)
         w->model_type = olive_strdup("ONNXModel");
     else if (!strcasecmp(json_string_value(type), "PyTorchModel"))
         return parse_torch_model(w, f);
+    else if (!strcasecmp(json_string_value(type), "CompositeModel"))
+        return wf_parse_composite(w, f);
     else
         return olive_fail(OLIVE_EUNSUPPORTED,
-                          "input_model.type: model type '%s' is not supported (supported: HfModel, ONNXModel)",
+                          "input_model.type: model type '%s' is not supported (supported: HfModel, ONNXModel, "
+                          "CompositeModel)",
                           json_string_value(type));
     if (!w->model_type)
         return OLIVE_ENOMEM;
@@ -717,7 +724,7 @@ int wf_parse_tree(olive_workflow **out, json_t *root, const char *source, int st
         (rc = parse_input_model(w, root, strict)) == OLIVE_OK && (rc = fill_data_from_model(w, root)) == OLIVE_OK &&
         (rc = parse_target(w, root, strict)) == OLIVE_OK && (rc = parse_engine(w, root, strict)) == OLIVE_OK &&
         (rc = parse_metrics(w, root, strict)) == OLIVE_OK && (rc = parse_passes(w, root, strict)) == OLIVE_OK &&
-        (rc = wf_check_targets(w, strict)) == OLIVE_OK)
+        (rc = wf_apply_composite(w)) == OLIVE_OK && (rc = wf_check_targets(w, strict)) == OLIVE_OK)
         rc = wf_search_check(w);
     if (rc != OLIVE_OK) {
         if (rc != OLIVE_ENOMEM)

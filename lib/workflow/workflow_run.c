@@ -17,6 +17,7 @@
 #include "workflow/cache.h"
 #include "engine/engine.h"
 #include "workflow/outputs.h"
+#include "workflow/composite_input.h"
 #include "workflow/workflow.h"
 #include "workflow/run.h"
 #include "onnx/onnx_io.h"
@@ -85,6 +86,35 @@ static int calibration_identity(wf_cache *c, const char *dir, char out[OLIVE_SHA
     return 1;
 }
 
+/* The content identity of a list of ONNX models (a model-list parameter, "a.onnx,b.onnx"): the
+ * sha256 of each model's files in order ("sha256:<hex>"), so that the cache key follows the
+ * models and not their paths. 0 when one cannot be loaded (the pass then reports it). */
+static int models_identity(wf_cache *c, const char *list, char out[OLIVE_SHA256_HEX + 8])
+{
+    olive_sha256 s;
+    int ok = 1;
+    olive_sha256_init(&s);
+    for (const char *p = list; ok && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char hex[OLIVE_SHA256_HEX], *path = olive_strndup(p, len);
+        oir_model *m = NULL;
+        ok = path && onnx_load_file(&m, path) == OLIVE_OK && wf_cache_model_identity(c, m, hex) == OLIVE_OK;
+        if (ok)
+            olive_sha256_update(&s, hex, strlen(hex));
+        oir_model_free(m);
+        free(path);
+        p = comma ? comma + 1 : p + len;
+    }
+    if (!ok) {
+        olive_error_clear();
+        return 0;
+    }
+    memcpy(out, "sha256:", 7);
+    olive_sha256_final_hex(&s, out + 7);
+    return 1;
+}
+
 /* Every parameter of the pass, defaults included, one "key=value" per line; a calibration
  * folder by its content. */
 static char *resolved_params(const olive_pass *p, wf_cache *c)
@@ -95,6 +125,8 @@ static char *resolved_params(const olive_pass *p, wf_cache *c)
         char id[OLIVE_SHA256_HEX + 8];
         const char *v = p->values[i];
         if (p->def->params[i].data_folder && v[0] && calibration_identity(c, v, id))
+            v = id;
+        else if (p->def->params[i].model_files && v[0] && models_identity(c, v, id))
             v = id;
         olive_strbuf_printf(&b, "%s%s=%s", i ? "\n" : "", p->def->params[i].name, v);
     }
@@ -765,7 +797,7 @@ int wf_run(olive_workflow *w, json_t **result)
     }
     if ((rc = check_checkpoint(w, input)) != OLIVE_OK ||
         (w->output_dir && (rc = check_output_dir(w, input, folder)) != OLIVE_OK) ||
-        (rc = check_cache_dir(w, input, folder)) != OLIVE_OK)
+        (rc = check_cache_dir(w, input, folder)) != OLIVE_OK || (rc = wf_composite_check_apart(w)) != OLIVE_OK)
         goto out;
 
     if ((rc = wf_cache_open(&r.cache, w->cache_dir, w->clean_cache)) != OLIVE_OK)
@@ -789,6 +821,9 @@ int wf_run(olive_workflow *w, json_t **result)
     if (w->evaluator.n_metrics && (w->evaluate_input_model || !w->n_slots || searching)) {
         if (input->checkpoint_path && wf_evaluator_needs_runtime(&w->evaluator))
             OLIVE_WARN("evaluate_input_model: the input is a checkpoint, not an ONNX model; it is not evaluated");
+        else if (w->components)
+            OLIVE_WARN("evaluate_input_model: the input is a CompositeModel, whose parts run only once composed; "
+                       "it is not evaluated");
         else if ((rc = wf_run_evaluate(&input_results, w, &w->evaluator,
                                        input->path ? input->path : input->checkpoint_path, input_size, 0, r.step_count,
                                        "the input model")) != OLIVE_OK)
