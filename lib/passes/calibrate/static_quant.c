@@ -833,8 +833,7 @@ static const olive_param_spec params[] = {
         .min = 0,
         .max = -1,
         .choices = "QDQ|QOperator",
-        .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, "
-                "QLinearMatMul, QGemm, QLinearAdd, ...)",
+        .help = "QDQ (Quantize/DequantizeLinear around float ops) or QOperator (QLinearConv, QGemm, ...)",
         .details =
             "QOperator writes quantize_static's integer operators: QLinearConv, QLinearMatMul, "
             "QGemm, QLinearAdd, QLinearMul, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, "
