@@ -107,23 +107,6 @@ static void fake_quant(const float *x, int64_t n, const kld_q *q, float *out)
     }
 }
 
-/* "model.layers.<i>.self_attn.<q|k|v>_proj.weight": the layer and which (0..2); else -1. */
-static int qkv_of(const char *name, long *layer)
-{
-    static const char prefix[] = "model.layers.";
-    char *end;
-    if (strncmp(name, prefix, sizeof prefix - 1))
-        return -1;
-    *layer = strtol(name + sizeof prefix - 1, &end, 10);
-    if (!strcmp(end, ".self_attn.q_proj.weight"))
-        return 0;
-    if (!strcmp(end, ".self_attn.k_proj.weight"))
-        return 1;
-    if (!strcmp(end, ".self_attn.v_proj.weight"))
-        return 2;
-    return -1;
-}
-
 static int unit_has(const kld_unit *u, const ofmt_tensor *t)
 {
     for (size_t m = 0; m < u->n; m++)
@@ -250,7 +233,7 @@ static int make_units(kld_state *st)
             for (size_t k = 0; k < log->w[i].n_parts; k++) {
                 const ofmt_tensor *t = log->w[i].parts[k].t;
                 long layer = -1, l2 = -1;
-                const int is_qkv = qkv_of(t->name, &layer) >= 0;
+                const int is_qkv = cvt_qkv_of(t->name, &layer) >= 0;
                 kld_unit *u = NULL;
                 int seen = 0;
                 if (is_qkv != qkv_pass)
@@ -260,7 +243,7 @@ static int make_units(kld_state *st)
                 if (seen)
                     continue; /* a Linear split over several MatMuls */
                 for (size_t j = 0; is_qkv && j < st->n_units && !u; j++)
-                    if (qkv_of(st->units[j].t[0]->name, &l2) >= 0 && l2 == layer)
+                    if (cvt_qkv_of(st->units[j].t[0]->name, &l2) >= 0 && l2 == layer)
                         u = &st->units[j];
                 if (!u) {
                     if (st->n_units >= parts)

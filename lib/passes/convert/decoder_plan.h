@@ -68,6 +68,9 @@ int cvt_plan_score(struct cvt_decoder *d, cvt_quant_plan *p, const char *algorit
 /* The scale and zero point Olive's WeightQuantizer gives a group of n weights at `bits`
  * (the range of the values and 0; symmetric: centred zero point). For the scorers. */
 void cvt_fake_quant_group(const float *x, size_t n, int bits, int sym, float *scale, float *zp);
+/* For a checkpoint tensor "model.layers.<i>.self_attn.<q|k|v>_proj.weight": 0, 1 or 2 (q, k, v)
+ * with its layer in *layer; else -1. The scorers group q, k and v of a layer as one unit. */
+int cvt_qkv_of(const char *name, long *layer);
 /* kld_gradient (decoder_kld.c): ranks the checkpoint's Linears by Olive's KL-divergence
  * gradient alignment on the calibration data of d's selection_data, and selects as Olive does. */
 int cvt_plan_kld(struct cvt_decoder *d, cvt_quant_plan *p, const cvt_score_settings *s);

@@ -120,7 +120,7 @@ static int by_score(const void *a, const void *b)
 }
 
 /* "model.layers.<i>.self_attn.<q|k|v>_proj.weight": the layer and which (0..2); else -1. */
-static int qkv_of(const char *name, long *layer)
+int cvt_qkv_of(const char *name, long *layer)
 {
     static const char prefix[] = "model.layers.";
     char *end;
@@ -162,13 +162,13 @@ int cvt_plan_score(cvt_decoder *d, cvt_quant_plan *p, const char *algorithm, con
     for (size_t i = 0; i < ck->n_tensors && rc == OLIVE_OK; i++) {
         long layer, l2;
         const ofmt_tensor *t = &ck->tensors[i];
-        if (qkv_of(t->name, &layer) != 0)
+        if (cvt_qkv_of(t->name, &layer) != 0)
             continue;
         score_unit *u = &units[n];
         u->names[0] = t->name;
         u->n = 1;
         for (size_t j = 0; j < ck->n_tensors; j++) {
-            int w = qkv_of(ck->tensors[j].name, &l2);
+            int w = cvt_qkv_of(ck->tensors[j].name, &l2);
             if (w > 0 && l2 == layer)
                 u->names[u->n++] = ck->tensors[j].name;
         }
