@@ -1,6 +1,7 @@
 /* See gptq.h. The in-block updates are written out (a multiply, then a subtraction, as the
  * reference's outer product computes them) rather than sger, whose fused multiply-add would
  * round differently; the cross-block update and the Hessian go through BLAS. */
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/parallel.h"
 #include "core/status.h"
 #include "kernels/gptq.h"
 
@@ -144,6 +146,105 @@ static int hinv_factor(const float *h, size_t k, float damp, float *u)
     return 0;
 }
 
+/* One block of columns [i1, i1 + count) of the permuted weights, shared by the threads that
+ * take its rows. */
+typedef struct gptq_block {
+    const olive_gptq_config *c;
+    size_t n, k, gs, n_groups, i1, count;
+    float maxq;
+    const float *u;              /* Hinv's upper factor [k][k] */
+    const float *wp;             /* the permuted weights [n][k] as they stood at the block's start */
+    float *w1, *err;             /* the block's columns and errors, column-major [count][n] */
+    uint8_t *qp;                 /* codes in permuted order [n][k] */
+    uint8_t *qblock;             /* the block's codes, column-major [count][n] */
+    const size_t *perm;          /* static groups: the group of permuted column i is perm[i] / gs */
+    float *gscale, *gzero;       /* the current group's params, per row */
+    const float *sscale, *szero; /* static groups: [n_groups][n] */
+    float *scales, *zeros;       /* outputs [n][n_groups] */
+} gptq_block;
+
+/* nearbyintf in the default rounding mode (half to even), in a form that vectorizes: below
+ * 2^23, adding and taking away 2^23 rounds |x| to an integer; larger floats are integers. */
+static inline float round_half_even(float x)
+{
+    float t = fabsf(x);
+    return t < 0x1p23f ? copysignf((t + 0x1p23f) - 0x1p23f, x) : x;
+}
+
+/* Rows under this many stay on one thread: the start of a thread costs more than they do. */
+#define GPTQ_MIN_ROWS 128
+
+/* The in-block loops run over rows, contiguous in the column-major block; they are compiled
+ * vectorized, with wider copies picked at load time. Each lane does the operations of the
+ * scalar loop in the same order (no contraction: ISO C mode leaves -ffp-contract off), so the
+ * bytes do not change. Not under ThreadSanitizer (see passes/quant/band_common.h). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) && !defined(__SANITIZE_THREAD__)
+#define GPTQ_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define GPTQ_CLONES
+#endif
+
+/* Quantizes column wc[r0..r1) into codes q, and its error into ec: (w - dequant) / d. */
+GPTQ_CLONES static void quantize_column(const float *wc, const float *sc, const float *ze, float maxq, float d,
+                                        size_t r0, size_t r1, uint8_t *q, float *ec)
+{
+    for (size_t r = r0; r < r1; r++) {
+        float wv = wc[r], v = round_half_even(wv / sc[r]) + ze[r];
+        v = v < 0.0f ? 0.0f : v > maxq ? maxq : v;
+        q[r] = (uint8_t)v;
+        ec[r] = (wv - sc[r] * (v - ze[r])) / d;
+    }
+}
+
+/* wj[r] -= ec[r] * h for the rows r0..r1 of `cols` later columns wj = w1 + j * n, h = hrow[j]. */
+GPTQ_CLONES static void feed_error(float *w1, size_t n, const float *ec, const float *hrow, size_t cols, size_t r0,
+                                   size_t r1)
+{
+    for (size_t j = 0; j < cols; j++) {
+        const float h = hrow[j];
+        float *wj = w1 + j * n;
+        for (size_t r = r0; r < r1; r++)
+            wj[r] -= ec[r] * h;
+    }
+}
+
+static void block_rows(void *ctx, size_t r0, size_t r1)
+{
+    gptq_block *b = ctx;
+    const olive_gptq_config *c = b->c;
+    size_t n = b->n, k = b->k, gs = b->gs, i1 = b->i1, count = b->count;
+    for (size_t r = r0; r < r1; r++)
+        for (size_t i = 0; i < count; i++)
+            b->w1[i * n + r] = b->wp[r * k + i1 + i];
+    for (size_t i = 0; i < count; i++) {
+        size_t col = i1 + i;
+        const float *hrow = b->u + col * k + i1; /* Hinv1[i, :] */
+        const float *sc, *ze;
+        float *wc = b->w1 + i * n, *ec = b->err + i * n;
+        if (!c->static_groups) {
+            if (col % gs == 0) {
+                size_t len = k - col < gs ? k - col : gs;
+                group_params(b->wp + r0 * k, r1 - r0, k, col, len, c->sym, b->maxq, b->gscale + r0, b->gzero + r0);
+                for (size_t r = r0; r < r1; r++) {
+                    b->scales[r * b->n_groups + col / gs] = b->gscale[r];
+                    b->zeros[r * b->n_groups + col / gs] = b->gzero[r];
+                }
+            }
+            sc = b->gscale;
+            ze = b->gzero;
+        } else {
+            size_t g = b->perm[col] / gs;
+            sc = b->sscale + g * n;
+            ze = b->szero + g * n;
+        }
+        quantize_column(wc, sc, ze, b->maxq, hrow[i], r0, r1, b->qblock + i * n, ec);
+        feed_error(b->w1 + (i + 1) * n, n, ec, hrow + i + 1, count - i - 1, r0, r1);
+    }
+    for (size_t r = r0; r < r1; r++)
+        for (size_t i = 0; i < count; i++)
+            b->qp[r * k + i1 + i] = b->qblock[i * n + r];
+}
+
 int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k, float *h, uint8_t *codes,
                         float *scales, float *zeros, int32_t *g_idx, double *damp_used)
 {
@@ -153,10 +254,11 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     float *u = NULL, *wp = NULL, *w1 = NULL, *err = NULL, *hp = NULL, *diag = NULL;
     float *gscale = NULL, *gzero = NULL; /* the current group's params, per row */
     float *sscale = NULL, *szero = NULL; /* static groups: [n_groups][n] */
-    uint8_t *qp = NULL;                  /* codes in permuted order [n][k] */
+    uint8_t *qp = NULL, *qblock = NULL;  /* codes in permuted order [n][k]; a block's [bs][n] */
     double damp_frac = c->damp_percent;
     float mean = 0.0f;
     int rc = OLIVE_OK, info = 0;
+    gptq_block job;
 
     perm = olive_malloc(k * sizeof *perm);
     invperm = olive_malloc(k * sizeof *invperm);
@@ -169,11 +271,12 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     gscale = olive_malloc(n * sizeof *gscale);
     gzero = olive_malloc(n * sizeof *gzero);
     qp = olive_malloc(n * k);
+    qblock = olive_malloc(n * bs);
     if (c->static_groups) {
         sscale = olive_malloc(n_groups * n * sizeof *sscale);
         szero = olive_malloc(n_groups * n * sizeof *szero);
     }
-    if (!perm || !invperm || !u || !hp || !wp || !w1 || !err || !diag || !gscale || !gzero || !qp ||
+    if (!perm || !invperm || !u || !hp || !wp || !w1 || !err || !diag || !gscale || !gzero || !qp || !qblock ||
         (c->static_groups && (!sscale || !szero))) {
         rc = OLIVE_ENOMEM;
         goto done;
@@ -228,53 +331,35 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     }
     if (damp_used)
         *damp_used = damp_frac;
-    /* A block's columns are held column by column (w1[i][r], err[i][r]), so that both the
-     * quantization of a column and the error fed into each later column run along rows r,
-     * contiguous: the same operations in the same order as row by row, vectorized. */
+    /* Blocks of columns; within a block the rows are independent, so threads take bands of
+     * rows (block_rows), then one GEMM carries the block's errors into the columns after it. */
+    job.c = c;
+    job.n = n;
+    job.k = k;
+    job.gs = gs;
+    job.n_groups = n_groups;
+    job.maxq = maxq;
+    job.u = u;
+    job.wp = wp;
+    job.w1 = w1;
+    job.err = err;
+    job.qp = qp;
+    job.qblock = qblock;
+    job.perm = perm;
+    job.gscale = gscale;
+    job.gzero = gzero;
+    job.sscale = sscale;
+    job.szero = szero;
+    job.scales = scales;
+    job.zeros = zeros;
     for (size_t i1 = 0; i1 < k; i1 += bs) {
-        size_t i2 = i1 + bs < k ? i1 + bs : k, count = i2 - i1;
-        for (size_t r = 0; r < n; r++)
-            for (size_t i = 0; i < count; i++)
-                w1[i * n + r] = wp[r * k + i1 + i];
-        for (size_t i = 0; i < count; i++) {
-            size_t col = i1 + i;
-            const float *hrow = u + col * k + i1; /* Hinv1[i, :] */
-            float d = hrow[i];
-            const float *sc, *ze;
-            float *wc = w1 + i * n, *ec = err + i * n;
-            if (!c->static_groups) {
-                if (col % gs == 0) {
-                    size_t len = k - col < gs ? k - col : gs;
-                    group_params(wp, n, k, col, len, c->sym, maxq, gscale, gzero);
-                    for (size_t r = 0; r < n; r++) {
-                        scales[r * n_groups + col / gs] = gscale[r];
-                        zeros[r * n_groups + col / gs] = gzero[r];
-                    }
-                }
-                sc = gscale;
-                ze = gzero;
-            } else {
-                size_t g = perm[col] / gs;
-                sc = sscale + g * n;
-                ze = szero + g * n;
-            }
-            for (size_t r = 0; r < n; r++) {
-                float wv = wc[r], q;
-                q = nearbyintf(wv / sc[r]) + ze[r];
-                q = q < 0.0f ? 0.0f : q > maxq ? maxq : q;
-                qp[r * k + col] = (uint8_t)q;
-                ec[r] = (wv - sc[r] * (q - ze[r])) / d;
-            }
-            for (size_t j = i + 1; j < count; j++) {
-                const float h = hrow[j];
-                float *wj = w1 + j * n;
-                for (size_t r = 0; r < n; r++)
-                    wj[r] -= ec[r] * h;
-            }
-        }
+        size_t i2 = i1 + bs < k ? i1 + bs : k;
+        job.i1 = i1;
+        job.count = i2 - i1;
+        olive_parallel_for(n, GPTQ_MIN_ROWS, block_rows, &job);
         if (i2 < k) /* W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], Err1 held transposed */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)(k - i2), (int)count, -1.0f, err, (int)n,
-                        u + i1 * k + i2, (int)k, 1.0f, wp + i2, (int)k);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)(k - i2), (int)job.count, -1.0f, err,
+                        (int)n, u + i1 * k + i2, (int)k, 1.0f, wp + i2, (int)k);
     }
     if (c->static_groups)
         for (size_t g = 0; g < n_groups; g++)
@@ -299,6 +384,7 @@ done:
     free(gscale);
     free(gzero);
     free(qp);
+    free(qblock);
     free(sscale);
     free(szero);
     return rc;

@@ -22,6 +22,9 @@
  * (maxq + 1) / 2 when symmetric, else round(-min / scale); codes
  * clamp(round(w / scale) + zero, 0, maxq), all in float32 with rounding half to even.
  *
+ * Within a block the rows are independent: bands of rows run on the online cores, vectorized
+ * (the same operations per row, so the codes do not depend on the threads or the CPU).
+ *
  * Memory: the layer's weight (n x k floats) twice, its Hessian (k x k floats) twice, and one
  * block of n x block_size floats; nothing grows with the calibration set. */
 #ifndef OLIVE_KERNELS_GPTQ_H
