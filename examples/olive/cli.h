@@ -108,4 +108,10 @@ const char *const *cli_olive_only_names(void);
  * stdout, exit 0; otherwise one error line, exit 1). *handled is 0 for any other name. */
 int cli_olive_only(int argc, char **argv, int *handled);
 
+/* For the commands that calibrate (GPTQ, AWQ, static int8): when OPENBLAS_CORETYPE is unset,
+ * sets it to the kernels for this CPU's vector width (SkylakeX with AVX-512, Haswell with AVX2)
+ * and starts the program again with the same arguments (cli_blas.c says why). Returns when
+ * it is set already, the CPU has neither, or the program cannot be started again. */
+void cli_pick_blas_kernels(char **argv);
+
 #endif

@@ -75,6 +75,9 @@ static const cli_command *find_command(const char *name)
     return NULL;
 }
 
+/* The commands that may calibrate a quantizer (BLAS and LAPACK heavy): see cli_pick_blas_kernels. */
+static const char *const calibrating[] = {"run", "run-pass", "quantize", "auto-opt", "optimize"};
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -106,6 +109,9 @@ int main(int argc, char **argv)
 
     const cli_command *cmd = find_command(argv[i]);
     int status, olive_only = 0;
+    for (size_t c = 0; c < sizeof calibrating / sizeof *calibrating; c++)
+        if (strcmp(argv[i], calibrating[c]) == 0)
+            cli_pick_blas_kernels(argv);
     if (cmd) {
         status = cmd->run(argc - i, argv + i);
     } else {

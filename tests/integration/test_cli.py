@@ -488,3 +488,45 @@ def test_progress_bar_on_a_terminal(model_path, tmp_path):
     assert "\r" in text and "100%" in text and "peephole" in text, text
     assert text.endswith("\n"), "the progress bar must end its line"
     check_same_outputs(model_path, out / "model.onnx")
+
+
+# ---- the BLAS kernels the calibrating commands start with ----
+
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def openblas_cores(stderr):
+    """The kernels each OpenBLAS start reported (OPENBLAS_VERBOSE=2 prints 'Core: NAME')."""
+    return re.findall(r"^Core: (\S+)", stderr, re.M)
+
+
+def test_calibrating_commands_start_openblas_with_the_kernels_of_this_cpu():
+    flags = cpu_flags()
+    if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= flags:
+        want = "SkylakeX"
+    elif {"avx2", "fma"} <= flags:
+        want = "Haswell"
+    else:
+        want = None
+    env = dict(os.environ, OPENBLAS_VERBOSE="2")
+    env.pop("OPENBLAS_CORETYPE", None)
+    run = olive("run", "--help", env=env)
+    assert run.returncode == 0, run.stderr
+    cores = openblas_cores(run.stdout + run.stderr)
+    assert cores, "OpenBLAS printed no 'Core:' line: " + run.stderr[-500:]
+    if want:
+        # started twice: OpenBLAS's own choice, then the one for this CPU's vector width
+        assert len(cores) == 2 and cores[1] == want, cores
+    else:
+        assert len(cores) == 1, cores
+    # a command that does not calibrate starts once, with OpenBLAS's own choice
+    listing = olive("passes", env=env)
+    assert openblas_cores(listing.stdout + listing.stderr) == cores[:1]
+    # the user's choice is kept
+    mine = olive("run", "--help", env=dict(env, OPENBLAS_CORETYPE="Prescott"))
+    assert openblas_cores(mine.stdout + mine.stderr) == ["Prescott"]

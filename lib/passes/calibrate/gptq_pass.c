@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "kernels/blas_kernels.h"
 #include "kernels/gptq.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
@@ -234,6 +235,7 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     r.cfg.static_groups = olive_args_bool(args, "static_groups");
     r.cfg.block_size = 128;
     OLIVE_TRY(olive_calib_nbits_check(PASS, r.cfg.bits, group));
+    olive_blas_check_kernels(PASS);
     if (r.cfg.desc_act && !r.cfg.static_groups && !r.cfg.sym)
         OLIVE_WARN(PASS ": desc_act without static_groups writes MatMulNBits with g_idx and float zero points, "
                         "which ONNX Runtime's CPU kernel runs many times slower than uint8 ones; static_groups=true or "
