@@ -154,9 +154,10 @@ typedef struct gptq_block {
     float maxq;
     const float *u;              /* Hinv's upper factor [k][k] */
     const float *wp;             /* the permuted weights [n][k] as they stood at the block's start */
-    float *w1, *err;             /* the block's columns and errors, column-major [count][n] */
+    float *err;                  /* the block's errors, column-major [count][n] (the GEMM's) */
+    float *w1, *te;              /* scratch: a tile's columns and errors, [count][tile rows] */
     uint8_t *qp;                 /* codes in permuted order [n][k] */
-    uint8_t *qblock;             /* the block's codes, column-major [count][n] */
+    uint8_t *qblock;             /* scratch: a tile's codes */
     const size_t *perm;          /* static groups: the group of permuted column i is perm[i] / gs */
     float *gscale, *gzero;       /* the current group's params, per row */
     const float *sscale, *szero; /* static groups: [n_groups][n] */
@@ -173,6 +174,8 @@ static inline float round_half_even(float x)
 
 /* Rows under this many stay on one thread: the start of a thread costs more than they do. */
 #define GPTQ_MIN_ROWS 128
+/* Rows a tile takes through a block: 128 columns of them, weights and errors, fill 64 KiB. */
+#define GPTQ_TILE_ROWS 64
 
 /* The in-block loops run over rows, contiguous in the column-major block; they are compiled
  * vectorized, with wider copies picked at load time. Each lane does the operations of the
@@ -184,11 +187,11 @@ static inline float round_half_even(float x)
 #define GPTQ_CLONES
 #endif
 
-/* Quantizes column wc[r0..r1) into codes q, and its error into ec: (w - dequant) / d. */
+/* Quantizes column wc[0..len) into codes q, and its error into ec: (w - dequant) / d. */
 GPTQ_CLONES static void quantize_column(const float *wc, const float *sc, const float *ze, float maxq, float d,
-                                        size_t r0, size_t r1, uint8_t *q, float *ec)
+                                        size_t len, uint8_t *q, float *ec)
 {
-    for (size_t r = r0; r < r1; r++) {
+    for (size_t r = 0; r < len; r++) {
         float wv = wc[r], v = round_half_even(wv / sc[r]) + ze[r];
         v = v < 0.0f ? 0.0f : v > maxq ? maxq : v;
         q[r] = (uint8_t)v;
@@ -196,53 +199,66 @@ GPTQ_CLONES static void quantize_column(const float *wc, const float *sc, const 
     }
 }
 
-/* wj[r] -= ec[r] * h for the rows r0..r1 of `cols` later columns wj = w1 + j * n, h = hrow[j]. */
-GPTQ_CLONES static void feed_error(float *w1, size_t n, const float *ec, const float *hrow, size_t cols, size_t r0,
-                                   size_t r1)
+/* wj[r] -= ec[r] * h for the len rows of `cols` later columns wj = w + j * ld, h = hrow[j]. */
+GPTQ_CLONES static void feed_error(float *w, size_t ld, const float *ec, const float *hrow, size_t cols, size_t len)
 {
     for (size_t j = 0; j < cols; j++) {
         const float h = hrow[j];
-        float *wj = w1 + j * n;
-        for (size_t r = r0; r < r1; r++)
+        float *wj = w + j * ld;
+        for (size_t r = 0; r < len; r++)
             wj[r] -= ec[r] * h;
     }
 }
 
-static void block_rows(void *ctx, size_t r0, size_t r1)
+/* Rows [t0, t1) through the whole block: their columns (tw, te, tq: column i at i * len) stay
+ * in the first-level cache while every column's error reaches the later ones. */
+static void block_tile(const gptq_block *b, float *tw, float *te, uint8_t *tq, size_t t0, size_t t1)
 {
-    gptq_block *b = ctx;
     const olive_gptq_config *c = b->c;
-    size_t n = b->n, k = b->k, gs = b->gs, i1 = b->i1, count = b->count;
-    for (size_t r = r0; r < r1; r++)
+    size_t n = b->n, k = b->k, gs = b->gs, i1 = b->i1, count = b->count, len = t1 - t0;
+    for (size_t r = t0; r < t1; r++)
         for (size_t i = 0; i < count; i++)
-            b->w1[i * n + r] = b->wp[r * k + i1 + i];
+            tw[i * len + r - t0] = b->wp[r * k + i1 + i];
     for (size_t i = 0; i < count; i++) {
         size_t col = i1 + i;
         const float *hrow = b->u + col * k + i1; /* Hinv1[i, :] */
         const float *sc, *ze;
-        float *wc = b->w1 + i * n, *ec = b->err + i * n;
         if (!c->static_groups) {
             if (col % gs == 0) {
-                size_t len = k - col < gs ? k - col : gs;
-                group_params(b->wp + r0 * k, r1 - r0, k, col, len, c->sym, b->maxq, b->gscale + r0, b->gzero + r0);
-                for (size_t r = r0; r < r1; r++) {
+                size_t glen = k - col < gs ? k - col : gs;
+                group_params(b->wp + t0 * k, len, k, col, glen, c->sym, b->maxq, b->gscale + t0, b->gzero + t0);
+                for (size_t r = t0; r < t1; r++) {
                     b->scales[r * b->n_groups + col / gs] = b->gscale[r];
                     b->zeros[r * b->n_groups + col / gs] = b->gzero[r];
                 }
             }
-            sc = b->gscale;
-            ze = b->gzero;
+            sc = b->gscale + t0;
+            ze = b->gzero + t0;
         } else {
             size_t g = b->perm[col] / gs;
-            sc = b->sscale + g * n;
-            ze = b->szero + g * n;
+            sc = b->sscale + g * n + t0;
+            ze = b->szero + g * n + t0;
         }
-        quantize_column(wc, sc, ze, b->maxq, hrow[i], r0, r1, b->qblock + i * n, ec);
-        feed_error(b->w1 + (i + 1) * n, n, ec, hrow + i + 1, count - i - 1, r0, r1);
+        quantize_column(tw + i * len, sc, ze, b->maxq, hrow[i], len, tq + i * len, te + i * len);
+        feed_error(tw + (i + 1) * len, len, te + i * len, hrow + i + 1, count - i - 1, len);
     }
-    for (size_t r = r0; r < r1; r++)
-        for (size_t i = 0; i < count; i++)
-            b->qp[r * k + i1 + i] = b->qblock[i * n + r];
+    for (size_t r = t0; r < t1; r++)
+        for (size_t i = 0; i < count; i++) {
+            b->qp[r * k + i1 + i] = tq[i * len + r - t0];
+            b->err[i * n + r] = te[i * len + r - t0]; /* column-major for the GEMM */
+        }
+}
+
+/* A band of rows, tile by tile. Its scratch is its own stretch [r0 * count, r1 * count) of the
+ * block-sized buffers, so bands never share a byte. */
+static void block_rows(void *ctx, size_t r0, size_t r1)
+{
+    const gptq_block *b = ctx;
+    size_t at = r0 * b->count;
+    for (size_t t0 = r0; t0 < r1; t0 += GPTQ_TILE_ROWS) {
+        size_t t1 = t0 + GPTQ_TILE_ROWS < r1 ? t0 + GPTQ_TILE_ROWS : r1;
+        block_tile(b, b->w1 + at, b->te + at, b->qblock + at, t0, t1);
+    }
 }
 
 int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k, float *h, uint8_t *codes,
@@ -251,7 +267,7 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     const float maxq = (float)((1 << c->bits) - 1);
     const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs, bs = c->block_size ? c->block_size : 128;
     size_t *perm = NULL, *invperm = NULL;
-    float *u = NULL, *wp = NULL, *w1 = NULL, *err = NULL, *hp = NULL, *diag = NULL;
+    float *u = NULL, *wp = NULL, *w1 = NULL, *te = NULL, *err = NULL, *hp = NULL, *diag = NULL;
     float *gscale = NULL, *gzero = NULL; /* the current group's params, per row */
     float *sscale = NULL, *szero = NULL; /* static groups: [n_groups][n] */
     uint8_t *qp = NULL, *qblock = NULL;  /* codes in permuted order [n][k]; a block's [bs][n] */
@@ -266,6 +282,7 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     hp = olive_malloc(k * k * sizeof *hp);
     wp = olive_malloc(n * k * sizeof *wp);
     w1 = olive_malloc(n * bs * sizeof *w1);
+    te = olive_malloc(n * bs * sizeof *te);
     err = olive_malloc(n * bs * sizeof *err);
     diag = olive_malloc(k * sizeof *diag);
     gscale = olive_malloc(n * sizeof *gscale);
@@ -276,7 +293,7 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
         sscale = olive_malloc(n_groups * n * sizeof *sscale);
         szero = olive_malloc(n_groups * n * sizeof *szero);
     }
-    if (!perm || !invperm || !u || !hp || !wp || !w1 || !err || !diag || !gscale || !gzero || !qp || !qblock ||
+    if (!perm || !invperm || !u || !hp || !wp || !w1 || !te || !err || !diag || !gscale || !gzero || !qp || !qblock ||
         (c->static_groups && (!sscale || !szero))) {
         rc = OLIVE_ENOMEM;
         goto done;
@@ -342,6 +359,7 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     job.u = u;
     job.wp = wp;
     job.w1 = w1;
+    job.te = te;
     job.err = err;
     job.qp = qp;
     job.qblock = qblock;
@@ -379,6 +397,7 @@ done:
     free(hp);
     free(wp);
     free(w1);
+    free(te);
     free(err);
     free(diag);
     free(gscale);
