@@ -147,17 +147,17 @@ static int hinv_factor(const float *h, size_t k, float damp, float *u)
 }
 
 /* One block of columns [i1, i1 + count) of the permuted weights, shared by the threads that
- * take its rows. */
+ * take its rows. The weights are held transposed, column by column (wt[i][r]), so that a
+ * column of a band of rows is one contiguous run. */
 typedef struct gptq_block {
     const olive_gptq_config *c;
     size_t n, k, gs, n_groups, i1, count;
     float maxq;
     const float *u;              /* Hinv's upper factor [k][k] */
-    const float *wp;             /* the permuted weights [n][k] as they stood at the block's start */
-    float *err;                  /* the block's errors, column-major [count][n] (the GEMM's) */
-    float *w1, *te;              /* scratch: a tile's columns and errors, [count][tile rows] */
-    uint8_t *qp;                 /* codes in permuted order [n][k] */
-    uint8_t *qblock;             /* scratch: a tile's codes */
+    const float *wt;             /* the permuted weights [k][n] as they stood at the block's start */
+    float *err;                  /* the block's errors [count][n] (the GEMM's operand) */
+    uint8_t *qt;                 /* codes in permuted order [k][n] */
+    float *scratch;              /* a tile's columns [count][tile rows], per band (block_rows) */
     const size_t *perm;          /* static groups: the group of permuted column i is perm[i] / gs */
     float *gscale, *gzero;       /* the current group's params, per row */
     const float *sscale, *szero; /* static groups: [n_groups][n] */
@@ -210,23 +210,53 @@ GPTQ_CLONES static void feed_error(float *w, size_t ld, const float *ec, const f
     }
 }
 
-/* Rows [t0, t1) through the whole block: their columns (tw, te, tq: column i at i * len) stay
- * in the first-level cache while every column's error reaches the later ones. */
-static void block_tile(const gptq_block *b, float *tw, float *te, uint8_t *tq, size_t t0, size_t t1)
+/* find_params for rows [0, len) of the glen columns wt + j * ld (j < glen), row by row in
+ * the same order as find_params, vectorized across rows. */
+GPTQ_CLONES static void column_params(const float *wt, size_t ld, size_t glen, size_t len, int sym, float maxq,
+                                      float *scale, float *zero)
+{
+    float xmin[GPTQ_TILE_ROWS], xmax[GPTQ_TILE_ROWS];
+    for (size_t r = 0; r < len; r++)
+        xmin[r] = xmax[r] = 0.0f;
+    for (size_t j = 0; j < glen; j++)
+        for (size_t r = 0; r < len; r++) {
+            float v = wt[j * ld + r];
+            xmin[r] = v < xmin[r] ? v : xmin[r];
+            xmax[r] = v > xmax[r] ? v : xmax[r];
+        }
+    for (size_t r = 0; r < len; r++) {
+        float lo = xmin[r], hi = xmax[r];
+        if (sym) {
+            hi = fabsf(lo) > hi ? fabsf(lo) : hi;
+            if (lo < 0.0f)
+                lo = -hi;
+        }
+        if (lo == 0.0f && hi == 0.0f) {
+            lo = -1.0f;
+            hi = 1.0f;
+        }
+        scale[r] = (hi - lo) / maxq;
+        zero[r] = sym ? (maxq + 1.0f) / 2.0f : nearbyintf(-lo / scale[r]);
+    }
+}
+
+/* Rows [t0, t1) through the whole block: their columns (tw: column i at i * len) stay in the
+ * first-level cache while every column's error reaches the later ones. */
+static void block_tile(const gptq_block *b, float *tw, size_t t0, size_t t1)
 {
     const olive_gptq_config *c = b->c;
-    size_t n = b->n, k = b->k, gs = b->gs, i1 = b->i1, count = b->count, len = t1 - t0;
-    for (size_t r = t0; r < t1; r++)
-        for (size_t i = 0; i < count; i++)
-            tw[i * len + r - t0] = b->wp[r * k + i1 + i];
+    size_t n = b->n, gs = b->gs, i1 = b->i1, count = b->count, len = t1 - t0;
+    for (size_t i = 0; i < count; i++)
+        memcpy(tw + i * len, b->wt + (i1 + i) * n + t0, len * sizeof *tw);
     for (size_t i = 0; i < count; i++) {
         size_t col = i1 + i;
-        const float *hrow = b->u + col * k + i1; /* Hinv1[i, :] */
+        const float *hrow = b->u + col * b->k + i1; /* Hinv1[i, :] */
         const float *sc, *ze;
+        float *ec = b->err + i * n + t0;
         if (!c->static_groups) {
             if (col % gs == 0) {
-                size_t glen = k - col < gs ? k - col : gs;
-                group_params(b->wp + t0 * k, len, k, col, glen, c->sym, b->maxq, b->gscale + t0, b->gzero + t0);
+                size_t glen = b->k - col < gs ? b->k - col : gs;
+                column_params(b->wt + col * n + t0, n, glen, len, c->sym, b->maxq, b->gscale + t0, b->gzero + t0);
                 for (size_t r = t0; r < t1; r++) {
                     b->scales[r * b->n_groups + col / gs] = b->gscale[r];
                     b->zeros[r * b->n_groups + col / gs] = b->gzero[r];
@@ -239,26 +269,17 @@ static void block_tile(const gptq_block *b, float *tw, float *te, uint8_t *tq, s
             sc = b->sscale + g * n + t0;
             ze = b->szero + g * n + t0;
         }
-        quantize_column(tw + i * len, sc, ze, b->maxq, hrow[i], len, tq + i * len, te + i * len);
-        feed_error(tw + (i + 1) * len, len, te + i * len, hrow + i + 1, count - i - 1, len);
+        quantize_column(tw + i * len, sc, ze, b->maxq, hrow[i], len, b->qt + col * n + t0, ec);
+        feed_error(tw + (i + 1) * len, len, ec, hrow + i + 1, count - i - 1, len);
     }
-    for (size_t r = t0; r < t1; r++)
-        for (size_t i = 0; i < count; i++) {
-            b->qp[r * k + i1 + i] = tq[i * len + r - t0];
-            b->err[i * n + r] = te[i * len + r - t0]; /* column-major for the GEMM */
-        }
 }
 
-/* A band of rows, tile by tile. Its scratch is its own stretch [r0 * count, r1 * count) of the
- * block-sized buffers, so bands never share a byte. */
+/* A band of rows, tile by tile, in its own stretch [r0 * count, r1 * count) of the scratch. */
 static void block_rows(void *ctx, size_t r0, size_t r1)
 {
     const gptq_block *b = ctx;
-    size_t at = r0 * b->count;
-    for (size_t t0 = r0; t0 < r1; t0 += GPTQ_TILE_ROWS) {
-        size_t t1 = t0 + GPTQ_TILE_ROWS < r1 ? t0 + GPTQ_TILE_ROWS : r1;
-        block_tile(b, b->w1 + at, b->te + at, b->qblock + at, t0, t1);
-    }
+    for (size_t t0 = r0; t0 < r1; t0 += GPTQ_TILE_ROWS)
+        block_tile(b, b->scratch + r0 * b->count, t0, t0 + GPTQ_TILE_ROWS < r1 ? t0 + GPTQ_TILE_ROWS : r1);
 }
 
 int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k, float *h, uint8_t *codes,
@@ -267,10 +288,10 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     const float maxq = (float)((1 << c->bits) - 1);
     const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs, bs = c->block_size ? c->block_size : 128;
     size_t *perm = NULL, *invperm = NULL;
-    float *u = NULL, *wp = NULL, *w1 = NULL, *te = NULL, *err = NULL, *hp = NULL, *diag = NULL;
+    float *u = NULL, *wt = NULL, *scratch = NULL, *err = NULL, *hp = NULL, *diag = NULL;
     float *gscale = NULL, *gzero = NULL; /* the current group's params, per row */
     float *sscale = NULL, *szero = NULL; /* static groups: [n_groups][n] */
-    uint8_t *qp = NULL, *qblock = NULL;  /* codes in permuted order [n][k]; a block's [bs][n] */
+    uint8_t *qt = NULL;                  /* codes in permuted order, transposed [k][n] */
     double damp_frac = c->damp_percent;
     float mean = 0.0f;
     int rc = OLIVE_OK, info = 0;
@@ -280,20 +301,18 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     invperm = olive_malloc(k * sizeof *invperm);
     u = olive_malloc(k * k * sizeof *u);
     hp = olive_malloc(k * k * sizeof *hp);
-    wp = olive_malloc(n * k * sizeof *wp);
-    w1 = olive_malloc(n * bs * sizeof *w1);
-    te = olive_malloc(n * bs * sizeof *te);
+    wt = olive_malloc(n * k * sizeof *wt);
+    scratch = olive_malloc(n * bs * sizeof *scratch);
     err = olive_malloc(n * bs * sizeof *err);
     diag = olive_malloc(k * sizeof *diag);
     gscale = olive_malloc(n * sizeof *gscale);
     gzero = olive_malloc(n * sizeof *gzero);
-    qp = olive_malloc(n * k);
-    qblock = olive_malloc(n * bs);
+    qt = olive_malloc(n * k);
     if (c->static_groups) {
         sscale = olive_malloc(n_groups * n * sizeof *sscale);
         szero = olive_malloc(n_groups * n * sizeof *szero);
     }
-    if (!perm || !invperm || !u || !hp || !wp || !w1 || !te || !err || !diag || !gscale || !gzero || !qp || !qblock ||
+    if (!perm || !invperm || !u || !hp || !wt || !scratch || !err || !diag || !gscale || !gzero || !qt ||
         (c->static_groups && (!sscale || !szero))) {
         rc = OLIVE_ENOMEM;
         goto done;
@@ -318,10 +337,10 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
         qsort_r(perm, k, sizeof *perm, cmp_desc, diag);
     for (size_t i = 0; i < k; i++)
         invperm[perm[i]] = i;
-    /* Permuted copies. */
+    /* Permuted copies, the weights transposed. */
     for (size_t r = 0; r < n; r++)
         for (size_t i = 0; i < k; i++)
-            wp[r * k + i] = w[r * k + perm[i]];
+            wt[i * n + r] = w[r * k + perm[i]];
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
             hp[i * k + j] = h[perm[i] * k + perm[j]];
@@ -357,12 +376,10 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     job.n_groups = n_groups;
     job.maxq = maxq;
     job.u = u;
-    job.wp = wp;
-    job.w1 = w1;
-    job.te = te;
+    job.wt = wt;
     job.err = err;
-    job.qp = qp;
-    job.qblock = qblock;
+    job.qt = qt;
+    job.scratch = scratch;
     job.perm = perm;
     job.gscale = gscale;
     job.gzero = gzero;
@@ -375,9 +392,9 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
         job.i1 = i1;
         job.count = i2 - i1;
         olive_parallel_for(n, GPTQ_MIN_ROWS, block_rows, &job);
-        if (i2 < k) /* W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], Err1 held transposed */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)(k - i2), (int)job.count, -1.0f, err,
-                        (int)n, u + i1 * k + i2, (int)k, 1.0f, wp + i2, (int)k);
+        if (i2 < k) /* W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], as W^T[i2:] -= Hinv[i1:i2, i2:]^T @ Err1^T */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(k - i2), (int)n, (int)job.count, -1.0f,
+                        u + i1 * k + i2, (int)k, err, (int)n, 1.0f, wt + i2 * n, (int)n);
     }
     if (c->static_groups)
         for (size_t g = 0; g < n_groups; g++)
@@ -388,22 +405,20 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     for (size_t j = 0; j < k; j++) {
         g_idx[j] = c->static_groups || !c->desc_act ? (int32_t)(j / gs) : (int32_t)(invperm[j] / gs);
         for (size_t r = 0; r < n; r++)
-            codes[r * k + j] = qp[r * k + invperm[j]];
+            codes[r * k + j] = qt[invperm[j] * n + r];
     }
 done:
     free(perm);
     free(invperm);
     free(u);
     free(hp);
-    free(wp);
-    free(w1);
-    free(te);
+    free(wt);
+    free(scratch);
     free(err);
     free(diag);
     free(gscale);
     free(gzero);
-    free(qp);
-    free(qblock);
+    free(qt);
     free(sscale);
     free(szero);
     return rc;
