@@ -66,35 +66,6 @@ void olive_gptq_hessian_free(olive_gptq_hessian *h)
     memset(h, 0, sizeof *h);
 }
 
-/* AutoGPTQ's Quantizer.find_params for one row's group values v[0..len). */
-static void find_params(const float *v, size_t len, int sym, float maxq, float *scale, float *zero)
-{
-    float xmin = 0.0f, xmax = 0.0f;
-    for (size_t i = 0; i < len; i++) {
-        xmin = v[i] < xmin ? v[i] : xmin;
-        xmax = v[i] > xmax ? v[i] : xmax;
-    }
-    if (sym) {
-        xmax = fabsf(xmin) > xmax ? fabsf(xmin) : xmax;
-        if (xmin < 0.0f)
-            xmin = -xmax;
-    }
-    if (xmin == 0.0f && xmax == 0.0f) {
-        xmin = -1.0f;
-        xmax = 1.0f;
-    }
-    *scale = (xmax - xmin) / maxq;
-    *zero = sym ? (maxq + 1.0f) / 2.0f : nearbyintf(-xmin / *scale);
-}
-
-/* Row-wise params of columns [c0, c0 + len) of w (row stride k) into scale[r], zero[r]. */
-static void group_params(const float *w, size_t n, size_t k, size_t c0, size_t len, int sym, float maxq, float *scale,
-                         float *zero)
-{
-    for (size_t r = 0; r < n; r++)
-        find_params(w + r * k + c0, len, sym, maxq, &scale[r], &zero[r]);
-}
-
 static int cmp_desc(const void *a, const void *b, void *diag)
 {
     const float *d = diag;
@@ -210,8 +181,8 @@ GPTQ_CLONES static void feed_error(float *w, size_t ld, const float *ec, const f
     }
 }
 
-/* find_params for rows [0, len) of the glen columns wt + j * ld (j < glen), row by row in
- * the same order as find_params, vectorized across rows. */
+/* AutoGPTQ's Quantizer.find_params for each of the len (<= GPTQ_TILE_ROWS) rows r of a group:
+ * the glen values wt[j * ld + r], j < glen, taken in order, vectorized across rows. */
 GPTQ_CLONES static void column_params(const float *wt, size_t ld, size_t glen, size_t len, int sym, float maxq,
                                       float *scale, float *zero)
 {
@@ -321,14 +292,15 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     for (size_t i = 0; i < k; i++) {
         if (h[i * k + i] == 0.0f) {
             h[i * k + i] = 1.0f;
-            for (size_t r = 0; r < n; r++)
-                w[r * k + i] = 0.0f;
+            memset(w + i * n, 0, n * sizeof *w);
         }
     }
     if (c->static_groups)
         for (size_t g = 0; g < n_groups; g++)
-            group_params(w, n, k, g * gs, k - g * gs < gs ? k - g * gs : gs, c->sym, maxq, sscale + g * n,
-                         szero + g * n);
+            for (size_t t0 = 0; t0 < n; t0 += GPTQ_TILE_ROWS)
+                column_params(w + g * gs * n + t0, n, k - g * gs < gs ? k - g * gs : gs,
+                              n - t0 < GPTQ_TILE_ROWS ? n - t0 : GPTQ_TILE_ROWS, c->sym, maxq, sscale + g * n + t0,
+                              szero + g * n + t0);
     for (size_t i = 0; i < k; i++) {
         perm[i] = i;
         diag[i] = h[i * k + i];
@@ -337,10 +309,9 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
         qsort_r(perm, k, sizeof *perm, cmp_desc, diag);
     for (size_t i = 0; i < k; i++)
         invperm[perm[i]] = i;
-    /* Permuted copies, the weights transposed. */
-    for (size_t r = 0; r < n; r++)
-        for (size_t i = 0; i < k; i++)
-            wt[i * n + r] = w[r * k + perm[i]];
+    /* Permuted copies. */
+    for (size_t i = 0; i < k; i++)
+        memcpy(wt + i * n, w + perm[i] * n, n * sizeof *wt);
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
             hp[i * k + j] = h[perm[i] * k + perm[j]];

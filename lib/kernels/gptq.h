@@ -57,8 +57,8 @@ typedef struct olive_gptq_config {
     size_t block_size; /* columns per error-feedback block (AutoGPTQ: 128) */
 } olive_gptq_config;
 
-/* Quantizes w [n][k] (one row per output channel, k inputs: the transpose of an ONNX MatMul
- * weight) with the Hessian h [k][k] (olive_gptq_hessian_finish'ed). Both are overwritten.
+/* Quantizes w [k][n] (k inputs, one column per output channel: an ONNX MatMul weight) with the
+ * Hessian h [k][k] (olive_gptq_hessian_finish'ed). Both are overwritten.
  * Outputs, all in the original column order:
  *   codes [n][k]                                  the integer codes (0..2^bits - 1);
  *   scales, zeros [n][ceil(k / group_size)]       per group g (g_idx below), zeros integral;

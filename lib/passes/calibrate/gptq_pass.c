@@ -134,7 +134,7 @@ static int quantize_group(gq_run *r)
         g_idx = olive_malloc(k * sizeof *g_idx);
         if (!wt || !h || !scales || !zeros || !codes || !g_idx)
             rc = OLIVE_ENOMEM;
-        else if ((rc = olive_calib_weight_rows(w, label(n), wt, PASS)) == OLIVE_OK)
+        else if ((rc = olive_calib_weight_copy(w, label(n), wt, PASS)) == OLIVE_OK)
             memcpy(h, in->h.h, k * k * sizeof *h);
         if (rc == OLIVE_OK) {
             rc = olive_gptq_quantize(&cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);

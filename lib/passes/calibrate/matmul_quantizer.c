@@ -40,6 +40,19 @@ int olive_calib_weight_rows(const oir_tensor *w, const char *node, float *out, c
     return OLIVE_OK;
 }
 
+int olive_calib_weight_copy(const oir_tensor *w, const char *node, float *out, const char *pass)
+{
+    const size_t k = (size_t)w->dims[0], cols = (size_t)w->dims[1];
+    memcpy(out, oir_tensor_data(w), k * cols * sizeof *out);
+    for (size_t i = 0; i < k * cols; i++)
+        if (out[i] != out[i] || out[i] - out[i] != 0.0f)
+            return olive_fail(OLIVE_EFORMAT, "%s: weight '%s' of MatMul '%s' holds %g at [%zu, %zu]", pass, w->name,
+                              node, (double)out[i], i / cols, i % cols);
+    if (w->blob)
+        olive_blob_drop_pages(w->blob, w->offset, w->nbytes);
+    return OLIVE_OK;
+}
+
 int olive_calib_capture_inputs(oir_model *m, const char *const *names, size_t n, const olive_calib_data *data,
                                int64_t batch_size, olive_capture_fn fn, void *user, olive_pass_ctx *ctx,
                                const char *pass, double from, double to)

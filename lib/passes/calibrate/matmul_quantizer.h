@@ -22,6 +22,10 @@ int olive_calib_nbits_check(const char *pass, int bits, int64_t group_size);
  * the weight, the MatMul and the place). */
 int olive_calib_weight_rows(const oir_tensor *w, const char *node, float *out, const char *pass);
 
+/* Copies the float32 weight w [K, N] of MatMul `node` (its data may be unaligned) into
+ * out[K][N] as it is. Errors: those of olive_calib_weight_rows. */
+int olive_calib_weight_copy(const oir_tensor *w, const char *node, float *out, const char *pass);
+
 /* Runs every batch of `data` through `m`, handing the values names[0..n) (MatMul inputs,
  * each float32) to fn, and reports progress from `from` to `to`.
  * Errors: those of olive_capture_open and olive_capture_run, OLIVE_EUNSUPPORTED (a value that
