@@ -47,11 +47,18 @@ static gptq_libs libs;
 static char libs_failure[512];
 static pthread_once_t libs_once = PTHREAD_ONCE_INIT;
 
-/* dlopen of the first of `names` found on the loader's path, then in the toolkit's folder. */
-static void *open_first(const char *const *names, size_t n, const char *what)
+/* dlopen of the library `env` names when set, else the first of `names` found on the loader's
+ * path, then in the toolkit's folder. */
+static void *open_first(const char *env, const char *const *names, size_t n, const char *what)
 {
     char path[1024];
-    const char *last = "";
+    const char *last = "", *given = getenv(env);
+    if (given && given[0]) {
+        void *h = dlopen(given, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            snprintf(libs_failure, sizeof libs_failure, "%s not loaded from %s=%s: %s", what, env, given, dlerror());
+        return h;
+    }
     for (int in_toolkit = 0; in_toolkit < 2; in_toolkit++)
         for (size_t i = 0; i < n; i++) {
             void *h;
@@ -82,10 +89,10 @@ static void load_libs(void)
     static const char *const cublas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
     static const char *const cusolver_names[] = {"libcusolver.so.12", "libcusolver.so.11", "libcusolver.so"};
     gptq_libs l;
-    void *cublas = open_first(cublas_names, 3, "cuBLAS"), *cusolver;
+    void *cublas = open_first("OLIVE_CUBLAS_LIBRARY", cublas_names, 3, "cuBLAS"), *cusolver;
     if (!cublas)
         return;
-    if (!(cusolver = open_first(cusolver_names, 3, "cuSOLVER")))
+    if (!(cusolver = open_first("OLIVE_CUSOLVER_LIBRARY", cusolver_names, 3, "cuSOLVER")))
         return;
     memset(&l, 0, sizeof l);
     /* A void * converted to a function pointer: POSIX guarantees dlsym's result can be. */

@@ -1,8 +1,9 @@
 /* GPTQ on an NVIDIA GPU: the work of gptq.h (same configuration, same outputs, same errors) with
  * the Hessian, its factor and the column blocks on the device. cuBLAS (the Hessian by ssyrk, the
  * cross-block update by sgemm) and cuSOLVER (spotrf, then the triangular inverse Xtrtri) are
- * loaded at run time with dlopen: libcublas.so.13 / .12 / .so and libcusolver.so.12 / .11 / .so
- * from the loader's path, else from the CUDA Toolkit's lib64 folder the build found; the CUDA
+ * loaded at run time with dlopen: the files OLIVE_CUBLAS_LIBRARY and OLIVE_CUSOLVER_LIBRARY name
+ * when set, else libcublas.so.13 / .12 / .so and libcusolver.so.12 / .11 / .so from the loader's
+ * path, else from the CUDA Toolkit's lib64 folder the build found; the CUDA
  * runtime is linked statically, so only the driver is needed besides. Without them, without a
  * device, or in a build without CUDA, olive_gptq_cuda_open fails and the callers use gptq.h.
  *
@@ -18,8 +19,11 @@
  *
  * The codes may differ from the CPU kernel's in a few places (well under 1%) and the scales in
  * the last bits: cuBLAS and cuSOLVER sum in another order than OpenBLAS and LAPACK, so a value
- * near a rounding boundary may fall on its other side. Checked against the CPU kernel only by
- * scripts/device-check.sh on a machine with a GPU (tests/integration/test_gptq_cuda.py).
+ * near a rounding boundary may fall on its other side. Checked against the CPU kernel on a GPU
+ * only by scripts/device-check.sh (tests/integration/test_gptq_cuda.py); everywhere else the
+ * host code and the kernels' per-element code run against an emulated runtime whose cuBLAS and
+ * cuSOLVER are OpenBLAS and LAPACK (tests/unit/kernels/test_gptq_cuda_emulated.c), and must
+ * give the CPU kernel's codes.
  *
  * Device memory: the layer's weight (n x k floats), three k x k floats while the factor is
  * made (one after), its codes (n x k bytes) and two blocks of n x block_size floats; a Hessian

@@ -4,7 +4,8 @@ graph input, so that every provider sees the same calibration values:
 
 - without a CUDA device (or in a build without CUDA) the pass says once, at info level, that GPTQ
   runs on the CPU, and writes exactly the codes, scales and zero points of the CPU provider's run;
-- with a device (scripts/device-check.sh runs this file on a GPU machine) the pass says it runs
+- with a device (scripts/device-check.sh runs this file on a GPU machine, with OLIVE_REQUIRE_CUDA=1:
+  no device seen is then a failure, not a skip) the pass says it runs
   on the GPU, and its codes match the CPU's on a few layer shapes: at least 99.5% equal (cuBLAS
   and cuSOLVER round differently from OpenBLAS and LAPACK, so a value near a rounding boundary
   may fall on its other side), scales within 1e-4 relative, and the quantized model's outputs
@@ -95,7 +96,7 @@ def layers(tmp_path, k, widths, seed):
 @pytest.mark.parametrize("opts", OPTS)
 def test_cuda_provider_without_device_gives_cpu_codes(tmp_path, opts):
     if cuda_devices():
-        pytest.skip("a CUDA device is visible: the GPU comparison below runs instead")
+        pytest.skip("a CUDA device is visible: the GPU comparison runs instead")
     k, widths = SHAPES[0]
     weights, seq, calib = layers(tmp_path, k, widths, 5)
     model = model_of(weights, k, seq)
@@ -116,6 +117,9 @@ def test_cuda_provider_without_device_gives_cpu_codes(tmp_path, opts):
 @pytest.mark.parametrize("opts", OPTS)
 def test_gpu_codes_match_cpu(tmp_path, shape, opts):
     if not cuda_devices():
+        if os.environ.get("OLIVE_REQUIRE_CUDA") == "1":
+            pytest.fail("OLIVE_REQUIRE_CUDA=1 but libolive sees no CUDA device (no driver, one older than the "
+                        "CUDA runtime libolive was built with, or a build without CUDA)")
         pytest.skip("no CUDA device is visible: GPTQ on the GPU is checked by scripts/device-check.sh")
     k, widths = shape
     weights, seq, calib = layers(tmp_path, k, widths, 7)
