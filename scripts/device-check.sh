@@ -18,7 +18,8 @@
 #      backend-test model, and the evaluations with their onnxruntime references, run on CUDA);
 #   4. tests/integration/test_gptq_cuda.py with OLIVE_REQUIRE_CUDA=1: the gptq pass for
 #      CUDAExecutionProvider runs on the GPU (cuBLAS / cuSOLVER) and its codes and scales match
-#      the CPU kernel's on a few layer shapes (under a minute; at most 90 s, the session tests 390 s).
+#      the CPU kernel's on a few layer shapes (under a minute; limits: 390 s for step 3, 90 s
+#      for this one).
 # Exit status: 0 when every pytest run passed, else the first failing one's; 2 when the machine
 # cannot run the check.
 set -euo pipefail
