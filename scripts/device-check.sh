@@ -15,14 +15,20 @@
 #      when set, else a build with meson into build-gpu;
 #   3. tests/integration/test_session.py and test_evaluate.py with
 #      OLIVE_TEST_PROVIDER=CUDAExecutionProvider (the comparisons of every encoder, decoder and
-#      backend-test model, and the evaluations with their onnxruntime references, run on CUDA).
-# Exit status: pytest's (0 when everything passed), 2 when the machine cannot run the check.
+#      backend-test model, and the evaluations with their onnxruntime references, run on CUDA);
+#   4. tests/integration/test_gptq_cuda.py with OLIVE_REQUIRE_CUDA=1: the gptq pass for
+#      CUDAExecutionProvider runs on the GPU (cuBLAS / cuSOLVER) and its codes and scales match
+#      the CPU kernel's on a few layer shapes (under a minute; limits: 390 s for step 3, 90 s
+#      for this one).
+# Exit status: 0 when every pytest run passed, else the first failing one's; 2 when the machine
+# cannot run the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_GPU_VERSION=1.32.0   # the same release as onnxruntime in scripts/requirements-test.txt
 VENV=${OLIVE_CHECK_VENV:-/tmp/olive-gpu-venv}
-DEADLINE=${OLIVE_CHECK_TIMEOUT:-420}
+DEADLINE=${OLIVE_CHECK_TIMEOUT:-390}
+GPTQ_DEADLINE=${OLIVE_CHECK_GPTQ_TIMEOUT:-90}
 
 say() { printf '== %s\n' "$*"; }
 die() { printf 'device-check: %s\n' "$*" >&2; exit 2; }
@@ -82,5 +88,13 @@ info = libolive.runtime_info()["onnxruntime"]
 print("libolive loads:", json.dumps(info))
 assert info["found"] and "CUDAExecutionProvider" in info["providers"], "libolive does not see CUDA"
 PY
+status=0
 timeout "$DEADLINE" "$PY" -m pytest -q -p no:cacheprovider tests/integration/test_session.py \
-    tests/integration/test_evaluate.py -rs
+    tests/integration/test_evaluate.py -rs || status=$?
+
+say "GPTQ on the GPU against the CPU kernel"
+# The comparison runs the CLI; a libolive that sees no device fails it (OLIVE_REQUIRE_CUDA).
+[ -x "$CLI_BIN" ] || die "no olive CLI at $CLI_BIN: the GPTQ comparison runs through it"
+OLIVE_REQUIRE_CUDA=1 timeout "$GPTQ_DEADLINE" "$PY" -m pytest -q -p no:cacheprovider -rs \
+    tests/integration/test_gptq_cuda.py -k test_gpu_codes_match_cpu || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+exit "$status"

@@ -1,4 +1,5 @@
 /* See gptq_pass.h. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "core/status.h"
 #include "kernels/blas_kernels.h"
 #include "kernels/gptq.h"
+#include "kernels/gptq_cuda.h"
 #include "passes/calibrate/calib_data.h"
 #include "passes/calibrate/capture.h"
 #include "passes/calibrate/gptq_pass.h"
@@ -20,6 +22,8 @@ typedef struct gq_input {
     char *name; /* the value the MatMuls read as A */
     size_t k;
     olive_gptq_hessian h;
+    olive_gptq_cuda_hessian dh; /* on the GPU until the group is finished (on_gpu) */
+    int on_gpu;
     int in_group;
 } gq_input;
 
@@ -28,6 +32,7 @@ typedef struct gq_run {
     olive_pass_ctx *ctx;
     oir_graph *g;
     olive_gptq_config cfg;
+    olive_gptq_cuda *gpu;            /* GPTQ on the GPU (CUDAExecutionProvider and a device), or NULL */
     olive_node_overrides *overrides; /* per-node bits and group size, or NULL */
     int plan_only;                   /* the overrides came from a conversion's plan: only its nodes */
     gq_input *in;
@@ -97,6 +102,9 @@ static int accumulate(void *user, size_t index, const olive_tensor *value)
     if (rank < 1 || (size_t)olive_tensor_dim(value, rank - 1) != in->k)
         return olive_fail(OLIVE_EFORMAT, PASS ": input '%s' of a MatMul does not end in K = %zu", in->name, in->k);
     /* AutoGPTQ counts samples as the batch dim of 3-D inputs, 1 for 2-D ones. */
+    if (in->on_gpu)
+        return olive_gptq_cuda_hessian_add(r->gpu, &in->dh, olive_tensor_data(value), (size_t)(count / in->k),
+                                           rank >= 3 ? (size_t)olive_tensor_dim(value, 0) : 1);
     olive_gptq_hessian_add(&in->h, olive_tensor_data(value), (size_t)(count / in->k),
                            rank >= 3 ? (size_t)olive_tensor_dim(value, 0) : 1);
     return OLIVE_OK;
@@ -136,14 +144,25 @@ static int quantize_group(gq_run *r)
             rc = OLIVE_ENOMEM;
         else if ((rc = olive_calib_weight_copy(w, label(n), wt, PASS)) == OLIVE_OK)
             memcpy(h, in->h.h, k * k * sizeof *h);
-        if (rc == OLIVE_OK) {
+        if (rc == OLIVE_OK && r->gpu) {
+            rc = olive_gptq_cuda_quantize(r->gpu, &cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
+            if (rc != OLIVE_OK && rc != OLIVE_EINVALID && rc != OLIVE_ECANCELLED) {
+                /* out of device memory, or the device failed: this layer on the CPU */
+                OLIVE_WARN(PASS ": MatMul '%s' on the GPU: %s; quantizing it on the CPU", label(n), olive_error_last());
+                olive_error_clear();
+                if ((rc = olive_calib_weight_rows(w, label(n), wt, PASS)) == OLIVE_OK) {
+                    memcpy(h, in->h.h, k * k * sizeof *h);
+                    rc = olive_gptq_quantize(&cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
+                }
+            }
+        } else if (rc == OLIVE_OK) {
             rc = olive_gptq_quantize(&cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
-            if (rc == OLIVE_EINVALID)
-                olive_fail_context(rc, PASS ": MatMul '%s' (input '%s')", label(n), in->name);
-            else if (rc == OLIVE_OK && damp != cfg.damp_percent)
-                OLIVE_WARN(PASS ": MatMul '%s' needed damping %g (damp_percent %g) to be positive definite", label(n),
-                           damp, cfg.damp_percent);
         }
+        if (rc == OLIVE_EINVALID)
+            olive_fail_context(rc, PASS ": MatMul '%s' (input '%s')", label(n), in->name);
+        else if (rc == OLIVE_OK && damp != cfg.damp_percent)
+            OLIVE_WARN(PASS ": MatMul '%s' needed damping %g (damp_percent %g) to be positive definite", label(n), damp,
+                       cfg.damp_percent);
         if (rc == OLIVE_OK)
             rc = olive_calib_write_nbits(g, i, w, cfg.bits, cfg.group_size, cfg.sym, codes, scales, zeros,
                                          cfg.desc_act && !cfg.static_groups ? g_idx : NULL);
@@ -174,16 +193,35 @@ static uint64_t group_bytes(void *user, size_t i)
 
 static int group_open(void *user, size_t i)
 {
-    gq_input *in = &((gq_run *)user)->in[i];
+    gq_run *r = user;
+    gq_input *in = &r->in[i];
     in->in_group = 1;
+    if (r->gpu) {
+        if (olive_gptq_cuda_hessian_init(r->gpu, &in->dh, in->k) == OLIVE_OK) {
+            in->on_gpu = 1;
+            return OLIVE_OK;
+        }
+        OLIVE_DEBUG(PASS ": the Hessian of '%s' on the CPU: %s", in->name, olive_error_last());
+        olive_error_clear();
+    }
     return olive_gptq_hessian_init(&in->h, in->k);
 }
 
+/* Hessians accumulated on the GPU come to the host here: quantization reads them there. */
 static int group_finish(void *user, size_t first, size_t last)
 {
     gq_run *r = user;
-    for (size_t i = first; i < last; i++)
-        olive_gptq_hessian_finish(&r->in[i].h);
+    for (size_t i = first; i < last; i++) {
+        gq_input *in = &r->in[i];
+        if (!in->on_gpu) {
+            olive_gptq_hessian_finish(&in->h);
+            continue;
+        }
+        OLIVE_TRY(olive_gptq_hessian_init(&in->h, in->k));
+        OLIVE_TRY(olive_gptq_cuda_hessian_finish(r->gpu, &in->dh, &in->h));
+        olive_gptq_cuda_hessian_free(&in->dh);
+        in->on_gpu = 0;
+    }
     return quantize_group(r);
 }
 
@@ -191,7 +229,28 @@ static void group_close(void *user, size_t i)
 {
     gq_input *in = &((gq_run *)user)->in[i];
     in->in_group = 0;
+    in->on_gpu = 0;
     olive_gptq_hessian_free(&in->h);
+    olive_gptq_cuda_hessian_free(&in->dh);
+}
+
+/* GPTQ on the GPU when the accelerator's provider is CUDA's and a device and cuBLAS / cuSOLVER
+ * are there; else on the CPU, said once per process. */
+static olive_gptq_cuda *open_gpu(const olive_pass_ctx *ctx)
+{
+    static atomic_int said;
+    const char *provider = ctx && ctx->accelerator ? olive_accelerator_provider(ctx->accelerator) : NULL;
+    olive_gptq_cuda *gpu = NULL;
+    if (!provider || strcmp(provider, "CUDAExecutionProvider"))
+        return NULL;
+    if (olive_gptq_cuda_open(&gpu) == OLIVE_OK) {
+        OLIVE_INFO(PASS ": GPTQ on the GPU (%s, cuBLAS and cuSOLVER)", olive_gptq_cuda_device_name(gpu));
+        return gpu;
+    }
+    if (!atomic_exchange(&said, 1))
+        OLIVE_INFO(PASS ": GPTQ on the CPU for CUDAExecutionProvider: %s", olive_error_last());
+    olive_error_clear();
+    return NULL;
 }
 
 /* Per-node bits and group size: customized_weight_config, else the plan a conversion left in
@@ -248,8 +307,10 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
                    olive_accelerator_provider(ctx->accelerator));
     r.cfg.group_size = (size_t)group;
     OLIVE_TRY(node_plan(m, args, &r.overrides, &r.plan_only));
+    r.gpu = open_gpu(ctx);
     if ((rc = olive_calib_data_open(&data, m->graph, olive_args_string(args, "calibration_data"), PASS)) != OLIVE_OK) {
         olive_node_overrides_free(r.overrides);
+        olive_gptq_cuda_close(r.gpu);
         return rc;
     }
     rc = collect_inputs(&r);
@@ -274,8 +335,10 @@ static int run(oir_model *m, const olive_pass_args *args, olive_pass_ctx *ctx)
     for (size_t i = 0; i < r.n_in; i++) {
         free(r.in[i].name);
         olive_gptq_hessian_free(&r.in[i].h);
+        olive_gptq_cuda_hessian_free(&r.in[i].dh);
     }
     free(r.in);
+    olive_gptq_cuda_close(r.gpu);
     if (rc != OLIVE_OK)
         return rc;
     OLIVE_INFO(PASS ": %zu of %zu MatMuls to %d-bit MatMulNBits (group %zu, %s)", r.done, r.total, r.cfg.bits,
