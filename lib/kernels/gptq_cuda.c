@@ -320,13 +320,13 @@ void olive_gptq_cuda_hessian_free(olive_gptq_cuda_hessian *h)
     memset(h, 0, sizeof *h);
 }
 
-/* gptq.c's find_params (host: static groups). */
-static void find_params(const float *v, size_t len, int sym, float maxq, float *scale_, float *zero)
+/* gptq.c's column_params for one row (host: static groups): the len values v[i * stride]. */
+static void find_params(const float *v, size_t stride, size_t len, int sym, float maxq, float *scale_, float *zero)
 {
     float xmin = 0.0f, xmax = 0.0f;
     for (size_t i = 0; i < len; i++) {
-        xmin = v[i] < xmin ? v[i] : xmin;
-        xmax = v[i] > xmax ? v[i] : xmax;
+        xmin = v[i * stride] < xmin ? v[i * stride] : xmin;
+        xmax = v[i * stride] > xmax ? v[i * stride] : xmax;
     }
     if (sym) {
         xmax = fabsf(xmin) > xmax ? fabsf(xmin) : xmax;
@@ -462,19 +462,18 @@ int olive_gptq_cuda_quantize(olive_gptq_cuda *g, const olive_gptq_config *c, flo
         goto done;
     }
     /* The host preparation of gptq.c: dead inputs, static groups, act-order, permuted copies
-     * (the weights transposed: a column of W is contiguous on the device), mean diagonal. */
+     * (w is [k][n], as gptq.c takes it: a column of W is contiguous on the device), mean diagonal. */
     for (size_t i = 0; i < k; i++) {
         if (h[i * k + i] == 0.0f) {
             h[i * k + i] = 1.0f;
-            for (size_t r = 0; r < n; r++)
-                w[r * k + i] = 0.0f;
+            memset(w + i * n, 0, n * sizeof *w);
         }
     }
     if (c->static_groups)
         for (size_t gi = 0; gi < n_groups; gi++)
             for (size_t r = 0; r < n; r++)
-                find_params(w + r * k + gi * gs, k - gi * gs < gs ? k - gi * gs : gs, c->sym, maxq, sscale + gi * n + r,
-                            szero + gi * n + r);
+                find_params(w + gi * gs * n + r, n, k - gi * gs < gs ? k - gi * gs : gs, c->sym, maxq,
+                            sscale + gi * n + r, szero + gi * n + r);
     for (size_t i = 0; i < k; i++) {
         perm[i] = i;
         diag[i] = h[i * k + i];
@@ -487,8 +486,7 @@ int olive_gptq_cuda_quantize(olive_gptq_cuda *g, const olive_gptq_config *c, flo
             sgroup[i] = (int32_t)(perm[i] / gs);
     }
     for (size_t i = 0; i < k; i++)
-        for (size_t r = 0; r < n; r++)
-            wt[i * n + r] = w[r * k + perm[i]];
+        memcpy(wt + i * n, w + perm[i] * n, n * sizeof *wt);
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
             hp[i * k + j] = h[perm[i] * k + perm[j]];

@@ -150,7 +150,7 @@ static int quantize_group(gq_run *r)
                 /* out of device memory, or the device failed: this layer on the CPU */
                 OLIVE_WARN(PASS ": MatMul '%s' on the GPU: %s; quantizing it on the CPU", label(n), olive_error_last());
                 olive_error_clear();
-                if ((rc = olive_calib_weight_rows(w, label(n), wt, PASS)) == OLIVE_OK) {
+                if ((rc = olive_calib_weight_copy(w, label(n), wt, PASS)) == OLIVE_OK) {
                     memcpy(h, in->h.h, k * k * sizeof *h);
                     rc = olive_gptq_quantize(&cfg, wt, cols, k, h, codes, scales, zeros, g_idx, &damp);
                 }
