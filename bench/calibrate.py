@@ -9,11 +9,13 @@ in the same run, each tool in a fresh process (wall time and peak RSS of the who
            BERT-base-shaped model (12 layers, hidden 768, intermediate 3072, 110 M parameters)
            with random weights (seeded; MiniLM's config and tokenizer otherwise): no PyPI package
            holds BERT-base itself.
-  gptq     GPTQ int4 (block 128) of a decoder-shaped stack of MatMuls (Qwen2.5-0.5B shapes:
+  gptq     GPTQ int4 (block 64) of a decoder-shaped stack of MatMuls (Qwen2.5-0.5B shapes:
            hidden 896, intermediate 4864, --layers layers) with N samples of L tokens:
-           libolive's gptq pass; onnxruntime's GPTQ configuration of MatMulNBitsQuantizer runs
-           only where neural-compressor is installed (it is not in the test venv), and Olive's
-           torch Gptq pass needs torch: both are reported as not run when missing.
+           libolive's gptq pass against onnxruntime's GPTQ configuration of MatMulNBitsQuantizer
+           (GPTQWeightOnlyQuantConfig, its bundled copy of neural-compressor's GPTQ, which imports
+           torch: it runs with --olive-python), block 64, asymmetric, damping 0.01; each output's
+           error against the float stack is printed.
+           Olive's Gptq quantizes Hugging Face models only: see smollm2 and qwen.
   qwen     (only with --only qwen: long) GPTQ int4, group 128, on a Qwen2.5-0.5B-shaped Hugging Face
            folder with random weights (made here, seeded; SmolLM2's tokenizer), --qwen-samples x
            --qwen-tokens tokens (default 128 x 512): libolive's Gptq on its fp32 ONNX conversion
@@ -93,6 +95,44 @@ for i in range(n):
     s.run(None, {k: v[i:i + 1] for k, v in arrays.items() if k in names})
 print(json.dumps({"seconds": time.perf_counter() - t0}))
 """
+
+# onnxruntime's own GPTQ: MatMulNBitsQuantizer with GPTQWeightOnlyQuantConfig (its bundled copy of
+# neural-compressor's weight-only GPTQ), 4 bits, asymmetric, the same block and damping.
+ORT_GPTQ_CHILD = r"""
+import json, sys, time
+import numpy as np
+import onnx
+from onnxruntime.quantization.matmul_nbits_quantizer import GPTQWeightOnlyQuantConfig, MatMulNBitsQuantizer
+src, dst, xfile, block = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+x = np.load(xfile)
+class R:
+    def __init__(self): self.i = 0
+    def get_next(self):
+        if self.i == len(x): return None
+        self.i += 1
+        return {"X": x[self.i - 1:self.i]}
+    def __iter__(self):
+        while (d := self.get_next()) is not None:
+            yield d
+t0 = time.perf_counter()
+cfg = GPTQWeightOnlyQuantConfig(calibration_data_reader=R(), percdamp=0.01, block_size=block, actorder=False)
+q = MatMulNBitsQuantizer(onnx.load(src), block_size=block, is_symmetric=False, algo_config=cfg)
+q.process()
+q.model.save_model_to_file(dst, use_external_data_format=True)
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
+
+
+def stack_error(model, fp32, x):
+    """Relative L2 error of a quantized stack's output against the float one's, on inputs x."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    ref = ort.InferenceSession(fp32, so, providers=["CPUExecutionProvider"])
+    got = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    name = ref.get_outputs()[0].name
+    a, b = ref.run([name], {"X": x})[0], got.run([name], {"X": x})[0]
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
 
 
 def quant_params(path):
@@ -214,12 +254,12 @@ def decoder_stack(path, layers):
     for i in range(layers):
         p = f"layers.{i}"
         q, k_, v = mm(p + ".q", x, hidden, hidden), mm(p + ".k", x, hidden, kv), mm(p + ".v", x, hidden, kv)
-        nodes.append(helper.make_node("Tanh", [q], [p + ".att"]))
+        nodes.append(helper.make_node("Tanh", [q], [p + ".att"], name=p + ".tanh"))
         o = mm(p + ".o", p + ".att", hidden, hidden)
         g, u = mm(p + ".gate", o, hidden, inter), mm(p + ".up", o, hidden, inter)
-        nodes.append(helper.make_node("Mul", [g, u], [p + ".act"]))
+        nodes.append(helper.make_node("Mul", [g, u], [p + ".act"], name=p + ".mul"))
         d = mm(p + ".down", p + ".act", inter, hidden)
-        nodes.append(helper.make_node("Add", [d, o], [p + ".out"]))
+        nodes.append(helper.make_node("Add", [d, o], [p + ".out"], name=p + ".add"))
         x = p + ".out"
     graph = helper.make_graph(nodes, "stack", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["b", "s", hidden])],
                               [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["b", "s", hidden])] +
@@ -228,6 +268,11 @@ def decoder_stack(path, layers):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, path, save_as_external_data=True, location=os.path.basename(path) + ".data")
+
+
+# 64, not 128: onnxruntime's GPTQ writer cannot pack 4-bit zero points for an odd number of blocks
+# per row (896 / 128 = 7).
+STACK_GROUP = 64
 
 
 def bench_gptq(args, gnu):
@@ -242,14 +287,34 @@ def bench_gptq(args, gnu):
     for _ in range(args.runs):
         w, rss, _, err, rc = run_measured([args.apply_pass, "gptq", os.path.join(out, "in.onnx"),
                                            os.path.join(out, "ours.onnx"), f"calibration_data={calib}",
-                                           "group_size=128"], gnu)
+                                           f"group_size={STACK_GROUP}"], gnu)
         if rc:
             sys.exit(f"libolive failed: {err}")
         rows["libolive"].append((w, rss))
-    print_runs(f"GPTQ int4, {args.layers} Qwen2.5-0.5B-shaped layers, {args.samples} x {args.tokens} tokens", rows,
-               args.runs, gnu)
-    if importlib.util.find_spec("neural_compressor") is None:
-        print("  onnxruntime GPTQ (MatMulNBitsQuantizer): not run (neural_compressor is not installed)")
+        if not args.olive_python:
+            continue
+        w, rss, _, err, rc = run_measured([args.olive_python, "-P", "-c", ORT_GPTQ_CHILD, os.path.join(out, "in.onnx"),
+                                           os.path.join(out, "ort.onnx"), os.path.join(calib, "X.npy"), str(STACK_GROUP)], gnu)
+        if rc:
+            print(f"  onnxruntime GPTQ failed (exit {rc}): {err.strip()[-1500:]}")
+        else:
+            rows.setdefault("onnxruntime", []).append((w, rss))
+    t, r = print_runs(f"GPTQ int4 (block {STACK_GROUP}), {args.layers} Qwen2.5-0.5B-shaped layers, {args.samples} x "
+                      f"{args.tokens} tokens",
+                      rows, args.runs, gnu)
+    x = np.load(os.path.join(calib, "X.npy"))[:1]
+    fp32 = os.path.join(out, "in.onnx")
+    print(f"  output error against float32 (relative L2, first sample): libolive "
+          f"{stack_error(os.path.join(out, 'ours.onnx'), fp32, x):.4f}", end="")
+    if "onnxruntime" in t:
+        print(f", onnxruntime {stack_error(os.path.join(out, 'ort.onnx'), fp32, x):.4f}")
+        print(f"  libolive is {t['onnxruntime'] / t['libolive']:.1f}x faster, "
+              f"{r['onnxruntime'] / r['libolive']:.1f}x less peak memory than onnxruntime's GPTQ")
+    else:
+        print()
+    if not args.olive_python:
+        print("  onnxruntime GPTQ: not run (its GPTQ imports torch: give --olive-python, a Python with torch and "
+              "onnxruntime)")
     print("  Olive Gptq: not run on this ONNX-only stack (it quantizes a Hugging Face model): see the SmolLM2 run")
     return 0
 
