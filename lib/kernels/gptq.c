@@ -13,6 +13,9 @@
 #include "core/status.h"
 #include "kernels/gptq.h"
 
+/* The scratch of scaled input rows one ssyrk call takes: up to 1024 rows (256 for K over 8192). */
+#define GPTQ_BAND_BYTES ((size_t)32 << 20)
+
 int olive_gptq_hessian_init(olive_gptq_hessian *h, size_t k)
 {
     memset(h, 0, sizeof *h);
@@ -29,6 +32,7 @@ void olive_gptq_hessian_add(olive_gptq_hessian *h, const float *x, size_t rows, 
     size_t k = h->k;
     uint64_t n = h->nsamples + samples;
     float keep = (float)((double)h->nsamples / (double)n), s = (float)sqrt(2.0 / (double)n);
+    size_t band;
     float *xs;
     if (!rows || !samples)
         return;
@@ -36,11 +40,14 @@ void olive_gptq_hessian_add(olive_gptq_hessian *h, const float *x, size_t rows, 
         for (size_t i = 0; i < k * k; i++)
             h->h[i] *= keep;
     h->nsamples = n;
-    /* Rows scaled by sqrt(2 / n) (as the reference scales its input), a band at a time. */
-    /* wide bands: each ssyrk call reads and writes all of H */
-    xs = malloc(k * 256 * sizeof *xs);
-    for (size_t r0 = 0; r0 < rows; r0 += 256) {
-        size_t m = rows - r0 < 256 ? rows - r0 : 256;
+    /* Rows scaled by sqrt(2 / n) (as the reference scales its input), a band at a time: wide
+     * bands, since each ssyrk call reads and writes all of H, within GPTQ_BAND_BYTES. */
+    band = GPTQ_BAND_BYTES / (k * sizeof *xs);
+    band = band < 256 ? 256 : band > 1024 ? 1024 : band;
+    band = band < rows ? band : rows;
+    xs = malloc(k * band * sizeof *xs);
+    for (size_t r0 = 0; r0 < rows; r0 += band) {
+        size_t m = rows - r0 < band ? rows - r0 : band;
         if (!xs) { /* no scratch: scale by alpha instead (same value up to one rounding) */
             cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)k, (int)m, s * s, x + r0 * k, (int)k, 1.0f, h->h,
                         (int)k);

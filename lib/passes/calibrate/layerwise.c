@@ -288,6 +288,7 @@ static int gather_rows(const lw_plan *p, const oir_node *n, const olive_tensor *
     olive_dtype it = olive_tensor_dtype(indices);
     const uint8_t *src;
     float *dst;
+    size_t *picked; /* the table row of each index */
     for (size_t k = 0; transposed && k < g->n_nodes && !table; k++)
         if (g->nodes[k]->n_outputs && !strcmp(g->nodes[k]->outputs[0], n->inputs[0]))
             table = oir_graph_initializer(g, g->nodes[k]->inputs[0]);
@@ -312,25 +313,39 @@ static int gather_rows(const lw_plan *p, const oir_node *n, const olive_tensor *
     OLIVE_TRY(olive_tensor_new(out, OLIVE_DTYPE_FLOAT32, dims, rank + table->rank - 1));
     src = oir_tensor_data(table); /* mapped data may be unaligned: copied with memcpy */
     dst = olive_tensor_data(*out);
+    if (!(picked = olive_malloc((count ? count : 1) * sizeof *picked))) {
+        olive_tensor_free(*out);
+        *out = NULL;
+        return OLIVE_ENOMEM;
+    }
     for (size_t i = 0; i < count; i++) {
         int64_t row = it == OLIVE_DTYPE_INT64 ? ((const int64_t *)olive_tensor_data(indices))[i]
                                               : ((const int32_t *)olive_tensor_data(indices))[i];
         if (row < 0)
             row += rows; /* Gather takes negative indices from the end */
         if (row < 0 || row >= rows) {
+            free(picked);
             olive_tensor_free(*out);
             *out = NULL;
             return olive_fail(OLIVE_EINVALID,
                               "%s: calibration input '%s' holds index %lld, outside Gather '%s''s %lld rows", p->pass,
                               n->inputs[1], (long long)row, n->name, (long long)rows);
         }
-        if (!transposed) {
-            memcpy(dst + i * row_len, src + (size_t)row * row_len * 4, row_len * 4);
-        } else {
-            for (size_t c = 0; c < row_len; c++)
-                memcpy(dst + i * row_len + c, src + (c * (size_t)rows + (size_t)row) * 4, 4);
-        }
+        picked[i] = (size_t)row;
+        if (!transposed)
+            memcpy(dst + i * row_len, src + picked[i] * row_len * 4, row_len * 4);
     }
+    /* W^T's row r is spread over every row of W: W is read row by row, each row's pages dropped
+     * once read, so that the whole table never stays in this process */
+    for (size_t c = 0; transposed && c < row_len; c++) {
+        for (size_t i = 0; i < count; i++)
+            memcpy(dst + i * row_len + c, src + (c * (size_t)rows + picked[i]) * 4, 4);
+        if (table->blob)
+            olive_blob_drop_pages(table->blob, table->offset + c * (uint64_t)rows * 4, (uint64_t)rows * 4);
+    }
+    if (table->blob && !transposed)
+        olive_blob_drop_pages(table->blob, table->offset, table->nbytes);
+    free(picked);
     return OLIVE_OK;
 }
 
