@@ -8,7 +8,8 @@ in the same run, each tool in a fresh process (wall time and peak RSS of the who
            outputs are compared (they must be equal). --static-model bert-base runs the same on a
            BERT-base-shaped model (12 layers, hidden 768, intermediate 3072, 110 M parameters)
            with random weights (seeded; MiniLM's config and tokenizer otherwise): no PyPI package
-           holds BERT-base itself.
+           holds BERT-base itself. The forward passes alone (onnxruntime on the same samples, no
+           extra outputs) are timed too: the floor of any MinMax calibration of the model.
   gptq     GPTQ int4 (block 64) of a decoder-shaped stack of MatMuls (Qwen2.5-0.5B shapes:
            hidden 896, intermediate 4864, --layers layers) with N samples of L tokens:
            libolive's gptq pass against onnxruntime's GPTQ configuration of MatMulNBitsQuantizer

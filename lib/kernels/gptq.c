@@ -12,6 +12,7 @@
 #include "core/parallel.h"
 #include "core/status.h"
 #include "kernels/gptq.h"
+#include "kernels/gptq_prep.h"
 
 /* The scratch of scaled input rows one ssyrk call takes: up to 1024 rows (256 for K over 8192). */
 #define GPTQ_BAND_BYTES ((size_t)32 << 20)
@@ -152,8 +153,8 @@ static inline float round_half_even(float x)
 
 /* Rows under this many stay on one thread: the start of a thread costs more than they do. */
 #define GPTQ_MIN_ROWS 128
-/* Rows a tile takes through a block: 128 columns of them, weights and errors, fill 64 KiB. */
-#define GPTQ_TILE_ROWS 64
+/* Rows a tile takes through a block: 128 columns of them fill 32 KiB. */
+#define GPTQ_TILE_ROWS OLIVE_GPTQ_TILE_ROWS
 
 /* The in-block loops run over rows, contiguous in the column-major block; they are compiled
  * vectorized, with wider copies picked at load time. Each lane does the operations of the
@@ -188,12 +189,11 @@ GPTQ_CLONES static void feed_error(float *w, size_t ld, const float *ec, const f
     }
 }
 
-/* AutoGPTQ's Quantizer.find_params for each of the len (<= GPTQ_TILE_ROWS) rows r of a group:
- * the glen values wt[j * ld + r], j < glen, taken in order, vectorized across rows. */
-GPTQ_CLONES static void column_params(const float *wt, size_t ld, size_t glen, size_t len, int sym, float maxq,
-                                      float *scale, float *zero)
+/* See gptq_prep.h: vectorized across rows. */
+GPTQ_CLONES void olive_gptq_column_params(const float *wt, size_t ld, size_t glen, size_t len, int sym, float maxq,
+                                          float *scale, float *zero)
 {
-    float xmin[GPTQ_TILE_ROWS], xmax[GPTQ_TILE_ROWS];
+    float xmin[OLIVE_GPTQ_TILE_ROWS], xmax[OLIVE_GPTQ_TILE_ROWS];
     for (size_t r = 0; r < len; r++)
         xmin[r] = xmax[r] = 0.0f;
     for (size_t j = 0; j < glen; j++)
@@ -234,7 +234,8 @@ static void block_tile(const gptq_block *b, float *tw, size_t t0, size_t t1)
         if (!c->static_groups) {
             if (col % gs == 0) {
                 size_t glen = b->k - col < gs ? b->k - col : gs;
-                column_params(b->wt + col * n + t0, n, glen, len, c->sym, b->maxq, b->gscale + t0, b->gzero + t0);
+                olive_gptq_column_params(b->wt + col * n + t0, n, glen, len, c->sym, b->maxq, b->gscale + t0,
+                                         b->gzero + t0);
                 for (size_t r = t0; r < t1; r++) {
                     b->scales[r * b->n_groups + col / gs] = b->gscale[r];
                     b->zeros[r * b->n_groups + col / gs] = b->gzero[r];
@@ -260,40 +261,24 @@ static void block_rows(void *ctx, size_t r0, size_t r1)
         block_tile(b, b->scratch + r0 * b->count, t0, t0 + GPTQ_TILE_ROWS < r1 ? t0 + GPTQ_TILE_ROWS : r1);
 }
 
-int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k, float *h, uint8_t *codes,
-                        float *scales, float *zeros, int32_t *g_idx, double *damp_used)
+int olive_gptq_prepare(olive_gptq_prep *p, const olive_gptq_config *c, float *w, size_t n, size_t k, float *h)
 {
     const float maxq = (float)((1 << c->bits) - 1);
-    const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs, bs = c->block_size ? c->block_size : 128;
-    size_t *perm = NULL, *invperm = NULL;
-    float *u = NULL, *wt = NULL, *scratch = NULL, *err = NULL, *hp = NULL, *diag = NULL;
-    float *gscale = NULL, *gzero = NULL; /* the current group's params, per row */
-    float *sscale = NULL, *szero = NULL; /* static groups: [n_groups][n] */
-    uint8_t *qt = NULL;                  /* codes in permuted order, transposed [k][n] */
-    double damp_frac = c->damp_percent;
-    float mean = 0.0f;
-    int rc = OLIVE_OK, info = 0;
-    gptq_block job;
-
-    perm = olive_malloc(k * sizeof *perm);
-    invperm = olive_malloc(k * sizeof *invperm);
-    u = olive_malloc(k * k * sizeof *u);
-    hp = olive_malloc(k * k * sizeof *hp);
-    wt = olive_malloc(n * k * sizeof *wt);
-    scratch = olive_malloc(n * bs * sizeof *scratch);
-    err = olive_malloc(n * bs * sizeof *err);
+    const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs;
+    float *diag = NULL;
+    int same = 1;
+    memset(p, 0, sizeof *p);
+    p->perm = olive_malloc(k * sizeof *p->perm);
+    p->invperm = olive_malloc(k * sizeof *p->invperm);
     diag = olive_malloc(k * sizeof *diag);
-    gscale = olive_malloc(n * sizeof *gscale);
-    gzero = olive_malloc(n * sizeof *gzero);
-    qt = olive_malloc(n * k);
     if (c->static_groups) {
-        sscale = olive_malloc(n_groups * n * sizeof *sscale);
-        szero = olive_malloc(n_groups * n * sizeof *szero);
+        p->sscale = olive_malloc(n_groups * n * sizeof *p->sscale);
+        p->szero = olive_malloc(n_groups * n * sizeof *p->szero);
     }
-    if (!perm || !invperm || !u || !hp || !wt || !scratch || !err || !diag || !gscale || !gzero || !qt ||
-        (c->static_groups && (!sscale || !szero))) {
-        rc = OLIVE_ENOMEM;
-        goto done;
+    if (!p->perm || !p->invperm || !diag || (c->static_groups && (!p->sscale || !p->szero))) {
+        free(diag);
+        olive_gptq_prep_free(p);
+        return OLIVE_ENOMEM;
     }
     /* Dead inputs. */
     for (size_t i = 0; i < k; i++) {
@@ -305,44 +290,93 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     if (c->static_groups)
         for (size_t g = 0; g < n_groups; g++)
             for (size_t t0 = 0; t0 < n; t0 += GPTQ_TILE_ROWS)
-                column_params(w + g * gs * n + t0, n, k - g * gs < gs ? k - g * gs : gs,
-                              n - t0 < GPTQ_TILE_ROWS ? n - t0 : GPTQ_TILE_ROWS, c->sym, maxq, sscale + g * n + t0,
-                              szero + g * n + t0);
+                olive_gptq_column_params(w + g * gs * n + t0, n, k - g * gs < gs ? k - g * gs : gs,
+                                         n - t0 < GPTQ_TILE_ROWS ? n - t0 : GPTQ_TILE_ROWS, c->sym, maxq,
+                                         p->sscale + g * n + t0, p->szero + g * n + t0);
     for (size_t i = 0; i < k; i++) {
-        perm[i] = i;
+        p->perm[i] = i;
         diag[i] = h[i * k + i];
     }
     if (c->desc_act)
-        qsort_r(perm, k, sizeof *perm, cmp_desc, diag);
-    for (size_t i = 0; i < k; i++)
-        invperm[perm[i]] = i;
-    /* Permuted copies. */
-    for (size_t i = 0; i < k; i++)
-        memcpy(wt + i * n, w + perm[i] * n, n * sizeof *wt);
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < k; j++)
-            hp[i * k + j] = h[perm[i] * k + perm[j]];
+        qsort_r(p->perm, k, sizeof *p->perm, cmp_desc, diag);
+    free(diag);
+    for (size_t i = 0; i < k; i++) {
+        p->invperm[p->perm[i]] = i;
+        same &= p->perm[i] == i;
+    }
+    /* Permuted copies, where the order changed. */
+    p->wt = w;
+    p->hp = h;
+    if (!same) {
+        if (!(p->own_wt = olive_malloc(n * k * sizeof *p->own_wt)) ||
+            !(p->own_hp = olive_malloc(k * k * sizeof *p->own_hp))) {
+            olive_gptq_prep_free(p);
+            return OLIVE_ENOMEM;
+        }
+        for (size_t i = 0; i < k; i++)
+            memcpy(p->own_wt + i * n, w + p->perm[i] * n, n * sizeof *w);
+        for (size_t i = 0; i < k; i++)
+            for (size_t j = 0; j < k; j++)
+                p->own_hp[i * k + j] = h[p->perm[i] * k + p->perm[j]];
+        p->wt = p->own_wt;
+        p->hp = p->own_hp;
+    }
     /* torch.mean of the diagonal (float32, pairwise for long vectors: summed in double here,
      * which differs by at most an ulp of the damping). */
     {
         double s = 0.0;
         for (size_t i = 0; i < k; i++)
-            s += hp[i * k + i];
-        mean = (float)(s / (double)k);
+            s += p->hp[i * k + i];
+        p->mean = (float)(s / (double)k);
     }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        info = hinv_factor(hp, k, (float)damp_frac * mean, u);
+    return OLIVE_OK;
+}
+
+void olive_gptq_prep_free(olive_gptq_prep *p)
+{
+    free(p->perm);
+    free(p->invperm);
+    free(p->sscale);
+    free(p->szero);
+    free(p->own_wt);
+    free(p->own_hp);
+    memset(p, 0, sizeof *p);
+}
+
+int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k, float *h, uint8_t *codes,
+                        float *scales, float *zeros, int32_t *g_idx, double *damp_used)
+{
+    const float maxq = (float)((1 << c->bits) - 1);
+    const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs, bs = c->block_size ? c->block_size : 128;
+    float *u = NULL, *scratch = NULL, *err = NULL;
+    float *gscale = NULL, *gzero = NULL; /* the current group's params, per row */
+    uint8_t *qt = NULL;                  /* codes in permuted order, transposed [k][n] */
+    double damp_frac = c->damp_percent;
+    int rc, info = 0;
+    olive_gptq_prep p;
+    gptq_block job;
+
+    OLIVE_TRY(olive_gptq_prepare(&p, c, w, n, k, h));
+    u = olive_malloc(k * k * sizeof *u);
+    scratch = olive_malloc(n * bs * sizeof *scratch);
+    err = olive_malloc(n * bs * sizeof *err);
+    gscale = olive_malloc(n * sizeof *gscale);
+    gzero = olive_malloc(n * sizeof *gzero);
+    qt = olive_malloc(n * k);
+    rc = u && scratch && err && gscale && gzero && qt ? OLIVE_OK : OLIVE_ENOMEM;
+    for (int attempt = 0; attempt < 3 && rc == OLIVE_OK; attempt++) {
+        info = hinv_factor(p.hp, k, (float)damp_frac * p.mean, u);
         if (!info)
             break;
         damp_frac *= 10.0;
     }
-    if (info) {
+    if (rc == OLIVE_OK && info)
         rc = olive_fail(OLIVE_EINVALID,
                         "the Hessian is not positive definite even with damping %g (LAPACK info %d): the calibration "
                         "data may be too small or degenerate for this layer",
                         damp_frac / 10.0, info);
+    if (rc != OLIVE_OK)
         goto done;
-    }
     if (damp_used)
         *damp_used = damp_frac;
     /* Blocks of columns; within a block the rows are independent, so threads take bands of
@@ -354,15 +388,15 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
     job.n_groups = n_groups;
     job.maxq = maxq;
     job.u = u;
-    job.wt = wt;
+    job.wt = p.wt;
     job.err = err;
     job.qt = qt;
     job.scratch = scratch;
-    job.perm = perm;
+    job.perm = p.perm;
     job.gscale = gscale;
     job.gzero = gzero;
-    job.sscale = sscale;
-    job.szero = szero;
+    job.sscale = p.sscale;
+    job.szero = p.szero;
     job.scales = scales;
     job.zeros = zeros;
     for (size_t i1 = 0; i1 < k; i1 += bs) {
@@ -372,32 +406,26 @@ int olive_gptq_quantize(const olive_gptq_config *c, float *w, size_t n, size_t k
         olive_parallel_for(n, GPTQ_MIN_ROWS, block_rows, &job);
         if (i2 < k) /* W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], as W^T[i2:] -= Hinv[i1:i2, i2:]^T @ Err1^T */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(k - i2), (int)n, (int)job.count, -1.0f,
-                        u + i1 * k + i2, (int)k, err, (int)n, 1.0f, wt + i2 * n, (int)n);
+                        u + i1 * k + i2, (int)k, err, (int)n, 1.0f, p.wt + i2 * n, (int)n);
     }
     if (c->static_groups)
         for (size_t g = 0; g < n_groups; g++)
             for (size_t r = 0; r < n; r++) {
-                scales[r * n_groups + g] = sscale[g * n + r];
-                zeros[r * n_groups + g] = szero[g * n + r];
+                scales[r * n_groups + g] = p.sscale[g * n + r];
+                zeros[r * n_groups + g] = p.szero[g * n + r];
             }
     for (size_t j = 0; j < k; j++) {
-        g_idx[j] = c->static_groups || !c->desc_act ? (int32_t)(j / gs) : (int32_t)(invperm[j] / gs);
+        g_idx[j] = c->static_groups || !c->desc_act ? (int32_t)(j / gs) : (int32_t)(p.invperm[j] / gs);
         for (size_t r = 0; r < n; r++)
-            codes[r * k + j] = qt[invperm[j] * n + r];
+            codes[r * k + j] = qt[p.invperm[j] * n + r];
     }
 done:
-    free(perm);
-    free(invperm);
+    olive_gptq_prep_free(&p);
     free(u);
-    free(hp);
-    free(wt);
     free(scratch);
     free(err);
-    free(diag);
     free(gscale);
     free(gzero);
     free(qt);
-    free(sscale);
-    free(szero);
     return rc;
 }

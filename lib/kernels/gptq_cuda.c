@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "kernels/gptq_cuda.h"
+#include "kernels/gptq_prep.h"
 #include "kernels/gptq_cuda_kernels.h"
 
 #ifndef OLIVE_CUDA_LIBDIR
@@ -320,35 +321,6 @@ void olive_gptq_cuda_hessian_free(olive_gptq_cuda_hessian *h)
     memset(h, 0, sizeof *h);
 }
 
-/* gptq.c's column_params for one row (host: static groups): the len values v[i * stride]. */
-static void find_params(const float *v, size_t stride, size_t len, int sym, float maxq, float *scale_, float *zero)
-{
-    float xmin = 0.0f, xmax = 0.0f;
-    for (size_t i = 0; i < len; i++) {
-        xmin = v[i * stride] < xmin ? v[i * stride] : xmin;
-        xmax = v[i * stride] > xmax ? v[i * stride] : xmax;
-    }
-    if (sym) {
-        xmax = fabsf(xmin) > xmax ? fabsf(xmin) : xmax;
-        if (xmin < 0.0f)
-            xmin = -xmax;
-    }
-    if (xmin == 0.0f && xmax == 0.0f) {
-        xmin = -1.0f;
-        xmax = 1.0f;
-    }
-    *scale_ = (xmax - xmin) / maxq;
-    *zero = sym ? (maxq + 1.0f) / 2.0f : nearbyintf(-xmin / *scale_);
-}
-
-static int cmp_desc(const void *a, const void *b, void *diag)
-{
-    const float *d = diag;
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (d[i] != d[j])
-        return d[i] > d[j] ? -1 : 1;
-    return i < j ? -1 : i > j; /* stable */
-}
 
 /* Device buffers of one quantization. */
 typedef struct gptq_dev {
@@ -433,76 +405,36 @@ int olive_gptq_cuda_quantize(olive_gptq_cuda *g, const olive_gptq_config *c, flo
 {
     const float maxq = (float)((1 << c->bits) - 1);
     const size_t gs = c->group_size, n_groups = (k + gs - 1) / gs, bs = c->block_size ? c->block_size : 128;
-    size_t *perm = NULL, *invperm = NULL;
-    float *hp = NULL, *wt = NULL, *diag = NULL, *sscale = NULL, *szero = NULL;
     int32_t *sgroup = NULL;
     uint8_t *qt = NULL;
     double damp_frac = c->damp_percent;
-    float mean = 0.0f;
     int rc = OLIVE_OK, info = 0;
     gptq_dev d;
     olive_gptq_cuda_block blk;
+    olive_gptq_prep p;
 
     memset(&d, 0, sizeof d);
     if (k > INT_MAX || n > INT_MAX || (n && k > SIZE_MAX / sizeof(float) / n) || k > SIZE_MAX / sizeof(float) / k)
         return olive_fail(OLIVE_ENOMEM, "a %zu x %zu layer is too large for GPTQ on the device", n, k);
-    perm = olive_malloc(k * sizeof *perm);
-    invperm = olive_malloc(k * sizeof *invperm);
-    hp = olive_malloc(k * k * sizeof *hp);
-    wt = olive_malloc(n * k * sizeof *wt);
-    diag = olive_malloc(k * sizeof *diag);
+    /* The host preparation of gptq.c (w is [k][n]: a column of W is contiguous on the device). */
+    OLIVE_TRY(olive_gptq_prepare(&p, c, w, n, k, h));
     qt = olive_malloc(n * k);
-    if (c->static_groups) {
-        sscale = olive_malloc(n_groups * n * sizeof *sscale);
-        szero = olive_malloc(n_groups * n * sizeof *szero);
+    if (c->static_groups)
         sgroup = olive_malloc(k * sizeof *sgroup);
-    }
-    if (!perm || !invperm || !hp || !wt || !diag || !qt || (c->static_groups && (!sscale || !szero || !sgroup))) {
+    if (!qt || (c->static_groups && !sgroup)) {
         rc = OLIVE_ENOMEM;
         goto done;
     }
-    /* The host preparation of gptq.c: dead inputs, static groups, act-order, permuted copies
-     * (w is [k][n], as gptq.c takes it: a column of W is contiguous on the device), mean diagonal. */
-    for (size_t i = 0; i < k; i++) {
-        if (h[i * k + i] == 0.0f) {
-            h[i * k + i] = 1.0f;
-            memset(w + i * n, 0, n * sizeof *w);
-        }
-    }
-    if (c->static_groups)
-        for (size_t gi = 0; gi < n_groups; gi++)
-            for (size_t r = 0; r < n; r++)
-                find_params(w + gi * gs * n + r, n, k - gi * gs < gs ? k - gi * gs : gs, c->sym, maxq,
-                            sscale + gi * n + r, szero + gi * n + r);
-    for (size_t i = 0; i < k; i++) {
-        perm[i] = i;
-        diag[i] = h[i * k + i];
-    }
-    if (c->desc_act)
-        qsort_r(perm, k, sizeof *perm, cmp_desc, diag);
-    for (size_t i = 0; i < k; i++) {
-        invperm[perm[i]] = i;
-        if (c->static_groups)
-            sgroup[i] = (int32_t)(perm[i] / gs);
-    }
-    for (size_t i = 0; i < k; i++)
-        memcpy(wt + i * n, w + perm[i] * n, n * sizeof *wt);
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < k; j++)
-            hp[i * k + j] = h[perm[i] * k + perm[j]];
-    {
-        double s = 0.0;
-        for (size_t i = 0; i < k; i++)
-            s += hp[i * k + i];
-        mean = (float)(s / (double)k);
-    }
+    for (size_t i = 0; i < k && sgroup; i++)
+        sgroup[i] = (int32_t)(p.perm[i] / gs);
     CUDA_TRY(cudaMalloc((void **)&d.hp, k * k * sizeof(float)), "cudaMalloc of the Hessian");
     CUDA_TRY(cudaMalloc((void **)&d.a, k * k * sizeof(float)), "cudaMalloc of the Hessian's factor");
     CUDA_TRY(cudaMalloc((void **)&d.u, k * k * sizeof(float)), "cudaMalloc of the inverse's factor");
     CUDA_TRY(cudaMalloc((void **)&d.info, sizeof(int)), "cudaMalloc");
-    CUDA_TRY(cudaMemcpy(d.hp, hp, k * k * sizeof(float), cudaMemcpyHostToDevice), "copy of the Hessian to the device");
+    CUDA_TRY(cudaMemcpy(d.hp, p.hp, k * k * sizeof(float), cudaMemcpyHostToDevice),
+             "copy of the Hessian to the device");
     for (int attempt = 0; attempt < 3; attempt++) {
-        if ((rc = hinv_factor(g, &d, hp, k, (float)damp_frac * mean, &info)) != OLIVE_OK)
+        if ((rc = hinv_factor(g, &d, p.hp, k, (float)damp_frac * p.mean, &info)) != OLIVE_OK)
             goto done;
         if (!info)
             break;
@@ -524,13 +456,14 @@ int olive_gptq_cuda_quantize(olive_gptq_cuda *g, const olive_gptq_config *c, flo
     CUDA_TRY(cudaMalloc((void **)&d.w1, n * bs * sizeof(float)), "cudaMalloc of a block");
     CUDA_TRY(cudaMalloc((void **)&d.err, n * bs * sizeof(float)), "cudaMalloc of a block's errors");
     CUDA_TRY(cudaMalloc((void **)&d.q, n * k), "cudaMalloc of the codes");
-    CUDA_TRY(cudaMemcpy(d.w, wt, n * k * sizeof(float), cudaMemcpyHostToDevice), "copy of the weights to the device");
+    CUDA_TRY(cudaMemcpy(d.w, p.wt, n * k * sizeof(float), cudaMemcpyHostToDevice), "copy of the weights to the device");
     if (c->static_groups) {
         CUDA_TRY(cudaMalloc((void **)&d.sscale, n_groups * n * sizeof(float)), "cudaMalloc of the scales");
         CUDA_TRY(cudaMalloc((void **)&d.szero, n_groups * n * sizeof(float)), "cudaMalloc of the zero points");
         CUDA_TRY(cudaMalloc((void **)&d.sgroup, k * sizeof(int32_t)), "cudaMalloc of the groups");
-        CUDA_TRY(cudaMemcpy(d.sscale, sscale, n_groups * n * sizeof(float), cudaMemcpyHostToDevice), "copy of scales");
-        CUDA_TRY(cudaMemcpy(d.szero, szero, n_groups * n * sizeof(float), cudaMemcpyHostToDevice), "copy of zeros");
+        CUDA_TRY(cudaMemcpy(d.sscale, p.sscale, n_groups * n * sizeof(float), cudaMemcpyHostToDevice),
+                 "copy of scales");
+        CUDA_TRY(cudaMemcpy(d.szero, p.szero, n_groups * n * sizeof(float), cudaMemcpyHostToDevice), "copy of zeros");
         CUDA_TRY(cudaMemcpy(d.sgroup, sgroup, k * sizeof(int32_t), cudaMemcpyHostToDevice), "copy of the groups");
     } else {
         CUDA_TRY(cudaMalloc((void **)&d.gscale, n * sizeof(float)), "cudaMalloc of a group's scales");
@@ -576,8 +509,8 @@ int olive_gptq_cuda_quantize(olive_gptq_cuda *g, const olive_gptq_config *c, flo
     if (c->static_groups) {
         for (size_t gi = 0; gi < n_groups; gi++)
             for (size_t r = 0; r < n; r++) {
-                scales[r * n_groups + gi] = sscale[gi * n + r];
-                zeros[r * n_groups + gi] = szero[gi * n + r];
+                scales[r * n_groups + gi] = p.sscale[gi * n + r];
+                zeros[r * n_groups + gi] = p.szero[gi * n + r];
             }
     } else {
         CUDA_TRY(cudaMemcpy(scales, d.scales, n * n_groups * sizeof(float), cudaMemcpyDeviceToHost),
@@ -586,20 +519,14 @@ int olive_gptq_cuda_quantize(olive_gptq_cuda *g, const olive_gptq_config *c, flo
                  "copy of the zero points from the device");
     }
     for (size_t j = 0; j < k; j++) {
-        g_idx[j] = c->static_groups || !c->desc_act ? (int32_t)(j / gs) : (int32_t)(invperm[j] / gs);
+        g_idx[j] = c->static_groups || !c->desc_act ? (int32_t)(j / gs) : (int32_t)(p.invperm[j] / gs);
         for (size_t r = 0; r < n; r++)
-            codes[r * k + j] = qt[invperm[j] * n + r];
+            codes[r * k + j] = qt[p.invperm[j] * n + r];
     }
 done:
     dev_free(&d);
-    free(perm);
-    free(invperm);
-    free(hp);
-    free(wt);
-    free(diag);
+    olive_gptq_prep_free(&p);
     free(qt);
-    free(sscale);
-    free(szero);
     free(sgroup);
     return rc;
 }
