@@ -8,12 +8,12 @@
 #include "kernels/gptq.h"
 
 typedef struct olive_gptq_prep {
-    size_t *perm, *invperm;      /* act-order: permuted column i is column perm[i] */
-    float *wt;                   /* the weights with their rows (inputs) permuted, [k][n] */
-    float *hp;                   /* the Hessian permuted, [k][k] */
-    float *sscale, *szero;       /* static groups' params [n_groups][n] (NULL without them) */
-    float mean;                  /* the mean of the Hessian's diagonal */
-    float *own_wt, *own_hp;      /* wt and hp when they are copies; w and h are used otherwise */
+    size_t *perm, *invperm; /* act-order: permuted column i is column perm[i] */
+    float *wt;              /* the weights with their rows (inputs) permuted, [k][n] */
+    float *hp;              /* the Hessian permuted, [k][k] */
+    float *sscale, *szero;  /* static groups' params [n_groups][n] (NULL without them) */
+    float mean;             /* the mean of the Hessian's diagonal */
+    float *own_wt, *own_hp; /* wt and hp when they are copies; w and h are used otherwise */
 } olive_gptq_prep;
 
 /* Marks dead inputs (H[i][i] == 0: H[i][i] = 1, the weight's row i zeroed) in w [k][n] and h,
