@@ -142,6 +142,28 @@ def quant_params(path):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer if t.name in names}
 
 
+def random_safetensors(path, shapes, seed, ones_suffix, zero_biases):
+    """A float32 safetensors file of `shapes` [(name, shape)]: tensors named ...ones_suffix are
+    ones, biases zeros when zero_biases, the rest seeded normal values times 0.02."""
+    header, at = {}, 0
+    for name, shape in shapes:
+        n = int(np.prod(shape)) * 4
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [at, at + n]}
+        at += n
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        f.write(len(head).to_bytes(8, "little") + head)
+        for name, shape in shapes:
+            if name.endswith(ones_suffix):
+                f.write(np.ones(shape, np.float32).tobytes())
+            elif zero_biases and name.endswith(".bias"):
+                f.write(np.zeros(shape, np.float32).tobytes())
+            else:
+                f.write((rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)).tobytes())
+
+
 def bert_base_folder(folder, minilm):
     """A Hugging Face BERT folder of BERT-base's shapes (12 layers, hidden 768, 12 heads,
     intermediate 3072) with random float32 weights (seeded, normal 0.02, LayerNorm weights 1 and
@@ -172,23 +194,7 @@ def bert_base_folder(folder, minilm):
                    (p + "output.dense.weight", (h, inter)), (p + "output.dense.bias", (h,))]
         for name in ("attention.output.LayerNorm", "output.LayerNorm"):
             shapes += [(p + name + ".weight", (h,)), (p + name + ".bias", (h,))]
-    header, at = {}, 0
-    for name, shape in shapes:
-        n = int(np.prod(shape)) * 4
-        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [at, at + n]}
-        at += n
-    head = json.dumps(header).encode()
-    head += b" " * (-len(head) % 8)
-    rng = np.random.default_rng(11)
-    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
-        f.write(len(head).to_bytes(8, "little") + head)
-        for name, shape in shapes:
-            if name.endswith("LayerNorm.weight"):
-                f.write(np.ones(shape, np.float32).tobytes())
-            elif name.endswith(".bias"):
-                f.write(np.zeros(shape, np.float32).tobytes())
-            else:
-                f.write((rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)).tobytes())
+    random_safetensors(os.path.join(folder, "model.safetensors"), shapes, 11, "LayerNorm.weight", True)
 
 
 def bench_static(args, gnu):
@@ -560,21 +566,7 @@ def qwen_folder(folder, tokenizer_from):
                    (p + "self_attn.v_proj.weight", (kv * hd, h)), (p + "self_attn.v_proj.bias", (kv * hd,)),
                    (p + "self_attn.o_proj.weight", (h, h)), (p + "mlp.gate_proj.weight", (inter, h)),
                    (p + "mlp.up_proj.weight", (inter, h)), (p + "mlp.down_proj.weight", (h, inter))]
-    header, at = {}, 0
-    for name, shape in shapes:
-        n = int(np.prod(shape)) * 4
-        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [at, at + n]}
-        at += n
-    head = json.dumps(header).encode()
-    head += b" " * (-len(head) % 8)
-    rng = np.random.default_rng(7)
-    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
-        f.write(len(head).to_bytes(8, "little") + head)
-        for name, shape in shapes:
-            if name.endswith("norm.weight"):
-                f.write(np.ones(shape, np.float32).tobytes())
-            else:
-                f.write((rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)).tobytes())
+    random_safetensors(os.path.join(folder, "model.safetensors"), shapes, 7, "norm.weight", False)
 
 
 def bench_qwen(args, gnu):
