@@ -1,7 +1,7 @@
 /* OpenBLAS (libolive's BLAS and LAPACK) picks its kernels once, when it is loaded, by the CPU
  * model. Releases that do not know a CPU (Debian 12's 0.3.21 on recent Xeons) fall back to
- * their generic SSE3 kernels, which run GPTQ's factorizations and products 2-4x slower than the
- * AVX-512 or AVX2 ones the CPU has (measured: SmolLM2's GPTQ 13.0 s -> 9.4 s). OpenBLAS reads
+ * their generic SSE3 kernels, which ran SmolLM2's GPTQ factorizations 1.7x and its GEMMs 3.6x
+ * slower than the AVX-512 ones this CPU has (bench/README.md: calibrate.py). OpenBLAS reads
  * OPENBLAS_CORETYPE only when it starts, before main(), so the commands that calibrate set it
  * by the CPU's vector features and start this program once more. */
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* See blas_kernels.h. OpenBLAS releases choose kernels by CPU model; one that does not know a
- * model (Debian 12's 0.3.21 on recent Xeons) falls back to "Prescott", SSE3, 2-4x slower
+ * model (Debian 12's 0.3.21 on recent Xeons) falls back to "Prescott", SSE3, 1.7x slower
  * for GPTQ's factorizations than the CPU's AVX-512 or AVX2 allow. */
 #include <cblas.h>
 #include <pthread.h>

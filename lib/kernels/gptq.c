@@ -14,7 +14,8 @@
 #include "kernels/gptq.h"
 #include "kernels/gptq_prep.h"
 
-/* The scratch of scaled input rows one ssyrk call takes: up to 1024 rows (256 for K over 8192). */
+/* The scratch of scaled input rows one ssyrk call takes: 1024 rows for K up to 8192, fewer above
+ * (at least 256). */
 #define GPTQ_BAND_BYTES ((size_t)32 << 20)
 
 int olive_gptq_hessian_init(olive_gptq_hessian *h, size_t k)
